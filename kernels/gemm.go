@@ -1,0 +1,176 @@
+package kernels
+
+import "fmt"
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major matrices, where
+// op(X) is X or its transpose. op(A) is m x k, op(B) is k x n, C is m x n.
+// A is read as a[i*lda+p] (or a[p*lda+i] when transA), likewise B; C as
+// c[i*ldc+j]. beta == 0 overwrites C without reading it (NaNs in C vanish).
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm("Sgemm", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemmImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmStridedBatched runs batch independent Sgemm calls whose operands start
+// strideA, strideB and strideC elements apart (attention's per-head GEMMs).
+// A stride of 0 reuses the same operand for every batch (broadcasting).
+func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("SgemmStridedBatched: bad batch %d or strides %d,%d,%d", batch, strideA, strideB, strideC))
+	}
+	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	for i := 0; i < batch; i++ {
+		ao, bo, co := i*strideA, i*strideB, i*strideC
+		checkGemm("SgemmStridedBatched", transA, transB, m, n, k, a[min(ao, len(a)):], lda, b[min(bo, len(b)):], ldb, c[min(co, len(c)):], ldc)
+	}
+	sgemmBatchedImpl(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+func checkGemm(name string, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("%s: negative size m=%d n=%d k=%d", name, m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	need := func(what string, rows, cols, ld, have int) {
+		if ld < max(cols, 1) {
+			panic(fmt.Sprintf("%s: ld%s=%d < %d columns (m=%d n=%d k=%d)", name, what, ld, cols, m, n, k))
+		}
+		if rows > 0 && cols > 0 && have < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("%s: len(%s)=%d < %d needed for %dx%d with ld=%d", name, what, have, (rows-1)*ld+cols, rows, cols, ld))
+		}
+	}
+	need("a", ar, ac, lda, len(a))
+	need("b", br, bc, ldb, len(b))
+	need("c", m, n, ldc, len(c))
+}
+
+// SgemmRef is the reference: a plain triple loop with float32 accumulation in
+// index order. It defines what every other variant must compute.
+func SgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				av := a[i*lda+p]
+				if transA {
+					av = a[p*lda+i]
+				}
+				bv := b[p*ldb+j]
+				if transB {
+					bv = b[j*ldb+p]
+				}
+				s += av * bv
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+// sgemmGeneric is the portable fast path: op(B) is packed row-major once,
+// then rows of C are computed as sums of scaled rows of B (i-k-j order, which
+// the Go compiler turns into tight loops), split over threads by rows of C.
+func sgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	bp, ldbp := b, ldb
+	if transB && k > 0 {
+		bp = getBuf(k * n)
+		defer putBuf(bp)
+		for j := 0; j < n; j++ {
+			row := b[j*ldb : j*ldb+k]
+			for p, v := range row {
+				bp[p*n+j] = v
+			}
+		}
+		ldbp = n
+	}
+	grain := max(1, 32768/max(1, n*k))
+	Parallel(m, grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			crow := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(crow)
+			} else if beta != 1 {
+				for j := range crow {
+					crow[j] *= beta
+				}
+			}
+			for p := 0; p < k; p++ {
+				av := a[i*lda+p]
+				if transA {
+					av = a[p*lda+i]
+				}
+				av *= alpha
+				brow := bp[p*ldbp : p*ldbp+n]
+				for j, bv := range brow {
+					crow[j] += av * bv
+				}
+			}
+		}
+	})
+}
+
+func sgemmBatchedGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
+	// Small per-batch problems: parallelise over the batch, each GEMM serial.
+	if m*n*k < 1<<16 && batch > 1 {
+		Parallel(batch, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sgemmSerial(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+			}
+		})
+		return
+	}
+	for i := 0; i < batch; i++ {
+		sgemmImpl(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+	}
+}
+
+// sgemmSerial runs the generic GEMM on the calling goroutine only.
+func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		crow := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(crow)
+		} else if beta != 1 {
+			for j := range crow {
+				crow[j] *= beta
+			}
+		}
+		for p := 0; p < k; p++ {
+			av := a[i*lda+p]
+			if transA {
+				av = a[p*lda+i]
+			}
+			av *= alpha
+			if transB {
+				for j := range crow {
+					crow[j] += av * b[j*ldb+p]
+				}
+			} else {
+				brow := b[p*ldb : p*ldb+n]
+				for j, bv := range brow {
+					crow[j] += av * bv
+				}
+			}
+		}
+	}
+}
+
+var (
+	sgemmImpl        = sgemmGeneric
+	sgemmBatchedImpl = sgemmBatchedGeneric
+)
