@@ -15,7 +15,7 @@ import (
 // in init, so adding one never touches this file.
 type command struct {
 	name    string
-	summary string                   // one line for `kiln --help`
+	summary string                    // one line for `kiln --help`
 	run     func(args []string) error // parses its own flags
 }
 
