@@ -60,13 +60,16 @@ func SgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 		for j := 0; j < n; j++ {
 			var s float32
 			for p := 0; p < k; p++ {
-				av := a[i*lda+p]
+				var av, bv float32
 				if transA {
 					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
 				}
-				bv := b[p*ldb+j]
 				if transB {
 					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
 				}
 				s += av * bv
 			}
@@ -110,9 +113,11 @@ func sgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 				}
 			}
 			for p := 0; p < k; p++ {
-				av := a[i*lda+p]
+				var av float32
 				if transA {
 					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
 				}
 				av *= alpha
 				brow := bp[p*ldbp : p*ldbp+n]
@@ -129,13 +134,13 @@ func sgemmBatchedGeneric(transA, transB bool, m, n, k int, alpha float32, a []fl
 	if m*n*k < 1<<16 && batch > 1 {
 		Parallel(batch, 1, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				sgemmSerial(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+				sgemmSerial(transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, tail(c, i*strideC), ldc)
 			}
 		})
 		return
 	}
 	for i := 0; i < batch; i++ {
-		sgemmImpl(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+		sgemmImpl(transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, tail(c, i*strideC), ldc)
 	}
 }
 
@@ -151,9 +156,11 @@ func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 			}
 		}
 		for p := 0; p < k; p++ {
-			av := a[i*lda+p]
+			var av float32
 			if transA {
 				av = a[p*lda+i]
+			} else {
+				av = a[i*lda+p]
 			}
 			av *= alpha
 			if transB {

@@ -22,6 +22,43 @@ func SetThreads(n int) int {
 	return int(threads.Swap(int32(n)))
 }
 
+// The worker pool. Parallel hands chunks 1..t-1 to persistent workers through
+// a buffered queue and runs chunk 0 itself; while it waits it drains the
+// queue, so a Parallel nested inside another never deadlocks (whoever waits
+// also works). Workers start lazily, as many as the largest thread count
+// asked for minus one, and live for the life of the process.
+type task struct {
+	fn     func(lo, hi int)
+	lo, hi int
+	wg     *sync.WaitGroup
+}
+
+var pool struct {
+	mu      sync.Mutex
+	workers int
+	queue   chan task
+}
+
+func init() { pool.queue = make(chan task, 256) }
+
+func worker() {
+	for t := range pool.queue {
+		t.fn(t.lo, t.hi)
+		t.wg.Done()
+	}
+}
+
+func ensureWorkers(n int) {
+	pool.mu.Lock()
+	for pool.workers < n {
+		pool.workers++
+		go worker()
+	}
+	pool.mu.Unlock()
+}
+
+var wgPool = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+
 // Parallel runs fn over [0,n) split into at most Threads() contiguous chunks
 // of at least grain items each. Chunk boundaries depend only on n, grain and
 // the thread count. fn(lo, hi) must only write state owned by [lo,hi).
@@ -40,15 +77,36 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	parallelChunks(t, func(i int) (int, int) { return i * n / t, (i + 1) * n / t }, fn)
+}
+
+// parallelChunks runs fn on t chunks whose bounds bounds(i) gives, chunk 0 on
+// the calling goroutine.
+func parallelChunks(t int, bounds func(i int) (int, int), fn func(lo, hi int)) {
+	ensureWorkers(t - 1)
+	wg := wgPool.Get().(*sync.WaitGroup)
 	wg.Add(t - 1)
 	for i := 1; i < t; i++ {
-		lo, hi := i*n/t, (i+1)*n/t
-		go func() {
-			defer wg.Done()
+		lo, hi := bounds(i)
+		select {
+		case pool.queue <- task{fn, lo, hi, wg}:
+		default: // queue full: run it here
 			fn(lo, hi)
-		}()
+			wg.Done()
+		}
 	}
-	fn(0, n/t)
+	lo, hi := bounds(0)
+	fn(lo, hi)
+	for {
+		select {
+		case t := <-pool.queue:
+			t.fn(t.lo, t.hi)
+			t.wg.Done()
+			continue
+		default:
+		}
+		break
+	}
 	wg.Wait()
+	wgPool.Put(wg)
 }

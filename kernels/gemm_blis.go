@@ -1,0 +1,275 @@
+package kernels
+
+import "sync"
+
+// The BLIS loop nest around an MR x NR register-tile micro-kernel; the
+// micro-kernels themselves are per architecture (gemm_amd64.s).
+//
+//	for jc in N step NC:            B~ = op(B)[pc:pc+kc, jc:jc+nc], packed in NR-wide
+//	  for pc in K step KC:          panels (kc x NR, row-major), shared by all threads
+//	    for ic in M step MC:        A~ = op(A)[ic:ic+mc, pc:pc+kc], packed in MR-high
+//	      for jr in nc step NR:     panels (kc x MR), one per thread (L2)
+//	        for ir in mc step MR:   micro-kernel: C[ir:+MR, jr:+NR] += A~panel * B~panel
+//
+// A B~ micro-panel (KC x NR) stays in L1 while the A~ micro-panels stream from
+// L2. Threads split the MR-tiles of M (each packs its own A~), or the NR
+// panels of N when M is too small to split. Every element of C is computed
+// by the same instruction sequence whatever the thread count or partition
+// (tile and KC boundaries are global), so results are bitwise reproducible
+// and even independent of the thread count.
+
+// gemmKernel computes C[0:MR, 0:NR] = alpha*(a~ x b~) + beta*C for packed
+// k x MR and k x NR panels, with c[i*ldc+j] addressing. beta == 0 must not
+// read C.
+type gemmKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+type gemmArch struct {
+	name       string
+	mr, nr     int
+	mc, kc, nc int
+	kernel     gemmKernel
+}
+
+// blockSizes derives MC, KC, NC from the cache sizes (bytes; <= 0 unknown).
+func blockSizes(mr, nr, l1, l2, l3 int) (mc, kc, nc int) {
+	if l1 <= 0 {
+		l1 = 32 << 10
+	}
+	if l2 <= 0 {
+		l2 = 512 << 10
+	}
+	if l3 <= 0 {
+		l3 = 8 << 20
+	}
+	// A KC x NR micro-panel of B~ takes about 2/3 of L1d.
+	kc = (l1 * 2 / 3) / (nr * 4)
+	kc = max(64, min(512, kc&^7))
+	// The A~ block takes about half of L2.
+	mc = (l2 / 2) / (kc * 4)
+	mc = max(mr, min(1024, mc/mr*mr))
+	// B~ takes about a quarter of L3 (shared between cores).
+	nc = (l3 / 4) / (kc * 4)
+	nc = max(nr, min(4096, nc/nr*nr))
+	return
+}
+
+// packA packs op(A)[i0:i0+mc, p0:p0+kc] into MR-high panels: panel t holds,
+// for each p, the MR values of rows i0+t*MR.., zero-padded past mc.
+func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, kc, mr int) {
+	for t := 0; t*mr < mc; t++ {
+		d := dst[t*mr*kc : (t+1)*mr*kc]
+		i := i0 + t*mr
+		rows := min(mr, i0+mc-i)
+		if transA {
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i:]
+				dp := d[p*mr : p*mr+mr]
+				copy(dp, src[:rows])
+				clear(dp[rows:])
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(i+r)*lda+p0:]
+			src = src[:kc]
+			for p, v := range src {
+				d[p*mr+r] = v
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := 0; p < kc; p++ {
+				d[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// packB packs op(B)[p0:p0+kc, j0:j0+nc] into NR-wide panels, panels
+// [t0,t1) only: panel t holds, for each p, the NR values of columns j0+t*NR..,
+// zero-padded past nc.
+func packB(dst, b []float32, ldb int, transB bool, p0, kc, j0, nc, nr, t0, t1 int) {
+	for t := t0; t < t1; t++ {
+		d := dst[t*nr*kc : (t+1)*nr*kc]
+		j := j0 + t*nr
+		cols := min(nr, j0+nc-j)
+		if !transB {
+			for p := 0; p < kc; p++ {
+				dp := d[p*nr : p*nr+nr]
+				copy(dp, b[(p0+p)*ldb+j:][:cols])
+				clear(dp[cols:])
+			}
+			continue
+		}
+		for cc := 0; cc < cols; cc++ {
+			src := b[(j+cc)*ldb+p0:]
+			src = src[:kc]
+			for p, v := range src {
+				d[p*nr+cc] = v
+			}
+		}
+		for cc := cols; cc < nr; cc++ {
+			for p := 0; p < kc; p++ {
+				d[p*nr+cc] = 0
+			}
+		}
+	}
+}
+
+// scaleC does C = beta*C (beta == 0 writes zeros without reading).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else if beta != 1 {
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+var edgePool = sync.Pool{New: func() any { b := make([]float32, 16*64); return &b }}
+
+// macroKernel runs the micro-kernel over MR-tiles [ti0,ti1) of a packed A~
+// block (rows i0.. of C) and NR-panels [tj0,tj1) of B~ (columns j0.. of C).
+func (g *gemmArch) macroKernel(ap, bp []float32, kc, ti0, ti1, tj0, tj1, m, n, i0, j0 int, alpha, beta float32, c []float32, ldc int) {
+	mr, nr := g.mr, g.nr
+	var edge []float32
+	for tj := tj0; tj < tj1; tj++ {
+		j := j0 + tj*nr
+		cols := min(nr, n-j)
+		bpan := &bp[tj*nr*kc]
+		for ti := ti0; ti < ti1; ti++ {
+			i := i0 + ti*mr
+			rows := min(mr, m-i)
+			apan := &ap[(ti-ti0)*mr*kc]
+			if rows == mr && cols == nr {
+				g.kernel(kc, apan, bpan, &c[i*ldc+j], ldc, alpha, beta)
+				continue
+			}
+			// Edge tile: compute the full tile into a scratch tile and
+			// merge only the valid part, so C is never touched outside.
+			if edge == nil {
+				p := edgePool.Get().(*[]float32)
+				defer edgePool.Put(p)
+				edge = (*p)[:mr*nr]
+			}
+			g.kernel(kc, apan, bpan, &edge[0], nr, 1, 0)
+			for r := 0; r < rows; r++ {
+				crow := c[(i+r)*ldc+j:][:cols]
+				erow := edge[r*nr:][:cols]
+				if beta == 0 {
+					for q, v := range erow {
+						crow[q] = alpha * v
+					}
+				} else {
+					for q, v := range erow {
+						crow[q] = alpha*v + beta*crow[q]
+					}
+				}
+			}
+		}
+	}
+}
+
+// sgemm is the BLIS driver for one GEMM on up to t threads.
+func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, t int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	mr, nr := g.mr, g.nr
+	tilesM := (m + mr - 1) / mr
+	// Enough work per thread to pay for a hand-off (about 4 MFLOP).
+	t = max(1, min(t, m*n*k/(1<<21)))
+	splitM := tilesM >= 2*t
+	if !splitM {
+		t = max(1, min(t, (min(n, g.nc)+nr-1)/nr/2))
+	}
+	kcMax := min(g.kc, k)
+	ncMax := min(g.nc, n)
+	bp := getBuf(kcMax * ((ncMax + nr - 1) / nr) * nr)
+	defer putBuf(bp)
+	var ashared []float32
+	for jc := 0; jc < n; jc += g.nc {
+		nc := min(g.nc, n-jc)
+		panels := (nc + nr - 1) / nr
+		for pc := 0; pc < k; pc += g.kc {
+			kc := min(g.kc, k-pc)
+			bt := beta
+			if pc > 0 {
+				bt = 1
+			}
+			runChunks(t, panels, func(lo, hi int) {
+				packB(bp, b, ldb, transB, pc, kc, jc, nc, nr, lo, hi)
+			})
+			if splitM {
+				runChunks(t, tilesM, func(lo, hi int) {
+					// Rows [lo,hi) tiles in blocks of about MC rows.
+					nt := hi - lo
+					blocks := (nt*mr + g.mc - 1) / g.mc
+					ap := getBuf(((nt + blocks - 1) / blocks) * mr * kc)
+					for bi := 0; bi < blocks; bi++ {
+						b0, b1 := lo+bi*nt/blocks, lo+(bi+1)*nt/blocks
+						if b0 == b1 {
+							continue
+						}
+						i0 := b0 * mr
+						mc := min(b1*mr, m) - i0
+						packA(ap, a, lda, transA, i0, mc, pc, kc, mr)
+						g.macroKernel(ap, bp, kc, b0, b1, 0, panels, m, jc+nc, 0, jc, alpha, bt, c, ldc)
+					}
+					putBuf(ap)
+				})
+				continue
+			}
+			// M fits in one block (fewer than 2 tiles per thread): pack A~
+			// once, split the panels of N.
+			if ashared == nil {
+				ashared = getBuf(tilesM * mr * kcMax)
+				defer putBuf(ashared)
+			}
+			packA(ashared, a, lda, transA, 0, m, pc, kc, mr)
+			runChunks(t, panels, func(lo, hi int) {
+				g.macroKernel(ashared, bp, kc, 0, tilesM, lo, hi, m, jc+nc, 0, jc, alpha, bt, c, ldc)
+			})
+		}
+	}
+}
+
+// runChunks splits [0,n) into t contiguous chunks (t <= n) and runs them on
+// the pool.
+func runChunks(t, n int, fn func(lo, hi int)) {
+	t = min(t, n)
+	if t <= 1 {
+		fn(0, n)
+		return
+	}
+	parallelChunks(t, func(i int) (int, int) { return i * n / t, (i + 1) * n / t }, fn)
+}
+
+// sgemmBatched runs batch GEMMs: small ones one per thread (over the batch),
+// large ones one after another, each on all threads. The partition depends
+// only on the sizes and the thread count.
+func (g *gemmArch) sgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
+	t := Threads()
+	if batch > 1 && t > 1 && m*n*k < 1<<21 {
+		Parallel(batch, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				g.sgemm(transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, tail(c, i*strideC), ldc, 1)
+			}
+		})
+		return
+	}
+	for i := 0; i < batch; i++ {
+		g.sgemm(transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, tail(c, i*strideC), ldc, t)
+	}
+}
+
+// tail returns x[off:], or an empty slice when an empty operand's offset runs
+// past its end (k == 0 with a nonzero stride).
+func tail(x []float32, off int) []float32 { return x[min(off, len(x)):] }

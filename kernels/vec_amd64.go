@@ -1,0 +1,6 @@
+//go:build !noasm
+
+package kernels
+
+func setVecAVX512() {}
+func setVecAVX2()   {}
