@@ -1,0 +1,67 @@
+// Package tensor is kiln's N-d array with eager reverse-mode autograd.
+//
+// # Data type
+//
+// Tensors hold float32 only. Integer data (token ids, class targets, gather
+// and index_select indices) is passed as plain []int, with an explicit shape
+// where the op needs one. Reductions and normalisations accumulate in float64
+// inside the kernels, so results are stable for long rows.
+//
+// # Memory layout
+//
+// A Tensor is a view: shape, strides (in elements, may be 0) and an offset
+// into storage shared by all views of it. Row-major (C order) is the
+// contiguous layout. These return views without copying: Reshape (when the
+// input is contiguous), Transpose, T, Permute, Slice, Narrow, Expand,
+// Unsqueeze, Squeeze and Detach. Contiguous returns the tensor itself when it
+// is already contiguous and a row-major copy otherwise; Reshape of a
+// non-contiguous tensor copies. Every op accepts non-contiguous inputs; ops
+// write fresh contiguous outputs. MatMul reads transposed views directly
+// (the GEMM's transpose flags), without a copy.
+//
+// # Broadcasting
+//
+// Binary ops (Add, Sub, Mul, Div, Where, MaskedFill) and MatMul's batch dims
+// follow NumPy: shapes are aligned at their trailing dims, missing leading
+// dims count as 1, and each aligned pair must be equal or contain a 1, which
+// stretches to the other size. The gradient of a broadcast input is summed
+// over the dims that were stretched or added.
+//
+//	a            b          result      note
+//	[3]          [3]        [3]         same shape
+//	[2, 3]       [3]        [2, 3]      b repeats over rows
+//	[2, 1]       [1, 3]     [2, 3]      both stretch (outer product)
+//	[4, 1, 5]    [3, 1]     [4, 3, 5]   b gains a leading 1
+//	[]           [2, 2]     [2, 2]      a scalar goes everywhere
+//	[1]          [0]        [0]         1 stretches to 0
+//	[2, 3]       [2]        error       trailing 3 vs 2
+//	[3, 4]       [4, 3]     error       4 vs 3
+//
+// MatMul multiplies the last two dims and broadcasts the rest: [2,1,M,K] @
+// [3,K,N] gives [2,3,M,N]. A 1-D left operand is a row vector, a 1-D right
+// operand a column vector, and that dim is dropped from the result.
+//
+// # Autograd
+//
+// Mark parameters with RequiresGrad. Every op on a tensor that requires grad
+// records a node (define-by-run); Backward (from a scalar) or BackwardWith (a
+// seed gradient) walks the graph in reverse topological order, accumulates
+// into the leaves' Grad (across calls, until ZeroGrad) and frees the graph as
+// it goes. NoGrad(fn) records nothing and allocates no graph. Detach returns
+// an untracked view. Higher-order gradients are not supported: backward
+// functions run in no-grad mode.
+//
+// # Threads and determinism
+//
+// Large ops split their work over kernels.Threads() goroutines with a fixed
+// partition, so the same inputs and thread count give bitwise the same
+// results. Random ops take a *rand.Rand (NewRNG(seed)).
+//
+// # Errors
+//
+// Programmer errors (shapes that do not fit, bad axes, out-of-range indices)
+// panic with an *OpError whose message starts with the op's name, e.g.
+// "tensor.Add: shapes [2 3] and [4] are not broadcastable". Errors from user
+// data (files, configs) are never panics: the packages that read them return
+// errors.
+package tensor

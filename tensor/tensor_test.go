@@ -1,0 +1,276 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kiln-ml/kiln/kernels"
+)
+
+// The broadcasting table of the package doc, checked row by row.
+func TestBroadcastTable(t *testing.T) {
+	cases := []struct {
+		a, b, want []int
+		ok         bool
+	}{
+		{[]int{3}, []int{3}, []int{3}, true},
+		{[]int{2, 3}, []int{3}, []int{2, 3}, true},
+		{[]int{2, 1}, []int{1, 3}, []int{2, 3}, true},
+		{[]int{4, 1, 5}, []int{3, 1}, []int{4, 3, 5}, true},
+		{[]int{}, []int{2, 2}, []int{2, 2}, true},
+		{[]int{1}, []int{0}, []int{0}, true},
+		{[]int{2, 3}, []int{2}, nil, false},
+		{[]int{3, 4}, []int{4, 3}, nil, false},
+	}
+	for _, c := range cases {
+		got, ok := BroadcastShapes(c.a, c.b)
+		if ok != c.ok || (ok && !cmp.Equal(got, c.want)) {
+			t.Errorf("BroadcastShapes(%v, %v) = %v, %v; want %v, %v", c.a, c.b, got, ok, c.want, c.ok)
+		}
+	}
+	// Values: [2,1] + [3] -> rows a[i] + b[j].
+	a := New([]float32{10, 20}, 2, 1)
+	b := New([]float32{1, 2, 3}, 3)
+	if got, want := a.Add(b).ToSlice(), []float32{11, 12, 13, 21, 22, 23}; !cmp.Equal(got, want) {
+		t.Errorf("[2,1]+[3] = %v, want %v", got, want)
+	}
+	// Broadcast against a transposed (non-contiguous) view.
+	m := New([]float32{1, 2, 3, 4, 5, 6}, 2, 3).T() // [3,2] = [[1,4],[2,5],[3,6]]
+	if got, want := m.Mul(New([]float32{1, 10}, 2)).ToSlice(), []float32{1, 40, 2, 50, 3, 60}; !cmp.Equal(got, want) {
+		t.Errorf("transposed * [2] = %v, want %v", got, want)
+	}
+}
+
+func TestViewsShareStorage(t *testing.T) {
+	x := Arange(12).Reshape(3, 4)
+	views := map[string]*Tensor{
+		"reshape":   x.Reshape(4, 3),
+		"transpose": x.T(),
+		"permute":   x.Reshape(3, 2, 2).Permute(2, 0, 1),
+		"slice":     x.Slice(1, 1, 3),
+		"narrow":    x.Narrow(0, 1, 2),
+		"expand":    x.Slice(0, 0, 1).Expand(5, 4),
+		"unsqueeze": x.Unsqueeze(0),
+	}
+	for name, v := range views {
+		if !v.SharesStorage(x) {
+			t.Errorf("%s copied", name)
+		}
+	}
+	if x.T().Contiguous().SharesStorage(x) {
+		t.Error("Contiguous of a transposed view did not copy")
+	}
+	if x.Contiguous() != x {
+		t.Error("Contiguous of a contiguous tensor copied")
+	}
+	// Writes through a view show in the base.
+	x.Slice(1, 1, 3).Contiguous() // copy, no effect
+	s := x.Narrow(0, 2, 1)
+	s.Data()[0] = 100
+	if x.At(2, 0) != 100 {
+		t.Error("write through a view is not visible in the base")
+	}
+	if got := x.T().Slice(0, 1, 3).ToSlice(); !cmp.Equal(got, []float32{1, 5, 9, 2, 6, 10}) {
+		t.Errorf("slice of transpose = %v", got)
+	}
+	if e := x.Slice(0, 0, 1).Expand(5, 4); e.Strides()[0] != 0 {
+		t.Errorf("expand strides %v, want stride 0 on the broadcast dim", e.Strides())
+	}
+	// Reshape of a non-contiguous tensor copies.
+	if x.T().Reshape(12).SharesStorage(x) {
+		t.Error("reshape of a transposed view should copy")
+	}
+}
+
+func TestAutogradSemantics(t *testing.T) {
+	w := New([]float32{1, 2, 3}, 3).RequiresGrad()
+	f := func() *Tensor { return w.Mul(w).Sum(nil, false) } // d/dw = 2w
+	f().Backward()
+	f().Backward() // accumulates
+	if got := w.Grad().ToSlice(); !cmp.Equal(got, []float32{4, 8, 12}) {
+		t.Errorf("accumulated grad %v, want [4 8 12]", got)
+	}
+	w.ZeroGrad()
+	if w.Grad() != nil {
+		t.Error("ZeroGrad left a gradient")
+	}
+	// Detach cuts the graph.
+	y := w.Detach().Mul(w).Sum(nil, false) // d/dw = w (detached factor is const)
+	y.Backward()
+	if got := w.Grad().ToSlice(); !cmp.Equal(got, []float32{1, 2, 3}) {
+		t.Errorf("grad through detach %v, want [1 2 3]", got)
+	}
+	// NoGrad records nothing.
+	var z *Tensor
+	NoGrad(func() { z = w.Mul(w).Exp() })
+	if z.NeedsGrad() || z.node != nil {
+		t.Error("op under NoGrad recorded a graph")
+	}
+	// Graph is freed after backward.
+	a := w.Mul(w)
+	b := a.Sum(nil, false)
+	b.Backward()
+	if a.node != nil || b.node != nil {
+		t.Error("graph not freed after Backward")
+	}
+	// Seeded backward from a non-scalar.
+	w.ZeroGrad()
+	w.MulScalar(3).BackwardWith(New([]float32{1, 0, 2}, 3))
+	if got := w.Grad().ToSlice(); !cmp.Equal(got, []float32{3, 0, 6}) {
+		t.Errorf("seeded grad %v", got)
+	}
+	// A leaf used twice in one graph gets both contributions; the two grads
+	// of Add alias the same tensor, which must not corrupt either leaf.
+	u := New([]float32{1, 1}, 2).RequiresGrad()
+	v := New([]float32{2, 2}, 2).RequiresGrad()
+	u.Add(v).Sum(nil, false).Backward()
+	u.Add(v).Sum(nil, false).Backward()
+	if !cmp.Equal(u.Grad().ToSlice(), []float32{2, 2}) || !cmp.Equal(v.Grad().ToSlice(), []float32{2, 2}) {
+		t.Errorf("aliased grads: u %v v %v", u.Grad().ToSlice(), v.Grad().ToSlice())
+	}
+}
+
+// panicMsg runs f and returns its panic message ("" if none).
+func panicMsg(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return ""
+}
+
+// The error contract: programmer errors panic with an *OpError naming the op
+// and the shapes.
+func TestPanicMessages(t *testing.T) {
+	a, b := Zeros(2, 3), Zeros(4)
+	cases := []struct {
+		f    func()
+		want []string
+	}{
+		{func() { a.Add(b) }, []string{"tensor.Add", "[2 3]", "[4]"}},
+		{func() { a.MatMul(Zeros(4, 2)) }, []string{"tensor.MatMul", "[2 3]", "[4 2]"}},
+		{func() { a.Sum([]int{2}, false) }, []string{"tensor.Sum", "axis 2", "[2 3]"}},
+		{func() { a.Reshape(4, 2) }, []string{"tensor.Reshape", "[4 2]", "[2 3]"}},
+		{func() { a.Transpose(0, 5) }, []string{"tensor.Transpose", "axis 5", "[2 3]"}},
+		{func() { Concat([]*Tensor{a, b}, 0) }, []string{"tensor.Concat", "[2 3]", "[4]"}},
+		{func() { a.CrossEntropy([]int{0}, -1, ReduceMean) }, []string{"tensor.CrossEntropy", "[2 3]"}},
+		{func() { a.T().Data() }, []string{"tensor.Data", "[3 2]", "not contiguous"}},
+		{func() { ScaledDotProductAttention(Zeros(1, 2, 4), Zeros(1, 3, 5), Zeros(1, 3, 4), AttnOpts{}) }, []string{"tensor.ScaledDotProductAttention", "[1 2 4]", "[1 3 5]"}},
+	}
+	for i, c := range cases {
+		msg := panicMsg(c.f)
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("case %d: panic %q does not contain %q", i, msg, w)
+			}
+		}
+	}
+}
+
+// Training a small MLP for 500 steps must not grow the live heap: the graph
+// and its buffers are released after each backward.
+func TestHeapStable(t *testing.T) {
+	rng := NewRNG(1)
+	w1 := Randn(rng, 0.3, 16, 32).RequiresGrad()
+	b1 := Zeros(32).RequiresGrad()
+	w2 := Randn(rng, 0.3, 32, 4).RequiresGrad()
+	x := Randn(rng, 1, 64, 16)
+	targets := make([]int, 64)
+	for i := range targets {
+		targets[i] = i % 4
+	}
+	params := []*Tensor{w1, b1, w2}
+	step := func() float32 {
+		loss := x.MatMul(w1).Add(b1).Gelu().MatMul(w2).CrossEntropy(targets, -1, ReduceMean)
+		loss.Backward()
+		for _, p := range params {
+			kernels.Axpy(-0.1, p.Grad().Data(), p.Data())
+			p.ZeroGrad()
+		}
+		return loss.Item()
+	}
+	live := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	first := step()
+	for i := 0; i < 50; i++ {
+		step()
+	}
+	base := live()
+	var last float32
+	for i := 0; i < 500; i++ {
+		last = step()
+	}
+	grown := int64(live()) - int64(base)
+	// One step's graph is ~100 KB; 256 KB of slack covers pools and runtime
+	// noise but not a leak of even one graph per 100 steps.
+	t.Logf("live heap: %d bytes after warm-up, %+d after 500 more steps; loss %.4f -> %.4f", base, grown, first, last)
+	if grown > 256<<10 {
+		t.Errorf("live heap grew by %d bytes over 500 steps", grown)
+	}
+	if !(last < first) {
+		t.Errorf("loss did not fall: %v -> %v", first, last)
+	}
+}
+
+// Same inputs and thread count give bitwise the same results; the partition
+// never depends on scheduling.
+func TestDeterministicAcrossRuns(t *testing.T) {
+	x := Randn(NewRNG(3), 1, 64, 300)
+	w := Randn(NewRNG(4), 1, 300, 200)
+	run := func() []float32 {
+		return x.MatMul(w).LayerNorm(nil, nil, 1e-5).Softmax().Sum([]int{0}, false).ToSlice()
+	}
+	ref := run()
+	for i := 0; i < 5; i++ {
+		if got := run(); !cmp.Equal(got, ref) {
+			t.Fatal("results differ between identical runs")
+		}
+	}
+}
+
+func TestZeroSizeAndScalars(t *testing.T) {
+	z := Zeros(0, 3)
+	if got := z.Add(Zeros(3)).Shape(); !cmp.Equal(got, []int{0, 3}) {
+		t.Errorf("zero-size add shape %v", got)
+	}
+	if got := z.Sum([]int{0}, false).ToSlice(); !cmp.Equal(got, []float32{0, 0, 0}) {
+		t.Errorf("sum over empty axis %v", got)
+	}
+	s := Scalar(2).RequiresGrad()
+	s.Mul(s).Backward()
+	if s.Grad().Item() != 4 {
+		t.Errorf("scalar grad %v", s.Grad().Item())
+	}
+	if got := Zeros(2, 0).MatMul(Zeros(0, 3)).ToSlice(); !cmp.Equal(got, make([]float32, 6)) {
+		t.Errorf("K=0 matmul %v", got)
+	}
+}
+
+// Numerically stable softmax and cross entropy on huge logits.
+func TestStability(t *testing.T) {
+	x := New([]float32{1000, 1001, -1000}, 3)
+	sm := x.Softmax().ToSlice()
+	if sm[2] != 0 || sm[0] <= 0 || sm[1] <= sm[0] {
+		t.Errorf("softmax of large logits %v", sm)
+	}
+	ls := x.LogSoftmax().ToSlice()
+	for _, v := range ls {
+		if v != v || v > 0 {
+			t.Errorf("log_softmax of large logits %v", ls)
+		}
+	}
+	ce := x.Reshape(1, 3).CrossEntropy([]int{1}, -1, ReduceMean).Item()
+	if ce != ce || ce < 0.3 || ce > 0.32 {
+		t.Errorf("cross entropy %v, want log(1+e^-1) ~ 0.3133", ce)
+	}
+}
