@@ -100,7 +100,7 @@ func away(seed uint64, kinks []float32, shape ...int) *Tensor {
 }
 
 func rnd(seed uint64, shape ...int) *Tensor { return Rand(NewRNG(seed), -1, 1, shape...) }
-func pos(seed uint64, shape ...int) *Tensor  { return Rand(NewRNG(seed), 0.5, 2, shape...) }
+func pos(seed uint64, shape ...int) *Tensor { return Rand(NewRNG(seed), 0.5, 2, shape...) }
 
 func TestGradElementwise(t *testing.T) {
 	cases := []gcase{
