@@ -1,0 +1,66 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand"
+	"runtime"
+	"time"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// benchThreads is the kernel thread count for benchmarks: GOMAXPROCS, so
+// that -cpu 1,2 measures 1 and 2 threads.
+func benchThreads() int { return runtime.GOMAXPROCS(0) }
+
+// Benchmarks report GFLOPS (gemm) or GB/s-free ns/op (vector kernels); run
+// with -cpu 1,2 for thread scaling. gonum's native SGEMM is the peer.
+
+var benchShapes = [][3]int{{64, 64, 64}, {128, 128, 128}, {256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048},
+	{1024, 512, 2048}, {1024, 2048, 512}}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		m, n, k := s[0], s[1], s[2]
+		r := rand.New(rand.NewSource(1))
+		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+		name := fmt.Sprintf("%dx%dx%d", m, n, k)
+		for _, v := range Variants() {
+			b.Run(v+"/"+name, func(b *testing.B) {
+				defer setVariant(Variant())
+				defer SetThreads(SetThreads(benchThreads()))
+				setVariant(v)
+				if v == VariantGeneric && m*n*k > 1<<27 {
+					b.Skip("slow")
+				}
+				for b.Loop() {
+					Sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
+		b.Run("gonum/"+name, func(b *testing.B) {
+			if m*n*k > 1<<27 {
+				b.Skip("slow")
+			}
+			A := blas32.General{Rows: m, Cols: k, Stride: k, Data: a}
+			B := blas32.General{Rows: k, Cols: n, Stride: n, Data: bb}
+			C := blas32.General{Rows: m, Cols: n, Stride: n, Data: c}
+			for b.Loop() {
+				blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, A, B, 0, C)
+			}
+			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}
+
+func TestFMAPeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	for _, v := range []string{VariantAVX512, VariantAVX2} {
+		t.Logf("%s FMA peak: %.1f GFLOPS", v, FMAPeak(v, 100*time.Millisecond, 5))
+	}
+}
