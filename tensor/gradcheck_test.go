@@ -1,24 +1,14 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 	"testing"
 )
 
-// Finite-difference gradient checks for every differentiable op.
-//
-// Each case reduces the op's output to L = sum(out * R) with a fixed random
-// R (so upstream gradients are not all ones), runs Backward, and compares
-// each input gradient with the 4-point central stencil
-//     dL/dx ≈ (8(L(x+h) - L(x-h)) - (L(x+2h) - L(x-2h))) / 12h,
-// with L accumulated in float64. Tolerances: the stencil's truncation error
-// is O(h^4) (~1e-8 here), so the error is float32 rounding of the op's output,
-// about 1.5 * 6e-8 * sum|out*R| / h; with h = 1e-2 and sum|out*R| <= ~30 that
-// is <= 3e-4, so atol = 2e-3 plus rtol = 1e-2 leaves a safety factor of
-// ~5 while still catching any wrong gradient term (those are O(1) off).
-// Ops with kinks (relu, clamp, max) get inputs at least 0.05 from the kink,
-// so x±2h never crosses it.
+// Finite-difference gradient checks for every differentiable op, through
+// GradCheck (its doc gives the stencil and justifies the default tolerances:
+// atol 2e-3, rtol 1e-2 at h = 1e-2). Ops with kinks get inputs at least 0.1
+// from the kink.
 
 type gcase struct {
 	name       string
@@ -29,59 +19,8 @@ type gcase struct {
 
 func gradCheck(t *testing.T, c gcase) {
 	t.Helper()
-	const h = 1e-2
-	atol, rtol := c.atol, c.rtol
-	if atol == 0 {
-		atol = 2e-3
-	}
-	if rtol == 0 {
-		rtol = 1e-2
-	}
-	for _, x := range c.in {
-		x.RequiresGrad()
-		x.ZeroGrad()
-	}
-	out := c.f(c.in)
-	R := Rand(NewRNG(99), -1, 1, out.shape...)
-	rd := R.ToSlice()
-	loss := func() float64 {
-		var s float64
-		NoGrad(func() {
-			o := c.f(c.in).ToSlice()
-			for i, v := range o {
-				s += float64(v) * float64(rd[i])
-			}
-		})
-		return s
-	}
-	out.Mul(R).Sum(nil, false).Backward()
-	rng := NewRNG(7)
-	for xi, x := range c.in {
-		if x.Grad() == nil {
-			t.Fatalf("%s: input %d got no gradient", c.name, xi)
-		}
-		ga := x.Grad().ToSlice()
-		data := x.Data()
-		// Check every element of small inputs, a seeded sample of big ones.
-		idx := make([]int, 0, len(data))
-		if len(data) <= 48 {
-			for i := range data {
-				idx = append(idx, i)
-			}
-		} else {
-			for i := 0; i < 48; i++ {
-				idx = append(idx, rng.IntN(len(data)))
-			}
-		}
-		for _, j := range idx {
-			orig := data[j]
-			at := func(d float64) float64 { data[j] = orig + float32(d); return loss() }
-			num := (8*(at(h)-at(-h)) - (at(2*h) - at(-2*h))) / (12 * h)
-			data[j] = orig
-			if math.Abs(num-float64(ga[j])) > atol+rtol*math.Abs(num) {
-				t.Errorf("%s: input %d elem %d: analytic %.6g numeric %.6g", c.name, xi, j, ga[j], num)
-			}
-		}
+	if err := GradCheck(c.f, c.in, GradCheckOpts{Atol: c.atol, Rtol: c.rtol}); err != nil {
+		t.Errorf("%s: %v", c.name, err)
 	}
 }
 
@@ -222,5 +161,4 @@ func TestGradComposite(t *testing.T) {
 		h := x[0].MatMul(x[1]).Add(x[2]).Gelu().LayerNorm(nil, nil, 1e-5)
 		return h.MatMul(x[3]).LogSoftmax()
 	}})
-	_ = fmt.Sprint
 }

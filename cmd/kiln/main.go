@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -75,13 +76,29 @@ func sortedNames() []string {
 	return s
 }
 
-// newFlags returns a flag set for a subcommand that prints its summary on -h
-// and returns errors instead of exiting.
+// newFlags returns a silent flag set for a subcommand: parse it with
+// parseFlags, which prints the usage on -h and turns a bad flag into one line.
 func newFlags(c *command) *flag.FlagSet {
 	fs := flag.NewFlagSet("kiln "+c.name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "kiln %s: %s\n\nFlags:\n", c.name, c.summary)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
+}
+
+// parseFlags parses args into fs and rejects positional arguments.
+func parseFlags(c *command, fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(os.Stderr, "kiln %s: %s\n\nFlags:\n", c.name, c.summary)
+		fs.SetOutput(os.Stderr)
+		fs.PrintDefaults()
+		return errUsage
+	}
+	if err != nil {
+		return fmt.Errorf("%v (see kiln %s -h)", err, c.name)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see kiln %s -h)", fs.Arg(0), c.name)
+	}
+	return nil
 }
