@@ -143,7 +143,7 @@ func TestEmptyAndNoMetadata(t *testing.T) {
 		t.Errorf("empty file = %q, want %q", buf.Bytes(), golden)
 	}
 	ts, meta, err := Decode(golden)
-	if err != nil || ts == nil && len(ts) != 0 || meta == nil || len(meta) != 0 {
+	if err != nil || len(ts) != 0 || meta == nil || len(meta) != 0 {
 		t.Errorf("Decode(empty) = %v, %v, %v; want no tensors, empty non-nil metadata", ts, meta, err)
 	}
 }
@@ -315,5 +315,31 @@ func TestDTypeNames(t *testing.T) {
 	var zero Tensor
 	if zero.DType != F32 {
 		t.Error("the zero DType is not F32")
+	}
+}
+
+func BenchmarkEncodeDecode(b *testing.B) {
+	const n = 1 << 20
+	data := randomData(rand.New(rand.NewPCG(3, 4)), n)
+	for _, dt := range []DType{F32, BF16, F16} {
+		ts := []Tensor{{Name: "w", DType: dt, Shape: []int{n}, Data: data}}
+		var buf bytes.Buffer
+		b.Run("Encode/"+dt.String(), func(b *testing.B) {
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				buf.Reset()
+				if err := Encode(&buf, ts, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Decode/"+dt.String(), func(b *testing.B) {
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				if _, _, err := Decode(buf.Bytes()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
