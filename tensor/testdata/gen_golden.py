@@ -17,7 +17,7 @@ trivial sums of ones. Scalar parameters (Pow exponents, Clamp bounds, eps,
 attention scale) are float32-representable or rounded to float32 first, as
 kiln receives them as float32.
 
-A case may name views (transpose, permute, slice) that both sides apply to
+A case may name views (transpose, permute, slice, expand) that both sides apply to
 the stored leaf before the op, so the op sees a non-contiguous input while
 the gradient is taken with respect to the stored leaf.
 
@@ -70,6 +70,8 @@ def apply_view(t, view):
             t = t.transpose(a[0], a[1])
         elif op == "permute":
             t = t.permute(*a)
+        elif op == "expand":
+            t = t.expand(*a)
         elif op == "slice":
             dim, start, end = a
             t = t.narrow(dim, start, end - start)
@@ -84,6 +86,10 @@ def T(d0, d1):
 
 def S(dim, start, end):
     return [{"op": "slice", "args": [dim, start, end]}]
+
+
+def E(*shape):
+    return [{"op": "expand", "args": list(shape)}]
 
 
 def P(*perm):
@@ -188,6 +194,11 @@ OPS = {
     "permute": lambda x, p: x[0].permute(p["perm"]),
     "slice": lambda x, p: x[0][(slice(None),) * (p["dim"] % x[0].dim()) + (slice(p["start"], p["end"]),)],
     "narrow": lambda x, p: x[0].narrow(p["dim"], p["start"], p["length"]),
+    "contiguous": lambda x, p: x[0].contiguous(),
+    "clone": lambda x, p: x[0].clone(),
+    "flatten": lambda x, p: x[0].flatten(),
+    "t": lambda x, p: x[0].transpose(-2, -1),
+    "mul_self": lambda x, p: x[0] * x[0],
     "concat": lambda x, p: torch.cat(x, p["dim"]),
     "stack": lambda x, p: torch.stack(x, p["dim"]),
     "expand": lambda x, p: x[0].expand(p["shape"]),
@@ -202,6 +213,7 @@ OPS = {
     "layer_norm": lambda x, p: layer_norm(x, p),
     "rms_norm": lambda x, p: rms_norm(x[0], x[1] if p.get("w") else None, f32(p["eps"])),
     "sdpa": lambda x, p: sdpa(x[0], x[1], x[2], p),
+    "sdpa_self": lambda x, p: sdpa(x[0], x[0], x[0], p),
     "rope": lambda x, p: rope(x[0], p),
 }
 
@@ -266,6 +278,7 @@ def binary_cases():
         case(f"{op}/transposed_lhs_5x3T", op, [inp("a", randn(5, 3), view=T(0, 1)), inp("b", b(3, 5))])
         case(f"{op}/sliced_both", op, [inp("a", randn(4, 6), view=S(1, 1, 5)), inp("b", b(6, 4), view=T(0, 1) + S(1, 2, 6))])
         case(f"{op}/no_grad_rhs_2x3", op, [inp("a", randn(2, 3)), inp("b", b(2, 3), grad=False)])
+    case("mul/expanded_operand", "mul", [inp("a", randn(1, 5), view=E(3, 5)), inp("b", randn(3, 5))])
     case("add/size1_1x4x1_3x1x1", "add", [inp("a", randn(1, 4, 1)), inp("b", randn(3, 1, 1))])
 
 
@@ -301,6 +314,9 @@ def unary_cases():
 
 
 def reduce_cases():
+    ties = torch.tensor([[1.0, 3.0, 3.0, -2.0], [2.0, 2.0, 2.0, 2.0], [0.5, -1.0, 0.25, 0.5]])
+    case("max/ties_axis1", "max", [inp("x", ties)], axes=[1], keepdim=False)
+    case("max/ties_all", "max", [inp("x", ties * torch.tensor([1.0, 1.0, 0.0, 1.0]).view(1, 4) + 1)], axes=[], keepdim=True)
     for op in ["sum", "mean", "max"]:
         for axes, kd in [([], False), ([], True), ([1], False), ([1], True), ([0, 2], False), ([-1], True), ([2, 0], True)]:
             tag = "all" if not axes else "_".join(str(a) for a in axes)
@@ -309,6 +325,7 @@ def reduce_cases():
         case(f"{op}/size1_4x1x3_axis1", op, [inp("x", randn(4, 1, 3))], axes=[1], keepdim=False)
         case(f"{op}/transposed_5x3T_axis1", op, [inp("x", randn(5, 3), view=T(0, 1))], axes=[1], keepdim=True)
         case(f"{op}/sliced_axis0", op, [inp("x", randn(6, 4), view=S(0, 1, 5))], axes=[0], keepdim=False)
+        case(f"{op}/expanded_3x1_to_3x4_axis0", op, [inp("x", randn(3, 1), view=E(3, 4))], axes=[0], keepdim=False)
         case(f"{op}/long_row_3x40", op, [inp("x", randn(3, 40))], axes=[1], keepdim=False)
 
 
@@ -340,6 +357,8 @@ def matmul_cases():
     case("matmul/transposed_both_batched", mm, [inp("a", randn(2, 4, 3), view=T(1, 2)), inp("b", randn(2, 5, 4), view=T(1, 2))])
     case("matmul/sliced_lhs", mm, [inp("a", randn(3, 7), view=S(1, 2, 6)), inp("b", randn(4, 2))])
     case("matmul/permuted_batch", mm, [inp("a", randn(3, 2, 4), view=P(1, 0, 2)), inp("b", randn(2, 4, 3))])
+    case("matmul/expanded_lhs_cols", mm, [inp("a", randn(3, 1), view=E(3, 4)), inp("b", randn(4, 2))])
+    case("matmul/expanded_batch_rhs", mm, [inp("a", randn(2, 3, 4)), inp("b", randn(1, 4, 5), view=E(2, 4, 5))])
     case("matmul/no_grad_rhs", mm, [inp("a", randn(3, 4)), inp("b", randn(4, 2), grad=False)])
 
 
@@ -370,6 +389,11 @@ def shape_cases():
     case("unsqueeze/dim_end", "unsqueeze", [inp("x", randn(3, 4))], dim=2)
     case("unsqueeze/neg_transposed", "unsqueeze", [inp("x", randn(4, 3), view=T(0, 1))], dim=-2)
     case("squeeze/dim1", "squeeze", [inp("x", randn(3, 1, 4))], dim=1)
+    case("contiguous/transposed", "contiguous", [inp("x", randn(3, 5), view=T(0, 1))])
+    case("contiguous/already", "contiguous", [inp("x", randn(2, 3))])
+    case("clone/sliced", "clone", [inp("x", randn(4, 5), view=S(1, 1, 4))])
+    case("flatten/permuted", "flatten", [inp("x", randn(2, 3, 4), view=P(2, 0, 1))])
+    case("t/2x3x4", "t", [inp("x", randn(2, 3, 4))])
     case("squeeze/neg", "squeeze", [inp("x", randn(2, 5, 1))], dim=-1)
 
 
@@ -434,6 +458,12 @@ def attention_cases():
     case("sdpa/no_grad_k", a, [inp("q", randn(1, 3, 4)), inp("k", randn(1, 5, 4), grad=False), inp("v", randn(1, 5, 2))])
 
 
+def self_cases():
+    case("mul_self/3x4", "mul_self", [inp("x", randn(3, 4))])
+    case("mul_self/transposed", "mul_self", [inp("x", randn(4, 3), view=T(0, 1))])
+    case("sdpa_self/causal_2x5x4", "sdpa_self", [inp("x", randn(2, 5, 4))], causal=True)
+
+
 def rope_cases():
     case("rope/2x3x5x8_pos_T", "rope", [inp("x", randn(2, 3, 5, 8))], pos=[0, 1, 2, 3, 4], base=10000.0)
     case("rope/per_batch_pos", "rope", [inp("x", randn(2, 2, 3, 4))], pos=[0, 1, 2, 7, 8, 9], base=10000.0)
@@ -454,6 +484,7 @@ def main():
     norm_cases()
     attention_cases()
     rope_cases()
+    self_cases()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
     with open(path, "w") as f:
         f.write('{"generator":"tensor/testdata/gen_golden.py","torch":%s,"cases":[\n' % json.dumps(torch.__version__))
