@@ -29,8 +29,10 @@ func (t *Tensor) MatMul(u *Tensor) *Tensor {
 		panic(opErr("tensor.MatMul", "scalar operand: shapes %v and %v", t.shape, u.shape))
 	}
 	if len(a.shape) == 1 {
-		a = a.Unsqueeze(0)
-		out := a.MatMul(b)
+		out := a.Unsqueeze(0).MatMul(b)
+		if len(b.shape) == 1 { // vector @ vector: the inner call already dropped b's dim
+			return out.Squeeze(-1)
+		}
 		return out.Squeeze(-2)
 	}
 	if len(b.shape) == 1 {
