@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/rand"
 	"runtime"
-	"time"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"

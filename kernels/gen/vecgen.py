@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""Generates ../vec_amd64.s: the AVX-512 (zmm) and AVX2+FMA (ymm) vector
+kernels. Each kernel processes n elements, n a multiple of the vector width
+(16 or 8); the Go wrappers in vec_amd64.go run the scalar tail with the
+reference code. Constants live in a read-only table of 64-byte rows (one
+broadcast value each) used as memory operands. Run: python3 vecgen.py"""
+import math, struct
+
+CONSTS = []  # (name, float or int bits)
+def const(name, val, isint=False):
+    for i, (n, _, _) in enumerate(CONSTS):
+        if n == name:
+            return i
+    CONSTS.append((name, val, isint))
+    return len(CONSTS) - 1
+
+def C(name):
+    i = [n for n, _, _ in CONSTS].index(name)
+    return "veccon<>+%d(SB)" % (64 * i)
+
+const("log2e", 1.4426950408889634)
+const("ln2hi", 0.693359375)
+const("ln2lo", -2.12194440e-4)
+const("explo", -104.0)
+const("exphi", 89.0)
+for k in range(8):
+    const("c%d" % k, 1.0 / math.factorial(k))
+const("bias", 127, True)
+const("one", 1.0)
+const("neginf", float("-inf"))
+const("half", 0.5)
+const("gelu_c", 0.044715)
+const("sqrt2pi", 0.79788456080286535588)
+const("gelu_c3", 3 * 0.044715)
+const("two", 2.0)
+const("m2sqrt2pi", -2 * 0.79788456080286535588)
+const("absmask", 0x7fffffff, True)
+
+out = []
+def w(s=""):
+    out.append(s)
+
+class V:
+    def __init__(self, wide):
+        self.wide = wide
+        self.r = "Z" if wide else "Y"
+        self.W = 16 if wide else 8
+        self.B = 64 if wide else 32
+        self.sfx = "AVX512" if wide else "AVX2"
+    def __call__(self, i):
+        return "%s%d" % (self.r, i)
+    def bcast(self, arg, reg):
+        w("\tVBROADCASTSS %s, %s" % (arg, reg))
+    def zero(self, reg):
+        w("\tVXORPS %s, %s, %s" % (reg, reg, reg))
+
+def exp_body(v, x, p, n, t):
+    """p = exp(x); clobbers n, t. x kept."""
+    w("\tVMAXPS %s, %s, %s" % (C("explo"), x, t))
+    w("\tVMINPS %s, %s, %s" % (C("exphi"), t, t))
+    w("\tVMULPS %s, %s, %s" % (C("log2e"), t, n))
+    if v.wide:
+        w("\tVRNDSCALEPS $0, %s, %s" % (n, n))
+    else:
+        w("\tVROUNDPS $0, %s, %s" % (n, n))
+    w("\tVFNMADD231PS %s, %s, %s" % (C("ln2hi"), n, t))
+    w("\tVFNMADD231PS %s, %s, %s" % (C("ln2lo"), n, t))
+    w("\tVMOVUPS %s, %s" % (C("c7"), p))
+    for k in range(6, -1, -1):
+        w("\tVFMADD213PS %s, %s, %s" % (C("c%d" % k), t, p))
+    if v.wide:
+        w("\tVSCALEFPS %s, %s, %s" % (n, p, p))
+        w("\tVCMPPS $3, %s, %s, K2" % (x, x))
+        w("\tVMOVAPS %s, K2, %s" % (x, p))
+    else:
+        # 2^n as 2^(n>>1) * 2^(n-(n>>1)): both factors are normal floats for
+        # n in [-150, 128], so denormal results round once.
+        w("\tVCVTPS2DQ %s, %s" % (n, n))
+        w("\tVPSRAD $1, %s, %s" % (n, t))
+        w("\tVPSUBD %s, %s, %s" % (t, n, n))
+        for r in (t, n):
+            w("\tVPADDD %s, %s, %s" % (C("bias"), r, r))
+            w("\tVPSLLD $23, %s, %s" % (r, r))
+            w("\tVMULPS %s, %s, %s" % (r, p, p))
+        w("\tVCMPPS $3, %s, %s, %s" % (x, x, t))
+        w("\tVBLENDVPS %s, %s, %s, %s" % (t, x, p, p))
+
+def loop(v, name, count, body, ptrs, unroll=1):
+    """count register holds n; body(u) emits one vector's work for unroll slot u."""
+    if unroll == 2:
+        w("\tCMPQ %s, $%d" % (count, 2 * v.W))
+        w("\tJLT %s_one" % name)
+        w("%s_two:" % name)
+        body(0, 0)
+        body(1, v.B)
+        for p in ptrs:
+            w("\tADDQ $%d, %s" % (2 * v.B, p))
+        w("\tSUBQ $%d, %s" % (2 * v.W, count))
+        w("\tCMPQ %s, $%d" % (count, 2 * v.W))
+        w("\tJGE %s_two" % name)
+        w("%s_one:" % name)
+    w("\tTESTQ %s, %s" % (count, count))
+    w("\tJZ %s_done" % name)
+    w("%s_loop:" % name)
+    body(0, 0)
+    for p in ptrs:
+        w("\tADDQ $%d, %s" % (v.B, p))
+    w("\tSUBQ $%d, %s" % (v.W, count))
+    w("\tJNZ %s_loop" % name)
+    w("%s_done:" % name)
+
+def fn(v, base, args, frame):
+    name = base + v.sfx
+    w()
+    w("// func %s(%s)" % (name, args))
+    w("TEXT ·%s(SB), NOSPLIT, $0-%d" % (name, frame))
+    return name
+
+def ret(v):
+    w("\tVZEROUPPER")
+    w("\tRET")
+
+def gen(v):
+    # axpy: y += alpha*x
+    nm = fn(v, "axpy", "alpha float32, x, y *float32, n int", 32)
+    v.bcast("alpha+0(FP)", v(15))
+    w("\tMOVQ x+8(FP), SI"); w("\tMOVQ y+16(FP), DI"); w("\tMOVQ n+24(FP), CX")
+    def b(u, off):
+        w("\tVMOVUPS %d(DI), %s" % (off, v(u)))
+        w("\tVFMADD231PS %d(SI), %s, %s" % (off, v(15), v(u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    ret(v)
+
+    # dot: lanes of sum x*y into out[0:W]
+    nm = fn(v, "dot", "x, y *float32, n int, out *float32", 32)
+    w("\tMOVQ x+0(FP), SI"); w("\tMOVQ y+8(FP), DI"); w("\tMOVQ n+16(FP), CX")
+    for i in range(4):
+        v.zero(v(i))
+    def b(u, off):
+        w("\tVMOVUPS %d(SI), %s" % (off, v(4 + u)))
+        w("\tVFMADD231PS %d(DI), %s, %s" % (off, v(4 + u), v(u)))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    w("\tVADDPS %s, %s, %s" % (v(1), v(0), v(0)))
+    w("\tMOVQ out+24(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0))
+    ret(v)
+
+    # sum: lanes into out
+    nm = fn(v, "sum", "x *float32, n int, out *float32", 24)
+    w("\tMOVQ x+0(FP), SI"); w("\tMOVQ n+8(FP), CX")
+    for i in range(2):
+        v.zero(v(i))
+    def b(u, off):
+        w("\tVADDPS %d(SI), %s, %s" % (off, v(u), v(u)))
+    loop(v, nm, "CX", b, ["SI"], 2)
+    w("\tVADDPS %s, %s, %s" % (v(1), v(0), v(0)))
+    w("\tMOVQ out+16(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0))
+    ret(v)
+
+    # max: lanes into out; nan lanes = sum of x*0 (NaN iff some x is NaN or Inf)
+    nm = fn(v, "max", "x *float32, n int, out, nan *float32", 32)
+    w("\tMOVQ x+0(FP), SI"); w("\tMOVQ n+8(FP), CX")
+    w("\tVMOVUPS %s, %s" % (C("neginf"), v(0)))
+    w("\tVMOVUPS %s, %s" % (C("neginf"), v(1)))
+    v.zero(v(2)); v.zero(v(3)); v.zero(v(6))
+    def b(u, off):
+        w("\tVMOVUPS %d(SI), %s" % (off, v(4 + u)))
+        w("\tVMAXPS %s, %s, %s" % (v(4 + u), v(u), v(u)))
+        w("\tVFMADD231PS %s, %s, %s" % (v(6), v(4 + u), v(2 + u)))
+    loop(v, nm, "CX", b, ["SI"], 2)
+    w("\tVMAXPS %s, %s, %s" % (v(1), v(0), v(0)))
+    w("\tVADDPS %s, %s, %s" % (v(3), v(2), v(2)))
+    w("\tMOVQ out+16(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0))
+    w("\tMOVQ nan+24(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(2))
+    ret(v)
+
+    # scal: dst = a*s ; adds: dst = a+s
+    for base, op in (("scal", "VMULPS"), ("adds", "VADDPS")):
+        nm = fn(v, base, "dst, a *float32, s float32, n int", 32)
+        w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); v.bcast("s+16(FP)", v(15)); w("\tMOVQ n+24(FP), CX")
+        def b(u, off, op=op):
+            w("\t%s %d(SI), %s, %s" % (op, off, v(15), v(u)))
+            w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+        loop(v, nm, "CX", b, ["SI", "DI"], 2)
+        ret(v)
+
+    # binary: dst = a op b
+    for base, op in (("add", "VADDPS"), ("sub", "VSUBPS"), ("mul", "VMULPS"), ("div", "VDIVPS")):
+        nm = fn(v, base, "dst, a, b *float32, n int", 32)
+        w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); w("\tMOVQ b+16(FP), DX"); w("\tMOVQ n+24(FP), CX")
+        def b(u, off, op=op):
+            w("\tVMOVUPS %d(SI), %s" % (off, v(u)))
+            w("\t%s %d(DX), %s, %s" % (op, off, v(u), v(u)))
+            w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+        loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+        ret(v)
+
+    # smul: dst = (a + s) * b
+    nm = fn(v, "smul", "dst, a, b *float32, s float32, n int", 40)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); w("\tMOVQ b+16(FP), DX"); v.bcast("s+24(FP)", v(15)); w("\tMOVQ n+32(FP), CX")
+    def b(u, off):
+        w("\tVADDPS %d(SI), %s, %s" % (off, v(15), v(u)))
+        w("\tVMULPS %d(DX), %s, %s" % (off, v(u), v(u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
+    # axpb: dst = x*s + t
+    nm = fn(v, "axpb", "dst, x *float32, s, t float32, n int", 32)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); v.bcast("s+16(FP)", v(14)); v.bcast("t+20(FP)", v(15)); w("\tMOVQ n+24(FP), CX")
+    def b(u, off):
+        w("\tVMOVUPS %s, %s" % (v(15), v(u)))
+        w("\tVFMADD231PS %d(SI), %s, %s" % (off, v(14), v(u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    ret(v)
+
+    # mulacc: dst += s*a*b
+    nm = fn(v, "mulacc", "dst, a, b *float32, s float32, n int", 40)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); w("\tMOVQ b+16(FP), DX"); v.bcast("s+24(FP)", v(15)); w("\tMOVQ n+32(FP), CX")
+    def b(u, off):
+        w("\tVMULPS %d(SI), %s, %s" % (off, v(15), v(u)))
+        w("\tVMOVUPS %d(DI), %s" % (off, v(2 + u)))
+        w("\tVFMADD231PS %d(DX), %s, %s" % (off, v(u), v(2 + u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(2 + u), off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
+    # lin2: dst = a*sa + b*sb + c
+    nm = fn(v, "lin2", "dst, a *float32, sa float32, b *float32, sb, c float32, n int", 48)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); v.bcast("sa+16(FP)", v(13)); w("\tMOVQ b+24(FP), DX")
+    v.bcast("sb+32(FP)", v(14)); v.bcast("c+36(FP)", v(15)); w("\tMOVQ n+40(FP), CX")
+    def b(u, off):
+        w("\tVMOVUPS %s, %s" % (v(15), v(u)))
+        w("\tVFMADD231PS %d(SI), %s, %s" % (off, v(13), v(u)))
+        w("\tVFMADD231PS %d(DX), %s, %s" % (off, v(14), v(u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
+    # exp: dst = exp(src)
+    nm = fn(v, "exp", "dst, src *float32, n int", 24)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ src+8(FP), SI"); w("\tMOVQ n+16(FP), CX")
+    def b(u, off):
+        x, p, n_, t = v(4 * u), v(4 * u + 1), v(4 * u + 2), v(4 * u + 3)
+        w("\tVMOVUPS %d(SI), %s" % (off, x))
+        exp_body(v, x, p, n_, t)
+        w("\tVMOVUPS %s, %d(DI)" % (p, off))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    ret(v)
+
+    # expsub: dst = exp(src - m), lanes of the sum into out
+    nm = fn(v, "expsub", "dst, src *float32, m float32, n int, out *float32", 40)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ src+8(FP), SI"); v.bcast("m+16(FP)", v(15)); w("\tMOVQ n+24(FP), CX")
+    v.zero(v(12)); v.zero(v(13))
+    def b(u, off):
+        x, p, n_, t = v(4 * u), v(4 * u + 1), v(4 * u + 2), v(4 * u + 3)
+        w("\tVMOVUPS %d(SI), %s" % (off, x))
+        w("\tVSUBPS %s, %s, %s" % (v(15), x, x))
+        exp_body(v, x, p, n_, t)
+        w("\tVMOVUPS %s, %d(DI)" % (p, off))
+        w("\tVADDPS %s, %s, %s" % (p, v(12 + u), v(12 + u)))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    w("\tVADDPS %s, %s, %s" % (v(13), v(12), v(12)))
+    w("\tMOVQ out+32(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(12))
+    ret(v)
+
+    # silu: dst = x / (1 + exp(-x))
+    nm = fn(v, "silu", "dst, x *float32, n int", 24)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ n+16(FP), CX")
+    v.zero(v(15))
+    def b(u, off):
+        x, p, n_, t, y = v(5 * u), v(5 * u + 1), v(5 * u + 2), v(5 * u + 3), v(5 * u + 4)
+        w("\tVMOVUPS %d(SI), %s" % (off, y))
+        w("\tVSUBPS %s, %s, %s" % (y, v(15), x))
+        exp_body(v, x, p, n_, t)
+        w("\tVADDPS %s, %s, %s" % (C("one"), p, p))
+        w("\tVDIVPS %s, %s, %s" % (p, y, y))
+        w("\tVMOVUPS %s, %d(DI)" % (y, off))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    ret(v)
+
+    # silub: dx = dy * s * (1 + x*(1-s)), s = 1/(1+exp(-x))
+    nm = fn(v, "silub", "dx, x, dy *float32, n int", 32)
+    w("\tMOVQ dx+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ dy+16(FP), DX"); w("\tMOVQ n+24(FP), CX")
+    v.zero(v(15))
+    def b(u, off):
+        x, p, n_, t, y = v(5 * u), v(5 * u + 1), v(5 * u + 2), v(5 * u + 3), v(5 * u + 4)
+        w("\tVMOVUPS %d(SI), %s" % (off, y))
+        w("\tVSUBPS %s, %s, %s" % (y, v(15), x))
+        exp_body(v, x, p, n_, t)
+        w("\tVADDPS %s, %s, %s" % (C("one"), p, p))
+        w("\tVMOVUPS %s, %s" % (C("one"), t))
+        w("\tVDIVPS %s, %s, %s" % (p, t, p))          # p = s
+        w("\tVSUBPS %s, %s, %s" % (p, t, t))          # t = 1-s
+        w("\tVFMADD213PS %s, %s, %s" % (C("one"), y, t))  # t = x*(1-s) + 1
+        w("\tVMULPS %s, %s, %s" % (p, t, t))
+        w("\tVMULPS %d(DX), %s, %s" % (off, t, t))
+        w("\tVMOVUPS %s, %d(DI)" % (t, off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
+    # gelut: tanh-form gelu, 0.5*x*(1+tanh u) = x / (1 + exp(-2u)),
+    # u = sqrt(2/pi)*(x + c*x^3): no cancellation for negative x.
+    def minus2u(x, y):
+        w("\tVMULPS %s, %s, %s" % (y, y, x))                 # x^2
+        w("\tVMULPS %s, %s, %s" % (C("gelu_c"), x, x))       # c x^2
+        w("\tVFMADD213PS %s, %s, %s" % (y, y, x))            # c x^3 + x
+        w("\tVMULPS %s, %s, %s" % (C("m2sqrt2pi"), x, x))    # -2u
+    nm = fn(v, "gelut", "dst, x *float32, n int", 24)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ n+16(FP), CX")
+    def b(u, off):
+        x, p, n_, t, y = v(5 * u), v(5 * u + 1), v(5 * u + 2), v(5 * u + 3), v(5 * u + 4)
+        w("\tVMOVUPS %d(SI), %s" % (off, y))
+        minus2u(x, y)
+        exp_body(v, x, p, n_, t)
+        w("\tVADDPS %s, %s, %s" % (C("one"), p, p))
+        w("\tVDIVPS %s, %s, %s" % (p, y, y))
+        w("\tVMOVUPS %s, %d(DI)" % (y, off))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
+    ret(v)
+
+    # gelutb: with s = 1/(1+exp(-2u)) = (1+tanh u)/2 and 1-tanh^2 = 4 s (1-s):
+    # d = s + 2 x s (1-s) sqrt(2/pi) (1 + 3c x^2)
+    nm = fn(v, "gelutb", "dx, x, dy *float32, n int", 32)
+    w("\tMOVQ dx+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ dy+16(FP), DX"); w("\tMOVQ n+24(FP), CX")
+    def b(u, off):
+        x, p, n_, t, y = v(5 * u), v(5 * u + 1), v(5 * u + 2), v(5 * u + 3), v(5 * u + 4)
+        w("\tVMOVUPS %d(SI), %s" % (off, y))
+        minus2u(x, y)
+        exp_body(v, x, p, n_, t)
+        w("\tVADDPS %s, %s, %s" % (C("one"), p, p))
+        w("\tVMOVUPS %s, %s" % (C("one"), t))
+        w("\tVDIVPS %s, %s, %s" % (p, t, p))                 # s
+        w("\tVSUBPS %s, %s, %s" % (p, t, t))                 # 1-s
+        w("\tVMULPS %s, %s, %s" % (p, t, t))                 # s(1-s)
+        w("\tVMULPS %s, %s, %s" % (y, y, x))                 # x^2
+        w("\tVMULPS %s, %s, %s" % (C("gelu_c3"), x, x))
+        w("\tVADDPS %s, %s, %s" % (C("one"), x, x))          # 1 + 3c x^2
+        w("\tVMULPS %s, %s, %s" % (C("sqrt2pi"), x, x))
+        w("\tVMULPS %s, %s, %s" % (y, x, x))
+        w("\tVMULPS %s, %s, %s" % (t, x, x))
+        w("\tVADDPS %s, %s, %s" % (x, x, x))
+        w("\tVADDPS %s, %s, %s" % (p, x, x))
+        w("\tVMULPS %d(DX), %s, %s" % (off, x, x))
+        w("\tVMOVUPS %s, %d(DI)" % (x, off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
+    # adamw: c = [b1, 1-b1, b2, 1-b2, decay, -stepSize, 1/bc2s, eps]
+    nm = fn(v, "adamw", "p, grad, m, v *float32, n int, c *[8]float32", 48)
+    w("\tMOVQ p+0(FP), DI"); w("\tMOVQ grad+8(FP), SI"); w("\tMOVQ m+16(FP), R8"); w("\tMOVQ v+24(FP), R9")
+    w("\tMOVQ n+32(FP), CX"); w("\tMOVQ c+40(FP), DX")
+    for i in range(8):
+        v.bcast("%d(DX)" % (4 * i), v(8 + i))
+    def b(u, off):
+        g, m, vv, t, p = v(5 * u), v(5 * u + 1), v(5 * u + 2), v(5 * u + 3), v(5 * u + 4)
+        w("\tVMOVUPS %d(SI), %s" % (off, g))
+        w("\tVMULPS %d(R8), %s, %s" % (off, v(8), m))         # b1*m
+        w("\tVFMADD231PS %s, %s, %s" % (g, v(9), m))         # + (1-b1) g
+        w("\tVMOVUPS %s, %d(R8)" % (m, off))
+        w("\tVMULPS %s, %s, %s" % (g, g, t))                 # g^2
+        w("\tVMULPS %d(R9), %s, %s" % (off, v(10), vv))       # b2*v
+        w("\tVFMADD231PS %s, %s, %s" % (t, v(11), vv))       # + (1-b2) g^2
+        w("\tVMOVUPS %s, %d(R9)" % (vv, off))
+        w("\tVSQRTPS %s, %s" % (vv, t))
+        w("\tVMOVUPS %s, %s" % (v(15), p))
+        w("\tVFMADD231PS %s, %s, %s" % (t, v(14), p))        # sqrt(v)/bc2s + eps
+        w("\tVMULPS %s, %s, %s" % (v(13), m, m))             # -stepSize*m
+        w("\tVDIVPS %s, %s, %s" % (p, m, m))
+        w("\tVMOVUPS %d(DI), %s" % (off, p))
+        w("\tVFMADD132PS %s, %s, %s" % (v(12), m, p))        # p = p*decay + m
+        w("\tVMOVUPS %s, %d(DI)" % (p, off))
+    loop(v, nm, "CX", b, ["SI", "R8", "R9", "DI"], 1)
+    ret(v)
+
+gen(V(True))
+gen(V(False))
+
+hdr = ["// Code generated by gen/vecgen.py. DO NOT EDIT.", "", "//go:build !noasm", "", '#include "textflag.h"', ""]
+for i, (name, val, isint) in enumerate(CONSTS):
+    bits = val if isint else struct.unpack("<I", struct.pack("<f", val))[0]
+    for j in range(16):
+        hdr.append("DATA veccon<>+%d(SB)/4, $0x%08x // %s" % (64 * i + 4 * j, bits, name) if j == 0 else "DATA veccon<>+%d(SB)/4, $0x%08x" % (64 * i + 4 * j, bits))
+hdr.append("GLOBL veccon<>(SB), RODATA|NOPTR, $%d" % (64 * len(CONSTS)))
+open(__file__.rsplit("/", 1)[0] + "/../vec_amd64.s" if "/" in __file__ else "../vec_amd64.s", "w").write("\n".join(hdr + out) + "\n")

@@ -1,0 +1,367 @@
+//go:build !noasm && amd64
+
+package kernels
+
+import "math"
+
+// vecAsm is one SIMD width's set of vector kernels (vec_amd64.s). Every
+// kernel runs on the largest multiple of the vector width w; the Go methods
+// below finish the tail with the reference code and compose the row kernels
+// (softmax, norms) from the primitives.
+type vecAsm struct {
+	w                  int
+	axpy               func(alpha float32, x, y *float32, n int)
+	dot                func(x, y *float32, n int, out *float32)
+	sum                func(x *float32, n int, out *float32)
+	max                func(x *float32, n int, out, nan *float32)
+	scal, adds         func(dst, a *float32, s float32, n int)
+	add, sub, mul, div func(dst, a, b *float32, n int)
+	smul               func(dst, a, b *float32, s float32, n int)
+	axpb               func(dst, x *float32, s, t float32, n int)
+	mulacc             func(dst, a, b *float32, s float32, n int)
+	lin2               func(dst, a *float32, sa float32, b *float32, sb, c float32, n int)
+	exp                func(dst, src *float32, n int)
+	expsub             func(dst, src *float32, m float32, n int, out *float32)
+	silu, gelut        func(dst, x *float32, n int)
+	silub, gelutb      func(dx, x, dy *float32, n int)
+	adamw              func(p, g, m, v *float32, n int, c *[8]float32)
+}
+
+func (v *vecAsm) install() {
+	axpyImpl = v.Axpy
+	dotImpl = v.Dot
+	scaleImpl = v.Scale
+	addImpl = v.binary(v.add, AddRef)
+	subImpl = v.binary(v.sub, SubRef)
+	mulImpl = v.binary(v.mul, MulRef)
+	divImpl = v.binary(v.div, DivRef)
+	addScalarImpl = v.scalar(v.adds, AddScalarRef)
+	mulScalarImpl = v.scalar(v.scal, MulScalarRef)
+	sumImpl = v.Sum
+	maxImpl = v.Max
+	expImpl = v.unary(v.exp, ExpRef)
+	softmaxRowImpl = v.SoftmaxRow
+	softmaxRowBackwardImpl = v.SoftmaxRowBackward
+	logSoftmaxRowImpl = v.LogSoftmaxRow
+	logSoftmaxRowBackwardImpl = v.LogSoftmaxRowBackward
+	layerNormRowImpl = v.LayerNormRow
+	layerNormRowBackwardImpl = v.LayerNormRowBackward
+	rmsNormRowImpl = v.RMSNormRow
+	rmsNormRowBackwardImpl = v.RMSNormRowBackward
+	geluTanhImpl = v.unary(v.gelut, GeluTanhRef)
+	geluTanhBackwardImpl = v.backward(v.gelutb, GeluTanhBackwardRef)
+	siluImpl = v.unary(v.silu, SiluRef)
+	siluBackwardImpl = v.backward(v.silub, SiluBackwardRef)
+	adamWImpl = v.AdamW
+	// Gelu (erf form) keeps its reference: no vector erf yet.
+}
+
+// body is the length the assembly handles: the largest multiple of w.
+func (v *vecAsm) body(n int) int { return n &^ (v.w - 1) }
+
+func (v *vecAsm) binary(f func(dst, a, b *float32, n int), ref func(dst, a, b []float32)) func(dst, a, b []float32) {
+	return func(dst, a, b []float32) {
+		nv := v.body(len(dst))
+		if nv > 0 {
+			f(&dst[0], &a[0], &b[0], nv)
+		}
+		ref(dst[nv:], a[nv:], b[nv:])
+	}
+}
+
+func (v *vecAsm) scalar(f func(dst, a *float32, s float32, n int), ref func(dst, a []float32, s float32)) func(dst, a []float32, s float32) {
+	return func(dst, a []float32, s float32) {
+		nv := v.body(len(dst))
+		if nv > 0 {
+			f(&dst[0], &a[0], s, nv)
+		}
+		ref(dst[nv:], a[nv:], s)
+	}
+}
+
+func (v *vecAsm) unary(f func(dst, x *float32, n int), ref func(dst, x []float32)) func(dst, x []float32) {
+	return func(dst, x []float32) {
+		nv := v.body(len(dst))
+		if nv > 0 {
+			f(&dst[0], &x[0], nv)
+		}
+		ref(dst[nv:], x[nv:])
+	}
+}
+
+func (v *vecAsm) backward(f func(dx, x, dy *float32, n int), ref func(dx, x, dy []float32)) func(dx, x, dy []float32) {
+	return func(dx, x, dy []float32) {
+		nv := v.body(len(dx))
+		if nv > 0 {
+			f(&dx[0], &x[0], &dy[0], nv)
+		}
+		ref(dx[nv:], x[nv:], dy[nv:])
+	}
+}
+
+func (v *vecAsm) Axpy(alpha float32, x, y []float32) {
+	nv := v.body(len(y))
+	if nv > 0 {
+		v.axpy(alpha, &x[0], &y[0], nv)
+	}
+	AxpyRef(alpha, x[nv:], y[nv:])
+}
+
+func (v *vecAsm) Scale(alpha float32, x []float32) {
+	nv := v.body(len(x))
+	if nv > 0 {
+		v.scal(&x[0], &x[0], alpha, nv)
+	}
+	ScaleRef(alpha, x[nv:])
+}
+
+// lanes sums the first w lanes and the tail in float64.
+func (v *vecAsm) lanes(l *[16]float32, tail float64) float64 {
+	for _, x := range l[:v.w] {
+		tail += float64(x)
+	}
+	return tail
+}
+
+func (v *vecAsm) dot64(x, y []float32) float64 {
+	nv := v.body(len(x))
+	var s float64
+	for i := nv; i < len(x); i++ {
+		s += float64(x[i]) * float64(y[i])
+	}
+	if nv > 0 {
+		var l [16]float32
+		v.dot(&x[0], &y[0], nv, &l[0])
+		s = v.lanes(&l, s)
+	}
+	return s
+}
+
+func (v *vecAsm) sum64(x []float32) float64 {
+	nv := v.body(len(x))
+	var s float64
+	for _, e := range x[nv:] {
+		s += float64(e)
+	}
+	if nv > 0 {
+		var l [16]float32
+		v.sum(&x[0], nv, &l[0])
+		s = v.lanes(&l, s)
+	}
+	return s
+}
+
+func (v *vecAsm) Dot(x, y []float32) float32 { return float32(v.dot64(x, y)) }
+func (v *vecAsm) Sum(x []float32) float32    { return float32(v.sum64(x)) }
+
+func (v *vecAsm) Max(x []float32) float32 {
+	nv := v.body(len(x))
+	if nv == 0 {
+		return MaxRef(x)
+	}
+	var l, nan [16]float32
+	v.max(&x[0], nv, &l[0], &nan[0])
+	m := float32(math.Inf(-1))
+	for i, e := range l[:v.w] {
+		if nan[i] != nan[i] { // a NaN or an Inf: let the reference decide
+			return MaxRef(x)
+		}
+		m = max(m, e)
+	}
+	return max(m, MaxRef(x[nv:]))
+}
+
+// expSub writes dst = exp(src - m) and returns the float64 sum.
+func (v *vecAsm) expSub(dst, src []float32, m float32) float64 {
+	nv := v.body(len(src))
+	var s float64
+	for i := nv; i < len(src); i++ {
+		e := float32(math.Exp(float64(src[i] - m)))
+		dst[i] = e
+		s += float64(e)
+	}
+	if nv > 0 {
+		var l [16]float32
+		v.expsub(&dst[0], &src[0], m, nv, &l[0])
+		s = v.lanes(&l, s)
+	}
+	return s
+}
+
+func finite(x float32) bool { return !math.IsInf(float64(x), 0) && x == x }
+
+func (v *vecAsm) SoftmaxRow(dst, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	m := v.Max(src)
+	if !finite(m) {
+		SoftmaxRowRef(dst, src)
+		return
+	}
+	s := v.expSub(dst, src, m)
+	v.Scale(float32(1/s), dst)
+}
+
+func (v *vecAsm) SoftmaxRowBackward(dx, y, dy []float32) {
+	s := float32(v.dot64(y, dy))
+	nv := v.body(len(dx))
+	if nv > 0 {
+		v.smul(&dx[0], &dy[0], &y[0], -s, nv)
+	}
+	for i := nv; i < len(dx); i++ {
+		dx[i] = y[i] * (dy[i] - s)
+	}
+}
+
+func (v *vecAsm) LogSoftmaxRow(dst, src []float32) {
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	m := v.Max(src)
+	if !finite(m) {
+		LogSoftmaxRowRef(dst, src)
+		return
+	}
+	t := getBuf(n)
+	s := v.expSub(t, src, m)
+	putBuf(t)
+	lse := m + float32(math.Log(s))
+	v.scalar(v.adds, AddScalarRef)(dst, src, -lse)
+}
+
+func (v *vecAsm) LogSoftmaxRowBackward(dx, y, dy []float32) {
+	n := len(dx)
+	sf := float32(v.sum64(dy))
+	t := getBuf(n)
+	v.unary(v.exp, ExpRef)(t, y)
+	v.lin(dx, dy, 1, t, -sf, 0)
+	putBuf(t)
+}
+
+// lin writes dst = a*sa + b*sb + c.
+func (v *vecAsm) lin(dst, a []float32, sa float32, b []float32, sb, c float32) {
+	nv := v.body(len(dst))
+	if nv > 0 {
+		v.lin2(&dst[0], &a[0], sa, &b[0], sb, c, nv)
+	}
+	for i := nv; i < len(dst); i++ {
+		dst[i] = a[i]*sa + b[i]*sb + c
+	}
+}
+
+// affine writes dst = x*s + t.
+func (v *vecAsm) affine(dst, x []float32, s, t float32) {
+	nv := v.body(len(dst))
+	if nv > 0 {
+		v.axpb(&dst[0], &x[0], s, t, nv)
+	}
+	for i := nv; i < len(dst); i++ {
+		dst[i] = x[i]*s + t
+	}
+}
+
+// mulAcc does dst += s*a*b.
+func (v *vecAsm) mulAcc(dst, a, b []float32, s float32) {
+	nv := v.body(len(dst))
+	if nv > 0 {
+		v.mulacc(&dst[0], &a[0], &b[0], s, nv)
+	}
+	for i := nv; i < len(dst); i++ {
+		dst[i] += s * a[i] * b[i]
+	}
+}
+
+func (v *vecAsm) LayerNormRow(y, x, w, b []float32, eps float32) (float32, float32) {
+	n := len(x)
+	if n == 0 {
+		return 0, 0
+	}
+	mean := v.sum64(x) / float64(n)
+	mf := float32(mean)
+	t := getBuf(n)
+	v.affine(t, x, 1, -mf)
+	ss := v.dot64(t, t)
+	putBuf(t)
+	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+	v.affine(y, x, rstd, -mf*rstd)
+	if w != nil {
+		v.binary(v.mul, MulRef)(y, y, w)
+	}
+	if b != nil {
+		v.binary(v.add, AddRef)(y, y, b)
+	}
+	return mf, rstd
+}
+
+func (v *vecAsm) LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
+	n := len(x)
+	if n == 0 {
+		return
+	}
+	xh := getBuf(n)
+	defer putBuf(xh)
+	v.affine(xh, x, rstd, -mean*rstd)
+	g := dy
+	if w != nil {
+		g = getBuf(n)
+		defer putBuf(g)
+		v.binary(v.mul, MulRef)(g, dy, w)
+	}
+	sg, sgx := v.sum64(g), v.dot64(g, xh)
+	if dw != nil {
+		v.mulAcc(dw, dy, xh, 1)
+	}
+	if db != nil {
+		v.binary(v.add, AddRef)(db, db, dy)
+	}
+	mg, mgx := float32(sg/float64(n)), float32(sgx/float64(n))
+	v.lin(dx, g, rstd, xh, -rstd*mgx, -rstd*mg)
+}
+
+func (v *vecAsm) RMSNormRow(y, x, w []float32, eps float32) float32 {
+	n := len(x)
+	if n == 0 {
+		return 0
+	}
+	ss := v.dot64(x, x)
+	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+	v.scalar(v.scal, MulScalarRef)(y, x, rstd)
+	if w != nil {
+		v.binary(v.mul, MulRef)(y, y, w)
+	}
+	return rstd
+}
+
+func (v *vecAsm) RMSNormRowBackward(dx, dw, dy, x, w []float32, rstd float32) {
+	n := len(x)
+	if n == 0 {
+		return
+	}
+	g := dy
+	if w != nil {
+		g = getBuf(n)
+		defer putBuf(g)
+		v.binary(v.mul, MulRef)(g, dy, w)
+	}
+	sgx := v.dot64(g, x)
+	if dw != nil {
+		v.mulAcc(dw, dy, x, rstd)
+	}
+	c := float32(sgx/float64(n)) * rstd * rstd
+	v.lin(dx, g, rstd, x, -rstd*c, 0)
+}
+
+func (v *vecAsm) AdamW(p, g, m, vv []float32, lr, beta1, beta2, eps, wd float32, step int) {
+	nv := v.body(len(p))
+	if nv > 0 {
+		bc1 := 1 - math.Pow(float64(beta1), float64(step))
+		bc2 := 1 - math.Pow(float64(beta2), float64(step))
+		stepSize := float32(float64(lr) / bc1)
+		bc2s := float32(math.Sqrt(bc2))
+		c := [8]float32{beta1, 1 - beta1, beta2, 1 - beta2, 1 - lr*wd, -stepSize, 1 / bc2s, eps}
+		v.adamw(&p[0], &g[0], &m[0], &vv[0], nv, &c)
+	}
+	AdamWRef(p[nv:], g[nv:], m[nv:], vv[nv:], lr, beta1, beta2, eps, wd, step)
+}
