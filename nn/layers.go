@@ -36,7 +36,9 @@ func NewLayerNorm(p *Params, name string, dim int, eps float32) *LayerNorm {
 	return &LayerNorm{Weight: p.Add(name+".weight", tensor.Ones(dim)), Bias: p.Add(name+".bias", tensor.Zeros(dim)), Eps: eps}
 }
 
-func (n *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor { return x.LayerNorm(n.Weight, n.Bias, n.Eps) }
+func (n *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
+	return x.LayerNorm(n.Weight, n.Bias, n.Eps)
+}
 
 // RMSNorm over the last dim with an affine weight.
 type RMSNorm struct {
