@@ -82,7 +82,7 @@ func (m *VLM) Generate(images *tensor.Tensor, prompts [][]int, o SampleOpts) []S
 			logits = m.LM.Forward(m.Embed(b), pos, b.Pad, cache)
 		}
 		last := logits.Narrow(1, logits.Dim(1)-1, 1).Contiguous().Data() // [B*V]
-		pad := append([]bool(nil), b.Pad...)                            // grows with the sequence
+		pad := append([]bool(nil), b.Pad...)                             // grows with the sequence
 		next := make([]int, B)
 		nextPos := make([]int, B)
 		for i := range nextPos {
