@@ -64,3 +64,47 @@ func TestFMAPeak(t *testing.T) {
 		t.Logf("%s FMA peak: %.1f GFLOPS", v, FMAPeak(v, 100*time.Millisecond, 5))
 	}
 }
+
+// BenchmarkVec times every vector kernel on rows of 128, 512 and 4096 floats,
+// the reference ("ref") against each SIMD variant.
+func BenchmarkVec(b *testing.B) {
+	for _, vc := range vecCases {
+		for _, n := range []int{128, 512, 4096} {
+			r := rand.New(rand.NewSource(1))
+			in := make([][]float32, vc.nin)
+			for i := range in {
+				in[i] = randSlice(r, n)
+				for j := range in[i] {
+					in[i][j] *= float32(vc.scale)
+				}
+			}
+			out := make([][]float32, vc.nout)
+			for i := range out {
+				out[i] = randSlice(r, n)
+			}
+			if vc.name == "AdamW" {
+				for i := range out[2] {
+					out[2][i] *= out[2][i]
+				}
+			}
+			for _, v := range append([]string{"ref"}, Variants()[1:]...) {
+				b.Run(fmt.Sprintf("%s/%d/%s", vc.name, n, v), func(b *testing.B) {
+					if v != "ref" {
+						defer setVariant(Variant())
+						setVariant(v)
+					}
+					o := make([][]float32, len(out))
+					for i := range o {
+						o[i] = append([]float32(nil), out[i]...)
+					}
+					for b.Loop() {
+						if vc.name == "Scale" || vc.name == "AdamW" || vc.name == "Axpy" {
+							copy(o[0], out[0]) // keep values bounded
+						}
+						vc.run(v == "ref", in, o)
+					}
+				})
+			}
+		}
+	}
+}

@@ -9,22 +9,7 @@ import "math"
 // below finish the tail with the reference code and compose the row kernels
 // (softmax, norms) from the primitives.
 type vecAsm struct {
-	w                  int
-	axpy               func(alpha float32, x, y *float32, n int)
-	dot                func(x, y *float32, n int, out *float32)
-	sum                func(x *float32, n int, out *float32)
-	max                func(x *float32, n int, out, nan *float32)
-	scal, adds         func(dst, a *float32, s float32, n int)
-	add, sub, mul, div func(dst, a, b *float32, n int)
-	smul               func(dst, a, b *float32, s float32, n int)
-	axpb               func(dst, x *float32, s, t float32, n int)
-	mulacc             func(dst, a, b *float32, s float32, n int)
-	lin2               func(dst, a *float32, sa float32, b *float32, sb, c float32, n int)
-	exp                func(dst, src *float32, n int)
-	expsub             func(dst, src *float32, m float32, n int, out *float32)
-	silu, gelut        func(dst, x *float32, n int)
-	silub, gelutb      func(dx, x, dy *float32, n int)
-	adamw              func(p, g, m, v *float32, n int, c *[8]float32)
+	w int // vector width in floats: 16 (AVX-512) or 8 (AVX2)
 }
 
 func (v *vecAsm) install() {
@@ -97,6 +82,30 @@ func (v *vecAsm) backward(f func(dx, x, dy *float32, n int), ref func(dx, x, dy 
 		}
 		ref(dx[nv:], x[nv:], dy[nv:])
 	}
+}
+
+func (v *vecAsm) addsv(dst, a []float32, s float32) {
+	nv := v.body(len(dst))
+	if nv > 0 {
+		v.adds(&dst[0], &a[0], s, nv)
+	}
+	AddScalarRef(dst[nv:], a[nv:], s)
+}
+
+func (v *vecAsm) scalv(dst, a []float32, s float32) {
+	nv := v.body(len(dst))
+	if nv > 0 {
+		v.scal(&dst[0], &a[0], s, nv)
+	}
+	MulScalarRef(dst[nv:], a[nv:], s)
+}
+
+func (v *vecAsm) expv(dst, src []float32) {
+	nv := v.body(len(dst))
+	if nv > 0 {
+		v.exp(&dst[0], &src[0], nv)
+	}
+	ExpRef(dst[nv:], src[nv:])
 }
 
 func (v *vecAsm) Axpy(alpha float32, x, y []float32) {
@@ -224,52 +233,28 @@ func (v *vecAsm) LogSoftmaxRow(dst, src []float32) {
 		LogSoftmaxRowRef(dst, src)
 		return
 	}
-	t := getBuf(n)
-	s := v.expSub(t, src, m)
-	putBuf(t)
+	nv := v.body(n)
+	var s float64
+	for _, x := range src[nv:] {
+		s += math.Exp(float64(x - m))
+	}
+	if nv > 0 {
+		var l [16]float32
+		v.expsum(&src[0], m, nv, &l[0])
+		s = v.lanes(&l, s)
+	}
 	lse := m + float32(math.Log(s))
-	v.scalar(v.adds, AddScalarRef)(dst, src, -lse)
+	v.addsv(dst, src, -lse)
 }
 
 func (v *vecAsm) LogSoftmaxRowBackward(dx, y, dy []float32) {
-	n := len(dx)
 	sf := float32(v.sum64(dy))
-	t := getBuf(n)
-	v.unary(v.exp, ExpRef)(t, y)
-	v.lin(dx, dy, 1, t, -sf, 0)
-	putBuf(t)
-}
-
-// lin writes dst = a*sa + b*sb + c.
-func (v *vecAsm) lin(dst, a []float32, sa float32, b []float32, sb, c float32) {
-	nv := v.body(len(dst))
+	nv := v.body(len(dx))
 	if nv > 0 {
-		v.lin2(&dst[0], &a[0], sa, &b[0], sb, c, nv)
+		v.lsmb(&dx[0], &y[0], &dy[0], sf, nv)
 	}
-	for i := nv; i < len(dst); i++ {
-		dst[i] = a[i]*sa + b[i]*sb + c
-	}
-}
-
-// affine writes dst = x*s + t.
-func (v *vecAsm) affine(dst, x []float32, s, t float32) {
-	nv := v.body(len(dst))
-	if nv > 0 {
-		v.axpb(&dst[0], &x[0], s, t, nv)
-	}
-	for i := nv; i < len(dst); i++ {
-		dst[i] = x[i]*s + t
-	}
-}
-
-// mulAcc does dst += s*a*b.
-func (v *vecAsm) mulAcc(dst, a, b []float32, s float32) {
-	nv := v.body(len(dst))
-	if nv > 0 {
-		v.mulacc(&dst[0], &a[0], &b[0], s, nv)
-	}
-	for i := nv; i < len(dst); i++ {
-		dst[i] += s * a[i] * b[i]
+	for i := nv; i < len(dx); i++ {
+		dx[i] = dy[i] - float32(math.Exp(float64(y[i])))*sf
 	}
 }
 
@@ -278,21 +263,71 @@ func (v *vecAsm) LayerNormRow(y, x, w, b []float32, eps float32) (float32, float
 	if n == 0 {
 		return 0, 0
 	}
+	if w == nil || b == nil {
+		return LayerNormRowRef(y, x, w, b, eps)
+	}
 	mean := v.sum64(x) / float64(n)
 	mf := float32(mean)
-	t := getBuf(n)
-	v.affine(t, x, 1, -mf)
-	ss := v.dot64(t, t)
-	putBuf(t)
-	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
-	v.affine(y, x, rstd, -mf*rstd)
-	if w != nil {
-		v.binary(v.mul, MulRef)(y, y, w)
+	nv := v.body(n)
+	var ss float64
+	for _, e := range x[nv:] {
+		d := float64(e) - mean
+		ss += d * d
 	}
-	if b != nil {
-		v.binary(v.add, AddRef)(y, y, b)
+	if nv > 0 {
+		var l [16]float32
+		v.sqdev(&x[0], mf, nv, &l[0])
+		ss = v.lanes(&l, ss)
+	}
+	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+	if nv > 0 {
+		v.normaff(&y[0], &x[0], &w[0], &b[0], mf, rstd, nv)
+	}
+	for i := nv; i < n; i++ {
+		y[i] = (x[i]-mf)*rstd*w[i] + b[i]
 	}
 	return mf, rstd
+}
+
+// normStats returns sum(dy*w) and sum(dy*w*xh), xh = (x-mean)*xs, and does
+// dw += dy*xh*ds and (db != nil) db += dy.
+func (v *vecAsm) normStats(dy, x, w, dw, db []float32, mean, xs, ds float32) (sg, sgx float64) {
+	n := len(x)
+	nv := v.body(n)
+	for i := nv; i < n; i++ {
+		xh := (x[i] - mean) * xs
+		g := dy[i] * w[i]
+		sg += float64(g)
+		sgx += float64(g) * float64(xh)
+		dw[i] += dy[i] * ds * xh
+		if db != nil {
+			db[i] += dy[i]
+		}
+	}
+	if nv > 0 {
+		var l [32]float32
+		var dbp *float32
+		if db != nil {
+			dbp = &db[0]
+		}
+		v.nb1(&dy[0], &x[0], &w[0], &dw[0], dbp, mean, xs, ds, nv, &l[0])
+		for i := 0; i < v.w; i++ {
+			sg += float64(l[i])
+			sgx += float64(l[v.w+i])
+		}
+	}
+	return
+}
+
+// normDx writes dx = gs*dy*w + ((x-mean)*xs)*a + c.
+func (v *vecAsm) normDx(dx, dy, x, w []float32, mean, xs, gs, a, c float32) {
+	nv := v.body(len(dx))
+	if nv > 0 {
+		v.nb2(&dx[0], &dy[0], &x[0], &w[0], mean, xs, gs, a, c, nv)
+	}
+	for i := nv; i < len(dx); i++ {
+		dx[i] = gs*dy[i]*w[i] + (x[i]-mean)*xs*a + c
+	}
 }
 
 func (v *vecAsm) LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
@@ -300,24 +335,13 @@ func (v *vecAsm) LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd
 	if n == 0 {
 		return
 	}
-	xh := getBuf(n)
-	defer putBuf(xh)
-	v.affine(xh, x, rstd, -mean*rstd)
-	g := dy
-	if w != nil {
-		g = getBuf(n)
-		defer putBuf(g)
-		v.binary(v.mul, MulRef)(g, dy, w)
+	if w == nil || dw == nil {
+		LayerNormRowBackwardRef(dx, dw, db, dy, x, w, mean, rstd)
+		return
 	}
-	sg, sgx := v.sum64(g), v.dot64(g, xh)
-	if dw != nil {
-		v.mulAcc(dw, dy, xh, 1)
-	}
-	if db != nil {
-		v.binary(v.add, AddRef)(db, db, dy)
-	}
+	sg, sgx := v.normStats(dy, x, w, dw, db, mean, rstd, 1)
 	mg, mgx := float32(sg/float64(n)), float32(sgx/float64(n))
-	v.lin(dx, g, rstd, xh, -rstd*mgx, -rstd*mg)
+	v.normDx(dx, dy, x, w, mean, rstd, rstd, -rstd*mgx, -rstd*mg)
 }
 
 func (v *vecAsm) RMSNormRow(y, x, w []float32, eps float32) float32 {
@@ -327,9 +351,16 @@ func (v *vecAsm) RMSNormRow(y, x, w []float32, eps float32) float32 {
 	}
 	ss := v.dot64(x, x)
 	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
-	v.scalar(v.scal, MulScalarRef)(y, x, rstd)
-	if w != nil {
-		v.binary(v.mul, MulRef)(y, y, w)
+	if w == nil {
+		v.scalv(y, x, rstd)
+		return rstd
+	}
+	nv := v.body(n)
+	if nv > 0 {
+		v.mul3(&y[0], &x[0], &w[0], rstd, nv)
+	}
+	for i := nv; i < n; i++ {
+		y[i] = x[i] * rstd * w[i]
 	}
 	return rstd
 }
@@ -339,18 +370,13 @@ func (v *vecAsm) RMSNormRowBackward(dx, dw, dy, x, w []float32, rstd float32) {
 	if n == 0 {
 		return
 	}
-	g := dy
-	if w != nil {
-		g = getBuf(n)
-		defer putBuf(g)
-		v.binary(v.mul, MulRef)(g, dy, w)
+	if w == nil || dw == nil {
+		RMSNormRowBackwardRef(dx, dw, dy, x, w, rstd)
+		return
 	}
-	sgx := v.dot64(g, x)
-	if dw != nil {
-		v.mulAcc(dw, dy, x, rstd)
-	}
+	_, sgx := v.normStats(dy, x, w, dw, nil, 0, 1, rstd)
 	c := float32(sgx/float64(n)) * rstd * rstd
-	v.lin(dx, g, rstd, x, -rstd*c, 0)
+	v.normDx(dx, dy, x, w, 0, 1, rstd, -rstd*c, 0)
 }
 
 func (v *vecAsm) AdamW(p, g, m, vv []float32, lr, beta1, beta2, eps, wd float32, step int) {

@@ -63,6 +63,7 @@ var vecCases = []vecCase{
 		f := pick(ref, LayerNormRowBackward, LayerNormRowBackwardRef)
 		f(out[0], out[1], out[2], in[0], in[1], in[2], 0.1, 1.3)
 		f(out[0], nil, nil, in[0], in[1], nil, -0.2, 0.7)
+		f(out[0], out[1], nil, in[0], in[1], in[2], 0.3, 0.9)
 		return nil
 	}},
 	{"RMSNormRow", 2, 1, 1e-5, 1e-6, 2, func(ref bool, in, out [][]float32) []float32 {

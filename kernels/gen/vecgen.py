@@ -205,39 +205,6 @@ def gen(v):
     loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
     ret(v)
 
-    # axpb: dst = x*s + t
-    nm = fn(v, "axpb", "dst, x *float32, s, t float32, n int", 32)
-    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); v.bcast("s+16(FP)", v(14)); v.bcast("t+20(FP)", v(15)); w("\tMOVQ n+24(FP), CX")
-    def b(u, off):
-        w("\tVMOVUPS %s, %s" % (v(15), v(u)))
-        w("\tVFMADD231PS %d(SI), %s, %s" % (off, v(14), v(u)))
-        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
-    loop(v, nm, "CX", b, ["SI", "DI"], 2)
-    ret(v)
-
-    # mulacc: dst += s*a*b
-    nm = fn(v, "mulacc", "dst, a, b *float32, s float32, n int", 40)
-    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); w("\tMOVQ b+16(FP), DX"); v.bcast("s+24(FP)", v(15)); w("\tMOVQ n+32(FP), CX")
-    def b(u, off):
-        w("\tVMULPS %d(SI), %s, %s" % (off, v(15), v(u)))
-        w("\tVMOVUPS %d(DI), %s" % (off, v(2 + u)))
-        w("\tVFMADD231PS %d(DX), %s, %s" % (off, v(u), v(2 + u)))
-        w("\tVMOVUPS %s, %d(DI)" % (v(2 + u), off))
-    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
-    ret(v)
-
-    # lin2: dst = a*sa + b*sb + c
-    nm = fn(v, "lin2", "dst, a *float32, sa float32, b *float32, sb, c float32, n int", 48)
-    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); v.bcast("sa+16(FP)", v(13)); w("\tMOVQ b+24(FP), DX")
-    v.bcast("sb+32(FP)", v(14)); v.bcast("c+36(FP)", v(15)); w("\tMOVQ n+40(FP), CX")
-    def b(u, off):
-        w("\tVMOVUPS %s, %s" % (v(15), v(u)))
-        w("\tVFMADD231PS %d(SI), %s, %s" % (off, v(13), v(u)))
-        w("\tVFMADD231PS %d(DX), %s, %s" % (off, v(14), v(u)))
-        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
-    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
-    ret(v)
-
     # exp: dst = exp(src)
     nm = fn(v, "exp", "dst, src *float32, n int", 24)
     w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ src+8(FP), SI"); w("\tMOVQ n+16(FP), CX")
@@ -374,6 +341,125 @@ def gen(v):
     loop(v, nm, "CX", b, ["SI", "R8", "R9", "DI"], 1)
     ret(v)
 
+    # ---- fused row kernels (no temporaries) ----
+    # sqdev: lanes of sum (x-m)^2
+    nm = fn(v, "sqdev", "x *float32, m float32, n int, out *float32", 32)
+    w("\tMOVQ x+0(FP), SI"); v.bcast("m+8(FP)", v(15)); w("\tMOVQ n+16(FP), CX")
+    v.zero(v(0)); v.zero(v(1))
+    def b(u, off):
+        w("\tVMOVUPS %d(SI), %s" % (off, v(4 + u)))
+        w("\tVSUBPS %s, %s, %s" % (v(15), v(4 + u), v(4 + u)))
+        w("\tVFMADD231PS %s, %s, %s" % (v(4 + u), v(4 + u), v(u)))
+    loop(v, nm, "CX", b, ["SI"], 2)
+    w("\tVADDPS %s, %s, %s" % (v(1), v(0), v(0)))
+    w("\tMOVQ out+24(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0))
+    ret(v)
+
+    # normaff: y = ((x - m)*s)*w + b
+    nm = fn(v, "normaff", "y, x, w, b *float32, m, s float32, n int", 48)
+    w("\tMOVQ y+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ w+16(FP), R8"); w("\tMOVQ b+24(FP), R9")
+    v.bcast("m+32(FP)", v(14)); v.bcast("s+36(FP)", v(15)); w("\tMOVQ n+40(FP), CX")
+    def b(u, off):
+        w("\tVMOVUPS %d(SI), %s" % (off, v(u)))
+        w("\tVSUBPS %s, %s, %s" % (v(14), v(u), v(u)))
+        w("\tVMULPS %s, %s, %s" % (v(15), v(u), v(u)))
+        w("\tVMOVUPS %d(R9), %s" % (off, v(2 + u)))
+        w("\tVFMADD231PS %d(R8), %s, %s" % (off, v(u), v(2 + u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(2 + u), off))
+    loop(v, nm, "CX", b, ["SI", "R8", "R9", "DI"], 2)
+    ret(v)
+
+    # mul3: dst = a*b*s
+    nm = fn(v, "mul3", "dst, a, b *float32, s float32, n int", 40)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ a+8(FP), SI"); w("\tMOVQ b+16(FP), DX"); v.bcast("s+24(FP)", v(15)); w("\tMOVQ n+32(FP), CX")
+    def b(u, off):
+        w("\tVMULPS %d(SI), %s, %s" % (off, v(15), v(u)))
+        w("\tVMULPS %d(DX), %s, %s" % (off, v(u), v(u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
+    # nb1: norm backward statistics. xh = (x-mean)*xs, g = dy*w:
+    # out[0:W] = lanes of sum g, out[W:2W] = lanes of sum g*xh; dw += dy*xh*ds; db += dy
+    # (db may be nil: then not touched).
+    nm = fn(v, "nb1", "dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *float32", 72)
+    w("\tMOVQ dy+0(FP), SI"); w("\tMOVQ x+8(FP), DX"); w("\tMOVQ w+16(FP), R8"); w("\tMOVQ dw+24(FP), DI"); w("\tMOVQ db+32(FP), R9")
+    v.bcast("mean+40(FP)", v(13)); v.bcast("xs+44(FP)", v(14)); v.bcast("ds+48(FP)", v(15)); w("\tMOVQ n+56(FP), CX")
+    v.zero(v(0)); v.zero(v(1))
+    w("\tXORQ R10, R10")
+    w("\tTESTQ R9, R9")
+    w("\tJNZ %s_hasdb" % nm)
+    w("\tMOVQ $1, R10")
+    w("%s_hasdb:" % nm)
+    def b(u, off):
+        dy, xh, g, t = v(2), v(3), v(4), v(5)
+        w("\tVMOVUPS (SI), %s" % dy)
+        w("\tVMOVUPS (DX), %s" % xh)
+        w("\tVSUBPS %s, %s, %s" % (v(13), xh, xh))
+        w("\tVMULPS %s, %s, %s" % (v(14), xh, xh))
+        w("\tVMULPS (R8), %s, %s" % (dy, g))
+        w("\tVADDPS %s, %s, %s" % (g, v(0), v(0)))
+        w("\tVFMADD231PS %s, %s, %s" % (xh, g, v(1)))
+        w("\tVMULPS %s, %s, %s" % (v(15), dy, t))
+        w("\tVMOVUPS (DI), %s" % g)
+        w("\tVFMADD231PS %s, %s, %s" % (xh, t, g))
+        w("\tVMOVUPS %s, (DI)" % g)
+        w("\tTESTQ R10, R10")
+        w("\tJNZ %s_nodb%d" % (nm, u))
+        w("\tVADDPS (R9), %s, %s" % (dy, dy))
+        w("\tVMOVUPS %s, (R9)" % dy)
+        w("\tADDQ $%d, R9" % v.B)
+        w("%s_nodb%d:" % (nm, u))
+    loop(v, nm, "CX", b, ["SI", "DX", "R8", "DI"], 1)
+    w("\tMOVQ out+64(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0)); w("\tVMOVUPS %s, %d(DX)" % (v(1), v.B))
+    ret(v)
+
+    # nb2: dx = gs*dy*w + ((x-mean)*xs)*a + c
+    nm = fn(v, "nb2", "dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int", 64)
+    w("\tMOVQ dx+0(FP), DI"); w("\tMOVQ dy+8(FP), SI"); w("\tMOVQ x+16(FP), DX"); w("\tMOVQ w+24(FP), R8")
+    v.bcast("mean+32(FP)", v(11)); v.bcast("xs+36(FP)", v(12)); v.bcast("gs+40(FP)", v(13)); v.bcast("a+44(FP)", v(14)); v.bcast("c+48(FP)", v(15))
+    w("\tMOVQ n+56(FP), CX")
+    def b(u, off):
+        xh, g = v(2 * u), v(2 * u + 1)
+        w("\tVMOVUPS %d(DX), %s" % (off, xh))
+        w("\tVSUBPS %s, %s, %s" % (v(11), xh, xh))
+        w("\tVMULPS %s, %s, %s" % (v(12), xh, xh))
+        w("\tVMULPS %d(SI), %s, %s" % (off, v(13), g))
+        w("\tVMULPS %d(R8), %s, %s" % (off, g, g))
+        w("\tVADDPS %s, %s, %s" % (v(15), g, g))
+        w("\tVFMADD231PS %s, %s, %s" % (xh, v(14), g))
+        w("\tVMOVUPS %s, %d(DI)" % (g, off))
+    loop(v, nm, "CX", b, ["SI", "DX", "R8", "DI"], 2)
+    ret(v)
+
+    # expsum: lanes of sum exp(src - m), nothing stored
+    nm = fn(v, "expsum", "src *float32, m float32, n int, out *float32", 32)
+    w("\tMOVQ src+0(FP), SI"); v.bcast("m+8(FP)", v(15)); w("\tMOVQ n+16(FP), CX")
+    v.zero(v(12)); v.zero(v(13))
+    def b(u, off):
+        x, p, n_, t = v(4 * u), v(4 * u + 1), v(4 * u + 2), v(4 * u + 3)
+        w("\tVMOVUPS %d(SI), %s" % (off, x))
+        w("\tVSUBPS %s, %s, %s" % (v(15), x, x))
+        exp_body(v, x, p, n_, t)
+        w("\tVADDPS %s, %s, %s" % (p, v(12 + u), v(12 + u)))
+    loop(v, nm, "CX", b, ["SI"], 2)
+    w("\tVADDPS %s, %s, %s" % (v(13), v(12), v(12)))
+    w("\tMOVQ out+24(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(12))
+    ret(v)
+
+    # lsmb: dx = dy - exp(y)*s
+    nm = fn(v, "lsmb", "dx, y, dy *float32, s float32, n int", 40)
+    w("\tMOVQ dx+0(FP), DI"); w("\tMOVQ y+8(FP), SI"); w("\tMOVQ dy+16(FP), DX"); v.bcast("s+24(FP)", v(15)); w("\tMOVQ n+32(FP), CX")
+    def b(u, off):
+        x, p, n_, t = v(4 * u), v(4 * u + 1), v(4 * u + 2), v(4 * u + 3)
+        w("\tVMOVUPS %d(SI), %s" % (off, x))
+        exp_body(v, x, p, n_, t)
+        w("\tVMOVUPS %d(DX), %s" % (off, t))
+        w("\tVFNMADD231PS %s, %s, %s" % (v(15), p, t))
+        w("\tVMOVUPS %s, %d(DI)" % (t, off))
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
+    ret(v)
+
 gen(V(True))
 gen(V(False))
 
@@ -384,3 +470,46 @@ for i, (name, val, isint) in enumerate(CONSTS):
         hdr.append("DATA veccon<>+%d(SB)/4, $0x%08x // %s" % (64 * i + 4 * j, bits, name) if j == 0 else "DATA veccon<>+%d(SB)/4, $0x%08x" % (64 * i + 4 * j, bits))
 hdr.append("GLOBL veccon<>(SB), RODATA|NOPTR, $%d" % (64 * len(CONSTS)))
 open(__file__.rsplit("/", 1)[0] + "/../vec_amd64.s" if "/" in __file__ else "../vec_amd64.s", "w").write("\n".join(hdr + out) + "\n")
+
+# The Go declarations and dispatch methods (../vec_amd64.go).
+DECLS = {
+    'axpy': 'alpha float32, x, y *float32, n int',
+    'dot': 'x, y *float32, n int, out *float32',
+    'sum': 'x *float32, n int, out *float32',
+    'max': 'x *float32, n int, out, nan *float32',
+    'scal': 'dst, a *float32, s float32, n int',
+    'adds': 'dst, a *float32, s float32, n int',
+    'add': 'dst, a, b *float32, n int', 'sub': 'dst, a, b *float32, n int',
+    'mul': 'dst, a, b *float32, n int', 'div': 'dst, a, b *float32, n int',
+    'smul': 'dst, a, b *float32, s float32, n int',
+    'exp': 'dst, src *float32, n int',
+    'expsub': 'dst, src *float32, m float32, n int, out *float32',
+    'silu': 'dst, x *float32, n int', 'silub': 'dx, x, dy *float32, n int',
+    'gelut': 'dst, x *float32, n int', 'gelutb': 'dx, x, dy *float32, n int',
+    'adamw': 'p, grad, m, v *float32, n int, c *[8]float32',
+    'sqdev': 'x *float32, m float32, n int, out *float32',
+    'normaff': 'y, x, w, b *float32, m, s float32, n int',
+    'mul3': 'dst, a, b *float32, s float32, n int',
+    'nb1': 'dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *float32',
+    'nb2': 'dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int',
+    'expsum': 'src *float32, m float32, n int, out *float32',
+    'lsmb': 'dx, y, dy *float32, s float32, n int',
+}
+def argnames(a):
+    return [part.strip().split()[0] for part in a.split(',')]
+G = ['// Code generated by gen/vecgen.py. DO NOT EDIT.', '', '//go:build !noasm', '', 'package kernels', '',
+     '// Declarations of the vector kernels in vec_amd64.s. Each processes n',
+     '// elements, n a multiple of the vector width (16 for AVX512, 8 for AVX2).', '']
+for sfx in ('AVX512', 'AVX2'):
+    for k, a in DECLS.items():
+        G += ['//go:noescape', 'func %s%s(%s)' % (k, sfx, a), '']
+G += ['// Methods of vecAsm call the kernel of its width directly (a call through a',
+      '// func value would make every pointer argument escape).', '']
+for k, a in DECLS.items():
+    rv = 'vv' if 'v *float32' in a else 'v'
+    args = ', '.join(argnames(a))
+    G += ['func (%s *vecAsm) %s(%s) {' % (rv, k, a), '\tif %s.w == 16 {' % rv, '\t\t%sAVX512(%s)' % (k, args),
+          '\t} else {', '\t\t%sAVX2(%s)' % (k, args), '\t}', '}', '']
+G += ['var (', '\tvecAVX512 = &vecAsm{w: 16}', '\tvecAVX2   = &vecAsm{w: 8}', ')', '',
+      'func setVecAVX512() { vecAVX512.install() }', 'func setVecAVX2()   { vecAVX2.install() }']
+open(__file__.rsplit("/", 1)[0] + "/../vec_amd64.go" if "/" in __file__ else "../vec_amd64.go", "w").write("\n".join(G) + "\n")
