@@ -60,14 +60,21 @@ func reduceLayout(t *Tensor, axes []int) (data []float32, rows, r int, keptShape
 // Sum sums over axes (all when none); keepdim keeps them as size 1.
 func (t *Tensor) Sum(axes []int, keepdim bool) *Tensor {
 	ax := t.normAxes("tensor.Sum", axes)
-	data, rows, r, kept, kd := reduceLayout(t, ax)
-	out := Zeros(rows)
-	od := out.st.data
-	parallelRows(rows, r, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			od[i] = kernels.Sum(data[i*r : (i+1)*r])
-		}
-	})
+	var out *Tensor
+	var kept, kd []int
+	if isPrefix(ax) && len(ax) < len(t.shape) && t.IsContiguous() {
+		out, kept, kd = sumLeading(t, len(ax))
+	} else {
+		data, rows, r, k, d := reduceLayout(t, ax)
+		kept, kd = k, d
+		out = Zeros(rows)
+		od := out.st.data
+		parallelRows(rows, r, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				od[i] = kernels.Sum(data[i*r : (i+1)*r])
+			}
+		})
+	}
 	out = shapeResult(out, kept, kd, keepdim)
 	in := t.shape
 	return record(out, "Sum", func(g *Tensor) []*Tensor {
@@ -132,4 +139,35 @@ func binaryCmpEq(a, b *Tensor) *Tensor {
 			}
 		}
 	})
+}
+
+func isPrefix(ax []int) bool {
+	for i, a := range ax {
+		if a != i {
+			return false
+		}
+	}
+	return true
+}
+
+// sumLeading sums a contiguous tensor over its first n dims by adding whole
+// rows (no transposed copy): the gradient of a broadcast bias.
+func sumLeading(t *Tensor, n int) (out *Tensor, kept, kd []int) {
+	kept = append([]int(nil), t.shape[n:]...)
+	kd = append(make([]int, n), kept...)
+	for i := range n {
+		kd[i] = 1
+	}
+	R, K := numel(t.shape[:n]), numel(kept)
+	src := t.Data()
+	out = Zeros(K)
+	od := out.st.data
+	kernels.Parallel(K, 256, func(lo, hi int) {
+		dst := od[lo:hi]
+		for i := 0; i < R; i++ {
+			row := src[i*K+lo : i*K+hi]
+			kernels.Add(dst, dst, row)
+		}
+	})
+	return out, kept, kd
 }
