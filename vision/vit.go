@@ -7,6 +7,7 @@ import (
 
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/vision/pixels"
 )
 
 // ViT is the vision encoder: patch embedding (a linear map of each flattened
@@ -38,22 +39,11 @@ func newViT(p *nn.Params, c Config, rng *rand.Rand) *ViT {
 
 // Forward maps images [B, 3, H, W] to patch features [B, patches, VitDim].
 func (v *ViT) Forward(img *tensor.Tensor) *tensor.Tensor {
-	x := v.Patch.Forward(patchify(img, v.cfg.PatchSize)).Add(v.Pos)
+	x := v.Patch.Forward(pixels.Patchify(img, v.cfg.PatchSize)).Add(v.Pos)
 	for _, b := range v.Blocks {
 		x = b.Forward(x, nn.AttnInput{})
 	}
 	return v.Norm.Forward(x)
-}
-
-// patchify turns [B, C, H, W] into [B, (H/p)*(W/p), C*p*p], patches in
-// row-major order, each flattened as (c, dy, dx) like a Conv2d weight.
-func patchify(x *tensor.Tensor, p int) *tensor.Tensor {
-	s := x.Shape()
-	B, C, H, W := s[0], s[1], s[2], s[3]
-	if H%p != 0 || W%p != 0 {
-		panic(fmt.Sprintf("vision.patchify: image %v not divisible by patch %d", s, p))
-	}
-	return x.Reshape(B, C, H/p, p, W/p, p).Permute(0, 2, 4, 1, 3, 5).Reshape(B, (H/p)*(W/p), C*p*p)
 }
 
 // Projector maps ViT features to LM embeddings: pixel shuffle (neighbouring
@@ -78,26 +68,12 @@ func newProjector(p *nn.Params, c Config, rng *rand.Rand) *Projector {
 }
 
 func (pr *Projector) Forward(x *tensor.Tensor) *tensor.Tensor {
-	x = pixelShuffle(x, max(pr.cfg.PixelShuffle, 1))
+	if s := max(pr.cfg.PixelShuffle, 1); s > 1 {
+		x = pixels.PixelShuffle(x, s)
+	}
 	x = pr.FC1.Forward(x)
 	if pr.FC2 != nil {
 		x = pr.FC2.Forward(x.Gelu())
 	}
 	return x
-}
-
-// pixelShuffle turns [B, N, D] (N = side^2 tokens on a grid) into
-// [B, N/s^2, D*s^2], concatenating each s x s block of tokens.
-func pixelShuffle(x *tensor.Tensor, s int) *tensor.Tensor {
-	if s == 1 {
-		return x
-	}
-	sh := x.Shape()
-	B, N, D := sh[0], sh[1], sh[2]
-	side := int(math.Round(math.Sqrt(float64(N))))
-	if side*side != N || side%s != 0 {
-		panic(fmt.Sprintf("vision.pixelShuffle: %d tokens are not a square grid divisible by %d", N, s))
-	}
-	g := side / s
-	return x.Reshape(B, g, s, g, s, D).Permute(0, 1, 3, 2, 4, 5).Reshape(B, g*g, s*s*D)
 }
