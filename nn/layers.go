@@ -52,9 +52,11 @@ func NewRMSNorm(p *Params, name string, dim int, eps float32) *RMSNorm {
 
 func (n *RMSNorm) Forward(x *tensor.Tensor) *tensor.Tensor { return x.RMSNorm(n.Weight, n.Eps) }
 
-// MLP is fc2(gelu(fc1(x))), the ViT feed-forward.
+// MLP is fc2(gelu(fc1(x))), the ViT feed-forward. Tanh selects GELU's tanh
+// approximation (SigLIP's gelu_pytorch_tanh), cheaper than the erf form.
 type MLP struct {
 	FC1, FC2 *Linear
+	Tanh     bool
 }
 
 func NewMLP(p *Params, name string, dim, hidden int, rng *rand.Rand, std, outStd float32) *MLP {
@@ -64,7 +66,13 @@ func NewMLP(p *Params, name string, dim, hidden int, rng *rand.Rand, std, outStd
 	}
 }
 
-func (m *MLP) Forward(x *tensor.Tensor) *tensor.Tensor { return m.FC2.Forward(m.FC1.Forward(x).Gelu()) }
+func (m *MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
+	h := m.FC1.Forward(x)
+	if m.Tanh {
+		return m.FC2.Forward(h.GeluTanh())
+	}
+	return m.FC2.Forward(h.Gelu())
+}
 
 // SwiGLU is down(silu(gate(x)) * up(x)), the Llama feed-forward.
 type SwiGLU struct {

@@ -22,6 +22,8 @@ type Config struct {
 	VitLayers int `json:"vit_layers"`
 	VitHeads  int `json:"vit_heads"`
 	VitMLP    int `json:"vit_mlp"`
+	// VitGeluTanh uses GELU's tanh approximation in the ViT MLP (as SigLIP).
+	VitGeluTanh bool `json:"vit_gelu_tanh"`
 	// Projector: pixel shuffle by PixelShuffle (s^2 fewer image tokens, s^2
 	// wider), then a linear map, or a GELU MLP when ProjHidden > 0.
 	PixelShuffle int `json:"pixel_shuffle"`
@@ -49,7 +51,7 @@ type Config struct {
 func DemoConfig(vocab, imageToken int) Config {
 	return Config{
 		ImageSize: 32, PatchSize: 4,
-		VitDim: 96, VitLayers: 3, VitHeads: 4, VitMLP: 256,
+		VitDim: 96, VitLayers: 3, VitHeads: 4, VitMLP: 256, VitGeluTanh: true,
 		PixelShuffle: 2,
 		Vocab:        vocab, LMDim: 96, LMLayers: 3, LMHeads: 4, LMKVHeads: 2, LMHidden: 256,
 		MaxSeq: 192, RoPEBase: 10000, TieEmbeddings: true,

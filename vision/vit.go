@@ -29,9 +29,11 @@ func newViT(p *nn.Params, c Config, rng *rand.Rand) *ViT {
 	for i := 0; i < c.VitLayers; i++ {
 		n := fmt.Sprintf("vit.layers.%d", i)
 		attn := nn.NewAttention(p, n+".attn", c.VitDim, c.VitHeads, c.VitHeads, true, false, false, 0, rng, std, outStd)
+		mlp := nn.NewMLP(p, n+".mlp", c.VitDim, c.VitMLP, rng, std, outStd)
+		mlp.Tanh = c.VitGeluTanh
 		v.Blocks = append(v.Blocks, nn.NewBlock(p,
 			nn.NewLayerNorm(p, n+".norm1", c.VitDim, c.NormEps), nn.NewLayerNorm(p, n+".norm2", c.VitDim, c.NormEps),
-			attn, nn.NewMLP(p, n+".mlp", c.VitDim, c.VitMLP, rng, std, outStd), c.Dropout))
+			attn, mlp, c.Dropout))
 	}
 	v.Norm = nn.NewLayerNorm(p, "vit.norm", c.VitDim, c.NormEps)
 	return v
