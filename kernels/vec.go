@@ -9,6 +9,19 @@ import (
 // implementation hook; the hooks start as the *Ref references below and are
 // replaced by SIMD variants at init where the CPU has them.
 
+// checkLen1/checkLen2 are the inlinable fast paths of checkLen.
+func checkLen1(name string, n int, a []float32) {
+	if len(a) != n {
+		checkLen(name, n, a)
+	}
+}
+
+func checkLen2(name string, n int, a, b []float32) {
+	if len(a) != n || len(b) != n {
+		checkLen(name, n, a, b)
+	}
+}
+
 func checkLen(name string, n int, xs ...[]float32) {
 	for _, x := range xs {
 		if len(x) != n {
@@ -22,27 +35,27 @@ func checkLen(name string, n int, xs ...[]float32) {
 }
 
 // Axpy: y += alpha*x.
-func Axpy(alpha float32, x, y []float32) { checkLen("Axpy", len(y), x); axpyImpl(alpha, x, y) }
+func Axpy(alpha float32, x, y []float32) { checkLen1("Axpy", len(y), x); axpyImpl(alpha, x, y) }
 
 // Dot returns sum x[i]*y[i].
-func Dot(x, y []float32) float32 { checkLen("Dot", len(x), y); return dotImpl(x, y) }
+func Dot(x, y []float32) float32 { checkLen1("Dot", len(x), y); return dotImpl(x, y) }
 
 // Scale: x *= alpha.
 func Scale(alpha float32, x []float32) { scaleImpl(alpha, x) }
 
 // Add: dst = a + b (dst may alias a or b). Likewise Sub, Mul, Div.
-func Add(dst, a, b []float32) { checkLen("Add", len(dst), a, b); addImpl(dst, a, b) }
-func Sub(dst, a, b []float32) { checkLen("Sub", len(dst), a, b); subImpl(dst, a, b) }
-func Mul(dst, a, b []float32) { checkLen("Mul", len(dst), a, b); mulImpl(dst, a, b) }
-func Div(dst, a, b []float32) { checkLen("Div", len(dst), a, b); divImpl(dst, a, b) }
+func Add(dst, a, b []float32) { checkLen2("Add", len(dst), a, b); addImpl(dst, a, b) }
+func Sub(dst, a, b []float32) { checkLen2("Sub", len(dst), a, b); subImpl(dst, a, b) }
+func Mul(dst, a, b []float32) { checkLen2("Mul", len(dst), a, b); mulImpl(dst, a, b) }
+func Div(dst, a, b []float32) { checkLen2("Div", len(dst), a, b); divImpl(dst, a, b) }
 
 // AddScalar: dst = a + s. MulScalar: dst = a * s.
 func AddScalar(dst, a []float32, s float32) {
-	checkLen("AddScalar", len(dst), a)
+	checkLen1("AddScalar", len(dst), a)
 	addScalarImpl(dst, a, s)
 }
 func MulScalar(dst, a []float32, s float32) {
-	checkLen("MulScalar", len(dst), a)
+	checkLen1("MulScalar", len(dst), a)
 	mulScalarImpl(dst, a, s)
 }
 
@@ -51,38 +64,38 @@ func Sum(x []float32) float32 { return sumImpl(x) }
 func Max(x []float32) float32 { return maxImpl(x) }
 
 // Exp: dst = exp(src).
-func Exp(dst, src []float32) { checkLen("Exp", len(dst), src); expImpl(dst, src) }
+func Exp(dst, src []float32) { checkLen1("Exp", len(dst), src); expImpl(dst, src) }
 
 // SoftmaxRow: dst = softmax(src), stable (max subtracted).
-func SoftmaxRow(dst, src []float32) { checkLen("SoftmaxRow", len(dst), src); softmaxRowImpl(dst, src) }
+func SoftmaxRow(dst, src []float32) { checkLen1("SoftmaxRow", len(dst), src); softmaxRowImpl(dst, src) }
 
 // SoftmaxRowBackward: dx = y*(dy - sum(dy*y)) where y = softmax output.
 func SoftmaxRowBackward(dx, y, dy []float32) {
-	checkLen("SoftmaxRowBackward", len(dx), y, dy)
+	checkLen2("SoftmaxRowBackward", len(dx), y, dy)
 	softmaxRowBackwardImpl(dx, y, dy)
 }
 
 // LogSoftmaxRow: dst = src - logsumexp(src).
 func LogSoftmaxRow(dst, src []float32) {
-	checkLen("LogSoftmaxRow", len(dst), src)
+	checkLen1("LogSoftmaxRow", len(dst), src)
 	logSoftmaxRowImpl(dst, src)
 }
 
 // LogSoftmaxRowBackward: dx = dy - exp(y)*sum(dy) where y = log_softmax output.
 func LogSoftmaxRowBackward(dx, y, dy []float32) {
-	checkLen("LogSoftmaxRowBackward", len(dx), y, dy)
+	checkLen2("LogSoftmaxRowBackward", len(dx), y, dy)
 	logSoftmaxRowBackwardImpl(dx, y, dy)
 }
 
 // LayerNormRow: y = (x-mean)*rstd*w + b; w and b may be nil (no affine).
 // Returns mean and rstd for the backward.
 func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
-	checkLen("LayerNormRow", len(y), x)
+	checkLen1("LayerNormRow", len(y), x)
 	if w != nil {
-		checkLen("LayerNormRow", len(y), w)
+		checkLen1("LayerNormRow", len(y), w)
 	}
 	if b != nil {
-		checkLen("LayerNormRow", len(y), b)
+		checkLen1("LayerNormRow", len(y), b)
 	}
 	return layerNormRowImpl(y, x, w, b, eps)
 }
@@ -90,37 +103,37 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 // LayerNormRowBackward writes dx and ACCUMULATES dw += dy*xhat, db += dy
 // (dw, db may be nil; w nil means unit weight).
 func LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
-	checkLen("LayerNormRowBackward", len(dx), dy, x)
+	checkLen2("LayerNormRowBackward", len(dx), dy, x)
 	layerNormRowBackwardImpl(dx, dw, db, dy, x, w, mean, rstd)
 }
 
 // RMSNormRow: y = x*rstd*w with rstd = 1/sqrt(mean(x^2)+eps); w may be nil.
 func RMSNormRow(y, x, w []float32, eps float32) (rstd float32) {
-	checkLen("RMSNormRow", len(y), x)
+	checkLen1("RMSNormRow", len(y), x)
 	return rmsNormRowImpl(y, x, w, eps)
 }
 
 // RMSNormRowBackward writes dx and ACCUMULATES dw += dy*x*rstd (dw may be nil).
 func RMSNormRowBackward(dx, dw, dy, x, w []float32, rstd float32) {
-	checkLen("RMSNormRowBackward", len(dx), dy, x)
+	checkLen2("RMSNormRowBackward", len(dx), dy, x)
 	rmsNormRowBackwardImpl(dx, dw, dy, x, w, rstd)
 }
 
 // Gelu (erf form), GeluTanh (tanh approximation) and Silu, with backwards
 // dx = dy * f'(x).
-func Gelu(dst, x []float32) { checkLen("Gelu", len(dst), x); geluImpl(dst, x) }
+func Gelu(dst, x []float32) { checkLen1("Gelu", len(dst), x); geluImpl(dst, x) }
 func GeluBackward(dx, x, dy []float32) {
-	checkLen("GeluBackward", len(dx), x, dy)
+	checkLen2("GeluBackward", len(dx), x, dy)
 	geluBackwardImpl(dx, x, dy)
 }
-func GeluTanh(dst, x []float32) { checkLen("GeluTanh", len(dst), x); geluTanhImpl(dst, x) }
+func GeluTanh(dst, x []float32) { checkLen1("GeluTanh", len(dst), x); geluTanhImpl(dst, x) }
 func GeluTanhBackward(dx, x, dy []float32) {
-	checkLen("GeluTanhBackward", len(dx), x, dy)
+	checkLen2("GeluTanhBackward", len(dx), x, dy)
 	geluTanhBackwardImpl(dx, x, dy)
 }
-func Silu(dst, x []float32) { checkLen("Silu", len(dst), x); siluImpl(dst, x) }
+func Silu(dst, x []float32) { checkLen1("Silu", len(dst), x); siluImpl(dst, x) }
 func SiluBackward(dx, x, dy []float32) {
-	checkLen("SiluBackward", len(dx), x, dy)
+	checkLen2("SiluBackward", len(dx), x, dy)
 	siluBackwardImpl(dx, x, dy)
 }
 

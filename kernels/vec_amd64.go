@@ -77,6 +77,9 @@ func nb1AVX512(dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *floa
 func nb2AVX512(dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int)
 
 //go:noescape
+func normAVX512(y, x *float32, m, s float32, n int)
+
+//go:noescape
 func expsumAVX512(src *float32, m float32, n int, out *float32)
 
 //go:noescape
@@ -150,6 +153,9 @@ func nb1AVX2(dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *float3
 
 //go:noescape
 func nb2AVX2(dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int)
+
+//go:noescape
+func normAVX2(y, x *float32, m, s float32, n int)
 
 //go:noescape
 func expsumAVX2(src *float32, m float32, n int, out *float32)
@@ -341,6 +347,14 @@ func (v *vecAsm) nb2(dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int) {
 		nb2AVX512(dx, dy, x, w, mean, xs, gs, a, c, n)
 	} else {
 		nb2AVX2(dx, dy, x, w, mean, xs, gs, a, c, n)
+	}
+}
+
+func (v *vecAsm) norm(y, x *float32, m, s float32, n int) {
+	if v.w == 16 {
+		normAVX512(y, x, m, s, n)
+	} else {
+		normAVX2(y, x, m, s, n)
 	}
 }
 

@@ -197,6 +197,15 @@ func (v *vecAsm) expSub(dst, src []float32, m float32) float64 {
 	return s
 }
 
+// ones stands in for a nil (unit) weight in the norm backwards.
+var ones = func() []float32 {
+	o := make([]float32, 8192)
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}()
+
 func finite(x float32) bool { return !math.IsInf(float64(x), 0) && x == x }
 
 func (v *vecAsm) SoftmaxRow(dst, src []float32) {
@@ -263,9 +272,6 @@ func (v *vecAsm) LayerNormRow(y, x, w, b []float32, eps float32) (float32, float
 	if n == 0 {
 		return 0, 0
 	}
-	if w == nil || b == nil {
-		return LayerNormRowRef(y, x, w, b, eps)
-	}
 	mean := v.sum64(x) / float64(n)
 	mf := float32(mean)
 	nv := v.body(n)
@@ -280,6 +286,21 @@ func (v *vecAsm) LayerNormRow(y, x, w, b []float32, eps float32) (float32, float
 		ss = v.lanes(&l, ss)
 	}
 	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
+	if w == nil || b == nil {
+		if nv > 0 {
+			v.norm(&y[0], &x[0], mf, rstd, nv)
+		}
+		for i := nv; i < n; i++ {
+			y[i] = (x[i] - mf) * rstd
+		}
+		if w != nil {
+			Mul(y, y, w)
+		}
+		if b != nil {
+			Add(y, y, b)
+		}
+		return mf, rstd
+	}
 	if nv > 0 {
 		v.normaff(&y[0], &x[0], &w[0], &b[0], mf, rstd, nv)
 	}
@@ -299,18 +320,23 @@ func (v *vecAsm) normStats(dy, x, w, dw, db []float32, mean, xs, ds float32) (sg
 		g := dy[i] * w[i]
 		sg += float64(g)
 		sgx += float64(g) * float64(xh)
-		dw[i] += dy[i] * ds * xh
+		if dw != nil {
+			dw[i] += dy[i] * ds * xh
+		}
 		if db != nil {
 			db[i] += dy[i]
 		}
 	}
 	if nv > 0 {
 		var l [32]float32
-		var dbp *float32
+		var dwp, dbp *float32
+		if dw != nil {
+			dwp = &dw[0]
+		}
 		if db != nil {
 			dbp = &db[0]
 		}
-		v.nb1(&dy[0], &x[0], &w[0], &dw[0], dbp, mean, xs, ds, nv, &l[0])
+		v.nb1(&dy[0], &x[0], &w[0], dwp, dbp, mean, xs, ds, nv, &l[0])
 		for i := 0; i < v.w; i++ {
 			sg += float64(l[i])
 			sgx += float64(l[v.w+i])
@@ -330,14 +356,29 @@ func (v *vecAsm) normDx(dx, dy, x, w []float32, mean, xs, gs, a, c float32) {
 	}
 }
 
+// short reports whether a non-nil optional row is shorter than n (the
+// reference then panics with an index error; the assembly must not run).
+func short(n int, xs ...[]float32) bool {
+	for _, x := range xs {
+		if x != nil && len(x) < n {
+			return true
+		}
+	}
+	return false
+}
+
 func (v *vecAsm) LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
 	n := len(x)
-	if n == 0 {
-		return
-	}
-	if w == nil || dw == nil {
+	if n == 0 || short(n, dw, db, w) {
 		LayerNormRowBackwardRef(dx, dw, db, dy, x, w, mean, rstd)
 		return
+	}
+	if w == nil {
+		if n > len(ones) {
+			LayerNormRowBackwardRef(dx, dw, db, dy, x, w, mean, rstd)
+			return
+		}
+		w = ones[:n]
 	}
 	sg, sgx := v.normStats(dy, x, w, dw, db, mean, rstd, 1)
 	mg, mgx := float32(sg/float64(n)), float32(sgx/float64(n))
@@ -346,8 +387,8 @@ func (v *vecAsm) LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd
 
 func (v *vecAsm) RMSNormRow(y, x, w []float32, eps float32) float32 {
 	n := len(x)
-	if n == 0 {
-		return 0
+	if n == 0 || short(n, w) {
+		return RMSNormRowRef(y, x, w, eps)
 	}
 	ss := v.dot64(x, x)
 	rstd := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
@@ -367,12 +408,16 @@ func (v *vecAsm) RMSNormRow(y, x, w []float32, eps float32) float32 {
 
 func (v *vecAsm) RMSNormRowBackward(dx, dw, dy, x, w []float32, rstd float32) {
 	n := len(x)
-	if n == 0 {
-		return
-	}
-	if w == nil || dw == nil {
+	if n == 0 || short(n, dw, w) {
 		RMSNormRowBackwardRef(dx, dw, dy, x, w, rstd)
 		return
+	}
+	if w == nil {
+		if n > len(ones) {
+			RMSNormRowBackwardRef(dx, dw, dy, x, w, rstd)
+			return
+		}
+		w = ones[:n]
 	}
 	_, sgx := v.normStats(dy, x, w, dw, nil, 0, 1, rstd)
 	c := float32(sgx/float64(n)) * rstd * rstd

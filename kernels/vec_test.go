@@ -57,6 +57,8 @@ var vecCases = []vecCase{
 	{"LayerNormRow", 3, 1, 1e-5, 1e-5, 2, func(ref bool, in, out [][]float32) []float32 {
 		m, r := pick(ref, LayerNormRow, LayerNormRowRef)(out[0], in[0], in[1], in[2], 1e-5)
 		m2, r2 := pick(ref, LayerNormRow, LayerNormRowRef)(out[0], in[0], nil, nil, 1e-5)
+		pick(ref, LayerNormRow, LayerNormRowRef)(out[0], in[0], in[1], nil, 1e-5)
+		pick(ref, LayerNormRow, LayerNormRowRef)(out[0], in[0], nil, in[2], 1e-5)
 		return []float32{m, r, m2, r2}
 	}},
 	{"LayerNormRowBackward", 3, 3, 1e-5, 1e-5, 1, func(ref bool, in, out [][]float32) []float32 {
@@ -64,6 +66,8 @@ var vecCases = []vecCase{
 		f(out[0], out[1], out[2], in[0], in[1], in[2], 0.1, 1.3)
 		f(out[0], nil, nil, in[0], in[1], nil, -0.2, 0.7)
 		f(out[0], out[1], nil, in[0], in[1], in[2], 0.3, 0.9)
+		f(out[0], nil, out[2], in[0], in[1], in[2], 0.3, 0.9)
+		f(out[0], out[1], out[2], in[0], in[1], nil, 0.3, 0.9)
 		return nil
 	}},
 	{"RMSNormRow", 2, 1, 1e-5, 1e-6, 2, func(ref bool, in, out [][]float32) []float32 {
@@ -73,6 +77,8 @@ var vecCases = []vecCase{
 		f := pick(ref, RMSNormRowBackward, RMSNormRowBackwardRef)
 		f(out[0], out[1], in[0], in[1], in[2], 1.3)
 		f(out[0], nil, in[0], in[1], nil, 0.6)
+		f(out[0], out[1], in[0], in[1], nil, 0.6)
+		f(out[0], nil, in[0], in[1], in[2], 0.6)
 		return nil
 	}},
 	{"Gelu", 1, 1, 1e-6, 1e-7, 3, unCase(Gelu, GeluRef)},
@@ -82,11 +88,7 @@ var vecCases = []vecCase{
 	{"Silu", 1, 1, 2e-6, 1e-7, 5, unCase(Silu, SiluRef)},
 	{"SiluBackward", 2, 1, 2e-6, 1e-6, 5, bwdCase(SiluBackward, SiluBackwardRef)},
 	{"AdamW", 1, 3, 2e-6, 1e-7, 1, func(ref bool, in, out [][]float32) []float32 {
-		v := out[2]
-		for i := range v {
-			v[i] = v[i] * v[i] // second moments are >= 0
-		}
-		pick(ref, AdamW, AdamWRef)(out[0], in[0], out[1], v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 7)
+		pick(ref, AdamW, AdamWRef)(out[0], in[0], out[1], out[2], 1e-3, 0.9, 0.999, 1e-8, 0.01, 7)
 		return nil
 	}},
 }
@@ -163,6 +165,9 @@ func runVecCase(t *testing.T, r *rand.Rand, vc vecCase, n, off int) {
 		b, s := guarded(n, (off+i)%4)
 		for j := range s {
 			s[j] = float32(r.NormFloat64())
+			if vc.name == "AdamW" && i == 2 {
+				s[j] *= s[j] // second moments are >= 0
+			}
 		}
 		outF[i], bufs, offs = s, append(bufs, b), append(offs, (off+i)%4)
 		outR[i] = append([]float32(nil), s...)
@@ -231,6 +236,33 @@ func TestVecSpecials(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// Optional rows shorter than the row make the kernels panic like the
+// reference (index out of range), never read or write past them.
+func TestVecShortOptionalRows(t *testing.T) {
+	forEachVariant(t, func(t *testing.T) {
+		n := 64
+		x, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+		short := make([]float32, n-1)
+		for name, f := range map[string]func(){
+			"LayerNormRowBackward w":  func() { LayerNormRowBackward(dx, nil, nil, dy, x, short, 0, 1) },
+			"LayerNormRowBackward dw": func() { LayerNormRowBackward(dx, short, nil, dy, x, nil, 0, 1) },
+			"LayerNormRowBackward db": func() { LayerNormRowBackward(dx, nil, short, dy, x, nil, 0, 1) },
+			"RMSNormRow w":            func() { RMSNormRow(dx, x, short, 1e-5) },
+			"RMSNormRowBackward w":    func() { RMSNormRowBackward(dx, nil, dy, x, short, 1) },
+			"RMSNormRowBackward dw":   func() { RMSNormRowBackward(dx, short, dy, x, nil, 1) },
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: no panic", name)
+					}
+				}()
+				f()
+			}()
 		}
 	})
 }

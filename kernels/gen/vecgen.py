@@ -381,16 +381,11 @@ def gen(v):
 
     # nb1: norm backward statistics. xh = (x-mean)*xs, g = dy*w:
     # out[0:W] = lanes of sum g, out[W:2W] = lanes of sum g*xh; dw += dy*xh*ds; db += dy
-    # (db may be nil: then not touched).
+    # (dw or db may be nil: then not touched).
     nm = fn(v, "nb1", "dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *float32", 72)
     w("\tMOVQ dy+0(FP), SI"); w("\tMOVQ x+8(FP), DX"); w("\tMOVQ w+16(FP), R8"); w("\tMOVQ dw+24(FP), DI"); w("\tMOVQ db+32(FP), R9")
     v.bcast("mean+40(FP)", v(13)); v.bcast("xs+44(FP)", v(14)); v.bcast("ds+48(FP)", v(15)); w("\tMOVQ n+56(FP), CX")
     v.zero(v(0)); v.zero(v(1))
-    w("\tXORQ R10, R10")
-    w("\tTESTQ R9, R9")
-    w("\tJNZ %s_hasdb" % nm)
-    w("\tMOVQ $1, R10")
-    w("%s_hasdb:" % nm)
     def b(u, off):
         dy, xh, g, t = v(2), v(3), v(4), v(5)
         w("\tVMOVUPS (SI), %s" % dy)
@@ -400,18 +395,33 @@ def gen(v):
         w("\tVMULPS (R8), %s, %s" % (dy, g))
         w("\tVADDPS %s, %s, %s" % (g, v(0), v(0)))
         w("\tVFMADD231PS %s, %s, %s" % (xh, g, v(1)))
+        w("\tTESTQ DI, DI")
+        w("\tJZ %s_nodw" % nm)
         w("\tVMULPS %s, %s, %s" % (v(15), dy, t))
         w("\tVMOVUPS (DI), %s" % g)
         w("\tVFMADD231PS %s, %s, %s" % (xh, t, g))
         w("\tVMOVUPS %s, (DI)" % g)
-        w("\tTESTQ R10, R10")
-        w("\tJNZ %s_nodb%d" % (nm, u))
+        w("\tADDQ $%d, DI" % v.B)
+        w("%s_nodw:" % nm)
+        w("\tTESTQ R9, R9")
+        w("\tJZ %s_nodb" % nm)
         w("\tVADDPS (R9), %s, %s" % (dy, dy))
         w("\tVMOVUPS %s, (R9)" % dy)
         w("\tADDQ $%d, R9" % v.B)
-        w("%s_nodb%d:" % (nm, u))
-    loop(v, nm, "CX", b, ["SI", "DX", "R8", "DI"], 1)
+        w("%s_nodb:" % nm)
+    loop(v, nm, "CX", b, ["SI", "DX", "R8"], 1)
     w("\tMOVQ out+64(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0)); w("\tVMOVUPS %s, %d(DX)" % (v(1), v.B))
+    ret(v)
+
+    # norm: y = (x - m)*s
+    nm = fn(v, "norm", "y, x *float32, m, s float32, n int", 32)
+    w("\tMOVQ y+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); v.bcast("m+16(FP)", v(14)); v.bcast("s+20(FP)", v(15)); w("\tMOVQ n+24(FP), CX")
+    def b(u, off):
+        w("\tVMOVUPS %d(SI), %s" % (off, v(u)))
+        w("\tVSUBPS %s, %s, %s" % (v(14), v(u), v(u)))
+        w("\tVMULPS %s, %s, %s" % (v(15), v(u), v(u)))
+        w("\tVMOVUPS %s, %d(DI)" % (v(u), off))
+    loop(v, nm, "CX", b, ["SI", "DI"], 2)
     ret(v)
 
     # nb2: dx = gs*dy*w + ((x-mean)*xs)*a + c
@@ -492,6 +502,7 @@ DECLS = {
     'mul3': 'dst, a, b *float32, s float32, n int',
     'nb1': 'dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *float32',
     'nb2': 'dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int',
+    'norm': 'y, x *float32, m, s float32, n int',
     'expsum': 'src *float32, m float32, n int, out *float32',
     'lsmb': 'dx, y, dy *float32, s float32, n int',
 }
