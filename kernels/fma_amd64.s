@@ -1,3 +1,5 @@
+//go:build !noasm
+
 #include "textflag.h"
 
 // Independent-FMA loops that measure the FP32 FMA peak of one core: 12

@@ -1,3 +1,5 @@
+//go:build !noasm
+
 #include "textflag.h"
 
 // AVX-512 12x32 micro-kernel: 24 zmm accumulators (12 rows x 2 vectors of 16),
