@@ -12,13 +12,11 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/nn/safetensors"
@@ -161,7 +159,7 @@ func SaveCheckpoint(dir string, p *Params, c Checkpoint) (err error) {
 	if st := c.State; st != nil {
 		sf := stateFile{Step: st.Step, DataPos: st.DataPos, Data: st.Data}
 		if p.RNG != nil {
-			rs, err := paramsRandState(p.RNG)
+			rs, err := paramsRandState(p)
 			if err != nil {
 				return fmt.Errorf("nn: checkpoint %s: Params.RNG: %w", dir, err)
 			}
@@ -559,7 +557,7 @@ func LoadCheckpoint(dir string, p *Params, st *TrainState) error {
 			return fmt.Errorf("nn: checkpoint %s: %w", path, err)
 		}
 		if p.RNG != nil {
-			rs, err := paramsRandState(p.RNG)
+			rs, err := paramsRandState(p)
 			if err != nil {
 				return fmt.Errorf("nn: checkpoint %s: Params.RNG: %w", path, err)
 			}
@@ -684,21 +682,11 @@ func tryUnmarshal(r RandState, b []byte) error {
 	return scratch.UnmarshalBinary(b)
 }
 
-// paramsRandState returns the source of r, whose state a checkpoint saves.
-//
-// *rand.Rand keeps its Source in an unexported field and has no accessor, so
-// this reads the field through reflect. If a Go release renames it, this
-// returns an error (and the checkpoint tests fail) rather than guessing.
-func paramsRandState(r *rand.Rand) (RandState, error) {
-	f := reflect.ValueOf(r).Elem().FieldByName("src")
-	srcType := reflect.TypeFor[rand.Source]()
-	if !f.IsValid() || f.Type() != srcType {
-		return nil, errors.New("cannot reach the source of this *rand.Rand (Go's math/rand/v2 changed)")
+// paramsRandState returns the source of p.RNG, whose state a checkpoint
+// saves. A generator swapped in by hand has no reachable state: an error.
+func paramsRandState(p *Params) (RandState, error) {
+	if p.rngSrc == nil || p.RNG == nil {
+		return nil, errors.New("Params.RNG was not made by NewParams, so its state cannot be saved")
 	}
-	src := reflect.NewAt(srcType, unsafe.Pointer(f.UnsafeAddr())).Elem().Interface()
-	rs, ok := src.(RandState)
-	if !ok {
-		return nil, fmt.Errorf("its source %T cannot save its state (use rand.NewPCG or rand.NewChaCha8)", src)
-	}
-	return rs, nil
+	return p.rngSrc, nil
 }

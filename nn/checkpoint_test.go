@@ -238,7 +238,7 @@ type runState struct {
 
 func capture(t *testing.T, r *toyRun, st *TrainState) runState {
 	t.Helper()
-	rs, err := paramsRandState(r.p.RNG)
+	rs, err := paramsRandState(r.p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,11 +489,13 @@ func TestSaveCheckpointSafety(t *testing.T) {
 }
 
 // TestParamsRandState: the dropout generator's state is reachable, and
-// restoring it replays the same draws.
+// restoring it replays the same draws; a generator swapped in by hand is an
+// error, not a silent skip.
 func TestParamsRandState(t *testing.T) {
-	r := tensor.NewRNG(42)
+	p := NewParams(42)
+	r := p.RNG
 	r.Uint64()
-	rs, err := paramsRandState(r)
+	rs, err := paramsRandState(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,8 +510,8 @@ func TestParamsRandState(t *testing.T) {
 	if got := []uint64{r.Uint64(), r.Uint64()}; got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("replay %v, want %v", got, want)
 	}
-	if _, err := paramsRandState(rand.New(zeroSource{})); err == nil {
-		t.Fatal("a source without state passed")
+	if _, err := paramsRandState(&Params{RNG: rand.New(zeroSource{})}); err == nil {
+		t.Fatal("a generator without reachable state passed")
 	}
 }
 

@@ -32,9 +32,11 @@ type Params struct {
 	list   []*Param
 	byName map[string]*Param
 
-	// Train turns dropout on. RNG draws dropout masks (seeded).
-	Train bool
-	RNG   *rand.Rand
+	// Train turns dropout on. RNG draws dropout masks (seeded); checkpoints
+	// save its state through rngSrc.
+	Train  bool
+	RNG    *rand.Rand
+	rngSrc *rand.PCG
 
 	activeAdapter    string
 	adaptersDisabled bool
@@ -43,7 +45,8 @@ type Params struct {
 
 // NewParams returns an empty registry whose dropout RNG has the given seed.
 func NewParams(seed uint64) *Params {
-	return &Params{byName: map[string]*Param{}, RNG: tensor.NewRNG(seed)}
+	src := tensor.NewPCG(seed)
+	return &Params{byName: map[string]*Param{}, RNG: rand.New(src), rngSrc: src}
 }
 
 // Add registers t under name (marking it RequiresGrad) and returns t.

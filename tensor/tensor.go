@@ -97,7 +97,11 @@ func Arange(n int) *Tensor {
 
 // NewRNG returns the deterministic generator every random op takes: the same
 // seed gives the same numbers on every machine.
-func NewRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+func NewRNG(seed uint64) *rand.Rand { return rand.New(NewPCG(seed)) }
+
+// NewPCG returns the source behind NewRNG; keep it to save and restore the
+// generator's state (it implements encoding.BinaryMarshaler).
+func NewPCG(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^0x9e3779b97f4a7c15) }
 
 // Rand returns uniform [lo, hi) values.
 func Rand(rng *rand.Rand, lo, hi float32, shape ...int) *Tensor {
