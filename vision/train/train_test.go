@@ -1,0 +1,106 @@
+package train
+
+import (
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kiln-ml/kiln/vision"
+	"github.com/kiln-ml/kiln/vision/tokenizer"
+)
+
+// colourStream: a solid image whose colour is the answer.
+type colourStream struct{ off int }
+
+var colours = []struct {
+	name string
+	c    color.RGBA
+}{{"red", color.RGBA{220, 30, 30, 255}}, {"green", color.RGBA{30, 200, 30, 255}}, {"blue", color.RGBA{30, 30, 220, 255}}}
+
+func (s colourStream) Item(i int) Item {
+	k := colours[(i*7+s.off)%3]
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for p := 0; p < len(img.Pix); p += 4 {
+		img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = k.c.R, k.c.G, k.c.B, 255
+	}
+	prompt := []vision.Message{{Role: "user", Content: "What colour is it?", Image: true}}
+	return Item{Image: img, Family: "colour", Prompt: prompt, Answer: k.name,
+		Conversation: append(slices.Clone(prompt), vision.Message{Role: "assistant", Content: "<answer>" + k.name + "</answer>"})}
+}
+
+type tagScorer struct{}
+
+func (tagScorer) Extract(o string) string {
+	if a, b := strings.Index(o, "<answer>"), strings.Index(o, "</answer>"); a >= 0 && b > a {
+		return o[a+8 : b]
+	}
+	return o
+}
+func (tagScorer) Normalize(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func newTrainer(t *testing.T, dir string, steps int) *Trainer {
+	tok, err := tokenizer.Train(slices.Values([]string{"What colour is it? <answer>red</answer> <answer>green</answer> <answer>blue</answer>"}), tokenizer.TrainConfig{VocabSize: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := tok.SpecialID(tokenizer.Image)
+	cfg := vision.DemoConfig(tok.VocabSize(), img)
+	cfg.ImageSize, cfg.PatchSize = 16, 4
+	cfg.VitDim, cfg.VitLayers, cfg.VitHeads, cfg.VitMLP = 16, 1, 2, 32
+	cfg.LMDim, cfg.LMLayers, cfg.LMHeads, cfg.LMKVHeads, cfg.LMHidden = 16, 1, 2, 1, 32
+	cfg.MaxSeq, cfg.Dropout = 64, 0.1
+	m, err := vision.New(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, err := vision.NewChat(tok, cfg.ImageTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Trainer{Model: m, Chat: chat, Train: colourStream{}, Val: colourStream{off: 1}, Scorer: tagScorer{}, Config: cfg,
+		Opt: Options{Steps: steps, Batch: 6, LR: 1e-2, MinLR: 1e-3, Warmup: 2, WeightDecay: 0.01, Clip: 1, EvalEvery: 3, EvalItems: 6, SaveEvery: 3, Dir: dir}}
+}
+
+func TestTrainLearnsAndResumesBitwise(t *testing.T) {
+	base := t.TempDir()
+	straight := newTrainer(t, filepath.Join(base, "a"), 6)
+	if err := straight.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// Stop after 3 steps (a checkpoint), then resume in fresh objects.
+	half := newTrainer(t, filepath.Join(base, "b"), 6)
+	half.Opt.Steps = 3
+	if err := half.Run(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newTrainer(t, filepath.Join(base, "b"), 6)
+	if err := resumed.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range straight.Model.P.All() {
+		a, b := q.T.ToSlice(), resumed.Model.P.Get(q.Name).T.ToSlice()
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s differs after resume", q.Name)
+			}
+		}
+	}
+	hist, err := readMetrics(filepath.Join(base, "a", "metrics.jsonl"), 1<<30)
+	if err != nil || len(hist) != 6 {
+		t.Fatalf("metrics: %d lines, %v", len(hist), err)
+	}
+	if !(hist[5].Loss < hist[0].Loss) {
+		t.Errorf("loss did not fall: %v -> %v", hist[0].Loss, hist[5].Loss)
+	}
+	if hist[2].ValLoss == 0 {
+		t.Error("no validation at step 3")
+	}
+	if _, err := os.Stat(filepath.Join(base, "a", "curves.png")); err != nil {
+		t.Error(err)
+	}
+}
