@@ -8,6 +8,10 @@ import "fmt"
 // c[i*ldc+j]. beta == 0 overwrites C without reading it (NaNs in C vanish).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm("Sgemm", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m*n*k <= 128 && m*n*k > 0 {
+		sgemmTiny(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	sgemmImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
@@ -51,6 +55,36 @@ func checkGemm(name string, transA, transB bool, m, n, k int, a []float32, lda i
 	need("a", ar, ac, lda, len(a))
 	need("b", br, bc, ldb, len(b))
 	need("c", m, n, ldc, len(c))
+}
+
+// sgemmTiny is every variant's path for products of at most 128
+// multiply-adds, where any setup costs more than the arithmetic.
+func sgemmTiny(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sa, pa := lda, 1 // a[i*sa + p*pa]
+	if transA {
+		sa, pa = 1, lda
+	}
+	sb, pb := 1, ldb // b[j*sb + p*pb]
+	if transB {
+		sb, pb = ldb, 1
+	}
+	for i := 0; i < m; i++ {
+		crow := c[i*ldc : i*ldc+n]
+		for j := range crow {
+			var s float32
+			ai, bi := i*sa, j*sb
+			for p := 0; p < k; p++ {
+				s += a[ai] * b[bi]
+				ai += pa
+				bi += pb
+			}
+			if beta == 0 {
+				crow[j] = alpha * s
+			} else {
+				crow[j] = alpha*s + beta*crow[j]
+			}
+		}
+	}
 }
 
 // SgemmRef is the reference: a plain triple loop with float32 accumulation in

@@ -22,3 +22,32 @@ func gemmArchs() []*gemmArch {
 	}
 	return gs
 }
+
+// axpyN does y += alpha*x for the direct GEMM path: the 8-wide AVX2 kernel
+// (it runs on AVX-512 CPUs too, and suits the short rows of that path) and a
+// scalar tail. Called directly, not through a func value, so that nothing
+// escapes.
+func axpyN(alpha float32, x, y []float32) {
+	nv := len(y) &^ 7
+	if nv > 0 {
+		axpyAVX2(alpha, &x[0], &y[0], nv)
+	}
+	for i := nv; i < len(y); i++ {
+		y[i] += alpha * x[i]
+	}
+}
+
+// dotN returns sum x*y: 8 float32 lanes, then a float32 tail.
+func dotN(x, y []float32) float32 {
+	nv := len(x) &^ 7
+	var s float32
+	if nv > 0 {
+		var l [8]float32
+		dotAVX2(&x[0], &y[0], nv, &l[0])
+		s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+	}
+	for i := nv; i < len(x); i++ {
+		s += x[i] * y[i]
+	}
+	return s
+}

@@ -156,19 +156,7 @@ func (g *gemmArch) macroKernel(ap, bp []float32, kc, ti0, ti1, tj0, tj1, m, n, i
 				edge = (*p)[:mr*nr]
 			}
 			g.kernel(kc, apan, bpan, &edge[0], nr, 1, 0)
-			for r := 0; r < rows; r++ {
-				crow := c[(i+r)*ldc+j:][:cols]
-				erow := edge[r*nr:][:cols]
-				if beta == 0 {
-					for q, v := range erow {
-						crow[q] = alpha * v
-					}
-				} else {
-					for q, v := range erow {
-						crow[q] = alpha*v + beta*crow[q]
-					}
-				}
-			}
+			mergeEdge(edge, nr, rows, cols, alpha, beta, c[i*ldc+j:], ldc)
 		}
 	}
 }
@@ -180,6 +168,13 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	}
 	if k == 0 {
 		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if useDirect(transB, m, n, k) {
+		g.direct(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, t)
+		return
+	}
+	if g.small(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	mr, nr := g.mr, g.nr
@@ -273,3 +268,182 @@ func (g *gemmArch) sgemmBatched(transA, transB bool, m, n, k int, alpha float32,
 // tail returns x[off:], or an empty slice when an empty operand's offset runs
 // past its end (k == 0 with a nonzero stride).
 func tail(x []float32, off int) []float32 { return x[min(off, len(x)):] }
+
+// useDirect picks the unpacked path: tiny products, where packing and the
+// scratch tiles cost more than the arithmetic, and skinny ones (a few rows,
+// or a few columns of a transposed B), which are matrix-vector products
+// bound by memory.
+func useDirect(transB bool, m, n, k int) bool {
+	return m*n*k <= 64 || m <= 4 || (n <= 4 && transB)
+}
+
+// direct computes C without packing, split over threads by rows of C (or by
+// columns when m is small); each element is computed the same way whatever
+// the split.
+func (g *gemmArch) direct(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, t int) {
+	t = max(1, min(t, m*n*k/(1<<20)))
+	switch {
+	case t <= 1:
+		g.directBlock(transA, transB, 0, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	case m >= t:
+		runChunks(t, m, func(lo, hi int) {
+			g.directBlock(transA, transB, lo, hi, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		})
+	default:
+		runChunks(t, n, func(lo, hi int) {
+			g.directBlock(transA, transB, 0, m, lo, hi, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		})
+	}
+}
+
+// directBlock computes C[i0:i1, j0:j1]: rows of C as axpys over rows of B
+// (B not transposed, rows of at least 8), elements as dots of contiguous
+// rows (B transposed, k >= 8), and plain loops otherwise.
+func (g *gemmArch) directBlock(transA, transB bool, i0, i1, j0, j1, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	nn := j1 - j0
+	switch {
+	case !transB && nn >= 8:
+		for i := i0; i < i1; i++ {
+			crow := c[i*ldc+j0 : i*ldc+j1]
+			if beta == 0 {
+				clear(crow)
+			} else if beta != 1 {
+				for j := range crow {
+					crow[j] *= beta
+				}
+			}
+			for p := 0; p < k; p++ {
+				var av float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				axpyN(alpha*av, b[p*ldb+j0:p*ldb+j1], crow)
+			}
+		}
+	case transB && k >= 8:
+		var st [256]float32
+		var acol []float32
+		if transA {
+			if k <= len(st) {
+				acol = st[:k]
+			} else {
+				acol = make([]float32, k)
+			}
+		}
+		for i := i0; i < i1; i++ {
+			arow := acol
+			if transA {
+				for p := range acol {
+					acol[p] = a[p*lda+i]
+				}
+			} else {
+				arow = a[i*lda : i*lda+k]
+			}
+			crow := c[i*ldc+j0 : i*ldc+j1]
+			for j := range crow {
+				d := alpha * dotN(arow, b[(j0+j)*ldb:(j0+j)*ldb+k])
+				if beta == 0 {
+					crow[j] = d
+				} else {
+					crow[j] = d + beta*crow[j]
+				}
+			}
+		}
+	default:
+		for i := i0; i < i1; i++ {
+			crow := c[i*ldc+j0 : i*ldc+j1]
+			for j := range crow {
+				jj := j0 + j
+				var s float32
+				switch {
+				case !transA && !transB:
+					ar := a[i*lda : i*lda+k]
+					for p, av := range ar {
+						s += av * b[p*ldb+jj]
+					}
+				case !transA && transB:
+					ar, br := a[i*lda:i*lda+k], b[jj*ldb:jj*ldb+k]
+					for p, av := range ar {
+						s += av * br[p]
+					}
+				case transA && !transB:
+					for p := 0; p < k; p++ {
+						s += a[p*lda+i] * b[p*ldb+jj]
+					}
+				default:
+					br := b[jj*ldb : jj*ldb+k]
+					for p, bv := range br {
+						s += a[p*lda+i] * bv
+					}
+				}
+				if beta == 0 {
+					crow[j] = alpha * s
+				} else {
+					crow[j] = alpha*s + beta*crow[j]
+				}
+			}
+		}
+	}
+}
+
+// smallScratch holds the packed operands of a small GEMM: one pooled object
+// instead of several buffers, so small products pay one pool round trip.
+type smallScratch struct {
+	a, b [smallPack]float32
+	edge [16 * 64]float32
+}
+
+const smallPack = 4096
+
+var smallPool = sync.Pool{New: func() any { return new(smallScratch) }}
+
+// small runs a product whose packed A and B each fit in smallPack floats
+// (and k in one KC block) serially through the micro-kernel, without
+// closures or per-call allocation. It reports false when the product is
+// too large for it.
+func (g *gemmArch) small(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	mr, nr := g.mr, g.nr
+	tilesM, panels := (m+mr-1)/mr, (n+nr-1)/nr
+	if k > g.kc || tilesM*mr*k > smallPack || panels*nr*k > smallPack {
+		return false
+	}
+	s := smallPool.Get().(*smallScratch)
+	packA(s.a[:], a, lda, transA, 0, m, 0, k, mr)
+	packB(s.b[:], b, ldb, transB, 0, k, 0, n, nr, 0, panels)
+	edge := s.edge[:mr*nr]
+	for tj := 0; tj < panels; tj++ {
+		j := tj * nr
+		cols := min(nr, n-j)
+		for ti := 0; ti < tilesM; ti++ {
+			i := ti * mr
+			rows := min(mr, m-i)
+			if rows == mr && cols == nr {
+				g.kernel(k, &s.a[ti*mr*k], &s.b[tj*nr*k], &c[i*ldc+j], ldc, alpha, beta)
+				continue
+			}
+			g.kernel(k, &s.a[ti*mr*k], &s.b[tj*nr*k], &edge[0], nr, 1, 0)
+			mergeEdge(edge, nr, rows, cols, alpha, beta, c[i*ldc+j:], ldc)
+		}
+	}
+	smallPool.Put(s)
+	return true
+}
+
+// mergeEdge writes C[0:rows, 0:cols] = alpha*edge + beta*C.
+func mergeEdge(edge []float32, nr, rows, cols int, alpha, beta float32, c []float32, ldc int) {
+	for r := 0; r < rows; r++ {
+		crow := c[r*ldc:][:cols]
+		erow := edge[r*nr:][:cols]
+		if beta == 0 {
+			for q, v := range erow {
+				crow[q] = alpha * v
+			}
+		} else {
+			for q, v := range erow {
+				crow[q] = alpha*v + beta*crow[q]
+			}
+		}
+	}
+}

@@ -1,0 +1,21 @@
+//go:build noasm || !amd64
+
+package kernels
+
+// Pure-Go stand-ins for the direct GEMM path's vector kernels (the BLIS
+// driver is only reached through assembly micro-kernels; tests may still
+// link it).
+
+func axpyN(alpha float32, x, y []float32) {
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func dotN(x, y []float32) float32 {
+	var s float32
+	for i, v := range x {
+		s += v * y[i]
+	}
+	return s
+}
