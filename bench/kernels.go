@@ -7,8 +7,8 @@ import (
 	"io"
 	"math/rand"
 	"runtime"
-	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kiln-ml/kiln/kernels"
@@ -65,12 +65,13 @@ type Result struct {
 	Variant              string
 	Threads              int
 	PeakAVX512, PeakAVX2 float64
+	PeakAll              float64 // aggregate FMA peak of Threads goroutines at once
 	Rows                 []Row
 }
 
-// timeIt returns the best GFLOPS of reps runs of f, each at least minTime.
-func timeIt(flops float64, reps int, minTime time.Duration, f func()) float64 {
-	f() // warm up: page in, pack buffers
+// calibrate returns how many calls of f take about minTime (after a warm-up).
+func calibrate(minTime time.Duration, f func()) int {
+	f()
 	iters := 1
 	for {
 		t := time.Now()
@@ -78,26 +79,69 @@ func timeIt(flops float64, reps int, minTime time.Duration, f func()) float64 {
 			f()
 		}
 		if el := time.Since(t); el >= minTime/4 {
-			iters = max(1, int(float64(iters)*float64(minTime)/float64(el)))
-			break
+			return max(1, int(float64(iters)*float64(minTime)/float64(el)))
 		}
 		iters *= 2
 	}
-	best := 0.0
+}
+
+// candidate is one timed function; set runs before its timed loop and
+// returns the undo to run after it (thread counts, GOMAXPROCS).
+type candidate struct {
+	f   func()
+	set func() (undo func())
+}
+
+// interleaved times the candidates A B C A B C ... reps times (so slow
+// drifts of the machine hit all alike) and returns each one's best GFLOPS.
+func interleaved(flops float64, reps int, minTime time.Duration, cs []candidate) []float64 {
+	iters := make([]int, len(cs))
+	for i, c := range cs {
+		undo := c.set()
+		iters[i] = calibrate(minTime, c.f)
+		undo()
+	}
+	best := make([]float64, len(cs))
 	for range reps {
-		t := time.Now()
-		for range iters {
-			f()
-		}
-		if g := flops * float64(iters) / time.Since(t).Seconds() / 1e9; g > best {
-			best = g
+		for i, c := range cs {
+			undo := c.set()
+			t := time.Now()
+			for range iters[i] {
+				c.f()
+			}
+			el := time.Since(t)
+			undo()
+			if g := flops * float64(iters[i]) / el.Seconds() / 1e9; g > best[i] {
+				best[i] = g
+			}
 		}
 	}
 	return best
 }
 
+// fmaPeakAll measures the aggregate FMA peak of n goroutines at once.
+func fmaPeakAll(v string, n int) float64 {
+	res := make([]float64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			res[i] = kernels.FMAPeak(v, 100*time.Millisecond, 3)
+		}()
+	}
+	wg.Wait()
+	sum := 0.0
+	for _, r := range res {
+		sum += r
+	}
+	return sum
+}
+
 // KernelTable measures the FMA peak and every shape. The thread counts are
 // 1 and kernels.Threads(); gonum runs under GOMAXPROCS 1 and the default.
+// Within a shape the four candidates are timed interleaved, best of Reps.
 func KernelTable(o Options) Result {
 	if o.Reps < 1 {
 		o.Reps = 3
@@ -106,29 +150,37 @@ func KernelTable(o Options) Result {
 		o.MinTime = 200 * time.Millisecond
 	}
 	all := kernels.Threads()
+	best := kernels.Variants()[len(kernels.Variants())-1]
 	res := Result{CPU: cpuid.CPU.BrandName, Variant: kernels.Variant(), Threads: all,
 		PeakAVX512: kernels.FMAPeak(kernels.VariantAVX512, 100*time.Millisecond, 5),
 		PeakAVX2:   kernels.FMAPeak(kernels.VariantAVX2, 100*time.Millisecond, 5)}
+	if all > 1 {
+		res.PeakAll = fmaPeakAll(best, all)
+	}
 	r := rand.New(rand.NewSource(1))
 	for _, s := range o.Shapes {
 		a, b, c := randn(r, s.M*s.K), randn(r, s.K*s.N), make([]float32, s.M*s.N)
 		flops := 2 * float64(s.M) * float64(s.N) * float64(s.K)
-		kiln := func() { kernels.Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, b, s.N, 0, c, s.N) }
-		row := Row{Shape: s}
-		old := kernels.SetThreads(1)
-		row.Kiln1 = timeIt(flops, o.Reps, o.MinTime, kiln)
-		kernels.SetThreads(all)
-		row.KilnAll = timeIt(flops, o.Reps, o.MinTime, kiln)
-		kernels.SetThreads(old)
+		sg := func() { kernels.Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, b, s.N, 0, c, s.N) }
+		nop := func() func() { return func() {} }
+		fs := []candidate{
+			{sg, func() func() { old := kernels.SetThreads(1); return func() { kernels.SetThreads(old) } }},
+			{sg, nop},
+		}
 		if o.Gonum {
 			A := blas32.General{Rows: s.M, Cols: s.K, Stride: s.K, Data: a}
 			B := blas32.General{Rows: s.K, Cols: s.N, Stride: s.N, Data: b}
 			C := blas32.General{Rows: s.M, Cols: s.N, Stride: s.N, Data: c}
 			g := func() { blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, A, B, 0, C) }
-			procs := runtime.GOMAXPROCS(1)
-			row.Gonum1 = timeIt(flops, o.Reps, o.MinTime, g)
-			runtime.GOMAXPROCS(procs)
-			row.GonumAll = timeIt(flops, o.Reps, o.MinTime, g)
+			fs = append(fs, candidate{g, func() func() {
+				procs := runtime.GOMAXPROCS(1)
+				return func() { runtime.GOMAXPROCS(procs) }
+			}}, candidate{g, nop})
+		}
+		got := interleaved(flops, o.Reps, o.MinTime, fs)
+		row := Row{Shape: s, Kiln1: got[0], KilnAll: got[1]}
+		if o.Gonum {
+			row.Gonum1, row.GonumAll = got[2], got[3]
 		}
 		res.Rows = append(res.Rows, row)
 	}
@@ -147,21 +199,25 @@ func randn(r *rand.Rand, n int) []float32 {
 func (res Result) Markdown(w io.Writer) {
 	peak := max(res.PeakAVX512, res.PeakAVX2)
 	fmt.Fprintf(w, "CPU: %s; kernels variant %s; all threads = %d\n", strings.TrimSpace(res.CPU), res.Variant, res.Threads)
-	fmt.Fprintf(w, "FMA peak, 1 core, measured: AVX-512 %.1f GFLOPS, AVX2 %.1f GFLOPS\n\n", res.PeakAVX512, res.PeakAVX2)
-	fmt.Fprintf(w, "| shape (m x n x k) | kiln 1T | kiln %dT | gonum 1T | gonum %dT | kiln 1T / FMA peak | kiln 1T / gonum 1T |\n", res.Threads, res.Threads)
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-	rows := append([]Row(nil), res.Rows...)
-	sort.SliceStable(rows, func(i, j int) bool { return false })
-	for _, r := range rows {
+	fmt.Fprintf(w, "FMA peak, 1 core, measured: AVX-512 %.1f GFLOPS, AVX2 %.1f GFLOPS\n", res.PeakAVX512, res.PeakAVX2)
+	if res.PeakAll > 0 {
+		fmt.Fprintf(w, "FMA peak, %d goroutines at once: %.1f GFLOPS (%.2fx one core; well below %dx means other load shared the cores)\n", res.Threads, res.PeakAll, res.PeakAll/peakOf(res), res.Threads)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| shape (m x n x k) | kiln 1T | kiln %dT | gonum 1T | gonum %dT | kiln 1T / FMA peak | kiln %dT / 1T | kiln 1T / gonum 1T |\n", res.Threads, res.Threads, res.Threads)
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range res.Rows {
 		s := r.Shape
 		ratio := "-"
 		if r.Gonum1 > 0 {
 			ratio = fmt.Sprintf("%.1fx", r.Kiln1/r.Gonum1)
 		}
-		fmt.Fprintf(w, "| %s (%dx%dx%d) | %.1f | %.1f | %s | %s | %.0f%% | %s |\n", s.Name, s.M, s.N, s.K,
-			r.Kiln1, r.KilnAll, num(r.Gonum1), num(r.GonumAll), 100*r.Kiln1/peak, ratio)
+		fmt.Fprintf(w, "| %s (%dx%dx%d) | %.1f | %.1f | %s | %s | %.0f%% | %.2fx | %s |\n", s.Name, s.M, s.N, s.K,
+			r.Kiln1, r.KilnAll, num(r.Gonum1), num(r.GonumAll), 100*r.Kiln1/peak, r.KilnAll/r.Kiln1, ratio)
 	}
 }
+
+func peakOf(res Result) float64 { return max(res.PeakAVX512, res.PeakAVX2) }
 
 func num(g float64) string {
 	if g == 0 {
