@@ -18,16 +18,30 @@ import "sync"
 // (tile and KC boundaries are global), so results are bitwise reproducible
 // and even independent of the thread count.
 
-// gemmKernel computes C[0:MR, 0:NR] = alpha*(a~ x b~) + beta*C for packed
-// k x MR and k x NR panels, with c[i*ldc+j] addressing. beta == 0 must not
-// read C.
-type gemmKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+// gemmKernel computes C[0:MR, 0:NR] = alpha*(A x b~) + beta*C for a packed
+// k x NR panel b~ and an MR x k block of A whose k steps are ka floats apart
+// (packed: ka = MR), with c[i*ldc+j] addressing. The R kernels read A in
+// place from row-major storage instead (rows ka = lda floats apart). beta ==
+// 0 must not read C.
+type gemmKernel func(k int, a, b, c *float32, ldc, ka int, alpha, beta float32)
 
 type gemmArch struct {
 	name       string
 	mr, nr     int
 	mc, kc, nc int
 	kernel     gemmKernel
+	kernelR    gemmKernel
+}
+
+// aBlock is the A operand of a macro-kernel: packed tiles, or op(A) read in
+// place (full tiles only; a partial last tile is packed into edge).
+type aBlock struct {
+	packed []float32 // tile t of the block at t*mr*kc, or nil
+	a      []float32
+	lda    int
+	transA bool
+	pc     int
+	edge   []float32 // the packed partial tile, if any
 }
 
 // blockSizes derives MC, KC, NC from the cache sizes (bytes; <= 0 unknown).
@@ -131,9 +145,9 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 
 var edgePool = sync.Pool{New: func() any { b := make([]float32, 16*64); return &b }}
 
-// macroKernel runs the micro-kernel over MR-tiles [ti0,ti1) of a packed A~
-// block (rows i0.. of C) and NR-panels [tj0,tj1) of B~ (columns j0.. of C).
-func (g *gemmArch) macroKernel(ap, bp []float32, kc, ti0, ti1, tj0, tj1, m, n, i0, j0 int, alpha, beta float32, c []float32, ldc int) {
+// macroKernel runs the micro-kernel over MR-tiles [ti0,ti1) of an A block
+// (rows i0.. of C) and NR-panels [tj0,tj1) of B~ (columns j0.. of C).
+func (g *gemmArch) macroKernel(ab *aBlock, bp []float32, kc, ti0, ti1, tj0, tj1, m, n, i0, j0 int, alpha, beta float32, c []float32, ldc int) {
 	mr, nr := g.mr, g.nr
 	var edge []float32
 	for tj := tj0; tj < tj1; tj++ {
@@ -143,9 +157,20 @@ func (g *gemmArch) macroKernel(ap, bp []float32, kc, ti0, ti1, tj0, tj1, m, n, i
 		for ti := ti0; ti < ti1; ti++ {
 			i := i0 + ti*mr
 			rows := min(mr, m-i)
-			apan := &ap[(ti-ti0)*mr*kc]
+			kern, ka := g.kernel, mr
+			var apan *float32
+			switch {
+			case ab.packed != nil:
+				apan = &ab.packed[(ti-ti0)*mr*kc]
+			case rows < mr:
+				apan = &ab.edge[0]
+			case ab.transA:
+				apan, ka = &ab.a[ab.pc*ab.lda+i], ab.lda
+			default:
+				apan, kern, ka = &ab.a[i*ab.lda+ab.pc], g.kernelR, ab.lda
+			}
 			if rows == mr && cols == nr {
-				g.kernel(kc, apan, bpan, &c[i*ldc+j], ldc, alpha, beta)
+				kern(kc, apan, bpan, &c[i*ldc+j], ldc, ka, alpha, beta)
 				continue
 			}
 			// Edge tile: compute the full tile into a scratch tile and
@@ -155,7 +180,7 @@ func (g *gemmArch) macroKernel(ap, bp []float32, kc, ti0, ti1, tj0, tj1, m, n, i
 				defer edgePool.Put(p)
 				edge = (*p)[:mr*nr]
 			}
-			g.kernel(kc, apan, bpan, &edge[0], nr, 1, 0)
+			kern(kc, apan, bpan, &edge[0], nr, ka, 1, 0)
 			mergeEdge(edge, nr, rows, cols, alpha, beta, c[i*ldc+j:], ldc)
 		}
 	}
@@ -204,21 +229,32 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 			})
 			if splitM {
 				runChunks(t, tilesM, func(lo, hi int) {
-					// Rows [lo,hi) tiles in blocks of about MC rows.
+					// Rows [lo,hi) tiles in blocks of about MC rows. A is
+					// read in place (only a partial last tile is packed)
+					// unless its rows are a multiple of 4 KiB apart: then
+					// they would share few cache sets, and A is packed.
 					nt := hi - lo
 					blocks := (nt*mr + g.mc - 1) / g.mc
-					ap := getBuf(((nt + blocks - 1) / blocks) * mr * kc)
+					ab := aBlock{a: a, lda: lda, transA: transA, pc: pc}
+					if (lda*4)%4096 == 0 {
+						ab.packed = getBuf(((nt + blocks - 1) / blocks) * mr * kc)
+						defer putBuf(ab.packed)
+					} else if hi == tilesM && m%mr != 0 {
+						ab.edge = getBuf(mr * kc)
+						defer putBuf(ab.edge)
+						packA(ab.edge, a, lda, transA, (tilesM-1)*mr, m-(tilesM-1)*mr, pc, kc, mr)
+					}
 					for bi := 0; bi < blocks; bi++ {
 						b0, b1 := lo+bi*nt/blocks, lo+(bi+1)*nt/blocks
 						if b0 == b1 {
 							continue
 						}
-						i0 := b0 * mr
-						mc := min(b1*mr, m) - i0
-						packA(ap, a, lda, transA, i0, mc, pc, kc, mr)
-						g.macroKernel(ap, bp, kc, b0, b1, 0, panels, m, jc+nc, 0, jc, alpha, bt, c, ldc)
+						if ab.packed != nil {
+							i0 := b0 * mr
+							packA(ab.packed, a, lda, transA, i0, min(b1*mr, m)-i0, pc, kc, mr)
+						}
+						g.macroKernel(&ab, bp, kc, b0, b1, 0, panels, m, jc+nc, 0, jc, alpha, bt, c, ldc)
 					}
-					putBuf(ap)
 				})
 				continue
 			}
@@ -229,8 +265,9 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 				defer putBuf(ashared)
 			}
 			packA(ashared, a, lda, transA, 0, m, pc, kc, mr)
+			ab := aBlock{packed: ashared}
 			runChunks(t, panels, func(lo, hi int) {
-				g.macroKernel(ashared, bp, kc, 0, tilesM, lo, hi, m, jc+nc, 0, jc, alpha, bt, c, ldc)
+				g.macroKernel(&ab, bp, kc, 0, tilesM, lo, hi, m, jc+nc, 0, jc, alpha, bt, c, ldc)
 			})
 		}
 	}
@@ -420,10 +457,10 @@ func (g *gemmArch) small(transA, transB bool, m, n, k int, alpha float32, a []fl
 			i := ti * mr
 			rows := min(mr, m-i)
 			if rows == mr && cols == nr {
-				g.kernel(k, &s.a[ti*mr*k], &s.b[tj*nr*k], &c[i*ldc+j], ldc, alpha, beta)
+				g.kernel(k, &s.a[ti*mr*k], &s.b[tj*nr*k], &c[i*ldc+j], ldc, mr, alpha, beta)
 				continue
 			}
-			g.kernel(k, &s.a[ti*mr*k], &s.b[tj*nr*k], &edge[0], nr, 1, 0)
+			g.kernel(k, &s.a[ti*mr*k], &s.b[tj*nr*k], &edge[0], nr, mr, 1, 0)
 			mergeEdge(edge, nr, rows, cols, alpha, beta, c[i*ldc+j:], ldc)
 		}
 	}

@@ -20,14 +20,14 @@ func detectVariants() []string {
 	return v
 }
 
-func newGemmArch(name string, mr, nr int, k gemmKernel) *gemmArch {
+func newGemmArch(name string, mr, nr int, k, kr gemmKernel) *gemmArch {
 	mc, kc, nc := blockSizes(mr, nr, cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2, cpuid.CPU.Cache.L3)
-	return &gemmArch{name: name, mr: mr, nr: nr, mc: mc, kc: kc, nc: nc, kernel: k}
+	return &gemmArch{name: name, mr: mr, nr: nr, mc: mc, kc: kc, nc: nc, kernel: k, kernelR: kr}
 }
 
 var (
-	gemmAVX512 = newGemmArch(VariantAVX512, 12, 32, sgemmKernel12x32)
-	gemmAVX2   = newGemmArch(VariantAVX2, 6, 16, sgemmKernel6x16)
+	gemmAVX512 = newGemmArch(VariantAVX512, 12, 32, sgemmKernel12x32, sgemmKernel12x32R)
+	gemmAVX2   = newGemmArch(VariantAVX2, 6, 16, sgemmKernel6x16, sgemmKernel6x16R)
 )
 
 // setArch installs the assembly kernels of variant v over the generic ones.

@@ -16,17 +16,37 @@ L = []
 w = L.append
 
 
-def kernel(name, reg, mr, vecs, vbytes, tmp_b, tmp_a, alpha_r, beta_r, zero):
+def kernel(name, reg, mr, vecs, vbytes, tmp_b, tmp_a, alpha_r, beta_r, zero, rows_strided):
+    """rows_strided: A is read in place, row r of the tile at a + r*lda and k
+    contiguous (row-major A). Otherwise the MR values of one k step are
+    contiguous and k steps are ka floats apart (packed A: ka = MR; a
+    transposed A read in place: ka = lda)."""
     nr = vecs * vbytes // 4
     acc = lambda r, v: "%s%d" % (reg, r * vecs + v)
-    w("// func %s(k int, a, b, c *float32, ldc int, alpha, beta float32)" % name)
-    w("TEXT ·%s(SB), NOSPLIT, $0-48" % name)
+    w("// func %s(k int, a, b, c *float32, ldc, ka int, alpha, beta float32)" % name)
+    w("TEXT ·%s(SB), NOSPLIT, $0-56" % name)
     w("\tMOVQ k+0(FP), CX")
     w("\tMOVQ a+8(FP), SI")
     w("\tMOVQ b+16(FP), DI")
     w("\tMOVQ c+24(FP), DX")
     w("\tMOVQ ldc+32(FP), R8")
     w("\tSHLQ $2, R8")
+    w("\tMOVQ ka+40(FP), R11")
+    w("\tSHLQ $2, R11")
+    if rows_strided:
+        # row r of the tile: base[r // 4] + (r % 4) * lda; base[q] = SI + 4q*lda
+        w("\tLEAQ (R11)(R11*2), R12")          # 3*lda
+        w("\tLEAQ (SI)(R11*4), R13")           # rows 4..7
+        w("\tLEAQ (R13)(R11*4), BX")           # rows 8..11
+        bases = ["SI", "R13", "BX"]
+        def aaddr(r):
+            b = bases[r // 4]
+            return ["(%s)" % b, "(%s)(R11*1)" % b, "(%s)(R11*2)" % b, "(%s)(R12*1)" % b][r % 4]
+        advance = ["ADDQ $4, %s" % b for b in bases[: (mr + 3) // 4]]
+    else:
+        def aaddr(r):
+            return "%d(SI)" % (4 * r)
+        advance = ["ADDQ R11, SI"]
     # prefetch the C tile (it is read and written at the end)
     w("\tMOVQ DX, R10")
     for r in range(mr):
@@ -49,14 +69,14 @@ def kernel(name, reg, mr, vecs, vbytes, tmp_b, tmp_a, alpha_r, beta_r, zero):
             w("\tVMOVUPS %d(DI), %s" % (v * vbytes, tmp_b[v]))
         for r in range(mr):
             t = tmp_a[r % 2]
-            w("\tVBROADCASTSS %d(SI), %s" % (4 * r, t))
+            w("\tVBROADCASTSS %s, %s" % (aaddr(r), t))
             for v in range(vecs):
                 w("\tVFMADD231PS %s, %s, %s" % (tmp_b[v], t, acc(r, v)))
-        w("\tADDQ $%d, SI" % (4 * mr))
+        for a in advance:
+            w("\t" + a)
         w("\tADDQ $%d, DI" % (nr * 4))
 
     w("%s_loop4:" % name)
-    w("\tPREFETCHT0 %d(SI)" % (4 * mr * 8))
     for u in range(4):
         step()
     w("\tDECQ R9")
@@ -69,9 +89,9 @@ def kernel(name, reg, mr, vecs, vbytes, tmp_b, tmp_a, alpha_r, beta_r, zero):
     w("\tDECQ CX")
     w("\tJNZ %s_loop1" % name)
     w("%s_store:" % name)
-    w("\tVBROADCASTSS alpha+40(FP), %s" % alpha_r)
-    w("\tVBROADCASTSS beta+44(FP), %s" % beta_r)
-    w("\tMOVL beta+44(FP), AX")
+    w("\tVBROADCASTSS alpha+48(FP), %s" % alpha_r)
+    w("\tVBROADCASTSS beta+52(FP), %s" % beta_r)
+    w("\tMOVL beta+52(FP), AX")
     w("\tANDL $0x7fffffff, AX")
     w("\tJZ %s_nobeta" % name)
     for r in range(mr):
@@ -101,7 +121,9 @@ w("//go:build !noasm")
 w("")
 w('#include "textflag.h"')
 w("")
-kernel("sgemmKernel12x32", "Z", 12, 2, 64, ["Z24", "Z25"], ["Z26", "Z27"], "Z30", "Z31", "VPXORD")
-kernel("sgemmKernel6x16", "Y", 6, 2, 32, ["Y12", "Y13"], ["Y14", "Y15"], "Y14", "Y15", "VXORPS")
+kernel("sgemmKernel12x32", "Z", 12, 2, 64, ["Z24", "Z25"], ["Z26", "Z27"], "Z30", "Z31", "VPXORD", False)
+kernel("sgemmKernel12x32R", "Z", 12, 2, 64, ["Z24", "Z25"], ["Z26", "Z27"], "Z30", "Z31", "VPXORD", True)
+kernel("sgemmKernel6x16", "Y", 6, 2, 32, ["Y12", "Y13"], ["Y14", "Y15"], "Y14", "Y15", "VXORPS", False)
+kernel("sgemmKernel6x16R", "Y", 6, 2, 32, ["Y12", "Y13"], ["Y14", "Y15"], "Y14", "Y15", "VXORPS", True)
 here = os.path.dirname(os.path.abspath(__file__))
 open(os.path.join(here, "..", "gemm_amd64.s"), "w").write("\n".join(L) + "\n")
