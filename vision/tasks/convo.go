@@ -96,11 +96,12 @@ func (it *Item) FirstAnswer(wrongFirst float64) (first string, wrong bool) {
 
 // WrongTrace returns a plausible wrong trace for q over s: the exact trace
 // of a scene with one reading error (a shape miscounted, a bar value
-// misread by 1-2 or two values swapped, a digit read as a look-alike, a
-// shape misplaced, a size or kind misjudged), for which q stays a valid
-// question with a different answer. The trace is internally consistent, so
-// only reading the image again tells that it is wrong. ok is false when no
-// such error was found in 128 tries.
+// misread by 1-2 or two values swapped, a digit read as a look-alike or
+// another digit, shapes misplaced or swapped, a size or kind misjudged),
+// with a different answer. The trace is internally consistent, so only
+// reading the image again tells that it is wrong. Readings for which q
+// stays a valid question (with its margins) are tried first, then any
+// reading with another answer; ok is false when none was found.
 func WrongTrace(s *Scene, q Query, seed uint64) (string, bool) {
 	t, err := lookup(s, q)
 	if err != nil {
@@ -108,10 +109,10 @@ func WrongTrace(s *Scene, q Query, seed uint64) (string, bool) {
 	}
 	right := t.answer(s, q)
 	r := newRNG(hashKey(seed, 0x3b0f))
-	for range 128 {
+	for try := range 256 {
 		p := s.clone()
 		perturbs[s.Family](r, p, q)
-		if t.valid(p, q) && t.answer(p, q) != right {
+		if (try >= 128 || t.valid(p, q)) && t.answer(p, q) != right {
 			return traceOf(t, p, q), true
 		}
 	}

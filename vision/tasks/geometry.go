@@ -11,15 +11,16 @@ import (
 // units, so neighbours keep a gap of at least 2 units). Kinds: circle,
 // square, triangle; level 2 adds pentagons, level 3 hexagons, which are
 // drawn at least 10 units wide so their corners can be counted. "Bigger"
-// compares areas and is asked only when the sizes differ by at least 3
-// units and the areas agree with the sizes.
+// compares areas and is asked only when the bigger shape is at least 3
+// units wider and has at least 30% more area.
 //
 // Traces: "sizes: red 12, blue 7. <answer>red</answer>";
 // "green is a pentagon. <answer>5</answer>".
 
 const (
-	geoCell    = 16
-	geoSizeGap = 3
+	geoCell      = 16
+	geoSizeGap   = 3
+	geoAreaRatio = 1.3
 )
 
 var geoKinds = [][]Kind{
@@ -46,10 +47,10 @@ func area(sh Shape) float64 {
 	return 0
 }
 
-// clearlyBigger says whether a is bigger than b by size and area, with
-// the size margin the eye needs.
+// clearlyBigger says whether a is bigger than b with the margin the eye
+// needs: at least 3 units wider and at least 30% more area.
 func clearlyBigger(a, b Shape) bool {
-	return a.Size-b.Size >= geoSizeGap && area(a) > area(b)
+	return a.Size-b.Size >= geoSizeGap && area(a) >= geoAreaRatio*area(b)
 }
 
 func init() {
