@@ -8,7 +8,7 @@ import (
 
 // Charts: a bar or line chart of 2 (level 1), 3 (level 2) or 4 (level 3)
 // distinct values in 1..9, 2 units per step, labelled with distinct letters
-// A-H in random order. Levels 1 and 2 print the values (above each bar, or
+// A-F in random order. Levels 1 and 2 print the values (above each bar, or
 // along the top of a line chart) and ask for values, differences, sums and
 // comparisons; level 3 prints no values and asks only comparisons, which
 // the heights answer (distinct values differ by at least 2 units).

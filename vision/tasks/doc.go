@@ -36,6 +36,23 @@
 // the split's residue classes, so no scene, and hence no image, of one split
 // can appear in another, whatever the seeds.
 //
+// # Conversations
+//
+// Item.Solver (image + question + AnswerInstruction -> trace), Item.Proposer
+// (image + ProposerPrompt -> "<question>Q</question>") and Item.SelfEval
+// (solver turn, a first answer, AdaPO's SelfEvalPrompt, then the exact
+// trace) return []Message for the chat template of package vision.
+// Item.FirstAnswer and WrongTrace supply first answers: with probability
+// wrongFirst (DefaultWrongFirst = 0.3) a consistent trace of a misread
+// scene, so both keep-right and fix-wrong examples exist.
+//
+// # Answers and evaluation
+//
+// ExtractAnswer, Normalize and Correct are the one answer pipeline every
+// evaluation shares; Majority votes over normalised answers;
+// FamilyAccuracy and SelfEval aggregate per family (acc@t1, acc@t2, delta,
+// delta_i->c, delta_c->i).
+//
 // # Font
 //
 // Text is drawn with a built-in 3 x 5 pixel font (digits and the letters A

@@ -45,8 +45,8 @@ func SplitOf(key uint64) Split {
 // Config chooses what a stream draws.
 type Config struct {
 	Size     int      // image side in pixels (default 32)
-	Families []Family // families drawn uniformly (default all)
-	Levels   []int    // levels drawn uniformly, each 1-3 (default 1, 2, 3)
+	Families []Family // families drawn uniformly; repeat one to weight it (default all)
+	Levels   []int    // levels drawn uniformly, each 1-3; repeats weight (default 1, 2, 3)
 }
 
 // DefaultSize is the default image side: 32 px, 8 x 8 patches of 4 px.
