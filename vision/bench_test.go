@@ -1,0 +1,111 @@
+package vision
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/tensor"
+)
+
+// The demo-size VLM at the sizes bench/py/vlm_bench.py times in PyTorch:
+// DemoConfig with a 512-token vocabulary, batch 16, 32 px images (16 image
+// tokens), training sequences of 128 and generation of 64 tokens after a
+// 64-token prompt. Run with -cpu 1,2: kiln's worker count follows
+// GOMAXPROCS here.
+const (
+	benchVocab    = 512
+	benchImageTok = 4
+	benchBatch    = 16
+	benchSeq      = 128
+	benchPrompt   = 64
+	benchNew      = 64
+)
+
+func benchModel(b *testing.B) *VLM {
+	b.Helper()
+	m, err := New(DemoConfig(benchVocab, benchImageTok), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// benchSequence is BOS, the image placeholders, then n-1-ImageTokens text
+// tokens drawn from rng (never the placeholder).
+func benchSequence(c Config, n int, seed uint64) []int {
+	rng := tensor.NewRNG(seed)
+	s := []int{1}
+	for range c.ImageTokens() {
+		s = append(s, c.ImageToken)
+	}
+	for len(s) < n {
+		s = append(s, 5+rng.IntN(c.Vocab-5))
+	}
+	return s
+}
+
+func benchThreads(b *testing.B) {
+	old := kernels.SetThreads(runtime.GOMAXPROCS(0))
+	b.Cleanup(func() { kernels.SetThreads(old) })
+}
+
+// BenchmarkTrainStep is one AdamW training step: forward, loss, backward and
+// the optimizer update.
+func BenchmarkTrainStep(b *testing.B) {
+	benchThreads(b)
+	m := benchModel(b)
+	c := m.Cfg
+	B, T := benchBatch, benchSeq
+	bt := &Batch{B: B, T: T, IDs: make([]int, B*T), Targets: make([]int, B*T),
+		Images: tensor.Randn(tensor.NewRNG(2), 1, B, 3, c.ImageSize, c.ImageSize)}
+	for i := 0; i < B; i++ {
+		s := benchSequence(c, T, uint64(10+i))
+		copy(bt.IDs[i*T:], s)
+		for t := 0; t < T; t++ {
+			bt.Targets[i*T+t] = IgnoreIndex
+			if t+1 < T && s[t+1] != c.ImageToken {
+				bt.Targets[i*T+t] = s[t+1]
+			}
+		}
+	}
+	opt := nn.NewAdamW(m.P.DefaultGroups(0.01), 0.9, 0.999, 1e-8)
+	step := func() {
+		opt.ZeroGrad()
+		loss := m.Loss(bt)
+		loss.Backward()
+		if err := opt.Step(1e-3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	step() // warm-up: optimizer buffers, worker pool
+	b.ResetTimer()
+	for range b.N {
+		step()
+	}
+	b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
+
+// BenchmarkGenerate is greedy generation with the KV cache: 64 new tokens
+// for each of 16 prompts of 64 tokens (image included), no stop token.
+func BenchmarkGenerate(b *testing.B) {
+	benchThreads(b)
+	m := benchModel(b)
+	c := m.Cfg
+	img := tensor.Randn(tensor.NewRNG(3), 1, benchBatch, 3, c.ImageSize, c.ImageSize)
+	prompts := make([][]int, benchBatch)
+	for i := range prompts {
+		prompts[i] = benchSequence(c, benchPrompt, uint64(100+i))
+	}
+	opts := SampleOpts{MaxNew: benchNew}
+	m.Generate(img, prompts, opts) // warm-up
+	b.ResetTimer()
+	for range b.N {
+		out := m.Generate(img, prompts, opts)
+		if len(out[0].Tokens) != benchNew {
+			b.Fatalf("generated %d tokens, want %d", len(out[0].Tokens), benchNew)
+		}
+	}
+	b.ReportMetric(float64(benchBatch*benchNew*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
