@@ -21,3 +21,9 @@ func sgemmKernel6x16(k int, a, b, c *float32, ldc, ka int, alpha, beta float32)
 
 //go:noescape
 func sgemmKernel6x16R(k int, a, b, c *float32, ldc, ka int, alpha, beta float32)
+
+// packA4 writes dst[p*ds+r] = src[r*lda+p] for r < 4, p < n (n a multiple
+// of 4): four rows of a row-major A into the packed A layout.
+//
+//go:noescape
+func packA4(dst *float32, ds int, src *float32, lda, n int)

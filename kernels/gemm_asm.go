@@ -51,3 +51,5 @@ func dotN(x, y []float32) float32 {
 	}
 	return s
 }
+
+const hasPackA4 = true

@@ -83,7 +83,19 @@ func packA(dst, a []float32, lda int, transA bool, i0, mc, p0, kc, mr int) {
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ {
+		r0 := 0
+		if kc4 := kc &^ 3; kc4 > 0 && hasPackA4 {
+			for ; r0+4 <= rows; r0 += 4 {
+				_ = a[(i+r0+3)*lda+p0+kc-1] // bounds, before the assembly reads
+				packA4(&d[r0], mr, &a[(i+r0)*lda+p0], lda, kc4)
+				for r := r0; r < r0+4; r++ {
+					for p := kc4; p < kc; p++ {
+						d[p*mr+r] = a[(i+r)*lda+p0+p]
+					}
+				}
+			}
+		}
+		for r := r0; r < rows; r++ {
 			src := a[(i+r)*lda+p0:]
 			src = src[:kc]
 			for p, v := range src {

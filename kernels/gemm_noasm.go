@@ -19,3 +19,7 @@ func dotN(x, y []float32) float32 {
 	}
 	return s
 }
+
+const hasPackA4 = false
+
+func packA4(dst *float32, ds int, src *float32, lda, n int) { panic("packA4: no assembly") }

@@ -199,6 +199,21 @@ func TestSgemmBatchedConformance(t *testing.T) {
 	})
 }
 
+// A whose rows are a multiple of 4 KiB apart is packed (not read in place).
+func TestSgemmPackedA(t *testing.T) {
+	forEachVariant(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(6))
+		for tr := 0; tr < 4; tr++ {
+			m, k := 203, 1003 // lda = 1024 either way
+			if tr&1 != 0 {
+				m, k = 1003, 203
+			}
+			runGemmCase(t, r, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: m, n: 77, k: k, alpha: 1, beta: 0.5,
+				padA: 21, offA: 3, offB: 1, offC: 2, threads: 1 + tr%2})
+		}
+	})
+}
+
 // Tiny block sizes drive every loop of the BLIS nest (several MC, KC and NC
 // blocks, partial panels) on small, fast shapes.
 func TestSgemmBlocking(t *testing.T) {

@@ -127,3 +127,51 @@ kernel("sgemmKernel6x16", "Y", 6, 2, 32, ["Y12", "Y13"], ["Y14", "Y15"], "Y14", 
 kernel("sgemmKernel6x16R", "Y", 6, 2, 32, ["Y12", "Y13"], ["Y14", "Y15"], "Y14", "Y15", "VXORPS", True)
 here = os.path.dirname(os.path.abspath(__file__))
 open(os.path.join(here, "..", "gemm_amd64.s"), "w").write("\n".join(L) + "\n")
+
+# packA4: transposes 4 rows of row-major A (lda floats apart) into the packed
+# layout: for each k step p, dst[p*ds + 0..3] = A[0..3][p]. n is a multiple
+# of 4 (the Go caller packs the tail). SSE 4x4 transposes.
+P = []
+p = P.append
+p("")
+p("// func packA4(dst *float32, ds int, src *float32, lda, n int)")
+p("TEXT ·packA4(SB), NOSPLIT, $0-40")
+p("\tMOVQ dst+0(FP), DI")
+p("\tMOVQ ds+8(FP), R8")
+p("\tSHLQ $2, R8")
+p("\tMOVQ src+16(FP), SI")
+p("\tMOVQ lda+24(FP), R9")
+p("\tSHLQ $2, R9")
+p("\tMOVQ n+32(FP), CX")
+p("\tSHRQ $2, CX")
+p("\tJZ packA4_done")
+p("\tLEAQ (R9)(R9*2), R10")
+p("\tLEAQ (R8)(R8*2), R11")
+p("packA4_loop:")
+p("\tMOVUPS (SI), X0")            # a0 a1 a2 a3 (row 0)
+p("\tMOVUPS (SI)(R9*1), X1")      # b
+p("\tMOVUPS (SI)(R9*2), X2")      # c
+p("\tMOVUPS (SI)(R10*1), X3")     # d
+p("\tMOVAPS X0, X4")
+p("\tUNPCKLPS X1, X4")            # a0 b0 a1 b1
+p("\tUNPCKHPS X1, X0")            # a2 b2 a3 b3
+p("\tMOVAPS X2, X5")
+p("\tUNPCKLPS X3, X5")            # c0 d0 c1 d1
+p("\tUNPCKHPS X3, X2")            # c2 d2 c3 d3
+p("\tMOVAPS X4, X6")
+p("\tMOVLHPS X5, X6")             # a0 b0 c0 d0
+p("\tMOVHLPS X4, X5")             # a1 b1 c1 d1
+p("\tMOVAPS X0, X7")
+p("\tMOVLHPS X2, X7")             # a2 b2 c2 d2
+p("\tMOVHLPS X0, X2")             # a3 b3 c3 d3
+p("\tMOVUPS X6, (DI)")
+p("\tMOVUPS X5, (DI)(R8*1)")
+p("\tMOVUPS X7, (DI)(R8*2)")
+p("\tMOVUPS X2, (DI)(R11*1)")
+p("\tADDQ $16, SI")
+p("\tLEAQ (DI)(R8*4), DI")
+p("\tDECQ CX")
+p("\tJNZ packA4_loop")
+p("packA4_done:")
+p("\tRET")
+open(os.path.join(here, "..", "gemm_amd64.s"), "a").write("\n".join(P) + "\n")
