@@ -98,16 +98,34 @@ func (c *Chat) Prompt(msgs []Message) []int {
 	return append(ids, c.asst)
 }
 
-// Decode returns the text of generated ids, dropping a final <|end|>.
+// Decode returns the text of generated ids without special tokens (a
+// model's answer never contains turn markers as text).
 func (c *Chat) Decode(ids []int) string {
-	if n := len(ids); n > 0 && ids[n-1] == c.end {
-		ids = ids[:n-1]
+	plain := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if !c.Tok.IsSpecial(id) {
+			plain = append(plain, id)
+		}
 	}
-	s, err := c.Tok.Decode(ids)
+	s, err := c.Tok.Decode(plain)
 	if err != nil {
 		return ""
 	}
 	return s
+}
+
+// Continue returns the ids of a conversation continued at the token level:
+// prompt (ending in an open assistant turn), the model's completion (closed
+// with <|end|> if it was cut off), the further msgs, and a new open
+// assistant turn. Multi-turn rollouts use it so each turn's tokens are the
+// ones the model produced, not a re-tokenisation of their text.
+func (c *Chat) Continue(prompt, completion []int, msgs []Message) []int {
+	ids := append(append([]int{}, prompt...), completion...)
+	if n := len(completion); n == 0 || completion[n-1] != c.end {
+		ids = append(ids, c.end)
+	}
+	more, _ := c.Encode(msgs)
+	return append(append(ids, more...), c.asst)
 }
 
 // Collate left-pads encoded conversations into a Batch (pad id, Pad mask,

@@ -47,13 +47,15 @@ type Config struct {
 	ImageToken int `json:"image_token"`
 }
 
-// DemoConfig is the default small model: 32 px images, width 96, 3+3 layers.
+// DemoConfig is the default small model: 32 px images in 4 px patches (16
+// image tokens after pixel shuffle), width 64, 3 ViT + 3 LM layers: the
+// scale the papers' "at our scale" notes found trainable on 2 cores.
 func DemoConfig(vocab, imageToken int) Config {
 	return Config{
 		ImageSize: 32, PatchSize: 4,
-		VitDim: 96, VitLayers: 3, VitHeads: 4, VitMLP: 256, VitGeluTanh: true,
+		VitDim: 64, VitLayers: 3, VitHeads: 4, VitMLP: 256, VitGeluTanh: true,
 		PixelShuffle: 2,
-		Vocab:        vocab, LMDim: 96, LMLayers: 3, LMHeads: 4, LMKVHeads: 2, LMHidden: 256,
+		Vocab:        vocab, LMDim: 64, LMLayers: 3, LMHeads: 4, LMKVHeads: 2, LMHidden: 176,
 		MaxSeq: 192, RoPEBase: 10000, TieEmbeddings: true,
 		NormEps: 1e-5, InitStd: 0.02, ImageToken: imageToken,
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/pixels"
+	"github.com/kiln-ml/kiln/vision/tasks"
 )
 
 // Item is one example: an image, the conversation to learn (ending with the
@@ -18,6 +19,7 @@ type Item struct {
 	Conversation []vision.Message // full conversation (supervised target)
 	Prompt       []vision.Message // the turns before the answer
 	Answer       string           // ground truth, compared after Normalize
+	Task         *tasks.Item      // the generator's item, when it came from one
 }
 
 // Stream gives item i of a split; the same i always gives the same item.

@@ -6,21 +6,34 @@ import (
 	"github.com/kiln-ml/kiln/vision"
 )
 
-// generate runs one generation over items' prompts and returns the decoded
-// outputs.
-func generate(m *vision.VLM, chat *vision.Chat, items []Item, o vision.SampleOpts) []string {
+// generate runs one generation over prompts (token ids; built from the
+// items' Prompt when nil) and returns the samples.
+func generate(m *vision.VLM, chat *vision.Chat, items []Item, prompts [][]int, o vision.SampleOpts) []vision.Sample {
 	img, err := Images(items, m.Cfg.ImageSize)
 	if err != nil {
-		panic(err)
+		panic(err) // item images come from the generator: a bug, not user input
 	}
-	prompts := make([][]int, len(items))
-	for i, it := range items {
-		prompts[i] = chat.Prompt(it.Prompt)
+	if prompts == nil {
+		prompts = make([][]int, len(items))
+		for i, it := range items {
+			prompts[i] = chat.Prompt(it.Prompt)
+		}
 	}
 	o.Stop = []int{chat.EndID()}
-	out := make([]string, len(items))
-	for i, s := range m.Generate(img, prompts, o) {
-		out[i] = chat.Decode(s.Tokens)
+	return m.Generate(img, prompts, o)
+}
+
+// Samples generates for items in chunks of 32 (prompts optional, as in
+// generate) and returns the raw samples.
+func Samples(m *vision.VLM, chat *vision.Chat, items []Item, prompts [][]int, maxNew int, temperature float32, rng *rand.Rand) []vision.Sample {
+	out := make([]vision.Sample, 0, len(items))
+	for lo := 0; lo < len(items); lo += 32 {
+		hi := min(lo+32, len(items))
+		var ps [][]int
+		if prompts != nil {
+			ps = prompts[lo:hi]
+		}
+		out = append(out, generate(m, chat, items[lo:hi], ps, vision.SampleOpts{MaxNew: maxNew, Temperature: temperature, RNG: rng})...)
 	}
 	return out
 }
@@ -28,10 +41,13 @@ func generate(m *vision.VLM, chat *vision.Chat, items []Item, o vision.SampleOpt
 // Outputs generates answers for items in chunks of 32 (greedy when
 // temperature is 0).
 func Outputs(m *vision.VLM, chat *vision.Chat, items []Item, maxNew int, temperature float32, rng *rand.Rand) []string {
-	out := make([]string, 0, len(items))
-	for lo := 0; lo < len(items); lo += 32 {
-		part := items[lo:min(lo+32, len(items))]
-		out = append(out, generate(m, chat, part, vision.SampleOpts{MaxNew: maxNew, Temperature: temperature, RNG: rng})...)
+	return texts(chat, Samples(m, chat, items, nil, maxNew, temperature, rng))
+}
+
+func texts(chat *vision.Chat, ss []vision.Sample) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = chat.Decode(s.Tokens)
 	}
 	return out
 }

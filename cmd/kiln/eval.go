@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/kiln-ml/kiln/internal/atomicfile"
+	"github.com/kiln-ml/kiln/vision"
+	"github.com/kiln-ml/kiln/vision/tasks"
+	"github.com/kiln-ml/kiln/vision/train"
+)
+
+func init() {
+	register(&command{
+		name:    "eval",
+		summary: "per-family accuracy (greedy, sampled, majority-of-N) and self-evaluation metrics on the test stream",
+		run:     runEval,
+	})
+}
+
+// loadModel loads a bundle or checkpoint directory, or the embedded model
+// when dir is empty.
+func loadModel(dir string) (*vision.VLM, *vision.Chat, error) {
+	if dir == "" {
+		return loadEmbedded()
+	}
+	return train.LoadBundle(dir)
+}
+
+func runEval(args []string) error {
+	c := commands["eval"]
+	fs := newFlags(c)
+	model := fs.String("model", "", "model bundle or checkpoint directory (default: the embedded model)")
+	items := fs.Int("items", 500, "test items")
+	samples := fs.Int("samples", 5, "sampled answers per item (temperature 1) for sampled and majority accuracy")
+	maxNew := fs.Int("max-new", 48, "token budget per answer")
+	seed := fs.Uint64("seed", 1, "seed of the test stream and of sampling")
+	selfEval := fs.Bool("self-eval", true, "also measure the second turn after AdaPO's self-evaluation prompt")
+	split := fs.String("split", "test", "stream to evaluate on: test or validation")
+	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	if err := parseFlags(c, fs, args); err != nil {
+		return err
+	}
+	if *items < 1 {
+		return fmt.Errorf("-items must be at least 1, got %d", *items)
+	}
+	sp := tasks.Test
+	switch *split {
+	case "test":
+	case "validation":
+		sp = tasks.Validation
+	default:
+		return fmt.Errorf("-split must be test or validation, got %q", *split)
+	}
+	m, chat, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	s, err := tasks.NewStream(tasks.DefaultConfig(), sp, *seed)
+	if err != nil {
+		return err
+	}
+	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval})
+	fmt.Printf("%s stream, %d items (seed %d), %.0fs\n\n%s", *split, *items, *seed, r.Seconds, r.Table())
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		return atomicfile.WriteFile(*jsonOut, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
+	}
+	return nil
+}

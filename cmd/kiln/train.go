@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/vision"
+	"github.com/kiln-ml/kiln/vision/tasks"
+	"github.com/kiln-ml/kiln/vision/tokenizer"
+	"github.com/kiln-ml/kiln/vision/train"
+)
+
+func init() {
+	register(&command{
+		name:    "train",
+		summary: "supervised training of the VLM on the synthetic visual-reasoning tasks (resumes from -out)",
+		run:     runTrain,
+	})
+}
+
+func runTrain(args []string) error {
+	c := commands["train"]
+	fs := newFlags(c)
+	out := fs.String("out", "runs/sft", "run directory (metrics.jsonl, curves.png, checkpoint/); an existing checkpoint there is resumed")
+	steps := fs.Int("steps", 3000, "optimizer steps")
+	batch := fs.Int("batch", 32, "conversations per step")
+	lr := fs.Float64("lr", 3e-3, "peak learning rate")
+	minLR := fs.Float64("min-lr", 3e-4, "final learning rate of the cosine schedule")
+	warmup := fs.Int("warmup", 100, "warmup steps")
+	wd := fs.Float64("wd", 0.01, "AdamW weight decay on matrices")
+	clip := fs.Float64("clip", 1, "gradient-norm clip (0 = off)")
+	evalEvery := fs.Int("eval-every", 250, "validate every N steps")
+	evalItems := fs.Int("eval-items", 128, "validation items per evaluation")
+	saveEvery := fs.Int("save-every", 250, "checkpoint every N steps")
+	seed := fs.Uint64("seed", 1, "seed of the weights and the data streams")
+	vocab := fs.Int("vocab", 512, "tokenizer vocabulary size (new runs)")
+	configPath := fs.String("config", "", "model config JSON (new runs; default: the demo model)")
+	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
+	if err := parseFlags(c, fs, args); err != nil {
+		return err
+	}
+	trainS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, *seed)
+	if err != nil {
+		return err
+	}
+	valS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Validation, *seed)
+	if err != nil {
+		return err
+	}
+	ckpt := filepath.Join(*out, "checkpoint")
+	var tok *tokenizer.Tokenizer
+	var cfg vision.Config
+	if _, err := os.Stat(filepath.Join(ckpt, nn.ManifestFile)); err == nil {
+		b, err := nn.ReadCheckpointFile(ckpt, train.BundleTokenizer)
+		if err != nil {
+			return err
+		}
+		if tok, err = tokenizer.ReadJSON(bytesReader(b)); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(ckpt, train.BundleTokenizer), err)
+		}
+		if err := nn.ReadConfig(ckpt, &cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "resuming from %s (model config and tokenizer from the checkpoint)\n", ckpt)
+	} else {
+		if tok, err = train.NewTokenizer(trainS, *vocab); err != nil {
+			return err
+		}
+		img, _ := tok.SpecialID(tokenizer.Image)
+		cfg = vision.DemoConfig(tok.VocabSize(), img)
+		if *configPath != "" {
+			if cfg, err = vision.LoadConfig(*configPath); err != nil {
+				return err
+			}
+			if cfg.Vocab != tok.VocabSize() || cfg.ImageToken != img {
+				return fmt.Errorf("%s: vocab %d / image_token %d do not match the tokenizer (%d / %d)", *configPath, cfg.Vocab, cfg.ImageToken, tok.VocabSize(), img)
+			}
+		}
+	}
+	m, err := vision.New(cfg, *seed)
+	if err != nil {
+		return err
+	}
+	chat, err := vision.NewChat(tok, cfg.ImageTokens())
+	if err != nil {
+		return err
+	}
+	tb, err := tokenizerJSON(tok)
+	if err != nil {
+		return err
+	}
+	tr := &train.Trainer{
+		Model: m, Chat: chat, Scorer: train.TaskScorer{}, Config: cfg, Files: map[string][]byte{train.BundleTokenizer: tb},
+		Train: train.TaskStream{S: trainS, Mix: train.DefaultMix},
+		Val:   train.TaskStream{S: valS},
+		Opt: train.Options{Steps: *steps, Batch: *batch, LR: float32(*lr), MinLR: float32(*minLR), Warmup: *warmup,
+			WeightDecay: float32(*wd), Clip: float32(*clip), EvalEvery: *evalEvery, EvalItems: *evalItems,
+			SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr},
+	}
+	cj, _ := json.Marshal(cfg)
+	fmt.Fprintf(os.Stderr, "model: %d parameters, %d image tokens; config %s\n", m.P.Count(false), cfg.ImageTokens(), cj)
+	start := time.Now()
+	if err := tr.Run(); err != nil {
+		return err
+	}
+	fmt.Printf("trained %d steps in %s; metrics and curves in %s\n", *steps, time.Since(start).Round(time.Second), *out)
+	if *export != "" {
+		if err := train.SaveBundle(*export, m, chat); err != nil {
+			return err
+		}
+		fmt.Printf("model bundle written to %s\n", *export)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/vision"
+	"github.com/kiln-ml/kiln/vision/tasks"
+)
+
+// EvalOptions configures Evaluate.
+type EvalOptions struct {
+	Items    int    // test items (from index 0 of the stream)
+	Samples  int    // sampled answers per item for sampled/majority accuracy (0 = skip)
+	MaxNew   int    // token budget per answer
+	Seed     uint64 // sampling seed
+	SelfEval bool   // also run AdaPO's second turn after the greedy answer
+}
+
+// FamilyRow is one row of the accuracy table.
+type FamilyRow struct {
+	Family   string  `json:"family"`
+	N        int     `json:"n"`
+	Greedy   float64 `json:"greedy"`
+	Sampled  float64 `json:"sampled,omitempty"`  // mean over Samples answers at temperature 1
+	Majority float64 `json:"majority,omitempty"` // majority vote of the Samples answers
+}
+
+// Report is the result of Evaluate.
+type Report struct {
+	Items    int                     `json:"items"`
+	Samples  int                     `json:"samples"`
+	Families []FamilyRow             `json:"families"` // per family, then "all"
+	SelfEval []tasks.SelfEvalMetrics `json:"self_eval,omitempty"`
+	Seconds  float64                 `json:"seconds"`
+	// Outputs keeps each item's greedy output (for grids and inspection).
+	Outputs []string `json:"-"`
+}
+
+// Evaluate measures the model on the first o.Items items of stream with the
+// tasks package's shared extractor and normaliser.
+func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Report {
+	start := time.Now()
+	items := make([]Item, o.Items)
+	for i := range items {
+		items[i] = stream.Item(i)
+	}
+	first := Samples(m, chat, items, nil, o.MaxNew, 0, nil)
+	greedy := texts(chat, first)
+	right := func(out string, it Item) bool {
+		return tasks.Normalize(tasks.ExtractAnswer(out)) == tasks.Normalize(it.Answer)
+	}
+	type acc struct{ n, g, s, maj int }
+	fam := map[string]*acc{}
+	order := []string{}
+	get := func(f string) *acc {
+		if fam[f] == nil {
+			fam[f] = &acc{}
+			order = append(order, f)
+		}
+		return fam[f]
+	}
+	var samples [][]string
+	if o.Samples > 0 {
+		rng := tensor.NewRNG(o.Seed)
+		for k := 0; k < o.Samples; k++ {
+			samples = append(samples, Outputs(m, chat, items, o.MaxNew, 1, rng))
+		}
+	}
+	for i, it := range items {
+		for _, a := range []*acc{get(it.Family), get("all")} {
+			a.n++
+			if right(greedy[i], it) {
+				a.g++
+			}
+			if o.Samples > 0 {
+				answers := make([]string, o.Samples)
+				for k := range samples {
+					answers[k] = tasks.Normalize(tasks.ExtractAnswer(samples[k][i]))
+					if right(samples[k][i], it) {
+						a.s++
+					}
+				}
+				if maj, _ := tasks.Majority(answers); maj == tasks.Normalize(it.Answer) {
+					a.maj++
+				}
+			}
+		}
+	}
+	r := Report{Items: o.Items, Samples: o.Samples, Outputs: greedy}
+	// Families in a fixed order, "all" last.
+	for _, f := range append(familyOrder(order), "all") {
+		a := fam[f]
+		if a == nil {
+			continue
+		}
+		row := FamilyRow{Family: f, N: a.n, Greedy: float64(a.g) / float64(a.n)}
+		if o.Samples > 0 {
+			row.Sampled = float64(a.s) / float64(a.n*o.Samples)
+			row.Majority = float64(a.maj) / float64(a.n)
+		}
+		r.Families = append(r.Families, row)
+	}
+	if o.SelfEval {
+		r.SelfEval = selfEvaluate(m, chat, items, first, o.MaxNew)
+	}
+	r.Seconds = time.Since(start).Seconds()
+	return r
+}
+
+func familyOrder(seen []string) []string {
+	var out []string
+	for _, f := range tasks.Families {
+		for _, s := range seen {
+			if s == string(f) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// selfEvaluate asks AdaPO's second-turn question after each greedy first
+// answer (continuing from the model's own turn-1 tokens) and scores both.
+func selfEvaluate(m *vision.VLM, chat *vision.Chat, items []Item, first []vision.Sample, maxNew int) []tasks.SelfEvalMetrics {
+	prompts := make([][]int, len(items))
+	for i, it := range items {
+		prompts[i] = chat.Continue(chat.Prompt(it.Prompt), first[i].Tokens, []vision.Message{{Role: tasks.RoleUser, Content: tasks.SelfEvalPrompt}})
+	}
+	second := texts(chat, Samples(m, chat, items, prompts, maxNew, 0, nil))
+	recs := make([]tasks.Record, len(items))
+	for i, it := range items {
+		recs[i] = tasks.Record{Family: tasks.Family(it.Family), Correct1: tasks.Correct(chat.Decode(first[i].Tokens), it.Answer), Correct2: tasks.Correct(second[i], it.Answer)}
+	}
+	return tasks.SelfEval(recs)
+}
+
+// Table formats the report for a terminal.
+func (r Report) Table() string {
+	var b strings.Builder
+	if r.Samples > 0 {
+		fmt.Fprintf(&b, "%-10s %5s %8s %8s %8s\n", "family", "n", "greedy", "sampled", fmt.Sprintf("maj@%d", r.Samples))
+	} else {
+		fmt.Fprintf(&b, "%-10s %5s %8s\n", "family", "n", "greedy")
+	}
+	for _, f := range r.Families {
+		if r.Samples > 0 {
+			fmt.Fprintf(&b, "%-10s %5d %7.1f%% %7.1f%% %7.1f%%\n", f.Family, f.N, 100*f.Greedy, 100*f.Sampled, 100*f.Majority)
+		} else {
+			fmt.Fprintf(&b, "%-10s %5d %7.1f%%\n", f.Family, f.N, 100*f.Greedy)
+		}
+	}
+	if len(r.SelfEval) > 0 {
+		fmt.Fprintf(&b, "\nself-evaluation (greedy turn 1, then the AdaPO prompt)\n%-10s %8s %8s %8s %8s %8s\n", "family", "acc@t1", "acc@t2", "delta", "i->c", "c->i")
+		for _, s := range r.SelfEval {
+			fmt.Fprintf(&b, "%-10s %7.1f%% %7.1f%% %+7.1f %7.1f%% %7.1f%%\n", s.Family, 100*s.AccT1, 100*s.AccT2, 100*s.Delta, 100*s.DeltaIC, 100*s.DeltaCI)
+		}
+	}
+	return b.String()
+}

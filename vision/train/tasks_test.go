@@ -1,0 +1,90 @@
+package train
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kiln-ml/kiln/vision"
+	"github.com/kiln-ml/kiln/vision/tasks"
+	"github.com/kiln-ml/kiln/vision/tokenizer"
+)
+
+func TestTaskStreamMix(t *testing.T) {
+	s, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := TaskStream{S: s, Mix: DefaultMix}
+	roles := map[string]int{}
+	for i := 0; i < 2000; i++ {
+		it := d.Item(i)
+		c := it.Conversation
+		switch {
+		case strings.Contains(c[0].Content, tasks.ProposerPrompt):
+			roles["proposer"]++
+		case len(c) == 4:
+			roles["selfeval"]++
+		default:
+			roles["solver"]++
+		}
+		if it.Answer == "" || it.Task == nil {
+			t.Fatal("item without answer or task")
+		}
+	}
+	for role, want := range map[string]float64{"solver": 0.7, "proposer": 0.15, "selfeval": 0.15} {
+		if got := float64(roles[role]) / 2000; math.Abs(got-want) > 0.03 {
+			t.Errorf("%s share %.3f, want %.2f", role, got, want)
+		}
+	}
+	if d.Item(17).Conversation[0].Content != d.Item(17).Conversation[0].Content {
+		t.Error("not deterministic")
+	}
+}
+
+func TestBundleRoundTripAndEvaluate(t *testing.T) {
+	s, _ := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, 1)
+	tok, err := NewTokenizer(s, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := tok.SpecialID(tokenizer.Image)
+	cfg := vision.DemoConfig(tok.VocabSize(), img)
+	cfg.VitLayers, cfg.LMLayers = 1, 1
+	m, err := vision.New(cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, _ := vision.NewChat(tok, cfg.ImageTokens())
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if err := SaveBundle(dir, m, chat); err != nil {
+		t.Fatal(err)
+	}
+	m2, chat2, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range m.P.All() {
+		a, b := q.T.ToSlice(), m2.P.Get(q.Name).T.ToSlice()
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s differs", q.Name)
+			}
+		}
+	}
+	test, _ := tasks.NewStream(tasks.DefaultConfig(), tasks.Test, 1)
+	r := Evaluate(m2, chat2, TaskStream{S: test}, EvalOptions{Items: 10, Samples: 2, MaxNew: 8, Seed: 1, SelfEval: true})
+	if last := r.Families[len(r.Families)-1]; last.Family != "all" || last.N != 10 {
+		t.Errorf("report rows %+v", r.Families)
+	}
+	if len(r.SelfEval) == 0 || !strings.Contains(r.Table(), "acc@t1") {
+		t.Error("no self-evaluation metrics")
+	}
+	// A broken bundle names the file.
+	os.WriteFile(filepath.Join(dir, BundleConfig), []byte("{"), 0o644)
+	if _, _, err := LoadBundle(dir); err == nil || !strings.Contains(err.Error(), BundleConfig) {
+		t.Errorf("broken config: %v", err)
+	}
+}
