@@ -33,3 +33,15 @@ func FMAPeak(v string, d time.Duration, reps int) float64 {
 	}
 	return best
 }
+
+// FMALoop runs iters iterations of the FMA peak loop of variant v (each
+// iteration is 384 flops for avx512, 192 for avx2) and reports whether the
+// variant exists here. Benchmarks interleave it with their own timings.
+func FMALoop(v string, iters int) bool {
+	f, _ := fmaLoop(v)
+	if f == nil {
+		return false
+	}
+	f(iters)
+	return true
+}
