@@ -80,6 +80,12 @@ func nb2AVX512(dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int)
 func normAVX512(y, x *float32, m, s float32, n int)
 
 //go:noescape
+func geluAVX512(dst, x *float32, n int)
+
+//go:noescape
+func gelubAVX512(dx, x, dy *float32, n int)
+
+//go:noescape
 func expsumAVX512(src *float32, m float32, n int, out *float32)
 
 //go:noescape
@@ -156,6 +162,12 @@ func nb2AVX2(dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int)
 
 //go:noescape
 func normAVX2(y, x *float32, m, s float32, n int)
+
+//go:noescape
+func geluAVX2(dst, x *float32, n int)
+
+//go:noescape
+func gelubAVX2(dx, x, dy *float32, n int)
 
 //go:noescape
 func expsumAVX2(src *float32, m float32, n int, out *float32)
@@ -355,6 +367,22 @@ func (v *vecAsm) norm(y, x *float32, m, s float32, n int) {
 		normAVX512(y, x, m, s, n)
 	} else {
 		normAVX2(y, x, m, s, n)
+	}
+}
+
+func (v *vecAsm) gelu(dst, x *float32, n int) {
+	if v.w == 16 {
+		geluAVX512(dst, x, n)
+	} else {
+		geluAVX2(dst, x, n)
+	}
+}
+
+func (v *vecAsm) gelub(dx, x, dy *float32, n int) {
+	if v.w == 16 {
+		gelubAVX512(dx, x, dy, n)
+	} else {
+		gelubAVX2(dx, x, dy, n)
 	}
 }
 

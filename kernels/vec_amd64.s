@@ -372,7 +372,247 @@ DATA veccon<>+1456(SB)/4, $0x7fffffff
 DATA veccon<>+1460(SB)/4, $0x7fffffff
 DATA veccon<>+1464(SB)/4, $0x7fffffff
 DATA veccon<>+1468(SB)/4, $0x7fffffff
-GLOBL veccon<>(SB), RODATA|NOPTR, $1472
+DATA veccon<>+1472(SB)/4, $0x3f3504f3 // invsqrt2
+DATA veccon<>+1476(SB)/4, $0x3f3504f3
+DATA veccon<>+1480(SB)/4, $0x3f3504f3
+DATA veccon<>+1484(SB)/4, $0x3f3504f3
+DATA veccon<>+1488(SB)/4, $0x3f3504f3
+DATA veccon<>+1492(SB)/4, $0x3f3504f3
+DATA veccon<>+1496(SB)/4, $0x3f3504f3
+DATA veccon<>+1500(SB)/4, $0x3f3504f3
+DATA veccon<>+1504(SB)/4, $0x3f3504f3
+DATA veccon<>+1508(SB)/4, $0x3f3504f3
+DATA veccon<>+1512(SB)/4, $0x3f3504f3
+DATA veccon<>+1516(SB)/4, $0x3f3504f3
+DATA veccon<>+1520(SB)/4, $0x3f3504f3
+DATA veccon<>+1524(SB)/4, $0x3f3504f3
+DATA veccon<>+1528(SB)/4, $0x3f3504f3
+DATA veccon<>+1532(SB)/4, $0x3f3504f3
+DATA veccon<>+1536(SB)/4, $0x3ecc422a // invsqrt2pi
+DATA veccon<>+1540(SB)/4, $0x3ecc422a
+DATA veccon<>+1544(SB)/4, $0x3ecc422a
+DATA veccon<>+1548(SB)/4, $0x3ecc422a
+DATA veccon<>+1552(SB)/4, $0x3ecc422a
+DATA veccon<>+1556(SB)/4, $0x3ecc422a
+DATA veccon<>+1560(SB)/4, $0x3ecc422a
+DATA veccon<>+1564(SB)/4, $0x3ecc422a
+DATA veccon<>+1568(SB)/4, $0x3ecc422a
+DATA veccon<>+1572(SB)/4, $0x3ecc422a
+DATA veccon<>+1576(SB)/4, $0x3ecc422a
+DATA veccon<>+1580(SB)/4, $0x3ecc422a
+DATA veccon<>+1584(SB)/4, $0x3ecc422a
+DATA veccon<>+1588(SB)/4, $0x3ecc422a
+DATA veccon<>+1592(SB)/4, $0x3ecc422a
+DATA veccon<>+1596(SB)/4, $0x3ecc422a
+DATA veccon<>+1600(SB)/4, $0x00000000 // zero
+DATA veccon<>+1604(SB)/4, $0x00000000
+DATA veccon<>+1608(SB)/4, $0x00000000
+DATA veccon<>+1612(SB)/4, $0x00000000
+DATA veccon<>+1616(SB)/4, $0x00000000
+DATA veccon<>+1620(SB)/4, $0x00000000
+DATA veccon<>+1624(SB)/4, $0x00000000
+DATA veccon<>+1628(SB)/4, $0x00000000
+DATA veccon<>+1632(SB)/4, $0x00000000
+DATA veccon<>+1636(SB)/4, $0x00000000
+DATA veccon<>+1640(SB)/4, $0x00000000
+DATA veccon<>+1644(SB)/4, $0x00000000
+DATA veccon<>+1648(SB)/4, $0x00000000
+DATA veccon<>+1652(SB)/4, $0x00000000
+DATA veccon<>+1656(SB)/4, $0x00000000
+DATA veccon<>+1660(SB)/4, $0x00000000
+DATA veccon<>+1664(SB)/4, $0xc1a00000 // m20
+DATA veccon<>+1668(SB)/4, $0xc1a00000
+DATA veccon<>+1672(SB)/4, $0xc1a00000
+DATA veccon<>+1676(SB)/4, $0xc1a00000
+DATA veccon<>+1680(SB)/4, $0xc1a00000
+DATA veccon<>+1684(SB)/4, $0xc1a00000
+DATA veccon<>+1688(SB)/4, $0xc1a00000
+DATA veccon<>+1692(SB)/4, $0xc1a00000
+DATA veccon<>+1696(SB)/4, $0xc1a00000
+DATA veccon<>+1700(SB)/4, $0xc1a00000
+DATA veccon<>+1704(SB)/4, $0xc1a00000
+DATA veccon<>+1708(SB)/4, $0xc1a00000
+DATA veccon<>+1712(SB)/4, $0xc1a00000
+DATA veccon<>+1716(SB)/4, $0xc1a00000
+DATA veccon<>+1720(SB)/4, $0xc1a00000
+DATA veccon<>+1724(SB)/4, $0xc1a00000
+DATA veccon<>+1728(SB)/4, $0x41a00000 // p20
+DATA veccon<>+1732(SB)/4, $0x41a00000
+DATA veccon<>+1736(SB)/4, $0x41a00000
+DATA veccon<>+1740(SB)/4, $0x41a00000
+DATA veccon<>+1744(SB)/4, $0x41a00000
+DATA veccon<>+1748(SB)/4, $0x41a00000
+DATA veccon<>+1752(SB)/4, $0x41a00000
+DATA veccon<>+1756(SB)/4, $0x41a00000
+DATA veccon<>+1760(SB)/4, $0x41a00000
+DATA veccon<>+1764(SB)/4, $0x41a00000
+DATA veccon<>+1768(SB)/4, $0x41a00000
+DATA veccon<>+1772(SB)/4, $0x41a00000
+DATA veccon<>+1776(SB)/4, $0x41a00000
+DATA veccon<>+1780(SB)/4, $0x41a00000
+DATA veccon<>+1784(SB)/4, $0x41a00000
+DATA veccon<>+1788(SB)/4, $0x41a00000
+DATA veccon<>+1792(SB)/4, $0xbfa1fc4e // erfc0
+DATA veccon<>+1796(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1800(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1804(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1808(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1812(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1816(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1820(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1824(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1828(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1832(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1836(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1840(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1844(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1848(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1852(SB)/4, $0xbfa1fc4e
+DATA veccon<>+1856(SB)/4, $0x3f8000c7 // erfc1
+DATA veccon<>+1860(SB)/4, $0x3f8000c7
+DATA veccon<>+1864(SB)/4, $0x3f8000c7
+DATA veccon<>+1868(SB)/4, $0x3f8000c7
+DATA veccon<>+1872(SB)/4, $0x3f8000c7
+DATA veccon<>+1876(SB)/4, $0x3f8000c7
+DATA veccon<>+1880(SB)/4, $0x3f8000c7
+DATA veccon<>+1884(SB)/4, $0x3f8000c7
+DATA veccon<>+1888(SB)/4, $0x3f8000c7
+DATA veccon<>+1892(SB)/4, $0x3f8000c7
+DATA veccon<>+1896(SB)/4, $0x3f8000c7
+DATA veccon<>+1900(SB)/4, $0x3f8000c7
+DATA veccon<>+1904(SB)/4, $0x3f8000c7
+DATA veccon<>+1908(SB)/4, $0x3f8000c7
+DATA veccon<>+1912(SB)/4, $0x3f8000c7
+DATA veccon<>+1916(SB)/4, $0x3f8000c7
+DATA veccon<>+1920(SB)/4, $0x3ebf88fb // erfc2
+DATA veccon<>+1924(SB)/4, $0x3ebf88fb
+DATA veccon<>+1928(SB)/4, $0x3ebf88fb
+DATA veccon<>+1932(SB)/4, $0x3ebf88fb
+DATA veccon<>+1936(SB)/4, $0x3ebf88fb
+DATA veccon<>+1940(SB)/4, $0x3ebf88fb
+DATA veccon<>+1944(SB)/4, $0x3ebf88fb
+DATA veccon<>+1948(SB)/4, $0x3ebf88fb
+DATA veccon<>+1952(SB)/4, $0x3ebf88fb
+DATA veccon<>+1956(SB)/4, $0x3ebf88fb
+DATA veccon<>+1960(SB)/4, $0x3ebf88fb
+DATA veccon<>+1964(SB)/4, $0x3ebf88fb
+DATA veccon<>+1968(SB)/4, $0x3ebf88fb
+DATA veccon<>+1972(SB)/4, $0x3ebf88fb
+DATA veccon<>+1976(SB)/4, $0x3ebf88fb
+DATA veccon<>+1980(SB)/4, $0x3ebf88fb
+DATA veccon<>+1984(SB)/4, $0x3dc636c9 // erfc3
+DATA veccon<>+1988(SB)/4, $0x3dc636c9
+DATA veccon<>+1992(SB)/4, $0x3dc636c9
+DATA veccon<>+1996(SB)/4, $0x3dc636c9
+DATA veccon<>+2000(SB)/4, $0x3dc636c9
+DATA veccon<>+2004(SB)/4, $0x3dc636c9
+DATA veccon<>+2008(SB)/4, $0x3dc636c9
+DATA veccon<>+2012(SB)/4, $0x3dc636c9
+DATA veccon<>+2016(SB)/4, $0x3dc636c9
+DATA veccon<>+2020(SB)/4, $0x3dc636c9
+DATA veccon<>+2024(SB)/4, $0x3dc636c9
+DATA veccon<>+2028(SB)/4, $0x3dc636c9
+DATA veccon<>+2032(SB)/4, $0x3dc636c9
+DATA veccon<>+2036(SB)/4, $0x3dc636c9
+DATA veccon<>+2040(SB)/4, $0x3dc636c9
+DATA veccon<>+2044(SB)/4, $0x3dc636c9
+DATA veccon<>+2048(SB)/4, $0xbe3ec24c // erfc4
+DATA veccon<>+2052(SB)/4, $0xbe3ec24c
+DATA veccon<>+2056(SB)/4, $0xbe3ec24c
+DATA veccon<>+2060(SB)/4, $0xbe3ec24c
+DATA veccon<>+2064(SB)/4, $0xbe3ec24c
+DATA veccon<>+2068(SB)/4, $0xbe3ec24c
+DATA veccon<>+2072(SB)/4, $0xbe3ec24c
+DATA veccon<>+2076(SB)/4, $0xbe3ec24c
+DATA veccon<>+2080(SB)/4, $0xbe3ec24c
+DATA veccon<>+2084(SB)/4, $0xbe3ec24c
+DATA veccon<>+2088(SB)/4, $0xbe3ec24c
+DATA veccon<>+2092(SB)/4, $0xbe3ec24c
+DATA veccon<>+2096(SB)/4, $0xbe3ec24c
+DATA veccon<>+2100(SB)/4, $0xbe3ec24c
+DATA veccon<>+2104(SB)/4, $0xbe3ec24c
+DATA veccon<>+2108(SB)/4, $0xbe3ec24c
+DATA veccon<>+2112(SB)/4, $0x3e8ec7cc // erfc5
+DATA veccon<>+2116(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2120(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2124(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2128(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2132(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2136(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2140(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2144(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2148(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2152(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2156(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2160(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2164(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2168(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2172(SB)/4, $0x3e8ec7cc
+DATA veccon<>+2176(SB)/4, $0xbf914e5d // erfc6
+DATA veccon<>+2180(SB)/4, $0xbf914e5d
+DATA veccon<>+2184(SB)/4, $0xbf914e5d
+DATA veccon<>+2188(SB)/4, $0xbf914e5d
+DATA veccon<>+2192(SB)/4, $0xbf914e5d
+DATA veccon<>+2196(SB)/4, $0xbf914e5d
+DATA veccon<>+2200(SB)/4, $0xbf914e5d
+DATA veccon<>+2204(SB)/4, $0xbf914e5d
+DATA veccon<>+2208(SB)/4, $0xbf914e5d
+DATA veccon<>+2212(SB)/4, $0xbf914e5d
+DATA veccon<>+2216(SB)/4, $0xbf914e5d
+DATA veccon<>+2220(SB)/4, $0xbf914e5d
+DATA veccon<>+2224(SB)/4, $0xbf914e5d
+DATA veccon<>+2228(SB)/4, $0xbf914e5d
+DATA veccon<>+2232(SB)/4, $0xbf914e5d
+DATA veccon<>+2236(SB)/4, $0xbf914e5d
+DATA veccon<>+2240(SB)/4, $0x3fbe87b0 // erfc7
+DATA veccon<>+2244(SB)/4, $0x3fbe87b0
+DATA veccon<>+2248(SB)/4, $0x3fbe87b0
+DATA veccon<>+2252(SB)/4, $0x3fbe87b0
+DATA veccon<>+2256(SB)/4, $0x3fbe87b0
+DATA veccon<>+2260(SB)/4, $0x3fbe87b0
+DATA veccon<>+2264(SB)/4, $0x3fbe87b0
+DATA veccon<>+2268(SB)/4, $0x3fbe87b0
+DATA veccon<>+2272(SB)/4, $0x3fbe87b0
+DATA veccon<>+2276(SB)/4, $0x3fbe87b0
+DATA veccon<>+2280(SB)/4, $0x3fbe87b0
+DATA veccon<>+2284(SB)/4, $0x3fbe87b0
+DATA veccon<>+2288(SB)/4, $0x3fbe87b0
+DATA veccon<>+2292(SB)/4, $0x3fbe87b0
+DATA veccon<>+2296(SB)/4, $0x3fbe87b0
+DATA veccon<>+2300(SB)/4, $0x3fbe87b0
+DATA veccon<>+2304(SB)/4, $0xbf527892 // erfc8
+DATA veccon<>+2308(SB)/4, $0xbf527892
+DATA veccon<>+2312(SB)/4, $0xbf527892
+DATA veccon<>+2316(SB)/4, $0xbf527892
+DATA veccon<>+2320(SB)/4, $0xbf527892
+DATA veccon<>+2324(SB)/4, $0xbf527892
+DATA veccon<>+2328(SB)/4, $0xbf527892
+DATA veccon<>+2332(SB)/4, $0xbf527892
+DATA veccon<>+2336(SB)/4, $0xbf527892
+DATA veccon<>+2340(SB)/4, $0xbf527892
+DATA veccon<>+2344(SB)/4, $0xbf527892
+DATA veccon<>+2348(SB)/4, $0xbf527892
+DATA veccon<>+2352(SB)/4, $0xbf527892
+DATA veccon<>+2356(SB)/4, $0xbf527892
+DATA veccon<>+2360(SB)/4, $0xbf527892
+DATA veccon<>+2364(SB)/4, $0xbf527892
+DATA veccon<>+2368(SB)/4, $0x3e2ef945 // erfc9
+DATA veccon<>+2372(SB)/4, $0x3e2ef945
+DATA veccon<>+2376(SB)/4, $0x3e2ef945
+DATA veccon<>+2380(SB)/4, $0x3e2ef945
+DATA veccon<>+2384(SB)/4, $0x3e2ef945
+DATA veccon<>+2388(SB)/4, $0x3e2ef945
+DATA veccon<>+2392(SB)/4, $0x3e2ef945
+DATA veccon<>+2396(SB)/4, $0x3e2ef945
+DATA veccon<>+2400(SB)/4, $0x3e2ef945
+DATA veccon<>+2404(SB)/4, $0x3e2ef945
+DATA veccon<>+2408(SB)/4, $0x3e2ef945
+DATA veccon<>+2412(SB)/4, $0x3e2ef945
+DATA veccon<>+2416(SB)/4, $0x3e2ef945
+DATA veccon<>+2420(SB)/4, $0x3e2ef945
+DATA veccon<>+2424(SB)/4, $0x3e2ef945
+DATA veccon<>+2428(SB)/4, $0x3e2ef945
+GLOBL veccon<>(SB), RODATA|NOPTR, $2432
 
 // func axpyAVX512(alpha float32, x, y *float32, n int)
 TEXT ·axpyAVX512(SB), NOSPLIT, $0-32
@@ -1283,14 +1523,18 @@ gelutbAVX512_two:
 	VDIVPS Z1, Z3, Z1
 	VSUBPS Z1, Z3, Z3
 	VMULPS Z1, Z3, Z3
-	VMULPS Z4, Z4, Z0
+	VMAXPS veccon<>+1664(SB), Z4, Z2
+	VMINPS veccon<>+1728(SB), Z2, Z2
+	VMULPS Z2, Z2, Z0
 	VMULPS veccon<>+1216(SB), Z0, Z0
 	VADDPS veccon<>+896(SB), Z0, Z0
 	VMULPS veccon<>+1152(SB), Z0, Z0
-	VMULPS Z4, Z0, Z0
+	VMULPS Z2, Z0, Z0
 	VMULPS Z3, Z0, Z0
 	VADDPS Z0, Z0, Z0
 	VADDPS Z1, Z0, Z0
+	VSUBPS Z4, Z4, Z2
+	VADDPS Z2, Z0, Z0
 	VMULPS 0(DX), Z0, Z0
 	VMOVUPS Z0, 0(DI)
 	VMOVUPS 64(SI), Z9
@@ -1320,14 +1564,18 @@ gelutbAVX512_two:
 	VDIVPS Z6, Z8, Z6
 	VSUBPS Z6, Z8, Z8
 	VMULPS Z6, Z8, Z8
-	VMULPS Z9, Z9, Z5
+	VMAXPS veccon<>+1664(SB), Z9, Z7
+	VMINPS veccon<>+1728(SB), Z7, Z7
+	VMULPS Z7, Z7, Z5
 	VMULPS veccon<>+1216(SB), Z5, Z5
 	VADDPS veccon<>+896(SB), Z5, Z5
 	VMULPS veccon<>+1152(SB), Z5, Z5
-	VMULPS Z9, Z5, Z5
+	VMULPS Z7, Z5, Z5
 	VMULPS Z8, Z5, Z5
 	VADDPS Z5, Z5, Z5
 	VADDPS Z6, Z5, Z5
+	VSUBPS Z9, Z9, Z7
+	VADDPS Z7, Z5, Z5
 	VMULPS 64(DX), Z5, Z5
 	VMOVUPS Z5, 64(DI)
 	ADDQ $128, SI
@@ -1367,14 +1615,18 @@ gelutbAVX512_loop:
 	VDIVPS Z1, Z3, Z1
 	VSUBPS Z1, Z3, Z3
 	VMULPS Z1, Z3, Z3
-	VMULPS Z4, Z4, Z0
+	VMAXPS veccon<>+1664(SB), Z4, Z2
+	VMINPS veccon<>+1728(SB), Z2, Z2
+	VMULPS Z2, Z2, Z0
 	VMULPS veccon<>+1216(SB), Z0, Z0
 	VADDPS veccon<>+896(SB), Z0, Z0
 	VMULPS veccon<>+1152(SB), Z0, Z0
-	VMULPS Z4, Z0, Z0
+	VMULPS Z2, Z0, Z0
 	VMULPS Z3, Z0, Z0
 	VADDPS Z0, Z0, Z0
 	VADDPS Z1, Z0, Z0
+	VSUBPS Z4, Z4, Z2
+	VADDPS Z2, Z0, Z0
 	VMULPS 0(DX), Z0, Z0
 	VMOVUPS Z0, 0(DI)
 	ADDQ $64, SI
@@ -1882,6 +2134,151 @@ lsmbAVX512_loop:
 	SUBQ $16, CX
 	JNZ lsmbAVX512_loop
 lsmbAVX512_done:
+	VZEROUPPER
+	RET
+
+// func geluAVX512(dst, x *float32, n int)
+TEXT ·geluAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ geluAVX512_done
+geluAVX512_loop:
+	VMOVUPS (SI), Z0
+	VANDPS veccon<>+1408(SB), Z0, Z1
+	VMULPS veccon<>+1472(SB), Z1, Z1
+	VMOVUPS veccon<>+1024(SB), Z2
+	VFMADD213PS veccon<>+896(SB), Z1, Z2
+	VMOVUPS veccon<>+896(SB), Z3
+	VDIVPS Z2, Z3, Z2
+	VMOVUPS veccon<>+2368(SB), Z3
+	VFMADD213PS veccon<>+2304(SB), Z2, Z3
+	VFMADD213PS veccon<>+2240(SB), Z2, Z3
+	VFMADD213PS veccon<>+2176(SB), Z2, Z3
+	VFMADD213PS veccon<>+2112(SB), Z2, Z3
+	VFMADD213PS veccon<>+2048(SB), Z2, Z3
+	VFMADD213PS veccon<>+1984(SB), Z2, Z3
+	VFMADD213PS veccon<>+1920(SB), Z2, Z3
+	VFMADD213PS veccon<>+1856(SB), Z2, Z3
+	VFMADD213PS veccon<>+1792(SB), Z2, Z3
+	VFNMADD231PS Z1, Z1, Z3
+	VMAXPS veccon<>+192(SB), Z3, Z6
+	VMINPS veccon<>+256(SB), Z6, Z6
+	VMULPS veccon<>+0(SB), Z6, Z5
+	VRNDSCALEPS $0, Z5, Z5
+	VFNMADD231PS veccon<>+64(SB), Z5, Z6
+	VFNMADD231PS veccon<>+128(SB), Z5, Z6
+	VMOVUPS veccon<>+768(SB), Z4
+	VFMADD213PS veccon<>+704(SB), Z6, Z4
+	VFMADD213PS veccon<>+640(SB), Z6, Z4
+	VFMADD213PS veccon<>+576(SB), Z6, Z4
+	VFMADD213PS veccon<>+512(SB), Z6, Z4
+	VFMADD213PS veccon<>+448(SB), Z6, Z4
+	VFMADD213PS veccon<>+384(SB), Z6, Z4
+	VFMADD213PS veccon<>+320(SB), Z6, Z4
+	VSCALEFPS Z5, Z4, Z4
+	VCMPPS $3, Z3, Z3, K2
+	VMOVAPS Z3, K2, Z4
+	VMULPS Z2, Z4, Z4
+	VMOVUPS veccon<>+1280(SB), Z7
+	VSUBPS Z4, Z7, Z7
+	VXORPS Z6, Z6, Z6
+	VCMPPS $14, Z6, Z0, K3
+	VMOVAPS Z7, K3, Z4
+	VMULPS veccon<>+1024(SB), Z0, Z0
+	VMULPS Z4, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ geluAVX512_loop
+geluAVX512_done:
+	VZEROUPPER
+	RET
+
+// func gelubAVX512(dx, x, dy *float32, n int)
+TEXT ·gelubAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JZ gelubAVX512_done
+gelubAVX512_loop:
+	VMOVUPS (SI), Z0
+	VANDPS veccon<>+1408(SB), Z0, Z1
+	VMULPS veccon<>+1472(SB), Z1, Z1
+	VMOVUPS veccon<>+1024(SB), Z2
+	VFMADD213PS veccon<>+896(SB), Z1, Z2
+	VMOVUPS veccon<>+896(SB), Z3
+	VDIVPS Z2, Z3, Z2
+	VMOVUPS veccon<>+2368(SB), Z3
+	VFMADD213PS veccon<>+2304(SB), Z2, Z3
+	VFMADD213PS veccon<>+2240(SB), Z2, Z3
+	VFMADD213PS veccon<>+2176(SB), Z2, Z3
+	VFMADD213PS veccon<>+2112(SB), Z2, Z3
+	VFMADD213PS veccon<>+2048(SB), Z2, Z3
+	VFMADD213PS veccon<>+1984(SB), Z2, Z3
+	VFMADD213PS veccon<>+1920(SB), Z2, Z3
+	VFMADD213PS veccon<>+1856(SB), Z2, Z3
+	VFMADD213PS veccon<>+1792(SB), Z2, Z3
+	VFNMADD231PS Z1, Z1, Z3
+	VMAXPS veccon<>+192(SB), Z3, Z6
+	VMINPS veccon<>+256(SB), Z6, Z6
+	VMULPS veccon<>+0(SB), Z6, Z5
+	VRNDSCALEPS $0, Z5, Z5
+	VFNMADD231PS veccon<>+64(SB), Z5, Z6
+	VFNMADD231PS veccon<>+128(SB), Z5, Z6
+	VMOVUPS veccon<>+768(SB), Z4
+	VFMADD213PS veccon<>+704(SB), Z6, Z4
+	VFMADD213PS veccon<>+640(SB), Z6, Z4
+	VFMADD213PS veccon<>+576(SB), Z6, Z4
+	VFMADD213PS veccon<>+512(SB), Z6, Z4
+	VFMADD213PS veccon<>+448(SB), Z6, Z4
+	VFMADD213PS veccon<>+384(SB), Z6, Z4
+	VFMADD213PS veccon<>+320(SB), Z6, Z4
+	VSCALEFPS Z5, Z4, Z4
+	VCMPPS $3, Z3, Z3, K2
+	VMOVAPS Z3, K2, Z4
+	VMULPS Z2, Z4, Z4
+	VMOVUPS veccon<>+1280(SB), Z7
+	VSUBPS Z4, Z7, Z7
+	VXORPS Z6, Z6, Z6
+	VCMPPS $14, Z6, Z0, K3
+	VMOVAPS Z7, K3, Z4
+	VMULPS veccon<>+1024(SB), Z4, Z4
+	VMULPS Z0, Z0, Z3
+	VMULPS veccon<>+1024(SB), Z3, Z3
+	VXORPS Z1, Z1, Z1
+	VSUBPS Z3, Z1, Z3
+	VMAXPS veccon<>+192(SB), Z3, Z6
+	VMINPS veccon<>+256(SB), Z6, Z6
+	VMULPS veccon<>+0(SB), Z6, Z5
+	VRNDSCALEPS $0, Z5, Z5
+	VFNMADD231PS veccon<>+64(SB), Z5, Z6
+	VFNMADD231PS veccon<>+128(SB), Z5, Z6
+	VMOVUPS veccon<>+768(SB), Z9
+	VFMADD213PS veccon<>+704(SB), Z6, Z9
+	VFMADD213PS veccon<>+640(SB), Z6, Z9
+	VFMADD213PS veccon<>+576(SB), Z6, Z9
+	VFMADD213PS veccon<>+512(SB), Z6, Z9
+	VFMADD213PS veccon<>+448(SB), Z6, Z9
+	VFMADD213PS veccon<>+384(SB), Z6, Z9
+	VFMADD213PS veccon<>+320(SB), Z6, Z9
+	VSCALEFPS Z5, Z9, Z9
+	VCMPPS $3, Z3, Z3, K2
+	VMOVAPS Z3, K2, Z9
+	VMULPS veccon<>+1536(SB), Z9, Z9
+	VFMADD231PS Z9, Z0, Z4
+	VMULPS (DX), Z4, Z4
+	VMOVUPS Z4, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ gelubAVX512_loop
+gelubAVX512_done:
 	VZEROUPPER
 	RET
 
@@ -2922,14 +3319,18 @@ gelutbAVX2_two:
 	VDIVPS Y1, Y3, Y1
 	VSUBPS Y1, Y3, Y3
 	VMULPS Y1, Y3, Y3
-	VMULPS Y4, Y4, Y0
+	VMAXPS veccon<>+1664(SB), Y4, Y2
+	VMINPS veccon<>+1728(SB), Y2, Y2
+	VMULPS Y2, Y2, Y0
 	VMULPS veccon<>+1216(SB), Y0, Y0
 	VADDPS veccon<>+896(SB), Y0, Y0
 	VMULPS veccon<>+1152(SB), Y0, Y0
-	VMULPS Y4, Y0, Y0
+	VMULPS Y2, Y0, Y0
 	VMULPS Y3, Y0, Y0
 	VADDPS Y0, Y0, Y0
 	VADDPS Y1, Y0, Y0
+	VSUBPS Y4, Y4, Y2
+	VADDPS Y2, Y0, Y0
 	VMULPS 0(DX), Y0, Y0
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS 32(SI), Y9
@@ -2967,14 +3368,18 @@ gelutbAVX2_two:
 	VDIVPS Y6, Y8, Y6
 	VSUBPS Y6, Y8, Y8
 	VMULPS Y6, Y8, Y8
-	VMULPS Y9, Y9, Y5
+	VMAXPS veccon<>+1664(SB), Y9, Y7
+	VMINPS veccon<>+1728(SB), Y7, Y7
+	VMULPS Y7, Y7, Y5
 	VMULPS veccon<>+1216(SB), Y5, Y5
 	VADDPS veccon<>+896(SB), Y5, Y5
 	VMULPS veccon<>+1152(SB), Y5, Y5
-	VMULPS Y9, Y5, Y5
+	VMULPS Y7, Y5, Y5
 	VMULPS Y8, Y5, Y5
 	VADDPS Y5, Y5, Y5
 	VADDPS Y6, Y5, Y5
+	VSUBPS Y9, Y9, Y7
+	VADDPS Y7, Y5, Y5
 	VMULPS 32(DX), Y5, Y5
 	VMOVUPS Y5, 32(DI)
 	ADDQ $64, SI
@@ -3022,14 +3427,18 @@ gelutbAVX2_loop:
 	VDIVPS Y1, Y3, Y1
 	VSUBPS Y1, Y3, Y3
 	VMULPS Y1, Y3, Y3
-	VMULPS Y4, Y4, Y0
+	VMAXPS veccon<>+1664(SB), Y4, Y2
+	VMINPS veccon<>+1728(SB), Y2, Y2
+	VMULPS Y2, Y2, Y0
 	VMULPS veccon<>+1216(SB), Y0, Y0
 	VADDPS veccon<>+896(SB), Y0, Y0
 	VMULPS veccon<>+1152(SB), Y0, Y0
-	VMULPS Y4, Y0, Y0
+	VMULPS Y2, Y0, Y0
 	VMULPS Y3, Y0, Y0
 	VADDPS Y0, Y0, Y0
 	VADDPS Y1, Y0, Y0
+	VSUBPS Y4, Y4, Y2
+	VADDPS Y2, Y0, Y0
 	VMULPS 0(DX), Y0, Y0
 	VMOVUPS Y0, 0(DI)
 	ADDQ $32, SI
@@ -3585,5 +3994,174 @@ lsmbAVX2_loop:
 	SUBQ $8, CX
 	JNZ lsmbAVX2_loop
 lsmbAVX2_done:
+	VZEROUPPER
+	RET
+
+// func geluAVX2(dst, x *float32, n int)
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ geluAVX2_done
+geluAVX2_loop:
+	VMOVUPS (SI), Y0
+	VANDPS veccon<>+1408(SB), Y0, Y1
+	VMULPS veccon<>+1472(SB), Y1, Y1
+	VMOVUPS veccon<>+1024(SB), Y2
+	VFMADD213PS veccon<>+896(SB), Y1, Y2
+	VMOVUPS veccon<>+896(SB), Y3
+	VDIVPS Y2, Y3, Y2
+	VMOVUPS veccon<>+2368(SB), Y3
+	VFMADD213PS veccon<>+2304(SB), Y2, Y3
+	VFMADD213PS veccon<>+2240(SB), Y2, Y3
+	VFMADD213PS veccon<>+2176(SB), Y2, Y3
+	VFMADD213PS veccon<>+2112(SB), Y2, Y3
+	VFMADD213PS veccon<>+2048(SB), Y2, Y3
+	VFMADD213PS veccon<>+1984(SB), Y2, Y3
+	VFMADD213PS veccon<>+1920(SB), Y2, Y3
+	VFMADD213PS veccon<>+1856(SB), Y2, Y3
+	VFMADD213PS veccon<>+1792(SB), Y2, Y3
+	VFNMADD231PS Y1, Y1, Y3
+	VMAXPS veccon<>+192(SB), Y3, Y6
+	VMINPS veccon<>+256(SB), Y6, Y6
+	VMULPS veccon<>+0(SB), Y6, Y5
+	VROUNDPS $0, Y5, Y5
+	VFNMADD231PS veccon<>+64(SB), Y5, Y6
+	VFNMADD231PS veccon<>+128(SB), Y5, Y6
+	VMOVUPS veccon<>+768(SB), Y4
+	VFMADD213PS veccon<>+704(SB), Y6, Y4
+	VFMADD213PS veccon<>+640(SB), Y6, Y4
+	VFMADD213PS veccon<>+576(SB), Y6, Y4
+	VFMADD213PS veccon<>+512(SB), Y6, Y4
+	VFMADD213PS veccon<>+448(SB), Y6, Y4
+	VFMADD213PS veccon<>+384(SB), Y6, Y4
+	VFMADD213PS veccon<>+320(SB), Y6, Y4
+	VCVTPS2DQ Y5, Y5
+	VPSRAD $1, Y5, Y6
+	VPSUBD Y6, Y5, Y5
+	VPADDD veccon<>+832(SB), Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VMULPS Y6, Y4, Y4
+	VPADDD veccon<>+832(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VMULPS Y5, Y4, Y4
+	VCMPPS $3, Y3, Y3, Y6
+	VBLENDVPS Y6, Y3, Y4, Y4
+	VMULPS Y2, Y4, Y4
+	VMOVUPS veccon<>+1280(SB), Y7
+	VSUBPS Y4, Y7, Y7
+	VXORPS Y6, Y6, Y6
+	VCMPPS $14, Y6, Y0, Y8
+	VBLENDVPS Y8, Y7, Y4, Y4
+	VMULPS veccon<>+1024(SB), Y0, Y0
+	VMULPS Y4, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ geluAVX2_loop
+geluAVX2_done:
+	VZEROUPPER
+	RET
+
+// func gelubAVX2(dx, x, dy *float32, n int)
+TEXT ·gelubAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), DX
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JZ gelubAVX2_done
+gelubAVX2_loop:
+	VMOVUPS (SI), Y0
+	VANDPS veccon<>+1408(SB), Y0, Y1
+	VMULPS veccon<>+1472(SB), Y1, Y1
+	VMOVUPS veccon<>+1024(SB), Y2
+	VFMADD213PS veccon<>+896(SB), Y1, Y2
+	VMOVUPS veccon<>+896(SB), Y3
+	VDIVPS Y2, Y3, Y2
+	VMOVUPS veccon<>+2368(SB), Y3
+	VFMADD213PS veccon<>+2304(SB), Y2, Y3
+	VFMADD213PS veccon<>+2240(SB), Y2, Y3
+	VFMADD213PS veccon<>+2176(SB), Y2, Y3
+	VFMADD213PS veccon<>+2112(SB), Y2, Y3
+	VFMADD213PS veccon<>+2048(SB), Y2, Y3
+	VFMADD213PS veccon<>+1984(SB), Y2, Y3
+	VFMADD213PS veccon<>+1920(SB), Y2, Y3
+	VFMADD213PS veccon<>+1856(SB), Y2, Y3
+	VFMADD213PS veccon<>+1792(SB), Y2, Y3
+	VFNMADD231PS Y1, Y1, Y3
+	VMAXPS veccon<>+192(SB), Y3, Y6
+	VMINPS veccon<>+256(SB), Y6, Y6
+	VMULPS veccon<>+0(SB), Y6, Y5
+	VROUNDPS $0, Y5, Y5
+	VFNMADD231PS veccon<>+64(SB), Y5, Y6
+	VFNMADD231PS veccon<>+128(SB), Y5, Y6
+	VMOVUPS veccon<>+768(SB), Y4
+	VFMADD213PS veccon<>+704(SB), Y6, Y4
+	VFMADD213PS veccon<>+640(SB), Y6, Y4
+	VFMADD213PS veccon<>+576(SB), Y6, Y4
+	VFMADD213PS veccon<>+512(SB), Y6, Y4
+	VFMADD213PS veccon<>+448(SB), Y6, Y4
+	VFMADD213PS veccon<>+384(SB), Y6, Y4
+	VFMADD213PS veccon<>+320(SB), Y6, Y4
+	VCVTPS2DQ Y5, Y5
+	VPSRAD $1, Y5, Y6
+	VPSUBD Y6, Y5, Y5
+	VPADDD veccon<>+832(SB), Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VMULPS Y6, Y4, Y4
+	VPADDD veccon<>+832(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VMULPS Y5, Y4, Y4
+	VCMPPS $3, Y3, Y3, Y6
+	VBLENDVPS Y6, Y3, Y4, Y4
+	VMULPS Y2, Y4, Y4
+	VMOVUPS veccon<>+1280(SB), Y7
+	VSUBPS Y4, Y7, Y7
+	VXORPS Y6, Y6, Y6
+	VCMPPS $14, Y6, Y0, Y8
+	VBLENDVPS Y8, Y7, Y4, Y4
+	VMULPS veccon<>+1024(SB), Y4, Y4
+	VMULPS Y0, Y0, Y3
+	VMULPS veccon<>+1024(SB), Y3, Y3
+	VXORPS Y1, Y1, Y1
+	VSUBPS Y3, Y1, Y3
+	VMAXPS veccon<>+192(SB), Y3, Y6
+	VMINPS veccon<>+256(SB), Y6, Y6
+	VMULPS veccon<>+0(SB), Y6, Y5
+	VROUNDPS $0, Y5, Y5
+	VFNMADD231PS veccon<>+64(SB), Y5, Y6
+	VFNMADD231PS veccon<>+128(SB), Y5, Y6
+	VMOVUPS veccon<>+768(SB), Y9
+	VFMADD213PS veccon<>+704(SB), Y6, Y9
+	VFMADD213PS veccon<>+640(SB), Y6, Y9
+	VFMADD213PS veccon<>+576(SB), Y6, Y9
+	VFMADD213PS veccon<>+512(SB), Y6, Y9
+	VFMADD213PS veccon<>+448(SB), Y6, Y9
+	VFMADD213PS veccon<>+384(SB), Y6, Y9
+	VFMADD213PS veccon<>+320(SB), Y6, Y9
+	VCVTPS2DQ Y5, Y5
+	VPSRAD $1, Y5, Y6
+	VPSUBD Y6, Y5, Y5
+	VPADDD veccon<>+832(SB), Y6, Y6
+	VPSLLD $23, Y6, Y6
+	VMULPS Y6, Y9, Y9
+	VPADDD veccon<>+832(SB), Y5, Y5
+	VPSLLD $23, Y5, Y5
+	VMULPS Y5, Y9, Y9
+	VCMPPS $3, Y3, Y3, Y6
+	VBLENDVPS Y6, Y3, Y9, Y9
+	VMULPS veccon<>+1536(SB), Y9, Y9
+	VFMADD231PS Y9, Y0, Y4
+	VMULPS (DX), Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ gelubAVX2_loop
+gelubAVX2_done:
 	VZEROUPPER
 	RET

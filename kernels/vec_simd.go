@@ -38,7 +38,8 @@ func (v *vecAsm) install() {
 	siluImpl = v.unary(v.silu, SiluRef)
 	siluBackwardImpl = v.backward(v.silub, SiluBackwardRef)
 	adamWImpl = v.AdamW
-	// Gelu (erf form) keeps its reference: no vector erf yet.
+	geluImpl = v.unary(v.gelu, GeluRef)
+	geluBackwardImpl = v.backward(v.gelub, GeluBackwardRef)
 }
 
 // body is the length the assembly handles: the largest multiple of w.

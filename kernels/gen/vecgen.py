@@ -35,6 +35,17 @@ const("gelu_c3", 3 * 0.044715)
 const("two", 2.0)
 const("m2sqrt2pi", -2 * 0.79788456080286535588)
 const("absmask", 0x7fffffff, True)
+const("invsqrt2", 0.70710678118654752440)
+const("invsqrt2pi", 0.39894228040143267794)
+const("zero", 0.0)
+const("m20", -20.0)
+const("p20", 20.0)
+# erfc(z) ~ t*exp(-z*z + P(t)), t = 1/(1+z/2), z >= 0: the Chebyshev fit of
+# Numerical Recipes (erfcc), fractional error < 1.2e-7 in exact arithmetic.
+ERFC = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+        0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277]
+for i, c in enumerate(ERFC):
+    const("erfc%d" % i, c)
 
 out = []
 def w(s=""):
@@ -301,14 +312,20 @@ def gen(v):
         w("\tVDIVPS %s, %s, %s" % (p, t, p))                 # s
         w("\tVSUBPS %s, %s, %s" % (p, t, t))                 # 1-s
         w("\tVMULPS %s, %s, %s" % (p, t, t))                 # s(1-s)
-        w("\tVMULPS %s, %s, %s" % (y, y, x))                 # x^2
+        # x clamped to [-20, 20] below: beyond, s(1-s) is 0 and x^2 must not
+        # overflow into Inf*0.
+        w("\tVMAXPS %s, %s, %s" % (C("m20"), y, n_))
+        w("\tVMINPS %s, %s, %s" % (C("p20"), n_, n_))
+        w("\tVMULPS %s, %s, %s" % (n_, n_, x))               # x^2
         w("\tVMULPS %s, %s, %s" % (C("gelu_c3"), x, x))
         w("\tVADDPS %s, %s, %s" % (C("one"), x, x))          # 1 + 3c x^2
         w("\tVMULPS %s, %s, %s" % (C("sqrt2pi"), x, x))
-        w("\tVMULPS %s, %s, %s" % (y, x, x))
+        w("\tVMULPS %s, %s, %s" % (n_, x, x))
         w("\tVMULPS %s, %s, %s" % (t, x, x))
         w("\tVADDPS %s, %s, %s" % (x, x, x))
         w("\tVADDPS %s, %s, %s" % (p, x, x))
+        w("\tVSUBPS %s, %s, %s" % (y, y, n_))                # 0, or NaN for +-Inf (as the reference)
+        w("\tVADDPS %s, %s, %s" % (n_, x, x))
         w("\tVMULPS %d(DX), %s, %s" % (off, x, x))
         w("\tVMOVUPS %s, %d(DI)" % (x, off))
     loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
@@ -470,6 +487,64 @@ def gen(v):
     loop(v, nm, "CX", b, ["SI", "DX", "DI"], 2)
     ret(v)
 
+    # gelu (erf form): 0.5*x*E, E = 1+erf(x/sqrt2) = erfc(-x/sqrt2):
+    # r = erfc(|x|/sqrt2) from the fit, E = r for x <= 0 and 2-r for x > 0.
+    def gelu_e(y, z, t, q, e, n_, tt, s, m):
+        """E into e; clobbers z, t, q, n_, tt, s, m (m: mask, AVX2)."""
+        w("\tVANDPS %s, %s, %s" % (C("absmask"), y, z))
+        w("\tVMULPS %s, %s, %s" % (C("invsqrt2"), z, z))      # z = |x|/sqrt2
+        w("\tVMOVUPS %s, %s" % (C("half"), t))
+        w("\tVFMADD213PS %s, %s, %s" % (C("one"), z, t))        # 1 + z/2
+        w("\tVMOVUPS %s, %s" % (C("one"), q))
+        w("\tVDIVPS %s, %s, %s" % (t, q, t))                    # t
+        w("\tVMOVUPS %s, %s" % (C("erfc9"), q))
+        for i in range(8, -1, -1):
+            w("\tVFMADD213PS %s, %s, %s" % (C("erfc%d" % i), t, q))
+        w("\tVFNMADD231PS %s, %s, %s" % (z, z, q))              # P(t) - z^2
+        exp_body(v, q, e, n_, tt)
+        w("\tVMULPS %s, %s, %s" % (t, e, e))                    # r
+        w("\tVMOVUPS %s, %s" % (C("two"), s))
+        w("\tVSUBPS %s, %s, %s" % (e, s, s))                    # 2 - r
+        w("\tVXORPS %s, %s, %s" % (tt, tt, tt))
+        if v.wide:
+            w("\tVCMPPS $14, %s, %s, K3" % (tt, y))             # x > 0
+            w("\tVMOVAPS %s, K3, %s" % (s, e))
+        else:
+            w("\tVCMPPS $14, %s, %s, %s" % (tt, y, m))
+            w("\tVBLENDVPS %s, %s, %s, %s" % (m, s, e, e))
+
+    nm = fn(v, "gelu", "dst, x *float32, n int", 24)
+    w("\tMOVQ dst+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ n+16(FP), CX")
+    def b(u, off):
+        y, z, t, q, e, n_, tt, s, m = [v(i) for i in range(9)]
+        w("\tVMOVUPS (SI), %s" % y)
+        gelu_e(y, z, t, q, e, n_, tt, s, m)
+        w("\tVMULPS %s, %s, %s" % (C("half"), y, y))
+        w("\tVMULPS %s, %s, %s" % (e, y, y))
+        w("\tVMOVUPS %s, (DI)" % y)
+    loop(v, nm, "CX", b, ["SI", "DI"], 1)
+    ret(v)
+
+    # geluB: d = 0.5*E + x*exp(-x^2/2)/sqrt(2pi)
+    nm = fn(v, "gelub", "dx, x, dy *float32, n int", 32)
+    w("\tMOVQ dx+0(FP), DI"); w("\tMOVQ x+8(FP), SI"); w("\tMOVQ dy+16(FP), DX"); w("\tMOVQ n+24(FP), CX")
+    def b(u, off):
+        y, z, t, q, e, n_, tt, s, m, g = [v(i) for i in range(10)]
+        w("\tVMOVUPS (SI), %s" % y)
+        gelu_e(y, z, t, q, e, n_, tt, s, m)
+        w("\tVMULPS %s, %s, %s" % (C("half"), e, e))            # 0.5 E
+        w("\tVMULPS %s, %s, %s" % (y, y, q))
+        w("\tVMULPS %s, %s, %s" % (C("half"), q, q))
+        w("\tVXORPS %s, %s, %s" % (z, z, z))
+        w("\tVSUBPS %s, %s, %s" % (q, z, q))                    # -x^2/2
+        exp_body(v, q, g, n_, tt)
+        w("\tVMULPS %s, %s, %s" % (C("invsqrt2pi"), g, g))
+        w("\tVFMADD231PS %s, %s, %s" % (g, y, e))               # + x*phi
+        w("\tVMULPS (DX), %s, %s" % (e, e))
+        w("\tVMOVUPS %s, (DI)" % e)
+    loop(v, nm, "CX", b, ["SI", "DX", "DI"], 1)
+    ret(v)
+
 gen(V(True))
 gen(V(False))
 
@@ -503,6 +578,7 @@ DECLS = {
     'nb1': 'dy, x, w, dw, db *float32, mean, xs, ds float32, n int, out *float32',
     'nb2': 'dx, dy, x, w *float32, mean, xs, gs, a, c float32, n int',
     'norm': 'y, x *float32, m, s float32, n int',
+    'gelu': 'dst, x *float32, n int', 'gelub': 'dx, x, dy *float32, n int',
     'expsum': 'src *float32, m float32, n int, out *float32',
     'lsmb': 'dx, y, dy *float32, s float32, n int',
 }
