@@ -1,0 +1,39 @@
+// Package rl trains the VLM to evaluate itself with reinforcement learning:
+// GRPO on two-turn episodes (answer, then the fixed self-evaluation prompt
+// and a second answer), AdaPO's Adaptive Reward Model and reward-aware
+// dynamic KL (shared/papers/adapo.md), and the paper's baselines and
+// ablations (GRPO with two fixed rewards, SCoRe, AdaPO without ARM, AdaPO
+// without dynamic KL).
+//
+// # Pieces
+//
+//   - reward.go: ARM (the four closed-form rewards from the turn-1 error
+//     rate P), DynamicBetas, and RewardConfig.Question, which gives every
+//     method's reward table and turn KL weights for one question.
+//   - grpo.go: group-normalised advantages with zero-spread groups dropped,
+//     and the token-mean loss (PPO-clipped surrogate + beta_turn * k3 to the
+//     frozen reference), built from vision/policy's primitives.
+//   - rollout.go: two-turn rollouts scored with the task generator's exact
+//     answers, and their layout as one training sequence per episode (y1
+//     and y2 trained, the prompt and the self-evaluation turn not).
+//   - run.go: Runner (sampling, rewards, updates, metrics.jsonl, checkpoints
+//     that resume, curves.png and trajectories.png).
+//   - ablation.go: the paper's table at our scale over several seeds.
+//
+// # Choices
+//
+// The policy is the whole language model (Options.Trainable "lm.**"),
+// fine-tuned in full; the vision encoder and projector stay at the starting
+// weights. The reference pi_ref is a second, frozen copy of the starting
+// model (loaded from the same bundle), not a LoRA-disabled view: the model
+// is small enough to hold twice, and full fine-tuning is what the paper
+// does. Turn 2's context is built from the sampled turn-1 tokens, so the
+// sequence trained on is exactly the one sampled.
+//
+// The fixed-reward GRPO baselines are the ARM table pinned at P = 1 (pays
+// correction more: R01 1.4 > R11 0.6) and at P = 0 (pays keeping more: R11
+// 1.6 > R01 0.4), with one fixed beta on every token. The paper does not
+// give lambda and beta_base; we use beta_base 0.02 and lambda 0.05, so the
+// largest beta (turn 2 at P = 0) is 0.08, four times beta_base; the fixed
+// beta of the other methods is beta_base.
+package rl
