@@ -1,0 +1,101 @@
+package selfevolve
+
+import (
+	"math"
+	"path/filepath"
+
+	"github.com/kiln-ml/kiln/internal/plots"
+)
+
+// Plots draws a run directory's curves from its logs: rewards.png (solver
+// and proposer reward, proposer output quality), kl.png (KL to the
+// reference and beta per role), entropy.png (the answer-split histogram
+// over training: the paper's U-shape to bell curve) and validation.png.
+func Plots(dir string, n int) error {
+	steps, err := readLog[StepLog](filepath.Join(dir, StepsFile))
+	if err != nil || len(steps) == 0 {
+		return err
+	}
+	w := max(1, len(steps)/50) // points per window
+	var x, rS, rP, mal, valid, div, klS, klP, xP, bS, bP []float64
+	for lo := 0; lo < len(steps); lo += w {
+		win := steps[lo:min(lo+w, len(steps))]
+		var s, p, m, v float64
+		qs := map[string]bool{}
+		for _, l := range win {
+			s += mean(l.Rewards)
+			p += l.ProposerReward
+			if l.Malformed {
+				m++
+			}
+			if l.Valid {
+				v++
+			}
+			qs[l.Question] = true
+		}
+		k := float64(len(win))
+		last := win[len(win)-1]
+		x = append(x, float64(last.Step+1))
+		rS, rP = append(rS, s/k), append(rP, p/k)
+		mal, valid, div = append(mal, m/k), append(valid, v/k), append(div, float64(len(qs))/k)
+		var kl float64
+		for _, l := range win {
+			kl += l.KLSolver
+		}
+		klS = append(klS, kl/k)
+		bS, bP = append(bS, math.Log10(last.BetaSolver)), append(bP, math.Log10(last.BetaProposer))
+	}
+	for _, l := range steps {
+		if l.ProposerStep {
+			xP, klP = append(xP, float64(l.Step+1)), append(klP, l.KLProposer)
+		}
+	}
+	if err := plots.Lines(filepath.Join(dir, RewardsPlot),
+		plots.Panel{Title: "rewards (window mean)", XLabel: "step", Series: []plots.Series{{Name: "solver", X: x, Y: rS}, {Name: "proposer", X: x, Y: rP}}},
+		plots.Panel{Title: "proposer outputs", XLabel: "step", YLabel: "share", Series: []plots.Series{
+			{Name: "malformed", X: x, Y: mal}, {Name: "valid question", X: x, Y: valid}, {Name: "distinct questions", X: x, Y: div}}},
+	); err != nil {
+		return err
+	}
+	if err := plots.Lines(filepath.Join(dir, KLPlot),
+		plots.Panel{Title: "KL to reference (nats/token)", XLabel: "step", Series: []plots.Series{{Name: "solver", X: x, Y: klS}, {Name: "proposer", X: xP, Y: klP}}},
+		plots.Panel{Title: "log10 beta", XLabel: "step", Series: []plots.Series{{Name: "solver", X: x, Y: bS}, {Name: "proposer", X: x, Y: bP}}},
+	); err != nil {
+		return err
+	}
+	bins := Partitions(n)
+	index := map[string]int{}
+	for i, b := range bins {
+		index[b] = i
+	}
+	var hx []float64
+	var shares [][]float64
+	for lo := 0; lo < len(steps); lo += w {
+		win := steps[lo:min(lo+w, len(steps))]
+		row := make([]float64, len(bins))
+		for _, l := range win {
+			if i, ok := index[l.Split]; ok {
+				row[i] += 1 / float64(len(win))
+			}
+		}
+		hx = append(hx, float64(win[len(win)-1].Step+1))
+		shares = append(shares, row)
+	}
+	if err := plots.Heatmap(filepath.Join(dir, EntropyPlot), "answer splits of the N solver samples (low to high entropy)", "step", bins, hx, shares); err != nil {
+		return err
+	}
+	evals, err := readLog[Eval](filepath.Join(dir, EvalsFile))
+	if err != nil || len(evals) == 0 {
+		return nil
+	}
+	var ex, g, s, mj, h, top []float64
+	for _, e := range evals {
+		a := e.All()
+		ex = append(ex, float64(e.Step))
+		g, s, mj, h, top = append(g, a.Greedy), append(s, a.Sampled), append(mj, a.Majority), append(h, a.Entropy), append(top, a.TopShare)
+	}
+	return plots.Lines(filepath.Join(dir, ValidationPlot),
+		plots.Panel{Title: "validation accuracy", XLabel: "step", Series: []plots.Series{{Name: "greedy", X: ex, Y: g}, {Name: "sampled", X: ex, Y: s}, {Name: "majority", X: ex, Y: mj}}},
+		plots.Panel{Title: "validation answers", XLabel: "step", Series: []plots.Series{{Name: "entropy (nats)", X: ex, Y: h}, {Name: "top greedy answer share", X: ex, Y: top}}},
+	)
+}
