@@ -1,6 +1,9 @@
 package kernels
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // The BLIS loop nest around an MR x NR register-tile micro-kernel; the
 // micro-kernels themselves are per architecture (gemm_amd64.s).
@@ -11,12 +14,14 @@ import "sync"
 //	      for jr in nc step NR:     panels (kc x MR), one per thread (L2)
 //	        for ir in mc step MR:   micro-kernel: C[ir:+MR, jr:+NR] += A~panel * B~panel
 //
-// A B~ micro-panel (KC x NR) stays in L1 while the A~ micro-panels stream from
-// L2. Threads split the MR-tiles of M (each packs its own A~), or the NR
-// panels of N when M is too small to split. Every element of C is computed
-// by the same instruction sequence whatever the thread count or partition
-// (tile and KC boundaries are global), so results are bitwise reproducible
-// and even independent of the thread count.
+// A B~ micro-panel (KC x NR) stays in L1 while the A micro-panels stream from
+// L2. A is read in place by the micro-kernels when its row stride allows
+// (see sgemm); otherwise, and for a partial last tile, it is packed.
+// Threads take chunks of MR-tiles of M (or NR-panels of N when M is too
+// small to split) as they come free. Every element of C is computed by the
+// same instruction sequence whatever the thread count or the chunk-to-thread
+// assignment (tile and KC boundaries are global), so results are bitwise
+// reproducible, and even independent of the thread count.
 
 // gemmKernel computes C[0:MR, 0:NR] = alpha*(A x b~) + beta*C for a packed
 // k x NR panel b~ and an MR x k block of A whose k steps are ka floats apart
@@ -236,38 +241,37 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 			if pc > 0 {
 				bt = 1
 			}
-			runChunks(t, panels, func(lo, hi int) {
+			runDynamic(t, panels, (panels+4*t-1)/(4*t), func(lo, hi int) {
 				packB(bp, b, ldb, transB, pc, kc, jc, nc, nr, lo, hi)
 			})
 			if splitM {
-				runChunks(t, tilesM, func(lo, hi int) {
-					// Rows [lo,hi) tiles in blocks of about MC rows. A is
-					// read in place (only a partial last tile is packed)
-					// unless its rows are a multiple of 4 KiB apart: then
-					// they would share few cache sets, and A is packed.
-					nt := hi - lo
-					blocks := (nt*mr + g.mc - 1) / g.mc
-					ab := aBlock{a: a, lda: lda, transA: transA, pc: pc}
-					if (lda*4)%4096 == 0 {
-						ab.packed = getBuf(((nt + blocks - 1) / blocks) * mr * kc)
-						defer putBuf(ab.packed)
-					} else if hi == tilesM && m%mr != 0 {
-						ab.edge = getBuf(mr * kc)
-						defer putBuf(ab.edge)
-						packA(ab.edge, a, lda, transA, (tilesM-1)*mr, m-(tilesM-1)*mr, pc, kc, mr)
+				// Chunks of M tiles (at most MC rows, about 4 per thread)
+				// go to the threads as they come free. A is read in place
+				// (only a partial last tile is packed) unless its rows are
+				// a multiple of 4 KiB apart: then they would share few cache
+				// sets, and each chunk packs its rows.
+				chunk := max(1, min(g.mc/mr, (tilesM+4*t-1)/(4*t)))
+				packed := (lda*4)%4096 == 0
+				var edgeA []float32
+				if !packed && m%mr != 0 {
+					edgeA = getBuf(mr * kc)
+					packA(edgeA, a, lda, transA, (tilesM-1)*mr, m-(tilesM-1)*mr, pc, kc, mr)
+				}
+				runDynamic(t, tilesM, chunk, func(b0, b1 int) {
+					ab := aBlock{a: a, lda: lda, transA: transA, pc: pc, edge: edgeA}
+					if packed {
+						ab.packed = getBuf((b1 - b0) * mr * kc)
+						i0 := b0 * mr
+						packA(ab.packed, a, lda, transA, i0, min(b1*mr, m)-i0, pc, kc, mr)
 					}
-					for bi := 0; bi < blocks; bi++ {
-						b0, b1 := lo+bi*nt/blocks, lo+(bi+1)*nt/blocks
-						if b0 == b1 {
-							continue
-						}
-						if ab.packed != nil {
-							i0 := b0 * mr
-							packA(ab.packed, a, lda, transA, i0, min(b1*mr, m)-i0, pc, kc, mr)
-						}
-						g.macroKernel(&ab, bp, kc, b0, b1, 0, panels, m, jc+nc, 0, jc, alpha, bt, c, ldc)
+					g.macroKernel(&ab, bp, kc, b0, b1, 0, panels, m, jc+nc, 0, jc, alpha, bt, c, ldc)
+					if packed {
+						putBuf(ab.packed)
 					}
 				})
+				if edgeA != nil {
+					putBuf(edgeA)
+				}
 				continue
 			}
 			// M fits in one block (fewer than 2 tiles per thread): pack A~
@@ -278,11 +282,36 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 			}
 			packA(ashared, a, lda, transA, 0, m, pc, kc, mr)
 			ab := aBlock{packed: ashared}
-			runChunks(t, panels, func(lo, hi int) {
+			runDynamic(t, panels, (panels+4*t-1)/(4*t), func(lo, hi int) {
 				g.macroKernel(&ab, bp, kc, 0, tilesM, lo, hi, m, jc+nc, 0, jc, alpha, bt, c, ldc)
 			})
 		}
 	}
+}
+
+// runDynamic runs fn over [0,n) in chunks of size chunk, handed out in
+// order to up to t goroutines as they come free. Which goroutine gets a
+// chunk varies from run to run, so fn must compute each index the same way
+// whoever runs it (the GEMM tiles do); a core taken by other load then
+// slows the product down instead of stalling it at a barrier.
+func runDynamic(t, n, chunk int, fn func(lo, hi int)) {
+	chunk = max(1, chunk)
+	t = min(t, (n+chunk-1)/chunk)
+	if t <= 1 {
+		fn(0, n)
+		return
+	}
+	var next atomic.Int64
+	parallelChunks(t, func(int) (int, int) { return 0, 0 }, func(int, int) {
+		for {
+			hi := int(next.Add(int64(chunk)))
+			lo := hi - chunk
+			if lo >= n {
+				return
+			}
+			fn(lo, min(hi, n))
+		}
+	})
 }
 
 // runChunks splits [0,n) into t contiguous chunks (t <= n) and runs them on
