@@ -261,3 +261,34 @@ func TestResume(t *testing.T) {
 		}
 	}
 }
+
+// The exported solver (adapter merged into a plain model) computes what the
+// model with the solver adapter computes.
+func TestMergedSolver(t *testing.T) {
+	tr := tiny(t, tinyOptions())
+	r, img := rollout(t, tr, Solver)
+	for range 3 {
+		if _, _, err := tr.update(Solver, r, img, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged, err := MergedSolver(tr.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := policy.NewBatch([]policy.Rollout{r}, img, tr.Chat.PadID())
+	var want, got, base []float32
+	tensor.NoGrad(func() {
+		tr.Model.P.WithAdapter(Solver, func() { want = tr.Model.Forward(b.Batch).ToSlice() })
+		tr.Model.P.WithAdaptersDisabled(func() { base = tr.Model.Forward(b.Batch).ToSlice() })
+		got = merged.Forward(b.Batch).ToSlice()
+	})
+	diff, moved := 0.0, 0.0
+	for i := range want {
+		diff = math.Max(diff, math.Abs(float64(want[i]-got[i])))
+		moved = math.Max(moved, math.Abs(float64(want[i]-base[i])))
+	}
+	if diff > 1e-4 || moved < 1e-4 {
+		t.Errorf("merged vs adapter: max diff %g (adapter moved logits by %g)", diff, moved)
+	}
+}

@@ -89,7 +89,7 @@ type Options struct {
 
 	SaveEvery int       // checkpoint every N outer steps (0 = only at the end)
 	Dir       string    // run directory ("" = no files: tests)
-	Progress  io.Writer // progress bar (nil = none)
+	Progress  io.Writer `json:"-"` // progress bar (nil = none)
 }
 
 // Defaults returns the spec's values.

@@ -3,6 +3,8 @@ package selfevolve
 import (
 	"math"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/kiln-ml/kiln/internal/plots"
 )
@@ -63,11 +65,7 @@ func Plots(dir string, n int) error {
 	); err != nil {
 		return err
 	}
-	bins := Partitions(n)
-	index := map[string]int{}
-	for i, b := range bins {
-		index[b] = i
-	}
+	bins, index := entropyBins(n, 6)
 	var hx []float64
 	var shares [][]float64
 	for lo := 0; lo < len(steps); lo += w {
@@ -98,4 +96,52 @@ func Plots(dir string, n int) error {
 		plots.Panel{Title: "validation accuracy", XLabel: "step", Series: []plots.Series{{Name: "greedy", X: ex, Y: g}, {Name: "sampled", X: ex, Y: s}, {Name: "majority", X: ex, Y: mj}}},
 		plots.Panel{Title: "validation answers", XLabel: "step", Series: []plots.Series{{Name: "entropy (nats)", X: ex, Y: h}, {Name: "top greedy answer share", X: ex, Y: top}}},
 	)
+}
+
+// entropyBins returns the histogram bins of answer splits: every partition
+// of n, in order of entropy, with the closest neighbours merged until at
+// most k remain (the plot palette has six colours), and each partition's bin.
+func entropyBins(n, k int) ([]string, map[string]int) {
+	parts := Partitions(n)
+	groups := make([][]string, len(parts))
+	hs := make([]float64, len(parts))
+	for i, p := range parts {
+		groups[i] = []string{p}
+		hs[i] = partitionEntropy(p)
+	}
+	for len(groups) > k {
+		best := 0
+		for i := 1; i+1 < len(groups); i++ {
+			if hs[i+1]-hs[i] < hs[best+1]-hs[best] {
+				best = i
+			}
+		}
+		groups[best] = append(groups[best], groups[best+1]...)
+		groups = append(groups[:best+1], groups[best+2:]...)
+		hs = append(hs[:best+1], hs[best+2:]...)
+	}
+	names := make([]string, len(groups))
+	index := map[string]int{}
+	for i, g := range groups {
+		names[i] = strings.Join(g, " | ")
+		for _, p := range g {
+			index[p] = i
+		}
+	}
+	return names, index
+}
+
+func partitionEntropy(p string) float64 {
+	var cs []float64
+	total := 0.0
+	for _, f := range strings.Split(p, "+") {
+		c, _ := strconv.Atoi(f)
+		cs = append(cs, float64(c))
+		total += float64(c)
+	}
+	h := 0.0
+	for _, c := range cs {
+		h -= c / total * math.Log(c/total)
+	}
+	return h
 }

@@ -124,3 +124,14 @@ func ExampleRewards() {
 	// solver 0.699 0.699 0.664 0.324 0.292
 	// proposer 0.990 (H = 0.950 nats)
 }
+
+func TestEntropyBins(t *testing.T) {
+	names, index := entropyBins(5, 6)
+	want := []string{"5", "4+1", "3+2", "3+1+1 | 2+2+1", "2+1+1+1", "1+1+1+1+1"}
+	if !slices.Equal(names, want) {
+		t.Errorf("bins %v, want %v", names, want)
+	}
+	if index["2+2+1"] != 3 || index["1+1+1+1+1"] != 5 {
+		t.Errorf("index %v", index)
+	}
+}
