@@ -15,8 +15,7 @@
 //   - Work is split across Threads() goroutines with a partition that depends
 //     only on the problem size and the thread count, never on scheduling, so
 //     the same inputs and thread count give bitwise the same output.
-package kernels
-
+//
 // SIMD variants
 //
 // Every kernel has up to three implementations: generic (pure Go: the *Ref
@@ -52,3 +51,4 @@ package kernels
 // Gelu's erf uses the Numerical Recipes erfc fit (relative error < 1.2e-7
 // before float32 rounding); reductions accumulate in float32 lanes and sum
 // the lanes in float64. The tolerances are in the conformance tests.
+package kernels
