@@ -16,7 +16,7 @@
 //     only on the problem size and the thread count, never on scheduling, so
 //     the same inputs and thread count give bitwise the same output.
 //
-// SIMD variants
+// # SIMD variants
 //
 // Every kernel has up to three implementations: generic (pure Go: the *Ref
 // references for the vector kernels, a row-blocked loop for GEMM), avx2
