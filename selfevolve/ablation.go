@@ -70,6 +70,7 @@ type AblationRun struct {
 	BestStep int     `json:"best_step"`
 	Stopped  string  `json:"stopped,omitempty"`
 	Seconds  float64 `json:"seconds"` // training wall time
+	Train    Summary `json:"train"`
 }
 
 const resultFile = "result.json"
@@ -138,6 +139,9 @@ func runVariant(a AblationOptions, v Variant, seed uint64, dir string) (Ablation
 	r.Steps, r.BestStep, r.Stopped, r.Seconds = t.S.Step, t.S.BestStep, t.S.Stopped, t.S.Seconds
 	if r.Seconds == 0 {
 		r.Seconds = time.Since(start).Seconds()
+	}
+	if r.Train, err = Summarize(dir); err != nil {
+		return r, err
 	}
 	m.P.WithAdapter(Solver, func() { r.Test = Evaluate(m, chat, a.Test, eo) })
 	return r, nil
@@ -244,4 +248,39 @@ func MergedSolver(m *vision.VLM) (*vision.VLM, error) {
 		})
 	}
 	return out, nil
+}
+
+// Quick is a short self-evolution for kiln demo: the held-out greedy,
+// sampled and majority accuracy of m on the first items of the test stream
+// before and after steps outer steps (Scaled options, guard on with a
+// validation every steps/2), the best validation weights kept in m's solver
+// adapter.
+func Quick(m *vision.VLM, chat *vision.Chat, steps, items int, progress io.Writer) (before, after Eval, err error) {
+	o := Scaled()
+	o.Steps, o.EvalEvery, o.EvalItems, o.SaveEvery, o.Progress = steps, max(1, steps/2), items, 0, progress
+	imgS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, o.ImageSeed)
+	if err != nil {
+		return before, after, err
+	}
+	valS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Validation, 1)
+	if err != nil {
+		return before, after, err
+	}
+	testS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Test, 1)
+	if err != nil {
+		return before, after, err
+	}
+	eo := EvalOptions{Items: items, Samples: o.N, MaxNew: o.SolverMaxNew, Seed: o.Seed}
+	before = Evaluate(m, chat, train.TaskStream{S: testS}, eo)
+	t, err := New(m, chat, train.TaskStream{S: imgS}, train.TaskStream{S: valS}, o)
+	if err != nil {
+		return before, after, err
+	}
+	if err := t.Run(); err != nil {
+		return before, after, err
+	}
+	t.RestoreBest()
+	m.P.UseAdapter(Solver)
+	after = Evaluate(m, chat, train.TaskStream{S: testS}, eo)
+	return before, after, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -26,6 +27,17 @@ var (
 // tiny builds a tiny untrained VLM over the task world with the EvoLMM
 // trainer around it; the same arguments give the same objects.
 func tiny(t *testing.T, o Options) *Trainer {
+	t.Helper()
+	m, chat, trainS, valS := tinyModel(t)
+	tr, err := New(m, chat, trainS, valS, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Cfg = m.Cfg
+	return tr
+}
+
+func tinyModel(t *testing.T) (*vision.VLM, *vision.Chat, train.Stream, train.Stream) {
 	t.Helper()
 	trainS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, 1)
 	if err != nil {
@@ -55,12 +67,7 @@ func tiny(t *testing.T, o Options) *Trainer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := New(m, chat, train.TaskStream{S: trainS}, train.TaskStream{S: valS}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.Cfg = cfg
-	return tr
+	return m, chat, train.TaskStream{S: trainS}, train.TaskStream{S: valS}
 }
 
 func tinyOptions() Options {
@@ -290,5 +297,35 @@ func TestMergedSolver(t *testing.T) {
 	}
 	if diff > 1e-4 || moved < 1e-4 {
 		t.Errorf("merged vs adapter: max diff %g (adapter moved logits by %g)", diff, moved)
+	}
+}
+
+func TestAblationRunsAndResumes(t *testing.T) {
+	o := tinyOptions()
+	o.Steps, o.EvalEvery = 2, 1
+	_, _, imgs, val := tinyModel(t)
+	a := AblationOptions{
+		Load: func() (*vision.VLM, *vision.Chat, error) {
+			m, chat, _, _ := tinyModel(t)
+			return m, chat, nil
+		},
+		Opt: o, Variants: []Variant{Variants[0], Variants[2]}, Seeds: []uint64{1, 2},
+		Images: imgs, Val: val, Test: val, TestItems: 4, TestSamples: 2, Dir: t.TempDir(),
+	}
+	runs, err := RunAblation(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 4 || runs[2].Variant != "continuous" || runs[2].Steps != 2 || runs[2].Train.Steps != 2 {
+		t.Fatalf("runs %+v", runs)
+	}
+	table := AblationTable(runs)
+	if !strings.Contains(table, "| base | 2 |") || !strings.Contains(table, "| continuous | 2 |") {
+		t.Errorf("table:\n%s", table)
+	}
+	// A second call reads the results instead of training again.
+	again, err := RunAblation(a)
+	if err != nil || AblationTable(again) != table {
+		t.Errorf("rerun: %v\n%s", err, AblationTable(again))
 	}
 }

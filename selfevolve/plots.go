@@ -145,3 +145,71 @@ func partitionEntropy(p string) float64 {
 	}
 	return h
 }
+
+// Summary holds a run's training metrics from its steps.jsonl: means over
+// all steps and over the last tenth (at least one step).
+type Summary struct {
+	Steps          int     `json:"steps"`
+	SolverReward   float64 `json:"solver_reward"`
+	ProposerReward float64 `json:"proposer_reward"`
+	Entropy        float64 `json:"entropy"`
+	Malformed      float64 `json:"malformed"`     // share of proposer outputs without a <question> tag
+	Valid          float64 `json:"valid"`         // share of questions valid for their image (tasks.MatchQuestion)
+	Diversity      float64 `json:"diversity"`     // distinct questions / total
+	KLSolver       float64 `json:"kl_solver"`     // mean over the last tenth
+	KLProposer     float64 `json:"kl_proposer"`   // mean over the last tenth's proposer steps
+	BetaSolver     float64 `json:"beta_solver"`   // at the end
+	BetaProposer   float64 `json:"beta_proposer"` // at the end
+	LateSolver     float64 `json:"late_solver"`   // solver reward over the last tenth
+	LateProposer   float64 `json:"late_proposer"` // proposer reward over the last tenth
+	LateEntropy    float64 `json:"late_entropy"`  // answer entropy over the last tenth
+	LateValid      float64 `json:"late_valid"`    // valid-question share over the last tenth
+}
+
+// Summarize reads a run directory's steps.jsonl.
+func Summarize(dir string) (Summary, error) {
+	steps, err := readLog[StepLog](filepath.Join(dir, StepsFile))
+	if err != nil || len(steps) == 0 {
+		return Summary{}, err
+	}
+	var s Summary
+	s.Steps = len(steps)
+	qs := map[string]bool{}
+	for _, l := range steps {
+		s.SolverReward += mean(l.Rewards)
+		s.ProposerReward += l.ProposerReward
+		s.Entropy += l.Entropy
+		if l.Malformed {
+			s.Malformed++
+		}
+		if l.Valid {
+			s.Valid++
+		}
+		qs[l.Question] = true
+	}
+	n := float64(len(steps))
+	s.SolverReward, s.ProposerReward, s.Entropy, s.Malformed, s.Valid = s.SolverReward/n, s.ProposerReward/n, s.Entropy/n, s.Malformed/n, s.Valid/n
+	s.Diversity = float64(len(qs)) / n
+	late := steps[len(steps)-max(1, len(steps)/10):]
+	np := 0
+	for _, l := range late {
+		k := float64(len(late))
+		s.KLSolver += l.KLSolver / k
+		s.LateSolver += mean(l.Rewards) / k
+		s.LateProposer += l.ProposerReward / k
+		s.LateEntropy += l.Entropy / k
+		if l.Valid {
+			s.LateValid += 1 / k
+		}
+		if l.ProposerStep {
+			s.KLProposer += l.KLProposer
+			np++
+		}
+	}
+	if np > 0 {
+		s.KLProposer /= float64(np)
+	}
+	last := steps[len(steps)-1]
+	s.BetaSolver, s.BetaProposer = last.BetaSolver, last.BetaProposer
+	return s, nil
+}

@@ -97,7 +97,7 @@ func runEvolve(args []string) error {
 	reward, guard := evolveFlags(fs, &o)
 	model := fs.String("model", "vision/pretrained/model", "base model bundle or checkpoint directory")
 	out := fs.String("out", "runs/evolve", "run directory (steps.jsonl, evals.jsonl, PNGs, checkpoint/); an existing checkpoint is resumed")
-	testItems := fs.Int("test-items", 500, "held-out test items for the before/after report")
+	testItems := fs.Int("test-items", 500, "held-out test items for the before/after report (0 = none)")
 	testSamples := fs.Int("test-samples", 5, "sampled answers per test item (sampled and majority accuracy)")
 	last := fs.Bool("last", false, "report and export the last weights instead of the best validation ones")
 	export := fs.String("export", "", "write the solver (adapter merged) as a model bundle to this directory")
@@ -193,8 +193,11 @@ func runEvolve(args []string) error {
 	}
 
 	eo := selfevolve.EvalOptions{Items: *testItems, Samples: *testSamples, MaxNew: o.SolverMaxNew, Seed: o.Seed}
-	before := selfevolve.Evaluate(m, chat, train.TaskStream{S: testS}, eo)
-	fmt.Printf("test before (%d items):\n%s\n", *testItems, before.Table())
+	var before, after selfevolve.Eval
+	if *testItems > 0 {
+		before = selfevolve.Evaluate(m, chat, train.TaskStream{S: testS}, eo)
+		fmt.Printf("test before (%d items):\n%s\n", *testItems, before.Table())
+	}
 	o.Dir = *out
 	t, err := selfevolve.New(m, chat, train.TaskStream{S: imgS}, train.TaskStream{S: valS}, o)
 	if err != nil {
@@ -212,10 +215,20 @@ func runEvolve(args []string) error {
 		t.RestoreBest()
 		which = fmt.Sprintf("best validation (step %d)", t.S.BestStep)
 	}
-	var after selfevolve.Eval
-	m.P.WithAdapter(selfevolve.Solver, func() { after = selfevolve.Evaluate(m, chat, train.TaskStream{S: testS}, eo) })
-	fmt.Printf("test after %d steps, %s weights (validation greedy %.1f%% -> best %.1f%%):\n%s\n", t.S.Step, which, 100*t.S.BaseAcc, 100*t.S.BestAcc, after.Table())
-	rep, _ := json.MarshalIndent(map[string]any{"before": before, "after": after, "weights": which, "state": t.S, "options": optionsJSON(o)}, "", "  ")
+	fmt.Printf("after %d steps, %s weights: validation greedy %.1f%% -> best %.1f%%\n", t.S.Step, which, 100*t.S.BaseAcc, 100*t.S.BestAcc)
+	if *testItems > 0 {
+		m.P.WithAdapter(selfevolve.Solver, func() { after = selfevolve.Evaluate(m, chat, train.TaskStream{S: testS}, eo) })
+		fmt.Printf("test after:\n%s\n", after.Table())
+	}
+	sum, err := selfevolve.Summarize(*out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("training: solver reward %.3f (last tenth %.3f), proposer reward %.3f (%.3f), answer entropy %.3f (%.3f) nats,\n"+
+		"  questions valid %.0f%% (%.0f%%), malformed %.0f%%, distinct %.0f%%; KL solver %.4f proposer %.4f; beta solver %.2g proposer %.2g\n",
+		sum.SolverReward, sum.LateSolver, sum.ProposerReward, sum.LateProposer, sum.Entropy, sum.LateEntropy,
+		100*sum.Valid, 100*sum.LateValid, 100*sum.Malformed, 100*sum.Diversity, sum.KLSolver, sum.KLProposer, sum.BetaSolver, sum.BetaProposer)
+	rep, _ := json.MarshalIndent(map[string]any{"before": before, "after": after, "weights": which, "state": t.S, "train": sum, "options": optionsJSON(o)}, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(*out, "report.json"), func(w io.Writer) error { _, err := w.Write(append(rep, '\n')); return err }); err != nil {
 		return err
 	}
