@@ -226,8 +226,12 @@ func (res Result) Markdown(w io.Writer) {
 		if pk == 0 {
 			pk = peak
 		}
-		fmt.Fprintf(w, "| %s (%dx%dx%d) | %.1f | %.1f | %s | %s | %.1f | %.0f%% | %.2fx | %s |\n", s.Name, s.M, s.N, s.K,
-			r.Kiln1, r.KilnAll, num(r.Gonum1), num(r.GonumAll), pk, 100*r.Kiln1/pk, r.KilnAll/r.Kiln1, ratio)
+		pct := "-"
+		if pk > 0 {
+			pct = fmt.Sprintf("%.0f%%", 100*r.Kiln1/pk)
+		}
+		fmt.Fprintf(w, "| %s (%dx%dx%d) | %.1f | %.1f | %s | %s | %s | %s | %.2fx | %s |\n", s.Name, s.M, s.N, s.K,
+			r.Kiln1, r.KilnAll, num(r.Gonum1), num(r.GonumAll), num(pk), pct, r.KilnAll/r.Kiln1, ratio)
 	}
 }
 
