@@ -1,6 +1,7 @@
 package selfevolve
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -18,7 +19,7 @@ func Plots(dir string, n int) error {
 	if err != nil || len(steps) == 0 {
 		return err
 	}
-	w := max(1, len(steps)/50) // points per window
+	w := max(1, len(steps)/30) // steps per point
 	var x, rS, rP, mal, valid, div, klS, klP, xP, bS, bP []float64
 	for lo := 0; lo < len(steps); lo += w {
 		win := steps[lo:min(lo+w, len(steps))]
@@ -68,8 +69,9 @@ func Plots(dir string, n int) error {
 	bins, index := entropyBins(n, 6)
 	var hx []float64
 	var shares [][]float64
-	for lo := 0; lo < len(steps); lo += w {
-		win := steps[lo:min(lo+w, len(steps))]
+	hw := max(1, len(steps)/20)
+	for lo := 0; lo < len(steps); lo += hw {
+		win := steps[lo:min(lo+hw, len(steps))]
 		row := make([]float64, len(bins))
 		for _, l := range win {
 			if i, ok := index[l.Split]; ok {
@@ -79,7 +81,7 @@ func Plots(dir string, n int) error {
 		hx = append(hx, float64(win[len(win)-1].Step+1))
 		shares = append(shares, row)
 	}
-	if err := plots.Heatmap(filepath.Join(dir, EntropyPlot), "answer splits of the N solver samples (low to high entropy)", "step", bins, hx, shares); err != nil {
+	if err := plots.Heatmap(filepath.Join(dir, EntropyPlot), "answer splits of the N solver samples (low to high entropy)", fmt.Sprintf("window of %d steps", hw), bins, hx, shares); err != nil {
 		return err
 	}
 	evals, err := readLog[Eval](filepath.Join(dir, EvalsFile))
