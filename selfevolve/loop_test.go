@@ -329,3 +329,14 @@ func TestAblationRunsAndResumes(t *testing.T) {
 		t.Errorf("rerun: %v\n%s", err, AblationTable(again))
 	}
 }
+
+func TestQuick(t *testing.T) {
+	m, chat, _, _ := tinyModel(t)
+	before, after, err := Quick(m, chat, 2, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.All().N != 4 || after.All().N != 4 || m.P.ActiveAdapter() != Solver {
+		t.Errorf("before %+v after %+v adapter %q", before.All(), after.All(), m.P.ActiveAdapter())
+	}
+}
