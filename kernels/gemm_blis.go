@@ -221,8 +221,9 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	}
 	mr, nr := g.mr, g.nr
 	tilesM := (m + mr - 1) / mr
-	// Enough work per thread to pay for a hand-off (about 4 MFLOP).
-	t = max(1, min(t, m*n*k/(1<<21)))
+	// Enough work per thread to pay for the hand-offs (about 8 MFLOP: a
+	// second thread starts paying off near 200^3 on the machines measured).
+	t = max(1, min(t, m*n*k/(1<<22)))
 	splitM := tilesM >= 2*t
 	if !splitM {
 		t = max(1, min(t, (min(n, g.nc)+nr-1)/nr/2))
