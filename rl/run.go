@@ -481,8 +481,9 @@ func Plot(dir string, h []StepMetrics) error {
 			{Name: "val t1 (greedy)", X: vx, Y: v1}, {Name: "val t2 (greedy)", X: vx, Y: v2},
 			{Name: "train t1 (sampled)", X: xs, Y: smooth(t1, w)}, {Name: "train t2 (sampled)", X: xs, Y: smooth(t2, w)}}},
 		plots.Panel{Title: "turn-1 error rate P", XLabel: "step", Series: []plots.Series{{Name: "mean P", X: xs, Y: smooth(p, w)}}},
-		plots.Panel{Title: "KL to reference and betas", XLabel: "step", Series: []plots.Series{
-			{Name: "k3 turn 1", X: xs, Y: smooth(kl1, w)}, {Name: "k3 turn 2", X: xs, Y: smooth(kl2, w)},
+		plots.Panel{Title: "k3 KL to the reference", XLabel: "step", Series: []plots.Series{
+			{Name: "turn 1", X: xs, Y: smooth(kl1, w)}, {Name: "turn 2", X: xs, Y: smooth(kl2, w)}}},
+		plots.Panel{Title: "KL weights (mean over questions)", XLabel: "step", Series: []plots.Series{
 			{Name: "beta1", X: xs, Y: b1}, {Name: "beta2", X: xs, Y: b2}}},
 	); err != nil {
 		return err

@@ -159,3 +159,41 @@ func runAdaPOAblation(o rl.Options, load func() (*vision.VLM, *vision.Chat, erro
 		testItems, strings.Join(names, ","), o.Steps, time.Since(start).Round(time.Second), rl.Table(rows), filepath.Join(o.Dir, "ablation.md"))
 	return nil
 }
+
+// adapoDemo is kiln demo's short AdaPO run: it scores the model's two turns
+// on validation items, trains a copy of it with AdaPO for a few steps
+// (run directory under a temporary folder) and scores it again. load must
+// return a fresh copy of the model on each call. It leaves the caller's
+// models untouched.
+func adapoDemo(load func() (*vision.VLM, *vision.Chat, error), steps, items int, seed uint64) (before, after rl.ValMetrics, err error) {
+	pol, chat, err := load()
+	if err != nil {
+		return before, after, err
+	}
+	ref, _, err := load()
+	if err != nil {
+		return before, after, err
+	}
+	trainS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, seed)
+	if err != nil {
+		return before, after, err
+	}
+	valS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Validation, seed)
+	if err != nil {
+		return before, after, err
+	}
+	dir, err := os.MkdirTemp("", "kiln-adapo-demo-")
+	if err != nil {
+		return before, after, err
+	}
+	defer os.RemoveAll(dir)
+	val := train.TaskStream{S: valS}
+	o := rl.DefaultOptions(rl.AdaPO)
+	o.Steps, o.Seed, o.Dir, o.EvalItems, o.SaveEvery = steps, seed, dir, 0, steps
+	before = rl.Evaluate(pol, chat, val, items, o.MaxNew)
+	run := &rl.Runner{Policy: pol, Ref: ref, Chat: chat, Train: train.TaskStream{S: trainS}, Opt: o}
+	if _, err := run.Run(); err != nil {
+		return before, after, err
+	}
+	return before, rl.Evaluate(pol, chat, val, items, o.MaxNew), nil
+}
