@@ -402,10 +402,252 @@ func (v *vecAsm) lsmb(dx, y, dy *float32, s float32, n int) {
 	}
 }
 
+// setFlatAVX512 installs the elementwise kernels of width 16.
+func setFlatAVX512() {
+	addImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			addAVX512(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			AddRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	subImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			subAVX512(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			SubRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	mulImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			mulAVX512(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			MulRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	divImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			divAVX512(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			DivRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	addScalarImpl = func(dst, a []float32, s float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			addsAVX512(&dst[0], &a[0], s, nv)
+		}
+		if nv < len(dst) {
+			AddScalarRef(dst[nv:], a[nv:], s)
+		}
+	}
+	mulScalarImpl = func(dst, a []float32, s float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			scalAVX512(&dst[0], &a[0], s, nv)
+		}
+		if nv < len(dst) {
+			MulScalarRef(dst[nv:], a[nv:], s)
+		}
+	}
+	expImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			expAVX512(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			ExpRef(dst[nv:], x[nv:])
+		}
+	}
+	siluImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			siluAVX512(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			SiluRef(dst[nv:], x[nv:])
+		}
+	}
+	geluImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			geluAVX512(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			GeluRef(dst[nv:], x[nv:])
+		}
+	}
+	geluTanhImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 15
+		if nv > 0 {
+			gelutAVX512(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			GeluTanhRef(dst[nv:], x[nv:])
+		}
+	}
+	siluBackwardImpl = func(dx, x, dy []float32) {
+		nv := len(dx) &^ 15
+		if nv > 0 {
+			silubAVX512(&dx[0], &x[0], &dy[0], nv)
+		}
+		if nv < len(dx) {
+			SiluBackwardRef(dx[nv:], x[nv:], dy[nv:])
+		}
+	}
+	geluBackwardImpl = func(dx, x, dy []float32) {
+		nv := len(dx) &^ 15
+		if nv > 0 {
+			gelubAVX512(&dx[0], &x[0], &dy[0], nv)
+		}
+		if nv < len(dx) {
+			GeluBackwardRef(dx[nv:], x[nv:], dy[nv:])
+		}
+	}
+	geluTanhBackwardImpl = func(dx, x, dy []float32) {
+		nv := len(dx) &^ 15
+		if nv > 0 {
+			gelutbAVX512(&dx[0], &x[0], &dy[0], nv)
+		}
+		if nv < len(dx) {
+			GeluTanhBackwardRef(dx[nv:], x[nv:], dy[nv:])
+		}
+	}
+}
+
+// setFlatAVX2 installs the elementwise kernels of width 8.
+func setFlatAVX2() {
+	addImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			addAVX2(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			AddRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	subImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			subAVX2(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			SubRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	mulImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			mulAVX2(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			MulRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	divImpl = func(dst, a, b []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			divAVX2(&dst[0], &a[0], &b[0], nv)
+		}
+		if nv < len(dst) {
+			DivRef(dst[nv:], a[nv:], b[nv:])
+		}
+	}
+	addScalarImpl = func(dst, a []float32, s float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			addsAVX2(&dst[0], &a[0], s, nv)
+		}
+		if nv < len(dst) {
+			AddScalarRef(dst[nv:], a[nv:], s)
+		}
+	}
+	mulScalarImpl = func(dst, a []float32, s float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			scalAVX2(&dst[0], &a[0], s, nv)
+		}
+		if nv < len(dst) {
+			MulScalarRef(dst[nv:], a[nv:], s)
+		}
+	}
+	expImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			expAVX2(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			ExpRef(dst[nv:], x[nv:])
+		}
+	}
+	siluImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			siluAVX2(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			SiluRef(dst[nv:], x[nv:])
+		}
+	}
+	geluImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			geluAVX2(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			GeluRef(dst[nv:], x[nv:])
+		}
+	}
+	geluTanhImpl = func(dst, x []float32) {
+		nv := len(dst) &^ 7
+		if nv > 0 {
+			gelutAVX2(&dst[0], &x[0], nv)
+		}
+		if nv < len(dst) {
+			GeluTanhRef(dst[nv:], x[nv:])
+		}
+	}
+	siluBackwardImpl = func(dx, x, dy []float32) {
+		nv := len(dx) &^ 7
+		if nv > 0 {
+			silubAVX2(&dx[0], &x[0], &dy[0], nv)
+		}
+		if nv < len(dx) {
+			SiluBackwardRef(dx[nv:], x[nv:], dy[nv:])
+		}
+	}
+	geluBackwardImpl = func(dx, x, dy []float32) {
+		nv := len(dx) &^ 7
+		if nv > 0 {
+			gelubAVX2(&dx[0], &x[0], &dy[0], nv)
+		}
+		if nv < len(dx) {
+			GeluBackwardRef(dx[nv:], x[nv:], dy[nv:])
+		}
+	}
+	geluTanhBackwardImpl = func(dx, x, dy []float32) {
+		nv := len(dx) &^ 7
+		if nv > 0 {
+			gelutbAVX2(&dx[0], &x[0], &dy[0], nv)
+		}
+		if nv < len(dx) {
+			GeluTanhBackwardRef(dx[nv:], x[nv:], dy[nv:])
+		}
+	}
+}
+
 var (
 	vecAVX512 = &vecAsm{w: 16}
 	vecAVX2   = &vecAsm{w: 8}
 )
 
-func setVecAVX512() { vecAVX512.install() }
-func setVecAVX2()   { vecAVX2.install() }
+func setVecAVX512() { vecAVX512.install(); setFlatAVX512() }
+func setVecAVX2()   { vecAVX2.install(); setFlatAVX2() }

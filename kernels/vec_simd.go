@@ -12,19 +12,14 @@ type vecAsm struct {
 	w int // vector width in floats: 16 (AVX-512) or 8 (AVX2)
 }
 
+// install sets the row kernels and reductions of this width (the
+// elementwise ones are set by setFlatAVX512/AVX2 in vec_amd64.go).
 func (v *vecAsm) install() {
 	axpyImpl = v.Axpy
 	dotImpl = v.Dot
 	scaleImpl = v.Scale
-	addImpl = v.binary(v.add, AddRef)
-	subImpl = v.binary(v.sub, SubRef)
-	mulImpl = v.binary(v.mul, MulRef)
-	divImpl = v.binary(v.div, DivRef)
-	addScalarImpl = v.scalar(v.adds, AddScalarRef)
-	mulScalarImpl = v.scalar(v.scal, MulScalarRef)
 	sumImpl = v.Sum
 	maxImpl = v.Max
-	expImpl = v.unary(v.exp, ExpRef)
 	softmaxRowImpl = v.SoftmaxRow
 	softmaxRowBackwardImpl = v.SoftmaxRowBackward
 	logSoftmaxRowImpl = v.LogSoftmaxRow
@@ -33,57 +28,11 @@ func (v *vecAsm) install() {
 	layerNormRowBackwardImpl = v.LayerNormRowBackward
 	rmsNormRowImpl = v.RMSNormRow
 	rmsNormRowBackwardImpl = v.RMSNormRowBackward
-	geluTanhImpl = v.unary(v.gelut, GeluTanhRef)
-	geluTanhBackwardImpl = v.backward(v.gelutb, GeluTanhBackwardRef)
-	siluImpl = v.unary(v.silu, SiluRef)
-	siluBackwardImpl = v.backward(v.silub, SiluBackwardRef)
 	adamWImpl = v.AdamW
-	geluImpl = v.unary(v.gelu, GeluRef)
-	geluBackwardImpl = v.backward(v.gelub, GeluBackwardRef)
 }
 
 // body is the length the assembly handles: the largest multiple of w.
 func (v *vecAsm) body(n int) int { return n &^ (v.w - 1) }
-
-func (v *vecAsm) binary(f func(dst, a, b *float32, n int), ref func(dst, a, b []float32)) func(dst, a, b []float32) {
-	return func(dst, a, b []float32) {
-		nv := v.body(len(dst))
-		if nv > 0 {
-			f(&dst[0], &a[0], &b[0], nv)
-		}
-		ref(dst[nv:], a[nv:], b[nv:])
-	}
-}
-
-func (v *vecAsm) scalar(f func(dst, a *float32, s float32, n int), ref func(dst, a []float32, s float32)) func(dst, a []float32, s float32) {
-	return func(dst, a []float32, s float32) {
-		nv := v.body(len(dst))
-		if nv > 0 {
-			f(&dst[0], &a[0], s, nv)
-		}
-		ref(dst[nv:], a[nv:], s)
-	}
-}
-
-func (v *vecAsm) unary(f func(dst, x *float32, n int), ref func(dst, x []float32)) func(dst, x []float32) {
-	return func(dst, x []float32) {
-		nv := v.body(len(dst))
-		if nv > 0 {
-			f(&dst[0], &x[0], nv)
-		}
-		ref(dst[nv:], x[nv:])
-	}
-}
-
-func (v *vecAsm) backward(f func(dx, x, dy *float32, n int), ref func(dx, x, dy []float32)) func(dx, x, dy []float32) {
-	return func(dx, x, dy []float32) {
-		nv := v.body(len(dx))
-		if nv > 0 {
-			f(&dx[0], &x[0], &dy[0], nv)
-		}
-		ref(dx[nv:], x[nv:], dy[nv:])
-	}
-}
 
 func (v *vecAsm) addsv(dst, a []float32, s float32) {
 	nv := v.body(len(dst))

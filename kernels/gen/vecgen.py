@@ -597,6 +597,34 @@ for k, a in DECLS.items():
     args = ', '.join(argnames(a))
     G += ['func (%s *vecAsm) %s(%s) {' % (rv, k, a), '\tif %s.w == 16 {' % rv, '\t\t%sAVX512(%s)' % (k, args),
           '\t} else {', '\t\t%sAVX2(%s)' % (k, args), '\t}', '}', '']
+# Elementwise kernels get flat wrappers per width (one call level between
+# the public function and the assembly).
+FLAT = [  # impl var, kernel, reference, kind
+    ('addImpl', 'add', 'AddRef', 'bin'), ('subImpl', 'sub', 'SubRef', 'bin'),
+    ('mulImpl', 'mul', 'MulRef', 'bin'), ('divImpl', 'div', 'DivRef', 'bin'),
+    ('addScalarImpl', 'adds', 'AddScalarRef', 'sc'), ('mulScalarImpl', 'scal', 'MulScalarRef', 'sc'),
+    ('expImpl', 'exp', 'ExpRef', 'un'), ('siluImpl', 'silu', 'SiluRef', 'un'),
+    ('geluImpl', 'gelu', 'GeluRef', 'un'), ('geluTanhImpl', 'gelut', 'GeluTanhRef', 'un'),
+    ('siluBackwardImpl', 'silub', 'SiluBackwardRef', 'bw'), ('geluBackwardImpl', 'gelub', 'GeluBackwardRef', 'bw'),
+    ('geluTanhBackwardImpl', 'gelutb', 'GeluTanhBackwardRef', 'bw'),
+]
+for sfx, wd in (('AVX512', 16), ('AVX2', 8)):
+    G += ['// setFlat%s installs the elementwise kernels of width %d.' % (sfx, wd), 'func setFlat%s() {' % sfx]
+    for var, k, ref, kind in FLAT:
+        if kind == 'bin':
+            sig, call, tail = 'dst, a, b []float32', '&dst[0], &a[0], &b[0], nv', 'dst[nv:], a[nv:], b[nv:]'
+        elif kind == 'sc':
+            sig, call, tail = 'dst, a []float32, s float32', '&dst[0], &a[0], s, nv', 'dst[nv:], a[nv:], s'
+        elif kind == 'un':
+            sig, call, tail = 'dst, x []float32', '&dst[0], &x[0], nv', 'dst[nv:], x[nv:]'
+        else:
+            sig, call, tail = 'dx, x, dy []float32', '&dx[0], &x[0], &dy[0], nv', 'dx[nv:], x[nv:], dy[nv:]'
+        first = sig.split(',')[0]
+        G += ['\t%s = func(%s) {' % (var, sig),
+              '\t\tnv := len(%s) &^ %d' % (first, wd - 1),
+              '\t\tif nv > 0 {', '\t\t\t%s%s(%s)' % (k, sfx, call), '\t\t}',
+              '\t\tif nv < len(%s) {' % first, '\t\t\t%s(%s)' % (ref, tail), '\t\t}', '\t}']
+    G += ['}', '']
 G += ['var (', '\tvecAVX512 = &vecAsm{w: 16}', '\tvecAVX2   = &vecAsm{w: 8}', ')', '',
-      'func setVecAVX512() { vecAVX512.install() }', 'func setVecAVX2()   { vecAVX2.install() }']
+      'func setVecAVX512() { vecAVX512.install(); setFlatAVX512() }', 'func setVecAVX2()   { vecAVX2.install(); setFlatAVX2() }']
 open(__file__.rsplit("/", 1)[0] + "/../vec_amd64.go" if "/" in __file__ else "../vec_amd64.go", "w").write("\n".join(G) + "\n")
