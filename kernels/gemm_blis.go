@@ -228,7 +228,8 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	if !splitM {
 		t = max(1, min(t, (min(n, g.nc)+nr-1)/nr/2))
 	}
-	kcMax := min(g.kc, k)
+	// K blocks of equal size (at most KC): no short last pass over C.
+	kcMax := (k + (k+g.kc-1)/g.kc - 1) / ((k + g.kc - 1) / g.kc)
 	ncMax := min(g.nc, n)
 	bp := getBuf(kcMax * ((ncMax + nr - 1) / nr) * nr)
 	defer putBuf(bp)
@@ -236,8 +237,8 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	for jc := 0; jc < n; jc += g.nc {
 		nc := min(g.nc, n-jc)
 		panels := (nc + nr - 1) / nr
-		for pc := 0; pc < k; pc += g.kc {
-			kc := min(g.kc, k-pc)
+		for pc := 0; pc < k; pc += kcMax {
+			kc := min(kcMax, k-pc)
 			bt := beta
 			if pc > 0 {
 				bt = 1
