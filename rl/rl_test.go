@@ -347,3 +347,22 @@ func TestRunEndToEndAndResume(t *testing.T) {
 		t.Errorf("metrics.jsonl has %d lines", strings.Count(string(b), "\n"))
 	}
 }
+
+// A sampled image placeholder or role tag ends the answer before it, so
+// the conversation keeps its structure.
+func TestTruncateStructural(t *testing.T) {
+	_, chat, _ := tiny(t)
+	img, _ := chat.Tok.SpecialID(tokenizer.Image)
+	bad := structural(chat)
+	if bad[chat.EndID()] || !bad[img] || len(bad) != len(chat.Tok.Specials())-1 {
+		t.Fatalf("structural tokens %v", bad)
+	}
+	s := truncate(vision.Sample{Tokens: []int{40, 41, img, 42, chat.EndID()}, LogProbs: []float32{-1, -2, -3, -4, -5}, Stopped: true}, bad)
+	if len(s.Tokens) != 2 || len(s.LogProbs) != 2 || s.Stopped {
+		t.Errorf("truncated %+v", s)
+	}
+	ok := vision.Sample{Tokens: []int{40, chat.EndID()}, LogProbs: []float32{-1, -2}, Stopped: true}
+	if got := truncate(ok, bad); len(got.Tokens) != 2 || !got.Stopped {
+		t.Errorf("clean sample changed: %+v", got)
+	}
+}

@@ -81,7 +81,9 @@ func Rollouts(m *vision.VLM, chat *vision.Chat, items []train.Item, images *tens
 	}
 	img := images.IndexSelect(0, idx)
 	suffix := selfEvalTurn(chat)
+	bad := structural(chat)
 	for i, s := range m.Generate(img, prompts, o) {
+		s = truncate(s, bad)
 		e := &eps[i]
 		e.Y1, e.LP1 = s.Tokens, s.LogProbs
 		if !s.Stopped {
@@ -93,12 +95,38 @@ func Rollouts(m *vision.VLM, chat *vision.Chat, items []train.Item, images *tens
 		prompts[i] = concat(e.Prompt, e.Y1, e.Ctx)
 	}
 	for i, s := range m.Generate(img, prompts, o) {
+		s = truncate(s, bad)
 		e := &eps[i]
 		e.Y2, e.LP2 = s.Tokens, s.LogProbs
 		e.Text2 = chat.Decode(e.Y2)
 		e.C2 = correct(e.Text2, items[e.Question])
 	}
 	return eps
+}
+
+// structural returns the special tokens other than <|end|> (image
+// placeholder, pad, role tags): sampled inside an answer they would change
+// the conversation's structure (an extra image placeholder breaks the
+// image-token count).
+func structural(chat *vision.Chat) map[int]bool {
+	bad := map[int]bool{}
+	for _, s := range chat.Tok.Specials() {
+		if id, ok := chat.Tok.SpecialID(s); ok && id != chat.EndID() {
+			bad[id] = true
+		}
+	}
+	return bad
+}
+
+// truncate cuts a sample before its first structural token; the kept
+// prefix is still a sample of the policy, now one that ran out of budget.
+func truncate(s vision.Sample, bad map[int]bool) vision.Sample {
+	for k, t := range s.Tokens {
+		if bad[t] {
+			return vision.Sample{Tokens: s.Tokens[:k], LogProbs: s.LogProbs[:k]}
+		}
+	}
+	return s
 }
 
 func concat(parts ...[]int) []int {
