@@ -56,7 +56,7 @@ type Options struct {
 // DefaultOptions returns the defaults of kiln adapo (see the package doc).
 func DefaultOptions(m Method) Options {
 	return Options{Reward: DefaultRewardConfig(m), Steps: 200, Questions: 8, Group: 8, Epochs: 1, MicroBatch: 32,
-		LR: 1e-4, MinLR: 1e-5, Warmup: 10, WeightDecay: 0, Clip: 1, ClipEps: 0.2, AdvEps: 1e-6,
+		LR: 3e-4, MinLR: 3e-5, Warmup: 10, WeightDecay: 0, Clip: 1, ClipEps: 0.2, AdvEps: 1e-6,
 		Temperature: 1, MaxNew: 48, Trainable: "lm.**", EvalEvery: 50, EvalItems: 128, SaveEvery: 50, Seed: 1}
 }
 

@@ -34,12 +34,12 @@ func runAdaPO(args []string) error {
 	group := fs.Int("group", d.Group, "episodes per question (GRPO group size G)")
 	epochs := fs.Int("epochs", d.Epochs, "optimizer updates per batch of rollouts (PPO epochs)")
 	micro := fs.Int("micro-batch", d.MicroBatch, "episodes per forward/backward chunk (gradients accumulated)")
-	lr := fs.Float64("lr", float64(d.LR), "peak learning rate")
-	minLR := fs.Float64("min-lr", float64(d.MinLR), "final learning rate of the cosine schedule")
+	lr := fs.Float64("lr", f64(d.LR), "peak learning rate")
+	minLR := fs.Float64("min-lr", f64(d.MinLR), "final learning rate of the cosine schedule")
 	warmup := fs.Int("warmup", d.Warmup, "warmup steps")
-	clip := fs.Float64("clip", float64(d.Clip), "gradient-norm clip (0 = off)")
-	clipEps := fs.Float64("clip-eps", float64(d.ClipEps), "PPO ratio clip epsilon")
-	temp := fs.Float64("temperature", float64(d.Temperature), "sampling temperature of both turns")
+	clip := fs.Float64("clip", f64(d.Clip), "gradient-norm clip (0 = off)")
+	clipEps := fs.Float64("clip-eps", f64(d.ClipEps), "PPO ratio clip epsilon")
+	temp := fs.Float64("temperature", f64(d.Temperature), "sampling temperature of both turns")
 	maxNew := fs.Int("max-new", d.MaxNew, "token budget of each turn")
 	trainable := fs.String("train", d.Trainable, "glob of the parameters trained")
 	evalEvery := fs.Int("eval-every", d.EvalEvery, "validate (greedy acc@t1/acc@t2) every N steps")
@@ -196,4 +196,11 @@ func adapoDemo(load func() (*vision.VLM, *vision.Chat, error), steps, items int,
 		return before, after, err
 	}
 	return before, rl.Evaluate(pol, chat, val, items, o.MaxNew), nil
+}
+
+// f64 widens a float32 default without float32 noise in -h (3e-4, not
+// 0.0003000000142).
+func f64(x float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+	return v
 }
