@@ -343,6 +343,12 @@ func TestRunEndToEndAndResume(t *testing.T) {
 	if el := time.Since(start); el > 10*time.Second {
 		t.Logf("slow: %v", el)
 	}
+	// Another method in the same directory is refused.
+	other := tinyRunner(t, dirB, 6)
+	other.Opt.Reward.Method = GRPOKeep
+	if _, err := other.Run(); err == nil || !strings.Contains(err.Error(), "adapo run") {
+		t.Errorf("resuming an adapo run as grpo-keep: %v", err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(dirB, "metrics.jsonl")); strings.Count(string(b), "\n") != 4 {
 		t.Errorf("metrics.jsonl has %d lines", strings.Count(string(b), "\n"))
 	}

@@ -49,8 +49,8 @@ type Options struct {
 	EvalItems int // validation items (greedy acc@t1/acc@t2), 0 = none
 	SaveEvery int // checkpoint every N steps (0 = only at the end)
 	Seed      uint64
-	Dir       string // run directory: metrics.jsonl, curves.png, checkpoint/
-	Progress  io.Writer
+	Dir       string    // run directory: metrics.jsonl, curves.png, checkpoint/
+	Progress  io.Writer `json:"-"`
 }
 
 // DefaultOptions returns the defaults of kiln adapo (see the package doc).
@@ -152,6 +152,9 @@ func (r *Runner) Run() ([]StepMetrics, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := checkOptions(filepath.Join(o.Dir, "options.json"), o); err != nil {
+		return nil, err
+	}
 	m := r.Policy
 	m.P.SetTrainable("**", false)
 	if m.P.SetTrainable(o.Trainable, true) == 0 {
@@ -225,6 +228,25 @@ func (r *Runner) Run() ([]StepMetrics, error) {
 		fmt.Fprintln(o.Progress)
 	}
 	return history, nil
+}
+
+// checkOptions refuses to resume a run directory with another method or
+// batch shape, then records o there.
+func checkOptions(path string, o Options) error {
+	if b, err := os.ReadFile(path); err == nil {
+		var old Options
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("rl: %s: %w", path, err)
+		}
+		if old.Reward.Method != o.Reward.Method || old.Questions != o.Questions || old.Group != o.Group || old.Seed != o.Seed {
+			return fmt.Errorf("rl: %s holds a %s run (questions %d, group %d, seed %d): use another directory", filepath.Dir(path), old.Reward.Method, old.Questions, old.Group, old.Seed)
+		}
+	}
+	b, err := json.MarshalIndent(o, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(b, '\n'))
 }
 
 // step samples one batch of episodes, scores them and updates the policy.
