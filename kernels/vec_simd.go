@@ -2,7 +2,10 @@
 
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // vecAsm is one SIMD width's set of vector kernels (vec_amd64.s). Every
 // kernel runs on the largest multiple of the vector width w; the Go methods
@@ -374,15 +377,36 @@ func (v *vecAsm) RMSNormRowBackward(dx, dw, dy, x, w []float32, rstd float32) {
 	v.normDx(dx, dy, x, w, 0, 1, rstd, -rstd*c, 0)
 }
 
+// adamBias caches the bias corrections of the last (beta1, beta2, step): an
+// optimizer step calls AdamW once per parameter tensor with the same values,
+// and two math.Pow calls cost as much as updating a small tensor.
+type adamBias struct {
+	beta1, beta2 float32
+	step         int
+	bc1, bc2     float64
+}
+
+var lastAdamBias atomic.Pointer[adamBias]
+
+func adamCorrections(beta1, beta2 float32, step int) (bc1, bc2 float64) {
+	if c := lastAdamBias.Load(); c != nil && c.beta1 == beta1 && c.beta2 == beta2 && c.step == step {
+		return c.bc1, c.bc2
+	}
+	c := &adamBias{beta1, beta2, step, 1 - math.Pow(float64(beta1), float64(step)), 1 - math.Pow(float64(beta2), float64(step))}
+	lastAdamBias.Store(c)
+	return c.bc1, c.bc2
+}
+
 func (v *vecAsm) AdamW(p, g, m, vv []float32, lr, beta1, beta2, eps, wd float32, step int) {
 	nv := v.body(len(p))
 	if nv > 0 {
-		bc1 := 1 - math.Pow(float64(beta1), float64(step))
-		bc2 := 1 - math.Pow(float64(beta2), float64(step))
+		bc1, bc2 := adamCorrections(beta1, beta2, step)
 		stepSize := float32(float64(lr) / bc1)
 		bc2s := float32(math.Sqrt(bc2))
 		c := [8]float32{beta1, 1 - beta1, beta2, 1 - beta2, 1 - lr*wd, -stepSize, 1 / bc2s, eps}
 		v.adamw(&p[0], &g[0], &m[0], &vv[0], nv, &c)
 	}
-	AdamWRef(p[nv:], g[nv:], m[nv:], vv[nv:], lr, beta1, beta2, eps, wd, step)
+	if nv < len(p) {
+		AdamWRef(p[nv:], g[nv:], m[nv:], vv[nv:], lr, beta1, beta2, eps, wd, step)
+	}
 }
