@@ -4,13 +4,14 @@ import "testing"
 
 // The README's first command must run: a short demo end to end.
 func TestDemoRuns(t *testing.T) {
-	if err := runDemo([]string{"-steps", "60"}); err != nil {
+	grid := t.TempDir() + "/grid.png"
+	if err := runDemo([]string{"-items", "24", "-samples", "2", "-grid", grid}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestBadFlagsAreErrors(t *testing.T) {
-	for _, args := range [][]string{{"-steps", "x"}, {"-steps", "0"}, {"extra"}} {
+	for _, args := range [][]string{{"-items", "x"}, {"-items", "0"}, {"extra"}, {"-model", "/nonexistent"}} {
 		if err := runDemo(args); err == nil {
 			t.Errorf("demo %v: no error", args)
 		}
