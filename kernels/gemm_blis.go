@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // The BLIS loop nest around an MR x NR register-tile micro-kernel; the
 // micro-kernels themselves are per architecture (gemm_amd64.s).
@@ -160,7 +157,8 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-var edgePool = sync.Pool{New: func() any { b := make([]float32, 16*64); return &b }}
+// edgeFree holds the scratch tiles of edge tiles.
+var edgeFree = make(chan *[16 * 64]float32, 16)
 
 // macroKernel runs the micro-kernel over MR-tiles [ti0,ti1) of an A block
 // (rows i0.. of C) and NR-panels [tj0,tj1) of B~ (columns j0.. of C).
@@ -193,9 +191,19 @@ func (g *gemmArch) macroKernel(ab *aBlock, bp []float32, kc, ti0, ti1, tj0, tj1,
 			// Edge tile: compute the full tile into a scratch tile and
 			// merge only the valid part, so C is never touched outside.
 			if edge == nil {
-				p := edgePool.Get().(*[]float32)
-				defer edgePool.Put(p)
-				edge = (*p)[:mr*nr]
+				var p *[16 * 64]float32
+				select {
+				case p = <-edgeFree:
+				default:
+					p = new([16 * 64]float32)
+				}
+				defer func() {
+					select {
+					case edgeFree <- p:
+					default:
+					}
+				}()
+				edge = p[:mr*nr]
 			}
 			kern(kc, apan, bpan, &edge[0], nr, ka, 1, 0)
 			mergeEdge(edge, nr, rows, cols, alpha, beta, c[i*ldc+j:], ldc)
@@ -477,7 +485,25 @@ type smallScratch struct {
 
 const smallPack = 4096
 
-var smallPool = sync.Pool{New: func() any { return new(smallScratch) }}
+// smallFree is the free list of small-product scratch (not a sync.Pool,
+// which the garbage collector empties; see buf.go).
+var smallFree = make(chan *smallScratch, 16)
+
+func getSmall() *smallScratch {
+	select {
+	case s := <-smallFree:
+		return s
+	default:
+		return new(smallScratch)
+	}
+}
+
+func putSmall(s *smallScratch) {
+	select {
+	case smallFree <- s:
+	default:
+	}
+}
 
 // small runs a product whose packed A and B each fit in smallPack floats
 // (and k in one KC block) serially through the micro-kernel, without
@@ -489,7 +515,7 @@ func (g *gemmArch) small(transA, transB bool, m, n, k int, alpha float32, a []fl
 	if k > g.kc || tilesM*mr*k > smallPack || panels*nr*k > smallPack {
 		return false
 	}
-	s := smallPool.Get().(*smallScratch)
+	s := getSmall()
 	packA(s.a[:], a, lda, transA, 0, m, 0, k, mr)
 	packB(s.b[:], b, ldb, transB, 0, k, 0, n, nr, 0, panels)
 	edge := s.edge[:mr*nr]
@@ -507,7 +533,7 @@ func (g *gemmArch) small(transA, transB bool, m, n, k int, alpha float32, a []fl
 			mergeEdge(edge, nr, rows, cols, alpha, beta, c[i*ldc+j:], ldc)
 		}
 	}
-	smallPool.Put(s)
+	putSmall(s)
 	return true
 }
 
