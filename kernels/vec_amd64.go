@@ -521,6 +521,54 @@ func setFlatAVX512() {
 			GeluTanhBackwardRef(dx[nv:], x[nv:], dy[nv:])
 		}
 	}
+	axpyImpl = func(alpha float32, x, y []float32) {
+		nv := len(y) &^ 15
+		if nv > 0 {
+			axpyAVX512(alpha, &x[0], &y[0], nv)
+		}
+		if nv < len(y) {
+			AxpyRef(alpha, x[nv:], y[nv:])
+		}
+	}
+	scaleImpl = func(alpha float32, x []float32) {
+		nv := len(x) &^ 15
+		if nv > 0 {
+			scalAVX512(&x[0], &x[0], alpha, nv)
+		}
+		if nv < len(x) {
+			ScaleRef(alpha, x[nv:])
+		}
+	}
+	dotImpl = func(x, y []float32) float32 {
+		nv := len(x) &^ 15
+		var s float64
+		if nv > 0 {
+			var l [16]float32
+			dotAVX512(&x[0], &y[0], nv, &l[0])
+			for _, e := range l {
+				s += float64(e)
+			}
+		}
+		for i := nv; i < len(x); i++ {
+			s += float64(x[i]) * float64(y[i])
+		}
+		return float32(s)
+	}
+	sumImpl = func(x []float32) float32 {
+		nv := len(x) &^ 15
+		var s float64
+		if nv > 0 {
+			var l [16]float32
+			sumAVX512(&x[0], nv, &l[0])
+			for _, e := range l {
+				s += float64(e)
+			}
+		}
+		for _, e := range x[nv:] {
+			s += float64(e)
+		}
+		return float32(s)
+	}
 }
 
 // setFlatAVX2 installs the elementwise kernels of width 8.
@@ -641,6 +689,54 @@ func setFlatAVX2() {
 		if nv < len(dx) {
 			GeluTanhBackwardRef(dx[nv:], x[nv:], dy[nv:])
 		}
+	}
+	axpyImpl = func(alpha float32, x, y []float32) {
+		nv := len(y) &^ 7
+		if nv > 0 {
+			axpyAVX2(alpha, &x[0], &y[0], nv)
+		}
+		if nv < len(y) {
+			AxpyRef(alpha, x[nv:], y[nv:])
+		}
+	}
+	scaleImpl = func(alpha float32, x []float32) {
+		nv := len(x) &^ 7
+		if nv > 0 {
+			scalAVX2(&x[0], &x[0], alpha, nv)
+		}
+		if nv < len(x) {
+			ScaleRef(alpha, x[nv:])
+		}
+	}
+	dotImpl = func(x, y []float32) float32 {
+		nv := len(x) &^ 7
+		var s float64
+		if nv > 0 {
+			var l [8]float32
+			dotAVX2(&x[0], &y[0], nv, &l[0])
+			for _, e := range l {
+				s += float64(e)
+			}
+		}
+		for i := nv; i < len(x); i++ {
+			s += float64(x[i]) * float64(y[i])
+		}
+		return float32(s)
+	}
+	sumImpl = func(x []float32) float32 {
+		nv := len(x) &^ 7
+		var s float64
+		if nv > 0 {
+			var l [8]float32
+			sumAVX2(&x[0], nv, &l[0])
+			for _, e := range l {
+				s += float64(e)
+			}
+		}
+		for _, e := range x[nv:] {
+			s += float64(e)
+		}
+		return float32(s)
 	}
 }
 

@@ -18,10 +18,6 @@ type vecAsm struct {
 // install sets the row kernels and reductions of this width (the
 // elementwise ones are set by setFlatAVX512/AVX2 in vec_amd64.go).
 func (v *vecAsm) install() {
-	axpyImpl = v.Axpy
-	dotImpl = v.Dot
-	scaleImpl = v.Scale
-	sumImpl = v.Sum
 	maxImpl = v.Max
 	softmaxRowImpl = v.SoftmaxRow
 	softmaxRowBackwardImpl = v.SoftmaxRowBackward

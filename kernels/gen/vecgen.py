@@ -624,6 +624,30 @@ for sfx, wd in (('AVX512', 16), ('AVX2', 8)):
               '\t\tnv := len(%s) &^ %d' % (first, wd - 1),
               '\t\tif nv > 0 {', '\t\t\t%s%s(%s)' % (k, sfx, call), '\t\t}',
               '\t\tif nv < len(%s) {' % first, '\t\t\t%s(%s)' % (ref, tail), '\t\t}', '\t}']
+    # Axpy, Scale, Dot and Sum: the same flat shape; the reductions sum the
+    # float32 lanes in float64 like the references.
+    G += ['\taxpyImpl = func(alpha float32, x, y []float32) {',
+          '\t\tnv := len(y) &^ %d' % (wd - 1),
+          '\t\tif nv > 0 {', '\t\t\taxpy%s(alpha, &x[0], &y[0], nv)' % sfx, '\t\t}',
+          '\t\tif nv < len(y) {', '\t\t\tAxpyRef(alpha, x[nv:], y[nv:])', '\t\t}', '\t}',
+          '\tscaleImpl = func(alpha float32, x []float32) {',
+          '\t\tnv := len(x) &^ %d' % (wd - 1),
+          '\t\tif nv > 0 {', '\t\t\tscal%s(&x[0], &x[0], alpha, nv)' % sfx, '\t\t}',
+          '\t\tif nv < len(x) {', '\t\t\tScaleRef(alpha, x[nv:])', '\t\t}', '\t}',
+          '\tdotImpl = func(x, y []float32) float32 {',
+          '\t\tnv := len(x) &^ %d' % (wd - 1),
+          '\t\tvar s float64',
+          '\t\tif nv > 0 {', '\t\t\tvar l [%d]float32' % wd, '\t\t\tdot%s(&x[0], &y[0], nv, &l[0])' % sfx,
+          '\t\t\tfor _, e := range l {', '\t\t\t\ts += float64(e)', '\t\t\t}', '\t\t}',
+          '\t\tfor i := nv; i < len(x); i++ {', '\t\t\ts += float64(x[i]) * float64(y[i])', '\t\t}',
+          '\t\treturn float32(s)', '\t}',
+          '\tsumImpl = func(x []float32) float32 {',
+          '\t\tnv := len(x) &^ %d' % (wd - 1),
+          '\t\tvar s float64',
+          '\t\tif nv > 0 {', '\t\t\tvar l [%d]float32' % wd, '\t\t\tsum%s(&x[0], nv, &l[0])' % sfx,
+          '\t\t\tfor _, e := range l {', '\t\t\t\ts += float64(e)', '\t\t\t}', '\t\t}',
+          '\t\tfor _, e := range x[nv:] {', '\t\t\ts += float64(e)', '\t\t}',
+          '\t\treturn float32(s)', '\t}']
     G += ['}', '']
 G += ['var (', '\tvecAVX512 = &vecAsm{w: 16}', '\tvecAVX2   = &vecAsm{w: 8}', ')', '',
       'func setVecAVX512() { vecAVX512.install(); setFlatAVX512() }', 'func setVecAVX2()   { vecAVX2.install(); setFlatAVX2() }']
