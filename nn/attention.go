@@ -9,7 +9,8 @@ import (
 
 // Attention is multi-head attention with optional rotary embeddings and
 // grouped-query heads (KVHeads divides Heads; each K/V head serves
-// Heads/KVHeads query heads).
+// Heads/KVHeads query heads; the fused attention op handles the grouping
+// without copying K/V).
 type Attention struct {
 	Q, K, V, O     *Linear
 	Heads, KVHeads int
@@ -63,18 +64,9 @@ func (a *Attention) Forward(x *tensor.Tensor, in AttnInput) *tensor.Tensor {
 	if in.Cache != nil {
 		k, v = in.Cache.append(k, v)
 	}
-	if rep := a.Heads / a.KVHeads; rep > 1 {
-		k, v = repeatKV(k, rep), repeatKV(v, rep)
-	}
 	o := tensor.ScaledDotProductAttention(q, k, v, tensor.AttnOpts{Causal: a.Causal, KeyPadding: in.KeyPadding})
 	o = o.Permute(0, 2, 1, 3).Reshape(B, T, a.Heads*a.HeadDim)
 	return a.O.Forward(o)
-}
-
-// repeatKV turns [B, Hkv, L, D] into [B, Hkv*rep, L, D] (each head repeated).
-func repeatKV(x *tensor.Tensor, rep int) *tensor.Tensor {
-	s := x.Shape()
-	return x.Unsqueeze(2).Expand(s[0], s[1], rep, s[2], s[3]).Reshape(s[0], s[1]*rep, s[2], s[3])
 }
 
 // LayerCache holds one layer's keys and values: [B, KVHeads, MaxLen, HeadDim]

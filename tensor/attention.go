@@ -23,14 +23,28 @@ type AttnOpts struct {
 // q [..., T, D], k [..., S, D], v [..., S, Dv] with equal leading dims. It is
 // one fused op with its own backward (the probabilities are kept for it). A
 // query whose keys are all masked gets a zero output and zero gradients.
+//
+// Grouped-query attention: with q [..., H, T, D] and k, v [..., Hkv, S, D]
+// where Hkv divides H, query head h uses key/value head h/(H/Hkv). The
+// group's query heads are contiguous, so each (batch, kv head) is one GEMM of
+// (H/Hkv)*T query rows: no repeated K/V is ever materialised.
 func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 	const op = "tensor.ScaledDotProductAttention"
 	nd := len(q.shape)
 	if nd < 2 || len(k.shape) != nd || len(v.shape) != nd {
 		panic(opErr(op, "q %v, k %v, v %v must have the same rank >= 2", q.shape, k.shape, v.shape))
 	}
-	lead := q.shape[:nd-2]
-	if !sameShape(lead, k.shape[:nd-2]) || !sameShape(lead, v.shape[:nd-2]) {
+	rep := 1
+	if nd >= 3 && q.shape[nd-3] != k.shape[nd-3] {
+		h, hkv := q.shape[nd-3], k.shape[nd-3]
+		if hkv == 0 || h%hkv != 0 || v.shape[nd-3] != hkv {
+			panic(opErr(op, "query heads of q %v are not a multiple of the kv heads of k %v, v %v", q.shape, k.shape, v.shape))
+		}
+		rep = h / hkv
+	}
+	lead := k.shape[:nd-2]
+	outer := max(nd-3, 0) // dims before the head dim must match exactly
+	if !sameShape(q.shape[:outer], k.shape[:outer]) || !sameShape(lead, v.shape[:nd-2]) || (rep == 1 && !sameShape(q.shape[:nd-2], lead)) {
 		panic(opErr(op, "leading dims differ: q %v, k %v, v %v", q.shape, k.shape, v.shape))
 	}
 	T, D := q.shape[nd-2], q.shape[nd-1]
@@ -38,7 +52,8 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 	if k.shape[nd-1] != D || v.shape[nd-2] != S {
 		panic(opErr(op, "q %v, k %v, v %v: need k [..., S, D] and v [..., S, Dv]", q.shape, k.shape, v.shape))
 	}
-	G := numel(lead)
+	G := numel(lead) // one GEMM per (batch, kv head) ...
+	TQ := rep * T    // ... over the group's query rows
 	perItem := 1
 	if o.KeyPadding != nil {
 		if nd < 3 || len(o.KeyPadding) != q.shape[0]*S {
@@ -51,20 +66,20 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 		scale = float32(1 / math.Sqrt(float64(D)))
 	}
 	qd, kd, vd := contigData(q), contigData(k), contigData(v)
-	outShape := append(append([]int{}, lead...), T, Dv)
+	outShape := append(append([]int{}, q.shape[:nd-2]...), T, Dv)
 	out := Zeros(outShape...)
 	if out.Numel() == 0 {
 		return out
 	}
-	p := make([]float32, G*T*S)
+	p := make([]float32, G*TQ*S)
 	if S > 0 && T > 0 {
-		kernels.SgemmStridedBatched(false, true, T, S, D, scale, qd, D, T*D, kd, D, S*D, 0, p, S, T*S, G)
+		kernels.SgemmStridedBatched(false, true, TQ, S, D, scale, qd, D, TQ*D, kd, D, S*D, 0, p, S, TQ*S, G)
 	}
-	parallelRows(G*T, S, func(lo, hi int) {
+	parallelRows(G*TQ, S, func(lo, hi int) {
 		tmp := make([]float32, S) // kernels do not promise dst may alias src
 		for r := lo; r < hi; r++ {
 			row := p[r*S : (r+1)*S]
-			g, i := r/T, r%T
+			g, i := r/TQ, r%T
 			any := false
 			for j := range row {
 				masked := (o.Causal && j > i+S-T) || (o.KeyPadding != nil && o.KeyPadding[(g/perItem)*S+j])
@@ -82,18 +97,18 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 			}
 		}
 	})
-	kernels.SgemmStridedBatched(false, false, T, Dv, S, 1, p, S, T*S, vd, Dv, S*Dv, 0, out.st.data, Dv, T*Dv, G)
+	kernels.SgemmStridedBatched(false, false, TQ, Dv, S, 1, p, S, TQ*S, vd, Dv, S*Dv, 0, out.st.data, Dv, TQ*Dv, G)
 	return record(out, "ScaledDotProductAttention", func(g *Tensor) []*Tensor {
 		gd := contigData(g)
 		var gq, gk, gv *Tensor
 		if v.requiresGrad {
 			gv = Zeros(v.shape...) // dV = P^T dO
-			kernels.SgemmStridedBatched(true, false, S, Dv, T, 1, p, S, T*S, gd, Dv, T*Dv, 0, gv.st.data, Dv, S*Dv, G)
+			kernels.SgemmStridedBatched(true, false, S, Dv, TQ, 1, p, S, TQ*S, gd, Dv, TQ*Dv, 0, gv.st.data, Dv, S*Dv, G)
 		}
 		if q.requiresGrad || k.requiresGrad {
-			ds := make([]float32, G*T*S) // dP = dO V^T, then softmax backward
-			kernels.SgemmStridedBatched(false, true, T, S, Dv, 1, gd, Dv, T*Dv, vd, Dv, S*Dv, 0, ds, S, T*S, G)
-			parallelRows(G*T, S, func(lo, hi int) {
+			ds := make([]float32, G*TQ*S) // dP = dO V^T, then softmax backward
+			kernels.SgemmStridedBatched(false, true, TQ, S, Dv, 1, gd, Dv, TQ*Dv, vd, Dv, S*Dv, 0, ds, S, TQ*S, G)
+			parallelRows(G*TQ, S, func(lo, hi int) {
 				tmp := make([]float32, S)
 				for r := lo; r < hi; r++ {
 					row := ds[r*S : (r+1)*S]
@@ -103,11 +118,11 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 			})
 			if q.requiresGrad {
 				gq = Zeros(q.shape...) // dQ = dS K * scale
-				kernels.SgemmStridedBatched(false, false, T, D, S, scale, ds, S, T*S, kd, D, S*D, 0, gq.st.data, D, T*D, G)
+				kernels.SgemmStridedBatched(false, false, TQ, D, S, scale, ds, S, TQ*S, kd, D, S*D, 0, gq.st.data, D, TQ*D, G)
 			}
 			if k.requiresGrad {
 				gk = Zeros(k.shape...) // dK = dS^T Q * scale
-				kernels.SgemmStridedBatched(true, false, S, D, T, scale, ds, S, T*S, qd, D, T*D, 0, gk.st.data, D, S*D, G)
+				kernels.SgemmStridedBatched(true, false, S, D, TQ, scale, ds, S, TQ*S, qd, D, TQ*D, 0, gk.st.data, D, S*D, G)
 			}
 		}
 		return []*Tensor{gq, gk, gv}

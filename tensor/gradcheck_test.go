@@ -145,6 +145,10 @@ func TestGradNN(t *testing.T) {
 		{name: "attention causal", in: []*Tensor{rnd(20, 1, 2, 4, 4), rnd(21, 1, 2, 4, 4), rnd(22, 1, 2, 4, 4)}, f: func(x []*Tensor) *Tensor {
 			return ScaledDotProductAttention(x[0], x[1], x[2], AttnOpts{Causal: true})
 		}},
+		{name: "attention grouped query heads", in: []*Tensor{rnd(26, 2, 4, 3, 4), rnd(27, 2, 2, 5, 4), rnd(28, 2, 2, 5, 3)}, f: func(x []*Tensor) *Tensor {
+			pad := []bool{false, true, false, false, false, false, false, false, false, true}
+			return ScaledDotProductAttention(x[0], x[1], x[2], AttnOpts{Causal: true, KeyPadding: pad})
+		}},
 		{name: "attention causal cache padding", in: []*Tensor{rnd(23, 2, 1, 2, 4), rnd(24, 2, 1, 5, 4), rnd(25, 2, 1, 5, 2)}, f: func(x []*Tensor) *Tensor {
 			pad := []bool{true, false, false, false, false, false, false, false, true, false}
 			return ScaledDotProductAttention(x[0], x[1], x[2], AttnOpts{Causal: true, KeyPadding: pad, Scale: 0.7})

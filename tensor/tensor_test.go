@@ -274,3 +274,27 @@ func TestStability(t *testing.T) {
 		t.Errorf("cross entropy %v, want log(1+e^-1) ~ 0.3133", ce)
 	}
 }
+
+// Grouped-query attention equals attention over explicitly repeated K/V
+// heads (query head h uses kv head h/rep).
+func TestAttentionGQAEqualsRepeated(t *testing.T) {
+	rng := NewRNG(11)
+	q := Randn(rng, 1, 2, 6, 4, 8)
+	k := Randn(rng, 1, 2, 2, 5, 8)
+	v := Randn(rng, 1, 2, 2, 5, 3)
+	rep := func(x *Tensor) *Tensor {
+		s := x.Shape()
+		return x.Unsqueeze(2).Expand(s[0], s[1], 3, s[2], s[3]).Reshape(s[0], s[1]*3, s[2], s[3])
+	}
+	o := AttnOpts{Causal: true, KeyPadding: []bool{false, false, true, false, false, true, false, false, false, false}}
+	got := ScaledDotProductAttention(q, k, v, o).ToSlice()
+	want := ScaledDotProductAttention(q, rep(k), rep(v), o).ToSlice()
+	for i := range got {
+		if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("elem %d: %v vs %v", i, got[i], want[i])
+		}
+	}
+	if msg := panicMsg(func() { ScaledDotProductAttention(Zeros(1, 4, 2, 8), Zeros(1, 3, 2, 8), Zeros(1, 3, 2, 8), AttnOpts{}) }); !strings.Contains(msg, "kv heads") {
+		t.Errorf("4 query heads over 3 kv heads: %q", msg)
+	}
+}
