@@ -120,6 +120,16 @@ func SgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 // then rows of C are computed as sums of scaled rows of B (i-k-j order, which
 // the Go compiler turns into tight loops), split over threads by rows of C.
 func sgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmRows(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmSerial is sgemmGeneric on the calling goroutine only (the batched
+// form parallelises over the batch instead).
+func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmRows(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemmRows(parallel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -135,8 +145,7 @@ func sgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 		}
 		ldbp = n
 	}
-	grain := max(1, 32768/max(1, n*k))
-	Parallel(m, grain, func(lo, hi int) {
+	rows := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			crow := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -160,7 +169,12 @@ func sgemmGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 				}
 			}
 		}
-	})
+	}
+	if parallel {
+		Parallel(m, max(1, 32768/max(1, n*k)), rows)
+	} else {
+		rows(0, m)
+	}
 }
 
 func sgemmBatchedGeneric(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
@@ -175,39 +189,6 @@ func sgemmBatchedGeneric(transA, transB bool, m, n, k int, alpha float32, a []fl
 	}
 	for i := 0; i < batch; i++ {
 		sgemmImpl(transA, transB, m, n, k, alpha, tail(a, i*strideA), lda, tail(b, i*strideB), ldb, beta, tail(c, i*strideC), ldc)
-	}
-}
-
-// sgemmSerial runs the generic GEMM on the calling goroutine only.
-func sgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		crow := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(crow)
-		} else if beta != 1 {
-			for j := range crow {
-				crow[j] *= beta
-			}
-		}
-		for p := 0; p < k; p++ {
-			var av float32
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
-			}
-			av *= alpha
-			if transB {
-				for j := range crow {
-					crow[j] += av * b[j*ldb+p]
-				}
-			} else {
-				brow := b[p*ldb : p*ldb+n]
-				for j, bv := range brow {
-					crow[j] += av * bv
-				}
-			}
-		}
 	}
 }
 

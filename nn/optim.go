@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kiln-ml/kiln/kernels"
@@ -249,7 +250,7 @@ func (o *optimBase) checkState(s OptimState) ([][][]float32, error) {
 			return nil, fmt.Errorf("nn: optimizer state: tensor %q: duplicate", t.Name)
 		}
 		p := o.slots[i].p
-		if !equalShape(t.Shape, p.T.Shape()) || len(t.Data) != p.T.Numel() {
+		if !slices.Equal(t.Shape, p.T.Shape()) || len(t.Data) != p.T.Numel() {
 			return nil, fmt.Errorf("nn: optimizer state: tensor %q: shape %v (%d values), parameter has shape %v",
 				t.Name, t.Shape, len(t.Data), p.T.Shape())
 		}
@@ -275,18 +276,6 @@ func sameDims(a, b *tensor.Tensor) bool {
 	}
 	for i := range a.NDim() {
 		if a.Dim(i) != b.Dim(i) {
-			return false
-		}
-	}
-	return true
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kiln-ml/kiln/nn/safetensors"
@@ -28,7 +29,7 @@ func (p *Params) LoadStateTensors(ts []safetensors.Tensor, src string, optional 
 		if q == nil {
 			return fmt.Errorf("%s: tensor %q is not a parameter of this model", src, t.Name)
 		}
-		if !sameInts(q.T.Shape(), t.Shape) {
+		if !slices.Equal(q.T.Shape(), t.Shape) {
 			return fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", src, t.Name, t.Shape, q.T.Shape())
 		}
 		seen[t.Name] = true
@@ -64,16 +65,4 @@ func (p *Params) LoadWeights(path string) error {
 		return err
 	}
 	return p.LoadStateTensors(ts, path, func(name string) bool { return p.byName[name].Adapter != "" })
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

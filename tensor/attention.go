@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"slices"
 
 	"github.com/kiln-ml/kiln/kernels"
 )
@@ -44,7 +45,7 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 	}
 	lead := k.shape[:nd-2]
 	outer := max(nd-3, 0) // dims before the head dim must match exactly
-	if !sameShape(q.shape[:outer], k.shape[:outer]) || !sameShape(lead, v.shape[:nd-2]) || (rep == 1 && !sameShape(q.shape[:nd-2], lead)) {
+	if !slices.Equal(q.shape[:outer], k.shape[:outer]) || !slices.Equal(lead, v.shape[:nd-2]) || (rep == 1 && !slices.Equal(q.shape[:nd-2], lead)) {
 		panic(opErr(op, "leading dims differ: q %v, k %v, v %v", q.shape, k.shape, v.shape))
 	}
 	T, D := q.shape[nd-2], q.shape[nd-1]

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/kiln-ml/kiln/kernels"
@@ -102,7 +103,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 	if !t.requiresGrad {
 		panic(opErr("tensor.Backward", "tensor of shape %v does not require grad", t.shape))
 	}
-	if !sameShape(seed.shape, t.shape) {
+	if !slices.Equal(seed.shape, t.shape) {
 		panic(opErr("tensor.Backward", "seed shape %v does not match output shape %v", seed.shape, t.shape))
 	}
 	// Topological order by iterative DFS (deep graphs must not blow the stack).
@@ -151,7 +152,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 					continue
 				}
 				gi := gs[j]
-				if !sameShape(gi.shape, in.shape) {
+				if !slices.Equal(gi.shape, in.shape) {
 					panic(opErr("tensor.Backward", "%s produced grad of shape %v for input of shape %v", n.op, gi.shape, in.shape))
 				}
 				if prev, ok := grads[in]; ok {
@@ -176,18 +177,6 @@ func accumulateLeaf(v, g *Tensor) {
 		return
 	}
 	kernels.Add(dst, dst, g.ToSlice())
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // parallelRows splits rows of length rowLen over the kernel workers, in

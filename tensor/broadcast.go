@@ -1,5 +1,7 @@
 package tensor
 
+import "slices"
+
 // BroadcastShapes returns the NumPy broadcast of shapes a and b: aligned at
 // the trailing dims, each pair must be equal or contain a 1. ok is false when
 // they do not broadcast.
@@ -63,7 +65,7 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 // dims that broadcasting added or stretched. It is the gradient of every
 // broadcasting op.
 func sumToShape(g *Tensor, shape []int) *Tensor {
-	if sameShape(g.shape, shape) {
+	if slices.Equal(g.shape, shape) {
 		return g
 	}
 	lead := len(g.shape) - len(shape)

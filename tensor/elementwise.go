@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"slices"
 
 	"github.com/kiln-ml/kiln/kernels"
 )
@@ -30,7 +31,7 @@ func binary(op binOp, a, b *Tensor) *Tensor {
 	}
 	dst := out.st.data
 	// Fast path: same shape, both contiguous.
-	if sameShape(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous() {
+	if slices.Equal(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous() {
 		ad, bd := a.Data(), b.Data()
 		kernels.Parallel(len(dst), 16384, func(lo, hi int) {
 			binKernel(op, dst[lo:hi], ad[lo:hi], bd[lo:hi])

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -407,7 +408,7 @@ func runGolden(t *testing.T, c *goldenCase) (worst float64) {
 // goldenCompare checks got against want, reporting the shape or the largest
 // error (with its index) through fail; it returns max(err/tolerance).
 func goldenCompare(fail func(string, ...any), what string, got *Tensor, want goldenTensor, atol, rtol float64) float64 {
-	if !sameShape(got.Shape(), want.Shape) {
+	if !slices.Equal(got.Shape(), want.Shape) {
 		fail("%s: shape %v, want %v", what, got.Shape(), want.Shape)
 		return math.Inf(1)
 	}

@@ -1,5 +1,7 @@
 package tensor
 
+import "slices"
+
 // View and shape ops. Reshape of a contiguous tensor, Transpose, Permute,
 // Slice/Narrow, Squeeze/Unsqueeze and Expand return views that share storage;
 // Contiguous, Concat and Stack copy.
@@ -141,7 +143,7 @@ func (t *Tensor) Narrow(dim, start, length int) *Tensor {
 
 // copyRegion writes src into the view dst (same shape), element by element.
 func copyRegion(dst, src *Tensor) {
-	if !sameShape(dst.shape, src.shape) {
+	if !slices.Equal(dst.shape, src.shape) {
 		panic(opErr("tensor.copyRegion", "shapes %v and %v differ", dst.shape, src.shape))
 	}
 	if dst.Numel() == 0 {
@@ -250,7 +252,7 @@ func Stack(ts []*Tensor, dim int) *Tensor {
 	}
 	us := make([]*Tensor, len(ts))
 	for i, t := range ts {
-		if !sameShape(t.shape, ts[0].shape) {
+		if !slices.Equal(t.shape, ts[0].shape) {
 			panic(opErr("tensor.Stack", "shapes %v differ", shapesOf(ts)))
 		}
 		us[i] = t.Unsqueeze(dim)
