@@ -640,7 +640,7 @@ func matchParams(path string, ts []safetensors.Tensor, p *Params, dtype safetens
 		if q == nil {
 			return fmt.Errorf("nn: checkpoint %s: tensor %q: no such parameter in the model", path, t.Name)
 		}
-		if !equalShape(t.Shape, q.T.Shape()) {
+		if !slices.Equal(t.Shape, q.T.Shape()) {
 			return fmt.Errorf("nn: checkpoint %s: tensor %q: shape %v, the parameter has %v", path, t.Name, t.Shape, q.T.Shape())
 		}
 		if t.DType != dtype {
