@@ -9,11 +9,12 @@ import (
 	"github.com/kiln-ml/kiln/tensor"
 )
 
-// The demo-size VLM at the sizes bench/py/vlm_bench.py times in PyTorch:
-// DemoConfig with a 512-token vocabulary, batch 16, 32 px images (16 image
-// tokens), training sequences of 128 and generation of 64 tokens after a
-// 64-token prompt. Run with -cpu 1,2: kiln's worker count follows
-// GOMAXPROCS here.
+// The VLM that bench/py/vlm_bench.py times in PyTorch, spelled out here (not
+// DemoConfig, which may change) so both sides build the same 663,264
+// parameters: width 96, 3+3 layers, a 512-token vocabulary, batch 16, 32 px
+// images (16 image tokens), training sequences of 128 and generation of 64
+// tokens after a 64-token prompt. Run with -cpu 1,2: kiln's worker count
+// follows GOMAXPROCS here.
 const (
 	benchVocab    = 512
 	benchImageTok = 4
@@ -25,9 +26,14 @@ const (
 
 func benchModel(b *testing.B) *VLM {
 	b.Helper()
-	m, err := New(DemoConfig(benchVocab, benchImageTok), 1)
+	c := DemoConfig(benchVocab, benchImageTok)
+	c.VitDim, c.VitMLP, c.LMDim, c.LMHidden = 96, 256, 96, 256
+	m, err := New(c, 1)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if n := m.P.Count(false); n != 663264 {
+		b.Fatalf("benchmark model has %d parameters, PyTorch's has 663264", n)
 	}
 	return m
 }
