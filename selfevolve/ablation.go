@@ -63,9 +63,12 @@ type AblationOptions struct {
 // AblationRun is the result of one variant and seed (result.json in its
 // directory; a run with one is not repeated).
 type AblationRun struct {
-	Variant  string  `json:"variant"`
-	Seed     uint64  `json:"seed"`
+	Variant string `json:"variant"`
+	Seed    uint64 `json:"seed"`
+	// Test is the reported weights' test evaluation: the best validation
+	// weights (unless AblationOptions.Last); TestLast the last weights'.
 	Test     Eval    `json:"test"`
+	TestLast Eval    `json:"test_last"`
 	Steps    int     `json:"steps"`
 	BestStep int     `json:"best_step"`
 	Stopped  string  `json:"stopped,omitempty"`
@@ -120,6 +123,7 @@ func runVariant(a AblationOptions, v Variant, seed uint64, dir string) (Ablation
 	eo := EvalOptions{Items: a.TestItems, Samples: a.TestSamples, MaxNew: a.Opt.SolverMaxNew, Seed: seed}
 	if !v.Train {
 		r.Test = Evaluate(m, chat, a.Test, eo)
+		r.TestLast = r.Test
 		return r, nil
 	}
 	o := a.Opt
@@ -133,9 +137,6 @@ func runVariant(a AblationOptions, v Variant, seed uint64, dir string) (Ablation
 	if err := t.Run(); err != nil {
 		return r, err
 	}
-	if !a.Last {
-		t.RestoreBest()
-	}
 	r.Steps, r.BestStep, r.Stopped, r.Seconds = t.S.Step, t.S.BestStep, t.S.Stopped, t.S.Seconds
 	if r.Seconds == 0 {
 		r.Seconds = time.Since(start).Seconds()
@@ -143,14 +144,21 @@ func runVariant(a AblationOptions, v Variant, seed uint64, dir string) (Ablation
 	if r.Train, err = Summarize(dir); err != nil {
 		return r, err
 	}
-	m.P.WithAdapter(Solver, func() { r.Test = Evaluate(m, chat, a.Test, eo) })
+	// A guard stop already restored the best weights: then they are the last.
+	m.P.WithAdapter(Solver, func() { r.TestLast = Evaluate(m, chat, a.Test, eo) })
+	r.Test = r.TestLast
+	if !a.Last && t.S.Stopped == "" && t.S.BestStep != t.S.Step {
+		t.RestoreBest()
+		m.P.WithAdapter(Solver, func() { r.Test = Evaluate(m, chat, a.Test, eo) })
+	}
 	return r, nil
 }
 
 // AblationTable formats runs as a Markdown table: per variant, held-out
-// greedy accuracy per family and overall as mean ± standard deviation over
-// seeds, sampled and majority accuracy (overall, mean), steps, the step of
-// the reported weights, and training wall time.
+// greedy accuracy of the reported weights per family and overall as mean ±
+// standard deviation over seeds, their sampled and majority accuracy and
+// answer entropy (overall, mean), the overall greedy accuracy of the last
+// weights, steps, the step of the reported weights, and training wall time.
 func AblationTable(runs []AblationRun) string {
 	var order []string
 	by := map[string][]AblationRun{}
@@ -170,11 +178,11 @@ func AblationTable(runs []AblationRun) string {
 	for _, f := range fams {
 		fmt.Fprintf(&b, " %s |", f)
 	}
-	fmt.Fprintf(&b, " sampled | maj@N | entropy | steps | best step | train time |\n|---|---|")
+	fmt.Fprintf(&b, " sampled | maj@N | entropy | all, last weights | steps | best step | train time |\n|---|---|")
 	for range fams {
 		b.WriteString("---|")
 	}
-	b.WriteString("---|---|---|---|---|---|\n")
+	b.WriteString("---|---|---|---|---|---|---|\n")
 	for _, v := range order {
 		rs := by[v]
 		fmt.Fprintf(&b, "| %s | %d |", v, len(rs))
@@ -186,10 +194,11 @@ func AblationTable(runs []AblationRun) string {
 			mu, sd := meanStd(xs)
 			fmt.Fprintf(&b, " %.1f ± %.1f |", mu, sd)
 		}
-		var s, mj, h, steps, best, secs []float64
+		var s, mj, h, last, steps, best, secs []float64
 		for _, r := range rs {
 			all := r.Test.All()
 			s, mj, h = append(s, 100*all.Sampled), append(mj, 100*all.Majority), append(h, all.Entropy)
+			last = append(last, 100*r.TestLast.All().Greedy)
 			steps, best, secs = append(steps, float64(r.Steps)), append(best, float64(r.BestStep)), append(secs, r.Seconds)
 		}
 		ms, _ := meanStd(s)
@@ -198,7 +207,8 @@ func AblationTable(runs []AblationRun) string {
 		st, _ := meanStd(steps)
 		bs, _ := meanStd(best)
 		sc, _ := meanStd(secs)
-		fmt.Fprintf(&b, " %.1f | %.1f | %.3f | %.0f | %.0f | %s |\n", ms, mm, mh, st, bs, (time.Duration(sc) * time.Second).String())
+		ml, sl := meanStd(last)
+		fmt.Fprintf(&b, " %.1f | %.1f | %.3f | %.1f ± %.1f | %.0f | %.0f | %s |\n", ms, mm, mh, ml, sl, st, bs, (time.Duration(sc) * time.Second).String())
 	}
 	return b.String()
 }
