@@ -89,6 +89,9 @@ func RunAblation(a AblationOptions) ([]AblationRun, error) {
 				if err := json.Unmarshal(b, &r); err != nil {
 					return nil, fmt.Errorf("%s: %w", filepath.Join(dir, resultFile), err)
 				}
+				if len(r.TestLast.Families) == 0 { // written before TestLast existed
+					r.TestLast = r.Test
+				}
 				runs = append(runs, r)
 				continue
 			} else if !errors.Is(err, os.ErrNotExist) {
