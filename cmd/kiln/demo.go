@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/selfevolve"
 	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
 	"github.com/kiln-ml/kiln/vision/train"
 )
@@ -27,6 +29,9 @@ func runDemo(args []string) error {
 	samples := fs.Int("samples", 5, "sampled answers per item for sampled and majority accuracy")
 	grid := fs.String("grid", "kiln-demo.png", "PNG grid of test images with questions, answers and truth (empty: none)")
 	model := fs.String("model", "", "model bundle directory (default: the embedded model)")
+	evolveSteps := fs.Int("evolve-steps", 20, "steps of the short EvoLMM self-evolution run (0 = skip)")
+	adapoSteps := fs.Int("adapo-steps", 8, "steps of the short AdaPO run (0 = skip)")
+	researchItems := fs.Int("research-items", 100, "held-out items scored before and after each research run")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
@@ -67,6 +72,25 @@ func runDemo(args []string) error {
 			return err
 		}
 		fmt.Printf("\nwrote %s: %d test images with the question, the model's answer and the truth\n", *grid, n)
+	}
+	if *evolveSteps > 0 {
+		fmt.Printf("\nEvoLMM: %d steps of label-free self-evolution (proposer and solver LoRA adapters, continuous self-consistency reward)\n", *evolveSteps)
+		before, after, err := selfevolve.Quick(m, chat, *evolveSteps, *researchItems, nil)
+		if err != nil {
+			return err
+		}
+		b, a := before.All(), after.All()
+		fmt.Printf("          test greedy %.1f%% -> %.1f%%, sampled %.1f%% -> %.1f%%, majority %.1f%% -> %.1f%% (%d items; labels used only to score)\n",
+			100*b.Greedy, 100*a.Greedy, 100*b.Sampled, 100*a.Sampled, 100*b.Majority, 100*a.Majority, a.N)
+	}
+	if *adapoSteps > 0 {
+		fmt.Printf("\nAdaPO: %d steps of two-turn RL with adaptive rewards and dynamic KL\n", *adapoSteps)
+		before, after, err := adapoDemo(func() (*vision.VLM, *vision.Chat, error) { return loadModel(*model) }, *adapoSteps, *researchItems, *seed)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("          validation acc@t1 %.1f%% -> %.1f%%, acc@t2 %.1f%% -> %.1f%%, delta %+.1f -> %+.1f\n",
+			100*before.AccT1, 100*after.AccT1, 100*before.AccT2, 100*after.AccT2, 100*before.Delta, 100*after.Delta)
 	}
 	fmt.Printf("\ndone in %.0fs\n", time.Since(start).Seconds())
 	return nil

@@ -5,7 +5,7 @@ import "testing"
 // The README's first command must run: a short demo end to end.
 func TestDemoRuns(t *testing.T) {
 	grid := t.TempDir() + "/grid.png"
-	if err := runDemo([]string{"-items", "24", "-samples", "2", "-grid", grid}); err != nil {
+	if err := runDemo([]string{"-items", "24", "-samples", "2", "-grid", grid, "-evolve-steps", "2", "-adapo-steps", "1", "-research-items", "8"}); err != nil {
 		t.Fatal(err)
 	}
 }
