@@ -1,7 +1,6 @@
 package rl
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kiln-ml/kiln/internal/jsonl"
 	"github.com/kiln-ml/kiln/internal/plots"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
@@ -429,54 +429,12 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream train.Stream, n, maxNew i
 }
 
 // ReadMetrics reads a run's metrics.jsonl.
-func ReadMetrics(path string) ([]StepMetrics, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []StepMetrics
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r StepMetrics
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return out, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
-}
+func ReadMetrics(path string) ([]StepMetrics, error) { return jsonl.Read[StepMetrics](path) }
 
 // readMetrics returns the records up to step upTo and rewrites the file
 // without later ones (a run stopped between checkpoints).
 func readMetrics(path string, upTo int) ([]StepMetrics, error) {
-	all, err := ReadMetrics(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []StepMetrics
-	for _, r := range all {
-		if r.Step <= upTo {
-			out = append(out, r)
-		}
-	}
-	tmp := path + ".tmp"
-	w, err := os.Create(tmp)
-	if err != nil {
-		return nil, err
-	}
-	enc := json.NewEncoder(w)
-	for _, r := range out {
-		enc.Encode(r)
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return out, os.Rename(tmp, path)
+	return jsonl.Resume(path, func(r StepMetrics) bool { return r.Step <= upTo })
 }
 
 // Plot writes curves.png (acc@t1/acc@t2 on validation and on the training

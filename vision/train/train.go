@@ -1,9 +1,7 @@
 package train
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -11,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kiln-ml/kiln/internal/jsonl"
 	"github.com/kiln-ml/kiln/internal/plots"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
@@ -185,36 +184,7 @@ func (t *Trainer) validate() (float64, float64) {
 }
 
 func readMetrics(path string, upTo int) ([]Metrics, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []Metrics
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r Metrics
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Step <= upTo {
-			out = append(out, r)
-		}
-	}
-	f.Close()
-	// Rewrite without lines past the checkpoint (a run stopped between saves).
-	tmp := path + ".tmp"
-	w, err := os.Create(tmp)
-	if err != nil {
-		return nil, err
-	}
-	enc := json.NewEncoder(w)
-	for _, r := range out {
-		enc.Encode(r)
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return out, os.Rename(tmp, path)
+	return jsonl.Resume(path, func(r Metrics) bool { return r.Step <= upTo })
 }
 
 func plotHistory(path string, h []Metrics) error {
