@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/kiln-ml/kiln/kernels"
 )
@@ -140,9 +141,8 @@ func (t *Tensor) CrossEntropy(targets []int, ignoreIndex int, red Reduction) *Te
 					w = gd[0] / float32(counted)
 				}
 				row := xd[r*c : (r+1)*c]
-				for j, lp := range logp[r*c : (r+1)*c] {
-					row[j] = w * float32(math.Exp(float64(lp)))
-				}
+				kernels.Exp(row, logp[r*c:(r+1)*c]) // softmax = exp(log_softmax)
+				kernels.Scale(w, row)
 				row[targets[r]] -= w
 			}
 		})
@@ -268,11 +268,38 @@ func (t *Tensor) RoPE(pos []int, base float64) *Tensor {
 		panic(opErr("tensor.RoPE", "%d positions for shape %v (want %d or %d)", len(pos), t.shape, T, t.shape[0]*T))
 	}
 	half := D / 2
-	cos := make([]float32, len(pos)*half)
-	sin := make([]float32, len(pos)*half)
-	for p, ps := range pos {
+	invFreq := make([]float64, half)
+	for i := range invFreq {
+		invFreq[i] = math.Pow(base, -float64(2*i)/float64(D))
+	}
+	// Positions are small integers shared across the batch: build the
+	// cos/sin table once per distinct position, then index it.
+	maxP := 0
+	for _, ps := range pos {
+		maxP = max(maxP, ps)
+	}
+	slot := make([]int, len(pos)) // row of each position in the table
+	var uniq []int
+	if maxP < 4*len(pos)+64 && !slices.ContainsFunc(pos, func(p int) bool { return p < 0 }) {
+		seen := make([]int, maxP+1)
+		for i, ps := range pos {
+			if seen[ps] == 0 {
+				uniq = append(uniq, ps)
+				seen[ps] = len(uniq)
+			}
+			slot[i] = seen[ps] - 1
+		}
+	} else {
+		uniq = pos
+		for i := range slot {
+			slot[i] = i
+		}
+	}
+	cos := make([]float32, len(uniq)*half)
+	sin := make([]float32, len(uniq)*half)
+	for p, ps := range uniq {
 		for i := 0; i < half; i++ {
-			a := float64(ps) * math.Pow(base, -float64(2*i)/float64(D))
+			a := float64(ps) * invFreq[i]
 			cos[p*half+i] = float32(math.Cos(a))
 			sin[p*half+i] = float32(math.Sin(a))
 		}
@@ -290,7 +317,7 @@ func (t *Tensor) RoPE(pos []int, base float64) *Tensor {
 		od := out.st.data
 		parallelRows(rows, D, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				p := rowPos(r)
+				p := slot[rowPos(r)]
 				c, s := cos[p*half:(p+1)*half], sin[p*half:(p+1)*half]
 				x1, x2 := src[r*D:r*D+half], src[r*D+half:(r+1)*D]
 				o1, o2 := od[r*D:r*D+half], od[r*D+half:(r+1)*D]
