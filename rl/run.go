@@ -459,27 +459,14 @@ func Plot(dir string, h []StepMetrics) error {
 	if err := plots.Lines(filepath.Join(dir, "curves.png"),
 		plots.Panel{Title: "acc@t1 / acc@t2", XLabel: "step", Series: []plots.Series{
 			{Name: "val t1 (greedy)", X: vx, Y: v1}, {Name: "val t2 (greedy)", X: vx, Y: v2},
-			{Name: "train t1 (sampled)", X: xs, Y: smooth(t1, w)}, {Name: "train t2 (sampled)", X: xs, Y: smooth(t2, w)}}},
-		plots.Panel{Title: "turn-1 error rate P", XLabel: "step", Series: []plots.Series{{Name: "mean P", X: xs, Y: smooth(p, w)}}},
+			{Name: "train t1 (sampled)", X: xs, Y: plots.Smooth(t1, w)}, {Name: "train t2 (sampled)", X: xs, Y: plots.Smooth(t2, w)}}},
+		plots.Panel{Title: "turn-1 error rate P", XLabel: "step", Series: []plots.Series{{Name: "mean P", X: xs, Y: plots.Smooth(p, w)}}},
 		plots.Panel{Title: "k3 KL to the reference", XLabel: "step", Series: []plots.Series{
-			{Name: "turn 1", X: xs, Y: smooth(kl1, w)}, {Name: "turn 2", X: xs, Y: smooth(kl2, w)}}},
+			{Name: "turn 1", X: xs, Y: plots.Smooth(kl1, w)}, {Name: "turn 2", X: xs, Y: plots.Smooth(kl2, w)}}},
 		plots.Panel{Title: "KL weights (mean over questions)", XLabel: "step", Series: []plots.Series{
 			{Name: "beta1", X: xs, Y: b1}, {Name: "beta2", X: xs, Y: b2}}},
 	); err != nil {
 		return err
 	}
 	return plots.Heatmap(filepath.Join(dir, "trajectories.png"), "trajectory types (training rollouts)", "step", TypeNames, xs, shares)
-}
-
-func smooth(y []float64, w int) []float64 {
-	out := make([]float64, len(y))
-	var s float64
-	for i, v := range y {
-		s += v
-		if i >= w {
-			s -= y[i-w]
-		}
-		out[i] = s / float64(min(i+1, w))
-	}
-	return out
 }

@@ -118,3 +118,18 @@ func save(path string, plots [][]*plot.Plot, w, h vg.Length) error {
 		return err
 	})
 }
+
+// Smooth is a trailing moving average over w points (the first points
+// average what there is), for noisy per-step curves.
+func Smooth(y []float64, w int) []float64 {
+	out := make([]float64, len(y))
+	var s float64
+	for i, v := range y {
+		s += v
+		if i >= w {
+			s -= y[i-w]
+		}
+		out[i] = s / float64(min(i+1, w))
+	}
+	return out
+}

@@ -199,20 +199,6 @@ func plotHistory(path string, h []Metrics) error {
 		}
 	}
 	return plots.Lines(path,
-		plots.Panel{Title: "loss", XLabel: "step", Series: []plots.Series{{Name: "train", X: xs, Y: smooth(loss, 20)}, {Name: "validation", X: vx, Y: vloss}}},
+		plots.Panel{Title: "loss", XLabel: "step", Series: []plots.Series{{Name: "train", X: xs, Y: plots.Smooth(loss, 20)}, {Name: "validation", X: vx, Y: vloss}}},
 		plots.Panel{Title: "validation accuracy (greedy)", XLabel: "step", Series: []plots.Series{{Name: "accuracy", X: vx, Y: vacc}}})
-}
-
-// smooth is a trailing moving average over w points.
-func smooth(y []float64, w int) []float64 {
-	out := make([]float64, len(y))
-	var s float64
-	for i, v := range y {
-		s += v
-		if i >= w {
-			s -= y[i-w]
-		}
-		out[i] = s / float64(min(i+1, w))
-	}
-	return out
 }
