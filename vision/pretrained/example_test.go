@@ -27,6 +27,6 @@ func Example() {
 	fmt.Println("truth:", it.Answer)
 	// Output:
 	// What is the difference between F and E?
-	// model: F=6 C=7. 7-6=1. <answer>1</answer>
+	// model: F=6 E=7. 7-6=1. <answer>1</answer>
 	// truth: 1
 }
