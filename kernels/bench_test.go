@@ -58,7 +58,7 @@ func BenchmarkSgemm(b *testing.B) {
 
 func TestFMAPeak(t *testing.T) {
 	if testing.Short() {
-		t.Skip("timing test: runs without -short")
+		t.Skip("timing test: skipped when testing.Short()")
 	}
 	for _, v := range []string{VariantAVX512, VariantAVX2} {
 		t.Logf("%s FMA peak: %.1f GFLOPS", v, FMAPeak(v, 100*time.Millisecond, 5))

@@ -148,13 +148,7 @@ func sgemmRows(parallel, transA, transB bool, m, n, k int, alpha float32, a []fl
 	rows := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			crow := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(crow)
-			} else if beta != 1 {
-				for j := range crow {
-					crow[j] *= beta
-				}
-			}
+			scaleC(1, len(crow), beta, crow, len(crow))
 			for p := 0; p < k; p++ {
 				var av float32
 				if transA {

@@ -393,13 +393,7 @@ func (g *gemmArch) directBlock(transA, transB bool, i0, i1, j0, j1, k int, alpha
 	case !transB && nn >= 8:
 		for i := i0; i < i1; i++ {
 			crow := c[i*ldc+j0 : i*ldc+j1]
-			if beta == 0 {
-				clear(crow)
-			} else if beta != 1 {
-				for j := range crow {
-					crow[j] *= beta
-				}
-			}
+			scaleC(1, len(crow), beta, crow, len(crow))
 			for p := 0; p < k; p++ {
 				var av float32
 				if transA {
