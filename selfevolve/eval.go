@@ -81,11 +81,11 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream train.Stream, o EvalOptio
 		items[i] = stream.Item(i)
 	}
 	greedy := train.Outputs(m, chat, items, o.MaxNew, 0, nil)
-	var samples [][]string
+	var samples [][]vision.Sample
 	if o.Samples > 0 {
 		rng := tensor.NewRNG(o.Seed ^ 0xe7a1)
 		for k := 0; k < o.Samples; k++ {
-			samples = append(samples, train.Outputs(m, chat, items, o.MaxNew, 1, rng))
+			samples = append(samples, train.Samples(m, chat, items, nil, o.MaxNew, 1, rng))
 		}
 	}
 	type acc struct {
@@ -104,10 +104,12 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream train.Stream, o EvalOptio
 		truth := tasks.Normalize(it.Answer)
 		g := Answer(greedy[i])
 		answers := make([]string, len(samples))
+		lps := make([]float64, len(samples))
 		for k := range samples {
-			answers[k] = Answer(samples[k][i])
+			answers[k] = Answer(chat.Decode(samples[k][i].Tokens))
+			lps[k] = train.LogProb(samples[k][i])
 		}
-		maj, _ := tasks.Majority(answers)
+		maj, _ := tasks.MajorityScored(answers, lps)
 		for _, a := range []*acc{get(it.Family), get(string(tasks.AllFamilies))} {
 			a.n++
 			a.answers[g]++

@@ -33,7 +33,8 @@ func runEval(args []string) error {
 	fs := newFlags(c)
 	model := fs.String("model", "", "model bundle or checkpoint directory (default: the embedded model)")
 	items := fs.Int("items", 500, "test items")
-	samples := fs.Int("samples", 5, "sampled answers per item (temperature 1) for sampled and majority accuracy")
+	samples := fs.Int("samples", 5, "sampled answers per item for sampled and majority accuracy")
+	temp := fs.Float64("temperature", 1, "sampling temperature of those answers (the spec's is 1)")
 	maxNew := fs.Int("max-new", 48, "token budget per answer")
 	seed := fs.Uint64("seed", 1, "seed of the test stream and of sampling")
 	selfEval := fs.Bool("self-eval", true, "also measure the second turn after AdaPO's self-evaluation prompt")
@@ -41,6 +42,9 @@ func runEval(args []string) error {
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
+	}
+	if *temp <= 0 {
+		return fmt.Errorf("-temperature must be above 0, got %g", *temp)
 	}
 	if *items < 1 {
 		return fmt.Errorf("-items must be at least 1, got %d", *items)
@@ -61,7 +65,7 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval})
+	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp)})
 	fmt.Printf("%s stream, %d items (seed %d), %.0fs\n\n%s", *split, *items, *seed, r.Seconds, r.Table())
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")

@@ -98,7 +98,8 @@ func TestConversations(t *testing.T) {
 			t.Fatalf("proposed %q does not match the scene", q)
 		}
 		msgs, w := it.SelfEvalExample(DefaultWrongFirst)
-		if len(msgs) != 4 || msgs[2].Content != SelfEvalPrompt || msgs[2].Image || msgs[3].Content != it.Trace {
+		if len(msgs) != 4 || msgs[2].Content != SelfEvalPrompt || msgs[2].Image || msgs[3].Content != it.Trace ||
+			!msgs[1].Context || msgs[3].Context {
 			t.Fatalf("self-evaluation conversation %+v", msgs)
 		}
 		if Correct(msgs[1].Content, it.Answer) == w {
@@ -195,4 +196,31 @@ func TestMajority(t *testing.T) {
 			t.Errorf("Majority(%q) = %q, %d; want %q, %d", c.in, got, n, c.want, c.n)
 		}
 	}
+}
+
+func TestMajorityScored(t *testing.T) {
+	for _, c := range []struct {
+		in     []string
+		scores []float64
+		want   string
+		n      int
+	}{
+		{[]string{"3", "03", "4", "4.0", "3."}, []float64{-9, -9, -1, -1, -9}, "3", 3}, // count wins over likelihood
+		{[]string{"red", "blue", "BLUE", "red"}, []float64{-5, -4, -7, -6}, "blue", 2}, // tie: likeliest sample
+		{[]string{"red", "blue", "BLUE", "red"}, []float64{-3, -4, -7, -6}, "red", 2},
+		{[]string{"1", "2", "3", "4", "5"}, []float64{-4, -3, -2, -8, -2.5}, "3", 1},
+		{[]string{"", "", "7"}, []float64{0, 0, -9}, "7", 1}, // empty answers do not vote
+		{[]string{"", ""}, []float64{0, 0}, "", 2},
+		{nil, nil, "", 0},
+	} {
+		if got, n := MajorityScored(c.in, c.scores); got != c.want || n != c.n {
+			t.Errorf("MajorityScored(%q, %v) = %q, %d; want %q, %d", c.in, c.scores, got, n, c.want, c.n)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("mismatched lengths did not panic")
+		}
+	}()
+	MajorityScored([]string{"a"}, nil)
 }

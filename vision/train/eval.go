@@ -44,6 +44,16 @@ func Outputs(m *vision.VLM, chat *vision.Chat, items []Item, maxNew int, tempera
 	return texts(chat, Samples(m, chat, items, nil, maxNew, temperature, rng))
 }
 
+// LogProb is a sample's sequence log-probability (the sum of its tokens'),
+// the score majority votes break ties with.
+func LogProb(s vision.Sample) float64 {
+	var lp float64
+	for _, v := range s.LogProbs {
+		lp += float64(v)
+	}
+	return lp
+}
+
 func texts(chat *vision.Chat, ss []vision.Sample) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {

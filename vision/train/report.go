@@ -17,6 +17,9 @@ type EvalOptions struct {
 	MaxNew   int    // token budget per answer
 	Seed     uint64 // sampling seed
 	SelfEval bool   // also run AdaPO's second turn after the greedy answer
+	// Temperature of the sampled answers (0 means 1, the spec's): a lower one
+	// measures how much majority voting gains where sampling is less noisy.
+	Temperature float32
 }
 
 // FamilyRow is one row of the accuracy table.
@@ -25,16 +28,17 @@ type FamilyRow struct {
 	N        int     `json:"n"`
 	Greedy   float64 `json:"greedy"`
 	Sampled  float64 `json:"sampled,omitempty"`  // mean over Samples answers at temperature 1
-	Majority float64 `json:"majority,omitempty"` // majority vote of the Samples answers
+	Majority float64 `json:"majority,omitempty"` // majority vote of the Samples answers, ties to the likeliest (tasks.MajorityScored)
 }
 
 // Report is the result of Evaluate.
 type Report struct {
-	Items    int                     `json:"items"`
-	Samples  int                     `json:"samples"`
-	Families []FamilyRow             `json:"families"` // per family, then "all"
-	SelfEval []tasks.SelfEvalMetrics `json:"self_eval,omitempty"`
-	Seconds  float64                 `json:"seconds"`
+	Items       int                     `json:"items"`
+	Samples     int                     `json:"samples"`
+	Temperature float32                 `json:"temperature,omitempty"`
+	Families    []FamilyRow             `json:"families"` // per family, then "all"
+	SelfEval    []tasks.SelfEvalMetrics `json:"self_eval,omitempty"`
+	Seconds     float64                 `json:"seconds"`
 	// Outputs keeps each item's greedy output (for grids and inspection).
 	Outputs []string `json:"-"`
 }
@@ -63,10 +67,21 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 		return fam[f]
 	}
 	var samples [][]string
+	var scores [][]float64
 	if o.Samples > 0 {
 		rng := tensor.NewRNG(o.Seed)
+		temp := o.Temperature
+		if temp == 0 {
+			temp = 1
+		}
 		for k := 0; k < o.Samples; k++ {
-			samples = append(samples, Outputs(m, chat, items, o.MaxNew, 1, rng))
+			ss := Samples(m, chat, items, nil, o.MaxNew, temp, rng)
+			samples = append(samples, texts(chat, ss))
+			sc := make([]float64, len(ss))
+			for i, s := range ss {
+				sc[i] = LogProb(s)
+			}
+			scores = append(scores, sc)
 		}
 	}
 	for i, it := range items {
@@ -77,19 +92,24 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 			}
 			if o.Samples > 0 {
 				answers := make([]string, o.Samples)
+				lps := make([]float64, o.Samples)
 				for k := range samples {
+					lps[k] = scores[k][i]
 					answers[k] = tasks.Normalize(tasks.ExtractAnswer(samples[k][i]))
 					if right(samples[k][i], it) {
 						a.s++
 					}
 				}
-				if maj, _ := tasks.Majority(answers); maj == tasks.Normalize(it.Answer) {
+				if maj, _ := tasks.MajorityScored(answers, lps); maj == tasks.Normalize(it.Answer) {
 					a.maj++
 				}
 			}
 		}
 	}
 	r := Report{Items: o.Items, Samples: o.Samples, Outputs: greedy}
+	if o.Samples > 0 && o.Temperature != 0 && o.Temperature != 1 {
+		r.Temperature = o.Temperature
+	}
 	// Families in a fixed order, "all" last.
 	for _, f := range append(familyOrder(order), "all") {
 		a := fam[f]
@@ -140,6 +160,9 @@ func selfEvaluate(m *vision.VLM, chat *vision.Chat, items []Item, first []vision
 // Table formats the report for a terminal.
 func (r Report) Table() string {
 	var b strings.Builder
+	if r.Samples > 0 && r.Temperature != 0 {
+		fmt.Fprintf(&b, "sampled at temperature %g\n", r.Temperature)
+	}
 	if r.Samples > 0 {
 		fmt.Fprintf(&b, "%-10s %5s %8s %8s %8s\n", "family", "n", "greedy", "sampled", fmt.Sprintf("maj@%d", r.Samples))
 	} else {
