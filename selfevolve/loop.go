@@ -285,7 +285,7 @@ func (t *Trainer) solverPrompt(q string) ([]int, string) {
 func toVision(ms []tasks.Message) []vision.Message {
 	out := make([]vision.Message, len(ms))
 	for i, m := range ms {
-		out[i] = vision.Message{Role: m.Role, Content: m.Content, Image: m.Image}
+		out[i] = vision.Message{Role: m.Role, Content: m.Content, Image: m.Image, Context: m.Context}
 	}
 	return out
 }

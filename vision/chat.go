@@ -12,6 +12,10 @@ type Message struct {
 	Role    string // "system", "user" or "assistant"
 	Content string
 	Image   bool
+	// Context marks an assistant turn that is given, not learned: Encode
+	// puts no loss on it (a stand-in first answer before a self-evaluation,
+	// which is wrong on purpose and must not become what the solver says).
+	Context bool
 }
 
 // Chat renders conversations with kiln's template:
@@ -78,7 +82,7 @@ func (c *Chat) Encode(msgs []Message) (ids, targets []int) {
 		body := append(c.Tok.EncodeOrdinary(m.Content), c.end)
 		ids = append(ids, body...)
 		for range body {
-			train = append(train, m.Role == "assistant")
+			train = append(train, m.Role == "assistant" && !m.Context)
 		}
 	}
 	targets = make([]int, len(ids))

@@ -56,6 +56,19 @@ func TestChatTemplate(t *testing.T) {
 	if want := append(append([]int{}, body...), body...); !slices.Equal(trained, want) {
 		t.Errorf("trained tokens %v, want %v", trained, want)
 	}
+	// A given (Context) assistant turn is not trained: only the last body is.
+	ctx := slices.Clone(msgs)
+	ctx[2].Content, ctx[2].Context = "<answer>4</answer>", true
+	cids, ctargets := c.Encode(ctx)
+	trained = trained[:0]
+	for _, y := range ctargets {
+		if y != IgnoreIndex {
+			trained = append(trained, y)
+		}
+	}
+	if !slices.Equal(trained, body) || len(cids) != len(ids) {
+		t.Errorf("with a context turn, trained tokens %v, want %v", trained, body)
+	}
 	// The prompt stops at an open assistant turn; decoding drops the end.
 	p := c.Prompt(msgs[:2])
 	if p[len(p)-1] != c.roleID("assistant") {

@@ -15,6 +15,7 @@ type Message struct {
 	Role    string
 	Content string
 	Image   bool
+	Context bool // given, not a training target (see vision.Message)
 }
 
 // The fixed prompts.
@@ -62,7 +63,7 @@ func (it *Item) Proposer() []Message {
 // question, first (the turn-1 output, from a model or FirstAnswer), and
 // AdaPO's self-evaluation prompt.
 func (it *Item) SelfEvalContext(first string) []Message {
-	return []Message{SolverUser(it.Question), {Role: RoleAssistant, Content: first},
+	return []Message{SolverUser(it.Question), {Role: RoleAssistant, Content: first, Context: true},
 		{Role: RoleUser, Content: SelfEvalPrompt}}
 }
 

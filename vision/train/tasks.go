@@ -30,7 +30,7 @@ type TaskStream struct {
 func toMessages(ms []tasks.Message) []vision.Message {
 	out := make([]vision.Message, len(ms))
 	for i, m := range ms {
-		out[i] = vision.Message{Role: m.Role, Content: m.Content, Image: m.Image}
+		out[i] = vision.Message{Role: m.Role, Content: m.Content, Image: m.Image, Context: m.Context}
 	}
 	return out
 }
