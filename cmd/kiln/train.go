@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/kiln-ml/kiln/nn"
@@ -39,6 +40,7 @@ func runTrain(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the weights and the data streams")
 	vocab := fs.Int("vocab", 512, "tokenizer vocabulary size (new runs)")
 	configPath := fs.String("config", "", "model config JSON (new runs; default: the demo model)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -103,6 +105,17 @@ func runTrain(args []string) error {
 	}
 	cj, _ := json.Marshal(cfg)
 	fmt.Fprintf(os.Stderr, "model: %d parameters, %d image tokens; config %s\n", m.P.Count(false), cfg.ImageTokens(), cj)
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("%s: %w", *cpuProf, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	if err := tr.Run(); err != nil {
 		return err
