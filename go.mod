@@ -2,7 +2,10 @@ module github.com/kiln-ml/kiln
 
 go 1.26.0
 
-require golang.org/x/image v0.48.0
+require (
+	github.com/mumax/3 v0.0.0-20261020084628-54efa12420b2
+	golang.org/x/image v0.48.0
+)
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect

@@ -1,0 +1,6 @@
+//go:build !cuda
+
+package cuda
+
+// Without the cuda build tag there is no driver to open.
+func openBackend(ordinal int) (backend, error) { return nil, ErrNotBuilt }
