@@ -1,0 +1,727 @@
+//go:build cuda
+
+package cuda
+
+// The conformance suite: every GPU kernel against its CPU reference (package
+// kernels, or ref_test.go) on random data over awkward sizes (0, 1, primes,
+// sizes around the tile and block edges), each output inside guard bands
+// that must come back untouched. FP32 results must be within NMSE 1e-6 of
+// the reference.
+//
+// It needs a GPU: without one (Open fails) the tests skip, unless
+// KILN_CUDA_REQUIRE=1, which the GPU run sets so that a missing device
+// fails instead.
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/kiln-ml/kiln/kernels"
+)
+
+const (
+	tolFP32 = 1e-6 // NMSE bound for FP32 kernels
+	guard   = 67   // elements of guard band each side of an output
+)
+
+// sentinel is a NaN with a payload no kernel produces; guard bands hold it.
+var sentinel = math.Float32frombits(0x7fa5a5a5)
+
+var testDev *Device
+
+func TestMain(m *testing.M) {
+	d, err := Open(0)
+	if err != nil {
+		if os.Getenv("KILN_CUDA_REQUIRE") == "1" {
+			fmt.Fprintln(os.Stderr, "cuda conformance: KILN_CUDA_REQUIRE=1 but Open(0) failed:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "cuda conformance: no GPU, the device tests skip:", err)
+	} else {
+		inf := d.Info()
+		fmt.Fprintf(os.Stderr, "cuda conformance on %s (sm_%d%d, %d MiB, PTX compute_%d)\n",
+			inf.Name, inf.Major, inf.Minor, inf.TotalMem>>20, inf.PTXArch)
+		testDev = d
+	}
+	code := m.Run()
+	if testDev != nil {
+		if err := testDev.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "Close:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func dev(t testing.TB) *Device {
+	if testDev == nil {
+		t.Skip("no CUDA device (Open(0) failed)")
+	}
+	return testDev
+}
+
+// gbuf is a device buffer with guard bands: mid is what the kernel sees.
+type gbuf struct {
+	full, mid Buffer
+}
+
+// put allocates len(data) elements between guard bands and uploads data.
+func put(t testing.TB, d *Device, data []float32) gbuf {
+	t.Helper()
+	full, err := d.Alloc(len(data) + 2*guard)
+	check(t, err)
+	check(t, d.Fill(full, sentinel))
+	g := gbuf{full: full, mid: full.Slice(guard, guard+len(data))}
+	check(t, d.Upload(g.mid, data))
+	return g
+}
+
+// get downloads the middle, checks that the guard bands are intact and
+// frees the buffer.
+func (g gbuf) get(t testing.TB, d *Device, what string) []float32 {
+	t.Helper()
+	all := make([]float32, g.full.Len())
+	check(t, d.Download(all, g.full))
+	check(t, d.Free(g.full))
+	for i, v := range all {
+		if (i < guard || i >= g.full.Len()-guard) && math.Float32bits(v) != math.Float32bits(sentinel) {
+			t.Fatalf("%s: guard band element %d of %d was written (%v)", what, i, g.full.Len(), v)
+		}
+	}
+	return all[guard : g.full.Len()-guard]
+}
+
+func (g gbuf) free(t testing.TB, d *Device) { t.Helper(); check(t, d.Free(g.full)) }
+
+func check(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randn(rng *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64()) * scale
+	}
+	return x
+}
+
+func uniform(rng *rand.Rand, n int, lo, hi float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = lo + (hi-lo)*rng.Float32()
+	}
+	return x
+}
+
+// nmse is sum((got-want)^2) / sum(want^2) (the plain squared error when
+// want is all zeros). NaN and Inf in want must be matched exactly.
+func nmse(got, want []float32) float64 {
+	var num, den float64
+	for i, w := range want {
+		g := got[i]
+		if math.IsNaN(float64(w)) || math.IsInf(float64(w), 0) {
+			if !(math.IsNaN(float64(w)) && math.IsNaN(float64(g))) && g != w {
+				return math.Inf(1)
+			}
+			continue
+		}
+		if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
+			return math.Inf(1)
+		}
+		e := float64(g) - float64(w)
+		num += e * e
+		den += float64(w) * float64(w)
+	}
+	if den == 0 {
+		return num
+	}
+	return num / den
+}
+
+func expectClose(t testing.TB, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d elements, want %d", what, len(got), len(want))
+	}
+	if e := nmse(got, want); !(e <= tol) {
+		worst, at := 0.0, 0
+		for i := range want {
+			if d := math.Abs(float64(got[i]) - float64(want[i])); d > worst || math.IsNaN(d) {
+				worst, at = d, i
+			}
+		}
+		t.Errorf("%s: NMSE %.3g > %.1g (worst at %d: got %v want %v)", what, e, tol, at, got[at], want[at])
+	}
+}
+
+// awkward sizes: empty, one, primes, and both sides of 32, 128 and 256.
+var awkward = []int{0, 1, 2, 7, 31, 32, 33, 127, 128, 129, 255, 256, 257, 1000, 4099}
+
+func TestSgemm(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := [][3]int{{1, 1, 1}, {0, 5, 3}, {5, 0, 3}, {5, 3, 0}, {2, 3, 4}, {7, 13, 11},
+		{127, 128, 129}, {128, 128, 8}, {129, 1, 257}, {33, 65, 17}, {256, 384, 100}, {1000, 3, 7}, {2, 1023, 31}, {257, 255, 9}}
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, ab := range [][2]float32{{1, 0}, {0.5, -1.5}} {
+				name := fmt.Sprintf("m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v", m, n, k, tr[0], tr[1], ab[0], ab[1])
+				// Leading dimensions padded by 3, so rows are not aligned.
+				ar, ac := m, k
+				if tr[0] {
+					ar, ac = k, m
+				}
+				br, bc := k, n
+				if tr[1] {
+					br, bc = n, k
+				}
+				lda, ldb, ldc := ac+3, bc+3, n+3
+				a := randn(rng, max(ar*lda, 1), 1)
+				b := randn(rng, max(br*ldb, 1), 1)
+				c := randn(rng, max(m*ldc, 1), 1)
+				if ab[1] == 0 {
+					for i := range c {
+						c[i] = float32(math.NaN()) // beta == 0 must not read C
+					}
+				}
+				want := append([]float32(nil), c...)
+				kernels.SgemmRef(tr[0], tr[1], m, n, k, ab[0], a, lda, b, ldb, ab[1], want, ldc)
+				ga, gb, gc := put(t, d, a), put(t, d, b), put(t, d, c)
+				check(t, d.Sgemm(tr[0], tr[1], m, n, k, ab[0], ga.mid, lda, gb.mid, ldb, ab[1], gc.mid, ldc))
+				got := gc.get(t, d, name)
+				ga.free(t, d)
+				gb.free(t, d)
+				// The padding columns of C must be untouched too.
+				for i := 0; i < m; i++ {
+					for j := n; j < ldc && i*ldc+j < len(c); j++ {
+						if math.Float32bits(got[i*ldc+j]) != math.Float32bits(c[i*ldc+j]) {
+							t.Fatalf("%s: wrote C[%d,%d] outside the n columns", name, i, j)
+						}
+						got[i*ldc+j], want[i*ldc+j] = 0, 0
+					}
+				}
+				expectClose(t, name, got, want, tolFP32)
+			}
+		}
+	}
+}
+
+func TestSgemmStridedBatched(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range [][4]int{{3, 5, 7, 2}, {129, 64, 33, 5}, {64, 1024, 64, 3}, {1, 1, 1, 70000}} {
+		m, n, k, batch := s[0], s[1], s[2], s[3]
+		for _, tr := range [][2]bool{{false, true}, {true, false}} {
+			lda, ldb := k, k // A m x k (or k x m: lda = m)
+			if tr[0] {
+				lda = m
+			}
+			if !tr[1] {
+				ldb = n
+			}
+			sa, sb, sc := m*k+1, 0, m*n+2 // B shared by every item (stride 0)
+			a := randn(rng, batch*sa, 1)
+			b := randn(rng, k*n, 1)
+			c := randn(rng, batch*sc, 1)
+			want := append([]float32(nil), c...)
+			for z := 0; z < batch; z++ {
+				kernels.SgemmRef(tr[0], tr[1], m, n, k, 0.7, a[z*sa:], lda, b, ldb, 0.3, want[z*sc:], n)
+			}
+			ga, gb, gc := put(t, d, a), put(t, d, b), put(t, d, c)
+			check(t, d.SgemmStridedBatched(tr[0], tr[1], m, n, k, 0.7, ga.mid, lda, sa, gb.mid, ldb, sb, 0.3, gc.mid, n, sc, batch))
+			name := fmt.Sprintf("batched m=%d n=%d k=%d batch=%d tA=%v tB=%v", m, n, k, batch, tr[0], tr[1])
+			expectClose(t, name, gc.get(t, d, name), want, tolFP32)
+			ga.free(t, d)
+			gb.free(t, d)
+		}
+	}
+}
+
+func TestBinary(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	refs := map[BinaryOp]func(dst, a, b []float32){OpAdd: kernels.AddRef, OpSub: kernels.SubRef, OpMul: kernels.MulRef, OpDiv: kernels.DivRef}
+	for _, n := range awkward {
+		a, b := randn(rng, n, 1), uniform(rng, n, 0.5, 2)
+		for op, ref := range refs {
+			want := make([]float32, n)
+			ref(want, a, b)
+			ga, gb, gout := put(t, d, a), put(t, d, b), put(t, d, make([]float32, n))
+			check(t, d.Binary(op, gout.mid, ga.mid, gb.mid))
+			name := fmt.Sprintf("binary op %d n=%d", op, n)
+			expectClose(t, name, gout.get(t, d, name), want, 0) // one rounding: exact
+			ga.free(t, d)
+			gb.free(t, d)
+		}
+		want := make([]float32, n)
+		kernels.AddScalarRef(want, a, 0.25)
+		ga, gout := put(t, d, a), put(t, d, make([]float32, n))
+		check(t, d.AddScalar(gout.mid, ga.mid, 0.25))
+		expectClose(t, "AddScalar", gout.get(t, d, "AddScalar"), want, 0)
+		kernels.MulScalarRef(want, a, -3)
+		gout = put(t, d, make([]float32, n))
+		check(t, d.MulScalar(gout.mid, ga.mid, -3))
+		expectClose(t, "MulScalar", gout.get(t, d, "MulScalar"), want, 0)
+		y := randn(rng, n, 1)
+		want = append(want[:0], y...)
+		kernels.AxpyRef(1.5, a, want)
+		gy := put(t, d, y)
+		check(t, d.Axpy(1.5, ga.mid, gy.mid))
+		expectClose(t, "Axpy", gy.get(t, d, "Axpy"), want, 0)
+		ga.free(t, d)
+	}
+}
+
+func TestBinaryBroadcast(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	// shape, and which dims each operand broadcasts along (size 1 in it).
+	cases := []struct {
+		shape      []int
+		aOne, bOne []bool
+	}{
+		{[]int{3, 5}, []bool{false, false}, []bool{true, false}},
+		{[]int{4, 1, 7}, []bool{false, false, true}, []bool{true, false, false}},
+		{[]int{2, 3, 33, 129}, []bool{false, true, false, false}, []bool{true, false, true, false}},
+		{[]int{257, 1}, []bool{false, false}, []bool{false, false}},
+		{[]int{0, 5}, []bool{false, false}, []bool{true, false}},
+	}
+	for _, c := range cases {
+		total := 1
+		for _, s := range c.shape {
+			total *= s
+		}
+		mk := func(one []bool) ([]float32, []int, []int) { // data, its shape, broadcast strides
+			sh := make([]int, len(c.shape))
+			n := 1
+			for i, s := range c.shape {
+				sh[i] = s
+				if one[i] {
+					sh[i] = 1
+				}
+				n *= sh[i]
+			}
+			st := make([]int, len(sh))
+			acc := 1
+			for i := len(sh) - 1; i >= 0; i-- {
+				if sh[i] != 1 {
+					st[i] = acc
+				}
+				acc *= sh[i]
+			}
+			return uniform(rng, n, 0.5, 2), sh, st
+		}
+		a, _, as := mk(c.aOne)
+		b, _, bs := mk(c.bOne)
+		// Reference: expand both operands, then kernels' flat references.
+		expand := func(x []float32, st []int) []float32 {
+			out := make([]float32, total)
+			for i := range out {
+				off, r := 0, i
+				for k := len(c.shape) - 1; k >= 0; k-- {
+					off += (r % c.shape[k]) * st[k]
+					r /= c.shape[k]
+				}
+				out[i] = x[off]
+			}
+			return out
+		}
+		ea, eb := expand(a, as), expand(b, bs)
+		for op, ref := range map[BinaryOp]func(dst, a, b []float32){OpAdd: kernels.AddRef, OpSub: kernels.SubRef, OpMul: kernels.MulRef, OpDiv: kernels.DivRef} {
+			want := make([]float32, total)
+			ref(want, ea, eb)
+			ga, gb, gout := put(t, d, a), put(t, d, b), put(t, d, make([]float32, total))
+			check(t, d.BinaryBroadcast(op, gout.mid, ga.mid, gb.mid, c.shape, as, bs))
+			name := fmt.Sprintf("broadcast op %d shape %v", op, c.shape)
+			expectClose(t, name, gout.get(t, d, name), want, 0)
+			ga.free(t, d)
+			gb.free(t, d)
+		}
+	}
+}
+
+func TestUnary(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for op := OpExp; op <= OpNeg; op++ {
+		for _, n := range awkward {
+			lo, hi := float32(-8), float32(8)
+			if op == OpExp {
+				lo, hi = -30, 30
+			}
+			x, dy := uniform(rng, n, lo, hi), randn(rng, n, 1)
+			if n > 3 {
+				x[0], x[1], x[2] = 0, -0.0, 1e-30 // relu's kink, signed zero, tiny
+			}
+			want := make([]float32, n)
+			unaryRef(op, want, x, nil)
+			gx, gy := put(t, d, x), put(t, d, make([]float32, n))
+			check(t, d.Unary(op, gy.mid, gx.mid))
+			name := fmt.Sprintf("%v n=%d", op, n)
+			expectClose(t, name, gy.get(t, d, name), want, tolFP32)
+			unaryRef(op, want, x, dy)
+			gdy, gdx := put(t, d, dy), put(t, d, make([]float32, n))
+			check(t, d.UnaryBackward(op, gdx.mid, gx.mid, gdy.mid))
+			expectClose(t, name+" backward", gdx.get(t, d, name+" backward"), want, tolFP32)
+			gx.free(t, d)
+			gdy.free(t, d)
+		}
+	}
+}
+
+func TestReduce(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, s := range [][3]int{{1, 1, 1}, {3, 0, 1}, {7, 33, 1}, {2, 4099, 1}, {70000, 3, 1}, {5, 129, 3}, {1, 2, 257}, {3, 1000, 31}} {
+		outer, n, inner := s[0], s[1], s[2]
+		x := randn(rng, outer*n*inner, 1)
+		if len(x) > 5 {
+			x[5] = float32(math.NaN()) // Max must propagate it
+		}
+		for _, isMax := range []bool{false, true} {
+			want := make([]float32, outer*inner)
+			line := make([]float32, n)
+			for o := 0; o < outer; o++ {
+				for in := 0; in < inner; in++ {
+					for j := range line {
+						line[j] = x[(o*n+j)*inner+in]
+					}
+					if isMax {
+						want[o*inner+in] = kernels.MaxRef(line)
+					} else {
+						want[o*inner+in] = kernels.SumRef(line)
+					}
+				}
+			}
+			gx, gout := put(t, d, x), put(t, d, make([]float32, outer*inner))
+			if isMax {
+				check(t, d.Max(gout.mid, gx.mid, outer, n, inner))
+			} else {
+				check(t, d.Sum(gout.mid, gx.mid, outer, n, inner))
+			}
+			name := fmt.Sprintf("reduce max=%v %v", isMax, s)
+			expectClose(t, name, gout.get(t, d, name), want, tolFP32)
+			gx.free(t, d)
+		}
+	}
+}
+
+// rowShapes are [rows, n] pairs for the one-block-a-row kernels.
+var rowShapes = [][2]int{{1, 1}, {3, 2}, {5, 31}, {4, 32}, {2, 33}, {3, 255}, {2, 257}, {7, 1000}, {2, 4099}, {1000, 7}, {70000, 3}}
+
+func TestSoftmax(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range rowShapes {
+		rows, n := s[0], s[1]
+		x, dy := randn(rng, rows*n, 3), randn(rng, rows*n, 1)
+		for _, isLog := range []bool{false, true} {
+			fwd, bwd := kernels.SoftmaxRowRef, kernels.SoftmaxRowBackwardRef
+			if isLog {
+				fwd, bwd = kernels.LogSoftmaxRowRef, kernels.LogSoftmaxRowBackwardRef
+			}
+			y, dx := make([]float32, rows*n), make([]float32, rows*n)
+			for r := 0; r < rows; r++ {
+				fwd(y[r*n:(r+1)*n], x[r*n:(r+1)*n])
+				bwd(dx[r*n:(r+1)*n], y[r*n:(r+1)*n], dy[r*n:(r+1)*n])
+			}
+			gx, gy := put(t, d, x), put(t, d, make([]float32, rows*n))
+			if isLog {
+				check(t, d.LogSoftmax(gy.mid, gx.mid, rows, n))
+			} else {
+				check(t, d.Softmax(gy.mid, gx.mid, rows, n))
+			}
+			name := fmt.Sprintf("softmax log=%v %v", isLog, s)
+			expectClose(t, name, gy.get(t, d, name), y, tolFP32)
+			// The backward from the reference's y, so only it is tested.
+			gyr, gdy, gdx := put(t, d, y), put(t, d, dy), put(t, d, make([]float32, rows*n))
+			if isLog {
+				check(t, d.LogSoftmaxBackward(gdx.mid, gyr.mid, gdy.mid, rows, n))
+			} else {
+				check(t, d.SoftmaxBackward(gdx.mid, gyr.mid, gdy.mid, rows, n))
+			}
+			expectClose(t, name+" backward", gdx.get(t, d, name+" backward"), dx, tolFP32)
+			gx.free(t, d)
+			gyr.free(t, d)
+			gdy.free(t, d)
+		}
+	}
+}
+
+func TestLayerNorm(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range rowShapes {
+		rows, n := s[0], s[1]
+		for _, affine := range []bool{false, true} {
+			x, dy := randn(rng, rows*n, 2), randn(rng, rows*n, 1)
+			for i := range x {
+				x[i] += 3 // an offset, so the mean matters
+			}
+			var w, b, dw, db []float32
+			var gw, gb, gdw, gdb gbuf
+			if affine {
+				w, b = randn(rng, n, 1), randn(rng, n, 1)
+				dw, db = randn(rng, n, 1), randn(rng, n, 1)
+				gw, gb, gdw, gdb = put(t, d, w), put(t, d, b), put(t, d, dw), put(t, d, db)
+			}
+			y, dx := make([]float32, rows*n), make([]float32, rows*n)
+			mean, rstd := make([]float32, rows), make([]float32, rows)
+			wantDW, wantDB := append([]float32(nil), dw...), append([]float32(nil), db...)
+			for r := 0; r < rows; r++ {
+				sl := func(v []float32) []float32 { return v[r*n : (r+1)*n] }
+				mean[r], rstd[r] = kernels.LayerNormRowRef(sl(y), sl(x), w, b, 1e-5)
+				kernels.LayerNormRowBackwardRef(sl(dx), wantDW, wantDB, sl(dy), sl(x), w, mean[r], rstd[r])
+			}
+			gx, gy, gm, gr := put(t, d, x), put(t, d, make([]float32, rows*n)), put(t, d, make([]float32, rows)), put(t, d, make([]float32, rows))
+			check(t, d.LayerNorm(gy.mid, gm.mid, gr.mid, gx.mid, gw.mid, gb.mid, rows, n, 1e-5))
+			name := fmt.Sprintf("layernorm affine=%v %v", affine, s)
+			expectClose(t, name+" y", gy.get(t, d, name), y, tolFP32)
+			expectClose(t, name+" mean", gm.get(t, d, name), mean, tolFP32)
+			expectClose(t, name+" rstd", gr.get(t, d, name), rstd, tolFP32)
+			// Backward from the reference's statistics.
+			gm, gr = put(t, d, mean), put(t, d, rstd)
+			gdy, gdx := put(t, d, dy), put(t, d, make([]float32, rows*n))
+			check(t, d.LayerNormBackward(gdx.mid, gdw.mid, gdb.mid, gdy.mid, gx.mid, gw.mid, gm.mid, gr.mid, rows, n))
+			expectClose(t, name+" dx", gdx.get(t, d, name), dx, tolFP32)
+			if affine {
+				expectClose(t, name+" dw", gdw.get(t, d, name), wantDW, tolFP32)
+				expectClose(t, name+" db", gdb.get(t, d, name), wantDB, tolFP32)
+				gw.free(t, d)
+				gb.free(t, d)
+			}
+			for _, g := range []gbuf{gx, gm, gr, gdy} {
+				g.free(t, d)
+			}
+		}
+	}
+}
+
+func TestRMSNorm(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, s := range rowShapes {
+		rows, n := s[0], s[1]
+		for _, affine := range []bool{false, true} {
+			x, dy := randn(rng, rows*n, 2), randn(rng, rows*n, 1)
+			var w, dw []float32
+			var gw, gdw gbuf
+			if affine {
+				w, dw = randn(rng, n, 1), randn(rng, n, 1)
+				gw, gdw = put(t, d, w), put(t, d, dw)
+			}
+			y, dx, rstd := make([]float32, rows*n), make([]float32, rows*n), make([]float32, rows)
+			wantDW := append([]float32(nil), dw...)
+			for r := 0; r < rows; r++ {
+				sl := func(v []float32) []float32 { return v[r*n : (r+1)*n] }
+				rstd[r] = kernels.RMSNormRowRef(sl(y), sl(x), w, 1e-6)
+				kernels.RMSNormRowBackwardRef(sl(dx), wantDW, sl(dy), sl(x), w, rstd[r])
+			}
+			gx, gy, gr := put(t, d, x), put(t, d, make([]float32, rows*n)), put(t, d, make([]float32, rows))
+			check(t, d.RMSNorm(gy.mid, gr.mid, gx.mid, gw.mid, rows, n, 1e-6))
+			name := fmt.Sprintf("rmsnorm affine=%v %v", affine, s)
+			expectClose(t, name+" y", gy.get(t, d, name), y, tolFP32)
+			expectClose(t, name+" rstd", gr.get(t, d, name), rstd, tolFP32)
+			gr = put(t, d, rstd)
+			gdy, gdx := put(t, d, dy), put(t, d, make([]float32, rows*n))
+			check(t, d.RMSNormBackward(gdx.mid, gdw.mid, gdy.mid, gx.mid, gw.mid, gr.mid, rows, n))
+			expectClose(t, name+" dx", gdx.get(t, d, name), dx, tolFP32)
+			if affine {
+				expectClose(t, name+" dw", gdw.get(t, d, name), wantDW, tolFP32)
+				gw.free(t, d)
+			}
+			for _, g := range []gbuf{gx, gr, gdy} {
+				g.free(t, d)
+			}
+		}
+	}
+}
+
+func TestCrossEntropy(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(19, 20))
+	const ignore = -100
+	for _, s := range rowShapes {
+		rows, n := s[0], s[1]
+		logits := randn(rng, rows*n, 3)
+		targets := make([]int, rows)
+		for r := range targets {
+			targets[r] = rng.IntN(n)
+			if r%5 == 2 {
+				targets[r] = ignore
+			}
+		}
+		for _, perRow := range []bool{false, true} {
+			w := make([]float32, rows)
+			for r := range w {
+				w[r] = 0.37
+				if perRow {
+					w[r] = rng.Float32()
+				}
+			}
+			loss, dl := make([]float32, rows), make([]float32, rows*n)
+			crossEntropyRef(loss, dl, logits, targets, n, ignore, w)
+			gl, gloss, glse := put(t, d, logits), put(t, d, make([]float32, rows)), put(t, d, make([]float32, rows))
+			check(t, d.CrossEntropy(gloss.mid, glse.mid, gl.mid, targets, rows, n, ignore))
+			name := fmt.Sprintf("crossentropy %v perRow=%v", s, perRow)
+			expectClose(t, name+" loss", gloss.get(t, d, name), loss, tolFP32)
+			gdl := put(t, d, make([]float32, rows*n))
+			var gw gbuf
+			if perRow {
+				gw = put(t, d, w)
+			}
+			check(t, d.CrossEntropyBackward(gdl.mid, gl.mid, glse.mid, targets, rows, n, ignore, 0.37, gw.mid))
+			expectClose(t, name+" dlogits", gdl.get(t, d, name), dl, tolFP32)
+			if perRow {
+				gw.free(t, d)
+			}
+			gl.free(t, d)
+			glse.free(t, d)
+		}
+	}
+}
+
+func TestEmbedding(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, s := range [][3]int{{1, 1, 1}, {5, 3, 9}, {50, 33, 1000}, {1000, 257, 64}, {7, 4099, 3}} {
+		vocab, dim, count := s[0], s[1], s[2]
+		table, dtable := randn(rng, vocab*dim, 1), randn(rng, vocab*dim, 1)
+		ids := make([]int, count)
+		for i := range ids {
+			ids[i] = rng.IntN(vocab)
+		}
+		dy := randn(rng, count*dim, 1)
+		out := make([]float32, count*dim)
+		embeddingRef(out, table, ids, dim)
+		want := append([]float32(nil), dtable...)
+		embeddingBackwardRef(want, dy, ids, dim)
+		gt, gout := put(t, d, table), put(t, d, make([]float32, count*dim))
+		check(t, d.Embedding(gout.mid, gt.mid, ids, vocab, dim))
+		name := fmt.Sprintf("embedding %v", s)
+		expectClose(t, name, gout.get(t, d, name), out, 0)
+		gdt, gdy := put(t, d, dtable), put(t, d, dy)
+		check(t, d.EmbeddingBackward(gdt.mid, gdy.mid, ids, vocab, dim))
+		expectClose(t, name+" backward", gdt.get(t, d, name), want, tolFP32)
+		gt.free(t, d)
+		gdy.free(t, d)
+	}
+}
+
+func TestRoPE(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(23, 24))
+	cases := []struct {
+		shape, pos []int
+	}{
+		{[]int{1, 2}, []int{0}},
+		{[]int{2, 3, 4, 6}, []int{0, 1, 2, 5}},
+		{[]int{2, 1, 3, 4}, []int{0, 1, 2, 7, 8, 9}},
+		{[]int{3, 8, 33, 64}, nil},
+	}
+	for _, c := range cases {
+		if c.pos == nil {
+			T := c.shape[len(c.shape)-2]
+			for i := 0; i < c.shape[0]*T; i++ {
+				c.pos = append(c.pos, i%T+(i/T)*5)
+			}
+		}
+		total := 1
+		for _, s := range c.shape {
+			total *= s
+		}
+		x := randn(rng, total, 1)
+		for _, backward := range []bool{false, true} {
+			sign := float32(1)
+			if backward {
+				sign = -1
+			}
+			want := make([]float32, total)
+			ropeRef(want, x, c.shape, c.pos, 10000, sign)
+			gx, gout := put(t, d, x), put(t, d, make([]float32, total))
+			check(t, d.RoPE(gout.mid, gx.mid, c.shape, c.pos, 10000, backward))
+			name := fmt.Sprintf("rope %v backward=%v", c.shape, backward)
+			expectClose(t, name, gout.get(t, d, name), want, tolFP32)
+			gx.free(t, d)
+		}
+	}
+}
+
+func TestAdamW(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, n := range awkward {
+		p, m := randn(rng, n, 1), randn(rng, n, 0.1)
+		v := uniform(rng, n, 0, 0.01)
+		gp, gm, gv := put(t, d, p), put(t, d, m), put(t, d, v)
+		for step := 1; step <= 3; step++ {
+			g := randn(rng, n, 1)
+			kernels.AdamWRef(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.1, step)
+			gg := put(t, d, g)
+			check(t, d.AdamW(gp.mid, gg.mid, gm.mid, gv.mid, 1e-3, 0.9, 0.999, 1e-8, 0.1, step))
+			gg.free(t, d)
+		}
+		name := fmt.Sprintf("adamw n=%d", n)
+		for _, o := range []struct {
+			what string
+			g    gbuf
+			want []float32
+		}{{"p", gp, p}, {"m", gm, m}, {"v", gv, v}} {
+			got := o.g.get(t, d, name+" "+o.what)
+			expectClose(t, name+" "+o.what, got, o.want, tolFP32)
+			diff := 0
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(o.want[i]) {
+					diff++
+				}
+			}
+			if diff > 0 {
+				t.Logf("%s %s: %d of %d elements not bitwise AdamWRef's", name, o.what, diff, n)
+			}
+		}
+	}
+}
+
+// TestAllocatorSteadyStateOnDevice: a loop that allocates and frees the
+// same sizes reaches the driver only in its first iteration.
+func TestAllocatorSteadyStateOnDevice(t *testing.T) {
+	d := dev(t)
+	before := d.Stats().DriverAllocs
+	for it := 0; it < 20; it++ {
+		var bufs []Buffer
+		for _, n := range []int{1, 1000, 1 << 20, 3<<20 + 7} {
+			b, err := d.Alloc(n)
+			check(t, err)
+			bufs = append(bufs, b)
+		}
+		for _, b := range bufs {
+			check(t, d.Free(b))
+		}
+		if it == 0 {
+			before = d.Stats().DriverAllocs
+		}
+	}
+	if after := d.Stats().DriverAllocs; after != before {
+		t.Fatalf("%d driver allocations after the first iteration", after-before)
+	}
+}
+
+// TestDriverErrorIsError: an impossible allocation comes back as an *Error,
+// not a panic, and the device stays usable.
+func TestDriverErrorIsError(t *testing.T) {
+	d := dev(t)
+	_, err := d.Alloc(1 << 46) // 256 TiB
+	if _, ok := err.(*Error); !ok {
+		t.Fatalf("huge Alloc: err %v (%T), want *Error", err, err)
+	}
+	b, err := d.Alloc(10)
+	check(t, err)
+	check(t, d.Free(b))
+}

@@ -1,0 +1,183 @@
+package cuda
+
+import (
+	"math"
+	"testing"
+
+	"github.com/kiln-ml/kiln/kernels"
+)
+
+// Go references for the kernels that package kernels has no slice kernel
+// for. Each restates, on slices, what the tensor op named beside it
+// computes; the conformance tests hold the GPU to them.
+
+// unaryRef applies op forward (dy == nil) or backward (dx = dy*f'(x)),
+// with kernels' references where they exist.
+func unaryRef(op UnaryOp, out, x, dy []float32) {
+	if dy == nil {
+		switch op {
+		case OpExp:
+			kernels.ExpRef(out, x)
+		case OpGelu:
+			kernels.GeluRef(out, x)
+		case OpGeluTanh:
+			kernels.GeluTanhRef(out, x)
+		case OpSilu:
+			kernels.SiluRef(out, x)
+		default:
+			for i, v := range x {
+				out[i] = scalarUnary(op, v)
+			}
+		}
+		return
+	}
+	switch op {
+	case OpExp: // tensor.Exp's backward: dy*exp(x)
+		for i, v := range x {
+			out[i] = dy[i] * float32(math.Exp(float64(v)))
+		}
+	case OpGelu:
+		kernels.GeluBackwardRef(out, x, dy)
+	case OpGeluTanh:
+		kernels.GeluTanhBackwardRef(out, x, dy)
+	case OpSilu:
+		kernels.SiluBackwardRef(out, x, dy)
+	default:
+		for i, v := range x {
+			out[i] = dy[i] * scalarUnaryGrad(op, v)
+		}
+	}
+}
+
+// scalarUnary: tensor.Relu, Tanh, Sigmoid, Neg, in float64 rounded once.
+func scalarUnary(op UnaryOp, v float32) float32 {
+	f := float64(v)
+	switch op {
+	case OpRelu:
+		return float32(math.Max(f, 0))
+	case OpTanh:
+		return float32(math.Tanh(f))
+	case OpSigmoid:
+		return float32(sigmoid(f))
+	case OpNeg:
+		return -v
+	}
+	panic("scalarUnary: " + op.String())
+}
+
+func scalarUnaryGrad(op UnaryOp, v float32) float32 {
+	f := float64(v)
+	switch op {
+	case OpRelu:
+		if f > 0 {
+			return 1
+		}
+		return 0
+	case OpTanh:
+		t := math.Tanh(f)
+		return float32(1 - t*t)
+	case OpSigmoid:
+		s := sigmoid(f)
+		return float32(s * (1 - s))
+	case OpNeg:
+		return -1
+	}
+	panic("scalarUnaryGrad: " + op.String())
+}
+
+func sigmoid(f float64) float64 {
+	if f >= 0 {
+		return 1 / (1 + math.Exp(-f))
+	}
+	e := math.Exp(f)
+	return e / (1 + e)
+}
+
+// crossEntropyRef is tensor.CrossEntropy's per-row loss (ReduceNone) and the
+// gradient for per-row weights w: loss[r] = -log_softmax(row)[t] (0 when
+// ignored); dlogits = w[r]*(softmax(row) - onehot(t)).
+func crossEntropyRef(loss, dlogits, logits []float32, targets []int, n, ignore int, w []float32) {
+	logp := make([]float32, n)
+	for r, t := range targets {
+		row := logits[r*n : (r+1)*n]
+		kernels.LogSoftmaxRowRef(logp, row)
+		d := dlogits[r*n : (r+1)*n]
+		if t == ignore {
+			loss[r] = 0
+			clear(d)
+			continue
+		}
+		loss[r] = -logp[t]
+		for j, v := range logp {
+			d[j] = float32(math.Exp(float64(v))) * w[r]
+		}
+		d[t] -= w[r]
+	}
+}
+
+// embeddingRef is tensor.Embedding (IndexSelect along dim 0) and its
+// backward, which accumulates in position order.
+func embeddingRef(out, table []float32, ids []int, dim int) {
+	for i, id := range ids {
+		copy(out[i*dim:(i+1)*dim], table[id*dim:(id+1)*dim])
+	}
+}
+
+func embeddingBackwardRef(dtable, dy []float32, ids []int, dim int) {
+	for i, id := range ids {
+		row := dtable[id*dim : (id+1)*dim]
+		for j, v := range dy[i*dim : (i+1)*dim] {
+			row[j] += v
+		}
+	}
+}
+
+// ropeRef is tensor.RoPE on a contiguous x of the given shape (sign -1:
+// its backward).
+func ropeRef(out, x []float32, shape, pos []int, base float64, sign float32) {
+	nd := len(shape)
+	T, D := shape[nd-2], shape[nd-1]
+	half := D / 2
+	rows := len(x) / D
+	perFirst := len(pos) != T
+	perItem := rows / shape[0]
+	for r := 0; r < rows; r++ {
+		p := pos[r%T]
+		if perFirst {
+			p = pos[(r/perItem)*T+r%T]
+		}
+		for i := 0; i < half; i++ {
+			a := float64(p) * math.Pow(base, -float64(2*i)/float64(D))
+			c, s := float32(math.Cos(a)), float32(math.Sin(a))
+			si := sign * s
+			x1, x2 := x[r*D+i], x[r*D+half+i]
+			out[r*D+i] = x1*c - x2*si
+			out[r*D+half+i] = x2*c + x1*si
+		}
+	}
+}
+
+// TestRefs checks the references above on values worked by hand.
+func TestRefs(t *testing.T) {
+	loss, d := make([]float32, 2), make([]float32, 4)
+	crossEntropyRef(loss, d, []float32{0, 0, 1, 2}, []int{1, -1}, 2, -1, []float32{1, 1})
+	if math.Abs(float64(loss[0])-math.Ln2) > 1e-6 || loss[1] != 0 || d[0] != 0.5 || d[1] != -0.5 || d[2] != 0 {
+		t.Fatalf("crossEntropyRef: loss %v grad %v", loss, d)
+	}
+	out := make([]float32, 4)
+	ropeRef(out, []float32{1, 0, 0, 1}, []int{1, 2, 2}, []int{0, 1}, 1, 1)
+	// position 1, angle 1 rad: (0,1) -> (-sin 1, cos 1)
+	if out[0] != 1 || out[1] != 0 || math.Abs(float64(out[2])+math.Sin(1)) > 1e-7 || math.Abs(float64(out[3])-math.Cos(1)) > 1e-7 {
+		t.Fatalf("ropeRef: %v", out)
+	}
+	dt := make([]float32, 4)
+	embeddingBackwardRef(dt, []float32{1, 2, 3, 4, 5, 6}, []int{1, 0, 1}, 2)
+	if dt[0] != 3 || dt[1] != 4 || dt[2] != 6 || dt[3] != 8 {
+		t.Fatalf("embeddingBackwardRef: %v", dt)
+	}
+	for _, op := range []UnaryOp{OpRelu, OpTanh, OpSigmoid, OpNeg} {
+		if g, f := scalarUnaryGrad(op, 0.3), (scalarUnary(op, 0.3+1e-3)-scalarUnary(op, 0.3-1e-3))/2e-3; math.Abs(float64(g-f)) > 1e-3 {
+			t.Errorf("%v: derivative %v, finite difference %v", op, g, f)
+		}
+	}
+}
