@@ -689,6 +689,65 @@ func TestAdamW(t *testing.T) {
 	}
 }
 
+// TestSample draws with the same uniform numbers as the reference. The
+// GPU's softmax rounds differently and the rank walk is found by searches,
+// so a draw that lands within rounding of a boundary between two tokens
+// may pick the neighbour: at most 1% of draws may differ, and each that
+// does must have probabilities summing, in rank order, to within 1e-5 of
+// the draw at the reference's choice.
+func TestSample(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(27, 28))
+	opts := []SampleOpts{{}, {Temperature: 1}, {Temperature: 0.7, TopK: 5}, {Temperature: 1.3, TopP: 0.9},
+		{Temperature: 1, TopK: 40, TopP: 0.95}, {Temperature: 1, TopK: 1}, {Temperature: 0.5, TopP: 0.5}}
+	total, differ := 0, 0
+	for _, V := range []int{1, 2, 7, 33, 257, 1000, 4099, 32000} {
+		const rows = 37
+		logits := randn(rng, rows*V, 2)
+		if V >= 7 {
+			for r := 0; r < rows; r += 3 { // ties: equal logits in some rows
+				copy(logits[r*V:r*V+3], []float32{1.5, 1.5, 1.5})
+			}
+		}
+		for _, o := range opts {
+			u := uniform(rng, rows, 0, 1)
+			gl, gtok, glp := put(t, d, logits), put(t, d, make([]float32, rows)), put(t, d, make([]float32, rows))
+			check(t, d.Sample(gtok.mid, glp.mid, gl.mid, rows, V, u, o))
+			gotTok := gtok.get(t, d, "tokens")
+			gotLP := glp.get(t, d, "logp")
+			gl.free(t, d)
+			wantLP := make([]float32, rows)
+			gotLPAtWant := make([]float32, rows)
+			for r := 0; r < rows; r++ {
+				row := logits[r*V : (r+1)*V]
+				want, lp, gap := sampleRefGap(row, float64(u[r]), o)
+				tok := int(math.Float32bits(gotTok[r])) // int32 bits
+				total++
+				wantLP[r], gotLPAtWant[r] = lp, gotLP[r]
+				if tok == want {
+					continue
+				}
+				differ++
+				if tok < 0 || tok >= V {
+					t.Fatalf("V=%d %+v row %d: token %d out of range", V, o, r, tok)
+				}
+				if o.Temperature <= 0 {
+					t.Errorf("V=%d greedy row %d: token %d, want %d", V, r, tok, want)
+				}
+				if gap > 1e-5 {
+					t.Errorf("V=%d %+v row %d: token %d, want %d (u=%v is %.2g from a boundary)", V, o, r, tok, want, u[r], gap)
+				}
+				wantLP[r], gotLPAtWant[r] = 0, 0
+			}
+			expectClose(t, fmt.Sprintf("sample logp V=%d %+v", V, o), gotLPAtWant, wantLP, tolFP32)
+		}
+	}
+	if differ*100 > total {
+		t.Errorf("%d of %d draws differ from the reference's", differ, total)
+	}
+	t.Logf("%d of %d draws differ from the reference's (each within rounding of a boundary)", differ, total)
+}
+
 // TestAllocatorSteadyStateOnDevice: a loop that allocates and frees the
 // same sizes reaches the driver only in its first iteration.
 func TestAllocatorSteadyStateOnDevice(t *testing.T) {

@@ -129,6 +129,11 @@ func TestLaunchArguments(t *testing.T) {
 		run("Embedding", d.Embedding(a(len(ids)*r), a(n*r), ids, n, r))
 		run("EmbeddingBackward", d.EmbeddingBackward(a(n*r), a(len(ids)*r), ids, n, r))
 	}
+	for _, o := range []SampleOpts{{}, {Temperature: 0.7, TopK: 5, TopP: 0.9}} {
+		for _, V := range []int{1, 33, 50000} {
+			run("Sample", d.Sample(a(3), a(3), a(3*V), 3, V, []float32{0, 0.5, 0.99}, o))
+		}
+	}
 	run("RoPE", d.RoPE(a(2*3*5*8), a(2*3*5*8), []int{2, 3, 5, 8}, []int{0, 1, 2, 3, 9}, 10000, false))
 	run("RoPE per item", d.RoPE(a(2*3*5*8), a(2*3*5*8), []int{2, 3, 5, 8}, []int{0, 1, 2, 3, 4, 7, 8, 9, 10, 11}, 100, true))
 

@@ -666,3 +666,50 @@ func (d *Device) AdamW(p, g, m, v Buffer, lr, beta1, beta2, eps, wd float32, ste
 		argFloat(beta1), argFloat(1-beta1), argFloat(beta2), argFloat(1-beta2), argFloat(eps),
 		argFloat(stepSize), argFloat(bc2s), argFloat(decay))
 }
+
+// ---- sampling (sample.cu) ----
+
+// SampleOpts are the sampling settings of vision.SampleOpts.
+type SampleOpts struct {
+	Temperature float32 // <= 0: greedy (argmax)
+	TopK        int     // > 0: keep the k most probable tokens
+	TopP        float32 // in (0, 1): keep the shortest prefix of that mass
+}
+
+// Sample draws one token from each row of logits [rows, V] as vision's
+// sampler does, given one uniform draw in [0, 1) a row (u, drawn on the
+// host), and writes the token into tok (int32, rows) and its log-probability
+// at temperature 1 into logp (rows).
+func (d *Device) Sample(tok, logp, logits Buffer, rows, V int, u []float32, o SampleOpts) error {
+	const name = "cuda.Sample"
+	needRows(name, rows, V)
+	needSame(name, rows*V, logits)
+	needSame(name, rows, tok, logp)
+	if len(u) != rows {
+		panic(fmt.Sprintf("%s: %d draws for %d rows", name, len(u), rows))
+	}
+	if rows == 0 {
+		return nil
+	}
+	if V == 0 {
+		panic(fmt.Sprintf("%s: %d rows of 0 tokens", name, rows))
+	}
+	for i, v := range u {
+		if !(v >= 0 && v < 1) {
+			panic(fmt.Sprintf("%s: draw %v at row %d outside [0, 1)", name, v, i))
+		}
+	}
+	scratch, err := d.Alloc(rows*V + rows) // probabilities, then the draws
+	if err != nil {
+		return err
+	}
+	defer d.Free(scratch)
+	probs, ub := scratch.Slice(0, rows*V), scratch.Slice(rows*V, rows*V+rows)
+	if err := d.Upload(ub, u); err != nil {
+		return err
+	}
+	block := min(1024, max(32, ceilDiv(V, 32)*32))
+	return d.launch("kiln_sample", grid3(clampGrid(rows), 1, 1), grid3(block, 1, 1), 0,
+		argInt(rows), argInt(V), argFloat(o.Temperature), argInt(o.TopK), argFloat(o.TopP),
+		argBuf(logits), argBuf(probs), argBuf(ub), argBuf(tok), argBuf(logp))
+}

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"math"
+	"sort"
 	"testing"
 
 	"github.com/kiln-ml/kiln/kernels"
@@ -157,6 +158,76 @@ func ropeRef(out, x []float32, shape, pos []int, base float64, sign float32) {
 	}
 }
 
+// sampleRef is vision's sampler (sampler.pick) for one row with the
+// uniform draw u in [0, 1): it returns the token and its temperature-1
+// log-probability.
+func sampleRef(row []float32, u float64, o SampleOpts) (int, float32) {
+	tok, lp, _ := sampleRefGap(row, u, o)
+	return tok, lp
+}
+
+// sampleRefGap is sampleRef that also returns how far the draw lies, in
+// probability mass, from the nearer end of the chosen token's interval in
+// the rank walk (+Inf for greedy).
+func sampleRefGap(row []float32, u float64, o SampleOpts) (int, float32, float64) {
+	V := len(row)
+	logp := make([]float32, V)
+	kernels.LogSoftmaxRowRef(logp, row)
+	if o.Temperature <= 0 {
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		return best, logp[best], math.Inf(1)
+	}
+	z, prob, order := make([]float32, V), make([]float32, V), make([]int, V)
+	inv := 1 / o.Temperature
+	for j, v := range row {
+		z[j] = v * inv
+	}
+	kernels.SoftmaxRowRef(prob, z)
+	for j := range order {
+		order[j] = j
+	}
+	keep := V
+	if o.TopK > 0 || (o.TopP > 0 && o.TopP < 1) {
+		sort.SliceStable(order, func(a, b int) bool { return prob[order[a]] > prob[order[b]] })
+		if o.TopK > 0 {
+			keep = min(keep, o.TopK)
+		}
+		if o.TopP > 0 && o.TopP < 1 {
+			var c float64
+			for j := 0; j < keep; j++ {
+				c += float64(prob[order[j]])
+				if c >= float64(o.TopP) {
+					keep = j + 1
+					break
+				}
+			}
+		}
+	}
+	var total float64
+	for _, j := range order[:keep] {
+		total += float64(prob[j])
+	}
+	u *= total
+	x := u
+	tok := order[keep-1]
+	var lo float64
+	for _, j := range order[:keep] {
+		u -= float64(prob[j])
+		if u < 0 {
+			tok = j
+			break
+		}
+		lo += float64(prob[j])
+	}
+	gap := math.Min(math.Abs(x-lo), math.Abs(x-lo-float64(prob[tok])))
+	return tok, logp[tok], gap
+}
+
 // TestRefs checks the references above on values worked by hand.
 func TestRefs(t *testing.T) {
 	loss, d := make([]float32, 2), make([]float32, 4)
@@ -174,6 +245,12 @@ func TestRefs(t *testing.T) {
 	embeddingBackwardRef(dt, []float32{1, 2, 3, 4, 5, 6}, []int{1, 0, 1}, 2)
 	if dt[0] != 3 || dt[1] != 4 || dt[2] != 6 || dt[3] != 8 {
 		t.Fatalf("embeddingBackwardRef: %v", dt)
+	}
+	if tok, _ := sampleRef([]float32{0, 3, 3, 1}, 0.9, SampleOpts{}); tok != 1 {
+		t.Errorf("greedy sampleRef: %d, want the first maximum 1", tok)
+	}
+	if tok, _ := sampleRef([]float32{0, 3, 3, 1}, 0.999, SampleOpts{Temperature: 1, TopK: 2}); tok != 2 {
+		t.Errorf("top-2 sampleRef at u=0.999: %d, want 2", tok)
 	}
 	for _, op := range []UnaryOp{OpRelu, OpTanh, OpSigmoid, OpNeg} {
 		if g, f := scalarUnaryGrad(op, 0.3), (scalarUnary(op, 0.3+1e-3)-scalarUnary(op, 0.3-1e-3))/2e-3; math.Abs(float64(g-f)) > 1e-3 {

@@ -15,6 +15,7 @@ var ptxSourceSHA256 = map[string]string{
 	"norm.cu":         "1e32304bac6025371b2df37503ebf6fbaf187095d7ed45072e1663f47f6b0341",
 	"reduce.cu":       "e295075e5f37c978472d83d14741594471609b764bbf0379a505e186156ecbfa",
 	"rope.cu":         "558180aa00ccd8c61c82899d845742c7bfd7b464d1913d1c91ea6d44f4cb77c4",
+	"sample.cu":       "f9cdcd3dc082a69d16b7259d73c8af688c422925cf66de73fa7c787b0cd1827a",
 	"softmax.cu":      "31bb14ca92a940f2038d0d6ab7b2494baf7595293584e77521a03e102562dcf3",
 	"unary.cu":        "024c49328bdb4a034b100335be77f8e7fa082587168425eb7732575a776ef3eb",
 }
@@ -40,6 +41,7 @@ var ptxParams = map[string]string{
 	"kiln_reduce_rows":             "u32 u32 u32 u64 u64",
 	"kiln_reduce_axis":             "u32 u32 u32 u32 u64 u64",
 	"kiln_rope":                    "u32 u32 u32 u32 u32 f32 u64 u64 u64 u64 u64",
+	"kiln_sample":                  "u32 u32 f32 u32 f32 u64 u64 u64 u64 u64",
 	"kiln_softmax":                 "u32 u32 u32 u64 u64",
 	"kiln_softmax_backward":        "u32 u32 u32 u64 u64 u64",
 	"kiln_unary":                   "u32 u64 u64 u64",
