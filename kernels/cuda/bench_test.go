@@ -78,6 +78,36 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
+// BenchmarkGemmTensorCores: TF32 and BF16 at 4096^3 (the BF16 target is
+// half of cuBLAS BF16).
+func BenchmarkGemmTensorCores(b *testing.B) {
+	d := dev(b)
+	rng := rand.New(rand.NewPCG(6, 6))
+	const n = 4096
+	A, B, C := benchBuf(b, d, n*n, rng), benchBuf(b, d, n*n, rng), benchBuf(b, d, n*n, rng)
+	A16, B16 := benchBuf(b, d, n*n/2, rng), benchBuf(b, d, n*n/2, rng)
+	check(b, d.ToBF16(A16, A))
+	check(b, d.ToBF16(B16, B))
+	defer func() {
+		for _, x := range []Buffer{A, B, C, A16, B16} {
+			d.Free(x)
+		}
+	}()
+	flop := 2 * float64(n) * n * n
+	b.Run("TF32_4096", func(b *testing.B) {
+		sec := timed(b, d, func() error { return d.GemmTF32(false, false, n, n, n, 1, A, n, B, n, 0, C, n) })
+		b.ReportMetric(flop*float64(b.N)/sec/1e12, "TFLOP/s")
+	})
+	b.Run("BF16_4096", func(b *testing.B) {
+		sec := timed(b, d, func() error { return d.GemmBF16(false, false, n, n, n, 1, A16, n, B16, n, 0, C, n) })
+		b.ReportMetric(flop*float64(b.N)/sec/1e12, "TFLOP/s")
+	})
+	b.Run("BF16_4096_tB", func(b *testing.B) {
+		sec := timed(b, d, func() error { return d.GemmBF16(false, true, n, n, n, 1, A16, n, B16, n, 0, C, n) })
+		b.ReportMetric(flop*float64(b.N)/sec/1e12, "TFLOP/s")
+	})
+}
+
 // BenchmarkSgemmBatchedAttention: the two GEMMs of unfused attention at
 // batch 16, heads 8, seq 1024, head dim 64 (Q K^T and P V).
 func BenchmarkSgemmBatchedAttention(b *testing.B) {

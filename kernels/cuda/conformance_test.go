@@ -213,6 +213,92 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
+// TestGemmTensorCores holds the TF32 and BF16 GEMMs to kernels.SgemmRef on
+// the inputs rounded as the tensor cores round them (NMSE <= 1e-6: the
+// products are exact, only the order of the FP32 sums differs), and states
+// their distance from the FP32 result on the unrounded inputs: NMSE <= 1e-5
+// for TF32, 1e-4 for BF16 (with 10 and 7 mantissa bits, about 1e-7 and 1e-5
+// are expected for these normal inputs).
+func TestGemmTensorCores(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(29, 30))
+	shapes := [][3]int{{1, 1, 1}, {0, 5, 3}, {5, 3, 0}, {7, 13, 11}, {127, 128, 129}, {128, 128, 32},
+		{129, 1, 257}, {33, 65, 17}, {256, 384, 100}, {2, 1023, 31}}
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			ar, ac := m, k
+			if tr[0] {
+				ar, ac = k, m
+			}
+			br, bc := k, n
+			if tr[1] {
+				br, bc = n, k
+			}
+			lda, ldb, ldc := ac+1, bc+1, n+3
+			a := randn(rng, max(ar*lda, 1), 1)
+			b := randn(rng, max(br*ldb, 1), 1)
+			c := randn(rng, max(m*ldc, 1), 1)
+			exact := append([]float32(nil), c...)
+			kernels.SgemmRef(tr[0], tr[1], m, n, k, 1.25, a, lda, b, ldb, -0.5, exact, ldc)
+			for _, prec := range []string{"tf32", "bf16"} {
+				round, bound := roundTF32, 1e-5
+				if prec == "bf16" {
+					round, bound = roundBF16, 1e-4
+				}
+				ra, rb := make([]float32, len(a)), make([]float32, len(b))
+				for i, v := range a {
+					ra[i] = round(v)
+				}
+				for i, v := range b {
+					rb[i] = round(v)
+				}
+				want := append([]float32(nil), c...)
+				kernels.SgemmRef(tr[0], tr[1], m, n, k, 1.25, ra, lda, rb, ldb, -0.5, want, ldc)
+				ga, gb, gc := put(t, d, a), put(t, d, b), put(t, d, c)
+				if prec == "tf32" {
+					check(t, d.GemmTF32(tr[0], tr[1], m, n, k, 1.25, ga.mid, lda, gb.mid, ldb, -0.5, gc.mid, ldc))
+				} else {
+					ha, hb := put(t, d, make([]float32, (len(a)+1)/2)), put(t, d, make([]float32, (len(b)+1)/2))
+					check(t, d.ToBF16(ha.mid, ga.mid))
+					check(t, d.ToBF16(hb.mid, gb.mid))
+					check(t, d.GemmBF16(tr[0], tr[1], m, n, k, 1.25, ha.mid, lda, hb.mid, ldb, -0.5, gc.mid, ldc))
+					ha.free(t, d)
+					hb.free(t, d)
+				}
+				name := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v", prec, m, n, k, tr[0], tr[1])
+				got := gc.get(t, d, name)
+				expectClose(t, name+" (rounded inputs)", got, want, tolFP32)
+				expectClose(t, name+" (FP32 inputs)", got, exact, bound)
+				ga.free(t, d)
+				gb.free(t, d)
+			}
+		}
+	}
+}
+
+func TestToBF16(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, n := range awkward {
+		x := randn(rng, n, 100)
+		if n > 2 {
+			x[0], x[1] = 1+0x1p-8, 1+3*0x1p-8 // the two tie directions
+		}
+		gx, gh := put(t, d, x), put(t, d, make([]float32, (n+1)/2))
+		check(t, d.ToBF16(gh.mid, gx.mid))
+		got := gh.get(t, d, "bf16")
+		for i, v := range x {
+			w := math.Float32bits(got[i/2])
+			h := uint16(w >> (16 * (i % 2)))
+			if h != bf16Bits(v) {
+				t.Fatalf("n=%d: bf16(%v) = %#04x, want %#04x", n, v, h, bf16Bits(v))
+			}
+		}
+		gx.free(t, d)
+	}
+}
+
 func TestSgemmStridedBatched(t *testing.T) {
 	d := dev(t)
 	rng := rand.New(rand.NewPCG(3, 4))

@@ -85,6 +85,8 @@ func TestLaunchArguments(t *testing.T) {
 				ldb = s.k
 			}
 			run("Sgemm", d.Sgemm(tr[0], tr[1], s.m, s.n, s.k, 1.5, a(s.m*s.k), lda, a(s.k*s.n), ldb, 0.5, a(s.m*s.n), s.n))
+			run("GemmTF32", d.GemmTF32(tr[0], tr[1], s.m, s.n, s.k, 1.5, a(s.m*s.k), lda, a(s.k*s.n), ldb, 0.5, a(s.m*s.n), s.n))
+			run("GemmBF16", d.GemmBF16(tr[0], tr[1], s.m, s.n, s.k, 1.5, a((s.m*s.k+1)/2), lda, a((s.k*s.n+1)/2), ldb, 0.5, a(s.m*s.n), s.n))
 			run("SgemmStridedBatched", d.SgemmStridedBatched(tr[0], tr[1], s.m, s.n, s.k, 1, a(3*s.m*s.k), lda, s.m*s.k,
 				a(s.k*s.n), ldb, 0, 0, a(3*s.m*s.n), s.n, s.m*s.n, 3))
 		}
@@ -101,6 +103,7 @@ func TestLaunchArguments(t *testing.T) {
 			run("Unary", d.Unary(op, a(n), a(n)))
 			run("UnaryBackward", d.UnaryBackward(op, a(n), a(n), a(n)))
 		}
+		run("ToBF16", d.ToBF16(a((n+1)/2), a(n)))
 		run("AdamW", d.AdamW(a(n), a(n), a(n), a(n), 1e-3, 0.9, 0.999, 1e-8, 0.01, 3))
 	}
 	for _, s := range []struct{ rows, n int }{{1, 1}, {7, 33}, {3, 1000}, {70000, 5}} {

@@ -713,3 +713,60 @@ func (d *Device) Sample(tok, logp, logits Buffer, rows, V int, u []float32, o Sa
 		argInt(rows), argInt(V), argFloat(o.Temperature), argInt(o.TopK), argFloat(o.TopP),
 		argBuf(logits), argBuf(probs), argBuf(ub), argBuf(tok), argBuf(logp))
 }
+
+// ---- tensor-core GEMM (gemm_tc.cu) ----
+
+// GemmTF32 is Sgemm on the tensor cores: the inputs are rounded to TF32
+// (10 mantissa bits), the products summed in FP32.
+func (d *Device) GemmTF32(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int, b Buffer, ldb int, beta float32, c Buffer, ldc int) error {
+	return d.GemmTF32StridedBatched(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
+}
+
+// GemmTF32StridedBatched is SgemmStridedBatched on the tensor cores (TF32).
+func (d *Device) GemmTF32StridedBatched(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, strideA int, b Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
+	return d.gemmTC("cuda.GemmTF32", "kiln_gemm_tf32", transA, transB, m, n, k, alpha, a, a, lda, strideA, b, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// GemmBF16 is Sgemm with BF16 operands (from ToBF16: two values to a 4-byte
+// element, leading dimensions in values) and FP32 accumulation and C.
+func (d *Device) GemmBF16(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda int, b Buffer, ldb int, beta float32, c Buffer, ldc int) error {
+	return d.GemmBF16StridedBatched(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
+}
+
+// GemmBF16StridedBatched is GemmBF16 over batch items (strides in values).
+func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, strideA int, b Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
+	// The checks count BF16 values: two to an element.
+	a2, b2 := Buffer{ptr: a.ptr, n: 2 * a.n}, Buffer{ptr: b.ptr, n: 2 * b.n}
+	return d.gemmTC("cuda.GemmBF16", "kiln_gemm_bf16", transA, transB, m, n, k, alpha, a, a2, lda, strideA, b, b2, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, alpha float32, a, aCheck Buffer, lda, strideA int, b, bCheck Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("%s: bad batch %d or strides %d,%d,%d", name, batch, strideA, strideB, strideC))
+	}
+	checkGemm(name, transA, transB, m, n, k, aCheck, lda, strideA, bCheck, ldb, strideB, c, ldc, strideC, batch)
+	if batch == 0 || m == 0 || n == 0 {
+		return nil
+	}
+	grid := grid3(ceilDiv(n, 128), ceilDiv(m, 128), min(batch, maxGrid))
+	if grid[1] > maxGrid {
+		panic(fmt.Sprintf("%s: m=%d exceeds the grid (%d rows of tiles)", name, m, maxGrid))
+	}
+	return d.launch(kernel, grid, grid3(256, 1, 1), 0,
+		argBool(transA), argBool(transB), argInt(m), argInt(n), argInt(k), argFloat(alpha),
+		argBuf(a), argInt(lda), argLong(strideA), argBuf(b), argInt(ldb), argLong(strideB),
+		argFloat(beta), argBuf(c), argInt(ldc), argLong(strideC), argInt(batch))
+}
+
+// ToBF16 converts n = src.Len() floats to BF16 (round to nearest even) into
+// dst, which holds two values an element (dst.Len() == (n+1)/2).
+func (d *Device) ToBF16(dst, src Buffer) error {
+	if dst.n != (src.n+1)/2 {
+		panic(fmt.Sprintf("cuda.ToBF16: %d floats into %d elements (want %d)", src.n, dst.n, (src.n+1)/2))
+	}
+	if src.n == 0 {
+		return nil
+	}
+	g, bl := elemLaunch(src.n)
+	return d.launch("kiln_f32_to_bf16", g, bl, 0, argLong(src.n), argBuf(dst), argBuf(src))
+}

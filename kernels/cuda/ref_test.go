@@ -228,6 +228,21 @@ func sampleRefGap(row []float32, u float64, o SampleOpts) (int, float32, float64
 	return tok, logp[tok], gap
 }
 
+// roundTF32 rounds to TF32 as cvt.rna.tf32.f32 does: 10 mantissa bits, to
+// nearest, ties away from zero (finite inputs).
+func roundTF32(x float32) float32 {
+	return math.Float32frombits((math.Float32bits(x) + 0x1000) &^ 0x1fff)
+}
+
+// bf16Bits rounds to BF16, to nearest even (finite inputs), and returns its
+// 16 bits.
+func bf16Bits(x float32) uint16 {
+	b := math.Float32bits(x)
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+func roundBF16(x float32) float32 { return math.Float32frombits(uint32(bf16Bits(x)) << 16) }
+
 // TestRefs checks the references above on values worked by hand.
 func TestRefs(t *testing.T) {
 	loss, d := make([]float32, 2), make([]float32, 4)
@@ -246,8 +261,26 @@ func TestRefs(t *testing.T) {
 	if dt[0] != 3 || dt[1] != 4 || dt[2] != 6 || dt[3] != 8 {
 		t.Fatalf("embeddingBackwardRef: %v", dt)
 	}
+	if g := roundTF32(1 + 0x1p-11); g != 1+0x1p-10 { // a tie: away from zero
+		t.Errorf("roundTF32(1+2^-11) = %v", g)
+	}
+	if g := roundBF16(1 + 0x1p-8); g != 1 { // a tie: to even
+		t.Errorf("roundBF16(1+2^-8) = %v", g)
+	}
+	if g := roundBF16(1 + 3*0x1p-8); g != 1+0x1p-6 {
+		t.Errorf("roundBF16(1+3*2^-8) = %v", g)
+	}
 	if tok, _ := sampleRef([]float32{0, 3, 3, 1}, 0.9, SampleOpts{}); tok != 1 {
 		t.Errorf("greedy sampleRef: %d, want the first maximum 1", tok)
+	}
+	if g := roundTF32(1 + 0x1p-11); g != 1+0x1p-10 { // a tie: away from zero
+		t.Errorf("roundTF32(1+2^-11) = %v", g)
+	}
+	if g := roundBF16(1 + 0x1p-8); g != 1 { // a tie: to even
+		t.Errorf("roundBF16(1+2^-8) = %v", g)
+	}
+	if g := roundBF16(1 + 3*0x1p-8); g != 1+0x1p-6 {
+		t.Errorf("roundBF16(1+3*2^-8) = %v", g)
 	}
 	if tok, _ := sampleRef([]float32{0, 3, 3, 1}, 0.999, SampleOpts{Temperature: 1, TopK: 2}); tok != 2 {
 		t.Errorf("top-2 sampleRef at u=0.999: %d, want 2", tok)
