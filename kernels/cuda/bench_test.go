@@ -130,6 +130,43 @@ func BenchmarkSgemmBatchedAttention(b *testing.B) {
 	})
 }
 
+// BenchmarkAttention: the shape (batch 16, heads 8, seq 1024, head
+// dim 64), causal, forward and forward+backward (compare with torch's
+// scaled_dot_product_attention in torch.log).
+func BenchmarkAttention(b *testing.B) {
+	d := dev(b)
+	rng := rand.New(rand.NewPCG(7, 7))
+	s := AttnShape{G: 16 * 8, Rep: 1, T: 1024, S: 1024, D: 64, Dv: 64}
+	n := s.G * s.T * s.D
+	bufs := make([]Buffer, 9)
+	for i := range bufs {
+		bufs[i] = benchBuf(b, d, n, rng)
+	}
+	lse := benchBuf(b, d, s.G*s.T, rng)
+	defer func() {
+		for _, x := range append(bufs, lse) {
+			d.Free(x)
+		}
+	}()
+	q, k, v, out, dout, dq, dk, dv := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], bufs[6], bufs[7]
+	o := AttnOpts{Causal: true}
+	flopFwd := 4 * float64(s.G) * float64(s.T) * float64(s.S) * float64(s.D) / 2 // causal: half the scores
+	b.Run("Forward", func(b *testing.B) {
+		sec := timed(b, d, func() error { return d.Attention(out, lse, q, k, v, s, o) })
+		b.ReportMetric(sec/float64(b.N)*1e3, "ms/call")
+		b.ReportMetric(flopFwd*float64(b.N)/sec/1e12, "TFLOP/s")
+	})
+	b.Run("ForwardBackward", func(b *testing.B) {
+		sec := timed(b, d, func() error {
+			if err := d.Attention(out, lse, q, k, v, s, o); err != nil {
+				return err
+			}
+			return d.AttentionBackward(dq, dk, dv, q, k, v, out, lse, dout, s, o)
+		})
+		b.ReportMetric(sec/float64(b.N)*1e3, "ms/call")
+	})
+}
+
 // rowBench times a one-pass-a-row kernel and reports GB/s for bytes of
 // compulsory traffic a call.
 func rowBench(b *testing.B, d *Device, bytes float64, f func() error) {

@@ -834,6 +834,59 @@ func TestSample(t *testing.T) {
 	t.Logf("%d of %d draws differ from the reference's (each within rounding of a boundary)", differ, total)
 }
 
+func TestAttention(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(33, 34))
+	shapes := []AttnShape{
+		{G: 1, Rep: 1, T: 1, S: 1, D: 8, Dv: 8},
+		{G: 2, Rep: 1, T: 7, S: 7, D: 16, Dv: 16},
+		{G: 3, Rep: 2, T: 33, S: 40, D: 64, Dv: 64},   // grouped queries, a KV cache of 7
+		{G: 2, Rep: 1, T: 130, S: 130, D: 64, Dv: 32}, // tiles around 64 and 128
+		{G: 2, Rep: 3, T: 5, S: 5, D: 100, Dv: 128},   // DM = 128
+		{G: 4, Rep: 1, T: 1, S: 67, D: 32, Dv: 32},    // one new token over a cache
+	}
+	for _, s := range shapes {
+		for _, causal := range []bool{false, true} {
+			for _, padded := range []bool{false, true} {
+				o := AttnOpts{Causal: causal}
+				if padded {
+					o.Batch = s.G
+					if s.G%2 == 0 {
+						o.Batch = s.G / 2
+					}
+					o.KeyPadding = make([]bool, o.Batch*s.S)
+					for i := range o.KeyPadding {
+						o.KeyPadding[i] = rng.IntN(4) == 0
+					}
+					o.KeyPadding[0] = true // a row with nothing visible when causal and T == S
+				}
+				tq := s.Rep * s.T
+				q, k, v := randn(rng, s.G*tq*s.D, 1), randn(rng, s.G*s.S*s.D, 1), randn(rng, s.G*s.S*s.Dv, 1)
+				dout := randn(rng, s.G*tq*s.Dv, 1)
+				out := make([]float32, s.G*tq*s.Dv)
+				dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+				attentionRef(out, q, k, v, s, o, dout, dq, dk, dv)
+				gq, gk, gv := put(t, d, q), put(t, d, k), put(t, d, v)
+				gout, glse := put(t, d, make([]float32, len(out))), put(t, d, make([]float32, s.G*tq))
+				check(t, d.Attention(gout.mid, glse.mid, gq.mid, gk.mid, gv.mid, s, o))
+				name := fmt.Sprintf("attention %+v causal=%v padded=%v", s, causal, padded)
+				gotOut := gout.get(t, d, name+" out")
+				expectClose(t, name+" out", gotOut, out, tolFP32)
+				// The backward from the GPU's own out and lse.
+				gout, gdo := put(t, d, gotOut), put(t, d, dout)
+				gdq, gdk, gdv := put(t, d, make([]float32, len(q))), put(t, d, make([]float32, len(k))), put(t, d, make([]float32, len(v)))
+				check(t, d.AttentionBackward(gdq.mid, gdk.mid, gdv.mid, gq.mid, gk.mid, gv.mid, gout.mid, glse.mid, gdo.mid, s, o))
+				expectClose(t, name+" dq", gdq.get(t, d, name+" dq"), dq, tolFP32)
+				expectClose(t, name+" dk", gdk.get(t, d, name+" dk"), dk, tolFP32)
+				expectClose(t, name+" dv", gdv.get(t, d, name+" dv"), dv, tolFP32)
+				for _, g := range []gbuf{gq, gk, gv, gout, glse, gdo} {
+					g.free(t, d)
+				}
+			}
+		}
+	}
+}
+
 // TestAllocatorSteadyStateOnDevice: a loop that allocates and frees the
 // same sizes reaches the driver only in its first iteration.
 func TestAllocatorSteadyStateOnDevice(t *testing.T) {

@@ -137,6 +137,14 @@ func TestLaunchArguments(t *testing.T) {
 			run("Sample", d.Sample(a(3), a(3), a(3*V), 3, V, []float32{0, 0.5, 0.99}, o))
 		}
 	}
+	for _, sh := range []AttnShape{{G: 3, Rep: 2, T: 7, S: 9, D: 16, Dv: 16}, {G: 2, Rep: 1, T: 65, S: 65, D: 64, Dv: 64}, {G: 1, Rep: 1, T: 5, S: 5, D: 100, Dv: 128}} {
+		for _, o := range []AttnOpts{{}, {Causal: true, KeyPadding: make([]bool, sh.G*sh.S), Batch: sh.G}} {
+			tq := sh.Rep * sh.T
+			q, k, v, out, lse := a(sh.G*tq*sh.D), a(sh.G*sh.S*sh.D), a(sh.G*sh.S*sh.Dv), a(sh.G*tq*sh.Dv), a(sh.G*tq)
+			run("Attention", d.Attention(out, lse, q, k, v, sh, o))
+			run("AttentionBackward", d.AttentionBackward(a(q.n), a(k.n), a(v.n), q, k, v, out, lse, a(out.n), sh, o))
+		}
+	}
 	run("RoPE", d.RoPE(a(2*3*5*8), a(2*3*5*8), []int{2, 3, 5, 8}, []int{0, 1, 2, 3, 9}, 10000, false))
 	run("RoPE per item", d.RoPE(a(2*3*5*8), a(2*3*5*8), []int{2, 3, 5, 8}, []int{0, 1, 2, 3, 4, 7, 8, 9, 10, 11}, 100, true))
 

@@ -770,3 +770,142 @@ func (d *Device) ToBF16(dst, src Buffer) error {
 	g, bl := elemLaunch(src.n)
 	return d.launch("kiln_f32_to_bf16", g, bl, 0, argLong(src.n), argBuf(dst), argBuf(src))
 }
+
+// ---- fused attention (attention.cu) ----
+
+// AttnOpts are tensor.AttnOpts: a causal mask aligned right (query i sees
+// key j <= i + S - T), key padding (Batch*S entries, true = padded), and the
+// score scale (0: 1/sqrt(D)).
+type AttnOpts struct {
+	Causal     bool
+	KeyPadding []bool
+	Batch      int // items of the first dim, which KeyPadding is laid out by
+	Scale      float32
+}
+
+// AttnShape is the layout of tensor's attention GEMMs: G groups (batch x kv
+// heads), each with Rep*T query rows (the query heads sharing a kv head),
+// S keys, head dims D (q, k) and Dv (v, out), at most 128.
+type AttnShape struct {
+	G, Rep, T, S, D, Dv int
+}
+
+func (s AttnShape) check(name string) (tq, dm int) {
+	if s.G < 0 || s.Rep < 1 || s.T < 0 || s.S < 0 || s.D < 1 || s.Dv < 1 {
+		panic(fmt.Sprintf("%s: bad shape %+v", name, s))
+	}
+	switch m := max(s.D, s.Dv); {
+	case m <= 32:
+		dm = 32
+	case m <= 64:
+		dm = 64
+	case m <= 128:
+		dm = 128
+	default:
+		panic(fmt.Sprintf("%s: head dims %d, %d: at most 128 supported", name, s.D, s.Dv))
+	}
+	return s.Rep * s.T, dm
+}
+
+// attnPad uploads the key padding (or returns the zero Buffer) and the
+// groups per batch item.
+func (d *Device) attnPad(name string, s AttnShape, o AttnOpts, f func(pad Buffer, perItem int) error) error {
+	if o.KeyPadding == nil {
+		return f(Buffer{}, 1)
+	}
+	if o.Batch < 1 || s.G%o.Batch != 0 || len(o.KeyPadding) != o.Batch*s.S {
+		panic(fmt.Sprintf("%s: KeyPadding of %d entries for batch %d, S=%d, G=%d", name, len(o.KeyPadding), o.Batch, s.S, s.G))
+	}
+	pad := make([]int, len(o.KeyPadding))
+	for i, p := range o.KeyPadding {
+		if p {
+			pad[i] = 1
+		}
+	}
+	return d.withInts(name, pad, func(int) bool { return true }, func(b Buffer) error { return f(b, s.G/o.Batch) })
+}
+
+func attnScale(o AttnOpts, D int) float32 {
+	if o.Scale != 0 {
+		return o.Scale
+	}
+	return float32(1 / math.Sqrt(float64(D)))
+}
+
+// attnBlock is the forward's and dq's block: 64 threads (32 for dm 128).
+func attnBlock(dm int) int {
+	if dm == 128 {
+		return 32
+	}
+	return 64
+}
+
+// Attention writes out = softmax(q k^T * scale + mask) v for q [G, Rep*T, D],
+// k [G, S, D], v [G, S, Dv] into out [G, Rep*T, Dv], and lse [G*Rep*T], the
+// rows' log-sum-exp, for the backward (tensor.ScaledDotProductAttention).
+func (d *Device) Attention(out, lse, q, k, v Buffer, s AttnShape, o AttnOpts) error {
+	const name = "cuda.Attention"
+	tq, dm := s.check(name)
+	needSame(name, s.G*tq*s.D, q)
+	needSame(name, s.G*s.S*s.D, k)
+	needSame(name, s.G*s.S*s.Dv, v)
+	needSame(name, s.G*tq*s.Dv, out)
+	needSame(name, s.G*tq, lse)
+	if s.G*tq == 0 {
+		return nil
+	}
+	if s.G > maxGrid {
+		panic(fmt.Sprintf("%s: %d groups exceed the grid", name, s.G))
+	}
+	return d.attnPad(name, s, o, func(pad Buffer, perItem int) error {
+		bl := attnBlock(dm)
+		return d.launch(fmt.Sprintf("kiln_attn_fwd_%d", dm), grid3(ceilDiv(tq, bl), s.G, 1), grid3(bl, 1, 1), 0,
+			argInt(s.G), argInt(tq), argInt(s.T), argInt(s.S), argInt(s.D), argInt(s.Dv), argFloat(attnScale(o, s.D)),
+			argBool(o.Causal), argInt(perItem), argBuf(pad), argBuf(q), argBuf(k), argBuf(v), argBuf(out), argBuf(lse))
+	})
+}
+
+// AttentionBackward writes dq, dk and dv (not accumulated) from the
+// forward's inputs, out and lse, and the output gradient dout.
+func (d *Device) AttentionBackward(dq, dk, dv, q, k, v, out, lse, dout Buffer, s AttnShape, o AttnOpts) error {
+	const name = "cuda.AttentionBackward"
+	tq, dm := s.check(name)
+	needSame(name, s.G*tq*s.D, q, dq)
+	needSame(name, s.G*s.S*s.D, k, dk)
+	needSame(name, s.G*s.S*s.Dv, v, dv)
+	needSame(name, s.G*tq*s.Dv, out, dout)
+	needSame(name, s.G*tq, lse)
+	if s.G == 0 {
+		return nil
+	}
+	if s.G > maxGrid {
+		panic(fmt.Sprintf("%s: %d groups exceed the grid", name, s.G))
+	}
+	if tq == 0 || s.S == 0 {
+		// No scores: the gradients are zero.
+		for _, b := range []Buffer{dq, dk, dv} {
+			if err := d.Fill(b, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	delta, err := d.Alloc(s.G * tq)
+	if err != nil {
+		return err
+	}
+	defer d.Free(delta)
+	scale := attnScale(o, s.D)
+	return d.attnPad(name, s, o, func(pad Buffer, perItem int) error {
+		bl := attnBlock(dm)
+		common := []arg{argInt(s.G), argInt(tq), argInt(s.T), argInt(s.S), argInt(s.D), argInt(s.Dv), argFloat(scale),
+			argBool(o.Causal), argInt(perItem), argBuf(pad), argBuf(q), argBuf(k), argBuf(v)}
+		err := d.launch(fmt.Sprintf("kiln_attn_bwd_dq_%d", dm), grid3(ceilDiv(tq, bl), s.G, 1), grid3(bl, 1, 1), 0,
+			append(append([]arg(nil), common...), argBuf(out), argBuf(lse), argBuf(dout), argBuf(delta), argBuf(dq))...)
+		if err != nil {
+			return err
+		}
+		return d.launch(fmt.Sprintf("kiln_attn_bwd_dkv_%d", dm), grid3(ceilDiv(s.S, bl), s.G, 1), grid3(bl, 1, 1), 0,
+			append(append([]arg(nil), common...), argBuf(lse), argBuf(delta), argBuf(dout), argBuf(dk), argBuf(dv))...)
+	})
+}

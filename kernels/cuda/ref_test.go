@@ -228,6 +228,61 @@ func sampleRefGap(row []float32, u float64, o SampleOpts) (int, float32, float64
 	return tok, logp[tok], gap
 }
 
+// attentionRef is tensor.ScaledDotProductAttention on slices laid out as
+// AttnShape says, and its backward when dout is non-nil (dq, dk, dv
+// written). It follows tensor's steps: scores by SgemmRef, masked scores
+// -Inf, SoftmaxRowRef (a row with nothing visible is zero), and the GEMMs
+// of the backward with SoftmaxRowBackwardRef between them.
+func attentionRef(out, q, k, v []float32, s AttnShape, o AttnOpts, dout, dq, dk, dv []float32) {
+	tq := s.Rep * s.T
+	scale := attnScale(o, s.D)
+	perItem := 1
+	if o.KeyPadding != nil {
+		perItem = s.G / o.Batch
+	}
+	p := make([]float32, tq*s.S)
+	tmp := make([]float32, s.S)
+	for g := 0; g < s.G; g++ {
+		qg, kg, vg := q[g*tq*s.D:], k[g*s.S*s.D:], v[g*s.S*s.Dv:]
+		if s.S > 0 && tq > 0 {
+			kernels.SgemmRef(false, true, tq, s.S, s.D, scale, qg, s.D, kg, s.D, 0, p, s.S)
+		}
+		for r := 0; r < tq; r++ {
+			row, i := p[r*s.S:(r+1)*s.S], r%s.T
+			any := false
+			for j := range row {
+				if (o.Causal && j > i+s.S-s.T) || (o.KeyPadding != nil && o.KeyPadding[(g/perItem)*s.S+j]) {
+					row[j] = float32(math.Inf(-1))
+				} else {
+					any = true
+				}
+			}
+			if any {
+				kernels.SoftmaxRowRef(tmp, row)
+				copy(row, tmp)
+			} else {
+				clear(row)
+			}
+		}
+		if tq > 0 {
+			kernels.SgemmRef(false, false, tq, s.Dv, s.S, 1, p, s.S, vg, s.Dv, 0, out[g*tq*s.Dv:], s.Dv)
+		}
+		if dout == nil {
+			continue
+		}
+		dog := dout[g*tq*s.Dv:]
+		kernels.SgemmRef(true, false, s.S, s.Dv, tq, 1, p, s.S, dog, s.Dv, 0, dv[g*s.S*s.Dv:], s.Dv)
+		ds := make([]float32, tq*s.S)
+		kernels.SgemmRef(false, true, tq, s.S, s.Dv, 1, dog, s.Dv, vg, s.Dv, 0, ds, s.S)
+		for r := 0; r < tq; r++ {
+			kernels.SoftmaxRowBackwardRef(tmp, p[r*s.S:(r+1)*s.S], ds[r*s.S:(r+1)*s.S])
+			copy(ds[r*s.S:], tmp)
+		}
+		kernels.SgemmRef(false, false, tq, s.D, s.S, scale, ds, s.S, kg, s.D, 0, dq[g*tq*s.D:], s.D)
+		kernels.SgemmRef(true, false, s.S, s.D, tq, scale, ds, s.S, qg, s.D, 0, dk[g*s.S*s.D:], s.D)
+	}
+}
+
 // roundTF32 rounds to TF32 as cvt.rna.tf32.f32 does: 10 mantissa bits, to
 // nearest, ties away from zero (finite inputs).
 func roundTF32(x float32) float32 {
@@ -270,17 +325,14 @@ func TestRefs(t *testing.T) {
 	if g := roundBF16(1 + 3*0x1p-8); g != 1+0x1p-6 {
 		t.Errorf("roundBF16(1+3*2^-8) = %v", g)
 	}
+	// attentionRef with one key: the output is v, whatever the scores.
+	attOut := make([]float32, 2)
+	attentionRef(attOut, []float32{1, 2, 3, 4}, []float32{5, 6}, []float32{7}, AttnShape{G: 1, Rep: 1, T: 2, S: 1, D: 2, Dv: 1}, AttnOpts{}, nil, nil, nil, nil)
+	if attOut[0] != 7 || attOut[1] != 7 {
+		t.Errorf("attentionRef with one key: %v", attOut)
+	}
 	if tok, _ := sampleRef([]float32{0, 3, 3, 1}, 0.9, SampleOpts{}); tok != 1 {
 		t.Errorf("greedy sampleRef: %d, want the first maximum 1", tok)
-	}
-	if g := roundTF32(1 + 0x1p-11); g != 1+0x1p-10 { // a tie: away from zero
-		t.Errorf("roundTF32(1+2^-11) = %v", g)
-	}
-	if g := roundBF16(1 + 0x1p-8); g != 1 { // a tie: to even
-		t.Errorf("roundBF16(1+2^-8) = %v", g)
-	}
-	if g := roundBF16(1 + 3*0x1p-8); g != 1+0x1p-6 {
-		t.Errorf("roundBF16(1+3*2^-8) = %v", g)
 	}
 	if tok, _ := sampleRef([]float32{0, 3, 3, 1}, 0.999, SampleOpts{Temperature: 1, TopK: 2}); tok != 2 {
 		t.Errorf("top-2 sampleRef at u=0.999: %d, want 2", tok)

@@ -8,6 +8,7 @@ const ptxNVCC = "11.8.89"
 // ptxSourceSHA256 is the SHA-256 of src/common.cuh followed by each source.
 var ptxSourceSHA256 = map[string]string{
 	"adamw.cu":        "3fb6cd2a98986d7208ded2f3aa44a65e0645225df96e2302404cc7a77f853328",
+	"attention.cu":    "216b9dce56a42c3511cd5e8cb1fa7d65767fc3e4f988607fcb2720ec8f0bcc9a",
 	"binary.cu":       "b2a82e8838b451a85a368a428794ef7aa45a53f62d41d225ae479f85f7657240",
 	"crossentropy.cu": "805108980b33214e3f90674c70c8721ec20eca4a810b6c254985f061b51ebaad",
 	"embedding.cu":    "cae283c7f09dbf993ab2a82d8573a60d3fff014e778c4050130ae8951c914da5",
@@ -24,6 +25,15 @@ var ptxSourceSHA256 = map[string]string{
 // ptxParams lists each kernel's PTX parameter types in order.
 var ptxParams = map[string]string{
 	"kiln_adamw":                   "u64 u64 u64 u64 u64 f32 f32 f32 f32 f32 f32 f32 f32",
+	"kiln_attn_fwd_32":             "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_fwd_64":             "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_fwd_128":            "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_bwd_dq_32":          "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_bwd_dq_64":          "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_bwd_dq_128":         "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_bwd_dkv_32":         "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_bwd_dkv_64":         "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64 u64",
+	"kiln_attn_bwd_dkv_128":        "u32 u32 u32 u32 u32 u32 f32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64 u64",
 	"kiln_binary_flat":             "u32 u64 u64 u64 u64",
 	"kiln_binary_bcast":            "u32 u64 u64 u64 u64 u32 u32 u32 u64 u64 u64 u64 u64 u64 u64 u64",
 	"kiln_scalar":                  "u64 u64 u64 f32 f32",
