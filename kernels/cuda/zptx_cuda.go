@@ -116147,7 +116147,7 @@ const ptx_unary_80 = `//
 	.param .u64 kiln_unary_param_3
 )
 {
-	.reg .pred 	%p<19>;
+	.reg .pred 	%p<20>;
 	.reg .f32 	%f<141>;
 	.reg .b32 	%r<25>;
 	.reg .b64 	%rd<23>;
@@ -116241,7 +116241,8 @@ $L__BB0_9:
 	bra.uni 	$L__BB0_27;
 
 $L__BB0_17:
-	max.f32 	%f140, %f1, 0f00000000;
+	setp.le.f32 	%p14, %f1, 0f00000000;
+	selp.f32 	%f140, 0f00000000, %f1, %p14;
 	bra.uni 	$L__BB0_28;
 
 $L__BB0_6:
@@ -116261,8 +116262,8 @@ $L__BB0_19:
 	fma.rn.f32 	%f78, %f1, %f77, %f1;
 	mul.f32 	%f10, %f78, 0f3F4C422A;
 	abs.f32 	%f11, %f10;
-	setp.ltu.f32 	%p14, %f11, 0f3F19999A;
-	@%p14 bra 	$L__BB0_21;
+	setp.ltu.f32 	%p15, %f11, 0f3F19999A;
+	@%p15 bra 	$L__BB0_21;
 	bra.uni 	$L__BB0_20;
 
 $L__BB0_21:
@@ -116337,27 +116338,27 @@ $L__BB0_27:
 $L__BB0_23:
 	mul.f32 	%f16, %f1, 0f3F3504F3;
 	abs.f32 	%f99, %f16;
-	setp.ltu.f32 	%p16, %f99, 0f3F8060FE;
-	setp.ge.f32 	%p17, %f99, 0f3F8060FE;
+	setp.ltu.f32 	%p17, %f99, 0f3F8060FE;
+	setp.ge.f32 	%p18, %f99, 0f3F8060FE;
 	mul.f32 	%f100, %f16, %f16;
-	selp.f32 	%f101, %f99, %f100, %p17;
-	selp.f32 	%f102, 0f3789CA3C, 0f38B1E96A, %p17;
-	selp.f32 	%f103, 0fB9F560B9, 0fBA574D20, %p17;
+	selp.f32 	%f101, %f99, %f100, %p18;
+	selp.f32 	%f102, 0f3789CA3C, 0f38B1E96A, %p18;
+	selp.f32 	%f103, 0fB9F560B9, 0fBA574D20, %p18;
 	fma.rn.f32 	%f104, %f102, %f101, %f103;
-	selp.f32 	%f105, 0f3BAC840B, 0f3BAAD5EA, %p17;
+	selp.f32 	%f105, 0f3BAC840B, 0f3BAAD5EA, %p18;
 	fma.rn.f32 	%f106, %f104, %f101, %f105;
-	selp.f32 	%f107, 0fBD0C8162, 0fBCDC1BE7, %p17;
+	selp.f32 	%f107, 0fBD0C8162, 0fBCDC1BE7, %p18;
 	fma.rn.f32 	%f108, %f106, %f101, %f107;
-	selp.f32 	%f109, 0f3E1CF906, 0f3DE718AF, %p17;
+	selp.f32 	%f109, 0f3E1CF906, 0f3DE718AF, %p18;
 	fma.rn.f32 	%f110, %f108, %f101, %f109;
-	selp.f32 	%f111, 0f3F6A937E, 0fBEC093AC, %p17;
+	selp.f32 	%f111, 0f3F6A937E, 0fBEC093AC, %p18;
 	fma.rn.f32 	%f112, %f110, %f101, %f111;
-	selp.f32 	%f113, 0f3F20D842, 0f3E0375D3, %p17;
+	selp.f32 	%f113, 0f3F20D842, 0f3E0375D3, %p18;
 	fma.rn.f32 	%f114, %f112, %f101, %f113;
 	neg.f32 	%f115, %f99;
-	selp.f32 	%f116, %f115, %f16, %p17;
+	selp.f32 	%f116, %f115, %f16, %p18;
 	fma.rn.f32 	%f139, %f114, %f116, %f116;
-	@%p16 bra 	$L__BB0_25;
+	@%p17 bra 	$L__BB0_25;
 
 	ex2.approx.ftz.f32 	%f117, %f139;
 	mov.f32 	%f118, 0f3F800000;
@@ -116382,8 +116383,8 @@ $L__BB0_20:
 	rcp.approx.ftz.f32 	%f83, %f81;
 	mov.f32 	%f84, 0fC0000000;
 	fma.rn.f32 	%f85, %f83, %f84, %f82;
-	setp.ge.f32 	%p15, %f11, 0f41102CB4;
-	selp.f32 	%f86, 0f3F800000, %f85, %p15;
+	setp.ge.f32 	%p16, %f11, 0f41102CB4;
+	selp.f32 	%f86, 0f3F800000, %f85, %p16;
 	mov.b32 	%r13, %f86;
 	mov.b32 	%r14, %f10;
 	and.b32  	%r15, %r14, -2147483648;
@@ -116419,8 +116420,8 @@ $L__BB0_28:
 	shl.b64 	%rd19, %rd18, 2;
 	add.s64 	%rd21, %rd21, %rd19;
 	add.s64 	%rd20, %rd20, %rd19;
-	setp.lt.s64 	%p18, %rd22, %rd10;
-	@%p18 bra 	$L__BB0_2;
+	setp.lt.s64 	%p19, %rd22, %rd10;
+	@%p19 bra 	$L__BB0_2;
 
 $L__BB0_29:
 	ret;
@@ -116435,381 +116436,514 @@ $L__BB0_29:
 	.param .u64 kiln_unary_backward_param_4
 )
 {
-	.reg .pred 	%p<21>;
-	.reg .f32 	%f<219>;
-	.reg .b32 	%r<30>;
-	.reg .b64 	%rd<31>;
+	.reg .pred 	%p<33>;
+	.reg .f32 	%f<244>;
+	.reg .b32 	%r<34>;
+	.reg .b64 	%rd<101>;
 
 
 	ld.param.u32 	%r1, [kiln_unary_backward_param_0];
-	ld.param.u64 	%rd16, [kiln_unary_backward_param_1];
-	ld.param.u64 	%rd17, [kiln_unary_backward_param_2];
-	ld.param.u64 	%rd18, [kiln_unary_backward_param_3];
-	ld.param.u64 	%rd19, [kiln_unary_backward_param_4];
+	ld.param.u64 	%rd60, [kiln_unary_backward_param_1];
+	ld.param.u64 	%rd61, [kiln_unary_backward_param_2];
+	ld.param.u64 	%rd62, [kiln_unary_backward_param_3];
+	ld.param.u64 	%rd63, [kiln_unary_backward_param_4];
+	cvta.to.global.u64 	%rd1, %rd61;
+	cvta.to.global.u64 	%rd2, %rd62;
+	cvta.to.global.u64 	%rd3, %rd63;
 	mov.u32 	%r2, %ctaid.x;
+	cvt.u64.u32 	%rd4, %r2;
 	mov.u32 	%r3, %ntid.x;
-	cvt.u64.u32 	%rd1, %r3;
-	mul.wide.u32 	%rd20, %r2, %r3;
+	cvt.u64.u32 	%rd5, %r3;
+	mul.wide.u32 	%rd64, %r2, %r3;
 	mov.u32 	%r4, %tid.x;
-	cvt.u64.u32 	%rd21, %r4;
-	add.s64 	%rd30, %rd20, %rd21;
-	setp.ge.s64 	%p1, %rd30, %rd16;
-	@%p1 bra 	$L__BB1_33;
+	cvt.u64.u32 	%rd6, %r4;
+	add.s64 	%rd97, %rd64, %rd6;
+	setp.eq.s32 	%p1, %r1, 4;
+	@%p1 bra 	$L__BB1_34;
+	bra.uni 	$L__BB1_1;
+
+$L__BB1_34:
+	setp.ge.s64 	%p22, %rd97, %rd60;
+	@%p22 bra 	$L__BB1_54;
+
+	mov.u32 	%r30, %nctaid.x;
+	cvt.u64.u32 	%rd21, %r30;
+	mul.lo.s64 	%rd22, %rd21, %rd5;
+	add.s64 	%rd67, %rd22, %rd60;
+	add.s64 	%rd68, %rd21, %rd4;
+	mul.lo.s64 	%rd69, %rd68, %rd5;
+	add.s64 	%rd70, %rd69, %rd6;
+	not.b64 	%rd71, %rd70;
+	add.s64 	%rd23, %rd67, %rd71;
+	or.b64  	%rd72, %rd23, %rd22;
+	and.b64  	%rd73, %rd72, -4294967296;
+	setp.eq.s64 	%p23, %rd73, 0;
+	@%p23 bra 	$L__BB1_37;
+
+	div.u64 	%rd91, %rd23, %rd22;
+	bra.uni 	$L__BB1_38;
+
+$L__BB1_1:
+	setp.ge.s64 	%p2, %rd97, %rd60;
+	@%p2 bra 	$L__BB1_54;
 
 	mov.u32 	%r5, %nctaid.x;
-	cvt.u64.u32 	%rd22, %r5;
-	mul.lo.s64 	%rd3, %rd22, %rd1;
-	cvta.to.global.u64 	%rd23, %rd19;
-	shl.b64 	%rd24, %rd30, 2;
-	add.s64 	%rd29, %rd23, %rd24;
-	shl.b64 	%rd5, %rd3, 2;
-	cvta.to.global.u64 	%rd25, %rd18;
-	add.s64 	%rd28, %rd25, %rd24;
-	cvta.to.global.u64 	%rd26, %rd17;
-	add.s64 	%rd27, %rd26, %rd24;
-
-$L__BB1_2:
-	ld.global.f32 	%f1, [%rd29];
-	ld.global.f32 	%f2, [%rd28];
-	mov.f32 	%f218, 0fBF800000;
-	setp.gt.s32 	%p2, %r1, 2;
-	@%p2 bra 	$L__BB1_6;
-	bra.uni 	$L__BB1_3;
-
-$L__BB1_6:
-	setp.gt.s32 	%p3, %r1, 4;
-	@%p3 bra 	$L__BB1_9;
-
-	setp.eq.s32 	%p6, %r1, 3;
-	@%p6 bra 	$L__BB1_20;
-
-	setp.eq.s32 	%p7, %r1, 4;
-	@%p7 bra 	$L__BB1_19;
-	bra.uni 	$L__BB1_32;
-
-$L__BB1_19:
-	setp.gt.f32 	%p14, %f2, 0f00000000;
-	selp.f32 	%f218, 0f3F800000, 0f00000000, %p14;
-	bra.uni 	$L__BB1_32;
+	cvt.u64.u32 	%rd65, %r5;
+	mul.lo.s64 	%rd8, %rd65, %rd5;
+	shl.b64 	%rd66, %rd97, 2;
+	add.s64 	%rd89, %rd3, %rd66;
+	shl.b64 	%rd10, %rd8, 2;
+	add.s64 	%rd88, %rd2, %rd66;
+	add.s64 	%rd87, %rd1, %rd66;
 
 $L__BB1_3:
-	setp.eq.s32 	%p8, %r1, 0;
-	@%p8 bra 	$L__BB1_31;
+	ld.global.f32 	%f1, [%rd89];
+	ld.global.f32 	%f2, [%rd88];
+	mov.f32 	%f238, 0fBF800000;
+	setp.gt.s32 	%p3, %r1, 2;
+	@%p3 bra 	$L__BB1_7;
+	bra.uni 	$L__BB1_4;
 
-	setp.eq.s32 	%p9, %r1, 1;
-	@%p9 bra 	$L__BB1_28;
+$L__BB1_7:
+	setp.gt.s32 	%p4, %r1, 4;
+	@%p4 bra 	$L__BB1_10;
 
-	setp.eq.s32 	%p10, %r1, 2;
-	@%p10 bra 	$L__BB1_24;
-	bra.uni 	$L__BB1_32;
+	setp.eq.s32 	%p7, %r1, 3;
+	@%p7 bra 	$L__BB1_21;
 
-$L__BB1_24:
-	mul.f32 	%f124, %f2, 0f3D372713;
-	mul.f32 	%f125, %f2, %f124;
-	fma.rn.f32 	%f126, %f2, %f125, %f2;
-	mul.f32 	%f17, %f126, 0f3F4C422A;
-	abs.f32 	%f18, %f17;
-	setp.ltu.f32 	%p16, %f18, 0f3F19999A;
-	@%p16 bra 	$L__BB1_26;
-	bra.uni 	$L__BB1_25;
-
-$L__BB1_26:
-	mul.f32 	%f135, %f17, %f17;
-	mov.f32 	%f136, 0fBD563CAE;
-	mov.f32 	%f137, 0f3C80F082;
-	fma.rn.f32 	%f138, %f137, %f135, %f136;
-	mov.f32 	%f139, 0f3E085941;
-	fma.rn.f32 	%f140, %f138, %f135, %f139;
-	mov.f32 	%f141, 0fBEAAA9ED;
-	fma.rn.f32 	%f142, %f140, %f135, %f141;
-	mov.f32 	%f143, 0f00000000;
-	fma.rn.f32 	%f144, %f142, %f135, %f143;
-	fma.rn.f32 	%f216, %f144, %f17, %f17;
-	bra.uni 	$L__BB1_27;
-
-$L__BB1_9:
-	setp.eq.s32 	%p4, %r1, 5;
-	@%p4 bra 	$L__BB1_15;
-
-	setp.ne.s32 	%p5, %r1, 6;
-	@%p5 bra 	$L__BB1_32;
-
-	setp.ltu.f32 	%p11, %f2, 0f00000000;
-	@%p11 bra 	$L__BB1_13;
-	bra.uni 	$L__BB1_12;
-
-$L__BB1_13:
-	mov.f32 	%f48, 0f3F000000;
-	mov.f32 	%f49, 0f3BBB989D;
-	fma.rn.f32 	%f50, %f2, %f49, %f48;
-	mov.f32 	%f51, 0f3FB8AA3B;
-	mov.f32 	%f52, 0f437C0000;
-	cvt.sat.f32.f32 	%f53, %f50;
-	mov.f32 	%f54, 0f4B400001;
-	fma.rm.f32 	%f55, %f53, %f52, %f54;
-	add.f32 	%f56, %f55, 0fCB40007F;
-	neg.f32 	%f57, %f56;
-	fma.rn.f32 	%f58, %f2, %f51, %f57;
-	mov.f32 	%f59, 0f32A57060;
-	fma.rn.f32 	%f60, %f2, %f59, %f58;
-	mov.b32 	%r8, %f55;
-	shl.b32 	%r9, %r8, 23;
-	mov.b32 	%f61, %r9;
-	ex2.approx.ftz.f32 	%f62, %f60;
-	mul.f32 	%f63, %f62, %f61;
-	add.f32 	%f64, %f63, 0f3F800000;
-	div.rn.f32 	%f213, %f63, %f64;
-	bra.uni 	$L__BB1_14;
+	@%p1 bra 	$L__BB1_20;
+	bra.uni 	$L__BB1_33;
 
 $L__BB1_20:
-	setp.ltu.f32 	%p15, %f2, 0f00000000;
-	@%p15 bra 	$L__BB1_22;
-	bra.uni 	$L__BB1_21;
+	setp.gt.f32 	%p15, %f2, 0f00000000;
+	selp.f32 	%f238, 0f3F800000, 0f00000000, %p15;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_22:
-	mov.f32 	%f104, 0f3F000000;
-	mov.f32 	%f105, 0f3BBB989D;
-	fma.rn.f32 	%f106, %f2, %f105, %f104;
-	mov.f32 	%f107, 0f3FB8AA3B;
-	mov.f32 	%f108, 0f437C0000;
-	cvt.sat.f32.f32 	%f109, %f106;
-	mov.f32 	%f110, 0f4B400001;
-	fma.rm.f32 	%f111, %f109, %f108, %f110;
-	add.f32 	%f112, %f111, 0fCB40007F;
-	neg.f32 	%f113, %f112;
-	fma.rn.f32 	%f114, %f2, %f107, %f113;
-	mov.f32 	%f115, 0f32A57060;
+$L__BB1_4:
+	setp.eq.s32 	%p9, %r1, 0;
+	@%p9 bra 	$L__BB1_32;
+
+	setp.eq.s32 	%p10, %r1, 1;
+	@%p10 bra 	$L__BB1_29;
+
+	setp.eq.s32 	%p11, %r1, 2;
+	@%p11 bra 	$L__BB1_25;
+	bra.uni 	$L__BB1_33;
+
+$L__BB1_25:
+	mul.f32 	%f134, %f2, 0f3D372713;
+	mul.f32 	%f135, %f2, %f134;
+	fma.rn.f32 	%f136, %f2, %f135, %f2;
+	mul.f32 	%f17, %f136, 0f3F4C422A;
+	abs.f32 	%f18, %f17;
+	setp.ltu.f32 	%p17, %f18, 0f3F19999A;
+	@%p17 bra 	$L__BB1_27;
+	bra.uni 	$L__BB1_26;
+
+$L__BB1_27:
+	mul.f32 	%f145, %f17, %f17;
+	mov.f32 	%f146, 0fBD563CAE;
+	mov.f32 	%f147, 0f3C80F082;
+	fma.rn.f32 	%f148, %f147, %f145, %f146;
+	mov.f32 	%f149, 0f3E085941;
+	fma.rn.f32 	%f150, %f148, %f145, %f149;
+	mov.f32 	%f151, 0fBEAAA9ED;
+	fma.rn.f32 	%f152, %f150, %f145, %f151;
+	mov.f32 	%f153, 0f00000000;
+	fma.rn.f32 	%f154, %f152, %f145, %f153;
+	fma.rn.f32 	%f236, %f154, %f17, %f17;
+	bra.uni 	$L__BB1_28;
+
+$L__BB1_10:
+	setp.eq.s32 	%p5, %r1, 5;
+	@%p5 bra 	$L__BB1_16;
+
+	setp.ne.s32 	%p6, %r1, 6;
+	@%p6 bra 	$L__BB1_33;
+
+	setp.ltu.f32 	%p12, %f2, 0f00000000;
+	@%p12 bra 	$L__BB1_14;
+	bra.uni 	$L__BB1_13;
+
+$L__BB1_14:
+	mov.f32 	%f58, 0f3F000000;
+	mov.f32 	%f59, 0f3BBB989D;
+	fma.rn.f32 	%f60, %f2, %f59, %f58;
+	mov.f32 	%f61, 0f3FB8AA3B;
+	mov.f32 	%f62, 0f437C0000;
+	cvt.sat.f32.f32 	%f63, %f60;
+	mov.f32 	%f64, 0f4B400001;
+	fma.rm.f32 	%f65, %f63, %f62, %f64;
+	add.f32 	%f66, %f65, 0fCB40007F;
+	neg.f32 	%f67, %f66;
+	fma.rn.f32 	%f68, %f2, %f61, %f67;
+	mov.f32 	%f69, 0f32A57060;
+	fma.rn.f32 	%f70, %f2, %f69, %f68;
+	mov.b32 	%r8, %f65;
+	shl.b32 	%r9, %r8, 23;
+	mov.b32 	%f71, %r9;
+	ex2.approx.ftz.f32 	%f72, %f70;
+	mul.f32 	%f73, %f72, %f71;
+	add.f32 	%f74, %f73, 0f3F800000;
+	div.rn.f32 	%f233, %f73, %f74;
+	bra.uni 	$L__BB1_15;
+
+$L__BB1_21:
+	setp.ltu.f32 	%p16, %f2, 0f00000000;
+	@%p16 bra 	$L__BB1_23;
+	bra.uni 	$L__BB1_22;
+
+$L__BB1_23:
+	mov.f32 	%f114, 0f3F000000;
+	mov.f32 	%f115, 0f3BBB989D;
 	fma.rn.f32 	%f116, %f2, %f115, %f114;
-	mov.b32 	%r16, %f111;
+	mov.f32 	%f117, 0f3FB8AA3B;
+	mov.f32 	%f118, 0f437C0000;
+	cvt.sat.f32.f32 	%f119, %f116;
+	mov.f32 	%f120, 0f4B400001;
+	fma.rm.f32 	%f121, %f119, %f118, %f120;
+	add.f32 	%f122, %f121, 0fCB40007F;
+	neg.f32 	%f123, %f122;
+	fma.rn.f32 	%f124, %f2, %f117, %f123;
+	mov.f32 	%f125, 0f32A57060;
+	fma.rn.f32 	%f126, %f2, %f125, %f124;
+	mov.b32 	%r16, %f121;
 	shl.b32 	%r17, %r16, 23;
-	mov.b32 	%f117, %r17;
-	ex2.approx.ftz.f32 	%f118, %f116;
-	mul.f32 	%f119, %f118, %f117;
-	add.f32 	%f120, %f119, 0f3F800000;
-	div.rn.f32 	%f215, %f119, %f120;
-	bra.uni 	$L__BB1_23;
+	mov.b32 	%f127, %r17;
+	ex2.approx.ftz.f32 	%f128, %f126;
+	mul.f32 	%f129, %f128, %f127;
+	add.f32 	%f130, %f129, 0f3F800000;
+	div.rn.f32 	%f235, %f129, %f130;
+	bra.uni 	$L__BB1_24;
 
-$L__BB1_31:
-	mov.f32 	%f197, 0f3F000000;
-	mov.f32 	%f198, 0f3BBB989D;
-	fma.rn.f32 	%f199, %f2, %f198, %f197;
-	mov.f32 	%f200, 0f3FB8AA3B;
-	mov.f32 	%f201, 0f437C0000;
-	cvt.sat.f32.f32 	%f202, %f199;
-	mov.f32 	%f203, 0f4B400001;
-	fma.rm.f32 	%f204, %f202, %f201, %f203;
-	add.f32 	%f205, %f204, 0fCB40007F;
-	neg.f32 	%f206, %f205;
-	fma.rn.f32 	%f207, %f2, %f200, %f206;
-	mov.f32 	%f208, 0f32A57060;
+$L__BB1_32:
+	mov.f32 	%f207, 0f3F000000;
+	mov.f32 	%f208, 0f3BBB989D;
 	fma.rn.f32 	%f209, %f2, %f208, %f207;
-	mov.b32 	%r28, %f204;
+	mov.f32 	%f210, 0f3FB8AA3B;
+	mov.f32 	%f211, 0f437C0000;
+	cvt.sat.f32.f32 	%f212, %f209;
+	mov.f32 	%f213, 0f4B400001;
+	fma.rm.f32 	%f214, %f212, %f211, %f213;
+	add.f32 	%f215, %f214, 0fCB40007F;
+	neg.f32 	%f216, %f215;
+	fma.rn.f32 	%f217, %f2, %f210, %f216;
+	mov.f32 	%f218, 0f32A57060;
+	fma.rn.f32 	%f219, %f2, %f218, %f217;
+	mov.b32 	%r28, %f214;
 	shl.b32 	%r29, %r28, 23;
-	mov.b32 	%f210, %r29;
-	ex2.approx.ftz.f32 	%f211, %f209;
-	mul.f32 	%f218, %f211, %f210;
-	bra.uni 	$L__BB1_32;
+	mov.b32 	%f220, %r29;
+	ex2.approx.ftz.f32 	%f221, %f219;
+	mul.f32 	%f238, %f221, %f220;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_15:
-	abs.f32 	%f7, %f2;
-	setp.ltu.f32 	%p12, %f7, 0f3F19999A;
-	@%p12 bra 	$L__BB1_17;
-	bra.uni 	$L__BB1_16;
-
-$L__BB1_17:
-	mul.f32 	%f75, %f2, %f2;
-	mov.f32 	%f76, 0fBD563CAE;
-	mov.f32 	%f77, 0f3C80F082;
-	fma.rn.f32 	%f78, %f77, %f75, %f76;
-	mov.f32 	%f79, 0f3E085941;
-	fma.rn.f32 	%f80, %f78, %f75, %f79;
-	mov.f32 	%f81, 0fBEAAA9ED;
-	fma.rn.f32 	%f82, %f80, %f75, %f81;
-	mov.f32 	%f83, 0f00000000;
-	fma.rn.f32 	%f84, %f82, %f75, %f83;
-	fma.rn.f32 	%f214, %f84, %f2, %f2;
-	bra.uni 	$L__BB1_18;
-
-$L__BB1_28:
+$L__BB1_29:
 	mul.f32 	%f23, %f2, 0f3F3504F3;
-	abs.f32 	%f155, %f23;
-	setp.ltu.f32 	%p18, %f155, 0f3F8060FE;
-	setp.ge.f32 	%p19, %f155, 0f3F8060FE;
-	mul.f32 	%f156, %f23, %f23;
-	selp.f32 	%f157, %f155, %f156, %p19;
-	selp.f32 	%f158, 0f3789CA3C, 0f38B1E96A, %p19;
-	selp.f32 	%f159, 0fB9F560B9, 0fBA574D20, %p19;
-	fma.rn.f32 	%f160, %f158, %f157, %f159;
-	selp.f32 	%f161, 0f3BAC840B, 0f3BAAD5EA, %p19;
-	fma.rn.f32 	%f162, %f160, %f157, %f161;
-	selp.f32 	%f163, 0fBD0C8162, 0fBCDC1BE7, %p19;
-	fma.rn.f32 	%f164, %f162, %f157, %f163;
-	selp.f32 	%f165, 0f3E1CF906, 0f3DE718AF, %p19;
-	fma.rn.f32 	%f166, %f164, %f157, %f165;
-	selp.f32 	%f167, 0f3F6A937E, 0fBEC093AC, %p19;
-	fma.rn.f32 	%f168, %f166, %f157, %f167;
-	selp.f32 	%f169, 0f3F20D842, 0f3E0375D3, %p19;
-	fma.rn.f32 	%f170, %f168, %f157, %f169;
-	neg.f32 	%f171, %f155;
-	selp.f32 	%f172, %f171, %f23, %p19;
-	fma.rn.f32 	%f217, %f170, %f172, %f172;
-	@%p18 bra 	$L__BB1_30;
+	abs.f32 	%f165, %f23;
+	setp.ltu.f32 	%p19, %f165, 0f3F8060FE;
+	setp.ge.f32 	%p20, %f165, 0f3F8060FE;
+	mul.f32 	%f166, %f23, %f23;
+	selp.f32 	%f167, %f165, %f166, %p20;
+	selp.f32 	%f168, 0f3789CA3C, 0f38B1E96A, %p20;
+	selp.f32 	%f169, 0fB9F560B9, 0fBA574D20, %p20;
+	fma.rn.f32 	%f170, %f168, %f167, %f169;
+	selp.f32 	%f171, 0f3BAC840B, 0f3BAAD5EA, %p20;
+	fma.rn.f32 	%f172, %f170, %f167, %f171;
+	selp.f32 	%f173, 0fBD0C8162, 0fBCDC1BE7, %p20;
+	fma.rn.f32 	%f174, %f172, %f167, %f173;
+	selp.f32 	%f175, 0f3E1CF906, 0f3DE718AF, %p20;
+	fma.rn.f32 	%f176, %f174, %f167, %f175;
+	selp.f32 	%f177, 0f3F6A937E, 0fBEC093AC, %p20;
+	fma.rn.f32 	%f178, %f176, %f167, %f177;
+	selp.f32 	%f179, 0f3F20D842, 0f3E0375D3, %p20;
+	fma.rn.f32 	%f180, %f178, %f167, %f179;
+	neg.f32 	%f181, %f165;
+	selp.f32 	%f182, %f181, %f23, %p20;
+	fma.rn.f32 	%f237, %f180, %f182, %f182;
+	@%p19 bra 	$L__BB1_31;
 
-	ex2.approx.ftz.f32 	%f173, %f217;
-	mov.f32 	%f174, 0f3F800000;
-	sub.f32 	%f175, %f174, %f173;
-	mov.b32 	%r22, %f175;
+	ex2.approx.ftz.f32 	%f183, %f237;
+	mov.f32 	%f184, 0f3F800000;
+	sub.f32 	%f185, %f184, %f183;
+	mov.b32 	%r22, %f185;
 	mov.b32 	%r23, %f23;
 	and.b32  	%r24, %r23, -2147483648;
 	or.b32  	%r25, %r24, %r22;
-	mov.b32 	%f217, %r25;
+	mov.b32 	%f237, %r25;
 
-$L__BB1_30:
-	add.f32 	%f176, %f217, 0f3F800000;
-	mov.f32 	%f177, 0f3F000000;
-	mul.f32 	%f178, %f2, 0fBF000000;
-	mul.f32 	%f179, %f2, %f178;
-	mov.f32 	%f180, 0f3BBB989D;
-	fma.rn.f32 	%f181, %f179, %f180, %f177;
-	mov.f32 	%f182, 0f3FB8AA3B;
-	mov.f32 	%f183, 0f437C0000;
-	cvt.sat.f32.f32 	%f184, %f181;
-	mov.f32 	%f185, 0f4B400001;
-	fma.rm.f32 	%f186, %f184, %f183, %f185;
-	add.f32 	%f187, %f186, 0fCB40007F;
-	neg.f32 	%f188, %f187;
-	fma.rn.f32 	%f189, %f179, %f182, %f188;
-	mov.f32 	%f190, 0f32A57060;
-	fma.rn.f32 	%f191, %f179, %f190, %f189;
-	mov.b32 	%r26, %f186;
+$L__BB1_31:
+	add.f32 	%f186, %f237, 0f3F800000;
+	mov.f32 	%f187, 0f3F000000;
+	mul.f32 	%f188, %f2, 0fBF000000;
+	mul.f32 	%f189, %f2, %f188;
+	mov.f32 	%f190, 0f3BBB989D;
+	fma.rn.f32 	%f191, %f189, %f190, %f187;
+	mov.f32 	%f192, 0f3FB8AA3B;
+	mov.f32 	%f193, 0f437C0000;
+	cvt.sat.f32.f32 	%f194, %f191;
+	mov.f32 	%f195, 0f4B400001;
+	fma.rm.f32 	%f196, %f194, %f193, %f195;
+	add.f32 	%f197, %f196, 0fCB40007F;
+	neg.f32 	%f198, %f197;
+	fma.rn.f32 	%f199, %f189, %f192, %f198;
+	mov.f32 	%f200, 0f32A57060;
+	fma.rn.f32 	%f201, %f189, %f200, %f199;
+	mov.b32 	%r26, %f196;
 	shl.b32 	%r27, %r26, 23;
-	mov.b32 	%f192, %r27;
-	ex2.approx.ftz.f32 	%f193, %f191;
-	mul.f32 	%f194, %f193, %f192;
-	mul.f32 	%f195, %f2, 0f3ECC422A;
-	mul.f32 	%f196, %f195, %f194;
-	fma.rn.f32 	%f218, %f176, 0f3F000000, %f196;
-	bra.uni 	$L__BB1_32;
-
-$L__BB1_21:
-	neg.f32 	%f87, %f2;
-	mov.f32 	%f88, 0f3F000000;
-	mov.f32 	%f89, 0f3BBB989D;
-	fma.rn.f32 	%f90, %f87, %f89, %f88;
-	mov.f32 	%f91, 0f3FB8AA3B;
-	mov.f32 	%f92, 0f437C0000;
-	cvt.sat.f32.f32 	%f93, %f90;
-	mov.f32 	%f94, 0f4B400001;
-	fma.rm.f32 	%f95, %f93, %f92, %f94;
-	add.f32 	%f96, %f95, 0fCB40007F;
-	neg.f32 	%f97, %f96;
-	fma.rn.f32 	%f98, %f87, %f91, %f97;
-	mov.f32 	%f99, 0f32A57060;
-	fma.rn.f32 	%f100, %f87, %f99, %f98;
-	mov.b32 	%r14, %f95;
-	shl.b32 	%r15, %r14, 23;
-	mov.b32 	%f101, %r15;
-	ex2.approx.ftz.f32 	%f102, %f100;
-	fma.rn.f32 	%f103, %f102, %f101, 0f3F800000;
-	rcp.rn.f32 	%f215, %f103;
-
-$L__BB1_23:
-	mov.f32 	%f121, 0f3F800000;
-	sub.f32 	%f122, %f121, %f215;
-	fma.rn.f32 	%f123, %f2, %f122, 0f3F800000;
-	mul.f32 	%f218, %f215, %f123;
-	bra.uni 	$L__BB1_32;
+	mov.b32 	%f202, %r27;
+	ex2.approx.ftz.f32 	%f203, %f201;
+	mul.f32 	%f204, %f203, %f202;
+	mul.f32 	%f205, %f2, 0f3ECC422A;
+	mul.f32 	%f206, %f205, %f204;
+	fma.rn.f32 	%f238, %f186, 0f3F000000, %f206;
+	bra.uni 	$L__BB1_33;
 
 $L__BB1_16:
-	mul.f32 	%f67, %f7, 0f4038AA3B;
-	ex2.approx.ftz.f32 	%f68, %f67;
-	add.f32 	%f69, %f68, 0f3F800000;
-	mov.f32 	%f70, 0f3F800000;
-	rcp.approx.ftz.f32 	%f71, %f69;
-	mov.f32 	%f72, 0fC0000000;
-	fma.rn.f32 	%f73, %f71, %f72, %f70;
-	setp.ge.f32 	%p13, %f7, 0f41102CB4;
-	selp.f32 	%f74, 0f3F800000, %f73, %p13;
-	mov.b32 	%r10, %f74;
-	mov.b32 	%r11, %f2;
-	and.b32  	%r12, %r11, -2147483648;
-	or.b32  	%r13, %r12, %r10;
-	mov.b32 	%f214, %r13;
+	abs.f32 	%f7, %f2;
+	setp.ltu.f32 	%p13, %f7, 0f3F19999A;
+	@%p13 bra 	$L__BB1_18;
+	bra.uni 	$L__BB1_17;
 
 $L__BB1_18:
-	mul.f32 	%f85, %f214, %f214;
-	mov.f32 	%f86, 0f3F800000;
-	sub.f32 	%f218, %f86, %f85;
-	bra.uni 	$L__BB1_32;
+	mul.f32 	%f85, %f2, %f2;
+	mov.f32 	%f86, 0fBD563CAE;
+	mov.f32 	%f87, 0f3C80F082;
+	fma.rn.f32 	%f88, %f87, %f85, %f86;
+	mov.f32 	%f89, 0f3E085941;
+	fma.rn.f32 	%f90, %f88, %f85, %f89;
+	mov.f32 	%f91, 0fBEAAA9ED;
+	fma.rn.f32 	%f92, %f90, %f85, %f91;
+	mov.f32 	%f93, 0f00000000;
+	fma.rn.f32 	%f94, %f92, %f85, %f93;
+	fma.rn.f32 	%f234, %f94, %f2, %f2;
+	bra.uni 	$L__BB1_19;
 
-$L__BB1_25:
-	mul.f32 	%f127, %f18, 0f4038AA3B;
-	ex2.approx.ftz.f32 	%f128, %f127;
-	add.f32 	%f129, %f128, 0f3F800000;
-	mov.f32 	%f130, 0f3F800000;
-	rcp.approx.ftz.f32 	%f131, %f129;
-	mov.f32 	%f132, 0fC0000000;
-	fma.rn.f32 	%f133, %f131, %f132, %f130;
-	setp.ge.f32 	%p17, %f18, 0f41102CB4;
-	selp.f32 	%f134, 0f3F800000, %f133, %p17;
-	mov.b32 	%r18, %f134;
+$L__BB1_26:
+	mul.f32 	%f137, %f18, 0f4038AA3B;
+	ex2.approx.ftz.f32 	%f138, %f137;
+	add.f32 	%f139, %f138, 0f3F800000;
+	mov.f32 	%f140, 0f3F800000;
+	rcp.approx.ftz.f32 	%f141, %f139;
+	mov.f32 	%f142, 0fC0000000;
+	fma.rn.f32 	%f143, %f141, %f142, %f140;
+	setp.ge.f32 	%p18, %f18, 0f41102CB4;
+	selp.f32 	%f144, 0f3F800000, %f143, %p18;
+	mov.b32 	%r18, %f144;
 	mov.b32 	%r19, %f17;
 	and.b32  	%r20, %r19, -2147483648;
 	or.b32  	%r21, %r20, %r18;
-	mov.b32 	%f216, %r21;
+	mov.b32 	%f236, %r21;
 
-$L__BB1_27:
-	add.f32 	%f145, %f216, 0f3F800000;
-	mov.f32 	%f146, 0f3F800000;
-	mul.f32 	%f147, %f216, %f216;
-	sub.f32 	%f148, %f146, %f147;
-	mul.f32 	%f149, %f2, 0f3F000000;
-	mul.f32 	%f150, %f149, %f148;
-	mul.f32 	%f151, %f150, 0f3F4C422A;
-	mul.f32 	%f152, %f2, 0f3E095D4E;
-	fma.rn.f32 	%f153, %f2, %f152, 0f3F800000;
-	mul.f32 	%f154, %f153, %f151;
-	fma.rn.f32 	%f218, %f145, 0f3F000000, %f154;
-	bra.uni 	$L__BB1_32;
+$L__BB1_28:
+	add.f32 	%f155, %f236, 0f3F800000;
+	mov.f32 	%f156, 0f3F800000;
+	mul.f32 	%f157, %f236, %f236;
+	sub.f32 	%f158, %f156, %f157;
+	mul.f32 	%f159, %f2, 0f3F000000;
+	mul.f32 	%f160, %f159, %f158;
+	mul.f32 	%f161, %f160, 0f3F4C422A;
+	mul.f32 	%f162, %f2, 0f3E095D4E;
+	fma.rn.f32 	%f163, %f2, %f162, 0f3F800000;
+	mul.f32 	%f164, %f163, %f161;
+	fma.rn.f32 	%f238, %f155, 0f3F000000, %f164;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_12:
-	neg.f32 	%f31, %f2;
-	mov.f32 	%f32, 0f3F000000;
-	mov.f32 	%f33, 0f3BBB989D;
-	fma.rn.f32 	%f34, %f31, %f33, %f32;
-	mov.f32 	%f35, 0f3FB8AA3B;
-	mov.f32 	%f36, 0f437C0000;
-	cvt.sat.f32.f32 	%f37, %f34;
-	mov.f32 	%f38, 0f4B400001;
-	fma.rm.f32 	%f39, %f37, %f36, %f38;
-	add.f32 	%f40, %f39, 0fCB40007F;
-	neg.f32 	%f41, %f40;
-	fma.rn.f32 	%f42, %f31, %f35, %f41;
-	mov.f32 	%f43, 0f32A57060;
-	fma.rn.f32 	%f44, %f31, %f43, %f42;
-	mov.b32 	%r6, %f39;
+$L__BB1_13:
+	neg.f32 	%f41, %f2;
+	mov.f32 	%f42, 0f3F000000;
+	mov.f32 	%f43, 0f3BBB989D;
+	fma.rn.f32 	%f44, %f41, %f43, %f42;
+	mov.f32 	%f45, 0f3FB8AA3B;
+	mov.f32 	%f46, 0f437C0000;
+	cvt.sat.f32.f32 	%f47, %f44;
+	mov.f32 	%f48, 0f4B400001;
+	fma.rm.f32 	%f49, %f47, %f46, %f48;
+	add.f32 	%f50, %f49, 0fCB40007F;
+	neg.f32 	%f51, %f50;
+	fma.rn.f32 	%f52, %f41, %f45, %f51;
+	mov.f32 	%f53, 0f32A57060;
+	fma.rn.f32 	%f54, %f41, %f53, %f52;
+	mov.b32 	%r6, %f49;
 	shl.b32 	%r7, %r6, 23;
-	mov.b32 	%f45, %r7;
-	ex2.approx.ftz.f32 	%f46, %f44;
-	fma.rn.f32 	%f47, %f46, %f45, 0f3F800000;
-	rcp.rn.f32 	%f213, %f47;
+	mov.b32 	%f55, %r7;
+	ex2.approx.ftz.f32 	%f56, %f54;
+	fma.rn.f32 	%f57, %f56, %f55, 0f3F800000;
+	rcp.rn.f32 	%f233, %f57;
 
-$L__BB1_14:
-	mov.f32 	%f65, 0f3F800000;
-	sub.f32 	%f66, %f65, %f213;
-	mul.f32 	%f218, %f213, %f66;
+$L__BB1_15:
+	mov.f32 	%f75, 0f3F800000;
+	sub.f32 	%f76, %f75, %f233;
+	mul.f32 	%f238, %f233, %f76;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_32:
-	mul.f32 	%f212, %f1, %f218;
-	st.global.f32 	[%rd27], %f212;
-	add.s64 	%rd29, %rd29, %rd5;
-	add.s64 	%rd28, %rd28, %rd5;
-	add.s64 	%rd27, %rd27, %rd5;
-	add.s64 	%rd30, %rd30, %rd3;
-	setp.lt.s64 	%p20, %rd30, %rd16;
-	@%p20 bra 	$L__BB1_2;
+$L__BB1_22:
+	neg.f32 	%f97, %f2;
+	mov.f32 	%f98, 0f3F000000;
+	mov.f32 	%f99, 0f3BBB989D;
+	fma.rn.f32 	%f100, %f97, %f99, %f98;
+	mov.f32 	%f101, 0f3FB8AA3B;
+	mov.f32 	%f102, 0f437C0000;
+	cvt.sat.f32.f32 	%f103, %f100;
+	mov.f32 	%f104, 0f4B400001;
+	fma.rm.f32 	%f105, %f103, %f102, %f104;
+	add.f32 	%f106, %f105, 0fCB40007F;
+	neg.f32 	%f107, %f106;
+	fma.rn.f32 	%f108, %f97, %f101, %f107;
+	mov.f32 	%f109, 0f32A57060;
+	fma.rn.f32 	%f110, %f97, %f109, %f108;
+	mov.b32 	%r14, %f105;
+	shl.b32 	%r15, %r14, 23;
+	mov.b32 	%f111, %r15;
+	ex2.approx.ftz.f32 	%f112, %f110;
+	fma.rn.f32 	%f113, %f112, %f111, 0f3F800000;
+	rcp.rn.f32 	%f235, %f113;
+
+$L__BB1_24:
+	mov.f32 	%f131, 0f3F800000;
+	sub.f32 	%f132, %f131, %f235;
+	fma.rn.f32 	%f133, %f2, %f132, 0f3F800000;
+	mul.f32 	%f238, %f235, %f133;
+	bra.uni 	$L__BB1_33;
+
+$L__BB1_17:
+	mul.f32 	%f77, %f7, 0f4038AA3B;
+	ex2.approx.ftz.f32 	%f78, %f77;
+	add.f32 	%f79, %f78, 0f3F800000;
+	mov.f32 	%f80, 0f3F800000;
+	rcp.approx.ftz.f32 	%f81, %f79;
+	mov.f32 	%f82, 0fC0000000;
+	fma.rn.f32 	%f83, %f81, %f82, %f80;
+	setp.ge.f32 	%p14, %f7, 0f41102CB4;
+	selp.f32 	%f84, 0f3F800000, %f83, %p14;
+	mov.b32 	%r10, %f84;
+	mov.b32 	%r11, %f2;
+	and.b32  	%r12, %r11, -2147483648;
+	or.b32  	%r13, %r12, %r10;
+	mov.b32 	%f234, %r13;
+
+$L__BB1_19:
+	mul.f32 	%f95, %f234, %f234;
+	mov.f32 	%f96, 0f3F800000;
+	sub.f32 	%f238, %f96, %f95;
 
 $L__BB1_33:
+	mul.f32 	%f222, %f1, %f238;
+	st.global.f32 	[%rd87], %f222;
+	add.s64 	%rd89, %rd89, %rd10;
+	add.s64 	%rd88, %rd88, %rd10;
+	add.s64 	%rd87, %rd87, %rd10;
+	add.s64 	%rd97, %rd97, %rd8;
+	setp.lt.s64 	%p21, %rd97, %rd60;
+	@%p21 bra 	$L__BB1_3;
+	bra.uni 	$L__BB1_54;
+
+$L__BB1_37:
+	cvt.u32.u64 	%r31, %rd22;
+	cvt.u32.u64 	%r32, %rd23;
+	div.u32 	%r33, %r32, %r31;
+	cvt.u64.u32 	%rd91, %r33;
+
+$L__BB1_38:
+	add.s64 	%rd74, %rd91, 1;
+	and.b64  	%rd96, %rd74, 3;
+	setp.eq.s64 	%p24, %rd96, 0;
+	@%p24 bra 	$L__BB1_43;
+
+	shl.b64 	%rd75, %rd97, 2;
+	add.s64 	%rd94, %rd1, %rd75;
+	shl.b64 	%rd29, %rd22, 2;
+	add.s64 	%rd93, %rd3, %rd75;
+	add.s64 	%rd92, %rd2, %rd75;
+
+$L__BB1_40:
+	.pragma "nounroll";
+	ld.global.f32 	%f224, [%rd92];
+	setp.leu.f32 	%p25, %f224, 0f00000000;
+	mov.f32 	%f239, 0f00000000;
+	@%p25 bra 	$L__BB1_42;
+
+	ld.global.f32 	%f239, [%rd93];
+
+$L__BB1_42:
+	st.global.f32 	[%rd94], %f239;
+	add.s64 	%rd97, %rd97, %rd22;
+	add.s64 	%rd94, %rd94, %rd29;
+	add.s64 	%rd93, %rd93, %rd29;
+	add.s64 	%rd92, %rd92, %rd29;
+	add.s64 	%rd96, %rd96, -1;
+	setp.ne.s64 	%p26, %rd96, 0;
+	@%p26 bra 	$L__BB1_40;
+
+$L__BB1_43:
+	setp.lt.u64 	%p27, %rd91, 3;
+	@%p27 bra 	$L__BB1_54;
+
+	shl.b64 	%rd76, %rd97, 2;
+	add.s64 	%rd99, %rd2, %rd76;
+	shl.b64 	%rd44, %rd22, 2;
+	add.s64 	%rd100, %rd1, %rd76;
+
+$L__BB1_45:
+	ld.global.f32 	%f226, [%rd99];
+	setp.leu.f32 	%p28, %f226, 0f00000000;
+	mov.f32 	%f241, 0f00000000;
+	mov.f32 	%f240, %f241;
+	@%p28 bra 	$L__BB1_47;
+
+	shl.b64 	%rd78, %rd97, 2;
+	add.s64 	%rd79, %rd3, %rd78;
+	ld.global.f32 	%f240, [%rd79];
+
+$L__BB1_47:
+	st.global.f32 	[%rd100], %f240;
+	add.s64 	%rd49, %rd97, %rd22;
+	add.s64 	%rd50, %rd99, %rd44;
+	ld.global.f32 	%f228, [%rd50];
+	setp.leu.f32 	%p29, %f228, 0f00000000;
+	@%p29 bra 	$L__BB1_49;
+
+	shl.b64 	%rd80, %rd49, 2;
+	add.s64 	%rd81, %rd3, %rd80;
+	ld.global.f32 	%f241, [%rd81];
+
+$L__BB1_49:
+	add.s64 	%rd51, %rd100, %rd44;
+	st.global.f32 	[%rd51], %f241;
+	add.s64 	%rd52, %rd49, %rd22;
+	add.s64 	%rd53, %rd50, %rd44;
+	ld.global.f32 	%f230, [%rd53];
+	setp.leu.f32 	%p30, %f230, 0f00000000;
+	mov.f32 	%f243, 0f00000000;
+	mov.f32 	%f242, %f243;
+	@%p30 bra 	$L__BB1_51;
+
+	shl.b64 	%rd82, %rd52, 2;
+	add.s64 	%rd83, %rd3, %rd82;
+	ld.global.f32 	%f242, [%rd83];
+
+$L__BB1_51:
+	add.s64 	%rd54, %rd51, %rd44;
+	st.global.f32 	[%rd54], %f242;
+	add.s64 	%rd55, %rd52, %rd22;
+	add.s64 	%rd56, %rd53, %rd44;
+	ld.global.f32 	%f232, [%rd56];
+	setp.leu.f32 	%p31, %f232, 0f00000000;
+	@%p31 bra 	$L__BB1_53;
+
+	shl.b64 	%rd84, %rd55, 2;
+	add.s64 	%rd85, %rd3, %rd84;
+	ld.global.f32 	%f243, [%rd85];
+
+$L__BB1_53:
+	add.s64 	%rd86, %rd54, %rd44;
+	add.s64 	%rd100, %rd86, %rd44;
+	st.global.f32 	[%rd86], %f243;
+	add.s64 	%rd97, %rd55, %rd22;
+	setp.lt.s64 	%p32, %rd97, %rd60;
+	add.s64 	%rd99, %rd56, %rd44;
+	@%p32 bra 	$L__BB1_45;
+
+$L__BB1_54:
 	ret;
 
 }
@@ -116837,7 +116971,7 @@ const ptx_unary_90 = `//
 	.param .u64 kiln_unary_param_3
 )
 {
-	.reg .pred 	%p<19>;
+	.reg .pred 	%p<20>;
 	.reg .f32 	%f<141>;
 	.reg .b32 	%r<25>;
 	.reg .b64 	%rd<23>;
@@ -116931,7 +117065,8 @@ $L__BB0_9:
 	bra.uni 	$L__BB0_27;
 
 $L__BB0_17:
-	max.f32 	%f140, %f1, 0f00000000;
+	setp.le.f32 	%p14, %f1, 0f00000000;
+	selp.f32 	%f140, 0f00000000, %f1, %p14;
 	bra.uni 	$L__BB0_28;
 
 $L__BB0_6:
@@ -116951,8 +117086,8 @@ $L__BB0_19:
 	fma.rn.f32 	%f78, %f1, %f77, %f1;
 	mul.f32 	%f10, %f78, 0f3F4C422A;
 	abs.f32 	%f11, %f10;
-	setp.ltu.f32 	%p14, %f11, 0f3F19999A;
-	@%p14 bra 	$L__BB0_21;
+	setp.ltu.f32 	%p15, %f11, 0f3F19999A;
+	@%p15 bra 	$L__BB0_21;
 	bra.uni 	$L__BB0_20;
 
 $L__BB0_21:
@@ -117027,27 +117162,27 @@ $L__BB0_27:
 $L__BB0_23:
 	mul.f32 	%f16, %f1, 0f3F3504F3;
 	abs.f32 	%f99, %f16;
-	setp.ltu.f32 	%p16, %f99, 0f3F8060FE;
-	setp.ge.f32 	%p17, %f99, 0f3F8060FE;
+	setp.ltu.f32 	%p17, %f99, 0f3F8060FE;
+	setp.ge.f32 	%p18, %f99, 0f3F8060FE;
 	mul.f32 	%f100, %f16, %f16;
-	selp.f32 	%f101, %f99, %f100, %p17;
-	selp.f32 	%f102, 0f3789CA3C, 0f38B1E96A, %p17;
-	selp.f32 	%f103, 0fB9F560B9, 0fBA574D20, %p17;
+	selp.f32 	%f101, %f99, %f100, %p18;
+	selp.f32 	%f102, 0f3789CA3C, 0f38B1E96A, %p18;
+	selp.f32 	%f103, 0fB9F560B9, 0fBA574D20, %p18;
 	fma.rn.f32 	%f104, %f102, %f101, %f103;
-	selp.f32 	%f105, 0f3BAC840B, 0f3BAAD5EA, %p17;
+	selp.f32 	%f105, 0f3BAC840B, 0f3BAAD5EA, %p18;
 	fma.rn.f32 	%f106, %f104, %f101, %f105;
-	selp.f32 	%f107, 0fBD0C8162, 0fBCDC1BE7, %p17;
+	selp.f32 	%f107, 0fBD0C8162, 0fBCDC1BE7, %p18;
 	fma.rn.f32 	%f108, %f106, %f101, %f107;
-	selp.f32 	%f109, 0f3E1CF906, 0f3DE718AF, %p17;
+	selp.f32 	%f109, 0f3E1CF906, 0f3DE718AF, %p18;
 	fma.rn.f32 	%f110, %f108, %f101, %f109;
-	selp.f32 	%f111, 0f3F6A937E, 0fBEC093AC, %p17;
+	selp.f32 	%f111, 0f3F6A937E, 0fBEC093AC, %p18;
 	fma.rn.f32 	%f112, %f110, %f101, %f111;
-	selp.f32 	%f113, 0f3F20D842, 0f3E0375D3, %p17;
+	selp.f32 	%f113, 0f3F20D842, 0f3E0375D3, %p18;
 	fma.rn.f32 	%f114, %f112, %f101, %f113;
 	neg.f32 	%f115, %f99;
-	selp.f32 	%f116, %f115, %f16, %p17;
+	selp.f32 	%f116, %f115, %f16, %p18;
 	fma.rn.f32 	%f139, %f114, %f116, %f116;
-	@%p16 bra 	$L__BB0_25;
+	@%p17 bra 	$L__BB0_25;
 
 	ex2.approx.ftz.f32 	%f117, %f139;
 	mov.f32 	%f118, 0f3F800000;
@@ -117072,8 +117207,8 @@ $L__BB0_20:
 	rcp.approx.ftz.f32 	%f83, %f81;
 	mov.f32 	%f84, 0fC0000000;
 	fma.rn.f32 	%f85, %f83, %f84, %f82;
-	setp.ge.f32 	%p15, %f11, 0f41102CB4;
-	selp.f32 	%f86, 0f3F800000, %f85, %p15;
+	setp.ge.f32 	%p16, %f11, 0f41102CB4;
+	selp.f32 	%f86, 0f3F800000, %f85, %p16;
 	mov.b32 	%r13, %f86;
 	mov.b32 	%r14, %f10;
 	and.b32  	%r15, %r14, -2147483648;
@@ -117109,8 +117244,8 @@ $L__BB0_28:
 	shl.b64 	%rd19, %rd18, 2;
 	add.s64 	%rd21, %rd21, %rd19;
 	add.s64 	%rd20, %rd20, %rd19;
-	setp.lt.s64 	%p18, %rd22, %rd10;
-	@%p18 bra 	$L__BB0_2;
+	setp.lt.s64 	%p19, %rd22, %rd10;
+	@%p19 bra 	$L__BB0_2;
 
 $L__BB0_29:
 	ret;
@@ -117125,381 +117260,514 @@ $L__BB0_29:
 	.param .u64 kiln_unary_backward_param_4
 )
 {
-	.reg .pred 	%p<21>;
-	.reg .f32 	%f<219>;
-	.reg .b32 	%r<30>;
-	.reg .b64 	%rd<31>;
+	.reg .pred 	%p<33>;
+	.reg .f32 	%f<244>;
+	.reg .b32 	%r<34>;
+	.reg .b64 	%rd<101>;
 
 
 	ld.param.u32 	%r1, [kiln_unary_backward_param_0];
-	ld.param.u64 	%rd16, [kiln_unary_backward_param_1];
-	ld.param.u64 	%rd17, [kiln_unary_backward_param_2];
-	ld.param.u64 	%rd18, [kiln_unary_backward_param_3];
-	ld.param.u64 	%rd19, [kiln_unary_backward_param_4];
+	ld.param.u64 	%rd60, [kiln_unary_backward_param_1];
+	ld.param.u64 	%rd61, [kiln_unary_backward_param_2];
+	ld.param.u64 	%rd62, [kiln_unary_backward_param_3];
+	ld.param.u64 	%rd63, [kiln_unary_backward_param_4];
+	cvta.to.global.u64 	%rd1, %rd61;
+	cvta.to.global.u64 	%rd2, %rd62;
+	cvta.to.global.u64 	%rd3, %rd63;
 	mov.u32 	%r2, %ctaid.x;
+	cvt.u64.u32 	%rd4, %r2;
 	mov.u32 	%r3, %ntid.x;
-	cvt.u64.u32 	%rd1, %r3;
-	mul.wide.u32 	%rd20, %r2, %r3;
+	cvt.u64.u32 	%rd5, %r3;
+	mul.wide.u32 	%rd64, %r2, %r3;
 	mov.u32 	%r4, %tid.x;
-	cvt.u64.u32 	%rd21, %r4;
-	add.s64 	%rd30, %rd20, %rd21;
-	setp.ge.s64 	%p1, %rd30, %rd16;
-	@%p1 bra 	$L__BB1_33;
+	cvt.u64.u32 	%rd6, %r4;
+	add.s64 	%rd97, %rd64, %rd6;
+	setp.eq.s32 	%p1, %r1, 4;
+	@%p1 bra 	$L__BB1_34;
+	bra.uni 	$L__BB1_1;
+
+$L__BB1_34:
+	setp.ge.s64 	%p22, %rd97, %rd60;
+	@%p22 bra 	$L__BB1_54;
+
+	mov.u32 	%r30, %nctaid.x;
+	cvt.u64.u32 	%rd21, %r30;
+	mul.lo.s64 	%rd22, %rd21, %rd5;
+	add.s64 	%rd67, %rd22, %rd60;
+	add.s64 	%rd68, %rd21, %rd4;
+	mul.lo.s64 	%rd69, %rd68, %rd5;
+	add.s64 	%rd70, %rd69, %rd6;
+	not.b64 	%rd71, %rd70;
+	add.s64 	%rd23, %rd67, %rd71;
+	or.b64  	%rd72, %rd23, %rd22;
+	and.b64  	%rd73, %rd72, -4294967296;
+	setp.eq.s64 	%p23, %rd73, 0;
+	@%p23 bra 	$L__BB1_37;
+
+	div.u64 	%rd91, %rd23, %rd22;
+	bra.uni 	$L__BB1_38;
+
+$L__BB1_1:
+	setp.ge.s64 	%p2, %rd97, %rd60;
+	@%p2 bra 	$L__BB1_54;
 
 	mov.u32 	%r5, %nctaid.x;
-	cvt.u64.u32 	%rd22, %r5;
-	mul.lo.s64 	%rd3, %rd22, %rd1;
-	cvta.to.global.u64 	%rd23, %rd19;
-	shl.b64 	%rd24, %rd30, 2;
-	add.s64 	%rd29, %rd23, %rd24;
-	shl.b64 	%rd5, %rd3, 2;
-	cvta.to.global.u64 	%rd25, %rd18;
-	add.s64 	%rd28, %rd25, %rd24;
-	cvta.to.global.u64 	%rd26, %rd17;
-	add.s64 	%rd27, %rd26, %rd24;
-
-$L__BB1_2:
-	ld.global.f32 	%f1, [%rd29];
-	ld.global.f32 	%f2, [%rd28];
-	mov.f32 	%f218, 0fBF800000;
-	setp.gt.s32 	%p2, %r1, 2;
-	@%p2 bra 	$L__BB1_6;
-	bra.uni 	$L__BB1_3;
-
-$L__BB1_6:
-	setp.gt.s32 	%p3, %r1, 4;
-	@%p3 bra 	$L__BB1_9;
-
-	setp.eq.s32 	%p6, %r1, 3;
-	@%p6 bra 	$L__BB1_20;
-
-	setp.eq.s32 	%p7, %r1, 4;
-	@%p7 bra 	$L__BB1_19;
-	bra.uni 	$L__BB1_32;
-
-$L__BB1_19:
-	setp.gt.f32 	%p14, %f2, 0f00000000;
-	selp.f32 	%f218, 0f3F800000, 0f00000000, %p14;
-	bra.uni 	$L__BB1_32;
+	cvt.u64.u32 	%rd65, %r5;
+	mul.lo.s64 	%rd8, %rd65, %rd5;
+	shl.b64 	%rd66, %rd97, 2;
+	add.s64 	%rd89, %rd3, %rd66;
+	shl.b64 	%rd10, %rd8, 2;
+	add.s64 	%rd88, %rd2, %rd66;
+	add.s64 	%rd87, %rd1, %rd66;
 
 $L__BB1_3:
-	setp.eq.s32 	%p8, %r1, 0;
-	@%p8 bra 	$L__BB1_31;
+	ld.global.f32 	%f1, [%rd89];
+	ld.global.f32 	%f2, [%rd88];
+	mov.f32 	%f238, 0fBF800000;
+	setp.gt.s32 	%p3, %r1, 2;
+	@%p3 bra 	$L__BB1_7;
+	bra.uni 	$L__BB1_4;
 
-	setp.eq.s32 	%p9, %r1, 1;
-	@%p9 bra 	$L__BB1_28;
+$L__BB1_7:
+	setp.gt.s32 	%p4, %r1, 4;
+	@%p4 bra 	$L__BB1_10;
 
-	setp.eq.s32 	%p10, %r1, 2;
-	@%p10 bra 	$L__BB1_24;
-	bra.uni 	$L__BB1_32;
+	setp.eq.s32 	%p7, %r1, 3;
+	@%p7 bra 	$L__BB1_21;
 
-$L__BB1_24:
-	mul.f32 	%f124, %f2, 0f3D372713;
-	mul.f32 	%f125, %f2, %f124;
-	fma.rn.f32 	%f126, %f2, %f125, %f2;
-	mul.f32 	%f17, %f126, 0f3F4C422A;
-	abs.f32 	%f18, %f17;
-	setp.ltu.f32 	%p16, %f18, 0f3F19999A;
-	@%p16 bra 	$L__BB1_26;
-	bra.uni 	$L__BB1_25;
-
-$L__BB1_26:
-	mul.f32 	%f135, %f17, %f17;
-	mov.f32 	%f136, 0fBD563CAE;
-	mov.f32 	%f137, 0f3C80F082;
-	fma.rn.f32 	%f138, %f137, %f135, %f136;
-	mov.f32 	%f139, 0f3E085941;
-	fma.rn.f32 	%f140, %f138, %f135, %f139;
-	mov.f32 	%f141, 0fBEAAA9ED;
-	fma.rn.f32 	%f142, %f140, %f135, %f141;
-	mov.f32 	%f143, 0f00000000;
-	fma.rn.f32 	%f144, %f142, %f135, %f143;
-	fma.rn.f32 	%f216, %f144, %f17, %f17;
-	bra.uni 	$L__BB1_27;
-
-$L__BB1_9:
-	setp.eq.s32 	%p4, %r1, 5;
-	@%p4 bra 	$L__BB1_15;
-
-	setp.ne.s32 	%p5, %r1, 6;
-	@%p5 bra 	$L__BB1_32;
-
-	setp.ltu.f32 	%p11, %f2, 0f00000000;
-	@%p11 bra 	$L__BB1_13;
-	bra.uni 	$L__BB1_12;
-
-$L__BB1_13:
-	mov.f32 	%f48, 0f3F000000;
-	mov.f32 	%f49, 0f3BBB989D;
-	fma.rn.f32 	%f50, %f2, %f49, %f48;
-	mov.f32 	%f51, 0f3FB8AA3B;
-	mov.f32 	%f52, 0f437C0000;
-	cvt.sat.f32.f32 	%f53, %f50;
-	mov.f32 	%f54, 0f4B400001;
-	fma.rm.f32 	%f55, %f53, %f52, %f54;
-	add.f32 	%f56, %f55, 0fCB40007F;
-	neg.f32 	%f57, %f56;
-	fma.rn.f32 	%f58, %f2, %f51, %f57;
-	mov.f32 	%f59, 0f32A57060;
-	fma.rn.f32 	%f60, %f2, %f59, %f58;
-	mov.b32 	%r8, %f55;
-	shl.b32 	%r9, %r8, 23;
-	mov.b32 	%f61, %r9;
-	ex2.approx.ftz.f32 	%f62, %f60;
-	mul.f32 	%f63, %f62, %f61;
-	add.f32 	%f64, %f63, 0f3F800000;
-	div.rn.f32 	%f213, %f63, %f64;
-	bra.uni 	$L__BB1_14;
+	@%p1 bra 	$L__BB1_20;
+	bra.uni 	$L__BB1_33;
 
 $L__BB1_20:
-	setp.ltu.f32 	%p15, %f2, 0f00000000;
-	@%p15 bra 	$L__BB1_22;
-	bra.uni 	$L__BB1_21;
+	setp.gt.f32 	%p15, %f2, 0f00000000;
+	selp.f32 	%f238, 0f3F800000, 0f00000000, %p15;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_22:
-	mov.f32 	%f104, 0f3F000000;
-	mov.f32 	%f105, 0f3BBB989D;
-	fma.rn.f32 	%f106, %f2, %f105, %f104;
-	mov.f32 	%f107, 0f3FB8AA3B;
-	mov.f32 	%f108, 0f437C0000;
-	cvt.sat.f32.f32 	%f109, %f106;
-	mov.f32 	%f110, 0f4B400001;
-	fma.rm.f32 	%f111, %f109, %f108, %f110;
-	add.f32 	%f112, %f111, 0fCB40007F;
-	neg.f32 	%f113, %f112;
-	fma.rn.f32 	%f114, %f2, %f107, %f113;
-	mov.f32 	%f115, 0f32A57060;
+$L__BB1_4:
+	setp.eq.s32 	%p9, %r1, 0;
+	@%p9 bra 	$L__BB1_32;
+
+	setp.eq.s32 	%p10, %r1, 1;
+	@%p10 bra 	$L__BB1_29;
+
+	setp.eq.s32 	%p11, %r1, 2;
+	@%p11 bra 	$L__BB1_25;
+	bra.uni 	$L__BB1_33;
+
+$L__BB1_25:
+	mul.f32 	%f134, %f2, 0f3D372713;
+	mul.f32 	%f135, %f2, %f134;
+	fma.rn.f32 	%f136, %f2, %f135, %f2;
+	mul.f32 	%f17, %f136, 0f3F4C422A;
+	abs.f32 	%f18, %f17;
+	setp.ltu.f32 	%p17, %f18, 0f3F19999A;
+	@%p17 bra 	$L__BB1_27;
+	bra.uni 	$L__BB1_26;
+
+$L__BB1_27:
+	mul.f32 	%f145, %f17, %f17;
+	mov.f32 	%f146, 0fBD563CAE;
+	mov.f32 	%f147, 0f3C80F082;
+	fma.rn.f32 	%f148, %f147, %f145, %f146;
+	mov.f32 	%f149, 0f3E085941;
+	fma.rn.f32 	%f150, %f148, %f145, %f149;
+	mov.f32 	%f151, 0fBEAAA9ED;
+	fma.rn.f32 	%f152, %f150, %f145, %f151;
+	mov.f32 	%f153, 0f00000000;
+	fma.rn.f32 	%f154, %f152, %f145, %f153;
+	fma.rn.f32 	%f236, %f154, %f17, %f17;
+	bra.uni 	$L__BB1_28;
+
+$L__BB1_10:
+	setp.eq.s32 	%p5, %r1, 5;
+	@%p5 bra 	$L__BB1_16;
+
+	setp.ne.s32 	%p6, %r1, 6;
+	@%p6 bra 	$L__BB1_33;
+
+	setp.ltu.f32 	%p12, %f2, 0f00000000;
+	@%p12 bra 	$L__BB1_14;
+	bra.uni 	$L__BB1_13;
+
+$L__BB1_14:
+	mov.f32 	%f58, 0f3F000000;
+	mov.f32 	%f59, 0f3BBB989D;
+	fma.rn.f32 	%f60, %f2, %f59, %f58;
+	mov.f32 	%f61, 0f3FB8AA3B;
+	mov.f32 	%f62, 0f437C0000;
+	cvt.sat.f32.f32 	%f63, %f60;
+	mov.f32 	%f64, 0f4B400001;
+	fma.rm.f32 	%f65, %f63, %f62, %f64;
+	add.f32 	%f66, %f65, 0fCB40007F;
+	neg.f32 	%f67, %f66;
+	fma.rn.f32 	%f68, %f2, %f61, %f67;
+	mov.f32 	%f69, 0f32A57060;
+	fma.rn.f32 	%f70, %f2, %f69, %f68;
+	mov.b32 	%r8, %f65;
+	shl.b32 	%r9, %r8, 23;
+	mov.b32 	%f71, %r9;
+	ex2.approx.ftz.f32 	%f72, %f70;
+	mul.f32 	%f73, %f72, %f71;
+	add.f32 	%f74, %f73, 0f3F800000;
+	div.rn.f32 	%f233, %f73, %f74;
+	bra.uni 	$L__BB1_15;
+
+$L__BB1_21:
+	setp.ltu.f32 	%p16, %f2, 0f00000000;
+	@%p16 bra 	$L__BB1_23;
+	bra.uni 	$L__BB1_22;
+
+$L__BB1_23:
+	mov.f32 	%f114, 0f3F000000;
+	mov.f32 	%f115, 0f3BBB989D;
 	fma.rn.f32 	%f116, %f2, %f115, %f114;
-	mov.b32 	%r16, %f111;
+	mov.f32 	%f117, 0f3FB8AA3B;
+	mov.f32 	%f118, 0f437C0000;
+	cvt.sat.f32.f32 	%f119, %f116;
+	mov.f32 	%f120, 0f4B400001;
+	fma.rm.f32 	%f121, %f119, %f118, %f120;
+	add.f32 	%f122, %f121, 0fCB40007F;
+	neg.f32 	%f123, %f122;
+	fma.rn.f32 	%f124, %f2, %f117, %f123;
+	mov.f32 	%f125, 0f32A57060;
+	fma.rn.f32 	%f126, %f2, %f125, %f124;
+	mov.b32 	%r16, %f121;
 	shl.b32 	%r17, %r16, 23;
-	mov.b32 	%f117, %r17;
-	ex2.approx.ftz.f32 	%f118, %f116;
-	mul.f32 	%f119, %f118, %f117;
-	add.f32 	%f120, %f119, 0f3F800000;
-	div.rn.f32 	%f215, %f119, %f120;
-	bra.uni 	$L__BB1_23;
+	mov.b32 	%f127, %r17;
+	ex2.approx.ftz.f32 	%f128, %f126;
+	mul.f32 	%f129, %f128, %f127;
+	add.f32 	%f130, %f129, 0f3F800000;
+	div.rn.f32 	%f235, %f129, %f130;
+	bra.uni 	$L__BB1_24;
 
-$L__BB1_31:
-	mov.f32 	%f197, 0f3F000000;
-	mov.f32 	%f198, 0f3BBB989D;
-	fma.rn.f32 	%f199, %f2, %f198, %f197;
-	mov.f32 	%f200, 0f3FB8AA3B;
-	mov.f32 	%f201, 0f437C0000;
-	cvt.sat.f32.f32 	%f202, %f199;
-	mov.f32 	%f203, 0f4B400001;
-	fma.rm.f32 	%f204, %f202, %f201, %f203;
-	add.f32 	%f205, %f204, 0fCB40007F;
-	neg.f32 	%f206, %f205;
-	fma.rn.f32 	%f207, %f2, %f200, %f206;
-	mov.f32 	%f208, 0f32A57060;
+$L__BB1_32:
+	mov.f32 	%f207, 0f3F000000;
+	mov.f32 	%f208, 0f3BBB989D;
 	fma.rn.f32 	%f209, %f2, %f208, %f207;
-	mov.b32 	%r28, %f204;
+	mov.f32 	%f210, 0f3FB8AA3B;
+	mov.f32 	%f211, 0f437C0000;
+	cvt.sat.f32.f32 	%f212, %f209;
+	mov.f32 	%f213, 0f4B400001;
+	fma.rm.f32 	%f214, %f212, %f211, %f213;
+	add.f32 	%f215, %f214, 0fCB40007F;
+	neg.f32 	%f216, %f215;
+	fma.rn.f32 	%f217, %f2, %f210, %f216;
+	mov.f32 	%f218, 0f32A57060;
+	fma.rn.f32 	%f219, %f2, %f218, %f217;
+	mov.b32 	%r28, %f214;
 	shl.b32 	%r29, %r28, 23;
-	mov.b32 	%f210, %r29;
-	ex2.approx.ftz.f32 	%f211, %f209;
-	mul.f32 	%f218, %f211, %f210;
-	bra.uni 	$L__BB1_32;
+	mov.b32 	%f220, %r29;
+	ex2.approx.ftz.f32 	%f221, %f219;
+	mul.f32 	%f238, %f221, %f220;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_15:
-	abs.f32 	%f7, %f2;
-	setp.ltu.f32 	%p12, %f7, 0f3F19999A;
-	@%p12 bra 	$L__BB1_17;
-	bra.uni 	$L__BB1_16;
-
-$L__BB1_17:
-	mul.f32 	%f75, %f2, %f2;
-	mov.f32 	%f76, 0fBD563CAE;
-	mov.f32 	%f77, 0f3C80F082;
-	fma.rn.f32 	%f78, %f77, %f75, %f76;
-	mov.f32 	%f79, 0f3E085941;
-	fma.rn.f32 	%f80, %f78, %f75, %f79;
-	mov.f32 	%f81, 0fBEAAA9ED;
-	fma.rn.f32 	%f82, %f80, %f75, %f81;
-	mov.f32 	%f83, 0f00000000;
-	fma.rn.f32 	%f84, %f82, %f75, %f83;
-	fma.rn.f32 	%f214, %f84, %f2, %f2;
-	bra.uni 	$L__BB1_18;
-
-$L__BB1_28:
+$L__BB1_29:
 	mul.f32 	%f23, %f2, 0f3F3504F3;
-	abs.f32 	%f155, %f23;
-	setp.ltu.f32 	%p18, %f155, 0f3F8060FE;
-	setp.ge.f32 	%p19, %f155, 0f3F8060FE;
-	mul.f32 	%f156, %f23, %f23;
-	selp.f32 	%f157, %f155, %f156, %p19;
-	selp.f32 	%f158, 0f3789CA3C, 0f38B1E96A, %p19;
-	selp.f32 	%f159, 0fB9F560B9, 0fBA574D20, %p19;
-	fma.rn.f32 	%f160, %f158, %f157, %f159;
-	selp.f32 	%f161, 0f3BAC840B, 0f3BAAD5EA, %p19;
-	fma.rn.f32 	%f162, %f160, %f157, %f161;
-	selp.f32 	%f163, 0fBD0C8162, 0fBCDC1BE7, %p19;
-	fma.rn.f32 	%f164, %f162, %f157, %f163;
-	selp.f32 	%f165, 0f3E1CF906, 0f3DE718AF, %p19;
-	fma.rn.f32 	%f166, %f164, %f157, %f165;
-	selp.f32 	%f167, 0f3F6A937E, 0fBEC093AC, %p19;
-	fma.rn.f32 	%f168, %f166, %f157, %f167;
-	selp.f32 	%f169, 0f3F20D842, 0f3E0375D3, %p19;
-	fma.rn.f32 	%f170, %f168, %f157, %f169;
-	neg.f32 	%f171, %f155;
-	selp.f32 	%f172, %f171, %f23, %p19;
-	fma.rn.f32 	%f217, %f170, %f172, %f172;
-	@%p18 bra 	$L__BB1_30;
+	abs.f32 	%f165, %f23;
+	setp.ltu.f32 	%p19, %f165, 0f3F8060FE;
+	setp.ge.f32 	%p20, %f165, 0f3F8060FE;
+	mul.f32 	%f166, %f23, %f23;
+	selp.f32 	%f167, %f165, %f166, %p20;
+	selp.f32 	%f168, 0f3789CA3C, 0f38B1E96A, %p20;
+	selp.f32 	%f169, 0fB9F560B9, 0fBA574D20, %p20;
+	fma.rn.f32 	%f170, %f168, %f167, %f169;
+	selp.f32 	%f171, 0f3BAC840B, 0f3BAAD5EA, %p20;
+	fma.rn.f32 	%f172, %f170, %f167, %f171;
+	selp.f32 	%f173, 0fBD0C8162, 0fBCDC1BE7, %p20;
+	fma.rn.f32 	%f174, %f172, %f167, %f173;
+	selp.f32 	%f175, 0f3E1CF906, 0f3DE718AF, %p20;
+	fma.rn.f32 	%f176, %f174, %f167, %f175;
+	selp.f32 	%f177, 0f3F6A937E, 0fBEC093AC, %p20;
+	fma.rn.f32 	%f178, %f176, %f167, %f177;
+	selp.f32 	%f179, 0f3F20D842, 0f3E0375D3, %p20;
+	fma.rn.f32 	%f180, %f178, %f167, %f179;
+	neg.f32 	%f181, %f165;
+	selp.f32 	%f182, %f181, %f23, %p20;
+	fma.rn.f32 	%f237, %f180, %f182, %f182;
+	@%p19 bra 	$L__BB1_31;
 
-	ex2.approx.ftz.f32 	%f173, %f217;
-	mov.f32 	%f174, 0f3F800000;
-	sub.f32 	%f175, %f174, %f173;
-	mov.b32 	%r22, %f175;
+	ex2.approx.ftz.f32 	%f183, %f237;
+	mov.f32 	%f184, 0f3F800000;
+	sub.f32 	%f185, %f184, %f183;
+	mov.b32 	%r22, %f185;
 	mov.b32 	%r23, %f23;
 	and.b32  	%r24, %r23, -2147483648;
 	or.b32  	%r25, %r24, %r22;
-	mov.b32 	%f217, %r25;
+	mov.b32 	%f237, %r25;
 
-$L__BB1_30:
-	add.f32 	%f176, %f217, 0f3F800000;
-	mov.f32 	%f177, 0f3F000000;
-	mul.f32 	%f178, %f2, 0fBF000000;
-	mul.f32 	%f179, %f2, %f178;
-	mov.f32 	%f180, 0f3BBB989D;
-	fma.rn.f32 	%f181, %f179, %f180, %f177;
-	mov.f32 	%f182, 0f3FB8AA3B;
-	mov.f32 	%f183, 0f437C0000;
-	cvt.sat.f32.f32 	%f184, %f181;
-	mov.f32 	%f185, 0f4B400001;
-	fma.rm.f32 	%f186, %f184, %f183, %f185;
-	add.f32 	%f187, %f186, 0fCB40007F;
-	neg.f32 	%f188, %f187;
-	fma.rn.f32 	%f189, %f179, %f182, %f188;
-	mov.f32 	%f190, 0f32A57060;
-	fma.rn.f32 	%f191, %f179, %f190, %f189;
-	mov.b32 	%r26, %f186;
+$L__BB1_31:
+	add.f32 	%f186, %f237, 0f3F800000;
+	mov.f32 	%f187, 0f3F000000;
+	mul.f32 	%f188, %f2, 0fBF000000;
+	mul.f32 	%f189, %f2, %f188;
+	mov.f32 	%f190, 0f3BBB989D;
+	fma.rn.f32 	%f191, %f189, %f190, %f187;
+	mov.f32 	%f192, 0f3FB8AA3B;
+	mov.f32 	%f193, 0f437C0000;
+	cvt.sat.f32.f32 	%f194, %f191;
+	mov.f32 	%f195, 0f4B400001;
+	fma.rm.f32 	%f196, %f194, %f193, %f195;
+	add.f32 	%f197, %f196, 0fCB40007F;
+	neg.f32 	%f198, %f197;
+	fma.rn.f32 	%f199, %f189, %f192, %f198;
+	mov.f32 	%f200, 0f32A57060;
+	fma.rn.f32 	%f201, %f189, %f200, %f199;
+	mov.b32 	%r26, %f196;
 	shl.b32 	%r27, %r26, 23;
-	mov.b32 	%f192, %r27;
-	ex2.approx.ftz.f32 	%f193, %f191;
-	mul.f32 	%f194, %f193, %f192;
-	mul.f32 	%f195, %f2, 0f3ECC422A;
-	mul.f32 	%f196, %f195, %f194;
-	fma.rn.f32 	%f218, %f176, 0f3F000000, %f196;
-	bra.uni 	$L__BB1_32;
-
-$L__BB1_21:
-	neg.f32 	%f87, %f2;
-	mov.f32 	%f88, 0f3F000000;
-	mov.f32 	%f89, 0f3BBB989D;
-	fma.rn.f32 	%f90, %f87, %f89, %f88;
-	mov.f32 	%f91, 0f3FB8AA3B;
-	mov.f32 	%f92, 0f437C0000;
-	cvt.sat.f32.f32 	%f93, %f90;
-	mov.f32 	%f94, 0f4B400001;
-	fma.rm.f32 	%f95, %f93, %f92, %f94;
-	add.f32 	%f96, %f95, 0fCB40007F;
-	neg.f32 	%f97, %f96;
-	fma.rn.f32 	%f98, %f87, %f91, %f97;
-	mov.f32 	%f99, 0f32A57060;
-	fma.rn.f32 	%f100, %f87, %f99, %f98;
-	mov.b32 	%r14, %f95;
-	shl.b32 	%r15, %r14, 23;
-	mov.b32 	%f101, %r15;
-	ex2.approx.ftz.f32 	%f102, %f100;
-	fma.rn.f32 	%f103, %f102, %f101, 0f3F800000;
-	rcp.rn.f32 	%f215, %f103;
-
-$L__BB1_23:
-	mov.f32 	%f121, 0f3F800000;
-	sub.f32 	%f122, %f121, %f215;
-	fma.rn.f32 	%f123, %f2, %f122, 0f3F800000;
-	mul.f32 	%f218, %f215, %f123;
-	bra.uni 	$L__BB1_32;
+	mov.b32 	%f202, %r27;
+	ex2.approx.ftz.f32 	%f203, %f201;
+	mul.f32 	%f204, %f203, %f202;
+	mul.f32 	%f205, %f2, 0f3ECC422A;
+	mul.f32 	%f206, %f205, %f204;
+	fma.rn.f32 	%f238, %f186, 0f3F000000, %f206;
+	bra.uni 	$L__BB1_33;
 
 $L__BB1_16:
-	mul.f32 	%f67, %f7, 0f4038AA3B;
-	ex2.approx.ftz.f32 	%f68, %f67;
-	add.f32 	%f69, %f68, 0f3F800000;
-	mov.f32 	%f70, 0f3F800000;
-	rcp.approx.ftz.f32 	%f71, %f69;
-	mov.f32 	%f72, 0fC0000000;
-	fma.rn.f32 	%f73, %f71, %f72, %f70;
-	setp.ge.f32 	%p13, %f7, 0f41102CB4;
-	selp.f32 	%f74, 0f3F800000, %f73, %p13;
-	mov.b32 	%r10, %f74;
-	mov.b32 	%r11, %f2;
-	and.b32  	%r12, %r11, -2147483648;
-	or.b32  	%r13, %r12, %r10;
-	mov.b32 	%f214, %r13;
+	abs.f32 	%f7, %f2;
+	setp.ltu.f32 	%p13, %f7, 0f3F19999A;
+	@%p13 bra 	$L__BB1_18;
+	bra.uni 	$L__BB1_17;
 
 $L__BB1_18:
-	mul.f32 	%f85, %f214, %f214;
-	mov.f32 	%f86, 0f3F800000;
-	sub.f32 	%f218, %f86, %f85;
-	bra.uni 	$L__BB1_32;
+	mul.f32 	%f85, %f2, %f2;
+	mov.f32 	%f86, 0fBD563CAE;
+	mov.f32 	%f87, 0f3C80F082;
+	fma.rn.f32 	%f88, %f87, %f85, %f86;
+	mov.f32 	%f89, 0f3E085941;
+	fma.rn.f32 	%f90, %f88, %f85, %f89;
+	mov.f32 	%f91, 0fBEAAA9ED;
+	fma.rn.f32 	%f92, %f90, %f85, %f91;
+	mov.f32 	%f93, 0f00000000;
+	fma.rn.f32 	%f94, %f92, %f85, %f93;
+	fma.rn.f32 	%f234, %f94, %f2, %f2;
+	bra.uni 	$L__BB1_19;
 
-$L__BB1_25:
-	mul.f32 	%f127, %f18, 0f4038AA3B;
-	ex2.approx.ftz.f32 	%f128, %f127;
-	add.f32 	%f129, %f128, 0f3F800000;
-	mov.f32 	%f130, 0f3F800000;
-	rcp.approx.ftz.f32 	%f131, %f129;
-	mov.f32 	%f132, 0fC0000000;
-	fma.rn.f32 	%f133, %f131, %f132, %f130;
-	setp.ge.f32 	%p17, %f18, 0f41102CB4;
-	selp.f32 	%f134, 0f3F800000, %f133, %p17;
-	mov.b32 	%r18, %f134;
+$L__BB1_26:
+	mul.f32 	%f137, %f18, 0f4038AA3B;
+	ex2.approx.ftz.f32 	%f138, %f137;
+	add.f32 	%f139, %f138, 0f3F800000;
+	mov.f32 	%f140, 0f3F800000;
+	rcp.approx.ftz.f32 	%f141, %f139;
+	mov.f32 	%f142, 0fC0000000;
+	fma.rn.f32 	%f143, %f141, %f142, %f140;
+	setp.ge.f32 	%p18, %f18, 0f41102CB4;
+	selp.f32 	%f144, 0f3F800000, %f143, %p18;
+	mov.b32 	%r18, %f144;
 	mov.b32 	%r19, %f17;
 	and.b32  	%r20, %r19, -2147483648;
 	or.b32  	%r21, %r20, %r18;
-	mov.b32 	%f216, %r21;
+	mov.b32 	%f236, %r21;
 
-$L__BB1_27:
-	add.f32 	%f145, %f216, 0f3F800000;
-	mov.f32 	%f146, 0f3F800000;
-	mul.f32 	%f147, %f216, %f216;
-	sub.f32 	%f148, %f146, %f147;
-	mul.f32 	%f149, %f2, 0f3F000000;
-	mul.f32 	%f150, %f149, %f148;
-	mul.f32 	%f151, %f150, 0f3F4C422A;
-	mul.f32 	%f152, %f2, 0f3E095D4E;
-	fma.rn.f32 	%f153, %f2, %f152, 0f3F800000;
-	mul.f32 	%f154, %f153, %f151;
-	fma.rn.f32 	%f218, %f145, 0f3F000000, %f154;
-	bra.uni 	$L__BB1_32;
+$L__BB1_28:
+	add.f32 	%f155, %f236, 0f3F800000;
+	mov.f32 	%f156, 0f3F800000;
+	mul.f32 	%f157, %f236, %f236;
+	sub.f32 	%f158, %f156, %f157;
+	mul.f32 	%f159, %f2, 0f3F000000;
+	mul.f32 	%f160, %f159, %f158;
+	mul.f32 	%f161, %f160, 0f3F4C422A;
+	mul.f32 	%f162, %f2, 0f3E095D4E;
+	fma.rn.f32 	%f163, %f2, %f162, 0f3F800000;
+	mul.f32 	%f164, %f163, %f161;
+	fma.rn.f32 	%f238, %f155, 0f3F000000, %f164;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_12:
-	neg.f32 	%f31, %f2;
-	mov.f32 	%f32, 0f3F000000;
-	mov.f32 	%f33, 0f3BBB989D;
-	fma.rn.f32 	%f34, %f31, %f33, %f32;
-	mov.f32 	%f35, 0f3FB8AA3B;
-	mov.f32 	%f36, 0f437C0000;
-	cvt.sat.f32.f32 	%f37, %f34;
-	mov.f32 	%f38, 0f4B400001;
-	fma.rm.f32 	%f39, %f37, %f36, %f38;
-	add.f32 	%f40, %f39, 0fCB40007F;
-	neg.f32 	%f41, %f40;
-	fma.rn.f32 	%f42, %f31, %f35, %f41;
-	mov.f32 	%f43, 0f32A57060;
-	fma.rn.f32 	%f44, %f31, %f43, %f42;
-	mov.b32 	%r6, %f39;
+$L__BB1_13:
+	neg.f32 	%f41, %f2;
+	mov.f32 	%f42, 0f3F000000;
+	mov.f32 	%f43, 0f3BBB989D;
+	fma.rn.f32 	%f44, %f41, %f43, %f42;
+	mov.f32 	%f45, 0f3FB8AA3B;
+	mov.f32 	%f46, 0f437C0000;
+	cvt.sat.f32.f32 	%f47, %f44;
+	mov.f32 	%f48, 0f4B400001;
+	fma.rm.f32 	%f49, %f47, %f46, %f48;
+	add.f32 	%f50, %f49, 0fCB40007F;
+	neg.f32 	%f51, %f50;
+	fma.rn.f32 	%f52, %f41, %f45, %f51;
+	mov.f32 	%f53, 0f32A57060;
+	fma.rn.f32 	%f54, %f41, %f53, %f52;
+	mov.b32 	%r6, %f49;
 	shl.b32 	%r7, %r6, 23;
-	mov.b32 	%f45, %r7;
-	ex2.approx.ftz.f32 	%f46, %f44;
-	fma.rn.f32 	%f47, %f46, %f45, 0f3F800000;
-	rcp.rn.f32 	%f213, %f47;
+	mov.b32 	%f55, %r7;
+	ex2.approx.ftz.f32 	%f56, %f54;
+	fma.rn.f32 	%f57, %f56, %f55, 0f3F800000;
+	rcp.rn.f32 	%f233, %f57;
 
-$L__BB1_14:
-	mov.f32 	%f65, 0f3F800000;
-	sub.f32 	%f66, %f65, %f213;
-	mul.f32 	%f218, %f213, %f66;
+$L__BB1_15:
+	mov.f32 	%f75, 0f3F800000;
+	sub.f32 	%f76, %f75, %f233;
+	mul.f32 	%f238, %f233, %f76;
+	bra.uni 	$L__BB1_33;
 
-$L__BB1_32:
-	mul.f32 	%f212, %f1, %f218;
-	st.global.f32 	[%rd27], %f212;
-	add.s64 	%rd29, %rd29, %rd5;
-	add.s64 	%rd28, %rd28, %rd5;
-	add.s64 	%rd27, %rd27, %rd5;
-	add.s64 	%rd30, %rd30, %rd3;
-	setp.lt.s64 	%p20, %rd30, %rd16;
-	@%p20 bra 	$L__BB1_2;
+$L__BB1_22:
+	neg.f32 	%f97, %f2;
+	mov.f32 	%f98, 0f3F000000;
+	mov.f32 	%f99, 0f3BBB989D;
+	fma.rn.f32 	%f100, %f97, %f99, %f98;
+	mov.f32 	%f101, 0f3FB8AA3B;
+	mov.f32 	%f102, 0f437C0000;
+	cvt.sat.f32.f32 	%f103, %f100;
+	mov.f32 	%f104, 0f4B400001;
+	fma.rm.f32 	%f105, %f103, %f102, %f104;
+	add.f32 	%f106, %f105, 0fCB40007F;
+	neg.f32 	%f107, %f106;
+	fma.rn.f32 	%f108, %f97, %f101, %f107;
+	mov.f32 	%f109, 0f32A57060;
+	fma.rn.f32 	%f110, %f97, %f109, %f108;
+	mov.b32 	%r14, %f105;
+	shl.b32 	%r15, %r14, 23;
+	mov.b32 	%f111, %r15;
+	ex2.approx.ftz.f32 	%f112, %f110;
+	fma.rn.f32 	%f113, %f112, %f111, 0f3F800000;
+	rcp.rn.f32 	%f235, %f113;
+
+$L__BB1_24:
+	mov.f32 	%f131, 0f3F800000;
+	sub.f32 	%f132, %f131, %f235;
+	fma.rn.f32 	%f133, %f2, %f132, 0f3F800000;
+	mul.f32 	%f238, %f235, %f133;
+	bra.uni 	$L__BB1_33;
+
+$L__BB1_17:
+	mul.f32 	%f77, %f7, 0f4038AA3B;
+	ex2.approx.ftz.f32 	%f78, %f77;
+	add.f32 	%f79, %f78, 0f3F800000;
+	mov.f32 	%f80, 0f3F800000;
+	rcp.approx.ftz.f32 	%f81, %f79;
+	mov.f32 	%f82, 0fC0000000;
+	fma.rn.f32 	%f83, %f81, %f82, %f80;
+	setp.ge.f32 	%p14, %f7, 0f41102CB4;
+	selp.f32 	%f84, 0f3F800000, %f83, %p14;
+	mov.b32 	%r10, %f84;
+	mov.b32 	%r11, %f2;
+	and.b32  	%r12, %r11, -2147483648;
+	or.b32  	%r13, %r12, %r10;
+	mov.b32 	%f234, %r13;
+
+$L__BB1_19:
+	mul.f32 	%f95, %f234, %f234;
+	mov.f32 	%f96, 0f3F800000;
+	sub.f32 	%f238, %f96, %f95;
 
 $L__BB1_33:
+	mul.f32 	%f222, %f1, %f238;
+	st.global.f32 	[%rd87], %f222;
+	add.s64 	%rd89, %rd89, %rd10;
+	add.s64 	%rd88, %rd88, %rd10;
+	add.s64 	%rd87, %rd87, %rd10;
+	add.s64 	%rd97, %rd97, %rd8;
+	setp.lt.s64 	%p21, %rd97, %rd60;
+	@%p21 bra 	$L__BB1_3;
+	bra.uni 	$L__BB1_54;
+
+$L__BB1_37:
+	cvt.u32.u64 	%r31, %rd22;
+	cvt.u32.u64 	%r32, %rd23;
+	div.u32 	%r33, %r32, %r31;
+	cvt.u64.u32 	%rd91, %r33;
+
+$L__BB1_38:
+	add.s64 	%rd74, %rd91, 1;
+	and.b64  	%rd96, %rd74, 3;
+	setp.eq.s64 	%p24, %rd96, 0;
+	@%p24 bra 	$L__BB1_43;
+
+	shl.b64 	%rd75, %rd97, 2;
+	add.s64 	%rd94, %rd1, %rd75;
+	shl.b64 	%rd29, %rd22, 2;
+	add.s64 	%rd93, %rd3, %rd75;
+	add.s64 	%rd92, %rd2, %rd75;
+
+$L__BB1_40:
+	.pragma "nounroll";
+	ld.global.f32 	%f224, [%rd92];
+	setp.leu.f32 	%p25, %f224, 0f00000000;
+	mov.f32 	%f239, 0f00000000;
+	@%p25 bra 	$L__BB1_42;
+
+	ld.global.f32 	%f239, [%rd93];
+
+$L__BB1_42:
+	st.global.f32 	[%rd94], %f239;
+	add.s64 	%rd97, %rd97, %rd22;
+	add.s64 	%rd94, %rd94, %rd29;
+	add.s64 	%rd93, %rd93, %rd29;
+	add.s64 	%rd92, %rd92, %rd29;
+	add.s64 	%rd96, %rd96, -1;
+	setp.ne.s64 	%p26, %rd96, 0;
+	@%p26 bra 	$L__BB1_40;
+
+$L__BB1_43:
+	setp.lt.u64 	%p27, %rd91, 3;
+	@%p27 bra 	$L__BB1_54;
+
+	shl.b64 	%rd76, %rd97, 2;
+	add.s64 	%rd99, %rd2, %rd76;
+	shl.b64 	%rd44, %rd22, 2;
+	add.s64 	%rd100, %rd1, %rd76;
+
+$L__BB1_45:
+	ld.global.f32 	%f226, [%rd99];
+	setp.leu.f32 	%p28, %f226, 0f00000000;
+	mov.f32 	%f241, 0f00000000;
+	mov.f32 	%f240, %f241;
+	@%p28 bra 	$L__BB1_47;
+
+	shl.b64 	%rd78, %rd97, 2;
+	add.s64 	%rd79, %rd3, %rd78;
+	ld.global.f32 	%f240, [%rd79];
+
+$L__BB1_47:
+	st.global.f32 	[%rd100], %f240;
+	add.s64 	%rd49, %rd97, %rd22;
+	add.s64 	%rd50, %rd99, %rd44;
+	ld.global.f32 	%f228, [%rd50];
+	setp.leu.f32 	%p29, %f228, 0f00000000;
+	@%p29 bra 	$L__BB1_49;
+
+	shl.b64 	%rd80, %rd49, 2;
+	add.s64 	%rd81, %rd3, %rd80;
+	ld.global.f32 	%f241, [%rd81];
+
+$L__BB1_49:
+	add.s64 	%rd51, %rd100, %rd44;
+	st.global.f32 	[%rd51], %f241;
+	add.s64 	%rd52, %rd49, %rd22;
+	add.s64 	%rd53, %rd50, %rd44;
+	ld.global.f32 	%f230, [%rd53];
+	setp.leu.f32 	%p30, %f230, 0f00000000;
+	mov.f32 	%f243, 0f00000000;
+	mov.f32 	%f242, %f243;
+	@%p30 bra 	$L__BB1_51;
+
+	shl.b64 	%rd82, %rd52, 2;
+	add.s64 	%rd83, %rd3, %rd82;
+	ld.global.f32 	%f242, [%rd83];
+
+$L__BB1_51:
+	add.s64 	%rd54, %rd51, %rd44;
+	st.global.f32 	[%rd54], %f242;
+	add.s64 	%rd55, %rd52, %rd22;
+	add.s64 	%rd56, %rd53, %rd44;
+	ld.global.f32 	%f232, [%rd56];
+	setp.leu.f32 	%p31, %f232, 0f00000000;
+	@%p31 bra 	$L__BB1_53;
+
+	shl.b64 	%rd84, %rd55, 2;
+	add.s64 	%rd85, %rd3, %rd84;
+	ld.global.f32 	%f243, [%rd85];
+
+$L__BB1_53:
+	add.s64 	%rd86, %rd54, %rd44;
+	add.s64 	%rd100, %rd86, %rd44;
+	st.global.f32 	[%rd86], %f243;
+	add.s64 	%rd97, %rd55, %rd22;
+	setp.lt.s64 	%p32, %rd97, %rd60;
+	add.s64 	%rd99, %rd56, %rd44;
+	@%p32 bra 	$L__BB1_45;
+
+$L__BB1_54:
 	ret;
 
 }

@@ -19,7 +19,7 @@ var ptxSourceSHA256 = map[string]string{
 	"rope.cu":         "558180aa00ccd8c61c82899d845742c7bfd7b464d1913d1c91ea6d44f4cb77c4",
 	"sample.cu":       "f9cdcd3dc082a69d16b7259d73c8af688c422925cf66de73fa7c787b0cd1827a",
 	"softmax.cu":      "31bb14ca92a940f2038d0d6ab7b2494baf7595293584e77521a03e102562dcf3",
-	"unary.cu":        "024c49328bdb4a034b100335be77f8e7fa082587168425eb7732575a776ef3eb",
+	"unary.cu":        "bb93af616feba9514cd0650e05d27f1d82d97e0487d736f48acbbc5f8b03d2d3",
 }
 
 // ptxParams lists each kernel's PTX parameter types in order.

@@ -39,7 +39,7 @@ __device__ __forceinline__ float unary_fwd(int op, float x) {
 	case U_GELU: return 0.5f * x * (1.f + erff(x * INV_SQRT2));
 	case U_GELU_TANH: return 0.5f * x * (1.f + tanhf(SQRT2_OVER_PI * (x + GELU_C * x * x * x)));
 	case U_SILU: return x * sigmoidf_(x);
-	case U_RELU: return x > 0.f ? x : 0.f;
+	case U_RELU: return (x > 0.f || x != x) ? x : 0.f; // max(x, 0): NaN stays NaN
 	case U_TANH: return tanhf(x);
 	case U_SIGMOID: return sigmoidf_(x);
 	default: return -x;
@@ -76,5 +76,10 @@ extern "C" __global__ void kiln_unary(int op, long long n, float *y, const float
 }
 
 extern "C" __global__ void kiln_unary_backward(int op, long long n, float *dx, const float *x, const float *dy) {
+	// relu passes dy or 0 (not dy*0, which is NaN for an infinite dy), as tensor.Relu.
+	if (op == U_RELU) {
+		KILN_FOR(i, n) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+		return;
+	}
 	KILN_FOR(i, n) dx[i] = dy[i] * unary_grad(op, x[i]);
 }
