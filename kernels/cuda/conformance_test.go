@@ -27,8 +27,9 @@ const (
 	guard   = 67   // elements of guard band each side of an output
 )
 
-// sentinel is a NaN with a payload no kernel produces; guard bands hold it.
-var sentinel = math.Float32frombits(0x7fa5a5a5)
+// sentinel is a quiet NaN with a payload no kernel produces; guard bands
+// hold it.
+var sentinel = math.Float32frombits(0x7fc5a5a5)
 
 var testDev *Device
 
