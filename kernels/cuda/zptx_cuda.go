@@ -82409,2368 +82409,2848 @@ const ptx_gemm_80 = `//
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<200>;
-	.reg .f32 	%f<1475>;
-	.reg .b32 	%r<544>;
-	.reg .b64 	%rd<471>;
+	.reg .pred 	%p<261>;
+	.reg .f32 	%f<1628>;
+	.reg .b32 	%r<621>;
+	.reg .b64 	%rd<490>;
 	// demoted variable
-	.shared .align 16 .b8 _ZZ10kiln_sgemmE2As[4096];
+	.shared .align 16 .b8 _ZZ10kiln_sgemmE2As[8448];
 	// demoted variable
-	.shared .align 16 .b8 _ZZ10kiln_sgemmE2Bs[4096];
+	.shared .align 16 .b8 _ZZ10kiln_sgemmE2Bs[8448];
 
-	ld.param.u32 	%r15, [kiln_sgemm_param_2];
-	ld.param.u32 	%r16, [kiln_sgemm_param_3];
-	ld.param.u32 	%r17, [kiln_sgemm_param_4];
-	ld.param.f32 	%f225, [kiln_sgemm_param_5];
-	ld.param.u64 	%rd31, [kiln_sgemm_param_6];
-	ld.param.u32 	%r18, [kiln_sgemm_param_7];
-	ld.param.u64 	%rd32, [kiln_sgemm_param_8];
-	ld.param.u64 	%rd33, [kiln_sgemm_param_9];
-	ld.param.u32 	%r19, [kiln_sgemm_param_10];
-	ld.param.u64 	%rd34, [kiln_sgemm_param_11];
-	ld.param.f32 	%f226, [kiln_sgemm_param_12];
-	ld.param.u64 	%rd36, [kiln_sgemm_param_13];
-	ld.param.u32 	%r20, [kiln_sgemm_param_14];
-	ld.param.u32 	%r21, [kiln_sgemm_param_16];
-	cvta.to.global.u64 	%rd1, %rd36;
-	mov.u32 	%r542, %ctaid.z;
-	setp.ge.s32 	%p1, %r542, %r21;
-	@%p1 bra 	$L__BB0_317;
+	ld.param.u32 	%r19, [kiln_sgemm_param_0];
+	ld.param.u32 	%r20, [kiln_sgemm_param_1];
+	ld.param.u32 	%r21, [kiln_sgemm_param_2];
+	ld.param.u32 	%r22, [kiln_sgemm_param_3];
+	ld.param.u32 	%r23, [kiln_sgemm_param_4];
+	ld.param.f32 	%f301, [kiln_sgemm_param_5];
+	ld.param.u64 	%rd55, [kiln_sgemm_param_6];
+	ld.param.u32 	%r24, [kiln_sgemm_param_7];
+	ld.param.u64 	%rd56, [kiln_sgemm_param_9];
+	ld.param.u32 	%r25, [kiln_sgemm_param_10];
+	ld.param.f32 	%f302, [kiln_sgemm_param_12];
+	ld.param.u64 	%rd57, [kiln_sgemm_param_13];
+	ld.param.u32 	%r26, [kiln_sgemm_param_14];
+	ld.param.u32 	%r27, [kiln_sgemm_param_16];
+	cvta.to.global.u64 	%rd1, %rd57;
+	cvta.to.global.u64 	%rd2, %rd56;
+	cvta.to.global.u64 	%rd3, %rd55;
+	mov.u32 	%r618, %ctaid.z;
+	setp.ge.s32 	%p2, %r618, %r27;
+	@%p2 bra 	$L__BB0_362;
 
-	mov.u32 	%r22, %tid.x;
-	shl.b32 	%r23, %r22, 3;
-	and.b32  	%r24, %r23, 120;
-	mov.u32 	%r25, %ctaid.x;
-	shl.b32 	%r26, %r25, 7;
-	or.b32  	%r27, %r24, %r26;
-	shl.b32 	%r28, %r22, 11;
-	and.b32  	%r29, %r28, 2048;
-	mov.u32 	%r30, _ZZ10kiln_sgemmE2As;
-	add.s32 	%r31, %r30, %r29;
-	shl.b32 	%r32, %r22, 1;
-	and.b32  	%r33, %r32, -4;
-	add.s32 	%r2, %r31, %r33;
-	shl.b32 	%r34, %r22, 4;
-	and.b32  	%r35, %r34, -512;
-	add.s32 	%r36, %r30, %r35;
-	and.b32  	%r37, %r34, 496;
-	add.s32 	%r3, %r36, %r37;
-	mov.u32 	%r38, _ZZ10kiln_sgemmE2Bs;
-	add.s32 	%r39, %r38, %r29;
-	add.s32 	%r4, %r39, %r33;
-	cvt.s64.s32 	%rd2, %r27;
-	or.b32  	%r40, %r27, 1;
-	cvt.s64.s32 	%rd3, %r40;
-	or.b32  	%r41, %r27, 2;
-	cvt.s64.s32 	%rd4, %r41;
-	or.b32  	%r42, %r27, 3;
-	cvt.s64.s32 	%rd5, %r42;
-	or.b32  	%r43, %r27, 4;
-	cvt.s64.s32 	%rd6, %r43;
-	or.b32  	%r44, %r27, 5;
-	cvt.s64.s32 	%rd7, %r44;
-	or.b32  	%r45, %r27, 6;
-	cvt.s64.s32 	%rd8, %r45;
-	or.b32  	%r46, %r27, 7;
-	cvt.s64.s32 	%rd9, %r46;
+	mov.u32 	%r28, %tid.x;
+	mov.u32 	%r29, %ctaid.y;
+	shl.b32 	%r30, %r29, 7;
+	mov.u32 	%r31, %ctaid.x;
+	shl.b32 	%r32, %r31, 7;
+	shl.b32 	%r33, %r28, 2;
+	and.b32  	%r2, %r33, 124;
+	or.b32  	%r34, %r2, %r30;
+	shr.s32 	%r3, %r28, 5;
+	and.b32  	%r35, %r33, 4;
+	shr.s32 	%r4, %r28, 1;
+	add.s32 	%r5, %r4, %r30;
+	shr.u32 	%r36, %r28, 2;
+	and.b32  	%r6, %r36, 1073741820;
+	and.b32  	%r7, %r33, 60;
+	or.b32  	%r37, %r2, %r32;
+	add.s32 	%r8, %r4, %r32;
+	cvt.s64.s32 	%rd4, %r34;
+	or.b32  	%r38, %r34, 1;
+	cvt.s64.s32 	%rd5, %r38;
+	or.b32  	%r39, %r34, 2;
+	cvt.s64.s32 	%rd6, %r37;
+	or.b32  	%r40, %r37, 1;
+	cvt.s64.s32 	%rd7, %r39;
+	or.b32  	%r41, %r34, 3;
+	cvt.s64.s32 	%rd8, %r40;
+	or.b32  	%r42, %r37, 2;
+	cvt.s64.s32 	%rd9, %r41;
+	cvt.s64.s32 	%rd10, %r42;
+	or.b32  	%r43, %r37, 3;
+	cvt.s64.s32 	%rd11, %r43;
+	add.s32 	%r44, %r6, %r30;
+	cvt.u64.u32 	%rd12, %r35;
+	or.b32  	%r45, %r7, %r32;
+	cvt.s64.s32 	%rd13, %r45;
+	or.b32  	%r46, %r45, 1;
+	cvt.s64.s32 	%rd14, %r46;
+	or.b32  	%r47, %r45, 2;
+	or.b32  	%r48, %r44, 3;
+	cvt.s64.s32 	%rd15, %r47;
+	or.b32  	%r49, %r45, 3;
+	mul.wide.s32 	%rd16, %r48, %r26;
+	cvt.s64.s32 	%rd17, %r49;
+	or.b32  	%r50, %r45, 64;
+	add.s32 	%r51, %r44, 65;
+	cvt.s64.s32 	%rd18, %r50;
+	or.b32  	%r52, %r45, 65;
+	mul.wide.s32 	%rd19, %r51, %r26;
+	cvt.s64.s32 	%rd20, %r52;
+	or.b32  	%r53, %r45, 66;
+	cvt.s64.s32 	%rd21, %r53;
+	or.b32  	%r54, %r45, 67;
+	cvt.s64.s32 	%rd22, %r54;
 
 $L__BB0_2:
-	ld.param.u64 	%rd470, [kiln_sgemm_param_15];
-	cvt.s64.s32 	%rd37, %r542;
-	mul.lo.s64 	%rd10, %rd37, %rd470;
-	setp.lt.s32 	%p2, %r17, 1;
-	mov.f32 	%f1411, 0f00000000;
-	mov.f32 	%f1412, %f1411;
-	mov.f32 	%f1413, %f1411;
-	mov.f32 	%f1414, %f1411;
-	mov.f32 	%f1415, %f1411;
-	mov.f32 	%f1416, %f1411;
-	mov.f32 	%f1417, %f1411;
-	mov.f32 	%f1418, %f1411;
-	mov.f32 	%f1419, %f1411;
-	mov.f32 	%f1420, %f1411;
-	mov.f32 	%f1421, %f1411;
-	mov.f32 	%f1422, %f1411;
-	mov.f32 	%f1423, %f1411;
-	mov.f32 	%f1424, %f1411;
-	mov.f32 	%f1425, %f1411;
-	mov.f32 	%f1426, %f1411;
-	mov.f32 	%f1427, %f1411;
-	mov.f32 	%f1428, %f1411;
-	mov.f32 	%f1429, %f1411;
-	mov.f32 	%f1430, %f1411;
-	mov.f32 	%f1431, %f1411;
-	mov.f32 	%f1432, %f1411;
-	mov.f32 	%f1433, %f1411;
-	mov.f32 	%f1434, %f1411;
-	mov.f32 	%f1435, %f1411;
-	mov.f32 	%f1436, %f1411;
-	mov.f32 	%f1437, %f1411;
-	mov.f32 	%f1438, %f1411;
-	mov.f32 	%f1439, %f1411;
-	mov.f32 	%f1440, %f1411;
-	mov.f32 	%f1441, %f1411;
-	mov.f32 	%f1442, %f1411;
-	mov.f32 	%f1443, %f1411;
-	mov.f32 	%f1444, %f1411;
-	mov.f32 	%f1445, %f1411;
-	mov.f32 	%f1446, %f1411;
-	mov.f32 	%f1447, %f1411;
-	mov.f32 	%f1448, %f1411;
-	mov.f32 	%f1449, %f1411;
-	mov.f32 	%f1450, %f1411;
-	mov.f32 	%f1451, %f1411;
-	mov.f32 	%f1452, %f1411;
-	mov.f32 	%f1453, %f1411;
-	mov.f32 	%f1454, %f1411;
-	mov.f32 	%f1455, %f1411;
-	mov.f32 	%f1456, %f1411;
-	mov.f32 	%f1457, %f1411;
-	mov.f32 	%f1458, %f1411;
-	mov.f32 	%f1459, %f1411;
-	mov.f32 	%f1460, %f1411;
-	mov.f32 	%f1461, %f1411;
-	mov.f32 	%f1462, %f1411;
-	mov.f32 	%f1463, %f1411;
-	mov.f32 	%f1464, %f1411;
-	mov.f32 	%f1465, %f1411;
-	mov.f32 	%f1466, %f1411;
-	mov.f32 	%f1467, %f1411;
-	mov.f32 	%f1468, %f1411;
-	mov.f32 	%f1469, %f1411;
-	mov.f32 	%f1470, %f1411;
-	mov.f32 	%f1471, %f1411;
-	mov.f32 	%f1472, %f1411;
-	mov.f32 	%f1473, %f1411;
-	mov.f32 	%f1474, %f1411;
-	@%p2 bra 	$L__BB0_43;
+	ld.param.u64 	%rd489, [kiln_sgemm_param_15];
+	ld.param.u64 	%rd488, [kiln_sgemm_param_8];
+	ld.param.u64 	%rd487, [kiln_sgemm_param_11];
+	cvt.s64.s32 	%rd58, %r618;
+	mul.lo.s64 	%rd23, %rd58, %rd487;
+	mul.lo.s64 	%rd24, %rd58, %rd488;
+	mul.lo.s64 	%rd25, %rd58, %rd489;
+	setp.lt.s32 	%p3, %r23, 1;
+	@%p3 bra 	$L__BB0_43;
 
-	mov.u32 	%r543, 0;
+	setp.ne.s32 	%p4, %r19, 0;
+	@%p4 bra 	$L__BB0_12;
+	bra.uni 	$L__BB0_4;
 
-$L__BB0_4:
-	ld.param.u32 	%r538, [kiln_sgemm_param_0];
-	setp.eq.s32 	%p3, %r538, 0;
-	@%p3 bra 	$L__BB0_14;
+$L__BB0_12:
+	mul.wide.s32 	%rd63, %r24, %r3;
+	add.s64 	%rd64, %rd24, %rd63;
+	add.s64 	%rd65, %rd64, %rd4;
+	shl.b64 	%rd66, %rd65, 2;
+	add.s64 	%rd27, %rd3, %rd66;
+	setp.ge.s32 	%p17, %r3, %r23;
+	setp.ge.s32 	%p18, %r34, %r21;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p19, %p17, %p18;
+	mov.f32 	%f1551, %f1550;
+	@%p19 bra 	$L__BB0_14;
 
-	shl.b32 	%r49, %r22, 2;
-	and.b32  	%r50, %r49, 124;
-	mov.u32 	%r51, %ctaid.y;
-	shl.b32 	%r52, %r51, 7;
-	or.b32  	%r53, %r50, %r52;
-	cvt.s64.s32 	%rd38, %r53;
-	setp.ge.s32 	%p4, %r53, %r15;
-	shr.s32 	%r54, %r22, 5;
-	add.s32 	%r7, %r543, %r54;
-	setp.ge.s32 	%p5, %r7, %r17;
-	mul.wide.s32 	%rd39, %r7, %r18;
-	mul.lo.s64 	%rd41, %rd37, %rd32;
-	add.s64 	%rd42, %rd39, %rd41;
-	add.s64 	%rd43, %rd42, %rd38;
-	cvta.to.global.u64 	%rd44, %rd31;
-	shl.b64 	%rd45, %rd43, 2;
-	add.s64 	%rd11, %rd44, %rd45;
-	mov.f32 	%f1396, 0f00000000;
-	or.pred  	%p6, %p5, %p4;
-	mov.f32 	%f1395, %f1396;
-	@%p6 bra 	$L__BB0_7;
-
-	ld.global.nc.f32 	%f1395, [%rd11];
-
-$L__BB0_7:
-	or.b32  	%r61, %r53, 1;
-	setp.ge.s32 	%p7, %r61, %r15;
-	st.shared.f32 	[%r3], %f1395;
-	or.pred  	%p9, %p5, %p7;
-	@%p9 bra 	$L__BB0_9;
-
-	ld.global.nc.f32 	%f1396, [%rd11+4];
-
-$L__BB0_9:
-	or.b32  	%r68, %r53, 2;
-	setp.ge.s32 	%p10, %r68, %r15;
-	st.shared.f32 	[%r3+4], %f1396;
-	mov.f32 	%f1398, 0f00000000;
-	or.pred  	%p12, %p5, %p10;
-	mov.f32 	%f1397, %f1398;
-	@%p12 bra 	$L__BB0_11;
-
-	ld.global.nc.f32 	%f1397, [%rd11+8];
-
-$L__BB0_11:
-	or.b32  	%r75, %r53, 3;
-	setp.ge.s32 	%p13, %r75, %r15;
-	st.shared.f32 	[%r3+8], %f1397;
-	or.pred  	%p15, %p5, %p13;
-	@%p15 bra 	$L__BB0_13;
-
-	ld.global.nc.f32 	%f1398, [%rd11+12];
-
-$L__BB0_13:
-	st.shared.f32 	[%r3+12], %f1398;
-	bra.uni 	$L__BB0_23;
+	ld.global.nc.f32 	%f1551, [%rd27];
 
 $L__BB0_14:
-	shr.s32 	%r77, %r22, 1;
-	mov.u32 	%r78, %ctaid.y;
-	shl.b32 	%r79, %r78, 7;
-	add.s32 	%r80, %r77, %r79;
-	setp.ge.s32 	%p16, %r80, %r15;
-	shl.b32 	%r81, %r22, 2;
-	and.b32  	%r82, %r81, 4;
-	add.s32 	%r8, %r543, %r82;
-	setp.ge.s32 	%p17, %r8, %r17;
-	cvt.s64.s32 	%rd46, %r8;
-	mul.lo.s64 	%rd48, %rd37, %rd32;
-	mul.wide.s32 	%rd49, %r18, %r80;
-	add.s64 	%rd50, %rd48, %rd49;
-	add.s64 	%rd51, %rd50, %rd46;
-	cvta.to.global.u64 	%rd52, %rd31;
-	shl.b64 	%rd53, %rd51, 2;
-	add.s64 	%rd12, %rd52, %rd53;
-	mov.f32 	%f1400, 0f00000000;
-	or.pred  	%p18, %p16, %p17;
-	mov.f32 	%f1399, %f1400;
-	@%p18 bra 	$L__BB0_16;
+	setp.ge.s32 	%p21, %r38, %r21;
+	or.pred  	%p22, %p17, %p21;
+	@%p22 bra 	$L__BB0_16;
 
-	ld.global.nc.f32 	%f1399, [%rd12];
+	ld.global.nc.f32 	%f1550, [%rd27+4];
 
 $L__BB0_16:
-	st.shared.f32 	[%r2], %f1399;
-	add.s32 	%r88, %r8, 1;
-	setp.ge.s32 	%p20, %r88, %r17;
-	or.pred  	%p21, %p16, %p20;
-	@%p21 bra 	$L__BB0_18;
+	setp.ge.s32 	%p24, %r39, %r21;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p25, %p17, %p24;
+	mov.f32 	%f1549, %f1548;
+	@%p25 bra 	$L__BB0_18;
 
-	ld.global.nc.f32 	%f1400, [%rd12+4];
+	ld.global.nc.f32 	%f1549, [%rd27+8];
 
 $L__BB0_18:
-	st.shared.f32 	[%r2+512], %f1400;
-	add.s32 	%r94, %r8, 2;
-	setp.ge.s32 	%p23, %r94, %r17;
-	mov.f32 	%f1402, 0f00000000;
-	or.pred  	%p24, %p16, %p23;
-	mov.f32 	%f1401, %f1402;
-	@%p24 bra 	$L__BB0_20;
+	setp.ge.s32 	%p27, %r41, %r21;
+	or.pred  	%p28, %p17, %p27;
+	@%p28 bra 	$L__BB0_20;
 
-	ld.global.nc.f32 	%f1401, [%rd12+8];
+	ld.global.nc.f32 	%f1548, [%rd27+12];
+	bra.uni 	$L__BB0_20;
+
+$L__BB0_4:
+	mul.wide.s32 	%rd59, %r24, %r5;
+	add.s64 	%rd60, %rd24, %rd59;
+	add.s64 	%rd61, %rd60, %rd12;
+	shl.b64 	%rd62, %rd61, 2;
+	add.s64 	%rd26, %rd3, %rd62;
+	setp.ge.s32 	%p5, %r5, %r21;
+	setp.ge.s32 	%p6, %r35, %r23;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p7, %p5, %p6;
+	mov.f32 	%f1551, %f1550;
+	@%p7 bra 	$L__BB0_6;
+
+	ld.global.nc.f32 	%f1551, [%rd26];
+
+$L__BB0_6:
+	or.b32  	%r69, %r35, 1;
+	setp.ge.s32 	%p9, %r69, %r23;
+	or.pred  	%p10, %p5, %p9;
+	@%p10 bra 	$L__BB0_8;
+
+	ld.global.nc.f32 	%f1550, [%rd26+4];
+
+$L__BB0_8:
+	or.b32  	%r77, %r35, 2;
+	setp.ge.s32 	%p12, %r77, %r23;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p13, %p5, %p12;
+	mov.f32 	%f1549, %f1548;
+	@%p13 bra 	$L__BB0_10;
+
+	ld.global.nc.f32 	%f1549, [%rd26+8];
+
+$L__BB0_10:
+	or.b32  	%r85, %r35, 3;
+	setp.ge.s32 	%p15, %r85, %r23;
+	or.pred  	%p16, %p5, %p15;
+	@%p16 bra 	$L__BB0_20;
+
+	ld.global.nc.f32 	%f1548, [%rd26+12];
 
 $L__BB0_20:
-	st.shared.f32 	[%r2+1024], %f1401;
-	add.s32 	%r100, %r8, 3;
-	setp.ge.s32 	%p26, %r100, %r17;
-	or.pred  	%p27, %p16, %p26;
-	@%p27 bra 	$L__BB0_22;
+	setp.eq.s32 	%p29, %r20, 0;
+	@%p29 bra 	$L__BB0_29;
 
-	ld.global.nc.f32 	%f1402, [%rd12+12];
+	mul.wide.s32 	%rd67, %r25, %r8;
+	add.s64 	%rd68, %rd23, %rd67;
+	add.s64 	%rd69, %rd68, %rd12;
+	shl.b64 	%rd70, %rd69, 2;
+	add.s64 	%rd28, %rd2, %rd70;
+	setp.ge.s32 	%p30, %r8, %r22;
+	setp.ge.s32 	%p31, %r35, %r23;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p32, %p30, %p31;
+	mov.f32 	%f1555, %f1554;
+	@%p32 bra 	$L__BB0_23;
 
-$L__BB0_22:
-	st.shared.f32 	[%r2+1536], %f1402;
+	ld.global.nc.f32 	%f1555, [%rd28];
 
 $L__BB0_23:
-	ld.param.u32 	%r539, [kiln_sgemm_param_1];
-	setp.eq.s32 	%p28, %r539, 0;
-	@%p28 bra 	$L__BB0_33;
+	or.b32  	%r131, %r35, 1;
+	setp.ge.s32 	%p34, %r131, %r23;
+	or.pred  	%p35, %p30, %p34;
+	@%p35 bra 	$L__BB0_25;
 
-	shr.s32 	%r102, %r22, 1;
-	add.s32 	%r105, %r102, %r26;
-	setp.ge.s32 	%p29, %r105, %r16;
-	shl.b32 	%r106, %r22, 2;
-	and.b32  	%r107, %r106, 4;
-	add.s32 	%r9, %r543, %r107;
-	setp.ge.s32 	%p30, %r9, %r17;
-	cvt.s64.s32 	%rd54, %r9;
-	mul.lo.s64 	%rd56, %rd37, %rd34;
-	mul.wide.s32 	%rd57, %r19, %r105;
-	add.s64 	%rd58, %rd56, %rd57;
-	add.s64 	%rd59, %rd58, %rd54;
-	cvta.to.global.u64 	%rd60, %rd33;
-	shl.b64 	%rd61, %rd59, 2;
-	add.s64 	%rd13, %rd60, %rd61;
-	mov.f32 	%f1404, 0f00000000;
-	or.pred  	%p31, %p29, %p30;
-	mov.f32 	%f1403, %f1404;
-	@%p31 bra 	$L__BB0_26;
+	ld.global.nc.f32 	%f1554, [%rd28+4];
 
-	ld.global.nc.f32 	%f1403, [%rd13];
+$L__BB0_25:
+	or.b32  	%r139, %r35, 2;
+	setp.ge.s32 	%p37, %r139, %r23;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p38, %p30, %p37;
+	mov.f32 	%f1553, %f1552;
+	@%p38 bra 	$L__BB0_27;
 
-$L__BB0_26:
-	st.shared.f32 	[%r4], %f1403;
-	add.s32 	%r113, %r9, 1;
-	setp.ge.s32 	%p33, %r113, %r17;
-	or.pred  	%p34, %p29, %p33;
-	@%p34 bra 	$L__BB0_28;
+	ld.global.nc.f32 	%f1553, [%rd28+8];
 
-	ld.global.nc.f32 	%f1404, [%rd13+4];
+$L__BB0_27:
+	or.b32  	%r147, %r35, 3;
+	setp.ge.s32 	%p40, %r147, %r23;
+	or.pred  	%p41, %p30, %p40;
+	@%p41 bra 	$L__BB0_37;
 
-$L__BB0_28:
-	st.shared.f32 	[%r4+512], %f1404;
-	add.s32 	%r119, %r9, 2;
-	setp.ge.s32 	%p36, %r119, %r17;
-	mov.f32 	%f1406, 0f00000000;
-	or.pred  	%p37, %p29, %p36;
-	mov.f32 	%f1405, %f1406;
-	@%p37 bra 	$L__BB0_30;
+	ld.global.nc.f32 	%f1552, [%rd28+12];
+	bra.uni 	$L__BB0_37;
 
-	ld.global.nc.f32 	%f1405, [%rd13+8];
+$L__BB0_29:
+	mul.wide.s32 	%rd71, %r25, %r3;
+	add.s64 	%rd72, %rd23, %rd71;
+	add.s64 	%rd73, %rd72, %rd6;
+	shl.b64 	%rd74, %rd73, 2;
+	add.s64 	%rd29, %rd2, %rd74;
+	setp.ge.s32 	%p42, %r3, %r23;
+	setp.ge.s32 	%p43, %r37, %r22;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p44, %p42, %p43;
+	mov.f32 	%f1555, %f1554;
+	@%p44 bra 	$L__BB0_31;
 
-$L__BB0_30:
-	st.shared.f32 	[%r4+1024], %f1405;
-	add.s32 	%r125, %r9, 3;
-	setp.ge.s32 	%p39, %r125, %r17;
-	or.pred  	%p40, %p29, %p39;
-	@%p40 bra 	$L__BB0_32;
+	ld.global.nc.f32 	%f1555, [%rd29];
 
-	ld.global.nc.f32 	%f1406, [%rd13+12];
+$L__BB0_31:
+	setp.ge.s32 	%p46, %r40, %r22;
+	or.pred  	%p47, %p42, %p46;
+	@%p47 bra 	$L__BB0_33;
 
-$L__BB0_32:
-	st.shared.f32 	[%r4+1536], %f1406;
-	bra.uni 	$L__BB0_42;
+	ld.global.nc.f32 	%f1554, [%rd29+4];
 
 $L__BB0_33:
-	shl.b32 	%r127, %r22, 2;
-	and.b32  	%r128, %r127, 124;
-	or.b32  	%r131, %r128, %r26;
-	cvt.s64.s32 	%rd62, %r131;
-	setp.ge.s32 	%p41, %r131, %r16;
-	shr.s32 	%r132, %r22, 5;
-	add.s32 	%r10, %r543, %r132;
-	setp.ge.s32 	%p42, %r10, %r17;
-	mul.wide.s32 	%rd63, %r10, %r19;
-	mul.lo.s64 	%rd65, %rd37, %rd34;
-	add.s64 	%rd66, %rd63, %rd65;
-	add.s64 	%rd67, %rd66, %rd62;
-	cvta.to.global.u64 	%rd68, %rd33;
-	shl.b64 	%rd69, %rd67, 2;
-	add.s64 	%rd14, %rd68, %rd69;
-	mov.f32 	%f1408, 0f00000000;
-	or.pred  	%p43, %p42, %p41;
-	mov.f32 	%f1407, %f1408;
-	@%p43 bra 	$L__BB0_35;
+	setp.ge.s32 	%p49, %r42, %r22;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p50, %p42, %p49;
+	mov.f32 	%f1553, %f1552;
+	@%p50 bra 	$L__BB0_35;
 
-	ld.global.nc.f32 	%f1407, [%rd14];
+	ld.global.nc.f32 	%f1553, [%rd29+8];
 
 $L__BB0_35:
-	or.b32  	%r139, %r131, 1;
-	setp.ge.s32 	%p44, %r139, %r16;
-	add.s32 	%r143, %r38, %r35;
-	add.s32 	%r145, %r143, %r37;
-	st.shared.f32 	[%r145], %f1407;
-	or.pred  	%p46, %p42, %p44;
-	@%p46 bra 	$L__BB0_37;
+	setp.ge.s32 	%p52, %r43, %r22;
+	or.pred  	%p53, %p42, %p52;
+	@%p53 bra 	$L__BB0_37;
 
-	ld.global.nc.f32 	%f1408, [%rd14+4];
+	ld.global.nc.f32 	%f1552, [%rd29+12];
 
 $L__BB0_37:
-	or.b32  	%r152, %r131, 2;
-	setp.ge.s32 	%p47, %r152, %r16;
-	st.shared.f32 	[%r145+4], %f1408;
-	mov.f32 	%f1410, 0f00000000;
-	or.pred  	%p49, %p42, %p47;
-	mov.f32 	%f1409, %f1410;
-	@%p49 bra 	$L__BB0_39;
-
-	ld.global.nc.f32 	%f1409, [%rd14+8];
+	@%p4 bra 	$L__BB0_39;
+	bra.uni 	$L__BB0_38;
 
 $L__BB0_39:
-	or.b32  	%r165, %r131, 3;
-	setp.ge.s32 	%p50, %r165, %r16;
-	st.shared.f32 	[%r145+8], %f1409;
-	or.pred  	%p52, %p42, %p50;
-	@%p52 bra 	$L__BB0_41;
+	mov.u32 	%r189, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r190, %r3, 528, %r189;
+	shl.b32 	%r191, %r28, 4;
+	and.b32  	%r192, %r191, 496;
+	add.s32 	%r193, %r190, %r192;
+	st.shared.v4.f32 	[%r193], {%f1551, %f1550, %f1549, %f1548};
+	bra.uni 	$L__BB0_40;
 
-	ld.global.nc.f32 	%f1410, [%rd14+12];
+$L__BB0_38:
+	mov.u32 	%r182, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r183, %r35, 528, %r182;
+	shl.b32 	%r184, %r28, 1;
+	and.b32  	%r185, %r184, -4;
+	add.s32 	%r186, %r183, %r185;
+	st.shared.f32 	[%r186], %f1551;
+	st.shared.f32 	[%r186+528], %f1550;
+	st.shared.f32 	[%r186+1056], %f1549;
+	st.shared.f32 	[%r186+1584], %f1548;
 
-$L__BB0_41:
-	st.shared.f32 	[%r145+12], %f1410;
+$L__BB0_40:
+	@%p29 bra 	$L__BB0_42;
+
+	mov.u32 	%r197, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r198, %r35, 528, %r197;
+	shl.b32 	%r199, %r28, 1;
+	and.b32  	%r200, %r199, -4;
+	add.s32 	%r201, %r198, %r200;
+	st.shared.f32 	[%r201], %f1555;
+	st.shared.f32 	[%r201+528], %f1554;
+	st.shared.f32 	[%r201+1056], %f1553;
+	st.shared.f32 	[%r201+1584], %f1552;
+	bra.uni 	$L__BB0_43;
 
 $L__BB0_42:
-	mov.u32 	%r541, _ZZ10kiln_sgemmE2As;
-	shl.b32 	%r540, %r22, 1;
-	bar.sync 	0;
-	and.b32  	%r181, %r540, -32;
-	add.s32 	%r183, %r541, %r181;
-	ld.shared.v4.f32 	{%f371, %f372, %f373, %f374}, [%r183];
-	ld.shared.v4.f32 	{%f379, %f380, %f381, %f382}, [%r183+16];
-	shl.b32 	%r184, %r22, 5;
-	and.b32  	%r185, %r184, 480;
-	add.s32 	%r187, %r38, %r185;
-	ld.shared.v4.f32 	{%f387, %f388, %f389, %f390}, [%r187];
-	ld.shared.v4.f32 	{%f395, %f396, %f397, %f398}, [%r187+16];
-	fma.rn.f32 	%f403, %f371, %f387, %f1458;
-	fma.rn.f32 	%f404, %f371, %f388, %f1457;
-	fma.rn.f32 	%f405, %f371, %f389, %f1456;
-	fma.rn.f32 	%f406, %f371, %f390, %f1455;
-	fma.rn.f32 	%f407, %f371, %f395, %f1454;
-	fma.rn.f32 	%f408, %f371, %f396, %f1453;
-	fma.rn.f32 	%f409, %f371, %f397, %f1452;
-	fma.rn.f32 	%f410, %f371, %f398, %f1451;
-	fma.rn.f32 	%f411, %f372, %f387, %f1450;
-	fma.rn.f32 	%f412, %f372, %f388, %f1449;
-	fma.rn.f32 	%f413, %f372, %f389, %f1448;
-	fma.rn.f32 	%f414, %f372, %f390, %f1447;
-	fma.rn.f32 	%f415, %f372, %f395, %f1446;
-	fma.rn.f32 	%f416, %f372, %f396, %f1445;
-	fma.rn.f32 	%f417, %f372, %f397, %f1444;
-	fma.rn.f32 	%f418, %f372, %f398, %f1443;
-	fma.rn.f32 	%f419, %f373, %f387, %f1442;
-	fma.rn.f32 	%f420, %f373, %f388, %f1441;
-	fma.rn.f32 	%f421, %f373, %f389, %f1440;
-	fma.rn.f32 	%f422, %f373, %f390, %f1439;
-	fma.rn.f32 	%f423, %f373, %f395, %f1438;
-	fma.rn.f32 	%f424, %f373, %f396, %f1437;
-	fma.rn.f32 	%f425, %f373, %f397, %f1436;
-	fma.rn.f32 	%f426, %f373, %f398, %f1435;
-	fma.rn.f32 	%f427, %f374, %f387, %f1434;
-	fma.rn.f32 	%f428, %f374, %f388, %f1433;
-	fma.rn.f32 	%f429, %f374, %f389, %f1432;
-	fma.rn.f32 	%f430, %f374, %f390, %f1431;
-	fma.rn.f32 	%f431, %f374, %f395, %f1430;
-	fma.rn.f32 	%f432, %f374, %f396, %f1429;
-	fma.rn.f32 	%f433, %f374, %f397, %f1428;
-	fma.rn.f32 	%f434, %f374, %f398, %f1427;
-	fma.rn.f32 	%f435, %f379, %f387, %f1426;
-	fma.rn.f32 	%f436, %f379, %f388, %f1425;
-	fma.rn.f32 	%f437, %f379, %f389, %f1424;
-	fma.rn.f32 	%f438, %f379, %f390, %f1423;
-	fma.rn.f32 	%f439, %f379, %f395, %f1422;
-	fma.rn.f32 	%f440, %f379, %f396, %f1421;
-	fma.rn.f32 	%f441, %f379, %f397, %f1420;
-	fma.rn.f32 	%f442, %f379, %f398, %f1419;
-	fma.rn.f32 	%f443, %f380, %f387, %f1418;
-	fma.rn.f32 	%f444, %f380, %f388, %f1417;
-	fma.rn.f32 	%f445, %f380, %f389, %f1416;
-	fma.rn.f32 	%f446, %f380, %f390, %f1415;
-	fma.rn.f32 	%f447, %f380, %f395, %f1414;
-	fma.rn.f32 	%f448, %f380, %f396, %f1413;
-	fma.rn.f32 	%f449, %f380, %f397, %f1412;
-	fma.rn.f32 	%f450, %f380, %f398, %f1411;
-	fma.rn.f32 	%f451, %f381, %f387, %f1459;
-	fma.rn.f32 	%f452, %f381, %f388, %f1460;
-	fma.rn.f32 	%f453, %f381, %f389, %f1461;
-	fma.rn.f32 	%f454, %f381, %f390, %f1462;
-	fma.rn.f32 	%f455, %f381, %f395, %f1463;
-	fma.rn.f32 	%f456, %f381, %f396, %f1464;
-	fma.rn.f32 	%f457, %f381, %f397, %f1465;
-	fma.rn.f32 	%f458, %f381, %f398, %f1466;
-	fma.rn.f32 	%f459, %f382, %f387, %f1467;
-	fma.rn.f32 	%f460, %f382, %f388, %f1468;
-	fma.rn.f32 	%f461, %f382, %f389, %f1469;
-	fma.rn.f32 	%f462, %f382, %f390, %f1470;
-	fma.rn.f32 	%f463, %f382, %f395, %f1471;
-	fma.rn.f32 	%f464, %f382, %f396, %f1472;
-	fma.rn.f32 	%f465, %f382, %f397, %f1473;
-	fma.rn.f32 	%f466, %f382, %f398, %f1474;
-	ld.shared.v4.f32 	{%f467, %f468, %f469, %f470}, [%r183+512];
-	ld.shared.v4.f32 	{%f475, %f476, %f477, %f478}, [%r183+528];
-	ld.shared.v4.f32 	{%f483, %f484, %f485, %f486}, [%r187+512];
-	ld.shared.v4.f32 	{%f491, %f492, %f493, %f494}, [%r187+528];
-	fma.rn.f32 	%f499, %f467, %f483, %f403;
-	fma.rn.f32 	%f500, %f467, %f484, %f404;
-	fma.rn.f32 	%f501, %f467, %f485, %f405;
-	fma.rn.f32 	%f502, %f467, %f486, %f406;
-	fma.rn.f32 	%f503, %f467, %f491, %f407;
-	fma.rn.f32 	%f504, %f467, %f492, %f408;
-	fma.rn.f32 	%f505, %f467, %f493, %f409;
-	fma.rn.f32 	%f506, %f467, %f494, %f410;
-	fma.rn.f32 	%f507, %f468, %f483, %f411;
-	fma.rn.f32 	%f508, %f468, %f484, %f412;
-	fma.rn.f32 	%f509, %f468, %f485, %f413;
-	fma.rn.f32 	%f510, %f468, %f486, %f414;
-	fma.rn.f32 	%f511, %f468, %f491, %f415;
-	fma.rn.f32 	%f512, %f468, %f492, %f416;
-	fma.rn.f32 	%f513, %f468, %f493, %f417;
-	fma.rn.f32 	%f514, %f468, %f494, %f418;
-	fma.rn.f32 	%f515, %f469, %f483, %f419;
-	fma.rn.f32 	%f516, %f469, %f484, %f420;
-	fma.rn.f32 	%f517, %f469, %f485, %f421;
-	fma.rn.f32 	%f518, %f469, %f486, %f422;
-	fma.rn.f32 	%f519, %f469, %f491, %f423;
-	fma.rn.f32 	%f520, %f469, %f492, %f424;
-	fma.rn.f32 	%f521, %f469, %f493, %f425;
-	fma.rn.f32 	%f522, %f469, %f494, %f426;
-	fma.rn.f32 	%f523, %f470, %f483, %f427;
-	fma.rn.f32 	%f524, %f470, %f484, %f428;
-	fma.rn.f32 	%f525, %f470, %f485, %f429;
-	fma.rn.f32 	%f526, %f470, %f486, %f430;
-	fma.rn.f32 	%f527, %f470, %f491, %f431;
-	fma.rn.f32 	%f528, %f470, %f492, %f432;
-	fma.rn.f32 	%f529, %f470, %f493, %f433;
-	fma.rn.f32 	%f530, %f470, %f494, %f434;
-	fma.rn.f32 	%f531, %f475, %f483, %f435;
-	fma.rn.f32 	%f532, %f475, %f484, %f436;
-	fma.rn.f32 	%f533, %f475, %f485, %f437;
-	fma.rn.f32 	%f534, %f475, %f486, %f438;
-	fma.rn.f32 	%f535, %f475, %f491, %f439;
-	fma.rn.f32 	%f536, %f475, %f492, %f440;
-	fma.rn.f32 	%f537, %f475, %f493, %f441;
-	fma.rn.f32 	%f538, %f475, %f494, %f442;
-	fma.rn.f32 	%f539, %f476, %f483, %f443;
-	fma.rn.f32 	%f540, %f476, %f484, %f444;
-	fma.rn.f32 	%f541, %f476, %f485, %f445;
-	fma.rn.f32 	%f542, %f476, %f486, %f446;
-	fma.rn.f32 	%f543, %f476, %f491, %f447;
-	fma.rn.f32 	%f544, %f476, %f492, %f448;
-	fma.rn.f32 	%f545, %f476, %f493, %f449;
-	fma.rn.f32 	%f546, %f476, %f494, %f450;
-	fma.rn.f32 	%f547, %f477, %f483, %f451;
-	fma.rn.f32 	%f548, %f477, %f484, %f452;
-	fma.rn.f32 	%f549, %f477, %f485, %f453;
-	fma.rn.f32 	%f550, %f477, %f486, %f454;
-	fma.rn.f32 	%f551, %f477, %f491, %f455;
-	fma.rn.f32 	%f552, %f477, %f492, %f456;
-	fma.rn.f32 	%f553, %f477, %f493, %f457;
-	fma.rn.f32 	%f554, %f477, %f494, %f458;
-	fma.rn.f32 	%f555, %f478, %f483, %f459;
-	fma.rn.f32 	%f556, %f478, %f484, %f460;
-	fma.rn.f32 	%f557, %f478, %f485, %f461;
-	fma.rn.f32 	%f558, %f478, %f486, %f462;
-	fma.rn.f32 	%f559, %f478, %f491, %f463;
-	fma.rn.f32 	%f560, %f478, %f492, %f464;
-	fma.rn.f32 	%f561, %f478, %f493, %f465;
-	fma.rn.f32 	%f562, %f478, %f494, %f466;
-	ld.shared.v4.f32 	{%f563, %f564, %f565, %f566}, [%r183+1024];
-	ld.shared.v4.f32 	{%f571, %f572, %f573, %f574}, [%r183+1040];
-	ld.shared.v4.f32 	{%f579, %f580, %f581, %f582}, [%r187+1024];
-	ld.shared.v4.f32 	{%f587, %f588, %f589, %f590}, [%r187+1040];
-	fma.rn.f32 	%f595, %f563, %f579, %f499;
-	fma.rn.f32 	%f596, %f563, %f580, %f500;
-	fma.rn.f32 	%f597, %f563, %f581, %f501;
-	fma.rn.f32 	%f598, %f563, %f582, %f502;
-	fma.rn.f32 	%f599, %f563, %f587, %f503;
-	fma.rn.f32 	%f600, %f563, %f588, %f504;
-	fma.rn.f32 	%f601, %f563, %f589, %f505;
-	fma.rn.f32 	%f602, %f563, %f590, %f506;
-	fma.rn.f32 	%f603, %f564, %f579, %f507;
-	fma.rn.f32 	%f604, %f564, %f580, %f508;
-	fma.rn.f32 	%f605, %f564, %f581, %f509;
-	fma.rn.f32 	%f606, %f564, %f582, %f510;
-	fma.rn.f32 	%f607, %f564, %f587, %f511;
-	fma.rn.f32 	%f608, %f564, %f588, %f512;
-	fma.rn.f32 	%f609, %f564, %f589, %f513;
-	fma.rn.f32 	%f610, %f564, %f590, %f514;
-	fma.rn.f32 	%f611, %f565, %f579, %f515;
-	fma.rn.f32 	%f612, %f565, %f580, %f516;
-	fma.rn.f32 	%f613, %f565, %f581, %f517;
-	fma.rn.f32 	%f614, %f565, %f582, %f518;
-	fma.rn.f32 	%f615, %f565, %f587, %f519;
-	fma.rn.f32 	%f616, %f565, %f588, %f520;
-	fma.rn.f32 	%f617, %f565, %f589, %f521;
-	fma.rn.f32 	%f618, %f565, %f590, %f522;
-	fma.rn.f32 	%f619, %f566, %f579, %f523;
-	fma.rn.f32 	%f620, %f566, %f580, %f524;
-	fma.rn.f32 	%f621, %f566, %f581, %f525;
-	fma.rn.f32 	%f622, %f566, %f582, %f526;
-	fma.rn.f32 	%f623, %f566, %f587, %f527;
-	fma.rn.f32 	%f624, %f566, %f588, %f528;
-	fma.rn.f32 	%f625, %f566, %f589, %f529;
-	fma.rn.f32 	%f626, %f566, %f590, %f530;
-	fma.rn.f32 	%f627, %f571, %f579, %f531;
-	fma.rn.f32 	%f628, %f571, %f580, %f532;
-	fma.rn.f32 	%f629, %f571, %f581, %f533;
-	fma.rn.f32 	%f630, %f571, %f582, %f534;
-	fma.rn.f32 	%f631, %f571, %f587, %f535;
-	fma.rn.f32 	%f632, %f571, %f588, %f536;
-	fma.rn.f32 	%f633, %f571, %f589, %f537;
-	fma.rn.f32 	%f634, %f571, %f590, %f538;
-	fma.rn.f32 	%f635, %f572, %f579, %f539;
-	fma.rn.f32 	%f636, %f572, %f580, %f540;
-	fma.rn.f32 	%f637, %f572, %f581, %f541;
-	fma.rn.f32 	%f638, %f572, %f582, %f542;
-	fma.rn.f32 	%f639, %f572, %f587, %f543;
-	fma.rn.f32 	%f640, %f572, %f588, %f544;
-	fma.rn.f32 	%f641, %f572, %f589, %f545;
-	fma.rn.f32 	%f642, %f572, %f590, %f546;
-	fma.rn.f32 	%f643, %f573, %f579, %f547;
-	fma.rn.f32 	%f644, %f573, %f580, %f548;
-	fma.rn.f32 	%f645, %f573, %f581, %f549;
-	fma.rn.f32 	%f646, %f573, %f582, %f550;
-	fma.rn.f32 	%f647, %f573, %f587, %f551;
-	fma.rn.f32 	%f648, %f573, %f588, %f552;
-	fma.rn.f32 	%f649, %f573, %f589, %f553;
-	fma.rn.f32 	%f650, %f573, %f590, %f554;
-	fma.rn.f32 	%f651, %f574, %f579, %f555;
-	fma.rn.f32 	%f652, %f574, %f580, %f556;
-	fma.rn.f32 	%f653, %f574, %f581, %f557;
-	fma.rn.f32 	%f654, %f574, %f582, %f558;
-	fma.rn.f32 	%f655, %f574, %f587, %f559;
-	fma.rn.f32 	%f656, %f574, %f588, %f560;
-	fma.rn.f32 	%f657, %f574, %f589, %f561;
-	fma.rn.f32 	%f658, %f574, %f590, %f562;
-	ld.shared.v4.f32 	{%f659, %f660, %f661, %f662}, [%r183+1536];
-	ld.shared.v4.f32 	{%f667, %f668, %f669, %f670}, [%r183+1552];
-	ld.shared.v4.f32 	{%f675, %f676, %f677, %f678}, [%r187+1536];
-	ld.shared.v4.f32 	{%f683, %f684, %f685, %f686}, [%r187+1552];
-	fma.rn.f32 	%f691, %f659, %f675, %f595;
-	fma.rn.f32 	%f692, %f659, %f676, %f596;
-	fma.rn.f32 	%f693, %f659, %f677, %f597;
-	fma.rn.f32 	%f694, %f659, %f678, %f598;
-	fma.rn.f32 	%f695, %f659, %f683, %f599;
-	fma.rn.f32 	%f696, %f659, %f684, %f600;
-	fma.rn.f32 	%f697, %f659, %f685, %f601;
-	fma.rn.f32 	%f698, %f659, %f686, %f602;
-	fma.rn.f32 	%f699, %f660, %f675, %f603;
-	fma.rn.f32 	%f700, %f660, %f676, %f604;
-	fma.rn.f32 	%f701, %f660, %f677, %f605;
-	fma.rn.f32 	%f702, %f660, %f678, %f606;
-	fma.rn.f32 	%f703, %f660, %f683, %f607;
-	fma.rn.f32 	%f704, %f660, %f684, %f608;
-	fma.rn.f32 	%f705, %f660, %f685, %f609;
-	fma.rn.f32 	%f706, %f660, %f686, %f610;
-	fma.rn.f32 	%f707, %f661, %f675, %f611;
-	fma.rn.f32 	%f708, %f661, %f676, %f612;
-	fma.rn.f32 	%f709, %f661, %f677, %f613;
-	fma.rn.f32 	%f710, %f661, %f678, %f614;
-	fma.rn.f32 	%f711, %f661, %f683, %f615;
-	fma.rn.f32 	%f712, %f661, %f684, %f616;
-	fma.rn.f32 	%f713, %f661, %f685, %f617;
-	fma.rn.f32 	%f714, %f661, %f686, %f618;
-	fma.rn.f32 	%f715, %f662, %f675, %f619;
-	fma.rn.f32 	%f716, %f662, %f676, %f620;
-	fma.rn.f32 	%f717, %f662, %f677, %f621;
-	fma.rn.f32 	%f718, %f662, %f678, %f622;
-	fma.rn.f32 	%f719, %f662, %f683, %f623;
-	fma.rn.f32 	%f720, %f662, %f684, %f624;
-	fma.rn.f32 	%f721, %f662, %f685, %f625;
-	fma.rn.f32 	%f722, %f662, %f686, %f626;
-	fma.rn.f32 	%f723, %f667, %f675, %f627;
-	fma.rn.f32 	%f724, %f667, %f676, %f628;
-	fma.rn.f32 	%f725, %f667, %f677, %f629;
-	fma.rn.f32 	%f726, %f667, %f678, %f630;
-	fma.rn.f32 	%f727, %f667, %f683, %f631;
-	fma.rn.f32 	%f728, %f667, %f684, %f632;
-	fma.rn.f32 	%f729, %f667, %f685, %f633;
-	fma.rn.f32 	%f730, %f667, %f686, %f634;
-	fma.rn.f32 	%f731, %f668, %f675, %f635;
-	fma.rn.f32 	%f732, %f668, %f676, %f636;
-	fma.rn.f32 	%f733, %f668, %f677, %f637;
-	fma.rn.f32 	%f734, %f668, %f678, %f638;
-	fma.rn.f32 	%f735, %f668, %f683, %f639;
-	fma.rn.f32 	%f736, %f668, %f684, %f640;
-	fma.rn.f32 	%f737, %f668, %f685, %f641;
-	fma.rn.f32 	%f738, %f668, %f686, %f642;
-	fma.rn.f32 	%f739, %f669, %f675, %f643;
-	fma.rn.f32 	%f740, %f669, %f676, %f644;
-	fma.rn.f32 	%f741, %f669, %f677, %f645;
-	fma.rn.f32 	%f742, %f669, %f678, %f646;
-	fma.rn.f32 	%f743, %f669, %f683, %f647;
-	fma.rn.f32 	%f744, %f669, %f684, %f648;
-	fma.rn.f32 	%f745, %f669, %f685, %f649;
-	fma.rn.f32 	%f746, %f669, %f686, %f650;
-	fma.rn.f32 	%f747, %f670, %f675, %f651;
-	fma.rn.f32 	%f748, %f670, %f676, %f652;
-	fma.rn.f32 	%f749, %f670, %f677, %f653;
-	fma.rn.f32 	%f750, %f670, %f678, %f654;
-	fma.rn.f32 	%f751, %f670, %f683, %f655;
-	fma.rn.f32 	%f752, %f670, %f684, %f656;
-	fma.rn.f32 	%f753, %f670, %f685, %f657;
-	fma.rn.f32 	%f754, %f670, %f686, %f658;
-	ld.shared.v4.f32 	{%f755, %f756, %f757, %f758}, [%r183+2048];
-	ld.shared.v4.f32 	{%f763, %f764, %f765, %f766}, [%r183+2064];
-	ld.shared.v4.f32 	{%f771, %f772, %f773, %f774}, [%r187+2048];
-	ld.shared.v4.f32 	{%f779, %f780, %f781, %f782}, [%r187+2064];
-	fma.rn.f32 	%f787, %f755, %f771, %f691;
-	fma.rn.f32 	%f788, %f755, %f772, %f692;
-	fma.rn.f32 	%f789, %f755, %f773, %f693;
-	fma.rn.f32 	%f790, %f755, %f774, %f694;
-	fma.rn.f32 	%f791, %f755, %f779, %f695;
-	fma.rn.f32 	%f792, %f755, %f780, %f696;
-	fma.rn.f32 	%f793, %f755, %f781, %f697;
-	fma.rn.f32 	%f794, %f755, %f782, %f698;
-	fma.rn.f32 	%f795, %f756, %f771, %f699;
-	fma.rn.f32 	%f796, %f756, %f772, %f700;
-	fma.rn.f32 	%f797, %f756, %f773, %f701;
-	fma.rn.f32 	%f798, %f756, %f774, %f702;
-	fma.rn.f32 	%f799, %f756, %f779, %f703;
-	fma.rn.f32 	%f800, %f756, %f780, %f704;
-	fma.rn.f32 	%f801, %f756, %f781, %f705;
-	fma.rn.f32 	%f802, %f756, %f782, %f706;
-	fma.rn.f32 	%f803, %f757, %f771, %f707;
-	fma.rn.f32 	%f804, %f757, %f772, %f708;
-	fma.rn.f32 	%f805, %f757, %f773, %f709;
-	fma.rn.f32 	%f806, %f757, %f774, %f710;
-	fma.rn.f32 	%f807, %f757, %f779, %f711;
-	fma.rn.f32 	%f808, %f757, %f780, %f712;
-	fma.rn.f32 	%f809, %f757, %f781, %f713;
-	fma.rn.f32 	%f810, %f757, %f782, %f714;
-	fma.rn.f32 	%f811, %f758, %f771, %f715;
-	fma.rn.f32 	%f812, %f758, %f772, %f716;
-	fma.rn.f32 	%f813, %f758, %f773, %f717;
-	fma.rn.f32 	%f814, %f758, %f774, %f718;
-	fma.rn.f32 	%f815, %f758, %f779, %f719;
-	fma.rn.f32 	%f816, %f758, %f780, %f720;
-	fma.rn.f32 	%f817, %f758, %f781, %f721;
-	fma.rn.f32 	%f818, %f758, %f782, %f722;
-	fma.rn.f32 	%f819, %f763, %f771, %f723;
-	fma.rn.f32 	%f820, %f763, %f772, %f724;
-	fma.rn.f32 	%f821, %f763, %f773, %f725;
-	fma.rn.f32 	%f822, %f763, %f774, %f726;
-	fma.rn.f32 	%f823, %f763, %f779, %f727;
-	fma.rn.f32 	%f824, %f763, %f780, %f728;
-	fma.rn.f32 	%f825, %f763, %f781, %f729;
-	fma.rn.f32 	%f826, %f763, %f782, %f730;
-	fma.rn.f32 	%f827, %f764, %f771, %f731;
-	fma.rn.f32 	%f828, %f764, %f772, %f732;
-	fma.rn.f32 	%f829, %f764, %f773, %f733;
-	fma.rn.f32 	%f830, %f764, %f774, %f734;
-	fma.rn.f32 	%f831, %f764, %f779, %f735;
-	fma.rn.f32 	%f832, %f764, %f780, %f736;
-	fma.rn.f32 	%f833, %f764, %f781, %f737;
-	fma.rn.f32 	%f834, %f764, %f782, %f738;
-	fma.rn.f32 	%f835, %f765, %f771, %f739;
-	fma.rn.f32 	%f836, %f765, %f772, %f740;
-	fma.rn.f32 	%f837, %f765, %f773, %f741;
-	fma.rn.f32 	%f838, %f765, %f774, %f742;
-	fma.rn.f32 	%f839, %f765, %f779, %f743;
-	fma.rn.f32 	%f840, %f765, %f780, %f744;
-	fma.rn.f32 	%f841, %f765, %f781, %f745;
-	fma.rn.f32 	%f842, %f765, %f782, %f746;
-	fma.rn.f32 	%f843, %f766, %f771, %f747;
-	fma.rn.f32 	%f844, %f766, %f772, %f748;
-	fma.rn.f32 	%f845, %f766, %f773, %f749;
-	fma.rn.f32 	%f846, %f766, %f774, %f750;
-	fma.rn.f32 	%f847, %f766, %f779, %f751;
-	fma.rn.f32 	%f848, %f766, %f780, %f752;
-	fma.rn.f32 	%f849, %f766, %f781, %f753;
-	fma.rn.f32 	%f850, %f766, %f782, %f754;
-	ld.shared.v4.f32 	{%f851, %f852, %f853, %f854}, [%r183+2560];
-	ld.shared.v4.f32 	{%f859, %f860, %f861, %f862}, [%r183+2576];
-	ld.shared.v4.f32 	{%f867, %f868, %f869, %f870}, [%r187+2560];
-	ld.shared.v4.f32 	{%f875, %f876, %f877, %f878}, [%r187+2576];
-	fma.rn.f32 	%f883, %f851, %f867, %f787;
-	fma.rn.f32 	%f884, %f851, %f868, %f788;
-	fma.rn.f32 	%f885, %f851, %f869, %f789;
-	fma.rn.f32 	%f886, %f851, %f870, %f790;
-	fma.rn.f32 	%f887, %f851, %f875, %f791;
-	fma.rn.f32 	%f888, %f851, %f876, %f792;
-	fma.rn.f32 	%f889, %f851, %f877, %f793;
-	fma.rn.f32 	%f890, %f851, %f878, %f794;
-	fma.rn.f32 	%f891, %f852, %f867, %f795;
-	fma.rn.f32 	%f892, %f852, %f868, %f796;
-	fma.rn.f32 	%f893, %f852, %f869, %f797;
-	fma.rn.f32 	%f894, %f852, %f870, %f798;
-	fma.rn.f32 	%f895, %f852, %f875, %f799;
-	fma.rn.f32 	%f896, %f852, %f876, %f800;
-	fma.rn.f32 	%f897, %f852, %f877, %f801;
-	fma.rn.f32 	%f898, %f852, %f878, %f802;
-	fma.rn.f32 	%f899, %f853, %f867, %f803;
-	fma.rn.f32 	%f900, %f853, %f868, %f804;
-	fma.rn.f32 	%f901, %f853, %f869, %f805;
-	fma.rn.f32 	%f902, %f853, %f870, %f806;
-	fma.rn.f32 	%f903, %f853, %f875, %f807;
-	fma.rn.f32 	%f904, %f853, %f876, %f808;
-	fma.rn.f32 	%f905, %f853, %f877, %f809;
-	fma.rn.f32 	%f906, %f853, %f878, %f810;
-	fma.rn.f32 	%f907, %f854, %f867, %f811;
-	fma.rn.f32 	%f908, %f854, %f868, %f812;
-	fma.rn.f32 	%f909, %f854, %f869, %f813;
-	fma.rn.f32 	%f910, %f854, %f870, %f814;
-	fma.rn.f32 	%f911, %f854, %f875, %f815;
-	fma.rn.f32 	%f912, %f854, %f876, %f816;
-	fma.rn.f32 	%f913, %f854, %f877, %f817;
-	fma.rn.f32 	%f914, %f854, %f878, %f818;
-	fma.rn.f32 	%f915, %f859, %f867, %f819;
-	fma.rn.f32 	%f916, %f859, %f868, %f820;
-	fma.rn.f32 	%f917, %f859, %f869, %f821;
-	fma.rn.f32 	%f918, %f859, %f870, %f822;
-	fma.rn.f32 	%f919, %f859, %f875, %f823;
-	fma.rn.f32 	%f920, %f859, %f876, %f824;
-	fma.rn.f32 	%f921, %f859, %f877, %f825;
-	fma.rn.f32 	%f922, %f859, %f878, %f826;
-	fma.rn.f32 	%f923, %f860, %f867, %f827;
-	fma.rn.f32 	%f924, %f860, %f868, %f828;
-	fma.rn.f32 	%f925, %f860, %f869, %f829;
-	fma.rn.f32 	%f926, %f860, %f870, %f830;
-	fma.rn.f32 	%f927, %f860, %f875, %f831;
-	fma.rn.f32 	%f928, %f860, %f876, %f832;
-	fma.rn.f32 	%f929, %f860, %f877, %f833;
-	fma.rn.f32 	%f930, %f860, %f878, %f834;
-	fma.rn.f32 	%f931, %f861, %f867, %f835;
-	fma.rn.f32 	%f932, %f861, %f868, %f836;
-	fma.rn.f32 	%f933, %f861, %f869, %f837;
-	fma.rn.f32 	%f934, %f861, %f870, %f838;
-	fma.rn.f32 	%f935, %f861, %f875, %f839;
-	fma.rn.f32 	%f936, %f861, %f876, %f840;
-	fma.rn.f32 	%f937, %f861, %f877, %f841;
-	fma.rn.f32 	%f938, %f861, %f878, %f842;
-	fma.rn.f32 	%f939, %f862, %f867, %f843;
-	fma.rn.f32 	%f940, %f862, %f868, %f844;
-	fma.rn.f32 	%f941, %f862, %f869, %f845;
-	fma.rn.f32 	%f942, %f862, %f870, %f846;
-	fma.rn.f32 	%f943, %f862, %f875, %f847;
-	fma.rn.f32 	%f944, %f862, %f876, %f848;
-	fma.rn.f32 	%f945, %f862, %f877, %f849;
-	fma.rn.f32 	%f946, %f862, %f878, %f850;
-	ld.shared.v4.f32 	{%f947, %f948, %f949, %f950}, [%r183+3072];
-	ld.shared.v4.f32 	{%f955, %f956, %f957, %f958}, [%r183+3088];
-	ld.shared.v4.f32 	{%f963, %f964, %f965, %f966}, [%r187+3072];
-	ld.shared.v4.f32 	{%f971, %f972, %f973, %f974}, [%r187+3088];
-	fma.rn.f32 	%f979, %f947, %f963, %f883;
-	fma.rn.f32 	%f980, %f947, %f964, %f884;
-	fma.rn.f32 	%f981, %f947, %f965, %f885;
-	fma.rn.f32 	%f982, %f947, %f966, %f886;
-	fma.rn.f32 	%f983, %f947, %f971, %f887;
-	fma.rn.f32 	%f984, %f947, %f972, %f888;
-	fma.rn.f32 	%f985, %f947, %f973, %f889;
-	fma.rn.f32 	%f986, %f947, %f974, %f890;
-	fma.rn.f32 	%f987, %f948, %f963, %f891;
-	fma.rn.f32 	%f988, %f948, %f964, %f892;
-	fma.rn.f32 	%f989, %f948, %f965, %f893;
-	fma.rn.f32 	%f990, %f948, %f966, %f894;
-	fma.rn.f32 	%f991, %f948, %f971, %f895;
-	fma.rn.f32 	%f992, %f948, %f972, %f896;
-	fma.rn.f32 	%f993, %f948, %f973, %f897;
-	fma.rn.f32 	%f994, %f948, %f974, %f898;
-	fma.rn.f32 	%f995, %f949, %f963, %f899;
-	fma.rn.f32 	%f996, %f949, %f964, %f900;
-	fma.rn.f32 	%f997, %f949, %f965, %f901;
-	fma.rn.f32 	%f998, %f949, %f966, %f902;
-	fma.rn.f32 	%f999, %f949, %f971, %f903;
-	fma.rn.f32 	%f1000, %f949, %f972, %f904;
-	fma.rn.f32 	%f1001, %f949, %f973, %f905;
-	fma.rn.f32 	%f1002, %f949, %f974, %f906;
-	fma.rn.f32 	%f1003, %f950, %f963, %f907;
-	fma.rn.f32 	%f1004, %f950, %f964, %f908;
-	fma.rn.f32 	%f1005, %f950, %f965, %f909;
-	fma.rn.f32 	%f1006, %f950, %f966, %f910;
-	fma.rn.f32 	%f1007, %f950, %f971, %f911;
-	fma.rn.f32 	%f1008, %f950, %f972, %f912;
-	fma.rn.f32 	%f1009, %f950, %f973, %f913;
-	fma.rn.f32 	%f1010, %f950, %f974, %f914;
-	fma.rn.f32 	%f1011, %f955, %f963, %f915;
-	fma.rn.f32 	%f1012, %f955, %f964, %f916;
-	fma.rn.f32 	%f1013, %f955, %f965, %f917;
-	fma.rn.f32 	%f1014, %f955, %f966, %f918;
-	fma.rn.f32 	%f1015, %f955, %f971, %f919;
-	fma.rn.f32 	%f1016, %f955, %f972, %f920;
-	fma.rn.f32 	%f1017, %f955, %f973, %f921;
-	fma.rn.f32 	%f1018, %f955, %f974, %f922;
-	fma.rn.f32 	%f1019, %f956, %f963, %f923;
-	fma.rn.f32 	%f1020, %f956, %f964, %f924;
-	fma.rn.f32 	%f1021, %f956, %f965, %f925;
-	fma.rn.f32 	%f1022, %f956, %f966, %f926;
-	fma.rn.f32 	%f1023, %f956, %f971, %f927;
-	fma.rn.f32 	%f1024, %f956, %f972, %f928;
-	fma.rn.f32 	%f1025, %f956, %f973, %f929;
-	fma.rn.f32 	%f1026, %f956, %f974, %f930;
-	fma.rn.f32 	%f1027, %f957, %f963, %f931;
-	fma.rn.f32 	%f1028, %f957, %f964, %f932;
-	fma.rn.f32 	%f1029, %f957, %f965, %f933;
-	fma.rn.f32 	%f1030, %f957, %f966, %f934;
-	fma.rn.f32 	%f1031, %f957, %f971, %f935;
-	fma.rn.f32 	%f1032, %f957, %f972, %f936;
-	fma.rn.f32 	%f1033, %f957, %f973, %f937;
-	fma.rn.f32 	%f1034, %f957, %f974, %f938;
-	fma.rn.f32 	%f1035, %f958, %f963, %f939;
-	fma.rn.f32 	%f1036, %f958, %f964, %f940;
-	fma.rn.f32 	%f1037, %f958, %f965, %f941;
-	fma.rn.f32 	%f1038, %f958, %f966, %f942;
-	fma.rn.f32 	%f1039, %f958, %f971, %f943;
-	fma.rn.f32 	%f1040, %f958, %f972, %f944;
-	fma.rn.f32 	%f1041, %f958, %f973, %f945;
-	fma.rn.f32 	%f1042, %f958, %f974, %f946;
-	ld.shared.v4.f32 	{%f1043, %f1044, %f1045, %f1046}, [%r183+3584];
-	ld.shared.v4.f32 	{%f1051, %f1052, %f1053, %f1054}, [%r183+3600];
-	ld.shared.v4.f32 	{%f1059, %f1060, %f1061, %f1062}, [%r187+3584];
-	ld.shared.v4.f32 	{%f1067, %f1068, %f1069, %f1070}, [%r187+3600];
-	fma.rn.f32 	%f1458, %f1043, %f1059, %f979;
-	fma.rn.f32 	%f1457, %f1043, %f1060, %f980;
-	fma.rn.f32 	%f1456, %f1043, %f1061, %f981;
-	fma.rn.f32 	%f1455, %f1043, %f1062, %f982;
-	fma.rn.f32 	%f1454, %f1043, %f1067, %f983;
-	fma.rn.f32 	%f1453, %f1043, %f1068, %f984;
-	fma.rn.f32 	%f1452, %f1043, %f1069, %f985;
-	fma.rn.f32 	%f1451, %f1043, %f1070, %f986;
-	fma.rn.f32 	%f1450, %f1044, %f1059, %f987;
-	fma.rn.f32 	%f1449, %f1044, %f1060, %f988;
-	fma.rn.f32 	%f1448, %f1044, %f1061, %f989;
-	fma.rn.f32 	%f1447, %f1044, %f1062, %f990;
-	fma.rn.f32 	%f1446, %f1044, %f1067, %f991;
-	fma.rn.f32 	%f1445, %f1044, %f1068, %f992;
-	fma.rn.f32 	%f1444, %f1044, %f1069, %f993;
-	fma.rn.f32 	%f1443, %f1044, %f1070, %f994;
-	fma.rn.f32 	%f1442, %f1045, %f1059, %f995;
-	fma.rn.f32 	%f1441, %f1045, %f1060, %f996;
-	fma.rn.f32 	%f1440, %f1045, %f1061, %f997;
-	fma.rn.f32 	%f1439, %f1045, %f1062, %f998;
-	fma.rn.f32 	%f1438, %f1045, %f1067, %f999;
-	fma.rn.f32 	%f1437, %f1045, %f1068, %f1000;
-	fma.rn.f32 	%f1436, %f1045, %f1069, %f1001;
-	fma.rn.f32 	%f1435, %f1045, %f1070, %f1002;
-	fma.rn.f32 	%f1434, %f1046, %f1059, %f1003;
-	fma.rn.f32 	%f1433, %f1046, %f1060, %f1004;
-	fma.rn.f32 	%f1432, %f1046, %f1061, %f1005;
-	fma.rn.f32 	%f1431, %f1046, %f1062, %f1006;
-	fma.rn.f32 	%f1430, %f1046, %f1067, %f1007;
-	fma.rn.f32 	%f1429, %f1046, %f1068, %f1008;
-	fma.rn.f32 	%f1428, %f1046, %f1069, %f1009;
-	fma.rn.f32 	%f1427, %f1046, %f1070, %f1010;
-	fma.rn.f32 	%f1426, %f1051, %f1059, %f1011;
-	fma.rn.f32 	%f1425, %f1051, %f1060, %f1012;
-	fma.rn.f32 	%f1424, %f1051, %f1061, %f1013;
-	fma.rn.f32 	%f1423, %f1051, %f1062, %f1014;
-	fma.rn.f32 	%f1422, %f1051, %f1067, %f1015;
-	fma.rn.f32 	%f1421, %f1051, %f1068, %f1016;
-	fma.rn.f32 	%f1420, %f1051, %f1069, %f1017;
-	fma.rn.f32 	%f1419, %f1051, %f1070, %f1018;
-	fma.rn.f32 	%f1418, %f1052, %f1059, %f1019;
-	fma.rn.f32 	%f1417, %f1052, %f1060, %f1020;
-	fma.rn.f32 	%f1416, %f1052, %f1061, %f1021;
-	fma.rn.f32 	%f1415, %f1052, %f1062, %f1022;
-	fma.rn.f32 	%f1414, %f1052, %f1067, %f1023;
-	fma.rn.f32 	%f1413, %f1052, %f1068, %f1024;
-	fma.rn.f32 	%f1412, %f1052, %f1069, %f1025;
-	fma.rn.f32 	%f1411, %f1052, %f1070, %f1026;
-	fma.rn.f32 	%f1459, %f1053, %f1059, %f1027;
-	fma.rn.f32 	%f1460, %f1053, %f1060, %f1028;
-	fma.rn.f32 	%f1461, %f1053, %f1061, %f1029;
-	fma.rn.f32 	%f1462, %f1053, %f1062, %f1030;
-	fma.rn.f32 	%f1463, %f1053, %f1067, %f1031;
-	fma.rn.f32 	%f1464, %f1053, %f1068, %f1032;
-	fma.rn.f32 	%f1465, %f1053, %f1069, %f1033;
-	fma.rn.f32 	%f1466, %f1053, %f1070, %f1034;
-	fma.rn.f32 	%f1467, %f1054, %f1059, %f1035;
-	fma.rn.f32 	%f1468, %f1054, %f1060, %f1036;
-	fma.rn.f32 	%f1469, %f1054, %f1061, %f1037;
-	fma.rn.f32 	%f1470, %f1054, %f1062, %f1038;
-	fma.rn.f32 	%f1471, %f1054, %f1067, %f1039;
-	fma.rn.f32 	%f1472, %f1054, %f1068, %f1040;
-	fma.rn.f32 	%f1473, %f1054, %f1069, %f1041;
-	fma.rn.f32 	%f1474, %f1054, %f1070, %f1042;
-	bar.sync 	0;
-	add.s32 	%r543, %r543, 8;
-	setp.lt.s32 	%p53, %r543, %r17;
-	@%p53 bra 	$L__BB0_4;
+	mov.u32 	%r204, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r205, %r3, 528, %r204;
+	shl.b32 	%r206, %r28, 4;
+	and.b32  	%r207, %r206, 496;
+	add.s32 	%r208, %r205, %r207;
+	st.shared.v4.f32 	[%r208], {%f1555, %f1554, %f1553, %f1552};
 
 $L__BB0_43:
-	setp.eq.f32 	%p54, %f226, 0f00000000;
-	@%p54 bra 	$L__BB0_180;
-	bra.uni 	$L__BB0_44;
-
-$L__BB0_180:
-	shr.u32 	%r363, %r22, 1;
-	and.b32  	%r364, %r363, 2147483640;
-	mov.u32 	%r365, %ctaid.y;
-	shl.b32 	%r366, %r365, 7;
-	add.s32 	%r367, %r364, %r366;
-	setp.ge.s32 	%p127, %r367, %r15;
-	@%p127 bra 	$L__BB0_316;
-
-	cvt.u32.u64 	%r368, %rd2;
-	setp.ge.s32 	%p128, %r368, %r16;
-	mul.wide.s32 	%rd270, %r367, %r20;
-	add.s64 	%rd23, %rd270, %rd10;
-	@%p128 bra 	$L__BB0_183;
-
-	add.s64 	%rd271, %rd23, %rd2;
-	shl.b64 	%rd272, %rd271, 2;
-	add.s64 	%rd273, %rd1, %rd272;
-	mul.f32 	%f1267, %f1458, %f225;
-	st.global.f32 	[%rd273], %f1267;
-
-$L__BB0_183:
-	cvt.u32.u64 	%r375, %rd3;
-	setp.ge.s32 	%p129, %r375, %r16;
-	@%p129 bra 	$L__BB0_185;
-
-	add.s64 	%rd274, %rd23, %rd3;
-	shl.b64 	%rd275, %rd274, 2;
-	add.s64 	%rd276, %rd1, %rd275;
-	mul.f32 	%f1268, %f1457, %f225;
-	st.global.f32 	[%rd276], %f1268;
-
-$L__BB0_185:
-	cvt.u32.u64 	%r376, %rd4;
-	setp.ge.s32 	%p130, %r376, %r16;
-	@%p130 bra 	$L__BB0_187;
-
-	add.s64 	%rd277, %rd23, %rd4;
-	shl.b64 	%rd278, %rd277, 2;
-	add.s64 	%rd279, %rd1, %rd278;
-	mul.f32 	%f1269, %f1456, %f225;
-	st.global.f32 	[%rd279], %f1269;
-
-$L__BB0_187:
-	cvt.u32.u64 	%r377, %rd5;
-	setp.ge.s32 	%p131, %r377, %r16;
-	@%p131 bra 	$L__BB0_189;
-
-	add.s64 	%rd280, %rd23, %rd5;
-	shl.b64 	%rd281, %rd280, 2;
-	add.s64 	%rd282, %rd1, %rd281;
-	mul.f32 	%f1270, %f1455, %f225;
-	st.global.f32 	[%rd282], %f1270;
-
-$L__BB0_189:
-	cvt.u32.u64 	%r378, %rd6;
-	setp.ge.s32 	%p132, %r378, %r16;
-	@%p132 bra 	$L__BB0_191;
-
-	add.s64 	%rd283, %rd23, %rd6;
-	shl.b64 	%rd284, %rd283, 2;
-	add.s64 	%rd285, %rd1, %rd284;
-	mul.f32 	%f1271, %f1454, %f225;
-	st.global.f32 	[%rd285], %f1271;
-
-$L__BB0_191:
-	cvt.u32.u64 	%r379, %rd7;
-	setp.ge.s32 	%p133, %r379, %r16;
-	@%p133 bra 	$L__BB0_193;
-
-	add.s64 	%rd286, %rd23, %rd7;
-	shl.b64 	%rd287, %rd286, 2;
-	add.s64 	%rd288, %rd1, %rd287;
-	mul.f32 	%f1272, %f1453, %f225;
-	st.global.f32 	[%rd288], %f1272;
-
-$L__BB0_193:
-	cvt.u32.u64 	%r380, %rd8;
-	setp.ge.s32 	%p134, %r380, %r16;
-	@%p134 bra 	$L__BB0_195;
-
-	add.s64 	%rd289, %rd23, %rd8;
-	shl.b64 	%rd290, %rd289, 2;
-	add.s64 	%rd291, %rd1, %rd290;
-	mul.f32 	%f1273, %f1452, %f225;
-	st.global.f32 	[%rd291], %f1273;
-
-$L__BB0_195:
-	cvt.u32.u64 	%r381, %rd9;
-	setp.ge.s32 	%p135, %r381, %r16;
-	@%p135 bra 	$L__BB0_197;
-
-	add.s64 	%rd292, %rd23, %rd9;
-	shl.b64 	%rd293, %rd292, 2;
-	add.s64 	%rd294, %rd1, %rd293;
-	mul.f32 	%f1274, %f1451, %f225;
-	st.global.f32 	[%rd294], %f1274;
-
-$L__BB0_197:
-	or.b32  	%r388, %r367, 1;
-	setp.ge.s32 	%p136, %r388, %r15;
-	@%p136 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd295, %r388, %r20;
-	add.s64 	%rd24, %rd295, %rd10;
-	@%p128 bra 	$L__BB0_200;
-
-	add.s64 	%rd296, %rd24, %rd2;
-	shl.b64 	%rd297, %rd296, 2;
-	add.s64 	%rd298, %rd1, %rd297;
-	mul.f32 	%f1275, %f1450, %f225;
-	st.global.f32 	[%rd298], %f1275;
-
-$L__BB0_200:
-	@%p129 bra 	$L__BB0_202;
-
-	add.s64 	%rd299, %rd24, %rd3;
-	shl.b64 	%rd300, %rd299, 2;
-	add.s64 	%rd301, %rd1, %rd300;
-	mul.f32 	%f1276, %f1449, %f225;
-	st.global.f32 	[%rd301], %f1276;
-
-$L__BB0_202:
-	@%p130 bra 	$L__BB0_204;
-
-	add.s64 	%rd302, %rd24, %rd4;
-	shl.b64 	%rd303, %rd302, 2;
-	add.s64 	%rd304, %rd1, %rd303;
-	mul.f32 	%f1277, %f1448, %f225;
-	st.global.f32 	[%rd304], %f1277;
-
-$L__BB0_204:
-	@%p131 bra 	$L__BB0_206;
-
-	add.s64 	%rd305, %rd24, %rd5;
-	shl.b64 	%rd306, %rd305, 2;
-	add.s64 	%rd307, %rd1, %rd306;
-	mul.f32 	%f1278, %f1447, %f225;
-	st.global.f32 	[%rd307], %f1278;
-
-$L__BB0_206:
-	@%p132 bra 	$L__BB0_208;
-
-	add.s64 	%rd308, %rd24, %rd6;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd1, %rd309;
-	mul.f32 	%f1279, %f1446, %f225;
-	st.global.f32 	[%rd310], %f1279;
-
-$L__BB0_208:
-	@%p133 bra 	$L__BB0_210;
-
-	add.s64 	%rd311, %rd24, %rd7;
-	shl.b64 	%rd312, %rd311, 2;
-	add.s64 	%rd313, %rd1, %rd312;
-	mul.f32 	%f1280, %f1445, %f225;
-	st.global.f32 	[%rd313], %f1280;
-
-$L__BB0_210:
-	@%p134 bra 	$L__BB0_212;
-
-	add.s64 	%rd314, %rd24, %rd8;
-	shl.b64 	%rd315, %rd314, 2;
-	add.s64 	%rd316, %rd1, %rd315;
-	mul.f32 	%f1281, %f1444, %f225;
-	st.global.f32 	[%rd316], %f1281;
-
-$L__BB0_212:
-	@%p135 bra 	$L__BB0_214;
-
-	add.s64 	%rd317, %rd24, %rd9;
-	shl.b64 	%rd318, %rd317, 2;
-	add.s64 	%rd319, %rd1, %rd318;
-	mul.f32 	%f1282, %f1443, %f225;
-	st.global.f32 	[%rd319], %f1282;
-
-$L__BB0_214:
-	or.b32  	%r410, %r367, 2;
-	setp.ge.s32 	%p145, %r410, %r15;
-	@%p145 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd320, %r410, %r20;
-	add.s64 	%rd25, %rd320, %rd10;
-	@%p128 bra 	$L__BB0_217;
-
-	add.s64 	%rd321, %rd25, %rd2;
-	shl.b64 	%rd322, %rd321, 2;
-	add.s64 	%rd323, %rd1, %rd322;
-	mul.f32 	%f1283, %f1442, %f225;
-	st.global.f32 	[%rd323], %f1283;
-
-$L__BB0_217:
-	@%p129 bra 	$L__BB0_219;
-
-	add.s64 	%rd324, %rd25, %rd3;
-	shl.b64 	%rd325, %rd324, 2;
-	add.s64 	%rd326, %rd1, %rd325;
-	mul.f32 	%f1284, %f1441, %f225;
-	st.global.f32 	[%rd326], %f1284;
-
-$L__BB0_219:
-	@%p130 bra 	$L__BB0_221;
-
-	add.s64 	%rd327, %rd25, %rd4;
-	shl.b64 	%rd328, %rd327, 2;
-	add.s64 	%rd329, %rd1, %rd328;
-	mul.f32 	%f1285, %f1440, %f225;
-	st.global.f32 	[%rd329], %f1285;
-
-$L__BB0_221:
-	@%p131 bra 	$L__BB0_223;
-
-	add.s64 	%rd330, %rd25, %rd5;
-	shl.b64 	%rd331, %rd330, 2;
-	add.s64 	%rd332, %rd1, %rd331;
-	mul.f32 	%f1286, %f1439, %f225;
-	st.global.f32 	[%rd332], %f1286;
-
-$L__BB0_223:
-	@%p132 bra 	$L__BB0_225;
-
-	add.s64 	%rd333, %rd25, %rd6;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd1, %rd334;
-	mul.f32 	%f1287, %f1438, %f225;
-	st.global.f32 	[%rd335], %f1287;
-
-$L__BB0_225:
-	@%p133 bra 	$L__BB0_227;
-
-	add.s64 	%rd336, %rd25, %rd7;
-	shl.b64 	%rd337, %rd336, 2;
-	add.s64 	%rd338, %rd1, %rd337;
-	mul.f32 	%f1288, %f1437, %f225;
-	st.global.f32 	[%rd338], %f1288;
-
-$L__BB0_227:
-	@%p134 bra 	$L__BB0_229;
-
-	add.s64 	%rd339, %rd25, %rd8;
-	shl.b64 	%rd340, %rd339, 2;
-	add.s64 	%rd341, %rd1, %rd340;
-	mul.f32 	%f1289, %f1436, %f225;
-	st.global.f32 	[%rd341], %f1289;
-
-$L__BB0_229:
-	@%p135 bra 	$L__BB0_231;
-
-	add.s64 	%rd342, %rd25, %rd9;
-	shl.b64 	%rd343, %rd342, 2;
-	add.s64 	%rd344, %rd1, %rd343;
-	mul.f32 	%f1290, %f1435, %f225;
-	st.global.f32 	[%rd344], %f1290;
-
-$L__BB0_231:
-	or.b32  	%r432, %r367, 3;
-	setp.ge.s32 	%p154, %r432, %r15;
-	@%p154 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd345, %r432, %r20;
-	add.s64 	%rd26, %rd345, %rd10;
-	@%p128 bra 	$L__BB0_234;
-
-	add.s64 	%rd346, %rd26, %rd2;
-	shl.b64 	%rd347, %rd346, 2;
-	add.s64 	%rd348, %rd1, %rd347;
-	mul.f32 	%f1291, %f1434, %f225;
-	st.global.f32 	[%rd348], %f1291;
-
-$L__BB0_234:
-	@%p129 bra 	$L__BB0_236;
-
-	add.s64 	%rd349, %rd26, %rd3;
-	shl.b64 	%rd350, %rd349, 2;
-	add.s64 	%rd351, %rd1, %rd350;
-	mul.f32 	%f1292, %f1433, %f225;
-	st.global.f32 	[%rd351], %f1292;
-
-$L__BB0_236:
-	@%p130 bra 	$L__BB0_238;
-
-	add.s64 	%rd352, %rd26, %rd4;
-	shl.b64 	%rd353, %rd352, 2;
-	add.s64 	%rd354, %rd1, %rd353;
-	mul.f32 	%f1293, %f1432, %f225;
-	st.global.f32 	[%rd354], %f1293;
-
-$L__BB0_238:
-	@%p131 bra 	$L__BB0_240;
-
-	add.s64 	%rd355, %rd26, %rd5;
-	shl.b64 	%rd356, %rd355, 2;
-	add.s64 	%rd357, %rd1, %rd356;
-	mul.f32 	%f1294, %f1431, %f225;
-	st.global.f32 	[%rd357], %f1294;
-
-$L__BB0_240:
-	@%p132 bra 	$L__BB0_242;
-
-	add.s64 	%rd358, %rd26, %rd6;
-	shl.b64 	%rd359, %rd358, 2;
-	add.s64 	%rd360, %rd1, %rd359;
-	mul.f32 	%f1295, %f1430, %f225;
-	st.global.f32 	[%rd360], %f1295;
-
-$L__BB0_242:
-	@%p133 bra 	$L__BB0_244;
-
-	add.s64 	%rd361, %rd26, %rd7;
-	shl.b64 	%rd362, %rd361, 2;
-	add.s64 	%rd363, %rd1, %rd362;
-	mul.f32 	%f1296, %f1429, %f225;
-	st.global.f32 	[%rd363], %f1296;
-
-$L__BB0_244:
-	@%p134 bra 	$L__BB0_246;
-
-	add.s64 	%rd364, %rd26, %rd8;
-	shl.b64 	%rd365, %rd364, 2;
-	add.s64 	%rd366, %rd1, %rd365;
-	mul.f32 	%f1297, %f1428, %f225;
-	st.global.f32 	[%rd366], %f1297;
-
-$L__BB0_246:
-	@%p135 bra 	$L__BB0_248;
-
-	add.s64 	%rd367, %rd26, %rd9;
-	shl.b64 	%rd368, %rd367, 2;
-	add.s64 	%rd369, %rd1, %rd368;
-	mul.f32 	%f1298, %f1427, %f225;
-	st.global.f32 	[%rd369], %f1298;
-
-$L__BB0_248:
-	or.b32  	%r454, %r367, 4;
-	setp.ge.s32 	%p163, %r454, %r15;
-	@%p163 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd370, %r454, %r20;
-	add.s64 	%rd27, %rd370, %rd10;
-	@%p128 bra 	$L__BB0_251;
-
-	add.s64 	%rd371, %rd27, %rd2;
-	shl.b64 	%rd372, %rd371, 2;
-	add.s64 	%rd373, %rd1, %rd372;
-	mul.f32 	%f1299, %f1426, %f225;
-	st.global.f32 	[%rd373], %f1299;
-
-$L__BB0_251:
-	@%p129 bra 	$L__BB0_253;
-
-	add.s64 	%rd374, %rd27, %rd3;
-	shl.b64 	%rd375, %rd374, 2;
-	add.s64 	%rd376, %rd1, %rd375;
-	mul.f32 	%f1300, %f1425, %f225;
-	st.global.f32 	[%rd376], %f1300;
-
-$L__BB0_253:
-	@%p130 bra 	$L__BB0_255;
-
-	add.s64 	%rd377, %rd27, %rd4;
-	shl.b64 	%rd378, %rd377, 2;
-	add.s64 	%rd379, %rd1, %rd378;
-	mul.f32 	%f1301, %f1424, %f225;
-	st.global.f32 	[%rd379], %f1301;
-
-$L__BB0_255:
-	@%p131 bra 	$L__BB0_257;
-
-	add.s64 	%rd380, %rd27, %rd5;
-	shl.b64 	%rd381, %rd380, 2;
-	add.s64 	%rd382, %rd1, %rd381;
-	mul.f32 	%f1302, %f1423, %f225;
-	st.global.f32 	[%rd382], %f1302;
-
-$L__BB0_257:
-	@%p132 bra 	$L__BB0_259;
-
-	add.s64 	%rd383, %rd27, %rd6;
-	shl.b64 	%rd384, %rd383, 2;
-	add.s64 	%rd385, %rd1, %rd384;
-	mul.f32 	%f1303, %f1422, %f225;
-	st.global.f32 	[%rd385], %f1303;
-
-$L__BB0_259:
-	@%p133 bra 	$L__BB0_261;
-
-	add.s64 	%rd386, %rd27, %rd7;
-	shl.b64 	%rd387, %rd386, 2;
-	add.s64 	%rd388, %rd1, %rd387;
-	mul.f32 	%f1304, %f1421, %f225;
-	st.global.f32 	[%rd388], %f1304;
-
-$L__BB0_261:
-	@%p134 bra 	$L__BB0_263;
-
-	add.s64 	%rd389, %rd27, %rd8;
-	shl.b64 	%rd390, %rd389, 2;
-	add.s64 	%rd391, %rd1, %rd390;
-	mul.f32 	%f1305, %f1420, %f225;
-	st.global.f32 	[%rd391], %f1305;
-
-$L__BB0_263:
-	@%p135 bra 	$L__BB0_265;
-
-	add.s64 	%rd392, %rd27, %rd9;
-	shl.b64 	%rd393, %rd392, 2;
-	add.s64 	%rd394, %rd1, %rd393;
-	mul.f32 	%f1306, %f1419, %f225;
-	st.global.f32 	[%rd394], %f1306;
-
-$L__BB0_265:
-	or.b32  	%r476, %r367, 5;
-	setp.ge.s32 	%p172, %r476, %r15;
-	@%p172 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd395, %r476, %r20;
-	add.s64 	%rd28, %rd395, %rd10;
-	@%p128 bra 	$L__BB0_268;
-
-	add.s64 	%rd396, %rd28, %rd2;
-	shl.b64 	%rd397, %rd396, 2;
-	add.s64 	%rd398, %rd1, %rd397;
-	mul.f32 	%f1307, %f1418, %f225;
-	st.global.f32 	[%rd398], %f1307;
-
-$L__BB0_268:
-	@%p129 bra 	$L__BB0_270;
-
-	add.s64 	%rd399, %rd28, %rd3;
-	shl.b64 	%rd400, %rd399, 2;
-	add.s64 	%rd401, %rd1, %rd400;
-	mul.f32 	%f1308, %f1417, %f225;
-	st.global.f32 	[%rd401], %f1308;
-
-$L__BB0_270:
-	@%p130 bra 	$L__BB0_272;
-
-	add.s64 	%rd402, %rd28, %rd4;
-	shl.b64 	%rd403, %rd402, 2;
-	add.s64 	%rd404, %rd1, %rd403;
-	mul.f32 	%f1309, %f1416, %f225;
-	st.global.f32 	[%rd404], %f1309;
-
-$L__BB0_272:
-	@%p131 bra 	$L__BB0_274;
-
-	add.s64 	%rd405, %rd28, %rd5;
-	shl.b64 	%rd406, %rd405, 2;
-	add.s64 	%rd407, %rd1, %rd406;
-	mul.f32 	%f1310, %f1415, %f225;
-	st.global.f32 	[%rd407], %f1310;
-
-$L__BB0_274:
-	@%p132 bra 	$L__BB0_276;
-
-	add.s64 	%rd408, %rd28, %rd6;
-	shl.b64 	%rd409, %rd408, 2;
-	add.s64 	%rd410, %rd1, %rd409;
-	mul.f32 	%f1311, %f1414, %f225;
-	st.global.f32 	[%rd410], %f1311;
-
-$L__BB0_276:
-	@%p133 bra 	$L__BB0_278;
-
-	add.s64 	%rd411, %rd28, %rd7;
-	shl.b64 	%rd412, %rd411, 2;
-	add.s64 	%rd413, %rd1, %rd412;
-	mul.f32 	%f1312, %f1413, %f225;
-	st.global.f32 	[%rd413], %f1312;
-
-$L__BB0_278:
-	@%p134 bra 	$L__BB0_280;
-
-	add.s64 	%rd414, %rd28, %rd8;
-	shl.b64 	%rd415, %rd414, 2;
-	add.s64 	%rd416, %rd1, %rd415;
-	mul.f32 	%f1313, %f1412, %f225;
-	st.global.f32 	[%rd416], %f1313;
-
-$L__BB0_280:
-	@%p135 bra 	$L__BB0_282;
-
-	add.s64 	%rd417, %rd28, %rd9;
-	shl.b64 	%rd418, %rd417, 2;
-	add.s64 	%rd419, %rd1, %rd418;
-	mul.f32 	%f1314, %f1411, %f225;
-	st.global.f32 	[%rd419], %f1314;
-
-$L__BB0_282:
-	or.b32  	%r498, %r367, 6;
-	setp.ge.s32 	%p181, %r498, %r15;
-	@%p181 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd420, %r498, %r20;
-	add.s64 	%rd29, %rd420, %rd10;
-	@%p128 bra 	$L__BB0_285;
-
-	add.s64 	%rd421, %rd29, %rd2;
-	shl.b64 	%rd422, %rd421, 2;
-	add.s64 	%rd423, %rd1, %rd422;
-	mul.f32 	%f1315, %f1459, %f225;
-	st.global.f32 	[%rd423], %f1315;
-
-$L__BB0_285:
-	@%p129 bra 	$L__BB0_287;
-
-	add.s64 	%rd424, %rd29, %rd3;
-	shl.b64 	%rd425, %rd424, 2;
-	add.s64 	%rd426, %rd1, %rd425;
-	mul.f32 	%f1316, %f1460, %f225;
-	st.global.f32 	[%rd426], %f1316;
-
-$L__BB0_287:
-	@%p130 bra 	$L__BB0_289;
-
-	add.s64 	%rd427, %rd29, %rd4;
-	shl.b64 	%rd428, %rd427, 2;
-	add.s64 	%rd429, %rd1, %rd428;
-	mul.f32 	%f1317, %f1461, %f225;
-	st.global.f32 	[%rd429], %f1317;
-
-$L__BB0_289:
-	@%p131 bra 	$L__BB0_291;
-
-	add.s64 	%rd430, %rd29, %rd5;
-	shl.b64 	%rd431, %rd430, 2;
-	add.s64 	%rd432, %rd1, %rd431;
-	mul.f32 	%f1318, %f1462, %f225;
-	st.global.f32 	[%rd432], %f1318;
-
-$L__BB0_291:
-	@%p132 bra 	$L__BB0_293;
-
-	add.s64 	%rd433, %rd29, %rd6;
-	shl.b64 	%rd434, %rd433, 2;
-	add.s64 	%rd435, %rd1, %rd434;
-	mul.f32 	%f1319, %f1463, %f225;
-	st.global.f32 	[%rd435], %f1319;
-
-$L__BB0_293:
-	@%p133 bra 	$L__BB0_295;
-
-	add.s64 	%rd436, %rd29, %rd7;
-	shl.b64 	%rd437, %rd436, 2;
-	add.s64 	%rd438, %rd1, %rd437;
-	mul.f32 	%f1320, %f1464, %f225;
-	st.global.f32 	[%rd438], %f1320;
-
-$L__BB0_295:
-	@%p134 bra 	$L__BB0_297;
-
-	add.s64 	%rd439, %rd29, %rd8;
-	shl.b64 	%rd440, %rd439, 2;
-	add.s64 	%rd441, %rd1, %rd440;
-	mul.f32 	%f1321, %f1465, %f225;
-	st.global.f32 	[%rd441], %f1321;
-
-$L__BB0_297:
-	@%p135 bra 	$L__BB0_299;
-
-	add.s64 	%rd442, %rd29, %rd9;
-	shl.b64 	%rd443, %rd442, 2;
-	add.s64 	%rd444, %rd1, %rd443;
-	mul.f32 	%f1322, %f1466, %f225;
-	st.global.f32 	[%rd444], %f1322;
-
-$L__BB0_299:
-	or.b32  	%r520, %r367, 7;
-	setp.ge.s32 	%p190, %r520, %r15;
-	@%p190 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd445, %r520, %r20;
-	add.s64 	%rd30, %rd445, %rd10;
-	@%p128 bra 	$L__BB0_302;
-
-	add.s64 	%rd446, %rd30, %rd2;
-	shl.b64 	%rd447, %rd446, 2;
-	add.s64 	%rd448, %rd1, %rd447;
-	mul.f32 	%f1323, %f1467, %f225;
-	st.global.f32 	[%rd448], %f1323;
-
-$L__BB0_302:
-	@%p129 bra 	$L__BB0_304;
-
-	add.s64 	%rd449, %rd30, %rd3;
-	shl.b64 	%rd450, %rd449, 2;
-	add.s64 	%rd451, %rd1, %rd450;
-	mul.f32 	%f1324, %f1468, %f225;
-	st.global.f32 	[%rd451], %f1324;
-
-$L__BB0_304:
-	@%p130 bra 	$L__BB0_306;
-
-	add.s64 	%rd452, %rd30, %rd4;
-	shl.b64 	%rd453, %rd452, 2;
-	add.s64 	%rd454, %rd1, %rd453;
-	mul.f32 	%f1325, %f1469, %f225;
-	st.global.f32 	[%rd454], %f1325;
-
-$L__BB0_306:
-	@%p131 bra 	$L__BB0_308;
-
-	add.s64 	%rd455, %rd30, %rd5;
-	shl.b64 	%rd456, %rd455, 2;
-	add.s64 	%rd457, %rd1, %rd456;
-	mul.f32 	%f1326, %f1470, %f225;
-	st.global.f32 	[%rd457], %f1326;
-
-$L__BB0_308:
-	@%p132 bra 	$L__BB0_310;
-
-	add.s64 	%rd458, %rd30, %rd6;
-	shl.b64 	%rd459, %rd458, 2;
-	add.s64 	%rd460, %rd1, %rd459;
-	mul.f32 	%f1327, %f1471, %f225;
-	st.global.f32 	[%rd460], %f1327;
-
-$L__BB0_310:
-	@%p133 bra 	$L__BB0_312;
-
-	add.s64 	%rd461, %rd30, %rd7;
-	shl.b64 	%rd462, %rd461, 2;
-	add.s64 	%rd463, %rd1, %rd462;
-	mul.f32 	%f1328, %f1472, %f225;
-	st.global.f32 	[%rd463], %f1328;
-
-$L__BB0_312:
-	@%p134 bra 	$L__BB0_314;
-
-	add.s64 	%rd464, %rd30, %rd8;
-	shl.b64 	%rd465, %rd464, 2;
-	add.s64 	%rd466, %rd1, %rd465;
-	mul.f32 	%f1329, %f1473, %f225;
-	st.global.f32 	[%rd466], %f1329;
-
-$L__BB0_314:
-	@%p135 bra 	$L__BB0_316;
-
-	add.s64 	%rd467, %rd30, %rd9;
-	shl.b64 	%rd468, %rd467, 2;
-	add.s64 	%rd469, %rd1, %rd468;
-	mul.f32 	%f1330, %f1474, %f225;
-	st.global.f32 	[%rd469], %f1330;
-	bra.uni 	$L__BB0_316;
-
-$L__BB0_44:
-	shr.u32 	%r189, %r22, 1;
-	and.b32  	%r190, %r189, 2147483640;
-	mov.u32 	%r191, %ctaid.y;
-	shl.b32 	%r192, %r191, 7;
-	add.s32 	%r193, %r190, %r192;
-	setp.ge.s32 	%p55, %r193, %r15;
-	@%p55 bra 	$L__BB0_316;
-
-	cvt.u32.u64 	%r194, %rd2;
-	setp.ge.s32 	%p56, %r194, %r16;
-	mul.wide.s32 	%rd70, %r193, %r20;
-	add.s64 	%rd15, %rd70, %rd10;
-	@%p56 bra 	$L__BB0_47;
-
-	add.s64 	%rd71, %rd15, %rd2;
-	shl.b64 	%rd72, %rd71, 2;
-	add.s64 	%rd73, %rd1, %rd72;
-	ld.global.f32 	%f1075, [%rd73];
-	mul.f32 	%f1076, %f1075, %f226;
-	fma.rn.f32 	%f1077, %f1458, %f225, %f1076;
-	st.global.f32 	[%rd73], %f1077;
-
-$L__BB0_47:
-	cvt.u32.u64 	%r201, %rd3;
-	setp.ge.s32 	%p57, %r201, %r16;
-	@%p57 bra 	$L__BB0_49;
-
-	add.s64 	%rd74, %rd15, %rd2;
-	shl.b64 	%rd75, %rd74, 2;
-	add.s64 	%rd76, %rd1, %rd75;
-	ld.global.f32 	%f1078, [%rd76+4];
-	mul.f32 	%f1079, %f1078, %f226;
-	fma.rn.f32 	%f1080, %f1457, %f225, %f1079;
-	st.global.f32 	[%rd76+4], %f1080;
-
-$L__BB0_49:
-	cvt.u32.u64 	%r202, %rd4;
-	setp.ge.s32 	%p58, %r202, %r16;
-	@%p58 bra 	$L__BB0_51;
-
-	add.s64 	%rd77, %rd15, %rd2;
-	shl.b64 	%rd78, %rd77, 2;
-	add.s64 	%rd79, %rd1, %rd78;
-	ld.global.f32 	%f1081, [%rd79+8];
-	mul.f32 	%f1082, %f1081, %f226;
-	fma.rn.f32 	%f1083, %f1456, %f225, %f1082;
-	st.global.f32 	[%rd79+8], %f1083;
-
-$L__BB0_51:
-	cvt.u32.u64 	%r203, %rd5;
-	setp.ge.s32 	%p59, %r203, %r16;
-	@%p59 bra 	$L__BB0_53;
-
-	add.s64 	%rd80, %rd15, %rd2;
-	shl.b64 	%rd81, %rd80, 2;
-	add.s64 	%rd82, %rd1, %rd81;
-	ld.global.f32 	%f1084, [%rd82+12];
-	mul.f32 	%f1085, %f1084, %f226;
-	fma.rn.f32 	%f1086, %f1455, %f225, %f1085;
-	st.global.f32 	[%rd82+12], %f1086;
-
-$L__BB0_53:
-	cvt.u32.u64 	%r204, %rd6;
-	setp.ge.s32 	%p60, %r204, %r16;
-	@%p60 bra 	$L__BB0_55;
-
-	add.s64 	%rd83, %rd15, %rd2;
-	shl.b64 	%rd84, %rd83, 2;
-	add.s64 	%rd85, %rd1, %rd84;
-	ld.global.f32 	%f1087, [%rd85+16];
-	mul.f32 	%f1088, %f1087, %f226;
-	fma.rn.f32 	%f1089, %f1454, %f225, %f1088;
-	st.global.f32 	[%rd85+16], %f1089;
+	bar.sync 	0;
+	mov.f32 	%f1556, 0f00000000;
+	mov.f32 	%f1557, %f1556;
+	mov.f32 	%f1558, %f1556;
+	mov.f32 	%f1559, %f1556;
+	mov.f32 	%f1560, %f1556;
+	mov.f32 	%f1561, %f1556;
+	mov.f32 	%f1562, %f1556;
+	mov.f32 	%f1563, %f1556;
+	mov.f32 	%f1564, %f1556;
+	mov.f32 	%f1565, %f1556;
+	mov.f32 	%f1566, %f1556;
+	mov.f32 	%f1567, %f1556;
+	mov.f32 	%f1568, %f1556;
+	mov.f32 	%f1569, %f1556;
+	mov.f32 	%f1570, %f1556;
+	mov.f32 	%f1571, %f1556;
+	mov.f32 	%f1572, %f1556;
+	mov.f32 	%f1573, %f1556;
+	mov.f32 	%f1574, %f1556;
+	mov.f32 	%f1575, %f1556;
+	mov.f32 	%f1576, %f1556;
+	mov.f32 	%f1577, %f1556;
+	mov.f32 	%f1578, %f1556;
+	mov.f32 	%f1579, %f1556;
+	mov.f32 	%f1580, %f1556;
+	mov.f32 	%f1581, %f1556;
+	mov.f32 	%f1582, %f1556;
+	mov.f32 	%f1583, %f1556;
+	mov.f32 	%f1584, %f1556;
+	mov.f32 	%f1585, %f1556;
+	mov.f32 	%f1586, %f1556;
+	mov.f32 	%f1587, %f1556;
+	mov.f32 	%f1588, %f1556;
+	mov.f32 	%f1589, %f1556;
+	mov.f32 	%f1590, %f1556;
+	mov.f32 	%f1591, %f1556;
+	mov.f32 	%f1592, %f1556;
+	mov.f32 	%f1593, %f1556;
+	mov.f32 	%f1594, %f1556;
+	mov.f32 	%f1595, %f1556;
+	mov.f32 	%f1596, %f1556;
+	mov.f32 	%f1597, %f1556;
+	mov.f32 	%f1598, %f1556;
+	mov.f32 	%f1599, %f1556;
+	mov.f32 	%f1600, %f1556;
+	mov.f32 	%f1601, %f1556;
+	mov.f32 	%f1602, %f1556;
+	mov.f32 	%f1603, %f1556;
+	mov.f32 	%f1612, %f1556;
+	mov.f32 	%f1613, %f1556;
+	mov.f32 	%f1614, %f1556;
+	mov.f32 	%f1615, %f1556;
+	mov.f32 	%f1616, %f1556;
+	mov.f32 	%f1617, %f1556;
+	mov.f32 	%f1618, %f1556;
+	mov.f32 	%f1619, %f1556;
+	mov.f32 	%f1620, %f1556;
+	mov.f32 	%f1621, %f1556;
+	mov.f32 	%f1622, %f1556;
+	mov.f32 	%f1623, %f1556;
+	mov.f32 	%f1624, %f1556;
+	mov.f32 	%f1625, %f1556;
+	mov.f32 	%f1626, %f1556;
+	mov.f32 	%f1627, %f1556;
+	@%p3 bra 	$L__BB0_88;
+
+	mul.wide.s32 	%rd75, %r24, %r5;
+	add.s64 	%rd30, %rd24, %rd75;
+	mul.wide.s32 	%rd76, %r25, %r8;
+	add.s64 	%rd31, %rd23, %rd76;
+	mov.u32 	%r619, 0;
+	mov.u32 	%r620, %r619;
+
+$L__BB0_45:
+	add.s32 	%r12, %r619, 8;
+	setp.ge.s32 	%p57, %r12, %r23;
+	@%p57 bra 	$L__BB0_80;
+
+	setp.ne.s32 	%p58, %r19, 0;
+	@%p58 bra 	$L__BB0_55;
+	bra.uni 	$L__BB0_47;
 
 $L__BB0_55:
-	cvt.u32.u64 	%r205, %rd7;
-	setp.ge.s32 	%p61, %r205, %r16;
-	@%p61 bra 	$L__BB0_57;
+	cvt.u32.u64 	%r223, %rd4;
+	setp.ge.s32 	%p71, %r223, %r21;
+	add.s32 	%r14, %r12, %r3;
+	setp.ge.s32 	%p72, %r14, %r23;
+	mul.wide.s32 	%rd80, %r14, %r24;
+	add.s64 	%rd81, %rd80, %rd24;
+	add.s64 	%rd82, %rd81, %rd4;
+	shl.b64 	%rd83, %rd82, 2;
+	add.s64 	%rd33, %rd3, %rd83;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p73, %p72, %p71;
+	mov.f32 	%f1551, %f1550;
+	@%p73 bra 	$L__BB0_57;
 
-	add.s64 	%rd86, %rd15, %rd2;
-	shl.b64 	%rd87, %rd86, 2;
-	add.s64 	%rd88, %rd1, %rd87;
-	ld.global.f32 	%f1090, [%rd88+20];
-	mul.f32 	%f1091, %f1090, %f226;
-	fma.rn.f32 	%f1092, %f1453, %f225, %f1091;
-	st.global.f32 	[%rd88+20], %f1092;
+	ld.global.nc.f32 	%f1551, [%rd33];
 
 $L__BB0_57:
-	cvt.u32.u64 	%r206, %rd8;
-	setp.ge.s32 	%p62, %r206, %r16;
-	@%p62 bra 	$L__BB0_59;
+	cvt.u32.u64 	%r224, %rd5;
+	setp.ge.s32 	%p74, %r224, %r21;
+	or.pred  	%p76, %p72, %p74;
+	@%p76 bra 	$L__BB0_59;
 
-	add.s64 	%rd89, %rd15, %rd2;
-	shl.b64 	%rd90, %rd89, 2;
-	add.s64 	%rd91, %rd1, %rd90;
-	ld.global.f32 	%f1093, [%rd91+24];
-	mul.f32 	%f1094, %f1093, %f226;
-	fma.rn.f32 	%f1095, %f1452, %f225, %f1094;
-	st.global.f32 	[%rd91+24], %f1095;
+	ld.global.nc.f32 	%f1550, [%rd33+4];
 
 $L__BB0_59:
-	cvt.u32.u64 	%r207, %rd9;
-	setp.ge.s32 	%p63, %r207, %r16;
-	@%p63 bra 	$L__BB0_61;
+	cvt.u32.u64 	%r225, %rd7;
+	setp.ge.s32 	%p77, %r225, %r21;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p79, %p72, %p77;
+	mov.f32 	%f1549, %f1548;
+	@%p79 bra 	$L__BB0_61;
 
-	add.s64 	%rd92, %rd15, %rd2;
-	shl.b64 	%rd93, %rd92, 2;
-	add.s64 	%rd94, %rd1, %rd93;
-	ld.global.f32 	%f1096, [%rd94+28];
-	mul.f32 	%f1097, %f1096, %f226;
-	fma.rn.f32 	%f1098, %f1451, %f225, %f1097;
-	st.global.f32 	[%rd94+28], %f1098;
+	ld.global.nc.f32 	%f1549, [%rd33+8];
 
 $L__BB0_61:
-	or.b32  	%r214, %r193, 1;
-	setp.ge.s32 	%p64, %r214, %r15;
-	@%p64 bra 	$L__BB0_316;
+	cvt.u32.u64 	%r226, %rd9;
+	setp.ge.s32 	%p80, %r226, %r21;
+	or.pred  	%p82, %p72, %p80;
+	@%p82 bra 	$L__BB0_63;
 
-	mul.wide.s32 	%rd95, %r214, %r20;
-	add.s64 	%rd16, %rd95, %rd10;
-	@%p56 bra 	$L__BB0_64;
+	ld.global.nc.f32 	%f1548, [%rd33+12];
+	bra.uni 	$L__BB0_63;
 
-	add.s64 	%rd96, %rd16, %rd2;
-	shl.b64 	%rd97, %rd96, 2;
-	add.s64 	%rd98, %rd1, %rd97;
-	ld.global.f32 	%f1099, [%rd98];
-	mul.f32 	%f1100, %f1099, %f226;
-	fma.rn.f32 	%f1101, %f1450, %f225, %f1100;
-	st.global.f32 	[%rd98], %f1101;
+$L__BB0_47:
+	cvt.u32.u64 	%r219, %rd12;
+	add.s32 	%r13, %r12, %r219;
+	setp.ge.s32 	%p59, %r13, %r23;
+	setp.ge.s32 	%p60, %r5, %r21;
+	cvt.s64.s32 	%rd77, %r13;
+	add.s64 	%rd78, %rd30, %rd77;
+	shl.b64 	%rd79, %rd78, 2;
+	add.s64 	%rd32, %rd3, %rd79;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p61, %p60, %p59;
+	mov.f32 	%f1551, %f1550;
+	@%p61 bra 	$L__BB0_49;
 
-$L__BB0_64:
-	@%p57 bra 	$L__BB0_66;
+	ld.global.nc.f32 	%f1551, [%rd32];
 
-	add.s64 	%rd99, %rd16, %rd2;
-	shl.b64 	%rd100, %rd99, 2;
-	add.s64 	%rd101, %rd1, %rd100;
-	ld.global.f32 	%f1102, [%rd101+4];
-	mul.f32 	%f1103, %f1102, %f226;
-	fma.rn.f32 	%f1104, %f1449, %f225, %f1103;
-	st.global.f32 	[%rd101+4], %f1104;
+$L__BB0_49:
+	cvt.u32.u64 	%r609, %rd12;
+	add.s32 	%r608, %r619, 8;
+	add.s32 	%r607, %r608, %r609;
+	add.s32 	%r220, %r607, 1;
+	setp.ge.s32 	%p62, %r220, %r23;
+	or.pred  	%p64, %p60, %p62;
+	@%p64 bra 	$L__BB0_51;
+
+	ld.global.nc.f32 	%f1550, [%rd32+4];
+
+$L__BB0_51:
+	cvt.u32.u64 	%r612, %rd12;
+	add.s32 	%r611, %r619, 8;
+	add.s32 	%r610, %r611, %r612;
+	add.s32 	%r221, %r610, 2;
+	setp.ge.s32 	%p65, %r221, %r23;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p67, %p60, %p65;
+	mov.f32 	%f1549, %f1548;
+	@%p67 bra 	$L__BB0_53;
+
+	ld.global.nc.f32 	%f1549, [%rd32+8];
+
+$L__BB0_53:
+	cvt.u32.u64 	%r615, %rd12;
+	add.s32 	%r614, %r619, 8;
+	add.s32 	%r613, %r614, %r615;
+	add.s32 	%r222, %r613, 3;
+	setp.ge.s32 	%p68, %r222, %r23;
+	or.pred  	%p70, %p60, %p68;
+	@%p70 bra 	$L__BB0_63;
+
+	ld.global.nc.f32 	%f1548, [%rd32+12];
+
+$L__BB0_63:
+	setp.eq.s32 	%p83, %r20, 0;
+	@%p83 bra 	$L__BB0_72;
+
+	add.s32 	%r616, %r619, 8;
+	cvt.u32.u64 	%r227, %rd12;
+	add.s32 	%r15, %r616, %r227;
+	setp.ge.s32 	%p84, %r15, %r23;
+	setp.ge.s32 	%p85, %r8, %r22;
+	cvt.s64.s32 	%rd84, %r15;
+	add.s64 	%rd85, %rd31, %rd84;
+	shl.b64 	%rd86, %rd85, 2;
+	add.s64 	%rd34, %rd2, %rd86;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p86, %p85, %p84;
+	mov.f32 	%f1555, %f1554;
+	@%p86 bra 	$L__BB0_66;
+
+	ld.global.nc.f32 	%f1555, [%rd34];
 
 $L__BB0_66:
-	@%p58 bra 	$L__BB0_68;
+	cvt.u32.u64 	%r594, %rd12;
+	add.s32 	%r593, %r619, 8;
+	add.s32 	%r592, %r593, %r594;
+	add.s32 	%r228, %r592, 1;
+	setp.ge.s32 	%p87, %r228, %r23;
+	or.pred  	%p89, %p85, %p87;
+	@%p89 bra 	$L__BB0_68;
 
-	add.s64 	%rd102, %rd16, %rd2;
-	shl.b64 	%rd103, %rd102, 2;
-	add.s64 	%rd104, %rd1, %rd103;
-	ld.global.f32 	%f1105, [%rd104+8];
-	mul.f32 	%f1106, %f1105, %f226;
-	fma.rn.f32 	%f1107, %f1448, %f225, %f1106;
-	st.global.f32 	[%rd104+8], %f1107;
+	ld.global.nc.f32 	%f1554, [%rd34+4];
 
 $L__BB0_68:
-	@%p59 bra 	$L__BB0_70;
+	cvt.u32.u64 	%r597, %rd12;
+	add.s32 	%r596, %r619, 8;
+	add.s32 	%r595, %r596, %r597;
+	add.s32 	%r229, %r595, 2;
+	setp.ge.s32 	%p90, %r229, %r23;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p92, %p85, %p90;
+	mov.f32 	%f1553, %f1552;
+	@%p92 bra 	$L__BB0_70;
 
-	add.s64 	%rd105, %rd16, %rd2;
-	shl.b64 	%rd106, %rd105, 2;
-	add.s64 	%rd107, %rd1, %rd106;
-	ld.global.f32 	%f1108, [%rd107+12];
-	mul.f32 	%f1109, %f1108, %f226;
-	fma.rn.f32 	%f1110, %f1447, %f225, %f1109;
-	st.global.f32 	[%rd107+12], %f1110;
+	ld.global.nc.f32 	%f1553, [%rd34+8];
 
 $L__BB0_70:
-	@%p60 bra 	$L__BB0_72;
+	cvt.u32.u64 	%r600, %rd12;
+	add.s32 	%r599, %r619, 8;
+	add.s32 	%r598, %r599, %r600;
+	add.s32 	%r230, %r598, 3;
+	setp.ge.s32 	%p93, %r230, %r23;
+	or.pred  	%p95, %p85, %p93;
+	@%p95 bra 	$L__BB0_80;
 
-	add.s64 	%rd108, %rd16, %rd2;
-	shl.b64 	%rd109, %rd108, 2;
-	add.s64 	%rd110, %rd1, %rd109;
-	ld.global.f32 	%f1111, [%rd110+16];
-	mul.f32 	%f1112, %f1111, %f226;
-	fma.rn.f32 	%f1113, %f1446, %f225, %f1112;
-	st.global.f32 	[%rd110+16], %f1113;
+	ld.global.nc.f32 	%f1552, [%rd34+12];
+	bra.uni 	$L__BB0_80;
 
 $L__BB0_72:
-	@%p61 bra 	$L__BB0_74;
+	add.s32 	%r617, %r619, 8;
+	cvt.u32.u64 	%r231, %rd6;
+	setp.ge.s32 	%p96, %r231, %r22;
+	add.s32 	%r16, %r617, %r3;
+	setp.ge.s32 	%p97, %r16, %r23;
+	mul.wide.s32 	%rd87, %r16, %r25;
+	add.s64 	%rd88, %rd87, %rd23;
+	add.s64 	%rd89, %rd88, %rd6;
+	shl.b64 	%rd90, %rd89, 2;
+	add.s64 	%rd35, %rd2, %rd90;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p98, %p97, %p96;
+	mov.f32 	%f1555, %f1554;
+	@%p98 bra 	$L__BB0_74;
 
-	add.s64 	%rd111, %rd16, %rd2;
-	shl.b64 	%rd112, %rd111, 2;
-	add.s64 	%rd113, %rd1, %rd112;
-	ld.global.f32 	%f1114, [%rd113+20];
-	mul.f32 	%f1115, %f1114, %f226;
-	fma.rn.f32 	%f1116, %f1445, %f225, %f1115;
-	st.global.f32 	[%rd113+20], %f1116;
+	ld.global.nc.f32 	%f1555, [%rd35];
 
 $L__BB0_74:
-	@%p62 bra 	$L__BB0_76;
+	cvt.u32.u64 	%r232, %rd8;
+	setp.ge.s32 	%p99, %r232, %r22;
+	or.pred  	%p101, %p97, %p99;
+	@%p101 bra 	$L__BB0_76;
 
-	add.s64 	%rd114, %rd16, %rd2;
-	shl.b64 	%rd115, %rd114, 2;
-	add.s64 	%rd116, %rd1, %rd115;
-	ld.global.f32 	%f1117, [%rd116+24];
-	mul.f32 	%f1118, %f1117, %f226;
-	fma.rn.f32 	%f1119, %f1444, %f225, %f1118;
-	st.global.f32 	[%rd116+24], %f1119;
+	ld.global.nc.f32 	%f1554, [%rd35+4];
 
 $L__BB0_76:
-	@%p63 bra 	$L__BB0_78;
+	cvt.u32.u64 	%r233, %rd10;
+	setp.ge.s32 	%p102, %r233, %r22;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p104, %p97, %p102;
+	mov.f32 	%f1553, %f1552;
+	@%p104 bra 	$L__BB0_78;
 
-	add.s64 	%rd117, %rd16, %rd2;
-	shl.b64 	%rd118, %rd117, 2;
-	add.s64 	%rd119, %rd1, %rd118;
-	ld.global.f32 	%f1120, [%rd119+28];
-	mul.f32 	%f1121, %f1120, %f226;
-	fma.rn.f32 	%f1122, %f1443, %f225, %f1121;
-	st.global.f32 	[%rd119+28], %f1122;
+	ld.global.nc.f32 	%f1553, [%rd35+8];
 
 $L__BB0_78:
-	or.b32  	%r236, %r193, 2;
-	setp.ge.s32 	%p73, %r236, %r15;
-	@%p73 bra 	$L__BB0_316;
+	cvt.u32.u64 	%r234, %rd11;
+	setp.ge.s32 	%p105, %r234, %r22;
+	or.pred  	%p107, %p97, %p105;
+	@%p107 bra 	$L__BB0_80;
 
-	mul.wide.s32 	%rd120, %r236, %r20;
-	add.s64 	%rd17, %rd120, %rd10;
-	@%p56 bra 	$L__BB0_81;
+	ld.global.nc.f32 	%f1552, [%rd35+12];
 
-	add.s64 	%rd121, %rd17, %rd2;
-	shl.b64 	%rd122, %rd121, 2;
-	add.s64 	%rd123, %rd1, %rd122;
-	ld.global.f32 	%f1123, [%rd123];
-	mul.f32 	%f1124, %f1123, %f226;
-	fma.rn.f32 	%f1125, %f1442, %f225, %f1124;
-	st.global.f32 	[%rd123], %f1125;
+$L__BB0_80:
+	mul.lo.s32 	%r235, %r620, 4224;
+	mov.u32 	%r236, _ZZ10kiln_sgemmE2As;
+	add.s32 	%r237, %r236, %r235;
+	shl.b32 	%r238, %r6, 2;
+	add.s32 	%r239, %r237, %r238;
+	ld.shared.v4.f32 	{%f464, %f465, %f466, %f467}, [%r239];
+	ld.shared.v4.f32 	{%f472, %f473, %f474, %f475}, [%r239+256];
+	mov.u32 	%r240, _ZZ10kiln_sgemmE2Bs;
+	add.s32 	%r241, %r240, %r235;
+	shl.b32 	%r242, %r7, 2;
+	add.s32 	%r243, %r241, %r242;
+	ld.shared.v4.f32 	{%f480, %f481, %f482, %f483}, [%r243];
+	ld.shared.v4.f32 	{%f488, %f489, %f490, %f491}, [%r243+256];
+	fma.rn.f32 	%f496, %f464, %f480, %f1603;
+	fma.rn.f32 	%f497, %f464, %f481, %f1602;
+	fma.rn.f32 	%f498, %f464, %f482, %f1601;
+	fma.rn.f32 	%f499, %f464, %f483, %f1600;
+	fma.rn.f32 	%f500, %f464, %f488, %f1599;
+	fma.rn.f32 	%f501, %f464, %f489, %f1598;
+	fma.rn.f32 	%f502, %f464, %f490, %f1597;
+	fma.rn.f32 	%f503, %f464, %f491, %f1596;
+	fma.rn.f32 	%f504, %f465, %f480, %f1595;
+	fma.rn.f32 	%f505, %f465, %f481, %f1594;
+	fma.rn.f32 	%f506, %f465, %f482, %f1593;
+	fma.rn.f32 	%f507, %f465, %f483, %f1592;
+	fma.rn.f32 	%f508, %f465, %f488, %f1591;
+	fma.rn.f32 	%f509, %f465, %f489, %f1590;
+	fma.rn.f32 	%f510, %f465, %f490, %f1589;
+	fma.rn.f32 	%f511, %f465, %f491, %f1588;
+	fma.rn.f32 	%f512, %f466, %f480, %f1587;
+	fma.rn.f32 	%f513, %f466, %f481, %f1586;
+	fma.rn.f32 	%f514, %f466, %f482, %f1585;
+	fma.rn.f32 	%f515, %f466, %f483, %f1584;
+	fma.rn.f32 	%f516, %f466, %f488, %f1583;
+	fma.rn.f32 	%f517, %f466, %f489, %f1582;
+	fma.rn.f32 	%f518, %f466, %f490, %f1581;
+	fma.rn.f32 	%f519, %f466, %f491, %f1580;
+	fma.rn.f32 	%f520, %f467, %f480, %f1579;
+	fma.rn.f32 	%f521, %f467, %f481, %f1578;
+	fma.rn.f32 	%f522, %f467, %f482, %f1577;
+	fma.rn.f32 	%f523, %f467, %f483, %f1576;
+	fma.rn.f32 	%f524, %f467, %f488, %f1575;
+	fma.rn.f32 	%f525, %f467, %f489, %f1574;
+	fma.rn.f32 	%f526, %f467, %f490, %f1573;
+	fma.rn.f32 	%f527, %f467, %f491, %f1572;
+	fma.rn.f32 	%f528, %f472, %f480, %f1571;
+	fma.rn.f32 	%f529, %f472, %f481, %f1570;
+	fma.rn.f32 	%f530, %f472, %f482, %f1569;
+	fma.rn.f32 	%f531, %f472, %f483, %f1568;
+	fma.rn.f32 	%f532, %f472, %f488, %f1567;
+	fma.rn.f32 	%f533, %f472, %f489, %f1566;
+	fma.rn.f32 	%f534, %f472, %f490, %f1565;
+	fma.rn.f32 	%f535, %f472, %f491, %f1564;
+	fma.rn.f32 	%f536, %f473, %f480, %f1563;
+	fma.rn.f32 	%f537, %f473, %f481, %f1562;
+	fma.rn.f32 	%f538, %f473, %f482, %f1561;
+	fma.rn.f32 	%f539, %f473, %f483, %f1560;
+	fma.rn.f32 	%f540, %f473, %f488, %f1559;
+	fma.rn.f32 	%f541, %f473, %f489, %f1558;
+	fma.rn.f32 	%f542, %f473, %f490, %f1557;
+	fma.rn.f32 	%f543, %f473, %f491, %f1556;
+	fma.rn.f32 	%f544, %f474, %f480, %f1612;
+	fma.rn.f32 	%f545, %f474, %f481, %f1613;
+	fma.rn.f32 	%f546, %f474, %f482, %f1614;
+	fma.rn.f32 	%f547, %f474, %f483, %f1615;
+	fma.rn.f32 	%f548, %f474, %f488, %f1616;
+	fma.rn.f32 	%f549, %f474, %f489, %f1617;
+	fma.rn.f32 	%f550, %f474, %f490, %f1618;
+	fma.rn.f32 	%f551, %f474, %f491, %f1619;
+	fma.rn.f32 	%f552, %f475, %f480, %f1620;
+	fma.rn.f32 	%f553, %f475, %f481, %f1621;
+	fma.rn.f32 	%f554, %f475, %f482, %f1622;
+	fma.rn.f32 	%f555, %f475, %f483, %f1623;
+	fma.rn.f32 	%f556, %f475, %f488, %f1624;
+	fma.rn.f32 	%f557, %f475, %f489, %f1625;
+	fma.rn.f32 	%f558, %f475, %f490, %f1626;
+	fma.rn.f32 	%f559, %f475, %f491, %f1627;
+	ld.shared.v4.f32 	{%f560, %f561, %f562, %f563}, [%r239+528];
+	ld.shared.v4.f32 	{%f568, %f569, %f570, %f571}, [%r239+784];
+	ld.shared.v4.f32 	{%f576, %f577, %f578, %f579}, [%r243+528];
+	ld.shared.v4.f32 	{%f584, %f585, %f586, %f587}, [%r243+784];
+	fma.rn.f32 	%f592, %f560, %f576, %f496;
+	fma.rn.f32 	%f593, %f560, %f577, %f497;
+	fma.rn.f32 	%f594, %f560, %f578, %f498;
+	fma.rn.f32 	%f595, %f560, %f579, %f499;
+	fma.rn.f32 	%f596, %f560, %f584, %f500;
+	fma.rn.f32 	%f597, %f560, %f585, %f501;
+	fma.rn.f32 	%f598, %f560, %f586, %f502;
+	fma.rn.f32 	%f599, %f560, %f587, %f503;
+	fma.rn.f32 	%f600, %f561, %f576, %f504;
+	fma.rn.f32 	%f601, %f561, %f577, %f505;
+	fma.rn.f32 	%f602, %f561, %f578, %f506;
+	fma.rn.f32 	%f603, %f561, %f579, %f507;
+	fma.rn.f32 	%f604, %f561, %f584, %f508;
+	fma.rn.f32 	%f605, %f561, %f585, %f509;
+	fma.rn.f32 	%f606, %f561, %f586, %f510;
+	fma.rn.f32 	%f607, %f561, %f587, %f511;
+	fma.rn.f32 	%f608, %f562, %f576, %f512;
+	fma.rn.f32 	%f609, %f562, %f577, %f513;
+	fma.rn.f32 	%f610, %f562, %f578, %f514;
+	fma.rn.f32 	%f611, %f562, %f579, %f515;
+	fma.rn.f32 	%f612, %f562, %f584, %f516;
+	fma.rn.f32 	%f613, %f562, %f585, %f517;
+	fma.rn.f32 	%f614, %f562, %f586, %f518;
+	fma.rn.f32 	%f615, %f562, %f587, %f519;
+	fma.rn.f32 	%f616, %f563, %f576, %f520;
+	fma.rn.f32 	%f617, %f563, %f577, %f521;
+	fma.rn.f32 	%f618, %f563, %f578, %f522;
+	fma.rn.f32 	%f619, %f563, %f579, %f523;
+	fma.rn.f32 	%f620, %f563, %f584, %f524;
+	fma.rn.f32 	%f621, %f563, %f585, %f525;
+	fma.rn.f32 	%f622, %f563, %f586, %f526;
+	fma.rn.f32 	%f623, %f563, %f587, %f527;
+	fma.rn.f32 	%f624, %f568, %f576, %f528;
+	fma.rn.f32 	%f625, %f568, %f577, %f529;
+	fma.rn.f32 	%f626, %f568, %f578, %f530;
+	fma.rn.f32 	%f627, %f568, %f579, %f531;
+	fma.rn.f32 	%f628, %f568, %f584, %f532;
+	fma.rn.f32 	%f629, %f568, %f585, %f533;
+	fma.rn.f32 	%f630, %f568, %f586, %f534;
+	fma.rn.f32 	%f631, %f568, %f587, %f535;
+	fma.rn.f32 	%f632, %f569, %f576, %f536;
+	fma.rn.f32 	%f633, %f569, %f577, %f537;
+	fma.rn.f32 	%f634, %f569, %f578, %f538;
+	fma.rn.f32 	%f635, %f569, %f579, %f539;
+	fma.rn.f32 	%f636, %f569, %f584, %f540;
+	fma.rn.f32 	%f637, %f569, %f585, %f541;
+	fma.rn.f32 	%f638, %f569, %f586, %f542;
+	fma.rn.f32 	%f639, %f569, %f587, %f543;
+	fma.rn.f32 	%f640, %f570, %f576, %f544;
+	fma.rn.f32 	%f641, %f570, %f577, %f545;
+	fma.rn.f32 	%f642, %f570, %f578, %f546;
+	fma.rn.f32 	%f643, %f570, %f579, %f547;
+	fma.rn.f32 	%f644, %f570, %f584, %f548;
+	fma.rn.f32 	%f645, %f570, %f585, %f549;
+	fma.rn.f32 	%f646, %f570, %f586, %f550;
+	fma.rn.f32 	%f647, %f570, %f587, %f551;
+	fma.rn.f32 	%f648, %f571, %f576, %f552;
+	fma.rn.f32 	%f649, %f571, %f577, %f553;
+	fma.rn.f32 	%f650, %f571, %f578, %f554;
+	fma.rn.f32 	%f651, %f571, %f579, %f555;
+	fma.rn.f32 	%f652, %f571, %f584, %f556;
+	fma.rn.f32 	%f653, %f571, %f585, %f557;
+	fma.rn.f32 	%f654, %f571, %f586, %f558;
+	fma.rn.f32 	%f655, %f571, %f587, %f559;
+	ld.shared.v4.f32 	{%f656, %f657, %f658, %f659}, [%r239+1056];
+	ld.shared.v4.f32 	{%f664, %f665, %f666, %f667}, [%r239+1312];
+	ld.shared.v4.f32 	{%f672, %f673, %f674, %f675}, [%r243+1056];
+	ld.shared.v4.f32 	{%f680, %f681, %f682, %f683}, [%r243+1312];
+	fma.rn.f32 	%f688, %f656, %f672, %f592;
+	fma.rn.f32 	%f689, %f656, %f673, %f593;
+	fma.rn.f32 	%f690, %f656, %f674, %f594;
+	fma.rn.f32 	%f691, %f656, %f675, %f595;
+	fma.rn.f32 	%f692, %f656, %f680, %f596;
+	fma.rn.f32 	%f693, %f656, %f681, %f597;
+	fma.rn.f32 	%f694, %f656, %f682, %f598;
+	fma.rn.f32 	%f695, %f656, %f683, %f599;
+	fma.rn.f32 	%f696, %f657, %f672, %f600;
+	fma.rn.f32 	%f697, %f657, %f673, %f601;
+	fma.rn.f32 	%f698, %f657, %f674, %f602;
+	fma.rn.f32 	%f699, %f657, %f675, %f603;
+	fma.rn.f32 	%f700, %f657, %f680, %f604;
+	fma.rn.f32 	%f701, %f657, %f681, %f605;
+	fma.rn.f32 	%f702, %f657, %f682, %f606;
+	fma.rn.f32 	%f703, %f657, %f683, %f607;
+	fma.rn.f32 	%f704, %f658, %f672, %f608;
+	fma.rn.f32 	%f705, %f658, %f673, %f609;
+	fma.rn.f32 	%f706, %f658, %f674, %f610;
+	fma.rn.f32 	%f707, %f658, %f675, %f611;
+	fma.rn.f32 	%f708, %f658, %f680, %f612;
+	fma.rn.f32 	%f709, %f658, %f681, %f613;
+	fma.rn.f32 	%f710, %f658, %f682, %f614;
+	fma.rn.f32 	%f711, %f658, %f683, %f615;
+	fma.rn.f32 	%f712, %f659, %f672, %f616;
+	fma.rn.f32 	%f713, %f659, %f673, %f617;
+	fma.rn.f32 	%f714, %f659, %f674, %f618;
+	fma.rn.f32 	%f715, %f659, %f675, %f619;
+	fma.rn.f32 	%f716, %f659, %f680, %f620;
+	fma.rn.f32 	%f717, %f659, %f681, %f621;
+	fma.rn.f32 	%f718, %f659, %f682, %f622;
+	fma.rn.f32 	%f719, %f659, %f683, %f623;
+	fma.rn.f32 	%f720, %f664, %f672, %f624;
+	fma.rn.f32 	%f721, %f664, %f673, %f625;
+	fma.rn.f32 	%f722, %f664, %f674, %f626;
+	fma.rn.f32 	%f723, %f664, %f675, %f627;
+	fma.rn.f32 	%f724, %f664, %f680, %f628;
+	fma.rn.f32 	%f725, %f664, %f681, %f629;
+	fma.rn.f32 	%f726, %f664, %f682, %f630;
+	fma.rn.f32 	%f727, %f664, %f683, %f631;
+	fma.rn.f32 	%f728, %f665, %f672, %f632;
+	fma.rn.f32 	%f729, %f665, %f673, %f633;
+	fma.rn.f32 	%f730, %f665, %f674, %f634;
+	fma.rn.f32 	%f731, %f665, %f675, %f635;
+	fma.rn.f32 	%f732, %f665, %f680, %f636;
+	fma.rn.f32 	%f733, %f665, %f681, %f637;
+	fma.rn.f32 	%f734, %f665, %f682, %f638;
+	fma.rn.f32 	%f735, %f665, %f683, %f639;
+	fma.rn.f32 	%f736, %f666, %f672, %f640;
+	fma.rn.f32 	%f737, %f666, %f673, %f641;
+	fma.rn.f32 	%f738, %f666, %f674, %f642;
+	fma.rn.f32 	%f739, %f666, %f675, %f643;
+	fma.rn.f32 	%f740, %f666, %f680, %f644;
+	fma.rn.f32 	%f741, %f666, %f681, %f645;
+	fma.rn.f32 	%f742, %f666, %f682, %f646;
+	fma.rn.f32 	%f743, %f666, %f683, %f647;
+	fma.rn.f32 	%f744, %f667, %f672, %f648;
+	fma.rn.f32 	%f745, %f667, %f673, %f649;
+	fma.rn.f32 	%f746, %f667, %f674, %f650;
+	fma.rn.f32 	%f747, %f667, %f675, %f651;
+	fma.rn.f32 	%f748, %f667, %f680, %f652;
+	fma.rn.f32 	%f749, %f667, %f681, %f653;
+	fma.rn.f32 	%f750, %f667, %f682, %f654;
+	fma.rn.f32 	%f751, %f667, %f683, %f655;
+	ld.shared.v4.f32 	{%f752, %f753, %f754, %f755}, [%r239+1584];
+	ld.shared.v4.f32 	{%f760, %f761, %f762, %f763}, [%r239+1840];
+	ld.shared.v4.f32 	{%f768, %f769, %f770, %f771}, [%r243+1584];
+	ld.shared.v4.f32 	{%f776, %f777, %f778, %f779}, [%r243+1840];
+	fma.rn.f32 	%f784, %f752, %f768, %f688;
+	fma.rn.f32 	%f785, %f752, %f769, %f689;
+	fma.rn.f32 	%f786, %f752, %f770, %f690;
+	fma.rn.f32 	%f787, %f752, %f771, %f691;
+	fma.rn.f32 	%f788, %f752, %f776, %f692;
+	fma.rn.f32 	%f789, %f752, %f777, %f693;
+	fma.rn.f32 	%f790, %f752, %f778, %f694;
+	fma.rn.f32 	%f791, %f752, %f779, %f695;
+	fma.rn.f32 	%f792, %f753, %f768, %f696;
+	fma.rn.f32 	%f793, %f753, %f769, %f697;
+	fma.rn.f32 	%f794, %f753, %f770, %f698;
+	fma.rn.f32 	%f795, %f753, %f771, %f699;
+	fma.rn.f32 	%f796, %f753, %f776, %f700;
+	fma.rn.f32 	%f797, %f753, %f777, %f701;
+	fma.rn.f32 	%f798, %f753, %f778, %f702;
+	fma.rn.f32 	%f799, %f753, %f779, %f703;
+	fma.rn.f32 	%f800, %f754, %f768, %f704;
+	fma.rn.f32 	%f801, %f754, %f769, %f705;
+	fma.rn.f32 	%f802, %f754, %f770, %f706;
+	fma.rn.f32 	%f803, %f754, %f771, %f707;
+	fma.rn.f32 	%f804, %f754, %f776, %f708;
+	fma.rn.f32 	%f805, %f754, %f777, %f709;
+	fma.rn.f32 	%f806, %f754, %f778, %f710;
+	fma.rn.f32 	%f807, %f754, %f779, %f711;
+	fma.rn.f32 	%f808, %f755, %f768, %f712;
+	fma.rn.f32 	%f809, %f755, %f769, %f713;
+	fma.rn.f32 	%f810, %f755, %f770, %f714;
+	fma.rn.f32 	%f811, %f755, %f771, %f715;
+	fma.rn.f32 	%f812, %f755, %f776, %f716;
+	fma.rn.f32 	%f813, %f755, %f777, %f717;
+	fma.rn.f32 	%f814, %f755, %f778, %f718;
+	fma.rn.f32 	%f815, %f755, %f779, %f719;
+	fma.rn.f32 	%f816, %f760, %f768, %f720;
+	fma.rn.f32 	%f817, %f760, %f769, %f721;
+	fma.rn.f32 	%f818, %f760, %f770, %f722;
+	fma.rn.f32 	%f819, %f760, %f771, %f723;
+	fma.rn.f32 	%f820, %f760, %f776, %f724;
+	fma.rn.f32 	%f821, %f760, %f777, %f725;
+	fma.rn.f32 	%f822, %f760, %f778, %f726;
+	fma.rn.f32 	%f823, %f760, %f779, %f727;
+	fma.rn.f32 	%f824, %f761, %f768, %f728;
+	fma.rn.f32 	%f825, %f761, %f769, %f729;
+	fma.rn.f32 	%f826, %f761, %f770, %f730;
+	fma.rn.f32 	%f827, %f761, %f771, %f731;
+	fma.rn.f32 	%f828, %f761, %f776, %f732;
+	fma.rn.f32 	%f829, %f761, %f777, %f733;
+	fma.rn.f32 	%f830, %f761, %f778, %f734;
+	fma.rn.f32 	%f831, %f761, %f779, %f735;
+	fma.rn.f32 	%f832, %f762, %f768, %f736;
+	fma.rn.f32 	%f833, %f762, %f769, %f737;
+	fma.rn.f32 	%f834, %f762, %f770, %f738;
+	fma.rn.f32 	%f835, %f762, %f771, %f739;
+	fma.rn.f32 	%f836, %f762, %f776, %f740;
+	fma.rn.f32 	%f837, %f762, %f777, %f741;
+	fma.rn.f32 	%f838, %f762, %f778, %f742;
+	fma.rn.f32 	%f839, %f762, %f779, %f743;
+	fma.rn.f32 	%f840, %f763, %f768, %f744;
+	fma.rn.f32 	%f841, %f763, %f769, %f745;
+	fma.rn.f32 	%f842, %f763, %f770, %f746;
+	fma.rn.f32 	%f843, %f763, %f771, %f747;
+	fma.rn.f32 	%f844, %f763, %f776, %f748;
+	fma.rn.f32 	%f845, %f763, %f777, %f749;
+	fma.rn.f32 	%f846, %f763, %f778, %f750;
+	fma.rn.f32 	%f847, %f763, %f779, %f751;
+	ld.shared.v4.f32 	{%f848, %f849, %f850, %f851}, [%r239+2112];
+	ld.shared.v4.f32 	{%f856, %f857, %f858, %f859}, [%r239+2368];
+	ld.shared.v4.f32 	{%f864, %f865, %f866, %f867}, [%r243+2112];
+	ld.shared.v4.f32 	{%f872, %f873, %f874, %f875}, [%r243+2368];
+	fma.rn.f32 	%f880, %f848, %f864, %f784;
+	fma.rn.f32 	%f881, %f848, %f865, %f785;
+	fma.rn.f32 	%f882, %f848, %f866, %f786;
+	fma.rn.f32 	%f883, %f848, %f867, %f787;
+	fma.rn.f32 	%f884, %f848, %f872, %f788;
+	fma.rn.f32 	%f885, %f848, %f873, %f789;
+	fma.rn.f32 	%f886, %f848, %f874, %f790;
+	fma.rn.f32 	%f887, %f848, %f875, %f791;
+	fma.rn.f32 	%f888, %f849, %f864, %f792;
+	fma.rn.f32 	%f889, %f849, %f865, %f793;
+	fma.rn.f32 	%f890, %f849, %f866, %f794;
+	fma.rn.f32 	%f891, %f849, %f867, %f795;
+	fma.rn.f32 	%f892, %f849, %f872, %f796;
+	fma.rn.f32 	%f893, %f849, %f873, %f797;
+	fma.rn.f32 	%f894, %f849, %f874, %f798;
+	fma.rn.f32 	%f895, %f849, %f875, %f799;
+	fma.rn.f32 	%f896, %f850, %f864, %f800;
+	fma.rn.f32 	%f897, %f850, %f865, %f801;
+	fma.rn.f32 	%f898, %f850, %f866, %f802;
+	fma.rn.f32 	%f899, %f850, %f867, %f803;
+	fma.rn.f32 	%f900, %f850, %f872, %f804;
+	fma.rn.f32 	%f901, %f850, %f873, %f805;
+	fma.rn.f32 	%f902, %f850, %f874, %f806;
+	fma.rn.f32 	%f903, %f850, %f875, %f807;
+	fma.rn.f32 	%f904, %f851, %f864, %f808;
+	fma.rn.f32 	%f905, %f851, %f865, %f809;
+	fma.rn.f32 	%f906, %f851, %f866, %f810;
+	fma.rn.f32 	%f907, %f851, %f867, %f811;
+	fma.rn.f32 	%f908, %f851, %f872, %f812;
+	fma.rn.f32 	%f909, %f851, %f873, %f813;
+	fma.rn.f32 	%f910, %f851, %f874, %f814;
+	fma.rn.f32 	%f911, %f851, %f875, %f815;
+	fma.rn.f32 	%f912, %f856, %f864, %f816;
+	fma.rn.f32 	%f913, %f856, %f865, %f817;
+	fma.rn.f32 	%f914, %f856, %f866, %f818;
+	fma.rn.f32 	%f915, %f856, %f867, %f819;
+	fma.rn.f32 	%f916, %f856, %f872, %f820;
+	fma.rn.f32 	%f917, %f856, %f873, %f821;
+	fma.rn.f32 	%f918, %f856, %f874, %f822;
+	fma.rn.f32 	%f919, %f856, %f875, %f823;
+	fma.rn.f32 	%f920, %f857, %f864, %f824;
+	fma.rn.f32 	%f921, %f857, %f865, %f825;
+	fma.rn.f32 	%f922, %f857, %f866, %f826;
+	fma.rn.f32 	%f923, %f857, %f867, %f827;
+	fma.rn.f32 	%f924, %f857, %f872, %f828;
+	fma.rn.f32 	%f925, %f857, %f873, %f829;
+	fma.rn.f32 	%f926, %f857, %f874, %f830;
+	fma.rn.f32 	%f927, %f857, %f875, %f831;
+	fma.rn.f32 	%f928, %f858, %f864, %f832;
+	fma.rn.f32 	%f929, %f858, %f865, %f833;
+	fma.rn.f32 	%f930, %f858, %f866, %f834;
+	fma.rn.f32 	%f931, %f858, %f867, %f835;
+	fma.rn.f32 	%f932, %f858, %f872, %f836;
+	fma.rn.f32 	%f933, %f858, %f873, %f837;
+	fma.rn.f32 	%f934, %f858, %f874, %f838;
+	fma.rn.f32 	%f935, %f858, %f875, %f839;
+	fma.rn.f32 	%f936, %f859, %f864, %f840;
+	fma.rn.f32 	%f937, %f859, %f865, %f841;
+	fma.rn.f32 	%f938, %f859, %f866, %f842;
+	fma.rn.f32 	%f939, %f859, %f867, %f843;
+	fma.rn.f32 	%f940, %f859, %f872, %f844;
+	fma.rn.f32 	%f941, %f859, %f873, %f845;
+	fma.rn.f32 	%f942, %f859, %f874, %f846;
+	fma.rn.f32 	%f943, %f859, %f875, %f847;
+	ld.shared.v4.f32 	{%f944, %f945, %f946, %f947}, [%r239+2640];
+	ld.shared.v4.f32 	{%f952, %f953, %f954, %f955}, [%r239+2896];
+	ld.shared.v4.f32 	{%f960, %f961, %f962, %f963}, [%r243+2640];
+	ld.shared.v4.f32 	{%f968, %f969, %f970, %f971}, [%r243+2896];
+	fma.rn.f32 	%f976, %f944, %f960, %f880;
+	fma.rn.f32 	%f977, %f944, %f961, %f881;
+	fma.rn.f32 	%f978, %f944, %f962, %f882;
+	fma.rn.f32 	%f979, %f944, %f963, %f883;
+	fma.rn.f32 	%f980, %f944, %f968, %f884;
+	fma.rn.f32 	%f981, %f944, %f969, %f885;
+	fma.rn.f32 	%f982, %f944, %f970, %f886;
+	fma.rn.f32 	%f983, %f944, %f971, %f887;
+	fma.rn.f32 	%f984, %f945, %f960, %f888;
+	fma.rn.f32 	%f985, %f945, %f961, %f889;
+	fma.rn.f32 	%f986, %f945, %f962, %f890;
+	fma.rn.f32 	%f987, %f945, %f963, %f891;
+	fma.rn.f32 	%f988, %f945, %f968, %f892;
+	fma.rn.f32 	%f989, %f945, %f969, %f893;
+	fma.rn.f32 	%f990, %f945, %f970, %f894;
+	fma.rn.f32 	%f991, %f945, %f971, %f895;
+	fma.rn.f32 	%f992, %f946, %f960, %f896;
+	fma.rn.f32 	%f993, %f946, %f961, %f897;
+	fma.rn.f32 	%f994, %f946, %f962, %f898;
+	fma.rn.f32 	%f995, %f946, %f963, %f899;
+	fma.rn.f32 	%f996, %f946, %f968, %f900;
+	fma.rn.f32 	%f997, %f946, %f969, %f901;
+	fma.rn.f32 	%f998, %f946, %f970, %f902;
+	fma.rn.f32 	%f999, %f946, %f971, %f903;
+	fma.rn.f32 	%f1000, %f947, %f960, %f904;
+	fma.rn.f32 	%f1001, %f947, %f961, %f905;
+	fma.rn.f32 	%f1002, %f947, %f962, %f906;
+	fma.rn.f32 	%f1003, %f947, %f963, %f907;
+	fma.rn.f32 	%f1004, %f947, %f968, %f908;
+	fma.rn.f32 	%f1005, %f947, %f969, %f909;
+	fma.rn.f32 	%f1006, %f947, %f970, %f910;
+	fma.rn.f32 	%f1007, %f947, %f971, %f911;
+	fma.rn.f32 	%f1008, %f952, %f960, %f912;
+	fma.rn.f32 	%f1009, %f952, %f961, %f913;
+	fma.rn.f32 	%f1010, %f952, %f962, %f914;
+	fma.rn.f32 	%f1011, %f952, %f963, %f915;
+	fma.rn.f32 	%f1012, %f952, %f968, %f916;
+	fma.rn.f32 	%f1013, %f952, %f969, %f917;
+	fma.rn.f32 	%f1014, %f952, %f970, %f918;
+	fma.rn.f32 	%f1015, %f952, %f971, %f919;
+	fma.rn.f32 	%f1016, %f953, %f960, %f920;
+	fma.rn.f32 	%f1017, %f953, %f961, %f921;
+	fma.rn.f32 	%f1018, %f953, %f962, %f922;
+	fma.rn.f32 	%f1019, %f953, %f963, %f923;
+	fma.rn.f32 	%f1020, %f953, %f968, %f924;
+	fma.rn.f32 	%f1021, %f953, %f969, %f925;
+	fma.rn.f32 	%f1022, %f953, %f970, %f926;
+	fma.rn.f32 	%f1023, %f953, %f971, %f927;
+	fma.rn.f32 	%f1024, %f954, %f960, %f928;
+	fma.rn.f32 	%f1025, %f954, %f961, %f929;
+	fma.rn.f32 	%f1026, %f954, %f962, %f930;
+	fma.rn.f32 	%f1027, %f954, %f963, %f931;
+	fma.rn.f32 	%f1028, %f954, %f968, %f932;
+	fma.rn.f32 	%f1029, %f954, %f969, %f933;
+	fma.rn.f32 	%f1030, %f954, %f970, %f934;
+	fma.rn.f32 	%f1031, %f954, %f971, %f935;
+	fma.rn.f32 	%f1032, %f955, %f960, %f936;
+	fma.rn.f32 	%f1033, %f955, %f961, %f937;
+	fma.rn.f32 	%f1034, %f955, %f962, %f938;
+	fma.rn.f32 	%f1035, %f955, %f963, %f939;
+	fma.rn.f32 	%f1036, %f955, %f968, %f940;
+	fma.rn.f32 	%f1037, %f955, %f969, %f941;
+	fma.rn.f32 	%f1038, %f955, %f970, %f942;
+	fma.rn.f32 	%f1039, %f955, %f971, %f943;
+	ld.shared.v4.f32 	{%f1040, %f1041, %f1042, %f1043}, [%r239+3168];
+	ld.shared.v4.f32 	{%f1048, %f1049, %f1050, %f1051}, [%r239+3424];
+	ld.shared.v4.f32 	{%f1056, %f1057, %f1058, %f1059}, [%r243+3168];
+	ld.shared.v4.f32 	{%f1064, %f1065, %f1066, %f1067}, [%r243+3424];
+	fma.rn.f32 	%f1072, %f1040, %f1056, %f976;
+	fma.rn.f32 	%f1073, %f1040, %f1057, %f977;
+	fma.rn.f32 	%f1074, %f1040, %f1058, %f978;
+	fma.rn.f32 	%f1075, %f1040, %f1059, %f979;
+	fma.rn.f32 	%f1076, %f1040, %f1064, %f980;
+	fma.rn.f32 	%f1077, %f1040, %f1065, %f981;
+	fma.rn.f32 	%f1078, %f1040, %f1066, %f982;
+	fma.rn.f32 	%f1079, %f1040, %f1067, %f983;
+	fma.rn.f32 	%f1080, %f1041, %f1056, %f984;
+	fma.rn.f32 	%f1081, %f1041, %f1057, %f985;
+	fma.rn.f32 	%f1082, %f1041, %f1058, %f986;
+	fma.rn.f32 	%f1083, %f1041, %f1059, %f987;
+	fma.rn.f32 	%f1084, %f1041, %f1064, %f988;
+	fma.rn.f32 	%f1085, %f1041, %f1065, %f989;
+	fma.rn.f32 	%f1086, %f1041, %f1066, %f990;
+	fma.rn.f32 	%f1087, %f1041, %f1067, %f991;
+	fma.rn.f32 	%f1088, %f1042, %f1056, %f992;
+	fma.rn.f32 	%f1089, %f1042, %f1057, %f993;
+	fma.rn.f32 	%f1090, %f1042, %f1058, %f994;
+	fma.rn.f32 	%f1091, %f1042, %f1059, %f995;
+	fma.rn.f32 	%f1092, %f1042, %f1064, %f996;
+	fma.rn.f32 	%f1093, %f1042, %f1065, %f997;
+	fma.rn.f32 	%f1094, %f1042, %f1066, %f998;
+	fma.rn.f32 	%f1095, %f1042, %f1067, %f999;
+	fma.rn.f32 	%f1096, %f1043, %f1056, %f1000;
+	fma.rn.f32 	%f1097, %f1043, %f1057, %f1001;
+	fma.rn.f32 	%f1098, %f1043, %f1058, %f1002;
+	fma.rn.f32 	%f1099, %f1043, %f1059, %f1003;
+	fma.rn.f32 	%f1100, %f1043, %f1064, %f1004;
+	fma.rn.f32 	%f1101, %f1043, %f1065, %f1005;
+	fma.rn.f32 	%f1102, %f1043, %f1066, %f1006;
+	fma.rn.f32 	%f1103, %f1043, %f1067, %f1007;
+	fma.rn.f32 	%f1104, %f1048, %f1056, %f1008;
+	fma.rn.f32 	%f1105, %f1048, %f1057, %f1009;
+	fma.rn.f32 	%f1106, %f1048, %f1058, %f1010;
+	fma.rn.f32 	%f1107, %f1048, %f1059, %f1011;
+	fma.rn.f32 	%f1108, %f1048, %f1064, %f1012;
+	fma.rn.f32 	%f1109, %f1048, %f1065, %f1013;
+	fma.rn.f32 	%f1110, %f1048, %f1066, %f1014;
+	fma.rn.f32 	%f1111, %f1048, %f1067, %f1015;
+	fma.rn.f32 	%f1112, %f1049, %f1056, %f1016;
+	fma.rn.f32 	%f1113, %f1049, %f1057, %f1017;
+	fma.rn.f32 	%f1114, %f1049, %f1058, %f1018;
+	fma.rn.f32 	%f1115, %f1049, %f1059, %f1019;
+	fma.rn.f32 	%f1116, %f1049, %f1064, %f1020;
+	fma.rn.f32 	%f1117, %f1049, %f1065, %f1021;
+	fma.rn.f32 	%f1118, %f1049, %f1066, %f1022;
+	fma.rn.f32 	%f1119, %f1049, %f1067, %f1023;
+	fma.rn.f32 	%f1120, %f1050, %f1056, %f1024;
+	fma.rn.f32 	%f1121, %f1050, %f1057, %f1025;
+	fma.rn.f32 	%f1122, %f1050, %f1058, %f1026;
+	fma.rn.f32 	%f1123, %f1050, %f1059, %f1027;
+	fma.rn.f32 	%f1124, %f1050, %f1064, %f1028;
+	fma.rn.f32 	%f1125, %f1050, %f1065, %f1029;
+	fma.rn.f32 	%f1126, %f1050, %f1066, %f1030;
+	fma.rn.f32 	%f1127, %f1050, %f1067, %f1031;
+	fma.rn.f32 	%f1128, %f1051, %f1056, %f1032;
+	fma.rn.f32 	%f1129, %f1051, %f1057, %f1033;
+	fma.rn.f32 	%f1130, %f1051, %f1058, %f1034;
+	fma.rn.f32 	%f1131, %f1051, %f1059, %f1035;
+	fma.rn.f32 	%f1132, %f1051, %f1064, %f1036;
+	fma.rn.f32 	%f1133, %f1051, %f1065, %f1037;
+	fma.rn.f32 	%f1134, %f1051, %f1066, %f1038;
+	fma.rn.f32 	%f1135, %f1051, %f1067, %f1039;
+	ld.shared.v4.f32 	{%f1136, %f1137, %f1138, %f1139}, [%r239+3696];
+	ld.shared.v4.f32 	{%f1144, %f1145, %f1146, %f1147}, [%r239+3952];
+	ld.shared.v4.f32 	{%f1152, %f1153, %f1154, %f1155}, [%r243+3696];
+	ld.shared.v4.f32 	{%f1160, %f1161, %f1162, %f1163}, [%r243+3952];
+	fma.rn.f32 	%f1603, %f1136, %f1152, %f1072;
+	fma.rn.f32 	%f1602, %f1136, %f1153, %f1073;
+	fma.rn.f32 	%f1601, %f1136, %f1154, %f1074;
+	fma.rn.f32 	%f1600, %f1136, %f1155, %f1075;
+	fma.rn.f32 	%f1599, %f1136, %f1160, %f1076;
+	fma.rn.f32 	%f1598, %f1136, %f1161, %f1077;
+	fma.rn.f32 	%f1597, %f1136, %f1162, %f1078;
+	fma.rn.f32 	%f1596, %f1136, %f1163, %f1079;
+	fma.rn.f32 	%f1595, %f1137, %f1152, %f1080;
+	fma.rn.f32 	%f1594, %f1137, %f1153, %f1081;
+	fma.rn.f32 	%f1593, %f1137, %f1154, %f1082;
+	fma.rn.f32 	%f1592, %f1137, %f1155, %f1083;
+	fma.rn.f32 	%f1591, %f1137, %f1160, %f1084;
+	fma.rn.f32 	%f1590, %f1137, %f1161, %f1085;
+	fma.rn.f32 	%f1589, %f1137, %f1162, %f1086;
+	fma.rn.f32 	%f1588, %f1137, %f1163, %f1087;
+	fma.rn.f32 	%f1587, %f1138, %f1152, %f1088;
+	fma.rn.f32 	%f1586, %f1138, %f1153, %f1089;
+	fma.rn.f32 	%f1585, %f1138, %f1154, %f1090;
+	fma.rn.f32 	%f1584, %f1138, %f1155, %f1091;
+	fma.rn.f32 	%f1583, %f1138, %f1160, %f1092;
+	fma.rn.f32 	%f1582, %f1138, %f1161, %f1093;
+	fma.rn.f32 	%f1581, %f1138, %f1162, %f1094;
+	fma.rn.f32 	%f1580, %f1138, %f1163, %f1095;
+	fma.rn.f32 	%f1579, %f1139, %f1152, %f1096;
+	fma.rn.f32 	%f1578, %f1139, %f1153, %f1097;
+	fma.rn.f32 	%f1577, %f1139, %f1154, %f1098;
+	fma.rn.f32 	%f1576, %f1139, %f1155, %f1099;
+	fma.rn.f32 	%f1575, %f1139, %f1160, %f1100;
+	fma.rn.f32 	%f1574, %f1139, %f1161, %f1101;
+	fma.rn.f32 	%f1573, %f1139, %f1162, %f1102;
+	fma.rn.f32 	%f1572, %f1139, %f1163, %f1103;
+	fma.rn.f32 	%f1571, %f1144, %f1152, %f1104;
+	fma.rn.f32 	%f1570, %f1144, %f1153, %f1105;
+	fma.rn.f32 	%f1569, %f1144, %f1154, %f1106;
+	fma.rn.f32 	%f1568, %f1144, %f1155, %f1107;
+	fma.rn.f32 	%f1567, %f1144, %f1160, %f1108;
+	fma.rn.f32 	%f1566, %f1144, %f1161, %f1109;
+	fma.rn.f32 	%f1565, %f1144, %f1162, %f1110;
+	fma.rn.f32 	%f1564, %f1144, %f1163, %f1111;
+	fma.rn.f32 	%f1563, %f1145, %f1152, %f1112;
+	fma.rn.f32 	%f1562, %f1145, %f1153, %f1113;
+	fma.rn.f32 	%f1561, %f1145, %f1154, %f1114;
+	fma.rn.f32 	%f1560, %f1145, %f1155, %f1115;
+	fma.rn.f32 	%f1559, %f1145, %f1160, %f1116;
+	fma.rn.f32 	%f1558, %f1145, %f1161, %f1117;
+	fma.rn.f32 	%f1557, %f1145, %f1162, %f1118;
+	fma.rn.f32 	%f1556, %f1145, %f1163, %f1119;
+	fma.rn.f32 	%f1612, %f1146, %f1152, %f1120;
+	fma.rn.f32 	%f1613, %f1146, %f1153, %f1121;
+	fma.rn.f32 	%f1614, %f1146, %f1154, %f1122;
+	fma.rn.f32 	%f1615, %f1146, %f1155, %f1123;
+	fma.rn.f32 	%f1616, %f1146, %f1160, %f1124;
+	fma.rn.f32 	%f1617, %f1146, %f1161, %f1125;
+	fma.rn.f32 	%f1618, %f1146, %f1162, %f1126;
+	fma.rn.f32 	%f1619, %f1146, %f1163, %f1127;
+	fma.rn.f32 	%f1620, %f1147, %f1152, %f1128;
+	fma.rn.f32 	%f1621, %f1147, %f1153, %f1129;
+	fma.rn.f32 	%f1622, %f1147, %f1154, %f1130;
+	fma.rn.f32 	%f1623, %f1147, %f1155, %f1131;
+	fma.rn.f32 	%f1624, %f1147, %f1160, %f1132;
+	fma.rn.f32 	%f1625, %f1147, %f1161, %f1133;
+	fma.rn.f32 	%f1626, %f1147, %f1162, %f1134;
+	fma.rn.f32 	%f1627, %f1147, %f1163, %f1135;
+	mov.pred 	%p260, 0;
+	@%p57 bra 	$L__BB0_87;
 
-$L__BB0_81:
-	@%p57 bra 	$L__BB0_83;
-
-	add.s64 	%rd124, %rd17, %rd2;
-	shl.b64 	%rd125, %rd124, 2;
-	add.s64 	%rd126, %rd1, %rd125;
-	ld.global.f32 	%f1126, [%rd126+4];
-	mul.f32 	%f1127, %f1126, %f226;
-	fma.rn.f32 	%f1128, %f1441, %f225, %f1127;
-	st.global.f32 	[%rd126+4], %f1128;
+	setp.ne.s32 	%p110, %r19, 0;
+	@%p110 bra 	$L__BB0_83;
+	bra.uni 	$L__BB0_82;
 
 $L__BB0_83:
-	@%p58 bra 	$L__BB0_85;
+	xor.b32  	%r606, %r620, 1;
+	mov.u32 	%r591, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r251, %r606, 4224, %r591;
+	mad.lo.s32 	%r252, %r3, 528, %r251;
+	shl.b32 	%r253, %r2, 2;
+	add.s32 	%r254, %r252, %r253;
+	st.shared.v4.f32 	[%r254], {%f1551, %f1550, %f1549, %f1548};
+	bra.uni 	$L__BB0_84;
 
-	add.s64 	%rd127, %rd17, %rd2;
-	shl.b64 	%rd128, %rd127, 2;
-	add.s64 	%rd129, %rd1, %rd128;
-	ld.global.f32 	%f1129, [%rd129+8];
-	mul.f32 	%f1130, %f1129, %f226;
-	fma.rn.f32 	%f1131, %f1440, %f225, %f1130;
-	st.global.f32 	[%rd129+8], %f1131;
+$L__BB0_82:
+	xor.b32  	%r605, %r620, 1;
+	mov.u32 	%r588, _ZZ10kiln_sgemmE2As;
+	cvt.u32.u64 	%r244, %rd12;
+	mad.lo.s32 	%r246, %r605, 4224, %r588;
+	mad.lo.s32 	%r247, %r244, 528, %r246;
+	shl.b32 	%r248, %r4, 2;
+	add.s32 	%r249, %r247, %r248;
+	st.shared.f32 	[%r249], %f1551;
+	st.shared.f32 	[%r249+528], %f1550;
+	st.shared.f32 	[%r249+1056], %f1549;
+	st.shared.f32 	[%r249+1584], %f1548;
 
-$L__BB0_85:
-	@%p59 bra 	$L__BB0_87;
+$L__BB0_84:
+	setp.eq.s32 	%p111, %r20, 0;
+	@%p111 bra 	$L__BB0_86;
 
-	add.s64 	%rd130, %rd17, %rd2;
-	shl.b64 	%rd131, %rd130, 2;
-	add.s64 	%rd132, %rd1, %rd131;
-	ld.global.f32 	%f1132, [%rd132+12];
-	mul.f32 	%f1133, %f1132, %f226;
-	fma.rn.f32 	%f1134, %f1439, %f225, %f1133;
-	st.global.f32 	[%rd132+12], %f1134;
+	xor.b32  	%r602, %r620, 1;
+	mov.u32 	%r589, _ZZ10kiln_sgemmE2Bs;
+	cvt.u32.u64 	%r255, %rd12;
+	mad.lo.s32 	%r257, %r602, 4224, %r589;
+	mad.lo.s32 	%r258, %r255, 528, %r257;
+	shl.b32 	%r259, %r4, 2;
+	add.s32 	%r260, %r258, %r259;
+	st.shared.f32 	[%r260], %f1555;
+	st.shared.f32 	[%r260+528], %f1554;
+	st.shared.f32 	[%r260+1056], %f1553;
+	st.shared.f32 	[%r260+1584], %f1552;
+	mov.pred 	%p260, -1;
+	bra.uni 	$L__BB0_87;
+
+$L__BB0_86:
+	xor.b32  	%r604, %r620, 1;
+	mov.u32 	%r590, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r262, %r604, 4224, %r590;
+	mad.lo.s32 	%r263, %r3, 528, %r262;
+	shl.b32 	%r264, %r2, 2;
+	add.s32 	%r265, %r263, %r264;
+	st.shared.v4.f32 	[%r265], {%f1555, %f1554, %f1553, %f1552};
+	mov.pred 	%p260, -1;
 
 $L__BB0_87:
-	@%p60 bra 	$L__BB0_89;
-
-	add.s64 	%rd133, %rd17, %rd2;
-	shl.b64 	%rd134, %rd133, 2;
-	add.s64 	%rd135, %rd1, %rd134;
-	ld.global.f32 	%f1135, [%rd135+16];
-	mul.f32 	%f1136, %f1135, %f226;
-	fma.rn.f32 	%f1137, %f1438, %f225, %f1136;
-	st.global.f32 	[%rd135+16], %f1137;
-
-$L__BB0_89:
-	@%p61 bra 	$L__BB0_91;
-
-	add.s64 	%rd136, %rd17, %rd2;
-	shl.b64 	%rd137, %rd136, 2;
-	add.s64 	%rd138, %rd1, %rd137;
-	ld.global.f32 	%f1138, [%rd138+20];
-	mul.f32 	%f1139, %f1138, %f226;
-	fma.rn.f32 	%f1140, %f1437, %f225, %f1139;
-	st.global.f32 	[%rd138+20], %f1140;
-
-$L__BB0_91:
-	@%p62 bra 	$L__BB0_93;
-
-	add.s64 	%rd139, %rd17, %rd2;
-	shl.b64 	%rd140, %rd139, 2;
-	add.s64 	%rd141, %rd1, %rd140;
-	ld.global.f32 	%f1141, [%rd141+24];
-	mul.f32 	%f1142, %f1141, %f226;
-	fma.rn.f32 	%f1143, %f1436, %f225, %f1142;
-	st.global.f32 	[%rd141+24], %f1143;
-
-$L__BB0_93:
-	@%p63 bra 	$L__BB0_95;
-
-	add.s64 	%rd142, %rd17, %rd2;
-	shl.b64 	%rd143, %rd142, 2;
-	add.s64 	%rd144, %rd1, %rd143;
-	ld.global.f32 	%f1144, [%rd144+28];
-	mul.f32 	%f1145, %f1144, %f226;
-	fma.rn.f32 	%f1146, %f1435, %f225, %f1145;
-	st.global.f32 	[%rd144+28], %f1146;
-
-$L__BB0_95:
-	or.b32  	%r258, %r193, 3;
-	setp.ge.s32 	%p82, %r258, %r15;
-	@%p82 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd145, %r258, %r20;
-	add.s64 	%rd18, %rd145, %rd10;
-	@%p56 bra 	$L__BB0_98;
-
-	add.s64 	%rd146, %rd18, %rd2;
-	shl.b64 	%rd147, %rd146, 2;
-	add.s64 	%rd148, %rd1, %rd147;
-	ld.global.f32 	%f1147, [%rd148];
-	mul.f32 	%f1148, %f1147, %f226;
-	fma.rn.f32 	%f1149, %f1434, %f225, %f1148;
-	st.global.f32 	[%rd148], %f1149;
-
-$L__BB0_98:
-	@%p57 bra 	$L__BB0_100;
-
-	add.s64 	%rd149, %rd18, %rd2;
-	shl.b64 	%rd150, %rd149, 2;
-	add.s64 	%rd151, %rd1, %rd150;
-	ld.global.f32 	%f1150, [%rd151+4];
-	mul.f32 	%f1151, %f1150, %f226;
-	fma.rn.f32 	%f1152, %f1433, %f225, %f1151;
-	st.global.f32 	[%rd151+4], %f1152;
-
-$L__BB0_100:
-	@%p58 bra 	$L__BB0_102;
-
-	add.s64 	%rd152, %rd18, %rd2;
-	shl.b64 	%rd153, %rd152, 2;
-	add.s64 	%rd154, %rd1, %rd153;
-	ld.global.f32 	%f1153, [%rd154+8];
-	mul.f32 	%f1154, %f1153, %f226;
-	fma.rn.f32 	%f1155, %f1432, %f225, %f1154;
-	st.global.f32 	[%rd154+8], %f1155;
-
-$L__BB0_102:
-	@%p59 bra 	$L__BB0_104;
-
-	add.s64 	%rd155, %rd18, %rd2;
-	shl.b64 	%rd156, %rd155, 2;
-	add.s64 	%rd157, %rd1, %rd156;
-	ld.global.f32 	%f1156, [%rd157+12];
-	mul.f32 	%f1157, %f1156, %f226;
-	fma.rn.f32 	%f1158, %f1431, %f225, %f1157;
-	st.global.f32 	[%rd157+12], %f1158;
-
-$L__BB0_104:
-	@%p60 bra 	$L__BB0_106;
-
-	add.s64 	%rd158, %rd18, %rd2;
-	shl.b64 	%rd159, %rd158, 2;
-	add.s64 	%rd160, %rd1, %rd159;
-	ld.global.f32 	%f1159, [%rd160+16];
-	mul.f32 	%f1160, %f1159, %f226;
-	fma.rn.f32 	%f1161, %f1430, %f225, %f1160;
-	st.global.f32 	[%rd160+16], %f1161;
-
-$L__BB0_106:
-	@%p61 bra 	$L__BB0_108;
-
-	add.s64 	%rd161, %rd18, %rd2;
-	shl.b64 	%rd162, %rd161, 2;
-	add.s64 	%rd163, %rd1, %rd162;
-	ld.global.f32 	%f1162, [%rd163+20];
-	mul.f32 	%f1163, %f1162, %f226;
-	fma.rn.f32 	%f1164, %f1429, %f225, %f1163;
-	st.global.f32 	[%rd163+20], %f1164;
-
-$L__BB0_108:
-	@%p62 bra 	$L__BB0_110;
-
-	add.s64 	%rd164, %rd18, %rd2;
-	shl.b64 	%rd165, %rd164, 2;
-	add.s64 	%rd166, %rd1, %rd165;
-	ld.global.f32 	%f1165, [%rd166+24];
-	mul.f32 	%f1166, %f1165, %f226;
-	fma.rn.f32 	%f1167, %f1428, %f225, %f1166;
-	st.global.f32 	[%rd166+24], %f1167;
-
-$L__BB0_110:
-	@%p63 bra 	$L__BB0_112;
-
-	add.s64 	%rd167, %rd18, %rd2;
-	shl.b64 	%rd168, %rd167, 2;
-	add.s64 	%rd169, %rd1, %rd168;
-	ld.global.f32 	%f1168, [%rd169+28];
-	mul.f32 	%f1169, %f1168, %f226;
-	fma.rn.f32 	%f1170, %f1427, %f225, %f1169;
-	st.global.f32 	[%rd169+28], %f1170;
-
-$L__BB0_112:
-	or.b32  	%r280, %r193, 4;
-	setp.ge.s32 	%p91, %r280, %r15;
-	@%p91 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd170, %r280, %r20;
-	add.s64 	%rd19, %rd170, %rd10;
-	@%p56 bra 	$L__BB0_115;
-
-	add.s64 	%rd171, %rd19, %rd2;
-	shl.b64 	%rd172, %rd171, 2;
-	add.s64 	%rd173, %rd1, %rd172;
-	ld.global.f32 	%f1171, [%rd173];
-	mul.f32 	%f1172, %f1171, %f226;
-	fma.rn.f32 	%f1173, %f1426, %f225, %f1172;
-	st.global.f32 	[%rd173], %f1173;
-
-$L__BB0_115:
-	@%p57 bra 	$L__BB0_117;
-
-	add.s64 	%rd174, %rd19, %rd2;
-	shl.b64 	%rd175, %rd174, 2;
-	add.s64 	%rd176, %rd1, %rd175;
-	ld.global.f32 	%f1174, [%rd176+4];
-	mul.f32 	%f1175, %f1174, %f226;
-	fma.rn.f32 	%f1176, %f1425, %f225, %f1175;
-	st.global.f32 	[%rd176+4], %f1176;
-
-$L__BB0_117:
-	@%p58 bra 	$L__BB0_119;
-
-	add.s64 	%rd177, %rd19, %rd2;
-	shl.b64 	%rd178, %rd177, 2;
-	add.s64 	%rd179, %rd1, %rd178;
-	ld.global.f32 	%f1177, [%rd179+8];
-	mul.f32 	%f1178, %f1177, %f226;
-	fma.rn.f32 	%f1179, %f1424, %f225, %f1178;
-	st.global.f32 	[%rd179+8], %f1179;
-
-$L__BB0_119:
-	@%p59 bra 	$L__BB0_121;
-
-	add.s64 	%rd180, %rd19, %rd2;
-	shl.b64 	%rd181, %rd180, 2;
-	add.s64 	%rd182, %rd1, %rd181;
-	ld.global.f32 	%f1180, [%rd182+12];
-	mul.f32 	%f1181, %f1180, %f226;
-	fma.rn.f32 	%f1182, %f1423, %f225, %f1181;
-	st.global.f32 	[%rd182+12], %f1182;
-
-$L__BB0_121:
-	@%p60 bra 	$L__BB0_123;
-
-	add.s64 	%rd183, %rd19, %rd2;
-	shl.b64 	%rd184, %rd183, 2;
-	add.s64 	%rd185, %rd1, %rd184;
-	ld.global.f32 	%f1183, [%rd185+16];
-	mul.f32 	%f1184, %f1183, %f226;
-	fma.rn.f32 	%f1185, %f1422, %f225, %f1184;
-	st.global.f32 	[%rd185+16], %f1185;
-
-$L__BB0_123:
-	@%p61 bra 	$L__BB0_125;
-
-	add.s64 	%rd186, %rd19, %rd2;
-	shl.b64 	%rd187, %rd186, 2;
-	add.s64 	%rd188, %rd1, %rd187;
-	ld.global.f32 	%f1186, [%rd188+20];
-	mul.f32 	%f1187, %f1186, %f226;
-	fma.rn.f32 	%f1188, %f1421, %f225, %f1187;
-	st.global.f32 	[%rd188+20], %f1188;
-
-$L__BB0_125:
-	@%p62 bra 	$L__BB0_127;
-
-	add.s64 	%rd189, %rd19, %rd2;
-	shl.b64 	%rd190, %rd189, 2;
-	add.s64 	%rd191, %rd1, %rd190;
-	ld.global.f32 	%f1189, [%rd191+24];
-	mul.f32 	%f1190, %f1189, %f226;
-	fma.rn.f32 	%f1191, %f1420, %f225, %f1190;
-	st.global.f32 	[%rd191+24], %f1191;
-
-$L__BB0_127:
-	@%p63 bra 	$L__BB0_129;
-
-	add.s64 	%rd192, %rd19, %rd2;
-	shl.b64 	%rd193, %rd192, 2;
-	add.s64 	%rd194, %rd1, %rd193;
-	ld.global.f32 	%f1192, [%rd194+28];
-	mul.f32 	%f1193, %f1192, %f226;
-	fma.rn.f32 	%f1194, %f1419, %f225, %f1193;
-	st.global.f32 	[%rd194+28], %f1194;
-
-$L__BB0_129:
-	or.b32  	%r302, %r193, 5;
-	setp.ge.s32 	%p100, %r302, %r15;
-	@%p100 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd195, %r302, %r20;
-	add.s64 	%rd20, %rd195, %rd10;
-	@%p56 bra 	$L__BB0_132;
-
-	add.s64 	%rd196, %rd20, %rd2;
-	shl.b64 	%rd197, %rd196, 2;
-	add.s64 	%rd198, %rd1, %rd197;
-	ld.global.f32 	%f1195, [%rd198];
-	mul.f32 	%f1196, %f1195, %f226;
-	fma.rn.f32 	%f1197, %f1418, %f225, %f1196;
-	st.global.f32 	[%rd198], %f1197;
-
-$L__BB0_132:
-	@%p57 bra 	$L__BB0_134;
-
-	add.s64 	%rd199, %rd20, %rd2;
-	shl.b64 	%rd200, %rd199, 2;
-	add.s64 	%rd201, %rd1, %rd200;
-	ld.global.f32 	%f1198, [%rd201+4];
-	mul.f32 	%f1199, %f1198, %f226;
-	fma.rn.f32 	%f1200, %f1417, %f225, %f1199;
-	st.global.f32 	[%rd201+4], %f1200;
-
-$L__BB0_134:
-	@%p58 bra 	$L__BB0_136;
-
-	add.s64 	%rd202, %rd20, %rd2;
-	shl.b64 	%rd203, %rd202, 2;
-	add.s64 	%rd204, %rd1, %rd203;
-	ld.global.f32 	%f1201, [%rd204+8];
-	mul.f32 	%f1202, %f1201, %f226;
-	fma.rn.f32 	%f1203, %f1416, %f225, %f1202;
-	st.global.f32 	[%rd204+8], %f1203;
-
-$L__BB0_136:
-	@%p59 bra 	$L__BB0_138;
-
-	add.s64 	%rd205, %rd20, %rd2;
-	shl.b64 	%rd206, %rd205, 2;
-	add.s64 	%rd207, %rd1, %rd206;
-	ld.global.f32 	%f1204, [%rd207+12];
-	mul.f32 	%f1205, %f1204, %f226;
-	fma.rn.f32 	%f1206, %f1415, %f225, %f1205;
-	st.global.f32 	[%rd207+12], %f1206;
-
-$L__BB0_138:
-	@%p60 bra 	$L__BB0_140;
-
-	add.s64 	%rd208, %rd20, %rd2;
-	shl.b64 	%rd209, %rd208, 2;
-	add.s64 	%rd210, %rd1, %rd209;
-	ld.global.f32 	%f1207, [%rd210+16];
-	mul.f32 	%f1208, %f1207, %f226;
-	fma.rn.f32 	%f1209, %f1414, %f225, %f1208;
-	st.global.f32 	[%rd210+16], %f1209;
-
-$L__BB0_140:
-	@%p61 bra 	$L__BB0_142;
-
-	add.s64 	%rd211, %rd20, %rd2;
-	shl.b64 	%rd212, %rd211, 2;
-	add.s64 	%rd213, %rd1, %rd212;
-	ld.global.f32 	%f1210, [%rd213+20];
-	mul.f32 	%f1211, %f1210, %f226;
-	fma.rn.f32 	%f1212, %f1413, %f225, %f1211;
-	st.global.f32 	[%rd213+20], %f1212;
-
-$L__BB0_142:
-	@%p62 bra 	$L__BB0_144;
-
-	add.s64 	%rd214, %rd20, %rd2;
-	shl.b64 	%rd215, %rd214, 2;
-	add.s64 	%rd216, %rd1, %rd215;
-	ld.global.f32 	%f1213, [%rd216+24];
-	mul.f32 	%f1214, %f1213, %f226;
-	fma.rn.f32 	%f1215, %f1412, %f225, %f1214;
-	st.global.f32 	[%rd216+24], %f1215;
-
-$L__BB0_144:
-	@%p63 bra 	$L__BB0_146;
-
-	add.s64 	%rd217, %rd20, %rd2;
-	shl.b64 	%rd218, %rd217, 2;
-	add.s64 	%rd219, %rd1, %rd218;
-	ld.global.f32 	%f1216, [%rd219+28];
-	mul.f32 	%f1217, %f1216, %f226;
-	fma.rn.f32 	%f1218, %f1411, %f225, %f1217;
-	st.global.f32 	[%rd219+28], %f1218;
-
-$L__BB0_146:
-	or.b32  	%r324, %r193, 6;
-	setp.ge.s32 	%p109, %r324, %r15;
-	@%p109 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd220, %r324, %r20;
-	add.s64 	%rd21, %rd220, %rd10;
-	@%p56 bra 	$L__BB0_149;
-
-	add.s64 	%rd221, %rd21, %rd2;
-	shl.b64 	%rd222, %rd221, 2;
-	add.s64 	%rd223, %rd1, %rd222;
-	ld.global.f32 	%f1219, [%rd223];
-	mul.f32 	%f1220, %f1219, %f226;
-	fma.rn.f32 	%f1221, %f1459, %f225, %f1220;
-	st.global.f32 	[%rd223], %f1221;
-
-$L__BB0_149:
-	@%p57 bra 	$L__BB0_151;
-
-	add.s64 	%rd224, %rd21, %rd2;
-	shl.b64 	%rd225, %rd224, 2;
-	add.s64 	%rd226, %rd1, %rd225;
-	ld.global.f32 	%f1222, [%rd226+4];
-	mul.f32 	%f1223, %f1222, %f226;
-	fma.rn.f32 	%f1224, %f1460, %f225, %f1223;
-	st.global.f32 	[%rd226+4], %f1224;
-
-$L__BB0_151:
-	@%p58 bra 	$L__BB0_153;
-
-	add.s64 	%rd227, %rd21, %rd2;
-	shl.b64 	%rd228, %rd227, 2;
-	add.s64 	%rd229, %rd1, %rd228;
-	ld.global.f32 	%f1225, [%rd229+8];
-	mul.f32 	%f1226, %f1225, %f226;
-	fma.rn.f32 	%f1227, %f1461, %f225, %f1226;
-	st.global.f32 	[%rd229+8], %f1227;
-
-$L__BB0_153:
-	@%p59 bra 	$L__BB0_155;
-
-	add.s64 	%rd230, %rd21, %rd2;
-	shl.b64 	%rd231, %rd230, 2;
-	add.s64 	%rd232, %rd1, %rd231;
-	ld.global.f32 	%f1228, [%rd232+12];
-	mul.f32 	%f1229, %f1228, %f226;
-	fma.rn.f32 	%f1230, %f1462, %f225, %f1229;
-	st.global.f32 	[%rd232+12], %f1230;
-
-$L__BB0_155:
-	@%p60 bra 	$L__BB0_157;
-
-	add.s64 	%rd233, %rd21, %rd2;
-	shl.b64 	%rd234, %rd233, 2;
-	add.s64 	%rd235, %rd1, %rd234;
-	ld.global.f32 	%f1231, [%rd235+16];
-	mul.f32 	%f1232, %f1231, %f226;
-	fma.rn.f32 	%f1233, %f1463, %f225, %f1232;
-	st.global.f32 	[%rd235+16], %f1233;
-
-$L__BB0_157:
-	@%p61 bra 	$L__BB0_159;
-
-	add.s64 	%rd236, %rd21, %rd2;
-	shl.b64 	%rd237, %rd236, 2;
-	add.s64 	%rd238, %rd1, %rd237;
-	ld.global.f32 	%f1234, [%rd238+20];
-	mul.f32 	%f1235, %f1234, %f226;
-	fma.rn.f32 	%f1236, %f1464, %f225, %f1235;
-	st.global.f32 	[%rd238+20], %f1236;
-
-$L__BB0_159:
-	@%p62 bra 	$L__BB0_161;
-
-	add.s64 	%rd239, %rd21, %rd2;
-	shl.b64 	%rd240, %rd239, 2;
-	add.s64 	%rd241, %rd1, %rd240;
-	ld.global.f32 	%f1237, [%rd241+24];
-	mul.f32 	%f1238, %f1237, %f226;
-	fma.rn.f32 	%f1239, %f1465, %f225, %f1238;
-	st.global.f32 	[%rd241+24], %f1239;
-
-$L__BB0_161:
-	@%p63 bra 	$L__BB0_163;
-
-	add.s64 	%rd242, %rd21, %rd2;
-	shl.b64 	%rd243, %rd242, 2;
-	add.s64 	%rd244, %rd1, %rd243;
-	ld.global.f32 	%f1240, [%rd244+28];
-	mul.f32 	%f1241, %f1240, %f226;
-	fma.rn.f32 	%f1242, %f1466, %f225, %f1241;
-	st.global.f32 	[%rd244+28], %f1242;
-
-$L__BB0_163:
-	or.b32  	%r346, %r193, 7;
-	setp.ge.s32 	%p118, %r346, %r15;
-	@%p118 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd245, %r346, %r20;
-	add.s64 	%rd22, %rd245, %rd10;
-	@%p56 bra 	$L__BB0_166;
-
-	add.s64 	%rd246, %rd22, %rd2;
-	shl.b64 	%rd247, %rd246, 2;
-	add.s64 	%rd248, %rd1, %rd247;
-	ld.global.f32 	%f1243, [%rd248];
-	mul.f32 	%f1244, %f1243, %f226;
-	fma.rn.f32 	%f1245, %f1467, %f225, %f1244;
-	st.global.f32 	[%rd248], %f1245;
-
-$L__BB0_166:
-	@%p57 bra 	$L__BB0_168;
-
-	add.s64 	%rd249, %rd22, %rd2;
-	shl.b64 	%rd250, %rd249, 2;
-	add.s64 	%rd251, %rd1, %rd250;
-	ld.global.f32 	%f1246, [%rd251+4];
-	mul.f32 	%f1247, %f1246, %f226;
-	fma.rn.f32 	%f1248, %f1468, %f225, %f1247;
-	st.global.f32 	[%rd251+4], %f1248;
-
-$L__BB0_168:
-	@%p58 bra 	$L__BB0_170;
-
-	add.s64 	%rd252, %rd22, %rd2;
-	shl.b64 	%rd253, %rd252, 2;
-	add.s64 	%rd254, %rd1, %rd253;
-	ld.global.f32 	%f1249, [%rd254+8];
-	mul.f32 	%f1250, %f1249, %f226;
-	fma.rn.f32 	%f1251, %f1469, %f225, %f1250;
-	st.global.f32 	[%rd254+8], %f1251;
-
-$L__BB0_170:
-	@%p59 bra 	$L__BB0_172;
-
-	add.s64 	%rd255, %rd22, %rd2;
-	shl.b64 	%rd256, %rd255, 2;
-	add.s64 	%rd257, %rd1, %rd256;
-	ld.global.f32 	%f1252, [%rd257+12];
-	mul.f32 	%f1253, %f1252, %f226;
-	fma.rn.f32 	%f1254, %f1470, %f225, %f1253;
-	st.global.f32 	[%rd257+12], %f1254;
-
-$L__BB0_172:
-	@%p60 bra 	$L__BB0_174;
-
-	add.s64 	%rd258, %rd22, %rd2;
-	shl.b64 	%rd259, %rd258, 2;
-	add.s64 	%rd260, %rd1, %rd259;
-	ld.global.f32 	%f1255, [%rd260+16];
-	mul.f32 	%f1256, %f1255, %f226;
-	fma.rn.f32 	%f1257, %f1471, %f225, %f1256;
-	st.global.f32 	[%rd260+16], %f1257;
-
-$L__BB0_174:
-	@%p61 bra 	$L__BB0_176;
-
-	add.s64 	%rd261, %rd22, %rd2;
-	shl.b64 	%rd262, %rd261, 2;
-	add.s64 	%rd263, %rd1, %rd262;
-	ld.global.f32 	%f1258, [%rd263+20];
-	mul.f32 	%f1259, %f1258, %f226;
-	fma.rn.f32 	%f1260, %f1472, %f225, %f1259;
-	st.global.f32 	[%rd263+20], %f1260;
-
-$L__BB0_176:
-	@%p62 bra 	$L__BB0_178;
-
-	add.s64 	%rd264, %rd22, %rd2;
-	shl.b64 	%rd265, %rd264, 2;
-	add.s64 	%rd266, %rd1, %rd265;
-	ld.global.f32 	%f1261, [%rd266+24];
-	mul.f32 	%f1262, %f1261, %f226;
-	fma.rn.f32 	%f1263, %f1473, %f225, %f1262;
-	st.global.f32 	[%rd266+24], %f1263;
-
-$L__BB0_178:
-	@%p63 bra 	$L__BB0_316;
-
-	add.s64 	%rd267, %rd22, %rd2;
-	shl.b64 	%rd268, %rd267, 2;
-	add.s64 	%rd269, %rd1, %rd268;
-	ld.global.f32 	%f1264, [%rd269+28];
-	mul.f32 	%f1265, %f1264, %f226;
-	fma.rn.f32 	%f1266, %f1474, %f225, %f1265;
-	st.global.f32 	[%rd269+28], %f1266;
-
-$L__BB0_316:
-	ld.param.u32 	%r537, [kiln_sgemm_param_16];
-	mov.u32 	%r536, %nctaid.z;
-	add.s32 	%r542, %r542, %r536;
-	setp.lt.s32 	%p199, %r542, %r537;
-	@%p199 bra 	$L__BB0_2;
+	xor.b32  	%r620, %r620, 1;
+	add.s32 	%r619, %r619, 8;
+	bar.sync 	0;
+	@%p260 bra 	$L__BB0_45;
+
+$L__BB0_88:
+	setp.eq.f32 	%p114, %f302, 0f00000000;
+	@%p114 bra 	$L__BB0_225;
+	bra.uni 	$L__BB0_89;
+
+$L__BB0_225:
+	setp.ge.s32 	%p187, %r44, %r21;
+	@%p187 bra 	$L__BB0_242;
+
+	cvt.u32.u64 	%r432, %rd13;
+	setp.ge.s32 	%p188, %r432, %r22;
+	mul.wide.s32 	%rd289, %r44, %r26;
+	add.s64 	%rd44, %rd289, %rd25;
+	@%p188 bra 	$L__BB0_228;
+
+	add.s64 	%rd290, %rd44, %rd13;
+	shl.b64 	%rd291, %rd290, 2;
+	add.s64 	%rd292, %rd1, %rd291;
+	mul.f32 	%f1360, %f1603, %f301;
+	st.global.f32 	[%rd292], %f1360;
+
+$L__BB0_228:
+	cvt.u32.u64 	%r439, %rd14;
+	setp.ge.s32 	%p189, %r439, %r22;
+	@%p189 bra 	$L__BB0_230;
+
+	add.s64 	%rd293, %rd44, %rd14;
+	shl.b64 	%rd294, %rd293, 2;
+	add.s64 	%rd295, %rd1, %rd294;
+	mul.f32 	%f1361, %f1602, %f301;
+	st.global.f32 	[%rd295], %f1361;
+
+$L__BB0_230:
+	cvt.u32.u64 	%r440, %rd15;
+	setp.ge.s32 	%p190, %r440, %r22;
+	@%p190 bra 	$L__BB0_232;
+
+	add.s64 	%rd296, %rd44, %rd15;
+	shl.b64 	%rd297, %rd296, 2;
+	add.s64 	%rd298, %rd1, %rd297;
+	mul.f32 	%f1362, %f1601, %f301;
+	st.global.f32 	[%rd298], %f1362;
+
+$L__BB0_232:
+	cvt.u32.u64 	%r441, %rd17;
+	setp.ge.s32 	%p191, %r441, %r22;
+	@%p191 bra 	$L__BB0_234;
+
+	add.s64 	%rd299, %rd44, %rd17;
+	shl.b64 	%rd300, %rd299, 2;
+	add.s64 	%rd301, %rd1, %rd300;
+	mul.f32 	%f1363, %f1600, %f301;
+	st.global.f32 	[%rd301], %f1363;
+
+$L__BB0_234:
+	cvt.u32.u64 	%r442, %rd18;
+	setp.ge.s32 	%p192, %r442, %r22;
+	@%p192 bra 	$L__BB0_236;
+
+	add.s64 	%rd302, %rd44, %rd18;
+	shl.b64 	%rd303, %rd302, 2;
+	add.s64 	%rd304, %rd1, %rd303;
+	mul.f32 	%f1364, %f1599, %f301;
+	st.global.f32 	[%rd304], %f1364;
+
+$L__BB0_236:
+	cvt.u32.u64 	%r443, %rd20;
+	setp.ge.s32 	%p193, %r443, %r22;
+	@%p193 bra 	$L__BB0_238;
+
+	add.s64 	%rd305, %rd44, %rd20;
+	shl.b64 	%rd306, %rd305, 2;
+	add.s64 	%rd307, %rd1, %rd306;
+	mul.f32 	%f1365, %f1598, %f301;
+	st.global.f32 	[%rd307], %f1365;
+
+$L__BB0_238:
+	cvt.u32.u64 	%r444, %rd21;
+	setp.ge.s32 	%p194, %r444, %r22;
+	@%p194 bra 	$L__BB0_240;
+
+	add.s64 	%rd308, %rd44, %rd21;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	mul.f32 	%f1366, %f1597, %f301;
+	st.global.f32 	[%rd310], %f1366;
+
+$L__BB0_240:
+	cvt.u32.u64 	%r445, %rd22;
+	setp.ge.s32 	%p195, %r445, %r22;
+	@%p195 bra 	$L__BB0_242;
+
+	add.s64 	%rd311, %rd44, %rd22;
+	shl.b64 	%rd312, %rd311, 2;
+	add.s64 	%rd313, %rd1, %rd312;
+	mul.f32 	%f1367, %f1596, %f301;
+	st.global.f32 	[%rd313], %f1367;
+
+$L__BB0_242:
+	or.b32  	%r452, %r44, 1;
+	setp.ge.s32 	%p196, %r452, %r21;
+	@%p196 bra 	$L__BB0_259;
+
+	cvt.u32.u64 	%r453, %rd13;
+	setp.ge.s32 	%p197, %r453, %r22;
+	mul.wide.s32 	%rd314, %r452, %r26;
+	add.s64 	%rd45, %rd314, %rd25;
+	@%p197 bra 	$L__BB0_245;
+
+	add.s64 	%rd315, %rd45, %rd13;
+	shl.b64 	%rd316, %rd315, 2;
+	add.s64 	%rd317, %rd1, %rd316;
+	mul.f32 	%f1368, %f1595, %f301;
+	st.global.f32 	[%rd317], %f1368;
+
+$L__BB0_245:
+	cvt.u32.u64 	%r461, %rd14;
+	setp.ge.s32 	%p198, %r461, %r22;
+	@%p198 bra 	$L__BB0_247;
+
+	add.s64 	%rd318, %rd45, %rd14;
+	shl.b64 	%rd319, %rd318, 2;
+	add.s64 	%rd320, %rd1, %rd319;
+	mul.f32 	%f1369, %f1594, %f301;
+	st.global.f32 	[%rd320], %f1369;
+
+$L__BB0_247:
+	cvt.u32.u64 	%r462, %rd15;
+	setp.ge.s32 	%p199, %r462, %r22;
+	@%p199 bra 	$L__BB0_249;
+
+	add.s64 	%rd321, %rd45, %rd15;
+	shl.b64 	%rd322, %rd321, 2;
+	add.s64 	%rd323, %rd1, %rd322;
+	mul.f32 	%f1370, %f1593, %f301;
+	st.global.f32 	[%rd323], %f1370;
+
+$L__BB0_249:
+	cvt.u32.u64 	%r463, %rd17;
+	setp.ge.s32 	%p200, %r463, %r22;
+	@%p200 bra 	$L__BB0_251;
+
+	add.s64 	%rd324, %rd45, %rd17;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	mul.f32 	%f1371, %f1592, %f301;
+	st.global.f32 	[%rd326], %f1371;
+
+$L__BB0_251:
+	cvt.u32.u64 	%r464, %rd18;
+	setp.ge.s32 	%p201, %r464, %r22;
+	@%p201 bra 	$L__BB0_253;
+
+	add.s64 	%rd327, %rd45, %rd18;
+	shl.b64 	%rd328, %rd327, 2;
+	add.s64 	%rd329, %rd1, %rd328;
+	mul.f32 	%f1372, %f1591, %f301;
+	st.global.f32 	[%rd329], %f1372;
+
+$L__BB0_253:
+	cvt.u32.u64 	%r465, %rd20;
+	setp.ge.s32 	%p202, %r465, %r22;
+	@%p202 bra 	$L__BB0_255;
+
+	add.s64 	%rd330, %rd45, %rd20;
+	shl.b64 	%rd331, %rd330, 2;
+	add.s64 	%rd332, %rd1, %rd331;
+	mul.f32 	%f1373, %f1590, %f301;
+	st.global.f32 	[%rd332], %f1373;
+
+$L__BB0_255:
+	cvt.u32.u64 	%r466, %rd21;
+	setp.ge.s32 	%p203, %r466, %r22;
+	@%p203 bra 	$L__BB0_257;
+
+	add.s64 	%rd333, %rd45, %rd21;
+	shl.b64 	%rd334, %rd333, 2;
+	add.s64 	%rd335, %rd1, %rd334;
+	mul.f32 	%f1374, %f1589, %f301;
+	st.global.f32 	[%rd335], %f1374;
+
+$L__BB0_257:
+	cvt.u32.u64 	%r467, %rd22;
+	setp.ge.s32 	%p204, %r467, %r22;
+	@%p204 bra 	$L__BB0_259;
+
+	add.s64 	%rd336, %rd45, %rd22;
+	shl.b64 	%rd337, %rd336, 2;
+	add.s64 	%rd338, %rd1, %rd337;
+	mul.f32 	%f1375, %f1588, %f301;
+	st.global.f32 	[%rd338], %f1375;
+
+$L__BB0_259:
+	or.b32  	%r474, %r44, 2;
+	setp.ge.s32 	%p205, %r474, %r21;
+	@%p205 bra 	$L__BB0_276;
+
+	cvt.u32.u64 	%r475, %rd13;
+	setp.ge.s32 	%p206, %r475, %r22;
+	mul.wide.s32 	%rd339, %r474, %r26;
+	add.s64 	%rd46, %rd339, %rd25;
+	@%p206 bra 	$L__BB0_262;
+
+	add.s64 	%rd340, %rd46, %rd13;
+	shl.b64 	%rd341, %rd340, 2;
+	add.s64 	%rd342, %rd1, %rd341;
+	mul.f32 	%f1376, %f1587, %f301;
+	st.global.f32 	[%rd342], %f1376;
+
+$L__BB0_262:
+	cvt.u32.u64 	%r483, %rd14;
+	setp.ge.s32 	%p207, %r483, %r22;
+	@%p207 bra 	$L__BB0_264;
+
+	add.s64 	%rd343, %rd46, %rd14;
+	shl.b64 	%rd344, %rd343, 2;
+	add.s64 	%rd345, %rd1, %rd344;
+	mul.f32 	%f1377, %f1586, %f301;
+	st.global.f32 	[%rd345], %f1377;
+
+$L__BB0_264:
+	cvt.u32.u64 	%r484, %rd15;
+	setp.ge.s32 	%p208, %r484, %r22;
+	@%p208 bra 	$L__BB0_266;
+
+	add.s64 	%rd346, %rd46, %rd15;
+	shl.b64 	%rd347, %rd346, 2;
+	add.s64 	%rd348, %rd1, %rd347;
+	mul.f32 	%f1378, %f1585, %f301;
+	st.global.f32 	[%rd348], %f1378;
+
+$L__BB0_266:
+	cvt.u32.u64 	%r485, %rd17;
+	setp.ge.s32 	%p209, %r485, %r22;
+	@%p209 bra 	$L__BB0_268;
+
+	add.s64 	%rd349, %rd46, %rd17;
+	shl.b64 	%rd350, %rd349, 2;
+	add.s64 	%rd351, %rd1, %rd350;
+	mul.f32 	%f1379, %f1584, %f301;
+	st.global.f32 	[%rd351], %f1379;
+
+$L__BB0_268:
+	cvt.u32.u64 	%r486, %rd18;
+	setp.ge.s32 	%p210, %r486, %r22;
+	@%p210 bra 	$L__BB0_270;
+
+	add.s64 	%rd352, %rd46, %rd18;
+	shl.b64 	%rd353, %rd352, 2;
+	add.s64 	%rd354, %rd1, %rd353;
+	mul.f32 	%f1380, %f1583, %f301;
+	st.global.f32 	[%rd354], %f1380;
+
+$L__BB0_270:
+	cvt.u32.u64 	%r487, %rd20;
+	setp.ge.s32 	%p211, %r487, %r22;
+	@%p211 bra 	$L__BB0_272;
+
+	add.s64 	%rd355, %rd46, %rd20;
+	shl.b64 	%rd356, %rd355, 2;
+	add.s64 	%rd357, %rd1, %rd356;
+	mul.f32 	%f1381, %f1582, %f301;
+	st.global.f32 	[%rd357], %f1381;
+
+$L__BB0_272:
+	cvt.u32.u64 	%r488, %rd21;
+	setp.ge.s32 	%p212, %r488, %r22;
+	@%p212 bra 	$L__BB0_274;
+
+	add.s64 	%rd358, %rd46, %rd21;
+	shl.b64 	%rd359, %rd358, 2;
+	add.s64 	%rd360, %rd1, %rd359;
+	mul.f32 	%f1382, %f1581, %f301;
+	st.global.f32 	[%rd360], %f1382;
+
+$L__BB0_274:
+	cvt.u32.u64 	%r489, %rd22;
+	setp.ge.s32 	%p213, %r489, %r22;
+	@%p213 bra 	$L__BB0_276;
+
+	add.s64 	%rd361, %rd46, %rd22;
+	shl.b64 	%rd362, %rd361, 2;
+	add.s64 	%rd363, %rd1, %rd362;
+	mul.f32 	%f1383, %f1580, %f301;
+	st.global.f32 	[%rd363], %f1383;
+
+$L__BB0_276:
+	setp.ge.s32 	%p214, %r48, %r21;
+	@%p214 bra 	$L__BB0_293;
+
+	cvt.u32.u64 	%r497, %rd13;
+	setp.ge.s32 	%p215, %r497, %r22;
+	add.s64 	%rd47, %rd16, %rd25;
+	@%p215 bra 	$L__BB0_279;
+
+	add.s64 	%rd364, %rd47, %rd13;
+	shl.b64 	%rd365, %rd364, 2;
+	add.s64 	%rd366, %rd1, %rd365;
+	mul.f32 	%f1384, %f1579, %f301;
+	st.global.f32 	[%rd366], %f1384;
+
+$L__BB0_279:
+	cvt.u32.u64 	%r498, %rd14;
+	setp.ge.s32 	%p216, %r498, %r22;
+	@%p216 bra 	$L__BB0_281;
+
+	add.s64 	%rd367, %rd47, %rd14;
+	shl.b64 	%rd368, %rd367, 2;
+	add.s64 	%rd369, %rd1, %rd368;
+	mul.f32 	%f1385, %f1578, %f301;
+	st.global.f32 	[%rd369], %f1385;
+
+$L__BB0_281:
+	cvt.u32.u64 	%r499, %rd15;
+	setp.ge.s32 	%p217, %r499, %r22;
+	@%p217 bra 	$L__BB0_283;
+
+	add.s64 	%rd370, %rd47, %rd15;
+	shl.b64 	%rd371, %rd370, 2;
+	add.s64 	%rd372, %rd1, %rd371;
+	mul.f32 	%f1386, %f1577, %f301;
+	st.global.f32 	[%rd372], %f1386;
+
+$L__BB0_283:
+	cvt.u32.u64 	%r500, %rd17;
+	setp.ge.s32 	%p218, %r500, %r22;
+	@%p218 bra 	$L__BB0_285;
+
+	add.s64 	%rd373, %rd47, %rd17;
+	shl.b64 	%rd374, %rd373, 2;
+	add.s64 	%rd375, %rd1, %rd374;
+	mul.f32 	%f1387, %f1576, %f301;
+	st.global.f32 	[%rd375], %f1387;
+
+$L__BB0_285:
+	cvt.u32.u64 	%r501, %rd18;
+	setp.ge.s32 	%p219, %r501, %r22;
+	@%p219 bra 	$L__BB0_287;
+
+	add.s64 	%rd376, %rd47, %rd18;
+	shl.b64 	%rd377, %rd376, 2;
+	add.s64 	%rd378, %rd1, %rd377;
+	mul.f32 	%f1388, %f1575, %f301;
+	st.global.f32 	[%rd378], %f1388;
+
+$L__BB0_287:
+	cvt.u32.u64 	%r502, %rd20;
+	setp.ge.s32 	%p220, %r502, %r22;
+	@%p220 bra 	$L__BB0_289;
+
+	add.s64 	%rd379, %rd47, %rd20;
+	shl.b64 	%rd380, %rd379, 2;
+	add.s64 	%rd381, %rd1, %rd380;
+	mul.f32 	%f1389, %f1574, %f301;
+	st.global.f32 	[%rd381], %f1389;
+
+$L__BB0_289:
+	cvt.u32.u64 	%r503, %rd21;
+	setp.ge.s32 	%p221, %r503, %r22;
+	@%p221 bra 	$L__BB0_291;
+
+	add.s64 	%rd382, %rd47, %rd21;
+	shl.b64 	%rd383, %rd382, 2;
+	add.s64 	%rd384, %rd1, %rd383;
+	mul.f32 	%f1390, %f1573, %f301;
+	st.global.f32 	[%rd384], %f1390;
+
+$L__BB0_291:
+	cvt.u32.u64 	%r504, %rd22;
+	setp.ge.s32 	%p222, %r504, %r22;
+	@%p222 bra 	$L__BB0_293;
+
+	add.s64 	%rd385, %rd47, %rd22;
+	shl.b64 	%rd386, %rd385, 2;
+	add.s64 	%rd387, %rd1, %rd386;
+	mul.f32 	%f1391, %f1572, %f301;
+	st.global.f32 	[%rd387], %f1391;
+
+$L__BB0_293:
+	add.s32 	%r511, %r44, 64;
+	setp.ge.s32 	%p223, %r511, %r21;
+	@%p223 bra 	$L__BB0_310;
+
+	cvt.u32.u64 	%r512, %rd13;
+	setp.ge.s32 	%p224, %r512, %r22;
+	mul.wide.s32 	%rd388, %r511, %r26;
+	add.s64 	%rd48, %rd388, %rd25;
+	@%p224 bra 	$L__BB0_296;
+
+	add.s64 	%rd389, %rd48, %rd13;
+	shl.b64 	%rd390, %rd389, 2;
+	add.s64 	%rd391, %rd1, %rd390;
+	mul.f32 	%f1392, %f1571, %f301;
+	st.global.f32 	[%rd391], %f1392;
+
+$L__BB0_296:
+	cvt.u32.u64 	%r520, %rd14;
+	setp.ge.s32 	%p225, %r520, %r22;
+	@%p225 bra 	$L__BB0_298;
+
+	add.s64 	%rd392, %rd48, %rd14;
+	shl.b64 	%rd393, %rd392, 2;
+	add.s64 	%rd394, %rd1, %rd393;
+	mul.f32 	%f1393, %f1570, %f301;
+	st.global.f32 	[%rd394], %f1393;
+
+$L__BB0_298:
+	cvt.u32.u64 	%r521, %rd15;
+	setp.ge.s32 	%p226, %r521, %r22;
+	@%p226 bra 	$L__BB0_300;
+
+	add.s64 	%rd395, %rd48, %rd15;
+	shl.b64 	%rd396, %rd395, 2;
+	add.s64 	%rd397, %rd1, %rd396;
+	mul.f32 	%f1394, %f1569, %f301;
+	st.global.f32 	[%rd397], %f1394;
+
+$L__BB0_300:
+	cvt.u32.u64 	%r522, %rd17;
+	setp.ge.s32 	%p227, %r522, %r22;
+	@%p227 bra 	$L__BB0_302;
+
+	add.s64 	%rd398, %rd48, %rd17;
+	shl.b64 	%rd399, %rd398, 2;
+	add.s64 	%rd400, %rd1, %rd399;
+	mul.f32 	%f1395, %f1568, %f301;
+	st.global.f32 	[%rd400], %f1395;
+
+$L__BB0_302:
+	cvt.u32.u64 	%r523, %rd18;
+	setp.ge.s32 	%p228, %r523, %r22;
+	@%p228 bra 	$L__BB0_304;
+
+	add.s64 	%rd401, %rd48, %rd18;
+	shl.b64 	%rd402, %rd401, 2;
+	add.s64 	%rd403, %rd1, %rd402;
+	mul.f32 	%f1396, %f1567, %f301;
+	st.global.f32 	[%rd403], %f1396;
+
+$L__BB0_304:
+	cvt.u32.u64 	%r524, %rd20;
+	setp.ge.s32 	%p229, %r524, %r22;
+	@%p229 bra 	$L__BB0_306;
+
+	add.s64 	%rd404, %rd48, %rd20;
+	shl.b64 	%rd405, %rd404, 2;
+	add.s64 	%rd406, %rd1, %rd405;
+	mul.f32 	%f1397, %f1566, %f301;
+	st.global.f32 	[%rd406], %f1397;
+
+$L__BB0_306:
+	cvt.u32.u64 	%r525, %rd21;
+	setp.ge.s32 	%p230, %r525, %r22;
+	@%p230 bra 	$L__BB0_308;
+
+	add.s64 	%rd407, %rd48, %rd21;
+	shl.b64 	%rd408, %rd407, 2;
+	add.s64 	%rd409, %rd1, %rd408;
+	mul.f32 	%f1398, %f1565, %f301;
+	st.global.f32 	[%rd409], %f1398;
+
+$L__BB0_308:
+	cvt.u32.u64 	%r526, %rd22;
+	setp.ge.s32 	%p231, %r526, %r22;
+	@%p231 bra 	$L__BB0_310;
+
+	add.s64 	%rd410, %rd48, %rd22;
+	shl.b64 	%rd411, %rd410, 2;
+	add.s64 	%rd412, %rd1, %rd411;
+	mul.f32 	%f1399, %f1564, %f301;
+	st.global.f32 	[%rd412], %f1399;
+
+$L__BB0_310:
+	setp.ge.s32 	%p232, %r51, %r21;
+	@%p232 bra 	$L__BB0_327;
+
+	cvt.u32.u64 	%r534, %rd13;
+	setp.ge.s32 	%p233, %r534, %r22;
+	add.s64 	%rd49, %rd19, %rd25;
+	@%p233 bra 	$L__BB0_313;
+
+	add.s64 	%rd413, %rd49, %rd13;
+	shl.b64 	%rd414, %rd413, 2;
+	add.s64 	%rd415, %rd1, %rd414;
+	mul.f32 	%f1400, %f1563, %f301;
+	st.global.f32 	[%rd415], %f1400;
+
+$L__BB0_313:
+	cvt.u32.u64 	%r535, %rd14;
+	setp.ge.s32 	%p234, %r535, %r22;
+	@%p234 bra 	$L__BB0_315;
+
+	add.s64 	%rd416, %rd49, %rd14;
+	shl.b64 	%rd417, %rd416, 2;
+	add.s64 	%rd418, %rd1, %rd417;
+	mul.f32 	%f1401, %f1562, %f301;
+	st.global.f32 	[%rd418], %f1401;
+
+$L__BB0_315:
+	cvt.u32.u64 	%r536, %rd15;
+	setp.ge.s32 	%p235, %r536, %r22;
+	@%p235 bra 	$L__BB0_317;
+
+	add.s64 	%rd419, %rd49, %rd15;
+	shl.b64 	%rd420, %rd419, 2;
+	add.s64 	%rd421, %rd1, %rd420;
+	mul.f32 	%f1402, %f1561, %f301;
+	st.global.f32 	[%rd421], %f1402;
 
 $L__BB0_317:
+	cvt.u32.u64 	%r537, %rd17;
+	setp.ge.s32 	%p236, %r537, %r22;
+	@%p236 bra 	$L__BB0_319;
+
+	add.s64 	%rd422, %rd49, %rd17;
+	shl.b64 	%rd423, %rd422, 2;
+	add.s64 	%rd424, %rd1, %rd423;
+	mul.f32 	%f1403, %f1560, %f301;
+	st.global.f32 	[%rd424], %f1403;
+
+$L__BB0_319:
+	cvt.u32.u64 	%r538, %rd18;
+	setp.ge.s32 	%p237, %r538, %r22;
+	@%p237 bra 	$L__BB0_321;
+
+	add.s64 	%rd425, %rd49, %rd18;
+	shl.b64 	%rd426, %rd425, 2;
+	add.s64 	%rd427, %rd1, %rd426;
+	mul.f32 	%f1404, %f1559, %f301;
+	st.global.f32 	[%rd427], %f1404;
+
+$L__BB0_321:
+	cvt.u32.u64 	%r539, %rd20;
+	setp.ge.s32 	%p238, %r539, %r22;
+	@%p238 bra 	$L__BB0_323;
+
+	add.s64 	%rd428, %rd49, %rd20;
+	shl.b64 	%rd429, %rd428, 2;
+	add.s64 	%rd430, %rd1, %rd429;
+	mul.f32 	%f1405, %f1558, %f301;
+	st.global.f32 	[%rd430], %f1405;
+
+$L__BB0_323:
+	cvt.u32.u64 	%r540, %rd21;
+	setp.ge.s32 	%p239, %r540, %r22;
+	@%p239 bra 	$L__BB0_325;
+
+	add.s64 	%rd431, %rd49, %rd21;
+	shl.b64 	%rd432, %rd431, 2;
+	add.s64 	%rd433, %rd1, %rd432;
+	mul.f32 	%f1406, %f1557, %f301;
+	st.global.f32 	[%rd433], %f1406;
+
+$L__BB0_325:
+	cvt.u32.u64 	%r541, %rd22;
+	setp.ge.s32 	%p240, %r541, %r22;
+	@%p240 bra 	$L__BB0_327;
+
+	add.s64 	%rd434, %rd49, %rd22;
+	shl.b64 	%rd435, %rd434, 2;
+	add.s64 	%rd436, %rd1, %rd435;
+	mul.f32 	%f1407, %f1556, %f301;
+	st.global.f32 	[%rd436], %f1407;
+
+$L__BB0_327:
+	add.s32 	%r548, %r44, 66;
+	setp.ge.s32 	%p241, %r548, %r21;
+	@%p241 bra 	$L__BB0_344;
+
+	cvt.u32.u64 	%r549, %rd13;
+	setp.ge.s32 	%p242, %r549, %r22;
+	mul.wide.s32 	%rd437, %r548, %r26;
+	add.s64 	%rd50, %rd437, %rd25;
+	@%p242 bra 	$L__BB0_330;
+
+	add.s64 	%rd438, %rd50, %rd13;
+	shl.b64 	%rd439, %rd438, 2;
+	add.s64 	%rd440, %rd1, %rd439;
+	mul.f32 	%f1408, %f1612, %f301;
+	st.global.f32 	[%rd440], %f1408;
+
+$L__BB0_330:
+	cvt.u32.u64 	%r557, %rd14;
+	setp.ge.s32 	%p243, %r557, %r22;
+	@%p243 bra 	$L__BB0_332;
+
+	add.s64 	%rd441, %rd50, %rd14;
+	shl.b64 	%rd442, %rd441, 2;
+	add.s64 	%rd443, %rd1, %rd442;
+	mul.f32 	%f1409, %f1613, %f301;
+	st.global.f32 	[%rd443], %f1409;
+
+$L__BB0_332:
+	cvt.u32.u64 	%r558, %rd15;
+	setp.ge.s32 	%p244, %r558, %r22;
+	@%p244 bra 	$L__BB0_334;
+
+	add.s64 	%rd444, %rd50, %rd15;
+	shl.b64 	%rd445, %rd444, 2;
+	add.s64 	%rd446, %rd1, %rd445;
+	mul.f32 	%f1410, %f1614, %f301;
+	st.global.f32 	[%rd446], %f1410;
+
+$L__BB0_334:
+	cvt.u32.u64 	%r559, %rd17;
+	setp.ge.s32 	%p245, %r559, %r22;
+	@%p245 bra 	$L__BB0_336;
+
+	add.s64 	%rd447, %rd50, %rd17;
+	shl.b64 	%rd448, %rd447, 2;
+	add.s64 	%rd449, %rd1, %rd448;
+	mul.f32 	%f1411, %f1615, %f301;
+	st.global.f32 	[%rd449], %f1411;
+
+$L__BB0_336:
+	cvt.u32.u64 	%r560, %rd18;
+	setp.ge.s32 	%p246, %r560, %r22;
+	@%p246 bra 	$L__BB0_338;
+
+	add.s64 	%rd450, %rd50, %rd18;
+	shl.b64 	%rd451, %rd450, 2;
+	add.s64 	%rd452, %rd1, %rd451;
+	mul.f32 	%f1412, %f1616, %f301;
+	st.global.f32 	[%rd452], %f1412;
+
+$L__BB0_338:
+	cvt.u32.u64 	%r561, %rd20;
+	setp.ge.s32 	%p247, %r561, %r22;
+	@%p247 bra 	$L__BB0_340;
+
+	add.s64 	%rd453, %rd50, %rd20;
+	shl.b64 	%rd454, %rd453, 2;
+	add.s64 	%rd455, %rd1, %rd454;
+	mul.f32 	%f1413, %f1617, %f301;
+	st.global.f32 	[%rd455], %f1413;
+
+$L__BB0_340:
+	cvt.u32.u64 	%r562, %rd21;
+	setp.ge.s32 	%p248, %r562, %r22;
+	@%p248 bra 	$L__BB0_342;
+
+	add.s64 	%rd456, %rd50, %rd21;
+	shl.b64 	%rd457, %rd456, 2;
+	add.s64 	%rd458, %rd1, %rd457;
+	mul.f32 	%f1414, %f1618, %f301;
+	st.global.f32 	[%rd458], %f1414;
+
+$L__BB0_342:
+	cvt.u32.u64 	%r563, %rd22;
+	setp.ge.s32 	%p249, %r563, %r22;
+	@%p249 bra 	$L__BB0_344;
+
+	add.s64 	%rd459, %rd50, %rd22;
+	shl.b64 	%rd460, %rd459, 2;
+	add.s64 	%rd461, %rd1, %rd460;
+	mul.f32 	%f1415, %f1619, %f301;
+	st.global.f32 	[%rd461], %f1415;
+
+$L__BB0_344:
+	add.s32 	%r570, %r44, 67;
+	setp.ge.s32 	%p250, %r570, %r21;
+	@%p250 bra 	$L__BB0_361;
+
+	cvt.u32.u64 	%r571, %rd13;
+	setp.ge.s32 	%p251, %r571, %r22;
+	mul.wide.s32 	%rd462, %r570, %r26;
+	add.s64 	%rd51, %rd462, %rd25;
+	@%p251 bra 	$L__BB0_347;
+
+	add.s64 	%rd463, %rd51, %rd13;
+	shl.b64 	%rd464, %rd463, 2;
+	add.s64 	%rd465, %rd1, %rd464;
+	mul.f32 	%f1416, %f1620, %f301;
+	st.global.f32 	[%rd465], %f1416;
+
+$L__BB0_347:
+	cvt.u32.u64 	%r579, %rd14;
+	setp.ge.s32 	%p252, %r579, %r22;
+	@%p252 bra 	$L__BB0_349;
+
+	add.s64 	%rd466, %rd51, %rd14;
+	shl.b64 	%rd467, %rd466, 2;
+	add.s64 	%rd468, %rd1, %rd467;
+	mul.f32 	%f1417, %f1621, %f301;
+	st.global.f32 	[%rd468], %f1417;
+
+$L__BB0_349:
+	cvt.u32.u64 	%r580, %rd15;
+	setp.ge.s32 	%p253, %r580, %r22;
+	@%p253 bra 	$L__BB0_351;
+
+	add.s64 	%rd469, %rd51, %rd15;
+	shl.b64 	%rd470, %rd469, 2;
+	add.s64 	%rd471, %rd1, %rd470;
+	mul.f32 	%f1418, %f1622, %f301;
+	st.global.f32 	[%rd471], %f1418;
+
+$L__BB0_351:
+	cvt.u32.u64 	%r581, %rd17;
+	setp.ge.s32 	%p254, %r581, %r22;
+	@%p254 bra 	$L__BB0_353;
+
+	add.s64 	%rd472, %rd51, %rd17;
+	shl.b64 	%rd473, %rd472, 2;
+	add.s64 	%rd474, %rd1, %rd473;
+	mul.f32 	%f1419, %f1623, %f301;
+	st.global.f32 	[%rd474], %f1419;
+
+$L__BB0_353:
+	cvt.u32.u64 	%r582, %rd18;
+	setp.ge.s32 	%p255, %r582, %r22;
+	@%p255 bra 	$L__BB0_355;
+
+	add.s64 	%rd475, %rd51, %rd18;
+	shl.b64 	%rd476, %rd475, 2;
+	add.s64 	%rd477, %rd1, %rd476;
+	mul.f32 	%f1420, %f1624, %f301;
+	st.global.f32 	[%rd477], %f1420;
+
+$L__BB0_355:
+	cvt.u32.u64 	%r583, %rd20;
+	setp.ge.s32 	%p256, %r583, %r22;
+	@%p256 bra 	$L__BB0_357;
+
+	add.s64 	%rd478, %rd51, %rd20;
+	shl.b64 	%rd479, %rd478, 2;
+	add.s64 	%rd480, %rd1, %rd479;
+	mul.f32 	%f1421, %f1625, %f301;
+	st.global.f32 	[%rd480], %f1421;
+
+$L__BB0_357:
+	cvt.u32.u64 	%r584, %rd21;
+	setp.ge.s32 	%p257, %r584, %r22;
+	@%p257 bra 	$L__BB0_359;
+
+	add.s64 	%rd481, %rd51, %rd21;
+	shl.b64 	%rd482, %rd481, 2;
+	add.s64 	%rd483, %rd1, %rd482;
+	mul.f32 	%f1422, %f1626, %f301;
+	st.global.f32 	[%rd483], %f1422;
+
+$L__BB0_359:
+	cvt.u32.u64 	%r585, %rd22;
+	setp.ge.s32 	%p258, %r585, %r22;
+	@%p258 bra 	$L__BB0_361;
+
+	add.s64 	%rd484, %rd51, %rd22;
+	shl.b64 	%rd485, %rd484, 2;
+	add.s64 	%rd486, %rd1, %rd485;
+	mul.f32 	%f1423, %f1627, %f301;
+	st.global.f32 	[%rd486], %f1423;
+	bra.uni 	$L__BB0_361;
+
+$L__BB0_89:
+	setp.ge.s32 	%p115, %r44, %r21;
+	@%p115 bra 	$L__BB0_106;
+
+	cvt.u32.u64 	%r272, %rd13;
+	setp.ge.s32 	%p116, %r272, %r22;
+	mul.wide.s32 	%rd91, %r44, %r26;
+	add.s64 	%rd36, %rd91, %rd25;
+	@%p116 bra 	$L__BB0_92;
+
+	add.s64 	%rd92, %rd36, %rd13;
+	shl.b64 	%rd93, %rd92, 2;
+	add.s64 	%rd94, %rd1, %rd93;
+	ld.global.f32 	%f1168, [%rd94];
+	mul.f32 	%f1169, %f1168, %f302;
+	fma.rn.f32 	%f1170, %f1603, %f301, %f1169;
+	st.global.f32 	[%rd94], %f1170;
+
+$L__BB0_92:
+	cvt.u32.u64 	%r279, %rd14;
+	setp.ge.s32 	%p117, %r279, %r22;
+	@%p117 bra 	$L__BB0_94;
+
+	add.s64 	%rd95, %rd36, %rd13;
+	shl.b64 	%rd96, %rd95, 2;
+	add.s64 	%rd97, %rd1, %rd96;
+	ld.global.f32 	%f1171, [%rd97+4];
+	mul.f32 	%f1172, %f1171, %f302;
+	fma.rn.f32 	%f1173, %f1602, %f301, %f1172;
+	st.global.f32 	[%rd97+4], %f1173;
+
+$L__BB0_94:
+	cvt.u32.u64 	%r280, %rd15;
+	setp.ge.s32 	%p118, %r280, %r22;
+	@%p118 bra 	$L__BB0_96;
+
+	add.s64 	%rd98, %rd36, %rd13;
+	shl.b64 	%rd99, %rd98, 2;
+	add.s64 	%rd100, %rd1, %rd99;
+	ld.global.f32 	%f1174, [%rd100+8];
+	mul.f32 	%f1175, %f1174, %f302;
+	fma.rn.f32 	%f1176, %f1601, %f301, %f1175;
+	st.global.f32 	[%rd100+8], %f1176;
+
+$L__BB0_96:
+	cvt.u32.u64 	%r281, %rd17;
+	setp.ge.s32 	%p119, %r281, %r22;
+	@%p119 bra 	$L__BB0_98;
+
+	add.s64 	%rd101, %rd36, %rd13;
+	shl.b64 	%rd102, %rd101, 2;
+	add.s64 	%rd103, %rd1, %rd102;
+	ld.global.f32 	%f1177, [%rd103+12];
+	mul.f32 	%f1178, %f1177, %f302;
+	fma.rn.f32 	%f1179, %f1600, %f301, %f1178;
+	st.global.f32 	[%rd103+12], %f1179;
+
+$L__BB0_98:
+	cvt.u32.u64 	%r282, %rd18;
+	setp.ge.s32 	%p120, %r282, %r22;
+	@%p120 bra 	$L__BB0_100;
+
+	add.s64 	%rd104, %rd36, %rd13;
+	shl.b64 	%rd105, %rd104, 2;
+	add.s64 	%rd106, %rd1, %rd105;
+	ld.global.f32 	%f1180, [%rd106+256];
+	mul.f32 	%f1181, %f1180, %f302;
+	fma.rn.f32 	%f1182, %f1599, %f301, %f1181;
+	st.global.f32 	[%rd106+256], %f1182;
+
+$L__BB0_100:
+	cvt.u32.u64 	%r283, %rd20;
+	setp.ge.s32 	%p121, %r283, %r22;
+	@%p121 bra 	$L__BB0_102;
+
+	add.s64 	%rd107, %rd36, %rd13;
+	shl.b64 	%rd108, %rd107, 2;
+	add.s64 	%rd109, %rd1, %rd108;
+	ld.global.f32 	%f1183, [%rd109+260];
+	mul.f32 	%f1184, %f1183, %f302;
+	fma.rn.f32 	%f1185, %f1598, %f301, %f1184;
+	st.global.f32 	[%rd109+260], %f1185;
+
+$L__BB0_102:
+	cvt.u32.u64 	%r284, %rd21;
+	setp.ge.s32 	%p122, %r284, %r22;
+	@%p122 bra 	$L__BB0_104;
+
+	add.s64 	%rd110, %rd36, %rd13;
+	shl.b64 	%rd111, %rd110, 2;
+	add.s64 	%rd112, %rd1, %rd111;
+	ld.global.f32 	%f1186, [%rd112+264];
+	mul.f32 	%f1187, %f1186, %f302;
+	fma.rn.f32 	%f1188, %f1597, %f301, %f1187;
+	st.global.f32 	[%rd112+264], %f1188;
+
+$L__BB0_104:
+	cvt.u32.u64 	%r285, %rd22;
+	setp.ge.s32 	%p123, %r285, %r22;
+	@%p123 bra 	$L__BB0_106;
+
+	add.s64 	%rd113, %rd36, %rd13;
+	shl.b64 	%rd114, %rd113, 2;
+	add.s64 	%rd115, %rd1, %rd114;
+	ld.global.f32 	%f1189, [%rd115+268];
+	mul.f32 	%f1190, %f1189, %f302;
+	fma.rn.f32 	%f1191, %f1596, %f301, %f1190;
+	st.global.f32 	[%rd115+268], %f1191;
+
+$L__BB0_106:
+	or.b32  	%r292, %r44, 1;
+	setp.ge.s32 	%p124, %r292, %r21;
+	@%p124 bra 	$L__BB0_123;
+
+	cvt.u32.u64 	%r293, %rd13;
+	setp.ge.s32 	%p125, %r293, %r22;
+	mul.wide.s32 	%rd116, %r292, %r26;
+	add.s64 	%rd37, %rd116, %rd25;
+	@%p125 bra 	$L__BB0_109;
+
+	add.s64 	%rd117, %rd37, %rd13;
+	shl.b64 	%rd118, %rd117, 2;
+	add.s64 	%rd119, %rd1, %rd118;
+	ld.global.f32 	%f1192, [%rd119];
+	mul.f32 	%f1193, %f1192, %f302;
+	fma.rn.f32 	%f1194, %f1595, %f301, %f1193;
+	st.global.f32 	[%rd119], %f1194;
+
+$L__BB0_109:
+	cvt.u32.u64 	%r301, %rd14;
+	setp.ge.s32 	%p126, %r301, %r22;
+	@%p126 bra 	$L__BB0_111;
+
+	add.s64 	%rd120, %rd37, %rd13;
+	shl.b64 	%rd121, %rd120, 2;
+	add.s64 	%rd122, %rd1, %rd121;
+	ld.global.f32 	%f1195, [%rd122+4];
+	mul.f32 	%f1196, %f1195, %f302;
+	fma.rn.f32 	%f1197, %f1594, %f301, %f1196;
+	st.global.f32 	[%rd122+4], %f1197;
+
+$L__BB0_111:
+	cvt.u32.u64 	%r302, %rd15;
+	setp.ge.s32 	%p127, %r302, %r22;
+	@%p127 bra 	$L__BB0_113;
+
+	add.s64 	%rd123, %rd37, %rd13;
+	shl.b64 	%rd124, %rd123, 2;
+	add.s64 	%rd125, %rd1, %rd124;
+	ld.global.f32 	%f1198, [%rd125+8];
+	mul.f32 	%f1199, %f1198, %f302;
+	fma.rn.f32 	%f1200, %f1593, %f301, %f1199;
+	st.global.f32 	[%rd125+8], %f1200;
+
+$L__BB0_113:
+	cvt.u32.u64 	%r303, %rd17;
+	setp.ge.s32 	%p128, %r303, %r22;
+	@%p128 bra 	$L__BB0_115;
+
+	add.s64 	%rd126, %rd37, %rd13;
+	shl.b64 	%rd127, %rd126, 2;
+	add.s64 	%rd128, %rd1, %rd127;
+	ld.global.f32 	%f1201, [%rd128+12];
+	mul.f32 	%f1202, %f1201, %f302;
+	fma.rn.f32 	%f1203, %f1592, %f301, %f1202;
+	st.global.f32 	[%rd128+12], %f1203;
+
+$L__BB0_115:
+	cvt.u32.u64 	%r304, %rd18;
+	setp.ge.s32 	%p129, %r304, %r22;
+	@%p129 bra 	$L__BB0_117;
+
+	add.s64 	%rd129, %rd37, %rd13;
+	shl.b64 	%rd130, %rd129, 2;
+	add.s64 	%rd131, %rd1, %rd130;
+	ld.global.f32 	%f1204, [%rd131+256];
+	mul.f32 	%f1205, %f1204, %f302;
+	fma.rn.f32 	%f1206, %f1591, %f301, %f1205;
+	st.global.f32 	[%rd131+256], %f1206;
+
+$L__BB0_117:
+	cvt.u32.u64 	%r305, %rd20;
+	setp.ge.s32 	%p130, %r305, %r22;
+	@%p130 bra 	$L__BB0_119;
+
+	add.s64 	%rd132, %rd37, %rd13;
+	shl.b64 	%rd133, %rd132, 2;
+	add.s64 	%rd134, %rd1, %rd133;
+	ld.global.f32 	%f1207, [%rd134+260];
+	mul.f32 	%f1208, %f1207, %f302;
+	fma.rn.f32 	%f1209, %f1590, %f301, %f1208;
+	st.global.f32 	[%rd134+260], %f1209;
+
+$L__BB0_119:
+	cvt.u32.u64 	%r306, %rd21;
+	setp.ge.s32 	%p131, %r306, %r22;
+	@%p131 bra 	$L__BB0_121;
+
+	add.s64 	%rd135, %rd37, %rd13;
+	shl.b64 	%rd136, %rd135, 2;
+	add.s64 	%rd137, %rd1, %rd136;
+	ld.global.f32 	%f1210, [%rd137+264];
+	mul.f32 	%f1211, %f1210, %f302;
+	fma.rn.f32 	%f1212, %f1589, %f301, %f1211;
+	st.global.f32 	[%rd137+264], %f1212;
+
+$L__BB0_121:
+	cvt.u32.u64 	%r307, %rd22;
+	setp.ge.s32 	%p132, %r307, %r22;
+	@%p132 bra 	$L__BB0_123;
+
+	add.s64 	%rd138, %rd37, %rd13;
+	shl.b64 	%rd139, %rd138, 2;
+	add.s64 	%rd140, %rd1, %rd139;
+	ld.global.f32 	%f1213, [%rd140+268];
+	mul.f32 	%f1214, %f1213, %f302;
+	fma.rn.f32 	%f1215, %f1588, %f301, %f1214;
+	st.global.f32 	[%rd140+268], %f1215;
+
+$L__BB0_123:
+	or.b32  	%r314, %r44, 2;
+	setp.ge.s32 	%p133, %r314, %r21;
+	@%p133 bra 	$L__BB0_140;
+
+	cvt.u32.u64 	%r315, %rd13;
+	setp.ge.s32 	%p134, %r315, %r22;
+	mul.wide.s32 	%rd141, %r314, %r26;
+	add.s64 	%rd38, %rd141, %rd25;
+	@%p134 bra 	$L__BB0_126;
+
+	add.s64 	%rd142, %rd38, %rd13;
+	shl.b64 	%rd143, %rd142, 2;
+	add.s64 	%rd144, %rd1, %rd143;
+	ld.global.f32 	%f1216, [%rd144];
+	mul.f32 	%f1217, %f1216, %f302;
+	fma.rn.f32 	%f1218, %f1587, %f301, %f1217;
+	st.global.f32 	[%rd144], %f1218;
+
+$L__BB0_126:
+	cvt.u32.u64 	%r323, %rd14;
+	setp.ge.s32 	%p135, %r323, %r22;
+	@%p135 bra 	$L__BB0_128;
+
+	add.s64 	%rd145, %rd38, %rd13;
+	shl.b64 	%rd146, %rd145, 2;
+	add.s64 	%rd147, %rd1, %rd146;
+	ld.global.f32 	%f1219, [%rd147+4];
+	mul.f32 	%f1220, %f1219, %f302;
+	fma.rn.f32 	%f1221, %f1586, %f301, %f1220;
+	st.global.f32 	[%rd147+4], %f1221;
+
+$L__BB0_128:
+	cvt.u32.u64 	%r324, %rd15;
+	setp.ge.s32 	%p136, %r324, %r22;
+	@%p136 bra 	$L__BB0_130;
+
+	add.s64 	%rd148, %rd38, %rd13;
+	shl.b64 	%rd149, %rd148, 2;
+	add.s64 	%rd150, %rd1, %rd149;
+	ld.global.f32 	%f1222, [%rd150+8];
+	mul.f32 	%f1223, %f1222, %f302;
+	fma.rn.f32 	%f1224, %f1585, %f301, %f1223;
+	st.global.f32 	[%rd150+8], %f1224;
+
+$L__BB0_130:
+	cvt.u32.u64 	%r325, %rd17;
+	setp.ge.s32 	%p137, %r325, %r22;
+	@%p137 bra 	$L__BB0_132;
+
+	add.s64 	%rd151, %rd38, %rd13;
+	shl.b64 	%rd152, %rd151, 2;
+	add.s64 	%rd153, %rd1, %rd152;
+	ld.global.f32 	%f1225, [%rd153+12];
+	mul.f32 	%f1226, %f1225, %f302;
+	fma.rn.f32 	%f1227, %f1584, %f301, %f1226;
+	st.global.f32 	[%rd153+12], %f1227;
+
+$L__BB0_132:
+	cvt.u32.u64 	%r326, %rd18;
+	setp.ge.s32 	%p138, %r326, %r22;
+	@%p138 bra 	$L__BB0_134;
+
+	add.s64 	%rd154, %rd38, %rd13;
+	shl.b64 	%rd155, %rd154, 2;
+	add.s64 	%rd156, %rd1, %rd155;
+	ld.global.f32 	%f1228, [%rd156+256];
+	mul.f32 	%f1229, %f1228, %f302;
+	fma.rn.f32 	%f1230, %f1583, %f301, %f1229;
+	st.global.f32 	[%rd156+256], %f1230;
+
+$L__BB0_134:
+	cvt.u32.u64 	%r327, %rd20;
+	setp.ge.s32 	%p139, %r327, %r22;
+	@%p139 bra 	$L__BB0_136;
+
+	add.s64 	%rd157, %rd38, %rd13;
+	shl.b64 	%rd158, %rd157, 2;
+	add.s64 	%rd159, %rd1, %rd158;
+	ld.global.f32 	%f1231, [%rd159+260];
+	mul.f32 	%f1232, %f1231, %f302;
+	fma.rn.f32 	%f1233, %f1582, %f301, %f1232;
+	st.global.f32 	[%rd159+260], %f1233;
+
+$L__BB0_136:
+	cvt.u32.u64 	%r328, %rd21;
+	setp.ge.s32 	%p140, %r328, %r22;
+	@%p140 bra 	$L__BB0_138;
+
+	add.s64 	%rd160, %rd38, %rd13;
+	shl.b64 	%rd161, %rd160, 2;
+	add.s64 	%rd162, %rd1, %rd161;
+	ld.global.f32 	%f1234, [%rd162+264];
+	mul.f32 	%f1235, %f1234, %f302;
+	fma.rn.f32 	%f1236, %f1581, %f301, %f1235;
+	st.global.f32 	[%rd162+264], %f1236;
+
+$L__BB0_138:
+	cvt.u32.u64 	%r329, %rd22;
+	setp.ge.s32 	%p141, %r329, %r22;
+	@%p141 bra 	$L__BB0_140;
+
+	add.s64 	%rd163, %rd38, %rd13;
+	shl.b64 	%rd164, %rd163, 2;
+	add.s64 	%rd165, %rd1, %rd164;
+	ld.global.f32 	%f1237, [%rd165+268];
+	mul.f32 	%f1238, %f1237, %f302;
+	fma.rn.f32 	%f1239, %f1580, %f301, %f1238;
+	st.global.f32 	[%rd165+268], %f1239;
+
+$L__BB0_140:
+	setp.ge.s32 	%p142, %r48, %r21;
+	@%p142 bra 	$L__BB0_157;
+
+	cvt.u32.u64 	%r337, %rd13;
+	setp.ge.s32 	%p143, %r337, %r22;
+	add.s64 	%rd39, %rd16, %rd25;
+	@%p143 bra 	$L__BB0_143;
+
+	add.s64 	%rd166, %rd39, %rd13;
+	shl.b64 	%rd167, %rd166, 2;
+	add.s64 	%rd168, %rd1, %rd167;
+	ld.global.f32 	%f1240, [%rd168];
+	mul.f32 	%f1241, %f1240, %f302;
+	fma.rn.f32 	%f1242, %f1579, %f301, %f1241;
+	st.global.f32 	[%rd168], %f1242;
+
+$L__BB0_143:
+	cvt.u32.u64 	%r338, %rd14;
+	setp.ge.s32 	%p144, %r338, %r22;
+	@%p144 bra 	$L__BB0_145;
+
+	add.s64 	%rd169, %rd39, %rd13;
+	shl.b64 	%rd170, %rd169, 2;
+	add.s64 	%rd171, %rd1, %rd170;
+	ld.global.f32 	%f1243, [%rd171+4];
+	mul.f32 	%f1244, %f1243, %f302;
+	fma.rn.f32 	%f1245, %f1578, %f301, %f1244;
+	st.global.f32 	[%rd171+4], %f1245;
+
+$L__BB0_145:
+	cvt.u32.u64 	%r339, %rd15;
+	setp.ge.s32 	%p145, %r339, %r22;
+	@%p145 bra 	$L__BB0_147;
+
+	add.s64 	%rd172, %rd39, %rd13;
+	shl.b64 	%rd173, %rd172, 2;
+	add.s64 	%rd174, %rd1, %rd173;
+	ld.global.f32 	%f1246, [%rd174+8];
+	mul.f32 	%f1247, %f1246, %f302;
+	fma.rn.f32 	%f1248, %f1577, %f301, %f1247;
+	st.global.f32 	[%rd174+8], %f1248;
+
+$L__BB0_147:
+	cvt.u32.u64 	%r340, %rd17;
+	setp.ge.s32 	%p146, %r340, %r22;
+	@%p146 bra 	$L__BB0_149;
+
+	add.s64 	%rd175, %rd39, %rd13;
+	shl.b64 	%rd176, %rd175, 2;
+	add.s64 	%rd177, %rd1, %rd176;
+	ld.global.f32 	%f1249, [%rd177+12];
+	mul.f32 	%f1250, %f1249, %f302;
+	fma.rn.f32 	%f1251, %f1576, %f301, %f1250;
+	st.global.f32 	[%rd177+12], %f1251;
+
+$L__BB0_149:
+	cvt.u32.u64 	%r341, %rd18;
+	setp.ge.s32 	%p147, %r341, %r22;
+	@%p147 bra 	$L__BB0_151;
+
+	add.s64 	%rd178, %rd39, %rd13;
+	shl.b64 	%rd179, %rd178, 2;
+	add.s64 	%rd180, %rd1, %rd179;
+	ld.global.f32 	%f1252, [%rd180+256];
+	mul.f32 	%f1253, %f1252, %f302;
+	fma.rn.f32 	%f1254, %f1575, %f301, %f1253;
+	st.global.f32 	[%rd180+256], %f1254;
+
+$L__BB0_151:
+	cvt.u32.u64 	%r342, %rd20;
+	setp.ge.s32 	%p148, %r342, %r22;
+	@%p148 bra 	$L__BB0_153;
+
+	add.s64 	%rd181, %rd39, %rd13;
+	shl.b64 	%rd182, %rd181, 2;
+	add.s64 	%rd183, %rd1, %rd182;
+	ld.global.f32 	%f1255, [%rd183+260];
+	mul.f32 	%f1256, %f1255, %f302;
+	fma.rn.f32 	%f1257, %f1574, %f301, %f1256;
+	st.global.f32 	[%rd183+260], %f1257;
+
+$L__BB0_153:
+	cvt.u32.u64 	%r343, %rd21;
+	setp.ge.s32 	%p149, %r343, %r22;
+	@%p149 bra 	$L__BB0_155;
+
+	add.s64 	%rd184, %rd39, %rd13;
+	shl.b64 	%rd185, %rd184, 2;
+	add.s64 	%rd186, %rd1, %rd185;
+	ld.global.f32 	%f1258, [%rd186+264];
+	mul.f32 	%f1259, %f1258, %f302;
+	fma.rn.f32 	%f1260, %f1573, %f301, %f1259;
+	st.global.f32 	[%rd186+264], %f1260;
+
+$L__BB0_155:
+	cvt.u32.u64 	%r344, %rd22;
+	setp.ge.s32 	%p150, %r344, %r22;
+	@%p150 bra 	$L__BB0_157;
+
+	add.s64 	%rd187, %rd39, %rd13;
+	shl.b64 	%rd188, %rd187, 2;
+	add.s64 	%rd189, %rd1, %rd188;
+	ld.global.f32 	%f1261, [%rd189+268];
+	mul.f32 	%f1262, %f1261, %f302;
+	fma.rn.f32 	%f1263, %f1572, %f301, %f1262;
+	st.global.f32 	[%rd189+268], %f1263;
+
+$L__BB0_157:
+	add.s32 	%r351, %r44, 64;
+	setp.ge.s32 	%p151, %r351, %r21;
+	@%p151 bra 	$L__BB0_174;
+
+	cvt.u32.u64 	%r352, %rd13;
+	setp.ge.s32 	%p152, %r352, %r22;
+	mul.wide.s32 	%rd190, %r351, %r26;
+	add.s64 	%rd40, %rd190, %rd25;
+	@%p152 bra 	$L__BB0_160;
+
+	add.s64 	%rd191, %rd40, %rd13;
+	shl.b64 	%rd192, %rd191, 2;
+	add.s64 	%rd193, %rd1, %rd192;
+	ld.global.f32 	%f1264, [%rd193];
+	mul.f32 	%f1265, %f1264, %f302;
+	fma.rn.f32 	%f1266, %f1571, %f301, %f1265;
+	st.global.f32 	[%rd193], %f1266;
+
+$L__BB0_160:
+	cvt.u32.u64 	%r360, %rd14;
+	setp.ge.s32 	%p153, %r360, %r22;
+	@%p153 bra 	$L__BB0_162;
+
+	add.s64 	%rd194, %rd40, %rd13;
+	shl.b64 	%rd195, %rd194, 2;
+	add.s64 	%rd196, %rd1, %rd195;
+	ld.global.f32 	%f1267, [%rd196+4];
+	mul.f32 	%f1268, %f1267, %f302;
+	fma.rn.f32 	%f1269, %f1570, %f301, %f1268;
+	st.global.f32 	[%rd196+4], %f1269;
+
+$L__BB0_162:
+	cvt.u32.u64 	%r361, %rd15;
+	setp.ge.s32 	%p154, %r361, %r22;
+	@%p154 bra 	$L__BB0_164;
+
+	add.s64 	%rd197, %rd40, %rd13;
+	shl.b64 	%rd198, %rd197, 2;
+	add.s64 	%rd199, %rd1, %rd198;
+	ld.global.f32 	%f1270, [%rd199+8];
+	mul.f32 	%f1271, %f1270, %f302;
+	fma.rn.f32 	%f1272, %f1569, %f301, %f1271;
+	st.global.f32 	[%rd199+8], %f1272;
+
+$L__BB0_164:
+	cvt.u32.u64 	%r362, %rd17;
+	setp.ge.s32 	%p155, %r362, %r22;
+	@%p155 bra 	$L__BB0_166;
+
+	add.s64 	%rd200, %rd40, %rd13;
+	shl.b64 	%rd201, %rd200, 2;
+	add.s64 	%rd202, %rd1, %rd201;
+	ld.global.f32 	%f1273, [%rd202+12];
+	mul.f32 	%f1274, %f1273, %f302;
+	fma.rn.f32 	%f1275, %f1568, %f301, %f1274;
+	st.global.f32 	[%rd202+12], %f1275;
+
+$L__BB0_166:
+	cvt.u32.u64 	%r363, %rd18;
+	setp.ge.s32 	%p156, %r363, %r22;
+	@%p156 bra 	$L__BB0_168;
+
+	add.s64 	%rd203, %rd40, %rd13;
+	shl.b64 	%rd204, %rd203, 2;
+	add.s64 	%rd205, %rd1, %rd204;
+	ld.global.f32 	%f1276, [%rd205+256];
+	mul.f32 	%f1277, %f1276, %f302;
+	fma.rn.f32 	%f1278, %f1567, %f301, %f1277;
+	st.global.f32 	[%rd205+256], %f1278;
+
+$L__BB0_168:
+	cvt.u32.u64 	%r364, %rd20;
+	setp.ge.s32 	%p157, %r364, %r22;
+	@%p157 bra 	$L__BB0_170;
+
+	add.s64 	%rd206, %rd40, %rd13;
+	shl.b64 	%rd207, %rd206, 2;
+	add.s64 	%rd208, %rd1, %rd207;
+	ld.global.f32 	%f1279, [%rd208+260];
+	mul.f32 	%f1280, %f1279, %f302;
+	fma.rn.f32 	%f1281, %f1566, %f301, %f1280;
+	st.global.f32 	[%rd208+260], %f1281;
+
+$L__BB0_170:
+	cvt.u32.u64 	%r365, %rd21;
+	setp.ge.s32 	%p158, %r365, %r22;
+	@%p158 bra 	$L__BB0_172;
+
+	add.s64 	%rd209, %rd40, %rd13;
+	shl.b64 	%rd210, %rd209, 2;
+	add.s64 	%rd211, %rd1, %rd210;
+	ld.global.f32 	%f1282, [%rd211+264];
+	mul.f32 	%f1283, %f1282, %f302;
+	fma.rn.f32 	%f1284, %f1565, %f301, %f1283;
+	st.global.f32 	[%rd211+264], %f1284;
+
+$L__BB0_172:
+	cvt.u32.u64 	%r366, %rd22;
+	setp.ge.s32 	%p159, %r366, %r22;
+	@%p159 bra 	$L__BB0_174;
+
+	add.s64 	%rd212, %rd40, %rd13;
+	shl.b64 	%rd213, %rd212, 2;
+	add.s64 	%rd214, %rd1, %rd213;
+	ld.global.f32 	%f1285, [%rd214+268];
+	mul.f32 	%f1286, %f1285, %f302;
+	fma.rn.f32 	%f1287, %f1564, %f301, %f1286;
+	st.global.f32 	[%rd214+268], %f1287;
+
+$L__BB0_174:
+	setp.ge.s32 	%p160, %r51, %r21;
+	@%p160 bra 	$L__BB0_191;
+
+	cvt.u32.u64 	%r374, %rd13;
+	setp.ge.s32 	%p161, %r374, %r22;
+	add.s64 	%rd41, %rd19, %rd25;
+	@%p161 bra 	$L__BB0_177;
+
+	add.s64 	%rd215, %rd41, %rd13;
+	shl.b64 	%rd216, %rd215, 2;
+	add.s64 	%rd217, %rd1, %rd216;
+	ld.global.f32 	%f1288, [%rd217];
+	mul.f32 	%f1289, %f1288, %f302;
+	fma.rn.f32 	%f1290, %f1563, %f301, %f1289;
+	st.global.f32 	[%rd217], %f1290;
+
+$L__BB0_177:
+	cvt.u32.u64 	%r375, %rd14;
+	setp.ge.s32 	%p162, %r375, %r22;
+	@%p162 bra 	$L__BB0_179;
+
+	add.s64 	%rd218, %rd41, %rd13;
+	shl.b64 	%rd219, %rd218, 2;
+	add.s64 	%rd220, %rd1, %rd219;
+	ld.global.f32 	%f1291, [%rd220+4];
+	mul.f32 	%f1292, %f1291, %f302;
+	fma.rn.f32 	%f1293, %f1562, %f301, %f1292;
+	st.global.f32 	[%rd220+4], %f1293;
+
+$L__BB0_179:
+	cvt.u32.u64 	%r376, %rd15;
+	setp.ge.s32 	%p163, %r376, %r22;
+	@%p163 bra 	$L__BB0_181;
+
+	add.s64 	%rd221, %rd41, %rd13;
+	shl.b64 	%rd222, %rd221, 2;
+	add.s64 	%rd223, %rd1, %rd222;
+	ld.global.f32 	%f1294, [%rd223+8];
+	mul.f32 	%f1295, %f1294, %f302;
+	fma.rn.f32 	%f1296, %f1561, %f301, %f1295;
+	st.global.f32 	[%rd223+8], %f1296;
+
+$L__BB0_181:
+	cvt.u32.u64 	%r377, %rd17;
+	setp.ge.s32 	%p164, %r377, %r22;
+	@%p164 bra 	$L__BB0_183;
+
+	add.s64 	%rd224, %rd41, %rd13;
+	shl.b64 	%rd225, %rd224, 2;
+	add.s64 	%rd226, %rd1, %rd225;
+	ld.global.f32 	%f1297, [%rd226+12];
+	mul.f32 	%f1298, %f1297, %f302;
+	fma.rn.f32 	%f1299, %f1560, %f301, %f1298;
+	st.global.f32 	[%rd226+12], %f1299;
+
+$L__BB0_183:
+	cvt.u32.u64 	%r378, %rd18;
+	setp.ge.s32 	%p165, %r378, %r22;
+	@%p165 bra 	$L__BB0_185;
+
+	add.s64 	%rd227, %rd41, %rd13;
+	shl.b64 	%rd228, %rd227, 2;
+	add.s64 	%rd229, %rd1, %rd228;
+	ld.global.f32 	%f1300, [%rd229+256];
+	mul.f32 	%f1301, %f1300, %f302;
+	fma.rn.f32 	%f1302, %f1559, %f301, %f1301;
+	st.global.f32 	[%rd229+256], %f1302;
+
+$L__BB0_185:
+	cvt.u32.u64 	%r379, %rd20;
+	setp.ge.s32 	%p166, %r379, %r22;
+	@%p166 bra 	$L__BB0_187;
+
+	add.s64 	%rd230, %rd41, %rd13;
+	shl.b64 	%rd231, %rd230, 2;
+	add.s64 	%rd232, %rd1, %rd231;
+	ld.global.f32 	%f1303, [%rd232+260];
+	mul.f32 	%f1304, %f1303, %f302;
+	fma.rn.f32 	%f1305, %f1558, %f301, %f1304;
+	st.global.f32 	[%rd232+260], %f1305;
+
+$L__BB0_187:
+	cvt.u32.u64 	%r380, %rd21;
+	setp.ge.s32 	%p167, %r380, %r22;
+	@%p167 bra 	$L__BB0_189;
+
+	add.s64 	%rd233, %rd41, %rd13;
+	shl.b64 	%rd234, %rd233, 2;
+	add.s64 	%rd235, %rd1, %rd234;
+	ld.global.f32 	%f1306, [%rd235+264];
+	mul.f32 	%f1307, %f1306, %f302;
+	fma.rn.f32 	%f1308, %f1557, %f301, %f1307;
+	st.global.f32 	[%rd235+264], %f1308;
+
+$L__BB0_189:
+	cvt.u32.u64 	%r381, %rd22;
+	setp.ge.s32 	%p168, %r381, %r22;
+	@%p168 bra 	$L__BB0_191;
+
+	add.s64 	%rd236, %rd41, %rd13;
+	shl.b64 	%rd237, %rd236, 2;
+	add.s64 	%rd238, %rd1, %rd237;
+	ld.global.f32 	%f1309, [%rd238+268];
+	mul.f32 	%f1310, %f1309, %f302;
+	fma.rn.f32 	%f1311, %f1556, %f301, %f1310;
+	st.global.f32 	[%rd238+268], %f1311;
+
+$L__BB0_191:
+	add.s32 	%r388, %r44, 66;
+	setp.ge.s32 	%p169, %r388, %r21;
+	@%p169 bra 	$L__BB0_208;
+
+	cvt.u32.u64 	%r389, %rd13;
+	setp.ge.s32 	%p170, %r389, %r22;
+	mul.wide.s32 	%rd239, %r388, %r26;
+	add.s64 	%rd42, %rd239, %rd25;
+	@%p170 bra 	$L__BB0_194;
+
+	add.s64 	%rd240, %rd42, %rd13;
+	shl.b64 	%rd241, %rd240, 2;
+	add.s64 	%rd242, %rd1, %rd241;
+	ld.global.f32 	%f1312, [%rd242];
+	mul.f32 	%f1313, %f1312, %f302;
+	fma.rn.f32 	%f1314, %f1612, %f301, %f1313;
+	st.global.f32 	[%rd242], %f1314;
+
+$L__BB0_194:
+	cvt.u32.u64 	%r397, %rd14;
+	setp.ge.s32 	%p171, %r397, %r22;
+	@%p171 bra 	$L__BB0_196;
+
+	add.s64 	%rd243, %rd42, %rd13;
+	shl.b64 	%rd244, %rd243, 2;
+	add.s64 	%rd245, %rd1, %rd244;
+	ld.global.f32 	%f1315, [%rd245+4];
+	mul.f32 	%f1316, %f1315, %f302;
+	fma.rn.f32 	%f1317, %f1613, %f301, %f1316;
+	st.global.f32 	[%rd245+4], %f1317;
+
+$L__BB0_196:
+	cvt.u32.u64 	%r398, %rd15;
+	setp.ge.s32 	%p172, %r398, %r22;
+	@%p172 bra 	$L__BB0_198;
+
+	add.s64 	%rd246, %rd42, %rd13;
+	shl.b64 	%rd247, %rd246, 2;
+	add.s64 	%rd248, %rd1, %rd247;
+	ld.global.f32 	%f1318, [%rd248+8];
+	mul.f32 	%f1319, %f1318, %f302;
+	fma.rn.f32 	%f1320, %f1614, %f301, %f1319;
+	st.global.f32 	[%rd248+8], %f1320;
+
+$L__BB0_198:
+	cvt.u32.u64 	%r399, %rd17;
+	setp.ge.s32 	%p173, %r399, %r22;
+	@%p173 bra 	$L__BB0_200;
+
+	add.s64 	%rd249, %rd42, %rd13;
+	shl.b64 	%rd250, %rd249, 2;
+	add.s64 	%rd251, %rd1, %rd250;
+	ld.global.f32 	%f1321, [%rd251+12];
+	mul.f32 	%f1322, %f1321, %f302;
+	fma.rn.f32 	%f1323, %f1615, %f301, %f1322;
+	st.global.f32 	[%rd251+12], %f1323;
+
+$L__BB0_200:
+	cvt.u32.u64 	%r400, %rd18;
+	setp.ge.s32 	%p174, %r400, %r22;
+	@%p174 bra 	$L__BB0_202;
+
+	add.s64 	%rd252, %rd42, %rd13;
+	shl.b64 	%rd253, %rd252, 2;
+	add.s64 	%rd254, %rd1, %rd253;
+	ld.global.f32 	%f1324, [%rd254+256];
+	mul.f32 	%f1325, %f1324, %f302;
+	fma.rn.f32 	%f1326, %f1616, %f301, %f1325;
+	st.global.f32 	[%rd254+256], %f1326;
+
+$L__BB0_202:
+	cvt.u32.u64 	%r401, %rd20;
+	setp.ge.s32 	%p175, %r401, %r22;
+	@%p175 bra 	$L__BB0_204;
+
+	add.s64 	%rd255, %rd42, %rd13;
+	shl.b64 	%rd256, %rd255, 2;
+	add.s64 	%rd257, %rd1, %rd256;
+	ld.global.f32 	%f1327, [%rd257+260];
+	mul.f32 	%f1328, %f1327, %f302;
+	fma.rn.f32 	%f1329, %f1617, %f301, %f1328;
+	st.global.f32 	[%rd257+260], %f1329;
+
+$L__BB0_204:
+	cvt.u32.u64 	%r402, %rd21;
+	setp.ge.s32 	%p176, %r402, %r22;
+	@%p176 bra 	$L__BB0_206;
+
+	add.s64 	%rd258, %rd42, %rd13;
+	shl.b64 	%rd259, %rd258, 2;
+	add.s64 	%rd260, %rd1, %rd259;
+	ld.global.f32 	%f1330, [%rd260+264];
+	mul.f32 	%f1331, %f1330, %f302;
+	fma.rn.f32 	%f1332, %f1618, %f301, %f1331;
+	st.global.f32 	[%rd260+264], %f1332;
+
+$L__BB0_206:
+	cvt.u32.u64 	%r403, %rd22;
+	setp.ge.s32 	%p177, %r403, %r22;
+	@%p177 bra 	$L__BB0_208;
+
+	add.s64 	%rd261, %rd42, %rd13;
+	shl.b64 	%rd262, %rd261, 2;
+	add.s64 	%rd263, %rd1, %rd262;
+	ld.global.f32 	%f1333, [%rd263+268];
+	mul.f32 	%f1334, %f1333, %f302;
+	fma.rn.f32 	%f1335, %f1619, %f301, %f1334;
+	st.global.f32 	[%rd263+268], %f1335;
+
+$L__BB0_208:
+	add.s32 	%r410, %r44, 67;
+	setp.ge.s32 	%p178, %r410, %r21;
+	@%p178 bra 	$L__BB0_361;
+
+	cvt.u32.u64 	%r411, %rd13;
+	setp.ge.s32 	%p179, %r411, %r22;
+	mul.wide.s32 	%rd264, %r410, %r26;
+	add.s64 	%rd43, %rd264, %rd25;
+	@%p179 bra 	$L__BB0_211;
+
+	add.s64 	%rd265, %rd43, %rd13;
+	shl.b64 	%rd266, %rd265, 2;
+	add.s64 	%rd267, %rd1, %rd266;
+	ld.global.f32 	%f1336, [%rd267];
+	mul.f32 	%f1337, %f1336, %f302;
+	fma.rn.f32 	%f1338, %f1620, %f301, %f1337;
+	st.global.f32 	[%rd267], %f1338;
+
+$L__BB0_211:
+	cvt.u32.u64 	%r419, %rd14;
+	setp.ge.s32 	%p180, %r419, %r22;
+	@%p180 bra 	$L__BB0_213;
+
+	add.s64 	%rd268, %rd43, %rd13;
+	shl.b64 	%rd269, %rd268, 2;
+	add.s64 	%rd270, %rd1, %rd269;
+	ld.global.f32 	%f1339, [%rd270+4];
+	mul.f32 	%f1340, %f1339, %f302;
+	fma.rn.f32 	%f1341, %f1621, %f301, %f1340;
+	st.global.f32 	[%rd270+4], %f1341;
+
+$L__BB0_213:
+	cvt.u32.u64 	%r420, %rd15;
+	setp.ge.s32 	%p181, %r420, %r22;
+	@%p181 bra 	$L__BB0_215;
+
+	add.s64 	%rd271, %rd43, %rd13;
+	shl.b64 	%rd272, %rd271, 2;
+	add.s64 	%rd273, %rd1, %rd272;
+	ld.global.f32 	%f1342, [%rd273+8];
+	mul.f32 	%f1343, %f1342, %f302;
+	fma.rn.f32 	%f1344, %f1622, %f301, %f1343;
+	st.global.f32 	[%rd273+8], %f1344;
+
+$L__BB0_215:
+	cvt.u32.u64 	%r421, %rd17;
+	setp.ge.s32 	%p182, %r421, %r22;
+	@%p182 bra 	$L__BB0_217;
+
+	add.s64 	%rd274, %rd43, %rd13;
+	shl.b64 	%rd275, %rd274, 2;
+	add.s64 	%rd276, %rd1, %rd275;
+	ld.global.f32 	%f1345, [%rd276+12];
+	mul.f32 	%f1346, %f1345, %f302;
+	fma.rn.f32 	%f1347, %f1623, %f301, %f1346;
+	st.global.f32 	[%rd276+12], %f1347;
+
+$L__BB0_217:
+	cvt.u32.u64 	%r422, %rd18;
+	setp.ge.s32 	%p183, %r422, %r22;
+	@%p183 bra 	$L__BB0_219;
+
+	add.s64 	%rd277, %rd43, %rd13;
+	shl.b64 	%rd278, %rd277, 2;
+	add.s64 	%rd279, %rd1, %rd278;
+	ld.global.f32 	%f1348, [%rd279+256];
+	mul.f32 	%f1349, %f1348, %f302;
+	fma.rn.f32 	%f1350, %f1624, %f301, %f1349;
+	st.global.f32 	[%rd279+256], %f1350;
+
+$L__BB0_219:
+	cvt.u32.u64 	%r423, %rd20;
+	setp.ge.s32 	%p184, %r423, %r22;
+	@%p184 bra 	$L__BB0_221;
+
+	add.s64 	%rd280, %rd43, %rd13;
+	shl.b64 	%rd281, %rd280, 2;
+	add.s64 	%rd282, %rd1, %rd281;
+	ld.global.f32 	%f1351, [%rd282+260];
+	mul.f32 	%f1352, %f1351, %f302;
+	fma.rn.f32 	%f1353, %f1625, %f301, %f1352;
+	st.global.f32 	[%rd282+260], %f1353;
+
+$L__BB0_221:
+	cvt.u32.u64 	%r424, %rd21;
+	setp.ge.s32 	%p185, %r424, %r22;
+	@%p185 bra 	$L__BB0_223;
+
+	add.s64 	%rd283, %rd43, %rd13;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	ld.global.f32 	%f1354, [%rd285+264];
+	mul.f32 	%f1355, %f1354, %f302;
+	fma.rn.f32 	%f1356, %f1626, %f301, %f1355;
+	st.global.f32 	[%rd285+264], %f1356;
+
+$L__BB0_223:
+	cvt.u32.u64 	%r425, %rd22;
+	setp.ge.s32 	%p186, %r425, %r22;
+	@%p186 bra 	$L__BB0_361;
+
+	add.s64 	%rd286, %rd43, %rd13;
+	shl.b64 	%rd287, %rd286, 2;
+	add.s64 	%rd288, %rd1, %rd287;
+	ld.global.f32 	%f1357, [%rd288+268];
+	mul.f32 	%f1358, %f1357, %f302;
+	fma.rn.f32 	%f1359, %f1627, %f301, %f1358;
+	st.global.f32 	[%rd288+268], %f1359;
+
+$L__BB0_361:
+	ld.param.u32 	%r587, [kiln_sgemm_param_16];
+	bar.sync 	0;
+	mov.u32 	%r586, %nctaid.z;
+	add.s32 	%r618, %r618, %r586;
+	setp.lt.s32 	%p259, %r618, %r587;
+	@%p259 bra 	$L__BB0_2;
+
+$L__BB0_362:
 	ret;
 
 }
@@ -84814,2368 +85294,2848 @@ const ptx_gemm_90 = `//
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<200>;
-	.reg .f32 	%f<1475>;
-	.reg .b32 	%r<544>;
-	.reg .b64 	%rd<471>;
+	.reg .pred 	%p<261>;
+	.reg .f32 	%f<1628>;
+	.reg .b32 	%r<621>;
+	.reg .b64 	%rd<490>;
 	// demoted variable
-	.shared .align 16 .b8 _ZZ10kiln_sgemmE2As[4096];
+	.shared .align 16 .b8 _ZZ10kiln_sgemmE2As[8448];
 	// demoted variable
-	.shared .align 16 .b8 _ZZ10kiln_sgemmE2Bs[4096];
+	.shared .align 16 .b8 _ZZ10kiln_sgemmE2Bs[8448];
 
-	ld.param.u32 	%r15, [kiln_sgemm_param_2];
-	ld.param.u32 	%r16, [kiln_sgemm_param_3];
-	ld.param.u32 	%r17, [kiln_sgemm_param_4];
-	ld.param.f32 	%f225, [kiln_sgemm_param_5];
-	ld.param.u64 	%rd31, [kiln_sgemm_param_6];
-	ld.param.u32 	%r18, [kiln_sgemm_param_7];
-	ld.param.u64 	%rd32, [kiln_sgemm_param_8];
-	ld.param.u64 	%rd33, [kiln_sgemm_param_9];
-	ld.param.u32 	%r19, [kiln_sgemm_param_10];
-	ld.param.u64 	%rd34, [kiln_sgemm_param_11];
-	ld.param.f32 	%f226, [kiln_sgemm_param_12];
-	ld.param.u64 	%rd36, [kiln_sgemm_param_13];
-	ld.param.u32 	%r20, [kiln_sgemm_param_14];
-	ld.param.u32 	%r21, [kiln_sgemm_param_16];
-	cvta.to.global.u64 	%rd1, %rd36;
-	mov.u32 	%r542, %ctaid.z;
-	setp.ge.s32 	%p1, %r542, %r21;
-	@%p1 bra 	$L__BB0_317;
+	ld.param.u32 	%r19, [kiln_sgemm_param_0];
+	ld.param.u32 	%r20, [kiln_sgemm_param_1];
+	ld.param.u32 	%r21, [kiln_sgemm_param_2];
+	ld.param.u32 	%r22, [kiln_sgemm_param_3];
+	ld.param.u32 	%r23, [kiln_sgemm_param_4];
+	ld.param.f32 	%f301, [kiln_sgemm_param_5];
+	ld.param.u64 	%rd55, [kiln_sgemm_param_6];
+	ld.param.u32 	%r24, [kiln_sgemm_param_7];
+	ld.param.u64 	%rd56, [kiln_sgemm_param_9];
+	ld.param.u32 	%r25, [kiln_sgemm_param_10];
+	ld.param.f32 	%f302, [kiln_sgemm_param_12];
+	ld.param.u64 	%rd57, [kiln_sgemm_param_13];
+	ld.param.u32 	%r26, [kiln_sgemm_param_14];
+	ld.param.u32 	%r27, [kiln_sgemm_param_16];
+	cvta.to.global.u64 	%rd1, %rd57;
+	cvta.to.global.u64 	%rd2, %rd56;
+	cvta.to.global.u64 	%rd3, %rd55;
+	mov.u32 	%r618, %ctaid.z;
+	setp.ge.s32 	%p2, %r618, %r27;
+	@%p2 bra 	$L__BB0_362;
 
-	mov.u32 	%r22, %tid.x;
-	shl.b32 	%r23, %r22, 3;
-	and.b32  	%r24, %r23, 120;
-	mov.u32 	%r25, %ctaid.x;
-	shl.b32 	%r26, %r25, 7;
-	or.b32  	%r27, %r24, %r26;
-	shl.b32 	%r28, %r22, 11;
-	and.b32  	%r29, %r28, 2048;
-	mov.u32 	%r30, _ZZ10kiln_sgemmE2As;
-	add.s32 	%r31, %r30, %r29;
-	shl.b32 	%r32, %r22, 1;
-	and.b32  	%r33, %r32, -4;
-	add.s32 	%r2, %r31, %r33;
-	shl.b32 	%r34, %r22, 4;
-	and.b32  	%r35, %r34, -512;
-	add.s32 	%r36, %r30, %r35;
-	and.b32  	%r37, %r34, 496;
-	add.s32 	%r3, %r36, %r37;
-	mov.u32 	%r38, _ZZ10kiln_sgemmE2Bs;
-	add.s32 	%r39, %r38, %r29;
-	add.s32 	%r4, %r39, %r33;
-	cvt.s64.s32 	%rd2, %r27;
-	or.b32  	%r40, %r27, 1;
-	cvt.s64.s32 	%rd3, %r40;
-	or.b32  	%r41, %r27, 2;
-	cvt.s64.s32 	%rd4, %r41;
-	or.b32  	%r42, %r27, 3;
-	cvt.s64.s32 	%rd5, %r42;
-	or.b32  	%r43, %r27, 4;
-	cvt.s64.s32 	%rd6, %r43;
-	or.b32  	%r44, %r27, 5;
-	cvt.s64.s32 	%rd7, %r44;
-	or.b32  	%r45, %r27, 6;
-	cvt.s64.s32 	%rd8, %r45;
-	or.b32  	%r46, %r27, 7;
-	cvt.s64.s32 	%rd9, %r46;
+	mov.u32 	%r28, %tid.x;
+	mov.u32 	%r29, %ctaid.y;
+	shl.b32 	%r30, %r29, 7;
+	mov.u32 	%r31, %ctaid.x;
+	shl.b32 	%r32, %r31, 7;
+	shl.b32 	%r33, %r28, 2;
+	and.b32  	%r2, %r33, 124;
+	or.b32  	%r34, %r2, %r30;
+	shr.s32 	%r3, %r28, 5;
+	and.b32  	%r35, %r33, 4;
+	shr.s32 	%r4, %r28, 1;
+	add.s32 	%r5, %r4, %r30;
+	shr.u32 	%r36, %r28, 2;
+	and.b32  	%r6, %r36, 1073741820;
+	and.b32  	%r7, %r33, 60;
+	or.b32  	%r37, %r2, %r32;
+	add.s32 	%r8, %r4, %r32;
+	cvt.s64.s32 	%rd4, %r34;
+	or.b32  	%r38, %r34, 1;
+	cvt.s64.s32 	%rd5, %r38;
+	or.b32  	%r39, %r34, 2;
+	cvt.s64.s32 	%rd6, %r37;
+	or.b32  	%r40, %r37, 1;
+	cvt.s64.s32 	%rd7, %r39;
+	or.b32  	%r41, %r34, 3;
+	cvt.s64.s32 	%rd8, %r40;
+	or.b32  	%r42, %r37, 2;
+	cvt.s64.s32 	%rd9, %r41;
+	cvt.s64.s32 	%rd10, %r42;
+	or.b32  	%r43, %r37, 3;
+	cvt.s64.s32 	%rd11, %r43;
+	add.s32 	%r44, %r6, %r30;
+	cvt.u64.u32 	%rd12, %r35;
+	or.b32  	%r45, %r7, %r32;
+	cvt.s64.s32 	%rd13, %r45;
+	or.b32  	%r46, %r45, 1;
+	cvt.s64.s32 	%rd14, %r46;
+	or.b32  	%r47, %r45, 2;
+	or.b32  	%r48, %r44, 3;
+	cvt.s64.s32 	%rd15, %r47;
+	or.b32  	%r49, %r45, 3;
+	mul.wide.s32 	%rd16, %r48, %r26;
+	cvt.s64.s32 	%rd17, %r49;
+	or.b32  	%r50, %r45, 64;
+	add.s32 	%r51, %r44, 65;
+	cvt.s64.s32 	%rd18, %r50;
+	or.b32  	%r52, %r45, 65;
+	mul.wide.s32 	%rd19, %r51, %r26;
+	cvt.s64.s32 	%rd20, %r52;
+	or.b32  	%r53, %r45, 66;
+	cvt.s64.s32 	%rd21, %r53;
+	or.b32  	%r54, %r45, 67;
+	cvt.s64.s32 	%rd22, %r54;
 
 $L__BB0_2:
-	ld.param.u64 	%rd470, [kiln_sgemm_param_15];
-	cvt.s64.s32 	%rd37, %r542;
-	mul.lo.s64 	%rd10, %rd37, %rd470;
-	setp.lt.s32 	%p2, %r17, 1;
-	mov.f32 	%f1411, 0f00000000;
-	mov.f32 	%f1412, %f1411;
-	mov.f32 	%f1413, %f1411;
-	mov.f32 	%f1414, %f1411;
-	mov.f32 	%f1415, %f1411;
-	mov.f32 	%f1416, %f1411;
-	mov.f32 	%f1417, %f1411;
-	mov.f32 	%f1418, %f1411;
-	mov.f32 	%f1419, %f1411;
-	mov.f32 	%f1420, %f1411;
-	mov.f32 	%f1421, %f1411;
-	mov.f32 	%f1422, %f1411;
-	mov.f32 	%f1423, %f1411;
-	mov.f32 	%f1424, %f1411;
-	mov.f32 	%f1425, %f1411;
-	mov.f32 	%f1426, %f1411;
-	mov.f32 	%f1427, %f1411;
-	mov.f32 	%f1428, %f1411;
-	mov.f32 	%f1429, %f1411;
-	mov.f32 	%f1430, %f1411;
-	mov.f32 	%f1431, %f1411;
-	mov.f32 	%f1432, %f1411;
-	mov.f32 	%f1433, %f1411;
-	mov.f32 	%f1434, %f1411;
-	mov.f32 	%f1435, %f1411;
-	mov.f32 	%f1436, %f1411;
-	mov.f32 	%f1437, %f1411;
-	mov.f32 	%f1438, %f1411;
-	mov.f32 	%f1439, %f1411;
-	mov.f32 	%f1440, %f1411;
-	mov.f32 	%f1441, %f1411;
-	mov.f32 	%f1442, %f1411;
-	mov.f32 	%f1443, %f1411;
-	mov.f32 	%f1444, %f1411;
-	mov.f32 	%f1445, %f1411;
-	mov.f32 	%f1446, %f1411;
-	mov.f32 	%f1447, %f1411;
-	mov.f32 	%f1448, %f1411;
-	mov.f32 	%f1449, %f1411;
-	mov.f32 	%f1450, %f1411;
-	mov.f32 	%f1451, %f1411;
-	mov.f32 	%f1452, %f1411;
-	mov.f32 	%f1453, %f1411;
-	mov.f32 	%f1454, %f1411;
-	mov.f32 	%f1455, %f1411;
-	mov.f32 	%f1456, %f1411;
-	mov.f32 	%f1457, %f1411;
-	mov.f32 	%f1458, %f1411;
-	mov.f32 	%f1459, %f1411;
-	mov.f32 	%f1460, %f1411;
-	mov.f32 	%f1461, %f1411;
-	mov.f32 	%f1462, %f1411;
-	mov.f32 	%f1463, %f1411;
-	mov.f32 	%f1464, %f1411;
-	mov.f32 	%f1465, %f1411;
-	mov.f32 	%f1466, %f1411;
-	mov.f32 	%f1467, %f1411;
-	mov.f32 	%f1468, %f1411;
-	mov.f32 	%f1469, %f1411;
-	mov.f32 	%f1470, %f1411;
-	mov.f32 	%f1471, %f1411;
-	mov.f32 	%f1472, %f1411;
-	mov.f32 	%f1473, %f1411;
-	mov.f32 	%f1474, %f1411;
-	@%p2 bra 	$L__BB0_43;
+	ld.param.u64 	%rd489, [kiln_sgemm_param_15];
+	ld.param.u64 	%rd488, [kiln_sgemm_param_8];
+	ld.param.u64 	%rd487, [kiln_sgemm_param_11];
+	cvt.s64.s32 	%rd58, %r618;
+	mul.lo.s64 	%rd23, %rd58, %rd487;
+	mul.lo.s64 	%rd24, %rd58, %rd488;
+	mul.lo.s64 	%rd25, %rd58, %rd489;
+	setp.lt.s32 	%p3, %r23, 1;
+	@%p3 bra 	$L__BB0_43;
 
-	mov.u32 	%r543, 0;
+	setp.ne.s32 	%p4, %r19, 0;
+	@%p4 bra 	$L__BB0_12;
+	bra.uni 	$L__BB0_4;
 
-$L__BB0_4:
-	ld.param.u32 	%r538, [kiln_sgemm_param_0];
-	setp.eq.s32 	%p3, %r538, 0;
-	@%p3 bra 	$L__BB0_14;
+$L__BB0_12:
+	mul.wide.s32 	%rd63, %r24, %r3;
+	add.s64 	%rd64, %rd24, %rd63;
+	add.s64 	%rd65, %rd64, %rd4;
+	shl.b64 	%rd66, %rd65, 2;
+	add.s64 	%rd27, %rd3, %rd66;
+	setp.ge.s32 	%p17, %r3, %r23;
+	setp.ge.s32 	%p18, %r34, %r21;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p19, %p17, %p18;
+	mov.f32 	%f1551, %f1550;
+	@%p19 bra 	$L__BB0_14;
 
-	shl.b32 	%r49, %r22, 2;
-	and.b32  	%r50, %r49, 124;
-	mov.u32 	%r51, %ctaid.y;
-	shl.b32 	%r52, %r51, 7;
-	or.b32  	%r53, %r50, %r52;
-	cvt.s64.s32 	%rd38, %r53;
-	setp.ge.s32 	%p4, %r53, %r15;
-	shr.s32 	%r54, %r22, 5;
-	add.s32 	%r7, %r543, %r54;
-	setp.ge.s32 	%p5, %r7, %r17;
-	mul.wide.s32 	%rd39, %r7, %r18;
-	mul.lo.s64 	%rd41, %rd37, %rd32;
-	add.s64 	%rd42, %rd39, %rd41;
-	add.s64 	%rd43, %rd42, %rd38;
-	cvta.to.global.u64 	%rd44, %rd31;
-	shl.b64 	%rd45, %rd43, 2;
-	add.s64 	%rd11, %rd44, %rd45;
-	mov.f32 	%f1396, 0f00000000;
-	or.pred  	%p6, %p5, %p4;
-	mov.f32 	%f1395, %f1396;
-	@%p6 bra 	$L__BB0_7;
-
-	ld.global.nc.f32 	%f1395, [%rd11];
-
-$L__BB0_7:
-	or.b32  	%r61, %r53, 1;
-	setp.ge.s32 	%p7, %r61, %r15;
-	st.shared.f32 	[%r3], %f1395;
-	or.pred  	%p9, %p5, %p7;
-	@%p9 bra 	$L__BB0_9;
-
-	ld.global.nc.f32 	%f1396, [%rd11+4];
-
-$L__BB0_9:
-	or.b32  	%r68, %r53, 2;
-	setp.ge.s32 	%p10, %r68, %r15;
-	st.shared.f32 	[%r3+4], %f1396;
-	mov.f32 	%f1398, 0f00000000;
-	or.pred  	%p12, %p5, %p10;
-	mov.f32 	%f1397, %f1398;
-	@%p12 bra 	$L__BB0_11;
-
-	ld.global.nc.f32 	%f1397, [%rd11+8];
-
-$L__BB0_11:
-	or.b32  	%r75, %r53, 3;
-	setp.ge.s32 	%p13, %r75, %r15;
-	st.shared.f32 	[%r3+8], %f1397;
-	or.pred  	%p15, %p5, %p13;
-	@%p15 bra 	$L__BB0_13;
-
-	ld.global.nc.f32 	%f1398, [%rd11+12];
-
-$L__BB0_13:
-	st.shared.f32 	[%r3+12], %f1398;
-	bra.uni 	$L__BB0_23;
+	ld.global.nc.f32 	%f1551, [%rd27];
 
 $L__BB0_14:
-	shr.s32 	%r77, %r22, 1;
-	mov.u32 	%r78, %ctaid.y;
-	shl.b32 	%r79, %r78, 7;
-	add.s32 	%r80, %r77, %r79;
-	setp.ge.s32 	%p16, %r80, %r15;
-	shl.b32 	%r81, %r22, 2;
-	and.b32  	%r82, %r81, 4;
-	add.s32 	%r8, %r543, %r82;
-	setp.ge.s32 	%p17, %r8, %r17;
-	cvt.s64.s32 	%rd46, %r8;
-	mul.lo.s64 	%rd48, %rd37, %rd32;
-	mul.wide.s32 	%rd49, %r18, %r80;
-	add.s64 	%rd50, %rd48, %rd49;
-	add.s64 	%rd51, %rd50, %rd46;
-	cvta.to.global.u64 	%rd52, %rd31;
-	shl.b64 	%rd53, %rd51, 2;
-	add.s64 	%rd12, %rd52, %rd53;
-	mov.f32 	%f1400, 0f00000000;
-	or.pred  	%p18, %p16, %p17;
-	mov.f32 	%f1399, %f1400;
-	@%p18 bra 	$L__BB0_16;
+	setp.ge.s32 	%p21, %r38, %r21;
+	or.pred  	%p22, %p17, %p21;
+	@%p22 bra 	$L__BB0_16;
 
-	ld.global.nc.f32 	%f1399, [%rd12];
+	ld.global.nc.f32 	%f1550, [%rd27+4];
 
 $L__BB0_16:
-	st.shared.f32 	[%r2], %f1399;
-	add.s32 	%r88, %r8, 1;
-	setp.ge.s32 	%p20, %r88, %r17;
-	or.pred  	%p21, %p16, %p20;
-	@%p21 bra 	$L__BB0_18;
+	setp.ge.s32 	%p24, %r39, %r21;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p25, %p17, %p24;
+	mov.f32 	%f1549, %f1548;
+	@%p25 bra 	$L__BB0_18;
 
-	ld.global.nc.f32 	%f1400, [%rd12+4];
+	ld.global.nc.f32 	%f1549, [%rd27+8];
 
 $L__BB0_18:
-	st.shared.f32 	[%r2+512], %f1400;
-	add.s32 	%r94, %r8, 2;
-	setp.ge.s32 	%p23, %r94, %r17;
-	mov.f32 	%f1402, 0f00000000;
-	or.pred  	%p24, %p16, %p23;
-	mov.f32 	%f1401, %f1402;
-	@%p24 bra 	$L__BB0_20;
+	setp.ge.s32 	%p27, %r41, %r21;
+	or.pred  	%p28, %p17, %p27;
+	@%p28 bra 	$L__BB0_20;
 
-	ld.global.nc.f32 	%f1401, [%rd12+8];
+	ld.global.nc.f32 	%f1548, [%rd27+12];
+	bra.uni 	$L__BB0_20;
+
+$L__BB0_4:
+	mul.wide.s32 	%rd59, %r24, %r5;
+	add.s64 	%rd60, %rd24, %rd59;
+	add.s64 	%rd61, %rd60, %rd12;
+	shl.b64 	%rd62, %rd61, 2;
+	add.s64 	%rd26, %rd3, %rd62;
+	setp.ge.s32 	%p5, %r5, %r21;
+	setp.ge.s32 	%p6, %r35, %r23;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p7, %p5, %p6;
+	mov.f32 	%f1551, %f1550;
+	@%p7 bra 	$L__BB0_6;
+
+	ld.global.nc.f32 	%f1551, [%rd26];
+
+$L__BB0_6:
+	or.b32  	%r69, %r35, 1;
+	setp.ge.s32 	%p9, %r69, %r23;
+	or.pred  	%p10, %p5, %p9;
+	@%p10 bra 	$L__BB0_8;
+
+	ld.global.nc.f32 	%f1550, [%rd26+4];
+
+$L__BB0_8:
+	or.b32  	%r77, %r35, 2;
+	setp.ge.s32 	%p12, %r77, %r23;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p13, %p5, %p12;
+	mov.f32 	%f1549, %f1548;
+	@%p13 bra 	$L__BB0_10;
+
+	ld.global.nc.f32 	%f1549, [%rd26+8];
+
+$L__BB0_10:
+	or.b32  	%r85, %r35, 3;
+	setp.ge.s32 	%p15, %r85, %r23;
+	or.pred  	%p16, %p5, %p15;
+	@%p16 bra 	$L__BB0_20;
+
+	ld.global.nc.f32 	%f1548, [%rd26+12];
 
 $L__BB0_20:
-	st.shared.f32 	[%r2+1024], %f1401;
-	add.s32 	%r100, %r8, 3;
-	setp.ge.s32 	%p26, %r100, %r17;
-	or.pred  	%p27, %p16, %p26;
-	@%p27 bra 	$L__BB0_22;
+	setp.eq.s32 	%p29, %r20, 0;
+	@%p29 bra 	$L__BB0_29;
 
-	ld.global.nc.f32 	%f1402, [%rd12+12];
+	mul.wide.s32 	%rd67, %r25, %r8;
+	add.s64 	%rd68, %rd23, %rd67;
+	add.s64 	%rd69, %rd68, %rd12;
+	shl.b64 	%rd70, %rd69, 2;
+	add.s64 	%rd28, %rd2, %rd70;
+	setp.ge.s32 	%p30, %r8, %r22;
+	setp.ge.s32 	%p31, %r35, %r23;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p32, %p30, %p31;
+	mov.f32 	%f1555, %f1554;
+	@%p32 bra 	$L__BB0_23;
 
-$L__BB0_22:
-	st.shared.f32 	[%r2+1536], %f1402;
+	ld.global.nc.f32 	%f1555, [%rd28];
 
 $L__BB0_23:
-	ld.param.u32 	%r539, [kiln_sgemm_param_1];
-	setp.eq.s32 	%p28, %r539, 0;
-	@%p28 bra 	$L__BB0_33;
+	or.b32  	%r131, %r35, 1;
+	setp.ge.s32 	%p34, %r131, %r23;
+	or.pred  	%p35, %p30, %p34;
+	@%p35 bra 	$L__BB0_25;
 
-	shr.s32 	%r102, %r22, 1;
-	add.s32 	%r105, %r102, %r26;
-	setp.ge.s32 	%p29, %r105, %r16;
-	shl.b32 	%r106, %r22, 2;
-	and.b32  	%r107, %r106, 4;
-	add.s32 	%r9, %r543, %r107;
-	setp.ge.s32 	%p30, %r9, %r17;
-	cvt.s64.s32 	%rd54, %r9;
-	mul.lo.s64 	%rd56, %rd37, %rd34;
-	mul.wide.s32 	%rd57, %r19, %r105;
-	add.s64 	%rd58, %rd56, %rd57;
-	add.s64 	%rd59, %rd58, %rd54;
-	cvta.to.global.u64 	%rd60, %rd33;
-	shl.b64 	%rd61, %rd59, 2;
-	add.s64 	%rd13, %rd60, %rd61;
-	mov.f32 	%f1404, 0f00000000;
-	or.pred  	%p31, %p29, %p30;
-	mov.f32 	%f1403, %f1404;
-	@%p31 bra 	$L__BB0_26;
+	ld.global.nc.f32 	%f1554, [%rd28+4];
 
-	ld.global.nc.f32 	%f1403, [%rd13];
+$L__BB0_25:
+	or.b32  	%r139, %r35, 2;
+	setp.ge.s32 	%p37, %r139, %r23;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p38, %p30, %p37;
+	mov.f32 	%f1553, %f1552;
+	@%p38 bra 	$L__BB0_27;
 
-$L__BB0_26:
-	st.shared.f32 	[%r4], %f1403;
-	add.s32 	%r113, %r9, 1;
-	setp.ge.s32 	%p33, %r113, %r17;
-	or.pred  	%p34, %p29, %p33;
-	@%p34 bra 	$L__BB0_28;
+	ld.global.nc.f32 	%f1553, [%rd28+8];
 
-	ld.global.nc.f32 	%f1404, [%rd13+4];
+$L__BB0_27:
+	or.b32  	%r147, %r35, 3;
+	setp.ge.s32 	%p40, %r147, %r23;
+	or.pred  	%p41, %p30, %p40;
+	@%p41 bra 	$L__BB0_37;
 
-$L__BB0_28:
-	st.shared.f32 	[%r4+512], %f1404;
-	add.s32 	%r119, %r9, 2;
-	setp.ge.s32 	%p36, %r119, %r17;
-	mov.f32 	%f1406, 0f00000000;
-	or.pred  	%p37, %p29, %p36;
-	mov.f32 	%f1405, %f1406;
-	@%p37 bra 	$L__BB0_30;
+	ld.global.nc.f32 	%f1552, [%rd28+12];
+	bra.uni 	$L__BB0_37;
 
-	ld.global.nc.f32 	%f1405, [%rd13+8];
+$L__BB0_29:
+	mul.wide.s32 	%rd71, %r25, %r3;
+	add.s64 	%rd72, %rd23, %rd71;
+	add.s64 	%rd73, %rd72, %rd6;
+	shl.b64 	%rd74, %rd73, 2;
+	add.s64 	%rd29, %rd2, %rd74;
+	setp.ge.s32 	%p42, %r3, %r23;
+	setp.ge.s32 	%p43, %r37, %r22;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p44, %p42, %p43;
+	mov.f32 	%f1555, %f1554;
+	@%p44 bra 	$L__BB0_31;
 
-$L__BB0_30:
-	st.shared.f32 	[%r4+1024], %f1405;
-	add.s32 	%r125, %r9, 3;
-	setp.ge.s32 	%p39, %r125, %r17;
-	or.pred  	%p40, %p29, %p39;
-	@%p40 bra 	$L__BB0_32;
+	ld.global.nc.f32 	%f1555, [%rd29];
 
-	ld.global.nc.f32 	%f1406, [%rd13+12];
+$L__BB0_31:
+	setp.ge.s32 	%p46, %r40, %r22;
+	or.pred  	%p47, %p42, %p46;
+	@%p47 bra 	$L__BB0_33;
 
-$L__BB0_32:
-	st.shared.f32 	[%r4+1536], %f1406;
-	bra.uni 	$L__BB0_42;
+	ld.global.nc.f32 	%f1554, [%rd29+4];
 
 $L__BB0_33:
-	shl.b32 	%r127, %r22, 2;
-	and.b32  	%r128, %r127, 124;
-	or.b32  	%r131, %r128, %r26;
-	cvt.s64.s32 	%rd62, %r131;
-	setp.ge.s32 	%p41, %r131, %r16;
-	shr.s32 	%r132, %r22, 5;
-	add.s32 	%r10, %r543, %r132;
-	setp.ge.s32 	%p42, %r10, %r17;
-	mul.wide.s32 	%rd63, %r10, %r19;
-	mul.lo.s64 	%rd65, %rd37, %rd34;
-	add.s64 	%rd66, %rd63, %rd65;
-	add.s64 	%rd67, %rd66, %rd62;
-	cvta.to.global.u64 	%rd68, %rd33;
-	shl.b64 	%rd69, %rd67, 2;
-	add.s64 	%rd14, %rd68, %rd69;
-	mov.f32 	%f1408, 0f00000000;
-	or.pred  	%p43, %p42, %p41;
-	mov.f32 	%f1407, %f1408;
-	@%p43 bra 	$L__BB0_35;
+	setp.ge.s32 	%p49, %r42, %r22;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p50, %p42, %p49;
+	mov.f32 	%f1553, %f1552;
+	@%p50 bra 	$L__BB0_35;
 
-	ld.global.nc.f32 	%f1407, [%rd14];
+	ld.global.nc.f32 	%f1553, [%rd29+8];
 
 $L__BB0_35:
-	or.b32  	%r139, %r131, 1;
-	setp.ge.s32 	%p44, %r139, %r16;
-	add.s32 	%r143, %r38, %r35;
-	add.s32 	%r145, %r143, %r37;
-	st.shared.f32 	[%r145], %f1407;
-	or.pred  	%p46, %p42, %p44;
-	@%p46 bra 	$L__BB0_37;
+	setp.ge.s32 	%p52, %r43, %r22;
+	or.pred  	%p53, %p42, %p52;
+	@%p53 bra 	$L__BB0_37;
 
-	ld.global.nc.f32 	%f1408, [%rd14+4];
+	ld.global.nc.f32 	%f1552, [%rd29+12];
 
 $L__BB0_37:
-	or.b32  	%r152, %r131, 2;
-	setp.ge.s32 	%p47, %r152, %r16;
-	st.shared.f32 	[%r145+4], %f1408;
-	mov.f32 	%f1410, 0f00000000;
-	or.pred  	%p49, %p42, %p47;
-	mov.f32 	%f1409, %f1410;
-	@%p49 bra 	$L__BB0_39;
-
-	ld.global.nc.f32 	%f1409, [%rd14+8];
+	@%p4 bra 	$L__BB0_39;
+	bra.uni 	$L__BB0_38;
 
 $L__BB0_39:
-	or.b32  	%r165, %r131, 3;
-	setp.ge.s32 	%p50, %r165, %r16;
-	st.shared.f32 	[%r145+8], %f1409;
-	or.pred  	%p52, %p42, %p50;
-	@%p52 bra 	$L__BB0_41;
+	mov.u32 	%r189, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r190, %r3, 528, %r189;
+	shl.b32 	%r191, %r28, 4;
+	and.b32  	%r192, %r191, 496;
+	add.s32 	%r193, %r190, %r192;
+	st.shared.v4.f32 	[%r193], {%f1551, %f1550, %f1549, %f1548};
+	bra.uni 	$L__BB0_40;
 
-	ld.global.nc.f32 	%f1410, [%rd14+12];
+$L__BB0_38:
+	mov.u32 	%r182, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r183, %r35, 528, %r182;
+	shl.b32 	%r184, %r28, 1;
+	and.b32  	%r185, %r184, -4;
+	add.s32 	%r186, %r183, %r185;
+	st.shared.f32 	[%r186], %f1551;
+	st.shared.f32 	[%r186+528], %f1550;
+	st.shared.f32 	[%r186+1056], %f1549;
+	st.shared.f32 	[%r186+1584], %f1548;
 
-$L__BB0_41:
-	st.shared.f32 	[%r145+12], %f1410;
+$L__BB0_40:
+	@%p29 bra 	$L__BB0_42;
+
+	mov.u32 	%r197, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r198, %r35, 528, %r197;
+	shl.b32 	%r199, %r28, 1;
+	and.b32  	%r200, %r199, -4;
+	add.s32 	%r201, %r198, %r200;
+	st.shared.f32 	[%r201], %f1555;
+	st.shared.f32 	[%r201+528], %f1554;
+	st.shared.f32 	[%r201+1056], %f1553;
+	st.shared.f32 	[%r201+1584], %f1552;
+	bra.uni 	$L__BB0_43;
 
 $L__BB0_42:
-	mov.u32 	%r541, _ZZ10kiln_sgemmE2As;
-	shl.b32 	%r540, %r22, 1;
-	bar.sync 	0;
-	and.b32  	%r181, %r540, -32;
-	add.s32 	%r183, %r541, %r181;
-	ld.shared.v4.f32 	{%f371, %f372, %f373, %f374}, [%r183];
-	ld.shared.v4.f32 	{%f379, %f380, %f381, %f382}, [%r183+16];
-	shl.b32 	%r184, %r22, 5;
-	and.b32  	%r185, %r184, 480;
-	add.s32 	%r187, %r38, %r185;
-	ld.shared.v4.f32 	{%f387, %f388, %f389, %f390}, [%r187];
-	ld.shared.v4.f32 	{%f395, %f396, %f397, %f398}, [%r187+16];
-	fma.rn.f32 	%f403, %f371, %f387, %f1458;
-	fma.rn.f32 	%f404, %f371, %f388, %f1457;
-	fma.rn.f32 	%f405, %f371, %f389, %f1456;
-	fma.rn.f32 	%f406, %f371, %f390, %f1455;
-	fma.rn.f32 	%f407, %f371, %f395, %f1454;
-	fma.rn.f32 	%f408, %f371, %f396, %f1453;
-	fma.rn.f32 	%f409, %f371, %f397, %f1452;
-	fma.rn.f32 	%f410, %f371, %f398, %f1451;
-	fma.rn.f32 	%f411, %f372, %f387, %f1450;
-	fma.rn.f32 	%f412, %f372, %f388, %f1449;
-	fma.rn.f32 	%f413, %f372, %f389, %f1448;
-	fma.rn.f32 	%f414, %f372, %f390, %f1447;
-	fma.rn.f32 	%f415, %f372, %f395, %f1446;
-	fma.rn.f32 	%f416, %f372, %f396, %f1445;
-	fma.rn.f32 	%f417, %f372, %f397, %f1444;
-	fma.rn.f32 	%f418, %f372, %f398, %f1443;
-	fma.rn.f32 	%f419, %f373, %f387, %f1442;
-	fma.rn.f32 	%f420, %f373, %f388, %f1441;
-	fma.rn.f32 	%f421, %f373, %f389, %f1440;
-	fma.rn.f32 	%f422, %f373, %f390, %f1439;
-	fma.rn.f32 	%f423, %f373, %f395, %f1438;
-	fma.rn.f32 	%f424, %f373, %f396, %f1437;
-	fma.rn.f32 	%f425, %f373, %f397, %f1436;
-	fma.rn.f32 	%f426, %f373, %f398, %f1435;
-	fma.rn.f32 	%f427, %f374, %f387, %f1434;
-	fma.rn.f32 	%f428, %f374, %f388, %f1433;
-	fma.rn.f32 	%f429, %f374, %f389, %f1432;
-	fma.rn.f32 	%f430, %f374, %f390, %f1431;
-	fma.rn.f32 	%f431, %f374, %f395, %f1430;
-	fma.rn.f32 	%f432, %f374, %f396, %f1429;
-	fma.rn.f32 	%f433, %f374, %f397, %f1428;
-	fma.rn.f32 	%f434, %f374, %f398, %f1427;
-	fma.rn.f32 	%f435, %f379, %f387, %f1426;
-	fma.rn.f32 	%f436, %f379, %f388, %f1425;
-	fma.rn.f32 	%f437, %f379, %f389, %f1424;
-	fma.rn.f32 	%f438, %f379, %f390, %f1423;
-	fma.rn.f32 	%f439, %f379, %f395, %f1422;
-	fma.rn.f32 	%f440, %f379, %f396, %f1421;
-	fma.rn.f32 	%f441, %f379, %f397, %f1420;
-	fma.rn.f32 	%f442, %f379, %f398, %f1419;
-	fma.rn.f32 	%f443, %f380, %f387, %f1418;
-	fma.rn.f32 	%f444, %f380, %f388, %f1417;
-	fma.rn.f32 	%f445, %f380, %f389, %f1416;
-	fma.rn.f32 	%f446, %f380, %f390, %f1415;
-	fma.rn.f32 	%f447, %f380, %f395, %f1414;
-	fma.rn.f32 	%f448, %f380, %f396, %f1413;
-	fma.rn.f32 	%f449, %f380, %f397, %f1412;
-	fma.rn.f32 	%f450, %f380, %f398, %f1411;
-	fma.rn.f32 	%f451, %f381, %f387, %f1459;
-	fma.rn.f32 	%f452, %f381, %f388, %f1460;
-	fma.rn.f32 	%f453, %f381, %f389, %f1461;
-	fma.rn.f32 	%f454, %f381, %f390, %f1462;
-	fma.rn.f32 	%f455, %f381, %f395, %f1463;
-	fma.rn.f32 	%f456, %f381, %f396, %f1464;
-	fma.rn.f32 	%f457, %f381, %f397, %f1465;
-	fma.rn.f32 	%f458, %f381, %f398, %f1466;
-	fma.rn.f32 	%f459, %f382, %f387, %f1467;
-	fma.rn.f32 	%f460, %f382, %f388, %f1468;
-	fma.rn.f32 	%f461, %f382, %f389, %f1469;
-	fma.rn.f32 	%f462, %f382, %f390, %f1470;
-	fma.rn.f32 	%f463, %f382, %f395, %f1471;
-	fma.rn.f32 	%f464, %f382, %f396, %f1472;
-	fma.rn.f32 	%f465, %f382, %f397, %f1473;
-	fma.rn.f32 	%f466, %f382, %f398, %f1474;
-	ld.shared.v4.f32 	{%f467, %f468, %f469, %f470}, [%r183+512];
-	ld.shared.v4.f32 	{%f475, %f476, %f477, %f478}, [%r183+528];
-	ld.shared.v4.f32 	{%f483, %f484, %f485, %f486}, [%r187+512];
-	ld.shared.v4.f32 	{%f491, %f492, %f493, %f494}, [%r187+528];
-	fma.rn.f32 	%f499, %f467, %f483, %f403;
-	fma.rn.f32 	%f500, %f467, %f484, %f404;
-	fma.rn.f32 	%f501, %f467, %f485, %f405;
-	fma.rn.f32 	%f502, %f467, %f486, %f406;
-	fma.rn.f32 	%f503, %f467, %f491, %f407;
-	fma.rn.f32 	%f504, %f467, %f492, %f408;
-	fma.rn.f32 	%f505, %f467, %f493, %f409;
-	fma.rn.f32 	%f506, %f467, %f494, %f410;
-	fma.rn.f32 	%f507, %f468, %f483, %f411;
-	fma.rn.f32 	%f508, %f468, %f484, %f412;
-	fma.rn.f32 	%f509, %f468, %f485, %f413;
-	fma.rn.f32 	%f510, %f468, %f486, %f414;
-	fma.rn.f32 	%f511, %f468, %f491, %f415;
-	fma.rn.f32 	%f512, %f468, %f492, %f416;
-	fma.rn.f32 	%f513, %f468, %f493, %f417;
-	fma.rn.f32 	%f514, %f468, %f494, %f418;
-	fma.rn.f32 	%f515, %f469, %f483, %f419;
-	fma.rn.f32 	%f516, %f469, %f484, %f420;
-	fma.rn.f32 	%f517, %f469, %f485, %f421;
-	fma.rn.f32 	%f518, %f469, %f486, %f422;
-	fma.rn.f32 	%f519, %f469, %f491, %f423;
-	fma.rn.f32 	%f520, %f469, %f492, %f424;
-	fma.rn.f32 	%f521, %f469, %f493, %f425;
-	fma.rn.f32 	%f522, %f469, %f494, %f426;
-	fma.rn.f32 	%f523, %f470, %f483, %f427;
-	fma.rn.f32 	%f524, %f470, %f484, %f428;
-	fma.rn.f32 	%f525, %f470, %f485, %f429;
-	fma.rn.f32 	%f526, %f470, %f486, %f430;
-	fma.rn.f32 	%f527, %f470, %f491, %f431;
-	fma.rn.f32 	%f528, %f470, %f492, %f432;
-	fma.rn.f32 	%f529, %f470, %f493, %f433;
-	fma.rn.f32 	%f530, %f470, %f494, %f434;
-	fma.rn.f32 	%f531, %f475, %f483, %f435;
-	fma.rn.f32 	%f532, %f475, %f484, %f436;
-	fma.rn.f32 	%f533, %f475, %f485, %f437;
-	fma.rn.f32 	%f534, %f475, %f486, %f438;
-	fma.rn.f32 	%f535, %f475, %f491, %f439;
-	fma.rn.f32 	%f536, %f475, %f492, %f440;
-	fma.rn.f32 	%f537, %f475, %f493, %f441;
-	fma.rn.f32 	%f538, %f475, %f494, %f442;
-	fma.rn.f32 	%f539, %f476, %f483, %f443;
-	fma.rn.f32 	%f540, %f476, %f484, %f444;
-	fma.rn.f32 	%f541, %f476, %f485, %f445;
-	fma.rn.f32 	%f542, %f476, %f486, %f446;
-	fma.rn.f32 	%f543, %f476, %f491, %f447;
-	fma.rn.f32 	%f544, %f476, %f492, %f448;
-	fma.rn.f32 	%f545, %f476, %f493, %f449;
-	fma.rn.f32 	%f546, %f476, %f494, %f450;
-	fma.rn.f32 	%f547, %f477, %f483, %f451;
-	fma.rn.f32 	%f548, %f477, %f484, %f452;
-	fma.rn.f32 	%f549, %f477, %f485, %f453;
-	fma.rn.f32 	%f550, %f477, %f486, %f454;
-	fma.rn.f32 	%f551, %f477, %f491, %f455;
-	fma.rn.f32 	%f552, %f477, %f492, %f456;
-	fma.rn.f32 	%f553, %f477, %f493, %f457;
-	fma.rn.f32 	%f554, %f477, %f494, %f458;
-	fma.rn.f32 	%f555, %f478, %f483, %f459;
-	fma.rn.f32 	%f556, %f478, %f484, %f460;
-	fma.rn.f32 	%f557, %f478, %f485, %f461;
-	fma.rn.f32 	%f558, %f478, %f486, %f462;
-	fma.rn.f32 	%f559, %f478, %f491, %f463;
-	fma.rn.f32 	%f560, %f478, %f492, %f464;
-	fma.rn.f32 	%f561, %f478, %f493, %f465;
-	fma.rn.f32 	%f562, %f478, %f494, %f466;
-	ld.shared.v4.f32 	{%f563, %f564, %f565, %f566}, [%r183+1024];
-	ld.shared.v4.f32 	{%f571, %f572, %f573, %f574}, [%r183+1040];
-	ld.shared.v4.f32 	{%f579, %f580, %f581, %f582}, [%r187+1024];
-	ld.shared.v4.f32 	{%f587, %f588, %f589, %f590}, [%r187+1040];
-	fma.rn.f32 	%f595, %f563, %f579, %f499;
-	fma.rn.f32 	%f596, %f563, %f580, %f500;
-	fma.rn.f32 	%f597, %f563, %f581, %f501;
-	fma.rn.f32 	%f598, %f563, %f582, %f502;
-	fma.rn.f32 	%f599, %f563, %f587, %f503;
-	fma.rn.f32 	%f600, %f563, %f588, %f504;
-	fma.rn.f32 	%f601, %f563, %f589, %f505;
-	fma.rn.f32 	%f602, %f563, %f590, %f506;
-	fma.rn.f32 	%f603, %f564, %f579, %f507;
-	fma.rn.f32 	%f604, %f564, %f580, %f508;
-	fma.rn.f32 	%f605, %f564, %f581, %f509;
-	fma.rn.f32 	%f606, %f564, %f582, %f510;
-	fma.rn.f32 	%f607, %f564, %f587, %f511;
-	fma.rn.f32 	%f608, %f564, %f588, %f512;
-	fma.rn.f32 	%f609, %f564, %f589, %f513;
-	fma.rn.f32 	%f610, %f564, %f590, %f514;
-	fma.rn.f32 	%f611, %f565, %f579, %f515;
-	fma.rn.f32 	%f612, %f565, %f580, %f516;
-	fma.rn.f32 	%f613, %f565, %f581, %f517;
-	fma.rn.f32 	%f614, %f565, %f582, %f518;
-	fma.rn.f32 	%f615, %f565, %f587, %f519;
-	fma.rn.f32 	%f616, %f565, %f588, %f520;
-	fma.rn.f32 	%f617, %f565, %f589, %f521;
-	fma.rn.f32 	%f618, %f565, %f590, %f522;
-	fma.rn.f32 	%f619, %f566, %f579, %f523;
-	fma.rn.f32 	%f620, %f566, %f580, %f524;
-	fma.rn.f32 	%f621, %f566, %f581, %f525;
-	fma.rn.f32 	%f622, %f566, %f582, %f526;
-	fma.rn.f32 	%f623, %f566, %f587, %f527;
-	fma.rn.f32 	%f624, %f566, %f588, %f528;
-	fma.rn.f32 	%f625, %f566, %f589, %f529;
-	fma.rn.f32 	%f626, %f566, %f590, %f530;
-	fma.rn.f32 	%f627, %f571, %f579, %f531;
-	fma.rn.f32 	%f628, %f571, %f580, %f532;
-	fma.rn.f32 	%f629, %f571, %f581, %f533;
-	fma.rn.f32 	%f630, %f571, %f582, %f534;
-	fma.rn.f32 	%f631, %f571, %f587, %f535;
-	fma.rn.f32 	%f632, %f571, %f588, %f536;
-	fma.rn.f32 	%f633, %f571, %f589, %f537;
-	fma.rn.f32 	%f634, %f571, %f590, %f538;
-	fma.rn.f32 	%f635, %f572, %f579, %f539;
-	fma.rn.f32 	%f636, %f572, %f580, %f540;
-	fma.rn.f32 	%f637, %f572, %f581, %f541;
-	fma.rn.f32 	%f638, %f572, %f582, %f542;
-	fma.rn.f32 	%f639, %f572, %f587, %f543;
-	fma.rn.f32 	%f640, %f572, %f588, %f544;
-	fma.rn.f32 	%f641, %f572, %f589, %f545;
-	fma.rn.f32 	%f642, %f572, %f590, %f546;
-	fma.rn.f32 	%f643, %f573, %f579, %f547;
-	fma.rn.f32 	%f644, %f573, %f580, %f548;
-	fma.rn.f32 	%f645, %f573, %f581, %f549;
-	fma.rn.f32 	%f646, %f573, %f582, %f550;
-	fma.rn.f32 	%f647, %f573, %f587, %f551;
-	fma.rn.f32 	%f648, %f573, %f588, %f552;
-	fma.rn.f32 	%f649, %f573, %f589, %f553;
-	fma.rn.f32 	%f650, %f573, %f590, %f554;
-	fma.rn.f32 	%f651, %f574, %f579, %f555;
-	fma.rn.f32 	%f652, %f574, %f580, %f556;
-	fma.rn.f32 	%f653, %f574, %f581, %f557;
-	fma.rn.f32 	%f654, %f574, %f582, %f558;
-	fma.rn.f32 	%f655, %f574, %f587, %f559;
-	fma.rn.f32 	%f656, %f574, %f588, %f560;
-	fma.rn.f32 	%f657, %f574, %f589, %f561;
-	fma.rn.f32 	%f658, %f574, %f590, %f562;
-	ld.shared.v4.f32 	{%f659, %f660, %f661, %f662}, [%r183+1536];
-	ld.shared.v4.f32 	{%f667, %f668, %f669, %f670}, [%r183+1552];
-	ld.shared.v4.f32 	{%f675, %f676, %f677, %f678}, [%r187+1536];
-	ld.shared.v4.f32 	{%f683, %f684, %f685, %f686}, [%r187+1552];
-	fma.rn.f32 	%f691, %f659, %f675, %f595;
-	fma.rn.f32 	%f692, %f659, %f676, %f596;
-	fma.rn.f32 	%f693, %f659, %f677, %f597;
-	fma.rn.f32 	%f694, %f659, %f678, %f598;
-	fma.rn.f32 	%f695, %f659, %f683, %f599;
-	fma.rn.f32 	%f696, %f659, %f684, %f600;
-	fma.rn.f32 	%f697, %f659, %f685, %f601;
-	fma.rn.f32 	%f698, %f659, %f686, %f602;
-	fma.rn.f32 	%f699, %f660, %f675, %f603;
-	fma.rn.f32 	%f700, %f660, %f676, %f604;
-	fma.rn.f32 	%f701, %f660, %f677, %f605;
-	fma.rn.f32 	%f702, %f660, %f678, %f606;
-	fma.rn.f32 	%f703, %f660, %f683, %f607;
-	fma.rn.f32 	%f704, %f660, %f684, %f608;
-	fma.rn.f32 	%f705, %f660, %f685, %f609;
-	fma.rn.f32 	%f706, %f660, %f686, %f610;
-	fma.rn.f32 	%f707, %f661, %f675, %f611;
-	fma.rn.f32 	%f708, %f661, %f676, %f612;
-	fma.rn.f32 	%f709, %f661, %f677, %f613;
-	fma.rn.f32 	%f710, %f661, %f678, %f614;
-	fma.rn.f32 	%f711, %f661, %f683, %f615;
-	fma.rn.f32 	%f712, %f661, %f684, %f616;
-	fma.rn.f32 	%f713, %f661, %f685, %f617;
-	fma.rn.f32 	%f714, %f661, %f686, %f618;
-	fma.rn.f32 	%f715, %f662, %f675, %f619;
-	fma.rn.f32 	%f716, %f662, %f676, %f620;
-	fma.rn.f32 	%f717, %f662, %f677, %f621;
-	fma.rn.f32 	%f718, %f662, %f678, %f622;
-	fma.rn.f32 	%f719, %f662, %f683, %f623;
-	fma.rn.f32 	%f720, %f662, %f684, %f624;
-	fma.rn.f32 	%f721, %f662, %f685, %f625;
-	fma.rn.f32 	%f722, %f662, %f686, %f626;
-	fma.rn.f32 	%f723, %f667, %f675, %f627;
-	fma.rn.f32 	%f724, %f667, %f676, %f628;
-	fma.rn.f32 	%f725, %f667, %f677, %f629;
-	fma.rn.f32 	%f726, %f667, %f678, %f630;
-	fma.rn.f32 	%f727, %f667, %f683, %f631;
-	fma.rn.f32 	%f728, %f667, %f684, %f632;
-	fma.rn.f32 	%f729, %f667, %f685, %f633;
-	fma.rn.f32 	%f730, %f667, %f686, %f634;
-	fma.rn.f32 	%f731, %f668, %f675, %f635;
-	fma.rn.f32 	%f732, %f668, %f676, %f636;
-	fma.rn.f32 	%f733, %f668, %f677, %f637;
-	fma.rn.f32 	%f734, %f668, %f678, %f638;
-	fma.rn.f32 	%f735, %f668, %f683, %f639;
-	fma.rn.f32 	%f736, %f668, %f684, %f640;
-	fma.rn.f32 	%f737, %f668, %f685, %f641;
-	fma.rn.f32 	%f738, %f668, %f686, %f642;
-	fma.rn.f32 	%f739, %f669, %f675, %f643;
-	fma.rn.f32 	%f740, %f669, %f676, %f644;
-	fma.rn.f32 	%f741, %f669, %f677, %f645;
-	fma.rn.f32 	%f742, %f669, %f678, %f646;
-	fma.rn.f32 	%f743, %f669, %f683, %f647;
-	fma.rn.f32 	%f744, %f669, %f684, %f648;
-	fma.rn.f32 	%f745, %f669, %f685, %f649;
-	fma.rn.f32 	%f746, %f669, %f686, %f650;
-	fma.rn.f32 	%f747, %f670, %f675, %f651;
-	fma.rn.f32 	%f748, %f670, %f676, %f652;
-	fma.rn.f32 	%f749, %f670, %f677, %f653;
-	fma.rn.f32 	%f750, %f670, %f678, %f654;
-	fma.rn.f32 	%f751, %f670, %f683, %f655;
-	fma.rn.f32 	%f752, %f670, %f684, %f656;
-	fma.rn.f32 	%f753, %f670, %f685, %f657;
-	fma.rn.f32 	%f754, %f670, %f686, %f658;
-	ld.shared.v4.f32 	{%f755, %f756, %f757, %f758}, [%r183+2048];
-	ld.shared.v4.f32 	{%f763, %f764, %f765, %f766}, [%r183+2064];
-	ld.shared.v4.f32 	{%f771, %f772, %f773, %f774}, [%r187+2048];
-	ld.shared.v4.f32 	{%f779, %f780, %f781, %f782}, [%r187+2064];
-	fma.rn.f32 	%f787, %f755, %f771, %f691;
-	fma.rn.f32 	%f788, %f755, %f772, %f692;
-	fma.rn.f32 	%f789, %f755, %f773, %f693;
-	fma.rn.f32 	%f790, %f755, %f774, %f694;
-	fma.rn.f32 	%f791, %f755, %f779, %f695;
-	fma.rn.f32 	%f792, %f755, %f780, %f696;
-	fma.rn.f32 	%f793, %f755, %f781, %f697;
-	fma.rn.f32 	%f794, %f755, %f782, %f698;
-	fma.rn.f32 	%f795, %f756, %f771, %f699;
-	fma.rn.f32 	%f796, %f756, %f772, %f700;
-	fma.rn.f32 	%f797, %f756, %f773, %f701;
-	fma.rn.f32 	%f798, %f756, %f774, %f702;
-	fma.rn.f32 	%f799, %f756, %f779, %f703;
-	fma.rn.f32 	%f800, %f756, %f780, %f704;
-	fma.rn.f32 	%f801, %f756, %f781, %f705;
-	fma.rn.f32 	%f802, %f756, %f782, %f706;
-	fma.rn.f32 	%f803, %f757, %f771, %f707;
-	fma.rn.f32 	%f804, %f757, %f772, %f708;
-	fma.rn.f32 	%f805, %f757, %f773, %f709;
-	fma.rn.f32 	%f806, %f757, %f774, %f710;
-	fma.rn.f32 	%f807, %f757, %f779, %f711;
-	fma.rn.f32 	%f808, %f757, %f780, %f712;
-	fma.rn.f32 	%f809, %f757, %f781, %f713;
-	fma.rn.f32 	%f810, %f757, %f782, %f714;
-	fma.rn.f32 	%f811, %f758, %f771, %f715;
-	fma.rn.f32 	%f812, %f758, %f772, %f716;
-	fma.rn.f32 	%f813, %f758, %f773, %f717;
-	fma.rn.f32 	%f814, %f758, %f774, %f718;
-	fma.rn.f32 	%f815, %f758, %f779, %f719;
-	fma.rn.f32 	%f816, %f758, %f780, %f720;
-	fma.rn.f32 	%f817, %f758, %f781, %f721;
-	fma.rn.f32 	%f818, %f758, %f782, %f722;
-	fma.rn.f32 	%f819, %f763, %f771, %f723;
-	fma.rn.f32 	%f820, %f763, %f772, %f724;
-	fma.rn.f32 	%f821, %f763, %f773, %f725;
-	fma.rn.f32 	%f822, %f763, %f774, %f726;
-	fma.rn.f32 	%f823, %f763, %f779, %f727;
-	fma.rn.f32 	%f824, %f763, %f780, %f728;
-	fma.rn.f32 	%f825, %f763, %f781, %f729;
-	fma.rn.f32 	%f826, %f763, %f782, %f730;
-	fma.rn.f32 	%f827, %f764, %f771, %f731;
-	fma.rn.f32 	%f828, %f764, %f772, %f732;
-	fma.rn.f32 	%f829, %f764, %f773, %f733;
-	fma.rn.f32 	%f830, %f764, %f774, %f734;
-	fma.rn.f32 	%f831, %f764, %f779, %f735;
-	fma.rn.f32 	%f832, %f764, %f780, %f736;
-	fma.rn.f32 	%f833, %f764, %f781, %f737;
-	fma.rn.f32 	%f834, %f764, %f782, %f738;
-	fma.rn.f32 	%f835, %f765, %f771, %f739;
-	fma.rn.f32 	%f836, %f765, %f772, %f740;
-	fma.rn.f32 	%f837, %f765, %f773, %f741;
-	fma.rn.f32 	%f838, %f765, %f774, %f742;
-	fma.rn.f32 	%f839, %f765, %f779, %f743;
-	fma.rn.f32 	%f840, %f765, %f780, %f744;
-	fma.rn.f32 	%f841, %f765, %f781, %f745;
-	fma.rn.f32 	%f842, %f765, %f782, %f746;
-	fma.rn.f32 	%f843, %f766, %f771, %f747;
-	fma.rn.f32 	%f844, %f766, %f772, %f748;
-	fma.rn.f32 	%f845, %f766, %f773, %f749;
-	fma.rn.f32 	%f846, %f766, %f774, %f750;
-	fma.rn.f32 	%f847, %f766, %f779, %f751;
-	fma.rn.f32 	%f848, %f766, %f780, %f752;
-	fma.rn.f32 	%f849, %f766, %f781, %f753;
-	fma.rn.f32 	%f850, %f766, %f782, %f754;
-	ld.shared.v4.f32 	{%f851, %f852, %f853, %f854}, [%r183+2560];
-	ld.shared.v4.f32 	{%f859, %f860, %f861, %f862}, [%r183+2576];
-	ld.shared.v4.f32 	{%f867, %f868, %f869, %f870}, [%r187+2560];
-	ld.shared.v4.f32 	{%f875, %f876, %f877, %f878}, [%r187+2576];
-	fma.rn.f32 	%f883, %f851, %f867, %f787;
-	fma.rn.f32 	%f884, %f851, %f868, %f788;
-	fma.rn.f32 	%f885, %f851, %f869, %f789;
-	fma.rn.f32 	%f886, %f851, %f870, %f790;
-	fma.rn.f32 	%f887, %f851, %f875, %f791;
-	fma.rn.f32 	%f888, %f851, %f876, %f792;
-	fma.rn.f32 	%f889, %f851, %f877, %f793;
-	fma.rn.f32 	%f890, %f851, %f878, %f794;
-	fma.rn.f32 	%f891, %f852, %f867, %f795;
-	fma.rn.f32 	%f892, %f852, %f868, %f796;
-	fma.rn.f32 	%f893, %f852, %f869, %f797;
-	fma.rn.f32 	%f894, %f852, %f870, %f798;
-	fma.rn.f32 	%f895, %f852, %f875, %f799;
-	fma.rn.f32 	%f896, %f852, %f876, %f800;
-	fma.rn.f32 	%f897, %f852, %f877, %f801;
-	fma.rn.f32 	%f898, %f852, %f878, %f802;
-	fma.rn.f32 	%f899, %f853, %f867, %f803;
-	fma.rn.f32 	%f900, %f853, %f868, %f804;
-	fma.rn.f32 	%f901, %f853, %f869, %f805;
-	fma.rn.f32 	%f902, %f853, %f870, %f806;
-	fma.rn.f32 	%f903, %f853, %f875, %f807;
-	fma.rn.f32 	%f904, %f853, %f876, %f808;
-	fma.rn.f32 	%f905, %f853, %f877, %f809;
-	fma.rn.f32 	%f906, %f853, %f878, %f810;
-	fma.rn.f32 	%f907, %f854, %f867, %f811;
-	fma.rn.f32 	%f908, %f854, %f868, %f812;
-	fma.rn.f32 	%f909, %f854, %f869, %f813;
-	fma.rn.f32 	%f910, %f854, %f870, %f814;
-	fma.rn.f32 	%f911, %f854, %f875, %f815;
-	fma.rn.f32 	%f912, %f854, %f876, %f816;
-	fma.rn.f32 	%f913, %f854, %f877, %f817;
-	fma.rn.f32 	%f914, %f854, %f878, %f818;
-	fma.rn.f32 	%f915, %f859, %f867, %f819;
-	fma.rn.f32 	%f916, %f859, %f868, %f820;
-	fma.rn.f32 	%f917, %f859, %f869, %f821;
-	fma.rn.f32 	%f918, %f859, %f870, %f822;
-	fma.rn.f32 	%f919, %f859, %f875, %f823;
-	fma.rn.f32 	%f920, %f859, %f876, %f824;
-	fma.rn.f32 	%f921, %f859, %f877, %f825;
-	fma.rn.f32 	%f922, %f859, %f878, %f826;
-	fma.rn.f32 	%f923, %f860, %f867, %f827;
-	fma.rn.f32 	%f924, %f860, %f868, %f828;
-	fma.rn.f32 	%f925, %f860, %f869, %f829;
-	fma.rn.f32 	%f926, %f860, %f870, %f830;
-	fma.rn.f32 	%f927, %f860, %f875, %f831;
-	fma.rn.f32 	%f928, %f860, %f876, %f832;
-	fma.rn.f32 	%f929, %f860, %f877, %f833;
-	fma.rn.f32 	%f930, %f860, %f878, %f834;
-	fma.rn.f32 	%f931, %f861, %f867, %f835;
-	fma.rn.f32 	%f932, %f861, %f868, %f836;
-	fma.rn.f32 	%f933, %f861, %f869, %f837;
-	fma.rn.f32 	%f934, %f861, %f870, %f838;
-	fma.rn.f32 	%f935, %f861, %f875, %f839;
-	fma.rn.f32 	%f936, %f861, %f876, %f840;
-	fma.rn.f32 	%f937, %f861, %f877, %f841;
-	fma.rn.f32 	%f938, %f861, %f878, %f842;
-	fma.rn.f32 	%f939, %f862, %f867, %f843;
-	fma.rn.f32 	%f940, %f862, %f868, %f844;
-	fma.rn.f32 	%f941, %f862, %f869, %f845;
-	fma.rn.f32 	%f942, %f862, %f870, %f846;
-	fma.rn.f32 	%f943, %f862, %f875, %f847;
-	fma.rn.f32 	%f944, %f862, %f876, %f848;
-	fma.rn.f32 	%f945, %f862, %f877, %f849;
-	fma.rn.f32 	%f946, %f862, %f878, %f850;
-	ld.shared.v4.f32 	{%f947, %f948, %f949, %f950}, [%r183+3072];
-	ld.shared.v4.f32 	{%f955, %f956, %f957, %f958}, [%r183+3088];
-	ld.shared.v4.f32 	{%f963, %f964, %f965, %f966}, [%r187+3072];
-	ld.shared.v4.f32 	{%f971, %f972, %f973, %f974}, [%r187+3088];
-	fma.rn.f32 	%f979, %f947, %f963, %f883;
-	fma.rn.f32 	%f980, %f947, %f964, %f884;
-	fma.rn.f32 	%f981, %f947, %f965, %f885;
-	fma.rn.f32 	%f982, %f947, %f966, %f886;
-	fma.rn.f32 	%f983, %f947, %f971, %f887;
-	fma.rn.f32 	%f984, %f947, %f972, %f888;
-	fma.rn.f32 	%f985, %f947, %f973, %f889;
-	fma.rn.f32 	%f986, %f947, %f974, %f890;
-	fma.rn.f32 	%f987, %f948, %f963, %f891;
-	fma.rn.f32 	%f988, %f948, %f964, %f892;
-	fma.rn.f32 	%f989, %f948, %f965, %f893;
-	fma.rn.f32 	%f990, %f948, %f966, %f894;
-	fma.rn.f32 	%f991, %f948, %f971, %f895;
-	fma.rn.f32 	%f992, %f948, %f972, %f896;
-	fma.rn.f32 	%f993, %f948, %f973, %f897;
-	fma.rn.f32 	%f994, %f948, %f974, %f898;
-	fma.rn.f32 	%f995, %f949, %f963, %f899;
-	fma.rn.f32 	%f996, %f949, %f964, %f900;
-	fma.rn.f32 	%f997, %f949, %f965, %f901;
-	fma.rn.f32 	%f998, %f949, %f966, %f902;
-	fma.rn.f32 	%f999, %f949, %f971, %f903;
-	fma.rn.f32 	%f1000, %f949, %f972, %f904;
-	fma.rn.f32 	%f1001, %f949, %f973, %f905;
-	fma.rn.f32 	%f1002, %f949, %f974, %f906;
-	fma.rn.f32 	%f1003, %f950, %f963, %f907;
-	fma.rn.f32 	%f1004, %f950, %f964, %f908;
-	fma.rn.f32 	%f1005, %f950, %f965, %f909;
-	fma.rn.f32 	%f1006, %f950, %f966, %f910;
-	fma.rn.f32 	%f1007, %f950, %f971, %f911;
-	fma.rn.f32 	%f1008, %f950, %f972, %f912;
-	fma.rn.f32 	%f1009, %f950, %f973, %f913;
-	fma.rn.f32 	%f1010, %f950, %f974, %f914;
-	fma.rn.f32 	%f1011, %f955, %f963, %f915;
-	fma.rn.f32 	%f1012, %f955, %f964, %f916;
-	fma.rn.f32 	%f1013, %f955, %f965, %f917;
-	fma.rn.f32 	%f1014, %f955, %f966, %f918;
-	fma.rn.f32 	%f1015, %f955, %f971, %f919;
-	fma.rn.f32 	%f1016, %f955, %f972, %f920;
-	fma.rn.f32 	%f1017, %f955, %f973, %f921;
-	fma.rn.f32 	%f1018, %f955, %f974, %f922;
-	fma.rn.f32 	%f1019, %f956, %f963, %f923;
-	fma.rn.f32 	%f1020, %f956, %f964, %f924;
-	fma.rn.f32 	%f1021, %f956, %f965, %f925;
-	fma.rn.f32 	%f1022, %f956, %f966, %f926;
-	fma.rn.f32 	%f1023, %f956, %f971, %f927;
-	fma.rn.f32 	%f1024, %f956, %f972, %f928;
-	fma.rn.f32 	%f1025, %f956, %f973, %f929;
-	fma.rn.f32 	%f1026, %f956, %f974, %f930;
-	fma.rn.f32 	%f1027, %f957, %f963, %f931;
-	fma.rn.f32 	%f1028, %f957, %f964, %f932;
-	fma.rn.f32 	%f1029, %f957, %f965, %f933;
-	fma.rn.f32 	%f1030, %f957, %f966, %f934;
-	fma.rn.f32 	%f1031, %f957, %f971, %f935;
-	fma.rn.f32 	%f1032, %f957, %f972, %f936;
-	fma.rn.f32 	%f1033, %f957, %f973, %f937;
-	fma.rn.f32 	%f1034, %f957, %f974, %f938;
-	fma.rn.f32 	%f1035, %f958, %f963, %f939;
-	fma.rn.f32 	%f1036, %f958, %f964, %f940;
-	fma.rn.f32 	%f1037, %f958, %f965, %f941;
-	fma.rn.f32 	%f1038, %f958, %f966, %f942;
-	fma.rn.f32 	%f1039, %f958, %f971, %f943;
-	fma.rn.f32 	%f1040, %f958, %f972, %f944;
-	fma.rn.f32 	%f1041, %f958, %f973, %f945;
-	fma.rn.f32 	%f1042, %f958, %f974, %f946;
-	ld.shared.v4.f32 	{%f1043, %f1044, %f1045, %f1046}, [%r183+3584];
-	ld.shared.v4.f32 	{%f1051, %f1052, %f1053, %f1054}, [%r183+3600];
-	ld.shared.v4.f32 	{%f1059, %f1060, %f1061, %f1062}, [%r187+3584];
-	ld.shared.v4.f32 	{%f1067, %f1068, %f1069, %f1070}, [%r187+3600];
-	fma.rn.f32 	%f1458, %f1043, %f1059, %f979;
-	fma.rn.f32 	%f1457, %f1043, %f1060, %f980;
-	fma.rn.f32 	%f1456, %f1043, %f1061, %f981;
-	fma.rn.f32 	%f1455, %f1043, %f1062, %f982;
-	fma.rn.f32 	%f1454, %f1043, %f1067, %f983;
-	fma.rn.f32 	%f1453, %f1043, %f1068, %f984;
-	fma.rn.f32 	%f1452, %f1043, %f1069, %f985;
-	fma.rn.f32 	%f1451, %f1043, %f1070, %f986;
-	fma.rn.f32 	%f1450, %f1044, %f1059, %f987;
-	fma.rn.f32 	%f1449, %f1044, %f1060, %f988;
-	fma.rn.f32 	%f1448, %f1044, %f1061, %f989;
-	fma.rn.f32 	%f1447, %f1044, %f1062, %f990;
-	fma.rn.f32 	%f1446, %f1044, %f1067, %f991;
-	fma.rn.f32 	%f1445, %f1044, %f1068, %f992;
-	fma.rn.f32 	%f1444, %f1044, %f1069, %f993;
-	fma.rn.f32 	%f1443, %f1044, %f1070, %f994;
-	fma.rn.f32 	%f1442, %f1045, %f1059, %f995;
-	fma.rn.f32 	%f1441, %f1045, %f1060, %f996;
-	fma.rn.f32 	%f1440, %f1045, %f1061, %f997;
-	fma.rn.f32 	%f1439, %f1045, %f1062, %f998;
-	fma.rn.f32 	%f1438, %f1045, %f1067, %f999;
-	fma.rn.f32 	%f1437, %f1045, %f1068, %f1000;
-	fma.rn.f32 	%f1436, %f1045, %f1069, %f1001;
-	fma.rn.f32 	%f1435, %f1045, %f1070, %f1002;
-	fma.rn.f32 	%f1434, %f1046, %f1059, %f1003;
-	fma.rn.f32 	%f1433, %f1046, %f1060, %f1004;
-	fma.rn.f32 	%f1432, %f1046, %f1061, %f1005;
-	fma.rn.f32 	%f1431, %f1046, %f1062, %f1006;
-	fma.rn.f32 	%f1430, %f1046, %f1067, %f1007;
-	fma.rn.f32 	%f1429, %f1046, %f1068, %f1008;
-	fma.rn.f32 	%f1428, %f1046, %f1069, %f1009;
-	fma.rn.f32 	%f1427, %f1046, %f1070, %f1010;
-	fma.rn.f32 	%f1426, %f1051, %f1059, %f1011;
-	fma.rn.f32 	%f1425, %f1051, %f1060, %f1012;
-	fma.rn.f32 	%f1424, %f1051, %f1061, %f1013;
-	fma.rn.f32 	%f1423, %f1051, %f1062, %f1014;
-	fma.rn.f32 	%f1422, %f1051, %f1067, %f1015;
-	fma.rn.f32 	%f1421, %f1051, %f1068, %f1016;
-	fma.rn.f32 	%f1420, %f1051, %f1069, %f1017;
-	fma.rn.f32 	%f1419, %f1051, %f1070, %f1018;
-	fma.rn.f32 	%f1418, %f1052, %f1059, %f1019;
-	fma.rn.f32 	%f1417, %f1052, %f1060, %f1020;
-	fma.rn.f32 	%f1416, %f1052, %f1061, %f1021;
-	fma.rn.f32 	%f1415, %f1052, %f1062, %f1022;
-	fma.rn.f32 	%f1414, %f1052, %f1067, %f1023;
-	fma.rn.f32 	%f1413, %f1052, %f1068, %f1024;
-	fma.rn.f32 	%f1412, %f1052, %f1069, %f1025;
-	fma.rn.f32 	%f1411, %f1052, %f1070, %f1026;
-	fma.rn.f32 	%f1459, %f1053, %f1059, %f1027;
-	fma.rn.f32 	%f1460, %f1053, %f1060, %f1028;
-	fma.rn.f32 	%f1461, %f1053, %f1061, %f1029;
-	fma.rn.f32 	%f1462, %f1053, %f1062, %f1030;
-	fma.rn.f32 	%f1463, %f1053, %f1067, %f1031;
-	fma.rn.f32 	%f1464, %f1053, %f1068, %f1032;
-	fma.rn.f32 	%f1465, %f1053, %f1069, %f1033;
-	fma.rn.f32 	%f1466, %f1053, %f1070, %f1034;
-	fma.rn.f32 	%f1467, %f1054, %f1059, %f1035;
-	fma.rn.f32 	%f1468, %f1054, %f1060, %f1036;
-	fma.rn.f32 	%f1469, %f1054, %f1061, %f1037;
-	fma.rn.f32 	%f1470, %f1054, %f1062, %f1038;
-	fma.rn.f32 	%f1471, %f1054, %f1067, %f1039;
-	fma.rn.f32 	%f1472, %f1054, %f1068, %f1040;
-	fma.rn.f32 	%f1473, %f1054, %f1069, %f1041;
-	fma.rn.f32 	%f1474, %f1054, %f1070, %f1042;
-	bar.sync 	0;
-	add.s32 	%r543, %r543, 8;
-	setp.lt.s32 	%p53, %r543, %r17;
-	@%p53 bra 	$L__BB0_4;
+	mov.u32 	%r204, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r205, %r3, 528, %r204;
+	shl.b32 	%r206, %r28, 4;
+	and.b32  	%r207, %r206, 496;
+	add.s32 	%r208, %r205, %r207;
+	st.shared.v4.f32 	[%r208], {%f1555, %f1554, %f1553, %f1552};
 
 $L__BB0_43:
-	setp.eq.f32 	%p54, %f226, 0f00000000;
-	@%p54 bra 	$L__BB0_180;
-	bra.uni 	$L__BB0_44;
-
-$L__BB0_180:
-	shr.u32 	%r363, %r22, 1;
-	and.b32  	%r364, %r363, 2147483640;
-	mov.u32 	%r365, %ctaid.y;
-	shl.b32 	%r366, %r365, 7;
-	add.s32 	%r367, %r364, %r366;
-	setp.ge.s32 	%p127, %r367, %r15;
-	@%p127 bra 	$L__BB0_316;
-
-	cvt.u32.u64 	%r368, %rd2;
-	setp.ge.s32 	%p128, %r368, %r16;
-	mul.wide.s32 	%rd270, %r367, %r20;
-	add.s64 	%rd23, %rd270, %rd10;
-	@%p128 bra 	$L__BB0_183;
-
-	add.s64 	%rd271, %rd23, %rd2;
-	shl.b64 	%rd272, %rd271, 2;
-	add.s64 	%rd273, %rd1, %rd272;
-	mul.f32 	%f1267, %f1458, %f225;
-	st.global.f32 	[%rd273], %f1267;
-
-$L__BB0_183:
-	cvt.u32.u64 	%r375, %rd3;
-	setp.ge.s32 	%p129, %r375, %r16;
-	@%p129 bra 	$L__BB0_185;
-
-	add.s64 	%rd274, %rd23, %rd3;
-	shl.b64 	%rd275, %rd274, 2;
-	add.s64 	%rd276, %rd1, %rd275;
-	mul.f32 	%f1268, %f1457, %f225;
-	st.global.f32 	[%rd276], %f1268;
-
-$L__BB0_185:
-	cvt.u32.u64 	%r376, %rd4;
-	setp.ge.s32 	%p130, %r376, %r16;
-	@%p130 bra 	$L__BB0_187;
-
-	add.s64 	%rd277, %rd23, %rd4;
-	shl.b64 	%rd278, %rd277, 2;
-	add.s64 	%rd279, %rd1, %rd278;
-	mul.f32 	%f1269, %f1456, %f225;
-	st.global.f32 	[%rd279], %f1269;
-
-$L__BB0_187:
-	cvt.u32.u64 	%r377, %rd5;
-	setp.ge.s32 	%p131, %r377, %r16;
-	@%p131 bra 	$L__BB0_189;
-
-	add.s64 	%rd280, %rd23, %rd5;
-	shl.b64 	%rd281, %rd280, 2;
-	add.s64 	%rd282, %rd1, %rd281;
-	mul.f32 	%f1270, %f1455, %f225;
-	st.global.f32 	[%rd282], %f1270;
-
-$L__BB0_189:
-	cvt.u32.u64 	%r378, %rd6;
-	setp.ge.s32 	%p132, %r378, %r16;
-	@%p132 bra 	$L__BB0_191;
-
-	add.s64 	%rd283, %rd23, %rd6;
-	shl.b64 	%rd284, %rd283, 2;
-	add.s64 	%rd285, %rd1, %rd284;
-	mul.f32 	%f1271, %f1454, %f225;
-	st.global.f32 	[%rd285], %f1271;
-
-$L__BB0_191:
-	cvt.u32.u64 	%r379, %rd7;
-	setp.ge.s32 	%p133, %r379, %r16;
-	@%p133 bra 	$L__BB0_193;
-
-	add.s64 	%rd286, %rd23, %rd7;
-	shl.b64 	%rd287, %rd286, 2;
-	add.s64 	%rd288, %rd1, %rd287;
-	mul.f32 	%f1272, %f1453, %f225;
-	st.global.f32 	[%rd288], %f1272;
-
-$L__BB0_193:
-	cvt.u32.u64 	%r380, %rd8;
-	setp.ge.s32 	%p134, %r380, %r16;
-	@%p134 bra 	$L__BB0_195;
-
-	add.s64 	%rd289, %rd23, %rd8;
-	shl.b64 	%rd290, %rd289, 2;
-	add.s64 	%rd291, %rd1, %rd290;
-	mul.f32 	%f1273, %f1452, %f225;
-	st.global.f32 	[%rd291], %f1273;
-
-$L__BB0_195:
-	cvt.u32.u64 	%r381, %rd9;
-	setp.ge.s32 	%p135, %r381, %r16;
-	@%p135 bra 	$L__BB0_197;
-
-	add.s64 	%rd292, %rd23, %rd9;
-	shl.b64 	%rd293, %rd292, 2;
-	add.s64 	%rd294, %rd1, %rd293;
-	mul.f32 	%f1274, %f1451, %f225;
-	st.global.f32 	[%rd294], %f1274;
-
-$L__BB0_197:
-	or.b32  	%r388, %r367, 1;
-	setp.ge.s32 	%p136, %r388, %r15;
-	@%p136 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd295, %r388, %r20;
-	add.s64 	%rd24, %rd295, %rd10;
-	@%p128 bra 	$L__BB0_200;
-
-	add.s64 	%rd296, %rd24, %rd2;
-	shl.b64 	%rd297, %rd296, 2;
-	add.s64 	%rd298, %rd1, %rd297;
-	mul.f32 	%f1275, %f1450, %f225;
-	st.global.f32 	[%rd298], %f1275;
-
-$L__BB0_200:
-	@%p129 bra 	$L__BB0_202;
-
-	add.s64 	%rd299, %rd24, %rd3;
-	shl.b64 	%rd300, %rd299, 2;
-	add.s64 	%rd301, %rd1, %rd300;
-	mul.f32 	%f1276, %f1449, %f225;
-	st.global.f32 	[%rd301], %f1276;
-
-$L__BB0_202:
-	@%p130 bra 	$L__BB0_204;
-
-	add.s64 	%rd302, %rd24, %rd4;
-	shl.b64 	%rd303, %rd302, 2;
-	add.s64 	%rd304, %rd1, %rd303;
-	mul.f32 	%f1277, %f1448, %f225;
-	st.global.f32 	[%rd304], %f1277;
-
-$L__BB0_204:
-	@%p131 bra 	$L__BB0_206;
-
-	add.s64 	%rd305, %rd24, %rd5;
-	shl.b64 	%rd306, %rd305, 2;
-	add.s64 	%rd307, %rd1, %rd306;
-	mul.f32 	%f1278, %f1447, %f225;
-	st.global.f32 	[%rd307], %f1278;
-
-$L__BB0_206:
-	@%p132 bra 	$L__BB0_208;
-
-	add.s64 	%rd308, %rd24, %rd6;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd1, %rd309;
-	mul.f32 	%f1279, %f1446, %f225;
-	st.global.f32 	[%rd310], %f1279;
-
-$L__BB0_208:
-	@%p133 bra 	$L__BB0_210;
-
-	add.s64 	%rd311, %rd24, %rd7;
-	shl.b64 	%rd312, %rd311, 2;
-	add.s64 	%rd313, %rd1, %rd312;
-	mul.f32 	%f1280, %f1445, %f225;
-	st.global.f32 	[%rd313], %f1280;
-
-$L__BB0_210:
-	@%p134 bra 	$L__BB0_212;
-
-	add.s64 	%rd314, %rd24, %rd8;
-	shl.b64 	%rd315, %rd314, 2;
-	add.s64 	%rd316, %rd1, %rd315;
-	mul.f32 	%f1281, %f1444, %f225;
-	st.global.f32 	[%rd316], %f1281;
-
-$L__BB0_212:
-	@%p135 bra 	$L__BB0_214;
-
-	add.s64 	%rd317, %rd24, %rd9;
-	shl.b64 	%rd318, %rd317, 2;
-	add.s64 	%rd319, %rd1, %rd318;
-	mul.f32 	%f1282, %f1443, %f225;
-	st.global.f32 	[%rd319], %f1282;
-
-$L__BB0_214:
-	or.b32  	%r410, %r367, 2;
-	setp.ge.s32 	%p145, %r410, %r15;
-	@%p145 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd320, %r410, %r20;
-	add.s64 	%rd25, %rd320, %rd10;
-	@%p128 bra 	$L__BB0_217;
-
-	add.s64 	%rd321, %rd25, %rd2;
-	shl.b64 	%rd322, %rd321, 2;
-	add.s64 	%rd323, %rd1, %rd322;
-	mul.f32 	%f1283, %f1442, %f225;
-	st.global.f32 	[%rd323], %f1283;
-
-$L__BB0_217:
-	@%p129 bra 	$L__BB0_219;
-
-	add.s64 	%rd324, %rd25, %rd3;
-	shl.b64 	%rd325, %rd324, 2;
-	add.s64 	%rd326, %rd1, %rd325;
-	mul.f32 	%f1284, %f1441, %f225;
-	st.global.f32 	[%rd326], %f1284;
-
-$L__BB0_219:
-	@%p130 bra 	$L__BB0_221;
-
-	add.s64 	%rd327, %rd25, %rd4;
-	shl.b64 	%rd328, %rd327, 2;
-	add.s64 	%rd329, %rd1, %rd328;
-	mul.f32 	%f1285, %f1440, %f225;
-	st.global.f32 	[%rd329], %f1285;
-
-$L__BB0_221:
-	@%p131 bra 	$L__BB0_223;
-
-	add.s64 	%rd330, %rd25, %rd5;
-	shl.b64 	%rd331, %rd330, 2;
-	add.s64 	%rd332, %rd1, %rd331;
-	mul.f32 	%f1286, %f1439, %f225;
-	st.global.f32 	[%rd332], %f1286;
-
-$L__BB0_223:
-	@%p132 bra 	$L__BB0_225;
-
-	add.s64 	%rd333, %rd25, %rd6;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd1, %rd334;
-	mul.f32 	%f1287, %f1438, %f225;
-	st.global.f32 	[%rd335], %f1287;
-
-$L__BB0_225:
-	@%p133 bra 	$L__BB0_227;
-
-	add.s64 	%rd336, %rd25, %rd7;
-	shl.b64 	%rd337, %rd336, 2;
-	add.s64 	%rd338, %rd1, %rd337;
-	mul.f32 	%f1288, %f1437, %f225;
-	st.global.f32 	[%rd338], %f1288;
-
-$L__BB0_227:
-	@%p134 bra 	$L__BB0_229;
-
-	add.s64 	%rd339, %rd25, %rd8;
-	shl.b64 	%rd340, %rd339, 2;
-	add.s64 	%rd341, %rd1, %rd340;
-	mul.f32 	%f1289, %f1436, %f225;
-	st.global.f32 	[%rd341], %f1289;
-
-$L__BB0_229:
-	@%p135 bra 	$L__BB0_231;
-
-	add.s64 	%rd342, %rd25, %rd9;
-	shl.b64 	%rd343, %rd342, 2;
-	add.s64 	%rd344, %rd1, %rd343;
-	mul.f32 	%f1290, %f1435, %f225;
-	st.global.f32 	[%rd344], %f1290;
-
-$L__BB0_231:
-	or.b32  	%r432, %r367, 3;
-	setp.ge.s32 	%p154, %r432, %r15;
-	@%p154 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd345, %r432, %r20;
-	add.s64 	%rd26, %rd345, %rd10;
-	@%p128 bra 	$L__BB0_234;
-
-	add.s64 	%rd346, %rd26, %rd2;
-	shl.b64 	%rd347, %rd346, 2;
-	add.s64 	%rd348, %rd1, %rd347;
-	mul.f32 	%f1291, %f1434, %f225;
-	st.global.f32 	[%rd348], %f1291;
-
-$L__BB0_234:
-	@%p129 bra 	$L__BB0_236;
-
-	add.s64 	%rd349, %rd26, %rd3;
-	shl.b64 	%rd350, %rd349, 2;
-	add.s64 	%rd351, %rd1, %rd350;
-	mul.f32 	%f1292, %f1433, %f225;
-	st.global.f32 	[%rd351], %f1292;
-
-$L__BB0_236:
-	@%p130 bra 	$L__BB0_238;
-
-	add.s64 	%rd352, %rd26, %rd4;
-	shl.b64 	%rd353, %rd352, 2;
-	add.s64 	%rd354, %rd1, %rd353;
-	mul.f32 	%f1293, %f1432, %f225;
-	st.global.f32 	[%rd354], %f1293;
-
-$L__BB0_238:
-	@%p131 bra 	$L__BB0_240;
-
-	add.s64 	%rd355, %rd26, %rd5;
-	shl.b64 	%rd356, %rd355, 2;
-	add.s64 	%rd357, %rd1, %rd356;
-	mul.f32 	%f1294, %f1431, %f225;
-	st.global.f32 	[%rd357], %f1294;
-
-$L__BB0_240:
-	@%p132 bra 	$L__BB0_242;
-
-	add.s64 	%rd358, %rd26, %rd6;
-	shl.b64 	%rd359, %rd358, 2;
-	add.s64 	%rd360, %rd1, %rd359;
-	mul.f32 	%f1295, %f1430, %f225;
-	st.global.f32 	[%rd360], %f1295;
-
-$L__BB0_242:
-	@%p133 bra 	$L__BB0_244;
-
-	add.s64 	%rd361, %rd26, %rd7;
-	shl.b64 	%rd362, %rd361, 2;
-	add.s64 	%rd363, %rd1, %rd362;
-	mul.f32 	%f1296, %f1429, %f225;
-	st.global.f32 	[%rd363], %f1296;
-
-$L__BB0_244:
-	@%p134 bra 	$L__BB0_246;
-
-	add.s64 	%rd364, %rd26, %rd8;
-	shl.b64 	%rd365, %rd364, 2;
-	add.s64 	%rd366, %rd1, %rd365;
-	mul.f32 	%f1297, %f1428, %f225;
-	st.global.f32 	[%rd366], %f1297;
-
-$L__BB0_246:
-	@%p135 bra 	$L__BB0_248;
-
-	add.s64 	%rd367, %rd26, %rd9;
-	shl.b64 	%rd368, %rd367, 2;
-	add.s64 	%rd369, %rd1, %rd368;
-	mul.f32 	%f1298, %f1427, %f225;
-	st.global.f32 	[%rd369], %f1298;
-
-$L__BB0_248:
-	or.b32  	%r454, %r367, 4;
-	setp.ge.s32 	%p163, %r454, %r15;
-	@%p163 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd370, %r454, %r20;
-	add.s64 	%rd27, %rd370, %rd10;
-	@%p128 bra 	$L__BB0_251;
-
-	add.s64 	%rd371, %rd27, %rd2;
-	shl.b64 	%rd372, %rd371, 2;
-	add.s64 	%rd373, %rd1, %rd372;
-	mul.f32 	%f1299, %f1426, %f225;
-	st.global.f32 	[%rd373], %f1299;
-
-$L__BB0_251:
-	@%p129 bra 	$L__BB0_253;
-
-	add.s64 	%rd374, %rd27, %rd3;
-	shl.b64 	%rd375, %rd374, 2;
-	add.s64 	%rd376, %rd1, %rd375;
-	mul.f32 	%f1300, %f1425, %f225;
-	st.global.f32 	[%rd376], %f1300;
-
-$L__BB0_253:
-	@%p130 bra 	$L__BB0_255;
-
-	add.s64 	%rd377, %rd27, %rd4;
-	shl.b64 	%rd378, %rd377, 2;
-	add.s64 	%rd379, %rd1, %rd378;
-	mul.f32 	%f1301, %f1424, %f225;
-	st.global.f32 	[%rd379], %f1301;
-
-$L__BB0_255:
-	@%p131 bra 	$L__BB0_257;
-
-	add.s64 	%rd380, %rd27, %rd5;
-	shl.b64 	%rd381, %rd380, 2;
-	add.s64 	%rd382, %rd1, %rd381;
-	mul.f32 	%f1302, %f1423, %f225;
-	st.global.f32 	[%rd382], %f1302;
-
-$L__BB0_257:
-	@%p132 bra 	$L__BB0_259;
-
-	add.s64 	%rd383, %rd27, %rd6;
-	shl.b64 	%rd384, %rd383, 2;
-	add.s64 	%rd385, %rd1, %rd384;
-	mul.f32 	%f1303, %f1422, %f225;
-	st.global.f32 	[%rd385], %f1303;
-
-$L__BB0_259:
-	@%p133 bra 	$L__BB0_261;
-
-	add.s64 	%rd386, %rd27, %rd7;
-	shl.b64 	%rd387, %rd386, 2;
-	add.s64 	%rd388, %rd1, %rd387;
-	mul.f32 	%f1304, %f1421, %f225;
-	st.global.f32 	[%rd388], %f1304;
-
-$L__BB0_261:
-	@%p134 bra 	$L__BB0_263;
-
-	add.s64 	%rd389, %rd27, %rd8;
-	shl.b64 	%rd390, %rd389, 2;
-	add.s64 	%rd391, %rd1, %rd390;
-	mul.f32 	%f1305, %f1420, %f225;
-	st.global.f32 	[%rd391], %f1305;
-
-$L__BB0_263:
-	@%p135 bra 	$L__BB0_265;
-
-	add.s64 	%rd392, %rd27, %rd9;
-	shl.b64 	%rd393, %rd392, 2;
-	add.s64 	%rd394, %rd1, %rd393;
-	mul.f32 	%f1306, %f1419, %f225;
-	st.global.f32 	[%rd394], %f1306;
-
-$L__BB0_265:
-	or.b32  	%r476, %r367, 5;
-	setp.ge.s32 	%p172, %r476, %r15;
-	@%p172 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd395, %r476, %r20;
-	add.s64 	%rd28, %rd395, %rd10;
-	@%p128 bra 	$L__BB0_268;
-
-	add.s64 	%rd396, %rd28, %rd2;
-	shl.b64 	%rd397, %rd396, 2;
-	add.s64 	%rd398, %rd1, %rd397;
-	mul.f32 	%f1307, %f1418, %f225;
-	st.global.f32 	[%rd398], %f1307;
-
-$L__BB0_268:
-	@%p129 bra 	$L__BB0_270;
-
-	add.s64 	%rd399, %rd28, %rd3;
-	shl.b64 	%rd400, %rd399, 2;
-	add.s64 	%rd401, %rd1, %rd400;
-	mul.f32 	%f1308, %f1417, %f225;
-	st.global.f32 	[%rd401], %f1308;
-
-$L__BB0_270:
-	@%p130 bra 	$L__BB0_272;
-
-	add.s64 	%rd402, %rd28, %rd4;
-	shl.b64 	%rd403, %rd402, 2;
-	add.s64 	%rd404, %rd1, %rd403;
-	mul.f32 	%f1309, %f1416, %f225;
-	st.global.f32 	[%rd404], %f1309;
-
-$L__BB0_272:
-	@%p131 bra 	$L__BB0_274;
-
-	add.s64 	%rd405, %rd28, %rd5;
-	shl.b64 	%rd406, %rd405, 2;
-	add.s64 	%rd407, %rd1, %rd406;
-	mul.f32 	%f1310, %f1415, %f225;
-	st.global.f32 	[%rd407], %f1310;
-
-$L__BB0_274:
-	@%p132 bra 	$L__BB0_276;
-
-	add.s64 	%rd408, %rd28, %rd6;
-	shl.b64 	%rd409, %rd408, 2;
-	add.s64 	%rd410, %rd1, %rd409;
-	mul.f32 	%f1311, %f1414, %f225;
-	st.global.f32 	[%rd410], %f1311;
-
-$L__BB0_276:
-	@%p133 bra 	$L__BB0_278;
-
-	add.s64 	%rd411, %rd28, %rd7;
-	shl.b64 	%rd412, %rd411, 2;
-	add.s64 	%rd413, %rd1, %rd412;
-	mul.f32 	%f1312, %f1413, %f225;
-	st.global.f32 	[%rd413], %f1312;
-
-$L__BB0_278:
-	@%p134 bra 	$L__BB0_280;
-
-	add.s64 	%rd414, %rd28, %rd8;
-	shl.b64 	%rd415, %rd414, 2;
-	add.s64 	%rd416, %rd1, %rd415;
-	mul.f32 	%f1313, %f1412, %f225;
-	st.global.f32 	[%rd416], %f1313;
-
-$L__BB0_280:
-	@%p135 bra 	$L__BB0_282;
-
-	add.s64 	%rd417, %rd28, %rd9;
-	shl.b64 	%rd418, %rd417, 2;
-	add.s64 	%rd419, %rd1, %rd418;
-	mul.f32 	%f1314, %f1411, %f225;
-	st.global.f32 	[%rd419], %f1314;
-
-$L__BB0_282:
-	or.b32  	%r498, %r367, 6;
-	setp.ge.s32 	%p181, %r498, %r15;
-	@%p181 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd420, %r498, %r20;
-	add.s64 	%rd29, %rd420, %rd10;
-	@%p128 bra 	$L__BB0_285;
-
-	add.s64 	%rd421, %rd29, %rd2;
-	shl.b64 	%rd422, %rd421, 2;
-	add.s64 	%rd423, %rd1, %rd422;
-	mul.f32 	%f1315, %f1459, %f225;
-	st.global.f32 	[%rd423], %f1315;
-
-$L__BB0_285:
-	@%p129 bra 	$L__BB0_287;
-
-	add.s64 	%rd424, %rd29, %rd3;
-	shl.b64 	%rd425, %rd424, 2;
-	add.s64 	%rd426, %rd1, %rd425;
-	mul.f32 	%f1316, %f1460, %f225;
-	st.global.f32 	[%rd426], %f1316;
-
-$L__BB0_287:
-	@%p130 bra 	$L__BB0_289;
-
-	add.s64 	%rd427, %rd29, %rd4;
-	shl.b64 	%rd428, %rd427, 2;
-	add.s64 	%rd429, %rd1, %rd428;
-	mul.f32 	%f1317, %f1461, %f225;
-	st.global.f32 	[%rd429], %f1317;
-
-$L__BB0_289:
-	@%p131 bra 	$L__BB0_291;
-
-	add.s64 	%rd430, %rd29, %rd5;
-	shl.b64 	%rd431, %rd430, 2;
-	add.s64 	%rd432, %rd1, %rd431;
-	mul.f32 	%f1318, %f1462, %f225;
-	st.global.f32 	[%rd432], %f1318;
-
-$L__BB0_291:
-	@%p132 bra 	$L__BB0_293;
-
-	add.s64 	%rd433, %rd29, %rd6;
-	shl.b64 	%rd434, %rd433, 2;
-	add.s64 	%rd435, %rd1, %rd434;
-	mul.f32 	%f1319, %f1463, %f225;
-	st.global.f32 	[%rd435], %f1319;
-
-$L__BB0_293:
-	@%p133 bra 	$L__BB0_295;
-
-	add.s64 	%rd436, %rd29, %rd7;
-	shl.b64 	%rd437, %rd436, 2;
-	add.s64 	%rd438, %rd1, %rd437;
-	mul.f32 	%f1320, %f1464, %f225;
-	st.global.f32 	[%rd438], %f1320;
-
-$L__BB0_295:
-	@%p134 bra 	$L__BB0_297;
-
-	add.s64 	%rd439, %rd29, %rd8;
-	shl.b64 	%rd440, %rd439, 2;
-	add.s64 	%rd441, %rd1, %rd440;
-	mul.f32 	%f1321, %f1465, %f225;
-	st.global.f32 	[%rd441], %f1321;
-
-$L__BB0_297:
-	@%p135 bra 	$L__BB0_299;
-
-	add.s64 	%rd442, %rd29, %rd9;
-	shl.b64 	%rd443, %rd442, 2;
-	add.s64 	%rd444, %rd1, %rd443;
-	mul.f32 	%f1322, %f1466, %f225;
-	st.global.f32 	[%rd444], %f1322;
-
-$L__BB0_299:
-	or.b32  	%r520, %r367, 7;
-	setp.ge.s32 	%p190, %r520, %r15;
-	@%p190 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd445, %r520, %r20;
-	add.s64 	%rd30, %rd445, %rd10;
-	@%p128 bra 	$L__BB0_302;
-
-	add.s64 	%rd446, %rd30, %rd2;
-	shl.b64 	%rd447, %rd446, 2;
-	add.s64 	%rd448, %rd1, %rd447;
-	mul.f32 	%f1323, %f1467, %f225;
-	st.global.f32 	[%rd448], %f1323;
-
-$L__BB0_302:
-	@%p129 bra 	$L__BB0_304;
-
-	add.s64 	%rd449, %rd30, %rd3;
-	shl.b64 	%rd450, %rd449, 2;
-	add.s64 	%rd451, %rd1, %rd450;
-	mul.f32 	%f1324, %f1468, %f225;
-	st.global.f32 	[%rd451], %f1324;
-
-$L__BB0_304:
-	@%p130 bra 	$L__BB0_306;
-
-	add.s64 	%rd452, %rd30, %rd4;
-	shl.b64 	%rd453, %rd452, 2;
-	add.s64 	%rd454, %rd1, %rd453;
-	mul.f32 	%f1325, %f1469, %f225;
-	st.global.f32 	[%rd454], %f1325;
-
-$L__BB0_306:
-	@%p131 bra 	$L__BB0_308;
-
-	add.s64 	%rd455, %rd30, %rd5;
-	shl.b64 	%rd456, %rd455, 2;
-	add.s64 	%rd457, %rd1, %rd456;
-	mul.f32 	%f1326, %f1470, %f225;
-	st.global.f32 	[%rd457], %f1326;
-
-$L__BB0_308:
-	@%p132 bra 	$L__BB0_310;
-
-	add.s64 	%rd458, %rd30, %rd6;
-	shl.b64 	%rd459, %rd458, 2;
-	add.s64 	%rd460, %rd1, %rd459;
-	mul.f32 	%f1327, %f1471, %f225;
-	st.global.f32 	[%rd460], %f1327;
-
-$L__BB0_310:
-	@%p133 bra 	$L__BB0_312;
-
-	add.s64 	%rd461, %rd30, %rd7;
-	shl.b64 	%rd462, %rd461, 2;
-	add.s64 	%rd463, %rd1, %rd462;
-	mul.f32 	%f1328, %f1472, %f225;
-	st.global.f32 	[%rd463], %f1328;
-
-$L__BB0_312:
-	@%p134 bra 	$L__BB0_314;
-
-	add.s64 	%rd464, %rd30, %rd8;
-	shl.b64 	%rd465, %rd464, 2;
-	add.s64 	%rd466, %rd1, %rd465;
-	mul.f32 	%f1329, %f1473, %f225;
-	st.global.f32 	[%rd466], %f1329;
-
-$L__BB0_314:
-	@%p135 bra 	$L__BB0_316;
-
-	add.s64 	%rd467, %rd30, %rd9;
-	shl.b64 	%rd468, %rd467, 2;
-	add.s64 	%rd469, %rd1, %rd468;
-	mul.f32 	%f1330, %f1474, %f225;
-	st.global.f32 	[%rd469], %f1330;
-	bra.uni 	$L__BB0_316;
-
-$L__BB0_44:
-	shr.u32 	%r189, %r22, 1;
-	and.b32  	%r190, %r189, 2147483640;
-	mov.u32 	%r191, %ctaid.y;
-	shl.b32 	%r192, %r191, 7;
-	add.s32 	%r193, %r190, %r192;
-	setp.ge.s32 	%p55, %r193, %r15;
-	@%p55 bra 	$L__BB0_316;
-
-	cvt.u32.u64 	%r194, %rd2;
-	setp.ge.s32 	%p56, %r194, %r16;
-	mul.wide.s32 	%rd70, %r193, %r20;
-	add.s64 	%rd15, %rd70, %rd10;
-	@%p56 bra 	$L__BB0_47;
-
-	add.s64 	%rd71, %rd15, %rd2;
-	shl.b64 	%rd72, %rd71, 2;
-	add.s64 	%rd73, %rd1, %rd72;
-	ld.global.f32 	%f1075, [%rd73];
-	mul.f32 	%f1076, %f1075, %f226;
-	fma.rn.f32 	%f1077, %f1458, %f225, %f1076;
-	st.global.f32 	[%rd73], %f1077;
-
-$L__BB0_47:
-	cvt.u32.u64 	%r201, %rd3;
-	setp.ge.s32 	%p57, %r201, %r16;
-	@%p57 bra 	$L__BB0_49;
-
-	add.s64 	%rd74, %rd15, %rd2;
-	shl.b64 	%rd75, %rd74, 2;
-	add.s64 	%rd76, %rd1, %rd75;
-	ld.global.f32 	%f1078, [%rd76+4];
-	mul.f32 	%f1079, %f1078, %f226;
-	fma.rn.f32 	%f1080, %f1457, %f225, %f1079;
-	st.global.f32 	[%rd76+4], %f1080;
-
-$L__BB0_49:
-	cvt.u32.u64 	%r202, %rd4;
-	setp.ge.s32 	%p58, %r202, %r16;
-	@%p58 bra 	$L__BB0_51;
-
-	add.s64 	%rd77, %rd15, %rd2;
-	shl.b64 	%rd78, %rd77, 2;
-	add.s64 	%rd79, %rd1, %rd78;
-	ld.global.f32 	%f1081, [%rd79+8];
-	mul.f32 	%f1082, %f1081, %f226;
-	fma.rn.f32 	%f1083, %f1456, %f225, %f1082;
-	st.global.f32 	[%rd79+8], %f1083;
-
-$L__BB0_51:
-	cvt.u32.u64 	%r203, %rd5;
-	setp.ge.s32 	%p59, %r203, %r16;
-	@%p59 bra 	$L__BB0_53;
-
-	add.s64 	%rd80, %rd15, %rd2;
-	shl.b64 	%rd81, %rd80, 2;
-	add.s64 	%rd82, %rd1, %rd81;
-	ld.global.f32 	%f1084, [%rd82+12];
-	mul.f32 	%f1085, %f1084, %f226;
-	fma.rn.f32 	%f1086, %f1455, %f225, %f1085;
-	st.global.f32 	[%rd82+12], %f1086;
-
-$L__BB0_53:
-	cvt.u32.u64 	%r204, %rd6;
-	setp.ge.s32 	%p60, %r204, %r16;
-	@%p60 bra 	$L__BB0_55;
-
-	add.s64 	%rd83, %rd15, %rd2;
-	shl.b64 	%rd84, %rd83, 2;
-	add.s64 	%rd85, %rd1, %rd84;
-	ld.global.f32 	%f1087, [%rd85+16];
-	mul.f32 	%f1088, %f1087, %f226;
-	fma.rn.f32 	%f1089, %f1454, %f225, %f1088;
-	st.global.f32 	[%rd85+16], %f1089;
+	bar.sync 	0;
+	mov.f32 	%f1556, 0f00000000;
+	mov.f32 	%f1557, %f1556;
+	mov.f32 	%f1558, %f1556;
+	mov.f32 	%f1559, %f1556;
+	mov.f32 	%f1560, %f1556;
+	mov.f32 	%f1561, %f1556;
+	mov.f32 	%f1562, %f1556;
+	mov.f32 	%f1563, %f1556;
+	mov.f32 	%f1564, %f1556;
+	mov.f32 	%f1565, %f1556;
+	mov.f32 	%f1566, %f1556;
+	mov.f32 	%f1567, %f1556;
+	mov.f32 	%f1568, %f1556;
+	mov.f32 	%f1569, %f1556;
+	mov.f32 	%f1570, %f1556;
+	mov.f32 	%f1571, %f1556;
+	mov.f32 	%f1572, %f1556;
+	mov.f32 	%f1573, %f1556;
+	mov.f32 	%f1574, %f1556;
+	mov.f32 	%f1575, %f1556;
+	mov.f32 	%f1576, %f1556;
+	mov.f32 	%f1577, %f1556;
+	mov.f32 	%f1578, %f1556;
+	mov.f32 	%f1579, %f1556;
+	mov.f32 	%f1580, %f1556;
+	mov.f32 	%f1581, %f1556;
+	mov.f32 	%f1582, %f1556;
+	mov.f32 	%f1583, %f1556;
+	mov.f32 	%f1584, %f1556;
+	mov.f32 	%f1585, %f1556;
+	mov.f32 	%f1586, %f1556;
+	mov.f32 	%f1587, %f1556;
+	mov.f32 	%f1588, %f1556;
+	mov.f32 	%f1589, %f1556;
+	mov.f32 	%f1590, %f1556;
+	mov.f32 	%f1591, %f1556;
+	mov.f32 	%f1592, %f1556;
+	mov.f32 	%f1593, %f1556;
+	mov.f32 	%f1594, %f1556;
+	mov.f32 	%f1595, %f1556;
+	mov.f32 	%f1596, %f1556;
+	mov.f32 	%f1597, %f1556;
+	mov.f32 	%f1598, %f1556;
+	mov.f32 	%f1599, %f1556;
+	mov.f32 	%f1600, %f1556;
+	mov.f32 	%f1601, %f1556;
+	mov.f32 	%f1602, %f1556;
+	mov.f32 	%f1603, %f1556;
+	mov.f32 	%f1612, %f1556;
+	mov.f32 	%f1613, %f1556;
+	mov.f32 	%f1614, %f1556;
+	mov.f32 	%f1615, %f1556;
+	mov.f32 	%f1616, %f1556;
+	mov.f32 	%f1617, %f1556;
+	mov.f32 	%f1618, %f1556;
+	mov.f32 	%f1619, %f1556;
+	mov.f32 	%f1620, %f1556;
+	mov.f32 	%f1621, %f1556;
+	mov.f32 	%f1622, %f1556;
+	mov.f32 	%f1623, %f1556;
+	mov.f32 	%f1624, %f1556;
+	mov.f32 	%f1625, %f1556;
+	mov.f32 	%f1626, %f1556;
+	mov.f32 	%f1627, %f1556;
+	@%p3 bra 	$L__BB0_88;
+
+	mul.wide.s32 	%rd75, %r24, %r5;
+	add.s64 	%rd30, %rd24, %rd75;
+	mul.wide.s32 	%rd76, %r25, %r8;
+	add.s64 	%rd31, %rd23, %rd76;
+	mov.u32 	%r619, 0;
+	mov.u32 	%r620, %r619;
+
+$L__BB0_45:
+	add.s32 	%r12, %r619, 8;
+	setp.ge.s32 	%p57, %r12, %r23;
+	@%p57 bra 	$L__BB0_80;
+
+	setp.ne.s32 	%p58, %r19, 0;
+	@%p58 bra 	$L__BB0_55;
+	bra.uni 	$L__BB0_47;
 
 $L__BB0_55:
-	cvt.u32.u64 	%r205, %rd7;
-	setp.ge.s32 	%p61, %r205, %r16;
-	@%p61 bra 	$L__BB0_57;
+	cvt.u32.u64 	%r223, %rd4;
+	setp.ge.s32 	%p71, %r223, %r21;
+	add.s32 	%r14, %r12, %r3;
+	setp.ge.s32 	%p72, %r14, %r23;
+	mul.wide.s32 	%rd80, %r14, %r24;
+	add.s64 	%rd81, %rd80, %rd24;
+	add.s64 	%rd82, %rd81, %rd4;
+	shl.b64 	%rd83, %rd82, 2;
+	add.s64 	%rd33, %rd3, %rd83;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p73, %p72, %p71;
+	mov.f32 	%f1551, %f1550;
+	@%p73 bra 	$L__BB0_57;
 
-	add.s64 	%rd86, %rd15, %rd2;
-	shl.b64 	%rd87, %rd86, 2;
-	add.s64 	%rd88, %rd1, %rd87;
-	ld.global.f32 	%f1090, [%rd88+20];
-	mul.f32 	%f1091, %f1090, %f226;
-	fma.rn.f32 	%f1092, %f1453, %f225, %f1091;
-	st.global.f32 	[%rd88+20], %f1092;
+	ld.global.nc.f32 	%f1551, [%rd33];
 
 $L__BB0_57:
-	cvt.u32.u64 	%r206, %rd8;
-	setp.ge.s32 	%p62, %r206, %r16;
-	@%p62 bra 	$L__BB0_59;
+	cvt.u32.u64 	%r224, %rd5;
+	setp.ge.s32 	%p74, %r224, %r21;
+	or.pred  	%p76, %p72, %p74;
+	@%p76 bra 	$L__BB0_59;
 
-	add.s64 	%rd89, %rd15, %rd2;
-	shl.b64 	%rd90, %rd89, 2;
-	add.s64 	%rd91, %rd1, %rd90;
-	ld.global.f32 	%f1093, [%rd91+24];
-	mul.f32 	%f1094, %f1093, %f226;
-	fma.rn.f32 	%f1095, %f1452, %f225, %f1094;
-	st.global.f32 	[%rd91+24], %f1095;
+	ld.global.nc.f32 	%f1550, [%rd33+4];
 
 $L__BB0_59:
-	cvt.u32.u64 	%r207, %rd9;
-	setp.ge.s32 	%p63, %r207, %r16;
-	@%p63 bra 	$L__BB0_61;
+	cvt.u32.u64 	%r225, %rd7;
+	setp.ge.s32 	%p77, %r225, %r21;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p79, %p72, %p77;
+	mov.f32 	%f1549, %f1548;
+	@%p79 bra 	$L__BB0_61;
 
-	add.s64 	%rd92, %rd15, %rd2;
-	shl.b64 	%rd93, %rd92, 2;
-	add.s64 	%rd94, %rd1, %rd93;
-	ld.global.f32 	%f1096, [%rd94+28];
-	mul.f32 	%f1097, %f1096, %f226;
-	fma.rn.f32 	%f1098, %f1451, %f225, %f1097;
-	st.global.f32 	[%rd94+28], %f1098;
+	ld.global.nc.f32 	%f1549, [%rd33+8];
 
 $L__BB0_61:
-	or.b32  	%r214, %r193, 1;
-	setp.ge.s32 	%p64, %r214, %r15;
-	@%p64 bra 	$L__BB0_316;
+	cvt.u32.u64 	%r226, %rd9;
+	setp.ge.s32 	%p80, %r226, %r21;
+	or.pred  	%p82, %p72, %p80;
+	@%p82 bra 	$L__BB0_63;
 
-	mul.wide.s32 	%rd95, %r214, %r20;
-	add.s64 	%rd16, %rd95, %rd10;
-	@%p56 bra 	$L__BB0_64;
+	ld.global.nc.f32 	%f1548, [%rd33+12];
+	bra.uni 	$L__BB0_63;
 
-	add.s64 	%rd96, %rd16, %rd2;
-	shl.b64 	%rd97, %rd96, 2;
-	add.s64 	%rd98, %rd1, %rd97;
-	ld.global.f32 	%f1099, [%rd98];
-	mul.f32 	%f1100, %f1099, %f226;
-	fma.rn.f32 	%f1101, %f1450, %f225, %f1100;
-	st.global.f32 	[%rd98], %f1101;
+$L__BB0_47:
+	cvt.u32.u64 	%r219, %rd12;
+	add.s32 	%r13, %r12, %r219;
+	setp.ge.s32 	%p59, %r13, %r23;
+	setp.ge.s32 	%p60, %r5, %r21;
+	cvt.s64.s32 	%rd77, %r13;
+	add.s64 	%rd78, %rd30, %rd77;
+	shl.b64 	%rd79, %rd78, 2;
+	add.s64 	%rd32, %rd3, %rd79;
+	mov.f32 	%f1550, 0f00000000;
+	or.pred  	%p61, %p60, %p59;
+	mov.f32 	%f1551, %f1550;
+	@%p61 bra 	$L__BB0_49;
 
-$L__BB0_64:
-	@%p57 bra 	$L__BB0_66;
+	ld.global.nc.f32 	%f1551, [%rd32];
 
-	add.s64 	%rd99, %rd16, %rd2;
-	shl.b64 	%rd100, %rd99, 2;
-	add.s64 	%rd101, %rd1, %rd100;
-	ld.global.f32 	%f1102, [%rd101+4];
-	mul.f32 	%f1103, %f1102, %f226;
-	fma.rn.f32 	%f1104, %f1449, %f225, %f1103;
-	st.global.f32 	[%rd101+4], %f1104;
+$L__BB0_49:
+	cvt.u32.u64 	%r609, %rd12;
+	add.s32 	%r608, %r619, 8;
+	add.s32 	%r607, %r608, %r609;
+	add.s32 	%r220, %r607, 1;
+	setp.ge.s32 	%p62, %r220, %r23;
+	or.pred  	%p64, %p60, %p62;
+	@%p64 bra 	$L__BB0_51;
+
+	ld.global.nc.f32 	%f1550, [%rd32+4];
+
+$L__BB0_51:
+	cvt.u32.u64 	%r612, %rd12;
+	add.s32 	%r611, %r619, 8;
+	add.s32 	%r610, %r611, %r612;
+	add.s32 	%r221, %r610, 2;
+	setp.ge.s32 	%p65, %r221, %r23;
+	mov.f32 	%f1548, 0f00000000;
+	or.pred  	%p67, %p60, %p65;
+	mov.f32 	%f1549, %f1548;
+	@%p67 bra 	$L__BB0_53;
+
+	ld.global.nc.f32 	%f1549, [%rd32+8];
+
+$L__BB0_53:
+	cvt.u32.u64 	%r615, %rd12;
+	add.s32 	%r614, %r619, 8;
+	add.s32 	%r613, %r614, %r615;
+	add.s32 	%r222, %r613, 3;
+	setp.ge.s32 	%p68, %r222, %r23;
+	or.pred  	%p70, %p60, %p68;
+	@%p70 bra 	$L__BB0_63;
+
+	ld.global.nc.f32 	%f1548, [%rd32+12];
+
+$L__BB0_63:
+	setp.eq.s32 	%p83, %r20, 0;
+	@%p83 bra 	$L__BB0_72;
+
+	add.s32 	%r616, %r619, 8;
+	cvt.u32.u64 	%r227, %rd12;
+	add.s32 	%r15, %r616, %r227;
+	setp.ge.s32 	%p84, %r15, %r23;
+	setp.ge.s32 	%p85, %r8, %r22;
+	cvt.s64.s32 	%rd84, %r15;
+	add.s64 	%rd85, %rd31, %rd84;
+	shl.b64 	%rd86, %rd85, 2;
+	add.s64 	%rd34, %rd2, %rd86;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p86, %p85, %p84;
+	mov.f32 	%f1555, %f1554;
+	@%p86 bra 	$L__BB0_66;
+
+	ld.global.nc.f32 	%f1555, [%rd34];
 
 $L__BB0_66:
-	@%p58 bra 	$L__BB0_68;
+	cvt.u32.u64 	%r594, %rd12;
+	add.s32 	%r593, %r619, 8;
+	add.s32 	%r592, %r593, %r594;
+	add.s32 	%r228, %r592, 1;
+	setp.ge.s32 	%p87, %r228, %r23;
+	or.pred  	%p89, %p85, %p87;
+	@%p89 bra 	$L__BB0_68;
 
-	add.s64 	%rd102, %rd16, %rd2;
-	shl.b64 	%rd103, %rd102, 2;
-	add.s64 	%rd104, %rd1, %rd103;
-	ld.global.f32 	%f1105, [%rd104+8];
-	mul.f32 	%f1106, %f1105, %f226;
-	fma.rn.f32 	%f1107, %f1448, %f225, %f1106;
-	st.global.f32 	[%rd104+8], %f1107;
+	ld.global.nc.f32 	%f1554, [%rd34+4];
 
 $L__BB0_68:
-	@%p59 bra 	$L__BB0_70;
+	cvt.u32.u64 	%r597, %rd12;
+	add.s32 	%r596, %r619, 8;
+	add.s32 	%r595, %r596, %r597;
+	add.s32 	%r229, %r595, 2;
+	setp.ge.s32 	%p90, %r229, %r23;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p92, %p85, %p90;
+	mov.f32 	%f1553, %f1552;
+	@%p92 bra 	$L__BB0_70;
 
-	add.s64 	%rd105, %rd16, %rd2;
-	shl.b64 	%rd106, %rd105, 2;
-	add.s64 	%rd107, %rd1, %rd106;
-	ld.global.f32 	%f1108, [%rd107+12];
-	mul.f32 	%f1109, %f1108, %f226;
-	fma.rn.f32 	%f1110, %f1447, %f225, %f1109;
-	st.global.f32 	[%rd107+12], %f1110;
+	ld.global.nc.f32 	%f1553, [%rd34+8];
 
 $L__BB0_70:
-	@%p60 bra 	$L__BB0_72;
+	cvt.u32.u64 	%r600, %rd12;
+	add.s32 	%r599, %r619, 8;
+	add.s32 	%r598, %r599, %r600;
+	add.s32 	%r230, %r598, 3;
+	setp.ge.s32 	%p93, %r230, %r23;
+	or.pred  	%p95, %p85, %p93;
+	@%p95 bra 	$L__BB0_80;
 
-	add.s64 	%rd108, %rd16, %rd2;
-	shl.b64 	%rd109, %rd108, 2;
-	add.s64 	%rd110, %rd1, %rd109;
-	ld.global.f32 	%f1111, [%rd110+16];
-	mul.f32 	%f1112, %f1111, %f226;
-	fma.rn.f32 	%f1113, %f1446, %f225, %f1112;
-	st.global.f32 	[%rd110+16], %f1113;
+	ld.global.nc.f32 	%f1552, [%rd34+12];
+	bra.uni 	$L__BB0_80;
 
 $L__BB0_72:
-	@%p61 bra 	$L__BB0_74;
+	add.s32 	%r617, %r619, 8;
+	cvt.u32.u64 	%r231, %rd6;
+	setp.ge.s32 	%p96, %r231, %r22;
+	add.s32 	%r16, %r617, %r3;
+	setp.ge.s32 	%p97, %r16, %r23;
+	mul.wide.s32 	%rd87, %r16, %r25;
+	add.s64 	%rd88, %rd87, %rd23;
+	add.s64 	%rd89, %rd88, %rd6;
+	shl.b64 	%rd90, %rd89, 2;
+	add.s64 	%rd35, %rd2, %rd90;
+	mov.f32 	%f1554, 0f00000000;
+	or.pred  	%p98, %p97, %p96;
+	mov.f32 	%f1555, %f1554;
+	@%p98 bra 	$L__BB0_74;
 
-	add.s64 	%rd111, %rd16, %rd2;
-	shl.b64 	%rd112, %rd111, 2;
-	add.s64 	%rd113, %rd1, %rd112;
-	ld.global.f32 	%f1114, [%rd113+20];
-	mul.f32 	%f1115, %f1114, %f226;
-	fma.rn.f32 	%f1116, %f1445, %f225, %f1115;
-	st.global.f32 	[%rd113+20], %f1116;
+	ld.global.nc.f32 	%f1555, [%rd35];
 
 $L__BB0_74:
-	@%p62 bra 	$L__BB0_76;
+	cvt.u32.u64 	%r232, %rd8;
+	setp.ge.s32 	%p99, %r232, %r22;
+	or.pred  	%p101, %p97, %p99;
+	@%p101 bra 	$L__BB0_76;
 
-	add.s64 	%rd114, %rd16, %rd2;
-	shl.b64 	%rd115, %rd114, 2;
-	add.s64 	%rd116, %rd1, %rd115;
-	ld.global.f32 	%f1117, [%rd116+24];
-	mul.f32 	%f1118, %f1117, %f226;
-	fma.rn.f32 	%f1119, %f1444, %f225, %f1118;
-	st.global.f32 	[%rd116+24], %f1119;
+	ld.global.nc.f32 	%f1554, [%rd35+4];
 
 $L__BB0_76:
-	@%p63 bra 	$L__BB0_78;
+	cvt.u32.u64 	%r233, %rd10;
+	setp.ge.s32 	%p102, %r233, %r22;
+	mov.f32 	%f1552, 0f00000000;
+	or.pred  	%p104, %p97, %p102;
+	mov.f32 	%f1553, %f1552;
+	@%p104 bra 	$L__BB0_78;
 
-	add.s64 	%rd117, %rd16, %rd2;
-	shl.b64 	%rd118, %rd117, 2;
-	add.s64 	%rd119, %rd1, %rd118;
-	ld.global.f32 	%f1120, [%rd119+28];
-	mul.f32 	%f1121, %f1120, %f226;
-	fma.rn.f32 	%f1122, %f1443, %f225, %f1121;
-	st.global.f32 	[%rd119+28], %f1122;
+	ld.global.nc.f32 	%f1553, [%rd35+8];
 
 $L__BB0_78:
-	or.b32  	%r236, %r193, 2;
-	setp.ge.s32 	%p73, %r236, %r15;
-	@%p73 bra 	$L__BB0_316;
+	cvt.u32.u64 	%r234, %rd11;
+	setp.ge.s32 	%p105, %r234, %r22;
+	or.pred  	%p107, %p97, %p105;
+	@%p107 bra 	$L__BB0_80;
 
-	mul.wide.s32 	%rd120, %r236, %r20;
-	add.s64 	%rd17, %rd120, %rd10;
-	@%p56 bra 	$L__BB0_81;
+	ld.global.nc.f32 	%f1552, [%rd35+12];
 
-	add.s64 	%rd121, %rd17, %rd2;
-	shl.b64 	%rd122, %rd121, 2;
-	add.s64 	%rd123, %rd1, %rd122;
-	ld.global.f32 	%f1123, [%rd123];
-	mul.f32 	%f1124, %f1123, %f226;
-	fma.rn.f32 	%f1125, %f1442, %f225, %f1124;
-	st.global.f32 	[%rd123], %f1125;
+$L__BB0_80:
+	mul.lo.s32 	%r235, %r620, 4224;
+	mov.u32 	%r236, _ZZ10kiln_sgemmE2As;
+	add.s32 	%r237, %r236, %r235;
+	shl.b32 	%r238, %r6, 2;
+	add.s32 	%r239, %r237, %r238;
+	ld.shared.v4.f32 	{%f464, %f465, %f466, %f467}, [%r239];
+	ld.shared.v4.f32 	{%f472, %f473, %f474, %f475}, [%r239+256];
+	mov.u32 	%r240, _ZZ10kiln_sgemmE2Bs;
+	add.s32 	%r241, %r240, %r235;
+	shl.b32 	%r242, %r7, 2;
+	add.s32 	%r243, %r241, %r242;
+	ld.shared.v4.f32 	{%f480, %f481, %f482, %f483}, [%r243];
+	ld.shared.v4.f32 	{%f488, %f489, %f490, %f491}, [%r243+256];
+	fma.rn.f32 	%f496, %f464, %f480, %f1603;
+	fma.rn.f32 	%f497, %f464, %f481, %f1602;
+	fma.rn.f32 	%f498, %f464, %f482, %f1601;
+	fma.rn.f32 	%f499, %f464, %f483, %f1600;
+	fma.rn.f32 	%f500, %f464, %f488, %f1599;
+	fma.rn.f32 	%f501, %f464, %f489, %f1598;
+	fma.rn.f32 	%f502, %f464, %f490, %f1597;
+	fma.rn.f32 	%f503, %f464, %f491, %f1596;
+	fma.rn.f32 	%f504, %f465, %f480, %f1595;
+	fma.rn.f32 	%f505, %f465, %f481, %f1594;
+	fma.rn.f32 	%f506, %f465, %f482, %f1593;
+	fma.rn.f32 	%f507, %f465, %f483, %f1592;
+	fma.rn.f32 	%f508, %f465, %f488, %f1591;
+	fma.rn.f32 	%f509, %f465, %f489, %f1590;
+	fma.rn.f32 	%f510, %f465, %f490, %f1589;
+	fma.rn.f32 	%f511, %f465, %f491, %f1588;
+	fma.rn.f32 	%f512, %f466, %f480, %f1587;
+	fma.rn.f32 	%f513, %f466, %f481, %f1586;
+	fma.rn.f32 	%f514, %f466, %f482, %f1585;
+	fma.rn.f32 	%f515, %f466, %f483, %f1584;
+	fma.rn.f32 	%f516, %f466, %f488, %f1583;
+	fma.rn.f32 	%f517, %f466, %f489, %f1582;
+	fma.rn.f32 	%f518, %f466, %f490, %f1581;
+	fma.rn.f32 	%f519, %f466, %f491, %f1580;
+	fma.rn.f32 	%f520, %f467, %f480, %f1579;
+	fma.rn.f32 	%f521, %f467, %f481, %f1578;
+	fma.rn.f32 	%f522, %f467, %f482, %f1577;
+	fma.rn.f32 	%f523, %f467, %f483, %f1576;
+	fma.rn.f32 	%f524, %f467, %f488, %f1575;
+	fma.rn.f32 	%f525, %f467, %f489, %f1574;
+	fma.rn.f32 	%f526, %f467, %f490, %f1573;
+	fma.rn.f32 	%f527, %f467, %f491, %f1572;
+	fma.rn.f32 	%f528, %f472, %f480, %f1571;
+	fma.rn.f32 	%f529, %f472, %f481, %f1570;
+	fma.rn.f32 	%f530, %f472, %f482, %f1569;
+	fma.rn.f32 	%f531, %f472, %f483, %f1568;
+	fma.rn.f32 	%f532, %f472, %f488, %f1567;
+	fma.rn.f32 	%f533, %f472, %f489, %f1566;
+	fma.rn.f32 	%f534, %f472, %f490, %f1565;
+	fma.rn.f32 	%f535, %f472, %f491, %f1564;
+	fma.rn.f32 	%f536, %f473, %f480, %f1563;
+	fma.rn.f32 	%f537, %f473, %f481, %f1562;
+	fma.rn.f32 	%f538, %f473, %f482, %f1561;
+	fma.rn.f32 	%f539, %f473, %f483, %f1560;
+	fma.rn.f32 	%f540, %f473, %f488, %f1559;
+	fma.rn.f32 	%f541, %f473, %f489, %f1558;
+	fma.rn.f32 	%f542, %f473, %f490, %f1557;
+	fma.rn.f32 	%f543, %f473, %f491, %f1556;
+	fma.rn.f32 	%f544, %f474, %f480, %f1612;
+	fma.rn.f32 	%f545, %f474, %f481, %f1613;
+	fma.rn.f32 	%f546, %f474, %f482, %f1614;
+	fma.rn.f32 	%f547, %f474, %f483, %f1615;
+	fma.rn.f32 	%f548, %f474, %f488, %f1616;
+	fma.rn.f32 	%f549, %f474, %f489, %f1617;
+	fma.rn.f32 	%f550, %f474, %f490, %f1618;
+	fma.rn.f32 	%f551, %f474, %f491, %f1619;
+	fma.rn.f32 	%f552, %f475, %f480, %f1620;
+	fma.rn.f32 	%f553, %f475, %f481, %f1621;
+	fma.rn.f32 	%f554, %f475, %f482, %f1622;
+	fma.rn.f32 	%f555, %f475, %f483, %f1623;
+	fma.rn.f32 	%f556, %f475, %f488, %f1624;
+	fma.rn.f32 	%f557, %f475, %f489, %f1625;
+	fma.rn.f32 	%f558, %f475, %f490, %f1626;
+	fma.rn.f32 	%f559, %f475, %f491, %f1627;
+	ld.shared.v4.f32 	{%f560, %f561, %f562, %f563}, [%r239+528];
+	ld.shared.v4.f32 	{%f568, %f569, %f570, %f571}, [%r239+784];
+	ld.shared.v4.f32 	{%f576, %f577, %f578, %f579}, [%r243+528];
+	ld.shared.v4.f32 	{%f584, %f585, %f586, %f587}, [%r243+784];
+	fma.rn.f32 	%f592, %f560, %f576, %f496;
+	fma.rn.f32 	%f593, %f560, %f577, %f497;
+	fma.rn.f32 	%f594, %f560, %f578, %f498;
+	fma.rn.f32 	%f595, %f560, %f579, %f499;
+	fma.rn.f32 	%f596, %f560, %f584, %f500;
+	fma.rn.f32 	%f597, %f560, %f585, %f501;
+	fma.rn.f32 	%f598, %f560, %f586, %f502;
+	fma.rn.f32 	%f599, %f560, %f587, %f503;
+	fma.rn.f32 	%f600, %f561, %f576, %f504;
+	fma.rn.f32 	%f601, %f561, %f577, %f505;
+	fma.rn.f32 	%f602, %f561, %f578, %f506;
+	fma.rn.f32 	%f603, %f561, %f579, %f507;
+	fma.rn.f32 	%f604, %f561, %f584, %f508;
+	fma.rn.f32 	%f605, %f561, %f585, %f509;
+	fma.rn.f32 	%f606, %f561, %f586, %f510;
+	fma.rn.f32 	%f607, %f561, %f587, %f511;
+	fma.rn.f32 	%f608, %f562, %f576, %f512;
+	fma.rn.f32 	%f609, %f562, %f577, %f513;
+	fma.rn.f32 	%f610, %f562, %f578, %f514;
+	fma.rn.f32 	%f611, %f562, %f579, %f515;
+	fma.rn.f32 	%f612, %f562, %f584, %f516;
+	fma.rn.f32 	%f613, %f562, %f585, %f517;
+	fma.rn.f32 	%f614, %f562, %f586, %f518;
+	fma.rn.f32 	%f615, %f562, %f587, %f519;
+	fma.rn.f32 	%f616, %f563, %f576, %f520;
+	fma.rn.f32 	%f617, %f563, %f577, %f521;
+	fma.rn.f32 	%f618, %f563, %f578, %f522;
+	fma.rn.f32 	%f619, %f563, %f579, %f523;
+	fma.rn.f32 	%f620, %f563, %f584, %f524;
+	fma.rn.f32 	%f621, %f563, %f585, %f525;
+	fma.rn.f32 	%f622, %f563, %f586, %f526;
+	fma.rn.f32 	%f623, %f563, %f587, %f527;
+	fma.rn.f32 	%f624, %f568, %f576, %f528;
+	fma.rn.f32 	%f625, %f568, %f577, %f529;
+	fma.rn.f32 	%f626, %f568, %f578, %f530;
+	fma.rn.f32 	%f627, %f568, %f579, %f531;
+	fma.rn.f32 	%f628, %f568, %f584, %f532;
+	fma.rn.f32 	%f629, %f568, %f585, %f533;
+	fma.rn.f32 	%f630, %f568, %f586, %f534;
+	fma.rn.f32 	%f631, %f568, %f587, %f535;
+	fma.rn.f32 	%f632, %f569, %f576, %f536;
+	fma.rn.f32 	%f633, %f569, %f577, %f537;
+	fma.rn.f32 	%f634, %f569, %f578, %f538;
+	fma.rn.f32 	%f635, %f569, %f579, %f539;
+	fma.rn.f32 	%f636, %f569, %f584, %f540;
+	fma.rn.f32 	%f637, %f569, %f585, %f541;
+	fma.rn.f32 	%f638, %f569, %f586, %f542;
+	fma.rn.f32 	%f639, %f569, %f587, %f543;
+	fma.rn.f32 	%f640, %f570, %f576, %f544;
+	fma.rn.f32 	%f641, %f570, %f577, %f545;
+	fma.rn.f32 	%f642, %f570, %f578, %f546;
+	fma.rn.f32 	%f643, %f570, %f579, %f547;
+	fma.rn.f32 	%f644, %f570, %f584, %f548;
+	fma.rn.f32 	%f645, %f570, %f585, %f549;
+	fma.rn.f32 	%f646, %f570, %f586, %f550;
+	fma.rn.f32 	%f647, %f570, %f587, %f551;
+	fma.rn.f32 	%f648, %f571, %f576, %f552;
+	fma.rn.f32 	%f649, %f571, %f577, %f553;
+	fma.rn.f32 	%f650, %f571, %f578, %f554;
+	fma.rn.f32 	%f651, %f571, %f579, %f555;
+	fma.rn.f32 	%f652, %f571, %f584, %f556;
+	fma.rn.f32 	%f653, %f571, %f585, %f557;
+	fma.rn.f32 	%f654, %f571, %f586, %f558;
+	fma.rn.f32 	%f655, %f571, %f587, %f559;
+	ld.shared.v4.f32 	{%f656, %f657, %f658, %f659}, [%r239+1056];
+	ld.shared.v4.f32 	{%f664, %f665, %f666, %f667}, [%r239+1312];
+	ld.shared.v4.f32 	{%f672, %f673, %f674, %f675}, [%r243+1056];
+	ld.shared.v4.f32 	{%f680, %f681, %f682, %f683}, [%r243+1312];
+	fma.rn.f32 	%f688, %f656, %f672, %f592;
+	fma.rn.f32 	%f689, %f656, %f673, %f593;
+	fma.rn.f32 	%f690, %f656, %f674, %f594;
+	fma.rn.f32 	%f691, %f656, %f675, %f595;
+	fma.rn.f32 	%f692, %f656, %f680, %f596;
+	fma.rn.f32 	%f693, %f656, %f681, %f597;
+	fma.rn.f32 	%f694, %f656, %f682, %f598;
+	fma.rn.f32 	%f695, %f656, %f683, %f599;
+	fma.rn.f32 	%f696, %f657, %f672, %f600;
+	fma.rn.f32 	%f697, %f657, %f673, %f601;
+	fma.rn.f32 	%f698, %f657, %f674, %f602;
+	fma.rn.f32 	%f699, %f657, %f675, %f603;
+	fma.rn.f32 	%f700, %f657, %f680, %f604;
+	fma.rn.f32 	%f701, %f657, %f681, %f605;
+	fma.rn.f32 	%f702, %f657, %f682, %f606;
+	fma.rn.f32 	%f703, %f657, %f683, %f607;
+	fma.rn.f32 	%f704, %f658, %f672, %f608;
+	fma.rn.f32 	%f705, %f658, %f673, %f609;
+	fma.rn.f32 	%f706, %f658, %f674, %f610;
+	fma.rn.f32 	%f707, %f658, %f675, %f611;
+	fma.rn.f32 	%f708, %f658, %f680, %f612;
+	fma.rn.f32 	%f709, %f658, %f681, %f613;
+	fma.rn.f32 	%f710, %f658, %f682, %f614;
+	fma.rn.f32 	%f711, %f658, %f683, %f615;
+	fma.rn.f32 	%f712, %f659, %f672, %f616;
+	fma.rn.f32 	%f713, %f659, %f673, %f617;
+	fma.rn.f32 	%f714, %f659, %f674, %f618;
+	fma.rn.f32 	%f715, %f659, %f675, %f619;
+	fma.rn.f32 	%f716, %f659, %f680, %f620;
+	fma.rn.f32 	%f717, %f659, %f681, %f621;
+	fma.rn.f32 	%f718, %f659, %f682, %f622;
+	fma.rn.f32 	%f719, %f659, %f683, %f623;
+	fma.rn.f32 	%f720, %f664, %f672, %f624;
+	fma.rn.f32 	%f721, %f664, %f673, %f625;
+	fma.rn.f32 	%f722, %f664, %f674, %f626;
+	fma.rn.f32 	%f723, %f664, %f675, %f627;
+	fma.rn.f32 	%f724, %f664, %f680, %f628;
+	fma.rn.f32 	%f725, %f664, %f681, %f629;
+	fma.rn.f32 	%f726, %f664, %f682, %f630;
+	fma.rn.f32 	%f727, %f664, %f683, %f631;
+	fma.rn.f32 	%f728, %f665, %f672, %f632;
+	fma.rn.f32 	%f729, %f665, %f673, %f633;
+	fma.rn.f32 	%f730, %f665, %f674, %f634;
+	fma.rn.f32 	%f731, %f665, %f675, %f635;
+	fma.rn.f32 	%f732, %f665, %f680, %f636;
+	fma.rn.f32 	%f733, %f665, %f681, %f637;
+	fma.rn.f32 	%f734, %f665, %f682, %f638;
+	fma.rn.f32 	%f735, %f665, %f683, %f639;
+	fma.rn.f32 	%f736, %f666, %f672, %f640;
+	fma.rn.f32 	%f737, %f666, %f673, %f641;
+	fma.rn.f32 	%f738, %f666, %f674, %f642;
+	fma.rn.f32 	%f739, %f666, %f675, %f643;
+	fma.rn.f32 	%f740, %f666, %f680, %f644;
+	fma.rn.f32 	%f741, %f666, %f681, %f645;
+	fma.rn.f32 	%f742, %f666, %f682, %f646;
+	fma.rn.f32 	%f743, %f666, %f683, %f647;
+	fma.rn.f32 	%f744, %f667, %f672, %f648;
+	fma.rn.f32 	%f745, %f667, %f673, %f649;
+	fma.rn.f32 	%f746, %f667, %f674, %f650;
+	fma.rn.f32 	%f747, %f667, %f675, %f651;
+	fma.rn.f32 	%f748, %f667, %f680, %f652;
+	fma.rn.f32 	%f749, %f667, %f681, %f653;
+	fma.rn.f32 	%f750, %f667, %f682, %f654;
+	fma.rn.f32 	%f751, %f667, %f683, %f655;
+	ld.shared.v4.f32 	{%f752, %f753, %f754, %f755}, [%r239+1584];
+	ld.shared.v4.f32 	{%f760, %f761, %f762, %f763}, [%r239+1840];
+	ld.shared.v4.f32 	{%f768, %f769, %f770, %f771}, [%r243+1584];
+	ld.shared.v4.f32 	{%f776, %f777, %f778, %f779}, [%r243+1840];
+	fma.rn.f32 	%f784, %f752, %f768, %f688;
+	fma.rn.f32 	%f785, %f752, %f769, %f689;
+	fma.rn.f32 	%f786, %f752, %f770, %f690;
+	fma.rn.f32 	%f787, %f752, %f771, %f691;
+	fma.rn.f32 	%f788, %f752, %f776, %f692;
+	fma.rn.f32 	%f789, %f752, %f777, %f693;
+	fma.rn.f32 	%f790, %f752, %f778, %f694;
+	fma.rn.f32 	%f791, %f752, %f779, %f695;
+	fma.rn.f32 	%f792, %f753, %f768, %f696;
+	fma.rn.f32 	%f793, %f753, %f769, %f697;
+	fma.rn.f32 	%f794, %f753, %f770, %f698;
+	fma.rn.f32 	%f795, %f753, %f771, %f699;
+	fma.rn.f32 	%f796, %f753, %f776, %f700;
+	fma.rn.f32 	%f797, %f753, %f777, %f701;
+	fma.rn.f32 	%f798, %f753, %f778, %f702;
+	fma.rn.f32 	%f799, %f753, %f779, %f703;
+	fma.rn.f32 	%f800, %f754, %f768, %f704;
+	fma.rn.f32 	%f801, %f754, %f769, %f705;
+	fma.rn.f32 	%f802, %f754, %f770, %f706;
+	fma.rn.f32 	%f803, %f754, %f771, %f707;
+	fma.rn.f32 	%f804, %f754, %f776, %f708;
+	fma.rn.f32 	%f805, %f754, %f777, %f709;
+	fma.rn.f32 	%f806, %f754, %f778, %f710;
+	fma.rn.f32 	%f807, %f754, %f779, %f711;
+	fma.rn.f32 	%f808, %f755, %f768, %f712;
+	fma.rn.f32 	%f809, %f755, %f769, %f713;
+	fma.rn.f32 	%f810, %f755, %f770, %f714;
+	fma.rn.f32 	%f811, %f755, %f771, %f715;
+	fma.rn.f32 	%f812, %f755, %f776, %f716;
+	fma.rn.f32 	%f813, %f755, %f777, %f717;
+	fma.rn.f32 	%f814, %f755, %f778, %f718;
+	fma.rn.f32 	%f815, %f755, %f779, %f719;
+	fma.rn.f32 	%f816, %f760, %f768, %f720;
+	fma.rn.f32 	%f817, %f760, %f769, %f721;
+	fma.rn.f32 	%f818, %f760, %f770, %f722;
+	fma.rn.f32 	%f819, %f760, %f771, %f723;
+	fma.rn.f32 	%f820, %f760, %f776, %f724;
+	fma.rn.f32 	%f821, %f760, %f777, %f725;
+	fma.rn.f32 	%f822, %f760, %f778, %f726;
+	fma.rn.f32 	%f823, %f760, %f779, %f727;
+	fma.rn.f32 	%f824, %f761, %f768, %f728;
+	fma.rn.f32 	%f825, %f761, %f769, %f729;
+	fma.rn.f32 	%f826, %f761, %f770, %f730;
+	fma.rn.f32 	%f827, %f761, %f771, %f731;
+	fma.rn.f32 	%f828, %f761, %f776, %f732;
+	fma.rn.f32 	%f829, %f761, %f777, %f733;
+	fma.rn.f32 	%f830, %f761, %f778, %f734;
+	fma.rn.f32 	%f831, %f761, %f779, %f735;
+	fma.rn.f32 	%f832, %f762, %f768, %f736;
+	fma.rn.f32 	%f833, %f762, %f769, %f737;
+	fma.rn.f32 	%f834, %f762, %f770, %f738;
+	fma.rn.f32 	%f835, %f762, %f771, %f739;
+	fma.rn.f32 	%f836, %f762, %f776, %f740;
+	fma.rn.f32 	%f837, %f762, %f777, %f741;
+	fma.rn.f32 	%f838, %f762, %f778, %f742;
+	fma.rn.f32 	%f839, %f762, %f779, %f743;
+	fma.rn.f32 	%f840, %f763, %f768, %f744;
+	fma.rn.f32 	%f841, %f763, %f769, %f745;
+	fma.rn.f32 	%f842, %f763, %f770, %f746;
+	fma.rn.f32 	%f843, %f763, %f771, %f747;
+	fma.rn.f32 	%f844, %f763, %f776, %f748;
+	fma.rn.f32 	%f845, %f763, %f777, %f749;
+	fma.rn.f32 	%f846, %f763, %f778, %f750;
+	fma.rn.f32 	%f847, %f763, %f779, %f751;
+	ld.shared.v4.f32 	{%f848, %f849, %f850, %f851}, [%r239+2112];
+	ld.shared.v4.f32 	{%f856, %f857, %f858, %f859}, [%r239+2368];
+	ld.shared.v4.f32 	{%f864, %f865, %f866, %f867}, [%r243+2112];
+	ld.shared.v4.f32 	{%f872, %f873, %f874, %f875}, [%r243+2368];
+	fma.rn.f32 	%f880, %f848, %f864, %f784;
+	fma.rn.f32 	%f881, %f848, %f865, %f785;
+	fma.rn.f32 	%f882, %f848, %f866, %f786;
+	fma.rn.f32 	%f883, %f848, %f867, %f787;
+	fma.rn.f32 	%f884, %f848, %f872, %f788;
+	fma.rn.f32 	%f885, %f848, %f873, %f789;
+	fma.rn.f32 	%f886, %f848, %f874, %f790;
+	fma.rn.f32 	%f887, %f848, %f875, %f791;
+	fma.rn.f32 	%f888, %f849, %f864, %f792;
+	fma.rn.f32 	%f889, %f849, %f865, %f793;
+	fma.rn.f32 	%f890, %f849, %f866, %f794;
+	fma.rn.f32 	%f891, %f849, %f867, %f795;
+	fma.rn.f32 	%f892, %f849, %f872, %f796;
+	fma.rn.f32 	%f893, %f849, %f873, %f797;
+	fma.rn.f32 	%f894, %f849, %f874, %f798;
+	fma.rn.f32 	%f895, %f849, %f875, %f799;
+	fma.rn.f32 	%f896, %f850, %f864, %f800;
+	fma.rn.f32 	%f897, %f850, %f865, %f801;
+	fma.rn.f32 	%f898, %f850, %f866, %f802;
+	fma.rn.f32 	%f899, %f850, %f867, %f803;
+	fma.rn.f32 	%f900, %f850, %f872, %f804;
+	fma.rn.f32 	%f901, %f850, %f873, %f805;
+	fma.rn.f32 	%f902, %f850, %f874, %f806;
+	fma.rn.f32 	%f903, %f850, %f875, %f807;
+	fma.rn.f32 	%f904, %f851, %f864, %f808;
+	fma.rn.f32 	%f905, %f851, %f865, %f809;
+	fma.rn.f32 	%f906, %f851, %f866, %f810;
+	fma.rn.f32 	%f907, %f851, %f867, %f811;
+	fma.rn.f32 	%f908, %f851, %f872, %f812;
+	fma.rn.f32 	%f909, %f851, %f873, %f813;
+	fma.rn.f32 	%f910, %f851, %f874, %f814;
+	fma.rn.f32 	%f911, %f851, %f875, %f815;
+	fma.rn.f32 	%f912, %f856, %f864, %f816;
+	fma.rn.f32 	%f913, %f856, %f865, %f817;
+	fma.rn.f32 	%f914, %f856, %f866, %f818;
+	fma.rn.f32 	%f915, %f856, %f867, %f819;
+	fma.rn.f32 	%f916, %f856, %f872, %f820;
+	fma.rn.f32 	%f917, %f856, %f873, %f821;
+	fma.rn.f32 	%f918, %f856, %f874, %f822;
+	fma.rn.f32 	%f919, %f856, %f875, %f823;
+	fma.rn.f32 	%f920, %f857, %f864, %f824;
+	fma.rn.f32 	%f921, %f857, %f865, %f825;
+	fma.rn.f32 	%f922, %f857, %f866, %f826;
+	fma.rn.f32 	%f923, %f857, %f867, %f827;
+	fma.rn.f32 	%f924, %f857, %f872, %f828;
+	fma.rn.f32 	%f925, %f857, %f873, %f829;
+	fma.rn.f32 	%f926, %f857, %f874, %f830;
+	fma.rn.f32 	%f927, %f857, %f875, %f831;
+	fma.rn.f32 	%f928, %f858, %f864, %f832;
+	fma.rn.f32 	%f929, %f858, %f865, %f833;
+	fma.rn.f32 	%f930, %f858, %f866, %f834;
+	fma.rn.f32 	%f931, %f858, %f867, %f835;
+	fma.rn.f32 	%f932, %f858, %f872, %f836;
+	fma.rn.f32 	%f933, %f858, %f873, %f837;
+	fma.rn.f32 	%f934, %f858, %f874, %f838;
+	fma.rn.f32 	%f935, %f858, %f875, %f839;
+	fma.rn.f32 	%f936, %f859, %f864, %f840;
+	fma.rn.f32 	%f937, %f859, %f865, %f841;
+	fma.rn.f32 	%f938, %f859, %f866, %f842;
+	fma.rn.f32 	%f939, %f859, %f867, %f843;
+	fma.rn.f32 	%f940, %f859, %f872, %f844;
+	fma.rn.f32 	%f941, %f859, %f873, %f845;
+	fma.rn.f32 	%f942, %f859, %f874, %f846;
+	fma.rn.f32 	%f943, %f859, %f875, %f847;
+	ld.shared.v4.f32 	{%f944, %f945, %f946, %f947}, [%r239+2640];
+	ld.shared.v4.f32 	{%f952, %f953, %f954, %f955}, [%r239+2896];
+	ld.shared.v4.f32 	{%f960, %f961, %f962, %f963}, [%r243+2640];
+	ld.shared.v4.f32 	{%f968, %f969, %f970, %f971}, [%r243+2896];
+	fma.rn.f32 	%f976, %f944, %f960, %f880;
+	fma.rn.f32 	%f977, %f944, %f961, %f881;
+	fma.rn.f32 	%f978, %f944, %f962, %f882;
+	fma.rn.f32 	%f979, %f944, %f963, %f883;
+	fma.rn.f32 	%f980, %f944, %f968, %f884;
+	fma.rn.f32 	%f981, %f944, %f969, %f885;
+	fma.rn.f32 	%f982, %f944, %f970, %f886;
+	fma.rn.f32 	%f983, %f944, %f971, %f887;
+	fma.rn.f32 	%f984, %f945, %f960, %f888;
+	fma.rn.f32 	%f985, %f945, %f961, %f889;
+	fma.rn.f32 	%f986, %f945, %f962, %f890;
+	fma.rn.f32 	%f987, %f945, %f963, %f891;
+	fma.rn.f32 	%f988, %f945, %f968, %f892;
+	fma.rn.f32 	%f989, %f945, %f969, %f893;
+	fma.rn.f32 	%f990, %f945, %f970, %f894;
+	fma.rn.f32 	%f991, %f945, %f971, %f895;
+	fma.rn.f32 	%f992, %f946, %f960, %f896;
+	fma.rn.f32 	%f993, %f946, %f961, %f897;
+	fma.rn.f32 	%f994, %f946, %f962, %f898;
+	fma.rn.f32 	%f995, %f946, %f963, %f899;
+	fma.rn.f32 	%f996, %f946, %f968, %f900;
+	fma.rn.f32 	%f997, %f946, %f969, %f901;
+	fma.rn.f32 	%f998, %f946, %f970, %f902;
+	fma.rn.f32 	%f999, %f946, %f971, %f903;
+	fma.rn.f32 	%f1000, %f947, %f960, %f904;
+	fma.rn.f32 	%f1001, %f947, %f961, %f905;
+	fma.rn.f32 	%f1002, %f947, %f962, %f906;
+	fma.rn.f32 	%f1003, %f947, %f963, %f907;
+	fma.rn.f32 	%f1004, %f947, %f968, %f908;
+	fma.rn.f32 	%f1005, %f947, %f969, %f909;
+	fma.rn.f32 	%f1006, %f947, %f970, %f910;
+	fma.rn.f32 	%f1007, %f947, %f971, %f911;
+	fma.rn.f32 	%f1008, %f952, %f960, %f912;
+	fma.rn.f32 	%f1009, %f952, %f961, %f913;
+	fma.rn.f32 	%f1010, %f952, %f962, %f914;
+	fma.rn.f32 	%f1011, %f952, %f963, %f915;
+	fma.rn.f32 	%f1012, %f952, %f968, %f916;
+	fma.rn.f32 	%f1013, %f952, %f969, %f917;
+	fma.rn.f32 	%f1014, %f952, %f970, %f918;
+	fma.rn.f32 	%f1015, %f952, %f971, %f919;
+	fma.rn.f32 	%f1016, %f953, %f960, %f920;
+	fma.rn.f32 	%f1017, %f953, %f961, %f921;
+	fma.rn.f32 	%f1018, %f953, %f962, %f922;
+	fma.rn.f32 	%f1019, %f953, %f963, %f923;
+	fma.rn.f32 	%f1020, %f953, %f968, %f924;
+	fma.rn.f32 	%f1021, %f953, %f969, %f925;
+	fma.rn.f32 	%f1022, %f953, %f970, %f926;
+	fma.rn.f32 	%f1023, %f953, %f971, %f927;
+	fma.rn.f32 	%f1024, %f954, %f960, %f928;
+	fma.rn.f32 	%f1025, %f954, %f961, %f929;
+	fma.rn.f32 	%f1026, %f954, %f962, %f930;
+	fma.rn.f32 	%f1027, %f954, %f963, %f931;
+	fma.rn.f32 	%f1028, %f954, %f968, %f932;
+	fma.rn.f32 	%f1029, %f954, %f969, %f933;
+	fma.rn.f32 	%f1030, %f954, %f970, %f934;
+	fma.rn.f32 	%f1031, %f954, %f971, %f935;
+	fma.rn.f32 	%f1032, %f955, %f960, %f936;
+	fma.rn.f32 	%f1033, %f955, %f961, %f937;
+	fma.rn.f32 	%f1034, %f955, %f962, %f938;
+	fma.rn.f32 	%f1035, %f955, %f963, %f939;
+	fma.rn.f32 	%f1036, %f955, %f968, %f940;
+	fma.rn.f32 	%f1037, %f955, %f969, %f941;
+	fma.rn.f32 	%f1038, %f955, %f970, %f942;
+	fma.rn.f32 	%f1039, %f955, %f971, %f943;
+	ld.shared.v4.f32 	{%f1040, %f1041, %f1042, %f1043}, [%r239+3168];
+	ld.shared.v4.f32 	{%f1048, %f1049, %f1050, %f1051}, [%r239+3424];
+	ld.shared.v4.f32 	{%f1056, %f1057, %f1058, %f1059}, [%r243+3168];
+	ld.shared.v4.f32 	{%f1064, %f1065, %f1066, %f1067}, [%r243+3424];
+	fma.rn.f32 	%f1072, %f1040, %f1056, %f976;
+	fma.rn.f32 	%f1073, %f1040, %f1057, %f977;
+	fma.rn.f32 	%f1074, %f1040, %f1058, %f978;
+	fma.rn.f32 	%f1075, %f1040, %f1059, %f979;
+	fma.rn.f32 	%f1076, %f1040, %f1064, %f980;
+	fma.rn.f32 	%f1077, %f1040, %f1065, %f981;
+	fma.rn.f32 	%f1078, %f1040, %f1066, %f982;
+	fma.rn.f32 	%f1079, %f1040, %f1067, %f983;
+	fma.rn.f32 	%f1080, %f1041, %f1056, %f984;
+	fma.rn.f32 	%f1081, %f1041, %f1057, %f985;
+	fma.rn.f32 	%f1082, %f1041, %f1058, %f986;
+	fma.rn.f32 	%f1083, %f1041, %f1059, %f987;
+	fma.rn.f32 	%f1084, %f1041, %f1064, %f988;
+	fma.rn.f32 	%f1085, %f1041, %f1065, %f989;
+	fma.rn.f32 	%f1086, %f1041, %f1066, %f990;
+	fma.rn.f32 	%f1087, %f1041, %f1067, %f991;
+	fma.rn.f32 	%f1088, %f1042, %f1056, %f992;
+	fma.rn.f32 	%f1089, %f1042, %f1057, %f993;
+	fma.rn.f32 	%f1090, %f1042, %f1058, %f994;
+	fma.rn.f32 	%f1091, %f1042, %f1059, %f995;
+	fma.rn.f32 	%f1092, %f1042, %f1064, %f996;
+	fma.rn.f32 	%f1093, %f1042, %f1065, %f997;
+	fma.rn.f32 	%f1094, %f1042, %f1066, %f998;
+	fma.rn.f32 	%f1095, %f1042, %f1067, %f999;
+	fma.rn.f32 	%f1096, %f1043, %f1056, %f1000;
+	fma.rn.f32 	%f1097, %f1043, %f1057, %f1001;
+	fma.rn.f32 	%f1098, %f1043, %f1058, %f1002;
+	fma.rn.f32 	%f1099, %f1043, %f1059, %f1003;
+	fma.rn.f32 	%f1100, %f1043, %f1064, %f1004;
+	fma.rn.f32 	%f1101, %f1043, %f1065, %f1005;
+	fma.rn.f32 	%f1102, %f1043, %f1066, %f1006;
+	fma.rn.f32 	%f1103, %f1043, %f1067, %f1007;
+	fma.rn.f32 	%f1104, %f1048, %f1056, %f1008;
+	fma.rn.f32 	%f1105, %f1048, %f1057, %f1009;
+	fma.rn.f32 	%f1106, %f1048, %f1058, %f1010;
+	fma.rn.f32 	%f1107, %f1048, %f1059, %f1011;
+	fma.rn.f32 	%f1108, %f1048, %f1064, %f1012;
+	fma.rn.f32 	%f1109, %f1048, %f1065, %f1013;
+	fma.rn.f32 	%f1110, %f1048, %f1066, %f1014;
+	fma.rn.f32 	%f1111, %f1048, %f1067, %f1015;
+	fma.rn.f32 	%f1112, %f1049, %f1056, %f1016;
+	fma.rn.f32 	%f1113, %f1049, %f1057, %f1017;
+	fma.rn.f32 	%f1114, %f1049, %f1058, %f1018;
+	fma.rn.f32 	%f1115, %f1049, %f1059, %f1019;
+	fma.rn.f32 	%f1116, %f1049, %f1064, %f1020;
+	fma.rn.f32 	%f1117, %f1049, %f1065, %f1021;
+	fma.rn.f32 	%f1118, %f1049, %f1066, %f1022;
+	fma.rn.f32 	%f1119, %f1049, %f1067, %f1023;
+	fma.rn.f32 	%f1120, %f1050, %f1056, %f1024;
+	fma.rn.f32 	%f1121, %f1050, %f1057, %f1025;
+	fma.rn.f32 	%f1122, %f1050, %f1058, %f1026;
+	fma.rn.f32 	%f1123, %f1050, %f1059, %f1027;
+	fma.rn.f32 	%f1124, %f1050, %f1064, %f1028;
+	fma.rn.f32 	%f1125, %f1050, %f1065, %f1029;
+	fma.rn.f32 	%f1126, %f1050, %f1066, %f1030;
+	fma.rn.f32 	%f1127, %f1050, %f1067, %f1031;
+	fma.rn.f32 	%f1128, %f1051, %f1056, %f1032;
+	fma.rn.f32 	%f1129, %f1051, %f1057, %f1033;
+	fma.rn.f32 	%f1130, %f1051, %f1058, %f1034;
+	fma.rn.f32 	%f1131, %f1051, %f1059, %f1035;
+	fma.rn.f32 	%f1132, %f1051, %f1064, %f1036;
+	fma.rn.f32 	%f1133, %f1051, %f1065, %f1037;
+	fma.rn.f32 	%f1134, %f1051, %f1066, %f1038;
+	fma.rn.f32 	%f1135, %f1051, %f1067, %f1039;
+	ld.shared.v4.f32 	{%f1136, %f1137, %f1138, %f1139}, [%r239+3696];
+	ld.shared.v4.f32 	{%f1144, %f1145, %f1146, %f1147}, [%r239+3952];
+	ld.shared.v4.f32 	{%f1152, %f1153, %f1154, %f1155}, [%r243+3696];
+	ld.shared.v4.f32 	{%f1160, %f1161, %f1162, %f1163}, [%r243+3952];
+	fma.rn.f32 	%f1603, %f1136, %f1152, %f1072;
+	fma.rn.f32 	%f1602, %f1136, %f1153, %f1073;
+	fma.rn.f32 	%f1601, %f1136, %f1154, %f1074;
+	fma.rn.f32 	%f1600, %f1136, %f1155, %f1075;
+	fma.rn.f32 	%f1599, %f1136, %f1160, %f1076;
+	fma.rn.f32 	%f1598, %f1136, %f1161, %f1077;
+	fma.rn.f32 	%f1597, %f1136, %f1162, %f1078;
+	fma.rn.f32 	%f1596, %f1136, %f1163, %f1079;
+	fma.rn.f32 	%f1595, %f1137, %f1152, %f1080;
+	fma.rn.f32 	%f1594, %f1137, %f1153, %f1081;
+	fma.rn.f32 	%f1593, %f1137, %f1154, %f1082;
+	fma.rn.f32 	%f1592, %f1137, %f1155, %f1083;
+	fma.rn.f32 	%f1591, %f1137, %f1160, %f1084;
+	fma.rn.f32 	%f1590, %f1137, %f1161, %f1085;
+	fma.rn.f32 	%f1589, %f1137, %f1162, %f1086;
+	fma.rn.f32 	%f1588, %f1137, %f1163, %f1087;
+	fma.rn.f32 	%f1587, %f1138, %f1152, %f1088;
+	fma.rn.f32 	%f1586, %f1138, %f1153, %f1089;
+	fma.rn.f32 	%f1585, %f1138, %f1154, %f1090;
+	fma.rn.f32 	%f1584, %f1138, %f1155, %f1091;
+	fma.rn.f32 	%f1583, %f1138, %f1160, %f1092;
+	fma.rn.f32 	%f1582, %f1138, %f1161, %f1093;
+	fma.rn.f32 	%f1581, %f1138, %f1162, %f1094;
+	fma.rn.f32 	%f1580, %f1138, %f1163, %f1095;
+	fma.rn.f32 	%f1579, %f1139, %f1152, %f1096;
+	fma.rn.f32 	%f1578, %f1139, %f1153, %f1097;
+	fma.rn.f32 	%f1577, %f1139, %f1154, %f1098;
+	fma.rn.f32 	%f1576, %f1139, %f1155, %f1099;
+	fma.rn.f32 	%f1575, %f1139, %f1160, %f1100;
+	fma.rn.f32 	%f1574, %f1139, %f1161, %f1101;
+	fma.rn.f32 	%f1573, %f1139, %f1162, %f1102;
+	fma.rn.f32 	%f1572, %f1139, %f1163, %f1103;
+	fma.rn.f32 	%f1571, %f1144, %f1152, %f1104;
+	fma.rn.f32 	%f1570, %f1144, %f1153, %f1105;
+	fma.rn.f32 	%f1569, %f1144, %f1154, %f1106;
+	fma.rn.f32 	%f1568, %f1144, %f1155, %f1107;
+	fma.rn.f32 	%f1567, %f1144, %f1160, %f1108;
+	fma.rn.f32 	%f1566, %f1144, %f1161, %f1109;
+	fma.rn.f32 	%f1565, %f1144, %f1162, %f1110;
+	fma.rn.f32 	%f1564, %f1144, %f1163, %f1111;
+	fma.rn.f32 	%f1563, %f1145, %f1152, %f1112;
+	fma.rn.f32 	%f1562, %f1145, %f1153, %f1113;
+	fma.rn.f32 	%f1561, %f1145, %f1154, %f1114;
+	fma.rn.f32 	%f1560, %f1145, %f1155, %f1115;
+	fma.rn.f32 	%f1559, %f1145, %f1160, %f1116;
+	fma.rn.f32 	%f1558, %f1145, %f1161, %f1117;
+	fma.rn.f32 	%f1557, %f1145, %f1162, %f1118;
+	fma.rn.f32 	%f1556, %f1145, %f1163, %f1119;
+	fma.rn.f32 	%f1612, %f1146, %f1152, %f1120;
+	fma.rn.f32 	%f1613, %f1146, %f1153, %f1121;
+	fma.rn.f32 	%f1614, %f1146, %f1154, %f1122;
+	fma.rn.f32 	%f1615, %f1146, %f1155, %f1123;
+	fma.rn.f32 	%f1616, %f1146, %f1160, %f1124;
+	fma.rn.f32 	%f1617, %f1146, %f1161, %f1125;
+	fma.rn.f32 	%f1618, %f1146, %f1162, %f1126;
+	fma.rn.f32 	%f1619, %f1146, %f1163, %f1127;
+	fma.rn.f32 	%f1620, %f1147, %f1152, %f1128;
+	fma.rn.f32 	%f1621, %f1147, %f1153, %f1129;
+	fma.rn.f32 	%f1622, %f1147, %f1154, %f1130;
+	fma.rn.f32 	%f1623, %f1147, %f1155, %f1131;
+	fma.rn.f32 	%f1624, %f1147, %f1160, %f1132;
+	fma.rn.f32 	%f1625, %f1147, %f1161, %f1133;
+	fma.rn.f32 	%f1626, %f1147, %f1162, %f1134;
+	fma.rn.f32 	%f1627, %f1147, %f1163, %f1135;
+	mov.pred 	%p260, 0;
+	@%p57 bra 	$L__BB0_87;
 
-$L__BB0_81:
-	@%p57 bra 	$L__BB0_83;
-
-	add.s64 	%rd124, %rd17, %rd2;
-	shl.b64 	%rd125, %rd124, 2;
-	add.s64 	%rd126, %rd1, %rd125;
-	ld.global.f32 	%f1126, [%rd126+4];
-	mul.f32 	%f1127, %f1126, %f226;
-	fma.rn.f32 	%f1128, %f1441, %f225, %f1127;
-	st.global.f32 	[%rd126+4], %f1128;
+	setp.ne.s32 	%p110, %r19, 0;
+	@%p110 bra 	$L__BB0_83;
+	bra.uni 	$L__BB0_82;
 
 $L__BB0_83:
-	@%p58 bra 	$L__BB0_85;
+	xor.b32  	%r606, %r620, 1;
+	mov.u32 	%r591, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r251, %r606, 4224, %r591;
+	mad.lo.s32 	%r252, %r3, 528, %r251;
+	shl.b32 	%r253, %r2, 2;
+	add.s32 	%r254, %r252, %r253;
+	st.shared.v4.f32 	[%r254], {%f1551, %f1550, %f1549, %f1548};
+	bra.uni 	$L__BB0_84;
 
-	add.s64 	%rd127, %rd17, %rd2;
-	shl.b64 	%rd128, %rd127, 2;
-	add.s64 	%rd129, %rd1, %rd128;
-	ld.global.f32 	%f1129, [%rd129+8];
-	mul.f32 	%f1130, %f1129, %f226;
-	fma.rn.f32 	%f1131, %f1440, %f225, %f1130;
-	st.global.f32 	[%rd129+8], %f1131;
+$L__BB0_82:
+	xor.b32  	%r605, %r620, 1;
+	mov.u32 	%r588, _ZZ10kiln_sgemmE2As;
+	cvt.u32.u64 	%r244, %rd12;
+	mad.lo.s32 	%r246, %r605, 4224, %r588;
+	mad.lo.s32 	%r247, %r244, 528, %r246;
+	shl.b32 	%r248, %r4, 2;
+	add.s32 	%r249, %r247, %r248;
+	st.shared.f32 	[%r249], %f1551;
+	st.shared.f32 	[%r249+528], %f1550;
+	st.shared.f32 	[%r249+1056], %f1549;
+	st.shared.f32 	[%r249+1584], %f1548;
 
-$L__BB0_85:
-	@%p59 bra 	$L__BB0_87;
+$L__BB0_84:
+	setp.eq.s32 	%p111, %r20, 0;
+	@%p111 bra 	$L__BB0_86;
 
-	add.s64 	%rd130, %rd17, %rd2;
-	shl.b64 	%rd131, %rd130, 2;
-	add.s64 	%rd132, %rd1, %rd131;
-	ld.global.f32 	%f1132, [%rd132+12];
-	mul.f32 	%f1133, %f1132, %f226;
-	fma.rn.f32 	%f1134, %f1439, %f225, %f1133;
-	st.global.f32 	[%rd132+12], %f1134;
+	xor.b32  	%r602, %r620, 1;
+	mov.u32 	%r589, _ZZ10kiln_sgemmE2Bs;
+	cvt.u32.u64 	%r255, %rd12;
+	mad.lo.s32 	%r257, %r602, 4224, %r589;
+	mad.lo.s32 	%r258, %r255, 528, %r257;
+	shl.b32 	%r259, %r4, 2;
+	add.s32 	%r260, %r258, %r259;
+	st.shared.f32 	[%r260], %f1555;
+	st.shared.f32 	[%r260+528], %f1554;
+	st.shared.f32 	[%r260+1056], %f1553;
+	st.shared.f32 	[%r260+1584], %f1552;
+	mov.pred 	%p260, -1;
+	bra.uni 	$L__BB0_87;
+
+$L__BB0_86:
+	xor.b32  	%r604, %r620, 1;
+	mov.u32 	%r590, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r262, %r604, 4224, %r590;
+	mad.lo.s32 	%r263, %r3, 528, %r262;
+	shl.b32 	%r264, %r2, 2;
+	add.s32 	%r265, %r263, %r264;
+	st.shared.v4.f32 	[%r265], {%f1555, %f1554, %f1553, %f1552};
+	mov.pred 	%p260, -1;
 
 $L__BB0_87:
-	@%p60 bra 	$L__BB0_89;
-
-	add.s64 	%rd133, %rd17, %rd2;
-	shl.b64 	%rd134, %rd133, 2;
-	add.s64 	%rd135, %rd1, %rd134;
-	ld.global.f32 	%f1135, [%rd135+16];
-	mul.f32 	%f1136, %f1135, %f226;
-	fma.rn.f32 	%f1137, %f1438, %f225, %f1136;
-	st.global.f32 	[%rd135+16], %f1137;
-
-$L__BB0_89:
-	@%p61 bra 	$L__BB0_91;
-
-	add.s64 	%rd136, %rd17, %rd2;
-	shl.b64 	%rd137, %rd136, 2;
-	add.s64 	%rd138, %rd1, %rd137;
-	ld.global.f32 	%f1138, [%rd138+20];
-	mul.f32 	%f1139, %f1138, %f226;
-	fma.rn.f32 	%f1140, %f1437, %f225, %f1139;
-	st.global.f32 	[%rd138+20], %f1140;
-
-$L__BB0_91:
-	@%p62 bra 	$L__BB0_93;
-
-	add.s64 	%rd139, %rd17, %rd2;
-	shl.b64 	%rd140, %rd139, 2;
-	add.s64 	%rd141, %rd1, %rd140;
-	ld.global.f32 	%f1141, [%rd141+24];
-	mul.f32 	%f1142, %f1141, %f226;
-	fma.rn.f32 	%f1143, %f1436, %f225, %f1142;
-	st.global.f32 	[%rd141+24], %f1143;
-
-$L__BB0_93:
-	@%p63 bra 	$L__BB0_95;
-
-	add.s64 	%rd142, %rd17, %rd2;
-	shl.b64 	%rd143, %rd142, 2;
-	add.s64 	%rd144, %rd1, %rd143;
-	ld.global.f32 	%f1144, [%rd144+28];
-	mul.f32 	%f1145, %f1144, %f226;
-	fma.rn.f32 	%f1146, %f1435, %f225, %f1145;
-	st.global.f32 	[%rd144+28], %f1146;
-
-$L__BB0_95:
-	or.b32  	%r258, %r193, 3;
-	setp.ge.s32 	%p82, %r258, %r15;
-	@%p82 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd145, %r258, %r20;
-	add.s64 	%rd18, %rd145, %rd10;
-	@%p56 bra 	$L__BB0_98;
-
-	add.s64 	%rd146, %rd18, %rd2;
-	shl.b64 	%rd147, %rd146, 2;
-	add.s64 	%rd148, %rd1, %rd147;
-	ld.global.f32 	%f1147, [%rd148];
-	mul.f32 	%f1148, %f1147, %f226;
-	fma.rn.f32 	%f1149, %f1434, %f225, %f1148;
-	st.global.f32 	[%rd148], %f1149;
-
-$L__BB0_98:
-	@%p57 bra 	$L__BB0_100;
-
-	add.s64 	%rd149, %rd18, %rd2;
-	shl.b64 	%rd150, %rd149, 2;
-	add.s64 	%rd151, %rd1, %rd150;
-	ld.global.f32 	%f1150, [%rd151+4];
-	mul.f32 	%f1151, %f1150, %f226;
-	fma.rn.f32 	%f1152, %f1433, %f225, %f1151;
-	st.global.f32 	[%rd151+4], %f1152;
-
-$L__BB0_100:
-	@%p58 bra 	$L__BB0_102;
-
-	add.s64 	%rd152, %rd18, %rd2;
-	shl.b64 	%rd153, %rd152, 2;
-	add.s64 	%rd154, %rd1, %rd153;
-	ld.global.f32 	%f1153, [%rd154+8];
-	mul.f32 	%f1154, %f1153, %f226;
-	fma.rn.f32 	%f1155, %f1432, %f225, %f1154;
-	st.global.f32 	[%rd154+8], %f1155;
-
-$L__BB0_102:
-	@%p59 bra 	$L__BB0_104;
-
-	add.s64 	%rd155, %rd18, %rd2;
-	shl.b64 	%rd156, %rd155, 2;
-	add.s64 	%rd157, %rd1, %rd156;
-	ld.global.f32 	%f1156, [%rd157+12];
-	mul.f32 	%f1157, %f1156, %f226;
-	fma.rn.f32 	%f1158, %f1431, %f225, %f1157;
-	st.global.f32 	[%rd157+12], %f1158;
-
-$L__BB0_104:
-	@%p60 bra 	$L__BB0_106;
-
-	add.s64 	%rd158, %rd18, %rd2;
-	shl.b64 	%rd159, %rd158, 2;
-	add.s64 	%rd160, %rd1, %rd159;
-	ld.global.f32 	%f1159, [%rd160+16];
-	mul.f32 	%f1160, %f1159, %f226;
-	fma.rn.f32 	%f1161, %f1430, %f225, %f1160;
-	st.global.f32 	[%rd160+16], %f1161;
-
-$L__BB0_106:
-	@%p61 bra 	$L__BB0_108;
-
-	add.s64 	%rd161, %rd18, %rd2;
-	shl.b64 	%rd162, %rd161, 2;
-	add.s64 	%rd163, %rd1, %rd162;
-	ld.global.f32 	%f1162, [%rd163+20];
-	mul.f32 	%f1163, %f1162, %f226;
-	fma.rn.f32 	%f1164, %f1429, %f225, %f1163;
-	st.global.f32 	[%rd163+20], %f1164;
-
-$L__BB0_108:
-	@%p62 bra 	$L__BB0_110;
-
-	add.s64 	%rd164, %rd18, %rd2;
-	shl.b64 	%rd165, %rd164, 2;
-	add.s64 	%rd166, %rd1, %rd165;
-	ld.global.f32 	%f1165, [%rd166+24];
-	mul.f32 	%f1166, %f1165, %f226;
-	fma.rn.f32 	%f1167, %f1428, %f225, %f1166;
-	st.global.f32 	[%rd166+24], %f1167;
-
-$L__BB0_110:
-	@%p63 bra 	$L__BB0_112;
-
-	add.s64 	%rd167, %rd18, %rd2;
-	shl.b64 	%rd168, %rd167, 2;
-	add.s64 	%rd169, %rd1, %rd168;
-	ld.global.f32 	%f1168, [%rd169+28];
-	mul.f32 	%f1169, %f1168, %f226;
-	fma.rn.f32 	%f1170, %f1427, %f225, %f1169;
-	st.global.f32 	[%rd169+28], %f1170;
-
-$L__BB0_112:
-	or.b32  	%r280, %r193, 4;
-	setp.ge.s32 	%p91, %r280, %r15;
-	@%p91 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd170, %r280, %r20;
-	add.s64 	%rd19, %rd170, %rd10;
-	@%p56 bra 	$L__BB0_115;
-
-	add.s64 	%rd171, %rd19, %rd2;
-	shl.b64 	%rd172, %rd171, 2;
-	add.s64 	%rd173, %rd1, %rd172;
-	ld.global.f32 	%f1171, [%rd173];
-	mul.f32 	%f1172, %f1171, %f226;
-	fma.rn.f32 	%f1173, %f1426, %f225, %f1172;
-	st.global.f32 	[%rd173], %f1173;
-
-$L__BB0_115:
-	@%p57 bra 	$L__BB0_117;
-
-	add.s64 	%rd174, %rd19, %rd2;
-	shl.b64 	%rd175, %rd174, 2;
-	add.s64 	%rd176, %rd1, %rd175;
-	ld.global.f32 	%f1174, [%rd176+4];
-	mul.f32 	%f1175, %f1174, %f226;
-	fma.rn.f32 	%f1176, %f1425, %f225, %f1175;
-	st.global.f32 	[%rd176+4], %f1176;
-
-$L__BB0_117:
-	@%p58 bra 	$L__BB0_119;
-
-	add.s64 	%rd177, %rd19, %rd2;
-	shl.b64 	%rd178, %rd177, 2;
-	add.s64 	%rd179, %rd1, %rd178;
-	ld.global.f32 	%f1177, [%rd179+8];
-	mul.f32 	%f1178, %f1177, %f226;
-	fma.rn.f32 	%f1179, %f1424, %f225, %f1178;
-	st.global.f32 	[%rd179+8], %f1179;
-
-$L__BB0_119:
-	@%p59 bra 	$L__BB0_121;
-
-	add.s64 	%rd180, %rd19, %rd2;
-	shl.b64 	%rd181, %rd180, 2;
-	add.s64 	%rd182, %rd1, %rd181;
-	ld.global.f32 	%f1180, [%rd182+12];
-	mul.f32 	%f1181, %f1180, %f226;
-	fma.rn.f32 	%f1182, %f1423, %f225, %f1181;
-	st.global.f32 	[%rd182+12], %f1182;
-
-$L__BB0_121:
-	@%p60 bra 	$L__BB0_123;
-
-	add.s64 	%rd183, %rd19, %rd2;
-	shl.b64 	%rd184, %rd183, 2;
-	add.s64 	%rd185, %rd1, %rd184;
-	ld.global.f32 	%f1183, [%rd185+16];
-	mul.f32 	%f1184, %f1183, %f226;
-	fma.rn.f32 	%f1185, %f1422, %f225, %f1184;
-	st.global.f32 	[%rd185+16], %f1185;
-
-$L__BB0_123:
-	@%p61 bra 	$L__BB0_125;
-
-	add.s64 	%rd186, %rd19, %rd2;
-	shl.b64 	%rd187, %rd186, 2;
-	add.s64 	%rd188, %rd1, %rd187;
-	ld.global.f32 	%f1186, [%rd188+20];
-	mul.f32 	%f1187, %f1186, %f226;
-	fma.rn.f32 	%f1188, %f1421, %f225, %f1187;
-	st.global.f32 	[%rd188+20], %f1188;
-
-$L__BB0_125:
-	@%p62 bra 	$L__BB0_127;
-
-	add.s64 	%rd189, %rd19, %rd2;
-	shl.b64 	%rd190, %rd189, 2;
-	add.s64 	%rd191, %rd1, %rd190;
-	ld.global.f32 	%f1189, [%rd191+24];
-	mul.f32 	%f1190, %f1189, %f226;
-	fma.rn.f32 	%f1191, %f1420, %f225, %f1190;
-	st.global.f32 	[%rd191+24], %f1191;
-
-$L__BB0_127:
-	@%p63 bra 	$L__BB0_129;
-
-	add.s64 	%rd192, %rd19, %rd2;
-	shl.b64 	%rd193, %rd192, 2;
-	add.s64 	%rd194, %rd1, %rd193;
-	ld.global.f32 	%f1192, [%rd194+28];
-	mul.f32 	%f1193, %f1192, %f226;
-	fma.rn.f32 	%f1194, %f1419, %f225, %f1193;
-	st.global.f32 	[%rd194+28], %f1194;
-
-$L__BB0_129:
-	or.b32  	%r302, %r193, 5;
-	setp.ge.s32 	%p100, %r302, %r15;
-	@%p100 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd195, %r302, %r20;
-	add.s64 	%rd20, %rd195, %rd10;
-	@%p56 bra 	$L__BB0_132;
-
-	add.s64 	%rd196, %rd20, %rd2;
-	shl.b64 	%rd197, %rd196, 2;
-	add.s64 	%rd198, %rd1, %rd197;
-	ld.global.f32 	%f1195, [%rd198];
-	mul.f32 	%f1196, %f1195, %f226;
-	fma.rn.f32 	%f1197, %f1418, %f225, %f1196;
-	st.global.f32 	[%rd198], %f1197;
-
-$L__BB0_132:
-	@%p57 bra 	$L__BB0_134;
-
-	add.s64 	%rd199, %rd20, %rd2;
-	shl.b64 	%rd200, %rd199, 2;
-	add.s64 	%rd201, %rd1, %rd200;
-	ld.global.f32 	%f1198, [%rd201+4];
-	mul.f32 	%f1199, %f1198, %f226;
-	fma.rn.f32 	%f1200, %f1417, %f225, %f1199;
-	st.global.f32 	[%rd201+4], %f1200;
-
-$L__BB0_134:
-	@%p58 bra 	$L__BB0_136;
-
-	add.s64 	%rd202, %rd20, %rd2;
-	shl.b64 	%rd203, %rd202, 2;
-	add.s64 	%rd204, %rd1, %rd203;
-	ld.global.f32 	%f1201, [%rd204+8];
-	mul.f32 	%f1202, %f1201, %f226;
-	fma.rn.f32 	%f1203, %f1416, %f225, %f1202;
-	st.global.f32 	[%rd204+8], %f1203;
-
-$L__BB0_136:
-	@%p59 bra 	$L__BB0_138;
-
-	add.s64 	%rd205, %rd20, %rd2;
-	shl.b64 	%rd206, %rd205, 2;
-	add.s64 	%rd207, %rd1, %rd206;
-	ld.global.f32 	%f1204, [%rd207+12];
-	mul.f32 	%f1205, %f1204, %f226;
-	fma.rn.f32 	%f1206, %f1415, %f225, %f1205;
-	st.global.f32 	[%rd207+12], %f1206;
-
-$L__BB0_138:
-	@%p60 bra 	$L__BB0_140;
-
-	add.s64 	%rd208, %rd20, %rd2;
-	shl.b64 	%rd209, %rd208, 2;
-	add.s64 	%rd210, %rd1, %rd209;
-	ld.global.f32 	%f1207, [%rd210+16];
-	mul.f32 	%f1208, %f1207, %f226;
-	fma.rn.f32 	%f1209, %f1414, %f225, %f1208;
-	st.global.f32 	[%rd210+16], %f1209;
-
-$L__BB0_140:
-	@%p61 bra 	$L__BB0_142;
-
-	add.s64 	%rd211, %rd20, %rd2;
-	shl.b64 	%rd212, %rd211, 2;
-	add.s64 	%rd213, %rd1, %rd212;
-	ld.global.f32 	%f1210, [%rd213+20];
-	mul.f32 	%f1211, %f1210, %f226;
-	fma.rn.f32 	%f1212, %f1413, %f225, %f1211;
-	st.global.f32 	[%rd213+20], %f1212;
-
-$L__BB0_142:
-	@%p62 bra 	$L__BB0_144;
-
-	add.s64 	%rd214, %rd20, %rd2;
-	shl.b64 	%rd215, %rd214, 2;
-	add.s64 	%rd216, %rd1, %rd215;
-	ld.global.f32 	%f1213, [%rd216+24];
-	mul.f32 	%f1214, %f1213, %f226;
-	fma.rn.f32 	%f1215, %f1412, %f225, %f1214;
-	st.global.f32 	[%rd216+24], %f1215;
-
-$L__BB0_144:
-	@%p63 bra 	$L__BB0_146;
-
-	add.s64 	%rd217, %rd20, %rd2;
-	shl.b64 	%rd218, %rd217, 2;
-	add.s64 	%rd219, %rd1, %rd218;
-	ld.global.f32 	%f1216, [%rd219+28];
-	mul.f32 	%f1217, %f1216, %f226;
-	fma.rn.f32 	%f1218, %f1411, %f225, %f1217;
-	st.global.f32 	[%rd219+28], %f1218;
-
-$L__BB0_146:
-	or.b32  	%r324, %r193, 6;
-	setp.ge.s32 	%p109, %r324, %r15;
-	@%p109 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd220, %r324, %r20;
-	add.s64 	%rd21, %rd220, %rd10;
-	@%p56 bra 	$L__BB0_149;
-
-	add.s64 	%rd221, %rd21, %rd2;
-	shl.b64 	%rd222, %rd221, 2;
-	add.s64 	%rd223, %rd1, %rd222;
-	ld.global.f32 	%f1219, [%rd223];
-	mul.f32 	%f1220, %f1219, %f226;
-	fma.rn.f32 	%f1221, %f1459, %f225, %f1220;
-	st.global.f32 	[%rd223], %f1221;
-
-$L__BB0_149:
-	@%p57 bra 	$L__BB0_151;
-
-	add.s64 	%rd224, %rd21, %rd2;
-	shl.b64 	%rd225, %rd224, 2;
-	add.s64 	%rd226, %rd1, %rd225;
-	ld.global.f32 	%f1222, [%rd226+4];
-	mul.f32 	%f1223, %f1222, %f226;
-	fma.rn.f32 	%f1224, %f1460, %f225, %f1223;
-	st.global.f32 	[%rd226+4], %f1224;
-
-$L__BB0_151:
-	@%p58 bra 	$L__BB0_153;
-
-	add.s64 	%rd227, %rd21, %rd2;
-	shl.b64 	%rd228, %rd227, 2;
-	add.s64 	%rd229, %rd1, %rd228;
-	ld.global.f32 	%f1225, [%rd229+8];
-	mul.f32 	%f1226, %f1225, %f226;
-	fma.rn.f32 	%f1227, %f1461, %f225, %f1226;
-	st.global.f32 	[%rd229+8], %f1227;
-
-$L__BB0_153:
-	@%p59 bra 	$L__BB0_155;
-
-	add.s64 	%rd230, %rd21, %rd2;
-	shl.b64 	%rd231, %rd230, 2;
-	add.s64 	%rd232, %rd1, %rd231;
-	ld.global.f32 	%f1228, [%rd232+12];
-	mul.f32 	%f1229, %f1228, %f226;
-	fma.rn.f32 	%f1230, %f1462, %f225, %f1229;
-	st.global.f32 	[%rd232+12], %f1230;
-
-$L__BB0_155:
-	@%p60 bra 	$L__BB0_157;
-
-	add.s64 	%rd233, %rd21, %rd2;
-	shl.b64 	%rd234, %rd233, 2;
-	add.s64 	%rd235, %rd1, %rd234;
-	ld.global.f32 	%f1231, [%rd235+16];
-	mul.f32 	%f1232, %f1231, %f226;
-	fma.rn.f32 	%f1233, %f1463, %f225, %f1232;
-	st.global.f32 	[%rd235+16], %f1233;
-
-$L__BB0_157:
-	@%p61 bra 	$L__BB0_159;
-
-	add.s64 	%rd236, %rd21, %rd2;
-	shl.b64 	%rd237, %rd236, 2;
-	add.s64 	%rd238, %rd1, %rd237;
-	ld.global.f32 	%f1234, [%rd238+20];
-	mul.f32 	%f1235, %f1234, %f226;
-	fma.rn.f32 	%f1236, %f1464, %f225, %f1235;
-	st.global.f32 	[%rd238+20], %f1236;
-
-$L__BB0_159:
-	@%p62 bra 	$L__BB0_161;
-
-	add.s64 	%rd239, %rd21, %rd2;
-	shl.b64 	%rd240, %rd239, 2;
-	add.s64 	%rd241, %rd1, %rd240;
-	ld.global.f32 	%f1237, [%rd241+24];
-	mul.f32 	%f1238, %f1237, %f226;
-	fma.rn.f32 	%f1239, %f1465, %f225, %f1238;
-	st.global.f32 	[%rd241+24], %f1239;
-
-$L__BB0_161:
-	@%p63 bra 	$L__BB0_163;
-
-	add.s64 	%rd242, %rd21, %rd2;
-	shl.b64 	%rd243, %rd242, 2;
-	add.s64 	%rd244, %rd1, %rd243;
-	ld.global.f32 	%f1240, [%rd244+28];
-	mul.f32 	%f1241, %f1240, %f226;
-	fma.rn.f32 	%f1242, %f1466, %f225, %f1241;
-	st.global.f32 	[%rd244+28], %f1242;
-
-$L__BB0_163:
-	or.b32  	%r346, %r193, 7;
-	setp.ge.s32 	%p118, %r346, %r15;
-	@%p118 bra 	$L__BB0_316;
-
-	mul.wide.s32 	%rd245, %r346, %r20;
-	add.s64 	%rd22, %rd245, %rd10;
-	@%p56 bra 	$L__BB0_166;
-
-	add.s64 	%rd246, %rd22, %rd2;
-	shl.b64 	%rd247, %rd246, 2;
-	add.s64 	%rd248, %rd1, %rd247;
-	ld.global.f32 	%f1243, [%rd248];
-	mul.f32 	%f1244, %f1243, %f226;
-	fma.rn.f32 	%f1245, %f1467, %f225, %f1244;
-	st.global.f32 	[%rd248], %f1245;
-
-$L__BB0_166:
-	@%p57 bra 	$L__BB0_168;
-
-	add.s64 	%rd249, %rd22, %rd2;
-	shl.b64 	%rd250, %rd249, 2;
-	add.s64 	%rd251, %rd1, %rd250;
-	ld.global.f32 	%f1246, [%rd251+4];
-	mul.f32 	%f1247, %f1246, %f226;
-	fma.rn.f32 	%f1248, %f1468, %f225, %f1247;
-	st.global.f32 	[%rd251+4], %f1248;
-
-$L__BB0_168:
-	@%p58 bra 	$L__BB0_170;
-
-	add.s64 	%rd252, %rd22, %rd2;
-	shl.b64 	%rd253, %rd252, 2;
-	add.s64 	%rd254, %rd1, %rd253;
-	ld.global.f32 	%f1249, [%rd254+8];
-	mul.f32 	%f1250, %f1249, %f226;
-	fma.rn.f32 	%f1251, %f1469, %f225, %f1250;
-	st.global.f32 	[%rd254+8], %f1251;
-
-$L__BB0_170:
-	@%p59 bra 	$L__BB0_172;
-
-	add.s64 	%rd255, %rd22, %rd2;
-	shl.b64 	%rd256, %rd255, 2;
-	add.s64 	%rd257, %rd1, %rd256;
-	ld.global.f32 	%f1252, [%rd257+12];
-	mul.f32 	%f1253, %f1252, %f226;
-	fma.rn.f32 	%f1254, %f1470, %f225, %f1253;
-	st.global.f32 	[%rd257+12], %f1254;
-
-$L__BB0_172:
-	@%p60 bra 	$L__BB0_174;
-
-	add.s64 	%rd258, %rd22, %rd2;
-	shl.b64 	%rd259, %rd258, 2;
-	add.s64 	%rd260, %rd1, %rd259;
-	ld.global.f32 	%f1255, [%rd260+16];
-	mul.f32 	%f1256, %f1255, %f226;
-	fma.rn.f32 	%f1257, %f1471, %f225, %f1256;
-	st.global.f32 	[%rd260+16], %f1257;
-
-$L__BB0_174:
-	@%p61 bra 	$L__BB0_176;
-
-	add.s64 	%rd261, %rd22, %rd2;
-	shl.b64 	%rd262, %rd261, 2;
-	add.s64 	%rd263, %rd1, %rd262;
-	ld.global.f32 	%f1258, [%rd263+20];
-	mul.f32 	%f1259, %f1258, %f226;
-	fma.rn.f32 	%f1260, %f1472, %f225, %f1259;
-	st.global.f32 	[%rd263+20], %f1260;
-
-$L__BB0_176:
-	@%p62 bra 	$L__BB0_178;
-
-	add.s64 	%rd264, %rd22, %rd2;
-	shl.b64 	%rd265, %rd264, 2;
-	add.s64 	%rd266, %rd1, %rd265;
-	ld.global.f32 	%f1261, [%rd266+24];
-	mul.f32 	%f1262, %f1261, %f226;
-	fma.rn.f32 	%f1263, %f1473, %f225, %f1262;
-	st.global.f32 	[%rd266+24], %f1263;
-
-$L__BB0_178:
-	@%p63 bra 	$L__BB0_316;
-
-	add.s64 	%rd267, %rd22, %rd2;
-	shl.b64 	%rd268, %rd267, 2;
-	add.s64 	%rd269, %rd1, %rd268;
-	ld.global.f32 	%f1264, [%rd269+28];
-	mul.f32 	%f1265, %f1264, %f226;
-	fma.rn.f32 	%f1266, %f1474, %f225, %f1265;
-	st.global.f32 	[%rd269+28], %f1266;
-
-$L__BB0_316:
-	ld.param.u32 	%r537, [kiln_sgemm_param_16];
-	mov.u32 	%r536, %nctaid.z;
-	add.s32 	%r542, %r542, %r536;
-	setp.lt.s32 	%p199, %r542, %r537;
-	@%p199 bra 	$L__BB0_2;
+	xor.b32  	%r620, %r620, 1;
+	add.s32 	%r619, %r619, 8;
+	bar.sync 	0;
+	@%p260 bra 	$L__BB0_45;
+
+$L__BB0_88:
+	setp.eq.f32 	%p114, %f302, 0f00000000;
+	@%p114 bra 	$L__BB0_225;
+	bra.uni 	$L__BB0_89;
+
+$L__BB0_225:
+	setp.ge.s32 	%p187, %r44, %r21;
+	@%p187 bra 	$L__BB0_242;
+
+	cvt.u32.u64 	%r432, %rd13;
+	setp.ge.s32 	%p188, %r432, %r22;
+	mul.wide.s32 	%rd289, %r44, %r26;
+	add.s64 	%rd44, %rd289, %rd25;
+	@%p188 bra 	$L__BB0_228;
+
+	add.s64 	%rd290, %rd44, %rd13;
+	shl.b64 	%rd291, %rd290, 2;
+	add.s64 	%rd292, %rd1, %rd291;
+	mul.f32 	%f1360, %f1603, %f301;
+	st.global.f32 	[%rd292], %f1360;
+
+$L__BB0_228:
+	cvt.u32.u64 	%r439, %rd14;
+	setp.ge.s32 	%p189, %r439, %r22;
+	@%p189 bra 	$L__BB0_230;
+
+	add.s64 	%rd293, %rd44, %rd14;
+	shl.b64 	%rd294, %rd293, 2;
+	add.s64 	%rd295, %rd1, %rd294;
+	mul.f32 	%f1361, %f1602, %f301;
+	st.global.f32 	[%rd295], %f1361;
+
+$L__BB0_230:
+	cvt.u32.u64 	%r440, %rd15;
+	setp.ge.s32 	%p190, %r440, %r22;
+	@%p190 bra 	$L__BB0_232;
+
+	add.s64 	%rd296, %rd44, %rd15;
+	shl.b64 	%rd297, %rd296, 2;
+	add.s64 	%rd298, %rd1, %rd297;
+	mul.f32 	%f1362, %f1601, %f301;
+	st.global.f32 	[%rd298], %f1362;
+
+$L__BB0_232:
+	cvt.u32.u64 	%r441, %rd17;
+	setp.ge.s32 	%p191, %r441, %r22;
+	@%p191 bra 	$L__BB0_234;
+
+	add.s64 	%rd299, %rd44, %rd17;
+	shl.b64 	%rd300, %rd299, 2;
+	add.s64 	%rd301, %rd1, %rd300;
+	mul.f32 	%f1363, %f1600, %f301;
+	st.global.f32 	[%rd301], %f1363;
+
+$L__BB0_234:
+	cvt.u32.u64 	%r442, %rd18;
+	setp.ge.s32 	%p192, %r442, %r22;
+	@%p192 bra 	$L__BB0_236;
+
+	add.s64 	%rd302, %rd44, %rd18;
+	shl.b64 	%rd303, %rd302, 2;
+	add.s64 	%rd304, %rd1, %rd303;
+	mul.f32 	%f1364, %f1599, %f301;
+	st.global.f32 	[%rd304], %f1364;
+
+$L__BB0_236:
+	cvt.u32.u64 	%r443, %rd20;
+	setp.ge.s32 	%p193, %r443, %r22;
+	@%p193 bra 	$L__BB0_238;
+
+	add.s64 	%rd305, %rd44, %rd20;
+	shl.b64 	%rd306, %rd305, 2;
+	add.s64 	%rd307, %rd1, %rd306;
+	mul.f32 	%f1365, %f1598, %f301;
+	st.global.f32 	[%rd307], %f1365;
+
+$L__BB0_238:
+	cvt.u32.u64 	%r444, %rd21;
+	setp.ge.s32 	%p194, %r444, %r22;
+	@%p194 bra 	$L__BB0_240;
+
+	add.s64 	%rd308, %rd44, %rd21;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	mul.f32 	%f1366, %f1597, %f301;
+	st.global.f32 	[%rd310], %f1366;
+
+$L__BB0_240:
+	cvt.u32.u64 	%r445, %rd22;
+	setp.ge.s32 	%p195, %r445, %r22;
+	@%p195 bra 	$L__BB0_242;
+
+	add.s64 	%rd311, %rd44, %rd22;
+	shl.b64 	%rd312, %rd311, 2;
+	add.s64 	%rd313, %rd1, %rd312;
+	mul.f32 	%f1367, %f1596, %f301;
+	st.global.f32 	[%rd313], %f1367;
+
+$L__BB0_242:
+	or.b32  	%r452, %r44, 1;
+	setp.ge.s32 	%p196, %r452, %r21;
+	@%p196 bra 	$L__BB0_259;
+
+	cvt.u32.u64 	%r453, %rd13;
+	setp.ge.s32 	%p197, %r453, %r22;
+	mul.wide.s32 	%rd314, %r452, %r26;
+	add.s64 	%rd45, %rd314, %rd25;
+	@%p197 bra 	$L__BB0_245;
+
+	add.s64 	%rd315, %rd45, %rd13;
+	shl.b64 	%rd316, %rd315, 2;
+	add.s64 	%rd317, %rd1, %rd316;
+	mul.f32 	%f1368, %f1595, %f301;
+	st.global.f32 	[%rd317], %f1368;
+
+$L__BB0_245:
+	cvt.u32.u64 	%r461, %rd14;
+	setp.ge.s32 	%p198, %r461, %r22;
+	@%p198 bra 	$L__BB0_247;
+
+	add.s64 	%rd318, %rd45, %rd14;
+	shl.b64 	%rd319, %rd318, 2;
+	add.s64 	%rd320, %rd1, %rd319;
+	mul.f32 	%f1369, %f1594, %f301;
+	st.global.f32 	[%rd320], %f1369;
+
+$L__BB0_247:
+	cvt.u32.u64 	%r462, %rd15;
+	setp.ge.s32 	%p199, %r462, %r22;
+	@%p199 bra 	$L__BB0_249;
+
+	add.s64 	%rd321, %rd45, %rd15;
+	shl.b64 	%rd322, %rd321, 2;
+	add.s64 	%rd323, %rd1, %rd322;
+	mul.f32 	%f1370, %f1593, %f301;
+	st.global.f32 	[%rd323], %f1370;
+
+$L__BB0_249:
+	cvt.u32.u64 	%r463, %rd17;
+	setp.ge.s32 	%p200, %r463, %r22;
+	@%p200 bra 	$L__BB0_251;
+
+	add.s64 	%rd324, %rd45, %rd17;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	mul.f32 	%f1371, %f1592, %f301;
+	st.global.f32 	[%rd326], %f1371;
+
+$L__BB0_251:
+	cvt.u32.u64 	%r464, %rd18;
+	setp.ge.s32 	%p201, %r464, %r22;
+	@%p201 bra 	$L__BB0_253;
+
+	add.s64 	%rd327, %rd45, %rd18;
+	shl.b64 	%rd328, %rd327, 2;
+	add.s64 	%rd329, %rd1, %rd328;
+	mul.f32 	%f1372, %f1591, %f301;
+	st.global.f32 	[%rd329], %f1372;
+
+$L__BB0_253:
+	cvt.u32.u64 	%r465, %rd20;
+	setp.ge.s32 	%p202, %r465, %r22;
+	@%p202 bra 	$L__BB0_255;
+
+	add.s64 	%rd330, %rd45, %rd20;
+	shl.b64 	%rd331, %rd330, 2;
+	add.s64 	%rd332, %rd1, %rd331;
+	mul.f32 	%f1373, %f1590, %f301;
+	st.global.f32 	[%rd332], %f1373;
+
+$L__BB0_255:
+	cvt.u32.u64 	%r466, %rd21;
+	setp.ge.s32 	%p203, %r466, %r22;
+	@%p203 bra 	$L__BB0_257;
+
+	add.s64 	%rd333, %rd45, %rd21;
+	shl.b64 	%rd334, %rd333, 2;
+	add.s64 	%rd335, %rd1, %rd334;
+	mul.f32 	%f1374, %f1589, %f301;
+	st.global.f32 	[%rd335], %f1374;
+
+$L__BB0_257:
+	cvt.u32.u64 	%r467, %rd22;
+	setp.ge.s32 	%p204, %r467, %r22;
+	@%p204 bra 	$L__BB0_259;
+
+	add.s64 	%rd336, %rd45, %rd22;
+	shl.b64 	%rd337, %rd336, 2;
+	add.s64 	%rd338, %rd1, %rd337;
+	mul.f32 	%f1375, %f1588, %f301;
+	st.global.f32 	[%rd338], %f1375;
+
+$L__BB0_259:
+	or.b32  	%r474, %r44, 2;
+	setp.ge.s32 	%p205, %r474, %r21;
+	@%p205 bra 	$L__BB0_276;
+
+	cvt.u32.u64 	%r475, %rd13;
+	setp.ge.s32 	%p206, %r475, %r22;
+	mul.wide.s32 	%rd339, %r474, %r26;
+	add.s64 	%rd46, %rd339, %rd25;
+	@%p206 bra 	$L__BB0_262;
+
+	add.s64 	%rd340, %rd46, %rd13;
+	shl.b64 	%rd341, %rd340, 2;
+	add.s64 	%rd342, %rd1, %rd341;
+	mul.f32 	%f1376, %f1587, %f301;
+	st.global.f32 	[%rd342], %f1376;
+
+$L__BB0_262:
+	cvt.u32.u64 	%r483, %rd14;
+	setp.ge.s32 	%p207, %r483, %r22;
+	@%p207 bra 	$L__BB0_264;
+
+	add.s64 	%rd343, %rd46, %rd14;
+	shl.b64 	%rd344, %rd343, 2;
+	add.s64 	%rd345, %rd1, %rd344;
+	mul.f32 	%f1377, %f1586, %f301;
+	st.global.f32 	[%rd345], %f1377;
+
+$L__BB0_264:
+	cvt.u32.u64 	%r484, %rd15;
+	setp.ge.s32 	%p208, %r484, %r22;
+	@%p208 bra 	$L__BB0_266;
+
+	add.s64 	%rd346, %rd46, %rd15;
+	shl.b64 	%rd347, %rd346, 2;
+	add.s64 	%rd348, %rd1, %rd347;
+	mul.f32 	%f1378, %f1585, %f301;
+	st.global.f32 	[%rd348], %f1378;
+
+$L__BB0_266:
+	cvt.u32.u64 	%r485, %rd17;
+	setp.ge.s32 	%p209, %r485, %r22;
+	@%p209 bra 	$L__BB0_268;
+
+	add.s64 	%rd349, %rd46, %rd17;
+	shl.b64 	%rd350, %rd349, 2;
+	add.s64 	%rd351, %rd1, %rd350;
+	mul.f32 	%f1379, %f1584, %f301;
+	st.global.f32 	[%rd351], %f1379;
+
+$L__BB0_268:
+	cvt.u32.u64 	%r486, %rd18;
+	setp.ge.s32 	%p210, %r486, %r22;
+	@%p210 bra 	$L__BB0_270;
+
+	add.s64 	%rd352, %rd46, %rd18;
+	shl.b64 	%rd353, %rd352, 2;
+	add.s64 	%rd354, %rd1, %rd353;
+	mul.f32 	%f1380, %f1583, %f301;
+	st.global.f32 	[%rd354], %f1380;
+
+$L__BB0_270:
+	cvt.u32.u64 	%r487, %rd20;
+	setp.ge.s32 	%p211, %r487, %r22;
+	@%p211 bra 	$L__BB0_272;
+
+	add.s64 	%rd355, %rd46, %rd20;
+	shl.b64 	%rd356, %rd355, 2;
+	add.s64 	%rd357, %rd1, %rd356;
+	mul.f32 	%f1381, %f1582, %f301;
+	st.global.f32 	[%rd357], %f1381;
+
+$L__BB0_272:
+	cvt.u32.u64 	%r488, %rd21;
+	setp.ge.s32 	%p212, %r488, %r22;
+	@%p212 bra 	$L__BB0_274;
+
+	add.s64 	%rd358, %rd46, %rd21;
+	shl.b64 	%rd359, %rd358, 2;
+	add.s64 	%rd360, %rd1, %rd359;
+	mul.f32 	%f1382, %f1581, %f301;
+	st.global.f32 	[%rd360], %f1382;
+
+$L__BB0_274:
+	cvt.u32.u64 	%r489, %rd22;
+	setp.ge.s32 	%p213, %r489, %r22;
+	@%p213 bra 	$L__BB0_276;
+
+	add.s64 	%rd361, %rd46, %rd22;
+	shl.b64 	%rd362, %rd361, 2;
+	add.s64 	%rd363, %rd1, %rd362;
+	mul.f32 	%f1383, %f1580, %f301;
+	st.global.f32 	[%rd363], %f1383;
+
+$L__BB0_276:
+	setp.ge.s32 	%p214, %r48, %r21;
+	@%p214 bra 	$L__BB0_293;
+
+	cvt.u32.u64 	%r497, %rd13;
+	setp.ge.s32 	%p215, %r497, %r22;
+	add.s64 	%rd47, %rd16, %rd25;
+	@%p215 bra 	$L__BB0_279;
+
+	add.s64 	%rd364, %rd47, %rd13;
+	shl.b64 	%rd365, %rd364, 2;
+	add.s64 	%rd366, %rd1, %rd365;
+	mul.f32 	%f1384, %f1579, %f301;
+	st.global.f32 	[%rd366], %f1384;
+
+$L__BB0_279:
+	cvt.u32.u64 	%r498, %rd14;
+	setp.ge.s32 	%p216, %r498, %r22;
+	@%p216 bra 	$L__BB0_281;
+
+	add.s64 	%rd367, %rd47, %rd14;
+	shl.b64 	%rd368, %rd367, 2;
+	add.s64 	%rd369, %rd1, %rd368;
+	mul.f32 	%f1385, %f1578, %f301;
+	st.global.f32 	[%rd369], %f1385;
+
+$L__BB0_281:
+	cvt.u32.u64 	%r499, %rd15;
+	setp.ge.s32 	%p217, %r499, %r22;
+	@%p217 bra 	$L__BB0_283;
+
+	add.s64 	%rd370, %rd47, %rd15;
+	shl.b64 	%rd371, %rd370, 2;
+	add.s64 	%rd372, %rd1, %rd371;
+	mul.f32 	%f1386, %f1577, %f301;
+	st.global.f32 	[%rd372], %f1386;
+
+$L__BB0_283:
+	cvt.u32.u64 	%r500, %rd17;
+	setp.ge.s32 	%p218, %r500, %r22;
+	@%p218 bra 	$L__BB0_285;
+
+	add.s64 	%rd373, %rd47, %rd17;
+	shl.b64 	%rd374, %rd373, 2;
+	add.s64 	%rd375, %rd1, %rd374;
+	mul.f32 	%f1387, %f1576, %f301;
+	st.global.f32 	[%rd375], %f1387;
+
+$L__BB0_285:
+	cvt.u32.u64 	%r501, %rd18;
+	setp.ge.s32 	%p219, %r501, %r22;
+	@%p219 bra 	$L__BB0_287;
+
+	add.s64 	%rd376, %rd47, %rd18;
+	shl.b64 	%rd377, %rd376, 2;
+	add.s64 	%rd378, %rd1, %rd377;
+	mul.f32 	%f1388, %f1575, %f301;
+	st.global.f32 	[%rd378], %f1388;
+
+$L__BB0_287:
+	cvt.u32.u64 	%r502, %rd20;
+	setp.ge.s32 	%p220, %r502, %r22;
+	@%p220 bra 	$L__BB0_289;
+
+	add.s64 	%rd379, %rd47, %rd20;
+	shl.b64 	%rd380, %rd379, 2;
+	add.s64 	%rd381, %rd1, %rd380;
+	mul.f32 	%f1389, %f1574, %f301;
+	st.global.f32 	[%rd381], %f1389;
+
+$L__BB0_289:
+	cvt.u32.u64 	%r503, %rd21;
+	setp.ge.s32 	%p221, %r503, %r22;
+	@%p221 bra 	$L__BB0_291;
+
+	add.s64 	%rd382, %rd47, %rd21;
+	shl.b64 	%rd383, %rd382, 2;
+	add.s64 	%rd384, %rd1, %rd383;
+	mul.f32 	%f1390, %f1573, %f301;
+	st.global.f32 	[%rd384], %f1390;
+
+$L__BB0_291:
+	cvt.u32.u64 	%r504, %rd22;
+	setp.ge.s32 	%p222, %r504, %r22;
+	@%p222 bra 	$L__BB0_293;
+
+	add.s64 	%rd385, %rd47, %rd22;
+	shl.b64 	%rd386, %rd385, 2;
+	add.s64 	%rd387, %rd1, %rd386;
+	mul.f32 	%f1391, %f1572, %f301;
+	st.global.f32 	[%rd387], %f1391;
+
+$L__BB0_293:
+	add.s32 	%r511, %r44, 64;
+	setp.ge.s32 	%p223, %r511, %r21;
+	@%p223 bra 	$L__BB0_310;
+
+	cvt.u32.u64 	%r512, %rd13;
+	setp.ge.s32 	%p224, %r512, %r22;
+	mul.wide.s32 	%rd388, %r511, %r26;
+	add.s64 	%rd48, %rd388, %rd25;
+	@%p224 bra 	$L__BB0_296;
+
+	add.s64 	%rd389, %rd48, %rd13;
+	shl.b64 	%rd390, %rd389, 2;
+	add.s64 	%rd391, %rd1, %rd390;
+	mul.f32 	%f1392, %f1571, %f301;
+	st.global.f32 	[%rd391], %f1392;
+
+$L__BB0_296:
+	cvt.u32.u64 	%r520, %rd14;
+	setp.ge.s32 	%p225, %r520, %r22;
+	@%p225 bra 	$L__BB0_298;
+
+	add.s64 	%rd392, %rd48, %rd14;
+	shl.b64 	%rd393, %rd392, 2;
+	add.s64 	%rd394, %rd1, %rd393;
+	mul.f32 	%f1393, %f1570, %f301;
+	st.global.f32 	[%rd394], %f1393;
+
+$L__BB0_298:
+	cvt.u32.u64 	%r521, %rd15;
+	setp.ge.s32 	%p226, %r521, %r22;
+	@%p226 bra 	$L__BB0_300;
+
+	add.s64 	%rd395, %rd48, %rd15;
+	shl.b64 	%rd396, %rd395, 2;
+	add.s64 	%rd397, %rd1, %rd396;
+	mul.f32 	%f1394, %f1569, %f301;
+	st.global.f32 	[%rd397], %f1394;
+
+$L__BB0_300:
+	cvt.u32.u64 	%r522, %rd17;
+	setp.ge.s32 	%p227, %r522, %r22;
+	@%p227 bra 	$L__BB0_302;
+
+	add.s64 	%rd398, %rd48, %rd17;
+	shl.b64 	%rd399, %rd398, 2;
+	add.s64 	%rd400, %rd1, %rd399;
+	mul.f32 	%f1395, %f1568, %f301;
+	st.global.f32 	[%rd400], %f1395;
+
+$L__BB0_302:
+	cvt.u32.u64 	%r523, %rd18;
+	setp.ge.s32 	%p228, %r523, %r22;
+	@%p228 bra 	$L__BB0_304;
+
+	add.s64 	%rd401, %rd48, %rd18;
+	shl.b64 	%rd402, %rd401, 2;
+	add.s64 	%rd403, %rd1, %rd402;
+	mul.f32 	%f1396, %f1567, %f301;
+	st.global.f32 	[%rd403], %f1396;
+
+$L__BB0_304:
+	cvt.u32.u64 	%r524, %rd20;
+	setp.ge.s32 	%p229, %r524, %r22;
+	@%p229 bra 	$L__BB0_306;
+
+	add.s64 	%rd404, %rd48, %rd20;
+	shl.b64 	%rd405, %rd404, 2;
+	add.s64 	%rd406, %rd1, %rd405;
+	mul.f32 	%f1397, %f1566, %f301;
+	st.global.f32 	[%rd406], %f1397;
+
+$L__BB0_306:
+	cvt.u32.u64 	%r525, %rd21;
+	setp.ge.s32 	%p230, %r525, %r22;
+	@%p230 bra 	$L__BB0_308;
+
+	add.s64 	%rd407, %rd48, %rd21;
+	shl.b64 	%rd408, %rd407, 2;
+	add.s64 	%rd409, %rd1, %rd408;
+	mul.f32 	%f1398, %f1565, %f301;
+	st.global.f32 	[%rd409], %f1398;
+
+$L__BB0_308:
+	cvt.u32.u64 	%r526, %rd22;
+	setp.ge.s32 	%p231, %r526, %r22;
+	@%p231 bra 	$L__BB0_310;
+
+	add.s64 	%rd410, %rd48, %rd22;
+	shl.b64 	%rd411, %rd410, 2;
+	add.s64 	%rd412, %rd1, %rd411;
+	mul.f32 	%f1399, %f1564, %f301;
+	st.global.f32 	[%rd412], %f1399;
+
+$L__BB0_310:
+	setp.ge.s32 	%p232, %r51, %r21;
+	@%p232 bra 	$L__BB0_327;
+
+	cvt.u32.u64 	%r534, %rd13;
+	setp.ge.s32 	%p233, %r534, %r22;
+	add.s64 	%rd49, %rd19, %rd25;
+	@%p233 bra 	$L__BB0_313;
+
+	add.s64 	%rd413, %rd49, %rd13;
+	shl.b64 	%rd414, %rd413, 2;
+	add.s64 	%rd415, %rd1, %rd414;
+	mul.f32 	%f1400, %f1563, %f301;
+	st.global.f32 	[%rd415], %f1400;
+
+$L__BB0_313:
+	cvt.u32.u64 	%r535, %rd14;
+	setp.ge.s32 	%p234, %r535, %r22;
+	@%p234 bra 	$L__BB0_315;
+
+	add.s64 	%rd416, %rd49, %rd14;
+	shl.b64 	%rd417, %rd416, 2;
+	add.s64 	%rd418, %rd1, %rd417;
+	mul.f32 	%f1401, %f1562, %f301;
+	st.global.f32 	[%rd418], %f1401;
+
+$L__BB0_315:
+	cvt.u32.u64 	%r536, %rd15;
+	setp.ge.s32 	%p235, %r536, %r22;
+	@%p235 bra 	$L__BB0_317;
+
+	add.s64 	%rd419, %rd49, %rd15;
+	shl.b64 	%rd420, %rd419, 2;
+	add.s64 	%rd421, %rd1, %rd420;
+	mul.f32 	%f1402, %f1561, %f301;
+	st.global.f32 	[%rd421], %f1402;
 
 $L__BB0_317:
+	cvt.u32.u64 	%r537, %rd17;
+	setp.ge.s32 	%p236, %r537, %r22;
+	@%p236 bra 	$L__BB0_319;
+
+	add.s64 	%rd422, %rd49, %rd17;
+	shl.b64 	%rd423, %rd422, 2;
+	add.s64 	%rd424, %rd1, %rd423;
+	mul.f32 	%f1403, %f1560, %f301;
+	st.global.f32 	[%rd424], %f1403;
+
+$L__BB0_319:
+	cvt.u32.u64 	%r538, %rd18;
+	setp.ge.s32 	%p237, %r538, %r22;
+	@%p237 bra 	$L__BB0_321;
+
+	add.s64 	%rd425, %rd49, %rd18;
+	shl.b64 	%rd426, %rd425, 2;
+	add.s64 	%rd427, %rd1, %rd426;
+	mul.f32 	%f1404, %f1559, %f301;
+	st.global.f32 	[%rd427], %f1404;
+
+$L__BB0_321:
+	cvt.u32.u64 	%r539, %rd20;
+	setp.ge.s32 	%p238, %r539, %r22;
+	@%p238 bra 	$L__BB0_323;
+
+	add.s64 	%rd428, %rd49, %rd20;
+	shl.b64 	%rd429, %rd428, 2;
+	add.s64 	%rd430, %rd1, %rd429;
+	mul.f32 	%f1405, %f1558, %f301;
+	st.global.f32 	[%rd430], %f1405;
+
+$L__BB0_323:
+	cvt.u32.u64 	%r540, %rd21;
+	setp.ge.s32 	%p239, %r540, %r22;
+	@%p239 bra 	$L__BB0_325;
+
+	add.s64 	%rd431, %rd49, %rd21;
+	shl.b64 	%rd432, %rd431, 2;
+	add.s64 	%rd433, %rd1, %rd432;
+	mul.f32 	%f1406, %f1557, %f301;
+	st.global.f32 	[%rd433], %f1406;
+
+$L__BB0_325:
+	cvt.u32.u64 	%r541, %rd22;
+	setp.ge.s32 	%p240, %r541, %r22;
+	@%p240 bra 	$L__BB0_327;
+
+	add.s64 	%rd434, %rd49, %rd22;
+	shl.b64 	%rd435, %rd434, 2;
+	add.s64 	%rd436, %rd1, %rd435;
+	mul.f32 	%f1407, %f1556, %f301;
+	st.global.f32 	[%rd436], %f1407;
+
+$L__BB0_327:
+	add.s32 	%r548, %r44, 66;
+	setp.ge.s32 	%p241, %r548, %r21;
+	@%p241 bra 	$L__BB0_344;
+
+	cvt.u32.u64 	%r549, %rd13;
+	setp.ge.s32 	%p242, %r549, %r22;
+	mul.wide.s32 	%rd437, %r548, %r26;
+	add.s64 	%rd50, %rd437, %rd25;
+	@%p242 bra 	$L__BB0_330;
+
+	add.s64 	%rd438, %rd50, %rd13;
+	shl.b64 	%rd439, %rd438, 2;
+	add.s64 	%rd440, %rd1, %rd439;
+	mul.f32 	%f1408, %f1612, %f301;
+	st.global.f32 	[%rd440], %f1408;
+
+$L__BB0_330:
+	cvt.u32.u64 	%r557, %rd14;
+	setp.ge.s32 	%p243, %r557, %r22;
+	@%p243 bra 	$L__BB0_332;
+
+	add.s64 	%rd441, %rd50, %rd14;
+	shl.b64 	%rd442, %rd441, 2;
+	add.s64 	%rd443, %rd1, %rd442;
+	mul.f32 	%f1409, %f1613, %f301;
+	st.global.f32 	[%rd443], %f1409;
+
+$L__BB0_332:
+	cvt.u32.u64 	%r558, %rd15;
+	setp.ge.s32 	%p244, %r558, %r22;
+	@%p244 bra 	$L__BB0_334;
+
+	add.s64 	%rd444, %rd50, %rd15;
+	shl.b64 	%rd445, %rd444, 2;
+	add.s64 	%rd446, %rd1, %rd445;
+	mul.f32 	%f1410, %f1614, %f301;
+	st.global.f32 	[%rd446], %f1410;
+
+$L__BB0_334:
+	cvt.u32.u64 	%r559, %rd17;
+	setp.ge.s32 	%p245, %r559, %r22;
+	@%p245 bra 	$L__BB0_336;
+
+	add.s64 	%rd447, %rd50, %rd17;
+	shl.b64 	%rd448, %rd447, 2;
+	add.s64 	%rd449, %rd1, %rd448;
+	mul.f32 	%f1411, %f1615, %f301;
+	st.global.f32 	[%rd449], %f1411;
+
+$L__BB0_336:
+	cvt.u32.u64 	%r560, %rd18;
+	setp.ge.s32 	%p246, %r560, %r22;
+	@%p246 bra 	$L__BB0_338;
+
+	add.s64 	%rd450, %rd50, %rd18;
+	shl.b64 	%rd451, %rd450, 2;
+	add.s64 	%rd452, %rd1, %rd451;
+	mul.f32 	%f1412, %f1616, %f301;
+	st.global.f32 	[%rd452], %f1412;
+
+$L__BB0_338:
+	cvt.u32.u64 	%r561, %rd20;
+	setp.ge.s32 	%p247, %r561, %r22;
+	@%p247 bra 	$L__BB0_340;
+
+	add.s64 	%rd453, %rd50, %rd20;
+	shl.b64 	%rd454, %rd453, 2;
+	add.s64 	%rd455, %rd1, %rd454;
+	mul.f32 	%f1413, %f1617, %f301;
+	st.global.f32 	[%rd455], %f1413;
+
+$L__BB0_340:
+	cvt.u32.u64 	%r562, %rd21;
+	setp.ge.s32 	%p248, %r562, %r22;
+	@%p248 bra 	$L__BB0_342;
+
+	add.s64 	%rd456, %rd50, %rd21;
+	shl.b64 	%rd457, %rd456, 2;
+	add.s64 	%rd458, %rd1, %rd457;
+	mul.f32 	%f1414, %f1618, %f301;
+	st.global.f32 	[%rd458], %f1414;
+
+$L__BB0_342:
+	cvt.u32.u64 	%r563, %rd22;
+	setp.ge.s32 	%p249, %r563, %r22;
+	@%p249 bra 	$L__BB0_344;
+
+	add.s64 	%rd459, %rd50, %rd22;
+	shl.b64 	%rd460, %rd459, 2;
+	add.s64 	%rd461, %rd1, %rd460;
+	mul.f32 	%f1415, %f1619, %f301;
+	st.global.f32 	[%rd461], %f1415;
+
+$L__BB0_344:
+	add.s32 	%r570, %r44, 67;
+	setp.ge.s32 	%p250, %r570, %r21;
+	@%p250 bra 	$L__BB0_361;
+
+	cvt.u32.u64 	%r571, %rd13;
+	setp.ge.s32 	%p251, %r571, %r22;
+	mul.wide.s32 	%rd462, %r570, %r26;
+	add.s64 	%rd51, %rd462, %rd25;
+	@%p251 bra 	$L__BB0_347;
+
+	add.s64 	%rd463, %rd51, %rd13;
+	shl.b64 	%rd464, %rd463, 2;
+	add.s64 	%rd465, %rd1, %rd464;
+	mul.f32 	%f1416, %f1620, %f301;
+	st.global.f32 	[%rd465], %f1416;
+
+$L__BB0_347:
+	cvt.u32.u64 	%r579, %rd14;
+	setp.ge.s32 	%p252, %r579, %r22;
+	@%p252 bra 	$L__BB0_349;
+
+	add.s64 	%rd466, %rd51, %rd14;
+	shl.b64 	%rd467, %rd466, 2;
+	add.s64 	%rd468, %rd1, %rd467;
+	mul.f32 	%f1417, %f1621, %f301;
+	st.global.f32 	[%rd468], %f1417;
+
+$L__BB0_349:
+	cvt.u32.u64 	%r580, %rd15;
+	setp.ge.s32 	%p253, %r580, %r22;
+	@%p253 bra 	$L__BB0_351;
+
+	add.s64 	%rd469, %rd51, %rd15;
+	shl.b64 	%rd470, %rd469, 2;
+	add.s64 	%rd471, %rd1, %rd470;
+	mul.f32 	%f1418, %f1622, %f301;
+	st.global.f32 	[%rd471], %f1418;
+
+$L__BB0_351:
+	cvt.u32.u64 	%r581, %rd17;
+	setp.ge.s32 	%p254, %r581, %r22;
+	@%p254 bra 	$L__BB0_353;
+
+	add.s64 	%rd472, %rd51, %rd17;
+	shl.b64 	%rd473, %rd472, 2;
+	add.s64 	%rd474, %rd1, %rd473;
+	mul.f32 	%f1419, %f1623, %f301;
+	st.global.f32 	[%rd474], %f1419;
+
+$L__BB0_353:
+	cvt.u32.u64 	%r582, %rd18;
+	setp.ge.s32 	%p255, %r582, %r22;
+	@%p255 bra 	$L__BB0_355;
+
+	add.s64 	%rd475, %rd51, %rd18;
+	shl.b64 	%rd476, %rd475, 2;
+	add.s64 	%rd477, %rd1, %rd476;
+	mul.f32 	%f1420, %f1624, %f301;
+	st.global.f32 	[%rd477], %f1420;
+
+$L__BB0_355:
+	cvt.u32.u64 	%r583, %rd20;
+	setp.ge.s32 	%p256, %r583, %r22;
+	@%p256 bra 	$L__BB0_357;
+
+	add.s64 	%rd478, %rd51, %rd20;
+	shl.b64 	%rd479, %rd478, 2;
+	add.s64 	%rd480, %rd1, %rd479;
+	mul.f32 	%f1421, %f1625, %f301;
+	st.global.f32 	[%rd480], %f1421;
+
+$L__BB0_357:
+	cvt.u32.u64 	%r584, %rd21;
+	setp.ge.s32 	%p257, %r584, %r22;
+	@%p257 bra 	$L__BB0_359;
+
+	add.s64 	%rd481, %rd51, %rd21;
+	shl.b64 	%rd482, %rd481, 2;
+	add.s64 	%rd483, %rd1, %rd482;
+	mul.f32 	%f1422, %f1626, %f301;
+	st.global.f32 	[%rd483], %f1422;
+
+$L__BB0_359:
+	cvt.u32.u64 	%r585, %rd22;
+	setp.ge.s32 	%p258, %r585, %r22;
+	@%p258 bra 	$L__BB0_361;
+
+	add.s64 	%rd484, %rd51, %rd22;
+	shl.b64 	%rd485, %rd484, 2;
+	add.s64 	%rd486, %rd1, %rd485;
+	mul.f32 	%f1423, %f1627, %f301;
+	st.global.f32 	[%rd486], %f1423;
+	bra.uni 	$L__BB0_361;
+
+$L__BB0_89:
+	setp.ge.s32 	%p115, %r44, %r21;
+	@%p115 bra 	$L__BB0_106;
+
+	cvt.u32.u64 	%r272, %rd13;
+	setp.ge.s32 	%p116, %r272, %r22;
+	mul.wide.s32 	%rd91, %r44, %r26;
+	add.s64 	%rd36, %rd91, %rd25;
+	@%p116 bra 	$L__BB0_92;
+
+	add.s64 	%rd92, %rd36, %rd13;
+	shl.b64 	%rd93, %rd92, 2;
+	add.s64 	%rd94, %rd1, %rd93;
+	ld.global.f32 	%f1168, [%rd94];
+	mul.f32 	%f1169, %f1168, %f302;
+	fma.rn.f32 	%f1170, %f1603, %f301, %f1169;
+	st.global.f32 	[%rd94], %f1170;
+
+$L__BB0_92:
+	cvt.u32.u64 	%r279, %rd14;
+	setp.ge.s32 	%p117, %r279, %r22;
+	@%p117 bra 	$L__BB0_94;
+
+	add.s64 	%rd95, %rd36, %rd13;
+	shl.b64 	%rd96, %rd95, 2;
+	add.s64 	%rd97, %rd1, %rd96;
+	ld.global.f32 	%f1171, [%rd97+4];
+	mul.f32 	%f1172, %f1171, %f302;
+	fma.rn.f32 	%f1173, %f1602, %f301, %f1172;
+	st.global.f32 	[%rd97+4], %f1173;
+
+$L__BB0_94:
+	cvt.u32.u64 	%r280, %rd15;
+	setp.ge.s32 	%p118, %r280, %r22;
+	@%p118 bra 	$L__BB0_96;
+
+	add.s64 	%rd98, %rd36, %rd13;
+	shl.b64 	%rd99, %rd98, 2;
+	add.s64 	%rd100, %rd1, %rd99;
+	ld.global.f32 	%f1174, [%rd100+8];
+	mul.f32 	%f1175, %f1174, %f302;
+	fma.rn.f32 	%f1176, %f1601, %f301, %f1175;
+	st.global.f32 	[%rd100+8], %f1176;
+
+$L__BB0_96:
+	cvt.u32.u64 	%r281, %rd17;
+	setp.ge.s32 	%p119, %r281, %r22;
+	@%p119 bra 	$L__BB0_98;
+
+	add.s64 	%rd101, %rd36, %rd13;
+	shl.b64 	%rd102, %rd101, 2;
+	add.s64 	%rd103, %rd1, %rd102;
+	ld.global.f32 	%f1177, [%rd103+12];
+	mul.f32 	%f1178, %f1177, %f302;
+	fma.rn.f32 	%f1179, %f1600, %f301, %f1178;
+	st.global.f32 	[%rd103+12], %f1179;
+
+$L__BB0_98:
+	cvt.u32.u64 	%r282, %rd18;
+	setp.ge.s32 	%p120, %r282, %r22;
+	@%p120 bra 	$L__BB0_100;
+
+	add.s64 	%rd104, %rd36, %rd13;
+	shl.b64 	%rd105, %rd104, 2;
+	add.s64 	%rd106, %rd1, %rd105;
+	ld.global.f32 	%f1180, [%rd106+256];
+	mul.f32 	%f1181, %f1180, %f302;
+	fma.rn.f32 	%f1182, %f1599, %f301, %f1181;
+	st.global.f32 	[%rd106+256], %f1182;
+
+$L__BB0_100:
+	cvt.u32.u64 	%r283, %rd20;
+	setp.ge.s32 	%p121, %r283, %r22;
+	@%p121 bra 	$L__BB0_102;
+
+	add.s64 	%rd107, %rd36, %rd13;
+	shl.b64 	%rd108, %rd107, 2;
+	add.s64 	%rd109, %rd1, %rd108;
+	ld.global.f32 	%f1183, [%rd109+260];
+	mul.f32 	%f1184, %f1183, %f302;
+	fma.rn.f32 	%f1185, %f1598, %f301, %f1184;
+	st.global.f32 	[%rd109+260], %f1185;
+
+$L__BB0_102:
+	cvt.u32.u64 	%r284, %rd21;
+	setp.ge.s32 	%p122, %r284, %r22;
+	@%p122 bra 	$L__BB0_104;
+
+	add.s64 	%rd110, %rd36, %rd13;
+	shl.b64 	%rd111, %rd110, 2;
+	add.s64 	%rd112, %rd1, %rd111;
+	ld.global.f32 	%f1186, [%rd112+264];
+	mul.f32 	%f1187, %f1186, %f302;
+	fma.rn.f32 	%f1188, %f1597, %f301, %f1187;
+	st.global.f32 	[%rd112+264], %f1188;
+
+$L__BB0_104:
+	cvt.u32.u64 	%r285, %rd22;
+	setp.ge.s32 	%p123, %r285, %r22;
+	@%p123 bra 	$L__BB0_106;
+
+	add.s64 	%rd113, %rd36, %rd13;
+	shl.b64 	%rd114, %rd113, 2;
+	add.s64 	%rd115, %rd1, %rd114;
+	ld.global.f32 	%f1189, [%rd115+268];
+	mul.f32 	%f1190, %f1189, %f302;
+	fma.rn.f32 	%f1191, %f1596, %f301, %f1190;
+	st.global.f32 	[%rd115+268], %f1191;
+
+$L__BB0_106:
+	or.b32  	%r292, %r44, 1;
+	setp.ge.s32 	%p124, %r292, %r21;
+	@%p124 bra 	$L__BB0_123;
+
+	cvt.u32.u64 	%r293, %rd13;
+	setp.ge.s32 	%p125, %r293, %r22;
+	mul.wide.s32 	%rd116, %r292, %r26;
+	add.s64 	%rd37, %rd116, %rd25;
+	@%p125 bra 	$L__BB0_109;
+
+	add.s64 	%rd117, %rd37, %rd13;
+	shl.b64 	%rd118, %rd117, 2;
+	add.s64 	%rd119, %rd1, %rd118;
+	ld.global.f32 	%f1192, [%rd119];
+	mul.f32 	%f1193, %f1192, %f302;
+	fma.rn.f32 	%f1194, %f1595, %f301, %f1193;
+	st.global.f32 	[%rd119], %f1194;
+
+$L__BB0_109:
+	cvt.u32.u64 	%r301, %rd14;
+	setp.ge.s32 	%p126, %r301, %r22;
+	@%p126 bra 	$L__BB0_111;
+
+	add.s64 	%rd120, %rd37, %rd13;
+	shl.b64 	%rd121, %rd120, 2;
+	add.s64 	%rd122, %rd1, %rd121;
+	ld.global.f32 	%f1195, [%rd122+4];
+	mul.f32 	%f1196, %f1195, %f302;
+	fma.rn.f32 	%f1197, %f1594, %f301, %f1196;
+	st.global.f32 	[%rd122+4], %f1197;
+
+$L__BB0_111:
+	cvt.u32.u64 	%r302, %rd15;
+	setp.ge.s32 	%p127, %r302, %r22;
+	@%p127 bra 	$L__BB0_113;
+
+	add.s64 	%rd123, %rd37, %rd13;
+	shl.b64 	%rd124, %rd123, 2;
+	add.s64 	%rd125, %rd1, %rd124;
+	ld.global.f32 	%f1198, [%rd125+8];
+	mul.f32 	%f1199, %f1198, %f302;
+	fma.rn.f32 	%f1200, %f1593, %f301, %f1199;
+	st.global.f32 	[%rd125+8], %f1200;
+
+$L__BB0_113:
+	cvt.u32.u64 	%r303, %rd17;
+	setp.ge.s32 	%p128, %r303, %r22;
+	@%p128 bra 	$L__BB0_115;
+
+	add.s64 	%rd126, %rd37, %rd13;
+	shl.b64 	%rd127, %rd126, 2;
+	add.s64 	%rd128, %rd1, %rd127;
+	ld.global.f32 	%f1201, [%rd128+12];
+	mul.f32 	%f1202, %f1201, %f302;
+	fma.rn.f32 	%f1203, %f1592, %f301, %f1202;
+	st.global.f32 	[%rd128+12], %f1203;
+
+$L__BB0_115:
+	cvt.u32.u64 	%r304, %rd18;
+	setp.ge.s32 	%p129, %r304, %r22;
+	@%p129 bra 	$L__BB0_117;
+
+	add.s64 	%rd129, %rd37, %rd13;
+	shl.b64 	%rd130, %rd129, 2;
+	add.s64 	%rd131, %rd1, %rd130;
+	ld.global.f32 	%f1204, [%rd131+256];
+	mul.f32 	%f1205, %f1204, %f302;
+	fma.rn.f32 	%f1206, %f1591, %f301, %f1205;
+	st.global.f32 	[%rd131+256], %f1206;
+
+$L__BB0_117:
+	cvt.u32.u64 	%r305, %rd20;
+	setp.ge.s32 	%p130, %r305, %r22;
+	@%p130 bra 	$L__BB0_119;
+
+	add.s64 	%rd132, %rd37, %rd13;
+	shl.b64 	%rd133, %rd132, 2;
+	add.s64 	%rd134, %rd1, %rd133;
+	ld.global.f32 	%f1207, [%rd134+260];
+	mul.f32 	%f1208, %f1207, %f302;
+	fma.rn.f32 	%f1209, %f1590, %f301, %f1208;
+	st.global.f32 	[%rd134+260], %f1209;
+
+$L__BB0_119:
+	cvt.u32.u64 	%r306, %rd21;
+	setp.ge.s32 	%p131, %r306, %r22;
+	@%p131 bra 	$L__BB0_121;
+
+	add.s64 	%rd135, %rd37, %rd13;
+	shl.b64 	%rd136, %rd135, 2;
+	add.s64 	%rd137, %rd1, %rd136;
+	ld.global.f32 	%f1210, [%rd137+264];
+	mul.f32 	%f1211, %f1210, %f302;
+	fma.rn.f32 	%f1212, %f1589, %f301, %f1211;
+	st.global.f32 	[%rd137+264], %f1212;
+
+$L__BB0_121:
+	cvt.u32.u64 	%r307, %rd22;
+	setp.ge.s32 	%p132, %r307, %r22;
+	@%p132 bra 	$L__BB0_123;
+
+	add.s64 	%rd138, %rd37, %rd13;
+	shl.b64 	%rd139, %rd138, 2;
+	add.s64 	%rd140, %rd1, %rd139;
+	ld.global.f32 	%f1213, [%rd140+268];
+	mul.f32 	%f1214, %f1213, %f302;
+	fma.rn.f32 	%f1215, %f1588, %f301, %f1214;
+	st.global.f32 	[%rd140+268], %f1215;
+
+$L__BB0_123:
+	or.b32  	%r314, %r44, 2;
+	setp.ge.s32 	%p133, %r314, %r21;
+	@%p133 bra 	$L__BB0_140;
+
+	cvt.u32.u64 	%r315, %rd13;
+	setp.ge.s32 	%p134, %r315, %r22;
+	mul.wide.s32 	%rd141, %r314, %r26;
+	add.s64 	%rd38, %rd141, %rd25;
+	@%p134 bra 	$L__BB0_126;
+
+	add.s64 	%rd142, %rd38, %rd13;
+	shl.b64 	%rd143, %rd142, 2;
+	add.s64 	%rd144, %rd1, %rd143;
+	ld.global.f32 	%f1216, [%rd144];
+	mul.f32 	%f1217, %f1216, %f302;
+	fma.rn.f32 	%f1218, %f1587, %f301, %f1217;
+	st.global.f32 	[%rd144], %f1218;
+
+$L__BB0_126:
+	cvt.u32.u64 	%r323, %rd14;
+	setp.ge.s32 	%p135, %r323, %r22;
+	@%p135 bra 	$L__BB0_128;
+
+	add.s64 	%rd145, %rd38, %rd13;
+	shl.b64 	%rd146, %rd145, 2;
+	add.s64 	%rd147, %rd1, %rd146;
+	ld.global.f32 	%f1219, [%rd147+4];
+	mul.f32 	%f1220, %f1219, %f302;
+	fma.rn.f32 	%f1221, %f1586, %f301, %f1220;
+	st.global.f32 	[%rd147+4], %f1221;
+
+$L__BB0_128:
+	cvt.u32.u64 	%r324, %rd15;
+	setp.ge.s32 	%p136, %r324, %r22;
+	@%p136 bra 	$L__BB0_130;
+
+	add.s64 	%rd148, %rd38, %rd13;
+	shl.b64 	%rd149, %rd148, 2;
+	add.s64 	%rd150, %rd1, %rd149;
+	ld.global.f32 	%f1222, [%rd150+8];
+	mul.f32 	%f1223, %f1222, %f302;
+	fma.rn.f32 	%f1224, %f1585, %f301, %f1223;
+	st.global.f32 	[%rd150+8], %f1224;
+
+$L__BB0_130:
+	cvt.u32.u64 	%r325, %rd17;
+	setp.ge.s32 	%p137, %r325, %r22;
+	@%p137 bra 	$L__BB0_132;
+
+	add.s64 	%rd151, %rd38, %rd13;
+	shl.b64 	%rd152, %rd151, 2;
+	add.s64 	%rd153, %rd1, %rd152;
+	ld.global.f32 	%f1225, [%rd153+12];
+	mul.f32 	%f1226, %f1225, %f302;
+	fma.rn.f32 	%f1227, %f1584, %f301, %f1226;
+	st.global.f32 	[%rd153+12], %f1227;
+
+$L__BB0_132:
+	cvt.u32.u64 	%r326, %rd18;
+	setp.ge.s32 	%p138, %r326, %r22;
+	@%p138 bra 	$L__BB0_134;
+
+	add.s64 	%rd154, %rd38, %rd13;
+	shl.b64 	%rd155, %rd154, 2;
+	add.s64 	%rd156, %rd1, %rd155;
+	ld.global.f32 	%f1228, [%rd156+256];
+	mul.f32 	%f1229, %f1228, %f302;
+	fma.rn.f32 	%f1230, %f1583, %f301, %f1229;
+	st.global.f32 	[%rd156+256], %f1230;
+
+$L__BB0_134:
+	cvt.u32.u64 	%r327, %rd20;
+	setp.ge.s32 	%p139, %r327, %r22;
+	@%p139 bra 	$L__BB0_136;
+
+	add.s64 	%rd157, %rd38, %rd13;
+	shl.b64 	%rd158, %rd157, 2;
+	add.s64 	%rd159, %rd1, %rd158;
+	ld.global.f32 	%f1231, [%rd159+260];
+	mul.f32 	%f1232, %f1231, %f302;
+	fma.rn.f32 	%f1233, %f1582, %f301, %f1232;
+	st.global.f32 	[%rd159+260], %f1233;
+
+$L__BB0_136:
+	cvt.u32.u64 	%r328, %rd21;
+	setp.ge.s32 	%p140, %r328, %r22;
+	@%p140 bra 	$L__BB0_138;
+
+	add.s64 	%rd160, %rd38, %rd13;
+	shl.b64 	%rd161, %rd160, 2;
+	add.s64 	%rd162, %rd1, %rd161;
+	ld.global.f32 	%f1234, [%rd162+264];
+	mul.f32 	%f1235, %f1234, %f302;
+	fma.rn.f32 	%f1236, %f1581, %f301, %f1235;
+	st.global.f32 	[%rd162+264], %f1236;
+
+$L__BB0_138:
+	cvt.u32.u64 	%r329, %rd22;
+	setp.ge.s32 	%p141, %r329, %r22;
+	@%p141 bra 	$L__BB0_140;
+
+	add.s64 	%rd163, %rd38, %rd13;
+	shl.b64 	%rd164, %rd163, 2;
+	add.s64 	%rd165, %rd1, %rd164;
+	ld.global.f32 	%f1237, [%rd165+268];
+	mul.f32 	%f1238, %f1237, %f302;
+	fma.rn.f32 	%f1239, %f1580, %f301, %f1238;
+	st.global.f32 	[%rd165+268], %f1239;
+
+$L__BB0_140:
+	setp.ge.s32 	%p142, %r48, %r21;
+	@%p142 bra 	$L__BB0_157;
+
+	cvt.u32.u64 	%r337, %rd13;
+	setp.ge.s32 	%p143, %r337, %r22;
+	add.s64 	%rd39, %rd16, %rd25;
+	@%p143 bra 	$L__BB0_143;
+
+	add.s64 	%rd166, %rd39, %rd13;
+	shl.b64 	%rd167, %rd166, 2;
+	add.s64 	%rd168, %rd1, %rd167;
+	ld.global.f32 	%f1240, [%rd168];
+	mul.f32 	%f1241, %f1240, %f302;
+	fma.rn.f32 	%f1242, %f1579, %f301, %f1241;
+	st.global.f32 	[%rd168], %f1242;
+
+$L__BB0_143:
+	cvt.u32.u64 	%r338, %rd14;
+	setp.ge.s32 	%p144, %r338, %r22;
+	@%p144 bra 	$L__BB0_145;
+
+	add.s64 	%rd169, %rd39, %rd13;
+	shl.b64 	%rd170, %rd169, 2;
+	add.s64 	%rd171, %rd1, %rd170;
+	ld.global.f32 	%f1243, [%rd171+4];
+	mul.f32 	%f1244, %f1243, %f302;
+	fma.rn.f32 	%f1245, %f1578, %f301, %f1244;
+	st.global.f32 	[%rd171+4], %f1245;
+
+$L__BB0_145:
+	cvt.u32.u64 	%r339, %rd15;
+	setp.ge.s32 	%p145, %r339, %r22;
+	@%p145 bra 	$L__BB0_147;
+
+	add.s64 	%rd172, %rd39, %rd13;
+	shl.b64 	%rd173, %rd172, 2;
+	add.s64 	%rd174, %rd1, %rd173;
+	ld.global.f32 	%f1246, [%rd174+8];
+	mul.f32 	%f1247, %f1246, %f302;
+	fma.rn.f32 	%f1248, %f1577, %f301, %f1247;
+	st.global.f32 	[%rd174+8], %f1248;
+
+$L__BB0_147:
+	cvt.u32.u64 	%r340, %rd17;
+	setp.ge.s32 	%p146, %r340, %r22;
+	@%p146 bra 	$L__BB0_149;
+
+	add.s64 	%rd175, %rd39, %rd13;
+	shl.b64 	%rd176, %rd175, 2;
+	add.s64 	%rd177, %rd1, %rd176;
+	ld.global.f32 	%f1249, [%rd177+12];
+	mul.f32 	%f1250, %f1249, %f302;
+	fma.rn.f32 	%f1251, %f1576, %f301, %f1250;
+	st.global.f32 	[%rd177+12], %f1251;
+
+$L__BB0_149:
+	cvt.u32.u64 	%r341, %rd18;
+	setp.ge.s32 	%p147, %r341, %r22;
+	@%p147 bra 	$L__BB0_151;
+
+	add.s64 	%rd178, %rd39, %rd13;
+	shl.b64 	%rd179, %rd178, 2;
+	add.s64 	%rd180, %rd1, %rd179;
+	ld.global.f32 	%f1252, [%rd180+256];
+	mul.f32 	%f1253, %f1252, %f302;
+	fma.rn.f32 	%f1254, %f1575, %f301, %f1253;
+	st.global.f32 	[%rd180+256], %f1254;
+
+$L__BB0_151:
+	cvt.u32.u64 	%r342, %rd20;
+	setp.ge.s32 	%p148, %r342, %r22;
+	@%p148 bra 	$L__BB0_153;
+
+	add.s64 	%rd181, %rd39, %rd13;
+	shl.b64 	%rd182, %rd181, 2;
+	add.s64 	%rd183, %rd1, %rd182;
+	ld.global.f32 	%f1255, [%rd183+260];
+	mul.f32 	%f1256, %f1255, %f302;
+	fma.rn.f32 	%f1257, %f1574, %f301, %f1256;
+	st.global.f32 	[%rd183+260], %f1257;
+
+$L__BB0_153:
+	cvt.u32.u64 	%r343, %rd21;
+	setp.ge.s32 	%p149, %r343, %r22;
+	@%p149 bra 	$L__BB0_155;
+
+	add.s64 	%rd184, %rd39, %rd13;
+	shl.b64 	%rd185, %rd184, 2;
+	add.s64 	%rd186, %rd1, %rd185;
+	ld.global.f32 	%f1258, [%rd186+264];
+	mul.f32 	%f1259, %f1258, %f302;
+	fma.rn.f32 	%f1260, %f1573, %f301, %f1259;
+	st.global.f32 	[%rd186+264], %f1260;
+
+$L__BB0_155:
+	cvt.u32.u64 	%r344, %rd22;
+	setp.ge.s32 	%p150, %r344, %r22;
+	@%p150 bra 	$L__BB0_157;
+
+	add.s64 	%rd187, %rd39, %rd13;
+	shl.b64 	%rd188, %rd187, 2;
+	add.s64 	%rd189, %rd1, %rd188;
+	ld.global.f32 	%f1261, [%rd189+268];
+	mul.f32 	%f1262, %f1261, %f302;
+	fma.rn.f32 	%f1263, %f1572, %f301, %f1262;
+	st.global.f32 	[%rd189+268], %f1263;
+
+$L__BB0_157:
+	add.s32 	%r351, %r44, 64;
+	setp.ge.s32 	%p151, %r351, %r21;
+	@%p151 bra 	$L__BB0_174;
+
+	cvt.u32.u64 	%r352, %rd13;
+	setp.ge.s32 	%p152, %r352, %r22;
+	mul.wide.s32 	%rd190, %r351, %r26;
+	add.s64 	%rd40, %rd190, %rd25;
+	@%p152 bra 	$L__BB0_160;
+
+	add.s64 	%rd191, %rd40, %rd13;
+	shl.b64 	%rd192, %rd191, 2;
+	add.s64 	%rd193, %rd1, %rd192;
+	ld.global.f32 	%f1264, [%rd193];
+	mul.f32 	%f1265, %f1264, %f302;
+	fma.rn.f32 	%f1266, %f1571, %f301, %f1265;
+	st.global.f32 	[%rd193], %f1266;
+
+$L__BB0_160:
+	cvt.u32.u64 	%r360, %rd14;
+	setp.ge.s32 	%p153, %r360, %r22;
+	@%p153 bra 	$L__BB0_162;
+
+	add.s64 	%rd194, %rd40, %rd13;
+	shl.b64 	%rd195, %rd194, 2;
+	add.s64 	%rd196, %rd1, %rd195;
+	ld.global.f32 	%f1267, [%rd196+4];
+	mul.f32 	%f1268, %f1267, %f302;
+	fma.rn.f32 	%f1269, %f1570, %f301, %f1268;
+	st.global.f32 	[%rd196+4], %f1269;
+
+$L__BB0_162:
+	cvt.u32.u64 	%r361, %rd15;
+	setp.ge.s32 	%p154, %r361, %r22;
+	@%p154 bra 	$L__BB0_164;
+
+	add.s64 	%rd197, %rd40, %rd13;
+	shl.b64 	%rd198, %rd197, 2;
+	add.s64 	%rd199, %rd1, %rd198;
+	ld.global.f32 	%f1270, [%rd199+8];
+	mul.f32 	%f1271, %f1270, %f302;
+	fma.rn.f32 	%f1272, %f1569, %f301, %f1271;
+	st.global.f32 	[%rd199+8], %f1272;
+
+$L__BB0_164:
+	cvt.u32.u64 	%r362, %rd17;
+	setp.ge.s32 	%p155, %r362, %r22;
+	@%p155 bra 	$L__BB0_166;
+
+	add.s64 	%rd200, %rd40, %rd13;
+	shl.b64 	%rd201, %rd200, 2;
+	add.s64 	%rd202, %rd1, %rd201;
+	ld.global.f32 	%f1273, [%rd202+12];
+	mul.f32 	%f1274, %f1273, %f302;
+	fma.rn.f32 	%f1275, %f1568, %f301, %f1274;
+	st.global.f32 	[%rd202+12], %f1275;
+
+$L__BB0_166:
+	cvt.u32.u64 	%r363, %rd18;
+	setp.ge.s32 	%p156, %r363, %r22;
+	@%p156 bra 	$L__BB0_168;
+
+	add.s64 	%rd203, %rd40, %rd13;
+	shl.b64 	%rd204, %rd203, 2;
+	add.s64 	%rd205, %rd1, %rd204;
+	ld.global.f32 	%f1276, [%rd205+256];
+	mul.f32 	%f1277, %f1276, %f302;
+	fma.rn.f32 	%f1278, %f1567, %f301, %f1277;
+	st.global.f32 	[%rd205+256], %f1278;
+
+$L__BB0_168:
+	cvt.u32.u64 	%r364, %rd20;
+	setp.ge.s32 	%p157, %r364, %r22;
+	@%p157 bra 	$L__BB0_170;
+
+	add.s64 	%rd206, %rd40, %rd13;
+	shl.b64 	%rd207, %rd206, 2;
+	add.s64 	%rd208, %rd1, %rd207;
+	ld.global.f32 	%f1279, [%rd208+260];
+	mul.f32 	%f1280, %f1279, %f302;
+	fma.rn.f32 	%f1281, %f1566, %f301, %f1280;
+	st.global.f32 	[%rd208+260], %f1281;
+
+$L__BB0_170:
+	cvt.u32.u64 	%r365, %rd21;
+	setp.ge.s32 	%p158, %r365, %r22;
+	@%p158 bra 	$L__BB0_172;
+
+	add.s64 	%rd209, %rd40, %rd13;
+	shl.b64 	%rd210, %rd209, 2;
+	add.s64 	%rd211, %rd1, %rd210;
+	ld.global.f32 	%f1282, [%rd211+264];
+	mul.f32 	%f1283, %f1282, %f302;
+	fma.rn.f32 	%f1284, %f1565, %f301, %f1283;
+	st.global.f32 	[%rd211+264], %f1284;
+
+$L__BB0_172:
+	cvt.u32.u64 	%r366, %rd22;
+	setp.ge.s32 	%p159, %r366, %r22;
+	@%p159 bra 	$L__BB0_174;
+
+	add.s64 	%rd212, %rd40, %rd13;
+	shl.b64 	%rd213, %rd212, 2;
+	add.s64 	%rd214, %rd1, %rd213;
+	ld.global.f32 	%f1285, [%rd214+268];
+	mul.f32 	%f1286, %f1285, %f302;
+	fma.rn.f32 	%f1287, %f1564, %f301, %f1286;
+	st.global.f32 	[%rd214+268], %f1287;
+
+$L__BB0_174:
+	setp.ge.s32 	%p160, %r51, %r21;
+	@%p160 bra 	$L__BB0_191;
+
+	cvt.u32.u64 	%r374, %rd13;
+	setp.ge.s32 	%p161, %r374, %r22;
+	add.s64 	%rd41, %rd19, %rd25;
+	@%p161 bra 	$L__BB0_177;
+
+	add.s64 	%rd215, %rd41, %rd13;
+	shl.b64 	%rd216, %rd215, 2;
+	add.s64 	%rd217, %rd1, %rd216;
+	ld.global.f32 	%f1288, [%rd217];
+	mul.f32 	%f1289, %f1288, %f302;
+	fma.rn.f32 	%f1290, %f1563, %f301, %f1289;
+	st.global.f32 	[%rd217], %f1290;
+
+$L__BB0_177:
+	cvt.u32.u64 	%r375, %rd14;
+	setp.ge.s32 	%p162, %r375, %r22;
+	@%p162 bra 	$L__BB0_179;
+
+	add.s64 	%rd218, %rd41, %rd13;
+	shl.b64 	%rd219, %rd218, 2;
+	add.s64 	%rd220, %rd1, %rd219;
+	ld.global.f32 	%f1291, [%rd220+4];
+	mul.f32 	%f1292, %f1291, %f302;
+	fma.rn.f32 	%f1293, %f1562, %f301, %f1292;
+	st.global.f32 	[%rd220+4], %f1293;
+
+$L__BB0_179:
+	cvt.u32.u64 	%r376, %rd15;
+	setp.ge.s32 	%p163, %r376, %r22;
+	@%p163 bra 	$L__BB0_181;
+
+	add.s64 	%rd221, %rd41, %rd13;
+	shl.b64 	%rd222, %rd221, 2;
+	add.s64 	%rd223, %rd1, %rd222;
+	ld.global.f32 	%f1294, [%rd223+8];
+	mul.f32 	%f1295, %f1294, %f302;
+	fma.rn.f32 	%f1296, %f1561, %f301, %f1295;
+	st.global.f32 	[%rd223+8], %f1296;
+
+$L__BB0_181:
+	cvt.u32.u64 	%r377, %rd17;
+	setp.ge.s32 	%p164, %r377, %r22;
+	@%p164 bra 	$L__BB0_183;
+
+	add.s64 	%rd224, %rd41, %rd13;
+	shl.b64 	%rd225, %rd224, 2;
+	add.s64 	%rd226, %rd1, %rd225;
+	ld.global.f32 	%f1297, [%rd226+12];
+	mul.f32 	%f1298, %f1297, %f302;
+	fma.rn.f32 	%f1299, %f1560, %f301, %f1298;
+	st.global.f32 	[%rd226+12], %f1299;
+
+$L__BB0_183:
+	cvt.u32.u64 	%r378, %rd18;
+	setp.ge.s32 	%p165, %r378, %r22;
+	@%p165 bra 	$L__BB0_185;
+
+	add.s64 	%rd227, %rd41, %rd13;
+	shl.b64 	%rd228, %rd227, 2;
+	add.s64 	%rd229, %rd1, %rd228;
+	ld.global.f32 	%f1300, [%rd229+256];
+	mul.f32 	%f1301, %f1300, %f302;
+	fma.rn.f32 	%f1302, %f1559, %f301, %f1301;
+	st.global.f32 	[%rd229+256], %f1302;
+
+$L__BB0_185:
+	cvt.u32.u64 	%r379, %rd20;
+	setp.ge.s32 	%p166, %r379, %r22;
+	@%p166 bra 	$L__BB0_187;
+
+	add.s64 	%rd230, %rd41, %rd13;
+	shl.b64 	%rd231, %rd230, 2;
+	add.s64 	%rd232, %rd1, %rd231;
+	ld.global.f32 	%f1303, [%rd232+260];
+	mul.f32 	%f1304, %f1303, %f302;
+	fma.rn.f32 	%f1305, %f1558, %f301, %f1304;
+	st.global.f32 	[%rd232+260], %f1305;
+
+$L__BB0_187:
+	cvt.u32.u64 	%r380, %rd21;
+	setp.ge.s32 	%p167, %r380, %r22;
+	@%p167 bra 	$L__BB0_189;
+
+	add.s64 	%rd233, %rd41, %rd13;
+	shl.b64 	%rd234, %rd233, 2;
+	add.s64 	%rd235, %rd1, %rd234;
+	ld.global.f32 	%f1306, [%rd235+264];
+	mul.f32 	%f1307, %f1306, %f302;
+	fma.rn.f32 	%f1308, %f1557, %f301, %f1307;
+	st.global.f32 	[%rd235+264], %f1308;
+
+$L__BB0_189:
+	cvt.u32.u64 	%r381, %rd22;
+	setp.ge.s32 	%p168, %r381, %r22;
+	@%p168 bra 	$L__BB0_191;
+
+	add.s64 	%rd236, %rd41, %rd13;
+	shl.b64 	%rd237, %rd236, 2;
+	add.s64 	%rd238, %rd1, %rd237;
+	ld.global.f32 	%f1309, [%rd238+268];
+	mul.f32 	%f1310, %f1309, %f302;
+	fma.rn.f32 	%f1311, %f1556, %f301, %f1310;
+	st.global.f32 	[%rd238+268], %f1311;
+
+$L__BB0_191:
+	add.s32 	%r388, %r44, 66;
+	setp.ge.s32 	%p169, %r388, %r21;
+	@%p169 bra 	$L__BB0_208;
+
+	cvt.u32.u64 	%r389, %rd13;
+	setp.ge.s32 	%p170, %r389, %r22;
+	mul.wide.s32 	%rd239, %r388, %r26;
+	add.s64 	%rd42, %rd239, %rd25;
+	@%p170 bra 	$L__BB0_194;
+
+	add.s64 	%rd240, %rd42, %rd13;
+	shl.b64 	%rd241, %rd240, 2;
+	add.s64 	%rd242, %rd1, %rd241;
+	ld.global.f32 	%f1312, [%rd242];
+	mul.f32 	%f1313, %f1312, %f302;
+	fma.rn.f32 	%f1314, %f1612, %f301, %f1313;
+	st.global.f32 	[%rd242], %f1314;
+
+$L__BB0_194:
+	cvt.u32.u64 	%r397, %rd14;
+	setp.ge.s32 	%p171, %r397, %r22;
+	@%p171 bra 	$L__BB0_196;
+
+	add.s64 	%rd243, %rd42, %rd13;
+	shl.b64 	%rd244, %rd243, 2;
+	add.s64 	%rd245, %rd1, %rd244;
+	ld.global.f32 	%f1315, [%rd245+4];
+	mul.f32 	%f1316, %f1315, %f302;
+	fma.rn.f32 	%f1317, %f1613, %f301, %f1316;
+	st.global.f32 	[%rd245+4], %f1317;
+
+$L__BB0_196:
+	cvt.u32.u64 	%r398, %rd15;
+	setp.ge.s32 	%p172, %r398, %r22;
+	@%p172 bra 	$L__BB0_198;
+
+	add.s64 	%rd246, %rd42, %rd13;
+	shl.b64 	%rd247, %rd246, 2;
+	add.s64 	%rd248, %rd1, %rd247;
+	ld.global.f32 	%f1318, [%rd248+8];
+	mul.f32 	%f1319, %f1318, %f302;
+	fma.rn.f32 	%f1320, %f1614, %f301, %f1319;
+	st.global.f32 	[%rd248+8], %f1320;
+
+$L__BB0_198:
+	cvt.u32.u64 	%r399, %rd17;
+	setp.ge.s32 	%p173, %r399, %r22;
+	@%p173 bra 	$L__BB0_200;
+
+	add.s64 	%rd249, %rd42, %rd13;
+	shl.b64 	%rd250, %rd249, 2;
+	add.s64 	%rd251, %rd1, %rd250;
+	ld.global.f32 	%f1321, [%rd251+12];
+	mul.f32 	%f1322, %f1321, %f302;
+	fma.rn.f32 	%f1323, %f1615, %f301, %f1322;
+	st.global.f32 	[%rd251+12], %f1323;
+
+$L__BB0_200:
+	cvt.u32.u64 	%r400, %rd18;
+	setp.ge.s32 	%p174, %r400, %r22;
+	@%p174 bra 	$L__BB0_202;
+
+	add.s64 	%rd252, %rd42, %rd13;
+	shl.b64 	%rd253, %rd252, 2;
+	add.s64 	%rd254, %rd1, %rd253;
+	ld.global.f32 	%f1324, [%rd254+256];
+	mul.f32 	%f1325, %f1324, %f302;
+	fma.rn.f32 	%f1326, %f1616, %f301, %f1325;
+	st.global.f32 	[%rd254+256], %f1326;
+
+$L__BB0_202:
+	cvt.u32.u64 	%r401, %rd20;
+	setp.ge.s32 	%p175, %r401, %r22;
+	@%p175 bra 	$L__BB0_204;
+
+	add.s64 	%rd255, %rd42, %rd13;
+	shl.b64 	%rd256, %rd255, 2;
+	add.s64 	%rd257, %rd1, %rd256;
+	ld.global.f32 	%f1327, [%rd257+260];
+	mul.f32 	%f1328, %f1327, %f302;
+	fma.rn.f32 	%f1329, %f1617, %f301, %f1328;
+	st.global.f32 	[%rd257+260], %f1329;
+
+$L__BB0_204:
+	cvt.u32.u64 	%r402, %rd21;
+	setp.ge.s32 	%p176, %r402, %r22;
+	@%p176 bra 	$L__BB0_206;
+
+	add.s64 	%rd258, %rd42, %rd13;
+	shl.b64 	%rd259, %rd258, 2;
+	add.s64 	%rd260, %rd1, %rd259;
+	ld.global.f32 	%f1330, [%rd260+264];
+	mul.f32 	%f1331, %f1330, %f302;
+	fma.rn.f32 	%f1332, %f1618, %f301, %f1331;
+	st.global.f32 	[%rd260+264], %f1332;
+
+$L__BB0_206:
+	cvt.u32.u64 	%r403, %rd22;
+	setp.ge.s32 	%p177, %r403, %r22;
+	@%p177 bra 	$L__BB0_208;
+
+	add.s64 	%rd261, %rd42, %rd13;
+	shl.b64 	%rd262, %rd261, 2;
+	add.s64 	%rd263, %rd1, %rd262;
+	ld.global.f32 	%f1333, [%rd263+268];
+	mul.f32 	%f1334, %f1333, %f302;
+	fma.rn.f32 	%f1335, %f1619, %f301, %f1334;
+	st.global.f32 	[%rd263+268], %f1335;
+
+$L__BB0_208:
+	add.s32 	%r410, %r44, 67;
+	setp.ge.s32 	%p178, %r410, %r21;
+	@%p178 bra 	$L__BB0_361;
+
+	cvt.u32.u64 	%r411, %rd13;
+	setp.ge.s32 	%p179, %r411, %r22;
+	mul.wide.s32 	%rd264, %r410, %r26;
+	add.s64 	%rd43, %rd264, %rd25;
+	@%p179 bra 	$L__BB0_211;
+
+	add.s64 	%rd265, %rd43, %rd13;
+	shl.b64 	%rd266, %rd265, 2;
+	add.s64 	%rd267, %rd1, %rd266;
+	ld.global.f32 	%f1336, [%rd267];
+	mul.f32 	%f1337, %f1336, %f302;
+	fma.rn.f32 	%f1338, %f1620, %f301, %f1337;
+	st.global.f32 	[%rd267], %f1338;
+
+$L__BB0_211:
+	cvt.u32.u64 	%r419, %rd14;
+	setp.ge.s32 	%p180, %r419, %r22;
+	@%p180 bra 	$L__BB0_213;
+
+	add.s64 	%rd268, %rd43, %rd13;
+	shl.b64 	%rd269, %rd268, 2;
+	add.s64 	%rd270, %rd1, %rd269;
+	ld.global.f32 	%f1339, [%rd270+4];
+	mul.f32 	%f1340, %f1339, %f302;
+	fma.rn.f32 	%f1341, %f1621, %f301, %f1340;
+	st.global.f32 	[%rd270+4], %f1341;
+
+$L__BB0_213:
+	cvt.u32.u64 	%r420, %rd15;
+	setp.ge.s32 	%p181, %r420, %r22;
+	@%p181 bra 	$L__BB0_215;
+
+	add.s64 	%rd271, %rd43, %rd13;
+	shl.b64 	%rd272, %rd271, 2;
+	add.s64 	%rd273, %rd1, %rd272;
+	ld.global.f32 	%f1342, [%rd273+8];
+	mul.f32 	%f1343, %f1342, %f302;
+	fma.rn.f32 	%f1344, %f1622, %f301, %f1343;
+	st.global.f32 	[%rd273+8], %f1344;
+
+$L__BB0_215:
+	cvt.u32.u64 	%r421, %rd17;
+	setp.ge.s32 	%p182, %r421, %r22;
+	@%p182 bra 	$L__BB0_217;
+
+	add.s64 	%rd274, %rd43, %rd13;
+	shl.b64 	%rd275, %rd274, 2;
+	add.s64 	%rd276, %rd1, %rd275;
+	ld.global.f32 	%f1345, [%rd276+12];
+	mul.f32 	%f1346, %f1345, %f302;
+	fma.rn.f32 	%f1347, %f1623, %f301, %f1346;
+	st.global.f32 	[%rd276+12], %f1347;
+
+$L__BB0_217:
+	cvt.u32.u64 	%r422, %rd18;
+	setp.ge.s32 	%p183, %r422, %r22;
+	@%p183 bra 	$L__BB0_219;
+
+	add.s64 	%rd277, %rd43, %rd13;
+	shl.b64 	%rd278, %rd277, 2;
+	add.s64 	%rd279, %rd1, %rd278;
+	ld.global.f32 	%f1348, [%rd279+256];
+	mul.f32 	%f1349, %f1348, %f302;
+	fma.rn.f32 	%f1350, %f1624, %f301, %f1349;
+	st.global.f32 	[%rd279+256], %f1350;
+
+$L__BB0_219:
+	cvt.u32.u64 	%r423, %rd20;
+	setp.ge.s32 	%p184, %r423, %r22;
+	@%p184 bra 	$L__BB0_221;
+
+	add.s64 	%rd280, %rd43, %rd13;
+	shl.b64 	%rd281, %rd280, 2;
+	add.s64 	%rd282, %rd1, %rd281;
+	ld.global.f32 	%f1351, [%rd282+260];
+	mul.f32 	%f1352, %f1351, %f302;
+	fma.rn.f32 	%f1353, %f1625, %f301, %f1352;
+	st.global.f32 	[%rd282+260], %f1353;
+
+$L__BB0_221:
+	cvt.u32.u64 	%r424, %rd21;
+	setp.ge.s32 	%p185, %r424, %r22;
+	@%p185 bra 	$L__BB0_223;
+
+	add.s64 	%rd283, %rd43, %rd13;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	ld.global.f32 	%f1354, [%rd285+264];
+	mul.f32 	%f1355, %f1354, %f302;
+	fma.rn.f32 	%f1356, %f1626, %f301, %f1355;
+	st.global.f32 	[%rd285+264], %f1356;
+
+$L__BB0_223:
+	cvt.u32.u64 	%r425, %rd22;
+	setp.ge.s32 	%p186, %r425, %r22;
+	@%p186 bra 	$L__BB0_361;
+
+	add.s64 	%rd286, %rd43, %rd13;
+	shl.b64 	%rd287, %rd286, 2;
+	add.s64 	%rd288, %rd1, %rd287;
+	ld.global.f32 	%f1357, [%rd288+268];
+	mul.f32 	%f1358, %f1357, %f302;
+	fma.rn.f32 	%f1359, %f1627, %f301, %f1358;
+	st.global.f32 	[%rd288+268], %f1359;
+
+$L__BB0_361:
+	ld.param.u32 	%r587, [kiln_sgemm_param_16];
+	bar.sync 	0;
+	mov.u32 	%r586, %nctaid.z;
+	add.s32 	%r618, %r618, %r586;
+	setp.lt.s32 	%p259, %r618, %r587;
+	@%p259 bra 	$L__BB0_2;
+
+$L__BB0_362:
 	ret;
 
 }
