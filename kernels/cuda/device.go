@@ -152,8 +152,8 @@ func (d *Device) Free(b Buffer) error {
 
 // Stats reports the allocator's counters.
 func (d *Device) Stats() AllocStats {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
+	d.alloc.mu.Lock()
+	defer d.alloc.mu.Unlock()
 	return d.alloc.stats
 }
 

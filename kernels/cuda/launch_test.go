@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 )
@@ -12,7 +13,8 @@ import (
 // argument list is tested without a GPU.
 type fakeBackend struct {
 	t        *testing.T
-	drv      *fakeDriver
+	drv      *fakeDriver // called under the allocator's lock
+	mu       sync.Mutex
 	launches []string
 }
 
@@ -46,7 +48,9 @@ func (f *fakeBackend) launch(kernel string, grid, block [3]int, shmem int, args 
 	if shmem < 0 || shmem > 48<<10 {
 		f.t.Errorf("%s: %d bytes of dynamic shared memory", kernel, shmem)
 	}
+	f.mu.Lock()
 	f.launches = append(f.launches, kernel)
+	f.mu.Unlock()
 	return nil
 }
 
@@ -220,5 +224,43 @@ func TestClosedDevice(t *testing.T) {
 	}
 	if err := d.Unary(OpExp, b, b); err != ErrClosed {
 		t.Fatalf("launch on a closed device: %v, want ErrClosed", err)
+	}
+}
+
+// TestConcurrentUse: a Device is used from many goroutines at once (run
+// with -race); the allocator's books balance afterwards.
+func TestConcurrentUse(t *testing.T) {
+	d, fb := fakeDevice(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for it := 0; it < 50; it++ {
+				n := 1 + (g*31+it*7)%5000
+				x, err := d.Alloc(n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := d.Unary(OpGelu, x, x); err != nil {
+					t.Error(err)
+				}
+				_ = d.Stats()
+				if err := d.Free(x); err != nil {
+					t.Error(err)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if st := d.Stats(); st.LiveBytes != 0 || len(fb.launches) != 400 {
+		t.Fatalf("after the goroutines: %+v, %d launches", st, len(fb.launches))
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(fb.drv.live) != 0 {
+		t.Fatalf("%d blocks still at the driver after Close", len(fb.drv.live))
 	}
 }
