@@ -39,4 +39,29 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
 	KILN_CUDA_REQUIRE=1 ./cuda.test -test.run '^$' -test.bench . -test.benchtime 20x -test.timeout 240s 2>&1 | tee "$out/bench.log" || rc=1
 	PYTHONUNBUFFERED=1 timeout 180 python3 torch_baseline.py 2>&1 | tee "$out/torch.log" || rc=1
 fi
+# A summary for bench/results: the GPU, the tests' verdicts, every rate.
+{
+	echo "# kernels/cuda on $(head -3 "$out/gpu.txt" | tail -1)"
+	echo
+	echo '```'
+	cat "$out/gpu.txt"
+	echo '```'
+	if [ -f "$out/conformance.log" ]; then
+		echo
+		echo "## Conformance"
+		echo
+		echo '```'
+		grep -E '^(--- (PASS|FAIL|SKIP)|FAIL|ok|PASS|cuda conformance)|NMSE|bitwise|draws differ' "$out/conformance.log"
+		echo '```'
+	fi
+	if [ -f "$out/bench.log" ]; then
+		echo
+		echo "## Benchmarks (kiln, then PyTorch on the same GPU)"
+		echo
+		echo '```'
+		grep -E '^Benchmark' "$out/bench.log"
+		cat "$out/torch.log" 2>/dev/null
+		echo '```'
+	fi
+} >"$out/summary.md"
 exit $rc
