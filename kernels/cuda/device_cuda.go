@@ -41,11 +41,12 @@ func (b *cudaBackend) loop(ordinal int, ready chan<- error) {
 	// Never unlocked: if the goroutine ends, so does its thread, and the
 	// context never wanders to another one.
 	runtime.LockOSThread()
-	err := catch("open", func() error { return b.open(ordinal) })
+	op := fmt.Sprintf("open GPU %d", ordinal)
+	err := catch(op, func() error { return b.open(ordinal) })
 	if err != nil {
 		b.freeKernels()
 		if b.ctx != 0 {
-			catch("open", func() error { cu.CtxDestroy(&b.ctx); return nil })
+			catch(op, func() error { cu.CtxDestroy(&b.ctx); return nil })
 		}
 		ready <- err
 		return
