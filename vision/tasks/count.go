@@ -12,11 +12,7 @@ import "fmt"
 //	level 3: 4 colours, 3 kinds, answers 0-5, 2-6 distractors
 //
 // Trace: "<what> per row: 0 1 2 0, total 3. <answer>3</answer>" (rows top
-// to bottom) or "<what> per column: 1 0 2 0, total 3. ..." (columns left to
-// right). The route is a hash of the scene, so to the model it is a coin
-// flip: sampled answers take both routes, whose misreadings differ, and a
-// majority vote over them beats one greedy reading (the spec's "different
-// samples take different routes to an answer").
+// to bottom).
 
 const (
 	countCell  = 8
@@ -96,29 +92,6 @@ func countRows(s *Scene, q Query) []int {
 	return rows
 }
 
-// countCols returns how many shapes q counts in each grid column.
-func countCols(s *Scene, q Query) []int {
-	cols := make([]int, countSide)
-	for _, sh := range s.Shapes {
-		if countMatch(q, sh) {
-			cols[min(max(sh.X/countCell, 0), countSide-1)]++
-		}
-	}
-	return cols
-}
-
-// countByColumns picks the trace's route from an FNV-1a hash of the shapes'
-// cells and colours: fixed per scene, unpredictable from the image.
-func countByColumns(s *Scene) bool {
-	h := uint32(2166136261)
-	for _, sh := range s.Shapes {
-		for _, b := range []byte{byte(sh.X), byte(sh.Y), byte(len(sh.Colour)), byte(len(sh.Kind))} {
-			h = (h ^ uint32(b)) * 16777619
-		}
-	}
-	return h>>16&1 == 1
-}
-
 func countAnswer(s *Scene, q Query) string {
 	n := 0
 	for _, r := range countRows(s, q) {
@@ -136,9 +109,6 @@ func countReason(s *Scene, q Query) string {
 		what = string(q.Colour) + " shapes"
 	case q.Kind != "":
 		what = q.Kind.plural()
-	}
-	if countByColumns(s) {
-		return fmt.Sprintf("%s per column: %s, total %s.", what, joinInts(countCols(s, q), " "), countAnswer(s, q))
 	}
 	return fmt.Sprintf("%s per row: %s, total %s.", what, joinInts(countRows(s, q), " "), countAnswer(s, q))
 }
