@@ -10,6 +10,8 @@ import (
 	"github.com/mumax/3/cuda/cu"
 )
 
+const emulated = false
+
 // ptxModule is one source's PTX (zptx_cuda.go) and the kernels it defines.
 type ptxModule struct {
 	name         string

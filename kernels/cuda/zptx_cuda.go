@@ -108614,11 +108614,11 @@ const ptx_sample_80 = `//
 )
 .maxntid 1024, 1, 1
 {
-	.reg .pred 	%p<802>;
-	.reg .f32 	%f<275>;
-	.reg .b32 	%r<1788>;
-	.reg .f64 	%fd<429>;
-	.reg .b64 	%rd<116>;
+	.reg .pred 	%p<857>;
+	.reg .f32 	%f<280>;
+	.reg .b32 	%r<1896>;
+	.reg .f64 	%fd<473>;
+	.reg .b64 	%rd<124>;
 	// demoted variable
 	.shared .align 4 .b8 _ZZ11kiln_sampleE7scratch[128];
 	// demoted variable
@@ -108632,687 +108632,687 @@ const ptx_sample_80 = `//
 	// demoted variable
 	.shared .align 4 .u32 _ZZ11kiln_sampleE3sbi;
 
-	ld.param.u32 	%r306, [kiln_sample_param_0];
-	ld.param.u32 	%r307, [kiln_sample_param_1];
-	ld.param.f32 	%f64, [kiln_sample_param_2];
-	ld.param.u32 	%r308, [kiln_sample_param_3];
-	ld.param.f32 	%f65, [kiln_sample_param_4];
+	ld.param.u32 	%r323, [kiln_sample_param_0];
+	ld.param.u32 	%r324, [kiln_sample_param_1];
+	ld.param.f32 	%f67, [kiln_sample_param_2];
+	ld.param.u32 	%r325, [kiln_sample_param_3];
+	ld.param.f32 	%f68, [kiln_sample_param_4];
 	ld.param.u64 	%rd10, [kiln_sample_param_5];
 	ld.param.u64 	%rd14, [kiln_sample_param_6];
 	ld.param.u64 	%rd11, [kiln_sample_param_7];
 	ld.param.u64 	%rd12, [kiln_sample_param_8];
 	ld.param.u64 	%rd13, [kiln_sample_param_9];
 	cvta.to.global.u64 	%rd1, %rd14;
-	mov.u32 	%r1661, %ctaid.x;
-	setp.ge.s32 	%p17, %r1661, %r306;
-	@%p17 bra 	$L__BB0_307;
+	mov.u32 	%r1762, %ctaid.x;
+	setp.ge.s32 	%p17, %r1762, %r323;
+	@%p17 bra 	$L__BB0_331;
 
 	mov.u32 	%r2, %tid.x;
 	and.b32  	%r3, %r2, 31;
-	shr.u32 	%r309, %r2, 5;
+	shr.u32 	%r326, %r2, 5;
 	mov.u32 	%r4, %ntid.x;
 	shr.u32 	%r5, %r4, 5;
-	rcp.rn.f32 	%f1, %f64;
-	shl.b32 	%r310, %r309, 2;
-	mov.u32 	%r311, _ZZ11kiln_sampleE2sn;
-	add.s32 	%r6, %r311, %r310;
-	shl.b32 	%r312, %r309, 3;
-	mov.u32 	%r313, _ZZ11kiln_sampleE2ss;
-	add.s32 	%r7, %r313, %r312;
-	shl.b32 	%r314, %r2, 2;
-	and.b32  	%r315, %r314, 124;
-	add.s32 	%r8, %r311, %r315;
-	shl.b32 	%r316, %r2, 3;
-	and.b32  	%r317, %r316, 248;
-	add.s32 	%r9, %r313, %r317;
+	rcp.rn.f32 	%f1, %f67;
+	shl.b32 	%r327, %r326, 2;
+	mov.u32 	%r328, _ZZ11kiln_sampleE2sn;
+	add.s32 	%r6, %r328, %r327;
+	shl.b32 	%r329, %r326, 3;
+	mov.u32 	%r330, _ZZ11kiln_sampleE2ss;
+	add.s32 	%r7, %r330, %r329;
+	shl.b32 	%r331, %r2, 2;
+	and.b32  	%r332, %r331, 124;
+	add.s32 	%r8, %r328, %r332;
+	shl.b32 	%r333, %r2, 3;
+	and.b32  	%r334, %r333, 248;
+	add.s32 	%r9, %r330, %r334;
 	and.b32  	%r10, %r5, 3;
 	cvta.to.global.u64 	%rd75, %rd11;
-	cvta.to.global.u64 	%rd106, %rd12;
-	cvta.to.global.u64 	%rd114, %rd13;
+	cvta.to.global.u64 	%rd114, %rd12;
+	cvta.to.global.u64 	%rd122, %rd13;
 
 $L__BB0_2:
-	mul.wide.s32 	%rd2, %r1661, %r307;
-	setp.ge.s32 	%p18, %r2, %r307;
-	mov.f32 	%f261, 0fFF800000;
+	mul.wide.s32 	%rd2, %r1762, %r324;
+	setp.ge.s32 	%p18, %r2, %r324;
+	mov.f32 	%f265, 0fFF800000;
 	@%p18 bra 	$L__BB0_5;
 
 	cvta.to.global.u64 	%rd3, %rd10;
-	mov.u32 	%r1662, %r2;
+	mov.u32 	%r1763, %r2;
 
 $L__BB0_4:
-	cvt.s64.s32 	%rd15, %r1662;
+	cvt.s64.s32 	%rd15, %r1763;
 	add.s64 	%rd16, %rd2, %rd15;
 	shl.b64 	%rd17, %rd16, 2;
 	add.s64 	%rd18, %rd3, %rd17;
-	ld.global.f32 	%f68, [%rd18];
-	max.f32 	%f261, %f261, %f68;
-	add.s32 	%r1662, %r1662, %r4;
-	setp.lt.s32 	%p19, %r1662, %r307;
+	ld.global.f32 	%f71, [%rd18];
+	max.f32 	%f265, %f265, %f71;
+	add.s32 	%r1763, %r1763, %r4;
+	setp.lt.s32 	%p19, %r1763, %r324;
 	@%p19 bra 	$L__BB0_4;
 
 $L__BB0_5:
-	mov.b32 	%r318, %f261;
-	mov.u32 	%r319, 31;
-	mov.u32 	%r320, 16;
-	mov.u32 	%r321, -1;
-	shfl.sync.bfly.b32 	%r322|%p20, %r318, %r320, %r319, %r321;
-	mov.b32 	%f69, %r322;
-	setp.lt.f32 	%p21, %f261, %f69;
-	setp.nan.f32 	%p22, %f69, %f69;
+	mov.b32 	%r335, %f265;
+	mov.u32 	%r336, 31;
+	mov.u32 	%r337, 16;
+	mov.u32 	%r338, -1;
+	shfl.sync.bfly.b32 	%r339|%p20, %r335, %r337, %r336, %r338;
+	mov.b32 	%f72, %r339;
+	setp.lt.f32 	%p21, %f265, %f72;
+	setp.nan.f32 	%p22, %f72, %f72;
 	or.pred  	%p23, %p21, %p22;
-	selp.f32 	%f70, %f69, %f261, %p23;
-	mov.b32 	%r323, %f70;
-	mov.u32 	%r324, 8;
-	shfl.sync.bfly.b32 	%r325|%p24, %r323, %r324, %r319, %r321;
-	mov.b32 	%f71, %r325;
-	setp.lt.f32 	%p25, %f70, %f71;
-	setp.nan.f32 	%p26, %f71, %f71;
+	selp.f32 	%f73, %f72, %f265, %p23;
+	mov.b32 	%r340, %f73;
+	mov.u32 	%r341, 8;
+	shfl.sync.bfly.b32 	%r342|%p24, %r340, %r341, %r336, %r338;
+	mov.b32 	%f74, %r342;
+	setp.lt.f32 	%p25, %f73, %f74;
+	setp.nan.f32 	%p26, %f74, %f74;
 	or.pred  	%p27, %p25, %p26;
-	selp.f32 	%f72, %f71, %f70, %p27;
-	mov.b32 	%r326, %f72;
-	mov.u32 	%r327, 4;
-	shfl.sync.bfly.b32 	%r328|%p28, %r326, %r327, %r319, %r321;
-	mov.b32 	%f73, %r328;
-	setp.lt.f32 	%p29, %f72, %f73;
-	setp.nan.f32 	%p30, %f73, %f73;
+	selp.f32 	%f75, %f74, %f73, %p27;
+	mov.b32 	%r343, %f75;
+	mov.u32 	%r344, 4;
+	shfl.sync.bfly.b32 	%r345|%p28, %r343, %r344, %r336, %r338;
+	mov.b32 	%f76, %r345;
+	setp.lt.f32 	%p29, %f75, %f76;
+	setp.nan.f32 	%p30, %f76, %f76;
 	or.pred  	%p31, %p29, %p30;
-	selp.f32 	%f74, %f73, %f72, %p31;
-	mov.b32 	%r329, %f74;
-	mov.u32 	%r330, 2;
-	shfl.sync.bfly.b32 	%r331|%p32, %r329, %r330, %r319, %r321;
-	mov.b32 	%f75, %r331;
-	setp.lt.f32 	%p33, %f74, %f75;
-	setp.nan.f32 	%p34, %f75, %f75;
+	selp.f32 	%f77, %f76, %f75, %p31;
+	mov.b32 	%r346, %f77;
+	mov.u32 	%r347, 2;
+	shfl.sync.bfly.b32 	%r348|%p32, %r346, %r347, %r336, %r338;
+	mov.b32 	%f78, %r348;
+	setp.lt.f32 	%p33, %f77, %f78;
+	setp.nan.f32 	%p34, %f78, %f78;
 	or.pred  	%p35, %p33, %p34;
-	selp.f32 	%f76, %f75, %f74, %p35;
-	mov.b32 	%r332, %f76;
-	mov.u32 	%r333, 1;
-	shfl.sync.bfly.b32 	%r334|%p36, %r332, %r333, %r319, %r321;
-	mov.b32 	%f77, %r334;
-	setp.lt.f32 	%p37, %f76, %f77;
-	setp.nan.f32 	%p38, %f77, %f77;
+	selp.f32 	%f79, %f78, %f77, %p35;
+	mov.b32 	%r349, %f79;
+	mov.u32 	%r350, 1;
+	shfl.sync.bfly.b32 	%r351|%p36, %r349, %r350, %r336, %r338;
+	mov.b32 	%f80, %r351;
+	setp.lt.f32 	%p37, %f79, %f80;
+	setp.nan.f32 	%p38, %f80, %f80;
 	or.pred  	%p39, %p37, %p38;
-	selp.f32 	%f5, %f77, %f76, %p39;
+	selp.f32 	%f5, %f80, %f79, %p39;
 	bar.sync 	0;
 	setp.ne.s32 	%p40, %r3, 0;
 	@%p40 bra 	$L__BB0_7;
 
-	shr.u32 	%r335, %r2, 3;
-	and.b32  	%r336, %r335, 536870908;
-	mov.u32 	%r337, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r338, %r337, %r336;
-	st.shared.f32 	[%r338], %f5;
+	shr.u32 	%r352, %r2, 3;
+	and.b32  	%r353, %r352, 536870908;
+	mov.u32 	%r354, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r355, %r354, %r353;
+	st.shared.f32 	[%r355], %f5;
 
 $L__BB0_7:
 	setp.ge.u32 	%p41, %r3, %r5;
 	bar.sync 	0;
-	mov.f32 	%f262, 0fFF800000;
+	mov.f32 	%f266, 0fFF800000;
 	@%p41 bra 	$L__BB0_9;
 
-	shl.b32 	%r339, %r3, 2;
-	mov.u32 	%r340, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r341, %r340, %r339;
-	ld.shared.f32 	%f262, [%r341];
+	shl.b32 	%r356, %r3, 2;
+	mov.u32 	%r357, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r358, %r357, %r356;
+	ld.shared.f32 	%f266, [%r358];
 
 $L__BB0_9:
-	mov.b32 	%r342, %f262;
-	mov.u32 	%r343, 31;
-	mov.u32 	%r344, 16;
-	mov.u32 	%r345, -1;
-	shfl.sync.bfly.b32 	%r346|%p42, %r342, %r344, %r343, %r345;
-	mov.b32 	%f80, %r346;
-	setp.lt.f32 	%p43, %f262, %f80;
-	setp.nan.f32 	%p44, %f80, %f80;
-	mov.f32 	%f264, 0f00000000;
+	mov.b32 	%r359, %f266;
+	mov.u32 	%r360, 31;
+	mov.u32 	%r361, 16;
+	mov.u32 	%r362, -1;
+	shfl.sync.bfly.b32 	%r363|%p42, %r359, %r361, %r360, %r362;
+	mov.b32 	%f83, %r363;
+	setp.lt.f32 	%p43, %f266, %f83;
+	setp.nan.f32 	%p44, %f83, %f83;
+	mov.f32 	%f268, 0f00000000;
 	or.pred  	%p45, %p43, %p44;
-	selp.f32 	%f81, %f80, %f262, %p45;
-	mov.b32 	%r347, %f81;
-	mov.u32 	%r348, 8;
-	shfl.sync.bfly.b32 	%r349|%p46, %r347, %r348, %r343, %r345;
-	mov.b32 	%f82, %r349;
-	setp.lt.f32 	%p47, %f81, %f82;
-	setp.nan.f32 	%p48, %f82, %f82;
+	selp.f32 	%f84, %f83, %f266, %p45;
+	mov.b32 	%r364, %f84;
+	mov.u32 	%r365, 8;
+	shfl.sync.bfly.b32 	%r366|%p46, %r364, %r365, %r360, %r362;
+	mov.b32 	%f85, %r366;
+	setp.lt.f32 	%p47, %f84, %f85;
+	setp.nan.f32 	%p48, %f85, %f85;
 	or.pred  	%p49, %p47, %p48;
-	selp.f32 	%f83, %f82, %f81, %p49;
-	mov.b32 	%r350, %f83;
-	mov.u32 	%r351, 4;
-	shfl.sync.bfly.b32 	%r352|%p50, %r350, %r351, %r343, %r345;
-	mov.b32 	%f84, %r352;
-	setp.lt.f32 	%p51, %f83, %f84;
-	setp.nan.f32 	%p52, %f84, %f84;
+	selp.f32 	%f86, %f85, %f84, %p49;
+	mov.b32 	%r367, %f86;
+	mov.u32 	%r368, 4;
+	shfl.sync.bfly.b32 	%r369|%p50, %r367, %r368, %r360, %r362;
+	mov.b32 	%f87, %r369;
+	setp.lt.f32 	%p51, %f86, %f87;
+	setp.nan.f32 	%p52, %f87, %f87;
 	or.pred  	%p53, %p51, %p52;
-	selp.f32 	%f85, %f84, %f83, %p53;
-	mov.b32 	%r353, %f85;
-	mov.u32 	%r354, 2;
-	shfl.sync.bfly.b32 	%r355|%p54, %r353, %r354, %r343, %r345;
-	mov.b32 	%f86, %r355;
-	setp.lt.f32 	%p55, %f85, %f86;
-	setp.nan.f32 	%p56, %f86, %f86;
+	selp.f32 	%f88, %f87, %f86, %p53;
+	mov.b32 	%r370, %f88;
+	mov.u32 	%r371, 2;
+	shfl.sync.bfly.b32 	%r372|%p54, %r370, %r371, %r360, %r362;
+	mov.b32 	%f89, %r372;
+	setp.lt.f32 	%p55, %f88, %f89;
+	setp.nan.f32 	%p56, %f89, %f89;
 	or.pred  	%p57, %p55, %p56;
-	selp.f32 	%f87, %f86, %f85, %p57;
-	mov.b32 	%r356, %f87;
-	mov.u32 	%r357, 1;
-	shfl.sync.bfly.b32 	%r358|%p58, %r356, %r357, %r343, %r345;
-	mov.b32 	%f88, %r358;
-	setp.lt.f32 	%p59, %f87, %f88;
-	setp.nan.f32 	%p60, %f88, %f88;
+	selp.f32 	%f90, %f89, %f88, %p57;
+	mov.b32 	%r373, %f90;
+	mov.u32 	%r374, 1;
+	shfl.sync.bfly.b32 	%r375|%p58, %r373, %r374, %r360, %r362;
+	mov.b32 	%f91, %r375;
+	setp.lt.f32 	%p59, %f90, %f91;
+	setp.nan.f32 	%p60, %f91, %f91;
 	or.pred  	%p61, %p59, %p60;
-	selp.f32 	%f8, %f88, %f87, %p61;
+	selp.f32 	%f8, %f91, %f90, %p61;
 	@%p18 bra 	$L__BB0_12;
 
 	cvta.to.global.u64 	%rd4, %rd10;
-	mov.u32 	%r1663, %r2;
+	mov.u32 	%r1764, %r2;
 
 $L__BB0_11:
-	cvt.s64.s32 	%rd19, %r1663;
+	cvt.s64.s32 	%rd19, %r1764;
 	add.s64 	%rd20, %rd2, %rd19;
 	shl.b64 	%rd21, %rd20, 2;
 	add.s64 	%rd22, %rd4, %rd21;
-	ld.global.f32 	%f90, [%rd22];
-	sub.f32 	%f91, %f90, %f8;
-	mov.f32 	%f92, 0f3F000000;
-	mov.f32 	%f93, 0f3BBB989D;
-	fma.rn.f32 	%f94, %f91, %f93, %f92;
-	mov.f32 	%f95, 0f3FB8AA3B;
-	mov.f32 	%f96, 0f437C0000;
-	cvt.sat.f32.f32 	%f97, %f94;
-	mov.f32 	%f98, 0f4B400001;
-	fma.rm.f32 	%f99, %f97, %f96, %f98;
-	add.f32 	%f100, %f99, 0fCB40007F;
-	neg.f32 	%f101, %f100;
-	fma.rn.f32 	%f102, %f91, %f95, %f101;
-	mov.f32 	%f103, 0f32A57060;
-	fma.rn.f32 	%f104, %f91, %f103, %f102;
-	mov.b32 	%r359, %f99;
-	shl.b32 	%r360, %r359, 23;
-	mov.b32 	%f105, %r360;
-	ex2.approx.ftz.f32 	%f106, %f104;
-	fma.rn.f32 	%f264, %f106, %f105, %f264;
-	add.s32 	%r1663, %r1663, %r4;
-	setp.lt.s32 	%p63, %r1663, %r307;
+	ld.global.f32 	%f93, [%rd22];
+	sub.f32 	%f94, %f93, %f8;
+	mov.f32 	%f95, 0f3F000000;
+	mov.f32 	%f96, 0f3BBB989D;
+	fma.rn.f32 	%f97, %f94, %f96, %f95;
+	mov.f32 	%f98, 0f3FB8AA3B;
+	mov.f32 	%f99, 0f437C0000;
+	cvt.sat.f32.f32 	%f100, %f97;
+	mov.f32 	%f101, 0f4B400001;
+	fma.rm.f32 	%f102, %f100, %f99, %f101;
+	add.f32 	%f103, %f102, 0fCB40007F;
+	neg.f32 	%f104, %f103;
+	fma.rn.f32 	%f105, %f94, %f98, %f104;
+	mov.f32 	%f106, 0f32A57060;
+	fma.rn.f32 	%f107, %f94, %f106, %f105;
+	mov.b32 	%r376, %f102;
+	shl.b32 	%r377, %r376, 23;
+	mov.b32 	%f108, %r377;
+	ex2.approx.ftz.f32 	%f109, %f107;
+	fma.rn.f32 	%f268, %f109, %f108, %f268;
+	add.s32 	%r1764, %r1764, %r4;
+	setp.lt.s32 	%p63, %r1764, %r324;
 	@%p63 bra 	$L__BB0_11;
 
 $L__BB0_12:
-	mov.b32 	%r361, %f264;
-	shfl.sync.bfly.b32 	%r365|%p64, %r361, %r344, %r343, %r345;
-	mov.b32 	%f107, %r365;
-	add.f32 	%f108, %f264, %f107;
-	mov.b32 	%r366, %f108;
-	shfl.sync.bfly.b32 	%r368|%p65, %r366, %r348, %r343, %r345;
-	mov.b32 	%f109, %r368;
-	add.f32 	%f110, %f108, %f109;
-	mov.b32 	%r369, %f110;
-	shfl.sync.bfly.b32 	%r371|%p66, %r369, %r351, %r343, %r345;
-	mov.b32 	%f111, %r371;
-	add.f32 	%f112, %f110, %f111;
-	mov.b32 	%r372, %f112;
-	shfl.sync.bfly.b32 	%r374|%p67, %r372, %r354, %r343, %r345;
-	mov.b32 	%f113, %r374;
-	add.f32 	%f114, %f112, %f113;
-	mov.b32 	%r375, %f114;
-	shfl.sync.bfly.b32 	%r377|%p68, %r375, %r357, %r343, %r345;
-	mov.b32 	%f115, %r377;
-	add.f32 	%f12, %f114, %f115;
+	mov.b32 	%r378, %f268;
+	shfl.sync.bfly.b32 	%r382|%p64, %r378, %r361, %r360, %r362;
+	mov.b32 	%f110, %r382;
+	add.f32 	%f111, %f268, %f110;
+	mov.b32 	%r383, %f111;
+	shfl.sync.bfly.b32 	%r385|%p65, %r383, %r365, %r360, %r362;
+	mov.b32 	%f112, %r385;
+	add.f32 	%f113, %f111, %f112;
+	mov.b32 	%r386, %f113;
+	shfl.sync.bfly.b32 	%r388|%p66, %r386, %r368, %r360, %r362;
+	mov.b32 	%f114, %r388;
+	add.f32 	%f115, %f113, %f114;
+	mov.b32 	%r389, %f115;
+	shfl.sync.bfly.b32 	%r391|%p67, %r389, %r371, %r360, %r362;
+	mov.b32 	%f116, %r391;
+	add.f32 	%f117, %f115, %f116;
+	mov.b32 	%r392, %f117;
+	shfl.sync.bfly.b32 	%r394|%p68, %r392, %r374, %r360, %r362;
+	mov.b32 	%f118, %r394;
+	add.f32 	%f12, %f117, %f118;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_14;
 
-	shr.u32 	%r378, %r2, 3;
-	and.b32  	%r379, %r378, 536870908;
-	mov.u32 	%r380, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r381, %r380, %r379;
-	st.shared.f32 	[%r381], %f12;
+	shr.u32 	%r395, %r2, 3;
+	and.b32  	%r396, %r395, 536870908;
+	mov.u32 	%r397, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r398, %r397, %r396;
+	st.shared.f32 	[%r398], %f12;
 
 $L__BB0_14:
 	bar.sync 	0;
-	mov.f32 	%f265, 0f00000000;
+	mov.f32 	%f269, 0f00000000;
 	@%p41 bra 	$L__BB0_16;
 
-	shl.b32 	%r382, %r3, 2;
-	mov.u32 	%r383, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r384, %r383, %r382;
-	ld.shared.f32 	%f265, [%r384];
+	shl.b32 	%r399, %r3, 2;
+	mov.u32 	%r400, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r401, %r400, %r399;
+	ld.shared.f32 	%f269, [%r401];
 
 $L__BB0_16:
-	mov.b32 	%r385, %f265;
-	mov.u32 	%r386, 31;
-	mov.u32 	%r387, 16;
-	mov.u32 	%r388, -1;
-	shfl.sync.bfly.b32 	%r389|%p71, %r385, %r387, %r386, %r388;
-	mov.b32 	%f117, %r389;
-	add.f32 	%f118, %f265, %f117;
-	mov.b32 	%r390, %f118;
-	mov.u32 	%r391, 8;
-	shfl.sync.bfly.b32 	%r392|%p72, %r390, %r391, %r386, %r388;
-	mov.b32 	%f119, %r392;
-	add.f32 	%f120, %f118, %f119;
-	mov.b32 	%r393, %f120;
-	mov.u32 	%r394, 4;
-	shfl.sync.bfly.b32 	%r395|%p73, %r393, %r394, %r386, %r388;
-	mov.b32 	%f121, %r395;
-	add.f32 	%f122, %f120, %f121;
-	mov.b32 	%r396, %f122;
-	mov.u32 	%r397, 2;
-	shfl.sync.bfly.b32 	%r398|%p74, %r396, %r397, %r386, %r388;
-	mov.b32 	%f123, %r398;
-	add.f32 	%f124, %f122, %f123;
-	mov.b32 	%r399, %f124;
-	mov.u32 	%r400, 1;
-	shfl.sync.bfly.b32 	%r401|%p75, %r399, %r400, %r386, %r388;
-	mov.b32 	%f125, %r401;
-	add.f32 	%f126, %f124, %f125;
-	setp.lt.f32 	%p76, %f126, 0f00800000;
-	mul.f32 	%f127, %f126, 0f4B000000;
-	selp.f32 	%f15, %f127, %f126, %p76;
-	selp.f32 	%f128, 0fC1B80000, 0f00000000, %p76;
-	mov.b32 	%r402, %f15;
-	add.s32 	%r403, %r402, -1059760811;
-	and.b32  	%r404, %r403, -8388608;
-	sub.s32 	%r405, %r402, %r404;
-	mov.b32 	%f129, %r405;
-	cvt.rn.f32.s32 	%f130, %r404;
-	mov.f32 	%f131, 0f34000000;
-	fma.rn.f32 	%f132, %f130, %f131, %f128;
-	add.f32 	%f133, %f129, 0fBF800000;
-	mov.f32 	%f134, 0f3E1039F6;
-	mov.f32 	%f135, 0fBE055027;
-	fma.rn.f32 	%f136, %f135, %f133, %f134;
-	mov.f32 	%f137, 0fBDF8CDCC;
-	fma.rn.f32 	%f138, %f136, %f133, %f137;
-	mov.f32 	%f139, 0f3E0F2955;
-	fma.rn.f32 	%f140, %f138, %f133, %f139;
-	mov.f32 	%f141, 0fBE2AD8B9;
-	fma.rn.f32 	%f142, %f140, %f133, %f141;
-	mov.f32 	%f143, 0f3E4CED0B;
-	fma.rn.f32 	%f144, %f142, %f133, %f143;
-	mov.f32 	%f145, 0fBE7FFF22;
-	fma.rn.f32 	%f146, %f144, %f133, %f145;
-	mov.f32 	%f147, 0f3EAAAA78;
-	fma.rn.f32 	%f148, %f146, %f133, %f147;
-	mov.f32 	%f149, 0fBF000000;
-	fma.rn.f32 	%f150, %f148, %f133, %f149;
-	mul.f32 	%f151, %f133, %f150;
-	fma.rn.f32 	%f152, %f151, %f133, %f133;
-	mov.f32 	%f153, 0f3F317218;
-	fma.rn.f32 	%f266, %f132, %f153, %f152;
-	setp.lt.u32 	%p77, %r402, 2139095040;
+	mov.b32 	%r402, %f269;
+	mov.u32 	%r403, 31;
+	mov.u32 	%r404, 16;
+	mov.u32 	%r405, -1;
+	shfl.sync.bfly.b32 	%r406|%p71, %r402, %r404, %r403, %r405;
+	mov.b32 	%f120, %r406;
+	add.f32 	%f121, %f269, %f120;
+	mov.b32 	%r407, %f121;
+	mov.u32 	%r408, 8;
+	shfl.sync.bfly.b32 	%r409|%p72, %r407, %r408, %r403, %r405;
+	mov.b32 	%f122, %r409;
+	add.f32 	%f123, %f121, %f122;
+	mov.b32 	%r410, %f123;
+	mov.u32 	%r411, 4;
+	shfl.sync.bfly.b32 	%r412|%p73, %r410, %r411, %r403, %r405;
+	mov.b32 	%f124, %r412;
+	add.f32 	%f125, %f123, %f124;
+	mov.b32 	%r413, %f125;
+	mov.u32 	%r414, 2;
+	shfl.sync.bfly.b32 	%r415|%p74, %r413, %r414, %r403, %r405;
+	mov.b32 	%f126, %r415;
+	add.f32 	%f127, %f125, %f126;
+	mov.b32 	%r416, %f127;
+	mov.u32 	%r417, 1;
+	shfl.sync.bfly.b32 	%r418|%p75, %r416, %r417, %r403, %r405;
+	mov.b32 	%f128, %r418;
+	add.f32 	%f129, %f127, %f128;
+	setp.lt.f32 	%p76, %f129, 0f00800000;
+	mul.f32 	%f130, %f129, 0f4B000000;
+	selp.f32 	%f15, %f130, %f129, %p76;
+	selp.f32 	%f131, 0fC1B80000, 0f00000000, %p76;
+	mov.b32 	%r419, %f15;
+	add.s32 	%r420, %r419, -1059760811;
+	and.b32  	%r421, %r420, -8388608;
+	sub.s32 	%r422, %r419, %r421;
+	mov.b32 	%f132, %r422;
+	cvt.rn.f32.s32 	%f133, %r421;
+	mov.f32 	%f134, 0f34000000;
+	fma.rn.f32 	%f135, %f133, %f134, %f131;
+	add.f32 	%f136, %f132, 0fBF800000;
+	mov.f32 	%f137, 0f3E1039F6;
+	mov.f32 	%f138, 0fBE055027;
+	fma.rn.f32 	%f139, %f138, %f136, %f137;
+	mov.f32 	%f140, 0fBDF8CDCC;
+	fma.rn.f32 	%f141, %f139, %f136, %f140;
+	mov.f32 	%f142, 0f3E0F2955;
+	fma.rn.f32 	%f143, %f141, %f136, %f142;
+	mov.f32 	%f144, 0fBE2AD8B9;
+	fma.rn.f32 	%f145, %f143, %f136, %f144;
+	mov.f32 	%f146, 0f3E4CED0B;
+	fma.rn.f32 	%f147, %f145, %f136, %f146;
+	mov.f32 	%f148, 0fBE7FFF22;
+	fma.rn.f32 	%f149, %f147, %f136, %f148;
+	mov.f32 	%f150, 0f3EAAAA78;
+	fma.rn.f32 	%f151, %f149, %f136, %f150;
+	mov.f32 	%f152, 0fBF000000;
+	fma.rn.f32 	%f153, %f151, %f136, %f152;
+	mul.f32 	%f154, %f136, %f153;
+	fma.rn.f32 	%f155, %f154, %f136, %f136;
+	mov.f32 	%f156, 0f3F317218;
+	fma.rn.f32 	%f270, %f135, %f156, %f155;
+	setp.lt.u32 	%p77, %r419, 2139095040;
 	@%p77 bra 	$L__BB0_18;
 
-	mov.f32 	%f154, 0f7F800000;
-	fma.rn.f32 	%f266, %f15, %f154, %f154;
+	mov.f32 	%f157, 0f7F800000;
+	fma.rn.f32 	%f270, %f15, %f157, %f157;
 
 $L__BB0_18:
-	ld.param.f32 	%f259, [kiln_sample_param_2];
+	ld.param.f32 	%f263, [kiln_sample_param_2];
 	setp.eq.f32 	%p78, %f15, 0f00000000;
-	selp.f32 	%f155, 0fFF800000, %f266, %p78;
-	add.f32 	%f19, %f8, %f155;
-	setp.gtu.f32 	%p79, %f259, 0f00000000;
+	selp.f32 	%f158, 0fFF800000, %f270, %p78;
+	add.f32 	%f19, %f8, %f158;
+	setp.gtu.f32 	%p79, %f263, 0f00000000;
 	@%p79 bra 	$L__BB0_71;
 	bra.uni 	$L__BB0_19;
 
 $L__BB0_71:
-	mov.f32 	%f270, 0fFF800000;
+	mov.f32 	%f274, 0fFF800000;
 	@%p18 bra 	$L__BB0_74;
 
 	cvta.to.global.u64 	%rd6, %rd10;
-	mov.u32 	%r1670, %r2;
+	mov.u32 	%r1771, %r2;
 
 $L__BB0_73:
-	cvt.s64.s32 	%rd27, %r1670;
+	cvt.s64.s32 	%rd27, %r1771;
 	add.s64 	%rd28, %rd2, %rd27;
 	shl.b64 	%rd29, %rd28, 2;
 	add.s64 	%rd30, %rd6, %rd29;
-	ld.global.f32 	%f161, [%rd30];
-	mul.f32 	%f162, %f1, %f161;
-	max.f32 	%f270, %f270, %f162;
-	add.s32 	%r1670, %r1670, %r4;
-	setp.lt.s32 	%p157, %r1670, %r307;
+	ld.global.f32 	%f164, [%rd30];
+	mul.f32 	%f165, %f1, %f164;
+	max.f32 	%f274, %f274, %f165;
+	add.s32 	%r1771, %r1771, %r4;
+	setp.lt.s32 	%p157, %r1771, %r324;
 	@%p157 bra 	$L__BB0_73;
 
 $L__BB0_74:
-	mov.b32 	%r451, %f270;
-	mov.u32 	%r452, 31;
-	mov.u32 	%r453, 16;
-	mov.u32 	%r454, -1;
-	shfl.sync.bfly.b32 	%r455|%p158, %r451, %r453, %r452, %r454;
-	mov.b32 	%f163, %r455;
-	setp.lt.f32 	%p159, %f270, %f163;
-	setp.nan.f32 	%p160, %f163, %f163;
+	mov.b32 	%r468, %f274;
+	mov.u32 	%r469, 31;
+	mov.u32 	%r470, 16;
+	mov.u32 	%r471, -1;
+	shfl.sync.bfly.b32 	%r472|%p158, %r468, %r470, %r469, %r471;
+	mov.b32 	%f166, %r472;
+	setp.lt.f32 	%p159, %f274, %f166;
+	setp.nan.f32 	%p160, %f166, %f166;
 	or.pred  	%p161, %p159, %p160;
-	selp.f32 	%f164, %f163, %f270, %p161;
-	mov.b32 	%r456, %f164;
-	mov.u32 	%r457, 8;
-	shfl.sync.bfly.b32 	%r458|%p162, %r456, %r457, %r452, %r454;
-	mov.b32 	%f165, %r458;
-	setp.lt.f32 	%p163, %f164, %f165;
-	setp.nan.f32 	%p164, %f165, %f165;
+	selp.f32 	%f167, %f166, %f274, %p161;
+	mov.b32 	%r473, %f167;
+	mov.u32 	%r474, 8;
+	shfl.sync.bfly.b32 	%r475|%p162, %r473, %r474, %r469, %r471;
+	mov.b32 	%f168, %r475;
+	setp.lt.f32 	%p163, %f167, %f168;
+	setp.nan.f32 	%p164, %f168, %f168;
 	or.pred  	%p165, %p163, %p164;
-	selp.f32 	%f166, %f165, %f164, %p165;
-	mov.b32 	%r459, %f166;
-	mov.u32 	%r460, 4;
-	shfl.sync.bfly.b32 	%r461|%p166, %r459, %r460, %r452, %r454;
-	mov.b32 	%f167, %r461;
-	setp.lt.f32 	%p167, %f166, %f167;
-	setp.nan.f32 	%p168, %f167, %f167;
+	selp.f32 	%f169, %f168, %f167, %p165;
+	mov.b32 	%r476, %f169;
+	mov.u32 	%r477, 4;
+	shfl.sync.bfly.b32 	%r478|%p166, %r476, %r477, %r469, %r471;
+	mov.b32 	%f170, %r478;
+	setp.lt.f32 	%p167, %f169, %f170;
+	setp.nan.f32 	%p168, %f170, %f170;
 	or.pred  	%p169, %p167, %p168;
-	selp.f32 	%f168, %f167, %f166, %p169;
-	mov.b32 	%r462, %f168;
-	mov.u32 	%r463, 2;
-	shfl.sync.bfly.b32 	%r464|%p170, %r462, %r463, %r452, %r454;
-	mov.b32 	%f169, %r464;
-	setp.lt.f32 	%p171, %f168, %f169;
-	setp.nan.f32 	%p172, %f169, %f169;
+	selp.f32 	%f171, %f170, %f169, %p169;
+	mov.b32 	%r479, %f171;
+	mov.u32 	%r480, 2;
+	shfl.sync.bfly.b32 	%r481|%p170, %r479, %r480, %r469, %r471;
+	mov.b32 	%f172, %r481;
+	setp.lt.f32 	%p171, %f171, %f172;
+	setp.nan.f32 	%p172, %f172, %f172;
 	or.pred  	%p173, %p171, %p172;
-	selp.f32 	%f170, %f169, %f168, %p173;
-	mov.b32 	%r465, %f170;
-	mov.u32 	%r466, 1;
-	shfl.sync.bfly.b32 	%r467|%p174, %r465, %r466, %r452, %r454;
-	mov.b32 	%f171, %r467;
-	setp.lt.f32 	%p175, %f170, %f171;
-	setp.nan.f32 	%p176, %f171, %f171;
+	selp.f32 	%f173, %f172, %f171, %p173;
+	mov.b32 	%r482, %f173;
+	mov.u32 	%r483, 1;
+	shfl.sync.bfly.b32 	%r484|%p174, %r482, %r483, %r469, %r471;
+	mov.b32 	%f174, %r484;
+	setp.lt.f32 	%p175, %f173, %f174;
+	setp.nan.f32 	%p176, %f174, %f174;
 	or.pred  	%p177, %p175, %p176;
-	selp.f32 	%f43, %f171, %f170, %p177;
+	selp.f32 	%f43, %f174, %f173, %p177;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_76;
 
-	shr.u32 	%r468, %r2, 3;
-	and.b32  	%r469, %r468, 536870908;
-	mov.u32 	%r470, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r471, %r470, %r469;
-	st.shared.f32 	[%r471], %f43;
+	shr.u32 	%r485, %r2, 3;
+	and.b32  	%r486, %r485, 536870908;
+	mov.u32 	%r487, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r488, %r487, %r486;
+	st.shared.f32 	[%r488], %f43;
 
 $L__BB0_76:
 	bar.sync 	0;
-	mov.f32 	%f271, 0fFF800000;
+	mov.f32 	%f275, 0fFF800000;
 	@%p41 bra 	$L__BB0_78;
 
-	shl.b32 	%r472, %r3, 2;
-	mov.u32 	%r473, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r474, %r473, %r472;
-	ld.shared.f32 	%f271, [%r474];
+	shl.b32 	%r489, %r3, 2;
+	mov.u32 	%r490, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r491, %r490, %r489;
+	ld.shared.f32 	%f275, [%r491];
 
 $L__BB0_78:
-	mov.b32 	%r475, %f271;
-	mov.u32 	%r476, 31;
-	mov.u32 	%r477, 16;
-	mov.u32 	%r478, -1;
-	shfl.sync.bfly.b32 	%r479|%p180, %r475, %r477, %r476, %r478;
-	mov.b32 	%f174, %r479;
-	setp.lt.f32 	%p181, %f271, %f174;
-	setp.nan.f32 	%p182, %f174, %f174;
-	mov.f32 	%f273, 0f00000000;
+	mov.b32 	%r492, %f275;
+	mov.u32 	%r493, 31;
+	mov.u32 	%r494, 16;
+	mov.u32 	%r495, -1;
+	shfl.sync.bfly.b32 	%r496|%p180, %r492, %r494, %r493, %r495;
+	mov.b32 	%f177, %r496;
+	setp.lt.f32 	%p181, %f275, %f177;
+	setp.nan.f32 	%p182, %f177, %f177;
+	mov.f32 	%f277, 0f00000000;
 	or.pred  	%p183, %p181, %p182;
-	selp.f32 	%f175, %f174, %f271, %p183;
-	mov.b32 	%r480, %f175;
-	mov.u32 	%r481, 8;
-	shfl.sync.bfly.b32 	%r482|%p184, %r480, %r481, %r476, %r478;
-	mov.b32 	%f176, %r482;
-	setp.lt.f32 	%p185, %f175, %f176;
-	setp.nan.f32 	%p186, %f176, %f176;
+	selp.f32 	%f178, %f177, %f275, %p183;
+	mov.b32 	%r497, %f178;
+	mov.u32 	%r498, 8;
+	shfl.sync.bfly.b32 	%r499|%p184, %r497, %r498, %r493, %r495;
+	mov.b32 	%f179, %r499;
+	setp.lt.f32 	%p185, %f178, %f179;
+	setp.nan.f32 	%p186, %f179, %f179;
 	or.pred  	%p187, %p185, %p186;
-	selp.f32 	%f177, %f176, %f175, %p187;
-	mov.b32 	%r483, %f177;
-	mov.u32 	%r484, 4;
-	shfl.sync.bfly.b32 	%r485|%p188, %r483, %r484, %r476, %r478;
-	mov.b32 	%f178, %r485;
-	setp.lt.f32 	%p189, %f177, %f178;
-	setp.nan.f32 	%p190, %f178, %f178;
+	selp.f32 	%f180, %f179, %f178, %p187;
+	mov.b32 	%r500, %f180;
+	mov.u32 	%r501, 4;
+	shfl.sync.bfly.b32 	%r502|%p188, %r500, %r501, %r493, %r495;
+	mov.b32 	%f181, %r502;
+	setp.lt.f32 	%p189, %f180, %f181;
+	setp.nan.f32 	%p190, %f181, %f181;
 	or.pred  	%p191, %p189, %p190;
-	selp.f32 	%f179, %f178, %f177, %p191;
-	mov.b32 	%r486, %f179;
-	mov.u32 	%r487, 2;
-	shfl.sync.bfly.b32 	%r488|%p192, %r486, %r487, %r476, %r478;
-	mov.b32 	%f180, %r488;
-	setp.lt.f32 	%p193, %f179, %f180;
-	setp.nan.f32 	%p194, %f180, %f180;
+	selp.f32 	%f182, %f181, %f180, %p191;
+	mov.b32 	%r503, %f182;
+	mov.u32 	%r504, 2;
+	shfl.sync.bfly.b32 	%r505|%p192, %r503, %r504, %r493, %r495;
+	mov.b32 	%f183, %r505;
+	setp.lt.f32 	%p193, %f182, %f183;
+	setp.nan.f32 	%p194, %f183, %f183;
 	or.pred  	%p195, %p193, %p194;
-	selp.f32 	%f181, %f180, %f179, %p195;
-	mov.b32 	%r489, %f181;
-	mov.u32 	%r490, 1;
-	shfl.sync.bfly.b32 	%r491|%p196, %r489, %r490, %r476, %r478;
-	mov.b32 	%f182, %r491;
-	setp.lt.f32 	%p197, %f181, %f182;
-	setp.nan.f32 	%p198, %f182, %f182;
+	selp.f32 	%f184, %f183, %f182, %p195;
+	mov.b32 	%r506, %f184;
+	mov.u32 	%r507, 1;
+	shfl.sync.bfly.b32 	%r508|%p196, %r506, %r507, %r493, %r495;
+	mov.b32 	%f185, %r508;
+	setp.lt.f32 	%p197, %f184, %f185;
+	setp.nan.f32 	%p198, %f185, %f185;
 	or.pred  	%p199, %p197, %p198;
-	selp.f32 	%f46, %f182, %f181, %p199;
+	selp.f32 	%f46, %f185, %f184, %p199;
 	@%p18 bra 	$L__BB0_81;
 
 	cvta.to.global.u64 	%rd7, %rd10;
-	mov.u32 	%r1671, %r2;
+	mov.u32 	%r1772, %r2;
 
 $L__BB0_80:
-	cvt.s64.s32 	%rd31, %r1671;
+	cvt.s64.s32 	%rd31, %r1772;
 	add.s64 	%rd32, %rd2, %rd31;
 	shl.b64 	%rd33, %rd32, 2;
 	add.s64 	%rd34, %rd7, %rd33;
-	ld.global.f32 	%f184, [%rd34];
-	mul.f32 	%f185, %f1, %f184;
-	sub.f32 	%f186, %f185, %f46;
-	mov.f32 	%f187, 0f3F000000;
-	mov.f32 	%f188, 0f3BBB989D;
-	fma.rn.f32 	%f189, %f186, %f188, %f187;
-	mov.f32 	%f190, 0f3FB8AA3B;
-	mov.f32 	%f191, 0f437C0000;
-	cvt.sat.f32.f32 	%f192, %f189;
-	mov.f32 	%f193, 0f4B400001;
-	fma.rm.f32 	%f194, %f192, %f191, %f193;
-	add.f32 	%f195, %f194, 0fCB40007F;
-	neg.f32 	%f196, %f195;
-	fma.rn.f32 	%f197, %f186, %f190, %f196;
-	mov.f32 	%f198, 0f32A57060;
-	fma.rn.f32 	%f199, %f186, %f198, %f197;
-	mov.b32 	%r492, %f194;
-	shl.b32 	%r493, %r492, 23;
-	mov.b32 	%f200, %r493;
-	ex2.approx.ftz.f32 	%f201, %f199;
-	fma.rn.f32 	%f273, %f201, %f200, %f273;
-	add.s32 	%r1671, %r1671, %r4;
-	setp.lt.s32 	%p201, %r1671, %r307;
+	ld.global.f32 	%f187, [%rd34];
+	mul.f32 	%f188, %f1, %f187;
+	sub.f32 	%f189, %f188, %f46;
+	mov.f32 	%f190, 0f3F000000;
+	mov.f32 	%f191, 0f3BBB989D;
+	fma.rn.f32 	%f192, %f189, %f191, %f190;
+	mov.f32 	%f193, 0f3FB8AA3B;
+	mov.f32 	%f194, 0f437C0000;
+	cvt.sat.f32.f32 	%f195, %f192;
+	mov.f32 	%f196, 0f4B400001;
+	fma.rm.f32 	%f197, %f195, %f194, %f196;
+	add.f32 	%f198, %f197, 0fCB40007F;
+	neg.f32 	%f199, %f198;
+	fma.rn.f32 	%f200, %f189, %f193, %f199;
+	mov.f32 	%f201, 0f32A57060;
+	fma.rn.f32 	%f202, %f189, %f201, %f200;
+	mov.b32 	%r509, %f197;
+	shl.b32 	%r510, %r509, 23;
+	mov.b32 	%f203, %r510;
+	ex2.approx.ftz.f32 	%f204, %f202;
+	fma.rn.f32 	%f277, %f204, %f203, %f277;
+	add.s32 	%r1772, %r1772, %r4;
+	setp.lt.s32 	%p201, %r1772, %r324;
 	@%p201 bra 	$L__BB0_80;
 
 $L__BB0_81:
-	mov.b32 	%r494, %f273;
-	shfl.sync.bfly.b32 	%r498|%p202, %r494, %r477, %r476, %r478;
-	mov.b32 	%f202, %r498;
-	add.f32 	%f203, %f273, %f202;
-	mov.b32 	%r499, %f203;
-	shfl.sync.bfly.b32 	%r501|%p203, %r499, %r481, %r476, %r478;
-	mov.b32 	%f204, %r501;
-	add.f32 	%f205, %f203, %f204;
-	mov.b32 	%r502, %f205;
-	shfl.sync.bfly.b32 	%r504|%p204, %r502, %r484, %r476, %r478;
-	mov.b32 	%f206, %r504;
-	add.f32 	%f207, %f205, %f206;
-	mov.b32 	%r505, %f207;
-	shfl.sync.bfly.b32 	%r507|%p205, %r505, %r487, %r476, %r478;
-	mov.b32 	%f208, %r507;
-	add.f32 	%f209, %f207, %f208;
-	mov.b32 	%r508, %f209;
-	shfl.sync.bfly.b32 	%r510|%p206, %r508, %r490, %r476, %r478;
-	mov.b32 	%f210, %r510;
-	add.f32 	%f50, %f209, %f210;
+	mov.b32 	%r511, %f277;
+	shfl.sync.bfly.b32 	%r515|%p202, %r511, %r494, %r493, %r495;
+	mov.b32 	%f205, %r515;
+	add.f32 	%f206, %f277, %f205;
+	mov.b32 	%r516, %f206;
+	shfl.sync.bfly.b32 	%r518|%p203, %r516, %r498, %r493, %r495;
+	mov.b32 	%f207, %r518;
+	add.f32 	%f208, %f206, %f207;
+	mov.b32 	%r519, %f208;
+	shfl.sync.bfly.b32 	%r521|%p204, %r519, %r501, %r493, %r495;
+	mov.b32 	%f209, %r521;
+	add.f32 	%f210, %f208, %f209;
+	mov.b32 	%r522, %f210;
+	shfl.sync.bfly.b32 	%r524|%p205, %r522, %r504, %r493, %r495;
+	mov.b32 	%f211, %r524;
+	add.f32 	%f212, %f210, %f211;
+	mov.b32 	%r525, %f212;
+	shfl.sync.bfly.b32 	%r527|%p206, %r525, %r507, %r493, %r495;
+	mov.b32 	%f213, %r527;
+	add.f32 	%f50, %f212, %f213;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_83;
 
-	shr.u32 	%r511, %r2, 3;
-	and.b32  	%r512, %r511, 536870908;
-	mov.u32 	%r513, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r514, %r513, %r512;
-	st.shared.f32 	[%r514], %f50;
+	shr.u32 	%r528, %r2, 3;
+	and.b32  	%r529, %r528, 536870908;
+	mov.u32 	%r530, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r531, %r530, %r529;
+	st.shared.f32 	[%r531], %f50;
 
 $L__BB0_83:
 	bar.sync 	0;
-	mov.f32 	%f274, 0f00000000;
+	mov.f32 	%f278, 0f00000000;
 	@%p41 bra 	$L__BB0_85;
 
-	shl.b32 	%r515, %r3, 2;
-	mov.u32 	%r516, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r517, %r516, %r515;
-	ld.shared.f32 	%f274, [%r517];
+	shl.b32 	%r532, %r3, 2;
+	mov.u32 	%r533, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r534, %r533, %r532;
+	ld.shared.f32 	%f278, [%r534];
 
 $L__BB0_85:
-	mov.b32 	%r518, %f274;
-	mov.u32 	%r519, 31;
-	mov.u32 	%r520, 16;
-	mov.u32 	%r521, -1;
-	shfl.sync.bfly.b32 	%r522|%p209, %r518, %r520, %r519, %r521;
-	mov.b32 	%f212, %r522;
-	add.f32 	%f213, %f274, %f212;
-	mov.b32 	%r523, %f213;
-	mov.u32 	%r524, 8;
-	shfl.sync.bfly.b32 	%r525|%p210, %r523, %r524, %r519, %r521;
-	mov.b32 	%f214, %r525;
-	add.f32 	%f215, %f213, %f214;
-	mov.b32 	%r526, %f215;
-	mov.u32 	%r527, 4;
-	shfl.sync.bfly.b32 	%r528|%p211, %r526, %r527, %r519, %r521;
-	mov.b32 	%f216, %r528;
-	add.f32 	%f217, %f215, %f216;
-	mov.b32 	%r529, %f217;
-	mov.u32 	%r530, 2;
-	shfl.sync.bfly.b32 	%r531|%p212, %r529, %r530, %r519, %r521;
-	mov.b32 	%f218, %r531;
-	add.f32 	%f219, %f217, %f218;
-	mov.b32 	%r532, %f219;
-	mov.u32 	%r533, 1;
-	shfl.sync.bfly.b32 	%r534|%p213, %r532, %r533, %r519, %r521;
-	mov.b32 	%f220, %r534;
-	add.f32 	%f53, %f219, %f220;
+	mov.b32 	%r535, %f278;
+	mov.u32 	%r536, 31;
+	mov.u32 	%r537, 16;
+	mov.u32 	%r538, -1;
+	shfl.sync.bfly.b32 	%r539|%p209, %r535, %r537, %r536, %r538;
+	mov.b32 	%f215, %r539;
+	add.f32 	%f216, %f278, %f215;
+	mov.b32 	%r540, %f216;
+	mov.u32 	%r541, 8;
+	shfl.sync.bfly.b32 	%r542|%p210, %r540, %r541, %r536, %r538;
+	mov.b32 	%f217, %r542;
+	add.f32 	%f218, %f216, %f217;
+	mov.b32 	%r543, %f218;
+	mov.u32 	%r544, 4;
+	shfl.sync.bfly.b32 	%r545|%p211, %r543, %r544, %r536, %r538;
+	mov.b32 	%f219, %r545;
+	add.f32 	%f220, %f218, %f219;
+	mov.b32 	%r546, %f220;
+	mov.u32 	%r547, 2;
+	shfl.sync.bfly.b32 	%r548|%p212, %r546, %r547, %r536, %r538;
+	mov.b32 	%f221, %r548;
+	add.f32 	%f222, %f220, %f221;
+	mov.b32 	%r549, %f222;
+	mov.u32 	%r550, 1;
+	shfl.sync.bfly.b32 	%r551|%p213, %r549, %r550, %r536, %r538;
+	mov.b32 	%f223, %r551;
+	add.f32 	%f53, %f222, %f223;
 	@%p18 bra 	$L__BB0_88;
 
 	cvta.to.global.u64 	%rd8, %rd10;
 	rcp.rn.f32 	%f54, %f53;
-	mov.u32 	%r1672, %r2;
+	mov.u32 	%r1773, %r2;
 
 $L__BB0_87:
-	cvt.s64.s32 	%rd35, %r1672;
+	cvt.s64.s32 	%rd35, %r1773;
 	add.s64 	%rd36, %rd2, %rd35;
 	shl.b64 	%rd37, %rd36, 2;
 	add.s64 	%rd38, %rd8, %rd37;
-	ld.global.f32 	%f221, [%rd38];
-	mul.f32 	%f222, %f1, %f221;
-	sub.f32 	%f223, %f222, %f46;
-	mov.f32 	%f224, 0f3F000000;
-	mov.f32 	%f225, 0f3BBB989D;
-	fma.rn.f32 	%f226, %f223, %f225, %f224;
-	mov.f32 	%f227, 0f3FB8AA3B;
-	mov.f32 	%f228, 0f437C0000;
-	cvt.sat.f32.f32 	%f229, %f226;
-	mov.f32 	%f230, 0f4B400001;
-	fma.rm.f32 	%f231, %f229, %f228, %f230;
-	add.f32 	%f232, %f231, 0fCB40007F;
-	neg.f32 	%f233, %f232;
-	fma.rn.f32 	%f234, %f223, %f227, %f233;
-	mov.f32 	%f235, 0f32A57060;
-	fma.rn.f32 	%f236, %f223, %f235, %f234;
-	mov.b32 	%r535, %f231;
-	shl.b32 	%r536, %r535, 23;
-	mov.b32 	%f237, %r536;
-	ex2.approx.ftz.f32 	%f238, %f236;
-	mul.f32 	%f239, %f238, %f237;
-	mul.f32 	%f240, %f54, %f239;
+	ld.global.f32 	%f224, [%rd38];
+	mul.f32 	%f225, %f1, %f224;
+	sub.f32 	%f226, %f225, %f46;
+	mov.f32 	%f227, 0f3F000000;
+	mov.f32 	%f228, 0f3BBB989D;
+	fma.rn.f32 	%f229, %f226, %f228, %f227;
+	mov.f32 	%f230, 0f3FB8AA3B;
+	mov.f32 	%f231, 0f437C0000;
+	cvt.sat.f32.f32 	%f232, %f229;
+	mov.f32 	%f233, 0f4B400001;
+	fma.rm.f32 	%f234, %f232, %f231, %f233;
+	add.f32 	%f235, %f234, 0fCB40007F;
+	neg.f32 	%f236, %f235;
+	fma.rn.f32 	%f237, %f226, %f230, %f236;
+	mov.f32 	%f238, 0f32A57060;
+	fma.rn.f32 	%f239, %f226, %f238, %f237;
+	mov.b32 	%r552, %f234;
+	shl.b32 	%r553, %r552, 23;
+	mov.b32 	%f240, %r553;
+	ex2.approx.ftz.f32 	%f241, %f239;
+	mul.f32 	%f242, %f241, %f240;
+	mul.f32 	%f243, %f54, %f242;
 	add.s64 	%rd39, %rd1, %rd37;
-	st.global.f32 	[%rd39], %f240;
-	add.s32 	%r1672, %r1672, %r4;
-	setp.lt.s32 	%p215, %r1672, %r307;
+	st.global.f32 	[%rd39], %f243;
+	add.s32 	%r1773, %r1773, %r4;
+	setp.lt.s32 	%p215, %r1773, %r324;
 	@%p215 bra 	$L__BB0_87;
 
 $L__BB0_88:
 	bar.sync 	0;
-	setp.geu.f32 	%p216, %f65, 0f3F800000;
-	setp.leu.f32 	%p217, %f65, 0f00000000;
-	setp.le.s32 	%p218, %r308, %r307;
-	setp.gt.s32 	%p219, %r308, 0;
+	setp.geu.f32 	%p216, %f68, 0f3F800000;
+	setp.leu.f32 	%p217, %f68, 0f00000000;
+	setp.le.s32 	%p218, %r325, %r324;
+	setp.gt.s32 	%p219, %r325, 0;
 	and.pred  	%p220, %p219, %p218;
-	selp.b32 	%r1693, %r308, %r307, %p220;
+	selp.b32 	%r1794, %r325, %r324, %p220;
 	or.pred  	%p221, %p217, %p216;
 	@%p221 bra 	$L__BB0_131;
 
-	mov.u32 	%r1675, 0;
-	mov.f64 	%fd394, 0d0000000000000000;
+	mov.u32 	%r1776, 0;
+	mov.f64 	%fd431, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_92;
 
-	mov.u32 	%r1673, %r2;
+	mov.u32 	%r1774, %r2;
 
 $L__BB0_91:
-	cvt.s64.s32 	%rd40, %r1673;
+	cvt.s64.s32 	%rd40, %r1774;
 	add.s64 	%rd41, %rd2, %rd40;
 	shl.b64 	%rd42, %rd41, 2;
 	add.s64 	%rd43, %rd1, %rd42;
-	ld.global.f32 	%f241, [%rd43];
-	setp.ltu.f32 	%p223, %f241, 0f00000000;
-	cvt.f64.f32 	%fd79, %f241;
-	add.f64 	%fd80, %fd394, %fd79;
-	selp.f64 	%fd394, %fd394, %fd80, %p223;
-	setp.ge.f32 	%p224, %f241, 0f00000000;
-	selp.u32 	%r539, 1, 0, %p224;
-	add.s32 	%r1675, %r1675, %r539;
-	add.s32 	%r1673, %r1673, %r4;
-	setp.lt.s32 	%p225, %r1673, %r307;
+	ld.global.f32 	%f244, [%rd43];
+	setp.ltu.f32 	%p223, %f244, 0f00000000;
+	cvt.f64.f32 	%fd93, %f244;
+	add.f64 	%fd94, %fd431, %fd93;
+	selp.f64 	%fd431, %fd431, %fd94, %p223;
+	setp.ge.f32 	%p224, %f244, 0f00000000;
+	selp.u32 	%r556, 1, 0, %p224;
+	add.s32 	%r1776, %r1776, %r556;
+	add.s32 	%r1774, %r1774, %r4;
+	setp.lt.s32 	%p225, %r1774, %r324;
 	@%p225 bra 	$L__BB0_91;
 
 $L__BB0_92:
-	mov.u32 	%r560, 31;
-	mov.u32 	%r561, 16;
-	mov.u32 	%r562, -1;
-	shfl.sync.bfly.b32 	%r563|%p226, %r1675, %r561, %r560, %r562;
-	add.s32 	%r564, %r563, %r1675;
-	mov.u32 	%r565, 8;
-	shfl.sync.bfly.b32 	%r566|%p227, %r564, %r565, %r560, %r562;
-	add.s32 	%r567, %r566, %r564;
-	mov.u32 	%r568, 4;
-	shfl.sync.bfly.b32 	%r569|%p228, %r567, %r568, %r560, %r562;
-	add.s32 	%r570, %r569, %r567;
-	mov.u32 	%r571, 2;
-	shfl.sync.bfly.b32 	%r572|%p229, %r570, %r571, %r560, %r562;
-	add.s32 	%r573, %r572, %r570;
-	mov.u32 	%r574, 1;
-	shfl.sync.bfly.b32 	%r575|%p230, %r573, %r574, %r560, %r562;
+	mov.u32 	%r577, 31;
+	mov.u32 	%r578, 16;
+	mov.u32 	%r579, -1;
+	shfl.sync.bfly.b32 	%r580|%p226, %r1776, %r578, %r577, %r579;
+	add.s32 	%r581, %r580, %r1776;
+	mov.u32 	%r582, 8;
+	shfl.sync.bfly.b32 	%r583|%p227, %r581, %r582, %r577, %r579;
+	add.s32 	%r584, %r583, %r581;
+	mov.u32 	%r585, 4;
+	shfl.sync.bfly.b32 	%r586|%p228, %r584, %r585, %r577, %r579;
+	add.s32 	%r587, %r586, %r584;
+	mov.u32 	%r588, 2;
+	shfl.sync.bfly.b32 	%r589|%p229, %r587, %r588, %r577, %r579;
+	add.s32 	%r590, %r589, %r587;
+	mov.u32 	%r591, 1;
+	shfl.sync.bfly.b32 	%r592|%p230, %r590, %r591, %r577, %r579;
 	// begin inline asm
-	mov.b64 {%r540,%r541}, %fd394;
+	mov.b64 {%r557,%r558}, %fd431;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r543|%p231, %r541, %r561, %r560, %r562;
-	shfl.sync.bfly.b32 	%r542|%p232, %r540, %r561, %r560, %r562;
+	shfl.sync.bfly.b32 	%r560|%p231, %r558, %r578, %r577, %r579;
+	shfl.sync.bfly.b32 	%r559|%p232, %r557, %r578, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd82, {%r542,%r543};
+	mov.b64 %fd96, {%r559,%r560};
 	// end inline asm
-	add.f64 	%fd83, %fd394, %fd82;
+	add.f64 	%fd97, %fd431, %fd96;
 	// begin inline asm
-	mov.b64 {%r544,%r545}, %fd83;
+	mov.b64 {%r561,%r562}, %fd97;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r547|%p233, %r545, %r565, %r560, %r562;
-	shfl.sync.bfly.b32 	%r546|%p234, %r544, %r565, %r560, %r562;
+	shfl.sync.bfly.b32 	%r564|%p233, %r562, %r582, %r577, %r579;
+	shfl.sync.bfly.b32 	%r563|%p234, %r561, %r582, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd84, {%r546,%r547};
+	mov.b64 %fd98, {%r563,%r564};
 	// end inline asm
-	add.f64 	%fd85, %fd83, %fd84;
+	add.f64 	%fd99, %fd97, %fd98;
 	// begin inline asm
-	mov.b64 {%r548,%r549}, %fd85;
+	mov.b64 {%r565,%r566}, %fd99;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r551|%p235, %r549, %r568, %r560, %r562;
-	shfl.sync.bfly.b32 	%r550|%p236, %r548, %r568, %r560, %r562;
+	shfl.sync.bfly.b32 	%r568|%p235, %r566, %r585, %r577, %r579;
+	shfl.sync.bfly.b32 	%r567|%p236, %r565, %r585, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd86, {%r550,%r551};
+	mov.b64 %fd100, {%r567,%r568};
 	// end inline asm
-	add.f64 	%fd87, %fd85, %fd86;
+	add.f64 	%fd101, %fd99, %fd100;
 	// begin inline asm
-	mov.b64 {%r552,%r553}, %fd87;
+	mov.b64 {%r569,%r570}, %fd101;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r555|%p237, %r553, %r571, %r560, %r562;
-	shfl.sync.bfly.b32 	%r554|%p238, %r552, %r571, %r560, %r562;
+	shfl.sync.bfly.b32 	%r572|%p237, %r570, %r588, %r577, %r579;
+	shfl.sync.bfly.b32 	%r571|%p238, %r569, %r588, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd88, {%r554,%r555};
+	mov.b64 %fd102, {%r571,%r572};
 	// end inline asm
-	add.f64 	%fd89, %fd87, %fd88;
+	add.f64 	%fd103, %fd101, %fd102;
 	// begin inline asm
-	mov.b64 {%r556,%r557}, %fd89;
+	mov.b64 {%r573,%r574}, %fd103;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r559|%p239, %r557, %r574, %r560, %r562;
-	shfl.sync.bfly.b32 	%r558|%p240, %r556, %r574, %r560, %r562;
+	shfl.sync.bfly.b32 	%r576|%p239, %r574, %r591, %r577, %r579;
+	shfl.sync.bfly.b32 	%r575|%p240, %r573, %r591, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd90, {%r558,%r559};
+	mov.b64 %fd104, {%r575,%r576};
 	// end inline asm
-	add.f64 	%fd4, %fd89, %fd90;
-	add.s32 	%r52, %r575, %r573;
+	add.f64 	%fd4, %fd103, %fd104;
+	add.s32 	%r52, %r592, %r590;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_94;
 
@@ -109321,184 +109321,184 @@ $L__BB0_92:
 
 $L__BB0_94:
 	bar.sync 	0;
-	mov.u32 	%r1676, 0;
+	mov.u32 	%r1777, 0;
 	@%p41 bra 	$L__BB0_96;
 
-	ld.shared.u32 	%r1676, [%r8];
+	ld.shared.u32 	%r1777, [%r8];
 
 $L__BB0_96:
-	mov.f64 	%fd395, 0d0000000000000000;
+	mov.f64 	%fd432, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_98;
 
-	ld.shared.f64 	%fd395, [%r9];
+	ld.shared.f64 	%fd432, [%r9];
 
 $L__BB0_98:
-	setp.le.s32 	%p793, %r308, %r307;
-	setp.gt.s32 	%p792, %r308, 0;
-	and.pred  	%p791, %p792, %p793;
-	selp.b32 	%r1693, %r308, %r307, %p791;
-	mov.u32 	%r597, 31;
-	mov.u32 	%r598, 16;
-	mov.u32 	%r599, -1;
-	shfl.sync.bfly.b32 	%r600|%p244, %r1676, %r598, %r597, %r599;
-	add.s32 	%r601, %r600, %r1676;
-	mov.u32 	%r602, 8;
-	shfl.sync.bfly.b32 	%r603|%p245, %r601, %r602, %r597, %r599;
-	add.s32 	%r604, %r603, %r601;
-	mov.u32 	%r605, 4;
-	shfl.sync.bfly.b32 	%r606|%p246, %r604, %r605, %r597, %r599;
-	add.s32 	%r607, %r606, %r604;
-	mov.u32 	%r608, 2;
-	shfl.sync.bfly.b32 	%r609|%p247, %r607, %r608, %r597, %r599;
-	add.s32 	%r610, %r609, %r607;
-	mov.u32 	%r611, 1;
-	shfl.sync.bfly.b32 	%r612|%p248, %r610, %r611, %r597, %r599;
+	setp.le.s32 	%p844, %r325, %r324;
+	setp.gt.s32 	%p843, %r325, 0;
+	and.pred  	%p842, %p843, %p844;
+	selp.b32 	%r1794, %r325, %r324, %p842;
+	mov.u32 	%r614, 31;
+	mov.u32 	%r615, 16;
+	mov.u32 	%r616, -1;
+	shfl.sync.bfly.b32 	%r617|%p244, %r1777, %r615, %r614, %r616;
+	add.s32 	%r618, %r617, %r1777;
+	mov.u32 	%r619, 8;
+	shfl.sync.bfly.b32 	%r620|%p245, %r618, %r619, %r614, %r616;
+	add.s32 	%r621, %r620, %r618;
+	mov.u32 	%r622, 4;
+	shfl.sync.bfly.b32 	%r623|%p246, %r621, %r622, %r614, %r616;
+	add.s32 	%r624, %r623, %r621;
+	mov.u32 	%r625, 2;
+	shfl.sync.bfly.b32 	%r626|%p247, %r624, %r625, %r614, %r616;
+	add.s32 	%r627, %r626, %r624;
+	mov.u32 	%r628, 1;
+	shfl.sync.bfly.b32 	%r629|%p248, %r627, %r628, %r614, %r616;
 	// begin inline asm
-	mov.b64 {%r577,%r578}, %fd395;
+	mov.b64 {%r594,%r595}, %fd432;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r580|%p249, %r578, %r598, %r597, %r599;
-	shfl.sync.bfly.b32 	%r579|%p250, %r577, %r598, %r597, %r599;
+	shfl.sync.bfly.b32 	%r597|%p249, %r595, %r615, %r614, %r616;
+	shfl.sync.bfly.b32 	%r596|%p250, %r594, %r615, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd93, {%r579,%r580};
+	mov.b64 %fd107, {%r596,%r597};
 	// end inline asm
-	add.f64 	%fd94, %fd395, %fd93;
+	add.f64 	%fd108, %fd432, %fd107;
 	// begin inline asm
-	mov.b64 {%r581,%r582}, %fd94;
+	mov.b64 {%r598,%r599}, %fd108;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r584|%p251, %r582, %r602, %r597, %r599;
-	shfl.sync.bfly.b32 	%r583|%p252, %r581, %r602, %r597, %r599;
+	shfl.sync.bfly.b32 	%r601|%p251, %r599, %r619, %r614, %r616;
+	shfl.sync.bfly.b32 	%r600|%p252, %r598, %r619, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd95, {%r583,%r584};
+	mov.b64 %fd109, {%r600,%r601};
 	// end inline asm
-	add.f64 	%fd96, %fd94, %fd95;
+	add.f64 	%fd110, %fd108, %fd109;
 	// begin inline asm
-	mov.b64 {%r585,%r586}, %fd96;
+	mov.b64 {%r602,%r603}, %fd110;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r588|%p253, %r586, %r605, %r597, %r599;
-	shfl.sync.bfly.b32 	%r587|%p254, %r585, %r605, %r597, %r599;
+	shfl.sync.bfly.b32 	%r605|%p253, %r603, %r622, %r614, %r616;
+	shfl.sync.bfly.b32 	%r604|%p254, %r602, %r622, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd97, {%r587,%r588};
+	mov.b64 %fd111, {%r604,%r605};
 	// end inline asm
-	add.f64 	%fd98, %fd96, %fd97;
+	add.f64 	%fd112, %fd110, %fd111;
 	// begin inline asm
-	mov.b64 {%r589,%r590}, %fd98;
+	mov.b64 {%r606,%r607}, %fd112;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r592|%p255, %r590, %r608, %r597, %r599;
-	shfl.sync.bfly.b32 	%r591|%p256, %r589, %r608, %r597, %r599;
+	shfl.sync.bfly.b32 	%r609|%p255, %r607, %r625, %r614, %r616;
+	shfl.sync.bfly.b32 	%r608|%p256, %r606, %r625, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd99, {%r591,%r592};
+	mov.b64 %fd113, {%r608,%r609};
 	// end inline asm
-	add.f64 	%fd100, %fd98, %fd99;
+	add.f64 	%fd114, %fd112, %fd113;
 	// begin inline asm
-	mov.b64 {%r593,%r594}, %fd100;
+	mov.b64 {%r610,%r611}, %fd114;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r596|%p257, %r594, %r611, %r597, %r599;
-	shfl.sync.bfly.b32 	%r595|%p258, %r593, %r611, %r597, %r599;
+	shfl.sync.bfly.b32 	%r613|%p257, %r611, %r628, %r614, %r616;
+	shfl.sync.bfly.b32 	%r612|%p258, %r610, %r628, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd101, {%r595,%r596};
+	mov.b64 %fd115, {%r612,%r613};
 	// end inline asm
-	add.f64 	%fd102, %fd100, %fd101;
-	cvt.f64.f32 	%fd7, %f65;
-	setp.ltu.f64 	%p259, %fd102, %fd7;
+	add.f64 	%fd116, %fd114, %fd115;
+	cvt.f64.f32 	%fd7, %f68;
+	setp.ltu.f64 	%p259, %fd116, %fd7;
 	@%p259 bra 	$L__BB0_131;
 
-	mov.u32 	%r1679, 0;
-	mov.u32 	%r1677, 2139095040;
-	mov.u32 	%r1678, %r1677;
+	mov.u32 	%r1780, 0;
+	mov.u32 	%r1778, 2139095040;
+	mov.u32 	%r1779, %r1778;
 
 $L__BB0_100:
-	mov.u32 	%r1682, 0;
-	shr.u32 	%r617, %r1677, 1;
-	add.s32 	%r59, %r617, %r1679;
-	mov.f64 	%fd397, 0d0000000000000000;
+	mov.u32 	%r1783, 0;
+	shr.u32 	%r634, %r1778, 1;
+	add.s32 	%r59, %r634, %r1780;
+	mov.f64 	%fd434, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_103;
 
 	mov.b32 	%f55, %r59;
-	mov.u32 	%r1682, 0;
-	mov.u32 	%r1680, %r2;
+	mov.u32 	%r1783, 0;
+	mov.u32 	%r1781, %r2;
 
 $L__BB0_102:
-	cvt.s64.s32 	%rd44, %r1680;
+	cvt.s64.s32 	%rd44, %r1781;
 	add.s64 	%rd45, %rd2, %rd44;
 	shl.b64 	%rd46, %rd45, 2;
 	add.s64 	%rd47, %rd1, %rd46;
-	ld.global.f32 	%f242, [%rd47];
-	setp.ltu.f32 	%p264, %f242, 0f00000000;
-	setp.ltu.f32 	%p265, %f242, %f55;
+	ld.global.f32 	%f245, [%rd47];
+	setp.ltu.f32 	%p264, %f245, 0f00000000;
+	setp.ltu.f32 	%p265, %f245, %f55;
 	or.pred  	%p266, %p264, %p265;
-	cvt.f64.f32 	%fd105, %f242;
-	add.f64 	%fd106, %fd397, %fd105;
-	selp.f64 	%fd397, %fd397, %fd106, %p266;
+	cvt.f64.f32 	%fd119, %f245;
+	add.f64 	%fd120, %fd434, %fd119;
+	selp.f64 	%fd434, %fd434, %fd120, %p266;
 	not.pred 	%p267, %p266;
-	selp.u32 	%r619, 1, 0, %p267;
-	add.s32 	%r1682, %r1682, %r619;
-	add.s32 	%r1680, %r1680, %r4;
-	setp.lt.s32 	%p268, %r1680, %r307;
+	selp.u32 	%r636, 1, 0, %p267;
+	add.s32 	%r1783, %r1783, %r636;
+	add.s32 	%r1781, %r1781, %r4;
+	setp.lt.s32 	%p268, %r1781, %r324;
 	@%p268 bra 	$L__BB0_102;
 
 $L__BB0_103:
-	mov.u32 	%r640, 31;
-	mov.u32 	%r641, 16;
-	mov.u32 	%r642, -1;
-	shfl.sync.bfly.b32 	%r643|%p269, %r1682, %r641, %r640, %r642;
-	add.s32 	%r644, %r643, %r1682;
-	mov.u32 	%r645, 8;
-	shfl.sync.bfly.b32 	%r646|%p270, %r644, %r645, %r640, %r642;
-	add.s32 	%r647, %r646, %r644;
-	mov.u32 	%r648, 4;
-	shfl.sync.bfly.b32 	%r649|%p271, %r647, %r648, %r640, %r642;
-	add.s32 	%r650, %r649, %r647;
-	mov.u32 	%r651, 2;
-	shfl.sync.bfly.b32 	%r652|%p272, %r650, %r651, %r640, %r642;
-	add.s32 	%r653, %r652, %r650;
-	mov.u32 	%r654, 1;
-	shfl.sync.bfly.b32 	%r655|%p273, %r653, %r654, %r640, %r642;
+	mov.u32 	%r657, 31;
+	mov.u32 	%r658, 16;
+	mov.u32 	%r659, -1;
+	shfl.sync.bfly.b32 	%r660|%p269, %r1783, %r658, %r657, %r659;
+	add.s32 	%r661, %r660, %r1783;
+	mov.u32 	%r662, 8;
+	shfl.sync.bfly.b32 	%r663|%p270, %r661, %r662, %r657, %r659;
+	add.s32 	%r664, %r663, %r661;
+	mov.u32 	%r665, 4;
+	shfl.sync.bfly.b32 	%r666|%p271, %r664, %r665, %r657, %r659;
+	add.s32 	%r667, %r666, %r664;
+	mov.u32 	%r668, 2;
+	shfl.sync.bfly.b32 	%r669|%p272, %r667, %r668, %r657, %r659;
+	add.s32 	%r670, %r669, %r667;
+	mov.u32 	%r671, 1;
+	shfl.sync.bfly.b32 	%r672|%p273, %r670, %r671, %r657, %r659;
 	// begin inline asm
-	mov.b64 {%r620,%r621}, %fd397;
+	mov.b64 {%r637,%r638}, %fd434;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r623|%p274, %r621, %r641, %r640, %r642;
-	shfl.sync.bfly.b32 	%r622|%p275, %r620, %r641, %r640, %r642;
+	shfl.sync.bfly.b32 	%r640|%p274, %r638, %r658, %r657, %r659;
+	shfl.sync.bfly.b32 	%r639|%p275, %r637, %r658, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd108, {%r622,%r623};
+	mov.b64 %fd122, {%r639,%r640};
 	// end inline asm
-	add.f64 	%fd109, %fd397, %fd108;
+	add.f64 	%fd123, %fd434, %fd122;
 	// begin inline asm
-	mov.b64 {%r624,%r625}, %fd109;
+	mov.b64 {%r641,%r642}, %fd123;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r627|%p276, %r625, %r645, %r640, %r642;
-	shfl.sync.bfly.b32 	%r626|%p277, %r624, %r645, %r640, %r642;
+	shfl.sync.bfly.b32 	%r644|%p276, %r642, %r662, %r657, %r659;
+	shfl.sync.bfly.b32 	%r643|%p277, %r641, %r662, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd110, {%r626,%r627};
+	mov.b64 %fd124, {%r643,%r644};
 	// end inline asm
-	add.f64 	%fd111, %fd109, %fd110;
+	add.f64 	%fd125, %fd123, %fd124;
 	// begin inline asm
-	mov.b64 {%r628,%r629}, %fd111;
+	mov.b64 {%r645,%r646}, %fd125;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r631|%p278, %r629, %r648, %r640, %r642;
-	shfl.sync.bfly.b32 	%r630|%p279, %r628, %r648, %r640, %r642;
+	shfl.sync.bfly.b32 	%r648|%p278, %r646, %r665, %r657, %r659;
+	shfl.sync.bfly.b32 	%r647|%p279, %r645, %r665, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd112, {%r630,%r631};
+	mov.b64 %fd126, {%r647,%r648};
 	// end inline asm
-	add.f64 	%fd113, %fd111, %fd112;
+	add.f64 	%fd127, %fd125, %fd126;
 	// begin inline asm
-	mov.b64 {%r632,%r633}, %fd113;
+	mov.b64 {%r649,%r650}, %fd127;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r635|%p280, %r633, %r651, %r640, %r642;
-	shfl.sync.bfly.b32 	%r634|%p281, %r632, %r651, %r640, %r642;
+	shfl.sync.bfly.b32 	%r652|%p280, %r650, %r668, %r657, %r659;
+	shfl.sync.bfly.b32 	%r651|%p281, %r649, %r668, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd114, {%r634,%r635};
+	mov.b64 %fd128, {%r651,%r652};
 	// end inline asm
-	add.f64 	%fd115, %fd113, %fd114;
+	add.f64 	%fd129, %fd127, %fd128;
 	// begin inline asm
-	mov.b64 {%r636,%r637}, %fd115;
+	mov.b64 {%r653,%r654}, %fd129;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r639|%p282, %r637, %r654, %r640, %r642;
-	shfl.sync.bfly.b32 	%r638|%p283, %r636, %r654, %r640, %r642;
+	shfl.sync.bfly.b32 	%r656|%p282, %r654, %r671, %r657, %r659;
+	shfl.sync.bfly.b32 	%r655|%p283, %r653, %r671, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd116, {%r638,%r639};
+	mov.b64 %fd130, {%r655,%r656};
 	// end inline asm
-	add.f64 	%fd11, %fd115, %fd116;
-	add.s32 	%r65, %r655, %r653;
+	add.f64 	%fd11, %fd129, %fd130;
+	add.s32 	%r65, %r672, %r670;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_105;
 
@@ -109507,175 +109507,175 @@ $L__BB0_103:
 
 $L__BB0_105:
 	bar.sync 	0;
-	mov.u32 	%r1683, 0;
+	mov.u32 	%r1784, 0;
 	@%p41 bra 	$L__BB0_107;
 
-	ld.shared.u32 	%r1683, [%r8];
+	ld.shared.u32 	%r1784, [%r8];
 
 $L__BB0_107:
-	mov.f64 	%fd398, 0d0000000000000000;
+	mov.f64 	%fd435, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_109;
 
-	ld.shared.f64 	%fd398, [%r9];
+	ld.shared.f64 	%fd435, [%r9];
 
 $L__BB0_109:
-	cvt.f64.f32 	%fd391, %f65;
-	mov.u32 	%r677, 31;
-	mov.u32 	%r678, 16;
-	mov.u32 	%r679, -1;
-	shfl.sync.bfly.b32 	%r680|%p287, %r1683, %r678, %r677, %r679;
-	add.s32 	%r681, %r680, %r1683;
-	mov.u32 	%r682, 8;
-	shfl.sync.bfly.b32 	%r683|%p288, %r681, %r682, %r677, %r679;
-	add.s32 	%r684, %r683, %r681;
-	mov.u32 	%r685, 4;
-	shfl.sync.bfly.b32 	%r686|%p289, %r684, %r685, %r677, %r679;
-	add.s32 	%r687, %r686, %r684;
-	mov.u32 	%r688, 2;
-	shfl.sync.bfly.b32 	%r689|%p290, %r687, %r688, %r677, %r679;
-	add.s32 	%r690, %r689, %r687;
-	mov.u32 	%r691, 1;
-	shfl.sync.bfly.b32 	%r692|%p291, %r690, %r691, %r677, %r679;
+	cvt.f64.f32 	%fd428, %f68;
+	mov.u32 	%r694, 31;
+	mov.u32 	%r695, 16;
+	mov.u32 	%r696, -1;
+	shfl.sync.bfly.b32 	%r697|%p287, %r1784, %r695, %r694, %r696;
+	add.s32 	%r698, %r697, %r1784;
+	mov.u32 	%r699, 8;
+	shfl.sync.bfly.b32 	%r700|%p288, %r698, %r699, %r694, %r696;
+	add.s32 	%r701, %r700, %r698;
+	mov.u32 	%r702, 4;
+	shfl.sync.bfly.b32 	%r703|%p289, %r701, %r702, %r694, %r696;
+	add.s32 	%r704, %r703, %r701;
+	mov.u32 	%r705, 2;
+	shfl.sync.bfly.b32 	%r706|%p290, %r704, %r705, %r694, %r696;
+	add.s32 	%r707, %r706, %r704;
+	mov.u32 	%r708, 1;
+	shfl.sync.bfly.b32 	%r709|%p291, %r707, %r708, %r694, %r696;
 	// begin inline asm
-	mov.b64 {%r657,%r658}, %fd398;
+	mov.b64 {%r674,%r675}, %fd435;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r660|%p292, %r658, %r678, %r677, %r679;
-	shfl.sync.bfly.b32 	%r659|%p293, %r657, %r678, %r677, %r679;
+	shfl.sync.bfly.b32 	%r677|%p292, %r675, %r695, %r694, %r696;
+	shfl.sync.bfly.b32 	%r676|%p293, %r674, %r695, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd119, {%r659,%r660};
+	mov.b64 %fd133, {%r676,%r677};
 	// end inline asm
-	add.f64 	%fd120, %fd398, %fd119;
+	add.f64 	%fd134, %fd435, %fd133;
 	// begin inline asm
-	mov.b64 {%r661,%r662}, %fd120;
+	mov.b64 {%r678,%r679}, %fd134;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r664|%p294, %r662, %r682, %r677, %r679;
-	shfl.sync.bfly.b32 	%r663|%p295, %r661, %r682, %r677, %r679;
+	shfl.sync.bfly.b32 	%r681|%p294, %r679, %r699, %r694, %r696;
+	shfl.sync.bfly.b32 	%r680|%p295, %r678, %r699, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd121, {%r663,%r664};
+	mov.b64 %fd135, {%r680,%r681};
 	// end inline asm
-	add.f64 	%fd122, %fd120, %fd121;
+	add.f64 	%fd136, %fd134, %fd135;
 	// begin inline asm
-	mov.b64 {%r665,%r666}, %fd122;
+	mov.b64 {%r682,%r683}, %fd136;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r668|%p296, %r666, %r685, %r677, %r679;
-	shfl.sync.bfly.b32 	%r667|%p297, %r665, %r685, %r677, %r679;
+	shfl.sync.bfly.b32 	%r685|%p296, %r683, %r702, %r694, %r696;
+	shfl.sync.bfly.b32 	%r684|%p297, %r682, %r702, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd123, {%r667,%r668};
+	mov.b64 %fd137, {%r684,%r685};
 	// end inline asm
-	add.f64 	%fd124, %fd122, %fd123;
+	add.f64 	%fd138, %fd136, %fd137;
 	// begin inline asm
-	mov.b64 {%r669,%r670}, %fd124;
+	mov.b64 {%r686,%r687}, %fd138;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r672|%p298, %r670, %r688, %r677, %r679;
-	shfl.sync.bfly.b32 	%r671|%p299, %r669, %r688, %r677, %r679;
+	shfl.sync.bfly.b32 	%r689|%p298, %r687, %r705, %r694, %r696;
+	shfl.sync.bfly.b32 	%r688|%p299, %r686, %r705, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd125, {%r671,%r672};
+	mov.b64 %fd139, {%r688,%r689};
 	// end inline asm
-	add.f64 	%fd126, %fd124, %fd125;
+	add.f64 	%fd140, %fd138, %fd139;
 	// begin inline asm
-	mov.b64 {%r673,%r674}, %fd126;
+	mov.b64 {%r690,%r691}, %fd140;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r676|%p300, %r674, %r691, %r677, %r679;
-	shfl.sync.bfly.b32 	%r675|%p301, %r673, %r691, %r677, %r679;
+	shfl.sync.bfly.b32 	%r693|%p300, %r691, %r708, %r694, %r696;
+	shfl.sync.bfly.b32 	%r692|%p301, %r690, %r708, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd127, {%r675,%r676};
+	mov.b64 %fd141, {%r692,%r693};
 	// end inline asm
-	add.f64 	%fd128, %fd126, %fd127;
-	setp.ge.f64 	%p302, %fd128, %fd391;
-	selp.b32 	%r1679, %r59, %r1679, %p302;
-	selp.b32 	%r1678, %r1678, %r59, %p302;
-	sub.s32 	%r1677, %r1678, %r1679;
-	setp.gt.u32 	%p303, %r1677, 1;
+	add.f64 	%fd142, %fd140, %fd141;
+	setp.ge.f64 	%p302, %fd142, %fd428;
+	selp.b32 	%r1780, %r59, %r1780, %p302;
+	selp.b32 	%r1779, %r1779, %r59, %p302;
+	sub.s32 	%r1778, %r1779, %r1780;
+	setp.gt.u32 	%p303, %r1778, 1;
 	@%p303 bra 	$L__BB0_100;
 
-	mov.b32 	%f56, %r1679;
-	mov.u32 	%r1686, 0;
-	mov.f64 	%fd400, 0d0000000000000000;
+	mov.b32 	%f56, %r1780;
+	mov.u32 	%r1787, 0;
+	mov.f64 	%fd437, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_113;
 
-	mov.u32 	%r1684, %r2;
+	mov.u32 	%r1785, %r2;
 
 $L__BB0_112:
-	cvt.s64.s32 	%rd48, %r1684;
+	cvt.s64.s32 	%rd48, %r1785;
 	add.s64 	%rd49, %rd2, %rd48;
 	shl.b64 	%rd50, %rd49, 2;
 	add.s64 	%rd51, %rd1, %rd50;
-	ld.global.f32 	%f243, [%rd51];
-	setp.ge.f32 	%p305, %f243, 0f00000000;
-	setp.gt.f32 	%p306, %f243, %f56;
+	ld.global.f32 	%f246, [%rd51];
+	setp.ge.f32 	%p305, %f246, 0f00000000;
+	setp.gt.f32 	%p306, %f246, %f56;
 	and.pred  	%p307, %p305, %p306;
-	cvt.f64.f32 	%fd131, %f243;
-	add.f64 	%fd132, %fd400, %fd131;
-	selp.f64 	%fd400, %fd132, %fd400, %p307;
-	selp.u32 	%r695, 1, 0, %p307;
-	add.s32 	%r1686, %r1686, %r695;
-	add.s32 	%r1684, %r1684, %r4;
-	setp.lt.s32 	%p308, %r1684, %r307;
+	cvt.f64.f32 	%fd145, %f246;
+	add.f64 	%fd146, %fd437, %fd145;
+	selp.f64 	%fd437, %fd146, %fd437, %p307;
+	selp.u32 	%r712, 1, 0, %p307;
+	add.s32 	%r1787, %r1787, %r712;
+	add.s32 	%r1785, %r1785, %r4;
+	setp.lt.s32 	%p308, %r1785, %r324;
 	@%p308 bra 	$L__BB0_112;
 
 $L__BB0_113:
-	mov.u32 	%r716, 31;
-	mov.u32 	%r717, 16;
-	mov.u32 	%r718, -1;
-	shfl.sync.bfly.b32 	%r719|%p309, %r1686, %r717, %r716, %r718;
-	add.s32 	%r720, %r719, %r1686;
-	mov.u32 	%r721, 8;
-	shfl.sync.bfly.b32 	%r722|%p310, %r720, %r721, %r716, %r718;
-	add.s32 	%r723, %r722, %r720;
-	mov.u32 	%r724, 4;
-	shfl.sync.bfly.b32 	%r725|%p311, %r723, %r724, %r716, %r718;
-	add.s32 	%r726, %r725, %r723;
-	mov.u32 	%r727, 2;
-	shfl.sync.bfly.b32 	%r728|%p312, %r726, %r727, %r716, %r718;
-	add.s32 	%r729, %r728, %r726;
-	mov.u32 	%r730, 1;
-	shfl.sync.bfly.b32 	%r731|%p313, %r729, %r730, %r716, %r718;
+	mov.u32 	%r733, 31;
+	mov.u32 	%r734, 16;
+	mov.u32 	%r735, -1;
+	shfl.sync.bfly.b32 	%r736|%p309, %r1787, %r734, %r733, %r735;
+	add.s32 	%r737, %r736, %r1787;
+	mov.u32 	%r738, 8;
+	shfl.sync.bfly.b32 	%r739|%p310, %r737, %r738, %r733, %r735;
+	add.s32 	%r740, %r739, %r737;
+	mov.u32 	%r741, 4;
+	shfl.sync.bfly.b32 	%r742|%p311, %r740, %r741, %r733, %r735;
+	add.s32 	%r743, %r742, %r740;
+	mov.u32 	%r744, 2;
+	shfl.sync.bfly.b32 	%r745|%p312, %r743, %r744, %r733, %r735;
+	add.s32 	%r746, %r745, %r743;
+	mov.u32 	%r747, 1;
+	shfl.sync.bfly.b32 	%r748|%p313, %r746, %r747, %r733, %r735;
 	// begin inline asm
-	mov.b64 {%r696,%r697}, %fd400;
+	mov.b64 {%r713,%r714}, %fd437;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r699|%p314, %r697, %r717, %r716, %r718;
-	shfl.sync.bfly.b32 	%r698|%p315, %r696, %r717, %r716, %r718;
+	shfl.sync.bfly.b32 	%r716|%p314, %r714, %r734, %r733, %r735;
+	shfl.sync.bfly.b32 	%r715|%p315, %r713, %r734, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd134, {%r698,%r699};
+	mov.b64 %fd148, {%r715,%r716};
 	// end inline asm
-	add.f64 	%fd135, %fd400, %fd134;
+	add.f64 	%fd149, %fd437, %fd148;
 	// begin inline asm
-	mov.b64 {%r700,%r701}, %fd135;
+	mov.b64 {%r717,%r718}, %fd149;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r703|%p316, %r701, %r721, %r716, %r718;
-	shfl.sync.bfly.b32 	%r702|%p317, %r700, %r721, %r716, %r718;
+	shfl.sync.bfly.b32 	%r720|%p316, %r718, %r738, %r733, %r735;
+	shfl.sync.bfly.b32 	%r719|%p317, %r717, %r738, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd136, {%r702,%r703};
+	mov.b64 %fd150, {%r719,%r720};
 	// end inline asm
-	add.f64 	%fd137, %fd135, %fd136;
+	add.f64 	%fd151, %fd149, %fd150;
 	// begin inline asm
-	mov.b64 {%r704,%r705}, %fd137;
+	mov.b64 {%r721,%r722}, %fd151;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r707|%p318, %r705, %r724, %r716, %r718;
-	shfl.sync.bfly.b32 	%r706|%p319, %r704, %r724, %r716, %r718;
+	shfl.sync.bfly.b32 	%r724|%p318, %r722, %r741, %r733, %r735;
+	shfl.sync.bfly.b32 	%r723|%p319, %r721, %r741, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd138, {%r706,%r707};
+	mov.b64 %fd152, {%r723,%r724};
 	// end inline asm
-	add.f64 	%fd139, %fd137, %fd138;
+	add.f64 	%fd153, %fd151, %fd152;
 	// begin inline asm
-	mov.b64 {%r708,%r709}, %fd139;
+	mov.b64 {%r725,%r726}, %fd153;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r711|%p320, %r709, %r727, %r716, %r718;
-	shfl.sync.bfly.b32 	%r710|%p321, %r708, %r727, %r716, %r718;
+	shfl.sync.bfly.b32 	%r728|%p320, %r726, %r744, %r733, %r735;
+	shfl.sync.bfly.b32 	%r727|%p321, %r725, %r744, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd140, {%r710,%r711};
+	mov.b64 %fd154, {%r727,%r728};
 	// end inline asm
-	add.f64 	%fd141, %fd139, %fd140;
+	add.f64 	%fd155, %fd153, %fd154;
 	// begin inline asm
-	mov.b64 {%r712,%r713}, %fd141;
+	mov.b64 {%r729,%r730}, %fd155;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r715|%p322, %r713, %r730, %r716, %r718;
-	shfl.sync.bfly.b32 	%r714|%p323, %r712, %r730, %r716, %r718;
+	shfl.sync.bfly.b32 	%r732|%p322, %r730, %r747, %r733, %r735;
+	shfl.sync.bfly.b32 	%r731|%p323, %r729, %r747, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd142, {%r714,%r715};
+	mov.b64 %fd156, {%r731,%r732};
 	// end inline asm
-	add.f64 	%fd17, %fd141, %fd142;
-	add.s32 	%r76, %r731, %r729;
+	add.f64 	%fd17, %fd155, %fd156;
+	add.s32 	%r76, %r748, %r746;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_115;
 
@@ -109684,162 +109684,162 @@ $L__BB0_113:
 
 $L__BB0_115:
 	bar.sync 	0;
-	mov.u32 	%r1687, 0;
+	mov.u32 	%r1788, 0;
 	@%p41 bra 	$L__BB0_117;
 
-	ld.shared.u32 	%r1687, [%r8];
+	ld.shared.u32 	%r1788, [%r8];
 
 $L__BB0_117:
-	mov.f64 	%fd403, 0d0000000000000000;
-	mov.f64 	%fd401, %fd403;
+	mov.f64 	%fd440, 0d0000000000000000;
+	mov.f64 	%fd438, %fd440;
 	@%p41 bra 	$L__BB0_119;
 
-	ld.shared.f64 	%fd401, [%r9];
+	ld.shared.f64 	%fd438, [%r9];
 
 $L__BB0_119:
-	mov.u32 	%r754, 31;
-	mov.u32 	%r755, 16;
-	mov.u32 	%r756, -1;
-	shfl.sync.bfly.b32 	%r757|%p327, %r1687, %r755, %r754, %r756;
-	add.s32 	%r758, %r757, %r1687;
-	mov.u32 	%r759, 8;
-	shfl.sync.bfly.b32 	%r760|%p328, %r758, %r759, %r754, %r756;
-	add.s32 	%r761, %r760, %r758;
-	mov.u32 	%r762, 4;
-	shfl.sync.bfly.b32 	%r763|%p329, %r761, %r762, %r754, %r756;
-	add.s32 	%r764, %r763, %r761;
-	mov.u32 	%r765, 2;
-	shfl.sync.bfly.b32 	%r766|%p330, %r764, %r765, %r754, %r756;
-	add.s32 	%r767, %r766, %r764;
-	mov.u32 	%r768, 1;
-	shfl.sync.bfly.b32 	%r769|%p331, %r767, %r768, %r754, %r756;
+	mov.u32 	%r771, 31;
+	mov.u32 	%r772, 16;
+	mov.u32 	%r773, -1;
+	shfl.sync.bfly.b32 	%r774|%p327, %r1788, %r772, %r771, %r773;
+	add.s32 	%r775, %r774, %r1788;
+	mov.u32 	%r776, 8;
+	shfl.sync.bfly.b32 	%r777|%p328, %r775, %r776, %r771, %r773;
+	add.s32 	%r778, %r777, %r775;
+	mov.u32 	%r779, 4;
+	shfl.sync.bfly.b32 	%r780|%p329, %r778, %r779, %r771, %r773;
+	add.s32 	%r781, %r780, %r778;
+	mov.u32 	%r782, 2;
+	shfl.sync.bfly.b32 	%r783|%p330, %r781, %r782, %r771, %r773;
+	add.s32 	%r784, %r783, %r781;
+	mov.u32 	%r785, 1;
+	shfl.sync.bfly.b32 	%r786|%p331, %r784, %r785, %r771, %r773;
 	// begin inline asm
-	mov.b64 {%r733,%r734}, %fd401;
+	mov.b64 {%r750,%r751}, %fd438;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r736|%p332, %r734, %r755, %r754, %r756;
-	shfl.sync.bfly.b32 	%r735|%p333, %r733, %r755, %r754, %r756;
+	shfl.sync.bfly.b32 	%r753|%p332, %r751, %r772, %r771, %r773;
+	shfl.sync.bfly.b32 	%r752|%p333, %r750, %r772, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd145, {%r735,%r736};
+	mov.b64 %fd159, {%r752,%r753};
 	// end inline asm
-	add.f64 	%fd146, %fd401, %fd145;
+	add.f64 	%fd160, %fd438, %fd159;
 	// begin inline asm
-	mov.b64 {%r737,%r738}, %fd146;
+	mov.b64 {%r754,%r755}, %fd160;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r740|%p334, %r738, %r759, %r754, %r756;
-	shfl.sync.bfly.b32 	%r739|%p335, %r737, %r759, %r754, %r756;
+	shfl.sync.bfly.b32 	%r757|%p334, %r755, %r776, %r771, %r773;
+	shfl.sync.bfly.b32 	%r756|%p335, %r754, %r776, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd147, {%r739,%r740};
-	// end inline asm
-	add.f64 	%fd148, %fd146, %fd147;
-	// begin inline asm
-	mov.b64 {%r741,%r742}, %fd148;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r744|%p336, %r742, %r762, %r754, %r756;
-	shfl.sync.bfly.b32 	%r743|%p337, %r741, %r762, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd149, {%r743,%r744};
-	// end inline asm
-	add.f64 	%fd150, %fd148, %fd149;
-	// begin inline asm
-	mov.b64 {%r745,%r746}, %fd150;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r748|%p338, %r746, %r765, %r754, %r756;
-	shfl.sync.bfly.b32 	%r747|%p339, %r745, %r765, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd151, {%r747,%r748};
-	// end inline asm
-	add.f64 	%fd152, %fd150, %fd151;
-	// begin inline asm
-	mov.b64 {%r749,%r750}, %fd152;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r752|%p340, %r750, %r768, %r754, %r756;
-	shfl.sync.bfly.b32 	%r751|%p341, %r749, %r768, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd153, {%r751,%r752};
-	// end inline asm
-	add.f64 	%fd20, %fd152, %fd153;
-	add.s32 	%r79, %r769, %r767;
-	mov.u32 	%r1690, 0;
-	@%p18 bra 	$L__BB0_122;
-
-	mov.f64 	%fd403, 0d0000000000000000;
-	mov.u32 	%r1688, %r2;
-
-$L__BB0_121:
-	cvt.s64.s32 	%rd52, %r1688;
-	add.s64 	%rd53, %rd2, %rd52;
-	shl.b64 	%rd54, %rd53, 2;
-	add.s64 	%rd55, %rd1, %rd54;
-	ld.global.f32 	%f244, [%rd55];
-	setp.ltu.f32 	%p343, %f244, 0f00000000;
-	setp.ltu.f32 	%p344, %f244, %f56;
-	or.pred  	%p345, %p343, %p344;
-	cvt.f64.f32 	%fd156, %f244;
-	add.f64 	%fd157, %fd403, %fd156;
-	selp.f64 	%fd403, %fd403, %fd157, %p345;
-	not.pred 	%p346, %p345;
-	selp.u32 	%r771, 1, 0, %p346;
-	add.s32 	%r1690, %r1690, %r771;
-	add.s32 	%r1688, %r1688, %r4;
-	setp.lt.s32 	%p347, %r1688, %r307;
-	@%p347 bra 	$L__BB0_121;
-
-$L__BB0_122:
-	shfl.sync.bfly.b32 	%r795|%p348, %r1690, %r755, %r754, %r756;
-	add.s32 	%r796, %r795, %r1690;
-	shfl.sync.bfly.b32 	%r798|%p349, %r796, %r759, %r754, %r756;
-	add.s32 	%r799, %r798, %r796;
-	shfl.sync.bfly.b32 	%r801|%p350, %r799, %r762, %r754, %r756;
-	add.s32 	%r802, %r801, %r799;
-	shfl.sync.bfly.b32 	%r804|%p351, %r802, %r765, %r754, %r756;
-	add.s32 	%r805, %r804, %r802;
-	shfl.sync.bfly.b32 	%r807|%p352, %r805, %r768, %r754, %r756;
-	// begin inline asm
-	mov.b64 {%r772,%r773}, %fd403;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r775|%p353, %r773, %r755, %r754, %r756;
-	shfl.sync.bfly.b32 	%r774|%p354, %r772, %r755, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd159, {%r774,%r775};
-	// end inline asm
-	add.f64 	%fd160, %fd403, %fd159;
-	// begin inline asm
-	mov.b64 {%r776,%r777}, %fd160;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r779|%p355, %r777, %r759, %r754, %r756;
-	shfl.sync.bfly.b32 	%r778|%p356, %r776, %r759, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd161, {%r778,%r779};
+	mov.b64 %fd161, {%r756,%r757};
 	// end inline asm
 	add.f64 	%fd162, %fd160, %fd161;
 	// begin inline asm
-	mov.b64 {%r780,%r781}, %fd162;
+	mov.b64 {%r758,%r759}, %fd162;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r783|%p357, %r781, %r762, %r754, %r756;
-	shfl.sync.bfly.b32 	%r782|%p358, %r780, %r762, %r754, %r756;
+	shfl.sync.bfly.b32 	%r761|%p336, %r759, %r779, %r771, %r773;
+	shfl.sync.bfly.b32 	%r760|%p337, %r758, %r779, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd163, {%r782,%r783};
+	mov.b64 %fd163, {%r760,%r761};
 	// end inline asm
 	add.f64 	%fd164, %fd162, %fd163;
 	// begin inline asm
-	mov.b64 {%r784,%r785}, %fd164;
+	mov.b64 {%r762,%r763}, %fd164;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r787|%p359, %r785, %r765, %r754, %r756;
-	shfl.sync.bfly.b32 	%r786|%p360, %r784, %r765, %r754, %r756;
+	shfl.sync.bfly.b32 	%r765|%p338, %r763, %r782, %r771, %r773;
+	shfl.sync.bfly.b32 	%r764|%p339, %r762, %r782, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd165, {%r786,%r787};
+	mov.b64 %fd165, {%r764,%r765};
 	// end inline asm
 	add.f64 	%fd166, %fd164, %fd165;
 	// begin inline asm
-	mov.b64 {%r788,%r789}, %fd166;
+	mov.b64 {%r766,%r767}, %fd166;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r791|%p361, %r789, %r768, %r754, %r756;
-	shfl.sync.bfly.b32 	%r790|%p362, %r788, %r768, %r754, %r756;
+	shfl.sync.bfly.b32 	%r769|%p340, %r767, %r785, %r771, %r773;
+	shfl.sync.bfly.b32 	%r768|%p341, %r766, %r785, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd167, {%r790,%r791};
+	mov.b64 %fd167, {%r768,%r769};
 	// end inline asm
-	add.f64 	%fd24, %fd166, %fd167;
-	add.s32 	%r85, %r807, %r805;
+	add.f64 	%fd20, %fd166, %fd167;
+	add.s32 	%r79, %r786, %r784;
+	mov.u32 	%r1791, 0;
+	@%p18 bra 	$L__BB0_122;
+
+	mov.f64 	%fd440, 0d0000000000000000;
+	mov.u32 	%r1789, %r2;
+
+$L__BB0_121:
+	cvt.s64.s32 	%rd52, %r1789;
+	add.s64 	%rd53, %rd2, %rd52;
+	shl.b64 	%rd54, %rd53, 2;
+	add.s64 	%rd55, %rd1, %rd54;
+	ld.global.f32 	%f247, [%rd55];
+	setp.ltu.f32 	%p343, %f247, 0f00000000;
+	setp.ltu.f32 	%p344, %f247, %f56;
+	or.pred  	%p345, %p343, %p344;
+	cvt.f64.f32 	%fd170, %f247;
+	add.f64 	%fd171, %fd440, %fd170;
+	selp.f64 	%fd440, %fd440, %fd171, %p345;
+	not.pred 	%p346, %p345;
+	selp.u32 	%r788, 1, 0, %p346;
+	add.s32 	%r1791, %r1791, %r788;
+	add.s32 	%r1789, %r1789, %r4;
+	setp.lt.s32 	%p347, %r1789, %r324;
+	@%p347 bra 	$L__BB0_121;
+
+$L__BB0_122:
+	shfl.sync.bfly.b32 	%r812|%p348, %r1791, %r772, %r771, %r773;
+	add.s32 	%r813, %r812, %r1791;
+	shfl.sync.bfly.b32 	%r815|%p349, %r813, %r776, %r771, %r773;
+	add.s32 	%r816, %r815, %r813;
+	shfl.sync.bfly.b32 	%r818|%p350, %r816, %r779, %r771, %r773;
+	add.s32 	%r819, %r818, %r816;
+	shfl.sync.bfly.b32 	%r821|%p351, %r819, %r782, %r771, %r773;
+	add.s32 	%r822, %r821, %r819;
+	shfl.sync.bfly.b32 	%r824|%p352, %r822, %r785, %r771, %r773;
+	// begin inline asm
+	mov.b64 {%r789,%r790}, %fd440;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r792|%p353, %r790, %r772, %r771, %r773;
+	shfl.sync.bfly.b32 	%r791|%p354, %r789, %r772, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd173, {%r791,%r792};
+	// end inline asm
+	add.f64 	%fd174, %fd440, %fd173;
+	// begin inline asm
+	mov.b64 {%r793,%r794}, %fd174;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r796|%p355, %r794, %r776, %r771, %r773;
+	shfl.sync.bfly.b32 	%r795|%p356, %r793, %r776, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd175, {%r795,%r796};
+	// end inline asm
+	add.f64 	%fd176, %fd174, %fd175;
+	// begin inline asm
+	mov.b64 {%r797,%r798}, %fd176;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r800|%p357, %r798, %r779, %r771, %r773;
+	shfl.sync.bfly.b32 	%r799|%p358, %r797, %r779, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd177, {%r799,%r800};
+	// end inline asm
+	add.f64 	%fd178, %fd176, %fd177;
+	// begin inline asm
+	mov.b64 {%r801,%r802}, %fd178;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r804|%p359, %r802, %r782, %r771, %r773;
+	shfl.sync.bfly.b32 	%r803|%p360, %r801, %r782, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd179, {%r803,%r804};
+	// end inline asm
+	add.f64 	%fd180, %fd178, %fd179;
+	// begin inline asm
+	mov.b64 {%r805,%r806}, %fd180;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r808|%p361, %r806, %r785, %r771, %r773;
+	shfl.sync.bfly.b32 	%r807|%p362, %r805, %r785, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd181, {%r807,%r808};
+	// end inline asm
+	add.f64 	%fd24, %fd180, %fd181;
+	add.s32 	%r85, %r824, %r822;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_124;
 
@@ -109848,202 +109848,202 @@ $L__BB0_122:
 
 $L__BB0_124:
 	bar.sync 	0;
-	mov.u32 	%r1691, 0;
+	mov.u32 	%r1792, 0;
 	@%p41 bra 	$L__BB0_126;
 
-	ld.shared.u32 	%r1691, [%r8];
+	ld.shared.u32 	%r1792, [%r8];
 
 $L__BB0_126:
-	mov.f64 	%fd404, 0d0000000000000000;
+	mov.f64 	%fd441, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_128;
 
-	ld.shared.f64 	%fd404, [%r9];
+	ld.shared.f64 	%fd441, [%r9];
 
 $L__BB0_128:
-	mov.u32 	%r829, 31;
-	mov.u32 	%r830, 16;
-	mov.u32 	%r831, -1;
-	shfl.sync.bfly.b32 	%r832|%p366, %r1691, %r830, %r829, %r831;
-	add.s32 	%r833, %r832, %r1691;
-	mov.u32 	%r834, 8;
-	shfl.sync.bfly.b32 	%r835|%p367, %r833, %r834, %r829, %r831;
-	add.s32 	%r836, %r835, %r833;
-	mov.u32 	%r837, 4;
-	shfl.sync.bfly.b32 	%r838|%p368, %r836, %r837, %r829, %r831;
-	add.s32 	%r839, %r838, %r836;
-	mov.u32 	%r840, 2;
-	shfl.sync.bfly.b32 	%r841|%p369, %r839, %r840, %r829, %r831;
-	add.s32 	%r842, %r841, %r839;
-	mov.u32 	%r843, 1;
-	shfl.sync.bfly.b32 	%r844|%p370, %r842, %r843, %r829, %r831;
+	mov.u32 	%r846, 31;
+	mov.u32 	%r847, 16;
+	mov.u32 	%r848, -1;
+	shfl.sync.bfly.b32 	%r849|%p366, %r1792, %r847, %r846, %r848;
+	add.s32 	%r850, %r849, %r1792;
+	mov.u32 	%r851, 8;
+	shfl.sync.bfly.b32 	%r852|%p367, %r850, %r851, %r846, %r848;
+	add.s32 	%r853, %r852, %r850;
+	mov.u32 	%r854, 4;
+	shfl.sync.bfly.b32 	%r855|%p368, %r853, %r854, %r846, %r848;
+	add.s32 	%r856, %r855, %r853;
+	mov.u32 	%r857, 2;
+	shfl.sync.bfly.b32 	%r858|%p369, %r856, %r857, %r846, %r848;
+	add.s32 	%r859, %r858, %r856;
+	mov.u32 	%r860, 1;
+	shfl.sync.bfly.b32 	%r861|%p370, %r859, %r860, %r846, %r848;
 	// begin inline asm
-	mov.b64 {%r809,%r810}, %fd404;
+	mov.b64 {%r826,%r827}, %fd441;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r812|%p371, %r810, %r830, %r829, %r831;
-	shfl.sync.bfly.b32 	%r811|%p372, %r809, %r830, %r829, %r831;
+	shfl.sync.bfly.b32 	%r829|%p371, %r827, %r847, %r846, %r848;
+	shfl.sync.bfly.b32 	%r828|%p372, %r826, %r847, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd170, {%r811,%r812};
+	mov.b64 %fd184, {%r828,%r829};
 	// end inline asm
-	add.f64 	%fd171, %fd404, %fd170;
+	add.f64 	%fd185, %fd441, %fd184;
 	// begin inline asm
-	mov.b64 {%r813,%r814}, %fd171;
+	mov.b64 {%r830,%r831}, %fd185;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r816|%p373, %r814, %r834, %r829, %r831;
-	shfl.sync.bfly.b32 	%r815|%p374, %r813, %r834, %r829, %r831;
+	shfl.sync.bfly.b32 	%r833|%p373, %r831, %r851, %r846, %r848;
+	shfl.sync.bfly.b32 	%r832|%p374, %r830, %r851, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd172, {%r815,%r816};
+	mov.b64 %fd186, {%r832,%r833};
 	// end inline asm
-	add.f64 	%fd173, %fd171, %fd172;
+	add.f64 	%fd187, %fd185, %fd186;
 	// begin inline asm
-	mov.b64 {%r817,%r818}, %fd173;
+	mov.b64 {%r834,%r835}, %fd187;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r820|%p375, %r818, %r837, %r829, %r831;
-	shfl.sync.bfly.b32 	%r819|%p376, %r817, %r837, %r829, %r831;
+	shfl.sync.bfly.b32 	%r837|%p375, %r835, %r854, %r846, %r848;
+	shfl.sync.bfly.b32 	%r836|%p376, %r834, %r854, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd174, {%r819,%r820};
+	mov.b64 %fd188, {%r836,%r837};
 	// end inline asm
-	add.f64 	%fd175, %fd173, %fd174;
+	add.f64 	%fd189, %fd187, %fd188;
 	// begin inline asm
-	mov.b64 {%r821,%r822}, %fd175;
+	mov.b64 {%r838,%r839}, %fd189;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r824|%p377, %r822, %r840, %r829, %r831;
-	shfl.sync.bfly.b32 	%r823|%p378, %r821, %r840, %r829, %r831;
+	shfl.sync.bfly.b32 	%r841|%p377, %r839, %r857, %r846, %r848;
+	shfl.sync.bfly.b32 	%r840|%p378, %r838, %r857, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd176, {%r823,%r824};
+	mov.b64 %fd190, {%r840,%r841};
 	// end inline asm
-	add.f64 	%fd177, %fd175, %fd176;
+	add.f64 	%fd191, %fd189, %fd190;
 	// begin inline asm
-	mov.b64 {%r825,%r826}, %fd177;
+	mov.b64 {%r842,%r843}, %fd191;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r828|%p379, %r826, %r843, %r829, %r831;
-	shfl.sync.bfly.b32 	%r827|%p380, %r825, %r843, %r829, %r831;
+	shfl.sync.bfly.b32 	%r845|%p379, %r843, %r860, %r846, %r848;
+	shfl.sync.bfly.b32 	%r844|%p380, %r842, %r860, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd178, {%r827,%r828};
+	mov.b64 %fd192, {%r844,%r845};
 	// end inline asm
-	add.s32 	%r845, %r844, %r842;
-	sub.s32 	%r88, %r845, %r79;
+	add.s32 	%r862, %r861, %r859;
+	sub.s32 	%r88, %r862, %r79;
 	setp.leu.f32 	%p381, %f56, 0f00000000;
-	mov.u32 	%r1692, %r88;
+	mov.u32 	%r1793, %r88;
 	@%p381 bra 	$L__BB0_130;
 
-	cvt.f64.f32 	%fd392, %f65;
-	sub.f64 	%fd180, %fd392, %fd20;
-	cvt.f64.f32 	%fd181, %f56;
-	div.rn.f64 	%fd182, %fd180, %fd181;
-	cvt.rpi.f64.f64 	%fd183, %fd182;
-	cvt.rzi.s32.f64 	%r1692, %fd183;
+	cvt.f64.f32 	%fd429, %f68;
+	sub.f64 	%fd194, %fd429, %fd20;
+	cvt.f64.f32 	%fd195, %f56;
+	div.rn.f64 	%fd196, %fd194, %fd195;
+	cvt.rpi.f64.f64 	%fd197, %fd196;
+	cvt.rzi.s32.f64 	%r1793, %fd197;
 
 $L__BB0_130:
-	setp.le.s32 	%p790, %r308, %r307;
-	setp.gt.s32 	%p789, %r308, 0;
-	and.pred  	%p788, %p789, %p790;
-	min.s32 	%r846, %r1692, %r88;
-	max.s32 	%r847, %r846, 1;
-	add.s32 	%r848, %r847, %r79;
-	selp.b32 	%r849, %r308, %r307, %p788;
-	min.s32 	%r1693, %r849, %r848;
+	setp.le.s32 	%p847, %r325, %r324;
+	setp.gt.s32 	%p846, %r325, 0;
+	and.pred  	%p845, %p846, %p847;
+	min.s32 	%r863, %r1793, %r88;
+	max.s32 	%r864, %r863, 1;
+	add.s32 	%r865, %r864, %r79;
+	selp.b32 	%r866, %r325, %r324, %p845;
+	min.s32 	%r1794, %r866, %r865;
 
 $L__BB0_131:
-	setp.ge.s32 	%p385, %r1693, %r307;
+	setp.ge.s32 	%p385, %r1794, %r324;
 	@%p385 bra 	$L__BB0_188;
 
-	mov.u32 	%r1696, 0;
-	mov.u32 	%r1694, 2139095040;
-	mov.u32 	%r1695, %r1694;
+	mov.u32 	%r1797, 0;
+	mov.u32 	%r1795, 2139095040;
+	mov.u32 	%r1796, %r1795;
 
 $L__BB0_133:
-	mov.u32 	%r1699, 0;
-	shr.u32 	%r854, %r1694, 1;
-	add.s32 	%r96, %r854, %r1696;
-	mov.f64 	%fd406, 0d0000000000000000;
+	mov.u32 	%r1800, 0;
+	shr.u32 	%r871, %r1795, 1;
+	add.s32 	%r96, %r871, %r1797;
+	mov.f64 	%fd443, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_136;
 
 	mov.b32 	%f57, %r96;
-	mov.u32 	%r1699, 0;
-	mov.u32 	%r1697, %r2;
+	mov.u32 	%r1800, 0;
+	mov.u32 	%r1798, %r2;
 
 $L__BB0_135:
-	cvt.s64.s32 	%rd56, %r1697;
+	cvt.s64.s32 	%rd56, %r1798;
 	add.s64 	%rd57, %rd2, %rd56;
 	shl.b64 	%rd58, %rd57, 2;
 	add.s64 	%rd59, %rd1, %rd58;
-	ld.global.f32 	%f245, [%rd59];
-	setp.ltu.f32 	%p387, %f245, 0f00000000;
-	setp.ltu.f32 	%p388, %f245, %f57;
+	ld.global.f32 	%f248, [%rd59];
+	setp.ltu.f32 	%p387, %f248, 0f00000000;
+	setp.ltu.f32 	%p388, %f248, %f57;
 	or.pred  	%p389, %p387, %p388;
-	cvt.f64.f32 	%fd186, %f245;
-	add.f64 	%fd187, %fd406, %fd186;
-	selp.f64 	%fd406, %fd406, %fd187, %p389;
+	cvt.f64.f32 	%fd200, %f248;
+	add.f64 	%fd201, %fd443, %fd200;
+	selp.f64 	%fd443, %fd443, %fd201, %p389;
 	not.pred 	%p390, %p389;
-	selp.u32 	%r856, 1, 0, %p390;
-	add.s32 	%r1699, %r1699, %r856;
-	add.s32 	%r1697, %r1697, %r4;
-	setp.lt.s32 	%p391, %r1697, %r307;
+	selp.u32 	%r873, 1, 0, %p390;
+	add.s32 	%r1800, %r1800, %r873;
+	add.s32 	%r1798, %r1798, %r4;
+	setp.lt.s32 	%p391, %r1798, %r324;
 	@%p391 bra 	$L__BB0_135;
 
 $L__BB0_136:
-	mov.u32 	%r877, 31;
-	mov.u32 	%r878, 16;
-	mov.u32 	%r879, -1;
-	shfl.sync.bfly.b32 	%r880|%p392, %r1699, %r878, %r877, %r879;
-	add.s32 	%r881, %r880, %r1699;
-	mov.u32 	%r882, 8;
-	shfl.sync.bfly.b32 	%r883|%p393, %r881, %r882, %r877, %r879;
-	add.s32 	%r884, %r883, %r881;
-	mov.u32 	%r885, 4;
-	shfl.sync.bfly.b32 	%r886|%p394, %r884, %r885, %r877, %r879;
-	add.s32 	%r887, %r886, %r884;
-	mov.u32 	%r888, 2;
-	shfl.sync.bfly.b32 	%r889|%p395, %r887, %r888, %r877, %r879;
-	add.s32 	%r890, %r889, %r887;
-	mov.u32 	%r891, 1;
-	shfl.sync.bfly.b32 	%r892|%p396, %r890, %r891, %r877, %r879;
+	mov.u32 	%r894, 31;
+	mov.u32 	%r895, 16;
+	mov.u32 	%r896, -1;
+	shfl.sync.bfly.b32 	%r897|%p392, %r1800, %r895, %r894, %r896;
+	add.s32 	%r898, %r897, %r1800;
+	mov.u32 	%r899, 8;
+	shfl.sync.bfly.b32 	%r900|%p393, %r898, %r899, %r894, %r896;
+	add.s32 	%r901, %r900, %r898;
+	mov.u32 	%r902, 4;
+	shfl.sync.bfly.b32 	%r903|%p394, %r901, %r902, %r894, %r896;
+	add.s32 	%r904, %r903, %r901;
+	mov.u32 	%r905, 2;
+	shfl.sync.bfly.b32 	%r906|%p395, %r904, %r905, %r894, %r896;
+	add.s32 	%r907, %r906, %r904;
+	mov.u32 	%r908, 1;
+	shfl.sync.bfly.b32 	%r909|%p396, %r907, %r908, %r894, %r896;
 	// begin inline asm
-	mov.b64 {%r857,%r858}, %fd406;
+	mov.b64 {%r874,%r875}, %fd443;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r860|%p397, %r858, %r878, %r877, %r879;
-	shfl.sync.bfly.b32 	%r859|%p398, %r857, %r878, %r877, %r879;
+	shfl.sync.bfly.b32 	%r877|%p397, %r875, %r895, %r894, %r896;
+	shfl.sync.bfly.b32 	%r876|%p398, %r874, %r895, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd189, {%r859,%r860};
+	mov.b64 %fd203, {%r876,%r877};
 	// end inline asm
-	add.f64 	%fd190, %fd406, %fd189;
+	add.f64 	%fd204, %fd443, %fd203;
 	// begin inline asm
-	mov.b64 {%r861,%r862}, %fd190;
+	mov.b64 {%r878,%r879}, %fd204;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r864|%p399, %r862, %r882, %r877, %r879;
-	shfl.sync.bfly.b32 	%r863|%p400, %r861, %r882, %r877, %r879;
+	shfl.sync.bfly.b32 	%r881|%p399, %r879, %r899, %r894, %r896;
+	shfl.sync.bfly.b32 	%r880|%p400, %r878, %r899, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd191, {%r863,%r864};
+	mov.b64 %fd205, {%r880,%r881};
 	// end inline asm
-	add.f64 	%fd192, %fd190, %fd191;
+	add.f64 	%fd206, %fd204, %fd205;
 	// begin inline asm
-	mov.b64 {%r865,%r866}, %fd192;
+	mov.b64 {%r882,%r883}, %fd206;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r868|%p401, %r866, %r885, %r877, %r879;
-	shfl.sync.bfly.b32 	%r867|%p402, %r865, %r885, %r877, %r879;
+	shfl.sync.bfly.b32 	%r885|%p401, %r883, %r902, %r894, %r896;
+	shfl.sync.bfly.b32 	%r884|%p402, %r882, %r902, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd193, {%r867,%r868};
+	mov.b64 %fd207, {%r884,%r885};
 	// end inline asm
-	add.f64 	%fd194, %fd192, %fd193;
+	add.f64 	%fd208, %fd206, %fd207;
 	// begin inline asm
-	mov.b64 {%r869,%r870}, %fd194;
+	mov.b64 {%r886,%r887}, %fd208;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r872|%p403, %r870, %r888, %r877, %r879;
-	shfl.sync.bfly.b32 	%r871|%p404, %r869, %r888, %r877, %r879;
+	shfl.sync.bfly.b32 	%r889|%p403, %r887, %r905, %r894, %r896;
+	shfl.sync.bfly.b32 	%r888|%p404, %r886, %r905, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd195, {%r871,%r872};
+	mov.b64 %fd209, {%r888,%r889};
 	// end inline asm
-	add.f64 	%fd196, %fd194, %fd195;
+	add.f64 	%fd210, %fd208, %fd209;
 	// begin inline asm
-	mov.b64 {%r873,%r874}, %fd196;
+	mov.b64 {%r890,%r891}, %fd210;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r876|%p405, %r874, %r891, %r877, %r879;
-	shfl.sync.bfly.b32 	%r875|%p406, %r873, %r891, %r877, %r879;
+	shfl.sync.bfly.b32 	%r893|%p405, %r891, %r908, %r894, %r896;
+	shfl.sync.bfly.b32 	%r892|%p406, %r890, %r908, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd197, {%r875,%r876};
+	mov.b64 %fd211, {%r892,%r893};
 	// end inline asm
-	add.f64 	%fd30, %fd196, %fd197;
-	add.s32 	%r102, %r892, %r890;
+	add.f64 	%fd30, %fd210, %fd211;
+	add.s32 	%r102, %r909, %r907;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_138;
 
@@ -110052,174 +110052,174 @@ $L__BB0_136:
 
 $L__BB0_138:
 	bar.sync 	0;
-	mov.u32 	%r1700, 0;
+	mov.u32 	%r1801, 0;
 	@%p41 bra 	$L__BB0_140;
 
-	ld.shared.u32 	%r1700, [%r8];
+	ld.shared.u32 	%r1801, [%r8];
 
 $L__BB0_140:
-	mov.f64 	%fd407, 0d0000000000000000;
+	mov.f64 	%fd444, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_142;
 
-	ld.shared.f64 	%fd407, [%r9];
+	ld.shared.f64 	%fd444, [%r9];
 
 $L__BB0_142:
-	mov.u32 	%r914, 31;
-	mov.u32 	%r915, 16;
-	mov.u32 	%r916, -1;
-	shfl.sync.bfly.b32 	%r917|%p410, %r1700, %r915, %r914, %r916;
-	add.s32 	%r918, %r917, %r1700;
-	mov.u32 	%r919, 8;
-	shfl.sync.bfly.b32 	%r920|%p411, %r918, %r919, %r914, %r916;
-	add.s32 	%r921, %r920, %r918;
-	mov.u32 	%r922, 4;
-	shfl.sync.bfly.b32 	%r923|%p412, %r921, %r922, %r914, %r916;
-	add.s32 	%r924, %r923, %r921;
-	mov.u32 	%r925, 2;
-	shfl.sync.bfly.b32 	%r926|%p413, %r924, %r925, %r914, %r916;
-	add.s32 	%r927, %r926, %r924;
-	mov.u32 	%r928, 1;
-	shfl.sync.bfly.b32 	%r929|%p414, %r927, %r928, %r914, %r916;
+	mov.u32 	%r931, 31;
+	mov.u32 	%r932, 16;
+	mov.u32 	%r933, -1;
+	shfl.sync.bfly.b32 	%r934|%p410, %r1801, %r932, %r931, %r933;
+	add.s32 	%r935, %r934, %r1801;
+	mov.u32 	%r936, 8;
+	shfl.sync.bfly.b32 	%r937|%p411, %r935, %r936, %r931, %r933;
+	add.s32 	%r938, %r937, %r935;
+	mov.u32 	%r939, 4;
+	shfl.sync.bfly.b32 	%r940|%p412, %r938, %r939, %r931, %r933;
+	add.s32 	%r941, %r940, %r938;
+	mov.u32 	%r942, 2;
+	shfl.sync.bfly.b32 	%r943|%p413, %r941, %r942, %r931, %r933;
+	add.s32 	%r944, %r943, %r941;
+	mov.u32 	%r945, 1;
+	shfl.sync.bfly.b32 	%r946|%p414, %r944, %r945, %r931, %r933;
 	// begin inline asm
-	mov.b64 {%r894,%r895}, %fd407;
+	mov.b64 {%r911,%r912}, %fd444;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r897|%p415, %r895, %r915, %r914, %r916;
-	shfl.sync.bfly.b32 	%r896|%p416, %r894, %r915, %r914, %r916;
+	shfl.sync.bfly.b32 	%r914|%p415, %r912, %r932, %r931, %r933;
+	shfl.sync.bfly.b32 	%r913|%p416, %r911, %r932, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd200, {%r896,%r897};
+	mov.b64 %fd214, {%r913,%r914};
 	// end inline asm
-	add.f64 	%fd201, %fd407, %fd200;
+	add.f64 	%fd215, %fd444, %fd214;
 	// begin inline asm
-	mov.b64 {%r898,%r899}, %fd201;
+	mov.b64 {%r915,%r916}, %fd215;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r901|%p417, %r899, %r919, %r914, %r916;
-	shfl.sync.bfly.b32 	%r900|%p418, %r898, %r919, %r914, %r916;
+	shfl.sync.bfly.b32 	%r918|%p417, %r916, %r936, %r931, %r933;
+	shfl.sync.bfly.b32 	%r917|%p418, %r915, %r936, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd202, {%r900,%r901};
-	// end inline asm
-	add.f64 	%fd203, %fd201, %fd202;
-	// begin inline asm
-	mov.b64 {%r902,%r903}, %fd203;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r905|%p419, %r903, %r922, %r914, %r916;
-	shfl.sync.bfly.b32 	%r904|%p420, %r902, %r922, %r914, %r916;
-	// begin inline asm
-	mov.b64 %fd204, {%r904,%r905};
-	// end inline asm
-	add.f64 	%fd205, %fd203, %fd204;
-	// begin inline asm
-	mov.b64 {%r906,%r907}, %fd205;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r909|%p421, %r907, %r925, %r914, %r916;
-	shfl.sync.bfly.b32 	%r908|%p422, %r906, %r925, %r914, %r916;
-	// begin inline asm
-	mov.b64 %fd206, {%r908,%r909};
-	// end inline asm
-	add.f64 	%fd207, %fd205, %fd206;
-	// begin inline asm
-	mov.b64 {%r910,%r911}, %fd207;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r913|%p423, %r911, %r928, %r914, %r916;
-	shfl.sync.bfly.b32 	%r912|%p424, %r910, %r928, %r914, %r916;
-	// begin inline asm
-	mov.b64 %fd208, {%r912,%r913};
-	// end inline asm
-	add.s32 	%r930, %r929, %r927;
-	setp.ge.s32 	%p425, %r930, %r1693;
-	selp.b32 	%r1696, %r96, %r1696, %p425;
-	selp.b32 	%r1695, %r1695, %r96, %p425;
-	sub.s32 	%r1694, %r1695, %r1696;
-	setp.gt.u32 	%p426, %r1694, 1;
-	@%p426 bra 	$L__BB0_133;
-
-	mov.b32 	%f58, %r1696;
-	mov.f64 	%fd409, 0d0000000000000000;
-	mov.u32 	%r1703, 0;
-	@%p18 bra 	$L__BB0_146;
-
-	mov.u32 	%r1701, %r2;
-
-$L__BB0_145:
-	cvt.s64.s32 	%rd60, %r1701;
-	add.s64 	%rd61, %rd2, %rd60;
-	shl.b64 	%rd62, %rd61, 2;
-	add.s64 	%rd63, %rd1, %rd62;
-	ld.global.f32 	%f246, [%rd63];
-	setp.ge.f32 	%p428, %f246, 0f00000000;
-	setp.gt.f32 	%p429, %f246, %f58;
-	and.pred  	%p430, %p428, %p429;
-	cvt.f64.f32 	%fd211, %f246;
-	add.f64 	%fd212, %fd409, %fd211;
-	selp.u32 	%r933, 1, 0, %p430;
-	add.s32 	%r1703, %r1703, %r933;
-	selp.f64 	%fd409, %fd212, %fd409, %p430;
-	add.s32 	%r1701, %r1701, %r4;
-	setp.lt.s32 	%p431, %r1701, %r307;
-	@%p431 bra 	$L__BB0_145;
-
-$L__BB0_146:
-	mov.u32 	%r954, 31;
-	mov.u32 	%r955, 16;
-	mov.u32 	%r956, -1;
-	shfl.sync.bfly.b32 	%r957|%p432, %r1703, %r955, %r954, %r956;
-	add.s32 	%r958, %r957, %r1703;
-	mov.u32 	%r959, 8;
-	shfl.sync.bfly.b32 	%r960|%p433, %r958, %r959, %r954, %r956;
-	add.s32 	%r961, %r960, %r958;
-	mov.u32 	%r962, 4;
-	shfl.sync.bfly.b32 	%r963|%p434, %r961, %r962, %r954, %r956;
-	add.s32 	%r964, %r963, %r961;
-	mov.u32 	%r965, 2;
-	shfl.sync.bfly.b32 	%r966|%p435, %r964, %r965, %r954, %r956;
-	add.s32 	%r967, %r966, %r964;
-	mov.u32 	%r968, 1;
-	shfl.sync.bfly.b32 	%r969|%p436, %r967, %r968, %r954, %r956;
-	// begin inline asm
-	mov.b64 {%r934,%r935}, %fd409;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r937|%p437, %r935, %r955, %r954, %r956;
-	shfl.sync.bfly.b32 	%r936|%p438, %r934, %r955, %r954, %r956;
-	// begin inline asm
-	mov.b64 %fd214, {%r936,%r937};
-	// end inline asm
-	add.f64 	%fd215, %fd409, %fd214;
-	// begin inline asm
-	mov.b64 {%r938,%r939}, %fd215;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r941|%p439, %r939, %r959, %r954, %r956;
-	shfl.sync.bfly.b32 	%r940|%p440, %r938, %r959, %r954, %r956;
-	// begin inline asm
-	mov.b64 %fd216, {%r940,%r941};
+	mov.b64 %fd216, {%r917,%r918};
 	// end inline asm
 	add.f64 	%fd217, %fd215, %fd216;
 	// begin inline asm
-	mov.b64 {%r942,%r943}, %fd217;
+	mov.b64 {%r919,%r920}, %fd217;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r945|%p441, %r943, %r962, %r954, %r956;
-	shfl.sync.bfly.b32 	%r944|%p442, %r942, %r962, %r954, %r956;
+	shfl.sync.bfly.b32 	%r922|%p419, %r920, %r939, %r931, %r933;
+	shfl.sync.bfly.b32 	%r921|%p420, %r919, %r939, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd218, {%r944,%r945};
+	mov.b64 %fd218, {%r921,%r922};
 	// end inline asm
 	add.f64 	%fd219, %fd217, %fd218;
 	// begin inline asm
-	mov.b64 {%r946,%r947}, %fd219;
+	mov.b64 {%r923,%r924}, %fd219;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r949|%p443, %r947, %r965, %r954, %r956;
-	shfl.sync.bfly.b32 	%r948|%p444, %r946, %r965, %r954, %r956;
+	shfl.sync.bfly.b32 	%r926|%p421, %r924, %r942, %r931, %r933;
+	shfl.sync.bfly.b32 	%r925|%p422, %r923, %r942, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd220, {%r948,%r949};
+	mov.b64 %fd220, {%r925,%r926};
 	// end inline asm
 	add.f64 	%fd221, %fd219, %fd220;
 	// begin inline asm
-	mov.b64 {%r950,%r951}, %fd221;
+	mov.b64 {%r927,%r928}, %fd221;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r953|%p445, %r951, %r968, %r954, %r956;
-	shfl.sync.bfly.b32 	%r952|%p446, %r950, %r968, %r954, %r956;
+	shfl.sync.bfly.b32 	%r930|%p423, %r928, %r945, %r931, %r933;
+	shfl.sync.bfly.b32 	%r929|%p424, %r927, %r945, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd222, {%r952,%r953};
+	mov.b64 %fd222, {%r929,%r930};
 	// end inline asm
-	add.f64 	%fd36, %fd221, %fd222;
-	add.s32 	%r113, %r969, %r967;
+	add.s32 	%r947, %r946, %r944;
+	setp.ge.s32 	%p425, %r947, %r1794;
+	selp.b32 	%r1797, %r96, %r1797, %p425;
+	selp.b32 	%r1796, %r1796, %r96, %p425;
+	sub.s32 	%r1795, %r1796, %r1797;
+	setp.gt.u32 	%p426, %r1795, 1;
+	@%p426 bra 	$L__BB0_133;
+
+	mov.b32 	%f58, %r1797;
+	mov.f64 	%fd446, 0d0000000000000000;
+	mov.u32 	%r1804, 0;
+	@%p18 bra 	$L__BB0_146;
+
+	mov.u32 	%r1802, %r2;
+
+$L__BB0_145:
+	cvt.s64.s32 	%rd60, %r1802;
+	add.s64 	%rd61, %rd2, %rd60;
+	shl.b64 	%rd62, %rd61, 2;
+	add.s64 	%rd63, %rd1, %rd62;
+	ld.global.f32 	%f249, [%rd63];
+	setp.ge.f32 	%p428, %f249, 0f00000000;
+	setp.gt.f32 	%p429, %f249, %f58;
+	and.pred  	%p430, %p428, %p429;
+	cvt.f64.f32 	%fd225, %f249;
+	add.f64 	%fd226, %fd446, %fd225;
+	selp.u32 	%r950, 1, 0, %p430;
+	add.s32 	%r1804, %r1804, %r950;
+	selp.f64 	%fd446, %fd226, %fd446, %p430;
+	add.s32 	%r1802, %r1802, %r4;
+	setp.lt.s32 	%p431, %r1802, %r324;
+	@%p431 bra 	$L__BB0_145;
+
+$L__BB0_146:
+	mov.u32 	%r971, 31;
+	mov.u32 	%r972, 16;
+	mov.u32 	%r973, -1;
+	shfl.sync.bfly.b32 	%r974|%p432, %r1804, %r972, %r971, %r973;
+	add.s32 	%r975, %r974, %r1804;
+	mov.u32 	%r976, 8;
+	shfl.sync.bfly.b32 	%r977|%p433, %r975, %r976, %r971, %r973;
+	add.s32 	%r978, %r977, %r975;
+	mov.u32 	%r979, 4;
+	shfl.sync.bfly.b32 	%r980|%p434, %r978, %r979, %r971, %r973;
+	add.s32 	%r981, %r980, %r978;
+	mov.u32 	%r982, 2;
+	shfl.sync.bfly.b32 	%r983|%p435, %r981, %r982, %r971, %r973;
+	add.s32 	%r984, %r983, %r981;
+	mov.u32 	%r985, 1;
+	shfl.sync.bfly.b32 	%r986|%p436, %r984, %r985, %r971, %r973;
+	// begin inline asm
+	mov.b64 {%r951,%r952}, %fd446;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r954|%p437, %r952, %r972, %r971, %r973;
+	shfl.sync.bfly.b32 	%r953|%p438, %r951, %r972, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd228, {%r953,%r954};
+	// end inline asm
+	add.f64 	%fd229, %fd446, %fd228;
+	// begin inline asm
+	mov.b64 {%r955,%r956}, %fd229;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r958|%p439, %r956, %r976, %r971, %r973;
+	shfl.sync.bfly.b32 	%r957|%p440, %r955, %r976, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd230, {%r957,%r958};
+	// end inline asm
+	add.f64 	%fd231, %fd229, %fd230;
+	// begin inline asm
+	mov.b64 {%r959,%r960}, %fd231;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r962|%p441, %r960, %r979, %r971, %r973;
+	shfl.sync.bfly.b32 	%r961|%p442, %r959, %r979, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd232, {%r961,%r962};
+	// end inline asm
+	add.f64 	%fd233, %fd231, %fd232;
+	// begin inline asm
+	mov.b64 {%r963,%r964}, %fd233;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r966|%p443, %r964, %r982, %r971, %r973;
+	shfl.sync.bfly.b32 	%r965|%p444, %r963, %r982, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd234, {%r965,%r966};
+	// end inline asm
+	add.f64 	%fd235, %fd233, %fd234;
+	// begin inline asm
+	mov.b64 {%r967,%r968}, %fd235;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r970|%p445, %r968, %r985, %r971, %r973;
+	shfl.sync.bfly.b32 	%r969|%p446, %r967, %r985, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd236, {%r969,%r970};
+	// end inline asm
+	add.f64 	%fd36, %fd235, %fd236;
+	add.s32 	%r113, %r986, %r984;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_148;
 
@@ -110228,183 +110228,183 @@ $L__BB0_146:
 
 $L__BB0_148:
 	bar.sync 	0;
-	mov.u32 	%r1704, 0;
+	mov.u32 	%r1805, 0;
 	@%p41 bra 	$L__BB0_150;
 
-	ld.shared.u32 	%r1704, [%r8];
+	ld.shared.u32 	%r1805, [%r8];
 
 $L__BB0_150:
-	mov.f64 	%fd410, 0d0000000000000000;
+	mov.f64 	%fd447, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_152;
 
-	ld.shared.f64 	%fd410, [%r9];
+	ld.shared.f64 	%fd447, [%r9];
 
 $L__BB0_152:
-	mov.u32 	%r992, 31;
-	mov.u32 	%r993, 16;
-	mov.u32 	%r1722, -1;
-	shfl.sync.bfly.b32 	%r994|%p450, %r1704, %r993, %r992, %r1722;
-	add.s32 	%r995, %r994, %r1704;
-	mov.u32 	%r996, 8;
-	shfl.sync.bfly.b32 	%r997|%p451, %r995, %r996, %r992, %r1722;
-	add.s32 	%r998, %r997, %r995;
-	mov.u32 	%r999, 4;
-	shfl.sync.bfly.b32 	%r1000|%p452, %r998, %r999, %r992, %r1722;
-	add.s32 	%r1001, %r1000, %r998;
-	mov.u32 	%r1002, 2;
-	shfl.sync.bfly.b32 	%r1003|%p453, %r1001, %r1002, %r992, %r1722;
-	add.s32 	%r1004, %r1003, %r1001;
-	mov.u32 	%r1005, 1;
-	shfl.sync.bfly.b32 	%r1006|%p454, %r1004, %r1005, %r992, %r1722;
+	mov.u32 	%r1009, 31;
+	mov.u32 	%r1010, 16;
+	mov.u32 	%r1822, -1;
+	shfl.sync.bfly.b32 	%r1011|%p450, %r1805, %r1010, %r1009, %r1822;
+	add.s32 	%r1012, %r1011, %r1805;
+	mov.u32 	%r1013, 8;
+	shfl.sync.bfly.b32 	%r1014|%p451, %r1012, %r1013, %r1009, %r1822;
+	add.s32 	%r1015, %r1014, %r1012;
+	mov.u32 	%r1016, 4;
+	shfl.sync.bfly.b32 	%r1017|%p452, %r1015, %r1016, %r1009, %r1822;
+	add.s32 	%r1018, %r1017, %r1015;
+	mov.u32 	%r1019, 2;
+	shfl.sync.bfly.b32 	%r1020|%p453, %r1018, %r1019, %r1009, %r1822;
+	add.s32 	%r1021, %r1020, %r1018;
+	mov.u32 	%r1022, 1;
+	shfl.sync.bfly.b32 	%r1023|%p454, %r1021, %r1022, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 {%r971,%r972}, %fd410;
+	mov.b64 {%r988,%r989}, %fd447;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r974|%p455, %r972, %r993, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r973|%p456, %r971, %r993, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r991|%p455, %r989, %r1010, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r990|%p456, %r988, %r1010, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd225, {%r973,%r974};
+	mov.b64 %fd239, {%r990,%r991};
 	// end inline asm
-	add.f64 	%fd226, %fd410, %fd225;
+	add.f64 	%fd240, %fd447, %fd239;
 	// begin inline asm
-	mov.b64 {%r975,%r976}, %fd226;
+	mov.b64 {%r992,%r993}, %fd240;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r978|%p457, %r976, %r996, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r977|%p458, %r975, %r996, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r995|%p457, %r993, %r1013, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r994|%p458, %r992, %r1013, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd227, {%r977,%r978};
+	mov.b64 %fd241, {%r994,%r995};
 	// end inline asm
-	add.f64 	%fd228, %fd226, %fd227;
+	add.f64 	%fd242, %fd240, %fd241;
 	// begin inline asm
-	mov.b64 {%r979,%r980}, %fd228;
+	mov.b64 {%r996,%r997}, %fd242;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r982|%p459, %r980, %r999, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r981|%p460, %r979, %r999, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r999|%p459, %r997, %r1016, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r998|%p460, %r996, %r1016, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd229, {%r981,%r982};
+	mov.b64 %fd243, {%r998,%r999};
 	// end inline asm
-	add.f64 	%fd230, %fd228, %fd229;
+	add.f64 	%fd244, %fd242, %fd243;
 	// begin inline asm
-	mov.b64 {%r983,%r984}, %fd230;
+	mov.b64 {%r1000,%r1001}, %fd244;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r986|%p461, %r984, %r1002, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r985|%p462, %r983, %r1002, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r1003|%p461, %r1001, %r1019, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r1002|%p462, %r1000, %r1019, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd231, {%r985,%r986};
+	mov.b64 %fd245, {%r1002,%r1003};
 	// end inline asm
-	add.f64 	%fd232, %fd230, %fd231;
+	add.f64 	%fd246, %fd244, %fd245;
 	// begin inline asm
-	mov.b64 {%r987,%r988}, %fd232;
+	mov.b64 {%r1004,%r1005}, %fd246;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r990|%p463, %r988, %r1005, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r989|%p464, %r987, %r1005, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r1007|%p463, %r1005, %r1022, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r1006|%p464, %r1004, %r1022, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd233, {%r989,%r990};
+	mov.b64 %fd247, {%r1006,%r1007};
 	// end inline asm
-	add.s32 	%r1007, %r1006, %r1004;
-	sub.s32 	%r116, %r1693, %r1007;
+	add.s32 	%r1024, %r1023, %r1021;
+	sub.s32 	%r116, %r1794, %r1024;
 	setp.lt.s32 	%p465, %r116, 1;
 	@%p465 bra 	$L__BB0_181;
 
 	setp.ne.s32 	%p466, %r2, 0;
 	@%p466 bra 	$L__BB0_155;
 
-	mov.u32 	%r1008, -1;
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1008;
+	mov.u32 	%r1025, -1;
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1025;
 
 $L__BB0_155:
-	setp.gt.s32 	%p467, %r307, 0;
+	setp.gt.s32 	%p467, %r324, 0;
 	bar.sync 	0;
 	@%p467 bra 	$L__BB0_157;
 	bra.uni 	$L__BB0_156;
 
 $L__BB0_157:
 	add.s32 	%r118, %r116, -1;
-	mov.u32 	%r1705, 0;
-	mov.u32 	%r1721, %r1705;
+	mov.u32 	%r1806, 0;
+	mov.u32 	%r1821, %r1806;
 
 $L__BB0_158:
-	add.s32 	%r121, %r1705, %r2;
-	setp.ge.s32 	%p469, %r121, %r307;
-	mov.pred 	%p799, 0;
+	add.s32 	%r121, %r1806, %r2;
+	setp.ge.s32 	%p469, %r121, %r324;
+	mov.pred 	%p854, 0;
 	@%p469 bra 	$L__BB0_160;
 
 	cvt.s64.s32 	%rd64, %r121;
 	add.s64 	%rd65, %rd2, %rd64;
 	shl.b64 	%rd66, %rd65, 2;
 	add.s64 	%rd67, %rd1, %rd66;
-	ld.global.f32 	%f247, [%rd67];
-	setp.eq.f32 	%p799, %f247, %f58;
+	ld.global.f32 	%f250, [%rd67];
+	setp.eq.f32 	%p854, %f250, %f58;
 
 $L__BB0_160:
-	mov.u32 	%r1011, -1;
-	vote.sync.ballot.b32 	%r122, %p799, %r1011;
+	mov.u32 	%r1028, -1;
+	vote.sync.ballot.b32 	%r122, %p854, %r1028;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_162;
 
-	popc.b32 	%r1012, %r122;
-	st.shared.u32 	[%r6], %r1012;
+	popc.b32 	%r1029, %r122;
+	st.shared.u32 	[%r6], %r1029;
 
 $L__BB0_162:
-	setp.eq.s32 	%p472, %r309, 0;
+	setp.eq.s32 	%p472, %r326, 0;
 	bar.sync 	0;
-	mov.u32 	%r1713, %r1721;
+	mov.u32 	%r1814, %r1821;
 	@%p472 bra 	$L__BB0_170;
 
-	add.s32 	%r1017, %r309, -1;
-	setp.lt.u32 	%p473, %r1017, 3;
-	mov.u32 	%r1711, 0;
-	mov.u32 	%r1713, %r1721;
+	add.s32 	%r1034, %r326, -1;
+	setp.lt.u32 	%p473, %r1034, 3;
+	mov.u32 	%r1812, 0;
+	mov.u32 	%r1814, %r1821;
 	@%p473 bra 	$L__BB0_166;
 
-	and.b32  	%r1020, %r309, 3;
-	sub.s32 	%r1709, %r309, %r1020;
-	mov.u32 	%r1713, %r1721;
+	and.b32  	%r1037, %r326, 3;
+	sub.s32 	%r1810, %r326, %r1037;
+	mov.u32 	%r1814, %r1821;
 
 $L__BB0_165:
-	shl.b32 	%r1021, %r1711, 2;
-	add.s32 	%r1023, %r311, %r1021;
-	ld.shared.u32 	%r1024, [%r1023];
-	add.s32 	%r1025, %r1024, %r1713;
-	ld.shared.u32 	%r1026, [%r1023+4];
-	add.s32 	%r1027, %r1026, %r1025;
-	ld.shared.u32 	%r1028, [%r1023+8];
-	add.s32 	%r1029, %r1028, %r1027;
-	ld.shared.u32 	%r1030, [%r1023+12];
-	add.s32 	%r1713, %r1030, %r1029;
-	add.s32 	%r1711, %r1711, 4;
-	add.s32 	%r1709, %r1709, -4;
-	setp.ne.s32 	%p474, %r1709, 0;
+	shl.b32 	%r1038, %r1812, 2;
+	add.s32 	%r1040, %r328, %r1038;
+	ld.shared.u32 	%r1041, [%r1040];
+	add.s32 	%r1042, %r1041, %r1814;
+	ld.shared.u32 	%r1043, [%r1040+4];
+	add.s32 	%r1044, %r1043, %r1042;
+	ld.shared.u32 	%r1045, [%r1040+8];
+	add.s32 	%r1046, %r1045, %r1044;
+	ld.shared.u32 	%r1047, [%r1040+12];
+	add.s32 	%r1814, %r1047, %r1046;
+	add.s32 	%r1812, %r1812, 4;
+	add.s32 	%r1810, %r1810, -4;
+	setp.ne.s32 	%p474, %r1810, 0;
 	@%p474 bra 	$L__BB0_165;
 
 $L__BB0_166:
-	and.b32  	%r1032, %r309, 3;
-	setp.eq.s32 	%p475, %r1032, 0;
+	and.b32  	%r1049, %r326, 3;
+	setp.eq.s32 	%p475, %r1049, 0;
 	@%p475 bra 	$L__BB0_170;
 
-	setp.eq.s32 	%p476, %r1032, 1;
-	shl.b32 	%r1035, %r1711, 2;
-	add.s32 	%r133, %r311, %r1035;
-	ld.shared.u32 	%r1037, [%r133];
-	add.s32 	%r1713, %r1037, %r1713;
+	setp.eq.s32 	%p476, %r1049, 1;
+	shl.b32 	%r1052, %r1812, 2;
+	add.s32 	%r133, %r328, %r1052;
+	ld.shared.u32 	%r1054, [%r133];
+	add.s32 	%r1814, %r1054, %r1814;
 	@%p476 bra 	$L__BB0_170;
 
-	setp.eq.s32 	%p477, %r1032, 2;
-	ld.shared.u32 	%r1040, [%r133+4];
-	add.s32 	%r1713, %r1040, %r1713;
+	setp.eq.s32 	%p477, %r1049, 2;
+	ld.shared.u32 	%r1057, [%r133+4];
+	add.s32 	%r1814, %r1057, %r1814;
 	@%p477 bra 	$L__BB0_170;
 
-	ld.shared.u32 	%r1041, [%r133+8];
-	add.s32 	%r1713, %r1041, %r1713;
+	ld.shared.u32 	%r1058, [%r133+8];
+	add.s32 	%r1814, %r1058, %r1814;
 
 $L__BB0_170:
-	mov.u32 	%r1042, -1;
-	shl.b32 	%r1043, %r1042, %r3;
-	not.b32 	%r1044, %r1043;
-	and.b32  	%r1045, %r122, %r1044;
-	popc.b32 	%r1046, %r1045;
-	add.s32 	%r1047, %r1713, %r1046;
-	setp.ne.s32 	%p478, %r1047, %r118;
-	not.pred 	%p479, %p799;
+	mov.u32 	%r1059, -1;
+	shl.b32 	%r1060, %r1059, %r3;
+	not.b32 	%r1061, %r1060;
+	and.b32  	%r1062, %r122, %r1061;
+	popc.b32 	%r1063, %r1062;
+	add.s32 	%r1064, %r1814, %r1063;
+	setp.ne.s32 	%p478, %r1064, %r118;
+	not.pred 	%p479, %p854;
 	or.pred  	%p480, %p479, %p478;
 	@%p480 bra 	$L__BB0_172;
 
@@ -110414,27 +110414,27 @@ $L__BB0_172:
 	setp.eq.s32 	%p481, %r5, 0;
 	@%p481 bra 	$L__BB0_180;
 
-	add.s32 	%r1050, %r5, -1;
-	setp.lt.u32 	%p482, %r1050, 3;
-	mov.u32 	%r1719, 0;
+	add.s32 	%r1067, %r5, -1;
+	setp.lt.u32 	%p482, %r1067, 3;
+	mov.u32 	%r1819, 0;
 	@%p482 bra 	$L__BB0_176;
 
-	sub.s32 	%r1717, %r5, %r10;
-	mov.u32 	%r1714, %r311;
+	sub.s32 	%r1817, %r5, %r10;
 
 $L__BB0_175:
-	ld.shared.u32 	%r1053, [%r1714];
-	add.s32 	%r1054, %r1053, %r1721;
-	ld.shared.u32 	%r1055, [%r1714+4];
-	add.s32 	%r1056, %r1055, %r1054;
-	ld.shared.u32 	%r1057, [%r1714+8];
-	add.s32 	%r1058, %r1057, %r1056;
-	ld.shared.u32 	%r1059, [%r1714+12];
-	add.s32 	%r1721, %r1059, %r1058;
-	add.s32 	%r1719, %r1719, 4;
-	add.s32 	%r1714, %r1714, 16;
-	add.s32 	%r1717, %r1717, -4;
-	setp.ne.s32 	%p483, %r1717, 0;
+	shl.b32 	%r1069, %r1819, 2;
+	add.s32 	%r1071, %r328, %r1069;
+	ld.shared.u32 	%r1072, [%r1071];
+	add.s32 	%r1073, %r1072, %r1821;
+	ld.shared.u32 	%r1074, [%r1071+4];
+	add.s32 	%r1075, %r1074, %r1073;
+	ld.shared.u32 	%r1076, [%r1071+8];
+	add.s32 	%r1077, %r1076, %r1075;
+	ld.shared.u32 	%r1078, [%r1071+12];
+	add.s32 	%r1821, %r1078, %r1077;
+	add.s32 	%r1819, %r1819, 4;
+	add.s32 	%r1817, %r1817, -4;
+	setp.ne.s32 	%p483, %r1817, 0;
 	@%p483 bra 	$L__BB0_175;
 
 $L__BB0_176:
@@ -110442,164 +110442,163 @@ $L__BB0_176:
 	@%p484 bra 	$L__BB0_180;
 
 	setp.eq.s32 	%p485, %r10, 1;
-	shl.b32 	%r1060, %r1719, 2;
-	mov.u32 	%r1061, _ZZ11kiln_sampleE2sn;
-	add.s32 	%r150, %r1061, %r1060;
-	ld.shared.u32 	%r1062, [%r150];
-	add.s32 	%r1721, %r1062, %r1721;
+	shl.b32 	%r1079, %r1819, 2;
+	add.s32 	%r148, %r328, %r1079;
+	ld.shared.u32 	%r1081, [%r148];
+	add.s32 	%r1821, %r1081, %r1821;
 	@%p485 bra 	$L__BB0_180;
 
 	setp.eq.s32 	%p486, %r10, 2;
-	ld.shared.u32 	%r1063, [%r150+4];
-	add.s32 	%r1721, %r1063, %r1721;
+	ld.shared.u32 	%r1082, [%r148+4];
+	add.s32 	%r1821, %r1082, %r1821;
 	@%p486 bra 	$L__BB0_180;
 
-	ld.shared.u32 	%r1064, [%r150+8];
-	add.s32 	%r1721, %r1064, %r1721;
+	ld.shared.u32 	%r1083, [%r148+8];
+	add.s32 	%r1821, %r1083, %r1821;
 
 $L__BB0_180:
 	bar.sync 	0;
-	ld.shared.u32 	%r1722, [_ZZ11kiln_sampleE5found];
-	setp.lt.s32 	%p487, %r1722, 0;
-	setp.lt.s32 	%p488, %r1721, %r116;
+	ld.shared.u32 	%r1822, [_ZZ11kiln_sampleE5found];
+	setp.lt.s32 	%p487, %r1822, 0;
+	setp.lt.s32 	%p488, %r1821, %r116;
 	and.pred  	%p489, %p487, %p488;
-	add.s32 	%r1705, %r1705, %r4;
-	setp.lt.s32 	%p490, %r1705, %r307;
+	add.s32 	%r1806, %r1806, %r4;
+	setp.lt.s32 	%p490, %r1806, %r324;
 	and.pred  	%p491, %p489, %p490;
 	@%p491 bra 	$L__BB0_158;
 	bra.uni 	$L__BB0_181;
 
 $L__BB0_19:
-	mov.u32 	%r1666, 2147483647;
-	mov.f32 	%f268, 0fFF800000;
+	mov.u32 	%r1767, 2147483647;
+	mov.f32 	%f272, 0fFF800000;
 	@%p18 bra 	$L__BB0_22;
 
 	cvta.to.global.u64 	%rd5, %rd10;
-	mov.u32 	%r1664, %r2;
+	mov.u32 	%r1765, %r2;
 
 $L__BB0_21:
-	cvt.s64.s32 	%rd23, %r1664;
+	cvt.s64.s32 	%rd23, %r1765;
 	add.s64 	%rd24, %rd2, %rd23;
 	shl.b64 	%rd25, %rd24, 2;
 	add.s64 	%rd26, %rd5, %rd25;
-	ld.global.f32 	%f158, [%rd26];
-	setp.gt.f32 	%p81, %f158, %f268;
-	selp.f32 	%f268, %f158, %f268, %p81;
-	selp.b32 	%r1666, %r1664, %r1666, %p81;
-	add.s32 	%r1664, %r1664, %r4;
-	setp.lt.s32 	%p82, %r1664, %r307;
+	ld.global.f32 	%f161, [%rd26];
+	setp.gt.f32 	%p81, %f161, %f272;
+	selp.f32 	%f272, %f161, %f272, %p81;
+	selp.b32 	%r1767, %r1765, %r1767, %p81;
+	add.s32 	%r1765, %r1765, %r4;
+	setp.lt.s32 	%p82, %r1765, %r324;
 	@%p82 bra 	$L__BB0_21;
 
 $L__BB0_22:
-	mov.b32 	%r408, %f268;
-	mov.u32 	%r409, 31;
-	mov.u32 	%r410, 16;
-	mov.u32 	%r411, -1;
-	shfl.sync.bfly.b32 	%r412|%p84, %r408, %r410, %r409, %r411;
-	mov.b32 	%f23, %r412;
-	shfl.sync.bfly.b32 	%r21|%p85, %r1666, %r410, %r409, %r411;
-	setp.lt.f32 	%p86, %f268, %f23;
-	mov.pred 	%p795, -1;
-	mov.pred 	%p794, %p795;
+	mov.b32 	%r425, %f272;
+	mov.u32 	%r426, 31;
+	mov.u32 	%r427, 16;
+	mov.u32 	%r428, -1;
+	shfl.sync.bfly.b32 	%r429|%p84, %r425, %r427, %r426, %r428;
+	mov.b32 	%f23, %r429;
+	shfl.sync.bfly.b32 	%r21|%p85, %r1767, %r427, %r426, %r428;
+	setp.lt.f32 	%p86, %f272, %f23;
+	mov.pred 	%p850, -1;
+	mov.pred 	%p849, %p850;
 	@%p86 bra 	$L__BB0_24;
 
-	setp.eq.f32 	%p87, %f268, %f23;
-	setp.lt.s32 	%p88, %r21, %r1666;
-	and.pred  	%p794, %p87, %p88;
+	setp.eq.f32 	%p87, %f272, %f23;
+	setp.lt.s32 	%p88, %r21, %r1767;
+	and.pred  	%p849, %p87, %p88;
 
 $L__BB0_24:
-	selp.f32 	%f24, %f23, %f268, %p794;
-	mov.b32 	%r413, %f24;
-	mov.u32 	%r415, 8;
-	shfl.sync.bfly.b32 	%r417|%p90, %r413, %r415, %r409, %r411;
-	mov.b32 	%f25, %r417;
-	selp.b32 	%r22, %r21, %r1666, %p794;
-	shfl.sync.bfly.b32 	%r23|%p91, %r22, %r415, %r409, %r411;
+	selp.f32 	%f24, %f23, %f272, %p849;
+	mov.b32 	%r430, %f24;
+	mov.u32 	%r432, 8;
+	shfl.sync.bfly.b32 	%r434|%p90, %r430, %r432, %r426, %r428;
+	mov.b32 	%f25, %r434;
+	selp.b32 	%r22, %r21, %r1767, %p849;
+	shfl.sync.bfly.b32 	%r23|%p91, %r22, %r432, %r426, %r428;
 	setp.lt.f32 	%p92, %f24, %f25;
 	@%p92 bra 	$L__BB0_26;
 
 	setp.eq.f32 	%p93, %f24, %f25;
 	setp.lt.s32 	%p94, %r23, %r22;
-	and.pred  	%p795, %p93, %p94;
+	and.pred  	%p850, %p93, %p94;
 
 $L__BB0_26:
-	selp.f32 	%f26, %f25, %f24, %p795;
-	mov.b32 	%r418, %f26;
-	mov.u32 	%r419, 31;
-	mov.u32 	%r420, 4;
-	mov.u32 	%r421, -1;
-	shfl.sync.bfly.b32 	%r422|%p96, %r418, %r420, %r419, %r421;
-	mov.b32 	%f27, %r422;
-	selp.b32 	%r24, %r23, %r22, %p795;
-	shfl.sync.bfly.b32 	%r25|%p97, %r24, %r420, %r419, %r421;
+	selp.f32 	%f26, %f25, %f24, %p850;
+	mov.b32 	%r435, %f26;
+	mov.u32 	%r436, 31;
+	mov.u32 	%r437, 4;
+	mov.u32 	%r438, -1;
+	shfl.sync.bfly.b32 	%r439|%p96, %r435, %r437, %r436, %r438;
+	mov.b32 	%f27, %r439;
+	selp.b32 	%r24, %r23, %r22, %p850;
+	shfl.sync.bfly.b32 	%r25|%p97, %r24, %r437, %r436, %r438;
 	setp.lt.f32 	%p98, %f26, %f27;
-	mov.pred 	%p797, -1;
-	mov.pred 	%p796, %p797;
+	mov.pred 	%p852, -1;
+	mov.pred 	%p851, %p852;
 	@%p98 bra 	$L__BB0_28;
 
 	setp.eq.f32 	%p99, %f26, %f27;
 	setp.lt.s32 	%p100, %r25, %r24;
-	and.pred  	%p796, %p99, %p100;
+	and.pred  	%p851, %p99, %p100;
 
 $L__BB0_28:
-	selp.f32 	%f28, %f27, %f26, %p796;
-	mov.b32 	%r423, %f28;
-	mov.u32 	%r425, 2;
-	shfl.sync.bfly.b32 	%r427|%p102, %r423, %r425, %r419, %r421;
-	mov.b32 	%f29, %r427;
-	selp.b32 	%r26, %r25, %r24, %p796;
-	shfl.sync.bfly.b32 	%r27|%p103, %r26, %r425, %r419, %r421;
+	selp.f32 	%f28, %f27, %f26, %p851;
+	mov.b32 	%r440, %f28;
+	mov.u32 	%r442, 2;
+	shfl.sync.bfly.b32 	%r444|%p102, %r440, %r442, %r436, %r438;
+	mov.b32 	%f29, %r444;
+	selp.b32 	%r26, %r25, %r24, %p851;
+	shfl.sync.bfly.b32 	%r27|%p103, %r26, %r442, %r436, %r438;
 	setp.lt.f32 	%p104, %f28, %f29;
 	@%p104 bra 	$L__BB0_30;
 
 	setp.eq.f32 	%p105, %f28, %f29;
 	setp.lt.s32 	%p106, %r27, %r26;
-	and.pred  	%p797, %p105, %p106;
+	and.pred  	%p852, %p105, %p106;
 
 $L__BB0_30:
-	selp.f32 	%f30, %f29, %f28, %p797;
-	mov.b32 	%r428, %f30;
-	mov.u32 	%r429, 31;
-	mov.u32 	%r430, 1;
-	mov.u32 	%r431, -1;
-	shfl.sync.bfly.b32 	%r432|%p108, %r428, %r430, %r429, %r431;
-	mov.b32 	%f31, %r432;
-	selp.b32 	%r28, %r27, %r26, %p797;
-	shfl.sync.bfly.b32 	%r29|%p109, %r28, %r430, %r429, %r431;
+	selp.f32 	%f30, %f29, %f28, %p852;
+	mov.b32 	%r445, %f30;
+	mov.u32 	%r446, 31;
+	mov.u32 	%r447, 1;
+	mov.u32 	%r448, -1;
+	shfl.sync.bfly.b32 	%r449|%p108, %r445, %r447, %r446, %r448;
+	mov.b32 	%f31, %r449;
+	selp.b32 	%r28, %r27, %r26, %p852;
+	shfl.sync.bfly.b32 	%r29|%p109, %r28, %r447, %r446, %r448;
 	setp.lt.f32 	%p110, %f30, %f31;
-	mov.pred 	%p798, -1;
+	mov.pred 	%p853, -1;
 	@%p110 bra 	$L__BB0_32;
 
 	setp.eq.f32 	%p111, %f30, %f31;
 	setp.lt.s32 	%p112, %r29, %r28;
-	and.pred  	%p798, %p111, %p112;
+	and.pred  	%p853, %p111, %p112;
 
 $L__BB0_32:
-	selp.f32 	%f32, %f31, %f30, %p798;
-	selp.b32 	%r30, %r29, %r28, %p798;
+	selp.f32 	%f32, %f31, %f30, %p853;
+	selp.b32 	%r30, %r29, %r28, %p853;
 	bar.sync 	0;
 	setp.ne.s32 	%p113, %r2, 0;
 	@%p113 bra 	$L__BB0_34;
 
-	mov.u32 	%r433, -8388608;
-	st.shared.u32 	[_ZZ11kiln_sampleE5sbest], %r433;
-	mov.u32 	%r434, 2147483647;
-	st.shared.u32 	[_ZZ11kiln_sampleE3sbi], %r434;
+	mov.u32 	%r450, -8388608;
+	st.shared.u32 	[_ZZ11kiln_sampleE5sbest], %r450;
+	mov.u32 	%r451, 2147483647;
+	st.shared.u32 	[_ZZ11kiln_sampleE3sbi], %r451;
 
 $L__BB0_34:
 	setp.eq.s32 	%p114, %r5, 0;
 	bar.sync 	0;
 	@%p114 bra 	$L__BB0_70;
 
-	add.s32 	%r436, %r5, -1;
-	setp.lt.u32 	%p115, %r436, 3;
-	mov.u32 	%r1669, 0;
+	add.s32 	%r453, %r5, -1;
+	setp.lt.u32 	%p115, %r453, 3;
+	mov.u32 	%r1770, 0;
 	@%p115 bra 	$L__BB0_54;
 
-	sub.s32 	%r1668, %r5, %r10;
+	sub.s32 	%r1769, %r5, %r10;
 
 $L__BB0_37:
-	shl.b32 	%r34, %r1669, 5;
+	shl.b32 	%r34, %r1770, 5;
 	setp.ne.s32 	%p116, %r2, %r34;
 	@%p116 bra 	$L__BB0_41;
 
@@ -110608,8 +110607,8 @@ $L__BB0_37:
 	@%p117 bra 	$L__BB0_40;
 
 	setp.neu.f32 	%p118, %f32, %f33;
-	ld.shared.u32 	%r438, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p119, %r30, %r438;
+	ld.shared.u32 	%r455, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p119, %r30, %r455;
 	or.pred  	%p120, %p118, %p119;
 	@%p120 bra 	$L__BB0_41;
 
@@ -110619,8 +110618,8 @@ $L__BB0_40:
 
 $L__BB0_41:
 	bar.sync 	0;
-	add.s32 	%r439, %r34, 32;
-	setp.ne.s32 	%p121, %r2, %r439;
+	add.s32 	%r456, %r34, 32;
+	setp.ne.s32 	%p121, %r2, %r456;
 	@%p121 bra 	$L__BB0_45;
 
 	ld.shared.f32 	%f34, [_ZZ11kiln_sampleE5sbest];
@@ -110628,8 +110627,8 @@ $L__BB0_41:
 	@%p122 bra 	$L__BB0_44;
 
 	setp.neu.f32 	%p123, %f32, %f34;
-	ld.shared.u32 	%r440, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p124, %r30, %r440;
+	ld.shared.u32 	%r457, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p124, %r30, %r457;
 	or.pred  	%p125, %p123, %p124;
 	@%p125 bra 	$L__BB0_45;
 
@@ -110639,8 +110638,8 @@ $L__BB0_44:
 
 $L__BB0_45:
 	bar.sync 	0;
-	add.s32 	%r441, %r34, 64;
-	setp.ne.s32 	%p126, %r2, %r441;
+	add.s32 	%r458, %r34, 64;
+	setp.ne.s32 	%p126, %r2, %r458;
 	@%p126 bra 	$L__BB0_49;
 
 	ld.shared.f32 	%f35, [_ZZ11kiln_sampleE5sbest];
@@ -110648,8 +110647,8 @@ $L__BB0_45:
 	@%p127 bra 	$L__BB0_48;
 
 	setp.neu.f32 	%p128, %f32, %f35;
-	ld.shared.u32 	%r442, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p129, %r30, %r442;
+	ld.shared.u32 	%r459, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p129, %r30, %r459;
 	or.pred  	%p130, %p128, %p129;
 	@%p130 bra 	$L__BB0_49;
 
@@ -110659,8 +110658,8 @@ $L__BB0_48:
 
 $L__BB0_49:
 	bar.sync 	0;
-	add.s32 	%r443, %r34, 96;
-	setp.ne.s32 	%p131, %r2, %r443;
+	add.s32 	%r460, %r34, 96;
+	setp.ne.s32 	%p131, %r2, %r460;
 	@%p131 bra 	$L__BB0_53;
 
 	ld.shared.f32 	%f36, [_ZZ11kiln_sampleE5sbest];
@@ -110668,8 +110667,8 @@ $L__BB0_49:
 	@%p132 bra 	$L__BB0_52;
 
 	setp.neu.f32 	%p133, %f32, %f36;
-	ld.shared.u32 	%r444, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p134, %r30, %r444;
+	ld.shared.u32 	%r461, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p134, %r30, %r461;
 	or.pred  	%p135, %p133, %p134;
 	@%p135 bra 	$L__BB0_53;
 
@@ -110679,16 +110678,16 @@ $L__BB0_52:
 
 $L__BB0_53:
 	bar.sync 	0;
-	add.s32 	%r1669, %r1669, 4;
-	add.s32 	%r1668, %r1668, -4;
-	setp.ne.s32 	%p136, %r1668, 0;
+	add.s32 	%r1770, %r1770, 4;
+	add.s32 	%r1769, %r1769, -4;
+	setp.ne.s32 	%p136, %r1769, 0;
 	@%p136 bra 	$L__BB0_37;
 
 $L__BB0_54:
 	setp.eq.s32 	%p137, %r10, 0;
 	@%p137 bra 	$L__BB0_70;
 
-	shl.b32 	%r38, %r1669, 5;
+	shl.b32 	%r38, %r1770, 5;
 	setp.ne.s32 	%p138, %r2, %r38;
 	@%p138 bra 	$L__BB0_59;
 
@@ -110697,8 +110696,8 @@ $L__BB0_54:
 	@%p139 bra 	$L__BB0_58;
 
 	setp.neu.f32 	%p140, %f32, %f37;
-	ld.shared.u32 	%r445, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p141, %r30, %r445;
+	ld.shared.u32 	%r462, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p141, %r30, %r462;
 	or.pred  	%p142, %p140, %p141;
 	@%p142 bra 	$L__BB0_59;
 
@@ -110711,8 +110710,8 @@ $L__BB0_59:
 	bar.sync 	0;
 	@%p143 bra 	$L__BB0_70;
 
-	add.s32 	%r446, %r38, 32;
-	setp.ne.s32 	%p144, %r2, %r446;
+	add.s32 	%r463, %r38, 32;
+	setp.ne.s32 	%p144, %r2, %r463;
 	@%p144 bra 	$L__BB0_64;
 
 	ld.shared.f32 	%f38, [_ZZ11kiln_sampleE5sbest];
@@ -110720,8 +110719,8 @@ $L__BB0_59:
 	@%p145 bra 	$L__BB0_63;
 
 	setp.neu.f32 	%p146, %f32, %f38;
-	ld.shared.u32 	%r447, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p147, %r30, %r447;
+	ld.shared.u32 	%r464, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p147, %r30, %r464;
 	or.pred  	%p148, %p146, %p147;
 	@%p148 bra 	$L__BB0_64;
 
@@ -110734,8 +110733,8 @@ $L__BB0_64:
 	bar.sync 	0;
 	@%p149 bra 	$L__BB0_70;
 
-	add.s32 	%r448, %r38, 64;
-	setp.ne.s32 	%p150, %r2, %r448;
+	add.s32 	%r465, %r38, 64;
+	setp.ne.s32 	%p150, %r2, %r465;
 	@%p150 bra 	$L__BB0_69;
 
 	ld.shared.f32 	%f39, [_ZZ11kiln_sampleE5sbest];
@@ -110743,8 +110742,8 @@ $L__BB0_64:
 	@%p151 bra 	$L__BB0_68;
 
 	setp.neu.f32 	%p152, %f32, %f39;
-	ld.shared.u32 	%r449, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p153, %r30, %r449;
+	ld.shared.u32 	%r466, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p153, %r30, %r466;
 	or.pred  	%p154, %p152, %p153;
 	@%p154 bra 	$L__BB0_69;
 
@@ -110756,22 +110755,22 @@ $L__BB0_69:
 	bar.sync 	0;
 
 $L__BB0_70:
-	ld.shared.u32 	%r450, [_ZZ11kiln_sampleE3sbi];
-	setp.eq.s32 	%p155, %r450, 2147483647;
-	selp.b32 	%r1787, 0, %r450, %p155;
-	bra.uni 	$L__BB0_304;
+	ld.shared.u32 	%r467, [_ZZ11kiln_sampleE3sbi];
+	setp.eq.s32 	%p155, %r467, 2147483647;
+	selp.b32 	%r1895, 0, %r467, %p155;
+	bra.uni 	$L__BB0_328;
 
 $L__BB0_156:
-	ld.shared.u32 	%r1722, [_ZZ11kiln_sampleE5found];
+	ld.shared.u32 	%r1822, [_ZZ11kiln_sampleE5found];
 
 $L__BB0_181:
 	bar.sync 	0;
 	@%p18 bra 	$L__BB0_187;
 
-	mov.u32 	%r1723, %r2;
+	mov.u32 	%r1823, %r2;
 
 $L__BB0_183:
-	cvt.s64.s32 	%rd68, %r1723;
+	cvt.s64.s32 	%rd68, %r1823;
 	add.s64 	%rd69, %rd2, %rd68;
 	shl.b64 	%rd70, %rd69, 2;
 	add.s64 	%rd9, %rd1, %rd70;
@@ -110780,1439 +110779,1692 @@ $L__BB0_183:
 	@%p493 bra 	$L__BB0_185;
 
 	setp.neu.f32 	%p494, %f59, %f58;
-	setp.le.s32 	%p495, %r1723, %r1722;
+	setp.le.s32 	%p495, %r1823, %r1822;
 	or.pred  	%p496, %p495, %p494;
 	@%p496 bra 	$L__BB0_186;
 
 $L__BB0_185:
-	mov.u32 	%r1065, -1082130432;
-	st.global.u32 	[%rd9], %r1065;
+	mov.u32 	%r1084, -1082130432;
+	st.global.u32 	[%rd9], %r1084;
 
 $L__BB0_186:
-	add.s32 	%r1723, %r1723, %r4;
-	setp.lt.s32 	%p497, %r1723, %r307;
+	add.s32 	%r1823, %r1823, %r4;
+	setp.lt.s32 	%p497, %r1823, %r324;
 	@%p497 bra 	$L__BB0_183;
 
 $L__BB0_187:
 	bar.sync 	0;
 
 $L__BB0_188:
-	mov.f64 	%fd412, 0d0000000000000000;
-	mov.u32 	%r1726, 0;
+	mov.f64 	%fd449, 0d0000000000000000;
+	mov.u32 	%r1826, 0;
 	@%p18 bra 	$L__BB0_191;
 
-	mov.u32 	%r1724, %r2;
+	mov.u32 	%r1824, %r2;
 
 $L__BB0_190:
-	cvt.s64.s32 	%rd71, %r1724;
+	cvt.s64.s32 	%rd71, %r1824;
 	add.s64 	%rd72, %rd2, %rd71;
 	shl.b64 	%rd73, %rd72, 2;
 	add.s64 	%rd74, %rd1, %rd73;
-	ld.global.f32 	%f248, [%rd74];
-	setp.ltu.f32 	%p499, %f248, 0f00000000;
-	cvt.f64.f32 	%fd236, %f248;
-	add.f64 	%fd237, %fd412, %fd236;
-	setp.ge.f32 	%p500, %f248, 0f00000000;
-	selp.u32 	%r1068, 1, 0, %p500;
-	add.s32 	%r1726, %r1726, %r1068;
-	selp.f64 	%fd412, %fd412, %fd237, %p499;
-	add.s32 	%r1724, %r1724, %r4;
-	setp.lt.s32 	%p501, %r1724, %r307;
+	ld.global.f32 	%f251, [%rd74];
+	setp.ltu.f32 	%p499, %f251, 0f00000000;
+	cvt.f64.f32 	%fd250, %f251;
+	add.f64 	%fd251, %fd449, %fd250;
+	setp.ge.f32 	%p500, %f251, 0f00000000;
+	selp.u32 	%r1087, 1, 0, %p500;
+	add.s32 	%r1826, %r1826, %r1087;
+	selp.f64 	%fd449, %fd449, %fd251, %p499;
+	add.s32 	%r1824, %r1824, %r4;
+	setp.lt.s32 	%p501, %r1824, %r324;
 	@%p501 bra 	$L__BB0_190;
 
 $L__BB0_191:
-	mov.u32 	%r1089, 31;
-	mov.u32 	%r1090, 16;
-	mov.u32 	%r1091, -1;
-	shfl.sync.bfly.b32 	%r1092|%p502, %r1726, %r1090, %r1089, %r1091;
-	add.s32 	%r1093, %r1092, %r1726;
-	mov.u32 	%r1094, 8;
-	shfl.sync.bfly.b32 	%r1095|%p503, %r1093, %r1094, %r1089, %r1091;
-	add.s32 	%r1096, %r1095, %r1093;
-	mov.u32 	%r1097, 4;
-	shfl.sync.bfly.b32 	%r1098|%p504, %r1096, %r1097, %r1089, %r1091;
-	add.s32 	%r1099, %r1098, %r1096;
-	mov.u32 	%r1100, 2;
-	shfl.sync.bfly.b32 	%r1101|%p505, %r1099, %r1100, %r1089, %r1091;
-	add.s32 	%r1102, %r1101, %r1099;
-	mov.u32 	%r1103, 1;
-	shfl.sync.bfly.b32 	%r1104|%p506, %r1102, %r1103, %r1089, %r1091;
+	mov.u32 	%r1108, 31;
+	mov.u32 	%r1109, 16;
+	mov.u32 	%r1110, -1;
+	shfl.sync.bfly.b32 	%r1111|%p502, %r1826, %r1109, %r1108, %r1110;
+	add.s32 	%r1112, %r1111, %r1826;
+	mov.u32 	%r1113, 8;
+	shfl.sync.bfly.b32 	%r1114|%p503, %r1112, %r1113, %r1108, %r1110;
+	add.s32 	%r1115, %r1114, %r1112;
+	mov.u32 	%r1116, 4;
+	shfl.sync.bfly.b32 	%r1117|%p504, %r1115, %r1116, %r1108, %r1110;
+	add.s32 	%r1118, %r1117, %r1115;
+	mov.u32 	%r1119, 2;
+	shfl.sync.bfly.b32 	%r1120|%p505, %r1118, %r1119, %r1108, %r1110;
+	add.s32 	%r1121, %r1120, %r1118;
+	mov.u32 	%r1122, 1;
+	shfl.sync.bfly.b32 	%r1123|%p506, %r1121, %r1122, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 {%r1069,%r1070}, %fd412;
+	mov.b64 {%r1088,%r1089}, %fd449;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1072|%p507, %r1070, %r1090, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1071|%p508, %r1069, %r1090, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1091|%p507, %r1089, %r1109, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1090|%p508, %r1088, %r1109, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd239, {%r1071,%r1072};
+	mov.b64 %fd253, {%r1090,%r1091};
 	// end inline asm
-	add.f64 	%fd240, %fd412, %fd239;
+	add.f64 	%fd254, %fd449, %fd253;
 	// begin inline asm
-	mov.b64 {%r1073,%r1074}, %fd240;
+	mov.b64 {%r1092,%r1093}, %fd254;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1076|%p509, %r1074, %r1094, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1075|%p510, %r1073, %r1094, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1095|%p509, %r1093, %r1113, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1094|%p510, %r1092, %r1113, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd241, {%r1075,%r1076};
+	mov.b64 %fd255, {%r1094,%r1095};
 	// end inline asm
-	add.f64 	%fd242, %fd240, %fd241;
+	add.f64 	%fd256, %fd254, %fd255;
 	// begin inline asm
-	mov.b64 {%r1077,%r1078}, %fd242;
+	mov.b64 {%r1096,%r1097}, %fd256;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1080|%p511, %r1078, %r1097, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1079|%p512, %r1077, %r1097, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1099|%p511, %r1097, %r1116, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1098|%p512, %r1096, %r1116, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd243, {%r1079,%r1080};
+	mov.b64 %fd257, {%r1098,%r1099};
 	// end inline asm
-	add.f64 	%fd244, %fd242, %fd243;
+	add.f64 	%fd258, %fd256, %fd257;
 	// begin inline asm
-	mov.b64 {%r1081,%r1082}, %fd244;
+	mov.b64 {%r1100,%r1101}, %fd258;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1084|%p513, %r1082, %r1100, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1083|%p514, %r1081, %r1100, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1103|%p513, %r1101, %r1119, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1102|%p514, %r1100, %r1119, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd245, {%r1083,%r1084};
+	mov.b64 %fd259, {%r1102,%r1103};
 	// end inline asm
-	add.f64 	%fd246, %fd244, %fd245;
+	add.f64 	%fd260, %fd258, %fd259;
 	// begin inline asm
-	mov.b64 {%r1085,%r1086}, %fd246;
+	mov.b64 {%r1104,%r1105}, %fd260;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1088|%p515, %r1086, %r1103, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1087|%p516, %r1085, %r1103, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1107|%p515, %r1105, %r1122, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1106|%p516, %r1104, %r1122, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd247, {%r1087,%r1088};
+	mov.b64 %fd261, {%r1106,%r1107};
 	// end inline asm
-	add.f64 	%fd42, %fd246, %fd247;
-	add.s32 	%r165, %r1104, %r1102;
+	add.f64 	%fd42, %fd260, %fd261;
+	add.s32 	%r163, %r1123, %r1121;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_193;
 
-	st.shared.u32 	[%r6], %r165;
+	st.shared.u32 	[%r6], %r163;
 	st.shared.f64 	[%r7], %fd42;
 
 $L__BB0_193:
 	bar.sync 	0;
-	mov.u32 	%r1727, 0;
+	mov.u32 	%r1827, 0;
 	@%p41 bra 	$L__BB0_195;
 
-	ld.shared.u32 	%r1727, [%r8];
+	ld.shared.u32 	%r1827, [%r8];
 
 $L__BB0_195:
-	mov.f64 	%fd413, 0d0000000000000000;
+	mov.f64 	%fd450, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_197;
 
-	ld.shared.f64 	%fd413, [%r9];
+	ld.shared.f64 	%fd450, [%r9];
 
 $L__BB0_197:
-	mov.u32 	%r1126, 31;
-	mov.u32 	%r1127, 16;
-	mov.u32 	%r1128, -1;
-	shfl.sync.bfly.b32 	%r1129|%p520, %r1727, %r1127, %r1126, %r1128;
-	add.s32 	%r1130, %r1129, %r1727;
-	mov.u32 	%r1131, 8;
-	shfl.sync.bfly.b32 	%r1132|%p521, %r1130, %r1131, %r1126, %r1128;
-	add.s32 	%r1133, %r1132, %r1130;
-	mov.u32 	%r1134, 4;
-	shfl.sync.bfly.b32 	%r1135|%p522, %r1133, %r1134, %r1126, %r1128;
-	add.s32 	%r1136, %r1135, %r1133;
-	mov.u32 	%r1137, 2;
-	shfl.sync.bfly.b32 	%r1138|%p523, %r1136, %r1137, %r1126, %r1128;
-	add.s32 	%r1139, %r1138, %r1136;
-	mov.u32 	%r1140, 1;
-	shfl.sync.bfly.b32 	%r1141|%p524, %r1139, %r1140, %r1126, %r1128;
+	setp.gt.s32 	%p848, %r325, 0;
+	mov.u32 	%r1145, 31;
+	mov.u32 	%r1146, 16;
+	mov.u32 	%r1894, -1;
+	shfl.sync.bfly.b32 	%r1148|%p520, %r1827, %r1146, %r1145, %r1894;
+	add.s32 	%r1149, %r1148, %r1827;
+	mov.u32 	%r1150, 8;
+	shfl.sync.bfly.b32 	%r1151|%p521, %r1149, %r1150, %r1145, %r1894;
+	add.s32 	%r1152, %r1151, %r1149;
+	mov.u32 	%r1153, 4;
+	shfl.sync.bfly.b32 	%r1154|%p522, %r1152, %r1153, %r1145, %r1894;
+	add.s32 	%r1155, %r1154, %r1152;
+	mov.u32 	%r1156, 2;
+	shfl.sync.bfly.b32 	%r1157|%p523, %r1155, %r1156, %r1145, %r1894;
+	add.s32 	%r1158, %r1157, %r1155;
+	mov.u32 	%r1159, 1;
+	shfl.sync.bfly.b32 	%r1160|%p524, %r1158, %r1159, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 {%r1106,%r1107}, %fd413;
+	mov.b64 {%r1125,%r1126}, %fd450;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1109|%p525, %r1107, %r1127, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1108|%p526, %r1106, %r1127, %r1126, %r1128;
+	shfl.sync.bfly.b32 	%r1128|%p525, %r1126, %r1146, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1127|%p526, %r1125, %r1146, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd250, {%r1108,%r1109};
+	mov.b64 %fd264, {%r1127,%r1128};
 	// end inline asm
-	add.f64 	%fd251, %fd413, %fd250;
+	add.f64 	%fd265, %fd450, %fd264;
 	// begin inline asm
-	mov.b64 {%r1110,%r1111}, %fd251;
+	mov.b64 {%r1129,%r1130}, %fd265;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1113|%p527, %r1111, %r1131, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1112|%p528, %r1110, %r1131, %r1126, %r1128;
+	shfl.sync.bfly.b32 	%r1132|%p527, %r1130, %r1150, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1131|%p528, %r1129, %r1150, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd252, {%r1112,%r1113};
+	mov.b64 %fd266, {%r1131,%r1132};
 	// end inline asm
-	add.f64 	%fd253, %fd251, %fd252;
+	add.f64 	%fd267, %fd265, %fd266;
 	// begin inline asm
-	mov.b64 {%r1114,%r1115}, %fd253;
+	mov.b64 {%r1133,%r1134}, %fd267;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1117|%p529, %r1115, %r1134, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1116|%p530, %r1114, %r1134, %r1126, %r1128;
+	shfl.sync.bfly.b32 	%r1136|%p529, %r1134, %r1153, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1135|%p530, %r1133, %r1153, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd254, {%r1116,%r1117};
-	// end inline asm
-	add.f64 	%fd255, %fd253, %fd254;
-	// begin inline asm
-	mov.b64 {%r1118,%r1119}, %fd255;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1121|%p531, %r1119, %r1137, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1120|%p532, %r1118, %r1137, %r1126, %r1128;
-	// begin inline asm
-	mov.b64 %fd256, {%r1120,%r1121};
-	// end inline asm
-	add.f64 	%fd257, %fd255, %fd256;
-	// begin inline asm
-	mov.b64 {%r1122,%r1123}, %fd257;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1125|%p533, %r1123, %r1140, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1124|%p534, %r1122, %r1140, %r1126, %r1128;
-	// begin inline asm
-	mov.b64 %fd258, {%r1124,%r1125};
-	// end inline asm
-	add.f64 	%fd259, %fd257, %fd258;
-	add.s32 	%r168, %r1141, %r1139;
-	mul.wide.s32 	%rd76, %r1661, 4;
-	add.s64 	%rd77, %rd75, %rd76;
-	ld.global.f32 	%f249, [%rd77];
-	cvt.f64.f32 	%fd260, %f249;
-	mul.f64 	%fd45, %fd259, %fd260;
-	setp.leu.f64 	%p535, %fd259, %fd45;
-	@%p535 bra 	$L__BB0_256;
-	bra.uni 	$L__BB0_198;
-
-$L__BB0_256:
-	mov.u32 	%r1762, 0;
-	mov.u32 	%r1760, 2139095040;
-	mov.u32 	%r1761, %r1760;
-
-$L__BB0_257:
-	mov.u32 	%r1765, 0;
-	shr.u32 	%r1440, %r1760, 1;
-	add.s32 	%r245, %r1440, %r1762;
-	mov.f64 	%fd424, 0d0000000000000000;
-	@%p18 bra 	$L__BB0_260;
-
-	mov.b32 	%f62, %r245;
-	mov.u32 	%r1765, 0;
-	mov.u32 	%r1763, %r2;
-
-$L__BB0_259:
-	cvt.s64.s32 	%rd94, %r1763;
-	add.s64 	%rd95, %rd2, %rd94;
-	shl.b64 	%rd96, %rd95, 2;
-	add.s64 	%rd97, %rd1, %rd96;
-	ld.global.f32 	%f254, [%rd97];
-	setp.ltu.f32 	%p682, %f254, 0f00000000;
-	setp.ltu.f32 	%p683, %f254, %f62;
-	or.pred  	%p684, %p682, %p683;
-	cvt.f64.f32 	%fd343, %f254;
-	add.f64 	%fd344, %fd424, %fd343;
-	not.pred 	%p685, %p684;
-	selp.u32 	%r1442, 1, 0, %p685;
-	add.s32 	%r1765, %r1765, %r1442;
-	selp.f64 	%fd424, %fd424, %fd344, %p684;
-	add.s32 	%r1763, %r1763, %r4;
-	setp.lt.s32 	%p686, %r1763, %r307;
-	@%p686 bra 	$L__BB0_259;
-
-$L__BB0_260:
-	mov.u32 	%r1463, 31;
-	mov.u32 	%r1464, 16;
-	mov.u32 	%r1465, -1;
-	shfl.sync.bfly.b32 	%r1466|%p687, %r1765, %r1464, %r1463, %r1465;
-	add.s32 	%r1467, %r1466, %r1765;
-	mov.u32 	%r1468, 8;
-	shfl.sync.bfly.b32 	%r1469|%p688, %r1467, %r1468, %r1463, %r1465;
-	add.s32 	%r1470, %r1469, %r1467;
-	mov.u32 	%r1471, 4;
-	shfl.sync.bfly.b32 	%r1472|%p689, %r1470, %r1471, %r1463, %r1465;
-	add.s32 	%r1473, %r1472, %r1470;
-	mov.u32 	%r1474, 2;
-	shfl.sync.bfly.b32 	%r1475|%p690, %r1473, %r1474, %r1463, %r1465;
-	add.s32 	%r1476, %r1475, %r1473;
-	mov.u32 	%r1477, 1;
-	shfl.sync.bfly.b32 	%r1478|%p691, %r1476, %r1477, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 {%r1443,%r1444}, %fd424;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1446|%p692, %r1444, %r1464, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1445|%p693, %r1443, %r1464, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd346, {%r1445,%r1446};
-	// end inline asm
-	add.f64 	%fd347, %fd424, %fd346;
-	// begin inline asm
-	mov.b64 {%r1447,%r1448}, %fd347;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1450|%p694, %r1448, %r1468, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1449|%p695, %r1447, %r1468, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd348, {%r1449,%r1450};
-	// end inline asm
-	add.f64 	%fd349, %fd347, %fd348;
-	// begin inline asm
-	mov.b64 {%r1451,%r1452}, %fd349;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1454|%p696, %r1452, %r1471, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1453|%p697, %r1451, %r1471, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd350, {%r1453,%r1454};
-	// end inline asm
-	add.f64 	%fd351, %fd349, %fd350;
-	// begin inline asm
-	mov.b64 {%r1455,%r1456}, %fd351;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1458|%p698, %r1456, %r1474, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1457|%p699, %r1455, %r1474, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd352, {%r1457,%r1458};
-	// end inline asm
-	add.f64 	%fd353, %fd351, %fd352;
-	// begin inline asm
-	mov.b64 {%r1459,%r1460}, %fd353;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1462|%p700, %r1460, %r1477, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1461|%p701, %r1459, %r1477, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd354, {%r1461,%r1462};
-	// end inline asm
-	add.f64 	%fd68, %fd353, %fd354;
-	add.s32 	%r251, %r1478, %r1476;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_262;
-
-	st.shared.u32 	[%r6], %r251;
-	st.shared.f64 	[%r7], %fd68;
-
-$L__BB0_262:
-	bar.sync 	0;
-	mov.u32 	%r1766, 0;
-	@%p41 bra 	$L__BB0_264;
-
-	ld.shared.u32 	%r1766, [%r8];
-
-$L__BB0_264:
-	mov.f64 	%fd425, 0d0000000000000000;
-	@%p41 bra 	$L__BB0_266;
-
-	ld.shared.f64 	%fd425, [%r9];
-
-$L__BB0_266:
-	mov.u32 	%r1500, 31;
-	mov.u32 	%r1501, 16;
-	mov.u32 	%r1502, -1;
-	shfl.sync.bfly.b32 	%r1503|%p705, %r1766, %r1501, %r1500, %r1502;
-	add.s32 	%r1504, %r1503, %r1766;
-	mov.u32 	%r1505, 8;
-	shfl.sync.bfly.b32 	%r1506|%p706, %r1504, %r1505, %r1500, %r1502;
-	add.s32 	%r1507, %r1506, %r1504;
-	mov.u32 	%r1508, 4;
-	shfl.sync.bfly.b32 	%r1509|%p707, %r1507, %r1508, %r1500, %r1502;
-	add.s32 	%r1510, %r1509, %r1507;
-	mov.u32 	%r1511, 2;
-	shfl.sync.bfly.b32 	%r1512|%p708, %r1510, %r1511, %r1500, %r1502;
-	add.s32 	%r1513, %r1512, %r1510;
-	mov.u32 	%r1514, 1;
-	shfl.sync.bfly.b32 	%r1515|%p709, %r1513, %r1514, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 {%r1480,%r1481}, %fd425;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1483|%p710, %r1481, %r1501, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1482|%p711, %r1480, %r1501, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd357, {%r1482,%r1483};
-	// end inline asm
-	add.f64 	%fd358, %fd425, %fd357;
-	// begin inline asm
-	mov.b64 {%r1484,%r1485}, %fd358;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1487|%p712, %r1485, %r1505, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1486|%p713, %r1484, %r1505, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd359, {%r1486,%r1487};
-	// end inline asm
-	add.f64 	%fd360, %fd358, %fd359;
-	// begin inline asm
-	mov.b64 {%r1488,%r1489}, %fd360;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1491|%p714, %r1489, %r1508, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1490|%p715, %r1488, %r1508, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd361, {%r1490,%r1491};
-	// end inline asm
-	add.f64 	%fd362, %fd360, %fd361;
-	// begin inline asm
-	mov.b64 {%r1492,%r1493}, %fd362;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1495|%p716, %r1493, %r1511, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1494|%p717, %r1492, %r1511, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd363, {%r1494,%r1495};
-	// end inline asm
-	add.f64 	%fd364, %fd362, %fd363;
-	// begin inline asm
-	mov.b64 {%r1496,%r1497}, %fd364;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1499|%p718, %r1497, %r1514, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1498|%p719, %r1496, %r1514, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd365, {%r1498,%r1499};
-	// end inline asm
-	add.s32 	%r1516, %r1515, %r1513;
-	setp.ge.s32 	%p720, %r1516, %r168;
-	selp.b32 	%r1762, %r245, %r1762, %p720;
-	selp.b32 	%r1761, %r1761, %r245, %p720;
-	sub.s32 	%r1760, %r1761, %r1762;
-	setp.gt.u32 	%p721, %r1760, 1;
-	@%p721 bra 	$L__BB0_257;
-
-	mov.b32 	%f63, %r1762;
-	mov.f64 	%fd427, 0d0000000000000000;
-	mov.u32 	%r1769, 0;
-	@%p18 bra 	$L__BB0_270;
-
-	mov.u32 	%r1767, %r2;
-
-$L__BB0_269:
-	cvt.s64.s32 	%rd98, %r1767;
-	add.s64 	%rd99, %rd2, %rd98;
-	shl.b64 	%rd100, %rd99, 2;
-	add.s64 	%rd101, %rd1, %rd100;
-	ld.global.f32 	%f255, [%rd101];
-	setp.ge.f32 	%p723, %f255, 0f00000000;
-	setp.gt.f32 	%p724, %f255, %f63;
-	and.pred  	%p725, %p723, %p724;
-	cvt.f64.f32 	%fd368, %f255;
-	add.f64 	%fd369, %fd427, %fd368;
-	selp.u32 	%r1519, 1, 0, %p725;
-	add.s32 	%r1769, %r1769, %r1519;
-	selp.f64 	%fd427, %fd369, %fd427, %p725;
-	add.s32 	%r1767, %r1767, %r4;
-	setp.lt.s32 	%p726, %r1767, %r307;
-	@%p726 bra 	$L__BB0_269;
-
-$L__BB0_270:
-	mov.u32 	%r1540, 31;
-	mov.u32 	%r1541, 16;
-	mov.u32 	%r1542, -1;
-	shfl.sync.bfly.b32 	%r1543|%p727, %r1769, %r1541, %r1540, %r1542;
-	add.s32 	%r1544, %r1543, %r1769;
-	mov.u32 	%r1545, 8;
-	shfl.sync.bfly.b32 	%r1546|%p728, %r1544, %r1545, %r1540, %r1542;
-	add.s32 	%r1547, %r1546, %r1544;
-	mov.u32 	%r1548, 4;
-	shfl.sync.bfly.b32 	%r1549|%p729, %r1547, %r1548, %r1540, %r1542;
-	add.s32 	%r1550, %r1549, %r1547;
-	mov.u32 	%r1551, 2;
-	shfl.sync.bfly.b32 	%r1552|%p730, %r1550, %r1551, %r1540, %r1542;
-	add.s32 	%r1553, %r1552, %r1550;
-	mov.u32 	%r1554, 1;
-	shfl.sync.bfly.b32 	%r1555|%p731, %r1553, %r1554, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 {%r1520,%r1521}, %fd427;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1523|%p732, %r1521, %r1541, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1522|%p733, %r1520, %r1541, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd371, {%r1522,%r1523};
-	// end inline asm
-	add.f64 	%fd372, %fd427, %fd371;
-	// begin inline asm
-	mov.b64 {%r1524,%r1525}, %fd372;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1527|%p734, %r1525, %r1545, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1526|%p735, %r1524, %r1545, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd373, {%r1526,%r1527};
-	// end inline asm
-	add.f64 	%fd374, %fd372, %fd373;
-	// begin inline asm
-	mov.b64 {%r1528,%r1529}, %fd374;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1531|%p736, %r1529, %r1548, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1530|%p737, %r1528, %r1548, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd375, {%r1530,%r1531};
-	// end inline asm
-	add.f64 	%fd376, %fd374, %fd375;
-	// begin inline asm
-	mov.b64 {%r1532,%r1533}, %fd376;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1535|%p738, %r1533, %r1551, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1534|%p739, %r1532, %r1551, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd377, {%r1534,%r1535};
-	// end inline asm
-	add.f64 	%fd378, %fd376, %fd377;
-	// begin inline asm
-	mov.b64 {%r1536,%r1537}, %fd378;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1539|%p740, %r1537, %r1554, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1538|%p741, %r1536, %r1554, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd379, {%r1538,%r1539};
-	// end inline asm
-	add.f64 	%fd74, %fd378, %fd379;
-	add.s32 	%r262, %r1555, %r1553;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_272;
-
-	st.shared.u32 	[%r6], %r262;
-	st.shared.f64 	[%r7], %fd74;
-
-$L__BB0_272:
-	bar.sync 	0;
-	mov.u32 	%r1770, 0;
-	@%p41 bra 	$L__BB0_274;
-
-	ld.shared.u32 	%r1770, [%r8];
-
-$L__BB0_274:
-	mov.f64 	%fd428, 0d0000000000000000;
-	@%p41 bra 	$L__BB0_276;
-
-	ld.shared.f64 	%fd428, [%r9];
-
-$L__BB0_276:
-	mov.u32 	%r1577, 31;
-	mov.u32 	%r1578, 16;
-	mov.u32 	%r1579, -1;
-	shfl.sync.bfly.b32 	%r1580|%p745, %r1770, %r1578, %r1577, %r1579;
-	add.s32 	%r1581, %r1580, %r1770;
-	mov.u32 	%r1582, 8;
-	shfl.sync.bfly.b32 	%r1583|%p746, %r1581, %r1582, %r1577, %r1579;
-	add.s32 	%r1584, %r1583, %r1581;
-	mov.u32 	%r1585, 4;
-	shfl.sync.bfly.b32 	%r1586|%p747, %r1584, %r1585, %r1577, %r1579;
-	add.s32 	%r1587, %r1586, %r1584;
-	mov.u32 	%r1588, 2;
-	shfl.sync.bfly.b32 	%r1589|%p748, %r1587, %r1588, %r1577, %r1579;
-	add.s32 	%r1590, %r1589, %r1587;
-	mov.u32 	%r1591, 1;
-	shfl.sync.bfly.b32 	%r1592|%p749, %r1590, %r1591, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 {%r1557,%r1558}, %fd428;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1560|%p750, %r1558, %r1578, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1559|%p751, %r1557, %r1578, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd382, {%r1559,%r1560};
-	// end inline asm
-	add.f64 	%fd383, %fd428, %fd382;
-	// begin inline asm
-	mov.b64 {%r1561,%r1562}, %fd383;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1564|%p752, %r1562, %r1582, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1563|%p753, %r1561, %r1582, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd384, {%r1563,%r1564};
-	// end inline asm
-	add.f64 	%fd385, %fd383, %fd384;
-	// begin inline asm
-	mov.b64 {%r1565,%r1566}, %fd385;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1568|%p754, %r1566, %r1585, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1567|%p755, %r1565, %r1585, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd386, {%r1567,%r1568};
-	// end inline asm
-	add.f64 	%fd387, %fd385, %fd386;
-	// begin inline asm
-	mov.b64 {%r1569,%r1570}, %fd387;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1572|%p756, %r1570, %r1588, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1571|%p757, %r1569, %r1588, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd388, {%r1571,%r1572};
-	// end inline asm
-	add.f64 	%fd389, %fd387, %fd388;
-	// begin inline asm
-	mov.b64 {%r1573,%r1574}, %fd389;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1576|%p758, %r1574, %r1591, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1575|%p759, %r1573, %r1591, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd390, {%r1575,%r1576};
-	// end inline asm
-	add.s32 	%r1593, %r1592, %r1590;
-	not.b32 	%r1594, %r1593;
-	add.s32 	%r265, %r168, %r1594;
-	setp.ne.s32 	%p760, %r2, 0;
-	@%p760 bra 	$L__BB0_278;
-
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1579;
-
-$L__BB0_278:
-	setp.lt.s32 	%p761, %r307, 1;
-	bar.sync 	0;
-	@%p761 bra 	$L__BB0_303;
-
-	mov.u32 	%r1598, -1;
-	shl.b32 	%r1599, %r1598, %r3;
-	not.b32 	%r267, %r1599;
-	mov.u32 	%r1771, 0;
-	mov.u32 	%r1786, %r1771;
-
-$L__BB0_280:
-	add.s32 	%r270, %r1771, %r2;
-	setp.ge.s32 	%p763, %r270, %r307;
-	mov.pred 	%p801, 0;
-	@%p763 bra 	$L__BB0_282;
-
-	cvt.s64.s32 	%rd102, %r270;
-	add.s64 	%rd103, %rd2, %rd102;
-	shl.b64 	%rd104, %rd103, 2;
-	add.s64 	%rd105, %rd1, %rd104;
-	ld.global.f32 	%f256, [%rd105];
-	setp.eq.f32 	%p801, %f256, %f63;
-
-$L__BB0_282:
-	mov.u32 	%r1600, -1;
-	vote.sync.ballot.b32 	%r271, %p801, %r1600;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_284;
-
-	popc.b32 	%r1601, %r271;
-	st.shared.u32 	[%r6], %r1601;
-
-$L__BB0_284:
-	setp.eq.s32 	%p766, %r309, 0;
-	bar.sync 	0;
-	mov.u32 	%r1779, %r1786;
-	@%p766 bra 	$L__BB0_292;
-
-	add.s32 	%r1605, %r309, -1;
-	setp.lt.u32 	%p767, %r1605, 3;
-	mov.u32 	%r1777, 0;
-	mov.u32 	%r1779, %r1786;
-	@%p767 bra 	$L__BB0_288;
-
-	and.b32  	%r1608, %r309, 3;
-	sub.s32 	%r1775, %r309, %r1608;
-	mov.u32 	%r1779, %r1786;
-
-$L__BB0_287:
-	shl.b32 	%r1609, %r1777, 2;
-	add.s32 	%r1611, %r311, %r1609;
-	ld.shared.u32 	%r1612, [%r1611];
-	add.s32 	%r1613, %r1612, %r1779;
-	ld.shared.u32 	%r1614, [%r1611+4];
-	add.s32 	%r1615, %r1614, %r1613;
-	ld.shared.u32 	%r1616, [%r1611+8];
-	add.s32 	%r1617, %r1616, %r1615;
-	ld.shared.u32 	%r1618, [%r1611+12];
-	add.s32 	%r1779, %r1618, %r1617;
-	add.s32 	%r1777, %r1777, 4;
-	add.s32 	%r1775, %r1775, -4;
-	setp.ne.s32 	%p768, %r1775, 0;
-	@%p768 bra 	$L__BB0_287;
-
-$L__BB0_288:
-	and.b32  	%r1620, %r309, 3;
-	setp.eq.s32 	%p769, %r1620, 0;
-	@%p769 bra 	$L__BB0_292;
-
-	setp.eq.s32 	%p770, %r1620, 1;
-	shl.b32 	%r1623, %r1777, 2;
-	add.s32 	%r282, %r311, %r1623;
-	ld.shared.u32 	%r1625, [%r282];
-	add.s32 	%r1779, %r1625, %r1779;
-	@%p770 bra 	$L__BB0_292;
-
-	setp.eq.s32 	%p771, %r1620, 2;
-	ld.shared.u32 	%r1628, [%r282+4];
-	add.s32 	%r1779, %r1628, %r1779;
-	@%p771 bra 	$L__BB0_292;
-
-	ld.shared.u32 	%r1629, [%r282+8];
-	add.s32 	%r1779, %r1629, %r1779;
-
-$L__BB0_292:
-	and.b32  	%r1630, %r271, %r267;
-	popc.b32 	%r1631, %r1630;
-	add.s32 	%r1632, %r1779, %r1631;
-	setp.ne.s32 	%p772, %r1632, %r265;
-	not.pred 	%p773, %p801;
-	or.pred  	%p774, %p773, %p772;
-	@%p774 bra 	$L__BB0_294;
-
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r270;
-
-$L__BB0_294:
-	setp.eq.s32 	%p775, %r5, 0;
-	@%p775 bra 	$L__BB0_302;
-
-	add.s32 	%r1635, %r5, -1;
-	setp.lt.u32 	%p776, %r1635, 3;
-	mov.u32 	%r1784, 0;
-	@%p776 bra 	$L__BB0_298;
-
-	sub.s32 	%r1782, %r5, %r10;
-
-$L__BB0_297:
-	shl.b32 	%r1637, %r1784, 2;
-	add.s32 	%r1639, %r311, %r1637;
-	ld.shared.u32 	%r1640, [%r1639];
-	add.s32 	%r1641, %r1640, %r1786;
-	ld.shared.u32 	%r1642, [%r1639+4];
-	add.s32 	%r1643, %r1642, %r1641;
-	ld.shared.u32 	%r1644, [%r1639+8];
-	add.s32 	%r1645, %r1644, %r1643;
-	ld.shared.u32 	%r1646, [%r1639+12];
-	add.s32 	%r1786, %r1646, %r1645;
-	add.s32 	%r1784, %r1784, 4;
-	add.s32 	%r1782, %r1782, -4;
-	setp.ne.s32 	%p777, %r1782, 0;
-	@%p777 bra 	$L__BB0_297;
-
-$L__BB0_298:
-	setp.eq.s32 	%p778, %r10, 0;
-	@%p778 bra 	$L__BB0_302;
-
-	setp.eq.s32 	%p779, %r10, 1;
-	shl.b32 	%r1647, %r1784, 2;
-	add.s32 	%r297, %r311, %r1647;
-	ld.shared.u32 	%r1649, [%r297];
-	add.s32 	%r1786, %r1649, %r1786;
-	@%p779 bra 	$L__BB0_302;
-
-	setp.eq.s32 	%p780, %r10, 2;
-	ld.shared.u32 	%r1650, [%r297+4];
-	add.s32 	%r1786, %r1650, %r1786;
-	@%p780 bra 	$L__BB0_302;
-
-	ld.shared.u32 	%r1651, [%r297+8];
-	add.s32 	%r1786, %r1651, %r1786;
-
-$L__BB0_302:
-	bar.sync 	0;
-	ld.shared.u32 	%r1652, [_ZZ11kiln_sampleE5found];
-	setp.lt.s32 	%p781, %r1652, 0;
-	setp.le.s32 	%p782, %r1786, %r265;
-	and.pred  	%p783, %p781, %p782;
-	add.s32 	%r1771, %r1771, %r4;
-	setp.lt.s32 	%p784, %r1771, %r307;
-	and.pred  	%p785, %p783, %p784;
-	@%p785 bra 	$L__BB0_280;
-	bra.uni 	$L__BB0_303;
-
-$L__BB0_198:
-	mov.u32 	%r1730, 0;
-	mov.u32 	%r1728, 2139095040;
-	mov.u32 	%r1729, %r1728;
-
-$L__BB0_199:
-	mov.u32 	%r1733, 0;
-	shr.u32 	%r1146, %r1728, 1;
-	add.s32 	%r172, %r1146, %r1730;
-	mov.f64 	%fd415, 0d0000000000000000;
-	@%p18 bra 	$L__BB0_202;
-
-	mov.b32 	%f60, %r172;
-	mov.u32 	%r1733, 0;
-	mov.u32 	%r1731, %r2;
-
-$L__BB0_201:
-	cvt.s64.s32 	%rd78, %r1731;
-	add.s64 	%rd79, %rd2, %rd78;
-	shl.b64 	%rd80, %rd79, 2;
-	add.s64 	%rd81, %rd1, %rd80;
-	ld.global.f32 	%f250, [%rd81];
-	setp.ltu.f32 	%p537, %f250, 0f00000000;
-	setp.ltu.f32 	%p538, %f250, %f60;
-	or.pred  	%p539, %p537, %p538;
-	cvt.f64.f32 	%fd263, %f250;
-	add.f64 	%fd264, %fd415, %fd263;
-	not.pred 	%p540, %p539;
-	selp.u32 	%r1148, 1, 0, %p540;
-	add.s32 	%r1733, %r1733, %r1148;
-	selp.f64 	%fd415, %fd415, %fd264, %p539;
-	add.s32 	%r1731, %r1731, %r4;
-	setp.lt.s32 	%p541, %r1731, %r307;
-	@%p541 bra 	$L__BB0_201;
-
-$L__BB0_202:
-	mov.u32 	%r1169, 31;
-	mov.u32 	%r1170, 16;
-	mov.u32 	%r1171, -1;
-	shfl.sync.bfly.b32 	%r1172|%p542, %r1733, %r1170, %r1169, %r1171;
-	add.s32 	%r1173, %r1172, %r1733;
-	mov.u32 	%r1174, 8;
-	shfl.sync.bfly.b32 	%r1175|%p543, %r1173, %r1174, %r1169, %r1171;
-	add.s32 	%r1176, %r1175, %r1173;
-	mov.u32 	%r1177, 4;
-	shfl.sync.bfly.b32 	%r1178|%p544, %r1176, %r1177, %r1169, %r1171;
-	add.s32 	%r1179, %r1178, %r1176;
-	mov.u32 	%r1180, 2;
-	shfl.sync.bfly.b32 	%r1181|%p545, %r1179, %r1180, %r1169, %r1171;
-	add.s32 	%r1182, %r1181, %r1179;
-	mov.u32 	%r1183, 1;
-	shfl.sync.bfly.b32 	%r1184|%p546, %r1182, %r1183, %r1169, %r1171;
-	// begin inline asm
-	mov.b64 {%r1149,%r1150}, %fd415;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1152|%p547, %r1150, %r1170, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1151|%p548, %r1149, %r1170, %r1169, %r1171;
-	// begin inline asm
-	mov.b64 %fd266, {%r1151,%r1152};
-	// end inline asm
-	add.f64 	%fd267, %fd415, %fd266;
-	// begin inline asm
-	mov.b64 {%r1153,%r1154}, %fd267;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1156|%p549, %r1154, %r1174, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1155|%p550, %r1153, %r1174, %r1169, %r1171;
-	// begin inline asm
-	mov.b64 %fd268, {%r1155,%r1156};
+	mov.b64 %fd268, {%r1135,%r1136};
 	// end inline asm
 	add.f64 	%fd269, %fd267, %fd268;
 	// begin inline asm
-	mov.b64 {%r1157,%r1158}, %fd269;
+	mov.b64 {%r1137,%r1138}, %fd269;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1160|%p551, %r1158, %r1177, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1159|%p552, %r1157, %r1177, %r1169, %r1171;
+	shfl.sync.bfly.b32 	%r1140|%p531, %r1138, %r1156, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1139|%p532, %r1137, %r1156, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd270, {%r1159,%r1160};
+	mov.b64 %fd270, {%r1139,%r1140};
 	// end inline asm
 	add.f64 	%fd271, %fd269, %fd270;
 	// begin inline asm
-	mov.b64 {%r1161,%r1162}, %fd271;
+	mov.b64 {%r1141,%r1142}, %fd271;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1164|%p553, %r1162, %r1180, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1163|%p554, %r1161, %r1180, %r1169, %r1171;
+	shfl.sync.bfly.b32 	%r1144|%p533, %r1142, %r1159, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1143|%p534, %r1141, %r1159, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd272, {%r1163,%r1164};
+	mov.b64 %fd272, {%r1143,%r1144};
 	// end inline asm
-	add.f64 	%fd273, %fd271, %fd272;
+	add.f64 	%fd45, %fd271, %fd272;
+	add.s32 	%r166, %r1160, %r1158;
+	mul.wide.s32 	%rd76, %r1762, 4;
+	add.s64 	%rd77, %rd75, %rd76;
+	ld.global.f32 	%f252, [%rd77];
+	cvt.f64.f32 	%fd273, %f252;
+	mul.f64 	%fd46, %fd45, %fd273;
+	setp.lt.f32 	%p535, %f68, 0f3F800000;
+	setp.gt.f32 	%p536, %f68, 0f00000000;
+	and.pred  	%p537, %p536, %p535;
+	or.pred  	%p539, %p848, %p537;
+	@%p539 bra 	$L__BB0_219;
+	bra.uni 	$L__BB0_198;
+
+$L__BB0_219:
+	setp.leu.f64 	%p589, %fd45, %fd46;
+	@%p589 bra 	$L__BB0_279;
+	bra.uni 	$L__BB0_220;
+
+$L__BB0_279:
+	mov.u32 	%r1869, 0;
+	mov.u32 	%r1867, 2139095040;
+	mov.u32 	%r1868, %r1867;
+
+$L__BB0_280:
+	mov.u32 	%r1872, 0;
+	shr.u32 	%r1540, %r1867, 1;
+	add.s32 	%r259, %r1540, %r1869;
+	mov.f64 	%fd468, 0d0000000000000000;
+	@%p18 bra 	$L__BB0_283;
+
+	mov.b32 	%f65, %r259;
+	mov.u32 	%r1872, 0;
+	mov.u32 	%r1870, %r2;
+
+$L__BB0_282:
+	cvt.s64.s32 	%rd102, %r1870;
+	add.s64 	%rd103, %rd2, %rd102;
+	shl.b64 	%rd104, %rd103, 2;
+	add.s64 	%rd105, %rd1, %rd104;
+	ld.global.f32 	%f258, [%rd105];
+	setp.ltu.f32 	%p736, %f258, 0f00000000;
+	setp.ltu.f32 	%p737, %f258, %f65;
+	or.pred  	%p738, %p736, %p737;
+	cvt.f64.f32 	%fd380, %f258;
+	add.f64 	%fd381, %fd468, %fd380;
+	not.pred 	%p739, %p738;
+	selp.u32 	%r1542, 1, 0, %p739;
+	add.s32 	%r1872, %r1872, %r1542;
+	selp.f64 	%fd468, %fd468, %fd381, %p738;
+	add.s32 	%r1870, %r1870, %r4;
+	setp.lt.s32 	%p740, %r1870, %r324;
+	@%p740 bra 	$L__BB0_282;
+
+$L__BB0_283:
+	mov.u32 	%r1563, 31;
+	mov.u32 	%r1564, 16;
+	mov.u32 	%r1565, -1;
+	shfl.sync.bfly.b32 	%r1566|%p741, %r1872, %r1564, %r1563, %r1565;
+	add.s32 	%r1567, %r1566, %r1872;
+	mov.u32 	%r1568, 8;
+	shfl.sync.bfly.b32 	%r1569|%p742, %r1567, %r1568, %r1563, %r1565;
+	add.s32 	%r1570, %r1569, %r1567;
+	mov.u32 	%r1571, 4;
+	shfl.sync.bfly.b32 	%r1572|%p743, %r1570, %r1571, %r1563, %r1565;
+	add.s32 	%r1573, %r1572, %r1570;
+	mov.u32 	%r1574, 2;
+	shfl.sync.bfly.b32 	%r1575|%p744, %r1573, %r1574, %r1563, %r1565;
+	add.s32 	%r1576, %r1575, %r1573;
+	mov.u32 	%r1577, 1;
+	shfl.sync.bfly.b32 	%r1578|%p745, %r1576, %r1577, %r1563, %r1565;
 	// begin inline asm
-	mov.b64 {%r1165,%r1166}, %fd273;
+	mov.b64 {%r1543,%r1544}, %fd468;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1168|%p555, %r1166, %r1183, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1167|%p556, %r1165, %r1183, %r1169, %r1171;
+	shfl.sync.bfly.b32 	%r1546|%p746, %r1544, %r1564, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1545|%p747, %r1543, %r1564, %r1563, %r1565;
 	// begin inline asm
-	mov.b64 %fd274, {%r1167,%r1168};
+	mov.b64 %fd383, {%r1545,%r1546};
 	// end inline asm
-	add.f64 	%fd49, %fd273, %fd274;
-	add.s32 	%r178, %r1184, %r1182;
+	add.f64 	%fd384, %fd468, %fd383;
+	// begin inline asm
+	mov.b64 {%r1547,%r1548}, %fd384;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1550|%p748, %r1548, %r1568, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1549|%p749, %r1547, %r1568, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd385, {%r1549,%r1550};
+	// end inline asm
+	add.f64 	%fd386, %fd384, %fd385;
+	// begin inline asm
+	mov.b64 {%r1551,%r1552}, %fd386;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1554|%p750, %r1552, %r1571, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1553|%p751, %r1551, %r1571, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd387, {%r1553,%r1554};
+	// end inline asm
+	add.f64 	%fd388, %fd386, %fd387;
+	// begin inline asm
+	mov.b64 {%r1555,%r1556}, %fd388;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1558|%p752, %r1556, %r1574, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1557|%p753, %r1555, %r1574, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd389, {%r1557,%r1558};
+	// end inline asm
+	add.f64 	%fd390, %fd388, %fd389;
+	// begin inline asm
+	mov.b64 {%r1559,%r1560}, %fd390;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1562|%p754, %r1560, %r1577, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1561|%p755, %r1559, %r1577, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd391, {%r1561,%r1562};
+	// end inline asm
+	add.f64 	%fd82, %fd390, %fd391;
+	add.s32 	%r265, %r1578, %r1576;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_285;
+
+	st.shared.u32 	[%r6], %r265;
+	st.shared.f64 	[%r7], %fd82;
+
+$L__BB0_285:
+	bar.sync 	0;
+	mov.u32 	%r1873, 0;
+	@%p41 bra 	$L__BB0_287;
+
+	ld.shared.u32 	%r1873, [%r8];
+
+$L__BB0_287:
+	mov.f64 	%fd469, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_289;
+
+	ld.shared.f64 	%fd469, [%r9];
+
+$L__BB0_289:
+	mov.u32 	%r1600, 31;
+	mov.u32 	%r1601, 16;
+	mov.u32 	%r1602, -1;
+	shfl.sync.bfly.b32 	%r1603|%p759, %r1873, %r1601, %r1600, %r1602;
+	add.s32 	%r1604, %r1603, %r1873;
+	mov.u32 	%r1605, 8;
+	shfl.sync.bfly.b32 	%r1606|%p760, %r1604, %r1605, %r1600, %r1602;
+	add.s32 	%r1607, %r1606, %r1604;
+	mov.u32 	%r1608, 4;
+	shfl.sync.bfly.b32 	%r1609|%p761, %r1607, %r1608, %r1600, %r1602;
+	add.s32 	%r1610, %r1609, %r1607;
+	mov.u32 	%r1611, 2;
+	shfl.sync.bfly.b32 	%r1612|%p762, %r1610, %r1611, %r1600, %r1602;
+	add.s32 	%r1613, %r1612, %r1610;
+	mov.u32 	%r1614, 1;
+	shfl.sync.bfly.b32 	%r1615|%p763, %r1613, %r1614, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 {%r1580,%r1581}, %fd469;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1583|%p764, %r1581, %r1601, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1582|%p765, %r1580, %r1601, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd394, {%r1582,%r1583};
+	// end inline asm
+	add.f64 	%fd395, %fd469, %fd394;
+	// begin inline asm
+	mov.b64 {%r1584,%r1585}, %fd395;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1587|%p766, %r1585, %r1605, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1586|%p767, %r1584, %r1605, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd396, {%r1586,%r1587};
+	// end inline asm
+	add.f64 	%fd397, %fd395, %fd396;
+	// begin inline asm
+	mov.b64 {%r1588,%r1589}, %fd397;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1591|%p768, %r1589, %r1608, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1590|%p769, %r1588, %r1608, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd398, {%r1590,%r1591};
+	// end inline asm
+	add.f64 	%fd399, %fd397, %fd398;
+	// begin inline asm
+	mov.b64 {%r1592,%r1593}, %fd399;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1595|%p770, %r1593, %r1611, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1594|%p771, %r1592, %r1611, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd400, {%r1594,%r1595};
+	// end inline asm
+	add.f64 	%fd401, %fd399, %fd400;
+	// begin inline asm
+	mov.b64 {%r1596,%r1597}, %fd401;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1599|%p772, %r1597, %r1614, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1598|%p773, %r1596, %r1614, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd402, {%r1598,%r1599};
+	// end inline asm
+	add.s32 	%r1616, %r1615, %r1613;
+	setp.ge.s32 	%p774, %r1616, %r166;
+	selp.b32 	%r1869, %r259, %r1869, %p774;
+	selp.b32 	%r1868, %r1868, %r259, %p774;
+	sub.s32 	%r1867, %r1868, %r1869;
+	setp.gt.u32 	%p775, %r1867, 1;
+	@%p775 bra 	$L__BB0_280;
+
+	mov.b32 	%f66, %r1869;
+	mov.f64 	%fd471, 0d0000000000000000;
+	mov.u32 	%r1876, 0;
+	@%p18 bra 	$L__BB0_293;
+
+	mov.u32 	%r1874, %r2;
+
+$L__BB0_292:
+	cvt.s64.s32 	%rd106, %r1874;
+	add.s64 	%rd107, %rd2, %rd106;
+	shl.b64 	%rd108, %rd107, 2;
+	add.s64 	%rd109, %rd1, %rd108;
+	ld.global.f32 	%f259, [%rd109];
+	setp.ge.f32 	%p777, %f259, 0f00000000;
+	setp.gt.f32 	%p778, %f259, %f66;
+	and.pred  	%p779, %p777, %p778;
+	cvt.f64.f32 	%fd405, %f259;
+	add.f64 	%fd406, %fd471, %fd405;
+	selp.u32 	%r1619, 1, 0, %p779;
+	add.s32 	%r1876, %r1876, %r1619;
+	selp.f64 	%fd471, %fd406, %fd471, %p779;
+	add.s32 	%r1874, %r1874, %r4;
+	setp.lt.s32 	%p780, %r1874, %r324;
+	@%p780 bra 	$L__BB0_292;
+
+$L__BB0_293:
+	mov.u32 	%r1640, 31;
+	mov.u32 	%r1641, 16;
+	mov.u32 	%r1642, -1;
+	shfl.sync.bfly.b32 	%r1643|%p781, %r1876, %r1641, %r1640, %r1642;
+	add.s32 	%r1644, %r1643, %r1876;
+	mov.u32 	%r1645, 8;
+	shfl.sync.bfly.b32 	%r1646|%p782, %r1644, %r1645, %r1640, %r1642;
+	add.s32 	%r1647, %r1646, %r1644;
+	mov.u32 	%r1648, 4;
+	shfl.sync.bfly.b32 	%r1649|%p783, %r1647, %r1648, %r1640, %r1642;
+	add.s32 	%r1650, %r1649, %r1647;
+	mov.u32 	%r1651, 2;
+	shfl.sync.bfly.b32 	%r1652|%p784, %r1650, %r1651, %r1640, %r1642;
+	add.s32 	%r1653, %r1652, %r1650;
+	mov.u32 	%r1654, 1;
+	shfl.sync.bfly.b32 	%r1655|%p785, %r1653, %r1654, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 {%r1620,%r1621}, %fd471;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1623|%p786, %r1621, %r1641, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1622|%p787, %r1620, %r1641, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd408, {%r1622,%r1623};
+	// end inline asm
+	add.f64 	%fd409, %fd471, %fd408;
+	// begin inline asm
+	mov.b64 {%r1624,%r1625}, %fd409;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1627|%p788, %r1625, %r1645, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1626|%p789, %r1624, %r1645, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd410, {%r1626,%r1627};
+	// end inline asm
+	add.f64 	%fd411, %fd409, %fd410;
+	// begin inline asm
+	mov.b64 {%r1628,%r1629}, %fd411;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1631|%p790, %r1629, %r1648, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1630|%p791, %r1628, %r1648, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd412, {%r1630,%r1631};
+	// end inline asm
+	add.f64 	%fd413, %fd411, %fd412;
+	// begin inline asm
+	mov.b64 {%r1632,%r1633}, %fd413;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1635|%p792, %r1633, %r1651, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1634|%p793, %r1632, %r1651, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd414, {%r1634,%r1635};
+	// end inline asm
+	add.f64 	%fd415, %fd413, %fd414;
+	// begin inline asm
+	mov.b64 {%r1636,%r1637}, %fd415;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1639|%p794, %r1637, %r1654, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1638|%p795, %r1636, %r1654, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd416, {%r1638,%r1639};
+	// end inline asm
+	add.f64 	%fd88, %fd415, %fd416;
+	add.s32 	%r276, %r1655, %r1653;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_295;
+
+	st.shared.u32 	[%r6], %r276;
+	st.shared.f64 	[%r7], %fd88;
+
+$L__BB0_295:
+	bar.sync 	0;
+	mov.u32 	%r1877, 0;
+	@%p41 bra 	$L__BB0_297;
+
+	ld.shared.u32 	%r1877, [%r8];
+
+$L__BB0_297:
+	mov.f64 	%fd472, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_299;
+
+	ld.shared.f64 	%fd472, [%r9];
+
+$L__BB0_299:
+	mov.u32 	%r1677, 31;
+	mov.u32 	%r1678, 16;
+	mov.u32 	%r1679, -1;
+	shfl.sync.bfly.b32 	%r1680|%p799, %r1877, %r1678, %r1677, %r1679;
+	add.s32 	%r1681, %r1680, %r1877;
+	mov.u32 	%r1682, 8;
+	shfl.sync.bfly.b32 	%r1683|%p800, %r1681, %r1682, %r1677, %r1679;
+	add.s32 	%r1684, %r1683, %r1681;
+	mov.u32 	%r1685, 4;
+	shfl.sync.bfly.b32 	%r1686|%p801, %r1684, %r1685, %r1677, %r1679;
+	add.s32 	%r1687, %r1686, %r1684;
+	mov.u32 	%r1688, 2;
+	shfl.sync.bfly.b32 	%r1689|%p802, %r1687, %r1688, %r1677, %r1679;
+	add.s32 	%r1690, %r1689, %r1687;
+	mov.u32 	%r1691, 1;
+	shfl.sync.bfly.b32 	%r1692|%p803, %r1690, %r1691, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 {%r1657,%r1658}, %fd472;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1660|%p804, %r1658, %r1678, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1659|%p805, %r1657, %r1678, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd419, {%r1659,%r1660};
+	// end inline asm
+	add.f64 	%fd420, %fd472, %fd419;
+	// begin inline asm
+	mov.b64 {%r1661,%r1662}, %fd420;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1664|%p806, %r1662, %r1682, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1663|%p807, %r1661, %r1682, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd421, {%r1663,%r1664};
+	// end inline asm
+	add.f64 	%fd422, %fd420, %fd421;
+	// begin inline asm
+	mov.b64 {%r1665,%r1666}, %fd422;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1668|%p808, %r1666, %r1685, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1667|%p809, %r1665, %r1685, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd423, {%r1667,%r1668};
+	// end inline asm
+	add.f64 	%fd424, %fd422, %fd423;
+	// begin inline asm
+	mov.b64 {%r1669,%r1670}, %fd424;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1672|%p810, %r1670, %r1688, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1671|%p811, %r1669, %r1688, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd425, {%r1671,%r1672};
+	// end inline asm
+	add.f64 	%fd426, %fd424, %fd425;
+	// begin inline asm
+	mov.b64 {%r1673,%r1674}, %fd426;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1676|%p812, %r1674, %r1691, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1675|%p813, %r1673, %r1691, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd427, {%r1675,%r1676};
+	// end inline asm
+	add.s32 	%r1693, %r1692, %r1690;
+	not.b32 	%r1694, %r1693;
+	add.s32 	%r279, %r166, %r1694;
+	setp.ne.s32 	%p814, %r2, 0;
+	@%p814 bra 	$L__BB0_301;
+
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1679;
+
+$L__BB0_301:
+	setp.gt.s32 	%p815, %r324, 0;
+	bar.sync 	0;
+	@%p815 bra 	$L__BB0_303;
+	bra.uni 	$L__BB0_302;
+
+$L__BB0_303:
+	mov.u32 	%r1698, -1;
+	shl.b32 	%r1699, %r1698, %r3;
+	not.b32 	%r282, %r1699;
+	mov.u32 	%r1878, 0;
+	mov.u32 	%r1893, %r1878;
+
+$L__BB0_304:
+	add.s32 	%r285, %r1878, %r2;
+	setp.ge.s32 	%p817, %r285, %r324;
+	mov.pred 	%p856, 0;
+	@%p817 bra 	$L__BB0_306;
+
+	cvt.s64.s32 	%rd110, %r285;
+	add.s64 	%rd111, %rd2, %rd110;
+	shl.b64 	%rd112, %rd111, 2;
+	add.s64 	%rd113, %rd1, %rd112;
+	ld.global.f32 	%f260, [%rd113];
+	setp.eq.f32 	%p856, %f260, %f66;
+
+$L__BB0_306:
+	mov.u32 	%r1700, -1;
+	vote.sync.ballot.b32 	%r286, %p856, %r1700;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_308;
+
+	popc.b32 	%r1701, %r286;
+	st.shared.u32 	[%r6], %r1701;
+
+$L__BB0_308:
+	setp.eq.s32 	%p820, %r326, 0;
+	bar.sync 	0;
+	mov.u32 	%r1886, %r1893;
+	@%p820 bra 	$L__BB0_316;
+
+	add.s32 	%r1705, %r326, -1;
+	setp.lt.u32 	%p821, %r1705, 3;
+	mov.u32 	%r1884, 0;
+	mov.u32 	%r1886, %r1893;
+	@%p821 bra 	$L__BB0_312;
+
+	and.b32  	%r1708, %r326, 3;
+	sub.s32 	%r1882, %r326, %r1708;
+	mov.u32 	%r1886, %r1893;
+
+$L__BB0_311:
+	shl.b32 	%r1709, %r1884, 2;
+	add.s32 	%r1711, %r328, %r1709;
+	ld.shared.u32 	%r1712, [%r1711];
+	add.s32 	%r1713, %r1712, %r1886;
+	ld.shared.u32 	%r1714, [%r1711+4];
+	add.s32 	%r1715, %r1714, %r1713;
+	ld.shared.u32 	%r1716, [%r1711+8];
+	add.s32 	%r1717, %r1716, %r1715;
+	ld.shared.u32 	%r1718, [%r1711+12];
+	add.s32 	%r1886, %r1718, %r1717;
+	add.s32 	%r1884, %r1884, 4;
+	add.s32 	%r1882, %r1882, -4;
+	setp.ne.s32 	%p822, %r1882, 0;
+	@%p822 bra 	$L__BB0_311;
+
+$L__BB0_312:
+	and.b32  	%r1720, %r326, 3;
+	setp.eq.s32 	%p823, %r1720, 0;
+	@%p823 bra 	$L__BB0_316;
+
+	setp.eq.s32 	%p824, %r1720, 1;
+	shl.b32 	%r1723, %r1884, 2;
+	add.s32 	%r297, %r328, %r1723;
+	ld.shared.u32 	%r1725, [%r297];
+	add.s32 	%r1886, %r1725, %r1886;
+	@%p824 bra 	$L__BB0_316;
+
+	setp.eq.s32 	%p825, %r1720, 2;
+	ld.shared.u32 	%r1728, [%r297+4];
+	add.s32 	%r1886, %r1728, %r1886;
+	@%p825 bra 	$L__BB0_316;
+
+	ld.shared.u32 	%r1729, [%r297+8];
+	add.s32 	%r1886, %r1729, %r1886;
+
+$L__BB0_316:
+	and.b32  	%r1730, %r286, %r282;
+	popc.b32 	%r1731, %r1730;
+	add.s32 	%r1732, %r1886, %r1731;
+	setp.ne.s32 	%p826, %r1732, %r279;
+	not.pred 	%p827, %p856;
+	or.pred  	%p828, %p827, %p826;
+	@%p828 bra 	$L__BB0_318;
+
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r285;
+
+$L__BB0_318:
+	setp.eq.s32 	%p829, %r5, 0;
+	@%p829 bra 	$L__BB0_326;
+
+	add.s32 	%r1735, %r5, -1;
+	setp.lt.u32 	%p830, %r1735, 3;
+	mov.u32 	%r1891, 0;
+	@%p830 bra 	$L__BB0_322;
+
+	sub.s32 	%r1889, %r5, %r10;
+
+$L__BB0_321:
+	shl.b32 	%r1737, %r1891, 2;
+	add.s32 	%r1739, %r328, %r1737;
+	ld.shared.u32 	%r1740, [%r1739];
+	add.s32 	%r1741, %r1740, %r1893;
+	ld.shared.u32 	%r1742, [%r1739+4];
+	add.s32 	%r1743, %r1742, %r1741;
+	ld.shared.u32 	%r1744, [%r1739+8];
+	add.s32 	%r1745, %r1744, %r1743;
+	ld.shared.u32 	%r1746, [%r1739+12];
+	add.s32 	%r1893, %r1746, %r1745;
+	add.s32 	%r1891, %r1891, 4;
+	add.s32 	%r1889, %r1889, -4;
+	setp.ne.s32 	%p831, %r1889, 0;
+	@%p831 bra 	$L__BB0_321;
+
+$L__BB0_322:
+	setp.eq.s32 	%p832, %r10, 0;
+	@%p832 bra 	$L__BB0_326;
+
+	setp.eq.s32 	%p833, %r10, 1;
+	shl.b32 	%r1747, %r1891, 2;
+	add.s32 	%r312, %r328, %r1747;
+	ld.shared.u32 	%r1749, [%r312];
+	add.s32 	%r1893, %r1749, %r1893;
+	@%p833 bra 	$L__BB0_326;
+
+	setp.eq.s32 	%p834, %r10, 2;
+	ld.shared.u32 	%r1750, [%r312+4];
+	add.s32 	%r1893, %r1750, %r1893;
+	@%p834 bra 	$L__BB0_326;
+
+	ld.shared.u32 	%r1751, [%r312+8];
+	add.s32 	%r1893, %r1751, %r1893;
+
+$L__BB0_326:
+	bar.sync 	0;
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	setp.lt.s32 	%p835, %r1894, 0;
+	setp.le.s32 	%p836, %r1893, %r279;
+	and.pred  	%p837, %p835, %p836;
+	add.s32 	%r1878, %r1878, %r4;
+	setp.lt.s32 	%p838, %r1878, %r324;
+	and.pred  	%p839, %p837, %p838;
+	@%p839 bra 	$L__BB0_304;
+	bra.uni 	$L__BB0_327;
+
+$L__BB0_198:
+	setp.lt.s32 	%p540, %r324, 1;
+	@%p540 bra 	$L__BB0_327;
+
+	mov.f64 	%fd455, 0d0000000000000000;
+	mov.u32 	%r1828, 0;
+
+$L__BB0_200:
+	add.s32 	%r168, %r1828, %r2;
+	setp.ge.s32 	%p541, %r168, %r324;
+	mov.f32 	%f279, 0fBF800000;
+	@%p541 bra 	$L__BB0_202;
+
+	cvt.s64.s32 	%rd78, %r168;
+	add.s64 	%rd79, %rd2, %rd78;
+	shl.b64 	%rd80, %rd79, 2;
+	add.s64 	%rd81, %rd1, %rd80;
+	ld.global.f32 	%f279, [%rd81];
+
+$L__BB0_202:
+	setp.ge.f32 	%p542, %f279, 0f00000000;
+	selp.u32 	%r1183, 1, 0, %p542;
+	mov.u32 	%r1184, 31;
+	mov.u32 	%r1185, 16;
+	mov.u32 	%r1186, -1;
+	shfl.sync.bfly.b32 	%r1187|%p543, %r1183, %r1185, %r1184, %r1186;
+	add.s32 	%r1188, %r1187, %r1183;
+	mov.u32 	%r1189, 8;
+	shfl.sync.bfly.b32 	%r1190|%p544, %r1188, %r1189, %r1184, %r1186;
+	add.s32 	%r1191, %r1190, %r1188;
+	mov.u32 	%r1192, 4;
+	shfl.sync.bfly.b32 	%r1193|%p545, %r1191, %r1192, %r1184, %r1186;
+	add.s32 	%r1194, %r1193, %r1191;
+	mov.u32 	%r1195, 2;
+	shfl.sync.bfly.b32 	%r1196|%p546, %r1194, %r1195, %r1184, %r1186;
+	add.s32 	%r1197, %r1196, %r1194;
+	mov.u32 	%r1198, 1;
+	shfl.sync.bfly.b32 	%r1199|%p547, %r1197, %r1198, %r1184, %r1186;
+	cvt.f64.f32 	%fd285, %f279;
+	selp.f64 	%fd275, %fd285, 0d0000000000000000, %p542;
+	// begin inline asm
+	mov.b64 {%r1163,%r1164}, %fd275;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1166|%p548, %r1164, %r1185, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1165|%p549, %r1163, %r1185, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd276, {%r1165,%r1166};
+	// end inline asm
+	add.f64 	%fd277, %fd275, %fd276;
+	// begin inline asm
+	mov.b64 {%r1167,%r1168}, %fd277;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1170|%p550, %r1168, %r1189, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1169|%p551, %r1167, %r1189, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd278, {%r1169,%r1170};
+	// end inline asm
+	add.f64 	%fd279, %fd277, %fd278;
+	// begin inline asm
+	mov.b64 {%r1171,%r1172}, %fd279;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1174|%p552, %r1172, %r1192, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1173|%p553, %r1171, %r1192, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd280, {%r1173,%r1174};
+	// end inline asm
+	add.f64 	%fd281, %fd279, %fd280;
+	// begin inline asm
+	mov.b64 {%r1175,%r1176}, %fd281;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1178|%p554, %r1176, %r1195, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1177|%p555, %r1175, %r1195, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd282, {%r1177,%r1178};
+	// end inline asm
+	add.f64 	%fd283, %fd281, %fd282;
+	// begin inline asm
+	mov.b64 {%r1179,%r1180}, %fd283;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1182|%p556, %r1180, %r1198, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1181|%p557, %r1179, %r1198, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd284, {%r1181,%r1182};
+	// end inline asm
+	add.f64 	%fd48, %fd283, %fd284;
+	add.s32 	%r169, %r1199, %r1197;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_204;
 
-	st.shared.u32 	[%r6], %r178;
-	st.shared.f64 	[%r7], %fd49;
+	st.shared.u32 	[%r6], %r169;
+	st.shared.f64 	[%r7], %fd48;
 
 $L__BB0_204:
 	bar.sync 	0;
-	mov.u32 	%r1734, 0;
+	mov.u32 	%r1829, 0;
 	@%p41 bra 	$L__BB0_206;
 
-	ld.shared.u32 	%r1734, [%r8];
+	ld.shared.u32 	%r1829, [%r8];
 
 $L__BB0_206:
-	mov.f64 	%fd416, 0d0000000000000000;
+	mov.f64 	%fd452, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_208;
 
-	ld.shared.f64 	%fd416, [%r9];
+	ld.shared.f64 	%fd452, [%r9];
 
 $L__BB0_208:
-	mov.u32 	%r1206, 31;
-	mov.u32 	%r1207, 16;
-	mov.u32 	%r1208, -1;
-	shfl.sync.bfly.b32 	%r1209|%p560, %r1734, %r1207, %r1206, %r1208;
-	add.s32 	%r1210, %r1209, %r1734;
-	mov.u32 	%r1211, 8;
-	shfl.sync.bfly.b32 	%r1212|%p561, %r1210, %r1211, %r1206, %r1208;
-	add.s32 	%r1213, %r1212, %r1210;
-	mov.u32 	%r1214, 4;
-	shfl.sync.bfly.b32 	%r1215|%p562, %r1213, %r1214, %r1206, %r1208;
-	add.s32 	%r1216, %r1215, %r1213;
-	mov.u32 	%r1217, 2;
-	shfl.sync.bfly.b32 	%r1218|%p563, %r1216, %r1217, %r1206, %r1208;
-	add.s32 	%r1219, %r1218, %r1216;
-	mov.u32 	%r1220, 1;
-	shfl.sync.bfly.b32 	%r1221|%p564, %r1219, %r1220, %r1206, %r1208;
+	mov.u32 	%r1221, 31;
+	mov.u32 	%r1222, 16;
+	mov.u32 	%r1223, -1;
+	shfl.sync.bfly.b32 	%r1224|%p561, %r1829, %r1222, %r1221, %r1223;
+	add.s32 	%r1225, %r1224, %r1829;
+	mov.u32 	%r1226, 8;
+	shfl.sync.bfly.b32 	%r1227|%p562, %r1225, %r1226, %r1221, %r1223;
+	add.s32 	%r1228, %r1227, %r1225;
+	mov.u32 	%r1229, 4;
+	shfl.sync.bfly.b32 	%r1230|%p563, %r1228, %r1229, %r1221, %r1223;
+	add.s32 	%r1231, %r1230, %r1228;
+	mov.u32 	%r1232, 2;
+	shfl.sync.bfly.b32 	%r1233|%p564, %r1231, %r1232, %r1221, %r1223;
+	add.s32 	%r1234, %r1233, %r1231;
+	mov.u32 	%r1235, 1;
+	shfl.sync.bfly.b32 	%r1236|%p565, %r1234, %r1235, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 {%r1186,%r1187}, %fd416;
+	mov.b64 {%r1201,%r1202}, %fd452;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1189|%p565, %r1187, %r1207, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1188|%p566, %r1186, %r1207, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1204|%p566, %r1202, %r1222, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1203|%p567, %r1201, %r1222, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd277, {%r1188,%r1189};
+	mov.b64 %fd288, {%r1203,%r1204};
 	// end inline asm
-	add.f64 	%fd278, %fd416, %fd277;
+	add.f64 	%fd289, %fd452, %fd288;
 	// begin inline asm
-	mov.b64 {%r1190,%r1191}, %fd278;
+	mov.b64 {%r1205,%r1206}, %fd289;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1193|%p567, %r1191, %r1211, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1192|%p568, %r1190, %r1211, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1208|%p568, %r1206, %r1226, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1207|%p569, %r1205, %r1226, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd279, {%r1192,%r1193};
+	mov.b64 %fd290, {%r1207,%r1208};
 	// end inline asm
-	add.f64 	%fd280, %fd278, %fd279;
+	add.f64 	%fd291, %fd289, %fd290;
 	// begin inline asm
-	mov.b64 {%r1194,%r1195}, %fd280;
+	mov.b64 {%r1209,%r1210}, %fd291;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1197|%p569, %r1195, %r1214, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1196|%p570, %r1194, %r1214, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1212|%p570, %r1210, %r1229, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1211|%p571, %r1209, %r1229, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd281, {%r1196,%r1197};
+	mov.b64 %fd292, {%r1211,%r1212};
 	// end inline asm
-	add.f64 	%fd282, %fd280, %fd281;
+	add.f64 	%fd293, %fd291, %fd292;
 	// begin inline asm
-	mov.b64 {%r1198,%r1199}, %fd282;
+	mov.b64 {%r1213,%r1214}, %fd293;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1201|%p571, %r1199, %r1217, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1200|%p572, %r1198, %r1217, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1216|%p572, %r1214, %r1232, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1215|%p573, %r1213, %r1232, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd283, {%r1200,%r1201};
-	// end inline asm
-	add.f64 	%fd284, %fd282, %fd283;
-	// begin inline asm
-	mov.b64 {%r1202,%r1203}, %fd284;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1205|%p573, %r1203, %r1220, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1204|%p574, %r1202, %r1220, %r1206, %r1208;
-	// begin inline asm
-	mov.b64 %fd285, {%r1204,%r1205};
-	// end inline asm
-	add.f64 	%fd286, %fd284, %fd285;
-	setp.gt.f64 	%p575, %fd286, %fd45;
-	selp.b32 	%r1730, %r172, %r1730, %p575;
-	selp.b32 	%r1729, %r1729, %r172, %p575;
-	sub.s32 	%r1728, %r1729, %r1730;
-	setp.gt.u32 	%p576, %r1728, 1;
-	@%p576 bra 	$L__BB0_199;
-
-	mov.b32 	%f61, %r1730;
-	mov.f64 	%fd418, 0d0000000000000000;
-	mov.u32 	%r1737, 0;
-	@%p18 bra 	$L__BB0_212;
-
-	mov.u32 	%r1735, %r2;
-
-$L__BB0_211:
-	cvt.s64.s32 	%rd82, %r1735;
-	add.s64 	%rd83, %rd2, %rd82;
-	shl.b64 	%rd84, %rd83, 2;
-	add.s64 	%rd85, %rd1, %rd84;
-	ld.global.f32 	%f251, [%rd85];
-	setp.ge.f32 	%p578, %f251, 0f00000000;
-	setp.gt.f32 	%p579, %f251, %f61;
-	and.pred  	%p580, %p578, %p579;
-	cvt.f64.f32 	%fd289, %f251;
-	add.f64 	%fd290, %fd418, %fd289;
-	selp.u32 	%r1224, 1, 0, %p580;
-	add.s32 	%r1737, %r1737, %r1224;
-	selp.f64 	%fd418, %fd290, %fd418, %p580;
-	add.s32 	%r1735, %r1735, %r4;
-	setp.lt.s32 	%p581, %r1735, %r307;
-	@%p581 bra 	$L__BB0_211;
-
-$L__BB0_212:
-	mov.u32 	%r1245, 31;
-	mov.u32 	%r1246, 16;
-	mov.u32 	%r1247, -1;
-	shfl.sync.bfly.b32 	%r1248|%p582, %r1737, %r1246, %r1245, %r1247;
-	add.s32 	%r1249, %r1248, %r1737;
-	mov.u32 	%r1250, 8;
-	shfl.sync.bfly.b32 	%r1251|%p583, %r1249, %r1250, %r1245, %r1247;
-	add.s32 	%r1252, %r1251, %r1249;
-	mov.u32 	%r1253, 4;
-	shfl.sync.bfly.b32 	%r1254|%p584, %r1252, %r1253, %r1245, %r1247;
-	add.s32 	%r1255, %r1254, %r1252;
-	mov.u32 	%r1256, 2;
-	shfl.sync.bfly.b32 	%r1257|%p585, %r1255, %r1256, %r1245, %r1247;
-	add.s32 	%r1258, %r1257, %r1255;
-	mov.u32 	%r1259, 1;
-	shfl.sync.bfly.b32 	%r1260|%p586, %r1258, %r1259, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 {%r1225,%r1226}, %fd418;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1228|%p587, %r1226, %r1246, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1227|%p588, %r1225, %r1246, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd292, {%r1227,%r1228};
-	// end inline asm
-	add.f64 	%fd293, %fd418, %fd292;
-	// begin inline asm
-	mov.b64 {%r1229,%r1230}, %fd293;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1232|%p589, %r1230, %r1250, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1231|%p590, %r1229, %r1250, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd294, {%r1231,%r1232};
+	mov.b64 %fd294, {%r1215,%r1216};
 	// end inline asm
 	add.f64 	%fd295, %fd293, %fd294;
 	// begin inline asm
-	mov.b64 {%r1233,%r1234}, %fd295;
+	mov.b64 {%r1217,%r1218}, %fd295;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1236|%p591, %r1234, %r1253, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1235|%p592, %r1233, %r1253, %r1245, %r1247;
+	shfl.sync.bfly.b32 	%r1220|%p574, %r1218, %r1235, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1219|%p575, %r1217, %r1235, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd296, {%r1235,%r1236};
+	mov.b64 %fd296, {%r1219,%r1220};
 	// end inline asm
-	add.f64 	%fd297, %fd295, %fd296;
-	// begin inline asm
-	mov.b64 {%r1237,%r1238}, %fd297;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1240|%p593, %r1238, %r1256, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1239|%p594, %r1237, %r1256, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd298, {%r1239,%r1240};
-	// end inline asm
-	add.f64 	%fd299, %fd297, %fd298;
-	// begin inline asm
-	mov.b64 {%r1241,%r1242}, %fd299;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1244|%p595, %r1242, %r1259, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1243|%p596, %r1241, %r1259, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd300, {%r1243,%r1244};
-	// end inline asm
-	add.f64 	%fd55, %fd299, %fd300;
-	add.s32 	%r189, %r1260, %r1258;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_214;
+	add.f64 	%fd51, %fd295, %fd296;
+	add.f64 	%fd457, %fd455, %fd51;
+	setp.leu.f64 	%p576, %fd457, %fd46;
+	add.s32 	%r172, %r1828, %r4;
+	setp.lt.s32 	%p577, %r172, %r324;
+	and.pred  	%p578, %p577, %p576;
+	@%p578 bra 	$L__BB0_218;
 
-	st.shared.u32 	[%r6], %r189;
-	st.shared.f64 	[%r7], %fd55;
+	setp.ne.s32 	%p579, %r2, 0;
+	bar.sync 	0;
+	@%p579 bra 	$L__BB0_216;
+
+	add.s32 	%r1756, %r1828, %r4;
+	min.s32 	%r173, %r1756, %r324;
+	setp.ge.s32 	%p580, %r1828, %r173;
+	mov.u32 	%r1238, -1;
+	mov.u32 	%r1833, %r1238;
+	mov.u32 	%r1834, %r1238;
+	@%p580 bra 	$L__BB0_215;
+
+	mov.u32 	%r1830, %r1828;
+
+$L__BB0_212:
+	cvt.s64.s32 	%rd82, %r1830;
+	add.s64 	%rd83, %rd2, %rd82;
+	shl.b64 	%rd84, %rd83, 2;
+	add.s64 	%rd85, %rd1, %rd84;
+	ld.global.f32 	%f62, [%rd85];
+	setp.lt.f32 	%p581, %f62, 0f00000000;
+	@%p581 bra 	$L__BB0_214;
+
+	cvt.f64.f32 	%fd297, %f62;
+	add.f64 	%fd455, %fd455, %fd297;
+	setp.gt.f64 	%p582, %fd455, %fd46;
+	mov.u32 	%r1834, %r1830;
+	mov.u32 	%r1833, %r1830;
+	@%p582 bra 	$L__BB0_215;
 
 $L__BB0_214:
-	bar.sync 	0;
-	mov.u32 	%r1738, 0;
-	@%p41 bra 	$L__BB0_216;
+	add.s32 	%r1830, %r1830, 1;
+	setp.lt.s32 	%p583, %r1830, %r173;
+	mov.u32 	%r1833, %r1238;
+	@%p583 bra 	$L__BB0_212;
 
-	ld.shared.u32 	%r1738, [%r8];
+$L__BB0_215:
+	setp.gt.s32 	%p584, %r1833, -1;
+	selp.b32 	%r1241, %r1833, %r1834, %p584;
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1241;
 
 $L__BB0_216:
-	mov.f64 	%fd421, 0d0000000000000000;
-	mov.f64 	%fd419, %fd421;
-	@%p41 bra 	$L__BB0_218;
+	add.s32 	%r1755, %r1828, %r4;
+	bar.sync 	0;
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	setp.gt.s32 	%p585, %r1894, -1;
+	setp.ge.s32 	%p586, %r1755, %r324;
+	or.pred  	%p587, %p586, %p585;
+	@%p587 bra 	$L__BB0_327;
 
-	ld.shared.f64 	%fd419, [%r9];
+	add.f64 	%fd457, %fd51, %fd455;
 
 $L__BB0_218:
-	mov.u32 	%r1283, 31;
-	mov.u32 	%r1284, 16;
-	mov.u32 	%r1285, -1;
-	shfl.sync.bfly.b32 	%r1286|%p600, %r1738, %r1284, %r1283, %r1285;
-	add.s32 	%r1287, %r1286, %r1738;
-	mov.u32 	%r1288, 8;
-	shfl.sync.bfly.b32 	%r1289|%p601, %r1287, %r1288, %r1283, %r1285;
-	add.s32 	%r1290, %r1289, %r1287;
-	mov.u32 	%r1291, 4;
-	shfl.sync.bfly.b32 	%r1292|%p602, %r1290, %r1291, %r1283, %r1285;
-	add.s32 	%r1293, %r1292, %r1290;
-	mov.u32 	%r1294, 2;
-	shfl.sync.bfly.b32 	%r1295|%p603, %r1293, %r1294, %r1283, %r1285;
-	add.s32 	%r1296, %r1295, %r1293;
-	mov.u32 	%r1297, 1;
-	shfl.sync.bfly.b32 	%r1298|%p604, %r1296, %r1297, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 {%r1262,%r1263}, %fd419;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1265|%p605, %r1263, %r1284, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1264|%p606, %r1262, %r1284, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd303, {%r1264,%r1265};
-	// end inline asm
-	add.f64 	%fd304, %fd419, %fd303;
-	// begin inline asm
-	mov.b64 {%r1266,%r1267}, %fd304;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1269|%p607, %r1267, %r1288, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1268|%p608, %r1266, %r1288, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd305, {%r1268,%r1269};
-	// end inline asm
-	add.f64 	%fd306, %fd304, %fd305;
-	// begin inline asm
-	mov.b64 {%r1270,%r1271}, %fd306;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1273|%p609, %r1271, %r1291, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1272|%p610, %r1270, %r1291, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd307, {%r1272,%r1273};
-	// end inline asm
-	add.f64 	%fd308, %fd306, %fd307;
-	// begin inline asm
-	mov.b64 {%r1274,%r1275}, %fd308;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1277|%p611, %r1275, %r1294, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1276|%p612, %r1274, %r1294, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd309, {%r1276,%r1277};
-	// end inline asm
-	add.f64 	%fd310, %fd308, %fd309;
-	// begin inline asm
-	mov.b64 {%r1278,%r1279}, %fd310;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1281|%p613, %r1279, %r1297, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1280|%p614, %r1278, %r1297, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd311, {%r1280,%r1281};
-	// end inline asm
-	add.f64 	%fd58, %fd310, %fd311;
-	add.s32 	%r192, %r1298, %r1296;
-	mov.u32 	%r1741, 0;
-	@%p18 bra 	$L__BB0_221;
-
-	mov.f64 	%fd421, 0d0000000000000000;
-	mov.u32 	%r1739, %r2;
+	add.s32 	%r1828, %r1828, %r4;
+	mov.f64 	%fd455, %fd457;
+	mov.u32 	%r1894, %r1223;
+	@%p577 bra 	$L__BB0_200;
+	bra.uni 	$L__BB0_327;
 
 $L__BB0_220:
-	cvt.s64.s32 	%rd86, %r1739;
+	mov.u32 	%r1837, 0;
+	mov.u32 	%r1835, 2139095040;
+	mov.u32 	%r1836, %r1835;
+
+$L__BB0_221:
+	mov.u32 	%r1840, 0;
+	shr.u32 	%r1247, %r1835, 1;
+	add.s32 	%r184, %r1247, %r1837;
+	mov.f64 	%fd459, 0d0000000000000000;
+	@%p18 bra 	$L__BB0_224;
+
+	mov.b32 	%f63, %r184;
+	mov.u32 	%r1840, 0;
+	mov.u32 	%r1838, %r2;
+
+$L__BB0_223:
+	cvt.s64.s32 	%rd86, %r1838;
 	add.s64 	%rd87, %rd2, %rd86;
 	shl.b64 	%rd88, %rd87, 2;
 	add.s64 	%rd89, %rd1, %rd88;
-	ld.global.f32 	%f252, [%rd89];
-	setp.ltu.f32 	%p616, %f252, 0f00000000;
-	setp.ltu.f32 	%p617, %f252, %f61;
-	or.pred  	%p618, %p616, %p617;
-	cvt.f64.f32 	%fd314, %f252;
-	add.f64 	%fd315, %fd421, %fd314;
-	not.pred 	%p619, %p618;
-	selp.u32 	%r1300, 1, 0, %p619;
-	add.s32 	%r1741, %r1741, %r1300;
-	selp.f64 	%fd421, %fd421, %fd315, %p618;
-	add.s32 	%r1739, %r1739, %r4;
-	setp.lt.s32 	%p620, %r1739, %r307;
-	@%p620 bra 	$L__BB0_220;
+	ld.global.f32 	%f254, [%rd89];
+	setp.ltu.f32 	%p591, %f254, 0f00000000;
+	setp.ltu.f32 	%p592, %f254, %f63;
+	or.pred  	%p593, %p591, %p592;
+	cvt.f64.f32 	%fd300, %f254;
+	add.f64 	%fd301, %fd459, %fd300;
+	not.pred 	%p594, %p593;
+	selp.u32 	%r1249, 1, 0, %p594;
+	add.s32 	%r1840, %r1840, %r1249;
+	selp.f64 	%fd459, %fd459, %fd301, %p593;
+	add.s32 	%r1838, %r1838, %r4;
+	setp.lt.s32 	%p595, %r1838, %r324;
+	@%p595 bra 	$L__BB0_223;
 
-$L__BB0_221:
-	shfl.sync.bfly.b32 	%r1324|%p621, %r1741, %r1284, %r1283, %r1285;
-	add.s32 	%r1325, %r1324, %r1741;
-	shfl.sync.bfly.b32 	%r1327|%p622, %r1325, %r1288, %r1283, %r1285;
-	add.s32 	%r1328, %r1327, %r1325;
-	shfl.sync.bfly.b32 	%r1330|%p623, %r1328, %r1291, %r1283, %r1285;
-	add.s32 	%r1331, %r1330, %r1328;
-	shfl.sync.bfly.b32 	%r1333|%p624, %r1331, %r1294, %r1283, %r1285;
-	add.s32 	%r1334, %r1333, %r1331;
-	shfl.sync.bfly.b32 	%r1336|%p625, %r1334, %r1297, %r1283, %r1285;
+$L__BB0_224:
+	mov.u32 	%r1270, 31;
+	mov.u32 	%r1271, 16;
+	mov.u32 	%r1272, -1;
+	shfl.sync.bfly.b32 	%r1273|%p596, %r1840, %r1271, %r1270, %r1272;
+	add.s32 	%r1274, %r1273, %r1840;
+	mov.u32 	%r1275, 8;
+	shfl.sync.bfly.b32 	%r1276|%p597, %r1274, %r1275, %r1270, %r1272;
+	add.s32 	%r1277, %r1276, %r1274;
+	mov.u32 	%r1278, 4;
+	shfl.sync.bfly.b32 	%r1279|%p598, %r1277, %r1278, %r1270, %r1272;
+	add.s32 	%r1280, %r1279, %r1277;
+	mov.u32 	%r1281, 2;
+	shfl.sync.bfly.b32 	%r1282|%p599, %r1280, %r1281, %r1270, %r1272;
+	add.s32 	%r1283, %r1282, %r1280;
+	mov.u32 	%r1284, 1;
+	shfl.sync.bfly.b32 	%r1285|%p600, %r1283, %r1284, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 {%r1301,%r1302}, %fd421;
+	mov.b64 {%r1250,%r1251}, %fd459;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1304|%p626, %r1302, %r1284, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1303|%p627, %r1301, %r1284, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1253|%p601, %r1251, %r1271, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1252|%p602, %r1250, %r1271, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd317, {%r1303,%r1304};
+	mov.b64 %fd303, {%r1252,%r1253};
 	// end inline asm
-	add.f64 	%fd318, %fd421, %fd317;
+	add.f64 	%fd304, %fd459, %fd303;
 	// begin inline asm
-	mov.b64 {%r1305,%r1306}, %fd318;
+	mov.b64 {%r1254,%r1255}, %fd304;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1308|%p628, %r1306, %r1288, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1307|%p629, %r1305, %r1288, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1257|%p603, %r1255, %r1275, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1256|%p604, %r1254, %r1275, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd319, {%r1307,%r1308};
+	mov.b64 %fd305, {%r1256,%r1257};
 	// end inline asm
-	add.f64 	%fd320, %fd318, %fd319;
+	add.f64 	%fd306, %fd304, %fd305;
 	// begin inline asm
-	mov.b64 {%r1309,%r1310}, %fd320;
+	mov.b64 {%r1258,%r1259}, %fd306;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1312|%p630, %r1310, %r1291, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1311|%p631, %r1309, %r1291, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1261|%p605, %r1259, %r1278, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1260|%p606, %r1258, %r1278, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd321, {%r1311,%r1312};
+	mov.b64 %fd307, {%r1260,%r1261};
 	// end inline asm
-	add.f64 	%fd322, %fd320, %fd321;
+	add.f64 	%fd308, %fd306, %fd307;
 	// begin inline asm
-	mov.b64 {%r1313,%r1314}, %fd322;
+	mov.b64 {%r1262,%r1263}, %fd308;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1316|%p632, %r1314, %r1294, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1315|%p633, %r1313, %r1294, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1265|%p607, %r1263, %r1281, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1264|%p608, %r1262, %r1281, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd323, {%r1315,%r1316};
+	mov.b64 %fd309, {%r1264,%r1265};
 	// end inline asm
-	add.f64 	%fd324, %fd322, %fd323;
+	add.f64 	%fd310, %fd308, %fd309;
 	// begin inline asm
-	mov.b64 {%r1317,%r1318}, %fd324;
+	mov.b64 {%r1266,%r1267}, %fd310;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1320|%p634, %r1318, %r1297, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1319|%p635, %r1317, %r1297, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1269|%p609, %r1267, %r1284, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1268|%p610, %r1266, %r1284, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd325, {%r1319,%r1320};
+	mov.b64 %fd311, {%r1268,%r1269};
 	// end inline asm
-	add.f64 	%fd62, %fd324, %fd325;
-	add.s32 	%r198, %r1336, %r1334;
+	add.f64 	%fd63, %fd310, %fd311;
+	add.s32 	%r190, %r1285, %r1283;
 	bar.sync 	0;
-	@%p40 bra 	$L__BB0_223;
+	@%p40 bra 	$L__BB0_226;
 
-	st.shared.u32 	[%r6], %r198;
-	st.shared.f64 	[%r7], %fd62;
+	st.shared.u32 	[%r6], %r190;
+	st.shared.f64 	[%r7], %fd63;
 
-$L__BB0_223:
+$L__BB0_226:
 	bar.sync 	0;
-	mov.u32 	%r1742, 0;
-	@%p41 bra 	$L__BB0_225;
+	mov.u32 	%r1841, 0;
+	@%p41 bra 	$L__BB0_228;
 
-	ld.shared.u32 	%r1742, [%r8];
+	ld.shared.u32 	%r1841, [%r8];
 
-$L__BB0_225:
-	mov.f64 	%fd422, 0d0000000000000000;
-	@%p41 bra 	$L__BB0_227;
+$L__BB0_228:
+	mov.f64 	%fd460, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_230;
 
-	ld.shared.f64 	%fd422, [%r9];
+	ld.shared.f64 	%fd460, [%r9];
 
-$L__BB0_227:
-	mov.u32 	%r1359, 31;
-	mov.u32 	%r1360, 16;
-	mov.u32 	%r1361, -1;
-	shfl.sync.bfly.b32 	%r1362|%p639, %r1742, %r1360, %r1359, %r1361;
-	add.s32 	%r1363, %r1362, %r1742;
-	mov.u32 	%r1364, 8;
-	shfl.sync.bfly.b32 	%r1365|%p640, %r1363, %r1364, %r1359, %r1361;
-	add.s32 	%r1366, %r1365, %r1363;
-	mov.u32 	%r1367, 4;
-	shfl.sync.bfly.b32 	%r1368|%p641, %r1366, %r1367, %r1359, %r1361;
-	add.s32 	%r1369, %r1368, %r1366;
-	mov.u32 	%r1370, 2;
-	shfl.sync.bfly.b32 	%r1371|%p642, %r1369, %r1370, %r1359, %r1361;
-	add.s32 	%r1372, %r1371, %r1369;
-	mov.u32 	%r1373, 1;
-	shfl.sync.bfly.b32 	%r1374|%p643, %r1372, %r1373, %r1359, %r1361;
+$L__BB0_230:
+	mov.u32 	%r1307, 31;
+	mov.u32 	%r1308, 16;
+	mov.u32 	%r1309, -1;
+	shfl.sync.bfly.b32 	%r1310|%p614, %r1841, %r1308, %r1307, %r1309;
+	add.s32 	%r1311, %r1310, %r1841;
+	mov.u32 	%r1312, 8;
+	shfl.sync.bfly.b32 	%r1313|%p615, %r1311, %r1312, %r1307, %r1309;
+	add.s32 	%r1314, %r1313, %r1311;
+	mov.u32 	%r1315, 4;
+	shfl.sync.bfly.b32 	%r1316|%p616, %r1314, %r1315, %r1307, %r1309;
+	add.s32 	%r1317, %r1316, %r1314;
+	mov.u32 	%r1318, 2;
+	shfl.sync.bfly.b32 	%r1319|%p617, %r1317, %r1318, %r1307, %r1309;
+	add.s32 	%r1320, %r1319, %r1317;
+	mov.u32 	%r1321, 1;
+	shfl.sync.bfly.b32 	%r1322|%p618, %r1320, %r1321, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 {%r1338,%r1339}, %fd422;
+	mov.b64 {%r1287,%r1288}, %fd460;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1341|%p644, %r1339, %r1360, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1340|%p645, %r1338, %r1360, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1290|%p619, %r1288, %r1308, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1289|%p620, %r1287, %r1308, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd328, {%r1340,%r1341};
+	mov.b64 %fd314, {%r1289,%r1290};
 	// end inline asm
-	add.f64 	%fd329, %fd422, %fd328;
+	add.f64 	%fd315, %fd460, %fd314;
 	// begin inline asm
-	mov.b64 {%r1342,%r1343}, %fd329;
+	mov.b64 {%r1291,%r1292}, %fd315;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1345|%p646, %r1343, %r1364, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1344|%p647, %r1342, %r1364, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1294|%p621, %r1292, %r1312, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1293|%p622, %r1291, %r1312, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd330, {%r1344,%r1345};
+	mov.b64 %fd316, {%r1293,%r1294};
 	// end inline asm
-	add.f64 	%fd331, %fd329, %fd330;
+	add.f64 	%fd317, %fd315, %fd316;
 	// begin inline asm
-	mov.b64 {%r1346,%r1347}, %fd331;
+	mov.b64 {%r1295,%r1296}, %fd317;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1349|%p648, %r1347, %r1367, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1348|%p649, %r1346, %r1367, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1298|%p623, %r1296, %r1315, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1297|%p624, %r1295, %r1315, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd332, {%r1348,%r1349};
+	mov.b64 %fd318, {%r1297,%r1298};
 	// end inline asm
-	add.f64 	%fd333, %fd331, %fd332;
+	add.f64 	%fd319, %fd317, %fd318;
 	// begin inline asm
-	mov.b64 {%r1350,%r1351}, %fd333;
+	mov.b64 {%r1299,%r1300}, %fd319;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1353|%p650, %r1351, %r1370, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1352|%p651, %r1350, %r1370, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1302|%p625, %r1300, %r1318, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1301|%p626, %r1299, %r1318, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd334, {%r1352,%r1353};
+	mov.b64 %fd320, {%r1301,%r1302};
 	// end inline asm
-	add.f64 	%fd335, %fd333, %fd334;
+	add.f64 	%fd321, %fd319, %fd320;
 	// begin inline asm
-	mov.b64 {%r1354,%r1355}, %fd335;
+	mov.b64 {%r1303,%r1304}, %fd321;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1357|%p652, %r1355, %r1373, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1356|%p653, %r1354, %r1373, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1306|%p627, %r1304, %r1321, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1305|%p628, %r1303, %r1321, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd336, {%r1356,%r1357};
+	mov.b64 %fd322, {%r1305,%r1306};
 	// end inline asm
-	add.s32 	%r201, %r1374, %r1372;
-	setp.leu.f32 	%p654, %f61, 0f00000000;
-	mov.u32 	%r1743, 0;
-	@%p654 bra 	$L__BB0_229;
+	add.f64 	%fd323, %fd321, %fd322;
+	setp.gt.f64 	%p629, %fd323, %fd46;
+	selp.b32 	%r1837, %r184, %r1837, %p629;
+	selp.b32 	%r1836, %r1836, %r184, %p629;
+	sub.s32 	%r1835, %r1836, %r1837;
+	setp.gt.u32 	%p630, %r1835, 1;
+	@%p630 bra 	$L__BB0_221;
 
-	sub.f64 	%fd337, %fd45, %fd58;
-	cvt.f64.f32 	%fd338, %f61;
-	div.rn.f64 	%fd339, %fd337, %fd338;
-	cvt.rmi.f64.f64 	%fd340, %fd339;
-	cvt.rzi.s32.f64 	%r1743, %fd340;
+	mov.b32 	%f64, %r1837;
+	mov.f64 	%fd462, 0d0000000000000000;
+	mov.u32 	%r1844, 0;
+	@%p18 bra 	$L__BB0_234;
 
-$L__BB0_229:
-	not.b32 	%r1375, %r192;
-	add.s32 	%r1376, %r201, %r1375;
-	min.s32 	%r1377, %r1743, %r1376;
-	max.s32 	%r204, %r1377, 0;
-	setp.ne.s32 	%p655, %r2, 0;
-	@%p655 bra 	$L__BB0_231;
-
-	mov.u32 	%r1378, -1;
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1378;
-
-$L__BB0_231:
-	setp.lt.s32 	%p656, %r307, 1;
-	bar.sync 	0;
-	@%p656 bra 	$L__BB0_303;
-
-	mov.u32 	%r1381, -1;
-	shl.b32 	%r1382, %r1381, %r3;
-	not.b32 	%r206, %r1382;
-	mov.u32 	%r1744, 0;
-	mov.u32 	%r1759, %r1744;
+	mov.u32 	%r1842, %r2;
 
 $L__BB0_233:
-	add.s32 	%r209, %r1744, %r2;
-	setp.ge.s32 	%p658, %r209, %r307;
-	mov.pred 	%p800, 0;
-	@%p658 bra 	$L__BB0_235;
-
-	cvt.s64.s32 	%rd90, %r209;
+	cvt.s64.s32 	%rd90, %r1842;
 	add.s64 	%rd91, %rd2, %rd90;
 	shl.b64 	%rd92, %rd91, 2;
 	add.s64 	%rd93, %rd1, %rd92;
-	ld.global.f32 	%f253, [%rd93];
-	setp.eq.f32 	%p800, %f253, %f61;
+	ld.global.f32 	%f255, [%rd93];
+	setp.ge.f32 	%p632, %f255, 0f00000000;
+	setp.gt.f32 	%p633, %f255, %f64;
+	and.pred  	%p634, %p632, %p633;
+	cvt.f64.f32 	%fd326, %f255;
+	add.f64 	%fd327, %fd462, %fd326;
+	selp.u32 	%r1325, 1, 0, %p634;
+	add.s32 	%r1844, %r1844, %r1325;
+	selp.f64 	%fd462, %fd327, %fd462, %p634;
+	add.s32 	%r1842, %r1842, %r4;
+	setp.lt.s32 	%p635, %r1842, %r324;
+	@%p635 bra 	$L__BB0_233;
 
-$L__BB0_235:
-	mov.u32 	%r1383, -1;
-	vote.sync.ballot.b32 	%r210, %p800, %r1383;
+$L__BB0_234:
+	mov.u32 	%r1346, 31;
+	mov.u32 	%r1347, 16;
+	mov.u32 	%r1348, -1;
+	shfl.sync.bfly.b32 	%r1349|%p636, %r1844, %r1347, %r1346, %r1348;
+	add.s32 	%r1350, %r1349, %r1844;
+	mov.u32 	%r1351, 8;
+	shfl.sync.bfly.b32 	%r1352|%p637, %r1350, %r1351, %r1346, %r1348;
+	add.s32 	%r1353, %r1352, %r1350;
+	mov.u32 	%r1354, 4;
+	shfl.sync.bfly.b32 	%r1355|%p638, %r1353, %r1354, %r1346, %r1348;
+	add.s32 	%r1356, %r1355, %r1353;
+	mov.u32 	%r1357, 2;
+	shfl.sync.bfly.b32 	%r1358|%p639, %r1356, %r1357, %r1346, %r1348;
+	add.s32 	%r1359, %r1358, %r1356;
+	mov.u32 	%r1360, 1;
+	shfl.sync.bfly.b32 	%r1361|%p640, %r1359, %r1360, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 {%r1326,%r1327}, %fd462;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1329|%p641, %r1327, %r1347, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1328|%p642, %r1326, %r1347, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd329, {%r1328,%r1329};
+	// end inline asm
+	add.f64 	%fd330, %fd462, %fd329;
+	// begin inline asm
+	mov.b64 {%r1330,%r1331}, %fd330;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1333|%p643, %r1331, %r1351, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1332|%p644, %r1330, %r1351, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd331, {%r1332,%r1333};
+	// end inline asm
+	add.f64 	%fd332, %fd330, %fd331;
+	// begin inline asm
+	mov.b64 {%r1334,%r1335}, %fd332;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1337|%p645, %r1335, %r1354, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1336|%p646, %r1334, %r1354, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd333, {%r1336,%r1337};
+	// end inline asm
+	add.f64 	%fd334, %fd332, %fd333;
+	// begin inline asm
+	mov.b64 {%r1338,%r1339}, %fd334;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1341|%p647, %r1339, %r1357, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1340|%p648, %r1338, %r1357, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd335, {%r1340,%r1341};
+	// end inline asm
+	add.f64 	%fd336, %fd334, %fd335;
+	// begin inline asm
+	mov.b64 {%r1342,%r1343}, %fd336;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1345|%p649, %r1343, %r1360, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1344|%p650, %r1342, %r1360, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd337, {%r1344,%r1345};
+	// end inline asm
+	add.f64 	%fd69, %fd336, %fd337;
+	add.s32 	%r201, %r1361, %r1359;
 	bar.sync 	0;
-	@%p40 bra 	$L__BB0_237;
+	@%p40 bra 	$L__BB0_236;
 
-	popc.b32 	%r1384, %r210;
-	st.shared.u32 	[%r6], %r1384;
+	st.shared.u32 	[%r6], %r201;
+	st.shared.f64 	[%r7], %fd69;
 
-$L__BB0_237:
-	setp.eq.s32 	%p661, %r309, 0;
+$L__BB0_236:
 	bar.sync 	0;
-	mov.u32 	%r1752, %r1759;
-	@%p661 bra 	$L__BB0_245;
+	mov.u32 	%r1845, 0;
+	@%p41 bra 	$L__BB0_238;
 
-	add.s32 	%r1388, %r309, -1;
-	setp.lt.u32 	%p662, %r1388, 3;
-	mov.u32 	%r1750, 0;
-	mov.u32 	%r1752, %r1759;
-	@%p662 bra 	$L__BB0_241;
+	ld.shared.u32 	%r1845, [%r8];
 
-	and.b32  	%r1391, %r309, 3;
-	sub.s32 	%r1748, %r309, %r1391;
-	mov.u32 	%r1752, %r1759;
+$L__BB0_238:
+	mov.f64 	%fd465, 0d0000000000000000;
+	mov.f64 	%fd463, %fd465;
+	@%p41 bra 	$L__BB0_240;
+
+	ld.shared.f64 	%fd463, [%r9];
 
 $L__BB0_240:
-	shl.b32 	%r1392, %r1750, 2;
-	add.s32 	%r1394, %r311, %r1392;
-	ld.shared.u32 	%r1395, [%r1394];
-	add.s32 	%r1396, %r1395, %r1752;
-	ld.shared.u32 	%r1397, [%r1394+4];
-	add.s32 	%r1398, %r1397, %r1396;
-	ld.shared.u32 	%r1399, [%r1394+8];
-	add.s32 	%r1400, %r1399, %r1398;
-	ld.shared.u32 	%r1401, [%r1394+12];
-	add.s32 	%r1752, %r1401, %r1400;
-	add.s32 	%r1750, %r1750, 4;
-	add.s32 	%r1748, %r1748, -4;
-	setp.ne.s32 	%p663, %r1748, 0;
-	@%p663 bra 	$L__BB0_240;
+	mov.u32 	%r1384, 31;
+	mov.u32 	%r1385, 16;
+	mov.u32 	%r1386, -1;
+	shfl.sync.bfly.b32 	%r1387|%p654, %r1845, %r1385, %r1384, %r1386;
+	add.s32 	%r1388, %r1387, %r1845;
+	mov.u32 	%r1389, 8;
+	shfl.sync.bfly.b32 	%r1390|%p655, %r1388, %r1389, %r1384, %r1386;
+	add.s32 	%r1391, %r1390, %r1388;
+	mov.u32 	%r1392, 4;
+	shfl.sync.bfly.b32 	%r1393|%p656, %r1391, %r1392, %r1384, %r1386;
+	add.s32 	%r1394, %r1393, %r1391;
+	mov.u32 	%r1395, 2;
+	shfl.sync.bfly.b32 	%r1396|%p657, %r1394, %r1395, %r1384, %r1386;
+	add.s32 	%r1397, %r1396, %r1394;
+	mov.u32 	%r1398, 1;
+	shfl.sync.bfly.b32 	%r1399|%p658, %r1397, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 {%r1363,%r1364}, %fd463;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1366|%p659, %r1364, %r1385, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1365|%p660, %r1363, %r1385, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd340, {%r1365,%r1366};
+	// end inline asm
+	add.f64 	%fd341, %fd463, %fd340;
+	// begin inline asm
+	mov.b64 {%r1367,%r1368}, %fd341;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1370|%p661, %r1368, %r1389, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1369|%p662, %r1367, %r1389, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd342, {%r1369,%r1370};
+	// end inline asm
+	add.f64 	%fd343, %fd341, %fd342;
+	// begin inline asm
+	mov.b64 {%r1371,%r1372}, %fd343;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1374|%p663, %r1372, %r1392, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1373|%p664, %r1371, %r1392, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd344, {%r1373,%r1374};
+	// end inline asm
+	add.f64 	%fd345, %fd343, %fd344;
+	// begin inline asm
+	mov.b64 {%r1375,%r1376}, %fd345;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1378|%p665, %r1376, %r1395, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1377|%p666, %r1375, %r1395, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd346, {%r1377,%r1378};
+	// end inline asm
+	add.f64 	%fd347, %fd345, %fd346;
+	// begin inline asm
+	mov.b64 {%r1379,%r1380}, %fd347;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1382|%p667, %r1380, %r1398, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1381|%p668, %r1379, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd348, {%r1381,%r1382};
+	// end inline asm
+	add.f64 	%fd72, %fd347, %fd348;
+	add.s32 	%r204, %r1399, %r1397;
+	mov.u32 	%r1848, 0;
+	@%p18 bra 	$L__BB0_243;
 
-$L__BB0_241:
-	and.b32  	%r1403, %r309, 3;
-	setp.eq.s32 	%p664, %r1403, 0;
-	@%p664 bra 	$L__BB0_245;
+	mov.f64 	%fd465, 0d0000000000000000;
+	mov.u32 	%r1846, %r2;
 
-	setp.eq.s32 	%p665, %r1403, 1;
-	shl.b32 	%r1406, %r1750, 2;
-	add.s32 	%r221, %r311, %r1406;
-	ld.shared.u32 	%r1408, [%r221];
-	add.s32 	%r1752, %r1408, %r1752;
-	@%p665 bra 	$L__BB0_245;
+$L__BB0_242:
+	cvt.s64.s32 	%rd94, %r1846;
+	add.s64 	%rd95, %rd2, %rd94;
+	shl.b64 	%rd96, %rd95, 2;
+	add.s64 	%rd97, %rd1, %rd96;
+	ld.global.f32 	%f256, [%rd97];
+	setp.ltu.f32 	%p670, %f256, 0f00000000;
+	setp.ltu.f32 	%p671, %f256, %f64;
+	or.pred  	%p672, %p670, %p671;
+	cvt.f64.f32 	%fd351, %f256;
+	add.f64 	%fd352, %fd465, %fd351;
+	not.pred 	%p673, %p672;
+	selp.u32 	%r1401, 1, 0, %p673;
+	add.s32 	%r1848, %r1848, %r1401;
+	selp.f64 	%fd465, %fd465, %fd352, %p672;
+	add.s32 	%r1846, %r1846, %r4;
+	setp.lt.s32 	%p674, %r1846, %r324;
+	@%p674 bra 	$L__BB0_242;
 
-	setp.eq.s32 	%p666, %r1403, 2;
-	ld.shared.u32 	%r1411, [%r221+4];
-	add.s32 	%r1752, %r1411, %r1752;
-	@%p666 bra 	$L__BB0_245;
+$L__BB0_243:
+	shfl.sync.bfly.b32 	%r1425|%p675, %r1848, %r1385, %r1384, %r1386;
+	add.s32 	%r1426, %r1425, %r1848;
+	shfl.sync.bfly.b32 	%r1428|%p676, %r1426, %r1389, %r1384, %r1386;
+	add.s32 	%r1429, %r1428, %r1426;
+	shfl.sync.bfly.b32 	%r1431|%p677, %r1429, %r1392, %r1384, %r1386;
+	add.s32 	%r1432, %r1431, %r1429;
+	shfl.sync.bfly.b32 	%r1434|%p678, %r1432, %r1395, %r1384, %r1386;
+	add.s32 	%r1435, %r1434, %r1432;
+	shfl.sync.bfly.b32 	%r1437|%p679, %r1435, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 {%r1402,%r1403}, %fd465;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1405|%p680, %r1403, %r1385, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1404|%p681, %r1402, %r1385, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd354, {%r1404,%r1405};
+	// end inline asm
+	add.f64 	%fd355, %fd465, %fd354;
+	// begin inline asm
+	mov.b64 {%r1406,%r1407}, %fd355;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1409|%p682, %r1407, %r1389, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1408|%p683, %r1406, %r1389, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd356, {%r1408,%r1409};
+	// end inline asm
+	add.f64 	%fd357, %fd355, %fd356;
+	// begin inline asm
+	mov.b64 {%r1410,%r1411}, %fd357;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1413|%p684, %r1411, %r1392, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1412|%p685, %r1410, %r1392, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd358, {%r1412,%r1413};
+	// end inline asm
+	add.f64 	%fd359, %fd357, %fd358;
+	// begin inline asm
+	mov.b64 {%r1414,%r1415}, %fd359;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1417|%p686, %r1415, %r1395, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1416|%p687, %r1414, %r1395, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd360, {%r1416,%r1417};
+	// end inline asm
+	add.f64 	%fd361, %fd359, %fd360;
+	// begin inline asm
+	mov.b64 {%r1418,%r1419}, %fd361;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1421|%p688, %r1419, %r1398, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1420|%p689, %r1418, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd362, {%r1420,%r1421};
+	// end inline asm
+	add.f64 	%fd76, %fd361, %fd362;
+	add.s32 	%r210, %r1437, %r1435;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_245;
 
-	ld.shared.u32 	%r1412, [%r221+8];
-	add.s32 	%r1752, %r1412, %r1752;
+	st.shared.u32 	[%r6], %r210;
+	st.shared.f64 	[%r7], %fd76;
 
 $L__BB0_245:
-	and.b32  	%r1413, %r210, %r206;
-	popc.b32 	%r1414, %r1413;
-	add.s32 	%r1415, %r1752, %r1414;
-	setp.ne.s32 	%p667, %r1415, %r204;
-	not.pred 	%p668, %p800;
-	or.pred  	%p669, %p668, %p667;
-	@%p669 bra 	$L__BB0_247;
+	bar.sync 	0;
+	mov.u32 	%r1849, 0;
+	@%p41 bra 	$L__BB0_247;
 
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r209;
+	ld.shared.u32 	%r1849, [%r8];
 
 $L__BB0_247:
-	setp.eq.s32 	%p670, %r5, 0;
-	@%p670 bra 	$L__BB0_255;
+	mov.f64 	%fd466, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_249;
 
-	add.s32 	%r1418, %r5, -1;
-	setp.lt.u32 	%p671, %r1418, 3;
-	mov.u32 	%r1757, 0;
-	@%p671 bra 	$L__BB0_251;
+	ld.shared.f64 	%fd466, [%r9];
 
-	sub.s32 	%r1755, %r5, %r10;
+$L__BB0_249:
+	mov.u32 	%r1460, 31;
+	mov.u32 	%r1461, 16;
+	mov.u32 	%r1462, -1;
+	shfl.sync.bfly.b32 	%r1463|%p693, %r1849, %r1461, %r1460, %r1462;
+	add.s32 	%r1464, %r1463, %r1849;
+	mov.u32 	%r1465, 8;
+	shfl.sync.bfly.b32 	%r1466|%p694, %r1464, %r1465, %r1460, %r1462;
+	add.s32 	%r1467, %r1466, %r1464;
+	mov.u32 	%r1468, 4;
+	shfl.sync.bfly.b32 	%r1469|%p695, %r1467, %r1468, %r1460, %r1462;
+	add.s32 	%r1470, %r1469, %r1467;
+	mov.u32 	%r1471, 2;
+	shfl.sync.bfly.b32 	%r1472|%p696, %r1470, %r1471, %r1460, %r1462;
+	add.s32 	%r1473, %r1472, %r1470;
+	mov.u32 	%r1474, 1;
+	shfl.sync.bfly.b32 	%r1475|%p697, %r1473, %r1474, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 {%r1439,%r1440}, %fd466;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1442|%p698, %r1440, %r1461, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1441|%p699, %r1439, %r1461, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd365, {%r1441,%r1442};
+	// end inline asm
+	add.f64 	%fd366, %fd466, %fd365;
+	// begin inline asm
+	mov.b64 {%r1443,%r1444}, %fd366;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1446|%p700, %r1444, %r1465, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1445|%p701, %r1443, %r1465, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd367, {%r1445,%r1446};
+	// end inline asm
+	add.f64 	%fd368, %fd366, %fd367;
+	// begin inline asm
+	mov.b64 {%r1447,%r1448}, %fd368;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1450|%p702, %r1448, %r1468, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1449|%p703, %r1447, %r1468, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd369, {%r1449,%r1450};
+	// end inline asm
+	add.f64 	%fd370, %fd368, %fd369;
+	// begin inline asm
+	mov.b64 {%r1451,%r1452}, %fd370;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1454|%p704, %r1452, %r1471, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1453|%p705, %r1451, %r1471, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd371, {%r1453,%r1454};
+	// end inline asm
+	add.f64 	%fd372, %fd370, %fd371;
+	// begin inline asm
+	mov.b64 {%r1455,%r1456}, %fd372;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1458|%p706, %r1456, %r1474, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1457|%p707, %r1455, %r1474, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd373, {%r1457,%r1458};
+	// end inline asm
+	add.s32 	%r213, %r1475, %r1473;
+	setp.leu.f32 	%p708, %f64, 0f00000000;
+	mov.u32 	%r1850, 0;
+	@%p708 bra 	$L__BB0_251;
 
-$L__BB0_250:
-	shl.b32 	%r1420, %r1757, 2;
-	add.s32 	%r1422, %r311, %r1420;
-	ld.shared.u32 	%r1423, [%r1422];
-	add.s32 	%r1424, %r1423, %r1759;
-	ld.shared.u32 	%r1425, [%r1422+4];
-	add.s32 	%r1426, %r1425, %r1424;
-	ld.shared.u32 	%r1427, [%r1422+8];
-	add.s32 	%r1428, %r1427, %r1426;
-	ld.shared.u32 	%r1429, [%r1422+12];
-	add.s32 	%r1759, %r1429, %r1428;
-	add.s32 	%r1757, %r1757, 4;
-	add.s32 	%r1755, %r1755, -4;
-	setp.ne.s32 	%p672, %r1755, 0;
-	@%p672 bra 	$L__BB0_250;
+	sub.f64 	%fd374, %fd46, %fd72;
+	cvt.f64.f32 	%fd375, %f64;
+	div.rn.f64 	%fd376, %fd374, %fd375;
+	cvt.rmi.f64.f64 	%fd377, %fd376;
+	cvt.rzi.s32.f64 	%r1850, %fd377;
 
 $L__BB0_251:
-	setp.eq.s32 	%p673, %r10, 0;
-	@%p673 bra 	$L__BB0_255;
+	not.b32 	%r1476, %r204;
+	add.s32 	%r1477, %r213, %r1476;
+	min.s32 	%r1478, %r1850, %r1477;
+	max.s32 	%r216, %r1478, 0;
+	setp.ne.s32 	%p709, %r2, 0;
+	@%p709 bra 	$L__BB0_253;
 
-	setp.eq.s32 	%p674, %r10, 1;
-	shl.b32 	%r1430, %r1757, 2;
-	add.s32 	%r236, %r311, %r1430;
-	ld.shared.u32 	%r1432, [%r236];
-	add.s32 	%r1759, %r1432, %r1759;
-	@%p674 bra 	$L__BB0_255;
+	mov.u32 	%r1479, -1;
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1479;
 
-	setp.eq.s32 	%p675, %r10, 2;
-	ld.shared.u32 	%r1433, [%r236+4];
-	add.s32 	%r1759, %r1433, %r1759;
-	@%p675 bra 	$L__BB0_255;
-
-	ld.shared.u32 	%r1434, [%r236+8];
-	add.s32 	%r1759, %r1434, %r1759;
+$L__BB0_253:
+	setp.gt.s32 	%p710, %r324, 0;
+	bar.sync 	0;
+	@%p710 bra 	$L__BB0_255;
+	bra.uni 	$L__BB0_254;
 
 $L__BB0_255:
+	mov.u32 	%r1482, -1;
+	shl.b32 	%r1483, %r1482, %r3;
+	not.b32 	%r219, %r1483;
+	mov.u32 	%r1851, 0;
+	mov.u32 	%r1866, %r1851;
+
+$L__BB0_256:
+	add.s32 	%r222, %r1851, %r2;
+	setp.ge.s32 	%p712, %r222, %r324;
+	mov.pred 	%p855, 0;
+	@%p712 bra 	$L__BB0_258;
+
+	cvt.s64.s32 	%rd98, %r222;
+	add.s64 	%rd99, %rd2, %rd98;
+	shl.b64 	%rd100, %rd99, 2;
+	add.s64 	%rd101, %rd1, %rd100;
+	ld.global.f32 	%f257, [%rd101];
+	setp.eq.f32 	%p855, %f257, %f64;
+
+$L__BB0_258:
+	mov.u32 	%r1484, -1;
+	vote.sync.ballot.b32 	%r223, %p855, %r1484;
 	bar.sync 	0;
-	ld.shared.u32 	%r1435, [_ZZ11kiln_sampleE5found];
-	setp.lt.s32 	%p676, %r1435, 0;
-	setp.le.s32 	%p677, %r1759, %r204;
-	and.pred  	%p678, %p676, %p677;
-	add.s32 	%r1744, %r1744, %r4;
-	setp.lt.s32 	%p679, %r1744, %r307;
-	and.pred  	%p680, %p678, %p679;
-	@%p680 bra 	$L__BB0_233;
+	@%p40 bra 	$L__BB0_260;
 
-$L__BB0_303:
-	ld.shared.u32 	%r1653, [_ZZ11kiln_sampleE5found];
-	max.s32 	%r1787, %r1653, 0;
+	popc.b32 	%r1485, %r223;
+	st.shared.u32 	[%r6], %r1485;
 
-$L__BB0_304:
-	setp.ne.s32 	%p786, %r2, 0;
-	@%p786 bra 	$L__BB0_306;
-
-	mul.wide.s32 	%rd107, %r1661, 4;
-	add.s64 	%rd108, %rd106, %rd107;
-	st.global.u32 	[%rd108], %r1787;
-	cvt.s64.s32 	%rd109, %r1787;
-	add.s64 	%rd110, %rd2, %rd109;
-	cvta.to.global.u64 	%rd111, %rd10;
-	shl.b64 	%rd112, %rd110, 2;
-	add.s64 	%rd113, %rd111, %rd112;
-	ld.global.f32 	%f257, [%rd113];
-	sub.f32 	%f258, %f257, %f19;
-	add.s64 	%rd115, %rd114, %rd107;
-	st.global.f32 	[%rd115], %f258;
-
-$L__BB0_306:
-	ld.param.u32 	%r1655, [kiln_sample_param_0];
+$L__BB0_260:
+	setp.eq.s32 	%p715, %r326, 0;
 	bar.sync 	0;
-	mov.u32 	%r1654, %nctaid.x;
-	add.s32 	%r1661, %r1661, %r1654;
-	setp.lt.s32 	%p787, %r1661, %r1655;
-	@%p787 bra 	$L__BB0_2;
+	mov.u32 	%r1859, %r1866;
+	@%p715 bra 	$L__BB0_268;
 
-$L__BB0_307:
+	add.s32 	%r1489, %r326, -1;
+	setp.lt.u32 	%p716, %r1489, 3;
+	mov.u32 	%r1857, 0;
+	mov.u32 	%r1859, %r1866;
+	@%p716 bra 	$L__BB0_264;
+
+	and.b32  	%r1492, %r326, 3;
+	sub.s32 	%r1855, %r326, %r1492;
+	mov.u32 	%r1859, %r1866;
+
+$L__BB0_263:
+	shl.b32 	%r1493, %r1857, 2;
+	add.s32 	%r1495, %r328, %r1493;
+	ld.shared.u32 	%r1496, [%r1495];
+	add.s32 	%r1497, %r1496, %r1859;
+	ld.shared.u32 	%r1498, [%r1495+4];
+	add.s32 	%r1499, %r1498, %r1497;
+	ld.shared.u32 	%r1500, [%r1495+8];
+	add.s32 	%r1501, %r1500, %r1499;
+	ld.shared.u32 	%r1502, [%r1495+12];
+	add.s32 	%r1859, %r1502, %r1501;
+	add.s32 	%r1857, %r1857, 4;
+	add.s32 	%r1855, %r1855, -4;
+	setp.ne.s32 	%p717, %r1855, 0;
+	@%p717 bra 	$L__BB0_263;
+
+$L__BB0_264:
+	and.b32  	%r1504, %r326, 3;
+	setp.eq.s32 	%p718, %r1504, 0;
+	@%p718 bra 	$L__BB0_268;
+
+	setp.eq.s32 	%p719, %r1504, 1;
+	shl.b32 	%r1507, %r1857, 2;
+	add.s32 	%r234, %r328, %r1507;
+	ld.shared.u32 	%r1509, [%r234];
+	add.s32 	%r1859, %r1509, %r1859;
+	@%p719 bra 	$L__BB0_268;
+
+	setp.eq.s32 	%p720, %r1504, 2;
+	ld.shared.u32 	%r1512, [%r234+4];
+	add.s32 	%r1859, %r1512, %r1859;
+	@%p720 bra 	$L__BB0_268;
+
+	ld.shared.u32 	%r1513, [%r234+8];
+	add.s32 	%r1859, %r1513, %r1859;
+
+$L__BB0_268:
+	and.b32  	%r1514, %r223, %r219;
+	popc.b32 	%r1515, %r1514;
+	add.s32 	%r1516, %r1859, %r1515;
+	setp.ne.s32 	%p721, %r1516, %r216;
+	not.pred 	%p722, %p855;
+	or.pred  	%p723, %p722, %p721;
+	@%p723 bra 	$L__BB0_270;
+
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r222;
+
+$L__BB0_270:
+	setp.eq.s32 	%p724, %r5, 0;
+	@%p724 bra 	$L__BB0_278;
+
+	add.s32 	%r1519, %r5, -1;
+	setp.lt.u32 	%p725, %r1519, 3;
+	mov.u32 	%r1864, 0;
+	@%p725 bra 	$L__BB0_274;
+
+	sub.s32 	%r1862, %r5, %r10;
+
+$L__BB0_273:
+	shl.b32 	%r1521, %r1864, 2;
+	add.s32 	%r1523, %r328, %r1521;
+	ld.shared.u32 	%r1524, [%r1523];
+	add.s32 	%r1525, %r1524, %r1866;
+	ld.shared.u32 	%r1526, [%r1523+4];
+	add.s32 	%r1527, %r1526, %r1525;
+	ld.shared.u32 	%r1528, [%r1523+8];
+	add.s32 	%r1529, %r1528, %r1527;
+	ld.shared.u32 	%r1530, [%r1523+12];
+	add.s32 	%r1866, %r1530, %r1529;
+	add.s32 	%r1864, %r1864, 4;
+	add.s32 	%r1862, %r1862, -4;
+	setp.ne.s32 	%p726, %r1862, 0;
+	@%p726 bra 	$L__BB0_273;
+
+$L__BB0_274:
+	setp.eq.s32 	%p727, %r10, 0;
+	@%p727 bra 	$L__BB0_278;
+
+	setp.eq.s32 	%p728, %r10, 1;
+	shl.b32 	%r1531, %r1864, 2;
+	add.s32 	%r249, %r328, %r1531;
+	ld.shared.u32 	%r1533, [%r249];
+	add.s32 	%r1866, %r1533, %r1866;
+	@%p728 bra 	$L__BB0_278;
+
+	setp.eq.s32 	%p729, %r10, 2;
+	ld.shared.u32 	%r1534, [%r249+4];
+	add.s32 	%r1866, %r1534, %r1866;
+	@%p729 bra 	$L__BB0_278;
+
+	ld.shared.u32 	%r1535, [%r249+8];
+	add.s32 	%r1866, %r1535, %r1866;
+
+$L__BB0_278:
+	bar.sync 	0;
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	setp.lt.s32 	%p730, %r1894, 0;
+	setp.le.s32 	%p731, %r1866, %r216;
+	and.pred  	%p732, %p730, %p731;
+	add.s32 	%r1851, %r1851, %r4;
+	setp.lt.s32 	%p733, %r1851, %r324;
+	and.pred  	%p734, %p732, %p733;
+	@%p734 bra 	$L__BB0_256;
+	bra.uni 	$L__BB0_327;
+
+$L__BB0_302:
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	bra.uni 	$L__BB0_327;
+
+$L__BB0_254:
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+
+$L__BB0_327:
+	max.s32 	%r1895, %r1894, 0;
+
+$L__BB0_328:
+	setp.ne.s32 	%p840, %r2, 0;
+	@%p840 bra 	$L__BB0_330;
+
+	mul.wide.s32 	%rd115, %r1762, 4;
+	add.s64 	%rd116, %rd114, %rd115;
+	st.global.u32 	[%rd116], %r1895;
+	cvt.s64.s32 	%rd117, %r1895;
+	add.s64 	%rd118, %rd2, %rd117;
+	cvta.to.global.u64 	%rd119, %rd10;
+	shl.b64 	%rd120, %rd118, 2;
+	add.s64 	%rd121, %rd119, %rd120;
+	ld.global.f32 	%f261, [%rd121];
+	sub.f32 	%f262, %f261, %f19;
+	add.s64 	%rd123, %rd122, %rd115;
+	st.global.f32 	[%rd123], %f262;
+
+$L__BB0_330:
+	ld.param.u32 	%r1754, [kiln_sample_param_0];
+	bar.sync 	0;
+	mov.u32 	%r1752, %nctaid.x;
+	add.s32 	%r1762, %r1762, %r1752;
+	setp.lt.s32 	%p841, %r1762, %r1754;
+	@%p841 bra 	$L__BB0_2;
+
+$L__BB0_331:
 	ret;
 
 }
@@ -112253,11 +112505,11 @@ const ptx_sample_90 = `//
 )
 .maxntid 1024, 1, 1
 {
-	.reg .pred 	%p<802>;
-	.reg .f32 	%f<275>;
-	.reg .b32 	%r<1788>;
-	.reg .f64 	%fd<429>;
-	.reg .b64 	%rd<116>;
+	.reg .pred 	%p<857>;
+	.reg .f32 	%f<280>;
+	.reg .b32 	%r<1896>;
+	.reg .f64 	%fd<473>;
+	.reg .b64 	%rd<124>;
 	// demoted variable
 	.shared .align 4 .b8 _ZZ11kiln_sampleE7scratch[128];
 	// demoted variable
@@ -112271,687 +112523,687 @@ const ptx_sample_90 = `//
 	// demoted variable
 	.shared .align 4 .u32 _ZZ11kiln_sampleE3sbi;
 
-	ld.param.u32 	%r306, [kiln_sample_param_0];
-	ld.param.u32 	%r307, [kiln_sample_param_1];
-	ld.param.f32 	%f64, [kiln_sample_param_2];
-	ld.param.u32 	%r308, [kiln_sample_param_3];
-	ld.param.f32 	%f65, [kiln_sample_param_4];
+	ld.param.u32 	%r323, [kiln_sample_param_0];
+	ld.param.u32 	%r324, [kiln_sample_param_1];
+	ld.param.f32 	%f67, [kiln_sample_param_2];
+	ld.param.u32 	%r325, [kiln_sample_param_3];
+	ld.param.f32 	%f68, [kiln_sample_param_4];
 	ld.param.u64 	%rd10, [kiln_sample_param_5];
 	ld.param.u64 	%rd14, [kiln_sample_param_6];
 	ld.param.u64 	%rd11, [kiln_sample_param_7];
 	ld.param.u64 	%rd12, [kiln_sample_param_8];
 	ld.param.u64 	%rd13, [kiln_sample_param_9];
 	cvta.to.global.u64 	%rd1, %rd14;
-	mov.u32 	%r1661, %ctaid.x;
-	setp.ge.s32 	%p17, %r1661, %r306;
-	@%p17 bra 	$L__BB0_307;
+	mov.u32 	%r1762, %ctaid.x;
+	setp.ge.s32 	%p17, %r1762, %r323;
+	@%p17 bra 	$L__BB0_331;
 
 	mov.u32 	%r2, %tid.x;
 	and.b32  	%r3, %r2, 31;
-	shr.u32 	%r309, %r2, 5;
+	shr.u32 	%r326, %r2, 5;
 	mov.u32 	%r4, %ntid.x;
 	shr.u32 	%r5, %r4, 5;
-	rcp.rn.f32 	%f1, %f64;
-	shl.b32 	%r310, %r309, 2;
-	mov.u32 	%r311, _ZZ11kiln_sampleE2sn;
-	add.s32 	%r6, %r311, %r310;
-	shl.b32 	%r312, %r309, 3;
-	mov.u32 	%r313, _ZZ11kiln_sampleE2ss;
-	add.s32 	%r7, %r313, %r312;
-	shl.b32 	%r314, %r2, 2;
-	and.b32  	%r315, %r314, 124;
-	add.s32 	%r8, %r311, %r315;
-	shl.b32 	%r316, %r2, 3;
-	and.b32  	%r317, %r316, 248;
-	add.s32 	%r9, %r313, %r317;
+	rcp.rn.f32 	%f1, %f67;
+	shl.b32 	%r327, %r326, 2;
+	mov.u32 	%r328, _ZZ11kiln_sampleE2sn;
+	add.s32 	%r6, %r328, %r327;
+	shl.b32 	%r329, %r326, 3;
+	mov.u32 	%r330, _ZZ11kiln_sampleE2ss;
+	add.s32 	%r7, %r330, %r329;
+	shl.b32 	%r331, %r2, 2;
+	and.b32  	%r332, %r331, 124;
+	add.s32 	%r8, %r328, %r332;
+	shl.b32 	%r333, %r2, 3;
+	and.b32  	%r334, %r333, 248;
+	add.s32 	%r9, %r330, %r334;
 	and.b32  	%r10, %r5, 3;
 	cvta.to.global.u64 	%rd75, %rd11;
-	cvta.to.global.u64 	%rd106, %rd12;
-	cvta.to.global.u64 	%rd114, %rd13;
+	cvta.to.global.u64 	%rd114, %rd12;
+	cvta.to.global.u64 	%rd122, %rd13;
 
 $L__BB0_2:
-	mul.wide.s32 	%rd2, %r1661, %r307;
-	setp.ge.s32 	%p18, %r2, %r307;
-	mov.f32 	%f261, 0fFF800000;
+	mul.wide.s32 	%rd2, %r1762, %r324;
+	setp.ge.s32 	%p18, %r2, %r324;
+	mov.f32 	%f265, 0fFF800000;
 	@%p18 bra 	$L__BB0_5;
 
 	cvta.to.global.u64 	%rd3, %rd10;
-	mov.u32 	%r1662, %r2;
+	mov.u32 	%r1763, %r2;
 
 $L__BB0_4:
-	cvt.s64.s32 	%rd15, %r1662;
+	cvt.s64.s32 	%rd15, %r1763;
 	add.s64 	%rd16, %rd2, %rd15;
 	shl.b64 	%rd17, %rd16, 2;
 	add.s64 	%rd18, %rd3, %rd17;
-	ld.global.f32 	%f68, [%rd18];
-	max.f32 	%f261, %f261, %f68;
-	add.s32 	%r1662, %r1662, %r4;
-	setp.lt.s32 	%p19, %r1662, %r307;
+	ld.global.f32 	%f71, [%rd18];
+	max.f32 	%f265, %f265, %f71;
+	add.s32 	%r1763, %r1763, %r4;
+	setp.lt.s32 	%p19, %r1763, %r324;
 	@%p19 bra 	$L__BB0_4;
 
 $L__BB0_5:
-	mov.b32 	%r318, %f261;
-	mov.u32 	%r319, 31;
-	mov.u32 	%r320, 16;
-	mov.u32 	%r321, -1;
-	shfl.sync.bfly.b32 	%r322|%p20, %r318, %r320, %r319, %r321;
-	mov.b32 	%f69, %r322;
-	setp.lt.f32 	%p21, %f261, %f69;
-	setp.nan.f32 	%p22, %f69, %f69;
+	mov.b32 	%r335, %f265;
+	mov.u32 	%r336, 31;
+	mov.u32 	%r337, 16;
+	mov.u32 	%r338, -1;
+	shfl.sync.bfly.b32 	%r339|%p20, %r335, %r337, %r336, %r338;
+	mov.b32 	%f72, %r339;
+	setp.lt.f32 	%p21, %f265, %f72;
+	setp.nan.f32 	%p22, %f72, %f72;
 	or.pred  	%p23, %p21, %p22;
-	selp.f32 	%f70, %f69, %f261, %p23;
-	mov.b32 	%r323, %f70;
-	mov.u32 	%r324, 8;
-	shfl.sync.bfly.b32 	%r325|%p24, %r323, %r324, %r319, %r321;
-	mov.b32 	%f71, %r325;
-	setp.lt.f32 	%p25, %f70, %f71;
-	setp.nan.f32 	%p26, %f71, %f71;
+	selp.f32 	%f73, %f72, %f265, %p23;
+	mov.b32 	%r340, %f73;
+	mov.u32 	%r341, 8;
+	shfl.sync.bfly.b32 	%r342|%p24, %r340, %r341, %r336, %r338;
+	mov.b32 	%f74, %r342;
+	setp.lt.f32 	%p25, %f73, %f74;
+	setp.nan.f32 	%p26, %f74, %f74;
 	or.pred  	%p27, %p25, %p26;
-	selp.f32 	%f72, %f71, %f70, %p27;
-	mov.b32 	%r326, %f72;
-	mov.u32 	%r327, 4;
-	shfl.sync.bfly.b32 	%r328|%p28, %r326, %r327, %r319, %r321;
-	mov.b32 	%f73, %r328;
-	setp.lt.f32 	%p29, %f72, %f73;
-	setp.nan.f32 	%p30, %f73, %f73;
+	selp.f32 	%f75, %f74, %f73, %p27;
+	mov.b32 	%r343, %f75;
+	mov.u32 	%r344, 4;
+	shfl.sync.bfly.b32 	%r345|%p28, %r343, %r344, %r336, %r338;
+	mov.b32 	%f76, %r345;
+	setp.lt.f32 	%p29, %f75, %f76;
+	setp.nan.f32 	%p30, %f76, %f76;
 	or.pred  	%p31, %p29, %p30;
-	selp.f32 	%f74, %f73, %f72, %p31;
-	mov.b32 	%r329, %f74;
-	mov.u32 	%r330, 2;
-	shfl.sync.bfly.b32 	%r331|%p32, %r329, %r330, %r319, %r321;
-	mov.b32 	%f75, %r331;
-	setp.lt.f32 	%p33, %f74, %f75;
-	setp.nan.f32 	%p34, %f75, %f75;
+	selp.f32 	%f77, %f76, %f75, %p31;
+	mov.b32 	%r346, %f77;
+	mov.u32 	%r347, 2;
+	shfl.sync.bfly.b32 	%r348|%p32, %r346, %r347, %r336, %r338;
+	mov.b32 	%f78, %r348;
+	setp.lt.f32 	%p33, %f77, %f78;
+	setp.nan.f32 	%p34, %f78, %f78;
 	or.pred  	%p35, %p33, %p34;
-	selp.f32 	%f76, %f75, %f74, %p35;
-	mov.b32 	%r332, %f76;
-	mov.u32 	%r333, 1;
-	shfl.sync.bfly.b32 	%r334|%p36, %r332, %r333, %r319, %r321;
-	mov.b32 	%f77, %r334;
-	setp.lt.f32 	%p37, %f76, %f77;
-	setp.nan.f32 	%p38, %f77, %f77;
+	selp.f32 	%f79, %f78, %f77, %p35;
+	mov.b32 	%r349, %f79;
+	mov.u32 	%r350, 1;
+	shfl.sync.bfly.b32 	%r351|%p36, %r349, %r350, %r336, %r338;
+	mov.b32 	%f80, %r351;
+	setp.lt.f32 	%p37, %f79, %f80;
+	setp.nan.f32 	%p38, %f80, %f80;
 	or.pred  	%p39, %p37, %p38;
-	selp.f32 	%f5, %f77, %f76, %p39;
+	selp.f32 	%f5, %f80, %f79, %p39;
 	bar.sync 	0;
 	setp.ne.s32 	%p40, %r3, 0;
 	@%p40 bra 	$L__BB0_7;
 
-	shr.u32 	%r335, %r2, 3;
-	and.b32  	%r336, %r335, 536870908;
-	mov.u32 	%r337, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r338, %r337, %r336;
-	st.shared.f32 	[%r338], %f5;
+	shr.u32 	%r352, %r2, 3;
+	and.b32  	%r353, %r352, 536870908;
+	mov.u32 	%r354, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r355, %r354, %r353;
+	st.shared.f32 	[%r355], %f5;
 
 $L__BB0_7:
 	setp.ge.u32 	%p41, %r3, %r5;
 	bar.sync 	0;
-	mov.f32 	%f262, 0fFF800000;
+	mov.f32 	%f266, 0fFF800000;
 	@%p41 bra 	$L__BB0_9;
 
-	shl.b32 	%r339, %r3, 2;
-	mov.u32 	%r340, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r341, %r340, %r339;
-	ld.shared.f32 	%f262, [%r341];
+	shl.b32 	%r356, %r3, 2;
+	mov.u32 	%r357, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r358, %r357, %r356;
+	ld.shared.f32 	%f266, [%r358];
 
 $L__BB0_9:
-	mov.b32 	%r342, %f262;
-	mov.u32 	%r343, 31;
-	mov.u32 	%r344, 16;
-	mov.u32 	%r345, -1;
-	shfl.sync.bfly.b32 	%r346|%p42, %r342, %r344, %r343, %r345;
-	mov.b32 	%f80, %r346;
-	setp.lt.f32 	%p43, %f262, %f80;
-	setp.nan.f32 	%p44, %f80, %f80;
-	mov.f32 	%f264, 0f00000000;
+	mov.b32 	%r359, %f266;
+	mov.u32 	%r360, 31;
+	mov.u32 	%r361, 16;
+	mov.u32 	%r362, -1;
+	shfl.sync.bfly.b32 	%r363|%p42, %r359, %r361, %r360, %r362;
+	mov.b32 	%f83, %r363;
+	setp.lt.f32 	%p43, %f266, %f83;
+	setp.nan.f32 	%p44, %f83, %f83;
+	mov.f32 	%f268, 0f00000000;
 	or.pred  	%p45, %p43, %p44;
-	selp.f32 	%f81, %f80, %f262, %p45;
-	mov.b32 	%r347, %f81;
-	mov.u32 	%r348, 8;
-	shfl.sync.bfly.b32 	%r349|%p46, %r347, %r348, %r343, %r345;
-	mov.b32 	%f82, %r349;
-	setp.lt.f32 	%p47, %f81, %f82;
-	setp.nan.f32 	%p48, %f82, %f82;
+	selp.f32 	%f84, %f83, %f266, %p45;
+	mov.b32 	%r364, %f84;
+	mov.u32 	%r365, 8;
+	shfl.sync.bfly.b32 	%r366|%p46, %r364, %r365, %r360, %r362;
+	mov.b32 	%f85, %r366;
+	setp.lt.f32 	%p47, %f84, %f85;
+	setp.nan.f32 	%p48, %f85, %f85;
 	or.pred  	%p49, %p47, %p48;
-	selp.f32 	%f83, %f82, %f81, %p49;
-	mov.b32 	%r350, %f83;
-	mov.u32 	%r351, 4;
-	shfl.sync.bfly.b32 	%r352|%p50, %r350, %r351, %r343, %r345;
-	mov.b32 	%f84, %r352;
-	setp.lt.f32 	%p51, %f83, %f84;
-	setp.nan.f32 	%p52, %f84, %f84;
+	selp.f32 	%f86, %f85, %f84, %p49;
+	mov.b32 	%r367, %f86;
+	mov.u32 	%r368, 4;
+	shfl.sync.bfly.b32 	%r369|%p50, %r367, %r368, %r360, %r362;
+	mov.b32 	%f87, %r369;
+	setp.lt.f32 	%p51, %f86, %f87;
+	setp.nan.f32 	%p52, %f87, %f87;
 	or.pred  	%p53, %p51, %p52;
-	selp.f32 	%f85, %f84, %f83, %p53;
-	mov.b32 	%r353, %f85;
-	mov.u32 	%r354, 2;
-	shfl.sync.bfly.b32 	%r355|%p54, %r353, %r354, %r343, %r345;
-	mov.b32 	%f86, %r355;
-	setp.lt.f32 	%p55, %f85, %f86;
-	setp.nan.f32 	%p56, %f86, %f86;
+	selp.f32 	%f88, %f87, %f86, %p53;
+	mov.b32 	%r370, %f88;
+	mov.u32 	%r371, 2;
+	shfl.sync.bfly.b32 	%r372|%p54, %r370, %r371, %r360, %r362;
+	mov.b32 	%f89, %r372;
+	setp.lt.f32 	%p55, %f88, %f89;
+	setp.nan.f32 	%p56, %f89, %f89;
 	or.pred  	%p57, %p55, %p56;
-	selp.f32 	%f87, %f86, %f85, %p57;
-	mov.b32 	%r356, %f87;
-	mov.u32 	%r357, 1;
-	shfl.sync.bfly.b32 	%r358|%p58, %r356, %r357, %r343, %r345;
-	mov.b32 	%f88, %r358;
-	setp.lt.f32 	%p59, %f87, %f88;
-	setp.nan.f32 	%p60, %f88, %f88;
+	selp.f32 	%f90, %f89, %f88, %p57;
+	mov.b32 	%r373, %f90;
+	mov.u32 	%r374, 1;
+	shfl.sync.bfly.b32 	%r375|%p58, %r373, %r374, %r360, %r362;
+	mov.b32 	%f91, %r375;
+	setp.lt.f32 	%p59, %f90, %f91;
+	setp.nan.f32 	%p60, %f91, %f91;
 	or.pred  	%p61, %p59, %p60;
-	selp.f32 	%f8, %f88, %f87, %p61;
+	selp.f32 	%f8, %f91, %f90, %p61;
 	@%p18 bra 	$L__BB0_12;
 
 	cvta.to.global.u64 	%rd4, %rd10;
-	mov.u32 	%r1663, %r2;
+	mov.u32 	%r1764, %r2;
 
 $L__BB0_11:
-	cvt.s64.s32 	%rd19, %r1663;
+	cvt.s64.s32 	%rd19, %r1764;
 	add.s64 	%rd20, %rd2, %rd19;
 	shl.b64 	%rd21, %rd20, 2;
 	add.s64 	%rd22, %rd4, %rd21;
-	ld.global.f32 	%f90, [%rd22];
-	sub.f32 	%f91, %f90, %f8;
-	mov.f32 	%f92, 0f3F000000;
-	mov.f32 	%f93, 0f3BBB989D;
-	fma.rn.f32 	%f94, %f91, %f93, %f92;
-	mov.f32 	%f95, 0f3FB8AA3B;
-	mov.f32 	%f96, 0f437C0000;
-	cvt.sat.f32.f32 	%f97, %f94;
-	mov.f32 	%f98, 0f4B400001;
-	fma.rm.f32 	%f99, %f97, %f96, %f98;
-	add.f32 	%f100, %f99, 0fCB40007F;
-	neg.f32 	%f101, %f100;
-	fma.rn.f32 	%f102, %f91, %f95, %f101;
-	mov.f32 	%f103, 0f32A57060;
-	fma.rn.f32 	%f104, %f91, %f103, %f102;
-	mov.b32 	%r359, %f99;
-	shl.b32 	%r360, %r359, 23;
-	mov.b32 	%f105, %r360;
-	ex2.approx.ftz.f32 	%f106, %f104;
-	fma.rn.f32 	%f264, %f106, %f105, %f264;
-	add.s32 	%r1663, %r1663, %r4;
-	setp.lt.s32 	%p63, %r1663, %r307;
+	ld.global.f32 	%f93, [%rd22];
+	sub.f32 	%f94, %f93, %f8;
+	mov.f32 	%f95, 0f3F000000;
+	mov.f32 	%f96, 0f3BBB989D;
+	fma.rn.f32 	%f97, %f94, %f96, %f95;
+	mov.f32 	%f98, 0f3FB8AA3B;
+	mov.f32 	%f99, 0f437C0000;
+	cvt.sat.f32.f32 	%f100, %f97;
+	mov.f32 	%f101, 0f4B400001;
+	fma.rm.f32 	%f102, %f100, %f99, %f101;
+	add.f32 	%f103, %f102, 0fCB40007F;
+	neg.f32 	%f104, %f103;
+	fma.rn.f32 	%f105, %f94, %f98, %f104;
+	mov.f32 	%f106, 0f32A57060;
+	fma.rn.f32 	%f107, %f94, %f106, %f105;
+	mov.b32 	%r376, %f102;
+	shl.b32 	%r377, %r376, 23;
+	mov.b32 	%f108, %r377;
+	ex2.approx.ftz.f32 	%f109, %f107;
+	fma.rn.f32 	%f268, %f109, %f108, %f268;
+	add.s32 	%r1764, %r1764, %r4;
+	setp.lt.s32 	%p63, %r1764, %r324;
 	@%p63 bra 	$L__BB0_11;
 
 $L__BB0_12:
-	mov.b32 	%r361, %f264;
-	shfl.sync.bfly.b32 	%r365|%p64, %r361, %r344, %r343, %r345;
-	mov.b32 	%f107, %r365;
-	add.f32 	%f108, %f264, %f107;
-	mov.b32 	%r366, %f108;
-	shfl.sync.bfly.b32 	%r368|%p65, %r366, %r348, %r343, %r345;
-	mov.b32 	%f109, %r368;
-	add.f32 	%f110, %f108, %f109;
-	mov.b32 	%r369, %f110;
-	shfl.sync.bfly.b32 	%r371|%p66, %r369, %r351, %r343, %r345;
-	mov.b32 	%f111, %r371;
-	add.f32 	%f112, %f110, %f111;
-	mov.b32 	%r372, %f112;
-	shfl.sync.bfly.b32 	%r374|%p67, %r372, %r354, %r343, %r345;
-	mov.b32 	%f113, %r374;
-	add.f32 	%f114, %f112, %f113;
-	mov.b32 	%r375, %f114;
-	shfl.sync.bfly.b32 	%r377|%p68, %r375, %r357, %r343, %r345;
-	mov.b32 	%f115, %r377;
-	add.f32 	%f12, %f114, %f115;
+	mov.b32 	%r378, %f268;
+	shfl.sync.bfly.b32 	%r382|%p64, %r378, %r361, %r360, %r362;
+	mov.b32 	%f110, %r382;
+	add.f32 	%f111, %f268, %f110;
+	mov.b32 	%r383, %f111;
+	shfl.sync.bfly.b32 	%r385|%p65, %r383, %r365, %r360, %r362;
+	mov.b32 	%f112, %r385;
+	add.f32 	%f113, %f111, %f112;
+	mov.b32 	%r386, %f113;
+	shfl.sync.bfly.b32 	%r388|%p66, %r386, %r368, %r360, %r362;
+	mov.b32 	%f114, %r388;
+	add.f32 	%f115, %f113, %f114;
+	mov.b32 	%r389, %f115;
+	shfl.sync.bfly.b32 	%r391|%p67, %r389, %r371, %r360, %r362;
+	mov.b32 	%f116, %r391;
+	add.f32 	%f117, %f115, %f116;
+	mov.b32 	%r392, %f117;
+	shfl.sync.bfly.b32 	%r394|%p68, %r392, %r374, %r360, %r362;
+	mov.b32 	%f118, %r394;
+	add.f32 	%f12, %f117, %f118;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_14;
 
-	shr.u32 	%r378, %r2, 3;
-	and.b32  	%r379, %r378, 536870908;
-	mov.u32 	%r380, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r381, %r380, %r379;
-	st.shared.f32 	[%r381], %f12;
+	shr.u32 	%r395, %r2, 3;
+	and.b32  	%r396, %r395, 536870908;
+	mov.u32 	%r397, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r398, %r397, %r396;
+	st.shared.f32 	[%r398], %f12;
 
 $L__BB0_14:
 	bar.sync 	0;
-	mov.f32 	%f265, 0f00000000;
+	mov.f32 	%f269, 0f00000000;
 	@%p41 bra 	$L__BB0_16;
 
-	shl.b32 	%r382, %r3, 2;
-	mov.u32 	%r383, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r384, %r383, %r382;
-	ld.shared.f32 	%f265, [%r384];
+	shl.b32 	%r399, %r3, 2;
+	mov.u32 	%r400, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r401, %r400, %r399;
+	ld.shared.f32 	%f269, [%r401];
 
 $L__BB0_16:
-	mov.b32 	%r385, %f265;
-	mov.u32 	%r386, 31;
-	mov.u32 	%r387, 16;
-	mov.u32 	%r388, -1;
-	shfl.sync.bfly.b32 	%r389|%p71, %r385, %r387, %r386, %r388;
-	mov.b32 	%f117, %r389;
-	add.f32 	%f118, %f265, %f117;
-	mov.b32 	%r390, %f118;
-	mov.u32 	%r391, 8;
-	shfl.sync.bfly.b32 	%r392|%p72, %r390, %r391, %r386, %r388;
-	mov.b32 	%f119, %r392;
-	add.f32 	%f120, %f118, %f119;
-	mov.b32 	%r393, %f120;
-	mov.u32 	%r394, 4;
-	shfl.sync.bfly.b32 	%r395|%p73, %r393, %r394, %r386, %r388;
-	mov.b32 	%f121, %r395;
-	add.f32 	%f122, %f120, %f121;
-	mov.b32 	%r396, %f122;
-	mov.u32 	%r397, 2;
-	shfl.sync.bfly.b32 	%r398|%p74, %r396, %r397, %r386, %r388;
-	mov.b32 	%f123, %r398;
-	add.f32 	%f124, %f122, %f123;
-	mov.b32 	%r399, %f124;
-	mov.u32 	%r400, 1;
-	shfl.sync.bfly.b32 	%r401|%p75, %r399, %r400, %r386, %r388;
-	mov.b32 	%f125, %r401;
-	add.f32 	%f126, %f124, %f125;
-	setp.lt.f32 	%p76, %f126, 0f00800000;
-	mul.f32 	%f127, %f126, 0f4B000000;
-	selp.f32 	%f15, %f127, %f126, %p76;
-	selp.f32 	%f128, 0fC1B80000, 0f00000000, %p76;
-	mov.b32 	%r402, %f15;
-	add.s32 	%r403, %r402, -1059760811;
-	and.b32  	%r404, %r403, -8388608;
-	sub.s32 	%r405, %r402, %r404;
-	mov.b32 	%f129, %r405;
-	cvt.rn.f32.s32 	%f130, %r404;
-	mov.f32 	%f131, 0f34000000;
-	fma.rn.f32 	%f132, %f130, %f131, %f128;
-	add.f32 	%f133, %f129, 0fBF800000;
-	mov.f32 	%f134, 0f3E1039F6;
-	mov.f32 	%f135, 0fBE055027;
-	fma.rn.f32 	%f136, %f135, %f133, %f134;
-	mov.f32 	%f137, 0fBDF8CDCC;
-	fma.rn.f32 	%f138, %f136, %f133, %f137;
-	mov.f32 	%f139, 0f3E0F2955;
-	fma.rn.f32 	%f140, %f138, %f133, %f139;
-	mov.f32 	%f141, 0fBE2AD8B9;
-	fma.rn.f32 	%f142, %f140, %f133, %f141;
-	mov.f32 	%f143, 0f3E4CED0B;
-	fma.rn.f32 	%f144, %f142, %f133, %f143;
-	mov.f32 	%f145, 0fBE7FFF22;
-	fma.rn.f32 	%f146, %f144, %f133, %f145;
-	mov.f32 	%f147, 0f3EAAAA78;
-	fma.rn.f32 	%f148, %f146, %f133, %f147;
-	mov.f32 	%f149, 0fBF000000;
-	fma.rn.f32 	%f150, %f148, %f133, %f149;
-	mul.f32 	%f151, %f133, %f150;
-	fma.rn.f32 	%f152, %f151, %f133, %f133;
-	mov.f32 	%f153, 0f3F317218;
-	fma.rn.f32 	%f266, %f132, %f153, %f152;
-	setp.lt.u32 	%p77, %r402, 2139095040;
+	mov.b32 	%r402, %f269;
+	mov.u32 	%r403, 31;
+	mov.u32 	%r404, 16;
+	mov.u32 	%r405, -1;
+	shfl.sync.bfly.b32 	%r406|%p71, %r402, %r404, %r403, %r405;
+	mov.b32 	%f120, %r406;
+	add.f32 	%f121, %f269, %f120;
+	mov.b32 	%r407, %f121;
+	mov.u32 	%r408, 8;
+	shfl.sync.bfly.b32 	%r409|%p72, %r407, %r408, %r403, %r405;
+	mov.b32 	%f122, %r409;
+	add.f32 	%f123, %f121, %f122;
+	mov.b32 	%r410, %f123;
+	mov.u32 	%r411, 4;
+	shfl.sync.bfly.b32 	%r412|%p73, %r410, %r411, %r403, %r405;
+	mov.b32 	%f124, %r412;
+	add.f32 	%f125, %f123, %f124;
+	mov.b32 	%r413, %f125;
+	mov.u32 	%r414, 2;
+	shfl.sync.bfly.b32 	%r415|%p74, %r413, %r414, %r403, %r405;
+	mov.b32 	%f126, %r415;
+	add.f32 	%f127, %f125, %f126;
+	mov.b32 	%r416, %f127;
+	mov.u32 	%r417, 1;
+	shfl.sync.bfly.b32 	%r418|%p75, %r416, %r417, %r403, %r405;
+	mov.b32 	%f128, %r418;
+	add.f32 	%f129, %f127, %f128;
+	setp.lt.f32 	%p76, %f129, 0f00800000;
+	mul.f32 	%f130, %f129, 0f4B000000;
+	selp.f32 	%f15, %f130, %f129, %p76;
+	selp.f32 	%f131, 0fC1B80000, 0f00000000, %p76;
+	mov.b32 	%r419, %f15;
+	add.s32 	%r420, %r419, -1059760811;
+	and.b32  	%r421, %r420, -8388608;
+	sub.s32 	%r422, %r419, %r421;
+	mov.b32 	%f132, %r422;
+	cvt.rn.f32.s32 	%f133, %r421;
+	mov.f32 	%f134, 0f34000000;
+	fma.rn.f32 	%f135, %f133, %f134, %f131;
+	add.f32 	%f136, %f132, 0fBF800000;
+	mov.f32 	%f137, 0f3E1039F6;
+	mov.f32 	%f138, 0fBE055027;
+	fma.rn.f32 	%f139, %f138, %f136, %f137;
+	mov.f32 	%f140, 0fBDF8CDCC;
+	fma.rn.f32 	%f141, %f139, %f136, %f140;
+	mov.f32 	%f142, 0f3E0F2955;
+	fma.rn.f32 	%f143, %f141, %f136, %f142;
+	mov.f32 	%f144, 0fBE2AD8B9;
+	fma.rn.f32 	%f145, %f143, %f136, %f144;
+	mov.f32 	%f146, 0f3E4CED0B;
+	fma.rn.f32 	%f147, %f145, %f136, %f146;
+	mov.f32 	%f148, 0fBE7FFF22;
+	fma.rn.f32 	%f149, %f147, %f136, %f148;
+	mov.f32 	%f150, 0f3EAAAA78;
+	fma.rn.f32 	%f151, %f149, %f136, %f150;
+	mov.f32 	%f152, 0fBF000000;
+	fma.rn.f32 	%f153, %f151, %f136, %f152;
+	mul.f32 	%f154, %f136, %f153;
+	fma.rn.f32 	%f155, %f154, %f136, %f136;
+	mov.f32 	%f156, 0f3F317218;
+	fma.rn.f32 	%f270, %f135, %f156, %f155;
+	setp.lt.u32 	%p77, %r419, 2139095040;
 	@%p77 bra 	$L__BB0_18;
 
-	mov.f32 	%f154, 0f7F800000;
-	fma.rn.f32 	%f266, %f15, %f154, %f154;
+	mov.f32 	%f157, 0f7F800000;
+	fma.rn.f32 	%f270, %f15, %f157, %f157;
 
 $L__BB0_18:
-	ld.param.f32 	%f259, [kiln_sample_param_2];
+	ld.param.f32 	%f263, [kiln_sample_param_2];
 	setp.eq.f32 	%p78, %f15, 0f00000000;
-	selp.f32 	%f155, 0fFF800000, %f266, %p78;
-	add.f32 	%f19, %f8, %f155;
-	setp.gtu.f32 	%p79, %f259, 0f00000000;
+	selp.f32 	%f158, 0fFF800000, %f270, %p78;
+	add.f32 	%f19, %f8, %f158;
+	setp.gtu.f32 	%p79, %f263, 0f00000000;
 	@%p79 bra 	$L__BB0_71;
 	bra.uni 	$L__BB0_19;
 
 $L__BB0_71:
-	mov.f32 	%f270, 0fFF800000;
+	mov.f32 	%f274, 0fFF800000;
 	@%p18 bra 	$L__BB0_74;
 
 	cvta.to.global.u64 	%rd6, %rd10;
-	mov.u32 	%r1670, %r2;
+	mov.u32 	%r1771, %r2;
 
 $L__BB0_73:
-	cvt.s64.s32 	%rd27, %r1670;
+	cvt.s64.s32 	%rd27, %r1771;
 	add.s64 	%rd28, %rd2, %rd27;
 	shl.b64 	%rd29, %rd28, 2;
 	add.s64 	%rd30, %rd6, %rd29;
-	ld.global.f32 	%f161, [%rd30];
-	mul.f32 	%f162, %f1, %f161;
-	max.f32 	%f270, %f270, %f162;
-	add.s32 	%r1670, %r1670, %r4;
-	setp.lt.s32 	%p157, %r1670, %r307;
+	ld.global.f32 	%f164, [%rd30];
+	mul.f32 	%f165, %f1, %f164;
+	max.f32 	%f274, %f274, %f165;
+	add.s32 	%r1771, %r1771, %r4;
+	setp.lt.s32 	%p157, %r1771, %r324;
 	@%p157 bra 	$L__BB0_73;
 
 $L__BB0_74:
-	mov.b32 	%r451, %f270;
-	mov.u32 	%r452, 31;
-	mov.u32 	%r453, 16;
-	mov.u32 	%r454, -1;
-	shfl.sync.bfly.b32 	%r455|%p158, %r451, %r453, %r452, %r454;
-	mov.b32 	%f163, %r455;
-	setp.lt.f32 	%p159, %f270, %f163;
-	setp.nan.f32 	%p160, %f163, %f163;
+	mov.b32 	%r468, %f274;
+	mov.u32 	%r469, 31;
+	mov.u32 	%r470, 16;
+	mov.u32 	%r471, -1;
+	shfl.sync.bfly.b32 	%r472|%p158, %r468, %r470, %r469, %r471;
+	mov.b32 	%f166, %r472;
+	setp.lt.f32 	%p159, %f274, %f166;
+	setp.nan.f32 	%p160, %f166, %f166;
 	or.pred  	%p161, %p159, %p160;
-	selp.f32 	%f164, %f163, %f270, %p161;
-	mov.b32 	%r456, %f164;
-	mov.u32 	%r457, 8;
-	shfl.sync.bfly.b32 	%r458|%p162, %r456, %r457, %r452, %r454;
-	mov.b32 	%f165, %r458;
-	setp.lt.f32 	%p163, %f164, %f165;
-	setp.nan.f32 	%p164, %f165, %f165;
+	selp.f32 	%f167, %f166, %f274, %p161;
+	mov.b32 	%r473, %f167;
+	mov.u32 	%r474, 8;
+	shfl.sync.bfly.b32 	%r475|%p162, %r473, %r474, %r469, %r471;
+	mov.b32 	%f168, %r475;
+	setp.lt.f32 	%p163, %f167, %f168;
+	setp.nan.f32 	%p164, %f168, %f168;
 	or.pred  	%p165, %p163, %p164;
-	selp.f32 	%f166, %f165, %f164, %p165;
-	mov.b32 	%r459, %f166;
-	mov.u32 	%r460, 4;
-	shfl.sync.bfly.b32 	%r461|%p166, %r459, %r460, %r452, %r454;
-	mov.b32 	%f167, %r461;
-	setp.lt.f32 	%p167, %f166, %f167;
-	setp.nan.f32 	%p168, %f167, %f167;
+	selp.f32 	%f169, %f168, %f167, %p165;
+	mov.b32 	%r476, %f169;
+	mov.u32 	%r477, 4;
+	shfl.sync.bfly.b32 	%r478|%p166, %r476, %r477, %r469, %r471;
+	mov.b32 	%f170, %r478;
+	setp.lt.f32 	%p167, %f169, %f170;
+	setp.nan.f32 	%p168, %f170, %f170;
 	or.pred  	%p169, %p167, %p168;
-	selp.f32 	%f168, %f167, %f166, %p169;
-	mov.b32 	%r462, %f168;
-	mov.u32 	%r463, 2;
-	shfl.sync.bfly.b32 	%r464|%p170, %r462, %r463, %r452, %r454;
-	mov.b32 	%f169, %r464;
-	setp.lt.f32 	%p171, %f168, %f169;
-	setp.nan.f32 	%p172, %f169, %f169;
+	selp.f32 	%f171, %f170, %f169, %p169;
+	mov.b32 	%r479, %f171;
+	mov.u32 	%r480, 2;
+	shfl.sync.bfly.b32 	%r481|%p170, %r479, %r480, %r469, %r471;
+	mov.b32 	%f172, %r481;
+	setp.lt.f32 	%p171, %f171, %f172;
+	setp.nan.f32 	%p172, %f172, %f172;
 	or.pred  	%p173, %p171, %p172;
-	selp.f32 	%f170, %f169, %f168, %p173;
-	mov.b32 	%r465, %f170;
-	mov.u32 	%r466, 1;
-	shfl.sync.bfly.b32 	%r467|%p174, %r465, %r466, %r452, %r454;
-	mov.b32 	%f171, %r467;
-	setp.lt.f32 	%p175, %f170, %f171;
-	setp.nan.f32 	%p176, %f171, %f171;
+	selp.f32 	%f173, %f172, %f171, %p173;
+	mov.b32 	%r482, %f173;
+	mov.u32 	%r483, 1;
+	shfl.sync.bfly.b32 	%r484|%p174, %r482, %r483, %r469, %r471;
+	mov.b32 	%f174, %r484;
+	setp.lt.f32 	%p175, %f173, %f174;
+	setp.nan.f32 	%p176, %f174, %f174;
 	or.pred  	%p177, %p175, %p176;
-	selp.f32 	%f43, %f171, %f170, %p177;
+	selp.f32 	%f43, %f174, %f173, %p177;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_76;
 
-	shr.u32 	%r468, %r2, 3;
-	and.b32  	%r469, %r468, 536870908;
-	mov.u32 	%r470, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r471, %r470, %r469;
-	st.shared.f32 	[%r471], %f43;
+	shr.u32 	%r485, %r2, 3;
+	and.b32  	%r486, %r485, 536870908;
+	mov.u32 	%r487, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r488, %r487, %r486;
+	st.shared.f32 	[%r488], %f43;
 
 $L__BB0_76:
 	bar.sync 	0;
-	mov.f32 	%f271, 0fFF800000;
+	mov.f32 	%f275, 0fFF800000;
 	@%p41 bra 	$L__BB0_78;
 
-	shl.b32 	%r472, %r3, 2;
-	mov.u32 	%r473, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r474, %r473, %r472;
-	ld.shared.f32 	%f271, [%r474];
+	shl.b32 	%r489, %r3, 2;
+	mov.u32 	%r490, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r491, %r490, %r489;
+	ld.shared.f32 	%f275, [%r491];
 
 $L__BB0_78:
-	mov.b32 	%r475, %f271;
-	mov.u32 	%r476, 31;
-	mov.u32 	%r477, 16;
-	mov.u32 	%r478, -1;
-	shfl.sync.bfly.b32 	%r479|%p180, %r475, %r477, %r476, %r478;
-	mov.b32 	%f174, %r479;
-	setp.lt.f32 	%p181, %f271, %f174;
-	setp.nan.f32 	%p182, %f174, %f174;
-	mov.f32 	%f273, 0f00000000;
+	mov.b32 	%r492, %f275;
+	mov.u32 	%r493, 31;
+	mov.u32 	%r494, 16;
+	mov.u32 	%r495, -1;
+	shfl.sync.bfly.b32 	%r496|%p180, %r492, %r494, %r493, %r495;
+	mov.b32 	%f177, %r496;
+	setp.lt.f32 	%p181, %f275, %f177;
+	setp.nan.f32 	%p182, %f177, %f177;
+	mov.f32 	%f277, 0f00000000;
 	or.pred  	%p183, %p181, %p182;
-	selp.f32 	%f175, %f174, %f271, %p183;
-	mov.b32 	%r480, %f175;
-	mov.u32 	%r481, 8;
-	shfl.sync.bfly.b32 	%r482|%p184, %r480, %r481, %r476, %r478;
-	mov.b32 	%f176, %r482;
-	setp.lt.f32 	%p185, %f175, %f176;
-	setp.nan.f32 	%p186, %f176, %f176;
+	selp.f32 	%f178, %f177, %f275, %p183;
+	mov.b32 	%r497, %f178;
+	mov.u32 	%r498, 8;
+	shfl.sync.bfly.b32 	%r499|%p184, %r497, %r498, %r493, %r495;
+	mov.b32 	%f179, %r499;
+	setp.lt.f32 	%p185, %f178, %f179;
+	setp.nan.f32 	%p186, %f179, %f179;
 	or.pred  	%p187, %p185, %p186;
-	selp.f32 	%f177, %f176, %f175, %p187;
-	mov.b32 	%r483, %f177;
-	mov.u32 	%r484, 4;
-	shfl.sync.bfly.b32 	%r485|%p188, %r483, %r484, %r476, %r478;
-	mov.b32 	%f178, %r485;
-	setp.lt.f32 	%p189, %f177, %f178;
-	setp.nan.f32 	%p190, %f178, %f178;
+	selp.f32 	%f180, %f179, %f178, %p187;
+	mov.b32 	%r500, %f180;
+	mov.u32 	%r501, 4;
+	shfl.sync.bfly.b32 	%r502|%p188, %r500, %r501, %r493, %r495;
+	mov.b32 	%f181, %r502;
+	setp.lt.f32 	%p189, %f180, %f181;
+	setp.nan.f32 	%p190, %f181, %f181;
 	or.pred  	%p191, %p189, %p190;
-	selp.f32 	%f179, %f178, %f177, %p191;
-	mov.b32 	%r486, %f179;
-	mov.u32 	%r487, 2;
-	shfl.sync.bfly.b32 	%r488|%p192, %r486, %r487, %r476, %r478;
-	mov.b32 	%f180, %r488;
-	setp.lt.f32 	%p193, %f179, %f180;
-	setp.nan.f32 	%p194, %f180, %f180;
+	selp.f32 	%f182, %f181, %f180, %p191;
+	mov.b32 	%r503, %f182;
+	mov.u32 	%r504, 2;
+	shfl.sync.bfly.b32 	%r505|%p192, %r503, %r504, %r493, %r495;
+	mov.b32 	%f183, %r505;
+	setp.lt.f32 	%p193, %f182, %f183;
+	setp.nan.f32 	%p194, %f183, %f183;
 	or.pred  	%p195, %p193, %p194;
-	selp.f32 	%f181, %f180, %f179, %p195;
-	mov.b32 	%r489, %f181;
-	mov.u32 	%r490, 1;
-	shfl.sync.bfly.b32 	%r491|%p196, %r489, %r490, %r476, %r478;
-	mov.b32 	%f182, %r491;
-	setp.lt.f32 	%p197, %f181, %f182;
-	setp.nan.f32 	%p198, %f182, %f182;
+	selp.f32 	%f184, %f183, %f182, %p195;
+	mov.b32 	%r506, %f184;
+	mov.u32 	%r507, 1;
+	shfl.sync.bfly.b32 	%r508|%p196, %r506, %r507, %r493, %r495;
+	mov.b32 	%f185, %r508;
+	setp.lt.f32 	%p197, %f184, %f185;
+	setp.nan.f32 	%p198, %f185, %f185;
 	or.pred  	%p199, %p197, %p198;
-	selp.f32 	%f46, %f182, %f181, %p199;
+	selp.f32 	%f46, %f185, %f184, %p199;
 	@%p18 bra 	$L__BB0_81;
 
 	cvta.to.global.u64 	%rd7, %rd10;
-	mov.u32 	%r1671, %r2;
+	mov.u32 	%r1772, %r2;
 
 $L__BB0_80:
-	cvt.s64.s32 	%rd31, %r1671;
+	cvt.s64.s32 	%rd31, %r1772;
 	add.s64 	%rd32, %rd2, %rd31;
 	shl.b64 	%rd33, %rd32, 2;
 	add.s64 	%rd34, %rd7, %rd33;
-	ld.global.f32 	%f184, [%rd34];
-	mul.f32 	%f185, %f1, %f184;
-	sub.f32 	%f186, %f185, %f46;
-	mov.f32 	%f187, 0f3F000000;
-	mov.f32 	%f188, 0f3BBB989D;
-	fma.rn.f32 	%f189, %f186, %f188, %f187;
-	mov.f32 	%f190, 0f3FB8AA3B;
-	mov.f32 	%f191, 0f437C0000;
-	cvt.sat.f32.f32 	%f192, %f189;
-	mov.f32 	%f193, 0f4B400001;
-	fma.rm.f32 	%f194, %f192, %f191, %f193;
-	add.f32 	%f195, %f194, 0fCB40007F;
-	neg.f32 	%f196, %f195;
-	fma.rn.f32 	%f197, %f186, %f190, %f196;
-	mov.f32 	%f198, 0f32A57060;
-	fma.rn.f32 	%f199, %f186, %f198, %f197;
-	mov.b32 	%r492, %f194;
-	shl.b32 	%r493, %r492, 23;
-	mov.b32 	%f200, %r493;
-	ex2.approx.ftz.f32 	%f201, %f199;
-	fma.rn.f32 	%f273, %f201, %f200, %f273;
-	add.s32 	%r1671, %r1671, %r4;
-	setp.lt.s32 	%p201, %r1671, %r307;
+	ld.global.f32 	%f187, [%rd34];
+	mul.f32 	%f188, %f1, %f187;
+	sub.f32 	%f189, %f188, %f46;
+	mov.f32 	%f190, 0f3F000000;
+	mov.f32 	%f191, 0f3BBB989D;
+	fma.rn.f32 	%f192, %f189, %f191, %f190;
+	mov.f32 	%f193, 0f3FB8AA3B;
+	mov.f32 	%f194, 0f437C0000;
+	cvt.sat.f32.f32 	%f195, %f192;
+	mov.f32 	%f196, 0f4B400001;
+	fma.rm.f32 	%f197, %f195, %f194, %f196;
+	add.f32 	%f198, %f197, 0fCB40007F;
+	neg.f32 	%f199, %f198;
+	fma.rn.f32 	%f200, %f189, %f193, %f199;
+	mov.f32 	%f201, 0f32A57060;
+	fma.rn.f32 	%f202, %f189, %f201, %f200;
+	mov.b32 	%r509, %f197;
+	shl.b32 	%r510, %r509, 23;
+	mov.b32 	%f203, %r510;
+	ex2.approx.ftz.f32 	%f204, %f202;
+	fma.rn.f32 	%f277, %f204, %f203, %f277;
+	add.s32 	%r1772, %r1772, %r4;
+	setp.lt.s32 	%p201, %r1772, %r324;
 	@%p201 bra 	$L__BB0_80;
 
 $L__BB0_81:
-	mov.b32 	%r494, %f273;
-	shfl.sync.bfly.b32 	%r498|%p202, %r494, %r477, %r476, %r478;
-	mov.b32 	%f202, %r498;
-	add.f32 	%f203, %f273, %f202;
-	mov.b32 	%r499, %f203;
-	shfl.sync.bfly.b32 	%r501|%p203, %r499, %r481, %r476, %r478;
-	mov.b32 	%f204, %r501;
-	add.f32 	%f205, %f203, %f204;
-	mov.b32 	%r502, %f205;
-	shfl.sync.bfly.b32 	%r504|%p204, %r502, %r484, %r476, %r478;
-	mov.b32 	%f206, %r504;
-	add.f32 	%f207, %f205, %f206;
-	mov.b32 	%r505, %f207;
-	shfl.sync.bfly.b32 	%r507|%p205, %r505, %r487, %r476, %r478;
-	mov.b32 	%f208, %r507;
-	add.f32 	%f209, %f207, %f208;
-	mov.b32 	%r508, %f209;
-	shfl.sync.bfly.b32 	%r510|%p206, %r508, %r490, %r476, %r478;
-	mov.b32 	%f210, %r510;
-	add.f32 	%f50, %f209, %f210;
+	mov.b32 	%r511, %f277;
+	shfl.sync.bfly.b32 	%r515|%p202, %r511, %r494, %r493, %r495;
+	mov.b32 	%f205, %r515;
+	add.f32 	%f206, %f277, %f205;
+	mov.b32 	%r516, %f206;
+	shfl.sync.bfly.b32 	%r518|%p203, %r516, %r498, %r493, %r495;
+	mov.b32 	%f207, %r518;
+	add.f32 	%f208, %f206, %f207;
+	mov.b32 	%r519, %f208;
+	shfl.sync.bfly.b32 	%r521|%p204, %r519, %r501, %r493, %r495;
+	mov.b32 	%f209, %r521;
+	add.f32 	%f210, %f208, %f209;
+	mov.b32 	%r522, %f210;
+	shfl.sync.bfly.b32 	%r524|%p205, %r522, %r504, %r493, %r495;
+	mov.b32 	%f211, %r524;
+	add.f32 	%f212, %f210, %f211;
+	mov.b32 	%r525, %f212;
+	shfl.sync.bfly.b32 	%r527|%p206, %r525, %r507, %r493, %r495;
+	mov.b32 	%f213, %r527;
+	add.f32 	%f50, %f212, %f213;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_83;
 
-	shr.u32 	%r511, %r2, 3;
-	and.b32  	%r512, %r511, 536870908;
-	mov.u32 	%r513, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r514, %r513, %r512;
-	st.shared.f32 	[%r514], %f50;
+	shr.u32 	%r528, %r2, 3;
+	and.b32  	%r529, %r528, 536870908;
+	mov.u32 	%r530, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r531, %r530, %r529;
+	st.shared.f32 	[%r531], %f50;
 
 $L__BB0_83:
 	bar.sync 	0;
-	mov.f32 	%f274, 0f00000000;
+	mov.f32 	%f278, 0f00000000;
 	@%p41 bra 	$L__BB0_85;
 
-	shl.b32 	%r515, %r3, 2;
-	mov.u32 	%r516, _ZZ11kiln_sampleE7scratch;
-	add.s32 	%r517, %r516, %r515;
-	ld.shared.f32 	%f274, [%r517];
+	shl.b32 	%r532, %r3, 2;
+	mov.u32 	%r533, _ZZ11kiln_sampleE7scratch;
+	add.s32 	%r534, %r533, %r532;
+	ld.shared.f32 	%f278, [%r534];
 
 $L__BB0_85:
-	mov.b32 	%r518, %f274;
-	mov.u32 	%r519, 31;
-	mov.u32 	%r520, 16;
-	mov.u32 	%r521, -1;
-	shfl.sync.bfly.b32 	%r522|%p209, %r518, %r520, %r519, %r521;
-	mov.b32 	%f212, %r522;
-	add.f32 	%f213, %f274, %f212;
-	mov.b32 	%r523, %f213;
-	mov.u32 	%r524, 8;
-	shfl.sync.bfly.b32 	%r525|%p210, %r523, %r524, %r519, %r521;
-	mov.b32 	%f214, %r525;
-	add.f32 	%f215, %f213, %f214;
-	mov.b32 	%r526, %f215;
-	mov.u32 	%r527, 4;
-	shfl.sync.bfly.b32 	%r528|%p211, %r526, %r527, %r519, %r521;
-	mov.b32 	%f216, %r528;
-	add.f32 	%f217, %f215, %f216;
-	mov.b32 	%r529, %f217;
-	mov.u32 	%r530, 2;
-	shfl.sync.bfly.b32 	%r531|%p212, %r529, %r530, %r519, %r521;
-	mov.b32 	%f218, %r531;
-	add.f32 	%f219, %f217, %f218;
-	mov.b32 	%r532, %f219;
-	mov.u32 	%r533, 1;
-	shfl.sync.bfly.b32 	%r534|%p213, %r532, %r533, %r519, %r521;
-	mov.b32 	%f220, %r534;
-	add.f32 	%f53, %f219, %f220;
+	mov.b32 	%r535, %f278;
+	mov.u32 	%r536, 31;
+	mov.u32 	%r537, 16;
+	mov.u32 	%r538, -1;
+	shfl.sync.bfly.b32 	%r539|%p209, %r535, %r537, %r536, %r538;
+	mov.b32 	%f215, %r539;
+	add.f32 	%f216, %f278, %f215;
+	mov.b32 	%r540, %f216;
+	mov.u32 	%r541, 8;
+	shfl.sync.bfly.b32 	%r542|%p210, %r540, %r541, %r536, %r538;
+	mov.b32 	%f217, %r542;
+	add.f32 	%f218, %f216, %f217;
+	mov.b32 	%r543, %f218;
+	mov.u32 	%r544, 4;
+	shfl.sync.bfly.b32 	%r545|%p211, %r543, %r544, %r536, %r538;
+	mov.b32 	%f219, %r545;
+	add.f32 	%f220, %f218, %f219;
+	mov.b32 	%r546, %f220;
+	mov.u32 	%r547, 2;
+	shfl.sync.bfly.b32 	%r548|%p212, %r546, %r547, %r536, %r538;
+	mov.b32 	%f221, %r548;
+	add.f32 	%f222, %f220, %f221;
+	mov.b32 	%r549, %f222;
+	mov.u32 	%r550, 1;
+	shfl.sync.bfly.b32 	%r551|%p213, %r549, %r550, %r536, %r538;
+	mov.b32 	%f223, %r551;
+	add.f32 	%f53, %f222, %f223;
 	@%p18 bra 	$L__BB0_88;
 
 	cvta.to.global.u64 	%rd8, %rd10;
 	rcp.rn.f32 	%f54, %f53;
-	mov.u32 	%r1672, %r2;
+	mov.u32 	%r1773, %r2;
 
 $L__BB0_87:
-	cvt.s64.s32 	%rd35, %r1672;
+	cvt.s64.s32 	%rd35, %r1773;
 	add.s64 	%rd36, %rd2, %rd35;
 	shl.b64 	%rd37, %rd36, 2;
 	add.s64 	%rd38, %rd8, %rd37;
-	ld.global.f32 	%f221, [%rd38];
-	mul.f32 	%f222, %f1, %f221;
-	sub.f32 	%f223, %f222, %f46;
-	mov.f32 	%f224, 0f3F000000;
-	mov.f32 	%f225, 0f3BBB989D;
-	fma.rn.f32 	%f226, %f223, %f225, %f224;
-	mov.f32 	%f227, 0f3FB8AA3B;
-	mov.f32 	%f228, 0f437C0000;
-	cvt.sat.f32.f32 	%f229, %f226;
-	mov.f32 	%f230, 0f4B400001;
-	fma.rm.f32 	%f231, %f229, %f228, %f230;
-	add.f32 	%f232, %f231, 0fCB40007F;
-	neg.f32 	%f233, %f232;
-	fma.rn.f32 	%f234, %f223, %f227, %f233;
-	mov.f32 	%f235, 0f32A57060;
-	fma.rn.f32 	%f236, %f223, %f235, %f234;
-	mov.b32 	%r535, %f231;
-	shl.b32 	%r536, %r535, 23;
-	mov.b32 	%f237, %r536;
-	ex2.approx.ftz.f32 	%f238, %f236;
-	mul.f32 	%f239, %f238, %f237;
-	mul.f32 	%f240, %f54, %f239;
+	ld.global.f32 	%f224, [%rd38];
+	mul.f32 	%f225, %f1, %f224;
+	sub.f32 	%f226, %f225, %f46;
+	mov.f32 	%f227, 0f3F000000;
+	mov.f32 	%f228, 0f3BBB989D;
+	fma.rn.f32 	%f229, %f226, %f228, %f227;
+	mov.f32 	%f230, 0f3FB8AA3B;
+	mov.f32 	%f231, 0f437C0000;
+	cvt.sat.f32.f32 	%f232, %f229;
+	mov.f32 	%f233, 0f4B400001;
+	fma.rm.f32 	%f234, %f232, %f231, %f233;
+	add.f32 	%f235, %f234, 0fCB40007F;
+	neg.f32 	%f236, %f235;
+	fma.rn.f32 	%f237, %f226, %f230, %f236;
+	mov.f32 	%f238, 0f32A57060;
+	fma.rn.f32 	%f239, %f226, %f238, %f237;
+	mov.b32 	%r552, %f234;
+	shl.b32 	%r553, %r552, 23;
+	mov.b32 	%f240, %r553;
+	ex2.approx.ftz.f32 	%f241, %f239;
+	mul.f32 	%f242, %f241, %f240;
+	mul.f32 	%f243, %f54, %f242;
 	add.s64 	%rd39, %rd1, %rd37;
-	st.global.f32 	[%rd39], %f240;
-	add.s32 	%r1672, %r1672, %r4;
-	setp.lt.s32 	%p215, %r1672, %r307;
+	st.global.f32 	[%rd39], %f243;
+	add.s32 	%r1773, %r1773, %r4;
+	setp.lt.s32 	%p215, %r1773, %r324;
 	@%p215 bra 	$L__BB0_87;
 
 $L__BB0_88:
 	bar.sync 	0;
-	setp.geu.f32 	%p216, %f65, 0f3F800000;
-	setp.leu.f32 	%p217, %f65, 0f00000000;
-	setp.le.s32 	%p218, %r308, %r307;
-	setp.gt.s32 	%p219, %r308, 0;
+	setp.geu.f32 	%p216, %f68, 0f3F800000;
+	setp.leu.f32 	%p217, %f68, 0f00000000;
+	setp.le.s32 	%p218, %r325, %r324;
+	setp.gt.s32 	%p219, %r325, 0;
 	and.pred  	%p220, %p219, %p218;
-	selp.b32 	%r1693, %r308, %r307, %p220;
+	selp.b32 	%r1794, %r325, %r324, %p220;
 	or.pred  	%p221, %p217, %p216;
 	@%p221 bra 	$L__BB0_131;
 
-	mov.u32 	%r1675, 0;
-	mov.f64 	%fd394, 0d0000000000000000;
+	mov.u32 	%r1776, 0;
+	mov.f64 	%fd431, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_92;
 
-	mov.u32 	%r1673, %r2;
+	mov.u32 	%r1774, %r2;
 
 $L__BB0_91:
-	cvt.s64.s32 	%rd40, %r1673;
+	cvt.s64.s32 	%rd40, %r1774;
 	add.s64 	%rd41, %rd2, %rd40;
 	shl.b64 	%rd42, %rd41, 2;
 	add.s64 	%rd43, %rd1, %rd42;
-	ld.global.f32 	%f241, [%rd43];
-	setp.ltu.f32 	%p223, %f241, 0f00000000;
-	cvt.f64.f32 	%fd79, %f241;
-	add.f64 	%fd80, %fd394, %fd79;
-	selp.f64 	%fd394, %fd394, %fd80, %p223;
-	setp.ge.f32 	%p224, %f241, 0f00000000;
-	selp.u32 	%r539, 1, 0, %p224;
-	add.s32 	%r1675, %r1675, %r539;
-	add.s32 	%r1673, %r1673, %r4;
-	setp.lt.s32 	%p225, %r1673, %r307;
+	ld.global.f32 	%f244, [%rd43];
+	setp.ltu.f32 	%p223, %f244, 0f00000000;
+	cvt.f64.f32 	%fd93, %f244;
+	add.f64 	%fd94, %fd431, %fd93;
+	selp.f64 	%fd431, %fd431, %fd94, %p223;
+	setp.ge.f32 	%p224, %f244, 0f00000000;
+	selp.u32 	%r556, 1, 0, %p224;
+	add.s32 	%r1776, %r1776, %r556;
+	add.s32 	%r1774, %r1774, %r4;
+	setp.lt.s32 	%p225, %r1774, %r324;
 	@%p225 bra 	$L__BB0_91;
 
 $L__BB0_92:
-	mov.u32 	%r560, 31;
-	mov.u32 	%r561, 16;
-	mov.u32 	%r562, -1;
-	shfl.sync.bfly.b32 	%r563|%p226, %r1675, %r561, %r560, %r562;
-	add.s32 	%r564, %r563, %r1675;
-	mov.u32 	%r565, 8;
-	shfl.sync.bfly.b32 	%r566|%p227, %r564, %r565, %r560, %r562;
-	add.s32 	%r567, %r566, %r564;
-	mov.u32 	%r568, 4;
-	shfl.sync.bfly.b32 	%r569|%p228, %r567, %r568, %r560, %r562;
-	add.s32 	%r570, %r569, %r567;
-	mov.u32 	%r571, 2;
-	shfl.sync.bfly.b32 	%r572|%p229, %r570, %r571, %r560, %r562;
-	add.s32 	%r573, %r572, %r570;
-	mov.u32 	%r574, 1;
-	shfl.sync.bfly.b32 	%r575|%p230, %r573, %r574, %r560, %r562;
+	mov.u32 	%r577, 31;
+	mov.u32 	%r578, 16;
+	mov.u32 	%r579, -1;
+	shfl.sync.bfly.b32 	%r580|%p226, %r1776, %r578, %r577, %r579;
+	add.s32 	%r581, %r580, %r1776;
+	mov.u32 	%r582, 8;
+	shfl.sync.bfly.b32 	%r583|%p227, %r581, %r582, %r577, %r579;
+	add.s32 	%r584, %r583, %r581;
+	mov.u32 	%r585, 4;
+	shfl.sync.bfly.b32 	%r586|%p228, %r584, %r585, %r577, %r579;
+	add.s32 	%r587, %r586, %r584;
+	mov.u32 	%r588, 2;
+	shfl.sync.bfly.b32 	%r589|%p229, %r587, %r588, %r577, %r579;
+	add.s32 	%r590, %r589, %r587;
+	mov.u32 	%r591, 1;
+	shfl.sync.bfly.b32 	%r592|%p230, %r590, %r591, %r577, %r579;
 	// begin inline asm
-	mov.b64 {%r540,%r541}, %fd394;
+	mov.b64 {%r557,%r558}, %fd431;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r543|%p231, %r541, %r561, %r560, %r562;
-	shfl.sync.bfly.b32 	%r542|%p232, %r540, %r561, %r560, %r562;
+	shfl.sync.bfly.b32 	%r560|%p231, %r558, %r578, %r577, %r579;
+	shfl.sync.bfly.b32 	%r559|%p232, %r557, %r578, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd82, {%r542,%r543};
+	mov.b64 %fd96, {%r559,%r560};
 	// end inline asm
-	add.f64 	%fd83, %fd394, %fd82;
+	add.f64 	%fd97, %fd431, %fd96;
 	// begin inline asm
-	mov.b64 {%r544,%r545}, %fd83;
+	mov.b64 {%r561,%r562}, %fd97;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r547|%p233, %r545, %r565, %r560, %r562;
-	shfl.sync.bfly.b32 	%r546|%p234, %r544, %r565, %r560, %r562;
+	shfl.sync.bfly.b32 	%r564|%p233, %r562, %r582, %r577, %r579;
+	shfl.sync.bfly.b32 	%r563|%p234, %r561, %r582, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd84, {%r546,%r547};
+	mov.b64 %fd98, {%r563,%r564};
 	// end inline asm
-	add.f64 	%fd85, %fd83, %fd84;
+	add.f64 	%fd99, %fd97, %fd98;
 	// begin inline asm
-	mov.b64 {%r548,%r549}, %fd85;
+	mov.b64 {%r565,%r566}, %fd99;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r551|%p235, %r549, %r568, %r560, %r562;
-	shfl.sync.bfly.b32 	%r550|%p236, %r548, %r568, %r560, %r562;
+	shfl.sync.bfly.b32 	%r568|%p235, %r566, %r585, %r577, %r579;
+	shfl.sync.bfly.b32 	%r567|%p236, %r565, %r585, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd86, {%r550,%r551};
+	mov.b64 %fd100, {%r567,%r568};
 	// end inline asm
-	add.f64 	%fd87, %fd85, %fd86;
+	add.f64 	%fd101, %fd99, %fd100;
 	// begin inline asm
-	mov.b64 {%r552,%r553}, %fd87;
+	mov.b64 {%r569,%r570}, %fd101;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r555|%p237, %r553, %r571, %r560, %r562;
-	shfl.sync.bfly.b32 	%r554|%p238, %r552, %r571, %r560, %r562;
+	shfl.sync.bfly.b32 	%r572|%p237, %r570, %r588, %r577, %r579;
+	shfl.sync.bfly.b32 	%r571|%p238, %r569, %r588, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd88, {%r554,%r555};
+	mov.b64 %fd102, {%r571,%r572};
 	// end inline asm
-	add.f64 	%fd89, %fd87, %fd88;
+	add.f64 	%fd103, %fd101, %fd102;
 	// begin inline asm
-	mov.b64 {%r556,%r557}, %fd89;
+	mov.b64 {%r573,%r574}, %fd103;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r559|%p239, %r557, %r574, %r560, %r562;
-	shfl.sync.bfly.b32 	%r558|%p240, %r556, %r574, %r560, %r562;
+	shfl.sync.bfly.b32 	%r576|%p239, %r574, %r591, %r577, %r579;
+	shfl.sync.bfly.b32 	%r575|%p240, %r573, %r591, %r577, %r579;
 	// begin inline asm
-	mov.b64 %fd90, {%r558,%r559};
+	mov.b64 %fd104, {%r575,%r576};
 	// end inline asm
-	add.f64 	%fd4, %fd89, %fd90;
-	add.s32 	%r52, %r575, %r573;
+	add.f64 	%fd4, %fd103, %fd104;
+	add.s32 	%r52, %r592, %r590;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_94;
 
@@ -112960,184 +113212,184 @@ $L__BB0_92:
 
 $L__BB0_94:
 	bar.sync 	0;
-	mov.u32 	%r1676, 0;
+	mov.u32 	%r1777, 0;
 	@%p41 bra 	$L__BB0_96;
 
-	ld.shared.u32 	%r1676, [%r8];
+	ld.shared.u32 	%r1777, [%r8];
 
 $L__BB0_96:
-	mov.f64 	%fd395, 0d0000000000000000;
+	mov.f64 	%fd432, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_98;
 
-	ld.shared.f64 	%fd395, [%r9];
+	ld.shared.f64 	%fd432, [%r9];
 
 $L__BB0_98:
-	setp.le.s32 	%p793, %r308, %r307;
-	setp.gt.s32 	%p792, %r308, 0;
-	and.pred  	%p791, %p792, %p793;
-	selp.b32 	%r1693, %r308, %r307, %p791;
-	mov.u32 	%r597, 31;
-	mov.u32 	%r598, 16;
-	mov.u32 	%r599, -1;
-	shfl.sync.bfly.b32 	%r600|%p244, %r1676, %r598, %r597, %r599;
-	add.s32 	%r601, %r600, %r1676;
-	mov.u32 	%r602, 8;
-	shfl.sync.bfly.b32 	%r603|%p245, %r601, %r602, %r597, %r599;
-	add.s32 	%r604, %r603, %r601;
-	mov.u32 	%r605, 4;
-	shfl.sync.bfly.b32 	%r606|%p246, %r604, %r605, %r597, %r599;
-	add.s32 	%r607, %r606, %r604;
-	mov.u32 	%r608, 2;
-	shfl.sync.bfly.b32 	%r609|%p247, %r607, %r608, %r597, %r599;
-	add.s32 	%r610, %r609, %r607;
-	mov.u32 	%r611, 1;
-	shfl.sync.bfly.b32 	%r612|%p248, %r610, %r611, %r597, %r599;
+	setp.le.s32 	%p844, %r325, %r324;
+	setp.gt.s32 	%p843, %r325, 0;
+	and.pred  	%p842, %p843, %p844;
+	selp.b32 	%r1794, %r325, %r324, %p842;
+	mov.u32 	%r614, 31;
+	mov.u32 	%r615, 16;
+	mov.u32 	%r616, -1;
+	shfl.sync.bfly.b32 	%r617|%p244, %r1777, %r615, %r614, %r616;
+	add.s32 	%r618, %r617, %r1777;
+	mov.u32 	%r619, 8;
+	shfl.sync.bfly.b32 	%r620|%p245, %r618, %r619, %r614, %r616;
+	add.s32 	%r621, %r620, %r618;
+	mov.u32 	%r622, 4;
+	shfl.sync.bfly.b32 	%r623|%p246, %r621, %r622, %r614, %r616;
+	add.s32 	%r624, %r623, %r621;
+	mov.u32 	%r625, 2;
+	shfl.sync.bfly.b32 	%r626|%p247, %r624, %r625, %r614, %r616;
+	add.s32 	%r627, %r626, %r624;
+	mov.u32 	%r628, 1;
+	shfl.sync.bfly.b32 	%r629|%p248, %r627, %r628, %r614, %r616;
 	// begin inline asm
-	mov.b64 {%r577,%r578}, %fd395;
+	mov.b64 {%r594,%r595}, %fd432;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r580|%p249, %r578, %r598, %r597, %r599;
-	shfl.sync.bfly.b32 	%r579|%p250, %r577, %r598, %r597, %r599;
+	shfl.sync.bfly.b32 	%r597|%p249, %r595, %r615, %r614, %r616;
+	shfl.sync.bfly.b32 	%r596|%p250, %r594, %r615, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd93, {%r579,%r580};
+	mov.b64 %fd107, {%r596,%r597};
 	// end inline asm
-	add.f64 	%fd94, %fd395, %fd93;
+	add.f64 	%fd108, %fd432, %fd107;
 	// begin inline asm
-	mov.b64 {%r581,%r582}, %fd94;
+	mov.b64 {%r598,%r599}, %fd108;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r584|%p251, %r582, %r602, %r597, %r599;
-	shfl.sync.bfly.b32 	%r583|%p252, %r581, %r602, %r597, %r599;
+	shfl.sync.bfly.b32 	%r601|%p251, %r599, %r619, %r614, %r616;
+	shfl.sync.bfly.b32 	%r600|%p252, %r598, %r619, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd95, {%r583,%r584};
+	mov.b64 %fd109, {%r600,%r601};
 	// end inline asm
-	add.f64 	%fd96, %fd94, %fd95;
+	add.f64 	%fd110, %fd108, %fd109;
 	// begin inline asm
-	mov.b64 {%r585,%r586}, %fd96;
+	mov.b64 {%r602,%r603}, %fd110;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r588|%p253, %r586, %r605, %r597, %r599;
-	shfl.sync.bfly.b32 	%r587|%p254, %r585, %r605, %r597, %r599;
+	shfl.sync.bfly.b32 	%r605|%p253, %r603, %r622, %r614, %r616;
+	shfl.sync.bfly.b32 	%r604|%p254, %r602, %r622, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd97, {%r587,%r588};
+	mov.b64 %fd111, {%r604,%r605};
 	// end inline asm
-	add.f64 	%fd98, %fd96, %fd97;
+	add.f64 	%fd112, %fd110, %fd111;
 	// begin inline asm
-	mov.b64 {%r589,%r590}, %fd98;
+	mov.b64 {%r606,%r607}, %fd112;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r592|%p255, %r590, %r608, %r597, %r599;
-	shfl.sync.bfly.b32 	%r591|%p256, %r589, %r608, %r597, %r599;
+	shfl.sync.bfly.b32 	%r609|%p255, %r607, %r625, %r614, %r616;
+	shfl.sync.bfly.b32 	%r608|%p256, %r606, %r625, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd99, {%r591,%r592};
+	mov.b64 %fd113, {%r608,%r609};
 	// end inline asm
-	add.f64 	%fd100, %fd98, %fd99;
+	add.f64 	%fd114, %fd112, %fd113;
 	// begin inline asm
-	mov.b64 {%r593,%r594}, %fd100;
+	mov.b64 {%r610,%r611}, %fd114;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r596|%p257, %r594, %r611, %r597, %r599;
-	shfl.sync.bfly.b32 	%r595|%p258, %r593, %r611, %r597, %r599;
+	shfl.sync.bfly.b32 	%r613|%p257, %r611, %r628, %r614, %r616;
+	shfl.sync.bfly.b32 	%r612|%p258, %r610, %r628, %r614, %r616;
 	// begin inline asm
-	mov.b64 %fd101, {%r595,%r596};
+	mov.b64 %fd115, {%r612,%r613};
 	// end inline asm
-	add.f64 	%fd102, %fd100, %fd101;
-	cvt.f64.f32 	%fd7, %f65;
-	setp.ltu.f64 	%p259, %fd102, %fd7;
+	add.f64 	%fd116, %fd114, %fd115;
+	cvt.f64.f32 	%fd7, %f68;
+	setp.ltu.f64 	%p259, %fd116, %fd7;
 	@%p259 bra 	$L__BB0_131;
 
-	mov.u32 	%r1679, 0;
-	mov.u32 	%r1677, 2139095040;
-	mov.u32 	%r1678, %r1677;
+	mov.u32 	%r1780, 0;
+	mov.u32 	%r1778, 2139095040;
+	mov.u32 	%r1779, %r1778;
 
 $L__BB0_100:
-	mov.u32 	%r1682, 0;
-	shr.u32 	%r617, %r1677, 1;
-	add.s32 	%r59, %r617, %r1679;
-	mov.f64 	%fd397, 0d0000000000000000;
+	mov.u32 	%r1783, 0;
+	shr.u32 	%r634, %r1778, 1;
+	add.s32 	%r59, %r634, %r1780;
+	mov.f64 	%fd434, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_103;
 
 	mov.b32 	%f55, %r59;
-	mov.u32 	%r1682, 0;
-	mov.u32 	%r1680, %r2;
+	mov.u32 	%r1783, 0;
+	mov.u32 	%r1781, %r2;
 
 $L__BB0_102:
-	cvt.s64.s32 	%rd44, %r1680;
+	cvt.s64.s32 	%rd44, %r1781;
 	add.s64 	%rd45, %rd2, %rd44;
 	shl.b64 	%rd46, %rd45, 2;
 	add.s64 	%rd47, %rd1, %rd46;
-	ld.global.f32 	%f242, [%rd47];
-	setp.ltu.f32 	%p264, %f242, 0f00000000;
-	setp.ltu.f32 	%p265, %f242, %f55;
+	ld.global.f32 	%f245, [%rd47];
+	setp.ltu.f32 	%p264, %f245, 0f00000000;
+	setp.ltu.f32 	%p265, %f245, %f55;
 	or.pred  	%p266, %p264, %p265;
-	cvt.f64.f32 	%fd105, %f242;
-	add.f64 	%fd106, %fd397, %fd105;
-	selp.f64 	%fd397, %fd397, %fd106, %p266;
+	cvt.f64.f32 	%fd119, %f245;
+	add.f64 	%fd120, %fd434, %fd119;
+	selp.f64 	%fd434, %fd434, %fd120, %p266;
 	not.pred 	%p267, %p266;
-	selp.u32 	%r619, 1, 0, %p267;
-	add.s32 	%r1682, %r1682, %r619;
-	add.s32 	%r1680, %r1680, %r4;
-	setp.lt.s32 	%p268, %r1680, %r307;
+	selp.u32 	%r636, 1, 0, %p267;
+	add.s32 	%r1783, %r1783, %r636;
+	add.s32 	%r1781, %r1781, %r4;
+	setp.lt.s32 	%p268, %r1781, %r324;
 	@%p268 bra 	$L__BB0_102;
 
 $L__BB0_103:
-	mov.u32 	%r640, 31;
-	mov.u32 	%r641, 16;
-	mov.u32 	%r642, -1;
-	shfl.sync.bfly.b32 	%r643|%p269, %r1682, %r641, %r640, %r642;
-	add.s32 	%r644, %r643, %r1682;
-	mov.u32 	%r645, 8;
-	shfl.sync.bfly.b32 	%r646|%p270, %r644, %r645, %r640, %r642;
-	add.s32 	%r647, %r646, %r644;
-	mov.u32 	%r648, 4;
-	shfl.sync.bfly.b32 	%r649|%p271, %r647, %r648, %r640, %r642;
-	add.s32 	%r650, %r649, %r647;
-	mov.u32 	%r651, 2;
-	shfl.sync.bfly.b32 	%r652|%p272, %r650, %r651, %r640, %r642;
-	add.s32 	%r653, %r652, %r650;
-	mov.u32 	%r654, 1;
-	shfl.sync.bfly.b32 	%r655|%p273, %r653, %r654, %r640, %r642;
+	mov.u32 	%r657, 31;
+	mov.u32 	%r658, 16;
+	mov.u32 	%r659, -1;
+	shfl.sync.bfly.b32 	%r660|%p269, %r1783, %r658, %r657, %r659;
+	add.s32 	%r661, %r660, %r1783;
+	mov.u32 	%r662, 8;
+	shfl.sync.bfly.b32 	%r663|%p270, %r661, %r662, %r657, %r659;
+	add.s32 	%r664, %r663, %r661;
+	mov.u32 	%r665, 4;
+	shfl.sync.bfly.b32 	%r666|%p271, %r664, %r665, %r657, %r659;
+	add.s32 	%r667, %r666, %r664;
+	mov.u32 	%r668, 2;
+	shfl.sync.bfly.b32 	%r669|%p272, %r667, %r668, %r657, %r659;
+	add.s32 	%r670, %r669, %r667;
+	mov.u32 	%r671, 1;
+	shfl.sync.bfly.b32 	%r672|%p273, %r670, %r671, %r657, %r659;
 	// begin inline asm
-	mov.b64 {%r620,%r621}, %fd397;
+	mov.b64 {%r637,%r638}, %fd434;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r623|%p274, %r621, %r641, %r640, %r642;
-	shfl.sync.bfly.b32 	%r622|%p275, %r620, %r641, %r640, %r642;
+	shfl.sync.bfly.b32 	%r640|%p274, %r638, %r658, %r657, %r659;
+	shfl.sync.bfly.b32 	%r639|%p275, %r637, %r658, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd108, {%r622,%r623};
+	mov.b64 %fd122, {%r639,%r640};
 	// end inline asm
-	add.f64 	%fd109, %fd397, %fd108;
+	add.f64 	%fd123, %fd434, %fd122;
 	// begin inline asm
-	mov.b64 {%r624,%r625}, %fd109;
+	mov.b64 {%r641,%r642}, %fd123;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r627|%p276, %r625, %r645, %r640, %r642;
-	shfl.sync.bfly.b32 	%r626|%p277, %r624, %r645, %r640, %r642;
+	shfl.sync.bfly.b32 	%r644|%p276, %r642, %r662, %r657, %r659;
+	shfl.sync.bfly.b32 	%r643|%p277, %r641, %r662, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd110, {%r626,%r627};
+	mov.b64 %fd124, {%r643,%r644};
 	// end inline asm
-	add.f64 	%fd111, %fd109, %fd110;
+	add.f64 	%fd125, %fd123, %fd124;
 	// begin inline asm
-	mov.b64 {%r628,%r629}, %fd111;
+	mov.b64 {%r645,%r646}, %fd125;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r631|%p278, %r629, %r648, %r640, %r642;
-	shfl.sync.bfly.b32 	%r630|%p279, %r628, %r648, %r640, %r642;
+	shfl.sync.bfly.b32 	%r648|%p278, %r646, %r665, %r657, %r659;
+	shfl.sync.bfly.b32 	%r647|%p279, %r645, %r665, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd112, {%r630,%r631};
+	mov.b64 %fd126, {%r647,%r648};
 	// end inline asm
-	add.f64 	%fd113, %fd111, %fd112;
+	add.f64 	%fd127, %fd125, %fd126;
 	// begin inline asm
-	mov.b64 {%r632,%r633}, %fd113;
+	mov.b64 {%r649,%r650}, %fd127;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r635|%p280, %r633, %r651, %r640, %r642;
-	shfl.sync.bfly.b32 	%r634|%p281, %r632, %r651, %r640, %r642;
+	shfl.sync.bfly.b32 	%r652|%p280, %r650, %r668, %r657, %r659;
+	shfl.sync.bfly.b32 	%r651|%p281, %r649, %r668, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd114, {%r634,%r635};
+	mov.b64 %fd128, {%r651,%r652};
 	// end inline asm
-	add.f64 	%fd115, %fd113, %fd114;
+	add.f64 	%fd129, %fd127, %fd128;
 	// begin inline asm
-	mov.b64 {%r636,%r637}, %fd115;
+	mov.b64 {%r653,%r654}, %fd129;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r639|%p282, %r637, %r654, %r640, %r642;
-	shfl.sync.bfly.b32 	%r638|%p283, %r636, %r654, %r640, %r642;
+	shfl.sync.bfly.b32 	%r656|%p282, %r654, %r671, %r657, %r659;
+	shfl.sync.bfly.b32 	%r655|%p283, %r653, %r671, %r657, %r659;
 	// begin inline asm
-	mov.b64 %fd116, {%r638,%r639};
+	mov.b64 %fd130, {%r655,%r656};
 	// end inline asm
-	add.f64 	%fd11, %fd115, %fd116;
-	add.s32 	%r65, %r655, %r653;
+	add.f64 	%fd11, %fd129, %fd130;
+	add.s32 	%r65, %r672, %r670;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_105;
 
@@ -113146,175 +113398,175 @@ $L__BB0_103:
 
 $L__BB0_105:
 	bar.sync 	0;
-	mov.u32 	%r1683, 0;
+	mov.u32 	%r1784, 0;
 	@%p41 bra 	$L__BB0_107;
 
-	ld.shared.u32 	%r1683, [%r8];
+	ld.shared.u32 	%r1784, [%r8];
 
 $L__BB0_107:
-	mov.f64 	%fd398, 0d0000000000000000;
+	mov.f64 	%fd435, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_109;
 
-	ld.shared.f64 	%fd398, [%r9];
+	ld.shared.f64 	%fd435, [%r9];
 
 $L__BB0_109:
-	cvt.f64.f32 	%fd391, %f65;
-	mov.u32 	%r677, 31;
-	mov.u32 	%r678, 16;
-	mov.u32 	%r679, -1;
-	shfl.sync.bfly.b32 	%r680|%p287, %r1683, %r678, %r677, %r679;
-	add.s32 	%r681, %r680, %r1683;
-	mov.u32 	%r682, 8;
-	shfl.sync.bfly.b32 	%r683|%p288, %r681, %r682, %r677, %r679;
-	add.s32 	%r684, %r683, %r681;
-	mov.u32 	%r685, 4;
-	shfl.sync.bfly.b32 	%r686|%p289, %r684, %r685, %r677, %r679;
-	add.s32 	%r687, %r686, %r684;
-	mov.u32 	%r688, 2;
-	shfl.sync.bfly.b32 	%r689|%p290, %r687, %r688, %r677, %r679;
-	add.s32 	%r690, %r689, %r687;
-	mov.u32 	%r691, 1;
-	shfl.sync.bfly.b32 	%r692|%p291, %r690, %r691, %r677, %r679;
+	cvt.f64.f32 	%fd428, %f68;
+	mov.u32 	%r694, 31;
+	mov.u32 	%r695, 16;
+	mov.u32 	%r696, -1;
+	shfl.sync.bfly.b32 	%r697|%p287, %r1784, %r695, %r694, %r696;
+	add.s32 	%r698, %r697, %r1784;
+	mov.u32 	%r699, 8;
+	shfl.sync.bfly.b32 	%r700|%p288, %r698, %r699, %r694, %r696;
+	add.s32 	%r701, %r700, %r698;
+	mov.u32 	%r702, 4;
+	shfl.sync.bfly.b32 	%r703|%p289, %r701, %r702, %r694, %r696;
+	add.s32 	%r704, %r703, %r701;
+	mov.u32 	%r705, 2;
+	shfl.sync.bfly.b32 	%r706|%p290, %r704, %r705, %r694, %r696;
+	add.s32 	%r707, %r706, %r704;
+	mov.u32 	%r708, 1;
+	shfl.sync.bfly.b32 	%r709|%p291, %r707, %r708, %r694, %r696;
 	// begin inline asm
-	mov.b64 {%r657,%r658}, %fd398;
+	mov.b64 {%r674,%r675}, %fd435;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r660|%p292, %r658, %r678, %r677, %r679;
-	shfl.sync.bfly.b32 	%r659|%p293, %r657, %r678, %r677, %r679;
+	shfl.sync.bfly.b32 	%r677|%p292, %r675, %r695, %r694, %r696;
+	shfl.sync.bfly.b32 	%r676|%p293, %r674, %r695, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd119, {%r659,%r660};
+	mov.b64 %fd133, {%r676,%r677};
 	// end inline asm
-	add.f64 	%fd120, %fd398, %fd119;
+	add.f64 	%fd134, %fd435, %fd133;
 	// begin inline asm
-	mov.b64 {%r661,%r662}, %fd120;
+	mov.b64 {%r678,%r679}, %fd134;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r664|%p294, %r662, %r682, %r677, %r679;
-	shfl.sync.bfly.b32 	%r663|%p295, %r661, %r682, %r677, %r679;
+	shfl.sync.bfly.b32 	%r681|%p294, %r679, %r699, %r694, %r696;
+	shfl.sync.bfly.b32 	%r680|%p295, %r678, %r699, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd121, {%r663,%r664};
+	mov.b64 %fd135, {%r680,%r681};
 	// end inline asm
-	add.f64 	%fd122, %fd120, %fd121;
+	add.f64 	%fd136, %fd134, %fd135;
 	// begin inline asm
-	mov.b64 {%r665,%r666}, %fd122;
+	mov.b64 {%r682,%r683}, %fd136;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r668|%p296, %r666, %r685, %r677, %r679;
-	shfl.sync.bfly.b32 	%r667|%p297, %r665, %r685, %r677, %r679;
+	shfl.sync.bfly.b32 	%r685|%p296, %r683, %r702, %r694, %r696;
+	shfl.sync.bfly.b32 	%r684|%p297, %r682, %r702, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd123, {%r667,%r668};
+	mov.b64 %fd137, {%r684,%r685};
 	// end inline asm
-	add.f64 	%fd124, %fd122, %fd123;
+	add.f64 	%fd138, %fd136, %fd137;
 	// begin inline asm
-	mov.b64 {%r669,%r670}, %fd124;
+	mov.b64 {%r686,%r687}, %fd138;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r672|%p298, %r670, %r688, %r677, %r679;
-	shfl.sync.bfly.b32 	%r671|%p299, %r669, %r688, %r677, %r679;
+	shfl.sync.bfly.b32 	%r689|%p298, %r687, %r705, %r694, %r696;
+	shfl.sync.bfly.b32 	%r688|%p299, %r686, %r705, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd125, {%r671,%r672};
+	mov.b64 %fd139, {%r688,%r689};
 	// end inline asm
-	add.f64 	%fd126, %fd124, %fd125;
+	add.f64 	%fd140, %fd138, %fd139;
 	// begin inline asm
-	mov.b64 {%r673,%r674}, %fd126;
+	mov.b64 {%r690,%r691}, %fd140;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r676|%p300, %r674, %r691, %r677, %r679;
-	shfl.sync.bfly.b32 	%r675|%p301, %r673, %r691, %r677, %r679;
+	shfl.sync.bfly.b32 	%r693|%p300, %r691, %r708, %r694, %r696;
+	shfl.sync.bfly.b32 	%r692|%p301, %r690, %r708, %r694, %r696;
 	// begin inline asm
-	mov.b64 %fd127, {%r675,%r676};
+	mov.b64 %fd141, {%r692,%r693};
 	// end inline asm
-	add.f64 	%fd128, %fd126, %fd127;
-	setp.ge.f64 	%p302, %fd128, %fd391;
-	selp.b32 	%r1679, %r59, %r1679, %p302;
-	selp.b32 	%r1678, %r1678, %r59, %p302;
-	sub.s32 	%r1677, %r1678, %r1679;
-	setp.gt.u32 	%p303, %r1677, 1;
+	add.f64 	%fd142, %fd140, %fd141;
+	setp.ge.f64 	%p302, %fd142, %fd428;
+	selp.b32 	%r1780, %r59, %r1780, %p302;
+	selp.b32 	%r1779, %r1779, %r59, %p302;
+	sub.s32 	%r1778, %r1779, %r1780;
+	setp.gt.u32 	%p303, %r1778, 1;
 	@%p303 bra 	$L__BB0_100;
 
-	mov.b32 	%f56, %r1679;
-	mov.u32 	%r1686, 0;
-	mov.f64 	%fd400, 0d0000000000000000;
+	mov.b32 	%f56, %r1780;
+	mov.u32 	%r1787, 0;
+	mov.f64 	%fd437, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_113;
 
-	mov.u32 	%r1684, %r2;
+	mov.u32 	%r1785, %r2;
 
 $L__BB0_112:
-	cvt.s64.s32 	%rd48, %r1684;
+	cvt.s64.s32 	%rd48, %r1785;
 	add.s64 	%rd49, %rd2, %rd48;
 	shl.b64 	%rd50, %rd49, 2;
 	add.s64 	%rd51, %rd1, %rd50;
-	ld.global.f32 	%f243, [%rd51];
-	setp.ge.f32 	%p305, %f243, 0f00000000;
-	setp.gt.f32 	%p306, %f243, %f56;
+	ld.global.f32 	%f246, [%rd51];
+	setp.ge.f32 	%p305, %f246, 0f00000000;
+	setp.gt.f32 	%p306, %f246, %f56;
 	and.pred  	%p307, %p305, %p306;
-	cvt.f64.f32 	%fd131, %f243;
-	add.f64 	%fd132, %fd400, %fd131;
-	selp.f64 	%fd400, %fd132, %fd400, %p307;
-	selp.u32 	%r695, 1, 0, %p307;
-	add.s32 	%r1686, %r1686, %r695;
-	add.s32 	%r1684, %r1684, %r4;
-	setp.lt.s32 	%p308, %r1684, %r307;
+	cvt.f64.f32 	%fd145, %f246;
+	add.f64 	%fd146, %fd437, %fd145;
+	selp.f64 	%fd437, %fd146, %fd437, %p307;
+	selp.u32 	%r712, 1, 0, %p307;
+	add.s32 	%r1787, %r1787, %r712;
+	add.s32 	%r1785, %r1785, %r4;
+	setp.lt.s32 	%p308, %r1785, %r324;
 	@%p308 bra 	$L__BB0_112;
 
 $L__BB0_113:
-	mov.u32 	%r716, 31;
-	mov.u32 	%r717, 16;
-	mov.u32 	%r718, -1;
-	shfl.sync.bfly.b32 	%r719|%p309, %r1686, %r717, %r716, %r718;
-	add.s32 	%r720, %r719, %r1686;
-	mov.u32 	%r721, 8;
-	shfl.sync.bfly.b32 	%r722|%p310, %r720, %r721, %r716, %r718;
-	add.s32 	%r723, %r722, %r720;
-	mov.u32 	%r724, 4;
-	shfl.sync.bfly.b32 	%r725|%p311, %r723, %r724, %r716, %r718;
-	add.s32 	%r726, %r725, %r723;
-	mov.u32 	%r727, 2;
-	shfl.sync.bfly.b32 	%r728|%p312, %r726, %r727, %r716, %r718;
-	add.s32 	%r729, %r728, %r726;
-	mov.u32 	%r730, 1;
-	shfl.sync.bfly.b32 	%r731|%p313, %r729, %r730, %r716, %r718;
+	mov.u32 	%r733, 31;
+	mov.u32 	%r734, 16;
+	mov.u32 	%r735, -1;
+	shfl.sync.bfly.b32 	%r736|%p309, %r1787, %r734, %r733, %r735;
+	add.s32 	%r737, %r736, %r1787;
+	mov.u32 	%r738, 8;
+	shfl.sync.bfly.b32 	%r739|%p310, %r737, %r738, %r733, %r735;
+	add.s32 	%r740, %r739, %r737;
+	mov.u32 	%r741, 4;
+	shfl.sync.bfly.b32 	%r742|%p311, %r740, %r741, %r733, %r735;
+	add.s32 	%r743, %r742, %r740;
+	mov.u32 	%r744, 2;
+	shfl.sync.bfly.b32 	%r745|%p312, %r743, %r744, %r733, %r735;
+	add.s32 	%r746, %r745, %r743;
+	mov.u32 	%r747, 1;
+	shfl.sync.bfly.b32 	%r748|%p313, %r746, %r747, %r733, %r735;
 	// begin inline asm
-	mov.b64 {%r696,%r697}, %fd400;
+	mov.b64 {%r713,%r714}, %fd437;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r699|%p314, %r697, %r717, %r716, %r718;
-	shfl.sync.bfly.b32 	%r698|%p315, %r696, %r717, %r716, %r718;
+	shfl.sync.bfly.b32 	%r716|%p314, %r714, %r734, %r733, %r735;
+	shfl.sync.bfly.b32 	%r715|%p315, %r713, %r734, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd134, {%r698,%r699};
+	mov.b64 %fd148, {%r715,%r716};
 	// end inline asm
-	add.f64 	%fd135, %fd400, %fd134;
+	add.f64 	%fd149, %fd437, %fd148;
 	// begin inline asm
-	mov.b64 {%r700,%r701}, %fd135;
+	mov.b64 {%r717,%r718}, %fd149;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r703|%p316, %r701, %r721, %r716, %r718;
-	shfl.sync.bfly.b32 	%r702|%p317, %r700, %r721, %r716, %r718;
+	shfl.sync.bfly.b32 	%r720|%p316, %r718, %r738, %r733, %r735;
+	shfl.sync.bfly.b32 	%r719|%p317, %r717, %r738, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd136, {%r702,%r703};
+	mov.b64 %fd150, {%r719,%r720};
 	// end inline asm
-	add.f64 	%fd137, %fd135, %fd136;
+	add.f64 	%fd151, %fd149, %fd150;
 	// begin inline asm
-	mov.b64 {%r704,%r705}, %fd137;
+	mov.b64 {%r721,%r722}, %fd151;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r707|%p318, %r705, %r724, %r716, %r718;
-	shfl.sync.bfly.b32 	%r706|%p319, %r704, %r724, %r716, %r718;
+	shfl.sync.bfly.b32 	%r724|%p318, %r722, %r741, %r733, %r735;
+	shfl.sync.bfly.b32 	%r723|%p319, %r721, %r741, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd138, {%r706,%r707};
+	mov.b64 %fd152, {%r723,%r724};
 	// end inline asm
-	add.f64 	%fd139, %fd137, %fd138;
+	add.f64 	%fd153, %fd151, %fd152;
 	// begin inline asm
-	mov.b64 {%r708,%r709}, %fd139;
+	mov.b64 {%r725,%r726}, %fd153;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r711|%p320, %r709, %r727, %r716, %r718;
-	shfl.sync.bfly.b32 	%r710|%p321, %r708, %r727, %r716, %r718;
+	shfl.sync.bfly.b32 	%r728|%p320, %r726, %r744, %r733, %r735;
+	shfl.sync.bfly.b32 	%r727|%p321, %r725, %r744, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd140, {%r710,%r711};
+	mov.b64 %fd154, {%r727,%r728};
 	// end inline asm
-	add.f64 	%fd141, %fd139, %fd140;
+	add.f64 	%fd155, %fd153, %fd154;
 	// begin inline asm
-	mov.b64 {%r712,%r713}, %fd141;
+	mov.b64 {%r729,%r730}, %fd155;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r715|%p322, %r713, %r730, %r716, %r718;
-	shfl.sync.bfly.b32 	%r714|%p323, %r712, %r730, %r716, %r718;
+	shfl.sync.bfly.b32 	%r732|%p322, %r730, %r747, %r733, %r735;
+	shfl.sync.bfly.b32 	%r731|%p323, %r729, %r747, %r733, %r735;
 	// begin inline asm
-	mov.b64 %fd142, {%r714,%r715};
+	mov.b64 %fd156, {%r731,%r732};
 	// end inline asm
-	add.f64 	%fd17, %fd141, %fd142;
-	add.s32 	%r76, %r731, %r729;
+	add.f64 	%fd17, %fd155, %fd156;
+	add.s32 	%r76, %r748, %r746;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_115;
 
@@ -113323,162 +113575,162 @@ $L__BB0_113:
 
 $L__BB0_115:
 	bar.sync 	0;
-	mov.u32 	%r1687, 0;
+	mov.u32 	%r1788, 0;
 	@%p41 bra 	$L__BB0_117;
 
-	ld.shared.u32 	%r1687, [%r8];
+	ld.shared.u32 	%r1788, [%r8];
 
 $L__BB0_117:
-	mov.f64 	%fd403, 0d0000000000000000;
-	mov.f64 	%fd401, %fd403;
+	mov.f64 	%fd440, 0d0000000000000000;
+	mov.f64 	%fd438, %fd440;
 	@%p41 bra 	$L__BB0_119;
 
-	ld.shared.f64 	%fd401, [%r9];
+	ld.shared.f64 	%fd438, [%r9];
 
 $L__BB0_119:
-	mov.u32 	%r754, 31;
-	mov.u32 	%r755, 16;
-	mov.u32 	%r756, -1;
-	shfl.sync.bfly.b32 	%r757|%p327, %r1687, %r755, %r754, %r756;
-	add.s32 	%r758, %r757, %r1687;
-	mov.u32 	%r759, 8;
-	shfl.sync.bfly.b32 	%r760|%p328, %r758, %r759, %r754, %r756;
-	add.s32 	%r761, %r760, %r758;
-	mov.u32 	%r762, 4;
-	shfl.sync.bfly.b32 	%r763|%p329, %r761, %r762, %r754, %r756;
-	add.s32 	%r764, %r763, %r761;
-	mov.u32 	%r765, 2;
-	shfl.sync.bfly.b32 	%r766|%p330, %r764, %r765, %r754, %r756;
-	add.s32 	%r767, %r766, %r764;
-	mov.u32 	%r768, 1;
-	shfl.sync.bfly.b32 	%r769|%p331, %r767, %r768, %r754, %r756;
+	mov.u32 	%r771, 31;
+	mov.u32 	%r772, 16;
+	mov.u32 	%r773, -1;
+	shfl.sync.bfly.b32 	%r774|%p327, %r1788, %r772, %r771, %r773;
+	add.s32 	%r775, %r774, %r1788;
+	mov.u32 	%r776, 8;
+	shfl.sync.bfly.b32 	%r777|%p328, %r775, %r776, %r771, %r773;
+	add.s32 	%r778, %r777, %r775;
+	mov.u32 	%r779, 4;
+	shfl.sync.bfly.b32 	%r780|%p329, %r778, %r779, %r771, %r773;
+	add.s32 	%r781, %r780, %r778;
+	mov.u32 	%r782, 2;
+	shfl.sync.bfly.b32 	%r783|%p330, %r781, %r782, %r771, %r773;
+	add.s32 	%r784, %r783, %r781;
+	mov.u32 	%r785, 1;
+	shfl.sync.bfly.b32 	%r786|%p331, %r784, %r785, %r771, %r773;
 	// begin inline asm
-	mov.b64 {%r733,%r734}, %fd401;
+	mov.b64 {%r750,%r751}, %fd438;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r736|%p332, %r734, %r755, %r754, %r756;
-	shfl.sync.bfly.b32 	%r735|%p333, %r733, %r755, %r754, %r756;
+	shfl.sync.bfly.b32 	%r753|%p332, %r751, %r772, %r771, %r773;
+	shfl.sync.bfly.b32 	%r752|%p333, %r750, %r772, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd145, {%r735,%r736};
+	mov.b64 %fd159, {%r752,%r753};
 	// end inline asm
-	add.f64 	%fd146, %fd401, %fd145;
+	add.f64 	%fd160, %fd438, %fd159;
 	// begin inline asm
-	mov.b64 {%r737,%r738}, %fd146;
+	mov.b64 {%r754,%r755}, %fd160;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r740|%p334, %r738, %r759, %r754, %r756;
-	shfl.sync.bfly.b32 	%r739|%p335, %r737, %r759, %r754, %r756;
+	shfl.sync.bfly.b32 	%r757|%p334, %r755, %r776, %r771, %r773;
+	shfl.sync.bfly.b32 	%r756|%p335, %r754, %r776, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd147, {%r739,%r740};
-	// end inline asm
-	add.f64 	%fd148, %fd146, %fd147;
-	// begin inline asm
-	mov.b64 {%r741,%r742}, %fd148;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r744|%p336, %r742, %r762, %r754, %r756;
-	shfl.sync.bfly.b32 	%r743|%p337, %r741, %r762, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd149, {%r743,%r744};
-	// end inline asm
-	add.f64 	%fd150, %fd148, %fd149;
-	// begin inline asm
-	mov.b64 {%r745,%r746}, %fd150;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r748|%p338, %r746, %r765, %r754, %r756;
-	shfl.sync.bfly.b32 	%r747|%p339, %r745, %r765, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd151, {%r747,%r748};
-	// end inline asm
-	add.f64 	%fd152, %fd150, %fd151;
-	// begin inline asm
-	mov.b64 {%r749,%r750}, %fd152;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r752|%p340, %r750, %r768, %r754, %r756;
-	shfl.sync.bfly.b32 	%r751|%p341, %r749, %r768, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd153, {%r751,%r752};
-	// end inline asm
-	add.f64 	%fd20, %fd152, %fd153;
-	add.s32 	%r79, %r769, %r767;
-	mov.u32 	%r1690, 0;
-	@%p18 bra 	$L__BB0_122;
-
-	mov.f64 	%fd403, 0d0000000000000000;
-	mov.u32 	%r1688, %r2;
-
-$L__BB0_121:
-	cvt.s64.s32 	%rd52, %r1688;
-	add.s64 	%rd53, %rd2, %rd52;
-	shl.b64 	%rd54, %rd53, 2;
-	add.s64 	%rd55, %rd1, %rd54;
-	ld.global.f32 	%f244, [%rd55];
-	setp.ltu.f32 	%p343, %f244, 0f00000000;
-	setp.ltu.f32 	%p344, %f244, %f56;
-	or.pred  	%p345, %p343, %p344;
-	cvt.f64.f32 	%fd156, %f244;
-	add.f64 	%fd157, %fd403, %fd156;
-	selp.f64 	%fd403, %fd403, %fd157, %p345;
-	not.pred 	%p346, %p345;
-	selp.u32 	%r771, 1, 0, %p346;
-	add.s32 	%r1690, %r1690, %r771;
-	add.s32 	%r1688, %r1688, %r4;
-	setp.lt.s32 	%p347, %r1688, %r307;
-	@%p347 bra 	$L__BB0_121;
-
-$L__BB0_122:
-	shfl.sync.bfly.b32 	%r795|%p348, %r1690, %r755, %r754, %r756;
-	add.s32 	%r796, %r795, %r1690;
-	shfl.sync.bfly.b32 	%r798|%p349, %r796, %r759, %r754, %r756;
-	add.s32 	%r799, %r798, %r796;
-	shfl.sync.bfly.b32 	%r801|%p350, %r799, %r762, %r754, %r756;
-	add.s32 	%r802, %r801, %r799;
-	shfl.sync.bfly.b32 	%r804|%p351, %r802, %r765, %r754, %r756;
-	add.s32 	%r805, %r804, %r802;
-	shfl.sync.bfly.b32 	%r807|%p352, %r805, %r768, %r754, %r756;
-	// begin inline asm
-	mov.b64 {%r772,%r773}, %fd403;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r775|%p353, %r773, %r755, %r754, %r756;
-	shfl.sync.bfly.b32 	%r774|%p354, %r772, %r755, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd159, {%r774,%r775};
-	// end inline asm
-	add.f64 	%fd160, %fd403, %fd159;
-	// begin inline asm
-	mov.b64 {%r776,%r777}, %fd160;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r779|%p355, %r777, %r759, %r754, %r756;
-	shfl.sync.bfly.b32 	%r778|%p356, %r776, %r759, %r754, %r756;
-	// begin inline asm
-	mov.b64 %fd161, {%r778,%r779};
+	mov.b64 %fd161, {%r756,%r757};
 	// end inline asm
 	add.f64 	%fd162, %fd160, %fd161;
 	// begin inline asm
-	mov.b64 {%r780,%r781}, %fd162;
+	mov.b64 {%r758,%r759}, %fd162;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r783|%p357, %r781, %r762, %r754, %r756;
-	shfl.sync.bfly.b32 	%r782|%p358, %r780, %r762, %r754, %r756;
+	shfl.sync.bfly.b32 	%r761|%p336, %r759, %r779, %r771, %r773;
+	shfl.sync.bfly.b32 	%r760|%p337, %r758, %r779, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd163, {%r782,%r783};
+	mov.b64 %fd163, {%r760,%r761};
 	// end inline asm
 	add.f64 	%fd164, %fd162, %fd163;
 	// begin inline asm
-	mov.b64 {%r784,%r785}, %fd164;
+	mov.b64 {%r762,%r763}, %fd164;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r787|%p359, %r785, %r765, %r754, %r756;
-	shfl.sync.bfly.b32 	%r786|%p360, %r784, %r765, %r754, %r756;
+	shfl.sync.bfly.b32 	%r765|%p338, %r763, %r782, %r771, %r773;
+	shfl.sync.bfly.b32 	%r764|%p339, %r762, %r782, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd165, {%r786,%r787};
+	mov.b64 %fd165, {%r764,%r765};
 	// end inline asm
 	add.f64 	%fd166, %fd164, %fd165;
 	// begin inline asm
-	mov.b64 {%r788,%r789}, %fd166;
+	mov.b64 {%r766,%r767}, %fd166;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r791|%p361, %r789, %r768, %r754, %r756;
-	shfl.sync.bfly.b32 	%r790|%p362, %r788, %r768, %r754, %r756;
+	shfl.sync.bfly.b32 	%r769|%p340, %r767, %r785, %r771, %r773;
+	shfl.sync.bfly.b32 	%r768|%p341, %r766, %r785, %r771, %r773;
 	// begin inline asm
-	mov.b64 %fd167, {%r790,%r791};
+	mov.b64 %fd167, {%r768,%r769};
 	// end inline asm
-	add.f64 	%fd24, %fd166, %fd167;
-	add.s32 	%r85, %r807, %r805;
+	add.f64 	%fd20, %fd166, %fd167;
+	add.s32 	%r79, %r786, %r784;
+	mov.u32 	%r1791, 0;
+	@%p18 bra 	$L__BB0_122;
+
+	mov.f64 	%fd440, 0d0000000000000000;
+	mov.u32 	%r1789, %r2;
+
+$L__BB0_121:
+	cvt.s64.s32 	%rd52, %r1789;
+	add.s64 	%rd53, %rd2, %rd52;
+	shl.b64 	%rd54, %rd53, 2;
+	add.s64 	%rd55, %rd1, %rd54;
+	ld.global.f32 	%f247, [%rd55];
+	setp.ltu.f32 	%p343, %f247, 0f00000000;
+	setp.ltu.f32 	%p344, %f247, %f56;
+	or.pred  	%p345, %p343, %p344;
+	cvt.f64.f32 	%fd170, %f247;
+	add.f64 	%fd171, %fd440, %fd170;
+	selp.f64 	%fd440, %fd440, %fd171, %p345;
+	not.pred 	%p346, %p345;
+	selp.u32 	%r788, 1, 0, %p346;
+	add.s32 	%r1791, %r1791, %r788;
+	add.s32 	%r1789, %r1789, %r4;
+	setp.lt.s32 	%p347, %r1789, %r324;
+	@%p347 bra 	$L__BB0_121;
+
+$L__BB0_122:
+	shfl.sync.bfly.b32 	%r812|%p348, %r1791, %r772, %r771, %r773;
+	add.s32 	%r813, %r812, %r1791;
+	shfl.sync.bfly.b32 	%r815|%p349, %r813, %r776, %r771, %r773;
+	add.s32 	%r816, %r815, %r813;
+	shfl.sync.bfly.b32 	%r818|%p350, %r816, %r779, %r771, %r773;
+	add.s32 	%r819, %r818, %r816;
+	shfl.sync.bfly.b32 	%r821|%p351, %r819, %r782, %r771, %r773;
+	add.s32 	%r822, %r821, %r819;
+	shfl.sync.bfly.b32 	%r824|%p352, %r822, %r785, %r771, %r773;
+	// begin inline asm
+	mov.b64 {%r789,%r790}, %fd440;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r792|%p353, %r790, %r772, %r771, %r773;
+	shfl.sync.bfly.b32 	%r791|%p354, %r789, %r772, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd173, {%r791,%r792};
+	// end inline asm
+	add.f64 	%fd174, %fd440, %fd173;
+	// begin inline asm
+	mov.b64 {%r793,%r794}, %fd174;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r796|%p355, %r794, %r776, %r771, %r773;
+	shfl.sync.bfly.b32 	%r795|%p356, %r793, %r776, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd175, {%r795,%r796};
+	// end inline asm
+	add.f64 	%fd176, %fd174, %fd175;
+	// begin inline asm
+	mov.b64 {%r797,%r798}, %fd176;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r800|%p357, %r798, %r779, %r771, %r773;
+	shfl.sync.bfly.b32 	%r799|%p358, %r797, %r779, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd177, {%r799,%r800};
+	// end inline asm
+	add.f64 	%fd178, %fd176, %fd177;
+	// begin inline asm
+	mov.b64 {%r801,%r802}, %fd178;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r804|%p359, %r802, %r782, %r771, %r773;
+	shfl.sync.bfly.b32 	%r803|%p360, %r801, %r782, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd179, {%r803,%r804};
+	// end inline asm
+	add.f64 	%fd180, %fd178, %fd179;
+	// begin inline asm
+	mov.b64 {%r805,%r806}, %fd180;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r808|%p361, %r806, %r785, %r771, %r773;
+	shfl.sync.bfly.b32 	%r807|%p362, %r805, %r785, %r771, %r773;
+	// begin inline asm
+	mov.b64 %fd181, {%r807,%r808};
+	// end inline asm
+	add.f64 	%fd24, %fd180, %fd181;
+	add.s32 	%r85, %r824, %r822;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_124;
 
@@ -113487,202 +113739,202 @@ $L__BB0_122:
 
 $L__BB0_124:
 	bar.sync 	0;
-	mov.u32 	%r1691, 0;
+	mov.u32 	%r1792, 0;
 	@%p41 bra 	$L__BB0_126;
 
-	ld.shared.u32 	%r1691, [%r8];
+	ld.shared.u32 	%r1792, [%r8];
 
 $L__BB0_126:
-	mov.f64 	%fd404, 0d0000000000000000;
+	mov.f64 	%fd441, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_128;
 
-	ld.shared.f64 	%fd404, [%r9];
+	ld.shared.f64 	%fd441, [%r9];
 
 $L__BB0_128:
-	mov.u32 	%r829, 31;
-	mov.u32 	%r830, 16;
-	mov.u32 	%r831, -1;
-	shfl.sync.bfly.b32 	%r832|%p366, %r1691, %r830, %r829, %r831;
-	add.s32 	%r833, %r832, %r1691;
-	mov.u32 	%r834, 8;
-	shfl.sync.bfly.b32 	%r835|%p367, %r833, %r834, %r829, %r831;
-	add.s32 	%r836, %r835, %r833;
-	mov.u32 	%r837, 4;
-	shfl.sync.bfly.b32 	%r838|%p368, %r836, %r837, %r829, %r831;
-	add.s32 	%r839, %r838, %r836;
-	mov.u32 	%r840, 2;
-	shfl.sync.bfly.b32 	%r841|%p369, %r839, %r840, %r829, %r831;
-	add.s32 	%r842, %r841, %r839;
-	mov.u32 	%r843, 1;
-	shfl.sync.bfly.b32 	%r844|%p370, %r842, %r843, %r829, %r831;
+	mov.u32 	%r846, 31;
+	mov.u32 	%r847, 16;
+	mov.u32 	%r848, -1;
+	shfl.sync.bfly.b32 	%r849|%p366, %r1792, %r847, %r846, %r848;
+	add.s32 	%r850, %r849, %r1792;
+	mov.u32 	%r851, 8;
+	shfl.sync.bfly.b32 	%r852|%p367, %r850, %r851, %r846, %r848;
+	add.s32 	%r853, %r852, %r850;
+	mov.u32 	%r854, 4;
+	shfl.sync.bfly.b32 	%r855|%p368, %r853, %r854, %r846, %r848;
+	add.s32 	%r856, %r855, %r853;
+	mov.u32 	%r857, 2;
+	shfl.sync.bfly.b32 	%r858|%p369, %r856, %r857, %r846, %r848;
+	add.s32 	%r859, %r858, %r856;
+	mov.u32 	%r860, 1;
+	shfl.sync.bfly.b32 	%r861|%p370, %r859, %r860, %r846, %r848;
 	// begin inline asm
-	mov.b64 {%r809,%r810}, %fd404;
+	mov.b64 {%r826,%r827}, %fd441;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r812|%p371, %r810, %r830, %r829, %r831;
-	shfl.sync.bfly.b32 	%r811|%p372, %r809, %r830, %r829, %r831;
+	shfl.sync.bfly.b32 	%r829|%p371, %r827, %r847, %r846, %r848;
+	shfl.sync.bfly.b32 	%r828|%p372, %r826, %r847, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd170, {%r811,%r812};
+	mov.b64 %fd184, {%r828,%r829};
 	// end inline asm
-	add.f64 	%fd171, %fd404, %fd170;
+	add.f64 	%fd185, %fd441, %fd184;
 	// begin inline asm
-	mov.b64 {%r813,%r814}, %fd171;
+	mov.b64 {%r830,%r831}, %fd185;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r816|%p373, %r814, %r834, %r829, %r831;
-	shfl.sync.bfly.b32 	%r815|%p374, %r813, %r834, %r829, %r831;
+	shfl.sync.bfly.b32 	%r833|%p373, %r831, %r851, %r846, %r848;
+	shfl.sync.bfly.b32 	%r832|%p374, %r830, %r851, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd172, {%r815,%r816};
+	mov.b64 %fd186, {%r832,%r833};
 	// end inline asm
-	add.f64 	%fd173, %fd171, %fd172;
+	add.f64 	%fd187, %fd185, %fd186;
 	// begin inline asm
-	mov.b64 {%r817,%r818}, %fd173;
+	mov.b64 {%r834,%r835}, %fd187;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r820|%p375, %r818, %r837, %r829, %r831;
-	shfl.sync.bfly.b32 	%r819|%p376, %r817, %r837, %r829, %r831;
+	shfl.sync.bfly.b32 	%r837|%p375, %r835, %r854, %r846, %r848;
+	shfl.sync.bfly.b32 	%r836|%p376, %r834, %r854, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd174, {%r819,%r820};
+	mov.b64 %fd188, {%r836,%r837};
 	// end inline asm
-	add.f64 	%fd175, %fd173, %fd174;
+	add.f64 	%fd189, %fd187, %fd188;
 	// begin inline asm
-	mov.b64 {%r821,%r822}, %fd175;
+	mov.b64 {%r838,%r839}, %fd189;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r824|%p377, %r822, %r840, %r829, %r831;
-	shfl.sync.bfly.b32 	%r823|%p378, %r821, %r840, %r829, %r831;
+	shfl.sync.bfly.b32 	%r841|%p377, %r839, %r857, %r846, %r848;
+	shfl.sync.bfly.b32 	%r840|%p378, %r838, %r857, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd176, {%r823,%r824};
+	mov.b64 %fd190, {%r840,%r841};
 	// end inline asm
-	add.f64 	%fd177, %fd175, %fd176;
+	add.f64 	%fd191, %fd189, %fd190;
 	// begin inline asm
-	mov.b64 {%r825,%r826}, %fd177;
+	mov.b64 {%r842,%r843}, %fd191;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r828|%p379, %r826, %r843, %r829, %r831;
-	shfl.sync.bfly.b32 	%r827|%p380, %r825, %r843, %r829, %r831;
+	shfl.sync.bfly.b32 	%r845|%p379, %r843, %r860, %r846, %r848;
+	shfl.sync.bfly.b32 	%r844|%p380, %r842, %r860, %r846, %r848;
 	// begin inline asm
-	mov.b64 %fd178, {%r827,%r828};
+	mov.b64 %fd192, {%r844,%r845};
 	// end inline asm
-	add.s32 	%r845, %r844, %r842;
-	sub.s32 	%r88, %r845, %r79;
+	add.s32 	%r862, %r861, %r859;
+	sub.s32 	%r88, %r862, %r79;
 	setp.leu.f32 	%p381, %f56, 0f00000000;
-	mov.u32 	%r1692, %r88;
+	mov.u32 	%r1793, %r88;
 	@%p381 bra 	$L__BB0_130;
 
-	cvt.f64.f32 	%fd392, %f65;
-	sub.f64 	%fd180, %fd392, %fd20;
-	cvt.f64.f32 	%fd181, %f56;
-	div.rn.f64 	%fd182, %fd180, %fd181;
-	cvt.rpi.f64.f64 	%fd183, %fd182;
-	cvt.rzi.s32.f64 	%r1692, %fd183;
+	cvt.f64.f32 	%fd429, %f68;
+	sub.f64 	%fd194, %fd429, %fd20;
+	cvt.f64.f32 	%fd195, %f56;
+	div.rn.f64 	%fd196, %fd194, %fd195;
+	cvt.rpi.f64.f64 	%fd197, %fd196;
+	cvt.rzi.s32.f64 	%r1793, %fd197;
 
 $L__BB0_130:
-	setp.le.s32 	%p790, %r308, %r307;
-	setp.gt.s32 	%p789, %r308, 0;
-	and.pred  	%p788, %p789, %p790;
-	min.s32 	%r846, %r1692, %r88;
-	max.s32 	%r847, %r846, 1;
-	add.s32 	%r848, %r847, %r79;
-	selp.b32 	%r849, %r308, %r307, %p788;
-	min.s32 	%r1693, %r849, %r848;
+	setp.le.s32 	%p847, %r325, %r324;
+	setp.gt.s32 	%p846, %r325, 0;
+	and.pred  	%p845, %p846, %p847;
+	min.s32 	%r863, %r1793, %r88;
+	max.s32 	%r864, %r863, 1;
+	add.s32 	%r865, %r864, %r79;
+	selp.b32 	%r866, %r325, %r324, %p845;
+	min.s32 	%r1794, %r866, %r865;
 
 $L__BB0_131:
-	setp.ge.s32 	%p385, %r1693, %r307;
+	setp.ge.s32 	%p385, %r1794, %r324;
 	@%p385 bra 	$L__BB0_188;
 
-	mov.u32 	%r1696, 0;
-	mov.u32 	%r1694, 2139095040;
-	mov.u32 	%r1695, %r1694;
+	mov.u32 	%r1797, 0;
+	mov.u32 	%r1795, 2139095040;
+	mov.u32 	%r1796, %r1795;
 
 $L__BB0_133:
-	mov.u32 	%r1699, 0;
-	shr.u32 	%r854, %r1694, 1;
-	add.s32 	%r96, %r854, %r1696;
-	mov.f64 	%fd406, 0d0000000000000000;
+	mov.u32 	%r1800, 0;
+	shr.u32 	%r871, %r1795, 1;
+	add.s32 	%r96, %r871, %r1797;
+	mov.f64 	%fd443, 0d0000000000000000;
 	@%p18 bra 	$L__BB0_136;
 
 	mov.b32 	%f57, %r96;
-	mov.u32 	%r1699, 0;
-	mov.u32 	%r1697, %r2;
+	mov.u32 	%r1800, 0;
+	mov.u32 	%r1798, %r2;
 
 $L__BB0_135:
-	cvt.s64.s32 	%rd56, %r1697;
+	cvt.s64.s32 	%rd56, %r1798;
 	add.s64 	%rd57, %rd2, %rd56;
 	shl.b64 	%rd58, %rd57, 2;
 	add.s64 	%rd59, %rd1, %rd58;
-	ld.global.f32 	%f245, [%rd59];
-	setp.ltu.f32 	%p387, %f245, 0f00000000;
-	setp.ltu.f32 	%p388, %f245, %f57;
+	ld.global.f32 	%f248, [%rd59];
+	setp.ltu.f32 	%p387, %f248, 0f00000000;
+	setp.ltu.f32 	%p388, %f248, %f57;
 	or.pred  	%p389, %p387, %p388;
-	cvt.f64.f32 	%fd186, %f245;
-	add.f64 	%fd187, %fd406, %fd186;
-	selp.f64 	%fd406, %fd406, %fd187, %p389;
+	cvt.f64.f32 	%fd200, %f248;
+	add.f64 	%fd201, %fd443, %fd200;
+	selp.f64 	%fd443, %fd443, %fd201, %p389;
 	not.pred 	%p390, %p389;
-	selp.u32 	%r856, 1, 0, %p390;
-	add.s32 	%r1699, %r1699, %r856;
-	add.s32 	%r1697, %r1697, %r4;
-	setp.lt.s32 	%p391, %r1697, %r307;
+	selp.u32 	%r873, 1, 0, %p390;
+	add.s32 	%r1800, %r1800, %r873;
+	add.s32 	%r1798, %r1798, %r4;
+	setp.lt.s32 	%p391, %r1798, %r324;
 	@%p391 bra 	$L__BB0_135;
 
 $L__BB0_136:
-	mov.u32 	%r877, 31;
-	mov.u32 	%r878, 16;
-	mov.u32 	%r879, -1;
-	shfl.sync.bfly.b32 	%r880|%p392, %r1699, %r878, %r877, %r879;
-	add.s32 	%r881, %r880, %r1699;
-	mov.u32 	%r882, 8;
-	shfl.sync.bfly.b32 	%r883|%p393, %r881, %r882, %r877, %r879;
-	add.s32 	%r884, %r883, %r881;
-	mov.u32 	%r885, 4;
-	shfl.sync.bfly.b32 	%r886|%p394, %r884, %r885, %r877, %r879;
-	add.s32 	%r887, %r886, %r884;
-	mov.u32 	%r888, 2;
-	shfl.sync.bfly.b32 	%r889|%p395, %r887, %r888, %r877, %r879;
-	add.s32 	%r890, %r889, %r887;
-	mov.u32 	%r891, 1;
-	shfl.sync.bfly.b32 	%r892|%p396, %r890, %r891, %r877, %r879;
+	mov.u32 	%r894, 31;
+	mov.u32 	%r895, 16;
+	mov.u32 	%r896, -1;
+	shfl.sync.bfly.b32 	%r897|%p392, %r1800, %r895, %r894, %r896;
+	add.s32 	%r898, %r897, %r1800;
+	mov.u32 	%r899, 8;
+	shfl.sync.bfly.b32 	%r900|%p393, %r898, %r899, %r894, %r896;
+	add.s32 	%r901, %r900, %r898;
+	mov.u32 	%r902, 4;
+	shfl.sync.bfly.b32 	%r903|%p394, %r901, %r902, %r894, %r896;
+	add.s32 	%r904, %r903, %r901;
+	mov.u32 	%r905, 2;
+	shfl.sync.bfly.b32 	%r906|%p395, %r904, %r905, %r894, %r896;
+	add.s32 	%r907, %r906, %r904;
+	mov.u32 	%r908, 1;
+	shfl.sync.bfly.b32 	%r909|%p396, %r907, %r908, %r894, %r896;
 	// begin inline asm
-	mov.b64 {%r857,%r858}, %fd406;
+	mov.b64 {%r874,%r875}, %fd443;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r860|%p397, %r858, %r878, %r877, %r879;
-	shfl.sync.bfly.b32 	%r859|%p398, %r857, %r878, %r877, %r879;
+	shfl.sync.bfly.b32 	%r877|%p397, %r875, %r895, %r894, %r896;
+	shfl.sync.bfly.b32 	%r876|%p398, %r874, %r895, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd189, {%r859,%r860};
+	mov.b64 %fd203, {%r876,%r877};
 	// end inline asm
-	add.f64 	%fd190, %fd406, %fd189;
+	add.f64 	%fd204, %fd443, %fd203;
 	// begin inline asm
-	mov.b64 {%r861,%r862}, %fd190;
+	mov.b64 {%r878,%r879}, %fd204;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r864|%p399, %r862, %r882, %r877, %r879;
-	shfl.sync.bfly.b32 	%r863|%p400, %r861, %r882, %r877, %r879;
+	shfl.sync.bfly.b32 	%r881|%p399, %r879, %r899, %r894, %r896;
+	shfl.sync.bfly.b32 	%r880|%p400, %r878, %r899, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd191, {%r863,%r864};
+	mov.b64 %fd205, {%r880,%r881};
 	// end inline asm
-	add.f64 	%fd192, %fd190, %fd191;
+	add.f64 	%fd206, %fd204, %fd205;
 	// begin inline asm
-	mov.b64 {%r865,%r866}, %fd192;
+	mov.b64 {%r882,%r883}, %fd206;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r868|%p401, %r866, %r885, %r877, %r879;
-	shfl.sync.bfly.b32 	%r867|%p402, %r865, %r885, %r877, %r879;
+	shfl.sync.bfly.b32 	%r885|%p401, %r883, %r902, %r894, %r896;
+	shfl.sync.bfly.b32 	%r884|%p402, %r882, %r902, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd193, {%r867,%r868};
+	mov.b64 %fd207, {%r884,%r885};
 	// end inline asm
-	add.f64 	%fd194, %fd192, %fd193;
+	add.f64 	%fd208, %fd206, %fd207;
 	// begin inline asm
-	mov.b64 {%r869,%r870}, %fd194;
+	mov.b64 {%r886,%r887}, %fd208;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r872|%p403, %r870, %r888, %r877, %r879;
-	shfl.sync.bfly.b32 	%r871|%p404, %r869, %r888, %r877, %r879;
+	shfl.sync.bfly.b32 	%r889|%p403, %r887, %r905, %r894, %r896;
+	shfl.sync.bfly.b32 	%r888|%p404, %r886, %r905, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd195, {%r871,%r872};
+	mov.b64 %fd209, {%r888,%r889};
 	// end inline asm
-	add.f64 	%fd196, %fd194, %fd195;
+	add.f64 	%fd210, %fd208, %fd209;
 	// begin inline asm
-	mov.b64 {%r873,%r874}, %fd196;
+	mov.b64 {%r890,%r891}, %fd210;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r876|%p405, %r874, %r891, %r877, %r879;
-	shfl.sync.bfly.b32 	%r875|%p406, %r873, %r891, %r877, %r879;
+	shfl.sync.bfly.b32 	%r893|%p405, %r891, %r908, %r894, %r896;
+	shfl.sync.bfly.b32 	%r892|%p406, %r890, %r908, %r894, %r896;
 	// begin inline asm
-	mov.b64 %fd197, {%r875,%r876};
+	mov.b64 %fd211, {%r892,%r893};
 	// end inline asm
-	add.f64 	%fd30, %fd196, %fd197;
-	add.s32 	%r102, %r892, %r890;
+	add.f64 	%fd30, %fd210, %fd211;
+	add.s32 	%r102, %r909, %r907;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_138;
 
@@ -113691,174 +113943,174 @@ $L__BB0_136:
 
 $L__BB0_138:
 	bar.sync 	0;
-	mov.u32 	%r1700, 0;
+	mov.u32 	%r1801, 0;
 	@%p41 bra 	$L__BB0_140;
 
-	ld.shared.u32 	%r1700, [%r8];
+	ld.shared.u32 	%r1801, [%r8];
 
 $L__BB0_140:
-	mov.f64 	%fd407, 0d0000000000000000;
+	mov.f64 	%fd444, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_142;
 
-	ld.shared.f64 	%fd407, [%r9];
+	ld.shared.f64 	%fd444, [%r9];
 
 $L__BB0_142:
-	mov.u32 	%r914, 31;
-	mov.u32 	%r915, 16;
-	mov.u32 	%r916, -1;
-	shfl.sync.bfly.b32 	%r917|%p410, %r1700, %r915, %r914, %r916;
-	add.s32 	%r918, %r917, %r1700;
-	mov.u32 	%r919, 8;
-	shfl.sync.bfly.b32 	%r920|%p411, %r918, %r919, %r914, %r916;
-	add.s32 	%r921, %r920, %r918;
-	mov.u32 	%r922, 4;
-	shfl.sync.bfly.b32 	%r923|%p412, %r921, %r922, %r914, %r916;
-	add.s32 	%r924, %r923, %r921;
-	mov.u32 	%r925, 2;
-	shfl.sync.bfly.b32 	%r926|%p413, %r924, %r925, %r914, %r916;
-	add.s32 	%r927, %r926, %r924;
-	mov.u32 	%r928, 1;
-	shfl.sync.bfly.b32 	%r929|%p414, %r927, %r928, %r914, %r916;
+	mov.u32 	%r931, 31;
+	mov.u32 	%r932, 16;
+	mov.u32 	%r933, -1;
+	shfl.sync.bfly.b32 	%r934|%p410, %r1801, %r932, %r931, %r933;
+	add.s32 	%r935, %r934, %r1801;
+	mov.u32 	%r936, 8;
+	shfl.sync.bfly.b32 	%r937|%p411, %r935, %r936, %r931, %r933;
+	add.s32 	%r938, %r937, %r935;
+	mov.u32 	%r939, 4;
+	shfl.sync.bfly.b32 	%r940|%p412, %r938, %r939, %r931, %r933;
+	add.s32 	%r941, %r940, %r938;
+	mov.u32 	%r942, 2;
+	shfl.sync.bfly.b32 	%r943|%p413, %r941, %r942, %r931, %r933;
+	add.s32 	%r944, %r943, %r941;
+	mov.u32 	%r945, 1;
+	shfl.sync.bfly.b32 	%r946|%p414, %r944, %r945, %r931, %r933;
 	// begin inline asm
-	mov.b64 {%r894,%r895}, %fd407;
+	mov.b64 {%r911,%r912}, %fd444;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r897|%p415, %r895, %r915, %r914, %r916;
-	shfl.sync.bfly.b32 	%r896|%p416, %r894, %r915, %r914, %r916;
+	shfl.sync.bfly.b32 	%r914|%p415, %r912, %r932, %r931, %r933;
+	shfl.sync.bfly.b32 	%r913|%p416, %r911, %r932, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd200, {%r896,%r897};
+	mov.b64 %fd214, {%r913,%r914};
 	// end inline asm
-	add.f64 	%fd201, %fd407, %fd200;
+	add.f64 	%fd215, %fd444, %fd214;
 	// begin inline asm
-	mov.b64 {%r898,%r899}, %fd201;
+	mov.b64 {%r915,%r916}, %fd215;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r901|%p417, %r899, %r919, %r914, %r916;
-	shfl.sync.bfly.b32 	%r900|%p418, %r898, %r919, %r914, %r916;
+	shfl.sync.bfly.b32 	%r918|%p417, %r916, %r936, %r931, %r933;
+	shfl.sync.bfly.b32 	%r917|%p418, %r915, %r936, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd202, {%r900,%r901};
-	// end inline asm
-	add.f64 	%fd203, %fd201, %fd202;
-	// begin inline asm
-	mov.b64 {%r902,%r903}, %fd203;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r905|%p419, %r903, %r922, %r914, %r916;
-	shfl.sync.bfly.b32 	%r904|%p420, %r902, %r922, %r914, %r916;
-	// begin inline asm
-	mov.b64 %fd204, {%r904,%r905};
-	// end inline asm
-	add.f64 	%fd205, %fd203, %fd204;
-	// begin inline asm
-	mov.b64 {%r906,%r907}, %fd205;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r909|%p421, %r907, %r925, %r914, %r916;
-	shfl.sync.bfly.b32 	%r908|%p422, %r906, %r925, %r914, %r916;
-	// begin inline asm
-	mov.b64 %fd206, {%r908,%r909};
-	// end inline asm
-	add.f64 	%fd207, %fd205, %fd206;
-	// begin inline asm
-	mov.b64 {%r910,%r911}, %fd207;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r913|%p423, %r911, %r928, %r914, %r916;
-	shfl.sync.bfly.b32 	%r912|%p424, %r910, %r928, %r914, %r916;
-	// begin inline asm
-	mov.b64 %fd208, {%r912,%r913};
-	// end inline asm
-	add.s32 	%r930, %r929, %r927;
-	setp.ge.s32 	%p425, %r930, %r1693;
-	selp.b32 	%r1696, %r96, %r1696, %p425;
-	selp.b32 	%r1695, %r1695, %r96, %p425;
-	sub.s32 	%r1694, %r1695, %r1696;
-	setp.gt.u32 	%p426, %r1694, 1;
-	@%p426 bra 	$L__BB0_133;
-
-	mov.b32 	%f58, %r1696;
-	mov.f64 	%fd409, 0d0000000000000000;
-	mov.u32 	%r1703, 0;
-	@%p18 bra 	$L__BB0_146;
-
-	mov.u32 	%r1701, %r2;
-
-$L__BB0_145:
-	cvt.s64.s32 	%rd60, %r1701;
-	add.s64 	%rd61, %rd2, %rd60;
-	shl.b64 	%rd62, %rd61, 2;
-	add.s64 	%rd63, %rd1, %rd62;
-	ld.global.f32 	%f246, [%rd63];
-	setp.ge.f32 	%p428, %f246, 0f00000000;
-	setp.gt.f32 	%p429, %f246, %f58;
-	and.pred  	%p430, %p428, %p429;
-	cvt.f64.f32 	%fd211, %f246;
-	add.f64 	%fd212, %fd409, %fd211;
-	selp.u32 	%r933, 1, 0, %p430;
-	add.s32 	%r1703, %r1703, %r933;
-	selp.f64 	%fd409, %fd212, %fd409, %p430;
-	add.s32 	%r1701, %r1701, %r4;
-	setp.lt.s32 	%p431, %r1701, %r307;
-	@%p431 bra 	$L__BB0_145;
-
-$L__BB0_146:
-	mov.u32 	%r954, 31;
-	mov.u32 	%r955, 16;
-	mov.u32 	%r956, -1;
-	shfl.sync.bfly.b32 	%r957|%p432, %r1703, %r955, %r954, %r956;
-	add.s32 	%r958, %r957, %r1703;
-	mov.u32 	%r959, 8;
-	shfl.sync.bfly.b32 	%r960|%p433, %r958, %r959, %r954, %r956;
-	add.s32 	%r961, %r960, %r958;
-	mov.u32 	%r962, 4;
-	shfl.sync.bfly.b32 	%r963|%p434, %r961, %r962, %r954, %r956;
-	add.s32 	%r964, %r963, %r961;
-	mov.u32 	%r965, 2;
-	shfl.sync.bfly.b32 	%r966|%p435, %r964, %r965, %r954, %r956;
-	add.s32 	%r967, %r966, %r964;
-	mov.u32 	%r968, 1;
-	shfl.sync.bfly.b32 	%r969|%p436, %r967, %r968, %r954, %r956;
-	// begin inline asm
-	mov.b64 {%r934,%r935}, %fd409;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r937|%p437, %r935, %r955, %r954, %r956;
-	shfl.sync.bfly.b32 	%r936|%p438, %r934, %r955, %r954, %r956;
-	// begin inline asm
-	mov.b64 %fd214, {%r936,%r937};
-	// end inline asm
-	add.f64 	%fd215, %fd409, %fd214;
-	// begin inline asm
-	mov.b64 {%r938,%r939}, %fd215;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r941|%p439, %r939, %r959, %r954, %r956;
-	shfl.sync.bfly.b32 	%r940|%p440, %r938, %r959, %r954, %r956;
-	// begin inline asm
-	mov.b64 %fd216, {%r940,%r941};
+	mov.b64 %fd216, {%r917,%r918};
 	// end inline asm
 	add.f64 	%fd217, %fd215, %fd216;
 	// begin inline asm
-	mov.b64 {%r942,%r943}, %fd217;
+	mov.b64 {%r919,%r920}, %fd217;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r945|%p441, %r943, %r962, %r954, %r956;
-	shfl.sync.bfly.b32 	%r944|%p442, %r942, %r962, %r954, %r956;
+	shfl.sync.bfly.b32 	%r922|%p419, %r920, %r939, %r931, %r933;
+	shfl.sync.bfly.b32 	%r921|%p420, %r919, %r939, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd218, {%r944,%r945};
+	mov.b64 %fd218, {%r921,%r922};
 	// end inline asm
 	add.f64 	%fd219, %fd217, %fd218;
 	// begin inline asm
-	mov.b64 {%r946,%r947}, %fd219;
+	mov.b64 {%r923,%r924}, %fd219;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r949|%p443, %r947, %r965, %r954, %r956;
-	shfl.sync.bfly.b32 	%r948|%p444, %r946, %r965, %r954, %r956;
+	shfl.sync.bfly.b32 	%r926|%p421, %r924, %r942, %r931, %r933;
+	shfl.sync.bfly.b32 	%r925|%p422, %r923, %r942, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd220, {%r948,%r949};
+	mov.b64 %fd220, {%r925,%r926};
 	// end inline asm
 	add.f64 	%fd221, %fd219, %fd220;
 	// begin inline asm
-	mov.b64 {%r950,%r951}, %fd221;
+	mov.b64 {%r927,%r928}, %fd221;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r953|%p445, %r951, %r968, %r954, %r956;
-	shfl.sync.bfly.b32 	%r952|%p446, %r950, %r968, %r954, %r956;
+	shfl.sync.bfly.b32 	%r930|%p423, %r928, %r945, %r931, %r933;
+	shfl.sync.bfly.b32 	%r929|%p424, %r927, %r945, %r931, %r933;
 	// begin inline asm
-	mov.b64 %fd222, {%r952,%r953};
+	mov.b64 %fd222, {%r929,%r930};
 	// end inline asm
-	add.f64 	%fd36, %fd221, %fd222;
-	add.s32 	%r113, %r969, %r967;
+	add.s32 	%r947, %r946, %r944;
+	setp.ge.s32 	%p425, %r947, %r1794;
+	selp.b32 	%r1797, %r96, %r1797, %p425;
+	selp.b32 	%r1796, %r1796, %r96, %p425;
+	sub.s32 	%r1795, %r1796, %r1797;
+	setp.gt.u32 	%p426, %r1795, 1;
+	@%p426 bra 	$L__BB0_133;
+
+	mov.b32 	%f58, %r1797;
+	mov.f64 	%fd446, 0d0000000000000000;
+	mov.u32 	%r1804, 0;
+	@%p18 bra 	$L__BB0_146;
+
+	mov.u32 	%r1802, %r2;
+
+$L__BB0_145:
+	cvt.s64.s32 	%rd60, %r1802;
+	add.s64 	%rd61, %rd2, %rd60;
+	shl.b64 	%rd62, %rd61, 2;
+	add.s64 	%rd63, %rd1, %rd62;
+	ld.global.f32 	%f249, [%rd63];
+	setp.ge.f32 	%p428, %f249, 0f00000000;
+	setp.gt.f32 	%p429, %f249, %f58;
+	and.pred  	%p430, %p428, %p429;
+	cvt.f64.f32 	%fd225, %f249;
+	add.f64 	%fd226, %fd446, %fd225;
+	selp.u32 	%r950, 1, 0, %p430;
+	add.s32 	%r1804, %r1804, %r950;
+	selp.f64 	%fd446, %fd226, %fd446, %p430;
+	add.s32 	%r1802, %r1802, %r4;
+	setp.lt.s32 	%p431, %r1802, %r324;
+	@%p431 bra 	$L__BB0_145;
+
+$L__BB0_146:
+	mov.u32 	%r971, 31;
+	mov.u32 	%r972, 16;
+	mov.u32 	%r973, -1;
+	shfl.sync.bfly.b32 	%r974|%p432, %r1804, %r972, %r971, %r973;
+	add.s32 	%r975, %r974, %r1804;
+	mov.u32 	%r976, 8;
+	shfl.sync.bfly.b32 	%r977|%p433, %r975, %r976, %r971, %r973;
+	add.s32 	%r978, %r977, %r975;
+	mov.u32 	%r979, 4;
+	shfl.sync.bfly.b32 	%r980|%p434, %r978, %r979, %r971, %r973;
+	add.s32 	%r981, %r980, %r978;
+	mov.u32 	%r982, 2;
+	shfl.sync.bfly.b32 	%r983|%p435, %r981, %r982, %r971, %r973;
+	add.s32 	%r984, %r983, %r981;
+	mov.u32 	%r985, 1;
+	shfl.sync.bfly.b32 	%r986|%p436, %r984, %r985, %r971, %r973;
+	// begin inline asm
+	mov.b64 {%r951,%r952}, %fd446;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r954|%p437, %r952, %r972, %r971, %r973;
+	shfl.sync.bfly.b32 	%r953|%p438, %r951, %r972, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd228, {%r953,%r954};
+	// end inline asm
+	add.f64 	%fd229, %fd446, %fd228;
+	// begin inline asm
+	mov.b64 {%r955,%r956}, %fd229;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r958|%p439, %r956, %r976, %r971, %r973;
+	shfl.sync.bfly.b32 	%r957|%p440, %r955, %r976, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd230, {%r957,%r958};
+	// end inline asm
+	add.f64 	%fd231, %fd229, %fd230;
+	// begin inline asm
+	mov.b64 {%r959,%r960}, %fd231;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r962|%p441, %r960, %r979, %r971, %r973;
+	shfl.sync.bfly.b32 	%r961|%p442, %r959, %r979, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd232, {%r961,%r962};
+	// end inline asm
+	add.f64 	%fd233, %fd231, %fd232;
+	// begin inline asm
+	mov.b64 {%r963,%r964}, %fd233;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r966|%p443, %r964, %r982, %r971, %r973;
+	shfl.sync.bfly.b32 	%r965|%p444, %r963, %r982, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd234, {%r965,%r966};
+	// end inline asm
+	add.f64 	%fd235, %fd233, %fd234;
+	// begin inline asm
+	mov.b64 {%r967,%r968}, %fd235;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r970|%p445, %r968, %r985, %r971, %r973;
+	shfl.sync.bfly.b32 	%r969|%p446, %r967, %r985, %r971, %r973;
+	// begin inline asm
+	mov.b64 %fd236, {%r969,%r970};
+	// end inline asm
+	add.f64 	%fd36, %fd235, %fd236;
+	add.s32 	%r113, %r986, %r984;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_148;
 
@@ -113867,183 +114119,183 @@ $L__BB0_146:
 
 $L__BB0_148:
 	bar.sync 	0;
-	mov.u32 	%r1704, 0;
+	mov.u32 	%r1805, 0;
 	@%p41 bra 	$L__BB0_150;
 
-	ld.shared.u32 	%r1704, [%r8];
+	ld.shared.u32 	%r1805, [%r8];
 
 $L__BB0_150:
-	mov.f64 	%fd410, 0d0000000000000000;
+	mov.f64 	%fd447, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_152;
 
-	ld.shared.f64 	%fd410, [%r9];
+	ld.shared.f64 	%fd447, [%r9];
 
 $L__BB0_152:
-	mov.u32 	%r992, 31;
-	mov.u32 	%r993, 16;
-	mov.u32 	%r1722, -1;
-	shfl.sync.bfly.b32 	%r994|%p450, %r1704, %r993, %r992, %r1722;
-	add.s32 	%r995, %r994, %r1704;
-	mov.u32 	%r996, 8;
-	shfl.sync.bfly.b32 	%r997|%p451, %r995, %r996, %r992, %r1722;
-	add.s32 	%r998, %r997, %r995;
-	mov.u32 	%r999, 4;
-	shfl.sync.bfly.b32 	%r1000|%p452, %r998, %r999, %r992, %r1722;
-	add.s32 	%r1001, %r1000, %r998;
-	mov.u32 	%r1002, 2;
-	shfl.sync.bfly.b32 	%r1003|%p453, %r1001, %r1002, %r992, %r1722;
-	add.s32 	%r1004, %r1003, %r1001;
-	mov.u32 	%r1005, 1;
-	shfl.sync.bfly.b32 	%r1006|%p454, %r1004, %r1005, %r992, %r1722;
+	mov.u32 	%r1009, 31;
+	mov.u32 	%r1010, 16;
+	mov.u32 	%r1822, -1;
+	shfl.sync.bfly.b32 	%r1011|%p450, %r1805, %r1010, %r1009, %r1822;
+	add.s32 	%r1012, %r1011, %r1805;
+	mov.u32 	%r1013, 8;
+	shfl.sync.bfly.b32 	%r1014|%p451, %r1012, %r1013, %r1009, %r1822;
+	add.s32 	%r1015, %r1014, %r1012;
+	mov.u32 	%r1016, 4;
+	shfl.sync.bfly.b32 	%r1017|%p452, %r1015, %r1016, %r1009, %r1822;
+	add.s32 	%r1018, %r1017, %r1015;
+	mov.u32 	%r1019, 2;
+	shfl.sync.bfly.b32 	%r1020|%p453, %r1018, %r1019, %r1009, %r1822;
+	add.s32 	%r1021, %r1020, %r1018;
+	mov.u32 	%r1022, 1;
+	shfl.sync.bfly.b32 	%r1023|%p454, %r1021, %r1022, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 {%r971,%r972}, %fd410;
+	mov.b64 {%r988,%r989}, %fd447;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r974|%p455, %r972, %r993, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r973|%p456, %r971, %r993, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r991|%p455, %r989, %r1010, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r990|%p456, %r988, %r1010, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd225, {%r973,%r974};
+	mov.b64 %fd239, {%r990,%r991};
 	// end inline asm
-	add.f64 	%fd226, %fd410, %fd225;
+	add.f64 	%fd240, %fd447, %fd239;
 	// begin inline asm
-	mov.b64 {%r975,%r976}, %fd226;
+	mov.b64 {%r992,%r993}, %fd240;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r978|%p457, %r976, %r996, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r977|%p458, %r975, %r996, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r995|%p457, %r993, %r1013, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r994|%p458, %r992, %r1013, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd227, {%r977,%r978};
+	mov.b64 %fd241, {%r994,%r995};
 	// end inline asm
-	add.f64 	%fd228, %fd226, %fd227;
+	add.f64 	%fd242, %fd240, %fd241;
 	// begin inline asm
-	mov.b64 {%r979,%r980}, %fd228;
+	mov.b64 {%r996,%r997}, %fd242;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r982|%p459, %r980, %r999, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r981|%p460, %r979, %r999, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r999|%p459, %r997, %r1016, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r998|%p460, %r996, %r1016, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd229, {%r981,%r982};
+	mov.b64 %fd243, {%r998,%r999};
 	// end inline asm
-	add.f64 	%fd230, %fd228, %fd229;
+	add.f64 	%fd244, %fd242, %fd243;
 	// begin inline asm
-	mov.b64 {%r983,%r984}, %fd230;
+	mov.b64 {%r1000,%r1001}, %fd244;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r986|%p461, %r984, %r1002, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r985|%p462, %r983, %r1002, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r1003|%p461, %r1001, %r1019, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r1002|%p462, %r1000, %r1019, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd231, {%r985,%r986};
+	mov.b64 %fd245, {%r1002,%r1003};
 	// end inline asm
-	add.f64 	%fd232, %fd230, %fd231;
+	add.f64 	%fd246, %fd244, %fd245;
 	// begin inline asm
-	mov.b64 {%r987,%r988}, %fd232;
+	mov.b64 {%r1004,%r1005}, %fd246;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r990|%p463, %r988, %r1005, %r992, %r1722;
-	shfl.sync.bfly.b32 	%r989|%p464, %r987, %r1005, %r992, %r1722;
+	shfl.sync.bfly.b32 	%r1007|%p463, %r1005, %r1022, %r1009, %r1822;
+	shfl.sync.bfly.b32 	%r1006|%p464, %r1004, %r1022, %r1009, %r1822;
 	// begin inline asm
-	mov.b64 %fd233, {%r989,%r990};
+	mov.b64 %fd247, {%r1006,%r1007};
 	// end inline asm
-	add.s32 	%r1007, %r1006, %r1004;
-	sub.s32 	%r116, %r1693, %r1007;
+	add.s32 	%r1024, %r1023, %r1021;
+	sub.s32 	%r116, %r1794, %r1024;
 	setp.lt.s32 	%p465, %r116, 1;
 	@%p465 bra 	$L__BB0_181;
 
 	setp.ne.s32 	%p466, %r2, 0;
 	@%p466 bra 	$L__BB0_155;
 
-	mov.u32 	%r1008, -1;
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1008;
+	mov.u32 	%r1025, -1;
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1025;
 
 $L__BB0_155:
-	setp.gt.s32 	%p467, %r307, 0;
+	setp.gt.s32 	%p467, %r324, 0;
 	bar.sync 	0;
 	@%p467 bra 	$L__BB0_157;
 	bra.uni 	$L__BB0_156;
 
 $L__BB0_157:
 	add.s32 	%r118, %r116, -1;
-	mov.u32 	%r1705, 0;
-	mov.u32 	%r1721, %r1705;
+	mov.u32 	%r1806, 0;
+	mov.u32 	%r1821, %r1806;
 
 $L__BB0_158:
-	add.s32 	%r121, %r1705, %r2;
-	setp.ge.s32 	%p469, %r121, %r307;
-	mov.pred 	%p799, 0;
+	add.s32 	%r121, %r1806, %r2;
+	setp.ge.s32 	%p469, %r121, %r324;
+	mov.pred 	%p854, 0;
 	@%p469 bra 	$L__BB0_160;
 
 	cvt.s64.s32 	%rd64, %r121;
 	add.s64 	%rd65, %rd2, %rd64;
 	shl.b64 	%rd66, %rd65, 2;
 	add.s64 	%rd67, %rd1, %rd66;
-	ld.global.f32 	%f247, [%rd67];
-	setp.eq.f32 	%p799, %f247, %f58;
+	ld.global.f32 	%f250, [%rd67];
+	setp.eq.f32 	%p854, %f250, %f58;
 
 $L__BB0_160:
-	mov.u32 	%r1011, -1;
-	vote.sync.ballot.b32 	%r122, %p799, %r1011;
+	mov.u32 	%r1028, -1;
+	vote.sync.ballot.b32 	%r122, %p854, %r1028;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_162;
 
-	popc.b32 	%r1012, %r122;
-	st.shared.u32 	[%r6], %r1012;
+	popc.b32 	%r1029, %r122;
+	st.shared.u32 	[%r6], %r1029;
 
 $L__BB0_162:
-	setp.eq.s32 	%p472, %r309, 0;
+	setp.eq.s32 	%p472, %r326, 0;
 	bar.sync 	0;
-	mov.u32 	%r1713, %r1721;
+	mov.u32 	%r1814, %r1821;
 	@%p472 bra 	$L__BB0_170;
 
-	add.s32 	%r1017, %r309, -1;
-	setp.lt.u32 	%p473, %r1017, 3;
-	mov.u32 	%r1711, 0;
-	mov.u32 	%r1713, %r1721;
+	add.s32 	%r1034, %r326, -1;
+	setp.lt.u32 	%p473, %r1034, 3;
+	mov.u32 	%r1812, 0;
+	mov.u32 	%r1814, %r1821;
 	@%p473 bra 	$L__BB0_166;
 
-	and.b32  	%r1020, %r309, 3;
-	sub.s32 	%r1709, %r309, %r1020;
-	mov.u32 	%r1713, %r1721;
+	and.b32  	%r1037, %r326, 3;
+	sub.s32 	%r1810, %r326, %r1037;
+	mov.u32 	%r1814, %r1821;
 
 $L__BB0_165:
-	shl.b32 	%r1021, %r1711, 2;
-	add.s32 	%r1023, %r311, %r1021;
-	ld.shared.u32 	%r1024, [%r1023];
-	add.s32 	%r1025, %r1024, %r1713;
-	ld.shared.u32 	%r1026, [%r1023+4];
-	add.s32 	%r1027, %r1026, %r1025;
-	ld.shared.u32 	%r1028, [%r1023+8];
-	add.s32 	%r1029, %r1028, %r1027;
-	ld.shared.u32 	%r1030, [%r1023+12];
-	add.s32 	%r1713, %r1030, %r1029;
-	add.s32 	%r1711, %r1711, 4;
-	add.s32 	%r1709, %r1709, -4;
-	setp.ne.s32 	%p474, %r1709, 0;
+	shl.b32 	%r1038, %r1812, 2;
+	add.s32 	%r1040, %r328, %r1038;
+	ld.shared.u32 	%r1041, [%r1040];
+	add.s32 	%r1042, %r1041, %r1814;
+	ld.shared.u32 	%r1043, [%r1040+4];
+	add.s32 	%r1044, %r1043, %r1042;
+	ld.shared.u32 	%r1045, [%r1040+8];
+	add.s32 	%r1046, %r1045, %r1044;
+	ld.shared.u32 	%r1047, [%r1040+12];
+	add.s32 	%r1814, %r1047, %r1046;
+	add.s32 	%r1812, %r1812, 4;
+	add.s32 	%r1810, %r1810, -4;
+	setp.ne.s32 	%p474, %r1810, 0;
 	@%p474 bra 	$L__BB0_165;
 
 $L__BB0_166:
-	and.b32  	%r1032, %r309, 3;
-	setp.eq.s32 	%p475, %r1032, 0;
+	and.b32  	%r1049, %r326, 3;
+	setp.eq.s32 	%p475, %r1049, 0;
 	@%p475 bra 	$L__BB0_170;
 
-	setp.eq.s32 	%p476, %r1032, 1;
-	shl.b32 	%r1035, %r1711, 2;
-	add.s32 	%r133, %r311, %r1035;
-	ld.shared.u32 	%r1037, [%r133];
-	add.s32 	%r1713, %r1037, %r1713;
+	setp.eq.s32 	%p476, %r1049, 1;
+	shl.b32 	%r1052, %r1812, 2;
+	add.s32 	%r133, %r328, %r1052;
+	ld.shared.u32 	%r1054, [%r133];
+	add.s32 	%r1814, %r1054, %r1814;
 	@%p476 bra 	$L__BB0_170;
 
-	setp.eq.s32 	%p477, %r1032, 2;
-	ld.shared.u32 	%r1040, [%r133+4];
-	add.s32 	%r1713, %r1040, %r1713;
+	setp.eq.s32 	%p477, %r1049, 2;
+	ld.shared.u32 	%r1057, [%r133+4];
+	add.s32 	%r1814, %r1057, %r1814;
 	@%p477 bra 	$L__BB0_170;
 
-	ld.shared.u32 	%r1041, [%r133+8];
-	add.s32 	%r1713, %r1041, %r1713;
+	ld.shared.u32 	%r1058, [%r133+8];
+	add.s32 	%r1814, %r1058, %r1814;
 
 $L__BB0_170:
-	mov.u32 	%r1042, -1;
-	shl.b32 	%r1043, %r1042, %r3;
-	not.b32 	%r1044, %r1043;
-	and.b32  	%r1045, %r122, %r1044;
-	popc.b32 	%r1046, %r1045;
-	add.s32 	%r1047, %r1713, %r1046;
-	setp.ne.s32 	%p478, %r1047, %r118;
-	not.pred 	%p479, %p799;
+	mov.u32 	%r1059, -1;
+	shl.b32 	%r1060, %r1059, %r3;
+	not.b32 	%r1061, %r1060;
+	and.b32  	%r1062, %r122, %r1061;
+	popc.b32 	%r1063, %r1062;
+	add.s32 	%r1064, %r1814, %r1063;
+	setp.ne.s32 	%p478, %r1064, %r118;
+	not.pred 	%p479, %p854;
 	or.pred  	%p480, %p479, %p478;
 	@%p480 bra 	$L__BB0_172;
 
@@ -114053,27 +114305,27 @@ $L__BB0_172:
 	setp.eq.s32 	%p481, %r5, 0;
 	@%p481 bra 	$L__BB0_180;
 
-	add.s32 	%r1050, %r5, -1;
-	setp.lt.u32 	%p482, %r1050, 3;
-	mov.u32 	%r1719, 0;
+	add.s32 	%r1067, %r5, -1;
+	setp.lt.u32 	%p482, %r1067, 3;
+	mov.u32 	%r1819, 0;
 	@%p482 bra 	$L__BB0_176;
 
-	sub.s32 	%r1717, %r5, %r10;
-	mov.u32 	%r1714, %r311;
+	sub.s32 	%r1817, %r5, %r10;
 
 $L__BB0_175:
-	ld.shared.u32 	%r1053, [%r1714];
-	add.s32 	%r1054, %r1053, %r1721;
-	ld.shared.u32 	%r1055, [%r1714+4];
-	add.s32 	%r1056, %r1055, %r1054;
-	ld.shared.u32 	%r1057, [%r1714+8];
-	add.s32 	%r1058, %r1057, %r1056;
-	ld.shared.u32 	%r1059, [%r1714+12];
-	add.s32 	%r1721, %r1059, %r1058;
-	add.s32 	%r1719, %r1719, 4;
-	add.s32 	%r1714, %r1714, 16;
-	add.s32 	%r1717, %r1717, -4;
-	setp.ne.s32 	%p483, %r1717, 0;
+	shl.b32 	%r1069, %r1819, 2;
+	add.s32 	%r1071, %r328, %r1069;
+	ld.shared.u32 	%r1072, [%r1071];
+	add.s32 	%r1073, %r1072, %r1821;
+	ld.shared.u32 	%r1074, [%r1071+4];
+	add.s32 	%r1075, %r1074, %r1073;
+	ld.shared.u32 	%r1076, [%r1071+8];
+	add.s32 	%r1077, %r1076, %r1075;
+	ld.shared.u32 	%r1078, [%r1071+12];
+	add.s32 	%r1821, %r1078, %r1077;
+	add.s32 	%r1819, %r1819, 4;
+	add.s32 	%r1817, %r1817, -4;
+	setp.ne.s32 	%p483, %r1817, 0;
 	@%p483 bra 	$L__BB0_175;
 
 $L__BB0_176:
@@ -114081,164 +114333,163 @@ $L__BB0_176:
 	@%p484 bra 	$L__BB0_180;
 
 	setp.eq.s32 	%p485, %r10, 1;
-	shl.b32 	%r1060, %r1719, 2;
-	mov.u32 	%r1061, _ZZ11kiln_sampleE2sn;
-	add.s32 	%r150, %r1061, %r1060;
-	ld.shared.u32 	%r1062, [%r150];
-	add.s32 	%r1721, %r1062, %r1721;
+	shl.b32 	%r1079, %r1819, 2;
+	add.s32 	%r148, %r328, %r1079;
+	ld.shared.u32 	%r1081, [%r148];
+	add.s32 	%r1821, %r1081, %r1821;
 	@%p485 bra 	$L__BB0_180;
 
 	setp.eq.s32 	%p486, %r10, 2;
-	ld.shared.u32 	%r1063, [%r150+4];
-	add.s32 	%r1721, %r1063, %r1721;
+	ld.shared.u32 	%r1082, [%r148+4];
+	add.s32 	%r1821, %r1082, %r1821;
 	@%p486 bra 	$L__BB0_180;
 
-	ld.shared.u32 	%r1064, [%r150+8];
-	add.s32 	%r1721, %r1064, %r1721;
+	ld.shared.u32 	%r1083, [%r148+8];
+	add.s32 	%r1821, %r1083, %r1821;
 
 $L__BB0_180:
 	bar.sync 	0;
-	ld.shared.u32 	%r1722, [_ZZ11kiln_sampleE5found];
-	setp.lt.s32 	%p487, %r1722, 0;
-	setp.lt.s32 	%p488, %r1721, %r116;
+	ld.shared.u32 	%r1822, [_ZZ11kiln_sampleE5found];
+	setp.lt.s32 	%p487, %r1822, 0;
+	setp.lt.s32 	%p488, %r1821, %r116;
 	and.pred  	%p489, %p487, %p488;
-	add.s32 	%r1705, %r1705, %r4;
-	setp.lt.s32 	%p490, %r1705, %r307;
+	add.s32 	%r1806, %r1806, %r4;
+	setp.lt.s32 	%p490, %r1806, %r324;
 	and.pred  	%p491, %p489, %p490;
 	@%p491 bra 	$L__BB0_158;
 	bra.uni 	$L__BB0_181;
 
 $L__BB0_19:
-	mov.u32 	%r1666, 2147483647;
-	mov.f32 	%f268, 0fFF800000;
+	mov.u32 	%r1767, 2147483647;
+	mov.f32 	%f272, 0fFF800000;
 	@%p18 bra 	$L__BB0_22;
 
 	cvta.to.global.u64 	%rd5, %rd10;
-	mov.u32 	%r1664, %r2;
+	mov.u32 	%r1765, %r2;
 
 $L__BB0_21:
-	cvt.s64.s32 	%rd23, %r1664;
+	cvt.s64.s32 	%rd23, %r1765;
 	add.s64 	%rd24, %rd2, %rd23;
 	shl.b64 	%rd25, %rd24, 2;
 	add.s64 	%rd26, %rd5, %rd25;
-	ld.global.f32 	%f158, [%rd26];
-	setp.gt.f32 	%p81, %f158, %f268;
-	selp.f32 	%f268, %f158, %f268, %p81;
-	selp.b32 	%r1666, %r1664, %r1666, %p81;
-	add.s32 	%r1664, %r1664, %r4;
-	setp.lt.s32 	%p82, %r1664, %r307;
+	ld.global.f32 	%f161, [%rd26];
+	setp.gt.f32 	%p81, %f161, %f272;
+	selp.f32 	%f272, %f161, %f272, %p81;
+	selp.b32 	%r1767, %r1765, %r1767, %p81;
+	add.s32 	%r1765, %r1765, %r4;
+	setp.lt.s32 	%p82, %r1765, %r324;
 	@%p82 bra 	$L__BB0_21;
 
 $L__BB0_22:
-	mov.b32 	%r408, %f268;
-	mov.u32 	%r409, 31;
-	mov.u32 	%r410, 16;
-	mov.u32 	%r411, -1;
-	shfl.sync.bfly.b32 	%r412|%p84, %r408, %r410, %r409, %r411;
-	mov.b32 	%f23, %r412;
-	shfl.sync.bfly.b32 	%r21|%p85, %r1666, %r410, %r409, %r411;
-	setp.lt.f32 	%p86, %f268, %f23;
-	mov.pred 	%p795, -1;
-	mov.pred 	%p794, %p795;
+	mov.b32 	%r425, %f272;
+	mov.u32 	%r426, 31;
+	mov.u32 	%r427, 16;
+	mov.u32 	%r428, -1;
+	shfl.sync.bfly.b32 	%r429|%p84, %r425, %r427, %r426, %r428;
+	mov.b32 	%f23, %r429;
+	shfl.sync.bfly.b32 	%r21|%p85, %r1767, %r427, %r426, %r428;
+	setp.lt.f32 	%p86, %f272, %f23;
+	mov.pred 	%p850, -1;
+	mov.pred 	%p849, %p850;
 	@%p86 bra 	$L__BB0_24;
 
-	setp.eq.f32 	%p87, %f268, %f23;
-	setp.lt.s32 	%p88, %r21, %r1666;
-	and.pred  	%p794, %p87, %p88;
+	setp.eq.f32 	%p87, %f272, %f23;
+	setp.lt.s32 	%p88, %r21, %r1767;
+	and.pred  	%p849, %p87, %p88;
 
 $L__BB0_24:
-	selp.f32 	%f24, %f23, %f268, %p794;
-	mov.b32 	%r413, %f24;
-	mov.u32 	%r415, 8;
-	shfl.sync.bfly.b32 	%r417|%p90, %r413, %r415, %r409, %r411;
-	mov.b32 	%f25, %r417;
-	selp.b32 	%r22, %r21, %r1666, %p794;
-	shfl.sync.bfly.b32 	%r23|%p91, %r22, %r415, %r409, %r411;
+	selp.f32 	%f24, %f23, %f272, %p849;
+	mov.b32 	%r430, %f24;
+	mov.u32 	%r432, 8;
+	shfl.sync.bfly.b32 	%r434|%p90, %r430, %r432, %r426, %r428;
+	mov.b32 	%f25, %r434;
+	selp.b32 	%r22, %r21, %r1767, %p849;
+	shfl.sync.bfly.b32 	%r23|%p91, %r22, %r432, %r426, %r428;
 	setp.lt.f32 	%p92, %f24, %f25;
 	@%p92 bra 	$L__BB0_26;
 
 	setp.eq.f32 	%p93, %f24, %f25;
 	setp.lt.s32 	%p94, %r23, %r22;
-	and.pred  	%p795, %p93, %p94;
+	and.pred  	%p850, %p93, %p94;
 
 $L__BB0_26:
-	selp.f32 	%f26, %f25, %f24, %p795;
-	mov.b32 	%r418, %f26;
-	mov.u32 	%r419, 31;
-	mov.u32 	%r420, 4;
-	mov.u32 	%r421, -1;
-	shfl.sync.bfly.b32 	%r422|%p96, %r418, %r420, %r419, %r421;
-	mov.b32 	%f27, %r422;
-	selp.b32 	%r24, %r23, %r22, %p795;
-	shfl.sync.bfly.b32 	%r25|%p97, %r24, %r420, %r419, %r421;
+	selp.f32 	%f26, %f25, %f24, %p850;
+	mov.b32 	%r435, %f26;
+	mov.u32 	%r436, 31;
+	mov.u32 	%r437, 4;
+	mov.u32 	%r438, -1;
+	shfl.sync.bfly.b32 	%r439|%p96, %r435, %r437, %r436, %r438;
+	mov.b32 	%f27, %r439;
+	selp.b32 	%r24, %r23, %r22, %p850;
+	shfl.sync.bfly.b32 	%r25|%p97, %r24, %r437, %r436, %r438;
 	setp.lt.f32 	%p98, %f26, %f27;
-	mov.pred 	%p797, -1;
-	mov.pred 	%p796, %p797;
+	mov.pred 	%p852, -1;
+	mov.pred 	%p851, %p852;
 	@%p98 bra 	$L__BB0_28;
 
 	setp.eq.f32 	%p99, %f26, %f27;
 	setp.lt.s32 	%p100, %r25, %r24;
-	and.pred  	%p796, %p99, %p100;
+	and.pred  	%p851, %p99, %p100;
 
 $L__BB0_28:
-	selp.f32 	%f28, %f27, %f26, %p796;
-	mov.b32 	%r423, %f28;
-	mov.u32 	%r425, 2;
-	shfl.sync.bfly.b32 	%r427|%p102, %r423, %r425, %r419, %r421;
-	mov.b32 	%f29, %r427;
-	selp.b32 	%r26, %r25, %r24, %p796;
-	shfl.sync.bfly.b32 	%r27|%p103, %r26, %r425, %r419, %r421;
+	selp.f32 	%f28, %f27, %f26, %p851;
+	mov.b32 	%r440, %f28;
+	mov.u32 	%r442, 2;
+	shfl.sync.bfly.b32 	%r444|%p102, %r440, %r442, %r436, %r438;
+	mov.b32 	%f29, %r444;
+	selp.b32 	%r26, %r25, %r24, %p851;
+	shfl.sync.bfly.b32 	%r27|%p103, %r26, %r442, %r436, %r438;
 	setp.lt.f32 	%p104, %f28, %f29;
 	@%p104 bra 	$L__BB0_30;
 
 	setp.eq.f32 	%p105, %f28, %f29;
 	setp.lt.s32 	%p106, %r27, %r26;
-	and.pred  	%p797, %p105, %p106;
+	and.pred  	%p852, %p105, %p106;
 
 $L__BB0_30:
-	selp.f32 	%f30, %f29, %f28, %p797;
-	mov.b32 	%r428, %f30;
-	mov.u32 	%r429, 31;
-	mov.u32 	%r430, 1;
-	mov.u32 	%r431, -1;
-	shfl.sync.bfly.b32 	%r432|%p108, %r428, %r430, %r429, %r431;
-	mov.b32 	%f31, %r432;
-	selp.b32 	%r28, %r27, %r26, %p797;
-	shfl.sync.bfly.b32 	%r29|%p109, %r28, %r430, %r429, %r431;
+	selp.f32 	%f30, %f29, %f28, %p852;
+	mov.b32 	%r445, %f30;
+	mov.u32 	%r446, 31;
+	mov.u32 	%r447, 1;
+	mov.u32 	%r448, -1;
+	shfl.sync.bfly.b32 	%r449|%p108, %r445, %r447, %r446, %r448;
+	mov.b32 	%f31, %r449;
+	selp.b32 	%r28, %r27, %r26, %p852;
+	shfl.sync.bfly.b32 	%r29|%p109, %r28, %r447, %r446, %r448;
 	setp.lt.f32 	%p110, %f30, %f31;
-	mov.pred 	%p798, -1;
+	mov.pred 	%p853, -1;
 	@%p110 bra 	$L__BB0_32;
 
 	setp.eq.f32 	%p111, %f30, %f31;
 	setp.lt.s32 	%p112, %r29, %r28;
-	and.pred  	%p798, %p111, %p112;
+	and.pred  	%p853, %p111, %p112;
 
 $L__BB0_32:
-	selp.f32 	%f32, %f31, %f30, %p798;
-	selp.b32 	%r30, %r29, %r28, %p798;
+	selp.f32 	%f32, %f31, %f30, %p853;
+	selp.b32 	%r30, %r29, %r28, %p853;
 	bar.sync 	0;
 	setp.ne.s32 	%p113, %r2, 0;
 	@%p113 bra 	$L__BB0_34;
 
-	mov.u32 	%r433, -8388608;
-	st.shared.u32 	[_ZZ11kiln_sampleE5sbest], %r433;
-	mov.u32 	%r434, 2147483647;
-	st.shared.u32 	[_ZZ11kiln_sampleE3sbi], %r434;
+	mov.u32 	%r450, -8388608;
+	st.shared.u32 	[_ZZ11kiln_sampleE5sbest], %r450;
+	mov.u32 	%r451, 2147483647;
+	st.shared.u32 	[_ZZ11kiln_sampleE3sbi], %r451;
 
 $L__BB0_34:
 	setp.eq.s32 	%p114, %r5, 0;
 	bar.sync 	0;
 	@%p114 bra 	$L__BB0_70;
 
-	add.s32 	%r436, %r5, -1;
-	setp.lt.u32 	%p115, %r436, 3;
-	mov.u32 	%r1669, 0;
+	add.s32 	%r453, %r5, -1;
+	setp.lt.u32 	%p115, %r453, 3;
+	mov.u32 	%r1770, 0;
 	@%p115 bra 	$L__BB0_54;
 
-	sub.s32 	%r1668, %r5, %r10;
+	sub.s32 	%r1769, %r5, %r10;
 
 $L__BB0_37:
-	shl.b32 	%r34, %r1669, 5;
+	shl.b32 	%r34, %r1770, 5;
 	setp.ne.s32 	%p116, %r2, %r34;
 	@%p116 bra 	$L__BB0_41;
 
@@ -114247,8 +114498,8 @@ $L__BB0_37:
 	@%p117 bra 	$L__BB0_40;
 
 	setp.neu.f32 	%p118, %f32, %f33;
-	ld.shared.u32 	%r438, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p119, %r30, %r438;
+	ld.shared.u32 	%r455, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p119, %r30, %r455;
 	or.pred  	%p120, %p118, %p119;
 	@%p120 bra 	$L__BB0_41;
 
@@ -114258,8 +114509,8 @@ $L__BB0_40:
 
 $L__BB0_41:
 	bar.sync 	0;
-	add.s32 	%r439, %r34, 32;
-	setp.ne.s32 	%p121, %r2, %r439;
+	add.s32 	%r456, %r34, 32;
+	setp.ne.s32 	%p121, %r2, %r456;
 	@%p121 bra 	$L__BB0_45;
 
 	ld.shared.f32 	%f34, [_ZZ11kiln_sampleE5sbest];
@@ -114267,8 +114518,8 @@ $L__BB0_41:
 	@%p122 bra 	$L__BB0_44;
 
 	setp.neu.f32 	%p123, %f32, %f34;
-	ld.shared.u32 	%r440, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p124, %r30, %r440;
+	ld.shared.u32 	%r457, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p124, %r30, %r457;
 	or.pred  	%p125, %p123, %p124;
 	@%p125 bra 	$L__BB0_45;
 
@@ -114278,8 +114529,8 @@ $L__BB0_44:
 
 $L__BB0_45:
 	bar.sync 	0;
-	add.s32 	%r441, %r34, 64;
-	setp.ne.s32 	%p126, %r2, %r441;
+	add.s32 	%r458, %r34, 64;
+	setp.ne.s32 	%p126, %r2, %r458;
 	@%p126 bra 	$L__BB0_49;
 
 	ld.shared.f32 	%f35, [_ZZ11kiln_sampleE5sbest];
@@ -114287,8 +114538,8 @@ $L__BB0_45:
 	@%p127 bra 	$L__BB0_48;
 
 	setp.neu.f32 	%p128, %f32, %f35;
-	ld.shared.u32 	%r442, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p129, %r30, %r442;
+	ld.shared.u32 	%r459, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p129, %r30, %r459;
 	or.pred  	%p130, %p128, %p129;
 	@%p130 bra 	$L__BB0_49;
 
@@ -114298,8 +114549,8 @@ $L__BB0_48:
 
 $L__BB0_49:
 	bar.sync 	0;
-	add.s32 	%r443, %r34, 96;
-	setp.ne.s32 	%p131, %r2, %r443;
+	add.s32 	%r460, %r34, 96;
+	setp.ne.s32 	%p131, %r2, %r460;
 	@%p131 bra 	$L__BB0_53;
 
 	ld.shared.f32 	%f36, [_ZZ11kiln_sampleE5sbest];
@@ -114307,8 +114558,8 @@ $L__BB0_49:
 	@%p132 bra 	$L__BB0_52;
 
 	setp.neu.f32 	%p133, %f32, %f36;
-	ld.shared.u32 	%r444, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p134, %r30, %r444;
+	ld.shared.u32 	%r461, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p134, %r30, %r461;
 	or.pred  	%p135, %p133, %p134;
 	@%p135 bra 	$L__BB0_53;
 
@@ -114318,16 +114569,16 @@ $L__BB0_52:
 
 $L__BB0_53:
 	bar.sync 	0;
-	add.s32 	%r1669, %r1669, 4;
-	add.s32 	%r1668, %r1668, -4;
-	setp.ne.s32 	%p136, %r1668, 0;
+	add.s32 	%r1770, %r1770, 4;
+	add.s32 	%r1769, %r1769, -4;
+	setp.ne.s32 	%p136, %r1769, 0;
 	@%p136 bra 	$L__BB0_37;
 
 $L__BB0_54:
 	setp.eq.s32 	%p137, %r10, 0;
 	@%p137 bra 	$L__BB0_70;
 
-	shl.b32 	%r38, %r1669, 5;
+	shl.b32 	%r38, %r1770, 5;
 	setp.ne.s32 	%p138, %r2, %r38;
 	@%p138 bra 	$L__BB0_59;
 
@@ -114336,8 +114587,8 @@ $L__BB0_54:
 	@%p139 bra 	$L__BB0_58;
 
 	setp.neu.f32 	%p140, %f32, %f37;
-	ld.shared.u32 	%r445, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p141, %r30, %r445;
+	ld.shared.u32 	%r462, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p141, %r30, %r462;
 	or.pred  	%p142, %p140, %p141;
 	@%p142 bra 	$L__BB0_59;
 
@@ -114350,8 +114601,8 @@ $L__BB0_59:
 	bar.sync 	0;
 	@%p143 bra 	$L__BB0_70;
 
-	add.s32 	%r446, %r38, 32;
-	setp.ne.s32 	%p144, %r2, %r446;
+	add.s32 	%r463, %r38, 32;
+	setp.ne.s32 	%p144, %r2, %r463;
 	@%p144 bra 	$L__BB0_64;
 
 	ld.shared.f32 	%f38, [_ZZ11kiln_sampleE5sbest];
@@ -114359,8 +114610,8 @@ $L__BB0_59:
 	@%p145 bra 	$L__BB0_63;
 
 	setp.neu.f32 	%p146, %f32, %f38;
-	ld.shared.u32 	%r447, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p147, %r30, %r447;
+	ld.shared.u32 	%r464, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p147, %r30, %r464;
 	or.pred  	%p148, %p146, %p147;
 	@%p148 bra 	$L__BB0_64;
 
@@ -114373,8 +114624,8 @@ $L__BB0_64:
 	bar.sync 	0;
 	@%p149 bra 	$L__BB0_70;
 
-	add.s32 	%r448, %r38, 64;
-	setp.ne.s32 	%p150, %r2, %r448;
+	add.s32 	%r465, %r38, 64;
+	setp.ne.s32 	%p150, %r2, %r465;
 	@%p150 bra 	$L__BB0_69;
 
 	ld.shared.f32 	%f39, [_ZZ11kiln_sampleE5sbest];
@@ -114382,8 +114633,8 @@ $L__BB0_64:
 	@%p151 bra 	$L__BB0_68;
 
 	setp.neu.f32 	%p152, %f32, %f39;
-	ld.shared.u32 	%r449, [_ZZ11kiln_sampleE3sbi];
-	setp.ge.s32 	%p153, %r30, %r449;
+	ld.shared.u32 	%r466, [_ZZ11kiln_sampleE3sbi];
+	setp.ge.s32 	%p153, %r30, %r466;
 	or.pred  	%p154, %p152, %p153;
 	@%p154 bra 	$L__BB0_69;
 
@@ -114395,22 +114646,22 @@ $L__BB0_69:
 	bar.sync 	0;
 
 $L__BB0_70:
-	ld.shared.u32 	%r450, [_ZZ11kiln_sampleE3sbi];
-	setp.eq.s32 	%p155, %r450, 2147483647;
-	selp.b32 	%r1787, 0, %r450, %p155;
-	bra.uni 	$L__BB0_304;
+	ld.shared.u32 	%r467, [_ZZ11kiln_sampleE3sbi];
+	setp.eq.s32 	%p155, %r467, 2147483647;
+	selp.b32 	%r1895, 0, %r467, %p155;
+	bra.uni 	$L__BB0_328;
 
 $L__BB0_156:
-	ld.shared.u32 	%r1722, [_ZZ11kiln_sampleE5found];
+	ld.shared.u32 	%r1822, [_ZZ11kiln_sampleE5found];
 
 $L__BB0_181:
 	bar.sync 	0;
 	@%p18 bra 	$L__BB0_187;
 
-	mov.u32 	%r1723, %r2;
+	mov.u32 	%r1823, %r2;
 
 $L__BB0_183:
-	cvt.s64.s32 	%rd68, %r1723;
+	cvt.s64.s32 	%rd68, %r1823;
 	add.s64 	%rd69, %rd2, %rd68;
 	shl.b64 	%rd70, %rd69, 2;
 	add.s64 	%rd9, %rd1, %rd70;
@@ -114419,1439 +114670,1692 @@ $L__BB0_183:
 	@%p493 bra 	$L__BB0_185;
 
 	setp.neu.f32 	%p494, %f59, %f58;
-	setp.le.s32 	%p495, %r1723, %r1722;
+	setp.le.s32 	%p495, %r1823, %r1822;
 	or.pred  	%p496, %p495, %p494;
 	@%p496 bra 	$L__BB0_186;
 
 $L__BB0_185:
-	mov.u32 	%r1065, -1082130432;
-	st.global.u32 	[%rd9], %r1065;
+	mov.u32 	%r1084, -1082130432;
+	st.global.u32 	[%rd9], %r1084;
 
 $L__BB0_186:
-	add.s32 	%r1723, %r1723, %r4;
-	setp.lt.s32 	%p497, %r1723, %r307;
+	add.s32 	%r1823, %r1823, %r4;
+	setp.lt.s32 	%p497, %r1823, %r324;
 	@%p497 bra 	$L__BB0_183;
 
 $L__BB0_187:
 	bar.sync 	0;
 
 $L__BB0_188:
-	mov.f64 	%fd412, 0d0000000000000000;
-	mov.u32 	%r1726, 0;
+	mov.f64 	%fd449, 0d0000000000000000;
+	mov.u32 	%r1826, 0;
 	@%p18 bra 	$L__BB0_191;
 
-	mov.u32 	%r1724, %r2;
+	mov.u32 	%r1824, %r2;
 
 $L__BB0_190:
-	cvt.s64.s32 	%rd71, %r1724;
+	cvt.s64.s32 	%rd71, %r1824;
 	add.s64 	%rd72, %rd2, %rd71;
 	shl.b64 	%rd73, %rd72, 2;
 	add.s64 	%rd74, %rd1, %rd73;
-	ld.global.f32 	%f248, [%rd74];
-	setp.ltu.f32 	%p499, %f248, 0f00000000;
-	cvt.f64.f32 	%fd236, %f248;
-	add.f64 	%fd237, %fd412, %fd236;
-	setp.ge.f32 	%p500, %f248, 0f00000000;
-	selp.u32 	%r1068, 1, 0, %p500;
-	add.s32 	%r1726, %r1726, %r1068;
-	selp.f64 	%fd412, %fd412, %fd237, %p499;
-	add.s32 	%r1724, %r1724, %r4;
-	setp.lt.s32 	%p501, %r1724, %r307;
+	ld.global.f32 	%f251, [%rd74];
+	setp.ltu.f32 	%p499, %f251, 0f00000000;
+	cvt.f64.f32 	%fd250, %f251;
+	add.f64 	%fd251, %fd449, %fd250;
+	setp.ge.f32 	%p500, %f251, 0f00000000;
+	selp.u32 	%r1087, 1, 0, %p500;
+	add.s32 	%r1826, %r1826, %r1087;
+	selp.f64 	%fd449, %fd449, %fd251, %p499;
+	add.s32 	%r1824, %r1824, %r4;
+	setp.lt.s32 	%p501, %r1824, %r324;
 	@%p501 bra 	$L__BB0_190;
 
 $L__BB0_191:
-	mov.u32 	%r1089, 31;
-	mov.u32 	%r1090, 16;
-	mov.u32 	%r1091, -1;
-	shfl.sync.bfly.b32 	%r1092|%p502, %r1726, %r1090, %r1089, %r1091;
-	add.s32 	%r1093, %r1092, %r1726;
-	mov.u32 	%r1094, 8;
-	shfl.sync.bfly.b32 	%r1095|%p503, %r1093, %r1094, %r1089, %r1091;
-	add.s32 	%r1096, %r1095, %r1093;
-	mov.u32 	%r1097, 4;
-	shfl.sync.bfly.b32 	%r1098|%p504, %r1096, %r1097, %r1089, %r1091;
-	add.s32 	%r1099, %r1098, %r1096;
-	mov.u32 	%r1100, 2;
-	shfl.sync.bfly.b32 	%r1101|%p505, %r1099, %r1100, %r1089, %r1091;
-	add.s32 	%r1102, %r1101, %r1099;
-	mov.u32 	%r1103, 1;
-	shfl.sync.bfly.b32 	%r1104|%p506, %r1102, %r1103, %r1089, %r1091;
+	mov.u32 	%r1108, 31;
+	mov.u32 	%r1109, 16;
+	mov.u32 	%r1110, -1;
+	shfl.sync.bfly.b32 	%r1111|%p502, %r1826, %r1109, %r1108, %r1110;
+	add.s32 	%r1112, %r1111, %r1826;
+	mov.u32 	%r1113, 8;
+	shfl.sync.bfly.b32 	%r1114|%p503, %r1112, %r1113, %r1108, %r1110;
+	add.s32 	%r1115, %r1114, %r1112;
+	mov.u32 	%r1116, 4;
+	shfl.sync.bfly.b32 	%r1117|%p504, %r1115, %r1116, %r1108, %r1110;
+	add.s32 	%r1118, %r1117, %r1115;
+	mov.u32 	%r1119, 2;
+	shfl.sync.bfly.b32 	%r1120|%p505, %r1118, %r1119, %r1108, %r1110;
+	add.s32 	%r1121, %r1120, %r1118;
+	mov.u32 	%r1122, 1;
+	shfl.sync.bfly.b32 	%r1123|%p506, %r1121, %r1122, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 {%r1069,%r1070}, %fd412;
+	mov.b64 {%r1088,%r1089}, %fd449;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1072|%p507, %r1070, %r1090, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1071|%p508, %r1069, %r1090, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1091|%p507, %r1089, %r1109, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1090|%p508, %r1088, %r1109, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd239, {%r1071,%r1072};
+	mov.b64 %fd253, {%r1090,%r1091};
 	// end inline asm
-	add.f64 	%fd240, %fd412, %fd239;
+	add.f64 	%fd254, %fd449, %fd253;
 	// begin inline asm
-	mov.b64 {%r1073,%r1074}, %fd240;
+	mov.b64 {%r1092,%r1093}, %fd254;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1076|%p509, %r1074, %r1094, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1075|%p510, %r1073, %r1094, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1095|%p509, %r1093, %r1113, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1094|%p510, %r1092, %r1113, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd241, {%r1075,%r1076};
+	mov.b64 %fd255, {%r1094,%r1095};
 	// end inline asm
-	add.f64 	%fd242, %fd240, %fd241;
+	add.f64 	%fd256, %fd254, %fd255;
 	// begin inline asm
-	mov.b64 {%r1077,%r1078}, %fd242;
+	mov.b64 {%r1096,%r1097}, %fd256;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1080|%p511, %r1078, %r1097, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1079|%p512, %r1077, %r1097, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1099|%p511, %r1097, %r1116, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1098|%p512, %r1096, %r1116, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd243, {%r1079,%r1080};
+	mov.b64 %fd257, {%r1098,%r1099};
 	// end inline asm
-	add.f64 	%fd244, %fd242, %fd243;
+	add.f64 	%fd258, %fd256, %fd257;
 	// begin inline asm
-	mov.b64 {%r1081,%r1082}, %fd244;
+	mov.b64 {%r1100,%r1101}, %fd258;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1084|%p513, %r1082, %r1100, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1083|%p514, %r1081, %r1100, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1103|%p513, %r1101, %r1119, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1102|%p514, %r1100, %r1119, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd245, {%r1083,%r1084};
+	mov.b64 %fd259, {%r1102,%r1103};
 	// end inline asm
-	add.f64 	%fd246, %fd244, %fd245;
+	add.f64 	%fd260, %fd258, %fd259;
 	// begin inline asm
-	mov.b64 {%r1085,%r1086}, %fd246;
+	mov.b64 {%r1104,%r1105}, %fd260;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1088|%p515, %r1086, %r1103, %r1089, %r1091;
-	shfl.sync.bfly.b32 	%r1087|%p516, %r1085, %r1103, %r1089, %r1091;
+	shfl.sync.bfly.b32 	%r1107|%p515, %r1105, %r1122, %r1108, %r1110;
+	shfl.sync.bfly.b32 	%r1106|%p516, %r1104, %r1122, %r1108, %r1110;
 	// begin inline asm
-	mov.b64 %fd247, {%r1087,%r1088};
+	mov.b64 %fd261, {%r1106,%r1107};
 	// end inline asm
-	add.f64 	%fd42, %fd246, %fd247;
-	add.s32 	%r165, %r1104, %r1102;
+	add.f64 	%fd42, %fd260, %fd261;
+	add.s32 	%r163, %r1123, %r1121;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_193;
 
-	st.shared.u32 	[%r6], %r165;
+	st.shared.u32 	[%r6], %r163;
 	st.shared.f64 	[%r7], %fd42;
 
 $L__BB0_193:
 	bar.sync 	0;
-	mov.u32 	%r1727, 0;
+	mov.u32 	%r1827, 0;
 	@%p41 bra 	$L__BB0_195;
 
-	ld.shared.u32 	%r1727, [%r8];
+	ld.shared.u32 	%r1827, [%r8];
 
 $L__BB0_195:
-	mov.f64 	%fd413, 0d0000000000000000;
+	mov.f64 	%fd450, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_197;
 
-	ld.shared.f64 	%fd413, [%r9];
+	ld.shared.f64 	%fd450, [%r9];
 
 $L__BB0_197:
-	mov.u32 	%r1126, 31;
-	mov.u32 	%r1127, 16;
-	mov.u32 	%r1128, -1;
-	shfl.sync.bfly.b32 	%r1129|%p520, %r1727, %r1127, %r1126, %r1128;
-	add.s32 	%r1130, %r1129, %r1727;
-	mov.u32 	%r1131, 8;
-	shfl.sync.bfly.b32 	%r1132|%p521, %r1130, %r1131, %r1126, %r1128;
-	add.s32 	%r1133, %r1132, %r1130;
-	mov.u32 	%r1134, 4;
-	shfl.sync.bfly.b32 	%r1135|%p522, %r1133, %r1134, %r1126, %r1128;
-	add.s32 	%r1136, %r1135, %r1133;
-	mov.u32 	%r1137, 2;
-	shfl.sync.bfly.b32 	%r1138|%p523, %r1136, %r1137, %r1126, %r1128;
-	add.s32 	%r1139, %r1138, %r1136;
-	mov.u32 	%r1140, 1;
-	shfl.sync.bfly.b32 	%r1141|%p524, %r1139, %r1140, %r1126, %r1128;
+	setp.gt.s32 	%p848, %r325, 0;
+	mov.u32 	%r1145, 31;
+	mov.u32 	%r1146, 16;
+	mov.u32 	%r1894, -1;
+	shfl.sync.bfly.b32 	%r1148|%p520, %r1827, %r1146, %r1145, %r1894;
+	add.s32 	%r1149, %r1148, %r1827;
+	mov.u32 	%r1150, 8;
+	shfl.sync.bfly.b32 	%r1151|%p521, %r1149, %r1150, %r1145, %r1894;
+	add.s32 	%r1152, %r1151, %r1149;
+	mov.u32 	%r1153, 4;
+	shfl.sync.bfly.b32 	%r1154|%p522, %r1152, %r1153, %r1145, %r1894;
+	add.s32 	%r1155, %r1154, %r1152;
+	mov.u32 	%r1156, 2;
+	shfl.sync.bfly.b32 	%r1157|%p523, %r1155, %r1156, %r1145, %r1894;
+	add.s32 	%r1158, %r1157, %r1155;
+	mov.u32 	%r1159, 1;
+	shfl.sync.bfly.b32 	%r1160|%p524, %r1158, %r1159, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 {%r1106,%r1107}, %fd413;
+	mov.b64 {%r1125,%r1126}, %fd450;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1109|%p525, %r1107, %r1127, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1108|%p526, %r1106, %r1127, %r1126, %r1128;
+	shfl.sync.bfly.b32 	%r1128|%p525, %r1126, %r1146, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1127|%p526, %r1125, %r1146, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd250, {%r1108,%r1109};
+	mov.b64 %fd264, {%r1127,%r1128};
 	// end inline asm
-	add.f64 	%fd251, %fd413, %fd250;
+	add.f64 	%fd265, %fd450, %fd264;
 	// begin inline asm
-	mov.b64 {%r1110,%r1111}, %fd251;
+	mov.b64 {%r1129,%r1130}, %fd265;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1113|%p527, %r1111, %r1131, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1112|%p528, %r1110, %r1131, %r1126, %r1128;
+	shfl.sync.bfly.b32 	%r1132|%p527, %r1130, %r1150, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1131|%p528, %r1129, %r1150, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd252, {%r1112,%r1113};
+	mov.b64 %fd266, {%r1131,%r1132};
 	// end inline asm
-	add.f64 	%fd253, %fd251, %fd252;
+	add.f64 	%fd267, %fd265, %fd266;
 	// begin inline asm
-	mov.b64 {%r1114,%r1115}, %fd253;
+	mov.b64 {%r1133,%r1134}, %fd267;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1117|%p529, %r1115, %r1134, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1116|%p530, %r1114, %r1134, %r1126, %r1128;
+	shfl.sync.bfly.b32 	%r1136|%p529, %r1134, %r1153, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1135|%p530, %r1133, %r1153, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd254, {%r1116,%r1117};
-	// end inline asm
-	add.f64 	%fd255, %fd253, %fd254;
-	// begin inline asm
-	mov.b64 {%r1118,%r1119}, %fd255;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1121|%p531, %r1119, %r1137, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1120|%p532, %r1118, %r1137, %r1126, %r1128;
-	// begin inline asm
-	mov.b64 %fd256, {%r1120,%r1121};
-	// end inline asm
-	add.f64 	%fd257, %fd255, %fd256;
-	// begin inline asm
-	mov.b64 {%r1122,%r1123}, %fd257;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1125|%p533, %r1123, %r1140, %r1126, %r1128;
-	shfl.sync.bfly.b32 	%r1124|%p534, %r1122, %r1140, %r1126, %r1128;
-	// begin inline asm
-	mov.b64 %fd258, {%r1124,%r1125};
-	// end inline asm
-	add.f64 	%fd259, %fd257, %fd258;
-	add.s32 	%r168, %r1141, %r1139;
-	mul.wide.s32 	%rd76, %r1661, 4;
-	add.s64 	%rd77, %rd75, %rd76;
-	ld.global.f32 	%f249, [%rd77];
-	cvt.f64.f32 	%fd260, %f249;
-	mul.f64 	%fd45, %fd259, %fd260;
-	setp.leu.f64 	%p535, %fd259, %fd45;
-	@%p535 bra 	$L__BB0_256;
-	bra.uni 	$L__BB0_198;
-
-$L__BB0_256:
-	mov.u32 	%r1762, 0;
-	mov.u32 	%r1760, 2139095040;
-	mov.u32 	%r1761, %r1760;
-
-$L__BB0_257:
-	mov.u32 	%r1765, 0;
-	shr.u32 	%r1440, %r1760, 1;
-	add.s32 	%r245, %r1440, %r1762;
-	mov.f64 	%fd424, 0d0000000000000000;
-	@%p18 bra 	$L__BB0_260;
-
-	mov.b32 	%f62, %r245;
-	mov.u32 	%r1765, 0;
-	mov.u32 	%r1763, %r2;
-
-$L__BB0_259:
-	cvt.s64.s32 	%rd94, %r1763;
-	add.s64 	%rd95, %rd2, %rd94;
-	shl.b64 	%rd96, %rd95, 2;
-	add.s64 	%rd97, %rd1, %rd96;
-	ld.global.f32 	%f254, [%rd97];
-	setp.ltu.f32 	%p682, %f254, 0f00000000;
-	setp.ltu.f32 	%p683, %f254, %f62;
-	or.pred  	%p684, %p682, %p683;
-	cvt.f64.f32 	%fd343, %f254;
-	add.f64 	%fd344, %fd424, %fd343;
-	not.pred 	%p685, %p684;
-	selp.u32 	%r1442, 1, 0, %p685;
-	add.s32 	%r1765, %r1765, %r1442;
-	selp.f64 	%fd424, %fd424, %fd344, %p684;
-	add.s32 	%r1763, %r1763, %r4;
-	setp.lt.s32 	%p686, %r1763, %r307;
-	@%p686 bra 	$L__BB0_259;
-
-$L__BB0_260:
-	mov.u32 	%r1463, 31;
-	mov.u32 	%r1464, 16;
-	mov.u32 	%r1465, -1;
-	shfl.sync.bfly.b32 	%r1466|%p687, %r1765, %r1464, %r1463, %r1465;
-	add.s32 	%r1467, %r1466, %r1765;
-	mov.u32 	%r1468, 8;
-	shfl.sync.bfly.b32 	%r1469|%p688, %r1467, %r1468, %r1463, %r1465;
-	add.s32 	%r1470, %r1469, %r1467;
-	mov.u32 	%r1471, 4;
-	shfl.sync.bfly.b32 	%r1472|%p689, %r1470, %r1471, %r1463, %r1465;
-	add.s32 	%r1473, %r1472, %r1470;
-	mov.u32 	%r1474, 2;
-	shfl.sync.bfly.b32 	%r1475|%p690, %r1473, %r1474, %r1463, %r1465;
-	add.s32 	%r1476, %r1475, %r1473;
-	mov.u32 	%r1477, 1;
-	shfl.sync.bfly.b32 	%r1478|%p691, %r1476, %r1477, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 {%r1443,%r1444}, %fd424;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1446|%p692, %r1444, %r1464, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1445|%p693, %r1443, %r1464, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd346, {%r1445,%r1446};
-	// end inline asm
-	add.f64 	%fd347, %fd424, %fd346;
-	// begin inline asm
-	mov.b64 {%r1447,%r1448}, %fd347;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1450|%p694, %r1448, %r1468, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1449|%p695, %r1447, %r1468, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd348, {%r1449,%r1450};
-	// end inline asm
-	add.f64 	%fd349, %fd347, %fd348;
-	// begin inline asm
-	mov.b64 {%r1451,%r1452}, %fd349;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1454|%p696, %r1452, %r1471, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1453|%p697, %r1451, %r1471, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd350, {%r1453,%r1454};
-	// end inline asm
-	add.f64 	%fd351, %fd349, %fd350;
-	// begin inline asm
-	mov.b64 {%r1455,%r1456}, %fd351;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1458|%p698, %r1456, %r1474, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1457|%p699, %r1455, %r1474, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd352, {%r1457,%r1458};
-	// end inline asm
-	add.f64 	%fd353, %fd351, %fd352;
-	// begin inline asm
-	mov.b64 {%r1459,%r1460}, %fd353;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1462|%p700, %r1460, %r1477, %r1463, %r1465;
-	shfl.sync.bfly.b32 	%r1461|%p701, %r1459, %r1477, %r1463, %r1465;
-	// begin inline asm
-	mov.b64 %fd354, {%r1461,%r1462};
-	// end inline asm
-	add.f64 	%fd68, %fd353, %fd354;
-	add.s32 	%r251, %r1478, %r1476;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_262;
-
-	st.shared.u32 	[%r6], %r251;
-	st.shared.f64 	[%r7], %fd68;
-
-$L__BB0_262:
-	bar.sync 	0;
-	mov.u32 	%r1766, 0;
-	@%p41 bra 	$L__BB0_264;
-
-	ld.shared.u32 	%r1766, [%r8];
-
-$L__BB0_264:
-	mov.f64 	%fd425, 0d0000000000000000;
-	@%p41 bra 	$L__BB0_266;
-
-	ld.shared.f64 	%fd425, [%r9];
-
-$L__BB0_266:
-	mov.u32 	%r1500, 31;
-	mov.u32 	%r1501, 16;
-	mov.u32 	%r1502, -1;
-	shfl.sync.bfly.b32 	%r1503|%p705, %r1766, %r1501, %r1500, %r1502;
-	add.s32 	%r1504, %r1503, %r1766;
-	mov.u32 	%r1505, 8;
-	shfl.sync.bfly.b32 	%r1506|%p706, %r1504, %r1505, %r1500, %r1502;
-	add.s32 	%r1507, %r1506, %r1504;
-	mov.u32 	%r1508, 4;
-	shfl.sync.bfly.b32 	%r1509|%p707, %r1507, %r1508, %r1500, %r1502;
-	add.s32 	%r1510, %r1509, %r1507;
-	mov.u32 	%r1511, 2;
-	shfl.sync.bfly.b32 	%r1512|%p708, %r1510, %r1511, %r1500, %r1502;
-	add.s32 	%r1513, %r1512, %r1510;
-	mov.u32 	%r1514, 1;
-	shfl.sync.bfly.b32 	%r1515|%p709, %r1513, %r1514, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 {%r1480,%r1481}, %fd425;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1483|%p710, %r1481, %r1501, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1482|%p711, %r1480, %r1501, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd357, {%r1482,%r1483};
-	// end inline asm
-	add.f64 	%fd358, %fd425, %fd357;
-	// begin inline asm
-	mov.b64 {%r1484,%r1485}, %fd358;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1487|%p712, %r1485, %r1505, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1486|%p713, %r1484, %r1505, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd359, {%r1486,%r1487};
-	// end inline asm
-	add.f64 	%fd360, %fd358, %fd359;
-	// begin inline asm
-	mov.b64 {%r1488,%r1489}, %fd360;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1491|%p714, %r1489, %r1508, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1490|%p715, %r1488, %r1508, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd361, {%r1490,%r1491};
-	// end inline asm
-	add.f64 	%fd362, %fd360, %fd361;
-	// begin inline asm
-	mov.b64 {%r1492,%r1493}, %fd362;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1495|%p716, %r1493, %r1511, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1494|%p717, %r1492, %r1511, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd363, {%r1494,%r1495};
-	// end inline asm
-	add.f64 	%fd364, %fd362, %fd363;
-	// begin inline asm
-	mov.b64 {%r1496,%r1497}, %fd364;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1499|%p718, %r1497, %r1514, %r1500, %r1502;
-	shfl.sync.bfly.b32 	%r1498|%p719, %r1496, %r1514, %r1500, %r1502;
-	// begin inline asm
-	mov.b64 %fd365, {%r1498,%r1499};
-	// end inline asm
-	add.s32 	%r1516, %r1515, %r1513;
-	setp.ge.s32 	%p720, %r1516, %r168;
-	selp.b32 	%r1762, %r245, %r1762, %p720;
-	selp.b32 	%r1761, %r1761, %r245, %p720;
-	sub.s32 	%r1760, %r1761, %r1762;
-	setp.gt.u32 	%p721, %r1760, 1;
-	@%p721 bra 	$L__BB0_257;
-
-	mov.b32 	%f63, %r1762;
-	mov.f64 	%fd427, 0d0000000000000000;
-	mov.u32 	%r1769, 0;
-	@%p18 bra 	$L__BB0_270;
-
-	mov.u32 	%r1767, %r2;
-
-$L__BB0_269:
-	cvt.s64.s32 	%rd98, %r1767;
-	add.s64 	%rd99, %rd2, %rd98;
-	shl.b64 	%rd100, %rd99, 2;
-	add.s64 	%rd101, %rd1, %rd100;
-	ld.global.f32 	%f255, [%rd101];
-	setp.ge.f32 	%p723, %f255, 0f00000000;
-	setp.gt.f32 	%p724, %f255, %f63;
-	and.pred  	%p725, %p723, %p724;
-	cvt.f64.f32 	%fd368, %f255;
-	add.f64 	%fd369, %fd427, %fd368;
-	selp.u32 	%r1519, 1, 0, %p725;
-	add.s32 	%r1769, %r1769, %r1519;
-	selp.f64 	%fd427, %fd369, %fd427, %p725;
-	add.s32 	%r1767, %r1767, %r4;
-	setp.lt.s32 	%p726, %r1767, %r307;
-	@%p726 bra 	$L__BB0_269;
-
-$L__BB0_270:
-	mov.u32 	%r1540, 31;
-	mov.u32 	%r1541, 16;
-	mov.u32 	%r1542, -1;
-	shfl.sync.bfly.b32 	%r1543|%p727, %r1769, %r1541, %r1540, %r1542;
-	add.s32 	%r1544, %r1543, %r1769;
-	mov.u32 	%r1545, 8;
-	shfl.sync.bfly.b32 	%r1546|%p728, %r1544, %r1545, %r1540, %r1542;
-	add.s32 	%r1547, %r1546, %r1544;
-	mov.u32 	%r1548, 4;
-	shfl.sync.bfly.b32 	%r1549|%p729, %r1547, %r1548, %r1540, %r1542;
-	add.s32 	%r1550, %r1549, %r1547;
-	mov.u32 	%r1551, 2;
-	shfl.sync.bfly.b32 	%r1552|%p730, %r1550, %r1551, %r1540, %r1542;
-	add.s32 	%r1553, %r1552, %r1550;
-	mov.u32 	%r1554, 1;
-	shfl.sync.bfly.b32 	%r1555|%p731, %r1553, %r1554, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 {%r1520,%r1521}, %fd427;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1523|%p732, %r1521, %r1541, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1522|%p733, %r1520, %r1541, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd371, {%r1522,%r1523};
-	// end inline asm
-	add.f64 	%fd372, %fd427, %fd371;
-	// begin inline asm
-	mov.b64 {%r1524,%r1525}, %fd372;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1527|%p734, %r1525, %r1545, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1526|%p735, %r1524, %r1545, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd373, {%r1526,%r1527};
-	// end inline asm
-	add.f64 	%fd374, %fd372, %fd373;
-	// begin inline asm
-	mov.b64 {%r1528,%r1529}, %fd374;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1531|%p736, %r1529, %r1548, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1530|%p737, %r1528, %r1548, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd375, {%r1530,%r1531};
-	// end inline asm
-	add.f64 	%fd376, %fd374, %fd375;
-	// begin inline asm
-	mov.b64 {%r1532,%r1533}, %fd376;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1535|%p738, %r1533, %r1551, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1534|%p739, %r1532, %r1551, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd377, {%r1534,%r1535};
-	// end inline asm
-	add.f64 	%fd378, %fd376, %fd377;
-	// begin inline asm
-	mov.b64 {%r1536,%r1537}, %fd378;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1539|%p740, %r1537, %r1554, %r1540, %r1542;
-	shfl.sync.bfly.b32 	%r1538|%p741, %r1536, %r1554, %r1540, %r1542;
-	// begin inline asm
-	mov.b64 %fd379, {%r1538,%r1539};
-	// end inline asm
-	add.f64 	%fd74, %fd378, %fd379;
-	add.s32 	%r262, %r1555, %r1553;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_272;
-
-	st.shared.u32 	[%r6], %r262;
-	st.shared.f64 	[%r7], %fd74;
-
-$L__BB0_272:
-	bar.sync 	0;
-	mov.u32 	%r1770, 0;
-	@%p41 bra 	$L__BB0_274;
-
-	ld.shared.u32 	%r1770, [%r8];
-
-$L__BB0_274:
-	mov.f64 	%fd428, 0d0000000000000000;
-	@%p41 bra 	$L__BB0_276;
-
-	ld.shared.f64 	%fd428, [%r9];
-
-$L__BB0_276:
-	mov.u32 	%r1577, 31;
-	mov.u32 	%r1578, 16;
-	mov.u32 	%r1579, -1;
-	shfl.sync.bfly.b32 	%r1580|%p745, %r1770, %r1578, %r1577, %r1579;
-	add.s32 	%r1581, %r1580, %r1770;
-	mov.u32 	%r1582, 8;
-	shfl.sync.bfly.b32 	%r1583|%p746, %r1581, %r1582, %r1577, %r1579;
-	add.s32 	%r1584, %r1583, %r1581;
-	mov.u32 	%r1585, 4;
-	shfl.sync.bfly.b32 	%r1586|%p747, %r1584, %r1585, %r1577, %r1579;
-	add.s32 	%r1587, %r1586, %r1584;
-	mov.u32 	%r1588, 2;
-	shfl.sync.bfly.b32 	%r1589|%p748, %r1587, %r1588, %r1577, %r1579;
-	add.s32 	%r1590, %r1589, %r1587;
-	mov.u32 	%r1591, 1;
-	shfl.sync.bfly.b32 	%r1592|%p749, %r1590, %r1591, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 {%r1557,%r1558}, %fd428;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1560|%p750, %r1558, %r1578, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1559|%p751, %r1557, %r1578, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd382, {%r1559,%r1560};
-	// end inline asm
-	add.f64 	%fd383, %fd428, %fd382;
-	// begin inline asm
-	mov.b64 {%r1561,%r1562}, %fd383;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1564|%p752, %r1562, %r1582, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1563|%p753, %r1561, %r1582, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd384, {%r1563,%r1564};
-	// end inline asm
-	add.f64 	%fd385, %fd383, %fd384;
-	// begin inline asm
-	mov.b64 {%r1565,%r1566}, %fd385;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1568|%p754, %r1566, %r1585, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1567|%p755, %r1565, %r1585, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd386, {%r1567,%r1568};
-	// end inline asm
-	add.f64 	%fd387, %fd385, %fd386;
-	// begin inline asm
-	mov.b64 {%r1569,%r1570}, %fd387;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1572|%p756, %r1570, %r1588, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1571|%p757, %r1569, %r1588, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd388, {%r1571,%r1572};
-	// end inline asm
-	add.f64 	%fd389, %fd387, %fd388;
-	// begin inline asm
-	mov.b64 {%r1573,%r1574}, %fd389;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1576|%p758, %r1574, %r1591, %r1577, %r1579;
-	shfl.sync.bfly.b32 	%r1575|%p759, %r1573, %r1591, %r1577, %r1579;
-	// begin inline asm
-	mov.b64 %fd390, {%r1575,%r1576};
-	// end inline asm
-	add.s32 	%r1593, %r1592, %r1590;
-	not.b32 	%r1594, %r1593;
-	add.s32 	%r265, %r168, %r1594;
-	setp.ne.s32 	%p760, %r2, 0;
-	@%p760 bra 	$L__BB0_278;
-
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1579;
-
-$L__BB0_278:
-	setp.lt.s32 	%p761, %r307, 1;
-	bar.sync 	0;
-	@%p761 bra 	$L__BB0_303;
-
-	mov.u32 	%r1598, -1;
-	shl.b32 	%r1599, %r1598, %r3;
-	not.b32 	%r267, %r1599;
-	mov.u32 	%r1771, 0;
-	mov.u32 	%r1786, %r1771;
-
-$L__BB0_280:
-	add.s32 	%r270, %r1771, %r2;
-	setp.ge.s32 	%p763, %r270, %r307;
-	mov.pred 	%p801, 0;
-	@%p763 bra 	$L__BB0_282;
-
-	cvt.s64.s32 	%rd102, %r270;
-	add.s64 	%rd103, %rd2, %rd102;
-	shl.b64 	%rd104, %rd103, 2;
-	add.s64 	%rd105, %rd1, %rd104;
-	ld.global.f32 	%f256, [%rd105];
-	setp.eq.f32 	%p801, %f256, %f63;
-
-$L__BB0_282:
-	mov.u32 	%r1600, -1;
-	vote.sync.ballot.b32 	%r271, %p801, %r1600;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_284;
-
-	popc.b32 	%r1601, %r271;
-	st.shared.u32 	[%r6], %r1601;
-
-$L__BB0_284:
-	setp.eq.s32 	%p766, %r309, 0;
-	bar.sync 	0;
-	mov.u32 	%r1779, %r1786;
-	@%p766 bra 	$L__BB0_292;
-
-	add.s32 	%r1605, %r309, -1;
-	setp.lt.u32 	%p767, %r1605, 3;
-	mov.u32 	%r1777, 0;
-	mov.u32 	%r1779, %r1786;
-	@%p767 bra 	$L__BB0_288;
-
-	and.b32  	%r1608, %r309, 3;
-	sub.s32 	%r1775, %r309, %r1608;
-	mov.u32 	%r1779, %r1786;
-
-$L__BB0_287:
-	shl.b32 	%r1609, %r1777, 2;
-	add.s32 	%r1611, %r311, %r1609;
-	ld.shared.u32 	%r1612, [%r1611];
-	add.s32 	%r1613, %r1612, %r1779;
-	ld.shared.u32 	%r1614, [%r1611+4];
-	add.s32 	%r1615, %r1614, %r1613;
-	ld.shared.u32 	%r1616, [%r1611+8];
-	add.s32 	%r1617, %r1616, %r1615;
-	ld.shared.u32 	%r1618, [%r1611+12];
-	add.s32 	%r1779, %r1618, %r1617;
-	add.s32 	%r1777, %r1777, 4;
-	add.s32 	%r1775, %r1775, -4;
-	setp.ne.s32 	%p768, %r1775, 0;
-	@%p768 bra 	$L__BB0_287;
-
-$L__BB0_288:
-	and.b32  	%r1620, %r309, 3;
-	setp.eq.s32 	%p769, %r1620, 0;
-	@%p769 bra 	$L__BB0_292;
-
-	setp.eq.s32 	%p770, %r1620, 1;
-	shl.b32 	%r1623, %r1777, 2;
-	add.s32 	%r282, %r311, %r1623;
-	ld.shared.u32 	%r1625, [%r282];
-	add.s32 	%r1779, %r1625, %r1779;
-	@%p770 bra 	$L__BB0_292;
-
-	setp.eq.s32 	%p771, %r1620, 2;
-	ld.shared.u32 	%r1628, [%r282+4];
-	add.s32 	%r1779, %r1628, %r1779;
-	@%p771 bra 	$L__BB0_292;
-
-	ld.shared.u32 	%r1629, [%r282+8];
-	add.s32 	%r1779, %r1629, %r1779;
-
-$L__BB0_292:
-	and.b32  	%r1630, %r271, %r267;
-	popc.b32 	%r1631, %r1630;
-	add.s32 	%r1632, %r1779, %r1631;
-	setp.ne.s32 	%p772, %r1632, %r265;
-	not.pred 	%p773, %p801;
-	or.pred  	%p774, %p773, %p772;
-	@%p774 bra 	$L__BB0_294;
-
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r270;
-
-$L__BB0_294:
-	setp.eq.s32 	%p775, %r5, 0;
-	@%p775 bra 	$L__BB0_302;
-
-	add.s32 	%r1635, %r5, -1;
-	setp.lt.u32 	%p776, %r1635, 3;
-	mov.u32 	%r1784, 0;
-	@%p776 bra 	$L__BB0_298;
-
-	sub.s32 	%r1782, %r5, %r10;
-
-$L__BB0_297:
-	shl.b32 	%r1637, %r1784, 2;
-	add.s32 	%r1639, %r311, %r1637;
-	ld.shared.u32 	%r1640, [%r1639];
-	add.s32 	%r1641, %r1640, %r1786;
-	ld.shared.u32 	%r1642, [%r1639+4];
-	add.s32 	%r1643, %r1642, %r1641;
-	ld.shared.u32 	%r1644, [%r1639+8];
-	add.s32 	%r1645, %r1644, %r1643;
-	ld.shared.u32 	%r1646, [%r1639+12];
-	add.s32 	%r1786, %r1646, %r1645;
-	add.s32 	%r1784, %r1784, 4;
-	add.s32 	%r1782, %r1782, -4;
-	setp.ne.s32 	%p777, %r1782, 0;
-	@%p777 bra 	$L__BB0_297;
-
-$L__BB0_298:
-	setp.eq.s32 	%p778, %r10, 0;
-	@%p778 bra 	$L__BB0_302;
-
-	setp.eq.s32 	%p779, %r10, 1;
-	shl.b32 	%r1647, %r1784, 2;
-	add.s32 	%r297, %r311, %r1647;
-	ld.shared.u32 	%r1649, [%r297];
-	add.s32 	%r1786, %r1649, %r1786;
-	@%p779 bra 	$L__BB0_302;
-
-	setp.eq.s32 	%p780, %r10, 2;
-	ld.shared.u32 	%r1650, [%r297+4];
-	add.s32 	%r1786, %r1650, %r1786;
-	@%p780 bra 	$L__BB0_302;
-
-	ld.shared.u32 	%r1651, [%r297+8];
-	add.s32 	%r1786, %r1651, %r1786;
-
-$L__BB0_302:
-	bar.sync 	0;
-	ld.shared.u32 	%r1652, [_ZZ11kiln_sampleE5found];
-	setp.lt.s32 	%p781, %r1652, 0;
-	setp.le.s32 	%p782, %r1786, %r265;
-	and.pred  	%p783, %p781, %p782;
-	add.s32 	%r1771, %r1771, %r4;
-	setp.lt.s32 	%p784, %r1771, %r307;
-	and.pred  	%p785, %p783, %p784;
-	@%p785 bra 	$L__BB0_280;
-	bra.uni 	$L__BB0_303;
-
-$L__BB0_198:
-	mov.u32 	%r1730, 0;
-	mov.u32 	%r1728, 2139095040;
-	mov.u32 	%r1729, %r1728;
-
-$L__BB0_199:
-	mov.u32 	%r1733, 0;
-	shr.u32 	%r1146, %r1728, 1;
-	add.s32 	%r172, %r1146, %r1730;
-	mov.f64 	%fd415, 0d0000000000000000;
-	@%p18 bra 	$L__BB0_202;
-
-	mov.b32 	%f60, %r172;
-	mov.u32 	%r1733, 0;
-	mov.u32 	%r1731, %r2;
-
-$L__BB0_201:
-	cvt.s64.s32 	%rd78, %r1731;
-	add.s64 	%rd79, %rd2, %rd78;
-	shl.b64 	%rd80, %rd79, 2;
-	add.s64 	%rd81, %rd1, %rd80;
-	ld.global.f32 	%f250, [%rd81];
-	setp.ltu.f32 	%p537, %f250, 0f00000000;
-	setp.ltu.f32 	%p538, %f250, %f60;
-	or.pred  	%p539, %p537, %p538;
-	cvt.f64.f32 	%fd263, %f250;
-	add.f64 	%fd264, %fd415, %fd263;
-	not.pred 	%p540, %p539;
-	selp.u32 	%r1148, 1, 0, %p540;
-	add.s32 	%r1733, %r1733, %r1148;
-	selp.f64 	%fd415, %fd415, %fd264, %p539;
-	add.s32 	%r1731, %r1731, %r4;
-	setp.lt.s32 	%p541, %r1731, %r307;
-	@%p541 bra 	$L__BB0_201;
-
-$L__BB0_202:
-	mov.u32 	%r1169, 31;
-	mov.u32 	%r1170, 16;
-	mov.u32 	%r1171, -1;
-	shfl.sync.bfly.b32 	%r1172|%p542, %r1733, %r1170, %r1169, %r1171;
-	add.s32 	%r1173, %r1172, %r1733;
-	mov.u32 	%r1174, 8;
-	shfl.sync.bfly.b32 	%r1175|%p543, %r1173, %r1174, %r1169, %r1171;
-	add.s32 	%r1176, %r1175, %r1173;
-	mov.u32 	%r1177, 4;
-	shfl.sync.bfly.b32 	%r1178|%p544, %r1176, %r1177, %r1169, %r1171;
-	add.s32 	%r1179, %r1178, %r1176;
-	mov.u32 	%r1180, 2;
-	shfl.sync.bfly.b32 	%r1181|%p545, %r1179, %r1180, %r1169, %r1171;
-	add.s32 	%r1182, %r1181, %r1179;
-	mov.u32 	%r1183, 1;
-	shfl.sync.bfly.b32 	%r1184|%p546, %r1182, %r1183, %r1169, %r1171;
-	// begin inline asm
-	mov.b64 {%r1149,%r1150}, %fd415;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1152|%p547, %r1150, %r1170, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1151|%p548, %r1149, %r1170, %r1169, %r1171;
-	// begin inline asm
-	mov.b64 %fd266, {%r1151,%r1152};
-	// end inline asm
-	add.f64 	%fd267, %fd415, %fd266;
-	// begin inline asm
-	mov.b64 {%r1153,%r1154}, %fd267;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1156|%p549, %r1154, %r1174, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1155|%p550, %r1153, %r1174, %r1169, %r1171;
-	// begin inline asm
-	mov.b64 %fd268, {%r1155,%r1156};
+	mov.b64 %fd268, {%r1135,%r1136};
 	// end inline asm
 	add.f64 	%fd269, %fd267, %fd268;
 	// begin inline asm
-	mov.b64 {%r1157,%r1158}, %fd269;
+	mov.b64 {%r1137,%r1138}, %fd269;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1160|%p551, %r1158, %r1177, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1159|%p552, %r1157, %r1177, %r1169, %r1171;
+	shfl.sync.bfly.b32 	%r1140|%p531, %r1138, %r1156, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1139|%p532, %r1137, %r1156, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd270, {%r1159,%r1160};
+	mov.b64 %fd270, {%r1139,%r1140};
 	// end inline asm
 	add.f64 	%fd271, %fd269, %fd270;
 	// begin inline asm
-	mov.b64 {%r1161,%r1162}, %fd271;
+	mov.b64 {%r1141,%r1142}, %fd271;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1164|%p553, %r1162, %r1180, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1163|%p554, %r1161, %r1180, %r1169, %r1171;
+	shfl.sync.bfly.b32 	%r1144|%p533, %r1142, %r1159, %r1145, %r1894;
+	shfl.sync.bfly.b32 	%r1143|%p534, %r1141, %r1159, %r1145, %r1894;
 	// begin inline asm
-	mov.b64 %fd272, {%r1163,%r1164};
+	mov.b64 %fd272, {%r1143,%r1144};
 	// end inline asm
-	add.f64 	%fd273, %fd271, %fd272;
+	add.f64 	%fd45, %fd271, %fd272;
+	add.s32 	%r166, %r1160, %r1158;
+	mul.wide.s32 	%rd76, %r1762, 4;
+	add.s64 	%rd77, %rd75, %rd76;
+	ld.global.f32 	%f252, [%rd77];
+	cvt.f64.f32 	%fd273, %f252;
+	mul.f64 	%fd46, %fd45, %fd273;
+	setp.lt.f32 	%p535, %f68, 0f3F800000;
+	setp.gt.f32 	%p536, %f68, 0f00000000;
+	and.pred  	%p537, %p536, %p535;
+	or.pred  	%p539, %p848, %p537;
+	@%p539 bra 	$L__BB0_219;
+	bra.uni 	$L__BB0_198;
+
+$L__BB0_219:
+	setp.leu.f64 	%p589, %fd45, %fd46;
+	@%p589 bra 	$L__BB0_279;
+	bra.uni 	$L__BB0_220;
+
+$L__BB0_279:
+	mov.u32 	%r1869, 0;
+	mov.u32 	%r1867, 2139095040;
+	mov.u32 	%r1868, %r1867;
+
+$L__BB0_280:
+	mov.u32 	%r1872, 0;
+	shr.u32 	%r1540, %r1867, 1;
+	add.s32 	%r259, %r1540, %r1869;
+	mov.f64 	%fd468, 0d0000000000000000;
+	@%p18 bra 	$L__BB0_283;
+
+	mov.b32 	%f65, %r259;
+	mov.u32 	%r1872, 0;
+	mov.u32 	%r1870, %r2;
+
+$L__BB0_282:
+	cvt.s64.s32 	%rd102, %r1870;
+	add.s64 	%rd103, %rd2, %rd102;
+	shl.b64 	%rd104, %rd103, 2;
+	add.s64 	%rd105, %rd1, %rd104;
+	ld.global.f32 	%f258, [%rd105];
+	setp.ltu.f32 	%p736, %f258, 0f00000000;
+	setp.ltu.f32 	%p737, %f258, %f65;
+	or.pred  	%p738, %p736, %p737;
+	cvt.f64.f32 	%fd380, %f258;
+	add.f64 	%fd381, %fd468, %fd380;
+	not.pred 	%p739, %p738;
+	selp.u32 	%r1542, 1, 0, %p739;
+	add.s32 	%r1872, %r1872, %r1542;
+	selp.f64 	%fd468, %fd468, %fd381, %p738;
+	add.s32 	%r1870, %r1870, %r4;
+	setp.lt.s32 	%p740, %r1870, %r324;
+	@%p740 bra 	$L__BB0_282;
+
+$L__BB0_283:
+	mov.u32 	%r1563, 31;
+	mov.u32 	%r1564, 16;
+	mov.u32 	%r1565, -1;
+	shfl.sync.bfly.b32 	%r1566|%p741, %r1872, %r1564, %r1563, %r1565;
+	add.s32 	%r1567, %r1566, %r1872;
+	mov.u32 	%r1568, 8;
+	shfl.sync.bfly.b32 	%r1569|%p742, %r1567, %r1568, %r1563, %r1565;
+	add.s32 	%r1570, %r1569, %r1567;
+	mov.u32 	%r1571, 4;
+	shfl.sync.bfly.b32 	%r1572|%p743, %r1570, %r1571, %r1563, %r1565;
+	add.s32 	%r1573, %r1572, %r1570;
+	mov.u32 	%r1574, 2;
+	shfl.sync.bfly.b32 	%r1575|%p744, %r1573, %r1574, %r1563, %r1565;
+	add.s32 	%r1576, %r1575, %r1573;
+	mov.u32 	%r1577, 1;
+	shfl.sync.bfly.b32 	%r1578|%p745, %r1576, %r1577, %r1563, %r1565;
 	// begin inline asm
-	mov.b64 {%r1165,%r1166}, %fd273;
+	mov.b64 {%r1543,%r1544}, %fd468;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1168|%p555, %r1166, %r1183, %r1169, %r1171;
-	shfl.sync.bfly.b32 	%r1167|%p556, %r1165, %r1183, %r1169, %r1171;
+	shfl.sync.bfly.b32 	%r1546|%p746, %r1544, %r1564, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1545|%p747, %r1543, %r1564, %r1563, %r1565;
 	// begin inline asm
-	mov.b64 %fd274, {%r1167,%r1168};
+	mov.b64 %fd383, {%r1545,%r1546};
 	// end inline asm
-	add.f64 	%fd49, %fd273, %fd274;
-	add.s32 	%r178, %r1184, %r1182;
+	add.f64 	%fd384, %fd468, %fd383;
+	// begin inline asm
+	mov.b64 {%r1547,%r1548}, %fd384;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1550|%p748, %r1548, %r1568, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1549|%p749, %r1547, %r1568, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd385, {%r1549,%r1550};
+	// end inline asm
+	add.f64 	%fd386, %fd384, %fd385;
+	// begin inline asm
+	mov.b64 {%r1551,%r1552}, %fd386;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1554|%p750, %r1552, %r1571, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1553|%p751, %r1551, %r1571, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd387, {%r1553,%r1554};
+	// end inline asm
+	add.f64 	%fd388, %fd386, %fd387;
+	// begin inline asm
+	mov.b64 {%r1555,%r1556}, %fd388;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1558|%p752, %r1556, %r1574, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1557|%p753, %r1555, %r1574, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd389, {%r1557,%r1558};
+	// end inline asm
+	add.f64 	%fd390, %fd388, %fd389;
+	// begin inline asm
+	mov.b64 {%r1559,%r1560}, %fd390;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1562|%p754, %r1560, %r1577, %r1563, %r1565;
+	shfl.sync.bfly.b32 	%r1561|%p755, %r1559, %r1577, %r1563, %r1565;
+	// begin inline asm
+	mov.b64 %fd391, {%r1561,%r1562};
+	// end inline asm
+	add.f64 	%fd82, %fd390, %fd391;
+	add.s32 	%r265, %r1578, %r1576;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_285;
+
+	st.shared.u32 	[%r6], %r265;
+	st.shared.f64 	[%r7], %fd82;
+
+$L__BB0_285:
+	bar.sync 	0;
+	mov.u32 	%r1873, 0;
+	@%p41 bra 	$L__BB0_287;
+
+	ld.shared.u32 	%r1873, [%r8];
+
+$L__BB0_287:
+	mov.f64 	%fd469, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_289;
+
+	ld.shared.f64 	%fd469, [%r9];
+
+$L__BB0_289:
+	mov.u32 	%r1600, 31;
+	mov.u32 	%r1601, 16;
+	mov.u32 	%r1602, -1;
+	shfl.sync.bfly.b32 	%r1603|%p759, %r1873, %r1601, %r1600, %r1602;
+	add.s32 	%r1604, %r1603, %r1873;
+	mov.u32 	%r1605, 8;
+	shfl.sync.bfly.b32 	%r1606|%p760, %r1604, %r1605, %r1600, %r1602;
+	add.s32 	%r1607, %r1606, %r1604;
+	mov.u32 	%r1608, 4;
+	shfl.sync.bfly.b32 	%r1609|%p761, %r1607, %r1608, %r1600, %r1602;
+	add.s32 	%r1610, %r1609, %r1607;
+	mov.u32 	%r1611, 2;
+	shfl.sync.bfly.b32 	%r1612|%p762, %r1610, %r1611, %r1600, %r1602;
+	add.s32 	%r1613, %r1612, %r1610;
+	mov.u32 	%r1614, 1;
+	shfl.sync.bfly.b32 	%r1615|%p763, %r1613, %r1614, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 {%r1580,%r1581}, %fd469;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1583|%p764, %r1581, %r1601, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1582|%p765, %r1580, %r1601, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd394, {%r1582,%r1583};
+	// end inline asm
+	add.f64 	%fd395, %fd469, %fd394;
+	// begin inline asm
+	mov.b64 {%r1584,%r1585}, %fd395;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1587|%p766, %r1585, %r1605, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1586|%p767, %r1584, %r1605, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd396, {%r1586,%r1587};
+	// end inline asm
+	add.f64 	%fd397, %fd395, %fd396;
+	// begin inline asm
+	mov.b64 {%r1588,%r1589}, %fd397;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1591|%p768, %r1589, %r1608, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1590|%p769, %r1588, %r1608, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd398, {%r1590,%r1591};
+	// end inline asm
+	add.f64 	%fd399, %fd397, %fd398;
+	// begin inline asm
+	mov.b64 {%r1592,%r1593}, %fd399;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1595|%p770, %r1593, %r1611, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1594|%p771, %r1592, %r1611, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd400, {%r1594,%r1595};
+	// end inline asm
+	add.f64 	%fd401, %fd399, %fd400;
+	// begin inline asm
+	mov.b64 {%r1596,%r1597}, %fd401;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1599|%p772, %r1597, %r1614, %r1600, %r1602;
+	shfl.sync.bfly.b32 	%r1598|%p773, %r1596, %r1614, %r1600, %r1602;
+	// begin inline asm
+	mov.b64 %fd402, {%r1598,%r1599};
+	// end inline asm
+	add.s32 	%r1616, %r1615, %r1613;
+	setp.ge.s32 	%p774, %r1616, %r166;
+	selp.b32 	%r1869, %r259, %r1869, %p774;
+	selp.b32 	%r1868, %r1868, %r259, %p774;
+	sub.s32 	%r1867, %r1868, %r1869;
+	setp.gt.u32 	%p775, %r1867, 1;
+	@%p775 bra 	$L__BB0_280;
+
+	mov.b32 	%f66, %r1869;
+	mov.f64 	%fd471, 0d0000000000000000;
+	mov.u32 	%r1876, 0;
+	@%p18 bra 	$L__BB0_293;
+
+	mov.u32 	%r1874, %r2;
+
+$L__BB0_292:
+	cvt.s64.s32 	%rd106, %r1874;
+	add.s64 	%rd107, %rd2, %rd106;
+	shl.b64 	%rd108, %rd107, 2;
+	add.s64 	%rd109, %rd1, %rd108;
+	ld.global.f32 	%f259, [%rd109];
+	setp.ge.f32 	%p777, %f259, 0f00000000;
+	setp.gt.f32 	%p778, %f259, %f66;
+	and.pred  	%p779, %p777, %p778;
+	cvt.f64.f32 	%fd405, %f259;
+	add.f64 	%fd406, %fd471, %fd405;
+	selp.u32 	%r1619, 1, 0, %p779;
+	add.s32 	%r1876, %r1876, %r1619;
+	selp.f64 	%fd471, %fd406, %fd471, %p779;
+	add.s32 	%r1874, %r1874, %r4;
+	setp.lt.s32 	%p780, %r1874, %r324;
+	@%p780 bra 	$L__BB0_292;
+
+$L__BB0_293:
+	mov.u32 	%r1640, 31;
+	mov.u32 	%r1641, 16;
+	mov.u32 	%r1642, -1;
+	shfl.sync.bfly.b32 	%r1643|%p781, %r1876, %r1641, %r1640, %r1642;
+	add.s32 	%r1644, %r1643, %r1876;
+	mov.u32 	%r1645, 8;
+	shfl.sync.bfly.b32 	%r1646|%p782, %r1644, %r1645, %r1640, %r1642;
+	add.s32 	%r1647, %r1646, %r1644;
+	mov.u32 	%r1648, 4;
+	shfl.sync.bfly.b32 	%r1649|%p783, %r1647, %r1648, %r1640, %r1642;
+	add.s32 	%r1650, %r1649, %r1647;
+	mov.u32 	%r1651, 2;
+	shfl.sync.bfly.b32 	%r1652|%p784, %r1650, %r1651, %r1640, %r1642;
+	add.s32 	%r1653, %r1652, %r1650;
+	mov.u32 	%r1654, 1;
+	shfl.sync.bfly.b32 	%r1655|%p785, %r1653, %r1654, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 {%r1620,%r1621}, %fd471;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1623|%p786, %r1621, %r1641, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1622|%p787, %r1620, %r1641, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd408, {%r1622,%r1623};
+	// end inline asm
+	add.f64 	%fd409, %fd471, %fd408;
+	// begin inline asm
+	mov.b64 {%r1624,%r1625}, %fd409;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1627|%p788, %r1625, %r1645, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1626|%p789, %r1624, %r1645, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd410, {%r1626,%r1627};
+	// end inline asm
+	add.f64 	%fd411, %fd409, %fd410;
+	// begin inline asm
+	mov.b64 {%r1628,%r1629}, %fd411;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1631|%p790, %r1629, %r1648, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1630|%p791, %r1628, %r1648, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd412, {%r1630,%r1631};
+	// end inline asm
+	add.f64 	%fd413, %fd411, %fd412;
+	// begin inline asm
+	mov.b64 {%r1632,%r1633}, %fd413;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1635|%p792, %r1633, %r1651, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1634|%p793, %r1632, %r1651, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd414, {%r1634,%r1635};
+	// end inline asm
+	add.f64 	%fd415, %fd413, %fd414;
+	// begin inline asm
+	mov.b64 {%r1636,%r1637}, %fd415;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1639|%p794, %r1637, %r1654, %r1640, %r1642;
+	shfl.sync.bfly.b32 	%r1638|%p795, %r1636, %r1654, %r1640, %r1642;
+	// begin inline asm
+	mov.b64 %fd416, {%r1638,%r1639};
+	// end inline asm
+	add.f64 	%fd88, %fd415, %fd416;
+	add.s32 	%r276, %r1655, %r1653;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_295;
+
+	st.shared.u32 	[%r6], %r276;
+	st.shared.f64 	[%r7], %fd88;
+
+$L__BB0_295:
+	bar.sync 	0;
+	mov.u32 	%r1877, 0;
+	@%p41 bra 	$L__BB0_297;
+
+	ld.shared.u32 	%r1877, [%r8];
+
+$L__BB0_297:
+	mov.f64 	%fd472, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_299;
+
+	ld.shared.f64 	%fd472, [%r9];
+
+$L__BB0_299:
+	mov.u32 	%r1677, 31;
+	mov.u32 	%r1678, 16;
+	mov.u32 	%r1679, -1;
+	shfl.sync.bfly.b32 	%r1680|%p799, %r1877, %r1678, %r1677, %r1679;
+	add.s32 	%r1681, %r1680, %r1877;
+	mov.u32 	%r1682, 8;
+	shfl.sync.bfly.b32 	%r1683|%p800, %r1681, %r1682, %r1677, %r1679;
+	add.s32 	%r1684, %r1683, %r1681;
+	mov.u32 	%r1685, 4;
+	shfl.sync.bfly.b32 	%r1686|%p801, %r1684, %r1685, %r1677, %r1679;
+	add.s32 	%r1687, %r1686, %r1684;
+	mov.u32 	%r1688, 2;
+	shfl.sync.bfly.b32 	%r1689|%p802, %r1687, %r1688, %r1677, %r1679;
+	add.s32 	%r1690, %r1689, %r1687;
+	mov.u32 	%r1691, 1;
+	shfl.sync.bfly.b32 	%r1692|%p803, %r1690, %r1691, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 {%r1657,%r1658}, %fd472;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1660|%p804, %r1658, %r1678, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1659|%p805, %r1657, %r1678, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd419, {%r1659,%r1660};
+	// end inline asm
+	add.f64 	%fd420, %fd472, %fd419;
+	// begin inline asm
+	mov.b64 {%r1661,%r1662}, %fd420;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1664|%p806, %r1662, %r1682, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1663|%p807, %r1661, %r1682, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd421, {%r1663,%r1664};
+	// end inline asm
+	add.f64 	%fd422, %fd420, %fd421;
+	// begin inline asm
+	mov.b64 {%r1665,%r1666}, %fd422;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1668|%p808, %r1666, %r1685, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1667|%p809, %r1665, %r1685, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd423, {%r1667,%r1668};
+	// end inline asm
+	add.f64 	%fd424, %fd422, %fd423;
+	// begin inline asm
+	mov.b64 {%r1669,%r1670}, %fd424;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1672|%p810, %r1670, %r1688, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1671|%p811, %r1669, %r1688, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd425, {%r1671,%r1672};
+	// end inline asm
+	add.f64 	%fd426, %fd424, %fd425;
+	// begin inline asm
+	mov.b64 {%r1673,%r1674}, %fd426;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1676|%p812, %r1674, %r1691, %r1677, %r1679;
+	shfl.sync.bfly.b32 	%r1675|%p813, %r1673, %r1691, %r1677, %r1679;
+	// begin inline asm
+	mov.b64 %fd427, {%r1675,%r1676};
+	// end inline asm
+	add.s32 	%r1693, %r1692, %r1690;
+	not.b32 	%r1694, %r1693;
+	add.s32 	%r279, %r166, %r1694;
+	setp.ne.s32 	%p814, %r2, 0;
+	@%p814 bra 	$L__BB0_301;
+
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1679;
+
+$L__BB0_301:
+	setp.gt.s32 	%p815, %r324, 0;
+	bar.sync 	0;
+	@%p815 bra 	$L__BB0_303;
+	bra.uni 	$L__BB0_302;
+
+$L__BB0_303:
+	mov.u32 	%r1698, -1;
+	shl.b32 	%r1699, %r1698, %r3;
+	not.b32 	%r282, %r1699;
+	mov.u32 	%r1878, 0;
+	mov.u32 	%r1893, %r1878;
+
+$L__BB0_304:
+	add.s32 	%r285, %r1878, %r2;
+	setp.ge.s32 	%p817, %r285, %r324;
+	mov.pred 	%p856, 0;
+	@%p817 bra 	$L__BB0_306;
+
+	cvt.s64.s32 	%rd110, %r285;
+	add.s64 	%rd111, %rd2, %rd110;
+	shl.b64 	%rd112, %rd111, 2;
+	add.s64 	%rd113, %rd1, %rd112;
+	ld.global.f32 	%f260, [%rd113];
+	setp.eq.f32 	%p856, %f260, %f66;
+
+$L__BB0_306:
+	mov.u32 	%r1700, -1;
+	vote.sync.ballot.b32 	%r286, %p856, %r1700;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_308;
+
+	popc.b32 	%r1701, %r286;
+	st.shared.u32 	[%r6], %r1701;
+
+$L__BB0_308:
+	setp.eq.s32 	%p820, %r326, 0;
+	bar.sync 	0;
+	mov.u32 	%r1886, %r1893;
+	@%p820 bra 	$L__BB0_316;
+
+	add.s32 	%r1705, %r326, -1;
+	setp.lt.u32 	%p821, %r1705, 3;
+	mov.u32 	%r1884, 0;
+	mov.u32 	%r1886, %r1893;
+	@%p821 bra 	$L__BB0_312;
+
+	and.b32  	%r1708, %r326, 3;
+	sub.s32 	%r1882, %r326, %r1708;
+	mov.u32 	%r1886, %r1893;
+
+$L__BB0_311:
+	shl.b32 	%r1709, %r1884, 2;
+	add.s32 	%r1711, %r328, %r1709;
+	ld.shared.u32 	%r1712, [%r1711];
+	add.s32 	%r1713, %r1712, %r1886;
+	ld.shared.u32 	%r1714, [%r1711+4];
+	add.s32 	%r1715, %r1714, %r1713;
+	ld.shared.u32 	%r1716, [%r1711+8];
+	add.s32 	%r1717, %r1716, %r1715;
+	ld.shared.u32 	%r1718, [%r1711+12];
+	add.s32 	%r1886, %r1718, %r1717;
+	add.s32 	%r1884, %r1884, 4;
+	add.s32 	%r1882, %r1882, -4;
+	setp.ne.s32 	%p822, %r1882, 0;
+	@%p822 bra 	$L__BB0_311;
+
+$L__BB0_312:
+	and.b32  	%r1720, %r326, 3;
+	setp.eq.s32 	%p823, %r1720, 0;
+	@%p823 bra 	$L__BB0_316;
+
+	setp.eq.s32 	%p824, %r1720, 1;
+	shl.b32 	%r1723, %r1884, 2;
+	add.s32 	%r297, %r328, %r1723;
+	ld.shared.u32 	%r1725, [%r297];
+	add.s32 	%r1886, %r1725, %r1886;
+	@%p824 bra 	$L__BB0_316;
+
+	setp.eq.s32 	%p825, %r1720, 2;
+	ld.shared.u32 	%r1728, [%r297+4];
+	add.s32 	%r1886, %r1728, %r1886;
+	@%p825 bra 	$L__BB0_316;
+
+	ld.shared.u32 	%r1729, [%r297+8];
+	add.s32 	%r1886, %r1729, %r1886;
+
+$L__BB0_316:
+	and.b32  	%r1730, %r286, %r282;
+	popc.b32 	%r1731, %r1730;
+	add.s32 	%r1732, %r1886, %r1731;
+	setp.ne.s32 	%p826, %r1732, %r279;
+	not.pred 	%p827, %p856;
+	or.pred  	%p828, %p827, %p826;
+	@%p828 bra 	$L__BB0_318;
+
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r285;
+
+$L__BB0_318:
+	setp.eq.s32 	%p829, %r5, 0;
+	@%p829 bra 	$L__BB0_326;
+
+	add.s32 	%r1735, %r5, -1;
+	setp.lt.u32 	%p830, %r1735, 3;
+	mov.u32 	%r1891, 0;
+	@%p830 bra 	$L__BB0_322;
+
+	sub.s32 	%r1889, %r5, %r10;
+
+$L__BB0_321:
+	shl.b32 	%r1737, %r1891, 2;
+	add.s32 	%r1739, %r328, %r1737;
+	ld.shared.u32 	%r1740, [%r1739];
+	add.s32 	%r1741, %r1740, %r1893;
+	ld.shared.u32 	%r1742, [%r1739+4];
+	add.s32 	%r1743, %r1742, %r1741;
+	ld.shared.u32 	%r1744, [%r1739+8];
+	add.s32 	%r1745, %r1744, %r1743;
+	ld.shared.u32 	%r1746, [%r1739+12];
+	add.s32 	%r1893, %r1746, %r1745;
+	add.s32 	%r1891, %r1891, 4;
+	add.s32 	%r1889, %r1889, -4;
+	setp.ne.s32 	%p831, %r1889, 0;
+	@%p831 bra 	$L__BB0_321;
+
+$L__BB0_322:
+	setp.eq.s32 	%p832, %r10, 0;
+	@%p832 bra 	$L__BB0_326;
+
+	setp.eq.s32 	%p833, %r10, 1;
+	shl.b32 	%r1747, %r1891, 2;
+	add.s32 	%r312, %r328, %r1747;
+	ld.shared.u32 	%r1749, [%r312];
+	add.s32 	%r1893, %r1749, %r1893;
+	@%p833 bra 	$L__BB0_326;
+
+	setp.eq.s32 	%p834, %r10, 2;
+	ld.shared.u32 	%r1750, [%r312+4];
+	add.s32 	%r1893, %r1750, %r1893;
+	@%p834 bra 	$L__BB0_326;
+
+	ld.shared.u32 	%r1751, [%r312+8];
+	add.s32 	%r1893, %r1751, %r1893;
+
+$L__BB0_326:
+	bar.sync 	0;
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	setp.lt.s32 	%p835, %r1894, 0;
+	setp.le.s32 	%p836, %r1893, %r279;
+	and.pred  	%p837, %p835, %p836;
+	add.s32 	%r1878, %r1878, %r4;
+	setp.lt.s32 	%p838, %r1878, %r324;
+	and.pred  	%p839, %p837, %p838;
+	@%p839 bra 	$L__BB0_304;
+	bra.uni 	$L__BB0_327;
+
+$L__BB0_198:
+	setp.lt.s32 	%p540, %r324, 1;
+	@%p540 bra 	$L__BB0_327;
+
+	mov.f64 	%fd455, 0d0000000000000000;
+	mov.u32 	%r1828, 0;
+
+$L__BB0_200:
+	add.s32 	%r168, %r1828, %r2;
+	setp.ge.s32 	%p541, %r168, %r324;
+	mov.f32 	%f279, 0fBF800000;
+	@%p541 bra 	$L__BB0_202;
+
+	cvt.s64.s32 	%rd78, %r168;
+	add.s64 	%rd79, %rd2, %rd78;
+	shl.b64 	%rd80, %rd79, 2;
+	add.s64 	%rd81, %rd1, %rd80;
+	ld.global.f32 	%f279, [%rd81];
+
+$L__BB0_202:
+	setp.ge.f32 	%p542, %f279, 0f00000000;
+	selp.u32 	%r1183, 1, 0, %p542;
+	mov.u32 	%r1184, 31;
+	mov.u32 	%r1185, 16;
+	mov.u32 	%r1186, -1;
+	shfl.sync.bfly.b32 	%r1187|%p543, %r1183, %r1185, %r1184, %r1186;
+	add.s32 	%r1188, %r1187, %r1183;
+	mov.u32 	%r1189, 8;
+	shfl.sync.bfly.b32 	%r1190|%p544, %r1188, %r1189, %r1184, %r1186;
+	add.s32 	%r1191, %r1190, %r1188;
+	mov.u32 	%r1192, 4;
+	shfl.sync.bfly.b32 	%r1193|%p545, %r1191, %r1192, %r1184, %r1186;
+	add.s32 	%r1194, %r1193, %r1191;
+	mov.u32 	%r1195, 2;
+	shfl.sync.bfly.b32 	%r1196|%p546, %r1194, %r1195, %r1184, %r1186;
+	add.s32 	%r1197, %r1196, %r1194;
+	mov.u32 	%r1198, 1;
+	shfl.sync.bfly.b32 	%r1199|%p547, %r1197, %r1198, %r1184, %r1186;
+	cvt.f64.f32 	%fd285, %f279;
+	selp.f64 	%fd275, %fd285, 0d0000000000000000, %p542;
+	// begin inline asm
+	mov.b64 {%r1163,%r1164}, %fd275;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1166|%p548, %r1164, %r1185, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1165|%p549, %r1163, %r1185, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd276, {%r1165,%r1166};
+	// end inline asm
+	add.f64 	%fd277, %fd275, %fd276;
+	// begin inline asm
+	mov.b64 {%r1167,%r1168}, %fd277;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1170|%p550, %r1168, %r1189, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1169|%p551, %r1167, %r1189, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd278, {%r1169,%r1170};
+	// end inline asm
+	add.f64 	%fd279, %fd277, %fd278;
+	// begin inline asm
+	mov.b64 {%r1171,%r1172}, %fd279;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1174|%p552, %r1172, %r1192, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1173|%p553, %r1171, %r1192, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd280, {%r1173,%r1174};
+	// end inline asm
+	add.f64 	%fd281, %fd279, %fd280;
+	// begin inline asm
+	mov.b64 {%r1175,%r1176}, %fd281;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1178|%p554, %r1176, %r1195, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1177|%p555, %r1175, %r1195, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd282, {%r1177,%r1178};
+	// end inline asm
+	add.f64 	%fd283, %fd281, %fd282;
+	// begin inline asm
+	mov.b64 {%r1179,%r1180}, %fd283;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1182|%p556, %r1180, %r1198, %r1184, %r1186;
+	shfl.sync.bfly.b32 	%r1181|%p557, %r1179, %r1198, %r1184, %r1186;
+	// begin inline asm
+	mov.b64 %fd284, {%r1181,%r1182};
+	// end inline asm
+	add.f64 	%fd48, %fd283, %fd284;
+	add.s32 	%r169, %r1199, %r1197;
 	bar.sync 	0;
 	@%p40 bra 	$L__BB0_204;
 
-	st.shared.u32 	[%r6], %r178;
-	st.shared.f64 	[%r7], %fd49;
+	st.shared.u32 	[%r6], %r169;
+	st.shared.f64 	[%r7], %fd48;
 
 $L__BB0_204:
 	bar.sync 	0;
-	mov.u32 	%r1734, 0;
+	mov.u32 	%r1829, 0;
 	@%p41 bra 	$L__BB0_206;
 
-	ld.shared.u32 	%r1734, [%r8];
+	ld.shared.u32 	%r1829, [%r8];
 
 $L__BB0_206:
-	mov.f64 	%fd416, 0d0000000000000000;
+	mov.f64 	%fd452, 0d0000000000000000;
 	@%p41 bra 	$L__BB0_208;
 
-	ld.shared.f64 	%fd416, [%r9];
+	ld.shared.f64 	%fd452, [%r9];
 
 $L__BB0_208:
-	mov.u32 	%r1206, 31;
-	mov.u32 	%r1207, 16;
-	mov.u32 	%r1208, -1;
-	shfl.sync.bfly.b32 	%r1209|%p560, %r1734, %r1207, %r1206, %r1208;
-	add.s32 	%r1210, %r1209, %r1734;
-	mov.u32 	%r1211, 8;
-	shfl.sync.bfly.b32 	%r1212|%p561, %r1210, %r1211, %r1206, %r1208;
-	add.s32 	%r1213, %r1212, %r1210;
-	mov.u32 	%r1214, 4;
-	shfl.sync.bfly.b32 	%r1215|%p562, %r1213, %r1214, %r1206, %r1208;
-	add.s32 	%r1216, %r1215, %r1213;
-	mov.u32 	%r1217, 2;
-	shfl.sync.bfly.b32 	%r1218|%p563, %r1216, %r1217, %r1206, %r1208;
-	add.s32 	%r1219, %r1218, %r1216;
-	mov.u32 	%r1220, 1;
-	shfl.sync.bfly.b32 	%r1221|%p564, %r1219, %r1220, %r1206, %r1208;
+	mov.u32 	%r1221, 31;
+	mov.u32 	%r1222, 16;
+	mov.u32 	%r1223, -1;
+	shfl.sync.bfly.b32 	%r1224|%p561, %r1829, %r1222, %r1221, %r1223;
+	add.s32 	%r1225, %r1224, %r1829;
+	mov.u32 	%r1226, 8;
+	shfl.sync.bfly.b32 	%r1227|%p562, %r1225, %r1226, %r1221, %r1223;
+	add.s32 	%r1228, %r1227, %r1225;
+	mov.u32 	%r1229, 4;
+	shfl.sync.bfly.b32 	%r1230|%p563, %r1228, %r1229, %r1221, %r1223;
+	add.s32 	%r1231, %r1230, %r1228;
+	mov.u32 	%r1232, 2;
+	shfl.sync.bfly.b32 	%r1233|%p564, %r1231, %r1232, %r1221, %r1223;
+	add.s32 	%r1234, %r1233, %r1231;
+	mov.u32 	%r1235, 1;
+	shfl.sync.bfly.b32 	%r1236|%p565, %r1234, %r1235, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 {%r1186,%r1187}, %fd416;
+	mov.b64 {%r1201,%r1202}, %fd452;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1189|%p565, %r1187, %r1207, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1188|%p566, %r1186, %r1207, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1204|%p566, %r1202, %r1222, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1203|%p567, %r1201, %r1222, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd277, {%r1188,%r1189};
+	mov.b64 %fd288, {%r1203,%r1204};
 	// end inline asm
-	add.f64 	%fd278, %fd416, %fd277;
+	add.f64 	%fd289, %fd452, %fd288;
 	// begin inline asm
-	mov.b64 {%r1190,%r1191}, %fd278;
+	mov.b64 {%r1205,%r1206}, %fd289;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1193|%p567, %r1191, %r1211, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1192|%p568, %r1190, %r1211, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1208|%p568, %r1206, %r1226, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1207|%p569, %r1205, %r1226, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd279, {%r1192,%r1193};
+	mov.b64 %fd290, {%r1207,%r1208};
 	// end inline asm
-	add.f64 	%fd280, %fd278, %fd279;
+	add.f64 	%fd291, %fd289, %fd290;
 	// begin inline asm
-	mov.b64 {%r1194,%r1195}, %fd280;
+	mov.b64 {%r1209,%r1210}, %fd291;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1197|%p569, %r1195, %r1214, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1196|%p570, %r1194, %r1214, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1212|%p570, %r1210, %r1229, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1211|%p571, %r1209, %r1229, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd281, {%r1196,%r1197};
+	mov.b64 %fd292, {%r1211,%r1212};
 	// end inline asm
-	add.f64 	%fd282, %fd280, %fd281;
+	add.f64 	%fd293, %fd291, %fd292;
 	// begin inline asm
-	mov.b64 {%r1198,%r1199}, %fd282;
+	mov.b64 {%r1213,%r1214}, %fd293;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1201|%p571, %r1199, %r1217, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1200|%p572, %r1198, %r1217, %r1206, %r1208;
+	shfl.sync.bfly.b32 	%r1216|%p572, %r1214, %r1232, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1215|%p573, %r1213, %r1232, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd283, {%r1200,%r1201};
-	// end inline asm
-	add.f64 	%fd284, %fd282, %fd283;
-	// begin inline asm
-	mov.b64 {%r1202,%r1203}, %fd284;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1205|%p573, %r1203, %r1220, %r1206, %r1208;
-	shfl.sync.bfly.b32 	%r1204|%p574, %r1202, %r1220, %r1206, %r1208;
-	// begin inline asm
-	mov.b64 %fd285, {%r1204,%r1205};
-	// end inline asm
-	add.f64 	%fd286, %fd284, %fd285;
-	setp.gt.f64 	%p575, %fd286, %fd45;
-	selp.b32 	%r1730, %r172, %r1730, %p575;
-	selp.b32 	%r1729, %r1729, %r172, %p575;
-	sub.s32 	%r1728, %r1729, %r1730;
-	setp.gt.u32 	%p576, %r1728, 1;
-	@%p576 bra 	$L__BB0_199;
-
-	mov.b32 	%f61, %r1730;
-	mov.f64 	%fd418, 0d0000000000000000;
-	mov.u32 	%r1737, 0;
-	@%p18 bra 	$L__BB0_212;
-
-	mov.u32 	%r1735, %r2;
-
-$L__BB0_211:
-	cvt.s64.s32 	%rd82, %r1735;
-	add.s64 	%rd83, %rd2, %rd82;
-	shl.b64 	%rd84, %rd83, 2;
-	add.s64 	%rd85, %rd1, %rd84;
-	ld.global.f32 	%f251, [%rd85];
-	setp.ge.f32 	%p578, %f251, 0f00000000;
-	setp.gt.f32 	%p579, %f251, %f61;
-	and.pred  	%p580, %p578, %p579;
-	cvt.f64.f32 	%fd289, %f251;
-	add.f64 	%fd290, %fd418, %fd289;
-	selp.u32 	%r1224, 1, 0, %p580;
-	add.s32 	%r1737, %r1737, %r1224;
-	selp.f64 	%fd418, %fd290, %fd418, %p580;
-	add.s32 	%r1735, %r1735, %r4;
-	setp.lt.s32 	%p581, %r1735, %r307;
-	@%p581 bra 	$L__BB0_211;
-
-$L__BB0_212:
-	mov.u32 	%r1245, 31;
-	mov.u32 	%r1246, 16;
-	mov.u32 	%r1247, -1;
-	shfl.sync.bfly.b32 	%r1248|%p582, %r1737, %r1246, %r1245, %r1247;
-	add.s32 	%r1249, %r1248, %r1737;
-	mov.u32 	%r1250, 8;
-	shfl.sync.bfly.b32 	%r1251|%p583, %r1249, %r1250, %r1245, %r1247;
-	add.s32 	%r1252, %r1251, %r1249;
-	mov.u32 	%r1253, 4;
-	shfl.sync.bfly.b32 	%r1254|%p584, %r1252, %r1253, %r1245, %r1247;
-	add.s32 	%r1255, %r1254, %r1252;
-	mov.u32 	%r1256, 2;
-	shfl.sync.bfly.b32 	%r1257|%p585, %r1255, %r1256, %r1245, %r1247;
-	add.s32 	%r1258, %r1257, %r1255;
-	mov.u32 	%r1259, 1;
-	shfl.sync.bfly.b32 	%r1260|%p586, %r1258, %r1259, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 {%r1225,%r1226}, %fd418;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1228|%p587, %r1226, %r1246, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1227|%p588, %r1225, %r1246, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd292, {%r1227,%r1228};
-	// end inline asm
-	add.f64 	%fd293, %fd418, %fd292;
-	// begin inline asm
-	mov.b64 {%r1229,%r1230}, %fd293;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1232|%p589, %r1230, %r1250, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1231|%p590, %r1229, %r1250, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd294, {%r1231,%r1232};
+	mov.b64 %fd294, {%r1215,%r1216};
 	// end inline asm
 	add.f64 	%fd295, %fd293, %fd294;
 	// begin inline asm
-	mov.b64 {%r1233,%r1234}, %fd295;
+	mov.b64 {%r1217,%r1218}, %fd295;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1236|%p591, %r1234, %r1253, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1235|%p592, %r1233, %r1253, %r1245, %r1247;
+	shfl.sync.bfly.b32 	%r1220|%p574, %r1218, %r1235, %r1221, %r1223;
+	shfl.sync.bfly.b32 	%r1219|%p575, %r1217, %r1235, %r1221, %r1223;
 	// begin inline asm
-	mov.b64 %fd296, {%r1235,%r1236};
+	mov.b64 %fd296, {%r1219,%r1220};
 	// end inline asm
-	add.f64 	%fd297, %fd295, %fd296;
-	// begin inline asm
-	mov.b64 {%r1237,%r1238}, %fd297;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1240|%p593, %r1238, %r1256, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1239|%p594, %r1237, %r1256, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd298, {%r1239,%r1240};
-	// end inline asm
-	add.f64 	%fd299, %fd297, %fd298;
-	// begin inline asm
-	mov.b64 {%r1241,%r1242}, %fd299;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1244|%p595, %r1242, %r1259, %r1245, %r1247;
-	shfl.sync.bfly.b32 	%r1243|%p596, %r1241, %r1259, %r1245, %r1247;
-	// begin inline asm
-	mov.b64 %fd300, {%r1243,%r1244};
-	// end inline asm
-	add.f64 	%fd55, %fd299, %fd300;
-	add.s32 	%r189, %r1260, %r1258;
-	bar.sync 	0;
-	@%p40 bra 	$L__BB0_214;
+	add.f64 	%fd51, %fd295, %fd296;
+	add.f64 	%fd457, %fd455, %fd51;
+	setp.leu.f64 	%p576, %fd457, %fd46;
+	add.s32 	%r172, %r1828, %r4;
+	setp.lt.s32 	%p577, %r172, %r324;
+	and.pred  	%p578, %p577, %p576;
+	@%p578 bra 	$L__BB0_218;
 
-	st.shared.u32 	[%r6], %r189;
-	st.shared.f64 	[%r7], %fd55;
+	setp.ne.s32 	%p579, %r2, 0;
+	bar.sync 	0;
+	@%p579 bra 	$L__BB0_216;
+
+	add.s32 	%r1756, %r1828, %r4;
+	min.s32 	%r173, %r1756, %r324;
+	setp.ge.s32 	%p580, %r1828, %r173;
+	mov.u32 	%r1238, -1;
+	mov.u32 	%r1833, %r1238;
+	mov.u32 	%r1834, %r1238;
+	@%p580 bra 	$L__BB0_215;
+
+	mov.u32 	%r1830, %r1828;
+
+$L__BB0_212:
+	cvt.s64.s32 	%rd82, %r1830;
+	add.s64 	%rd83, %rd2, %rd82;
+	shl.b64 	%rd84, %rd83, 2;
+	add.s64 	%rd85, %rd1, %rd84;
+	ld.global.f32 	%f62, [%rd85];
+	setp.lt.f32 	%p581, %f62, 0f00000000;
+	@%p581 bra 	$L__BB0_214;
+
+	cvt.f64.f32 	%fd297, %f62;
+	add.f64 	%fd455, %fd455, %fd297;
+	setp.gt.f64 	%p582, %fd455, %fd46;
+	mov.u32 	%r1834, %r1830;
+	mov.u32 	%r1833, %r1830;
+	@%p582 bra 	$L__BB0_215;
 
 $L__BB0_214:
-	bar.sync 	0;
-	mov.u32 	%r1738, 0;
-	@%p41 bra 	$L__BB0_216;
+	add.s32 	%r1830, %r1830, 1;
+	setp.lt.s32 	%p583, %r1830, %r173;
+	mov.u32 	%r1833, %r1238;
+	@%p583 bra 	$L__BB0_212;
 
-	ld.shared.u32 	%r1738, [%r8];
+$L__BB0_215:
+	setp.gt.s32 	%p584, %r1833, -1;
+	selp.b32 	%r1241, %r1833, %r1834, %p584;
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1241;
 
 $L__BB0_216:
-	mov.f64 	%fd421, 0d0000000000000000;
-	mov.f64 	%fd419, %fd421;
-	@%p41 bra 	$L__BB0_218;
+	add.s32 	%r1755, %r1828, %r4;
+	bar.sync 	0;
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	setp.gt.s32 	%p585, %r1894, -1;
+	setp.ge.s32 	%p586, %r1755, %r324;
+	or.pred  	%p587, %p586, %p585;
+	@%p587 bra 	$L__BB0_327;
 
-	ld.shared.f64 	%fd419, [%r9];
+	add.f64 	%fd457, %fd51, %fd455;
 
 $L__BB0_218:
-	mov.u32 	%r1283, 31;
-	mov.u32 	%r1284, 16;
-	mov.u32 	%r1285, -1;
-	shfl.sync.bfly.b32 	%r1286|%p600, %r1738, %r1284, %r1283, %r1285;
-	add.s32 	%r1287, %r1286, %r1738;
-	mov.u32 	%r1288, 8;
-	shfl.sync.bfly.b32 	%r1289|%p601, %r1287, %r1288, %r1283, %r1285;
-	add.s32 	%r1290, %r1289, %r1287;
-	mov.u32 	%r1291, 4;
-	shfl.sync.bfly.b32 	%r1292|%p602, %r1290, %r1291, %r1283, %r1285;
-	add.s32 	%r1293, %r1292, %r1290;
-	mov.u32 	%r1294, 2;
-	shfl.sync.bfly.b32 	%r1295|%p603, %r1293, %r1294, %r1283, %r1285;
-	add.s32 	%r1296, %r1295, %r1293;
-	mov.u32 	%r1297, 1;
-	shfl.sync.bfly.b32 	%r1298|%p604, %r1296, %r1297, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 {%r1262,%r1263}, %fd419;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1265|%p605, %r1263, %r1284, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1264|%p606, %r1262, %r1284, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd303, {%r1264,%r1265};
-	// end inline asm
-	add.f64 	%fd304, %fd419, %fd303;
-	// begin inline asm
-	mov.b64 {%r1266,%r1267}, %fd304;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1269|%p607, %r1267, %r1288, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1268|%p608, %r1266, %r1288, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd305, {%r1268,%r1269};
-	// end inline asm
-	add.f64 	%fd306, %fd304, %fd305;
-	// begin inline asm
-	mov.b64 {%r1270,%r1271}, %fd306;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1273|%p609, %r1271, %r1291, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1272|%p610, %r1270, %r1291, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd307, {%r1272,%r1273};
-	// end inline asm
-	add.f64 	%fd308, %fd306, %fd307;
-	// begin inline asm
-	mov.b64 {%r1274,%r1275}, %fd308;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1277|%p611, %r1275, %r1294, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1276|%p612, %r1274, %r1294, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd309, {%r1276,%r1277};
-	// end inline asm
-	add.f64 	%fd310, %fd308, %fd309;
-	// begin inline asm
-	mov.b64 {%r1278,%r1279}, %fd310;
-	// end inline asm
-	shfl.sync.bfly.b32 	%r1281|%p613, %r1279, %r1297, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1280|%p614, %r1278, %r1297, %r1283, %r1285;
-	// begin inline asm
-	mov.b64 %fd311, {%r1280,%r1281};
-	// end inline asm
-	add.f64 	%fd58, %fd310, %fd311;
-	add.s32 	%r192, %r1298, %r1296;
-	mov.u32 	%r1741, 0;
-	@%p18 bra 	$L__BB0_221;
-
-	mov.f64 	%fd421, 0d0000000000000000;
-	mov.u32 	%r1739, %r2;
+	add.s32 	%r1828, %r1828, %r4;
+	mov.f64 	%fd455, %fd457;
+	mov.u32 	%r1894, %r1223;
+	@%p577 bra 	$L__BB0_200;
+	bra.uni 	$L__BB0_327;
 
 $L__BB0_220:
-	cvt.s64.s32 	%rd86, %r1739;
+	mov.u32 	%r1837, 0;
+	mov.u32 	%r1835, 2139095040;
+	mov.u32 	%r1836, %r1835;
+
+$L__BB0_221:
+	mov.u32 	%r1840, 0;
+	shr.u32 	%r1247, %r1835, 1;
+	add.s32 	%r184, %r1247, %r1837;
+	mov.f64 	%fd459, 0d0000000000000000;
+	@%p18 bra 	$L__BB0_224;
+
+	mov.b32 	%f63, %r184;
+	mov.u32 	%r1840, 0;
+	mov.u32 	%r1838, %r2;
+
+$L__BB0_223:
+	cvt.s64.s32 	%rd86, %r1838;
 	add.s64 	%rd87, %rd2, %rd86;
 	shl.b64 	%rd88, %rd87, 2;
 	add.s64 	%rd89, %rd1, %rd88;
-	ld.global.f32 	%f252, [%rd89];
-	setp.ltu.f32 	%p616, %f252, 0f00000000;
-	setp.ltu.f32 	%p617, %f252, %f61;
-	or.pred  	%p618, %p616, %p617;
-	cvt.f64.f32 	%fd314, %f252;
-	add.f64 	%fd315, %fd421, %fd314;
-	not.pred 	%p619, %p618;
-	selp.u32 	%r1300, 1, 0, %p619;
-	add.s32 	%r1741, %r1741, %r1300;
-	selp.f64 	%fd421, %fd421, %fd315, %p618;
-	add.s32 	%r1739, %r1739, %r4;
-	setp.lt.s32 	%p620, %r1739, %r307;
-	@%p620 bra 	$L__BB0_220;
+	ld.global.f32 	%f254, [%rd89];
+	setp.ltu.f32 	%p591, %f254, 0f00000000;
+	setp.ltu.f32 	%p592, %f254, %f63;
+	or.pred  	%p593, %p591, %p592;
+	cvt.f64.f32 	%fd300, %f254;
+	add.f64 	%fd301, %fd459, %fd300;
+	not.pred 	%p594, %p593;
+	selp.u32 	%r1249, 1, 0, %p594;
+	add.s32 	%r1840, %r1840, %r1249;
+	selp.f64 	%fd459, %fd459, %fd301, %p593;
+	add.s32 	%r1838, %r1838, %r4;
+	setp.lt.s32 	%p595, %r1838, %r324;
+	@%p595 bra 	$L__BB0_223;
 
-$L__BB0_221:
-	shfl.sync.bfly.b32 	%r1324|%p621, %r1741, %r1284, %r1283, %r1285;
-	add.s32 	%r1325, %r1324, %r1741;
-	shfl.sync.bfly.b32 	%r1327|%p622, %r1325, %r1288, %r1283, %r1285;
-	add.s32 	%r1328, %r1327, %r1325;
-	shfl.sync.bfly.b32 	%r1330|%p623, %r1328, %r1291, %r1283, %r1285;
-	add.s32 	%r1331, %r1330, %r1328;
-	shfl.sync.bfly.b32 	%r1333|%p624, %r1331, %r1294, %r1283, %r1285;
-	add.s32 	%r1334, %r1333, %r1331;
-	shfl.sync.bfly.b32 	%r1336|%p625, %r1334, %r1297, %r1283, %r1285;
+$L__BB0_224:
+	mov.u32 	%r1270, 31;
+	mov.u32 	%r1271, 16;
+	mov.u32 	%r1272, -1;
+	shfl.sync.bfly.b32 	%r1273|%p596, %r1840, %r1271, %r1270, %r1272;
+	add.s32 	%r1274, %r1273, %r1840;
+	mov.u32 	%r1275, 8;
+	shfl.sync.bfly.b32 	%r1276|%p597, %r1274, %r1275, %r1270, %r1272;
+	add.s32 	%r1277, %r1276, %r1274;
+	mov.u32 	%r1278, 4;
+	shfl.sync.bfly.b32 	%r1279|%p598, %r1277, %r1278, %r1270, %r1272;
+	add.s32 	%r1280, %r1279, %r1277;
+	mov.u32 	%r1281, 2;
+	shfl.sync.bfly.b32 	%r1282|%p599, %r1280, %r1281, %r1270, %r1272;
+	add.s32 	%r1283, %r1282, %r1280;
+	mov.u32 	%r1284, 1;
+	shfl.sync.bfly.b32 	%r1285|%p600, %r1283, %r1284, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 {%r1301,%r1302}, %fd421;
+	mov.b64 {%r1250,%r1251}, %fd459;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1304|%p626, %r1302, %r1284, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1303|%p627, %r1301, %r1284, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1253|%p601, %r1251, %r1271, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1252|%p602, %r1250, %r1271, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd317, {%r1303,%r1304};
+	mov.b64 %fd303, {%r1252,%r1253};
 	// end inline asm
-	add.f64 	%fd318, %fd421, %fd317;
+	add.f64 	%fd304, %fd459, %fd303;
 	// begin inline asm
-	mov.b64 {%r1305,%r1306}, %fd318;
+	mov.b64 {%r1254,%r1255}, %fd304;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1308|%p628, %r1306, %r1288, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1307|%p629, %r1305, %r1288, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1257|%p603, %r1255, %r1275, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1256|%p604, %r1254, %r1275, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd319, {%r1307,%r1308};
+	mov.b64 %fd305, {%r1256,%r1257};
 	// end inline asm
-	add.f64 	%fd320, %fd318, %fd319;
+	add.f64 	%fd306, %fd304, %fd305;
 	// begin inline asm
-	mov.b64 {%r1309,%r1310}, %fd320;
+	mov.b64 {%r1258,%r1259}, %fd306;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1312|%p630, %r1310, %r1291, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1311|%p631, %r1309, %r1291, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1261|%p605, %r1259, %r1278, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1260|%p606, %r1258, %r1278, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd321, {%r1311,%r1312};
+	mov.b64 %fd307, {%r1260,%r1261};
 	// end inline asm
-	add.f64 	%fd322, %fd320, %fd321;
+	add.f64 	%fd308, %fd306, %fd307;
 	// begin inline asm
-	mov.b64 {%r1313,%r1314}, %fd322;
+	mov.b64 {%r1262,%r1263}, %fd308;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1316|%p632, %r1314, %r1294, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1315|%p633, %r1313, %r1294, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1265|%p607, %r1263, %r1281, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1264|%p608, %r1262, %r1281, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd323, {%r1315,%r1316};
+	mov.b64 %fd309, {%r1264,%r1265};
 	// end inline asm
-	add.f64 	%fd324, %fd322, %fd323;
+	add.f64 	%fd310, %fd308, %fd309;
 	// begin inline asm
-	mov.b64 {%r1317,%r1318}, %fd324;
+	mov.b64 {%r1266,%r1267}, %fd310;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1320|%p634, %r1318, %r1297, %r1283, %r1285;
-	shfl.sync.bfly.b32 	%r1319|%p635, %r1317, %r1297, %r1283, %r1285;
+	shfl.sync.bfly.b32 	%r1269|%p609, %r1267, %r1284, %r1270, %r1272;
+	shfl.sync.bfly.b32 	%r1268|%p610, %r1266, %r1284, %r1270, %r1272;
 	// begin inline asm
-	mov.b64 %fd325, {%r1319,%r1320};
+	mov.b64 %fd311, {%r1268,%r1269};
 	// end inline asm
-	add.f64 	%fd62, %fd324, %fd325;
-	add.s32 	%r198, %r1336, %r1334;
+	add.f64 	%fd63, %fd310, %fd311;
+	add.s32 	%r190, %r1285, %r1283;
 	bar.sync 	0;
-	@%p40 bra 	$L__BB0_223;
+	@%p40 bra 	$L__BB0_226;
 
-	st.shared.u32 	[%r6], %r198;
-	st.shared.f64 	[%r7], %fd62;
+	st.shared.u32 	[%r6], %r190;
+	st.shared.f64 	[%r7], %fd63;
 
-$L__BB0_223:
+$L__BB0_226:
 	bar.sync 	0;
-	mov.u32 	%r1742, 0;
-	@%p41 bra 	$L__BB0_225;
+	mov.u32 	%r1841, 0;
+	@%p41 bra 	$L__BB0_228;
 
-	ld.shared.u32 	%r1742, [%r8];
+	ld.shared.u32 	%r1841, [%r8];
 
-$L__BB0_225:
-	mov.f64 	%fd422, 0d0000000000000000;
-	@%p41 bra 	$L__BB0_227;
+$L__BB0_228:
+	mov.f64 	%fd460, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_230;
 
-	ld.shared.f64 	%fd422, [%r9];
+	ld.shared.f64 	%fd460, [%r9];
 
-$L__BB0_227:
-	mov.u32 	%r1359, 31;
-	mov.u32 	%r1360, 16;
-	mov.u32 	%r1361, -1;
-	shfl.sync.bfly.b32 	%r1362|%p639, %r1742, %r1360, %r1359, %r1361;
-	add.s32 	%r1363, %r1362, %r1742;
-	mov.u32 	%r1364, 8;
-	shfl.sync.bfly.b32 	%r1365|%p640, %r1363, %r1364, %r1359, %r1361;
-	add.s32 	%r1366, %r1365, %r1363;
-	mov.u32 	%r1367, 4;
-	shfl.sync.bfly.b32 	%r1368|%p641, %r1366, %r1367, %r1359, %r1361;
-	add.s32 	%r1369, %r1368, %r1366;
-	mov.u32 	%r1370, 2;
-	shfl.sync.bfly.b32 	%r1371|%p642, %r1369, %r1370, %r1359, %r1361;
-	add.s32 	%r1372, %r1371, %r1369;
-	mov.u32 	%r1373, 1;
-	shfl.sync.bfly.b32 	%r1374|%p643, %r1372, %r1373, %r1359, %r1361;
+$L__BB0_230:
+	mov.u32 	%r1307, 31;
+	mov.u32 	%r1308, 16;
+	mov.u32 	%r1309, -1;
+	shfl.sync.bfly.b32 	%r1310|%p614, %r1841, %r1308, %r1307, %r1309;
+	add.s32 	%r1311, %r1310, %r1841;
+	mov.u32 	%r1312, 8;
+	shfl.sync.bfly.b32 	%r1313|%p615, %r1311, %r1312, %r1307, %r1309;
+	add.s32 	%r1314, %r1313, %r1311;
+	mov.u32 	%r1315, 4;
+	shfl.sync.bfly.b32 	%r1316|%p616, %r1314, %r1315, %r1307, %r1309;
+	add.s32 	%r1317, %r1316, %r1314;
+	mov.u32 	%r1318, 2;
+	shfl.sync.bfly.b32 	%r1319|%p617, %r1317, %r1318, %r1307, %r1309;
+	add.s32 	%r1320, %r1319, %r1317;
+	mov.u32 	%r1321, 1;
+	shfl.sync.bfly.b32 	%r1322|%p618, %r1320, %r1321, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 {%r1338,%r1339}, %fd422;
+	mov.b64 {%r1287,%r1288}, %fd460;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1341|%p644, %r1339, %r1360, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1340|%p645, %r1338, %r1360, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1290|%p619, %r1288, %r1308, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1289|%p620, %r1287, %r1308, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd328, {%r1340,%r1341};
+	mov.b64 %fd314, {%r1289,%r1290};
 	// end inline asm
-	add.f64 	%fd329, %fd422, %fd328;
+	add.f64 	%fd315, %fd460, %fd314;
 	// begin inline asm
-	mov.b64 {%r1342,%r1343}, %fd329;
+	mov.b64 {%r1291,%r1292}, %fd315;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1345|%p646, %r1343, %r1364, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1344|%p647, %r1342, %r1364, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1294|%p621, %r1292, %r1312, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1293|%p622, %r1291, %r1312, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd330, {%r1344,%r1345};
+	mov.b64 %fd316, {%r1293,%r1294};
 	// end inline asm
-	add.f64 	%fd331, %fd329, %fd330;
+	add.f64 	%fd317, %fd315, %fd316;
 	// begin inline asm
-	mov.b64 {%r1346,%r1347}, %fd331;
+	mov.b64 {%r1295,%r1296}, %fd317;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1349|%p648, %r1347, %r1367, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1348|%p649, %r1346, %r1367, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1298|%p623, %r1296, %r1315, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1297|%p624, %r1295, %r1315, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd332, {%r1348,%r1349};
+	mov.b64 %fd318, {%r1297,%r1298};
 	// end inline asm
-	add.f64 	%fd333, %fd331, %fd332;
+	add.f64 	%fd319, %fd317, %fd318;
 	// begin inline asm
-	mov.b64 {%r1350,%r1351}, %fd333;
+	mov.b64 {%r1299,%r1300}, %fd319;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1353|%p650, %r1351, %r1370, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1352|%p651, %r1350, %r1370, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1302|%p625, %r1300, %r1318, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1301|%p626, %r1299, %r1318, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd334, {%r1352,%r1353};
+	mov.b64 %fd320, {%r1301,%r1302};
 	// end inline asm
-	add.f64 	%fd335, %fd333, %fd334;
+	add.f64 	%fd321, %fd319, %fd320;
 	// begin inline asm
-	mov.b64 {%r1354,%r1355}, %fd335;
+	mov.b64 {%r1303,%r1304}, %fd321;
 	// end inline asm
-	shfl.sync.bfly.b32 	%r1357|%p652, %r1355, %r1373, %r1359, %r1361;
-	shfl.sync.bfly.b32 	%r1356|%p653, %r1354, %r1373, %r1359, %r1361;
+	shfl.sync.bfly.b32 	%r1306|%p627, %r1304, %r1321, %r1307, %r1309;
+	shfl.sync.bfly.b32 	%r1305|%p628, %r1303, %r1321, %r1307, %r1309;
 	// begin inline asm
-	mov.b64 %fd336, {%r1356,%r1357};
+	mov.b64 %fd322, {%r1305,%r1306};
 	// end inline asm
-	add.s32 	%r201, %r1374, %r1372;
-	setp.leu.f32 	%p654, %f61, 0f00000000;
-	mov.u32 	%r1743, 0;
-	@%p654 bra 	$L__BB0_229;
+	add.f64 	%fd323, %fd321, %fd322;
+	setp.gt.f64 	%p629, %fd323, %fd46;
+	selp.b32 	%r1837, %r184, %r1837, %p629;
+	selp.b32 	%r1836, %r1836, %r184, %p629;
+	sub.s32 	%r1835, %r1836, %r1837;
+	setp.gt.u32 	%p630, %r1835, 1;
+	@%p630 bra 	$L__BB0_221;
 
-	sub.f64 	%fd337, %fd45, %fd58;
-	cvt.f64.f32 	%fd338, %f61;
-	div.rn.f64 	%fd339, %fd337, %fd338;
-	cvt.rmi.f64.f64 	%fd340, %fd339;
-	cvt.rzi.s32.f64 	%r1743, %fd340;
+	mov.b32 	%f64, %r1837;
+	mov.f64 	%fd462, 0d0000000000000000;
+	mov.u32 	%r1844, 0;
+	@%p18 bra 	$L__BB0_234;
 
-$L__BB0_229:
-	not.b32 	%r1375, %r192;
-	add.s32 	%r1376, %r201, %r1375;
-	min.s32 	%r1377, %r1743, %r1376;
-	max.s32 	%r204, %r1377, 0;
-	setp.ne.s32 	%p655, %r2, 0;
-	@%p655 bra 	$L__BB0_231;
-
-	mov.u32 	%r1378, -1;
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1378;
-
-$L__BB0_231:
-	setp.lt.s32 	%p656, %r307, 1;
-	bar.sync 	0;
-	@%p656 bra 	$L__BB0_303;
-
-	mov.u32 	%r1381, -1;
-	shl.b32 	%r1382, %r1381, %r3;
-	not.b32 	%r206, %r1382;
-	mov.u32 	%r1744, 0;
-	mov.u32 	%r1759, %r1744;
+	mov.u32 	%r1842, %r2;
 
 $L__BB0_233:
-	add.s32 	%r209, %r1744, %r2;
-	setp.ge.s32 	%p658, %r209, %r307;
-	mov.pred 	%p800, 0;
-	@%p658 bra 	$L__BB0_235;
-
-	cvt.s64.s32 	%rd90, %r209;
+	cvt.s64.s32 	%rd90, %r1842;
 	add.s64 	%rd91, %rd2, %rd90;
 	shl.b64 	%rd92, %rd91, 2;
 	add.s64 	%rd93, %rd1, %rd92;
-	ld.global.f32 	%f253, [%rd93];
-	setp.eq.f32 	%p800, %f253, %f61;
+	ld.global.f32 	%f255, [%rd93];
+	setp.ge.f32 	%p632, %f255, 0f00000000;
+	setp.gt.f32 	%p633, %f255, %f64;
+	and.pred  	%p634, %p632, %p633;
+	cvt.f64.f32 	%fd326, %f255;
+	add.f64 	%fd327, %fd462, %fd326;
+	selp.u32 	%r1325, 1, 0, %p634;
+	add.s32 	%r1844, %r1844, %r1325;
+	selp.f64 	%fd462, %fd327, %fd462, %p634;
+	add.s32 	%r1842, %r1842, %r4;
+	setp.lt.s32 	%p635, %r1842, %r324;
+	@%p635 bra 	$L__BB0_233;
 
-$L__BB0_235:
-	mov.u32 	%r1383, -1;
-	vote.sync.ballot.b32 	%r210, %p800, %r1383;
+$L__BB0_234:
+	mov.u32 	%r1346, 31;
+	mov.u32 	%r1347, 16;
+	mov.u32 	%r1348, -1;
+	shfl.sync.bfly.b32 	%r1349|%p636, %r1844, %r1347, %r1346, %r1348;
+	add.s32 	%r1350, %r1349, %r1844;
+	mov.u32 	%r1351, 8;
+	shfl.sync.bfly.b32 	%r1352|%p637, %r1350, %r1351, %r1346, %r1348;
+	add.s32 	%r1353, %r1352, %r1350;
+	mov.u32 	%r1354, 4;
+	shfl.sync.bfly.b32 	%r1355|%p638, %r1353, %r1354, %r1346, %r1348;
+	add.s32 	%r1356, %r1355, %r1353;
+	mov.u32 	%r1357, 2;
+	shfl.sync.bfly.b32 	%r1358|%p639, %r1356, %r1357, %r1346, %r1348;
+	add.s32 	%r1359, %r1358, %r1356;
+	mov.u32 	%r1360, 1;
+	shfl.sync.bfly.b32 	%r1361|%p640, %r1359, %r1360, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 {%r1326,%r1327}, %fd462;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1329|%p641, %r1327, %r1347, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1328|%p642, %r1326, %r1347, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd329, {%r1328,%r1329};
+	// end inline asm
+	add.f64 	%fd330, %fd462, %fd329;
+	// begin inline asm
+	mov.b64 {%r1330,%r1331}, %fd330;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1333|%p643, %r1331, %r1351, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1332|%p644, %r1330, %r1351, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd331, {%r1332,%r1333};
+	// end inline asm
+	add.f64 	%fd332, %fd330, %fd331;
+	// begin inline asm
+	mov.b64 {%r1334,%r1335}, %fd332;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1337|%p645, %r1335, %r1354, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1336|%p646, %r1334, %r1354, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd333, {%r1336,%r1337};
+	// end inline asm
+	add.f64 	%fd334, %fd332, %fd333;
+	// begin inline asm
+	mov.b64 {%r1338,%r1339}, %fd334;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1341|%p647, %r1339, %r1357, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1340|%p648, %r1338, %r1357, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd335, {%r1340,%r1341};
+	// end inline asm
+	add.f64 	%fd336, %fd334, %fd335;
+	// begin inline asm
+	mov.b64 {%r1342,%r1343}, %fd336;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1345|%p649, %r1343, %r1360, %r1346, %r1348;
+	shfl.sync.bfly.b32 	%r1344|%p650, %r1342, %r1360, %r1346, %r1348;
+	// begin inline asm
+	mov.b64 %fd337, {%r1344,%r1345};
+	// end inline asm
+	add.f64 	%fd69, %fd336, %fd337;
+	add.s32 	%r201, %r1361, %r1359;
 	bar.sync 	0;
-	@%p40 bra 	$L__BB0_237;
+	@%p40 bra 	$L__BB0_236;
 
-	popc.b32 	%r1384, %r210;
-	st.shared.u32 	[%r6], %r1384;
+	st.shared.u32 	[%r6], %r201;
+	st.shared.f64 	[%r7], %fd69;
 
-$L__BB0_237:
-	setp.eq.s32 	%p661, %r309, 0;
+$L__BB0_236:
 	bar.sync 	0;
-	mov.u32 	%r1752, %r1759;
-	@%p661 bra 	$L__BB0_245;
+	mov.u32 	%r1845, 0;
+	@%p41 bra 	$L__BB0_238;
 
-	add.s32 	%r1388, %r309, -1;
-	setp.lt.u32 	%p662, %r1388, 3;
-	mov.u32 	%r1750, 0;
-	mov.u32 	%r1752, %r1759;
-	@%p662 bra 	$L__BB0_241;
+	ld.shared.u32 	%r1845, [%r8];
 
-	and.b32  	%r1391, %r309, 3;
-	sub.s32 	%r1748, %r309, %r1391;
-	mov.u32 	%r1752, %r1759;
+$L__BB0_238:
+	mov.f64 	%fd465, 0d0000000000000000;
+	mov.f64 	%fd463, %fd465;
+	@%p41 bra 	$L__BB0_240;
+
+	ld.shared.f64 	%fd463, [%r9];
 
 $L__BB0_240:
-	shl.b32 	%r1392, %r1750, 2;
-	add.s32 	%r1394, %r311, %r1392;
-	ld.shared.u32 	%r1395, [%r1394];
-	add.s32 	%r1396, %r1395, %r1752;
-	ld.shared.u32 	%r1397, [%r1394+4];
-	add.s32 	%r1398, %r1397, %r1396;
-	ld.shared.u32 	%r1399, [%r1394+8];
-	add.s32 	%r1400, %r1399, %r1398;
-	ld.shared.u32 	%r1401, [%r1394+12];
-	add.s32 	%r1752, %r1401, %r1400;
-	add.s32 	%r1750, %r1750, 4;
-	add.s32 	%r1748, %r1748, -4;
-	setp.ne.s32 	%p663, %r1748, 0;
-	@%p663 bra 	$L__BB0_240;
+	mov.u32 	%r1384, 31;
+	mov.u32 	%r1385, 16;
+	mov.u32 	%r1386, -1;
+	shfl.sync.bfly.b32 	%r1387|%p654, %r1845, %r1385, %r1384, %r1386;
+	add.s32 	%r1388, %r1387, %r1845;
+	mov.u32 	%r1389, 8;
+	shfl.sync.bfly.b32 	%r1390|%p655, %r1388, %r1389, %r1384, %r1386;
+	add.s32 	%r1391, %r1390, %r1388;
+	mov.u32 	%r1392, 4;
+	shfl.sync.bfly.b32 	%r1393|%p656, %r1391, %r1392, %r1384, %r1386;
+	add.s32 	%r1394, %r1393, %r1391;
+	mov.u32 	%r1395, 2;
+	shfl.sync.bfly.b32 	%r1396|%p657, %r1394, %r1395, %r1384, %r1386;
+	add.s32 	%r1397, %r1396, %r1394;
+	mov.u32 	%r1398, 1;
+	shfl.sync.bfly.b32 	%r1399|%p658, %r1397, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 {%r1363,%r1364}, %fd463;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1366|%p659, %r1364, %r1385, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1365|%p660, %r1363, %r1385, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd340, {%r1365,%r1366};
+	// end inline asm
+	add.f64 	%fd341, %fd463, %fd340;
+	// begin inline asm
+	mov.b64 {%r1367,%r1368}, %fd341;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1370|%p661, %r1368, %r1389, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1369|%p662, %r1367, %r1389, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd342, {%r1369,%r1370};
+	// end inline asm
+	add.f64 	%fd343, %fd341, %fd342;
+	// begin inline asm
+	mov.b64 {%r1371,%r1372}, %fd343;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1374|%p663, %r1372, %r1392, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1373|%p664, %r1371, %r1392, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd344, {%r1373,%r1374};
+	// end inline asm
+	add.f64 	%fd345, %fd343, %fd344;
+	// begin inline asm
+	mov.b64 {%r1375,%r1376}, %fd345;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1378|%p665, %r1376, %r1395, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1377|%p666, %r1375, %r1395, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd346, {%r1377,%r1378};
+	// end inline asm
+	add.f64 	%fd347, %fd345, %fd346;
+	// begin inline asm
+	mov.b64 {%r1379,%r1380}, %fd347;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1382|%p667, %r1380, %r1398, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1381|%p668, %r1379, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd348, {%r1381,%r1382};
+	// end inline asm
+	add.f64 	%fd72, %fd347, %fd348;
+	add.s32 	%r204, %r1399, %r1397;
+	mov.u32 	%r1848, 0;
+	@%p18 bra 	$L__BB0_243;
 
-$L__BB0_241:
-	and.b32  	%r1403, %r309, 3;
-	setp.eq.s32 	%p664, %r1403, 0;
-	@%p664 bra 	$L__BB0_245;
+	mov.f64 	%fd465, 0d0000000000000000;
+	mov.u32 	%r1846, %r2;
 
-	setp.eq.s32 	%p665, %r1403, 1;
-	shl.b32 	%r1406, %r1750, 2;
-	add.s32 	%r221, %r311, %r1406;
-	ld.shared.u32 	%r1408, [%r221];
-	add.s32 	%r1752, %r1408, %r1752;
-	@%p665 bra 	$L__BB0_245;
+$L__BB0_242:
+	cvt.s64.s32 	%rd94, %r1846;
+	add.s64 	%rd95, %rd2, %rd94;
+	shl.b64 	%rd96, %rd95, 2;
+	add.s64 	%rd97, %rd1, %rd96;
+	ld.global.f32 	%f256, [%rd97];
+	setp.ltu.f32 	%p670, %f256, 0f00000000;
+	setp.ltu.f32 	%p671, %f256, %f64;
+	or.pred  	%p672, %p670, %p671;
+	cvt.f64.f32 	%fd351, %f256;
+	add.f64 	%fd352, %fd465, %fd351;
+	not.pred 	%p673, %p672;
+	selp.u32 	%r1401, 1, 0, %p673;
+	add.s32 	%r1848, %r1848, %r1401;
+	selp.f64 	%fd465, %fd465, %fd352, %p672;
+	add.s32 	%r1846, %r1846, %r4;
+	setp.lt.s32 	%p674, %r1846, %r324;
+	@%p674 bra 	$L__BB0_242;
 
-	setp.eq.s32 	%p666, %r1403, 2;
-	ld.shared.u32 	%r1411, [%r221+4];
-	add.s32 	%r1752, %r1411, %r1752;
-	@%p666 bra 	$L__BB0_245;
+$L__BB0_243:
+	shfl.sync.bfly.b32 	%r1425|%p675, %r1848, %r1385, %r1384, %r1386;
+	add.s32 	%r1426, %r1425, %r1848;
+	shfl.sync.bfly.b32 	%r1428|%p676, %r1426, %r1389, %r1384, %r1386;
+	add.s32 	%r1429, %r1428, %r1426;
+	shfl.sync.bfly.b32 	%r1431|%p677, %r1429, %r1392, %r1384, %r1386;
+	add.s32 	%r1432, %r1431, %r1429;
+	shfl.sync.bfly.b32 	%r1434|%p678, %r1432, %r1395, %r1384, %r1386;
+	add.s32 	%r1435, %r1434, %r1432;
+	shfl.sync.bfly.b32 	%r1437|%p679, %r1435, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 {%r1402,%r1403}, %fd465;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1405|%p680, %r1403, %r1385, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1404|%p681, %r1402, %r1385, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd354, {%r1404,%r1405};
+	// end inline asm
+	add.f64 	%fd355, %fd465, %fd354;
+	// begin inline asm
+	mov.b64 {%r1406,%r1407}, %fd355;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1409|%p682, %r1407, %r1389, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1408|%p683, %r1406, %r1389, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd356, {%r1408,%r1409};
+	// end inline asm
+	add.f64 	%fd357, %fd355, %fd356;
+	// begin inline asm
+	mov.b64 {%r1410,%r1411}, %fd357;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1413|%p684, %r1411, %r1392, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1412|%p685, %r1410, %r1392, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd358, {%r1412,%r1413};
+	// end inline asm
+	add.f64 	%fd359, %fd357, %fd358;
+	// begin inline asm
+	mov.b64 {%r1414,%r1415}, %fd359;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1417|%p686, %r1415, %r1395, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1416|%p687, %r1414, %r1395, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd360, {%r1416,%r1417};
+	// end inline asm
+	add.f64 	%fd361, %fd359, %fd360;
+	// begin inline asm
+	mov.b64 {%r1418,%r1419}, %fd361;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1421|%p688, %r1419, %r1398, %r1384, %r1386;
+	shfl.sync.bfly.b32 	%r1420|%p689, %r1418, %r1398, %r1384, %r1386;
+	// begin inline asm
+	mov.b64 %fd362, {%r1420,%r1421};
+	// end inline asm
+	add.f64 	%fd76, %fd361, %fd362;
+	add.s32 	%r210, %r1437, %r1435;
+	bar.sync 	0;
+	@%p40 bra 	$L__BB0_245;
 
-	ld.shared.u32 	%r1412, [%r221+8];
-	add.s32 	%r1752, %r1412, %r1752;
+	st.shared.u32 	[%r6], %r210;
+	st.shared.f64 	[%r7], %fd76;
 
 $L__BB0_245:
-	and.b32  	%r1413, %r210, %r206;
-	popc.b32 	%r1414, %r1413;
-	add.s32 	%r1415, %r1752, %r1414;
-	setp.ne.s32 	%p667, %r1415, %r204;
-	not.pred 	%p668, %p800;
-	or.pred  	%p669, %p668, %p667;
-	@%p669 bra 	$L__BB0_247;
+	bar.sync 	0;
+	mov.u32 	%r1849, 0;
+	@%p41 bra 	$L__BB0_247;
 
-	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r209;
+	ld.shared.u32 	%r1849, [%r8];
 
 $L__BB0_247:
-	setp.eq.s32 	%p670, %r5, 0;
-	@%p670 bra 	$L__BB0_255;
+	mov.f64 	%fd466, 0d0000000000000000;
+	@%p41 bra 	$L__BB0_249;
 
-	add.s32 	%r1418, %r5, -1;
-	setp.lt.u32 	%p671, %r1418, 3;
-	mov.u32 	%r1757, 0;
-	@%p671 bra 	$L__BB0_251;
+	ld.shared.f64 	%fd466, [%r9];
 
-	sub.s32 	%r1755, %r5, %r10;
+$L__BB0_249:
+	mov.u32 	%r1460, 31;
+	mov.u32 	%r1461, 16;
+	mov.u32 	%r1462, -1;
+	shfl.sync.bfly.b32 	%r1463|%p693, %r1849, %r1461, %r1460, %r1462;
+	add.s32 	%r1464, %r1463, %r1849;
+	mov.u32 	%r1465, 8;
+	shfl.sync.bfly.b32 	%r1466|%p694, %r1464, %r1465, %r1460, %r1462;
+	add.s32 	%r1467, %r1466, %r1464;
+	mov.u32 	%r1468, 4;
+	shfl.sync.bfly.b32 	%r1469|%p695, %r1467, %r1468, %r1460, %r1462;
+	add.s32 	%r1470, %r1469, %r1467;
+	mov.u32 	%r1471, 2;
+	shfl.sync.bfly.b32 	%r1472|%p696, %r1470, %r1471, %r1460, %r1462;
+	add.s32 	%r1473, %r1472, %r1470;
+	mov.u32 	%r1474, 1;
+	shfl.sync.bfly.b32 	%r1475|%p697, %r1473, %r1474, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 {%r1439,%r1440}, %fd466;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1442|%p698, %r1440, %r1461, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1441|%p699, %r1439, %r1461, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd365, {%r1441,%r1442};
+	// end inline asm
+	add.f64 	%fd366, %fd466, %fd365;
+	// begin inline asm
+	mov.b64 {%r1443,%r1444}, %fd366;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1446|%p700, %r1444, %r1465, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1445|%p701, %r1443, %r1465, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd367, {%r1445,%r1446};
+	// end inline asm
+	add.f64 	%fd368, %fd366, %fd367;
+	// begin inline asm
+	mov.b64 {%r1447,%r1448}, %fd368;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1450|%p702, %r1448, %r1468, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1449|%p703, %r1447, %r1468, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd369, {%r1449,%r1450};
+	// end inline asm
+	add.f64 	%fd370, %fd368, %fd369;
+	// begin inline asm
+	mov.b64 {%r1451,%r1452}, %fd370;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1454|%p704, %r1452, %r1471, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1453|%p705, %r1451, %r1471, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd371, {%r1453,%r1454};
+	// end inline asm
+	add.f64 	%fd372, %fd370, %fd371;
+	// begin inline asm
+	mov.b64 {%r1455,%r1456}, %fd372;
+	// end inline asm
+	shfl.sync.bfly.b32 	%r1458|%p706, %r1456, %r1474, %r1460, %r1462;
+	shfl.sync.bfly.b32 	%r1457|%p707, %r1455, %r1474, %r1460, %r1462;
+	// begin inline asm
+	mov.b64 %fd373, {%r1457,%r1458};
+	// end inline asm
+	add.s32 	%r213, %r1475, %r1473;
+	setp.leu.f32 	%p708, %f64, 0f00000000;
+	mov.u32 	%r1850, 0;
+	@%p708 bra 	$L__BB0_251;
 
-$L__BB0_250:
-	shl.b32 	%r1420, %r1757, 2;
-	add.s32 	%r1422, %r311, %r1420;
-	ld.shared.u32 	%r1423, [%r1422];
-	add.s32 	%r1424, %r1423, %r1759;
-	ld.shared.u32 	%r1425, [%r1422+4];
-	add.s32 	%r1426, %r1425, %r1424;
-	ld.shared.u32 	%r1427, [%r1422+8];
-	add.s32 	%r1428, %r1427, %r1426;
-	ld.shared.u32 	%r1429, [%r1422+12];
-	add.s32 	%r1759, %r1429, %r1428;
-	add.s32 	%r1757, %r1757, 4;
-	add.s32 	%r1755, %r1755, -4;
-	setp.ne.s32 	%p672, %r1755, 0;
-	@%p672 bra 	$L__BB0_250;
+	sub.f64 	%fd374, %fd46, %fd72;
+	cvt.f64.f32 	%fd375, %f64;
+	div.rn.f64 	%fd376, %fd374, %fd375;
+	cvt.rmi.f64.f64 	%fd377, %fd376;
+	cvt.rzi.s32.f64 	%r1850, %fd377;
 
 $L__BB0_251:
-	setp.eq.s32 	%p673, %r10, 0;
-	@%p673 bra 	$L__BB0_255;
+	not.b32 	%r1476, %r204;
+	add.s32 	%r1477, %r213, %r1476;
+	min.s32 	%r1478, %r1850, %r1477;
+	max.s32 	%r216, %r1478, 0;
+	setp.ne.s32 	%p709, %r2, 0;
+	@%p709 bra 	$L__BB0_253;
 
-	setp.eq.s32 	%p674, %r10, 1;
-	shl.b32 	%r1430, %r1757, 2;
-	add.s32 	%r236, %r311, %r1430;
-	ld.shared.u32 	%r1432, [%r236];
-	add.s32 	%r1759, %r1432, %r1759;
-	@%p674 bra 	$L__BB0_255;
+	mov.u32 	%r1479, -1;
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r1479;
 
-	setp.eq.s32 	%p675, %r10, 2;
-	ld.shared.u32 	%r1433, [%r236+4];
-	add.s32 	%r1759, %r1433, %r1759;
-	@%p675 bra 	$L__BB0_255;
-
-	ld.shared.u32 	%r1434, [%r236+8];
-	add.s32 	%r1759, %r1434, %r1759;
+$L__BB0_253:
+	setp.gt.s32 	%p710, %r324, 0;
+	bar.sync 	0;
+	@%p710 bra 	$L__BB0_255;
+	bra.uni 	$L__BB0_254;
 
 $L__BB0_255:
+	mov.u32 	%r1482, -1;
+	shl.b32 	%r1483, %r1482, %r3;
+	not.b32 	%r219, %r1483;
+	mov.u32 	%r1851, 0;
+	mov.u32 	%r1866, %r1851;
+
+$L__BB0_256:
+	add.s32 	%r222, %r1851, %r2;
+	setp.ge.s32 	%p712, %r222, %r324;
+	mov.pred 	%p855, 0;
+	@%p712 bra 	$L__BB0_258;
+
+	cvt.s64.s32 	%rd98, %r222;
+	add.s64 	%rd99, %rd2, %rd98;
+	shl.b64 	%rd100, %rd99, 2;
+	add.s64 	%rd101, %rd1, %rd100;
+	ld.global.f32 	%f257, [%rd101];
+	setp.eq.f32 	%p855, %f257, %f64;
+
+$L__BB0_258:
+	mov.u32 	%r1484, -1;
+	vote.sync.ballot.b32 	%r223, %p855, %r1484;
 	bar.sync 	0;
-	ld.shared.u32 	%r1435, [_ZZ11kiln_sampleE5found];
-	setp.lt.s32 	%p676, %r1435, 0;
-	setp.le.s32 	%p677, %r1759, %r204;
-	and.pred  	%p678, %p676, %p677;
-	add.s32 	%r1744, %r1744, %r4;
-	setp.lt.s32 	%p679, %r1744, %r307;
-	and.pred  	%p680, %p678, %p679;
-	@%p680 bra 	$L__BB0_233;
+	@%p40 bra 	$L__BB0_260;
 
-$L__BB0_303:
-	ld.shared.u32 	%r1653, [_ZZ11kiln_sampleE5found];
-	max.s32 	%r1787, %r1653, 0;
+	popc.b32 	%r1485, %r223;
+	st.shared.u32 	[%r6], %r1485;
 
-$L__BB0_304:
-	setp.ne.s32 	%p786, %r2, 0;
-	@%p786 bra 	$L__BB0_306;
-
-	mul.wide.s32 	%rd107, %r1661, 4;
-	add.s64 	%rd108, %rd106, %rd107;
-	st.global.u32 	[%rd108], %r1787;
-	cvt.s64.s32 	%rd109, %r1787;
-	add.s64 	%rd110, %rd2, %rd109;
-	cvta.to.global.u64 	%rd111, %rd10;
-	shl.b64 	%rd112, %rd110, 2;
-	add.s64 	%rd113, %rd111, %rd112;
-	ld.global.f32 	%f257, [%rd113];
-	sub.f32 	%f258, %f257, %f19;
-	add.s64 	%rd115, %rd114, %rd107;
-	st.global.f32 	[%rd115], %f258;
-
-$L__BB0_306:
-	ld.param.u32 	%r1655, [kiln_sample_param_0];
+$L__BB0_260:
+	setp.eq.s32 	%p715, %r326, 0;
 	bar.sync 	0;
-	mov.u32 	%r1654, %nctaid.x;
-	add.s32 	%r1661, %r1661, %r1654;
-	setp.lt.s32 	%p787, %r1661, %r1655;
-	@%p787 bra 	$L__BB0_2;
+	mov.u32 	%r1859, %r1866;
+	@%p715 bra 	$L__BB0_268;
 
-$L__BB0_307:
+	add.s32 	%r1489, %r326, -1;
+	setp.lt.u32 	%p716, %r1489, 3;
+	mov.u32 	%r1857, 0;
+	mov.u32 	%r1859, %r1866;
+	@%p716 bra 	$L__BB0_264;
+
+	and.b32  	%r1492, %r326, 3;
+	sub.s32 	%r1855, %r326, %r1492;
+	mov.u32 	%r1859, %r1866;
+
+$L__BB0_263:
+	shl.b32 	%r1493, %r1857, 2;
+	add.s32 	%r1495, %r328, %r1493;
+	ld.shared.u32 	%r1496, [%r1495];
+	add.s32 	%r1497, %r1496, %r1859;
+	ld.shared.u32 	%r1498, [%r1495+4];
+	add.s32 	%r1499, %r1498, %r1497;
+	ld.shared.u32 	%r1500, [%r1495+8];
+	add.s32 	%r1501, %r1500, %r1499;
+	ld.shared.u32 	%r1502, [%r1495+12];
+	add.s32 	%r1859, %r1502, %r1501;
+	add.s32 	%r1857, %r1857, 4;
+	add.s32 	%r1855, %r1855, -4;
+	setp.ne.s32 	%p717, %r1855, 0;
+	@%p717 bra 	$L__BB0_263;
+
+$L__BB0_264:
+	and.b32  	%r1504, %r326, 3;
+	setp.eq.s32 	%p718, %r1504, 0;
+	@%p718 bra 	$L__BB0_268;
+
+	setp.eq.s32 	%p719, %r1504, 1;
+	shl.b32 	%r1507, %r1857, 2;
+	add.s32 	%r234, %r328, %r1507;
+	ld.shared.u32 	%r1509, [%r234];
+	add.s32 	%r1859, %r1509, %r1859;
+	@%p719 bra 	$L__BB0_268;
+
+	setp.eq.s32 	%p720, %r1504, 2;
+	ld.shared.u32 	%r1512, [%r234+4];
+	add.s32 	%r1859, %r1512, %r1859;
+	@%p720 bra 	$L__BB0_268;
+
+	ld.shared.u32 	%r1513, [%r234+8];
+	add.s32 	%r1859, %r1513, %r1859;
+
+$L__BB0_268:
+	and.b32  	%r1514, %r223, %r219;
+	popc.b32 	%r1515, %r1514;
+	add.s32 	%r1516, %r1859, %r1515;
+	setp.ne.s32 	%p721, %r1516, %r216;
+	not.pred 	%p722, %p855;
+	or.pred  	%p723, %p722, %p721;
+	@%p723 bra 	$L__BB0_270;
+
+	st.shared.u32 	[_ZZ11kiln_sampleE5found], %r222;
+
+$L__BB0_270:
+	setp.eq.s32 	%p724, %r5, 0;
+	@%p724 bra 	$L__BB0_278;
+
+	add.s32 	%r1519, %r5, -1;
+	setp.lt.u32 	%p725, %r1519, 3;
+	mov.u32 	%r1864, 0;
+	@%p725 bra 	$L__BB0_274;
+
+	sub.s32 	%r1862, %r5, %r10;
+
+$L__BB0_273:
+	shl.b32 	%r1521, %r1864, 2;
+	add.s32 	%r1523, %r328, %r1521;
+	ld.shared.u32 	%r1524, [%r1523];
+	add.s32 	%r1525, %r1524, %r1866;
+	ld.shared.u32 	%r1526, [%r1523+4];
+	add.s32 	%r1527, %r1526, %r1525;
+	ld.shared.u32 	%r1528, [%r1523+8];
+	add.s32 	%r1529, %r1528, %r1527;
+	ld.shared.u32 	%r1530, [%r1523+12];
+	add.s32 	%r1866, %r1530, %r1529;
+	add.s32 	%r1864, %r1864, 4;
+	add.s32 	%r1862, %r1862, -4;
+	setp.ne.s32 	%p726, %r1862, 0;
+	@%p726 bra 	$L__BB0_273;
+
+$L__BB0_274:
+	setp.eq.s32 	%p727, %r10, 0;
+	@%p727 bra 	$L__BB0_278;
+
+	setp.eq.s32 	%p728, %r10, 1;
+	shl.b32 	%r1531, %r1864, 2;
+	add.s32 	%r249, %r328, %r1531;
+	ld.shared.u32 	%r1533, [%r249];
+	add.s32 	%r1866, %r1533, %r1866;
+	@%p728 bra 	$L__BB0_278;
+
+	setp.eq.s32 	%p729, %r10, 2;
+	ld.shared.u32 	%r1534, [%r249+4];
+	add.s32 	%r1866, %r1534, %r1866;
+	@%p729 bra 	$L__BB0_278;
+
+	ld.shared.u32 	%r1535, [%r249+8];
+	add.s32 	%r1866, %r1535, %r1866;
+
+$L__BB0_278:
+	bar.sync 	0;
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	setp.lt.s32 	%p730, %r1894, 0;
+	setp.le.s32 	%p731, %r1866, %r216;
+	and.pred  	%p732, %p730, %p731;
+	add.s32 	%r1851, %r1851, %r4;
+	setp.lt.s32 	%p733, %r1851, %r324;
+	and.pred  	%p734, %p732, %p733;
+	@%p734 bra 	$L__BB0_256;
+	bra.uni 	$L__BB0_327;
+
+$L__BB0_302:
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+	bra.uni 	$L__BB0_327;
+
+$L__BB0_254:
+	ld.shared.u32 	%r1894, [_ZZ11kiln_sampleE5found];
+
+$L__BB0_327:
+	max.s32 	%r1895, %r1894, 0;
+
+$L__BB0_328:
+	setp.ne.s32 	%p840, %r2, 0;
+	@%p840 bra 	$L__BB0_330;
+
+	mul.wide.s32 	%rd115, %r1762, 4;
+	add.s64 	%rd116, %rd114, %rd115;
+	st.global.u32 	[%rd116], %r1895;
+	cvt.s64.s32 	%rd117, %r1895;
+	add.s64 	%rd118, %rd2, %rd117;
+	cvta.to.global.u64 	%rd119, %rd10;
+	shl.b64 	%rd120, %rd118, 2;
+	add.s64 	%rd121, %rd119, %rd120;
+	ld.global.f32 	%f261, [%rd121];
+	sub.f32 	%f262, %f261, %f19;
+	add.s64 	%rd123, %rd122, %rd115;
+	st.global.f32 	[%rd123], %f262;
+
+$L__BB0_330:
+	ld.param.u32 	%r1754, [kiln_sample_param_0];
+	bar.sync 	0;
+	mov.u32 	%r1752, %nctaid.x;
+	add.s32 	%r1762, %r1762, %r1752;
+	setp.lt.s32 	%p841, %r1762, %r1754;
+	@%p841 bra 	$L__BB0_2;
+
+$L__BB0_331:
 	ret;
 
 }

@@ -17,7 +17,7 @@ var ptxSourceSHA256 = map[string]string{
 	"norm.cu":         "1e32304bac6025371b2df37503ebf6fbaf187095d7ed45072e1663f47f6b0341",
 	"reduce.cu":       "e295075e5f37c978472d83d14741594471609b764bbf0379a505e186156ecbfa",
 	"rope.cu":         "558180aa00ccd8c61c82899d845742c7bfd7b464d1913d1c91ea6d44f4cb77c4",
-	"sample.cu":       "f9cdcd3dc082a69d16b7259d73c8af688c422925cf66de73fa7c787b0cd1827a",
+	"sample.cu":       "e249db66a6e4796045e2c9cdfaf345e61950bf73943de08b32ac057c98d0d011",
 	"softmax.cu":      "31bb14ca92a940f2038d0d6ab7b2494baf7595293584e77521a03e102562dcf3",
 	"unary.cu":        "bb93af616feba9514cd0650e05d27f1d82d97e0487d736f48acbbc5f8b03d2d3",
 }

@@ -8,8 +8,10 @@
 // Otherwise p = softmax(logits/temperature); the tokens are ranked by p,
 // descending, ties by index (a stable sort); top-k keeps the first k, top-p
 // the shortest prefix whose probabilities sum to topP (topP in (0, 1)), both
-// when both are set; and the draw walks the kept tokens in rank order,
-// choosing the first where the running sum exceeds u*total. tok[r] is the
+// when both are set; and the draw walks the kept tokens in rank order (in
+// index order when neither top-k nor top-p is set, as the reference, which
+// sorts only then), choosing the first where the running sum exceeds
+// u*total. tok[r] is the
 // token and logp[r] its log-probability at temperature 1.
 //
 // No sort: the rank order is reached by binary searches over the float bit
@@ -106,6 +108,41 @@ __device__ int nth_tie(const float *p, int V, float t, int e, int *sn, int *foun
 	return *found;
 }
 
+// first_cum returns the first index j in index order whose running sum of
+// the kept p (p >= 0) exceeds target, or the last kept index if none does
+// (rounding): chunk totals by block reductions, then one thread walks the
+// chunk that holds the crossing.
+__device__ int first_cum(const float *p, int V, double target, int *sn, double *ss, int *found) {
+	double run = 0.0;
+	for (int c0 = 0; c0 < V; c0 += blockDim.x) {
+		int j = c0 + threadIdx.x;
+		float v = j < V ? p[j] : -1.f;
+		cs c = {v >= 0.f ? 1 : 0, v >= 0.f ? (double)v : 0.0};
+		c = block_cs(c, sn, ss);
+		if (run + c.s > target || c0 + (int)blockDim.x >= V) {
+			__syncthreads();
+			if (threadIdx.x == 0) {
+				int pick = -1, last = -1;
+				for (int i = c0; i < min(V, c0 + (int)blockDim.x); i++) {
+					if (p[i] < 0.f) continue;
+					last = i;
+					run += p[i];
+					if (run > target) {
+						pick = i;
+						break;
+					}
+				}
+				*found = pick >= 0 ? pick : last;
+			}
+			__syncthreads();
+			if (*found >= 0 || c0 + (int)blockDim.x >= V) return *found;
+			// Only removed tokens in this chunk and rounding: go on.
+		}
+		run += c.s;
+	}
+	return -1;
+}
+
 extern "C" __global__ void __launch_bounds__(1024)
 kiln_sample(int rows, int V, float temperature, int topK, float topP,
 	const float *logits, float *probs, const float *u, int *tok, float *logp) {
@@ -184,10 +221,13 @@ kiln_sample(int rows, int V, float temperature, int topK, float topP,
 				}
 				__syncthreads();
 			}
-			// The draw, in rank order.
 			cs tot = count_ge(p, V, 0.f, false, sn, ss);
 			double target = (double)u[r] * tot.s;
-			if (!(tot.s > target)) {
+			bool ranked = topK > 0 || (topP > 0.f && topP < 1.f);
+			if (!ranked) {
+				// Without top-k or top-p the reference walks in index order.
+				choice = first_cum(p, V, target, sn, ss, &found);
+			} else if (!(tot.s > target)) {
 				// Rounding ran past the end: the last kept token in rank
 				// order (the smallest p, the highest index among those).
 				float t = __uint_as_float(largest_bits(p, V, 0, tot.n, 0.0, sn, ss));

@@ -1,0 +1,8 @@
+//go:build cudaemu
+
+// The unary kernels, compiled for the CPU emulator (cudaemu.h).
+#include "cudaemu.h"
+#include "src/unary.cu"
+
+EMU_KERNEL(kiln_unary)
+EMU_KERNEL(kiln_unary_backward)
