@@ -7,12 +7,13 @@ package cuda
 // conformance suite runs, on small sizes, on a machine without a GPU. It
 // checks the kernels' logic, indexing and barriers and the host code's
 // launches; not speed, and not the GPU's rounding of expf and friends. The
-// tensor-core GEMMs are not emulated.
+// tensor cores are emulated by emu/mma.h (every lane computes the whole
+// fragment).
 //
 //	go test -tags cudaemu ./kernels/cuda/
 
 /*
-#cgo CXXFLAGS: -std=c++17 -O2 -Wno-unknown-pragmas
+#cgo CXXFLAGS: -std=c++17 -O2 -Wno-unknown-pragmas -I${SRCDIR}/emu
 #include <stdint.h>
 #include <stdlib.h>
 int emu_has(const char *name);
