@@ -2,7 +2,8 @@
 // kernels (src/*.cu, one family a file, each naming its CPU reference in
 // package kernels) driven from Go through the driver API bindings
 // github.com/mumax/3/cuda/cu. Status: issue 4, in progress. Nothing here has
-// run on a GPU yet; it compiles and vets, and its CPU-side checks pass.
+// run on a GPU yet; it compiles and vets, and its CPU-side checks pass,
+// including the conformance suite in the CPU emulator (below).
 //
 // # Building
 //
@@ -84,6 +85,20 @@
 // operations with explicit rounding and are meant to match bitwise.
 // Sampling uses a uniform number drawn on the host for each row and
 // chooses the reference's token except within rounding of a boundary.
+//
+// # The CPU emulator
+//
+// With the build tag cudaemu (and without cuda) the kernels of src/*.cu are
+// compiled as C++ for the CPU (cudaemu.h, emu/), every CUDA thread a fiber
+// scheduled explicitly at its barriers and warp shuffles, so that the same
+// conformance suite runs, on small sizes, on a machine without a GPU:
+//
+//	go test -tags cudaemu ./kernels/cuda/
+//
+// It checks the kernels' indexing, bounds, barriers (a barrier that not all
+// threads reach is reported as a deadlock) and wmma alignment, and the host
+// side's launches; it does not check speed, the GPU's rounding of expf and
+// friends, or the JIT. CI runs it.
 //
 // # The GPU check
 //
