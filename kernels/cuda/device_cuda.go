@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"github.com/mumax/3/cuda/cu"
@@ -19,44 +18,42 @@ type ptxModule struct {
 	ptx80, ptx90 string
 }
 
-// cudaBackend owns a context on one goroutine locked to its OS thread;
-// every driver call is a closure sent to that goroutine (run).
+// cudaBackend owns a context on the worker's goroutine (worker.go); every
+// driver call is a closure run there.
 type cudaBackend struct {
-	work    chan func()
+	w       *worker
 	inf     Info
 	ctx     cu.Context
 	stream  cu.Stream
 	kernels map[string]*kernel
 }
 
-func openBackend(ordinal int) (backend, error) {
-	b := &cudaBackend{work: make(chan func()), kernels: map[string]*kernel{}}
-	ready := make(chan error)
-	go b.loop(ordinal, ready)
-	if err := <-ready; err != nil {
-		return nil, err
+// cuDriverErr turns the cu package's panic value into an *Error.
+func cuDriverErr(op string, p any) (error, bool) {
+	if res, ok := p.(cu.Result); ok {
+		return &Error{Op: op, Result: res.String()}, true
 	}
-	return b, nil
+	return nil, false
 }
 
-func (b *cudaBackend) loop(ordinal int, ready chan<- error) {
-	// Never unlocked: if the goroutine ends, so does its thread, and the
-	// context never wanders to another one.
-	runtime.LockOSThread()
+func openBackend(ordinal int) (backend, error) {
+	b := &cudaBackend{kernels: map[string]*kernel{}}
 	op := fmt.Sprintf("open GPU %d", ordinal)
-	err := catch(op, func() error { return b.open(ordinal) })
-	if err != nil {
-		b.freeKernels()
-		if b.ctx != 0 {
-			catch(op, func() error { cu.CtxDestroy(&b.ctx); return nil })
+	w, err := startWorker(cuDriverErr, func() error {
+		err := catch(op, func() error { return b.open(ordinal) })
+		if err != nil {
+			b.freeKernels()
+			if b.ctx != 0 {
+				catch(op, func() error { cu.CtxDestroy(&b.ctx); return nil })
+			}
 		}
-		ready <- err
-		return
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	ready <- nil
-	for f := range b.work {
-		f()
-	}
+	b.w = w
+	return b, nil
 }
 
 func (b *cudaBackend) open(ordinal int) error {
@@ -109,37 +106,8 @@ func catch(op string, f func() error) (err error) {
 	return f()
 }
 
-// run executes f on the context's goroutine. A cu panic comes back as an
-// *Error; any other panic (a bug, or a programmer error found there) is
-// raised again on the caller's goroutine, which is where it belongs.
-func (b *cudaBackend) run(op string, f func() error) error {
-	type result struct {
-		err      error
-		panicked any
-	}
-	done := make(chan result, 1)
-	b.work <- func() {
-		var r result
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					if res, ok := p.(cu.Result); ok {
-						r.err = &Error{Op: op, Result: res.String()}
-					} else {
-						r.panicked = p
-					}
-				}
-			}()
-			r.err = f()
-		}()
-		done <- r
-	}
-	r := <-done
-	if r.panicked != nil {
-		panic(r.panicked)
-	}
-	return r.err
-}
+// run executes f on the context's goroutine.
+func (b *cudaBackend) run(op string, f func() error) error { return b.w.run(op, f) }
 
 func (b *cudaBackend) info() Info { return b.inf }
 
@@ -203,7 +171,7 @@ func (b *cudaBackend) close() error {
 		cu.CtxDestroy(&b.ctx) // unloads the modules and frees what is left
 		return nil
 	})
-	close(b.work) // ends the goroutine and its thread
+	b.w.stop() // ends the goroutine and its thread
 	return err
 }
 
