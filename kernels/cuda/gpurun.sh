@@ -25,10 +25,13 @@ if [ ! -x ./cuda.test ]; then
 	echo "gpurun.sh: kernels/cuda/cuda.test is missing: build it on the CPU machine (see the header)" >&2
 	exit 2
 fi
+# The driver's library may live outside the loader's default path.
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64:/usr/local/nvidia/lib
 {
 	date -u
 	nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
 	nvcc --version | tail -1
+	ldd ./cuda.test | grep -i cuda
 } 2>&1 | tee "$out/gpu.txt"
 rc=0
 if [ "$what" = conformance ] || [ "$what" = all ]; then
