@@ -17,6 +17,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/kiln-ml/kiln/kernels"
@@ -48,6 +50,18 @@ func TestMain(m *testing.M) {
 		testDev = d
 	}
 	code := m.Run()
+	if len(worstNMSE) > 0 {
+		// The margins, not only the verdicts: the worst error each test saw.
+		names := make([]string, 0, len(worstNMSE))
+		for n := range worstNMSE {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintln(os.Stderr, "worst NMSE per test (bound 1e-6 unless the test says otherwise):")
+		for _, n := range names {
+			fmt.Fprintf(os.Stderr, "  %-32s %.3g\n", n, worstNMSE[n])
+		}
+	}
 	if testDev != nil {
 		if err := testDev.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "Close:", err)
@@ -145,12 +159,26 @@ func nmse(got, want []float32) float64 {
 	return num / den
 }
 
+// worstNMSE is the largest NMSE each test saw (TestMain prints it).
+var worstNMSE = map[string]float64{}
+
+func recordNMSE(t testing.TB, e float64) {
+	name := strings.SplitN(t.Name(), "/", 2)[0]
+	if w, ok := worstNMSE[name]; !ok || e > w || math.IsNaN(e) {
+		worstNMSE[name] = e
+	}
+}
+
 func expectClose(t testing.TB, what string, got, want []float32, tol float64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d elements, want %d", what, len(got), len(want))
 	}
-	if e := nmse(got, want); !(e <= tol) {
+	e := nmse(got, want)
+	if tol == tolFP32 || tol == 0 {
+		recordNMSE(t, e)
+	}
+	if !(e <= tol) {
 		worst, at := 0.0, 0
 		for i := range want {
 			if d := math.Abs(float64(got[i]) - float64(want[i])); d > worst || math.IsNaN(d) {
@@ -180,6 +208,7 @@ func expectCloseScaled(t testing.TB, what string, got, want, scale []float32, to
 		e := float64(got[i]) - float64(want[i])
 		num += e * e
 	}
+	recordNMSE(t, num/ss)
 	if e := num / ss; !(e <= tol) {
 		t.Errorf("%s: error %.3g of the terms' scale > %.1g", what, e, tol)
 	}
