@@ -54,7 +54,7 @@ fi
 		echo "## Conformance"
 		echo
 		echo '```'
-		grep -E '^(--- (PASS|FAIL|SKIP)|FAIL|ok|PASS|cuda conformance)|NMSE|bitwise|draws differ' "$out/conformance.log"
+		grep -E '^(--- (PASS|FAIL|SKIP)|FAIL|ok|PASS|cuda conformance|  Test)|NMSE|bitwise|draws differ' "$out/conformance.log"
 		echo '```'
 	fi
 	if [ -f "$out/bench.log" ]; then
