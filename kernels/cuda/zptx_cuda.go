@@ -82409,10 +82409,10 @@ const ptx_gemm_80 = `//
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<261>;
-	.reg .f32 	%f<1628>;
-	.reg .b32 	%r<621>;
-	.reg .b64 	%rd<490>;
+	.reg .pred 	%p<285>;
+	.reg .f32 	%f<1692>;
+	.reg .b32 	%r<650>;
+	.reg .b64 	%rd<566>;
 	// demoted variable
 	.shared .align 16 .b8 _ZZ10kiln_sgemmE2As[8448];
 	// demoted variable
@@ -82423,21 +82423,19 @@ const ptx_gemm_80 = `//
 	ld.param.u32 	%r21, [kiln_sgemm_param_2];
 	ld.param.u32 	%r22, [kiln_sgemm_param_3];
 	ld.param.u32 	%r23, [kiln_sgemm_param_4];
-	ld.param.f32 	%f301, [kiln_sgemm_param_5];
-	ld.param.u64 	%rd55, [kiln_sgemm_param_6];
+	ld.param.f32 	%f333, [kiln_sgemm_param_5];
+	ld.param.u64 	%rd58, [kiln_sgemm_param_6];
 	ld.param.u32 	%r24, [kiln_sgemm_param_7];
-	ld.param.u64 	%rd56, [kiln_sgemm_param_9];
+	ld.param.u64 	%rd60, [kiln_sgemm_param_9];
 	ld.param.u32 	%r25, [kiln_sgemm_param_10];
-	ld.param.f32 	%f302, [kiln_sgemm_param_12];
-	ld.param.u64 	%rd57, [kiln_sgemm_param_13];
+	ld.param.f32 	%f334, [kiln_sgemm_param_12];
+	ld.param.u64 	%rd63, [kiln_sgemm_param_13];
 	ld.param.u32 	%r26, [kiln_sgemm_param_14];
 	ld.param.u32 	%r27, [kiln_sgemm_param_16];
-	cvta.to.global.u64 	%rd1, %rd57;
-	cvta.to.global.u64 	%rd2, %rd56;
-	cvta.to.global.u64 	%rd3, %rd55;
-	mov.u32 	%r618, %ctaid.z;
-	setp.ge.s32 	%p2, %r618, %r27;
-	@%p2 bra 	$L__BB0_362;
+	cvta.to.global.u64 	%rd1, %rd63;
+	mov.u32 	%r647, %ctaid.z;
+	setp.ge.s32 	%p10, %r647, %r27;
+	@%p10 bra 	$L__BB0_386;
 
 	mov.u32 	%r28, %tid.x;
 	mov.u32 	%r29, %ctaid.y;
@@ -82448,2809 +82446,2970 @@ const ptx_gemm_80 = `//
 	and.b32  	%r2, %r33, 124;
 	or.b32  	%r34, %r2, %r30;
 	shr.s32 	%r3, %r28, 5;
-	and.b32  	%r35, %r33, 4;
+	cvt.s64.s32 	%rd2, %r34;
+	setp.lt.s32 	%p11, %r3, %r23;
+	or.b32  	%r35, %r34, 3;
+	setp.lt.s32 	%p12, %r35, %r21;
+	and.pred  	%p1, %p12, %p11;
+	and.b32  	%r36, %r33, 4;
 	shr.s32 	%r4, %r28, 1;
 	add.s32 	%r5, %r4, %r30;
-	shr.u32 	%r36, %r28, 2;
-	and.b32  	%r6, %r36, 1073741820;
+	cvt.u64.u32 	%rd3, %r36;
+	setp.lt.s32 	%p13, %r5, %r21;
+	or.b32  	%r37, %r36, 3;
+	setp.lt.s32 	%p14, %r37, %r23;
+	and.pred  	%p2, %p13, %p14;
+	shr.u32 	%r38, %r28, 2;
+	and.b32  	%r6, %r38, 1073741820;
 	and.b32  	%r7, %r33, 60;
-	or.b32  	%r37, %r2, %r32;
+	or.b32  	%r39, %r2, %r32;
+	cvt.s64.s32 	%rd4, %r39;
+	or.b32  	%r40, %r39, 3;
+	setp.lt.s32 	%p15, %r40, %r22;
 	add.s32 	%r8, %r4, %r32;
-	cvt.s64.s32 	%rd4, %r34;
-	or.b32  	%r38, %r34, 1;
-	cvt.s64.s32 	%rd5, %r38;
-	or.b32  	%r39, %r34, 2;
-	cvt.s64.s32 	%rd6, %r37;
-	or.b32  	%r40, %r37, 1;
-	cvt.s64.s32 	%rd7, %r39;
-	or.b32  	%r41, %r34, 3;
-	cvt.s64.s32 	%rd8, %r40;
-	or.b32  	%r42, %r37, 2;
-	cvt.s64.s32 	%rd9, %r41;
-	cvt.s64.s32 	%rd10, %r42;
-	or.b32  	%r43, %r37, 3;
-	cvt.s64.s32 	%rd11, %r43;
-	add.s32 	%r44, %r6, %r30;
-	cvt.u64.u32 	%rd12, %r35;
+	setp.lt.s32 	%p16, %r8, %r22;
+	and.pred  	%p3, %p15, %p11;
+	and.pred  	%p4, %p16, %p14;
+	or.b32  	%r41, %r34, 1;
+	cvt.s64.s32 	%rd5, %r41;
+	or.b32  	%r42, %r34, 2;
+	or.b32  	%r43, %r39, 1;
+	cvt.s64.s32 	%rd6, %r42;
+	cvt.s64.s32 	%rd7, %r43;
+	or.b32  	%r44, %r39, 2;
+	cvt.s64.s32 	%rd8, %r35;
+	cvt.s64.s32 	%rd9, %r44;
+	cvt.s64.s32 	%rd10, %r40;
 	or.b32  	%r45, %r7, %r32;
-	cvt.s64.s32 	%rd13, %r45;
+	cvt.s64.s32 	%rd11, %r45;
 	or.b32  	%r46, %r45, 1;
-	cvt.s64.s32 	%rd14, %r46;
+	cvt.s64.s32 	%rd12, %r46;
 	or.b32  	%r47, %r45, 2;
-	or.b32  	%r48, %r44, 3;
-	cvt.s64.s32 	%rd15, %r47;
-	or.b32  	%r49, %r45, 3;
-	mul.wide.s32 	%rd16, %r48, %r26;
-	cvt.s64.s32 	%rd17, %r49;
-	or.b32  	%r50, %r45, 64;
-	add.s32 	%r51, %r44, 65;
-	cvt.s64.s32 	%rd18, %r50;
-	or.b32  	%r52, %r45, 65;
-	mul.wide.s32 	%rd19, %r51, %r26;
-	cvt.s64.s32 	%rd20, %r52;
-	or.b32  	%r53, %r45, 66;
-	cvt.s64.s32 	%rd21, %r53;
-	or.b32  	%r54, %r45, 67;
-	cvt.s64.s32 	%rd22, %r54;
+	cvt.s64.s32 	%rd13, %r47;
+	or.b32  	%r48, %r45, 3;
+	cvt.s64.s32 	%rd14, %r48;
+	or.b32  	%r49, %r45, 64;
+	cvt.s64.s32 	%rd15, %r49;
+	or.b32  	%r50, %r45, 65;
+	cvt.s64.s32 	%rd16, %r50;
+	or.b32  	%r51, %r45, 66;
+	cvt.s64.s32 	%rd17, %r51;
+	or.b32  	%r52, %r45, 67;
+	cvt.s64.s32 	%rd18, %r52;
+	shl.b32 	%r232, %r6, 2;
 
 $L__BB0_2:
-	ld.param.u64 	%rd489, [kiln_sgemm_param_15];
-	ld.param.u64 	%rd488, [kiln_sgemm_param_8];
-	ld.param.u64 	%rd487, [kiln_sgemm_param_11];
-	cvt.s64.s32 	%rd58, %r618;
-	mul.lo.s64 	%rd23, %rd58, %rd487;
-	mul.lo.s64 	%rd24, %rd58, %rd488;
-	mul.lo.s64 	%rd25, %rd58, %rd489;
-	setp.lt.s32 	%p3, %r23, 1;
-	@%p3 bra 	$L__BB0_43;
+	ld.param.u64 	%rd525, [kiln_sgemm_param_15];
+	ld.param.u64 	%rd524, [kiln_sgemm_param_8];
+	ld.param.u64 	%rd523, [kiln_sgemm_param_11];
+	cvt.s64.s32 	%rd64, %r647;
+	mul.lo.s64 	%rd19, %rd64, %rd523;
+	mul.lo.s64 	%rd20, %rd64, %rd524;
+	mul.lo.s64 	%rd21, %rd64, %rd525;
+	setp.lt.s32 	%p17, %r23, 1;
+	@%p17 bra 	$L__BB0_55;
 
-	setp.ne.s32 	%p4, %r19, 0;
-	@%p4 bra 	$L__BB0_12;
+	setp.ne.s32 	%p18, %r19, 0;
+	@%p18 bra 	$L__BB0_15;
 	bra.uni 	$L__BB0_4;
 
-$L__BB0_12:
-	mul.wide.s32 	%rd63, %r24, %r3;
-	add.s64 	%rd64, %rd24, %rd63;
-	add.s64 	%rd65, %rd64, %rd4;
-	shl.b64 	%rd66, %rd65, 2;
-	add.s64 	%rd27, %rd3, %rd66;
-	setp.ge.s32 	%p17, %r3, %r23;
-	setp.ge.s32 	%p18, %r34, %r21;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p19, %p17, %p18;
-	mov.f32 	%f1551, %f1550;
-	@%p19 bra 	$L__BB0_14;
+$L__BB0_15:
+	mul.wide.s32 	%rd73, %r24, %r3;
+	add.s64 	%rd75, %rd73, %rd2;
+	add.s64 	%rd24, %rd75, %rd20;
+	cvta.to.global.u64 	%rd76, %rd58;
+	shl.b64 	%rd77, %rd24, 2;
+	add.s64 	%rd25, %rd76, %rd77;
+	not.pred 	%p31, %p1;
+	@%p31 bra 	$L__BB0_17;
 
-	ld.global.nc.f32 	%f1551, [%rd27];
+	add.s64 	%rd79, %rd58, %rd77;
+	and.b64  	%rd80, %rd79, 15;
+	setp.eq.s64 	%p32, %rd80, 0;
+	@%p32 bra 	$L__BB0_25;
 
-$L__BB0_14:
-	setp.ge.s32 	%p21, %r38, %r21;
-	or.pred  	%p22, %p17, %p21;
-	@%p22 bra 	$L__BB0_16;
+$L__BB0_17:
+	setp.ge.s32 	%p33, %r3, %r23;
+	setp.ge.s32 	%p34, %r34, %r21;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p35, %p33, %p34;
+	mov.f32 	%f1605, %f1604;
+	@%p35 bra 	$L__BB0_19;
 
-	ld.global.nc.f32 	%f1550, [%rd27+4];
+	ld.global.nc.f32 	%f1605, [%rd25];
 
-$L__BB0_16:
-	setp.ge.s32 	%p24, %r39, %r21;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p25, %p17, %p24;
-	mov.f32 	%f1549, %f1548;
-	@%p25 bra 	$L__BB0_18;
+$L__BB0_19:
+	setp.ge.s32 	%p37, %r41, %r21;
+	or.pred  	%p38, %p33, %p37;
+	@%p38 bra 	$L__BB0_21;
 
-	ld.global.nc.f32 	%f1549, [%rd27+8];
+	ld.global.nc.f32 	%f1604, [%rd25+4];
 
-$L__BB0_18:
-	setp.ge.s32 	%p27, %r41, %r21;
-	or.pred  	%p28, %p17, %p27;
-	@%p28 bra 	$L__BB0_20;
+$L__BB0_21:
+	setp.ge.s32 	%p40, %r42, %r21;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p41, %p33, %p40;
+	mov.f32 	%f1603, %f1612;
+	@%p41 bra 	$L__BB0_23;
 
-	ld.global.nc.f32 	%f1548, [%rd27+12];
-	bra.uni 	$L__BB0_20;
-
-$L__BB0_4:
-	mul.wide.s32 	%rd59, %r24, %r5;
-	add.s64 	%rd60, %rd24, %rd59;
-	add.s64 	%rd61, %rd60, %rd12;
-	shl.b64 	%rd62, %rd61, 2;
-	add.s64 	%rd26, %rd3, %rd62;
-	setp.ge.s32 	%p5, %r5, %r21;
-	setp.ge.s32 	%p6, %r35, %r23;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p7, %p5, %p6;
-	mov.f32 	%f1551, %f1550;
-	@%p7 bra 	$L__BB0_6;
-
-	ld.global.nc.f32 	%f1551, [%rd26];
-
-$L__BB0_6:
-	or.b32  	%r69, %r35, 1;
-	setp.ge.s32 	%p9, %r69, %r23;
-	or.pred  	%p10, %p5, %p9;
-	@%p10 bra 	$L__BB0_8;
-
-	ld.global.nc.f32 	%f1550, [%rd26+4];
-
-$L__BB0_8:
-	or.b32  	%r77, %r35, 2;
-	setp.ge.s32 	%p12, %r77, %r23;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p13, %p5, %p12;
-	mov.f32 	%f1549, %f1548;
-	@%p13 bra 	$L__BB0_10;
-
-	ld.global.nc.f32 	%f1549, [%rd26+8];
-
-$L__BB0_10:
-	or.b32  	%r85, %r35, 3;
-	setp.ge.s32 	%p15, %r85, %r23;
-	or.pred  	%p16, %p5, %p15;
-	@%p16 bra 	$L__BB0_20;
-
-	ld.global.nc.f32 	%f1548, [%rd26+12];
-
-$L__BB0_20:
-	setp.eq.s32 	%p29, %r20, 0;
-	@%p29 bra 	$L__BB0_29;
-
-	mul.wide.s32 	%rd67, %r25, %r8;
-	add.s64 	%rd68, %rd23, %rd67;
-	add.s64 	%rd69, %rd68, %rd12;
-	shl.b64 	%rd70, %rd69, 2;
-	add.s64 	%rd28, %rd2, %rd70;
-	setp.ge.s32 	%p30, %r8, %r22;
-	setp.ge.s32 	%p31, %r35, %r23;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p32, %p30, %p31;
-	mov.f32 	%f1555, %f1554;
-	@%p32 bra 	$L__BB0_23;
-
-	ld.global.nc.f32 	%f1555, [%rd28];
+	ld.global.nc.f32 	%f1603, [%rd25+8];
 
 $L__BB0_23:
-	or.b32  	%r131, %r35, 1;
-	setp.ge.s32 	%p34, %r131, %r23;
-	or.pred  	%p35, %p30, %p34;
-	@%p35 bra 	$L__BB0_25;
+	@%p31 bra 	$L__BB0_26;
 
-	ld.global.nc.f32 	%f1554, [%rd28+4];
+	ld.global.nc.f32 	%f1612, [%rd25+12];
+	bra.uni 	$L__BB0_26;
+
+$L__BB0_4:
+	mul.wide.s32 	%rd65, %r24, %r5;
+	add.s64 	%rd67, %rd65, %rd3;
+	add.s64 	%rd22, %rd67, %rd20;
+	cvta.to.global.u64 	%rd68, %rd58;
+	shl.b64 	%rd69, %rd22, 2;
+	add.s64 	%rd23, %rd68, %rd69;
+	not.pred 	%p19, %p2;
+	@%p19 bra 	$L__BB0_6;
+
+	add.s64 	%rd71, %rd58, %rd69;
+	and.b64  	%rd72, %rd71, 15;
+	setp.eq.s64 	%p20, %rd72, 0;
+	@%p20 bra 	$L__BB0_14;
+
+$L__BB0_6:
+	setp.ge.s32 	%p21, %r5, %r21;
+	setp.ge.s32 	%p22, %r36, %r23;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p23, %p21, %p22;
+	mov.f32 	%f1605, %f1604;
+	@%p23 bra 	$L__BB0_8;
+
+	ld.global.nc.f32 	%f1605, [%rd23];
+
+$L__BB0_8:
+	or.b32  	%r74, %r36, 1;
+	setp.ge.s32 	%p25, %r74, %r23;
+	or.pred  	%p26, %p21, %p25;
+	@%p26 bra 	$L__BB0_10;
+
+	ld.global.nc.f32 	%f1604, [%rd23+4];
+
+$L__BB0_10:
+	or.b32  	%r82, %r36, 2;
+	setp.ge.s32 	%p28, %r82, %r23;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p29, %p21, %p28;
+	mov.f32 	%f1603, %f1612;
+	@%p29 bra 	$L__BB0_12;
+
+	ld.global.nc.f32 	%f1603, [%rd23+8];
+
+$L__BB0_12:
+	@%p19 bra 	$L__BB0_26;
+
+	ld.global.nc.f32 	%f1612, [%rd23+12];
+	bra.uni 	$L__BB0_26;
 
 $L__BB0_25:
-	or.b32  	%r139, %r35, 2;
-	setp.ge.s32 	%p37, %r139, %r23;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p38, %p30, %p37;
-	mov.f32 	%f1553, %f1552;
-	@%p38 bra 	$L__BB0_27;
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd25];
+	bra.uni 	$L__BB0_26;
 
-	ld.global.nc.f32 	%f1553, [%rd28+8];
+$L__BB0_14:
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd23];
 
-$L__BB0_27:
-	or.b32  	%r147, %r35, 3;
-	setp.ge.s32 	%p40, %r147, %r23;
-	or.pred  	%p41, %p30, %p40;
-	@%p41 bra 	$L__BB0_37;
+$L__BB0_26:
+	setp.eq.s32 	%p43, %r20, 0;
+	@%p43 bra 	$L__BB0_38;
 
-	ld.global.nc.f32 	%f1552, [%rd28+12];
-	bra.uni 	$L__BB0_37;
+	mul.wide.s32 	%rd81, %r25, %r8;
+	add.s64 	%rd83, %rd81, %rd3;
+	add.s64 	%rd26, %rd83, %rd19;
+	cvta.to.global.u64 	%rd84, %rd60;
+	shl.b64 	%rd85, %rd26, 2;
+	add.s64 	%rd27, %rd84, %rd85;
+	not.pred 	%p44, %p4;
+	@%p44 bra 	$L__BB0_29;
+
+	add.s64 	%rd87, %rd60, %rd85;
+	and.b64  	%rd88, %rd87, 15;
+	setp.eq.s64 	%p45, %rd88, 0;
+	@%p45 bra 	$L__BB0_37;
 
 $L__BB0_29:
-	mul.wide.s32 	%rd71, %r25, %r3;
-	add.s64 	%rd72, %rd23, %rd71;
-	add.s64 	%rd73, %rd72, %rd6;
-	shl.b64 	%rd74, %rd73, 2;
-	add.s64 	%rd29, %rd2, %rd74;
-	setp.ge.s32 	%p42, %r3, %r23;
-	setp.ge.s32 	%p43, %r37, %r22;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p44, %p42, %p43;
-	mov.f32 	%f1555, %f1554;
-	@%p44 bra 	$L__BB0_31;
+	setp.ge.s32 	%p46, %r8, %r22;
+	setp.ge.s32 	%p47, %r36, %r23;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p48, %p46, %p47;
+	mov.f32 	%f1619, %f1618;
+	@%p48 bra 	$L__BB0_31;
 
-	ld.global.nc.f32 	%f1555, [%rd29];
+	ld.global.nc.f32 	%f1619, [%rd27];
 
 $L__BB0_31:
-	setp.ge.s32 	%p46, %r40, %r22;
-	or.pred  	%p47, %p42, %p46;
-	@%p47 bra 	$L__BB0_33;
+	or.b32  	%r134, %r36, 1;
+	setp.ge.s32 	%p50, %r134, %r23;
+	or.pred  	%p51, %p46, %p50;
+	@%p51 bra 	$L__BB0_33;
 
-	ld.global.nc.f32 	%f1554, [%rd29+4];
+	ld.global.nc.f32 	%f1618, [%rd27+4];
 
 $L__BB0_33:
-	setp.ge.s32 	%p49, %r42, %r22;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p50, %p42, %p49;
-	mov.f32 	%f1553, %f1552;
-	@%p50 bra 	$L__BB0_35;
+	or.b32  	%r142, %r36, 2;
+	setp.ge.s32 	%p53, %r142, %r23;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p54, %p46, %p53;
+	mov.f32 	%f1617, %f1616;
+	@%p54 bra 	$L__BB0_35;
 
-	ld.global.nc.f32 	%f1553, [%rd29+8];
+	ld.global.nc.f32 	%f1617, [%rd27+8];
 
 $L__BB0_35:
-	setp.ge.s32 	%p52, %r43, %r22;
-	or.pred  	%p53, %p42, %p52;
-	@%p53 bra 	$L__BB0_37;
+	@%p44 bra 	$L__BB0_49;
 
-	ld.global.nc.f32 	%f1552, [%rd29+12];
-
-$L__BB0_37:
-	@%p4 bra 	$L__BB0_39;
-	bra.uni 	$L__BB0_38;
-
-$L__BB0_39:
-	mov.u32 	%r189, _ZZ10kiln_sgemmE2As;
-	mad.lo.s32 	%r190, %r3, 528, %r189;
-	shl.b32 	%r191, %r28, 4;
-	and.b32  	%r192, %r191, 496;
-	add.s32 	%r193, %r190, %r192;
-	st.shared.v4.f32 	[%r193], {%f1551, %f1550, %f1549, %f1548};
-	bra.uni 	$L__BB0_40;
+	ld.global.nc.f32 	%f1616, [%rd27+12];
+	bra.uni 	$L__BB0_49;
 
 $L__BB0_38:
-	mov.u32 	%r182, _ZZ10kiln_sgemmE2As;
-	mad.lo.s32 	%r183, %r35, 528, %r182;
-	shl.b32 	%r184, %r28, 1;
-	and.b32  	%r185, %r184, -4;
-	add.s32 	%r186, %r183, %r185;
-	st.shared.f32 	[%r186], %f1551;
-	st.shared.f32 	[%r186+528], %f1550;
-	st.shared.f32 	[%r186+1056], %f1549;
-	st.shared.f32 	[%r186+1584], %f1548;
+	mul.wide.s32 	%rd89, %r25, %r3;
+	add.s64 	%rd91, %rd89, %rd4;
+	add.s64 	%rd28, %rd91, %rd19;
+	cvta.to.global.u64 	%rd92, %rd60;
+	shl.b64 	%rd93, %rd28, 2;
+	add.s64 	%rd29, %rd92, %rd93;
+	not.pred 	%p56, %p3;
+	@%p56 bra 	$L__BB0_40;
+
+	add.s64 	%rd95, %rd60, %rd93;
+	and.b64  	%rd96, %rd95, 15;
+	setp.eq.s64 	%p57, %rd96, 0;
+	@%p57 bra 	$L__BB0_48;
 
 $L__BB0_40:
-	@%p29 bra 	$L__BB0_42;
+	setp.ge.s32 	%p58, %r3, %r23;
+	setp.ge.s32 	%p59, %r39, %r22;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p60, %p58, %p59;
+	mov.f32 	%f1619, %f1618;
+	@%p60 bra 	$L__BB0_42;
 
-	mov.u32 	%r197, _ZZ10kiln_sgemmE2Bs;
-	mad.lo.s32 	%r198, %r35, 528, %r197;
-	shl.b32 	%r199, %r28, 1;
-	and.b32  	%r200, %r199, -4;
-	add.s32 	%r201, %r198, %r200;
-	st.shared.f32 	[%r201], %f1555;
-	st.shared.f32 	[%r201+528], %f1554;
-	st.shared.f32 	[%r201+1056], %f1553;
-	st.shared.f32 	[%r201+1584], %f1552;
-	bra.uni 	$L__BB0_43;
+	ld.global.nc.f32 	%f1619, [%rd29];
 
 $L__BB0_42:
-	mov.u32 	%r204, _ZZ10kiln_sgemmE2Bs;
-	mad.lo.s32 	%r205, %r3, 528, %r204;
-	shl.b32 	%r206, %r28, 4;
-	and.b32  	%r207, %r206, 496;
-	add.s32 	%r208, %r205, %r207;
-	st.shared.v4.f32 	[%r208], {%f1555, %f1554, %f1553, %f1552};
+	setp.ge.s32 	%p62, %r43, %r22;
+	or.pred  	%p63, %p58, %p62;
+	@%p63 bra 	$L__BB0_44;
 
-$L__BB0_43:
-	bar.sync 	0;
-	mov.f32 	%f1556, 0f00000000;
-	mov.f32 	%f1557, %f1556;
-	mov.f32 	%f1558, %f1556;
-	mov.f32 	%f1559, %f1556;
-	mov.f32 	%f1560, %f1556;
-	mov.f32 	%f1561, %f1556;
-	mov.f32 	%f1562, %f1556;
-	mov.f32 	%f1563, %f1556;
-	mov.f32 	%f1564, %f1556;
-	mov.f32 	%f1565, %f1556;
-	mov.f32 	%f1566, %f1556;
-	mov.f32 	%f1567, %f1556;
-	mov.f32 	%f1568, %f1556;
-	mov.f32 	%f1569, %f1556;
-	mov.f32 	%f1570, %f1556;
-	mov.f32 	%f1571, %f1556;
-	mov.f32 	%f1572, %f1556;
-	mov.f32 	%f1573, %f1556;
-	mov.f32 	%f1574, %f1556;
-	mov.f32 	%f1575, %f1556;
-	mov.f32 	%f1576, %f1556;
-	mov.f32 	%f1577, %f1556;
-	mov.f32 	%f1578, %f1556;
-	mov.f32 	%f1579, %f1556;
-	mov.f32 	%f1580, %f1556;
-	mov.f32 	%f1581, %f1556;
-	mov.f32 	%f1582, %f1556;
-	mov.f32 	%f1583, %f1556;
-	mov.f32 	%f1584, %f1556;
-	mov.f32 	%f1585, %f1556;
-	mov.f32 	%f1586, %f1556;
-	mov.f32 	%f1587, %f1556;
-	mov.f32 	%f1588, %f1556;
-	mov.f32 	%f1589, %f1556;
-	mov.f32 	%f1590, %f1556;
-	mov.f32 	%f1591, %f1556;
-	mov.f32 	%f1592, %f1556;
-	mov.f32 	%f1593, %f1556;
-	mov.f32 	%f1594, %f1556;
-	mov.f32 	%f1595, %f1556;
-	mov.f32 	%f1596, %f1556;
-	mov.f32 	%f1597, %f1556;
-	mov.f32 	%f1598, %f1556;
-	mov.f32 	%f1599, %f1556;
-	mov.f32 	%f1600, %f1556;
-	mov.f32 	%f1601, %f1556;
-	mov.f32 	%f1602, %f1556;
-	mov.f32 	%f1603, %f1556;
-	mov.f32 	%f1612, %f1556;
-	mov.f32 	%f1613, %f1556;
-	mov.f32 	%f1614, %f1556;
-	mov.f32 	%f1615, %f1556;
-	mov.f32 	%f1616, %f1556;
-	mov.f32 	%f1617, %f1556;
-	mov.f32 	%f1618, %f1556;
-	mov.f32 	%f1619, %f1556;
-	mov.f32 	%f1620, %f1556;
-	mov.f32 	%f1621, %f1556;
-	mov.f32 	%f1622, %f1556;
-	mov.f32 	%f1623, %f1556;
-	mov.f32 	%f1624, %f1556;
-	mov.f32 	%f1625, %f1556;
-	mov.f32 	%f1626, %f1556;
-	mov.f32 	%f1627, %f1556;
-	@%p3 bra 	$L__BB0_88;
+	ld.global.nc.f32 	%f1618, [%rd29+4];
 
-	mul.wide.s32 	%rd75, %r24, %r5;
-	add.s64 	%rd30, %rd24, %rd75;
-	mul.wide.s32 	%rd76, %r25, %r8;
-	add.s64 	%rd31, %rd23, %rd76;
-	mov.u32 	%r619, 0;
-	mov.u32 	%r620, %r619;
+$L__BB0_44:
+	setp.ge.s32 	%p65, %r44, %r22;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p66, %p58, %p65;
+	mov.f32 	%f1617, %f1616;
+	@%p66 bra 	$L__BB0_46;
 
-$L__BB0_45:
-	add.s32 	%r12, %r619, 8;
-	setp.ge.s32 	%p57, %r12, %r23;
-	@%p57 bra 	$L__BB0_80;
+	ld.global.nc.f32 	%f1617, [%rd29+8];
 
-	setp.ne.s32 	%p58, %r19, 0;
-	@%p58 bra 	$L__BB0_55;
-	bra.uni 	$L__BB0_47;
+$L__BB0_46:
+	@%p56 bra 	$L__BB0_49;
 
-$L__BB0_55:
-	cvt.u32.u64 	%r223, %rd4;
-	setp.ge.s32 	%p71, %r223, %r21;
-	add.s32 	%r14, %r12, %r3;
-	setp.ge.s32 	%p72, %r14, %r23;
-	mul.wide.s32 	%rd80, %r14, %r24;
-	add.s64 	%rd81, %rd80, %rd24;
-	add.s64 	%rd82, %rd81, %rd4;
-	shl.b64 	%rd83, %rd82, 2;
-	add.s64 	%rd33, %rd3, %rd83;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p73, %p72, %p71;
-	mov.f32 	%f1551, %f1550;
-	@%p73 bra 	$L__BB0_57;
+	ld.global.nc.f32 	%f1616, [%rd29+12];
+	bra.uni 	$L__BB0_49;
 
-	ld.global.nc.f32 	%f1551, [%rd33];
+$L__BB0_37:
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd27];
+	bra.uni 	$L__BB0_49;
 
-$L__BB0_57:
-	cvt.u32.u64 	%r224, %rd5;
-	setp.ge.s32 	%p74, %r224, %r21;
-	or.pred  	%p76, %p72, %p74;
-	@%p76 bra 	$L__BB0_59;
-
-	ld.global.nc.f32 	%f1550, [%rd33+4];
-
-$L__BB0_59:
-	cvt.u32.u64 	%r225, %rd7;
-	setp.ge.s32 	%p77, %r225, %r21;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p79, %p72, %p77;
-	mov.f32 	%f1549, %f1548;
-	@%p79 bra 	$L__BB0_61;
-
-	ld.global.nc.f32 	%f1549, [%rd33+8];
-
-$L__BB0_61:
-	cvt.u32.u64 	%r226, %rd9;
-	setp.ge.s32 	%p80, %r226, %r21;
-	or.pred  	%p82, %p72, %p80;
-	@%p82 bra 	$L__BB0_63;
-
-	ld.global.nc.f32 	%f1548, [%rd33+12];
-	bra.uni 	$L__BB0_63;
-
-$L__BB0_47:
-	cvt.u32.u64 	%r219, %rd12;
-	add.s32 	%r13, %r12, %r219;
-	setp.ge.s32 	%p59, %r13, %r23;
-	setp.ge.s32 	%p60, %r5, %r21;
-	cvt.s64.s32 	%rd77, %r13;
-	add.s64 	%rd78, %rd30, %rd77;
-	shl.b64 	%rd79, %rd78, 2;
-	add.s64 	%rd32, %rd3, %rd79;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p61, %p60, %p59;
-	mov.f32 	%f1551, %f1550;
-	@%p61 bra 	$L__BB0_49;
-
-	ld.global.nc.f32 	%f1551, [%rd32];
+$L__BB0_48:
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd29];
 
 $L__BB0_49:
-	cvt.u32.u64 	%r609, %rd12;
-	add.s32 	%r608, %r619, 8;
-	add.s32 	%r607, %r608, %r609;
-	add.s32 	%r220, %r607, 1;
-	setp.ge.s32 	%p62, %r220, %r23;
-	or.pred  	%p64, %p60, %p62;
-	@%p64 bra 	$L__BB0_51;
-
-	ld.global.nc.f32 	%f1550, [%rd32+4];
+	@%p18 bra 	$L__BB0_51;
+	bra.uni 	$L__BB0_50;
 
 $L__BB0_51:
-	cvt.u32.u64 	%r612, %rd12;
-	add.s32 	%r611, %r619, 8;
-	add.s32 	%r610, %r611, %r612;
-	add.s32 	%r221, %r610, 2;
-	setp.ge.s32 	%p65, %r221, %r23;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p67, %p60, %p65;
-	mov.f32 	%f1549, %f1548;
-	@%p67 bra 	$L__BB0_53;
+	mov.u32 	%r183, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r184, %r3, 528, %r183;
+	shl.b32 	%r185, %r28, 4;
+	and.b32  	%r186, %r185, 496;
+	add.s32 	%r187, %r184, %r186;
+	st.shared.v4.f32 	[%r187], {%f1605, %f1604, %f1603, %f1612};
+	bra.uni 	$L__BB0_52;
 
-	ld.global.nc.f32 	%f1549, [%rd32+8];
+$L__BB0_50:
+	mov.u32 	%r176, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r177, %r36, 528, %r176;
+	shl.b32 	%r178, %r28, 1;
+	and.b32  	%r179, %r178, -4;
+	add.s32 	%r180, %r177, %r179;
+	st.shared.f32 	[%r180], %f1605;
+	st.shared.f32 	[%r180+528], %f1604;
+	st.shared.f32 	[%r180+1056], %f1603;
+	st.shared.f32 	[%r180+1584], %f1612;
 
-$L__BB0_53:
-	cvt.u32.u64 	%r615, %rd12;
-	add.s32 	%r614, %r619, 8;
-	add.s32 	%r613, %r614, %r615;
-	add.s32 	%r222, %r613, 3;
-	setp.ge.s32 	%p68, %r222, %r23;
-	or.pred  	%p70, %p60, %p68;
-	@%p70 bra 	$L__BB0_63;
+$L__BB0_52:
+	@%p43 bra 	$L__BB0_54;
 
-	ld.global.nc.f32 	%f1548, [%rd32+12];
+	mov.u32 	%r191, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r192, %r36, 528, %r191;
+	shl.b32 	%r193, %r28, 1;
+	and.b32  	%r194, %r193, -4;
+	add.s32 	%r195, %r192, %r194;
+	st.shared.f32 	[%r195], %f1619;
+	st.shared.f32 	[%r195+528], %f1618;
+	st.shared.f32 	[%r195+1056], %f1617;
+	st.shared.f32 	[%r195+1584], %f1616;
+	bra.uni 	$L__BB0_55;
 
-$L__BB0_63:
-	setp.eq.s32 	%p83, %r20, 0;
-	@%p83 bra 	$L__BB0_72;
+$L__BB0_54:
+	mov.u32 	%r198, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r199, %r3, 528, %r198;
+	shl.b32 	%r200, %r28, 4;
+	and.b32  	%r201, %r200, 496;
+	add.s32 	%r202, %r199, %r201;
+	st.shared.v4.f32 	[%r202], {%f1619, %f1618, %f1617, %f1616};
 
-	add.s32 	%r616, %r619, 8;
-	cvt.u32.u64 	%r227, %rd12;
-	add.s32 	%r15, %r616, %r227;
-	setp.ge.s32 	%p84, %r15, %r23;
-	setp.ge.s32 	%p85, %r8, %r22;
-	cvt.s64.s32 	%rd84, %r15;
-	add.s64 	%rd85, %rd31, %rd84;
-	shl.b64 	%rd86, %rd85, 2;
-	add.s64 	%rd34, %rd2, %rd86;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p86, %p85, %p84;
-	mov.f32 	%f1555, %f1554;
-	@%p86 bra 	$L__BB0_66;
+$L__BB0_55:
+	bar.sync 	0;
+	mov.f32 	%f1620, 0f00000000;
+	mov.f32 	%f1621, %f1620;
+	mov.f32 	%f1622, %f1620;
+	mov.f32 	%f1623, %f1620;
+	mov.f32 	%f1624, %f1620;
+	mov.f32 	%f1625, %f1620;
+	mov.f32 	%f1626, %f1620;
+	mov.f32 	%f1627, %f1620;
+	mov.f32 	%f1628, %f1620;
+	mov.f32 	%f1629, %f1620;
+	mov.f32 	%f1630, %f1620;
+	mov.f32 	%f1631, %f1620;
+	mov.f32 	%f1632, %f1620;
+	mov.f32 	%f1633, %f1620;
+	mov.f32 	%f1634, %f1620;
+	mov.f32 	%f1635, %f1620;
+	mov.f32 	%f1636, %f1620;
+	mov.f32 	%f1637, %f1620;
+	mov.f32 	%f1638, %f1620;
+	mov.f32 	%f1639, %f1620;
+	mov.f32 	%f1640, %f1620;
+	mov.f32 	%f1641, %f1620;
+	mov.f32 	%f1642, %f1620;
+	mov.f32 	%f1643, %f1620;
+	mov.f32 	%f1644, %f1620;
+	mov.f32 	%f1645, %f1620;
+	mov.f32 	%f1646, %f1620;
+	mov.f32 	%f1647, %f1620;
+	mov.f32 	%f1648, %f1620;
+	mov.f32 	%f1649, %f1620;
+	mov.f32 	%f1650, %f1620;
+	mov.f32 	%f1651, %f1620;
+	mov.f32 	%f1652, %f1620;
+	mov.f32 	%f1653, %f1620;
+	mov.f32 	%f1654, %f1620;
+	mov.f32 	%f1655, %f1620;
+	mov.f32 	%f1656, %f1620;
+	mov.f32 	%f1657, %f1620;
+	mov.f32 	%f1658, %f1620;
+	mov.f32 	%f1659, %f1620;
+	mov.f32 	%f1660, %f1620;
+	mov.f32 	%f1661, %f1620;
+	mov.f32 	%f1662, %f1620;
+	mov.f32 	%f1663, %f1620;
+	mov.f32 	%f1664, %f1620;
+	mov.f32 	%f1665, %f1620;
+	mov.f32 	%f1666, %f1620;
+	mov.f32 	%f1667, %f1620;
+	mov.f32 	%f1676, %f1620;
+	mov.f32 	%f1677, %f1620;
+	mov.f32 	%f1678, %f1620;
+	mov.f32 	%f1679, %f1620;
+	mov.f32 	%f1680, %f1620;
+	mov.f32 	%f1681, %f1620;
+	mov.f32 	%f1682, %f1620;
+	mov.f32 	%f1683, %f1620;
+	mov.f32 	%f1684, %f1620;
+	mov.f32 	%f1685, %f1620;
+	mov.f32 	%f1686, %f1620;
+	mov.f32 	%f1687, %f1620;
+	mov.f32 	%f1688, %f1620;
+	mov.f32 	%f1689, %f1620;
+	mov.f32 	%f1690, %f1620;
+	mov.f32 	%f1691, %f1620;
+	@%p17 bra 	$L__BB0_112;
 
-	ld.global.nc.f32 	%f1555, [%rd34];
+	add.s64 	%rd30, %rd20, %rd2;
+	mul.wide.s32 	%rd97, %r24, %r5;
+	add.s64 	%rd31, %rd20, %rd97;
+	add.s64 	%rd32, %rd19, %rd4;
+	mul.wide.s32 	%rd98, %r25, %r8;
+	add.s64 	%rd33, %rd19, %rd98;
+	mov.u32 	%r648, 0;
+	mov.u32 	%r649, %r648;
 
-$L__BB0_66:
-	cvt.u32.u64 	%r594, %rd12;
-	add.s32 	%r593, %r619, 8;
-	add.s32 	%r592, %r593, %r594;
-	add.s32 	%r228, %r592, 1;
-	setp.ge.s32 	%p87, %r228, %r23;
-	or.pred  	%p89, %p85, %p87;
-	@%p89 bra 	$L__BB0_68;
+$L__BB0_57:
+	add.s32 	%r12, %r648, 8;
+	setp.ge.s32 	%p71, %r12, %r23;
+	@%p71 bra 	$L__BB0_104;
 
-	ld.global.nc.f32 	%f1554, [%rd34+4];
-
-$L__BB0_68:
-	cvt.u32.u64 	%r597, %rd12;
-	add.s32 	%r596, %r619, 8;
-	add.s32 	%r595, %r596, %r597;
-	add.s32 	%r229, %r595, 2;
-	setp.ge.s32 	%p90, %r229, %r23;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p92, %p85, %p90;
-	mov.f32 	%f1553, %f1552;
-	@%p92 bra 	$L__BB0_70;
-
-	ld.global.nc.f32 	%f1553, [%rd34+8];
+	setp.ne.s32 	%p72, %r19, 0;
+	@%p72 bra 	$L__BB0_70;
+	bra.uni 	$L__BB0_59;
 
 $L__BB0_70:
-	cvt.u32.u64 	%r600, %rd12;
-	add.s32 	%r599, %r619, 8;
-	add.s32 	%r598, %r599, %r600;
-	add.s32 	%r230, %r598, 3;
-	setp.ge.s32 	%p93, %r230, %r23;
-	or.pred  	%p95, %p85, %p93;
-	@%p95 bra 	$L__BB0_80;
+	cvt.u32.u64 	%r217, %rd8;
+	setp.lt.s32 	%p87, %r217, %r21;
+	add.s32 	%r14, %r12, %r3;
+	mul.wide.s32 	%rd105, %r14, %r24;
+	add.s64 	%rd36, %rd30, %rd105;
+	shl.b64 	%rd107, %rd36, 2;
+	setp.lt.s32 	%p88, %r14, %r23;
+	and.pred  	%p6, %p87, %p88;
+	not.pred 	%p89, %p6;
+	@%p89 bra 	$L__BB0_72;
 
-	ld.global.nc.f32 	%f1552, [%rd34+12];
-	bra.uni 	$L__BB0_80;
+	add.s64 	%rd109, %rd58, %rd107;
+	and.b64  	%rd110, %rd109, 15;
+	setp.eq.s64 	%p90, %rd110, 0;
+	@%p90 bra 	$L__BB0_80;
 
 $L__BB0_72:
-	add.s32 	%r617, %r619, 8;
-	cvt.u32.u64 	%r231, %rd6;
-	setp.ge.s32 	%p96, %r231, %r22;
-	add.s32 	%r16, %r617, %r3;
-	setp.ge.s32 	%p97, %r16, %r23;
-	mul.wide.s32 	%rd87, %r16, %r25;
-	add.s64 	%rd88, %rd87, %rd23;
-	add.s64 	%rd89, %rd88, %rd6;
-	shl.b64 	%rd90, %rd89, 2;
-	add.s64 	%rd35, %rd2, %rd90;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p98, %p97, %p96;
-	mov.f32 	%f1555, %f1554;
-	@%p98 bra 	$L__BB0_74;
+	cvt.u32.u64 	%r218, %rd2;
+	setp.ge.s32 	%p91, %r218, %r21;
+	setp.ge.s32 	%p92, %r14, %r23;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p93, %p92, %p91;
+	mov.f32 	%f1605, %f1604;
+	@%p93 bra 	$L__BB0_74;
 
-	ld.global.nc.f32 	%f1555, [%rd35];
+	cvta.to.global.u64 	%rd563, %rd58;
+	add.s64 	%rd562, %rd563, %rd107;
+	ld.global.nc.f32 	%f1605, [%rd562];
 
 $L__BB0_74:
-	cvt.u32.u64 	%r232, %rd8;
-	setp.ge.s32 	%p99, %r232, %r22;
-	or.pred  	%p101, %p97, %p99;
-	@%p101 bra 	$L__BB0_76;
+	cvt.u32.u64 	%r219, %rd5;
+	setp.ge.s32 	%p94, %r219, %r21;
+	or.pred  	%p96, %p92, %p94;
+	@%p96 bra 	$L__BB0_76;
 
-	ld.global.nc.f32 	%f1554, [%rd35+4];
+	cvta.to.global.u64 	%rd561, %rd58;
+	add.s64 	%rd560, %rd561, %rd107;
+	ld.global.nc.f32 	%f1604, [%rd560+4];
 
 $L__BB0_76:
-	cvt.u32.u64 	%r233, %rd10;
-	setp.ge.s32 	%p102, %r233, %r22;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p104, %p97, %p102;
-	mov.f32 	%f1553, %f1552;
-	@%p104 bra 	$L__BB0_78;
+	cvt.u32.u64 	%r220, %rd6;
+	setp.ge.s32 	%p97, %r220, %r21;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p99, %p92, %p97;
+	mov.f32 	%f1603, %f1612;
+	@%p99 bra 	$L__BB0_78;
 
-	ld.global.nc.f32 	%f1553, [%rd35+8];
+	cvta.to.global.u64 	%rd559, %rd58;
+	add.s64 	%rd558, %rd559, %rd107;
+	ld.global.nc.f32 	%f1603, [%rd558+8];
 
 $L__BB0_78:
-	cvt.u32.u64 	%r234, %rd11;
-	setp.ge.s32 	%p105, %r234, %r22;
-	or.pred  	%p107, %p97, %p105;
-	@%p107 bra 	$L__BB0_80;
+	@%p89 bra 	$L__BB0_81;
 
-	ld.global.nc.f32 	%f1552, [%rd35+12];
+	cvta.to.global.u64 	%rd557, %rd58;
+	add.s64 	%rd556, %rd557, %rd107;
+	ld.global.nc.f32 	%f1612, [%rd556+12];
+	bra.uni 	$L__BB0_81;
+
+$L__BB0_59:
+	cvt.u32.u64 	%r213, %rd3;
+	add.s32 	%r13, %r12, %r213;
+	cvt.s64.s32 	%rd99, %r13;
+	add.s64 	%rd34, %rd31, %rd99;
+	shl.b64 	%rd101, %rd34, 2;
+	add.s32 	%r214, %r13, 3;
+	setp.lt.s32 	%p73, %r214, %r23;
+	and.pred  	%p5, %p13, %p73;
+	not.pred 	%p75, %p5;
+	@%p75 bra 	$L__BB0_61;
+
+	add.s64 	%rd103, %rd58, %rd101;
+	and.b64  	%rd104, %rd103, 15;
+	setp.eq.s64 	%p76, %rd104, 0;
+	@%p76 bra 	$L__BB0_69;
+
+$L__BB0_61:
+	cvt.u32.u64 	%r631, %rd3;
+	add.s32 	%r630, %r648, 8;
+	add.s32 	%r629, %r630, %r631;
+	setp.ge.s32 	%p77, %r5, %r21;
+	setp.ge.s32 	%p78, %r629, %r23;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p79, %p77, %p78;
+	mov.f32 	%f1605, %f1604;
+	@%p79 bra 	$L__BB0_63;
+
+	cvta.to.global.u64 	%rd553, %rd58;
+	add.s64 	%rd552, %rd553, %rd101;
+	ld.global.nc.f32 	%f1605, [%rd552];
+
+$L__BB0_63:
+	cvt.u32.u64 	%r634, %rd3;
+	add.s32 	%r633, %r648, 8;
+	add.s32 	%r632, %r633, %r634;
+	add.s32 	%r215, %r632, 1;
+	setp.ge.s32 	%p80, %r215, %r23;
+	or.pred  	%p82, %p77, %p80;
+	@%p82 bra 	$L__BB0_65;
+
+	cvta.to.global.u64 	%rd551, %rd58;
+	add.s64 	%rd550, %rd551, %rd101;
+	ld.global.nc.f32 	%f1604, [%rd550+4];
+
+$L__BB0_65:
+	cvt.u32.u64 	%r637, %rd3;
+	add.s32 	%r636, %r648, 8;
+	add.s32 	%r635, %r636, %r637;
+	add.s32 	%r216, %r635, 2;
+	setp.ge.s32 	%p83, %r216, %r23;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p85, %p77, %p83;
+	mov.f32 	%f1603, %f1612;
+	@%p85 bra 	$L__BB0_67;
+
+	cvta.to.global.u64 	%rd549, %rd58;
+	add.s64 	%rd548, %rd549, %rd101;
+	ld.global.nc.f32 	%f1603, [%rd548+8];
+
+$L__BB0_67:
+	@%p75 bra 	$L__BB0_81;
+
+	cvta.to.global.u64 	%rd547, %rd58;
+	add.s64 	%rd546, %rd547, %rd101;
+	ld.global.nc.f32 	%f1612, [%rd546+12];
+	bra.uni 	$L__BB0_81;
 
 $L__BB0_80:
-	mul.lo.s32 	%r235, %r620, 4224;
-	mov.u32 	%r236, _ZZ10kiln_sgemmE2As;
-	add.s32 	%r237, %r236, %r235;
-	shl.b32 	%r238, %r6, 2;
-	add.s32 	%r239, %r237, %r238;
-	ld.shared.v4.f32 	{%f464, %f465, %f466, %f467}, [%r239];
-	ld.shared.v4.f32 	{%f472, %f473, %f474, %f475}, [%r239+256];
-	mov.u32 	%r240, _ZZ10kiln_sgemmE2Bs;
-	add.s32 	%r241, %r240, %r235;
-	shl.b32 	%r242, %r7, 2;
-	add.s32 	%r243, %r241, %r242;
-	ld.shared.v4.f32 	{%f480, %f481, %f482, %f483}, [%r243];
-	ld.shared.v4.f32 	{%f488, %f489, %f490, %f491}, [%r243+256];
-	fma.rn.f32 	%f496, %f464, %f480, %f1603;
-	fma.rn.f32 	%f497, %f464, %f481, %f1602;
-	fma.rn.f32 	%f498, %f464, %f482, %f1601;
-	fma.rn.f32 	%f499, %f464, %f483, %f1600;
-	fma.rn.f32 	%f500, %f464, %f488, %f1599;
-	fma.rn.f32 	%f501, %f464, %f489, %f1598;
-	fma.rn.f32 	%f502, %f464, %f490, %f1597;
-	fma.rn.f32 	%f503, %f464, %f491, %f1596;
-	fma.rn.f32 	%f504, %f465, %f480, %f1595;
-	fma.rn.f32 	%f505, %f465, %f481, %f1594;
-	fma.rn.f32 	%f506, %f465, %f482, %f1593;
-	fma.rn.f32 	%f507, %f465, %f483, %f1592;
-	fma.rn.f32 	%f508, %f465, %f488, %f1591;
-	fma.rn.f32 	%f509, %f465, %f489, %f1590;
-	fma.rn.f32 	%f510, %f465, %f490, %f1589;
-	fma.rn.f32 	%f511, %f465, %f491, %f1588;
-	fma.rn.f32 	%f512, %f466, %f480, %f1587;
-	fma.rn.f32 	%f513, %f466, %f481, %f1586;
-	fma.rn.f32 	%f514, %f466, %f482, %f1585;
-	fma.rn.f32 	%f515, %f466, %f483, %f1584;
-	fma.rn.f32 	%f516, %f466, %f488, %f1583;
-	fma.rn.f32 	%f517, %f466, %f489, %f1582;
-	fma.rn.f32 	%f518, %f466, %f490, %f1581;
-	fma.rn.f32 	%f519, %f466, %f491, %f1580;
-	fma.rn.f32 	%f520, %f467, %f480, %f1579;
-	fma.rn.f32 	%f521, %f467, %f481, %f1578;
-	fma.rn.f32 	%f522, %f467, %f482, %f1577;
-	fma.rn.f32 	%f523, %f467, %f483, %f1576;
-	fma.rn.f32 	%f524, %f467, %f488, %f1575;
-	fma.rn.f32 	%f525, %f467, %f489, %f1574;
-	fma.rn.f32 	%f526, %f467, %f490, %f1573;
-	fma.rn.f32 	%f527, %f467, %f491, %f1572;
-	fma.rn.f32 	%f528, %f472, %f480, %f1571;
-	fma.rn.f32 	%f529, %f472, %f481, %f1570;
-	fma.rn.f32 	%f530, %f472, %f482, %f1569;
-	fma.rn.f32 	%f531, %f472, %f483, %f1568;
-	fma.rn.f32 	%f532, %f472, %f488, %f1567;
-	fma.rn.f32 	%f533, %f472, %f489, %f1566;
-	fma.rn.f32 	%f534, %f472, %f490, %f1565;
-	fma.rn.f32 	%f535, %f472, %f491, %f1564;
-	fma.rn.f32 	%f536, %f473, %f480, %f1563;
-	fma.rn.f32 	%f537, %f473, %f481, %f1562;
-	fma.rn.f32 	%f538, %f473, %f482, %f1561;
-	fma.rn.f32 	%f539, %f473, %f483, %f1560;
-	fma.rn.f32 	%f540, %f473, %f488, %f1559;
-	fma.rn.f32 	%f541, %f473, %f489, %f1558;
-	fma.rn.f32 	%f542, %f473, %f490, %f1557;
-	fma.rn.f32 	%f543, %f473, %f491, %f1556;
-	fma.rn.f32 	%f544, %f474, %f480, %f1612;
-	fma.rn.f32 	%f545, %f474, %f481, %f1613;
-	fma.rn.f32 	%f546, %f474, %f482, %f1614;
-	fma.rn.f32 	%f547, %f474, %f483, %f1615;
-	fma.rn.f32 	%f548, %f474, %f488, %f1616;
-	fma.rn.f32 	%f549, %f474, %f489, %f1617;
-	fma.rn.f32 	%f550, %f474, %f490, %f1618;
-	fma.rn.f32 	%f551, %f474, %f491, %f1619;
-	fma.rn.f32 	%f552, %f475, %f480, %f1620;
-	fma.rn.f32 	%f553, %f475, %f481, %f1621;
-	fma.rn.f32 	%f554, %f475, %f482, %f1622;
-	fma.rn.f32 	%f555, %f475, %f483, %f1623;
-	fma.rn.f32 	%f556, %f475, %f488, %f1624;
-	fma.rn.f32 	%f557, %f475, %f489, %f1625;
-	fma.rn.f32 	%f558, %f475, %f490, %f1626;
-	fma.rn.f32 	%f559, %f475, %f491, %f1627;
-	ld.shared.v4.f32 	{%f560, %f561, %f562, %f563}, [%r239+528];
-	ld.shared.v4.f32 	{%f568, %f569, %f570, %f571}, [%r239+784];
-	ld.shared.v4.f32 	{%f576, %f577, %f578, %f579}, [%r243+528];
-	ld.shared.v4.f32 	{%f584, %f585, %f586, %f587}, [%r243+784];
-	fma.rn.f32 	%f592, %f560, %f576, %f496;
-	fma.rn.f32 	%f593, %f560, %f577, %f497;
-	fma.rn.f32 	%f594, %f560, %f578, %f498;
-	fma.rn.f32 	%f595, %f560, %f579, %f499;
-	fma.rn.f32 	%f596, %f560, %f584, %f500;
-	fma.rn.f32 	%f597, %f560, %f585, %f501;
-	fma.rn.f32 	%f598, %f560, %f586, %f502;
-	fma.rn.f32 	%f599, %f560, %f587, %f503;
-	fma.rn.f32 	%f600, %f561, %f576, %f504;
-	fma.rn.f32 	%f601, %f561, %f577, %f505;
-	fma.rn.f32 	%f602, %f561, %f578, %f506;
-	fma.rn.f32 	%f603, %f561, %f579, %f507;
-	fma.rn.f32 	%f604, %f561, %f584, %f508;
-	fma.rn.f32 	%f605, %f561, %f585, %f509;
-	fma.rn.f32 	%f606, %f561, %f586, %f510;
-	fma.rn.f32 	%f607, %f561, %f587, %f511;
-	fma.rn.f32 	%f608, %f562, %f576, %f512;
-	fma.rn.f32 	%f609, %f562, %f577, %f513;
-	fma.rn.f32 	%f610, %f562, %f578, %f514;
-	fma.rn.f32 	%f611, %f562, %f579, %f515;
-	fma.rn.f32 	%f612, %f562, %f584, %f516;
-	fma.rn.f32 	%f613, %f562, %f585, %f517;
-	fma.rn.f32 	%f614, %f562, %f586, %f518;
-	fma.rn.f32 	%f615, %f562, %f587, %f519;
-	fma.rn.f32 	%f616, %f563, %f576, %f520;
-	fma.rn.f32 	%f617, %f563, %f577, %f521;
-	fma.rn.f32 	%f618, %f563, %f578, %f522;
-	fma.rn.f32 	%f619, %f563, %f579, %f523;
-	fma.rn.f32 	%f620, %f563, %f584, %f524;
-	fma.rn.f32 	%f621, %f563, %f585, %f525;
-	fma.rn.f32 	%f622, %f563, %f586, %f526;
-	fma.rn.f32 	%f623, %f563, %f587, %f527;
-	fma.rn.f32 	%f624, %f568, %f576, %f528;
-	fma.rn.f32 	%f625, %f568, %f577, %f529;
-	fma.rn.f32 	%f626, %f568, %f578, %f530;
-	fma.rn.f32 	%f627, %f568, %f579, %f531;
-	fma.rn.f32 	%f628, %f568, %f584, %f532;
-	fma.rn.f32 	%f629, %f568, %f585, %f533;
-	fma.rn.f32 	%f630, %f568, %f586, %f534;
-	fma.rn.f32 	%f631, %f568, %f587, %f535;
-	fma.rn.f32 	%f632, %f569, %f576, %f536;
-	fma.rn.f32 	%f633, %f569, %f577, %f537;
-	fma.rn.f32 	%f634, %f569, %f578, %f538;
-	fma.rn.f32 	%f635, %f569, %f579, %f539;
-	fma.rn.f32 	%f636, %f569, %f584, %f540;
-	fma.rn.f32 	%f637, %f569, %f585, %f541;
-	fma.rn.f32 	%f638, %f569, %f586, %f542;
-	fma.rn.f32 	%f639, %f569, %f587, %f543;
-	fma.rn.f32 	%f640, %f570, %f576, %f544;
-	fma.rn.f32 	%f641, %f570, %f577, %f545;
-	fma.rn.f32 	%f642, %f570, %f578, %f546;
-	fma.rn.f32 	%f643, %f570, %f579, %f547;
-	fma.rn.f32 	%f644, %f570, %f584, %f548;
-	fma.rn.f32 	%f645, %f570, %f585, %f549;
-	fma.rn.f32 	%f646, %f570, %f586, %f550;
-	fma.rn.f32 	%f647, %f570, %f587, %f551;
-	fma.rn.f32 	%f648, %f571, %f576, %f552;
-	fma.rn.f32 	%f649, %f571, %f577, %f553;
-	fma.rn.f32 	%f650, %f571, %f578, %f554;
-	fma.rn.f32 	%f651, %f571, %f579, %f555;
-	fma.rn.f32 	%f652, %f571, %f584, %f556;
-	fma.rn.f32 	%f653, %f571, %f585, %f557;
-	fma.rn.f32 	%f654, %f571, %f586, %f558;
-	fma.rn.f32 	%f655, %f571, %f587, %f559;
-	ld.shared.v4.f32 	{%f656, %f657, %f658, %f659}, [%r239+1056];
-	ld.shared.v4.f32 	{%f664, %f665, %f666, %f667}, [%r239+1312];
-	ld.shared.v4.f32 	{%f672, %f673, %f674, %f675}, [%r243+1056];
-	ld.shared.v4.f32 	{%f680, %f681, %f682, %f683}, [%r243+1312];
-	fma.rn.f32 	%f688, %f656, %f672, %f592;
-	fma.rn.f32 	%f689, %f656, %f673, %f593;
-	fma.rn.f32 	%f690, %f656, %f674, %f594;
-	fma.rn.f32 	%f691, %f656, %f675, %f595;
-	fma.rn.f32 	%f692, %f656, %f680, %f596;
-	fma.rn.f32 	%f693, %f656, %f681, %f597;
-	fma.rn.f32 	%f694, %f656, %f682, %f598;
-	fma.rn.f32 	%f695, %f656, %f683, %f599;
-	fma.rn.f32 	%f696, %f657, %f672, %f600;
-	fma.rn.f32 	%f697, %f657, %f673, %f601;
-	fma.rn.f32 	%f698, %f657, %f674, %f602;
-	fma.rn.f32 	%f699, %f657, %f675, %f603;
-	fma.rn.f32 	%f700, %f657, %f680, %f604;
-	fma.rn.f32 	%f701, %f657, %f681, %f605;
-	fma.rn.f32 	%f702, %f657, %f682, %f606;
-	fma.rn.f32 	%f703, %f657, %f683, %f607;
-	fma.rn.f32 	%f704, %f658, %f672, %f608;
-	fma.rn.f32 	%f705, %f658, %f673, %f609;
-	fma.rn.f32 	%f706, %f658, %f674, %f610;
-	fma.rn.f32 	%f707, %f658, %f675, %f611;
-	fma.rn.f32 	%f708, %f658, %f680, %f612;
-	fma.rn.f32 	%f709, %f658, %f681, %f613;
-	fma.rn.f32 	%f710, %f658, %f682, %f614;
-	fma.rn.f32 	%f711, %f658, %f683, %f615;
-	fma.rn.f32 	%f712, %f659, %f672, %f616;
-	fma.rn.f32 	%f713, %f659, %f673, %f617;
-	fma.rn.f32 	%f714, %f659, %f674, %f618;
-	fma.rn.f32 	%f715, %f659, %f675, %f619;
-	fma.rn.f32 	%f716, %f659, %f680, %f620;
-	fma.rn.f32 	%f717, %f659, %f681, %f621;
-	fma.rn.f32 	%f718, %f659, %f682, %f622;
-	fma.rn.f32 	%f719, %f659, %f683, %f623;
-	fma.rn.f32 	%f720, %f664, %f672, %f624;
-	fma.rn.f32 	%f721, %f664, %f673, %f625;
-	fma.rn.f32 	%f722, %f664, %f674, %f626;
-	fma.rn.f32 	%f723, %f664, %f675, %f627;
-	fma.rn.f32 	%f724, %f664, %f680, %f628;
-	fma.rn.f32 	%f725, %f664, %f681, %f629;
-	fma.rn.f32 	%f726, %f664, %f682, %f630;
-	fma.rn.f32 	%f727, %f664, %f683, %f631;
-	fma.rn.f32 	%f728, %f665, %f672, %f632;
-	fma.rn.f32 	%f729, %f665, %f673, %f633;
-	fma.rn.f32 	%f730, %f665, %f674, %f634;
-	fma.rn.f32 	%f731, %f665, %f675, %f635;
-	fma.rn.f32 	%f732, %f665, %f680, %f636;
-	fma.rn.f32 	%f733, %f665, %f681, %f637;
-	fma.rn.f32 	%f734, %f665, %f682, %f638;
-	fma.rn.f32 	%f735, %f665, %f683, %f639;
-	fma.rn.f32 	%f736, %f666, %f672, %f640;
-	fma.rn.f32 	%f737, %f666, %f673, %f641;
-	fma.rn.f32 	%f738, %f666, %f674, %f642;
-	fma.rn.f32 	%f739, %f666, %f675, %f643;
-	fma.rn.f32 	%f740, %f666, %f680, %f644;
-	fma.rn.f32 	%f741, %f666, %f681, %f645;
-	fma.rn.f32 	%f742, %f666, %f682, %f646;
-	fma.rn.f32 	%f743, %f666, %f683, %f647;
-	fma.rn.f32 	%f744, %f667, %f672, %f648;
-	fma.rn.f32 	%f745, %f667, %f673, %f649;
-	fma.rn.f32 	%f746, %f667, %f674, %f650;
-	fma.rn.f32 	%f747, %f667, %f675, %f651;
-	fma.rn.f32 	%f748, %f667, %f680, %f652;
-	fma.rn.f32 	%f749, %f667, %f681, %f653;
-	fma.rn.f32 	%f750, %f667, %f682, %f654;
-	fma.rn.f32 	%f751, %f667, %f683, %f655;
-	ld.shared.v4.f32 	{%f752, %f753, %f754, %f755}, [%r239+1584];
-	ld.shared.v4.f32 	{%f760, %f761, %f762, %f763}, [%r239+1840];
-	ld.shared.v4.f32 	{%f768, %f769, %f770, %f771}, [%r243+1584];
-	ld.shared.v4.f32 	{%f776, %f777, %f778, %f779}, [%r243+1840];
-	fma.rn.f32 	%f784, %f752, %f768, %f688;
-	fma.rn.f32 	%f785, %f752, %f769, %f689;
-	fma.rn.f32 	%f786, %f752, %f770, %f690;
-	fma.rn.f32 	%f787, %f752, %f771, %f691;
-	fma.rn.f32 	%f788, %f752, %f776, %f692;
-	fma.rn.f32 	%f789, %f752, %f777, %f693;
-	fma.rn.f32 	%f790, %f752, %f778, %f694;
-	fma.rn.f32 	%f791, %f752, %f779, %f695;
-	fma.rn.f32 	%f792, %f753, %f768, %f696;
-	fma.rn.f32 	%f793, %f753, %f769, %f697;
-	fma.rn.f32 	%f794, %f753, %f770, %f698;
-	fma.rn.f32 	%f795, %f753, %f771, %f699;
-	fma.rn.f32 	%f796, %f753, %f776, %f700;
-	fma.rn.f32 	%f797, %f753, %f777, %f701;
-	fma.rn.f32 	%f798, %f753, %f778, %f702;
-	fma.rn.f32 	%f799, %f753, %f779, %f703;
-	fma.rn.f32 	%f800, %f754, %f768, %f704;
-	fma.rn.f32 	%f801, %f754, %f769, %f705;
-	fma.rn.f32 	%f802, %f754, %f770, %f706;
-	fma.rn.f32 	%f803, %f754, %f771, %f707;
-	fma.rn.f32 	%f804, %f754, %f776, %f708;
-	fma.rn.f32 	%f805, %f754, %f777, %f709;
-	fma.rn.f32 	%f806, %f754, %f778, %f710;
-	fma.rn.f32 	%f807, %f754, %f779, %f711;
-	fma.rn.f32 	%f808, %f755, %f768, %f712;
-	fma.rn.f32 	%f809, %f755, %f769, %f713;
-	fma.rn.f32 	%f810, %f755, %f770, %f714;
-	fma.rn.f32 	%f811, %f755, %f771, %f715;
-	fma.rn.f32 	%f812, %f755, %f776, %f716;
-	fma.rn.f32 	%f813, %f755, %f777, %f717;
-	fma.rn.f32 	%f814, %f755, %f778, %f718;
-	fma.rn.f32 	%f815, %f755, %f779, %f719;
-	fma.rn.f32 	%f816, %f760, %f768, %f720;
-	fma.rn.f32 	%f817, %f760, %f769, %f721;
-	fma.rn.f32 	%f818, %f760, %f770, %f722;
-	fma.rn.f32 	%f819, %f760, %f771, %f723;
-	fma.rn.f32 	%f820, %f760, %f776, %f724;
-	fma.rn.f32 	%f821, %f760, %f777, %f725;
-	fma.rn.f32 	%f822, %f760, %f778, %f726;
-	fma.rn.f32 	%f823, %f760, %f779, %f727;
-	fma.rn.f32 	%f824, %f761, %f768, %f728;
-	fma.rn.f32 	%f825, %f761, %f769, %f729;
-	fma.rn.f32 	%f826, %f761, %f770, %f730;
-	fma.rn.f32 	%f827, %f761, %f771, %f731;
-	fma.rn.f32 	%f828, %f761, %f776, %f732;
-	fma.rn.f32 	%f829, %f761, %f777, %f733;
-	fma.rn.f32 	%f830, %f761, %f778, %f734;
-	fma.rn.f32 	%f831, %f761, %f779, %f735;
-	fma.rn.f32 	%f832, %f762, %f768, %f736;
-	fma.rn.f32 	%f833, %f762, %f769, %f737;
-	fma.rn.f32 	%f834, %f762, %f770, %f738;
-	fma.rn.f32 	%f835, %f762, %f771, %f739;
-	fma.rn.f32 	%f836, %f762, %f776, %f740;
-	fma.rn.f32 	%f837, %f762, %f777, %f741;
-	fma.rn.f32 	%f838, %f762, %f778, %f742;
-	fma.rn.f32 	%f839, %f762, %f779, %f743;
-	fma.rn.f32 	%f840, %f763, %f768, %f744;
-	fma.rn.f32 	%f841, %f763, %f769, %f745;
-	fma.rn.f32 	%f842, %f763, %f770, %f746;
-	fma.rn.f32 	%f843, %f763, %f771, %f747;
-	fma.rn.f32 	%f844, %f763, %f776, %f748;
-	fma.rn.f32 	%f845, %f763, %f777, %f749;
-	fma.rn.f32 	%f846, %f763, %f778, %f750;
-	fma.rn.f32 	%f847, %f763, %f779, %f751;
-	ld.shared.v4.f32 	{%f848, %f849, %f850, %f851}, [%r239+2112];
-	ld.shared.v4.f32 	{%f856, %f857, %f858, %f859}, [%r239+2368];
-	ld.shared.v4.f32 	{%f864, %f865, %f866, %f867}, [%r243+2112];
-	ld.shared.v4.f32 	{%f872, %f873, %f874, %f875}, [%r243+2368];
-	fma.rn.f32 	%f880, %f848, %f864, %f784;
-	fma.rn.f32 	%f881, %f848, %f865, %f785;
-	fma.rn.f32 	%f882, %f848, %f866, %f786;
-	fma.rn.f32 	%f883, %f848, %f867, %f787;
-	fma.rn.f32 	%f884, %f848, %f872, %f788;
-	fma.rn.f32 	%f885, %f848, %f873, %f789;
-	fma.rn.f32 	%f886, %f848, %f874, %f790;
-	fma.rn.f32 	%f887, %f848, %f875, %f791;
-	fma.rn.f32 	%f888, %f849, %f864, %f792;
-	fma.rn.f32 	%f889, %f849, %f865, %f793;
-	fma.rn.f32 	%f890, %f849, %f866, %f794;
-	fma.rn.f32 	%f891, %f849, %f867, %f795;
-	fma.rn.f32 	%f892, %f849, %f872, %f796;
-	fma.rn.f32 	%f893, %f849, %f873, %f797;
-	fma.rn.f32 	%f894, %f849, %f874, %f798;
-	fma.rn.f32 	%f895, %f849, %f875, %f799;
-	fma.rn.f32 	%f896, %f850, %f864, %f800;
-	fma.rn.f32 	%f897, %f850, %f865, %f801;
-	fma.rn.f32 	%f898, %f850, %f866, %f802;
-	fma.rn.f32 	%f899, %f850, %f867, %f803;
-	fma.rn.f32 	%f900, %f850, %f872, %f804;
-	fma.rn.f32 	%f901, %f850, %f873, %f805;
-	fma.rn.f32 	%f902, %f850, %f874, %f806;
-	fma.rn.f32 	%f903, %f850, %f875, %f807;
-	fma.rn.f32 	%f904, %f851, %f864, %f808;
-	fma.rn.f32 	%f905, %f851, %f865, %f809;
-	fma.rn.f32 	%f906, %f851, %f866, %f810;
-	fma.rn.f32 	%f907, %f851, %f867, %f811;
-	fma.rn.f32 	%f908, %f851, %f872, %f812;
-	fma.rn.f32 	%f909, %f851, %f873, %f813;
-	fma.rn.f32 	%f910, %f851, %f874, %f814;
-	fma.rn.f32 	%f911, %f851, %f875, %f815;
-	fma.rn.f32 	%f912, %f856, %f864, %f816;
-	fma.rn.f32 	%f913, %f856, %f865, %f817;
-	fma.rn.f32 	%f914, %f856, %f866, %f818;
-	fma.rn.f32 	%f915, %f856, %f867, %f819;
-	fma.rn.f32 	%f916, %f856, %f872, %f820;
-	fma.rn.f32 	%f917, %f856, %f873, %f821;
-	fma.rn.f32 	%f918, %f856, %f874, %f822;
-	fma.rn.f32 	%f919, %f856, %f875, %f823;
-	fma.rn.f32 	%f920, %f857, %f864, %f824;
-	fma.rn.f32 	%f921, %f857, %f865, %f825;
-	fma.rn.f32 	%f922, %f857, %f866, %f826;
-	fma.rn.f32 	%f923, %f857, %f867, %f827;
-	fma.rn.f32 	%f924, %f857, %f872, %f828;
-	fma.rn.f32 	%f925, %f857, %f873, %f829;
-	fma.rn.f32 	%f926, %f857, %f874, %f830;
-	fma.rn.f32 	%f927, %f857, %f875, %f831;
-	fma.rn.f32 	%f928, %f858, %f864, %f832;
-	fma.rn.f32 	%f929, %f858, %f865, %f833;
-	fma.rn.f32 	%f930, %f858, %f866, %f834;
-	fma.rn.f32 	%f931, %f858, %f867, %f835;
-	fma.rn.f32 	%f932, %f858, %f872, %f836;
-	fma.rn.f32 	%f933, %f858, %f873, %f837;
-	fma.rn.f32 	%f934, %f858, %f874, %f838;
-	fma.rn.f32 	%f935, %f858, %f875, %f839;
-	fma.rn.f32 	%f936, %f859, %f864, %f840;
-	fma.rn.f32 	%f937, %f859, %f865, %f841;
-	fma.rn.f32 	%f938, %f859, %f866, %f842;
-	fma.rn.f32 	%f939, %f859, %f867, %f843;
-	fma.rn.f32 	%f940, %f859, %f872, %f844;
-	fma.rn.f32 	%f941, %f859, %f873, %f845;
-	fma.rn.f32 	%f942, %f859, %f874, %f846;
-	fma.rn.f32 	%f943, %f859, %f875, %f847;
-	ld.shared.v4.f32 	{%f944, %f945, %f946, %f947}, [%r239+2640];
-	ld.shared.v4.f32 	{%f952, %f953, %f954, %f955}, [%r239+2896];
-	ld.shared.v4.f32 	{%f960, %f961, %f962, %f963}, [%r243+2640];
-	ld.shared.v4.f32 	{%f968, %f969, %f970, %f971}, [%r243+2896];
-	fma.rn.f32 	%f976, %f944, %f960, %f880;
-	fma.rn.f32 	%f977, %f944, %f961, %f881;
-	fma.rn.f32 	%f978, %f944, %f962, %f882;
-	fma.rn.f32 	%f979, %f944, %f963, %f883;
-	fma.rn.f32 	%f980, %f944, %f968, %f884;
-	fma.rn.f32 	%f981, %f944, %f969, %f885;
-	fma.rn.f32 	%f982, %f944, %f970, %f886;
-	fma.rn.f32 	%f983, %f944, %f971, %f887;
-	fma.rn.f32 	%f984, %f945, %f960, %f888;
-	fma.rn.f32 	%f985, %f945, %f961, %f889;
-	fma.rn.f32 	%f986, %f945, %f962, %f890;
-	fma.rn.f32 	%f987, %f945, %f963, %f891;
-	fma.rn.f32 	%f988, %f945, %f968, %f892;
-	fma.rn.f32 	%f989, %f945, %f969, %f893;
-	fma.rn.f32 	%f990, %f945, %f970, %f894;
-	fma.rn.f32 	%f991, %f945, %f971, %f895;
-	fma.rn.f32 	%f992, %f946, %f960, %f896;
-	fma.rn.f32 	%f993, %f946, %f961, %f897;
-	fma.rn.f32 	%f994, %f946, %f962, %f898;
-	fma.rn.f32 	%f995, %f946, %f963, %f899;
-	fma.rn.f32 	%f996, %f946, %f968, %f900;
-	fma.rn.f32 	%f997, %f946, %f969, %f901;
-	fma.rn.f32 	%f998, %f946, %f970, %f902;
-	fma.rn.f32 	%f999, %f946, %f971, %f903;
-	fma.rn.f32 	%f1000, %f947, %f960, %f904;
-	fma.rn.f32 	%f1001, %f947, %f961, %f905;
-	fma.rn.f32 	%f1002, %f947, %f962, %f906;
-	fma.rn.f32 	%f1003, %f947, %f963, %f907;
-	fma.rn.f32 	%f1004, %f947, %f968, %f908;
-	fma.rn.f32 	%f1005, %f947, %f969, %f909;
-	fma.rn.f32 	%f1006, %f947, %f970, %f910;
-	fma.rn.f32 	%f1007, %f947, %f971, %f911;
-	fma.rn.f32 	%f1008, %f952, %f960, %f912;
-	fma.rn.f32 	%f1009, %f952, %f961, %f913;
-	fma.rn.f32 	%f1010, %f952, %f962, %f914;
-	fma.rn.f32 	%f1011, %f952, %f963, %f915;
-	fma.rn.f32 	%f1012, %f952, %f968, %f916;
-	fma.rn.f32 	%f1013, %f952, %f969, %f917;
-	fma.rn.f32 	%f1014, %f952, %f970, %f918;
-	fma.rn.f32 	%f1015, %f952, %f971, %f919;
-	fma.rn.f32 	%f1016, %f953, %f960, %f920;
-	fma.rn.f32 	%f1017, %f953, %f961, %f921;
-	fma.rn.f32 	%f1018, %f953, %f962, %f922;
-	fma.rn.f32 	%f1019, %f953, %f963, %f923;
-	fma.rn.f32 	%f1020, %f953, %f968, %f924;
-	fma.rn.f32 	%f1021, %f953, %f969, %f925;
-	fma.rn.f32 	%f1022, %f953, %f970, %f926;
-	fma.rn.f32 	%f1023, %f953, %f971, %f927;
-	fma.rn.f32 	%f1024, %f954, %f960, %f928;
-	fma.rn.f32 	%f1025, %f954, %f961, %f929;
-	fma.rn.f32 	%f1026, %f954, %f962, %f930;
-	fma.rn.f32 	%f1027, %f954, %f963, %f931;
-	fma.rn.f32 	%f1028, %f954, %f968, %f932;
-	fma.rn.f32 	%f1029, %f954, %f969, %f933;
-	fma.rn.f32 	%f1030, %f954, %f970, %f934;
-	fma.rn.f32 	%f1031, %f954, %f971, %f935;
-	fma.rn.f32 	%f1032, %f955, %f960, %f936;
-	fma.rn.f32 	%f1033, %f955, %f961, %f937;
-	fma.rn.f32 	%f1034, %f955, %f962, %f938;
-	fma.rn.f32 	%f1035, %f955, %f963, %f939;
-	fma.rn.f32 	%f1036, %f955, %f968, %f940;
-	fma.rn.f32 	%f1037, %f955, %f969, %f941;
-	fma.rn.f32 	%f1038, %f955, %f970, %f942;
-	fma.rn.f32 	%f1039, %f955, %f971, %f943;
-	ld.shared.v4.f32 	{%f1040, %f1041, %f1042, %f1043}, [%r239+3168];
-	ld.shared.v4.f32 	{%f1048, %f1049, %f1050, %f1051}, [%r239+3424];
-	ld.shared.v4.f32 	{%f1056, %f1057, %f1058, %f1059}, [%r243+3168];
-	ld.shared.v4.f32 	{%f1064, %f1065, %f1066, %f1067}, [%r243+3424];
-	fma.rn.f32 	%f1072, %f1040, %f1056, %f976;
-	fma.rn.f32 	%f1073, %f1040, %f1057, %f977;
-	fma.rn.f32 	%f1074, %f1040, %f1058, %f978;
-	fma.rn.f32 	%f1075, %f1040, %f1059, %f979;
-	fma.rn.f32 	%f1076, %f1040, %f1064, %f980;
-	fma.rn.f32 	%f1077, %f1040, %f1065, %f981;
-	fma.rn.f32 	%f1078, %f1040, %f1066, %f982;
-	fma.rn.f32 	%f1079, %f1040, %f1067, %f983;
-	fma.rn.f32 	%f1080, %f1041, %f1056, %f984;
-	fma.rn.f32 	%f1081, %f1041, %f1057, %f985;
-	fma.rn.f32 	%f1082, %f1041, %f1058, %f986;
-	fma.rn.f32 	%f1083, %f1041, %f1059, %f987;
-	fma.rn.f32 	%f1084, %f1041, %f1064, %f988;
-	fma.rn.f32 	%f1085, %f1041, %f1065, %f989;
-	fma.rn.f32 	%f1086, %f1041, %f1066, %f990;
-	fma.rn.f32 	%f1087, %f1041, %f1067, %f991;
-	fma.rn.f32 	%f1088, %f1042, %f1056, %f992;
-	fma.rn.f32 	%f1089, %f1042, %f1057, %f993;
-	fma.rn.f32 	%f1090, %f1042, %f1058, %f994;
-	fma.rn.f32 	%f1091, %f1042, %f1059, %f995;
-	fma.rn.f32 	%f1092, %f1042, %f1064, %f996;
-	fma.rn.f32 	%f1093, %f1042, %f1065, %f997;
-	fma.rn.f32 	%f1094, %f1042, %f1066, %f998;
-	fma.rn.f32 	%f1095, %f1042, %f1067, %f999;
-	fma.rn.f32 	%f1096, %f1043, %f1056, %f1000;
-	fma.rn.f32 	%f1097, %f1043, %f1057, %f1001;
-	fma.rn.f32 	%f1098, %f1043, %f1058, %f1002;
-	fma.rn.f32 	%f1099, %f1043, %f1059, %f1003;
-	fma.rn.f32 	%f1100, %f1043, %f1064, %f1004;
-	fma.rn.f32 	%f1101, %f1043, %f1065, %f1005;
-	fma.rn.f32 	%f1102, %f1043, %f1066, %f1006;
-	fma.rn.f32 	%f1103, %f1043, %f1067, %f1007;
-	fma.rn.f32 	%f1104, %f1048, %f1056, %f1008;
-	fma.rn.f32 	%f1105, %f1048, %f1057, %f1009;
-	fma.rn.f32 	%f1106, %f1048, %f1058, %f1010;
-	fma.rn.f32 	%f1107, %f1048, %f1059, %f1011;
-	fma.rn.f32 	%f1108, %f1048, %f1064, %f1012;
-	fma.rn.f32 	%f1109, %f1048, %f1065, %f1013;
-	fma.rn.f32 	%f1110, %f1048, %f1066, %f1014;
-	fma.rn.f32 	%f1111, %f1048, %f1067, %f1015;
-	fma.rn.f32 	%f1112, %f1049, %f1056, %f1016;
-	fma.rn.f32 	%f1113, %f1049, %f1057, %f1017;
-	fma.rn.f32 	%f1114, %f1049, %f1058, %f1018;
-	fma.rn.f32 	%f1115, %f1049, %f1059, %f1019;
-	fma.rn.f32 	%f1116, %f1049, %f1064, %f1020;
-	fma.rn.f32 	%f1117, %f1049, %f1065, %f1021;
-	fma.rn.f32 	%f1118, %f1049, %f1066, %f1022;
-	fma.rn.f32 	%f1119, %f1049, %f1067, %f1023;
-	fma.rn.f32 	%f1120, %f1050, %f1056, %f1024;
-	fma.rn.f32 	%f1121, %f1050, %f1057, %f1025;
-	fma.rn.f32 	%f1122, %f1050, %f1058, %f1026;
-	fma.rn.f32 	%f1123, %f1050, %f1059, %f1027;
-	fma.rn.f32 	%f1124, %f1050, %f1064, %f1028;
-	fma.rn.f32 	%f1125, %f1050, %f1065, %f1029;
-	fma.rn.f32 	%f1126, %f1050, %f1066, %f1030;
-	fma.rn.f32 	%f1127, %f1050, %f1067, %f1031;
-	fma.rn.f32 	%f1128, %f1051, %f1056, %f1032;
-	fma.rn.f32 	%f1129, %f1051, %f1057, %f1033;
-	fma.rn.f32 	%f1130, %f1051, %f1058, %f1034;
-	fma.rn.f32 	%f1131, %f1051, %f1059, %f1035;
-	fma.rn.f32 	%f1132, %f1051, %f1064, %f1036;
-	fma.rn.f32 	%f1133, %f1051, %f1065, %f1037;
-	fma.rn.f32 	%f1134, %f1051, %f1066, %f1038;
-	fma.rn.f32 	%f1135, %f1051, %f1067, %f1039;
-	ld.shared.v4.f32 	{%f1136, %f1137, %f1138, %f1139}, [%r239+3696];
-	ld.shared.v4.f32 	{%f1144, %f1145, %f1146, %f1147}, [%r239+3952];
-	ld.shared.v4.f32 	{%f1152, %f1153, %f1154, %f1155}, [%r243+3696];
-	ld.shared.v4.f32 	{%f1160, %f1161, %f1162, %f1163}, [%r243+3952];
-	fma.rn.f32 	%f1603, %f1136, %f1152, %f1072;
-	fma.rn.f32 	%f1602, %f1136, %f1153, %f1073;
-	fma.rn.f32 	%f1601, %f1136, %f1154, %f1074;
-	fma.rn.f32 	%f1600, %f1136, %f1155, %f1075;
-	fma.rn.f32 	%f1599, %f1136, %f1160, %f1076;
-	fma.rn.f32 	%f1598, %f1136, %f1161, %f1077;
-	fma.rn.f32 	%f1597, %f1136, %f1162, %f1078;
-	fma.rn.f32 	%f1596, %f1136, %f1163, %f1079;
-	fma.rn.f32 	%f1595, %f1137, %f1152, %f1080;
-	fma.rn.f32 	%f1594, %f1137, %f1153, %f1081;
-	fma.rn.f32 	%f1593, %f1137, %f1154, %f1082;
-	fma.rn.f32 	%f1592, %f1137, %f1155, %f1083;
-	fma.rn.f32 	%f1591, %f1137, %f1160, %f1084;
-	fma.rn.f32 	%f1590, %f1137, %f1161, %f1085;
-	fma.rn.f32 	%f1589, %f1137, %f1162, %f1086;
-	fma.rn.f32 	%f1588, %f1137, %f1163, %f1087;
-	fma.rn.f32 	%f1587, %f1138, %f1152, %f1088;
-	fma.rn.f32 	%f1586, %f1138, %f1153, %f1089;
-	fma.rn.f32 	%f1585, %f1138, %f1154, %f1090;
-	fma.rn.f32 	%f1584, %f1138, %f1155, %f1091;
-	fma.rn.f32 	%f1583, %f1138, %f1160, %f1092;
-	fma.rn.f32 	%f1582, %f1138, %f1161, %f1093;
-	fma.rn.f32 	%f1581, %f1138, %f1162, %f1094;
-	fma.rn.f32 	%f1580, %f1138, %f1163, %f1095;
-	fma.rn.f32 	%f1579, %f1139, %f1152, %f1096;
-	fma.rn.f32 	%f1578, %f1139, %f1153, %f1097;
-	fma.rn.f32 	%f1577, %f1139, %f1154, %f1098;
-	fma.rn.f32 	%f1576, %f1139, %f1155, %f1099;
-	fma.rn.f32 	%f1575, %f1139, %f1160, %f1100;
-	fma.rn.f32 	%f1574, %f1139, %f1161, %f1101;
-	fma.rn.f32 	%f1573, %f1139, %f1162, %f1102;
-	fma.rn.f32 	%f1572, %f1139, %f1163, %f1103;
-	fma.rn.f32 	%f1571, %f1144, %f1152, %f1104;
-	fma.rn.f32 	%f1570, %f1144, %f1153, %f1105;
-	fma.rn.f32 	%f1569, %f1144, %f1154, %f1106;
-	fma.rn.f32 	%f1568, %f1144, %f1155, %f1107;
-	fma.rn.f32 	%f1567, %f1144, %f1160, %f1108;
-	fma.rn.f32 	%f1566, %f1144, %f1161, %f1109;
-	fma.rn.f32 	%f1565, %f1144, %f1162, %f1110;
-	fma.rn.f32 	%f1564, %f1144, %f1163, %f1111;
-	fma.rn.f32 	%f1563, %f1145, %f1152, %f1112;
-	fma.rn.f32 	%f1562, %f1145, %f1153, %f1113;
-	fma.rn.f32 	%f1561, %f1145, %f1154, %f1114;
-	fma.rn.f32 	%f1560, %f1145, %f1155, %f1115;
-	fma.rn.f32 	%f1559, %f1145, %f1160, %f1116;
-	fma.rn.f32 	%f1558, %f1145, %f1161, %f1117;
-	fma.rn.f32 	%f1557, %f1145, %f1162, %f1118;
-	fma.rn.f32 	%f1556, %f1145, %f1163, %f1119;
-	fma.rn.f32 	%f1612, %f1146, %f1152, %f1120;
-	fma.rn.f32 	%f1613, %f1146, %f1153, %f1121;
-	fma.rn.f32 	%f1614, %f1146, %f1154, %f1122;
-	fma.rn.f32 	%f1615, %f1146, %f1155, %f1123;
-	fma.rn.f32 	%f1616, %f1146, %f1160, %f1124;
-	fma.rn.f32 	%f1617, %f1146, %f1161, %f1125;
-	fma.rn.f32 	%f1618, %f1146, %f1162, %f1126;
-	fma.rn.f32 	%f1619, %f1146, %f1163, %f1127;
-	fma.rn.f32 	%f1620, %f1147, %f1152, %f1128;
-	fma.rn.f32 	%f1621, %f1147, %f1153, %f1129;
-	fma.rn.f32 	%f1622, %f1147, %f1154, %f1130;
-	fma.rn.f32 	%f1623, %f1147, %f1155, %f1131;
-	fma.rn.f32 	%f1624, %f1147, %f1160, %f1132;
-	fma.rn.f32 	%f1625, %f1147, %f1161, %f1133;
-	fma.rn.f32 	%f1626, %f1147, %f1162, %f1134;
-	fma.rn.f32 	%f1627, %f1147, %f1163, %f1135;
-	mov.pred 	%p260, 0;
-	@%p57 bra 	$L__BB0_87;
+	cvta.to.global.u64 	%rd565, %rd58;
+	add.s64 	%rd564, %rd565, %rd107;
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd564];
+	bra.uni 	$L__BB0_81;
 
-	setp.ne.s32 	%p110, %r19, 0;
-	@%p110 bra 	$L__BB0_83;
-	bra.uni 	$L__BB0_82;
+$L__BB0_69:
+	cvta.to.global.u64 	%rd555, %rd58;
+	add.s64 	%rd554, %rd555, %rd101;
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd554];
 
-$L__BB0_83:
-	xor.b32  	%r606, %r620, 1;
-	mov.u32 	%r591, _ZZ10kiln_sgemmE2As;
-	mad.lo.s32 	%r251, %r606, 4224, %r591;
-	mad.lo.s32 	%r252, %r3, 528, %r251;
-	shl.b32 	%r253, %r2, 2;
-	add.s32 	%r254, %r252, %r253;
-	st.shared.v4.f32 	[%r254], {%f1551, %f1550, %f1549, %f1548};
-	bra.uni 	$L__BB0_84;
+$L__BB0_81:
+	setp.eq.s32 	%p101, %r20, 0;
+	@%p101 bra 	$L__BB0_93;
 
-$L__BB0_82:
-	xor.b32  	%r605, %r620, 1;
-	mov.u32 	%r588, _ZZ10kiln_sgemmE2As;
-	cvt.u32.u64 	%r244, %rd12;
-	mad.lo.s32 	%r246, %r605, 4224, %r588;
-	mad.lo.s32 	%r247, %r244, 528, %r246;
-	shl.b32 	%r248, %r4, 2;
-	add.s32 	%r249, %r247, %r248;
-	st.shared.f32 	[%r249], %f1551;
-	st.shared.f32 	[%r249+528], %f1550;
-	st.shared.f32 	[%r249+1056], %f1549;
-	st.shared.f32 	[%r249+1584], %f1548;
+	add.s32 	%r638, %r648, 8;
+	cvt.u32.u64 	%r221, %rd3;
+	add.s32 	%r15, %r638, %r221;
+	cvt.s64.s32 	%rd111, %r15;
+	add.s64 	%rd38, %rd33, %rd111;
+	shl.b64 	%rd113, %rd38, 2;
+	add.s32 	%r222, %r15, 3;
+	setp.lt.s32 	%p102, %r222, %r23;
+	and.pred  	%p7, %p16, %p102;
+	not.pred 	%p104, %p7;
+	@%p104 bra 	$L__BB0_84;
+
+	add.s64 	%rd115, %rd60, %rd113;
+	and.b64  	%rd116, %rd115, 15;
+	setp.eq.s64 	%p105, %rd116, 0;
+	@%p105 bra 	$L__BB0_92;
 
 $L__BB0_84:
-	setp.eq.s32 	%p111, %r20, 0;
-	@%p111 bra 	$L__BB0_86;
+	cvt.u32.u64 	%r616, %rd3;
+	add.s32 	%r615, %r648, 8;
+	add.s32 	%r614, %r615, %r616;
+	setp.ge.s32 	%p106, %r8, %r22;
+	setp.ge.s32 	%p107, %r614, %r23;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p108, %p106, %p107;
+	mov.f32 	%f1619, %f1618;
+	@%p108 bra 	$L__BB0_86;
 
-	xor.b32  	%r602, %r620, 1;
-	mov.u32 	%r589, _ZZ10kiln_sgemmE2Bs;
-	cvt.u32.u64 	%r255, %rd12;
-	mad.lo.s32 	%r257, %r602, 4224, %r589;
-	mad.lo.s32 	%r258, %r255, 528, %r257;
-	shl.b32 	%r259, %r4, 2;
-	add.s32 	%r260, %r258, %r259;
-	st.shared.f32 	[%r260], %f1555;
-	st.shared.f32 	[%r260+528], %f1554;
-	st.shared.f32 	[%r260+1056], %f1553;
-	st.shared.f32 	[%r260+1584], %f1552;
-	mov.pred 	%p260, -1;
-	bra.uni 	$L__BB0_87;
+	cvta.to.global.u64 	%rd533, %rd60;
+	add.s64 	%rd532, %rd533, %rd113;
+	ld.global.nc.f32 	%f1619, [%rd532];
 
 $L__BB0_86:
-	xor.b32  	%r604, %r620, 1;
-	mov.u32 	%r590, _ZZ10kiln_sgemmE2Bs;
-	mad.lo.s32 	%r262, %r604, 4224, %r590;
-	mad.lo.s32 	%r263, %r3, 528, %r262;
-	shl.b32 	%r264, %r2, 2;
-	add.s32 	%r265, %r263, %r264;
-	st.shared.v4.f32 	[%r265], {%f1555, %f1554, %f1553, %f1552};
-	mov.pred 	%p260, -1;
+	setp.ge.s32 	%p282, %r8, %r22;
+	cvt.u32.u64 	%r619, %rd3;
+	add.s32 	%r618, %r648, 8;
+	add.s32 	%r617, %r618, %r619;
+	add.s32 	%r223, %r617, 1;
+	setp.ge.s32 	%p109, %r223, %r23;
+	or.pred  	%p111, %p282, %p109;
+	@%p111 bra 	$L__BB0_88;
 
-$L__BB0_87:
-	xor.b32  	%r620, %r620, 1;
-	add.s32 	%r619, %r619, 8;
-	bar.sync 	0;
-	@%p260 bra 	$L__BB0_45;
+	cvta.to.global.u64 	%rd531, %rd60;
+	add.s64 	%rd530, %rd531, %rd113;
+	ld.global.nc.f32 	%f1618, [%rd530+4];
 
 $L__BB0_88:
-	setp.eq.f32 	%p114, %f302, 0f00000000;
-	@%p114 bra 	$L__BB0_225;
-	bra.uni 	$L__BB0_89;
-
-$L__BB0_225:
-	setp.ge.s32 	%p187, %r44, %r21;
-	@%p187 bra 	$L__BB0_242;
-
-	cvt.u32.u64 	%r432, %rd13;
-	setp.ge.s32 	%p188, %r432, %r22;
-	mul.wide.s32 	%rd289, %r44, %r26;
-	add.s64 	%rd44, %rd289, %rd25;
-	@%p188 bra 	$L__BB0_228;
-
-	add.s64 	%rd290, %rd44, %rd13;
-	shl.b64 	%rd291, %rd290, 2;
-	add.s64 	%rd292, %rd1, %rd291;
-	mul.f32 	%f1360, %f1603, %f301;
-	st.global.f32 	[%rd292], %f1360;
-
-$L__BB0_228:
-	cvt.u32.u64 	%r439, %rd14;
-	setp.ge.s32 	%p189, %r439, %r22;
-	@%p189 bra 	$L__BB0_230;
-
-	add.s64 	%rd293, %rd44, %rd14;
-	shl.b64 	%rd294, %rd293, 2;
-	add.s64 	%rd295, %rd1, %rd294;
-	mul.f32 	%f1361, %f1602, %f301;
-	st.global.f32 	[%rd295], %f1361;
-
-$L__BB0_230:
-	cvt.u32.u64 	%r440, %rd15;
-	setp.ge.s32 	%p190, %r440, %r22;
-	@%p190 bra 	$L__BB0_232;
-
-	add.s64 	%rd296, %rd44, %rd15;
-	shl.b64 	%rd297, %rd296, 2;
-	add.s64 	%rd298, %rd1, %rd297;
-	mul.f32 	%f1362, %f1601, %f301;
-	st.global.f32 	[%rd298], %f1362;
-
-$L__BB0_232:
-	cvt.u32.u64 	%r441, %rd17;
-	setp.ge.s32 	%p191, %r441, %r22;
-	@%p191 bra 	$L__BB0_234;
-
-	add.s64 	%rd299, %rd44, %rd17;
-	shl.b64 	%rd300, %rd299, 2;
-	add.s64 	%rd301, %rd1, %rd300;
-	mul.f32 	%f1363, %f1600, %f301;
-	st.global.f32 	[%rd301], %f1363;
-
-$L__BB0_234:
-	cvt.u32.u64 	%r442, %rd18;
-	setp.ge.s32 	%p192, %r442, %r22;
-	@%p192 bra 	$L__BB0_236;
-
-	add.s64 	%rd302, %rd44, %rd18;
-	shl.b64 	%rd303, %rd302, 2;
-	add.s64 	%rd304, %rd1, %rd303;
-	mul.f32 	%f1364, %f1599, %f301;
-	st.global.f32 	[%rd304], %f1364;
-
-$L__BB0_236:
-	cvt.u32.u64 	%r443, %rd20;
-	setp.ge.s32 	%p193, %r443, %r22;
-	@%p193 bra 	$L__BB0_238;
-
-	add.s64 	%rd305, %rd44, %rd20;
-	shl.b64 	%rd306, %rd305, 2;
-	add.s64 	%rd307, %rd1, %rd306;
-	mul.f32 	%f1365, %f1598, %f301;
-	st.global.f32 	[%rd307], %f1365;
-
-$L__BB0_238:
-	cvt.u32.u64 	%r444, %rd21;
-	setp.ge.s32 	%p194, %r444, %r22;
-	@%p194 bra 	$L__BB0_240;
-
-	add.s64 	%rd308, %rd44, %rd21;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd1, %rd309;
-	mul.f32 	%f1366, %f1597, %f301;
-	st.global.f32 	[%rd310], %f1366;
-
-$L__BB0_240:
-	cvt.u32.u64 	%r445, %rd22;
-	setp.ge.s32 	%p195, %r445, %r22;
-	@%p195 bra 	$L__BB0_242;
-
-	add.s64 	%rd311, %rd44, %rd22;
-	shl.b64 	%rd312, %rd311, 2;
-	add.s64 	%rd313, %rd1, %rd312;
-	mul.f32 	%f1367, %f1596, %f301;
-	st.global.f32 	[%rd313], %f1367;
-
-$L__BB0_242:
-	or.b32  	%r452, %r44, 1;
-	setp.ge.s32 	%p196, %r452, %r21;
-	@%p196 bra 	$L__BB0_259;
-
-	cvt.u32.u64 	%r453, %rd13;
-	setp.ge.s32 	%p197, %r453, %r22;
-	mul.wide.s32 	%rd314, %r452, %r26;
-	add.s64 	%rd45, %rd314, %rd25;
-	@%p197 bra 	$L__BB0_245;
-
-	add.s64 	%rd315, %rd45, %rd13;
-	shl.b64 	%rd316, %rd315, 2;
-	add.s64 	%rd317, %rd1, %rd316;
-	mul.f32 	%f1368, %f1595, %f301;
-	st.global.f32 	[%rd317], %f1368;
-
-$L__BB0_245:
-	cvt.u32.u64 	%r461, %rd14;
-	setp.ge.s32 	%p198, %r461, %r22;
-	@%p198 bra 	$L__BB0_247;
-
-	add.s64 	%rd318, %rd45, %rd14;
-	shl.b64 	%rd319, %rd318, 2;
-	add.s64 	%rd320, %rd1, %rd319;
-	mul.f32 	%f1369, %f1594, %f301;
-	st.global.f32 	[%rd320], %f1369;
-
-$L__BB0_247:
-	cvt.u32.u64 	%r462, %rd15;
-	setp.ge.s32 	%p199, %r462, %r22;
-	@%p199 bra 	$L__BB0_249;
-
-	add.s64 	%rd321, %rd45, %rd15;
-	shl.b64 	%rd322, %rd321, 2;
-	add.s64 	%rd323, %rd1, %rd322;
-	mul.f32 	%f1370, %f1593, %f301;
-	st.global.f32 	[%rd323], %f1370;
-
-$L__BB0_249:
-	cvt.u32.u64 	%r463, %rd17;
-	setp.ge.s32 	%p200, %r463, %r22;
-	@%p200 bra 	$L__BB0_251;
-
-	add.s64 	%rd324, %rd45, %rd17;
-	shl.b64 	%rd325, %rd324, 2;
-	add.s64 	%rd326, %rd1, %rd325;
-	mul.f32 	%f1371, %f1592, %f301;
-	st.global.f32 	[%rd326], %f1371;
-
-$L__BB0_251:
-	cvt.u32.u64 	%r464, %rd18;
-	setp.ge.s32 	%p201, %r464, %r22;
-	@%p201 bra 	$L__BB0_253;
-
-	add.s64 	%rd327, %rd45, %rd18;
-	shl.b64 	%rd328, %rd327, 2;
-	add.s64 	%rd329, %rd1, %rd328;
-	mul.f32 	%f1372, %f1591, %f301;
-	st.global.f32 	[%rd329], %f1372;
-
-$L__BB0_253:
-	cvt.u32.u64 	%r465, %rd20;
-	setp.ge.s32 	%p202, %r465, %r22;
-	@%p202 bra 	$L__BB0_255;
-
-	add.s64 	%rd330, %rd45, %rd20;
-	shl.b64 	%rd331, %rd330, 2;
-	add.s64 	%rd332, %rd1, %rd331;
-	mul.f32 	%f1373, %f1590, %f301;
-	st.global.f32 	[%rd332], %f1373;
-
-$L__BB0_255:
-	cvt.u32.u64 	%r466, %rd21;
-	setp.ge.s32 	%p203, %r466, %r22;
-	@%p203 bra 	$L__BB0_257;
-
-	add.s64 	%rd333, %rd45, %rd21;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd1, %rd334;
-	mul.f32 	%f1374, %f1589, %f301;
-	st.global.f32 	[%rd335], %f1374;
-
-$L__BB0_257:
-	cvt.u32.u64 	%r467, %rd22;
-	setp.ge.s32 	%p204, %r467, %r22;
-	@%p204 bra 	$L__BB0_259;
-
-	add.s64 	%rd336, %rd45, %rd22;
-	shl.b64 	%rd337, %rd336, 2;
-	add.s64 	%rd338, %rd1, %rd337;
-	mul.f32 	%f1375, %f1588, %f301;
-	st.global.f32 	[%rd338], %f1375;
-
-$L__BB0_259:
-	or.b32  	%r474, %r44, 2;
-	setp.ge.s32 	%p205, %r474, %r21;
-	@%p205 bra 	$L__BB0_276;
-
-	cvt.u32.u64 	%r475, %rd13;
-	setp.ge.s32 	%p206, %r475, %r22;
-	mul.wide.s32 	%rd339, %r474, %r26;
-	add.s64 	%rd46, %rd339, %rd25;
-	@%p206 bra 	$L__BB0_262;
-
-	add.s64 	%rd340, %rd46, %rd13;
-	shl.b64 	%rd341, %rd340, 2;
-	add.s64 	%rd342, %rd1, %rd341;
-	mul.f32 	%f1376, %f1587, %f301;
-	st.global.f32 	[%rd342], %f1376;
-
-$L__BB0_262:
-	cvt.u32.u64 	%r483, %rd14;
-	setp.ge.s32 	%p207, %r483, %r22;
-	@%p207 bra 	$L__BB0_264;
-
-	add.s64 	%rd343, %rd46, %rd14;
-	shl.b64 	%rd344, %rd343, 2;
-	add.s64 	%rd345, %rd1, %rd344;
-	mul.f32 	%f1377, %f1586, %f301;
-	st.global.f32 	[%rd345], %f1377;
-
-$L__BB0_264:
-	cvt.u32.u64 	%r484, %rd15;
-	setp.ge.s32 	%p208, %r484, %r22;
-	@%p208 bra 	$L__BB0_266;
-
-	add.s64 	%rd346, %rd46, %rd15;
-	shl.b64 	%rd347, %rd346, 2;
-	add.s64 	%rd348, %rd1, %rd347;
-	mul.f32 	%f1378, %f1585, %f301;
-	st.global.f32 	[%rd348], %f1378;
-
-$L__BB0_266:
-	cvt.u32.u64 	%r485, %rd17;
-	setp.ge.s32 	%p209, %r485, %r22;
-	@%p209 bra 	$L__BB0_268;
-
-	add.s64 	%rd349, %rd46, %rd17;
-	shl.b64 	%rd350, %rd349, 2;
-	add.s64 	%rd351, %rd1, %rd350;
-	mul.f32 	%f1379, %f1584, %f301;
-	st.global.f32 	[%rd351], %f1379;
-
-$L__BB0_268:
-	cvt.u32.u64 	%r486, %rd18;
-	setp.ge.s32 	%p210, %r486, %r22;
-	@%p210 bra 	$L__BB0_270;
-
-	add.s64 	%rd352, %rd46, %rd18;
-	shl.b64 	%rd353, %rd352, 2;
-	add.s64 	%rd354, %rd1, %rd353;
-	mul.f32 	%f1380, %f1583, %f301;
-	st.global.f32 	[%rd354], %f1380;
-
-$L__BB0_270:
-	cvt.u32.u64 	%r487, %rd20;
-	setp.ge.s32 	%p211, %r487, %r22;
-	@%p211 bra 	$L__BB0_272;
-
-	add.s64 	%rd355, %rd46, %rd20;
-	shl.b64 	%rd356, %rd355, 2;
-	add.s64 	%rd357, %rd1, %rd356;
-	mul.f32 	%f1381, %f1582, %f301;
-	st.global.f32 	[%rd357], %f1381;
-
-$L__BB0_272:
-	cvt.u32.u64 	%r488, %rd21;
-	setp.ge.s32 	%p212, %r488, %r22;
-	@%p212 bra 	$L__BB0_274;
-
-	add.s64 	%rd358, %rd46, %rd21;
-	shl.b64 	%rd359, %rd358, 2;
-	add.s64 	%rd360, %rd1, %rd359;
-	mul.f32 	%f1382, %f1581, %f301;
-	st.global.f32 	[%rd360], %f1382;
-
-$L__BB0_274:
-	cvt.u32.u64 	%r489, %rd22;
-	setp.ge.s32 	%p213, %r489, %r22;
-	@%p213 bra 	$L__BB0_276;
-
-	add.s64 	%rd361, %rd46, %rd22;
-	shl.b64 	%rd362, %rd361, 2;
-	add.s64 	%rd363, %rd1, %rd362;
-	mul.f32 	%f1383, %f1580, %f301;
-	st.global.f32 	[%rd363], %f1383;
-
-$L__BB0_276:
-	setp.ge.s32 	%p214, %r48, %r21;
-	@%p214 bra 	$L__BB0_293;
-
-	cvt.u32.u64 	%r497, %rd13;
-	setp.ge.s32 	%p215, %r497, %r22;
-	add.s64 	%rd47, %rd16, %rd25;
-	@%p215 bra 	$L__BB0_279;
-
-	add.s64 	%rd364, %rd47, %rd13;
-	shl.b64 	%rd365, %rd364, 2;
-	add.s64 	%rd366, %rd1, %rd365;
-	mul.f32 	%f1384, %f1579, %f301;
-	st.global.f32 	[%rd366], %f1384;
-
-$L__BB0_279:
-	cvt.u32.u64 	%r498, %rd14;
-	setp.ge.s32 	%p216, %r498, %r22;
-	@%p216 bra 	$L__BB0_281;
-
-	add.s64 	%rd367, %rd47, %rd14;
-	shl.b64 	%rd368, %rd367, 2;
-	add.s64 	%rd369, %rd1, %rd368;
-	mul.f32 	%f1385, %f1578, %f301;
-	st.global.f32 	[%rd369], %f1385;
-
-$L__BB0_281:
-	cvt.u32.u64 	%r499, %rd15;
-	setp.ge.s32 	%p217, %r499, %r22;
-	@%p217 bra 	$L__BB0_283;
-
-	add.s64 	%rd370, %rd47, %rd15;
-	shl.b64 	%rd371, %rd370, 2;
-	add.s64 	%rd372, %rd1, %rd371;
-	mul.f32 	%f1386, %f1577, %f301;
-	st.global.f32 	[%rd372], %f1386;
-
-$L__BB0_283:
-	cvt.u32.u64 	%r500, %rd17;
-	setp.ge.s32 	%p218, %r500, %r22;
-	@%p218 bra 	$L__BB0_285;
-
-	add.s64 	%rd373, %rd47, %rd17;
-	shl.b64 	%rd374, %rd373, 2;
-	add.s64 	%rd375, %rd1, %rd374;
-	mul.f32 	%f1387, %f1576, %f301;
-	st.global.f32 	[%rd375], %f1387;
-
-$L__BB0_285:
-	cvt.u32.u64 	%r501, %rd18;
-	setp.ge.s32 	%p219, %r501, %r22;
-	@%p219 bra 	$L__BB0_287;
-
-	add.s64 	%rd376, %rd47, %rd18;
-	shl.b64 	%rd377, %rd376, 2;
-	add.s64 	%rd378, %rd1, %rd377;
-	mul.f32 	%f1388, %f1575, %f301;
-	st.global.f32 	[%rd378], %f1388;
-
-$L__BB0_287:
-	cvt.u32.u64 	%r502, %rd20;
-	setp.ge.s32 	%p220, %r502, %r22;
-	@%p220 bra 	$L__BB0_289;
-
-	add.s64 	%rd379, %rd47, %rd20;
-	shl.b64 	%rd380, %rd379, 2;
-	add.s64 	%rd381, %rd1, %rd380;
-	mul.f32 	%f1389, %f1574, %f301;
-	st.global.f32 	[%rd381], %f1389;
-
-$L__BB0_289:
-	cvt.u32.u64 	%r503, %rd21;
-	setp.ge.s32 	%p221, %r503, %r22;
-	@%p221 bra 	$L__BB0_291;
-
-	add.s64 	%rd382, %rd47, %rd21;
-	shl.b64 	%rd383, %rd382, 2;
-	add.s64 	%rd384, %rd1, %rd383;
-	mul.f32 	%f1390, %f1573, %f301;
-	st.global.f32 	[%rd384], %f1390;
-
-$L__BB0_291:
-	cvt.u32.u64 	%r504, %rd22;
-	setp.ge.s32 	%p222, %r504, %r22;
-	@%p222 bra 	$L__BB0_293;
-
-	add.s64 	%rd385, %rd47, %rd22;
-	shl.b64 	%rd386, %rd385, 2;
-	add.s64 	%rd387, %rd1, %rd386;
-	mul.f32 	%f1391, %f1572, %f301;
-	st.global.f32 	[%rd387], %f1391;
-
-$L__BB0_293:
-	add.s32 	%r511, %r44, 64;
-	setp.ge.s32 	%p223, %r511, %r21;
-	@%p223 bra 	$L__BB0_310;
-
-	cvt.u32.u64 	%r512, %rd13;
-	setp.ge.s32 	%p224, %r512, %r22;
-	mul.wide.s32 	%rd388, %r511, %r26;
-	add.s64 	%rd48, %rd388, %rd25;
-	@%p224 bra 	$L__BB0_296;
-
-	add.s64 	%rd389, %rd48, %rd13;
-	shl.b64 	%rd390, %rd389, 2;
-	add.s64 	%rd391, %rd1, %rd390;
-	mul.f32 	%f1392, %f1571, %f301;
-	st.global.f32 	[%rd391], %f1392;
-
-$L__BB0_296:
-	cvt.u32.u64 	%r520, %rd14;
-	setp.ge.s32 	%p225, %r520, %r22;
-	@%p225 bra 	$L__BB0_298;
-
-	add.s64 	%rd392, %rd48, %rd14;
-	shl.b64 	%rd393, %rd392, 2;
-	add.s64 	%rd394, %rd1, %rd393;
-	mul.f32 	%f1393, %f1570, %f301;
-	st.global.f32 	[%rd394], %f1393;
-
-$L__BB0_298:
-	cvt.u32.u64 	%r521, %rd15;
-	setp.ge.s32 	%p226, %r521, %r22;
-	@%p226 bra 	$L__BB0_300;
-
-	add.s64 	%rd395, %rd48, %rd15;
-	shl.b64 	%rd396, %rd395, 2;
-	add.s64 	%rd397, %rd1, %rd396;
-	mul.f32 	%f1394, %f1569, %f301;
-	st.global.f32 	[%rd397], %f1394;
-
-$L__BB0_300:
-	cvt.u32.u64 	%r522, %rd17;
-	setp.ge.s32 	%p227, %r522, %r22;
-	@%p227 bra 	$L__BB0_302;
-
-	add.s64 	%rd398, %rd48, %rd17;
-	shl.b64 	%rd399, %rd398, 2;
-	add.s64 	%rd400, %rd1, %rd399;
-	mul.f32 	%f1395, %f1568, %f301;
-	st.global.f32 	[%rd400], %f1395;
-
-$L__BB0_302:
-	cvt.u32.u64 	%r523, %rd18;
-	setp.ge.s32 	%p228, %r523, %r22;
-	@%p228 bra 	$L__BB0_304;
-
-	add.s64 	%rd401, %rd48, %rd18;
-	shl.b64 	%rd402, %rd401, 2;
-	add.s64 	%rd403, %rd1, %rd402;
-	mul.f32 	%f1396, %f1567, %f301;
-	st.global.f32 	[%rd403], %f1396;
-
-$L__BB0_304:
-	cvt.u32.u64 	%r524, %rd20;
-	setp.ge.s32 	%p229, %r524, %r22;
-	@%p229 bra 	$L__BB0_306;
-
-	add.s64 	%rd404, %rd48, %rd20;
-	shl.b64 	%rd405, %rd404, 2;
-	add.s64 	%rd406, %rd1, %rd405;
-	mul.f32 	%f1397, %f1566, %f301;
-	st.global.f32 	[%rd406], %f1397;
-
-$L__BB0_306:
-	cvt.u32.u64 	%r525, %rd21;
-	setp.ge.s32 	%p230, %r525, %r22;
-	@%p230 bra 	$L__BB0_308;
-
-	add.s64 	%rd407, %rd48, %rd21;
-	shl.b64 	%rd408, %rd407, 2;
-	add.s64 	%rd409, %rd1, %rd408;
-	mul.f32 	%f1398, %f1565, %f301;
-	st.global.f32 	[%rd409], %f1398;
-
-$L__BB0_308:
-	cvt.u32.u64 	%r526, %rd22;
-	setp.ge.s32 	%p231, %r526, %r22;
-	@%p231 bra 	$L__BB0_310;
-
-	add.s64 	%rd410, %rd48, %rd22;
-	shl.b64 	%rd411, %rd410, 2;
-	add.s64 	%rd412, %rd1, %rd411;
-	mul.f32 	%f1399, %f1564, %f301;
-	st.global.f32 	[%rd412], %f1399;
-
-$L__BB0_310:
-	setp.ge.s32 	%p232, %r51, %r21;
-	@%p232 bra 	$L__BB0_327;
-
-	cvt.u32.u64 	%r534, %rd13;
-	setp.ge.s32 	%p233, %r534, %r22;
-	add.s64 	%rd49, %rd19, %rd25;
-	@%p233 bra 	$L__BB0_313;
-
-	add.s64 	%rd413, %rd49, %rd13;
-	shl.b64 	%rd414, %rd413, 2;
-	add.s64 	%rd415, %rd1, %rd414;
-	mul.f32 	%f1400, %f1563, %f301;
-	st.global.f32 	[%rd415], %f1400;
-
-$L__BB0_313:
-	cvt.u32.u64 	%r535, %rd14;
-	setp.ge.s32 	%p234, %r535, %r22;
-	@%p234 bra 	$L__BB0_315;
-
-	add.s64 	%rd416, %rd49, %rd14;
-	shl.b64 	%rd417, %rd416, 2;
-	add.s64 	%rd418, %rd1, %rd417;
-	mul.f32 	%f1401, %f1562, %f301;
-	st.global.f32 	[%rd418], %f1401;
-
-$L__BB0_315:
-	cvt.u32.u64 	%r536, %rd15;
-	setp.ge.s32 	%p235, %r536, %r22;
-	@%p235 bra 	$L__BB0_317;
-
-	add.s64 	%rd419, %rd49, %rd15;
-	shl.b64 	%rd420, %rd419, 2;
-	add.s64 	%rd421, %rd1, %rd420;
-	mul.f32 	%f1402, %f1561, %f301;
-	st.global.f32 	[%rd421], %f1402;
-
-$L__BB0_317:
-	cvt.u32.u64 	%r537, %rd17;
-	setp.ge.s32 	%p236, %r537, %r22;
-	@%p236 bra 	$L__BB0_319;
-
-	add.s64 	%rd422, %rd49, %rd17;
-	shl.b64 	%rd423, %rd422, 2;
-	add.s64 	%rd424, %rd1, %rd423;
-	mul.f32 	%f1403, %f1560, %f301;
-	st.global.f32 	[%rd424], %f1403;
-
-$L__BB0_319:
-	cvt.u32.u64 	%r538, %rd18;
-	setp.ge.s32 	%p237, %r538, %r22;
-	@%p237 bra 	$L__BB0_321;
-
-	add.s64 	%rd425, %rd49, %rd18;
-	shl.b64 	%rd426, %rd425, 2;
-	add.s64 	%rd427, %rd1, %rd426;
-	mul.f32 	%f1404, %f1559, %f301;
-	st.global.f32 	[%rd427], %f1404;
-
-$L__BB0_321:
-	cvt.u32.u64 	%r539, %rd20;
-	setp.ge.s32 	%p238, %r539, %r22;
-	@%p238 bra 	$L__BB0_323;
-
-	add.s64 	%rd428, %rd49, %rd20;
-	shl.b64 	%rd429, %rd428, 2;
-	add.s64 	%rd430, %rd1, %rd429;
-	mul.f32 	%f1405, %f1558, %f301;
-	st.global.f32 	[%rd430], %f1405;
-
-$L__BB0_323:
-	cvt.u32.u64 	%r540, %rd21;
-	setp.ge.s32 	%p239, %r540, %r22;
-	@%p239 bra 	$L__BB0_325;
-
-	add.s64 	%rd431, %rd49, %rd21;
-	shl.b64 	%rd432, %rd431, 2;
-	add.s64 	%rd433, %rd1, %rd432;
-	mul.f32 	%f1406, %f1557, %f301;
-	st.global.f32 	[%rd433], %f1406;
-
-$L__BB0_325:
-	cvt.u32.u64 	%r541, %rd22;
-	setp.ge.s32 	%p240, %r541, %r22;
-	@%p240 bra 	$L__BB0_327;
-
-	add.s64 	%rd434, %rd49, %rd22;
-	shl.b64 	%rd435, %rd434, 2;
-	add.s64 	%rd436, %rd1, %rd435;
-	mul.f32 	%f1407, %f1556, %f301;
-	st.global.f32 	[%rd436], %f1407;
-
-$L__BB0_327:
-	add.s32 	%r548, %r44, 66;
-	setp.ge.s32 	%p241, %r548, %r21;
-	@%p241 bra 	$L__BB0_344;
-
-	cvt.u32.u64 	%r549, %rd13;
-	setp.ge.s32 	%p242, %r549, %r22;
-	mul.wide.s32 	%rd437, %r548, %r26;
-	add.s64 	%rd50, %rd437, %rd25;
-	@%p242 bra 	$L__BB0_330;
-
-	add.s64 	%rd438, %rd50, %rd13;
-	shl.b64 	%rd439, %rd438, 2;
-	add.s64 	%rd440, %rd1, %rd439;
-	mul.f32 	%f1408, %f1612, %f301;
-	st.global.f32 	[%rd440], %f1408;
-
-$L__BB0_330:
-	cvt.u32.u64 	%r557, %rd14;
-	setp.ge.s32 	%p243, %r557, %r22;
-	@%p243 bra 	$L__BB0_332;
-
-	add.s64 	%rd441, %rd50, %rd14;
-	shl.b64 	%rd442, %rd441, 2;
-	add.s64 	%rd443, %rd1, %rd442;
-	mul.f32 	%f1409, %f1613, %f301;
-	st.global.f32 	[%rd443], %f1409;
-
-$L__BB0_332:
-	cvt.u32.u64 	%r558, %rd15;
-	setp.ge.s32 	%p244, %r558, %r22;
-	@%p244 bra 	$L__BB0_334;
-
-	add.s64 	%rd444, %rd50, %rd15;
-	shl.b64 	%rd445, %rd444, 2;
-	add.s64 	%rd446, %rd1, %rd445;
-	mul.f32 	%f1410, %f1614, %f301;
-	st.global.f32 	[%rd446], %f1410;
-
-$L__BB0_334:
-	cvt.u32.u64 	%r559, %rd17;
-	setp.ge.s32 	%p245, %r559, %r22;
-	@%p245 bra 	$L__BB0_336;
-
-	add.s64 	%rd447, %rd50, %rd17;
-	shl.b64 	%rd448, %rd447, 2;
-	add.s64 	%rd449, %rd1, %rd448;
-	mul.f32 	%f1411, %f1615, %f301;
-	st.global.f32 	[%rd449], %f1411;
-
-$L__BB0_336:
-	cvt.u32.u64 	%r560, %rd18;
-	setp.ge.s32 	%p246, %r560, %r22;
-	@%p246 bra 	$L__BB0_338;
-
-	add.s64 	%rd450, %rd50, %rd18;
-	shl.b64 	%rd451, %rd450, 2;
-	add.s64 	%rd452, %rd1, %rd451;
-	mul.f32 	%f1412, %f1616, %f301;
-	st.global.f32 	[%rd452], %f1412;
-
-$L__BB0_338:
-	cvt.u32.u64 	%r561, %rd20;
-	setp.ge.s32 	%p247, %r561, %r22;
-	@%p247 bra 	$L__BB0_340;
-
-	add.s64 	%rd453, %rd50, %rd20;
-	shl.b64 	%rd454, %rd453, 2;
-	add.s64 	%rd455, %rd1, %rd454;
-	mul.f32 	%f1413, %f1617, %f301;
-	st.global.f32 	[%rd455], %f1413;
-
-$L__BB0_340:
-	cvt.u32.u64 	%r562, %rd21;
-	setp.ge.s32 	%p248, %r562, %r22;
-	@%p248 bra 	$L__BB0_342;
-
-	add.s64 	%rd456, %rd50, %rd21;
-	shl.b64 	%rd457, %rd456, 2;
-	add.s64 	%rd458, %rd1, %rd457;
-	mul.f32 	%f1414, %f1618, %f301;
-	st.global.f32 	[%rd458], %f1414;
-
-$L__BB0_342:
-	cvt.u32.u64 	%r563, %rd22;
-	setp.ge.s32 	%p249, %r563, %r22;
-	@%p249 bra 	$L__BB0_344;
-
-	add.s64 	%rd459, %rd50, %rd22;
-	shl.b64 	%rd460, %rd459, 2;
-	add.s64 	%rd461, %rd1, %rd460;
-	mul.f32 	%f1415, %f1619, %f301;
-	st.global.f32 	[%rd461], %f1415;
-
-$L__BB0_344:
-	add.s32 	%r570, %r44, 67;
-	setp.ge.s32 	%p250, %r570, %r21;
-	@%p250 bra 	$L__BB0_361;
-
-	cvt.u32.u64 	%r571, %rd13;
-	setp.ge.s32 	%p251, %r571, %r22;
-	mul.wide.s32 	%rd462, %r570, %r26;
-	add.s64 	%rd51, %rd462, %rd25;
-	@%p251 bra 	$L__BB0_347;
-
-	add.s64 	%rd463, %rd51, %rd13;
-	shl.b64 	%rd464, %rd463, 2;
-	add.s64 	%rd465, %rd1, %rd464;
-	mul.f32 	%f1416, %f1620, %f301;
-	st.global.f32 	[%rd465], %f1416;
-
-$L__BB0_347:
-	cvt.u32.u64 	%r579, %rd14;
-	setp.ge.s32 	%p252, %r579, %r22;
-	@%p252 bra 	$L__BB0_349;
-
-	add.s64 	%rd466, %rd51, %rd14;
-	shl.b64 	%rd467, %rd466, 2;
-	add.s64 	%rd468, %rd1, %rd467;
-	mul.f32 	%f1417, %f1621, %f301;
-	st.global.f32 	[%rd468], %f1417;
-
-$L__BB0_349:
-	cvt.u32.u64 	%r580, %rd15;
-	setp.ge.s32 	%p253, %r580, %r22;
-	@%p253 bra 	$L__BB0_351;
-
-	add.s64 	%rd469, %rd51, %rd15;
-	shl.b64 	%rd470, %rd469, 2;
-	add.s64 	%rd471, %rd1, %rd470;
-	mul.f32 	%f1418, %f1622, %f301;
-	st.global.f32 	[%rd471], %f1418;
-
-$L__BB0_351:
-	cvt.u32.u64 	%r581, %rd17;
-	setp.ge.s32 	%p254, %r581, %r22;
-	@%p254 bra 	$L__BB0_353;
-
-	add.s64 	%rd472, %rd51, %rd17;
-	shl.b64 	%rd473, %rd472, 2;
-	add.s64 	%rd474, %rd1, %rd473;
-	mul.f32 	%f1419, %f1623, %f301;
-	st.global.f32 	[%rd474], %f1419;
-
-$L__BB0_353:
-	cvt.u32.u64 	%r582, %rd18;
-	setp.ge.s32 	%p255, %r582, %r22;
-	@%p255 bra 	$L__BB0_355;
-
-	add.s64 	%rd475, %rd51, %rd18;
-	shl.b64 	%rd476, %rd475, 2;
-	add.s64 	%rd477, %rd1, %rd476;
-	mul.f32 	%f1420, %f1624, %f301;
-	st.global.f32 	[%rd477], %f1420;
-
-$L__BB0_355:
-	cvt.u32.u64 	%r583, %rd20;
-	setp.ge.s32 	%p256, %r583, %r22;
-	@%p256 bra 	$L__BB0_357;
-
-	add.s64 	%rd478, %rd51, %rd20;
-	shl.b64 	%rd479, %rd478, 2;
-	add.s64 	%rd480, %rd1, %rd479;
-	mul.f32 	%f1421, %f1625, %f301;
-	st.global.f32 	[%rd480], %f1421;
-
-$L__BB0_357:
-	cvt.u32.u64 	%r584, %rd21;
-	setp.ge.s32 	%p257, %r584, %r22;
-	@%p257 bra 	$L__BB0_359;
-
-	add.s64 	%rd481, %rd51, %rd21;
-	shl.b64 	%rd482, %rd481, 2;
-	add.s64 	%rd483, %rd1, %rd482;
-	mul.f32 	%f1422, %f1626, %f301;
-	st.global.f32 	[%rd483], %f1422;
-
-$L__BB0_359:
-	cvt.u32.u64 	%r585, %rd22;
-	setp.ge.s32 	%p258, %r585, %r22;
-	@%p258 bra 	$L__BB0_361;
-
-	add.s64 	%rd484, %rd51, %rd22;
-	shl.b64 	%rd485, %rd484, 2;
-	add.s64 	%rd486, %rd1, %rd485;
-	mul.f32 	%f1423, %f1627, %f301;
-	st.global.f32 	[%rd486], %f1423;
-	bra.uni 	$L__BB0_361;
-
-$L__BB0_89:
-	setp.ge.s32 	%p115, %r44, %r21;
-	@%p115 bra 	$L__BB0_106;
-
-	cvt.u32.u64 	%r272, %rd13;
-	setp.ge.s32 	%p116, %r272, %r22;
-	mul.wide.s32 	%rd91, %r44, %r26;
-	add.s64 	%rd36, %rd91, %rd25;
-	@%p116 bra 	$L__BB0_92;
-
-	add.s64 	%rd92, %rd36, %rd13;
-	shl.b64 	%rd93, %rd92, 2;
-	add.s64 	%rd94, %rd1, %rd93;
-	ld.global.f32 	%f1168, [%rd94];
-	mul.f32 	%f1169, %f1168, %f302;
-	fma.rn.f32 	%f1170, %f1603, %f301, %f1169;
-	st.global.f32 	[%rd94], %f1170;
+	setp.ge.s32 	%p283, %r8, %r22;
+	cvt.u32.u64 	%r622, %rd3;
+	add.s32 	%r621, %r648, 8;
+	add.s32 	%r620, %r621, %r622;
+	add.s32 	%r224, %r620, 2;
+	setp.ge.s32 	%p112, %r224, %r23;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p114, %p283, %p112;
+	mov.f32 	%f1617, %f1616;
+	@%p114 bra 	$L__BB0_90;
+
+	cvta.to.global.u64 	%rd529, %rd60;
+	add.s64 	%rd528, %rd529, %rd113;
+	ld.global.nc.f32 	%f1617, [%rd528+8];
+
+$L__BB0_90:
+	@%p104 bra 	$L__BB0_104;
+
+	cvta.to.global.u64 	%rd527, %rd60;
+	add.s64 	%rd526, %rd527, %rd113;
+	ld.global.nc.f32 	%f1616, [%rd526+12];
+	bra.uni 	$L__BB0_104;
+
+$L__BB0_93:
+	add.s32 	%r639, %r648, 8;
+	cvt.u32.u64 	%r225, %rd10;
+	setp.lt.s32 	%p116, %r225, %r22;
+	add.s32 	%r16, %r639, %r3;
+	mul.wide.s32 	%rd117, %r16, %r25;
+	add.s64 	%rd40, %rd32, %rd117;
+	shl.b64 	%rd119, %rd40, 2;
+	setp.lt.s32 	%p117, %r16, %r23;
+	and.pred  	%p8, %p116, %p117;
+	not.pred 	%p118, %p8;
+	@%p118 bra 	$L__BB0_95;
+
+	add.s64 	%rd121, %rd60, %rd119;
+	and.b64  	%rd122, %rd121, 15;
+	setp.eq.s64 	%p119, %rd122, 0;
+	@%p119 bra 	$L__BB0_103;
+
+$L__BB0_95:
+	cvt.u32.u64 	%r226, %rd4;
+	setp.ge.s32 	%p120, %r226, %r22;
+	setp.ge.s32 	%p121, %r16, %r23;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p122, %p121, %p120;
+	mov.f32 	%f1619, %f1618;
+	@%p122 bra 	$L__BB0_97;
+
+	cvta.to.global.u64 	%rd543, %rd60;
+	add.s64 	%rd542, %rd543, %rd119;
+	ld.global.nc.f32 	%f1619, [%rd542];
+
+$L__BB0_97:
+	cvt.u32.u64 	%r227, %rd7;
+	setp.ge.s32 	%p123, %r227, %r22;
+	or.pred  	%p125, %p121, %p123;
+	@%p125 bra 	$L__BB0_99;
+
+	cvta.to.global.u64 	%rd541, %rd60;
+	add.s64 	%rd540, %rd541, %rd119;
+	ld.global.nc.f32 	%f1618, [%rd540+4];
+
+$L__BB0_99:
+	cvt.u32.u64 	%r228, %rd9;
+	setp.ge.s32 	%p126, %r228, %r22;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p128, %p121, %p126;
+	mov.f32 	%f1617, %f1616;
+	@%p128 bra 	$L__BB0_101;
+
+	cvta.to.global.u64 	%rd539, %rd60;
+	add.s64 	%rd538, %rd539, %rd119;
+	ld.global.nc.f32 	%f1617, [%rd538+8];
+
+$L__BB0_101:
+	@%p118 bra 	$L__BB0_104;
+
+	cvta.to.global.u64 	%rd537, %rd60;
+	add.s64 	%rd536, %rd537, %rd119;
+	ld.global.nc.f32 	%f1616, [%rd536+12];
+	bra.uni 	$L__BB0_104;
 
 $L__BB0_92:
-	cvt.u32.u64 	%r279, %rd14;
-	setp.ge.s32 	%p117, %r279, %r22;
-	@%p117 bra 	$L__BB0_94;
+	cvta.to.global.u64 	%rd535, %rd60;
+	add.s64 	%rd534, %rd535, %rd113;
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd534];
+	bra.uni 	$L__BB0_104;
 
-	add.s64 	%rd95, %rd36, %rd13;
-	shl.b64 	%rd96, %rd95, 2;
-	add.s64 	%rd97, %rd1, %rd96;
-	ld.global.f32 	%f1171, [%rd97+4];
-	mul.f32 	%f1172, %f1171, %f302;
-	fma.rn.f32 	%f1173, %f1602, %f301, %f1172;
-	st.global.f32 	[%rd97+4], %f1173;
-
-$L__BB0_94:
-	cvt.u32.u64 	%r280, %rd15;
-	setp.ge.s32 	%p118, %r280, %r22;
-	@%p118 bra 	$L__BB0_96;
-
-	add.s64 	%rd98, %rd36, %rd13;
-	shl.b64 	%rd99, %rd98, 2;
-	add.s64 	%rd100, %rd1, %rd99;
-	ld.global.f32 	%f1174, [%rd100+8];
-	mul.f32 	%f1175, %f1174, %f302;
-	fma.rn.f32 	%f1176, %f1601, %f301, %f1175;
-	st.global.f32 	[%rd100+8], %f1176;
-
-$L__BB0_96:
-	cvt.u32.u64 	%r281, %rd17;
-	setp.ge.s32 	%p119, %r281, %r22;
-	@%p119 bra 	$L__BB0_98;
-
-	add.s64 	%rd101, %rd36, %rd13;
-	shl.b64 	%rd102, %rd101, 2;
-	add.s64 	%rd103, %rd1, %rd102;
-	ld.global.f32 	%f1177, [%rd103+12];
-	mul.f32 	%f1178, %f1177, %f302;
-	fma.rn.f32 	%f1179, %f1600, %f301, %f1178;
-	st.global.f32 	[%rd103+12], %f1179;
-
-$L__BB0_98:
-	cvt.u32.u64 	%r282, %rd18;
-	setp.ge.s32 	%p120, %r282, %r22;
-	@%p120 bra 	$L__BB0_100;
-
-	add.s64 	%rd104, %rd36, %rd13;
-	shl.b64 	%rd105, %rd104, 2;
-	add.s64 	%rd106, %rd1, %rd105;
-	ld.global.f32 	%f1180, [%rd106+256];
-	mul.f32 	%f1181, %f1180, %f302;
-	fma.rn.f32 	%f1182, %f1599, %f301, %f1181;
-	st.global.f32 	[%rd106+256], %f1182;
-
-$L__BB0_100:
-	cvt.u32.u64 	%r283, %rd20;
-	setp.ge.s32 	%p121, %r283, %r22;
-	@%p121 bra 	$L__BB0_102;
-
-	add.s64 	%rd107, %rd36, %rd13;
-	shl.b64 	%rd108, %rd107, 2;
-	add.s64 	%rd109, %rd1, %rd108;
-	ld.global.f32 	%f1183, [%rd109+260];
-	mul.f32 	%f1184, %f1183, %f302;
-	fma.rn.f32 	%f1185, %f1598, %f301, %f1184;
-	st.global.f32 	[%rd109+260], %f1185;
-
-$L__BB0_102:
-	cvt.u32.u64 	%r284, %rd21;
-	setp.ge.s32 	%p122, %r284, %r22;
-	@%p122 bra 	$L__BB0_104;
-
-	add.s64 	%rd110, %rd36, %rd13;
-	shl.b64 	%rd111, %rd110, 2;
-	add.s64 	%rd112, %rd1, %rd111;
-	ld.global.f32 	%f1186, [%rd112+264];
-	mul.f32 	%f1187, %f1186, %f302;
-	fma.rn.f32 	%f1188, %f1597, %f301, %f1187;
-	st.global.f32 	[%rd112+264], %f1188;
+$L__BB0_103:
+	cvta.to.global.u64 	%rd545, %rd60;
+	add.s64 	%rd544, %rd545, %rd119;
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd544];
 
 $L__BB0_104:
-	cvt.u32.u64 	%r285, %rd22;
-	setp.ge.s32 	%p123, %r285, %r22;
-	@%p123 bra 	$L__BB0_106;
+	mul.lo.s32 	%r229, %r649, 4224;
+	mov.u32 	%r230, _ZZ10kiln_sgemmE2As;
+	add.s32 	%r231, %r230, %r229;
+	add.s32 	%r233, %r231, %r232;
+	ld.shared.v4.f32 	{%f528, %f529, %f530, %f531}, [%r233];
+	ld.shared.v4.f32 	{%f536, %f537, %f538, %f539}, [%r233+256];
+	mov.u32 	%r234, _ZZ10kiln_sgemmE2Bs;
+	add.s32 	%r235, %r234, %r229;
+	shl.b32 	%r236, %r7, 2;
+	add.s32 	%r237, %r235, %r236;
+	ld.shared.v4.f32 	{%f544, %f545, %f546, %f547}, [%r237];
+	ld.shared.v4.f32 	{%f552, %f553, %f554, %f555}, [%r237+256];
+	fma.rn.f32 	%f560, %f528, %f544, %f1667;
+	fma.rn.f32 	%f561, %f528, %f545, %f1666;
+	fma.rn.f32 	%f562, %f528, %f546, %f1665;
+	fma.rn.f32 	%f563, %f528, %f547, %f1664;
+	fma.rn.f32 	%f564, %f528, %f552, %f1663;
+	fma.rn.f32 	%f565, %f528, %f553, %f1662;
+	fma.rn.f32 	%f566, %f528, %f554, %f1661;
+	fma.rn.f32 	%f567, %f528, %f555, %f1660;
+	fma.rn.f32 	%f568, %f529, %f544, %f1659;
+	fma.rn.f32 	%f569, %f529, %f545, %f1658;
+	fma.rn.f32 	%f570, %f529, %f546, %f1657;
+	fma.rn.f32 	%f571, %f529, %f547, %f1656;
+	fma.rn.f32 	%f572, %f529, %f552, %f1655;
+	fma.rn.f32 	%f573, %f529, %f553, %f1654;
+	fma.rn.f32 	%f574, %f529, %f554, %f1653;
+	fma.rn.f32 	%f575, %f529, %f555, %f1652;
+	fma.rn.f32 	%f576, %f530, %f544, %f1651;
+	fma.rn.f32 	%f577, %f530, %f545, %f1650;
+	fma.rn.f32 	%f578, %f530, %f546, %f1649;
+	fma.rn.f32 	%f579, %f530, %f547, %f1648;
+	fma.rn.f32 	%f580, %f530, %f552, %f1647;
+	fma.rn.f32 	%f581, %f530, %f553, %f1646;
+	fma.rn.f32 	%f582, %f530, %f554, %f1645;
+	fma.rn.f32 	%f583, %f530, %f555, %f1644;
+	fma.rn.f32 	%f584, %f531, %f544, %f1643;
+	fma.rn.f32 	%f585, %f531, %f545, %f1642;
+	fma.rn.f32 	%f586, %f531, %f546, %f1641;
+	fma.rn.f32 	%f587, %f531, %f547, %f1640;
+	fma.rn.f32 	%f588, %f531, %f552, %f1639;
+	fma.rn.f32 	%f589, %f531, %f553, %f1638;
+	fma.rn.f32 	%f590, %f531, %f554, %f1637;
+	fma.rn.f32 	%f591, %f531, %f555, %f1636;
+	fma.rn.f32 	%f592, %f536, %f544, %f1635;
+	fma.rn.f32 	%f593, %f536, %f545, %f1634;
+	fma.rn.f32 	%f594, %f536, %f546, %f1633;
+	fma.rn.f32 	%f595, %f536, %f547, %f1632;
+	fma.rn.f32 	%f596, %f536, %f552, %f1631;
+	fma.rn.f32 	%f597, %f536, %f553, %f1630;
+	fma.rn.f32 	%f598, %f536, %f554, %f1629;
+	fma.rn.f32 	%f599, %f536, %f555, %f1628;
+	fma.rn.f32 	%f600, %f537, %f544, %f1627;
+	fma.rn.f32 	%f601, %f537, %f545, %f1626;
+	fma.rn.f32 	%f602, %f537, %f546, %f1625;
+	fma.rn.f32 	%f603, %f537, %f547, %f1624;
+	fma.rn.f32 	%f604, %f537, %f552, %f1623;
+	fma.rn.f32 	%f605, %f537, %f553, %f1622;
+	fma.rn.f32 	%f606, %f537, %f554, %f1621;
+	fma.rn.f32 	%f607, %f537, %f555, %f1620;
+	fma.rn.f32 	%f608, %f538, %f544, %f1676;
+	fma.rn.f32 	%f609, %f538, %f545, %f1677;
+	fma.rn.f32 	%f610, %f538, %f546, %f1678;
+	fma.rn.f32 	%f611, %f538, %f547, %f1679;
+	fma.rn.f32 	%f612, %f538, %f552, %f1680;
+	fma.rn.f32 	%f613, %f538, %f553, %f1681;
+	fma.rn.f32 	%f614, %f538, %f554, %f1682;
+	fma.rn.f32 	%f615, %f538, %f555, %f1683;
+	fma.rn.f32 	%f616, %f539, %f544, %f1684;
+	fma.rn.f32 	%f617, %f539, %f545, %f1685;
+	fma.rn.f32 	%f618, %f539, %f546, %f1686;
+	fma.rn.f32 	%f619, %f539, %f547, %f1687;
+	fma.rn.f32 	%f620, %f539, %f552, %f1688;
+	fma.rn.f32 	%f621, %f539, %f553, %f1689;
+	fma.rn.f32 	%f622, %f539, %f554, %f1690;
+	fma.rn.f32 	%f623, %f539, %f555, %f1691;
+	ld.shared.v4.f32 	{%f624, %f625, %f626, %f627}, [%r233+528];
+	ld.shared.v4.f32 	{%f632, %f633, %f634, %f635}, [%r233+784];
+	ld.shared.v4.f32 	{%f640, %f641, %f642, %f643}, [%r237+528];
+	ld.shared.v4.f32 	{%f648, %f649, %f650, %f651}, [%r237+784];
+	fma.rn.f32 	%f656, %f624, %f640, %f560;
+	fma.rn.f32 	%f657, %f624, %f641, %f561;
+	fma.rn.f32 	%f658, %f624, %f642, %f562;
+	fma.rn.f32 	%f659, %f624, %f643, %f563;
+	fma.rn.f32 	%f660, %f624, %f648, %f564;
+	fma.rn.f32 	%f661, %f624, %f649, %f565;
+	fma.rn.f32 	%f662, %f624, %f650, %f566;
+	fma.rn.f32 	%f663, %f624, %f651, %f567;
+	fma.rn.f32 	%f664, %f625, %f640, %f568;
+	fma.rn.f32 	%f665, %f625, %f641, %f569;
+	fma.rn.f32 	%f666, %f625, %f642, %f570;
+	fma.rn.f32 	%f667, %f625, %f643, %f571;
+	fma.rn.f32 	%f668, %f625, %f648, %f572;
+	fma.rn.f32 	%f669, %f625, %f649, %f573;
+	fma.rn.f32 	%f670, %f625, %f650, %f574;
+	fma.rn.f32 	%f671, %f625, %f651, %f575;
+	fma.rn.f32 	%f672, %f626, %f640, %f576;
+	fma.rn.f32 	%f673, %f626, %f641, %f577;
+	fma.rn.f32 	%f674, %f626, %f642, %f578;
+	fma.rn.f32 	%f675, %f626, %f643, %f579;
+	fma.rn.f32 	%f676, %f626, %f648, %f580;
+	fma.rn.f32 	%f677, %f626, %f649, %f581;
+	fma.rn.f32 	%f678, %f626, %f650, %f582;
+	fma.rn.f32 	%f679, %f626, %f651, %f583;
+	fma.rn.f32 	%f680, %f627, %f640, %f584;
+	fma.rn.f32 	%f681, %f627, %f641, %f585;
+	fma.rn.f32 	%f682, %f627, %f642, %f586;
+	fma.rn.f32 	%f683, %f627, %f643, %f587;
+	fma.rn.f32 	%f684, %f627, %f648, %f588;
+	fma.rn.f32 	%f685, %f627, %f649, %f589;
+	fma.rn.f32 	%f686, %f627, %f650, %f590;
+	fma.rn.f32 	%f687, %f627, %f651, %f591;
+	fma.rn.f32 	%f688, %f632, %f640, %f592;
+	fma.rn.f32 	%f689, %f632, %f641, %f593;
+	fma.rn.f32 	%f690, %f632, %f642, %f594;
+	fma.rn.f32 	%f691, %f632, %f643, %f595;
+	fma.rn.f32 	%f692, %f632, %f648, %f596;
+	fma.rn.f32 	%f693, %f632, %f649, %f597;
+	fma.rn.f32 	%f694, %f632, %f650, %f598;
+	fma.rn.f32 	%f695, %f632, %f651, %f599;
+	fma.rn.f32 	%f696, %f633, %f640, %f600;
+	fma.rn.f32 	%f697, %f633, %f641, %f601;
+	fma.rn.f32 	%f698, %f633, %f642, %f602;
+	fma.rn.f32 	%f699, %f633, %f643, %f603;
+	fma.rn.f32 	%f700, %f633, %f648, %f604;
+	fma.rn.f32 	%f701, %f633, %f649, %f605;
+	fma.rn.f32 	%f702, %f633, %f650, %f606;
+	fma.rn.f32 	%f703, %f633, %f651, %f607;
+	fma.rn.f32 	%f704, %f634, %f640, %f608;
+	fma.rn.f32 	%f705, %f634, %f641, %f609;
+	fma.rn.f32 	%f706, %f634, %f642, %f610;
+	fma.rn.f32 	%f707, %f634, %f643, %f611;
+	fma.rn.f32 	%f708, %f634, %f648, %f612;
+	fma.rn.f32 	%f709, %f634, %f649, %f613;
+	fma.rn.f32 	%f710, %f634, %f650, %f614;
+	fma.rn.f32 	%f711, %f634, %f651, %f615;
+	fma.rn.f32 	%f712, %f635, %f640, %f616;
+	fma.rn.f32 	%f713, %f635, %f641, %f617;
+	fma.rn.f32 	%f714, %f635, %f642, %f618;
+	fma.rn.f32 	%f715, %f635, %f643, %f619;
+	fma.rn.f32 	%f716, %f635, %f648, %f620;
+	fma.rn.f32 	%f717, %f635, %f649, %f621;
+	fma.rn.f32 	%f718, %f635, %f650, %f622;
+	fma.rn.f32 	%f719, %f635, %f651, %f623;
+	ld.shared.v4.f32 	{%f720, %f721, %f722, %f723}, [%r233+1056];
+	ld.shared.v4.f32 	{%f728, %f729, %f730, %f731}, [%r233+1312];
+	ld.shared.v4.f32 	{%f736, %f737, %f738, %f739}, [%r237+1056];
+	ld.shared.v4.f32 	{%f744, %f745, %f746, %f747}, [%r237+1312];
+	fma.rn.f32 	%f752, %f720, %f736, %f656;
+	fma.rn.f32 	%f753, %f720, %f737, %f657;
+	fma.rn.f32 	%f754, %f720, %f738, %f658;
+	fma.rn.f32 	%f755, %f720, %f739, %f659;
+	fma.rn.f32 	%f756, %f720, %f744, %f660;
+	fma.rn.f32 	%f757, %f720, %f745, %f661;
+	fma.rn.f32 	%f758, %f720, %f746, %f662;
+	fma.rn.f32 	%f759, %f720, %f747, %f663;
+	fma.rn.f32 	%f760, %f721, %f736, %f664;
+	fma.rn.f32 	%f761, %f721, %f737, %f665;
+	fma.rn.f32 	%f762, %f721, %f738, %f666;
+	fma.rn.f32 	%f763, %f721, %f739, %f667;
+	fma.rn.f32 	%f764, %f721, %f744, %f668;
+	fma.rn.f32 	%f765, %f721, %f745, %f669;
+	fma.rn.f32 	%f766, %f721, %f746, %f670;
+	fma.rn.f32 	%f767, %f721, %f747, %f671;
+	fma.rn.f32 	%f768, %f722, %f736, %f672;
+	fma.rn.f32 	%f769, %f722, %f737, %f673;
+	fma.rn.f32 	%f770, %f722, %f738, %f674;
+	fma.rn.f32 	%f771, %f722, %f739, %f675;
+	fma.rn.f32 	%f772, %f722, %f744, %f676;
+	fma.rn.f32 	%f773, %f722, %f745, %f677;
+	fma.rn.f32 	%f774, %f722, %f746, %f678;
+	fma.rn.f32 	%f775, %f722, %f747, %f679;
+	fma.rn.f32 	%f776, %f723, %f736, %f680;
+	fma.rn.f32 	%f777, %f723, %f737, %f681;
+	fma.rn.f32 	%f778, %f723, %f738, %f682;
+	fma.rn.f32 	%f779, %f723, %f739, %f683;
+	fma.rn.f32 	%f780, %f723, %f744, %f684;
+	fma.rn.f32 	%f781, %f723, %f745, %f685;
+	fma.rn.f32 	%f782, %f723, %f746, %f686;
+	fma.rn.f32 	%f783, %f723, %f747, %f687;
+	fma.rn.f32 	%f784, %f728, %f736, %f688;
+	fma.rn.f32 	%f785, %f728, %f737, %f689;
+	fma.rn.f32 	%f786, %f728, %f738, %f690;
+	fma.rn.f32 	%f787, %f728, %f739, %f691;
+	fma.rn.f32 	%f788, %f728, %f744, %f692;
+	fma.rn.f32 	%f789, %f728, %f745, %f693;
+	fma.rn.f32 	%f790, %f728, %f746, %f694;
+	fma.rn.f32 	%f791, %f728, %f747, %f695;
+	fma.rn.f32 	%f792, %f729, %f736, %f696;
+	fma.rn.f32 	%f793, %f729, %f737, %f697;
+	fma.rn.f32 	%f794, %f729, %f738, %f698;
+	fma.rn.f32 	%f795, %f729, %f739, %f699;
+	fma.rn.f32 	%f796, %f729, %f744, %f700;
+	fma.rn.f32 	%f797, %f729, %f745, %f701;
+	fma.rn.f32 	%f798, %f729, %f746, %f702;
+	fma.rn.f32 	%f799, %f729, %f747, %f703;
+	fma.rn.f32 	%f800, %f730, %f736, %f704;
+	fma.rn.f32 	%f801, %f730, %f737, %f705;
+	fma.rn.f32 	%f802, %f730, %f738, %f706;
+	fma.rn.f32 	%f803, %f730, %f739, %f707;
+	fma.rn.f32 	%f804, %f730, %f744, %f708;
+	fma.rn.f32 	%f805, %f730, %f745, %f709;
+	fma.rn.f32 	%f806, %f730, %f746, %f710;
+	fma.rn.f32 	%f807, %f730, %f747, %f711;
+	fma.rn.f32 	%f808, %f731, %f736, %f712;
+	fma.rn.f32 	%f809, %f731, %f737, %f713;
+	fma.rn.f32 	%f810, %f731, %f738, %f714;
+	fma.rn.f32 	%f811, %f731, %f739, %f715;
+	fma.rn.f32 	%f812, %f731, %f744, %f716;
+	fma.rn.f32 	%f813, %f731, %f745, %f717;
+	fma.rn.f32 	%f814, %f731, %f746, %f718;
+	fma.rn.f32 	%f815, %f731, %f747, %f719;
+	ld.shared.v4.f32 	{%f816, %f817, %f818, %f819}, [%r233+1584];
+	ld.shared.v4.f32 	{%f824, %f825, %f826, %f827}, [%r233+1840];
+	ld.shared.v4.f32 	{%f832, %f833, %f834, %f835}, [%r237+1584];
+	ld.shared.v4.f32 	{%f840, %f841, %f842, %f843}, [%r237+1840];
+	fma.rn.f32 	%f848, %f816, %f832, %f752;
+	fma.rn.f32 	%f849, %f816, %f833, %f753;
+	fma.rn.f32 	%f850, %f816, %f834, %f754;
+	fma.rn.f32 	%f851, %f816, %f835, %f755;
+	fma.rn.f32 	%f852, %f816, %f840, %f756;
+	fma.rn.f32 	%f853, %f816, %f841, %f757;
+	fma.rn.f32 	%f854, %f816, %f842, %f758;
+	fma.rn.f32 	%f855, %f816, %f843, %f759;
+	fma.rn.f32 	%f856, %f817, %f832, %f760;
+	fma.rn.f32 	%f857, %f817, %f833, %f761;
+	fma.rn.f32 	%f858, %f817, %f834, %f762;
+	fma.rn.f32 	%f859, %f817, %f835, %f763;
+	fma.rn.f32 	%f860, %f817, %f840, %f764;
+	fma.rn.f32 	%f861, %f817, %f841, %f765;
+	fma.rn.f32 	%f862, %f817, %f842, %f766;
+	fma.rn.f32 	%f863, %f817, %f843, %f767;
+	fma.rn.f32 	%f864, %f818, %f832, %f768;
+	fma.rn.f32 	%f865, %f818, %f833, %f769;
+	fma.rn.f32 	%f866, %f818, %f834, %f770;
+	fma.rn.f32 	%f867, %f818, %f835, %f771;
+	fma.rn.f32 	%f868, %f818, %f840, %f772;
+	fma.rn.f32 	%f869, %f818, %f841, %f773;
+	fma.rn.f32 	%f870, %f818, %f842, %f774;
+	fma.rn.f32 	%f871, %f818, %f843, %f775;
+	fma.rn.f32 	%f872, %f819, %f832, %f776;
+	fma.rn.f32 	%f873, %f819, %f833, %f777;
+	fma.rn.f32 	%f874, %f819, %f834, %f778;
+	fma.rn.f32 	%f875, %f819, %f835, %f779;
+	fma.rn.f32 	%f876, %f819, %f840, %f780;
+	fma.rn.f32 	%f877, %f819, %f841, %f781;
+	fma.rn.f32 	%f878, %f819, %f842, %f782;
+	fma.rn.f32 	%f879, %f819, %f843, %f783;
+	fma.rn.f32 	%f880, %f824, %f832, %f784;
+	fma.rn.f32 	%f881, %f824, %f833, %f785;
+	fma.rn.f32 	%f882, %f824, %f834, %f786;
+	fma.rn.f32 	%f883, %f824, %f835, %f787;
+	fma.rn.f32 	%f884, %f824, %f840, %f788;
+	fma.rn.f32 	%f885, %f824, %f841, %f789;
+	fma.rn.f32 	%f886, %f824, %f842, %f790;
+	fma.rn.f32 	%f887, %f824, %f843, %f791;
+	fma.rn.f32 	%f888, %f825, %f832, %f792;
+	fma.rn.f32 	%f889, %f825, %f833, %f793;
+	fma.rn.f32 	%f890, %f825, %f834, %f794;
+	fma.rn.f32 	%f891, %f825, %f835, %f795;
+	fma.rn.f32 	%f892, %f825, %f840, %f796;
+	fma.rn.f32 	%f893, %f825, %f841, %f797;
+	fma.rn.f32 	%f894, %f825, %f842, %f798;
+	fma.rn.f32 	%f895, %f825, %f843, %f799;
+	fma.rn.f32 	%f896, %f826, %f832, %f800;
+	fma.rn.f32 	%f897, %f826, %f833, %f801;
+	fma.rn.f32 	%f898, %f826, %f834, %f802;
+	fma.rn.f32 	%f899, %f826, %f835, %f803;
+	fma.rn.f32 	%f900, %f826, %f840, %f804;
+	fma.rn.f32 	%f901, %f826, %f841, %f805;
+	fma.rn.f32 	%f902, %f826, %f842, %f806;
+	fma.rn.f32 	%f903, %f826, %f843, %f807;
+	fma.rn.f32 	%f904, %f827, %f832, %f808;
+	fma.rn.f32 	%f905, %f827, %f833, %f809;
+	fma.rn.f32 	%f906, %f827, %f834, %f810;
+	fma.rn.f32 	%f907, %f827, %f835, %f811;
+	fma.rn.f32 	%f908, %f827, %f840, %f812;
+	fma.rn.f32 	%f909, %f827, %f841, %f813;
+	fma.rn.f32 	%f910, %f827, %f842, %f814;
+	fma.rn.f32 	%f911, %f827, %f843, %f815;
+	ld.shared.v4.f32 	{%f912, %f913, %f914, %f915}, [%r233+2112];
+	ld.shared.v4.f32 	{%f920, %f921, %f922, %f923}, [%r233+2368];
+	ld.shared.v4.f32 	{%f928, %f929, %f930, %f931}, [%r237+2112];
+	ld.shared.v4.f32 	{%f936, %f937, %f938, %f939}, [%r237+2368];
+	fma.rn.f32 	%f944, %f912, %f928, %f848;
+	fma.rn.f32 	%f945, %f912, %f929, %f849;
+	fma.rn.f32 	%f946, %f912, %f930, %f850;
+	fma.rn.f32 	%f947, %f912, %f931, %f851;
+	fma.rn.f32 	%f948, %f912, %f936, %f852;
+	fma.rn.f32 	%f949, %f912, %f937, %f853;
+	fma.rn.f32 	%f950, %f912, %f938, %f854;
+	fma.rn.f32 	%f951, %f912, %f939, %f855;
+	fma.rn.f32 	%f952, %f913, %f928, %f856;
+	fma.rn.f32 	%f953, %f913, %f929, %f857;
+	fma.rn.f32 	%f954, %f913, %f930, %f858;
+	fma.rn.f32 	%f955, %f913, %f931, %f859;
+	fma.rn.f32 	%f956, %f913, %f936, %f860;
+	fma.rn.f32 	%f957, %f913, %f937, %f861;
+	fma.rn.f32 	%f958, %f913, %f938, %f862;
+	fma.rn.f32 	%f959, %f913, %f939, %f863;
+	fma.rn.f32 	%f960, %f914, %f928, %f864;
+	fma.rn.f32 	%f961, %f914, %f929, %f865;
+	fma.rn.f32 	%f962, %f914, %f930, %f866;
+	fma.rn.f32 	%f963, %f914, %f931, %f867;
+	fma.rn.f32 	%f964, %f914, %f936, %f868;
+	fma.rn.f32 	%f965, %f914, %f937, %f869;
+	fma.rn.f32 	%f966, %f914, %f938, %f870;
+	fma.rn.f32 	%f967, %f914, %f939, %f871;
+	fma.rn.f32 	%f968, %f915, %f928, %f872;
+	fma.rn.f32 	%f969, %f915, %f929, %f873;
+	fma.rn.f32 	%f970, %f915, %f930, %f874;
+	fma.rn.f32 	%f971, %f915, %f931, %f875;
+	fma.rn.f32 	%f972, %f915, %f936, %f876;
+	fma.rn.f32 	%f973, %f915, %f937, %f877;
+	fma.rn.f32 	%f974, %f915, %f938, %f878;
+	fma.rn.f32 	%f975, %f915, %f939, %f879;
+	fma.rn.f32 	%f976, %f920, %f928, %f880;
+	fma.rn.f32 	%f977, %f920, %f929, %f881;
+	fma.rn.f32 	%f978, %f920, %f930, %f882;
+	fma.rn.f32 	%f979, %f920, %f931, %f883;
+	fma.rn.f32 	%f980, %f920, %f936, %f884;
+	fma.rn.f32 	%f981, %f920, %f937, %f885;
+	fma.rn.f32 	%f982, %f920, %f938, %f886;
+	fma.rn.f32 	%f983, %f920, %f939, %f887;
+	fma.rn.f32 	%f984, %f921, %f928, %f888;
+	fma.rn.f32 	%f985, %f921, %f929, %f889;
+	fma.rn.f32 	%f986, %f921, %f930, %f890;
+	fma.rn.f32 	%f987, %f921, %f931, %f891;
+	fma.rn.f32 	%f988, %f921, %f936, %f892;
+	fma.rn.f32 	%f989, %f921, %f937, %f893;
+	fma.rn.f32 	%f990, %f921, %f938, %f894;
+	fma.rn.f32 	%f991, %f921, %f939, %f895;
+	fma.rn.f32 	%f992, %f922, %f928, %f896;
+	fma.rn.f32 	%f993, %f922, %f929, %f897;
+	fma.rn.f32 	%f994, %f922, %f930, %f898;
+	fma.rn.f32 	%f995, %f922, %f931, %f899;
+	fma.rn.f32 	%f996, %f922, %f936, %f900;
+	fma.rn.f32 	%f997, %f922, %f937, %f901;
+	fma.rn.f32 	%f998, %f922, %f938, %f902;
+	fma.rn.f32 	%f999, %f922, %f939, %f903;
+	fma.rn.f32 	%f1000, %f923, %f928, %f904;
+	fma.rn.f32 	%f1001, %f923, %f929, %f905;
+	fma.rn.f32 	%f1002, %f923, %f930, %f906;
+	fma.rn.f32 	%f1003, %f923, %f931, %f907;
+	fma.rn.f32 	%f1004, %f923, %f936, %f908;
+	fma.rn.f32 	%f1005, %f923, %f937, %f909;
+	fma.rn.f32 	%f1006, %f923, %f938, %f910;
+	fma.rn.f32 	%f1007, %f923, %f939, %f911;
+	ld.shared.v4.f32 	{%f1008, %f1009, %f1010, %f1011}, [%r233+2640];
+	ld.shared.v4.f32 	{%f1016, %f1017, %f1018, %f1019}, [%r233+2896];
+	ld.shared.v4.f32 	{%f1024, %f1025, %f1026, %f1027}, [%r237+2640];
+	ld.shared.v4.f32 	{%f1032, %f1033, %f1034, %f1035}, [%r237+2896];
+	fma.rn.f32 	%f1040, %f1008, %f1024, %f944;
+	fma.rn.f32 	%f1041, %f1008, %f1025, %f945;
+	fma.rn.f32 	%f1042, %f1008, %f1026, %f946;
+	fma.rn.f32 	%f1043, %f1008, %f1027, %f947;
+	fma.rn.f32 	%f1044, %f1008, %f1032, %f948;
+	fma.rn.f32 	%f1045, %f1008, %f1033, %f949;
+	fma.rn.f32 	%f1046, %f1008, %f1034, %f950;
+	fma.rn.f32 	%f1047, %f1008, %f1035, %f951;
+	fma.rn.f32 	%f1048, %f1009, %f1024, %f952;
+	fma.rn.f32 	%f1049, %f1009, %f1025, %f953;
+	fma.rn.f32 	%f1050, %f1009, %f1026, %f954;
+	fma.rn.f32 	%f1051, %f1009, %f1027, %f955;
+	fma.rn.f32 	%f1052, %f1009, %f1032, %f956;
+	fma.rn.f32 	%f1053, %f1009, %f1033, %f957;
+	fma.rn.f32 	%f1054, %f1009, %f1034, %f958;
+	fma.rn.f32 	%f1055, %f1009, %f1035, %f959;
+	fma.rn.f32 	%f1056, %f1010, %f1024, %f960;
+	fma.rn.f32 	%f1057, %f1010, %f1025, %f961;
+	fma.rn.f32 	%f1058, %f1010, %f1026, %f962;
+	fma.rn.f32 	%f1059, %f1010, %f1027, %f963;
+	fma.rn.f32 	%f1060, %f1010, %f1032, %f964;
+	fma.rn.f32 	%f1061, %f1010, %f1033, %f965;
+	fma.rn.f32 	%f1062, %f1010, %f1034, %f966;
+	fma.rn.f32 	%f1063, %f1010, %f1035, %f967;
+	fma.rn.f32 	%f1064, %f1011, %f1024, %f968;
+	fma.rn.f32 	%f1065, %f1011, %f1025, %f969;
+	fma.rn.f32 	%f1066, %f1011, %f1026, %f970;
+	fma.rn.f32 	%f1067, %f1011, %f1027, %f971;
+	fma.rn.f32 	%f1068, %f1011, %f1032, %f972;
+	fma.rn.f32 	%f1069, %f1011, %f1033, %f973;
+	fma.rn.f32 	%f1070, %f1011, %f1034, %f974;
+	fma.rn.f32 	%f1071, %f1011, %f1035, %f975;
+	fma.rn.f32 	%f1072, %f1016, %f1024, %f976;
+	fma.rn.f32 	%f1073, %f1016, %f1025, %f977;
+	fma.rn.f32 	%f1074, %f1016, %f1026, %f978;
+	fma.rn.f32 	%f1075, %f1016, %f1027, %f979;
+	fma.rn.f32 	%f1076, %f1016, %f1032, %f980;
+	fma.rn.f32 	%f1077, %f1016, %f1033, %f981;
+	fma.rn.f32 	%f1078, %f1016, %f1034, %f982;
+	fma.rn.f32 	%f1079, %f1016, %f1035, %f983;
+	fma.rn.f32 	%f1080, %f1017, %f1024, %f984;
+	fma.rn.f32 	%f1081, %f1017, %f1025, %f985;
+	fma.rn.f32 	%f1082, %f1017, %f1026, %f986;
+	fma.rn.f32 	%f1083, %f1017, %f1027, %f987;
+	fma.rn.f32 	%f1084, %f1017, %f1032, %f988;
+	fma.rn.f32 	%f1085, %f1017, %f1033, %f989;
+	fma.rn.f32 	%f1086, %f1017, %f1034, %f990;
+	fma.rn.f32 	%f1087, %f1017, %f1035, %f991;
+	fma.rn.f32 	%f1088, %f1018, %f1024, %f992;
+	fma.rn.f32 	%f1089, %f1018, %f1025, %f993;
+	fma.rn.f32 	%f1090, %f1018, %f1026, %f994;
+	fma.rn.f32 	%f1091, %f1018, %f1027, %f995;
+	fma.rn.f32 	%f1092, %f1018, %f1032, %f996;
+	fma.rn.f32 	%f1093, %f1018, %f1033, %f997;
+	fma.rn.f32 	%f1094, %f1018, %f1034, %f998;
+	fma.rn.f32 	%f1095, %f1018, %f1035, %f999;
+	fma.rn.f32 	%f1096, %f1019, %f1024, %f1000;
+	fma.rn.f32 	%f1097, %f1019, %f1025, %f1001;
+	fma.rn.f32 	%f1098, %f1019, %f1026, %f1002;
+	fma.rn.f32 	%f1099, %f1019, %f1027, %f1003;
+	fma.rn.f32 	%f1100, %f1019, %f1032, %f1004;
+	fma.rn.f32 	%f1101, %f1019, %f1033, %f1005;
+	fma.rn.f32 	%f1102, %f1019, %f1034, %f1006;
+	fma.rn.f32 	%f1103, %f1019, %f1035, %f1007;
+	ld.shared.v4.f32 	{%f1104, %f1105, %f1106, %f1107}, [%r233+3168];
+	ld.shared.v4.f32 	{%f1112, %f1113, %f1114, %f1115}, [%r233+3424];
+	ld.shared.v4.f32 	{%f1120, %f1121, %f1122, %f1123}, [%r237+3168];
+	ld.shared.v4.f32 	{%f1128, %f1129, %f1130, %f1131}, [%r237+3424];
+	fma.rn.f32 	%f1136, %f1104, %f1120, %f1040;
+	fma.rn.f32 	%f1137, %f1104, %f1121, %f1041;
+	fma.rn.f32 	%f1138, %f1104, %f1122, %f1042;
+	fma.rn.f32 	%f1139, %f1104, %f1123, %f1043;
+	fma.rn.f32 	%f1140, %f1104, %f1128, %f1044;
+	fma.rn.f32 	%f1141, %f1104, %f1129, %f1045;
+	fma.rn.f32 	%f1142, %f1104, %f1130, %f1046;
+	fma.rn.f32 	%f1143, %f1104, %f1131, %f1047;
+	fma.rn.f32 	%f1144, %f1105, %f1120, %f1048;
+	fma.rn.f32 	%f1145, %f1105, %f1121, %f1049;
+	fma.rn.f32 	%f1146, %f1105, %f1122, %f1050;
+	fma.rn.f32 	%f1147, %f1105, %f1123, %f1051;
+	fma.rn.f32 	%f1148, %f1105, %f1128, %f1052;
+	fma.rn.f32 	%f1149, %f1105, %f1129, %f1053;
+	fma.rn.f32 	%f1150, %f1105, %f1130, %f1054;
+	fma.rn.f32 	%f1151, %f1105, %f1131, %f1055;
+	fma.rn.f32 	%f1152, %f1106, %f1120, %f1056;
+	fma.rn.f32 	%f1153, %f1106, %f1121, %f1057;
+	fma.rn.f32 	%f1154, %f1106, %f1122, %f1058;
+	fma.rn.f32 	%f1155, %f1106, %f1123, %f1059;
+	fma.rn.f32 	%f1156, %f1106, %f1128, %f1060;
+	fma.rn.f32 	%f1157, %f1106, %f1129, %f1061;
+	fma.rn.f32 	%f1158, %f1106, %f1130, %f1062;
+	fma.rn.f32 	%f1159, %f1106, %f1131, %f1063;
+	fma.rn.f32 	%f1160, %f1107, %f1120, %f1064;
+	fma.rn.f32 	%f1161, %f1107, %f1121, %f1065;
+	fma.rn.f32 	%f1162, %f1107, %f1122, %f1066;
+	fma.rn.f32 	%f1163, %f1107, %f1123, %f1067;
+	fma.rn.f32 	%f1164, %f1107, %f1128, %f1068;
+	fma.rn.f32 	%f1165, %f1107, %f1129, %f1069;
+	fma.rn.f32 	%f1166, %f1107, %f1130, %f1070;
+	fma.rn.f32 	%f1167, %f1107, %f1131, %f1071;
+	fma.rn.f32 	%f1168, %f1112, %f1120, %f1072;
+	fma.rn.f32 	%f1169, %f1112, %f1121, %f1073;
+	fma.rn.f32 	%f1170, %f1112, %f1122, %f1074;
+	fma.rn.f32 	%f1171, %f1112, %f1123, %f1075;
+	fma.rn.f32 	%f1172, %f1112, %f1128, %f1076;
+	fma.rn.f32 	%f1173, %f1112, %f1129, %f1077;
+	fma.rn.f32 	%f1174, %f1112, %f1130, %f1078;
+	fma.rn.f32 	%f1175, %f1112, %f1131, %f1079;
+	fma.rn.f32 	%f1176, %f1113, %f1120, %f1080;
+	fma.rn.f32 	%f1177, %f1113, %f1121, %f1081;
+	fma.rn.f32 	%f1178, %f1113, %f1122, %f1082;
+	fma.rn.f32 	%f1179, %f1113, %f1123, %f1083;
+	fma.rn.f32 	%f1180, %f1113, %f1128, %f1084;
+	fma.rn.f32 	%f1181, %f1113, %f1129, %f1085;
+	fma.rn.f32 	%f1182, %f1113, %f1130, %f1086;
+	fma.rn.f32 	%f1183, %f1113, %f1131, %f1087;
+	fma.rn.f32 	%f1184, %f1114, %f1120, %f1088;
+	fma.rn.f32 	%f1185, %f1114, %f1121, %f1089;
+	fma.rn.f32 	%f1186, %f1114, %f1122, %f1090;
+	fma.rn.f32 	%f1187, %f1114, %f1123, %f1091;
+	fma.rn.f32 	%f1188, %f1114, %f1128, %f1092;
+	fma.rn.f32 	%f1189, %f1114, %f1129, %f1093;
+	fma.rn.f32 	%f1190, %f1114, %f1130, %f1094;
+	fma.rn.f32 	%f1191, %f1114, %f1131, %f1095;
+	fma.rn.f32 	%f1192, %f1115, %f1120, %f1096;
+	fma.rn.f32 	%f1193, %f1115, %f1121, %f1097;
+	fma.rn.f32 	%f1194, %f1115, %f1122, %f1098;
+	fma.rn.f32 	%f1195, %f1115, %f1123, %f1099;
+	fma.rn.f32 	%f1196, %f1115, %f1128, %f1100;
+	fma.rn.f32 	%f1197, %f1115, %f1129, %f1101;
+	fma.rn.f32 	%f1198, %f1115, %f1130, %f1102;
+	fma.rn.f32 	%f1199, %f1115, %f1131, %f1103;
+	ld.shared.v4.f32 	{%f1200, %f1201, %f1202, %f1203}, [%r233+3696];
+	ld.shared.v4.f32 	{%f1208, %f1209, %f1210, %f1211}, [%r233+3952];
+	ld.shared.v4.f32 	{%f1216, %f1217, %f1218, %f1219}, [%r237+3696];
+	ld.shared.v4.f32 	{%f1224, %f1225, %f1226, %f1227}, [%r237+3952];
+	fma.rn.f32 	%f1667, %f1200, %f1216, %f1136;
+	fma.rn.f32 	%f1666, %f1200, %f1217, %f1137;
+	fma.rn.f32 	%f1665, %f1200, %f1218, %f1138;
+	fma.rn.f32 	%f1664, %f1200, %f1219, %f1139;
+	fma.rn.f32 	%f1663, %f1200, %f1224, %f1140;
+	fma.rn.f32 	%f1662, %f1200, %f1225, %f1141;
+	fma.rn.f32 	%f1661, %f1200, %f1226, %f1142;
+	fma.rn.f32 	%f1660, %f1200, %f1227, %f1143;
+	fma.rn.f32 	%f1659, %f1201, %f1216, %f1144;
+	fma.rn.f32 	%f1658, %f1201, %f1217, %f1145;
+	fma.rn.f32 	%f1657, %f1201, %f1218, %f1146;
+	fma.rn.f32 	%f1656, %f1201, %f1219, %f1147;
+	fma.rn.f32 	%f1655, %f1201, %f1224, %f1148;
+	fma.rn.f32 	%f1654, %f1201, %f1225, %f1149;
+	fma.rn.f32 	%f1653, %f1201, %f1226, %f1150;
+	fma.rn.f32 	%f1652, %f1201, %f1227, %f1151;
+	fma.rn.f32 	%f1651, %f1202, %f1216, %f1152;
+	fma.rn.f32 	%f1650, %f1202, %f1217, %f1153;
+	fma.rn.f32 	%f1649, %f1202, %f1218, %f1154;
+	fma.rn.f32 	%f1648, %f1202, %f1219, %f1155;
+	fma.rn.f32 	%f1647, %f1202, %f1224, %f1156;
+	fma.rn.f32 	%f1646, %f1202, %f1225, %f1157;
+	fma.rn.f32 	%f1645, %f1202, %f1226, %f1158;
+	fma.rn.f32 	%f1644, %f1202, %f1227, %f1159;
+	fma.rn.f32 	%f1643, %f1203, %f1216, %f1160;
+	fma.rn.f32 	%f1642, %f1203, %f1217, %f1161;
+	fma.rn.f32 	%f1641, %f1203, %f1218, %f1162;
+	fma.rn.f32 	%f1640, %f1203, %f1219, %f1163;
+	fma.rn.f32 	%f1639, %f1203, %f1224, %f1164;
+	fma.rn.f32 	%f1638, %f1203, %f1225, %f1165;
+	fma.rn.f32 	%f1637, %f1203, %f1226, %f1166;
+	fma.rn.f32 	%f1636, %f1203, %f1227, %f1167;
+	fma.rn.f32 	%f1635, %f1208, %f1216, %f1168;
+	fma.rn.f32 	%f1634, %f1208, %f1217, %f1169;
+	fma.rn.f32 	%f1633, %f1208, %f1218, %f1170;
+	fma.rn.f32 	%f1632, %f1208, %f1219, %f1171;
+	fma.rn.f32 	%f1631, %f1208, %f1224, %f1172;
+	fma.rn.f32 	%f1630, %f1208, %f1225, %f1173;
+	fma.rn.f32 	%f1629, %f1208, %f1226, %f1174;
+	fma.rn.f32 	%f1628, %f1208, %f1227, %f1175;
+	fma.rn.f32 	%f1627, %f1209, %f1216, %f1176;
+	fma.rn.f32 	%f1626, %f1209, %f1217, %f1177;
+	fma.rn.f32 	%f1625, %f1209, %f1218, %f1178;
+	fma.rn.f32 	%f1624, %f1209, %f1219, %f1179;
+	fma.rn.f32 	%f1623, %f1209, %f1224, %f1180;
+	fma.rn.f32 	%f1622, %f1209, %f1225, %f1181;
+	fma.rn.f32 	%f1621, %f1209, %f1226, %f1182;
+	fma.rn.f32 	%f1620, %f1209, %f1227, %f1183;
+	fma.rn.f32 	%f1676, %f1210, %f1216, %f1184;
+	fma.rn.f32 	%f1677, %f1210, %f1217, %f1185;
+	fma.rn.f32 	%f1678, %f1210, %f1218, %f1186;
+	fma.rn.f32 	%f1679, %f1210, %f1219, %f1187;
+	fma.rn.f32 	%f1680, %f1210, %f1224, %f1188;
+	fma.rn.f32 	%f1681, %f1210, %f1225, %f1189;
+	fma.rn.f32 	%f1682, %f1210, %f1226, %f1190;
+	fma.rn.f32 	%f1683, %f1210, %f1227, %f1191;
+	fma.rn.f32 	%f1684, %f1211, %f1216, %f1192;
+	fma.rn.f32 	%f1685, %f1211, %f1217, %f1193;
+	fma.rn.f32 	%f1686, %f1211, %f1218, %f1194;
+	fma.rn.f32 	%f1687, %f1211, %f1219, %f1195;
+	fma.rn.f32 	%f1688, %f1211, %f1224, %f1196;
+	fma.rn.f32 	%f1689, %f1211, %f1225, %f1197;
+	fma.rn.f32 	%f1690, %f1211, %f1226, %f1198;
+	fma.rn.f32 	%f1691, %f1211, %f1227, %f1199;
+	mov.pred 	%p284, 0;
+	@%p71 bra 	$L__BB0_111;
 
-	add.s64 	%rd113, %rd36, %rd13;
-	shl.b64 	%rd114, %rd113, 2;
-	add.s64 	%rd115, %rd1, %rd114;
-	ld.global.f32 	%f1189, [%rd115+268];
-	mul.f32 	%f1190, %f1189, %f302;
-	fma.rn.f32 	%f1191, %f1596, %f301, %f1190;
-	st.global.f32 	[%rd115+268], %f1191;
+	setp.ne.s32 	%p132, %r19, 0;
+	@%p132 bra 	$L__BB0_107;
+	bra.uni 	$L__BB0_106;
+
+$L__BB0_107:
+	xor.b32  	%r628, %r649, 1;
+	mov.u32 	%r613, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r245, %r628, 4224, %r613;
+	mad.lo.s32 	%r246, %r3, 528, %r245;
+	shl.b32 	%r247, %r2, 2;
+	add.s32 	%r248, %r246, %r247;
+	st.shared.v4.f32 	[%r248], {%f1605, %f1604, %f1603, %f1612};
+	bra.uni 	$L__BB0_108;
 
 $L__BB0_106:
-	or.b32  	%r292, %r44, 1;
-	setp.ge.s32 	%p124, %r292, %r21;
-	@%p124 bra 	$L__BB0_123;
+	xor.b32  	%r627, %r649, 1;
+	mov.u32 	%r610, _ZZ10kiln_sgemmE2As;
+	cvt.u32.u64 	%r238, %rd3;
+	mad.lo.s32 	%r240, %r627, 4224, %r610;
+	mad.lo.s32 	%r241, %r238, 528, %r240;
+	shl.b32 	%r242, %r4, 2;
+	add.s32 	%r243, %r241, %r242;
+	st.shared.f32 	[%r243], %f1605;
+	st.shared.f32 	[%r243+528], %f1604;
+	st.shared.f32 	[%r243+1056], %f1603;
+	st.shared.f32 	[%r243+1584], %f1612;
 
-	cvt.u32.u64 	%r293, %rd13;
-	setp.ge.s32 	%p125, %r293, %r22;
-	mul.wide.s32 	%rd116, %r292, %r26;
-	add.s64 	%rd37, %rd116, %rd25;
-	@%p125 bra 	$L__BB0_109;
+$L__BB0_108:
+	setp.eq.s32 	%p133, %r20, 0;
+	@%p133 bra 	$L__BB0_110;
 
-	add.s64 	%rd117, %rd37, %rd13;
-	shl.b64 	%rd118, %rd117, 2;
-	add.s64 	%rd119, %rd1, %rd118;
-	ld.global.f32 	%f1192, [%rd119];
-	mul.f32 	%f1193, %f1192, %f302;
-	fma.rn.f32 	%f1194, %f1595, %f301, %f1193;
-	st.global.f32 	[%rd119], %f1194;
+	xor.b32  	%r624, %r649, 1;
+	mov.u32 	%r611, _ZZ10kiln_sgemmE2Bs;
+	cvt.u32.u64 	%r249, %rd3;
+	mad.lo.s32 	%r251, %r624, 4224, %r611;
+	mad.lo.s32 	%r252, %r249, 528, %r251;
+	shl.b32 	%r253, %r4, 2;
+	add.s32 	%r254, %r252, %r253;
+	st.shared.f32 	[%r254], %f1619;
+	st.shared.f32 	[%r254+528], %f1618;
+	st.shared.f32 	[%r254+1056], %f1617;
+	st.shared.f32 	[%r254+1584], %f1616;
+	mov.pred 	%p284, -1;
+	bra.uni 	$L__BB0_111;
 
-$L__BB0_109:
-	cvt.u32.u64 	%r301, %rd14;
-	setp.ge.s32 	%p126, %r301, %r22;
-	@%p126 bra 	$L__BB0_111;
-
-	add.s64 	%rd120, %rd37, %rd13;
-	shl.b64 	%rd121, %rd120, 2;
-	add.s64 	%rd122, %rd1, %rd121;
-	ld.global.f32 	%f1195, [%rd122+4];
-	mul.f32 	%f1196, %f1195, %f302;
-	fma.rn.f32 	%f1197, %f1594, %f301, %f1196;
-	st.global.f32 	[%rd122+4], %f1197;
+$L__BB0_110:
+	xor.b32  	%r626, %r649, 1;
+	mov.u32 	%r612, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r256, %r626, 4224, %r612;
+	mad.lo.s32 	%r257, %r3, 528, %r256;
+	shl.b32 	%r258, %r2, 2;
+	add.s32 	%r259, %r257, %r258;
+	st.shared.v4.f32 	[%r259], {%f1619, %f1618, %f1617, %f1616};
+	mov.pred 	%p284, -1;
 
 $L__BB0_111:
-	cvt.u32.u64 	%r302, %rd15;
-	setp.ge.s32 	%p127, %r302, %r22;
-	@%p127 bra 	$L__BB0_113;
-
-	add.s64 	%rd123, %rd37, %rd13;
-	shl.b64 	%rd124, %rd123, 2;
-	add.s64 	%rd125, %rd1, %rd124;
-	ld.global.f32 	%f1198, [%rd125+8];
-	mul.f32 	%f1199, %f1198, %f302;
-	fma.rn.f32 	%f1200, %f1593, %f301, %f1199;
-	st.global.f32 	[%rd125+8], %f1200;
-
-$L__BB0_113:
-	cvt.u32.u64 	%r303, %rd17;
-	setp.ge.s32 	%p128, %r303, %r22;
-	@%p128 bra 	$L__BB0_115;
-
-	add.s64 	%rd126, %rd37, %rd13;
-	shl.b64 	%rd127, %rd126, 2;
-	add.s64 	%rd128, %rd1, %rd127;
-	ld.global.f32 	%f1201, [%rd128+12];
-	mul.f32 	%f1202, %f1201, %f302;
-	fma.rn.f32 	%f1203, %f1592, %f301, %f1202;
-	st.global.f32 	[%rd128+12], %f1203;
-
-$L__BB0_115:
-	cvt.u32.u64 	%r304, %rd18;
-	setp.ge.s32 	%p129, %r304, %r22;
-	@%p129 bra 	$L__BB0_117;
-
-	add.s64 	%rd129, %rd37, %rd13;
-	shl.b64 	%rd130, %rd129, 2;
-	add.s64 	%rd131, %rd1, %rd130;
-	ld.global.f32 	%f1204, [%rd131+256];
-	mul.f32 	%f1205, %f1204, %f302;
-	fma.rn.f32 	%f1206, %f1591, %f301, %f1205;
-	st.global.f32 	[%rd131+256], %f1206;
-
-$L__BB0_117:
-	cvt.u32.u64 	%r305, %rd20;
-	setp.ge.s32 	%p130, %r305, %r22;
-	@%p130 bra 	$L__BB0_119;
-
-	add.s64 	%rd132, %rd37, %rd13;
-	shl.b64 	%rd133, %rd132, 2;
-	add.s64 	%rd134, %rd1, %rd133;
-	ld.global.f32 	%f1207, [%rd134+260];
-	mul.f32 	%f1208, %f1207, %f302;
-	fma.rn.f32 	%f1209, %f1590, %f301, %f1208;
-	st.global.f32 	[%rd134+260], %f1209;
-
-$L__BB0_119:
-	cvt.u32.u64 	%r306, %rd21;
-	setp.ge.s32 	%p131, %r306, %r22;
-	@%p131 bra 	$L__BB0_121;
-
-	add.s64 	%rd135, %rd37, %rd13;
-	shl.b64 	%rd136, %rd135, 2;
-	add.s64 	%rd137, %rd1, %rd136;
-	ld.global.f32 	%f1210, [%rd137+264];
-	mul.f32 	%f1211, %f1210, %f302;
-	fma.rn.f32 	%f1212, %f1589, %f301, %f1211;
-	st.global.f32 	[%rd137+264], %f1212;
-
-$L__BB0_121:
-	cvt.u32.u64 	%r307, %rd22;
-	setp.ge.s32 	%p132, %r307, %r22;
-	@%p132 bra 	$L__BB0_123;
-
-	add.s64 	%rd138, %rd37, %rd13;
-	shl.b64 	%rd139, %rd138, 2;
-	add.s64 	%rd140, %rd1, %rd139;
-	ld.global.f32 	%f1213, [%rd140+268];
-	mul.f32 	%f1214, %f1213, %f302;
-	fma.rn.f32 	%f1215, %f1588, %f301, %f1214;
-	st.global.f32 	[%rd140+268], %f1215;
-
-$L__BB0_123:
-	or.b32  	%r314, %r44, 2;
-	setp.ge.s32 	%p133, %r314, %r21;
-	@%p133 bra 	$L__BB0_140;
-
-	cvt.u32.u64 	%r315, %rd13;
-	setp.ge.s32 	%p134, %r315, %r22;
-	mul.wide.s32 	%rd141, %r314, %r26;
-	add.s64 	%rd38, %rd141, %rd25;
-	@%p134 bra 	$L__BB0_126;
-
-	add.s64 	%rd142, %rd38, %rd13;
-	shl.b64 	%rd143, %rd142, 2;
-	add.s64 	%rd144, %rd1, %rd143;
-	ld.global.f32 	%f1216, [%rd144];
-	mul.f32 	%f1217, %f1216, %f302;
-	fma.rn.f32 	%f1218, %f1587, %f301, %f1217;
-	st.global.f32 	[%rd144], %f1218;
-
-$L__BB0_126:
-	cvt.u32.u64 	%r323, %rd14;
-	setp.ge.s32 	%p135, %r323, %r22;
-	@%p135 bra 	$L__BB0_128;
-
-	add.s64 	%rd145, %rd38, %rd13;
-	shl.b64 	%rd146, %rd145, 2;
-	add.s64 	%rd147, %rd1, %rd146;
-	ld.global.f32 	%f1219, [%rd147+4];
-	mul.f32 	%f1220, %f1219, %f302;
-	fma.rn.f32 	%f1221, %f1586, %f301, %f1220;
-	st.global.f32 	[%rd147+4], %f1221;
-
-$L__BB0_128:
-	cvt.u32.u64 	%r324, %rd15;
-	setp.ge.s32 	%p136, %r324, %r22;
-	@%p136 bra 	$L__BB0_130;
-
-	add.s64 	%rd148, %rd38, %rd13;
-	shl.b64 	%rd149, %rd148, 2;
-	add.s64 	%rd150, %rd1, %rd149;
-	ld.global.f32 	%f1222, [%rd150+8];
-	mul.f32 	%f1223, %f1222, %f302;
-	fma.rn.f32 	%f1224, %f1585, %f301, %f1223;
-	st.global.f32 	[%rd150+8], %f1224;
-
-$L__BB0_130:
-	cvt.u32.u64 	%r325, %rd17;
-	setp.ge.s32 	%p137, %r325, %r22;
-	@%p137 bra 	$L__BB0_132;
-
-	add.s64 	%rd151, %rd38, %rd13;
-	shl.b64 	%rd152, %rd151, 2;
-	add.s64 	%rd153, %rd1, %rd152;
-	ld.global.f32 	%f1225, [%rd153+12];
-	mul.f32 	%f1226, %f1225, %f302;
-	fma.rn.f32 	%f1227, %f1584, %f301, %f1226;
-	st.global.f32 	[%rd153+12], %f1227;
-
-$L__BB0_132:
-	cvt.u32.u64 	%r326, %rd18;
-	setp.ge.s32 	%p138, %r326, %r22;
-	@%p138 bra 	$L__BB0_134;
-
-	add.s64 	%rd154, %rd38, %rd13;
-	shl.b64 	%rd155, %rd154, 2;
-	add.s64 	%rd156, %rd1, %rd155;
-	ld.global.f32 	%f1228, [%rd156+256];
-	mul.f32 	%f1229, %f1228, %f302;
-	fma.rn.f32 	%f1230, %f1583, %f301, %f1229;
-	st.global.f32 	[%rd156+256], %f1230;
-
-$L__BB0_134:
-	cvt.u32.u64 	%r327, %rd20;
-	setp.ge.s32 	%p139, %r327, %r22;
-	@%p139 bra 	$L__BB0_136;
-
-	add.s64 	%rd157, %rd38, %rd13;
-	shl.b64 	%rd158, %rd157, 2;
-	add.s64 	%rd159, %rd1, %rd158;
-	ld.global.f32 	%f1231, [%rd159+260];
-	mul.f32 	%f1232, %f1231, %f302;
-	fma.rn.f32 	%f1233, %f1582, %f301, %f1232;
-	st.global.f32 	[%rd159+260], %f1233;
-
-$L__BB0_136:
-	cvt.u32.u64 	%r328, %rd21;
-	setp.ge.s32 	%p140, %r328, %r22;
-	@%p140 bra 	$L__BB0_138;
-
-	add.s64 	%rd160, %rd38, %rd13;
-	shl.b64 	%rd161, %rd160, 2;
-	add.s64 	%rd162, %rd1, %rd161;
-	ld.global.f32 	%f1234, [%rd162+264];
-	mul.f32 	%f1235, %f1234, %f302;
-	fma.rn.f32 	%f1236, %f1581, %f301, %f1235;
-	st.global.f32 	[%rd162+264], %f1236;
-
-$L__BB0_138:
-	cvt.u32.u64 	%r329, %rd22;
-	setp.ge.s32 	%p141, %r329, %r22;
-	@%p141 bra 	$L__BB0_140;
-
-	add.s64 	%rd163, %rd38, %rd13;
-	shl.b64 	%rd164, %rd163, 2;
-	add.s64 	%rd165, %rd1, %rd164;
-	ld.global.f32 	%f1237, [%rd165+268];
-	mul.f32 	%f1238, %f1237, %f302;
-	fma.rn.f32 	%f1239, %f1580, %f301, %f1238;
-	st.global.f32 	[%rd165+268], %f1239;
-
-$L__BB0_140:
-	setp.ge.s32 	%p142, %r48, %r21;
-	@%p142 bra 	$L__BB0_157;
-
-	cvt.u32.u64 	%r337, %rd13;
-	setp.ge.s32 	%p143, %r337, %r22;
-	add.s64 	%rd39, %rd16, %rd25;
-	@%p143 bra 	$L__BB0_143;
-
-	add.s64 	%rd166, %rd39, %rd13;
-	shl.b64 	%rd167, %rd166, 2;
-	add.s64 	%rd168, %rd1, %rd167;
-	ld.global.f32 	%f1240, [%rd168];
-	mul.f32 	%f1241, %f1240, %f302;
-	fma.rn.f32 	%f1242, %f1579, %f301, %f1241;
-	st.global.f32 	[%rd168], %f1242;
-
-$L__BB0_143:
-	cvt.u32.u64 	%r338, %rd14;
-	setp.ge.s32 	%p144, %r338, %r22;
-	@%p144 bra 	$L__BB0_145;
-
-	add.s64 	%rd169, %rd39, %rd13;
-	shl.b64 	%rd170, %rd169, 2;
-	add.s64 	%rd171, %rd1, %rd170;
-	ld.global.f32 	%f1243, [%rd171+4];
-	mul.f32 	%f1244, %f1243, %f302;
-	fma.rn.f32 	%f1245, %f1578, %f301, %f1244;
-	st.global.f32 	[%rd171+4], %f1245;
-
-$L__BB0_145:
-	cvt.u32.u64 	%r339, %rd15;
-	setp.ge.s32 	%p145, %r339, %r22;
-	@%p145 bra 	$L__BB0_147;
-
-	add.s64 	%rd172, %rd39, %rd13;
-	shl.b64 	%rd173, %rd172, 2;
-	add.s64 	%rd174, %rd1, %rd173;
-	ld.global.f32 	%f1246, [%rd174+8];
-	mul.f32 	%f1247, %f1246, %f302;
-	fma.rn.f32 	%f1248, %f1577, %f301, %f1247;
-	st.global.f32 	[%rd174+8], %f1248;
-
-$L__BB0_147:
-	cvt.u32.u64 	%r340, %rd17;
-	setp.ge.s32 	%p146, %r340, %r22;
-	@%p146 bra 	$L__BB0_149;
-
-	add.s64 	%rd175, %rd39, %rd13;
-	shl.b64 	%rd176, %rd175, 2;
-	add.s64 	%rd177, %rd1, %rd176;
-	ld.global.f32 	%f1249, [%rd177+12];
-	mul.f32 	%f1250, %f1249, %f302;
-	fma.rn.f32 	%f1251, %f1576, %f301, %f1250;
-	st.global.f32 	[%rd177+12], %f1251;
-
-$L__BB0_149:
-	cvt.u32.u64 	%r341, %rd18;
-	setp.ge.s32 	%p147, %r341, %r22;
-	@%p147 bra 	$L__BB0_151;
-
-	add.s64 	%rd178, %rd39, %rd13;
-	shl.b64 	%rd179, %rd178, 2;
-	add.s64 	%rd180, %rd1, %rd179;
-	ld.global.f32 	%f1252, [%rd180+256];
-	mul.f32 	%f1253, %f1252, %f302;
-	fma.rn.f32 	%f1254, %f1575, %f301, %f1253;
-	st.global.f32 	[%rd180+256], %f1254;
-
-$L__BB0_151:
-	cvt.u32.u64 	%r342, %rd20;
-	setp.ge.s32 	%p148, %r342, %r22;
-	@%p148 bra 	$L__BB0_153;
-
-	add.s64 	%rd181, %rd39, %rd13;
-	shl.b64 	%rd182, %rd181, 2;
-	add.s64 	%rd183, %rd1, %rd182;
-	ld.global.f32 	%f1255, [%rd183+260];
-	mul.f32 	%f1256, %f1255, %f302;
-	fma.rn.f32 	%f1257, %f1574, %f301, %f1256;
-	st.global.f32 	[%rd183+260], %f1257;
-
-$L__BB0_153:
-	cvt.u32.u64 	%r343, %rd21;
-	setp.ge.s32 	%p149, %r343, %r22;
-	@%p149 bra 	$L__BB0_155;
-
-	add.s64 	%rd184, %rd39, %rd13;
-	shl.b64 	%rd185, %rd184, 2;
-	add.s64 	%rd186, %rd1, %rd185;
-	ld.global.f32 	%f1258, [%rd186+264];
-	mul.f32 	%f1259, %f1258, %f302;
-	fma.rn.f32 	%f1260, %f1573, %f301, %f1259;
-	st.global.f32 	[%rd186+264], %f1260;
-
-$L__BB0_155:
-	cvt.u32.u64 	%r344, %rd22;
-	setp.ge.s32 	%p150, %r344, %r22;
-	@%p150 bra 	$L__BB0_157;
-
-	add.s64 	%rd187, %rd39, %rd13;
-	shl.b64 	%rd188, %rd187, 2;
-	add.s64 	%rd189, %rd1, %rd188;
-	ld.global.f32 	%f1261, [%rd189+268];
-	mul.f32 	%f1262, %f1261, %f302;
-	fma.rn.f32 	%f1263, %f1572, %f301, %f1262;
-	st.global.f32 	[%rd189+268], %f1263;
-
-$L__BB0_157:
-	add.s32 	%r351, %r44, 64;
-	setp.ge.s32 	%p151, %r351, %r21;
-	@%p151 bra 	$L__BB0_174;
-
-	cvt.u32.u64 	%r352, %rd13;
-	setp.ge.s32 	%p152, %r352, %r22;
-	mul.wide.s32 	%rd190, %r351, %r26;
-	add.s64 	%rd40, %rd190, %rd25;
-	@%p152 bra 	$L__BB0_160;
-
-	add.s64 	%rd191, %rd40, %rd13;
-	shl.b64 	%rd192, %rd191, 2;
-	add.s64 	%rd193, %rd1, %rd192;
-	ld.global.f32 	%f1264, [%rd193];
-	mul.f32 	%f1265, %f1264, %f302;
-	fma.rn.f32 	%f1266, %f1571, %f301, %f1265;
-	st.global.f32 	[%rd193], %f1266;
-
-$L__BB0_160:
-	cvt.u32.u64 	%r360, %rd14;
-	setp.ge.s32 	%p153, %r360, %r22;
-	@%p153 bra 	$L__BB0_162;
-
-	add.s64 	%rd194, %rd40, %rd13;
-	shl.b64 	%rd195, %rd194, 2;
-	add.s64 	%rd196, %rd1, %rd195;
-	ld.global.f32 	%f1267, [%rd196+4];
-	mul.f32 	%f1268, %f1267, %f302;
-	fma.rn.f32 	%f1269, %f1570, %f301, %f1268;
-	st.global.f32 	[%rd196+4], %f1269;
-
-$L__BB0_162:
-	cvt.u32.u64 	%r361, %rd15;
-	setp.ge.s32 	%p154, %r361, %r22;
-	@%p154 bra 	$L__BB0_164;
-
-	add.s64 	%rd197, %rd40, %rd13;
-	shl.b64 	%rd198, %rd197, 2;
-	add.s64 	%rd199, %rd1, %rd198;
-	ld.global.f32 	%f1270, [%rd199+8];
-	mul.f32 	%f1271, %f1270, %f302;
-	fma.rn.f32 	%f1272, %f1569, %f301, %f1271;
-	st.global.f32 	[%rd199+8], %f1272;
-
-$L__BB0_164:
-	cvt.u32.u64 	%r362, %rd17;
-	setp.ge.s32 	%p155, %r362, %r22;
-	@%p155 bra 	$L__BB0_166;
-
-	add.s64 	%rd200, %rd40, %rd13;
-	shl.b64 	%rd201, %rd200, 2;
-	add.s64 	%rd202, %rd1, %rd201;
-	ld.global.f32 	%f1273, [%rd202+12];
-	mul.f32 	%f1274, %f1273, %f302;
-	fma.rn.f32 	%f1275, %f1568, %f301, %f1274;
-	st.global.f32 	[%rd202+12], %f1275;
-
-$L__BB0_166:
-	cvt.u32.u64 	%r363, %rd18;
-	setp.ge.s32 	%p156, %r363, %r22;
-	@%p156 bra 	$L__BB0_168;
-
-	add.s64 	%rd203, %rd40, %rd13;
-	shl.b64 	%rd204, %rd203, 2;
-	add.s64 	%rd205, %rd1, %rd204;
-	ld.global.f32 	%f1276, [%rd205+256];
-	mul.f32 	%f1277, %f1276, %f302;
-	fma.rn.f32 	%f1278, %f1567, %f301, %f1277;
-	st.global.f32 	[%rd205+256], %f1278;
-
-$L__BB0_168:
-	cvt.u32.u64 	%r364, %rd20;
-	setp.ge.s32 	%p157, %r364, %r22;
-	@%p157 bra 	$L__BB0_170;
-
-	add.s64 	%rd206, %rd40, %rd13;
-	shl.b64 	%rd207, %rd206, 2;
-	add.s64 	%rd208, %rd1, %rd207;
-	ld.global.f32 	%f1279, [%rd208+260];
-	mul.f32 	%f1280, %f1279, %f302;
-	fma.rn.f32 	%f1281, %f1566, %f301, %f1280;
-	st.global.f32 	[%rd208+260], %f1281;
-
-$L__BB0_170:
-	cvt.u32.u64 	%r365, %rd21;
-	setp.ge.s32 	%p158, %r365, %r22;
-	@%p158 bra 	$L__BB0_172;
-
-	add.s64 	%rd209, %rd40, %rd13;
-	shl.b64 	%rd210, %rd209, 2;
-	add.s64 	%rd211, %rd1, %rd210;
-	ld.global.f32 	%f1282, [%rd211+264];
-	mul.f32 	%f1283, %f1282, %f302;
-	fma.rn.f32 	%f1284, %f1565, %f301, %f1283;
-	st.global.f32 	[%rd211+264], %f1284;
-
-$L__BB0_172:
-	cvt.u32.u64 	%r366, %rd22;
-	setp.ge.s32 	%p159, %r366, %r22;
-	@%p159 bra 	$L__BB0_174;
-
-	add.s64 	%rd212, %rd40, %rd13;
-	shl.b64 	%rd213, %rd212, 2;
-	add.s64 	%rd214, %rd1, %rd213;
-	ld.global.f32 	%f1285, [%rd214+268];
-	mul.f32 	%f1286, %f1285, %f302;
-	fma.rn.f32 	%f1287, %f1564, %f301, %f1286;
-	st.global.f32 	[%rd214+268], %f1287;
-
-$L__BB0_174:
-	setp.ge.s32 	%p160, %r51, %r21;
-	@%p160 bra 	$L__BB0_191;
-
-	cvt.u32.u64 	%r374, %rd13;
-	setp.ge.s32 	%p161, %r374, %r22;
-	add.s64 	%rd41, %rd19, %rd25;
-	@%p161 bra 	$L__BB0_177;
-
-	add.s64 	%rd215, %rd41, %rd13;
-	shl.b64 	%rd216, %rd215, 2;
-	add.s64 	%rd217, %rd1, %rd216;
-	ld.global.f32 	%f1288, [%rd217];
-	mul.f32 	%f1289, %f1288, %f302;
-	fma.rn.f32 	%f1290, %f1563, %f301, %f1289;
-	st.global.f32 	[%rd217], %f1290;
-
-$L__BB0_177:
-	cvt.u32.u64 	%r375, %rd14;
-	setp.ge.s32 	%p162, %r375, %r22;
-	@%p162 bra 	$L__BB0_179;
-
-	add.s64 	%rd218, %rd41, %rd13;
-	shl.b64 	%rd219, %rd218, 2;
-	add.s64 	%rd220, %rd1, %rd219;
-	ld.global.f32 	%f1291, [%rd220+4];
-	mul.f32 	%f1292, %f1291, %f302;
-	fma.rn.f32 	%f1293, %f1562, %f301, %f1292;
-	st.global.f32 	[%rd220+4], %f1293;
-
-$L__BB0_179:
-	cvt.u32.u64 	%r376, %rd15;
-	setp.ge.s32 	%p163, %r376, %r22;
-	@%p163 bra 	$L__BB0_181;
-
-	add.s64 	%rd221, %rd41, %rd13;
-	shl.b64 	%rd222, %rd221, 2;
-	add.s64 	%rd223, %rd1, %rd222;
-	ld.global.f32 	%f1294, [%rd223+8];
-	mul.f32 	%f1295, %f1294, %f302;
-	fma.rn.f32 	%f1296, %f1561, %f301, %f1295;
-	st.global.f32 	[%rd223+8], %f1296;
-
-$L__BB0_181:
-	cvt.u32.u64 	%r377, %rd17;
-	setp.ge.s32 	%p164, %r377, %r22;
-	@%p164 bra 	$L__BB0_183;
-
-	add.s64 	%rd224, %rd41, %rd13;
-	shl.b64 	%rd225, %rd224, 2;
-	add.s64 	%rd226, %rd1, %rd225;
-	ld.global.f32 	%f1297, [%rd226+12];
-	mul.f32 	%f1298, %f1297, %f302;
-	fma.rn.f32 	%f1299, %f1560, %f301, %f1298;
-	st.global.f32 	[%rd226+12], %f1299;
-
-$L__BB0_183:
-	cvt.u32.u64 	%r378, %rd18;
-	setp.ge.s32 	%p165, %r378, %r22;
-	@%p165 bra 	$L__BB0_185;
-
-	add.s64 	%rd227, %rd41, %rd13;
-	shl.b64 	%rd228, %rd227, 2;
-	add.s64 	%rd229, %rd1, %rd228;
-	ld.global.f32 	%f1300, [%rd229+256];
-	mul.f32 	%f1301, %f1300, %f302;
-	fma.rn.f32 	%f1302, %f1559, %f301, %f1301;
-	st.global.f32 	[%rd229+256], %f1302;
-
-$L__BB0_185:
-	cvt.u32.u64 	%r379, %rd20;
-	setp.ge.s32 	%p166, %r379, %r22;
-	@%p166 bra 	$L__BB0_187;
-
-	add.s64 	%rd230, %rd41, %rd13;
-	shl.b64 	%rd231, %rd230, 2;
-	add.s64 	%rd232, %rd1, %rd231;
-	ld.global.f32 	%f1303, [%rd232+260];
-	mul.f32 	%f1304, %f1303, %f302;
-	fma.rn.f32 	%f1305, %f1558, %f301, %f1304;
-	st.global.f32 	[%rd232+260], %f1305;
-
-$L__BB0_187:
-	cvt.u32.u64 	%r380, %rd21;
-	setp.ge.s32 	%p167, %r380, %r22;
-	@%p167 bra 	$L__BB0_189;
-
-	add.s64 	%rd233, %rd41, %rd13;
-	shl.b64 	%rd234, %rd233, 2;
-	add.s64 	%rd235, %rd1, %rd234;
-	ld.global.f32 	%f1306, [%rd235+264];
-	mul.f32 	%f1307, %f1306, %f302;
-	fma.rn.f32 	%f1308, %f1557, %f301, %f1307;
-	st.global.f32 	[%rd235+264], %f1308;
-
-$L__BB0_189:
-	cvt.u32.u64 	%r381, %rd22;
-	setp.ge.s32 	%p168, %r381, %r22;
-	@%p168 bra 	$L__BB0_191;
-
-	add.s64 	%rd236, %rd41, %rd13;
-	shl.b64 	%rd237, %rd236, 2;
-	add.s64 	%rd238, %rd1, %rd237;
-	ld.global.f32 	%f1309, [%rd238+268];
-	mul.f32 	%f1310, %f1309, %f302;
-	fma.rn.f32 	%f1311, %f1556, %f301, %f1310;
-	st.global.f32 	[%rd238+268], %f1311;
-
-$L__BB0_191:
-	add.s32 	%r388, %r44, 66;
-	setp.ge.s32 	%p169, %r388, %r21;
-	@%p169 bra 	$L__BB0_208;
-
-	cvt.u32.u64 	%r389, %rd13;
-	setp.ge.s32 	%p170, %r389, %r22;
-	mul.wide.s32 	%rd239, %r388, %r26;
-	add.s64 	%rd42, %rd239, %rd25;
-	@%p170 bra 	$L__BB0_194;
-
-	add.s64 	%rd240, %rd42, %rd13;
-	shl.b64 	%rd241, %rd240, 2;
-	add.s64 	%rd242, %rd1, %rd241;
-	ld.global.f32 	%f1312, [%rd242];
-	mul.f32 	%f1313, %f1312, %f302;
-	fma.rn.f32 	%f1314, %f1612, %f301, %f1313;
-	st.global.f32 	[%rd242], %f1314;
-
-$L__BB0_194:
-	cvt.u32.u64 	%r397, %rd14;
-	setp.ge.s32 	%p171, %r397, %r22;
-	@%p171 bra 	$L__BB0_196;
-
-	add.s64 	%rd243, %rd42, %rd13;
-	shl.b64 	%rd244, %rd243, 2;
-	add.s64 	%rd245, %rd1, %rd244;
-	ld.global.f32 	%f1315, [%rd245+4];
-	mul.f32 	%f1316, %f1315, %f302;
-	fma.rn.f32 	%f1317, %f1613, %f301, %f1316;
-	st.global.f32 	[%rd245+4], %f1317;
-
-$L__BB0_196:
-	cvt.u32.u64 	%r398, %rd15;
-	setp.ge.s32 	%p172, %r398, %r22;
-	@%p172 bra 	$L__BB0_198;
-
-	add.s64 	%rd246, %rd42, %rd13;
-	shl.b64 	%rd247, %rd246, 2;
-	add.s64 	%rd248, %rd1, %rd247;
-	ld.global.f32 	%f1318, [%rd248+8];
-	mul.f32 	%f1319, %f1318, %f302;
-	fma.rn.f32 	%f1320, %f1614, %f301, %f1319;
-	st.global.f32 	[%rd248+8], %f1320;
-
-$L__BB0_198:
-	cvt.u32.u64 	%r399, %rd17;
-	setp.ge.s32 	%p173, %r399, %r22;
-	@%p173 bra 	$L__BB0_200;
-
-	add.s64 	%rd249, %rd42, %rd13;
-	shl.b64 	%rd250, %rd249, 2;
-	add.s64 	%rd251, %rd1, %rd250;
-	ld.global.f32 	%f1321, [%rd251+12];
-	mul.f32 	%f1322, %f1321, %f302;
-	fma.rn.f32 	%f1323, %f1615, %f301, %f1322;
-	st.global.f32 	[%rd251+12], %f1323;
-
-$L__BB0_200:
-	cvt.u32.u64 	%r400, %rd18;
-	setp.ge.s32 	%p174, %r400, %r22;
-	@%p174 bra 	$L__BB0_202;
-
-	add.s64 	%rd252, %rd42, %rd13;
-	shl.b64 	%rd253, %rd252, 2;
-	add.s64 	%rd254, %rd1, %rd253;
-	ld.global.f32 	%f1324, [%rd254+256];
-	mul.f32 	%f1325, %f1324, %f302;
-	fma.rn.f32 	%f1326, %f1616, %f301, %f1325;
-	st.global.f32 	[%rd254+256], %f1326;
-
-$L__BB0_202:
-	cvt.u32.u64 	%r401, %rd20;
-	setp.ge.s32 	%p175, %r401, %r22;
-	@%p175 bra 	$L__BB0_204;
-
-	add.s64 	%rd255, %rd42, %rd13;
-	shl.b64 	%rd256, %rd255, 2;
-	add.s64 	%rd257, %rd1, %rd256;
-	ld.global.f32 	%f1327, [%rd257+260];
-	mul.f32 	%f1328, %f1327, %f302;
-	fma.rn.f32 	%f1329, %f1617, %f301, %f1328;
-	st.global.f32 	[%rd257+260], %f1329;
-
-$L__BB0_204:
-	cvt.u32.u64 	%r402, %rd21;
-	setp.ge.s32 	%p176, %r402, %r22;
-	@%p176 bra 	$L__BB0_206;
-
-	add.s64 	%rd258, %rd42, %rd13;
-	shl.b64 	%rd259, %rd258, 2;
-	add.s64 	%rd260, %rd1, %rd259;
-	ld.global.f32 	%f1330, [%rd260+264];
-	mul.f32 	%f1331, %f1330, %f302;
-	fma.rn.f32 	%f1332, %f1618, %f301, %f1331;
-	st.global.f32 	[%rd260+264], %f1332;
-
-$L__BB0_206:
-	cvt.u32.u64 	%r403, %rd22;
-	setp.ge.s32 	%p177, %r403, %r22;
-	@%p177 bra 	$L__BB0_208;
-
-	add.s64 	%rd261, %rd42, %rd13;
-	shl.b64 	%rd262, %rd261, 2;
-	add.s64 	%rd263, %rd1, %rd262;
-	ld.global.f32 	%f1333, [%rd263+268];
-	mul.f32 	%f1334, %f1333, %f302;
-	fma.rn.f32 	%f1335, %f1619, %f301, %f1334;
-	st.global.f32 	[%rd263+268], %f1335;
-
-$L__BB0_208:
-	add.s32 	%r410, %r44, 67;
-	setp.ge.s32 	%p178, %r410, %r21;
-	@%p178 bra 	$L__BB0_361;
-
-	cvt.u32.u64 	%r411, %rd13;
-	setp.ge.s32 	%p179, %r411, %r22;
-	mul.wide.s32 	%rd264, %r410, %r26;
-	add.s64 	%rd43, %rd264, %rd25;
-	@%p179 bra 	$L__BB0_211;
-
-	add.s64 	%rd265, %rd43, %rd13;
-	shl.b64 	%rd266, %rd265, 2;
-	add.s64 	%rd267, %rd1, %rd266;
-	ld.global.f32 	%f1336, [%rd267];
-	mul.f32 	%f1337, %f1336, %f302;
-	fma.rn.f32 	%f1338, %f1620, %f301, %f1337;
-	st.global.f32 	[%rd267], %f1338;
-
-$L__BB0_211:
-	cvt.u32.u64 	%r419, %rd14;
-	setp.ge.s32 	%p180, %r419, %r22;
-	@%p180 bra 	$L__BB0_213;
-
-	add.s64 	%rd268, %rd43, %rd13;
-	shl.b64 	%rd269, %rd268, 2;
-	add.s64 	%rd270, %rd1, %rd269;
-	ld.global.f32 	%f1339, [%rd270+4];
-	mul.f32 	%f1340, %f1339, %f302;
-	fma.rn.f32 	%f1341, %f1621, %f301, %f1340;
-	st.global.f32 	[%rd270+4], %f1341;
-
-$L__BB0_213:
-	cvt.u32.u64 	%r420, %rd15;
-	setp.ge.s32 	%p181, %r420, %r22;
-	@%p181 bra 	$L__BB0_215;
-
-	add.s64 	%rd271, %rd43, %rd13;
-	shl.b64 	%rd272, %rd271, 2;
-	add.s64 	%rd273, %rd1, %rd272;
-	ld.global.f32 	%f1342, [%rd273+8];
-	mul.f32 	%f1343, %f1342, %f302;
-	fma.rn.f32 	%f1344, %f1622, %f301, %f1343;
-	st.global.f32 	[%rd273+8], %f1344;
-
-$L__BB0_215:
-	cvt.u32.u64 	%r421, %rd17;
-	setp.ge.s32 	%p182, %r421, %r22;
-	@%p182 bra 	$L__BB0_217;
-
-	add.s64 	%rd274, %rd43, %rd13;
-	shl.b64 	%rd275, %rd274, 2;
-	add.s64 	%rd276, %rd1, %rd275;
-	ld.global.f32 	%f1345, [%rd276+12];
-	mul.f32 	%f1346, %f1345, %f302;
-	fma.rn.f32 	%f1347, %f1623, %f301, %f1346;
-	st.global.f32 	[%rd276+12], %f1347;
-
-$L__BB0_217:
-	cvt.u32.u64 	%r422, %rd18;
-	setp.ge.s32 	%p183, %r422, %r22;
-	@%p183 bra 	$L__BB0_219;
-
-	add.s64 	%rd277, %rd43, %rd13;
-	shl.b64 	%rd278, %rd277, 2;
-	add.s64 	%rd279, %rd1, %rd278;
-	ld.global.f32 	%f1348, [%rd279+256];
-	mul.f32 	%f1349, %f1348, %f302;
-	fma.rn.f32 	%f1350, %f1624, %f301, %f1349;
-	st.global.f32 	[%rd279+256], %f1350;
-
-$L__BB0_219:
-	cvt.u32.u64 	%r423, %rd20;
-	setp.ge.s32 	%p184, %r423, %r22;
-	@%p184 bra 	$L__BB0_221;
-
-	add.s64 	%rd280, %rd43, %rd13;
-	shl.b64 	%rd281, %rd280, 2;
-	add.s64 	%rd282, %rd1, %rd281;
-	ld.global.f32 	%f1351, [%rd282+260];
-	mul.f32 	%f1352, %f1351, %f302;
-	fma.rn.f32 	%f1353, %f1625, %f301, %f1352;
-	st.global.f32 	[%rd282+260], %f1353;
-
-$L__BB0_221:
-	cvt.u32.u64 	%r424, %rd21;
-	setp.ge.s32 	%p185, %r424, %r22;
-	@%p185 bra 	$L__BB0_223;
-
-	add.s64 	%rd283, %rd43, %rd13;
-	shl.b64 	%rd284, %rd283, 2;
-	add.s64 	%rd285, %rd1, %rd284;
-	ld.global.f32 	%f1354, [%rd285+264];
-	mul.f32 	%f1355, %f1354, %f302;
-	fma.rn.f32 	%f1356, %f1626, %f301, %f1355;
-	st.global.f32 	[%rd285+264], %f1356;
-
-$L__BB0_223:
-	cvt.u32.u64 	%r425, %rd22;
-	setp.ge.s32 	%p186, %r425, %r22;
-	@%p186 bra 	$L__BB0_361;
-
-	add.s64 	%rd286, %rd43, %rd13;
-	shl.b64 	%rd287, %rd286, 2;
-	add.s64 	%rd288, %rd1, %rd287;
-	ld.global.f32 	%f1357, [%rd288+268];
-	mul.f32 	%f1358, %f1357, %f302;
-	fma.rn.f32 	%f1359, %f1627, %f301, %f1358;
-	st.global.f32 	[%rd288+268], %f1359;
-
-$L__BB0_361:
-	ld.param.u32 	%r587, [kiln_sgemm_param_16];
+	xor.b32  	%r649, %r649, 1;
+	add.s32 	%r648, %r648, 8;
 	bar.sync 	0;
-	mov.u32 	%r586, %nctaid.z;
-	add.s32 	%r618, %r618, %r586;
-	setp.lt.s32 	%p259, %r618, %r587;
-	@%p259 bra 	$L__BB0_2;
+	@%p284 bra 	$L__BB0_57;
+
+$L__BB0_112:
+	setp.eq.f32 	%p136, %f334, 0f00000000;
+	@%p136 bra 	$L__BB0_249;
+	bra.uni 	$L__BB0_113;
+
+$L__BB0_249:
+	add.s32 	%r439, %r6, %r30;
+	setp.ge.s32 	%p209, %r439, %r21;
+	@%p209 bra 	$L__BB0_266;
+
+	cvt.u32.u64 	%r440, %rd11;
+	setp.ge.s32 	%p210, %r440, %r22;
+	mul.wide.s32 	%rd323, %r439, %r26;
+	add.s64 	%rd50, %rd323, %rd21;
+	@%p210 bra 	$L__BB0_252;
+
+	add.s64 	%rd324, %rd50, %rd11;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	mul.f32 	%f1424, %f1667, %f333;
+	st.global.f32 	[%rd326], %f1424;
+
+$L__BB0_252:
+	cvt.u32.u64 	%r447, %rd12;
+	setp.ge.s32 	%p211, %r447, %r22;
+	@%p211 bra 	$L__BB0_254;
+
+	add.s64 	%rd327, %rd50, %rd12;
+	shl.b64 	%rd328, %rd327, 2;
+	add.s64 	%rd329, %rd1, %rd328;
+	mul.f32 	%f1425, %f1666, %f333;
+	st.global.f32 	[%rd329], %f1425;
+
+$L__BB0_254:
+	cvt.u32.u64 	%r448, %rd13;
+	setp.ge.s32 	%p212, %r448, %r22;
+	@%p212 bra 	$L__BB0_256;
+
+	add.s64 	%rd330, %rd50, %rd13;
+	shl.b64 	%rd331, %rd330, 2;
+	add.s64 	%rd332, %rd1, %rd331;
+	mul.f32 	%f1426, %f1665, %f333;
+	st.global.f32 	[%rd332], %f1426;
+
+$L__BB0_256:
+	cvt.u32.u64 	%r449, %rd14;
+	setp.ge.s32 	%p213, %r449, %r22;
+	@%p213 bra 	$L__BB0_258;
+
+	add.s64 	%rd333, %rd50, %rd14;
+	shl.b64 	%rd334, %rd333, 2;
+	add.s64 	%rd335, %rd1, %rd334;
+	mul.f32 	%f1427, %f1664, %f333;
+	st.global.f32 	[%rd335], %f1427;
+
+$L__BB0_258:
+	cvt.u32.u64 	%r450, %rd15;
+	setp.ge.s32 	%p214, %r450, %r22;
+	@%p214 bra 	$L__BB0_260;
+
+	add.s64 	%rd336, %rd50, %rd15;
+	shl.b64 	%rd337, %rd336, 2;
+	add.s64 	%rd338, %rd1, %rd337;
+	mul.f32 	%f1428, %f1663, %f333;
+	st.global.f32 	[%rd338], %f1428;
+
+$L__BB0_260:
+	cvt.u32.u64 	%r451, %rd16;
+	setp.ge.s32 	%p215, %r451, %r22;
+	@%p215 bra 	$L__BB0_262;
+
+	add.s64 	%rd339, %rd50, %rd16;
+	shl.b64 	%rd340, %rd339, 2;
+	add.s64 	%rd341, %rd1, %rd340;
+	mul.f32 	%f1429, %f1662, %f333;
+	st.global.f32 	[%rd341], %f1429;
+
+$L__BB0_262:
+	cvt.u32.u64 	%r452, %rd17;
+	setp.ge.s32 	%p216, %r452, %r22;
+	@%p216 bra 	$L__BB0_264;
+
+	add.s64 	%rd342, %rd50, %rd17;
+	shl.b64 	%rd343, %rd342, 2;
+	add.s64 	%rd344, %rd1, %rd343;
+	mul.f32 	%f1430, %f1661, %f333;
+	st.global.f32 	[%rd344], %f1430;
+
+$L__BB0_264:
+	cvt.u32.u64 	%r453, %rd18;
+	setp.ge.s32 	%p217, %r453, %r22;
+	@%p217 bra 	$L__BB0_266;
+
+	add.s64 	%rd345, %rd50, %rd18;
+	shl.b64 	%rd346, %rd345, 2;
+	add.s64 	%rd347, %rd1, %rd346;
+	mul.f32 	%f1431, %f1660, %f333;
+	st.global.f32 	[%rd347], %f1431;
+
+$L__BB0_266:
+	or.b32  	%r460, %r439, 1;
+	setp.ge.s32 	%p218, %r460, %r21;
+	@%p218 bra 	$L__BB0_283;
+
+	cvt.u32.u64 	%r461, %rd11;
+	setp.ge.s32 	%p219, %r461, %r22;
+	mul.wide.s32 	%rd348, %r460, %r26;
+	add.s64 	%rd51, %rd348, %rd21;
+	@%p219 bra 	$L__BB0_269;
+
+	add.s64 	%rd349, %rd51, %rd11;
+	shl.b64 	%rd350, %rd349, 2;
+	add.s64 	%rd351, %rd1, %rd350;
+	mul.f32 	%f1432, %f1659, %f333;
+	st.global.f32 	[%rd351], %f1432;
+
+$L__BB0_269:
+	cvt.u32.u64 	%r469, %rd12;
+	setp.ge.s32 	%p220, %r469, %r22;
+	@%p220 bra 	$L__BB0_271;
+
+	add.s64 	%rd352, %rd51, %rd12;
+	shl.b64 	%rd353, %rd352, 2;
+	add.s64 	%rd354, %rd1, %rd353;
+	mul.f32 	%f1433, %f1658, %f333;
+	st.global.f32 	[%rd354], %f1433;
+
+$L__BB0_271:
+	cvt.u32.u64 	%r470, %rd13;
+	setp.ge.s32 	%p221, %r470, %r22;
+	@%p221 bra 	$L__BB0_273;
+
+	add.s64 	%rd355, %rd51, %rd13;
+	shl.b64 	%rd356, %rd355, 2;
+	add.s64 	%rd357, %rd1, %rd356;
+	mul.f32 	%f1434, %f1657, %f333;
+	st.global.f32 	[%rd357], %f1434;
+
+$L__BB0_273:
+	cvt.u32.u64 	%r471, %rd14;
+	setp.ge.s32 	%p222, %r471, %r22;
+	@%p222 bra 	$L__BB0_275;
+
+	add.s64 	%rd358, %rd51, %rd14;
+	shl.b64 	%rd359, %rd358, 2;
+	add.s64 	%rd360, %rd1, %rd359;
+	mul.f32 	%f1435, %f1656, %f333;
+	st.global.f32 	[%rd360], %f1435;
+
+$L__BB0_275:
+	cvt.u32.u64 	%r472, %rd15;
+	setp.ge.s32 	%p223, %r472, %r22;
+	@%p223 bra 	$L__BB0_277;
+
+	add.s64 	%rd361, %rd51, %rd15;
+	shl.b64 	%rd362, %rd361, 2;
+	add.s64 	%rd363, %rd1, %rd362;
+	mul.f32 	%f1436, %f1655, %f333;
+	st.global.f32 	[%rd363], %f1436;
+
+$L__BB0_277:
+	cvt.u32.u64 	%r473, %rd16;
+	setp.ge.s32 	%p224, %r473, %r22;
+	@%p224 bra 	$L__BB0_279;
+
+	add.s64 	%rd364, %rd51, %rd16;
+	shl.b64 	%rd365, %rd364, 2;
+	add.s64 	%rd366, %rd1, %rd365;
+	mul.f32 	%f1437, %f1654, %f333;
+	st.global.f32 	[%rd366], %f1437;
+
+$L__BB0_279:
+	cvt.u32.u64 	%r474, %rd17;
+	setp.ge.s32 	%p225, %r474, %r22;
+	@%p225 bra 	$L__BB0_281;
+
+	add.s64 	%rd367, %rd51, %rd17;
+	shl.b64 	%rd368, %rd367, 2;
+	add.s64 	%rd369, %rd1, %rd368;
+	mul.f32 	%f1438, %f1653, %f333;
+	st.global.f32 	[%rd369], %f1438;
+
+$L__BB0_281:
+	cvt.u32.u64 	%r475, %rd18;
+	setp.ge.s32 	%p226, %r475, %r22;
+	@%p226 bra 	$L__BB0_283;
+
+	add.s64 	%rd370, %rd51, %rd18;
+	shl.b64 	%rd371, %rd370, 2;
+	add.s64 	%rd372, %rd1, %rd371;
+	mul.f32 	%f1439, %f1652, %f333;
+	st.global.f32 	[%rd372], %f1439;
+
+$L__BB0_283:
+	or.b32  	%r482, %r439, 2;
+	setp.ge.s32 	%p227, %r482, %r21;
+	@%p227 bra 	$L__BB0_300;
+
+	cvt.u32.u64 	%r483, %rd11;
+	setp.ge.s32 	%p228, %r483, %r22;
+	mul.wide.s32 	%rd373, %r482, %r26;
+	add.s64 	%rd52, %rd373, %rd21;
+	@%p228 bra 	$L__BB0_286;
+
+	add.s64 	%rd374, %rd52, %rd11;
+	shl.b64 	%rd375, %rd374, 2;
+	add.s64 	%rd376, %rd1, %rd375;
+	mul.f32 	%f1440, %f1651, %f333;
+	st.global.f32 	[%rd376], %f1440;
+
+$L__BB0_286:
+	cvt.u32.u64 	%r491, %rd12;
+	setp.ge.s32 	%p229, %r491, %r22;
+	@%p229 bra 	$L__BB0_288;
+
+	add.s64 	%rd377, %rd52, %rd12;
+	shl.b64 	%rd378, %rd377, 2;
+	add.s64 	%rd379, %rd1, %rd378;
+	mul.f32 	%f1441, %f1650, %f333;
+	st.global.f32 	[%rd379], %f1441;
+
+$L__BB0_288:
+	cvt.u32.u64 	%r492, %rd13;
+	setp.ge.s32 	%p230, %r492, %r22;
+	@%p230 bra 	$L__BB0_290;
+
+	add.s64 	%rd380, %rd52, %rd13;
+	shl.b64 	%rd381, %rd380, 2;
+	add.s64 	%rd382, %rd1, %rd381;
+	mul.f32 	%f1442, %f1649, %f333;
+	st.global.f32 	[%rd382], %f1442;
+
+$L__BB0_290:
+	cvt.u32.u64 	%r493, %rd14;
+	setp.ge.s32 	%p231, %r493, %r22;
+	@%p231 bra 	$L__BB0_292;
+
+	add.s64 	%rd383, %rd52, %rd14;
+	shl.b64 	%rd384, %rd383, 2;
+	add.s64 	%rd385, %rd1, %rd384;
+	mul.f32 	%f1443, %f1648, %f333;
+	st.global.f32 	[%rd385], %f1443;
+
+$L__BB0_292:
+	cvt.u32.u64 	%r494, %rd15;
+	setp.ge.s32 	%p232, %r494, %r22;
+	@%p232 bra 	$L__BB0_294;
+
+	add.s64 	%rd386, %rd52, %rd15;
+	shl.b64 	%rd387, %rd386, 2;
+	add.s64 	%rd388, %rd1, %rd387;
+	mul.f32 	%f1444, %f1647, %f333;
+	st.global.f32 	[%rd388], %f1444;
+
+$L__BB0_294:
+	cvt.u32.u64 	%r495, %rd16;
+	setp.ge.s32 	%p233, %r495, %r22;
+	@%p233 bra 	$L__BB0_296;
+
+	add.s64 	%rd389, %rd52, %rd16;
+	shl.b64 	%rd390, %rd389, 2;
+	add.s64 	%rd391, %rd1, %rd390;
+	mul.f32 	%f1445, %f1646, %f333;
+	st.global.f32 	[%rd391], %f1445;
+
+$L__BB0_296:
+	cvt.u32.u64 	%r496, %rd17;
+	setp.ge.s32 	%p234, %r496, %r22;
+	@%p234 bra 	$L__BB0_298;
+
+	add.s64 	%rd392, %rd52, %rd17;
+	shl.b64 	%rd393, %rd392, 2;
+	add.s64 	%rd394, %rd1, %rd393;
+	mul.f32 	%f1446, %f1645, %f333;
+	st.global.f32 	[%rd394], %f1446;
+
+$L__BB0_298:
+	cvt.u32.u64 	%r497, %rd18;
+	setp.ge.s32 	%p235, %r497, %r22;
+	@%p235 bra 	$L__BB0_300;
+
+	add.s64 	%rd395, %rd52, %rd18;
+	shl.b64 	%rd396, %rd395, 2;
+	add.s64 	%rd397, %rd1, %rd396;
+	mul.f32 	%f1447, %f1644, %f333;
+	st.global.f32 	[%rd397], %f1447;
+
+$L__BB0_300:
+	or.b32  	%r504, %r439, 3;
+	setp.ge.s32 	%p236, %r504, %r21;
+	@%p236 bra 	$L__BB0_317;
+
+	cvt.u32.u64 	%r505, %rd11;
+	setp.ge.s32 	%p237, %r505, %r22;
+	mul.wide.s32 	%rd398, %r504, %r26;
+	add.s64 	%rd53, %rd398, %rd21;
+	@%p237 bra 	$L__BB0_303;
+
+	add.s64 	%rd399, %rd53, %rd11;
+	shl.b64 	%rd400, %rd399, 2;
+	add.s64 	%rd401, %rd1, %rd400;
+	mul.f32 	%f1448, %f1643, %f333;
+	st.global.f32 	[%rd401], %f1448;
+
+$L__BB0_303:
+	cvt.u32.u64 	%r513, %rd12;
+	setp.ge.s32 	%p238, %r513, %r22;
+	@%p238 bra 	$L__BB0_305;
+
+	add.s64 	%rd402, %rd53, %rd12;
+	shl.b64 	%rd403, %rd402, 2;
+	add.s64 	%rd404, %rd1, %rd403;
+	mul.f32 	%f1449, %f1642, %f333;
+	st.global.f32 	[%rd404], %f1449;
+
+$L__BB0_305:
+	cvt.u32.u64 	%r514, %rd13;
+	setp.ge.s32 	%p239, %r514, %r22;
+	@%p239 bra 	$L__BB0_307;
+
+	add.s64 	%rd405, %rd53, %rd13;
+	shl.b64 	%rd406, %rd405, 2;
+	add.s64 	%rd407, %rd1, %rd406;
+	mul.f32 	%f1450, %f1641, %f333;
+	st.global.f32 	[%rd407], %f1450;
+
+$L__BB0_307:
+	cvt.u32.u64 	%r515, %rd14;
+	setp.ge.s32 	%p240, %r515, %r22;
+	@%p240 bra 	$L__BB0_309;
+
+	add.s64 	%rd408, %rd53, %rd14;
+	shl.b64 	%rd409, %rd408, 2;
+	add.s64 	%rd410, %rd1, %rd409;
+	mul.f32 	%f1451, %f1640, %f333;
+	st.global.f32 	[%rd410], %f1451;
+
+$L__BB0_309:
+	cvt.u32.u64 	%r516, %rd15;
+	setp.ge.s32 	%p241, %r516, %r22;
+	@%p241 bra 	$L__BB0_311;
+
+	add.s64 	%rd411, %rd53, %rd15;
+	shl.b64 	%rd412, %rd411, 2;
+	add.s64 	%rd413, %rd1, %rd412;
+	mul.f32 	%f1452, %f1639, %f333;
+	st.global.f32 	[%rd413], %f1452;
+
+$L__BB0_311:
+	cvt.u32.u64 	%r517, %rd16;
+	setp.ge.s32 	%p242, %r517, %r22;
+	@%p242 bra 	$L__BB0_313;
+
+	add.s64 	%rd414, %rd53, %rd16;
+	shl.b64 	%rd415, %rd414, 2;
+	add.s64 	%rd416, %rd1, %rd415;
+	mul.f32 	%f1453, %f1638, %f333;
+	st.global.f32 	[%rd416], %f1453;
+
+$L__BB0_313:
+	cvt.u32.u64 	%r518, %rd17;
+	setp.ge.s32 	%p243, %r518, %r22;
+	@%p243 bra 	$L__BB0_315;
+
+	add.s64 	%rd417, %rd53, %rd17;
+	shl.b64 	%rd418, %rd417, 2;
+	add.s64 	%rd419, %rd1, %rd418;
+	mul.f32 	%f1454, %f1637, %f333;
+	st.global.f32 	[%rd419], %f1454;
+
+$L__BB0_315:
+	cvt.u32.u64 	%r519, %rd18;
+	setp.ge.s32 	%p244, %r519, %r22;
+	@%p244 bra 	$L__BB0_317;
+
+	add.s64 	%rd420, %rd53, %rd18;
+	shl.b64 	%rd421, %rd420, 2;
+	add.s64 	%rd422, %rd1, %rd421;
+	mul.f32 	%f1455, %f1636, %f333;
+	st.global.f32 	[%rd422], %f1455;
+
+$L__BB0_317:
+	add.s32 	%r526, %r439, 64;
+	setp.ge.s32 	%p245, %r526, %r21;
+	@%p245 bra 	$L__BB0_334;
+
+	cvt.u32.u64 	%r527, %rd11;
+	setp.ge.s32 	%p246, %r527, %r22;
+	mul.wide.s32 	%rd423, %r526, %r26;
+	add.s64 	%rd54, %rd423, %rd21;
+	@%p246 bra 	$L__BB0_320;
+
+	add.s64 	%rd424, %rd54, %rd11;
+	shl.b64 	%rd425, %rd424, 2;
+	add.s64 	%rd426, %rd1, %rd425;
+	mul.f32 	%f1456, %f1635, %f333;
+	st.global.f32 	[%rd426], %f1456;
+
+$L__BB0_320:
+	cvt.u32.u64 	%r535, %rd12;
+	setp.ge.s32 	%p247, %r535, %r22;
+	@%p247 bra 	$L__BB0_322;
+
+	add.s64 	%rd427, %rd54, %rd12;
+	shl.b64 	%rd428, %rd427, 2;
+	add.s64 	%rd429, %rd1, %rd428;
+	mul.f32 	%f1457, %f1634, %f333;
+	st.global.f32 	[%rd429], %f1457;
+
+$L__BB0_322:
+	cvt.u32.u64 	%r536, %rd13;
+	setp.ge.s32 	%p248, %r536, %r22;
+	@%p248 bra 	$L__BB0_324;
+
+	add.s64 	%rd430, %rd54, %rd13;
+	shl.b64 	%rd431, %rd430, 2;
+	add.s64 	%rd432, %rd1, %rd431;
+	mul.f32 	%f1458, %f1633, %f333;
+	st.global.f32 	[%rd432], %f1458;
+
+$L__BB0_324:
+	cvt.u32.u64 	%r537, %rd14;
+	setp.ge.s32 	%p249, %r537, %r22;
+	@%p249 bra 	$L__BB0_326;
+
+	add.s64 	%rd433, %rd54, %rd14;
+	shl.b64 	%rd434, %rd433, 2;
+	add.s64 	%rd435, %rd1, %rd434;
+	mul.f32 	%f1459, %f1632, %f333;
+	st.global.f32 	[%rd435], %f1459;
+
+$L__BB0_326:
+	cvt.u32.u64 	%r538, %rd15;
+	setp.ge.s32 	%p250, %r538, %r22;
+	@%p250 bra 	$L__BB0_328;
+
+	add.s64 	%rd436, %rd54, %rd15;
+	shl.b64 	%rd437, %rd436, 2;
+	add.s64 	%rd438, %rd1, %rd437;
+	mul.f32 	%f1460, %f1631, %f333;
+	st.global.f32 	[%rd438], %f1460;
+
+$L__BB0_328:
+	cvt.u32.u64 	%r539, %rd16;
+	setp.ge.s32 	%p251, %r539, %r22;
+	@%p251 bra 	$L__BB0_330;
+
+	add.s64 	%rd439, %rd54, %rd16;
+	shl.b64 	%rd440, %rd439, 2;
+	add.s64 	%rd441, %rd1, %rd440;
+	mul.f32 	%f1461, %f1630, %f333;
+	st.global.f32 	[%rd441], %f1461;
+
+$L__BB0_330:
+	cvt.u32.u64 	%r540, %rd17;
+	setp.ge.s32 	%p252, %r540, %r22;
+	@%p252 bra 	$L__BB0_332;
+
+	add.s64 	%rd442, %rd54, %rd17;
+	shl.b64 	%rd443, %rd442, 2;
+	add.s64 	%rd444, %rd1, %rd443;
+	mul.f32 	%f1462, %f1629, %f333;
+	st.global.f32 	[%rd444], %f1462;
+
+$L__BB0_332:
+	cvt.u32.u64 	%r541, %rd18;
+	setp.ge.s32 	%p253, %r541, %r22;
+	@%p253 bra 	$L__BB0_334;
+
+	add.s64 	%rd445, %rd54, %rd18;
+	shl.b64 	%rd446, %rd445, 2;
+	add.s64 	%rd447, %rd1, %rd446;
+	mul.f32 	%f1463, %f1628, %f333;
+	st.global.f32 	[%rd447], %f1463;
+
+$L__BB0_334:
+	add.s32 	%r548, %r439, 65;
+	setp.ge.s32 	%p254, %r548, %r21;
+	@%p254 bra 	$L__BB0_351;
+
+	cvt.u32.u64 	%r549, %rd11;
+	setp.ge.s32 	%p255, %r549, %r22;
+	mul.wide.s32 	%rd448, %r548, %r26;
+	add.s64 	%rd55, %rd448, %rd21;
+	@%p255 bra 	$L__BB0_337;
+
+	add.s64 	%rd449, %rd55, %rd11;
+	shl.b64 	%rd450, %rd449, 2;
+	add.s64 	%rd451, %rd1, %rd450;
+	mul.f32 	%f1464, %f1627, %f333;
+	st.global.f32 	[%rd451], %f1464;
+
+$L__BB0_337:
+	cvt.u32.u64 	%r557, %rd12;
+	setp.ge.s32 	%p256, %r557, %r22;
+	@%p256 bra 	$L__BB0_339;
+
+	add.s64 	%rd452, %rd55, %rd12;
+	shl.b64 	%rd453, %rd452, 2;
+	add.s64 	%rd454, %rd1, %rd453;
+	mul.f32 	%f1465, %f1626, %f333;
+	st.global.f32 	[%rd454], %f1465;
+
+$L__BB0_339:
+	cvt.u32.u64 	%r558, %rd13;
+	setp.ge.s32 	%p257, %r558, %r22;
+	@%p257 bra 	$L__BB0_341;
+
+	add.s64 	%rd455, %rd55, %rd13;
+	shl.b64 	%rd456, %rd455, 2;
+	add.s64 	%rd457, %rd1, %rd456;
+	mul.f32 	%f1466, %f1625, %f333;
+	st.global.f32 	[%rd457], %f1466;
+
+$L__BB0_341:
+	cvt.u32.u64 	%r559, %rd14;
+	setp.ge.s32 	%p258, %r559, %r22;
+	@%p258 bra 	$L__BB0_343;
+
+	add.s64 	%rd458, %rd55, %rd14;
+	shl.b64 	%rd459, %rd458, 2;
+	add.s64 	%rd460, %rd1, %rd459;
+	mul.f32 	%f1467, %f1624, %f333;
+	st.global.f32 	[%rd460], %f1467;
+
+$L__BB0_343:
+	cvt.u32.u64 	%r560, %rd15;
+	setp.ge.s32 	%p259, %r560, %r22;
+	@%p259 bra 	$L__BB0_345;
+
+	add.s64 	%rd461, %rd55, %rd15;
+	shl.b64 	%rd462, %rd461, 2;
+	add.s64 	%rd463, %rd1, %rd462;
+	mul.f32 	%f1468, %f1623, %f333;
+	st.global.f32 	[%rd463], %f1468;
+
+$L__BB0_345:
+	cvt.u32.u64 	%r561, %rd16;
+	setp.ge.s32 	%p260, %r561, %r22;
+	@%p260 bra 	$L__BB0_347;
+
+	add.s64 	%rd464, %rd55, %rd16;
+	shl.b64 	%rd465, %rd464, 2;
+	add.s64 	%rd466, %rd1, %rd465;
+	mul.f32 	%f1469, %f1622, %f333;
+	st.global.f32 	[%rd466], %f1469;
+
+$L__BB0_347:
+	cvt.u32.u64 	%r562, %rd17;
+	setp.ge.s32 	%p261, %r562, %r22;
+	@%p261 bra 	$L__BB0_349;
+
+	add.s64 	%rd467, %rd55, %rd17;
+	shl.b64 	%rd468, %rd467, 2;
+	add.s64 	%rd469, %rd1, %rd468;
+	mul.f32 	%f1470, %f1621, %f333;
+	st.global.f32 	[%rd469], %f1470;
+
+$L__BB0_349:
+	cvt.u32.u64 	%r563, %rd18;
+	setp.ge.s32 	%p262, %r563, %r22;
+	@%p262 bra 	$L__BB0_351;
+
+	add.s64 	%rd470, %rd55, %rd18;
+	shl.b64 	%rd471, %rd470, 2;
+	add.s64 	%rd472, %rd1, %rd471;
+	mul.f32 	%f1471, %f1620, %f333;
+	st.global.f32 	[%rd472], %f1471;
+
+$L__BB0_351:
+	add.s32 	%r570, %r439, 66;
+	setp.ge.s32 	%p263, %r570, %r21;
+	@%p263 bra 	$L__BB0_368;
+
+	cvt.u32.u64 	%r571, %rd11;
+	setp.ge.s32 	%p264, %r571, %r22;
+	mul.wide.s32 	%rd473, %r570, %r26;
+	add.s64 	%rd56, %rd473, %rd21;
+	@%p264 bra 	$L__BB0_354;
+
+	add.s64 	%rd474, %rd56, %rd11;
+	shl.b64 	%rd475, %rd474, 2;
+	add.s64 	%rd476, %rd1, %rd475;
+	mul.f32 	%f1472, %f1676, %f333;
+	st.global.f32 	[%rd476], %f1472;
+
+$L__BB0_354:
+	cvt.u32.u64 	%r579, %rd12;
+	setp.ge.s32 	%p265, %r579, %r22;
+	@%p265 bra 	$L__BB0_356;
+
+	add.s64 	%rd477, %rd56, %rd12;
+	shl.b64 	%rd478, %rd477, 2;
+	add.s64 	%rd479, %rd1, %rd478;
+	mul.f32 	%f1473, %f1677, %f333;
+	st.global.f32 	[%rd479], %f1473;
+
+$L__BB0_356:
+	cvt.u32.u64 	%r580, %rd13;
+	setp.ge.s32 	%p266, %r580, %r22;
+	@%p266 bra 	$L__BB0_358;
+
+	add.s64 	%rd480, %rd56, %rd13;
+	shl.b64 	%rd481, %rd480, 2;
+	add.s64 	%rd482, %rd1, %rd481;
+	mul.f32 	%f1474, %f1678, %f333;
+	st.global.f32 	[%rd482], %f1474;
+
+$L__BB0_358:
+	cvt.u32.u64 	%r581, %rd14;
+	setp.ge.s32 	%p267, %r581, %r22;
+	@%p267 bra 	$L__BB0_360;
+
+	add.s64 	%rd483, %rd56, %rd14;
+	shl.b64 	%rd484, %rd483, 2;
+	add.s64 	%rd485, %rd1, %rd484;
+	mul.f32 	%f1475, %f1679, %f333;
+	st.global.f32 	[%rd485], %f1475;
+
+$L__BB0_360:
+	cvt.u32.u64 	%r582, %rd15;
+	setp.ge.s32 	%p268, %r582, %r22;
+	@%p268 bra 	$L__BB0_362;
+
+	add.s64 	%rd486, %rd56, %rd15;
+	shl.b64 	%rd487, %rd486, 2;
+	add.s64 	%rd488, %rd1, %rd487;
+	mul.f32 	%f1476, %f1680, %f333;
+	st.global.f32 	[%rd488], %f1476;
 
 $L__BB0_362:
+	cvt.u32.u64 	%r583, %rd16;
+	setp.ge.s32 	%p269, %r583, %r22;
+	@%p269 bra 	$L__BB0_364;
+
+	add.s64 	%rd489, %rd56, %rd16;
+	shl.b64 	%rd490, %rd489, 2;
+	add.s64 	%rd491, %rd1, %rd490;
+	mul.f32 	%f1477, %f1681, %f333;
+	st.global.f32 	[%rd491], %f1477;
+
+$L__BB0_364:
+	cvt.u32.u64 	%r584, %rd17;
+	setp.ge.s32 	%p270, %r584, %r22;
+	@%p270 bra 	$L__BB0_366;
+
+	add.s64 	%rd492, %rd56, %rd17;
+	shl.b64 	%rd493, %rd492, 2;
+	add.s64 	%rd494, %rd1, %rd493;
+	mul.f32 	%f1478, %f1682, %f333;
+	st.global.f32 	[%rd494], %f1478;
+
+$L__BB0_366:
+	cvt.u32.u64 	%r585, %rd18;
+	setp.ge.s32 	%p271, %r585, %r22;
+	@%p271 bra 	$L__BB0_368;
+
+	add.s64 	%rd495, %rd56, %rd18;
+	shl.b64 	%rd496, %rd495, 2;
+	add.s64 	%rd497, %rd1, %rd496;
+	mul.f32 	%f1479, %f1683, %f333;
+	st.global.f32 	[%rd497], %f1479;
+
+$L__BB0_368:
+	add.s32 	%r592, %r439, 67;
+	setp.ge.s32 	%p272, %r592, %r21;
+	@%p272 bra 	$L__BB0_385;
+
+	cvt.u32.u64 	%r593, %rd11;
+	setp.ge.s32 	%p273, %r593, %r22;
+	mul.wide.s32 	%rd498, %r592, %r26;
+	add.s64 	%rd57, %rd498, %rd21;
+	@%p273 bra 	$L__BB0_371;
+
+	add.s64 	%rd499, %rd57, %rd11;
+	shl.b64 	%rd500, %rd499, 2;
+	add.s64 	%rd501, %rd1, %rd500;
+	mul.f32 	%f1480, %f1684, %f333;
+	st.global.f32 	[%rd501], %f1480;
+
+$L__BB0_371:
+	cvt.u32.u64 	%r601, %rd12;
+	setp.ge.s32 	%p274, %r601, %r22;
+	@%p274 bra 	$L__BB0_373;
+
+	add.s64 	%rd502, %rd57, %rd12;
+	shl.b64 	%rd503, %rd502, 2;
+	add.s64 	%rd504, %rd1, %rd503;
+	mul.f32 	%f1481, %f1685, %f333;
+	st.global.f32 	[%rd504], %f1481;
+
+$L__BB0_373:
+	cvt.u32.u64 	%r602, %rd13;
+	setp.ge.s32 	%p275, %r602, %r22;
+	@%p275 bra 	$L__BB0_375;
+
+	add.s64 	%rd505, %rd57, %rd13;
+	shl.b64 	%rd506, %rd505, 2;
+	add.s64 	%rd507, %rd1, %rd506;
+	mul.f32 	%f1482, %f1686, %f333;
+	st.global.f32 	[%rd507], %f1482;
+
+$L__BB0_375:
+	cvt.u32.u64 	%r603, %rd14;
+	setp.ge.s32 	%p276, %r603, %r22;
+	@%p276 bra 	$L__BB0_377;
+
+	add.s64 	%rd508, %rd57, %rd14;
+	shl.b64 	%rd509, %rd508, 2;
+	add.s64 	%rd510, %rd1, %rd509;
+	mul.f32 	%f1483, %f1687, %f333;
+	st.global.f32 	[%rd510], %f1483;
+
+$L__BB0_377:
+	cvt.u32.u64 	%r604, %rd15;
+	setp.ge.s32 	%p277, %r604, %r22;
+	@%p277 bra 	$L__BB0_379;
+
+	add.s64 	%rd511, %rd57, %rd15;
+	shl.b64 	%rd512, %rd511, 2;
+	add.s64 	%rd513, %rd1, %rd512;
+	mul.f32 	%f1484, %f1688, %f333;
+	st.global.f32 	[%rd513], %f1484;
+
+$L__BB0_379:
+	cvt.u32.u64 	%r605, %rd16;
+	setp.ge.s32 	%p278, %r605, %r22;
+	@%p278 bra 	$L__BB0_381;
+
+	add.s64 	%rd514, %rd57, %rd16;
+	shl.b64 	%rd515, %rd514, 2;
+	add.s64 	%rd516, %rd1, %rd515;
+	mul.f32 	%f1485, %f1689, %f333;
+	st.global.f32 	[%rd516], %f1485;
+
+$L__BB0_381:
+	cvt.u32.u64 	%r606, %rd17;
+	setp.ge.s32 	%p279, %r606, %r22;
+	@%p279 bra 	$L__BB0_383;
+
+	add.s64 	%rd517, %rd57, %rd17;
+	shl.b64 	%rd518, %rd517, 2;
+	add.s64 	%rd519, %rd1, %rd518;
+	mul.f32 	%f1486, %f1690, %f333;
+	st.global.f32 	[%rd519], %f1486;
+
+$L__BB0_383:
+	cvt.u32.u64 	%r607, %rd18;
+	setp.ge.s32 	%p280, %r607, %r22;
+	@%p280 bra 	$L__BB0_385;
+
+	add.s64 	%rd520, %rd57, %rd18;
+	shl.b64 	%rd521, %rd520, 2;
+	add.s64 	%rd522, %rd1, %rd521;
+	mul.f32 	%f1487, %f1691, %f333;
+	st.global.f32 	[%rd522], %f1487;
+	bra.uni 	$L__BB0_385;
+
+$L__BB0_113:
+	add.s32 	%r265, %r6, %r30;
+	setp.ge.s32 	%p137, %r265, %r21;
+	@%p137 bra 	$L__BB0_130;
+
+	cvt.u32.u64 	%r266, %rd11;
+	setp.ge.s32 	%p138, %r266, %r22;
+	mul.wide.s32 	%rd123, %r265, %r26;
+	add.s64 	%rd42, %rd123, %rd21;
+	@%p138 bra 	$L__BB0_116;
+
+	add.s64 	%rd124, %rd42, %rd11;
+	shl.b64 	%rd125, %rd124, 2;
+	add.s64 	%rd126, %rd1, %rd125;
+	ld.global.f32 	%f1232, [%rd126];
+	mul.f32 	%f1233, %f1232, %f334;
+	fma.rn.f32 	%f1234, %f1667, %f333, %f1233;
+	st.global.f32 	[%rd126], %f1234;
+
+$L__BB0_116:
+	cvt.u32.u64 	%r273, %rd12;
+	setp.ge.s32 	%p139, %r273, %r22;
+	@%p139 bra 	$L__BB0_118;
+
+	add.s64 	%rd127, %rd42, %rd11;
+	shl.b64 	%rd128, %rd127, 2;
+	add.s64 	%rd129, %rd1, %rd128;
+	ld.global.f32 	%f1235, [%rd129+4];
+	mul.f32 	%f1236, %f1235, %f334;
+	fma.rn.f32 	%f1237, %f1666, %f333, %f1236;
+	st.global.f32 	[%rd129+4], %f1237;
+
+$L__BB0_118:
+	cvt.u32.u64 	%r274, %rd13;
+	setp.ge.s32 	%p140, %r274, %r22;
+	@%p140 bra 	$L__BB0_120;
+
+	add.s64 	%rd130, %rd42, %rd11;
+	shl.b64 	%rd131, %rd130, 2;
+	add.s64 	%rd132, %rd1, %rd131;
+	ld.global.f32 	%f1238, [%rd132+8];
+	mul.f32 	%f1239, %f1238, %f334;
+	fma.rn.f32 	%f1240, %f1665, %f333, %f1239;
+	st.global.f32 	[%rd132+8], %f1240;
+
+$L__BB0_120:
+	cvt.u32.u64 	%r275, %rd14;
+	setp.ge.s32 	%p141, %r275, %r22;
+	@%p141 bra 	$L__BB0_122;
+
+	add.s64 	%rd133, %rd42, %rd11;
+	shl.b64 	%rd134, %rd133, 2;
+	add.s64 	%rd135, %rd1, %rd134;
+	ld.global.f32 	%f1241, [%rd135+12];
+	mul.f32 	%f1242, %f1241, %f334;
+	fma.rn.f32 	%f1243, %f1664, %f333, %f1242;
+	st.global.f32 	[%rd135+12], %f1243;
+
+$L__BB0_122:
+	cvt.u32.u64 	%r276, %rd15;
+	setp.ge.s32 	%p142, %r276, %r22;
+	@%p142 bra 	$L__BB0_124;
+
+	add.s64 	%rd136, %rd42, %rd11;
+	shl.b64 	%rd137, %rd136, 2;
+	add.s64 	%rd138, %rd1, %rd137;
+	ld.global.f32 	%f1244, [%rd138+256];
+	mul.f32 	%f1245, %f1244, %f334;
+	fma.rn.f32 	%f1246, %f1663, %f333, %f1245;
+	st.global.f32 	[%rd138+256], %f1246;
+
+$L__BB0_124:
+	cvt.u32.u64 	%r277, %rd16;
+	setp.ge.s32 	%p143, %r277, %r22;
+	@%p143 bra 	$L__BB0_126;
+
+	add.s64 	%rd139, %rd42, %rd11;
+	shl.b64 	%rd140, %rd139, 2;
+	add.s64 	%rd141, %rd1, %rd140;
+	ld.global.f32 	%f1247, [%rd141+260];
+	mul.f32 	%f1248, %f1247, %f334;
+	fma.rn.f32 	%f1249, %f1662, %f333, %f1248;
+	st.global.f32 	[%rd141+260], %f1249;
+
+$L__BB0_126:
+	cvt.u32.u64 	%r278, %rd17;
+	setp.ge.s32 	%p144, %r278, %r22;
+	@%p144 bra 	$L__BB0_128;
+
+	add.s64 	%rd142, %rd42, %rd11;
+	shl.b64 	%rd143, %rd142, 2;
+	add.s64 	%rd144, %rd1, %rd143;
+	ld.global.f32 	%f1250, [%rd144+264];
+	mul.f32 	%f1251, %f1250, %f334;
+	fma.rn.f32 	%f1252, %f1661, %f333, %f1251;
+	st.global.f32 	[%rd144+264], %f1252;
+
+$L__BB0_128:
+	cvt.u32.u64 	%r279, %rd18;
+	setp.ge.s32 	%p145, %r279, %r22;
+	@%p145 bra 	$L__BB0_130;
+
+	add.s64 	%rd145, %rd42, %rd11;
+	shl.b64 	%rd146, %rd145, 2;
+	add.s64 	%rd147, %rd1, %rd146;
+	ld.global.f32 	%f1253, [%rd147+268];
+	mul.f32 	%f1254, %f1253, %f334;
+	fma.rn.f32 	%f1255, %f1660, %f333, %f1254;
+	st.global.f32 	[%rd147+268], %f1255;
+
+$L__BB0_130:
+	add.s32 	%r640, %r6, %r30;
+	or.b32  	%r286, %r640, 1;
+	setp.ge.s32 	%p146, %r286, %r21;
+	@%p146 bra 	$L__BB0_147;
+
+	cvt.u32.u64 	%r287, %rd11;
+	setp.ge.s32 	%p147, %r287, %r22;
+	mul.wide.s32 	%rd148, %r286, %r26;
+	add.s64 	%rd43, %rd148, %rd21;
+	@%p147 bra 	$L__BB0_133;
+
+	add.s64 	%rd149, %rd43, %rd11;
+	shl.b64 	%rd150, %rd149, 2;
+	add.s64 	%rd151, %rd1, %rd150;
+	ld.global.f32 	%f1256, [%rd151];
+	mul.f32 	%f1257, %f1256, %f334;
+	fma.rn.f32 	%f1258, %f1659, %f333, %f1257;
+	st.global.f32 	[%rd151], %f1258;
+
+$L__BB0_133:
+	cvt.u32.u64 	%r295, %rd12;
+	setp.ge.s32 	%p148, %r295, %r22;
+	@%p148 bra 	$L__BB0_135;
+
+	add.s64 	%rd152, %rd43, %rd11;
+	shl.b64 	%rd153, %rd152, 2;
+	add.s64 	%rd154, %rd1, %rd153;
+	ld.global.f32 	%f1259, [%rd154+4];
+	mul.f32 	%f1260, %f1259, %f334;
+	fma.rn.f32 	%f1261, %f1658, %f333, %f1260;
+	st.global.f32 	[%rd154+4], %f1261;
+
+$L__BB0_135:
+	cvt.u32.u64 	%r296, %rd13;
+	setp.ge.s32 	%p149, %r296, %r22;
+	@%p149 bra 	$L__BB0_137;
+
+	add.s64 	%rd155, %rd43, %rd11;
+	shl.b64 	%rd156, %rd155, 2;
+	add.s64 	%rd157, %rd1, %rd156;
+	ld.global.f32 	%f1262, [%rd157+8];
+	mul.f32 	%f1263, %f1262, %f334;
+	fma.rn.f32 	%f1264, %f1657, %f333, %f1263;
+	st.global.f32 	[%rd157+8], %f1264;
+
+$L__BB0_137:
+	cvt.u32.u64 	%r297, %rd14;
+	setp.ge.s32 	%p150, %r297, %r22;
+	@%p150 bra 	$L__BB0_139;
+
+	add.s64 	%rd158, %rd43, %rd11;
+	shl.b64 	%rd159, %rd158, 2;
+	add.s64 	%rd160, %rd1, %rd159;
+	ld.global.f32 	%f1265, [%rd160+12];
+	mul.f32 	%f1266, %f1265, %f334;
+	fma.rn.f32 	%f1267, %f1656, %f333, %f1266;
+	st.global.f32 	[%rd160+12], %f1267;
+
+$L__BB0_139:
+	cvt.u32.u64 	%r298, %rd15;
+	setp.ge.s32 	%p151, %r298, %r22;
+	@%p151 bra 	$L__BB0_141;
+
+	add.s64 	%rd161, %rd43, %rd11;
+	shl.b64 	%rd162, %rd161, 2;
+	add.s64 	%rd163, %rd1, %rd162;
+	ld.global.f32 	%f1268, [%rd163+256];
+	mul.f32 	%f1269, %f1268, %f334;
+	fma.rn.f32 	%f1270, %f1655, %f333, %f1269;
+	st.global.f32 	[%rd163+256], %f1270;
+
+$L__BB0_141:
+	cvt.u32.u64 	%r299, %rd16;
+	setp.ge.s32 	%p152, %r299, %r22;
+	@%p152 bra 	$L__BB0_143;
+
+	add.s64 	%rd164, %rd43, %rd11;
+	shl.b64 	%rd165, %rd164, 2;
+	add.s64 	%rd166, %rd1, %rd165;
+	ld.global.f32 	%f1271, [%rd166+260];
+	mul.f32 	%f1272, %f1271, %f334;
+	fma.rn.f32 	%f1273, %f1654, %f333, %f1272;
+	st.global.f32 	[%rd166+260], %f1273;
+
+$L__BB0_143:
+	cvt.u32.u64 	%r300, %rd17;
+	setp.ge.s32 	%p153, %r300, %r22;
+	@%p153 bra 	$L__BB0_145;
+
+	add.s64 	%rd167, %rd43, %rd11;
+	shl.b64 	%rd168, %rd167, 2;
+	add.s64 	%rd169, %rd1, %rd168;
+	ld.global.f32 	%f1274, [%rd169+264];
+	mul.f32 	%f1275, %f1274, %f334;
+	fma.rn.f32 	%f1276, %f1653, %f333, %f1275;
+	st.global.f32 	[%rd169+264], %f1276;
+
+$L__BB0_145:
+	cvt.u32.u64 	%r301, %rd18;
+	setp.ge.s32 	%p154, %r301, %r22;
+	@%p154 bra 	$L__BB0_147;
+
+	add.s64 	%rd170, %rd43, %rd11;
+	shl.b64 	%rd171, %rd170, 2;
+	add.s64 	%rd172, %rd1, %rd171;
+	ld.global.f32 	%f1277, [%rd172+268];
+	mul.f32 	%f1278, %f1277, %f334;
+	fma.rn.f32 	%f1279, %f1652, %f333, %f1278;
+	st.global.f32 	[%rd172+268], %f1279;
+
+$L__BB0_147:
+	add.s32 	%r641, %r6, %r30;
+	or.b32  	%r308, %r641, 2;
+	setp.ge.s32 	%p155, %r308, %r21;
+	@%p155 bra 	$L__BB0_164;
+
+	cvt.u32.u64 	%r309, %rd11;
+	setp.ge.s32 	%p156, %r309, %r22;
+	mul.wide.s32 	%rd173, %r308, %r26;
+	add.s64 	%rd44, %rd173, %rd21;
+	@%p156 bra 	$L__BB0_150;
+
+	add.s64 	%rd174, %rd44, %rd11;
+	shl.b64 	%rd175, %rd174, 2;
+	add.s64 	%rd176, %rd1, %rd175;
+	ld.global.f32 	%f1280, [%rd176];
+	mul.f32 	%f1281, %f1280, %f334;
+	fma.rn.f32 	%f1282, %f1651, %f333, %f1281;
+	st.global.f32 	[%rd176], %f1282;
+
+$L__BB0_150:
+	cvt.u32.u64 	%r317, %rd12;
+	setp.ge.s32 	%p157, %r317, %r22;
+	@%p157 bra 	$L__BB0_152;
+
+	add.s64 	%rd177, %rd44, %rd11;
+	shl.b64 	%rd178, %rd177, 2;
+	add.s64 	%rd179, %rd1, %rd178;
+	ld.global.f32 	%f1283, [%rd179+4];
+	mul.f32 	%f1284, %f1283, %f334;
+	fma.rn.f32 	%f1285, %f1650, %f333, %f1284;
+	st.global.f32 	[%rd179+4], %f1285;
+
+$L__BB0_152:
+	cvt.u32.u64 	%r318, %rd13;
+	setp.ge.s32 	%p158, %r318, %r22;
+	@%p158 bra 	$L__BB0_154;
+
+	add.s64 	%rd180, %rd44, %rd11;
+	shl.b64 	%rd181, %rd180, 2;
+	add.s64 	%rd182, %rd1, %rd181;
+	ld.global.f32 	%f1286, [%rd182+8];
+	mul.f32 	%f1287, %f1286, %f334;
+	fma.rn.f32 	%f1288, %f1649, %f333, %f1287;
+	st.global.f32 	[%rd182+8], %f1288;
+
+$L__BB0_154:
+	cvt.u32.u64 	%r319, %rd14;
+	setp.ge.s32 	%p159, %r319, %r22;
+	@%p159 bra 	$L__BB0_156;
+
+	add.s64 	%rd183, %rd44, %rd11;
+	shl.b64 	%rd184, %rd183, 2;
+	add.s64 	%rd185, %rd1, %rd184;
+	ld.global.f32 	%f1289, [%rd185+12];
+	mul.f32 	%f1290, %f1289, %f334;
+	fma.rn.f32 	%f1291, %f1648, %f333, %f1290;
+	st.global.f32 	[%rd185+12], %f1291;
+
+$L__BB0_156:
+	cvt.u32.u64 	%r320, %rd15;
+	setp.ge.s32 	%p160, %r320, %r22;
+	@%p160 bra 	$L__BB0_158;
+
+	add.s64 	%rd186, %rd44, %rd11;
+	shl.b64 	%rd187, %rd186, 2;
+	add.s64 	%rd188, %rd1, %rd187;
+	ld.global.f32 	%f1292, [%rd188+256];
+	mul.f32 	%f1293, %f1292, %f334;
+	fma.rn.f32 	%f1294, %f1647, %f333, %f1293;
+	st.global.f32 	[%rd188+256], %f1294;
+
+$L__BB0_158:
+	cvt.u32.u64 	%r321, %rd16;
+	setp.ge.s32 	%p161, %r321, %r22;
+	@%p161 bra 	$L__BB0_160;
+
+	add.s64 	%rd189, %rd44, %rd11;
+	shl.b64 	%rd190, %rd189, 2;
+	add.s64 	%rd191, %rd1, %rd190;
+	ld.global.f32 	%f1295, [%rd191+260];
+	mul.f32 	%f1296, %f1295, %f334;
+	fma.rn.f32 	%f1297, %f1646, %f333, %f1296;
+	st.global.f32 	[%rd191+260], %f1297;
+
+$L__BB0_160:
+	cvt.u32.u64 	%r322, %rd17;
+	setp.ge.s32 	%p162, %r322, %r22;
+	@%p162 bra 	$L__BB0_162;
+
+	add.s64 	%rd192, %rd44, %rd11;
+	shl.b64 	%rd193, %rd192, 2;
+	add.s64 	%rd194, %rd1, %rd193;
+	ld.global.f32 	%f1298, [%rd194+264];
+	mul.f32 	%f1299, %f1298, %f334;
+	fma.rn.f32 	%f1300, %f1645, %f333, %f1299;
+	st.global.f32 	[%rd194+264], %f1300;
+
+$L__BB0_162:
+	cvt.u32.u64 	%r323, %rd18;
+	setp.ge.s32 	%p163, %r323, %r22;
+	@%p163 bra 	$L__BB0_164;
+
+	add.s64 	%rd195, %rd44, %rd11;
+	shl.b64 	%rd196, %rd195, 2;
+	add.s64 	%rd197, %rd1, %rd196;
+	ld.global.f32 	%f1301, [%rd197+268];
+	mul.f32 	%f1302, %f1301, %f334;
+	fma.rn.f32 	%f1303, %f1644, %f333, %f1302;
+	st.global.f32 	[%rd197+268], %f1303;
+
+$L__BB0_164:
+	add.s32 	%r642, %r6, %r30;
+	or.b32  	%r330, %r642, 3;
+	setp.ge.s32 	%p164, %r330, %r21;
+	@%p164 bra 	$L__BB0_181;
+
+	cvt.u32.u64 	%r331, %rd11;
+	setp.ge.s32 	%p165, %r331, %r22;
+	mul.wide.s32 	%rd198, %r330, %r26;
+	add.s64 	%rd45, %rd198, %rd21;
+	@%p165 bra 	$L__BB0_167;
+
+	add.s64 	%rd199, %rd45, %rd11;
+	shl.b64 	%rd200, %rd199, 2;
+	add.s64 	%rd201, %rd1, %rd200;
+	ld.global.f32 	%f1304, [%rd201];
+	mul.f32 	%f1305, %f1304, %f334;
+	fma.rn.f32 	%f1306, %f1643, %f333, %f1305;
+	st.global.f32 	[%rd201], %f1306;
+
+$L__BB0_167:
+	cvt.u32.u64 	%r339, %rd12;
+	setp.ge.s32 	%p166, %r339, %r22;
+	@%p166 bra 	$L__BB0_169;
+
+	add.s64 	%rd202, %rd45, %rd11;
+	shl.b64 	%rd203, %rd202, 2;
+	add.s64 	%rd204, %rd1, %rd203;
+	ld.global.f32 	%f1307, [%rd204+4];
+	mul.f32 	%f1308, %f1307, %f334;
+	fma.rn.f32 	%f1309, %f1642, %f333, %f1308;
+	st.global.f32 	[%rd204+4], %f1309;
+
+$L__BB0_169:
+	cvt.u32.u64 	%r340, %rd13;
+	setp.ge.s32 	%p167, %r340, %r22;
+	@%p167 bra 	$L__BB0_171;
+
+	add.s64 	%rd205, %rd45, %rd11;
+	shl.b64 	%rd206, %rd205, 2;
+	add.s64 	%rd207, %rd1, %rd206;
+	ld.global.f32 	%f1310, [%rd207+8];
+	mul.f32 	%f1311, %f1310, %f334;
+	fma.rn.f32 	%f1312, %f1641, %f333, %f1311;
+	st.global.f32 	[%rd207+8], %f1312;
+
+$L__BB0_171:
+	cvt.u32.u64 	%r341, %rd14;
+	setp.ge.s32 	%p168, %r341, %r22;
+	@%p168 bra 	$L__BB0_173;
+
+	add.s64 	%rd208, %rd45, %rd11;
+	shl.b64 	%rd209, %rd208, 2;
+	add.s64 	%rd210, %rd1, %rd209;
+	ld.global.f32 	%f1313, [%rd210+12];
+	mul.f32 	%f1314, %f1313, %f334;
+	fma.rn.f32 	%f1315, %f1640, %f333, %f1314;
+	st.global.f32 	[%rd210+12], %f1315;
+
+$L__BB0_173:
+	cvt.u32.u64 	%r342, %rd15;
+	setp.ge.s32 	%p169, %r342, %r22;
+	@%p169 bra 	$L__BB0_175;
+
+	add.s64 	%rd211, %rd45, %rd11;
+	shl.b64 	%rd212, %rd211, 2;
+	add.s64 	%rd213, %rd1, %rd212;
+	ld.global.f32 	%f1316, [%rd213+256];
+	mul.f32 	%f1317, %f1316, %f334;
+	fma.rn.f32 	%f1318, %f1639, %f333, %f1317;
+	st.global.f32 	[%rd213+256], %f1318;
+
+$L__BB0_175:
+	cvt.u32.u64 	%r343, %rd16;
+	setp.ge.s32 	%p170, %r343, %r22;
+	@%p170 bra 	$L__BB0_177;
+
+	add.s64 	%rd214, %rd45, %rd11;
+	shl.b64 	%rd215, %rd214, 2;
+	add.s64 	%rd216, %rd1, %rd215;
+	ld.global.f32 	%f1319, [%rd216+260];
+	mul.f32 	%f1320, %f1319, %f334;
+	fma.rn.f32 	%f1321, %f1638, %f333, %f1320;
+	st.global.f32 	[%rd216+260], %f1321;
+
+$L__BB0_177:
+	cvt.u32.u64 	%r344, %rd17;
+	setp.ge.s32 	%p171, %r344, %r22;
+	@%p171 bra 	$L__BB0_179;
+
+	add.s64 	%rd217, %rd45, %rd11;
+	shl.b64 	%rd218, %rd217, 2;
+	add.s64 	%rd219, %rd1, %rd218;
+	ld.global.f32 	%f1322, [%rd219+264];
+	mul.f32 	%f1323, %f1322, %f334;
+	fma.rn.f32 	%f1324, %f1637, %f333, %f1323;
+	st.global.f32 	[%rd219+264], %f1324;
+
+$L__BB0_179:
+	cvt.u32.u64 	%r345, %rd18;
+	setp.ge.s32 	%p172, %r345, %r22;
+	@%p172 bra 	$L__BB0_181;
+
+	add.s64 	%rd220, %rd45, %rd11;
+	shl.b64 	%rd221, %rd220, 2;
+	add.s64 	%rd222, %rd1, %rd221;
+	ld.global.f32 	%f1325, [%rd222+268];
+	mul.f32 	%f1326, %f1325, %f334;
+	fma.rn.f32 	%f1327, %f1636, %f333, %f1326;
+	st.global.f32 	[%rd222+268], %f1327;
+
+$L__BB0_181:
+	add.s32 	%r643, %r6, %r30;
+	add.s32 	%r352, %r643, 64;
+	setp.ge.s32 	%p173, %r352, %r21;
+	@%p173 bra 	$L__BB0_198;
+
+	cvt.u32.u64 	%r353, %rd11;
+	setp.ge.s32 	%p174, %r353, %r22;
+	mul.wide.s32 	%rd223, %r352, %r26;
+	add.s64 	%rd46, %rd223, %rd21;
+	@%p174 bra 	$L__BB0_184;
+
+	add.s64 	%rd224, %rd46, %rd11;
+	shl.b64 	%rd225, %rd224, 2;
+	add.s64 	%rd226, %rd1, %rd225;
+	ld.global.f32 	%f1328, [%rd226];
+	mul.f32 	%f1329, %f1328, %f334;
+	fma.rn.f32 	%f1330, %f1635, %f333, %f1329;
+	st.global.f32 	[%rd226], %f1330;
+
+$L__BB0_184:
+	cvt.u32.u64 	%r361, %rd12;
+	setp.ge.s32 	%p175, %r361, %r22;
+	@%p175 bra 	$L__BB0_186;
+
+	add.s64 	%rd227, %rd46, %rd11;
+	shl.b64 	%rd228, %rd227, 2;
+	add.s64 	%rd229, %rd1, %rd228;
+	ld.global.f32 	%f1331, [%rd229+4];
+	mul.f32 	%f1332, %f1331, %f334;
+	fma.rn.f32 	%f1333, %f1634, %f333, %f1332;
+	st.global.f32 	[%rd229+4], %f1333;
+
+$L__BB0_186:
+	cvt.u32.u64 	%r362, %rd13;
+	setp.ge.s32 	%p176, %r362, %r22;
+	@%p176 bra 	$L__BB0_188;
+
+	add.s64 	%rd230, %rd46, %rd11;
+	shl.b64 	%rd231, %rd230, 2;
+	add.s64 	%rd232, %rd1, %rd231;
+	ld.global.f32 	%f1334, [%rd232+8];
+	mul.f32 	%f1335, %f1334, %f334;
+	fma.rn.f32 	%f1336, %f1633, %f333, %f1335;
+	st.global.f32 	[%rd232+8], %f1336;
+
+$L__BB0_188:
+	cvt.u32.u64 	%r363, %rd14;
+	setp.ge.s32 	%p177, %r363, %r22;
+	@%p177 bra 	$L__BB0_190;
+
+	add.s64 	%rd233, %rd46, %rd11;
+	shl.b64 	%rd234, %rd233, 2;
+	add.s64 	%rd235, %rd1, %rd234;
+	ld.global.f32 	%f1337, [%rd235+12];
+	mul.f32 	%f1338, %f1337, %f334;
+	fma.rn.f32 	%f1339, %f1632, %f333, %f1338;
+	st.global.f32 	[%rd235+12], %f1339;
+
+$L__BB0_190:
+	cvt.u32.u64 	%r364, %rd15;
+	setp.ge.s32 	%p178, %r364, %r22;
+	@%p178 bra 	$L__BB0_192;
+
+	add.s64 	%rd236, %rd46, %rd11;
+	shl.b64 	%rd237, %rd236, 2;
+	add.s64 	%rd238, %rd1, %rd237;
+	ld.global.f32 	%f1340, [%rd238+256];
+	mul.f32 	%f1341, %f1340, %f334;
+	fma.rn.f32 	%f1342, %f1631, %f333, %f1341;
+	st.global.f32 	[%rd238+256], %f1342;
+
+$L__BB0_192:
+	cvt.u32.u64 	%r365, %rd16;
+	setp.ge.s32 	%p179, %r365, %r22;
+	@%p179 bra 	$L__BB0_194;
+
+	add.s64 	%rd239, %rd46, %rd11;
+	shl.b64 	%rd240, %rd239, 2;
+	add.s64 	%rd241, %rd1, %rd240;
+	ld.global.f32 	%f1343, [%rd241+260];
+	mul.f32 	%f1344, %f1343, %f334;
+	fma.rn.f32 	%f1345, %f1630, %f333, %f1344;
+	st.global.f32 	[%rd241+260], %f1345;
+
+$L__BB0_194:
+	cvt.u32.u64 	%r366, %rd17;
+	setp.ge.s32 	%p180, %r366, %r22;
+	@%p180 bra 	$L__BB0_196;
+
+	add.s64 	%rd242, %rd46, %rd11;
+	shl.b64 	%rd243, %rd242, 2;
+	add.s64 	%rd244, %rd1, %rd243;
+	ld.global.f32 	%f1346, [%rd244+264];
+	mul.f32 	%f1347, %f1346, %f334;
+	fma.rn.f32 	%f1348, %f1629, %f333, %f1347;
+	st.global.f32 	[%rd244+264], %f1348;
+
+$L__BB0_196:
+	cvt.u32.u64 	%r367, %rd18;
+	setp.ge.s32 	%p181, %r367, %r22;
+	@%p181 bra 	$L__BB0_198;
+
+	add.s64 	%rd245, %rd46, %rd11;
+	shl.b64 	%rd246, %rd245, 2;
+	add.s64 	%rd247, %rd1, %rd246;
+	ld.global.f32 	%f1349, [%rd247+268];
+	mul.f32 	%f1350, %f1349, %f334;
+	fma.rn.f32 	%f1351, %f1628, %f333, %f1350;
+	st.global.f32 	[%rd247+268], %f1351;
+
+$L__BB0_198:
+	add.s32 	%r644, %r6, %r30;
+	add.s32 	%r374, %r644, 65;
+	setp.ge.s32 	%p182, %r374, %r21;
+	@%p182 bra 	$L__BB0_215;
+
+	cvt.u32.u64 	%r375, %rd11;
+	setp.ge.s32 	%p183, %r375, %r22;
+	mul.wide.s32 	%rd248, %r374, %r26;
+	add.s64 	%rd47, %rd248, %rd21;
+	@%p183 bra 	$L__BB0_201;
+
+	add.s64 	%rd249, %rd47, %rd11;
+	shl.b64 	%rd250, %rd249, 2;
+	add.s64 	%rd251, %rd1, %rd250;
+	ld.global.f32 	%f1352, [%rd251];
+	mul.f32 	%f1353, %f1352, %f334;
+	fma.rn.f32 	%f1354, %f1627, %f333, %f1353;
+	st.global.f32 	[%rd251], %f1354;
+
+$L__BB0_201:
+	cvt.u32.u64 	%r383, %rd12;
+	setp.ge.s32 	%p184, %r383, %r22;
+	@%p184 bra 	$L__BB0_203;
+
+	add.s64 	%rd252, %rd47, %rd11;
+	shl.b64 	%rd253, %rd252, 2;
+	add.s64 	%rd254, %rd1, %rd253;
+	ld.global.f32 	%f1355, [%rd254+4];
+	mul.f32 	%f1356, %f1355, %f334;
+	fma.rn.f32 	%f1357, %f1626, %f333, %f1356;
+	st.global.f32 	[%rd254+4], %f1357;
+
+$L__BB0_203:
+	cvt.u32.u64 	%r384, %rd13;
+	setp.ge.s32 	%p185, %r384, %r22;
+	@%p185 bra 	$L__BB0_205;
+
+	add.s64 	%rd255, %rd47, %rd11;
+	shl.b64 	%rd256, %rd255, 2;
+	add.s64 	%rd257, %rd1, %rd256;
+	ld.global.f32 	%f1358, [%rd257+8];
+	mul.f32 	%f1359, %f1358, %f334;
+	fma.rn.f32 	%f1360, %f1625, %f333, %f1359;
+	st.global.f32 	[%rd257+8], %f1360;
+
+$L__BB0_205:
+	cvt.u32.u64 	%r385, %rd14;
+	setp.ge.s32 	%p186, %r385, %r22;
+	@%p186 bra 	$L__BB0_207;
+
+	add.s64 	%rd258, %rd47, %rd11;
+	shl.b64 	%rd259, %rd258, 2;
+	add.s64 	%rd260, %rd1, %rd259;
+	ld.global.f32 	%f1361, [%rd260+12];
+	mul.f32 	%f1362, %f1361, %f334;
+	fma.rn.f32 	%f1363, %f1624, %f333, %f1362;
+	st.global.f32 	[%rd260+12], %f1363;
+
+$L__BB0_207:
+	cvt.u32.u64 	%r386, %rd15;
+	setp.ge.s32 	%p187, %r386, %r22;
+	@%p187 bra 	$L__BB0_209;
+
+	add.s64 	%rd261, %rd47, %rd11;
+	shl.b64 	%rd262, %rd261, 2;
+	add.s64 	%rd263, %rd1, %rd262;
+	ld.global.f32 	%f1364, [%rd263+256];
+	mul.f32 	%f1365, %f1364, %f334;
+	fma.rn.f32 	%f1366, %f1623, %f333, %f1365;
+	st.global.f32 	[%rd263+256], %f1366;
+
+$L__BB0_209:
+	cvt.u32.u64 	%r387, %rd16;
+	setp.ge.s32 	%p188, %r387, %r22;
+	@%p188 bra 	$L__BB0_211;
+
+	add.s64 	%rd264, %rd47, %rd11;
+	shl.b64 	%rd265, %rd264, 2;
+	add.s64 	%rd266, %rd1, %rd265;
+	ld.global.f32 	%f1367, [%rd266+260];
+	mul.f32 	%f1368, %f1367, %f334;
+	fma.rn.f32 	%f1369, %f1622, %f333, %f1368;
+	st.global.f32 	[%rd266+260], %f1369;
+
+$L__BB0_211:
+	cvt.u32.u64 	%r388, %rd17;
+	setp.ge.s32 	%p189, %r388, %r22;
+	@%p189 bra 	$L__BB0_213;
+
+	add.s64 	%rd267, %rd47, %rd11;
+	shl.b64 	%rd268, %rd267, 2;
+	add.s64 	%rd269, %rd1, %rd268;
+	ld.global.f32 	%f1370, [%rd269+264];
+	mul.f32 	%f1371, %f1370, %f334;
+	fma.rn.f32 	%f1372, %f1621, %f333, %f1371;
+	st.global.f32 	[%rd269+264], %f1372;
+
+$L__BB0_213:
+	cvt.u32.u64 	%r389, %rd18;
+	setp.ge.s32 	%p190, %r389, %r22;
+	@%p190 bra 	$L__BB0_215;
+
+	add.s64 	%rd270, %rd47, %rd11;
+	shl.b64 	%rd271, %rd270, 2;
+	add.s64 	%rd272, %rd1, %rd271;
+	ld.global.f32 	%f1373, [%rd272+268];
+	mul.f32 	%f1374, %f1373, %f334;
+	fma.rn.f32 	%f1375, %f1620, %f333, %f1374;
+	st.global.f32 	[%rd272+268], %f1375;
+
+$L__BB0_215:
+	add.s32 	%r645, %r6, %r30;
+	add.s32 	%r396, %r645, 66;
+	setp.ge.s32 	%p191, %r396, %r21;
+	@%p191 bra 	$L__BB0_232;
+
+	cvt.u32.u64 	%r397, %rd11;
+	setp.ge.s32 	%p192, %r397, %r22;
+	mul.wide.s32 	%rd273, %r396, %r26;
+	add.s64 	%rd48, %rd273, %rd21;
+	@%p192 bra 	$L__BB0_218;
+
+	add.s64 	%rd274, %rd48, %rd11;
+	shl.b64 	%rd275, %rd274, 2;
+	add.s64 	%rd276, %rd1, %rd275;
+	ld.global.f32 	%f1376, [%rd276];
+	mul.f32 	%f1377, %f1376, %f334;
+	fma.rn.f32 	%f1378, %f1676, %f333, %f1377;
+	st.global.f32 	[%rd276], %f1378;
+
+$L__BB0_218:
+	cvt.u32.u64 	%r405, %rd12;
+	setp.ge.s32 	%p193, %r405, %r22;
+	@%p193 bra 	$L__BB0_220;
+
+	add.s64 	%rd277, %rd48, %rd11;
+	shl.b64 	%rd278, %rd277, 2;
+	add.s64 	%rd279, %rd1, %rd278;
+	ld.global.f32 	%f1379, [%rd279+4];
+	mul.f32 	%f1380, %f1379, %f334;
+	fma.rn.f32 	%f1381, %f1677, %f333, %f1380;
+	st.global.f32 	[%rd279+4], %f1381;
+
+$L__BB0_220:
+	cvt.u32.u64 	%r406, %rd13;
+	setp.ge.s32 	%p194, %r406, %r22;
+	@%p194 bra 	$L__BB0_222;
+
+	add.s64 	%rd280, %rd48, %rd11;
+	shl.b64 	%rd281, %rd280, 2;
+	add.s64 	%rd282, %rd1, %rd281;
+	ld.global.f32 	%f1382, [%rd282+8];
+	mul.f32 	%f1383, %f1382, %f334;
+	fma.rn.f32 	%f1384, %f1678, %f333, %f1383;
+	st.global.f32 	[%rd282+8], %f1384;
+
+$L__BB0_222:
+	cvt.u32.u64 	%r407, %rd14;
+	setp.ge.s32 	%p195, %r407, %r22;
+	@%p195 bra 	$L__BB0_224;
+
+	add.s64 	%rd283, %rd48, %rd11;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	ld.global.f32 	%f1385, [%rd285+12];
+	mul.f32 	%f1386, %f1385, %f334;
+	fma.rn.f32 	%f1387, %f1679, %f333, %f1386;
+	st.global.f32 	[%rd285+12], %f1387;
+
+$L__BB0_224:
+	cvt.u32.u64 	%r408, %rd15;
+	setp.ge.s32 	%p196, %r408, %r22;
+	@%p196 bra 	$L__BB0_226;
+
+	add.s64 	%rd286, %rd48, %rd11;
+	shl.b64 	%rd287, %rd286, 2;
+	add.s64 	%rd288, %rd1, %rd287;
+	ld.global.f32 	%f1388, [%rd288+256];
+	mul.f32 	%f1389, %f1388, %f334;
+	fma.rn.f32 	%f1390, %f1680, %f333, %f1389;
+	st.global.f32 	[%rd288+256], %f1390;
+
+$L__BB0_226:
+	cvt.u32.u64 	%r409, %rd16;
+	setp.ge.s32 	%p197, %r409, %r22;
+	@%p197 bra 	$L__BB0_228;
+
+	add.s64 	%rd289, %rd48, %rd11;
+	shl.b64 	%rd290, %rd289, 2;
+	add.s64 	%rd291, %rd1, %rd290;
+	ld.global.f32 	%f1391, [%rd291+260];
+	mul.f32 	%f1392, %f1391, %f334;
+	fma.rn.f32 	%f1393, %f1681, %f333, %f1392;
+	st.global.f32 	[%rd291+260], %f1393;
+
+$L__BB0_228:
+	cvt.u32.u64 	%r410, %rd17;
+	setp.ge.s32 	%p198, %r410, %r22;
+	@%p198 bra 	$L__BB0_230;
+
+	add.s64 	%rd292, %rd48, %rd11;
+	shl.b64 	%rd293, %rd292, 2;
+	add.s64 	%rd294, %rd1, %rd293;
+	ld.global.f32 	%f1394, [%rd294+264];
+	mul.f32 	%f1395, %f1394, %f334;
+	fma.rn.f32 	%f1396, %f1682, %f333, %f1395;
+	st.global.f32 	[%rd294+264], %f1396;
+
+$L__BB0_230:
+	cvt.u32.u64 	%r411, %rd18;
+	setp.ge.s32 	%p199, %r411, %r22;
+	@%p199 bra 	$L__BB0_232;
+
+	add.s64 	%rd295, %rd48, %rd11;
+	shl.b64 	%rd296, %rd295, 2;
+	add.s64 	%rd297, %rd1, %rd296;
+	ld.global.f32 	%f1397, [%rd297+268];
+	mul.f32 	%f1398, %f1397, %f334;
+	fma.rn.f32 	%f1399, %f1683, %f333, %f1398;
+	st.global.f32 	[%rd297+268], %f1399;
+
+$L__BB0_232:
+	add.s32 	%r646, %r6, %r30;
+	add.s32 	%r418, %r646, 67;
+	setp.ge.s32 	%p200, %r418, %r21;
+	@%p200 bra 	$L__BB0_385;
+
+	cvt.u32.u64 	%r419, %rd11;
+	setp.ge.s32 	%p201, %r419, %r22;
+	mul.wide.s32 	%rd298, %r418, %r26;
+	add.s64 	%rd49, %rd298, %rd21;
+	@%p201 bra 	$L__BB0_235;
+
+	add.s64 	%rd299, %rd49, %rd11;
+	shl.b64 	%rd300, %rd299, 2;
+	add.s64 	%rd301, %rd1, %rd300;
+	ld.global.f32 	%f1400, [%rd301];
+	mul.f32 	%f1401, %f1400, %f334;
+	fma.rn.f32 	%f1402, %f1684, %f333, %f1401;
+	st.global.f32 	[%rd301], %f1402;
+
+$L__BB0_235:
+	cvt.u32.u64 	%r427, %rd12;
+	setp.ge.s32 	%p202, %r427, %r22;
+	@%p202 bra 	$L__BB0_237;
+
+	add.s64 	%rd302, %rd49, %rd11;
+	shl.b64 	%rd303, %rd302, 2;
+	add.s64 	%rd304, %rd1, %rd303;
+	ld.global.f32 	%f1403, [%rd304+4];
+	mul.f32 	%f1404, %f1403, %f334;
+	fma.rn.f32 	%f1405, %f1685, %f333, %f1404;
+	st.global.f32 	[%rd304+4], %f1405;
+
+$L__BB0_237:
+	cvt.u32.u64 	%r428, %rd13;
+	setp.ge.s32 	%p203, %r428, %r22;
+	@%p203 bra 	$L__BB0_239;
+
+	add.s64 	%rd305, %rd49, %rd11;
+	shl.b64 	%rd306, %rd305, 2;
+	add.s64 	%rd307, %rd1, %rd306;
+	ld.global.f32 	%f1406, [%rd307+8];
+	mul.f32 	%f1407, %f1406, %f334;
+	fma.rn.f32 	%f1408, %f1686, %f333, %f1407;
+	st.global.f32 	[%rd307+8], %f1408;
+
+$L__BB0_239:
+	cvt.u32.u64 	%r429, %rd14;
+	setp.ge.s32 	%p204, %r429, %r22;
+	@%p204 bra 	$L__BB0_241;
+
+	add.s64 	%rd308, %rd49, %rd11;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	ld.global.f32 	%f1409, [%rd310+12];
+	mul.f32 	%f1410, %f1409, %f334;
+	fma.rn.f32 	%f1411, %f1687, %f333, %f1410;
+	st.global.f32 	[%rd310+12], %f1411;
+
+$L__BB0_241:
+	cvt.u32.u64 	%r430, %rd15;
+	setp.ge.s32 	%p205, %r430, %r22;
+	@%p205 bra 	$L__BB0_243;
+
+	add.s64 	%rd311, %rd49, %rd11;
+	shl.b64 	%rd312, %rd311, 2;
+	add.s64 	%rd313, %rd1, %rd312;
+	ld.global.f32 	%f1412, [%rd313+256];
+	mul.f32 	%f1413, %f1412, %f334;
+	fma.rn.f32 	%f1414, %f1688, %f333, %f1413;
+	st.global.f32 	[%rd313+256], %f1414;
+
+$L__BB0_243:
+	cvt.u32.u64 	%r431, %rd16;
+	setp.ge.s32 	%p206, %r431, %r22;
+	@%p206 bra 	$L__BB0_245;
+
+	add.s64 	%rd314, %rd49, %rd11;
+	shl.b64 	%rd315, %rd314, 2;
+	add.s64 	%rd316, %rd1, %rd315;
+	ld.global.f32 	%f1415, [%rd316+260];
+	mul.f32 	%f1416, %f1415, %f334;
+	fma.rn.f32 	%f1417, %f1689, %f333, %f1416;
+	st.global.f32 	[%rd316+260], %f1417;
+
+$L__BB0_245:
+	cvt.u32.u64 	%r432, %rd17;
+	setp.ge.s32 	%p207, %r432, %r22;
+	@%p207 bra 	$L__BB0_247;
+
+	add.s64 	%rd317, %rd49, %rd11;
+	shl.b64 	%rd318, %rd317, 2;
+	add.s64 	%rd319, %rd1, %rd318;
+	ld.global.f32 	%f1418, [%rd319+264];
+	mul.f32 	%f1419, %f1418, %f334;
+	fma.rn.f32 	%f1420, %f1690, %f333, %f1419;
+	st.global.f32 	[%rd319+264], %f1420;
+
+$L__BB0_247:
+	cvt.u32.u64 	%r433, %rd18;
+	setp.ge.s32 	%p208, %r433, %r22;
+	@%p208 bra 	$L__BB0_385;
+
+	add.s64 	%rd320, %rd49, %rd11;
+	shl.b64 	%rd321, %rd320, 2;
+	add.s64 	%rd322, %rd1, %rd321;
+	ld.global.f32 	%f1421, [%rd322+268];
+	mul.f32 	%f1422, %f1421, %f334;
+	fma.rn.f32 	%f1423, %f1691, %f333, %f1422;
+	st.global.f32 	[%rd322+268], %f1423;
+
+$L__BB0_385:
+	ld.param.u32 	%r609, [kiln_sgemm_param_16];
+	bar.sync 	0;
+	mov.u32 	%r608, %nctaid.z;
+	add.s32 	%r647, %r647, %r608;
+	setp.lt.s32 	%p281, %r647, %r609;
+	@%p281 bra 	$L__BB0_2;
+
+$L__BB0_386:
 	ret;
 
 }
@@ -85294,10 +85453,10 @@ const ptx_gemm_90 = `//
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<261>;
-	.reg .f32 	%f<1628>;
-	.reg .b32 	%r<621>;
-	.reg .b64 	%rd<490>;
+	.reg .pred 	%p<285>;
+	.reg .f32 	%f<1692>;
+	.reg .b32 	%r<650>;
+	.reg .b64 	%rd<566>;
 	// demoted variable
 	.shared .align 16 .b8 _ZZ10kiln_sgemmE2As[8448];
 	// demoted variable
@@ -85308,21 +85467,19 @@ const ptx_gemm_90 = `//
 	ld.param.u32 	%r21, [kiln_sgemm_param_2];
 	ld.param.u32 	%r22, [kiln_sgemm_param_3];
 	ld.param.u32 	%r23, [kiln_sgemm_param_4];
-	ld.param.f32 	%f301, [kiln_sgemm_param_5];
-	ld.param.u64 	%rd55, [kiln_sgemm_param_6];
+	ld.param.f32 	%f333, [kiln_sgemm_param_5];
+	ld.param.u64 	%rd58, [kiln_sgemm_param_6];
 	ld.param.u32 	%r24, [kiln_sgemm_param_7];
-	ld.param.u64 	%rd56, [kiln_sgemm_param_9];
+	ld.param.u64 	%rd60, [kiln_sgemm_param_9];
 	ld.param.u32 	%r25, [kiln_sgemm_param_10];
-	ld.param.f32 	%f302, [kiln_sgemm_param_12];
-	ld.param.u64 	%rd57, [kiln_sgemm_param_13];
+	ld.param.f32 	%f334, [kiln_sgemm_param_12];
+	ld.param.u64 	%rd63, [kiln_sgemm_param_13];
 	ld.param.u32 	%r26, [kiln_sgemm_param_14];
 	ld.param.u32 	%r27, [kiln_sgemm_param_16];
-	cvta.to.global.u64 	%rd1, %rd57;
-	cvta.to.global.u64 	%rd2, %rd56;
-	cvta.to.global.u64 	%rd3, %rd55;
-	mov.u32 	%r618, %ctaid.z;
-	setp.ge.s32 	%p2, %r618, %r27;
-	@%p2 bra 	$L__BB0_362;
+	cvta.to.global.u64 	%rd1, %rd63;
+	mov.u32 	%r647, %ctaid.z;
+	setp.ge.s32 	%p10, %r647, %r27;
+	@%p10 bra 	$L__BB0_386;
 
 	mov.u32 	%r28, %tid.x;
 	mov.u32 	%r29, %ctaid.y;
@@ -85333,2809 +85490,2970 @@ const ptx_gemm_90 = `//
 	and.b32  	%r2, %r33, 124;
 	or.b32  	%r34, %r2, %r30;
 	shr.s32 	%r3, %r28, 5;
-	and.b32  	%r35, %r33, 4;
+	cvt.s64.s32 	%rd2, %r34;
+	setp.lt.s32 	%p11, %r3, %r23;
+	or.b32  	%r35, %r34, 3;
+	setp.lt.s32 	%p12, %r35, %r21;
+	and.pred  	%p1, %p12, %p11;
+	and.b32  	%r36, %r33, 4;
 	shr.s32 	%r4, %r28, 1;
 	add.s32 	%r5, %r4, %r30;
-	shr.u32 	%r36, %r28, 2;
-	and.b32  	%r6, %r36, 1073741820;
+	cvt.u64.u32 	%rd3, %r36;
+	setp.lt.s32 	%p13, %r5, %r21;
+	or.b32  	%r37, %r36, 3;
+	setp.lt.s32 	%p14, %r37, %r23;
+	and.pred  	%p2, %p13, %p14;
+	shr.u32 	%r38, %r28, 2;
+	and.b32  	%r6, %r38, 1073741820;
 	and.b32  	%r7, %r33, 60;
-	or.b32  	%r37, %r2, %r32;
+	or.b32  	%r39, %r2, %r32;
+	cvt.s64.s32 	%rd4, %r39;
+	or.b32  	%r40, %r39, 3;
+	setp.lt.s32 	%p15, %r40, %r22;
 	add.s32 	%r8, %r4, %r32;
-	cvt.s64.s32 	%rd4, %r34;
-	or.b32  	%r38, %r34, 1;
-	cvt.s64.s32 	%rd5, %r38;
-	or.b32  	%r39, %r34, 2;
-	cvt.s64.s32 	%rd6, %r37;
-	or.b32  	%r40, %r37, 1;
-	cvt.s64.s32 	%rd7, %r39;
-	or.b32  	%r41, %r34, 3;
-	cvt.s64.s32 	%rd8, %r40;
-	or.b32  	%r42, %r37, 2;
-	cvt.s64.s32 	%rd9, %r41;
-	cvt.s64.s32 	%rd10, %r42;
-	or.b32  	%r43, %r37, 3;
-	cvt.s64.s32 	%rd11, %r43;
-	add.s32 	%r44, %r6, %r30;
-	cvt.u64.u32 	%rd12, %r35;
+	setp.lt.s32 	%p16, %r8, %r22;
+	and.pred  	%p3, %p15, %p11;
+	and.pred  	%p4, %p16, %p14;
+	or.b32  	%r41, %r34, 1;
+	cvt.s64.s32 	%rd5, %r41;
+	or.b32  	%r42, %r34, 2;
+	or.b32  	%r43, %r39, 1;
+	cvt.s64.s32 	%rd6, %r42;
+	cvt.s64.s32 	%rd7, %r43;
+	or.b32  	%r44, %r39, 2;
+	cvt.s64.s32 	%rd8, %r35;
+	cvt.s64.s32 	%rd9, %r44;
+	cvt.s64.s32 	%rd10, %r40;
 	or.b32  	%r45, %r7, %r32;
-	cvt.s64.s32 	%rd13, %r45;
+	cvt.s64.s32 	%rd11, %r45;
 	or.b32  	%r46, %r45, 1;
-	cvt.s64.s32 	%rd14, %r46;
+	cvt.s64.s32 	%rd12, %r46;
 	or.b32  	%r47, %r45, 2;
-	or.b32  	%r48, %r44, 3;
-	cvt.s64.s32 	%rd15, %r47;
-	or.b32  	%r49, %r45, 3;
-	mul.wide.s32 	%rd16, %r48, %r26;
-	cvt.s64.s32 	%rd17, %r49;
-	or.b32  	%r50, %r45, 64;
-	add.s32 	%r51, %r44, 65;
-	cvt.s64.s32 	%rd18, %r50;
-	or.b32  	%r52, %r45, 65;
-	mul.wide.s32 	%rd19, %r51, %r26;
-	cvt.s64.s32 	%rd20, %r52;
-	or.b32  	%r53, %r45, 66;
-	cvt.s64.s32 	%rd21, %r53;
-	or.b32  	%r54, %r45, 67;
-	cvt.s64.s32 	%rd22, %r54;
+	cvt.s64.s32 	%rd13, %r47;
+	or.b32  	%r48, %r45, 3;
+	cvt.s64.s32 	%rd14, %r48;
+	or.b32  	%r49, %r45, 64;
+	cvt.s64.s32 	%rd15, %r49;
+	or.b32  	%r50, %r45, 65;
+	cvt.s64.s32 	%rd16, %r50;
+	or.b32  	%r51, %r45, 66;
+	cvt.s64.s32 	%rd17, %r51;
+	or.b32  	%r52, %r45, 67;
+	cvt.s64.s32 	%rd18, %r52;
+	shl.b32 	%r232, %r6, 2;
 
 $L__BB0_2:
-	ld.param.u64 	%rd489, [kiln_sgemm_param_15];
-	ld.param.u64 	%rd488, [kiln_sgemm_param_8];
-	ld.param.u64 	%rd487, [kiln_sgemm_param_11];
-	cvt.s64.s32 	%rd58, %r618;
-	mul.lo.s64 	%rd23, %rd58, %rd487;
-	mul.lo.s64 	%rd24, %rd58, %rd488;
-	mul.lo.s64 	%rd25, %rd58, %rd489;
-	setp.lt.s32 	%p3, %r23, 1;
-	@%p3 bra 	$L__BB0_43;
+	ld.param.u64 	%rd525, [kiln_sgemm_param_15];
+	ld.param.u64 	%rd524, [kiln_sgemm_param_8];
+	ld.param.u64 	%rd523, [kiln_sgemm_param_11];
+	cvt.s64.s32 	%rd64, %r647;
+	mul.lo.s64 	%rd19, %rd64, %rd523;
+	mul.lo.s64 	%rd20, %rd64, %rd524;
+	mul.lo.s64 	%rd21, %rd64, %rd525;
+	setp.lt.s32 	%p17, %r23, 1;
+	@%p17 bra 	$L__BB0_55;
 
-	setp.ne.s32 	%p4, %r19, 0;
-	@%p4 bra 	$L__BB0_12;
+	setp.ne.s32 	%p18, %r19, 0;
+	@%p18 bra 	$L__BB0_15;
 	bra.uni 	$L__BB0_4;
 
-$L__BB0_12:
-	mul.wide.s32 	%rd63, %r24, %r3;
-	add.s64 	%rd64, %rd24, %rd63;
-	add.s64 	%rd65, %rd64, %rd4;
-	shl.b64 	%rd66, %rd65, 2;
-	add.s64 	%rd27, %rd3, %rd66;
-	setp.ge.s32 	%p17, %r3, %r23;
-	setp.ge.s32 	%p18, %r34, %r21;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p19, %p17, %p18;
-	mov.f32 	%f1551, %f1550;
-	@%p19 bra 	$L__BB0_14;
+$L__BB0_15:
+	mul.wide.s32 	%rd73, %r24, %r3;
+	add.s64 	%rd75, %rd73, %rd2;
+	add.s64 	%rd24, %rd75, %rd20;
+	cvta.to.global.u64 	%rd76, %rd58;
+	shl.b64 	%rd77, %rd24, 2;
+	add.s64 	%rd25, %rd76, %rd77;
+	not.pred 	%p31, %p1;
+	@%p31 bra 	$L__BB0_17;
 
-	ld.global.nc.f32 	%f1551, [%rd27];
+	add.s64 	%rd79, %rd58, %rd77;
+	and.b64  	%rd80, %rd79, 15;
+	setp.eq.s64 	%p32, %rd80, 0;
+	@%p32 bra 	$L__BB0_25;
 
-$L__BB0_14:
-	setp.ge.s32 	%p21, %r38, %r21;
-	or.pred  	%p22, %p17, %p21;
-	@%p22 bra 	$L__BB0_16;
+$L__BB0_17:
+	setp.ge.s32 	%p33, %r3, %r23;
+	setp.ge.s32 	%p34, %r34, %r21;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p35, %p33, %p34;
+	mov.f32 	%f1605, %f1604;
+	@%p35 bra 	$L__BB0_19;
 
-	ld.global.nc.f32 	%f1550, [%rd27+4];
+	ld.global.nc.f32 	%f1605, [%rd25];
 
-$L__BB0_16:
-	setp.ge.s32 	%p24, %r39, %r21;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p25, %p17, %p24;
-	mov.f32 	%f1549, %f1548;
-	@%p25 bra 	$L__BB0_18;
+$L__BB0_19:
+	setp.ge.s32 	%p37, %r41, %r21;
+	or.pred  	%p38, %p33, %p37;
+	@%p38 bra 	$L__BB0_21;
 
-	ld.global.nc.f32 	%f1549, [%rd27+8];
+	ld.global.nc.f32 	%f1604, [%rd25+4];
 
-$L__BB0_18:
-	setp.ge.s32 	%p27, %r41, %r21;
-	or.pred  	%p28, %p17, %p27;
-	@%p28 bra 	$L__BB0_20;
+$L__BB0_21:
+	setp.ge.s32 	%p40, %r42, %r21;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p41, %p33, %p40;
+	mov.f32 	%f1603, %f1612;
+	@%p41 bra 	$L__BB0_23;
 
-	ld.global.nc.f32 	%f1548, [%rd27+12];
-	bra.uni 	$L__BB0_20;
-
-$L__BB0_4:
-	mul.wide.s32 	%rd59, %r24, %r5;
-	add.s64 	%rd60, %rd24, %rd59;
-	add.s64 	%rd61, %rd60, %rd12;
-	shl.b64 	%rd62, %rd61, 2;
-	add.s64 	%rd26, %rd3, %rd62;
-	setp.ge.s32 	%p5, %r5, %r21;
-	setp.ge.s32 	%p6, %r35, %r23;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p7, %p5, %p6;
-	mov.f32 	%f1551, %f1550;
-	@%p7 bra 	$L__BB0_6;
-
-	ld.global.nc.f32 	%f1551, [%rd26];
-
-$L__BB0_6:
-	or.b32  	%r69, %r35, 1;
-	setp.ge.s32 	%p9, %r69, %r23;
-	or.pred  	%p10, %p5, %p9;
-	@%p10 bra 	$L__BB0_8;
-
-	ld.global.nc.f32 	%f1550, [%rd26+4];
-
-$L__BB0_8:
-	or.b32  	%r77, %r35, 2;
-	setp.ge.s32 	%p12, %r77, %r23;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p13, %p5, %p12;
-	mov.f32 	%f1549, %f1548;
-	@%p13 bra 	$L__BB0_10;
-
-	ld.global.nc.f32 	%f1549, [%rd26+8];
-
-$L__BB0_10:
-	or.b32  	%r85, %r35, 3;
-	setp.ge.s32 	%p15, %r85, %r23;
-	or.pred  	%p16, %p5, %p15;
-	@%p16 bra 	$L__BB0_20;
-
-	ld.global.nc.f32 	%f1548, [%rd26+12];
-
-$L__BB0_20:
-	setp.eq.s32 	%p29, %r20, 0;
-	@%p29 bra 	$L__BB0_29;
-
-	mul.wide.s32 	%rd67, %r25, %r8;
-	add.s64 	%rd68, %rd23, %rd67;
-	add.s64 	%rd69, %rd68, %rd12;
-	shl.b64 	%rd70, %rd69, 2;
-	add.s64 	%rd28, %rd2, %rd70;
-	setp.ge.s32 	%p30, %r8, %r22;
-	setp.ge.s32 	%p31, %r35, %r23;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p32, %p30, %p31;
-	mov.f32 	%f1555, %f1554;
-	@%p32 bra 	$L__BB0_23;
-
-	ld.global.nc.f32 	%f1555, [%rd28];
+	ld.global.nc.f32 	%f1603, [%rd25+8];
 
 $L__BB0_23:
-	or.b32  	%r131, %r35, 1;
-	setp.ge.s32 	%p34, %r131, %r23;
-	or.pred  	%p35, %p30, %p34;
-	@%p35 bra 	$L__BB0_25;
+	@%p31 bra 	$L__BB0_26;
 
-	ld.global.nc.f32 	%f1554, [%rd28+4];
+	ld.global.nc.f32 	%f1612, [%rd25+12];
+	bra.uni 	$L__BB0_26;
+
+$L__BB0_4:
+	mul.wide.s32 	%rd65, %r24, %r5;
+	add.s64 	%rd67, %rd65, %rd3;
+	add.s64 	%rd22, %rd67, %rd20;
+	cvta.to.global.u64 	%rd68, %rd58;
+	shl.b64 	%rd69, %rd22, 2;
+	add.s64 	%rd23, %rd68, %rd69;
+	not.pred 	%p19, %p2;
+	@%p19 bra 	$L__BB0_6;
+
+	add.s64 	%rd71, %rd58, %rd69;
+	and.b64  	%rd72, %rd71, 15;
+	setp.eq.s64 	%p20, %rd72, 0;
+	@%p20 bra 	$L__BB0_14;
+
+$L__BB0_6:
+	setp.ge.s32 	%p21, %r5, %r21;
+	setp.ge.s32 	%p22, %r36, %r23;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p23, %p21, %p22;
+	mov.f32 	%f1605, %f1604;
+	@%p23 bra 	$L__BB0_8;
+
+	ld.global.nc.f32 	%f1605, [%rd23];
+
+$L__BB0_8:
+	or.b32  	%r74, %r36, 1;
+	setp.ge.s32 	%p25, %r74, %r23;
+	or.pred  	%p26, %p21, %p25;
+	@%p26 bra 	$L__BB0_10;
+
+	ld.global.nc.f32 	%f1604, [%rd23+4];
+
+$L__BB0_10:
+	or.b32  	%r82, %r36, 2;
+	setp.ge.s32 	%p28, %r82, %r23;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p29, %p21, %p28;
+	mov.f32 	%f1603, %f1612;
+	@%p29 bra 	$L__BB0_12;
+
+	ld.global.nc.f32 	%f1603, [%rd23+8];
+
+$L__BB0_12:
+	@%p19 bra 	$L__BB0_26;
+
+	ld.global.nc.f32 	%f1612, [%rd23+12];
+	bra.uni 	$L__BB0_26;
 
 $L__BB0_25:
-	or.b32  	%r139, %r35, 2;
-	setp.ge.s32 	%p37, %r139, %r23;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p38, %p30, %p37;
-	mov.f32 	%f1553, %f1552;
-	@%p38 bra 	$L__BB0_27;
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd25];
+	bra.uni 	$L__BB0_26;
 
-	ld.global.nc.f32 	%f1553, [%rd28+8];
+$L__BB0_14:
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd23];
 
-$L__BB0_27:
-	or.b32  	%r147, %r35, 3;
-	setp.ge.s32 	%p40, %r147, %r23;
-	or.pred  	%p41, %p30, %p40;
-	@%p41 bra 	$L__BB0_37;
+$L__BB0_26:
+	setp.eq.s32 	%p43, %r20, 0;
+	@%p43 bra 	$L__BB0_38;
 
-	ld.global.nc.f32 	%f1552, [%rd28+12];
-	bra.uni 	$L__BB0_37;
+	mul.wide.s32 	%rd81, %r25, %r8;
+	add.s64 	%rd83, %rd81, %rd3;
+	add.s64 	%rd26, %rd83, %rd19;
+	cvta.to.global.u64 	%rd84, %rd60;
+	shl.b64 	%rd85, %rd26, 2;
+	add.s64 	%rd27, %rd84, %rd85;
+	not.pred 	%p44, %p4;
+	@%p44 bra 	$L__BB0_29;
+
+	add.s64 	%rd87, %rd60, %rd85;
+	and.b64  	%rd88, %rd87, 15;
+	setp.eq.s64 	%p45, %rd88, 0;
+	@%p45 bra 	$L__BB0_37;
 
 $L__BB0_29:
-	mul.wide.s32 	%rd71, %r25, %r3;
-	add.s64 	%rd72, %rd23, %rd71;
-	add.s64 	%rd73, %rd72, %rd6;
-	shl.b64 	%rd74, %rd73, 2;
-	add.s64 	%rd29, %rd2, %rd74;
-	setp.ge.s32 	%p42, %r3, %r23;
-	setp.ge.s32 	%p43, %r37, %r22;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p44, %p42, %p43;
-	mov.f32 	%f1555, %f1554;
-	@%p44 bra 	$L__BB0_31;
+	setp.ge.s32 	%p46, %r8, %r22;
+	setp.ge.s32 	%p47, %r36, %r23;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p48, %p46, %p47;
+	mov.f32 	%f1619, %f1618;
+	@%p48 bra 	$L__BB0_31;
 
-	ld.global.nc.f32 	%f1555, [%rd29];
+	ld.global.nc.f32 	%f1619, [%rd27];
 
 $L__BB0_31:
-	setp.ge.s32 	%p46, %r40, %r22;
-	or.pred  	%p47, %p42, %p46;
-	@%p47 bra 	$L__BB0_33;
+	or.b32  	%r134, %r36, 1;
+	setp.ge.s32 	%p50, %r134, %r23;
+	or.pred  	%p51, %p46, %p50;
+	@%p51 bra 	$L__BB0_33;
 
-	ld.global.nc.f32 	%f1554, [%rd29+4];
+	ld.global.nc.f32 	%f1618, [%rd27+4];
 
 $L__BB0_33:
-	setp.ge.s32 	%p49, %r42, %r22;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p50, %p42, %p49;
-	mov.f32 	%f1553, %f1552;
-	@%p50 bra 	$L__BB0_35;
+	or.b32  	%r142, %r36, 2;
+	setp.ge.s32 	%p53, %r142, %r23;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p54, %p46, %p53;
+	mov.f32 	%f1617, %f1616;
+	@%p54 bra 	$L__BB0_35;
 
-	ld.global.nc.f32 	%f1553, [%rd29+8];
+	ld.global.nc.f32 	%f1617, [%rd27+8];
 
 $L__BB0_35:
-	setp.ge.s32 	%p52, %r43, %r22;
-	or.pred  	%p53, %p42, %p52;
-	@%p53 bra 	$L__BB0_37;
+	@%p44 bra 	$L__BB0_49;
 
-	ld.global.nc.f32 	%f1552, [%rd29+12];
-
-$L__BB0_37:
-	@%p4 bra 	$L__BB0_39;
-	bra.uni 	$L__BB0_38;
-
-$L__BB0_39:
-	mov.u32 	%r189, _ZZ10kiln_sgemmE2As;
-	mad.lo.s32 	%r190, %r3, 528, %r189;
-	shl.b32 	%r191, %r28, 4;
-	and.b32  	%r192, %r191, 496;
-	add.s32 	%r193, %r190, %r192;
-	st.shared.v4.f32 	[%r193], {%f1551, %f1550, %f1549, %f1548};
-	bra.uni 	$L__BB0_40;
+	ld.global.nc.f32 	%f1616, [%rd27+12];
+	bra.uni 	$L__BB0_49;
 
 $L__BB0_38:
-	mov.u32 	%r182, _ZZ10kiln_sgemmE2As;
-	mad.lo.s32 	%r183, %r35, 528, %r182;
-	shl.b32 	%r184, %r28, 1;
-	and.b32  	%r185, %r184, -4;
-	add.s32 	%r186, %r183, %r185;
-	st.shared.f32 	[%r186], %f1551;
-	st.shared.f32 	[%r186+528], %f1550;
-	st.shared.f32 	[%r186+1056], %f1549;
-	st.shared.f32 	[%r186+1584], %f1548;
+	mul.wide.s32 	%rd89, %r25, %r3;
+	add.s64 	%rd91, %rd89, %rd4;
+	add.s64 	%rd28, %rd91, %rd19;
+	cvta.to.global.u64 	%rd92, %rd60;
+	shl.b64 	%rd93, %rd28, 2;
+	add.s64 	%rd29, %rd92, %rd93;
+	not.pred 	%p56, %p3;
+	@%p56 bra 	$L__BB0_40;
+
+	add.s64 	%rd95, %rd60, %rd93;
+	and.b64  	%rd96, %rd95, 15;
+	setp.eq.s64 	%p57, %rd96, 0;
+	@%p57 bra 	$L__BB0_48;
 
 $L__BB0_40:
-	@%p29 bra 	$L__BB0_42;
+	setp.ge.s32 	%p58, %r3, %r23;
+	setp.ge.s32 	%p59, %r39, %r22;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p60, %p58, %p59;
+	mov.f32 	%f1619, %f1618;
+	@%p60 bra 	$L__BB0_42;
 
-	mov.u32 	%r197, _ZZ10kiln_sgemmE2Bs;
-	mad.lo.s32 	%r198, %r35, 528, %r197;
-	shl.b32 	%r199, %r28, 1;
-	and.b32  	%r200, %r199, -4;
-	add.s32 	%r201, %r198, %r200;
-	st.shared.f32 	[%r201], %f1555;
-	st.shared.f32 	[%r201+528], %f1554;
-	st.shared.f32 	[%r201+1056], %f1553;
-	st.shared.f32 	[%r201+1584], %f1552;
-	bra.uni 	$L__BB0_43;
+	ld.global.nc.f32 	%f1619, [%rd29];
 
 $L__BB0_42:
-	mov.u32 	%r204, _ZZ10kiln_sgemmE2Bs;
-	mad.lo.s32 	%r205, %r3, 528, %r204;
-	shl.b32 	%r206, %r28, 4;
-	and.b32  	%r207, %r206, 496;
-	add.s32 	%r208, %r205, %r207;
-	st.shared.v4.f32 	[%r208], {%f1555, %f1554, %f1553, %f1552};
+	setp.ge.s32 	%p62, %r43, %r22;
+	or.pred  	%p63, %p58, %p62;
+	@%p63 bra 	$L__BB0_44;
 
-$L__BB0_43:
-	bar.sync 	0;
-	mov.f32 	%f1556, 0f00000000;
-	mov.f32 	%f1557, %f1556;
-	mov.f32 	%f1558, %f1556;
-	mov.f32 	%f1559, %f1556;
-	mov.f32 	%f1560, %f1556;
-	mov.f32 	%f1561, %f1556;
-	mov.f32 	%f1562, %f1556;
-	mov.f32 	%f1563, %f1556;
-	mov.f32 	%f1564, %f1556;
-	mov.f32 	%f1565, %f1556;
-	mov.f32 	%f1566, %f1556;
-	mov.f32 	%f1567, %f1556;
-	mov.f32 	%f1568, %f1556;
-	mov.f32 	%f1569, %f1556;
-	mov.f32 	%f1570, %f1556;
-	mov.f32 	%f1571, %f1556;
-	mov.f32 	%f1572, %f1556;
-	mov.f32 	%f1573, %f1556;
-	mov.f32 	%f1574, %f1556;
-	mov.f32 	%f1575, %f1556;
-	mov.f32 	%f1576, %f1556;
-	mov.f32 	%f1577, %f1556;
-	mov.f32 	%f1578, %f1556;
-	mov.f32 	%f1579, %f1556;
-	mov.f32 	%f1580, %f1556;
-	mov.f32 	%f1581, %f1556;
-	mov.f32 	%f1582, %f1556;
-	mov.f32 	%f1583, %f1556;
-	mov.f32 	%f1584, %f1556;
-	mov.f32 	%f1585, %f1556;
-	mov.f32 	%f1586, %f1556;
-	mov.f32 	%f1587, %f1556;
-	mov.f32 	%f1588, %f1556;
-	mov.f32 	%f1589, %f1556;
-	mov.f32 	%f1590, %f1556;
-	mov.f32 	%f1591, %f1556;
-	mov.f32 	%f1592, %f1556;
-	mov.f32 	%f1593, %f1556;
-	mov.f32 	%f1594, %f1556;
-	mov.f32 	%f1595, %f1556;
-	mov.f32 	%f1596, %f1556;
-	mov.f32 	%f1597, %f1556;
-	mov.f32 	%f1598, %f1556;
-	mov.f32 	%f1599, %f1556;
-	mov.f32 	%f1600, %f1556;
-	mov.f32 	%f1601, %f1556;
-	mov.f32 	%f1602, %f1556;
-	mov.f32 	%f1603, %f1556;
-	mov.f32 	%f1612, %f1556;
-	mov.f32 	%f1613, %f1556;
-	mov.f32 	%f1614, %f1556;
-	mov.f32 	%f1615, %f1556;
-	mov.f32 	%f1616, %f1556;
-	mov.f32 	%f1617, %f1556;
-	mov.f32 	%f1618, %f1556;
-	mov.f32 	%f1619, %f1556;
-	mov.f32 	%f1620, %f1556;
-	mov.f32 	%f1621, %f1556;
-	mov.f32 	%f1622, %f1556;
-	mov.f32 	%f1623, %f1556;
-	mov.f32 	%f1624, %f1556;
-	mov.f32 	%f1625, %f1556;
-	mov.f32 	%f1626, %f1556;
-	mov.f32 	%f1627, %f1556;
-	@%p3 bra 	$L__BB0_88;
+	ld.global.nc.f32 	%f1618, [%rd29+4];
 
-	mul.wide.s32 	%rd75, %r24, %r5;
-	add.s64 	%rd30, %rd24, %rd75;
-	mul.wide.s32 	%rd76, %r25, %r8;
-	add.s64 	%rd31, %rd23, %rd76;
-	mov.u32 	%r619, 0;
-	mov.u32 	%r620, %r619;
+$L__BB0_44:
+	setp.ge.s32 	%p65, %r44, %r22;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p66, %p58, %p65;
+	mov.f32 	%f1617, %f1616;
+	@%p66 bra 	$L__BB0_46;
 
-$L__BB0_45:
-	add.s32 	%r12, %r619, 8;
-	setp.ge.s32 	%p57, %r12, %r23;
-	@%p57 bra 	$L__BB0_80;
+	ld.global.nc.f32 	%f1617, [%rd29+8];
 
-	setp.ne.s32 	%p58, %r19, 0;
-	@%p58 bra 	$L__BB0_55;
-	bra.uni 	$L__BB0_47;
+$L__BB0_46:
+	@%p56 bra 	$L__BB0_49;
 
-$L__BB0_55:
-	cvt.u32.u64 	%r223, %rd4;
-	setp.ge.s32 	%p71, %r223, %r21;
-	add.s32 	%r14, %r12, %r3;
-	setp.ge.s32 	%p72, %r14, %r23;
-	mul.wide.s32 	%rd80, %r14, %r24;
-	add.s64 	%rd81, %rd80, %rd24;
-	add.s64 	%rd82, %rd81, %rd4;
-	shl.b64 	%rd83, %rd82, 2;
-	add.s64 	%rd33, %rd3, %rd83;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p73, %p72, %p71;
-	mov.f32 	%f1551, %f1550;
-	@%p73 bra 	$L__BB0_57;
+	ld.global.nc.f32 	%f1616, [%rd29+12];
+	bra.uni 	$L__BB0_49;
 
-	ld.global.nc.f32 	%f1551, [%rd33];
+$L__BB0_37:
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd27];
+	bra.uni 	$L__BB0_49;
 
-$L__BB0_57:
-	cvt.u32.u64 	%r224, %rd5;
-	setp.ge.s32 	%p74, %r224, %r21;
-	or.pred  	%p76, %p72, %p74;
-	@%p76 bra 	$L__BB0_59;
-
-	ld.global.nc.f32 	%f1550, [%rd33+4];
-
-$L__BB0_59:
-	cvt.u32.u64 	%r225, %rd7;
-	setp.ge.s32 	%p77, %r225, %r21;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p79, %p72, %p77;
-	mov.f32 	%f1549, %f1548;
-	@%p79 bra 	$L__BB0_61;
-
-	ld.global.nc.f32 	%f1549, [%rd33+8];
-
-$L__BB0_61:
-	cvt.u32.u64 	%r226, %rd9;
-	setp.ge.s32 	%p80, %r226, %r21;
-	or.pred  	%p82, %p72, %p80;
-	@%p82 bra 	$L__BB0_63;
-
-	ld.global.nc.f32 	%f1548, [%rd33+12];
-	bra.uni 	$L__BB0_63;
-
-$L__BB0_47:
-	cvt.u32.u64 	%r219, %rd12;
-	add.s32 	%r13, %r12, %r219;
-	setp.ge.s32 	%p59, %r13, %r23;
-	setp.ge.s32 	%p60, %r5, %r21;
-	cvt.s64.s32 	%rd77, %r13;
-	add.s64 	%rd78, %rd30, %rd77;
-	shl.b64 	%rd79, %rd78, 2;
-	add.s64 	%rd32, %rd3, %rd79;
-	mov.f32 	%f1550, 0f00000000;
-	or.pred  	%p61, %p60, %p59;
-	mov.f32 	%f1551, %f1550;
-	@%p61 bra 	$L__BB0_49;
-
-	ld.global.nc.f32 	%f1551, [%rd32];
+$L__BB0_48:
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd29];
 
 $L__BB0_49:
-	cvt.u32.u64 	%r609, %rd12;
-	add.s32 	%r608, %r619, 8;
-	add.s32 	%r607, %r608, %r609;
-	add.s32 	%r220, %r607, 1;
-	setp.ge.s32 	%p62, %r220, %r23;
-	or.pred  	%p64, %p60, %p62;
-	@%p64 bra 	$L__BB0_51;
-
-	ld.global.nc.f32 	%f1550, [%rd32+4];
+	@%p18 bra 	$L__BB0_51;
+	bra.uni 	$L__BB0_50;
 
 $L__BB0_51:
-	cvt.u32.u64 	%r612, %rd12;
-	add.s32 	%r611, %r619, 8;
-	add.s32 	%r610, %r611, %r612;
-	add.s32 	%r221, %r610, 2;
-	setp.ge.s32 	%p65, %r221, %r23;
-	mov.f32 	%f1548, 0f00000000;
-	or.pred  	%p67, %p60, %p65;
-	mov.f32 	%f1549, %f1548;
-	@%p67 bra 	$L__BB0_53;
+	mov.u32 	%r183, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r184, %r3, 528, %r183;
+	shl.b32 	%r185, %r28, 4;
+	and.b32  	%r186, %r185, 496;
+	add.s32 	%r187, %r184, %r186;
+	st.shared.v4.f32 	[%r187], {%f1605, %f1604, %f1603, %f1612};
+	bra.uni 	$L__BB0_52;
 
-	ld.global.nc.f32 	%f1549, [%rd32+8];
+$L__BB0_50:
+	mov.u32 	%r176, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r177, %r36, 528, %r176;
+	shl.b32 	%r178, %r28, 1;
+	and.b32  	%r179, %r178, -4;
+	add.s32 	%r180, %r177, %r179;
+	st.shared.f32 	[%r180], %f1605;
+	st.shared.f32 	[%r180+528], %f1604;
+	st.shared.f32 	[%r180+1056], %f1603;
+	st.shared.f32 	[%r180+1584], %f1612;
 
-$L__BB0_53:
-	cvt.u32.u64 	%r615, %rd12;
-	add.s32 	%r614, %r619, 8;
-	add.s32 	%r613, %r614, %r615;
-	add.s32 	%r222, %r613, 3;
-	setp.ge.s32 	%p68, %r222, %r23;
-	or.pred  	%p70, %p60, %p68;
-	@%p70 bra 	$L__BB0_63;
+$L__BB0_52:
+	@%p43 bra 	$L__BB0_54;
 
-	ld.global.nc.f32 	%f1548, [%rd32+12];
+	mov.u32 	%r191, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r192, %r36, 528, %r191;
+	shl.b32 	%r193, %r28, 1;
+	and.b32  	%r194, %r193, -4;
+	add.s32 	%r195, %r192, %r194;
+	st.shared.f32 	[%r195], %f1619;
+	st.shared.f32 	[%r195+528], %f1618;
+	st.shared.f32 	[%r195+1056], %f1617;
+	st.shared.f32 	[%r195+1584], %f1616;
+	bra.uni 	$L__BB0_55;
 
-$L__BB0_63:
-	setp.eq.s32 	%p83, %r20, 0;
-	@%p83 bra 	$L__BB0_72;
+$L__BB0_54:
+	mov.u32 	%r198, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r199, %r3, 528, %r198;
+	shl.b32 	%r200, %r28, 4;
+	and.b32  	%r201, %r200, 496;
+	add.s32 	%r202, %r199, %r201;
+	st.shared.v4.f32 	[%r202], {%f1619, %f1618, %f1617, %f1616};
 
-	add.s32 	%r616, %r619, 8;
-	cvt.u32.u64 	%r227, %rd12;
-	add.s32 	%r15, %r616, %r227;
-	setp.ge.s32 	%p84, %r15, %r23;
-	setp.ge.s32 	%p85, %r8, %r22;
-	cvt.s64.s32 	%rd84, %r15;
-	add.s64 	%rd85, %rd31, %rd84;
-	shl.b64 	%rd86, %rd85, 2;
-	add.s64 	%rd34, %rd2, %rd86;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p86, %p85, %p84;
-	mov.f32 	%f1555, %f1554;
-	@%p86 bra 	$L__BB0_66;
+$L__BB0_55:
+	bar.sync 	0;
+	mov.f32 	%f1620, 0f00000000;
+	mov.f32 	%f1621, %f1620;
+	mov.f32 	%f1622, %f1620;
+	mov.f32 	%f1623, %f1620;
+	mov.f32 	%f1624, %f1620;
+	mov.f32 	%f1625, %f1620;
+	mov.f32 	%f1626, %f1620;
+	mov.f32 	%f1627, %f1620;
+	mov.f32 	%f1628, %f1620;
+	mov.f32 	%f1629, %f1620;
+	mov.f32 	%f1630, %f1620;
+	mov.f32 	%f1631, %f1620;
+	mov.f32 	%f1632, %f1620;
+	mov.f32 	%f1633, %f1620;
+	mov.f32 	%f1634, %f1620;
+	mov.f32 	%f1635, %f1620;
+	mov.f32 	%f1636, %f1620;
+	mov.f32 	%f1637, %f1620;
+	mov.f32 	%f1638, %f1620;
+	mov.f32 	%f1639, %f1620;
+	mov.f32 	%f1640, %f1620;
+	mov.f32 	%f1641, %f1620;
+	mov.f32 	%f1642, %f1620;
+	mov.f32 	%f1643, %f1620;
+	mov.f32 	%f1644, %f1620;
+	mov.f32 	%f1645, %f1620;
+	mov.f32 	%f1646, %f1620;
+	mov.f32 	%f1647, %f1620;
+	mov.f32 	%f1648, %f1620;
+	mov.f32 	%f1649, %f1620;
+	mov.f32 	%f1650, %f1620;
+	mov.f32 	%f1651, %f1620;
+	mov.f32 	%f1652, %f1620;
+	mov.f32 	%f1653, %f1620;
+	mov.f32 	%f1654, %f1620;
+	mov.f32 	%f1655, %f1620;
+	mov.f32 	%f1656, %f1620;
+	mov.f32 	%f1657, %f1620;
+	mov.f32 	%f1658, %f1620;
+	mov.f32 	%f1659, %f1620;
+	mov.f32 	%f1660, %f1620;
+	mov.f32 	%f1661, %f1620;
+	mov.f32 	%f1662, %f1620;
+	mov.f32 	%f1663, %f1620;
+	mov.f32 	%f1664, %f1620;
+	mov.f32 	%f1665, %f1620;
+	mov.f32 	%f1666, %f1620;
+	mov.f32 	%f1667, %f1620;
+	mov.f32 	%f1676, %f1620;
+	mov.f32 	%f1677, %f1620;
+	mov.f32 	%f1678, %f1620;
+	mov.f32 	%f1679, %f1620;
+	mov.f32 	%f1680, %f1620;
+	mov.f32 	%f1681, %f1620;
+	mov.f32 	%f1682, %f1620;
+	mov.f32 	%f1683, %f1620;
+	mov.f32 	%f1684, %f1620;
+	mov.f32 	%f1685, %f1620;
+	mov.f32 	%f1686, %f1620;
+	mov.f32 	%f1687, %f1620;
+	mov.f32 	%f1688, %f1620;
+	mov.f32 	%f1689, %f1620;
+	mov.f32 	%f1690, %f1620;
+	mov.f32 	%f1691, %f1620;
+	@%p17 bra 	$L__BB0_112;
 
-	ld.global.nc.f32 	%f1555, [%rd34];
+	add.s64 	%rd30, %rd20, %rd2;
+	mul.wide.s32 	%rd97, %r24, %r5;
+	add.s64 	%rd31, %rd20, %rd97;
+	add.s64 	%rd32, %rd19, %rd4;
+	mul.wide.s32 	%rd98, %r25, %r8;
+	add.s64 	%rd33, %rd19, %rd98;
+	mov.u32 	%r648, 0;
+	mov.u32 	%r649, %r648;
 
-$L__BB0_66:
-	cvt.u32.u64 	%r594, %rd12;
-	add.s32 	%r593, %r619, 8;
-	add.s32 	%r592, %r593, %r594;
-	add.s32 	%r228, %r592, 1;
-	setp.ge.s32 	%p87, %r228, %r23;
-	or.pred  	%p89, %p85, %p87;
-	@%p89 bra 	$L__BB0_68;
+$L__BB0_57:
+	add.s32 	%r12, %r648, 8;
+	setp.ge.s32 	%p71, %r12, %r23;
+	@%p71 bra 	$L__BB0_104;
 
-	ld.global.nc.f32 	%f1554, [%rd34+4];
-
-$L__BB0_68:
-	cvt.u32.u64 	%r597, %rd12;
-	add.s32 	%r596, %r619, 8;
-	add.s32 	%r595, %r596, %r597;
-	add.s32 	%r229, %r595, 2;
-	setp.ge.s32 	%p90, %r229, %r23;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p92, %p85, %p90;
-	mov.f32 	%f1553, %f1552;
-	@%p92 bra 	$L__BB0_70;
-
-	ld.global.nc.f32 	%f1553, [%rd34+8];
+	setp.ne.s32 	%p72, %r19, 0;
+	@%p72 bra 	$L__BB0_70;
+	bra.uni 	$L__BB0_59;
 
 $L__BB0_70:
-	cvt.u32.u64 	%r600, %rd12;
-	add.s32 	%r599, %r619, 8;
-	add.s32 	%r598, %r599, %r600;
-	add.s32 	%r230, %r598, 3;
-	setp.ge.s32 	%p93, %r230, %r23;
-	or.pred  	%p95, %p85, %p93;
-	@%p95 bra 	$L__BB0_80;
+	cvt.u32.u64 	%r217, %rd8;
+	setp.lt.s32 	%p87, %r217, %r21;
+	add.s32 	%r14, %r12, %r3;
+	mul.wide.s32 	%rd105, %r14, %r24;
+	add.s64 	%rd36, %rd30, %rd105;
+	shl.b64 	%rd107, %rd36, 2;
+	setp.lt.s32 	%p88, %r14, %r23;
+	and.pred  	%p6, %p87, %p88;
+	not.pred 	%p89, %p6;
+	@%p89 bra 	$L__BB0_72;
 
-	ld.global.nc.f32 	%f1552, [%rd34+12];
-	bra.uni 	$L__BB0_80;
+	add.s64 	%rd109, %rd58, %rd107;
+	and.b64  	%rd110, %rd109, 15;
+	setp.eq.s64 	%p90, %rd110, 0;
+	@%p90 bra 	$L__BB0_80;
 
 $L__BB0_72:
-	add.s32 	%r617, %r619, 8;
-	cvt.u32.u64 	%r231, %rd6;
-	setp.ge.s32 	%p96, %r231, %r22;
-	add.s32 	%r16, %r617, %r3;
-	setp.ge.s32 	%p97, %r16, %r23;
-	mul.wide.s32 	%rd87, %r16, %r25;
-	add.s64 	%rd88, %rd87, %rd23;
-	add.s64 	%rd89, %rd88, %rd6;
-	shl.b64 	%rd90, %rd89, 2;
-	add.s64 	%rd35, %rd2, %rd90;
-	mov.f32 	%f1554, 0f00000000;
-	or.pred  	%p98, %p97, %p96;
-	mov.f32 	%f1555, %f1554;
-	@%p98 bra 	$L__BB0_74;
+	cvt.u32.u64 	%r218, %rd2;
+	setp.ge.s32 	%p91, %r218, %r21;
+	setp.ge.s32 	%p92, %r14, %r23;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p93, %p92, %p91;
+	mov.f32 	%f1605, %f1604;
+	@%p93 bra 	$L__BB0_74;
 
-	ld.global.nc.f32 	%f1555, [%rd35];
+	cvta.to.global.u64 	%rd563, %rd58;
+	add.s64 	%rd562, %rd563, %rd107;
+	ld.global.nc.f32 	%f1605, [%rd562];
 
 $L__BB0_74:
-	cvt.u32.u64 	%r232, %rd8;
-	setp.ge.s32 	%p99, %r232, %r22;
-	or.pred  	%p101, %p97, %p99;
-	@%p101 bra 	$L__BB0_76;
+	cvt.u32.u64 	%r219, %rd5;
+	setp.ge.s32 	%p94, %r219, %r21;
+	or.pred  	%p96, %p92, %p94;
+	@%p96 bra 	$L__BB0_76;
 
-	ld.global.nc.f32 	%f1554, [%rd35+4];
+	cvta.to.global.u64 	%rd561, %rd58;
+	add.s64 	%rd560, %rd561, %rd107;
+	ld.global.nc.f32 	%f1604, [%rd560+4];
 
 $L__BB0_76:
-	cvt.u32.u64 	%r233, %rd10;
-	setp.ge.s32 	%p102, %r233, %r22;
-	mov.f32 	%f1552, 0f00000000;
-	or.pred  	%p104, %p97, %p102;
-	mov.f32 	%f1553, %f1552;
-	@%p104 bra 	$L__BB0_78;
+	cvt.u32.u64 	%r220, %rd6;
+	setp.ge.s32 	%p97, %r220, %r21;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p99, %p92, %p97;
+	mov.f32 	%f1603, %f1612;
+	@%p99 bra 	$L__BB0_78;
 
-	ld.global.nc.f32 	%f1553, [%rd35+8];
+	cvta.to.global.u64 	%rd559, %rd58;
+	add.s64 	%rd558, %rd559, %rd107;
+	ld.global.nc.f32 	%f1603, [%rd558+8];
 
 $L__BB0_78:
-	cvt.u32.u64 	%r234, %rd11;
-	setp.ge.s32 	%p105, %r234, %r22;
-	or.pred  	%p107, %p97, %p105;
-	@%p107 bra 	$L__BB0_80;
+	@%p89 bra 	$L__BB0_81;
 
-	ld.global.nc.f32 	%f1552, [%rd35+12];
+	cvta.to.global.u64 	%rd557, %rd58;
+	add.s64 	%rd556, %rd557, %rd107;
+	ld.global.nc.f32 	%f1612, [%rd556+12];
+	bra.uni 	$L__BB0_81;
+
+$L__BB0_59:
+	cvt.u32.u64 	%r213, %rd3;
+	add.s32 	%r13, %r12, %r213;
+	cvt.s64.s32 	%rd99, %r13;
+	add.s64 	%rd34, %rd31, %rd99;
+	shl.b64 	%rd101, %rd34, 2;
+	add.s32 	%r214, %r13, 3;
+	setp.lt.s32 	%p73, %r214, %r23;
+	and.pred  	%p5, %p13, %p73;
+	not.pred 	%p75, %p5;
+	@%p75 bra 	$L__BB0_61;
+
+	add.s64 	%rd103, %rd58, %rd101;
+	and.b64  	%rd104, %rd103, 15;
+	setp.eq.s64 	%p76, %rd104, 0;
+	@%p76 bra 	$L__BB0_69;
+
+$L__BB0_61:
+	cvt.u32.u64 	%r631, %rd3;
+	add.s32 	%r630, %r648, 8;
+	add.s32 	%r629, %r630, %r631;
+	setp.ge.s32 	%p77, %r5, %r21;
+	setp.ge.s32 	%p78, %r629, %r23;
+	mov.f32 	%f1604, 0f00000000;
+	or.pred  	%p79, %p77, %p78;
+	mov.f32 	%f1605, %f1604;
+	@%p79 bra 	$L__BB0_63;
+
+	cvta.to.global.u64 	%rd553, %rd58;
+	add.s64 	%rd552, %rd553, %rd101;
+	ld.global.nc.f32 	%f1605, [%rd552];
+
+$L__BB0_63:
+	cvt.u32.u64 	%r634, %rd3;
+	add.s32 	%r633, %r648, 8;
+	add.s32 	%r632, %r633, %r634;
+	add.s32 	%r215, %r632, 1;
+	setp.ge.s32 	%p80, %r215, %r23;
+	or.pred  	%p82, %p77, %p80;
+	@%p82 bra 	$L__BB0_65;
+
+	cvta.to.global.u64 	%rd551, %rd58;
+	add.s64 	%rd550, %rd551, %rd101;
+	ld.global.nc.f32 	%f1604, [%rd550+4];
+
+$L__BB0_65:
+	cvt.u32.u64 	%r637, %rd3;
+	add.s32 	%r636, %r648, 8;
+	add.s32 	%r635, %r636, %r637;
+	add.s32 	%r216, %r635, 2;
+	setp.ge.s32 	%p83, %r216, %r23;
+	mov.f32 	%f1612, 0f00000000;
+	or.pred  	%p85, %p77, %p83;
+	mov.f32 	%f1603, %f1612;
+	@%p85 bra 	$L__BB0_67;
+
+	cvta.to.global.u64 	%rd549, %rd58;
+	add.s64 	%rd548, %rd549, %rd101;
+	ld.global.nc.f32 	%f1603, [%rd548+8];
+
+$L__BB0_67:
+	@%p75 bra 	$L__BB0_81;
+
+	cvta.to.global.u64 	%rd547, %rd58;
+	add.s64 	%rd546, %rd547, %rd101;
+	ld.global.nc.f32 	%f1612, [%rd546+12];
+	bra.uni 	$L__BB0_81;
 
 $L__BB0_80:
-	mul.lo.s32 	%r235, %r620, 4224;
-	mov.u32 	%r236, _ZZ10kiln_sgemmE2As;
-	add.s32 	%r237, %r236, %r235;
-	shl.b32 	%r238, %r6, 2;
-	add.s32 	%r239, %r237, %r238;
-	ld.shared.v4.f32 	{%f464, %f465, %f466, %f467}, [%r239];
-	ld.shared.v4.f32 	{%f472, %f473, %f474, %f475}, [%r239+256];
-	mov.u32 	%r240, _ZZ10kiln_sgemmE2Bs;
-	add.s32 	%r241, %r240, %r235;
-	shl.b32 	%r242, %r7, 2;
-	add.s32 	%r243, %r241, %r242;
-	ld.shared.v4.f32 	{%f480, %f481, %f482, %f483}, [%r243];
-	ld.shared.v4.f32 	{%f488, %f489, %f490, %f491}, [%r243+256];
-	fma.rn.f32 	%f496, %f464, %f480, %f1603;
-	fma.rn.f32 	%f497, %f464, %f481, %f1602;
-	fma.rn.f32 	%f498, %f464, %f482, %f1601;
-	fma.rn.f32 	%f499, %f464, %f483, %f1600;
-	fma.rn.f32 	%f500, %f464, %f488, %f1599;
-	fma.rn.f32 	%f501, %f464, %f489, %f1598;
-	fma.rn.f32 	%f502, %f464, %f490, %f1597;
-	fma.rn.f32 	%f503, %f464, %f491, %f1596;
-	fma.rn.f32 	%f504, %f465, %f480, %f1595;
-	fma.rn.f32 	%f505, %f465, %f481, %f1594;
-	fma.rn.f32 	%f506, %f465, %f482, %f1593;
-	fma.rn.f32 	%f507, %f465, %f483, %f1592;
-	fma.rn.f32 	%f508, %f465, %f488, %f1591;
-	fma.rn.f32 	%f509, %f465, %f489, %f1590;
-	fma.rn.f32 	%f510, %f465, %f490, %f1589;
-	fma.rn.f32 	%f511, %f465, %f491, %f1588;
-	fma.rn.f32 	%f512, %f466, %f480, %f1587;
-	fma.rn.f32 	%f513, %f466, %f481, %f1586;
-	fma.rn.f32 	%f514, %f466, %f482, %f1585;
-	fma.rn.f32 	%f515, %f466, %f483, %f1584;
-	fma.rn.f32 	%f516, %f466, %f488, %f1583;
-	fma.rn.f32 	%f517, %f466, %f489, %f1582;
-	fma.rn.f32 	%f518, %f466, %f490, %f1581;
-	fma.rn.f32 	%f519, %f466, %f491, %f1580;
-	fma.rn.f32 	%f520, %f467, %f480, %f1579;
-	fma.rn.f32 	%f521, %f467, %f481, %f1578;
-	fma.rn.f32 	%f522, %f467, %f482, %f1577;
-	fma.rn.f32 	%f523, %f467, %f483, %f1576;
-	fma.rn.f32 	%f524, %f467, %f488, %f1575;
-	fma.rn.f32 	%f525, %f467, %f489, %f1574;
-	fma.rn.f32 	%f526, %f467, %f490, %f1573;
-	fma.rn.f32 	%f527, %f467, %f491, %f1572;
-	fma.rn.f32 	%f528, %f472, %f480, %f1571;
-	fma.rn.f32 	%f529, %f472, %f481, %f1570;
-	fma.rn.f32 	%f530, %f472, %f482, %f1569;
-	fma.rn.f32 	%f531, %f472, %f483, %f1568;
-	fma.rn.f32 	%f532, %f472, %f488, %f1567;
-	fma.rn.f32 	%f533, %f472, %f489, %f1566;
-	fma.rn.f32 	%f534, %f472, %f490, %f1565;
-	fma.rn.f32 	%f535, %f472, %f491, %f1564;
-	fma.rn.f32 	%f536, %f473, %f480, %f1563;
-	fma.rn.f32 	%f537, %f473, %f481, %f1562;
-	fma.rn.f32 	%f538, %f473, %f482, %f1561;
-	fma.rn.f32 	%f539, %f473, %f483, %f1560;
-	fma.rn.f32 	%f540, %f473, %f488, %f1559;
-	fma.rn.f32 	%f541, %f473, %f489, %f1558;
-	fma.rn.f32 	%f542, %f473, %f490, %f1557;
-	fma.rn.f32 	%f543, %f473, %f491, %f1556;
-	fma.rn.f32 	%f544, %f474, %f480, %f1612;
-	fma.rn.f32 	%f545, %f474, %f481, %f1613;
-	fma.rn.f32 	%f546, %f474, %f482, %f1614;
-	fma.rn.f32 	%f547, %f474, %f483, %f1615;
-	fma.rn.f32 	%f548, %f474, %f488, %f1616;
-	fma.rn.f32 	%f549, %f474, %f489, %f1617;
-	fma.rn.f32 	%f550, %f474, %f490, %f1618;
-	fma.rn.f32 	%f551, %f474, %f491, %f1619;
-	fma.rn.f32 	%f552, %f475, %f480, %f1620;
-	fma.rn.f32 	%f553, %f475, %f481, %f1621;
-	fma.rn.f32 	%f554, %f475, %f482, %f1622;
-	fma.rn.f32 	%f555, %f475, %f483, %f1623;
-	fma.rn.f32 	%f556, %f475, %f488, %f1624;
-	fma.rn.f32 	%f557, %f475, %f489, %f1625;
-	fma.rn.f32 	%f558, %f475, %f490, %f1626;
-	fma.rn.f32 	%f559, %f475, %f491, %f1627;
-	ld.shared.v4.f32 	{%f560, %f561, %f562, %f563}, [%r239+528];
-	ld.shared.v4.f32 	{%f568, %f569, %f570, %f571}, [%r239+784];
-	ld.shared.v4.f32 	{%f576, %f577, %f578, %f579}, [%r243+528];
-	ld.shared.v4.f32 	{%f584, %f585, %f586, %f587}, [%r243+784];
-	fma.rn.f32 	%f592, %f560, %f576, %f496;
-	fma.rn.f32 	%f593, %f560, %f577, %f497;
-	fma.rn.f32 	%f594, %f560, %f578, %f498;
-	fma.rn.f32 	%f595, %f560, %f579, %f499;
-	fma.rn.f32 	%f596, %f560, %f584, %f500;
-	fma.rn.f32 	%f597, %f560, %f585, %f501;
-	fma.rn.f32 	%f598, %f560, %f586, %f502;
-	fma.rn.f32 	%f599, %f560, %f587, %f503;
-	fma.rn.f32 	%f600, %f561, %f576, %f504;
-	fma.rn.f32 	%f601, %f561, %f577, %f505;
-	fma.rn.f32 	%f602, %f561, %f578, %f506;
-	fma.rn.f32 	%f603, %f561, %f579, %f507;
-	fma.rn.f32 	%f604, %f561, %f584, %f508;
-	fma.rn.f32 	%f605, %f561, %f585, %f509;
-	fma.rn.f32 	%f606, %f561, %f586, %f510;
-	fma.rn.f32 	%f607, %f561, %f587, %f511;
-	fma.rn.f32 	%f608, %f562, %f576, %f512;
-	fma.rn.f32 	%f609, %f562, %f577, %f513;
-	fma.rn.f32 	%f610, %f562, %f578, %f514;
-	fma.rn.f32 	%f611, %f562, %f579, %f515;
-	fma.rn.f32 	%f612, %f562, %f584, %f516;
-	fma.rn.f32 	%f613, %f562, %f585, %f517;
-	fma.rn.f32 	%f614, %f562, %f586, %f518;
-	fma.rn.f32 	%f615, %f562, %f587, %f519;
-	fma.rn.f32 	%f616, %f563, %f576, %f520;
-	fma.rn.f32 	%f617, %f563, %f577, %f521;
-	fma.rn.f32 	%f618, %f563, %f578, %f522;
-	fma.rn.f32 	%f619, %f563, %f579, %f523;
-	fma.rn.f32 	%f620, %f563, %f584, %f524;
-	fma.rn.f32 	%f621, %f563, %f585, %f525;
-	fma.rn.f32 	%f622, %f563, %f586, %f526;
-	fma.rn.f32 	%f623, %f563, %f587, %f527;
-	fma.rn.f32 	%f624, %f568, %f576, %f528;
-	fma.rn.f32 	%f625, %f568, %f577, %f529;
-	fma.rn.f32 	%f626, %f568, %f578, %f530;
-	fma.rn.f32 	%f627, %f568, %f579, %f531;
-	fma.rn.f32 	%f628, %f568, %f584, %f532;
-	fma.rn.f32 	%f629, %f568, %f585, %f533;
-	fma.rn.f32 	%f630, %f568, %f586, %f534;
-	fma.rn.f32 	%f631, %f568, %f587, %f535;
-	fma.rn.f32 	%f632, %f569, %f576, %f536;
-	fma.rn.f32 	%f633, %f569, %f577, %f537;
-	fma.rn.f32 	%f634, %f569, %f578, %f538;
-	fma.rn.f32 	%f635, %f569, %f579, %f539;
-	fma.rn.f32 	%f636, %f569, %f584, %f540;
-	fma.rn.f32 	%f637, %f569, %f585, %f541;
-	fma.rn.f32 	%f638, %f569, %f586, %f542;
-	fma.rn.f32 	%f639, %f569, %f587, %f543;
-	fma.rn.f32 	%f640, %f570, %f576, %f544;
-	fma.rn.f32 	%f641, %f570, %f577, %f545;
-	fma.rn.f32 	%f642, %f570, %f578, %f546;
-	fma.rn.f32 	%f643, %f570, %f579, %f547;
-	fma.rn.f32 	%f644, %f570, %f584, %f548;
-	fma.rn.f32 	%f645, %f570, %f585, %f549;
-	fma.rn.f32 	%f646, %f570, %f586, %f550;
-	fma.rn.f32 	%f647, %f570, %f587, %f551;
-	fma.rn.f32 	%f648, %f571, %f576, %f552;
-	fma.rn.f32 	%f649, %f571, %f577, %f553;
-	fma.rn.f32 	%f650, %f571, %f578, %f554;
-	fma.rn.f32 	%f651, %f571, %f579, %f555;
-	fma.rn.f32 	%f652, %f571, %f584, %f556;
-	fma.rn.f32 	%f653, %f571, %f585, %f557;
-	fma.rn.f32 	%f654, %f571, %f586, %f558;
-	fma.rn.f32 	%f655, %f571, %f587, %f559;
-	ld.shared.v4.f32 	{%f656, %f657, %f658, %f659}, [%r239+1056];
-	ld.shared.v4.f32 	{%f664, %f665, %f666, %f667}, [%r239+1312];
-	ld.shared.v4.f32 	{%f672, %f673, %f674, %f675}, [%r243+1056];
-	ld.shared.v4.f32 	{%f680, %f681, %f682, %f683}, [%r243+1312];
-	fma.rn.f32 	%f688, %f656, %f672, %f592;
-	fma.rn.f32 	%f689, %f656, %f673, %f593;
-	fma.rn.f32 	%f690, %f656, %f674, %f594;
-	fma.rn.f32 	%f691, %f656, %f675, %f595;
-	fma.rn.f32 	%f692, %f656, %f680, %f596;
-	fma.rn.f32 	%f693, %f656, %f681, %f597;
-	fma.rn.f32 	%f694, %f656, %f682, %f598;
-	fma.rn.f32 	%f695, %f656, %f683, %f599;
-	fma.rn.f32 	%f696, %f657, %f672, %f600;
-	fma.rn.f32 	%f697, %f657, %f673, %f601;
-	fma.rn.f32 	%f698, %f657, %f674, %f602;
-	fma.rn.f32 	%f699, %f657, %f675, %f603;
-	fma.rn.f32 	%f700, %f657, %f680, %f604;
-	fma.rn.f32 	%f701, %f657, %f681, %f605;
-	fma.rn.f32 	%f702, %f657, %f682, %f606;
-	fma.rn.f32 	%f703, %f657, %f683, %f607;
-	fma.rn.f32 	%f704, %f658, %f672, %f608;
-	fma.rn.f32 	%f705, %f658, %f673, %f609;
-	fma.rn.f32 	%f706, %f658, %f674, %f610;
-	fma.rn.f32 	%f707, %f658, %f675, %f611;
-	fma.rn.f32 	%f708, %f658, %f680, %f612;
-	fma.rn.f32 	%f709, %f658, %f681, %f613;
-	fma.rn.f32 	%f710, %f658, %f682, %f614;
-	fma.rn.f32 	%f711, %f658, %f683, %f615;
-	fma.rn.f32 	%f712, %f659, %f672, %f616;
-	fma.rn.f32 	%f713, %f659, %f673, %f617;
-	fma.rn.f32 	%f714, %f659, %f674, %f618;
-	fma.rn.f32 	%f715, %f659, %f675, %f619;
-	fma.rn.f32 	%f716, %f659, %f680, %f620;
-	fma.rn.f32 	%f717, %f659, %f681, %f621;
-	fma.rn.f32 	%f718, %f659, %f682, %f622;
-	fma.rn.f32 	%f719, %f659, %f683, %f623;
-	fma.rn.f32 	%f720, %f664, %f672, %f624;
-	fma.rn.f32 	%f721, %f664, %f673, %f625;
-	fma.rn.f32 	%f722, %f664, %f674, %f626;
-	fma.rn.f32 	%f723, %f664, %f675, %f627;
-	fma.rn.f32 	%f724, %f664, %f680, %f628;
-	fma.rn.f32 	%f725, %f664, %f681, %f629;
-	fma.rn.f32 	%f726, %f664, %f682, %f630;
-	fma.rn.f32 	%f727, %f664, %f683, %f631;
-	fma.rn.f32 	%f728, %f665, %f672, %f632;
-	fma.rn.f32 	%f729, %f665, %f673, %f633;
-	fma.rn.f32 	%f730, %f665, %f674, %f634;
-	fma.rn.f32 	%f731, %f665, %f675, %f635;
-	fma.rn.f32 	%f732, %f665, %f680, %f636;
-	fma.rn.f32 	%f733, %f665, %f681, %f637;
-	fma.rn.f32 	%f734, %f665, %f682, %f638;
-	fma.rn.f32 	%f735, %f665, %f683, %f639;
-	fma.rn.f32 	%f736, %f666, %f672, %f640;
-	fma.rn.f32 	%f737, %f666, %f673, %f641;
-	fma.rn.f32 	%f738, %f666, %f674, %f642;
-	fma.rn.f32 	%f739, %f666, %f675, %f643;
-	fma.rn.f32 	%f740, %f666, %f680, %f644;
-	fma.rn.f32 	%f741, %f666, %f681, %f645;
-	fma.rn.f32 	%f742, %f666, %f682, %f646;
-	fma.rn.f32 	%f743, %f666, %f683, %f647;
-	fma.rn.f32 	%f744, %f667, %f672, %f648;
-	fma.rn.f32 	%f745, %f667, %f673, %f649;
-	fma.rn.f32 	%f746, %f667, %f674, %f650;
-	fma.rn.f32 	%f747, %f667, %f675, %f651;
-	fma.rn.f32 	%f748, %f667, %f680, %f652;
-	fma.rn.f32 	%f749, %f667, %f681, %f653;
-	fma.rn.f32 	%f750, %f667, %f682, %f654;
-	fma.rn.f32 	%f751, %f667, %f683, %f655;
-	ld.shared.v4.f32 	{%f752, %f753, %f754, %f755}, [%r239+1584];
-	ld.shared.v4.f32 	{%f760, %f761, %f762, %f763}, [%r239+1840];
-	ld.shared.v4.f32 	{%f768, %f769, %f770, %f771}, [%r243+1584];
-	ld.shared.v4.f32 	{%f776, %f777, %f778, %f779}, [%r243+1840];
-	fma.rn.f32 	%f784, %f752, %f768, %f688;
-	fma.rn.f32 	%f785, %f752, %f769, %f689;
-	fma.rn.f32 	%f786, %f752, %f770, %f690;
-	fma.rn.f32 	%f787, %f752, %f771, %f691;
-	fma.rn.f32 	%f788, %f752, %f776, %f692;
-	fma.rn.f32 	%f789, %f752, %f777, %f693;
-	fma.rn.f32 	%f790, %f752, %f778, %f694;
-	fma.rn.f32 	%f791, %f752, %f779, %f695;
-	fma.rn.f32 	%f792, %f753, %f768, %f696;
-	fma.rn.f32 	%f793, %f753, %f769, %f697;
-	fma.rn.f32 	%f794, %f753, %f770, %f698;
-	fma.rn.f32 	%f795, %f753, %f771, %f699;
-	fma.rn.f32 	%f796, %f753, %f776, %f700;
-	fma.rn.f32 	%f797, %f753, %f777, %f701;
-	fma.rn.f32 	%f798, %f753, %f778, %f702;
-	fma.rn.f32 	%f799, %f753, %f779, %f703;
-	fma.rn.f32 	%f800, %f754, %f768, %f704;
-	fma.rn.f32 	%f801, %f754, %f769, %f705;
-	fma.rn.f32 	%f802, %f754, %f770, %f706;
-	fma.rn.f32 	%f803, %f754, %f771, %f707;
-	fma.rn.f32 	%f804, %f754, %f776, %f708;
-	fma.rn.f32 	%f805, %f754, %f777, %f709;
-	fma.rn.f32 	%f806, %f754, %f778, %f710;
-	fma.rn.f32 	%f807, %f754, %f779, %f711;
-	fma.rn.f32 	%f808, %f755, %f768, %f712;
-	fma.rn.f32 	%f809, %f755, %f769, %f713;
-	fma.rn.f32 	%f810, %f755, %f770, %f714;
-	fma.rn.f32 	%f811, %f755, %f771, %f715;
-	fma.rn.f32 	%f812, %f755, %f776, %f716;
-	fma.rn.f32 	%f813, %f755, %f777, %f717;
-	fma.rn.f32 	%f814, %f755, %f778, %f718;
-	fma.rn.f32 	%f815, %f755, %f779, %f719;
-	fma.rn.f32 	%f816, %f760, %f768, %f720;
-	fma.rn.f32 	%f817, %f760, %f769, %f721;
-	fma.rn.f32 	%f818, %f760, %f770, %f722;
-	fma.rn.f32 	%f819, %f760, %f771, %f723;
-	fma.rn.f32 	%f820, %f760, %f776, %f724;
-	fma.rn.f32 	%f821, %f760, %f777, %f725;
-	fma.rn.f32 	%f822, %f760, %f778, %f726;
-	fma.rn.f32 	%f823, %f760, %f779, %f727;
-	fma.rn.f32 	%f824, %f761, %f768, %f728;
-	fma.rn.f32 	%f825, %f761, %f769, %f729;
-	fma.rn.f32 	%f826, %f761, %f770, %f730;
-	fma.rn.f32 	%f827, %f761, %f771, %f731;
-	fma.rn.f32 	%f828, %f761, %f776, %f732;
-	fma.rn.f32 	%f829, %f761, %f777, %f733;
-	fma.rn.f32 	%f830, %f761, %f778, %f734;
-	fma.rn.f32 	%f831, %f761, %f779, %f735;
-	fma.rn.f32 	%f832, %f762, %f768, %f736;
-	fma.rn.f32 	%f833, %f762, %f769, %f737;
-	fma.rn.f32 	%f834, %f762, %f770, %f738;
-	fma.rn.f32 	%f835, %f762, %f771, %f739;
-	fma.rn.f32 	%f836, %f762, %f776, %f740;
-	fma.rn.f32 	%f837, %f762, %f777, %f741;
-	fma.rn.f32 	%f838, %f762, %f778, %f742;
-	fma.rn.f32 	%f839, %f762, %f779, %f743;
-	fma.rn.f32 	%f840, %f763, %f768, %f744;
-	fma.rn.f32 	%f841, %f763, %f769, %f745;
-	fma.rn.f32 	%f842, %f763, %f770, %f746;
-	fma.rn.f32 	%f843, %f763, %f771, %f747;
-	fma.rn.f32 	%f844, %f763, %f776, %f748;
-	fma.rn.f32 	%f845, %f763, %f777, %f749;
-	fma.rn.f32 	%f846, %f763, %f778, %f750;
-	fma.rn.f32 	%f847, %f763, %f779, %f751;
-	ld.shared.v4.f32 	{%f848, %f849, %f850, %f851}, [%r239+2112];
-	ld.shared.v4.f32 	{%f856, %f857, %f858, %f859}, [%r239+2368];
-	ld.shared.v4.f32 	{%f864, %f865, %f866, %f867}, [%r243+2112];
-	ld.shared.v4.f32 	{%f872, %f873, %f874, %f875}, [%r243+2368];
-	fma.rn.f32 	%f880, %f848, %f864, %f784;
-	fma.rn.f32 	%f881, %f848, %f865, %f785;
-	fma.rn.f32 	%f882, %f848, %f866, %f786;
-	fma.rn.f32 	%f883, %f848, %f867, %f787;
-	fma.rn.f32 	%f884, %f848, %f872, %f788;
-	fma.rn.f32 	%f885, %f848, %f873, %f789;
-	fma.rn.f32 	%f886, %f848, %f874, %f790;
-	fma.rn.f32 	%f887, %f848, %f875, %f791;
-	fma.rn.f32 	%f888, %f849, %f864, %f792;
-	fma.rn.f32 	%f889, %f849, %f865, %f793;
-	fma.rn.f32 	%f890, %f849, %f866, %f794;
-	fma.rn.f32 	%f891, %f849, %f867, %f795;
-	fma.rn.f32 	%f892, %f849, %f872, %f796;
-	fma.rn.f32 	%f893, %f849, %f873, %f797;
-	fma.rn.f32 	%f894, %f849, %f874, %f798;
-	fma.rn.f32 	%f895, %f849, %f875, %f799;
-	fma.rn.f32 	%f896, %f850, %f864, %f800;
-	fma.rn.f32 	%f897, %f850, %f865, %f801;
-	fma.rn.f32 	%f898, %f850, %f866, %f802;
-	fma.rn.f32 	%f899, %f850, %f867, %f803;
-	fma.rn.f32 	%f900, %f850, %f872, %f804;
-	fma.rn.f32 	%f901, %f850, %f873, %f805;
-	fma.rn.f32 	%f902, %f850, %f874, %f806;
-	fma.rn.f32 	%f903, %f850, %f875, %f807;
-	fma.rn.f32 	%f904, %f851, %f864, %f808;
-	fma.rn.f32 	%f905, %f851, %f865, %f809;
-	fma.rn.f32 	%f906, %f851, %f866, %f810;
-	fma.rn.f32 	%f907, %f851, %f867, %f811;
-	fma.rn.f32 	%f908, %f851, %f872, %f812;
-	fma.rn.f32 	%f909, %f851, %f873, %f813;
-	fma.rn.f32 	%f910, %f851, %f874, %f814;
-	fma.rn.f32 	%f911, %f851, %f875, %f815;
-	fma.rn.f32 	%f912, %f856, %f864, %f816;
-	fma.rn.f32 	%f913, %f856, %f865, %f817;
-	fma.rn.f32 	%f914, %f856, %f866, %f818;
-	fma.rn.f32 	%f915, %f856, %f867, %f819;
-	fma.rn.f32 	%f916, %f856, %f872, %f820;
-	fma.rn.f32 	%f917, %f856, %f873, %f821;
-	fma.rn.f32 	%f918, %f856, %f874, %f822;
-	fma.rn.f32 	%f919, %f856, %f875, %f823;
-	fma.rn.f32 	%f920, %f857, %f864, %f824;
-	fma.rn.f32 	%f921, %f857, %f865, %f825;
-	fma.rn.f32 	%f922, %f857, %f866, %f826;
-	fma.rn.f32 	%f923, %f857, %f867, %f827;
-	fma.rn.f32 	%f924, %f857, %f872, %f828;
-	fma.rn.f32 	%f925, %f857, %f873, %f829;
-	fma.rn.f32 	%f926, %f857, %f874, %f830;
-	fma.rn.f32 	%f927, %f857, %f875, %f831;
-	fma.rn.f32 	%f928, %f858, %f864, %f832;
-	fma.rn.f32 	%f929, %f858, %f865, %f833;
-	fma.rn.f32 	%f930, %f858, %f866, %f834;
-	fma.rn.f32 	%f931, %f858, %f867, %f835;
-	fma.rn.f32 	%f932, %f858, %f872, %f836;
-	fma.rn.f32 	%f933, %f858, %f873, %f837;
-	fma.rn.f32 	%f934, %f858, %f874, %f838;
-	fma.rn.f32 	%f935, %f858, %f875, %f839;
-	fma.rn.f32 	%f936, %f859, %f864, %f840;
-	fma.rn.f32 	%f937, %f859, %f865, %f841;
-	fma.rn.f32 	%f938, %f859, %f866, %f842;
-	fma.rn.f32 	%f939, %f859, %f867, %f843;
-	fma.rn.f32 	%f940, %f859, %f872, %f844;
-	fma.rn.f32 	%f941, %f859, %f873, %f845;
-	fma.rn.f32 	%f942, %f859, %f874, %f846;
-	fma.rn.f32 	%f943, %f859, %f875, %f847;
-	ld.shared.v4.f32 	{%f944, %f945, %f946, %f947}, [%r239+2640];
-	ld.shared.v4.f32 	{%f952, %f953, %f954, %f955}, [%r239+2896];
-	ld.shared.v4.f32 	{%f960, %f961, %f962, %f963}, [%r243+2640];
-	ld.shared.v4.f32 	{%f968, %f969, %f970, %f971}, [%r243+2896];
-	fma.rn.f32 	%f976, %f944, %f960, %f880;
-	fma.rn.f32 	%f977, %f944, %f961, %f881;
-	fma.rn.f32 	%f978, %f944, %f962, %f882;
-	fma.rn.f32 	%f979, %f944, %f963, %f883;
-	fma.rn.f32 	%f980, %f944, %f968, %f884;
-	fma.rn.f32 	%f981, %f944, %f969, %f885;
-	fma.rn.f32 	%f982, %f944, %f970, %f886;
-	fma.rn.f32 	%f983, %f944, %f971, %f887;
-	fma.rn.f32 	%f984, %f945, %f960, %f888;
-	fma.rn.f32 	%f985, %f945, %f961, %f889;
-	fma.rn.f32 	%f986, %f945, %f962, %f890;
-	fma.rn.f32 	%f987, %f945, %f963, %f891;
-	fma.rn.f32 	%f988, %f945, %f968, %f892;
-	fma.rn.f32 	%f989, %f945, %f969, %f893;
-	fma.rn.f32 	%f990, %f945, %f970, %f894;
-	fma.rn.f32 	%f991, %f945, %f971, %f895;
-	fma.rn.f32 	%f992, %f946, %f960, %f896;
-	fma.rn.f32 	%f993, %f946, %f961, %f897;
-	fma.rn.f32 	%f994, %f946, %f962, %f898;
-	fma.rn.f32 	%f995, %f946, %f963, %f899;
-	fma.rn.f32 	%f996, %f946, %f968, %f900;
-	fma.rn.f32 	%f997, %f946, %f969, %f901;
-	fma.rn.f32 	%f998, %f946, %f970, %f902;
-	fma.rn.f32 	%f999, %f946, %f971, %f903;
-	fma.rn.f32 	%f1000, %f947, %f960, %f904;
-	fma.rn.f32 	%f1001, %f947, %f961, %f905;
-	fma.rn.f32 	%f1002, %f947, %f962, %f906;
-	fma.rn.f32 	%f1003, %f947, %f963, %f907;
-	fma.rn.f32 	%f1004, %f947, %f968, %f908;
-	fma.rn.f32 	%f1005, %f947, %f969, %f909;
-	fma.rn.f32 	%f1006, %f947, %f970, %f910;
-	fma.rn.f32 	%f1007, %f947, %f971, %f911;
-	fma.rn.f32 	%f1008, %f952, %f960, %f912;
-	fma.rn.f32 	%f1009, %f952, %f961, %f913;
-	fma.rn.f32 	%f1010, %f952, %f962, %f914;
-	fma.rn.f32 	%f1011, %f952, %f963, %f915;
-	fma.rn.f32 	%f1012, %f952, %f968, %f916;
-	fma.rn.f32 	%f1013, %f952, %f969, %f917;
-	fma.rn.f32 	%f1014, %f952, %f970, %f918;
-	fma.rn.f32 	%f1015, %f952, %f971, %f919;
-	fma.rn.f32 	%f1016, %f953, %f960, %f920;
-	fma.rn.f32 	%f1017, %f953, %f961, %f921;
-	fma.rn.f32 	%f1018, %f953, %f962, %f922;
-	fma.rn.f32 	%f1019, %f953, %f963, %f923;
-	fma.rn.f32 	%f1020, %f953, %f968, %f924;
-	fma.rn.f32 	%f1021, %f953, %f969, %f925;
-	fma.rn.f32 	%f1022, %f953, %f970, %f926;
-	fma.rn.f32 	%f1023, %f953, %f971, %f927;
-	fma.rn.f32 	%f1024, %f954, %f960, %f928;
-	fma.rn.f32 	%f1025, %f954, %f961, %f929;
-	fma.rn.f32 	%f1026, %f954, %f962, %f930;
-	fma.rn.f32 	%f1027, %f954, %f963, %f931;
-	fma.rn.f32 	%f1028, %f954, %f968, %f932;
-	fma.rn.f32 	%f1029, %f954, %f969, %f933;
-	fma.rn.f32 	%f1030, %f954, %f970, %f934;
-	fma.rn.f32 	%f1031, %f954, %f971, %f935;
-	fma.rn.f32 	%f1032, %f955, %f960, %f936;
-	fma.rn.f32 	%f1033, %f955, %f961, %f937;
-	fma.rn.f32 	%f1034, %f955, %f962, %f938;
-	fma.rn.f32 	%f1035, %f955, %f963, %f939;
-	fma.rn.f32 	%f1036, %f955, %f968, %f940;
-	fma.rn.f32 	%f1037, %f955, %f969, %f941;
-	fma.rn.f32 	%f1038, %f955, %f970, %f942;
-	fma.rn.f32 	%f1039, %f955, %f971, %f943;
-	ld.shared.v4.f32 	{%f1040, %f1041, %f1042, %f1043}, [%r239+3168];
-	ld.shared.v4.f32 	{%f1048, %f1049, %f1050, %f1051}, [%r239+3424];
-	ld.shared.v4.f32 	{%f1056, %f1057, %f1058, %f1059}, [%r243+3168];
-	ld.shared.v4.f32 	{%f1064, %f1065, %f1066, %f1067}, [%r243+3424];
-	fma.rn.f32 	%f1072, %f1040, %f1056, %f976;
-	fma.rn.f32 	%f1073, %f1040, %f1057, %f977;
-	fma.rn.f32 	%f1074, %f1040, %f1058, %f978;
-	fma.rn.f32 	%f1075, %f1040, %f1059, %f979;
-	fma.rn.f32 	%f1076, %f1040, %f1064, %f980;
-	fma.rn.f32 	%f1077, %f1040, %f1065, %f981;
-	fma.rn.f32 	%f1078, %f1040, %f1066, %f982;
-	fma.rn.f32 	%f1079, %f1040, %f1067, %f983;
-	fma.rn.f32 	%f1080, %f1041, %f1056, %f984;
-	fma.rn.f32 	%f1081, %f1041, %f1057, %f985;
-	fma.rn.f32 	%f1082, %f1041, %f1058, %f986;
-	fma.rn.f32 	%f1083, %f1041, %f1059, %f987;
-	fma.rn.f32 	%f1084, %f1041, %f1064, %f988;
-	fma.rn.f32 	%f1085, %f1041, %f1065, %f989;
-	fma.rn.f32 	%f1086, %f1041, %f1066, %f990;
-	fma.rn.f32 	%f1087, %f1041, %f1067, %f991;
-	fma.rn.f32 	%f1088, %f1042, %f1056, %f992;
-	fma.rn.f32 	%f1089, %f1042, %f1057, %f993;
-	fma.rn.f32 	%f1090, %f1042, %f1058, %f994;
-	fma.rn.f32 	%f1091, %f1042, %f1059, %f995;
-	fma.rn.f32 	%f1092, %f1042, %f1064, %f996;
-	fma.rn.f32 	%f1093, %f1042, %f1065, %f997;
-	fma.rn.f32 	%f1094, %f1042, %f1066, %f998;
-	fma.rn.f32 	%f1095, %f1042, %f1067, %f999;
-	fma.rn.f32 	%f1096, %f1043, %f1056, %f1000;
-	fma.rn.f32 	%f1097, %f1043, %f1057, %f1001;
-	fma.rn.f32 	%f1098, %f1043, %f1058, %f1002;
-	fma.rn.f32 	%f1099, %f1043, %f1059, %f1003;
-	fma.rn.f32 	%f1100, %f1043, %f1064, %f1004;
-	fma.rn.f32 	%f1101, %f1043, %f1065, %f1005;
-	fma.rn.f32 	%f1102, %f1043, %f1066, %f1006;
-	fma.rn.f32 	%f1103, %f1043, %f1067, %f1007;
-	fma.rn.f32 	%f1104, %f1048, %f1056, %f1008;
-	fma.rn.f32 	%f1105, %f1048, %f1057, %f1009;
-	fma.rn.f32 	%f1106, %f1048, %f1058, %f1010;
-	fma.rn.f32 	%f1107, %f1048, %f1059, %f1011;
-	fma.rn.f32 	%f1108, %f1048, %f1064, %f1012;
-	fma.rn.f32 	%f1109, %f1048, %f1065, %f1013;
-	fma.rn.f32 	%f1110, %f1048, %f1066, %f1014;
-	fma.rn.f32 	%f1111, %f1048, %f1067, %f1015;
-	fma.rn.f32 	%f1112, %f1049, %f1056, %f1016;
-	fma.rn.f32 	%f1113, %f1049, %f1057, %f1017;
-	fma.rn.f32 	%f1114, %f1049, %f1058, %f1018;
-	fma.rn.f32 	%f1115, %f1049, %f1059, %f1019;
-	fma.rn.f32 	%f1116, %f1049, %f1064, %f1020;
-	fma.rn.f32 	%f1117, %f1049, %f1065, %f1021;
-	fma.rn.f32 	%f1118, %f1049, %f1066, %f1022;
-	fma.rn.f32 	%f1119, %f1049, %f1067, %f1023;
-	fma.rn.f32 	%f1120, %f1050, %f1056, %f1024;
-	fma.rn.f32 	%f1121, %f1050, %f1057, %f1025;
-	fma.rn.f32 	%f1122, %f1050, %f1058, %f1026;
-	fma.rn.f32 	%f1123, %f1050, %f1059, %f1027;
-	fma.rn.f32 	%f1124, %f1050, %f1064, %f1028;
-	fma.rn.f32 	%f1125, %f1050, %f1065, %f1029;
-	fma.rn.f32 	%f1126, %f1050, %f1066, %f1030;
-	fma.rn.f32 	%f1127, %f1050, %f1067, %f1031;
-	fma.rn.f32 	%f1128, %f1051, %f1056, %f1032;
-	fma.rn.f32 	%f1129, %f1051, %f1057, %f1033;
-	fma.rn.f32 	%f1130, %f1051, %f1058, %f1034;
-	fma.rn.f32 	%f1131, %f1051, %f1059, %f1035;
-	fma.rn.f32 	%f1132, %f1051, %f1064, %f1036;
-	fma.rn.f32 	%f1133, %f1051, %f1065, %f1037;
-	fma.rn.f32 	%f1134, %f1051, %f1066, %f1038;
-	fma.rn.f32 	%f1135, %f1051, %f1067, %f1039;
-	ld.shared.v4.f32 	{%f1136, %f1137, %f1138, %f1139}, [%r239+3696];
-	ld.shared.v4.f32 	{%f1144, %f1145, %f1146, %f1147}, [%r239+3952];
-	ld.shared.v4.f32 	{%f1152, %f1153, %f1154, %f1155}, [%r243+3696];
-	ld.shared.v4.f32 	{%f1160, %f1161, %f1162, %f1163}, [%r243+3952];
-	fma.rn.f32 	%f1603, %f1136, %f1152, %f1072;
-	fma.rn.f32 	%f1602, %f1136, %f1153, %f1073;
-	fma.rn.f32 	%f1601, %f1136, %f1154, %f1074;
-	fma.rn.f32 	%f1600, %f1136, %f1155, %f1075;
-	fma.rn.f32 	%f1599, %f1136, %f1160, %f1076;
-	fma.rn.f32 	%f1598, %f1136, %f1161, %f1077;
-	fma.rn.f32 	%f1597, %f1136, %f1162, %f1078;
-	fma.rn.f32 	%f1596, %f1136, %f1163, %f1079;
-	fma.rn.f32 	%f1595, %f1137, %f1152, %f1080;
-	fma.rn.f32 	%f1594, %f1137, %f1153, %f1081;
-	fma.rn.f32 	%f1593, %f1137, %f1154, %f1082;
-	fma.rn.f32 	%f1592, %f1137, %f1155, %f1083;
-	fma.rn.f32 	%f1591, %f1137, %f1160, %f1084;
-	fma.rn.f32 	%f1590, %f1137, %f1161, %f1085;
-	fma.rn.f32 	%f1589, %f1137, %f1162, %f1086;
-	fma.rn.f32 	%f1588, %f1137, %f1163, %f1087;
-	fma.rn.f32 	%f1587, %f1138, %f1152, %f1088;
-	fma.rn.f32 	%f1586, %f1138, %f1153, %f1089;
-	fma.rn.f32 	%f1585, %f1138, %f1154, %f1090;
-	fma.rn.f32 	%f1584, %f1138, %f1155, %f1091;
-	fma.rn.f32 	%f1583, %f1138, %f1160, %f1092;
-	fma.rn.f32 	%f1582, %f1138, %f1161, %f1093;
-	fma.rn.f32 	%f1581, %f1138, %f1162, %f1094;
-	fma.rn.f32 	%f1580, %f1138, %f1163, %f1095;
-	fma.rn.f32 	%f1579, %f1139, %f1152, %f1096;
-	fma.rn.f32 	%f1578, %f1139, %f1153, %f1097;
-	fma.rn.f32 	%f1577, %f1139, %f1154, %f1098;
-	fma.rn.f32 	%f1576, %f1139, %f1155, %f1099;
-	fma.rn.f32 	%f1575, %f1139, %f1160, %f1100;
-	fma.rn.f32 	%f1574, %f1139, %f1161, %f1101;
-	fma.rn.f32 	%f1573, %f1139, %f1162, %f1102;
-	fma.rn.f32 	%f1572, %f1139, %f1163, %f1103;
-	fma.rn.f32 	%f1571, %f1144, %f1152, %f1104;
-	fma.rn.f32 	%f1570, %f1144, %f1153, %f1105;
-	fma.rn.f32 	%f1569, %f1144, %f1154, %f1106;
-	fma.rn.f32 	%f1568, %f1144, %f1155, %f1107;
-	fma.rn.f32 	%f1567, %f1144, %f1160, %f1108;
-	fma.rn.f32 	%f1566, %f1144, %f1161, %f1109;
-	fma.rn.f32 	%f1565, %f1144, %f1162, %f1110;
-	fma.rn.f32 	%f1564, %f1144, %f1163, %f1111;
-	fma.rn.f32 	%f1563, %f1145, %f1152, %f1112;
-	fma.rn.f32 	%f1562, %f1145, %f1153, %f1113;
-	fma.rn.f32 	%f1561, %f1145, %f1154, %f1114;
-	fma.rn.f32 	%f1560, %f1145, %f1155, %f1115;
-	fma.rn.f32 	%f1559, %f1145, %f1160, %f1116;
-	fma.rn.f32 	%f1558, %f1145, %f1161, %f1117;
-	fma.rn.f32 	%f1557, %f1145, %f1162, %f1118;
-	fma.rn.f32 	%f1556, %f1145, %f1163, %f1119;
-	fma.rn.f32 	%f1612, %f1146, %f1152, %f1120;
-	fma.rn.f32 	%f1613, %f1146, %f1153, %f1121;
-	fma.rn.f32 	%f1614, %f1146, %f1154, %f1122;
-	fma.rn.f32 	%f1615, %f1146, %f1155, %f1123;
-	fma.rn.f32 	%f1616, %f1146, %f1160, %f1124;
-	fma.rn.f32 	%f1617, %f1146, %f1161, %f1125;
-	fma.rn.f32 	%f1618, %f1146, %f1162, %f1126;
-	fma.rn.f32 	%f1619, %f1146, %f1163, %f1127;
-	fma.rn.f32 	%f1620, %f1147, %f1152, %f1128;
-	fma.rn.f32 	%f1621, %f1147, %f1153, %f1129;
-	fma.rn.f32 	%f1622, %f1147, %f1154, %f1130;
-	fma.rn.f32 	%f1623, %f1147, %f1155, %f1131;
-	fma.rn.f32 	%f1624, %f1147, %f1160, %f1132;
-	fma.rn.f32 	%f1625, %f1147, %f1161, %f1133;
-	fma.rn.f32 	%f1626, %f1147, %f1162, %f1134;
-	fma.rn.f32 	%f1627, %f1147, %f1163, %f1135;
-	mov.pred 	%p260, 0;
-	@%p57 bra 	$L__BB0_87;
+	cvta.to.global.u64 	%rd565, %rd58;
+	add.s64 	%rd564, %rd565, %rd107;
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd564];
+	bra.uni 	$L__BB0_81;
 
-	setp.ne.s32 	%p110, %r19, 0;
-	@%p110 bra 	$L__BB0_83;
-	bra.uni 	$L__BB0_82;
+$L__BB0_69:
+	cvta.to.global.u64 	%rd555, %rd58;
+	add.s64 	%rd554, %rd555, %rd101;
+	ld.global.nc.v4.f32 	{%f1605, %f1604, %f1603, %f1612}, [%rd554];
 
-$L__BB0_83:
-	xor.b32  	%r606, %r620, 1;
-	mov.u32 	%r591, _ZZ10kiln_sgemmE2As;
-	mad.lo.s32 	%r251, %r606, 4224, %r591;
-	mad.lo.s32 	%r252, %r3, 528, %r251;
-	shl.b32 	%r253, %r2, 2;
-	add.s32 	%r254, %r252, %r253;
-	st.shared.v4.f32 	[%r254], {%f1551, %f1550, %f1549, %f1548};
-	bra.uni 	$L__BB0_84;
+$L__BB0_81:
+	setp.eq.s32 	%p101, %r20, 0;
+	@%p101 bra 	$L__BB0_93;
 
-$L__BB0_82:
-	xor.b32  	%r605, %r620, 1;
-	mov.u32 	%r588, _ZZ10kiln_sgemmE2As;
-	cvt.u32.u64 	%r244, %rd12;
-	mad.lo.s32 	%r246, %r605, 4224, %r588;
-	mad.lo.s32 	%r247, %r244, 528, %r246;
-	shl.b32 	%r248, %r4, 2;
-	add.s32 	%r249, %r247, %r248;
-	st.shared.f32 	[%r249], %f1551;
-	st.shared.f32 	[%r249+528], %f1550;
-	st.shared.f32 	[%r249+1056], %f1549;
-	st.shared.f32 	[%r249+1584], %f1548;
+	add.s32 	%r638, %r648, 8;
+	cvt.u32.u64 	%r221, %rd3;
+	add.s32 	%r15, %r638, %r221;
+	cvt.s64.s32 	%rd111, %r15;
+	add.s64 	%rd38, %rd33, %rd111;
+	shl.b64 	%rd113, %rd38, 2;
+	add.s32 	%r222, %r15, 3;
+	setp.lt.s32 	%p102, %r222, %r23;
+	and.pred  	%p7, %p16, %p102;
+	not.pred 	%p104, %p7;
+	@%p104 bra 	$L__BB0_84;
+
+	add.s64 	%rd115, %rd60, %rd113;
+	and.b64  	%rd116, %rd115, 15;
+	setp.eq.s64 	%p105, %rd116, 0;
+	@%p105 bra 	$L__BB0_92;
 
 $L__BB0_84:
-	setp.eq.s32 	%p111, %r20, 0;
-	@%p111 bra 	$L__BB0_86;
+	cvt.u32.u64 	%r616, %rd3;
+	add.s32 	%r615, %r648, 8;
+	add.s32 	%r614, %r615, %r616;
+	setp.ge.s32 	%p106, %r8, %r22;
+	setp.ge.s32 	%p107, %r614, %r23;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p108, %p106, %p107;
+	mov.f32 	%f1619, %f1618;
+	@%p108 bra 	$L__BB0_86;
 
-	xor.b32  	%r602, %r620, 1;
-	mov.u32 	%r589, _ZZ10kiln_sgemmE2Bs;
-	cvt.u32.u64 	%r255, %rd12;
-	mad.lo.s32 	%r257, %r602, 4224, %r589;
-	mad.lo.s32 	%r258, %r255, 528, %r257;
-	shl.b32 	%r259, %r4, 2;
-	add.s32 	%r260, %r258, %r259;
-	st.shared.f32 	[%r260], %f1555;
-	st.shared.f32 	[%r260+528], %f1554;
-	st.shared.f32 	[%r260+1056], %f1553;
-	st.shared.f32 	[%r260+1584], %f1552;
-	mov.pred 	%p260, -1;
-	bra.uni 	$L__BB0_87;
+	cvta.to.global.u64 	%rd533, %rd60;
+	add.s64 	%rd532, %rd533, %rd113;
+	ld.global.nc.f32 	%f1619, [%rd532];
 
 $L__BB0_86:
-	xor.b32  	%r604, %r620, 1;
-	mov.u32 	%r590, _ZZ10kiln_sgemmE2Bs;
-	mad.lo.s32 	%r262, %r604, 4224, %r590;
-	mad.lo.s32 	%r263, %r3, 528, %r262;
-	shl.b32 	%r264, %r2, 2;
-	add.s32 	%r265, %r263, %r264;
-	st.shared.v4.f32 	[%r265], {%f1555, %f1554, %f1553, %f1552};
-	mov.pred 	%p260, -1;
+	setp.ge.s32 	%p282, %r8, %r22;
+	cvt.u32.u64 	%r619, %rd3;
+	add.s32 	%r618, %r648, 8;
+	add.s32 	%r617, %r618, %r619;
+	add.s32 	%r223, %r617, 1;
+	setp.ge.s32 	%p109, %r223, %r23;
+	or.pred  	%p111, %p282, %p109;
+	@%p111 bra 	$L__BB0_88;
 
-$L__BB0_87:
-	xor.b32  	%r620, %r620, 1;
-	add.s32 	%r619, %r619, 8;
-	bar.sync 	0;
-	@%p260 bra 	$L__BB0_45;
+	cvta.to.global.u64 	%rd531, %rd60;
+	add.s64 	%rd530, %rd531, %rd113;
+	ld.global.nc.f32 	%f1618, [%rd530+4];
 
 $L__BB0_88:
-	setp.eq.f32 	%p114, %f302, 0f00000000;
-	@%p114 bra 	$L__BB0_225;
-	bra.uni 	$L__BB0_89;
-
-$L__BB0_225:
-	setp.ge.s32 	%p187, %r44, %r21;
-	@%p187 bra 	$L__BB0_242;
-
-	cvt.u32.u64 	%r432, %rd13;
-	setp.ge.s32 	%p188, %r432, %r22;
-	mul.wide.s32 	%rd289, %r44, %r26;
-	add.s64 	%rd44, %rd289, %rd25;
-	@%p188 bra 	$L__BB0_228;
-
-	add.s64 	%rd290, %rd44, %rd13;
-	shl.b64 	%rd291, %rd290, 2;
-	add.s64 	%rd292, %rd1, %rd291;
-	mul.f32 	%f1360, %f1603, %f301;
-	st.global.f32 	[%rd292], %f1360;
-
-$L__BB0_228:
-	cvt.u32.u64 	%r439, %rd14;
-	setp.ge.s32 	%p189, %r439, %r22;
-	@%p189 bra 	$L__BB0_230;
-
-	add.s64 	%rd293, %rd44, %rd14;
-	shl.b64 	%rd294, %rd293, 2;
-	add.s64 	%rd295, %rd1, %rd294;
-	mul.f32 	%f1361, %f1602, %f301;
-	st.global.f32 	[%rd295], %f1361;
-
-$L__BB0_230:
-	cvt.u32.u64 	%r440, %rd15;
-	setp.ge.s32 	%p190, %r440, %r22;
-	@%p190 bra 	$L__BB0_232;
-
-	add.s64 	%rd296, %rd44, %rd15;
-	shl.b64 	%rd297, %rd296, 2;
-	add.s64 	%rd298, %rd1, %rd297;
-	mul.f32 	%f1362, %f1601, %f301;
-	st.global.f32 	[%rd298], %f1362;
-
-$L__BB0_232:
-	cvt.u32.u64 	%r441, %rd17;
-	setp.ge.s32 	%p191, %r441, %r22;
-	@%p191 bra 	$L__BB0_234;
-
-	add.s64 	%rd299, %rd44, %rd17;
-	shl.b64 	%rd300, %rd299, 2;
-	add.s64 	%rd301, %rd1, %rd300;
-	mul.f32 	%f1363, %f1600, %f301;
-	st.global.f32 	[%rd301], %f1363;
-
-$L__BB0_234:
-	cvt.u32.u64 	%r442, %rd18;
-	setp.ge.s32 	%p192, %r442, %r22;
-	@%p192 bra 	$L__BB0_236;
-
-	add.s64 	%rd302, %rd44, %rd18;
-	shl.b64 	%rd303, %rd302, 2;
-	add.s64 	%rd304, %rd1, %rd303;
-	mul.f32 	%f1364, %f1599, %f301;
-	st.global.f32 	[%rd304], %f1364;
-
-$L__BB0_236:
-	cvt.u32.u64 	%r443, %rd20;
-	setp.ge.s32 	%p193, %r443, %r22;
-	@%p193 bra 	$L__BB0_238;
-
-	add.s64 	%rd305, %rd44, %rd20;
-	shl.b64 	%rd306, %rd305, 2;
-	add.s64 	%rd307, %rd1, %rd306;
-	mul.f32 	%f1365, %f1598, %f301;
-	st.global.f32 	[%rd307], %f1365;
-
-$L__BB0_238:
-	cvt.u32.u64 	%r444, %rd21;
-	setp.ge.s32 	%p194, %r444, %r22;
-	@%p194 bra 	$L__BB0_240;
-
-	add.s64 	%rd308, %rd44, %rd21;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd1, %rd309;
-	mul.f32 	%f1366, %f1597, %f301;
-	st.global.f32 	[%rd310], %f1366;
-
-$L__BB0_240:
-	cvt.u32.u64 	%r445, %rd22;
-	setp.ge.s32 	%p195, %r445, %r22;
-	@%p195 bra 	$L__BB0_242;
-
-	add.s64 	%rd311, %rd44, %rd22;
-	shl.b64 	%rd312, %rd311, 2;
-	add.s64 	%rd313, %rd1, %rd312;
-	mul.f32 	%f1367, %f1596, %f301;
-	st.global.f32 	[%rd313], %f1367;
-
-$L__BB0_242:
-	or.b32  	%r452, %r44, 1;
-	setp.ge.s32 	%p196, %r452, %r21;
-	@%p196 bra 	$L__BB0_259;
-
-	cvt.u32.u64 	%r453, %rd13;
-	setp.ge.s32 	%p197, %r453, %r22;
-	mul.wide.s32 	%rd314, %r452, %r26;
-	add.s64 	%rd45, %rd314, %rd25;
-	@%p197 bra 	$L__BB0_245;
-
-	add.s64 	%rd315, %rd45, %rd13;
-	shl.b64 	%rd316, %rd315, 2;
-	add.s64 	%rd317, %rd1, %rd316;
-	mul.f32 	%f1368, %f1595, %f301;
-	st.global.f32 	[%rd317], %f1368;
-
-$L__BB0_245:
-	cvt.u32.u64 	%r461, %rd14;
-	setp.ge.s32 	%p198, %r461, %r22;
-	@%p198 bra 	$L__BB0_247;
-
-	add.s64 	%rd318, %rd45, %rd14;
-	shl.b64 	%rd319, %rd318, 2;
-	add.s64 	%rd320, %rd1, %rd319;
-	mul.f32 	%f1369, %f1594, %f301;
-	st.global.f32 	[%rd320], %f1369;
-
-$L__BB0_247:
-	cvt.u32.u64 	%r462, %rd15;
-	setp.ge.s32 	%p199, %r462, %r22;
-	@%p199 bra 	$L__BB0_249;
-
-	add.s64 	%rd321, %rd45, %rd15;
-	shl.b64 	%rd322, %rd321, 2;
-	add.s64 	%rd323, %rd1, %rd322;
-	mul.f32 	%f1370, %f1593, %f301;
-	st.global.f32 	[%rd323], %f1370;
-
-$L__BB0_249:
-	cvt.u32.u64 	%r463, %rd17;
-	setp.ge.s32 	%p200, %r463, %r22;
-	@%p200 bra 	$L__BB0_251;
-
-	add.s64 	%rd324, %rd45, %rd17;
-	shl.b64 	%rd325, %rd324, 2;
-	add.s64 	%rd326, %rd1, %rd325;
-	mul.f32 	%f1371, %f1592, %f301;
-	st.global.f32 	[%rd326], %f1371;
-
-$L__BB0_251:
-	cvt.u32.u64 	%r464, %rd18;
-	setp.ge.s32 	%p201, %r464, %r22;
-	@%p201 bra 	$L__BB0_253;
-
-	add.s64 	%rd327, %rd45, %rd18;
-	shl.b64 	%rd328, %rd327, 2;
-	add.s64 	%rd329, %rd1, %rd328;
-	mul.f32 	%f1372, %f1591, %f301;
-	st.global.f32 	[%rd329], %f1372;
-
-$L__BB0_253:
-	cvt.u32.u64 	%r465, %rd20;
-	setp.ge.s32 	%p202, %r465, %r22;
-	@%p202 bra 	$L__BB0_255;
-
-	add.s64 	%rd330, %rd45, %rd20;
-	shl.b64 	%rd331, %rd330, 2;
-	add.s64 	%rd332, %rd1, %rd331;
-	mul.f32 	%f1373, %f1590, %f301;
-	st.global.f32 	[%rd332], %f1373;
-
-$L__BB0_255:
-	cvt.u32.u64 	%r466, %rd21;
-	setp.ge.s32 	%p203, %r466, %r22;
-	@%p203 bra 	$L__BB0_257;
-
-	add.s64 	%rd333, %rd45, %rd21;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd1, %rd334;
-	mul.f32 	%f1374, %f1589, %f301;
-	st.global.f32 	[%rd335], %f1374;
-
-$L__BB0_257:
-	cvt.u32.u64 	%r467, %rd22;
-	setp.ge.s32 	%p204, %r467, %r22;
-	@%p204 bra 	$L__BB0_259;
-
-	add.s64 	%rd336, %rd45, %rd22;
-	shl.b64 	%rd337, %rd336, 2;
-	add.s64 	%rd338, %rd1, %rd337;
-	mul.f32 	%f1375, %f1588, %f301;
-	st.global.f32 	[%rd338], %f1375;
-
-$L__BB0_259:
-	or.b32  	%r474, %r44, 2;
-	setp.ge.s32 	%p205, %r474, %r21;
-	@%p205 bra 	$L__BB0_276;
-
-	cvt.u32.u64 	%r475, %rd13;
-	setp.ge.s32 	%p206, %r475, %r22;
-	mul.wide.s32 	%rd339, %r474, %r26;
-	add.s64 	%rd46, %rd339, %rd25;
-	@%p206 bra 	$L__BB0_262;
-
-	add.s64 	%rd340, %rd46, %rd13;
-	shl.b64 	%rd341, %rd340, 2;
-	add.s64 	%rd342, %rd1, %rd341;
-	mul.f32 	%f1376, %f1587, %f301;
-	st.global.f32 	[%rd342], %f1376;
-
-$L__BB0_262:
-	cvt.u32.u64 	%r483, %rd14;
-	setp.ge.s32 	%p207, %r483, %r22;
-	@%p207 bra 	$L__BB0_264;
-
-	add.s64 	%rd343, %rd46, %rd14;
-	shl.b64 	%rd344, %rd343, 2;
-	add.s64 	%rd345, %rd1, %rd344;
-	mul.f32 	%f1377, %f1586, %f301;
-	st.global.f32 	[%rd345], %f1377;
-
-$L__BB0_264:
-	cvt.u32.u64 	%r484, %rd15;
-	setp.ge.s32 	%p208, %r484, %r22;
-	@%p208 bra 	$L__BB0_266;
-
-	add.s64 	%rd346, %rd46, %rd15;
-	shl.b64 	%rd347, %rd346, 2;
-	add.s64 	%rd348, %rd1, %rd347;
-	mul.f32 	%f1378, %f1585, %f301;
-	st.global.f32 	[%rd348], %f1378;
-
-$L__BB0_266:
-	cvt.u32.u64 	%r485, %rd17;
-	setp.ge.s32 	%p209, %r485, %r22;
-	@%p209 bra 	$L__BB0_268;
-
-	add.s64 	%rd349, %rd46, %rd17;
-	shl.b64 	%rd350, %rd349, 2;
-	add.s64 	%rd351, %rd1, %rd350;
-	mul.f32 	%f1379, %f1584, %f301;
-	st.global.f32 	[%rd351], %f1379;
-
-$L__BB0_268:
-	cvt.u32.u64 	%r486, %rd18;
-	setp.ge.s32 	%p210, %r486, %r22;
-	@%p210 bra 	$L__BB0_270;
-
-	add.s64 	%rd352, %rd46, %rd18;
-	shl.b64 	%rd353, %rd352, 2;
-	add.s64 	%rd354, %rd1, %rd353;
-	mul.f32 	%f1380, %f1583, %f301;
-	st.global.f32 	[%rd354], %f1380;
-
-$L__BB0_270:
-	cvt.u32.u64 	%r487, %rd20;
-	setp.ge.s32 	%p211, %r487, %r22;
-	@%p211 bra 	$L__BB0_272;
-
-	add.s64 	%rd355, %rd46, %rd20;
-	shl.b64 	%rd356, %rd355, 2;
-	add.s64 	%rd357, %rd1, %rd356;
-	mul.f32 	%f1381, %f1582, %f301;
-	st.global.f32 	[%rd357], %f1381;
-
-$L__BB0_272:
-	cvt.u32.u64 	%r488, %rd21;
-	setp.ge.s32 	%p212, %r488, %r22;
-	@%p212 bra 	$L__BB0_274;
-
-	add.s64 	%rd358, %rd46, %rd21;
-	shl.b64 	%rd359, %rd358, 2;
-	add.s64 	%rd360, %rd1, %rd359;
-	mul.f32 	%f1382, %f1581, %f301;
-	st.global.f32 	[%rd360], %f1382;
-
-$L__BB0_274:
-	cvt.u32.u64 	%r489, %rd22;
-	setp.ge.s32 	%p213, %r489, %r22;
-	@%p213 bra 	$L__BB0_276;
-
-	add.s64 	%rd361, %rd46, %rd22;
-	shl.b64 	%rd362, %rd361, 2;
-	add.s64 	%rd363, %rd1, %rd362;
-	mul.f32 	%f1383, %f1580, %f301;
-	st.global.f32 	[%rd363], %f1383;
-
-$L__BB0_276:
-	setp.ge.s32 	%p214, %r48, %r21;
-	@%p214 bra 	$L__BB0_293;
-
-	cvt.u32.u64 	%r497, %rd13;
-	setp.ge.s32 	%p215, %r497, %r22;
-	add.s64 	%rd47, %rd16, %rd25;
-	@%p215 bra 	$L__BB0_279;
-
-	add.s64 	%rd364, %rd47, %rd13;
-	shl.b64 	%rd365, %rd364, 2;
-	add.s64 	%rd366, %rd1, %rd365;
-	mul.f32 	%f1384, %f1579, %f301;
-	st.global.f32 	[%rd366], %f1384;
-
-$L__BB0_279:
-	cvt.u32.u64 	%r498, %rd14;
-	setp.ge.s32 	%p216, %r498, %r22;
-	@%p216 bra 	$L__BB0_281;
-
-	add.s64 	%rd367, %rd47, %rd14;
-	shl.b64 	%rd368, %rd367, 2;
-	add.s64 	%rd369, %rd1, %rd368;
-	mul.f32 	%f1385, %f1578, %f301;
-	st.global.f32 	[%rd369], %f1385;
-
-$L__BB0_281:
-	cvt.u32.u64 	%r499, %rd15;
-	setp.ge.s32 	%p217, %r499, %r22;
-	@%p217 bra 	$L__BB0_283;
-
-	add.s64 	%rd370, %rd47, %rd15;
-	shl.b64 	%rd371, %rd370, 2;
-	add.s64 	%rd372, %rd1, %rd371;
-	mul.f32 	%f1386, %f1577, %f301;
-	st.global.f32 	[%rd372], %f1386;
-
-$L__BB0_283:
-	cvt.u32.u64 	%r500, %rd17;
-	setp.ge.s32 	%p218, %r500, %r22;
-	@%p218 bra 	$L__BB0_285;
-
-	add.s64 	%rd373, %rd47, %rd17;
-	shl.b64 	%rd374, %rd373, 2;
-	add.s64 	%rd375, %rd1, %rd374;
-	mul.f32 	%f1387, %f1576, %f301;
-	st.global.f32 	[%rd375], %f1387;
-
-$L__BB0_285:
-	cvt.u32.u64 	%r501, %rd18;
-	setp.ge.s32 	%p219, %r501, %r22;
-	@%p219 bra 	$L__BB0_287;
-
-	add.s64 	%rd376, %rd47, %rd18;
-	shl.b64 	%rd377, %rd376, 2;
-	add.s64 	%rd378, %rd1, %rd377;
-	mul.f32 	%f1388, %f1575, %f301;
-	st.global.f32 	[%rd378], %f1388;
-
-$L__BB0_287:
-	cvt.u32.u64 	%r502, %rd20;
-	setp.ge.s32 	%p220, %r502, %r22;
-	@%p220 bra 	$L__BB0_289;
-
-	add.s64 	%rd379, %rd47, %rd20;
-	shl.b64 	%rd380, %rd379, 2;
-	add.s64 	%rd381, %rd1, %rd380;
-	mul.f32 	%f1389, %f1574, %f301;
-	st.global.f32 	[%rd381], %f1389;
-
-$L__BB0_289:
-	cvt.u32.u64 	%r503, %rd21;
-	setp.ge.s32 	%p221, %r503, %r22;
-	@%p221 bra 	$L__BB0_291;
-
-	add.s64 	%rd382, %rd47, %rd21;
-	shl.b64 	%rd383, %rd382, 2;
-	add.s64 	%rd384, %rd1, %rd383;
-	mul.f32 	%f1390, %f1573, %f301;
-	st.global.f32 	[%rd384], %f1390;
-
-$L__BB0_291:
-	cvt.u32.u64 	%r504, %rd22;
-	setp.ge.s32 	%p222, %r504, %r22;
-	@%p222 bra 	$L__BB0_293;
-
-	add.s64 	%rd385, %rd47, %rd22;
-	shl.b64 	%rd386, %rd385, 2;
-	add.s64 	%rd387, %rd1, %rd386;
-	mul.f32 	%f1391, %f1572, %f301;
-	st.global.f32 	[%rd387], %f1391;
-
-$L__BB0_293:
-	add.s32 	%r511, %r44, 64;
-	setp.ge.s32 	%p223, %r511, %r21;
-	@%p223 bra 	$L__BB0_310;
-
-	cvt.u32.u64 	%r512, %rd13;
-	setp.ge.s32 	%p224, %r512, %r22;
-	mul.wide.s32 	%rd388, %r511, %r26;
-	add.s64 	%rd48, %rd388, %rd25;
-	@%p224 bra 	$L__BB0_296;
-
-	add.s64 	%rd389, %rd48, %rd13;
-	shl.b64 	%rd390, %rd389, 2;
-	add.s64 	%rd391, %rd1, %rd390;
-	mul.f32 	%f1392, %f1571, %f301;
-	st.global.f32 	[%rd391], %f1392;
-
-$L__BB0_296:
-	cvt.u32.u64 	%r520, %rd14;
-	setp.ge.s32 	%p225, %r520, %r22;
-	@%p225 bra 	$L__BB0_298;
-
-	add.s64 	%rd392, %rd48, %rd14;
-	shl.b64 	%rd393, %rd392, 2;
-	add.s64 	%rd394, %rd1, %rd393;
-	mul.f32 	%f1393, %f1570, %f301;
-	st.global.f32 	[%rd394], %f1393;
-
-$L__BB0_298:
-	cvt.u32.u64 	%r521, %rd15;
-	setp.ge.s32 	%p226, %r521, %r22;
-	@%p226 bra 	$L__BB0_300;
-
-	add.s64 	%rd395, %rd48, %rd15;
-	shl.b64 	%rd396, %rd395, 2;
-	add.s64 	%rd397, %rd1, %rd396;
-	mul.f32 	%f1394, %f1569, %f301;
-	st.global.f32 	[%rd397], %f1394;
-
-$L__BB0_300:
-	cvt.u32.u64 	%r522, %rd17;
-	setp.ge.s32 	%p227, %r522, %r22;
-	@%p227 bra 	$L__BB0_302;
-
-	add.s64 	%rd398, %rd48, %rd17;
-	shl.b64 	%rd399, %rd398, 2;
-	add.s64 	%rd400, %rd1, %rd399;
-	mul.f32 	%f1395, %f1568, %f301;
-	st.global.f32 	[%rd400], %f1395;
-
-$L__BB0_302:
-	cvt.u32.u64 	%r523, %rd18;
-	setp.ge.s32 	%p228, %r523, %r22;
-	@%p228 bra 	$L__BB0_304;
-
-	add.s64 	%rd401, %rd48, %rd18;
-	shl.b64 	%rd402, %rd401, 2;
-	add.s64 	%rd403, %rd1, %rd402;
-	mul.f32 	%f1396, %f1567, %f301;
-	st.global.f32 	[%rd403], %f1396;
-
-$L__BB0_304:
-	cvt.u32.u64 	%r524, %rd20;
-	setp.ge.s32 	%p229, %r524, %r22;
-	@%p229 bra 	$L__BB0_306;
-
-	add.s64 	%rd404, %rd48, %rd20;
-	shl.b64 	%rd405, %rd404, 2;
-	add.s64 	%rd406, %rd1, %rd405;
-	mul.f32 	%f1397, %f1566, %f301;
-	st.global.f32 	[%rd406], %f1397;
-
-$L__BB0_306:
-	cvt.u32.u64 	%r525, %rd21;
-	setp.ge.s32 	%p230, %r525, %r22;
-	@%p230 bra 	$L__BB0_308;
-
-	add.s64 	%rd407, %rd48, %rd21;
-	shl.b64 	%rd408, %rd407, 2;
-	add.s64 	%rd409, %rd1, %rd408;
-	mul.f32 	%f1398, %f1565, %f301;
-	st.global.f32 	[%rd409], %f1398;
-
-$L__BB0_308:
-	cvt.u32.u64 	%r526, %rd22;
-	setp.ge.s32 	%p231, %r526, %r22;
-	@%p231 bra 	$L__BB0_310;
-
-	add.s64 	%rd410, %rd48, %rd22;
-	shl.b64 	%rd411, %rd410, 2;
-	add.s64 	%rd412, %rd1, %rd411;
-	mul.f32 	%f1399, %f1564, %f301;
-	st.global.f32 	[%rd412], %f1399;
-
-$L__BB0_310:
-	setp.ge.s32 	%p232, %r51, %r21;
-	@%p232 bra 	$L__BB0_327;
-
-	cvt.u32.u64 	%r534, %rd13;
-	setp.ge.s32 	%p233, %r534, %r22;
-	add.s64 	%rd49, %rd19, %rd25;
-	@%p233 bra 	$L__BB0_313;
-
-	add.s64 	%rd413, %rd49, %rd13;
-	shl.b64 	%rd414, %rd413, 2;
-	add.s64 	%rd415, %rd1, %rd414;
-	mul.f32 	%f1400, %f1563, %f301;
-	st.global.f32 	[%rd415], %f1400;
-
-$L__BB0_313:
-	cvt.u32.u64 	%r535, %rd14;
-	setp.ge.s32 	%p234, %r535, %r22;
-	@%p234 bra 	$L__BB0_315;
-
-	add.s64 	%rd416, %rd49, %rd14;
-	shl.b64 	%rd417, %rd416, 2;
-	add.s64 	%rd418, %rd1, %rd417;
-	mul.f32 	%f1401, %f1562, %f301;
-	st.global.f32 	[%rd418], %f1401;
-
-$L__BB0_315:
-	cvt.u32.u64 	%r536, %rd15;
-	setp.ge.s32 	%p235, %r536, %r22;
-	@%p235 bra 	$L__BB0_317;
-
-	add.s64 	%rd419, %rd49, %rd15;
-	shl.b64 	%rd420, %rd419, 2;
-	add.s64 	%rd421, %rd1, %rd420;
-	mul.f32 	%f1402, %f1561, %f301;
-	st.global.f32 	[%rd421], %f1402;
-
-$L__BB0_317:
-	cvt.u32.u64 	%r537, %rd17;
-	setp.ge.s32 	%p236, %r537, %r22;
-	@%p236 bra 	$L__BB0_319;
-
-	add.s64 	%rd422, %rd49, %rd17;
-	shl.b64 	%rd423, %rd422, 2;
-	add.s64 	%rd424, %rd1, %rd423;
-	mul.f32 	%f1403, %f1560, %f301;
-	st.global.f32 	[%rd424], %f1403;
-
-$L__BB0_319:
-	cvt.u32.u64 	%r538, %rd18;
-	setp.ge.s32 	%p237, %r538, %r22;
-	@%p237 bra 	$L__BB0_321;
-
-	add.s64 	%rd425, %rd49, %rd18;
-	shl.b64 	%rd426, %rd425, 2;
-	add.s64 	%rd427, %rd1, %rd426;
-	mul.f32 	%f1404, %f1559, %f301;
-	st.global.f32 	[%rd427], %f1404;
-
-$L__BB0_321:
-	cvt.u32.u64 	%r539, %rd20;
-	setp.ge.s32 	%p238, %r539, %r22;
-	@%p238 bra 	$L__BB0_323;
-
-	add.s64 	%rd428, %rd49, %rd20;
-	shl.b64 	%rd429, %rd428, 2;
-	add.s64 	%rd430, %rd1, %rd429;
-	mul.f32 	%f1405, %f1558, %f301;
-	st.global.f32 	[%rd430], %f1405;
-
-$L__BB0_323:
-	cvt.u32.u64 	%r540, %rd21;
-	setp.ge.s32 	%p239, %r540, %r22;
-	@%p239 bra 	$L__BB0_325;
-
-	add.s64 	%rd431, %rd49, %rd21;
-	shl.b64 	%rd432, %rd431, 2;
-	add.s64 	%rd433, %rd1, %rd432;
-	mul.f32 	%f1406, %f1557, %f301;
-	st.global.f32 	[%rd433], %f1406;
-
-$L__BB0_325:
-	cvt.u32.u64 	%r541, %rd22;
-	setp.ge.s32 	%p240, %r541, %r22;
-	@%p240 bra 	$L__BB0_327;
-
-	add.s64 	%rd434, %rd49, %rd22;
-	shl.b64 	%rd435, %rd434, 2;
-	add.s64 	%rd436, %rd1, %rd435;
-	mul.f32 	%f1407, %f1556, %f301;
-	st.global.f32 	[%rd436], %f1407;
-
-$L__BB0_327:
-	add.s32 	%r548, %r44, 66;
-	setp.ge.s32 	%p241, %r548, %r21;
-	@%p241 bra 	$L__BB0_344;
-
-	cvt.u32.u64 	%r549, %rd13;
-	setp.ge.s32 	%p242, %r549, %r22;
-	mul.wide.s32 	%rd437, %r548, %r26;
-	add.s64 	%rd50, %rd437, %rd25;
-	@%p242 bra 	$L__BB0_330;
-
-	add.s64 	%rd438, %rd50, %rd13;
-	shl.b64 	%rd439, %rd438, 2;
-	add.s64 	%rd440, %rd1, %rd439;
-	mul.f32 	%f1408, %f1612, %f301;
-	st.global.f32 	[%rd440], %f1408;
-
-$L__BB0_330:
-	cvt.u32.u64 	%r557, %rd14;
-	setp.ge.s32 	%p243, %r557, %r22;
-	@%p243 bra 	$L__BB0_332;
-
-	add.s64 	%rd441, %rd50, %rd14;
-	shl.b64 	%rd442, %rd441, 2;
-	add.s64 	%rd443, %rd1, %rd442;
-	mul.f32 	%f1409, %f1613, %f301;
-	st.global.f32 	[%rd443], %f1409;
-
-$L__BB0_332:
-	cvt.u32.u64 	%r558, %rd15;
-	setp.ge.s32 	%p244, %r558, %r22;
-	@%p244 bra 	$L__BB0_334;
-
-	add.s64 	%rd444, %rd50, %rd15;
-	shl.b64 	%rd445, %rd444, 2;
-	add.s64 	%rd446, %rd1, %rd445;
-	mul.f32 	%f1410, %f1614, %f301;
-	st.global.f32 	[%rd446], %f1410;
-
-$L__BB0_334:
-	cvt.u32.u64 	%r559, %rd17;
-	setp.ge.s32 	%p245, %r559, %r22;
-	@%p245 bra 	$L__BB0_336;
-
-	add.s64 	%rd447, %rd50, %rd17;
-	shl.b64 	%rd448, %rd447, 2;
-	add.s64 	%rd449, %rd1, %rd448;
-	mul.f32 	%f1411, %f1615, %f301;
-	st.global.f32 	[%rd449], %f1411;
-
-$L__BB0_336:
-	cvt.u32.u64 	%r560, %rd18;
-	setp.ge.s32 	%p246, %r560, %r22;
-	@%p246 bra 	$L__BB0_338;
-
-	add.s64 	%rd450, %rd50, %rd18;
-	shl.b64 	%rd451, %rd450, 2;
-	add.s64 	%rd452, %rd1, %rd451;
-	mul.f32 	%f1412, %f1616, %f301;
-	st.global.f32 	[%rd452], %f1412;
-
-$L__BB0_338:
-	cvt.u32.u64 	%r561, %rd20;
-	setp.ge.s32 	%p247, %r561, %r22;
-	@%p247 bra 	$L__BB0_340;
-
-	add.s64 	%rd453, %rd50, %rd20;
-	shl.b64 	%rd454, %rd453, 2;
-	add.s64 	%rd455, %rd1, %rd454;
-	mul.f32 	%f1413, %f1617, %f301;
-	st.global.f32 	[%rd455], %f1413;
-
-$L__BB0_340:
-	cvt.u32.u64 	%r562, %rd21;
-	setp.ge.s32 	%p248, %r562, %r22;
-	@%p248 bra 	$L__BB0_342;
-
-	add.s64 	%rd456, %rd50, %rd21;
-	shl.b64 	%rd457, %rd456, 2;
-	add.s64 	%rd458, %rd1, %rd457;
-	mul.f32 	%f1414, %f1618, %f301;
-	st.global.f32 	[%rd458], %f1414;
-
-$L__BB0_342:
-	cvt.u32.u64 	%r563, %rd22;
-	setp.ge.s32 	%p249, %r563, %r22;
-	@%p249 bra 	$L__BB0_344;
-
-	add.s64 	%rd459, %rd50, %rd22;
-	shl.b64 	%rd460, %rd459, 2;
-	add.s64 	%rd461, %rd1, %rd460;
-	mul.f32 	%f1415, %f1619, %f301;
-	st.global.f32 	[%rd461], %f1415;
-
-$L__BB0_344:
-	add.s32 	%r570, %r44, 67;
-	setp.ge.s32 	%p250, %r570, %r21;
-	@%p250 bra 	$L__BB0_361;
-
-	cvt.u32.u64 	%r571, %rd13;
-	setp.ge.s32 	%p251, %r571, %r22;
-	mul.wide.s32 	%rd462, %r570, %r26;
-	add.s64 	%rd51, %rd462, %rd25;
-	@%p251 bra 	$L__BB0_347;
-
-	add.s64 	%rd463, %rd51, %rd13;
-	shl.b64 	%rd464, %rd463, 2;
-	add.s64 	%rd465, %rd1, %rd464;
-	mul.f32 	%f1416, %f1620, %f301;
-	st.global.f32 	[%rd465], %f1416;
-
-$L__BB0_347:
-	cvt.u32.u64 	%r579, %rd14;
-	setp.ge.s32 	%p252, %r579, %r22;
-	@%p252 bra 	$L__BB0_349;
-
-	add.s64 	%rd466, %rd51, %rd14;
-	shl.b64 	%rd467, %rd466, 2;
-	add.s64 	%rd468, %rd1, %rd467;
-	mul.f32 	%f1417, %f1621, %f301;
-	st.global.f32 	[%rd468], %f1417;
-
-$L__BB0_349:
-	cvt.u32.u64 	%r580, %rd15;
-	setp.ge.s32 	%p253, %r580, %r22;
-	@%p253 bra 	$L__BB0_351;
-
-	add.s64 	%rd469, %rd51, %rd15;
-	shl.b64 	%rd470, %rd469, 2;
-	add.s64 	%rd471, %rd1, %rd470;
-	mul.f32 	%f1418, %f1622, %f301;
-	st.global.f32 	[%rd471], %f1418;
-
-$L__BB0_351:
-	cvt.u32.u64 	%r581, %rd17;
-	setp.ge.s32 	%p254, %r581, %r22;
-	@%p254 bra 	$L__BB0_353;
-
-	add.s64 	%rd472, %rd51, %rd17;
-	shl.b64 	%rd473, %rd472, 2;
-	add.s64 	%rd474, %rd1, %rd473;
-	mul.f32 	%f1419, %f1623, %f301;
-	st.global.f32 	[%rd474], %f1419;
-
-$L__BB0_353:
-	cvt.u32.u64 	%r582, %rd18;
-	setp.ge.s32 	%p255, %r582, %r22;
-	@%p255 bra 	$L__BB0_355;
-
-	add.s64 	%rd475, %rd51, %rd18;
-	shl.b64 	%rd476, %rd475, 2;
-	add.s64 	%rd477, %rd1, %rd476;
-	mul.f32 	%f1420, %f1624, %f301;
-	st.global.f32 	[%rd477], %f1420;
-
-$L__BB0_355:
-	cvt.u32.u64 	%r583, %rd20;
-	setp.ge.s32 	%p256, %r583, %r22;
-	@%p256 bra 	$L__BB0_357;
-
-	add.s64 	%rd478, %rd51, %rd20;
-	shl.b64 	%rd479, %rd478, 2;
-	add.s64 	%rd480, %rd1, %rd479;
-	mul.f32 	%f1421, %f1625, %f301;
-	st.global.f32 	[%rd480], %f1421;
-
-$L__BB0_357:
-	cvt.u32.u64 	%r584, %rd21;
-	setp.ge.s32 	%p257, %r584, %r22;
-	@%p257 bra 	$L__BB0_359;
-
-	add.s64 	%rd481, %rd51, %rd21;
-	shl.b64 	%rd482, %rd481, 2;
-	add.s64 	%rd483, %rd1, %rd482;
-	mul.f32 	%f1422, %f1626, %f301;
-	st.global.f32 	[%rd483], %f1422;
-
-$L__BB0_359:
-	cvt.u32.u64 	%r585, %rd22;
-	setp.ge.s32 	%p258, %r585, %r22;
-	@%p258 bra 	$L__BB0_361;
-
-	add.s64 	%rd484, %rd51, %rd22;
-	shl.b64 	%rd485, %rd484, 2;
-	add.s64 	%rd486, %rd1, %rd485;
-	mul.f32 	%f1423, %f1627, %f301;
-	st.global.f32 	[%rd486], %f1423;
-	bra.uni 	$L__BB0_361;
-
-$L__BB0_89:
-	setp.ge.s32 	%p115, %r44, %r21;
-	@%p115 bra 	$L__BB0_106;
-
-	cvt.u32.u64 	%r272, %rd13;
-	setp.ge.s32 	%p116, %r272, %r22;
-	mul.wide.s32 	%rd91, %r44, %r26;
-	add.s64 	%rd36, %rd91, %rd25;
-	@%p116 bra 	$L__BB0_92;
-
-	add.s64 	%rd92, %rd36, %rd13;
-	shl.b64 	%rd93, %rd92, 2;
-	add.s64 	%rd94, %rd1, %rd93;
-	ld.global.f32 	%f1168, [%rd94];
-	mul.f32 	%f1169, %f1168, %f302;
-	fma.rn.f32 	%f1170, %f1603, %f301, %f1169;
-	st.global.f32 	[%rd94], %f1170;
+	setp.ge.s32 	%p283, %r8, %r22;
+	cvt.u32.u64 	%r622, %rd3;
+	add.s32 	%r621, %r648, 8;
+	add.s32 	%r620, %r621, %r622;
+	add.s32 	%r224, %r620, 2;
+	setp.ge.s32 	%p112, %r224, %r23;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p114, %p283, %p112;
+	mov.f32 	%f1617, %f1616;
+	@%p114 bra 	$L__BB0_90;
+
+	cvta.to.global.u64 	%rd529, %rd60;
+	add.s64 	%rd528, %rd529, %rd113;
+	ld.global.nc.f32 	%f1617, [%rd528+8];
+
+$L__BB0_90:
+	@%p104 bra 	$L__BB0_104;
+
+	cvta.to.global.u64 	%rd527, %rd60;
+	add.s64 	%rd526, %rd527, %rd113;
+	ld.global.nc.f32 	%f1616, [%rd526+12];
+	bra.uni 	$L__BB0_104;
+
+$L__BB0_93:
+	add.s32 	%r639, %r648, 8;
+	cvt.u32.u64 	%r225, %rd10;
+	setp.lt.s32 	%p116, %r225, %r22;
+	add.s32 	%r16, %r639, %r3;
+	mul.wide.s32 	%rd117, %r16, %r25;
+	add.s64 	%rd40, %rd32, %rd117;
+	shl.b64 	%rd119, %rd40, 2;
+	setp.lt.s32 	%p117, %r16, %r23;
+	and.pred  	%p8, %p116, %p117;
+	not.pred 	%p118, %p8;
+	@%p118 bra 	$L__BB0_95;
+
+	add.s64 	%rd121, %rd60, %rd119;
+	and.b64  	%rd122, %rd121, 15;
+	setp.eq.s64 	%p119, %rd122, 0;
+	@%p119 bra 	$L__BB0_103;
+
+$L__BB0_95:
+	cvt.u32.u64 	%r226, %rd4;
+	setp.ge.s32 	%p120, %r226, %r22;
+	setp.ge.s32 	%p121, %r16, %r23;
+	mov.f32 	%f1618, 0f00000000;
+	or.pred  	%p122, %p121, %p120;
+	mov.f32 	%f1619, %f1618;
+	@%p122 bra 	$L__BB0_97;
+
+	cvta.to.global.u64 	%rd543, %rd60;
+	add.s64 	%rd542, %rd543, %rd119;
+	ld.global.nc.f32 	%f1619, [%rd542];
+
+$L__BB0_97:
+	cvt.u32.u64 	%r227, %rd7;
+	setp.ge.s32 	%p123, %r227, %r22;
+	or.pred  	%p125, %p121, %p123;
+	@%p125 bra 	$L__BB0_99;
+
+	cvta.to.global.u64 	%rd541, %rd60;
+	add.s64 	%rd540, %rd541, %rd119;
+	ld.global.nc.f32 	%f1618, [%rd540+4];
+
+$L__BB0_99:
+	cvt.u32.u64 	%r228, %rd9;
+	setp.ge.s32 	%p126, %r228, %r22;
+	mov.f32 	%f1616, 0f00000000;
+	or.pred  	%p128, %p121, %p126;
+	mov.f32 	%f1617, %f1616;
+	@%p128 bra 	$L__BB0_101;
+
+	cvta.to.global.u64 	%rd539, %rd60;
+	add.s64 	%rd538, %rd539, %rd119;
+	ld.global.nc.f32 	%f1617, [%rd538+8];
+
+$L__BB0_101:
+	@%p118 bra 	$L__BB0_104;
+
+	cvta.to.global.u64 	%rd537, %rd60;
+	add.s64 	%rd536, %rd537, %rd119;
+	ld.global.nc.f32 	%f1616, [%rd536+12];
+	bra.uni 	$L__BB0_104;
 
 $L__BB0_92:
-	cvt.u32.u64 	%r279, %rd14;
-	setp.ge.s32 	%p117, %r279, %r22;
-	@%p117 bra 	$L__BB0_94;
+	cvta.to.global.u64 	%rd535, %rd60;
+	add.s64 	%rd534, %rd535, %rd113;
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd534];
+	bra.uni 	$L__BB0_104;
 
-	add.s64 	%rd95, %rd36, %rd13;
-	shl.b64 	%rd96, %rd95, 2;
-	add.s64 	%rd97, %rd1, %rd96;
-	ld.global.f32 	%f1171, [%rd97+4];
-	mul.f32 	%f1172, %f1171, %f302;
-	fma.rn.f32 	%f1173, %f1602, %f301, %f1172;
-	st.global.f32 	[%rd97+4], %f1173;
-
-$L__BB0_94:
-	cvt.u32.u64 	%r280, %rd15;
-	setp.ge.s32 	%p118, %r280, %r22;
-	@%p118 bra 	$L__BB0_96;
-
-	add.s64 	%rd98, %rd36, %rd13;
-	shl.b64 	%rd99, %rd98, 2;
-	add.s64 	%rd100, %rd1, %rd99;
-	ld.global.f32 	%f1174, [%rd100+8];
-	mul.f32 	%f1175, %f1174, %f302;
-	fma.rn.f32 	%f1176, %f1601, %f301, %f1175;
-	st.global.f32 	[%rd100+8], %f1176;
-
-$L__BB0_96:
-	cvt.u32.u64 	%r281, %rd17;
-	setp.ge.s32 	%p119, %r281, %r22;
-	@%p119 bra 	$L__BB0_98;
-
-	add.s64 	%rd101, %rd36, %rd13;
-	shl.b64 	%rd102, %rd101, 2;
-	add.s64 	%rd103, %rd1, %rd102;
-	ld.global.f32 	%f1177, [%rd103+12];
-	mul.f32 	%f1178, %f1177, %f302;
-	fma.rn.f32 	%f1179, %f1600, %f301, %f1178;
-	st.global.f32 	[%rd103+12], %f1179;
-
-$L__BB0_98:
-	cvt.u32.u64 	%r282, %rd18;
-	setp.ge.s32 	%p120, %r282, %r22;
-	@%p120 bra 	$L__BB0_100;
-
-	add.s64 	%rd104, %rd36, %rd13;
-	shl.b64 	%rd105, %rd104, 2;
-	add.s64 	%rd106, %rd1, %rd105;
-	ld.global.f32 	%f1180, [%rd106+256];
-	mul.f32 	%f1181, %f1180, %f302;
-	fma.rn.f32 	%f1182, %f1599, %f301, %f1181;
-	st.global.f32 	[%rd106+256], %f1182;
-
-$L__BB0_100:
-	cvt.u32.u64 	%r283, %rd20;
-	setp.ge.s32 	%p121, %r283, %r22;
-	@%p121 bra 	$L__BB0_102;
-
-	add.s64 	%rd107, %rd36, %rd13;
-	shl.b64 	%rd108, %rd107, 2;
-	add.s64 	%rd109, %rd1, %rd108;
-	ld.global.f32 	%f1183, [%rd109+260];
-	mul.f32 	%f1184, %f1183, %f302;
-	fma.rn.f32 	%f1185, %f1598, %f301, %f1184;
-	st.global.f32 	[%rd109+260], %f1185;
-
-$L__BB0_102:
-	cvt.u32.u64 	%r284, %rd21;
-	setp.ge.s32 	%p122, %r284, %r22;
-	@%p122 bra 	$L__BB0_104;
-
-	add.s64 	%rd110, %rd36, %rd13;
-	shl.b64 	%rd111, %rd110, 2;
-	add.s64 	%rd112, %rd1, %rd111;
-	ld.global.f32 	%f1186, [%rd112+264];
-	mul.f32 	%f1187, %f1186, %f302;
-	fma.rn.f32 	%f1188, %f1597, %f301, %f1187;
-	st.global.f32 	[%rd112+264], %f1188;
+$L__BB0_103:
+	cvta.to.global.u64 	%rd545, %rd60;
+	add.s64 	%rd544, %rd545, %rd119;
+	ld.global.nc.v4.f32 	{%f1619, %f1618, %f1617, %f1616}, [%rd544];
 
 $L__BB0_104:
-	cvt.u32.u64 	%r285, %rd22;
-	setp.ge.s32 	%p123, %r285, %r22;
-	@%p123 bra 	$L__BB0_106;
+	mul.lo.s32 	%r229, %r649, 4224;
+	mov.u32 	%r230, _ZZ10kiln_sgemmE2As;
+	add.s32 	%r231, %r230, %r229;
+	add.s32 	%r233, %r231, %r232;
+	ld.shared.v4.f32 	{%f528, %f529, %f530, %f531}, [%r233];
+	ld.shared.v4.f32 	{%f536, %f537, %f538, %f539}, [%r233+256];
+	mov.u32 	%r234, _ZZ10kiln_sgemmE2Bs;
+	add.s32 	%r235, %r234, %r229;
+	shl.b32 	%r236, %r7, 2;
+	add.s32 	%r237, %r235, %r236;
+	ld.shared.v4.f32 	{%f544, %f545, %f546, %f547}, [%r237];
+	ld.shared.v4.f32 	{%f552, %f553, %f554, %f555}, [%r237+256];
+	fma.rn.f32 	%f560, %f528, %f544, %f1667;
+	fma.rn.f32 	%f561, %f528, %f545, %f1666;
+	fma.rn.f32 	%f562, %f528, %f546, %f1665;
+	fma.rn.f32 	%f563, %f528, %f547, %f1664;
+	fma.rn.f32 	%f564, %f528, %f552, %f1663;
+	fma.rn.f32 	%f565, %f528, %f553, %f1662;
+	fma.rn.f32 	%f566, %f528, %f554, %f1661;
+	fma.rn.f32 	%f567, %f528, %f555, %f1660;
+	fma.rn.f32 	%f568, %f529, %f544, %f1659;
+	fma.rn.f32 	%f569, %f529, %f545, %f1658;
+	fma.rn.f32 	%f570, %f529, %f546, %f1657;
+	fma.rn.f32 	%f571, %f529, %f547, %f1656;
+	fma.rn.f32 	%f572, %f529, %f552, %f1655;
+	fma.rn.f32 	%f573, %f529, %f553, %f1654;
+	fma.rn.f32 	%f574, %f529, %f554, %f1653;
+	fma.rn.f32 	%f575, %f529, %f555, %f1652;
+	fma.rn.f32 	%f576, %f530, %f544, %f1651;
+	fma.rn.f32 	%f577, %f530, %f545, %f1650;
+	fma.rn.f32 	%f578, %f530, %f546, %f1649;
+	fma.rn.f32 	%f579, %f530, %f547, %f1648;
+	fma.rn.f32 	%f580, %f530, %f552, %f1647;
+	fma.rn.f32 	%f581, %f530, %f553, %f1646;
+	fma.rn.f32 	%f582, %f530, %f554, %f1645;
+	fma.rn.f32 	%f583, %f530, %f555, %f1644;
+	fma.rn.f32 	%f584, %f531, %f544, %f1643;
+	fma.rn.f32 	%f585, %f531, %f545, %f1642;
+	fma.rn.f32 	%f586, %f531, %f546, %f1641;
+	fma.rn.f32 	%f587, %f531, %f547, %f1640;
+	fma.rn.f32 	%f588, %f531, %f552, %f1639;
+	fma.rn.f32 	%f589, %f531, %f553, %f1638;
+	fma.rn.f32 	%f590, %f531, %f554, %f1637;
+	fma.rn.f32 	%f591, %f531, %f555, %f1636;
+	fma.rn.f32 	%f592, %f536, %f544, %f1635;
+	fma.rn.f32 	%f593, %f536, %f545, %f1634;
+	fma.rn.f32 	%f594, %f536, %f546, %f1633;
+	fma.rn.f32 	%f595, %f536, %f547, %f1632;
+	fma.rn.f32 	%f596, %f536, %f552, %f1631;
+	fma.rn.f32 	%f597, %f536, %f553, %f1630;
+	fma.rn.f32 	%f598, %f536, %f554, %f1629;
+	fma.rn.f32 	%f599, %f536, %f555, %f1628;
+	fma.rn.f32 	%f600, %f537, %f544, %f1627;
+	fma.rn.f32 	%f601, %f537, %f545, %f1626;
+	fma.rn.f32 	%f602, %f537, %f546, %f1625;
+	fma.rn.f32 	%f603, %f537, %f547, %f1624;
+	fma.rn.f32 	%f604, %f537, %f552, %f1623;
+	fma.rn.f32 	%f605, %f537, %f553, %f1622;
+	fma.rn.f32 	%f606, %f537, %f554, %f1621;
+	fma.rn.f32 	%f607, %f537, %f555, %f1620;
+	fma.rn.f32 	%f608, %f538, %f544, %f1676;
+	fma.rn.f32 	%f609, %f538, %f545, %f1677;
+	fma.rn.f32 	%f610, %f538, %f546, %f1678;
+	fma.rn.f32 	%f611, %f538, %f547, %f1679;
+	fma.rn.f32 	%f612, %f538, %f552, %f1680;
+	fma.rn.f32 	%f613, %f538, %f553, %f1681;
+	fma.rn.f32 	%f614, %f538, %f554, %f1682;
+	fma.rn.f32 	%f615, %f538, %f555, %f1683;
+	fma.rn.f32 	%f616, %f539, %f544, %f1684;
+	fma.rn.f32 	%f617, %f539, %f545, %f1685;
+	fma.rn.f32 	%f618, %f539, %f546, %f1686;
+	fma.rn.f32 	%f619, %f539, %f547, %f1687;
+	fma.rn.f32 	%f620, %f539, %f552, %f1688;
+	fma.rn.f32 	%f621, %f539, %f553, %f1689;
+	fma.rn.f32 	%f622, %f539, %f554, %f1690;
+	fma.rn.f32 	%f623, %f539, %f555, %f1691;
+	ld.shared.v4.f32 	{%f624, %f625, %f626, %f627}, [%r233+528];
+	ld.shared.v4.f32 	{%f632, %f633, %f634, %f635}, [%r233+784];
+	ld.shared.v4.f32 	{%f640, %f641, %f642, %f643}, [%r237+528];
+	ld.shared.v4.f32 	{%f648, %f649, %f650, %f651}, [%r237+784];
+	fma.rn.f32 	%f656, %f624, %f640, %f560;
+	fma.rn.f32 	%f657, %f624, %f641, %f561;
+	fma.rn.f32 	%f658, %f624, %f642, %f562;
+	fma.rn.f32 	%f659, %f624, %f643, %f563;
+	fma.rn.f32 	%f660, %f624, %f648, %f564;
+	fma.rn.f32 	%f661, %f624, %f649, %f565;
+	fma.rn.f32 	%f662, %f624, %f650, %f566;
+	fma.rn.f32 	%f663, %f624, %f651, %f567;
+	fma.rn.f32 	%f664, %f625, %f640, %f568;
+	fma.rn.f32 	%f665, %f625, %f641, %f569;
+	fma.rn.f32 	%f666, %f625, %f642, %f570;
+	fma.rn.f32 	%f667, %f625, %f643, %f571;
+	fma.rn.f32 	%f668, %f625, %f648, %f572;
+	fma.rn.f32 	%f669, %f625, %f649, %f573;
+	fma.rn.f32 	%f670, %f625, %f650, %f574;
+	fma.rn.f32 	%f671, %f625, %f651, %f575;
+	fma.rn.f32 	%f672, %f626, %f640, %f576;
+	fma.rn.f32 	%f673, %f626, %f641, %f577;
+	fma.rn.f32 	%f674, %f626, %f642, %f578;
+	fma.rn.f32 	%f675, %f626, %f643, %f579;
+	fma.rn.f32 	%f676, %f626, %f648, %f580;
+	fma.rn.f32 	%f677, %f626, %f649, %f581;
+	fma.rn.f32 	%f678, %f626, %f650, %f582;
+	fma.rn.f32 	%f679, %f626, %f651, %f583;
+	fma.rn.f32 	%f680, %f627, %f640, %f584;
+	fma.rn.f32 	%f681, %f627, %f641, %f585;
+	fma.rn.f32 	%f682, %f627, %f642, %f586;
+	fma.rn.f32 	%f683, %f627, %f643, %f587;
+	fma.rn.f32 	%f684, %f627, %f648, %f588;
+	fma.rn.f32 	%f685, %f627, %f649, %f589;
+	fma.rn.f32 	%f686, %f627, %f650, %f590;
+	fma.rn.f32 	%f687, %f627, %f651, %f591;
+	fma.rn.f32 	%f688, %f632, %f640, %f592;
+	fma.rn.f32 	%f689, %f632, %f641, %f593;
+	fma.rn.f32 	%f690, %f632, %f642, %f594;
+	fma.rn.f32 	%f691, %f632, %f643, %f595;
+	fma.rn.f32 	%f692, %f632, %f648, %f596;
+	fma.rn.f32 	%f693, %f632, %f649, %f597;
+	fma.rn.f32 	%f694, %f632, %f650, %f598;
+	fma.rn.f32 	%f695, %f632, %f651, %f599;
+	fma.rn.f32 	%f696, %f633, %f640, %f600;
+	fma.rn.f32 	%f697, %f633, %f641, %f601;
+	fma.rn.f32 	%f698, %f633, %f642, %f602;
+	fma.rn.f32 	%f699, %f633, %f643, %f603;
+	fma.rn.f32 	%f700, %f633, %f648, %f604;
+	fma.rn.f32 	%f701, %f633, %f649, %f605;
+	fma.rn.f32 	%f702, %f633, %f650, %f606;
+	fma.rn.f32 	%f703, %f633, %f651, %f607;
+	fma.rn.f32 	%f704, %f634, %f640, %f608;
+	fma.rn.f32 	%f705, %f634, %f641, %f609;
+	fma.rn.f32 	%f706, %f634, %f642, %f610;
+	fma.rn.f32 	%f707, %f634, %f643, %f611;
+	fma.rn.f32 	%f708, %f634, %f648, %f612;
+	fma.rn.f32 	%f709, %f634, %f649, %f613;
+	fma.rn.f32 	%f710, %f634, %f650, %f614;
+	fma.rn.f32 	%f711, %f634, %f651, %f615;
+	fma.rn.f32 	%f712, %f635, %f640, %f616;
+	fma.rn.f32 	%f713, %f635, %f641, %f617;
+	fma.rn.f32 	%f714, %f635, %f642, %f618;
+	fma.rn.f32 	%f715, %f635, %f643, %f619;
+	fma.rn.f32 	%f716, %f635, %f648, %f620;
+	fma.rn.f32 	%f717, %f635, %f649, %f621;
+	fma.rn.f32 	%f718, %f635, %f650, %f622;
+	fma.rn.f32 	%f719, %f635, %f651, %f623;
+	ld.shared.v4.f32 	{%f720, %f721, %f722, %f723}, [%r233+1056];
+	ld.shared.v4.f32 	{%f728, %f729, %f730, %f731}, [%r233+1312];
+	ld.shared.v4.f32 	{%f736, %f737, %f738, %f739}, [%r237+1056];
+	ld.shared.v4.f32 	{%f744, %f745, %f746, %f747}, [%r237+1312];
+	fma.rn.f32 	%f752, %f720, %f736, %f656;
+	fma.rn.f32 	%f753, %f720, %f737, %f657;
+	fma.rn.f32 	%f754, %f720, %f738, %f658;
+	fma.rn.f32 	%f755, %f720, %f739, %f659;
+	fma.rn.f32 	%f756, %f720, %f744, %f660;
+	fma.rn.f32 	%f757, %f720, %f745, %f661;
+	fma.rn.f32 	%f758, %f720, %f746, %f662;
+	fma.rn.f32 	%f759, %f720, %f747, %f663;
+	fma.rn.f32 	%f760, %f721, %f736, %f664;
+	fma.rn.f32 	%f761, %f721, %f737, %f665;
+	fma.rn.f32 	%f762, %f721, %f738, %f666;
+	fma.rn.f32 	%f763, %f721, %f739, %f667;
+	fma.rn.f32 	%f764, %f721, %f744, %f668;
+	fma.rn.f32 	%f765, %f721, %f745, %f669;
+	fma.rn.f32 	%f766, %f721, %f746, %f670;
+	fma.rn.f32 	%f767, %f721, %f747, %f671;
+	fma.rn.f32 	%f768, %f722, %f736, %f672;
+	fma.rn.f32 	%f769, %f722, %f737, %f673;
+	fma.rn.f32 	%f770, %f722, %f738, %f674;
+	fma.rn.f32 	%f771, %f722, %f739, %f675;
+	fma.rn.f32 	%f772, %f722, %f744, %f676;
+	fma.rn.f32 	%f773, %f722, %f745, %f677;
+	fma.rn.f32 	%f774, %f722, %f746, %f678;
+	fma.rn.f32 	%f775, %f722, %f747, %f679;
+	fma.rn.f32 	%f776, %f723, %f736, %f680;
+	fma.rn.f32 	%f777, %f723, %f737, %f681;
+	fma.rn.f32 	%f778, %f723, %f738, %f682;
+	fma.rn.f32 	%f779, %f723, %f739, %f683;
+	fma.rn.f32 	%f780, %f723, %f744, %f684;
+	fma.rn.f32 	%f781, %f723, %f745, %f685;
+	fma.rn.f32 	%f782, %f723, %f746, %f686;
+	fma.rn.f32 	%f783, %f723, %f747, %f687;
+	fma.rn.f32 	%f784, %f728, %f736, %f688;
+	fma.rn.f32 	%f785, %f728, %f737, %f689;
+	fma.rn.f32 	%f786, %f728, %f738, %f690;
+	fma.rn.f32 	%f787, %f728, %f739, %f691;
+	fma.rn.f32 	%f788, %f728, %f744, %f692;
+	fma.rn.f32 	%f789, %f728, %f745, %f693;
+	fma.rn.f32 	%f790, %f728, %f746, %f694;
+	fma.rn.f32 	%f791, %f728, %f747, %f695;
+	fma.rn.f32 	%f792, %f729, %f736, %f696;
+	fma.rn.f32 	%f793, %f729, %f737, %f697;
+	fma.rn.f32 	%f794, %f729, %f738, %f698;
+	fma.rn.f32 	%f795, %f729, %f739, %f699;
+	fma.rn.f32 	%f796, %f729, %f744, %f700;
+	fma.rn.f32 	%f797, %f729, %f745, %f701;
+	fma.rn.f32 	%f798, %f729, %f746, %f702;
+	fma.rn.f32 	%f799, %f729, %f747, %f703;
+	fma.rn.f32 	%f800, %f730, %f736, %f704;
+	fma.rn.f32 	%f801, %f730, %f737, %f705;
+	fma.rn.f32 	%f802, %f730, %f738, %f706;
+	fma.rn.f32 	%f803, %f730, %f739, %f707;
+	fma.rn.f32 	%f804, %f730, %f744, %f708;
+	fma.rn.f32 	%f805, %f730, %f745, %f709;
+	fma.rn.f32 	%f806, %f730, %f746, %f710;
+	fma.rn.f32 	%f807, %f730, %f747, %f711;
+	fma.rn.f32 	%f808, %f731, %f736, %f712;
+	fma.rn.f32 	%f809, %f731, %f737, %f713;
+	fma.rn.f32 	%f810, %f731, %f738, %f714;
+	fma.rn.f32 	%f811, %f731, %f739, %f715;
+	fma.rn.f32 	%f812, %f731, %f744, %f716;
+	fma.rn.f32 	%f813, %f731, %f745, %f717;
+	fma.rn.f32 	%f814, %f731, %f746, %f718;
+	fma.rn.f32 	%f815, %f731, %f747, %f719;
+	ld.shared.v4.f32 	{%f816, %f817, %f818, %f819}, [%r233+1584];
+	ld.shared.v4.f32 	{%f824, %f825, %f826, %f827}, [%r233+1840];
+	ld.shared.v4.f32 	{%f832, %f833, %f834, %f835}, [%r237+1584];
+	ld.shared.v4.f32 	{%f840, %f841, %f842, %f843}, [%r237+1840];
+	fma.rn.f32 	%f848, %f816, %f832, %f752;
+	fma.rn.f32 	%f849, %f816, %f833, %f753;
+	fma.rn.f32 	%f850, %f816, %f834, %f754;
+	fma.rn.f32 	%f851, %f816, %f835, %f755;
+	fma.rn.f32 	%f852, %f816, %f840, %f756;
+	fma.rn.f32 	%f853, %f816, %f841, %f757;
+	fma.rn.f32 	%f854, %f816, %f842, %f758;
+	fma.rn.f32 	%f855, %f816, %f843, %f759;
+	fma.rn.f32 	%f856, %f817, %f832, %f760;
+	fma.rn.f32 	%f857, %f817, %f833, %f761;
+	fma.rn.f32 	%f858, %f817, %f834, %f762;
+	fma.rn.f32 	%f859, %f817, %f835, %f763;
+	fma.rn.f32 	%f860, %f817, %f840, %f764;
+	fma.rn.f32 	%f861, %f817, %f841, %f765;
+	fma.rn.f32 	%f862, %f817, %f842, %f766;
+	fma.rn.f32 	%f863, %f817, %f843, %f767;
+	fma.rn.f32 	%f864, %f818, %f832, %f768;
+	fma.rn.f32 	%f865, %f818, %f833, %f769;
+	fma.rn.f32 	%f866, %f818, %f834, %f770;
+	fma.rn.f32 	%f867, %f818, %f835, %f771;
+	fma.rn.f32 	%f868, %f818, %f840, %f772;
+	fma.rn.f32 	%f869, %f818, %f841, %f773;
+	fma.rn.f32 	%f870, %f818, %f842, %f774;
+	fma.rn.f32 	%f871, %f818, %f843, %f775;
+	fma.rn.f32 	%f872, %f819, %f832, %f776;
+	fma.rn.f32 	%f873, %f819, %f833, %f777;
+	fma.rn.f32 	%f874, %f819, %f834, %f778;
+	fma.rn.f32 	%f875, %f819, %f835, %f779;
+	fma.rn.f32 	%f876, %f819, %f840, %f780;
+	fma.rn.f32 	%f877, %f819, %f841, %f781;
+	fma.rn.f32 	%f878, %f819, %f842, %f782;
+	fma.rn.f32 	%f879, %f819, %f843, %f783;
+	fma.rn.f32 	%f880, %f824, %f832, %f784;
+	fma.rn.f32 	%f881, %f824, %f833, %f785;
+	fma.rn.f32 	%f882, %f824, %f834, %f786;
+	fma.rn.f32 	%f883, %f824, %f835, %f787;
+	fma.rn.f32 	%f884, %f824, %f840, %f788;
+	fma.rn.f32 	%f885, %f824, %f841, %f789;
+	fma.rn.f32 	%f886, %f824, %f842, %f790;
+	fma.rn.f32 	%f887, %f824, %f843, %f791;
+	fma.rn.f32 	%f888, %f825, %f832, %f792;
+	fma.rn.f32 	%f889, %f825, %f833, %f793;
+	fma.rn.f32 	%f890, %f825, %f834, %f794;
+	fma.rn.f32 	%f891, %f825, %f835, %f795;
+	fma.rn.f32 	%f892, %f825, %f840, %f796;
+	fma.rn.f32 	%f893, %f825, %f841, %f797;
+	fma.rn.f32 	%f894, %f825, %f842, %f798;
+	fma.rn.f32 	%f895, %f825, %f843, %f799;
+	fma.rn.f32 	%f896, %f826, %f832, %f800;
+	fma.rn.f32 	%f897, %f826, %f833, %f801;
+	fma.rn.f32 	%f898, %f826, %f834, %f802;
+	fma.rn.f32 	%f899, %f826, %f835, %f803;
+	fma.rn.f32 	%f900, %f826, %f840, %f804;
+	fma.rn.f32 	%f901, %f826, %f841, %f805;
+	fma.rn.f32 	%f902, %f826, %f842, %f806;
+	fma.rn.f32 	%f903, %f826, %f843, %f807;
+	fma.rn.f32 	%f904, %f827, %f832, %f808;
+	fma.rn.f32 	%f905, %f827, %f833, %f809;
+	fma.rn.f32 	%f906, %f827, %f834, %f810;
+	fma.rn.f32 	%f907, %f827, %f835, %f811;
+	fma.rn.f32 	%f908, %f827, %f840, %f812;
+	fma.rn.f32 	%f909, %f827, %f841, %f813;
+	fma.rn.f32 	%f910, %f827, %f842, %f814;
+	fma.rn.f32 	%f911, %f827, %f843, %f815;
+	ld.shared.v4.f32 	{%f912, %f913, %f914, %f915}, [%r233+2112];
+	ld.shared.v4.f32 	{%f920, %f921, %f922, %f923}, [%r233+2368];
+	ld.shared.v4.f32 	{%f928, %f929, %f930, %f931}, [%r237+2112];
+	ld.shared.v4.f32 	{%f936, %f937, %f938, %f939}, [%r237+2368];
+	fma.rn.f32 	%f944, %f912, %f928, %f848;
+	fma.rn.f32 	%f945, %f912, %f929, %f849;
+	fma.rn.f32 	%f946, %f912, %f930, %f850;
+	fma.rn.f32 	%f947, %f912, %f931, %f851;
+	fma.rn.f32 	%f948, %f912, %f936, %f852;
+	fma.rn.f32 	%f949, %f912, %f937, %f853;
+	fma.rn.f32 	%f950, %f912, %f938, %f854;
+	fma.rn.f32 	%f951, %f912, %f939, %f855;
+	fma.rn.f32 	%f952, %f913, %f928, %f856;
+	fma.rn.f32 	%f953, %f913, %f929, %f857;
+	fma.rn.f32 	%f954, %f913, %f930, %f858;
+	fma.rn.f32 	%f955, %f913, %f931, %f859;
+	fma.rn.f32 	%f956, %f913, %f936, %f860;
+	fma.rn.f32 	%f957, %f913, %f937, %f861;
+	fma.rn.f32 	%f958, %f913, %f938, %f862;
+	fma.rn.f32 	%f959, %f913, %f939, %f863;
+	fma.rn.f32 	%f960, %f914, %f928, %f864;
+	fma.rn.f32 	%f961, %f914, %f929, %f865;
+	fma.rn.f32 	%f962, %f914, %f930, %f866;
+	fma.rn.f32 	%f963, %f914, %f931, %f867;
+	fma.rn.f32 	%f964, %f914, %f936, %f868;
+	fma.rn.f32 	%f965, %f914, %f937, %f869;
+	fma.rn.f32 	%f966, %f914, %f938, %f870;
+	fma.rn.f32 	%f967, %f914, %f939, %f871;
+	fma.rn.f32 	%f968, %f915, %f928, %f872;
+	fma.rn.f32 	%f969, %f915, %f929, %f873;
+	fma.rn.f32 	%f970, %f915, %f930, %f874;
+	fma.rn.f32 	%f971, %f915, %f931, %f875;
+	fma.rn.f32 	%f972, %f915, %f936, %f876;
+	fma.rn.f32 	%f973, %f915, %f937, %f877;
+	fma.rn.f32 	%f974, %f915, %f938, %f878;
+	fma.rn.f32 	%f975, %f915, %f939, %f879;
+	fma.rn.f32 	%f976, %f920, %f928, %f880;
+	fma.rn.f32 	%f977, %f920, %f929, %f881;
+	fma.rn.f32 	%f978, %f920, %f930, %f882;
+	fma.rn.f32 	%f979, %f920, %f931, %f883;
+	fma.rn.f32 	%f980, %f920, %f936, %f884;
+	fma.rn.f32 	%f981, %f920, %f937, %f885;
+	fma.rn.f32 	%f982, %f920, %f938, %f886;
+	fma.rn.f32 	%f983, %f920, %f939, %f887;
+	fma.rn.f32 	%f984, %f921, %f928, %f888;
+	fma.rn.f32 	%f985, %f921, %f929, %f889;
+	fma.rn.f32 	%f986, %f921, %f930, %f890;
+	fma.rn.f32 	%f987, %f921, %f931, %f891;
+	fma.rn.f32 	%f988, %f921, %f936, %f892;
+	fma.rn.f32 	%f989, %f921, %f937, %f893;
+	fma.rn.f32 	%f990, %f921, %f938, %f894;
+	fma.rn.f32 	%f991, %f921, %f939, %f895;
+	fma.rn.f32 	%f992, %f922, %f928, %f896;
+	fma.rn.f32 	%f993, %f922, %f929, %f897;
+	fma.rn.f32 	%f994, %f922, %f930, %f898;
+	fma.rn.f32 	%f995, %f922, %f931, %f899;
+	fma.rn.f32 	%f996, %f922, %f936, %f900;
+	fma.rn.f32 	%f997, %f922, %f937, %f901;
+	fma.rn.f32 	%f998, %f922, %f938, %f902;
+	fma.rn.f32 	%f999, %f922, %f939, %f903;
+	fma.rn.f32 	%f1000, %f923, %f928, %f904;
+	fma.rn.f32 	%f1001, %f923, %f929, %f905;
+	fma.rn.f32 	%f1002, %f923, %f930, %f906;
+	fma.rn.f32 	%f1003, %f923, %f931, %f907;
+	fma.rn.f32 	%f1004, %f923, %f936, %f908;
+	fma.rn.f32 	%f1005, %f923, %f937, %f909;
+	fma.rn.f32 	%f1006, %f923, %f938, %f910;
+	fma.rn.f32 	%f1007, %f923, %f939, %f911;
+	ld.shared.v4.f32 	{%f1008, %f1009, %f1010, %f1011}, [%r233+2640];
+	ld.shared.v4.f32 	{%f1016, %f1017, %f1018, %f1019}, [%r233+2896];
+	ld.shared.v4.f32 	{%f1024, %f1025, %f1026, %f1027}, [%r237+2640];
+	ld.shared.v4.f32 	{%f1032, %f1033, %f1034, %f1035}, [%r237+2896];
+	fma.rn.f32 	%f1040, %f1008, %f1024, %f944;
+	fma.rn.f32 	%f1041, %f1008, %f1025, %f945;
+	fma.rn.f32 	%f1042, %f1008, %f1026, %f946;
+	fma.rn.f32 	%f1043, %f1008, %f1027, %f947;
+	fma.rn.f32 	%f1044, %f1008, %f1032, %f948;
+	fma.rn.f32 	%f1045, %f1008, %f1033, %f949;
+	fma.rn.f32 	%f1046, %f1008, %f1034, %f950;
+	fma.rn.f32 	%f1047, %f1008, %f1035, %f951;
+	fma.rn.f32 	%f1048, %f1009, %f1024, %f952;
+	fma.rn.f32 	%f1049, %f1009, %f1025, %f953;
+	fma.rn.f32 	%f1050, %f1009, %f1026, %f954;
+	fma.rn.f32 	%f1051, %f1009, %f1027, %f955;
+	fma.rn.f32 	%f1052, %f1009, %f1032, %f956;
+	fma.rn.f32 	%f1053, %f1009, %f1033, %f957;
+	fma.rn.f32 	%f1054, %f1009, %f1034, %f958;
+	fma.rn.f32 	%f1055, %f1009, %f1035, %f959;
+	fma.rn.f32 	%f1056, %f1010, %f1024, %f960;
+	fma.rn.f32 	%f1057, %f1010, %f1025, %f961;
+	fma.rn.f32 	%f1058, %f1010, %f1026, %f962;
+	fma.rn.f32 	%f1059, %f1010, %f1027, %f963;
+	fma.rn.f32 	%f1060, %f1010, %f1032, %f964;
+	fma.rn.f32 	%f1061, %f1010, %f1033, %f965;
+	fma.rn.f32 	%f1062, %f1010, %f1034, %f966;
+	fma.rn.f32 	%f1063, %f1010, %f1035, %f967;
+	fma.rn.f32 	%f1064, %f1011, %f1024, %f968;
+	fma.rn.f32 	%f1065, %f1011, %f1025, %f969;
+	fma.rn.f32 	%f1066, %f1011, %f1026, %f970;
+	fma.rn.f32 	%f1067, %f1011, %f1027, %f971;
+	fma.rn.f32 	%f1068, %f1011, %f1032, %f972;
+	fma.rn.f32 	%f1069, %f1011, %f1033, %f973;
+	fma.rn.f32 	%f1070, %f1011, %f1034, %f974;
+	fma.rn.f32 	%f1071, %f1011, %f1035, %f975;
+	fma.rn.f32 	%f1072, %f1016, %f1024, %f976;
+	fma.rn.f32 	%f1073, %f1016, %f1025, %f977;
+	fma.rn.f32 	%f1074, %f1016, %f1026, %f978;
+	fma.rn.f32 	%f1075, %f1016, %f1027, %f979;
+	fma.rn.f32 	%f1076, %f1016, %f1032, %f980;
+	fma.rn.f32 	%f1077, %f1016, %f1033, %f981;
+	fma.rn.f32 	%f1078, %f1016, %f1034, %f982;
+	fma.rn.f32 	%f1079, %f1016, %f1035, %f983;
+	fma.rn.f32 	%f1080, %f1017, %f1024, %f984;
+	fma.rn.f32 	%f1081, %f1017, %f1025, %f985;
+	fma.rn.f32 	%f1082, %f1017, %f1026, %f986;
+	fma.rn.f32 	%f1083, %f1017, %f1027, %f987;
+	fma.rn.f32 	%f1084, %f1017, %f1032, %f988;
+	fma.rn.f32 	%f1085, %f1017, %f1033, %f989;
+	fma.rn.f32 	%f1086, %f1017, %f1034, %f990;
+	fma.rn.f32 	%f1087, %f1017, %f1035, %f991;
+	fma.rn.f32 	%f1088, %f1018, %f1024, %f992;
+	fma.rn.f32 	%f1089, %f1018, %f1025, %f993;
+	fma.rn.f32 	%f1090, %f1018, %f1026, %f994;
+	fma.rn.f32 	%f1091, %f1018, %f1027, %f995;
+	fma.rn.f32 	%f1092, %f1018, %f1032, %f996;
+	fma.rn.f32 	%f1093, %f1018, %f1033, %f997;
+	fma.rn.f32 	%f1094, %f1018, %f1034, %f998;
+	fma.rn.f32 	%f1095, %f1018, %f1035, %f999;
+	fma.rn.f32 	%f1096, %f1019, %f1024, %f1000;
+	fma.rn.f32 	%f1097, %f1019, %f1025, %f1001;
+	fma.rn.f32 	%f1098, %f1019, %f1026, %f1002;
+	fma.rn.f32 	%f1099, %f1019, %f1027, %f1003;
+	fma.rn.f32 	%f1100, %f1019, %f1032, %f1004;
+	fma.rn.f32 	%f1101, %f1019, %f1033, %f1005;
+	fma.rn.f32 	%f1102, %f1019, %f1034, %f1006;
+	fma.rn.f32 	%f1103, %f1019, %f1035, %f1007;
+	ld.shared.v4.f32 	{%f1104, %f1105, %f1106, %f1107}, [%r233+3168];
+	ld.shared.v4.f32 	{%f1112, %f1113, %f1114, %f1115}, [%r233+3424];
+	ld.shared.v4.f32 	{%f1120, %f1121, %f1122, %f1123}, [%r237+3168];
+	ld.shared.v4.f32 	{%f1128, %f1129, %f1130, %f1131}, [%r237+3424];
+	fma.rn.f32 	%f1136, %f1104, %f1120, %f1040;
+	fma.rn.f32 	%f1137, %f1104, %f1121, %f1041;
+	fma.rn.f32 	%f1138, %f1104, %f1122, %f1042;
+	fma.rn.f32 	%f1139, %f1104, %f1123, %f1043;
+	fma.rn.f32 	%f1140, %f1104, %f1128, %f1044;
+	fma.rn.f32 	%f1141, %f1104, %f1129, %f1045;
+	fma.rn.f32 	%f1142, %f1104, %f1130, %f1046;
+	fma.rn.f32 	%f1143, %f1104, %f1131, %f1047;
+	fma.rn.f32 	%f1144, %f1105, %f1120, %f1048;
+	fma.rn.f32 	%f1145, %f1105, %f1121, %f1049;
+	fma.rn.f32 	%f1146, %f1105, %f1122, %f1050;
+	fma.rn.f32 	%f1147, %f1105, %f1123, %f1051;
+	fma.rn.f32 	%f1148, %f1105, %f1128, %f1052;
+	fma.rn.f32 	%f1149, %f1105, %f1129, %f1053;
+	fma.rn.f32 	%f1150, %f1105, %f1130, %f1054;
+	fma.rn.f32 	%f1151, %f1105, %f1131, %f1055;
+	fma.rn.f32 	%f1152, %f1106, %f1120, %f1056;
+	fma.rn.f32 	%f1153, %f1106, %f1121, %f1057;
+	fma.rn.f32 	%f1154, %f1106, %f1122, %f1058;
+	fma.rn.f32 	%f1155, %f1106, %f1123, %f1059;
+	fma.rn.f32 	%f1156, %f1106, %f1128, %f1060;
+	fma.rn.f32 	%f1157, %f1106, %f1129, %f1061;
+	fma.rn.f32 	%f1158, %f1106, %f1130, %f1062;
+	fma.rn.f32 	%f1159, %f1106, %f1131, %f1063;
+	fma.rn.f32 	%f1160, %f1107, %f1120, %f1064;
+	fma.rn.f32 	%f1161, %f1107, %f1121, %f1065;
+	fma.rn.f32 	%f1162, %f1107, %f1122, %f1066;
+	fma.rn.f32 	%f1163, %f1107, %f1123, %f1067;
+	fma.rn.f32 	%f1164, %f1107, %f1128, %f1068;
+	fma.rn.f32 	%f1165, %f1107, %f1129, %f1069;
+	fma.rn.f32 	%f1166, %f1107, %f1130, %f1070;
+	fma.rn.f32 	%f1167, %f1107, %f1131, %f1071;
+	fma.rn.f32 	%f1168, %f1112, %f1120, %f1072;
+	fma.rn.f32 	%f1169, %f1112, %f1121, %f1073;
+	fma.rn.f32 	%f1170, %f1112, %f1122, %f1074;
+	fma.rn.f32 	%f1171, %f1112, %f1123, %f1075;
+	fma.rn.f32 	%f1172, %f1112, %f1128, %f1076;
+	fma.rn.f32 	%f1173, %f1112, %f1129, %f1077;
+	fma.rn.f32 	%f1174, %f1112, %f1130, %f1078;
+	fma.rn.f32 	%f1175, %f1112, %f1131, %f1079;
+	fma.rn.f32 	%f1176, %f1113, %f1120, %f1080;
+	fma.rn.f32 	%f1177, %f1113, %f1121, %f1081;
+	fma.rn.f32 	%f1178, %f1113, %f1122, %f1082;
+	fma.rn.f32 	%f1179, %f1113, %f1123, %f1083;
+	fma.rn.f32 	%f1180, %f1113, %f1128, %f1084;
+	fma.rn.f32 	%f1181, %f1113, %f1129, %f1085;
+	fma.rn.f32 	%f1182, %f1113, %f1130, %f1086;
+	fma.rn.f32 	%f1183, %f1113, %f1131, %f1087;
+	fma.rn.f32 	%f1184, %f1114, %f1120, %f1088;
+	fma.rn.f32 	%f1185, %f1114, %f1121, %f1089;
+	fma.rn.f32 	%f1186, %f1114, %f1122, %f1090;
+	fma.rn.f32 	%f1187, %f1114, %f1123, %f1091;
+	fma.rn.f32 	%f1188, %f1114, %f1128, %f1092;
+	fma.rn.f32 	%f1189, %f1114, %f1129, %f1093;
+	fma.rn.f32 	%f1190, %f1114, %f1130, %f1094;
+	fma.rn.f32 	%f1191, %f1114, %f1131, %f1095;
+	fma.rn.f32 	%f1192, %f1115, %f1120, %f1096;
+	fma.rn.f32 	%f1193, %f1115, %f1121, %f1097;
+	fma.rn.f32 	%f1194, %f1115, %f1122, %f1098;
+	fma.rn.f32 	%f1195, %f1115, %f1123, %f1099;
+	fma.rn.f32 	%f1196, %f1115, %f1128, %f1100;
+	fma.rn.f32 	%f1197, %f1115, %f1129, %f1101;
+	fma.rn.f32 	%f1198, %f1115, %f1130, %f1102;
+	fma.rn.f32 	%f1199, %f1115, %f1131, %f1103;
+	ld.shared.v4.f32 	{%f1200, %f1201, %f1202, %f1203}, [%r233+3696];
+	ld.shared.v4.f32 	{%f1208, %f1209, %f1210, %f1211}, [%r233+3952];
+	ld.shared.v4.f32 	{%f1216, %f1217, %f1218, %f1219}, [%r237+3696];
+	ld.shared.v4.f32 	{%f1224, %f1225, %f1226, %f1227}, [%r237+3952];
+	fma.rn.f32 	%f1667, %f1200, %f1216, %f1136;
+	fma.rn.f32 	%f1666, %f1200, %f1217, %f1137;
+	fma.rn.f32 	%f1665, %f1200, %f1218, %f1138;
+	fma.rn.f32 	%f1664, %f1200, %f1219, %f1139;
+	fma.rn.f32 	%f1663, %f1200, %f1224, %f1140;
+	fma.rn.f32 	%f1662, %f1200, %f1225, %f1141;
+	fma.rn.f32 	%f1661, %f1200, %f1226, %f1142;
+	fma.rn.f32 	%f1660, %f1200, %f1227, %f1143;
+	fma.rn.f32 	%f1659, %f1201, %f1216, %f1144;
+	fma.rn.f32 	%f1658, %f1201, %f1217, %f1145;
+	fma.rn.f32 	%f1657, %f1201, %f1218, %f1146;
+	fma.rn.f32 	%f1656, %f1201, %f1219, %f1147;
+	fma.rn.f32 	%f1655, %f1201, %f1224, %f1148;
+	fma.rn.f32 	%f1654, %f1201, %f1225, %f1149;
+	fma.rn.f32 	%f1653, %f1201, %f1226, %f1150;
+	fma.rn.f32 	%f1652, %f1201, %f1227, %f1151;
+	fma.rn.f32 	%f1651, %f1202, %f1216, %f1152;
+	fma.rn.f32 	%f1650, %f1202, %f1217, %f1153;
+	fma.rn.f32 	%f1649, %f1202, %f1218, %f1154;
+	fma.rn.f32 	%f1648, %f1202, %f1219, %f1155;
+	fma.rn.f32 	%f1647, %f1202, %f1224, %f1156;
+	fma.rn.f32 	%f1646, %f1202, %f1225, %f1157;
+	fma.rn.f32 	%f1645, %f1202, %f1226, %f1158;
+	fma.rn.f32 	%f1644, %f1202, %f1227, %f1159;
+	fma.rn.f32 	%f1643, %f1203, %f1216, %f1160;
+	fma.rn.f32 	%f1642, %f1203, %f1217, %f1161;
+	fma.rn.f32 	%f1641, %f1203, %f1218, %f1162;
+	fma.rn.f32 	%f1640, %f1203, %f1219, %f1163;
+	fma.rn.f32 	%f1639, %f1203, %f1224, %f1164;
+	fma.rn.f32 	%f1638, %f1203, %f1225, %f1165;
+	fma.rn.f32 	%f1637, %f1203, %f1226, %f1166;
+	fma.rn.f32 	%f1636, %f1203, %f1227, %f1167;
+	fma.rn.f32 	%f1635, %f1208, %f1216, %f1168;
+	fma.rn.f32 	%f1634, %f1208, %f1217, %f1169;
+	fma.rn.f32 	%f1633, %f1208, %f1218, %f1170;
+	fma.rn.f32 	%f1632, %f1208, %f1219, %f1171;
+	fma.rn.f32 	%f1631, %f1208, %f1224, %f1172;
+	fma.rn.f32 	%f1630, %f1208, %f1225, %f1173;
+	fma.rn.f32 	%f1629, %f1208, %f1226, %f1174;
+	fma.rn.f32 	%f1628, %f1208, %f1227, %f1175;
+	fma.rn.f32 	%f1627, %f1209, %f1216, %f1176;
+	fma.rn.f32 	%f1626, %f1209, %f1217, %f1177;
+	fma.rn.f32 	%f1625, %f1209, %f1218, %f1178;
+	fma.rn.f32 	%f1624, %f1209, %f1219, %f1179;
+	fma.rn.f32 	%f1623, %f1209, %f1224, %f1180;
+	fma.rn.f32 	%f1622, %f1209, %f1225, %f1181;
+	fma.rn.f32 	%f1621, %f1209, %f1226, %f1182;
+	fma.rn.f32 	%f1620, %f1209, %f1227, %f1183;
+	fma.rn.f32 	%f1676, %f1210, %f1216, %f1184;
+	fma.rn.f32 	%f1677, %f1210, %f1217, %f1185;
+	fma.rn.f32 	%f1678, %f1210, %f1218, %f1186;
+	fma.rn.f32 	%f1679, %f1210, %f1219, %f1187;
+	fma.rn.f32 	%f1680, %f1210, %f1224, %f1188;
+	fma.rn.f32 	%f1681, %f1210, %f1225, %f1189;
+	fma.rn.f32 	%f1682, %f1210, %f1226, %f1190;
+	fma.rn.f32 	%f1683, %f1210, %f1227, %f1191;
+	fma.rn.f32 	%f1684, %f1211, %f1216, %f1192;
+	fma.rn.f32 	%f1685, %f1211, %f1217, %f1193;
+	fma.rn.f32 	%f1686, %f1211, %f1218, %f1194;
+	fma.rn.f32 	%f1687, %f1211, %f1219, %f1195;
+	fma.rn.f32 	%f1688, %f1211, %f1224, %f1196;
+	fma.rn.f32 	%f1689, %f1211, %f1225, %f1197;
+	fma.rn.f32 	%f1690, %f1211, %f1226, %f1198;
+	fma.rn.f32 	%f1691, %f1211, %f1227, %f1199;
+	mov.pred 	%p284, 0;
+	@%p71 bra 	$L__BB0_111;
 
-	add.s64 	%rd113, %rd36, %rd13;
-	shl.b64 	%rd114, %rd113, 2;
-	add.s64 	%rd115, %rd1, %rd114;
-	ld.global.f32 	%f1189, [%rd115+268];
-	mul.f32 	%f1190, %f1189, %f302;
-	fma.rn.f32 	%f1191, %f1596, %f301, %f1190;
-	st.global.f32 	[%rd115+268], %f1191;
+	setp.ne.s32 	%p132, %r19, 0;
+	@%p132 bra 	$L__BB0_107;
+	bra.uni 	$L__BB0_106;
+
+$L__BB0_107:
+	xor.b32  	%r628, %r649, 1;
+	mov.u32 	%r613, _ZZ10kiln_sgemmE2As;
+	mad.lo.s32 	%r245, %r628, 4224, %r613;
+	mad.lo.s32 	%r246, %r3, 528, %r245;
+	shl.b32 	%r247, %r2, 2;
+	add.s32 	%r248, %r246, %r247;
+	st.shared.v4.f32 	[%r248], {%f1605, %f1604, %f1603, %f1612};
+	bra.uni 	$L__BB0_108;
 
 $L__BB0_106:
-	or.b32  	%r292, %r44, 1;
-	setp.ge.s32 	%p124, %r292, %r21;
-	@%p124 bra 	$L__BB0_123;
+	xor.b32  	%r627, %r649, 1;
+	mov.u32 	%r610, _ZZ10kiln_sgemmE2As;
+	cvt.u32.u64 	%r238, %rd3;
+	mad.lo.s32 	%r240, %r627, 4224, %r610;
+	mad.lo.s32 	%r241, %r238, 528, %r240;
+	shl.b32 	%r242, %r4, 2;
+	add.s32 	%r243, %r241, %r242;
+	st.shared.f32 	[%r243], %f1605;
+	st.shared.f32 	[%r243+528], %f1604;
+	st.shared.f32 	[%r243+1056], %f1603;
+	st.shared.f32 	[%r243+1584], %f1612;
 
-	cvt.u32.u64 	%r293, %rd13;
-	setp.ge.s32 	%p125, %r293, %r22;
-	mul.wide.s32 	%rd116, %r292, %r26;
-	add.s64 	%rd37, %rd116, %rd25;
-	@%p125 bra 	$L__BB0_109;
+$L__BB0_108:
+	setp.eq.s32 	%p133, %r20, 0;
+	@%p133 bra 	$L__BB0_110;
 
-	add.s64 	%rd117, %rd37, %rd13;
-	shl.b64 	%rd118, %rd117, 2;
-	add.s64 	%rd119, %rd1, %rd118;
-	ld.global.f32 	%f1192, [%rd119];
-	mul.f32 	%f1193, %f1192, %f302;
-	fma.rn.f32 	%f1194, %f1595, %f301, %f1193;
-	st.global.f32 	[%rd119], %f1194;
+	xor.b32  	%r624, %r649, 1;
+	mov.u32 	%r611, _ZZ10kiln_sgemmE2Bs;
+	cvt.u32.u64 	%r249, %rd3;
+	mad.lo.s32 	%r251, %r624, 4224, %r611;
+	mad.lo.s32 	%r252, %r249, 528, %r251;
+	shl.b32 	%r253, %r4, 2;
+	add.s32 	%r254, %r252, %r253;
+	st.shared.f32 	[%r254], %f1619;
+	st.shared.f32 	[%r254+528], %f1618;
+	st.shared.f32 	[%r254+1056], %f1617;
+	st.shared.f32 	[%r254+1584], %f1616;
+	mov.pred 	%p284, -1;
+	bra.uni 	$L__BB0_111;
 
-$L__BB0_109:
-	cvt.u32.u64 	%r301, %rd14;
-	setp.ge.s32 	%p126, %r301, %r22;
-	@%p126 bra 	$L__BB0_111;
-
-	add.s64 	%rd120, %rd37, %rd13;
-	shl.b64 	%rd121, %rd120, 2;
-	add.s64 	%rd122, %rd1, %rd121;
-	ld.global.f32 	%f1195, [%rd122+4];
-	mul.f32 	%f1196, %f1195, %f302;
-	fma.rn.f32 	%f1197, %f1594, %f301, %f1196;
-	st.global.f32 	[%rd122+4], %f1197;
+$L__BB0_110:
+	xor.b32  	%r626, %r649, 1;
+	mov.u32 	%r612, _ZZ10kiln_sgemmE2Bs;
+	mad.lo.s32 	%r256, %r626, 4224, %r612;
+	mad.lo.s32 	%r257, %r3, 528, %r256;
+	shl.b32 	%r258, %r2, 2;
+	add.s32 	%r259, %r257, %r258;
+	st.shared.v4.f32 	[%r259], {%f1619, %f1618, %f1617, %f1616};
+	mov.pred 	%p284, -1;
 
 $L__BB0_111:
-	cvt.u32.u64 	%r302, %rd15;
-	setp.ge.s32 	%p127, %r302, %r22;
-	@%p127 bra 	$L__BB0_113;
-
-	add.s64 	%rd123, %rd37, %rd13;
-	shl.b64 	%rd124, %rd123, 2;
-	add.s64 	%rd125, %rd1, %rd124;
-	ld.global.f32 	%f1198, [%rd125+8];
-	mul.f32 	%f1199, %f1198, %f302;
-	fma.rn.f32 	%f1200, %f1593, %f301, %f1199;
-	st.global.f32 	[%rd125+8], %f1200;
-
-$L__BB0_113:
-	cvt.u32.u64 	%r303, %rd17;
-	setp.ge.s32 	%p128, %r303, %r22;
-	@%p128 bra 	$L__BB0_115;
-
-	add.s64 	%rd126, %rd37, %rd13;
-	shl.b64 	%rd127, %rd126, 2;
-	add.s64 	%rd128, %rd1, %rd127;
-	ld.global.f32 	%f1201, [%rd128+12];
-	mul.f32 	%f1202, %f1201, %f302;
-	fma.rn.f32 	%f1203, %f1592, %f301, %f1202;
-	st.global.f32 	[%rd128+12], %f1203;
-
-$L__BB0_115:
-	cvt.u32.u64 	%r304, %rd18;
-	setp.ge.s32 	%p129, %r304, %r22;
-	@%p129 bra 	$L__BB0_117;
-
-	add.s64 	%rd129, %rd37, %rd13;
-	shl.b64 	%rd130, %rd129, 2;
-	add.s64 	%rd131, %rd1, %rd130;
-	ld.global.f32 	%f1204, [%rd131+256];
-	mul.f32 	%f1205, %f1204, %f302;
-	fma.rn.f32 	%f1206, %f1591, %f301, %f1205;
-	st.global.f32 	[%rd131+256], %f1206;
-
-$L__BB0_117:
-	cvt.u32.u64 	%r305, %rd20;
-	setp.ge.s32 	%p130, %r305, %r22;
-	@%p130 bra 	$L__BB0_119;
-
-	add.s64 	%rd132, %rd37, %rd13;
-	shl.b64 	%rd133, %rd132, 2;
-	add.s64 	%rd134, %rd1, %rd133;
-	ld.global.f32 	%f1207, [%rd134+260];
-	mul.f32 	%f1208, %f1207, %f302;
-	fma.rn.f32 	%f1209, %f1590, %f301, %f1208;
-	st.global.f32 	[%rd134+260], %f1209;
-
-$L__BB0_119:
-	cvt.u32.u64 	%r306, %rd21;
-	setp.ge.s32 	%p131, %r306, %r22;
-	@%p131 bra 	$L__BB0_121;
-
-	add.s64 	%rd135, %rd37, %rd13;
-	shl.b64 	%rd136, %rd135, 2;
-	add.s64 	%rd137, %rd1, %rd136;
-	ld.global.f32 	%f1210, [%rd137+264];
-	mul.f32 	%f1211, %f1210, %f302;
-	fma.rn.f32 	%f1212, %f1589, %f301, %f1211;
-	st.global.f32 	[%rd137+264], %f1212;
-
-$L__BB0_121:
-	cvt.u32.u64 	%r307, %rd22;
-	setp.ge.s32 	%p132, %r307, %r22;
-	@%p132 bra 	$L__BB0_123;
-
-	add.s64 	%rd138, %rd37, %rd13;
-	shl.b64 	%rd139, %rd138, 2;
-	add.s64 	%rd140, %rd1, %rd139;
-	ld.global.f32 	%f1213, [%rd140+268];
-	mul.f32 	%f1214, %f1213, %f302;
-	fma.rn.f32 	%f1215, %f1588, %f301, %f1214;
-	st.global.f32 	[%rd140+268], %f1215;
-
-$L__BB0_123:
-	or.b32  	%r314, %r44, 2;
-	setp.ge.s32 	%p133, %r314, %r21;
-	@%p133 bra 	$L__BB0_140;
-
-	cvt.u32.u64 	%r315, %rd13;
-	setp.ge.s32 	%p134, %r315, %r22;
-	mul.wide.s32 	%rd141, %r314, %r26;
-	add.s64 	%rd38, %rd141, %rd25;
-	@%p134 bra 	$L__BB0_126;
-
-	add.s64 	%rd142, %rd38, %rd13;
-	shl.b64 	%rd143, %rd142, 2;
-	add.s64 	%rd144, %rd1, %rd143;
-	ld.global.f32 	%f1216, [%rd144];
-	mul.f32 	%f1217, %f1216, %f302;
-	fma.rn.f32 	%f1218, %f1587, %f301, %f1217;
-	st.global.f32 	[%rd144], %f1218;
-
-$L__BB0_126:
-	cvt.u32.u64 	%r323, %rd14;
-	setp.ge.s32 	%p135, %r323, %r22;
-	@%p135 bra 	$L__BB0_128;
-
-	add.s64 	%rd145, %rd38, %rd13;
-	shl.b64 	%rd146, %rd145, 2;
-	add.s64 	%rd147, %rd1, %rd146;
-	ld.global.f32 	%f1219, [%rd147+4];
-	mul.f32 	%f1220, %f1219, %f302;
-	fma.rn.f32 	%f1221, %f1586, %f301, %f1220;
-	st.global.f32 	[%rd147+4], %f1221;
-
-$L__BB0_128:
-	cvt.u32.u64 	%r324, %rd15;
-	setp.ge.s32 	%p136, %r324, %r22;
-	@%p136 bra 	$L__BB0_130;
-
-	add.s64 	%rd148, %rd38, %rd13;
-	shl.b64 	%rd149, %rd148, 2;
-	add.s64 	%rd150, %rd1, %rd149;
-	ld.global.f32 	%f1222, [%rd150+8];
-	mul.f32 	%f1223, %f1222, %f302;
-	fma.rn.f32 	%f1224, %f1585, %f301, %f1223;
-	st.global.f32 	[%rd150+8], %f1224;
-
-$L__BB0_130:
-	cvt.u32.u64 	%r325, %rd17;
-	setp.ge.s32 	%p137, %r325, %r22;
-	@%p137 bra 	$L__BB0_132;
-
-	add.s64 	%rd151, %rd38, %rd13;
-	shl.b64 	%rd152, %rd151, 2;
-	add.s64 	%rd153, %rd1, %rd152;
-	ld.global.f32 	%f1225, [%rd153+12];
-	mul.f32 	%f1226, %f1225, %f302;
-	fma.rn.f32 	%f1227, %f1584, %f301, %f1226;
-	st.global.f32 	[%rd153+12], %f1227;
-
-$L__BB0_132:
-	cvt.u32.u64 	%r326, %rd18;
-	setp.ge.s32 	%p138, %r326, %r22;
-	@%p138 bra 	$L__BB0_134;
-
-	add.s64 	%rd154, %rd38, %rd13;
-	shl.b64 	%rd155, %rd154, 2;
-	add.s64 	%rd156, %rd1, %rd155;
-	ld.global.f32 	%f1228, [%rd156+256];
-	mul.f32 	%f1229, %f1228, %f302;
-	fma.rn.f32 	%f1230, %f1583, %f301, %f1229;
-	st.global.f32 	[%rd156+256], %f1230;
-
-$L__BB0_134:
-	cvt.u32.u64 	%r327, %rd20;
-	setp.ge.s32 	%p139, %r327, %r22;
-	@%p139 bra 	$L__BB0_136;
-
-	add.s64 	%rd157, %rd38, %rd13;
-	shl.b64 	%rd158, %rd157, 2;
-	add.s64 	%rd159, %rd1, %rd158;
-	ld.global.f32 	%f1231, [%rd159+260];
-	mul.f32 	%f1232, %f1231, %f302;
-	fma.rn.f32 	%f1233, %f1582, %f301, %f1232;
-	st.global.f32 	[%rd159+260], %f1233;
-
-$L__BB0_136:
-	cvt.u32.u64 	%r328, %rd21;
-	setp.ge.s32 	%p140, %r328, %r22;
-	@%p140 bra 	$L__BB0_138;
-
-	add.s64 	%rd160, %rd38, %rd13;
-	shl.b64 	%rd161, %rd160, 2;
-	add.s64 	%rd162, %rd1, %rd161;
-	ld.global.f32 	%f1234, [%rd162+264];
-	mul.f32 	%f1235, %f1234, %f302;
-	fma.rn.f32 	%f1236, %f1581, %f301, %f1235;
-	st.global.f32 	[%rd162+264], %f1236;
-
-$L__BB0_138:
-	cvt.u32.u64 	%r329, %rd22;
-	setp.ge.s32 	%p141, %r329, %r22;
-	@%p141 bra 	$L__BB0_140;
-
-	add.s64 	%rd163, %rd38, %rd13;
-	shl.b64 	%rd164, %rd163, 2;
-	add.s64 	%rd165, %rd1, %rd164;
-	ld.global.f32 	%f1237, [%rd165+268];
-	mul.f32 	%f1238, %f1237, %f302;
-	fma.rn.f32 	%f1239, %f1580, %f301, %f1238;
-	st.global.f32 	[%rd165+268], %f1239;
-
-$L__BB0_140:
-	setp.ge.s32 	%p142, %r48, %r21;
-	@%p142 bra 	$L__BB0_157;
-
-	cvt.u32.u64 	%r337, %rd13;
-	setp.ge.s32 	%p143, %r337, %r22;
-	add.s64 	%rd39, %rd16, %rd25;
-	@%p143 bra 	$L__BB0_143;
-
-	add.s64 	%rd166, %rd39, %rd13;
-	shl.b64 	%rd167, %rd166, 2;
-	add.s64 	%rd168, %rd1, %rd167;
-	ld.global.f32 	%f1240, [%rd168];
-	mul.f32 	%f1241, %f1240, %f302;
-	fma.rn.f32 	%f1242, %f1579, %f301, %f1241;
-	st.global.f32 	[%rd168], %f1242;
-
-$L__BB0_143:
-	cvt.u32.u64 	%r338, %rd14;
-	setp.ge.s32 	%p144, %r338, %r22;
-	@%p144 bra 	$L__BB0_145;
-
-	add.s64 	%rd169, %rd39, %rd13;
-	shl.b64 	%rd170, %rd169, 2;
-	add.s64 	%rd171, %rd1, %rd170;
-	ld.global.f32 	%f1243, [%rd171+4];
-	mul.f32 	%f1244, %f1243, %f302;
-	fma.rn.f32 	%f1245, %f1578, %f301, %f1244;
-	st.global.f32 	[%rd171+4], %f1245;
-
-$L__BB0_145:
-	cvt.u32.u64 	%r339, %rd15;
-	setp.ge.s32 	%p145, %r339, %r22;
-	@%p145 bra 	$L__BB0_147;
-
-	add.s64 	%rd172, %rd39, %rd13;
-	shl.b64 	%rd173, %rd172, 2;
-	add.s64 	%rd174, %rd1, %rd173;
-	ld.global.f32 	%f1246, [%rd174+8];
-	mul.f32 	%f1247, %f1246, %f302;
-	fma.rn.f32 	%f1248, %f1577, %f301, %f1247;
-	st.global.f32 	[%rd174+8], %f1248;
-
-$L__BB0_147:
-	cvt.u32.u64 	%r340, %rd17;
-	setp.ge.s32 	%p146, %r340, %r22;
-	@%p146 bra 	$L__BB0_149;
-
-	add.s64 	%rd175, %rd39, %rd13;
-	shl.b64 	%rd176, %rd175, 2;
-	add.s64 	%rd177, %rd1, %rd176;
-	ld.global.f32 	%f1249, [%rd177+12];
-	mul.f32 	%f1250, %f1249, %f302;
-	fma.rn.f32 	%f1251, %f1576, %f301, %f1250;
-	st.global.f32 	[%rd177+12], %f1251;
-
-$L__BB0_149:
-	cvt.u32.u64 	%r341, %rd18;
-	setp.ge.s32 	%p147, %r341, %r22;
-	@%p147 bra 	$L__BB0_151;
-
-	add.s64 	%rd178, %rd39, %rd13;
-	shl.b64 	%rd179, %rd178, 2;
-	add.s64 	%rd180, %rd1, %rd179;
-	ld.global.f32 	%f1252, [%rd180+256];
-	mul.f32 	%f1253, %f1252, %f302;
-	fma.rn.f32 	%f1254, %f1575, %f301, %f1253;
-	st.global.f32 	[%rd180+256], %f1254;
-
-$L__BB0_151:
-	cvt.u32.u64 	%r342, %rd20;
-	setp.ge.s32 	%p148, %r342, %r22;
-	@%p148 bra 	$L__BB0_153;
-
-	add.s64 	%rd181, %rd39, %rd13;
-	shl.b64 	%rd182, %rd181, 2;
-	add.s64 	%rd183, %rd1, %rd182;
-	ld.global.f32 	%f1255, [%rd183+260];
-	mul.f32 	%f1256, %f1255, %f302;
-	fma.rn.f32 	%f1257, %f1574, %f301, %f1256;
-	st.global.f32 	[%rd183+260], %f1257;
-
-$L__BB0_153:
-	cvt.u32.u64 	%r343, %rd21;
-	setp.ge.s32 	%p149, %r343, %r22;
-	@%p149 bra 	$L__BB0_155;
-
-	add.s64 	%rd184, %rd39, %rd13;
-	shl.b64 	%rd185, %rd184, 2;
-	add.s64 	%rd186, %rd1, %rd185;
-	ld.global.f32 	%f1258, [%rd186+264];
-	mul.f32 	%f1259, %f1258, %f302;
-	fma.rn.f32 	%f1260, %f1573, %f301, %f1259;
-	st.global.f32 	[%rd186+264], %f1260;
-
-$L__BB0_155:
-	cvt.u32.u64 	%r344, %rd22;
-	setp.ge.s32 	%p150, %r344, %r22;
-	@%p150 bra 	$L__BB0_157;
-
-	add.s64 	%rd187, %rd39, %rd13;
-	shl.b64 	%rd188, %rd187, 2;
-	add.s64 	%rd189, %rd1, %rd188;
-	ld.global.f32 	%f1261, [%rd189+268];
-	mul.f32 	%f1262, %f1261, %f302;
-	fma.rn.f32 	%f1263, %f1572, %f301, %f1262;
-	st.global.f32 	[%rd189+268], %f1263;
-
-$L__BB0_157:
-	add.s32 	%r351, %r44, 64;
-	setp.ge.s32 	%p151, %r351, %r21;
-	@%p151 bra 	$L__BB0_174;
-
-	cvt.u32.u64 	%r352, %rd13;
-	setp.ge.s32 	%p152, %r352, %r22;
-	mul.wide.s32 	%rd190, %r351, %r26;
-	add.s64 	%rd40, %rd190, %rd25;
-	@%p152 bra 	$L__BB0_160;
-
-	add.s64 	%rd191, %rd40, %rd13;
-	shl.b64 	%rd192, %rd191, 2;
-	add.s64 	%rd193, %rd1, %rd192;
-	ld.global.f32 	%f1264, [%rd193];
-	mul.f32 	%f1265, %f1264, %f302;
-	fma.rn.f32 	%f1266, %f1571, %f301, %f1265;
-	st.global.f32 	[%rd193], %f1266;
-
-$L__BB0_160:
-	cvt.u32.u64 	%r360, %rd14;
-	setp.ge.s32 	%p153, %r360, %r22;
-	@%p153 bra 	$L__BB0_162;
-
-	add.s64 	%rd194, %rd40, %rd13;
-	shl.b64 	%rd195, %rd194, 2;
-	add.s64 	%rd196, %rd1, %rd195;
-	ld.global.f32 	%f1267, [%rd196+4];
-	mul.f32 	%f1268, %f1267, %f302;
-	fma.rn.f32 	%f1269, %f1570, %f301, %f1268;
-	st.global.f32 	[%rd196+4], %f1269;
-
-$L__BB0_162:
-	cvt.u32.u64 	%r361, %rd15;
-	setp.ge.s32 	%p154, %r361, %r22;
-	@%p154 bra 	$L__BB0_164;
-
-	add.s64 	%rd197, %rd40, %rd13;
-	shl.b64 	%rd198, %rd197, 2;
-	add.s64 	%rd199, %rd1, %rd198;
-	ld.global.f32 	%f1270, [%rd199+8];
-	mul.f32 	%f1271, %f1270, %f302;
-	fma.rn.f32 	%f1272, %f1569, %f301, %f1271;
-	st.global.f32 	[%rd199+8], %f1272;
-
-$L__BB0_164:
-	cvt.u32.u64 	%r362, %rd17;
-	setp.ge.s32 	%p155, %r362, %r22;
-	@%p155 bra 	$L__BB0_166;
-
-	add.s64 	%rd200, %rd40, %rd13;
-	shl.b64 	%rd201, %rd200, 2;
-	add.s64 	%rd202, %rd1, %rd201;
-	ld.global.f32 	%f1273, [%rd202+12];
-	mul.f32 	%f1274, %f1273, %f302;
-	fma.rn.f32 	%f1275, %f1568, %f301, %f1274;
-	st.global.f32 	[%rd202+12], %f1275;
-
-$L__BB0_166:
-	cvt.u32.u64 	%r363, %rd18;
-	setp.ge.s32 	%p156, %r363, %r22;
-	@%p156 bra 	$L__BB0_168;
-
-	add.s64 	%rd203, %rd40, %rd13;
-	shl.b64 	%rd204, %rd203, 2;
-	add.s64 	%rd205, %rd1, %rd204;
-	ld.global.f32 	%f1276, [%rd205+256];
-	mul.f32 	%f1277, %f1276, %f302;
-	fma.rn.f32 	%f1278, %f1567, %f301, %f1277;
-	st.global.f32 	[%rd205+256], %f1278;
-
-$L__BB0_168:
-	cvt.u32.u64 	%r364, %rd20;
-	setp.ge.s32 	%p157, %r364, %r22;
-	@%p157 bra 	$L__BB0_170;
-
-	add.s64 	%rd206, %rd40, %rd13;
-	shl.b64 	%rd207, %rd206, 2;
-	add.s64 	%rd208, %rd1, %rd207;
-	ld.global.f32 	%f1279, [%rd208+260];
-	mul.f32 	%f1280, %f1279, %f302;
-	fma.rn.f32 	%f1281, %f1566, %f301, %f1280;
-	st.global.f32 	[%rd208+260], %f1281;
-
-$L__BB0_170:
-	cvt.u32.u64 	%r365, %rd21;
-	setp.ge.s32 	%p158, %r365, %r22;
-	@%p158 bra 	$L__BB0_172;
-
-	add.s64 	%rd209, %rd40, %rd13;
-	shl.b64 	%rd210, %rd209, 2;
-	add.s64 	%rd211, %rd1, %rd210;
-	ld.global.f32 	%f1282, [%rd211+264];
-	mul.f32 	%f1283, %f1282, %f302;
-	fma.rn.f32 	%f1284, %f1565, %f301, %f1283;
-	st.global.f32 	[%rd211+264], %f1284;
-
-$L__BB0_172:
-	cvt.u32.u64 	%r366, %rd22;
-	setp.ge.s32 	%p159, %r366, %r22;
-	@%p159 bra 	$L__BB0_174;
-
-	add.s64 	%rd212, %rd40, %rd13;
-	shl.b64 	%rd213, %rd212, 2;
-	add.s64 	%rd214, %rd1, %rd213;
-	ld.global.f32 	%f1285, [%rd214+268];
-	mul.f32 	%f1286, %f1285, %f302;
-	fma.rn.f32 	%f1287, %f1564, %f301, %f1286;
-	st.global.f32 	[%rd214+268], %f1287;
-
-$L__BB0_174:
-	setp.ge.s32 	%p160, %r51, %r21;
-	@%p160 bra 	$L__BB0_191;
-
-	cvt.u32.u64 	%r374, %rd13;
-	setp.ge.s32 	%p161, %r374, %r22;
-	add.s64 	%rd41, %rd19, %rd25;
-	@%p161 bra 	$L__BB0_177;
-
-	add.s64 	%rd215, %rd41, %rd13;
-	shl.b64 	%rd216, %rd215, 2;
-	add.s64 	%rd217, %rd1, %rd216;
-	ld.global.f32 	%f1288, [%rd217];
-	mul.f32 	%f1289, %f1288, %f302;
-	fma.rn.f32 	%f1290, %f1563, %f301, %f1289;
-	st.global.f32 	[%rd217], %f1290;
-
-$L__BB0_177:
-	cvt.u32.u64 	%r375, %rd14;
-	setp.ge.s32 	%p162, %r375, %r22;
-	@%p162 bra 	$L__BB0_179;
-
-	add.s64 	%rd218, %rd41, %rd13;
-	shl.b64 	%rd219, %rd218, 2;
-	add.s64 	%rd220, %rd1, %rd219;
-	ld.global.f32 	%f1291, [%rd220+4];
-	mul.f32 	%f1292, %f1291, %f302;
-	fma.rn.f32 	%f1293, %f1562, %f301, %f1292;
-	st.global.f32 	[%rd220+4], %f1293;
-
-$L__BB0_179:
-	cvt.u32.u64 	%r376, %rd15;
-	setp.ge.s32 	%p163, %r376, %r22;
-	@%p163 bra 	$L__BB0_181;
-
-	add.s64 	%rd221, %rd41, %rd13;
-	shl.b64 	%rd222, %rd221, 2;
-	add.s64 	%rd223, %rd1, %rd222;
-	ld.global.f32 	%f1294, [%rd223+8];
-	mul.f32 	%f1295, %f1294, %f302;
-	fma.rn.f32 	%f1296, %f1561, %f301, %f1295;
-	st.global.f32 	[%rd223+8], %f1296;
-
-$L__BB0_181:
-	cvt.u32.u64 	%r377, %rd17;
-	setp.ge.s32 	%p164, %r377, %r22;
-	@%p164 bra 	$L__BB0_183;
-
-	add.s64 	%rd224, %rd41, %rd13;
-	shl.b64 	%rd225, %rd224, 2;
-	add.s64 	%rd226, %rd1, %rd225;
-	ld.global.f32 	%f1297, [%rd226+12];
-	mul.f32 	%f1298, %f1297, %f302;
-	fma.rn.f32 	%f1299, %f1560, %f301, %f1298;
-	st.global.f32 	[%rd226+12], %f1299;
-
-$L__BB0_183:
-	cvt.u32.u64 	%r378, %rd18;
-	setp.ge.s32 	%p165, %r378, %r22;
-	@%p165 bra 	$L__BB0_185;
-
-	add.s64 	%rd227, %rd41, %rd13;
-	shl.b64 	%rd228, %rd227, 2;
-	add.s64 	%rd229, %rd1, %rd228;
-	ld.global.f32 	%f1300, [%rd229+256];
-	mul.f32 	%f1301, %f1300, %f302;
-	fma.rn.f32 	%f1302, %f1559, %f301, %f1301;
-	st.global.f32 	[%rd229+256], %f1302;
-
-$L__BB0_185:
-	cvt.u32.u64 	%r379, %rd20;
-	setp.ge.s32 	%p166, %r379, %r22;
-	@%p166 bra 	$L__BB0_187;
-
-	add.s64 	%rd230, %rd41, %rd13;
-	shl.b64 	%rd231, %rd230, 2;
-	add.s64 	%rd232, %rd1, %rd231;
-	ld.global.f32 	%f1303, [%rd232+260];
-	mul.f32 	%f1304, %f1303, %f302;
-	fma.rn.f32 	%f1305, %f1558, %f301, %f1304;
-	st.global.f32 	[%rd232+260], %f1305;
-
-$L__BB0_187:
-	cvt.u32.u64 	%r380, %rd21;
-	setp.ge.s32 	%p167, %r380, %r22;
-	@%p167 bra 	$L__BB0_189;
-
-	add.s64 	%rd233, %rd41, %rd13;
-	shl.b64 	%rd234, %rd233, 2;
-	add.s64 	%rd235, %rd1, %rd234;
-	ld.global.f32 	%f1306, [%rd235+264];
-	mul.f32 	%f1307, %f1306, %f302;
-	fma.rn.f32 	%f1308, %f1557, %f301, %f1307;
-	st.global.f32 	[%rd235+264], %f1308;
-
-$L__BB0_189:
-	cvt.u32.u64 	%r381, %rd22;
-	setp.ge.s32 	%p168, %r381, %r22;
-	@%p168 bra 	$L__BB0_191;
-
-	add.s64 	%rd236, %rd41, %rd13;
-	shl.b64 	%rd237, %rd236, 2;
-	add.s64 	%rd238, %rd1, %rd237;
-	ld.global.f32 	%f1309, [%rd238+268];
-	mul.f32 	%f1310, %f1309, %f302;
-	fma.rn.f32 	%f1311, %f1556, %f301, %f1310;
-	st.global.f32 	[%rd238+268], %f1311;
-
-$L__BB0_191:
-	add.s32 	%r388, %r44, 66;
-	setp.ge.s32 	%p169, %r388, %r21;
-	@%p169 bra 	$L__BB0_208;
-
-	cvt.u32.u64 	%r389, %rd13;
-	setp.ge.s32 	%p170, %r389, %r22;
-	mul.wide.s32 	%rd239, %r388, %r26;
-	add.s64 	%rd42, %rd239, %rd25;
-	@%p170 bra 	$L__BB0_194;
-
-	add.s64 	%rd240, %rd42, %rd13;
-	shl.b64 	%rd241, %rd240, 2;
-	add.s64 	%rd242, %rd1, %rd241;
-	ld.global.f32 	%f1312, [%rd242];
-	mul.f32 	%f1313, %f1312, %f302;
-	fma.rn.f32 	%f1314, %f1612, %f301, %f1313;
-	st.global.f32 	[%rd242], %f1314;
-
-$L__BB0_194:
-	cvt.u32.u64 	%r397, %rd14;
-	setp.ge.s32 	%p171, %r397, %r22;
-	@%p171 bra 	$L__BB0_196;
-
-	add.s64 	%rd243, %rd42, %rd13;
-	shl.b64 	%rd244, %rd243, 2;
-	add.s64 	%rd245, %rd1, %rd244;
-	ld.global.f32 	%f1315, [%rd245+4];
-	mul.f32 	%f1316, %f1315, %f302;
-	fma.rn.f32 	%f1317, %f1613, %f301, %f1316;
-	st.global.f32 	[%rd245+4], %f1317;
-
-$L__BB0_196:
-	cvt.u32.u64 	%r398, %rd15;
-	setp.ge.s32 	%p172, %r398, %r22;
-	@%p172 bra 	$L__BB0_198;
-
-	add.s64 	%rd246, %rd42, %rd13;
-	shl.b64 	%rd247, %rd246, 2;
-	add.s64 	%rd248, %rd1, %rd247;
-	ld.global.f32 	%f1318, [%rd248+8];
-	mul.f32 	%f1319, %f1318, %f302;
-	fma.rn.f32 	%f1320, %f1614, %f301, %f1319;
-	st.global.f32 	[%rd248+8], %f1320;
-
-$L__BB0_198:
-	cvt.u32.u64 	%r399, %rd17;
-	setp.ge.s32 	%p173, %r399, %r22;
-	@%p173 bra 	$L__BB0_200;
-
-	add.s64 	%rd249, %rd42, %rd13;
-	shl.b64 	%rd250, %rd249, 2;
-	add.s64 	%rd251, %rd1, %rd250;
-	ld.global.f32 	%f1321, [%rd251+12];
-	mul.f32 	%f1322, %f1321, %f302;
-	fma.rn.f32 	%f1323, %f1615, %f301, %f1322;
-	st.global.f32 	[%rd251+12], %f1323;
-
-$L__BB0_200:
-	cvt.u32.u64 	%r400, %rd18;
-	setp.ge.s32 	%p174, %r400, %r22;
-	@%p174 bra 	$L__BB0_202;
-
-	add.s64 	%rd252, %rd42, %rd13;
-	shl.b64 	%rd253, %rd252, 2;
-	add.s64 	%rd254, %rd1, %rd253;
-	ld.global.f32 	%f1324, [%rd254+256];
-	mul.f32 	%f1325, %f1324, %f302;
-	fma.rn.f32 	%f1326, %f1616, %f301, %f1325;
-	st.global.f32 	[%rd254+256], %f1326;
-
-$L__BB0_202:
-	cvt.u32.u64 	%r401, %rd20;
-	setp.ge.s32 	%p175, %r401, %r22;
-	@%p175 bra 	$L__BB0_204;
-
-	add.s64 	%rd255, %rd42, %rd13;
-	shl.b64 	%rd256, %rd255, 2;
-	add.s64 	%rd257, %rd1, %rd256;
-	ld.global.f32 	%f1327, [%rd257+260];
-	mul.f32 	%f1328, %f1327, %f302;
-	fma.rn.f32 	%f1329, %f1617, %f301, %f1328;
-	st.global.f32 	[%rd257+260], %f1329;
-
-$L__BB0_204:
-	cvt.u32.u64 	%r402, %rd21;
-	setp.ge.s32 	%p176, %r402, %r22;
-	@%p176 bra 	$L__BB0_206;
-
-	add.s64 	%rd258, %rd42, %rd13;
-	shl.b64 	%rd259, %rd258, 2;
-	add.s64 	%rd260, %rd1, %rd259;
-	ld.global.f32 	%f1330, [%rd260+264];
-	mul.f32 	%f1331, %f1330, %f302;
-	fma.rn.f32 	%f1332, %f1618, %f301, %f1331;
-	st.global.f32 	[%rd260+264], %f1332;
-
-$L__BB0_206:
-	cvt.u32.u64 	%r403, %rd22;
-	setp.ge.s32 	%p177, %r403, %r22;
-	@%p177 bra 	$L__BB0_208;
-
-	add.s64 	%rd261, %rd42, %rd13;
-	shl.b64 	%rd262, %rd261, 2;
-	add.s64 	%rd263, %rd1, %rd262;
-	ld.global.f32 	%f1333, [%rd263+268];
-	mul.f32 	%f1334, %f1333, %f302;
-	fma.rn.f32 	%f1335, %f1619, %f301, %f1334;
-	st.global.f32 	[%rd263+268], %f1335;
-
-$L__BB0_208:
-	add.s32 	%r410, %r44, 67;
-	setp.ge.s32 	%p178, %r410, %r21;
-	@%p178 bra 	$L__BB0_361;
-
-	cvt.u32.u64 	%r411, %rd13;
-	setp.ge.s32 	%p179, %r411, %r22;
-	mul.wide.s32 	%rd264, %r410, %r26;
-	add.s64 	%rd43, %rd264, %rd25;
-	@%p179 bra 	$L__BB0_211;
-
-	add.s64 	%rd265, %rd43, %rd13;
-	shl.b64 	%rd266, %rd265, 2;
-	add.s64 	%rd267, %rd1, %rd266;
-	ld.global.f32 	%f1336, [%rd267];
-	mul.f32 	%f1337, %f1336, %f302;
-	fma.rn.f32 	%f1338, %f1620, %f301, %f1337;
-	st.global.f32 	[%rd267], %f1338;
-
-$L__BB0_211:
-	cvt.u32.u64 	%r419, %rd14;
-	setp.ge.s32 	%p180, %r419, %r22;
-	@%p180 bra 	$L__BB0_213;
-
-	add.s64 	%rd268, %rd43, %rd13;
-	shl.b64 	%rd269, %rd268, 2;
-	add.s64 	%rd270, %rd1, %rd269;
-	ld.global.f32 	%f1339, [%rd270+4];
-	mul.f32 	%f1340, %f1339, %f302;
-	fma.rn.f32 	%f1341, %f1621, %f301, %f1340;
-	st.global.f32 	[%rd270+4], %f1341;
-
-$L__BB0_213:
-	cvt.u32.u64 	%r420, %rd15;
-	setp.ge.s32 	%p181, %r420, %r22;
-	@%p181 bra 	$L__BB0_215;
-
-	add.s64 	%rd271, %rd43, %rd13;
-	shl.b64 	%rd272, %rd271, 2;
-	add.s64 	%rd273, %rd1, %rd272;
-	ld.global.f32 	%f1342, [%rd273+8];
-	mul.f32 	%f1343, %f1342, %f302;
-	fma.rn.f32 	%f1344, %f1622, %f301, %f1343;
-	st.global.f32 	[%rd273+8], %f1344;
-
-$L__BB0_215:
-	cvt.u32.u64 	%r421, %rd17;
-	setp.ge.s32 	%p182, %r421, %r22;
-	@%p182 bra 	$L__BB0_217;
-
-	add.s64 	%rd274, %rd43, %rd13;
-	shl.b64 	%rd275, %rd274, 2;
-	add.s64 	%rd276, %rd1, %rd275;
-	ld.global.f32 	%f1345, [%rd276+12];
-	mul.f32 	%f1346, %f1345, %f302;
-	fma.rn.f32 	%f1347, %f1623, %f301, %f1346;
-	st.global.f32 	[%rd276+12], %f1347;
-
-$L__BB0_217:
-	cvt.u32.u64 	%r422, %rd18;
-	setp.ge.s32 	%p183, %r422, %r22;
-	@%p183 bra 	$L__BB0_219;
-
-	add.s64 	%rd277, %rd43, %rd13;
-	shl.b64 	%rd278, %rd277, 2;
-	add.s64 	%rd279, %rd1, %rd278;
-	ld.global.f32 	%f1348, [%rd279+256];
-	mul.f32 	%f1349, %f1348, %f302;
-	fma.rn.f32 	%f1350, %f1624, %f301, %f1349;
-	st.global.f32 	[%rd279+256], %f1350;
-
-$L__BB0_219:
-	cvt.u32.u64 	%r423, %rd20;
-	setp.ge.s32 	%p184, %r423, %r22;
-	@%p184 bra 	$L__BB0_221;
-
-	add.s64 	%rd280, %rd43, %rd13;
-	shl.b64 	%rd281, %rd280, 2;
-	add.s64 	%rd282, %rd1, %rd281;
-	ld.global.f32 	%f1351, [%rd282+260];
-	mul.f32 	%f1352, %f1351, %f302;
-	fma.rn.f32 	%f1353, %f1625, %f301, %f1352;
-	st.global.f32 	[%rd282+260], %f1353;
-
-$L__BB0_221:
-	cvt.u32.u64 	%r424, %rd21;
-	setp.ge.s32 	%p185, %r424, %r22;
-	@%p185 bra 	$L__BB0_223;
-
-	add.s64 	%rd283, %rd43, %rd13;
-	shl.b64 	%rd284, %rd283, 2;
-	add.s64 	%rd285, %rd1, %rd284;
-	ld.global.f32 	%f1354, [%rd285+264];
-	mul.f32 	%f1355, %f1354, %f302;
-	fma.rn.f32 	%f1356, %f1626, %f301, %f1355;
-	st.global.f32 	[%rd285+264], %f1356;
-
-$L__BB0_223:
-	cvt.u32.u64 	%r425, %rd22;
-	setp.ge.s32 	%p186, %r425, %r22;
-	@%p186 bra 	$L__BB0_361;
-
-	add.s64 	%rd286, %rd43, %rd13;
-	shl.b64 	%rd287, %rd286, 2;
-	add.s64 	%rd288, %rd1, %rd287;
-	ld.global.f32 	%f1357, [%rd288+268];
-	mul.f32 	%f1358, %f1357, %f302;
-	fma.rn.f32 	%f1359, %f1627, %f301, %f1358;
-	st.global.f32 	[%rd288+268], %f1359;
-
-$L__BB0_361:
-	ld.param.u32 	%r587, [kiln_sgemm_param_16];
+	xor.b32  	%r649, %r649, 1;
+	add.s32 	%r648, %r648, 8;
 	bar.sync 	0;
-	mov.u32 	%r586, %nctaid.z;
-	add.s32 	%r618, %r618, %r586;
-	setp.lt.s32 	%p259, %r618, %r587;
-	@%p259 bra 	$L__BB0_2;
+	@%p284 bra 	$L__BB0_57;
+
+$L__BB0_112:
+	setp.eq.f32 	%p136, %f334, 0f00000000;
+	@%p136 bra 	$L__BB0_249;
+	bra.uni 	$L__BB0_113;
+
+$L__BB0_249:
+	add.s32 	%r439, %r6, %r30;
+	setp.ge.s32 	%p209, %r439, %r21;
+	@%p209 bra 	$L__BB0_266;
+
+	cvt.u32.u64 	%r440, %rd11;
+	setp.ge.s32 	%p210, %r440, %r22;
+	mul.wide.s32 	%rd323, %r439, %r26;
+	add.s64 	%rd50, %rd323, %rd21;
+	@%p210 bra 	$L__BB0_252;
+
+	add.s64 	%rd324, %rd50, %rd11;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	mul.f32 	%f1424, %f1667, %f333;
+	st.global.f32 	[%rd326], %f1424;
+
+$L__BB0_252:
+	cvt.u32.u64 	%r447, %rd12;
+	setp.ge.s32 	%p211, %r447, %r22;
+	@%p211 bra 	$L__BB0_254;
+
+	add.s64 	%rd327, %rd50, %rd12;
+	shl.b64 	%rd328, %rd327, 2;
+	add.s64 	%rd329, %rd1, %rd328;
+	mul.f32 	%f1425, %f1666, %f333;
+	st.global.f32 	[%rd329], %f1425;
+
+$L__BB0_254:
+	cvt.u32.u64 	%r448, %rd13;
+	setp.ge.s32 	%p212, %r448, %r22;
+	@%p212 bra 	$L__BB0_256;
+
+	add.s64 	%rd330, %rd50, %rd13;
+	shl.b64 	%rd331, %rd330, 2;
+	add.s64 	%rd332, %rd1, %rd331;
+	mul.f32 	%f1426, %f1665, %f333;
+	st.global.f32 	[%rd332], %f1426;
+
+$L__BB0_256:
+	cvt.u32.u64 	%r449, %rd14;
+	setp.ge.s32 	%p213, %r449, %r22;
+	@%p213 bra 	$L__BB0_258;
+
+	add.s64 	%rd333, %rd50, %rd14;
+	shl.b64 	%rd334, %rd333, 2;
+	add.s64 	%rd335, %rd1, %rd334;
+	mul.f32 	%f1427, %f1664, %f333;
+	st.global.f32 	[%rd335], %f1427;
+
+$L__BB0_258:
+	cvt.u32.u64 	%r450, %rd15;
+	setp.ge.s32 	%p214, %r450, %r22;
+	@%p214 bra 	$L__BB0_260;
+
+	add.s64 	%rd336, %rd50, %rd15;
+	shl.b64 	%rd337, %rd336, 2;
+	add.s64 	%rd338, %rd1, %rd337;
+	mul.f32 	%f1428, %f1663, %f333;
+	st.global.f32 	[%rd338], %f1428;
+
+$L__BB0_260:
+	cvt.u32.u64 	%r451, %rd16;
+	setp.ge.s32 	%p215, %r451, %r22;
+	@%p215 bra 	$L__BB0_262;
+
+	add.s64 	%rd339, %rd50, %rd16;
+	shl.b64 	%rd340, %rd339, 2;
+	add.s64 	%rd341, %rd1, %rd340;
+	mul.f32 	%f1429, %f1662, %f333;
+	st.global.f32 	[%rd341], %f1429;
+
+$L__BB0_262:
+	cvt.u32.u64 	%r452, %rd17;
+	setp.ge.s32 	%p216, %r452, %r22;
+	@%p216 bra 	$L__BB0_264;
+
+	add.s64 	%rd342, %rd50, %rd17;
+	shl.b64 	%rd343, %rd342, 2;
+	add.s64 	%rd344, %rd1, %rd343;
+	mul.f32 	%f1430, %f1661, %f333;
+	st.global.f32 	[%rd344], %f1430;
+
+$L__BB0_264:
+	cvt.u32.u64 	%r453, %rd18;
+	setp.ge.s32 	%p217, %r453, %r22;
+	@%p217 bra 	$L__BB0_266;
+
+	add.s64 	%rd345, %rd50, %rd18;
+	shl.b64 	%rd346, %rd345, 2;
+	add.s64 	%rd347, %rd1, %rd346;
+	mul.f32 	%f1431, %f1660, %f333;
+	st.global.f32 	[%rd347], %f1431;
+
+$L__BB0_266:
+	or.b32  	%r460, %r439, 1;
+	setp.ge.s32 	%p218, %r460, %r21;
+	@%p218 bra 	$L__BB0_283;
+
+	cvt.u32.u64 	%r461, %rd11;
+	setp.ge.s32 	%p219, %r461, %r22;
+	mul.wide.s32 	%rd348, %r460, %r26;
+	add.s64 	%rd51, %rd348, %rd21;
+	@%p219 bra 	$L__BB0_269;
+
+	add.s64 	%rd349, %rd51, %rd11;
+	shl.b64 	%rd350, %rd349, 2;
+	add.s64 	%rd351, %rd1, %rd350;
+	mul.f32 	%f1432, %f1659, %f333;
+	st.global.f32 	[%rd351], %f1432;
+
+$L__BB0_269:
+	cvt.u32.u64 	%r469, %rd12;
+	setp.ge.s32 	%p220, %r469, %r22;
+	@%p220 bra 	$L__BB0_271;
+
+	add.s64 	%rd352, %rd51, %rd12;
+	shl.b64 	%rd353, %rd352, 2;
+	add.s64 	%rd354, %rd1, %rd353;
+	mul.f32 	%f1433, %f1658, %f333;
+	st.global.f32 	[%rd354], %f1433;
+
+$L__BB0_271:
+	cvt.u32.u64 	%r470, %rd13;
+	setp.ge.s32 	%p221, %r470, %r22;
+	@%p221 bra 	$L__BB0_273;
+
+	add.s64 	%rd355, %rd51, %rd13;
+	shl.b64 	%rd356, %rd355, 2;
+	add.s64 	%rd357, %rd1, %rd356;
+	mul.f32 	%f1434, %f1657, %f333;
+	st.global.f32 	[%rd357], %f1434;
+
+$L__BB0_273:
+	cvt.u32.u64 	%r471, %rd14;
+	setp.ge.s32 	%p222, %r471, %r22;
+	@%p222 bra 	$L__BB0_275;
+
+	add.s64 	%rd358, %rd51, %rd14;
+	shl.b64 	%rd359, %rd358, 2;
+	add.s64 	%rd360, %rd1, %rd359;
+	mul.f32 	%f1435, %f1656, %f333;
+	st.global.f32 	[%rd360], %f1435;
+
+$L__BB0_275:
+	cvt.u32.u64 	%r472, %rd15;
+	setp.ge.s32 	%p223, %r472, %r22;
+	@%p223 bra 	$L__BB0_277;
+
+	add.s64 	%rd361, %rd51, %rd15;
+	shl.b64 	%rd362, %rd361, 2;
+	add.s64 	%rd363, %rd1, %rd362;
+	mul.f32 	%f1436, %f1655, %f333;
+	st.global.f32 	[%rd363], %f1436;
+
+$L__BB0_277:
+	cvt.u32.u64 	%r473, %rd16;
+	setp.ge.s32 	%p224, %r473, %r22;
+	@%p224 bra 	$L__BB0_279;
+
+	add.s64 	%rd364, %rd51, %rd16;
+	shl.b64 	%rd365, %rd364, 2;
+	add.s64 	%rd366, %rd1, %rd365;
+	mul.f32 	%f1437, %f1654, %f333;
+	st.global.f32 	[%rd366], %f1437;
+
+$L__BB0_279:
+	cvt.u32.u64 	%r474, %rd17;
+	setp.ge.s32 	%p225, %r474, %r22;
+	@%p225 bra 	$L__BB0_281;
+
+	add.s64 	%rd367, %rd51, %rd17;
+	shl.b64 	%rd368, %rd367, 2;
+	add.s64 	%rd369, %rd1, %rd368;
+	mul.f32 	%f1438, %f1653, %f333;
+	st.global.f32 	[%rd369], %f1438;
+
+$L__BB0_281:
+	cvt.u32.u64 	%r475, %rd18;
+	setp.ge.s32 	%p226, %r475, %r22;
+	@%p226 bra 	$L__BB0_283;
+
+	add.s64 	%rd370, %rd51, %rd18;
+	shl.b64 	%rd371, %rd370, 2;
+	add.s64 	%rd372, %rd1, %rd371;
+	mul.f32 	%f1439, %f1652, %f333;
+	st.global.f32 	[%rd372], %f1439;
+
+$L__BB0_283:
+	or.b32  	%r482, %r439, 2;
+	setp.ge.s32 	%p227, %r482, %r21;
+	@%p227 bra 	$L__BB0_300;
+
+	cvt.u32.u64 	%r483, %rd11;
+	setp.ge.s32 	%p228, %r483, %r22;
+	mul.wide.s32 	%rd373, %r482, %r26;
+	add.s64 	%rd52, %rd373, %rd21;
+	@%p228 bra 	$L__BB0_286;
+
+	add.s64 	%rd374, %rd52, %rd11;
+	shl.b64 	%rd375, %rd374, 2;
+	add.s64 	%rd376, %rd1, %rd375;
+	mul.f32 	%f1440, %f1651, %f333;
+	st.global.f32 	[%rd376], %f1440;
+
+$L__BB0_286:
+	cvt.u32.u64 	%r491, %rd12;
+	setp.ge.s32 	%p229, %r491, %r22;
+	@%p229 bra 	$L__BB0_288;
+
+	add.s64 	%rd377, %rd52, %rd12;
+	shl.b64 	%rd378, %rd377, 2;
+	add.s64 	%rd379, %rd1, %rd378;
+	mul.f32 	%f1441, %f1650, %f333;
+	st.global.f32 	[%rd379], %f1441;
+
+$L__BB0_288:
+	cvt.u32.u64 	%r492, %rd13;
+	setp.ge.s32 	%p230, %r492, %r22;
+	@%p230 bra 	$L__BB0_290;
+
+	add.s64 	%rd380, %rd52, %rd13;
+	shl.b64 	%rd381, %rd380, 2;
+	add.s64 	%rd382, %rd1, %rd381;
+	mul.f32 	%f1442, %f1649, %f333;
+	st.global.f32 	[%rd382], %f1442;
+
+$L__BB0_290:
+	cvt.u32.u64 	%r493, %rd14;
+	setp.ge.s32 	%p231, %r493, %r22;
+	@%p231 bra 	$L__BB0_292;
+
+	add.s64 	%rd383, %rd52, %rd14;
+	shl.b64 	%rd384, %rd383, 2;
+	add.s64 	%rd385, %rd1, %rd384;
+	mul.f32 	%f1443, %f1648, %f333;
+	st.global.f32 	[%rd385], %f1443;
+
+$L__BB0_292:
+	cvt.u32.u64 	%r494, %rd15;
+	setp.ge.s32 	%p232, %r494, %r22;
+	@%p232 bra 	$L__BB0_294;
+
+	add.s64 	%rd386, %rd52, %rd15;
+	shl.b64 	%rd387, %rd386, 2;
+	add.s64 	%rd388, %rd1, %rd387;
+	mul.f32 	%f1444, %f1647, %f333;
+	st.global.f32 	[%rd388], %f1444;
+
+$L__BB0_294:
+	cvt.u32.u64 	%r495, %rd16;
+	setp.ge.s32 	%p233, %r495, %r22;
+	@%p233 bra 	$L__BB0_296;
+
+	add.s64 	%rd389, %rd52, %rd16;
+	shl.b64 	%rd390, %rd389, 2;
+	add.s64 	%rd391, %rd1, %rd390;
+	mul.f32 	%f1445, %f1646, %f333;
+	st.global.f32 	[%rd391], %f1445;
+
+$L__BB0_296:
+	cvt.u32.u64 	%r496, %rd17;
+	setp.ge.s32 	%p234, %r496, %r22;
+	@%p234 bra 	$L__BB0_298;
+
+	add.s64 	%rd392, %rd52, %rd17;
+	shl.b64 	%rd393, %rd392, 2;
+	add.s64 	%rd394, %rd1, %rd393;
+	mul.f32 	%f1446, %f1645, %f333;
+	st.global.f32 	[%rd394], %f1446;
+
+$L__BB0_298:
+	cvt.u32.u64 	%r497, %rd18;
+	setp.ge.s32 	%p235, %r497, %r22;
+	@%p235 bra 	$L__BB0_300;
+
+	add.s64 	%rd395, %rd52, %rd18;
+	shl.b64 	%rd396, %rd395, 2;
+	add.s64 	%rd397, %rd1, %rd396;
+	mul.f32 	%f1447, %f1644, %f333;
+	st.global.f32 	[%rd397], %f1447;
+
+$L__BB0_300:
+	or.b32  	%r504, %r439, 3;
+	setp.ge.s32 	%p236, %r504, %r21;
+	@%p236 bra 	$L__BB0_317;
+
+	cvt.u32.u64 	%r505, %rd11;
+	setp.ge.s32 	%p237, %r505, %r22;
+	mul.wide.s32 	%rd398, %r504, %r26;
+	add.s64 	%rd53, %rd398, %rd21;
+	@%p237 bra 	$L__BB0_303;
+
+	add.s64 	%rd399, %rd53, %rd11;
+	shl.b64 	%rd400, %rd399, 2;
+	add.s64 	%rd401, %rd1, %rd400;
+	mul.f32 	%f1448, %f1643, %f333;
+	st.global.f32 	[%rd401], %f1448;
+
+$L__BB0_303:
+	cvt.u32.u64 	%r513, %rd12;
+	setp.ge.s32 	%p238, %r513, %r22;
+	@%p238 bra 	$L__BB0_305;
+
+	add.s64 	%rd402, %rd53, %rd12;
+	shl.b64 	%rd403, %rd402, 2;
+	add.s64 	%rd404, %rd1, %rd403;
+	mul.f32 	%f1449, %f1642, %f333;
+	st.global.f32 	[%rd404], %f1449;
+
+$L__BB0_305:
+	cvt.u32.u64 	%r514, %rd13;
+	setp.ge.s32 	%p239, %r514, %r22;
+	@%p239 bra 	$L__BB0_307;
+
+	add.s64 	%rd405, %rd53, %rd13;
+	shl.b64 	%rd406, %rd405, 2;
+	add.s64 	%rd407, %rd1, %rd406;
+	mul.f32 	%f1450, %f1641, %f333;
+	st.global.f32 	[%rd407], %f1450;
+
+$L__BB0_307:
+	cvt.u32.u64 	%r515, %rd14;
+	setp.ge.s32 	%p240, %r515, %r22;
+	@%p240 bra 	$L__BB0_309;
+
+	add.s64 	%rd408, %rd53, %rd14;
+	shl.b64 	%rd409, %rd408, 2;
+	add.s64 	%rd410, %rd1, %rd409;
+	mul.f32 	%f1451, %f1640, %f333;
+	st.global.f32 	[%rd410], %f1451;
+
+$L__BB0_309:
+	cvt.u32.u64 	%r516, %rd15;
+	setp.ge.s32 	%p241, %r516, %r22;
+	@%p241 bra 	$L__BB0_311;
+
+	add.s64 	%rd411, %rd53, %rd15;
+	shl.b64 	%rd412, %rd411, 2;
+	add.s64 	%rd413, %rd1, %rd412;
+	mul.f32 	%f1452, %f1639, %f333;
+	st.global.f32 	[%rd413], %f1452;
+
+$L__BB0_311:
+	cvt.u32.u64 	%r517, %rd16;
+	setp.ge.s32 	%p242, %r517, %r22;
+	@%p242 bra 	$L__BB0_313;
+
+	add.s64 	%rd414, %rd53, %rd16;
+	shl.b64 	%rd415, %rd414, 2;
+	add.s64 	%rd416, %rd1, %rd415;
+	mul.f32 	%f1453, %f1638, %f333;
+	st.global.f32 	[%rd416], %f1453;
+
+$L__BB0_313:
+	cvt.u32.u64 	%r518, %rd17;
+	setp.ge.s32 	%p243, %r518, %r22;
+	@%p243 bra 	$L__BB0_315;
+
+	add.s64 	%rd417, %rd53, %rd17;
+	shl.b64 	%rd418, %rd417, 2;
+	add.s64 	%rd419, %rd1, %rd418;
+	mul.f32 	%f1454, %f1637, %f333;
+	st.global.f32 	[%rd419], %f1454;
+
+$L__BB0_315:
+	cvt.u32.u64 	%r519, %rd18;
+	setp.ge.s32 	%p244, %r519, %r22;
+	@%p244 bra 	$L__BB0_317;
+
+	add.s64 	%rd420, %rd53, %rd18;
+	shl.b64 	%rd421, %rd420, 2;
+	add.s64 	%rd422, %rd1, %rd421;
+	mul.f32 	%f1455, %f1636, %f333;
+	st.global.f32 	[%rd422], %f1455;
+
+$L__BB0_317:
+	add.s32 	%r526, %r439, 64;
+	setp.ge.s32 	%p245, %r526, %r21;
+	@%p245 bra 	$L__BB0_334;
+
+	cvt.u32.u64 	%r527, %rd11;
+	setp.ge.s32 	%p246, %r527, %r22;
+	mul.wide.s32 	%rd423, %r526, %r26;
+	add.s64 	%rd54, %rd423, %rd21;
+	@%p246 bra 	$L__BB0_320;
+
+	add.s64 	%rd424, %rd54, %rd11;
+	shl.b64 	%rd425, %rd424, 2;
+	add.s64 	%rd426, %rd1, %rd425;
+	mul.f32 	%f1456, %f1635, %f333;
+	st.global.f32 	[%rd426], %f1456;
+
+$L__BB0_320:
+	cvt.u32.u64 	%r535, %rd12;
+	setp.ge.s32 	%p247, %r535, %r22;
+	@%p247 bra 	$L__BB0_322;
+
+	add.s64 	%rd427, %rd54, %rd12;
+	shl.b64 	%rd428, %rd427, 2;
+	add.s64 	%rd429, %rd1, %rd428;
+	mul.f32 	%f1457, %f1634, %f333;
+	st.global.f32 	[%rd429], %f1457;
+
+$L__BB0_322:
+	cvt.u32.u64 	%r536, %rd13;
+	setp.ge.s32 	%p248, %r536, %r22;
+	@%p248 bra 	$L__BB0_324;
+
+	add.s64 	%rd430, %rd54, %rd13;
+	shl.b64 	%rd431, %rd430, 2;
+	add.s64 	%rd432, %rd1, %rd431;
+	mul.f32 	%f1458, %f1633, %f333;
+	st.global.f32 	[%rd432], %f1458;
+
+$L__BB0_324:
+	cvt.u32.u64 	%r537, %rd14;
+	setp.ge.s32 	%p249, %r537, %r22;
+	@%p249 bra 	$L__BB0_326;
+
+	add.s64 	%rd433, %rd54, %rd14;
+	shl.b64 	%rd434, %rd433, 2;
+	add.s64 	%rd435, %rd1, %rd434;
+	mul.f32 	%f1459, %f1632, %f333;
+	st.global.f32 	[%rd435], %f1459;
+
+$L__BB0_326:
+	cvt.u32.u64 	%r538, %rd15;
+	setp.ge.s32 	%p250, %r538, %r22;
+	@%p250 bra 	$L__BB0_328;
+
+	add.s64 	%rd436, %rd54, %rd15;
+	shl.b64 	%rd437, %rd436, 2;
+	add.s64 	%rd438, %rd1, %rd437;
+	mul.f32 	%f1460, %f1631, %f333;
+	st.global.f32 	[%rd438], %f1460;
+
+$L__BB0_328:
+	cvt.u32.u64 	%r539, %rd16;
+	setp.ge.s32 	%p251, %r539, %r22;
+	@%p251 bra 	$L__BB0_330;
+
+	add.s64 	%rd439, %rd54, %rd16;
+	shl.b64 	%rd440, %rd439, 2;
+	add.s64 	%rd441, %rd1, %rd440;
+	mul.f32 	%f1461, %f1630, %f333;
+	st.global.f32 	[%rd441], %f1461;
+
+$L__BB0_330:
+	cvt.u32.u64 	%r540, %rd17;
+	setp.ge.s32 	%p252, %r540, %r22;
+	@%p252 bra 	$L__BB0_332;
+
+	add.s64 	%rd442, %rd54, %rd17;
+	shl.b64 	%rd443, %rd442, 2;
+	add.s64 	%rd444, %rd1, %rd443;
+	mul.f32 	%f1462, %f1629, %f333;
+	st.global.f32 	[%rd444], %f1462;
+
+$L__BB0_332:
+	cvt.u32.u64 	%r541, %rd18;
+	setp.ge.s32 	%p253, %r541, %r22;
+	@%p253 bra 	$L__BB0_334;
+
+	add.s64 	%rd445, %rd54, %rd18;
+	shl.b64 	%rd446, %rd445, 2;
+	add.s64 	%rd447, %rd1, %rd446;
+	mul.f32 	%f1463, %f1628, %f333;
+	st.global.f32 	[%rd447], %f1463;
+
+$L__BB0_334:
+	add.s32 	%r548, %r439, 65;
+	setp.ge.s32 	%p254, %r548, %r21;
+	@%p254 bra 	$L__BB0_351;
+
+	cvt.u32.u64 	%r549, %rd11;
+	setp.ge.s32 	%p255, %r549, %r22;
+	mul.wide.s32 	%rd448, %r548, %r26;
+	add.s64 	%rd55, %rd448, %rd21;
+	@%p255 bra 	$L__BB0_337;
+
+	add.s64 	%rd449, %rd55, %rd11;
+	shl.b64 	%rd450, %rd449, 2;
+	add.s64 	%rd451, %rd1, %rd450;
+	mul.f32 	%f1464, %f1627, %f333;
+	st.global.f32 	[%rd451], %f1464;
+
+$L__BB0_337:
+	cvt.u32.u64 	%r557, %rd12;
+	setp.ge.s32 	%p256, %r557, %r22;
+	@%p256 bra 	$L__BB0_339;
+
+	add.s64 	%rd452, %rd55, %rd12;
+	shl.b64 	%rd453, %rd452, 2;
+	add.s64 	%rd454, %rd1, %rd453;
+	mul.f32 	%f1465, %f1626, %f333;
+	st.global.f32 	[%rd454], %f1465;
+
+$L__BB0_339:
+	cvt.u32.u64 	%r558, %rd13;
+	setp.ge.s32 	%p257, %r558, %r22;
+	@%p257 bra 	$L__BB0_341;
+
+	add.s64 	%rd455, %rd55, %rd13;
+	shl.b64 	%rd456, %rd455, 2;
+	add.s64 	%rd457, %rd1, %rd456;
+	mul.f32 	%f1466, %f1625, %f333;
+	st.global.f32 	[%rd457], %f1466;
+
+$L__BB0_341:
+	cvt.u32.u64 	%r559, %rd14;
+	setp.ge.s32 	%p258, %r559, %r22;
+	@%p258 bra 	$L__BB0_343;
+
+	add.s64 	%rd458, %rd55, %rd14;
+	shl.b64 	%rd459, %rd458, 2;
+	add.s64 	%rd460, %rd1, %rd459;
+	mul.f32 	%f1467, %f1624, %f333;
+	st.global.f32 	[%rd460], %f1467;
+
+$L__BB0_343:
+	cvt.u32.u64 	%r560, %rd15;
+	setp.ge.s32 	%p259, %r560, %r22;
+	@%p259 bra 	$L__BB0_345;
+
+	add.s64 	%rd461, %rd55, %rd15;
+	shl.b64 	%rd462, %rd461, 2;
+	add.s64 	%rd463, %rd1, %rd462;
+	mul.f32 	%f1468, %f1623, %f333;
+	st.global.f32 	[%rd463], %f1468;
+
+$L__BB0_345:
+	cvt.u32.u64 	%r561, %rd16;
+	setp.ge.s32 	%p260, %r561, %r22;
+	@%p260 bra 	$L__BB0_347;
+
+	add.s64 	%rd464, %rd55, %rd16;
+	shl.b64 	%rd465, %rd464, 2;
+	add.s64 	%rd466, %rd1, %rd465;
+	mul.f32 	%f1469, %f1622, %f333;
+	st.global.f32 	[%rd466], %f1469;
+
+$L__BB0_347:
+	cvt.u32.u64 	%r562, %rd17;
+	setp.ge.s32 	%p261, %r562, %r22;
+	@%p261 bra 	$L__BB0_349;
+
+	add.s64 	%rd467, %rd55, %rd17;
+	shl.b64 	%rd468, %rd467, 2;
+	add.s64 	%rd469, %rd1, %rd468;
+	mul.f32 	%f1470, %f1621, %f333;
+	st.global.f32 	[%rd469], %f1470;
+
+$L__BB0_349:
+	cvt.u32.u64 	%r563, %rd18;
+	setp.ge.s32 	%p262, %r563, %r22;
+	@%p262 bra 	$L__BB0_351;
+
+	add.s64 	%rd470, %rd55, %rd18;
+	shl.b64 	%rd471, %rd470, 2;
+	add.s64 	%rd472, %rd1, %rd471;
+	mul.f32 	%f1471, %f1620, %f333;
+	st.global.f32 	[%rd472], %f1471;
+
+$L__BB0_351:
+	add.s32 	%r570, %r439, 66;
+	setp.ge.s32 	%p263, %r570, %r21;
+	@%p263 bra 	$L__BB0_368;
+
+	cvt.u32.u64 	%r571, %rd11;
+	setp.ge.s32 	%p264, %r571, %r22;
+	mul.wide.s32 	%rd473, %r570, %r26;
+	add.s64 	%rd56, %rd473, %rd21;
+	@%p264 bra 	$L__BB0_354;
+
+	add.s64 	%rd474, %rd56, %rd11;
+	shl.b64 	%rd475, %rd474, 2;
+	add.s64 	%rd476, %rd1, %rd475;
+	mul.f32 	%f1472, %f1676, %f333;
+	st.global.f32 	[%rd476], %f1472;
+
+$L__BB0_354:
+	cvt.u32.u64 	%r579, %rd12;
+	setp.ge.s32 	%p265, %r579, %r22;
+	@%p265 bra 	$L__BB0_356;
+
+	add.s64 	%rd477, %rd56, %rd12;
+	shl.b64 	%rd478, %rd477, 2;
+	add.s64 	%rd479, %rd1, %rd478;
+	mul.f32 	%f1473, %f1677, %f333;
+	st.global.f32 	[%rd479], %f1473;
+
+$L__BB0_356:
+	cvt.u32.u64 	%r580, %rd13;
+	setp.ge.s32 	%p266, %r580, %r22;
+	@%p266 bra 	$L__BB0_358;
+
+	add.s64 	%rd480, %rd56, %rd13;
+	shl.b64 	%rd481, %rd480, 2;
+	add.s64 	%rd482, %rd1, %rd481;
+	mul.f32 	%f1474, %f1678, %f333;
+	st.global.f32 	[%rd482], %f1474;
+
+$L__BB0_358:
+	cvt.u32.u64 	%r581, %rd14;
+	setp.ge.s32 	%p267, %r581, %r22;
+	@%p267 bra 	$L__BB0_360;
+
+	add.s64 	%rd483, %rd56, %rd14;
+	shl.b64 	%rd484, %rd483, 2;
+	add.s64 	%rd485, %rd1, %rd484;
+	mul.f32 	%f1475, %f1679, %f333;
+	st.global.f32 	[%rd485], %f1475;
+
+$L__BB0_360:
+	cvt.u32.u64 	%r582, %rd15;
+	setp.ge.s32 	%p268, %r582, %r22;
+	@%p268 bra 	$L__BB0_362;
+
+	add.s64 	%rd486, %rd56, %rd15;
+	shl.b64 	%rd487, %rd486, 2;
+	add.s64 	%rd488, %rd1, %rd487;
+	mul.f32 	%f1476, %f1680, %f333;
+	st.global.f32 	[%rd488], %f1476;
 
 $L__BB0_362:
+	cvt.u32.u64 	%r583, %rd16;
+	setp.ge.s32 	%p269, %r583, %r22;
+	@%p269 bra 	$L__BB0_364;
+
+	add.s64 	%rd489, %rd56, %rd16;
+	shl.b64 	%rd490, %rd489, 2;
+	add.s64 	%rd491, %rd1, %rd490;
+	mul.f32 	%f1477, %f1681, %f333;
+	st.global.f32 	[%rd491], %f1477;
+
+$L__BB0_364:
+	cvt.u32.u64 	%r584, %rd17;
+	setp.ge.s32 	%p270, %r584, %r22;
+	@%p270 bra 	$L__BB0_366;
+
+	add.s64 	%rd492, %rd56, %rd17;
+	shl.b64 	%rd493, %rd492, 2;
+	add.s64 	%rd494, %rd1, %rd493;
+	mul.f32 	%f1478, %f1682, %f333;
+	st.global.f32 	[%rd494], %f1478;
+
+$L__BB0_366:
+	cvt.u32.u64 	%r585, %rd18;
+	setp.ge.s32 	%p271, %r585, %r22;
+	@%p271 bra 	$L__BB0_368;
+
+	add.s64 	%rd495, %rd56, %rd18;
+	shl.b64 	%rd496, %rd495, 2;
+	add.s64 	%rd497, %rd1, %rd496;
+	mul.f32 	%f1479, %f1683, %f333;
+	st.global.f32 	[%rd497], %f1479;
+
+$L__BB0_368:
+	add.s32 	%r592, %r439, 67;
+	setp.ge.s32 	%p272, %r592, %r21;
+	@%p272 bra 	$L__BB0_385;
+
+	cvt.u32.u64 	%r593, %rd11;
+	setp.ge.s32 	%p273, %r593, %r22;
+	mul.wide.s32 	%rd498, %r592, %r26;
+	add.s64 	%rd57, %rd498, %rd21;
+	@%p273 bra 	$L__BB0_371;
+
+	add.s64 	%rd499, %rd57, %rd11;
+	shl.b64 	%rd500, %rd499, 2;
+	add.s64 	%rd501, %rd1, %rd500;
+	mul.f32 	%f1480, %f1684, %f333;
+	st.global.f32 	[%rd501], %f1480;
+
+$L__BB0_371:
+	cvt.u32.u64 	%r601, %rd12;
+	setp.ge.s32 	%p274, %r601, %r22;
+	@%p274 bra 	$L__BB0_373;
+
+	add.s64 	%rd502, %rd57, %rd12;
+	shl.b64 	%rd503, %rd502, 2;
+	add.s64 	%rd504, %rd1, %rd503;
+	mul.f32 	%f1481, %f1685, %f333;
+	st.global.f32 	[%rd504], %f1481;
+
+$L__BB0_373:
+	cvt.u32.u64 	%r602, %rd13;
+	setp.ge.s32 	%p275, %r602, %r22;
+	@%p275 bra 	$L__BB0_375;
+
+	add.s64 	%rd505, %rd57, %rd13;
+	shl.b64 	%rd506, %rd505, 2;
+	add.s64 	%rd507, %rd1, %rd506;
+	mul.f32 	%f1482, %f1686, %f333;
+	st.global.f32 	[%rd507], %f1482;
+
+$L__BB0_375:
+	cvt.u32.u64 	%r603, %rd14;
+	setp.ge.s32 	%p276, %r603, %r22;
+	@%p276 bra 	$L__BB0_377;
+
+	add.s64 	%rd508, %rd57, %rd14;
+	shl.b64 	%rd509, %rd508, 2;
+	add.s64 	%rd510, %rd1, %rd509;
+	mul.f32 	%f1483, %f1687, %f333;
+	st.global.f32 	[%rd510], %f1483;
+
+$L__BB0_377:
+	cvt.u32.u64 	%r604, %rd15;
+	setp.ge.s32 	%p277, %r604, %r22;
+	@%p277 bra 	$L__BB0_379;
+
+	add.s64 	%rd511, %rd57, %rd15;
+	shl.b64 	%rd512, %rd511, 2;
+	add.s64 	%rd513, %rd1, %rd512;
+	mul.f32 	%f1484, %f1688, %f333;
+	st.global.f32 	[%rd513], %f1484;
+
+$L__BB0_379:
+	cvt.u32.u64 	%r605, %rd16;
+	setp.ge.s32 	%p278, %r605, %r22;
+	@%p278 bra 	$L__BB0_381;
+
+	add.s64 	%rd514, %rd57, %rd16;
+	shl.b64 	%rd515, %rd514, 2;
+	add.s64 	%rd516, %rd1, %rd515;
+	mul.f32 	%f1485, %f1689, %f333;
+	st.global.f32 	[%rd516], %f1485;
+
+$L__BB0_381:
+	cvt.u32.u64 	%r606, %rd17;
+	setp.ge.s32 	%p279, %r606, %r22;
+	@%p279 bra 	$L__BB0_383;
+
+	add.s64 	%rd517, %rd57, %rd17;
+	shl.b64 	%rd518, %rd517, 2;
+	add.s64 	%rd519, %rd1, %rd518;
+	mul.f32 	%f1486, %f1690, %f333;
+	st.global.f32 	[%rd519], %f1486;
+
+$L__BB0_383:
+	cvt.u32.u64 	%r607, %rd18;
+	setp.ge.s32 	%p280, %r607, %r22;
+	@%p280 bra 	$L__BB0_385;
+
+	add.s64 	%rd520, %rd57, %rd18;
+	shl.b64 	%rd521, %rd520, 2;
+	add.s64 	%rd522, %rd1, %rd521;
+	mul.f32 	%f1487, %f1691, %f333;
+	st.global.f32 	[%rd522], %f1487;
+	bra.uni 	$L__BB0_385;
+
+$L__BB0_113:
+	add.s32 	%r265, %r6, %r30;
+	setp.ge.s32 	%p137, %r265, %r21;
+	@%p137 bra 	$L__BB0_130;
+
+	cvt.u32.u64 	%r266, %rd11;
+	setp.ge.s32 	%p138, %r266, %r22;
+	mul.wide.s32 	%rd123, %r265, %r26;
+	add.s64 	%rd42, %rd123, %rd21;
+	@%p138 bra 	$L__BB0_116;
+
+	add.s64 	%rd124, %rd42, %rd11;
+	shl.b64 	%rd125, %rd124, 2;
+	add.s64 	%rd126, %rd1, %rd125;
+	ld.global.f32 	%f1232, [%rd126];
+	mul.f32 	%f1233, %f1232, %f334;
+	fma.rn.f32 	%f1234, %f1667, %f333, %f1233;
+	st.global.f32 	[%rd126], %f1234;
+
+$L__BB0_116:
+	cvt.u32.u64 	%r273, %rd12;
+	setp.ge.s32 	%p139, %r273, %r22;
+	@%p139 bra 	$L__BB0_118;
+
+	add.s64 	%rd127, %rd42, %rd11;
+	shl.b64 	%rd128, %rd127, 2;
+	add.s64 	%rd129, %rd1, %rd128;
+	ld.global.f32 	%f1235, [%rd129+4];
+	mul.f32 	%f1236, %f1235, %f334;
+	fma.rn.f32 	%f1237, %f1666, %f333, %f1236;
+	st.global.f32 	[%rd129+4], %f1237;
+
+$L__BB0_118:
+	cvt.u32.u64 	%r274, %rd13;
+	setp.ge.s32 	%p140, %r274, %r22;
+	@%p140 bra 	$L__BB0_120;
+
+	add.s64 	%rd130, %rd42, %rd11;
+	shl.b64 	%rd131, %rd130, 2;
+	add.s64 	%rd132, %rd1, %rd131;
+	ld.global.f32 	%f1238, [%rd132+8];
+	mul.f32 	%f1239, %f1238, %f334;
+	fma.rn.f32 	%f1240, %f1665, %f333, %f1239;
+	st.global.f32 	[%rd132+8], %f1240;
+
+$L__BB0_120:
+	cvt.u32.u64 	%r275, %rd14;
+	setp.ge.s32 	%p141, %r275, %r22;
+	@%p141 bra 	$L__BB0_122;
+
+	add.s64 	%rd133, %rd42, %rd11;
+	shl.b64 	%rd134, %rd133, 2;
+	add.s64 	%rd135, %rd1, %rd134;
+	ld.global.f32 	%f1241, [%rd135+12];
+	mul.f32 	%f1242, %f1241, %f334;
+	fma.rn.f32 	%f1243, %f1664, %f333, %f1242;
+	st.global.f32 	[%rd135+12], %f1243;
+
+$L__BB0_122:
+	cvt.u32.u64 	%r276, %rd15;
+	setp.ge.s32 	%p142, %r276, %r22;
+	@%p142 bra 	$L__BB0_124;
+
+	add.s64 	%rd136, %rd42, %rd11;
+	shl.b64 	%rd137, %rd136, 2;
+	add.s64 	%rd138, %rd1, %rd137;
+	ld.global.f32 	%f1244, [%rd138+256];
+	mul.f32 	%f1245, %f1244, %f334;
+	fma.rn.f32 	%f1246, %f1663, %f333, %f1245;
+	st.global.f32 	[%rd138+256], %f1246;
+
+$L__BB0_124:
+	cvt.u32.u64 	%r277, %rd16;
+	setp.ge.s32 	%p143, %r277, %r22;
+	@%p143 bra 	$L__BB0_126;
+
+	add.s64 	%rd139, %rd42, %rd11;
+	shl.b64 	%rd140, %rd139, 2;
+	add.s64 	%rd141, %rd1, %rd140;
+	ld.global.f32 	%f1247, [%rd141+260];
+	mul.f32 	%f1248, %f1247, %f334;
+	fma.rn.f32 	%f1249, %f1662, %f333, %f1248;
+	st.global.f32 	[%rd141+260], %f1249;
+
+$L__BB0_126:
+	cvt.u32.u64 	%r278, %rd17;
+	setp.ge.s32 	%p144, %r278, %r22;
+	@%p144 bra 	$L__BB0_128;
+
+	add.s64 	%rd142, %rd42, %rd11;
+	shl.b64 	%rd143, %rd142, 2;
+	add.s64 	%rd144, %rd1, %rd143;
+	ld.global.f32 	%f1250, [%rd144+264];
+	mul.f32 	%f1251, %f1250, %f334;
+	fma.rn.f32 	%f1252, %f1661, %f333, %f1251;
+	st.global.f32 	[%rd144+264], %f1252;
+
+$L__BB0_128:
+	cvt.u32.u64 	%r279, %rd18;
+	setp.ge.s32 	%p145, %r279, %r22;
+	@%p145 bra 	$L__BB0_130;
+
+	add.s64 	%rd145, %rd42, %rd11;
+	shl.b64 	%rd146, %rd145, 2;
+	add.s64 	%rd147, %rd1, %rd146;
+	ld.global.f32 	%f1253, [%rd147+268];
+	mul.f32 	%f1254, %f1253, %f334;
+	fma.rn.f32 	%f1255, %f1660, %f333, %f1254;
+	st.global.f32 	[%rd147+268], %f1255;
+
+$L__BB0_130:
+	add.s32 	%r640, %r6, %r30;
+	or.b32  	%r286, %r640, 1;
+	setp.ge.s32 	%p146, %r286, %r21;
+	@%p146 bra 	$L__BB0_147;
+
+	cvt.u32.u64 	%r287, %rd11;
+	setp.ge.s32 	%p147, %r287, %r22;
+	mul.wide.s32 	%rd148, %r286, %r26;
+	add.s64 	%rd43, %rd148, %rd21;
+	@%p147 bra 	$L__BB0_133;
+
+	add.s64 	%rd149, %rd43, %rd11;
+	shl.b64 	%rd150, %rd149, 2;
+	add.s64 	%rd151, %rd1, %rd150;
+	ld.global.f32 	%f1256, [%rd151];
+	mul.f32 	%f1257, %f1256, %f334;
+	fma.rn.f32 	%f1258, %f1659, %f333, %f1257;
+	st.global.f32 	[%rd151], %f1258;
+
+$L__BB0_133:
+	cvt.u32.u64 	%r295, %rd12;
+	setp.ge.s32 	%p148, %r295, %r22;
+	@%p148 bra 	$L__BB0_135;
+
+	add.s64 	%rd152, %rd43, %rd11;
+	shl.b64 	%rd153, %rd152, 2;
+	add.s64 	%rd154, %rd1, %rd153;
+	ld.global.f32 	%f1259, [%rd154+4];
+	mul.f32 	%f1260, %f1259, %f334;
+	fma.rn.f32 	%f1261, %f1658, %f333, %f1260;
+	st.global.f32 	[%rd154+4], %f1261;
+
+$L__BB0_135:
+	cvt.u32.u64 	%r296, %rd13;
+	setp.ge.s32 	%p149, %r296, %r22;
+	@%p149 bra 	$L__BB0_137;
+
+	add.s64 	%rd155, %rd43, %rd11;
+	shl.b64 	%rd156, %rd155, 2;
+	add.s64 	%rd157, %rd1, %rd156;
+	ld.global.f32 	%f1262, [%rd157+8];
+	mul.f32 	%f1263, %f1262, %f334;
+	fma.rn.f32 	%f1264, %f1657, %f333, %f1263;
+	st.global.f32 	[%rd157+8], %f1264;
+
+$L__BB0_137:
+	cvt.u32.u64 	%r297, %rd14;
+	setp.ge.s32 	%p150, %r297, %r22;
+	@%p150 bra 	$L__BB0_139;
+
+	add.s64 	%rd158, %rd43, %rd11;
+	shl.b64 	%rd159, %rd158, 2;
+	add.s64 	%rd160, %rd1, %rd159;
+	ld.global.f32 	%f1265, [%rd160+12];
+	mul.f32 	%f1266, %f1265, %f334;
+	fma.rn.f32 	%f1267, %f1656, %f333, %f1266;
+	st.global.f32 	[%rd160+12], %f1267;
+
+$L__BB0_139:
+	cvt.u32.u64 	%r298, %rd15;
+	setp.ge.s32 	%p151, %r298, %r22;
+	@%p151 bra 	$L__BB0_141;
+
+	add.s64 	%rd161, %rd43, %rd11;
+	shl.b64 	%rd162, %rd161, 2;
+	add.s64 	%rd163, %rd1, %rd162;
+	ld.global.f32 	%f1268, [%rd163+256];
+	mul.f32 	%f1269, %f1268, %f334;
+	fma.rn.f32 	%f1270, %f1655, %f333, %f1269;
+	st.global.f32 	[%rd163+256], %f1270;
+
+$L__BB0_141:
+	cvt.u32.u64 	%r299, %rd16;
+	setp.ge.s32 	%p152, %r299, %r22;
+	@%p152 bra 	$L__BB0_143;
+
+	add.s64 	%rd164, %rd43, %rd11;
+	shl.b64 	%rd165, %rd164, 2;
+	add.s64 	%rd166, %rd1, %rd165;
+	ld.global.f32 	%f1271, [%rd166+260];
+	mul.f32 	%f1272, %f1271, %f334;
+	fma.rn.f32 	%f1273, %f1654, %f333, %f1272;
+	st.global.f32 	[%rd166+260], %f1273;
+
+$L__BB0_143:
+	cvt.u32.u64 	%r300, %rd17;
+	setp.ge.s32 	%p153, %r300, %r22;
+	@%p153 bra 	$L__BB0_145;
+
+	add.s64 	%rd167, %rd43, %rd11;
+	shl.b64 	%rd168, %rd167, 2;
+	add.s64 	%rd169, %rd1, %rd168;
+	ld.global.f32 	%f1274, [%rd169+264];
+	mul.f32 	%f1275, %f1274, %f334;
+	fma.rn.f32 	%f1276, %f1653, %f333, %f1275;
+	st.global.f32 	[%rd169+264], %f1276;
+
+$L__BB0_145:
+	cvt.u32.u64 	%r301, %rd18;
+	setp.ge.s32 	%p154, %r301, %r22;
+	@%p154 bra 	$L__BB0_147;
+
+	add.s64 	%rd170, %rd43, %rd11;
+	shl.b64 	%rd171, %rd170, 2;
+	add.s64 	%rd172, %rd1, %rd171;
+	ld.global.f32 	%f1277, [%rd172+268];
+	mul.f32 	%f1278, %f1277, %f334;
+	fma.rn.f32 	%f1279, %f1652, %f333, %f1278;
+	st.global.f32 	[%rd172+268], %f1279;
+
+$L__BB0_147:
+	add.s32 	%r641, %r6, %r30;
+	or.b32  	%r308, %r641, 2;
+	setp.ge.s32 	%p155, %r308, %r21;
+	@%p155 bra 	$L__BB0_164;
+
+	cvt.u32.u64 	%r309, %rd11;
+	setp.ge.s32 	%p156, %r309, %r22;
+	mul.wide.s32 	%rd173, %r308, %r26;
+	add.s64 	%rd44, %rd173, %rd21;
+	@%p156 bra 	$L__BB0_150;
+
+	add.s64 	%rd174, %rd44, %rd11;
+	shl.b64 	%rd175, %rd174, 2;
+	add.s64 	%rd176, %rd1, %rd175;
+	ld.global.f32 	%f1280, [%rd176];
+	mul.f32 	%f1281, %f1280, %f334;
+	fma.rn.f32 	%f1282, %f1651, %f333, %f1281;
+	st.global.f32 	[%rd176], %f1282;
+
+$L__BB0_150:
+	cvt.u32.u64 	%r317, %rd12;
+	setp.ge.s32 	%p157, %r317, %r22;
+	@%p157 bra 	$L__BB0_152;
+
+	add.s64 	%rd177, %rd44, %rd11;
+	shl.b64 	%rd178, %rd177, 2;
+	add.s64 	%rd179, %rd1, %rd178;
+	ld.global.f32 	%f1283, [%rd179+4];
+	mul.f32 	%f1284, %f1283, %f334;
+	fma.rn.f32 	%f1285, %f1650, %f333, %f1284;
+	st.global.f32 	[%rd179+4], %f1285;
+
+$L__BB0_152:
+	cvt.u32.u64 	%r318, %rd13;
+	setp.ge.s32 	%p158, %r318, %r22;
+	@%p158 bra 	$L__BB0_154;
+
+	add.s64 	%rd180, %rd44, %rd11;
+	shl.b64 	%rd181, %rd180, 2;
+	add.s64 	%rd182, %rd1, %rd181;
+	ld.global.f32 	%f1286, [%rd182+8];
+	mul.f32 	%f1287, %f1286, %f334;
+	fma.rn.f32 	%f1288, %f1649, %f333, %f1287;
+	st.global.f32 	[%rd182+8], %f1288;
+
+$L__BB0_154:
+	cvt.u32.u64 	%r319, %rd14;
+	setp.ge.s32 	%p159, %r319, %r22;
+	@%p159 bra 	$L__BB0_156;
+
+	add.s64 	%rd183, %rd44, %rd11;
+	shl.b64 	%rd184, %rd183, 2;
+	add.s64 	%rd185, %rd1, %rd184;
+	ld.global.f32 	%f1289, [%rd185+12];
+	mul.f32 	%f1290, %f1289, %f334;
+	fma.rn.f32 	%f1291, %f1648, %f333, %f1290;
+	st.global.f32 	[%rd185+12], %f1291;
+
+$L__BB0_156:
+	cvt.u32.u64 	%r320, %rd15;
+	setp.ge.s32 	%p160, %r320, %r22;
+	@%p160 bra 	$L__BB0_158;
+
+	add.s64 	%rd186, %rd44, %rd11;
+	shl.b64 	%rd187, %rd186, 2;
+	add.s64 	%rd188, %rd1, %rd187;
+	ld.global.f32 	%f1292, [%rd188+256];
+	mul.f32 	%f1293, %f1292, %f334;
+	fma.rn.f32 	%f1294, %f1647, %f333, %f1293;
+	st.global.f32 	[%rd188+256], %f1294;
+
+$L__BB0_158:
+	cvt.u32.u64 	%r321, %rd16;
+	setp.ge.s32 	%p161, %r321, %r22;
+	@%p161 bra 	$L__BB0_160;
+
+	add.s64 	%rd189, %rd44, %rd11;
+	shl.b64 	%rd190, %rd189, 2;
+	add.s64 	%rd191, %rd1, %rd190;
+	ld.global.f32 	%f1295, [%rd191+260];
+	mul.f32 	%f1296, %f1295, %f334;
+	fma.rn.f32 	%f1297, %f1646, %f333, %f1296;
+	st.global.f32 	[%rd191+260], %f1297;
+
+$L__BB0_160:
+	cvt.u32.u64 	%r322, %rd17;
+	setp.ge.s32 	%p162, %r322, %r22;
+	@%p162 bra 	$L__BB0_162;
+
+	add.s64 	%rd192, %rd44, %rd11;
+	shl.b64 	%rd193, %rd192, 2;
+	add.s64 	%rd194, %rd1, %rd193;
+	ld.global.f32 	%f1298, [%rd194+264];
+	mul.f32 	%f1299, %f1298, %f334;
+	fma.rn.f32 	%f1300, %f1645, %f333, %f1299;
+	st.global.f32 	[%rd194+264], %f1300;
+
+$L__BB0_162:
+	cvt.u32.u64 	%r323, %rd18;
+	setp.ge.s32 	%p163, %r323, %r22;
+	@%p163 bra 	$L__BB0_164;
+
+	add.s64 	%rd195, %rd44, %rd11;
+	shl.b64 	%rd196, %rd195, 2;
+	add.s64 	%rd197, %rd1, %rd196;
+	ld.global.f32 	%f1301, [%rd197+268];
+	mul.f32 	%f1302, %f1301, %f334;
+	fma.rn.f32 	%f1303, %f1644, %f333, %f1302;
+	st.global.f32 	[%rd197+268], %f1303;
+
+$L__BB0_164:
+	add.s32 	%r642, %r6, %r30;
+	or.b32  	%r330, %r642, 3;
+	setp.ge.s32 	%p164, %r330, %r21;
+	@%p164 bra 	$L__BB0_181;
+
+	cvt.u32.u64 	%r331, %rd11;
+	setp.ge.s32 	%p165, %r331, %r22;
+	mul.wide.s32 	%rd198, %r330, %r26;
+	add.s64 	%rd45, %rd198, %rd21;
+	@%p165 bra 	$L__BB0_167;
+
+	add.s64 	%rd199, %rd45, %rd11;
+	shl.b64 	%rd200, %rd199, 2;
+	add.s64 	%rd201, %rd1, %rd200;
+	ld.global.f32 	%f1304, [%rd201];
+	mul.f32 	%f1305, %f1304, %f334;
+	fma.rn.f32 	%f1306, %f1643, %f333, %f1305;
+	st.global.f32 	[%rd201], %f1306;
+
+$L__BB0_167:
+	cvt.u32.u64 	%r339, %rd12;
+	setp.ge.s32 	%p166, %r339, %r22;
+	@%p166 bra 	$L__BB0_169;
+
+	add.s64 	%rd202, %rd45, %rd11;
+	shl.b64 	%rd203, %rd202, 2;
+	add.s64 	%rd204, %rd1, %rd203;
+	ld.global.f32 	%f1307, [%rd204+4];
+	mul.f32 	%f1308, %f1307, %f334;
+	fma.rn.f32 	%f1309, %f1642, %f333, %f1308;
+	st.global.f32 	[%rd204+4], %f1309;
+
+$L__BB0_169:
+	cvt.u32.u64 	%r340, %rd13;
+	setp.ge.s32 	%p167, %r340, %r22;
+	@%p167 bra 	$L__BB0_171;
+
+	add.s64 	%rd205, %rd45, %rd11;
+	shl.b64 	%rd206, %rd205, 2;
+	add.s64 	%rd207, %rd1, %rd206;
+	ld.global.f32 	%f1310, [%rd207+8];
+	mul.f32 	%f1311, %f1310, %f334;
+	fma.rn.f32 	%f1312, %f1641, %f333, %f1311;
+	st.global.f32 	[%rd207+8], %f1312;
+
+$L__BB0_171:
+	cvt.u32.u64 	%r341, %rd14;
+	setp.ge.s32 	%p168, %r341, %r22;
+	@%p168 bra 	$L__BB0_173;
+
+	add.s64 	%rd208, %rd45, %rd11;
+	shl.b64 	%rd209, %rd208, 2;
+	add.s64 	%rd210, %rd1, %rd209;
+	ld.global.f32 	%f1313, [%rd210+12];
+	mul.f32 	%f1314, %f1313, %f334;
+	fma.rn.f32 	%f1315, %f1640, %f333, %f1314;
+	st.global.f32 	[%rd210+12], %f1315;
+
+$L__BB0_173:
+	cvt.u32.u64 	%r342, %rd15;
+	setp.ge.s32 	%p169, %r342, %r22;
+	@%p169 bra 	$L__BB0_175;
+
+	add.s64 	%rd211, %rd45, %rd11;
+	shl.b64 	%rd212, %rd211, 2;
+	add.s64 	%rd213, %rd1, %rd212;
+	ld.global.f32 	%f1316, [%rd213+256];
+	mul.f32 	%f1317, %f1316, %f334;
+	fma.rn.f32 	%f1318, %f1639, %f333, %f1317;
+	st.global.f32 	[%rd213+256], %f1318;
+
+$L__BB0_175:
+	cvt.u32.u64 	%r343, %rd16;
+	setp.ge.s32 	%p170, %r343, %r22;
+	@%p170 bra 	$L__BB0_177;
+
+	add.s64 	%rd214, %rd45, %rd11;
+	shl.b64 	%rd215, %rd214, 2;
+	add.s64 	%rd216, %rd1, %rd215;
+	ld.global.f32 	%f1319, [%rd216+260];
+	mul.f32 	%f1320, %f1319, %f334;
+	fma.rn.f32 	%f1321, %f1638, %f333, %f1320;
+	st.global.f32 	[%rd216+260], %f1321;
+
+$L__BB0_177:
+	cvt.u32.u64 	%r344, %rd17;
+	setp.ge.s32 	%p171, %r344, %r22;
+	@%p171 bra 	$L__BB0_179;
+
+	add.s64 	%rd217, %rd45, %rd11;
+	shl.b64 	%rd218, %rd217, 2;
+	add.s64 	%rd219, %rd1, %rd218;
+	ld.global.f32 	%f1322, [%rd219+264];
+	mul.f32 	%f1323, %f1322, %f334;
+	fma.rn.f32 	%f1324, %f1637, %f333, %f1323;
+	st.global.f32 	[%rd219+264], %f1324;
+
+$L__BB0_179:
+	cvt.u32.u64 	%r345, %rd18;
+	setp.ge.s32 	%p172, %r345, %r22;
+	@%p172 bra 	$L__BB0_181;
+
+	add.s64 	%rd220, %rd45, %rd11;
+	shl.b64 	%rd221, %rd220, 2;
+	add.s64 	%rd222, %rd1, %rd221;
+	ld.global.f32 	%f1325, [%rd222+268];
+	mul.f32 	%f1326, %f1325, %f334;
+	fma.rn.f32 	%f1327, %f1636, %f333, %f1326;
+	st.global.f32 	[%rd222+268], %f1327;
+
+$L__BB0_181:
+	add.s32 	%r643, %r6, %r30;
+	add.s32 	%r352, %r643, 64;
+	setp.ge.s32 	%p173, %r352, %r21;
+	@%p173 bra 	$L__BB0_198;
+
+	cvt.u32.u64 	%r353, %rd11;
+	setp.ge.s32 	%p174, %r353, %r22;
+	mul.wide.s32 	%rd223, %r352, %r26;
+	add.s64 	%rd46, %rd223, %rd21;
+	@%p174 bra 	$L__BB0_184;
+
+	add.s64 	%rd224, %rd46, %rd11;
+	shl.b64 	%rd225, %rd224, 2;
+	add.s64 	%rd226, %rd1, %rd225;
+	ld.global.f32 	%f1328, [%rd226];
+	mul.f32 	%f1329, %f1328, %f334;
+	fma.rn.f32 	%f1330, %f1635, %f333, %f1329;
+	st.global.f32 	[%rd226], %f1330;
+
+$L__BB0_184:
+	cvt.u32.u64 	%r361, %rd12;
+	setp.ge.s32 	%p175, %r361, %r22;
+	@%p175 bra 	$L__BB0_186;
+
+	add.s64 	%rd227, %rd46, %rd11;
+	shl.b64 	%rd228, %rd227, 2;
+	add.s64 	%rd229, %rd1, %rd228;
+	ld.global.f32 	%f1331, [%rd229+4];
+	mul.f32 	%f1332, %f1331, %f334;
+	fma.rn.f32 	%f1333, %f1634, %f333, %f1332;
+	st.global.f32 	[%rd229+4], %f1333;
+
+$L__BB0_186:
+	cvt.u32.u64 	%r362, %rd13;
+	setp.ge.s32 	%p176, %r362, %r22;
+	@%p176 bra 	$L__BB0_188;
+
+	add.s64 	%rd230, %rd46, %rd11;
+	shl.b64 	%rd231, %rd230, 2;
+	add.s64 	%rd232, %rd1, %rd231;
+	ld.global.f32 	%f1334, [%rd232+8];
+	mul.f32 	%f1335, %f1334, %f334;
+	fma.rn.f32 	%f1336, %f1633, %f333, %f1335;
+	st.global.f32 	[%rd232+8], %f1336;
+
+$L__BB0_188:
+	cvt.u32.u64 	%r363, %rd14;
+	setp.ge.s32 	%p177, %r363, %r22;
+	@%p177 bra 	$L__BB0_190;
+
+	add.s64 	%rd233, %rd46, %rd11;
+	shl.b64 	%rd234, %rd233, 2;
+	add.s64 	%rd235, %rd1, %rd234;
+	ld.global.f32 	%f1337, [%rd235+12];
+	mul.f32 	%f1338, %f1337, %f334;
+	fma.rn.f32 	%f1339, %f1632, %f333, %f1338;
+	st.global.f32 	[%rd235+12], %f1339;
+
+$L__BB0_190:
+	cvt.u32.u64 	%r364, %rd15;
+	setp.ge.s32 	%p178, %r364, %r22;
+	@%p178 bra 	$L__BB0_192;
+
+	add.s64 	%rd236, %rd46, %rd11;
+	shl.b64 	%rd237, %rd236, 2;
+	add.s64 	%rd238, %rd1, %rd237;
+	ld.global.f32 	%f1340, [%rd238+256];
+	mul.f32 	%f1341, %f1340, %f334;
+	fma.rn.f32 	%f1342, %f1631, %f333, %f1341;
+	st.global.f32 	[%rd238+256], %f1342;
+
+$L__BB0_192:
+	cvt.u32.u64 	%r365, %rd16;
+	setp.ge.s32 	%p179, %r365, %r22;
+	@%p179 bra 	$L__BB0_194;
+
+	add.s64 	%rd239, %rd46, %rd11;
+	shl.b64 	%rd240, %rd239, 2;
+	add.s64 	%rd241, %rd1, %rd240;
+	ld.global.f32 	%f1343, [%rd241+260];
+	mul.f32 	%f1344, %f1343, %f334;
+	fma.rn.f32 	%f1345, %f1630, %f333, %f1344;
+	st.global.f32 	[%rd241+260], %f1345;
+
+$L__BB0_194:
+	cvt.u32.u64 	%r366, %rd17;
+	setp.ge.s32 	%p180, %r366, %r22;
+	@%p180 bra 	$L__BB0_196;
+
+	add.s64 	%rd242, %rd46, %rd11;
+	shl.b64 	%rd243, %rd242, 2;
+	add.s64 	%rd244, %rd1, %rd243;
+	ld.global.f32 	%f1346, [%rd244+264];
+	mul.f32 	%f1347, %f1346, %f334;
+	fma.rn.f32 	%f1348, %f1629, %f333, %f1347;
+	st.global.f32 	[%rd244+264], %f1348;
+
+$L__BB0_196:
+	cvt.u32.u64 	%r367, %rd18;
+	setp.ge.s32 	%p181, %r367, %r22;
+	@%p181 bra 	$L__BB0_198;
+
+	add.s64 	%rd245, %rd46, %rd11;
+	shl.b64 	%rd246, %rd245, 2;
+	add.s64 	%rd247, %rd1, %rd246;
+	ld.global.f32 	%f1349, [%rd247+268];
+	mul.f32 	%f1350, %f1349, %f334;
+	fma.rn.f32 	%f1351, %f1628, %f333, %f1350;
+	st.global.f32 	[%rd247+268], %f1351;
+
+$L__BB0_198:
+	add.s32 	%r644, %r6, %r30;
+	add.s32 	%r374, %r644, 65;
+	setp.ge.s32 	%p182, %r374, %r21;
+	@%p182 bra 	$L__BB0_215;
+
+	cvt.u32.u64 	%r375, %rd11;
+	setp.ge.s32 	%p183, %r375, %r22;
+	mul.wide.s32 	%rd248, %r374, %r26;
+	add.s64 	%rd47, %rd248, %rd21;
+	@%p183 bra 	$L__BB0_201;
+
+	add.s64 	%rd249, %rd47, %rd11;
+	shl.b64 	%rd250, %rd249, 2;
+	add.s64 	%rd251, %rd1, %rd250;
+	ld.global.f32 	%f1352, [%rd251];
+	mul.f32 	%f1353, %f1352, %f334;
+	fma.rn.f32 	%f1354, %f1627, %f333, %f1353;
+	st.global.f32 	[%rd251], %f1354;
+
+$L__BB0_201:
+	cvt.u32.u64 	%r383, %rd12;
+	setp.ge.s32 	%p184, %r383, %r22;
+	@%p184 bra 	$L__BB0_203;
+
+	add.s64 	%rd252, %rd47, %rd11;
+	shl.b64 	%rd253, %rd252, 2;
+	add.s64 	%rd254, %rd1, %rd253;
+	ld.global.f32 	%f1355, [%rd254+4];
+	mul.f32 	%f1356, %f1355, %f334;
+	fma.rn.f32 	%f1357, %f1626, %f333, %f1356;
+	st.global.f32 	[%rd254+4], %f1357;
+
+$L__BB0_203:
+	cvt.u32.u64 	%r384, %rd13;
+	setp.ge.s32 	%p185, %r384, %r22;
+	@%p185 bra 	$L__BB0_205;
+
+	add.s64 	%rd255, %rd47, %rd11;
+	shl.b64 	%rd256, %rd255, 2;
+	add.s64 	%rd257, %rd1, %rd256;
+	ld.global.f32 	%f1358, [%rd257+8];
+	mul.f32 	%f1359, %f1358, %f334;
+	fma.rn.f32 	%f1360, %f1625, %f333, %f1359;
+	st.global.f32 	[%rd257+8], %f1360;
+
+$L__BB0_205:
+	cvt.u32.u64 	%r385, %rd14;
+	setp.ge.s32 	%p186, %r385, %r22;
+	@%p186 bra 	$L__BB0_207;
+
+	add.s64 	%rd258, %rd47, %rd11;
+	shl.b64 	%rd259, %rd258, 2;
+	add.s64 	%rd260, %rd1, %rd259;
+	ld.global.f32 	%f1361, [%rd260+12];
+	mul.f32 	%f1362, %f1361, %f334;
+	fma.rn.f32 	%f1363, %f1624, %f333, %f1362;
+	st.global.f32 	[%rd260+12], %f1363;
+
+$L__BB0_207:
+	cvt.u32.u64 	%r386, %rd15;
+	setp.ge.s32 	%p187, %r386, %r22;
+	@%p187 bra 	$L__BB0_209;
+
+	add.s64 	%rd261, %rd47, %rd11;
+	shl.b64 	%rd262, %rd261, 2;
+	add.s64 	%rd263, %rd1, %rd262;
+	ld.global.f32 	%f1364, [%rd263+256];
+	mul.f32 	%f1365, %f1364, %f334;
+	fma.rn.f32 	%f1366, %f1623, %f333, %f1365;
+	st.global.f32 	[%rd263+256], %f1366;
+
+$L__BB0_209:
+	cvt.u32.u64 	%r387, %rd16;
+	setp.ge.s32 	%p188, %r387, %r22;
+	@%p188 bra 	$L__BB0_211;
+
+	add.s64 	%rd264, %rd47, %rd11;
+	shl.b64 	%rd265, %rd264, 2;
+	add.s64 	%rd266, %rd1, %rd265;
+	ld.global.f32 	%f1367, [%rd266+260];
+	mul.f32 	%f1368, %f1367, %f334;
+	fma.rn.f32 	%f1369, %f1622, %f333, %f1368;
+	st.global.f32 	[%rd266+260], %f1369;
+
+$L__BB0_211:
+	cvt.u32.u64 	%r388, %rd17;
+	setp.ge.s32 	%p189, %r388, %r22;
+	@%p189 bra 	$L__BB0_213;
+
+	add.s64 	%rd267, %rd47, %rd11;
+	shl.b64 	%rd268, %rd267, 2;
+	add.s64 	%rd269, %rd1, %rd268;
+	ld.global.f32 	%f1370, [%rd269+264];
+	mul.f32 	%f1371, %f1370, %f334;
+	fma.rn.f32 	%f1372, %f1621, %f333, %f1371;
+	st.global.f32 	[%rd269+264], %f1372;
+
+$L__BB0_213:
+	cvt.u32.u64 	%r389, %rd18;
+	setp.ge.s32 	%p190, %r389, %r22;
+	@%p190 bra 	$L__BB0_215;
+
+	add.s64 	%rd270, %rd47, %rd11;
+	shl.b64 	%rd271, %rd270, 2;
+	add.s64 	%rd272, %rd1, %rd271;
+	ld.global.f32 	%f1373, [%rd272+268];
+	mul.f32 	%f1374, %f1373, %f334;
+	fma.rn.f32 	%f1375, %f1620, %f333, %f1374;
+	st.global.f32 	[%rd272+268], %f1375;
+
+$L__BB0_215:
+	add.s32 	%r645, %r6, %r30;
+	add.s32 	%r396, %r645, 66;
+	setp.ge.s32 	%p191, %r396, %r21;
+	@%p191 bra 	$L__BB0_232;
+
+	cvt.u32.u64 	%r397, %rd11;
+	setp.ge.s32 	%p192, %r397, %r22;
+	mul.wide.s32 	%rd273, %r396, %r26;
+	add.s64 	%rd48, %rd273, %rd21;
+	@%p192 bra 	$L__BB0_218;
+
+	add.s64 	%rd274, %rd48, %rd11;
+	shl.b64 	%rd275, %rd274, 2;
+	add.s64 	%rd276, %rd1, %rd275;
+	ld.global.f32 	%f1376, [%rd276];
+	mul.f32 	%f1377, %f1376, %f334;
+	fma.rn.f32 	%f1378, %f1676, %f333, %f1377;
+	st.global.f32 	[%rd276], %f1378;
+
+$L__BB0_218:
+	cvt.u32.u64 	%r405, %rd12;
+	setp.ge.s32 	%p193, %r405, %r22;
+	@%p193 bra 	$L__BB0_220;
+
+	add.s64 	%rd277, %rd48, %rd11;
+	shl.b64 	%rd278, %rd277, 2;
+	add.s64 	%rd279, %rd1, %rd278;
+	ld.global.f32 	%f1379, [%rd279+4];
+	mul.f32 	%f1380, %f1379, %f334;
+	fma.rn.f32 	%f1381, %f1677, %f333, %f1380;
+	st.global.f32 	[%rd279+4], %f1381;
+
+$L__BB0_220:
+	cvt.u32.u64 	%r406, %rd13;
+	setp.ge.s32 	%p194, %r406, %r22;
+	@%p194 bra 	$L__BB0_222;
+
+	add.s64 	%rd280, %rd48, %rd11;
+	shl.b64 	%rd281, %rd280, 2;
+	add.s64 	%rd282, %rd1, %rd281;
+	ld.global.f32 	%f1382, [%rd282+8];
+	mul.f32 	%f1383, %f1382, %f334;
+	fma.rn.f32 	%f1384, %f1678, %f333, %f1383;
+	st.global.f32 	[%rd282+8], %f1384;
+
+$L__BB0_222:
+	cvt.u32.u64 	%r407, %rd14;
+	setp.ge.s32 	%p195, %r407, %r22;
+	@%p195 bra 	$L__BB0_224;
+
+	add.s64 	%rd283, %rd48, %rd11;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	ld.global.f32 	%f1385, [%rd285+12];
+	mul.f32 	%f1386, %f1385, %f334;
+	fma.rn.f32 	%f1387, %f1679, %f333, %f1386;
+	st.global.f32 	[%rd285+12], %f1387;
+
+$L__BB0_224:
+	cvt.u32.u64 	%r408, %rd15;
+	setp.ge.s32 	%p196, %r408, %r22;
+	@%p196 bra 	$L__BB0_226;
+
+	add.s64 	%rd286, %rd48, %rd11;
+	shl.b64 	%rd287, %rd286, 2;
+	add.s64 	%rd288, %rd1, %rd287;
+	ld.global.f32 	%f1388, [%rd288+256];
+	mul.f32 	%f1389, %f1388, %f334;
+	fma.rn.f32 	%f1390, %f1680, %f333, %f1389;
+	st.global.f32 	[%rd288+256], %f1390;
+
+$L__BB0_226:
+	cvt.u32.u64 	%r409, %rd16;
+	setp.ge.s32 	%p197, %r409, %r22;
+	@%p197 bra 	$L__BB0_228;
+
+	add.s64 	%rd289, %rd48, %rd11;
+	shl.b64 	%rd290, %rd289, 2;
+	add.s64 	%rd291, %rd1, %rd290;
+	ld.global.f32 	%f1391, [%rd291+260];
+	mul.f32 	%f1392, %f1391, %f334;
+	fma.rn.f32 	%f1393, %f1681, %f333, %f1392;
+	st.global.f32 	[%rd291+260], %f1393;
+
+$L__BB0_228:
+	cvt.u32.u64 	%r410, %rd17;
+	setp.ge.s32 	%p198, %r410, %r22;
+	@%p198 bra 	$L__BB0_230;
+
+	add.s64 	%rd292, %rd48, %rd11;
+	shl.b64 	%rd293, %rd292, 2;
+	add.s64 	%rd294, %rd1, %rd293;
+	ld.global.f32 	%f1394, [%rd294+264];
+	mul.f32 	%f1395, %f1394, %f334;
+	fma.rn.f32 	%f1396, %f1682, %f333, %f1395;
+	st.global.f32 	[%rd294+264], %f1396;
+
+$L__BB0_230:
+	cvt.u32.u64 	%r411, %rd18;
+	setp.ge.s32 	%p199, %r411, %r22;
+	@%p199 bra 	$L__BB0_232;
+
+	add.s64 	%rd295, %rd48, %rd11;
+	shl.b64 	%rd296, %rd295, 2;
+	add.s64 	%rd297, %rd1, %rd296;
+	ld.global.f32 	%f1397, [%rd297+268];
+	mul.f32 	%f1398, %f1397, %f334;
+	fma.rn.f32 	%f1399, %f1683, %f333, %f1398;
+	st.global.f32 	[%rd297+268], %f1399;
+
+$L__BB0_232:
+	add.s32 	%r646, %r6, %r30;
+	add.s32 	%r418, %r646, 67;
+	setp.ge.s32 	%p200, %r418, %r21;
+	@%p200 bra 	$L__BB0_385;
+
+	cvt.u32.u64 	%r419, %rd11;
+	setp.ge.s32 	%p201, %r419, %r22;
+	mul.wide.s32 	%rd298, %r418, %r26;
+	add.s64 	%rd49, %rd298, %rd21;
+	@%p201 bra 	$L__BB0_235;
+
+	add.s64 	%rd299, %rd49, %rd11;
+	shl.b64 	%rd300, %rd299, 2;
+	add.s64 	%rd301, %rd1, %rd300;
+	ld.global.f32 	%f1400, [%rd301];
+	mul.f32 	%f1401, %f1400, %f334;
+	fma.rn.f32 	%f1402, %f1684, %f333, %f1401;
+	st.global.f32 	[%rd301], %f1402;
+
+$L__BB0_235:
+	cvt.u32.u64 	%r427, %rd12;
+	setp.ge.s32 	%p202, %r427, %r22;
+	@%p202 bra 	$L__BB0_237;
+
+	add.s64 	%rd302, %rd49, %rd11;
+	shl.b64 	%rd303, %rd302, 2;
+	add.s64 	%rd304, %rd1, %rd303;
+	ld.global.f32 	%f1403, [%rd304+4];
+	mul.f32 	%f1404, %f1403, %f334;
+	fma.rn.f32 	%f1405, %f1685, %f333, %f1404;
+	st.global.f32 	[%rd304+4], %f1405;
+
+$L__BB0_237:
+	cvt.u32.u64 	%r428, %rd13;
+	setp.ge.s32 	%p203, %r428, %r22;
+	@%p203 bra 	$L__BB0_239;
+
+	add.s64 	%rd305, %rd49, %rd11;
+	shl.b64 	%rd306, %rd305, 2;
+	add.s64 	%rd307, %rd1, %rd306;
+	ld.global.f32 	%f1406, [%rd307+8];
+	mul.f32 	%f1407, %f1406, %f334;
+	fma.rn.f32 	%f1408, %f1686, %f333, %f1407;
+	st.global.f32 	[%rd307+8], %f1408;
+
+$L__BB0_239:
+	cvt.u32.u64 	%r429, %rd14;
+	setp.ge.s32 	%p204, %r429, %r22;
+	@%p204 bra 	$L__BB0_241;
+
+	add.s64 	%rd308, %rd49, %rd11;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	ld.global.f32 	%f1409, [%rd310+12];
+	mul.f32 	%f1410, %f1409, %f334;
+	fma.rn.f32 	%f1411, %f1687, %f333, %f1410;
+	st.global.f32 	[%rd310+12], %f1411;
+
+$L__BB0_241:
+	cvt.u32.u64 	%r430, %rd15;
+	setp.ge.s32 	%p205, %r430, %r22;
+	@%p205 bra 	$L__BB0_243;
+
+	add.s64 	%rd311, %rd49, %rd11;
+	shl.b64 	%rd312, %rd311, 2;
+	add.s64 	%rd313, %rd1, %rd312;
+	ld.global.f32 	%f1412, [%rd313+256];
+	mul.f32 	%f1413, %f1412, %f334;
+	fma.rn.f32 	%f1414, %f1688, %f333, %f1413;
+	st.global.f32 	[%rd313+256], %f1414;
+
+$L__BB0_243:
+	cvt.u32.u64 	%r431, %rd16;
+	setp.ge.s32 	%p206, %r431, %r22;
+	@%p206 bra 	$L__BB0_245;
+
+	add.s64 	%rd314, %rd49, %rd11;
+	shl.b64 	%rd315, %rd314, 2;
+	add.s64 	%rd316, %rd1, %rd315;
+	ld.global.f32 	%f1415, [%rd316+260];
+	mul.f32 	%f1416, %f1415, %f334;
+	fma.rn.f32 	%f1417, %f1689, %f333, %f1416;
+	st.global.f32 	[%rd316+260], %f1417;
+
+$L__BB0_245:
+	cvt.u32.u64 	%r432, %rd17;
+	setp.ge.s32 	%p207, %r432, %r22;
+	@%p207 bra 	$L__BB0_247;
+
+	add.s64 	%rd317, %rd49, %rd11;
+	shl.b64 	%rd318, %rd317, 2;
+	add.s64 	%rd319, %rd1, %rd318;
+	ld.global.f32 	%f1418, [%rd319+264];
+	mul.f32 	%f1419, %f1418, %f334;
+	fma.rn.f32 	%f1420, %f1690, %f333, %f1419;
+	st.global.f32 	[%rd319+264], %f1420;
+
+$L__BB0_247:
+	cvt.u32.u64 	%r433, %rd18;
+	setp.ge.s32 	%p208, %r433, %r22;
+	@%p208 bra 	$L__BB0_385;
+
+	add.s64 	%rd320, %rd49, %rd11;
+	shl.b64 	%rd321, %rd320, 2;
+	add.s64 	%rd322, %rd1, %rd321;
+	ld.global.f32 	%f1421, [%rd322+268];
+	mul.f32 	%f1422, %f1421, %f334;
+	fma.rn.f32 	%f1423, %f1691, %f333, %f1422;
+	st.global.f32 	[%rd322+268], %f1423;
+
+$L__BB0_385:
+	ld.param.u32 	%r609, [kiln_sgemm_param_16];
+	bar.sync 	0;
+	mov.u32 	%r608, %nctaid.z;
+	add.s32 	%r647, %r647, %r608;
+	setp.lt.s32 	%p281, %r647, %r609;
+	@%p281 bra 	$L__BB0_2;
+
+$L__BB0_386:
 	ret;
 
 }

@@ -12,7 +12,7 @@ var ptxSourceSHA256 = map[string]string{
 	"binary.cu":       "b2a82e8838b451a85a368a428794ef7aa45a53f62d41d225ae479f85f7657240",
 	"crossentropy.cu": "805108980b33214e3f90674c70c8721ec20eca4a810b6c254985f061b51ebaad",
 	"embedding.cu":    "cae283c7f09dbf993ab2a82d8573a60d3fff014e778c4050130ae8951c914da5",
-	"gemm.cu":         "506a7ae390ec471e5aa256aaf2dfaa5d8e22d99231b99c1663f5f5e95079d5c8",
+	"gemm.cu":         "8530a18d3fb63910c7f6dd6ad06cabd4556d647cd374fc29eb05e3dcdaa1cc11",
 	"gemm_tc.cu":      "f2bd4aaef8896859dea80aad0e453e12c1ead0c4a2375cf831bd9d0c8ddaf243",
 	"norm.cu":         "1e32304bac6025371b2df37503ebf6fbaf187095d7ed45072e1663f47f6b0341",
 	"reduce.cu":       "e295075e5f37c978472d83d14741594471609b764bbf0379a505e186156ecbfa",

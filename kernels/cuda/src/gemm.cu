@@ -34,22 +34,41 @@
 // x[r*ld + p] when !trans (contiguous in p: two threads a row, four
 // consecutive p each), else x[p*ld + r] (contiguous in r: a warp reads 128
 // consecutive rows of one p). Outside rows x k it loads zeros.
+// A thread's four elements are consecutive in memory; where they are all in
+// range and 16-byte aligned they come in one float4 load.
+__device__ __forceinline__ bool aligned16(const float *p) { return (reinterpret_cast<unsigned long long>(p) & 15) == 0; }
+
+__device__ __forceinline__ void load4(float v[4], const float *p) {
+	float4 f = *reinterpret_cast<const float4 *>(p);
+	v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+}
+
 __device__ __forceinline__ void load_slab(float v[4], const float *x, int ld, bool trans, int rows, int k, int row0, int p0) {
 	int t = threadIdx.x;
 	if (!trans) {
 		int r = t >> 1, pq = (t & 1) * 4;
-		int gr = row0 + r;
+		int gr = row0 + r, gp0 = p0 + pq;
+		const float *px = x + (long long)gr * ld + gp0;
+		if (gr < rows && gp0 + 3 < k && aligned16(px)) {
+			load4(v, px);
+			return;
+		}
 #pragma unroll
 		for (int q = 0; q < 4; q++) {
-			int gp = p0 + pq + q;
+			int gp = gp0 + q;
 			v[q] = (gr < rows && gp < k) ? x[(long long)gr * ld + gp] : 0.f;
 		}
 	} else {
 		int p = t >> 5, rq = (t & 31) * 4;
-		int gp = p0 + p;
+		int gp = p0 + p, gr0 = row0 + rq;
+		const float *px = x + (long long)gp * ld + gr0;
+		if (gp < k && gr0 + 3 < rows && aligned16(px)) {
+			load4(v, px);
+			return;
+		}
 #pragma unroll
 		for (int q = 0; q < 4; q++) {
-			int gr = row0 + rq + q;
+			int gr = gr0 + q;
 			v[q] = (gr < rows && gp < k) ? x[(long long)gp * ld + gr] : 0.f;
 		}
 	}
