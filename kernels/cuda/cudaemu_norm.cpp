@@ -6,7 +6,8 @@
 
 EMU_KERNEL(kiln_layernorm)
 EMU_KERNEL(kiln_layernorm_backward_dx)
-EMU_KERNEL(kiln_layernorm_backward_dwdb)
+EMU_KERNEL(kiln_layernorm_dwdb_partial)
 EMU_KERNEL(kiln_rmsnorm)
 EMU_KERNEL(kiln_rmsnorm_backward_dx)
-EMU_KERNEL(kiln_rmsnorm_backward_dw)
+EMU_KERNEL(kiln_rmsnorm_dw_partial)
+EMU_KERNEL(kiln_colsum_acc)

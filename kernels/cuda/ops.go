@@ -369,9 +369,42 @@ func (d *Device) LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd Buffer, rows
 	if dw.IsNil() && db.IsNil() {
 		return nil
 	}
-	g, bl = elemLaunch(n)
-	return d.launch("kiln_layernorm_backward_dwdb", g, bl, 0, argInt(rows), argInt(n),
-		argBuf(dw), argBuf(db), argBuf(dy), argBuf(x), argBuf(mean), argBuf(rstd))
+	chunks := ceilDiv(rows, normChunk)
+	scratch, err := d.Alloc(2 * chunks * n)
+	if err != nil {
+		return err
+	}
+	defer d.Free(scratch)
+	pdw, pdb := scratch.Slice(0, chunks*n), scratch.Slice(chunks*n, 2*chunks*n)
+	if dw.IsNil() {
+		pdw = Buffer{}
+	}
+	if db.IsNil() {
+		pdb = Buffer{}
+	}
+	if err := d.launch("kiln_layernorm_dwdb_partial", grid3(ceilDiv(n, blockElem), chunks, 1), grid3(blockElem, 1, 1), 0,
+		argInt(rows), argInt(n), argInt(normChunk), argBuf(pdw), argBuf(pdb), argBuf(dy), argBuf(x), argBuf(mean), argBuf(rstd)); err != nil {
+		return err
+	}
+	for _, acc := range [][2]Buffer{{dw, pdw}, {db, pdb}} {
+		if acc[0].IsNil() {
+			continue
+		}
+		if err := d.colsumAcc(acc[0], acc[1], chunks, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// normChunk is the rows a block sums in the first stage of the norms'
+// weight gradients.
+const normChunk = 256
+
+// colsumAcc: dst[j] += sum of partial[c*n + j] over c < chunks, in c order.
+func (d *Device) colsumAcc(dst, partial Buffer, chunks, n int) error {
+	g, bl := elemLaunch(n)
+	return d.launch("kiln_colsum_acc", g, bl, 0, argInt(chunks), argInt(n), argBuf(dst), argBuf(partial))
 }
 
 // RMSNorm: y = x*rstd*w per row with rstd = 1/sqrt(mean(x^2)+eps)
@@ -409,8 +442,17 @@ func (d *Device) RMSNormBackward(dx, dw, dy, x, w, rstd Buffer, rows, n int) err
 	if dw.IsNil() {
 		return nil
 	}
-	g, bl = elemLaunch(n)
-	return d.launch("kiln_rmsnorm_backward_dw", g, bl, 0, argInt(rows), argInt(n), argBuf(dw), argBuf(dy), argBuf(x), argBuf(rstd))
+	chunks := ceilDiv(rows, normChunk)
+	pdw, err := d.Alloc(chunks * n)
+	if err != nil {
+		return err
+	}
+	defer d.Free(pdw)
+	if err := d.launch("kiln_rmsnorm_dw_partial", grid3(ceilDiv(n, blockElem), chunks, 1), grid3(blockElem, 1, 1), 0,
+		argInt(rows), argInt(n), argInt(normChunk), argBuf(pdw), argBuf(dy), argBuf(x), argBuf(rstd)); err != nil {
+		return err
+	}
+	return d.colsumAcc(dw, pdw, chunks, n)
 }
 
 // optional checks buffers that may be absent (the zero Buffer) or of n elements.

@@ -12,7 +12,7 @@ var ptxModules = []ptxModule{
 	{name: "embedding", kernels: []string{"kiln_embedding", "kiln_embedding_backward"}, ptx80: ptx_embedding_80, ptx90: ptx_embedding_90},
 	{name: "gemm", kernels: []string{"kiln_sgemm"}, ptx80: ptx_gemm_80, ptx90: ptx_gemm_90},
 	{name: "gemm_tc", kernels: []string{"kiln_gemm_tf32", "kiln_gemm_bf16", "kiln_f32_to_bf16"}, ptx80: ptx_gemm_tc_80, ptx90: ptx_gemm_tc_90},
-	{name: "norm", kernels: []string{"kiln_layernorm", "kiln_layernorm_backward_dx", "kiln_layernorm_backward_dwdb", "kiln_rmsnorm", "kiln_rmsnorm_backward_dx", "kiln_rmsnorm_backward_dw"}, ptx80: ptx_norm_80, ptx90: ptx_norm_90},
+	{name: "norm", kernels: []string{"kiln_layernorm", "kiln_layernorm_backward_dx", "kiln_layernorm_dwdb_partial", "kiln_rmsnorm", "kiln_rmsnorm_backward_dx", "kiln_rmsnorm_dw_partial", "kiln_colsum_acc"}, ptx80: ptx_norm_80, ptx90: ptx_norm_90},
 	{name: "reduce", kernels: []string{"kiln_reduce_rows", "kiln_reduce_axis"}, ptx80: ptx_reduce_80, ptx90: ptx_reduce_90},
 	{name: "rope", kernels: []string{"kiln_rope"}, ptx80: ptx_rope_80, ptx90: ptx_rope_90},
 	{name: "sample", kernels: []string{"kiln_sample"}, ptx80: ptx_sample_80, ptx90: ptx_sample_90},
@@ -103399,298 +103399,182 @@ $L__BB1_23:
 	ret;
 
 }
-	// .globl	kiln_layernorm_backward_dwdb
-.visible .entry kiln_layernorm_backward_dwdb(
-	.param .u32 kiln_layernorm_backward_dwdb_param_0,
-	.param .u32 kiln_layernorm_backward_dwdb_param_1,
-	.param .u64 kiln_layernorm_backward_dwdb_param_2,
-	.param .u64 kiln_layernorm_backward_dwdb_param_3,
-	.param .u64 kiln_layernorm_backward_dwdb_param_4,
-	.param .u64 kiln_layernorm_backward_dwdb_param_5,
-	.param .u64 kiln_layernorm_backward_dwdb_param_6,
-	.param .u64 kiln_layernorm_backward_dwdb_param_7
+	// .globl	kiln_layernorm_dwdb_partial
+.visible .entry kiln_layernorm_dwdb_partial(
+	.param .u32 kiln_layernorm_dwdb_partial_param_0,
+	.param .u32 kiln_layernorm_dwdb_partial_param_1,
+	.param .u32 kiln_layernorm_dwdb_partial_param_2,
+	.param .u64 kiln_layernorm_dwdb_partial_param_3,
+	.param .u64 kiln_layernorm_dwdb_partial_param_4,
+	.param .u64 kiln_layernorm_dwdb_partial_param_5,
+	.param .u64 kiln_layernorm_dwdb_partial_param_6,
+	.param .u64 kiln_layernorm_dwdb_partial_param_7,
+	.param .u64 kiln_layernorm_dwdb_partial_param_8
 )
 {
-	.reg .pred 	%p<20>;
-	.reg .f32 	%f<103>;
-	.reg .b32 	%r<36>;
-	.reg .b64 	%rd<114>;
+	.reg .pred 	%p<9>;
+	.reg .f32 	%f<68>;
+	.reg .b32 	%r<25>;
+	.reg .b64 	%rd<72>;
 
 
-	ld.param.u32 	%r17, [kiln_layernorm_backward_dwdb_param_0];
-	ld.param.s32 	%rd10, [kiln_layernorm_backward_dwdb_param_1];
-	ld.param.u64 	%rd42, [kiln_layernorm_backward_dwdb_param_2];
-	ld.param.u64 	%rd43, [kiln_layernorm_backward_dwdb_param_3];
-	ld.param.u64 	%rd44, [kiln_layernorm_backward_dwdb_param_4];
-	ld.param.u64 	%rd45, [kiln_layernorm_backward_dwdb_param_5];
-	ld.param.u64 	%rd46, [kiln_layernorm_backward_dwdb_param_6];
-	ld.param.u64 	%rd47, [kiln_layernorm_backward_dwdb_param_7];
-	cvta.to.global.u64 	%rd1, %rd47;
-	cvta.to.global.u64 	%rd2, %rd46;
-	cvta.to.global.u64 	%rd3, %rd45;
-	cvta.to.global.u64 	%rd4, %rd44;
-	cvta.to.global.u64 	%rd5, %rd43;
-	mov.u32 	%r18, %ctaid.x;
-	cvt.u64.u32 	%rd6, %r18;
-	mov.u32 	%r19, %ntid.x;
-	cvt.u64.u32 	%rd7, %r19;
-	mul.wide.u32 	%rd48, %r18, %r19;
-	mov.u32 	%r20, %tid.x;
-	cvt.u64.u32 	%rd8, %r20;
-	add.s64 	%rd108, %rd48, %rd8;
-	setp.ge.s64 	%p1, %rd108, %rd10;
-	@%p1 bra 	$L__BB2_27;
+	ld.param.u32 	%r10, [kiln_layernorm_dwdb_partial_param_0];
+	ld.param.u32 	%r11, [kiln_layernorm_dwdb_partial_param_1];
+	ld.param.u32 	%r12, [kiln_layernorm_dwdb_partial_param_2];
+	ld.param.u64 	%rd33, [kiln_layernorm_dwdb_partial_param_3];
+	ld.param.u64 	%rd34, [kiln_layernorm_dwdb_partial_param_4];
+	ld.param.u64 	%rd35, [kiln_layernorm_dwdb_partial_param_5];
+	ld.param.u64 	%rd36, [kiln_layernorm_dwdb_partial_param_6];
+	ld.param.u64 	%rd37, [kiln_layernorm_dwdb_partial_param_7];
+	ld.param.u64 	%rd38, [kiln_layernorm_dwdb_partial_param_8];
+	cvta.to.global.u64 	%rd1, %rd38;
+	cvta.to.global.u64 	%rd2, %rd37;
+	cvta.to.global.u64 	%rd3, %rd36;
+	cvta.to.global.u64 	%rd4, %rd35;
+	mov.u32 	%r13, %ntid.x;
+	mov.u32 	%r14, %ctaid.x;
+	mov.u32 	%r15, %tid.x;
+	mad.lo.s32 	%r1, %r14, %r13, %r15;
+	setp.ge.s32 	%p1, %r1, %r11;
+	@%p1 bra 	$L__BB2_12;
 
-	setp.eq.s64 	%p2, %rd42, 0;
-	mov.u32 	%r21, %nctaid.x;
-	cvt.u64.u32 	%rd11, %r21;
-	mul.lo.s64 	%rd12, %rd11, %rd7;
-	@%p2 bra 	$L__BB2_16;
+	mov.u32 	%r2, %ctaid.y;
+	mul.lo.s32 	%r3, %r2, %r12;
+	add.s32 	%r16, %r3, %r12;
+	min.s32 	%r4, %r16, %r10;
+	setp.ge.s32 	%p2, %r3, %r4;
+	cvt.s64.s32 	%rd5, %r11;
+	cvt.s64.s32 	%rd6, %r1;
+	mov.f32 	%f66, 0f00000000;
+	mov.f32 	%f67, %f66;
+	@%p2 bra 	$L__BB2_8;
 
-	add.s32 	%r1, %r17, -1;
-	and.b32  	%r2, %r17, 3;
-	sub.s32 	%r3, %r17, %r2;
-	mul.lo.s64 	%rd50, %rd6, %rd7;
-	add.s64 	%rd13, %rd50, %rd8;
-	shl.b64 	%rd15, %rd10, 2;
-	cvta.to.global.u64 	%rd16, %rd42;
-	mov.u64 	%rd107, 0;
-
-$L__BB2_3:
-	shl.b64 	%rd51, %rd108, 2;
-	add.s64 	%rd19, %rd16, %rd51;
-	ld.global.f32 	%f97, [%rd19];
-	add.s64 	%rd20, %rd5, %rd51;
-	setp.eq.s64 	%p3, %rd43, 0;
-	mov.f32 	%f98, 0f00000000;
+	sub.s32 	%r17, %r4, %r3;
+	and.b32  	%r23, %r17, 3;
+	setp.eq.s32 	%p3, %r23, 0;
+	mov.f32 	%f67, 0f00000000;
+	mov.u32 	%r24, %r3;
+	mov.f32 	%f66, %f67;
 	@%p3 bra 	$L__BB2_5;
 
-	ld.global.f32 	%f98, [%rd20];
+	cvt.s64.s32 	%rd64, %r3;
+	mul.wide.s32 	%rd39, %r3, 4;
+	add.s64 	%rd66, %rd1, %rd39;
+	add.s64 	%rd65, %rd2, %rd39;
+
+$L__BB2_4:
+	.pragma "nounroll";
+	mul.lo.s64 	%rd40, %rd64, %rd5;
+	add.s64 	%rd41, %rd40, %rd6;
+	shl.b64 	%rd42, %rd41, 2;
+	add.s64 	%rd43, %rd4, %rd42;
+	add.s64 	%rd44, %rd3, %rd42;
+	ld.global.f32 	%f22, [%rd65];
+	ld.global.f32 	%f23, [%rd44];
+	sub.f32 	%f24, %f23, %f22;
+	ld.global.f32 	%f25, [%rd66];
+	mul.f32 	%f26, %f24, %f25;
+	ld.global.f32 	%f27, [%rd43];
+	fma.rn.f32 	%f66, %f27, %f26, %f66;
+	add.f32 	%f67, %f67, %f27;
+	add.s64 	%rd64, %rd64, 1;
+	cvt.u32.u64 	%r24, %rd64;
+	add.s64 	%rd66, %rd66, 4;
+	add.s64 	%rd65, %rd65, 4;
+	add.s32 	%r23, %r23, -1;
+	setp.ne.s32 	%p4, %r23, 0;
+	@%p4 bra 	$L__BB2_4;
 
 $L__BB2_5:
-	setp.lt.s32 	%p4, %r17, 1;
-	@%p4 bra 	$L__BB2_13;
+	mov.u32 	%r18, -2;
+	sub.s32 	%r19, %r18, %r3;
+	not.b32 	%r20, %r4;
+	sub.s32 	%r21, %r19, %r20;
+	setp.lt.u32 	%p5, %r21, 3;
+	@%p5 bra 	$L__BB2_8;
 
-	setp.lt.u32 	%p5, %r1, 3;
-	mov.u32 	%r32, 0;
-	@%p5 bra 	$L__BB2_9;
+	cvt.s64.s32 	%rd69, %r24;
+	mul.wide.s32 	%rd45, %r24, 4;
+	add.s64 	%rd46, %rd45, 8;
+	add.s64 	%rd68, %rd2, %rd46;
+	add.s64 	%rd67, %rd1, %rd46;
+	mul.lo.s64 	%rd47, %rd69, %rd5;
+	add.s64 	%rd48, %rd47, %rd6;
+	shl.b64 	%rd49, %rd48, 2;
+	add.s64 	%rd70, %rd4, %rd49;
+	shl.b64 	%rd20, %rd5, 2;
+	add.s64 	%rd71, %rd3, %rd49;
 
-	mul.lo.s64 	%rd52, %rd12, %rd107;
-	add.s64 	%rd53, %rd13, %rd52;
-	shl.b64 	%rd54, %rd53, 2;
-	add.s64 	%rd110, %rd3, %rd54;
-	add.s64 	%rd109, %rd4, %rd54;
-	mov.u32 	%r31, %r3;
+$L__BB2_7:
+	ld.global.f32 	%f28, [%rd68+-8];
+	ld.global.f32 	%f29, [%rd71];
+	sub.f32 	%f30, %f29, %f28;
+	ld.global.f32 	%f31, [%rd67+-8];
+	mul.f32 	%f32, %f30, %f31;
+	ld.global.f32 	%f33, [%rd70];
+	fma.rn.f32 	%f34, %f33, %f32, %f66;
+	add.f32 	%f35, %f67, %f33;
+	add.s64 	%rd50, %rd70, %rd20;
+	add.s64 	%rd51, %rd71, %rd20;
+	ld.global.f32 	%f36, [%rd68+-4];
+	ld.global.f32 	%f37, [%rd51];
+	sub.f32 	%f38, %f37, %f36;
+	ld.global.f32 	%f39, [%rd67+-4];
+	mul.f32 	%f40, %f38, %f39;
+	ld.global.f32 	%f41, [%rd50];
+	fma.rn.f32 	%f42, %f41, %f40, %f34;
+	add.f32 	%f43, %f35, %f41;
+	add.s64 	%rd52, %rd50, %rd20;
+	add.s64 	%rd53, %rd51, %rd20;
+	ld.global.f32 	%f44, [%rd68];
+	ld.global.f32 	%f45, [%rd53];
+	sub.f32 	%f46, %f45, %f44;
+	ld.global.f32 	%f47, [%rd67];
+	mul.f32 	%f48, %f46, %f47;
+	ld.global.f32 	%f49, [%rd52];
+	fma.rn.f32 	%f50, %f49, %f48, %f42;
+	add.f32 	%f51, %f43, %f49;
+	add.s64 	%rd54, %rd52, %rd20;
+	add.s64 	%rd70, %rd54, %rd20;
+	add.s64 	%rd55, %rd53, %rd20;
+	add.s64 	%rd71, %rd55, %rd20;
+	ld.global.f32 	%f52, [%rd68+4];
+	ld.global.f32 	%f53, [%rd55];
+	sub.f32 	%f54, %f53, %f52;
+	ld.global.f32 	%f55, [%rd67+4];
+	mul.f32 	%f56, %f54, %f55;
+	ld.global.f32 	%f57, [%rd54];
+	fma.rn.f32 	%f66, %f57, %f56, %f50;
+	add.f32 	%f67, %f51, %f57;
+	add.s64 	%rd69, %rd69, 4;
+	cvt.u32.u64 	%r22, %rd69;
+	add.s64 	%rd68, %rd68, 16;
+	add.s64 	%rd67, %rd67, 16;
+	setp.lt.s32 	%p6, %r22, %r4;
+	@%p6 bra 	$L__BB2_7;
 
 $L__BB2_8:
-	mul.wide.s32 	%rd55, %r32, 4;
-	add.s64 	%rd56, %rd2, %rd55;
-	ld.global.f32 	%f31, [%rd56];
-	ld.global.f32 	%f32, [%rd110];
-	sub.f32 	%f33, %f32, %f31;
-	add.s64 	%rd57, %rd1, %rd55;
-	ld.global.f32 	%f34, [%rd57];
-	mul.f32 	%f35, %f33, %f34;
-	ld.global.f32 	%f36, [%rd109];
-	fma.rn.f32 	%f37, %f36, %f35, %f97;
-	add.f32 	%f38, %f98, %f36;
-	add.s64 	%rd58, %rd109, %rd15;
-	add.s64 	%rd59, %rd110, %rd15;
-	ld.global.f32 	%f39, [%rd56+4];
-	ld.global.f32 	%f40, [%rd59];
-	sub.f32 	%f41, %f40, %f39;
-	ld.global.f32 	%f42, [%rd57+4];
-	mul.f32 	%f43, %f41, %f42;
-	ld.global.f32 	%f44, [%rd58];
-	fma.rn.f32 	%f45, %f44, %f43, %f37;
-	add.f32 	%f46, %f38, %f44;
-	add.s64 	%rd60, %rd58, %rd15;
-	add.s64 	%rd61, %rd59, %rd15;
-	ld.global.f32 	%f47, [%rd56+8];
-	ld.global.f32 	%f48, [%rd61];
-	sub.f32 	%f49, %f48, %f47;
-	ld.global.f32 	%f50, [%rd57+8];
-	mul.f32 	%f51, %f49, %f50;
-	ld.global.f32 	%f52, [%rd60];
-	fma.rn.f32 	%f53, %f52, %f51, %f45;
-	add.f32 	%f54, %f46, %f52;
-	add.s64 	%rd62, %rd60, %rd15;
-	add.s64 	%rd109, %rd62, %rd15;
-	add.s64 	%rd63, %rd61, %rd15;
-	add.s64 	%rd110, %rd63, %rd15;
-	ld.global.f32 	%f55, [%rd56+12];
-	ld.global.f32 	%f56, [%rd63];
-	sub.f32 	%f57, %f56, %f55;
-	ld.global.f32 	%f58, [%rd57+12];
-	mul.f32 	%f59, %f57, %f58;
-	ld.global.f32 	%f60, [%rd62];
-	fma.rn.f32 	%f97, %f60, %f59, %f53;
-	add.f32 	%f98, %f54, %f60;
-	add.s32 	%r32, %r32, 4;
-	add.s32 	%r31, %r31, -4;
-	setp.ne.s32 	%p6, %r31, 0;
-	@%p6 bra 	$L__BB2_8;
+	cvt.u64.u32 	%rd56, %r2;
+	mul.lo.s64 	%rd57, %rd5, %rd56;
+	add.s64 	%rd32, %rd57, %rd6;
+	setp.eq.s64 	%p7, %rd33, 0;
+	@%p7 bra 	$L__BB2_10;
 
-$L__BB2_9:
-	setp.eq.s32 	%p7, %r2, 0;
-	@%p7 bra 	$L__BB2_13;
+	cvta.to.global.u64 	%rd58, %rd33;
+	shl.b64 	%rd59, %rd32, 2;
+	add.s64 	%rd60, %rd58, %rd59;
+	st.global.f32 	[%rd60], %f66;
 
-	setp.eq.s32 	%p8, %r2, 1;
-	cvt.s64.s32 	%rd64, %r32;
-	mul.lo.s64 	%rd65, %rd64, %rd10;
-	add.s64 	%rd66, %rd65, %rd108;
-	shl.b64 	%rd67, %rd66, 2;
-	add.s64 	%rd68, %rd4, %rd67;
-	add.s64 	%rd69, %rd3, %rd67;
-	mul.wide.s32 	%rd70, %r32, 4;
-	add.s64 	%rd27, %rd2, %rd70;
-	ld.global.f32 	%f61, [%rd27];
-	ld.global.f32 	%f62, [%rd69];
-	sub.f32 	%f63, %f62, %f61;
-	add.s64 	%rd28, %rd1, %rd70;
-	ld.global.f32 	%f64, [%rd28];
-	mul.f32 	%f65, %f63, %f64;
-	ld.global.f32 	%f66, [%rd68];
-	fma.rn.f32 	%f97, %f66, %f65, %f97;
-	add.f32 	%f98, %f98, %f66;
-	@%p8 bra 	$L__BB2_13;
+$L__BB2_10:
+	setp.eq.s64 	%p8, %rd34, 0;
+	@%p8 bra 	$L__BB2_12;
 
-	setp.eq.s32 	%p9, %r2, 2;
-	add.s32 	%r24, %r32, 1;
-	cvt.s64.s32 	%rd71, %r24;
-	mul.lo.s64 	%rd72, %rd71, %rd10;
-	add.s64 	%rd73, %rd72, %rd108;
-	shl.b64 	%rd74, %rd73, 2;
-	add.s64 	%rd75, %rd4, %rd74;
-	add.s64 	%rd76, %rd3, %rd74;
-	ld.global.f32 	%f67, [%rd27+4];
-	ld.global.f32 	%f68, [%rd76];
-	sub.f32 	%f69, %f68, %f67;
-	ld.global.f32 	%f70, [%rd28+4];
-	mul.f32 	%f71, %f69, %f70;
-	ld.global.f32 	%f72, [%rd75];
-	fma.rn.f32 	%f97, %f72, %f71, %f97;
-	add.f32 	%f98, %f98, %f72;
-	@%p9 bra 	$L__BB2_13;
+	cvta.to.global.u64 	%rd61, %rd34;
+	shl.b64 	%rd62, %rd32, 2;
+	add.s64 	%rd63, %rd61, %rd62;
+	st.global.f32 	[%rd63], %f67;
 
-	add.s32 	%r25, %r32, 2;
-	cvt.s64.s32 	%rd77, %r25;
-	mul.lo.s64 	%rd78, %rd77, %rd10;
-	add.s64 	%rd79, %rd78, %rd108;
-	shl.b64 	%rd80, %rd79, 2;
-	add.s64 	%rd81, %rd4, %rd80;
-	add.s64 	%rd82, %rd3, %rd80;
-	ld.global.f32 	%f73, [%rd27+8];
-	ld.global.f32 	%f74, [%rd82];
-	sub.f32 	%f75, %f74, %f73;
-	ld.global.f32 	%f76, [%rd28+8];
-	mul.f32 	%f77, %f75, %f76;
-	ld.global.f32 	%f78, [%rd81];
-	fma.rn.f32 	%f97, %f78, %f77, %f97;
-	add.f32 	%f98, %f98, %f78;
-
-$L__BB2_13:
-	st.global.f32 	[%rd19], %f97;
-	@%p3 bra 	$L__BB2_15;
-
-	st.global.f32 	[%rd20], %f98;
-
-$L__BB2_15:
-	add.s64 	%rd108, %rd108, %rd12;
-	setp.lt.s64 	%p11, %rd108, %rd10;
-	add.s64 	%rd107, %rd107, 1;
-	@%p11 bra 	$L__BB2_3;
-	bra.uni 	$L__BB2_27;
-
-$L__BB2_16:
-	setp.eq.s64 	%p12, %rd43, 0;
-	@%p12 bra 	$L__BB2_27;
-
-	add.s32 	%r9, %r17, -1;
-	and.b32  	%r10, %r17, 3;
-	sub.s32 	%r11, %r17, %r10;
-	mul.lo.s64 	%rd84, %rd6, %rd7;
-	add.s64 	%rd31, %rd84, %rd8;
-	shl.b64 	%rd33, %rd10, 2;
-	mov.u64 	%rd111, 0;
-
-$L__BB2_18:
-	shl.b64 	%rd85, %rd108, 2;
-	add.s64 	%rd36, %rd5, %rd85;
-	ld.global.f32 	%f102, [%rd36];
-	setp.lt.s32 	%p13, %r17, 1;
-	@%p13 bra 	$L__BB2_26;
-
-	setp.lt.u32 	%p14, %r9, 3;
-	mov.u32 	%r35, 0;
-	@%p14 bra 	$L__BB2_22;
-
-	mul.lo.s64 	%rd86, %rd12, %rd111;
-	add.s64 	%rd87, %rd31, %rd86;
-	shl.b64 	%rd88, %rd87, 2;
-	add.s64 	%rd113, %rd4, %rd88;
-	mov.u32 	%r34, %r11;
-
-$L__BB2_21:
-	ld.global.f32 	%f80, [%rd113];
-	add.f32 	%f81, %f102, %f80;
-	add.s64 	%rd89, %rd113, %rd33;
-	ld.global.f32 	%f82, [%rd89];
-	add.f32 	%f83, %f81, %f82;
-	add.s64 	%rd90, %rd89, %rd33;
-	ld.global.f32 	%f84, [%rd90];
-	add.f32 	%f85, %f83, %f84;
-	add.s64 	%rd91, %rd90, %rd33;
-	add.s64 	%rd113, %rd91, %rd33;
-	ld.global.f32 	%f86, [%rd91];
-	add.f32 	%f102, %f85, %f86;
-	add.s32 	%r35, %r35, 4;
-	add.s32 	%r34, %r34, -4;
-	setp.ne.s32 	%p15, %r34, 0;
-	@%p15 bra 	$L__BB2_21;
-
-$L__BB2_22:
-	setp.eq.s32 	%p16, %r10, 0;
-	@%p16 bra 	$L__BB2_26;
-
-	setp.eq.s32 	%p17, %r10, 1;
-	cvt.s64.s32 	%rd92, %r35;
-	mul.lo.s64 	%rd93, %rd92, %rd10;
-	add.s64 	%rd94, %rd93, %rd108;
-	shl.b64 	%rd95, %rd94, 2;
-	add.s64 	%rd96, %rd4, %rd95;
-	ld.global.f32 	%f87, [%rd96];
-	add.f32 	%f102, %f102, %f87;
-	@%p17 bra 	$L__BB2_26;
-
-	setp.eq.s32 	%p18, %r10, 2;
-	add.s32 	%r28, %r35, 1;
-	cvt.s64.s32 	%rd97, %r28;
-	mul.lo.s64 	%rd98, %rd97, %rd10;
-	add.s64 	%rd99, %rd98, %rd108;
-	shl.b64 	%rd100, %rd99, 2;
-	add.s64 	%rd101, %rd4, %rd100;
-	ld.global.f32 	%f88, [%rd101];
-	add.f32 	%f102, %f102, %f88;
-	@%p18 bra 	$L__BB2_26;
-
-	add.s32 	%r29, %r35, 2;
-	cvt.s64.s32 	%rd102, %r29;
-	mul.lo.s64 	%rd103, %rd102, %rd10;
-	add.s64 	%rd104, %rd103, %rd108;
-	shl.b64 	%rd105, %rd104, 2;
-	add.s64 	%rd106, %rd4, %rd105;
-	ld.global.f32 	%f89, [%rd106];
-	add.f32 	%f102, %f102, %f89;
-
-$L__BB2_26:
-	st.global.f32 	[%rd36], %f102;
-	add.s64 	%rd108, %rd108, %rd12;
-	setp.lt.s64 	%p19, %rd108, %rd10;
-	add.s64 	%rd111, %rd111, 1;
-	@%p19 bra 	$L__BB2_18;
-
-$L__BB2_27:
+$L__BB2_12:
 	ret;
 
 }
@@ -104124,213 +104008,336 @@ $L__BB4_19:
 	ret;
 
 }
-	// .globl	kiln_rmsnorm_backward_dw
-.visible .entry kiln_rmsnorm_backward_dw(
-	.param .u32 kiln_rmsnorm_backward_dw_param_0,
-	.param .u32 kiln_rmsnorm_backward_dw_param_1,
-	.param .u64 kiln_rmsnorm_backward_dw_param_2,
-	.param .u64 kiln_rmsnorm_backward_dw_param_3,
-	.param .u64 kiln_rmsnorm_backward_dw_param_4,
-	.param .u64 kiln_rmsnorm_backward_dw_param_5
+	// .globl	kiln_rmsnorm_dw_partial
+.visible .entry kiln_rmsnorm_dw_partial(
+	.param .u32 kiln_rmsnorm_dw_partial_param_0,
+	.param .u32 kiln_rmsnorm_dw_partial_param_1,
+	.param .u32 kiln_rmsnorm_dw_partial_param_2,
+	.param .u64 kiln_rmsnorm_dw_partial_param_3,
+	.param .u64 kiln_rmsnorm_dw_partial_param_4,
+	.param .u64 kiln_rmsnorm_dw_partial_param_5,
+	.param .u64 kiln_rmsnorm_dw_partial_param_6
+)
+{
+	.reg .pred 	%p<7>;
+	.reg .f32 	%f<40>;
+	.reg .b32 	%r<25>;
+	.reg .b64 	%rd<58>;
+
+
+	ld.param.u32 	%r10, [kiln_rmsnorm_dw_partial_param_0];
+	ld.param.u32 	%r11, [kiln_rmsnorm_dw_partial_param_1];
+	ld.param.u32 	%r12, [kiln_rmsnorm_dw_partial_param_2];
+	ld.param.u64 	%rd25, [kiln_rmsnorm_dw_partial_param_3];
+	ld.param.u64 	%rd26, [kiln_rmsnorm_dw_partial_param_4];
+	ld.param.u64 	%rd27, [kiln_rmsnorm_dw_partial_param_5];
+	ld.param.u64 	%rd28, [kiln_rmsnorm_dw_partial_param_6];
+	cvta.to.global.u64 	%rd1, %rd28;
+	cvta.to.global.u64 	%rd2, %rd27;
+	cvta.to.global.u64 	%rd3, %rd26;
+	mov.u32 	%r13, %ntid.x;
+	mov.u32 	%r14, %ctaid.x;
+	mov.u32 	%r15, %tid.x;
+	mad.lo.s32 	%r1, %r14, %r13, %r15;
+	setp.ge.s32 	%p1, %r1, %r11;
+	@%p1 bra 	$L__BB5_9;
+
+	mov.u32 	%r2, %ctaid.y;
+	mul.lo.s32 	%r3, %r2, %r12;
+	add.s32 	%r16, %r3, %r12;
+	min.s32 	%r4, %r16, %r10;
+	setp.ge.s32 	%p2, %r3, %r4;
+	cvt.s64.s32 	%rd4, %r11;
+	cvt.s64.s32 	%rd5, %r1;
+	mov.f32 	%f39, 0f00000000;
+	@%p2 bra 	$L__BB5_8;
+
+	sub.s32 	%r17, %r4, %r3;
+	and.b32  	%r23, %r17, 3;
+	setp.eq.s32 	%p3, %r23, 0;
+	mov.f32 	%f39, 0f00000000;
+	mov.u32 	%r24, %r3;
+	@%p3 bra 	$L__BB5_5;
+
+	cvt.s64.s32 	%rd52, %r3;
+	mul.wide.s32 	%rd29, %r3, 4;
+	add.s64 	%rd53, %rd1, %rd29;
+
+$L__BB5_4:
+	.pragma "nounroll";
+	mul.lo.s64 	%rd30, %rd52, %rd4;
+	add.s64 	%rd31, %rd30, %rd5;
+	shl.b64 	%rd32, %rd31, 2;
+	add.s64 	%rd33, %rd3, %rd32;
+	add.s64 	%rd34, %rd2, %rd32;
+	ld.global.f32 	%f12, [%rd34];
+	ld.global.f32 	%f13, [%rd33];
+	mul.f32 	%f14, %f13, %f12;
+	ld.global.f32 	%f15, [%rd53];
+	fma.rn.f32 	%f39, %f14, %f15, %f39;
+	add.s64 	%rd52, %rd52, 1;
+	cvt.u32.u64 	%r24, %rd52;
+	add.s64 	%rd53, %rd53, 4;
+	add.s32 	%r23, %r23, -1;
+	setp.ne.s32 	%p4, %r23, 0;
+	@%p4 bra 	$L__BB5_4;
+
+$L__BB5_5:
+	mov.u32 	%r18, -2;
+	sub.s32 	%r19, %r18, %r3;
+	not.b32 	%r20, %r4;
+	sub.s32 	%r21, %r19, %r20;
+	setp.lt.u32 	%p5, %r21, 3;
+	@%p5 bra 	$L__BB5_8;
+
+	cvt.s64.s32 	%rd55, %r24;
+	mul.wide.s32 	%rd35, %r24, 4;
+	add.s64 	%rd36, %rd1, %rd35;
+	add.s64 	%rd54, %rd36, 8;
+	mul.lo.s64 	%rd37, %rd55, %rd4;
+	add.s64 	%rd38, %rd37, %rd5;
+	shl.b64 	%rd39, %rd38, 2;
+	add.s64 	%rd56, %rd3, %rd39;
+	shl.b64 	%rd15, %rd4, 2;
+	add.s64 	%rd57, %rd2, %rd39;
+
+$L__BB5_7:
+	ld.global.f32 	%f16, [%rd57];
+	ld.global.f32 	%f17, [%rd56];
+	mul.f32 	%f18, %f17, %f16;
+	ld.global.f32 	%f19, [%rd54+-8];
+	fma.rn.f32 	%f20, %f18, %f19, %f39;
+	add.s64 	%rd40, %rd56, %rd15;
+	add.s64 	%rd41, %rd57, %rd15;
+	ld.global.f32 	%f21, [%rd41];
+	ld.global.f32 	%f22, [%rd40];
+	mul.f32 	%f23, %f22, %f21;
+	ld.global.f32 	%f24, [%rd54+-4];
+	fma.rn.f32 	%f25, %f23, %f24, %f20;
+	add.s64 	%rd42, %rd40, %rd15;
+	add.s64 	%rd43, %rd41, %rd15;
+	ld.global.f32 	%f26, [%rd43];
+	ld.global.f32 	%f27, [%rd42];
+	mul.f32 	%f28, %f27, %f26;
+	ld.global.f32 	%f29, [%rd54];
+	fma.rn.f32 	%f30, %f28, %f29, %f25;
+	add.s64 	%rd44, %rd42, %rd15;
+	add.s64 	%rd56, %rd44, %rd15;
+	add.s64 	%rd45, %rd43, %rd15;
+	add.s64 	%rd57, %rd45, %rd15;
+	ld.global.f32 	%f31, [%rd45];
+	ld.global.f32 	%f32, [%rd44];
+	mul.f32 	%f33, %f32, %f31;
+	ld.global.f32 	%f34, [%rd54+4];
+	fma.rn.f32 	%f39, %f33, %f34, %f30;
+	add.s64 	%rd55, %rd55, 4;
+	cvt.u32.u64 	%r22, %rd55;
+	add.s64 	%rd54, %rd54, 16;
+	setp.lt.s32 	%p6, %r22, %r4;
+	@%p6 bra 	$L__BB5_7;
+
+$L__BB5_8:
+	cvt.u64.u32 	%rd46, %r2;
+	mul.lo.s64 	%rd47, %rd4, %rd46;
+	add.s64 	%rd48, %rd47, %rd5;
+	cvta.to.global.u64 	%rd49, %rd25;
+	shl.b64 	%rd50, %rd48, 2;
+	add.s64 	%rd51, %rd49, %rd50;
+	st.global.f32 	[%rd51], %f39;
+
+$L__BB5_9:
+	ret;
+
+}
+	// .globl	kiln_colsum_acc
+.visible .entry kiln_colsum_acc(
+	.param .u32 kiln_colsum_acc_param_0,
+	.param .u32 kiln_colsum_acc_param_1,
+	.param .u64 kiln_colsum_acc_param_2,
+	.param .u64 kiln_colsum_acc_param_3
 )
 {
 	.reg .pred 	%p<14>;
-	.reg .f32 	%f<46>;
+	.reg .f32 	%f<38>;
 	.reg .b32 	%r<24>;
-	.reg .b64 	%rd<98>;
+	.reg .b64 	%rd<82>;
 
 
-	ld.param.u32 	%r9, [kiln_rmsnorm_backward_dw_param_0];
-	ld.param.s32 	%rd8, [kiln_rmsnorm_backward_dw_param_1];
-	ld.param.u64 	%rd41, [kiln_rmsnorm_backward_dw_param_2];
-	ld.param.u64 	%rd42, [kiln_rmsnorm_backward_dw_param_3];
-	ld.param.u64 	%rd43, [kiln_rmsnorm_backward_dw_param_4];
-	ld.param.u64 	%rd44, [kiln_rmsnorm_backward_dw_param_5];
-	cvta.to.global.u64 	%rd1, %rd44;
-	cvta.to.global.u64 	%rd2, %rd43;
-	cvta.to.global.u64 	%rd3, %rd42;
+	ld.param.u32 	%r9, [kiln_colsum_acc_param_0];
+	ld.param.s32 	%rd7, [kiln_colsum_acc_param_1];
+	ld.param.u64 	%rd32, [kiln_colsum_acc_param_2];
+	ld.param.u64 	%rd33, [kiln_colsum_acc_param_3];
+	cvta.to.global.u64 	%rd1, %rd33;
+	cvta.to.global.u64 	%rd2, %rd32;
 	mov.u32 	%r10, %ctaid.x;
-	cvt.u64.u32 	%rd4, %r10;
+	cvt.u64.u32 	%rd3, %r10;
 	mov.u32 	%r11, %ntid.x;
-	cvt.u64.u32 	%rd5, %r11;
-	mul.wide.u32 	%rd45, %r10, %r11;
+	cvt.u64.u32 	%rd4, %r11;
+	mul.wide.u32 	%rd34, %r10, %r11;
 	mov.u32 	%r12, %tid.x;
-	cvt.u64.u32 	%rd6, %r12;
-	add.s64 	%rd91, %rd45, %rd6;
-	setp.ge.s64 	%p1, %rd91, %rd8;
-	@%p1 bra 	$L__BB5_20;
+	cvt.u64.u32 	%rd5, %r12;
+	add.s64 	%rd77, %rd34, %rd5;
+	setp.ge.s64 	%p1, %rd77, %rd7;
+	@%p1 bra 	$L__BB6_20;
 
 	setp.gt.s32 	%p2, %r9, 0;
 	mov.u32 	%r13, %nctaid.x;
-	cvt.u64.u32 	%rd9, %r13;
-	mul.lo.s64 	%rd10, %rd9, %rd5;
-	@%p2 bra 	$L__BB5_11;
-	bra.uni 	$L__BB5_2;
+	cvt.u64.u32 	%rd8, %r13;
+	mul.lo.s64 	%rd9, %rd8, %rd4;
+	@%p2 bra 	$L__BB6_11;
+	bra.uni 	$L__BB6_2;
 
-$L__BB5_11:
+$L__BB6_11:
 	add.s32 	%r1, %r9, -1;
 	and.b32  	%r2, %r9, 3;
 	sub.s32 	%r3, %r9, %r2;
-	mul.lo.s64 	%rd58, %rd4, %rd5;
-	add.s64 	%rd23, %rd58, %rd6;
-	shl.b64 	%rd25, %rd8, 2;
-	cvta.to.global.u64 	%rd26, %rd41;
-	mov.u64 	%rd93, 0;
+	shl.b64 	%rd26, %rd7, 2;
 
-$L__BB5_12:
-	shl.b64 	%rd59, %rd91, 2;
-	add.s64 	%rd29, %rd26, %rd59;
-	ld.global.f32 	%f45, [%rd29];
+$L__BB6_12:
 	setp.lt.u32 	%p8, %r1, 3;
+	mov.f32 	%f37, 0f00000000;
 	mov.u32 	%r23, 0;
-	@%p8 bra 	$L__BB5_15;
+	@%p8 bra 	$L__BB6_15;
 
-	mul.lo.s64 	%rd60, %rd10, %rd93;
-	add.s64 	%rd61, %rd23, %rd60;
-	shl.b64 	%rd62, %rd61, 2;
-	add.s64 	%rd97, %rd2, %rd62;
-	add.s64 	%rd96, %rd3, %rd62;
-	mov.u64 	%rd95, %rd1;
+	shl.b64 	%rd53, %rd77, 2;
+	add.s64 	%rd81, %rd1, %rd53;
 	mov.u32 	%r22, %r3;
 
-$L__BB5_14:
-	ld.global.f32 	%f11, [%rd97];
-	ld.global.f32 	%f12, [%rd96];
-	mul.f32 	%f13, %f12, %f11;
-	ld.global.f32 	%f14, [%rd95];
-	fma.rn.f32 	%f15, %f13, %f14, %f45;
-	add.s64 	%rd63, %rd96, %rd25;
-	add.s64 	%rd64, %rd97, %rd25;
-	ld.global.f32 	%f16, [%rd64];
-	ld.global.f32 	%f17, [%rd63];
-	mul.f32 	%f18, %f17, %f16;
-	ld.global.f32 	%f19, [%rd95+4];
-	fma.rn.f32 	%f20, %f18, %f19, %f15;
-	add.s64 	%rd65, %rd63, %rd25;
-	add.s64 	%rd66, %rd64, %rd25;
-	ld.global.f32 	%f21, [%rd66];
-	ld.global.f32 	%f22, [%rd65];
-	mul.f32 	%f23, %f22, %f21;
-	ld.global.f32 	%f24, [%rd95+8];
-	fma.rn.f32 	%f25, %f23, %f24, %f20;
-	add.s64 	%rd67, %rd65, %rd25;
-	add.s64 	%rd96, %rd67, %rd25;
-	add.s64 	%rd68, %rd66, %rd25;
-	add.s64 	%rd97, %rd68, %rd25;
-	ld.global.f32 	%f26, [%rd68];
-	ld.global.f32 	%f27, [%rd67];
-	mul.f32 	%f28, %f27, %f26;
-	ld.global.f32 	%f29, [%rd95+12];
-	fma.rn.f32 	%f45, %f28, %f29, %f25;
+$L__BB6_14:
+	ld.global.f32 	%f22, [%rd81];
+	add.f32 	%f23, %f37, %f22;
+	add.s64 	%rd54, %rd81, %rd26;
+	ld.global.f32 	%f24, [%rd54];
+	add.f32 	%f25, %f23, %f24;
+	add.s64 	%rd55, %rd54, %rd26;
+	ld.global.f32 	%f26, [%rd55];
+	add.f32 	%f27, %f25, %f26;
+	add.s64 	%rd56, %rd55, %rd26;
+	add.s64 	%rd81, %rd56, %rd26;
+	ld.global.f32 	%f28, [%rd56];
+	add.f32 	%f37, %f27, %f28;
 	add.s32 	%r23, %r23, 4;
-	add.s64 	%rd95, %rd95, 16;
 	add.s32 	%r22, %r22, -4;
 	setp.ne.s32 	%p9, %r22, 0;
-	@%p9 bra 	$L__BB5_14;
+	@%p9 bra 	$L__BB6_14;
 
-$L__BB5_15:
+$L__BB6_15:
 	setp.eq.s32 	%p10, %r2, 0;
-	@%p10 bra 	$L__BB5_19;
+	@%p10 bra 	$L__BB6_19;
 
 	setp.eq.s32 	%p11, %r2, 1;
-	cvt.s64.s32 	%rd69, %r23;
-	mul.lo.s64 	%rd70, %rd69, %rd8;
-	add.s64 	%rd71, %rd70, %rd91;
-	shl.b64 	%rd72, %rd71, 2;
-	add.s64 	%rd73, %rd3, %rd72;
-	add.s64 	%rd74, %rd2, %rd72;
-	ld.global.f32 	%f30, [%rd74];
-	ld.global.f32 	%f31, [%rd73];
-	mul.f32 	%f32, %f31, %f30;
-	mul.wide.s32 	%rd75, %r23, 4;
-	add.s64 	%rd38, %rd1, %rd75;
-	ld.global.f32 	%f33, [%rd38];
-	fma.rn.f32 	%f45, %f32, %f33, %f45;
-	@%p11 bra 	$L__BB5_19;
+	cvt.s64.s32 	%rd57, %r23;
+	mul.lo.s64 	%rd58, %rd57, %rd7;
+	add.s64 	%rd59, %rd58, %rd77;
+	shl.b64 	%rd60, %rd59, 2;
+	add.s64 	%rd61, %rd1, %rd60;
+	ld.global.f32 	%f29, [%rd61];
+	add.f32 	%f37, %f37, %f29;
+	@%p11 bra 	$L__BB6_19;
 
 	setp.eq.s32 	%p12, %r2, 2;
 	add.s32 	%r19, %r23, 1;
-	cvt.s64.s32 	%rd76, %r19;
-	mul.lo.s64 	%rd77, %rd76, %rd8;
-	add.s64 	%rd78, %rd77, %rd91;
-	shl.b64 	%rd79, %rd78, 2;
-	add.s64 	%rd80, %rd3, %rd79;
-	add.s64 	%rd81, %rd2, %rd79;
-	ld.global.f32 	%f34, [%rd81];
-	ld.global.f32 	%f35, [%rd80];
-	mul.f32 	%f36, %f35, %f34;
-	ld.global.f32 	%f37, [%rd38+4];
-	fma.rn.f32 	%f45, %f36, %f37, %f45;
-	@%p12 bra 	$L__BB5_19;
+	cvt.s64.s32 	%rd62, %r19;
+	mul.lo.s64 	%rd63, %rd62, %rd7;
+	add.s64 	%rd64, %rd63, %rd77;
+	shl.b64 	%rd65, %rd64, 2;
+	add.s64 	%rd66, %rd1, %rd65;
+	ld.global.f32 	%f30, [%rd66];
+	add.f32 	%f37, %f37, %f30;
+	@%p12 bra 	$L__BB6_19;
 
 	add.s32 	%r20, %r23, 2;
-	cvt.s64.s32 	%rd82, %r20;
-	mul.lo.s64 	%rd83, %rd82, %rd8;
-	add.s64 	%rd84, %rd83, %rd91;
-	shl.b64 	%rd85, %rd84, 2;
-	add.s64 	%rd86, %rd3, %rd85;
-	add.s64 	%rd87, %rd2, %rd85;
-	ld.global.f32 	%f38, [%rd87];
-	ld.global.f32 	%f39, [%rd86];
-	mul.f32 	%f40, %f39, %f38;
-	ld.global.f32 	%f41, [%rd38+8];
-	fma.rn.f32 	%f45, %f40, %f41, %f45;
+	cvt.s64.s32 	%rd67, %r20;
+	mul.lo.s64 	%rd68, %rd67, %rd7;
+	add.s64 	%rd69, %rd68, %rd77;
+	shl.b64 	%rd70, %rd69, 2;
+	add.s64 	%rd71, %rd1, %rd70;
+	ld.global.f32 	%f31, [%rd71];
+	add.f32 	%f37, %f37, %f31;
 
-$L__BB5_19:
-	st.global.f32 	[%rd29], %f45;
-	add.s64 	%rd91, %rd91, %rd10;
-	setp.lt.s64 	%p13, %rd91, %rd8;
-	add.s64 	%rd93, %rd93, 1;
-	@%p13 bra 	$L__BB5_12;
-	bra.uni 	$L__BB5_20;
+$L__BB6_19:
+	shl.b64 	%rd72, %rd77, 2;
+	add.s64 	%rd73, %rd2, %rd72;
+	ld.global.f32 	%f32, [%rd73];
+	add.f32 	%f33, %f37, %f32;
+	st.global.f32 	[%rd73], %f33;
+	add.s64 	%rd77, %rd77, %rd9;
+	setp.lt.s64 	%p13, %rd77, %rd7;
+	@%p13 bra 	$L__BB6_12;
+	bra.uni 	$L__BB6_20;
 
-$L__BB5_2:
-	add.s64 	%rd46, %rd10, %rd8;
-	add.s64 	%rd47, %rd9, %rd4;
-	mul.lo.s64 	%rd48, %rd47, %rd5;
-	add.s64 	%rd49, %rd48, %rd6;
-	not.b64 	%rd50, %rd49;
-	add.s64 	%rd11, %rd46, %rd50;
-	or.b64  	%rd51, %rd11, %rd10;
-	and.b64  	%rd52, %rd51, -4294967296;
-	setp.eq.s64 	%p3, %rd52, 0;
-	@%p3 bra 	$L__BB5_4;
+$L__BB6_2:
+	add.s64 	%rd35, %rd9, %rd7;
+	add.s64 	%rd36, %rd8, %rd3;
+	mul.lo.s64 	%rd37, %rd36, %rd4;
+	add.s64 	%rd38, %rd37, %rd5;
+	not.b64 	%rd39, %rd38;
+	add.s64 	%rd10, %rd35, %rd39;
+	or.b64  	%rd40, %rd10, %rd9;
+	and.b64  	%rd41, %rd40, -4294967296;
+	setp.eq.s64 	%p3, %rd41, 0;
+	@%p3 bra 	$L__BB6_4;
 
-	div.u64 	%rd88, %rd11, %rd10;
-	bra.uni 	$L__BB5_5;
+	div.u64 	%rd74, %rd10, %rd9;
+	bra.uni 	$L__BB6_5;
 
-$L__BB5_4:
-	cvt.u32.u64 	%r14, %rd10;
-	cvt.u32.u64 	%r15, %rd11;
+$L__BB6_4:
+	cvt.u32.u64 	%r14, %rd9;
+	cvt.u32.u64 	%r15, %rd10;
 	div.u32 	%r16, %r15, %r14;
-	cvt.u64.u32 	%rd88, %r16;
+	cvt.u64.u32 	%rd74, %r16;
 
-$L__BB5_5:
-	add.s64 	%rd53, %rd88, 1;
-	and.b64  	%rd90, %rd53, 3;
-	setp.eq.s64 	%p4, %rd90, 0;
-	@%p4 bra 	$L__BB5_8;
+$L__BB6_5:
+	add.s64 	%rd42, %rd74, 1;
+	and.b64  	%rd76, %rd42, 3;
+	setp.eq.s64 	%p4, %rd76, 0;
+	@%p4 bra 	$L__BB6_8;
 
-$L__BB5_7:
+$L__BB6_7:
 	.pragma "nounroll";
-	add.s64 	%rd91, %rd91, %rd10;
-	add.s64 	%rd90, %rd90, -1;
-	setp.ne.s64 	%p5, %rd90, 0;
-	@%p5 bra 	$L__BB5_7;
+	shl.b64 	%rd43, %rd77, 2;
+	add.s64 	%rd44, %rd2, %rd43;
+	ld.global.f32 	%f9, [%rd44];
+	add.f32 	%f10, %f9, 0f00000000;
+	st.global.f32 	[%rd44], %f10;
+	add.s64 	%rd77, %rd77, %rd9;
+	add.s64 	%rd76, %rd76, -1;
+	setp.ne.s64 	%p5, %rd76, 0;
+	@%p5 bra 	$L__BB6_7;
 
-$L__BB5_8:
-	setp.lt.u64 	%p6, %rd88, 3;
-	@%p6 bra 	$L__BB5_20;
+$L__BB6_8:
+	setp.lt.u64 	%p6, %rd74, 3;
+	@%p6 bra 	$L__BB6_20;
 
-$L__BB5_10:
-	add.s64 	%rd54, %rd91, %rd10;
-	add.s64 	%rd55, %rd54, %rd10;
-	add.s64 	%rd56, %rd55, %rd10;
-	add.s64 	%rd91, %rd56, %rd10;
-	setp.lt.s64 	%p7, %rd91, %rd8;
-	@%p7 bra 	$L__BB5_10;
+	shl.b64 	%rd45, %rd77, 2;
+	add.s64 	%rd79, %rd2, %rd45;
+	shl.b64 	%rd21, %rd9, 2;
 
-$L__BB5_20:
+$L__BB6_10:
+	ld.global.f32 	%f11, [%rd79];
+	add.f32 	%f12, %f11, 0f00000000;
+	st.global.f32 	[%rd79], %f12;
+	add.s64 	%rd47, %rd79, %rd21;
+	ld.global.f32 	%f13, [%rd47];
+	add.f32 	%f14, %f13, 0f00000000;
+	st.global.f32 	[%rd47], %f14;
+	add.s64 	%rd48, %rd77, %rd9;
+	add.s64 	%rd49, %rd48, %rd9;
+	add.s64 	%rd50, %rd47, %rd21;
+	ld.global.f32 	%f15, [%rd50];
+	add.f32 	%f16, %f15, 0f00000000;
+	st.global.f32 	[%rd50], %f16;
+	add.s64 	%rd51, %rd49, %rd9;
+	add.s64 	%rd52, %rd50, %rd21;
+	add.s64 	%rd79, %rd52, %rd21;
+	ld.global.f32 	%f17, [%rd52];
+	add.f32 	%f18, %f17, 0f00000000;
+	st.global.f32 	[%rd52], %f18;
+	add.s64 	%rd77, %rd51, %rd9;
+	setp.lt.s64 	%p7, %rd77, %rd7;
+	@%p7 bra 	$L__BB6_10;
+
+$L__BB6_20:
 	ret;
 
 }
@@ -104988,298 +104995,182 @@ $L__BB1_23:
 	ret;
 
 }
-	// .globl	kiln_layernorm_backward_dwdb
-.visible .entry kiln_layernorm_backward_dwdb(
-	.param .u32 kiln_layernorm_backward_dwdb_param_0,
-	.param .u32 kiln_layernorm_backward_dwdb_param_1,
-	.param .u64 kiln_layernorm_backward_dwdb_param_2,
-	.param .u64 kiln_layernorm_backward_dwdb_param_3,
-	.param .u64 kiln_layernorm_backward_dwdb_param_4,
-	.param .u64 kiln_layernorm_backward_dwdb_param_5,
-	.param .u64 kiln_layernorm_backward_dwdb_param_6,
-	.param .u64 kiln_layernorm_backward_dwdb_param_7
+	// .globl	kiln_layernorm_dwdb_partial
+.visible .entry kiln_layernorm_dwdb_partial(
+	.param .u32 kiln_layernorm_dwdb_partial_param_0,
+	.param .u32 kiln_layernorm_dwdb_partial_param_1,
+	.param .u32 kiln_layernorm_dwdb_partial_param_2,
+	.param .u64 kiln_layernorm_dwdb_partial_param_3,
+	.param .u64 kiln_layernorm_dwdb_partial_param_4,
+	.param .u64 kiln_layernorm_dwdb_partial_param_5,
+	.param .u64 kiln_layernorm_dwdb_partial_param_6,
+	.param .u64 kiln_layernorm_dwdb_partial_param_7,
+	.param .u64 kiln_layernorm_dwdb_partial_param_8
 )
 {
-	.reg .pred 	%p<20>;
-	.reg .f32 	%f<103>;
-	.reg .b32 	%r<36>;
-	.reg .b64 	%rd<114>;
+	.reg .pred 	%p<9>;
+	.reg .f32 	%f<68>;
+	.reg .b32 	%r<25>;
+	.reg .b64 	%rd<72>;
 
 
-	ld.param.u32 	%r17, [kiln_layernorm_backward_dwdb_param_0];
-	ld.param.s32 	%rd10, [kiln_layernorm_backward_dwdb_param_1];
-	ld.param.u64 	%rd42, [kiln_layernorm_backward_dwdb_param_2];
-	ld.param.u64 	%rd43, [kiln_layernorm_backward_dwdb_param_3];
-	ld.param.u64 	%rd44, [kiln_layernorm_backward_dwdb_param_4];
-	ld.param.u64 	%rd45, [kiln_layernorm_backward_dwdb_param_5];
-	ld.param.u64 	%rd46, [kiln_layernorm_backward_dwdb_param_6];
-	ld.param.u64 	%rd47, [kiln_layernorm_backward_dwdb_param_7];
-	cvta.to.global.u64 	%rd1, %rd47;
-	cvta.to.global.u64 	%rd2, %rd46;
-	cvta.to.global.u64 	%rd3, %rd45;
-	cvta.to.global.u64 	%rd4, %rd44;
-	cvta.to.global.u64 	%rd5, %rd43;
-	mov.u32 	%r18, %ctaid.x;
-	cvt.u64.u32 	%rd6, %r18;
-	mov.u32 	%r19, %ntid.x;
-	cvt.u64.u32 	%rd7, %r19;
-	mul.wide.u32 	%rd48, %r18, %r19;
-	mov.u32 	%r20, %tid.x;
-	cvt.u64.u32 	%rd8, %r20;
-	add.s64 	%rd108, %rd48, %rd8;
-	setp.ge.s64 	%p1, %rd108, %rd10;
-	@%p1 bra 	$L__BB2_27;
+	ld.param.u32 	%r10, [kiln_layernorm_dwdb_partial_param_0];
+	ld.param.u32 	%r11, [kiln_layernorm_dwdb_partial_param_1];
+	ld.param.u32 	%r12, [kiln_layernorm_dwdb_partial_param_2];
+	ld.param.u64 	%rd33, [kiln_layernorm_dwdb_partial_param_3];
+	ld.param.u64 	%rd34, [kiln_layernorm_dwdb_partial_param_4];
+	ld.param.u64 	%rd35, [kiln_layernorm_dwdb_partial_param_5];
+	ld.param.u64 	%rd36, [kiln_layernorm_dwdb_partial_param_6];
+	ld.param.u64 	%rd37, [kiln_layernorm_dwdb_partial_param_7];
+	ld.param.u64 	%rd38, [kiln_layernorm_dwdb_partial_param_8];
+	cvta.to.global.u64 	%rd1, %rd38;
+	cvta.to.global.u64 	%rd2, %rd37;
+	cvta.to.global.u64 	%rd3, %rd36;
+	cvta.to.global.u64 	%rd4, %rd35;
+	mov.u32 	%r13, %ntid.x;
+	mov.u32 	%r14, %ctaid.x;
+	mov.u32 	%r15, %tid.x;
+	mad.lo.s32 	%r1, %r14, %r13, %r15;
+	setp.ge.s32 	%p1, %r1, %r11;
+	@%p1 bra 	$L__BB2_12;
 
-	setp.eq.s64 	%p2, %rd42, 0;
-	mov.u32 	%r21, %nctaid.x;
-	cvt.u64.u32 	%rd11, %r21;
-	mul.lo.s64 	%rd12, %rd11, %rd7;
-	@%p2 bra 	$L__BB2_16;
+	mov.u32 	%r2, %ctaid.y;
+	mul.lo.s32 	%r3, %r2, %r12;
+	add.s32 	%r16, %r3, %r12;
+	min.s32 	%r4, %r16, %r10;
+	setp.ge.s32 	%p2, %r3, %r4;
+	cvt.s64.s32 	%rd5, %r11;
+	cvt.s64.s32 	%rd6, %r1;
+	mov.f32 	%f66, 0f00000000;
+	mov.f32 	%f67, %f66;
+	@%p2 bra 	$L__BB2_8;
 
-	add.s32 	%r1, %r17, -1;
-	and.b32  	%r2, %r17, 3;
-	sub.s32 	%r3, %r17, %r2;
-	mul.lo.s64 	%rd50, %rd6, %rd7;
-	add.s64 	%rd13, %rd50, %rd8;
-	shl.b64 	%rd15, %rd10, 2;
-	cvta.to.global.u64 	%rd16, %rd42;
-	mov.u64 	%rd107, 0;
-
-$L__BB2_3:
-	shl.b64 	%rd51, %rd108, 2;
-	add.s64 	%rd19, %rd16, %rd51;
-	ld.global.f32 	%f97, [%rd19];
-	add.s64 	%rd20, %rd5, %rd51;
-	setp.eq.s64 	%p3, %rd43, 0;
-	mov.f32 	%f98, 0f00000000;
+	sub.s32 	%r17, %r4, %r3;
+	and.b32  	%r23, %r17, 3;
+	setp.eq.s32 	%p3, %r23, 0;
+	mov.f32 	%f67, 0f00000000;
+	mov.u32 	%r24, %r3;
+	mov.f32 	%f66, %f67;
 	@%p3 bra 	$L__BB2_5;
 
-	ld.global.f32 	%f98, [%rd20];
+	cvt.s64.s32 	%rd64, %r3;
+	mul.wide.s32 	%rd39, %r3, 4;
+	add.s64 	%rd66, %rd1, %rd39;
+	add.s64 	%rd65, %rd2, %rd39;
+
+$L__BB2_4:
+	.pragma "nounroll";
+	mul.lo.s64 	%rd40, %rd64, %rd5;
+	add.s64 	%rd41, %rd40, %rd6;
+	shl.b64 	%rd42, %rd41, 2;
+	add.s64 	%rd43, %rd4, %rd42;
+	add.s64 	%rd44, %rd3, %rd42;
+	ld.global.f32 	%f22, [%rd65];
+	ld.global.f32 	%f23, [%rd44];
+	sub.f32 	%f24, %f23, %f22;
+	ld.global.f32 	%f25, [%rd66];
+	mul.f32 	%f26, %f24, %f25;
+	ld.global.f32 	%f27, [%rd43];
+	fma.rn.f32 	%f66, %f27, %f26, %f66;
+	add.f32 	%f67, %f67, %f27;
+	add.s64 	%rd64, %rd64, 1;
+	cvt.u32.u64 	%r24, %rd64;
+	add.s64 	%rd66, %rd66, 4;
+	add.s64 	%rd65, %rd65, 4;
+	add.s32 	%r23, %r23, -1;
+	setp.ne.s32 	%p4, %r23, 0;
+	@%p4 bra 	$L__BB2_4;
 
 $L__BB2_5:
-	setp.lt.s32 	%p4, %r17, 1;
-	@%p4 bra 	$L__BB2_13;
+	mov.u32 	%r18, -2;
+	sub.s32 	%r19, %r18, %r3;
+	not.b32 	%r20, %r4;
+	sub.s32 	%r21, %r19, %r20;
+	setp.lt.u32 	%p5, %r21, 3;
+	@%p5 bra 	$L__BB2_8;
 
-	setp.lt.u32 	%p5, %r1, 3;
-	mov.u32 	%r32, 0;
-	@%p5 bra 	$L__BB2_9;
+	cvt.s64.s32 	%rd69, %r24;
+	mul.wide.s32 	%rd45, %r24, 4;
+	add.s64 	%rd46, %rd45, 8;
+	add.s64 	%rd68, %rd2, %rd46;
+	add.s64 	%rd67, %rd1, %rd46;
+	mul.lo.s64 	%rd47, %rd69, %rd5;
+	add.s64 	%rd48, %rd47, %rd6;
+	shl.b64 	%rd49, %rd48, 2;
+	add.s64 	%rd70, %rd4, %rd49;
+	shl.b64 	%rd20, %rd5, 2;
+	add.s64 	%rd71, %rd3, %rd49;
 
-	mul.lo.s64 	%rd52, %rd12, %rd107;
-	add.s64 	%rd53, %rd13, %rd52;
-	shl.b64 	%rd54, %rd53, 2;
-	add.s64 	%rd110, %rd3, %rd54;
-	add.s64 	%rd109, %rd4, %rd54;
-	mov.u32 	%r31, %r3;
+$L__BB2_7:
+	ld.global.f32 	%f28, [%rd68+-8];
+	ld.global.f32 	%f29, [%rd71];
+	sub.f32 	%f30, %f29, %f28;
+	ld.global.f32 	%f31, [%rd67+-8];
+	mul.f32 	%f32, %f30, %f31;
+	ld.global.f32 	%f33, [%rd70];
+	fma.rn.f32 	%f34, %f33, %f32, %f66;
+	add.f32 	%f35, %f67, %f33;
+	add.s64 	%rd50, %rd70, %rd20;
+	add.s64 	%rd51, %rd71, %rd20;
+	ld.global.f32 	%f36, [%rd68+-4];
+	ld.global.f32 	%f37, [%rd51];
+	sub.f32 	%f38, %f37, %f36;
+	ld.global.f32 	%f39, [%rd67+-4];
+	mul.f32 	%f40, %f38, %f39;
+	ld.global.f32 	%f41, [%rd50];
+	fma.rn.f32 	%f42, %f41, %f40, %f34;
+	add.f32 	%f43, %f35, %f41;
+	add.s64 	%rd52, %rd50, %rd20;
+	add.s64 	%rd53, %rd51, %rd20;
+	ld.global.f32 	%f44, [%rd68];
+	ld.global.f32 	%f45, [%rd53];
+	sub.f32 	%f46, %f45, %f44;
+	ld.global.f32 	%f47, [%rd67];
+	mul.f32 	%f48, %f46, %f47;
+	ld.global.f32 	%f49, [%rd52];
+	fma.rn.f32 	%f50, %f49, %f48, %f42;
+	add.f32 	%f51, %f43, %f49;
+	add.s64 	%rd54, %rd52, %rd20;
+	add.s64 	%rd70, %rd54, %rd20;
+	add.s64 	%rd55, %rd53, %rd20;
+	add.s64 	%rd71, %rd55, %rd20;
+	ld.global.f32 	%f52, [%rd68+4];
+	ld.global.f32 	%f53, [%rd55];
+	sub.f32 	%f54, %f53, %f52;
+	ld.global.f32 	%f55, [%rd67+4];
+	mul.f32 	%f56, %f54, %f55;
+	ld.global.f32 	%f57, [%rd54];
+	fma.rn.f32 	%f66, %f57, %f56, %f50;
+	add.f32 	%f67, %f51, %f57;
+	add.s64 	%rd69, %rd69, 4;
+	cvt.u32.u64 	%r22, %rd69;
+	add.s64 	%rd68, %rd68, 16;
+	add.s64 	%rd67, %rd67, 16;
+	setp.lt.s32 	%p6, %r22, %r4;
+	@%p6 bra 	$L__BB2_7;
 
 $L__BB2_8:
-	mul.wide.s32 	%rd55, %r32, 4;
-	add.s64 	%rd56, %rd2, %rd55;
-	ld.global.f32 	%f31, [%rd56];
-	ld.global.f32 	%f32, [%rd110];
-	sub.f32 	%f33, %f32, %f31;
-	add.s64 	%rd57, %rd1, %rd55;
-	ld.global.f32 	%f34, [%rd57];
-	mul.f32 	%f35, %f33, %f34;
-	ld.global.f32 	%f36, [%rd109];
-	fma.rn.f32 	%f37, %f36, %f35, %f97;
-	add.f32 	%f38, %f98, %f36;
-	add.s64 	%rd58, %rd109, %rd15;
-	add.s64 	%rd59, %rd110, %rd15;
-	ld.global.f32 	%f39, [%rd56+4];
-	ld.global.f32 	%f40, [%rd59];
-	sub.f32 	%f41, %f40, %f39;
-	ld.global.f32 	%f42, [%rd57+4];
-	mul.f32 	%f43, %f41, %f42;
-	ld.global.f32 	%f44, [%rd58];
-	fma.rn.f32 	%f45, %f44, %f43, %f37;
-	add.f32 	%f46, %f38, %f44;
-	add.s64 	%rd60, %rd58, %rd15;
-	add.s64 	%rd61, %rd59, %rd15;
-	ld.global.f32 	%f47, [%rd56+8];
-	ld.global.f32 	%f48, [%rd61];
-	sub.f32 	%f49, %f48, %f47;
-	ld.global.f32 	%f50, [%rd57+8];
-	mul.f32 	%f51, %f49, %f50;
-	ld.global.f32 	%f52, [%rd60];
-	fma.rn.f32 	%f53, %f52, %f51, %f45;
-	add.f32 	%f54, %f46, %f52;
-	add.s64 	%rd62, %rd60, %rd15;
-	add.s64 	%rd109, %rd62, %rd15;
-	add.s64 	%rd63, %rd61, %rd15;
-	add.s64 	%rd110, %rd63, %rd15;
-	ld.global.f32 	%f55, [%rd56+12];
-	ld.global.f32 	%f56, [%rd63];
-	sub.f32 	%f57, %f56, %f55;
-	ld.global.f32 	%f58, [%rd57+12];
-	mul.f32 	%f59, %f57, %f58;
-	ld.global.f32 	%f60, [%rd62];
-	fma.rn.f32 	%f97, %f60, %f59, %f53;
-	add.f32 	%f98, %f54, %f60;
-	add.s32 	%r32, %r32, 4;
-	add.s32 	%r31, %r31, -4;
-	setp.ne.s32 	%p6, %r31, 0;
-	@%p6 bra 	$L__BB2_8;
+	cvt.u64.u32 	%rd56, %r2;
+	mul.lo.s64 	%rd57, %rd5, %rd56;
+	add.s64 	%rd32, %rd57, %rd6;
+	setp.eq.s64 	%p7, %rd33, 0;
+	@%p7 bra 	$L__BB2_10;
 
-$L__BB2_9:
-	setp.eq.s32 	%p7, %r2, 0;
-	@%p7 bra 	$L__BB2_13;
+	cvta.to.global.u64 	%rd58, %rd33;
+	shl.b64 	%rd59, %rd32, 2;
+	add.s64 	%rd60, %rd58, %rd59;
+	st.global.f32 	[%rd60], %f66;
 
-	setp.eq.s32 	%p8, %r2, 1;
-	cvt.s64.s32 	%rd64, %r32;
-	mul.lo.s64 	%rd65, %rd64, %rd10;
-	add.s64 	%rd66, %rd65, %rd108;
-	shl.b64 	%rd67, %rd66, 2;
-	add.s64 	%rd68, %rd4, %rd67;
-	add.s64 	%rd69, %rd3, %rd67;
-	mul.wide.s32 	%rd70, %r32, 4;
-	add.s64 	%rd27, %rd2, %rd70;
-	ld.global.f32 	%f61, [%rd27];
-	ld.global.f32 	%f62, [%rd69];
-	sub.f32 	%f63, %f62, %f61;
-	add.s64 	%rd28, %rd1, %rd70;
-	ld.global.f32 	%f64, [%rd28];
-	mul.f32 	%f65, %f63, %f64;
-	ld.global.f32 	%f66, [%rd68];
-	fma.rn.f32 	%f97, %f66, %f65, %f97;
-	add.f32 	%f98, %f98, %f66;
-	@%p8 bra 	$L__BB2_13;
+$L__BB2_10:
+	setp.eq.s64 	%p8, %rd34, 0;
+	@%p8 bra 	$L__BB2_12;
 
-	setp.eq.s32 	%p9, %r2, 2;
-	add.s32 	%r24, %r32, 1;
-	cvt.s64.s32 	%rd71, %r24;
-	mul.lo.s64 	%rd72, %rd71, %rd10;
-	add.s64 	%rd73, %rd72, %rd108;
-	shl.b64 	%rd74, %rd73, 2;
-	add.s64 	%rd75, %rd4, %rd74;
-	add.s64 	%rd76, %rd3, %rd74;
-	ld.global.f32 	%f67, [%rd27+4];
-	ld.global.f32 	%f68, [%rd76];
-	sub.f32 	%f69, %f68, %f67;
-	ld.global.f32 	%f70, [%rd28+4];
-	mul.f32 	%f71, %f69, %f70;
-	ld.global.f32 	%f72, [%rd75];
-	fma.rn.f32 	%f97, %f72, %f71, %f97;
-	add.f32 	%f98, %f98, %f72;
-	@%p9 bra 	$L__BB2_13;
+	cvta.to.global.u64 	%rd61, %rd34;
+	shl.b64 	%rd62, %rd32, 2;
+	add.s64 	%rd63, %rd61, %rd62;
+	st.global.f32 	[%rd63], %f67;
 
-	add.s32 	%r25, %r32, 2;
-	cvt.s64.s32 	%rd77, %r25;
-	mul.lo.s64 	%rd78, %rd77, %rd10;
-	add.s64 	%rd79, %rd78, %rd108;
-	shl.b64 	%rd80, %rd79, 2;
-	add.s64 	%rd81, %rd4, %rd80;
-	add.s64 	%rd82, %rd3, %rd80;
-	ld.global.f32 	%f73, [%rd27+8];
-	ld.global.f32 	%f74, [%rd82];
-	sub.f32 	%f75, %f74, %f73;
-	ld.global.f32 	%f76, [%rd28+8];
-	mul.f32 	%f77, %f75, %f76;
-	ld.global.f32 	%f78, [%rd81];
-	fma.rn.f32 	%f97, %f78, %f77, %f97;
-	add.f32 	%f98, %f98, %f78;
-
-$L__BB2_13:
-	st.global.f32 	[%rd19], %f97;
-	@%p3 bra 	$L__BB2_15;
-
-	st.global.f32 	[%rd20], %f98;
-
-$L__BB2_15:
-	add.s64 	%rd108, %rd108, %rd12;
-	setp.lt.s64 	%p11, %rd108, %rd10;
-	add.s64 	%rd107, %rd107, 1;
-	@%p11 bra 	$L__BB2_3;
-	bra.uni 	$L__BB2_27;
-
-$L__BB2_16:
-	setp.eq.s64 	%p12, %rd43, 0;
-	@%p12 bra 	$L__BB2_27;
-
-	add.s32 	%r9, %r17, -1;
-	and.b32  	%r10, %r17, 3;
-	sub.s32 	%r11, %r17, %r10;
-	mul.lo.s64 	%rd84, %rd6, %rd7;
-	add.s64 	%rd31, %rd84, %rd8;
-	shl.b64 	%rd33, %rd10, 2;
-	mov.u64 	%rd111, 0;
-
-$L__BB2_18:
-	shl.b64 	%rd85, %rd108, 2;
-	add.s64 	%rd36, %rd5, %rd85;
-	ld.global.f32 	%f102, [%rd36];
-	setp.lt.s32 	%p13, %r17, 1;
-	@%p13 bra 	$L__BB2_26;
-
-	setp.lt.u32 	%p14, %r9, 3;
-	mov.u32 	%r35, 0;
-	@%p14 bra 	$L__BB2_22;
-
-	mul.lo.s64 	%rd86, %rd12, %rd111;
-	add.s64 	%rd87, %rd31, %rd86;
-	shl.b64 	%rd88, %rd87, 2;
-	add.s64 	%rd113, %rd4, %rd88;
-	mov.u32 	%r34, %r11;
-
-$L__BB2_21:
-	ld.global.f32 	%f80, [%rd113];
-	add.f32 	%f81, %f102, %f80;
-	add.s64 	%rd89, %rd113, %rd33;
-	ld.global.f32 	%f82, [%rd89];
-	add.f32 	%f83, %f81, %f82;
-	add.s64 	%rd90, %rd89, %rd33;
-	ld.global.f32 	%f84, [%rd90];
-	add.f32 	%f85, %f83, %f84;
-	add.s64 	%rd91, %rd90, %rd33;
-	add.s64 	%rd113, %rd91, %rd33;
-	ld.global.f32 	%f86, [%rd91];
-	add.f32 	%f102, %f85, %f86;
-	add.s32 	%r35, %r35, 4;
-	add.s32 	%r34, %r34, -4;
-	setp.ne.s32 	%p15, %r34, 0;
-	@%p15 bra 	$L__BB2_21;
-
-$L__BB2_22:
-	setp.eq.s32 	%p16, %r10, 0;
-	@%p16 bra 	$L__BB2_26;
-
-	setp.eq.s32 	%p17, %r10, 1;
-	cvt.s64.s32 	%rd92, %r35;
-	mul.lo.s64 	%rd93, %rd92, %rd10;
-	add.s64 	%rd94, %rd93, %rd108;
-	shl.b64 	%rd95, %rd94, 2;
-	add.s64 	%rd96, %rd4, %rd95;
-	ld.global.f32 	%f87, [%rd96];
-	add.f32 	%f102, %f102, %f87;
-	@%p17 bra 	$L__BB2_26;
-
-	setp.eq.s32 	%p18, %r10, 2;
-	add.s32 	%r28, %r35, 1;
-	cvt.s64.s32 	%rd97, %r28;
-	mul.lo.s64 	%rd98, %rd97, %rd10;
-	add.s64 	%rd99, %rd98, %rd108;
-	shl.b64 	%rd100, %rd99, 2;
-	add.s64 	%rd101, %rd4, %rd100;
-	ld.global.f32 	%f88, [%rd101];
-	add.f32 	%f102, %f102, %f88;
-	@%p18 bra 	$L__BB2_26;
-
-	add.s32 	%r29, %r35, 2;
-	cvt.s64.s32 	%rd102, %r29;
-	mul.lo.s64 	%rd103, %rd102, %rd10;
-	add.s64 	%rd104, %rd103, %rd108;
-	shl.b64 	%rd105, %rd104, 2;
-	add.s64 	%rd106, %rd4, %rd105;
-	ld.global.f32 	%f89, [%rd106];
-	add.f32 	%f102, %f102, %f89;
-
-$L__BB2_26:
-	st.global.f32 	[%rd36], %f102;
-	add.s64 	%rd108, %rd108, %rd12;
-	setp.lt.s64 	%p19, %rd108, %rd10;
-	add.s64 	%rd111, %rd111, 1;
-	@%p19 bra 	$L__BB2_18;
-
-$L__BB2_27:
+$L__BB2_12:
 	ret;
 
 }
@@ -105713,213 +105604,336 @@ $L__BB4_19:
 	ret;
 
 }
-	// .globl	kiln_rmsnorm_backward_dw
-.visible .entry kiln_rmsnorm_backward_dw(
-	.param .u32 kiln_rmsnorm_backward_dw_param_0,
-	.param .u32 kiln_rmsnorm_backward_dw_param_1,
-	.param .u64 kiln_rmsnorm_backward_dw_param_2,
-	.param .u64 kiln_rmsnorm_backward_dw_param_3,
-	.param .u64 kiln_rmsnorm_backward_dw_param_4,
-	.param .u64 kiln_rmsnorm_backward_dw_param_5
+	// .globl	kiln_rmsnorm_dw_partial
+.visible .entry kiln_rmsnorm_dw_partial(
+	.param .u32 kiln_rmsnorm_dw_partial_param_0,
+	.param .u32 kiln_rmsnorm_dw_partial_param_1,
+	.param .u32 kiln_rmsnorm_dw_partial_param_2,
+	.param .u64 kiln_rmsnorm_dw_partial_param_3,
+	.param .u64 kiln_rmsnorm_dw_partial_param_4,
+	.param .u64 kiln_rmsnorm_dw_partial_param_5,
+	.param .u64 kiln_rmsnorm_dw_partial_param_6
+)
+{
+	.reg .pred 	%p<7>;
+	.reg .f32 	%f<40>;
+	.reg .b32 	%r<25>;
+	.reg .b64 	%rd<58>;
+
+
+	ld.param.u32 	%r10, [kiln_rmsnorm_dw_partial_param_0];
+	ld.param.u32 	%r11, [kiln_rmsnorm_dw_partial_param_1];
+	ld.param.u32 	%r12, [kiln_rmsnorm_dw_partial_param_2];
+	ld.param.u64 	%rd25, [kiln_rmsnorm_dw_partial_param_3];
+	ld.param.u64 	%rd26, [kiln_rmsnorm_dw_partial_param_4];
+	ld.param.u64 	%rd27, [kiln_rmsnorm_dw_partial_param_5];
+	ld.param.u64 	%rd28, [kiln_rmsnorm_dw_partial_param_6];
+	cvta.to.global.u64 	%rd1, %rd28;
+	cvta.to.global.u64 	%rd2, %rd27;
+	cvta.to.global.u64 	%rd3, %rd26;
+	mov.u32 	%r13, %ntid.x;
+	mov.u32 	%r14, %ctaid.x;
+	mov.u32 	%r15, %tid.x;
+	mad.lo.s32 	%r1, %r14, %r13, %r15;
+	setp.ge.s32 	%p1, %r1, %r11;
+	@%p1 bra 	$L__BB5_9;
+
+	mov.u32 	%r2, %ctaid.y;
+	mul.lo.s32 	%r3, %r2, %r12;
+	add.s32 	%r16, %r3, %r12;
+	min.s32 	%r4, %r16, %r10;
+	setp.ge.s32 	%p2, %r3, %r4;
+	cvt.s64.s32 	%rd4, %r11;
+	cvt.s64.s32 	%rd5, %r1;
+	mov.f32 	%f39, 0f00000000;
+	@%p2 bra 	$L__BB5_8;
+
+	sub.s32 	%r17, %r4, %r3;
+	and.b32  	%r23, %r17, 3;
+	setp.eq.s32 	%p3, %r23, 0;
+	mov.f32 	%f39, 0f00000000;
+	mov.u32 	%r24, %r3;
+	@%p3 bra 	$L__BB5_5;
+
+	cvt.s64.s32 	%rd52, %r3;
+	mul.wide.s32 	%rd29, %r3, 4;
+	add.s64 	%rd53, %rd1, %rd29;
+
+$L__BB5_4:
+	.pragma "nounroll";
+	mul.lo.s64 	%rd30, %rd52, %rd4;
+	add.s64 	%rd31, %rd30, %rd5;
+	shl.b64 	%rd32, %rd31, 2;
+	add.s64 	%rd33, %rd3, %rd32;
+	add.s64 	%rd34, %rd2, %rd32;
+	ld.global.f32 	%f12, [%rd34];
+	ld.global.f32 	%f13, [%rd33];
+	mul.f32 	%f14, %f13, %f12;
+	ld.global.f32 	%f15, [%rd53];
+	fma.rn.f32 	%f39, %f14, %f15, %f39;
+	add.s64 	%rd52, %rd52, 1;
+	cvt.u32.u64 	%r24, %rd52;
+	add.s64 	%rd53, %rd53, 4;
+	add.s32 	%r23, %r23, -1;
+	setp.ne.s32 	%p4, %r23, 0;
+	@%p4 bra 	$L__BB5_4;
+
+$L__BB5_5:
+	mov.u32 	%r18, -2;
+	sub.s32 	%r19, %r18, %r3;
+	not.b32 	%r20, %r4;
+	sub.s32 	%r21, %r19, %r20;
+	setp.lt.u32 	%p5, %r21, 3;
+	@%p5 bra 	$L__BB5_8;
+
+	cvt.s64.s32 	%rd55, %r24;
+	mul.wide.s32 	%rd35, %r24, 4;
+	add.s64 	%rd36, %rd1, %rd35;
+	add.s64 	%rd54, %rd36, 8;
+	mul.lo.s64 	%rd37, %rd55, %rd4;
+	add.s64 	%rd38, %rd37, %rd5;
+	shl.b64 	%rd39, %rd38, 2;
+	add.s64 	%rd56, %rd3, %rd39;
+	shl.b64 	%rd15, %rd4, 2;
+	add.s64 	%rd57, %rd2, %rd39;
+
+$L__BB5_7:
+	ld.global.f32 	%f16, [%rd57];
+	ld.global.f32 	%f17, [%rd56];
+	mul.f32 	%f18, %f17, %f16;
+	ld.global.f32 	%f19, [%rd54+-8];
+	fma.rn.f32 	%f20, %f18, %f19, %f39;
+	add.s64 	%rd40, %rd56, %rd15;
+	add.s64 	%rd41, %rd57, %rd15;
+	ld.global.f32 	%f21, [%rd41];
+	ld.global.f32 	%f22, [%rd40];
+	mul.f32 	%f23, %f22, %f21;
+	ld.global.f32 	%f24, [%rd54+-4];
+	fma.rn.f32 	%f25, %f23, %f24, %f20;
+	add.s64 	%rd42, %rd40, %rd15;
+	add.s64 	%rd43, %rd41, %rd15;
+	ld.global.f32 	%f26, [%rd43];
+	ld.global.f32 	%f27, [%rd42];
+	mul.f32 	%f28, %f27, %f26;
+	ld.global.f32 	%f29, [%rd54];
+	fma.rn.f32 	%f30, %f28, %f29, %f25;
+	add.s64 	%rd44, %rd42, %rd15;
+	add.s64 	%rd56, %rd44, %rd15;
+	add.s64 	%rd45, %rd43, %rd15;
+	add.s64 	%rd57, %rd45, %rd15;
+	ld.global.f32 	%f31, [%rd45];
+	ld.global.f32 	%f32, [%rd44];
+	mul.f32 	%f33, %f32, %f31;
+	ld.global.f32 	%f34, [%rd54+4];
+	fma.rn.f32 	%f39, %f33, %f34, %f30;
+	add.s64 	%rd55, %rd55, 4;
+	cvt.u32.u64 	%r22, %rd55;
+	add.s64 	%rd54, %rd54, 16;
+	setp.lt.s32 	%p6, %r22, %r4;
+	@%p6 bra 	$L__BB5_7;
+
+$L__BB5_8:
+	cvt.u64.u32 	%rd46, %r2;
+	mul.lo.s64 	%rd47, %rd4, %rd46;
+	add.s64 	%rd48, %rd47, %rd5;
+	cvta.to.global.u64 	%rd49, %rd25;
+	shl.b64 	%rd50, %rd48, 2;
+	add.s64 	%rd51, %rd49, %rd50;
+	st.global.f32 	[%rd51], %f39;
+
+$L__BB5_9:
+	ret;
+
+}
+	// .globl	kiln_colsum_acc
+.visible .entry kiln_colsum_acc(
+	.param .u32 kiln_colsum_acc_param_0,
+	.param .u32 kiln_colsum_acc_param_1,
+	.param .u64 kiln_colsum_acc_param_2,
+	.param .u64 kiln_colsum_acc_param_3
 )
 {
 	.reg .pred 	%p<14>;
-	.reg .f32 	%f<46>;
+	.reg .f32 	%f<38>;
 	.reg .b32 	%r<24>;
-	.reg .b64 	%rd<98>;
+	.reg .b64 	%rd<82>;
 
 
-	ld.param.u32 	%r9, [kiln_rmsnorm_backward_dw_param_0];
-	ld.param.s32 	%rd8, [kiln_rmsnorm_backward_dw_param_1];
-	ld.param.u64 	%rd41, [kiln_rmsnorm_backward_dw_param_2];
-	ld.param.u64 	%rd42, [kiln_rmsnorm_backward_dw_param_3];
-	ld.param.u64 	%rd43, [kiln_rmsnorm_backward_dw_param_4];
-	ld.param.u64 	%rd44, [kiln_rmsnorm_backward_dw_param_5];
-	cvta.to.global.u64 	%rd1, %rd44;
-	cvta.to.global.u64 	%rd2, %rd43;
-	cvta.to.global.u64 	%rd3, %rd42;
+	ld.param.u32 	%r9, [kiln_colsum_acc_param_0];
+	ld.param.s32 	%rd7, [kiln_colsum_acc_param_1];
+	ld.param.u64 	%rd32, [kiln_colsum_acc_param_2];
+	ld.param.u64 	%rd33, [kiln_colsum_acc_param_3];
+	cvta.to.global.u64 	%rd1, %rd33;
+	cvta.to.global.u64 	%rd2, %rd32;
 	mov.u32 	%r10, %ctaid.x;
-	cvt.u64.u32 	%rd4, %r10;
+	cvt.u64.u32 	%rd3, %r10;
 	mov.u32 	%r11, %ntid.x;
-	cvt.u64.u32 	%rd5, %r11;
-	mul.wide.u32 	%rd45, %r10, %r11;
+	cvt.u64.u32 	%rd4, %r11;
+	mul.wide.u32 	%rd34, %r10, %r11;
 	mov.u32 	%r12, %tid.x;
-	cvt.u64.u32 	%rd6, %r12;
-	add.s64 	%rd91, %rd45, %rd6;
-	setp.ge.s64 	%p1, %rd91, %rd8;
-	@%p1 bra 	$L__BB5_20;
+	cvt.u64.u32 	%rd5, %r12;
+	add.s64 	%rd77, %rd34, %rd5;
+	setp.ge.s64 	%p1, %rd77, %rd7;
+	@%p1 bra 	$L__BB6_20;
 
 	setp.gt.s32 	%p2, %r9, 0;
 	mov.u32 	%r13, %nctaid.x;
-	cvt.u64.u32 	%rd9, %r13;
-	mul.lo.s64 	%rd10, %rd9, %rd5;
-	@%p2 bra 	$L__BB5_11;
-	bra.uni 	$L__BB5_2;
+	cvt.u64.u32 	%rd8, %r13;
+	mul.lo.s64 	%rd9, %rd8, %rd4;
+	@%p2 bra 	$L__BB6_11;
+	bra.uni 	$L__BB6_2;
 
-$L__BB5_11:
+$L__BB6_11:
 	add.s32 	%r1, %r9, -1;
 	and.b32  	%r2, %r9, 3;
 	sub.s32 	%r3, %r9, %r2;
-	mul.lo.s64 	%rd58, %rd4, %rd5;
-	add.s64 	%rd23, %rd58, %rd6;
-	shl.b64 	%rd25, %rd8, 2;
-	cvta.to.global.u64 	%rd26, %rd41;
-	mov.u64 	%rd93, 0;
+	shl.b64 	%rd26, %rd7, 2;
 
-$L__BB5_12:
-	shl.b64 	%rd59, %rd91, 2;
-	add.s64 	%rd29, %rd26, %rd59;
-	ld.global.f32 	%f45, [%rd29];
+$L__BB6_12:
 	setp.lt.u32 	%p8, %r1, 3;
+	mov.f32 	%f37, 0f00000000;
 	mov.u32 	%r23, 0;
-	@%p8 bra 	$L__BB5_15;
+	@%p8 bra 	$L__BB6_15;
 
-	mul.lo.s64 	%rd60, %rd10, %rd93;
-	add.s64 	%rd61, %rd23, %rd60;
-	shl.b64 	%rd62, %rd61, 2;
-	add.s64 	%rd97, %rd2, %rd62;
-	add.s64 	%rd96, %rd3, %rd62;
-	mov.u64 	%rd95, %rd1;
+	shl.b64 	%rd53, %rd77, 2;
+	add.s64 	%rd81, %rd1, %rd53;
 	mov.u32 	%r22, %r3;
 
-$L__BB5_14:
-	ld.global.f32 	%f11, [%rd97];
-	ld.global.f32 	%f12, [%rd96];
-	mul.f32 	%f13, %f12, %f11;
-	ld.global.f32 	%f14, [%rd95];
-	fma.rn.f32 	%f15, %f13, %f14, %f45;
-	add.s64 	%rd63, %rd96, %rd25;
-	add.s64 	%rd64, %rd97, %rd25;
-	ld.global.f32 	%f16, [%rd64];
-	ld.global.f32 	%f17, [%rd63];
-	mul.f32 	%f18, %f17, %f16;
-	ld.global.f32 	%f19, [%rd95+4];
-	fma.rn.f32 	%f20, %f18, %f19, %f15;
-	add.s64 	%rd65, %rd63, %rd25;
-	add.s64 	%rd66, %rd64, %rd25;
-	ld.global.f32 	%f21, [%rd66];
-	ld.global.f32 	%f22, [%rd65];
-	mul.f32 	%f23, %f22, %f21;
-	ld.global.f32 	%f24, [%rd95+8];
-	fma.rn.f32 	%f25, %f23, %f24, %f20;
-	add.s64 	%rd67, %rd65, %rd25;
-	add.s64 	%rd96, %rd67, %rd25;
-	add.s64 	%rd68, %rd66, %rd25;
-	add.s64 	%rd97, %rd68, %rd25;
-	ld.global.f32 	%f26, [%rd68];
-	ld.global.f32 	%f27, [%rd67];
-	mul.f32 	%f28, %f27, %f26;
-	ld.global.f32 	%f29, [%rd95+12];
-	fma.rn.f32 	%f45, %f28, %f29, %f25;
+$L__BB6_14:
+	ld.global.f32 	%f22, [%rd81];
+	add.f32 	%f23, %f37, %f22;
+	add.s64 	%rd54, %rd81, %rd26;
+	ld.global.f32 	%f24, [%rd54];
+	add.f32 	%f25, %f23, %f24;
+	add.s64 	%rd55, %rd54, %rd26;
+	ld.global.f32 	%f26, [%rd55];
+	add.f32 	%f27, %f25, %f26;
+	add.s64 	%rd56, %rd55, %rd26;
+	add.s64 	%rd81, %rd56, %rd26;
+	ld.global.f32 	%f28, [%rd56];
+	add.f32 	%f37, %f27, %f28;
 	add.s32 	%r23, %r23, 4;
-	add.s64 	%rd95, %rd95, 16;
 	add.s32 	%r22, %r22, -4;
 	setp.ne.s32 	%p9, %r22, 0;
-	@%p9 bra 	$L__BB5_14;
+	@%p9 bra 	$L__BB6_14;
 
-$L__BB5_15:
+$L__BB6_15:
 	setp.eq.s32 	%p10, %r2, 0;
-	@%p10 bra 	$L__BB5_19;
+	@%p10 bra 	$L__BB6_19;
 
 	setp.eq.s32 	%p11, %r2, 1;
-	cvt.s64.s32 	%rd69, %r23;
-	mul.lo.s64 	%rd70, %rd69, %rd8;
-	add.s64 	%rd71, %rd70, %rd91;
-	shl.b64 	%rd72, %rd71, 2;
-	add.s64 	%rd73, %rd3, %rd72;
-	add.s64 	%rd74, %rd2, %rd72;
-	ld.global.f32 	%f30, [%rd74];
-	ld.global.f32 	%f31, [%rd73];
-	mul.f32 	%f32, %f31, %f30;
-	mul.wide.s32 	%rd75, %r23, 4;
-	add.s64 	%rd38, %rd1, %rd75;
-	ld.global.f32 	%f33, [%rd38];
-	fma.rn.f32 	%f45, %f32, %f33, %f45;
-	@%p11 bra 	$L__BB5_19;
+	cvt.s64.s32 	%rd57, %r23;
+	mul.lo.s64 	%rd58, %rd57, %rd7;
+	add.s64 	%rd59, %rd58, %rd77;
+	shl.b64 	%rd60, %rd59, 2;
+	add.s64 	%rd61, %rd1, %rd60;
+	ld.global.f32 	%f29, [%rd61];
+	add.f32 	%f37, %f37, %f29;
+	@%p11 bra 	$L__BB6_19;
 
 	setp.eq.s32 	%p12, %r2, 2;
 	add.s32 	%r19, %r23, 1;
-	cvt.s64.s32 	%rd76, %r19;
-	mul.lo.s64 	%rd77, %rd76, %rd8;
-	add.s64 	%rd78, %rd77, %rd91;
-	shl.b64 	%rd79, %rd78, 2;
-	add.s64 	%rd80, %rd3, %rd79;
-	add.s64 	%rd81, %rd2, %rd79;
-	ld.global.f32 	%f34, [%rd81];
-	ld.global.f32 	%f35, [%rd80];
-	mul.f32 	%f36, %f35, %f34;
-	ld.global.f32 	%f37, [%rd38+4];
-	fma.rn.f32 	%f45, %f36, %f37, %f45;
-	@%p12 bra 	$L__BB5_19;
+	cvt.s64.s32 	%rd62, %r19;
+	mul.lo.s64 	%rd63, %rd62, %rd7;
+	add.s64 	%rd64, %rd63, %rd77;
+	shl.b64 	%rd65, %rd64, 2;
+	add.s64 	%rd66, %rd1, %rd65;
+	ld.global.f32 	%f30, [%rd66];
+	add.f32 	%f37, %f37, %f30;
+	@%p12 bra 	$L__BB6_19;
 
 	add.s32 	%r20, %r23, 2;
-	cvt.s64.s32 	%rd82, %r20;
-	mul.lo.s64 	%rd83, %rd82, %rd8;
-	add.s64 	%rd84, %rd83, %rd91;
-	shl.b64 	%rd85, %rd84, 2;
-	add.s64 	%rd86, %rd3, %rd85;
-	add.s64 	%rd87, %rd2, %rd85;
-	ld.global.f32 	%f38, [%rd87];
-	ld.global.f32 	%f39, [%rd86];
-	mul.f32 	%f40, %f39, %f38;
-	ld.global.f32 	%f41, [%rd38+8];
-	fma.rn.f32 	%f45, %f40, %f41, %f45;
+	cvt.s64.s32 	%rd67, %r20;
+	mul.lo.s64 	%rd68, %rd67, %rd7;
+	add.s64 	%rd69, %rd68, %rd77;
+	shl.b64 	%rd70, %rd69, 2;
+	add.s64 	%rd71, %rd1, %rd70;
+	ld.global.f32 	%f31, [%rd71];
+	add.f32 	%f37, %f37, %f31;
 
-$L__BB5_19:
-	st.global.f32 	[%rd29], %f45;
-	add.s64 	%rd91, %rd91, %rd10;
-	setp.lt.s64 	%p13, %rd91, %rd8;
-	add.s64 	%rd93, %rd93, 1;
-	@%p13 bra 	$L__BB5_12;
-	bra.uni 	$L__BB5_20;
+$L__BB6_19:
+	shl.b64 	%rd72, %rd77, 2;
+	add.s64 	%rd73, %rd2, %rd72;
+	ld.global.f32 	%f32, [%rd73];
+	add.f32 	%f33, %f37, %f32;
+	st.global.f32 	[%rd73], %f33;
+	add.s64 	%rd77, %rd77, %rd9;
+	setp.lt.s64 	%p13, %rd77, %rd7;
+	@%p13 bra 	$L__BB6_12;
+	bra.uni 	$L__BB6_20;
 
-$L__BB5_2:
-	add.s64 	%rd46, %rd10, %rd8;
-	add.s64 	%rd47, %rd9, %rd4;
-	mul.lo.s64 	%rd48, %rd47, %rd5;
-	add.s64 	%rd49, %rd48, %rd6;
-	not.b64 	%rd50, %rd49;
-	add.s64 	%rd11, %rd46, %rd50;
-	or.b64  	%rd51, %rd11, %rd10;
-	and.b64  	%rd52, %rd51, -4294967296;
-	setp.eq.s64 	%p3, %rd52, 0;
-	@%p3 bra 	$L__BB5_4;
+$L__BB6_2:
+	add.s64 	%rd35, %rd9, %rd7;
+	add.s64 	%rd36, %rd8, %rd3;
+	mul.lo.s64 	%rd37, %rd36, %rd4;
+	add.s64 	%rd38, %rd37, %rd5;
+	not.b64 	%rd39, %rd38;
+	add.s64 	%rd10, %rd35, %rd39;
+	or.b64  	%rd40, %rd10, %rd9;
+	and.b64  	%rd41, %rd40, -4294967296;
+	setp.eq.s64 	%p3, %rd41, 0;
+	@%p3 bra 	$L__BB6_4;
 
-	div.u64 	%rd88, %rd11, %rd10;
-	bra.uni 	$L__BB5_5;
+	div.u64 	%rd74, %rd10, %rd9;
+	bra.uni 	$L__BB6_5;
 
-$L__BB5_4:
-	cvt.u32.u64 	%r14, %rd10;
-	cvt.u32.u64 	%r15, %rd11;
+$L__BB6_4:
+	cvt.u32.u64 	%r14, %rd9;
+	cvt.u32.u64 	%r15, %rd10;
 	div.u32 	%r16, %r15, %r14;
-	cvt.u64.u32 	%rd88, %r16;
+	cvt.u64.u32 	%rd74, %r16;
 
-$L__BB5_5:
-	add.s64 	%rd53, %rd88, 1;
-	and.b64  	%rd90, %rd53, 3;
-	setp.eq.s64 	%p4, %rd90, 0;
-	@%p4 bra 	$L__BB5_8;
+$L__BB6_5:
+	add.s64 	%rd42, %rd74, 1;
+	and.b64  	%rd76, %rd42, 3;
+	setp.eq.s64 	%p4, %rd76, 0;
+	@%p4 bra 	$L__BB6_8;
 
-$L__BB5_7:
+$L__BB6_7:
 	.pragma "nounroll";
-	add.s64 	%rd91, %rd91, %rd10;
-	add.s64 	%rd90, %rd90, -1;
-	setp.ne.s64 	%p5, %rd90, 0;
-	@%p5 bra 	$L__BB5_7;
+	shl.b64 	%rd43, %rd77, 2;
+	add.s64 	%rd44, %rd2, %rd43;
+	ld.global.f32 	%f9, [%rd44];
+	add.f32 	%f10, %f9, 0f00000000;
+	st.global.f32 	[%rd44], %f10;
+	add.s64 	%rd77, %rd77, %rd9;
+	add.s64 	%rd76, %rd76, -1;
+	setp.ne.s64 	%p5, %rd76, 0;
+	@%p5 bra 	$L__BB6_7;
 
-$L__BB5_8:
-	setp.lt.u64 	%p6, %rd88, 3;
-	@%p6 bra 	$L__BB5_20;
+$L__BB6_8:
+	setp.lt.u64 	%p6, %rd74, 3;
+	@%p6 bra 	$L__BB6_20;
 
-$L__BB5_10:
-	add.s64 	%rd54, %rd91, %rd10;
-	add.s64 	%rd55, %rd54, %rd10;
-	add.s64 	%rd56, %rd55, %rd10;
-	add.s64 	%rd91, %rd56, %rd10;
-	setp.lt.s64 	%p7, %rd91, %rd8;
-	@%p7 bra 	$L__BB5_10;
+	shl.b64 	%rd45, %rd77, 2;
+	add.s64 	%rd79, %rd2, %rd45;
+	shl.b64 	%rd21, %rd9, 2;
 
-$L__BB5_20:
+$L__BB6_10:
+	ld.global.f32 	%f11, [%rd79];
+	add.f32 	%f12, %f11, 0f00000000;
+	st.global.f32 	[%rd79], %f12;
+	add.s64 	%rd47, %rd79, %rd21;
+	ld.global.f32 	%f13, [%rd47];
+	add.f32 	%f14, %f13, 0f00000000;
+	st.global.f32 	[%rd47], %f14;
+	add.s64 	%rd48, %rd77, %rd9;
+	add.s64 	%rd49, %rd48, %rd9;
+	add.s64 	%rd50, %rd47, %rd21;
+	ld.global.f32 	%f15, [%rd50];
+	add.f32 	%f16, %f15, 0f00000000;
+	st.global.f32 	[%rd50], %f16;
+	add.s64 	%rd51, %rd49, %rd9;
+	add.s64 	%rd52, %rd50, %rd21;
+	add.s64 	%rd79, %rd52, %rd21;
+	ld.global.f32 	%f17, [%rd52];
+	add.f32 	%f18, %f17, 0f00000000;
+	st.global.f32 	[%rd52], %f18;
+	add.s64 	%rd77, %rd51, %rd9;
+	setp.lt.s64 	%p7, %rd77, %rd7;
+	@%p7 bra 	$L__BB6_10;
+
+$L__BB6_20:
 	ret;
 
 }

@@ -8,8 +8,8 @@
 // be null (unit weight, no bias). LayerNorm's variance is two-pass, as the
 // reference's.
 // Backward: dx one block a row; dw and db ACCUMULATE (+=), as the
-// references, one thread a column summing the rows in order, so the result
-// does not depend on scheduling (no atomics).
+// references, summed over fixed chunks of rows and then over the chunks
+// (two stages, no atomics), so the result does not depend on scheduling.
 #include "common.cuh"
 
 extern "C" __global__ void kiln_layernorm(int rows, int n, float eps, float *yp, float *meanp, float *rstdp,
@@ -65,19 +65,26 @@ extern "C" __global__ void kiln_layernorm_backward_dx(int rows, int n, float *dx
 	}
 }
 
-// dw[j] += sum_r dy[r,j]*xhat[r,j]; db[j] += sum_r dy[r,j] (either may be null).
-extern "C" __global__ void kiln_layernorm_backward_dwdb(int rows, int n, float *dw, float *db, const float *dy,
-	const float *x, const float *meanp, const float *rstdp) {
-	KILN_FOR(j, n) {
-		float aw = dw ? dw[j] : 0.f, ab = db ? db[j] : 0.f;
-		for (int r = 0; r < rows; r++) {
-			long long o = (long long)r * n + j;
-			aw += dy[o] * ((x[o] - meanp[r]) * rstdp[r]);
-			ab += dy[o];
-		}
-		if (dw) dw[j] = aw;
-		if (db) db[j] = ab;
+// The weight gradients in two deterministic stages. Stage 1: block (bx, c)
+// sums rows [c*chunk, (c+1)*chunk) of each column j into partial[c*n + j]
+// (one thread a column, rows in order); stage 2, kiln_colsum_acc, adds the
+// chunks' partials into dw in chunk order. The partition depends only on
+// the sizes, so the result does not depend on scheduling.
+// LayerNorm: pdw = sum dy*xhat, pdb = sum dy (either may be null).
+extern "C" __global__ void kiln_layernorm_dwdb_partial(int rows, int n, int chunk, float *pdw, float *pdb,
+	const float *dy, const float *x, const float *meanp, const float *rstdp) {
+	int j = blockIdx.x * blockDim.x + threadIdx.x;
+	if (j >= n) return;
+	int r0 = blockIdx.y * chunk, r1 = min(rows, r0 + chunk);
+	float aw = 0.f, ab = 0.f;
+	for (int r = r0; r < r1; r++) {
+		long long o = (long long)r * n + j;
+		aw += dy[o] * ((x[o] - meanp[r]) * rstdp[r]);
+		ab += dy[o];
 	}
+	long long po = (long long)blockIdx.y * n + j;
+	if (pdw) pdw[po] = aw;
+	if (pdb) pdb[po] = ab;
 }
 
 extern "C" __global__ void kiln_rmsnorm(int rows, int n, float eps, float *yp, float *rstdp, const float *xp, const float *w) {
@@ -114,14 +121,25 @@ extern "C" __global__ void kiln_rmsnorm_backward_dx(int rows, int n, float *dxp,
 	}
 }
 
-// dw[j] += sum_r dy[r,j]*x[r,j]*rstd[r].
-extern "C" __global__ void kiln_rmsnorm_backward_dw(int rows, int n, float *dw, const float *dy, const float *x, const float *rstdp) {
+// RMSNorm: pdw = sum dy*x*rstd over the chunk's rows.
+extern "C" __global__ void kiln_rmsnorm_dw_partial(int rows, int n, int chunk, float *pdw, const float *dy,
+	const float *x, const float *rstdp) {
+	int j = blockIdx.x * blockDim.x + threadIdx.x;
+	if (j >= n) return;
+	int r0 = blockIdx.y * chunk, r1 = min(rows, r0 + chunk);
+	float a = 0.f;
+	for (int r = r0; r < r1; r++) {
+		long long o = (long long)r * n + j;
+		a += dy[o] * x[o] * rstdp[r];
+	}
+	pdw[(long long)blockIdx.y * n + j] = a;
+}
+
+// kiln_colsum_acc: dst[j] += sum over c < chunks of partial[c*n + j], in c order.
+extern "C" __global__ void kiln_colsum_acc(int chunks, int n, float *dst, const float *partial) {
 	KILN_FOR(j, n) {
-		float a = dw[j];
-		for (int r = 0; r < rows; r++) {
-			long long o = (long long)r * n + j;
-			a += dy[o] * x[o] * rstdp[r];
-		}
-		dw[j] = a;
+		float a = 0.f;
+		for (int c = 0; c < chunks; c++) a += partial[(long long)c * n + j];
+		dst[j] += a;
 	}
 }
