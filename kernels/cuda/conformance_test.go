@@ -529,7 +529,7 @@ func TestUnary(t *testing.T) {
 func TestReduce(t *testing.T) {
 	d := dev(t)
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, s := range [][3]int{{1, 1, 1}, {3, 0, 1}, {7, 33, 1}, {2, 4099, 1}, {70000, 3, 1}, {5, 129, 3}, {1, 2, 257}, {3, 1000, 31}} {
+	for _, s := range [][3]int{{1, 1, 1}, {3, 0, 1}, {7, 33, 1}, {2, 4099, 1}, {70000, 3, 1}, {5, 129, 3}, {1, 2, 257}, {3, 1000, 31}, {1, 1500, 7}, {2, 513, 33}} {
 		outer, n, inner := s[0], s[1], s[2]
 		if emuSkip(outer) {
 			continue

@@ -6,3 +6,5 @@
 
 EMU_KERNEL(kiln_reduce_rows)
 EMU_KERNEL(kiln_reduce_axis)
+EMU_KERNEL(kiln_reduce_axis_partial)
+EMU_KERNEL(kiln_reduce_chunks)

@@ -115,6 +115,7 @@ func TestLaunchArguments(t *testing.T) {
 		run("Sum", d.Sum(a(r), a(r*n), r, n, 1))
 		run("Max", d.Max(a(n), a(r*n), 1, r, n))
 		run("Sum axis", d.Sum(a(2*n), a(2*r*n), 2, r, n))
+		run("Max long axis", d.Max(a(3*n), a(3*n*1000), 3, 1000, n))
 		run("Softmax", d.Softmax(a(r*n), a(r*n), r, n))
 		run("LogSoftmax", d.LogSoftmax(a(r*n), a(r*n), r, n))
 		run("SoftmaxBackward", d.SoftmaxBackward(a(r*n), a(r*n), a(r*n), r, n))

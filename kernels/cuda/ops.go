@@ -282,9 +282,29 @@ func (d *Device) reduce(name string, isMax bool, dst, src Buffer, outer, n, inne
 		g, bl := rowLaunch(outer, n)
 		return d.launch("kiln_reduce_rows", g, bl, 0, argBool(isMax), argInt(outer), argInt(n), argBuf(dst), argBuf(src))
 	}
-	g, bl := elemLaunch(outer * inner)
-	return d.launch("kiln_reduce_axis", g, bl, 0, argBool(isMax), argInt(outer), argInt(n), argInt(inner), argBuf(dst), argBuf(src))
+	pairs := outer * inner
+	if pairs >= 1<<15 || n <= 2*reduceChunk {
+		g, bl := elemLaunch(pairs)
+		return d.launch("kiln_reduce_axis", g, bl, 0, argBool(isMax), argInt(outer), argInt(n), argInt(inner), argBuf(dst), argBuf(src))
+	}
+	// Few (outer, inner) pairs and a long axis: two stages.
+	chunks := ceilDiv(n, reduceChunk)
+	partial, err := d.Alloc(chunks * pairs)
+	if err != nil {
+		return err
+	}
+	defer d.Free(partial)
+	if err := d.launch("kiln_reduce_axis_partial", grid3(ceilDiv(pairs, blockElem), chunks, 1), grid3(blockElem, 1, 1), 0,
+		argBool(isMax), argInt(outer), argInt(n), argInt(inner), argInt(reduceChunk), argBuf(partial), argBuf(src)); err != nil {
+		return err
+	}
+	g, bl := elemLaunch(pairs)
+	return d.launch("kiln_reduce_chunks", g, bl, 0, argBool(isMax), argInt(chunks), argLong(pairs), argBuf(dst), argBuf(partial))
 }
+
+// reduceChunk is the length of axis a thread reduces in the first of the
+// two stages of an axis reduction.
+const reduceChunk = 256
 
 // ---- softmax (softmax.cu) ----
 

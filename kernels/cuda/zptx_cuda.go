@@ -13,7 +13,7 @@ var ptxModules = []ptxModule{
 	{name: "gemm", kernels: []string{"kiln_sgemm"}, ptx80: ptx_gemm_80, ptx90: ptx_gemm_90},
 	{name: "gemm_tc", kernels: []string{"kiln_gemm_tf32", "kiln_gemm_bf16", "kiln_f32_to_bf16"}, ptx80: ptx_gemm_tc_80, ptx90: ptx_gemm_tc_90},
 	{name: "norm", kernels: []string{"kiln_layernorm", "kiln_layernorm_backward_dx", "kiln_layernorm_dwdb_partial", "kiln_rmsnorm", "kiln_rmsnorm_backward_dx", "kiln_rmsnorm_dw_partial", "kiln_colsum_acc"}, ptx80: ptx_norm_80, ptx90: ptx_norm_90},
-	{name: "reduce", kernels: []string{"kiln_reduce_rows", "kiln_reduce_axis"}, ptx80: ptx_reduce_80, ptx90: ptx_reduce_90},
+	{name: "reduce", kernels: []string{"kiln_reduce_rows", "kiln_reduce_axis", "kiln_reduce_axis_partial", "kiln_reduce_chunks"}, ptx80: ptx_reduce_80, ptx90: ptx_reduce_90},
 	{name: "rope", kernels: []string{"kiln_rope"}, ptx80: ptx_rope_80, ptx90: ptx_rope_90},
 	{name: "sample", kernels: []string{"kiln_sample"}, ptx80: ptx_sample_80, ptx90: ptx_sample_90},
 	{name: "softmax", kernels: []string{"kiln_softmax", "kiln_softmax_backward"}, ptx80: ptx_softmax_80, ptx90: ptx_softmax_90},
@@ -106543,6 +106543,503 @@ $L__BB1_31:
 	ret;
 
 }
+	// .globl	kiln_reduce_axis_partial
+.visible .entry kiln_reduce_axis_partial(
+	.param .u32 kiln_reduce_axis_partial_param_0,
+	.param .u32 kiln_reduce_axis_partial_param_1,
+	.param .u32 kiln_reduce_axis_partial_param_2,
+	.param .u32 kiln_reduce_axis_partial_param_3,
+	.param .u32 kiln_reduce_axis_partial_param_4,
+	.param .u64 kiln_reduce_axis_partial_param_5,
+	.param .u64 kiln_reduce_axis_partial_param_6
+)
+{
+	.reg .pred 	%p<29>;
+	.reg .f32 	%f<42>;
+	.reg .b32 	%r<46>;
+	.reg .b64 	%rd<77>;
+
+
+	ld.param.u32 	%r20, [kiln_reduce_axis_partial_param_0];
+	ld.param.u32 	%r23, [kiln_reduce_axis_partial_param_1];
+	ld.param.u32 	%r21, [kiln_reduce_axis_partial_param_2];
+	ld.param.u32 	%r24, [kiln_reduce_axis_partial_param_3];
+	ld.param.u32 	%r22, [kiln_reduce_axis_partial_param_4];
+	ld.param.u64 	%rd28, [kiln_reduce_axis_partial_param_5];
+	ld.param.u64 	%rd29, [kiln_reduce_axis_partial_param_6];
+	cvta.to.global.u64 	%rd1, %rd29;
+	cvt.s64.s32 	%rd2, %r24;
+	mul.wide.s32 	%rd3, %r24, %r23;
+	mov.u32 	%r25, %ctaid.x;
+	mov.u32 	%r26, %ntid.x;
+	mul.wide.u32 	%rd30, %r25, %r26;
+	mov.u32 	%r27, %tid.x;
+	cvt.u64.u32 	%rd31, %r27;
+	add.s64 	%rd4, %rd30, %rd31;
+	setp.ge.s64 	%p1, %rd4, %rd3;
+	@%p1 bra 	$L__BB2_19;
+
+	or.b64  	%rd32, %rd4, %rd2;
+	and.b64  	%rd33, %rd32, -4294967296;
+	setp.eq.s64 	%p2, %rd33, 0;
+	@%p2 bra 	$L__BB2_3;
+
+	div.s64 	%rd71, %rd4, %rd2;
+	mul.lo.s64 	%rd34, %rd71, %rd2;
+	sub.s64 	%rd72, %rd4, %rd34;
+	bra.uni 	$L__BB2_4;
+
+$L__BB2_3:
+	cvt.u32.u64 	%r28, %rd2;
+	cvt.u32.u64 	%r29, %rd4;
+	div.u32 	%r30, %r29, %r28;
+	mul.lo.s32 	%r31, %r30, %r28;
+	sub.s32 	%r32, %r29, %r31;
+	cvt.u64.u32 	%rd71, %r30;
+	cvt.u64.u32 	%rd72, %r32;
+
+$L__BB2_4:
+	cvt.s64.s32 	%rd11, %r21;
+	mov.u32 	%r1, %ctaid.y;
+	mul.lo.s32 	%r44, %r1, %r22;
+	add.s32 	%r33, %r44, %r22;
+	min.s32 	%r3, %r33, %r21;
+	setp.eq.s32 	%p3, %r20, 0;
+	selp.f32 	%f41, 0f00000000, 0fFF800000, %p3;
+	setp.ge.s32 	%p4, %r44, %r3;
+	@%p4 bra 	$L__BB2_18;
+
+	mov.u32 	%r34, -2;
+	sub.s32 	%r35, %r34, %r44;
+	not.b32 	%r36, %r3;
+	sub.s32 	%r4, %r35, %r36;
+	sub.s32 	%r37, %r3, %r44;
+	and.b32  	%r39, %r37, 3;
+	@%p3 bra 	$L__BB2_12;
+
+	setp.eq.s32 	%p6, %r39, 0;
+	@%p6 bra 	$L__BB2_9;
+
+	mul.lo.s64 	%rd35, %rd71, %rd11;
+	cvt.s64.s32 	%rd36, %r44;
+	add.s64 	%rd37, %rd35, %rd36;
+	mul.lo.s64 	%rd38, %rd37, %rd2;
+	add.s64 	%rd39, %rd72, %rd38;
+	shl.b64 	%rd40, %rd39, 2;
+	add.s64 	%rd73, %rd1, %rd40;
+	shl.b64 	%rd13, %rd2, 2;
+
+$L__BB2_8:
+	.pragma "nounroll";
+	ld.global.f32 	%f16, [%rd73];
+	setp.gt.f32 	%p7, %f16, %f41;
+	setp.nan.f32 	%p8, %f16, %f16;
+	or.pred  	%p9, %p7, %p8;
+	selp.f32 	%f41, %f16, %f41, %p9;
+	add.s32 	%r44, %r44, 1;
+	add.s64 	%rd73, %rd73, %rd13;
+	add.s32 	%r39, %r39, -1;
+	setp.ne.s32 	%p10, %r39, 0;
+	@%p10 bra 	$L__BB2_8;
+
+$L__BB2_9:
+	setp.lt.u32 	%p11, %r4, 3;
+	@%p11 bra 	$L__BB2_18;
+
+	mul.lo.s64 	%rd41, %rd71, %rd11;
+	cvt.s64.s32 	%rd42, %r44;
+	add.s64 	%rd43, %rd41, %rd42;
+	mul.lo.s64 	%rd44, %rd43, %rd2;
+	add.s64 	%rd45, %rd72, %rd44;
+	shl.b64 	%rd46, %rd45, 2;
+	add.s64 	%rd74, %rd1, %rd46;
+	shl.b64 	%rd17, %rd2, 2;
+
+$L__BB2_11:
+	ld.global.f32 	%f17, [%rd74];
+	setp.gt.f32 	%p12, %f17, %f41;
+	setp.nan.f32 	%p13, %f17, %f17;
+	or.pred  	%p14, %p12, %p13;
+	selp.f32 	%f18, %f17, %f41, %p14;
+	add.s64 	%rd47, %rd74, %rd17;
+	ld.global.f32 	%f19, [%rd47];
+	setp.gt.f32 	%p15, %f19, %f18;
+	setp.nan.f32 	%p16, %f19, %f19;
+	or.pred  	%p17, %p15, %p16;
+	selp.f32 	%f20, %f19, %f18, %p17;
+	add.s64 	%rd48, %rd47, %rd17;
+	ld.global.f32 	%f21, [%rd48];
+	setp.gt.f32 	%p18, %f21, %f20;
+	setp.nan.f32 	%p19, %f21, %f21;
+	or.pred  	%p20, %p18, %p19;
+	selp.f32 	%f22, %f21, %f20, %p20;
+	add.s64 	%rd49, %rd48, %rd17;
+	add.s64 	%rd74, %rd49, %rd17;
+	ld.global.f32 	%f23, [%rd49];
+	setp.gt.f32 	%p21, %f23, %f22;
+	setp.nan.f32 	%p22, %f23, %f23;
+	or.pred  	%p23, %p21, %p22;
+	selp.f32 	%f41, %f23, %f22, %p23;
+	add.s32 	%r44, %r44, 4;
+	setp.lt.s32 	%p24, %r44, %r3;
+	@%p24 bra 	$L__BB2_11;
+	bra.uni 	$L__BB2_18;
+
+$L__BB2_12:
+	setp.eq.s32 	%p25, %r39, 0;
+	@%p25 bra 	$L__BB2_15;
+
+	mul.lo.s64 	%rd50, %rd71, %rd11;
+	cvt.s64.s32 	%rd51, %r44;
+	add.s64 	%rd52, %rd50, %rd51;
+	mul.lo.s64 	%rd53, %rd52, %rd2;
+	add.s64 	%rd54, %rd72, %rd53;
+	shl.b64 	%rd55, %rd54, 2;
+	add.s64 	%rd75, %rd1, %rd55;
+	shl.b64 	%rd21, %rd2, 2;
+
+$L__BB2_14:
+	.pragma "nounroll";
+	ld.global.f32 	%f25, [%rd75];
+	add.f32 	%f41, %f41, %f25;
+	add.s32 	%r44, %r44, 1;
+	add.s64 	%rd75, %rd75, %rd21;
+	add.s32 	%r39, %r39, -1;
+	setp.ne.s32 	%p26, %r39, 0;
+	@%p26 bra 	$L__BB2_14;
+
+$L__BB2_15:
+	setp.lt.u32 	%p27, %r4, 3;
+	@%p27 bra 	$L__BB2_18;
+
+	mul.lo.s64 	%rd56, %rd71, %rd11;
+	cvt.s64.s32 	%rd57, %r44;
+	add.s64 	%rd58, %rd56, %rd57;
+	mul.lo.s64 	%rd59, %rd58, %rd2;
+	add.s64 	%rd60, %rd72, %rd59;
+	shl.b64 	%rd61, %rd60, 2;
+	add.s64 	%rd76, %rd1, %rd61;
+	shl.b64 	%rd25, %rd2, 2;
+
+$L__BB2_17:
+	ld.global.f32 	%f26, [%rd76];
+	add.f32 	%f27, %f41, %f26;
+	add.s64 	%rd62, %rd76, %rd25;
+	ld.global.f32 	%f28, [%rd62];
+	add.f32 	%f29, %f27, %f28;
+	add.s64 	%rd63, %rd62, %rd25;
+	ld.global.f32 	%f30, [%rd63];
+	add.f32 	%f31, %f29, %f30;
+	add.s64 	%rd64, %rd63, %rd25;
+	add.s64 	%rd76, %rd64, %rd25;
+	ld.global.f32 	%f32, [%rd64];
+	add.f32 	%f41, %f31, %f32;
+	add.s32 	%r44, %r44, 4;
+	setp.lt.s32 	%p28, %r44, %r3;
+	@%p28 bra 	$L__BB2_17;
+
+$L__BB2_18:
+	cvt.u64.u32 	%rd65, %r1;
+	mul.lo.s64 	%rd66, %rd3, %rd65;
+	add.s64 	%rd67, %rd66, %rd4;
+	cvta.to.global.u64 	%rd68, %rd28;
+	shl.b64 	%rd69, %rd67, 2;
+	add.s64 	%rd70, %rd68, %rd69;
+	st.global.f32 	[%rd70], %f41;
+
+$L__BB2_19:
+	ret;
+
+}
+	// .globl	kiln_reduce_chunks
+.visible .entry kiln_reduce_chunks(
+	.param .u32 kiln_reduce_chunks_param_0,
+	.param .u32 kiln_reduce_chunks_param_1,
+	.param .u64 kiln_reduce_chunks_param_2,
+	.param .u64 kiln_reduce_chunks_param_3,
+	.param .u64 kiln_reduce_chunks_param_4
+)
+{
+	.reg .pred 	%p<43>;
+	.reg .f32 	%f<48>;
+	.reg .b32 	%r<37>;
+	.reg .b64 	%rd<120>;
+
+
+	ld.param.u32 	%r14, [kiln_reduce_chunks_param_0];
+	ld.param.u32 	%r15, [kiln_reduce_chunks_param_1];
+	ld.param.u64 	%rd41, [kiln_reduce_chunks_param_2];
+	ld.param.u64 	%rd42, [kiln_reduce_chunks_param_3];
+	ld.param.u64 	%rd43, [kiln_reduce_chunks_param_4];
+	cvta.to.global.u64 	%rd1, %rd43;
+	cvta.to.global.u64 	%rd2, %rd42;
+	mov.u32 	%r16, %ctaid.x;
+	cvt.u64.u32 	%rd3, %r16;
+	mov.u32 	%r17, %ntid.x;
+	cvt.u64.u32 	%rd4, %r17;
+	mul.wide.u32 	%rd44, %r16, %r17;
+	mov.u32 	%r18, %tid.x;
+	cvt.u64.u32 	%rd5, %r18;
+	add.s64 	%rd112, %rd44, %rd5;
+	setp.ge.s64 	%p1, %rd112, %rd41;
+	@%p1 bra 	$L__BB3_30;
+
+	setp.eq.s32 	%p2, %r14, 0;
+	selp.f32 	%f1, 0f00000000, 0fFF800000, %p2;
+	mov.u32 	%r19, %nctaid.x;
+	cvt.u64.u32 	%rd7, %r19;
+	mul.lo.s64 	%rd8, %rd7, %rd4;
+	setp.gt.s32 	%p3, %r15, 0;
+	@%p3 bra 	$L__BB3_11;
+	bra.uni 	$L__BB3_2;
+
+$L__BB3_11:
+	add.s32 	%r1, %r15, -1;
+	and.b32  	%r2, %r15, 3;
+	sub.s32 	%r3, %r15, %r2;
+	@%p2 bra 	$L__BB3_21;
+
+	mul.lo.s64 	%rd64, %rd3, %rd4;
+	add.s64 	%rd25, %rd64, %rd5;
+	shl.b64 	%rd27, %rd41, 2;
+	mov.u64 	%rd115, 0;
+
+$L__BB3_13:
+	setp.lt.u32 	%p10, %r1, 3;
+	mov.u32 	%r33, 0;
+	mov.f32 	%f43, %f1;
+	@%p10 bra 	$L__BB3_16;
+
+	mul.lo.s64 	%rd65, %rd8, %rd115;
+	add.s64 	%rd66, %rd25, %rd65;
+	shl.b64 	%rd67, %rd66, 2;
+	add.s64 	%rd117, %rd1, %rd67;
+	mov.f32 	%f43, %f1;
+	mov.u32 	%r32, %r3;
+
+$L__BB3_15:
+	ld.global.f32 	%f19, [%rd117];
+	setp.gt.f32 	%p11, %f19, %f43;
+	setp.nan.f32 	%p12, %f19, %f19;
+	or.pred  	%p13, %p11, %p12;
+	selp.f32 	%f20, %f19, %f43, %p13;
+	add.s64 	%rd68, %rd117, %rd27;
+	ld.global.f32 	%f21, [%rd68];
+	setp.gt.f32 	%p14, %f21, %f20;
+	setp.nan.f32 	%p15, %f21, %f21;
+	or.pred  	%p16, %p14, %p15;
+	selp.f32 	%f22, %f21, %f20, %p16;
+	add.s64 	%rd69, %rd68, %rd27;
+	ld.global.f32 	%f23, [%rd69];
+	setp.gt.f32 	%p17, %f23, %f22;
+	setp.nan.f32 	%p18, %f23, %f23;
+	or.pred  	%p19, %p17, %p18;
+	selp.f32 	%f24, %f23, %f22, %p19;
+	add.s64 	%rd70, %rd69, %rd27;
+	add.s64 	%rd117, %rd70, %rd27;
+	ld.global.f32 	%f25, [%rd70];
+	setp.gt.f32 	%p20, %f25, %f24;
+	setp.nan.f32 	%p21, %f25, %f25;
+	or.pred  	%p22, %p20, %p21;
+	selp.f32 	%f43, %f25, %f24, %p22;
+	add.s32 	%r33, %r33, 4;
+	add.s32 	%r32, %r32, -4;
+	setp.ne.s32 	%p23, %r32, 0;
+	@%p23 bra 	$L__BB3_15;
+
+$L__BB3_16:
+	setp.eq.s32 	%p24, %r2, 0;
+	@%p24 bra 	$L__BB3_20;
+
+	setp.eq.s32 	%p25, %r2, 1;
+	cvt.s64.s32 	%rd71, %r33;
+	mul.lo.s64 	%rd72, %rd71, %rd41;
+	add.s64 	%rd73, %rd72, %rd112;
+	shl.b64 	%rd74, %rd73, 2;
+	add.s64 	%rd75, %rd1, %rd74;
+	ld.global.f32 	%f26, [%rd75];
+	setp.gt.f32 	%p26, %f26, %f43;
+	setp.nan.f32 	%p27, %f26, %f26;
+	or.pred  	%p28, %p26, %p27;
+	selp.f32 	%f43, %f26, %f43, %p28;
+	@%p25 bra 	$L__BB3_20;
+
+	setp.eq.s32 	%p29, %r2, 2;
+	add.s32 	%r25, %r33, 1;
+	cvt.s64.s32 	%rd76, %r25;
+	mul.lo.s64 	%rd77, %rd76, %rd41;
+	add.s64 	%rd78, %rd77, %rd112;
+	shl.b64 	%rd79, %rd78, 2;
+	add.s64 	%rd80, %rd1, %rd79;
+	ld.global.f32 	%f27, [%rd80];
+	setp.gt.f32 	%p30, %f27, %f43;
+	setp.nan.f32 	%p31, %f27, %f27;
+	or.pred  	%p32, %p30, %p31;
+	selp.f32 	%f43, %f27, %f43, %p32;
+	@%p29 bra 	$L__BB3_20;
+
+	add.s32 	%r26, %r33, 2;
+	cvt.s64.s32 	%rd81, %r26;
+	mul.lo.s64 	%rd82, %rd81, %rd41;
+	add.s64 	%rd83, %rd82, %rd112;
+	shl.b64 	%rd84, %rd83, 2;
+	add.s64 	%rd85, %rd1, %rd84;
+	ld.global.f32 	%f28, [%rd85];
+	setp.gt.f32 	%p33, %f28, %f43;
+	setp.nan.f32 	%p34, %f28, %f28;
+	or.pred  	%p35, %p33, %p34;
+	selp.f32 	%f43, %f28, %f43, %p35;
+
+$L__BB3_20:
+	shl.b64 	%rd86, %rd112, 2;
+	add.s64 	%rd87, %rd2, %rd86;
+	st.global.f32 	[%rd87], %f43;
+	add.s64 	%rd112, %rd112, %rd8;
+	setp.lt.s64 	%p36, %rd112, %rd41;
+	add.s64 	%rd115, %rd115, 1;
+	@%p36 bra 	$L__BB3_13;
+	bra.uni 	$L__BB3_30;
+
+$L__BB3_2:
+	add.s64 	%rd45, %rd8, %rd41;
+	add.s64 	%rd46, %rd7, %rd3;
+	mul.lo.s64 	%rd47, %rd46, %rd4;
+	add.s64 	%rd48, %rd47, %rd5;
+	not.b64 	%rd49, %rd48;
+	add.s64 	%rd9, %rd45, %rd49;
+	or.b64  	%rd50, %rd9, %rd8;
+	and.b64  	%rd51, %rd50, -4294967296;
+	setp.eq.s64 	%p4, %rd51, 0;
+	@%p4 bra 	$L__BB3_4;
+
+	div.u64 	%rd109, %rd9, %rd8;
+	bra.uni 	$L__BB3_5;
+
+$L__BB3_21:
+	shl.b64 	%rd35, %rd41, 2;
+
+$L__BB3_22:
+	setp.lt.u32 	%p37, %r1, 3;
+	mov.u32 	%r36, 0;
+	mov.f32 	%f47, %f1;
+	@%p37 bra 	$L__BB3_25;
+
+	shl.b64 	%rd88, %rd112, 2;
+	add.s64 	%rd119, %rd1, %rd88;
+	mov.f32 	%f47, %f1;
+	mov.u32 	%r35, %r3;
+
+$L__BB3_24:
+	ld.global.f32 	%f30, [%rd119];
+	add.f32 	%f31, %f47, %f30;
+	add.s64 	%rd89, %rd119, %rd35;
+	ld.global.f32 	%f32, [%rd89];
+	add.f32 	%f33, %f31, %f32;
+	add.s64 	%rd90, %rd89, %rd35;
+	ld.global.f32 	%f34, [%rd90];
+	add.f32 	%f35, %f33, %f34;
+	add.s64 	%rd91, %rd90, %rd35;
+	add.s64 	%rd119, %rd91, %rd35;
+	ld.global.f32 	%f36, [%rd91];
+	add.f32 	%f47, %f35, %f36;
+	add.s32 	%r36, %r36, 4;
+	add.s32 	%r35, %r35, -4;
+	setp.ne.s32 	%p38, %r35, 0;
+	@%p38 bra 	$L__BB3_24;
+
+$L__BB3_25:
+	setp.eq.s32 	%p39, %r2, 0;
+	@%p39 bra 	$L__BB3_29;
+
+	setp.eq.s32 	%p40, %r2, 1;
+	cvt.s64.s32 	%rd92, %r36;
+	mul.lo.s64 	%rd93, %rd92, %rd41;
+	add.s64 	%rd94, %rd93, %rd112;
+	shl.b64 	%rd95, %rd94, 2;
+	add.s64 	%rd96, %rd1, %rd95;
+	ld.global.f32 	%f37, [%rd96];
+	add.f32 	%f47, %f47, %f37;
+	@%p40 bra 	$L__BB3_29;
+
+	setp.eq.s32 	%p41, %r2, 2;
+	add.s32 	%r29, %r36, 1;
+	cvt.s64.s32 	%rd97, %r29;
+	mul.lo.s64 	%rd98, %rd97, %rd41;
+	add.s64 	%rd99, %rd98, %rd112;
+	shl.b64 	%rd100, %rd99, 2;
+	add.s64 	%rd101, %rd1, %rd100;
+	ld.global.f32 	%f38, [%rd101];
+	add.f32 	%f47, %f47, %f38;
+	@%p41 bra 	$L__BB3_29;
+
+	add.s32 	%r30, %r36, 2;
+	cvt.s64.s32 	%rd102, %r30;
+	mul.lo.s64 	%rd103, %rd102, %rd41;
+	add.s64 	%rd104, %rd103, %rd112;
+	shl.b64 	%rd105, %rd104, 2;
+	add.s64 	%rd106, %rd1, %rd105;
+	ld.global.f32 	%f39, [%rd106];
+	add.f32 	%f47, %f47, %f39;
+
+$L__BB3_29:
+	shl.b64 	%rd107, %rd112, 2;
+	add.s64 	%rd108, %rd2, %rd107;
+	st.global.f32 	[%rd108], %f47;
+	add.s64 	%rd112, %rd112, %rd8;
+	setp.lt.s64 	%p42, %rd112, %rd41;
+	@%p42 bra 	$L__BB3_22;
+	bra.uni 	$L__BB3_30;
+
+$L__BB3_4:
+	cvt.u32.u64 	%r20, %rd8;
+	cvt.u32.u64 	%r21, %rd9;
+	div.u32 	%r22, %r21, %r20;
+	cvt.u64.u32 	%rd109, %r22;
+
+$L__BB3_5:
+	add.s64 	%rd52, %rd109, 1;
+	and.b64  	%rd111, %rd52, 3;
+	setp.eq.s64 	%p5, %rd111, 0;
+	@%p5 bra 	$L__BB3_8;
+
+$L__BB3_7:
+	.pragma "nounroll";
+	shl.b64 	%rd53, %rd112, 2;
+	add.s64 	%rd54, %rd2, %rd53;
+	st.global.f32 	[%rd54], %f1;
+	add.s64 	%rd112, %rd112, %rd8;
+	add.s64 	%rd111, %rd111, -1;
+	setp.ne.s64 	%p6, %rd111, 0;
+	@%p6 bra 	$L__BB3_7;
+
+$L__BB3_8:
+	setp.lt.u64 	%p7, %rd109, 3;
+	@%p7 bra 	$L__BB3_30;
+
+	shl.b64 	%rd55, %rd112, 2;
+	add.s64 	%rd114, %rd2, %rd55;
+	shl.b64 	%rd20, %rd8, 2;
+
+$L__BB3_10:
+	st.global.f32 	[%rd114], %f1;
+	add.s64 	%rd57, %rd114, %rd20;
+	st.global.f32 	[%rd57], %f1;
+	add.s64 	%rd58, %rd112, %rd8;
+	add.s64 	%rd59, %rd58, %rd8;
+	add.s64 	%rd60, %rd57, %rd20;
+	st.global.f32 	[%rd60], %f1;
+	add.s64 	%rd61, %rd59, %rd8;
+	add.s64 	%rd62, %rd60, %rd20;
+	add.s64 	%rd114, %rd62, %rd20;
+	st.global.f32 	[%rd62], %f1;
+	add.s64 	%rd112, %rd61, %rd8;
+	setp.lt.s64 	%p8, %rd112, %rd41;
+	@%p8 bra 	$L__BB3_10;
+
+$L__BB3_30:
+	ret;
+
+}
 
 `
 
@@ -107146,6 +107643,503 @@ $L__BB1_10:
 	@%p8 bra 	$L__BB1_10;
 
 $L__BB1_31:
+	ret;
+
+}
+	// .globl	kiln_reduce_axis_partial
+.visible .entry kiln_reduce_axis_partial(
+	.param .u32 kiln_reduce_axis_partial_param_0,
+	.param .u32 kiln_reduce_axis_partial_param_1,
+	.param .u32 kiln_reduce_axis_partial_param_2,
+	.param .u32 kiln_reduce_axis_partial_param_3,
+	.param .u32 kiln_reduce_axis_partial_param_4,
+	.param .u64 kiln_reduce_axis_partial_param_5,
+	.param .u64 kiln_reduce_axis_partial_param_6
+)
+{
+	.reg .pred 	%p<29>;
+	.reg .f32 	%f<42>;
+	.reg .b32 	%r<46>;
+	.reg .b64 	%rd<77>;
+
+
+	ld.param.u32 	%r20, [kiln_reduce_axis_partial_param_0];
+	ld.param.u32 	%r23, [kiln_reduce_axis_partial_param_1];
+	ld.param.u32 	%r21, [kiln_reduce_axis_partial_param_2];
+	ld.param.u32 	%r24, [kiln_reduce_axis_partial_param_3];
+	ld.param.u32 	%r22, [kiln_reduce_axis_partial_param_4];
+	ld.param.u64 	%rd28, [kiln_reduce_axis_partial_param_5];
+	ld.param.u64 	%rd29, [kiln_reduce_axis_partial_param_6];
+	cvta.to.global.u64 	%rd1, %rd29;
+	cvt.s64.s32 	%rd2, %r24;
+	mul.wide.s32 	%rd3, %r24, %r23;
+	mov.u32 	%r25, %ctaid.x;
+	mov.u32 	%r26, %ntid.x;
+	mul.wide.u32 	%rd30, %r25, %r26;
+	mov.u32 	%r27, %tid.x;
+	cvt.u64.u32 	%rd31, %r27;
+	add.s64 	%rd4, %rd30, %rd31;
+	setp.ge.s64 	%p1, %rd4, %rd3;
+	@%p1 bra 	$L__BB2_19;
+
+	or.b64  	%rd32, %rd4, %rd2;
+	and.b64  	%rd33, %rd32, -4294967296;
+	setp.eq.s64 	%p2, %rd33, 0;
+	@%p2 bra 	$L__BB2_3;
+
+	div.s64 	%rd71, %rd4, %rd2;
+	mul.lo.s64 	%rd34, %rd71, %rd2;
+	sub.s64 	%rd72, %rd4, %rd34;
+	bra.uni 	$L__BB2_4;
+
+$L__BB2_3:
+	cvt.u32.u64 	%r28, %rd2;
+	cvt.u32.u64 	%r29, %rd4;
+	div.u32 	%r30, %r29, %r28;
+	mul.lo.s32 	%r31, %r30, %r28;
+	sub.s32 	%r32, %r29, %r31;
+	cvt.u64.u32 	%rd71, %r30;
+	cvt.u64.u32 	%rd72, %r32;
+
+$L__BB2_4:
+	cvt.s64.s32 	%rd11, %r21;
+	mov.u32 	%r1, %ctaid.y;
+	mul.lo.s32 	%r44, %r1, %r22;
+	add.s32 	%r33, %r44, %r22;
+	min.s32 	%r3, %r33, %r21;
+	setp.eq.s32 	%p3, %r20, 0;
+	selp.f32 	%f41, 0f00000000, 0fFF800000, %p3;
+	setp.ge.s32 	%p4, %r44, %r3;
+	@%p4 bra 	$L__BB2_18;
+
+	mov.u32 	%r34, -2;
+	sub.s32 	%r35, %r34, %r44;
+	not.b32 	%r36, %r3;
+	sub.s32 	%r4, %r35, %r36;
+	sub.s32 	%r37, %r3, %r44;
+	and.b32  	%r39, %r37, 3;
+	@%p3 bra 	$L__BB2_12;
+
+	setp.eq.s32 	%p6, %r39, 0;
+	@%p6 bra 	$L__BB2_9;
+
+	mul.lo.s64 	%rd35, %rd71, %rd11;
+	cvt.s64.s32 	%rd36, %r44;
+	add.s64 	%rd37, %rd35, %rd36;
+	mul.lo.s64 	%rd38, %rd37, %rd2;
+	add.s64 	%rd39, %rd72, %rd38;
+	shl.b64 	%rd40, %rd39, 2;
+	add.s64 	%rd73, %rd1, %rd40;
+	shl.b64 	%rd13, %rd2, 2;
+
+$L__BB2_8:
+	.pragma "nounroll";
+	ld.global.f32 	%f16, [%rd73];
+	setp.gt.f32 	%p7, %f16, %f41;
+	setp.nan.f32 	%p8, %f16, %f16;
+	or.pred  	%p9, %p7, %p8;
+	selp.f32 	%f41, %f16, %f41, %p9;
+	add.s32 	%r44, %r44, 1;
+	add.s64 	%rd73, %rd73, %rd13;
+	add.s32 	%r39, %r39, -1;
+	setp.ne.s32 	%p10, %r39, 0;
+	@%p10 bra 	$L__BB2_8;
+
+$L__BB2_9:
+	setp.lt.u32 	%p11, %r4, 3;
+	@%p11 bra 	$L__BB2_18;
+
+	mul.lo.s64 	%rd41, %rd71, %rd11;
+	cvt.s64.s32 	%rd42, %r44;
+	add.s64 	%rd43, %rd41, %rd42;
+	mul.lo.s64 	%rd44, %rd43, %rd2;
+	add.s64 	%rd45, %rd72, %rd44;
+	shl.b64 	%rd46, %rd45, 2;
+	add.s64 	%rd74, %rd1, %rd46;
+	shl.b64 	%rd17, %rd2, 2;
+
+$L__BB2_11:
+	ld.global.f32 	%f17, [%rd74];
+	setp.gt.f32 	%p12, %f17, %f41;
+	setp.nan.f32 	%p13, %f17, %f17;
+	or.pred  	%p14, %p12, %p13;
+	selp.f32 	%f18, %f17, %f41, %p14;
+	add.s64 	%rd47, %rd74, %rd17;
+	ld.global.f32 	%f19, [%rd47];
+	setp.gt.f32 	%p15, %f19, %f18;
+	setp.nan.f32 	%p16, %f19, %f19;
+	or.pred  	%p17, %p15, %p16;
+	selp.f32 	%f20, %f19, %f18, %p17;
+	add.s64 	%rd48, %rd47, %rd17;
+	ld.global.f32 	%f21, [%rd48];
+	setp.gt.f32 	%p18, %f21, %f20;
+	setp.nan.f32 	%p19, %f21, %f21;
+	or.pred  	%p20, %p18, %p19;
+	selp.f32 	%f22, %f21, %f20, %p20;
+	add.s64 	%rd49, %rd48, %rd17;
+	add.s64 	%rd74, %rd49, %rd17;
+	ld.global.f32 	%f23, [%rd49];
+	setp.gt.f32 	%p21, %f23, %f22;
+	setp.nan.f32 	%p22, %f23, %f23;
+	or.pred  	%p23, %p21, %p22;
+	selp.f32 	%f41, %f23, %f22, %p23;
+	add.s32 	%r44, %r44, 4;
+	setp.lt.s32 	%p24, %r44, %r3;
+	@%p24 bra 	$L__BB2_11;
+	bra.uni 	$L__BB2_18;
+
+$L__BB2_12:
+	setp.eq.s32 	%p25, %r39, 0;
+	@%p25 bra 	$L__BB2_15;
+
+	mul.lo.s64 	%rd50, %rd71, %rd11;
+	cvt.s64.s32 	%rd51, %r44;
+	add.s64 	%rd52, %rd50, %rd51;
+	mul.lo.s64 	%rd53, %rd52, %rd2;
+	add.s64 	%rd54, %rd72, %rd53;
+	shl.b64 	%rd55, %rd54, 2;
+	add.s64 	%rd75, %rd1, %rd55;
+	shl.b64 	%rd21, %rd2, 2;
+
+$L__BB2_14:
+	.pragma "nounroll";
+	ld.global.f32 	%f25, [%rd75];
+	add.f32 	%f41, %f41, %f25;
+	add.s32 	%r44, %r44, 1;
+	add.s64 	%rd75, %rd75, %rd21;
+	add.s32 	%r39, %r39, -1;
+	setp.ne.s32 	%p26, %r39, 0;
+	@%p26 bra 	$L__BB2_14;
+
+$L__BB2_15:
+	setp.lt.u32 	%p27, %r4, 3;
+	@%p27 bra 	$L__BB2_18;
+
+	mul.lo.s64 	%rd56, %rd71, %rd11;
+	cvt.s64.s32 	%rd57, %r44;
+	add.s64 	%rd58, %rd56, %rd57;
+	mul.lo.s64 	%rd59, %rd58, %rd2;
+	add.s64 	%rd60, %rd72, %rd59;
+	shl.b64 	%rd61, %rd60, 2;
+	add.s64 	%rd76, %rd1, %rd61;
+	shl.b64 	%rd25, %rd2, 2;
+
+$L__BB2_17:
+	ld.global.f32 	%f26, [%rd76];
+	add.f32 	%f27, %f41, %f26;
+	add.s64 	%rd62, %rd76, %rd25;
+	ld.global.f32 	%f28, [%rd62];
+	add.f32 	%f29, %f27, %f28;
+	add.s64 	%rd63, %rd62, %rd25;
+	ld.global.f32 	%f30, [%rd63];
+	add.f32 	%f31, %f29, %f30;
+	add.s64 	%rd64, %rd63, %rd25;
+	add.s64 	%rd76, %rd64, %rd25;
+	ld.global.f32 	%f32, [%rd64];
+	add.f32 	%f41, %f31, %f32;
+	add.s32 	%r44, %r44, 4;
+	setp.lt.s32 	%p28, %r44, %r3;
+	@%p28 bra 	$L__BB2_17;
+
+$L__BB2_18:
+	cvt.u64.u32 	%rd65, %r1;
+	mul.lo.s64 	%rd66, %rd3, %rd65;
+	add.s64 	%rd67, %rd66, %rd4;
+	cvta.to.global.u64 	%rd68, %rd28;
+	shl.b64 	%rd69, %rd67, 2;
+	add.s64 	%rd70, %rd68, %rd69;
+	st.global.f32 	[%rd70], %f41;
+
+$L__BB2_19:
+	ret;
+
+}
+	// .globl	kiln_reduce_chunks
+.visible .entry kiln_reduce_chunks(
+	.param .u32 kiln_reduce_chunks_param_0,
+	.param .u32 kiln_reduce_chunks_param_1,
+	.param .u64 kiln_reduce_chunks_param_2,
+	.param .u64 kiln_reduce_chunks_param_3,
+	.param .u64 kiln_reduce_chunks_param_4
+)
+{
+	.reg .pred 	%p<43>;
+	.reg .f32 	%f<48>;
+	.reg .b32 	%r<37>;
+	.reg .b64 	%rd<120>;
+
+
+	ld.param.u32 	%r14, [kiln_reduce_chunks_param_0];
+	ld.param.u32 	%r15, [kiln_reduce_chunks_param_1];
+	ld.param.u64 	%rd41, [kiln_reduce_chunks_param_2];
+	ld.param.u64 	%rd42, [kiln_reduce_chunks_param_3];
+	ld.param.u64 	%rd43, [kiln_reduce_chunks_param_4];
+	cvta.to.global.u64 	%rd1, %rd43;
+	cvta.to.global.u64 	%rd2, %rd42;
+	mov.u32 	%r16, %ctaid.x;
+	cvt.u64.u32 	%rd3, %r16;
+	mov.u32 	%r17, %ntid.x;
+	cvt.u64.u32 	%rd4, %r17;
+	mul.wide.u32 	%rd44, %r16, %r17;
+	mov.u32 	%r18, %tid.x;
+	cvt.u64.u32 	%rd5, %r18;
+	add.s64 	%rd112, %rd44, %rd5;
+	setp.ge.s64 	%p1, %rd112, %rd41;
+	@%p1 bra 	$L__BB3_30;
+
+	setp.eq.s32 	%p2, %r14, 0;
+	selp.f32 	%f1, 0f00000000, 0fFF800000, %p2;
+	mov.u32 	%r19, %nctaid.x;
+	cvt.u64.u32 	%rd7, %r19;
+	mul.lo.s64 	%rd8, %rd7, %rd4;
+	setp.gt.s32 	%p3, %r15, 0;
+	@%p3 bra 	$L__BB3_11;
+	bra.uni 	$L__BB3_2;
+
+$L__BB3_11:
+	add.s32 	%r1, %r15, -1;
+	and.b32  	%r2, %r15, 3;
+	sub.s32 	%r3, %r15, %r2;
+	@%p2 bra 	$L__BB3_21;
+
+	mul.lo.s64 	%rd64, %rd3, %rd4;
+	add.s64 	%rd25, %rd64, %rd5;
+	shl.b64 	%rd27, %rd41, 2;
+	mov.u64 	%rd115, 0;
+
+$L__BB3_13:
+	setp.lt.u32 	%p10, %r1, 3;
+	mov.u32 	%r33, 0;
+	mov.f32 	%f43, %f1;
+	@%p10 bra 	$L__BB3_16;
+
+	mul.lo.s64 	%rd65, %rd8, %rd115;
+	add.s64 	%rd66, %rd25, %rd65;
+	shl.b64 	%rd67, %rd66, 2;
+	add.s64 	%rd117, %rd1, %rd67;
+	mov.f32 	%f43, %f1;
+	mov.u32 	%r32, %r3;
+
+$L__BB3_15:
+	ld.global.f32 	%f19, [%rd117];
+	setp.gt.f32 	%p11, %f19, %f43;
+	setp.nan.f32 	%p12, %f19, %f19;
+	or.pred  	%p13, %p11, %p12;
+	selp.f32 	%f20, %f19, %f43, %p13;
+	add.s64 	%rd68, %rd117, %rd27;
+	ld.global.f32 	%f21, [%rd68];
+	setp.gt.f32 	%p14, %f21, %f20;
+	setp.nan.f32 	%p15, %f21, %f21;
+	or.pred  	%p16, %p14, %p15;
+	selp.f32 	%f22, %f21, %f20, %p16;
+	add.s64 	%rd69, %rd68, %rd27;
+	ld.global.f32 	%f23, [%rd69];
+	setp.gt.f32 	%p17, %f23, %f22;
+	setp.nan.f32 	%p18, %f23, %f23;
+	or.pred  	%p19, %p17, %p18;
+	selp.f32 	%f24, %f23, %f22, %p19;
+	add.s64 	%rd70, %rd69, %rd27;
+	add.s64 	%rd117, %rd70, %rd27;
+	ld.global.f32 	%f25, [%rd70];
+	setp.gt.f32 	%p20, %f25, %f24;
+	setp.nan.f32 	%p21, %f25, %f25;
+	or.pred  	%p22, %p20, %p21;
+	selp.f32 	%f43, %f25, %f24, %p22;
+	add.s32 	%r33, %r33, 4;
+	add.s32 	%r32, %r32, -4;
+	setp.ne.s32 	%p23, %r32, 0;
+	@%p23 bra 	$L__BB3_15;
+
+$L__BB3_16:
+	setp.eq.s32 	%p24, %r2, 0;
+	@%p24 bra 	$L__BB3_20;
+
+	setp.eq.s32 	%p25, %r2, 1;
+	cvt.s64.s32 	%rd71, %r33;
+	mul.lo.s64 	%rd72, %rd71, %rd41;
+	add.s64 	%rd73, %rd72, %rd112;
+	shl.b64 	%rd74, %rd73, 2;
+	add.s64 	%rd75, %rd1, %rd74;
+	ld.global.f32 	%f26, [%rd75];
+	setp.gt.f32 	%p26, %f26, %f43;
+	setp.nan.f32 	%p27, %f26, %f26;
+	or.pred  	%p28, %p26, %p27;
+	selp.f32 	%f43, %f26, %f43, %p28;
+	@%p25 bra 	$L__BB3_20;
+
+	setp.eq.s32 	%p29, %r2, 2;
+	add.s32 	%r25, %r33, 1;
+	cvt.s64.s32 	%rd76, %r25;
+	mul.lo.s64 	%rd77, %rd76, %rd41;
+	add.s64 	%rd78, %rd77, %rd112;
+	shl.b64 	%rd79, %rd78, 2;
+	add.s64 	%rd80, %rd1, %rd79;
+	ld.global.f32 	%f27, [%rd80];
+	setp.gt.f32 	%p30, %f27, %f43;
+	setp.nan.f32 	%p31, %f27, %f27;
+	or.pred  	%p32, %p30, %p31;
+	selp.f32 	%f43, %f27, %f43, %p32;
+	@%p29 bra 	$L__BB3_20;
+
+	add.s32 	%r26, %r33, 2;
+	cvt.s64.s32 	%rd81, %r26;
+	mul.lo.s64 	%rd82, %rd81, %rd41;
+	add.s64 	%rd83, %rd82, %rd112;
+	shl.b64 	%rd84, %rd83, 2;
+	add.s64 	%rd85, %rd1, %rd84;
+	ld.global.f32 	%f28, [%rd85];
+	setp.gt.f32 	%p33, %f28, %f43;
+	setp.nan.f32 	%p34, %f28, %f28;
+	or.pred  	%p35, %p33, %p34;
+	selp.f32 	%f43, %f28, %f43, %p35;
+
+$L__BB3_20:
+	shl.b64 	%rd86, %rd112, 2;
+	add.s64 	%rd87, %rd2, %rd86;
+	st.global.f32 	[%rd87], %f43;
+	add.s64 	%rd112, %rd112, %rd8;
+	setp.lt.s64 	%p36, %rd112, %rd41;
+	add.s64 	%rd115, %rd115, 1;
+	@%p36 bra 	$L__BB3_13;
+	bra.uni 	$L__BB3_30;
+
+$L__BB3_2:
+	add.s64 	%rd45, %rd8, %rd41;
+	add.s64 	%rd46, %rd7, %rd3;
+	mul.lo.s64 	%rd47, %rd46, %rd4;
+	add.s64 	%rd48, %rd47, %rd5;
+	not.b64 	%rd49, %rd48;
+	add.s64 	%rd9, %rd45, %rd49;
+	or.b64  	%rd50, %rd9, %rd8;
+	and.b64  	%rd51, %rd50, -4294967296;
+	setp.eq.s64 	%p4, %rd51, 0;
+	@%p4 bra 	$L__BB3_4;
+
+	div.u64 	%rd109, %rd9, %rd8;
+	bra.uni 	$L__BB3_5;
+
+$L__BB3_21:
+	shl.b64 	%rd35, %rd41, 2;
+
+$L__BB3_22:
+	setp.lt.u32 	%p37, %r1, 3;
+	mov.u32 	%r36, 0;
+	mov.f32 	%f47, %f1;
+	@%p37 bra 	$L__BB3_25;
+
+	shl.b64 	%rd88, %rd112, 2;
+	add.s64 	%rd119, %rd1, %rd88;
+	mov.f32 	%f47, %f1;
+	mov.u32 	%r35, %r3;
+
+$L__BB3_24:
+	ld.global.f32 	%f30, [%rd119];
+	add.f32 	%f31, %f47, %f30;
+	add.s64 	%rd89, %rd119, %rd35;
+	ld.global.f32 	%f32, [%rd89];
+	add.f32 	%f33, %f31, %f32;
+	add.s64 	%rd90, %rd89, %rd35;
+	ld.global.f32 	%f34, [%rd90];
+	add.f32 	%f35, %f33, %f34;
+	add.s64 	%rd91, %rd90, %rd35;
+	add.s64 	%rd119, %rd91, %rd35;
+	ld.global.f32 	%f36, [%rd91];
+	add.f32 	%f47, %f35, %f36;
+	add.s32 	%r36, %r36, 4;
+	add.s32 	%r35, %r35, -4;
+	setp.ne.s32 	%p38, %r35, 0;
+	@%p38 bra 	$L__BB3_24;
+
+$L__BB3_25:
+	setp.eq.s32 	%p39, %r2, 0;
+	@%p39 bra 	$L__BB3_29;
+
+	setp.eq.s32 	%p40, %r2, 1;
+	cvt.s64.s32 	%rd92, %r36;
+	mul.lo.s64 	%rd93, %rd92, %rd41;
+	add.s64 	%rd94, %rd93, %rd112;
+	shl.b64 	%rd95, %rd94, 2;
+	add.s64 	%rd96, %rd1, %rd95;
+	ld.global.f32 	%f37, [%rd96];
+	add.f32 	%f47, %f47, %f37;
+	@%p40 bra 	$L__BB3_29;
+
+	setp.eq.s32 	%p41, %r2, 2;
+	add.s32 	%r29, %r36, 1;
+	cvt.s64.s32 	%rd97, %r29;
+	mul.lo.s64 	%rd98, %rd97, %rd41;
+	add.s64 	%rd99, %rd98, %rd112;
+	shl.b64 	%rd100, %rd99, 2;
+	add.s64 	%rd101, %rd1, %rd100;
+	ld.global.f32 	%f38, [%rd101];
+	add.f32 	%f47, %f47, %f38;
+	@%p41 bra 	$L__BB3_29;
+
+	add.s32 	%r30, %r36, 2;
+	cvt.s64.s32 	%rd102, %r30;
+	mul.lo.s64 	%rd103, %rd102, %rd41;
+	add.s64 	%rd104, %rd103, %rd112;
+	shl.b64 	%rd105, %rd104, 2;
+	add.s64 	%rd106, %rd1, %rd105;
+	ld.global.f32 	%f39, [%rd106];
+	add.f32 	%f47, %f47, %f39;
+
+$L__BB3_29:
+	shl.b64 	%rd107, %rd112, 2;
+	add.s64 	%rd108, %rd2, %rd107;
+	st.global.f32 	[%rd108], %f47;
+	add.s64 	%rd112, %rd112, %rd8;
+	setp.lt.s64 	%p42, %rd112, %rd41;
+	@%p42 bra 	$L__BB3_22;
+	bra.uni 	$L__BB3_30;
+
+$L__BB3_4:
+	cvt.u32.u64 	%r20, %rd8;
+	cvt.u32.u64 	%r21, %rd9;
+	div.u32 	%r22, %r21, %r20;
+	cvt.u64.u32 	%rd109, %r22;
+
+$L__BB3_5:
+	add.s64 	%rd52, %rd109, 1;
+	and.b64  	%rd111, %rd52, 3;
+	setp.eq.s64 	%p5, %rd111, 0;
+	@%p5 bra 	$L__BB3_8;
+
+$L__BB3_7:
+	.pragma "nounroll";
+	shl.b64 	%rd53, %rd112, 2;
+	add.s64 	%rd54, %rd2, %rd53;
+	st.global.f32 	[%rd54], %f1;
+	add.s64 	%rd112, %rd112, %rd8;
+	add.s64 	%rd111, %rd111, -1;
+	setp.ne.s64 	%p6, %rd111, 0;
+	@%p6 bra 	$L__BB3_7;
+
+$L__BB3_8:
+	setp.lt.u64 	%p7, %rd109, 3;
+	@%p7 bra 	$L__BB3_30;
+
+	shl.b64 	%rd55, %rd112, 2;
+	add.s64 	%rd114, %rd2, %rd55;
+	shl.b64 	%rd20, %rd8, 2;
+
+$L__BB3_10:
+	st.global.f32 	[%rd114], %f1;
+	add.s64 	%rd57, %rd114, %rd20;
+	st.global.f32 	[%rd57], %f1;
+	add.s64 	%rd58, %rd112, %rd8;
+	add.s64 	%rd59, %rd58, %rd8;
+	add.s64 	%rd60, %rd57, %rd20;
+	st.global.f32 	[%rd60], %f1;
+	add.s64 	%rd61, %rd59, %rd8;
+	add.s64 	%rd62, %rd60, %rd20;
+	add.s64 	%rd114, %rd62, %rd20;
+	st.global.f32 	[%rd62], %f1;
+	add.s64 	%rd112, %rd61, %rd8;
+	setp.lt.s64 	%p8, %rd112, %rd41;
+	@%p8 bra 	$L__BB3_10;
+
+$L__BB3_30:
 	ret;
 
 }
