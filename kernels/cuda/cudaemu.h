@@ -24,6 +24,9 @@ struct dim3 {
 struct alignas(16) float4 {
 	float x, y, z, w;
 };
+struct alignas(16) uint4 {
+	unsigned x, y, z, w;
+};
 
 struct emu_fiber;
 extern dim3 emu_blockIdx, emu_blockDim, emu_gridDim;

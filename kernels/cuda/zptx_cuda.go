@@ -88501,10 +88501,10 @@ const ptx_gemm_tc_80 = `//
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<357>;
-	.reg .f32 	%f<1139>;
-	.reg .b32 	%r<1207>;
-	.reg .b64 	%rd<610>;
+	.reg .pred 	%p<371>;
+	.reg .f32 	%f<1027>;
+	.reg .b32 	%r<1631>;
+	.reg .b64 	%rd<482>;
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_tf32E2As[20480];
 	// demoted variable
@@ -88512,1137 +88512,1629 @@ const ptx_gemm_tc_80 = `//
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_tf32E5stage[10240];
 
-	ld.param.u32 	%r262, [kiln_gemm_tf32_param_2];
-	ld.param.u32 	%r263, [kiln_gemm_tf32_param_3];
-	ld.param.u32 	%r264, [kiln_gemm_tf32_param_4];
-	ld.param.f32 	%f249, [kiln_gemm_tf32_param_5];
-	ld.param.u64 	%rd94, [kiln_gemm_tf32_param_6];
-	ld.param.u32 	%r265, [kiln_gemm_tf32_param_7];
-	ld.param.u64 	%rd95, [kiln_gemm_tf32_param_9];
-	ld.param.u32 	%r266, [kiln_gemm_tf32_param_10];
-	ld.param.f32 	%f250, [kiln_gemm_tf32_param_12];
-	ld.param.u64 	%rd96, [kiln_gemm_tf32_param_13];
-	ld.param.u32 	%r267, [kiln_gemm_tf32_param_14];
-	ld.param.u32 	%r268, [kiln_gemm_tf32_param_16];
-	cvta.to.global.u64 	%rd1, %rd94;
-	cvta.to.global.u64 	%rd2, %rd95;
-	cvta.to.global.u64 	%rd3, %rd96;
+	ld.param.u32 	%r448, [kiln_gemm_tf32_param_2];
+	ld.param.u32 	%r449, [kiln_gemm_tf32_param_3];
+	ld.param.u32 	%r450, [kiln_gemm_tf32_param_4];
+	ld.param.f32 	%f193, [kiln_gemm_tf32_param_5];
+	ld.param.u64 	%rd35, [kiln_gemm_tf32_param_6];
+	ld.param.u32 	%r451, [kiln_gemm_tf32_param_7];
+	ld.param.u64 	%rd37, [kiln_gemm_tf32_param_9];
+	ld.param.u32 	%r452, [kiln_gemm_tf32_param_10];
+	ld.param.f32 	%f194, [kiln_gemm_tf32_param_12];
+	ld.param.u64 	%rd40, [kiln_gemm_tf32_param_13];
+	ld.param.u32 	%r453, [kiln_gemm_tf32_param_14];
+	ld.param.u32 	%r454, [kiln_gemm_tf32_param_16];
+	cvta.to.global.u64 	%rd1, %rd40;
 	mov.u32 	%r1, %tid.x;
 	shr.u32 	%r2, %r1, 5;
-	mov.u32 	%r269, %ctaid.y;
-	shl.b32 	%r3, %r269, 7;
-	mov.u32 	%r270, %ctaid.x;
-	shl.b32 	%r4, %r270, 7;
-	mov.u32 	%r1180, %ctaid.z;
-	setp.ge.s32 	%p1, %r1180, %r268;
-	@%p1 bra 	$L__BB0_258;
+	mov.u32 	%r455, %ctaid.y;
+	shl.b32 	%r3, %r455, 7;
+	mov.u32 	%r456, %ctaid.x;
+	shl.b32 	%r4, %r456, 7;
+	mov.u32 	%r1510, %ctaid.z;
+	setp.ge.s32 	%p1, %r1510, %r454;
+	@%p1 bra 	$L__BB0_334;
 
-	mul.wide.u32 	%rd97, %r2, 1280;
-	mov.u32 	%r271, _ZZ14kiln_gemm_tf32E5stage;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r271;
-	  cvta.shared.u64 	%rd98, %tmp; }
-	add.s64 	%rd4, %rd98, %rd97;
-	shr.u32 	%r272, %r1, 1;
-	and.b32  	%r273, %r272, 2147483584;
-	add.s32 	%r6, %r273, %r3;
-	shl.b32 	%r274, %r2, 5;
-	and.b32  	%r275, %r274, 96;
-	add.s32 	%r276, %r275, %r4;
-	cvt.s64.s32 	%rd5, %r267;
-	max.s32 	%r277, %r1, 3840;
-	add.s32 	%r278, %r277, 255;
-	sub.s32 	%r7, %r278, %r1;
-	shr.u32 	%r279, %r7, 8;
-	add.s32 	%r280, %r279, 1;
-	and.b32  	%r8, %r280, 3;
-	mov.u32 	%r281, _ZZ14kiln_gemm_tf32E2As;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r281;
-	  cvta.shared.u64 	%rd99, %tmp; }
-	mul.wide.u32 	%rd100, %r273, 160;
-	add.s64 	%rd6, %rd99, %rd100;
-	add.s64 	%rd7, %rd6, 2560;
-	add.s64 	%rd8, %rd6, 5120;
-	add.s64 	%rd9, %rd6, 7680;
-	mov.u32 	%r282, _ZZ14kiln_gemm_tf32E2Bs;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r282;
-	  cvta.shared.u64 	%rd101, %tmp; }
-	mul.wide.u32 	%rd102, %r275, 4;
-	add.s64 	%rd10, %rd101, %rd102;
-	add.s64 	%rd11, %rd10, 64;
-	add.s64 	%rd12, %rd6, 32;
-	add.s64 	%rd13, %rd6, 2592;
-	add.s64 	%rd14, %rd6, 5152;
-	add.s64 	%rd15, %rd6, 7712;
-	add.s64 	%rd16, %rd10, 4352;
-	add.s64 	%rd17, %rd10, 4416;
-	add.s64 	%rd18, %rd6, 64;
-	add.s64 	%rd19, %rd6, 2624;
-	add.s64 	%rd20, %rd6, 5184;
-	add.s64 	%rd21, %rd6, 7744;
-	add.s64 	%rd22, %rd10, 8704;
-	add.s64 	%rd23, %rd10, 8768;
-	add.s64 	%rd24, %rd6, 96;
-	add.s64 	%rd25, %rd6, 2656;
-	add.s64 	%rd26, %rd6, 5216;
-	add.s64 	%rd27, %rd6, 7776;
-	add.s64 	%rd28, %rd10, 13056;
-	add.s64 	%rd29, %rd10, 13120;
-	shr.s32 	%r283, %r1, 31;
-	shr.u32 	%r284, %r283, 27;
-	add.s32 	%r285, %r1, %r284;
-	shr.s32 	%r286, %r285, 5;
-	add.s32 	%r9, %r286, %r3;
-	cvt.s64.s32 	%rd30, %r265;
-	mul.wide.s32 	%rd31, %r9, %r265;
-	shr.u32 	%r287, %r283, 25;
-	add.s32 	%r288, %r1, %r287;
-	shr.s32 	%r10, %r288, 7;
-	and.b32  	%r289, %r288, -128;
-	sub.s32 	%r11, %r1, %r289;
-	add.s32 	%r290, %r11, %r3;
-	cvt.s64.s32 	%rd32, %r290;
-	and.b32  	%r291, %r285, -32;
-	sub.s32 	%r12, %r1, %r291;
-	mad.lo.s32 	%r292, %r286, 160, %r281;
-	shl.b32 	%r293, %r12, 2;
-	add.s32 	%r13, %r292, %r293;
-	add.s32 	%r294, %r11, %r4;
-	cvt.s64.s32 	%rd33, %r294;
-	add.s32 	%r14, %r286, %r4;
-	cvt.s64.s32 	%rd34, %r266;
-	mul.wide.s32 	%rd35, %r14, %r266;
-	add.s32 	%r15, %r1, 256;
-	shr.s32 	%r295, %r15, 31;
-	shr.u32 	%r296, %r295, 27;
-	add.s32 	%r297, %r15, %r296;
-	shr.s32 	%r298, %r297, 5;
-	and.b32  	%r299, %r297, -32;
-	sub.s32 	%r16, %r15, %r299;
-	add.s32 	%r17, %r298, %r3;
-	mul.wide.s32 	%rd36, %r17, %r265;
-	shr.u32 	%r300, %r295, 25;
-	add.s32 	%r301, %r15, %r300;
-	shr.s32 	%r18, %r301, 7;
-	and.b32  	%r302, %r301, -128;
-	sub.s32 	%r19, %r15, %r302;
-	add.s32 	%r303, %r19, %r3;
-	cvt.s64.s32 	%rd37, %r303;
-	mad.lo.s32 	%r304, %r12, 544, %r282;
-	shl.b32 	%r305, %r286, 2;
-	add.s32 	%r20, %r304, %r305;
-	mad.lo.s32 	%r306, %r298, 160, %r281;
-	shl.b32 	%r307, %r16, 2;
-	add.s32 	%r21, %r306, %r307;
-	add.s32 	%r308, %r19, %r4;
-	cvt.s64.s32 	%rd38, %r308;
-	add.s32 	%r22, %r298, %r4;
-	mul.wide.s32 	%rd39, %r22, %r266;
-	add.s32 	%r23, %r1, 512;
-	shr.s32 	%r309, %r23, 31;
-	shr.u32 	%r310, %r309, 27;
-	add.s32 	%r311, %r23, %r310;
-	shr.s32 	%r312, %r311, 5;
-	and.b32  	%r313, %r311, -32;
-	sub.s32 	%r24, %r23, %r313;
-	add.s32 	%r25, %r312, %r3;
-	mul.wide.s32 	%rd40, %r25, %r265;
-	shr.u32 	%r314, %r309, 25;
-	add.s32 	%r315, %r23, %r314;
-	shr.s32 	%r26, %r315, 7;
-	and.b32  	%r316, %r315, -128;
-	sub.s32 	%r27, %r23, %r316;
-	add.s32 	%r317, %r27, %r3;
-	cvt.s64.s32 	%rd41, %r317;
-	mad.lo.s32 	%r318, %r16, 544, %r282;
-	shl.b32 	%r319, %r298, 2;
-	add.s32 	%r28, %r318, %r319;
-	mad.lo.s32 	%r320, %r312, 160, %r281;
-	shl.b32 	%r321, %r24, 2;
-	add.s32 	%r29, %r320, %r321;
-	add.s32 	%r30, %r1, 768;
-	add.s32 	%r322, %r27, %r4;
-	cvt.s64.s32 	%rd42, %r322;
-	add.s32 	%r31, %r312, %r4;
-	mul.wide.s32 	%rd43, %r31, %r266;
-	mad.lo.s32 	%r323, %r24, 544, %r282;
-	shl.b32 	%r324, %r312, 2;
-	add.s32 	%r32, %r323, %r324;
-	and.b32  	%r33, %r1, 15;
-	add.s32 	%r325, %r276, %r33;
-	cvt.s64.s32 	%rd44, %r325;
-	add.s32 	%r34, %r6, 16;
-	add.s32 	%r326, %r325, 16;
-	cvt.s64.s32 	%rd45, %r326;
-	add.s32 	%r35, %r6, 32;
-	add.s32 	%r36, %r6, 48;
-	and.b32  	%r37, %r1, 31;
-	or.b32  	%r327, %r37, 96;
-	shr.u32 	%r328, %r327, 4;
-	or.b32  	%r329, %r328, %r273;
-	add.s32 	%r330, %r329, %r3;
-	cvt.s64.s32 	%rd103, %r330;
-	add.s64 	%rd46, %rd103, 32;
-	shl.b32 	%r331, %r1, 2;
-	and.b32  	%r332, %r331, 60;
-	mad.lo.s32 	%r333, %r328, 80, %r332;
-	mul.lo.s32 	%r334, %r2, 1280;
-	add.s32 	%r38, %r333, %r334;
-	or.b32  	%r335, %r37, 64;
-	shr.u32 	%r336, %r335, 4;
-	or.b32  	%r337, %r336, %r273;
-	add.s32 	%r338, %r337, %r3;
-	cvt.s64.s32 	%rd104, %r338;
-	add.s64 	%rd47, %rd104, 32;
-	mad.lo.s32 	%r339, %r336, 80, %r332;
-	add.s32 	%r39, %r339, %r334;
-	shr.u32 	%r340, %r37, 4;
-	mad.lo.s32 	%r341, %r340, 80, %r332;
-	add.s32 	%r40, %r341, %r334;
-	or.b32  	%r342, %r37, 32;
-	shr.u32 	%r343, %r342, 4;
-	or.b32  	%r344, %r343, %r273;
-	add.s32 	%r345, %r344, %r3;
-	cvt.s64.s32 	%rd105, %r345;
-	add.s64 	%rd48, %rd105, 32;
-	mad.lo.s32 	%r346, %r343, 80, %r332;
-	add.s32 	%r41, %r346, %r334;
+	shr.u32 	%r457, %r1, 1;
+	and.b32  	%r458, %r457, 2147483584;
+	add.s32 	%r6, %r458, %r3;
+	shl.b32 	%r459, %r2, 5;
+	and.b32  	%r460, %r459, 96;
+	add.s32 	%r461, %r460, %r4;
+	cvt.s64.s32 	%rd2, %r453;
+	shr.s32 	%r462, %r1, 31;
+	shr.u32 	%r463, %r462, 29;
+	add.s32 	%r464, %r1, %r463;
+	and.b32  	%r465, %r464, 1073741816;
+	sub.s32 	%r466, %r1, %r465;
+	shl.b32 	%r7, %r466, 2;
+	shr.s32 	%r8, %r464, 3;
+	shr.u32 	%r467, %r462, 27;
+	add.s32 	%r468, %r1, %r467;
+	shr.s32 	%r9, %r468, 5;
+	and.b32  	%r469, %r468, 1073741792;
+	sub.s32 	%r470, %r1, %r469;
+	shl.b32 	%r10, %r470, 2;
+	and.b32  	%r11, %r1, 15;
+	add.s32 	%r471, %r461, %r11;
+	cvt.s64.s32 	%rd3, %r471;
+	add.s32 	%r12, %r6, 16;
+	add.s32 	%r472, %r471, 16;
+	cvt.s64.s32 	%rd4, %r472;
+	add.s32 	%r13, %r6, 32;
+	add.s32 	%r14, %r6, 48;
+	and.b32  	%r15, %r1, 31;
 
 $L__BB0_2:
-	ld.param.u64 	%rd605, [kiln_gemm_tf32_param_8];
-	ld.param.u64 	%rd604, [kiln_gemm_tf32_param_11];
-	cvt.s64.s32 	%rd106, %r1180;
-	mul.lo.s64 	%rd49, %rd106, %rd604;
-	mul.lo.s64 	%rd50, %rd106, %rd605;
-	setp.lt.s32 	%p2, %r264, 1;
-	mov.f32 	%f1075, 0f00000000;
-	mov.f32 	%f1076, %f1075;
-	mov.f32 	%f1077, %f1075;
-	mov.f32 	%f1078, %f1075;
-	mov.f32 	%f1079, %f1075;
-	mov.f32 	%f1080, %f1075;
-	mov.f32 	%f1081, %f1075;
-	mov.f32 	%f1082, %f1075;
-	mov.f32 	%f1083, %f1075;
-	mov.f32 	%f1084, %f1075;
-	mov.f32 	%f1085, %f1075;
-	mov.f32 	%f1086, %f1075;
-	mov.f32 	%f1087, %f1075;
-	mov.f32 	%f1088, %f1075;
-	mov.f32 	%f1089, %f1075;
-	mov.f32 	%f1090, %f1075;
-	mov.f32 	%f1091, %f1075;
-	mov.f32 	%f1092, %f1075;
-	mov.f32 	%f1093, %f1075;
-	mov.f32 	%f1094, %f1075;
-	mov.f32 	%f1095, %f1075;
-	mov.f32 	%f1096, %f1075;
-	mov.f32 	%f1097, %f1075;
-	mov.f32 	%f1098, %f1075;
-	mov.f32 	%f1099, %f1075;
-	mov.f32 	%f1100, %f1075;
-	mov.f32 	%f1101, %f1075;
-	mov.f32 	%f1102, %f1075;
-	mov.f32 	%f1103, %f1075;
-	mov.f32 	%f1104, %f1075;
-	mov.f32 	%f1105, %f1075;
-	mov.f32 	%f1106, %f1075;
-	mov.f32 	%f1107, %f1075;
-	mov.f32 	%f1108, %f1075;
-	mov.f32 	%f1109, %f1075;
-	mov.f32 	%f1110, %f1075;
-	mov.f32 	%f1111, %f1075;
-	mov.f32 	%f1112, %f1075;
-	mov.f32 	%f1113, %f1075;
-	mov.f32 	%f1114, %f1075;
-	mov.f32 	%f1115, %f1075;
-	mov.f32 	%f1116, %f1075;
-	mov.f32 	%f1117, %f1075;
-	mov.f32 	%f1118, %f1075;
-	mov.f32 	%f1119, %f1075;
-	mov.f32 	%f1120, %f1075;
-	mov.f32 	%f1121, %f1075;
-	mov.f32 	%f1122, %f1075;
-	mov.f32 	%f1123, %f1075;
-	mov.f32 	%f1124, %f1075;
-	mov.f32 	%f1125, %f1075;
-	mov.f32 	%f1126, %f1075;
-	mov.f32 	%f1127, %f1075;
-	mov.f32 	%f1128, %f1075;
-	mov.f32 	%f1129, %f1075;
-	mov.f32 	%f1130, %f1075;
-	mov.f32 	%f1131, %f1075;
-	mov.f32 	%f1132, %f1075;
-	mov.f32 	%f1133, %f1075;
-	mov.f32 	%f1134, %f1075;
-	mov.f32 	%f1135, %f1075;
-	mov.f32 	%f1136, %f1075;
-	mov.f32 	%f1137, %f1075;
-	mov.f32 	%f1138, %f1075;
-	@%p2 bra 	$L__BB0_89;
+	ld.param.u64 	%rd473, [kiln_gemm_tf32_param_8];
+	ld.param.u64 	%rd472, [kiln_gemm_tf32_param_11];
+	cvt.s64.s32 	%rd41, %r1510;
+	mul.lo.s64 	%rd5, %rd41, %rd472;
+	mul.lo.s64 	%rd6, %rd41, %rd473;
+	setp.lt.s32 	%p2, %r450, 1;
+	mov.f32 	%f963, 0f00000000;
+	mov.f32 	%f964, %f963;
+	mov.f32 	%f965, %f963;
+	mov.f32 	%f966, %f963;
+	mov.f32 	%f967, %f963;
+	mov.f32 	%f968, %f963;
+	mov.f32 	%f969, %f963;
+	mov.f32 	%f970, %f963;
+	mov.f32 	%f971, %f963;
+	mov.f32 	%f972, %f963;
+	mov.f32 	%f973, %f963;
+	mov.f32 	%f974, %f963;
+	mov.f32 	%f975, %f963;
+	mov.f32 	%f976, %f963;
+	mov.f32 	%f977, %f963;
+	mov.f32 	%f978, %f963;
+	mov.f32 	%f979, %f963;
+	mov.f32 	%f980, %f963;
+	mov.f32 	%f981, %f963;
+	mov.f32 	%f982, %f963;
+	mov.f32 	%f983, %f963;
+	mov.f32 	%f984, %f963;
+	mov.f32 	%f985, %f963;
+	mov.f32 	%f986, %f963;
+	mov.f32 	%f987, %f963;
+	mov.f32 	%f988, %f963;
+	mov.f32 	%f989, %f963;
+	mov.f32 	%f990, %f963;
+	mov.f32 	%f991, %f963;
+	mov.f32 	%f992, %f963;
+	mov.f32 	%f993, %f963;
+	mov.f32 	%f994, %f963;
+	mov.f32 	%f995, %f963;
+	mov.f32 	%f996, %f963;
+	mov.f32 	%f997, %f963;
+	mov.f32 	%f998, %f963;
+	mov.f32 	%f999, %f963;
+	mov.f32 	%f1000, %f963;
+	mov.f32 	%f1001, %f963;
+	mov.f32 	%f1002, %f963;
+	mov.f32 	%f1003, %f963;
+	mov.f32 	%f1004, %f963;
+	mov.f32 	%f1005, %f963;
+	mov.f32 	%f1006, %f963;
+	mov.f32 	%f1007, %f963;
+	mov.f32 	%f1008, %f963;
+	mov.f32 	%f1009, %f963;
+	mov.f32 	%f1010, %f963;
+	mov.f32 	%f1011, %f963;
+	mov.f32 	%f1012, %f963;
+	mov.f32 	%f1013, %f963;
+	mov.f32 	%f1014, %f963;
+	mov.f32 	%f1015, %f963;
+	mov.f32 	%f1016, %f963;
+	mov.f32 	%f1017, %f963;
+	mov.f32 	%f1018, %f963;
+	mov.f32 	%f1019, %f963;
+	mov.f32 	%f1020, %f963;
+	mov.f32 	%f1021, %f963;
+	mov.f32 	%f1022, %f963;
+	mov.f32 	%f1023, %f963;
+	mov.f32 	%f1024, %f963;
+	mov.f32 	%f1025, %f963;
+	mov.f32 	%f1026, %f963;
+	@%p2 bra 	$L__BB0_165;
 
-	mov.u32 	%r1181, 0;
+	mov.u32 	%r1511, 0;
 
 $L__BB0_4:
-	setp.gt.s32 	%p3, %r1, 4095;
-	@%p3 bra 	$L__BB0_46;
+	setp.gt.s32 	%p3, %r1, 1023;
+	@%p3 bra 	$L__BB0_84;
 
-	ld.param.u32 	%r1178, [kiln_gemm_tf32_param_0];
-	setp.eq.s32 	%p4, %r1178, 0;
-	@%p4 bra 	$L__BB0_26;
+	ld.param.u32 	%r1444, [kiln_gemm_tf32_param_0];
+	setp.eq.s32 	%p4, %r1444, 0;
+	@%p4 bra 	$L__BB0_44;
 
-	setp.eq.s32 	%p5, %r8, 0;
-	mov.u32 	%r1182, %r1;
-	@%p5 bra 	$L__BB0_16;
+	mov.u32 	%r1520, %tid.x;
+	max.s32 	%r475, %r1520, 768;
+	add.s32 	%r476, %r475, 255;
+	sub.s32 	%r477, %r476, %r1520;
+	shr.u32 	%r478, %r477, 8;
+	add.s32 	%r479, %r478, 1;
+	and.b32  	%r480, %r479, 1;
+	setp.eq.b32 	%p5, %r480, 1;
+	mov.pred 	%p6, 0;
+	xor.pred  	%p7, %p5, %p6;
+	not.pred 	%p8, %p7;
+	@%p8 bra 	$L__BB0_18;
 
-	cvt.u32.u64 	%r348, %rd32;
-	setp.lt.s32 	%p6, %r348, %r262;
-	add.s32 	%r349, %r10, %r1181;
-	setp.lt.s32 	%p7, %r349, %r264;
-	and.pred  	%p8, %p6, %p7;
-	cvt.s64.s32 	%rd107, %r349;
-	mul.lo.s64 	%rd108, %rd107, %rd30;
-	add.s64 	%rd109, %rd108, %rd32;
-	selp.b64 	%rd51, %rd109, 0, %p8;
-	mov.f32 	%f1047, 0f00000000;
-	not.pred 	%p9, %p8;
-	@%p9 bra 	$L__BB0_9;
-
-	add.s64 	%rd110, %rd51, %rd50;
-	shl.b64 	%rd111, %rd110, 2;
-	add.s64 	%rd112, %rd1, %rd111;
-	ld.global.nc.f32 	%f1047, [%rd112];
-
-$L__BB0_9:
-	mad.lo.s32 	%r351, %r11, 160, %r281;
-	shl.b32 	%r352, %r10, 2;
-	add.s32 	%r353, %r351, %r352;
-	st.shared.f32 	[%r353], %f1047;
-	setp.eq.s32 	%p10, %r8, 1;
-	mov.u32 	%r1182, %r15;
-	@%p10 bra 	$L__BB0_16;
-
-	cvt.u32.u64 	%r354, %rd37;
-	setp.lt.s32 	%p11, %r354, %r262;
-	add.s32 	%r355, %r18, %r1181;
-	setp.lt.s32 	%p12, %r355, %r264;
-	and.pred  	%p13, %p11, %p12;
-	cvt.s64.s32 	%rd113, %r355;
-	mul.lo.s64 	%rd114, %rd113, %rd30;
-	add.s64 	%rd115, %rd114, %rd37;
-	selp.b64 	%rd52, %rd115, 0, %p13;
-	mov.f32 	%f1048, 0f00000000;
-	not.pred 	%p14, %p13;
-	@%p14 bra 	$L__BB0_12;
-
-	add.s64 	%rd116, %rd52, %rd50;
-	shl.b64 	%rd117, %rd116, 2;
-	add.s64 	%rd118, %rd1, %rd117;
-	ld.global.nc.f32 	%f1048, [%rd118];
-
-$L__BB0_12:
-	mad.lo.s32 	%r357, %r19, 160, %r281;
-	shl.b32 	%r358, %r18, 2;
-	add.s32 	%r359, %r357, %r358;
-	st.shared.f32 	[%r359], %f1048;
-	setp.eq.s32 	%p15, %r8, 2;
-	mov.u32 	%r1182, %r23;
+	add.s32 	%r483, %r10, %r3;
+	sub.s32 	%r484, %r448, %r483;
+	setp.gt.s32 	%p9, %r484, 0;
+	add.s32 	%r485, %r9, %r1511;
+	setp.lt.s32 	%p10, %r485, %r450;
+	and.pred  	%p11, %p10, %p9;
+	min.s32 	%r486, %r484, 4;
+	selp.b32 	%r19, %r486, 0, %p11;
+	selp.b32 	%r487, %r485, 0, %p10;
+	mul.wide.s32 	%rd42, %r487, %r451;
+	setp.eq.s32 	%p12, %r19, 0;
+	selp.b32 	%r488, 0, %r483, %p12;
+	cvt.s64.s32 	%rd43, %r488;
+	add.s64 	%rd44, %rd42, %rd6;
+	add.s64 	%rd45, %rd44, %rd43;
+	cvta.to.global.u64 	%rd46, %rd35;
+	shl.b64 	%rd47, %rd45, 2;
+	add.s64 	%rd7, %rd46, %rd47;
+	add.s64 	%rd48, %rd35, %rd47;
+	setp.eq.s32 	%p13, %r19, 4;
+	and.b64  	%rd49, %rd48, 15;
+	setp.eq.s64 	%p14, %rd49, 0;
+	and.pred  	%p15, %p13, %p14;
 	@%p15 bra 	$L__BB0_16;
-
-	cvt.u32.u64 	%r360, %rd41;
-	setp.lt.s32 	%p16, %r360, %r262;
-	add.s32 	%r361, %r26, %r1181;
-	setp.lt.s32 	%p17, %r361, %r264;
-	and.pred  	%p18, %p16, %p17;
-	cvt.s64.s32 	%rd119, %r361;
-	mul.lo.s64 	%rd120, %rd119, %rd30;
-	add.s64 	%rd121, %rd120, %rd41;
-	selp.b64 	%rd53, %rd121, 0, %p18;
-	mov.f32 	%f1049, 0f00000000;
-	not.pred 	%p19, %p18;
-	@%p19 bra 	$L__BB0_15;
-
-	add.s64 	%rd122, %rd53, %rd50;
-	shl.b64 	%rd123, %rd122, 2;
-	add.s64 	%rd124, %rd1, %rd123;
-	ld.global.nc.f32 	%f1049, [%rd124];
-
-$L__BB0_15:
-	mad.lo.s32 	%r363, %r27, 160, %r281;
-	shl.b32 	%r364, %r26, 2;
-	add.s32 	%r365, %r363, %r364;
-	st.shared.f32 	[%r365], %f1049;
-	mov.u32 	%r1182, %r30;
+	bra.uni 	$L__BB0_8;
 
 $L__BB0_16:
-	setp.lt.u32 	%p20, %r7, 768;
-	@%p20 bra 	$L__BB0_46;
+	ld.global.v4.u32 	{%r1515, %r1516, %r1517, %r1518}, [%rd7];
+	bra.uni 	$L__BB0_17;
+
+$L__BB0_44:
+	mov.u32 	%r1546, %tid.x;
+	max.s32 	%r552, %r1546, 768;
+	add.s32 	%r553, %r552, 255;
+	sub.s32 	%r554, %r553, %r1546;
+	shr.u32 	%r555, %r554, 8;
+	add.s32 	%r556, %r555, 1;
+	and.b32  	%r557, %r556, 1;
+	setp.eq.b32 	%p42, %r557, 1;
+	mov.pred 	%p43, 0;
+	xor.pred  	%p44, %p42, %p43;
+	not.pred 	%p45, %p44;
+	@%p45 bra 	$L__BB0_58;
+
+	add.s32 	%r561, %r8, %r3;
+	setp.ge.s32 	%p46, %r561, %r448;
+	add.s32 	%r82, %r7, %r1511;
+	mov.u32 	%r1537, 0;
+	@%p46 bra 	$L__BB0_47;
+
+	sub.s32 	%r562, %r450, %r82;
+	min.s32 	%r563, %r562, 4;
+	max.s32 	%r1537, %r563, 0;
+
+$L__BB0_47:
+	setp.eq.s32 	%p47, %r1537, 0;
+	selp.b32 	%r564, 0, %r82, %p47;
+	cvt.s64.s32 	%rd66, %r564;
+	setp.lt.s32 	%p48, %r561, %r448;
+	selp.b32 	%r568, %r561, 0, %p48;
+	mul.wide.s32 	%rd67, %r568, %r451;
+	add.s64 	%rd70, %rd67, %rd6;
+	add.s64 	%rd71, %rd70, %rd66;
+	cvta.to.global.u64 	%rd72, %rd35;
+	shl.b64 	%rd73, %rd71, 2;
+	add.s64 	%rd10, %rd72, %rd73;
+	add.s64 	%rd74, %rd35, %rd73;
+	and.b64  	%rd75, %rd74, 15;
+	setp.eq.s64 	%p49, %rd75, 0;
+	setp.eq.s32 	%p50, %r1537, 4;
+	and.pred  	%p51, %p50, %p49;
+	@%p51 bra 	$L__BB0_56;
+	bra.uni 	$L__BB0_48;
+
+$L__BB0_56:
+	ld.global.v4.u32 	{%r1541, %r1542, %r1543, %r1544}, [%rd10];
+	bra.uni 	$L__BB0_57;
+
+$L__BB0_8:
+	mov.u32 	%r1516, 0;
+	mov.u32 	%r1515, %r1516;
+	@%p12 bra 	$L__BB0_10;
+
+	ld.global.u32 	%r1515, [%rd7];
+
+$L__BB0_10:
+	setp.lt.u32 	%p17, %r19, 2;
+	@%p17 bra 	$L__BB0_12;
+
+	ld.global.u32 	%r1516, [%rd7+4];
+
+$L__BB0_12:
+	setp.lt.u32 	%p18, %r19, 3;
+	mov.u32 	%r1518, 0;
+	mov.u32 	%r1517, %r1518;
+	@%p18 bra 	$L__BB0_14;
+
+	ld.global.u32 	%r1517, [%rd7+8];
+
+$L__BB0_14:
+	setp.lt.u32 	%p19, %r19, 4;
+	@%p19 bra 	$L__BB0_17;
+
+	ld.global.u32 	%r1518, [%rd7+12];
 
 $L__BB0_17:
-	shr.s32 	%r366, %r1182, 31;
-	shr.u32 	%r367, %r366, 25;
-	add.s32 	%r368, %r1182, %r367;
-	and.b32  	%r369, %r368, -128;
-	sub.s32 	%r46, %r1182, %r369;
-	add.s32 	%r370, %r46, %r3;
-	shr.s32 	%r47, %r368, 7;
-	add.s32 	%r371, %r47, %r1181;
-	setp.lt.s32 	%p21, %r370, %r262;
-	setp.lt.s32 	%p22, %r371, %r264;
-	and.pred  	%p23, %p21, %p22;
-	cvt.s64.s32 	%rd125, %r370;
-	cvt.s64.s32 	%rd126, %r371;
-	mul.lo.s64 	%rd127, %rd126, %rd30;
-	add.s64 	%rd128, %rd127, %rd125;
-	selp.b64 	%rd54, %rd128, 0, %p23;
-	mov.f32 	%f1051, 0f00000000;
-	not.pred 	%p24, %p23;
-	mov.f32 	%f1050, %f1051;
-	@%p24 bra 	$L__BB0_19;
+	mov.u32 	%r497, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r498, %r10, 160, %r497;
+	shl.b32 	%r499, %r9, 2;
+	add.s32 	%r500, %r498, %r499;
+	st.shared.u32 	[%r500], %r1515;
+	st.shared.u32 	[%r500+160], %r1516;
+	st.shared.u32 	[%r500+320], %r1517;
+	st.shared.u32 	[%r500+480], %r1518;
+	mov.u32 	%r501, %tid.x;
+	add.s32 	%r1520, %r501, 256;
 
-	add.s64 	%rd129, %rd54, %rd50;
-	shl.b64 	%rd130, %rd129, 2;
-	add.s64 	%rd131, %rd1, %rd130;
-	ld.global.nc.f32 	%f1050, [%rd131];
+$L__BB0_18:
+	setp.eq.s32 	%p20, %r478, 0;
+	@%p20 bra 	$L__BB0_84;
 
 $L__BB0_19:
-	mad.lo.s32 	%r373, %r46, 160, %r281;
-	shl.b32 	%r374, %r47, 2;
-	add.s32 	%r375, %r373, %r374;
-	st.shared.f32 	[%r375], %f1050;
-	add.s32 	%r376, %r1182, 256;
-	shr.s32 	%r377, %r376, 31;
-	shr.u32 	%r378, %r377, 25;
-	add.s32 	%r379, %r376, %r378;
-	shr.s32 	%r48, %r379, 7;
-	and.b32  	%r380, %r379, -128;
-	sub.s32 	%r49, %r376, %r380;
-	add.s32 	%r381, %r49, %r3;
-	add.s32 	%r382, %r48, %r1181;
-	setp.lt.s32 	%p25, %r381, %r262;
-	setp.lt.s32 	%p26, %r382, %r264;
-	and.pred  	%p27, %p25, %p26;
-	cvt.s64.s32 	%rd132, %r381;
-	cvt.s64.s32 	%rd133, %r382;
-	mul.lo.s64 	%rd134, %rd133, %rd30;
-	add.s64 	%rd135, %rd134, %rd132;
-	selp.b64 	%rd55, %rd135, 0, %p27;
-	not.pred 	%p28, %p27;
-	@%p28 bra 	$L__BB0_21;
+	mov.u32 	%r37, %r1520;
+	shr.s32 	%r508, %r37, 31;
+	shr.u32 	%r509, %r508, 27;
+	add.s32 	%r510, %r37, %r509;
+	and.b32  	%r511, %r510, 1073741792;
+	sub.s32 	%r512, %r37, %r511;
+	shl.b32 	%r38, %r512, 2;
+	add.s32 	%r39, %r38, %r3;
+	shr.s32 	%r40, %r510, 5;
+	add.s32 	%r41, %r40, %r1511;
+	setp.ge.s32 	%p21, %r41, %r450;
+	mov.u32 	%r1521, 0;
+	@%p21 bra 	$L__BB0_21;
 
-	add.s64 	%rd136, %rd55, %rd50;
-	shl.b64 	%rd137, %rd136, 2;
-	add.s64 	%rd138, %rd1, %rd137;
-	ld.global.nc.f32 	%f1051, [%rd138];
+	sub.s32 	%r513, %r448, %r39;
+	min.s32 	%r514, %r513, 4;
+	max.s32 	%r1521, %r514, 0;
 
 $L__BB0_21:
-	mad.lo.s32 	%r384, %r49, 160, %r281;
-	shl.b32 	%r385, %r48, 2;
-	add.s32 	%r386, %r384, %r385;
-	st.shared.f32 	[%r386], %f1051;
-	add.s32 	%r387, %r1182, 512;
-	shr.s32 	%r388, %r387, 31;
-	shr.u32 	%r389, %r388, 25;
-	add.s32 	%r390, %r387, %r389;
-	shr.s32 	%r50, %r390, 7;
-	and.b32  	%r391, %r390, -128;
-	sub.s32 	%r51, %r387, %r391;
-	add.s32 	%r392, %r51, %r3;
-	add.s32 	%r393, %r50, %r1181;
-	setp.lt.s32 	%p29, %r392, %r262;
-	setp.lt.s32 	%p30, %r393, %r264;
-	and.pred  	%p31, %p29, %p30;
-	cvt.s64.s32 	%rd139, %r392;
-	cvt.s64.s32 	%rd140, %r393;
-	mul.lo.s64 	%rd141, %rd140, %rd30;
-	add.s64 	%rd142, %rd141, %rd139;
-	selp.b64 	%rd56, %rd142, 0, %p31;
-	mov.f32 	%f1053, 0f00000000;
-	not.pred 	%p32, %p31;
-	mov.f32 	%f1052, %f1053;
-	@%p32 bra 	$L__BB0_23;
+	setp.lt.s32 	%p22, %r41, %r450;
+	selp.b32 	%r515, %r41, 0, %p22;
+	mul.wide.s32 	%rd50, %r515, %r451;
+	setp.eq.s32 	%p23, %r1521, 0;
+	selp.b32 	%r516, 0, %r39, %p23;
+	cvt.s64.s32 	%rd51, %r516;
+	add.s64 	%rd52, %rd50, %rd6;
+	add.s64 	%rd53, %rd52, %rd51;
+	cvta.to.global.u64 	%rd54, %rd35;
+	shl.b64 	%rd55, %rd53, 2;
+	add.s64 	%rd8, %rd54, %rd55;
+	add.s64 	%rd56, %rd35, %rd55;
+	and.b64  	%rd57, %rd56, 15;
+	setp.eq.s64 	%p24, %rd57, 0;
+	setp.eq.s32 	%p25, %r1521, 4;
+	and.pred  	%p26, %p25, %p24;
+	@%p26 bra 	$L__BB0_30;
+	bra.uni 	$L__BB0_22;
 
-	add.s64 	%rd143, %rd56, %rd50;
-	shl.b64 	%rd144, %rd143, 2;
-	add.s64 	%rd145, %rd1, %rd144;
-	ld.global.nc.f32 	%f1052, [%rd145];
+$L__BB0_30:
+	ld.global.v4.u32 	{%r1525, %r1526, %r1527, %r1528}, [%rd8];
+	bra.uni 	$L__BB0_31;
 
-$L__BB0_23:
-	mad.lo.s32 	%r395, %r51, 160, %r281;
-	shl.b32 	%r396, %r50, 2;
-	add.s32 	%r397, %r395, %r396;
-	st.shared.f32 	[%r397], %f1052;
-	add.s32 	%r398, %r1182, 768;
-	shr.s32 	%r399, %r398, 31;
-	shr.u32 	%r400, %r399, 25;
-	add.s32 	%r401, %r398, %r400;
-	shr.s32 	%r52, %r401, 7;
-	and.b32  	%r402, %r401, -128;
-	sub.s32 	%r53, %r398, %r402;
-	add.s32 	%r403, %r53, %r3;
-	add.s32 	%r404, %r52, %r1181;
-	setp.lt.s32 	%p33, %r403, %r262;
-	setp.lt.s32 	%p34, %r404, %r264;
-	and.pred  	%p35, %p33, %p34;
-	cvt.s64.s32 	%rd146, %r403;
-	cvt.s64.s32 	%rd147, %r404;
-	mul.lo.s64 	%rd148, %rd147, %rd30;
-	add.s64 	%rd149, %rd148, %rd146;
-	selp.b64 	%rd57, %rd149, 0, %p35;
-	not.pred 	%p36, %p35;
-	@%p36 bra 	$L__BB0_25;
+$L__BB0_22:
+	mov.u32 	%r1526, 0;
+	mov.u32 	%r1525, %r1526;
+	@%p23 bra 	$L__BB0_24;
 
-	add.s64 	%rd150, %rd57, %rd50;
-	shl.b64 	%rd151, %rd150, 2;
-	add.s64 	%rd152, %rd1, %rd151;
-	ld.global.nc.f32 	%f1053, [%rd152];
+	ld.global.u32 	%r1525, [%rd8];
 
-$L__BB0_25:
-	mad.lo.s32 	%r406, %r53, 160, %r281;
-	shl.b32 	%r407, %r52, 2;
-	add.s32 	%r408, %r406, %r407;
-	st.shared.f32 	[%r408], %f1053;
-	add.s32 	%r54, %r1182, 1024;
-	setp.lt.s32 	%p37, %r1182, 3072;
-	mov.u32 	%r1182, %r54;
-	@%p37 bra 	$L__BB0_17;
-	bra.uni 	$L__BB0_46;
+$L__BB0_24:
+	setp.lt.u32 	%p28, %r1521, 2;
+	@%p28 bra 	$L__BB0_26;
+
+	ld.global.u32 	%r1526, [%rd8+4];
 
 $L__BB0_26:
-	setp.eq.s32 	%p38, %r8, 0;
-	mov.u32 	%r1184, %r1;
-	@%p38 bra 	$L__BB0_36;
+	setp.lt.u32 	%p29, %r1521, 3;
+	mov.u32 	%r1528, 0;
+	mov.u32 	%r1527, %r1528;
+	@%p29 bra 	$L__BB0_28;
 
-	setp.lt.s32 	%p39, %r9, %r262;
-	add.s32 	%r409, %r12, %r1181;
-	setp.lt.s32 	%p40, %r409, %r264;
-	and.pred  	%p41, %p39, %p40;
-	cvt.s64.s32 	%rd153, %r409;
-	add.s64 	%rd154, %rd31, %rd153;
-	selp.b64 	%rd58, %rd154, 0, %p41;
-	mov.f32 	%f1054, 0f00000000;
-	not.pred 	%p42, %p41;
-	@%p42 bra 	$L__BB0_29;
+	ld.global.u32 	%r1527, [%rd8+8];
 
-	add.s64 	%rd155, %rd58, %rd50;
-	shl.b64 	%rd156, %rd155, 2;
-	add.s64 	%rd157, %rd1, %rd156;
-	ld.global.nc.f32 	%f1054, [%rd157];
+$L__BB0_28:
+	setp.lt.u32 	%p30, %r1521, 4;
+	@%p30 bra 	$L__BB0_31;
 
-$L__BB0_29:
-	st.shared.f32 	[%r13], %f1054;
-	setp.eq.s32 	%p43, %r8, 1;
-	mov.u32 	%r1184, %r15;
-	@%p43 bra 	$L__BB0_36;
+	ld.global.u32 	%r1528, [%rd8+12];
 
-	setp.lt.s32 	%p44, %r17, %r262;
-	add.s32 	%r410, %r16, %r1181;
-	setp.lt.s32 	%p45, %r410, %r264;
-	and.pred  	%p46, %p44, %p45;
-	cvt.s64.s32 	%rd158, %r410;
-	add.s64 	%rd159, %rd36, %rd158;
-	selp.b64 	%rd59, %rd159, 0, %p46;
-	mov.f32 	%f1055, 0f00000000;
-	not.pred 	%p47, %p46;
-	@%p47 bra 	$L__BB0_32;
+$L__BB0_31:
+	shr.s32 	%r1452, %r37, 31;
+	shr.u32 	%r1451, %r1452, 27;
+	add.s32 	%r1450, %r37, %r1451;
+	shr.s32 	%r1449, %r1450, 5;
+	and.b32  	%r1448, %r1450, 1073741792;
+	sub.s32 	%r1447, %r37, %r1448;
+	shl.b32 	%r1446, %r1447, 2;
+	mov.u32 	%r526, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r527, %r1446, 160, %r526;
+	shl.b32 	%r528, %r1449, 2;
+	add.s32 	%r529, %r527, %r528;
+	mov.u32 	%r1529, 0;
+	st.shared.u32 	[%r529], %r1525;
+	st.shared.u32 	[%r529+160], %r1526;
+	st.shared.u32 	[%r529+320], %r1527;
+	st.shared.u32 	[%r529+480], %r1528;
+	add.s32 	%r530, %r37, 256;
+	shr.s32 	%r531, %r530, 31;
+	shr.u32 	%r532, %r531, 27;
+	add.s32 	%r533, %r530, %r532;
+	shr.s32 	%r59, %r533, 5;
+	and.b32  	%r534, %r533, 1073741792;
+	sub.s32 	%r535, %r530, %r534;
+	shl.b32 	%r60, %r535, 2;
+	add.s32 	%r61, %r60, %r3;
+	add.s32 	%r62, %r59, %r1511;
+	setp.ge.s32 	%p31, %r62, %r450;
+	@%p31 bra 	$L__BB0_33;
 
-	add.s64 	%rd160, %rd59, %rd50;
-	shl.b64 	%rd161, %rd160, 2;
-	add.s64 	%rd162, %rd1, %rd161;
-	ld.global.nc.f32 	%f1055, [%rd162];
+	sub.s32 	%r536, %r448, %r61;
+	min.s32 	%r537, %r536, 4;
+	max.s32 	%r1529, %r537, 0;
 
-$L__BB0_32:
-	st.shared.f32 	[%r21], %f1055;
-	setp.eq.s32 	%p48, %r8, 2;
-	mov.u32 	%r1184, %r23;
-	@%p48 bra 	$L__BB0_36;
+$L__BB0_33:
+	cvta.to.global.u64 	%rd474, %rd35;
+	setp.lt.s32 	%p32, %r62, %r450;
+	selp.b32 	%r538, %r62, 0, %p32;
+	mul.wide.s32 	%rd58, %r538, %r451;
+	setp.eq.s32 	%p33, %r1529, 0;
+	selp.b32 	%r539, 0, %r61, %p33;
+	cvt.s64.s32 	%rd59, %r539;
+	add.s64 	%rd60, %rd58, %rd6;
+	add.s64 	%rd61, %rd60, %rd59;
+	shl.b64 	%rd63, %rd61, 2;
+	add.s64 	%rd9, %rd474, %rd63;
+	add.s64 	%rd64, %rd35, %rd63;
+	and.b64  	%rd65, %rd64, 15;
+	setp.eq.s64 	%p34, %rd65, 0;
+	setp.eq.s32 	%p35, %r1529, 4;
+	and.pred  	%p36, %p35, %p34;
+	@%p36 bra 	$L__BB0_42;
+	bra.uni 	$L__BB0_34;
 
-	setp.lt.s32 	%p49, %r25, %r262;
-	add.s32 	%r411, %r24, %r1181;
-	setp.lt.s32 	%p50, %r411, %r264;
-	and.pred  	%p51, %p49, %p50;
-	cvt.s64.s32 	%rd163, %r411;
-	add.s64 	%rd164, %rd40, %rd163;
-	selp.b64 	%rd60, %rd164, 0, %p51;
-	mov.f32 	%f1056, 0f00000000;
-	not.pred 	%p52, %p51;
-	@%p52 bra 	$L__BB0_35;
+$L__BB0_42:
+	ld.global.v4.u32 	{%r1533, %r1534, %r1535, %r1536}, [%rd9];
+	bra.uni 	$L__BB0_43;
 
-	add.s64 	%rd165, %rd60, %rd50;
-	shl.b64 	%rd166, %rd165, 2;
-	add.s64 	%rd167, %rd1, %rd166;
-	ld.global.nc.f32 	%f1056, [%rd167];
+$L__BB0_34:
+	mov.u32 	%r1534, 0;
+	mov.u32 	%r1533, %r1534;
+	@%p33 bra 	$L__BB0_36;
 
-$L__BB0_35:
-	st.shared.f32 	[%r29], %f1056;
-	mov.u32 	%r1184, %r30;
+	ld.global.u32 	%r1533, [%rd9];
 
 $L__BB0_36:
-	setp.lt.u32 	%p53, %r7, 768;
-	@%p53 bra 	$L__BB0_46;
+	setp.lt.u32 	%p38, %r1529, 2;
+	@%p38 bra 	$L__BB0_38;
 
-$L__BB0_37:
-	shr.s32 	%r412, %r1184, 31;
-	shr.u32 	%r413, %r412, 27;
-	add.s32 	%r414, %r1184, %r413;
-	shr.s32 	%r57, %r414, 5;
-	add.s32 	%r415, %r57, %r3;
-	and.b32  	%r416, %r414, -32;
-	sub.s32 	%r58, %r1184, %r416;
-	add.s32 	%r417, %r58, %r1181;
-	setp.lt.s32 	%p54, %r415, %r262;
-	setp.lt.s32 	%p55, %r417, %r264;
-	and.pred  	%p56, %p54, %p55;
-	cvt.s64.s32 	%rd168, %r415;
-	cvt.s64.s32 	%rd169, %r417;
-	mul.lo.s64 	%rd170, %rd168, %rd30;
-	add.s64 	%rd171, %rd170, %rd169;
-	selp.b64 	%rd61, %rd171, 0, %p56;
-	mov.f32 	%f1058, 0f00000000;
-	not.pred 	%p57, %p56;
-	mov.f32 	%f1057, %f1058;
-	@%p57 bra 	$L__BB0_39;
+	ld.global.u32 	%r1534, [%rd9+4];
 
-	add.s64 	%rd172, %rd61, %rd50;
-	shl.b64 	%rd173, %rd172, 2;
-	add.s64 	%rd174, %rd1, %rd173;
-	ld.global.nc.f32 	%f1057, [%rd174];
+$L__BB0_38:
+	setp.lt.u32 	%p39, %r1529, 3;
+	mov.u32 	%r1536, 0;
+	mov.u32 	%r1535, %r1536;
+	@%p39 bra 	$L__BB0_40;
 
-$L__BB0_39:
-	mad.lo.s32 	%r419, %r57, 160, %r281;
-	shl.b32 	%r420, %r58, 2;
-	add.s32 	%r421, %r419, %r420;
-	st.shared.f32 	[%r421], %f1057;
-	add.s32 	%r422, %r1184, 256;
-	shr.s32 	%r423, %r422, 31;
-	shr.u32 	%r424, %r423, 27;
-	add.s32 	%r425, %r422, %r424;
-	shr.s32 	%r59, %r425, 5;
-	and.b32  	%r426, %r425, -32;
-	sub.s32 	%r60, %r422, %r426;
-	add.s32 	%r427, %r59, %r3;
-	add.s32 	%r428, %r60, %r1181;
-	setp.lt.s32 	%p58, %r427, %r262;
-	setp.lt.s32 	%p59, %r428, %r264;
-	and.pred  	%p60, %p58, %p59;
-	cvt.s64.s32 	%rd175, %r427;
-	cvt.s64.s32 	%rd176, %r428;
-	mul.lo.s64 	%rd177, %rd175, %rd30;
-	add.s64 	%rd178, %rd177, %rd176;
-	selp.b64 	%rd62, %rd178, 0, %p60;
-	not.pred 	%p61, %p60;
-	@%p61 bra 	$L__BB0_41;
+	ld.global.u32 	%r1535, [%rd9+8];
 
-	add.s64 	%rd179, %rd62, %rd50;
-	shl.b64 	%rd180, %rd179, 2;
-	add.s64 	%rd181, %rd1, %rd180;
-	ld.global.nc.f32 	%f1058, [%rd181];
+$L__BB0_40:
+	setp.lt.u32 	%p40, %r1529, 4;
+	@%p40 bra 	$L__BB0_43;
 
-$L__BB0_41:
-	mad.lo.s32 	%r430, %r59, 160, %r281;
-	shl.b32 	%r431, %r60, 2;
-	add.s32 	%r432, %r430, %r431;
-	st.shared.f32 	[%r432], %f1058;
-	add.s32 	%r433, %r1184, 512;
-	shr.s32 	%r434, %r433, 31;
-	shr.u32 	%r435, %r434, 27;
-	add.s32 	%r436, %r433, %r435;
-	shr.s32 	%r61, %r436, 5;
-	and.b32  	%r437, %r436, -32;
-	sub.s32 	%r62, %r433, %r437;
-	add.s32 	%r438, %r61, %r3;
-	add.s32 	%r439, %r62, %r1181;
-	setp.lt.s32 	%p62, %r438, %r262;
-	setp.lt.s32 	%p63, %r439, %r264;
-	and.pred  	%p64, %p62, %p63;
-	cvt.s64.s32 	%rd182, %r438;
-	cvt.s64.s32 	%rd183, %r439;
-	mul.lo.s64 	%rd184, %rd182, %rd30;
-	add.s64 	%rd185, %rd184, %rd183;
-	selp.b64 	%rd63, %rd185, 0, %p64;
-	mov.f32 	%f1060, 0f00000000;
-	not.pred 	%p65, %p64;
-	mov.f32 	%f1059, %f1060;
-	@%p65 bra 	$L__BB0_43;
-
-	add.s64 	%rd186, %rd63, %rd50;
-	shl.b64 	%rd187, %rd186, 2;
-	add.s64 	%rd188, %rd1, %rd187;
-	ld.global.nc.f32 	%f1059, [%rd188];
+	ld.global.u32 	%r1536, [%rd9+12];
 
 $L__BB0_43:
-	mad.lo.s32 	%r441, %r61, 160, %r281;
-	shl.b32 	%r442, %r62, 2;
-	add.s32 	%r443, %r441, %r442;
-	st.shared.f32 	[%r443], %f1059;
-	add.s32 	%r444, %r1184, 768;
-	shr.s32 	%r445, %r444, 31;
-	shr.u32 	%r446, %r445, 27;
-	add.s32 	%r447, %r444, %r446;
-	shr.s32 	%r63, %r447, 5;
-	and.b32  	%r448, %r447, -32;
-	sub.s32 	%r64, %r444, %r448;
-	add.s32 	%r449, %r63, %r3;
-	add.s32 	%r450, %r64, %r1181;
-	setp.lt.s32 	%p66, %r449, %r262;
-	setp.lt.s32 	%p67, %r450, %r264;
-	and.pred  	%p68, %p66, %p67;
-	cvt.s64.s32 	%rd189, %r449;
-	cvt.s64.s32 	%rd190, %r450;
-	mul.lo.s64 	%rd191, %rd189, %rd30;
-	add.s64 	%rd192, %rd191, %rd190;
-	selp.b64 	%rd64, %rd192, 0, %p68;
-	not.pred 	%p69, %p68;
-	@%p69 bra 	$L__BB0_45;
+	add.s32 	%r1461, %r37, 256;
+	shr.s32 	%r1460, %r1461, 31;
+	shr.u32 	%r1459, %r1460, 27;
+	add.s32 	%r1458, %r1461, %r1459;
+	shr.s32 	%r1457, %r1458, 5;
+	mov.u32 	%r1456, _ZZ14kiln_gemm_tf32E2As;
+	and.b32  	%r1455, %r1458, 1073741792;
+	sub.s32 	%r1454, %r1461, %r1455;
+	shl.b32 	%r1453, %r1454, 2;
+	mad.lo.s32 	%r549, %r1453, 160, %r1456;
+	shl.b32 	%r550, %r1457, 2;
+	add.s32 	%r551, %r549, %r550;
+	st.shared.u32 	[%r551], %r1533;
+	st.shared.u32 	[%r551+160], %r1534;
+	st.shared.u32 	[%r551+320], %r1535;
+	st.shared.u32 	[%r551+480], %r1536;
+	add.s32 	%r1520, %r37, 512;
+	setp.lt.s32 	%p41, %r37, 512;
+	@%p41 bra 	$L__BB0_19;
+	bra.uni 	$L__BB0_84;
 
-	add.s64 	%rd193, %rd64, %rd50;
-	shl.b64 	%rd194, %rd193, 2;
-	add.s64 	%rd195, %rd1, %rd194;
-	ld.global.nc.f32 	%f1060, [%rd195];
+$L__BB0_48:
+	mov.u32 	%r1542, 0;
+	mov.u32 	%r1541, %r1542;
+	@%p47 bra 	$L__BB0_50;
 
-$L__BB0_45:
-	mad.lo.s32 	%r452, %r63, 160, %r281;
-	shl.b32 	%r453, %r64, 2;
-	add.s32 	%r454, %r452, %r453;
-	st.shared.f32 	[%r454], %f1060;
-	add.s32 	%r65, %r1184, 1024;
-	setp.lt.s32 	%p70, %r1184, 3072;
-	mov.u32 	%r1184, %r65;
-	@%p70 bra 	$L__BB0_37;
+	ld.global.u32 	%r1541, [%rd10];
 
-$L__BB0_46:
-	@%p3 bra 	$L__BB0_88;
+$L__BB0_50:
+	setp.lt.u32 	%p53, %r1537, 2;
+	@%p53 bra 	$L__BB0_52;
 
-	ld.param.u32 	%r1179, [kiln_gemm_tf32_param_1];
-	setp.eq.s32 	%p72, %r1179, 0;
-	@%p72 bra 	$L__BB0_68;
+	ld.global.u32 	%r1542, [%rd10+4];
 
-	setp.eq.s32 	%p73, %r8, 0;
-	mov.u32 	%r1186, %r1;
-	@%p73 bra 	$L__BB0_58;
+$L__BB0_52:
+	setp.lt.u32 	%p54, %r1537, 3;
+	mov.u32 	%r1544, 0;
+	mov.u32 	%r1543, %r1544;
+	@%p54 bra 	$L__BB0_54;
 
-	setp.lt.s32 	%p74, %r14, %r263;
-	add.s32 	%r455, %r12, %r1181;
-	setp.lt.s32 	%p75, %r455, %r264;
-	and.pred  	%p76, %p75, %p74;
-	cvt.s64.s32 	%rd196, %r455;
-	add.s64 	%rd197, %rd35, %rd196;
-	selp.b64 	%rd65, %rd197, 0, %p76;
-	mov.f32 	%f1061, 0f00000000;
-	not.pred 	%p77, %p76;
-	@%p77 bra 	$L__BB0_51;
-
-	add.s64 	%rd198, %rd65, %rd49;
-	shl.b64 	%rd199, %rd198, 2;
-	add.s64 	%rd200, %rd2, %rd199;
-	ld.global.nc.f32 	%f1061, [%rd200];
-
-$L__BB0_51:
-	st.shared.f32 	[%r20], %f1061;
-	setp.eq.s32 	%p78, %r8, 1;
-	mov.u32 	%r1186, %r15;
-	@%p78 bra 	$L__BB0_58;
-
-	setp.lt.s32 	%p79, %r22, %r263;
-	add.s32 	%r456, %r16, %r1181;
-	setp.lt.s32 	%p80, %r456, %r264;
-	and.pred  	%p81, %p80, %p79;
-	cvt.s64.s32 	%rd201, %r456;
-	add.s64 	%rd202, %rd39, %rd201;
-	selp.b64 	%rd66, %rd202, 0, %p81;
-	mov.f32 	%f1062, 0f00000000;
-	not.pred 	%p82, %p81;
-	@%p82 bra 	$L__BB0_54;
-
-	add.s64 	%rd203, %rd66, %rd49;
-	shl.b64 	%rd204, %rd203, 2;
-	add.s64 	%rd205, %rd2, %rd204;
-	ld.global.nc.f32 	%f1062, [%rd205];
+	ld.global.u32 	%r1543, [%rd10+8];
 
 $L__BB0_54:
-	st.shared.f32 	[%r28], %f1062;
-	setp.eq.s32 	%p83, %r8, 2;
-	mov.u32 	%r1186, %r23;
-	@%p83 bra 	$L__BB0_58;
+	setp.lt.u32 	%p55, %r1537, 4;
+	@%p55 bra 	$L__BB0_57;
 
-	setp.lt.s32 	%p84, %r31, %r263;
-	add.s32 	%r457, %r24, %r1181;
-	setp.lt.s32 	%p85, %r457, %r264;
-	and.pred  	%p86, %p85, %p84;
-	cvt.s64.s32 	%rd206, %r457;
-	add.s64 	%rd207, %rd43, %rd206;
-	selp.b64 	%rd67, %rd207, 0, %p86;
-	mov.f32 	%f1063, 0f00000000;
-	not.pred 	%p87, %p86;
-	@%p87 bra 	$L__BB0_57;
-
-	add.s64 	%rd208, %rd67, %rd49;
-	shl.b64 	%rd209, %rd208, 2;
-	add.s64 	%rd210, %rd2, %rd209;
-	ld.global.nc.f32 	%f1063, [%rd210];
+	ld.global.u32 	%r1544, [%rd10+12];
 
 $L__BB0_57:
-	st.shared.f32 	[%r32], %f1063;
-	mov.u32 	%r1186, %r30;
+	mov.u32 	%r577, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r578, %r8, 160, %r577;
+	shl.b32 	%r579, %r7, 2;
+	add.s32 	%r580, %r578, %r579;
+	st.shared.v4.u32 	[%r580], {%r1541, %r1542, %r1543, %r1544};
+	mov.u32 	%r581, %tid.x;
+	add.s32 	%r1546, %r581, 256;
 
 $L__BB0_58:
-	setp.lt.u32 	%p88, %r7, 768;
-	@%p88 bra 	$L__BB0_88;
+	setp.eq.s32 	%p56, %r555, 0;
+	@%p56 bra 	$L__BB0_84;
 
 $L__BB0_59:
-	shr.s32 	%r458, %r1186, 31;
-	shr.u32 	%r459, %r458, 27;
-	add.s32 	%r460, %r1186, %r459;
-	shr.s32 	%r68, %r460, 5;
-	add.s32 	%r461, %r68, %r4;
-	and.b32  	%r462, %r460, -32;
-	sub.s32 	%r69, %r1186, %r462;
-	add.s32 	%r463, %r69, %r1181;
-	setp.lt.s32 	%p89, %r461, %r263;
-	setp.lt.s32 	%p90, %r463, %r264;
-	and.pred  	%p91, %p90, %p89;
-	cvt.s64.s32 	%rd211, %r463;
-	cvt.s64.s32 	%rd212, %r461;
-	mul.lo.s64 	%rd213, %rd212, %rd34;
-	add.s64 	%rd214, %rd213, %rd211;
-	selp.b64 	%rd68, %rd214, 0, %p91;
-	mov.f32 	%f1065, 0f00000000;
-	not.pred 	%p92, %p91;
-	mov.f32 	%f1064, %f1065;
-	@%p92 bra 	$L__BB0_61;
+	mov.u32 	%r102, %r1546;
+	shr.s32 	%r588, %r102, 31;
+	shr.u32 	%r589, %r588, 29;
+	add.s32 	%r590, %r102, %r589;
+	and.b32  	%r591, %r590, 1073741816;
+	sub.s32 	%r592, %r102, %r591;
+	shl.b32 	%r103, %r592, 2;
+	shr.s32 	%r104, %r590, 3;
+	add.s32 	%r105, %r104, %r3;
+	add.s32 	%r106, %r103, %r1511;
+	setp.ge.s32 	%p57, %r105, %r448;
+	mov.u32 	%r1547, 0;
+	@%p57 bra 	$L__BB0_61;
 
-	add.s64 	%rd215, %rd68, %rd49;
-	shl.b64 	%rd216, %rd215, 2;
-	add.s64 	%rd217, %rd2, %rd216;
-	ld.global.nc.f32 	%f1064, [%rd217];
+	sub.s32 	%r593, %r450, %r106;
+	min.s32 	%r594, %r593, 4;
+	max.s32 	%r1547, %r594, 0;
 
 $L__BB0_61:
-	mad.lo.s32 	%r465, %r69, 544, %r282;
-	shl.b32 	%r466, %r68, 2;
-	add.s32 	%r467, %r465, %r466;
-	st.shared.f32 	[%r467], %f1064;
-	add.s32 	%r468, %r1186, 256;
-	shr.s32 	%r469, %r468, 31;
-	shr.u32 	%r470, %r469, 27;
-	add.s32 	%r471, %r468, %r470;
-	shr.s32 	%r70, %r471, 5;
-	and.b32  	%r472, %r471, -32;
-	sub.s32 	%r71, %r468, %r472;
-	add.s32 	%r473, %r70, %r4;
-	add.s32 	%r474, %r71, %r1181;
-	setp.lt.s32 	%p93, %r473, %r263;
-	setp.lt.s32 	%p94, %r474, %r264;
-	and.pred  	%p95, %p94, %p93;
-	cvt.s64.s32 	%rd218, %r474;
-	cvt.s64.s32 	%rd219, %r473;
-	mul.lo.s64 	%rd220, %rd219, %rd34;
-	add.s64 	%rd221, %rd220, %rd218;
-	selp.b64 	%rd69, %rd221, 0, %p95;
-	not.pred 	%p96, %p95;
-	@%p96 bra 	$L__BB0_63;
+	setp.lt.s32 	%p58, %r105, %r448;
+	selp.b32 	%r595, %r105, 0, %p58;
+	mul.wide.s32 	%rd76, %r595, %r451;
+	setp.eq.s32 	%p59, %r1547, 0;
+	selp.b32 	%r596, 0, %r106, %p59;
+	cvt.s64.s32 	%rd77, %r596;
+	add.s64 	%rd78, %rd76, %rd6;
+	add.s64 	%rd79, %rd78, %rd77;
+	cvta.to.global.u64 	%rd80, %rd35;
+	shl.b64 	%rd81, %rd79, 2;
+	add.s64 	%rd11, %rd80, %rd81;
+	add.s64 	%rd82, %rd35, %rd81;
+	and.b64  	%rd83, %rd82, 15;
+	setp.eq.s64 	%p60, %rd83, 0;
+	setp.eq.s32 	%p61, %r1547, 4;
+	and.pred  	%p62, %p61, %p60;
+	@%p62 bra 	$L__BB0_70;
+	bra.uni 	$L__BB0_62;
 
-	add.s64 	%rd222, %rd69, %rd49;
-	shl.b64 	%rd223, %rd222, 2;
-	add.s64 	%rd224, %rd2, %rd223;
-	ld.global.nc.f32 	%f1065, [%rd224];
+$L__BB0_70:
+	ld.global.v4.u32 	{%r1551, %r1552, %r1553, %r1554}, [%rd11];
+	bra.uni 	$L__BB0_71;
 
-$L__BB0_63:
-	mad.lo.s32 	%r476, %r71, 544, %r282;
-	shl.b32 	%r477, %r70, 2;
-	add.s32 	%r478, %r476, %r477;
-	st.shared.f32 	[%r478], %f1065;
-	add.s32 	%r479, %r1186, 512;
-	shr.s32 	%r480, %r479, 31;
-	shr.u32 	%r481, %r480, 27;
-	add.s32 	%r482, %r479, %r481;
-	shr.s32 	%r72, %r482, 5;
-	and.b32  	%r483, %r482, -32;
-	sub.s32 	%r73, %r479, %r483;
-	add.s32 	%r484, %r72, %r4;
-	add.s32 	%r485, %r73, %r1181;
-	setp.lt.s32 	%p97, %r484, %r263;
-	setp.lt.s32 	%p98, %r485, %r264;
-	and.pred  	%p99, %p98, %p97;
-	cvt.s64.s32 	%rd225, %r485;
-	cvt.s64.s32 	%rd226, %r484;
-	mul.lo.s64 	%rd227, %rd226, %rd34;
-	add.s64 	%rd228, %rd227, %rd225;
-	selp.b64 	%rd70, %rd228, 0, %p99;
-	mov.f32 	%f1067, 0f00000000;
-	not.pred 	%p100, %p99;
-	mov.f32 	%f1066, %f1067;
-	@%p100 bra 	$L__BB0_65;
+$L__BB0_62:
+	mov.u32 	%r1552, 0;
+	mov.u32 	%r1551, %r1552;
+	@%p59 bra 	$L__BB0_64;
 
-	add.s64 	%rd229, %rd70, %rd49;
-	shl.b64 	%rd230, %rd229, 2;
-	add.s64 	%rd231, %rd2, %rd230;
-	ld.global.nc.f32 	%f1066, [%rd231];
+	ld.global.u32 	%r1551, [%rd11];
 
-$L__BB0_65:
-	mad.lo.s32 	%r487, %r73, 544, %r282;
-	shl.b32 	%r488, %r72, 2;
-	add.s32 	%r489, %r487, %r488;
-	st.shared.f32 	[%r489], %f1066;
-	add.s32 	%r490, %r1186, 768;
-	shr.s32 	%r491, %r490, 31;
-	shr.u32 	%r492, %r491, 27;
-	add.s32 	%r493, %r490, %r492;
-	shr.s32 	%r74, %r493, 5;
-	and.b32  	%r494, %r493, -32;
-	sub.s32 	%r75, %r490, %r494;
-	add.s32 	%r495, %r74, %r4;
-	add.s32 	%r496, %r75, %r1181;
-	setp.lt.s32 	%p101, %r495, %r263;
-	setp.lt.s32 	%p102, %r496, %r264;
-	and.pred  	%p103, %p102, %p101;
-	cvt.s64.s32 	%rd232, %r496;
-	cvt.s64.s32 	%rd233, %r495;
-	mul.lo.s64 	%rd234, %rd233, %rd34;
-	add.s64 	%rd235, %rd234, %rd232;
-	selp.b64 	%rd71, %rd235, 0, %p103;
-	not.pred 	%p104, %p103;
-	@%p104 bra 	$L__BB0_67;
+$L__BB0_64:
+	setp.lt.u32 	%p64, %r1547, 2;
+	@%p64 bra 	$L__BB0_66;
 
-	add.s64 	%rd236, %rd71, %rd49;
-	shl.b64 	%rd237, %rd236, 2;
-	add.s64 	%rd238, %rd2, %rd237;
-	ld.global.nc.f32 	%f1067, [%rd238];
+	ld.global.u32 	%r1552, [%rd11+4];
 
-$L__BB0_67:
-	mad.lo.s32 	%r498, %r75, 544, %r282;
-	shl.b32 	%r499, %r74, 2;
-	add.s32 	%r500, %r498, %r499;
-	st.shared.f32 	[%r500], %f1067;
-	add.s32 	%r76, %r1186, 1024;
-	setp.lt.s32 	%p105, %r1186, 3072;
-	mov.u32 	%r1186, %r76;
-	@%p105 bra 	$L__BB0_59;
-	bra.uni 	$L__BB0_88;
+$L__BB0_66:
+	setp.lt.u32 	%p65, %r1547, 3;
+	mov.u32 	%r1554, 0;
+	mov.u32 	%r1553, %r1554;
+	@%p65 bra 	$L__BB0_68;
+
+	ld.global.u32 	%r1553, [%rd11+8];
 
 $L__BB0_68:
-	setp.eq.s32 	%p106, %r8, 0;
-	mov.u32 	%r1188, %r1;
-	@%p106 bra 	$L__BB0_78;
+	setp.lt.u32 	%p66, %r1547, 4;
+	@%p66 bra 	$L__BB0_71;
 
-	cvt.u32.u64 	%r501, %rd33;
-	setp.lt.s32 	%p107, %r501, %r263;
-	add.s32 	%r502, %r10, %r1181;
-	setp.lt.s32 	%p108, %r502, %r264;
-	and.pred  	%p109, %p108, %p107;
-	cvt.s64.s32 	%rd239, %r502;
-	mul.lo.s64 	%rd240, %rd239, %rd34;
-	add.s64 	%rd241, %rd240, %rd33;
-	selp.b64 	%rd72, %rd241, 0, %p109;
-	mov.f32 	%f1068, 0f00000000;
-	not.pred 	%p110, %p109;
-	@%p110 bra 	$L__BB0_71;
-
-	add.s64 	%rd242, %rd72, %rd49;
-	shl.b64 	%rd243, %rd242, 2;
-	add.s64 	%rd244, %rd2, %rd243;
-	ld.global.nc.f32 	%f1068, [%rd244];
+	ld.global.u32 	%r1554, [%rd11+12];
 
 $L__BB0_71:
-	mad.lo.s32 	%r504, %r10, 544, %r282;
-	shl.b32 	%r505, %r11, 2;
-	add.s32 	%r506, %r504, %r505;
-	st.shared.f32 	[%r506], %f1068;
-	setp.eq.s32 	%p111, %r8, 1;
-	mov.u32 	%r1188, %r15;
-	@%p111 bra 	$L__BB0_78;
+	shr.s32 	%r1468, %r102, 31;
+	shr.u32 	%r1467, %r1468, 29;
+	add.s32 	%r1466, %r102, %r1467;
+	and.b32  	%r1465, %r1466, 1073741816;
+	sub.s32 	%r1464, %r102, %r1465;
+	shl.b32 	%r1463, %r1464, 2;
+	shr.s32 	%r1462, %r1466, 3;
+	mov.u32 	%r1555, 0;
+	mov.u32 	%r606, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r607, %r1462, 160, %r606;
+	shl.b32 	%r608, %r1463, 2;
+	add.s32 	%r609, %r607, %r608;
+	st.shared.v4.u32 	[%r609], {%r1551, %r1552, %r1553, %r1554};
+	add.s32 	%r610, %r102, 256;
+	shr.s32 	%r611, %r610, 31;
+	shr.u32 	%r612, %r611, 29;
+	add.s32 	%r613, %r610, %r612;
+	shr.s32 	%r124, %r613, 3;
+	and.b32  	%r614, %r613, 1073741816;
+	sub.s32 	%r615, %r610, %r614;
+	shl.b32 	%r125, %r615, 2;
+	add.s32 	%r126, %r124, %r3;
+	add.s32 	%r127, %r125, %r1511;
+	setp.ge.s32 	%p67, %r126, %r448;
+	@%p67 bra 	$L__BB0_73;
 
-	cvt.u32.u64 	%r507, %rd38;
-	setp.lt.s32 	%p112, %r507, %r263;
-	add.s32 	%r508, %r18, %r1181;
-	setp.lt.s32 	%p113, %r508, %r264;
-	and.pred  	%p114, %p113, %p112;
-	cvt.s64.s32 	%rd245, %r508;
-	mul.lo.s64 	%rd246, %rd245, %rd34;
-	add.s64 	%rd247, %rd246, %rd38;
-	selp.b64 	%rd73, %rd247, 0, %p114;
-	mov.f32 	%f1069, 0f00000000;
-	not.pred 	%p115, %p114;
-	@%p115 bra 	$L__BB0_74;
+	sub.s32 	%r616, %r450, %r127;
+	min.s32 	%r617, %r616, 4;
+	max.s32 	%r1555, %r617, 0;
 
-	add.s64 	%rd248, %rd73, %rd49;
-	shl.b64 	%rd249, %rd248, 2;
-	add.s64 	%rd250, %rd2, %rd249;
-	ld.global.nc.f32 	%f1069, [%rd250];
+$L__BB0_73:
+	cvta.to.global.u64 	%rd475, %rd35;
+	setp.lt.s32 	%p68, %r126, %r448;
+	selp.b32 	%r618, %r126, 0, %p68;
+	mul.wide.s32 	%rd84, %r618, %r451;
+	setp.eq.s32 	%p69, %r1555, 0;
+	selp.b32 	%r619, 0, %r127, %p69;
+	cvt.s64.s32 	%rd85, %r619;
+	add.s64 	%rd86, %rd84, %rd6;
+	add.s64 	%rd87, %rd86, %rd85;
+	shl.b64 	%rd89, %rd87, 2;
+	add.s64 	%rd12, %rd475, %rd89;
+	add.s64 	%rd90, %rd35, %rd89;
+	and.b64  	%rd91, %rd90, 15;
+	setp.eq.s64 	%p70, %rd91, 0;
+	setp.eq.s32 	%p71, %r1555, 4;
+	and.pred  	%p72, %p71, %p70;
+	@%p72 bra 	$L__BB0_82;
+	bra.uni 	$L__BB0_74;
+
+$L__BB0_82:
+	ld.global.v4.u32 	{%r1559, %r1560, %r1561, %r1562}, [%rd12];
+	bra.uni 	$L__BB0_83;
 
 $L__BB0_74:
-	mad.lo.s32 	%r510, %r18, 544, %r282;
-	shl.b32 	%r511, %r19, 2;
-	add.s32 	%r512, %r510, %r511;
-	st.shared.f32 	[%r512], %f1069;
-	setp.eq.s32 	%p116, %r8, 2;
-	mov.u32 	%r1188, %r23;
-	@%p116 bra 	$L__BB0_78;
+	mov.u32 	%r1560, 0;
+	mov.u32 	%r1559, %r1560;
+	@%p69 bra 	$L__BB0_76;
 
-	cvt.u32.u64 	%r513, %rd42;
-	setp.lt.s32 	%p117, %r513, %r263;
-	add.s32 	%r514, %r26, %r1181;
-	setp.lt.s32 	%p118, %r514, %r264;
-	and.pred  	%p119, %p118, %p117;
-	cvt.s64.s32 	%rd251, %r514;
-	mul.lo.s64 	%rd252, %rd251, %rd34;
-	add.s64 	%rd253, %rd252, %rd42;
-	selp.b64 	%rd74, %rd253, 0, %p119;
-	mov.f32 	%f1070, 0f00000000;
-	not.pred 	%p120, %p119;
-	@%p120 bra 	$L__BB0_77;
+	ld.global.u32 	%r1559, [%rd12];
 
-	add.s64 	%rd254, %rd74, %rd49;
-	shl.b64 	%rd255, %rd254, 2;
-	add.s64 	%rd256, %rd2, %rd255;
-	ld.global.nc.f32 	%f1070, [%rd256];
+$L__BB0_76:
+	setp.lt.u32 	%p74, %r1555, 2;
+	@%p74 bra 	$L__BB0_78;
 
-$L__BB0_77:
-	mad.lo.s32 	%r516, %r26, 544, %r282;
-	shl.b32 	%r517, %r27, 2;
-	add.s32 	%r518, %r516, %r517;
-	st.shared.f32 	[%r518], %f1070;
-	mov.u32 	%r1188, %r30;
+	ld.global.u32 	%r1560, [%rd12+4];
 
 $L__BB0_78:
-	setp.lt.u32 	%p121, %r7, 768;
-	@%p121 bra 	$L__BB0_88;
+	setp.lt.u32 	%p75, %r1555, 3;
+	mov.u32 	%r1562, 0;
+	mov.u32 	%r1561, %r1562;
+	@%p75 bra 	$L__BB0_80;
 
-$L__BB0_79:
-	shr.s32 	%r519, %r1188, 31;
-	shr.u32 	%r520, %r519, 25;
-	add.s32 	%r521, %r1188, %r520;
-	and.b32  	%r522, %r521, -128;
-	sub.s32 	%r79, %r1188, %r522;
-	add.s32 	%r523, %r79, %r4;
-	shr.s32 	%r80, %r521, 7;
-	add.s32 	%r524, %r80, %r1181;
-	setp.lt.s32 	%p122, %r523, %r263;
-	setp.lt.s32 	%p123, %r524, %r264;
-	and.pred  	%p124, %p123, %p122;
-	cvt.s64.s32 	%rd257, %r524;
-	cvt.s64.s32 	%rd258, %r523;
-	mul.lo.s64 	%rd259, %rd257, %rd34;
-	add.s64 	%rd260, %rd259, %rd258;
-	selp.b64 	%rd75, %rd260, 0, %p124;
-	mov.f32 	%f1072, 0f00000000;
-	not.pred 	%p125, %p124;
-	mov.f32 	%f1071, %f1072;
-	@%p125 bra 	$L__BB0_81;
+	ld.global.u32 	%r1561, [%rd12+8];
 
-	add.s64 	%rd261, %rd75, %rd49;
-	shl.b64 	%rd262, %rd261, 2;
-	add.s64 	%rd263, %rd2, %rd262;
-	ld.global.nc.f32 	%f1071, [%rd263];
+$L__BB0_80:
+	setp.lt.u32 	%p76, %r1555, 4;
+	@%p76 bra 	$L__BB0_83;
 
-$L__BB0_81:
-	mad.lo.s32 	%r526, %r80, 544, %r282;
-	shl.b32 	%r527, %r79, 2;
-	add.s32 	%r528, %r526, %r527;
-	st.shared.f32 	[%r528], %f1071;
-	add.s32 	%r529, %r1188, 256;
-	shr.s32 	%r530, %r529, 31;
-	shr.u32 	%r531, %r530, 25;
-	add.s32 	%r532, %r529, %r531;
-	shr.s32 	%r81, %r532, 7;
-	and.b32  	%r533, %r532, -128;
-	sub.s32 	%r82, %r529, %r533;
-	add.s32 	%r534, %r82, %r4;
-	add.s32 	%r535, %r81, %r1181;
-	setp.lt.s32 	%p126, %r534, %r263;
-	setp.lt.s32 	%p127, %r535, %r264;
-	and.pred  	%p128, %p127, %p126;
-	cvt.s64.s32 	%rd264, %r535;
-	cvt.s64.s32 	%rd265, %r534;
-	mul.lo.s64 	%rd266, %rd264, %rd34;
-	add.s64 	%rd267, %rd266, %rd265;
-	selp.b64 	%rd76, %rd267, 0, %p128;
-	not.pred 	%p129, %p128;
-	@%p129 bra 	$L__BB0_83;
-
-	add.s64 	%rd268, %rd76, %rd49;
-	shl.b64 	%rd269, %rd268, 2;
-	add.s64 	%rd270, %rd2, %rd269;
-	ld.global.nc.f32 	%f1072, [%rd270];
+	ld.global.u32 	%r1562, [%rd12+12];
 
 $L__BB0_83:
-	mad.lo.s32 	%r537, %r81, 544, %r282;
-	shl.b32 	%r538, %r82, 2;
-	add.s32 	%r539, %r537, %r538;
-	st.shared.f32 	[%r539], %f1072;
-	add.s32 	%r540, %r1188, 512;
-	shr.s32 	%r541, %r540, 31;
-	shr.u32 	%r542, %r541, 25;
-	add.s32 	%r543, %r540, %r542;
-	shr.s32 	%r83, %r543, 7;
-	and.b32  	%r544, %r543, -128;
-	sub.s32 	%r84, %r540, %r544;
-	add.s32 	%r545, %r84, %r4;
-	add.s32 	%r546, %r83, %r1181;
-	setp.lt.s32 	%p130, %r545, %r263;
-	setp.lt.s32 	%p131, %r546, %r264;
-	and.pred  	%p132, %p131, %p130;
-	cvt.s64.s32 	%rd271, %r546;
-	cvt.s64.s32 	%rd272, %r545;
-	mul.lo.s64 	%rd273, %rd271, %rd34;
-	add.s64 	%rd274, %rd273, %rd272;
-	selp.b64 	%rd77, %rd274, 0, %p132;
-	mov.f32 	%f1074, 0f00000000;
-	not.pred 	%p133, %p132;
-	mov.f32 	%f1073, %f1074;
-	@%p133 bra 	$L__BB0_85;
+	add.s32 	%r1477, %r102, 256;
+	shr.s32 	%r1476, %r1477, 31;
+	shr.u32 	%r1475, %r1476, 29;
+	add.s32 	%r1474, %r1477, %r1475;
+	and.b32  	%r1473, %r1474, 1073741816;
+	sub.s32 	%r1472, %r1477, %r1473;
+	shl.b32 	%r1471, %r1472, 2;
+	mov.u32 	%r1470, _ZZ14kiln_gemm_tf32E2As;
+	shr.s32 	%r1469, %r1474, 3;
+	mad.lo.s32 	%r629, %r1469, 160, %r1470;
+	shl.b32 	%r630, %r1471, 2;
+	add.s32 	%r631, %r629, %r630;
+	st.shared.v4.u32 	[%r631], {%r1559, %r1560, %r1561, %r1562};
+	add.s32 	%r1546, %r102, 512;
+	setp.lt.s32 	%p77, %r102, 512;
+	@%p77 bra 	$L__BB0_59;
 
-	add.s64 	%rd275, %rd77, %rd49;
-	shl.b64 	%rd276, %rd275, 2;
-	add.s64 	%rd277, %rd2, %rd276;
-	ld.global.nc.f32 	%f1073, [%rd277];
+$L__BB0_84:
+	@%p3 bra 	$L__BB0_164;
 
-$L__BB0_85:
-	mad.lo.s32 	%r548, %r83, 544, %r282;
-	shl.b32 	%r549, %r84, 2;
-	add.s32 	%r550, %r548, %r549;
-	st.shared.f32 	[%r550], %f1073;
-	add.s32 	%r551, %r1188, 768;
-	shr.s32 	%r552, %r551, 31;
-	shr.u32 	%r553, %r552, 25;
-	add.s32 	%r554, %r551, %r553;
-	shr.s32 	%r85, %r554, 7;
-	and.b32  	%r555, %r554, -128;
-	sub.s32 	%r86, %r551, %r555;
-	add.s32 	%r556, %r86, %r4;
-	add.s32 	%r557, %r85, %r1181;
-	setp.lt.s32 	%p134, %r556, %r263;
-	setp.lt.s32 	%p135, %r557, %r264;
-	and.pred  	%p136, %p135, %p134;
-	cvt.s64.s32 	%rd278, %r557;
-	cvt.s64.s32 	%rd279, %r556;
-	mul.lo.s64 	%rd280, %rd278, %rd34;
-	add.s64 	%rd281, %rd280, %rd279;
-	selp.b64 	%rd78, %rd281, 0, %p136;
-	not.pred 	%p137, %p136;
-	@%p137 bra 	$L__BB0_87;
+	ld.param.u32 	%r1445, [kiln_gemm_tf32_param_1];
+	setp.eq.s32 	%p79, %r1445, 0;
+	@%p79 bra 	$L__BB0_126;
 
-	add.s64 	%rd282, %rd78, %rd49;
-	shl.b64 	%rd283, %rd282, 2;
-	add.s64 	%rd284, %rd2, %rd283;
-	ld.global.nc.f32 	%f1074, [%rd284];
+	max.s32 	%r633, %r1, 768;
+	add.s32 	%r634, %r633, 255;
+	sub.s32 	%r635, %r634, %r1;
+	shr.u32 	%r636, %r635, 8;
+	add.s32 	%r637, %r636, 1;
+	and.b32  	%r638, %r637, 1;
+	setp.eq.b32 	%p80, %r638, 1;
+	mov.pred 	%p81, 0;
+	xor.pred  	%p82, %p80, %p81;
+	not.pred 	%p83, %p82;
+	mov.u32 	%r1572, %r1;
+	@%p83 bra 	$L__BB0_100;
 
-$L__BB0_87:
-	mad.lo.s32 	%r559, %r85, 544, %r282;
-	shl.b32 	%r560, %r86, 2;
-	add.s32 	%r561, %r559, %r560;
-	st.shared.f32 	[%r561], %f1074;
-	add.s32 	%r87, %r1188, 1024;
-	setp.lt.s32 	%p138, %r1188, 3072;
-	mov.u32 	%r1188, %r87;
-	@%p138 bra 	$L__BB0_79;
+	add.s32 	%r642, %r8, %r4;
+	setp.ge.s32 	%p84, %r642, %r449;
+	add.s32 	%r147, %r7, %r1511;
+	mov.u32 	%r1563, 0;
+	@%p84 bra 	$L__BB0_89;
 
-$L__BB0_88:
+	sub.s32 	%r643, %r450, %r147;
+	min.s32 	%r644, %r643, 4;
+	max.s32 	%r1563, %r644, 0;
+
+$L__BB0_89:
+	setp.eq.s32 	%p85, %r1563, 0;
+	selp.b32 	%r645, 0, %r147, %p85;
+	cvt.s64.s32 	%rd92, %r645;
+	setp.lt.s32 	%p86, %r642, %r449;
+	selp.b32 	%r649, %r642, 0, %p86;
+	mul.wide.s32 	%rd93, %r649, %r452;
+	add.s64 	%rd96, %rd93, %rd5;
+	add.s64 	%rd97, %rd96, %rd92;
+	cvta.to.global.u64 	%rd98, %rd37;
+	shl.b64 	%rd99, %rd97, 2;
+	add.s64 	%rd13, %rd98, %rd99;
+	add.s64 	%rd100, %rd37, %rd99;
+	and.b64  	%rd101, %rd100, 15;
+	setp.eq.s64 	%p87, %rd101, 0;
+	setp.eq.s32 	%p88, %r1563, 4;
+	and.pred  	%p89, %p88, %p87;
+	@%p89 bra 	$L__BB0_98;
+	bra.uni 	$L__BB0_90;
+
+$L__BB0_98:
+	ld.global.v4.u32 	{%r1567, %r1568, %r1569, %r1570}, [%rd13];
+	bra.uni 	$L__BB0_99;
+
+$L__BB0_126:
+	mov.u32 	%r1597, %tid.x;
+	max.s32 	%r713, %r1597, 768;
+	add.s32 	%r714, %r713, 255;
+	sub.s32 	%r715, %r714, %r1597;
+	shr.u32 	%r716, %r715, 8;
+	add.s32 	%r717, %r716, 1;
+	and.b32  	%r718, %r717, 1;
+	setp.eq.b32 	%p116, %r718, 1;
+	mov.pred 	%p117, 0;
+	xor.pred  	%p118, %p116, %p117;
+	not.pred 	%p119, %p118;
+	@%p119 bra 	$L__BB0_138;
+
+	add.s32 	%r721, %r10, %r4;
+	sub.s32 	%r722, %r449, %r721;
+	setp.gt.s32 	%p120, %r722, 0;
+	add.s32 	%r723, %r9, %r1511;
+	setp.lt.s32 	%p121, %r723, %r450;
+	and.pred  	%p122, %p121, %p120;
+	min.s32 	%r724, %r722, 4;
+	selp.b32 	%r212, %r724, 0, %p122;
+	selp.b32 	%r725, %r723, 0, %p121;
+	mul.wide.s32 	%rd118, %r725, %r452;
+	setp.eq.s32 	%p123, %r212, 0;
+	selp.b32 	%r726, 0, %r721, %p123;
+	cvt.s64.s32 	%rd119, %r726;
+	add.s64 	%rd120, %rd118, %rd5;
+	add.s64 	%rd121, %rd120, %rd119;
+	cvta.to.global.u64 	%rd122, %rd37;
+	shl.b64 	%rd123, %rd121, 2;
+	add.s64 	%rd16, %rd122, %rd123;
+	add.s64 	%rd124, %rd37, %rd123;
+	setp.eq.s32 	%p124, %r212, 4;
+	and.b64  	%rd125, %rd124, 15;
+	setp.eq.s64 	%p125, %rd125, 0;
+	and.pred  	%p126, %p124, %p125;
+	@%p126 bra 	$L__BB0_136;
+	bra.uni 	$L__BB0_128;
+
+$L__BB0_136:
+	ld.global.v4.u32 	{%r1592, %r1593, %r1594, %r1595}, [%rd16];
+	bra.uni 	$L__BB0_137;
+
+$L__BB0_90:
+	mov.u32 	%r1568, 0;
+	mov.u32 	%r1567, %r1568;
+	@%p85 bra 	$L__BB0_92;
+
+	ld.global.u32 	%r1567, [%rd13];
+
+$L__BB0_92:
+	setp.lt.u32 	%p91, %r1563, 2;
+	@%p91 bra 	$L__BB0_94;
+
+	ld.global.u32 	%r1568, [%rd13+4];
+
+$L__BB0_94:
+	setp.lt.u32 	%p92, %r1563, 3;
+	mov.u32 	%r1570, 0;
+	mov.u32 	%r1569, %r1570;
+	@%p92 bra 	$L__BB0_96;
+
+	ld.global.u32 	%r1569, [%rd13+8];
+
+$L__BB0_96:
+	setp.lt.u32 	%p93, %r1563, 4;
+	@%p93 bra 	$L__BB0_99;
+
+	ld.global.u32 	%r1570, [%rd13+12];
+
+$L__BB0_99:
+	mov.u32 	%r658, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r659, %r7, 544, %r658;
+	shl.b32 	%r660, %r8, 2;
+	add.s32 	%r661, %r659, %r660;
+	st.shared.u32 	[%r661], %r1567;
+	st.shared.u32 	[%r661+544], %r1568;
+	st.shared.u32 	[%r661+1088], %r1569;
+	st.shared.u32 	[%r661+1632], %r1570;
+	mov.u32 	%r662, %tid.x;
+	add.s32 	%r1572, %r662, 256;
+
+$L__BB0_100:
+	setp.eq.s32 	%p94, %r636, 0;
+	@%p94 bra 	$L__BB0_164;
+
+$L__BB0_101:
+	mov.u32 	%r167, %r1572;
+	shr.s32 	%r669, %r167, 31;
+	shr.u32 	%r670, %r669, 29;
+	add.s32 	%r671, %r167, %r670;
+	and.b32  	%r672, %r671, 1073741816;
+	sub.s32 	%r673, %r167, %r672;
+	shl.b32 	%r168, %r673, 2;
+	shr.s32 	%r169, %r671, 3;
+	add.s32 	%r170, %r169, %r4;
+	add.s32 	%r171, %r168, %r1511;
+	setp.ge.s32 	%p95, %r170, %r449;
+	mov.u32 	%r1573, 0;
+	@%p95 bra 	$L__BB0_103;
+
+	sub.s32 	%r674, %r450, %r171;
+	min.s32 	%r675, %r674, 4;
+	max.s32 	%r1573, %r675, 0;
+
+$L__BB0_103:
+	setp.lt.s32 	%p96, %r170, %r449;
+	selp.b32 	%r676, %r170, 0, %p96;
+	mul.wide.s32 	%rd102, %r676, %r452;
+	setp.eq.s32 	%p97, %r1573, 0;
+	selp.b32 	%r677, 0, %r171, %p97;
+	cvt.s64.s32 	%rd103, %r677;
+	add.s64 	%rd104, %rd102, %rd5;
+	add.s64 	%rd105, %rd104, %rd103;
+	cvta.to.global.u64 	%rd106, %rd37;
+	shl.b64 	%rd107, %rd105, 2;
+	add.s64 	%rd14, %rd106, %rd107;
+	add.s64 	%rd108, %rd37, %rd107;
+	and.b64  	%rd109, %rd108, 15;
+	setp.eq.s64 	%p98, %rd109, 0;
+	setp.eq.s32 	%p99, %r1573, 4;
+	and.pred  	%p100, %p99, %p98;
+	@%p100 bra 	$L__BB0_112;
+	bra.uni 	$L__BB0_104;
+
+$L__BB0_112:
+	ld.global.v4.u32 	{%r1577, %r1578, %r1579, %r1580}, [%rd14];
+	bra.uni 	$L__BB0_113;
+
+$L__BB0_104:
+	mov.u32 	%r1578, 0;
+	mov.u32 	%r1577, %r1578;
+	@%p97 bra 	$L__BB0_106;
+
+	ld.global.u32 	%r1577, [%rd14];
+
+$L__BB0_106:
+	setp.lt.u32 	%p102, %r1573, 2;
+	@%p102 bra 	$L__BB0_108;
+
+	ld.global.u32 	%r1578, [%rd14+4];
+
+$L__BB0_108:
+	setp.lt.u32 	%p103, %r1573, 3;
+	mov.u32 	%r1580, 0;
+	mov.u32 	%r1579, %r1580;
+	@%p103 bra 	$L__BB0_110;
+
+	ld.global.u32 	%r1579, [%rd14+8];
+
+$L__BB0_110:
+	setp.lt.u32 	%p104, %r1573, 4;
+	@%p104 bra 	$L__BB0_113;
+
+	ld.global.u32 	%r1580, [%rd14+12];
+
+$L__BB0_113:
+	shr.s32 	%r1484, %r167, 31;
+	shr.u32 	%r1483, %r1484, 29;
+	add.s32 	%r1482, %r167, %r1483;
+	shr.s32 	%r1481, %r1482, 3;
+	and.b32  	%r1480, %r1482, 1073741816;
+	sub.s32 	%r1479, %r167, %r1480;
+	shl.b32 	%r1478, %r1479, 2;
+	mov.u32 	%r687, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r688, %r1478, 544, %r687;
+	shl.b32 	%r689, %r1481, 2;
+	add.s32 	%r690, %r688, %r689;
+	mov.u32 	%r1581, 0;
+	st.shared.u32 	[%r690], %r1577;
+	st.shared.u32 	[%r690+544], %r1578;
+	st.shared.u32 	[%r690+1088], %r1579;
+	st.shared.u32 	[%r690+1632], %r1580;
+	add.s32 	%r691, %r167, 256;
+	shr.s32 	%r692, %r691, 31;
+	shr.u32 	%r693, %r692, 29;
+	add.s32 	%r694, %r691, %r693;
+	shr.s32 	%r189, %r694, 3;
+	and.b32  	%r695, %r694, 1073741816;
+	sub.s32 	%r696, %r691, %r695;
+	shl.b32 	%r190, %r696, 2;
+	add.s32 	%r191, %r189, %r4;
+	add.s32 	%r192, %r190, %r1511;
+	setp.ge.s32 	%p105, %r191, %r449;
+	@%p105 bra 	$L__BB0_115;
+
+	sub.s32 	%r697, %r450, %r192;
+	min.s32 	%r698, %r697, 4;
+	max.s32 	%r1581, %r698, 0;
+
+$L__BB0_115:
+	cvta.to.global.u64 	%rd476, %rd37;
+	setp.lt.s32 	%p106, %r191, %r449;
+	selp.b32 	%r699, %r191, 0, %p106;
+	mul.wide.s32 	%rd110, %r699, %r452;
+	setp.eq.s32 	%p107, %r1581, 0;
+	selp.b32 	%r700, 0, %r192, %p107;
+	cvt.s64.s32 	%rd111, %r700;
+	add.s64 	%rd112, %rd110, %rd5;
+	add.s64 	%rd113, %rd112, %rd111;
+	shl.b64 	%rd115, %rd113, 2;
+	add.s64 	%rd15, %rd476, %rd115;
+	add.s64 	%rd116, %rd37, %rd115;
+	and.b64  	%rd117, %rd116, 15;
+	setp.eq.s64 	%p108, %rd117, 0;
+	setp.eq.s32 	%p109, %r1581, 4;
+	and.pred  	%p110, %p109, %p108;
+	@%p110 bra 	$L__BB0_124;
+	bra.uni 	$L__BB0_116;
+
+$L__BB0_124:
+	ld.global.v4.u32 	{%r1585, %r1586, %r1587, %r1588}, [%rd15];
+	bra.uni 	$L__BB0_125;
+
+$L__BB0_116:
+	mov.u32 	%r1586, 0;
+	mov.u32 	%r1585, %r1586;
+	@%p107 bra 	$L__BB0_118;
+
+	ld.global.u32 	%r1585, [%rd15];
+
+$L__BB0_118:
+	setp.lt.u32 	%p112, %r1581, 2;
+	@%p112 bra 	$L__BB0_120;
+
+	ld.global.u32 	%r1586, [%rd15+4];
+
+$L__BB0_120:
+	setp.lt.u32 	%p113, %r1581, 3;
+	mov.u32 	%r1588, 0;
+	mov.u32 	%r1587, %r1588;
+	@%p113 bra 	$L__BB0_122;
+
+	ld.global.u32 	%r1587, [%rd15+8];
+
+$L__BB0_122:
+	setp.lt.u32 	%p114, %r1581, 4;
+	@%p114 bra 	$L__BB0_125;
+
+	ld.global.u32 	%r1588, [%rd15+12];
+
+$L__BB0_125:
+	add.s32 	%r1493, %r167, 256;
+	shr.s32 	%r1492, %r1493, 31;
+	shr.u32 	%r1491, %r1492, 29;
+	add.s32 	%r1490, %r1493, %r1491;
+	shr.s32 	%r1489, %r1490, 3;
+	mov.u32 	%r1488, _ZZ14kiln_gemm_tf32E2Bs;
+	and.b32  	%r1487, %r1490, 1073741816;
+	sub.s32 	%r1486, %r1493, %r1487;
+	shl.b32 	%r1485, %r1486, 2;
+	mad.lo.s32 	%r710, %r1485, 544, %r1488;
+	shl.b32 	%r711, %r1489, 2;
+	add.s32 	%r712, %r710, %r711;
+	st.shared.u32 	[%r712], %r1585;
+	st.shared.u32 	[%r712+544], %r1586;
+	st.shared.u32 	[%r712+1088], %r1587;
+	st.shared.u32 	[%r712+1632], %r1588;
+	add.s32 	%r1572, %r167, 512;
+	setp.lt.s32 	%p115, %r167, 512;
+	@%p115 bra 	$L__BB0_101;
+	bra.uni 	$L__BB0_164;
+
+$L__BB0_128:
+	mov.u32 	%r1593, 0;
+	mov.u32 	%r1592, %r1593;
+	@%p123 bra 	$L__BB0_130;
+
+	ld.global.u32 	%r1592, [%rd16];
+
+$L__BB0_130:
+	setp.lt.u32 	%p128, %r212, 2;
+	@%p128 bra 	$L__BB0_132;
+
+	ld.global.u32 	%r1593, [%rd16+4];
+
+$L__BB0_132:
+	setp.lt.u32 	%p129, %r212, 3;
+	mov.u32 	%r1595, 0;
+	mov.u32 	%r1594, %r1595;
+	@%p129 bra 	$L__BB0_134;
+
+	ld.global.u32 	%r1594, [%rd16+8];
+
+$L__BB0_134:
+	setp.lt.u32 	%p130, %r212, 4;
+	@%p130 bra 	$L__BB0_137;
+
+	ld.global.u32 	%r1595, [%rd16+12];
+
+$L__BB0_137:
+	mov.u32 	%r735, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r736, %r9, 544, %r735;
+	shl.b32 	%r737, %r10, 2;
+	add.s32 	%r738, %r736, %r737;
+	st.shared.v4.u32 	[%r738], {%r1592, %r1593, %r1594, %r1595};
+	mov.u32 	%r739, %tid.x;
+	add.s32 	%r1597, %r739, 256;
+
+$L__BB0_138:
+	setp.eq.s32 	%p131, %r716, 0;
+	@%p131 bra 	$L__BB0_164;
+
+$L__BB0_139:
+	mov.u32 	%r230, %r1597;
+	shr.s32 	%r746, %r230, 31;
+	shr.u32 	%r747, %r746, 27;
+	add.s32 	%r748, %r230, %r747;
+	and.b32  	%r749, %r748, 1073741792;
+	sub.s32 	%r750, %r230, %r749;
+	shl.b32 	%r231, %r750, 2;
+	add.s32 	%r232, %r231, %r4;
+	shr.s32 	%r233, %r748, 5;
+	add.s32 	%r234, %r233, %r1511;
+	setp.ge.s32 	%p132, %r234, %r450;
+	mov.u32 	%r1598, 0;
+	@%p132 bra 	$L__BB0_141;
+
+	sub.s32 	%r751, %r449, %r232;
+	min.s32 	%r752, %r751, 4;
+	max.s32 	%r1598, %r752, 0;
+
+$L__BB0_141:
+	setp.lt.s32 	%p133, %r234, %r450;
+	selp.b32 	%r753, %r234, 0, %p133;
+	mul.wide.s32 	%rd126, %r753, %r452;
+	setp.eq.s32 	%p134, %r1598, 0;
+	selp.b32 	%r754, 0, %r232, %p134;
+	cvt.s64.s32 	%rd127, %r754;
+	add.s64 	%rd128, %rd126, %rd5;
+	add.s64 	%rd129, %rd128, %rd127;
+	cvta.to.global.u64 	%rd130, %rd37;
+	shl.b64 	%rd131, %rd129, 2;
+	add.s64 	%rd17, %rd130, %rd131;
+	add.s64 	%rd132, %rd37, %rd131;
+	and.b64  	%rd133, %rd132, 15;
+	setp.eq.s64 	%p135, %rd133, 0;
+	setp.eq.s32 	%p136, %r1598, 4;
+	and.pred  	%p137, %p136, %p135;
+	@%p137 bra 	$L__BB0_150;
+	bra.uni 	$L__BB0_142;
+
+$L__BB0_150:
+	ld.global.v4.u32 	{%r1602, %r1603, %r1604, %r1605}, [%rd17];
+	bra.uni 	$L__BB0_151;
+
+$L__BB0_142:
+	mov.u32 	%r1603, 0;
+	mov.u32 	%r1602, %r1603;
+	@%p134 bra 	$L__BB0_144;
+
+	ld.global.u32 	%r1602, [%rd17];
+
+$L__BB0_144:
+	setp.lt.u32 	%p139, %r1598, 2;
+	@%p139 bra 	$L__BB0_146;
+
+	ld.global.u32 	%r1603, [%rd17+4];
+
+$L__BB0_146:
+	setp.lt.u32 	%p140, %r1598, 3;
+	mov.u32 	%r1605, 0;
+	mov.u32 	%r1604, %r1605;
+	@%p140 bra 	$L__BB0_148;
+
+	ld.global.u32 	%r1604, [%rd17+8];
+
+$L__BB0_148:
+	setp.lt.u32 	%p141, %r1598, 4;
+	@%p141 bra 	$L__BB0_151;
+
+	ld.global.u32 	%r1605, [%rd17+12];
+
+$L__BB0_151:
+	shr.s32 	%r1500, %r230, 31;
+	shr.u32 	%r1499, %r1500, 27;
+	add.s32 	%r1498, %r230, %r1499;
+	and.b32  	%r1497, %r1498, 1073741792;
+	sub.s32 	%r1496, %r230, %r1497;
+	shl.b32 	%r1495, %r1496, 2;
+	shr.s32 	%r1494, %r1498, 5;
+	mov.u32 	%r1606, 0;
+	mov.u32 	%r764, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r765, %r1494, 544, %r764;
+	shl.b32 	%r766, %r1495, 2;
+	add.s32 	%r767, %r765, %r766;
+	st.shared.v4.u32 	[%r767], {%r1602, %r1603, %r1604, %r1605};
+	add.s32 	%r768, %r230, 256;
+	shr.s32 	%r769, %r768, 31;
+	shr.u32 	%r770, %r769, 27;
+	add.s32 	%r771, %r768, %r770;
+	shr.s32 	%r252, %r771, 5;
+	and.b32  	%r772, %r771, 1073741792;
+	sub.s32 	%r773, %r768, %r772;
+	shl.b32 	%r253, %r773, 2;
+	add.s32 	%r254, %r253, %r4;
+	add.s32 	%r255, %r252, %r1511;
+	setp.ge.s32 	%p142, %r255, %r450;
+	@%p142 bra 	$L__BB0_153;
+
+	sub.s32 	%r774, %r449, %r254;
+	min.s32 	%r775, %r774, 4;
+	max.s32 	%r1606, %r775, 0;
+
+$L__BB0_153:
+	cvta.to.global.u64 	%rd477, %rd37;
+	setp.lt.s32 	%p143, %r255, %r450;
+	selp.b32 	%r776, %r255, 0, %p143;
+	mul.wide.s32 	%rd134, %r776, %r452;
+	setp.eq.s32 	%p144, %r1606, 0;
+	selp.b32 	%r777, 0, %r254, %p144;
+	cvt.s64.s32 	%rd135, %r777;
+	add.s64 	%rd136, %rd134, %rd5;
+	add.s64 	%rd137, %rd136, %rd135;
+	shl.b64 	%rd139, %rd137, 2;
+	add.s64 	%rd18, %rd477, %rd139;
+	add.s64 	%rd140, %rd37, %rd139;
+	and.b64  	%rd141, %rd140, 15;
+	setp.eq.s64 	%p145, %rd141, 0;
+	setp.eq.s32 	%p146, %r1606, 4;
+	and.pred  	%p147, %p146, %p145;
+	@%p147 bra 	$L__BB0_162;
+	bra.uni 	$L__BB0_154;
+
+$L__BB0_162:
+	ld.global.v4.u32 	{%r1610, %r1611, %r1612, %r1613}, [%rd18];
+	bra.uni 	$L__BB0_163;
+
+$L__BB0_154:
+	mov.u32 	%r1611, 0;
+	mov.u32 	%r1610, %r1611;
+	@%p144 bra 	$L__BB0_156;
+
+	ld.global.u32 	%r1610, [%rd18];
+
+$L__BB0_156:
+	setp.lt.u32 	%p149, %r1606, 2;
+	@%p149 bra 	$L__BB0_158;
+
+	ld.global.u32 	%r1611, [%rd18+4];
+
+$L__BB0_158:
+	setp.lt.u32 	%p150, %r1606, 3;
+	mov.u32 	%r1613, 0;
+	mov.u32 	%r1612, %r1613;
+	@%p150 bra 	$L__BB0_160;
+
+	ld.global.u32 	%r1612, [%rd18+8];
+
+$L__BB0_160:
+	setp.lt.u32 	%p151, %r1606, 4;
+	@%p151 bra 	$L__BB0_163;
+
+	ld.global.u32 	%r1613, [%rd18+12];
+
+$L__BB0_163:
+	add.s32 	%r1509, %r230, 256;
+	shr.s32 	%r1508, %r1509, 31;
+	shr.u32 	%r1507, %r1508, 27;
+	add.s32 	%r1506, %r1509, %r1507;
+	and.b32  	%r1505, %r1506, 1073741792;
+	sub.s32 	%r1504, %r1509, %r1505;
+	shl.b32 	%r1503, %r1504, 2;
+	mov.u32 	%r1502, _ZZ14kiln_gemm_tf32E2Bs;
+	shr.s32 	%r1501, %r1506, 5;
+	mad.lo.s32 	%r787, %r1501, 544, %r1502;
+	shl.b32 	%r788, %r1503, 2;
+	add.s32 	%r789, %r787, %r788;
+	st.shared.v4.u32 	[%r789], {%r1610, %r1611, %r1612, %r1613};
+	add.s32 	%r1597, %r230, 512;
+	setp.lt.s32 	%p152, %r230, 512;
+	@%p152 bra 	$L__BB0_139;
+
+$L__BB0_164:
+	mov.u32 	%r792, _ZZ14kiln_gemm_tf32E2Bs;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r792;
+	  cvta.shared.u64 	%rd142, %tmp; }
+	mul.wide.u32 	%rd143, %r460, 4;
+	mov.u32 	%r796, _ZZ14kiln_gemm_tf32E2As;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r796;
+	  cvta.shared.u64 	%rd144, %tmp; }
+	mul.wide.u32 	%rd145, %r458, 160;
+	add.s64 	%rd146, %rd144, %rd145;
+	add.s64 	%rd147, %rd142, %rd143;
 	bar.sync 	0;
-	mov.u32 	%r562, 40;
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r563, %r564, %r565, %r566}, [%rd6], %r562;
-	mov.b32 	%f408, %r563;
+	mov.u32 	%r797, 40;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r798, %r799, %r800, %r801}, [%rd146], %r797;
+	mov.b32 	%f324, %r798;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f324;
+   mov.b32 %f323, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f326, %r799;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f326;
+   mov.b32 %f325, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f328, %r800;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f328;
+   mov.b32 %f327, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f330, %r801;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f330;
+   mov.b32 %f329, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r802, %r803, %r804, %r805}, [%rd146+2560], %r797;
+	mov.b32 	%f332, %r802;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f332;
+   mov.b32 %f331, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f334, %r803;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f334;
+   mov.b32 %f333, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f336, %r804;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f336;
+   mov.b32 %f335, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f338, %r805;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f338;
+   mov.b32 %f337, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r806, %r807, %r808, %r809}, [%rd146+5120], %r797;
+	mov.b32 	%f340, %r806;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f340;
+   mov.b32 %f339, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f342, %r807;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f342;
+   mov.b32 %f341, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f344, %r808;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f344;
+   mov.b32 %f343, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f346, %r809;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f346;
+   mov.b32 %f345, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r810, %r811, %r812, %r813}, [%rd146+7680], %r797;
+	mov.b32 	%f348, %r810;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f348;
+   mov.b32 %f347, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f350, %r811;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f350;
+   mov.b32 %f349, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f352, %r812;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f352;
+   mov.b32 %f351, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f354, %r813;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f354;
+   mov.b32 %f353, __$1;
+}
+
+	// end inline asm
+	mov.u32 	%r814, 136;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r815, %r816, %r817, %r818}, [%rd147], %r814;
+	mov.b32 	%f356, %r815;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f356;
+   mov.b32 %f355, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f358, %r816;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f358;
+   mov.b32 %f357, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f360, %r817;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f360;
+   mov.b32 %f359, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f362, %r818;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f362;
+   mov.b32 %f361, __$1;
+}
+
+	// end inline asm
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r819, %r820, %r821, %r822}, [%rd147+64], %r814;
+	mov.b32 	%f364, %r819;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f364;
+   mov.b32 %f363, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f366, %r820;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f366;
+   mov.b32 %f365, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f368, %r821;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f368;
+   mov.b32 %f367, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f370, %r822;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f370;
+   mov.b32 %f369, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%r823, %f329;
+	mov.b32 	%r824, %f327;
+	mov.b32 	%r825, %f325;
+	mov.b32 	%r826, %f323;
+	mov.b32 	%r827, %f361;
+	mov.b32 	%r828, %f359;
+	mov.b32 	%r829, %f357;
+	mov.b32 	%r830, %f355;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f515, %f516, %f517, %f518, %f519, %f520, %f521, %f522}, {%r826, %r825, %r824, %r823}, {%r830, %r829, %r828, %r827}, {%f1010, %f1009, %f1008, %f1007, %f1006, %f1005, %f1004, %f1003};
+	mov.b32 	%r831, %f369;
+	mov.b32 	%r832, %f367;
+	mov.b32 	%r833, %f365;
+	mov.b32 	%r834, %f363;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f523, %f524, %f525, %f526, %f527, %f528, %f529, %f530}, {%r826, %r825, %r824, %r823}, {%r834, %r833, %r832, %r831}, {%f1002, %f1001, %f1000, %f999, %f998, %f997, %f996, %f995};
+	mov.b32 	%r835, %f337;
+	mov.b32 	%r836, %f335;
+	mov.b32 	%r837, %f333;
+	mov.b32 	%r838, %f331;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f531, %f532, %f533, %f534, %f535, %f536, %f537, %f538}, {%r838, %r837, %r836, %r835}, {%r830, %r829, %r828, %r827}, {%f994, %f993, %f992, %f991, %f990, %f989, %f988, %f987};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f539, %f540, %f541, %f542, %f543, %f544, %f545, %f546}, {%r838, %r837, %r836, %r835}, {%r834, %r833, %r832, %r831}, {%f986, %f985, %f984, %f983, %f982, %f981, %f980, %f979};
+	mov.b32 	%r839, %f345;
+	mov.b32 	%r840, %f343;
+	mov.b32 	%r841, %f341;
+	mov.b32 	%r842, %f339;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f547, %f548, %f549, %f550, %f551, %f552, %f553, %f554}, {%r842, %r841, %r840, %r839}, {%r830, %r829, %r828, %r827}, {%f978, %f977, %f976, %f975, %f974, %f973, %f972, %f971};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f555, %f556, %f557, %f558, %f559, %f560, %f561, %f562}, {%r842, %r841, %r840, %r839}, {%r834, %r833, %r832, %r831}, {%f970, %f969, %f968, %f967, %f966, %f965, %f964, %f963};
+	mov.b32 	%r843, %f353;
+	mov.b32 	%r844, %f351;
+	mov.b32 	%r845, %f349;
+	mov.b32 	%r846, %f347;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f563, %f564, %f565, %f566, %f567, %f568, %f569, %f570}, {%r846, %r845, %r844, %r843}, {%r830, %r829, %r828, %r827}, {%f1011, %f1012, %f1013, %f1014, %f1015, %f1016, %f1017, %f1018};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f571, %f572, %f573, %f574, %f575, %f576, %f577, %f578}, {%r846, %r845, %r844, %r843}, {%r834, %r833, %r832, %r831}, {%f1019, %f1020, %f1021, %f1022, %f1023, %f1024, %f1025, %f1026};
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r847, %r848, %r849, %r850}, [%rd146+32], %r797;
+	mov.b32 	%f372, %r847;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f372;
+   mov.b32 %f371, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f374, %r848;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f374;
+   mov.b32 %f373, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f376, %r849;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f376;
+   mov.b32 %f375, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f378, %r850;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f378;
+   mov.b32 %f377, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r851, %r852, %r853, %r854}, [%rd146+2592], %r797;
+	mov.b32 	%f380, %r851;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f380;
+   mov.b32 %f379, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f382, %r852;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f382;
+   mov.b32 %f381, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f384, %r853;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f384;
+   mov.b32 %f383, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f386, %r854;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f386;
+   mov.b32 %f385, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r855, %r856, %r857, %r858}, [%rd146+5152], %r797;
+	mov.b32 	%f388, %r855;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f388;
+   mov.b32 %f387, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f390, %r856;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f390;
+   mov.b32 %f389, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f392, %r857;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f392;
+   mov.b32 %f391, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f394, %r858;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f394;
+   mov.b32 %f393, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r859, %r860, %r861, %r862}, [%rd146+7712], %r797;
+	mov.b32 	%f396, %r859;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f396;
+   mov.b32 %f395, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f398, %r860;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f398;
+   mov.b32 %f397, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f400, %r861;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f400;
+   mov.b32 %f399, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f402, %r862;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f402;
+   mov.b32 %f401, __$1;
+}
+
+	// end inline asm
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r863, %r864, %r865, %r866}, [%rd147+4352], %r814;
+	mov.b32 	%f404, %r863;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f404;
+   mov.b32 %f403, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f406, %r864;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f406;
+   mov.b32 %f405, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f408, %r865;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89651,7 +90143,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f410, %r564;
+	mov.b32 	%f410, %r866;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89660,7 +90152,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f412, %r565;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r867, %r868, %r869, %r870}, [%rd147+4416], %r814;
+	mov.b32 	%f412, %r867;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89669,7 +90162,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f414, %r566;
+	mov.b32 	%f414, %r868;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89678,8 +90171,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r567, %r568, %r569, %r570}, [%rd7], %r562;
-	mov.b32 	%f416, %r567;
+	mov.b32 	%f416, %r869;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89688,7 +90180,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f418, %r568;
+	mov.b32 	%f418, %r870;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89697,7 +90189,40 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f420, %r569;
+	mov.b32 	%r871, %f377;
+	mov.b32 	%r872, %f375;
+	mov.b32 	%r873, %f373;
+	mov.b32 	%r874, %f371;
+	mov.b32 	%r875, %f409;
+	mov.b32 	%r876, %f407;
+	mov.b32 	%r877, %f405;
+	mov.b32 	%r878, %f403;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f579, %f580, %f581, %f582, %f583, %f584, %f585, %f586}, {%r874, %r873, %r872, %r871}, {%r878, %r877, %r876, %r875}, {%f515, %f516, %f517, %f518, %f519, %f520, %f521, %f522};
+	mov.b32 	%r879, %f417;
+	mov.b32 	%r880, %f415;
+	mov.b32 	%r881, %f413;
+	mov.b32 	%r882, %f411;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f587, %f588, %f589, %f590, %f591, %f592, %f593, %f594}, {%r874, %r873, %r872, %r871}, {%r882, %r881, %r880, %r879}, {%f523, %f524, %f525, %f526, %f527, %f528, %f529, %f530};
+	mov.b32 	%r883, %f385;
+	mov.b32 	%r884, %f383;
+	mov.b32 	%r885, %f381;
+	mov.b32 	%r886, %f379;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f595, %f596, %f597, %f598, %f599, %f600, %f601, %f602}, {%r886, %r885, %r884, %r883}, {%r878, %r877, %r876, %r875}, {%f531, %f532, %f533, %f534, %f535, %f536, %f537, %f538};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f603, %f604, %f605, %f606, %f607, %f608, %f609, %f610}, {%r886, %r885, %r884, %r883}, {%r882, %r881, %r880, %r879}, {%f539, %f540, %f541, %f542, %f543, %f544, %f545, %f546};
+	mov.b32 	%r887, %f393;
+	mov.b32 	%r888, %f391;
+	mov.b32 	%r889, %f389;
+	mov.b32 	%r890, %f387;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f611, %f612, %f613, %f614, %f615, %f616, %f617, %f618}, {%r890, %r889, %r888, %r887}, {%r878, %r877, %r876, %r875}, {%f547, %f548, %f549, %f550, %f551, %f552, %f553, %f554};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f619, %f620, %f621, %f622, %f623, %f624, %f625, %f626}, {%r890, %r889, %r888, %r887}, {%r882, %r881, %r880, %r879}, {%f555, %f556, %f557, %f558, %f559, %f560, %f561, %f562};
+	mov.b32 	%r891, %f401;
+	mov.b32 	%r892, %f399;
+	mov.b32 	%r893, %f397;
+	mov.b32 	%r894, %f395;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f627, %f628, %f629, %f630, %f631, %f632, %f633, %f634}, {%r894, %r893, %r892, %r891}, {%r878, %r877, %r876, %r875}, {%f563, %f564, %f565, %f566, %f567, %f568, %f569, %f570};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f635, %f636, %f637, %f638, %f639, %f640, %f641, %f642}, {%r894, %r893, %r892, %r891}, {%r882, %r881, %r880, %r879}, {%f571, %f572, %f573, %f574, %f575, %f576, %f577, %f578};
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r895, %r896, %r897, %r898}, [%rd146+64], %r797;
+	mov.b32 	%f420, %r895;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89706,7 +90231,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f422, %r570;
+	mov.b32 	%f422, %r896;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89715,8 +90240,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r571, %r572, %r573, %r574}, [%rd8], %r562;
-	mov.b32 	%f424, %r571;
+	mov.b32 	%f424, %r897;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89725,7 +90249,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f426, %r572;
+	mov.b32 	%f426, %r898;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89734,7 +90258,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f428, %r573;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r899, %r900, %r901, %r902}, [%rd146+2624], %r797;
+	mov.b32 	%f428, %r899;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89743,7 +90268,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f430, %r574;
+	mov.b32 	%f430, %r900;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89752,8 +90277,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r575, %r576, %r577, %r578}, [%rd9], %r562;
-	mov.b32 	%f432, %r575;
+	mov.b32 	%f432, %r901;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89762,7 +90286,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f434, %r576;
+	mov.b32 	%f434, %r902;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89771,7 +90295,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f436, %r577;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r903, %r904, %r905, %r906}, [%rd146+5184], %r797;
+	mov.b32 	%f436, %r903;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89780,7 +90305,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f438, %r578;
+	mov.b32 	%f438, %r904;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89789,9 +90314,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.u32 	%r579, 136;
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r580, %r581, %r582, %r583}, [%rd10], %r579;
-	mov.b32 	%f440, %r580;
+	mov.b32 	%f440, %r905;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89800,7 +90323,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f442, %r581;
+	mov.b32 	%f442, %r906;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89809,7 +90332,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f444, %r582;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r907, %r908, %r909, %r910}, [%rd146+7744], %r797;
+	mov.b32 	%f444, %r907;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89818,7 +90342,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f446, %r583;
+	mov.b32 	%f446, %r908;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89827,8 +90351,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r584, %r585, %r586, %r587}, [%rd11], %r579;
-	mov.b32 	%f448, %r584;
+	mov.b32 	%f448, %r909;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89837,7 +90360,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f450, %r585;
+	mov.b32 	%f450, %r910;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89846,7 +90369,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f452, %r586;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r911, %r912, %r913, %r914}, [%rd147+8704], %r814;
+	mov.b32 	%f452, %r911;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89855,7 +90379,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f454, %r587;
+	mov.b32 	%f454, %r912;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89864,40 +90388,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%r588, %f413;
-	mov.b32 	%r589, %f411;
-	mov.b32 	%r590, %f409;
-	mov.b32 	%r591, %f407;
-	mov.b32 	%r592, %f445;
-	mov.b32 	%r593, %f443;
-	mov.b32 	%r594, %f441;
-	mov.b32 	%r595, %f439;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f599, %f600, %f601, %f602, %f603, %f604, %f605, %f606}, {%r591, %r590, %r589, %r588}, {%r595, %r594, %r593, %r592}, {%f1114, %f1113, %f1112, %f1111, %f1110, %f1109, %f1108, %f1107};
-	mov.b32 	%r596, %f453;
-	mov.b32 	%r597, %f451;
-	mov.b32 	%r598, %f449;
-	mov.b32 	%r599, %f447;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f607, %f608, %f609, %f610, %f611, %f612, %f613, %f614}, {%r591, %r590, %r589, %r588}, {%r599, %r598, %r597, %r596}, {%f1106, %f1105, %f1104, %f1103, %f1102, %f1101, %f1100, %f1099};
-	mov.b32 	%r600, %f421;
-	mov.b32 	%r601, %f419;
-	mov.b32 	%r602, %f417;
-	mov.b32 	%r603, %f415;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f615, %f616, %f617, %f618, %f619, %f620, %f621, %f622}, {%r603, %r602, %r601, %r600}, {%r595, %r594, %r593, %r592}, {%f1098, %f1097, %f1096, %f1095, %f1094, %f1093, %f1092, %f1091};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f623, %f624, %f625, %f626, %f627, %f628, %f629, %f630}, {%r603, %r602, %r601, %r600}, {%r599, %r598, %r597, %r596}, {%f1090, %f1089, %f1088, %f1087, %f1086, %f1085, %f1084, %f1083};
-	mov.b32 	%r604, %f429;
-	mov.b32 	%r605, %f427;
-	mov.b32 	%r606, %f425;
-	mov.b32 	%r607, %f423;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f631, %f632, %f633, %f634, %f635, %f636, %f637, %f638}, {%r607, %r606, %r605, %r604}, {%r595, %r594, %r593, %r592}, {%f1082, %f1081, %f1080, %f1079, %f1078, %f1077, %f1076, %f1075};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f639, %f640, %f641, %f642, %f643, %f644, %f645, %f646}, {%r607, %r606, %r605, %r604}, {%r599, %r598, %r597, %r596}, {%f1115, %f1116, %f1117, %f1118, %f1119, %f1120, %f1121, %f1122};
-	mov.b32 	%r608, %f437;
-	mov.b32 	%r609, %f435;
-	mov.b32 	%r610, %f433;
-	mov.b32 	%r611, %f431;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f647, %f648, %f649, %f650, %f651, %f652, %f653, %f654}, {%r611, %r610, %r609, %r608}, {%r595, %r594, %r593, %r592}, {%f1123, %f1124, %f1125, %f1126, %f1127, %f1128, %f1129, %f1130};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f655, %f656, %f657, %f658, %f659, %f660, %f661, %f662}, {%r611, %r610, %r609, %r608}, {%r599, %r598, %r597, %r596}, {%f1131, %f1132, %f1133, %f1134, %f1135, %f1136, %f1137, %f1138};
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r612, %r613, %r614, %r615}, [%rd12], %r562;
-	mov.b32 	%f456, %r612;
+	mov.b32 	%f456, %r913;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89906,7 +90397,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f458, %r613;
+	mov.b32 	%f458, %r914;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89915,7 +90406,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f460, %r614;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r915, %r916, %r917, %r918}, [%rd147+8768], %r814;
+	mov.b32 	%f460, %r915;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89924,7 +90416,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f462, %r615;
+	mov.b32 	%f462, %r916;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89933,8 +90425,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r616, %r617, %r618, %r619}, [%rd13], %r562;
-	mov.b32 	%f464, %r616;
+	mov.b32 	%f464, %r917;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89943,7 +90434,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f466, %r617;
+	mov.b32 	%f466, %r918;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89952,7 +90443,40 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f468, %r618;
+	mov.b32 	%r919, %f425;
+	mov.b32 	%r920, %f423;
+	mov.b32 	%r921, %f421;
+	mov.b32 	%r922, %f419;
+	mov.b32 	%r923, %f457;
+	mov.b32 	%r924, %f455;
+	mov.b32 	%r925, %f453;
+	mov.b32 	%r926, %f451;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f643, %f644, %f645, %f646, %f647, %f648, %f649, %f650}, {%r922, %r921, %r920, %r919}, {%r926, %r925, %r924, %r923}, {%f579, %f580, %f581, %f582, %f583, %f584, %f585, %f586};
+	mov.b32 	%r927, %f465;
+	mov.b32 	%r928, %f463;
+	mov.b32 	%r929, %f461;
+	mov.b32 	%r930, %f459;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f651, %f652, %f653, %f654, %f655, %f656, %f657, %f658}, {%r922, %r921, %r920, %r919}, {%r930, %r929, %r928, %r927}, {%f587, %f588, %f589, %f590, %f591, %f592, %f593, %f594};
+	mov.b32 	%r931, %f433;
+	mov.b32 	%r932, %f431;
+	mov.b32 	%r933, %f429;
+	mov.b32 	%r934, %f427;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f659, %f660, %f661, %f662, %f663, %f664, %f665, %f666}, {%r934, %r933, %r932, %r931}, {%r926, %r925, %r924, %r923}, {%f595, %f596, %f597, %f598, %f599, %f600, %f601, %f602};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f667, %f668, %f669, %f670, %f671, %f672, %f673, %f674}, {%r934, %r933, %r932, %r931}, {%r930, %r929, %r928, %r927}, {%f603, %f604, %f605, %f606, %f607, %f608, %f609, %f610};
+	mov.b32 	%r935, %f441;
+	mov.b32 	%r936, %f439;
+	mov.b32 	%r937, %f437;
+	mov.b32 	%r938, %f435;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f675, %f676, %f677, %f678, %f679, %f680, %f681, %f682}, {%r938, %r937, %r936, %r935}, {%r926, %r925, %r924, %r923}, {%f611, %f612, %f613, %f614, %f615, %f616, %f617, %f618};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f683, %f684, %f685, %f686, %f687, %f688, %f689, %f690}, {%r938, %r937, %r936, %r935}, {%r930, %r929, %r928, %r927}, {%f619, %f620, %f621, %f622, %f623, %f624, %f625, %f626};
+	mov.b32 	%r939, %f449;
+	mov.b32 	%r940, %f447;
+	mov.b32 	%r941, %f445;
+	mov.b32 	%r942, %f443;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f691, %f692, %f693, %f694, %f695, %f696, %f697, %f698}, {%r942, %r941, %r940, %r939}, {%r926, %r925, %r924, %r923}, {%f627, %f628, %f629, %f630, %f631, %f632, %f633, %f634};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f699, %f700, %f701, %f702, %f703, %f704, %f705, %f706}, {%r942, %r941, %r940, %r939}, {%r930, %r929, %r928, %r927}, {%f635, %f636, %f637, %f638, %f639, %f640, %f641, %f642};
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r943, %r944, %r945, %r946}, [%rd146+96], %r797;
+	mov.b32 	%f468, %r943;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89961,7 +90485,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f470, %r619;
+	mov.b32 	%f470, %r944;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89970,8 +90494,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r620, %r621, %r622, %r623}, [%rd14], %r562;
-	mov.b32 	%f472, %r620;
+	mov.b32 	%f472, %r945;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89980,7 +90503,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f474, %r621;
+	mov.b32 	%f474, %r946;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89989,7 +90512,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f476, %r622;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r947, %r948, %r949, %r950}, [%rd146+2656], %r797;
+	mov.b32 	%f476, %r947;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -89998,7 +90522,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f478, %r623;
+	mov.b32 	%f478, %r948;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90007,8 +90531,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r624, %r625, %r626, %r627}, [%rd15], %r562;
-	mov.b32 	%f480, %r624;
+	mov.b32 	%f480, %r949;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90017,7 +90540,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f482, %r625;
+	mov.b32 	%f482, %r950;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90026,7 +90549,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f484, %r626;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r951, %r952, %r953, %r954}, [%rd146+5216], %r797;
+	mov.b32 	%f484, %r951;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90035,7 +90559,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f486, %r627;
+	mov.b32 	%f486, %r952;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90044,8 +90568,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r628, %r629, %r630, %r631}, [%rd16], %r579;
-	mov.b32 	%f488, %r628;
+	mov.b32 	%f488, %r953;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90054,7 +90577,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f490, %r629;
+	mov.b32 	%f490, %r954;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90063,7 +90586,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f492, %r630;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r955, %r956, %r957, %r958}, [%rd146+7776], %r797;
+	mov.b32 	%f492, %r955;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90072,7 +90596,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f494, %r631;
+	mov.b32 	%f494, %r956;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90081,8 +90605,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r632, %r633, %r634, %r635}, [%rd17], %r579;
-	mov.b32 	%f496, %r632;
+	mov.b32 	%f496, %r957;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90091,7 +90614,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f498, %r633;
+	mov.b32 	%f498, %r958;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90100,7 +90623,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f500, %r634;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r959, %r960, %r961, %r962}, [%rd147+13056], %r814;
+	mov.b32 	%f500, %r959;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90109,7 +90633,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f502, %r635;
+	mov.b32 	%f502, %r960;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90118,40 +90642,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%r636, %f461;
-	mov.b32 	%r637, %f459;
-	mov.b32 	%r638, %f457;
-	mov.b32 	%r639, %f455;
-	mov.b32 	%r640, %f493;
-	mov.b32 	%r641, %f491;
-	mov.b32 	%r642, %f489;
-	mov.b32 	%r643, %f487;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f663, %f664, %f665, %f666, %f667, %f668, %f669, %f670}, {%r639, %r638, %r637, %r636}, {%r643, %r642, %r641, %r640}, {%f599, %f600, %f601, %f602, %f603, %f604, %f605, %f606};
-	mov.b32 	%r644, %f501;
-	mov.b32 	%r645, %f499;
-	mov.b32 	%r646, %f497;
-	mov.b32 	%r647, %f495;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f671, %f672, %f673, %f674, %f675, %f676, %f677, %f678}, {%r639, %r638, %r637, %r636}, {%r647, %r646, %r645, %r644}, {%f607, %f608, %f609, %f610, %f611, %f612, %f613, %f614};
-	mov.b32 	%r648, %f469;
-	mov.b32 	%r649, %f467;
-	mov.b32 	%r650, %f465;
-	mov.b32 	%r651, %f463;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f679, %f680, %f681, %f682, %f683, %f684, %f685, %f686}, {%r651, %r650, %r649, %r648}, {%r643, %r642, %r641, %r640}, {%f615, %f616, %f617, %f618, %f619, %f620, %f621, %f622};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f687, %f688, %f689, %f690, %f691, %f692, %f693, %f694}, {%r651, %r650, %r649, %r648}, {%r647, %r646, %r645, %r644}, {%f623, %f624, %f625, %f626, %f627, %f628, %f629, %f630};
-	mov.b32 	%r652, %f477;
-	mov.b32 	%r653, %f475;
-	mov.b32 	%r654, %f473;
-	mov.b32 	%r655, %f471;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f695, %f696, %f697, %f698, %f699, %f700, %f701, %f702}, {%r655, %r654, %r653, %r652}, {%r643, %r642, %r641, %r640}, {%f631, %f632, %f633, %f634, %f635, %f636, %f637, %f638};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f703, %f704, %f705, %f706, %f707, %f708, %f709, %f710}, {%r655, %r654, %r653, %r652}, {%r647, %r646, %r645, %r644}, {%f639, %f640, %f641, %f642, %f643, %f644, %f645, %f646};
-	mov.b32 	%r656, %f485;
-	mov.b32 	%r657, %f483;
-	mov.b32 	%r658, %f481;
-	mov.b32 	%r659, %f479;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718}, {%r659, %r658, %r657, %r656}, {%r643, %r642, %r641, %r640}, {%f647, %f648, %f649, %f650, %f651, %f652, %f653, %f654};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726}, {%r659, %r658, %r657, %r656}, {%r647, %r646, %r645, %r644}, {%f655, %f656, %f657, %f658, %f659, %f660, %f661, %f662};
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r660, %r661, %r662, %r663}, [%rd18], %r562;
-	mov.b32 	%f504, %r660;
+	mov.b32 	%f504, %r961;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90160,7 +90651,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f506, %r661;
+	mov.b32 	%f506, %r962;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90169,7 +90660,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f508, %r662;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r963, %r964, %r965, %r966}, [%rd147+13120], %r814;
+	mov.b32 	%f508, %r963;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90178,7 +90670,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f510, %r663;
+	mov.b32 	%f510, %r964;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90187,8 +90679,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r664, %r665, %r666, %r667}, [%rd19], %r562;
-	mov.b32 	%f512, %r664;
+	mov.b32 	%f512, %r965;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90197,7 +90688,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f514, %r665;
+	mov.b32 	%f514, %r966;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -90206,2133 +90697,1746 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f516, %r666;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f516;
-   mov.b32 %f515, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f518, %r667;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f518;
-   mov.b32 %f517, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r668, %r669, %r670, %r671}, [%rd20], %r562;
-	mov.b32 	%f520, %r668;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f520;
-   mov.b32 %f519, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f522, %r669;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f522;
-   mov.b32 %f521, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f524, %r670;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f524;
-   mov.b32 %f523, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f526, %r671;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f526;
-   mov.b32 %f525, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r672, %r673, %r674, %r675}, [%rd21], %r562;
-	mov.b32 	%f528, %r672;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f528;
-   mov.b32 %f527, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f530, %r673;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f530;
-   mov.b32 %f529, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f532, %r674;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f532;
-   mov.b32 %f531, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f534, %r675;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f534;
-   mov.b32 %f533, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r676, %r677, %r678, %r679}, [%rd22], %r579;
-	mov.b32 	%f536, %r676;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f536;
-   mov.b32 %f535, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f538, %r677;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f538;
-   mov.b32 %f537, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f540, %r678;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f540;
-   mov.b32 %f539, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f542, %r679;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f542;
-   mov.b32 %f541, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r680, %r681, %r682, %r683}, [%rd23], %r579;
-	mov.b32 	%f544, %r680;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f544;
-   mov.b32 %f543, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f546, %r681;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f546;
-   mov.b32 %f545, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f548, %r682;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f548;
-   mov.b32 %f547, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f550, %r683;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f550;
-   mov.b32 %f549, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%r684, %f509;
-	mov.b32 	%r685, %f507;
-	mov.b32 	%r686, %f505;
-	mov.b32 	%r687, %f503;
-	mov.b32 	%r688, %f541;
-	mov.b32 	%r689, %f539;
-	mov.b32 	%r690, %f537;
-	mov.b32 	%r691, %f535;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734}, {%r687, %r686, %r685, %r684}, {%r691, %r690, %r689, %r688}, {%f663, %f664, %f665, %f666, %f667, %f668, %f669, %f670};
-	mov.b32 	%r692, %f549;
-	mov.b32 	%r693, %f547;
-	mov.b32 	%r694, %f545;
-	mov.b32 	%r695, %f543;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f735, %f736, %f737, %f738, %f739, %f740, %f741, %f742}, {%r687, %r686, %r685, %r684}, {%r695, %r694, %r693, %r692}, {%f671, %f672, %f673, %f674, %f675, %f676, %f677, %f678};
-	mov.b32 	%r696, %f517;
-	mov.b32 	%r697, %f515;
-	mov.b32 	%r698, %f513;
-	mov.b32 	%r699, %f511;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f743, %f744, %f745, %f746, %f747, %f748, %f749, %f750}, {%r699, %r698, %r697, %r696}, {%r691, %r690, %r689, %r688}, {%f679, %f680, %f681, %f682, %f683, %f684, %f685, %f686};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f751, %f752, %f753, %f754, %f755, %f756, %f757, %f758}, {%r699, %r698, %r697, %r696}, {%r695, %r694, %r693, %r692}, {%f687, %f688, %f689, %f690, %f691, %f692, %f693, %f694};
-	mov.b32 	%r700, %f525;
-	mov.b32 	%r701, %f523;
-	mov.b32 	%r702, %f521;
-	mov.b32 	%r703, %f519;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f759, %f760, %f761, %f762, %f763, %f764, %f765, %f766}, {%r703, %r702, %r701, %r700}, {%r691, %r690, %r689, %r688}, {%f695, %f696, %f697, %f698, %f699, %f700, %f701, %f702};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f767, %f768, %f769, %f770, %f771, %f772, %f773, %f774}, {%r703, %r702, %r701, %r700}, {%r695, %r694, %r693, %r692}, {%f703, %f704, %f705, %f706, %f707, %f708, %f709, %f710};
-	mov.b32 	%r704, %f533;
-	mov.b32 	%r705, %f531;
-	mov.b32 	%r706, %f529;
-	mov.b32 	%r707, %f527;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f775, %f776, %f777, %f778, %f779, %f780, %f781, %f782}, {%r707, %r706, %r705, %r704}, {%r691, %r690, %r689, %r688}, {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f783, %f784, %f785, %f786, %f787, %f788, %f789, %f790}, {%r707, %r706, %r705, %r704}, {%r695, %r694, %r693, %r692}, {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726};
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r708, %r709, %r710, %r711}, [%rd24], %r562;
-	mov.b32 	%f552, %r708;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f552;
-   mov.b32 %f551, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f554, %r709;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f554;
-   mov.b32 %f553, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f556, %r710;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f556;
-   mov.b32 %f555, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f558, %r711;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f558;
-   mov.b32 %f557, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r712, %r713, %r714, %r715}, [%rd25], %r562;
-	mov.b32 	%f560, %r712;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f560;
-   mov.b32 %f559, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f562, %r713;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f562;
-   mov.b32 %f561, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f564, %r714;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f564;
-   mov.b32 %f563, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f566, %r715;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f566;
-   mov.b32 %f565, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r716, %r717, %r718, %r719}, [%rd26], %r562;
-	mov.b32 	%f568, %r716;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f568;
-   mov.b32 %f567, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f570, %r717;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f570;
-   mov.b32 %f569, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f572, %r718;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f572;
-   mov.b32 %f571, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f574, %r719;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f574;
-   mov.b32 %f573, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r720, %r721, %r722, %r723}, [%rd27], %r562;
-	mov.b32 	%f576, %r720;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f576;
-   mov.b32 %f575, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f578, %r721;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f578;
-   mov.b32 %f577, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f580, %r722;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f580;
-   mov.b32 %f579, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f582, %r723;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f582;
-   mov.b32 %f581, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r724, %r725, %r726, %r727}, [%rd28], %r579;
-	mov.b32 	%f584, %r724;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f584;
-   mov.b32 %f583, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f586, %r725;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f586;
-   mov.b32 %f585, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f588, %r726;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f588;
-   mov.b32 %f587, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f590, %r727;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f590;
-   mov.b32 %f589, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r728, %r729, %r730, %r731}, [%rd29], %r579;
-	mov.b32 	%f592, %r728;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f592;
-   mov.b32 %f591, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f594, %r729;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f594;
-   mov.b32 %f593, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f596, %r730;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f596;
-   mov.b32 %f595, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f598, %r731;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f598;
-   mov.b32 %f597, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%r732, %f557;
-	mov.b32 	%r733, %f555;
-	mov.b32 	%r734, %f553;
-	mov.b32 	%r735, %f551;
-	mov.b32 	%r736, %f589;
-	mov.b32 	%r737, %f587;
-	mov.b32 	%r738, %f585;
-	mov.b32 	%r739, %f583;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1114, %f1113, %f1112, %f1111, %f1110, %f1109, %f1108, %f1107}, {%r735, %r734, %r733, %r732}, {%r739, %r738, %r737, %r736}, {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734};
-	mov.b32 	%r740, %f597;
-	mov.b32 	%r741, %f595;
-	mov.b32 	%r742, %f593;
-	mov.b32 	%r743, %f591;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1106, %f1105, %f1104, %f1103, %f1102, %f1101, %f1100, %f1099}, {%r735, %r734, %r733, %r732}, {%r743, %r742, %r741, %r740}, {%f735, %f736, %f737, %f738, %f739, %f740, %f741, %f742};
-	mov.b32 	%r744, %f565;
-	mov.b32 	%r745, %f563;
-	mov.b32 	%r746, %f561;
-	mov.b32 	%r747, %f559;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1098, %f1097, %f1096, %f1095, %f1094, %f1093, %f1092, %f1091}, {%r747, %r746, %r745, %r744}, {%r739, %r738, %r737, %r736}, {%f743, %f744, %f745, %f746, %f747, %f748, %f749, %f750};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1090, %f1089, %f1088, %f1087, %f1086, %f1085, %f1084, %f1083}, {%r747, %r746, %r745, %r744}, {%r743, %r742, %r741, %r740}, {%f751, %f752, %f753, %f754, %f755, %f756, %f757, %f758};
-	mov.b32 	%r748, %f573;
-	mov.b32 	%r749, %f571;
-	mov.b32 	%r750, %f569;
-	mov.b32 	%r751, %f567;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1082, %f1081, %f1080, %f1079, %f1078, %f1077, %f1076, %f1075}, {%r751, %r750, %r749, %r748}, {%r739, %r738, %r737, %r736}, {%f759, %f760, %f761, %f762, %f763, %f764, %f765, %f766};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1115, %f1116, %f1117, %f1118, %f1119, %f1120, %f1121, %f1122}, {%r751, %r750, %r749, %r748}, {%r743, %r742, %r741, %r740}, {%f767, %f768, %f769, %f770, %f771, %f772, %f773, %f774};
-	mov.b32 	%r752, %f581;
-	mov.b32 	%r753, %f579;
-	mov.b32 	%r754, %f577;
-	mov.b32 	%r755, %f575;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1123, %f1124, %f1125, %f1126, %f1127, %f1128, %f1129, %f1130}, {%r755, %r754, %r753, %r752}, {%r739, %r738, %r737, %r736}, {%f775, %f776, %f777, %f778, %f779, %f780, %f781, %f782};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1131, %f1132, %f1133, %f1134, %f1135, %f1136, %f1137, %f1138}, {%r755, %r754, %r753, %r752}, {%r743, %r742, %r741, %r740}, {%f783, %f784, %f785, %f786, %f787, %f788, %f789, %f790};
+	mov.b32 	%r967, %f473;
+	mov.b32 	%r968, %f471;
+	mov.b32 	%r969, %f469;
+	mov.b32 	%r970, %f467;
+	mov.b32 	%r971, %f505;
+	mov.b32 	%r972, %f503;
+	mov.b32 	%r973, %f501;
+	mov.b32 	%r974, %f499;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1010, %f1009, %f1008, %f1007, %f1006, %f1005, %f1004, %f1003}, {%r970, %r969, %r968, %r967}, {%r974, %r973, %r972, %r971}, {%f643, %f644, %f645, %f646, %f647, %f648, %f649, %f650};
+	mov.b32 	%r975, %f513;
+	mov.b32 	%r976, %f511;
+	mov.b32 	%r977, %f509;
+	mov.b32 	%r978, %f507;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1002, %f1001, %f1000, %f999, %f998, %f997, %f996, %f995}, {%r970, %r969, %r968, %r967}, {%r978, %r977, %r976, %r975}, {%f651, %f652, %f653, %f654, %f655, %f656, %f657, %f658};
+	mov.b32 	%r979, %f481;
+	mov.b32 	%r980, %f479;
+	mov.b32 	%r981, %f477;
+	mov.b32 	%r982, %f475;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f994, %f993, %f992, %f991, %f990, %f989, %f988, %f987}, {%r982, %r981, %r980, %r979}, {%r974, %r973, %r972, %r971}, {%f659, %f660, %f661, %f662, %f663, %f664, %f665, %f666};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f986, %f985, %f984, %f983, %f982, %f981, %f980, %f979}, {%r982, %r981, %r980, %r979}, {%r978, %r977, %r976, %r975}, {%f667, %f668, %f669, %f670, %f671, %f672, %f673, %f674};
+	mov.b32 	%r983, %f489;
+	mov.b32 	%r984, %f487;
+	mov.b32 	%r985, %f485;
+	mov.b32 	%r986, %f483;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f978, %f977, %f976, %f975, %f974, %f973, %f972, %f971}, {%r986, %r985, %r984, %r983}, {%r974, %r973, %r972, %r971}, {%f675, %f676, %f677, %f678, %f679, %f680, %f681, %f682};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f970, %f969, %f968, %f967, %f966, %f965, %f964, %f963}, {%r986, %r985, %r984, %r983}, {%r978, %r977, %r976, %r975}, {%f683, %f684, %f685, %f686, %f687, %f688, %f689, %f690};
+	mov.b32 	%r987, %f497;
+	mov.b32 	%r988, %f495;
+	mov.b32 	%r989, %f493;
+	mov.b32 	%r990, %f491;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1011, %f1012, %f1013, %f1014, %f1015, %f1016, %f1017, %f1018}, {%r990, %r989, %r988, %r987}, {%r974, %r973, %r972, %r971}, {%f691, %f692, %f693, %f694, %f695, %f696, %f697, %f698};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1019, %f1020, %f1021, %f1022, %f1023, %f1024, %f1025, %f1026}, {%r990, %r989, %r988, %r987}, {%r978, %r977, %r976, %r975}, {%f699, %f700, %f701, %f702, %f703, %f704, %f705, %f706};
 	bar.sync 	0;
-	add.s32 	%r1181, %r1181, 32;
-	setp.lt.s32 	%p139, %r1181, %r264;
-	@%p139 bra 	$L__BB0_4;
+	add.s32 	%r1511, %r1511, 32;
+	setp.lt.s32 	%p153, %r1511, %r450;
+	@%p153 bra 	$L__BB0_4;
 
-$L__BB0_89:
-	ld.param.u64 	%rd603, [kiln_gemm_tf32_param_15];
-	mov.u32 	%r756, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1114, %f1113, %f1112, %f1111, %f1110, %f1109, %f1108, %f1107}, %r756;
+$L__BB0_165:
+	ld.param.u64 	%rd471, [kiln_gemm_tf32_param_15];
+	mul.wide.u32 	%rd148, %r2, 1280;
+	mov.u32 	%r1623, _ZZ14kiln_gemm_tf32E5stage;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r1623;
+	  cvta.shared.u64 	%rd149, %tmp; }
+	add.s64 	%rd19, %rd149, %rd148;
+	mov.u32 	%r992, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1010, %f1009, %f1008, %f1007, %f1006, %f1005, %f1004, %f1003}, %r992;
 	bar.warp.sync 	-1;
-	mul.lo.s64 	%rd79, %rd106, %rd603;
-	add.s64 	%rd80, %rd79, %rd44;
-	setp.eq.f32 	%p140, %f250, 0f00000000;
-	@%p140 bra 	$L__BB0_100;
-	bra.uni 	$L__BB0_90;
-
-$L__BB0_100:
-	mov.u32 	%r1191, %r37;
-
-$L__BB0_101:
-	cvt.u32.u64 	%r783, %rd44;
-	setp.ge.s32 	%p154, %r783, %r263;
-	shr.u32 	%r101, %r1191, 4;
-	add.s32 	%r102, %r6, %r101;
-	setp.ge.s32 	%p155, %r102, %r262;
-	or.pred  	%p156, %p155, %p154;
-	@%p156 bra 	$L__BB0_103;
-
-	cvt.s64.s32 	%rd306, %r102;
-	mul.lo.s64 	%rd307, %rd306, %rd5;
-	add.s64 	%rd308, %rd80, %rd307;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd3, %rd309;
-	mad.lo.s32 	%r784, %r101, 20, %r33;
-	mov.u32 	%r785, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r786, %r2, 1280, %r785;
-	shl.b32 	%r787, %r784, 2;
-	add.s32 	%r788, %r786, %r787;
-	ld.shared.f32 	%f807, [%r788];
-	mul.f32 	%f808, %f807, %f249;
-	st.global.f32 	[%rd310], %f808;
-
-$L__BB0_103:
-	add.s32 	%r790, %r1191, 32;
-	shr.u32 	%r103, %r790, 4;
-	add.s32 	%r104, %r6, %r103;
-	setp.ge.s32 	%p158, %r104, %r262;
-	or.pred  	%p159, %p158, %p154;
-	@%p159 bra 	$L__BB0_105;
-
-	cvt.s64.s32 	%rd311, %r104;
-	mul.lo.s64 	%rd312, %rd311, %rd5;
-	add.s64 	%rd313, %rd80, %rd312;
-	shl.b64 	%rd314, %rd313, 2;
-	add.s64 	%rd315, %rd3, %rd314;
-	mad.lo.s32 	%r791, %r103, 20, %r33;
-	mov.u32 	%r792, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r793, %r2, 1280, %r792;
-	shl.b32 	%r794, %r791, 2;
-	add.s32 	%r795, %r793, %r794;
-	ld.shared.f32 	%f809, [%r795];
-	mul.f32 	%f810, %f809, %f249;
-	st.global.f32 	[%rd315], %f810;
-
-$L__BB0_105:
-	add.s32 	%r797, %r1191, 64;
-	shr.u32 	%r105, %r797, 4;
-	add.s32 	%r106, %r6, %r105;
-	setp.ge.s32 	%p161, %r106, %r262;
-	or.pred  	%p162, %p161, %p154;
-	@%p162 bra 	$L__BB0_107;
-
-	cvt.s64.s32 	%rd316, %r106;
-	mul.lo.s64 	%rd317, %rd316, %rd5;
-	add.s64 	%rd318, %rd80, %rd317;
-	shl.b64 	%rd319, %rd318, 2;
-	add.s64 	%rd320, %rd3, %rd319;
-	mad.lo.s32 	%r798, %r105, 20, %r33;
-	mov.u32 	%r799, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r800, %r2, 1280, %r799;
-	shl.b32 	%r801, %r798, 2;
-	add.s32 	%r802, %r800, %r801;
-	ld.shared.f32 	%f811, [%r802];
-	mul.f32 	%f812, %f811, %f249;
-	st.global.f32 	[%rd320], %f812;
-
-$L__BB0_107:
-	add.s32 	%r107, %r1191, 96;
-	shr.u32 	%r108, %r107, 4;
-	add.s32 	%r109, %r6, %r108;
-	setp.ge.s32 	%p164, %r109, %r262;
-	or.pred  	%p165, %p164, %p154;
-	@%p165 bra 	$L__BB0_109;
-
-	cvt.s64.s32 	%rd321, %r109;
-	mul.lo.s64 	%rd322, %rd321, %rd5;
-	add.s64 	%rd323, %rd80, %rd322;
-	shl.b64 	%rd324, %rd323, 2;
-	add.s64 	%rd325, %rd3, %rd324;
-	mad.lo.s32 	%r804, %r108, 20, %r33;
-	mov.u32 	%r805, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r806, %r2, 1280, %r805;
-	shl.b32 	%r807, %r804, 2;
-	add.s32 	%r808, %r806, %r807;
-	ld.shared.f32 	%f813, [%r808];
-	mul.f32 	%f814, %f813, %f249;
-	st.global.f32 	[%rd325], %f814;
-
-$L__BB0_109:
-	add.s32 	%r1191, %r1191, 128;
-	setp.lt.u32 	%p166, %r107, 224;
-	@%p166 bra 	$L__BB0_101;
-	bra.uni 	$L__BB0_110;
-
-$L__BB0_90:
-	mov.u32 	%r1190, %r37;
-
-$L__BB0_91:
-	cvt.u32.u64 	%r757, %rd44;
-	setp.ge.s32 	%p141, %r757, %r263;
-	shr.u32 	%r90, %r1190, 4;
-	add.s32 	%r91, %r6, %r90;
-	setp.ge.s32 	%p142, %r91, %r262;
-	or.pred  	%p143, %p142, %p141;
-	@%p143 bra 	$L__BB0_93;
-
-	cvt.s64.s32 	%rd286, %r91;
-	mul.lo.s64 	%rd287, %rd286, %rd5;
-	add.s64 	%rd288, %rd80, %rd287;
-	shl.b64 	%rd289, %rd288, 2;
-	add.s64 	%rd290, %rd3, %rd289;
-	mad.lo.s32 	%r758, %r90, 20, %r33;
-	mad.lo.s32 	%r760, %r2, 1280, %r271;
-	shl.b32 	%r761, %r758, 2;
-	add.s32 	%r762, %r760, %r761;
-	ld.shared.f32 	%f791, [%r762];
-	ld.global.f32 	%f792, [%rd290];
-	mul.f32 	%f793, %f792, %f250;
-	fma.rn.f32 	%f794, %f791, %f249, %f793;
-	st.global.f32 	[%rd290], %f794;
-
-$L__BB0_93:
-	add.s32 	%r764, %r1190, 32;
-	shr.u32 	%r92, %r764, 4;
-	add.s32 	%r93, %r6, %r92;
-	setp.ge.s32 	%p145, %r93, %r262;
-	or.pred  	%p146, %p145, %p141;
-	@%p146 bra 	$L__BB0_95;
-
-	cvt.s64.s32 	%rd291, %r93;
-	mul.lo.s64 	%rd292, %rd291, %rd5;
-	add.s64 	%rd293, %rd80, %rd292;
-	shl.b64 	%rd294, %rd293, 2;
-	add.s64 	%rd295, %rd3, %rd294;
-	mad.lo.s32 	%r765, %r92, 20, %r33;
-	mad.lo.s32 	%r767, %r2, 1280, %r271;
-	shl.b32 	%r768, %r765, 2;
-	add.s32 	%r769, %r767, %r768;
-	ld.shared.f32 	%f795, [%r769];
-	ld.global.f32 	%f796, [%rd295];
-	mul.f32 	%f797, %f796, %f250;
-	fma.rn.f32 	%f798, %f795, %f249, %f797;
-	st.global.f32 	[%rd295], %f798;
-
-$L__BB0_95:
-	add.s32 	%r771, %r1190, 64;
-	shr.u32 	%r94, %r771, 4;
-	add.s32 	%r95, %r6, %r94;
-	setp.ge.s32 	%p148, %r95, %r262;
-	or.pred  	%p149, %p148, %p141;
-	@%p149 bra 	$L__BB0_97;
-
-	cvt.s64.s32 	%rd296, %r95;
-	mul.lo.s64 	%rd297, %rd296, %rd5;
-	add.s64 	%rd298, %rd80, %rd297;
-	shl.b64 	%rd299, %rd298, 2;
-	add.s64 	%rd300, %rd3, %rd299;
-	mad.lo.s32 	%r772, %r94, 20, %r33;
-	mad.lo.s32 	%r774, %r2, 1280, %r271;
-	shl.b32 	%r775, %r772, 2;
-	add.s32 	%r776, %r774, %r775;
-	ld.shared.f32 	%f799, [%r776];
-	ld.global.f32 	%f800, [%rd300];
-	mul.f32 	%f801, %f800, %f250;
-	fma.rn.f32 	%f802, %f799, %f249, %f801;
-	st.global.f32 	[%rd300], %f802;
-
-$L__BB0_97:
-	add.s32 	%r96, %r1190, 96;
-	shr.u32 	%r97, %r96, 4;
-	add.s32 	%r98, %r6, %r97;
-	setp.ge.s32 	%p151, %r98, %r262;
-	or.pred  	%p152, %p151, %p141;
-	@%p152 bra 	$L__BB0_99;
-
-	cvt.s64.s32 	%rd301, %r98;
-	mul.lo.s64 	%rd302, %rd301, %rd5;
-	add.s64 	%rd303, %rd80, %rd302;
-	shl.b64 	%rd304, %rd303, 2;
-	add.s64 	%rd305, %rd3, %rd304;
-	mad.lo.s32 	%r778, %r97, 20, %r33;
-	mad.lo.s32 	%r780, %r2, 1280, %r271;
-	shl.b32 	%r781, %r778, 2;
-	add.s32 	%r782, %r780, %r781;
-	ld.shared.f32 	%f803, [%r782];
-	ld.global.f32 	%f804, [%rd305];
-	mul.f32 	%f805, %f804, %f250;
-	fma.rn.f32 	%f806, %f803, %f249, %f805;
-	st.global.f32 	[%rd305], %f806;
-
-$L__BB0_99:
-	add.s32 	%r1190, %r1190, 128;
-	setp.lt.u32 	%p153, %r96, 224;
-	@%p153 bra 	$L__BB0_91;
-
-$L__BB0_110:
-	bar.warp.sync 	-1;
-	mov.u32 	%r809, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1106, %f1105, %f1104, %f1103, %f1102, %f1101, %f1100, %f1099}, %r809;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_121;
-	bra.uni 	$L__BB0_111;
-
-$L__BB0_121:
-	mov.u32 	%r1193, %r37;
-
-$L__BB0_122:
-	cvt.u32.u64 	%r836, %rd45;
-	setp.ge.s32 	%p181, %r836, %r263;
-	shr.u32 	%r123, %r1193, 4;
-	add.s32 	%r124, %r6, %r123;
-	setp.ge.s32 	%p182, %r124, %r262;
-	or.pred  	%p183, %p182, %p181;
-	@%p183 bra 	$L__BB0_124;
-
-	cvt.s64.s32 	%rd346, %r124;
-	mul.lo.s64 	%rd347, %rd346, %rd5;
-	add.s64 	%rd348, %rd80, %rd347;
-	shl.b64 	%rd349, %rd348, 2;
-	add.s64 	%rd350, %rd3, %rd349;
-	mad.lo.s32 	%r837, %r123, 20, %r33;
-	mov.u32 	%r838, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r839, %r2, 1280, %r838;
-	shl.b32 	%r840, %r837, 2;
-	add.s32 	%r841, %r839, %r840;
-	ld.shared.f32 	%f831, [%r841];
-	mul.f32 	%f832, %f831, %f249;
-	st.global.f32 	[%rd350+64], %f832;
-
-$L__BB0_124:
-	add.s32 	%r843, %r1193, 32;
-	shr.u32 	%r125, %r843, 4;
-	add.s32 	%r126, %r6, %r125;
-	setp.ge.s32 	%p185, %r126, %r262;
-	or.pred  	%p186, %p185, %p181;
-	@%p186 bra 	$L__BB0_126;
-
-	cvt.s64.s32 	%rd351, %r126;
-	mul.lo.s64 	%rd352, %rd351, %rd5;
-	add.s64 	%rd353, %rd80, %rd352;
-	shl.b64 	%rd354, %rd353, 2;
-	add.s64 	%rd355, %rd3, %rd354;
-	mad.lo.s32 	%r844, %r125, 20, %r33;
-	mov.u32 	%r845, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r846, %r2, 1280, %r845;
-	shl.b32 	%r847, %r844, 2;
-	add.s32 	%r848, %r846, %r847;
-	ld.shared.f32 	%f833, [%r848];
-	mul.f32 	%f834, %f833, %f249;
-	st.global.f32 	[%rd355+64], %f834;
-
-$L__BB0_126:
-	add.s32 	%r850, %r1193, 64;
-	shr.u32 	%r127, %r850, 4;
-	add.s32 	%r128, %r6, %r127;
-	setp.ge.s32 	%p188, %r128, %r262;
-	or.pred  	%p189, %p188, %p181;
-	@%p189 bra 	$L__BB0_128;
-
-	cvt.s64.s32 	%rd356, %r128;
-	mul.lo.s64 	%rd357, %rd356, %rd5;
-	add.s64 	%rd358, %rd80, %rd357;
-	shl.b64 	%rd359, %rd358, 2;
-	add.s64 	%rd360, %rd3, %rd359;
-	mad.lo.s32 	%r851, %r127, 20, %r33;
-	mov.u32 	%r852, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r853, %r2, 1280, %r852;
-	shl.b32 	%r854, %r851, 2;
-	add.s32 	%r855, %r853, %r854;
-	ld.shared.f32 	%f835, [%r855];
-	mul.f32 	%f836, %f835, %f249;
-	st.global.f32 	[%rd360+64], %f836;
-
-$L__BB0_128:
-	add.s32 	%r129, %r1193, 96;
-	shr.u32 	%r130, %r129, 4;
-	add.s32 	%r131, %r6, %r130;
-	setp.ge.s32 	%p191, %r131, %r262;
-	or.pred  	%p192, %p191, %p181;
-	@%p192 bra 	$L__BB0_130;
-
-	cvt.s64.s32 	%rd361, %r131;
-	mul.lo.s64 	%rd362, %rd361, %rd5;
-	add.s64 	%rd363, %rd80, %rd362;
-	shl.b64 	%rd364, %rd363, 2;
-	add.s64 	%rd365, %rd3, %rd364;
-	mad.lo.s32 	%r857, %r130, 20, %r33;
-	mov.u32 	%r858, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r859, %r2, 1280, %r858;
-	shl.b32 	%r860, %r857, 2;
-	add.s32 	%r861, %r859, %r860;
-	ld.shared.f32 	%f837, [%r861];
-	mul.f32 	%f838, %f837, %f249;
-	st.global.f32 	[%rd365+64], %f838;
-
-$L__BB0_130:
-	add.s32 	%r1193, %r1193, 128;
-	setp.lt.u32 	%p193, %r129, 224;
-	@%p193 bra 	$L__BB0_122;
-	bra.uni 	$L__BB0_131;
-
-$L__BB0_111:
-	mov.u32 	%r1192, %r37;
-
-$L__BB0_112:
-	cvt.u32.u64 	%r810, %rd45;
-	setp.ge.s32 	%p168, %r810, %r263;
-	shr.u32 	%r112, %r1192, 4;
-	add.s32 	%r113, %r6, %r112;
-	setp.ge.s32 	%p169, %r113, %r262;
-	or.pred  	%p170, %p169, %p168;
-	@%p170 bra 	$L__BB0_114;
-
-	cvt.s64.s32 	%rd326, %r113;
-	mul.lo.s64 	%rd327, %rd326, %rd5;
-	add.s64 	%rd328, %rd80, %rd327;
-	shl.b64 	%rd329, %rd328, 2;
-	add.s64 	%rd330, %rd3, %rd329;
-	mad.lo.s32 	%r811, %r112, 20, %r33;
-	mad.lo.s32 	%r813, %r2, 1280, %r271;
-	shl.b32 	%r814, %r811, 2;
-	add.s32 	%r815, %r813, %r814;
-	ld.shared.f32 	%f815, [%r815];
-	ld.global.f32 	%f816, [%rd330+64];
-	mul.f32 	%f817, %f816, %f250;
-	fma.rn.f32 	%f818, %f815, %f249, %f817;
-	st.global.f32 	[%rd330+64], %f818;
-
-$L__BB0_114:
-	add.s32 	%r817, %r1192, 32;
-	shr.u32 	%r114, %r817, 4;
-	add.s32 	%r115, %r6, %r114;
-	setp.ge.s32 	%p172, %r115, %r262;
-	or.pred  	%p173, %p172, %p168;
-	@%p173 bra 	$L__BB0_116;
-
-	cvt.s64.s32 	%rd331, %r115;
-	mul.lo.s64 	%rd332, %rd331, %rd5;
-	add.s64 	%rd333, %rd80, %rd332;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd3, %rd334;
-	mad.lo.s32 	%r818, %r114, 20, %r33;
-	mad.lo.s32 	%r820, %r2, 1280, %r271;
-	shl.b32 	%r821, %r818, 2;
-	add.s32 	%r822, %r820, %r821;
-	ld.shared.f32 	%f819, [%r822];
-	ld.global.f32 	%f820, [%rd335+64];
-	mul.f32 	%f821, %f820, %f250;
-	fma.rn.f32 	%f822, %f819, %f249, %f821;
-	st.global.f32 	[%rd335+64], %f822;
-
-$L__BB0_116:
-	add.s32 	%r824, %r1192, 64;
-	shr.u32 	%r116, %r824, 4;
-	add.s32 	%r117, %r6, %r116;
-	setp.ge.s32 	%p175, %r117, %r262;
-	or.pred  	%p176, %p175, %p168;
-	@%p176 bra 	$L__BB0_118;
-
-	cvt.s64.s32 	%rd336, %r117;
-	mul.lo.s64 	%rd337, %rd336, %rd5;
-	add.s64 	%rd338, %rd80, %rd337;
-	shl.b64 	%rd339, %rd338, 2;
-	add.s64 	%rd340, %rd3, %rd339;
-	mad.lo.s32 	%r825, %r116, 20, %r33;
-	mad.lo.s32 	%r827, %r2, 1280, %r271;
-	shl.b32 	%r828, %r825, 2;
-	add.s32 	%r829, %r827, %r828;
-	ld.shared.f32 	%f823, [%r829];
-	ld.global.f32 	%f824, [%rd340+64];
-	mul.f32 	%f825, %f824, %f250;
-	fma.rn.f32 	%f826, %f823, %f249, %f825;
-	st.global.f32 	[%rd340+64], %f826;
-
-$L__BB0_118:
-	add.s32 	%r118, %r1192, 96;
-	shr.u32 	%r119, %r118, 4;
-	add.s32 	%r120, %r6, %r119;
-	setp.ge.s32 	%p178, %r120, %r262;
-	or.pred  	%p179, %p178, %p168;
-	@%p179 bra 	$L__BB0_120;
-
-	cvt.s64.s32 	%rd341, %r120;
-	mul.lo.s64 	%rd342, %rd341, %rd5;
-	add.s64 	%rd343, %rd80, %rd342;
-	shl.b64 	%rd344, %rd343, 2;
-	add.s64 	%rd345, %rd3, %rd344;
-	mad.lo.s32 	%r831, %r119, 20, %r33;
-	mad.lo.s32 	%r833, %r2, 1280, %r271;
-	shl.b32 	%r834, %r831, 2;
-	add.s32 	%r835, %r833, %r834;
-	ld.shared.f32 	%f827, [%r835];
-	ld.global.f32 	%f828, [%rd345+64];
-	mul.f32 	%f829, %f828, %f250;
-	fma.rn.f32 	%f830, %f827, %f249, %f829;
-	st.global.f32 	[%rd345+64], %f830;
-
-$L__BB0_120:
-	add.s32 	%r1192, %r1192, 128;
-	setp.lt.u32 	%p180, %r118, 224;
-	@%p180 bra 	$L__BB0_112;
-
-$L__BB0_131:
-	bar.warp.sync 	-1;
-	mov.u32 	%r862, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1098, %f1097, %f1096, %f1095, %f1094, %f1093, %f1092, %f1091}, %r862;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_142;
-	bra.uni 	$L__BB0_132;
-
-$L__BB0_142:
-	mov.u32 	%r1195, %r37;
-
-$L__BB0_143:
-	cvt.u32.u64 	%r889, %rd44;
-	setp.ge.s32 	%p208, %r889, %r263;
-	shr.u32 	%r145, %r1195, 4;
-	add.s32 	%r146, %r34, %r145;
-	setp.ge.s32 	%p209, %r146, %r262;
-	or.pred  	%p210, %p209, %p208;
-	@%p210 bra 	$L__BB0_145;
-
-	cvt.s64.s32 	%rd386, %r146;
-	mul.lo.s64 	%rd387, %rd386, %rd5;
-	add.s64 	%rd388, %rd80, %rd387;
-	shl.b64 	%rd389, %rd388, 2;
-	add.s64 	%rd390, %rd3, %rd389;
-	mad.lo.s32 	%r890, %r145, 20, %r33;
-	mov.u32 	%r891, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r892, %r2, 1280, %r891;
-	shl.b32 	%r893, %r890, 2;
-	add.s32 	%r894, %r892, %r893;
-	ld.shared.f32 	%f855, [%r894];
-	mul.f32 	%f856, %f855, %f249;
-	st.global.f32 	[%rd390], %f856;
-
-$L__BB0_145:
-	add.s32 	%r896, %r1195, 32;
-	shr.u32 	%r147, %r896, 4;
-	add.s32 	%r148, %r34, %r147;
-	setp.ge.s32 	%p212, %r148, %r262;
-	or.pred  	%p213, %p212, %p208;
-	@%p213 bra 	$L__BB0_147;
-
-	cvt.s64.s32 	%rd391, %r148;
-	mul.lo.s64 	%rd392, %rd391, %rd5;
-	add.s64 	%rd393, %rd80, %rd392;
-	shl.b64 	%rd394, %rd393, 2;
-	add.s64 	%rd395, %rd3, %rd394;
-	mad.lo.s32 	%r897, %r147, 20, %r33;
-	mov.u32 	%r898, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r899, %r2, 1280, %r898;
-	shl.b32 	%r900, %r897, 2;
-	add.s32 	%r901, %r899, %r900;
-	ld.shared.f32 	%f857, [%r901];
-	mul.f32 	%f858, %f857, %f249;
-	st.global.f32 	[%rd395], %f858;
-
-$L__BB0_147:
-	add.s32 	%r903, %r1195, 64;
-	shr.u32 	%r149, %r903, 4;
-	add.s32 	%r150, %r34, %r149;
-	setp.ge.s32 	%p215, %r150, %r262;
-	or.pred  	%p216, %p215, %p208;
-	@%p216 bra 	$L__BB0_149;
-
-	cvt.s64.s32 	%rd396, %r150;
-	mul.lo.s64 	%rd397, %rd396, %rd5;
-	add.s64 	%rd398, %rd80, %rd397;
-	shl.b64 	%rd399, %rd398, 2;
-	add.s64 	%rd400, %rd3, %rd399;
-	mad.lo.s32 	%r904, %r149, 20, %r33;
-	mov.u32 	%r905, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r906, %r2, 1280, %r905;
-	shl.b32 	%r907, %r904, 2;
-	add.s32 	%r908, %r906, %r907;
-	ld.shared.f32 	%f859, [%r908];
-	mul.f32 	%f860, %f859, %f249;
-	st.global.f32 	[%rd400], %f860;
-
-$L__BB0_149:
-	add.s32 	%r151, %r1195, 96;
-	shr.u32 	%r152, %r151, 4;
-	add.s32 	%r153, %r34, %r152;
-	setp.ge.s32 	%p218, %r153, %r262;
-	or.pred  	%p219, %p218, %p208;
-	@%p219 bra 	$L__BB0_151;
-
-	cvt.s64.s32 	%rd401, %r153;
-	mul.lo.s64 	%rd402, %rd401, %rd5;
-	add.s64 	%rd403, %rd80, %rd402;
-	shl.b64 	%rd404, %rd403, 2;
-	add.s64 	%rd405, %rd3, %rd404;
-	mad.lo.s32 	%r910, %r152, 20, %r33;
-	mov.u32 	%r911, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r912, %r2, 1280, %r911;
-	shl.b32 	%r913, %r910, 2;
-	add.s32 	%r914, %r912, %r913;
-	ld.shared.f32 	%f861, [%r914];
-	mul.f32 	%f862, %f861, %f249;
-	st.global.f32 	[%rd405], %f862;
-
-$L__BB0_151:
-	add.s32 	%r1195, %r1195, 128;
-	setp.lt.u32 	%p220, %r151, 224;
-	@%p220 bra 	$L__BB0_143;
-	bra.uni 	$L__BB0_152;
-
-$L__BB0_132:
-	mov.u32 	%r1194, %r37;
-
-$L__BB0_133:
-	cvt.u32.u64 	%r863, %rd44;
-	setp.ge.s32 	%p195, %r863, %r263;
-	shr.u32 	%r134, %r1194, 4;
-	add.s32 	%r135, %r34, %r134;
-	setp.ge.s32 	%p196, %r135, %r262;
-	or.pred  	%p197, %p196, %p195;
-	@%p197 bra 	$L__BB0_135;
-
-	cvt.s64.s32 	%rd366, %r135;
-	mul.lo.s64 	%rd367, %rd366, %rd5;
-	add.s64 	%rd368, %rd80, %rd367;
-	shl.b64 	%rd369, %rd368, 2;
-	add.s64 	%rd370, %rd3, %rd369;
-	mad.lo.s32 	%r864, %r134, 20, %r33;
-	mad.lo.s32 	%r866, %r2, 1280, %r271;
-	shl.b32 	%r867, %r864, 2;
-	add.s32 	%r868, %r866, %r867;
-	ld.shared.f32 	%f839, [%r868];
-	ld.global.f32 	%f840, [%rd370];
-	mul.f32 	%f841, %f840, %f250;
-	fma.rn.f32 	%f842, %f839, %f249, %f841;
-	st.global.f32 	[%rd370], %f842;
-
-$L__BB0_135:
-	add.s32 	%r870, %r1194, 32;
-	shr.u32 	%r136, %r870, 4;
-	add.s32 	%r137, %r34, %r136;
-	setp.ge.s32 	%p199, %r137, %r262;
-	or.pred  	%p200, %p199, %p195;
-	@%p200 bra 	$L__BB0_137;
-
-	cvt.s64.s32 	%rd371, %r137;
-	mul.lo.s64 	%rd372, %rd371, %rd5;
-	add.s64 	%rd373, %rd80, %rd372;
-	shl.b64 	%rd374, %rd373, 2;
-	add.s64 	%rd375, %rd3, %rd374;
-	mad.lo.s32 	%r871, %r136, 20, %r33;
-	mad.lo.s32 	%r873, %r2, 1280, %r271;
-	shl.b32 	%r874, %r871, 2;
-	add.s32 	%r875, %r873, %r874;
-	ld.shared.f32 	%f843, [%r875];
-	ld.global.f32 	%f844, [%rd375];
-	mul.f32 	%f845, %f844, %f250;
-	fma.rn.f32 	%f846, %f843, %f249, %f845;
-	st.global.f32 	[%rd375], %f846;
-
-$L__BB0_137:
-	add.s32 	%r877, %r1194, 64;
-	shr.u32 	%r138, %r877, 4;
-	add.s32 	%r139, %r34, %r138;
-	setp.ge.s32 	%p202, %r139, %r262;
-	or.pred  	%p203, %p202, %p195;
-	@%p203 bra 	$L__BB0_139;
-
-	cvt.s64.s32 	%rd376, %r139;
-	mul.lo.s64 	%rd377, %rd376, %rd5;
-	add.s64 	%rd378, %rd80, %rd377;
-	shl.b64 	%rd379, %rd378, 2;
-	add.s64 	%rd380, %rd3, %rd379;
-	mad.lo.s32 	%r878, %r138, 20, %r33;
-	mad.lo.s32 	%r880, %r2, 1280, %r271;
-	shl.b32 	%r881, %r878, 2;
-	add.s32 	%r882, %r880, %r881;
-	ld.shared.f32 	%f847, [%r882];
-	ld.global.f32 	%f848, [%rd380];
-	mul.f32 	%f849, %f848, %f250;
-	fma.rn.f32 	%f850, %f847, %f249, %f849;
-	st.global.f32 	[%rd380], %f850;
-
-$L__BB0_139:
-	add.s32 	%r140, %r1194, 96;
-	shr.u32 	%r141, %r140, 4;
-	add.s32 	%r142, %r34, %r141;
-	setp.ge.s32 	%p205, %r142, %r262;
-	or.pred  	%p206, %p205, %p195;
-	@%p206 bra 	$L__BB0_141;
-
-	cvt.s64.s32 	%rd381, %r142;
-	mul.lo.s64 	%rd382, %rd381, %rd5;
-	add.s64 	%rd383, %rd80, %rd382;
-	shl.b64 	%rd384, %rd383, 2;
-	add.s64 	%rd385, %rd3, %rd384;
-	mad.lo.s32 	%r884, %r141, 20, %r33;
-	mad.lo.s32 	%r886, %r2, 1280, %r271;
-	shl.b32 	%r887, %r884, 2;
-	add.s32 	%r888, %r886, %r887;
-	ld.shared.f32 	%f851, [%r888];
-	ld.global.f32 	%f852, [%rd385];
-	mul.f32 	%f853, %f852, %f250;
-	fma.rn.f32 	%f854, %f851, %f249, %f853;
-	st.global.f32 	[%rd385], %f854;
-
-$L__BB0_141:
-	add.s32 	%r1194, %r1194, 128;
-	setp.lt.u32 	%p207, %r140, 224;
-	@%p207 bra 	$L__BB0_133;
-
-$L__BB0_152:
-	bar.warp.sync 	-1;
-	mov.u32 	%r915, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1090, %f1089, %f1088, %f1087, %f1086, %f1085, %f1084, %f1083}, %r915;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_163;
-	bra.uni 	$L__BB0_153;
-
-$L__BB0_163:
-	mov.u32 	%r1197, %r37;
-
-$L__BB0_164:
-	cvt.u32.u64 	%r942, %rd45;
-	setp.ge.s32 	%p235, %r942, %r263;
-	shr.u32 	%r167, %r1197, 4;
-	add.s32 	%r168, %r34, %r167;
-	setp.ge.s32 	%p236, %r168, %r262;
-	or.pred  	%p237, %p236, %p235;
-	@%p237 bra 	$L__BB0_166;
-
-	cvt.s64.s32 	%rd426, %r168;
-	mul.lo.s64 	%rd427, %rd426, %rd5;
-	add.s64 	%rd428, %rd80, %rd427;
-	shl.b64 	%rd429, %rd428, 2;
-	add.s64 	%rd430, %rd3, %rd429;
-	mad.lo.s32 	%r943, %r167, 20, %r33;
-	mov.u32 	%r944, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r945, %r2, 1280, %r944;
-	shl.b32 	%r946, %r943, 2;
-	add.s32 	%r947, %r945, %r946;
-	ld.shared.f32 	%f879, [%r947];
-	mul.f32 	%f880, %f879, %f249;
-	st.global.f32 	[%rd430+64], %f880;
-
-$L__BB0_166:
-	add.s32 	%r949, %r1197, 32;
-	shr.u32 	%r169, %r949, 4;
-	add.s32 	%r170, %r34, %r169;
-	setp.ge.s32 	%p239, %r170, %r262;
-	or.pred  	%p240, %p239, %p235;
-	@%p240 bra 	$L__BB0_168;
-
-	cvt.s64.s32 	%rd431, %r170;
-	mul.lo.s64 	%rd432, %rd431, %rd5;
-	add.s64 	%rd433, %rd80, %rd432;
-	shl.b64 	%rd434, %rd433, 2;
-	add.s64 	%rd435, %rd3, %rd434;
-	mad.lo.s32 	%r950, %r169, 20, %r33;
-	mov.u32 	%r951, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r952, %r2, 1280, %r951;
-	shl.b32 	%r953, %r950, 2;
-	add.s32 	%r954, %r952, %r953;
-	ld.shared.f32 	%f881, [%r954];
-	mul.f32 	%f882, %f881, %f249;
-	st.global.f32 	[%rd435+64], %f882;
-
-$L__BB0_168:
-	add.s32 	%r956, %r1197, 64;
-	shr.u32 	%r171, %r956, 4;
-	add.s32 	%r172, %r34, %r171;
-	setp.ge.s32 	%p242, %r172, %r262;
-	or.pred  	%p243, %p242, %p235;
-	@%p243 bra 	$L__BB0_170;
-
-	cvt.s64.s32 	%rd436, %r172;
-	mul.lo.s64 	%rd437, %rd436, %rd5;
-	add.s64 	%rd438, %rd80, %rd437;
-	shl.b64 	%rd439, %rd438, 2;
-	add.s64 	%rd440, %rd3, %rd439;
-	mad.lo.s32 	%r957, %r171, 20, %r33;
-	mov.u32 	%r958, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r959, %r2, 1280, %r958;
-	shl.b32 	%r960, %r957, 2;
-	add.s32 	%r961, %r959, %r960;
-	ld.shared.f32 	%f883, [%r961];
-	mul.f32 	%f884, %f883, %f249;
-	st.global.f32 	[%rd440+64], %f884;
-
-$L__BB0_170:
-	add.s32 	%r173, %r1197, 96;
-	shr.u32 	%r174, %r173, 4;
-	add.s32 	%r175, %r34, %r174;
-	setp.ge.s32 	%p245, %r175, %r262;
-	or.pred  	%p246, %p245, %p235;
-	@%p246 bra 	$L__BB0_172;
-
-	cvt.s64.s32 	%rd441, %r175;
-	mul.lo.s64 	%rd442, %rd441, %rd5;
-	add.s64 	%rd443, %rd80, %rd442;
-	shl.b64 	%rd444, %rd443, 2;
-	add.s64 	%rd445, %rd3, %rd444;
-	mad.lo.s32 	%r963, %r174, 20, %r33;
-	mov.u32 	%r964, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r965, %r2, 1280, %r964;
-	shl.b32 	%r966, %r963, 2;
-	add.s32 	%r967, %r965, %r966;
-	ld.shared.f32 	%f885, [%r967];
-	mul.f32 	%f886, %f885, %f249;
-	st.global.f32 	[%rd445+64], %f886;
-
-$L__BB0_172:
-	add.s32 	%r1197, %r1197, 128;
-	setp.lt.u32 	%p247, %r173, 224;
-	@%p247 bra 	$L__BB0_164;
-	bra.uni 	$L__BB0_173;
-
-$L__BB0_153:
-	mov.u32 	%r1196, %r37;
-
-$L__BB0_154:
-	cvt.u32.u64 	%r916, %rd45;
-	setp.ge.s32 	%p222, %r916, %r263;
-	shr.u32 	%r156, %r1196, 4;
-	add.s32 	%r157, %r34, %r156;
-	setp.ge.s32 	%p223, %r157, %r262;
-	or.pred  	%p224, %p223, %p222;
-	@%p224 bra 	$L__BB0_156;
-
-	cvt.s64.s32 	%rd406, %r157;
-	mul.lo.s64 	%rd407, %rd406, %rd5;
-	add.s64 	%rd408, %rd80, %rd407;
-	shl.b64 	%rd409, %rd408, 2;
-	add.s64 	%rd410, %rd3, %rd409;
-	mad.lo.s32 	%r917, %r156, 20, %r33;
-	mad.lo.s32 	%r919, %r2, 1280, %r271;
-	shl.b32 	%r920, %r917, 2;
-	add.s32 	%r921, %r919, %r920;
-	ld.shared.f32 	%f863, [%r921];
-	ld.global.f32 	%f864, [%rd410+64];
-	mul.f32 	%f865, %f864, %f250;
-	fma.rn.f32 	%f866, %f863, %f249, %f865;
-	st.global.f32 	[%rd410+64], %f866;
-
-$L__BB0_156:
-	add.s32 	%r923, %r1196, 32;
-	shr.u32 	%r158, %r923, 4;
-	add.s32 	%r159, %r34, %r158;
-	setp.ge.s32 	%p226, %r159, %r262;
-	or.pred  	%p227, %p226, %p222;
-	@%p227 bra 	$L__BB0_158;
-
-	cvt.s64.s32 	%rd411, %r159;
-	mul.lo.s64 	%rd412, %rd411, %rd5;
-	add.s64 	%rd413, %rd80, %rd412;
-	shl.b64 	%rd414, %rd413, 2;
-	add.s64 	%rd415, %rd3, %rd414;
-	mad.lo.s32 	%r924, %r158, 20, %r33;
-	mad.lo.s32 	%r926, %r2, 1280, %r271;
-	shl.b32 	%r927, %r924, 2;
-	add.s32 	%r928, %r926, %r927;
-	ld.shared.f32 	%f867, [%r928];
-	ld.global.f32 	%f868, [%rd415+64];
-	mul.f32 	%f869, %f868, %f250;
-	fma.rn.f32 	%f870, %f867, %f249, %f869;
-	st.global.f32 	[%rd415+64], %f870;
-
-$L__BB0_158:
-	add.s32 	%r930, %r1196, 64;
-	shr.u32 	%r160, %r930, 4;
-	add.s32 	%r161, %r34, %r160;
-	setp.ge.s32 	%p229, %r161, %r262;
-	or.pred  	%p230, %p229, %p222;
-	@%p230 bra 	$L__BB0_160;
-
-	cvt.s64.s32 	%rd416, %r161;
-	mul.lo.s64 	%rd417, %rd416, %rd5;
-	add.s64 	%rd418, %rd80, %rd417;
-	shl.b64 	%rd419, %rd418, 2;
-	add.s64 	%rd420, %rd3, %rd419;
-	mad.lo.s32 	%r931, %r160, 20, %r33;
-	mad.lo.s32 	%r933, %r2, 1280, %r271;
-	shl.b32 	%r934, %r931, 2;
-	add.s32 	%r935, %r933, %r934;
-	ld.shared.f32 	%f871, [%r935];
-	ld.global.f32 	%f872, [%rd420+64];
-	mul.f32 	%f873, %f872, %f250;
-	fma.rn.f32 	%f874, %f871, %f249, %f873;
-	st.global.f32 	[%rd420+64], %f874;
-
-$L__BB0_160:
-	add.s32 	%r162, %r1196, 96;
-	shr.u32 	%r163, %r162, 4;
-	add.s32 	%r164, %r34, %r163;
-	setp.ge.s32 	%p232, %r164, %r262;
-	or.pred  	%p233, %p232, %p222;
-	@%p233 bra 	$L__BB0_162;
-
-	cvt.s64.s32 	%rd421, %r164;
-	mul.lo.s64 	%rd422, %rd421, %rd5;
-	add.s64 	%rd423, %rd80, %rd422;
-	shl.b64 	%rd424, %rd423, 2;
-	add.s64 	%rd425, %rd3, %rd424;
-	mad.lo.s32 	%r937, %r163, 20, %r33;
-	mad.lo.s32 	%r939, %r2, 1280, %r271;
-	shl.b32 	%r940, %r937, 2;
-	add.s32 	%r941, %r939, %r940;
-	ld.shared.f32 	%f875, [%r941];
-	ld.global.f32 	%f876, [%rd425+64];
-	mul.f32 	%f877, %f876, %f250;
-	fma.rn.f32 	%f878, %f875, %f249, %f877;
-	st.global.f32 	[%rd425+64], %f878;
-
-$L__BB0_162:
-	add.s32 	%r1196, %r1196, 128;
-	setp.lt.u32 	%p234, %r162, 224;
-	@%p234 bra 	$L__BB0_154;
-
-$L__BB0_173:
-	bar.warp.sync 	-1;
-	mov.u32 	%r968, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1082, %f1081, %f1080, %f1079, %f1078, %f1077, %f1076, %f1075}, %r968;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_184;
-	bra.uni 	$L__BB0_174;
-
-$L__BB0_184:
-	mov.u32 	%r1199, %r37;
-
-$L__BB0_185:
-	cvt.u32.u64 	%r995, %rd44;
-	setp.ge.s32 	%p262, %r995, %r263;
-	shr.u32 	%r189, %r1199, 4;
-	add.s32 	%r190, %r35, %r189;
-	setp.ge.s32 	%p263, %r190, %r262;
-	or.pred  	%p264, %p263, %p262;
-	@%p264 bra 	$L__BB0_187;
-
-	cvt.s64.s32 	%rd466, %r190;
-	mul.lo.s64 	%rd467, %rd466, %rd5;
-	add.s64 	%rd468, %rd80, %rd467;
-	shl.b64 	%rd469, %rd468, 2;
-	add.s64 	%rd470, %rd3, %rd469;
-	mad.lo.s32 	%r996, %r189, 20, %r33;
-	mov.u32 	%r997, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r998, %r2, 1280, %r997;
-	shl.b32 	%r999, %r996, 2;
-	add.s32 	%r1000, %r998, %r999;
-	ld.shared.f32 	%f903, [%r1000];
-	mul.f32 	%f904, %f903, %f249;
-	st.global.f32 	[%rd470], %f904;
-
-$L__BB0_187:
-	add.s32 	%r1002, %r1199, 32;
-	shr.u32 	%r191, %r1002, 4;
-	add.s32 	%r192, %r35, %r191;
-	setp.ge.s32 	%p266, %r192, %r262;
-	or.pred  	%p267, %p266, %p262;
-	@%p267 bra 	$L__BB0_189;
-
-	cvt.s64.s32 	%rd471, %r192;
-	mul.lo.s64 	%rd472, %rd471, %rd5;
-	add.s64 	%rd473, %rd80, %rd472;
-	shl.b64 	%rd474, %rd473, 2;
-	add.s64 	%rd475, %rd3, %rd474;
-	mad.lo.s32 	%r1003, %r191, 20, %r33;
-	mov.u32 	%r1004, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1005, %r2, 1280, %r1004;
-	shl.b32 	%r1006, %r1003, 2;
-	add.s32 	%r1007, %r1005, %r1006;
-	ld.shared.f32 	%f905, [%r1007];
-	mul.f32 	%f906, %f905, %f249;
-	st.global.f32 	[%rd475], %f906;
-
-$L__BB0_189:
-	add.s32 	%r1009, %r1199, 64;
-	shr.u32 	%r193, %r1009, 4;
-	add.s32 	%r194, %r35, %r193;
-	setp.ge.s32 	%p269, %r194, %r262;
-	or.pred  	%p270, %p269, %p262;
-	@%p270 bra 	$L__BB0_191;
-
-	cvt.s64.s32 	%rd476, %r194;
-	mul.lo.s64 	%rd477, %rd476, %rd5;
-	add.s64 	%rd478, %rd80, %rd477;
-	shl.b64 	%rd479, %rd478, 2;
-	add.s64 	%rd480, %rd3, %rd479;
-	mad.lo.s32 	%r1010, %r193, 20, %r33;
-	mov.u32 	%r1011, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1012, %r2, 1280, %r1011;
-	shl.b32 	%r1013, %r1010, 2;
-	add.s32 	%r1014, %r1012, %r1013;
-	ld.shared.f32 	%f907, [%r1014];
-	mul.f32 	%f908, %f907, %f249;
-	st.global.f32 	[%rd480], %f908;
-
-$L__BB0_191:
-	add.s32 	%r195, %r1199, 96;
-	shr.u32 	%r196, %r195, 4;
-	add.s32 	%r197, %r35, %r196;
-	setp.ge.s32 	%p272, %r197, %r262;
-	or.pred  	%p273, %p272, %p262;
-	@%p273 bra 	$L__BB0_193;
-
-	cvt.s64.s32 	%rd481, %r197;
-	mul.lo.s64 	%rd482, %rd481, %rd5;
-	add.s64 	%rd483, %rd80, %rd482;
-	shl.b64 	%rd484, %rd483, 2;
-	add.s64 	%rd485, %rd3, %rd484;
-	mad.lo.s32 	%r1016, %r196, 20, %r33;
-	mov.u32 	%r1017, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1018, %r2, 1280, %r1017;
-	shl.b32 	%r1019, %r1016, 2;
-	add.s32 	%r1020, %r1018, %r1019;
-	ld.shared.f32 	%f909, [%r1020];
-	mul.f32 	%f910, %f909, %f249;
-	st.global.f32 	[%rd485], %f910;
-
-$L__BB0_193:
-	add.s32 	%r1199, %r1199, 128;
-	setp.lt.u32 	%p274, %r195, 224;
-	@%p274 bra 	$L__BB0_185;
-	bra.uni 	$L__BB0_194;
-
-$L__BB0_174:
-	mov.u32 	%r1198, %r37;
-
-$L__BB0_175:
-	cvt.u32.u64 	%r969, %rd44;
-	setp.ge.s32 	%p249, %r969, %r263;
-	shr.u32 	%r178, %r1198, 4;
-	add.s32 	%r179, %r35, %r178;
-	setp.ge.s32 	%p250, %r179, %r262;
-	or.pred  	%p251, %p250, %p249;
-	@%p251 bra 	$L__BB0_177;
-
-	cvt.s64.s32 	%rd446, %r179;
-	mul.lo.s64 	%rd447, %rd446, %rd5;
-	add.s64 	%rd448, %rd80, %rd447;
-	shl.b64 	%rd449, %rd448, 2;
-	add.s64 	%rd450, %rd3, %rd449;
-	mad.lo.s32 	%r970, %r178, 20, %r33;
-	mad.lo.s32 	%r972, %r2, 1280, %r271;
-	shl.b32 	%r973, %r970, 2;
-	add.s32 	%r974, %r972, %r973;
-	ld.shared.f32 	%f887, [%r974];
-	ld.global.f32 	%f888, [%rd450];
-	mul.f32 	%f889, %f888, %f250;
-	fma.rn.f32 	%f890, %f887, %f249, %f889;
-	st.global.f32 	[%rd450], %f890;
+	mul.lo.s64 	%rd20, %rd41, %rd471;
+	add.s64 	%rd21, %rd20, %rd3;
+	setp.eq.f32 	%p154, %f194, 0f00000000;
+	@%p154 bra 	$L__BB0_176;
+	bra.uni 	$L__BB0_166;
+
+$L__BB0_176:
+	mov.u32 	%r1615, %r15;
 
 $L__BB0_177:
-	add.s32 	%r976, %r1198, 32;
-	shr.u32 	%r180, %r976, 4;
-	add.s32 	%r181, %r35, %r180;
-	setp.ge.s32 	%p253, %r181, %r262;
-	or.pred  	%p254, %p253, %p249;
-	@%p254 bra 	$L__BB0_179;
+	cvt.u32.u64 	%r1019, %rd3;
+	setp.ge.s32 	%p168, %r1019, %r449;
+	shr.u32 	%r287, %r1615, 4;
+	add.s32 	%r288, %r6, %r287;
+	setp.ge.s32 	%p169, %r288, %r448;
+	or.pred  	%p170, %p169, %p168;
+	@%p170 bra 	$L__BB0_179;
 
-	cvt.s64.s32 	%rd451, %r181;
-	mul.lo.s64 	%rd452, %rd451, %rd5;
-	add.s64 	%rd453, %rd80, %rd452;
-	shl.b64 	%rd454, %rd453, 2;
-	add.s64 	%rd455, %rd3, %rd454;
-	mad.lo.s32 	%r977, %r180, 20, %r33;
-	mad.lo.s32 	%r979, %r2, 1280, %r271;
-	shl.b32 	%r980, %r977, 2;
-	add.s32 	%r981, %r979, %r980;
-	ld.shared.f32 	%f891, [%r981];
-	ld.global.f32 	%f892, [%rd455];
-	mul.f32 	%f893, %f892, %f250;
-	fma.rn.f32 	%f894, %f891, %f249, %f893;
-	st.global.f32 	[%rd455], %f894;
+	cvt.s64.s32 	%rd171, %r288;
+	mul.lo.s64 	%rd172, %rd171, %rd2;
+	add.s64 	%rd173, %rd21, %rd172;
+	shl.b64 	%rd174, %rd173, 2;
+	add.s64 	%rd175, %rd1, %rd174;
+	mad.lo.s32 	%r1020, %r287, 20, %r11;
+	mov.u32 	%r1021, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1022, %r2, 1280, %r1021;
+	shl.b32 	%r1023, %r1020, 2;
+	add.s32 	%r1024, %r1022, %r1023;
+	ld.shared.f32 	%f723, [%r1024];
+	mul.f32 	%f724, %f723, %f193;
+	st.global.f32 	[%rd175], %f724;
 
 $L__BB0_179:
-	add.s32 	%r983, %r1198, 64;
-	shr.u32 	%r182, %r983, 4;
-	add.s32 	%r183, %r35, %r182;
-	setp.ge.s32 	%p256, %r183, %r262;
-	or.pred  	%p257, %p256, %p249;
-	@%p257 bra 	$L__BB0_181;
+	add.s32 	%r1026, %r1615, 32;
+	shr.u32 	%r289, %r1026, 4;
+	add.s32 	%r290, %r6, %r289;
+	setp.ge.s32 	%p172, %r290, %r448;
+	or.pred  	%p173, %p172, %p168;
+	@%p173 bra 	$L__BB0_181;
 
-	cvt.s64.s32 	%rd456, %r183;
-	mul.lo.s64 	%rd457, %rd456, %rd5;
-	add.s64 	%rd458, %rd80, %rd457;
-	shl.b64 	%rd459, %rd458, 2;
-	add.s64 	%rd460, %rd3, %rd459;
-	mad.lo.s32 	%r984, %r182, 20, %r33;
-	mad.lo.s32 	%r986, %r2, 1280, %r271;
-	shl.b32 	%r987, %r984, 2;
-	add.s32 	%r988, %r986, %r987;
-	ld.shared.f32 	%f895, [%r988];
-	ld.global.f32 	%f896, [%rd460];
-	mul.f32 	%f897, %f896, %f250;
-	fma.rn.f32 	%f898, %f895, %f249, %f897;
-	st.global.f32 	[%rd460], %f898;
+	cvt.s64.s32 	%rd176, %r290;
+	mul.lo.s64 	%rd177, %rd176, %rd2;
+	add.s64 	%rd178, %rd21, %rd177;
+	shl.b64 	%rd179, %rd178, 2;
+	add.s64 	%rd180, %rd1, %rd179;
+	mad.lo.s32 	%r1027, %r289, 20, %r11;
+	mov.u32 	%r1028, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1029, %r2, 1280, %r1028;
+	shl.b32 	%r1030, %r1027, 2;
+	add.s32 	%r1031, %r1029, %r1030;
+	ld.shared.f32 	%f725, [%r1031];
+	mul.f32 	%f726, %f725, %f193;
+	st.global.f32 	[%rd180], %f726;
 
 $L__BB0_181:
-	add.s32 	%r184, %r1198, 96;
-	shr.u32 	%r185, %r184, 4;
-	add.s32 	%r186, %r35, %r185;
-	setp.ge.s32 	%p259, %r186, %r262;
-	or.pred  	%p260, %p259, %p249;
-	@%p260 bra 	$L__BB0_183;
+	add.s32 	%r1033, %r1615, 64;
+	shr.u32 	%r291, %r1033, 4;
+	add.s32 	%r292, %r6, %r291;
+	setp.ge.s32 	%p175, %r292, %r448;
+	or.pred  	%p176, %p175, %p168;
+	@%p176 bra 	$L__BB0_183;
 
-	cvt.s64.s32 	%rd461, %r186;
-	mul.lo.s64 	%rd462, %rd461, %rd5;
-	add.s64 	%rd463, %rd80, %rd462;
-	shl.b64 	%rd464, %rd463, 2;
-	add.s64 	%rd465, %rd3, %rd464;
-	mad.lo.s32 	%r990, %r185, 20, %r33;
-	mad.lo.s32 	%r992, %r2, 1280, %r271;
-	shl.b32 	%r993, %r990, 2;
-	add.s32 	%r994, %r992, %r993;
-	ld.shared.f32 	%f899, [%r994];
-	ld.global.f32 	%f900, [%rd465];
-	mul.f32 	%f901, %f900, %f250;
-	fma.rn.f32 	%f902, %f899, %f249, %f901;
-	st.global.f32 	[%rd465], %f902;
+	cvt.s64.s32 	%rd181, %r292;
+	mul.lo.s64 	%rd182, %rd181, %rd2;
+	add.s64 	%rd183, %rd21, %rd182;
+	shl.b64 	%rd184, %rd183, 2;
+	add.s64 	%rd185, %rd1, %rd184;
+	mad.lo.s32 	%r1034, %r291, 20, %r11;
+	mov.u32 	%r1035, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1036, %r2, 1280, %r1035;
+	shl.b32 	%r1037, %r1034, 2;
+	add.s32 	%r1038, %r1036, %r1037;
+	ld.shared.f32 	%f727, [%r1038];
+	mul.f32 	%f728, %f727, %f193;
+	st.global.f32 	[%rd185], %f728;
 
 $L__BB0_183:
-	add.s32 	%r1198, %r1198, 128;
-	setp.lt.u32 	%p261, %r184, 224;
-	@%p261 bra 	$L__BB0_175;
+	add.s32 	%r293, %r1615, 96;
+	shr.u32 	%r294, %r293, 4;
+	add.s32 	%r295, %r6, %r294;
+	setp.ge.s32 	%p178, %r295, %r448;
+	or.pred  	%p179, %p178, %p168;
+	@%p179 bra 	$L__BB0_185;
 
-$L__BB0_194:
+	cvt.s64.s32 	%rd186, %r295;
+	mul.lo.s64 	%rd187, %rd186, %rd2;
+	add.s64 	%rd188, %rd21, %rd187;
+	shl.b64 	%rd189, %rd188, 2;
+	add.s64 	%rd190, %rd1, %rd189;
+	mad.lo.s32 	%r1040, %r294, 20, %r11;
+	mov.u32 	%r1041, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1042, %r2, 1280, %r1041;
+	shl.b32 	%r1043, %r1040, 2;
+	add.s32 	%r1044, %r1042, %r1043;
+	ld.shared.f32 	%f729, [%r1044];
+	mul.f32 	%f730, %f729, %f193;
+	st.global.f32 	[%rd190], %f730;
+
+$L__BB0_185:
+	add.s32 	%r1615, %r1615, 128;
+	setp.lt.u32 	%p180, %r293, 224;
+	@%p180 bra 	$L__BB0_177;
+	bra.uni 	$L__BB0_186;
+
+$L__BB0_166:
+	mov.u32 	%r1614, %r15;
+
+$L__BB0_167:
+	cvt.u32.u64 	%r993, %rd3;
+	setp.ge.s32 	%p155, %r993, %r449;
+	shr.u32 	%r276, %r1614, 4;
+	add.s32 	%r277, %r6, %r276;
+	setp.ge.s32 	%p156, %r277, %r448;
+	or.pred  	%p157, %p156, %p155;
+	@%p157 bra 	$L__BB0_169;
+
+	cvt.s64.s32 	%rd151, %r277;
+	mul.lo.s64 	%rd152, %rd151, %rd2;
+	add.s64 	%rd153, %rd21, %rd152;
+	shl.b64 	%rd154, %rd153, 2;
+	add.s64 	%rd155, %rd1, %rd154;
+	mad.lo.s32 	%r994, %r276, 20, %r11;
+	mad.lo.s32 	%r996, %r2, 1280, %r1623;
+	shl.b32 	%r997, %r994, 2;
+	add.s32 	%r998, %r996, %r997;
+	ld.shared.f32 	%f707, [%r998];
+	ld.global.f32 	%f708, [%rd155];
+	mul.f32 	%f709, %f708, %f194;
+	fma.rn.f32 	%f710, %f707, %f193, %f709;
+	st.global.f32 	[%rd155], %f710;
+
+$L__BB0_169:
+	add.s32 	%r1000, %r1614, 32;
+	shr.u32 	%r278, %r1000, 4;
+	add.s32 	%r279, %r6, %r278;
+	setp.ge.s32 	%p159, %r279, %r448;
+	or.pred  	%p160, %p159, %p155;
+	@%p160 bra 	$L__BB0_171;
+
+	cvt.s64.s32 	%rd156, %r279;
+	mul.lo.s64 	%rd157, %rd156, %rd2;
+	add.s64 	%rd158, %rd21, %rd157;
+	shl.b64 	%rd159, %rd158, 2;
+	add.s64 	%rd160, %rd1, %rd159;
+	mad.lo.s32 	%r1001, %r278, 20, %r11;
+	mad.lo.s32 	%r1003, %r2, 1280, %r1623;
+	shl.b32 	%r1004, %r1001, 2;
+	add.s32 	%r1005, %r1003, %r1004;
+	ld.shared.f32 	%f711, [%r1005];
+	ld.global.f32 	%f712, [%rd160];
+	mul.f32 	%f713, %f712, %f194;
+	fma.rn.f32 	%f714, %f711, %f193, %f713;
+	st.global.f32 	[%rd160], %f714;
+
+$L__BB0_171:
+	add.s32 	%r1007, %r1614, 64;
+	shr.u32 	%r280, %r1007, 4;
+	add.s32 	%r281, %r6, %r280;
+	setp.ge.s32 	%p162, %r281, %r448;
+	or.pred  	%p163, %p162, %p155;
+	@%p163 bra 	$L__BB0_173;
+
+	cvt.s64.s32 	%rd161, %r281;
+	mul.lo.s64 	%rd162, %rd161, %rd2;
+	add.s64 	%rd163, %rd21, %rd162;
+	shl.b64 	%rd164, %rd163, 2;
+	add.s64 	%rd165, %rd1, %rd164;
+	mad.lo.s32 	%r1008, %r280, 20, %r11;
+	mad.lo.s32 	%r1010, %r2, 1280, %r1623;
+	shl.b32 	%r1011, %r1008, 2;
+	add.s32 	%r1012, %r1010, %r1011;
+	ld.shared.f32 	%f715, [%r1012];
+	ld.global.f32 	%f716, [%rd165];
+	mul.f32 	%f717, %f716, %f194;
+	fma.rn.f32 	%f718, %f715, %f193, %f717;
+	st.global.f32 	[%rd165], %f718;
+
+$L__BB0_173:
+	add.s32 	%r282, %r1614, 96;
+	shr.u32 	%r283, %r282, 4;
+	add.s32 	%r284, %r6, %r283;
+	setp.ge.s32 	%p165, %r284, %r448;
+	or.pred  	%p166, %p165, %p155;
+	@%p166 bra 	$L__BB0_175;
+
+	cvt.s64.s32 	%rd166, %r284;
+	mul.lo.s64 	%rd167, %rd166, %rd2;
+	add.s64 	%rd168, %rd21, %rd167;
+	shl.b64 	%rd169, %rd168, 2;
+	add.s64 	%rd170, %rd1, %rd169;
+	mad.lo.s32 	%r1014, %r283, 20, %r11;
+	mad.lo.s32 	%r1016, %r2, 1280, %r1623;
+	shl.b32 	%r1017, %r1014, 2;
+	add.s32 	%r1018, %r1016, %r1017;
+	ld.shared.f32 	%f719, [%r1018];
+	ld.global.f32 	%f720, [%rd170];
+	mul.f32 	%f721, %f720, %f194;
+	fma.rn.f32 	%f722, %f719, %f193, %f721;
+	st.global.f32 	[%rd170], %f722;
+
+$L__BB0_175:
+	add.s32 	%r1614, %r1614, 128;
+	setp.lt.u32 	%p167, %r282, 224;
+	@%p167 bra 	$L__BB0_167;
+
+$L__BB0_186:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1021, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1115, %f1116, %f1117, %f1118, %f1119, %f1120, %f1121, %f1122}, %r1021;
+	mov.u32 	%r1045, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1002, %f1001, %f1000, %f999, %f998, %f997, %f996, %f995}, %r1045;
 	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_205;
-	bra.uni 	$L__BB0_195;
+	@%p154 bra 	$L__BB0_197;
+	bra.uni 	$L__BB0_187;
 
-$L__BB0_205:
-	mov.u32 	%r1202, %r37;
-
-$L__BB0_206:
-	cvt.u32.u64 	%r1043, %rd45;
-	setp.ge.s32 	%p289, %r1043, %r263;
-	shr.u32 	%r205, %r1202, 4;
-	add.s32 	%r206, %r35, %r205;
-	setp.ge.s32 	%p290, %r206, %r262;
-	or.pred  	%p291, %p290, %p289;
-	@%p291 bra 	$L__BB0_208;
-
-	cvt.s64.s32 	%rd503, %r206;
-	mul.lo.s64 	%rd504, %rd503, %rd5;
-	add.s64 	%rd505, %rd80, %rd504;
-	shl.b64 	%rd506, %rd505, 2;
-	add.s64 	%rd507, %rd3, %rd506;
-	mad.lo.s32 	%r1044, %r205, 20, %r33;
-	mov.u32 	%r1045, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1046, %r2, 1280, %r1045;
-	shl.b32 	%r1047, %r1044, 2;
-	add.s32 	%r1048, %r1046, %r1047;
-	ld.shared.f32 	%f927, [%r1048];
-	mul.f32 	%f928, %f927, %f249;
-	st.global.f32 	[%rd507+64], %f928;
-
-$L__BB0_208:
-	add.s32 	%r1050, %r1202, 32;
-	shr.u32 	%r207, %r1050, 4;
-	add.s32 	%r208, %r35, %r207;
-	setp.ge.s32 	%p293, %r208, %r262;
-	or.pred  	%p294, %p293, %p289;
-	@%p294 bra 	$L__BB0_210;
-
-	cvt.s64.s32 	%rd508, %r208;
-	mul.lo.s64 	%rd509, %rd508, %rd5;
-	add.s64 	%rd510, %rd80, %rd509;
-	shl.b64 	%rd511, %rd510, 2;
-	add.s64 	%rd512, %rd3, %rd511;
-	mad.lo.s32 	%r1051, %r207, 20, %r33;
-	mov.u32 	%r1052, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1053, %r2, 1280, %r1052;
-	shl.b32 	%r1054, %r1051, 2;
-	add.s32 	%r1055, %r1053, %r1054;
-	ld.shared.f32 	%f929, [%r1055];
-	mul.f32 	%f930, %f929, %f249;
-	st.global.f32 	[%rd512+64], %f930;
-
-$L__BB0_210:
-	add.s32 	%r1057, %r1202, 64;
-	shr.u32 	%r209, %r1057, 4;
-	add.s32 	%r210, %r35, %r209;
-	setp.ge.s32 	%p296, %r210, %r262;
-	or.pred  	%p297, %p296, %p289;
-	@%p297 bra 	$L__BB0_212;
-
-	cvt.s64.s32 	%rd513, %r210;
-	mul.lo.s64 	%rd514, %rd513, %rd5;
-	add.s64 	%rd515, %rd80, %rd514;
-	shl.b64 	%rd516, %rd515, 2;
-	add.s64 	%rd517, %rd3, %rd516;
-	mad.lo.s32 	%r1058, %r209, 20, %r33;
-	mov.u32 	%r1059, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1060, %r2, 1280, %r1059;
-	shl.b32 	%r1061, %r1058, 2;
-	add.s32 	%r1062, %r1060, %r1061;
-	ld.shared.f32 	%f931, [%r1062];
-	mul.f32 	%f932, %f931, %f249;
-	st.global.f32 	[%rd517+64], %f932;
-
-$L__BB0_212:
-	add.s32 	%r211, %r1202, 96;
-	shr.u32 	%r212, %r211, 4;
-	add.s32 	%r213, %r35, %r212;
-	setp.ge.s32 	%p299, %r213, %r262;
-	or.pred  	%p300, %p299, %p289;
-	@%p300 bra 	$L__BB0_214;
-
-	cvt.s64.s32 	%rd518, %r213;
-	mul.lo.s64 	%rd519, %rd518, %rd5;
-	add.s64 	%rd520, %rd80, %rd519;
-	shl.b64 	%rd521, %rd520, 2;
-	add.s64 	%rd522, %rd3, %rd521;
-	mad.lo.s32 	%r1064, %r212, 20, %r33;
-	mov.u32 	%r1065, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1066, %r2, 1280, %r1065;
-	shl.b32 	%r1067, %r1064, 2;
-	add.s32 	%r1068, %r1066, %r1067;
-	ld.shared.f32 	%f933, [%r1068];
-	mul.f32 	%f934, %f933, %f249;
-	st.global.f32 	[%rd522+64], %f934;
-
-$L__BB0_214:
-	add.s32 	%r1202, %r1202, 128;
-	setp.lt.u32 	%p301, %r211, 224;
-	@%p301 bra 	$L__BB0_206;
-	bra.uni 	$L__BB0_215;
-
-$L__BB0_195:
-	shr.u32 	%r1176, %r37, 4;
-	mov.u32 	%r1024, %tid.x;
-	shr.u32 	%r1025, %r1024, 1;
-	and.b32  	%r1026, %r1025, 2147483584;
-	or.b32  	%r1027, %r1176, %r1026;
-	add.s32 	%r1030, %r1027, %r3;
-	cvt.s64.s32 	%rd486, %r1030;
-	add.s64 	%rd607, %rd486, 32;
-	or.b32  	%r1200, %r37, -32;
-	mov.u64 	%rd606, %rd48;
-	mov.u64 	%rd608, %rd47;
-	mov.u32 	%r1201, %r271;
-	mov.u64 	%rd609, %rd46;
-
-$L__BB0_196:
-	cvt.u32.u64 	%r1031, %rd45;
-	setp.ge.s32 	%p276, %r1031, %r263;
-	cvt.u32.u64 	%r1032, %rd607;
-	setp.ge.s32 	%p277, %r1032, %r262;
-	or.pred  	%p278, %p277, %p276;
-	@%p278 bra 	$L__BB0_198;
-
-	mul.lo.s64 	%rd487, %rd607, %rd5;
-	add.s64 	%rd488, %rd80, %rd487;
-	shl.b64 	%rd489, %rd488, 2;
-	add.s64 	%rd490, %rd3, %rd489;
-	add.s32 	%r1033, %r1201, %r40;
-	ld.shared.f32 	%f911, [%r1033];
-	ld.global.f32 	%f912, [%rd490+64];
-	mul.f32 	%f913, %f912, %f250;
-	fma.rn.f32 	%f914, %f911, %f249, %f913;
-	st.global.f32 	[%rd490+64], %f914;
+$L__BB0_197:
+	mov.u32 	%r1617, %r15;
 
 $L__BB0_198:
-	cvt.u32.u64 	%r1035, %rd606;
-	setp.ge.s32 	%p280, %r1035, %r262;
-	or.pred  	%p281, %p280, %p276;
-	@%p281 bra 	$L__BB0_200;
+	cvt.u32.u64 	%r1072, %rd4;
+	setp.ge.s32 	%p195, %r1072, %r449;
+	shr.u32 	%r309, %r1617, 4;
+	add.s32 	%r310, %r6, %r309;
+	setp.ge.s32 	%p196, %r310, %r448;
+	or.pred  	%p197, %p196, %p195;
+	@%p197 bra 	$L__BB0_200;
 
-	mul.lo.s64 	%rd491, %rd606, %rd5;
-	add.s64 	%rd492, %rd80, %rd491;
-	shl.b64 	%rd493, %rd492, 2;
-	add.s64 	%rd494, %rd3, %rd493;
-	add.s32 	%r1036, %r1201, %r41;
-	ld.shared.f32 	%f915, [%r1036];
-	ld.global.f32 	%f916, [%rd494+64];
-	mul.f32 	%f917, %f916, %f250;
-	fma.rn.f32 	%f918, %f915, %f249, %f917;
-	st.global.f32 	[%rd494+64], %f918;
+	cvt.s64.s32 	%rd211, %r310;
+	mul.lo.s64 	%rd212, %rd211, %rd2;
+	add.s64 	%rd213, %rd21, %rd212;
+	shl.b64 	%rd214, %rd213, 2;
+	add.s64 	%rd215, %rd1, %rd214;
+	mad.lo.s32 	%r1073, %r309, 20, %r11;
+	mov.u32 	%r1074, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1075, %r2, 1280, %r1074;
+	shl.b32 	%r1076, %r1073, 2;
+	add.s32 	%r1077, %r1075, %r1076;
+	ld.shared.f32 	%f747, [%r1077];
+	mul.f32 	%f748, %f747, %f193;
+	st.global.f32 	[%rd215+64], %f748;
 
 $L__BB0_200:
-	cvt.u32.u64 	%r1038, %rd608;
-	setp.ge.s32 	%p283, %r1038, %r262;
-	or.pred  	%p284, %p283, %p276;
-	@%p284 bra 	$L__BB0_202;
+	add.s32 	%r1079, %r1617, 32;
+	shr.u32 	%r311, %r1079, 4;
+	add.s32 	%r312, %r6, %r311;
+	setp.ge.s32 	%p199, %r312, %r448;
+	or.pred  	%p200, %p199, %p195;
+	@%p200 bra 	$L__BB0_202;
 
-	mul.lo.s64 	%rd495, %rd608, %rd5;
-	add.s64 	%rd496, %rd80, %rd495;
-	shl.b64 	%rd497, %rd496, 2;
-	add.s64 	%rd498, %rd3, %rd497;
-	add.s32 	%r1039, %r1201, %r39;
-	ld.shared.f32 	%f919, [%r1039];
-	ld.global.f32 	%f920, [%rd498+64];
-	mul.f32 	%f921, %f920, %f250;
-	fma.rn.f32 	%f922, %f919, %f249, %f921;
-	st.global.f32 	[%rd498+64], %f922;
+	cvt.s64.s32 	%rd216, %r312;
+	mul.lo.s64 	%rd217, %rd216, %rd2;
+	add.s64 	%rd218, %rd21, %rd217;
+	shl.b64 	%rd219, %rd218, 2;
+	add.s64 	%rd220, %rd1, %rd219;
+	mad.lo.s32 	%r1080, %r311, 20, %r11;
+	mov.u32 	%r1081, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1082, %r2, 1280, %r1081;
+	shl.b32 	%r1083, %r1080, 2;
+	add.s32 	%r1084, %r1082, %r1083;
+	ld.shared.f32 	%f749, [%r1084];
+	mul.f32 	%f750, %f749, %f193;
+	st.global.f32 	[%rd220+64], %f750;
 
 $L__BB0_202:
-	cvt.u32.u64 	%r1041, %rd609;
-	setp.ge.s32 	%p286, %r1041, %r262;
-	or.pred  	%p287, %p286, %p276;
-	@%p287 bra 	$L__BB0_204;
+	add.s32 	%r1086, %r1617, 64;
+	shr.u32 	%r313, %r1086, 4;
+	add.s32 	%r314, %r6, %r313;
+	setp.ge.s32 	%p202, %r314, %r448;
+	or.pred  	%p203, %p202, %p195;
+	@%p203 bra 	$L__BB0_204;
 
-	mul.lo.s64 	%rd499, %rd609, %rd5;
-	add.s64 	%rd500, %rd80, %rd499;
-	shl.b64 	%rd501, %rd500, 2;
-	add.s64 	%rd502, %rd3, %rd501;
-	add.s32 	%r1042, %r1201, %r38;
-	ld.shared.f32 	%f923, [%r1042];
-	ld.global.f32 	%f924, [%rd502+64];
-	mul.f32 	%f925, %f924, %f250;
-	fma.rn.f32 	%f926, %f923, %f249, %f925;
-	st.global.f32 	[%rd502+64], %f926;
+	cvt.s64.s32 	%rd221, %r314;
+	mul.lo.s64 	%rd222, %rd221, %rd2;
+	add.s64 	%rd223, %rd21, %rd222;
+	shl.b64 	%rd224, %rd223, 2;
+	add.s64 	%rd225, %rd1, %rd224;
+	mad.lo.s32 	%r1087, %r313, 20, %r11;
+	mov.u32 	%r1088, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1089, %r2, 1280, %r1088;
+	shl.b32 	%r1090, %r1087, 2;
+	add.s32 	%r1091, %r1089, %r1090;
+	ld.shared.f32 	%f751, [%r1091];
+	mul.f32 	%f752, %f751, %f193;
+	st.global.f32 	[%rd225+64], %f752;
 
 $L__BB0_204:
-	add.s64 	%rd609, %rd609, 8;
-	add.s32 	%r1201, %r1201, 640;
-	add.s64 	%rd608, %rd608, 8;
-	add.s64 	%rd607, %rd607, 8;
-	add.s64 	%rd606, %rd606, 8;
-	add.s32 	%r1200, %r1200, 128;
-	setp.lt.u32 	%p288, %r1200, 224;
-	@%p288 bra 	$L__BB0_196;
+	add.s32 	%r315, %r1617, 96;
+	shr.u32 	%r316, %r315, 4;
+	add.s32 	%r317, %r6, %r316;
+	setp.ge.s32 	%p205, %r317, %r448;
+	or.pred  	%p206, %p205, %p195;
+	@%p206 bra 	$L__BB0_206;
 
-$L__BB0_215:
+	cvt.s64.s32 	%rd226, %r317;
+	mul.lo.s64 	%rd227, %rd226, %rd2;
+	add.s64 	%rd228, %rd21, %rd227;
+	shl.b64 	%rd229, %rd228, 2;
+	add.s64 	%rd230, %rd1, %rd229;
+	mad.lo.s32 	%r1093, %r316, 20, %r11;
+	mov.u32 	%r1094, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1095, %r2, 1280, %r1094;
+	shl.b32 	%r1096, %r1093, 2;
+	add.s32 	%r1097, %r1095, %r1096;
+	ld.shared.f32 	%f753, [%r1097];
+	mul.f32 	%f754, %f753, %f193;
+	st.global.f32 	[%rd230+64], %f754;
+
+$L__BB0_206:
+	add.s32 	%r1617, %r1617, 128;
+	setp.lt.u32 	%p207, %r315, 224;
+	@%p207 bra 	$L__BB0_198;
+	bra.uni 	$L__BB0_207;
+
+$L__BB0_187:
+	mov.u32 	%r1616, %r15;
+
+$L__BB0_188:
+	cvt.u32.u64 	%r1046, %rd4;
+	setp.ge.s32 	%p182, %r1046, %r449;
+	shr.u32 	%r298, %r1616, 4;
+	add.s32 	%r299, %r6, %r298;
+	setp.ge.s32 	%p183, %r299, %r448;
+	or.pred  	%p184, %p183, %p182;
+	@%p184 bra 	$L__BB0_190;
+
+	cvt.s64.s32 	%rd191, %r299;
+	mul.lo.s64 	%rd192, %rd191, %rd2;
+	add.s64 	%rd193, %rd21, %rd192;
+	shl.b64 	%rd194, %rd193, 2;
+	add.s64 	%rd195, %rd1, %rd194;
+	mad.lo.s32 	%r1047, %r298, 20, %r11;
+	mad.lo.s32 	%r1049, %r2, 1280, %r1623;
+	shl.b32 	%r1050, %r1047, 2;
+	add.s32 	%r1051, %r1049, %r1050;
+	ld.shared.f32 	%f731, [%r1051];
+	ld.global.f32 	%f732, [%rd195+64];
+	mul.f32 	%f733, %f732, %f194;
+	fma.rn.f32 	%f734, %f731, %f193, %f733;
+	st.global.f32 	[%rd195+64], %f734;
+
+$L__BB0_190:
+	add.s32 	%r1053, %r1616, 32;
+	shr.u32 	%r300, %r1053, 4;
+	add.s32 	%r301, %r6, %r300;
+	setp.ge.s32 	%p186, %r301, %r448;
+	or.pred  	%p187, %p186, %p182;
+	@%p187 bra 	$L__BB0_192;
+
+	cvt.s64.s32 	%rd196, %r301;
+	mul.lo.s64 	%rd197, %rd196, %rd2;
+	add.s64 	%rd198, %rd21, %rd197;
+	shl.b64 	%rd199, %rd198, 2;
+	add.s64 	%rd200, %rd1, %rd199;
+	mad.lo.s32 	%r1054, %r300, 20, %r11;
+	mad.lo.s32 	%r1056, %r2, 1280, %r1623;
+	shl.b32 	%r1057, %r1054, 2;
+	add.s32 	%r1058, %r1056, %r1057;
+	ld.shared.f32 	%f735, [%r1058];
+	ld.global.f32 	%f736, [%rd200+64];
+	mul.f32 	%f737, %f736, %f194;
+	fma.rn.f32 	%f738, %f735, %f193, %f737;
+	st.global.f32 	[%rd200+64], %f738;
+
+$L__BB0_192:
+	add.s32 	%r1060, %r1616, 64;
+	shr.u32 	%r302, %r1060, 4;
+	add.s32 	%r303, %r6, %r302;
+	setp.ge.s32 	%p189, %r303, %r448;
+	or.pred  	%p190, %p189, %p182;
+	@%p190 bra 	$L__BB0_194;
+
+	cvt.s64.s32 	%rd201, %r303;
+	mul.lo.s64 	%rd202, %rd201, %rd2;
+	add.s64 	%rd203, %rd21, %rd202;
+	shl.b64 	%rd204, %rd203, 2;
+	add.s64 	%rd205, %rd1, %rd204;
+	mad.lo.s32 	%r1061, %r302, 20, %r11;
+	mad.lo.s32 	%r1063, %r2, 1280, %r1623;
+	shl.b32 	%r1064, %r1061, 2;
+	add.s32 	%r1065, %r1063, %r1064;
+	ld.shared.f32 	%f739, [%r1065];
+	ld.global.f32 	%f740, [%rd205+64];
+	mul.f32 	%f741, %f740, %f194;
+	fma.rn.f32 	%f742, %f739, %f193, %f741;
+	st.global.f32 	[%rd205+64], %f742;
+
+$L__BB0_194:
+	add.s32 	%r304, %r1616, 96;
+	shr.u32 	%r305, %r304, 4;
+	add.s32 	%r306, %r6, %r305;
+	setp.ge.s32 	%p192, %r306, %r448;
+	or.pred  	%p193, %p192, %p182;
+	@%p193 bra 	$L__BB0_196;
+
+	cvt.s64.s32 	%rd206, %r306;
+	mul.lo.s64 	%rd207, %rd206, %rd2;
+	add.s64 	%rd208, %rd21, %rd207;
+	shl.b64 	%rd209, %rd208, 2;
+	add.s64 	%rd210, %rd1, %rd209;
+	mad.lo.s32 	%r1067, %r305, 20, %r11;
+	mad.lo.s32 	%r1069, %r2, 1280, %r1623;
+	shl.b32 	%r1070, %r1067, 2;
+	add.s32 	%r1071, %r1069, %r1070;
+	ld.shared.f32 	%f743, [%r1071];
+	ld.global.f32 	%f744, [%rd210+64];
+	mul.f32 	%f745, %f744, %f194;
+	fma.rn.f32 	%f746, %f743, %f193, %f745;
+	st.global.f32 	[%rd210+64], %f746;
+
+$L__BB0_196:
+	add.s32 	%r1616, %r1616, 128;
+	setp.lt.u32 	%p194, %r304, 224;
+	@%p194 bra 	$L__BB0_188;
+
+$L__BB0_207:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1069, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1123, %f1124, %f1125, %f1126, %f1127, %f1128, %f1129, %f1130}, %r1069;
+	mov.u32 	%r1098, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f994, %f993, %f992, %f991, %f990, %f989, %f988, %f987}, %r1098;
 	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_226;
-	bra.uni 	$L__BB0_216;
+	@%p154 bra 	$L__BB0_218;
+	bra.uni 	$L__BB0_208;
 
-$L__BB0_226:
-	mov.u32 	%r1204, %r37;
-
-$L__BB0_227:
-	cvt.u32.u64 	%r1096, %rd44;
-	setp.ge.s32 	%p316, %r1096, %r263;
-	shr.u32 	%r227, %r1204, 4;
-	add.s32 	%r228, %r36, %r227;
-	setp.ge.s32 	%p317, %r228, %r262;
-	or.pred  	%p318, %p317, %p316;
-	@%p318 bra 	$L__BB0_229;
-
-	cvt.s64.s32 	%rd543, %r228;
-	mul.lo.s64 	%rd544, %rd543, %rd5;
-	add.s64 	%rd545, %rd80, %rd544;
-	shl.b64 	%rd546, %rd545, 2;
-	add.s64 	%rd547, %rd3, %rd546;
-	mad.lo.s32 	%r1097, %r227, 20, %r33;
-	mov.u32 	%r1098, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1099, %r2, 1280, %r1098;
-	shl.b32 	%r1100, %r1097, 2;
-	add.s32 	%r1101, %r1099, %r1100;
-	ld.shared.f32 	%f951, [%r1101];
-	mul.f32 	%f952, %f951, %f249;
-	st.global.f32 	[%rd547], %f952;
-
-$L__BB0_229:
-	add.s32 	%r1103, %r1204, 32;
-	shr.u32 	%r229, %r1103, 4;
-	add.s32 	%r230, %r36, %r229;
-	setp.ge.s32 	%p320, %r230, %r262;
-	or.pred  	%p321, %p320, %p316;
-	@%p321 bra 	$L__BB0_231;
-
-	cvt.s64.s32 	%rd548, %r230;
-	mul.lo.s64 	%rd549, %rd548, %rd5;
-	add.s64 	%rd550, %rd80, %rd549;
-	shl.b64 	%rd551, %rd550, 2;
-	add.s64 	%rd552, %rd3, %rd551;
-	mad.lo.s32 	%r1104, %r229, 20, %r33;
-	mov.u32 	%r1105, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1106, %r2, 1280, %r1105;
-	shl.b32 	%r1107, %r1104, 2;
-	add.s32 	%r1108, %r1106, %r1107;
-	ld.shared.f32 	%f953, [%r1108];
-	mul.f32 	%f954, %f953, %f249;
-	st.global.f32 	[%rd552], %f954;
-
-$L__BB0_231:
-	add.s32 	%r1110, %r1204, 64;
-	shr.u32 	%r231, %r1110, 4;
-	add.s32 	%r232, %r36, %r231;
-	setp.ge.s32 	%p323, %r232, %r262;
-	or.pred  	%p324, %p323, %p316;
-	@%p324 bra 	$L__BB0_233;
-
-	cvt.s64.s32 	%rd553, %r232;
-	mul.lo.s64 	%rd554, %rd553, %rd5;
-	add.s64 	%rd555, %rd80, %rd554;
-	shl.b64 	%rd556, %rd555, 2;
-	add.s64 	%rd557, %rd3, %rd556;
-	mad.lo.s32 	%r1111, %r231, 20, %r33;
-	mov.u32 	%r1112, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1113, %r2, 1280, %r1112;
-	shl.b32 	%r1114, %r1111, 2;
-	add.s32 	%r1115, %r1113, %r1114;
-	ld.shared.f32 	%f955, [%r1115];
-	mul.f32 	%f956, %f955, %f249;
-	st.global.f32 	[%rd557], %f956;
-
-$L__BB0_233:
-	add.s32 	%r233, %r1204, 96;
-	shr.u32 	%r234, %r233, 4;
-	add.s32 	%r235, %r36, %r234;
-	setp.ge.s32 	%p326, %r235, %r262;
-	or.pred  	%p327, %p326, %p316;
-	@%p327 bra 	$L__BB0_235;
-
-	cvt.s64.s32 	%rd558, %r235;
-	mul.lo.s64 	%rd559, %rd558, %rd5;
-	add.s64 	%rd560, %rd80, %rd559;
-	shl.b64 	%rd561, %rd560, 2;
-	add.s64 	%rd562, %rd3, %rd561;
-	mad.lo.s32 	%r1117, %r234, 20, %r33;
-	mov.u32 	%r1118, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1119, %r2, 1280, %r1118;
-	shl.b32 	%r1120, %r1117, 2;
-	add.s32 	%r1121, %r1119, %r1120;
-	ld.shared.f32 	%f957, [%r1121];
-	mul.f32 	%f958, %f957, %f249;
-	st.global.f32 	[%rd562], %f958;
-
-$L__BB0_235:
-	add.s32 	%r1204, %r1204, 128;
-	setp.lt.u32 	%p328, %r233, 224;
-	@%p328 bra 	$L__BB0_227;
-	bra.uni 	$L__BB0_236;
-
-$L__BB0_216:
-	mov.u32 	%r1203, %r37;
-
-$L__BB0_217:
-	cvt.u32.u64 	%r1070, %rd44;
-	setp.ge.s32 	%p303, %r1070, %r263;
-	shr.u32 	%r216, %r1203, 4;
-	add.s32 	%r217, %r36, %r216;
-	setp.ge.s32 	%p304, %r217, %r262;
-	or.pred  	%p305, %p304, %p303;
-	@%p305 bra 	$L__BB0_219;
-
-	cvt.s64.s32 	%rd523, %r217;
-	mul.lo.s64 	%rd524, %rd523, %rd5;
-	add.s64 	%rd525, %rd80, %rd524;
-	shl.b64 	%rd526, %rd525, 2;
-	add.s64 	%rd527, %rd3, %rd526;
-	mad.lo.s32 	%r1071, %r216, 20, %r33;
-	mov.u32 	%r1072, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1073, %r2, 1280, %r1072;
-	shl.b32 	%r1074, %r1071, 2;
-	add.s32 	%r1075, %r1073, %r1074;
-	ld.shared.f32 	%f935, [%r1075];
-	ld.global.f32 	%f936, [%rd527];
-	mul.f32 	%f937, %f936, %f250;
-	fma.rn.f32 	%f938, %f935, %f249, %f937;
-	st.global.f32 	[%rd527], %f938;
+$L__BB0_218:
+	mov.u32 	%r1619, %r15;
 
 $L__BB0_219:
-	add.s32 	%r1077, %r1203, 32;
-	shr.u32 	%r218, %r1077, 4;
-	add.s32 	%r219, %r36, %r218;
-	setp.ge.s32 	%p307, %r219, %r262;
-	or.pred  	%p308, %p307, %p303;
-	@%p308 bra 	$L__BB0_221;
+	cvt.u32.u64 	%r1125, %rd3;
+	setp.ge.s32 	%p222, %r1125, %r449;
+	shr.u32 	%r331, %r1619, 4;
+	add.s32 	%r332, %r12, %r331;
+	setp.ge.s32 	%p223, %r332, %r448;
+	or.pred  	%p224, %p223, %p222;
+	@%p224 bra 	$L__BB0_221;
 
-	cvt.s64.s32 	%rd528, %r219;
-	mul.lo.s64 	%rd529, %rd528, %rd5;
-	add.s64 	%rd530, %rd80, %rd529;
-	shl.b64 	%rd531, %rd530, 2;
-	add.s64 	%rd532, %rd3, %rd531;
-	mad.lo.s32 	%r1078, %r218, 20, %r33;
-	mov.u32 	%r1079, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1080, %r2, 1280, %r1079;
-	shl.b32 	%r1081, %r1078, 2;
-	add.s32 	%r1082, %r1080, %r1081;
-	ld.shared.f32 	%f939, [%r1082];
-	ld.global.f32 	%f940, [%rd532];
-	mul.f32 	%f941, %f940, %f250;
-	fma.rn.f32 	%f942, %f939, %f249, %f941;
-	st.global.f32 	[%rd532], %f942;
+	cvt.s64.s32 	%rd251, %r332;
+	mul.lo.s64 	%rd252, %rd251, %rd2;
+	add.s64 	%rd253, %rd21, %rd252;
+	shl.b64 	%rd254, %rd253, 2;
+	add.s64 	%rd255, %rd1, %rd254;
+	mad.lo.s32 	%r1126, %r331, 20, %r11;
+	mov.u32 	%r1127, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1128, %r2, 1280, %r1127;
+	shl.b32 	%r1129, %r1126, 2;
+	add.s32 	%r1130, %r1128, %r1129;
+	ld.shared.f32 	%f771, [%r1130];
+	mul.f32 	%f772, %f771, %f193;
+	st.global.f32 	[%rd255], %f772;
 
 $L__BB0_221:
-	add.s32 	%r1084, %r1203, 64;
-	shr.u32 	%r220, %r1084, 4;
-	add.s32 	%r221, %r36, %r220;
-	setp.ge.s32 	%p310, %r221, %r262;
-	or.pred  	%p311, %p310, %p303;
-	@%p311 bra 	$L__BB0_223;
+	add.s32 	%r1132, %r1619, 32;
+	shr.u32 	%r333, %r1132, 4;
+	add.s32 	%r334, %r12, %r333;
+	setp.ge.s32 	%p226, %r334, %r448;
+	or.pred  	%p227, %p226, %p222;
+	@%p227 bra 	$L__BB0_223;
 
-	cvt.s64.s32 	%rd533, %r221;
-	mul.lo.s64 	%rd534, %rd533, %rd5;
-	add.s64 	%rd535, %rd80, %rd534;
-	shl.b64 	%rd536, %rd535, 2;
-	add.s64 	%rd537, %rd3, %rd536;
-	mad.lo.s32 	%r1085, %r220, 20, %r33;
-	mov.u32 	%r1086, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1087, %r2, 1280, %r1086;
-	shl.b32 	%r1088, %r1085, 2;
-	add.s32 	%r1089, %r1087, %r1088;
-	ld.shared.f32 	%f943, [%r1089];
-	ld.global.f32 	%f944, [%rd537];
-	mul.f32 	%f945, %f944, %f250;
-	fma.rn.f32 	%f946, %f943, %f249, %f945;
-	st.global.f32 	[%rd537], %f946;
+	cvt.s64.s32 	%rd256, %r334;
+	mul.lo.s64 	%rd257, %rd256, %rd2;
+	add.s64 	%rd258, %rd21, %rd257;
+	shl.b64 	%rd259, %rd258, 2;
+	add.s64 	%rd260, %rd1, %rd259;
+	mad.lo.s32 	%r1133, %r333, 20, %r11;
+	mov.u32 	%r1134, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1135, %r2, 1280, %r1134;
+	shl.b32 	%r1136, %r1133, 2;
+	add.s32 	%r1137, %r1135, %r1136;
+	ld.shared.f32 	%f773, [%r1137];
+	mul.f32 	%f774, %f773, %f193;
+	st.global.f32 	[%rd260], %f774;
 
 $L__BB0_223:
-	add.s32 	%r222, %r1203, 96;
-	shr.u32 	%r223, %r222, 4;
-	add.s32 	%r224, %r36, %r223;
-	setp.ge.s32 	%p313, %r224, %r262;
-	or.pred  	%p314, %p313, %p303;
-	@%p314 bra 	$L__BB0_225;
+	add.s32 	%r1139, %r1619, 64;
+	shr.u32 	%r335, %r1139, 4;
+	add.s32 	%r336, %r12, %r335;
+	setp.ge.s32 	%p229, %r336, %r448;
+	or.pred  	%p230, %p229, %p222;
+	@%p230 bra 	$L__BB0_225;
 
-	cvt.s64.s32 	%rd538, %r224;
-	mul.lo.s64 	%rd539, %rd538, %rd5;
-	add.s64 	%rd540, %rd80, %rd539;
-	shl.b64 	%rd541, %rd540, 2;
-	add.s64 	%rd542, %rd3, %rd541;
-	mad.lo.s32 	%r1091, %r223, 20, %r33;
-	mov.u32 	%r1092, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1093, %r2, 1280, %r1092;
-	shl.b32 	%r1094, %r1091, 2;
-	add.s32 	%r1095, %r1093, %r1094;
-	ld.shared.f32 	%f947, [%r1095];
-	ld.global.f32 	%f948, [%rd542];
-	mul.f32 	%f949, %f948, %f250;
-	fma.rn.f32 	%f950, %f947, %f249, %f949;
-	st.global.f32 	[%rd542], %f950;
+	cvt.s64.s32 	%rd261, %r336;
+	mul.lo.s64 	%rd262, %rd261, %rd2;
+	add.s64 	%rd263, %rd21, %rd262;
+	shl.b64 	%rd264, %rd263, 2;
+	add.s64 	%rd265, %rd1, %rd264;
+	mad.lo.s32 	%r1140, %r335, 20, %r11;
+	mov.u32 	%r1141, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1142, %r2, 1280, %r1141;
+	shl.b32 	%r1143, %r1140, 2;
+	add.s32 	%r1144, %r1142, %r1143;
+	ld.shared.f32 	%f775, [%r1144];
+	mul.f32 	%f776, %f775, %f193;
+	st.global.f32 	[%rd265], %f776;
 
 $L__BB0_225:
-	add.s32 	%r1203, %r1203, 128;
-	setp.lt.u32 	%p315, %r222, 224;
-	@%p315 bra 	$L__BB0_217;
+	add.s32 	%r337, %r1619, 96;
+	shr.u32 	%r338, %r337, 4;
+	add.s32 	%r339, %r12, %r338;
+	setp.ge.s32 	%p232, %r339, %r448;
+	or.pred  	%p233, %p232, %p222;
+	@%p233 bra 	$L__BB0_227;
 
-$L__BB0_236:
+	cvt.s64.s32 	%rd266, %r339;
+	mul.lo.s64 	%rd267, %rd266, %rd2;
+	add.s64 	%rd268, %rd21, %rd267;
+	shl.b64 	%rd269, %rd268, 2;
+	add.s64 	%rd270, %rd1, %rd269;
+	mad.lo.s32 	%r1146, %r338, 20, %r11;
+	mov.u32 	%r1147, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1148, %r2, 1280, %r1147;
+	shl.b32 	%r1149, %r1146, 2;
+	add.s32 	%r1150, %r1148, %r1149;
+	ld.shared.f32 	%f777, [%r1150];
+	mul.f32 	%f778, %f777, %f193;
+	st.global.f32 	[%rd270], %f778;
+
+$L__BB0_227:
+	add.s32 	%r1619, %r1619, 128;
+	setp.lt.u32 	%p234, %r337, 224;
+	@%p234 bra 	$L__BB0_219;
+	bra.uni 	$L__BB0_228;
+
+$L__BB0_208:
+	mov.u32 	%r1618, %r15;
+
+$L__BB0_209:
+	cvt.u32.u64 	%r1099, %rd3;
+	setp.ge.s32 	%p209, %r1099, %r449;
+	shr.u32 	%r320, %r1618, 4;
+	add.s32 	%r321, %r12, %r320;
+	setp.ge.s32 	%p210, %r321, %r448;
+	or.pred  	%p211, %p210, %p209;
+	@%p211 bra 	$L__BB0_211;
+
+	cvt.s64.s32 	%rd231, %r321;
+	mul.lo.s64 	%rd232, %rd231, %rd2;
+	add.s64 	%rd233, %rd21, %rd232;
+	shl.b64 	%rd234, %rd233, 2;
+	add.s64 	%rd235, %rd1, %rd234;
+	mad.lo.s32 	%r1100, %r320, 20, %r11;
+	mad.lo.s32 	%r1102, %r2, 1280, %r1623;
+	shl.b32 	%r1103, %r1100, 2;
+	add.s32 	%r1104, %r1102, %r1103;
+	ld.shared.f32 	%f755, [%r1104];
+	ld.global.f32 	%f756, [%rd235];
+	mul.f32 	%f757, %f756, %f194;
+	fma.rn.f32 	%f758, %f755, %f193, %f757;
+	st.global.f32 	[%rd235], %f758;
+
+$L__BB0_211:
+	add.s32 	%r1106, %r1618, 32;
+	shr.u32 	%r322, %r1106, 4;
+	add.s32 	%r323, %r12, %r322;
+	setp.ge.s32 	%p213, %r323, %r448;
+	or.pred  	%p214, %p213, %p209;
+	@%p214 bra 	$L__BB0_213;
+
+	cvt.s64.s32 	%rd236, %r323;
+	mul.lo.s64 	%rd237, %rd236, %rd2;
+	add.s64 	%rd238, %rd21, %rd237;
+	shl.b64 	%rd239, %rd238, 2;
+	add.s64 	%rd240, %rd1, %rd239;
+	mad.lo.s32 	%r1107, %r322, 20, %r11;
+	mad.lo.s32 	%r1109, %r2, 1280, %r1623;
+	shl.b32 	%r1110, %r1107, 2;
+	add.s32 	%r1111, %r1109, %r1110;
+	ld.shared.f32 	%f759, [%r1111];
+	ld.global.f32 	%f760, [%rd240];
+	mul.f32 	%f761, %f760, %f194;
+	fma.rn.f32 	%f762, %f759, %f193, %f761;
+	st.global.f32 	[%rd240], %f762;
+
+$L__BB0_213:
+	add.s32 	%r1113, %r1618, 64;
+	shr.u32 	%r324, %r1113, 4;
+	add.s32 	%r325, %r12, %r324;
+	setp.ge.s32 	%p216, %r325, %r448;
+	or.pred  	%p217, %p216, %p209;
+	@%p217 bra 	$L__BB0_215;
+
+	cvt.s64.s32 	%rd241, %r325;
+	mul.lo.s64 	%rd242, %rd241, %rd2;
+	add.s64 	%rd243, %rd21, %rd242;
+	shl.b64 	%rd244, %rd243, 2;
+	add.s64 	%rd245, %rd1, %rd244;
+	mad.lo.s32 	%r1114, %r324, 20, %r11;
+	mad.lo.s32 	%r1116, %r2, 1280, %r1623;
+	shl.b32 	%r1117, %r1114, 2;
+	add.s32 	%r1118, %r1116, %r1117;
+	ld.shared.f32 	%f763, [%r1118];
+	ld.global.f32 	%f764, [%rd245];
+	mul.f32 	%f765, %f764, %f194;
+	fma.rn.f32 	%f766, %f763, %f193, %f765;
+	st.global.f32 	[%rd245], %f766;
+
+$L__BB0_215:
+	add.s32 	%r326, %r1618, 96;
+	shr.u32 	%r327, %r326, 4;
+	add.s32 	%r328, %r12, %r327;
+	setp.ge.s32 	%p219, %r328, %r448;
+	or.pred  	%p220, %p219, %p209;
+	@%p220 bra 	$L__BB0_217;
+
+	cvt.s64.s32 	%rd246, %r328;
+	mul.lo.s64 	%rd247, %rd246, %rd2;
+	add.s64 	%rd248, %rd21, %rd247;
+	shl.b64 	%rd249, %rd248, 2;
+	add.s64 	%rd250, %rd1, %rd249;
+	mad.lo.s32 	%r1120, %r327, 20, %r11;
+	mad.lo.s32 	%r1122, %r2, 1280, %r1623;
+	shl.b32 	%r1123, %r1120, 2;
+	add.s32 	%r1124, %r1122, %r1123;
+	ld.shared.f32 	%f767, [%r1124];
+	ld.global.f32 	%f768, [%rd250];
+	mul.f32 	%f769, %f768, %f194;
+	fma.rn.f32 	%f770, %f767, %f193, %f769;
+	st.global.f32 	[%rd250], %f770;
+
+$L__BB0_217:
+	add.s32 	%r1618, %r1618, 128;
+	setp.lt.u32 	%p221, %r326, 224;
+	@%p221 bra 	$L__BB0_209;
+
+$L__BB0_228:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1122, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1131, %f1132, %f1133, %f1134, %f1135, %f1136, %f1137, %f1138}, %r1122;
+	mov.u32 	%r1151, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f986, %f985, %f984, %f983, %f982, %f981, %f980, %f979}, %r1151;
 	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_247;
-	bra.uni 	$L__BB0_237;
+	@%p154 bra 	$L__BB0_239;
+	bra.uni 	$L__BB0_229;
 
-$L__BB0_247:
-	mov.u32 	%r1206, %r37;
-
-$L__BB0_248:
-	cvt.u32.u64 	%r1149, %rd45;
-	setp.ge.s32 	%p343, %r1149, %r263;
-	shr.u32 	%r249, %r1206, 4;
-	add.s32 	%r250, %r36, %r249;
-	setp.ge.s32 	%p344, %r250, %r262;
-	or.pred  	%p345, %p344, %p343;
-	@%p345 bra 	$L__BB0_250;
-
-	cvt.s64.s32 	%rd583, %r250;
-	mul.lo.s64 	%rd584, %rd583, %rd5;
-	add.s64 	%rd585, %rd80, %rd584;
-	shl.b64 	%rd586, %rd585, 2;
-	add.s64 	%rd587, %rd3, %rd586;
-	mad.lo.s32 	%r1150, %r249, 20, %r33;
-	mov.u32 	%r1151, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1152, %r2, 1280, %r1151;
-	shl.b32 	%r1153, %r1150, 2;
-	add.s32 	%r1154, %r1152, %r1153;
-	ld.shared.f32 	%f975, [%r1154];
-	mul.f32 	%f976, %f975, %f249;
-	st.global.f32 	[%rd587+64], %f976;
-
-$L__BB0_250:
-	add.s32 	%r1156, %r1206, 32;
-	shr.u32 	%r251, %r1156, 4;
-	add.s32 	%r252, %r36, %r251;
-	setp.ge.s32 	%p347, %r252, %r262;
-	or.pred  	%p348, %p347, %p343;
-	@%p348 bra 	$L__BB0_252;
-
-	cvt.s64.s32 	%rd588, %r252;
-	mul.lo.s64 	%rd589, %rd588, %rd5;
-	add.s64 	%rd590, %rd80, %rd589;
-	shl.b64 	%rd591, %rd590, 2;
-	add.s64 	%rd592, %rd3, %rd591;
-	mad.lo.s32 	%r1157, %r251, 20, %r33;
-	mov.u32 	%r1158, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1159, %r2, 1280, %r1158;
-	shl.b32 	%r1160, %r1157, 2;
-	add.s32 	%r1161, %r1159, %r1160;
-	ld.shared.f32 	%f977, [%r1161];
-	mul.f32 	%f978, %f977, %f249;
-	st.global.f32 	[%rd592+64], %f978;
-
-$L__BB0_252:
-	add.s32 	%r1163, %r1206, 64;
-	shr.u32 	%r253, %r1163, 4;
-	add.s32 	%r254, %r36, %r253;
-	setp.ge.s32 	%p350, %r254, %r262;
-	or.pred  	%p351, %p350, %p343;
-	@%p351 bra 	$L__BB0_254;
-
-	cvt.s64.s32 	%rd593, %r254;
-	mul.lo.s64 	%rd594, %rd593, %rd5;
-	add.s64 	%rd595, %rd80, %rd594;
-	shl.b64 	%rd596, %rd595, 2;
-	add.s64 	%rd597, %rd3, %rd596;
-	mad.lo.s32 	%r1164, %r253, 20, %r33;
-	mov.u32 	%r1165, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1166, %r2, 1280, %r1165;
-	shl.b32 	%r1167, %r1164, 2;
-	add.s32 	%r1168, %r1166, %r1167;
-	ld.shared.f32 	%f979, [%r1168];
-	mul.f32 	%f980, %f979, %f249;
-	st.global.f32 	[%rd597+64], %f980;
-
-$L__BB0_254:
-	add.s32 	%r255, %r1206, 96;
-	shr.u32 	%r256, %r255, 4;
-	add.s32 	%r257, %r36, %r256;
-	setp.ge.s32 	%p353, %r257, %r262;
-	or.pred  	%p354, %p353, %p343;
-	@%p354 bra 	$L__BB0_256;
-
-	cvt.s64.s32 	%rd598, %r257;
-	mul.lo.s64 	%rd599, %rd598, %rd5;
-	add.s64 	%rd600, %rd80, %rd599;
-	shl.b64 	%rd601, %rd600, 2;
-	add.s64 	%rd602, %rd3, %rd601;
-	mad.lo.s32 	%r1170, %r256, 20, %r33;
-	mov.u32 	%r1171, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1172, %r2, 1280, %r1171;
-	shl.b32 	%r1173, %r1170, 2;
-	add.s32 	%r1174, %r1172, %r1173;
-	ld.shared.f32 	%f981, [%r1174];
-	mul.f32 	%f982, %f981, %f249;
-	st.global.f32 	[%rd602+64], %f982;
-
-$L__BB0_256:
-	add.s32 	%r1206, %r1206, 128;
-	setp.lt.u32 	%p355, %r255, 224;
-	@%p355 bra 	$L__BB0_248;
-	bra.uni 	$L__BB0_257;
-
-$L__BB0_237:
-	mov.u32 	%r1205, %r37;
-
-$L__BB0_238:
-	cvt.u32.u64 	%r1123, %rd45;
-	setp.ge.s32 	%p330, %r1123, %r263;
-	shr.u32 	%r238, %r1205, 4;
-	add.s32 	%r239, %r36, %r238;
-	setp.ge.s32 	%p331, %r239, %r262;
-	or.pred  	%p332, %p331, %p330;
-	@%p332 bra 	$L__BB0_240;
-
-	cvt.s64.s32 	%rd563, %r239;
-	mul.lo.s64 	%rd564, %rd563, %rd5;
-	add.s64 	%rd565, %rd80, %rd564;
-	shl.b64 	%rd566, %rd565, 2;
-	add.s64 	%rd567, %rd3, %rd566;
-	mad.lo.s32 	%r1124, %r238, 20, %r33;
-	mov.u32 	%r1125, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1126, %r2, 1280, %r1125;
-	shl.b32 	%r1127, %r1124, 2;
-	add.s32 	%r1128, %r1126, %r1127;
-	ld.shared.f32 	%f959, [%r1128];
-	ld.global.f32 	%f960, [%rd567+64];
-	mul.f32 	%f961, %f960, %f250;
-	fma.rn.f32 	%f962, %f959, %f249, %f961;
-	st.global.f32 	[%rd567+64], %f962;
+$L__BB0_239:
+	mov.u32 	%r1621, %r15;
 
 $L__BB0_240:
-	add.s32 	%r1130, %r1205, 32;
-	shr.u32 	%r240, %r1130, 4;
-	add.s32 	%r241, %r36, %r240;
-	setp.ge.s32 	%p334, %r241, %r262;
-	or.pred  	%p335, %p334, %p330;
-	@%p335 bra 	$L__BB0_242;
+	cvt.u32.u64 	%r1178, %rd4;
+	setp.ge.s32 	%p249, %r1178, %r449;
+	shr.u32 	%r353, %r1621, 4;
+	add.s32 	%r354, %r12, %r353;
+	setp.ge.s32 	%p250, %r354, %r448;
+	or.pred  	%p251, %p250, %p249;
+	@%p251 bra 	$L__BB0_242;
 
-	cvt.s64.s32 	%rd568, %r241;
-	mul.lo.s64 	%rd569, %rd568, %rd5;
-	add.s64 	%rd570, %rd80, %rd569;
-	shl.b64 	%rd571, %rd570, 2;
-	add.s64 	%rd572, %rd3, %rd571;
-	mad.lo.s32 	%r1131, %r240, 20, %r33;
-	mov.u32 	%r1132, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1133, %r2, 1280, %r1132;
-	shl.b32 	%r1134, %r1131, 2;
-	add.s32 	%r1135, %r1133, %r1134;
-	ld.shared.f32 	%f963, [%r1135];
-	ld.global.f32 	%f964, [%rd572+64];
-	mul.f32 	%f965, %f964, %f250;
-	fma.rn.f32 	%f966, %f963, %f249, %f965;
-	st.global.f32 	[%rd572+64], %f966;
+	cvt.s64.s32 	%rd291, %r354;
+	mul.lo.s64 	%rd292, %rd291, %rd2;
+	add.s64 	%rd293, %rd21, %rd292;
+	shl.b64 	%rd294, %rd293, 2;
+	add.s64 	%rd295, %rd1, %rd294;
+	mad.lo.s32 	%r1179, %r353, 20, %r11;
+	mov.u32 	%r1180, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1181, %r2, 1280, %r1180;
+	shl.b32 	%r1182, %r1179, 2;
+	add.s32 	%r1183, %r1181, %r1182;
+	ld.shared.f32 	%f795, [%r1183];
+	mul.f32 	%f796, %f795, %f193;
+	st.global.f32 	[%rd295+64], %f796;
 
 $L__BB0_242:
-	add.s32 	%r1137, %r1205, 64;
-	shr.u32 	%r242, %r1137, 4;
-	add.s32 	%r243, %r36, %r242;
-	setp.ge.s32 	%p337, %r243, %r262;
-	or.pred  	%p338, %p337, %p330;
-	@%p338 bra 	$L__BB0_244;
+	add.s32 	%r1185, %r1621, 32;
+	shr.u32 	%r355, %r1185, 4;
+	add.s32 	%r356, %r12, %r355;
+	setp.ge.s32 	%p253, %r356, %r448;
+	or.pred  	%p254, %p253, %p249;
+	@%p254 bra 	$L__BB0_244;
 
-	cvt.s64.s32 	%rd573, %r243;
-	mul.lo.s64 	%rd574, %rd573, %rd5;
-	add.s64 	%rd575, %rd80, %rd574;
-	shl.b64 	%rd576, %rd575, 2;
-	add.s64 	%rd577, %rd3, %rd576;
-	mad.lo.s32 	%r1138, %r242, 20, %r33;
-	mov.u32 	%r1139, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1140, %r2, 1280, %r1139;
-	shl.b32 	%r1141, %r1138, 2;
-	add.s32 	%r1142, %r1140, %r1141;
-	ld.shared.f32 	%f967, [%r1142];
-	ld.global.f32 	%f968, [%rd577+64];
-	mul.f32 	%f969, %f968, %f250;
-	fma.rn.f32 	%f970, %f967, %f249, %f969;
-	st.global.f32 	[%rd577+64], %f970;
+	cvt.s64.s32 	%rd296, %r356;
+	mul.lo.s64 	%rd297, %rd296, %rd2;
+	add.s64 	%rd298, %rd21, %rd297;
+	shl.b64 	%rd299, %rd298, 2;
+	add.s64 	%rd300, %rd1, %rd299;
+	mad.lo.s32 	%r1186, %r355, 20, %r11;
+	mov.u32 	%r1187, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1188, %r2, 1280, %r1187;
+	shl.b32 	%r1189, %r1186, 2;
+	add.s32 	%r1190, %r1188, %r1189;
+	ld.shared.f32 	%f797, [%r1190];
+	mul.f32 	%f798, %f797, %f193;
+	st.global.f32 	[%rd300+64], %f798;
 
 $L__BB0_244:
-	add.s32 	%r244, %r1205, 96;
-	shr.u32 	%r245, %r244, 4;
-	add.s32 	%r246, %r36, %r245;
-	setp.ge.s32 	%p340, %r246, %r262;
-	or.pred  	%p341, %p340, %p330;
-	@%p341 bra 	$L__BB0_246;
+	add.s32 	%r1192, %r1621, 64;
+	shr.u32 	%r357, %r1192, 4;
+	add.s32 	%r358, %r12, %r357;
+	setp.ge.s32 	%p256, %r358, %r448;
+	or.pred  	%p257, %p256, %p249;
+	@%p257 bra 	$L__BB0_246;
 
-	cvt.s64.s32 	%rd578, %r246;
-	mul.lo.s64 	%rd579, %rd578, %rd5;
-	add.s64 	%rd580, %rd80, %rd579;
-	shl.b64 	%rd581, %rd580, 2;
-	add.s64 	%rd582, %rd3, %rd581;
-	mad.lo.s32 	%r1144, %r245, 20, %r33;
-	mov.u32 	%r1145, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1146, %r2, 1280, %r1145;
-	shl.b32 	%r1147, %r1144, 2;
-	add.s32 	%r1148, %r1146, %r1147;
-	ld.shared.f32 	%f971, [%r1148];
-	ld.global.f32 	%f972, [%rd582+64];
-	mul.f32 	%f973, %f972, %f250;
-	fma.rn.f32 	%f974, %f971, %f249, %f973;
-	st.global.f32 	[%rd582+64], %f974;
+	cvt.s64.s32 	%rd301, %r358;
+	mul.lo.s64 	%rd302, %rd301, %rd2;
+	add.s64 	%rd303, %rd21, %rd302;
+	shl.b64 	%rd304, %rd303, 2;
+	add.s64 	%rd305, %rd1, %rd304;
+	mad.lo.s32 	%r1193, %r357, 20, %r11;
+	mov.u32 	%r1194, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1195, %r2, 1280, %r1194;
+	shl.b32 	%r1196, %r1193, 2;
+	add.s32 	%r1197, %r1195, %r1196;
+	ld.shared.f32 	%f799, [%r1197];
+	mul.f32 	%f800, %f799, %f193;
+	st.global.f32 	[%rd305+64], %f800;
 
 $L__BB0_246:
-	add.s32 	%r1205, %r1205, 128;
-	setp.lt.u32 	%p342, %r244, 224;
-	@%p342 bra 	$L__BB0_238;
+	add.s32 	%r359, %r1621, 96;
+	shr.u32 	%r360, %r359, 4;
+	add.s32 	%r361, %r12, %r360;
+	setp.ge.s32 	%p259, %r361, %r448;
+	or.pred  	%p260, %p259, %p249;
+	@%p260 bra 	$L__BB0_248;
+
+	cvt.s64.s32 	%rd306, %r361;
+	mul.lo.s64 	%rd307, %rd306, %rd2;
+	add.s64 	%rd308, %rd21, %rd307;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	mad.lo.s32 	%r1199, %r360, 20, %r11;
+	mov.u32 	%r1200, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1201, %r2, 1280, %r1200;
+	shl.b32 	%r1202, %r1199, 2;
+	add.s32 	%r1203, %r1201, %r1202;
+	ld.shared.f32 	%f801, [%r1203];
+	mul.f32 	%f802, %f801, %f193;
+	st.global.f32 	[%rd310+64], %f802;
+
+$L__BB0_248:
+	add.s32 	%r1621, %r1621, 128;
+	setp.lt.u32 	%p261, %r359, 224;
+	@%p261 bra 	$L__BB0_240;
+	bra.uni 	$L__BB0_249;
+
+$L__BB0_229:
+	mov.u32 	%r1620, %r15;
+
+$L__BB0_230:
+	cvt.u32.u64 	%r1152, %rd4;
+	setp.ge.s32 	%p236, %r1152, %r449;
+	shr.u32 	%r342, %r1620, 4;
+	add.s32 	%r343, %r12, %r342;
+	setp.ge.s32 	%p237, %r343, %r448;
+	or.pred  	%p238, %p237, %p236;
+	@%p238 bra 	$L__BB0_232;
+
+	cvt.s64.s32 	%rd271, %r343;
+	mul.lo.s64 	%rd272, %rd271, %rd2;
+	add.s64 	%rd273, %rd21, %rd272;
+	shl.b64 	%rd274, %rd273, 2;
+	add.s64 	%rd275, %rd1, %rd274;
+	mad.lo.s32 	%r1153, %r342, 20, %r11;
+	mad.lo.s32 	%r1155, %r2, 1280, %r1623;
+	shl.b32 	%r1156, %r1153, 2;
+	add.s32 	%r1157, %r1155, %r1156;
+	ld.shared.f32 	%f779, [%r1157];
+	ld.global.f32 	%f780, [%rd275+64];
+	mul.f32 	%f781, %f780, %f194;
+	fma.rn.f32 	%f782, %f779, %f193, %f781;
+	st.global.f32 	[%rd275+64], %f782;
+
+$L__BB0_232:
+	add.s32 	%r1159, %r1620, 32;
+	shr.u32 	%r344, %r1159, 4;
+	add.s32 	%r345, %r12, %r344;
+	setp.ge.s32 	%p240, %r345, %r448;
+	or.pred  	%p241, %p240, %p236;
+	@%p241 bra 	$L__BB0_234;
+
+	cvt.s64.s32 	%rd276, %r345;
+	mul.lo.s64 	%rd277, %rd276, %rd2;
+	add.s64 	%rd278, %rd21, %rd277;
+	shl.b64 	%rd279, %rd278, 2;
+	add.s64 	%rd280, %rd1, %rd279;
+	mad.lo.s32 	%r1160, %r344, 20, %r11;
+	mad.lo.s32 	%r1162, %r2, 1280, %r1623;
+	shl.b32 	%r1163, %r1160, 2;
+	add.s32 	%r1164, %r1162, %r1163;
+	ld.shared.f32 	%f783, [%r1164];
+	ld.global.f32 	%f784, [%rd280+64];
+	mul.f32 	%f785, %f784, %f194;
+	fma.rn.f32 	%f786, %f783, %f193, %f785;
+	st.global.f32 	[%rd280+64], %f786;
+
+$L__BB0_234:
+	add.s32 	%r1166, %r1620, 64;
+	shr.u32 	%r346, %r1166, 4;
+	add.s32 	%r347, %r12, %r346;
+	setp.ge.s32 	%p243, %r347, %r448;
+	or.pred  	%p244, %p243, %p236;
+	@%p244 bra 	$L__BB0_236;
+
+	cvt.s64.s32 	%rd281, %r347;
+	mul.lo.s64 	%rd282, %rd281, %rd2;
+	add.s64 	%rd283, %rd21, %rd282;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	mad.lo.s32 	%r1167, %r346, 20, %r11;
+	mad.lo.s32 	%r1169, %r2, 1280, %r1623;
+	shl.b32 	%r1170, %r1167, 2;
+	add.s32 	%r1171, %r1169, %r1170;
+	ld.shared.f32 	%f787, [%r1171];
+	ld.global.f32 	%f788, [%rd285+64];
+	mul.f32 	%f789, %f788, %f194;
+	fma.rn.f32 	%f790, %f787, %f193, %f789;
+	st.global.f32 	[%rd285+64], %f790;
+
+$L__BB0_236:
+	add.s32 	%r348, %r1620, 96;
+	shr.u32 	%r349, %r348, 4;
+	add.s32 	%r350, %r12, %r349;
+	setp.ge.s32 	%p246, %r350, %r448;
+	or.pred  	%p247, %p246, %p236;
+	@%p247 bra 	$L__BB0_238;
+
+	cvt.s64.s32 	%rd286, %r350;
+	mul.lo.s64 	%rd287, %rd286, %rd2;
+	add.s64 	%rd288, %rd21, %rd287;
+	shl.b64 	%rd289, %rd288, 2;
+	add.s64 	%rd290, %rd1, %rd289;
+	mad.lo.s32 	%r1173, %r349, 20, %r11;
+	mad.lo.s32 	%r1175, %r2, 1280, %r1623;
+	shl.b32 	%r1176, %r1173, 2;
+	add.s32 	%r1177, %r1175, %r1176;
+	ld.shared.f32 	%f791, [%r1177];
+	ld.global.f32 	%f792, [%rd290+64];
+	mul.f32 	%f793, %f792, %f194;
+	fma.rn.f32 	%f794, %f791, %f193, %f793;
+	st.global.f32 	[%rd290+64], %f794;
+
+$L__BB0_238:
+	add.s32 	%r1620, %r1620, 128;
+	setp.lt.u32 	%p248, %r348, 224;
+	@%p248 bra 	$L__BB0_230;
+
+$L__BB0_249:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1204, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f978, %f977, %f976, %f975, %f974, %f973, %f972, %f971}, %r1204;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_260;
+	bra.uni 	$L__BB0_250;
+
+$L__BB0_260:
+	mov.u32 	%r1624, %r15;
+
+$L__BB0_261:
+	cvt.u32.u64 	%r1257, %rd3;
+	setp.ge.s32 	%p276, %r1257, %r449;
+	shr.u32 	%r369, %r1624, 4;
+	add.s32 	%r370, %r13, %r369;
+	setp.ge.s32 	%p277, %r370, %r448;
+	or.pred  	%p278, %p277, %p276;
+	@%p278 bra 	$L__BB0_263;
+
+	cvt.s64.s32 	%rd331, %r370;
+	mul.lo.s64 	%rd332, %rd331, %rd2;
+	add.s64 	%rd333, %rd21, %rd332;
+	shl.b64 	%rd334, %rd333, 2;
+	add.s64 	%rd335, %rd1, %rd334;
+	mad.lo.s32 	%r1258, %r369, 20, %r11;
+	mov.u32 	%r1259, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1260, %r2, 1280, %r1259;
+	shl.b32 	%r1261, %r1258, 2;
+	add.s32 	%r1262, %r1260, %r1261;
+	ld.shared.f32 	%f819, [%r1262];
+	mul.f32 	%f820, %f819, %f193;
+	st.global.f32 	[%rd335], %f820;
+
+$L__BB0_263:
+	add.s32 	%r1264, %r1624, 32;
+	shr.u32 	%r371, %r1264, 4;
+	add.s32 	%r372, %r13, %r371;
+	setp.ge.s32 	%p280, %r372, %r448;
+	or.pred  	%p281, %p280, %p276;
+	@%p281 bra 	$L__BB0_265;
+
+	cvt.s64.s32 	%rd336, %r372;
+	mul.lo.s64 	%rd337, %rd336, %rd2;
+	add.s64 	%rd338, %rd21, %rd337;
+	shl.b64 	%rd339, %rd338, 2;
+	add.s64 	%rd340, %rd1, %rd339;
+	mad.lo.s32 	%r1265, %r371, 20, %r11;
+	mov.u32 	%r1266, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1267, %r2, 1280, %r1266;
+	shl.b32 	%r1268, %r1265, 2;
+	add.s32 	%r1269, %r1267, %r1268;
+	ld.shared.f32 	%f821, [%r1269];
+	mul.f32 	%f822, %f821, %f193;
+	st.global.f32 	[%rd340], %f822;
+
+$L__BB0_265:
+	add.s32 	%r1271, %r1624, 64;
+	shr.u32 	%r373, %r1271, 4;
+	add.s32 	%r374, %r13, %r373;
+	setp.ge.s32 	%p283, %r374, %r448;
+	or.pred  	%p284, %p283, %p276;
+	@%p284 bra 	$L__BB0_267;
+
+	cvt.s64.s32 	%rd341, %r374;
+	mul.lo.s64 	%rd342, %rd341, %rd2;
+	add.s64 	%rd343, %rd21, %rd342;
+	shl.b64 	%rd344, %rd343, 2;
+	add.s64 	%rd345, %rd1, %rd344;
+	mad.lo.s32 	%r1272, %r373, 20, %r11;
+	mov.u32 	%r1273, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1274, %r2, 1280, %r1273;
+	shl.b32 	%r1275, %r1272, 2;
+	add.s32 	%r1276, %r1274, %r1275;
+	ld.shared.f32 	%f823, [%r1276];
+	mul.f32 	%f824, %f823, %f193;
+	st.global.f32 	[%rd345], %f824;
+
+$L__BB0_267:
+	add.s32 	%r375, %r1624, 96;
+	shr.u32 	%r376, %r375, 4;
+	add.s32 	%r377, %r13, %r376;
+	setp.ge.s32 	%p286, %r377, %r448;
+	or.pred  	%p287, %p286, %p276;
+	@%p287 bra 	$L__BB0_269;
+
+	cvt.s64.s32 	%rd346, %r377;
+	mul.lo.s64 	%rd347, %rd346, %rd2;
+	add.s64 	%rd348, %rd21, %rd347;
+	shl.b64 	%rd349, %rd348, 2;
+	add.s64 	%rd350, %rd1, %rd349;
+	mad.lo.s32 	%r1278, %r376, 20, %r11;
+	mov.u32 	%r1279, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1280, %r2, 1280, %r1279;
+	shl.b32 	%r1281, %r1278, 2;
+	add.s32 	%r1282, %r1280, %r1281;
+	ld.shared.f32 	%f825, [%r1282];
+	mul.f32 	%f826, %f825, %f193;
+	st.global.f32 	[%rd350], %f826;
+
+$L__BB0_269:
+	add.s32 	%r1624, %r1624, 128;
+	setp.lt.u32 	%p288, %r375, 224;
+	@%p288 bra 	$L__BB0_261;
+	bra.uni 	$L__BB0_270;
+
+$L__BB0_250:
+	or.b32  	%r1206, %r15, 32;
+	shr.u32 	%r1207, %r1206, 4;
+	or.b32  	%r1211, %r1207, %r458;
+	add.s32 	%r1214, %r1211, %r3;
+	cvt.s64.s32 	%rd311, %r1214;
+	add.s64 	%rd478, %rd311, 32;
+	shr.u32 	%r1215, %r15, 4;
+	or.b32  	%r1216, %r1215, %r458;
+	add.s32 	%r1217, %r1216, %r3;
+	cvt.s64.s32 	%rd312, %r1217;
+	add.s64 	%rd479, %rd312, 32;
+	or.b32  	%r1218, %r15, 64;
+	shr.u32 	%r1219, %r1218, 4;
+	or.b32  	%r1220, %r1219, %r458;
+	add.s32 	%r1221, %r1220, %r3;
+	cvt.s64.s32 	%rd313, %r1221;
+	add.s64 	%rd480, %rd313, 32;
+	or.b32  	%r1622, %r15, -32;
+	or.b32  	%r1222, %r15, 96;
+	shr.u32 	%r1223, %r1222, 4;
+	or.b32  	%r1224, %r1223, %r458;
+	add.s32 	%r1225, %r1224, %r3;
+	cvt.s64.s32 	%rd314, %r1225;
+	add.s64 	%rd481, %rd314, 32;
+
+$L__BB0_251:
+	cvt.u32.u64 	%r1226, %rd3;
+	setp.ge.s32 	%p263, %r1226, %r449;
+	cvt.u32.u64 	%r1227, %rd479;
+	setp.ge.s32 	%p264, %r1227, %r448;
+	or.pred  	%p265, %p264, %p263;
+	@%p265 bra 	$L__BB0_253;
+
+	mul.lo.s64 	%rd315, %rd479, %rd2;
+	add.s64 	%rd316, %rd21, %rd315;
+	shl.b64 	%rd317, %rd316, 2;
+	add.s64 	%rd318, %rd1, %rd317;
+	shl.b32 	%r1229, %r11, 2;
+	mad.lo.s32 	%r1230, %r1215, 80, %r1229;
+	mad.lo.s32 	%r1231, %r2, 1280, %r1230;
+	add.s32 	%r1232, %r1623, %r1231;
+	ld.shared.f32 	%f803, [%r1232];
+	ld.global.f32 	%f804, [%rd318];
+	mul.f32 	%f805, %f804, %f194;
+	fma.rn.f32 	%f806, %f803, %f193, %f805;
+	st.global.f32 	[%rd318], %f806;
+
+$L__BB0_253:
+	cvt.u32.u64 	%r1234, %rd478;
+	setp.ge.s32 	%p267, %r1234, %r448;
+	or.pred  	%p268, %p267, %p263;
+	@%p268 bra 	$L__BB0_255;
+
+	mul.lo.s64 	%rd319, %rd478, %rd2;
+	add.s64 	%rd320, %rd21, %rd319;
+	shl.b64 	%rd321, %rd320, 2;
+	add.s64 	%rd322, %rd1, %rd321;
+	shl.b32 	%r1237, %r11, 2;
+	mad.lo.s32 	%r1238, %r1207, 80, %r1237;
+	mad.lo.s32 	%r1239, %r2, 1280, %r1238;
+	add.s32 	%r1240, %r1623, %r1239;
+	ld.shared.f32 	%f807, [%r1240];
+	ld.global.f32 	%f808, [%rd322];
+	mul.f32 	%f809, %f808, %f194;
+	fma.rn.f32 	%f810, %f807, %f193, %f809;
+	st.global.f32 	[%rd322], %f810;
+
+$L__BB0_255:
+	cvt.u32.u64 	%r1242, %rd480;
+	setp.ge.s32 	%p270, %r1242, %r448;
+	or.pred  	%p271, %p270, %p263;
+	@%p271 bra 	$L__BB0_257;
+
+	mul.lo.s64 	%rd323, %rd480, %rd2;
+	add.s64 	%rd324, %rd21, %rd323;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	shl.b32 	%r1245, %r11, 2;
+	mad.lo.s32 	%r1246, %r1219, 80, %r1245;
+	mad.lo.s32 	%r1247, %r2, 1280, %r1246;
+	add.s32 	%r1248, %r1623, %r1247;
+	ld.shared.f32 	%f811, [%r1248];
+	ld.global.f32 	%f812, [%rd326];
+	mul.f32 	%f813, %f812, %f194;
+	fma.rn.f32 	%f814, %f811, %f193, %f813;
+	st.global.f32 	[%rd326], %f814;
 
 $L__BB0_257:
-	ld.param.u32 	%r1177, [kiln_gemm_tf32_param_16];
-	bar.warp.sync 	-1;
-	mov.u32 	%r1175, %nctaid.z;
-	add.s32 	%r1180, %r1180, %r1175;
-	setp.lt.s32 	%p356, %r1180, %r1177;
-	@%p356 bra 	$L__BB0_2;
+	cvt.u32.u64 	%r1250, %rd481;
+	setp.ge.s32 	%p273, %r1250, %r448;
+	or.pred  	%p274, %p273, %p263;
+	@%p274 bra 	$L__BB0_259;
 
-$L__BB0_258:
+	mul.lo.s64 	%rd327, %rd481, %rd2;
+	add.s64 	%rd328, %rd21, %rd327;
+	shl.b64 	%rd329, %rd328, 2;
+	add.s64 	%rd330, %rd1, %rd329;
+	shl.b32 	%r1253, %r11, 2;
+	mad.lo.s32 	%r1254, %r1223, 80, %r1253;
+	mad.lo.s32 	%r1255, %r2, 1280, %r1254;
+	add.s32 	%r1256, %r1623, %r1255;
+	ld.shared.f32 	%f815, [%r1256];
+	ld.global.f32 	%f816, [%rd330];
+	mul.f32 	%f817, %f816, %f194;
+	fma.rn.f32 	%f818, %f815, %f193, %f817;
+	st.global.f32 	[%rd330], %f818;
+
+$L__BB0_259:
+	add.s64 	%rd481, %rd481, 8;
+	add.s32 	%r1623, %r1623, 640;
+	add.s64 	%rd480, %rd480, 8;
+	add.s64 	%rd479, %rd479, 8;
+	add.s64 	%rd478, %rd478, 8;
+	add.s32 	%r1622, %r1622, 128;
+	setp.lt.u32 	%p275, %r1622, 224;
+	@%p275 bra 	$L__BB0_251;
+
+$L__BB0_270:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1283, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f970, %f969, %f968, %f967, %f966, %f965, %f964, %f963}, %r1283;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_281;
+	bra.uni 	$L__BB0_271;
+
+$L__BB0_281:
+	mov.u32 	%r1626, %r15;
+
+$L__BB0_282:
+	cvt.u32.u64 	%r1310, %rd4;
+	setp.ge.s32 	%p303, %r1310, %r449;
+	shr.u32 	%r391, %r1626, 4;
+	add.s32 	%r392, %r13, %r391;
+	setp.ge.s32 	%p304, %r392, %r448;
+	or.pred  	%p305, %p304, %p303;
+	@%p305 bra 	$L__BB0_284;
+
+	cvt.s64.s32 	%rd371, %r392;
+	mul.lo.s64 	%rd372, %rd371, %rd2;
+	add.s64 	%rd373, %rd21, %rd372;
+	shl.b64 	%rd374, %rd373, 2;
+	add.s64 	%rd375, %rd1, %rd374;
+	mad.lo.s32 	%r1311, %r391, 20, %r11;
+	mov.u32 	%r1312, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1313, %r2, 1280, %r1312;
+	shl.b32 	%r1314, %r1311, 2;
+	add.s32 	%r1315, %r1313, %r1314;
+	ld.shared.f32 	%f843, [%r1315];
+	mul.f32 	%f844, %f843, %f193;
+	st.global.f32 	[%rd375+64], %f844;
+
+$L__BB0_284:
+	add.s32 	%r1317, %r1626, 32;
+	shr.u32 	%r393, %r1317, 4;
+	add.s32 	%r394, %r13, %r393;
+	setp.ge.s32 	%p307, %r394, %r448;
+	or.pred  	%p308, %p307, %p303;
+	@%p308 bra 	$L__BB0_286;
+
+	cvt.s64.s32 	%rd376, %r394;
+	mul.lo.s64 	%rd377, %rd376, %rd2;
+	add.s64 	%rd378, %rd21, %rd377;
+	shl.b64 	%rd379, %rd378, 2;
+	add.s64 	%rd380, %rd1, %rd379;
+	mad.lo.s32 	%r1318, %r393, 20, %r11;
+	mov.u32 	%r1319, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1320, %r2, 1280, %r1319;
+	shl.b32 	%r1321, %r1318, 2;
+	add.s32 	%r1322, %r1320, %r1321;
+	ld.shared.f32 	%f845, [%r1322];
+	mul.f32 	%f846, %f845, %f193;
+	st.global.f32 	[%rd380+64], %f846;
+
+$L__BB0_286:
+	add.s32 	%r1324, %r1626, 64;
+	shr.u32 	%r395, %r1324, 4;
+	add.s32 	%r396, %r13, %r395;
+	setp.ge.s32 	%p310, %r396, %r448;
+	or.pred  	%p311, %p310, %p303;
+	@%p311 bra 	$L__BB0_288;
+
+	cvt.s64.s32 	%rd381, %r396;
+	mul.lo.s64 	%rd382, %rd381, %rd2;
+	add.s64 	%rd383, %rd21, %rd382;
+	shl.b64 	%rd384, %rd383, 2;
+	add.s64 	%rd385, %rd1, %rd384;
+	mad.lo.s32 	%r1325, %r395, 20, %r11;
+	mov.u32 	%r1326, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1327, %r2, 1280, %r1326;
+	shl.b32 	%r1328, %r1325, 2;
+	add.s32 	%r1329, %r1327, %r1328;
+	ld.shared.f32 	%f847, [%r1329];
+	mul.f32 	%f848, %f847, %f193;
+	st.global.f32 	[%rd385+64], %f848;
+
+$L__BB0_288:
+	add.s32 	%r397, %r1626, 96;
+	shr.u32 	%r398, %r397, 4;
+	add.s32 	%r399, %r13, %r398;
+	setp.ge.s32 	%p313, %r399, %r448;
+	or.pred  	%p314, %p313, %p303;
+	@%p314 bra 	$L__BB0_290;
+
+	cvt.s64.s32 	%rd386, %r399;
+	mul.lo.s64 	%rd387, %rd386, %rd2;
+	add.s64 	%rd388, %rd21, %rd387;
+	shl.b64 	%rd389, %rd388, 2;
+	add.s64 	%rd390, %rd1, %rd389;
+	mad.lo.s32 	%r1331, %r398, 20, %r11;
+	mov.u32 	%r1332, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1333, %r2, 1280, %r1332;
+	shl.b32 	%r1334, %r1331, 2;
+	add.s32 	%r1335, %r1333, %r1334;
+	ld.shared.f32 	%f849, [%r1335];
+	mul.f32 	%f850, %f849, %f193;
+	st.global.f32 	[%rd390+64], %f850;
+
+$L__BB0_290:
+	add.s32 	%r1626, %r1626, 128;
+	setp.lt.u32 	%p315, %r397, 224;
+	@%p315 bra 	$L__BB0_282;
+	bra.uni 	$L__BB0_291;
+
+$L__BB0_271:
+	mov.u32 	%r1625, %r15;
+
+$L__BB0_272:
+	cvt.u32.u64 	%r1284, %rd4;
+	setp.ge.s32 	%p290, %r1284, %r449;
+	shr.u32 	%r380, %r1625, 4;
+	add.s32 	%r381, %r13, %r380;
+	setp.ge.s32 	%p291, %r381, %r448;
+	or.pred  	%p292, %p291, %p290;
+	@%p292 bra 	$L__BB0_274;
+
+	cvt.s64.s32 	%rd351, %r381;
+	mul.lo.s64 	%rd352, %rd351, %rd2;
+	add.s64 	%rd353, %rd21, %rd352;
+	shl.b64 	%rd354, %rd353, 2;
+	add.s64 	%rd355, %rd1, %rd354;
+	mad.lo.s32 	%r1285, %r380, 20, %r11;
+	mov.u32 	%r1286, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1287, %r2, 1280, %r1286;
+	shl.b32 	%r1288, %r1285, 2;
+	add.s32 	%r1289, %r1287, %r1288;
+	ld.shared.f32 	%f827, [%r1289];
+	ld.global.f32 	%f828, [%rd355+64];
+	mul.f32 	%f829, %f828, %f194;
+	fma.rn.f32 	%f830, %f827, %f193, %f829;
+	st.global.f32 	[%rd355+64], %f830;
+
+$L__BB0_274:
+	add.s32 	%r1291, %r1625, 32;
+	shr.u32 	%r382, %r1291, 4;
+	add.s32 	%r383, %r13, %r382;
+	setp.ge.s32 	%p294, %r383, %r448;
+	or.pred  	%p295, %p294, %p290;
+	@%p295 bra 	$L__BB0_276;
+
+	cvt.s64.s32 	%rd356, %r383;
+	mul.lo.s64 	%rd357, %rd356, %rd2;
+	add.s64 	%rd358, %rd21, %rd357;
+	shl.b64 	%rd359, %rd358, 2;
+	add.s64 	%rd360, %rd1, %rd359;
+	mad.lo.s32 	%r1292, %r382, 20, %r11;
+	mov.u32 	%r1293, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1294, %r2, 1280, %r1293;
+	shl.b32 	%r1295, %r1292, 2;
+	add.s32 	%r1296, %r1294, %r1295;
+	ld.shared.f32 	%f831, [%r1296];
+	ld.global.f32 	%f832, [%rd360+64];
+	mul.f32 	%f833, %f832, %f194;
+	fma.rn.f32 	%f834, %f831, %f193, %f833;
+	st.global.f32 	[%rd360+64], %f834;
+
+$L__BB0_276:
+	add.s32 	%r1298, %r1625, 64;
+	shr.u32 	%r384, %r1298, 4;
+	add.s32 	%r385, %r13, %r384;
+	setp.ge.s32 	%p297, %r385, %r448;
+	or.pred  	%p298, %p297, %p290;
+	@%p298 bra 	$L__BB0_278;
+
+	cvt.s64.s32 	%rd361, %r385;
+	mul.lo.s64 	%rd362, %rd361, %rd2;
+	add.s64 	%rd363, %rd21, %rd362;
+	shl.b64 	%rd364, %rd363, 2;
+	add.s64 	%rd365, %rd1, %rd364;
+	mad.lo.s32 	%r1299, %r384, 20, %r11;
+	mov.u32 	%r1300, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1301, %r2, 1280, %r1300;
+	shl.b32 	%r1302, %r1299, 2;
+	add.s32 	%r1303, %r1301, %r1302;
+	ld.shared.f32 	%f835, [%r1303];
+	ld.global.f32 	%f836, [%rd365+64];
+	mul.f32 	%f837, %f836, %f194;
+	fma.rn.f32 	%f838, %f835, %f193, %f837;
+	st.global.f32 	[%rd365+64], %f838;
+
+$L__BB0_278:
+	add.s32 	%r386, %r1625, 96;
+	shr.u32 	%r387, %r386, 4;
+	add.s32 	%r388, %r13, %r387;
+	setp.ge.s32 	%p300, %r388, %r448;
+	or.pred  	%p301, %p300, %p290;
+	@%p301 bra 	$L__BB0_280;
+
+	cvt.s64.s32 	%rd366, %r388;
+	mul.lo.s64 	%rd367, %rd366, %rd2;
+	add.s64 	%rd368, %rd21, %rd367;
+	shl.b64 	%rd369, %rd368, 2;
+	add.s64 	%rd370, %rd1, %rd369;
+	mad.lo.s32 	%r1305, %r387, 20, %r11;
+	mov.u32 	%r1306, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1307, %r2, 1280, %r1306;
+	shl.b32 	%r1308, %r1305, 2;
+	add.s32 	%r1309, %r1307, %r1308;
+	ld.shared.f32 	%f839, [%r1309];
+	ld.global.f32 	%f840, [%rd370+64];
+	mul.f32 	%f841, %f840, %f194;
+	fma.rn.f32 	%f842, %f839, %f193, %f841;
+	st.global.f32 	[%rd370+64], %f842;
+
+$L__BB0_280:
+	add.s32 	%r1625, %r1625, 128;
+	setp.lt.u32 	%p302, %r386, 224;
+	@%p302 bra 	$L__BB0_272;
+
+$L__BB0_291:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1336, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1011, %f1012, %f1013, %f1014, %f1015, %f1016, %f1017, %f1018}, %r1336;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_302;
+	bra.uni 	$L__BB0_292;
+
+$L__BB0_302:
+	mov.u32 	%r1628, %r15;
+
+$L__BB0_303:
+	cvt.u32.u64 	%r1363, %rd3;
+	setp.ge.s32 	%p330, %r1363, %r449;
+	shr.u32 	%r413, %r1628, 4;
+	add.s32 	%r414, %r14, %r413;
+	setp.ge.s32 	%p331, %r414, %r448;
+	or.pred  	%p332, %p331, %p330;
+	@%p332 bra 	$L__BB0_305;
+
+	cvt.s64.s32 	%rd411, %r414;
+	mul.lo.s64 	%rd412, %rd411, %rd2;
+	add.s64 	%rd413, %rd21, %rd412;
+	shl.b64 	%rd414, %rd413, 2;
+	add.s64 	%rd415, %rd1, %rd414;
+	mad.lo.s32 	%r1364, %r413, 20, %r11;
+	mov.u32 	%r1365, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1366, %r2, 1280, %r1365;
+	shl.b32 	%r1367, %r1364, 2;
+	add.s32 	%r1368, %r1366, %r1367;
+	ld.shared.f32 	%f867, [%r1368];
+	mul.f32 	%f868, %f867, %f193;
+	st.global.f32 	[%rd415], %f868;
+
+$L__BB0_305:
+	add.s32 	%r1370, %r1628, 32;
+	shr.u32 	%r415, %r1370, 4;
+	add.s32 	%r416, %r14, %r415;
+	setp.ge.s32 	%p334, %r416, %r448;
+	or.pred  	%p335, %p334, %p330;
+	@%p335 bra 	$L__BB0_307;
+
+	cvt.s64.s32 	%rd416, %r416;
+	mul.lo.s64 	%rd417, %rd416, %rd2;
+	add.s64 	%rd418, %rd21, %rd417;
+	shl.b64 	%rd419, %rd418, 2;
+	add.s64 	%rd420, %rd1, %rd419;
+	mad.lo.s32 	%r1371, %r415, 20, %r11;
+	mov.u32 	%r1372, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1373, %r2, 1280, %r1372;
+	shl.b32 	%r1374, %r1371, 2;
+	add.s32 	%r1375, %r1373, %r1374;
+	ld.shared.f32 	%f869, [%r1375];
+	mul.f32 	%f870, %f869, %f193;
+	st.global.f32 	[%rd420], %f870;
+
+$L__BB0_307:
+	add.s32 	%r1377, %r1628, 64;
+	shr.u32 	%r417, %r1377, 4;
+	add.s32 	%r418, %r14, %r417;
+	setp.ge.s32 	%p337, %r418, %r448;
+	or.pred  	%p338, %p337, %p330;
+	@%p338 bra 	$L__BB0_309;
+
+	cvt.s64.s32 	%rd421, %r418;
+	mul.lo.s64 	%rd422, %rd421, %rd2;
+	add.s64 	%rd423, %rd21, %rd422;
+	shl.b64 	%rd424, %rd423, 2;
+	add.s64 	%rd425, %rd1, %rd424;
+	mad.lo.s32 	%r1378, %r417, 20, %r11;
+	mov.u32 	%r1379, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1380, %r2, 1280, %r1379;
+	shl.b32 	%r1381, %r1378, 2;
+	add.s32 	%r1382, %r1380, %r1381;
+	ld.shared.f32 	%f871, [%r1382];
+	mul.f32 	%f872, %f871, %f193;
+	st.global.f32 	[%rd425], %f872;
+
+$L__BB0_309:
+	add.s32 	%r419, %r1628, 96;
+	shr.u32 	%r420, %r419, 4;
+	add.s32 	%r421, %r14, %r420;
+	setp.ge.s32 	%p340, %r421, %r448;
+	or.pred  	%p341, %p340, %p330;
+	@%p341 bra 	$L__BB0_311;
+
+	cvt.s64.s32 	%rd426, %r421;
+	mul.lo.s64 	%rd427, %rd426, %rd2;
+	add.s64 	%rd428, %rd21, %rd427;
+	shl.b64 	%rd429, %rd428, 2;
+	add.s64 	%rd430, %rd1, %rd429;
+	mad.lo.s32 	%r1384, %r420, 20, %r11;
+	mov.u32 	%r1385, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1386, %r2, 1280, %r1385;
+	shl.b32 	%r1387, %r1384, 2;
+	add.s32 	%r1388, %r1386, %r1387;
+	ld.shared.f32 	%f873, [%r1388];
+	mul.f32 	%f874, %f873, %f193;
+	st.global.f32 	[%rd430], %f874;
+
+$L__BB0_311:
+	add.s32 	%r1628, %r1628, 128;
+	setp.lt.u32 	%p342, %r419, 224;
+	@%p342 bra 	$L__BB0_303;
+	bra.uni 	$L__BB0_312;
+
+$L__BB0_292:
+	mov.u32 	%r1627, %r15;
+
+$L__BB0_293:
+	cvt.u32.u64 	%r1337, %rd3;
+	setp.ge.s32 	%p317, %r1337, %r449;
+	shr.u32 	%r402, %r1627, 4;
+	add.s32 	%r403, %r14, %r402;
+	setp.ge.s32 	%p318, %r403, %r448;
+	or.pred  	%p319, %p318, %p317;
+	@%p319 bra 	$L__BB0_295;
+
+	cvt.s64.s32 	%rd391, %r403;
+	mul.lo.s64 	%rd392, %rd391, %rd2;
+	add.s64 	%rd393, %rd21, %rd392;
+	shl.b64 	%rd394, %rd393, 2;
+	add.s64 	%rd395, %rd1, %rd394;
+	mad.lo.s32 	%r1338, %r402, 20, %r11;
+	mov.u32 	%r1339, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1340, %r2, 1280, %r1339;
+	shl.b32 	%r1341, %r1338, 2;
+	add.s32 	%r1342, %r1340, %r1341;
+	ld.shared.f32 	%f851, [%r1342];
+	ld.global.f32 	%f852, [%rd395];
+	mul.f32 	%f853, %f852, %f194;
+	fma.rn.f32 	%f854, %f851, %f193, %f853;
+	st.global.f32 	[%rd395], %f854;
+
+$L__BB0_295:
+	add.s32 	%r1344, %r1627, 32;
+	shr.u32 	%r404, %r1344, 4;
+	add.s32 	%r405, %r14, %r404;
+	setp.ge.s32 	%p321, %r405, %r448;
+	or.pred  	%p322, %p321, %p317;
+	@%p322 bra 	$L__BB0_297;
+
+	cvt.s64.s32 	%rd396, %r405;
+	mul.lo.s64 	%rd397, %rd396, %rd2;
+	add.s64 	%rd398, %rd21, %rd397;
+	shl.b64 	%rd399, %rd398, 2;
+	add.s64 	%rd400, %rd1, %rd399;
+	mad.lo.s32 	%r1345, %r404, 20, %r11;
+	mov.u32 	%r1346, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1347, %r2, 1280, %r1346;
+	shl.b32 	%r1348, %r1345, 2;
+	add.s32 	%r1349, %r1347, %r1348;
+	ld.shared.f32 	%f855, [%r1349];
+	ld.global.f32 	%f856, [%rd400];
+	mul.f32 	%f857, %f856, %f194;
+	fma.rn.f32 	%f858, %f855, %f193, %f857;
+	st.global.f32 	[%rd400], %f858;
+
+$L__BB0_297:
+	add.s32 	%r1351, %r1627, 64;
+	shr.u32 	%r406, %r1351, 4;
+	add.s32 	%r407, %r14, %r406;
+	setp.ge.s32 	%p324, %r407, %r448;
+	or.pred  	%p325, %p324, %p317;
+	@%p325 bra 	$L__BB0_299;
+
+	cvt.s64.s32 	%rd401, %r407;
+	mul.lo.s64 	%rd402, %rd401, %rd2;
+	add.s64 	%rd403, %rd21, %rd402;
+	shl.b64 	%rd404, %rd403, 2;
+	add.s64 	%rd405, %rd1, %rd404;
+	mad.lo.s32 	%r1352, %r406, 20, %r11;
+	mov.u32 	%r1353, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1354, %r2, 1280, %r1353;
+	shl.b32 	%r1355, %r1352, 2;
+	add.s32 	%r1356, %r1354, %r1355;
+	ld.shared.f32 	%f859, [%r1356];
+	ld.global.f32 	%f860, [%rd405];
+	mul.f32 	%f861, %f860, %f194;
+	fma.rn.f32 	%f862, %f859, %f193, %f861;
+	st.global.f32 	[%rd405], %f862;
+
+$L__BB0_299:
+	add.s32 	%r408, %r1627, 96;
+	shr.u32 	%r409, %r408, 4;
+	add.s32 	%r410, %r14, %r409;
+	setp.ge.s32 	%p327, %r410, %r448;
+	or.pred  	%p328, %p327, %p317;
+	@%p328 bra 	$L__BB0_301;
+
+	cvt.s64.s32 	%rd406, %r410;
+	mul.lo.s64 	%rd407, %rd406, %rd2;
+	add.s64 	%rd408, %rd21, %rd407;
+	shl.b64 	%rd409, %rd408, 2;
+	add.s64 	%rd410, %rd1, %rd409;
+	mad.lo.s32 	%r1358, %r409, 20, %r11;
+	mov.u32 	%r1359, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1360, %r2, 1280, %r1359;
+	shl.b32 	%r1361, %r1358, 2;
+	add.s32 	%r1362, %r1360, %r1361;
+	ld.shared.f32 	%f863, [%r1362];
+	ld.global.f32 	%f864, [%rd410];
+	mul.f32 	%f865, %f864, %f194;
+	fma.rn.f32 	%f866, %f863, %f193, %f865;
+	st.global.f32 	[%rd410], %f866;
+
+$L__BB0_301:
+	add.s32 	%r1627, %r1627, 128;
+	setp.lt.u32 	%p329, %r408, 224;
+	@%p329 bra 	$L__BB0_293;
+
+$L__BB0_312:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1389, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1019, %f1020, %f1021, %f1022, %f1023, %f1024, %f1025, %f1026}, %r1389;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_323;
+	bra.uni 	$L__BB0_313;
+
+$L__BB0_323:
+	mov.u32 	%r1630, %r15;
+
+$L__BB0_324:
+	cvt.u32.u64 	%r1416, %rd4;
+	setp.ge.s32 	%p357, %r1416, %r449;
+	shr.u32 	%r435, %r1630, 4;
+	add.s32 	%r436, %r14, %r435;
+	setp.ge.s32 	%p358, %r436, %r448;
+	or.pred  	%p359, %p358, %p357;
+	@%p359 bra 	$L__BB0_326;
+
+	cvt.s64.s32 	%rd451, %r436;
+	mul.lo.s64 	%rd452, %rd451, %rd2;
+	add.s64 	%rd453, %rd21, %rd452;
+	shl.b64 	%rd454, %rd453, 2;
+	add.s64 	%rd455, %rd1, %rd454;
+	mad.lo.s32 	%r1417, %r435, 20, %r11;
+	mov.u32 	%r1418, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1419, %r2, 1280, %r1418;
+	shl.b32 	%r1420, %r1417, 2;
+	add.s32 	%r1421, %r1419, %r1420;
+	ld.shared.f32 	%f891, [%r1421];
+	mul.f32 	%f892, %f891, %f193;
+	st.global.f32 	[%rd455+64], %f892;
+
+$L__BB0_326:
+	add.s32 	%r1423, %r1630, 32;
+	shr.u32 	%r437, %r1423, 4;
+	add.s32 	%r438, %r14, %r437;
+	setp.ge.s32 	%p361, %r438, %r448;
+	or.pred  	%p362, %p361, %p357;
+	@%p362 bra 	$L__BB0_328;
+
+	cvt.s64.s32 	%rd456, %r438;
+	mul.lo.s64 	%rd457, %rd456, %rd2;
+	add.s64 	%rd458, %rd21, %rd457;
+	shl.b64 	%rd459, %rd458, 2;
+	add.s64 	%rd460, %rd1, %rd459;
+	mad.lo.s32 	%r1424, %r437, 20, %r11;
+	mov.u32 	%r1425, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1426, %r2, 1280, %r1425;
+	shl.b32 	%r1427, %r1424, 2;
+	add.s32 	%r1428, %r1426, %r1427;
+	ld.shared.f32 	%f893, [%r1428];
+	mul.f32 	%f894, %f893, %f193;
+	st.global.f32 	[%rd460+64], %f894;
+
+$L__BB0_328:
+	add.s32 	%r1430, %r1630, 64;
+	shr.u32 	%r439, %r1430, 4;
+	add.s32 	%r440, %r14, %r439;
+	setp.ge.s32 	%p364, %r440, %r448;
+	or.pred  	%p365, %p364, %p357;
+	@%p365 bra 	$L__BB0_330;
+
+	cvt.s64.s32 	%rd461, %r440;
+	mul.lo.s64 	%rd462, %rd461, %rd2;
+	add.s64 	%rd463, %rd21, %rd462;
+	shl.b64 	%rd464, %rd463, 2;
+	add.s64 	%rd465, %rd1, %rd464;
+	mad.lo.s32 	%r1431, %r439, 20, %r11;
+	mov.u32 	%r1432, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1433, %r2, 1280, %r1432;
+	shl.b32 	%r1434, %r1431, 2;
+	add.s32 	%r1435, %r1433, %r1434;
+	ld.shared.f32 	%f895, [%r1435];
+	mul.f32 	%f896, %f895, %f193;
+	st.global.f32 	[%rd465+64], %f896;
+
+$L__BB0_330:
+	add.s32 	%r441, %r1630, 96;
+	shr.u32 	%r442, %r441, 4;
+	add.s32 	%r443, %r14, %r442;
+	setp.ge.s32 	%p367, %r443, %r448;
+	or.pred  	%p368, %p367, %p357;
+	@%p368 bra 	$L__BB0_332;
+
+	cvt.s64.s32 	%rd466, %r443;
+	mul.lo.s64 	%rd467, %rd466, %rd2;
+	add.s64 	%rd468, %rd21, %rd467;
+	shl.b64 	%rd469, %rd468, 2;
+	add.s64 	%rd470, %rd1, %rd469;
+	mad.lo.s32 	%r1437, %r442, 20, %r11;
+	mov.u32 	%r1438, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1439, %r2, 1280, %r1438;
+	shl.b32 	%r1440, %r1437, 2;
+	add.s32 	%r1441, %r1439, %r1440;
+	ld.shared.f32 	%f897, [%r1441];
+	mul.f32 	%f898, %f897, %f193;
+	st.global.f32 	[%rd470+64], %f898;
+
+$L__BB0_332:
+	add.s32 	%r1630, %r1630, 128;
+	setp.lt.u32 	%p369, %r441, 224;
+	@%p369 bra 	$L__BB0_324;
+	bra.uni 	$L__BB0_333;
+
+$L__BB0_313:
+	mov.u32 	%r1629, %r15;
+
+$L__BB0_314:
+	cvt.u32.u64 	%r1390, %rd4;
+	setp.ge.s32 	%p344, %r1390, %r449;
+	shr.u32 	%r424, %r1629, 4;
+	add.s32 	%r425, %r14, %r424;
+	setp.ge.s32 	%p345, %r425, %r448;
+	or.pred  	%p346, %p345, %p344;
+	@%p346 bra 	$L__BB0_316;
+
+	cvt.s64.s32 	%rd431, %r425;
+	mul.lo.s64 	%rd432, %rd431, %rd2;
+	add.s64 	%rd433, %rd21, %rd432;
+	shl.b64 	%rd434, %rd433, 2;
+	add.s64 	%rd435, %rd1, %rd434;
+	mad.lo.s32 	%r1391, %r424, 20, %r11;
+	mov.u32 	%r1392, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1393, %r2, 1280, %r1392;
+	shl.b32 	%r1394, %r1391, 2;
+	add.s32 	%r1395, %r1393, %r1394;
+	ld.shared.f32 	%f875, [%r1395];
+	ld.global.f32 	%f876, [%rd435+64];
+	mul.f32 	%f877, %f876, %f194;
+	fma.rn.f32 	%f878, %f875, %f193, %f877;
+	st.global.f32 	[%rd435+64], %f878;
+
+$L__BB0_316:
+	add.s32 	%r1397, %r1629, 32;
+	shr.u32 	%r426, %r1397, 4;
+	add.s32 	%r427, %r14, %r426;
+	setp.ge.s32 	%p348, %r427, %r448;
+	or.pred  	%p349, %p348, %p344;
+	@%p349 bra 	$L__BB0_318;
+
+	cvt.s64.s32 	%rd436, %r427;
+	mul.lo.s64 	%rd437, %rd436, %rd2;
+	add.s64 	%rd438, %rd21, %rd437;
+	shl.b64 	%rd439, %rd438, 2;
+	add.s64 	%rd440, %rd1, %rd439;
+	mad.lo.s32 	%r1398, %r426, 20, %r11;
+	mov.u32 	%r1399, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1400, %r2, 1280, %r1399;
+	shl.b32 	%r1401, %r1398, 2;
+	add.s32 	%r1402, %r1400, %r1401;
+	ld.shared.f32 	%f879, [%r1402];
+	ld.global.f32 	%f880, [%rd440+64];
+	mul.f32 	%f881, %f880, %f194;
+	fma.rn.f32 	%f882, %f879, %f193, %f881;
+	st.global.f32 	[%rd440+64], %f882;
+
+$L__BB0_318:
+	add.s32 	%r1404, %r1629, 64;
+	shr.u32 	%r428, %r1404, 4;
+	add.s32 	%r429, %r14, %r428;
+	setp.ge.s32 	%p351, %r429, %r448;
+	or.pred  	%p352, %p351, %p344;
+	@%p352 bra 	$L__BB0_320;
+
+	cvt.s64.s32 	%rd441, %r429;
+	mul.lo.s64 	%rd442, %rd441, %rd2;
+	add.s64 	%rd443, %rd21, %rd442;
+	shl.b64 	%rd444, %rd443, 2;
+	add.s64 	%rd445, %rd1, %rd444;
+	mad.lo.s32 	%r1405, %r428, 20, %r11;
+	mov.u32 	%r1406, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1407, %r2, 1280, %r1406;
+	shl.b32 	%r1408, %r1405, 2;
+	add.s32 	%r1409, %r1407, %r1408;
+	ld.shared.f32 	%f883, [%r1409];
+	ld.global.f32 	%f884, [%rd445+64];
+	mul.f32 	%f885, %f884, %f194;
+	fma.rn.f32 	%f886, %f883, %f193, %f885;
+	st.global.f32 	[%rd445+64], %f886;
+
+$L__BB0_320:
+	add.s32 	%r430, %r1629, 96;
+	shr.u32 	%r431, %r430, 4;
+	add.s32 	%r432, %r14, %r431;
+	setp.ge.s32 	%p354, %r432, %r448;
+	or.pred  	%p355, %p354, %p344;
+	@%p355 bra 	$L__BB0_322;
+
+	cvt.s64.s32 	%rd446, %r432;
+	mul.lo.s64 	%rd447, %rd446, %rd2;
+	add.s64 	%rd448, %rd21, %rd447;
+	shl.b64 	%rd449, %rd448, 2;
+	add.s64 	%rd450, %rd1, %rd449;
+	mad.lo.s32 	%r1411, %r431, 20, %r11;
+	mov.u32 	%r1412, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1413, %r2, 1280, %r1412;
+	shl.b32 	%r1414, %r1411, 2;
+	add.s32 	%r1415, %r1413, %r1414;
+	ld.shared.f32 	%f887, [%r1415];
+	ld.global.f32 	%f888, [%rd450+64];
+	mul.f32 	%f889, %f888, %f194;
+	fma.rn.f32 	%f890, %f887, %f193, %f889;
+	st.global.f32 	[%rd450+64], %f890;
+
+$L__BB0_322:
+	add.s32 	%r1629, %r1629, 128;
+	setp.lt.u32 	%p356, %r430, 224;
+	@%p356 bra 	$L__BB0_314;
+
+$L__BB0_333:
+	ld.param.u32 	%r1443, [kiln_gemm_tf32_param_16];
+	bar.warp.sync 	-1;
+	mov.u32 	%r1442, %nctaid.z;
+	add.s32 	%r1510, %r1510, %r1442;
+	setp.lt.s32 	%p370, %r1510, %r1443;
+	@%p370 bra 	$L__BB0_2;
+
+$L__BB0_334:
 	ret;
 
 }
@@ -92358,11 +92462,11 @@ $L__BB0_258:
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<329>;
-	.reg .b16 	%rs<141>;
-	.reg .f32 	%f<735>;
-	.reg .b32 	%r<1285>;
-	.reg .b64 	%rd<599>;
+	.reg .pred 	%p<285>;
+	.reg .b16 	%rs<201>;
+	.reg .f32 	%f<739>;
+	.reg .b32 	%r<937>;
+	.reg .b64 	%rd<394>;
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_bf16E2As[10240];
 	// demoted variable
@@ -92370,3182 +92474,2565 @@ $L__BB0_258:
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_bf16E5stage[10240];
 
-	ld.param.u32 	%r262, [kiln_gemm_bf16_param_2];
-	ld.param.u32 	%r263, [kiln_gemm_bf16_param_3];
-	ld.param.u32 	%r264, [kiln_gemm_bf16_param_4];
+	ld.param.u32 	%r277, [kiln_gemm_bf16_param_2];
+	ld.param.u32 	%r278, [kiln_gemm_bf16_param_3];
+	ld.param.u32 	%r279, [kiln_gemm_bf16_param_4];
 	ld.param.f32 	%f193, [kiln_gemm_bf16_param_5];
-	ld.param.u64 	%rd57, [kiln_gemm_bf16_param_6];
-	ld.param.u32 	%r265, [kiln_gemm_bf16_param_7];
-	ld.param.u64 	%rd58, [kiln_gemm_bf16_param_9];
-	ld.param.u32 	%r266, [kiln_gemm_bf16_param_10];
+	ld.param.u64 	%rd12, [kiln_gemm_bf16_param_6];
+	ld.param.u32 	%r280, [kiln_gemm_bf16_param_7];
+	ld.param.u64 	%rd13, [kiln_gemm_bf16_param_8];
+	ld.param.u64 	%rd14, [kiln_gemm_bf16_param_9];
+	ld.param.u32 	%r281, [kiln_gemm_bf16_param_10];
+	ld.param.u64 	%rd15, [kiln_gemm_bf16_param_11];
 	ld.param.f32 	%f194, [kiln_gemm_bf16_param_12];
-	ld.param.u64 	%rd59, [kiln_gemm_bf16_param_13];
-	ld.param.u32 	%r267, [kiln_gemm_bf16_param_14];
-	ld.param.u32 	%r268, [kiln_gemm_bf16_param_16];
-	cvta.to.global.u64 	%rd1, %rd57;
-	cvta.to.global.u64 	%rd2, %rd58;
-	cvta.to.global.u64 	%rd3, %rd59;
+	ld.param.u64 	%rd17, [kiln_gemm_bf16_param_13];
+	ld.param.u32 	%r282, [kiln_gemm_bf16_param_14];
+	ld.param.u32 	%r283, [kiln_gemm_bf16_param_16];
+	cvta.to.global.u64 	%rd1, %rd17;
 	mov.u32 	%r1, %tid.x;
 	shr.u32 	%r2, %r1, 5;
-	mov.u32 	%r269, %ctaid.y;
-	shl.b32 	%r3, %r269, 7;
-	mov.u32 	%r270, %ctaid.x;
-	shl.b32 	%r4, %r270, 7;
-	mov.u32 	%r1258, %ctaid.z;
-	setp.ge.s32 	%p1, %r1258, %r268;
-	@%p1 bra 	$L__BB1_286;
+	mov.u32 	%r895, %ctaid.z;
+	setp.ge.s32 	%p1, %r895, %r283;
+	@%p1 bra 	$L__BB1_302;
 
-	shr.u32 	%r271, %r1, 1;
-	and.b32  	%r272, %r271, 2147483584;
-	add.s32 	%r6, %r272, %r3;
-	shl.b32 	%r273, %r2, 5;
-	and.b32  	%r274, %r273, 96;
-	add.s32 	%r275, %r274, %r4;
-	cvt.s64.s32 	%rd4, %r267;
-	cvt.s64.s32 	%rd5, %r265;
-	cvt.s64.s32 	%rd6, %r266;
-	max.s32 	%r276, %r1, 3840;
-	add.s32 	%r277, %r276, 255;
-	sub.s32 	%r278, %r277, %r1;
-	shr.u32 	%r279, %r278, 8;
-	add.s32 	%r280, %r279, 1;
-	and.b32  	%r7, %r280, 3;
-	shr.s32 	%r281, %r1, 31;
-	shr.u32 	%r282, %r281, 27;
-	add.s32 	%r283, %r1, %r282;
-	and.b32  	%r284, %r283, -32;
-	sub.s32 	%r8, %r1, %r284;
-	shr.s32 	%r9, %r283, 5;
-	shr.u32 	%r285, %r281, 25;
-	add.s32 	%r286, %r1, %r285;
-	shr.s32 	%r10, %r286, 7;
-	and.b32  	%r287, %r286, -128;
-	sub.s32 	%r11, %r1, %r287;
-	add.s32 	%r288, %r1, 256;
-	shr.s32 	%r289, %r288, 31;
-	shr.u32 	%r290, %r289, 27;
-	add.s32 	%r291, %r288, %r290;
-	shr.s32 	%r12, %r291, 5;
-	and.b32  	%r292, %r291, -32;
-	sub.s32 	%r13, %r288, %r292;
-	shr.u32 	%r293, %r289, 25;
-	add.s32 	%r294, %r288, %r293;
-	shr.s32 	%r14, %r294, 7;
-	and.b32  	%r295, %r294, -128;
-	sub.s32 	%r15, %r288, %r295;
-	add.s32 	%r296, %r1, 512;
-	shr.s32 	%r297, %r296, 31;
-	shr.u32 	%r298, %r297, 27;
-	add.s32 	%r299, %r296, %r298;
-	shr.s32 	%r16, %r299, 5;
-	and.b32  	%r300, %r299, -32;
-	sub.s32 	%r17, %r296, %r300;
-	shr.u32 	%r301, %r297, 25;
-	add.s32 	%r302, %r296, %r301;
-	shr.s32 	%r18, %r302, 7;
-	and.b32  	%r303, %r302, -128;
-	sub.s32 	%r19, %r296, %r303;
-	and.b32  	%r20, %r1, 15;
-	add.s32 	%r304, %r275, %r20;
-	cvt.s64.s32 	%rd7, %r304;
-	add.s32 	%r21, %r6, 16;
-	add.s32 	%r305, %r304, 16;
-	cvt.s64.s32 	%rd8, %r305;
-	add.s32 	%r22, %r6, 32;
-	add.s32 	%r23, %r6, 48;
-	and.b32  	%r24, %r1, 31;
+	shr.u32 	%r284, %r1, 1;
+	and.b32  	%r285, %r284, 2147483584;
+	mov.u32 	%r286, %ctaid.y;
+	shl.b32 	%r287, %r286, 7;
+	add.s32 	%r4, %r285, %r287;
+	shl.b32 	%r288, %r2, 5;
+	and.b32  	%r289, %r288, 96;
+	mov.u32 	%r290, %ctaid.x;
+	shl.b32 	%r291, %r290, 7;
+	or.b32  	%r292, %r289, %r291;
+	and.b32  	%r5, %r1, 31;
+	cvt.s64.s32 	%rd2, %r282;
+	and.b32  	%r6, %r1, 15;
+	or.b32  	%r293, %r292, %r6;
+	cvt.s64.s32 	%rd3, %r293;
+	or.b32  	%r7, %r4, 16;
+	or.b32  	%r294, %r293, 16;
+	cvt.s64.s32 	%rd4, %r294;
+	or.b32  	%r8, %r4, 32;
+	or.b32  	%r9, %r4, 48;
 
 $L__BB1_2:
-	ld.param.u64 	%rd594, [kiln_gemm_bf16_param_8];
-	ld.param.u64 	%rd593, [kiln_gemm_bf16_param_11];
-	cvt.s64.s32 	%rd60, %r1258;
-	mul.lo.s64 	%rd9, %rd60, %rd593;
-	mul.lo.s64 	%rd10, %rd60, %rd594;
-	setp.lt.s32 	%p2, %r264, 1;
-	mov.f32 	%f671, 0f00000000;
-	mov.f32 	%f672, %f671;
-	mov.f32 	%f673, %f671;
-	mov.f32 	%f674, %f671;
-	mov.f32 	%f675, %f671;
-	mov.f32 	%f676, %f671;
-	mov.f32 	%f677, %f671;
-	mov.f32 	%f678, %f671;
-	mov.f32 	%f679, %f671;
-	mov.f32 	%f680, %f671;
-	mov.f32 	%f681, %f671;
-	mov.f32 	%f682, %f671;
-	mov.f32 	%f683, %f671;
-	mov.f32 	%f684, %f671;
-	mov.f32 	%f685, %f671;
-	mov.f32 	%f686, %f671;
-	mov.f32 	%f687, %f671;
-	mov.f32 	%f688, %f671;
-	mov.f32 	%f689, %f671;
-	mov.f32 	%f690, %f671;
-	mov.f32 	%f691, %f671;
-	mov.f32 	%f692, %f671;
-	mov.f32 	%f693, %f671;
-	mov.f32 	%f694, %f671;
-	mov.f32 	%f695, %f671;
-	mov.f32 	%f696, %f671;
-	mov.f32 	%f697, %f671;
-	mov.f32 	%f698, %f671;
-	mov.f32 	%f699, %f671;
-	mov.f32 	%f700, %f671;
-	mov.f32 	%f701, %f671;
-	mov.f32 	%f702, %f671;
-	mov.f32 	%f703, %f671;
-	mov.f32 	%f704, %f671;
-	mov.f32 	%f705, %f671;
-	mov.f32 	%f706, %f671;
-	mov.f32 	%f707, %f671;
-	mov.f32 	%f708, %f671;
-	mov.f32 	%f709, %f671;
-	mov.f32 	%f710, %f671;
-	mov.f32 	%f711, %f671;
-	mov.f32 	%f712, %f671;
-	mov.f32 	%f713, %f671;
-	mov.f32 	%f714, %f671;
-	mov.f32 	%f715, %f671;
-	mov.f32 	%f716, %f671;
-	mov.f32 	%f717, %f671;
-	mov.f32 	%f718, %f671;
-	mov.f32 	%f719, %f671;
-	mov.f32 	%f720, %f671;
-	mov.f32 	%f721, %f671;
-	mov.f32 	%f722, %f671;
-	mov.f32 	%f723, %f671;
-	mov.f32 	%f724, %f671;
-	mov.f32 	%f725, %f671;
-	mov.f32 	%f726, %f671;
-	mov.f32 	%f727, %f671;
-	mov.f32 	%f728, %f671;
-	mov.f32 	%f729, %f671;
-	mov.f32 	%f730, %f671;
-	mov.f32 	%f731, %f671;
-	mov.f32 	%f732, %f671;
-	mov.f32 	%f733, %f671;
-	mov.f32 	%f734, %f671;
-	@%p2 bra 	$L__BB1_117;
+	setp.lt.s32 	%p2, %r279, 1;
+	mov.f32 	%f675, 0f00000000;
+	mov.f32 	%f676, %f675;
+	mov.f32 	%f677, %f675;
+	mov.f32 	%f678, %f675;
+	mov.f32 	%f679, %f675;
+	mov.f32 	%f680, %f675;
+	mov.f32 	%f681, %f675;
+	mov.f32 	%f682, %f675;
+	mov.f32 	%f683, %f675;
+	mov.f32 	%f684, %f675;
+	mov.f32 	%f685, %f675;
+	mov.f32 	%f686, %f675;
+	mov.f32 	%f687, %f675;
+	mov.f32 	%f688, %f675;
+	mov.f32 	%f689, %f675;
+	mov.f32 	%f690, %f675;
+	mov.f32 	%f691, %f675;
+	mov.f32 	%f692, %f675;
+	mov.f32 	%f693, %f675;
+	mov.f32 	%f694, %f675;
+	mov.f32 	%f695, %f675;
+	mov.f32 	%f696, %f675;
+	mov.f32 	%f697, %f675;
+	mov.f32 	%f698, %f675;
+	mov.f32 	%f699, %f675;
+	mov.f32 	%f700, %f675;
+	mov.f32 	%f701, %f675;
+	mov.f32 	%f702, %f675;
+	mov.f32 	%f703, %f675;
+	mov.f32 	%f704, %f675;
+	mov.f32 	%f705, %f675;
+	mov.f32 	%f706, %f675;
+	mov.f32 	%f707, %f675;
+	mov.f32 	%f708, %f675;
+	mov.f32 	%f709, %f675;
+	mov.f32 	%f710, %f675;
+	mov.f32 	%f711, %f675;
+	mov.f32 	%f712, %f675;
+	mov.f32 	%f713, %f675;
+	mov.f32 	%f714, %f675;
+	mov.f32 	%f715, %f675;
+	mov.f32 	%f716, %f675;
+	mov.f32 	%f717, %f675;
+	mov.f32 	%f718, %f675;
+	mov.f32 	%f719, %f675;
+	mov.f32 	%f720, %f675;
+	mov.f32 	%f721, %f675;
+	mov.f32 	%f722, %f675;
+	mov.f32 	%f723, %f675;
+	mov.f32 	%f724, %f675;
+	mov.f32 	%f725, %f675;
+	mov.f32 	%f726, %f675;
+	mov.f32 	%f727, %f675;
+	mov.f32 	%f728, %f675;
+	mov.f32 	%f729, %f675;
+	mov.f32 	%f730, %f675;
+	mov.f32 	%f731, %f675;
+	mov.f32 	%f732, %f675;
+	mov.f32 	%f733, %f675;
+	mov.f32 	%f734, %f675;
+	mov.f32 	%f735, %f675;
+	mov.f32 	%f736, %f675;
+	mov.f32 	%f737, %f675;
+	mov.f32 	%f738, %f675;
+	@%p2 bra 	$L__BB1_133;
 
-	mov.u32 	%r1259, 0;
+	mov.u32 	%r896, 0;
 
 $L__BB1_4:
-	setp.gt.s32 	%p3, %r1, 4095;
-	@%p3 bra 	$L__BB1_60;
+	setp.gt.s32 	%p3, %r1, 511;
+	@%p3 bra 	$L__BB1_68;
 
-	ld.param.u32 	%r1123, [kiln_gemm_bf16_param_0];
-	setp.eq.s32 	%p4, %r1123, 0;
-	@%p4 bra 	$L__BB1_33;
+	ld.param.u32 	%r872, [kiln_gemm_bf16_param_0];
+	setp.eq.s32 	%p4, %r872, 0;
+	@%p4 bra 	$L__BB1_37;
 
-	setp.eq.s32 	%p5, %r7, 0;
-	mov.u32 	%r27, %tid.x;
-	mov.u32 	%r1260, %r27;
-	@%p5 bra 	$L__BB1_19;
+	mov.u32 	%r297, %tid.x;
+	add.s32 	%r897, %r297, -256;
 
-	add.s32 	%r310, %r11, %r3;
-	cvt.s64.s32 	%rd61, %r310;
-	setp.lt.s32 	%p6, %r310, %r262;
-	add.s32 	%r311, %r10, %r1259;
-	setp.lt.s32 	%p7, %r311, %r264;
-	and.pred  	%p8, %p6, %p7;
-	cvt.s64.s32 	%rd62, %r311;
-	mul.lo.s64 	%rd63, %rd62, %rd5;
-	add.s64 	%rd64, %rd63, %rd61;
-	selp.b64 	%rd11, %rd64, 0, %p8;
-	@%p8 bra 	$L__BB1_9;
-	bra.uni 	$L__BB1_8;
+$L__BB1_7:
+	add.s32 	%r14, %r897, 256;
+	shr.s32 	%r299, %r14, 31;
+	shr.u32 	%r300, %r299, 28;
+	add.s32 	%r301, %r14, %r300;
+	shr.s32 	%r15, %r301, 4;
+	and.b32  	%r302, %r301, 536870896;
+	sub.s32 	%r303, %r14, %r302;
+	shl.b32 	%r16, %r303, 3;
+	add.s32 	%r17, %r16, %r287;
+	add.s32 	%r18, %r15, %r896;
+	setp.ge.s32 	%p5, %r18, %r279;
+	mov.u32 	%r898, 0;
+	@%p5 bra 	$L__BB1_9;
+
+	sub.s32 	%r306, %r277, %r17;
+	min.s32 	%r307, %r306, 8;
+	max.s32 	%r898, %r307, 0;
 
 $L__BB1_9:
-	add.s64 	%rd65, %rd11, %rd10;
-	shl.b64 	%rd66, %rd65, 1;
-	add.s64 	%rd67, %rd1, %rd66;
-	ld.global.nc.u16 	%rs113, [%rd67];
+	setp.lt.s32 	%p6, %r18, %r279;
+	selp.b32 	%r308, %r18, 0, %p6;
+	mul.wide.s32 	%rd18, %r308, %r280;
+	setp.eq.s32 	%p7, %r898, 0;
+	selp.b32 	%r309, 0, %r17, %p7;
+	cvt.s64.s32 	%rd19, %r309;
+	cvt.s64.s32 	%rd20, %r895;
+	mul.lo.s64 	%rd21, %rd20, %rd13;
+	add.s64 	%rd22, %rd18, %rd21;
+	add.s64 	%rd23, %rd22, %rd19;
+	cvta.to.global.u64 	%rd24, %rd12;
+	shl.b64 	%rd25, %rd23, 1;
+	add.s64 	%rd5, %rd24, %rd25;
+	add.s64 	%rd26, %rd12, %rd25;
+	and.b64  	%rd27, %rd26, 15;
+	setp.eq.s64 	%p8, %rd27, 0;
+	setp.eq.s32 	%p9, %r898, 8;
+	and.pred  	%p10, %p9, %p8;
+	@%p10 bra 	$L__BB1_35;
 	bra.uni 	$L__BB1_10;
 
-$L__BB1_33:
-	setp.eq.s32 	%p31, %r7, 0;
-	mov.u32 	%r42, %tid.x;
-	mov.u32 	%r1262, %r42;
-	@%p31 bra 	$L__BB1_46;
-
-	add.s32 	%r384, %r9, %r3;
-	setp.lt.s32 	%p32, %r384, %r262;
-	add.s32 	%r385, %r8, %r1259;
-	setp.lt.s32 	%p33, %r385, %r264;
-	and.pred  	%p34, %p32, %p33;
-	cvt.s64.s32 	%rd110, %r385;
-	cvt.s64.s32 	%rd111, %r384;
-	mul.lo.s64 	%rd112, %rd111, %rd5;
-	add.s64 	%rd113, %rd112, %rd110;
-	selp.b64 	%rd18, %rd113, 0, %p34;
-	@%p34 bra 	$L__BB1_36;
-	bra.uni 	$L__BB1_35;
-
-$L__BB1_36:
-	add.s64 	%rd114, %rd18, %rd10;
-	shl.b64 	%rd115, %rd114, 1;
-	add.s64 	%rd116, %rd1, %rd115;
-	ld.global.nc.u16 	%rs120, [%rd116];
-	bra.uni 	$L__BB1_37;
-
-$L__BB1_8:
-	mov.f32 	%f323, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs113, %f323;}
-
-	// end inline asm
+$L__BB1_35:
+	ld.global.v4.u32 	{%r899, %r900, %r901, %r902}, [%rd5];
+	bra.uni 	$L__BB1_36;
 
 $L__BB1_10:
-	mov.u32 	%r312, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r313, %r11, 80, %r312;
-	shl.b32 	%r314, %r10, 1;
-	add.s32 	%r315, %r313, %r314;
-	st.shared.u16 	[%r315], %rs113;
-	mov.u32 	%r316, %tid.x;
-	add.s32 	%r1260, %r316, 256;
-	setp.eq.s32 	%p9, %r7, 1;
-	@%p9 bra 	$L__BB1_19;
+	@%p7 bra 	$L__BB1_12;
 
-	add.s32 	%r319, %r15, %r3;
-	cvt.s64.s32 	%rd68, %r319;
-	setp.lt.s32 	%p10, %r319, %r262;
-	add.s32 	%r320, %r14, %r1259;
-	setp.lt.s32 	%p11, %r320, %r264;
-	and.pred  	%p12, %p10, %p11;
-	cvt.s64.s32 	%rd69, %r320;
-	mul.lo.s64 	%rd70, %rd69, %rd5;
-	add.s64 	%rd71, %rd70, %rd68;
-	selp.b64 	%rd12, %rd71, 0, %p12;
-	@%p12 bra 	$L__BB1_13;
-	bra.uni 	$L__BB1_12;
-
-$L__BB1_13:
-	add.s64 	%rd72, %rd12, %rd10;
-	shl.b64 	%rd73, %rd72, 1;
-	add.s64 	%rd74, %rd1, %rd73;
-	ld.global.nc.u16 	%rs114, [%rd74];
-	bra.uni 	$L__BB1_14;
-
-$L__BB1_35:
-	mov.f32 	%f330, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs120, %f330;}
-
-	// end inline asm
-
-$L__BB1_37:
-	mov.u32 	%r386, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r387, %r9, 80, %r386;
-	shl.b32 	%r388, %r8, 1;
-	add.s32 	%r389, %r387, %r388;
-	st.shared.u16 	[%r389], %rs120;
-	mov.u32 	%r390, %tid.x;
-	add.s32 	%r1262, %r390, 256;
-	setp.eq.s32 	%p35, %r7, 1;
-	@%p35 bra 	$L__BB1_46;
-
-	add.s32 	%r393, %r12, %r3;
-	setp.lt.s32 	%p36, %r393, %r262;
-	add.s32 	%r394, %r13, %r1259;
-	setp.lt.s32 	%p37, %r394, %r264;
-	and.pred  	%p38, %p36, %p37;
-	cvt.s64.s32 	%rd117, %r394;
-	cvt.s64.s32 	%rd118, %r393;
-	mul.lo.s64 	%rd119, %rd118, %rd5;
-	add.s64 	%rd120, %rd119, %rd117;
-	selp.b64 	%rd19, %rd120, 0, %p38;
-	@%p38 bra 	$L__BB1_40;
-	bra.uni 	$L__BB1_39;
-
-$L__BB1_40:
-	add.s64 	%rd121, %rd19, %rd10;
-	shl.b64 	%rd122, %rd121, 1;
-	add.s64 	%rd123, %rd1, %rd122;
-	ld.global.nc.u16 	%rs121, [%rd123];
-	bra.uni 	$L__BB1_41;
+	ld.global.u16 	%rs169, [%rd5];
+	bra.uni 	$L__BB1_13;
 
 $L__BB1_12:
-	mov.f32 	%f324, 0f00000000;
+	mov.f32 	%f323, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs114, %f324;}
+	{  cvt.rn.bf16.f32 %rs169, %f323;}
 
 	// end inline asm
 
-$L__BB1_14:
-	mov.u32 	%r1164, %tid.x;
-	mov.u32 	%r1163, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r322, %r15, 80, %r1163;
-	shl.b32 	%r323, %r14, 1;
-	add.s32 	%r324, %r322, %r323;
-	st.shared.u16 	[%r324], %rs114;
-	add.s32 	%r1260, %r1164, 512;
-	setp.eq.s32 	%p13, %r7, 2;
-	@%p13 bra 	$L__BB1_19;
+$L__BB1_13:
+	setp.gt.u32 	%p12, %r898, 1;
+	@%p12 bra 	$L__BB1_15;
+	bra.uni 	$L__BB1_14;
 
-	add.s32 	%r328, %r19, %r3;
-	cvt.s64.s32 	%rd75, %r328;
-	setp.lt.s32 	%p14, %r328, %r262;
-	add.s32 	%r329, %r18, %r1259;
-	setp.lt.s32 	%p15, %r329, %r264;
-	and.pred  	%p16, %p14, %p15;
-	cvt.s64.s32 	%rd76, %r329;
-	mul.lo.s64 	%rd77, %rd76, %rd5;
-	add.s64 	%rd78, %rd77, %rd75;
-	selp.b64 	%rd13, %rd78, 0, %p16;
-	@%p16 bra 	$L__BB1_17;
+$L__BB1_15:
+	ld.global.u16 	%rs170, [%rd5+2];
 	bra.uni 	$L__BB1_16;
 
-$L__BB1_17:
-	add.s64 	%rd79, %rd13, %rd10;
-	shl.b64 	%rd80, %rd79, 1;
-	add.s64 	%rd81, %rd1, %rd80;
-	ld.global.nc.u16 	%rs115, [%rd81];
-	bra.uni 	$L__BB1_18;
-
-$L__BB1_39:
-	mov.f32 	%f331, 0f00000000;
+$L__BB1_14:
+	mov.f32 	%f324, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs121, %f331;}
+	{  cvt.rn.bf16.f32 %rs170, %f324;}
 
 	// end inline asm
-
-$L__BB1_41:
-	mov.u32 	%r1180, %tid.x;
-	mov.u32 	%r1179, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r396, %r12, 80, %r1179;
-	shl.b32 	%r397, %r13, 1;
-	add.s32 	%r398, %r396, %r397;
-	st.shared.u16 	[%r398], %rs121;
-	add.s32 	%r1262, %r1180, 512;
-	setp.eq.s32 	%p39, %r7, 2;
-	@%p39 bra 	$L__BB1_46;
-
-	add.s32 	%r402, %r16, %r3;
-	setp.lt.s32 	%p40, %r402, %r262;
-	add.s32 	%r403, %r17, %r1259;
-	setp.lt.s32 	%p41, %r403, %r264;
-	and.pred  	%p42, %p40, %p41;
-	cvt.s64.s32 	%rd124, %r403;
-	cvt.s64.s32 	%rd125, %r402;
-	mul.lo.s64 	%rd126, %rd125, %rd5;
-	add.s64 	%rd127, %rd126, %rd124;
-	selp.b64 	%rd20, %rd127, 0, %p42;
-	@%p42 bra 	$L__BB1_44;
-	bra.uni 	$L__BB1_43;
-
-$L__BB1_44:
-	add.s64 	%rd128, %rd20, %rd10;
-	shl.b64 	%rd129, %rd128, 1;
-	add.s64 	%rd130, %rd1, %rd129;
-	ld.global.nc.u16 	%rs122, [%rd130];
-	bra.uni 	$L__BB1_45;
 
 $L__BB1_16:
-	mov.f32 	%f325, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs115, %f325;}
-
-	// end inline asm
+	setp.gt.u32 	%p13, %r898, 2;
+	@%p13 bra 	$L__BB1_18;
+	bra.uni 	$L__BB1_17;
 
 $L__BB1_18:
-	mov.u32 	%r1166, %tid.x;
-	mov.u32 	%r1165, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r331, %r19, 80, %r1165;
-	shl.b32 	%r332, %r18, 1;
-	add.s32 	%r333, %r331, %r332;
-	st.shared.u16 	[%r333], %rs115;
-	add.s32 	%r1260, %r1166, 768;
+	ld.global.u16 	%rs171, [%rd5+4];
+	bra.uni 	$L__BB1_19;
+
+$L__BB1_17:
+	mov.f32 	%f325, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs171, %f325;}
+
+	// end inline asm
 
 $L__BB1_19:
-	max.s32 	%r336, %r27, 3840;
-	add.s32 	%r337, %r336, 255;
-	sub.s32 	%r338, %r337, %r27;
-	setp.lt.u32 	%p17, %r338, 768;
-	@%p17 bra 	$L__BB1_60;
-
-$L__BB1_20:
-	shr.s32 	%r339, %r1260, 31;
-	shr.u32 	%r340, %r339, 25;
-	add.s32 	%r341, %r1260, %r340;
-	and.b32  	%r342, %r341, -128;
-	sub.s32 	%r33, %r1260, %r342;
-	add.s32 	%r343, %r33, %r3;
-	shr.s32 	%r34, %r341, 7;
-	add.s32 	%r344, %r34, %r1259;
-	setp.lt.s32 	%p18, %r343, %r262;
-	setp.lt.s32 	%p19, %r344, %r264;
-	and.pred  	%p20, %p18, %p19;
-	cvt.s64.s32 	%rd82, %r343;
-	cvt.s64.s32 	%rd83, %r344;
-	mul.lo.s64 	%rd84, %rd83, %rd5;
-	add.s64 	%rd85, %rd84, %rd82;
-	selp.b64 	%rd14, %rd85, 0, %p20;
-	@%p20 bra 	$L__BB1_22;
-	bra.uni 	$L__BB1_21;
-
-$L__BB1_22:
-	add.s64 	%rd86, %rd14, %rd10;
-	shl.b64 	%rd87, %rd86, 1;
-	add.s64 	%rd88, %rd1, %rd87;
-	ld.global.nc.u16 	%rs116, [%rd88];
-	bra.uni 	$L__BB1_23;
+	setp.gt.u32 	%p14, %r898, 3;
+	@%p14 bra 	$L__BB1_21;
+	bra.uni 	$L__BB1_20;
 
 $L__BB1_21:
+	ld.global.u16 	%rs172, [%rd5+6];
+	bra.uni 	$L__BB1_22;
+
+$L__BB1_20:
 	mov.f32 	%f326, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs116, %f326;}
+	{  cvt.rn.bf16.f32 %rs172, %f326;}
 
 	// end inline asm
 
-$L__BB1_23:
-	shr.s32 	%r1172, %r1260, 31;
-	shr.u32 	%r1171, %r1172, 25;
-	add.s32 	%r1170, %r1260, %r1171;
-	shr.s32 	%r1169, %r1170, 7;
-	and.b32  	%r1168, %r1170, -128;
-	sub.s32 	%r1167, %r1260, %r1168;
-	mov.u32 	%r345, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r346, %r1167, 80, %r345;
-	shl.b32 	%r347, %r1169, 1;
-	add.s32 	%r348, %r346, %r347;
-	st.shared.u16 	[%r348], %rs116;
-	add.s32 	%r349, %r1260, 256;
-	shr.s32 	%r350, %r349, 31;
-	shr.u32 	%r351, %r350, 25;
-	add.s32 	%r352, %r349, %r351;
-	shr.s32 	%r35, %r352, 7;
-	and.b32  	%r353, %r352, -128;
-	sub.s32 	%r36, %r349, %r353;
-	add.s32 	%r354, %r36, %r3;
-	add.s32 	%r355, %r35, %r1259;
-	setp.lt.s32 	%p21, %r354, %r262;
-	setp.lt.s32 	%p22, %r355, %r264;
-	and.pred  	%p23, %p21, %p22;
-	cvt.s64.s32 	%rd89, %r354;
-	cvt.s64.s32 	%rd90, %r355;
-	mul.lo.s64 	%rd91, %rd90, %rd5;
-	add.s64 	%rd92, %rd91, %rd89;
-	selp.b64 	%rd15, %rd92, 0, %p23;
-	@%p23 bra 	$L__BB1_25;
-	bra.uni 	$L__BB1_24;
-
-$L__BB1_25:
-	add.s64 	%rd93, %rd15, %rd10;
-	shl.b64 	%rd94, %rd93, 1;
-	add.s64 	%rd95, %rd1, %rd94;
-	ld.global.nc.u16 	%rs117, [%rd95];
-	bra.uni 	$L__BB1_26;
+$L__BB1_22:
+	setp.gt.u32 	%p15, %r898, 4;
+	@%p15 bra 	$L__BB1_24;
+	bra.uni 	$L__BB1_23;
 
 $L__BB1_24:
+	ld.global.u16 	%rs173, [%rd5+8];
+	bra.uni 	$L__BB1_25;
+
+$L__BB1_23:
 	mov.f32 	%f327, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs117, %f327;}
+	{  cvt.rn.bf16.f32 %rs173, %f327;}
 
 	// end inline asm
 
-$L__BB1_26:
-	add.s32 	%r1178, %r1260, 256;
-	shr.s32 	%r1177, %r1178, 31;
-	shr.u32 	%r1176, %r1177, 25;
-	add.s32 	%r1175, %r1178, %r1176;
-	and.b32  	%r1174, %r1175, -128;
-	sub.s32 	%r1173, %r1178, %r1174;
-	add.s32 	%r1119, %r1260, 256;
-	shr.s32 	%r1118, %r1119, 31;
-	shr.u32 	%r1117, %r1118, 25;
-	add.s32 	%r1116, %r1119, %r1117;
-	shr.s32 	%r1115, %r1116, 7;
-	mov.u32 	%r1114, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r357, %r1173, 80, %r1114;
-	shl.b32 	%r358, %r1115, 1;
-	add.s32 	%r359, %r357, %r358;
-	st.shared.u16 	[%r359], %rs117;
-	add.s32 	%r360, %r1260, 512;
-	shr.s32 	%r361, %r360, 31;
-	shr.u32 	%r362, %r361, 25;
-	add.s32 	%r363, %r360, %r362;
-	shr.s32 	%r37, %r363, 7;
-	and.b32  	%r364, %r363, -128;
-	sub.s32 	%r38, %r360, %r364;
-	add.s32 	%r365, %r38, %r3;
-	add.s32 	%r366, %r37, %r1259;
-	setp.lt.s32 	%p24, %r365, %r262;
-	setp.lt.s32 	%p25, %r366, %r264;
-	and.pred  	%p26, %p24, %p25;
-	cvt.s64.s32 	%rd96, %r365;
-	cvt.s64.s32 	%rd97, %r366;
-	mul.lo.s64 	%rd98, %rd97, %rd5;
-	add.s64 	%rd99, %rd98, %rd96;
-	selp.b64 	%rd16, %rd99, 0, %p26;
-	@%p26 bra 	$L__BB1_28;
-	bra.uni 	$L__BB1_27;
-
-$L__BB1_28:
-	add.s64 	%rd100, %rd16, %rd10;
-	shl.b64 	%rd101, %rd100, 1;
-	add.s64 	%rd102, %rd1, %rd101;
-	ld.global.nc.u16 	%rs118, [%rd102];
-	bra.uni 	$L__BB1_29;
+$L__BB1_25:
+	setp.gt.u32 	%p16, %r898, 5;
+	@%p16 bra 	$L__BB1_27;
+	bra.uni 	$L__BB1_26;
 
 $L__BB1_27:
+	ld.global.u16 	%rs174, [%rd5+10];
+	bra.uni 	$L__BB1_28;
+
+$L__BB1_26:
 	mov.f32 	%f328, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs118, %f328;}
+	{  cvt.rn.bf16.f32 %rs174, %f328;}
 
 	// end inline asm
 
-$L__BB1_29:
-	add.s32 	%r1131, %r1260, 512;
-	shr.s32 	%r1130, %r1131, 31;
-	shr.u32 	%r1129, %r1130, 25;
-	add.s32 	%r1128, %r1131, %r1129;
-	shr.s32 	%r1127, %r1128, 7;
-	and.b32  	%r1126, %r1128, -128;
-	sub.s32 	%r1125, %r1131, %r1126;
-	mov.u32 	%r1120, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r368, %r1125, 80, %r1120;
-	shl.b32 	%r369, %r1127, 1;
-	add.s32 	%r370, %r368, %r369;
-	st.shared.u16 	[%r370], %rs118;
-	add.s32 	%r371, %r1260, 768;
-	shr.s32 	%r372, %r371, 31;
-	shr.u32 	%r373, %r372, 25;
-	add.s32 	%r374, %r371, %r373;
-	shr.s32 	%r39, %r374, 7;
-	and.b32  	%r375, %r374, -128;
-	sub.s32 	%r40, %r371, %r375;
-	add.s32 	%r376, %r40, %r3;
-	add.s32 	%r377, %r39, %r1259;
-	setp.lt.s32 	%p27, %r376, %r262;
-	setp.lt.s32 	%p28, %r377, %r264;
-	and.pred  	%p29, %p27, %p28;
-	cvt.s64.s32 	%rd103, %r376;
-	cvt.s64.s32 	%rd104, %r377;
-	mul.lo.s64 	%rd105, %rd104, %rd5;
-	add.s64 	%rd106, %rd105, %rd103;
-	selp.b64 	%rd17, %rd106, 0, %p29;
-	@%p29 bra 	$L__BB1_31;
-	bra.uni 	$L__BB1_30;
-
-$L__BB1_31:
-	add.s64 	%rd107, %rd17, %rd10;
-	shl.b64 	%rd108, %rd107, 1;
-	add.s64 	%rd109, %rd1, %rd108;
-	ld.global.nc.u16 	%rs119, [%rd109];
-	bra.uni 	$L__BB1_32;
+$L__BB1_28:
+	setp.gt.u32 	%p17, %r898, 6;
+	@%p17 bra 	$L__BB1_30;
+	bra.uni 	$L__BB1_29;
 
 $L__BB1_30:
+	ld.global.u16 	%rs175, [%rd5+12];
+	bra.uni 	$L__BB1_31;
+
+$L__BB1_29:
 	mov.f32 	%f329, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs119, %f329;}
+	{  cvt.rn.bf16.f32 %rs175, %f329;}
 
 	// end inline asm
+
+$L__BB1_31:
+	setp.gt.u32 	%p18, %r898, 7;
+	@%p18 bra 	$L__BB1_33;
+	bra.uni 	$L__BB1_32;
+
+$L__BB1_33:
+	ld.global.u16 	%rs176, [%rd5+14];
+	bra.uni 	$L__BB1_34;
 
 $L__BB1_32:
-	add.s32 	%r1138, %r1260, 768;
-	shr.s32 	%r1137, %r1138, 31;
-	shr.u32 	%r1136, %r1137, 25;
-	add.s32 	%r1135, %r1138, %r1136;
-	shr.s32 	%r1134, %r1135, 7;
-	and.b32  	%r1133, %r1135, -128;
-	sub.s32 	%r1132, %r1138, %r1133;
-	mov.u32 	%r1121, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r379, %r1132, 80, %r1121;
-	shl.b32 	%r380, %r1134, 1;
-	add.s32 	%r381, %r379, %r380;
-	st.shared.u16 	[%r381], %rs119;
-	add.s32 	%r41, %r1260, 1024;
-	setp.lt.s32 	%p30, %r1260, 3072;
-	mov.u32 	%r1260, %r41;
-	@%p30 bra 	$L__BB1_20;
-	bra.uni 	$L__BB1_60;
-
-$L__BB1_43:
-	mov.f32 	%f332, 0f00000000;
+	mov.f32 	%f330, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs122, %f332;}
+	{  cvt.rn.bf16.f32 %rs176, %f330;}
 
 	// end inline asm
 
-$L__BB1_45:
-	mov.u32 	%r1182, %tid.x;
-	mov.u32 	%r1181, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r405, %r16, 80, %r1181;
-	shl.b32 	%r406, %r17, 1;
-	add.s32 	%r407, %r405, %r406;
-	st.shared.u16 	[%r407], %rs122;
-	add.s32 	%r1262, %r1182, 768;
+$L__BB1_34:
+	mov.b32 	%r902, {%rs175, %rs176};
+	mov.b32 	%r901, {%rs173, %rs174};
+	mov.b32 	%r900, {%rs171, %rs172};
+	mov.b32 	%r899, {%rs169, %rs170};
+
+$L__BB1_36:
+	add.s32 	%r897, %r897, 256;
+	shr.s32 	%r868, %r897, 31;
+	shr.u32 	%r867, %r868, 28;
+	add.s32 	%r866, %r897, %r867;
+	shr.s32 	%r865, %r866, 4;
+	and.b32  	%r864, %r866, 536870896;
+	sub.s32 	%r863, %r897, %r864;
+	shl.b32 	%r862, %r863, 3;
+	mov.u32 	%r314, _ZZ14kiln_gemm_bf16E2As;
+	mad.lo.s32 	%r315, %r862, 80, %r314;
+	shl.b32 	%r316, %r865, 1;
+	add.s32 	%r317, %r315, %r316;
+	mov.b32 	{%rs129, %rs130}, %r899;
+	st.shared.u16 	[%r317], %rs129;
+	st.shared.u16 	[%r317+80], %rs130;
+	mov.b32 	{%rs131, %rs132}, %r900;
+	st.shared.u16 	[%r317+160], %rs131;
+	st.shared.u16 	[%r317+240], %rs132;
+	mov.b32 	{%rs133, %rs134}, %r901;
+	st.shared.u16 	[%r317+320], %rs133;
+	st.shared.u16 	[%r317+400], %rs134;
+	mov.b32 	{%rs135, %rs136}, %r902;
+	st.shared.u16 	[%r317+480], %rs135;
+	st.shared.u16 	[%r317+560], %rs136;
+	setp.lt.s32 	%p19, %r897, 256;
+	@%p19 bra 	$L__BB1_7;
+	bra.uni 	$L__BB1_68;
+
+$L__BB1_37:
+	mov.u32 	%r903, %tid.x;
+
+$L__BB1_38:
+	shr.s32 	%r319, %r903, 31;
+	shr.u32 	%r320, %r319, 30;
+	add.s32 	%r321, %r903, %r320;
+	and.b32  	%r322, %r321, 536870908;
+	sub.s32 	%r323, %r903, %r322;
+	shl.b32 	%r35, %r323, 3;
+	shr.s32 	%r36, %r321, 2;
+	add.s32 	%r37, %r36, %r287;
+	add.s32 	%r38, %r35, %r896;
+	setp.ge.s32 	%p20, %r37, %r277;
+	mov.u32 	%r904, 0;
+	@%p20 bra 	$L__BB1_40;
+
+	sub.s32 	%r326, %r279, %r38;
+	min.s32 	%r327, %r326, 8;
+	max.s32 	%r904, %r327, 0;
+
+$L__BB1_40:
+	setp.lt.s32 	%p21, %r37, %r277;
+	selp.b32 	%r328, %r37, 0, %p21;
+	mul.wide.s32 	%rd28, %r328, %r280;
+	setp.eq.s32 	%p22, %r904, 0;
+	selp.b32 	%r329, 0, %r38, %p22;
+	cvt.s64.s32 	%rd29, %r329;
+	cvt.s64.s32 	%rd30, %r895;
+	mul.lo.s64 	%rd31, %rd30, %rd13;
+	add.s64 	%rd32, %rd28, %rd31;
+	add.s64 	%rd33, %rd32, %rd29;
+	cvta.to.global.u64 	%rd34, %rd12;
+	shl.b64 	%rd35, %rd33, 1;
+	add.s64 	%rd6, %rd34, %rd35;
+	add.s64 	%rd36, %rd12, %rd35;
+	and.b64  	%rd37, %rd36, 15;
+	setp.eq.s64 	%p23, %rd37, 0;
+	setp.eq.s32 	%p24, %r904, 8;
+	and.pred  	%p25, %p24, %p23;
+	@%p25 bra 	$L__BB1_66;
+	bra.uni 	$L__BB1_41;
+
+$L__BB1_66:
+	ld.global.v4.u32 	{%r905, %r906, %r907, %r908}, [%rd6];
+	bra.uni 	$L__BB1_67;
+
+$L__BB1_41:
+	@%p22 bra 	$L__BB1_43;
+
+	ld.global.u16 	%rs177, [%rd6];
+	bra.uni 	$L__BB1_44;
+
+$L__BB1_43:
+	mov.f32 	%f331, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs177, %f331;}
+
+	// end inline asm
+
+$L__BB1_44:
+	setp.gt.u32 	%p27, %r904, 1;
+	@%p27 bra 	$L__BB1_46;
+	bra.uni 	$L__BB1_45;
 
 $L__BB1_46:
-	max.s32 	%r410, %r42, 3840;
-	add.s32 	%r411, %r410, 255;
-	sub.s32 	%r412, %r411, %r42;
-	setp.lt.u32 	%p43, %r412, 768;
-	@%p43 bra 	$L__BB1_60;
+	ld.global.u16 	%rs178, [%rd6+2];
+	bra.uni 	$L__BB1_47;
+
+$L__BB1_45:
+	mov.f32 	%f332, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs178, %f332;}
+
+	// end inline asm
 
 $L__BB1_47:
-	shr.s32 	%r413, %r1262, 31;
-	shr.u32 	%r414, %r413, 27;
-	add.s32 	%r415, %r1262, %r414;
-	shr.s32 	%r48, %r415, 5;
-	add.s32 	%r416, %r48, %r3;
-	and.b32  	%r417, %r415, -32;
-	sub.s32 	%r49, %r1262, %r417;
-	add.s32 	%r418, %r49, %r1259;
-	setp.lt.s32 	%p44, %r416, %r262;
-	setp.lt.s32 	%p45, %r418, %r264;
-	and.pred  	%p46, %p44, %p45;
-	cvt.s64.s32 	%rd131, %r416;
-	cvt.s64.s32 	%rd132, %r418;
-	mul.lo.s64 	%rd133, %rd131, %rd5;
-	add.s64 	%rd134, %rd133, %rd132;
-	selp.b64 	%rd21, %rd134, 0, %p46;
-	@%p46 bra 	$L__BB1_49;
+	setp.gt.u32 	%p28, %r904, 2;
+	@%p28 bra 	$L__BB1_49;
 	bra.uni 	$L__BB1_48;
 
 $L__BB1_49:
-	add.s64 	%rd135, %rd21, %rd10;
-	shl.b64 	%rd136, %rd135, 1;
-	add.s64 	%rd137, %rd1, %rd136;
-	ld.global.nc.u16 	%rs123, [%rd137];
+	ld.global.u16 	%rs179, [%rd6+4];
 	bra.uni 	$L__BB1_50;
 
 $L__BB1_48:
 	mov.f32 	%f333, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs123, %f333;}
+	{  cvt.rn.bf16.f32 %rs179, %f333;}
 
 	// end inline asm
 
 $L__BB1_50:
-	shr.s32 	%r1188, %r1262, 31;
-	shr.u32 	%r1187, %r1188, 27;
-	add.s32 	%r1186, %r1262, %r1187;
-	and.b32  	%r1185, %r1186, -32;
-	sub.s32 	%r1184, %r1262, %r1185;
-	shr.s32 	%r1183, %r1186, 5;
-	mov.u32 	%r419, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r420, %r1183, 80, %r419;
-	shl.b32 	%r421, %r1184, 1;
-	add.s32 	%r422, %r420, %r421;
-	st.shared.u16 	[%r422], %rs123;
-	add.s32 	%r423, %r1262, 256;
-	shr.s32 	%r424, %r423, 31;
-	shr.u32 	%r425, %r424, 27;
-	add.s32 	%r426, %r423, %r425;
-	shr.s32 	%r50, %r426, 5;
-	and.b32  	%r427, %r426, -32;
-	sub.s32 	%r51, %r423, %r427;
-	add.s32 	%r428, %r50, %r3;
-	add.s32 	%r429, %r51, %r1259;
-	setp.lt.s32 	%p47, %r428, %r262;
-	setp.lt.s32 	%p48, %r429, %r264;
-	and.pred  	%p49, %p47, %p48;
-	cvt.s64.s32 	%rd138, %r428;
-	cvt.s64.s32 	%rd139, %r429;
-	mul.lo.s64 	%rd140, %rd138, %rd5;
-	add.s64 	%rd141, %rd140, %rd139;
-	selp.b64 	%rd22, %rd141, 0, %p49;
-	@%p49 bra 	$L__BB1_52;
+	setp.gt.u32 	%p29, %r904, 3;
+	@%p29 bra 	$L__BB1_52;
 	bra.uni 	$L__BB1_51;
 
 $L__BB1_52:
-	add.s64 	%rd142, %rd22, %rd10;
-	shl.b64 	%rd143, %rd142, 1;
-	add.s64 	%rd144, %rd1, %rd143;
-	ld.global.nc.u16 	%rs124, [%rd144];
+	ld.global.u16 	%rs180, [%rd6+6];
 	bra.uni 	$L__BB1_53;
 
 $L__BB1_51:
 	mov.f32 	%f334, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs124, %f334;}
+	{  cvt.rn.bf16.f32 %rs180, %f334;}
 
 	// end inline asm
 
 $L__BB1_53:
-	add.s32 	%r1146, %r1262, 256;
-	shr.s32 	%r1145, %r1146, 31;
-	shr.u32 	%r1144, %r1145, 27;
-	add.s32 	%r1143, %r1146, %r1144;
-	and.b32  	%r1142, %r1143, -32;
-	sub.s32 	%r1141, %r1146, %r1142;
-	mov.u32 	%r1140, _ZZ14kiln_gemm_bf16E2As;
-	shr.s32 	%r1139, %r1143, 5;
-	mad.lo.s32 	%r431, %r1139, 80, %r1140;
-	shl.b32 	%r432, %r1141, 1;
-	add.s32 	%r433, %r431, %r432;
-	st.shared.u16 	[%r433], %rs124;
-	add.s32 	%r434, %r1262, 512;
-	shr.s32 	%r435, %r434, 31;
-	shr.u32 	%r436, %r435, 27;
-	add.s32 	%r437, %r434, %r436;
-	shr.s32 	%r52, %r437, 5;
-	and.b32  	%r438, %r437, -32;
-	sub.s32 	%r53, %r434, %r438;
-	add.s32 	%r439, %r52, %r3;
-	add.s32 	%r440, %r53, %r1259;
-	setp.lt.s32 	%p50, %r439, %r262;
-	setp.lt.s32 	%p51, %r440, %r264;
-	and.pred  	%p52, %p50, %p51;
-	cvt.s64.s32 	%rd145, %r439;
-	cvt.s64.s32 	%rd146, %r440;
-	mul.lo.s64 	%rd147, %rd145, %rd5;
-	add.s64 	%rd148, %rd147, %rd146;
-	selp.b64 	%rd23, %rd148, 0, %p52;
-	@%p52 bra 	$L__BB1_55;
+	setp.gt.u32 	%p30, %r904, 4;
+	@%p30 bra 	$L__BB1_55;
 	bra.uni 	$L__BB1_54;
 
 $L__BB1_55:
-	add.s64 	%rd149, %rd23, %rd10;
-	shl.b64 	%rd150, %rd149, 1;
-	add.s64 	%rd151, %rd1, %rd150;
-	ld.global.nc.u16 	%rs125, [%rd151];
+	ld.global.u16 	%rs181, [%rd6+8];
 	bra.uni 	$L__BB1_56;
 
 $L__BB1_54:
 	mov.f32 	%f335, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs125, %f335;}
+	{  cvt.rn.bf16.f32 %rs181, %f335;}
 
 	// end inline asm
 
 $L__BB1_56:
-	add.s32 	%r1155, %r1262, 512;
-	shr.s32 	%r1154, %r1155, 31;
-	shr.u32 	%r1153, %r1154, 27;
-	add.s32 	%r1152, %r1155, %r1153;
-	and.b32  	%r1151, %r1152, -32;
-	sub.s32 	%r1150, %r1155, %r1151;
-	shr.s32 	%r1149, %r1152, 5;
-	mov.u32 	%r1147, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r442, %r1149, 80, %r1147;
-	shl.b32 	%r443, %r1150, 1;
-	add.s32 	%r444, %r442, %r443;
-	st.shared.u16 	[%r444], %rs125;
-	add.s32 	%r445, %r1262, 768;
-	shr.s32 	%r446, %r445, 31;
-	shr.u32 	%r447, %r446, 27;
-	add.s32 	%r448, %r445, %r447;
-	shr.s32 	%r54, %r448, 5;
-	and.b32  	%r449, %r448, -32;
-	sub.s32 	%r55, %r445, %r449;
-	add.s32 	%r450, %r54, %r3;
-	add.s32 	%r451, %r55, %r1259;
-	setp.lt.s32 	%p53, %r450, %r262;
-	setp.lt.s32 	%p54, %r451, %r264;
-	and.pred  	%p55, %p53, %p54;
-	cvt.s64.s32 	%rd152, %r450;
-	cvt.s64.s32 	%rd153, %r451;
-	mul.lo.s64 	%rd154, %rd152, %rd5;
-	add.s64 	%rd155, %rd154, %rd153;
-	selp.b64 	%rd24, %rd155, 0, %p55;
-	@%p55 bra 	$L__BB1_58;
+	setp.gt.u32 	%p31, %r904, 5;
+	@%p31 bra 	$L__BB1_58;
 	bra.uni 	$L__BB1_57;
 
 $L__BB1_58:
-	add.s64 	%rd156, %rd24, %rd10;
-	shl.b64 	%rd157, %rd156, 1;
-	add.s64 	%rd158, %rd1, %rd157;
-	ld.global.nc.u16 	%rs126, [%rd158];
+	ld.global.u16 	%rs182, [%rd6+10];
 	bra.uni 	$L__BB1_59;
 
 $L__BB1_57:
 	mov.f32 	%f336, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs126, %f336;}
+	{  cvt.rn.bf16.f32 %rs182, %f336;}
 
 	// end inline asm
 
 $L__BB1_59:
-	add.s32 	%r1162, %r1262, 768;
-	shr.s32 	%r1161, %r1162, 31;
-	shr.u32 	%r1160, %r1161, 27;
-	add.s32 	%r1159, %r1162, %r1160;
-	and.b32  	%r1158, %r1159, -32;
-	sub.s32 	%r1157, %r1162, %r1158;
-	shr.s32 	%r1156, %r1159, 5;
-	mov.u32 	%r1148, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r453, %r1156, 80, %r1148;
-	shl.b32 	%r454, %r1157, 1;
-	add.s32 	%r455, %r453, %r454;
-	st.shared.u16 	[%r455], %rs126;
-	add.s32 	%r56, %r1262, 1024;
-	setp.lt.s32 	%p56, %r1262, 3072;
-	mov.u32 	%r1262, %r56;
-	@%p56 bra 	$L__BB1_47;
+	setp.gt.u32 	%p32, %r904, 6;
+	@%p32 bra 	$L__BB1_61;
+	bra.uni 	$L__BB1_60;
+
+$L__BB1_61:
+	ld.global.u16 	%rs183, [%rd6+12];
+	bra.uni 	$L__BB1_62;
 
 $L__BB1_60:
-	@%p3 bra 	$L__BB1_116;
-
-	ld.param.u32 	%r1124, [kiln_gemm_bf16_param_1];
-	setp.eq.s32 	%p58, %r1124, 0;
-	@%p58 bra 	$L__BB1_89;
-
-	setp.eq.s32 	%p59, %r7, 0;
-	mov.u32 	%r1264, %r1;
-	@%p59 bra 	$L__BB1_75;
-
-	add.s32 	%r459, %r9, %r4;
-	setp.lt.s32 	%p60, %r459, %r263;
-	add.s32 	%r460, %r8, %r1259;
-	setp.lt.s32 	%p61, %r460, %r264;
-	and.pred  	%p62, %p61, %p60;
-	cvt.s64.s32 	%rd159, %r460;
-	cvt.s64.s32 	%rd160, %r459;
-	mul.lo.s64 	%rd161, %rd160, %rd6;
-	add.s64 	%rd162, %rd161, %rd159;
-	selp.b64 	%rd25, %rd162, 0, %p62;
-	@%p62 bra 	$L__BB1_65;
-	bra.uni 	$L__BB1_64;
-
-$L__BB1_65:
-	add.s64 	%rd163, %rd25, %rd9;
-	shl.b64 	%rd164, %rd163, 1;
-	add.s64 	%rd165, %rd2, %rd164;
-	ld.global.nc.u16 	%rs127, [%rd165];
-	bra.uni 	$L__BB1_66;
-
-$L__BB1_89:
-	setp.eq.s32 	%p85, %r7, 0;
-	mov.u32 	%r72, %tid.x;
-	mov.u32 	%r1266, %r72;
-	@%p85 bra 	$L__BB1_102;
-
-	add.s32 	%r533, %r11, %r4;
-	cvt.s64.s32 	%rd208, %r533;
-	setp.lt.s32 	%p86, %r533, %r263;
-	add.s32 	%r534, %r10, %r1259;
-	setp.lt.s32 	%p87, %r534, %r264;
-	and.pred  	%p88, %p87, %p86;
-	cvt.s64.s32 	%rd209, %r534;
-	mul.lo.s64 	%rd210, %rd209, %rd6;
-	add.s64 	%rd211, %rd210, %rd208;
-	selp.b64 	%rd32, %rd211, 0, %p88;
-	@%p88 bra 	$L__BB1_92;
-	bra.uni 	$L__BB1_91;
-
-$L__BB1_92:
-	add.s64 	%rd212, %rd32, %rd9;
-	shl.b64 	%rd213, %rd212, 1;
-	add.s64 	%rd214, %rd2, %rd213;
-	ld.global.nc.u16 	%rs134, [%rd214];
-	bra.uni 	$L__BB1_93;
-
-$L__BB1_64:
 	mov.f32 	%f337, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs127, %f337;}
+	{  cvt.rn.bf16.f32 %rs183, %f337;}
 
 	// end inline asm
 
-$L__BB1_66:
-	mov.u32 	%r461, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r462, %r8, 272, %r461;
-	shl.b32 	%r463, %r9, 1;
-	add.s32 	%r464, %r462, %r463;
-	st.shared.u16 	[%r464], %rs127;
-	mov.u32 	%r465, %tid.x;
-	add.s32 	%r1264, %r465, 256;
-	setp.eq.s32 	%p63, %r7, 1;
-	@%p63 bra 	$L__BB1_75;
+$L__BB1_62:
+	setp.gt.u32 	%p33, %r904, 7;
+	@%p33 bra 	$L__BB1_64;
+	bra.uni 	$L__BB1_63;
 
-	add.s32 	%r468, %r12, %r4;
-	setp.lt.s32 	%p64, %r468, %r263;
-	add.s32 	%r469, %r13, %r1259;
-	setp.lt.s32 	%p65, %r469, %r264;
-	and.pred  	%p66, %p65, %p64;
-	cvt.s64.s32 	%rd166, %r469;
-	cvt.s64.s32 	%rd167, %r468;
-	mul.lo.s64 	%rd168, %rd167, %rd6;
-	add.s64 	%rd169, %rd168, %rd166;
-	selp.b64 	%rd26, %rd169, 0, %p66;
-	@%p66 bra 	$L__BB1_69;
-	bra.uni 	$L__BB1_68;
+$L__BB1_64:
+	ld.global.u16 	%rs184, [%rd6+14];
+	bra.uni 	$L__BB1_65;
 
-$L__BB1_69:
-	add.s64 	%rd170, %rd26, %rd9;
-	shl.b64 	%rd171, %rd170, 1;
-	add.s64 	%rd172, %rd2, %rd171;
-	ld.global.nc.u16 	%rs128, [%rd172];
-	bra.uni 	$L__BB1_70;
-
-$L__BB1_91:
-	mov.f32 	%f344, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs134, %f344;}
-
-	// end inline asm
-
-$L__BB1_93:
-	mov.u32 	%r535, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r536, %r10, 272, %r535;
-	shl.b32 	%r537, %r11, 1;
-	add.s32 	%r538, %r536, %r537;
-	st.shared.u16 	[%r538], %rs134;
-	mov.u32 	%r539, %tid.x;
-	add.s32 	%r1266, %r539, 256;
-	setp.eq.s32 	%p89, %r7, 1;
-	@%p89 bra 	$L__BB1_102;
-
-	add.s32 	%r542, %r15, %r4;
-	cvt.s64.s32 	%rd215, %r542;
-	setp.lt.s32 	%p90, %r542, %r263;
-	add.s32 	%r543, %r14, %r1259;
-	setp.lt.s32 	%p91, %r543, %r264;
-	and.pred  	%p92, %p91, %p90;
-	cvt.s64.s32 	%rd216, %r543;
-	mul.lo.s64 	%rd217, %rd216, %rd6;
-	add.s64 	%rd218, %rd217, %rd215;
-	selp.b64 	%rd33, %rd218, 0, %p92;
-	@%p92 bra 	$L__BB1_96;
-	bra.uni 	$L__BB1_95;
-
-$L__BB1_96:
-	add.s64 	%rd219, %rd33, %rd9;
-	shl.b64 	%rd220, %rd219, 1;
-	add.s64 	%rd221, %rd2, %rd220;
-	ld.global.nc.u16 	%rs135, [%rd221];
-	bra.uni 	$L__BB1_97;
-
-$L__BB1_68:
+$L__BB1_63:
 	mov.f32 	%f338, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs128, %f338;}
+	{  cvt.rn.bf16.f32 %rs184, %f338;}
 
 	// end inline asm
 
-$L__BB1_70:
-	mov.u32 	%r1190, %tid.x;
-	mov.u32 	%r1189, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r471, %r13, 272, %r1189;
-	shl.b32 	%r472, %r12, 1;
-	add.s32 	%r473, %r471, %r472;
-	st.shared.u16 	[%r473], %rs128;
-	add.s32 	%r1264, %r1190, 512;
-	setp.eq.s32 	%p67, %r7, 2;
-	@%p67 bra 	$L__BB1_75;
+$L__BB1_65:
+	mov.b32 	%r908, {%rs183, %rs184};
+	mov.b32 	%r907, {%rs181, %rs182};
+	mov.b32 	%r906, {%rs179, %rs180};
+	mov.b32 	%r905, {%rs177, %rs178};
 
-	add.s32 	%r477, %r16, %r4;
-	setp.lt.s32 	%p68, %r477, %r263;
-	add.s32 	%r478, %r17, %r1259;
-	setp.lt.s32 	%p69, %r478, %r264;
-	and.pred  	%p70, %p69, %p68;
-	cvt.s64.s32 	%rd173, %r478;
-	cvt.s64.s32 	%rd174, %r477;
-	mul.lo.s64 	%rd175, %rd174, %rd6;
-	add.s64 	%rd176, %rd175, %rd173;
-	selp.b64 	%rd27, %rd176, 0, %p70;
-	@%p70 bra 	$L__BB1_73;
-	bra.uni 	$L__BB1_72;
+$L__BB1_67:
+	shr.s32 	%r880, %r903, 31;
+	shr.u32 	%r879, %r880, 30;
+	add.s32 	%r878, %r903, %r879;
+	and.b32  	%r877, %r878, 536870908;
+	sub.s32 	%r876, %r903, %r877;
+	shl.b32 	%r875, %r876, 3;
+	shr.s32 	%r874, %r878, 2;
+	mov.u32 	%r334, _ZZ14kiln_gemm_bf16E2As;
+	mad.lo.s32 	%r335, %r874, 80, %r334;
+	shl.b32 	%r336, %r875, 1;
+	add.s32 	%r337, %r335, %r336;
+	st.shared.v4.u32 	[%r337], {%r905, %r906, %r907, %r908};
+	add.s32 	%r53, %r903, 256;
+	setp.lt.s32 	%p34, %r903, 256;
+	mov.u32 	%r903, %r53;
+	@%p34 bra 	$L__BB1_38;
+
+$L__BB1_68:
+	@%p3 bra 	$L__BB1_132;
+
+	ld.param.u32 	%r873, [kiln_gemm_bf16_param_1];
+	setp.eq.s32 	%p36, %r873, 0;
+	@%p36 bra 	$L__BB1_101;
+
+	mov.u32 	%r909, %r1;
+
+$L__BB1_71:
+	shr.s32 	%r340, %r909, 31;
+	shr.u32 	%r341, %r340, 30;
+	add.s32 	%r342, %r909, %r341;
+	and.b32  	%r343, %r342, 536870908;
+	sub.s32 	%r344, %r909, %r343;
+	shl.b32 	%r56, %r344, 3;
+	shr.s32 	%r57, %r342, 2;
+	add.s32 	%r58, %r57, %r291;
+	add.s32 	%r59, %r56, %r896;
+	setp.ge.s32 	%p37, %r58, %r278;
+	mov.u32 	%r910, 0;
+	@%p37 bra 	$L__BB1_73;
+
+	sub.s32 	%r347, %r279, %r59;
+	min.s32 	%r348, %r347, 8;
+	max.s32 	%r910, %r348, 0;
 
 $L__BB1_73:
-	add.s64 	%rd177, %rd27, %rd9;
-	shl.b64 	%rd178, %rd177, 1;
-	add.s64 	%rd179, %rd2, %rd178;
-	ld.global.nc.u16 	%rs129, [%rd179];
+	setp.lt.s32 	%p38, %r58, %r278;
+	selp.b32 	%r349, %r58, 0, %p38;
+	mul.wide.s32 	%rd38, %r349, %r281;
+	setp.eq.s32 	%p39, %r910, 0;
+	selp.b32 	%r350, 0, %r59, %p39;
+	cvt.s64.s32 	%rd39, %r350;
+	cvt.s64.s32 	%rd40, %r895;
+	mul.lo.s64 	%rd41, %rd40, %rd15;
+	add.s64 	%rd42, %rd38, %rd41;
+	add.s64 	%rd43, %rd42, %rd39;
+	cvta.to.global.u64 	%rd44, %rd14;
+	shl.b64 	%rd45, %rd43, 1;
+	add.s64 	%rd7, %rd44, %rd45;
+	add.s64 	%rd46, %rd14, %rd45;
+	and.b64  	%rd47, %rd46, 15;
+	setp.eq.s64 	%p40, %rd47, 0;
+	setp.eq.s32 	%p41, %r910, 8;
+	and.pred  	%p42, %p41, %p40;
+	@%p42 bra 	$L__BB1_99;
 	bra.uni 	$L__BB1_74;
 
-$L__BB1_95:
-	mov.f32 	%f345, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs135, %f345;}
-
-	// end inline asm
-
-$L__BB1_97:
-	mov.u32 	%r1224, %tid.x;
-	mov.u32 	%r1223, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r545, %r14, 272, %r1223;
-	shl.b32 	%r546, %r15, 1;
-	add.s32 	%r547, %r545, %r546;
-	st.shared.u16 	[%r547], %rs135;
-	add.s32 	%r1266, %r1224, 512;
-	setp.eq.s32 	%p93, %r7, 2;
-	@%p93 bra 	$L__BB1_102;
-
-	add.s32 	%r551, %r19, %r4;
-	cvt.s64.s32 	%rd222, %r551;
-	setp.lt.s32 	%p94, %r551, %r263;
-	add.s32 	%r552, %r18, %r1259;
-	setp.lt.s32 	%p95, %r552, %r264;
-	and.pred  	%p96, %p95, %p94;
-	cvt.s64.s32 	%rd223, %r552;
-	mul.lo.s64 	%rd224, %rd223, %rd6;
-	add.s64 	%rd225, %rd224, %rd222;
-	selp.b64 	%rd34, %rd225, 0, %p96;
-	@%p96 bra 	$L__BB1_100;
-	bra.uni 	$L__BB1_99;
-
-$L__BB1_100:
-	add.s64 	%rd226, %rd34, %rd9;
-	shl.b64 	%rd227, %rd226, 1;
-	add.s64 	%rd228, %rd2, %rd227;
-	ld.global.nc.u16 	%rs136, [%rd228];
-	bra.uni 	$L__BB1_101;
-
-$L__BB1_72:
-	mov.f32 	%f339, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs129, %f339;}
-
-	// end inline asm
+$L__BB1_99:
+	ld.global.v4.u32 	{%r911, %r912, %r913, %r914}, [%rd7];
+	bra.uni 	$L__BB1_100;
 
 $L__BB1_74:
-	mov.u32 	%r1192, %tid.x;
-	mov.u32 	%r1191, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r480, %r17, 272, %r1191;
-	shl.b32 	%r481, %r16, 1;
-	add.s32 	%r482, %r480, %r481;
-	st.shared.u16 	[%r482], %rs129;
-	add.s32 	%r1264, %r1192, 768;
+	@%p39 bra 	$L__BB1_76;
 
-$L__BB1_75:
-	setp.lt.u32 	%p71, %r278, 768;
-	@%p71 bra 	$L__BB1_116;
-
-$L__BB1_76:
-	shr.s32 	%r488, %r1264, 31;
-	shr.u32 	%r489, %r488, 27;
-	add.s32 	%r490, %r1264, %r489;
-	shr.s32 	%r63, %r490, 5;
-	add.s32 	%r491, %r63, %r4;
-	and.b32  	%r492, %r490, -32;
-	sub.s32 	%r64, %r1264, %r492;
-	add.s32 	%r493, %r64, %r1259;
-	setp.lt.s32 	%p72, %r491, %r263;
-	setp.lt.s32 	%p73, %r493, %r264;
-	and.pred  	%p74, %p73, %p72;
-	cvt.s64.s32 	%rd180, %r493;
-	cvt.s64.s32 	%rd181, %r491;
-	mul.lo.s64 	%rd182, %rd181, %rd6;
-	add.s64 	%rd183, %rd182, %rd180;
-	selp.b64 	%rd28, %rd183, 0, %p74;
-	@%p74 bra 	$L__BB1_78;
+	ld.global.u16 	%rs185, [%rd7];
 	bra.uni 	$L__BB1_77;
 
-$L__BB1_78:
-	add.s64 	%rd184, %rd28, %rd9;
-	shl.b64 	%rd185, %rd184, 1;
-	add.s64 	%rd186, %rd2, %rd185;
-	ld.global.nc.u16 	%rs130, [%rd186];
-	bra.uni 	$L__BB1_79;
+$L__BB1_76:
+	mov.f32 	%f339, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs185, %f339;}
+
+	// end inline asm
 
 $L__BB1_77:
-	mov.f32 	%f340, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs130, %f340;}
-
-	// end inline asm
+	setp.gt.u32 	%p44, %r910, 1;
+	@%p44 bra 	$L__BB1_79;
+	bra.uni 	$L__BB1_78;
 
 $L__BB1_79:
-	shr.s32 	%r1198, %r1264, 31;
-	shr.u32 	%r1197, %r1198, 27;
-	add.s32 	%r1196, %r1264, %r1197;
-	shr.s32 	%r1195, %r1196, 5;
-	and.b32  	%r1194, %r1196, -32;
-	sub.s32 	%r1193, %r1264, %r1194;
-	mov.u32 	%r494, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r495, %r1193, 272, %r494;
-	shl.b32 	%r496, %r1195, 1;
-	add.s32 	%r497, %r495, %r496;
-	st.shared.u16 	[%r497], %rs130;
-	add.s32 	%r498, %r1264, 256;
-	shr.s32 	%r499, %r498, 31;
-	shr.u32 	%r500, %r499, 27;
-	add.s32 	%r501, %r498, %r500;
-	shr.s32 	%r65, %r501, 5;
-	and.b32  	%r502, %r501, -32;
-	sub.s32 	%r66, %r498, %r502;
-	add.s32 	%r503, %r65, %r4;
-	add.s32 	%r504, %r66, %r1259;
-	setp.lt.s32 	%p75, %r503, %r263;
-	setp.lt.s32 	%p76, %r504, %r264;
-	and.pred  	%p77, %p76, %p75;
-	cvt.s64.s32 	%rd187, %r504;
-	cvt.s64.s32 	%rd188, %r503;
-	mul.lo.s64 	%rd189, %rd188, %rd6;
-	add.s64 	%rd190, %rd189, %rd187;
-	selp.b64 	%rd29, %rd190, 0, %p77;
-	@%p77 bra 	$L__BB1_81;
+	ld.global.u16 	%rs186, [%rd7+2];
 	bra.uni 	$L__BB1_80;
 
-$L__BB1_81:
-	add.s64 	%rd191, %rd29, %rd9;
-	shl.b64 	%rd192, %rd191, 1;
-	add.s64 	%rd193, %rd2, %rd192;
-	ld.global.nc.u16 	%rs131, [%rd193];
-	bra.uni 	$L__BB1_82;
+$L__BB1_78:
+	mov.f32 	%f340, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs186, %f340;}
+
+	// end inline asm
 
 $L__BB1_80:
-	mov.f32 	%f341, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs131, %f341;}
-
-	// end inline asm
+	setp.gt.u32 	%p45, %r910, 2;
+	@%p45 bra 	$L__BB1_82;
+	bra.uni 	$L__BB1_81;
 
 $L__BB1_82:
-	add.s32 	%r1206, %r1264, 256;
-	shr.s32 	%r1205, %r1206, 31;
-	shr.u32 	%r1204, %r1205, 27;
-	add.s32 	%r1203, %r1206, %r1204;
-	shr.s32 	%r1202, %r1203, 5;
-	mov.u32 	%r1201, _ZZ14kiln_gemm_bf16E2Bs;
-	and.b32  	%r1200, %r1203, -32;
-	sub.s32 	%r1199, %r1206, %r1200;
-	mad.lo.s32 	%r506, %r1199, 272, %r1201;
-	shl.b32 	%r507, %r1202, 1;
-	add.s32 	%r508, %r506, %r507;
-	st.shared.u16 	[%r508], %rs131;
-	add.s32 	%r509, %r1264, 512;
-	shr.s32 	%r510, %r509, 31;
-	shr.u32 	%r511, %r510, 27;
-	add.s32 	%r512, %r509, %r511;
-	shr.s32 	%r67, %r512, 5;
-	and.b32  	%r513, %r512, -32;
-	sub.s32 	%r68, %r509, %r513;
-	add.s32 	%r514, %r67, %r4;
-	add.s32 	%r515, %r68, %r1259;
-	setp.lt.s32 	%p78, %r514, %r263;
-	setp.lt.s32 	%p79, %r515, %r264;
-	and.pred  	%p80, %p79, %p78;
-	cvt.s64.s32 	%rd194, %r515;
-	cvt.s64.s32 	%rd195, %r514;
-	mul.lo.s64 	%rd196, %rd195, %rd6;
-	add.s64 	%rd197, %rd196, %rd194;
-	selp.b64 	%rd30, %rd197, 0, %p80;
-	@%p80 bra 	$L__BB1_84;
+	ld.global.u16 	%rs187, [%rd7+4];
 	bra.uni 	$L__BB1_83;
 
-$L__BB1_84:
-	add.s64 	%rd198, %rd30, %rd9;
-	shl.b64 	%rd199, %rd198, 1;
-	add.s64 	%rd200, %rd2, %rd199;
-	ld.global.nc.u16 	%rs132, [%rd200];
-	bra.uni 	$L__BB1_85;
+$L__BB1_81:
+	mov.f32 	%f341, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs187, %f341;}
+
+	// end inline asm
 
 $L__BB1_83:
-	mov.f32 	%f342, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs132, %f342;}
-
-	// end inline asm
+	setp.gt.u32 	%p46, %r910, 3;
+	@%p46 bra 	$L__BB1_85;
+	bra.uni 	$L__BB1_84;
 
 $L__BB1_85:
-	add.s32 	%r1215, %r1264, 512;
-	shr.s32 	%r1214, %r1215, 31;
-	shr.u32 	%r1213, %r1214, 27;
-	add.s32 	%r1212, %r1215, %r1213;
-	shr.s32 	%r1211, %r1212, 5;
-	and.b32  	%r1210, %r1212, -32;
-	sub.s32 	%r1209, %r1215, %r1210;
-	mov.u32 	%r1207, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r517, %r1209, 272, %r1207;
-	shl.b32 	%r518, %r1211, 1;
-	add.s32 	%r519, %r517, %r518;
-	st.shared.u16 	[%r519], %rs132;
-	add.s32 	%r520, %r1264, 768;
-	shr.s32 	%r521, %r520, 31;
-	shr.u32 	%r522, %r521, 27;
-	add.s32 	%r523, %r520, %r522;
-	shr.s32 	%r69, %r523, 5;
-	and.b32  	%r524, %r523, -32;
-	sub.s32 	%r70, %r520, %r524;
-	add.s32 	%r525, %r69, %r4;
-	add.s32 	%r526, %r70, %r1259;
-	setp.lt.s32 	%p81, %r525, %r263;
-	setp.lt.s32 	%p82, %r526, %r264;
-	and.pred  	%p83, %p82, %p81;
-	cvt.s64.s32 	%rd201, %r526;
-	cvt.s64.s32 	%rd202, %r525;
-	mul.lo.s64 	%rd203, %rd202, %rd6;
-	add.s64 	%rd204, %rd203, %rd201;
-	selp.b64 	%rd31, %rd204, 0, %p83;
-	@%p83 bra 	$L__BB1_87;
+	ld.global.u16 	%rs188, [%rd7+6];
 	bra.uni 	$L__BB1_86;
 
-$L__BB1_87:
-	add.s64 	%rd205, %rd31, %rd9;
-	shl.b64 	%rd206, %rd205, 1;
-	add.s64 	%rd207, %rd2, %rd206;
-	ld.global.nc.u16 	%rs133, [%rd207];
-	bra.uni 	$L__BB1_88;
+$L__BB1_84:
+	mov.f32 	%f342, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs188, %f342;}
+
+	// end inline asm
 
 $L__BB1_86:
-	mov.f32 	%f343, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs133, %f343;}
-
-	// end inline asm
+	setp.gt.u32 	%p47, %r910, 4;
+	@%p47 bra 	$L__BB1_88;
+	bra.uni 	$L__BB1_87;
 
 $L__BB1_88:
-	add.s32 	%r1222, %r1264, 768;
-	shr.s32 	%r1221, %r1222, 31;
-	shr.u32 	%r1220, %r1221, 27;
-	add.s32 	%r1219, %r1222, %r1220;
-	shr.s32 	%r1218, %r1219, 5;
-	and.b32  	%r1217, %r1219, -32;
-	sub.s32 	%r1216, %r1222, %r1217;
-	mov.u32 	%r1208, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r528, %r1216, 272, %r1208;
-	shl.b32 	%r529, %r1218, 1;
-	add.s32 	%r530, %r528, %r529;
-	st.shared.u16 	[%r530], %rs133;
-	add.s32 	%r71, %r1264, 1024;
-	setp.lt.s32 	%p84, %r1264, 3072;
-	mov.u32 	%r1264, %r71;
-	@%p84 bra 	$L__BB1_76;
-	bra.uni 	$L__BB1_116;
+	ld.global.u16 	%rs189, [%rd7+8];
+	bra.uni 	$L__BB1_89;
 
-$L__BB1_99:
+$L__BB1_87:
+	mov.f32 	%f343, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs189, %f343;}
+
+	// end inline asm
+
+$L__BB1_89:
+	setp.gt.u32 	%p48, %r910, 5;
+	@%p48 bra 	$L__BB1_91;
+	bra.uni 	$L__BB1_90;
+
+$L__BB1_91:
+	ld.global.u16 	%rs190, [%rd7+10];
+	bra.uni 	$L__BB1_92;
+
+$L__BB1_90:
+	mov.f32 	%f344, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs190, %f344;}
+
+	// end inline asm
+
+$L__BB1_92:
+	setp.gt.u32 	%p49, %r910, 6;
+	@%p49 bra 	$L__BB1_94;
+	bra.uni 	$L__BB1_93;
+
+$L__BB1_94:
+	ld.global.u16 	%rs191, [%rd7+12];
+	bra.uni 	$L__BB1_95;
+
+$L__BB1_93:
+	mov.f32 	%f345, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs191, %f345;}
+
+	// end inline asm
+
+$L__BB1_95:
+	setp.gt.u32 	%p50, %r910, 7;
+	@%p50 bra 	$L__BB1_97;
+	bra.uni 	$L__BB1_96;
+
+$L__BB1_97:
+	ld.global.u16 	%rs192, [%rd7+14];
+	bra.uni 	$L__BB1_98;
+
+$L__BB1_96:
 	mov.f32 	%f346, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs136, %f346;}
+	{  cvt.rn.bf16.f32 %rs192, %f346;}
 
 	// end inline asm
+
+$L__BB1_98:
+	mov.b32 	%r914, {%rs191, %rs192};
+	mov.b32 	%r913, {%rs189, %rs190};
+	mov.b32 	%r912, {%rs187, %rs188};
+	mov.b32 	%r911, {%rs185, %rs186};
+
+$L__BB1_100:
+	shr.s32 	%r887, %r909, 31;
+	shr.u32 	%r886, %r887, 30;
+	add.s32 	%r885, %r909, %r886;
+	shr.s32 	%r884, %r885, 2;
+	and.b32  	%r883, %r885, 536870908;
+	sub.s32 	%r882, %r909, %r883;
+	shl.b32 	%r881, %r882, 3;
+	mov.u32 	%r355, _ZZ14kiln_gemm_bf16E2Bs;
+	mad.lo.s32 	%r356, %r881, 272, %r355;
+	shl.b32 	%r357, %r884, 1;
+	add.s32 	%r358, %r356, %r357;
+	mov.b32 	{%rs153, %rs154}, %r911;
+	st.shared.u16 	[%r358], %rs153;
+	st.shared.u16 	[%r358+272], %rs154;
+	mov.b32 	{%rs155, %rs156}, %r912;
+	st.shared.u16 	[%r358+544], %rs155;
+	st.shared.u16 	[%r358+816], %rs156;
+	mov.b32 	{%rs157, %rs158}, %r913;
+	st.shared.u16 	[%r358+1088], %rs157;
+	st.shared.u16 	[%r358+1360], %rs158;
+	mov.b32 	{%rs159, %rs160}, %r914;
+	st.shared.u16 	[%r358+1632], %rs159;
+	st.shared.u16 	[%r358+1904], %rs160;
+	add.s32 	%r74, %r909, 256;
+	setp.lt.s32 	%p51, %r909, 256;
+	mov.u32 	%r909, %r74;
+	@%p51 bra 	$L__BB1_71;
+	bra.uni 	$L__BB1_132;
 
 $L__BB1_101:
-	mov.u32 	%r1226, %tid.x;
-	mov.u32 	%r1225, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r554, %r18, 272, %r1225;
-	shl.b32 	%r555, %r19, 1;
-	add.s32 	%r556, %r554, %r555;
-	st.shared.u16 	[%r556], %rs136;
-	add.s32 	%r1266, %r1226, 768;
+	mov.u32 	%r915, %tid.x;
 
 $L__BB1_102:
-	max.s32 	%r559, %r72, 3840;
-	add.s32 	%r560, %r559, 255;
-	sub.s32 	%r561, %r560, %r72;
-	setp.lt.u32 	%p97, %r561, 768;
-	@%p97 bra 	$L__BB1_116;
+	shr.s32 	%r360, %r915, 31;
+	shr.u32 	%r361, %r360, 28;
+	add.s32 	%r362, %r915, %r361;
+	and.b32  	%r363, %r362, 536870896;
+	sub.s32 	%r364, %r915, %r363;
+	shl.b32 	%r77, %r364, 3;
+	add.s32 	%r78, %r77, %r291;
+	shr.s32 	%r79, %r362, 4;
+	add.s32 	%r80, %r79, %r896;
+	setp.ge.s32 	%p52, %r80, %r279;
+	mov.u32 	%r916, 0;
+	@%p52 bra 	$L__BB1_104;
 
-$L__BB1_103:
-	shr.s32 	%r562, %r1266, 31;
-	shr.u32 	%r563, %r562, 25;
-	add.s32 	%r564, %r1266, %r563;
-	and.b32  	%r565, %r564, -128;
-	sub.s32 	%r78, %r1266, %r565;
-	add.s32 	%r566, %r78, %r4;
-	shr.s32 	%r79, %r564, 7;
-	add.s32 	%r567, %r79, %r1259;
-	setp.lt.s32 	%p98, %r566, %r263;
-	setp.lt.s32 	%p99, %r567, %r264;
-	and.pred  	%p100, %p99, %p98;
-	cvt.s64.s32 	%rd229, %r567;
-	cvt.s64.s32 	%rd230, %r566;
-	mul.lo.s64 	%rd231, %rd229, %rd6;
-	add.s64 	%rd232, %rd231, %rd230;
-	selp.b64 	%rd35, %rd232, 0, %p100;
-	@%p100 bra 	$L__BB1_105;
-	bra.uni 	$L__BB1_104;
-
-$L__BB1_105:
-	add.s64 	%rd233, %rd35, %rd9;
-	shl.b64 	%rd234, %rd233, 1;
-	add.s64 	%rd235, %rd2, %rd234;
-	ld.global.nc.u16 	%rs137, [%rd235];
-	bra.uni 	$L__BB1_106;
+	sub.s32 	%r367, %r278, %r78;
+	min.s32 	%r368, %r367, 8;
+	max.s32 	%r916, %r368, 0;
 
 $L__BB1_104:
-	mov.f32 	%f347, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs137, %f347;}
+	setp.lt.s32 	%p53, %r80, %r279;
+	selp.b32 	%r369, %r80, 0, %p53;
+	mul.wide.s32 	%rd48, %r369, %r281;
+	setp.eq.s32 	%p54, %r916, 0;
+	selp.b32 	%r370, 0, %r78, %p54;
+	cvt.s64.s32 	%rd49, %r370;
+	cvt.s64.s32 	%rd50, %r895;
+	mul.lo.s64 	%rd51, %rd50, %rd15;
+	add.s64 	%rd52, %rd48, %rd51;
+	add.s64 	%rd53, %rd52, %rd49;
+	cvta.to.global.u64 	%rd54, %rd14;
+	shl.b64 	%rd55, %rd53, 1;
+	add.s64 	%rd8, %rd54, %rd55;
+	add.s64 	%rd56, %rd14, %rd55;
+	and.b64  	%rd57, %rd56, 15;
+	setp.eq.s64 	%p55, %rd57, 0;
+	setp.eq.s32 	%p56, %r916, 8;
+	and.pred  	%p57, %p56, %p55;
+	@%p57 bra 	$L__BB1_130;
+	bra.uni 	$L__BB1_105;
 
-	// end inline asm
+$L__BB1_130:
+	ld.global.v4.u32 	{%r917, %r918, %r919, %r920}, [%rd8];
+	bra.uni 	$L__BB1_131;
 
-$L__BB1_106:
-	shr.s32 	%r1232, %r1266, 31;
-	shr.u32 	%r1231, %r1232, 25;
-	add.s32 	%r1230, %r1266, %r1231;
-	and.b32  	%r1229, %r1230, -128;
-	sub.s32 	%r1228, %r1266, %r1229;
-	shr.s32 	%r1227, %r1230, 7;
-	mov.u32 	%r568, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r569, %r1227, 272, %r568;
-	shl.b32 	%r570, %r1228, 1;
-	add.s32 	%r571, %r569, %r570;
-	st.shared.u16 	[%r571], %rs137;
-	add.s32 	%r572, %r1266, 256;
-	shr.s32 	%r573, %r572, 31;
-	shr.u32 	%r574, %r573, 25;
-	add.s32 	%r575, %r572, %r574;
-	shr.s32 	%r80, %r575, 7;
-	and.b32  	%r576, %r575, -128;
-	sub.s32 	%r81, %r572, %r576;
-	add.s32 	%r577, %r81, %r4;
-	add.s32 	%r578, %r80, %r1259;
-	setp.lt.s32 	%p101, %r577, %r263;
-	setp.lt.s32 	%p102, %r578, %r264;
-	and.pred  	%p103, %p102, %p101;
-	cvt.s64.s32 	%rd236, %r578;
-	cvt.s64.s32 	%rd237, %r577;
-	mul.lo.s64 	%rd238, %rd236, %rd6;
-	add.s64 	%rd239, %rd238, %rd237;
-	selp.b64 	%rd36, %rd239, 0, %p103;
-	@%p103 bra 	$L__BB1_108;
-	bra.uni 	$L__BB1_107;
+$L__BB1_105:
+	@%p54 bra 	$L__BB1_107;
 
-$L__BB1_108:
-	add.s64 	%rd240, %rd36, %rd9;
-	shl.b64 	%rd241, %rd240, 1;
-	add.s64 	%rd242, %rd2, %rd241;
-	ld.global.nc.u16 	%rs138, [%rd242];
-	bra.uni 	$L__BB1_109;
+	ld.global.u16 	%rs193, [%rd8];
+	bra.uni 	$L__BB1_108;
 
 $L__BB1_107:
-	mov.f32 	%f348, 0f00000000;
+	mov.f32 	%f347, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs138, %f348;}
+	{  cvt.rn.bf16.f32 %rs193, %f347;}
 
 	// end inline asm
 
-$L__BB1_109:
-	add.s32 	%r1240, %r1266, 256;
-	shr.s32 	%r1239, %r1240, 31;
-	shr.u32 	%r1238, %r1239, 25;
-	add.s32 	%r1237, %r1240, %r1238;
-	and.b32  	%r1236, %r1237, -128;
-	sub.s32 	%r1235, %r1240, %r1236;
-	mov.u32 	%r1234, _ZZ14kiln_gemm_bf16E2Bs;
-	shr.s32 	%r1233, %r1237, 7;
-	mad.lo.s32 	%r580, %r1233, 272, %r1234;
-	shl.b32 	%r581, %r1235, 1;
-	add.s32 	%r582, %r580, %r581;
-	st.shared.u16 	[%r582], %rs138;
-	add.s32 	%r583, %r1266, 512;
-	shr.s32 	%r584, %r583, 31;
-	shr.u32 	%r585, %r584, 25;
-	add.s32 	%r586, %r583, %r585;
-	shr.s32 	%r82, %r586, 7;
-	and.b32  	%r587, %r586, -128;
-	sub.s32 	%r83, %r583, %r587;
-	add.s32 	%r588, %r83, %r4;
-	add.s32 	%r589, %r82, %r1259;
-	setp.lt.s32 	%p104, %r588, %r263;
-	setp.lt.s32 	%p105, %r589, %r264;
-	and.pred  	%p106, %p105, %p104;
-	cvt.s64.s32 	%rd243, %r589;
-	cvt.s64.s32 	%rd244, %r588;
-	mul.lo.s64 	%rd245, %rd243, %rd6;
-	add.s64 	%rd246, %rd245, %rd244;
-	selp.b64 	%rd37, %rd246, 0, %p106;
-	@%p106 bra 	$L__BB1_111;
-	bra.uni 	$L__BB1_110;
-
-$L__BB1_111:
-	add.s64 	%rd247, %rd37, %rd9;
-	shl.b64 	%rd248, %rd247, 1;
-	add.s64 	%rd249, %rd2, %rd248;
-	ld.global.nc.u16 	%rs139, [%rd249];
-	bra.uni 	$L__BB1_112;
+$L__BB1_108:
+	setp.gt.u32 	%p59, %r916, 1;
+	@%p59 bra 	$L__BB1_110;
+	bra.uni 	$L__BB1_109;
 
 $L__BB1_110:
-	mov.f32 	%f349, 0f00000000;
+	ld.global.u16 	%rs194, [%rd8+2];
+	bra.uni 	$L__BB1_111;
+
+$L__BB1_109:
+	mov.f32 	%f348, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs139, %f349;}
+	{  cvt.rn.bf16.f32 %rs194, %f348;}
 
 	// end inline asm
 
-$L__BB1_112:
-	add.s32 	%r1249, %r1266, 512;
-	shr.s32 	%r1248, %r1249, 31;
-	shr.u32 	%r1247, %r1248, 25;
-	add.s32 	%r1246, %r1249, %r1247;
-	and.b32  	%r1245, %r1246, -128;
-	sub.s32 	%r1244, %r1249, %r1245;
-	shr.s32 	%r1243, %r1246, 7;
-	mov.u32 	%r1241, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r591, %r1243, 272, %r1241;
-	shl.b32 	%r592, %r1244, 1;
-	add.s32 	%r593, %r591, %r592;
-	st.shared.u16 	[%r593], %rs139;
-	add.s32 	%r594, %r1266, 768;
-	shr.s32 	%r595, %r594, 31;
-	shr.u32 	%r596, %r595, 25;
-	add.s32 	%r597, %r594, %r596;
-	shr.s32 	%r84, %r597, 7;
-	and.b32  	%r598, %r597, -128;
-	sub.s32 	%r85, %r594, %r598;
-	add.s32 	%r599, %r85, %r4;
-	add.s32 	%r600, %r84, %r1259;
-	setp.lt.s32 	%p107, %r599, %r263;
-	setp.lt.s32 	%p108, %r600, %r264;
-	and.pred  	%p109, %p108, %p107;
-	cvt.s64.s32 	%rd250, %r600;
-	cvt.s64.s32 	%rd251, %r599;
-	mul.lo.s64 	%rd252, %rd250, %rd6;
-	add.s64 	%rd253, %rd252, %rd251;
-	selp.b64 	%rd38, %rd253, 0, %p109;
-	@%p109 bra 	$L__BB1_114;
-	bra.uni 	$L__BB1_113;
-
-$L__BB1_114:
-	add.s64 	%rd254, %rd38, %rd9;
-	shl.b64 	%rd255, %rd254, 1;
-	add.s64 	%rd256, %rd2, %rd255;
-	ld.global.nc.u16 	%rs140, [%rd256];
-	bra.uni 	$L__BB1_115;
+$L__BB1_111:
+	setp.gt.u32 	%p60, %r916, 2;
+	@%p60 bra 	$L__BB1_113;
+	bra.uni 	$L__BB1_112;
 
 $L__BB1_113:
-	mov.f32 	%f350, 0f00000000;
+	ld.global.u16 	%rs195, [%rd8+4];
+	bra.uni 	$L__BB1_114;
+
+$L__BB1_112:
+	mov.f32 	%f349, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs140, %f350;}
+	{  cvt.rn.bf16.f32 %rs195, %f349;}
 
 	// end inline asm
 
-$L__BB1_115:
-	add.s32 	%r1256, %r1266, 768;
-	shr.s32 	%r1255, %r1256, 31;
-	shr.u32 	%r1254, %r1255, 25;
-	add.s32 	%r1253, %r1256, %r1254;
-	and.b32  	%r1252, %r1253, -128;
-	sub.s32 	%r1251, %r1256, %r1252;
-	shr.s32 	%r1250, %r1253, 7;
-	mov.u32 	%r1242, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r602, %r1250, 272, %r1242;
-	shl.b32 	%r603, %r1251, 1;
-	add.s32 	%r604, %r602, %r603;
-	st.shared.u16 	[%r604], %rs140;
-	add.s32 	%r86, %r1266, 1024;
-	setp.lt.s32 	%p110, %r1266, 3072;
-	mov.u32 	%r1266, %r86;
-	@%p110 bra 	$L__BB1_103;
+$L__BB1_114:
+	setp.gt.u32 	%p61, %r916, 3;
+	@%p61 bra 	$L__BB1_116;
+	bra.uni 	$L__BB1_115;
 
 $L__BB1_116:
-	mov.u32 	%r607, _ZZ14kiln_gemm_bf16E2Bs;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r607;
-	  cvta.shared.u64 	%rd257, %tmp; }
-	mul.wide.u32 	%rd258, %r274, 2;
-	mov.u32 	%r611, _ZZ14kiln_gemm_bf16E2As;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r611;
-	  cvta.shared.u64 	%rd259, %tmp; }
-	mul.wide.u32 	%rd260, %r272, 80;
-	add.s64 	%rd261, %rd259, %rd260;
-	add.s64 	%rd262, %rd257, %rd258;
-	bar.sync 	0;
-	mov.u32 	%r612, 40;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r613, %r614, %r615, %r616}, [%rd261], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r617, %r618, %r619, %r620}, [%rd261+1280], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r621, %r622, %r623, %r624}, [%rd261+2560], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r625, %r626, %r627, %r628}, [%rd261+3840], %r612;
-	mov.u32 	%r629, 136;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r630, %r631, %r632, %r633}, [%rd262], %r629;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r634, %r635, %r636, %r637}, [%rd262+32], %r629;
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f351, %f352, %f353, %f354, %f355, %f356, %f357, %f358}, {%r613, %r614, %r615, %r616}, {%r630, %r631, %r632, %r633}, {%f710, %f709, %f708, %f707, %f706, %f705, %f704, %f703};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f359, %f360, %f361, %f362, %f363, %f364, %f365, %f366}, {%r613, %r614, %r615, %r616}, {%r634, %r635, %r636, %r637}, {%f702, %f701, %f700, %f699, %f698, %f697, %f696, %f695};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f367, %f368, %f369, %f370, %f371, %f372, %f373, %f374}, {%r617, %r618, %r619, %r620}, {%r630, %r631, %r632, %r633}, {%f694, %f693, %f692, %f691, %f690, %f689, %f688, %f687};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f375, %f376, %f377, %f378, %f379, %f380, %f381, %f382}, {%r617, %r618, %r619, %r620}, {%r634, %r635, %r636, %r637}, {%f686, %f685, %f684, %f683, %f682, %f681, %f680, %f679};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f383, %f384, %f385, %f386, %f387, %f388, %f389, %f390}, {%r621, %r622, %r623, %r624}, {%r630, %r631, %r632, %r633}, {%f678, %f677, %f676, %f675, %f674, %f673, %f672, %f671};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f391, %f392, %f393, %f394, %f395, %f396, %f397, %f398}, {%r621, %r622, %r623, %r624}, {%r634, %r635, %r636, %r637}, {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f399, %f400, %f401, %f402, %f403, %f404, %f405, %f406}, {%r625, %r626, %r627, %r628}, {%r630, %r631, %r632, %r633}, {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f407, %f408, %f409, %f410, %f411, %f412, %f413, %f414}, {%r625, %r626, %r627, %r628}, {%r634, %r635, %r636, %r637}, {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734};
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r638, %r639, %r640, %r641}, [%rd261+32], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r642, %r643, %r644, %r645}, [%rd261+1312], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r646, %r647, %r648, %r649}, [%rd261+2592], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r650, %r651, %r652, %r653}, [%rd261+3872], %r612;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r654, %r655, %r656, %r657}, [%rd262+4352], %r629;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r658, %r659, %r660, %r661}, [%rd262+4384], %r629;
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f710, %f709, %f708, %f707, %f706, %f705, %f704, %f703}, {%r638, %r639, %r640, %r641}, {%r654, %r655, %r656, %r657}, {%f351, %f352, %f353, %f354, %f355, %f356, %f357, %f358};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f702, %f701, %f700, %f699, %f698, %f697, %f696, %f695}, {%r638, %r639, %r640, %r641}, {%r658, %r659, %r660, %r661}, {%f359, %f360, %f361, %f362, %f363, %f364, %f365, %f366};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f694, %f693, %f692, %f691, %f690, %f689, %f688, %f687}, {%r642, %r643, %r644, %r645}, {%r654, %r655, %r656, %r657}, {%f367, %f368, %f369, %f370, %f371, %f372, %f373, %f374};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f686, %f685, %f684, %f683, %f682, %f681, %f680, %f679}, {%r642, %r643, %r644, %r645}, {%r658, %r659, %r660, %r661}, {%f375, %f376, %f377, %f378, %f379, %f380, %f381, %f382};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f678, %f677, %f676, %f675, %f674, %f673, %f672, %f671}, {%r646, %r647, %r648, %r649}, {%r654, %r655, %r656, %r657}, {%f383, %f384, %f385, %f386, %f387, %f388, %f389, %f390};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718}, {%r646, %r647, %r648, %r649}, {%r658, %r659, %r660, %r661}, {%f391, %f392, %f393, %f394, %f395, %f396, %f397, %f398};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726}, {%r650, %r651, %r652, %r653}, {%r654, %r655, %r656, %r657}, {%f399, %f400, %f401, %f402, %f403, %f404, %f405, %f406};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734}, {%r650, %r651, %r652, %r653}, {%r658, %r659, %r660, %r661}, {%f407, %f408, %f409, %f410, %f411, %f412, %f413, %f414};
-	bar.sync 	0;
-	add.s32 	%r1259, %r1259, 32;
-	setp.lt.s32 	%p111, %r1259, %r264;
-	@%p111 bra 	$L__BB1_4;
+	ld.global.u16 	%rs196, [%rd8+6];
+	bra.uni 	$L__BB1_117;
+
+$L__BB1_115:
+	mov.f32 	%f350, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs196, %f350;}
+
+	// end inline asm
 
 $L__BB1_117:
-	ld.param.u64 	%rd592, [kiln_gemm_bf16_param_15];
-	mov.u32 	%r662, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r88, %r2, 1280, %r662;
-	mov.u32 	%r663, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f710, %f709, %f708, %f707, %f706, %f705, %f704, %f703}, %r663;
-	bar.warp.sync 	-1;
-	mul.lo.s64 	%rd39, %rd60, %rd592;
-	add.s64 	%rd40, %rd39, %rd7;
-	setp.eq.f32 	%p112, %f194, 0f00000000;
-	@%p112 bra 	$L__BB1_128;
+	setp.gt.u32 	%p62, %r916, 4;
+	@%p62 bra 	$L__BB1_119;
 	bra.uni 	$L__BB1_118;
 
-$L__BB1_128:
-	mov.u32 	%r1269, %r24;
-
-$L__BB1_129:
-	cvt.u32.u64 	%r690, %rd7;
-	setp.ge.s32 	%p126, %r690, %r263;
-	shr.u32 	%r101, %r1269, 4;
-	add.s32 	%r102, %r6, %r101;
-	setp.ge.s32 	%p127, %r102, %r262;
-	or.pred  	%p128, %p127, %p126;
-	@%p128 bra 	$L__BB1_131;
-
-	cvt.s64.s32 	%rd285, %r102;
-	mul.lo.s64 	%rd286, %rd285, %rd4;
-	add.s64 	%rd287, %rd40, %rd286;
-	shl.b64 	%rd288, %rd287, 2;
-	add.s64 	%rd289, %rd3, %rd288;
-	mad.lo.s32 	%r691, %r101, 20, %r20;
-	mov.u32 	%r692, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r693, %r2, 1280, %r692;
-	shl.b32 	%r694, %r691, 2;
-	add.s32 	%r695, %r693, %r694;
-	ld.shared.f32 	%f431, [%r695];
-	mul.f32 	%f432, %f431, %f193;
-	st.global.f32 	[%rd289], %f432;
-
-$L__BB1_131:
-	add.s32 	%r697, %r1269, 32;
-	shr.u32 	%r103, %r697, 4;
-	add.s32 	%r104, %r6, %r103;
-	setp.ge.s32 	%p130, %r104, %r262;
-	or.pred  	%p131, %p130, %p126;
-	@%p131 bra 	$L__BB1_133;
-
-	cvt.s64.s32 	%rd290, %r104;
-	mul.lo.s64 	%rd291, %rd290, %rd4;
-	add.s64 	%rd292, %rd40, %rd291;
-	shl.b64 	%rd293, %rd292, 2;
-	add.s64 	%rd294, %rd3, %rd293;
-	mad.lo.s32 	%r698, %r103, 20, %r20;
-	mov.u32 	%r699, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r700, %r2, 1280, %r699;
-	shl.b32 	%r701, %r698, 2;
-	add.s32 	%r702, %r700, %r701;
-	ld.shared.f32 	%f433, [%r702];
-	mul.f32 	%f434, %f433, %f193;
-	st.global.f32 	[%rd294], %f434;
-
-$L__BB1_133:
-	add.s32 	%r704, %r1269, 64;
-	shr.u32 	%r105, %r704, 4;
-	add.s32 	%r106, %r6, %r105;
-	setp.ge.s32 	%p133, %r106, %r262;
-	or.pred  	%p134, %p133, %p126;
-	@%p134 bra 	$L__BB1_135;
-
-	cvt.s64.s32 	%rd295, %r106;
-	mul.lo.s64 	%rd296, %rd295, %rd4;
-	add.s64 	%rd297, %rd40, %rd296;
-	shl.b64 	%rd298, %rd297, 2;
-	add.s64 	%rd299, %rd3, %rd298;
-	mad.lo.s32 	%r705, %r105, 20, %r20;
-	mov.u32 	%r706, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r707, %r2, 1280, %r706;
-	shl.b32 	%r708, %r705, 2;
-	add.s32 	%r709, %r707, %r708;
-	ld.shared.f32 	%f435, [%r709];
-	mul.f32 	%f436, %f435, %f193;
-	st.global.f32 	[%rd299], %f436;
-
-$L__BB1_135:
-	add.s32 	%r107, %r1269, 96;
-	shr.u32 	%r108, %r107, 4;
-	add.s32 	%r109, %r6, %r108;
-	setp.ge.s32 	%p136, %r109, %r262;
-	or.pred  	%p137, %p136, %p126;
-	@%p137 bra 	$L__BB1_137;
-
-	cvt.s64.s32 	%rd300, %r109;
-	mul.lo.s64 	%rd301, %rd300, %rd4;
-	add.s64 	%rd302, %rd40, %rd301;
-	shl.b64 	%rd303, %rd302, 2;
-	add.s64 	%rd304, %rd3, %rd303;
-	mad.lo.s32 	%r711, %r108, 20, %r20;
-	mov.u32 	%r712, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r713, %r2, 1280, %r712;
-	shl.b32 	%r714, %r711, 2;
-	add.s32 	%r715, %r713, %r714;
-	ld.shared.f32 	%f437, [%r715];
-	mul.f32 	%f438, %f437, %f193;
-	st.global.f32 	[%rd304], %f438;
-
-$L__BB1_137:
-	add.s32 	%r1269, %r1269, 128;
-	setp.lt.u32 	%p138, %r107, 224;
-	@%p138 bra 	$L__BB1_129;
-	bra.uni 	$L__BB1_138;
+$L__BB1_119:
+	ld.global.u16 	%rs197, [%rd8+8];
+	bra.uni 	$L__BB1_120;
 
 $L__BB1_118:
-	mov.u32 	%r1268, %r24;
+	mov.f32 	%f351, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs197, %f351;}
 
-$L__BB1_119:
-	cvt.u32.u64 	%r664, %rd7;
-	setp.ge.s32 	%p113, %r664, %r263;
-	shr.u32 	%r90, %r1268, 4;
-	add.s32 	%r91, %r6, %r90;
-	setp.ge.s32 	%p114, %r91, %r262;
-	or.pred  	%p115, %p114, %p113;
-	@%p115 bra 	$L__BB1_121;
+	// end inline asm
 
-	cvt.s64.s32 	%rd265, %r91;
-	mul.lo.s64 	%rd266, %rd265, %rd4;
-	add.s64 	%rd267, %rd40, %rd266;
-	shl.b64 	%rd268, %rd267, 2;
-	add.s64 	%rd269, %rd3, %rd268;
-	mad.lo.s32 	%r665, %r90, 20, %r20;
-	shl.b32 	%r668, %r665, 2;
-	add.s32 	%r669, %r88, %r668;
-	ld.shared.f32 	%f415, [%r669];
-	ld.global.f32 	%f416, [%rd269];
-	mul.f32 	%f417, %f416, %f194;
-	fma.rn.f32 	%f418, %f415, %f193, %f417;
-	st.global.f32 	[%rd269], %f418;
+$L__BB1_120:
+	setp.gt.u32 	%p63, %r916, 5;
+	@%p63 bra 	$L__BB1_122;
+	bra.uni 	$L__BB1_121;
+
+$L__BB1_122:
+	ld.global.u16 	%rs198, [%rd8+10];
+	bra.uni 	$L__BB1_123;
 
 $L__BB1_121:
-	add.s32 	%r671, %r1268, 32;
-	shr.u32 	%r92, %r671, 4;
-	add.s32 	%r93, %r6, %r92;
-	setp.ge.s32 	%p117, %r93, %r262;
-	or.pred  	%p118, %p117, %p113;
-	@%p118 bra 	$L__BB1_123;
+	mov.f32 	%f352, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs198, %f352;}
 
-	cvt.s64.s32 	%rd270, %r93;
-	mul.lo.s64 	%rd271, %rd270, %rd4;
-	add.s64 	%rd272, %rd40, %rd271;
-	shl.b64 	%rd273, %rd272, 2;
-	add.s64 	%rd274, %rd3, %rd273;
-	mad.lo.s32 	%r672, %r92, 20, %r20;
-	shl.b32 	%r675, %r672, 2;
-	add.s32 	%r676, %r88, %r675;
-	ld.shared.f32 	%f419, [%r676];
-	ld.global.f32 	%f420, [%rd274];
-	mul.f32 	%f421, %f420, %f194;
-	fma.rn.f32 	%f422, %f419, %f193, %f421;
-	st.global.f32 	[%rd274], %f422;
+	// end inline asm
 
 $L__BB1_123:
-	add.s32 	%r678, %r1268, 64;
-	shr.u32 	%r94, %r678, 4;
-	add.s32 	%r95, %r6, %r94;
-	setp.ge.s32 	%p120, %r95, %r262;
-	or.pred  	%p121, %p120, %p113;
-	@%p121 bra 	$L__BB1_125;
-
-	cvt.s64.s32 	%rd275, %r95;
-	mul.lo.s64 	%rd276, %rd275, %rd4;
-	add.s64 	%rd277, %rd40, %rd276;
-	shl.b64 	%rd278, %rd277, 2;
-	add.s64 	%rd279, %rd3, %rd278;
-	mad.lo.s32 	%r679, %r94, 20, %r20;
-	shl.b32 	%r682, %r679, 2;
-	add.s32 	%r683, %r88, %r682;
-	ld.shared.f32 	%f423, [%r683];
-	ld.global.f32 	%f424, [%rd279];
-	mul.f32 	%f425, %f424, %f194;
-	fma.rn.f32 	%f426, %f423, %f193, %f425;
-	st.global.f32 	[%rd279], %f426;
+	setp.gt.u32 	%p64, %r916, 6;
+	@%p64 bra 	$L__BB1_125;
+	bra.uni 	$L__BB1_124;
 
 $L__BB1_125:
-	add.s32 	%r96, %r1268, 96;
-	shr.u32 	%r97, %r96, 4;
-	add.s32 	%r98, %r6, %r97;
-	setp.ge.s32 	%p123, %r98, %r262;
-	or.pred  	%p124, %p123, %p113;
-	@%p124 bra 	$L__BB1_127;
+	ld.global.u16 	%rs199, [%rd8+12];
+	bra.uni 	$L__BB1_126;
 
-	cvt.s64.s32 	%rd280, %r98;
-	mul.lo.s64 	%rd281, %rd280, %rd4;
-	add.s64 	%rd282, %rd40, %rd281;
-	shl.b64 	%rd283, %rd282, 2;
-	add.s64 	%rd284, %rd3, %rd283;
-	mad.lo.s32 	%r685, %r97, 20, %r20;
-	shl.b32 	%r688, %r685, 2;
-	add.s32 	%r689, %r88, %r688;
-	ld.shared.f32 	%f427, [%r689];
-	ld.global.f32 	%f428, [%rd284];
-	mul.f32 	%f429, %f428, %f194;
-	fma.rn.f32 	%f430, %f427, %f193, %f429;
-	st.global.f32 	[%rd284], %f430;
+$L__BB1_124:
+	mov.f32 	%f353, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs199, %f353;}
+
+	// end inline asm
+
+$L__BB1_126:
+	setp.gt.u32 	%p65, %r916, 7;
+	@%p65 bra 	$L__BB1_128;
+	bra.uni 	$L__BB1_127;
+
+$L__BB1_128:
+	ld.global.u16 	%rs200, [%rd8+14];
+	bra.uni 	$L__BB1_129;
 
 $L__BB1_127:
-	add.s32 	%r1268, %r1268, 128;
-	setp.lt.u32 	%p125, %r96, 224;
-	@%p125 bra 	$L__BB1_119;
+	mov.f32 	%f354, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs200, %f354;}
 
-$L__BB1_138:
+	// end inline asm
+
+$L__BB1_129:
+	mov.b32 	%r920, {%rs199, %rs200};
+	mov.b32 	%r919, {%rs197, %rs198};
+	mov.b32 	%r918, {%rs195, %rs196};
+	mov.b32 	%r917, {%rs193, %rs194};
+
+$L__BB1_131:
+	shr.s32 	%r894, %r915, 31;
+	shr.u32 	%r893, %r894, 28;
+	add.s32 	%r892, %r915, %r893;
+	and.b32  	%r891, %r892, 536870896;
+	sub.s32 	%r890, %r915, %r891;
+	shl.b32 	%r889, %r890, 3;
+	shr.s32 	%r888, %r892, 4;
+	mov.u32 	%r375, _ZZ14kiln_gemm_bf16E2Bs;
+	mad.lo.s32 	%r376, %r888, 272, %r375;
+	shl.b32 	%r377, %r889, 1;
+	add.s32 	%r378, %r376, %r377;
+	st.shared.v4.u32 	[%r378], {%r917, %r918, %r919, %r920};
+	add.s32 	%r95, %r915, 256;
+	setp.lt.s32 	%p66, %r915, 256;
+	mov.u32 	%r915, %r95;
+	@%p66 bra 	$L__BB1_102;
+
+$L__BB1_132:
+	mov.u32 	%r381, _ZZ14kiln_gemm_bf16E2Bs;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r381;
+	  cvta.shared.u64 	%rd58, %tmp; }
+	mul.wide.u32 	%rd59, %r289, 2;
+	mov.u32 	%r385, _ZZ14kiln_gemm_bf16E2As;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r385;
+	  cvta.shared.u64 	%rd60, %tmp; }
+	mul.wide.u32 	%rd61, %r285, 80;
+	add.s64 	%rd62, %rd60, %rd61;
+	add.s64 	%rd63, %rd58, %rd59;
+	bar.sync 	0;
+	mov.u32 	%r386, 40;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r387, %r388, %r389, %r390}, [%rd62], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r391, %r392, %r393, %r394}, [%rd62+1280], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r395, %r396, %r397, %r398}, [%rd62+2560], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r399, %r400, %r401, %r402}, [%rd62+3840], %r386;
+	mov.u32 	%r403, 136;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r404, %r405, %r406, %r407}, [%rd63], %r403;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r408, %r409, %r410, %r411}, [%rd63+32], %r403;
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f355, %f356, %f357, %f358, %f359, %f360, %f361, %f362}, {%r387, %r388, %r389, %r390}, {%r404, %r405, %r406, %r407}, {%f722, %f721, %f720, %f719, %f718, %f717, %f716, %f715};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f363, %f364, %f365, %f366, %f367, %f368, %f369, %f370}, {%r387, %r388, %r389, %r390}, {%r408, %r409, %r410, %r411}, {%f714, %f713, %f712, %f711, %f710, %f709, %f708, %f707};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f371, %f372, %f373, %f374, %f375, %f376, %f377, %f378}, {%r391, %r392, %r393, %r394}, {%r404, %r405, %r406, %r407}, {%f706, %f705, %f704, %f703, %f702, %f701, %f700, %f699};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f379, %f380, %f381, %f382, %f383, %f384, %f385, %f386}, {%r391, %r392, %r393, %r394}, {%r408, %r409, %r410, %r411}, {%f698, %f697, %f696, %f695, %f694, %f693, %f692, %f691};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f387, %f388, %f389, %f390, %f391, %f392, %f393, %f394}, {%r395, %r396, %r397, %r398}, {%r404, %r405, %r406, %r407}, {%f690, %f689, %f688, %f687, %f686, %f685, %f684, %f683};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f395, %f396, %f397, %f398, %f399, %f400, %f401, %f402}, {%r395, %r396, %r397, %r398}, {%r408, %r409, %r410, %r411}, {%f682, %f681, %f680, %f679, %f678, %f677, %f676, %f675};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f403, %f404, %f405, %f406, %f407, %f408, %f409, %f410}, {%r399, %r400, %r401, %r402}, {%r404, %r405, %r406, %r407}, {%f723, %f724, %f725, %f726, %f727, %f728, %f729, %f730};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f411, %f412, %f413, %f414, %f415, %f416, %f417, %f418}, {%r399, %r400, %r401, %r402}, {%r408, %r409, %r410, %r411}, {%f731, %f732, %f733, %f734, %f735, %f736, %f737, %f738};
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r412, %r413, %r414, %r415}, [%rd62+32], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r416, %r417, %r418, %r419}, [%rd62+1312], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r420, %r421, %r422, %r423}, [%rd62+2592], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r424, %r425, %r426, %r427}, [%rd62+3872], %r386;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r428, %r429, %r430, %r431}, [%rd63+4352], %r403;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r432, %r433, %r434, %r435}, [%rd63+4384], %r403;
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f722, %f721, %f720, %f719, %f718, %f717, %f716, %f715}, {%r412, %r413, %r414, %r415}, {%r428, %r429, %r430, %r431}, {%f355, %f356, %f357, %f358, %f359, %f360, %f361, %f362};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f714, %f713, %f712, %f711, %f710, %f709, %f708, %f707}, {%r412, %r413, %r414, %r415}, {%r432, %r433, %r434, %r435}, {%f363, %f364, %f365, %f366, %f367, %f368, %f369, %f370};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f706, %f705, %f704, %f703, %f702, %f701, %f700, %f699}, {%r416, %r417, %r418, %r419}, {%r428, %r429, %r430, %r431}, {%f371, %f372, %f373, %f374, %f375, %f376, %f377, %f378};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f698, %f697, %f696, %f695, %f694, %f693, %f692, %f691}, {%r416, %r417, %r418, %r419}, {%r432, %r433, %r434, %r435}, {%f379, %f380, %f381, %f382, %f383, %f384, %f385, %f386};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f690, %f689, %f688, %f687, %f686, %f685, %f684, %f683}, {%r420, %r421, %r422, %r423}, {%r428, %r429, %r430, %r431}, {%f387, %f388, %f389, %f390, %f391, %f392, %f393, %f394};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f682, %f681, %f680, %f679, %f678, %f677, %f676, %f675}, {%r420, %r421, %r422, %r423}, {%r432, %r433, %r434, %r435}, {%f395, %f396, %f397, %f398, %f399, %f400, %f401, %f402};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f723, %f724, %f725, %f726, %f727, %f728, %f729, %f730}, {%r424, %r425, %r426, %r427}, {%r428, %r429, %r430, %r431}, {%f403, %f404, %f405, %f406, %f407, %f408, %f409, %f410};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f731, %f732, %f733, %f734, %f735, %f736, %f737, %f738}, {%r424, %r425, %r426, %r427}, {%r432, %r433, %r434, %r435}, {%f411, %f412, %f413, %f414, %f415, %f416, %f417, %f418};
+	bar.sync 	0;
+	add.s32 	%r896, %r896, 32;
+	setp.lt.s32 	%p67, %r896, %r279;
+	@%p67 bra 	$L__BB1_4;
+
+$L__BB1_133:
+	ld.param.u64 	%rd393, [kiln_gemm_bf16_param_15];
+	shr.u32 	%r870, %r1, 5;
+	mov.u32 	%r436, _ZZ14kiln_gemm_bf16E5stage;
+	mad.lo.s32 	%r97, %r870, 1280, %r436;
+	mov.u32 	%r437, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f722, %f721, %f720, %f719, %f718, %f717, %f716, %f715}, %r437;
 	bar.warp.sync 	-1;
-	mov.u32 	%r716, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f702, %f701, %f700, %f699, %f698, %f697, %f696, %f695}, %r716;
-	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_149;
-	bra.uni 	$L__BB1_139;
-
-$L__BB1_149:
-	mov.u32 	%r1271, %r24;
-
-$L__BB1_150:
-	cvt.u32.u64 	%r743, %rd8;
-	setp.ge.s32 	%p153, %r743, %r263;
-	shr.u32 	%r123, %r1271, 4;
-	add.s32 	%r124, %r6, %r123;
-	setp.ge.s32 	%p154, %r124, %r262;
-	or.pred  	%p155, %p154, %p153;
-	@%p155 bra 	$L__BB1_152;
-
-	cvt.s64.s32 	%rd326, %r124;
-	mul.lo.s64 	%rd327, %rd326, %rd4;
-	add.s64 	%rd328, %rd40, %rd327;
-	shl.b64 	%rd329, %rd328, 2;
-	add.s64 	%rd330, %rd3, %rd329;
-	mad.lo.s32 	%r744, %r123, 20, %r20;
-	mov.u32 	%r745, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r746, %r2, 1280, %r745;
-	shl.b32 	%r747, %r744, 2;
-	add.s32 	%r748, %r746, %r747;
-	ld.shared.f32 	%f455, [%r748];
-	mul.f32 	%f456, %f455, %f193;
-	st.global.f32 	[%rd330+64], %f456;
-
-$L__BB1_152:
-	add.s32 	%r750, %r1271, 32;
-	shr.u32 	%r125, %r750, 4;
-	add.s32 	%r126, %r6, %r125;
-	setp.ge.s32 	%p157, %r126, %r262;
-	or.pred  	%p158, %p157, %p153;
-	@%p158 bra 	$L__BB1_154;
-
-	cvt.s64.s32 	%rd331, %r126;
-	mul.lo.s64 	%rd332, %rd331, %rd4;
-	add.s64 	%rd333, %rd40, %rd332;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd3, %rd334;
-	mad.lo.s32 	%r751, %r125, 20, %r20;
-	mov.u32 	%r752, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r753, %r2, 1280, %r752;
-	shl.b32 	%r754, %r751, 2;
-	add.s32 	%r755, %r753, %r754;
-	ld.shared.f32 	%f457, [%r755];
-	mul.f32 	%f458, %f457, %f193;
-	st.global.f32 	[%rd335+64], %f458;
-
-$L__BB1_154:
-	add.s32 	%r757, %r1271, 64;
-	shr.u32 	%r127, %r757, 4;
-	add.s32 	%r128, %r6, %r127;
-	setp.ge.s32 	%p160, %r128, %r262;
-	or.pred  	%p161, %p160, %p153;
-	@%p161 bra 	$L__BB1_156;
-
-	cvt.s64.s32 	%rd336, %r128;
-	mul.lo.s64 	%rd337, %rd336, %rd4;
-	add.s64 	%rd338, %rd40, %rd337;
-	shl.b64 	%rd339, %rd338, 2;
-	add.s64 	%rd340, %rd3, %rd339;
-	mad.lo.s32 	%r758, %r127, 20, %r20;
-	mov.u32 	%r759, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r760, %r2, 1280, %r759;
-	shl.b32 	%r761, %r758, 2;
-	add.s32 	%r762, %r760, %r761;
-	ld.shared.f32 	%f459, [%r762];
-	mul.f32 	%f460, %f459, %f193;
-	st.global.f32 	[%rd340+64], %f460;
-
-$L__BB1_156:
-	add.s32 	%r129, %r1271, 96;
-	shr.u32 	%r130, %r129, 4;
-	add.s32 	%r131, %r6, %r130;
-	setp.ge.s32 	%p163, %r131, %r262;
-	or.pred  	%p164, %p163, %p153;
-	@%p164 bra 	$L__BB1_158;
-
-	cvt.s64.s32 	%rd341, %r131;
-	mul.lo.s64 	%rd342, %rd341, %rd4;
-	add.s64 	%rd343, %rd40, %rd342;
-	shl.b64 	%rd344, %rd343, 2;
-	add.s64 	%rd345, %rd3, %rd344;
-	mad.lo.s32 	%r764, %r130, 20, %r20;
-	mov.u32 	%r765, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r766, %r2, 1280, %r765;
-	shl.b32 	%r767, %r764, 2;
-	add.s32 	%r768, %r766, %r767;
-	ld.shared.f32 	%f461, [%r768];
-	mul.f32 	%f462, %f461, %f193;
-	st.global.f32 	[%rd345+64], %f462;
-
-$L__BB1_158:
-	add.s32 	%r1271, %r1271, 128;
-	setp.lt.u32 	%p165, %r129, 224;
-	@%p165 bra 	$L__BB1_150;
-	bra.uni 	$L__BB1_159;
-
-$L__BB1_139:
-	mov.u32 	%r1270, %r24;
-
-$L__BB1_140:
-	cvt.u32.u64 	%r717, %rd8;
-	setp.ge.s32 	%p140, %r717, %r263;
-	shr.u32 	%r112, %r1270, 4;
-	add.s32 	%r113, %r6, %r112;
-	setp.ge.s32 	%p141, %r113, %r262;
-	or.pred  	%p142, %p141, %p140;
-	@%p142 bra 	$L__BB1_142;
-
-	cvt.s64.s32 	%rd306, %r113;
-	mul.lo.s64 	%rd307, %rd306, %rd4;
-	add.s64 	%rd308, %rd40, %rd307;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd3, %rd309;
-	mad.lo.s32 	%r718, %r112, 20, %r20;
-	shl.b32 	%r721, %r718, 2;
-	add.s32 	%r722, %r88, %r721;
-	ld.shared.f32 	%f439, [%r722];
-	ld.global.f32 	%f440, [%rd310+64];
-	mul.f32 	%f441, %f440, %f194;
-	fma.rn.f32 	%f442, %f439, %f193, %f441;
-	st.global.f32 	[%rd310+64], %f442;
-
-$L__BB1_142:
-	add.s32 	%r724, %r1270, 32;
-	shr.u32 	%r114, %r724, 4;
-	add.s32 	%r115, %r6, %r114;
-	setp.ge.s32 	%p144, %r115, %r262;
-	or.pred  	%p145, %p144, %p140;
-	@%p145 bra 	$L__BB1_144;
-
-	cvt.s64.s32 	%rd311, %r115;
-	mul.lo.s64 	%rd312, %rd311, %rd4;
-	add.s64 	%rd313, %rd40, %rd312;
-	shl.b64 	%rd314, %rd313, 2;
-	add.s64 	%rd315, %rd3, %rd314;
-	mad.lo.s32 	%r725, %r114, 20, %r20;
-	shl.b32 	%r728, %r725, 2;
-	add.s32 	%r729, %r88, %r728;
-	ld.shared.f32 	%f443, [%r729];
-	ld.global.f32 	%f444, [%rd315+64];
-	mul.f32 	%f445, %f444, %f194;
-	fma.rn.f32 	%f446, %f443, %f193, %f445;
-	st.global.f32 	[%rd315+64], %f446;
+	cvt.s64.s32 	%rd65, %r895;
+	mul.lo.s64 	%rd9, %rd65, %rd393;
+	add.s64 	%rd10, %rd9, %rd3;
+	setp.eq.f32 	%p68, %f194, 0f00000000;
+	@%p68 bra 	$L__BB1_144;
+	bra.uni 	$L__BB1_134;
 
 $L__BB1_144:
-	add.s32 	%r731, %r1270, 64;
-	shr.u32 	%r116, %r731, 4;
-	add.s32 	%r117, %r6, %r116;
-	setp.ge.s32 	%p147, %r117, %r262;
-	or.pred  	%p148, %p147, %p140;
-	@%p148 bra 	$L__BB1_146;
+	mov.u32 	%r922, %r5;
 
-	cvt.s64.s32 	%rd316, %r117;
-	mul.lo.s64 	%rd317, %rd316, %rd4;
-	add.s64 	%rd318, %rd40, %rd317;
-	shl.b64 	%rd319, %rd318, 2;
-	add.s64 	%rd320, %rd3, %rd319;
-	mad.lo.s32 	%r732, %r116, 20, %r20;
-	shl.b32 	%r735, %r732, 2;
-	add.s32 	%r736, %r88, %r735;
-	ld.shared.f32 	%f447, [%r736];
-	ld.global.f32 	%f448, [%rd320+64];
-	mul.f32 	%f449, %f448, %f194;
-	fma.rn.f32 	%f450, %f447, %f193, %f449;
-	st.global.f32 	[%rd320+64], %f450;
+$L__BB1_145:
+	cvt.u32.u64 	%r464, %rd3;
+	setp.ge.s32 	%p82, %r464, %r278;
+	shr.u32 	%r110, %r922, 4;
+	add.s32 	%r111, %r4, %r110;
+	setp.ge.s32 	%p83, %r111, %r277;
+	or.pred  	%p84, %p83, %p82;
+	@%p84 bra 	$L__BB1_147;
 
-$L__BB1_146:
-	add.s32 	%r118, %r1270, 96;
-	shr.u32 	%r119, %r118, 4;
-	add.s32 	%r120, %r6, %r119;
-	setp.ge.s32 	%p150, %r120, %r262;
-	or.pred  	%p151, %p150, %p140;
-	@%p151 bra 	$L__BB1_148;
+	cvt.s64.s32 	%rd86, %r111;
+	mul.lo.s64 	%rd87, %rd86, %rd2;
+	add.s64 	%rd88, %rd10, %rd87;
+	shl.b64 	%rd89, %rd88, 2;
+	add.s64 	%rd90, %rd1, %rd89;
+	mad.lo.s32 	%r465, %r110, 20, %r6;
+	shl.b32 	%r468, %r465, 2;
+	add.s32 	%r469, %r97, %r468;
+	ld.shared.f32 	%f435, [%r469];
+	mul.f32 	%f436, %f435, %f193;
+	st.global.f32 	[%rd90], %f436;
 
-	cvt.s64.s32 	%rd321, %r120;
-	mul.lo.s64 	%rd322, %rd321, %rd4;
-	add.s64 	%rd323, %rd40, %rd322;
-	shl.b64 	%rd324, %rd323, 2;
-	add.s64 	%rd325, %rd3, %rd324;
-	mad.lo.s32 	%r738, %r119, 20, %r20;
-	shl.b32 	%r741, %r738, 2;
-	add.s32 	%r742, %r88, %r741;
-	ld.shared.f32 	%f451, [%r742];
-	ld.global.f32 	%f452, [%rd325+64];
-	mul.f32 	%f453, %f452, %f194;
-	fma.rn.f32 	%f454, %f451, %f193, %f453;
-	st.global.f32 	[%rd325+64], %f454;
+$L__BB1_147:
+	add.s32 	%r471, %r922, 32;
+	shr.u32 	%r112, %r471, 4;
+	add.s32 	%r113, %r4, %r112;
+	setp.ge.s32 	%p86, %r113, %r277;
+	or.pred  	%p87, %p86, %p82;
+	@%p87 bra 	$L__BB1_149;
 
-$L__BB1_148:
-	add.s32 	%r1270, %r1270, 128;
-	setp.lt.u32 	%p152, %r118, 224;
-	@%p152 bra 	$L__BB1_140;
+	cvt.s64.s32 	%rd91, %r113;
+	mul.lo.s64 	%rd92, %rd91, %rd2;
+	add.s64 	%rd93, %rd10, %rd92;
+	shl.b64 	%rd94, %rd93, 2;
+	add.s64 	%rd95, %rd1, %rd94;
+	mad.lo.s32 	%r472, %r112, 20, %r6;
+	shl.b32 	%r475, %r472, 2;
+	add.s32 	%r476, %r97, %r475;
+	ld.shared.f32 	%f437, [%r476];
+	mul.f32 	%f438, %f437, %f193;
+	st.global.f32 	[%rd95], %f438;
 
-$L__BB1_159:
+$L__BB1_149:
+	add.s32 	%r478, %r922, 64;
+	shr.u32 	%r114, %r478, 4;
+	add.s32 	%r115, %r4, %r114;
+	setp.ge.s32 	%p89, %r115, %r277;
+	or.pred  	%p90, %p89, %p82;
+	@%p90 bra 	$L__BB1_151;
+
+	cvt.s64.s32 	%rd96, %r115;
+	mul.lo.s64 	%rd97, %rd96, %rd2;
+	add.s64 	%rd98, %rd10, %rd97;
+	shl.b64 	%rd99, %rd98, 2;
+	add.s64 	%rd100, %rd1, %rd99;
+	mad.lo.s32 	%r479, %r114, 20, %r6;
+	shl.b32 	%r482, %r479, 2;
+	add.s32 	%r483, %r97, %r482;
+	ld.shared.f32 	%f439, [%r483];
+	mul.f32 	%f440, %f439, %f193;
+	st.global.f32 	[%rd100], %f440;
+
+$L__BB1_151:
+	add.s32 	%r116, %r922, 96;
+	shr.u32 	%r117, %r116, 4;
+	add.s32 	%r118, %r4, %r117;
+	setp.ge.s32 	%p92, %r118, %r277;
+	or.pred  	%p93, %p92, %p82;
+	@%p93 bra 	$L__BB1_153;
+
+	cvt.s64.s32 	%rd101, %r118;
+	mul.lo.s64 	%rd102, %rd101, %rd2;
+	add.s64 	%rd103, %rd10, %rd102;
+	shl.b64 	%rd104, %rd103, 2;
+	add.s64 	%rd105, %rd1, %rd104;
+	mad.lo.s32 	%r485, %r117, 20, %r6;
+	shl.b32 	%r488, %r485, 2;
+	add.s32 	%r489, %r97, %r488;
+	ld.shared.f32 	%f441, [%r489];
+	mul.f32 	%f442, %f441, %f193;
+	st.global.f32 	[%rd105], %f442;
+
+$L__BB1_153:
+	add.s32 	%r922, %r922, 128;
+	setp.lt.u32 	%p94, %r116, 224;
+	@%p94 bra 	$L__BB1_145;
+	bra.uni 	$L__BB1_154;
+
+$L__BB1_134:
+	mov.u32 	%r921, %r5;
+
+$L__BB1_135:
+	cvt.u32.u64 	%r438, %rd3;
+	setp.ge.s32 	%p69, %r438, %r278;
+	shr.u32 	%r99, %r921, 4;
+	add.s32 	%r100, %r4, %r99;
+	setp.ge.s32 	%p70, %r100, %r277;
+	or.pred  	%p71, %p70, %p69;
+	@%p71 bra 	$L__BB1_137;
+
+	cvt.s64.s32 	%rd66, %r100;
+	mul.lo.s64 	%rd67, %rd66, %rd2;
+	add.s64 	%rd68, %rd10, %rd67;
+	shl.b64 	%rd69, %rd68, 2;
+	add.s64 	%rd70, %rd1, %rd69;
+	mad.lo.s32 	%r439, %r99, 20, %r6;
+	shl.b32 	%r442, %r439, 2;
+	add.s32 	%r443, %r97, %r442;
+	ld.shared.f32 	%f419, [%r443];
+	ld.global.f32 	%f420, [%rd70];
+	mul.f32 	%f421, %f420, %f194;
+	fma.rn.f32 	%f422, %f419, %f193, %f421;
+	st.global.f32 	[%rd70], %f422;
+
+$L__BB1_137:
+	add.s32 	%r445, %r921, 32;
+	shr.u32 	%r101, %r445, 4;
+	add.s32 	%r102, %r4, %r101;
+	setp.ge.s32 	%p73, %r102, %r277;
+	or.pred  	%p74, %p73, %p69;
+	@%p74 bra 	$L__BB1_139;
+
+	cvt.s64.s32 	%rd71, %r102;
+	mul.lo.s64 	%rd72, %rd71, %rd2;
+	add.s64 	%rd73, %rd10, %rd72;
+	shl.b64 	%rd74, %rd73, 2;
+	add.s64 	%rd75, %rd1, %rd74;
+	mad.lo.s32 	%r446, %r101, 20, %r6;
+	shl.b32 	%r449, %r446, 2;
+	add.s32 	%r450, %r97, %r449;
+	ld.shared.f32 	%f423, [%r450];
+	ld.global.f32 	%f424, [%rd75];
+	mul.f32 	%f425, %f424, %f194;
+	fma.rn.f32 	%f426, %f423, %f193, %f425;
+	st.global.f32 	[%rd75], %f426;
+
+$L__BB1_139:
+	add.s32 	%r452, %r921, 64;
+	shr.u32 	%r103, %r452, 4;
+	add.s32 	%r104, %r4, %r103;
+	setp.ge.s32 	%p76, %r104, %r277;
+	or.pred  	%p77, %p76, %p69;
+	@%p77 bra 	$L__BB1_141;
+
+	cvt.s64.s32 	%rd76, %r104;
+	mul.lo.s64 	%rd77, %rd76, %rd2;
+	add.s64 	%rd78, %rd10, %rd77;
+	shl.b64 	%rd79, %rd78, 2;
+	add.s64 	%rd80, %rd1, %rd79;
+	mad.lo.s32 	%r453, %r103, 20, %r6;
+	shl.b32 	%r456, %r453, 2;
+	add.s32 	%r457, %r97, %r456;
+	ld.shared.f32 	%f427, [%r457];
+	ld.global.f32 	%f428, [%rd80];
+	mul.f32 	%f429, %f428, %f194;
+	fma.rn.f32 	%f430, %f427, %f193, %f429;
+	st.global.f32 	[%rd80], %f430;
+
+$L__BB1_141:
+	add.s32 	%r105, %r921, 96;
+	shr.u32 	%r106, %r105, 4;
+	add.s32 	%r107, %r4, %r106;
+	setp.ge.s32 	%p79, %r107, %r277;
+	or.pred  	%p80, %p79, %p69;
+	@%p80 bra 	$L__BB1_143;
+
+	cvt.s64.s32 	%rd81, %r107;
+	mul.lo.s64 	%rd82, %rd81, %rd2;
+	add.s64 	%rd83, %rd10, %rd82;
+	shl.b64 	%rd84, %rd83, 2;
+	add.s64 	%rd85, %rd1, %rd84;
+	mad.lo.s32 	%r459, %r106, 20, %r6;
+	shl.b32 	%r462, %r459, 2;
+	add.s32 	%r463, %r97, %r462;
+	ld.shared.f32 	%f431, [%r463];
+	ld.global.f32 	%f432, [%rd85];
+	mul.f32 	%f433, %f432, %f194;
+	fma.rn.f32 	%f434, %f431, %f193, %f433;
+	st.global.f32 	[%rd85], %f434;
+
+$L__BB1_143:
+	add.s32 	%r921, %r921, 128;
+	setp.lt.u32 	%p81, %r105, 224;
+	@%p81 bra 	$L__BB1_135;
+
+$L__BB1_154:
 	bar.warp.sync 	-1;
-	mov.u32 	%r769, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f694, %f693, %f692, %f691, %f690, %f689, %f688, %f687}, %r769;
+	mov.u32 	%r490, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f714, %f713, %f712, %f711, %f710, %f709, %f708, %f707}, %r490;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_170;
-	bra.uni 	$L__BB1_160;
-
-$L__BB1_170:
-	mov.u32 	%r1273, %r24;
-
-$L__BB1_171:
-	cvt.u32.u64 	%r796, %rd7;
-	setp.ge.s32 	%p180, %r796, %r263;
-	shr.u32 	%r145, %r1273, 4;
-	add.s32 	%r146, %r21, %r145;
-	setp.ge.s32 	%p181, %r146, %r262;
-	or.pred  	%p182, %p181, %p180;
-	@%p182 bra 	$L__BB1_173;
-
-	cvt.s64.s32 	%rd367, %r146;
-	mul.lo.s64 	%rd368, %rd367, %rd4;
-	add.s64 	%rd369, %rd40, %rd368;
-	shl.b64 	%rd370, %rd369, 2;
-	add.s64 	%rd371, %rd3, %rd370;
-	mad.lo.s32 	%r797, %r145, 20, %r20;
-	mov.u32 	%r798, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r799, %r2, 1280, %r798;
-	shl.b32 	%r800, %r797, 2;
-	add.s32 	%r801, %r799, %r800;
-	ld.shared.f32 	%f479, [%r801];
-	mul.f32 	%f480, %f479, %f193;
-	st.global.f32 	[%rd371], %f480;
-
-$L__BB1_173:
-	add.s32 	%r803, %r1273, 32;
-	shr.u32 	%r147, %r803, 4;
-	add.s32 	%r148, %r21, %r147;
-	setp.ge.s32 	%p184, %r148, %r262;
-	or.pred  	%p185, %p184, %p180;
-	@%p185 bra 	$L__BB1_175;
-
-	cvt.s64.s32 	%rd372, %r148;
-	mul.lo.s64 	%rd373, %rd372, %rd4;
-	add.s64 	%rd374, %rd40, %rd373;
-	shl.b64 	%rd375, %rd374, 2;
-	add.s64 	%rd376, %rd3, %rd375;
-	mad.lo.s32 	%r804, %r147, 20, %r20;
-	mov.u32 	%r805, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r806, %r2, 1280, %r805;
-	shl.b32 	%r807, %r804, 2;
-	add.s32 	%r808, %r806, %r807;
-	ld.shared.f32 	%f481, [%r808];
-	mul.f32 	%f482, %f481, %f193;
-	st.global.f32 	[%rd376], %f482;
-
-$L__BB1_175:
-	add.s32 	%r810, %r1273, 64;
-	shr.u32 	%r149, %r810, 4;
-	add.s32 	%r150, %r21, %r149;
-	setp.ge.s32 	%p187, %r150, %r262;
-	or.pred  	%p188, %p187, %p180;
-	@%p188 bra 	$L__BB1_177;
-
-	cvt.s64.s32 	%rd377, %r150;
-	mul.lo.s64 	%rd378, %rd377, %rd4;
-	add.s64 	%rd379, %rd40, %rd378;
-	shl.b64 	%rd380, %rd379, 2;
-	add.s64 	%rd381, %rd3, %rd380;
-	mad.lo.s32 	%r811, %r149, 20, %r20;
-	mov.u32 	%r812, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r813, %r2, 1280, %r812;
-	shl.b32 	%r814, %r811, 2;
-	add.s32 	%r815, %r813, %r814;
-	ld.shared.f32 	%f483, [%r815];
-	mul.f32 	%f484, %f483, %f193;
-	st.global.f32 	[%rd381], %f484;
-
-$L__BB1_177:
-	add.s32 	%r151, %r1273, 96;
-	shr.u32 	%r152, %r151, 4;
-	add.s32 	%r153, %r21, %r152;
-	setp.ge.s32 	%p190, %r153, %r262;
-	or.pred  	%p191, %p190, %p180;
-	@%p191 bra 	$L__BB1_179;
-
-	cvt.s64.s32 	%rd382, %r153;
-	mul.lo.s64 	%rd383, %rd382, %rd4;
-	add.s64 	%rd384, %rd40, %rd383;
-	shl.b64 	%rd385, %rd384, 2;
-	add.s64 	%rd386, %rd3, %rd385;
-	mad.lo.s32 	%r817, %r152, 20, %r20;
-	mov.u32 	%r818, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r819, %r2, 1280, %r818;
-	shl.b32 	%r820, %r817, 2;
-	add.s32 	%r821, %r819, %r820;
-	ld.shared.f32 	%f485, [%r821];
-	mul.f32 	%f486, %f485, %f193;
-	st.global.f32 	[%rd386], %f486;
-
-$L__BB1_179:
-	add.s32 	%r1273, %r1273, 128;
-	setp.lt.u32 	%p192, %r151, 224;
-	@%p192 bra 	$L__BB1_171;
-	bra.uni 	$L__BB1_180;
-
-$L__BB1_160:
-	mov.u32 	%r1272, %r24;
-
-$L__BB1_161:
-	cvt.u32.u64 	%r770, %rd7;
-	setp.ge.s32 	%p167, %r770, %r263;
-	shr.u32 	%r134, %r1272, 4;
-	add.s32 	%r135, %r21, %r134;
-	setp.ge.s32 	%p168, %r135, %r262;
-	or.pred  	%p169, %p168, %p167;
-	@%p169 bra 	$L__BB1_163;
-
-	cvt.s64.s32 	%rd347, %r135;
-	mul.lo.s64 	%rd348, %rd347, %rd4;
-	add.s64 	%rd349, %rd40, %rd348;
-	shl.b64 	%rd350, %rd349, 2;
-	add.s64 	%rd351, %rd3, %rd350;
-	mad.lo.s32 	%r771, %r134, 20, %r20;
-	shl.b32 	%r774, %r771, 2;
-	add.s32 	%r775, %r88, %r774;
-	ld.shared.f32 	%f463, [%r775];
-	ld.global.f32 	%f464, [%rd351];
-	mul.f32 	%f465, %f464, %f194;
-	fma.rn.f32 	%f466, %f463, %f193, %f465;
-	st.global.f32 	[%rd351], %f466;
-
-$L__BB1_163:
-	add.s32 	%r777, %r1272, 32;
-	shr.u32 	%r136, %r777, 4;
-	add.s32 	%r137, %r21, %r136;
-	setp.ge.s32 	%p171, %r137, %r262;
-	or.pred  	%p172, %p171, %p167;
-	@%p172 bra 	$L__BB1_165;
-
-	cvt.s64.s32 	%rd352, %r137;
-	mul.lo.s64 	%rd353, %rd352, %rd4;
-	add.s64 	%rd354, %rd40, %rd353;
-	shl.b64 	%rd355, %rd354, 2;
-	add.s64 	%rd356, %rd3, %rd355;
-	mad.lo.s32 	%r778, %r136, 20, %r20;
-	shl.b32 	%r781, %r778, 2;
-	add.s32 	%r782, %r88, %r781;
-	ld.shared.f32 	%f467, [%r782];
-	ld.global.f32 	%f468, [%rd356];
-	mul.f32 	%f469, %f468, %f194;
-	fma.rn.f32 	%f470, %f467, %f193, %f469;
-	st.global.f32 	[%rd356], %f470;
+	@%p68 bra 	$L__BB1_165;
+	bra.uni 	$L__BB1_155;
 
 $L__BB1_165:
-	add.s32 	%r784, %r1272, 64;
-	shr.u32 	%r138, %r784, 4;
-	add.s32 	%r139, %r21, %r138;
-	setp.ge.s32 	%p174, %r139, %r262;
-	or.pred  	%p175, %p174, %p167;
-	@%p175 bra 	$L__BB1_167;
+	mov.u32 	%r924, %r5;
 
-	cvt.s64.s32 	%rd357, %r139;
-	mul.lo.s64 	%rd358, %rd357, %rd4;
-	add.s64 	%rd359, %rd40, %rd358;
-	shl.b64 	%rd360, %rd359, 2;
-	add.s64 	%rd361, %rd3, %rd360;
-	mad.lo.s32 	%r785, %r138, 20, %r20;
-	shl.b32 	%r788, %r785, 2;
-	add.s32 	%r789, %r88, %r788;
-	ld.shared.f32 	%f471, [%r789];
-	ld.global.f32 	%f472, [%rd361];
-	mul.f32 	%f473, %f472, %f194;
-	fma.rn.f32 	%f474, %f471, %f193, %f473;
-	st.global.f32 	[%rd361], %f474;
+$L__BB1_166:
+	cvt.u32.u64 	%r517, %rd4;
+	setp.ge.s32 	%p109, %r517, %r278;
+	shr.u32 	%r132, %r924, 4;
+	add.s32 	%r133, %r4, %r132;
+	setp.ge.s32 	%p110, %r133, %r277;
+	or.pred  	%p111, %p110, %p109;
+	@%p111 bra 	$L__BB1_168;
 
-$L__BB1_167:
-	add.s32 	%r140, %r1272, 96;
-	shr.u32 	%r141, %r140, 4;
-	add.s32 	%r142, %r21, %r141;
-	setp.ge.s32 	%p177, %r142, %r262;
-	or.pred  	%p178, %p177, %p167;
-	@%p178 bra 	$L__BB1_169;
+	cvt.s64.s32 	%rd127, %r133;
+	mul.lo.s64 	%rd128, %rd127, %rd2;
+	add.s64 	%rd129, %rd10, %rd128;
+	shl.b64 	%rd130, %rd129, 2;
+	add.s64 	%rd131, %rd1, %rd130;
+	mad.lo.s32 	%r518, %r132, 20, %r6;
+	shl.b32 	%r521, %r518, 2;
+	add.s32 	%r522, %r97, %r521;
+	ld.shared.f32 	%f459, [%r522];
+	mul.f32 	%f460, %f459, %f193;
+	st.global.f32 	[%rd131+64], %f460;
 
-	cvt.s64.s32 	%rd362, %r142;
-	mul.lo.s64 	%rd363, %rd362, %rd4;
-	add.s64 	%rd364, %rd40, %rd363;
-	shl.b64 	%rd365, %rd364, 2;
-	add.s64 	%rd366, %rd3, %rd365;
-	mad.lo.s32 	%r791, %r141, 20, %r20;
-	shl.b32 	%r794, %r791, 2;
-	add.s32 	%r795, %r88, %r794;
-	ld.shared.f32 	%f475, [%r795];
-	ld.global.f32 	%f476, [%rd366];
-	mul.f32 	%f477, %f476, %f194;
-	fma.rn.f32 	%f478, %f475, %f193, %f477;
-	st.global.f32 	[%rd366], %f478;
+$L__BB1_168:
+	add.s32 	%r524, %r924, 32;
+	shr.u32 	%r134, %r524, 4;
+	add.s32 	%r135, %r4, %r134;
+	setp.ge.s32 	%p113, %r135, %r277;
+	or.pred  	%p114, %p113, %p109;
+	@%p114 bra 	$L__BB1_170;
 
-$L__BB1_169:
-	add.s32 	%r1272, %r1272, 128;
-	setp.lt.u32 	%p179, %r140, 224;
-	@%p179 bra 	$L__BB1_161;
+	cvt.s64.s32 	%rd132, %r135;
+	mul.lo.s64 	%rd133, %rd132, %rd2;
+	add.s64 	%rd134, %rd10, %rd133;
+	shl.b64 	%rd135, %rd134, 2;
+	add.s64 	%rd136, %rd1, %rd135;
+	mad.lo.s32 	%r525, %r134, 20, %r6;
+	shl.b32 	%r528, %r525, 2;
+	add.s32 	%r529, %r97, %r528;
+	ld.shared.f32 	%f461, [%r529];
+	mul.f32 	%f462, %f461, %f193;
+	st.global.f32 	[%rd136+64], %f462;
 
-$L__BB1_180:
+$L__BB1_170:
+	add.s32 	%r531, %r924, 64;
+	shr.u32 	%r136, %r531, 4;
+	add.s32 	%r137, %r4, %r136;
+	setp.ge.s32 	%p116, %r137, %r277;
+	or.pred  	%p117, %p116, %p109;
+	@%p117 bra 	$L__BB1_172;
+
+	cvt.s64.s32 	%rd137, %r137;
+	mul.lo.s64 	%rd138, %rd137, %rd2;
+	add.s64 	%rd139, %rd10, %rd138;
+	shl.b64 	%rd140, %rd139, 2;
+	add.s64 	%rd141, %rd1, %rd140;
+	mad.lo.s32 	%r532, %r136, 20, %r6;
+	shl.b32 	%r535, %r532, 2;
+	add.s32 	%r536, %r97, %r535;
+	ld.shared.f32 	%f463, [%r536];
+	mul.f32 	%f464, %f463, %f193;
+	st.global.f32 	[%rd141+64], %f464;
+
+$L__BB1_172:
+	add.s32 	%r138, %r924, 96;
+	shr.u32 	%r139, %r138, 4;
+	add.s32 	%r140, %r4, %r139;
+	setp.ge.s32 	%p119, %r140, %r277;
+	or.pred  	%p120, %p119, %p109;
+	@%p120 bra 	$L__BB1_174;
+
+	cvt.s64.s32 	%rd142, %r140;
+	mul.lo.s64 	%rd143, %rd142, %rd2;
+	add.s64 	%rd144, %rd10, %rd143;
+	shl.b64 	%rd145, %rd144, 2;
+	add.s64 	%rd146, %rd1, %rd145;
+	mad.lo.s32 	%r538, %r139, 20, %r6;
+	shl.b32 	%r541, %r538, 2;
+	add.s32 	%r542, %r97, %r541;
+	ld.shared.f32 	%f465, [%r542];
+	mul.f32 	%f466, %f465, %f193;
+	st.global.f32 	[%rd146+64], %f466;
+
+$L__BB1_174:
+	add.s32 	%r924, %r924, 128;
+	setp.lt.u32 	%p121, %r138, 224;
+	@%p121 bra 	$L__BB1_166;
+	bra.uni 	$L__BB1_175;
+
+$L__BB1_155:
+	mov.u32 	%r923, %r5;
+
+$L__BB1_156:
+	cvt.u32.u64 	%r491, %rd4;
+	setp.ge.s32 	%p96, %r491, %r278;
+	shr.u32 	%r121, %r923, 4;
+	add.s32 	%r122, %r4, %r121;
+	setp.ge.s32 	%p97, %r122, %r277;
+	or.pred  	%p98, %p97, %p96;
+	@%p98 bra 	$L__BB1_158;
+
+	cvt.s64.s32 	%rd107, %r122;
+	mul.lo.s64 	%rd108, %rd107, %rd2;
+	add.s64 	%rd109, %rd10, %rd108;
+	shl.b64 	%rd110, %rd109, 2;
+	add.s64 	%rd111, %rd1, %rd110;
+	mad.lo.s32 	%r492, %r121, 20, %r6;
+	shl.b32 	%r495, %r492, 2;
+	add.s32 	%r496, %r97, %r495;
+	ld.shared.f32 	%f443, [%r496];
+	ld.global.f32 	%f444, [%rd111+64];
+	mul.f32 	%f445, %f444, %f194;
+	fma.rn.f32 	%f446, %f443, %f193, %f445;
+	st.global.f32 	[%rd111+64], %f446;
+
+$L__BB1_158:
+	add.s32 	%r498, %r923, 32;
+	shr.u32 	%r123, %r498, 4;
+	add.s32 	%r124, %r4, %r123;
+	setp.ge.s32 	%p100, %r124, %r277;
+	or.pred  	%p101, %p100, %p96;
+	@%p101 bra 	$L__BB1_160;
+
+	cvt.s64.s32 	%rd112, %r124;
+	mul.lo.s64 	%rd113, %rd112, %rd2;
+	add.s64 	%rd114, %rd10, %rd113;
+	shl.b64 	%rd115, %rd114, 2;
+	add.s64 	%rd116, %rd1, %rd115;
+	mad.lo.s32 	%r499, %r123, 20, %r6;
+	shl.b32 	%r502, %r499, 2;
+	add.s32 	%r503, %r97, %r502;
+	ld.shared.f32 	%f447, [%r503];
+	ld.global.f32 	%f448, [%rd116+64];
+	mul.f32 	%f449, %f448, %f194;
+	fma.rn.f32 	%f450, %f447, %f193, %f449;
+	st.global.f32 	[%rd116+64], %f450;
+
+$L__BB1_160:
+	add.s32 	%r505, %r923, 64;
+	shr.u32 	%r125, %r505, 4;
+	add.s32 	%r126, %r4, %r125;
+	setp.ge.s32 	%p103, %r126, %r277;
+	or.pred  	%p104, %p103, %p96;
+	@%p104 bra 	$L__BB1_162;
+
+	cvt.s64.s32 	%rd117, %r126;
+	mul.lo.s64 	%rd118, %rd117, %rd2;
+	add.s64 	%rd119, %rd10, %rd118;
+	shl.b64 	%rd120, %rd119, 2;
+	add.s64 	%rd121, %rd1, %rd120;
+	mad.lo.s32 	%r506, %r125, 20, %r6;
+	shl.b32 	%r509, %r506, 2;
+	add.s32 	%r510, %r97, %r509;
+	ld.shared.f32 	%f451, [%r510];
+	ld.global.f32 	%f452, [%rd121+64];
+	mul.f32 	%f453, %f452, %f194;
+	fma.rn.f32 	%f454, %f451, %f193, %f453;
+	st.global.f32 	[%rd121+64], %f454;
+
+$L__BB1_162:
+	add.s32 	%r127, %r923, 96;
+	shr.u32 	%r128, %r127, 4;
+	add.s32 	%r129, %r4, %r128;
+	setp.ge.s32 	%p106, %r129, %r277;
+	or.pred  	%p107, %p106, %p96;
+	@%p107 bra 	$L__BB1_164;
+
+	cvt.s64.s32 	%rd122, %r129;
+	mul.lo.s64 	%rd123, %rd122, %rd2;
+	add.s64 	%rd124, %rd10, %rd123;
+	shl.b64 	%rd125, %rd124, 2;
+	add.s64 	%rd126, %rd1, %rd125;
+	mad.lo.s32 	%r512, %r128, 20, %r6;
+	shl.b32 	%r515, %r512, 2;
+	add.s32 	%r516, %r97, %r515;
+	ld.shared.f32 	%f455, [%r516];
+	ld.global.f32 	%f456, [%rd126+64];
+	mul.f32 	%f457, %f456, %f194;
+	fma.rn.f32 	%f458, %f455, %f193, %f457;
+	st.global.f32 	[%rd126+64], %f458;
+
+$L__BB1_164:
+	add.s32 	%r923, %r923, 128;
+	setp.lt.u32 	%p108, %r127, 224;
+	@%p108 bra 	$L__BB1_156;
+
+$L__BB1_175:
 	bar.warp.sync 	-1;
-	mov.u32 	%r822, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f686, %f685, %f684, %f683, %f682, %f681, %f680, %f679}, %r822;
+	mov.u32 	%r543, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f706, %f705, %f704, %f703, %f702, %f701, %f700, %f699}, %r543;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_191;
-	bra.uni 	$L__BB1_181;
-
-$L__BB1_191:
-	mov.u32 	%r1275, %r24;
-
-$L__BB1_192:
-	cvt.u32.u64 	%r849, %rd8;
-	setp.ge.s32 	%p207, %r849, %r263;
-	shr.u32 	%r167, %r1275, 4;
-	add.s32 	%r168, %r21, %r167;
-	setp.ge.s32 	%p208, %r168, %r262;
-	or.pred  	%p209, %p208, %p207;
-	@%p209 bra 	$L__BB1_194;
-
-	cvt.s64.s32 	%rd408, %r168;
-	mul.lo.s64 	%rd409, %rd408, %rd4;
-	add.s64 	%rd410, %rd40, %rd409;
-	shl.b64 	%rd411, %rd410, 2;
-	add.s64 	%rd412, %rd3, %rd411;
-	mad.lo.s32 	%r850, %r167, 20, %r20;
-	mov.u32 	%r851, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r852, %r2, 1280, %r851;
-	shl.b32 	%r853, %r850, 2;
-	add.s32 	%r854, %r852, %r853;
-	ld.shared.f32 	%f503, [%r854];
-	mul.f32 	%f504, %f503, %f193;
-	st.global.f32 	[%rd412+64], %f504;
-
-$L__BB1_194:
-	add.s32 	%r856, %r1275, 32;
-	shr.u32 	%r169, %r856, 4;
-	add.s32 	%r170, %r21, %r169;
-	setp.ge.s32 	%p211, %r170, %r262;
-	or.pred  	%p212, %p211, %p207;
-	@%p212 bra 	$L__BB1_196;
-
-	cvt.s64.s32 	%rd413, %r170;
-	mul.lo.s64 	%rd414, %rd413, %rd4;
-	add.s64 	%rd415, %rd40, %rd414;
-	shl.b64 	%rd416, %rd415, 2;
-	add.s64 	%rd417, %rd3, %rd416;
-	mad.lo.s32 	%r857, %r169, 20, %r20;
-	mov.u32 	%r858, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r859, %r2, 1280, %r858;
-	shl.b32 	%r860, %r857, 2;
-	add.s32 	%r861, %r859, %r860;
-	ld.shared.f32 	%f505, [%r861];
-	mul.f32 	%f506, %f505, %f193;
-	st.global.f32 	[%rd417+64], %f506;
-
-$L__BB1_196:
-	add.s32 	%r863, %r1275, 64;
-	shr.u32 	%r171, %r863, 4;
-	add.s32 	%r172, %r21, %r171;
-	setp.ge.s32 	%p214, %r172, %r262;
-	or.pred  	%p215, %p214, %p207;
-	@%p215 bra 	$L__BB1_198;
-
-	cvt.s64.s32 	%rd418, %r172;
-	mul.lo.s64 	%rd419, %rd418, %rd4;
-	add.s64 	%rd420, %rd40, %rd419;
-	shl.b64 	%rd421, %rd420, 2;
-	add.s64 	%rd422, %rd3, %rd421;
-	mad.lo.s32 	%r864, %r171, 20, %r20;
-	mov.u32 	%r865, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r866, %r2, 1280, %r865;
-	shl.b32 	%r867, %r864, 2;
-	add.s32 	%r868, %r866, %r867;
-	ld.shared.f32 	%f507, [%r868];
-	mul.f32 	%f508, %f507, %f193;
-	st.global.f32 	[%rd422+64], %f508;
-
-$L__BB1_198:
-	add.s32 	%r173, %r1275, 96;
-	shr.u32 	%r174, %r173, 4;
-	add.s32 	%r175, %r21, %r174;
-	setp.ge.s32 	%p217, %r175, %r262;
-	or.pred  	%p218, %p217, %p207;
-	@%p218 bra 	$L__BB1_200;
-
-	cvt.s64.s32 	%rd423, %r175;
-	mul.lo.s64 	%rd424, %rd423, %rd4;
-	add.s64 	%rd425, %rd40, %rd424;
-	shl.b64 	%rd426, %rd425, 2;
-	add.s64 	%rd427, %rd3, %rd426;
-	mad.lo.s32 	%r870, %r174, 20, %r20;
-	mov.u32 	%r871, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r872, %r2, 1280, %r871;
-	shl.b32 	%r873, %r870, 2;
-	add.s32 	%r874, %r872, %r873;
-	ld.shared.f32 	%f509, [%r874];
-	mul.f32 	%f510, %f509, %f193;
-	st.global.f32 	[%rd427+64], %f510;
-
-$L__BB1_200:
-	add.s32 	%r1275, %r1275, 128;
-	setp.lt.u32 	%p219, %r173, 224;
-	@%p219 bra 	$L__BB1_192;
-	bra.uni 	$L__BB1_201;
-
-$L__BB1_181:
-	mov.u32 	%r1274, %r24;
-
-$L__BB1_182:
-	cvt.u32.u64 	%r823, %rd8;
-	setp.ge.s32 	%p194, %r823, %r263;
-	shr.u32 	%r156, %r1274, 4;
-	add.s32 	%r157, %r21, %r156;
-	setp.ge.s32 	%p195, %r157, %r262;
-	or.pred  	%p196, %p195, %p194;
-	@%p196 bra 	$L__BB1_184;
-
-	cvt.s64.s32 	%rd388, %r157;
-	mul.lo.s64 	%rd389, %rd388, %rd4;
-	add.s64 	%rd390, %rd40, %rd389;
-	shl.b64 	%rd391, %rd390, 2;
-	add.s64 	%rd392, %rd3, %rd391;
-	mad.lo.s32 	%r824, %r156, 20, %r20;
-	shl.b32 	%r827, %r824, 2;
-	add.s32 	%r828, %r88, %r827;
-	ld.shared.f32 	%f487, [%r828];
-	ld.global.f32 	%f488, [%rd392+64];
-	mul.f32 	%f489, %f488, %f194;
-	fma.rn.f32 	%f490, %f487, %f193, %f489;
-	st.global.f32 	[%rd392+64], %f490;
-
-$L__BB1_184:
-	add.s32 	%r830, %r1274, 32;
-	shr.u32 	%r158, %r830, 4;
-	add.s32 	%r159, %r21, %r158;
-	setp.ge.s32 	%p198, %r159, %r262;
-	or.pred  	%p199, %p198, %p194;
-	@%p199 bra 	$L__BB1_186;
-
-	cvt.s64.s32 	%rd393, %r159;
-	mul.lo.s64 	%rd394, %rd393, %rd4;
-	add.s64 	%rd395, %rd40, %rd394;
-	shl.b64 	%rd396, %rd395, 2;
-	add.s64 	%rd397, %rd3, %rd396;
-	mad.lo.s32 	%r831, %r158, 20, %r20;
-	shl.b32 	%r834, %r831, 2;
-	add.s32 	%r835, %r88, %r834;
-	ld.shared.f32 	%f491, [%r835];
-	ld.global.f32 	%f492, [%rd397+64];
-	mul.f32 	%f493, %f492, %f194;
-	fma.rn.f32 	%f494, %f491, %f193, %f493;
-	st.global.f32 	[%rd397+64], %f494;
+	@%p68 bra 	$L__BB1_186;
+	bra.uni 	$L__BB1_176;
 
 $L__BB1_186:
-	add.s32 	%r837, %r1274, 64;
-	shr.u32 	%r160, %r837, 4;
-	add.s32 	%r161, %r21, %r160;
-	setp.ge.s32 	%p201, %r161, %r262;
-	or.pred  	%p202, %p201, %p194;
-	@%p202 bra 	$L__BB1_188;
+	mov.u32 	%r926, %r5;
 
-	cvt.s64.s32 	%rd398, %r161;
-	mul.lo.s64 	%rd399, %rd398, %rd4;
-	add.s64 	%rd400, %rd40, %rd399;
-	shl.b64 	%rd401, %rd400, 2;
-	add.s64 	%rd402, %rd3, %rd401;
-	mad.lo.s32 	%r838, %r160, 20, %r20;
-	shl.b32 	%r841, %r838, 2;
-	add.s32 	%r842, %r88, %r841;
-	ld.shared.f32 	%f495, [%r842];
-	ld.global.f32 	%f496, [%rd402+64];
-	mul.f32 	%f497, %f496, %f194;
-	fma.rn.f32 	%f498, %f495, %f193, %f497;
-	st.global.f32 	[%rd402+64], %f498;
+$L__BB1_187:
+	cvt.u32.u64 	%r570, %rd3;
+	setp.ge.s32 	%p136, %r570, %r278;
+	shr.u32 	%r154, %r926, 4;
+	add.s32 	%r155, %r7, %r154;
+	setp.ge.s32 	%p137, %r155, %r277;
+	or.pred  	%p138, %p137, %p136;
+	@%p138 bra 	$L__BB1_189;
 
-$L__BB1_188:
-	add.s32 	%r162, %r1274, 96;
-	shr.u32 	%r163, %r162, 4;
-	add.s32 	%r164, %r21, %r163;
-	setp.ge.s32 	%p204, %r164, %r262;
-	or.pred  	%p205, %p204, %p194;
-	@%p205 bra 	$L__BB1_190;
+	cvt.s64.s32 	%rd168, %r155;
+	mul.lo.s64 	%rd169, %rd168, %rd2;
+	add.s64 	%rd170, %rd10, %rd169;
+	shl.b64 	%rd171, %rd170, 2;
+	add.s64 	%rd172, %rd1, %rd171;
+	mad.lo.s32 	%r571, %r154, 20, %r6;
+	shl.b32 	%r574, %r571, 2;
+	add.s32 	%r575, %r97, %r574;
+	ld.shared.f32 	%f483, [%r575];
+	mul.f32 	%f484, %f483, %f193;
+	st.global.f32 	[%rd172], %f484;
 
-	cvt.s64.s32 	%rd403, %r164;
-	mul.lo.s64 	%rd404, %rd403, %rd4;
-	add.s64 	%rd405, %rd40, %rd404;
-	shl.b64 	%rd406, %rd405, 2;
-	add.s64 	%rd407, %rd3, %rd406;
-	mad.lo.s32 	%r844, %r163, 20, %r20;
-	shl.b32 	%r847, %r844, 2;
-	add.s32 	%r848, %r88, %r847;
-	ld.shared.f32 	%f499, [%r848];
-	ld.global.f32 	%f500, [%rd407+64];
-	mul.f32 	%f501, %f500, %f194;
-	fma.rn.f32 	%f502, %f499, %f193, %f501;
-	st.global.f32 	[%rd407+64], %f502;
+$L__BB1_189:
+	add.s32 	%r577, %r926, 32;
+	shr.u32 	%r156, %r577, 4;
+	add.s32 	%r157, %r7, %r156;
+	setp.ge.s32 	%p140, %r157, %r277;
+	or.pred  	%p141, %p140, %p136;
+	@%p141 bra 	$L__BB1_191;
 
-$L__BB1_190:
-	add.s32 	%r1274, %r1274, 128;
-	setp.lt.u32 	%p206, %r162, 224;
-	@%p206 bra 	$L__BB1_182;
+	cvt.s64.s32 	%rd173, %r157;
+	mul.lo.s64 	%rd174, %rd173, %rd2;
+	add.s64 	%rd175, %rd10, %rd174;
+	shl.b64 	%rd176, %rd175, 2;
+	add.s64 	%rd177, %rd1, %rd176;
+	mad.lo.s32 	%r578, %r156, 20, %r6;
+	shl.b32 	%r581, %r578, 2;
+	add.s32 	%r582, %r97, %r581;
+	ld.shared.f32 	%f485, [%r582];
+	mul.f32 	%f486, %f485, %f193;
+	st.global.f32 	[%rd177], %f486;
 
-$L__BB1_201:
+$L__BB1_191:
+	add.s32 	%r584, %r926, 64;
+	shr.u32 	%r158, %r584, 4;
+	add.s32 	%r159, %r7, %r158;
+	setp.ge.s32 	%p143, %r159, %r277;
+	or.pred  	%p144, %p143, %p136;
+	@%p144 bra 	$L__BB1_193;
+
+	cvt.s64.s32 	%rd178, %r159;
+	mul.lo.s64 	%rd179, %rd178, %rd2;
+	add.s64 	%rd180, %rd10, %rd179;
+	shl.b64 	%rd181, %rd180, 2;
+	add.s64 	%rd182, %rd1, %rd181;
+	mad.lo.s32 	%r585, %r158, 20, %r6;
+	shl.b32 	%r588, %r585, 2;
+	add.s32 	%r589, %r97, %r588;
+	ld.shared.f32 	%f487, [%r589];
+	mul.f32 	%f488, %f487, %f193;
+	st.global.f32 	[%rd182], %f488;
+
+$L__BB1_193:
+	add.s32 	%r160, %r926, 96;
+	shr.u32 	%r161, %r160, 4;
+	add.s32 	%r162, %r7, %r161;
+	setp.ge.s32 	%p146, %r162, %r277;
+	or.pred  	%p147, %p146, %p136;
+	@%p147 bra 	$L__BB1_195;
+
+	cvt.s64.s32 	%rd183, %r162;
+	mul.lo.s64 	%rd184, %rd183, %rd2;
+	add.s64 	%rd185, %rd10, %rd184;
+	shl.b64 	%rd186, %rd185, 2;
+	add.s64 	%rd187, %rd1, %rd186;
+	mad.lo.s32 	%r591, %r161, 20, %r6;
+	shl.b32 	%r594, %r591, 2;
+	add.s32 	%r595, %r97, %r594;
+	ld.shared.f32 	%f489, [%r595];
+	mul.f32 	%f490, %f489, %f193;
+	st.global.f32 	[%rd187], %f490;
+
+$L__BB1_195:
+	add.s32 	%r926, %r926, 128;
+	setp.lt.u32 	%p148, %r160, 224;
+	@%p148 bra 	$L__BB1_187;
+	bra.uni 	$L__BB1_196;
+
+$L__BB1_176:
+	mov.u32 	%r925, %r5;
+
+$L__BB1_177:
+	cvt.u32.u64 	%r544, %rd3;
+	setp.ge.s32 	%p123, %r544, %r278;
+	shr.u32 	%r143, %r925, 4;
+	add.s32 	%r144, %r7, %r143;
+	setp.ge.s32 	%p124, %r144, %r277;
+	or.pred  	%p125, %p124, %p123;
+	@%p125 bra 	$L__BB1_179;
+
+	cvt.s64.s32 	%rd148, %r144;
+	mul.lo.s64 	%rd149, %rd148, %rd2;
+	add.s64 	%rd150, %rd10, %rd149;
+	shl.b64 	%rd151, %rd150, 2;
+	add.s64 	%rd152, %rd1, %rd151;
+	mad.lo.s32 	%r545, %r143, 20, %r6;
+	shl.b32 	%r548, %r545, 2;
+	add.s32 	%r549, %r97, %r548;
+	ld.shared.f32 	%f467, [%r549];
+	ld.global.f32 	%f468, [%rd152];
+	mul.f32 	%f469, %f468, %f194;
+	fma.rn.f32 	%f470, %f467, %f193, %f469;
+	st.global.f32 	[%rd152], %f470;
+
+$L__BB1_179:
+	add.s32 	%r551, %r925, 32;
+	shr.u32 	%r145, %r551, 4;
+	add.s32 	%r146, %r7, %r145;
+	setp.ge.s32 	%p127, %r146, %r277;
+	or.pred  	%p128, %p127, %p123;
+	@%p128 bra 	$L__BB1_181;
+
+	cvt.s64.s32 	%rd153, %r146;
+	mul.lo.s64 	%rd154, %rd153, %rd2;
+	add.s64 	%rd155, %rd10, %rd154;
+	shl.b64 	%rd156, %rd155, 2;
+	add.s64 	%rd157, %rd1, %rd156;
+	mad.lo.s32 	%r552, %r145, 20, %r6;
+	shl.b32 	%r555, %r552, 2;
+	add.s32 	%r556, %r97, %r555;
+	ld.shared.f32 	%f471, [%r556];
+	ld.global.f32 	%f472, [%rd157];
+	mul.f32 	%f473, %f472, %f194;
+	fma.rn.f32 	%f474, %f471, %f193, %f473;
+	st.global.f32 	[%rd157], %f474;
+
+$L__BB1_181:
+	add.s32 	%r558, %r925, 64;
+	shr.u32 	%r147, %r558, 4;
+	add.s32 	%r148, %r7, %r147;
+	setp.ge.s32 	%p130, %r148, %r277;
+	or.pred  	%p131, %p130, %p123;
+	@%p131 bra 	$L__BB1_183;
+
+	cvt.s64.s32 	%rd158, %r148;
+	mul.lo.s64 	%rd159, %rd158, %rd2;
+	add.s64 	%rd160, %rd10, %rd159;
+	shl.b64 	%rd161, %rd160, 2;
+	add.s64 	%rd162, %rd1, %rd161;
+	mad.lo.s32 	%r559, %r147, 20, %r6;
+	shl.b32 	%r562, %r559, 2;
+	add.s32 	%r563, %r97, %r562;
+	ld.shared.f32 	%f475, [%r563];
+	ld.global.f32 	%f476, [%rd162];
+	mul.f32 	%f477, %f476, %f194;
+	fma.rn.f32 	%f478, %f475, %f193, %f477;
+	st.global.f32 	[%rd162], %f478;
+
+$L__BB1_183:
+	add.s32 	%r149, %r925, 96;
+	shr.u32 	%r150, %r149, 4;
+	add.s32 	%r151, %r7, %r150;
+	setp.ge.s32 	%p133, %r151, %r277;
+	or.pred  	%p134, %p133, %p123;
+	@%p134 bra 	$L__BB1_185;
+
+	cvt.s64.s32 	%rd163, %r151;
+	mul.lo.s64 	%rd164, %rd163, %rd2;
+	add.s64 	%rd165, %rd10, %rd164;
+	shl.b64 	%rd166, %rd165, 2;
+	add.s64 	%rd167, %rd1, %rd166;
+	mad.lo.s32 	%r565, %r150, 20, %r6;
+	shl.b32 	%r568, %r565, 2;
+	add.s32 	%r569, %r97, %r568;
+	ld.shared.f32 	%f479, [%r569];
+	ld.global.f32 	%f480, [%rd167];
+	mul.f32 	%f481, %f480, %f194;
+	fma.rn.f32 	%f482, %f479, %f193, %f481;
+	st.global.f32 	[%rd167], %f482;
+
+$L__BB1_185:
+	add.s32 	%r925, %r925, 128;
+	setp.lt.u32 	%p135, %r149, 224;
+	@%p135 bra 	$L__BB1_177;
+
+$L__BB1_196:
 	bar.warp.sync 	-1;
-	mov.u32 	%r875, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f678, %f677, %f676, %f675, %f674, %f673, %f672, %f671}, %r875;
+	mov.u32 	%r596, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f698, %f697, %f696, %f695, %f694, %f693, %f692, %f691}, %r596;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_212;
-	bra.uni 	$L__BB1_202;
-
-$L__BB1_212:
-	mov.u32 	%r1278, %r24;
-
-$L__BB1_213:
-	cvt.u32.u64 	%r928, %rd7;
-	setp.ge.s32 	%p234, %r928, %r263;
-	shr.u32 	%r183, %r1278, 4;
-	add.s32 	%r184, %r22, %r183;
-	setp.ge.s32 	%p235, %r184, %r262;
-	or.pred  	%p236, %p235, %p234;
-	@%p236 bra 	$L__BB1_215;
-
-	cvt.s64.s32 	%rd449, %r184;
-	mul.lo.s64 	%rd450, %rd449, %rd4;
-	add.s64 	%rd451, %rd40, %rd450;
-	shl.b64 	%rd452, %rd451, 2;
-	add.s64 	%rd453, %rd3, %rd452;
-	mad.lo.s32 	%r929, %r183, 20, %r20;
-	mov.u32 	%r930, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r931, %r2, 1280, %r930;
-	shl.b32 	%r932, %r929, 2;
-	add.s32 	%r933, %r931, %r932;
-	ld.shared.f32 	%f527, [%r933];
-	mul.f32 	%f528, %f527, %f193;
-	st.global.f32 	[%rd453], %f528;
-
-$L__BB1_215:
-	add.s32 	%r935, %r1278, 32;
-	shr.u32 	%r185, %r935, 4;
-	add.s32 	%r186, %r22, %r185;
-	setp.ge.s32 	%p238, %r186, %r262;
-	or.pred  	%p239, %p238, %p234;
-	@%p239 bra 	$L__BB1_217;
-
-	cvt.s64.s32 	%rd454, %r186;
-	mul.lo.s64 	%rd455, %rd454, %rd4;
-	add.s64 	%rd456, %rd40, %rd455;
-	shl.b64 	%rd457, %rd456, 2;
-	add.s64 	%rd458, %rd3, %rd457;
-	mad.lo.s32 	%r936, %r185, 20, %r20;
-	mov.u32 	%r937, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r938, %r2, 1280, %r937;
-	shl.b32 	%r939, %r936, 2;
-	add.s32 	%r940, %r938, %r939;
-	ld.shared.f32 	%f529, [%r940];
-	mul.f32 	%f530, %f529, %f193;
-	st.global.f32 	[%rd458], %f530;
-
-$L__BB1_217:
-	add.s32 	%r942, %r1278, 64;
-	shr.u32 	%r187, %r942, 4;
-	add.s32 	%r188, %r22, %r187;
-	setp.ge.s32 	%p241, %r188, %r262;
-	or.pred  	%p242, %p241, %p234;
-	@%p242 bra 	$L__BB1_219;
-
-	cvt.s64.s32 	%rd459, %r188;
-	mul.lo.s64 	%rd460, %rd459, %rd4;
-	add.s64 	%rd461, %rd40, %rd460;
-	shl.b64 	%rd462, %rd461, 2;
-	add.s64 	%rd463, %rd3, %rd462;
-	mad.lo.s32 	%r943, %r187, 20, %r20;
-	mov.u32 	%r944, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r945, %r2, 1280, %r944;
-	shl.b32 	%r946, %r943, 2;
-	add.s32 	%r947, %r945, %r946;
-	ld.shared.f32 	%f531, [%r947];
-	mul.f32 	%f532, %f531, %f193;
-	st.global.f32 	[%rd463], %f532;
-
-$L__BB1_219:
-	add.s32 	%r189, %r1278, 96;
-	shr.u32 	%r190, %r189, 4;
-	add.s32 	%r191, %r22, %r190;
-	setp.ge.s32 	%p244, %r191, %r262;
-	or.pred  	%p245, %p244, %p234;
-	@%p245 bra 	$L__BB1_221;
-
-	cvt.s64.s32 	%rd464, %r191;
-	mul.lo.s64 	%rd465, %rd464, %rd4;
-	add.s64 	%rd466, %rd40, %rd465;
-	shl.b64 	%rd467, %rd466, 2;
-	add.s64 	%rd468, %rd3, %rd467;
-	mad.lo.s32 	%r949, %r190, 20, %r20;
-	mov.u32 	%r950, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r951, %r2, 1280, %r950;
-	shl.b32 	%r952, %r949, 2;
-	add.s32 	%r953, %r951, %r952;
-	ld.shared.f32 	%f533, [%r953];
-	mul.f32 	%f534, %f533, %f193;
-	st.global.f32 	[%rd468], %f534;
-
-$L__BB1_221:
-	add.s32 	%r1278, %r1278, 128;
-	setp.lt.u32 	%p246, %r189, 224;
-	@%p246 bra 	$L__BB1_213;
-	bra.uni 	$L__BB1_222;
-
-$L__BB1_202:
-	mov.u32 	%r1277, _ZZ14kiln_gemm_bf16E5stage;
-	or.b32  	%r877, %r24, 32;
-	shr.u32 	%r878, %r877, 4;
-	or.b32  	%r882, %r878, %r272;
-	add.s32 	%r885, %r882, %r3;
-	cvt.s64.s32 	%rd429, %r885;
-	add.s64 	%rd595, %rd429, 32;
-	shr.u32 	%r886, %r24, 4;
-	or.b32  	%r887, %r886, %r272;
-	add.s32 	%r888, %r887, %r3;
-	cvt.s64.s32 	%rd430, %r888;
-	add.s64 	%rd596, %rd430, 32;
-	or.b32  	%r889, %r24, 64;
-	shr.u32 	%r890, %r889, 4;
-	or.b32  	%r891, %r890, %r272;
-	add.s32 	%r892, %r891, %r3;
-	cvt.s64.s32 	%rd431, %r892;
-	add.s64 	%rd597, %rd431, 32;
-	or.b32  	%r1276, %r24, -32;
-	or.b32  	%r893, %r24, 96;
-	shr.u32 	%r894, %r893, 4;
-	or.b32  	%r895, %r894, %r272;
-	add.s32 	%r896, %r895, %r3;
-	cvt.s64.s32 	%rd432, %r896;
-	add.s64 	%rd598, %rd432, 32;
-
-$L__BB1_203:
-	cvt.u32.u64 	%r897, %rd7;
-	setp.ge.s32 	%p221, %r897, %r263;
-	cvt.u32.u64 	%r898, %rd596;
-	setp.ge.s32 	%p222, %r898, %r262;
-	or.pred  	%p223, %p222, %p221;
-	@%p223 bra 	$L__BB1_205;
-
-	mul.lo.s64 	%rd433, %rd596, %rd4;
-	add.s64 	%rd434, %rd40, %rd433;
-	shl.b64 	%rd435, %rd434, 2;
-	add.s64 	%rd436, %rd3, %rd435;
-	shl.b32 	%r900, %r20, 2;
-	mad.lo.s32 	%r901, %r886, 80, %r900;
-	mad.lo.s32 	%r902, %r2, 1280, %r901;
-	add.s32 	%r903, %r1277, %r902;
-	ld.shared.f32 	%f511, [%r903];
-	ld.global.f32 	%f512, [%rd436];
-	mul.f32 	%f513, %f512, %f194;
-	fma.rn.f32 	%f514, %f511, %f193, %f513;
-	st.global.f32 	[%rd436], %f514;
-
-$L__BB1_205:
-	cvt.u32.u64 	%r905, %rd595;
-	setp.ge.s32 	%p225, %r905, %r262;
-	or.pred  	%p226, %p225, %p221;
-	@%p226 bra 	$L__BB1_207;
-
-	mul.lo.s64 	%rd437, %rd595, %rd4;
-	add.s64 	%rd438, %rd40, %rd437;
-	shl.b64 	%rd439, %rd438, 2;
-	add.s64 	%rd440, %rd3, %rd439;
-	shl.b32 	%r908, %r20, 2;
-	mad.lo.s32 	%r909, %r878, 80, %r908;
-	mad.lo.s32 	%r910, %r2, 1280, %r909;
-	add.s32 	%r911, %r1277, %r910;
-	ld.shared.f32 	%f515, [%r911];
-	ld.global.f32 	%f516, [%rd440];
-	mul.f32 	%f517, %f516, %f194;
-	fma.rn.f32 	%f518, %f515, %f193, %f517;
-	st.global.f32 	[%rd440], %f518;
+	@%p68 bra 	$L__BB1_207;
+	bra.uni 	$L__BB1_197;
 
 $L__BB1_207:
-	cvt.u32.u64 	%r913, %rd597;
-	setp.ge.s32 	%p228, %r913, %r262;
-	or.pred  	%p229, %p228, %p221;
-	@%p229 bra 	$L__BB1_209;
+	mov.u32 	%r928, %r5;
 
-	mul.lo.s64 	%rd441, %rd597, %rd4;
-	add.s64 	%rd442, %rd40, %rd441;
-	shl.b64 	%rd443, %rd442, 2;
-	add.s64 	%rd444, %rd3, %rd443;
-	shl.b32 	%r916, %r20, 2;
-	mad.lo.s32 	%r917, %r890, 80, %r916;
-	mad.lo.s32 	%r918, %r2, 1280, %r917;
-	add.s32 	%r919, %r1277, %r918;
-	ld.shared.f32 	%f519, [%r919];
-	ld.global.f32 	%f520, [%rd444];
-	mul.f32 	%f521, %f520, %f194;
-	fma.rn.f32 	%f522, %f519, %f193, %f521;
-	st.global.f32 	[%rd444], %f522;
+$L__BB1_208:
+	cvt.u32.u64 	%r623, %rd4;
+	setp.ge.s32 	%p163, %r623, %r278;
+	shr.u32 	%r176, %r928, 4;
+	add.s32 	%r177, %r7, %r176;
+	setp.ge.s32 	%p164, %r177, %r277;
+	or.pred  	%p165, %p164, %p163;
+	@%p165 bra 	$L__BB1_210;
 
-$L__BB1_209:
-	cvt.u32.u64 	%r921, %rd598;
-	setp.ge.s32 	%p231, %r921, %r262;
-	or.pred  	%p232, %p231, %p221;
-	@%p232 bra 	$L__BB1_211;
+	cvt.s64.s32 	%rd209, %r177;
+	mul.lo.s64 	%rd210, %rd209, %rd2;
+	add.s64 	%rd211, %rd10, %rd210;
+	shl.b64 	%rd212, %rd211, 2;
+	add.s64 	%rd213, %rd1, %rd212;
+	mad.lo.s32 	%r624, %r176, 20, %r6;
+	shl.b32 	%r627, %r624, 2;
+	add.s32 	%r628, %r97, %r627;
+	ld.shared.f32 	%f507, [%r628];
+	mul.f32 	%f508, %f507, %f193;
+	st.global.f32 	[%rd213+64], %f508;
 
-	mul.lo.s64 	%rd445, %rd598, %rd4;
-	add.s64 	%rd446, %rd40, %rd445;
-	shl.b64 	%rd447, %rd446, 2;
-	add.s64 	%rd448, %rd3, %rd447;
-	shl.b32 	%r924, %r20, 2;
-	mad.lo.s32 	%r925, %r894, 80, %r924;
-	mad.lo.s32 	%r926, %r2, 1280, %r925;
-	add.s32 	%r927, %r1277, %r926;
-	ld.shared.f32 	%f523, [%r927];
-	ld.global.f32 	%f524, [%rd448];
-	mul.f32 	%f525, %f524, %f194;
-	fma.rn.f32 	%f526, %f523, %f193, %f525;
-	st.global.f32 	[%rd448], %f526;
+$L__BB1_210:
+	add.s32 	%r630, %r928, 32;
+	shr.u32 	%r178, %r630, 4;
+	add.s32 	%r179, %r7, %r178;
+	setp.ge.s32 	%p167, %r179, %r277;
+	or.pred  	%p168, %p167, %p163;
+	@%p168 bra 	$L__BB1_212;
 
-$L__BB1_211:
-	add.s64 	%rd598, %rd598, 8;
-	add.s32 	%r1277, %r1277, 640;
-	add.s64 	%rd597, %rd597, 8;
-	add.s64 	%rd596, %rd596, 8;
-	add.s64 	%rd595, %rd595, 8;
-	add.s32 	%r1276, %r1276, 128;
-	setp.lt.u32 	%p233, %r1276, 224;
-	@%p233 bra 	$L__BB1_203;
+	cvt.s64.s32 	%rd214, %r179;
+	mul.lo.s64 	%rd215, %rd214, %rd2;
+	add.s64 	%rd216, %rd10, %rd215;
+	shl.b64 	%rd217, %rd216, 2;
+	add.s64 	%rd218, %rd1, %rd217;
+	mad.lo.s32 	%r631, %r178, 20, %r6;
+	shl.b32 	%r634, %r631, 2;
+	add.s32 	%r635, %r97, %r634;
+	ld.shared.f32 	%f509, [%r635];
+	mul.f32 	%f510, %f509, %f193;
+	st.global.f32 	[%rd218+64], %f510;
 
-$L__BB1_222:
+$L__BB1_212:
+	add.s32 	%r637, %r928, 64;
+	shr.u32 	%r180, %r637, 4;
+	add.s32 	%r181, %r7, %r180;
+	setp.ge.s32 	%p170, %r181, %r277;
+	or.pred  	%p171, %p170, %p163;
+	@%p171 bra 	$L__BB1_214;
+
+	cvt.s64.s32 	%rd219, %r181;
+	mul.lo.s64 	%rd220, %rd219, %rd2;
+	add.s64 	%rd221, %rd10, %rd220;
+	shl.b64 	%rd222, %rd221, 2;
+	add.s64 	%rd223, %rd1, %rd222;
+	mad.lo.s32 	%r638, %r180, 20, %r6;
+	shl.b32 	%r641, %r638, 2;
+	add.s32 	%r642, %r97, %r641;
+	ld.shared.f32 	%f511, [%r642];
+	mul.f32 	%f512, %f511, %f193;
+	st.global.f32 	[%rd223+64], %f512;
+
+$L__BB1_214:
+	add.s32 	%r182, %r928, 96;
+	shr.u32 	%r183, %r182, 4;
+	add.s32 	%r184, %r7, %r183;
+	setp.ge.s32 	%p173, %r184, %r277;
+	or.pred  	%p174, %p173, %p163;
+	@%p174 bra 	$L__BB1_216;
+
+	cvt.s64.s32 	%rd224, %r184;
+	mul.lo.s64 	%rd225, %rd224, %rd2;
+	add.s64 	%rd226, %rd10, %rd225;
+	shl.b64 	%rd227, %rd226, 2;
+	add.s64 	%rd228, %rd1, %rd227;
+	mad.lo.s32 	%r644, %r183, 20, %r6;
+	shl.b32 	%r647, %r644, 2;
+	add.s32 	%r648, %r97, %r647;
+	ld.shared.f32 	%f513, [%r648];
+	mul.f32 	%f514, %f513, %f193;
+	st.global.f32 	[%rd228+64], %f514;
+
+$L__BB1_216:
+	add.s32 	%r928, %r928, 128;
+	setp.lt.u32 	%p175, %r182, 224;
+	@%p175 bra 	$L__BB1_208;
+	bra.uni 	$L__BB1_217;
+
+$L__BB1_197:
+	mov.u32 	%r927, %r5;
+
+$L__BB1_198:
+	cvt.u32.u64 	%r597, %rd4;
+	setp.ge.s32 	%p150, %r597, %r278;
+	shr.u32 	%r165, %r927, 4;
+	add.s32 	%r166, %r7, %r165;
+	setp.ge.s32 	%p151, %r166, %r277;
+	or.pred  	%p152, %p151, %p150;
+	@%p152 bra 	$L__BB1_200;
+
+	cvt.s64.s32 	%rd189, %r166;
+	mul.lo.s64 	%rd190, %rd189, %rd2;
+	add.s64 	%rd191, %rd10, %rd190;
+	shl.b64 	%rd192, %rd191, 2;
+	add.s64 	%rd193, %rd1, %rd192;
+	mad.lo.s32 	%r598, %r165, 20, %r6;
+	shl.b32 	%r601, %r598, 2;
+	add.s32 	%r602, %r97, %r601;
+	ld.shared.f32 	%f491, [%r602];
+	ld.global.f32 	%f492, [%rd193+64];
+	mul.f32 	%f493, %f492, %f194;
+	fma.rn.f32 	%f494, %f491, %f193, %f493;
+	st.global.f32 	[%rd193+64], %f494;
+
+$L__BB1_200:
+	add.s32 	%r604, %r927, 32;
+	shr.u32 	%r167, %r604, 4;
+	add.s32 	%r168, %r7, %r167;
+	setp.ge.s32 	%p154, %r168, %r277;
+	or.pred  	%p155, %p154, %p150;
+	@%p155 bra 	$L__BB1_202;
+
+	cvt.s64.s32 	%rd194, %r168;
+	mul.lo.s64 	%rd195, %rd194, %rd2;
+	add.s64 	%rd196, %rd10, %rd195;
+	shl.b64 	%rd197, %rd196, 2;
+	add.s64 	%rd198, %rd1, %rd197;
+	mad.lo.s32 	%r605, %r167, 20, %r6;
+	shl.b32 	%r608, %r605, 2;
+	add.s32 	%r609, %r97, %r608;
+	ld.shared.f32 	%f495, [%r609];
+	ld.global.f32 	%f496, [%rd198+64];
+	mul.f32 	%f497, %f496, %f194;
+	fma.rn.f32 	%f498, %f495, %f193, %f497;
+	st.global.f32 	[%rd198+64], %f498;
+
+$L__BB1_202:
+	add.s32 	%r611, %r927, 64;
+	shr.u32 	%r169, %r611, 4;
+	add.s32 	%r170, %r7, %r169;
+	setp.ge.s32 	%p157, %r170, %r277;
+	or.pred  	%p158, %p157, %p150;
+	@%p158 bra 	$L__BB1_204;
+
+	cvt.s64.s32 	%rd199, %r170;
+	mul.lo.s64 	%rd200, %rd199, %rd2;
+	add.s64 	%rd201, %rd10, %rd200;
+	shl.b64 	%rd202, %rd201, 2;
+	add.s64 	%rd203, %rd1, %rd202;
+	mad.lo.s32 	%r612, %r169, 20, %r6;
+	shl.b32 	%r615, %r612, 2;
+	add.s32 	%r616, %r97, %r615;
+	ld.shared.f32 	%f499, [%r616];
+	ld.global.f32 	%f500, [%rd203+64];
+	mul.f32 	%f501, %f500, %f194;
+	fma.rn.f32 	%f502, %f499, %f193, %f501;
+	st.global.f32 	[%rd203+64], %f502;
+
+$L__BB1_204:
+	add.s32 	%r171, %r927, 96;
+	shr.u32 	%r172, %r171, 4;
+	add.s32 	%r173, %r7, %r172;
+	setp.ge.s32 	%p160, %r173, %r277;
+	or.pred  	%p161, %p160, %p150;
+	@%p161 bra 	$L__BB1_206;
+
+	cvt.s64.s32 	%rd204, %r173;
+	mul.lo.s64 	%rd205, %rd204, %rd2;
+	add.s64 	%rd206, %rd10, %rd205;
+	shl.b64 	%rd207, %rd206, 2;
+	add.s64 	%rd208, %rd1, %rd207;
+	mad.lo.s32 	%r618, %r172, 20, %r6;
+	shl.b32 	%r621, %r618, 2;
+	add.s32 	%r622, %r97, %r621;
+	ld.shared.f32 	%f503, [%r622];
+	ld.global.f32 	%f504, [%rd208+64];
+	mul.f32 	%f505, %f504, %f194;
+	fma.rn.f32 	%f506, %f503, %f193, %f505;
+	st.global.f32 	[%rd208+64], %f506;
+
+$L__BB1_206:
+	add.s32 	%r927, %r927, 128;
+	setp.lt.u32 	%p162, %r171, 224;
+	@%p162 bra 	$L__BB1_198;
+
+$L__BB1_217:
 	bar.warp.sync 	-1;
-	mov.u32 	%r954, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718}, %r954;
+	mov.u32 	%r649, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f690, %f689, %f688, %f687, %f686, %f685, %f684, %f683}, %r649;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_233;
-	bra.uni 	$L__BB1_223;
-
-$L__BB1_233:
-	mov.u32 	%r1280, %r24;
-
-$L__BB1_234:
-	cvt.u32.u64 	%r981, %rd8;
-	setp.ge.s32 	%p261, %r981, %r263;
-	shr.u32 	%r205, %r1280, 4;
-	add.s32 	%r206, %r22, %r205;
-	setp.ge.s32 	%p262, %r206, %r262;
-	or.pred  	%p263, %p262, %p261;
-	@%p263 bra 	$L__BB1_236;
-
-	cvt.s64.s32 	%rd490, %r206;
-	mul.lo.s64 	%rd491, %rd490, %rd4;
-	add.s64 	%rd492, %rd40, %rd491;
-	shl.b64 	%rd493, %rd492, 2;
-	add.s64 	%rd494, %rd3, %rd493;
-	mad.lo.s32 	%r982, %r205, 20, %r20;
-	mov.u32 	%r983, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r984, %r2, 1280, %r983;
-	shl.b32 	%r985, %r982, 2;
-	add.s32 	%r986, %r984, %r985;
-	ld.shared.f32 	%f551, [%r986];
-	mul.f32 	%f552, %f551, %f193;
-	st.global.f32 	[%rd494+64], %f552;
-
-$L__BB1_236:
-	add.s32 	%r988, %r1280, 32;
-	shr.u32 	%r207, %r988, 4;
-	add.s32 	%r208, %r22, %r207;
-	setp.ge.s32 	%p265, %r208, %r262;
-	or.pred  	%p266, %p265, %p261;
-	@%p266 bra 	$L__BB1_238;
-
-	cvt.s64.s32 	%rd495, %r208;
-	mul.lo.s64 	%rd496, %rd495, %rd4;
-	add.s64 	%rd497, %rd40, %rd496;
-	shl.b64 	%rd498, %rd497, 2;
-	add.s64 	%rd499, %rd3, %rd498;
-	mad.lo.s32 	%r989, %r207, 20, %r20;
-	mov.u32 	%r990, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r991, %r2, 1280, %r990;
-	shl.b32 	%r992, %r989, 2;
-	add.s32 	%r993, %r991, %r992;
-	ld.shared.f32 	%f553, [%r993];
-	mul.f32 	%f554, %f553, %f193;
-	st.global.f32 	[%rd499+64], %f554;
-
-$L__BB1_238:
-	add.s32 	%r995, %r1280, 64;
-	shr.u32 	%r209, %r995, 4;
-	add.s32 	%r210, %r22, %r209;
-	setp.ge.s32 	%p268, %r210, %r262;
-	or.pred  	%p269, %p268, %p261;
-	@%p269 bra 	$L__BB1_240;
-
-	cvt.s64.s32 	%rd500, %r210;
-	mul.lo.s64 	%rd501, %rd500, %rd4;
-	add.s64 	%rd502, %rd40, %rd501;
-	shl.b64 	%rd503, %rd502, 2;
-	add.s64 	%rd504, %rd3, %rd503;
-	mad.lo.s32 	%r996, %r209, 20, %r20;
-	mov.u32 	%r997, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r998, %r2, 1280, %r997;
-	shl.b32 	%r999, %r996, 2;
-	add.s32 	%r1000, %r998, %r999;
-	ld.shared.f32 	%f555, [%r1000];
-	mul.f32 	%f556, %f555, %f193;
-	st.global.f32 	[%rd504+64], %f556;
-
-$L__BB1_240:
-	add.s32 	%r211, %r1280, 96;
-	shr.u32 	%r212, %r211, 4;
-	add.s32 	%r213, %r22, %r212;
-	setp.ge.s32 	%p271, %r213, %r262;
-	or.pred  	%p272, %p271, %p261;
-	@%p272 bra 	$L__BB1_242;
-
-	cvt.s64.s32 	%rd505, %r213;
-	mul.lo.s64 	%rd506, %rd505, %rd4;
-	add.s64 	%rd507, %rd40, %rd506;
-	shl.b64 	%rd508, %rd507, 2;
-	add.s64 	%rd509, %rd3, %rd508;
-	mad.lo.s32 	%r1002, %r212, 20, %r20;
-	mov.u32 	%r1003, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1004, %r2, 1280, %r1003;
-	shl.b32 	%r1005, %r1002, 2;
-	add.s32 	%r1006, %r1004, %r1005;
-	ld.shared.f32 	%f557, [%r1006];
-	mul.f32 	%f558, %f557, %f193;
-	st.global.f32 	[%rd509+64], %f558;
-
-$L__BB1_242:
-	add.s32 	%r1280, %r1280, 128;
-	setp.lt.u32 	%p273, %r211, 224;
-	@%p273 bra 	$L__BB1_234;
-	bra.uni 	$L__BB1_243;
-
-$L__BB1_223:
-	mov.u32 	%r1279, %r24;
-
-$L__BB1_224:
-	cvt.u32.u64 	%r955, %rd8;
-	setp.ge.s32 	%p248, %r955, %r263;
-	shr.u32 	%r194, %r1279, 4;
-	add.s32 	%r195, %r22, %r194;
-	setp.ge.s32 	%p249, %r195, %r262;
-	or.pred  	%p250, %p249, %p248;
-	@%p250 bra 	$L__BB1_226;
-
-	cvt.s64.s32 	%rd470, %r195;
-	mul.lo.s64 	%rd471, %rd470, %rd4;
-	add.s64 	%rd472, %rd40, %rd471;
-	shl.b64 	%rd473, %rd472, 2;
-	add.s64 	%rd474, %rd3, %rd473;
-	mad.lo.s32 	%r956, %r194, 20, %r20;
-	mov.u32 	%r957, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r958, %r2, 1280, %r957;
-	shl.b32 	%r959, %r956, 2;
-	add.s32 	%r960, %r958, %r959;
-	ld.shared.f32 	%f535, [%r960];
-	ld.global.f32 	%f536, [%rd474+64];
-	mul.f32 	%f537, %f536, %f194;
-	fma.rn.f32 	%f538, %f535, %f193, %f537;
-	st.global.f32 	[%rd474+64], %f538;
-
-$L__BB1_226:
-	add.s32 	%r962, %r1279, 32;
-	shr.u32 	%r196, %r962, 4;
-	add.s32 	%r197, %r22, %r196;
-	setp.ge.s32 	%p252, %r197, %r262;
-	or.pred  	%p253, %p252, %p248;
-	@%p253 bra 	$L__BB1_228;
-
-	cvt.s64.s32 	%rd475, %r197;
-	mul.lo.s64 	%rd476, %rd475, %rd4;
-	add.s64 	%rd477, %rd40, %rd476;
-	shl.b64 	%rd478, %rd477, 2;
-	add.s64 	%rd479, %rd3, %rd478;
-	mad.lo.s32 	%r963, %r196, 20, %r20;
-	mov.u32 	%r964, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r965, %r2, 1280, %r964;
-	shl.b32 	%r966, %r963, 2;
-	add.s32 	%r967, %r965, %r966;
-	ld.shared.f32 	%f539, [%r967];
-	ld.global.f32 	%f540, [%rd479+64];
-	mul.f32 	%f541, %f540, %f194;
-	fma.rn.f32 	%f542, %f539, %f193, %f541;
-	st.global.f32 	[%rd479+64], %f542;
+	@%p68 bra 	$L__BB1_228;
+	bra.uni 	$L__BB1_218;
 
 $L__BB1_228:
-	add.s32 	%r969, %r1279, 64;
-	shr.u32 	%r198, %r969, 4;
-	add.s32 	%r199, %r22, %r198;
-	setp.ge.s32 	%p255, %r199, %r262;
-	or.pred  	%p256, %p255, %p248;
-	@%p256 bra 	$L__BB1_230;
+	mov.u32 	%r930, %r5;
 
-	cvt.s64.s32 	%rd480, %r199;
-	mul.lo.s64 	%rd481, %rd480, %rd4;
-	add.s64 	%rd482, %rd40, %rd481;
-	shl.b64 	%rd483, %rd482, 2;
-	add.s64 	%rd484, %rd3, %rd483;
-	mad.lo.s32 	%r970, %r198, 20, %r20;
-	mov.u32 	%r971, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r972, %r2, 1280, %r971;
-	shl.b32 	%r973, %r970, 2;
-	add.s32 	%r974, %r972, %r973;
-	ld.shared.f32 	%f543, [%r974];
-	ld.global.f32 	%f544, [%rd484+64];
-	mul.f32 	%f545, %f544, %f194;
-	fma.rn.f32 	%f546, %f543, %f193, %f545;
-	st.global.f32 	[%rd484+64], %f546;
+$L__BB1_229:
+	cvt.u32.u64 	%r676, %rd3;
+	setp.ge.s32 	%p190, %r676, %r278;
+	shr.u32 	%r198, %r930, 4;
+	add.s32 	%r199, %r8, %r198;
+	setp.ge.s32 	%p191, %r199, %r277;
+	or.pred  	%p192, %p191, %p190;
+	@%p192 bra 	$L__BB1_231;
 
-$L__BB1_230:
-	add.s32 	%r200, %r1279, 96;
-	shr.u32 	%r201, %r200, 4;
-	add.s32 	%r202, %r22, %r201;
-	setp.ge.s32 	%p258, %r202, %r262;
-	or.pred  	%p259, %p258, %p248;
-	@%p259 bra 	$L__BB1_232;
+	cvt.s64.s32 	%rd250, %r199;
+	mul.lo.s64 	%rd251, %rd250, %rd2;
+	add.s64 	%rd252, %rd10, %rd251;
+	shl.b64 	%rd253, %rd252, 2;
+	add.s64 	%rd254, %rd1, %rd253;
+	mad.lo.s32 	%r677, %r198, 20, %r6;
+	shl.b32 	%r680, %r677, 2;
+	add.s32 	%r681, %r97, %r680;
+	ld.shared.f32 	%f531, [%r681];
+	mul.f32 	%f532, %f531, %f193;
+	st.global.f32 	[%rd254], %f532;
 
-	cvt.s64.s32 	%rd485, %r202;
-	mul.lo.s64 	%rd486, %rd485, %rd4;
-	add.s64 	%rd487, %rd40, %rd486;
-	shl.b64 	%rd488, %rd487, 2;
-	add.s64 	%rd489, %rd3, %rd488;
-	mad.lo.s32 	%r976, %r201, 20, %r20;
-	mov.u32 	%r977, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r978, %r2, 1280, %r977;
-	shl.b32 	%r979, %r976, 2;
-	add.s32 	%r980, %r978, %r979;
-	ld.shared.f32 	%f547, [%r980];
-	ld.global.f32 	%f548, [%rd489+64];
-	mul.f32 	%f549, %f548, %f194;
-	fma.rn.f32 	%f550, %f547, %f193, %f549;
-	st.global.f32 	[%rd489+64], %f550;
+$L__BB1_231:
+	add.s32 	%r683, %r930, 32;
+	shr.u32 	%r200, %r683, 4;
+	add.s32 	%r201, %r8, %r200;
+	setp.ge.s32 	%p194, %r201, %r277;
+	or.pred  	%p195, %p194, %p190;
+	@%p195 bra 	$L__BB1_233;
 
-$L__BB1_232:
-	add.s32 	%r1279, %r1279, 128;
-	setp.lt.u32 	%p260, %r200, 224;
-	@%p260 bra 	$L__BB1_224;
+	cvt.s64.s32 	%rd255, %r201;
+	mul.lo.s64 	%rd256, %rd255, %rd2;
+	add.s64 	%rd257, %rd10, %rd256;
+	shl.b64 	%rd258, %rd257, 2;
+	add.s64 	%rd259, %rd1, %rd258;
+	mad.lo.s32 	%r684, %r200, 20, %r6;
+	shl.b32 	%r687, %r684, 2;
+	add.s32 	%r688, %r97, %r687;
+	ld.shared.f32 	%f533, [%r688];
+	mul.f32 	%f534, %f533, %f193;
+	st.global.f32 	[%rd259], %f534;
 
-$L__BB1_243:
+$L__BB1_233:
+	add.s32 	%r690, %r930, 64;
+	shr.u32 	%r202, %r690, 4;
+	add.s32 	%r203, %r8, %r202;
+	setp.ge.s32 	%p197, %r203, %r277;
+	or.pred  	%p198, %p197, %p190;
+	@%p198 bra 	$L__BB1_235;
+
+	cvt.s64.s32 	%rd260, %r203;
+	mul.lo.s64 	%rd261, %rd260, %rd2;
+	add.s64 	%rd262, %rd10, %rd261;
+	shl.b64 	%rd263, %rd262, 2;
+	add.s64 	%rd264, %rd1, %rd263;
+	mad.lo.s32 	%r691, %r202, 20, %r6;
+	shl.b32 	%r694, %r691, 2;
+	add.s32 	%r695, %r97, %r694;
+	ld.shared.f32 	%f535, [%r695];
+	mul.f32 	%f536, %f535, %f193;
+	st.global.f32 	[%rd264], %f536;
+
+$L__BB1_235:
+	add.s32 	%r204, %r930, 96;
+	shr.u32 	%r205, %r204, 4;
+	add.s32 	%r206, %r8, %r205;
+	setp.ge.s32 	%p200, %r206, %r277;
+	or.pred  	%p201, %p200, %p190;
+	@%p201 bra 	$L__BB1_237;
+
+	cvt.s64.s32 	%rd265, %r206;
+	mul.lo.s64 	%rd266, %rd265, %rd2;
+	add.s64 	%rd267, %rd10, %rd266;
+	shl.b64 	%rd268, %rd267, 2;
+	add.s64 	%rd269, %rd1, %rd268;
+	mad.lo.s32 	%r697, %r205, 20, %r6;
+	shl.b32 	%r700, %r697, 2;
+	add.s32 	%r701, %r97, %r700;
+	ld.shared.f32 	%f537, [%r701];
+	mul.f32 	%f538, %f537, %f193;
+	st.global.f32 	[%rd269], %f538;
+
+$L__BB1_237:
+	add.s32 	%r930, %r930, 128;
+	setp.lt.u32 	%p202, %r204, 224;
+	@%p202 bra 	$L__BB1_229;
+	bra.uni 	$L__BB1_238;
+
+$L__BB1_218:
+	mov.u32 	%r929, %r5;
+
+$L__BB1_219:
+	cvt.u32.u64 	%r650, %rd3;
+	setp.ge.s32 	%p177, %r650, %r278;
+	shr.u32 	%r187, %r929, 4;
+	add.s32 	%r188, %r8, %r187;
+	setp.ge.s32 	%p178, %r188, %r277;
+	or.pred  	%p179, %p178, %p177;
+	@%p179 bra 	$L__BB1_221;
+
+	cvt.s64.s32 	%rd230, %r188;
+	mul.lo.s64 	%rd231, %rd230, %rd2;
+	add.s64 	%rd232, %rd10, %rd231;
+	shl.b64 	%rd233, %rd232, 2;
+	add.s64 	%rd234, %rd1, %rd233;
+	mad.lo.s32 	%r651, %r187, 20, %r6;
+	shl.b32 	%r654, %r651, 2;
+	add.s32 	%r655, %r97, %r654;
+	ld.shared.f32 	%f515, [%r655];
+	ld.global.f32 	%f516, [%rd234];
+	mul.f32 	%f517, %f516, %f194;
+	fma.rn.f32 	%f518, %f515, %f193, %f517;
+	st.global.f32 	[%rd234], %f518;
+
+$L__BB1_221:
+	add.s32 	%r657, %r929, 32;
+	shr.u32 	%r189, %r657, 4;
+	add.s32 	%r190, %r8, %r189;
+	setp.ge.s32 	%p181, %r190, %r277;
+	or.pred  	%p182, %p181, %p177;
+	@%p182 bra 	$L__BB1_223;
+
+	cvt.s64.s32 	%rd235, %r190;
+	mul.lo.s64 	%rd236, %rd235, %rd2;
+	add.s64 	%rd237, %rd10, %rd236;
+	shl.b64 	%rd238, %rd237, 2;
+	add.s64 	%rd239, %rd1, %rd238;
+	mad.lo.s32 	%r658, %r189, 20, %r6;
+	shl.b32 	%r661, %r658, 2;
+	add.s32 	%r662, %r97, %r661;
+	ld.shared.f32 	%f519, [%r662];
+	ld.global.f32 	%f520, [%rd239];
+	mul.f32 	%f521, %f520, %f194;
+	fma.rn.f32 	%f522, %f519, %f193, %f521;
+	st.global.f32 	[%rd239], %f522;
+
+$L__BB1_223:
+	add.s32 	%r664, %r929, 64;
+	shr.u32 	%r191, %r664, 4;
+	add.s32 	%r192, %r8, %r191;
+	setp.ge.s32 	%p184, %r192, %r277;
+	or.pred  	%p185, %p184, %p177;
+	@%p185 bra 	$L__BB1_225;
+
+	cvt.s64.s32 	%rd240, %r192;
+	mul.lo.s64 	%rd241, %rd240, %rd2;
+	add.s64 	%rd242, %rd10, %rd241;
+	shl.b64 	%rd243, %rd242, 2;
+	add.s64 	%rd244, %rd1, %rd243;
+	mad.lo.s32 	%r665, %r191, 20, %r6;
+	shl.b32 	%r668, %r665, 2;
+	add.s32 	%r669, %r97, %r668;
+	ld.shared.f32 	%f523, [%r669];
+	ld.global.f32 	%f524, [%rd244];
+	mul.f32 	%f525, %f524, %f194;
+	fma.rn.f32 	%f526, %f523, %f193, %f525;
+	st.global.f32 	[%rd244], %f526;
+
+$L__BB1_225:
+	add.s32 	%r193, %r929, 96;
+	shr.u32 	%r194, %r193, 4;
+	add.s32 	%r195, %r8, %r194;
+	setp.ge.s32 	%p187, %r195, %r277;
+	or.pred  	%p188, %p187, %p177;
+	@%p188 bra 	$L__BB1_227;
+
+	cvt.s64.s32 	%rd245, %r195;
+	mul.lo.s64 	%rd246, %rd245, %rd2;
+	add.s64 	%rd247, %rd10, %rd246;
+	shl.b64 	%rd248, %rd247, 2;
+	add.s64 	%rd249, %rd1, %rd248;
+	mad.lo.s32 	%r671, %r194, 20, %r6;
+	shl.b32 	%r674, %r671, 2;
+	add.s32 	%r675, %r97, %r674;
+	ld.shared.f32 	%f527, [%r675];
+	ld.global.f32 	%f528, [%rd249];
+	mul.f32 	%f529, %f528, %f194;
+	fma.rn.f32 	%f530, %f527, %f193, %f529;
+	st.global.f32 	[%rd249], %f530;
+
+$L__BB1_227:
+	add.s32 	%r929, %r929, 128;
+	setp.lt.u32 	%p189, %r193, 224;
+	@%p189 bra 	$L__BB1_219;
+
+$L__BB1_238:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1007, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726}, %r1007;
+	mov.u32 	%r702, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f682, %f681, %f680, %f679, %f678, %f677, %f676, %f675}, %r702;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_254;
-	bra.uni 	$L__BB1_244;
-
-$L__BB1_254:
-	mov.u32 	%r1282, %r24;
-
-$L__BB1_255:
-	cvt.u32.u64 	%r1034, %rd7;
-	setp.ge.s32 	%p288, %r1034, %r263;
-	shr.u32 	%r227, %r1282, 4;
-	add.s32 	%r228, %r23, %r227;
-	setp.ge.s32 	%p289, %r228, %r262;
-	or.pred  	%p290, %p289, %p288;
-	@%p290 bra 	$L__BB1_257;
-
-	cvt.s64.s32 	%rd531, %r228;
-	mul.lo.s64 	%rd532, %rd531, %rd4;
-	add.s64 	%rd533, %rd40, %rd532;
-	shl.b64 	%rd534, %rd533, 2;
-	add.s64 	%rd535, %rd3, %rd534;
-	mad.lo.s32 	%r1035, %r227, 20, %r20;
-	mov.u32 	%r1036, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1037, %r2, 1280, %r1036;
-	shl.b32 	%r1038, %r1035, 2;
-	add.s32 	%r1039, %r1037, %r1038;
-	ld.shared.f32 	%f575, [%r1039];
-	mul.f32 	%f576, %f575, %f193;
-	st.global.f32 	[%rd535], %f576;
-
-$L__BB1_257:
-	add.s32 	%r1041, %r1282, 32;
-	shr.u32 	%r229, %r1041, 4;
-	add.s32 	%r230, %r23, %r229;
-	setp.ge.s32 	%p292, %r230, %r262;
-	or.pred  	%p293, %p292, %p288;
-	@%p293 bra 	$L__BB1_259;
-
-	cvt.s64.s32 	%rd536, %r230;
-	mul.lo.s64 	%rd537, %rd536, %rd4;
-	add.s64 	%rd538, %rd40, %rd537;
-	shl.b64 	%rd539, %rd538, 2;
-	add.s64 	%rd540, %rd3, %rd539;
-	mad.lo.s32 	%r1042, %r229, 20, %r20;
-	mov.u32 	%r1043, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1044, %r2, 1280, %r1043;
-	shl.b32 	%r1045, %r1042, 2;
-	add.s32 	%r1046, %r1044, %r1045;
-	ld.shared.f32 	%f577, [%r1046];
-	mul.f32 	%f578, %f577, %f193;
-	st.global.f32 	[%rd540], %f578;
-
-$L__BB1_259:
-	add.s32 	%r1048, %r1282, 64;
-	shr.u32 	%r231, %r1048, 4;
-	add.s32 	%r232, %r23, %r231;
-	setp.ge.s32 	%p295, %r232, %r262;
-	or.pred  	%p296, %p295, %p288;
-	@%p296 bra 	$L__BB1_261;
-
-	cvt.s64.s32 	%rd541, %r232;
-	mul.lo.s64 	%rd542, %rd541, %rd4;
-	add.s64 	%rd543, %rd40, %rd542;
-	shl.b64 	%rd544, %rd543, 2;
-	add.s64 	%rd545, %rd3, %rd544;
-	mad.lo.s32 	%r1049, %r231, 20, %r20;
-	mov.u32 	%r1050, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1051, %r2, 1280, %r1050;
-	shl.b32 	%r1052, %r1049, 2;
-	add.s32 	%r1053, %r1051, %r1052;
-	ld.shared.f32 	%f579, [%r1053];
-	mul.f32 	%f580, %f579, %f193;
-	st.global.f32 	[%rd545], %f580;
-
-$L__BB1_261:
-	add.s32 	%r233, %r1282, 96;
-	shr.u32 	%r234, %r233, 4;
-	add.s32 	%r235, %r23, %r234;
-	setp.ge.s32 	%p298, %r235, %r262;
-	or.pred  	%p299, %p298, %p288;
-	@%p299 bra 	$L__BB1_263;
-
-	cvt.s64.s32 	%rd546, %r235;
-	mul.lo.s64 	%rd547, %rd546, %rd4;
-	add.s64 	%rd548, %rd40, %rd547;
-	shl.b64 	%rd549, %rd548, 2;
-	add.s64 	%rd550, %rd3, %rd549;
-	mad.lo.s32 	%r1055, %r234, 20, %r20;
-	mov.u32 	%r1056, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1057, %r2, 1280, %r1056;
-	shl.b32 	%r1058, %r1055, 2;
-	add.s32 	%r1059, %r1057, %r1058;
-	ld.shared.f32 	%f581, [%r1059];
-	mul.f32 	%f582, %f581, %f193;
-	st.global.f32 	[%rd550], %f582;
-
-$L__BB1_263:
-	add.s32 	%r1282, %r1282, 128;
-	setp.lt.u32 	%p300, %r233, 224;
-	@%p300 bra 	$L__BB1_255;
-	bra.uni 	$L__BB1_264;
-
-$L__BB1_244:
-	mov.u32 	%r1281, %r24;
-
-$L__BB1_245:
-	cvt.u32.u64 	%r1008, %rd7;
-	setp.ge.s32 	%p275, %r1008, %r263;
-	shr.u32 	%r216, %r1281, 4;
-	add.s32 	%r217, %r23, %r216;
-	setp.ge.s32 	%p276, %r217, %r262;
-	or.pred  	%p277, %p276, %p275;
-	@%p277 bra 	$L__BB1_247;
-
-	cvt.s64.s32 	%rd511, %r217;
-	mul.lo.s64 	%rd512, %rd511, %rd4;
-	add.s64 	%rd513, %rd40, %rd512;
-	shl.b64 	%rd514, %rd513, 2;
-	add.s64 	%rd515, %rd3, %rd514;
-	mad.lo.s32 	%r1009, %r216, 20, %r20;
-	mov.u32 	%r1010, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1011, %r2, 1280, %r1010;
-	shl.b32 	%r1012, %r1009, 2;
-	add.s32 	%r1013, %r1011, %r1012;
-	ld.shared.f32 	%f559, [%r1013];
-	ld.global.f32 	%f560, [%rd515];
-	mul.f32 	%f561, %f560, %f194;
-	fma.rn.f32 	%f562, %f559, %f193, %f561;
-	st.global.f32 	[%rd515], %f562;
-
-$L__BB1_247:
-	add.s32 	%r1015, %r1281, 32;
-	shr.u32 	%r218, %r1015, 4;
-	add.s32 	%r219, %r23, %r218;
-	setp.ge.s32 	%p279, %r219, %r262;
-	or.pred  	%p280, %p279, %p275;
-	@%p280 bra 	$L__BB1_249;
-
-	cvt.s64.s32 	%rd516, %r219;
-	mul.lo.s64 	%rd517, %rd516, %rd4;
-	add.s64 	%rd518, %rd40, %rd517;
-	shl.b64 	%rd519, %rd518, 2;
-	add.s64 	%rd520, %rd3, %rd519;
-	mad.lo.s32 	%r1016, %r218, 20, %r20;
-	mov.u32 	%r1017, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1018, %r2, 1280, %r1017;
-	shl.b32 	%r1019, %r1016, 2;
-	add.s32 	%r1020, %r1018, %r1019;
-	ld.shared.f32 	%f563, [%r1020];
-	ld.global.f32 	%f564, [%rd520];
-	mul.f32 	%f565, %f564, %f194;
-	fma.rn.f32 	%f566, %f563, %f193, %f565;
-	st.global.f32 	[%rd520], %f566;
+	@%p68 bra 	$L__BB1_249;
+	bra.uni 	$L__BB1_239;
 
 $L__BB1_249:
-	add.s32 	%r1022, %r1281, 64;
-	shr.u32 	%r220, %r1022, 4;
-	add.s32 	%r221, %r23, %r220;
-	setp.ge.s32 	%p282, %r221, %r262;
-	or.pred  	%p283, %p282, %p275;
-	@%p283 bra 	$L__BB1_251;
+	mov.u32 	%r932, %r5;
 
-	cvt.s64.s32 	%rd521, %r221;
-	mul.lo.s64 	%rd522, %rd521, %rd4;
-	add.s64 	%rd523, %rd40, %rd522;
-	shl.b64 	%rd524, %rd523, 2;
-	add.s64 	%rd525, %rd3, %rd524;
-	mad.lo.s32 	%r1023, %r220, 20, %r20;
-	mov.u32 	%r1024, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1025, %r2, 1280, %r1024;
-	shl.b32 	%r1026, %r1023, 2;
-	add.s32 	%r1027, %r1025, %r1026;
-	ld.shared.f32 	%f567, [%r1027];
-	ld.global.f32 	%f568, [%rd525];
-	mul.f32 	%f569, %f568, %f194;
-	fma.rn.f32 	%f570, %f567, %f193, %f569;
-	st.global.f32 	[%rd525], %f570;
+$L__BB1_250:
+	cvt.u32.u64 	%r729, %rd4;
+	setp.ge.s32 	%p217, %r729, %r278;
+	shr.u32 	%r220, %r932, 4;
+	add.s32 	%r221, %r8, %r220;
+	setp.ge.s32 	%p218, %r221, %r277;
+	or.pred  	%p219, %p218, %p217;
+	@%p219 bra 	$L__BB1_252;
 
-$L__BB1_251:
-	add.s32 	%r222, %r1281, 96;
-	shr.u32 	%r223, %r222, 4;
-	add.s32 	%r224, %r23, %r223;
-	setp.ge.s32 	%p285, %r224, %r262;
-	or.pred  	%p286, %p285, %p275;
-	@%p286 bra 	$L__BB1_253;
+	cvt.s64.s32 	%rd291, %r221;
+	mul.lo.s64 	%rd292, %rd291, %rd2;
+	add.s64 	%rd293, %rd10, %rd292;
+	shl.b64 	%rd294, %rd293, 2;
+	add.s64 	%rd295, %rd1, %rd294;
+	mad.lo.s32 	%r730, %r220, 20, %r6;
+	shl.b32 	%r733, %r730, 2;
+	add.s32 	%r734, %r97, %r733;
+	ld.shared.f32 	%f555, [%r734];
+	mul.f32 	%f556, %f555, %f193;
+	st.global.f32 	[%rd295+64], %f556;
 
-	cvt.s64.s32 	%rd526, %r224;
-	mul.lo.s64 	%rd527, %rd526, %rd4;
-	add.s64 	%rd528, %rd40, %rd527;
-	shl.b64 	%rd529, %rd528, 2;
-	add.s64 	%rd530, %rd3, %rd529;
-	mad.lo.s32 	%r1029, %r223, 20, %r20;
-	mov.u32 	%r1030, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1031, %r2, 1280, %r1030;
-	shl.b32 	%r1032, %r1029, 2;
-	add.s32 	%r1033, %r1031, %r1032;
-	ld.shared.f32 	%f571, [%r1033];
-	ld.global.f32 	%f572, [%rd530];
-	mul.f32 	%f573, %f572, %f194;
-	fma.rn.f32 	%f574, %f571, %f193, %f573;
-	st.global.f32 	[%rd530], %f574;
+$L__BB1_252:
+	add.s32 	%r736, %r932, 32;
+	shr.u32 	%r222, %r736, 4;
+	add.s32 	%r223, %r8, %r222;
+	setp.ge.s32 	%p221, %r223, %r277;
+	or.pred  	%p222, %p221, %p217;
+	@%p222 bra 	$L__BB1_254;
 
-$L__BB1_253:
-	add.s32 	%r1281, %r1281, 128;
-	setp.lt.u32 	%p287, %r222, 224;
-	@%p287 bra 	$L__BB1_245;
+	cvt.s64.s32 	%rd296, %r223;
+	mul.lo.s64 	%rd297, %rd296, %rd2;
+	add.s64 	%rd298, %rd10, %rd297;
+	shl.b64 	%rd299, %rd298, 2;
+	add.s64 	%rd300, %rd1, %rd299;
+	mad.lo.s32 	%r737, %r222, 20, %r6;
+	shl.b32 	%r740, %r737, 2;
+	add.s32 	%r741, %r97, %r740;
+	ld.shared.f32 	%f557, [%r741];
+	mul.f32 	%f558, %f557, %f193;
+	st.global.f32 	[%rd300+64], %f558;
 
-$L__BB1_264:
+$L__BB1_254:
+	add.s32 	%r743, %r932, 64;
+	shr.u32 	%r224, %r743, 4;
+	add.s32 	%r225, %r8, %r224;
+	setp.ge.s32 	%p224, %r225, %r277;
+	or.pred  	%p225, %p224, %p217;
+	@%p225 bra 	$L__BB1_256;
+
+	cvt.s64.s32 	%rd301, %r225;
+	mul.lo.s64 	%rd302, %rd301, %rd2;
+	add.s64 	%rd303, %rd10, %rd302;
+	shl.b64 	%rd304, %rd303, 2;
+	add.s64 	%rd305, %rd1, %rd304;
+	mad.lo.s32 	%r744, %r224, 20, %r6;
+	shl.b32 	%r747, %r744, 2;
+	add.s32 	%r748, %r97, %r747;
+	ld.shared.f32 	%f559, [%r748];
+	mul.f32 	%f560, %f559, %f193;
+	st.global.f32 	[%rd305+64], %f560;
+
+$L__BB1_256:
+	add.s32 	%r226, %r932, 96;
+	shr.u32 	%r227, %r226, 4;
+	add.s32 	%r228, %r8, %r227;
+	setp.ge.s32 	%p227, %r228, %r277;
+	or.pred  	%p228, %p227, %p217;
+	@%p228 bra 	$L__BB1_258;
+
+	cvt.s64.s32 	%rd306, %r228;
+	mul.lo.s64 	%rd307, %rd306, %rd2;
+	add.s64 	%rd308, %rd10, %rd307;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	mad.lo.s32 	%r750, %r227, 20, %r6;
+	shl.b32 	%r753, %r750, 2;
+	add.s32 	%r754, %r97, %r753;
+	ld.shared.f32 	%f561, [%r754];
+	mul.f32 	%f562, %f561, %f193;
+	st.global.f32 	[%rd310+64], %f562;
+
+$L__BB1_258:
+	add.s32 	%r932, %r932, 128;
+	setp.lt.u32 	%p229, %r226, 224;
+	@%p229 bra 	$L__BB1_250;
+	bra.uni 	$L__BB1_259;
+
+$L__BB1_239:
+	mov.u32 	%r931, %r5;
+
+$L__BB1_240:
+	cvt.u32.u64 	%r703, %rd4;
+	setp.ge.s32 	%p204, %r703, %r278;
+	shr.u32 	%r209, %r931, 4;
+	add.s32 	%r210, %r8, %r209;
+	setp.ge.s32 	%p205, %r210, %r277;
+	or.pred  	%p206, %p205, %p204;
+	@%p206 bra 	$L__BB1_242;
+
+	cvt.s64.s32 	%rd271, %r210;
+	mul.lo.s64 	%rd272, %rd271, %rd2;
+	add.s64 	%rd273, %rd10, %rd272;
+	shl.b64 	%rd274, %rd273, 2;
+	add.s64 	%rd275, %rd1, %rd274;
+	mad.lo.s32 	%r704, %r209, 20, %r6;
+	shl.b32 	%r707, %r704, 2;
+	add.s32 	%r708, %r97, %r707;
+	ld.shared.f32 	%f539, [%r708];
+	ld.global.f32 	%f540, [%rd275+64];
+	mul.f32 	%f541, %f540, %f194;
+	fma.rn.f32 	%f542, %f539, %f193, %f541;
+	st.global.f32 	[%rd275+64], %f542;
+
+$L__BB1_242:
+	add.s32 	%r710, %r931, 32;
+	shr.u32 	%r211, %r710, 4;
+	add.s32 	%r212, %r8, %r211;
+	setp.ge.s32 	%p208, %r212, %r277;
+	or.pred  	%p209, %p208, %p204;
+	@%p209 bra 	$L__BB1_244;
+
+	cvt.s64.s32 	%rd276, %r212;
+	mul.lo.s64 	%rd277, %rd276, %rd2;
+	add.s64 	%rd278, %rd10, %rd277;
+	shl.b64 	%rd279, %rd278, 2;
+	add.s64 	%rd280, %rd1, %rd279;
+	mad.lo.s32 	%r711, %r211, 20, %r6;
+	shl.b32 	%r714, %r711, 2;
+	add.s32 	%r715, %r97, %r714;
+	ld.shared.f32 	%f543, [%r715];
+	ld.global.f32 	%f544, [%rd280+64];
+	mul.f32 	%f545, %f544, %f194;
+	fma.rn.f32 	%f546, %f543, %f193, %f545;
+	st.global.f32 	[%rd280+64], %f546;
+
+$L__BB1_244:
+	add.s32 	%r717, %r931, 64;
+	shr.u32 	%r213, %r717, 4;
+	add.s32 	%r214, %r8, %r213;
+	setp.ge.s32 	%p211, %r214, %r277;
+	or.pred  	%p212, %p211, %p204;
+	@%p212 bra 	$L__BB1_246;
+
+	cvt.s64.s32 	%rd281, %r214;
+	mul.lo.s64 	%rd282, %rd281, %rd2;
+	add.s64 	%rd283, %rd10, %rd282;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	mad.lo.s32 	%r718, %r213, 20, %r6;
+	shl.b32 	%r721, %r718, 2;
+	add.s32 	%r722, %r97, %r721;
+	ld.shared.f32 	%f547, [%r722];
+	ld.global.f32 	%f548, [%rd285+64];
+	mul.f32 	%f549, %f548, %f194;
+	fma.rn.f32 	%f550, %f547, %f193, %f549;
+	st.global.f32 	[%rd285+64], %f550;
+
+$L__BB1_246:
+	add.s32 	%r215, %r931, 96;
+	shr.u32 	%r216, %r215, 4;
+	add.s32 	%r217, %r8, %r216;
+	setp.ge.s32 	%p214, %r217, %r277;
+	or.pred  	%p215, %p214, %p204;
+	@%p215 bra 	$L__BB1_248;
+
+	cvt.s64.s32 	%rd286, %r217;
+	mul.lo.s64 	%rd287, %rd286, %rd2;
+	add.s64 	%rd288, %rd10, %rd287;
+	shl.b64 	%rd289, %rd288, 2;
+	add.s64 	%rd290, %rd1, %rd289;
+	mad.lo.s32 	%r724, %r216, 20, %r6;
+	shl.b32 	%r727, %r724, 2;
+	add.s32 	%r728, %r97, %r727;
+	ld.shared.f32 	%f551, [%r728];
+	ld.global.f32 	%f552, [%rd290+64];
+	mul.f32 	%f553, %f552, %f194;
+	fma.rn.f32 	%f554, %f551, %f193, %f553;
+	st.global.f32 	[%rd290+64], %f554;
+
+$L__BB1_248:
+	add.s32 	%r931, %r931, 128;
+	setp.lt.u32 	%p216, %r215, 224;
+	@%p216 bra 	$L__BB1_240;
+
+$L__BB1_259:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1060, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734}, %r1060;
+	mov.u32 	%r755, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f723, %f724, %f725, %f726, %f727, %f728, %f729, %f730}, %r755;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_275;
-	bra.uni 	$L__BB1_265;
-
-$L__BB1_275:
-	mov.u32 	%r1284, %r24;
-
-$L__BB1_276:
-	cvt.u32.u64 	%r1087, %rd8;
-	setp.ge.s32 	%p315, %r1087, %r263;
-	shr.u32 	%r249, %r1284, 4;
-	add.s32 	%r250, %r23, %r249;
-	setp.ge.s32 	%p316, %r250, %r262;
-	or.pred  	%p317, %p316, %p315;
-	@%p317 bra 	$L__BB1_278;
-
-	cvt.s64.s32 	%rd572, %r250;
-	mul.lo.s64 	%rd573, %rd572, %rd4;
-	add.s64 	%rd574, %rd40, %rd573;
-	shl.b64 	%rd575, %rd574, 2;
-	add.s64 	%rd576, %rd3, %rd575;
-	mad.lo.s32 	%r1088, %r249, 20, %r20;
-	mov.u32 	%r1089, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1090, %r2, 1280, %r1089;
-	shl.b32 	%r1091, %r1088, 2;
-	add.s32 	%r1092, %r1090, %r1091;
-	ld.shared.f32 	%f599, [%r1092];
-	mul.f32 	%f600, %f599, %f193;
-	st.global.f32 	[%rd576+64], %f600;
-
-$L__BB1_278:
-	add.s32 	%r1094, %r1284, 32;
-	shr.u32 	%r251, %r1094, 4;
-	add.s32 	%r252, %r23, %r251;
-	setp.ge.s32 	%p319, %r252, %r262;
-	or.pred  	%p320, %p319, %p315;
-	@%p320 bra 	$L__BB1_280;
-
-	cvt.s64.s32 	%rd577, %r252;
-	mul.lo.s64 	%rd578, %rd577, %rd4;
-	add.s64 	%rd579, %rd40, %rd578;
-	shl.b64 	%rd580, %rd579, 2;
-	add.s64 	%rd581, %rd3, %rd580;
-	mad.lo.s32 	%r1095, %r251, 20, %r20;
-	mov.u32 	%r1096, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1097, %r2, 1280, %r1096;
-	shl.b32 	%r1098, %r1095, 2;
-	add.s32 	%r1099, %r1097, %r1098;
-	ld.shared.f32 	%f601, [%r1099];
-	mul.f32 	%f602, %f601, %f193;
-	st.global.f32 	[%rd581+64], %f602;
-
-$L__BB1_280:
-	add.s32 	%r1101, %r1284, 64;
-	shr.u32 	%r253, %r1101, 4;
-	add.s32 	%r254, %r23, %r253;
-	setp.ge.s32 	%p322, %r254, %r262;
-	or.pred  	%p323, %p322, %p315;
-	@%p323 bra 	$L__BB1_282;
-
-	cvt.s64.s32 	%rd582, %r254;
-	mul.lo.s64 	%rd583, %rd582, %rd4;
-	add.s64 	%rd584, %rd40, %rd583;
-	shl.b64 	%rd585, %rd584, 2;
-	add.s64 	%rd586, %rd3, %rd585;
-	mad.lo.s32 	%r1102, %r253, 20, %r20;
-	mov.u32 	%r1103, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1104, %r2, 1280, %r1103;
-	shl.b32 	%r1105, %r1102, 2;
-	add.s32 	%r1106, %r1104, %r1105;
-	ld.shared.f32 	%f603, [%r1106];
-	mul.f32 	%f604, %f603, %f193;
-	st.global.f32 	[%rd586+64], %f604;
-
-$L__BB1_282:
-	add.s32 	%r255, %r1284, 96;
-	shr.u32 	%r256, %r255, 4;
-	add.s32 	%r257, %r23, %r256;
-	setp.ge.s32 	%p325, %r257, %r262;
-	or.pred  	%p326, %p325, %p315;
-	@%p326 bra 	$L__BB1_284;
-
-	cvt.s64.s32 	%rd587, %r257;
-	mul.lo.s64 	%rd588, %rd587, %rd4;
-	add.s64 	%rd589, %rd40, %rd588;
-	shl.b64 	%rd590, %rd589, 2;
-	add.s64 	%rd591, %rd3, %rd590;
-	mad.lo.s32 	%r1108, %r256, 20, %r20;
-	mov.u32 	%r1109, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1110, %r2, 1280, %r1109;
-	shl.b32 	%r1111, %r1108, 2;
-	add.s32 	%r1112, %r1110, %r1111;
-	ld.shared.f32 	%f605, [%r1112];
-	mul.f32 	%f606, %f605, %f193;
-	st.global.f32 	[%rd591+64], %f606;
-
-$L__BB1_284:
-	add.s32 	%r1284, %r1284, 128;
-	setp.lt.u32 	%p327, %r255, 224;
-	@%p327 bra 	$L__BB1_276;
-	bra.uni 	$L__BB1_285;
-
-$L__BB1_265:
-	mov.u32 	%r1283, %r24;
-
-$L__BB1_266:
-	cvt.u32.u64 	%r1061, %rd8;
-	setp.ge.s32 	%p302, %r1061, %r263;
-	shr.u32 	%r238, %r1283, 4;
-	add.s32 	%r239, %r23, %r238;
-	setp.ge.s32 	%p303, %r239, %r262;
-	or.pred  	%p304, %p303, %p302;
-	@%p304 bra 	$L__BB1_268;
-
-	cvt.s64.s32 	%rd552, %r239;
-	mul.lo.s64 	%rd553, %rd552, %rd4;
-	add.s64 	%rd554, %rd40, %rd553;
-	shl.b64 	%rd555, %rd554, 2;
-	add.s64 	%rd556, %rd3, %rd555;
-	mad.lo.s32 	%r1062, %r238, 20, %r20;
-	mov.u32 	%r1063, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1064, %r2, 1280, %r1063;
-	shl.b32 	%r1065, %r1062, 2;
-	add.s32 	%r1066, %r1064, %r1065;
-	ld.shared.f32 	%f583, [%r1066];
-	ld.global.f32 	%f584, [%rd556+64];
-	mul.f32 	%f585, %f584, %f194;
-	fma.rn.f32 	%f586, %f583, %f193, %f585;
-	st.global.f32 	[%rd556+64], %f586;
-
-$L__BB1_268:
-	add.s32 	%r1068, %r1283, 32;
-	shr.u32 	%r240, %r1068, 4;
-	add.s32 	%r241, %r23, %r240;
-	setp.ge.s32 	%p306, %r241, %r262;
-	or.pred  	%p307, %p306, %p302;
-	@%p307 bra 	$L__BB1_270;
-
-	cvt.s64.s32 	%rd557, %r241;
-	mul.lo.s64 	%rd558, %rd557, %rd4;
-	add.s64 	%rd559, %rd40, %rd558;
-	shl.b64 	%rd560, %rd559, 2;
-	add.s64 	%rd561, %rd3, %rd560;
-	mad.lo.s32 	%r1069, %r240, 20, %r20;
-	mov.u32 	%r1070, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1071, %r2, 1280, %r1070;
-	shl.b32 	%r1072, %r1069, 2;
-	add.s32 	%r1073, %r1071, %r1072;
-	ld.shared.f32 	%f587, [%r1073];
-	ld.global.f32 	%f588, [%rd561+64];
-	mul.f32 	%f589, %f588, %f194;
-	fma.rn.f32 	%f590, %f587, %f193, %f589;
-	st.global.f32 	[%rd561+64], %f590;
+	@%p68 bra 	$L__BB1_270;
+	bra.uni 	$L__BB1_260;
 
 $L__BB1_270:
-	add.s32 	%r1075, %r1283, 64;
-	shr.u32 	%r242, %r1075, 4;
-	add.s32 	%r243, %r23, %r242;
-	setp.ge.s32 	%p309, %r243, %r262;
-	or.pred  	%p310, %p309, %p302;
-	@%p310 bra 	$L__BB1_272;
+	mov.u32 	%r934, %r5;
 
-	cvt.s64.s32 	%rd562, %r243;
-	mul.lo.s64 	%rd563, %rd562, %rd4;
-	add.s64 	%rd564, %rd40, %rd563;
-	shl.b64 	%rd565, %rd564, 2;
-	add.s64 	%rd566, %rd3, %rd565;
-	mad.lo.s32 	%r1076, %r242, 20, %r20;
-	mov.u32 	%r1077, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1078, %r2, 1280, %r1077;
-	shl.b32 	%r1079, %r1076, 2;
-	add.s32 	%r1080, %r1078, %r1079;
-	ld.shared.f32 	%f591, [%r1080];
-	ld.global.f32 	%f592, [%rd566+64];
+$L__BB1_271:
+	cvt.u32.u64 	%r782, %rd3;
+	setp.ge.s32 	%p244, %r782, %r278;
+	shr.u32 	%r242, %r934, 4;
+	add.s32 	%r243, %r9, %r242;
+	setp.ge.s32 	%p245, %r243, %r277;
+	or.pred  	%p246, %p245, %p244;
+	@%p246 bra 	$L__BB1_273;
+
+	cvt.s64.s32 	%rd332, %r243;
+	mul.lo.s64 	%rd333, %rd332, %rd2;
+	add.s64 	%rd334, %rd10, %rd333;
+	shl.b64 	%rd335, %rd334, 2;
+	add.s64 	%rd336, %rd1, %rd335;
+	mad.lo.s32 	%r783, %r242, 20, %r6;
+	shl.b32 	%r786, %r783, 2;
+	add.s32 	%r787, %r97, %r786;
+	ld.shared.f32 	%f579, [%r787];
+	mul.f32 	%f580, %f579, %f193;
+	st.global.f32 	[%rd336], %f580;
+
+$L__BB1_273:
+	add.s32 	%r789, %r934, 32;
+	shr.u32 	%r244, %r789, 4;
+	add.s32 	%r245, %r9, %r244;
+	setp.ge.s32 	%p248, %r245, %r277;
+	or.pred  	%p249, %p248, %p244;
+	@%p249 bra 	$L__BB1_275;
+
+	cvt.s64.s32 	%rd337, %r245;
+	mul.lo.s64 	%rd338, %rd337, %rd2;
+	add.s64 	%rd339, %rd10, %rd338;
+	shl.b64 	%rd340, %rd339, 2;
+	add.s64 	%rd341, %rd1, %rd340;
+	mad.lo.s32 	%r790, %r244, 20, %r6;
+	shl.b32 	%r793, %r790, 2;
+	add.s32 	%r794, %r97, %r793;
+	ld.shared.f32 	%f581, [%r794];
+	mul.f32 	%f582, %f581, %f193;
+	st.global.f32 	[%rd341], %f582;
+
+$L__BB1_275:
+	add.s32 	%r796, %r934, 64;
+	shr.u32 	%r246, %r796, 4;
+	add.s32 	%r247, %r9, %r246;
+	setp.ge.s32 	%p251, %r247, %r277;
+	or.pred  	%p252, %p251, %p244;
+	@%p252 bra 	$L__BB1_277;
+
+	cvt.s64.s32 	%rd342, %r247;
+	mul.lo.s64 	%rd343, %rd342, %rd2;
+	add.s64 	%rd344, %rd10, %rd343;
+	shl.b64 	%rd345, %rd344, 2;
+	add.s64 	%rd346, %rd1, %rd345;
+	mad.lo.s32 	%r797, %r246, 20, %r6;
+	shl.b32 	%r800, %r797, 2;
+	add.s32 	%r801, %r97, %r800;
+	ld.shared.f32 	%f583, [%r801];
+	mul.f32 	%f584, %f583, %f193;
+	st.global.f32 	[%rd346], %f584;
+
+$L__BB1_277:
+	add.s32 	%r248, %r934, 96;
+	shr.u32 	%r249, %r248, 4;
+	add.s32 	%r250, %r9, %r249;
+	setp.ge.s32 	%p254, %r250, %r277;
+	or.pred  	%p255, %p254, %p244;
+	@%p255 bra 	$L__BB1_279;
+
+	cvt.s64.s32 	%rd347, %r250;
+	mul.lo.s64 	%rd348, %rd347, %rd2;
+	add.s64 	%rd349, %rd10, %rd348;
+	shl.b64 	%rd350, %rd349, 2;
+	add.s64 	%rd351, %rd1, %rd350;
+	mad.lo.s32 	%r803, %r249, 20, %r6;
+	shl.b32 	%r806, %r803, 2;
+	add.s32 	%r807, %r97, %r806;
+	ld.shared.f32 	%f585, [%r807];
+	mul.f32 	%f586, %f585, %f193;
+	st.global.f32 	[%rd351], %f586;
+
+$L__BB1_279:
+	add.s32 	%r934, %r934, 128;
+	setp.lt.u32 	%p256, %r248, 224;
+	@%p256 bra 	$L__BB1_271;
+	bra.uni 	$L__BB1_280;
+
+$L__BB1_260:
+	mov.u32 	%r933, %r5;
+
+$L__BB1_261:
+	cvt.u32.u64 	%r756, %rd3;
+	setp.ge.s32 	%p231, %r756, %r278;
+	shr.u32 	%r231, %r933, 4;
+	add.s32 	%r232, %r9, %r231;
+	setp.ge.s32 	%p232, %r232, %r277;
+	or.pred  	%p233, %p232, %p231;
+	@%p233 bra 	$L__BB1_263;
+
+	cvt.s64.s32 	%rd312, %r232;
+	mul.lo.s64 	%rd313, %rd312, %rd2;
+	add.s64 	%rd314, %rd10, %rd313;
+	shl.b64 	%rd315, %rd314, 2;
+	add.s64 	%rd316, %rd1, %rd315;
+	mad.lo.s32 	%r757, %r231, 20, %r6;
+	shl.b32 	%r760, %r757, 2;
+	add.s32 	%r761, %r97, %r760;
+	ld.shared.f32 	%f563, [%r761];
+	ld.global.f32 	%f564, [%rd316];
+	mul.f32 	%f565, %f564, %f194;
+	fma.rn.f32 	%f566, %f563, %f193, %f565;
+	st.global.f32 	[%rd316], %f566;
+
+$L__BB1_263:
+	add.s32 	%r763, %r933, 32;
+	shr.u32 	%r233, %r763, 4;
+	add.s32 	%r234, %r9, %r233;
+	setp.ge.s32 	%p235, %r234, %r277;
+	or.pred  	%p236, %p235, %p231;
+	@%p236 bra 	$L__BB1_265;
+
+	cvt.s64.s32 	%rd317, %r234;
+	mul.lo.s64 	%rd318, %rd317, %rd2;
+	add.s64 	%rd319, %rd10, %rd318;
+	shl.b64 	%rd320, %rd319, 2;
+	add.s64 	%rd321, %rd1, %rd320;
+	mad.lo.s32 	%r764, %r233, 20, %r6;
+	shl.b32 	%r767, %r764, 2;
+	add.s32 	%r768, %r97, %r767;
+	ld.shared.f32 	%f567, [%r768];
+	ld.global.f32 	%f568, [%rd321];
+	mul.f32 	%f569, %f568, %f194;
+	fma.rn.f32 	%f570, %f567, %f193, %f569;
+	st.global.f32 	[%rd321], %f570;
+
+$L__BB1_265:
+	add.s32 	%r770, %r933, 64;
+	shr.u32 	%r235, %r770, 4;
+	add.s32 	%r236, %r9, %r235;
+	setp.ge.s32 	%p238, %r236, %r277;
+	or.pred  	%p239, %p238, %p231;
+	@%p239 bra 	$L__BB1_267;
+
+	cvt.s64.s32 	%rd322, %r236;
+	mul.lo.s64 	%rd323, %rd322, %rd2;
+	add.s64 	%rd324, %rd10, %rd323;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	mad.lo.s32 	%r771, %r235, 20, %r6;
+	shl.b32 	%r774, %r771, 2;
+	add.s32 	%r775, %r97, %r774;
+	ld.shared.f32 	%f571, [%r775];
+	ld.global.f32 	%f572, [%rd326];
+	mul.f32 	%f573, %f572, %f194;
+	fma.rn.f32 	%f574, %f571, %f193, %f573;
+	st.global.f32 	[%rd326], %f574;
+
+$L__BB1_267:
+	add.s32 	%r237, %r933, 96;
+	shr.u32 	%r238, %r237, 4;
+	add.s32 	%r239, %r9, %r238;
+	setp.ge.s32 	%p241, %r239, %r277;
+	or.pred  	%p242, %p241, %p231;
+	@%p242 bra 	$L__BB1_269;
+
+	cvt.s64.s32 	%rd327, %r239;
+	mul.lo.s64 	%rd328, %rd327, %rd2;
+	add.s64 	%rd329, %rd10, %rd328;
+	shl.b64 	%rd330, %rd329, 2;
+	add.s64 	%rd331, %rd1, %rd330;
+	mad.lo.s32 	%r777, %r238, 20, %r6;
+	shl.b32 	%r780, %r777, 2;
+	add.s32 	%r781, %r97, %r780;
+	ld.shared.f32 	%f575, [%r781];
+	ld.global.f32 	%f576, [%rd331];
+	mul.f32 	%f577, %f576, %f194;
+	fma.rn.f32 	%f578, %f575, %f193, %f577;
+	st.global.f32 	[%rd331], %f578;
+
+$L__BB1_269:
+	add.s32 	%r933, %r933, 128;
+	setp.lt.u32 	%p243, %r237, 224;
+	@%p243 bra 	$L__BB1_261;
+
+$L__BB1_280:
+	bar.warp.sync 	-1;
+	mov.u32 	%r808, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f731, %f732, %f733, %f734, %f735, %f736, %f737, %f738}, %r808;
+	bar.warp.sync 	-1;
+	@%p68 bra 	$L__BB1_291;
+	bra.uni 	$L__BB1_281;
+
+$L__BB1_291:
+	mov.u32 	%r936, %r5;
+
+$L__BB1_292:
+	cvt.u32.u64 	%r835, %rd4;
+	setp.ge.s32 	%p271, %r835, %r278;
+	shr.u32 	%r264, %r936, 4;
+	add.s32 	%r265, %r9, %r264;
+	setp.ge.s32 	%p272, %r265, %r277;
+	or.pred  	%p273, %p272, %p271;
+	@%p273 bra 	$L__BB1_294;
+
+	cvt.s64.s32 	%rd373, %r265;
+	mul.lo.s64 	%rd374, %rd373, %rd2;
+	add.s64 	%rd375, %rd10, %rd374;
+	shl.b64 	%rd376, %rd375, 2;
+	add.s64 	%rd377, %rd1, %rd376;
+	mad.lo.s32 	%r836, %r264, 20, %r6;
+	shl.b32 	%r839, %r836, 2;
+	add.s32 	%r840, %r97, %r839;
+	ld.shared.f32 	%f603, [%r840];
+	mul.f32 	%f604, %f603, %f193;
+	st.global.f32 	[%rd377+64], %f604;
+
+$L__BB1_294:
+	add.s32 	%r842, %r936, 32;
+	shr.u32 	%r266, %r842, 4;
+	add.s32 	%r267, %r9, %r266;
+	setp.ge.s32 	%p275, %r267, %r277;
+	or.pred  	%p276, %p275, %p271;
+	@%p276 bra 	$L__BB1_296;
+
+	cvt.s64.s32 	%rd378, %r267;
+	mul.lo.s64 	%rd379, %rd378, %rd2;
+	add.s64 	%rd380, %rd10, %rd379;
+	shl.b64 	%rd381, %rd380, 2;
+	add.s64 	%rd382, %rd1, %rd381;
+	mad.lo.s32 	%r843, %r266, 20, %r6;
+	shl.b32 	%r846, %r843, 2;
+	add.s32 	%r847, %r97, %r846;
+	ld.shared.f32 	%f605, [%r847];
+	mul.f32 	%f606, %f605, %f193;
+	st.global.f32 	[%rd382+64], %f606;
+
+$L__BB1_296:
+	add.s32 	%r849, %r936, 64;
+	shr.u32 	%r268, %r849, 4;
+	add.s32 	%r269, %r9, %r268;
+	setp.ge.s32 	%p278, %r269, %r277;
+	or.pred  	%p279, %p278, %p271;
+	@%p279 bra 	$L__BB1_298;
+
+	cvt.s64.s32 	%rd383, %r269;
+	mul.lo.s64 	%rd384, %rd383, %rd2;
+	add.s64 	%rd385, %rd10, %rd384;
+	shl.b64 	%rd386, %rd385, 2;
+	add.s64 	%rd387, %rd1, %rd386;
+	mad.lo.s32 	%r850, %r268, 20, %r6;
+	shl.b32 	%r853, %r850, 2;
+	add.s32 	%r854, %r97, %r853;
+	ld.shared.f32 	%f607, [%r854];
+	mul.f32 	%f608, %f607, %f193;
+	st.global.f32 	[%rd387+64], %f608;
+
+$L__BB1_298:
+	add.s32 	%r270, %r936, 96;
+	shr.u32 	%r271, %r270, 4;
+	add.s32 	%r272, %r9, %r271;
+	setp.ge.s32 	%p281, %r272, %r277;
+	or.pred  	%p282, %p281, %p271;
+	@%p282 bra 	$L__BB1_300;
+
+	cvt.s64.s32 	%rd388, %r272;
+	mul.lo.s64 	%rd389, %rd388, %rd2;
+	add.s64 	%rd390, %rd10, %rd389;
+	shl.b64 	%rd391, %rd390, 2;
+	add.s64 	%rd392, %rd1, %rd391;
+	mad.lo.s32 	%r856, %r271, 20, %r6;
+	shl.b32 	%r859, %r856, 2;
+	add.s32 	%r860, %r97, %r859;
+	ld.shared.f32 	%f609, [%r860];
+	mul.f32 	%f610, %f609, %f193;
+	st.global.f32 	[%rd392+64], %f610;
+
+$L__BB1_300:
+	add.s32 	%r936, %r936, 128;
+	setp.lt.u32 	%p283, %r270, 224;
+	@%p283 bra 	$L__BB1_292;
+	bra.uni 	$L__BB1_301;
+
+$L__BB1_281:
+	mov.u32 	%r935, %r5;
+
+$L__BB1_282:
+	cvt.u32.u64 	%r809, %rd4;
+	setp.ge.s32 	%p258, %r809, %r278;
+	shr.u32 	%r253, %r935, 4;
+	add.s32 	%r254, %r9, %r253;
+	setp.ge.s32 	%p259, %r254, %r277;
+	or.pred  	%p260, %p259, %p258;
+	@%p260 bra 	$L__BB1_284;
+
+	cvt.s64.s32 	%rd353, %r254;
+	mul.lo.s64 	%rd354, %rd353, %rd2;
+	add.s64 	%rd355, %rd10, %rd354;
+	shl.b64 	%rd356, %rd355, 2;
+	add.s64 	%rd357, %rd1, %rd356;
+	mad.lo.s32 	%r810, %r253, 20, %r6;
+	shl.b32 	%r813, %r810, 2;
+	add.s32 	%r814, %r97, %r813;
+	ld.shared.f32 	%f587, [%r814];
+	ld.global.f32 	%f588, [%rd357+64];
+	mul.f32 	%f589, %f588, %f194;
+	fma.rn.f32 	%f590, %f587, %f193, %f589;
+	st.global.f32 	[%rd357+64], %f590;
+
+$L__BB1_284:
+	add.s32 	%r816, %r935, 32;
+	shr.u32 	%r255, %r816, 4;
+	add.s32 	%r256, %r9, %r255;
+	setp.ge.s32 	%p262, %r256, %r277;
+	or.pred  	%p263, %p262, %p258;
+	@%p263 bra 	$L__BB1_286;
+
+	cvt.s64.s32 	%rd358, %r256;
+	mul.lo.s64 	%rd359, %rd358, %rd2;
+	add.s64 	%rd360, %rd10, %rd359;
+	shl.b64 	%rd361, %rd360, 2;
+	add.s64 	%rd362, %rd1, %rd361;
+	mad.lo.s32 	%r817, %r255, 20, %r6;
+	shl.b32 	%r820, %r817, 2;
+	add.s32 	%r821, %r97, %r820;
+	ld.shared.f32 	%f591, [%r821];
+	ld.global.f32 	%f592, [%rd362+64];
 	mul.f32 	%f593, %f592, %f194;
 	fma.rn.f32 	%f594, %f591, %f193, %f593;
-	st.global.f32 	[%rd566+64], %f594;
-
-$L__BB1_272:
-	add.s32 	%r244, %r1283, 96;
-	shr.u32 	%r245, %r244, 4;
-	add.s32 	%r246, %r23, %r245;
-	setp.ge.s32 	%p312, %r246, %r262;
-	or.pred  	%p313, %p312, %p302;
-	@%p313 bra 	$L__BB1_274;
-
-	cvt.s64.s32 	%rd567, %r246;
-	mul.lo.s64 	%rd568, %rd567, %rd4;
-	add.s64 	%rd569, %rd40, %rd568;
-	shl.b64 	%rd570, %rd569, 2;
-	add.s64 	%rd571, %rd3, %rd570;
-	mad.lo.s32 	%r1082, %r245, 20, %r20;
-	mov.u32 	%r1083, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1084, %r2, 1280, %r1083;
-	shl.b32 	%r1085, %r1082, 2;
-	add.s32 	%r1086, %r1084, %r1085;
-	ld.shared.f32 	%f595, [%r1086];
-	ld.global.f32 	%f596, [%rd571+64];
-	mul.f32 	%f597, %f596, %f194;
-	fma.rn.f32 	%f598, %f595, %f193, %f597;
-	st.global.f32 	[%rd571+64], %f598;
-
-$L__BB1_274:
-	add.s32 	%r1283, %r1283, 128;
-	setp.lt.u32 	%p314, %r244, 224;
-	@%p314 bra 	$L__BB1_266;
-
-$L__BB1_285:
-	ld.param.u32 	%r1122, [kiln_gemm_bf16_param_16];
-	bar.warp.sync 	-1;
-	mov.u32 	%r1113, %nctaid.z;
-	add.s32 	%r1258, %r1258, %r1113;
-	setp.lt.s32 	%p328, %r1258, %r1122;
-	@%p328 bra 	$L__BB1_2;
+	st.global.f32 	[%rd362+64], %f594;
 
 $L__BB1_286:
+	add.s32 	%r823, %r935, 64;
+	shr.u32 	%r257, %r823, 4;
+	add.s32 	%r258, %r9, %r257;
+	setp.ge.s32 	%p265, %r258, %r277;
+	or.pred  	%p266, %p265, %p258;
+	@%p266 bra 	$L__BB1_288;
+
+	cvt.s64.s32 	%rd363, %r258;
+	mul.lo.s64 	%rd364, %rd363, %rd2;
+	add.s64 	%rd365, %rd10, %rd364;
+	shl.b64 	%rd366, %rd365, 2;
+	add.s64 	%rd367, %rd1, %rd366;
+	mad.lo.s32 	%r824, %r257, 20, %r6;
+	shl.b32 	%r827, %r824, 2;
+	add.s32 	%r828, %r97, %r827;
+	ld.shared.f32 	%f595, [%r828];
+	ld.global.f32 	%f596, [%rd367+64];
+	mul.f32 	%f597, %f596, %f194;
+	fma.rn.f32 	%f598, %f595, %f193, %f597;
+	st.global.f32 	[%rd367+64], %f598;
+
+$L__BB1_288:
+	add.s32 	%r259, %r935, 96;
+	shr.u32 	%r260, %r259, 4;
+	add.s32 	%r261, %r9, %r260;
+	setp.ge.s32 	%p268, %r261, %r277;
+	or.pred  	%p269, %p268, %p258;
+	@%p269 bra 	$L__BB1_290;
+
+	cvt.s64.s32 	%rd368, %r261;
+	mul.lo.s64 	%rd369, %rd368, %rd2;
+	add.s64 	%rd370, %rd10, %rd369;
+	shl.b64 	%rd371, %rd370, 2;
+	add.s64 	%rd372, %rd1, %rd371;
+	mad.lo.s32 	%r830, %r260, 20, %r6;
+	shl.b32 	%r833, %r830, 2;
+	add.s32 	%r834, %r97, %r833;
+	ld.shared.f32 	%f599, [%r834];
+	ld.global.f32 	%f600, [%rd372+64];
+	mul.f32 	%f601, %f600, %f194;
+	fma.rn.f32 	%f602, %f599, %f193, %f601;
+	st.global.f32 	[%rd372+64], %f602;
+
+$L__BB1_290:
+	add.s32 	%r935, %r935, 128;
+	setp.lt.u32 	%p270, %r259, 224;
+	@%p270 bra 	$L__BB1_282;
+
+$L__BB1_301:
+	ld.param.u32 	%r871, [kiln_gemm_bf16_param_16];
+	bar.warp.sync 	-1;
+	mov.u32 	%r861, %nctaid.z;
+	add.s32 	%r895, %r895, %r861;
+	setp.lt.s32 	%p284, %r895, %r871;
+	@%p284 bra 	$L__BB1_2;
+
+$L__BB1_302:
 	ret;
 
 }
@@ -95645,10 +95132,10 @@ const ptx_gemm_tc_90 = `//
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<357>;
-	.reg .f32 	%f<1139>;
-	.reg .b32 	%r<1207>;
-	.reg .b64 	%rd<610>;
+	.reg .pred 	%p<371>;
+	.reg .f32 	%f<1027>;
+	.reg .b32 	%r<1631>;
+	.reg .b64 	%rd<482>;
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_tf32E2As[20480];
 	// demoted variable
@@ -95656,1137 +95143,1629 @@ const ptx_gemm_tc_90 = `//
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_tf32E5stage[10240];
 
-	ld.param.u32 	%r262, [kiln_gemm_tf32_param_2];
-	ld.param.u32 	%r263, [kiln_gemm_tf32_param_3];
-	ld.param.u32 	%r264, [kiln_gemm_tf32_param_4];
-	ld.param.f32 	%f249, [kiln_gemm_tf32_param_5];
-	ld.param.u64 	%rd94, [kiln_gemm_tf32_param_6];
-	ld.param.u32 	%r265, [kiln_gemm_tf32_param_7];
-	ld.param.u64 	%rd95, [kiln_gemm_tf32_param_9];
-	ld.param.u32 	%r266, [kiln_gemm_tf32_param_10];
-	ld.param.f32 	%f250, [kiln_gemm_tf32_param_12];
-	ld.param.u64 	%rd96, [kiln_gemm_tf32_param_13];
-	ld.param.u32 	%r267, [kiln_gemm_tf32_param_14];
-	ld.param.u32 	%r268, [kiln_gemm_tf32_param_16];
-	cvta.to.global.u64 	%rd1, %rd94;
-	cvta.to.global.u64 	%rd2, %rd95;
-	cvta.to.global.u64 	%rd3, %rd96;
+	ld.param.u32 	%r448, [kiln_gemm_tf32_param_2];
+	ld.param.u32 	%r449, [kiln_gemm_tf32_param_3];
+	ld.param.u32 	%r450, [kiln_gemm_tf32_param_4];
+	ld.param.f32 	%f193, [kiln_gemm_tf32_param_5];
+	ld.param.u64 	%rd35, [kiln_gemm_tf32_param_6];
+	ld.param.u32 	%r451, [kiln_gemm_tf32_param_7];
+	ld.param.u64 	%rd37, [kiln_gemm_tf32_param_9];
+	ld.param.u32 	%r452, [kiln_gemm_tf32_param_10];
+	ld.param.f32 	%f194, [kiln_gemm_tf32_param_12];
+	ld.param.u64 	%rd40, [kiln_gemm_tf32_param_13];
+	ld.param.u32 	%r453, [kiln_gemm_tf32_param_14];
+	ld.param.u32 	%r454, [kiln_gemm_tf32_param_16];
+	cvta.to.global.u64 	%rd1, %rd40;
 	mov.u32 	%r1, %tid.x;
 	shr.u32 	%r2, %r1, 5;
-	mov.u32 	%r269, %ctaid.y;
-	shl.b32 	%r3, %r269, 7;
-	mov.u32 	%r270, %ctaid.x;
-	shl.b32 	%r4, %r270, 7;
-	mov.u32 	%r1180, %ctaid.z;
-	setp.ge.s32 	%p1, %r1180, %r268;
-	@%p1 bra 	$L__BB0_258;
+	mov.u32 	%r455, %ctaid.y;
+	shl.b32 	%r3, %r455, 7;
+	mov.u32 	%r456, %ctaid.x;
+	shl.b32 	%r4, %r456, 7;
+	mov.u32 	%r1510, %ctaid.z;
+	setp.ge.s32 	%p1, %r1510, %r454;
+	@%p1 bra 	$L__BB0_334;
 
-	mul.wide.u32 	%rd97, %r2, 1280;
-	mov.u32 	%r271, _ZZ14kiln_gemm_tf32E5stage;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r271;
-	  cvta.shared.u64 	%rd98, %tmp; }
-	add.s64 	%rd4, %rd98, %rd97;
-	shr.u32 	%r272, %r1, 1;
-	and.b32  	%r273, %r272, 2147483584;
-	add.s32 	%r6, %r273, %r3;
-	shl.b32 	%r274, %r2, 5;
-	and.b32  	%r275, %r274, 96;
-	add.s32 	%r276, %r275, %r4;
-	cvt.s64.s32 	%rd5, %r267;
-	max.s32 	%r277, %r1, 3840;
-	add.s32 	%r278, %r277, 255;
-	sub.s32 	%r7, %r278, %r1;
-	shr.u32 	%r279, %r7, 8;
-	add.s32 	%r280, %r279, 1;
-	and.b32  	%r8, %r280, 3;
-	mov.u32 	%r281, _ZZ14kiln_gemm_tf32E2As;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r281;
-	  cvta.shared.u64 	%rd99, %tmp; }
-	mul.wide.u32 	%rd100, %r273, 160;
-	add.s64 	%rd6, %rd99, %rd100;
-	add.s64 	%rd7, %rd6, 2560;
-	add.s64 	%rd8, %rd6, 5120;
-	add.s64 	%rd9, %rd6, 7680;
-	mov.u32 	%r282, _ZZ14kiln_gemm_tf32E2Bs;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r282;
-	  cvta.shared.u64 	%rd101, %tmp; }
-	mul.wide.u32 	%rd102, %r275, 4;
-	add.s64 	%rd10, %rd101, %rd102;
-	add.s64 	%rd11, %rd10, 64;
-	add.s64 	%rd12, %rd6, 32;
-	add.s64 	%rd13, %rd6, 2592;
-	add.s64 	%rd14, %rd6, 5152;
-	add.s64 	%rd15, %rd6, 7712;
-	add.s64 	%rd16, %rd10, 4352;
-	add.s64 	%rd17, %rd10, 4416;
-	add.s64 	%rd18, %rd6, 64;
-	add.s64 	%rd19, %rd6, 2624;
-	add.s64 	%rd20, %rd6, 5184;
-	add.s64 	%rd21, %rd6, 7744;
-	add.s64 	%rd22, %rd10, 8704;
-	add.s64 	%rd23, %rd10, 8768;
-	add.s64 	%rd24, %rd6, 96;
-	add.s64 	%rd25, %rd6, 2656;
-	add.s64 	%rd26, %rd6, 5216;
-	add.s64 	%rd27, %rd6, 7776;
-	add.s64 	%rd28, %rd10, 13056;
-	add.s64 	%rd29, %rd10, 13120;
-	shr.s32 	%r283, %r1, 31;
-	shr.u32 	%r284, %r283, 27;
-	add.s32 	%r285, %r1, %r284;
-	shr.s32 	%r286, %r285, 5;
-	add.s32 	%r9, %r286, %r3;
-	cvt.s64.s32 	%rd30, %r265;
-	mul.wide.s32 	%rd31, %r9, %r265;
-	shr.u32 	%r287, %r283, 25;
-	add.s32 	%r288, %r1, %r287;
-	shr.s32 	%r10, %r288, 7;
-	and.b32  	%r289, %r288, -128;
-	sub.s32 	%r11, %r1, %r289;
-	add.s32 	%r290, %r11, %r3;
-	cvt.s64.s32 	%rd32, %r290;
-	and.b32  	%r291, %r285, -32;
-	sub.s32 	%r12, %r1, %r291;
-	mad.lo.s32 	%r292, %r286, 160, %r281;
-	shl.b32 	%r293, %r12, 2;
-	add.s32 	%r13, %r292, %r293;
-	add.s32 	%r294, %r11, %r4;
-	cvt.s64.s32 	%rd33, %r294;
-	add.s32 	%r14, %r286, %r4;
-	cvt.s64.s32 	%rd34, %r266;
-	mul.wide.s32 	%rd35, %r14, %r266;
-	add.s32 	%r15, %r1, 256;
-	shr.s32 	%r295, %r15, 31;
-	shr.u32 	%r296, %r295, 27;
-	add.s32 	%r297, %r15, %r296;
-	shr.s32 	%r298, %r297, 5;
-	and.b32  	%r299, %r297, -32;
-	sub.s32 	%r16, %r15, %r299;
-	add.s32 	%r17, %r298, %r3;
-	mul.wide.s32 	%rd36, %r17, %r265;
-	shr.u32 	%r300, %r295, 25;
-	add.s32 	%r301, %r15, %r300;
-	shr.s32 	%r18, %r301, 7;
-	and.b32  	%r302, %r301, -128;
-	sub.s32 	%r19, %r15, %r302;
-	add.s32 	%r303, %r19, %r3;
-	cvt.s64.s32 	%rd37, %r303;
-	mad.lo.s32 	%r304, %r12, 544, %r282;
-	shl.b32 	%r305, %r286, 2;
-	add.s32 	%r20, %r304, %r305;
-	mad.lo.s32 	%r306, %r298, 160, %r281;
-	shl.b32 	%r307, %r16, 2;
-	add.s32 	%r21, %r306, %r307;
-	add.s32 	%r308, %r19, %r4;
-	cvt.s64.s32 	%rd38, %r308;
-	add.s32 	%r22, %r298, %r4;
-	mul.wide.s32 	%rd39, %r22, %r266;
-	add.s32 	%r23, %r1, 512;
-	shr.s32 	%r309, %r23, 31;
-	shr.u32 	%r310, %r309, 27;
-	add.s32 	%r311, %r23, %r310;
-	shr.s32 	%r312, %r311, 5;
-	and.b32  	%r313, %r311, -32;
-	sub.s32 	%r24, %r23, %r313;
-	add.s32 	%r25, %r312, %r3;
-	mul.wide.s32 	%rd40, %r25, %r265;
-	shr.u32 	%r314, %r309, 25;
-	add.s32 	%r315, %r23, %r314;
-	shr.s32 	%r26, %r315, 7;
-	and.b32  	%r316, %r315, -128;
-	sub.s32 	%r27, %r23, %r316;
-	add.s32 	%r317, %r27, %r3;
-	cvt.s64.s32 	%rd41, %r317;
-	mad.lo.s32 	%r318, %r16, 544, %r282;
-	shl.b32 	%r319, %r298, 2;
-	add.s32 	%r28, %r318, %r319;
-	mad.lo.s32 	%r320, %r312, 160, %r281;
-	shl.b32 	%r321, %r24, 2;
-	add.s32 	%r29, %r320, %r321;
-	add.s32 	%r30, %r1, 768;
-	add.s32 	%r322, %r27, %r4;
-	cvt.s64.s32 	%rd42, %r322;
-	add.s32 	%r31, %r312, %r4;
-	mul.wide.s32 	%rd43, %r31, %r266;
-	mad.lo.s32 	%r323, %r24, 544, %r282;
-	shl.b32 	%r324, %r312, 2;
-	add.s32 	%r32, %r323, %r324;
-	and.b32  	%r33, %r1, 15;
-	add.s32 	%r325, %r276, %r33;
-	cvt.s64.s32 	%rd44, %r325;
-	add.s32 	%r34, %r6, 16;
-	add.s32 	%r326, %r325, 16;
-	cvt.s64.s32 	%rd45, %r326;
-	add.s32 	%r35, %r6, 32;
-	add.s32 	%r36, %r6, 48;
-	and.b32  	%r37, %r1, 31;
-	or.b32  	%r327, %r37, 96;
-	shr.u32 	%r328, %r327, 4;
-	or.b32  	%r329, %r328, %r273;
-	add.s32 	%r330, %r329, %r3;
-	cvt.s64.s32 	%rd103, %r330;
-	add.s64 	%rd46, %rd103, 32;
-	shl.b32 	%r331, %r1, 2;
-	and.b32  	%r332, %r331, 60;
-	mad.lo.s32 	%r333, %r328, 80, %r332;
-	mul.lo.s32 	%r334, %r2, 1280;
-	add.s32 	%r38, %r333, %r334;
-	or.b32  	%r335, %r37, 64;
-	shr.u32 	%r336, %r335, 4;
-	or.b32  	%r337, %r336, %r273;
-	add.s32 	%r338, %r337, %r3;
-	cvt.s64.s32 	%rd104, %r338;
-	add.s64 	%rd47, %rd104, 32;
-	mad.lo.s32 	%r339, %r336, 80, %r332;
-	add.s32 	%r39, %r339, %r334;
-	shr.u32 	%r340, %r37, 4;
-	mad.lo.s32 	%r341, %r340, 80, %r332;
-	add.s32 	%r40, %r341, %r334;
-	or.b32  	%r342, %r37, 32;
-	shr.u32 	%r343, %r342, 4;
-	or.b32  	%r344, %r343, %r273;
-	add.s32 	%r345, %r344, %r3;
-	cvt.s64.s32 	%rd105, %r345;
-	add.s64 	%rd48, %rd105, 32;
-	mad.lo.s32 	%r346, %r343, 80, %r332;
-	add.s32 	%r41, %r346, %r334;
+	shr.u32 	%r457, %r1, 1;
+	and.b32  	%r458, %r457, 2147483584;
+	add.s32 	%r6, %r458, %r3;
+	shl.b32 	%r459, %r2, 5;
+	and.b32  	%r460, %r459, 96;
+	add.s32 	%r461, %r460, %r4;
+	cvt.s64.s32 	%rd2, %r453;
+	shr.s32 	%r462, %r1, 31;
+	shr.u32 	%r463, %r462, 29;
+	add.s32 	%r464, %r1, %r463;
+	and.b32  	%r465, %r464, 1073741816;
+	sub.s32 	%r466, %r1, %r465;
+	shl.b32 	%r7, %r466, 2;
+	shr.s32 	%r8, %r464, 3;
+	shr.u32 	%r467, %r462, 27;
+	add.s32 	%r468, %r1, %r467;
+	shr.s32 	%r9, %r468, 5;
+	and.b32  	%r469, %r468, 1073741792;
+	sub.s32 	%r470, %r1, %r469;
+	shl.b32 	%r10, %r470, 2;
+	and.b32  	%r11, %r1, 15;
+	add.s32 	%r471, %r461, %r11;
+	cvt.s64.s32 	%rd3, %r471;
+	add.s32 	%r12, %r6, 16;
+	add.s32 	%r472, %r471, 16;
+	cvt.s64.s32 	%rd4, %r472;
+	add.s32 	%r13, %r6, 32;
+	add.s32 	%r14, %r6, 48;
+	and.b32  	%r15, %r1, 31;
 
 $L__BB0_2:
-	ld.param.u64 	%rd605, [kiln_gemm_tf32_param_8];
-	ld.param.u64 	%rd604, [kiln_gemm_tf32_param_11];
-	cvt.s64.s32 	%rd106, %r1180;
-	mul.lo.s64 	%rd49, %rd106, %rd604;
-	mul.lo.s64 	%rd50, %rd106, %rd605;
-	setp.lt.s32 	%p2, %r264, 1;
-	mov.f32 	%f1075, 0f00000000;
-	mov.f32 	%f1076, %f1075;
-	mov.f32 	%f1077, %f1075;
-	mov.f32 	%f1078, %f1075;
-	mov.f32 	%f1079, %f1075;
-	mov.f32 	%f1080, %f1075;
-	mov.f32 	%f1081, %f1075;
-	mov.f32 	%f1082, %f1075;
-	mov.f32 	%f1083, %f1075;
-	mov.f32 	%f1084, %f1075;
-	mov.f32 	%f1085, %f1075;
-	mov.f32 	%f1086, %f1075;
-	mov.f32 	%f1087, %f1075;
-	mov.f32 	%f1088, %f1075;
-	mov.f32 	%f1089, %f1075;
-	mov.f32 	%f1090, %f1075;
-	mov.f32 	%f1091, %f1075;
-	mov.f32 	%f1092, %f1075;
-	mov.f32 	%f1093, %f1075;
-	mov.f32 	%f1094, %f1075;
-	mov.f32 	%f1095, %f1075;
-	mov.f32 	%f1096, %f1075;
-	mov.f32 	%f1097, %f1075;
-	mov.f32 	%f1098, %f1075;
-	mov.f32 	%f1099, %f1075;
-	mov.f32 	%f1100, %f1075;
-	mov.f32 	%f1101, %f1075;
-	mov.f32 	%f1102, %f1075;
-	mov.f32 	%f1103, %f1075;
-	mov.f32 	%f1104, %f1075;
-	mov.f32 	%f1105, %f1075;
-	mov.f32 	%f1106, %f1075;
-	mov.f32 	%f1107, %f1075;
-	mov.f32 	%f1108, %f1075;
-	mov.f32 	%f1109, %f1075;
-	mov.f32 	%f1110, %f1075;
-	mov.f32 	%f1111, %f1075;
-	mov.f32 	%f1112, %f1075;
-	mov.f32 	%f1113, %f1075;
-	mov.f32 	%f1114, %f1075;
-	mov.f32 	%f1115, %f1075;
-	mov.f32 	%f1116, %f1075;
-	mov.f32 	%f1117, %f1075;
-	mov.f32 	%f1118, %f1075;
-	mov.f32 	%f1119, %f1075;
-	mov.f32 	%f1120, %f1075;
-	mov.f32 	%f1121, %f1075;
-	mov.f32 	%f1122, %f1075;
-	mov.f32 	%f1123, %f1075;
-	mov.f32 	%f1124, %f1075;
-	mov.f32 	%f1125, %f1075;
-	mov.f32 	%f1126, %f1075;
-	mov.f32 	%f1127, %f1075;
-	mov.f32 	%f1128, %f1075;
-	mov.f32 	%f1129, %f1075;
-	mov.f32 	%f1130, %f1075;
-	mov.f32 	%f1131, %f1075;
-	mov.f32 	%f1132, %f1075;
-	mov.f32 	%f1133, %f1075;
-	mov.f32 	%f1134, %f1075;
-	mov.f32 	%f1135, %f1075;
-	mov.f32 	%f1136, %f1075;
-	mov.f32 	%f1137, %f1075;
-	mov.f32 	%f1138, %f1075;
-	@%p2 bra 	$L__BB0_89;
+	ld.param.u64 	%rd473, [kiln_gemm_tf32_param_8];
+	ld.param.u64 	%rd472, [kiln_gemm_tf32_param_11];
+	cvt.s64.s32 	%rd41, %r1510;
+	mul.lo.s64 	%rd5, %rd41, %rd472;
+	mul.lo.s64 	%rd6, %rd41, %rd473;
+	setp.lt.s32 	%p2, %r450, 1;
+	mov.f32 	%f963, 0f00000000;
+	mov.f32 	%f964, %f963;
+	mov.f32 	%f965, %f963;
+	mov.f32 	%f966, %f963;
+	mov.f32 	%f967, %f963;
+	mov.f32 	%f968, %f963;
+	mov.f32 	%f969, %f963;
+	mov.f32 	%f970, %f963;
+	mov.f32 	%f971, %f963;
+	mov.f32 	%f972, %f963;
+	mov.f32 	%f973, %f963;
+	mov.f32 	%f974, %f963;
+	mov.f32 	%f975, %f963;
+	mov.f32 	%f976, %f963;
+	mov.f32 	%f977, %f963;
+	mov.f32 	%f978, %f963;
+	mov.f32 	%f979, %f963;
+	mov.f32 	%f980, %f963;
+	mov.f32 	%f981, %f963;
+	mov.f32 	%f982, %f963;
+	mov.f32 	%f983, %f963;
+	mov.f32 	%f984, %f963;
+	mov.f32 	%f985, %f963;
+	mov.f32 	%f986, %f963;
+	mov.f32 	%f987, %f963;
+	mov.f32 	%f988, %f963;
+	mov.f32 	%f989, %f963;
+	mov.f32 	%f990, %f963;
+	mov.f32 	%f991, %f963;
+	mov.f32 	%f992, %f963;
+	mov.f32 	%f993, %f963;
+	mov.f32 	%f994, %f963;
+	mov.f32 	%f995, %f963;
+	mov.f32 	%f996, %f963;
+	mov.f32 	%f997, %f963;
+	mov.f32 	%f998, %f963;
+	mov.f32 	%f999, %f963;
+	mov.f32 	%f1000, %f963;
+	mov.f32 	%f1001, %f963;
+	mov.f32 	%f1002, %f963;
+	mov.f32 	%f1003, %f963;
+	mov.f32 	%f1004, %f963;
+	mov.f32 	%f1005, %f963;
+	mov.f32 	%f1006, %f963;
+	mov.f32 	%f1007, %f963;
+	mov.f32 	%f1008, %f963;
+	mov.f32 	%f1009, %f963;
+	mov.f32 	%f1010, %f963;
+	mov.f32 	%f1011, %f963;
+	mov.f32 	%f1012, %f963;
+	mov.f32 	%f1013, %f963;
+	mov.f32 	%f1014, %f963;
+	mov.f32 	%f1015, %f963;
+	mov.f32 	%f1016, %f963;
+	mov.f32 	%f1017, %f963;
+	mov.f32 	%f1018, %f963;
+	mov.f32 	%f1019, %f963;
+	mov.f32 	%f1020, %f963;
+	mov.f32 	%f1021, %f963;
+	mov.f32 	%f1022, %f963;
+	mov.f32 	%f1023, %f963;
+	mov.f32 	%f1024, %f963;
+	mov.f32 	%f1025, %f963;
+	mov.f32 	%f1026, %f963;
+	@%p2 bra 	$L__BB0_165;
 
-	mov.u32 	%r1181, 0;
+	mov.u32 	%r1511, 0;
 
 $L__BB0_4:
-	setp.gt.s32 	%p3, %r1, 4095;
-	@%p3 bra 	$L__BB0_46;
+	setp.gt.s32 	%p3, %r1, 1023;
+	@%p3 bra 	$L__BB0_84;
 
-	ld.param.u32 	%r1178, [kiln_gemm_tf32_param_0];
-	setp.eq.s32 	%p4, %r1178, 0;
-	@%p4 bra 	$L__BB0_26;
+	ld.param.u32 	%r1444, [kiln_gemm_tf32_param_0];
+	setp.eq.s32 	%p4, %r1444, 0;
+	@%p4 bra 	$L__BB0_44;
 
-	setp.eq.s32 	%p5, %r8, 0;
-	mov.u32 	%r1182, %r1;
-	@%p5 bra 	$L__BB0_16;
+	mov.u32 	%r1520, %tid.x;
+	max.s32 	%r475, %r1520, 768;
+	add.s32 	%r476, %r475, 255;
+	sub.s32 	%r477, %r476, %r1520;
+	shr.u32 	%r478, %r477, 8;
+	add.s32 	%r479, %r478, 1;
+	and.b32  	%r480, %r479, 1;
+	setp.eq.b32 	%p5, %r480, 1;
+	mov.pred 	%p6, 0;
+	xor.pred  	%p7, %p5, %p6;
+	not.pred 	%p8, %p7;
+	@%p8 bra 	$L__BB0_18;
 
-	cvt.u32.u64 	%r348, %rd32;
-	setp.lt.s32 	%p6, %r348, %r262;
-	add.s32 	%r349, %r10, %r1181;
-	setp.lt.s32 	%p7, %r349, %r264;
-	and.pred  	%p8, %p6, %p7;
-	cvt.s64.s32 	%rd107, %r349;
-	mul.lo.s64 	%rd108, %rd107, %rd30;
-	add.s64 	%rd109, %rd108, %rd32;
-	selp.b64 	%rd51, %rd109, 0, %p8;
-	mov.f32 	%f1047, 0f00000000;
-	not.pred 	%p9, %p8;
-	@%p9 bra 	$L__BB0_9;
-
-	add.s64 	%rd110, %rd51, %rd50;
-	shl.b64 	%rd111, %rd110, 2;
-	add.s64 	%rd112, %rd1, %rd111;
-	ld.global.nc.f32 	%f1047, [%rd112];
-
-$L__BB0_9:
-	mad.lo.s32 	%r351, %r11, 160, %r281;
-	shl.b32 	%r352, %r10, 2;
-	add.s32 	%r353, %r351, %r352;
-	st.shared.f32 	[%r353], %f1047;
-	setp.eq.s32 	%p10, %r8, 1;
-	mov.u32 	%r1182, %r15;
-	@%p10 bra 	$L__BB0_16;
-
-	cvt.u32.u64 	%r354, %rd37;
-	setp.lt.s32 	%p11, %r354, %r262;
-	add.s32 	%r355, %r18, %r1181;
-	setp.lt.s32 	%p12, %r355, %r264;
-	and.pred  	%p13, %p11, %p12;
-	cvt.s64.s32 	%rd113, %r355;
-	mul.lo.s64 	%rd114, %rd113, %rd30;
-	add.s64 	%rd115, %rd114, %rd37;
-	selp.b64 	%rd52, %rd115, 0, %p13;
-	mov.f32 	%f1048, 0f00000000;
-	not.pred 	%p14, %p13;
-	@%p14 bra 	$L__BB0_12;
-
-	add.s64 	%rd116, %rd52, %rd50;
-	shl.b64 	%rd117, %rd116, 2;
-	add.s64 	%rd118, %rd1, %rd117;
-	ld.global.nc.f32 	%f1048, [%rd118];
-
-$L__BB0_12:
-	mad.lo.s32 	%r357, %r19, 160, %r281;
-	shl.b32 	%r358, %r18, 2;
-	add.s32 	%r359, %r357, %r358;
-	st.shared.f32 	[%r359], %f1048;
-	setp.eq.s32 	%p15, %r8, 2;
-	mov.u32 	%r1182, %r23;
+	add.s32 	%r483, %r10, %r3;
+	sub.s32 	%r484, %r448, %r483;
+	setp.gt.s32 	%p9, %r484, 0;
+	add.s32 	%r485, %r9, %r1511;
+	setp.lt.s32 	%p10, %r485, %r450;
+	and.pred  	%p11, %p10, %p9;
+	min.s32 	%r486, %r484, 4;
+	selp.b32 	%r19, %r486, 0, %p11;
+	selp.b32 	%r487, %r485, 0, %p10;
+	mul.wide.s32 	%rd42, %r487, %r451;
+	setp.eq.s32 	%p12, %r19, 0;
+	selp.b32 	%r488, 0, %r483, %p12;
+	cvt.s64.s32 	%rd43, %r488;
+	add.s64 	%rd44, %rd42, %rd6;
+	add.s64 	%rd45, %rd44, %rd43;
+	cvta.to.global.u64 	%rd46, %rd35;
+	shl.b64 	%rd47, %rd45, 2;
+	add.s64 	%rd7, %rd46, %rd47;
+	add.s64 	%rd48, %rd35, %rd47;
+	setp.eq.s32 	%p13, %r19, 4;
+	and.b64  	%rd49, %rd48, 15;
+	setp.eq.s64 	%p14, %rd49, 0;
+	and.pred  	%p15, %p13, %p14;
 	@%p15 bra 	$L__BB0_16;
-
-	cvt.u32.u64 	%r360, %rd41;
-	setp.lt.s32 	%p16, %r360, %r262;
-	add.s32 	%r361, %r26, %r1181;
-	setp.lt.s32 	%p17, %r361, %r264;
-	and.pred  	%p18, %p16, %p17;
-	cvt.s64.s32 	%rd119, %r361;
-	mul.lo.s64 	%rd120, %rd119, %rd30;
-	add.s64 	%rd121, %rd120, %rd41;
-	selp.b64 	%rd53, %rd121, 0, %p18;
-	mov.f32 	%f1049, 0f00000000;
-	not.pred 	%p19, %p18;
-	@%p19 bra 	$L__BB0_15;
-
-	add.s64 	%rd122, %rd53, %rd50;
-	shl.b64 	%rd123, %rd122, 2;
-	add.s64 	%rd124, %rd1, %rd123;
-	ld.global.nc.f32 	%f1049, [%rd124];
-
-$L__BB0_15:
-	mad.lo.s32 	%r363, %r27, 160, %r281;
-	shl.b32 	%r364, %r26, 2;
-	add.s32 	%r365, %r363, %r364;
-	st.shared.f32 	[%r365], %f1049;
-	mov.u32 	%r1182, %r30;
+	bra.uni 	$L__BB0_8;
 
 $L__BB0_16:
-	setp.lt.u32 	%p20, %r7, 768;
-	@%p20 bra 	$L__BB0_46;
+	ld.global.v4.u32 	{%r1515, %r1516, %r1517, %r1518}, [%rd7];
+	bra.uni 	$L__BB0_17;
+
+$L__BB0_44:
+	mov.u32 	%r1546, %tid.x;
+	max.s32 	%r552, %r1546, 768;
+	add.s32 	%r553, %r552, 255;
+	sub.s32 	%r554, %r553, %r1546;
+	shr.u32 	%r555, %r554, 8;
+	add.s32 	%r556, %r555, 1;
+	and.b32  	%r557, %r556, 1;
+	setp.eq.b32 	%p42, %r557, 1;
+	mov.pred 	%p43, 0;
+	xor.pred  	%p44, %p42, %p43;
+	not.pred 	%p45, %p44;
+	@%p45 bra 	$L__BB0_58;
+
+	add.s32 	%r561, %r8, %r3;
+	setp.ge.s32 	%p46, %r561, %r448;
+	add.s32 	%r82, %r7, %r1511;
+	mov.u32 	%r1537, 0;
+	@%p46 bra 	$L__BB0_47;
+
+	sub.s32 	%r562, %r450, %r82;
+	min.s32 	%r563, %r562, 4;
+	max.s32 	%r1537, %r563, 0;
+
+$L__BB0_47:
+	setp.eq.s32 	%p47, %r1537, 0;
+	selp.b32 	%r564, 0, %r82, %p47;
+	cvt.s64.s32 	%rd66, %r564;
+	setp.lt.s32 	%p48, %r561, %r448;
+	selp.b32 	%r568, %r561, 0, %p48;
+	mul.wide.s32 	%rd67, %r568, %r451;
+	add.s64 	%rd70, %rd67, %rd6;
+	add.s64 	%rd71, %rd70, %rd66;
+	cvta.to.global.u64 	%rd72, %rd35;
+	shl.b64 	%rd73, %rd71, 2;
+	add.s64 	%rd10, %rd72, %rd73;
+	add.s64 	%rd74, %rd35, %rd73;
+	and.b64  	%rd75, %rd74, 15;
+	setp.eq.s64 	%p49, %rd75, 0;
+	setp.eq.s32 	%p50, %r1537, 4;
+	and.pred  	%p51, %p50, %p49;
+	@%p51 bra 	$L__BB0_56;
+	bra.uni 	$L__BB0_48;
+
+$L__BB0_56:
+	ld.global.v4.u32 	{%r1541, %r1542, %r1543, %r1544}, [%rd10];
+	bra.uni 	$L__BB0_57;
+
+$L__BB0_8:
+	mov.u32 	%r1516, 0;
+	mov.u32 	%r1515, %r1516;
+	@%p12 bra 	$L__BB0_10;
+
+	ld.global.u32 	%r1515, [%rd7];
+
+$L__BB0_10:
+	setp.lt.u32 	%p17, %r19, 2;
+	@%p17 bra 	$L__BB0_12;
+
+	ld.global.u32 	%r1516, [%rd7+4];
+
+$L__BB0_12:
+	setp.lt.u32 	%p18, %r19, 3;
+	mov.u32 	%r1518, 0;
+	mov.u32 	%r1517, %r1518;
+	@%p18 bra 	$L__BB0_14;
+
+	ld.global.u32 	%r1517, [%rd7+8];
+
+$L__BB0_14:
+	setp.lt.u32 	%p19, %r19, 4;
+	@%p19 bra 	$L__BB0_17;
+
+	ld.global.u32 	%r1518, [%rd7+12];
 
 $L__BB0_17:
-	shr.s32 	%r366, %r1182, 31;
-	shr.u32 	%r367, %r366, 25;
-	add.s32 	%r368, %r1182, %r367;
-	and.b32  	%r369, %r368, -128;
-	sub.s32 	%r46, %r1182, %r369;
-	add.s32 	%r370, %r46, %r3;
-	shr.s32 	%r47, %r368, 7;
-	add.s32 	%r371, %r47, %r1181;
-	setp.lt.s32 	%p21, %r370, %r262;
-	setp.lt.s32 	%p22, %r371, %r264;
-	and.pred  	%p23, %p21, %p22;
-	cvt.s64.s32 	%rd125, %r370;
-	cvt.s64.s32 	%rd126, %r371;
-	mul.lo.s64 	%rd127, %rd126, %rd30;
-	add.s64 	%rd128, %rd127, %rd125;
-	selp.b64 	%rd54, %rd128, 0, %p23;
-	mov.f32 	%f1051, 0f00000000;
-	not.pred 	%p24, %p23;
-	mov.f32 	%f1050, %f1051;
-	@%p24 bra 	$L__BB0_19;
+	mov.u32 	%r497, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r498, %r10, 160, %r497;
+	shl.b32 	%r499, %r9, 2;
+	add.s32 	%r500, %r498, %r499;
+	st.shared.u32 	[%r500], %r1515;
+	st.shared.u32 	[%r500+160], %r1516;
+	st.shared.u32 	[%r500+320], %r1517;
+	st.shared.u32 	[%r500+480], %r1518;
+	mov.u32 	%r501, %tid.x;
+	add.s32 	%r1520, %r501, 256;
 
-	add.s64 	%rd129, %rd54, %rd50;
-	shl.b64 	%rd130, %rd129, 2;
-	add.s64 	%rd131, %rd1, %rd130;
-	ld.global.nc.f32 	%f1050, [%rd131];
+$L__BB0_18:
+	setp.eq.s32 	%p20, %r478, 0;
+	@%p20 bra 	$L__BB0_84;
 
 $L__BB0_19:
-	mad.lo.s32 	%r373, %r46, 160, %r281;
-	shl.b32 	%r374, %r47, 2;
-	add.s32 	%r375, %r373, %r374;
-	st.shared.f32 	[%r375], %f1050;
-	add.s32 	%r376, %r1182, 256;
-	shr.s32 	%r377, %r376, 31;
-	shr.u32 	%r378, %r377, 25;
-	add.s32 	%r379, %r376, %r378;
-	shr.s32 	%r48, %r379, 7;
-	and.b32  	%r380, %r379, -128;
-	sub.s32 	%r49, %r376, %r380;
-	add.s32 	%r381, %r49, %r3;
-	add.s32 	%r382, %r48, %r1181;
-	setp.lt.s32 	%p25, %r381, %r262;
-	setp.lt.s32 	%p26, %r382, %r264;
-	and.pred  	%p27, %p25, %p26;
-	cvt.s64.s32 	%rd132, %r381;
-	cvt.s64.s32 	%rd133, %r382;
-	mul.lo.s64 	%rd134, %rd133, %rd30;
-	add.s64 	%rd135, %rd134, %rd132;
-	selp.b64 	%rd55, %rd135, 0, %p27;
-	not.pred 	%p28, %p27;
-	@%p28 bra 	$L__BB0_21;
+	mov.u32 	%r37, %r1520;
+	shr.s32 	%r508, %r37, 31;
+	shr.u32 	%r509, %r508, 27;
+	add.s32 	%r510, %r37, %r509;
+	and.b32  	%r511, %r510, 1073741792;
+	sub.s32 	%r512, %r37, %r511;
+	shl.b32 	%r38, %r512, 2;
+	add.s32 	%r39, %r38, %r3;
+	shr.s32 	%r40, %r510, 5;
+	add.s32 	%r41, %r40, %r1511;
+	setp.ge.s32 	%p21, %r41, %r450;
+	mov.u32 	%r1521, 0;
+	@%p21 bra 	$L__BB0_21;
 
-	add.s64 	%rd136, %rd55, %rd50;
-	shl.b64 	%rd137, %rd136, 2;
-	add.s64 	%rd138, %rd1, %rd137;
-	ld.global.nc.f32 	%f1051, [%rd138];
+	sub.s32 	%r513, %r448, %r39;
+	min.s32 	%r514, %r513, 4;
+	max.s32 	%r1521, %r514, 0;
 
 $L__BB0_21:
-	mad.lo.s32 	%r384, %r49, 160, %r281;
-	shl.b32 	%r385, %r48, 2;
-	add.s32 	%r386, %r384, %r385;
-	st.shared.f32 	[%r386], %f1051;
-	add.s32 	%r387, %r1182, 512;
-	shr.s32 	%r388, %r387, 31;
-	shr.u32 	%r389, %r388, 25;
-	add.s32 	%r390, %r387, %r389;
-	shr.s32 	%r50, %r390, 7;
-	and.b32  	%r391, %r390, -128;
-	sub.s32 	%r51, %r387, %r391;
-	add.s32 	%r392, %r51, %r3;
-	add.s32 	%r393, %r50, %r1181;
-	setp.lt.s32 	%p29, %r392, %r262;
-	setp.lt.s32 	%p30, %r393, %r264;
-	and.pred  	%p31, %p29, %p30;
-	cvt.s64.s32 	%rd139, %r392;
-	cvt.s64.s32 	%rd140, %r393;
-	mul.lo.s64 	%rd141, %rd140, %rd30;
-	add.s64 	%rd142, %rd141, %rd139;
-	selp.b64 	%rd56, %rd142, 0, %p31;
-	mov.f32 	%f1053, 0f00000000;
-	not.pred 	%p32, %p31;
-	mov.f32 	%f1052, %f1053;
-	@%p32 bra 	$L__BB0_23;
+	setp.lt.s32 	%p22, %r41, %r450;
+	selp.b32 	%r515, %r41, 0, %p22;
+	mul.wide.s32 	%rd50, %r515, %r451;
+	setp.eq.s32 	%p23, %r1521, 0;
+	selp.b32 	%r516, 0, %r39, %p23;
+	cvt.s64.s32 	%rd51, %r516;
+	add.s64 	%rd52, %rd50, %rd6;
+	add.s64 	%rd53, %rd52, %rd51;
+	cvta.to.global.u64 	%rd54, %rd35;
+	shl.b64 	%rd55, %rd53, 2;
+	add.s64 	%rd8, %rd54, %rd55;
+	add.s64 	%rd56, %rd35, %rd55;
+	and.b64  	%rd57, %rd56, 15;
+	setp.eq.s64 	%p24, %rd57, 0;
+	setp.eq.s32 	%p25, %r1521, 4;
+	and.pred  	%p26, %p25, %p24;
+	@%p26 bra 	$L__BB0_30;
+	bra.uni 	$L__BB0_22;
 
-	add.s64 	%rd143, %rd56, %rd50;
-	shl.b64 	%rd144, %rd143, 2;
-	add.s64 	%rd145, %rd1, %rd144;
-	ld.global.nc.f32 	%f1052, [%rd145];
+$L__BB0_30:
+	ld.global.v4.u32 	{%r1525, %r1526, %r1527, %r1528}, [%rd8];
+	bra.uni 	$L__BB0_31;
 
-$L__BB0_23:
-	mad.lo.s32 	%r395, %r51, 160, %r281;
-	shl.b32 	%r396, %r50, 2;
-	add.s32 	%r397, %r395, %r396;
-	st.shared.f32 	[%r397], %f1052;
-	add.s32 	%r398, %r1182, 768;
-	shr.s32 	%r399, %r398, 31;
-	shr.u32 	%r400, %r399, 25;
-	add.s32 	%r401, %r398, %r400;
-	shr.s32 	%r52, %r401, 7;
-	and.b32  	%r402, %r401, -128;
-	sub.s32 	%r53, %r398, %r402;
-	add.s32 	%r403, %r53, %r3;
-	add.s32 	%r404, %r52, %r1181;
-	setp.lt.s32 	%p33, %r403, %r262;
-	setp.lt.s32 	%p34, %r404, %r264;
-	and.pred  	%p35, %p33, %p34;
-	cvt.s64.s32 	%rd146, %r403;
-	cvt.s64.s32 	%rd147, %r404;
-	mul.lo.s64 	%rd148, %rd147, %rd30;
-	add.s64 	%rd149, %rd148, %rd146;
-	selp.b64 	%rd57, %rd149, 0, %p35;
-	not.pred 	%p36, %p35;
-	@%p36 bra 	$L__BB0_25;
+$L__BB0_22:
+	mov.u32 	%r1526, 0;
+	mov.u32 	%r1525, %r1526;
+	@%p23 bra 	$L__BB0_24;
 
-	add.s64 	%rd150, %rd57, %rd50;
-	shl.b64 	%rd151, %rd150, 2;
-	add.s64 	%rd152, %rd1, %rd151;
-	ld.global.nc.f32 	%f1053, [%rd152];
+	ld.global.u32 	%r1525, [%rd8];
 
-$L__BB0_25:
-	mad.lo.s32 	%r406, %r53, 160, %r281;
-	shl.b32 	%r407, %r52, 2;
-	add.s32 	%r408, %r406, %r407;
-	st.shared.f32 	[%r408], %f1053;
-	add.s32 	%r54, %r1182, 1024;
-	setp.lt.s32 	%p37, %r1182, 3072;
-	mov.u32 	%r1182, %r54;
-	@%p37 bra 	$L__BB0_17;
-	bra.uni 	$L__BB0_46;
+$L__BB0_24:
+	setp.lt.u32 	%p28, %r1521, 2;
+	@%p28 bra 	$L__BB0_26;
+
+	ld.global.u32 	%r1526, [%rd8+4];
 
 $L__BB0_26:
-	setp.eq.s32 	%p38, %r8, 0;
-	mov.u32 	%r1184, %r1;
-	@%p38 bra 	$L__BB0_36;
+	setp.lt.u32 	%p29, %r1521, 3;
+	mov.u32 	%r1528, 0;
+	mov.u32 	%r1527, %r1528;
+	@%p29 bra 	$L__BB0_28;
 
-	setp.lt.s32 	%p39, %r9, %r262;
-	add.s32 	%r409, %r12, %r1181;
-	setp.lt.s32 	%p40, %r409, %r264;
-	and.pred  	%p41, %p39, %p40;
-	cvt.s64.s32 	%rd153, %r409;
-	add.s64 	%rd154, %rd31, %rd153;
-	selp.b64 	%rd58, %rd154, 0, %p41;
-	mov.f32 	%f1054, 0f00000000;
-	not.pred 	%p42, %p41;
-	@%p42 bra 	$L__BB0_29;
+	ld.global.u32 	%r1527, [%rd8+8];
 
-	add.s64 	%rd155, %rd58, %rd50;
-	shl.b64 	%rd156, %rd155, 2;
-	add.s64 	%rd157, %rd1, %rd156;
-	ld.global.nc.f32 	%f1054, [%rd157];
+$L__BB0_28:
+	setp.lt.u32 	%p30, %r1521, 4;
+	@%p30 bra 	$L__BB0_31;
 
-$L__BB0_29:
-	st.shared.f32 	[%r13], %f1054;
-	setp.eq.s32 	%p43, %r8, 1;
-	mov.u32 	%r1184, %r15;
-	@%p43 bra 	$L__BB0_36;
+	ld.global.u32 	%r1528, [%rd8+12];
 
-	setp.lt.s32 	%p44, %r17, %r262;
-	add.s32 	%r410, %r16, %r1181;
-	setp.lt.s32 	%p45, %r410, %r264;
-	and.pred  	%p46, %p44, %p45;
-	cvt.s64.s32 	%rd158, %r410;
-	add.s64 	%rd159, %rd36, %rd158;
-	selp.b64 	%rd59, %rd159, 0, %p46;
-	mov.f32 	%f1055, 0f00000000;
-	not.pred 	%p47, %p46;
-	@%p47 bra 	$L__BB0_32;
+$L__BB0_31:
+	shr.s32 	%r1452, %r37, 31;
+	shr.u32 	%r1451, %r1452, 27;
+	add.s32 	%r1450, %r37, %r1451;
+	shr.s32 	%r1449, %r1450, 5;
+	and.b32  	%r1448, %r1450, 1073741792;
+	sub.s32 	%r1447, %r37, %r1448;
+	shl.b32 	%r1446, %r1447, 2;
+	mov.u32 	%r526, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r527, %r1446, 160, %r526;
+	shl.b32 	%r528, %r1449, 2;
+	add.s32 	%r529, %r527, %r528;
+	mov.u32 	%r1529, 0;
+	st.shared.u32 	[%r529], %r1525;
+	st.shared.u32 	[%r529+160], %r1526;
+	st.shared.u32 	[%r529+320], %r1527;
+	st.shared.u32 	[%r529+480], %r1528;
+	add.s32 	%r530, %r37, 256;
+	shr.s32 	%r531, %r530, 31;
+	shr.u32 	%r532, %r531, 27;
+	add.s32 	%r533, %r530, %r532;
+	shr.s32 	%r59, %r533, 5;
+	and.b32  	%r534, %r533, 1073741792;
+	sub.s32 	%r535, %r530, %r534;
+	shl.b32 	%r60, %r535, 2;
+	add.s32 	%r61, %r60, %r3;
+	add.s32 	%r62, %r59, %r1511;
+	setp.ge.s32 	%p31, %r62, %r450;
+	@%p31 bra 	$L__BB0_33;
 
-	add.s64 	%rd160, %rd59, %rd50;
-	shl.b64 	%rd161, %rd160, 2;
-	add.s64 	%rd162, %rd1, %rd161;
-	ld.global.nc.f32 	%f1055, [%rd162];
+	sub.s32 	%r536, %r448, %r61;
+	min.s32 	%r537, %r536, 4;
+	max.s32 	%r1529, %r537, 0;
 
-$L__BB0_32:
-	st.shared.f32 	[%r21], %f1055;
-	setp.eq.s32 	%p48, %r8, 2;
-	mov.u32 	%r1184, %r23;
-	@%p48 bra 	$L__BB0_36;
+$L__BB0_33:
+	cvta.to.global.u64 	%rd474, %rd35;
+	setp.lt.s32 	%p32, %r62, %r450;
+	selp.b32 	%r538, %r62, 0, %p32;
+	mul.wide.s32 	%rd58, %r538, %r451;
+	setp.eq.s32 	%p33, %r1529, 0;
+	selp.b32 	%r539, 0, %r61, %p33;
+	cvt.s64.s32 	%rd59, %r539;
+	add.s64 	%rd60, %rd58, %rd6;
+	add.s64 	%rd61, %rd60, %rd59;
+	shl.b64 	%rd63, %rd61, 2;
+	add.s64 	%rd9, %rd474, %rd63;
+	add.s64 	%rd64, %rd35, %rd63;
+	and.b64  	%rd65, %rd64, 15;
+	setp.eq.s64 	%p34, %rd65, 0;
+	setp.eq.s32 	%p35, %r1529, 4;
+	and.pred  	%p36, %p35, %p34;
+	@%p36 bra 	$L__BB0_42;
+	bra.uni 	$L__BB0_34;
 
-	setp.lt.s32 	%p49, %r25, %r262;
-	add.s32 	%r411, %r24, %r1181;
-	setp.lt.s32 	%p50, %r411, %r264;
-	and.pred  	%p51, %p49, %p50;
-	cvt.s64.s32 	%rd163, %r411;
-	add.s64 	%rd164, %rd40, %rd163;
-	selp.b64 	%rd60, %rd164, 0, %p51;
-	mov.f32 	%f1056, 0f00000000;
-	not.pred 	%p52, %p51;
-	@%p52 bra 	$L__BB0_35;
+$L__BB0_42:
+	ld.global.v4.u32 	{%r1533, %r1534, %r1535, %r1536}, [%rd9];
+	bra.uni 	$L__BB0_43;
 
-	add.s64 	%rd165, %rd60, %rd50;
-	shl.b64 	%rd166, %rd165, 2;
-	add.s64 	%rd167, %rd1, %rd166;
-	ld.global.nc.f32 	%f1056, [%rd167];
+$L__BB0_34:
+	mov.u32 	%r1534, 0;
+	mov.u32 	%r1533, %r1534;
+	@%p33 bra 	$L__BB0_36;
 
-$L__BB0_35:
-	st.shared.f32 	[%r29], %f1056;
-	mov.u32 	%r1184, %r30;
+	ld.global.u32 	%r1533, [%rd9];
 
 $L__BB0_36:
-	setp.lt.u32 	%p53, %r7, 768;
-	@%p53 bra 	$L__BB0_46;
+	setp.lt.u32 	%p38, %r1529, 2;
+	@%p38 bra 	$L__BB0_38;
 
-$L__BB0_37:
-	shr.s32 	%r412, %r1184, 31;
-	shr.u32 	%r413, %r412, 27;
-	add.s32 	%r414, %r1184, %r413;
-	shr.s32 	%r57, %r414, 5;
-	add.s32 	%r415, %r57, %r3;
-	and.b32  	%r416, %r414, -32;
-	sub.s32 	%r58, %r1184, %r416;
-	add.s32 	%r417, %r58, %r1181;
-	setp.lt.s32 	%p54, %r415, %r262;
-	setp.lt.s32 	%p55, %r417, %r264;
-	and.pred  	%p56, %p54, %p55;
-	cvt.s64.s32 	%rd168, %r415;
-	cvt.s64.s32 	%rd169, %r417;
-	mul.lo.s64 	%rd170, %rd168, %rd30;
-	add.s64 	%rd171, %rd170, %rd169;
-	selp.b64 	%rd61, %rd171, 0, %p56;
-	mov.f32 	%f1058, 0f00000000;
-	not.pred 	%p57, %p56;
-	mov.f32 	%f1057, %f1058;
-	@%p57 bra 	$L__BB0_39;
+	ld.global.u32 	%r1534, [%rd9+4];
 
-	add.s64 	%rd172, %rd61, %rd50;
-	shl.b64 	%rd173, %rd172, 2;
-	add.s64 	%rd174, %rd1, %rd173;
-	ld.global.nc.f32 	%f1057, [%rd174];
+$L__BB0_38:
+	setp.lt.u32 	%p39, %r1529, 3;
+	mov.u32 	%r1536, 0;
+	mov.u32 	%r1535, %r1536;
+	@%p39 bra 	$L__BB0_40;
 
-$L__BB0_39:
-	mad.lo.s32 	%r419, %r57, 160, %r281;
-	shl.b32 	%r420, %r58, 2;
-	add.s32 	%r421, %r419, %r420;
-	st.shared.f32 	[%r421], %f1057;
-	add.s32 	%r422, %r1184, 256;
-	shr.s32 	%r423, %r422, 31;
-	shr.u32 	%r424, %r423, 27;
-	add.s32 	%r425, %r422, %r424;
-	shr.s32 	%r59, %r425, 5;
-	and.b32  	%r426, %r425, -32;
-	sub.s32 	%r60, %r422, %r426;
-	add.s32 	%r427, %r59, %r3;
-	add.s32 	%r428, %r60, %r1181;
-	setp.lt.s32 	%p58, %r427, %r262;
-	setp.lt.s32 	%p59, %r428, %r264;
-	and.pred  	%p60, %p58, %p59;
-	cvt.s64.s32 	%rd175, %r427;
-	cvt.s64.s32 	%rd176, %r428;
-	mul.lo.s64 	%rd177, %rd175, %rd30;
-	add.s64 	%rd178, %rd177, %rd176;
-	selp.b64 	%rd62, %rd178, 0, %p60;
-	not.pred 	%p61, %p60;
-	@%p61 bra 	$L__BB0_41;
+	ld.global.u32 	%r1535, [%rd9+8];
 
-	add.s64 	%rd179, %rd62, %rd50;
-	shl.b64 	%rd180, %rd179, 2;
-	add.s64 	%rd181, %rd1, %rd180;
-	ld.global.nc.f32 	%f1058, [%rd181];
+$L__BB0_40:
+	setp.lt.u32 	%p40, %r1529, 4;
+	@%p40 bra 	$L__BB0_43;
 
-$L__BB0_41:
-	mad.lo.s32 	%r430, %r59, 160, %r281;
-	shl.b32 	%r431, %r60, 2;
-	add.s32 	%r432, %r430, %r431;
-	st.shared.f32 	[%r432], %f1058;
-	add.s32 	%r433, %r1184, 512;
-	shr.s32 	%r434, %r433, 31;
-	shr.u32 	%r435, %r434, 27;
-	add.s32 	%r436, %r433, %r435;
-	shr.s32 	%r61, %r436, 5;
-	and.b32  	%r437, %r436, -32;
-	sub.s32 	%r62, %r433, %r437;
-	add.s32 	%r438, %r61, %r3;
-	add.s32 	%r439, %r62, %r1181;
-	setp.lt.s32 	%p62, %r438, %r262;
-	setp.lt.s32 	%p63, %r439, %r264;
-	and.pred  	%p64, %p62, %p63;
-	cvt.s64.s32 	%rd182, %r438;
-	cvt.s64.s32 	%rd183, %r439;
-	mul.lo.s64 	%rd184, %rd182, %rd30;
-	add.s64 	%rd185, %rd184, %rd183;
-	selp.b64 	%rd63, %rd185, 0, %p64;
-	mov.f32 	%f1060, 0f00000000;
-	not.pred 	%p65, %p64;
-	mov.f32 	%f1059, %f1060;
-	@%p65 bra 	$L__BB0_43;
-
-	add.s64 	%rd186, %rd63, %rd50;
-	shl.b64 	%rd187, %rd186, 2;
-	add.s64 	%rd188, %rd1, %rd187;
-	ld.global.nc.f32 	%f1059, [%rd188];
+	ld.global.u32 	%r1536, [%rd9+12];
 
 $L__BB0_43:
-	mad.lo.s32 	%r441, %r61, 160, %r281;
-	shl.b32 	%r442, %r62, 2;
-	add.s32 	%r443, %r441, %r442;
-	st.shared.f32 	[%r443], %f1059;
-	add.s32 	%r444, %r1184, 768;
-	shr.s32 	%r445, %r444, 31;
-	shr.u32 	%r446, %r445, 27;
-	add.s32 	%r447, %r444, %r446;
-	shr.s32 	%r63, %r447, 5;
-	and.b32  	%r448, %r447, -32;
-	sub.s32 	%r64, %r444, %r448;
-	add.s32 	%r449, %r63, %r3;
-	add.s32 	%r450, %r64, %r1181;
-	setp.lt.s32 	%p66, %r449, %r262;
-	setp.lt.s32 	%p67, %r450, %r264;
-	and.pred  	%p68, %p66, %p67;
-	cvt.s64.s32 	%rd189, %r449;
-	cvt.s64.s32 	%rd190, %r450;
-	mul.lo.s64 	%rd191, %rd189, %rd30;
-	add.s64 	%rd192, %rd191, %rd190;
-	selp.b64 	%rd64, %rd192, 0, %p68;
-	not.pred 	%p69, %p68;
-	@%p69 bra 	$L__BB0_45;
+	add.s32 	%r1461, %r37, 256;
+	shr.s32 	%r1460, %r1461, 31;
+	shr.u32 	%r1459, %r1460, 27;
+	add.s32 	%r1458, %r1461, %r1459;
+	shr.s32 	%r1457, %r1458, 5;
+	mov.u32 	%r1456, _ZZ14kiln_gemm_tf32E2As;
+	and.b32  	%r1455, %r1458, 1073741792;
+	sub.s32 	%r1454, %r1461, %r1455;
+	shl.b32 	%r1453, %r1454, 2;
+	mad.lo.s32 	%r549, %r1453, 160, %r1456;
+	shl.b32 	%r550, %r1457, 2;
+	add.s32 	%r551, %r549, %r550;
+	st.shared.u32 	[%r551], %r1533;
+	st.shared.u32 	[%r551+160], %r1534;
+	st.shared.u32 	[%r551+320], %r1535;
+	st.shared.u32 	[%r551+480], %r1536;
+	add.s32 	%r1520, %r37, 512;
+	setp.lt.s32 	%p41, %r37, 512;
+	@%p41 bra 	$L__BB0_19;
+	bra.uni 	$L__BB0_84;
 
-	add.s64 	%rd193, %rd64, %rd50;
-	shl.b64 	%rd194, %rd193, 2;
-	add.s64 	%rd195, %rd1, %rd194;
-	ld.global.nc.f32 	%f1060, [%rd195];
+$L__BB0_48:
+	mov.u32 	%r1542, 0;
+	mov.u32 	%r1541, %r1542;
+	@%p47 bra 	$L__BB0_50;
 
-$L__BB0_45:
-	mad.lo.s32 	%r452, %r63, 160, %r281;
-	shl.b32 	%r453, %r64, 2;
-	add.s32 	%r454, %r452, %r453;
-	st.shared.f32 	[%r454], %f1060;
-	add.s32 	%r65, %r1184, 1024;
-	setp.lt.s32 	%p70, %r1184, 3072;
-	mov.u32 	%r1184, %r65;
-	@%p70 bra 	$L__BB0_37;
+	ld.global.u32 	%r1541, [%rd10];
 
-$L__BB0_46:
-	@%p3 bra 	$L__BB0_88;
+$L__BB0_50:
+	setp.lt.u32 	%p53, %r1537, 2;
+	@%p53 bra 	$L__BB0_52;
 
-	ld.param.u32 	%r1179, [kiln_gemm_tf32_param_1];
-	setp.eq.s32 	%p72, %r1179, 0;
-	@%p72 bra 	$L__BB0_68;
+	ld.global.u32 	%r1542, [%rd10+4];
 
-	setp.eq.s32 	%p73, %r8, 0;
-	mov.u32 	%r1186, %r1;
-	@%p73 bra 	$L__BB0_58;
+$L__BB0_52:
+	setp.lt.u32 	%p54, %r1537, 3;
+	mov.u32 	%r1544, 0;
+	mov.u32 	%r1543, %r1544;
+	@%p54 bra 	$L__BB0_54;
 
-	setp.lt.s32 	%p74, %r14, %r263;
-	add.s32 	%r455, %r12, %r1181;
-	setp.lt.s32 	%p75, %r455, %r264;
-	and.pred  	%p76, %p75, %p74;
-	cvt.s64.s32 	%rd196, %r455;
-	add.s64 	%rd197, %rd35, %rd196;
-	selp.b64 	%rd65, %rd197, 0, %p76;
-	mov.f32 	%f1061, 0f00000000;
-	not.pred 	%p77, %p76;
-	@%p77 bra 	$L__BB0_51;
-
-	add.s64 	%rd198, %rd65, %rd49;
-	shl.b64 	%rd199, %rd198, 2;
-	add.s64 	%rd200, %rd2, %rd199;
-	ld.global.nc.f32 	%f1061, [%rd200];
-
-$L__BB0_51:
-	st.shared.f32 	[%r20], %f1061;
-	setp.eq.s32 	%p78, %r8, 1;
-	mov.u32 	%r1186, %r15;
-	@%p78 bra 	$L__BB0_58;
-
-	setp.lt.s32 	%p79, %r22, %r263;
-	add.s32 	%r456, %r16, %r1181;
-	setp.lt.s32 	%p80, %r456, %r264;
-	and.pred  	%p81, %p80, %p79;
-	cvt.s64.s32 	%rd201, %r456;
-	add.s64 	%rd202, %rd39, %rd201;
-	selp.b64 	%rd66, %rd202, 0, %p81;
-	mov.f32 	%f1062, 0f00000000;
-	not.pred 	%p82, %p81;
-	@%p82 bra 	$L__BB0_54;
-
-	add.s64 	%rd203, %rd66, %rd49;
-	shl.b64 	%rd204, %rd203, 2;
-	add.s64 	%rd205, %rd2, %rd204;
-	ld.global.nc.f32 	%f1062, [%rd205];
+	ld.global.u32 	%r1543, [%rd10+8];
 
 $L__BB0_54:
-	st.shared.f32 	[%r28], %f1062;
-	setp.eq.s32 	%p83, %r8, 2;
-	mov.u32 	%r1186, %r23;
-	@%p83 bra 	$L__BB0_58;
+	setp.lt.u32 	%p55, %r1537, 4;
+	@%p55 bra 	$L__BB0_57;
 
-	setp.lt.s32 	%p84, %r31, %r263;
-	add.s32 	%r457, %r24, %r1181;
-	setp.lt.s32 	%p85, %r457, %r264;
-	and.pred  	%p86, %p85, %p84;
-	cvt.s64.s32 	%rd206, %r457;
-	add.s64 	%rd207, %rd43, %rd206;
-	selp.b64 	%rd67, %rd207, 0, %p86;
-	mov.f32 	%f1063, 0f00000000;
-	not.pred 	%p87, %p86;
-	@%p87 bra 	$L__BB0_57;
-
-	add.s64 	%rd208, %rd67, %rd49;
-	shl.b64 	%rd209, %rd208, 2;
-	add.s64 	%rd210, %rd2, %rd209;
-	ld.global.nc.f32 	%f1063, [%rd210];
+	ld.global.u32 	%r1544, [%rd10+12];
 
 $L__BB0_57:
-	st.shared.f32 	[%r32], %f1063;
-	mov.u32 	%r1186, %r30;
+	mov.u32 	%r577, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r578, %r8, 160, %r577;
+	shl.b32 	%r579, %r7, 2;
+	add.s32 	%r580, %r578, %r579;
+	st.shared.v4.u32 	[%r580], {%r1541, %r1542, %r1543, %r1544};
+	mov.u32 	%r581, %tid.x;
+	add.s32 	%r1546, %r581, 256;
 
 $L__BB0_58:
-	setp.lt.u32 	%p88, %r7, 768;
-	@%p88 bra 	$L__BB0_88;
+	setp.eq.s32 	%p56, %r555, 0;
+	@%p56 bra 	$L__BB0_84;
 
 $L__BB0_59:
-	shr.s32 	%r458, %r1186, 31;
-	shr.u32 	%r459, %r458, 27;
-	add.s32 	%r460, %r1186, %r459;
-	shr.s32 	%r68, %r460, 5;
-	add.s32 	%r461, %r68, %r4;
-	and.b32  	%r462, %r460, -32;
-	sub.s32 	%r69, %r1186, %r462;
-	add.s32 	%r463, %r69, %r1181;
-	setp.lt.s32 	%p89, %r461, %r263;
-	setp.lt.s32 	%p90, %r463, %r264;
-	and.pred  	%p91, %p90, %p89;
-	cvt.s64.s32 	%rd211, %r463;
-	cvt.s64.s32 	%rd212, %r461;
-	mul.lo.s64 	%rd213, %rd212, %rd34;
-	add.s64 	%rd214, %rd213, %rd211;
-	selp.b64 	%rd68, %rd214, 0, %p91;
-	mov.f32 	%f1065, 0f00000000;
-	not.pred 	%p92, %p91;
-	mov.f32 	%f1064, %f1065;
-	@%p92 bra 	$L__BB0_61;
+	mov.u32 	%r102, %r1546;
+	shr.s32 	%r588, %r102, 31;
+	shr.u32 	%r589, %r588, 29;
+	add.s32 	%r590, %r102, %r589;
+	and.b32  	%r591, %r590, 1073741816;
+	sub.s32 	%r592, %r102, %r591;
+	shl.b32 	%r103, %r592, 2;
+	shr.s32 	%r104, %r590, 3;
+	add.s32 	%r105, %r104, %r3;
+	add.s32 	%r106, %r103, %r1511;
+	setp.ge.s32 	%p57, %r105, %r448;
+	mov.u32 	%r1547, 0;
+	@%p57 bra 	$L__BB0_61;
 
-	add.s64 	%rd215, %rd68, %rd49;
-	shl.b64 	%rd216, %rd215, 2;
-	add.s64 	%rd217, %rd2, %rd216;
-	ld.global.nc.f32 	%f1064, [%rd217];
+	sub.s32 	%r593, %r450, %r106;
+	min.s32 	%r594, %r593, 4;
+	max.s32 	%r1547, %r594, 0;
 
 $L__BB0_61:
-	mad.lo.s32 	%r465, %r69, 544, %r282;
-	shl.b32 	%r466, %r68, 2;
-	add.s32 	%r467, %r465, %r466;
-	st.shared.f32 	[%r467], %f1064;
-	add.s32 	%r468, %r1186, 256;
-	shr.s32 	%r469, %r468, 31;
-	shr.u32 	%r470, %r469, 27;
-	add.s32 	%r471, %r468, %r470;
-	shr.s32 	%r70, %r471, 5;
-	and.b32  	%r472, %r471, -32;
-	sub.s32 	%r71, %r468, %r472;
-	add.s32 	%r473, %r70, %r4;
-	add.s32 	%r474, %r71, %r1181;
-	setp.lt.s32 	%p93, %r473, %r263;
-	setp.lt.s32 	%p94, %r474, %r264;
-	and.pred  	%p95, %p94, %p93;
-	cvt.s64.s32 	%rd218, %r474;
-	cvt.s64.s32 	%rd219, %r473;
-	mul.lo.s64 	%rd220, %rd219, %rd34;
-	add.s64 	%rd221, %rd220, %rd218;
-	selp.b64 	%rd69, %rd221, 0, %p95;
-	not.pred 	%p96, %p95;
-	@%p96 bra 	$L__BB0_63;
+	setp.lt.s32 	%p58, %r105, %r448;
+	selp.b32 	%r595, %r105, 0, %p58;
+	mul.wide.s32 	%rd76, %r595, %r451;
+	setp.eq.s32 	%p59, %r1547, 0;
+	selp.b32 	%r596, 0, %r106, %p59;
+	cvt.s64.s32 	%rd77, %r596;
+	add.s64 	%rd78, %rd76, %rd6;
+	add.s64 	%rd79, %rd78, %rd77;
+	cvta.to.global.u64 	%rd80, %rd35;
+	shl.b64 	%rd81, %rd79, 2;
+	add.s64 	%rd11, %rd80, %rd81;
+	add.s64 	%rd82, %rd35, %rd81;
+	and.b64  	%rd83, %rd82, 15;
+	setp.eq.s64 	%p60, %rd83, 0;
+	setp.eq.s32 	%p61, %r1547, 4;
+	and.pred  	%p62, %p61, %p60;
+	@%p62 bra 	$L__BB0_70;
+	bra.uni 	$L__BB0_62;
 
-	add.s64 	%rd222, %rd69, %rd49;
-	shl.b64 	%rd223, %rd222, 2;
-	add.s64 	%rd224, %rd2, %rd223;
-	ld.global.nc.f32 	%f1065, [%rd224];
+$L__BB0_70:
+	ld.global.v4.u32 	{%r1551, %r1552, %r1553, %r1554}, [%rd11];
+	bra.uni 	$L__BB0_71;
 
-$L__BB0_63:
-	mad.lo.s32 	%r476, %r71, 544, %r282;
-	shl.b32 	%r477, %r70, 2;
-	add.s32 	%r478, %r476, %r477;
-	st.shared.f32 	[%r478], %f1065;
-	add.s32 	%r479, %r1186, 512;
-	shr.s32 	%r480, %r479, 31;
-	shr.u32 	%r481, %r480, 27;
-	add.s32 	%r482, %r479, %r481;
-	shr.s32 	%r72, %r482, 5;
-	and.b32  	%r483, %r482, -32;
-	sub.s32 	%r73, %r479, %r483;
-	add.s32 	%r484, %r72, %r4;
-	add.s32 	%r485, %r73, %r1181;
-	setp.lt.s32 	%p97, %r484, %r263;
-	setp.lt.s32 	%p98, %r485, %r264;
-	and.pred  	%p99, %p98, %p97;
-	cvt.s64.s32 	%rd225, %r485;
-	cvt.s64.s32 	%rd226, %r484;
-	mul.lo.s64 	%rd227, %rd226, %rd34;
-	add.s64 	%rd228, %rd227, %rd225;
-	selp.b64 	%rd70, %rd228, 0, %p99;
-	mov.f32 	%f1067, 0f00000000;
-	not.pred 	%p100, %p99;
-	mov.f32 	%f1066, %f1067;
-	@%p100 bra 	$L__BB0_65;
+$L__BB0_62:
+	mov.u32 	%r1552, 0;
+	mov.u32 	%r1551, %r1552;
+	@%p59 bra 	$L__BB0_64;
 
-	add.s64 	%rd229, %rd70, %rd49;
-	shl.b64 	%rd230, %rd229, 2;
-	add.s64 	%rd231, %rd2, %rd230;
-	ld.global.nc.f32 	%f1066, [%rd231];
+	ld.global.u32 	%r1551, [%rd11];
 
-$L__BB0_65:
-	mad.lo.s32 	%r487, %r73, 544, %r282;
-	shl.b32 	%r488, %r72, 2;
-	add.s32 	%r489, %r487, %r488;
-	st.shared.f32 	[%r489], %f1066;
-	add.s32 	%r490, %r1186, 768;
-	shr.s32 	%r491, %r490, 31;
-	shr.u32 	%r492, %r491, 27;
-	add.s32 	%r493, %r490, %r492;
-	shr.s32 	%r74, %r493, 5;
-	and.b32  	%r494, %r493, -32;
-	sub.s32 	%r75, %r490, %r494;
-	add.s32 	%r495, %r74, %r4;
-	add.s32 	%r496, %r75, %r1181;
-	setp.lt.s32 	%p101, %r495, %r263;
-	setp.lt.s32 	%p102, %r496, %r264;
-	and.pred  	%p103, %p102, %p101;
-	cvt.s64.s32 	%rd232, %r496;
-	cvt.s64.s32 	%rd233, %r495;
-	mul.lo.s64 	%rd234, %rd233, %rd34;
-	add.s64 	%rd235, %rd234, %rd232;
-	selp.b64 	%rd71, %rd235, 0, %p103;
-	not.pred 	%p104, %p103;
-	@%p104 bra 	$L__BB0_67;
+$L__BB0_64:
+	setp.lt.u32 	%p64, %r1547, 2;
+	@%p64 bra 	$L__BB0_66;
 
-	add.s64 	%rd236, %rd71, %rd49;
-	shl.b64 	%rd237, %rd236, 2;
-	add.s64 	%rd238, %rd2, %rd237;
-	ld.global.nc.f32 	%f1067, [%rd238];
+	ld.global.u32 	%r1552, [%rd11+4];
 
-$L__BB0_67:
-	mad.lo.s32 	%r498, %r75, 544, %r282;
-	shl.b32 	%r499, %r74, 2;
-	add.s32 	%r500, %r498, %r499;
-	st.shared.f32 	[%r500], %f1067;
-	add.s32 	%r76, %r1186, 1024;
-	setp.lt.s32 	%p105, %r1186, 3072;
-	mov.u32 	%r1186, %r76;
-	@%p105 bra 	$L__BB0_59;
-	bra.uni 	$L__BB0_88;
+$L__BB0_66:
+	setp.lt.u32 	%p65, %r1547, 3;
+	mov.u32 	%r1554, 0;
+	mov.u32 	%r1553, %r1554;
+	@%p65 bra 	$L__BB0_68;
+
+	ld.global.u32 	%r1553, [%rd11+8];
 
 $L__BB0_68:
-	setp.eq.s32 	%p106, %r8, 0;
-	mov.u32 	%r1188, %r1;
-	@%p106 bra 	$L__BB0_78;
+	setp.lt.u32 	%p66, %r1547, 4;
+	@%p66 bra 	$L__BB0_71;
 
-	cvt.u32.u64 	%r501, %rd33;
-	setp.lt.s32 	%p107, %r501, %r263;
-	add.s32 	%r502, %r10, %r1181;
-	setp.lt.s32 	%p108, %r502, %r264;
-	and.pred  	%p109, %p108, %p107;
-	cvt.s64.s32 	%rd239, %r502;
-	mul.lo.s64 	%rd240, %rd239, %rd34;
-	add.s64 	%rd241, %rd240, %rd33;
-	selp.b64 	%rd72, %rd241, 0, %p109;
-	mov.f32 	%f1068, 0f00000000;
-	not.pred 	%p110, %p109;
-	@%p110 bra 	$L__BB0_71;
-
-	add.s64 	%rd242, %rd72, %rd49;
-	shl.b64 	%rd243, %rd242, 2;
-	add.s64 	%rd244, %rd2, %rd243;
-	ld.global.nc.f32 	%f1068, [%rd244];
+	ld.global.u32 	%r1554, [%rd11+12];
 
 $L__BB0_71:
-	mad.lo.s32 	%r504, %r10, 544, %r282;
-	shl.b32 	%r505, %r11, 2;
-	add.s32 	%r506, %r504, %r505;
-	st.shared.f32 	[%r506], %f1068;
-	setp.eq.s32 	%p111, %r8, 1;
-	mov.u32 	%r1188, %r15;
-	@%p111 bra 	$L__BB0_78;
+	shr.s32 	%r1468, %r102, 31;
+	shr.u32 	%r1467, %r1468, 29;
+	add.s32 	%r1466, %r102, %r1467;
+	and.b32  	%r1465, %r1466, 1073741816;
+	sub.s32 	%r1464, %r102, %r1465;
+	shl.b32 	%r1463, %r1464, 2;
+	shr.s32 	%r1462, %r1466, 3;
+	mov.u32 	%r1555, 0;
+	mov.u32 	%r606, _ZZ14kiln_gemm_tf32E2As;
+	mad.lo.s32 	%r607, %r1462, 160, %r606;
+	shl.b32 	%r608, %r1463, 2;
+	add.s32 	%r609, %r607, %r608;
+	st.shared.v4.u32 	[%r609], {%r1551, %r1552, %r1553, %r1554};
+	add.s32 	%r610, %r102, 256;
+	shr.s32 	%r611, %r610, 31;
+	shr.u32 	%r612, %r611, 29;
+	add.s32 	%r613, %r610, %r612;
+	shr.s32 	%r124, %r613, 3;
+	and.b32  	%r614, %r613, 1073741816;
+	sub.s32 	%r615, %r610, %r614;
+	shl.b32 	%r125, %r615, 2;
+	add.s32 	%r126, %r124, %r3;
+	add.s32 	%r127, %r125, %r1511;
+	setp.ge.s32 	%p67, %r126, %r448;
+	@%p67 bra 	$L__BB0_73;
 
-	cvt.u32.u64 	%r507, %rd38;
-	setp.lt.s32 	%p112, %r507, %r263;
-	add.s32 	%r508, %r18, %r1181;
-	setp.lt.s32 	%p113, %r508, %r264;
-	and.pred  	%p114, %p113, %p112;
-	cvt.s64.s32 	%rd245, %r508;
-	mul.lo.s64 	%rd246, %rd245, %rd34;
-	add.s64 	%rd247, %rd246, %rd38;
-	selp.b64 	%rd73, %rd247, 0, %p114;
-	mov.f32 	%f1069, 0f00000000;
-	not.pred 	%p115, %p114;
-	@%p115 bra 	$L__BB0_74;
+	sub.s32 	%r616, %r450, %r127;
+	min.s32 	%r617, %r616, 4;
+	max.s32 	%r1555, %r617, 0;
 
-	add.s64 	%rd248, %rd73, %rd49;
-	shl.b64 	%rd249, %rd248, 2;
-	add.s64 	%rd250, %rd2, %rd249;
-	ld.global.nc.f32 	%f1069, [%rd250];
+$L__BB0_73:
+	cvta.to.global.u64 	%rd475, %rd35;
+	setp.lt.s32 	%p68, %r126, %r448;
+	selp.b32 	%r618, %r126, 0, %p68;
+	mul.wide.s32 	%rd84, %r618, %r451;
+	setp.eq.s32 	%p69, %r1555, 0;
+	selp.b32 	%r619, 0, %r127, %p69;
+	cvt.s64.s32 	%rd85, %r619;
+	add.s64 	%rd86, %rd84, %rd6;
+	add.s64 	%rd87, %rd86, %rd85;
+	shl.b64 	%rd89, %rd87, 2;
+	add.s64 	%rd12, %rd475, %rd89;
+	add.s64 	%rd90, %rd35, %rd89;
+	and.b64  	%rd91, %rd90, 15;
+	setp.eq.s64 	%p70, %rd91, 0;
+	setp.eq.s32 	%p71, %r1555, 4;
+	and.pred  	%p72, %p71, %p70;
+	@%p72 bra 	$L__BB0_82;
+	bra.uni 	$L__BB0_74;
+
+$L__BB0_82:
+	ld.global.v4.u32 	{%r1559, %r1560, %r1561, %r1562}, [%rd12];
+	bra.uni 	$L__BB0_83;
 
 $L__BB0_74:
-	mad.lo.s32 	%r510, %r18, 544, %r282;
-	shl.b32 	%r511, %r19, 2;
-	add.s32 	%r512, %r510, %r511;
-	st.shared.f32 	[%r512], %f1069;
-	setp.eq.s32 	%p116, %r8, 2;
-	mov.u32 	%r1188, %r23;
-	@%p116 bra 	$L__BB0_78;
+	mov.u32 	%r1560, 0;
+	mov.u32 	%r1559, %r1560;
+	@%p69 bra 	$L__BB0_76;
 
-	cvt.u32.u64 	%r513, %rd42;
-	setp.lt.s32 	%p117, %r513, %r263;
-	add.s32 	%r514, %r26, %r1181;
-	setp.lt.s32 	%p118, %r514, %r264;
-	and.pred  	%p119, %p118, %p117;
-	cvt.s64.s32 	%rd251, %r514;
-	mul.lo.s64 	%rd252, %rd251, %rd34;
-	add.s64 	%rd253, %rd252, %rd42;
-	selp.b64 	%rd74, %rd253, 0, %p119;
-	mov.f32 	%f1070, 0f00000000;
-	not.pred 	%p120, %p119;
-	@%p120 bra 	$L__BB0_77;
+	ld.global.u32 	%r1559, [%rd12];
 
-	add.s64 	%rd254, %rd74, %rd49;
-	shl.b64 	%rd255, %rd254, 2;
-	add.s64 	%rd256, %rd2, %rd255;
-	ld.global.nc.f32 	%f1070, [%rd256];
+$L__BB0_76:
+	setp.lt.u32 	%p74, %r1555, 2;
+	@%p74 bra 	$L__BB0_78;
 
-$L__BB0_77:
-	mad.lo.s32 	%r516, %r26, 544, %r282;
-	shl.b32 	%r517, %r27, 2;
-	add.s32 	%r518, %r516, %r517;
-	st.shared.f32 	[%r518], %f1070;
-	mov.u32 	%r1188, %r30;
+	ld.global.u32 	%r1560, [%rd12+4];
 
 $L__BB0_78:
-	setp.lt.u32 	%p121, %r7, 768;
-	@%p121 bra 	$L__BB0_88;
+	setp.lt.u32 	%p75, %r1555, 3;
+	mov.u32 	%r1562, 0;
+	mov.u32 	%r1561, %r1562;
+	@%p75 bra 	$L__BB0_80;
 
-$L__BB0_79:
-	shr.s32 	%r519, %r1188, 31;
-	shr.u32 	%r520, %r519, 25;
-	add.s32 	%r521, %r1188, %r520;
-	and.b32  	%r522, %r521, -128;
-	sub.s32 	%r79, %r1188, %r522;
-	add.s32 	%r523, %r79, %r4;
-	shr.s32 	%r80, %r521, 7;
-	add.s32 	%r524, %r80, %r1181;
-	setp.lt.s32 	%p122, %r523, %r263;
-	setp.lt.s32 	%p123, %r524, %r264;
-	and.pred  	%p124, %p123, %p122;
-	cvt.s64.s32 	%rd257, %r524;
-	cvt.s64.s32 	%rd258, %r523;
-	mul.lo.s64 	%rd259, %rd257, %rd34;
-	add.s64 	%rd260, %rd259, %rd258;
-	selp.b64 	%rd75, %rd260, 0, %p124;
-	mov.f32 	%f1072, 0f00000000;
-	not.pred 	%p125, %p124;
-	mov.f32 	%f1071, %f1072;
-	@%p125 bra 	$L__BB0_81;
+	ld.global.u32 	%r1561, [%rd12+8];
 
-	add.s64 	%rd261, %rd75, %rd49;
-	shl.b64 	%rd262, %rd261, 2;
-	add.s64 	%rd263, %rd2, %rd262;
-	ld.global.nc.f32 	%f1071, [%rd263];
+$L__BB0_80:
+	setp.lt.u32 	%p76, %r1555, 4;
+	@%p76 bra 	$L__BB0_83;
 
-$L__BB0_81:
-	mad.lo.s32 	%r526, %r80, 544, %r282;
-	shl.b32 	%r527, %r79, 2;
-	add.s32 	%r528, %r526, %r527;
-	st.shared.f32 	[%r528], %f1071;
-	add.s32 	%r529, %r1188, 256;
-	shr.s32 	%r530, %r529, 31;
-	shr.u32 	%r531, %r530, 25;
-	add.s32 	%r532, %r529, %r531;
-	shr.s32 	%r81, %r532, 7;
-	and.b32  	%r533, %r532, -128;
-	sub.s32 	%r82, %r529, %r533;
-	add.s32 	%r534, %r82, %r4;
-	add.s32 	%r535, %r81, %r1181;
-	setp.lt.s32 	%p126, %r534, %r263;
-	setp.lt.s32 	%p127, %r535, %r264;
-	and.pred  	%p128, %p127, %p126;
-	cvt.s64.s32 	%rd264, %r535;
-	cvt.s64.s32 	%rd265, %r534;
-	mul.lo.s64 	%rd266, %rd264, %rd34;
-	add.s64 	%rd267, %rd266, %rd265;
-	selp.b64 	%rd76, %rd267, 0, %p128;
-	not.pred 	%p129, %p128;
-	@%p129 bra 	$L__BB0_83;
-
-	add.s64 	%rd268, %rd76, %rd49;
-	shl.b64 	%rd269, %rd268, 2;
-	add.s64 	%rd270, %rd2, %rd269;
-	ld.global.nc.f32 	%f1072, [%rd270];
+	ld.global.u32 	%r1562, [%rd12+12];
 
 $L__BB0_83:
-	mad.lo.s32 	%r537, %r81, 544, %r282;
-	shl.b32 	%r538, %r82, 2;
-	add.s32 	%r539, %r537, %r538;
-	st.shared.f32 	[%r539], %f1072;
-	add.s32 	%r540, %r1188, 512;
-	shr.s32 	%r541, %r540, 31;
-	shr.u32 	%r542, %r541, 25;
-	add.s32 	%r543, %r540, %r542;
-	shr.s32 	%r83, %r543, 7;
-	and.b32  	%r544, %r543, -128;
-	sub.s32 	%r84, %r540, %r544;
-	add.s32 	%r545, %r84, %r4;
-	add.s32 	%r546, %r83, %r1181;
-	setp.lt.s32 	%p130, %r545, %r263;
-	setp.lt.s32 	%p131, %r546, %r264;
-	and.pred  	%p132, %p131, %p130;
-	cvt.s64.s32 	%rd271, %r546;
-	cvt.s64.s32 	%rd272, %r545;
-	mul.lo.s64 	%rd273, %rd271, %rd34;
-	add.s64 	%rd274, %rd273, %rd272;
-	selp.b64 	%rd77, %rd274, 0, %p132;
-	mov.f32 	%f1074, 0f00000000;
-	not.pred 	%p133, %p132;
-	mov.f32 	%f1073, %f1074;
-	@%p133 bra 	$L__BB0_85;
+	add.s32 	%r1477, %r102, 256;
+	shr.s32 	%r1476, %r1477, 31;
+	shr.u32 	%r1475, %r1476, 29;
+	add.s32 	%r1474, %r1477, %r1475;
+	and.b32  	%r1473, %r1474, 1073741816;
+	sub.s32 	%r1472, %r1477, %r1473;
+	shl.b32 	%r1471, %r1472, 2;
+	mov.u32 	%r1470, _ZZ14kiln_gemm_tf32E2As;
+	shr.s32 	%r1469, %r1474, 3;
+	mad.lo.s32 	%r629, %r1469, 160, %r1470;
+	shl.b32 	%r630, %r1471, 2;
+	add.s32 	%r631, %r629, %r630;
+	st.shared.v4.u32 	[%r631], {%r1559, %r1560, %r1561, %r1562};
+	add.s32 	%r1546, %r102, 512;
+	setp.lt.s32 	%p77, %r102, 512;
+	@%p77 bra 	$L__BB0_59;
 
-	add.s64 	%rd275, %rd77, %rd49;
-	shl.b64 	%rd276, %rd275, 2;
-	add.s64 	%rd277, %rd2, %rd276;
-	ld.global.nc.f32 	%f1073, [%rd277];
+$L__BB0_84:
+	@%p3 bra 	$L__BB0_164;
 
-$L__BB0_85:
-	mad.lo.s32 	%r548, %r83, 544, %r282;
-	shl.b32 	%r549, %r84, 2;
-	add.s32 	%r550, %r548, %r549;
-	st.shared.f32 	[%r550], %f1073;
-	add.s32 	%r551, %r1188, 768;
-	shr.s32 	%r552, %r551, 31;
-	shr.u32 	%r553, %r552, 25;
-	add.s32 	%r554, %r551, %r553;
-	shr.s32 	%r85, %r554, 7;
-	and.b32  	%r555, %r554, -128;
-	sub.s32 	%r86, %r551, %r555;
-	add.s32 	%r556, %r86, %r4;
-	add.s32 	%r557, %r85, %r1181;
-	setp.lt.s32 	%p134, %r556, %r263;
-	setp.lt.s32 	%p135, %r557, %r264;
-	and.pred  	%p136, %p135, %p134;
-	cvt.s64.s32 	%rd278, %r557;
-	cvt.s64.s32 	%rd279, %r556;
-	mul.lo.s64 	%rd280, %rd278, %rd34;
-	add.s64 	%rd281, %rd280, %rd279;
-	selp.b64 	%rd78, %rd281, 0, %p136;
-	not.pred 	%p137, %p136;
-	@%p137 bra 	$L__BB0_87;
+	ld.param.u32 	%r1445, [kiln_gemm_tf32_param_1];
+	setp.eq.s32 	%p79, %r1445, 0;
+	@%p79 bra 	$L__BB0_126;
 
-	add.s64 	%rd282, %rd78, %rd49;
-	shl.b64 	%rd283, %rd282, 2;
-	add.s64 	%rd284, %rd2, %rd283;
-	ld.global.nc.f32 	%f1074, [%rd284];
+	max.s32 	%r633, %r1, 768;
+	add.s32 	%r634, %r633, 255;
+	sub.s32 	%r635, %r634, %r1;
+	shr.u32 	%r636, %r635, 8;
+	add.s32 	%r637, %r636, 1;
+	and.b32  	%r638, %r637, 1;
+	setp.eq.b32 	%p80, %r638, 1;
+	mov.pred 	%p81, 0;
+	xor.pred  	%p82, %p80, %p81;
+	not.pred 	%p83, %p82;
+	mov.u32 	%r1572, %r1;
+	@%p83 bra 	$L__BB0_100;
 
-$L__BB0_87:
-	mad.lo.s32 	%r559, %r85, 544, %r282;
-	shl.b32 	%r560, %r86, 2;
-	add.s32 	%r561, %r559, %r560;
-	st.shared.f32 	[%r561], %f1074;
-	add.s32 	%r87, %r1188, 1024;
-	setp.lt.s32 	%p138, %r1188, 3072;
-	mov.u32 	%r1188, %r87;
-	@%p138 bra 	$L__BB0_79;
+	add.s32 	%r642, %r8, %r4;
+	setp.ge.s32 	%p84, %r642, %r449;
+	add.s32 	%r147, %r7, %r1511;
+	mov.u32 	%r1563, 0;
+	@%p84 bra 	$L__BB0_89;
 
-$L__BB0_88:
+	sub.s32 	%r643, %r450, %r147;
+	min.s32 	%r644, %r643, 4;
+	max.s32 	%r1563, %r644, 0;
+
+$L__BB0_89:
+	setp.eq.s32 	%p85, %r1563, 0;
+	selp.b32 	%r645, 0, %r147, %p85;
+	cvt.s64.s32 	%rd92, %r645;
+	setp.lt.s32 	%p86, %r642, %r449;
+	selp.b32 	%r649, %r642, 0, %p86;
+	mul.wide.s32 	%rd93, %r649, %r452;
+	add.s64 	%rd96, %rd93, %rd5;
+	add.s64 	%rd97, %rd96, %rd92;
+	cvta.to.global.u64 	%rd98, %rd37;
+	shl.b64 	%rd99, %rd97, 2;
+	add.s64 	%rd13, %rd98, %rd99;
+	add.s64 	%rd100, %rd37, %rd99;
+	and.b64  	%rd101, %rd100, 15;
+	setp.eq.s64 	%p87, %rd101, 0;
+	setp.eq.s32 	%p88, %r1563, 4;
+	and.pred  	%p89, %p88, %p87;
+	@%p89 bra 	$L__BB0_98;
+	bra.uni 	$L__BB0_90;
+
+$L__BB0_98:
+	ld.global.v4.u32 	{%r1567, %r1568, %r1569, %r1570}, [%rd13];
+	bra.uni 	$L__BB0_99;
+
+$L__BB0_126:
+	mov.u32 	%r1597, %tid.x;
+	max.s32 	%r713, %r1597, 768;
+	add.s32 	%r714, %r713, 255;
+	sub.s32 	%r715, %r714, %r1597;
+	shr.u32 	%r716, %r715, 8;
+	add.s32 	%r717, %r716, 1;
+	and.b32  	%r718, %r717, 1;
+	setp.eq.b32 	%p116, %r718, 1;
+	mov.pred 	%p117, 0;
+	xor.pred  	%p118, %p116, %p117;
+	not.pred 	%p119, %p118;
+	@%p119 bra 	$L__BB0_138;
+
+	add.s32 	%r721, %r10, %r4;
+	sub.s32 	%r722, %r449, %r721;
+	setp.gt.s32 	%p120, %r722, 0;
+	add.s32 	%r723, %r9, %r1511;
+	setp.lt.s32 	%p121, %r723, %r450;
+	and.pred  	%p122, %p121, %p120;
+	min.s32 	%r724, %r722, 4;
+	selp.b32 	%r212, %r724, 0, %p122;
+	selp.b32 	%r725, %r723, 0, %p121;
+	mul.wide.s32 	%rd118, %r725, %r452;
+	setp.eq.s32 	%p123, %r212, 0;
+	selp.b32 	%r726, 0, %r721, %p123;
+	cvt.s64.s32 	%rd119, %r726;
+	add.s64 	%rd120, %rd118, %rd5;
+	add.s64 	%rd121, %rd120, %rd119;
+	cvta.to.global.u64 	%rd122, %rd37;
+	shl.b64 	%rd123, %rd121, 2;
+	add.s64 	%rd16, %rd122, %rd123;
+	add.s64 	%rd124, %rd37, %rd123;
+	setp.eq.s32 	%p124, %r212, 4;
+	and.b64  	%rd125, %rd124, 15;
+	setp.eq.s64 	%p125, %rd125, 0;
+	and.pred  	%p126, %p124, %p125;
+	@%p126 bra 	$L__BB0_136;
+	bra.uni 	$L__BB0_128;
+
+$L__BB0_136:
+	ld.global.v4.u32 	{%r1592, %r1593, %r1594, %r1595}, [%rd16];
+	bra.uni 	$L__BB0_137;
+
+$L__BB0_90:
+	mov.u32 	%r1568, 0;
+	mov.u32 	%r1567, %r1568;
+	@%p85 bra 	$L__BB0_92;
+
+	ld.global.u32 	%r1567, [%rd13];
+
+$L__BB0_92:
+	setp.lt.u32 	%p91, %r1563, 2;
+	@%p91 bra 	$L__BB0_94;
+
+	ld.global.u32 	%r1568, [%rd13+4];
+
+$L__BB0_94:
+	setp.lt.u32 	%p92, %r1563, 3;
+	mov.u32 	%r1570, 0;
+	mov.u32 	%r1569, %r1570;
+	@%p92 bra 	$L__BB0_96;
+
+	ld.global.u32 	%r1569, [%rd13+8];
+
+$L__BB0_96:
+	setp.lt.u32 	%p93, %r1563, 4;
+	@%p93 bra 	$L__BB0_99;
+
+	ld.global.u32 	%r1570, [%rd13+12];
+
+$L__BB0_99:
+	mov.u32 	%r658, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r659, %r7, 544, %r658;
+	shl.b32 	%r660, %r8, 2;
+	add.s32 	%r661, %r659, %r660;
+	st.shared.u32 	[%r661], %r1567;
+	st.shared.u32 	[%r661+544], %r1568;
+	st.shared.u32 	[%r661+1088], %r1569;
+	st.shared.u32 	[%r661+1632], %r1570;
+	mov.u32 	%r662, %tid.x;
+	add.s32 	%r1572, %r662, 256;
+
+$L__BB0_100:
+	setp.eq.s32 	%p94, %r636, 0;
+	@%p94 bra 	$L__BB0_164;
+
+$L__BB0_101:
+	mov.u32 	%r167, %r1572;
+	shr.s32 	%r669, %r167, 31;
+	shr.u32 	%r670, %r669, 29;
+	add.s32 	%r671, %r167, %r670;
+	and.b32  	%r672, %r671, 1073741816;
+	sub.s32 	%r673, %r167, %r672;
+	shl.b32 	%r168, %r673, 2;
+	shr.s32 	%r169, %r671, 3;
+	add.s32 	%r170, %r169, %r4;
+	add.s32 	%r171, %r168, %r1511;
+	setp.ge.s32 	%p95, %r170, %r449;
+	mov.u32 	%r1573, 0;
+	@%p95 bra 	$L__BB0_103;
+
+	sub.s32 	%r674, %r450, %r171;
+	min.s32 	%r675, %r674, 4;
+	max.s32 	%r1573, %r675, 0;
+
+$L__BB0_103:
+	setp.lt.s32 	%p96, %r170, %r449;
+	selp.b32 	%r676, %r170, 0, %p96;
+	mul.wide.s32 	%rd102, %r676, %r452;
+	setp.eq.s32 	%p97, %r1573, 0;
+	selp.b32 	%r677, 0, %r171, %p97;
+	cvt.s64.s32 	%rd103, %r677;
+	add.s64 	%rd104, %rd102, %rd5;
+	add.s64 	%rd105, %rd104, %rd103;
+	cvta.to.global.u64 	%rd106, %rd37;
+	shl.b64 	%rd107, %rd105, 2;
+	add.s64 	%rd14, %rd106, %rd107;
+	add.s64 	%rd108, %rd37, %rd107;
+	and.b64  	%rd109, %rd108, 15;
+	setp.eq.s64 	%p98, %rd109, 0;
+	setp.eq.s32 	%p99, %r1573, 4;
+	and.pred  	%p100, %p99, %p98;
+	@%p100 bra 	$L__BB0_112;
+	bra.uni 	$L__BB0_104;
+
+$L__BB0_112:
+	ld.global.v4.u32 	{%r1577, %r1578, %r1579, %r1580}, [%rd14];
+	bra.uni 	$L__BB0_113;
+
+$L__BB0_104:
+	mov.u32 	%r1578, 0;
+	mov.u32 	%r1577, %r1578;
+	@%p97 bra 	$L__BB0_106;
+
+	ld.global.u32 	%r1577, [%rd14];
+
+$L__BB0_106:
+	setp.lt.u32 	%p102, %r1573, 2;
+	@%p102 bra 	$L__BB0_108;
+
+	ld.global.u32 	%r1578, [%rd14+4];
+
+$L__BB0_108:
+	setp.lt.u32 	%p103, %r1573, 3;
+	mov.u32 	%r1580, 0;
+	mov.u32 	%r1579, %r1580;
+	@%p103 bra 	$L__BB0_110;
+
+	ld.global.u32 	%r1579, [%rd14+8];
+
+$L__BB0_110:
+	setp.lt.u32 	%p104, %r1573, 4;
+	@%p104 bra 	$L__BB0_113;
+
+	ld.global.u32 	%r1580, [%rd14+12];
+
+$L__BB0_113:
+	shr.s32 	%r1484, %r167, 31;
+	shr.u32 	%r1483, %r1484, 29;
+	add.s32 	%r1482, %r167, %r1483;
+	shr.s32 	%r1481, %r1482, 3;
+	and.b32  	%r1480, %r1482, 1073741816;
+	sub.s32 	%r1479, %r167, %r1480;
+	shl.b32 	%r1478, %r1479, 2;
+	mov.u32 	%r687, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r688, %r1478, 544, %r687;
+	shl.b32 	%r689, %r1481, 2;
+	add.s32 	%r690, %r688, %r689;
+	mov.u32 	%r1581, 0;
+	st.shared.u32 	[%r690], %r1577;
+	st.shared.u32 	[%r690+544], %r1578;
+	st.shared.u32 	[%r690+1088], %r1579;
+	st.shared.u32 	[%r690+1632], %r1580;
+	add.s32 	%r691, %r167, 256;
+	shr.s32 	%r692, %r691, 31;
+	shr.u32 	%r693, %r692, 29;
+	add.s32 	%r694, %r691, %r693;
+	shr.s32 	%r189, %r694, 3;
+	and.b32  	%r695, %r694, 1073741816;
+	sub.s32 	%r696, %r691, %r695;
+	shl.b32 	%r190, %r696, 2;
+	add.s32 	%r191, %r189, %r4;
+	add.s32 	%r192, %r190, %r1511;
+	setp.ge.s32 	%p105, %r191, %r449;
+	@%p105 bra 	$L__BB0_115;
+
+	sub.s32 	%r697, %r450, %r192;
+	min.s32 	%r698, %r697, 4;
+	max.s32 	%r1581, %r698, 0;
+
+$L__BB0_115:
+	cvta.to.global.u64 	%rd476, %rd37;
+	setp.lt.s32 	%p106, %r191, %r449;
+	selp.b32 	%r699, %r191, 0, %p106;
+	mul.wide.s32 	%rd110, %r699, %r452;
+	setp.eq.s32 	%p107, %r1581, 0;
+	selp.b32 	%r700, 0, %r192, %p107;
+	cvt.s64.s32 	%rd111, %r700;
+	add.s64 	%rd112, %rd110, %rd5;
+	add.s64 	%rd113, %rd112, %rd111;
+	shl.b64 	%rd115, %rd113, 2;
+	add.s64 	%rd15, %rd476, %rd115;
+	add.s64 	%rd116, %rd37, %rd115;
+	and.b64  	%rd117, %rd116, 15;
+	setp.eq.s64 	%p108, %rd117, 0;
+	setp.eq.s32 	%p109, %r1581, 4;
+	and.pred  	%p110, %p109, %p108;
+	@%p110 bra 	$L__BB0_124;
+	bra.uni 	$L__BB0_116;
+
+$L__BB0_124:
+	ld.global.v4.u32 	{%r1585, %r1586, %r1587, %r1588}, [%rd15];
+	bra.uni 	$L__BB0_125;
+
+$L__BB0_116:
+	mov.u32 	%r1586, 0;
+	mov.u32 	%r1585, %r1586;
+	@%p107 bra 	$L__BB0_118;
+
+	ld.global.u32 	%r1585, [%rd15];
+
+$L__BB0_118:
+	setp.lt.u32 	%p112, %r1581, 2;
+	@%p112 bra 	$L__BB0_120;
+
+	ld.global.u32 	%r1586, [%rd15+4];
+
+$L__BB0_120:
+	setp.lt.u32 	%p113, %r1581, 3;
+	mov.u32 	%r1588, 0;
+	mov.u32 	%r1587, %r1588;
+	@%p113 bra 	$L__BB0_122;
+
+	ld.global.u32 	%r1587, [%rd15+8];
+
+$L__BB0_122:
+	setp.lt.u32 	%p114, %r1581, 4;
+	@%p114 bra 	$L__BB0_125;
+
+	ld.global.u32 	%r1588, [%rd15+12];
+
+$L__BB0_125:
+	add.s32 	%r1493, %r167, 256;
+	shr.s32 	%r1492, %r1493, 31;
+	shr.u32 	%r1491, %r1492, 29;
+	add.s32 	%r1490, %r1493, %r1491;
+	shr.s32 	%r1489, %r1490, 3;
+	mov.u32 	%r1488, _ZZ14kiln_gemm_tf32E2Bs;
+	and.b32  	%r1487, %r1490, 1073741816;
+	sub.s32 	%r1486, %r1493, %r1487;
+	shl.b32 	%r1485, %r1486, 2;
+	mad.lo.s32 	%r710, %r1485, 544, %r1488;
+	shl.b32 	%r711, %r1489, 2;
+	add.s32 	%r712, %r710, %r711;
+	st.shared.u32 	[%r712], %r1585;
+	st.shared.u32 	[%r712+544], %r1586;
+	st.shared.u32 	[%r712+1088], %r1587;
+	st.shared.u32 	[%r712+1632], %r1588;
+	add.s32 	%r1572, %r167, 512;
+	setp.lt.s32 	%p115, %r167, 512;
+	@%p115 bra 	$L__BB0_101;
+	bra.uni 	$L__BB0_164;
+
+$L__BB0_128:
+	mov.u32 	%r1593, 0;
+	mov.u32 	%r1592, %r1593;
+	@%p123 bra 	$L__BB0_130;
+
+	ld.global.u32 	%r1592, [%rd16];
+
+$L__BB0_130:
+	setp.lt.u32 	%p128, %r212, 2;
+	@%p128 bra 	$L__BB0_132;
+
+	ld.global.u32 	%r1593, [%rd16+4];
+
+$L__BB0_132:
+	setp.lt.u32 	%p129, %r212, 3;
+	mov.u32 	%r1595, 0;
+	mov.u32 	%r1594, %r1595;
+	@%p129 bra 	$L__BB0_134;
+
+	ld.global.u32 	%r1594, [%rd16+8];
+
+$L__BB0_134:
+	setp.lt.u32 	%p130, %r212, 4;
+	@%p130 bra 	$L__BB0_137;
+
+	ld.global.u32 	%r1595, [%rd16+12];
+
+$L__BB0_137:
+	mov.u32 	%r735, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r736, %r9, 544, %r735;
+	shl.b32 	%r737, %r10, 2;
+	add.s32 	%r738, %r736, %r737;
+	st.shared.v4.u32 	[%r738], {%r1592, %r1593, %r1594, %r1595};
+	mov.u32 	%r739, %tid.x;
+	add.s32 	%r1597, %r739, 256;
+
+$L__BB0_138:
+	setp.eq.s32 	%p131, %r716, 0;
+	@%p131 bra 	$L__BB0_164;
+
+$L__BB0_139:
+	mov.u32 	%r230, %r1597;
+	shr.s32 	%r746, %r230, 31;
+	shr.u32 	%r747, %r746, 27;
+	add.s32 	%r748, %r230, %r747;
+	and.b32  	%r749, %r748, 1073741792;
+	sub.s32 	%r750, %r230, %r749;
+	shl.b32 	%r231, %r750, 2;
+	add.s32 	%r232, %r231, %r4;
+	shr.s32 	%r233, %r748, 5;
+	add.s32 	%r234, %r233, %r1511;
+	setp.ge.s32 	%p132, %r234, %r450;
+	mov.u32 	%r1598, 0;
+	@%p132 bra 	$L__BB0_141;
+
+	sub.s32 	%r751, %r449, %r232;
+	min.s32 	%r752, %r751, 4;
+	max.s32 	%r1598, %r752, 0;
+
+$L__BB0_141:
+	setp.lt.s32 	%p133, %r234, %r450;
+	selp.b32 	%r753, %r234, 0, %p133;
+	mul.wide.s32 	%rd126, %r753, %r452;
+	setp.eq.s32 	%p134, %r1598, 0;
+	selp.b32 	%r754, 0, %r232, %p134;
+	cvt.s64.s32 	%rd127, %r754;
+	add.s64 	%rd128, %rd126, %rd5;
+	add.s64 	%rd129, %rd128, %rd127;
+	cvta.to.global.u64 	%rd130, %rd37;
+	shl.b64 	%rd131, %rd129, 2;
+	add.s64 	%rd17, %rd130, %rd131;
+	add.s64 	%rd132, %rd37, %rd131;
+	and.b64  	%rd133, %rd132, 15;
+	setp.eq.s64 	%p135, %rd133, 0;
+	setp.eq.s32 	%p136, %r1598, 4;
+	and.pred  	%p137, %p136, %p135;
+	@%p137 bra 	$L__BB0_150;
+	bra.uni 	$L__BB0_142;
+
+$L__BB0_150:
+	ld.global.v4.u32 	{%r1602, %r1603, %r1604, %r1605}, [%rd17];
+	bra.uni 	$L__BB0_151;
+
+$L__BB0_142:
+	mov.u32 	%r1603, 0;
+	mov.u32 	%r1602, %r1603;
+	@%p134 bra 	$L__BB0_144;
+
+	ld.global.u32 	%r1602, [%rd17];
+
+$L__BB0_144:
+	setp.lt.u32 	%p139, %r1598, 2;
+	@%p139 bra 	$L__BB0_146;
+
+	ld.global.u32 	%r1603, [%rd17+4];
+
+$L__BB0_146:
+	setp.lt.u32 	%p140, %r1598, 3;
+	mov.u32 	%r1605, 0;
+	mov.u32 	%r1604, %r1605;
+	@%p140 bra 	$L__BB0_148;
+
+	ld.global.u32 	%r1604, [%rd17+8];
+
+$L__BB0_148:
+	setp.lt.u32 	%p141, %r1598, 4;
+	@%p141 bra 	$L__BB0_151;
+
+	ld.global.u32 	%r1605, [%rd17+12];
+
+$L__BB0_151:
+	shr.s32 	%r1500, %r230, 31;
+	shr.u32 	%r1499, %r1500, 27;
+	add.s32 	%r1498, %r230, %r1499;
+	and.b32  	%r1497, %r1498, 1073741792;
+	sub.s32 	%r1496, %r230, %r1497;
+	shl.b32 	%r1495, %r1496, 2;
+	shr.s32 	%r1494, %r1498, 5;
+	mov.u32 	%r1606, 0;
+	mov.u32 	%r764, _ZZ14kiln_gemm_tf32E2Bs;
+	mad.lo.s32 	%r765, %r1494, 544, %r764;
+	shl.b32 	%r766, %r1495, 2;
+	add.s32 	%r767, %r765, %r766;
+	st.shared.v4.u32 	[%r767], {%r1602, %r1603, %r1604, %r1605};
+	add.s32 	%r768, %r230, 256;
+	shr.s32 	%r769, %r768, 31;
+	shr.u32 	%r770, %r769, 27;
+	add.s32 	%r771, %r768, %r770;
+	shr.s32 	%r252, %r771, 5;
+	and.b32  	%r772, %r771, 1073741792;
+	sub.s32 	%r773, %r768, %r772;
+	shl.b32 	%r253, %r773, 2;
+	add.s32 	%r254, %r253, %r4;
+	add.s32 	%r255, %r252, %r1511;
+	setp.ge.s32 	%p142, %r255, %r450;
+	@%p142 bra 	$L__BB0_153;
+
+	sub.s32 	%r774, %r449, %r254;
+	min.s32 	%r775, %r774, 4;
+	max.s32 	%r1606, %r775, 0;
+
+$L__BB0_153:
+	cvta.to.global.u64 	%rd477, %rd37;
+	setp.lt.s32 	%p143, %r255, %r450;
+	selp.b32 	%r776, %r255, 0, %p143;
+	mul.wide.s32 	%rd134, %r776, %r452;
+	setp.eq.s32 	%p144, %r1606, 0;
+	selp.b32 	%r777, 0, %r254, %p144;
+	cvt.s64.s32 	%rd135, %r777;
+	add.s64 	%rd136, %rd134, %rd5;
+	add.s64 	%rd137, %rd136, %rd135;
+	shl.b64 	%rd139, %rd137, 2;
+	add.s64 	%rd18, %rd477, %rd139;
+	add.s64 	%rd140, %rd37, %rd139;
+	and.b64  	%rd141, %rd140, 15;
+	setp.eq.s64 	%p145, %rd141, 0;
+	setp.eq.s32 	%p146, %r1606, 4;
+	and.pred  	%p147, %p146, %p145;
+	@%p147 bra 	$L__BB0_162;
+	bra.uni 	$L__BB0_154;
+
+$L__BB0_162:
+	ld.global.v4.u32 	{%r1610, %r1611, %r1612, %r1613}, [%rd18];
+	bra.uni 	$L__BB0_163;
+
+$L__BB0_154:
+	mov.u32 	%r1611, 0;
+	mov.u32 	%r1610, %r1611;
+	@%p144 bra 	$L__BB0_156;
+
+	ld.global.u32 	%r1610, [%rd18];
+
+$L__BB0_156:
+	setp.lt.u32 	%p149, %r1606, 2;
+	@%p149 bra 	$L__BB0_158;
+
+	ld.global.u32 	%r1611, [%rd18+4];
+
+$L__BB0_158:
+	setp.lt.u32 	%p150, %r1606, 3;
+	mov.u32 	%r1613, 0;
+	mov.u32 	%r1612, %r1613;
+	@%p150 bra 	$L__BB0_160;
+
+	ld.global.u32 	%r1612, [%rd18+8];
+
+$L__BB0_160:
+	setp.lt.u32 	%p151, %r1606, 4;
+	@%p151 bra 	$L__BB0_163;
+
+	ld.global.u32 	%r1613, [%rd18+12];
+
+$L__BB0_163:
+	add.s32 	%r1509, %r230, 256;
+	shr.s32 	%r1508, %r1509, 31;
+	shr.u32 	%r1507, %r1508, 27;
+	add.s32 	%r1506, %r1509, %r1507;
+	and.b32  	%r1505, %r1506, 1073741792;
+	sub.s32 	%r1504, %r1509, %r1505;
+	shl.b32 	%r1503, %r1504, 2;
+	mov.u32 	%r1502, _ZZ14kiln_gemm_tf32E2Bs;
+	shr.s32 	%r1501, %r1506, 5;
+	mad.lo.s32 	%r787, %r1501, 544, %r1502;
+	shl.b32 	%r788, %r1503, 2;
+	add.s32 	%r789, %r787, %r788;
+	st.shared.v4.u32 	[%r789], {%r1610, %r1611, %r1612, %r1613};
+	add.s32 	%r1597, %r230, 512;
+	setp.lt.s32 	%p152, %r230, 512;
+	@%p152 bra 	$L__BB0_139;
+
+$L__BB0_164:
+	mov.u32 	%r792, _ZZ14kiln_gemm_tf32E2Bs;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r792;
+	  cvta.shared.u64 	%rd142, %tmp; }
+	mul.wide.u32 	%rd143, %r460, 4;
+	mov.u32 	%r796, _ZZ14kiln_gemm_tf32E2As;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r796;
+	  cvta.shared.u64 	%rd144, %tmp; }
+	mul.wide.u32 	%rd145, %r458, 160;
+	add.s64 	%rd146, %rd144, %rd145;
+	add.s64 	%rd147, %rd142, %rd143;
 	bar.sync 	0;
-	mov.u32 	%r562, 40;
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r563, %r564, %r565, %r566}, [%rd6], %r562;
-	mov.b32 	%f408, %r563;
+	mov.u32 	%r797, 40;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r798, %r799, %r800, %r801}, [%rd146], %r797;
+	mov.b32 	%f324, %r798;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f324;
+   mov.b32 %f323, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f326, %r799;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f326;
+   mov.b32 %f325, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f328, %r800;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f328;
+   mov.b32 %f327, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f330, %r801;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f330;
+   mov.b32 %f329, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r802, %r803, %r804, %r805}, [%rd146+2560], %r797;
+	mov.b32 	%f332, %r802;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f332;
+   mov.b32 %f331, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f334, %r803;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f334;
+   mov.b32 %f333, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f336, %r804;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f336;
+   mov.b32 %f335, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f338, %r805;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f338;
+   mov.b32 %f337, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r806, %r807, %r808, %r809}, [%rd146+5120], %r797;
+	mov.b32 	%f340, %r806;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f340;
+   mov.b32 %f339, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f342, %r807;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f342;
+   mov.b32 %f341, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f344, %r808;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f344;
+   mov.b32 %f343, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f346, %r809;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f346;
+   mov.b32 %f345, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r810, %r811, %r812, %r813}, [%rd146+7680], %r797;
+	mov.b32 	%f348, %r810;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f348;
+   mov.b32 %f347, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f350, %r811;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f350;
+   mov.b32 %f349, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f352, %r812;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f352;
+   mov.b32 %f351, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f354, %r813;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f354;
+   mov.b32 %f353, __$1;
+}
+
+	// end inline asm
+	mov.u32 	%r814, 136;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r815, %r816, %r817, %r818}, [%rd147], %r814;
+	mov.b32 	%f356, %r815;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f356;
+   mov.b32 %f355, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f358, %r816;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f358;
+   mov.b32 %f357, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f360, %r817;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f360;
+   mov.b32 %f359, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f362, %r818;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f362;
+   mov.b32 %f361, __$1;
+}
+
+	// end inline asm
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r819, %r820, %r821, %r822}, [%rd147+64], %r814;
+	mov.b32 	%f364, %r819;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f364;
+   mov.b32 %f363, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f366, %r820;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f366;
+   mov.b32 %f365, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f368, %r821;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f368;
+   mov.b32 %f367, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f370, %r822;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f370;
+   mov.b32 %f369, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%r823, %f329;
+	mov.b32 	%r824, %f327;
+	mov.b32 	%r825, %f325;
+	mov.b32 	%r826, %f323;
+	mov.b32 	%r827, %f361;
+	mov.b32 	%r828, %f359;
+	mov.b32 	%r829, %f357;
+	mov.b32 	%r830, %f355;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f515, %f516, %f517, %f518, %f519, %f520, %f521, %f522}, {%r826, %r825, %r824, %r823}, {%r830, %r829, %r828, %r827}, {%f1010, %f1009, %f1008, %f1007, %f1006, %f1005, %f1004, %f1003};
+	mov.b32 	%r831, %f369;
+	mov.b32 	%r832, %f367;
+	mov.b32 	%r833, %f365;
+	mov.b32 	%r834, %f363;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f523, %f524, %f525, %f526, %f527, %f528, %f529, %f530}, {%r826, %r825, %r824, %r823}, {%r834, %r833, %r832, %r831}, {%f1002, %f1001, %f1000, %f999, %f998, %f997, %f996, %f995};
+	mov.b32 	%r835, %f337;
+	mov.b32 	%r836, %f335;
+	mov.b32 	%r837, %f333;
+	mov.b32 	%r838, %f331;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f531, %f532, %f533, %f534, %f535, %f536, %f537, %f538}, {%r838, %r837, %r836, %r835}, {%r830, %r829, %r828, %r827}, {%f994, %f993, %f992, %f991, %f990, %f989, %f988, %f987};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f539, %f540, %f541, %f542, %f543, %f544, %f545, %f546}, {%r838, %r837, %r836, %r835}, {%r834, %r833, %r832, %r831}, {%f986, %f985, %f984, %f983, %f982, %f981, %f980, %f979};
+	mov.b32 	%r839, %f345;
+	mov.b32 	%r840, %f343;
+	mov.b32 	%r841, %f341;
+	mov.b32 	%r842, %f339;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f547, %f548, %f549, %f550, %f551, %f552, %f553, %f554}, {%r842, %r841, %r840, %r839}, {%r830, %r829, %r828, %r827}, {%f978, %f977, %f976, %f975, %f974, %f973, %f972, %f971};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f555, %f556, %f557, %f558, %f559, %f560, %f561, %f562}, {%r842, %r841, %r840, %r839}, {%r834, %r833, %r832, %r831}, {%f970, %f969, %f968, %f967, %f966, %f965, %f964, %f963};
+	mov.b32 	%r843, %f353;
+	mov.b32 	%r844, %f351;
+	mov.b32 	%r845, %f349;
+	mov.b32 	%r846, %f347;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f563, %f564, %f565, %f566, %f567, %f568, %f569, %f570}, {%r846, %r845, %r844, %r843}, {%r830, %r829, %r828, %r827}, {%f1011, %f1012, %f1013, %f1014, %f1015, %f1016, %f1017, %f1018};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f571, %f572, %f573, %f574, %f575, %f576, %f577, %f578}, {%r846, %r845, %r844, %r843}, {%r834, %r833, %r832, %r831}, {%f1019, %f1020, %f1021, %f1022, %f1023, %f1024, %f1025, %f1026};
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r847, %r848, %r849, %r850}, [%rd146+32], %r797;
+	mov.b32 	%f372, %r847;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f372;
+   mov.b32 %f371, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f374, %r848;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f374;
+   mov.b32 %f373, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f376, %r849;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f376;
+   mov.b32 %f375, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f378, %r850;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f378;
+   mov.b32 %f377, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r851, %r852, %r853, %r854}, [%rd146+2592], %r797;
+	mov.b32 	%f380, %r851;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f380;
+   mov.b32 %f379, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f382, %r852;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f382;
+   mov.b32 %f381, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f384, %r853;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f384;
+   mov.b32 %f383, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f386, %r854;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f386;
+   mov.b32 %f385, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r855, %r856, %r857, %r858}, [%rd146+5152], %r797;
+	mov.b32 	%f388, %r855;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f388;
+   mov.b32 %f387, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f390, %r856;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f390;
+   mov.b32 %f389, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f392, %r857;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f392;
+   mov.b32 %f391, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f394, %r858;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f394;
+   mov.b32 %f393, __$1;
+}
+
+	// end inline asm
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r859, %r860, %r861, %r862}, [%rd146+7712], %r797;
+	mov.b32 	%f396, %r859;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f396;
+   mov.b32 %f395, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f398, %r860;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f398;
+   mov.b32 %f397, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f400, %r861;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f400;
+   mov.b32 %f399, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f402, %r862;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f402;
+   mov.b32 %f401, __$1;
+}
+
+	// end inline asm
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r863, %r864, %r865, %r866}, [%rd147+4352], %r814;
+	mov.b32 	%f404, %r863;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f404;
+   mov.b32 %f403, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f406, %r864;
+	// begin inline asm
+	{
+  .reg .b32 __$1;
+   cvt.rna.tf32.f32 __$1, %f406;
+   mov.b32 %f405, __$1;
+}
+
+	// end inline asm
+	mov.b32 	%f408, %r865;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96795,7 +96774,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f410, %r564;
+	mov.b32 	%f410, %r866;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96804,7 +96783,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f412, %r565;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r867, %r868, %r869, %r870}, [%rd147+4416], %r814;
+	mov.b32 	%f412, %r867;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96813,7 +96793,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f414, %r566;
+	mov.b32 	%f414, %r868;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96822,8 +96802,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r567, %r568, %r569, %r570}, [%rd7], %r562;
-	mov.b32 	%f416, %r567;
+	mov.b32 	%f416, %r869;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96832,7 +96811,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f418, %r568;
+	mov.b32 	%f418, %r870;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96841,7 +96820,40 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f420, %r569;
+	mov.b32 	%r871, %f377;
+	mov.b32 	%r872, %f375;
+	mov.b32 	%r873, %f373;
+	mov.b32 	%r874, %f371;
+	mov.b32 	%r875, %f409;
+	mov.b32 	%r876, %f407;
+	mov.b32 	%r877, %f405;
+	mov.b32 	%r878, %f403;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f579, %f580, %f581, %f582, %f583, %f584, %f585, %f586}, {%r874, %r873, %r872, %r871}, {%r878, %r877, %r876, %r875}, {%f515, %f516, %f517, %f518, %f519, %f520, %f521, %f522};
+	mov.b32 	%r879, %f417;
+	mov.b32 	%r880, %f415;
+	mov.b32 	%r881, %f413;
+	mov.b32 	%r882, %f411;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f587, %f588, %f589, %f590, %f591, %f592, %f593, %f594}, {%r874, %r873, %r872, %r871}, {%r882, %r881, %r880, %r879}, {%f523, %f524, %f525, %f526, %f527, %f528, %f529, %f530};
+	mov.b32 	%r883, %f385;
+	mov.b32 	%r884, %f383;
+	mov.b32 	%r885, %f381;
+	mov.b32 	%r886, %f379;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f595, %f596, %f597, %f598, %f599, %f600, %f601, %f602}, {%r886, %r885, %r884, %r883}, {%r878, %r877, %r876, %r875}, {%f531, %f532, %f533, %f534, %f535, %f536, %f537, %f538};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f603, %f604, %f605, %f606, %f607, %f608, %f609, %f610}, {%r886, %r885, %r884, %r883}, {%r882, %r881, %r880, %r879}, {%f539, %f540, %f541, %f542, %f543, %f544, %f545, %f546};
+	mov.b32 	%r887, %f393;
+	mov.b32 	%r888, %f391;
+	mov.b32 	%r889, %f389;
+	mov.b32 	%r890, %f387;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f611, %f612, %f613, %f614, %f615, %f616, %f617, %f618}, {%r890, %r889, %r888, %r887}, {%r878, %r877, %r876, %r875}, {%f547, %f548, %f549, %f550, %f551, %f552, %f553, %f554};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f619, %f620, %f621, %f622, %f623, %f624, %f625, %f626}, {%r890, %r889, %r888, %r887}, {%r882, %r881, %r880, %r879}, {%f555, %f556, %f557, %f558, %f559, %f560, %f561, %f562};
+	mov.b32 	%r891, %f401;
+	mov.b32 	%r892, %f399;
+	mov.b32 	%r893, %f397;
+	mov.b32 	%r894, %f395;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f627, %f628, %f629, %f630, %f631, %f632, %f633, %f634}, {%r894, %r893, %r892, %r891}, {%r878, %r877, %r876, %r875}, {%f563, %f564, %f565, %f566, %f567, %f568, %f569, %f570};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f635, %f636, %f637, %f638, %f639, %f640, %f641, %f642}, {%r894, %r893, %r892, %r891}, {%r882, %r881, %r880, %r879}, {%f571, %f572, %f573, %f574, %f575, %f576, %f577, %f578};
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r895, %r896, %r897, %r898}, [%rd146+64], %r797;
+	mov.b32 	%f420, %r895;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96850,7 +96862,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f422, %r570;
+	mov.b32 	%f422, %r896;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96859,8 +96871,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r571, %r572, %r573, %r574}, [%rd8], %r562;
-	mov.b32 	%f424, %r571;
+	mov.b32 	%f424, %r897;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96869,7 +96880,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f426, %r572;
+	mov.b32 	%f426, %r898;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96878,7 +96889,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f428, %r573;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r899, %r900, %r901, %r902}, [%rd146+2624], %r797;
+	mov.b32 	%f428, %r899;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96887,7 +96899,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f430, %r574;
+	mov.b32 	%f430, %r900;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96896,8 +96908,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r575, %r576, %r577, %r578}, [%rd9], %r562;
-	mov.b32 	%f432, %r575;
+	mov.b32 	%f432, %r901;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96906,7 +96917,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f434, %r576;
+	mov.b32 	%f434, %r902;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96915,7 +96926,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f436, %r577;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r903, %r904, %r905, %r906}, [%rd146+5184], %r797;
+	mov.b32 	%f436, %r903;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96924,7 +96936,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f438, %r578;
+	mov.b32 	%f438, %r904;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96933,9 +96945,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.u32 	%r579, 136;
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r580, %r581, %r582, %r583}, [%rd10], %r579;
-	mov.b32 	%f440, %r580;
+	mov.b32 	%f440, %r905;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96944,7 +96954,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f442, %r581;
+	mov.b32 	%f442, %r906;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96953,7 +96963,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f444, %r582;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r907, %r908, %r909, %r910}, [%rd146+7744], %r797;
+	mov.b32 	%f444, %r907;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96962,7 +96973,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f446, %r583;
+	mov.b32 	%f446, %r908;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96971,8 +96982,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r584, %r585, %r586, %r587}, [%rd11], %r579;
-	mov.b32 	%f448, %r584;
+	mov.b32 	%f448, %r909;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96981,7 +96991,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f450, %r585;
+	mov.b32 	%f450, %r910;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96990,7 +97000,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f452, %r586;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r911, %r912, %r913, %r914}, [%rd147+8704], %r814;
+	mov.b32 	%f452, %r911;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -96999,7 +97010,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f454, %r587;
+	mov.b32 	%f454, %r912;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97008,40 +97019,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%r588, %f413;
-	mov.b32 	%r589, %f411;
-	mov.b32 	%r590, %f409;
-	mov.b32 	%r591, %f407;
-	mov.b32 	%r592, %f445;
-	mov.b32 	%r593, %f443;
-	mov.b32 	%r594, %f441;
-	mov.b32 	%r595, %f439;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f599, %f600, %f601, %f602, %f603, %f604, %f605, %f606}, {%r591, %r590, %r589, %r588}, {%r595, %r594, %r593, %r592}, {%f1114, %f1113, %f1112, %f1111, %f1110, %f1109, %f1108, %f1107};
-	mov.b32 	%r596, %f453;
-	mov.b32 	%r597, %f451;
-	mov.b32 	%r598, %f449;
-	mov.b32 	%r599, %f447;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f607, %f608, %f609, %f610, %f611, %f612, %f613, %f614}, {%r591, %r590, %r589, %r588}, {%r599, %r598, %r597, %r596}, {%f1106, %f1105, %f1104, %f1103, %f1102, %f1101, %f1100, %f1099};
-	mov.b32 	%r600, %f421;
-	mov.b32 	%r601, %f419;
-	mov.b32 	%r602, %f417;
-	mov.b32 	%r603, %f415;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f615, %f616, %f617, %f618, %f619, %f620, %f621, %f622}, {%r603, %r602, %r601, %r600}, {%r595, %r594, %r593, %r592}, {%f1098, %f1097, %f1096, %f1095, %f1094, %f1093, %f1092, %f1091};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f623, %f624, %f625, %f626, %f627, %f628, %f629, %f630}, {%r603, %r602, %r601, %r600}, {%r599, %r598, %r597, %r596}, {%f1090, %f1089, %f1088, %f1087, %f1086, %f1085, %f1084, %f1083};
-	mov.b32 	%r604, %f429;
-	mov.b32 	%r605, %f427;
-	mov.b32 	%r606, %f425;
-	mov.b32 	%r607, %f423;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f631, %f632, %f633, %f634, %f635, %f636, %f637, %f638}, {%r607, %r606, %r605, %r604}, {%r595, %r594, %r593, %r592}, {%f1082, %f1081, %f1080, %f1079, %f1078, %f1077, %f1076, %f1075};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f639, %f640, %f641, %f642, %f643, %f644, %f645, %f646}, {%r607, %r606, %r605, %r604}, {%r599, %r598, %r597, %r596}, {%f1115, %f1116, %f1117, %f1118, %f1119, %f1120, %f1121, %f1122};
-	mov.b32 	%r608, %f437;
-	mov.b32 	%r609, %f435;
-	mov.b32 	%r610, %f433;
-	mov.b32 	%r611, %f431;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f647, %f648, %f649, %f650, %f651, %f652, %f653, %f654}, {%r611, %r610, %r609, %r608}, {%r595, %r594, %r593, %r592}, {%f1123, %f1124, %f1125, %f1126, %f1127, %f1128, %f1129, %f1130};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f655, %f656, %f657, %f658, %f659, %f660, %f661, %f662}, {%r611, %r610, %r609, %r608}, {%r599, %r598, %r597, %r596}, {%f1131, %f1132, %f1133, %f1134, %f1135, %f1136, %f1137, %f1138};
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r612, %r613, %r614, %r615}, [%rd12], %r562;
-	mov.b32 	%f456, %r612;
+	mov.b32 	%f456, %r913;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97050,7 +97028,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f458, %r613;
+	mov.b32 	%f458, %r914;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97059,7 +97037,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f460, %r614;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r915, %r916, %r917, %r918}, [%rd147+8768], %r814;
+	mov.b32 	%f460, %r915;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97068,7 +97047,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f462, %r615;
+	mov.b32 	%f462, %r916;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97077,8 +97056,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r616, %r617, %r618, %r619}, [%rd13], %r562;
-	mov.b32 	%f464, %r616;
+	mov.b32 	%f464, %r917;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97087,7 +97065,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f466, %r617;
+	mov.b32 	%f466, %r918;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97096,7 +97074,40 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f468, %r618;
+	mov.b32 	%r919, %f425;
+	mov.b32 	%r920, %f423;
+	mov.b32 	%r921, %f421;
+	mov.b32 	%r922, %f419;
+	mov.b32 	%r923, %f457;
+	mov.b32 	%r924, %f455;
+	mov.b32 	%r925, %f453;
+	mov.b32 	%r926, %f451;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f643, %f644, %f645, %f646, %f647, %f648, %f649, %f650}, {%r922, %r921, %r920, %r919}, {%r926, %r925, %r924, %r923}, {%f579, %f580, %f581, %f582, %f583, %f584, %f585, %f586};
+	mov.b32 	%r927, %f465;
+	mov.b32 	%r928, %f463;
+	mov.b32 	%r929, %f461;
+	mov.b32 	%r930, %f459;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f651, %f652, %f653, %f654, %f655, %f656, %f657, %f658}, {%r922, %r921, %r920, %r919}, {%r930, %r929, %r928, %r927}, {%f587, %f588, %f589, %f590, %f591, %f592, %f593, %f594};
+	mov.b32 	%r931, %f433;
+	mov.b32 	%r932, %f431;
+	mov.b32 	%r933, %f429;
+	mov.b32 	%r934, %f427;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f659, %f660, %f661, %f662, %f663, %f664, %f665, %f666}, {%r934, %r933, %r932, %r931}, {%r926, %r925, %r924, %r923}, {%f595, %f596, %f597, %f598, %f599, %f600, %f601, %f602};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f667, %f668, %f669, %f670, %f671, %f672, %f673, %f674}, {%r934, %r933, %r932, %r931}, {%r930, %r929, %r928, %r927}, {%f603, %f604, %f605, %f606, %f607, %f608, %f609, %f610};
+	mov.b32 	%r935, %f441;
+	mov.b32 	%r936, %f439;
+	mov.b32 	%r937, %f437;
+	mov.b32 	%r938, %f435;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f675, %f676, %f677, %f678, %f679, %f680, %f681, %f682}, {%r938, %r937, %r936, %r935}, {%r926, %r925, %r924, %r923}, {%f611, %f612, %f613, %f614, %f615, %f616, %f617, %f618};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f683, %f684, %f685, %f686, %f687, %f688, %f689, %f690}, {%r938, %r937, %r936, %r935}, {%r930, %r929, %r928, %r927}, {%f619, %f620, %f621, %f622, %f623, %f624, %f625, %f626};
+	mov.b32 	%r939, %f449;
+	mov.b32 	%r940, %f447;
+	mov.b32 	%r941, %f445;
+	mov.b32 	%r942, %f443;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f691, %f692, %f693, %f694, %f695, %f696, %f697, %f698}, {%r942, %r941, %r940, %r939}, {%r926, %r925, %r924, %r923}, {%f627, %f628, %f629, %f630, %f631, %f632, %f633, %f634};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f699, %f700, %f701, %f702, %f703, %f704, %f705, %f706}, {%r942, %r941, %r940, %r939}, {%r930, %r929, %r928, %r927}, {%f635, %f636, %f637, %f638, %f639, %f640, %f641, %f642};
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r943, %r944, %r945, %r946}, [%rd146+96], %r797;
+	mov.b32 	%f468, %r943;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97105,7 +97116,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f470, %r619;
+	mov.b32 	%f470, %r944;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97114,8 +97125,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r620, %r621, %r622, %r623}, [%rd14], %r562;
-	mov.b32 	%f472, %r620;
+	mov.b32 	%f472, %r945;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97124,7 +97134,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f474, %r621;
+	mov.b32 	%f474, %r946;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97133,7 +97143,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f476, %r622;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r947, %r948, %r949, %r950}, [%rd146+2656], %r797;
+	mov.b32 	%f476, %r947;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97142,7 +97153,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f478, %r623;
+	mov.b32 	%f478, %r948;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97151,8 +97162,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r624, %r625, %r626, %r627}, [%rd15], %r562;
-	mov.b32 	%f480, %r624;
+	mov.b32 	%f480, %r949;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97161,7 +97171,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f482, %r625;
+	mov.b32 	%f482, %r950;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97170,7 +97180,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f484, %r626;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r951, %r952, %r953, %r954}, [%rd146+5216], %r797;
+	mov.b32 	%f484, %r951;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97179,7 +97190,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f486, %r627;
+	mov.b32 	%f486, %r952;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97188,8 +97199,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r628, %r629, %r630, %r631}, [%rd16], %r579;
-	mov.b32 	%f488, %r628;
+	mov.b32 	%f488, %r953;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97198,7 +97208,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f490, %r629;
+	mov.b32 	%f490, %r954;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97207,7 +97217,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f492, %r630;
+	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r955, %r956, %r957, %r958}, [%rd146+7776], %r797;
+	mov.b32 	%f492, %r955;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97216,7 +97227,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f494, %r631;
+	mov.b32 	%f494, %r956;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97225,8 +97236,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r632, %r633, %r634, %r635}, [%rd17], %r579;
-	mov.b32 	%f496, %r632;
+	mov.b32 	%f496, %r957;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97235,7 +97245,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f498, %r633;
+	mov.b32 	%f498, %r958;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97244,7 +97254,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f500, %r634;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r959, %r960, %r961, %r962}, [%rd147+13056], %r814;
+	mov.b32 	%f500, %r959;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97253,7 +97264,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f502, %r635;
+	mov.b32 	%f502, %r960;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97262,40 +97273,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%r636, %f461;
-	mov.b32 	%r637, %f459;
-	mov.b32 	%r638, %f457;
-	mov.b32 	%r639, %f455;
-	mov.b32 	%r640, %f493;
-	mov.b32 	%r641, %f491;
-	mov.b32 	%r642, %f489;
-	mov.b32 	%r643, %f487;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f663, %f664, %f665, %f666, %f667, %f668, %f669, %f670}, {%r639, %r638, %r637, %r636}, {%r643, %r642, %r641, %r640}, {%f599, %f600, %f601, %f602, %f603, %f604, %f605, %f606};
-	mov.b32 	%r644, %f501;
-	mov.b32 	%r645, %f499;
-	mov.b32 	%r646, %f497;
-	mov.b32 	%r647, %f495;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f671, %f672, %f673, %f674, %f675, %f676, %f677, %f678}, {%r639, %r638, %r637, %r636}, {%r647, %r646, %r645, %r644}, {%f607, %f608, %f609, %f610, %f611, %f612, %f613, %f614};
-	mov.b32 	%r648, %f469;
-	mov.b32 	%r649, %f467;
-	mov.b32 	%r650, %f465;
-	mov.b32 	%r651, %f463;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f679, %f680, %f681, %f682, %f683, %f684, %f685, %f686}, {%r651, %r650, %r649, %r648}, {%r643, %r642, %r641, %r640}, {%f615, %f616, %f617, %f618, %f619, %f620, %f621, %f622};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f687, %f688, %f689, %f690, %f691, %f692, %f693, %f694}, {%r651, %r650, %r649, %r648}, {%r647, %r646, %r645, %r644}, {%f623, %f624, %f625, %f626, %f627, %f628, %f629, %f630};
-	mov.b32 	%r652, %f477;
-	mov.b32 	%r653, %f475;
-	mov.b32 	%r654, %f473;
-	mov.b32 	%r655, %f471;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f695, %f696, %f697, %f698, %f699, %f700, %f701, %f702}, {%r655, %r654, %r653, %r652}, {%r643, %r642, %r641, %r640}, {%f631, %f632, %f633, %f634, %f635, %f636, %f637, %f638};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f703, %f704, %f705, %f706, %f707, %f708, %f709, %f710}, {%r655, %r654, %r653, %r652}, {%r647, %r646, %r645, %r644}, {%f639, %f640, %f641, %f642, %f643, %f644, %f645, %f646};
-	mov.b32 	%r656, %f485;
-	mov.b32 	%r657, %f483;
-	mov.b32 	%r658, %f481;
-	mov.b32 	%r659, %f479;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718}, {%r659, %r658, %r657, %r656}, {%r643, %r642, %r641, %r640}, {%f647, %f648, %f649, %f650, %f651, %f652, %f653, %f654};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726}, {%r659, %r658, %r657, %r656}, {%r647, %r646, %r645, %r644}, {%f655, %f656, %f657, %f658, %f659, %f660, %f661, %f662};
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r660, %r661, %r662, %r663}, [%rd18], %r562;
-	mov.b32 	%f504, %r660;
+	mov.b32 	%f504, %r961;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97304,7 +97282,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f506, %r661;
+	mov.b32 	%f506, %r962;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97313,7 +97291,8 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f508, %r662;
+	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r963, %r964, %r965, %r966}, [%rd147+13120], %r814;
+	mov.b32 	%f508, %r963;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97322,7 +97301,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f510, %r663;
+	mov.b32 	%f510, %r964;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97331,8 +97310,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r664, %r665, %r666, %r667}, [%rd19], %r562;
-	mov.b32 	%f512, %r664;
+	mov.b32 	%f512, %r965;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97341,7 +97319,7 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f514, %r665;
+	mov.b32 	%f514, %r966;
 	// begin inline asm
 	{
   .reg .b32 __$1;
@@ -97350,2133 +97328,1746 @@ $L__BB0_88:
 }
 
 	// end inline asm
-	mov.b32 	%f516, %r666;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f516;
-   mov.b32 %f515, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f518, %r667;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f518;
-   mov.b32 %f517, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r668, %r669, %r670, %r671}, [%rd20], %r562;
-	mov.b32 	%f520, %r668;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f520;
-   mov.b32 %f519, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f522, %r669;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f522;
-   mov.b32 %f521, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f524, %r670;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f524;
-   mov.b32 %f523, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f526, %r671;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f526;
-   mov.b32 %f525, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r672, %r673, %r674, %r675}, [%rd21], %r562;
-	mov.b32 	%f528, %r672;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f528;
-   mov.b32 %f527, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f530, %r673;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f530;
-   mov.b32 %f529, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f532, %r674;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f532;
-   mov.b32 %f531, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f534, %r675;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f534;
-   mov.b32 %f533, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r676, %r677, %r678, %r679}, [%rd22], %r579;
-	mov.b32 	%f536, %r676;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f536;
-   mov.b32 %f535, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f538, %r677;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f538;
-   mov.b32 %f537, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f540, %r678;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f540;
-   mov.b32 %f539, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f542, %r679;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f542;
-   mov.b32 %f541, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r680, %r681, %r682, %r683}, [%rd23], %r579;
-	mov.b32 	%f544, %r680;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f544;
-   mov.b32 %f543, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f546, %r681;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f546;
-   mov.b32 %f545, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f548, %r682;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f548;
-   mov.b32 %f547, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f550, %r683;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f550;
-   mov.b32 %f549, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%r684, %f509;
-	mov.b32 	%r685, %f507;
-	mov.b32 	%r686, %f505;
-	mov.b32 	%r687, %f503;
-	mov.b32 	%r688, %f541;
-	mov.b32 	%r689, %f539;
-	mov.b32 	%r690, %f537;
-	mov.b32 	%r691, %f535;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734}, {%r687, %r686, %r685, %r684}, {%r691, %r690, %r689, %r688}, {%f663, %f664, %f665, %f666, %f667, %f668, %f669, %f670};
-	mov.b32 	%r692, %f549;
-	mov.b32 	%r693, %f547;
-	mov.b32 	%r694, %f545;
-	mov.b32 	%r695, %f543;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f735, %f736, %f737, %f738, %f739, %f740, %f741, %f742}, {%r687, %r686, %r685, %r684}, {%r695, %r694, %r693, %r692}, {%f671, %f672, %f673, %f674, %f675, %f676, %f677, %f678};
-	mov.b32 	%r696, %f517;
-	mov.b32 	%r697, %f515;
-	mov.b32 	%r698, %f513;
-	mov.b32 	%r699, %f511;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f743, %f744, %f745, %f746, %f747, %f748, %f749, %f750}, {%r699, %r698, %r697, %r696}, {%r691, %r690, %r689, %r688}, {%f679, %f680, %f681, %f682, %f683, %f684, %f685, %f686};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f751, %f752, %f753, %f754, %f755, %f756, %f757, %f758}, {%r699, %r698, %r697, %r696}, {%r695, %r694, %r693, %r692}, {%f687, %f688, %f689, %f690, %f691, %f692, %f693, %f694};
-	mov.b32 	%r700, %f525;
-	mov.b32 	%r701, %f523;
-	mov.b32 	%r702, %f521;
-	mov.b32 	%r703, %f519;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f759, %f760, %f761, %f762, %f763, %f764, %f765, %f766}, {%r703, %r702, %r701, %r700}, {%r691, %r690, %r689, %r688}, {%f695, %f696, %f697, %f698, %f699, %f700, %f701, %f702};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f767, %f768, %f769, %f770, %f771, %f772, %f773, %f774}, {%r703, %r702, %r701, %r700}, {%r695, %r694, %r693, %r692}, {%f703, %f704, %f705, %f706, %f707, %f708, %f709, %f710};
-	mov.b32 	%r704, %f533;
-	mov.b32 	%r705, %f531;
-	mov.b32 	%r706, %f529;
-	mov.b32 	%r707, %f527;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f775, %f776, %f777, %f778, %f779, %f780, %f781, %f782}, {%r707, %r706, %r705, %r704}, {%r691, %r690, %r689, %r688}, {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f783, %f784, %f785, %f786, %f787, %f788, %f789, %f790}, {%r707, %r706, %r705, %r704}, {%r695, %r694, %r693, %r692}, {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726};
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r708, %r709, %r710, %r711}, [%rd24], %r562;
-	mov.b32 	%f552, %r708;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f552;
-   mov.b32 %f551, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f554, %r709;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f554;
-   mov.b32 %f553, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f556, %r710;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f556;
-   mov.b32 %f555, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f558, %r711;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f558;
-   mov.b32 %f557, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r712, %r713, %r714, %r715}, [%rd25], %r562;
-	mov.b32 	%f560, %r712;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f560;
-   mov.b32 %f559, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f562, %r713;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f562;
-   mov.b32 %f561, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f564, %r714;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f564;
-   mov.b32 %f563, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f566, %r715;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f566;
-   mov.b32 %f565, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r716, %r717, %r718, %r719}, [%rd26], %r562;
-	mov.b32 	%f568, %r716;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f568;
-   mov.b32 %f567, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f570, %r717;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f570;
-   mov.b32 %f569, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f572, %r718;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f572;
-   mov.b32 %f571, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f574, %r719;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f574;
-   mov.b32 %f573, __$1;
-}
-
-	// end inline asm
-	wmma.load.a.sync.aligned.row.m16n16k8.tf32 	{%r720, %r721, %r722, %r723}, [%rd27], %r562;
-	mov.b32 	%f576, %r720;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f576;
-   mov.b32 %f575, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f578, %r721;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f578;
-   mov.b32 %f577, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f580, %r722;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f580;
-   mov.b32 %f579, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f582, %r723;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f582;
-   mov.b32 %f581, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r724, %r725, %r726, %r727}, [%rd28], %r579;
-	mov.b32 	%f584, %r724;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f584;
-   mov.b32 %f583, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f586, %r725;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f586;
-   mov.b32 %f585, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f588, %r726;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f588;
-   mov.b32 %f587, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f590, %r727;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f590;
-   mov.b32 %f589, __$1;
-}
-
-	// end inline asm
-	wmma.load.b.sync.aligned.row.m16n16k8.tf32 	{%r728, %r729, %r730, %r731}, [%rd29], %r579;
-	mov.b32 	%f592, %r728;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f592;
-   mov.b32 %f591, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f594, %r729;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f594;
-   mov.b32 %f593, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f596, %r730;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f596;
-   mov.b32 %f595, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%f598, %r731;
-	// begin inline asm
-	{
-  .reg .b32 __$1;
-   cvt.rna.tf32.f32 __$1, %f598;
-   mov.b32 %f597, __$1;
-}
-
-	// end inline asm
-	mov.b32 	%r732, %f557;
-	mov.b32 	%r733, %f555;
-	mov.b32 	%r734, %f553;
-	mov.b32 	%r735, %f551;
-	mov.b32 	%r736, %f589;
-	mov.b32 	%r737, %f587;
-	mov.b32 	%r738, %f585;
-	mov.b32 	%r739, %f583;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1114, %f1113, %f1112, %f1111, %f1110, %f1109, %f1108, %f1107}, {%r735, %r734, %r733, %r732}, {%r739, %r738, %r737, %r736}, {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734};
-	mov.b32 	%r740, %f597;
-	mov.b32 	%r741, %f595;
-	mov.b32 	%r742, %f593;
-	mov.b32 	%r743, %f591;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1106, %f1105, %f1104, %f1103, %f1102, %f1101, %f1100, %f1099}, {%r735, %r734, %r733, %r732}, {%r743, %r742, %r741, %r740}, {%f735, %f736, %f737, %f738, %f739, %f740, %f741, %f742};
-	mov.b32 	%r744, %f565;
-	mov.b32 	%r745, %f563;
-	mov.b32 	%r746, %f561;
-	mov.b32 	%r747, %f559;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1098, %f1097, %f1096, %f1095, %f1094, %f1093, %f1092, %f1091}, {%r747, %r746, %r745, %r744}, {%r739, %r738, %r737, %r736}, {%f743, %f744, %f745, %f746, %f747, %f748, %f749, %f750};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1090, %f1089, %f1088, %f1087, %f1086, %f1085, %f1084, %f1083}, {%r747, %r746, %r745, %r744}, {%r743, %r742, %r741, %r740}, {%f751, %f752, %f753, %f754, %f755, %f756, %f757, %f758};
-	mov.b32 	%r748, %f573;
-	mov.b32 	%r749, %f571;
-	mov.b32 	%r750, %f569;
-	mov.b32 	%r751, %f567;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1082, %f1081, %f1080, %f1079, %f1078, %f1077, %f1076, %f1075}, {%r751, %r750, %r749, %r748}, {%r739, %r738, %r737, %r736}, {%f759, %f760, %f761, %f762, %f763, %f764, %f765, %f766};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1115, %f1116, %f1117, %f1118, %f1119, %f1120, %f1121, %f1122}, {%r751, %r750, %r749, %r748}, {%r743, %r742, %r741, %r740}, {%f767, %f768, %f769, %f770, %f771, %f772, %f773, %f774};
-	mov.b32 	%r752, %f581;
-	mov.b32 	%r753, %f579;
-	mov.b32 	%r754, %f577;
-	mov.b32 	%r755, %f575;
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1123, %f1124, %f1125, %f1126, %f1127, %f1128, %f1129, %f1130}, {%r755, %r754, %r753, %r752}, {%r739, %r738, %r737, %r736}, {%f775, %f776, %f777, %f778, %f779, %f780, %f781, %f782};
-	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1131, %f1132, %f1133, %f1134, %f1135, %f1136, %f1137, %f1138}, {%r755, %r754, %r753, %r752}, {%r743, %r742, %r741, %r740}, {%f783, %f784, %f785, %f786, %f787, %f788, %f789, %f790};
+	mov.b32 	%r967, %f473;
+	mov.b32 	%r968, %f471;
+	mov.b32 	%r969, %f469;
+	mov.b32 	%r970, %f467;
+	mov.b32 	%r971, %f505;
+	mov.b32 	%r972, %f503;
+	mov.b32 	%r973, %f501;
+	mov.b32 	%r974, %f499;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1010, %f1009, %f1008, %f1007, %f1006, %f1005, %f1004, %f1003}, {%r970, %r969, %r968, %r967}, {%r974, %r973, %r972, %r971}, {%f643, %f644, %f645, %f646, %f647, %f648, %f649, %f650};
+	mov.b32 	%r975, %f513;
+	mov.b32 	%r976, %f511;
+	mov.b32 	%r977, %f509;
+	mov.b32 	%r978, %f507;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1002, %f1001, %f1000, %f999, %f998, %f997, %f996, %f995}, {%r970, %r969, %r968, %r967}, {%r978, %r977, %r976, %r975}, {%f651, %f652, %f653, %f654, %f655, %f656, %f657, %f658};
+	mov.b32 	%r979, %f481;
+	mov.b32 	%r980, %f479;
+	mov.b32 	%r981, %f477;
+	mov.b32 	%r982, %f475;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f994, %f993, %f992, %f991, %f990, %f989, %f988, %f987}, {%r982, %r981, %r980, %r979}, {%r974, %r973, %r972, %r971}, {%f659, %f660, %f661, %f662, %f663, %f664, %f665, %f666};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f986, %f985, %f984, %f983, %f982, %f981, %f980, %f979}, {%r982, %r981, %r980, %r979}, {%r978, %r977, %r976, %r975}, {%f667, %f668, %f669, %f670, %f671, %f672, %f673, %f674};
+	mov.b32 	%r983, %f489;
+	mov.b32 	%r984, %f487;
+	mov.b32 	%r985, %f485;
+	mov.b32 	%r986, %f483;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f978, %f977, %f976, %f975, %f974, %f973, %f972, %f971}, {%r986, %r985, %r984, %r983}, {%r974, %r973, %r972, %r971}, {%f675, %f676, %f677, %f678, %f679, %f680, %f681, %f682};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f970, %f969, %f968, %f967, %f966, %f965, %f964, %f963}, {%r986, %r985, %r984, %r983}, {%r978, %r977, %r976, %r975}, {%f683, %f684, %f685, %f686, %f687, %f688, %f689, %f690};
+	mov.b32 	%r987, %f497;
+	mov.b32 	%r988, %f495;
+	mov.b32 	%r989, %f493;
+	mov.b32 	%r990, %f491;
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1011, %f1012, %f1013, %f1014, %f1015, %f1016, %f1017, %f1018}, {%r990, %r989, %r988, %r987}, {%r974, %r973, %r972, %r971}, {%f691, %f692, %f693, %f694, %f695, %f696, %f697, %f698};
+	wmma.mma.sync.aligned.row.row.m16n16k8.f32.tf32.tf32.f32 {%f1019, %f1020, %f1021, %f1022, %f1023, %f1024, %f1025, %f1026}, {%r990, %r989, %r988, %r987}, {%r978, %r977, %r976, %r975}, {%f699, %f700, %f701, %f702, %f703, %f704, %f705, %f706};
 	bar.sync 	0;
-	add.s32 	%r1181, %r1181, 32;
-	setp.lt.s32 	%p139, %r1181, %r264;
-	@%p139 bra 	$L__BB0_4;
+	add.s32 	%r1511, %r1511, 32;
+	setp.lt.s32 	%p153, %r1511, %r450;
+	@%p153 bra 	$L__BB0_4;
 
-$L__BB0_89:
-	ld.param.u64 	%rd603, [kiln_gemm_tf32_param_15];
-	mov.u32 	%r756, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1114, %f1113, %f1112, %f1111, %f1110, %f1109, %f1108, %f1107}, %r756;
+$L__BB0_165:
+	ld.param.u64 	%rd471, [kiln_gemm_tf32_param_15];
+	mul.wide.u32 	%rd148, %r2, 1280;
+	mov.u32 	%r1623, _ZZ14kiln_gemm_tf32E5stage;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r1623;
+	  cvta.shared.u64 	%rd149, %tmp; }
+	add.s64 	%rd19, %rd149, %rd148;
+	mov.u32 	%r992, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1010, %f1009, %f1008, %f1007, %f1006, %f1005, %f1004, %f1003}, %r992;
 	bar.warp.sync 	-1;
-	mul.lo.s64 	%rd79, %rd106, %rd603;
-	add.s64 	%rd80, %rd79, %rd44;
-	setp.eq.f32 	%p140, %f250, 0f00000000;
-	@%p140 bra 	$L__BB0_100;
-	bra.uni 	$L__BB0_90;
-
-$L__BB0_100:
-	mov.u32 	%r1191, %r37;
-
-$L__BB0_101:
-	cvt.u32.u64 	%r783, %rd44;
-	setp.ge.s32 	%p154, %r783, %r263;
-	shr.u32 	%r101, %r1191, 4;
-	add.s32 	%r102, %r6, %r101;
-	setp.ge.s32 	%p155, %r102, %r262;
-	or.pred  	%p156, %p155, %p154;
-	@%p156 bra 	$L__BB0_103;
-
-	cvt.s64.s32 	%rd306, %r102;
-	mul.lo.s64 	%rd307, %rd306, %rd5;
-	add.s64 	%rd308, %rd80, %rd307;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd3, %rd309;
-	mad.lo.s32 	%r784, %r101, 20, %r33;
-	mov.u32 	%r785, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r786, %r2, 1280, %r785;
-	shl.b32 	%r787, %r784, 2;
-	add.s32 	%r788, %r786, %r787;
-	ld.shared.f32 	%f807, [%r788];
-	mul.f32 	%f808, %f807, %f249;
-	st.global.f32 	[%rd310], %f808;
-
-$L__BB0_103:
-	add.s32 	%r790, %r1191, 32;
-	shr.u32 	%r103, %r790, 4;
-	add.s32 	%r104, %r6, %r103;
-	setp.ge.s32 	%p158, %r104, %r262;
-	or.pred  	%p159, %p158, %p154;
-	@%p159 bra 	$L__BB0_105;
-
-	cvt.s64.s32 	%rd311, %r104;
-	mul.lo.s64 	%rd312, %rd311, %rd5;
-	add.s64 	%rd313, %rd80, %rd312;
-	shl.b64 	%rd314, %rd313, 2;
-	add.s64 	%rd315, %rd3, %rd314;
-	mad.lo.s32 	%r791, %r103, 20, %r33;
-	mov.u32 	%r792, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r793, %r2, 1280, %r792;
-	shl.b32 	%r794, %r791, 2;
-	add.s32 	%r795, %r793, %r794;
-	ld.shared.f32 	%f809, [%r795];
-	mul.f32 	%f810, %f809, %f249;
-	st.global.f32 	[%rd315], %f810;
-
-$L__BB0_105:
-	add.s32 	%r797, %r1191, 64;
-	shr.u32 	%r105, %r797, 4;
-	add.s32 	%r106, %r6, %r105;
-	setp.ge.s32 	%p161, %r106, %r262;
-	or.pred  	%p162, %p161, %p154;
-	@%p162 bra 	$L__BB0_107;
-
-	cvt.s64.s32 	%rd316, %r106;
-	mul.lo.s64 	%rd317, %rd316, %rd5;
-	add.s64 	%rd318, %rd80, %rd317;
-	shl.b64 	%rd319, %rd318, 2;
-	add.s64 	%rd320, %rd3, %rd319;
-	mad.lo.s32 	%r798, %r105, 20, %r33;
-	mov.u32 	%r799, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r800, %r2, 1280, %r799;
-	shl.b32 	%r801, %r798, 2;
-	add.s32 	%r802, %r800, %r801;
-	ld.shared.f32 	%f811, [%r802];
-	mul.f32 	%f812, %f811, %f249;
-	st.global.f32 	[%rd320], %f812;
-
-$L__BB0_107:
-	add.s32 	%r107, %r1191, 96;
-	shr.u32 	%r108, %r107, 4;
-	add.s32 	%r109, %r6, %r108;
-	setp.ge.s32 	%p164, %r109, %r262;
-	or.pred  	%p165, %p164, %p154;
-	@%p165 bra 	$L__BB0_109;
-
-	cvt.s64.s32 	%rd321, %r109;
-	mul.lo.s64 	%rd322, %rd321, %rd5;
-	add.s64 	%rd323, %rd80, %rd322;
-	shl.b64 	%rd324, %rd323, 2;
-	add.s64 	%rd325, %rd3, %rd324;
-	mad.lo.s32 	%r804, %r108, 20, %r33;
-	mov.u32 	%r805, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r806, %r2, 1280, %r805;
-	shl.b32 	%r807, %r804, 2;
-	add.s32 	%r808, %r806, %r807;
-	ld.shared.f32 	%f813, [%r808];
-	mul.f32 	%f814, %f813, %f249;
-	st.global.f32 	[%rd325], %f814;
-
-$L__BB0_109:
-	add.s32 	%r1191, %r1191, 128;
-	setp.lt.u32 	%p166, %r107, 224;
-	@%p166 bra 	$L__BB0_101;
-	bra.uni 	$L__BB0_110;
-
-$L__BB0_90:
-	mov.u32 	%r1190, %r37;
-
-$L__BB0_91:
-	cvt.u32.u64 	%r757, %rd44;
-	setp.ge.s32 	%p141, %r757, %r263;
-	shr.u32 	%r90, %r1190, 4;
-	add.s32 	%r91, %r6, %r90;
-	setp.ge.s32 	%p142, %r91, %r262;
-	or.pred  	%p143, %p142, %p141;
-	@%p143 bra 	$L__BB0_93;
-
-	cvt.s64.s32 	%rd286, %r91;
-	mul.lo.s64 	%rd287, %rd286, %rd5;
-	add.s64 	%rd288, %rd80, %rd287;
-	shl.b64 	%rd289, %rd288, 2;
-	add.s64 	%rd290, %rd3, %rd289;
-	mad.lo.s32 	%r758, %r90, 20, %r33;
-	mad.lo.s32 	%r760, %r2, 1280, %r271;
-	shl.b32 	%r761, %r758, 2;
-	add.s32 	%r762, %r760, %r761;
-	ld.shared.f32 	%f791, [%r762];
-	ld.global.f32 	%f792, [%rd290];
-	mul.f32 	%f793, %f792, %f250;
-	fma.rn.f32 	%f794, %f791, %f249, %f793;
-	st.global.f32 	[%rd290], %f794;
-
-$L__BB0_93:
-	add.s32 	%r764, %r1190, 32;
-	shr.u32 	%r92, %r764, 4;
-	add.s32 	%r93, %r6, %r92;
-	setp.ge.s32 	%p145, %r93, %r262;
-	or.pred  	%p146, %p145, %p141;
-	@%p146 bra 	$L__BB0_95;
-
-	cvt.s64.s32 	%rd291, %r93;
-	mul.lo.s64 	%rd292, %rd291, %rd5;
-	add.s64 	%rd293, %rd80, %rd292;
-	shl.b64 	%rd294, %rd293, 2;
-	add.s64 	%rd295, %rd3, %rd294;
-	mad.lo.s32 	%r765, %r92, 20, %r33;
-	mad.lo.s32 	%r767, %r2, 1280, %r271;
-	shl.b32 	%r768, %r765, 2;
-	add.s32 	%r769, %r767, %r768;
-	ld.shared.f32 	%f795, [%r769];
-	ld.global.f32 	%f796, [%rd295];
-	mul.f32 	%f797, %f796, %f250;
-	fma.rn.f32 	%f798, %f795, %f249, %f797;
-	st.global.f32 	[%rd295], %f798;
-
-$L__BB0_95:
-	add.s32 	%r771, %r1190, 64;
-	shr.u32 	%r94, %r771, 4;
-	add.s32 	%r95, %r6, %r94;
-	setp.ge.s32 	%p148, %r95, %r262;
-	or.pred  	%p149, %p148, %p141;
-	@%p149 bra 	$L__BB0_97;
-
-	cvt.s64.s32 	%rd296, %r95;
-	mul.lo.s64 	%rd297, %rd296, %rd5;
-	add.s64 	%rd298, %rd80, %rd297;
-	shl.b64 	%rd299, %rd298, 2;
-	add.s64 	%rd300, %rd3, %rd299;
-	mad.lo.s32 	%r772, %r94, 20, %r33;
-	mad.lo.s32 	%r774, %r2, 1280, %r271;
-	shl.b32 	%r775, %r772, 2;
-	add.s32 	%r776, %r774, %r775;
-	ld.shared.f32 	%f799, [%r776];
-	ld.global.f32 	%f800, [%rd300];
-	mul.f32 	%f801, %f800, %f250;
-	fma.rn.f32 	%f802, %f799, %f249, %f801;
-	st.global.f32 	[%rd300], %f802;
-
-$L__BB0_97:
-	add.s32 	%r96, %r1190, 96;
-	shr.u32 	%r97, %r96, 4;
-	add.s32 	%r98, %r6, %r97;
-	setp.ge.s32 	%p151, %r98, %r262;
-	or.pred  	%p152, %p151, %p141;
-	@%p152 bra 	$L__BB0_99;
-
-	cvt.s64.s32 	%rd301, %r98;
-	mul.lo.s64 	%rd302, %rd301, %rd5;
-	add.s64 	%rd303, %rd80, %rd302;
-	shl.b64 	%rd304, %rd303, 2;
-	add.s64 	%rd305, %rd3, %rd304;
-	mad.lo.s32 	%r778, %r97, 20, %r33;
-	mad.lo.s32 	%r780, %r2, 1280, %r271;
-	shl.b32 	%r781, %r778, 2;
-	add.s32 	%r782, %r780, %r781;
-	ld.shared.f32 	%f803, [%r782];
-	ld.global.f32 	%f804, [%rd305];
-	mul.f32 	%f805, %f804, %f250;
-	fma.rn.f32 	%f806, %f803, %f249, %f805;
-	st.global.f32 	[%rd305], %f806;
-
-$L__BB0_99:
-	add.s32 	%r1190, %r1190, 128;
-	setp.lt.u32 	%p153, %r96, 224;
-	@%p153 bra 	$L__BB0_91;
-
-$L__BB0_110:
-	bar.warp.sync 	-1;
-	mov.u32 	%r809, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1106, %f1105, %f1104, %f1103, %f1102, %f1101, %f1100, %f1099}, %r809;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_121;
-	bra.uni 	$L__BB0_111;
-
-$L__BB0_121:
-	mov.u32 	%r1193, %r37;
-
-$L__BB0_122:
-	cvt.u32.u64 	%r836, %rd45;
-	setp.ge.s32 	%p181, %r836, %r263;
-	shr.u32 	%r123, %r1193, 4;
-	add.s32 	%r124, %r6, %r123;
-	setp.ge.s32 	%p182, %r124, %r262;
-	or.pred  	%p183, %p182, %p181;
-	@%p183 bra 	$L__BB0_124;
-
-	cvt.s64.s32 	%rd346, %r124;
-	mul.lo.s64 	%rd347, %rd346, %rd5;
-	add.s64 	%rd348, %rd80, %rd347;
-	shl.b64 	%rd349, %rd348, 2;
-	add.s64 	%rd350, %rd3, %rd349;
-	mad.lo.s32 	%r837, %r123, 20, %r33;
-	mov.u32 	%r838, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r839, %r2, 1280, %r838;
-	shl.b32 	%r840, %r837, 2;
-	add.s32 	%r841, %r839, %r840;
-	ld.shared.f32 	%f831, [%r841];
-	mul.f32 	%f832, %f831, %f249;
-	st.global.f32 	[%rd350+64], %f832;
-
-$L__BB0_124:
-	add.s32 	%r843, %r1193, 32;
-	shr.u32 	%r125, %r843, 4;
-	add.s32 	%r126, %r6, %r125;
-	setp.ge.s32 	%p185, %r126, %r262;
-	or.pred  	%p186, %p185, %p181;
-	@%p186 bra 	$L__BB0_126;
-
-	cvt.s64.s32 	%rd351, %r126;
-	mul.lo.s64 	%rd352, %rd351, %rd5;
-	add.s64 	%rd353, %rd80, %rd352;
-	shl.b64 	%rd354, %rd353, 2;
-	add.s64 	%rd355, %rd3, %rd354;
-	mad.lo.s32 	%r844, %r125, 20, %r33;
-	mov.u32 	%r845, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r846, %r2, 1280, %r845;
-	shl.b32 	%r847, %r844, 2;
-	add.s32 	%r848, %r846, %r847;
-	ld.shared.f32 	%f833, [%r848];
-	mul.f32 	%f834, %f833, %f249;
-	st.global.f32 	[%rd355+64], %f834;
-
-$L__BB0_126:
-	add.s32 	%r850, %r1193, 64;
-	shr.u32 	%r127, %r850, 4;
-	add.s32 	%r128, %r6, %r127;
-	setp.ge.s32 	%p188, %r128, %r262;
-	or.pred  	%p189, %p188, %p181;
-	@%p189 bra 	$L__BB0_128;
-
-	cvt.s64.s32 	%rd356, %r128;
-	mul.lo.s64 	%rd357, %rd356, %rd5;
-	add.s64 	%rd358, %rd80, %rd357;
-	shl.b64 	%rd359, %rd358, 2;
-	add.s64 	%rd360, %rd3, %rd359;
-	mad.lo.s32 	%r851, %r127, 20, %r33;
-	mov.u32 	%r852, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r853, %r2, 1280, %r852;
-	shl.b32 	%r854, %r851, 2;
-	add.s32 	%r855, %r853, %r854;
-	ld.shared.f32 	%f835, [%r855];
-	mul.f32 	%f836, %f835, %f249;
-	st.global.f32 	[%rd360+64], %f836;
-
-$L__BB0_128:
-	add.s32 	%r129, %r1193, 96;
-	shr.u32 	%r130, %r129, 4;
-	add.s32 	%r131, %r6, %r130;
-	setp.ge.s32 	%p191, %r131, %r262;
-	or.pred  	%p192, %p191, %p181;
-	@%p192 bra 	$L__BB0_130;
-
-	cvt.s64.s32 	%rd361, %r131;
-	mul.lo.s64 	%rd362, %rd361, %rd5;
-	add.s64 	%rd363, %rd80, %rd362;
-	shl.b64 	%rd364, %rd363, 2;
-	add.s64 	%rd365, %rd3, %rd364;
-	mad.lo.s32 	%r857, %r130, 20, %r33;
-	mov.u32 	%r858, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r859, %r2, 1280, %r858;
-	shl.b32 	%r860, %r857, 2;
-	add.s32 	%r861, %r859, %r860;
-	ld.shared.f32 	%f837, [%r861];
-	mul.f32 	%f838, %f837, %f249;
-	st.global.f32 	[%rd365+64], %f838;
-
-$L__BB0_130:
-	add.s32 	%r1193, %r1193, 128;
-	setp.lt.u32 	%p193, %r129, 224;
-	@%p193 bra 	$L__BB0_122;
-	bra.uni 	$L__BB0_131;
-
-$L__BB0_111:
-	mov.u32 	%r1192, %r37;
-
-$L__BB0_112:
-	cvt.u32.u64 	%r810, %rd45;
-	setp.ge.s32 	%p168, %r810, %r263;
-	shr.u32 	%r112, %r1192, 4;
-	add.s32 	%r113, %r6, %r112;
-	setp.ge.s32 	%p169, %r113, %r262;
-	or.pred  	%p170, %p169, %p168;
-	@%p170 bra 	$L__BB0_114;
-
-	cvt.s64.s32 	%rd326, %r113;
-	mul.lo.s64 	%rd327, %rd326, %rd5;
-	add.s64 	%rd328, %rd80, %rd327;
-	shl.b64 	%rd329, %rd328, 2;
-	add.s64 	%rd330, %rd3, %rd329;
-	mad.lo.s32 	%r811, %r112, 20, %r33;
-	mad.lo.s32 	%r813, %r2, 1280, %r271;
-	shl.b32 	%r814, %r811, 2;
-	add.s32 	%r815, %r813, %r814;
-	ld.shared.f32 	%f815, [%r815];
-	ld.global.f32 	%f816, [%rd330+64];
-	mul.f32 	%f817, %f816, %f250;
-	fma.rn.f32 	%f818, %f815, %f249, %f817;
-	st.global.f32 	[%rd330+64], %f818;
-
-$L__BB0_114:
-	add.s32 	%r817, %r1192, 32;
-	shr.u32 	%r114, %r817, 4;
-	add.s32 	%r115, %r6, %r114;
-	setp.ge.s32 	%p172, %r115, %r262;
-	or.pred  	%p173, %p172, %p168;
-	@%p173 bra 	$L__BB0_116;
-
-	cvt.s64.s32 	%rd331, %r115;
-	mul.lo.s64 	%rd332, %rd331, %rd5;
-	add.s64 	%rd333, %rd80, %rd332;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd3, %rd334;
-	mad.lo.s32 	%r818, %r114, 20, %r33;
-	mad.lo.s32 	%r820, %r2, 1280, %r271;
-	shl.b32 	%r821, %r818, 2;
-	add.s32 	%r822, %r820, %r821;
-	ld.shared.f32 	%f819, [%r822];
-	ld.global.f32 	%f820, [%rd335+64];
-	mul.f32 	%f821, %f820, %f250;
-	fma.rn.f32 	%f822, %f819, %f249, %f821;
-	st.global.f32 	[%rd335+64], %f822;
-
-$L__BB0_116:
-	add.s32 	%r824, %r1192, 64;
-	shr.u32 	%r116, %r824, 4;
-	add.s32 	%r117, %r6, %r116;
-	setp.ge.s32 	%p175, %r117, %r262;
-	or.pred  	%p176, %p175, %p168;
-	@%p176 bra 	$L__BB0_118;
-
-	cvt.s64.s32 	%rd336, %r117;
-	mul.lo.s64 	%rd337, %rd336, %rd5;
-	add.s64 	%rd338, %rd80, %rd337;
-	shl.b64 	%rd339, %rd338, 2;
-	add.s64 	%rd340, %rd3, %rd339;
-	mad.lo.s32 	%r825, %r116, 20, %r33;
-	mad.lo.s32 	%r827, %r2, 1280, %r271;
-	shl.b32 	%r828, %r825, 2;
-	add.s32 	%r829, %r827, %r828;
-	ld.shared.f32 	%f823, [%r829];
-	ld.global.f32 	%f824, [%rd340+64];
-	mul.f32 	%f825, %f824, %f250;
-	fma.rn.f32 	%f826, %f823, %f249, %f825;
-	st.global.f32 	[%rd340+64], %f826;
-
-$L__BB0_118:
-	add.s32 	%r118, %r1192, 96;
-	shr.u32 	%r119, %r118, 4;
-	add.s32 	%r120, %r6, %r119;
-	setp.ge.s32 	%p178, %r120, %r262;
-	or.pred  	%p179, %p178, %p168;
-	@%p179 bra 	$L__BB0_120;
-
-	cvt.s64.s32 	%rd341, %r120;
-	mul.lo.s64 	%rd342, %rd341, %rd5;
-	add.s64 	%rd343, %rd80, %rd342;
-	shl.b64 	%rd344, %rd343, 2;
-	add.s64 	%rd345, %rd3, %rd344;
-	mad.lo.s32 	%r831, %r119, 20, %r33;
-	mad.lo.s32 	%r833, %r2, 1280, %r271;
-	shl.b32 	%r834, %r831, 2;
-	add.s32 	%r835, %r833, %r834;
-	ld.shared.f32 	%f827, [%r835];
-	ld.global.f32 	%f828, [%rd345+64];
-	mul.f32 	%f829, %f828, %f250;
-	fma.rn.f32 	%f830, %f827, %f249, %f829;
-	st.global.f32 	[%rd345+64], %f830;
-
-$L__BB0_120:
-	add.s32 	%r1192, %r1192, 128;
-	setp.lt.u32 	%p180, %r118, 224;
-	@%p180 bra 	$L__BB0_112;
-
-$L__BB0_131:
-	bar.warp.sync 	-1;
-	mov.u32 	%r862, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1098, %f1097, %f1096, %f1095, %f1094, %f1093, %f1092, %f1091}, %r862;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_142;
-	bra.uni 	$L__BB0_132;
-
-$L__BB0_142:
-	mov.u32 	%r1195, %r37;
-
-$L__BB0_143:
-	cvt.u32.u64 	%r889, %rd44;
-	setp.ge.s32 	%p208, %r889, %r263;
-	shr.u32 	%r145, %r1195, 4;
-	add.s32 	%r146, %r34, %r145;
-	setp.ge.s32 	%p209, %r146, %r262;
-	or.pred  	%p210, %p209, %p208;
-	@%p210 bra 	$L__BB0_145;
-
-	cvt.s64.s32 	%rd386, %r146;
-	mul.lo.s64 	%rd387, %rd386, %rd5;
-	add.s64 	%rd388, %rd80, %rd387;
-	shl.b64 	%rd389, %rd388, 2;
-	add.s64 	%rd390, %rd3, %rd389;
-	mad.lo.s32 	%r890, %r145, 20, %r33;
-	mov.u32 	%r891, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r892, %r2, 1280, %r891;
-	shl.b32 	%r893, %r890, 2;
-	add.s32 	%r894, %r892, %r893;
-	ld.shared.f32 	%f855, [%r894];
-	mul.f32 	%f856, %f855, %f249;
-	st.global.f32 	[%rd390], %f856;
-
-$L__BB0_145:
-	add.s32 	%r896, %r1195, 32;
-	shr.u32 	%r147, %r896, 4;
-	add.s32 	%r148, %r34, %r147;
-	setp.ge.s32 	%p212, %r148, %r262;
-	or.pred  	%p213, %p212, %p208;
-	@%p213 bra 	$L__BB0_147;
-
-	cvt.s64.s32 	%rd391, %r148;
-	mul.lo.s64 	%rd392, %rd391, %rd5;
-	add.s64 	%rd393, %rd80, %rd392;
-	shl.b64 	%rd394, %rd393, 2;
-	add.s64 	%rd395, %rd3, %rd394;
-	mad.lo.s32 	%r897, %r147, 20, %r33;
-	mov.u32 	%r898, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r899, %r2, 1280, %r898;
-	shl.b32 	%r900, %r897, 2;
-	add.s32 	%r901, %r899, %r900;
-	ld.shared.f32 	%f857, [%r901];
-	mul.f32 	%f858, %f857, %f249;
-	st.global.f32 	[%rd395], %f858;
-
-$L__BB0_147:
-	add.s32 	%r903, %r1195, 64;
-	shr.u32 	%r149, %r903, 4;
-	add.s32 	%r150, %r34, %r149;
-	setp.ge.s32 	%p215, %r150, %r262;
-	or.pred  	%p216, %p215, %p208;
-	@%p216 bra 	$L__BB0_149;
-
-	cvt.s64.s32 	%rd396, %r150;
-	mul.lo.s64 	%rd397, %rd396, %rd5;
-	add.s64 	%rd398, %rd80, %rd397;
-	shl.b64 	%rd399, %rd398, 2;
-	add.s64 	%rd400, %rd3, %rd399;
-	mad.lo.s32 	%r904, %r149, 20, %r33;
-	mov.u32 	%r905, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r906, %r2, 1280, %r905;
-	shl.b32 	%r907, %r904, 2;
-	add.s32 	%r908, %r906, %r907;
-	ld.shared.f32 	%f859, [%r908];
-	mul.f32 	%f860, %f859, %f249;
-	st.global.f32 	[%rd400], %f860;
-
-$L__BB0_149:
-	add.s32 	%r151, %r1195, 96;
-	shr.u32 	%r152, %r151, 4;
-	add.s32 	%r153, %r34, %r152;
-	setp.ge.s32 	%p218, %r153, %r262;
-	or.pred  	%p219, %p218, %p208;
-	@%p219 bra 	$L__BB0_151;
-
-	cvt.s64.s32 	%rd401, %r153;
-	mul.lo.s64 	%rd402, %rd401, %rd5;
-	add.s64 	%rd403, %rd80, %rd402;
-	shl.b64 	%rd404, %rd403, 2;
-	add.s64 	%rd405, %rd3, %rd404;
-	mad.lo.s32 	%r910, %r152, 20, %r33;
-	mov.u32 	%r911, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r912, %r2, 1280, %r911;
-	shl.b32 	%r913, %r910, 2;
-	add.s32 	%r914, %r912, %r913;
-	ld.shared.f32 	%f861, [%r914];
-	mul.f32 	%f862, %f861, %f249;
-	st.global.f32 	[%rd405], %f862;
-
-$L__BB0_151:
-	add.s32 	%r1195, %r1195, 128;
-	setp.lt.u32 	%p220, %r151, 224;
-	@%p220 bra 	$L__BB0_143;
-	bra.uni 	$L__BB0_152;
-
-$L__BB0_132:
-	mov.u32 	%r1194, %r37;
-
-$L__BB0_133:
-	cvt.u32.u64 	%r863, %rd44;
-	setp.ge.s32 	%p195, %r863, %r263;
-	shr.u32 	%r134, %r1194, 4;
-	add.s32 	%r135, %r34, %r134;
-	setp.ge.s32 	%p196, %r135, %r262;
-	or.pred  	%p197, %p196, %p195;
-	@%p197 bra 	$L__BB0_135;
-
-	cvt.s64.s32 	%rd366, %r135;
-	mul.lo.s64 	%rd367, %rd366, %rd5;
-	add.s64 	%rd368, %rd80, %rd367;
-	shl.b64 	%rd369, %rd368, 2;
-	add.s64 	%rd370, %rd3, %rd369;
-	mad.lo.s32 	%r864, %r134, 20, %r33;
-	mad.lo.s32 	%r866, %r2, 1280, %r271;
-	shl.b32 	%r867, %r864, 2;
-	add.s32 	%r868, %r866, %r867;
-	ld.shared.f32 	%f839, [%r868];
-	ld.global.f32 	%f840, [%rd370];
-	mul.f32 	%f841, %f840, %f250;
-	fma.rn.f32 	%f842, %f839, %f249, %f841;
-	st.global.f32 	[%rd370], %f842;
-
-$L__BB0_135:
-	add.s32 	%r870, %r1194, 32;
-	shr.u32 	%r136, %r870, 4;
-	add.s32 	%r137, %r34, %r136;
-	setp.ge.s32 	%p199, %r137, %r262;
-	or.pred  	%p200, %p199, %p195;
-	@%p200 bra 	$L__BB0_137;
-
-	cvt.s64.s32 	%rd371, %r137;
-	mul.lo.s64 	%rd372, %rd371, %rd5;
-	add.s64 	%rd373, %rd80, %rd372;
-	shl.b64 	%rd374, %rd373, 2;
-	add.s64 	%rd375, %rd3, %rd374;
-	mad.lo.s32 	%r871, %r136, 20, %r33;
-	mad.lo.s32 	%r873, %r2, 1280, %r271;
-	shl.b32 	%r874, %r871, 2;
-	add.s32 	%r875, %r873, %r874;
-	ld.shared.f32 	%f843, [%r875];
-	ld.global.f32 	%f844, [%rd375];
-	mul.f32 	%f845, %f844, %f250;
-	fma.rn.f32 	%f846, %f843, %f249, %f845;
-	st.global.f32 	[%rd375], %f846;
-
-$L__BB0_137:
-	add.s32 	%r877, %r1194, 64;
-	shr.u32 	%r138, %r877, 4;
-	add.s32 	%r139, %r34, %r138;
-	setp.ge.s32 	%p202, %r139, %r262;
-	or.pred  	%p203, %p202, %p195;
-	@%p203 bra 	$L__BB0_139;
-
-	cvt.s64.s32 	%rd376, %r139;
-	mul.lo.s64 	%rd377, %rd376, %rd5;
-	add.s64 	%rd378, %rd80, %rd377;
-	shl.b64 	%rd379, %rd378, 2;
-	add.s64 	%rd380, %rd3, %rd379;
-	mad.lo.s32 	%r878, %r138, 20, %r33;
-	mad.lo.s32 	%r880, %r2, 1280, %r271;
-	shl.b32 	%r881, %r878, 2;
-	add.s32 	%r882, %r880, %r881;
-	ld.shared.f32 	%f847, [%r882];
-	ld.global.f32 	%f848, [%rd380];
-	mul.f32 	%f849, %f848, %f250;
-	fma.rn.f32 	%f850, %f847, %f249, %f849;
-	st.global.f32 	[%rd380], %f850;
-
-$L__BB0_139:
-	add.s32 	%r140, %r1194, 96;
-	shr.u32 	%r141, %r140, 4;
-	add.s32 	%r142, %r34, %r141;
-	setp.ge.s32 	%p205, %r142, %r262;
-	or.pred  	%p206, %p205, %p195;
-	@%p206 bra 	$L__BB0_141;
-
-	cvt.s64.s32 	%rd381, %r142;
-	mul.lo.s64 	%rd382, %rd381, %rd5;
-	add.s64 	%rd383, %rd80, %rd382;
-	shl.b64 	%rd384, %rd383, 2;
-	add.s64 	%rd385, %rd3, %rd384;
-	mad.lo.s32 	%r884, %r141, 20, %r33;
-	mad.lo.s32 	%r886, %r2, 1280, %r271;
-	shl.b32 	%r887, %r884, 2;
-	add.s32 	%r888, %r886, %r887;
-	ld.shared.f32 	%f851, [%r888];
-	ld.global.f32 	%f852, [%rd385];
-	mul.f32 	%f853, %f852, %f250;
-	fma.rn.f32 	%f854, %f851, %f249, %f853;
-	st.global.f32 	[%rd385], %f854;
-
-$L__BB0_141:
-	add.s32 	%r1194, %r1194, 128;
-	setp.lt.u32 	%p207, %r140, 224;
-	@%p207 bra 	$L__BB0_133;
-
-$L__BB0_152:
-	bar.warp.sync 	-1;
-	mov.u32 	%r915, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1090, %f1089, %f1088, %f1087, %f1086, %f1085, %f1084, %f1083}, %r915;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_163;
-	bra.uni 	$L__BB0_153;
-
-$L__BB0_163:
-	mov.u32 	%r1197, %r37;
-
-$L__BB0_164:
-	cvt.u32.u64 	%r942, %rd45;
-	setp.ge.s32 	%p235, %r942, %r263;
-	shr.u32 	%r167, %r1197, 4;
-	add.s32 	%r168, %r34, %r167;
-	setp.ge.s32 	%p236, %r168, %r262;
-	or.pred  	%p237, %p236, %p235;
-	@%p237 bra 	$L__BB0_166;
-
-	cvt.s64.s32 	%rd426, %r168;
-	mul.lo.s64 	%rd427, %rd426, %rd5;
-	add.s64 	%rd428, %rd80, %rd427;
-	shl.b64 	%rd429, %rd428, 2;
-	add.s64 	%rd430, %rd3, %rd429;
-	mad.lo.s32 	%r943, %r167, 20, %r33;
-	mov.u32 	%r944, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r945, %r2, 1280, %r944;
-	shl.b32 	%r946, %r943, 2;
-	add.s32 	%r947, %r945, %r946;
-	ld.shared.f32 	%f879, [%r947];
-	mul.f32 	%f880, %f879, %f249;
-	st.global.f32 	[%rd430+64], %f880;
-
-$L__BB0_166:
-	add.s32 	%r949, %r1197, 32;
-	shr.u32 	%r169, %r949, 4;
-	add.s32 	%r170, %r34, %r169;
-	setp.ge.s32 	%p239, %r170, %r262;
-	or.pred  	%p240, %p239, %p235;
-	@%p240 bra 	$L__BB0_168;
-
-	cvt.s64.s32 	%rd431, %r170;
-	mul.lo.s64 	%rd432, %rd431, %rd5;
-	add.s64 	%rd433, %rd80, %rd432;
-	shl.b64 	%rd434, %rd433, 2;
-	add.s64 	%rd435, %rd3, %rd434;
-	mad.lo.s32 	%r950, %r169, 20, %r33;
-	mov.u32 	%r951, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r952, %r2, 1280, %r951;
-	shl.b32 	%r953, %r950, 2;
-	add.s32 	%r954, %r952, %r953;
-	ld.shared.f32 	%f881, [%r954];
-	mul.f32 	%f882, %f881, %f249;
-	st.global.f32 	[%rd435+64], %f882;
-
-$L__BB0_168:
-	add.s32 	%r956, %r1197, 64;
-	shr.u32 	%r171, %r956, 4;
-	add.s32 	%r172, %r34, %r171;
-	setp.ge.s32 	%p242, %r172, %r262;
-	or.pred  	%p243, %p242, %p235;
-	@%p243 bra 	$L__BB0_170;
-
-	cvt.s64.s32 	%rd436, %r172;
-	mul.lo.s64 	%rd437, %rd436, %rd5;
-	add.s64 	%rd438, %rd80, %rd437;
-	shl.b64 	%rd439, %rd438, 2;
-	add.s64 	%rd440, %rd3, %rd439;
-	mad.lo.s32 	%r957, %r171, 20, %r33;
-	mov.u32 	%r958, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r959, %r2, 1280, %r958;
-	shl.b32 	%r960, %r957, 2;
-	add.s32 	%r961, %r959, %r960;
-	ld.shared.f32 	%f883, [%r961];
-	mul.f32 	%f884, %f883, %f249;
-	st.global.f32 	[%rd440+64], %f884;
-
-$L__BB0_170:
-	add.s32 	%r173, %r1197, 96;
-	shr.u32 	%r174, %r173, 4;
-	add.s32 	%r175, %r34, %r174;
-	setp.ge.s32 	%p245, %r175, %r262;
-	or.pred  	%p246, %p245, %p235;
-	@%p246 bra 	$L__BB0_172;
-
-	cvt.s64.s32 	%rd441, %r175;
-	mul.lo.s64 	%rd442, %rd441, %rd5;
-	add.s64 	%rd443, %rd80, %rd442;
-	shl.b64 	%rd444, %rd443, 2;
-	add.s64 	%rd445, %rd3, %rd444;
-	mad.lo.s32 	%r963, %r174, 20, %r33;
-	mov.u32 	%r964, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r965, %r2, 1280, %r964;
-	shl.b32 	%r966, %r963, 2;
-	add.s32 	%r967, %r965, %r966;
-	ld.shared.f32 	%f885, [%r967];
-	mul.f32 	%f886, %f885, %f249;
-	st.global.f32 	[%rd445+64], %f886;
-
-$L__BB0_172:
-	add.s32 	%r1197, %r1197, 128;
-	setp.lt.u32 	%p247, %r173, 224;
-	@%p247 bra 	$L__BB0_164;
-	bra.uni 	$L__BB0_173;
-
-$L__BB0_153:
-	mov.u32 	%r1196, %r37;
-
-$L__BB0_154:
-	cvt.u32.u64 	%r916, %rd45;
-	setp.ge.s32 	%p222, %r916, %r263;
-	shr.u32 	%r156, %r1196, 4;
-	add.s32 	%r157, %r34, %r156;
-	setp.ge.s32 	%p223, %r157, %r262;
-	or.pred  	%p224, %p223, %p222;
-	@%p224 bra 	$L__BB0_156;
-
-	cvt.s64.s32 	%rd406, %r157;
-	mul.lo.s64 	%rd407, %rd406, %rd5;
-	add.s64 	%rd408, %rd80, %rd407;
-	shl.b64 	%rd409, %rd408, 2;
-	add.s64 	%rd410, %rd3, %rd409;
-	mad.lo.s32 	%r917, %r156, 20, %r33;
-	mad.lo.s32 	%r919, %r2, 1280, %r271;
-	shl.b32 	%r920, %r917, 2;
-	add.s32 	%r921, %r919, %r920;
-	ld.shared.f32 	%f863, [%r921];
-	ld.global.f32 	%f864, [%rd410+64];
-	mul.f32 	%f865, %f864, %f250;
-	fma.rn.f32 	%f866, %f863, %f249, %f865;
-	st.global.f32 	[%rd410+64], %f866;
-
-$L__BB0_156:
-	add.s32 	%r923, %r1196, 32;
-	shr.u32 	%r158, %r923, 4;
-	add.s32 	%r159, %r34, %r158;
-	setp.ge.s32 	%p226, %r159, %r262;
-	or.pred  	%p227, %p226, %p222;
-	@%p227 bra 	$L__BB0_158;
-
-	cvt.s64.s32 	%rd411, %r159;
-	mul.lo.s64 	%rd412, %rd411, %rd5;
-	add.s64 	%rd413, %rd80, %rd412;
-	shl.b64 	%rd414, %rd413, 2;
-	add.s64 	%rd415, %rd3, %rd414;
-	mad.lo.s32 	%r924, %r158, 20, %r33;
-	mad.lo.s32 	%r926, %r2, 1280, %r271;
-	shl.b32 	%r927, %r924, 2;
-	add.s32 	%r928, %r926, %r927;
-	ld.shared.f32 	%f867, [%r928];
-	ld.global.f32 	%f868, [%rd415+64];
-	mul.f32 	%f869, %f868, %f250;
-	fma.rn.f32 	%f870, %f867, %f249, %f869;
-	st.global.f32 	[%rd415+64], %f870;
-
-$L__BB0_158:
-	add.s32 	%r930, %r1196, 64;
-	shr.u32 	%r160, %r930, 4;
-	add.s32 	%r161, %r34, %r160;
-	setp.ge.s32 	%p229, %r161, %r262;
-	or.pred  	%p230, %p229, %p222;
-	@%p230 bra 	$L__BB0_160;
-
-	cvt.s64.s32 	%rd416, %r161;
-	mul.lo.s64 	%rd417, %rd416, %rd5;
-	add.s64 	%rd418, %rd80, %rd417;
-	shl.b64 	%rd419, %rd418, 2;
-	add.s64 	%rd420, %rd3, %rd419;
-	mad.lo.s32 	%r931, %r160, 20, %r33;
-	mad.lo.s32 	%r933, %r2, 1280, %r271;
-	shl.b32 	%r934, %r931, 2;
-	add.s32 	%r935, %r933, %r934;
-	ld.shared.f32 	%f871, [%r935];
-	ld.global.f32 	%f872, [%rd420+64];
-	mul.f32 	%f873, %f872, %f250;
-	fma.rn.f32 	%f874, %f871, %f249, %f873;
-	st.global.f32 	[%rd420+64], %f874;
-
-$L__BB0_160:
-	add.s32 	%r162, %r1196, 96;
-	shr.u32 	%r163, %r162, 4;
-	add.s32 	%r164, %r34, %r163;
-	setp.ge.s32 	%p232, %r164, %r262;
-	or.pred  	%p233, %p232, %p222;
-	@%p233 bra 	$L__BB0_162;
-
-	cvt.s64.s32 	%rd421, %r164;
-	mul.lo.s64 	%rd422, %rd421, %rd5;
-	add.s64 	%rd423, %rd80, %rd422;
-	shl.b64 	%rd424, %rd423, 2;
-	add.s64 	%rd425, %rd3, %rd424;
-	mad.lo.s32 	%r937, %r163, 20, %r33;
-	mad.lo.s32 	%r939, %r2, 1280, %r271;
-	shl.b32 	%r940, %r937, 2;
-	add.s32 	%r941, %r939, %r940;
-	ld.shared.f32 	%f875, [%r941];
-	ld.global.f32 	%f876, [%rd425+64];
-	mul.f32 	%f877, %f876, %f250;
-	fma.rn.f32 	%f878, %f875, %f249, %f877;
-	st.global.f32 	[%rd425+64], %f878;
-
-$L__BB0_162:
-	add.s32 	%r1196, %r1196, 128;
-	setp.lt.u32 	%p234, %r162, 224;
-	@%p234 bra 	$L__BB0_154;
-
-$L__BB0_173:
-	bar.warp.sync 	-1;
-	mov.u32 	%r968, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1082, %f1081, %f1080, %f1079, %f1078, %f1077, %f1076, %f1075}, %r968;
-	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_184;
-	bra.uni 	$L__BB0_174;
-
-$L__BB0_184:
-	mov.u32 	%r1199, %r37;
-
-$L__BB0_185:
-	cvt.u32.u64 	%r995, %rd44;
-	setp.ge.s32 	%p262, %r995, %r263;
-	shr.u32 	%r189, %r1199, 4;
-	add.s32 	%r190, %r35, %r189;
-	setp.ge.s32 	%p263, %r190, %r262;
-	or.pred  	%p264, %p263, %p262;
-	@%p264 bra 	$L__BB0_187;
-
-	cvt.s64.s32 	%rd466, %r190;
-	mul.lo.s64 	%rd467, %rd466, %rd5;
-	add.s64 	%rd468, %rd80, %rd467;
-	shl.b64 	%rd469, %rd468, 2;
-	add.s64 	%rd470, %rd3, %rd469;
-	mad.lo.s32 	%r996, %r189, 20, %r33;
-	mov.u32 	%r997, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r998, %r2, 1280, %r997;
-	shl.b32 	%r999, %r996, 2;
-	add.s32 	%r1000, %r998, %r999;
-	ld.shared.f32 	%f903, [%r1000];
-	mul.f32 	%f904, %f903, %f249;
-	st.global.f32 	[%rd470], %f904;
-
-$L__BB0_187:
-	add.s32 	%r1002, %r1199, 32;
-	shr.u32 	%r191, %r1002, 4;
-	add.s32 	%r192, %r35, %r191;
-	setp.ge.s32 	%p266, %r192, %r262;
-	or.pred  	%p267, %p266, %p262;
-	@%p267 bra 	$L__BB0_189;
-
-	cvt.s64.s32 	%rd471, %r192;
-	mul.lo.s64 	%rd472, %rd471, %rd5;
-	add.s64 	%rd473, %rd80, %rd472;
-	shl.b64 	%rd474, %rd473, 2;
-	add.s64 	%rd475, %rd3, %rd474;
-	mad.lo.s32 	%r1003, %r191, 20, %r33;
-	mov.u32 	%r1004, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1005, %r2, 1280, %r1004;
-	shl.b32 	%r1006, %r1003, 2;
-	add.s32 	%r1007, %r1005, %r1006;
-	ld.shared.f32 	%f905, [%r1007];
-	mul.f32 	%f906, %f905, %f249;
-	st.global.f32 	[%rd475], %f906;
-
-$L__BB0_189:
-	add.s32 	%r1009, %r1199, 64;
-	shr.u32 	%r193, %r1009, 4;
-	add.s32 	%r194, %r35, %r193;
-	setp.ge.s32 	%p269, %r194, %r262;
-	or.pred  	%p270, %p269, %p262;
-	@%p270 bra 	$L__BB0_191;
-
-	cvt.s64.s32 	%rd476, %r194;
-	mul.lo.s64 	%rd477, %rd476, %rd5;
-	add.s64 	%rd478, %rd80, %rd477;
-	shl.b64 	%rd479, %rd478, 2;
-	add.s64 	%rd480, %rd3, %rd479;
-	mad.lo.s32 	%r1010, %r193, 20, %r33;
-	mov.u32 	%r1011, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1012, %r2, 1280, %r1011;
-	shl.b32 	%r1013, %r1010, 2;
-	add.s32 	%r1014, %r1012, %r1013;
-	ld.shared.f32 	%f907, [%r1014];
-	mul.f32 	%f908, %f907, %f249;
-	st.global.f32 	[%rd480], %f908;
-
-$L__BB0_191:
-	add.s32 	%r195, %r1199, 96;
-	shr.u32 	%r196, %r195, 4;
-	add.s32 	%r197, %r35, %r196;
-	setp.ge.s32 	%p272, %r197, %r262;
-	or.pred  	%p273, %p272, %p262;
-	@%p273 bra 	$L__BB0_193;
-
-	cvt.s64.s32 	%rd481, %r197;
-	mul.lo.s64 	%rd482, %rd481, %rd5;
-	add.s64 	%rd483, %rd80, %rd482;
-	shl.b64 	%rd484, %rd483, 2;
-	add.s64 	%rd485, %rd3, %rd484;
-	mad.lo.s32 	%r1016, %r196, 20, %r33;
-	mov.u32 	%r1017, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1018, %r2, 1280, %r1017;
-	shl.b32 	%r1019, %r1016, 2;
-	add.s32 	%r1020, %r1018, %r1019;
-	ld.shared.f32 	%f909, [%r1020];
-	mul.f32 	%f910, %f909, %f249;
-	st.global.f32 	[%rd485], %f910;
-
-$L__BB0_193:
-	add.s32 	%r1199, %r1199, 128;
-	setp.lt.u32 	%p274, %r195, 224;
-	@%p274 bra 	$L__BB0_185;
-	bra.uni 	$L__BB0_194;
-
-$L__BB0_174:
-	mov.u32 	%r1198, %r37;
-
-$L__BB0_175:
-	cvt.u32.u64 	%r969, %rd44;
-	setp.ge.s32 	%p249, %r969, %r263;
-	shr.u32 	%r178, %r1198, 4;
-	add.s32 	%r179, %r35, %r178;
-	setp.ge.s32 	%p250, %r179, %r262;
-	or.pred  	%p251, %p250, %p249;
-	@%p251 bra 	$L__BB0_177;
-
-	cvt.s64.s32 	%rd446, %r179;
-	mul.lo.s64 	%rd447, %rd446, %rd5;
-	add.s64 	%rd448, %rd80, %rd447;
-	shl.b64 	%rd449, %rd448, 2;
-	add.s64 	%rd450, %rd3, %rd449;
-	mad.lo.s32 	%r970, %r178, 20, %r33;
-	mad.lo.s32 	%r972, %r2, 1280, %r271;
-	shl.b32 	%r973, %r970, 2;
-	add.s32 	%r974, %r972, %r973;
-	ld.shared.f32 	%f887, [%r974];
-	ld.global.f32 	%f888, [%rd450];
-	mul.f32 	%f889, %f888, %f250;
-	fma.rn.f32 	%f890, %f887, %f249, %f889;
-	st.global.f32 	[%rd450], %f890;
+	mul.lo.s64 	%rd20, %rd41, %rd471;
+	add.s64 	%rd21, %rd20, %rd3;
+	setp.eq.f32 	%p154, %f194, 0f00000000;
+	@%p154 bra 	$L__BB0_176;
+	bra.uni 	$L__BB0_166;
+
+$L__BB0_176:
+	mov.u32 	%r1615, %r15;
 
 $L__BB0_177:
-	add.s32 	%r976, %r1198, 32;
-	shr.u32 	%r180, %r976, 4;
-	add.s32 	%r181, %r35, %r180;
-	setp.ge.s32 	%p253, %r181, %r262;
-	or.pred  	%p254, %p253, %p249;
-	@%p254 bra 	$L__BB0_179;
+	cvt.u32.u64 	%r1019, %rd3;
+	setp.ge.s32 	%p168, %r1019, %r449;
+	shr.u32 	%r287, %r1615, 4;
+	add.s32 	%r288, %r6, %r287;
+	setp.ge.s32 	%p169, %r288, %r448;
+	or.pred  	%p170, %p169, %p168;
+	@%p170 bra 	$L__BB0_179;
 
-	cvt.s64.s32 	%rd451, %r181;
-	mul.lo.s64 	%rd452, %rd451, %rd5;
-	add.s64 	%rd453, %rd80, %rd452;
-	shl.b64 	%rd454, %rd453, 2;
-	add.s64 	%rd455, %rd3, %rd454;
-	mad.lo.s32 	%r977, %r180, 20, %r33;
-	mad.lo.s32 	%r979, %r2, 1280, %r271;
-	shl.b32 	%r980, %r977, 2;
-	add.s32 	%r981, %r979, %r980;
-	ld.shared.f32 	%f891, [%r981];
-	ld.global.f32 	%f892, [%rd455];
-	mul.f32 	%f893, %f892, %f250;
-	fma.rn.f32 	%f894, %f891, %f249, %f893;
-	st.global.f32 	[%rd455], %f894;
+	cvt.s64.s32 	%rd171, %r288;
+	mul.lo.s64 	%rd172, %rd171, %rd2;
+	add.s64 	%rd173, %rd21, %rd172;
+	shl.b64 	%rd174, %rd173, 2;
+	add.s64 	%rd175, %rd1, %rd174;
+	mad.lo.s32 	%r1020, %r287, 20, %r11;
+	mov.u32 	%r1021, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1022, %r2, 1280, %r1021;
+	shl.b32 	%r1023, %r1020, 2;
+	add.s32 	%r1024, %r1022, %r1023;
+	ld.shared.f32 	%f723, [%r1024];
+	mul.f32 	%f724, %f723, %f193;
+	st.global.f32 	[%rd175], %f724;
 
 $L__BB0_179:
-	add.s32 	%r983, %r1198, 64;
-	shr.u32 	%r182, %r983, 4;
-	add.s32 	%r183, %r35, %r182;
-	setp.ge.s32 	%p256, %r183, %r262;
-	or.pred  	%p257, %p256, %p249;
-	@%p257 bra 	$L__BB0_181;
+	add.s32 	%r1026, %r1615, 32;
+	shr.u32 	%r289, %r1026, 4;
+	add.s32 	%r290, %r6, %r289;
+	setp.ge.s32 	%p172, %r290, %r448;
+	or.pred  	%p173, %p172, %p168;
+	@%p173 bra 	$L__BB0_181;
 
-	cvt.s64.s32 	%rd456, %r183;
-	mul.lo.s64 	%rd457, %rd456, %rd5;
-	add.s64 	%rd458, %rd80, %rd457;
-	shl.b64 	%rd459, %rd458, 2;
-	add.s64 	%rd460, %rd3, %rd459;
-	mad.lo.s32 	%r984, %r182, 20, %r33;
-	mad.lo.s32 	%r986, %r2, 1280, %r271;
-	shl.b32 	%r987, %r984, 2;
-	add.s32 	%r988, %r986, %r987;
-	ld.shared.f32 	%f895, [%r988];
-	ld.global.f32 	%f896, [%rd460];
-	mul.f32 	%f897, %f896, %f250;
-	fma.rn.f32 	%f898, %f895, %f249, %f897;
-	st.global.f32 	[%rd460], %f898;
+	cvt.s64.s32 	%rd176, %r290;
+	mul.lo.s64 	%rd177, %rd176, %rd2;
+	add.s64 	%rd178, %rd21, %rd177;
+	shl.b64 	%rd179, %rd178, 2;
+	add.s64 	%rd180, %rd1, %rd179;
+	mad.lo.s32 	%r1027, %r289, 20, %r11;
+	mov.u32 	%r1028, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1029, %r2, 1280, %r1028;
+	shl.b32 	%r1030, %r1027, 2;
+	add.s32 	%r1031, %r1029, %r1030;
+	ld.shared.f32 	%f725, [%r1031];
+	mul.f32 	%f726, %f725, %f193;
+	st.global.f32 	[%rd180], %f726;
 
 $L__BB0_181:
-	add.s32 	%r184, %r1198, 96;
-	shr.u32 	%r185, %r184, 4;
-	add.s32 	%r186, %r35, %r185;
-	setp.ge.s32 	%p259, %r186, %r262;
-	or.pred  	%p260, %p259, %p249;
-	@%p260 bra 	$L__BB0_183;
+	add.s32 	%r1033, %r1615, 64;
+	shr.u32 	%r291, %r1033, 4;
+	add.s32 	%r292, %r6, %r291;
+	setp.ge.s32 	%p175, %r292, %r448;
+	or.pred  	%p176, %p175, %p168;
+	@%p176 bra 	$L__BB0_183;
 
-	cvt.s64.s32 	%rd461, %r186;
-	mul.lo.s64 	%rd462, %rd461, %rd5;
-	add.s64 	%rd463, %rd80, %rd462;
-	shl.b64 	%rd464, %rd463, 2;
-	add.s64 	%rd465, %rd3, %rd464;
-	mad.lo.s32 	%r990, %r185, 20, %r33;
-	mad.lo.s32 	%r992, %r2, 1280, %r271;
-	shl.b32 	%r993, %r990, 2;
-	add.s32 	%r994, %r992, %r993;
-	ld.shared.f32 	%f899, [%r994];
-	ld.global.f32 	%f900, [%rd465];
-	mul.f32 	%f901, %f900, %f250;
-	fma.rn.f32 	%f902, %f899, %f249, %f901;
-	st.global.f32 	[%rd465], %f902;
+	cvt.s64.s32 	%rd181, %r292;
+	mul.lo.s64 	%rd182, %rd181, %rd2;
+	add.s64 	%rd183, %rd21, %rd182;
+	shl.b64 	%rd184, %rd183, 2;
+	add.s64 	%rd185, %rd1, %rd184;
+	mad.lo.s32 	%r1034, %r291, 20, %r11;
+	mov.u32 	%r1035, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1036, %r2, 1280, %r1035;
+	shl.b32 	%r1037, %r1034, 2;
+	add.s32 	%r1038, %r1036, %r1037;
+	ld.shared.f32 	%f727, [%r1038];
+	mul.f32 	%f728, %f727, %f193;
+	st.global.f32 	[%rd185], %f728;
 
 $L__BB0_183:
-	add.s32 	%r1198, %r1198, 128;
-	setp.lt.u32 	%p261, %r184, 224;
-	@%p261 bra 	$L__BB0_175;
+	add.s32 	%r293, %r1615, 96;
+	shr.u32 	%r294, %r293, 4;
+	add.s32 	%r295, %r6, %r294;
+	setp.ge.s32 	%p178, %r295, %r448;
+	or.pred  	%p179, %p178, %p168;
+	@%p179 bra 	$L__BB0_185;
 
-$L__BB0_194:
+	cvt.s64.s32 	%rd186, %r295;
+	mul.lo.s64 	%rd187, %rd186, %rd2;
+	add.s64 	%rd188, %rd21, %rd187;
+	shl.b64 	%rd189, %rd188, 2;
+	add.s64 	%rd190, %rd1, %rd189;
+	mad.lo.s32 	%r1040, %r294, 20, %r11;
+	mov.u32 	%r1041, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1042, %r2, 1280, %r1041;
+	shl.b32 	%r1043, %r1040, 2;
+	add.s32 	%r1044, %r1042, %r1043;
+	ld.shared.f32 	%f729, [%r1044];
+	mul.f32 	%f730, %f729, %f193;
+	st.global.f32 	[%rd190], %f730;
+
+$L__BB0_185:
+	add.s32 	%r1615, %r1615, 128;
+	setp.lt.u32 	%p180, %r293, 224;
+	@%p180 bra 	$L__BB0_177;
+	bra.uni 	$L__BB0_186;
+
+$L__BB0_166:
+	mov.u32 	%r1614, %r15;
+
+$L__BB0_167:
+	cvt.u32.u64 	%r993, %rd3;
+	setp.ge.s32 	%p155, %r993, %r449;
+	shr.u32 	%r276, %r1614, 4;
+	add.s32 	%r277, %r6, %r276;
+	setp.ge.s32 	%p156, %r277, %r448;
+	or.pred  	%p157, %p156, %p155;
+	@%p157 bra 	$L__BB0_169;
+
+	cvt.s64.s32 	%rd151, %r277;
+	mul.lo.s64 	%rd152, %rd151, %rd2;
+	add.s64 	%rd153, %rd21, %rd152;
+	shl.b64 	%rd154, %rd153, 2;
+	add.s64 	%rd155, %rd1, %rd154;
+	mad.lo.s32 	%r994, %r276, 20, %r11;
+	mad.lo.s32 	%r996, %r2, 1280, %r1623;
+	shl.b32 	%r997, %r994, 2;
+	add.s32 	%r998, %r996, %r997;
+	ld.shared.f32 	%f707, [%r998];
+	ld.global.f32 	%f708, [%rd155];
+	mul.f32 	%f709, %f708, %f194;
+	fma.rn.f32 	%f710, %f707, %f193, %f709;
+	st.global.f32 	[%rd155], %f710;
+
+$L__BB0_169:
+	add.s32 	%r1000, %r1614, 32;
+	shr.u32 	%r278, %r1000, 4;
+	add.s32 	%r279, %r6, %r278;
+	setp.ge.s32 	%p159, %r279, %r448;
+	or.pred  	%p160, %p159, %p155;
+	@%p160 bra 	$L__BB0_171;
+
+	cvt.s64.s32 	%rd156, %r279;
+	mul.lo.s64 	%rd157, %rd156, %rd2;
+	add.s64 	%rd158, %rd21, %rd157;
+	shl.b64 	%rd159, %rd158, 2;
+	add.s64 	%rd160, %rd1, %rd159;
+	mad.lo.s32 	%r1001, %r278, 20, %r11;
+	mad.lo.s32 	%r1003, %r2, 1280, %r1623;
+	shl.b32 	%r1004, %r1001, 2;
+	add.s32 	%r1005, %r1003, %r1004;
+	ld.shared.f32 	%f711, [%r1005];
+	ld.global.f32 	%f712, [%rd160];
+	mul.f32 	%f713, %f712, %f194;
+	fma.rn.f32 	%f714, %f711, %f193, %f713;
+	st.global.f32 	[%rd160], %f714;
+
+$L__BB0_171:
+	add.s32 	%r1007, %r1614, 64;
+	shr.u32 	%r280, %r1007, 4;
+	add.s32 	%r281, %r6, %r280;
+	setp.ge.s32 	%p162, %r281, %r448;
+	or.pred  	%p163, %p162, %p155;
+	@%p163 bra 	$L__BB0_173;
+
+	cvt.s64.s32 	%rd161, %r281;
+	mul.lo.s64 	%rd162, %rd161, %rd2;
+	add.s64 	%rd163, %rd21, %rd162;
+	shl.b64 	%rd164, %rd163, 2;
+	add.s64 	%rd165, %rd1, %rd164;
+	mad.lo.s32 	%r1008, %r280, 20, %r11;
+	mad.lo.s32 	%r1010, %r2, 1280, %r1623;
+	shl.b32 	%r1011, %r1008, 2;
+	add.s32 	%r1012, %r1010, %r1011;
+	ld.shared.f32 	%f715, [%r1012];
+	ld.global.f32 	%f716, [%rd165];
+	mul.f32 	%f717, %f716, %f194;
+	fma.rn.f32 	%f718, %f715, %f193, %f717;
+	st.global.f32 	[%rd165], %f718;
+
+$L__BB0_173:
+	add.s32 	%r282, %r1614, 96;
+	shr.u32 	%r283, %r282, 4;
+	add.s32 	%r284, %r6, %r283;
+	setp.ge.s32 	%p165, %r284, %r448;
+	or.pred  	%p166, %p165, %p155;
+	@%p166 bra 	$L__BB0_175;
+
+	cvt.s64.s32 	%rd166, %r284;
+	mul.lo.s64 	%rd167, %rd166, %rd2;
+	add.s64 	%rd168, %rd21, %rd167;
+	shl.b64 	%rd169, %rd168, 2;
+	add.s64 	%rd170, %rd1, %rd169;
+	mad.lo.s32 	%r1014, %r283, 20, %r11;
+	mad.lo.s32 	%r1016, %r2, 1280, %r1623;
+	shl.b32 	%r1017, %r1014, 2;
+	add.s32 	%r1018, %r1016, %r1017;
+	ld.shared.f32 	%f719, [%r1018];
+	ld.global.f32 	%f720, [%rd170];
+	mul.f32 	%f721, %f720, %f194;
+	fma.rn.f32 	%f722, %f719, %f193, %f721;
+	st.global.f32 	[%rd170], %f722;
+
+$L__BB0_175:
+	add.s32 	%r1614, %r1614, 128;
+	setp.lt.u32 	%p167, %r282, 224;
+	@%p167 bra 	$L__BB0_167;
+
+$L__BB0_186:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1021, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1115, %f1116, %f1117, %f1118, %f1119, %f1120, %f1121, %f1122}, %r1021;
+	mov.u32 	%r1045, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1002, %f1001, %f1000, %f999, %f998, %f997, %f996, %f995}, %r1045;
 	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_205;
-	bra.uni 	$L__BB0_195;
+	@%p154 bra 	$L__BB0_197;
+	bra.uni 	$L__BB0_187;
 
-$L__BB0_205:
-	mov.u32 	%r1202, %r37;
-
-$L__BB0_206:
-	cvt.u32.u64 	%r1043, %rd45;
-	setp.ge.s32 	%p289, %r1043, %r263;
-	shr.u32 	%r205, %r1202, 4;
-	add.s32 	%r206, %r35, %r205;
-	setp.ge.s32 	%p290, %r206, %r262;
-	or.pred  	%p291, %p290, %p289;
-	@%p291 bra 	$L__BB0_208;
-
-	cvt.s64.s32 	%rd503, %r206;
-	mul.lo.s64 	%rd504, %rd503, %rd5;
-	add.s64 	%rd505, %rd80, %rd504;
-	shl.b64 	%rd506, %rd505, 2;
-	add.s64 	%rd507, %rd3, %rd506;
-	mad.lo.s32 	%r1044, %r205, 20, %r33;
-	mov.u32 	%r1045, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1046, %r2, 1280, %r1045;
-	shl.b32 	%r1047, %r1044, 2;
-	add.s32 	%r1048, %r1046, %r1047;
-	ld.shared.f32 	%f927, [%r1048];
-	mul.f32 	%f928, %f927, %f249;
-	st.global.f32 	[%rd507+64], %f928;
-
-$L__BB0_208:
-	add.s32 	%r1050, %r1202, 32;
-	shr.u32 	%r207, %r1050, 4;
-	add.s32 	%r208, %r35, %r207;
-	setp.ge.s32 	%p293, %r208, %r262;
-	or.pred  	%p294, %p293, %p289;
-	@%p294 bra 	$L__BB0_210;
-
-	cvt.s64.s32 	%rd508, %r208;
-	mul.lo.s64 	%rd509, %rd508, %rd5;
-	add.s64 	%rd510, %rd80, %rd509;
-	shl.b64 	%rd511, %rd510, 2;
-	add.s64 	%rd512, %rd3, %rd511;
-	mad.lo.s32 	%r1051, %r207, 20, %r33;
-	mov.u32 	%r1052, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1053, %r2, 1280, %r1052;
-	shl.b32 	%r1054, %r1051, 2;
-	add.s32 	%r1055, %r1053, %r1054;
-	ld.shared.f32 	%f929, [%r1055];
-	mul.f32 	%f930, %f929, %f249;
-	st.global.f32 	[%rd512+64], %f930;
-
-$L__BB0_210:
-	add.s32 	%r1057, %r1202, 64;
-	shr.u32 	%r209, %r1057, 4;
-	add.s32 	%r210, %r35, %r209;
-	setp.ge.s32 	%p296, %r210, %r262;
-	or.pred  	%p297, %p296, %p289;
-	@%p297 bra 	$L__BB0_212;
-
-	cvt.s64.s32 	%rd513, %r210;
-	mul.lo.s64 	%rd514, %rd513, %rd5;
-	add.s64 	%rd515, %rd80, %rd514;
-	shl.b64 	%rd516, %rd515, 2;
-	add.s64 	%rd517, %rd3, %rd516;
-	mad.lo.s32 	%r1058, %r209, 20, %r33;
-	mov.u32 	%r1059, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1060, %r2, 1280, %r1059;
-	shl.b32 	%r1061, %r1058, 2;
-	add.s32 	%r1062, %r1060, %r1061;
-	ld.shared.f32 	%f931, [%r1062];
-	mul.f32 	%f932, %f931, %f249;
-	st.global.f32 	[%rd517+64], %f932;
-
-$L__BB0_212:
-	add.s32 	%r211, %r1202, 96;
-	shr.u32 	%r212, %r211, 4;
-	add.s32 	%r213, %r35, %r212;
-	setp.ge.s32 	%p299, %r213, %r262;
-	or.pred  	%p300, %p299, %p289;
-	@%p300 bra 	$L__BB0_214;
-
-	cvt.s64.s32 	%rd518, %r213;
-	mul.lo.s64 	%rd519, %rd518, %rd5;
-	add.s64 	%rd520, %rd80, %rd519;
-	shl.b64 	%rd521, %rd520, 2;
-	add.s64 	%rd522, %rd3, %rd521;
-	mad.lo.s32 	%r1064, %r212, 20, %r33;
-	mov.u32 	%r1065, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1066, %r2, 1280, %r1065;
-	shl.b32 	%r1067, %r1064, 2;
-	add.s32 	%r1068, %r1066, %r1067;
-	ld.shared.f32 	%f933, [%r1068];
-	mul.f32 	%f934, %f933, %f249;
-	st.global.f32 	[%rd522+64], %f934;
-
-$L__BB0_214:
-	add.s32 	%r1202, %r1202, 128;
-	setp.lt.u32 	%p301, %r211, 224;
-	@%p301 bra 	$L__BB0_206;
-	bra.uni 	$L__BB0_215;
-
-$L__BB0_195:
-	shr.u32 	%r1176, %r37, 4;
-	mov.u32 	%r1024, %tid.x;
-	shr.u32 	%r1025, %r1024, 1;
-	and.b32  	%r1026, %r1025, 2147483584;
-	or.b32  	%r1027, %r1176, %r1026;
-	add.s32 	%r1030, %r1027, %r3;
-	cvt.s64.s32 	%rd486, %r1030;
-	add.s64 	%rd607, %rd486, 32;
-	or.b32  	%r1200, %r37, -32;
-	mov.u64 	%rd606, %rd48;
-	mov.u64 	%rd608, %rd47;
-	mov.u32 	%r1201, %r271;
-	mov.u64 	%rd609, %rd46;
-
-$L__BB0_196:
-	cvt.u32.u64 	%r1031, %rd45;
-	setp.ge.s32 	%p276, %r1031, %r263;
-	cvt.u32.u64 	%r1032, %rd607;
-	setp.ge.s32 	%p277, %r1032, %r262;
-	or.pred  	%p278, %p277, %p276;
-	@%p278 bra 	$L__BB0_198;
-
-	mul.lo.s64 	%rd487, %rd607, %rd5;
-	add.s64 	%rd488, %rd80, %rd487;
-	shl.b64 	%rd489, %rd488, 2;
-	add.s64 	%rd490, %rd3, %rd489;
-	add.s32 	%r1033, %r1201, %r40;
-	ld.shared.f32 	%f911, [%r1033];
-	ld.global.f32 	%f912, [%rd490+64];
-	mul.f32 	%f913, %f912, %f250;
-	fma.rn.f32 	%f914, %f911, %f249, %f913;
-	st.global.f32 	[%rd490+64], %f914;
+$L__BB0_197:
+	mov.u32 	%r1617, %r15;
 
 $L__BB0_198:
-	cvt.u32.u64 	%r1035, %rd606;
-	setp.ge.s32 	%p280, %r1035, %r262;
-	or.pred  	%p281, %p280, %p276;
-	@%p281 bra 	$L__BB0_200;
+	cvt.u32.u64 	%r1072, %rd4;
+	setp.ge.s32 	%p195, %r1072, %r449;
+	shr.u32 	%r309, %r1617, 4;
+	add.s32 	%r310, %r6, %r309;
+	setp.ge.s32 	%p196, %r310, %r448;
+	or.pred  	%p197, %p196, %p195;
+	@%p197 bra 	$L__BB0_200;
 
-	mul.lo.s64 	%rd491, %rd606, %rd5;
-	add.s64 	%rd492, %rd80, %rd491;
-	shl.b64 	%rd493, %rd492, 2;
-	add.s64 	%rd494, %rd3, %rd493;
-	add.s32 	%r1036, %r1201, %r41;
-	ld.shared.f32 	%f915, [%r1036];
-	ld.global.f32 	%f916, [%rd494+64];
-	mul.f32 	%f917, %f916, %f250;
-	fma.rn.f32 	%f918, %f915, %f249, %f917;
-	st.global.f32 	[%rd494+64], %f918;
+	cvt.s64.s32 	%rd211, %r310;
+	mul.lo.s64 	%rd212, %rd211, %rd2;
+	add.s64 	%rd213, %rd21, %rd212;
+	shl.b64 	%rd214, %rd213, 2;
+	add.s64 	%rd215, %rd1, %rd214;
+	mad.lo.s32 	%r1073, %r309, 20, %r11;
+	mov.u32 	%r1074, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1075, %r2, 1280, %r1074;
+	shl.b32 	%r1076, %r1073, 2;
+	add.s32 	%r1077, %r1075, %r1076;
+	ld.shared.f32 	%f747, [%r1077];
+	mul.f32 	%f748, %f747, %f193;
+	st.global.f32 	[%rd215+64], %f748;
 
 $L__BB0_200:
-	cvt.u32.u64 	%r1038, %rd608;
-	setp.ge.s32 	%p283, %r1038, %r262;
-	or.pred  	%p284, %p283, %p276;
-	@%p284 bra 	$L__BB0_202;
+	add.s32 	%r1079, %r1617, 32;
+	shr.u32 	%r311, %r1079, 4;
+	add.s32 	%r312, %r6, %r311;
+	setp.ge.s32 	%p199, %r312, %r448;
+	or.pred  	%p200, %p199, %p195;
+	@%p200 bra 	$L__BB0_202;
 
-	mul.lo.s64 	%rd495, %rd608, %rd5;
-	add.s64 	%rd496, %rd80, %rd495;
-	shl.b64 	%rd497, %rd496, 2;
-	add.s64 	%rd498, %rd3, %rd497;
-	add.s32 	%r1039, %r1201, %r39;
-	ld.shared.f32 	%f919, [%r1039];
-	ld.global.f32 	%f920, [%rd498+64];
-	mul.f32 	%f921, %f920, %f250;
-	fma.rn.f32 	%f922, %f919, %f249, %f921;
-	st.global.f32 	[%rd498+64], %f922;
+	cvt.s64.s32 	%rd216, %r312;
+	mul.lo.s64 	%rd217, %rd216, %rd2;
+	add.s64 	%rd218, %rd21, %rd217;
+	shl.b64 	%rd219, %rd218, 2;
+	add.s64 	%rd220, %rd1, %rd219;
+	mad.lo.s32 	%r1080, %r311, 20, %r11;
+	mov.u32 	%r1081, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1082, %r2, 1280, %r1081;
+	shl.b32 	%r1083, %r1080, 2;
+	add.s32 	%r1084, %r1082, %r1083;
+	ld.shared.f32 	%f749, [%r1084];
+	mul.f32 	%f750, %f749, %f193;
+	st.global.f32 	[%rd220+64], %f750;
 
 $L__BB0_202:
-	cvt.u32.u64 	%r1041, %rd609;
-	setp.ge.s32 	%p286, %r1041, %r262;
-	or.pred  	%p287, %p286, %p276;
-	@%p287 bra 	$L__BB0_204;
+	add.s32 	%r1086, %r1617, 64;
+	shr.u32 	%r313, %r1086, 4;
+	add.s32 	%r314, %r6, %r313;
+	setp.ge.s32 	%p202, %r314, %r448;
+	or.pred  	%p203, %p202, %p195;
+	@%p203 bra 	$L__BB0_204;
 
-	mul.lo.s64 	%rd499, %rd609, %rd5;
-	add.s64 	%rd500, %rd80, %rd499;
-	shl.b64 	%rd501, %rd500, 2;
-	add.s64 	%rd502, %rd3, %rd501;
-	add.s32 	%r1042, %r1201, %r38;
-	ld.shared.f32 	%f923, [%r1042];
-	ld.global.f32 	%f924, [%rd502+64];
-	mul.f32 	%f925, %f924, %f250;
-	fma.rn.f32 	%f926, %f923, %f249, %f925;
-	st.global.f32 	[%rd502+64], %f926;
+	cvt.s64.s32 	%rd221, %r314;
+	mul.lo.s64 	%rd222, %rd221, %rd2;
+	add.s64 	%rd223, %rd21, %rd222;
+	shl.b64 	%rd224, %rd223, 2;
+	add.s64 	%rd225, %rd1, %rd224;
+	mad.lo.s32 	%r1087, %r313, 20, %r11;
+	mov.u32 	%r1088, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1089, %r2, 1280, %r1088;
+	shl.b32 	%r1090, %r1087, 2;
+	add.s32 	%r1091, %r1089, %r1090;
+	ld.shared.f32 	%f751, [%r1091];
+	mul.f32 	%f752, %f751, %f193;
+	st.global.f32 	[%rd225+64], %f752;
 
 $L__BB0_204:
-	add.s64 	%rd609, %rd609, 8;
-	add.s32 	%r1201, %r1201, 640;
-	add.s64 	%rd608, %rd608, 8;
-	add.s64 	%rd607, %rd607, 8;
-	add.s64 	%rd606, %rd606, 8;
-	add.s32 	%r1200, %r1200, 128;
-	setp.lt.u32 	%p288, %r1200, 224;
-	@%p288 bra 	$L__BB0_196;
+	add.s32 	%r315, %r1617, 96;
+	shr.u32 	%r316, %r315, 4;
+	add.s32 	%r317, %r6, %r316;
+	setp.ge.s32 	%p205, %r317, %r448;
+	or.pred  	%p206, %p205, %p195;
+	@%p206 bra 	$L__BB0_206;
 
-$L__BB0_215:
+	cvt.s64.s32 	%rd226, %r317;
+	mul.lo.s64 	%rd227, %rd226, %rd2;
+	add.s64 	%rd228, %rd21, %rd227;
+	shl.b64 	%rd229, %rd228, 2;
+	add.s64 	%rd230, %rd1, %rd229;
+	mad.lo.s32 	%r1093, %r316, 20, %r11;
+	mov.u32 	%r1094, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1095, %r2, 1280, %r1094;
+	shl.b32 	%r1096, %r1093, 2;
+	add.s32 	%r1097, %r1095, %r1096;
+	ld.shared.f32 	%f753, [%r1097];
+	mul.f32 	%f754, %f753, %f193;
+	st.global.f32 	[%rd230+64], %f754;
+
+$L__BB0_206:
+	add.s32 	%r1617, %r1617, 128;
+	setp.lt.u32 	%p207, %r315, 224;
+	@%p207 bra 	$L__BB0_198;
+	bra.uni 	$L__BB0_207;
+
+$L__BB0_187:
+	mov.u32 	%r1616, %r15;
+
+$L__BB0_188:
+	cvt.u32.u64 	%r1046, %rd4;
+	setp.ge.s32 	%p182, %r1046, %r449;
+	shr.u32 	%r298, %r1616, 4;
+	add.s32 	%r299, %r6, %r298;
+	setp.ge.s32 	%p183, %r299, %r448;
+	or.pred  	%p184, %p183, %p182;
+	@%p184 bra 	$L__BB0_190;
+
+	cvt.s64.s32 	%rd191, %r299;
+	mul.lo.s64 	%rd192, %rd191, %rd2;
+	add.s64 	%rd193, %rd21, %rd192;
+	shl.b64 	%rd194, %rd193, 2;
+	add.s64 	%rd195, %rd1, %rd194;
+	mad.lo.s32 	%r1047, %r298, 20, %r11;
+	mad.lo.s32 	%r1049, %r2, 1280, %r1623;
+	shl.b32 	%r1050, %r1047, 2;
+	add.s32 	%r1051, %r1049, %r1050;
+	ld.shared.f32 	%f731, [%r1051];
+	ld.global.f32 	%f732, [%rd195+64];
+	mul.f32 	%f733, %f732, %f194;
+	fma.rn.f32 	%f734, %f731, %f193, %f733;
+	st.global.f32 	[%rd195+64], %f734;
+
+$L__BB0_190:
+	add.s32 	%r1053, %r1616, 32;
+	shr.u32 	%r300, %r1053, 4;
+	add.s32 	%r301, %r6, %r300;
+	setp.ge.s32 	%p186, %r301, %r448;
+	or.pred  	%p187, %p186, %p182;
+	@%p187 bra 	$L__BB0_192;
+
+	cvt.s64.s32 	%rd196, %r301;
+	mul.lo.s64 	%rd197, %rd196, %rd2;
+	add.s64 	%rd198, %rd21, %rd197;
+	shl.b64 	%rd199, %rd198, 2;
+	add.s64 	%rd200, %rd1, %rd199;
+	mad.lo.s32 	%r1054, %r300, 20, %r11;
+	mad.lo.s32 	%r1056, %r2, 1280, %r1623;
+	shl.b32 	%r1057, %r1054, 2;
+	add.s32 	%r1058, %r1056, %r1057;
+	ld.shared.f32 	%f735, [%r1058];
+	ld.global.f32 	%f736, [%rd200+64];
+	mul.f32 	%f737, %f736, %f194;
+	fma.rn.f32 	%f738, %f735, %f193, %f737;
+	st.global.f32 	[%rd200+64], %f738;
+
+$L__BB0_192:
+	add.s32 	%r1060, %r1616, 64;
+	shr.u32 	%r302, %r1060, 4;
+	add.s32 	%r303, %r6, %r302;
+	setp.ge.s32 	%p189, %r303, %r448;
+	or.pred  	%p190, %p189, %p182;
+	@%p190 bra 	$L__BB0_194;
+
+	cvt.s64.s32 	%rd201, %r303;
+	mul.lo.s64 	%rd202, %rd201, %rd2;
+	add.s64 	%rd203, %rd21, %rd202;
+	shl.b64 	%rd204, %rd203, 2;
+	add.s64 	%rd205, %rd1, %rd204;
+	mad.lo.s32 	%r1061, %r302, 20, %r11;
+	mad.lo.s32 	%r1063, %r2, 1280, %r1623;
+	shl.b32 	%r1064, %r1061, 2;
+	add.s32 	%r1065, %r1063, %r1064;
+	ld.shared.f32 	%f739, [%r1065];
+	ld.global.f32 	%f740, [%rd205+64];
+	mul.f32 	%f741, %f740, %f194;
+	fma.rn.f32 	%f742, %f739, %f193, %f741;
+	st.global.f32 	[%rd205+64], %f742;
+
+$L__BB0_194:
+	add.s32 	%r304, %r1616, 96;
+	shr.u32 	%r305, %r304, 4;
+	add.s32 	%r306, %r6, %r305;
+	setp.ge.s32 	%p192, %r306, %r448;
+	or.pred  	%p193, %p192, %p182;
+	@%p193 bra 	$L__BB0_196;
+
+	cvt.s64.s32 	%rd206, %r306;
+	mul.lo.s64 	%rd207, %rd206, %rd2;
+	add.s64 	%rd208, %rd21, %rd207;
+	shl.b64 	%rd209, %rd208, 2;
+	add.s64 	%rd210, %rd1, %rd209;
+	mad.lo.s32 	%r1067, %r305, 20, %r11;
+	mad.lo.s32 	%r1069, %r2, 1280, %r1623;
+	shl.b32 	%r1070, %r1067, 2;
+	add.s32 	%r1071, %r1069, %r1070;
+	ld.shared.f32 	%f743, [%r1071];
+	ld.global.f32 	%f744, [%rd210+64];
+	mul.f32 	%f745, %f744, %f194;
+	fma.rn.f32 	%f746, %f743, %f193, %f745;
+	st.global.f32 	[%rd210+64], %f746;
+
+$L__BB0_196:
+	add.s32 	%r1616, %r1616, 128;
+	setp.lt.u32 	%p194, %r304, 224;
+	@%p194 bra 	$L__BB0_188;
+
+$L__BB0_207:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1069, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1123, %f1124, %f1125, %f1126, %f1127, %f1128, %f1129, %f1130}, %r1069;
+	mov.u32 	%r1098, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f994, %f993, %f992, %f991, %f990, %f989, %f988, %f987}, %r1098;
 	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_226;
-	bra.uni 	$L__BB0_216;
+	@%p154 bra 	$L__BB0_218;
+	bra.uni 	$L__BB0_208;
 
-$L__BB0_226:
-	mov.u32 	%r1204, %r37;
-
-$L__BB0_227:
-	cvt.u32.u64 	%r1096, %rd44;
-	setp.ge.s32 	%p316, %r1096, %r263;
-	shr.u32 	%r227, %r1204, 4;
-	add.s32 	%r228, %r36, %r227;
-	setp.ge.s32 	%p317, %r228, %r262;
-	or.pred  	%p318, %p317, %p316;
-	@%p318 bra 	$L__BB0_229;
-
-	cvt.s64.s32 	%rd543, %r228;
-	mul.lo.s64 	%rd544, %rd543, %rd5;
-	add.s64 	%rd545, %rd80, %rd544;
-	shl.b64 	%rd546, %rd545, 2;
-	add.s64 	%rd547, %rd3, %rd546;
-	mad.lo.s32 	%r1097, %r227, 20, %r33;
-	mov.u32 	%r1098, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1099, %r2, 1280, %r1098;
-	shl.b32 	%r1100, %r1097, 2;
-	add.s32 	%r1101, %r1099, %r1100;
-	ld.shared.f32 	%f951, [%r1101];
-	mul.f32 	%f952, %f951, %f249;
-	st.global.f32 	[%rd547], %f952;
-
-$L__BB0_229:
-	add.s32 	%r1103, %r1204, 32;
-	shr.u32 	%r229, %r1103, 4;
-	add.s32 	%r230, %r36, %r229;
-	setp.ge.s32 	%p320, %r230, %r262;
-	or.pred  	%p321, %p320, %p316;
-	@%p321 bra 	$L__BB0_231;
-
-	cvt.s64.s32 	%rd548, %r230;
-	mul.lo.s64 	%rd549, %rd548, %rd5;
-	add.s64 	%rd550, %rd80, %rd549;
-	shl.b64 	%rd551, %rd550, 2;
-	add.s64 	%rd552, %rd3, %rd551;
-	mad.lo.s32 	%r1104, %r229, 20, %r33;
-	mov.u32 	%r1105, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1106, %r2, 1280, %r1105;
-	shl.b32 	%r1107, %r1104, 2;
-	add.s32 	%r1108, %r1106, %r1107;
-	ld.shared.f32 	%f953, [%r1108];
-	mul.f32 	%f954, %f953, %f249;
-	st.global.f32 	[%rd552], %f954;
-
-$L__BB0_231:
-	add.s32 	%r1110, %r1204, 64;
-	shr.u32 	%r231, %r1110, 4;
-	add.s32 	%r232, %r36, %r231;
-	setp.ge.s32 	%p323, %r232, %r262;
-	or.pred  	%p324, %p323, %p316;
-	@%p324 bra 	$L__BB0_233;
-
-	cvt.s64.s32 	%rd553, %r232;
-	mul.lo.s64 	%rd554, %rd553, %rd5;
-	add.s64 	%rd555, %rd80, %rd554;
-	shl.b64 	%rd556, %rd555, 2;
-	add.s64 	%rd557, %rd3, %rd556;
-	mad.lo.s32 	%r1111, %r231, 20, %r33;
-	mov.u32 	%r1112, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1113, %r2, 1280, %r1112;
-	shl.b32 	%r1114, %r1111, 2;
-	add.s32 	%r1115, %r1113, %r1114;
-	ld.shared.f32 	%f955, [%r1115];
-	mul.f32 	%f956, %f955, %f249;
-	st.global.f32 	[%rd557], %f956;
-
-$L__BB0_233:
-	add.s32 	%r233, %r1204, 96;
-	shr.u32 	%r234, %r233, 4;
-	add.s32 	%r235, %r36, %r234;
-	setp.ge.s32 	%p326, %r235, %r262;
-	or.pred  	%p327, %p326, %p316;
-	@%p327 bra 	$L__BB0_235;
-
-	cvt.s64.s32 	%rd558, %r235;
-	mul.lo.s64 	%rd559, %rd558, %rd5;
-	add.s64 	%rd560, %rd80, %rd559;
-	shl.b64 	%rd561, %rd560, 2;
-	add.s64 	%rd562, %rd3, %rd561;
-	mad.lo.s32 	%r1117, %r234, 20, %r33;
-	mov.u32 	%r1118, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1119, %r2, 1280, %r1118;
-	shl.b32 	%r1120, %r1117, 2;
-	add.s32 	%r1121, %r1119, %r1120;
-	ld.shared.f32 	%f957, [%r1121];
-	mul.f32 	%f958, %f957, %f249;
-	st.global.f32 	[%rd562], %f958;
-
-$L__BB0_235:
-	add.s32 	%r1204, %r1204, 128;
-	setp.lt.u32 	%p328, %r233, 224;
-	@%p328 bra 	$L__BB0_227;
-	bra.uni 	$L__BB0_236;
-
-$L__BB0_216:
-	mov.u32 	%r1203, %r37;
-
-$L__BB0_217:
-	cvt.u32.u64 	%r1070, %rd44;
-	setp.ge.s32 	%p303, %r1070, %r263;
-	shr.u32 	%r216, %r1203, 4;
-	add.s32 	%r217, %r36, %r216;
-	setp.ge.s32 	%p304, %r217, %r262;
-	or.pred  	%p305, %p304, %p303;
-	@%p305 bra 	$L__BB0_219;
-
-	cvt.s64.s32 	%rd523, %r217;
-	mul.lo.s64 	%rd524, %rd523, %rd5;
-	add.s64 	%rd525, %rd80, %rd524;
-	shl.b64 	%rd526, %rd525, 2;
-	add.s64 	%rd527, %rd3, %rd526;
-	mad.lo.s32 	%r1071, %r216, 20, %r33;
-	mov.u32 	%r1072, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1073, %r2, 1280, %r1072;
-	shl.b32 	%r1074, %r1071, 2;
-	add.s32 	%r1075, %r1073, %r1074;
-	ld.shared.f32 	%f935, [%r1075];
-	ld.global.f32 	%f936, [%rd527];
-	mul.f32 	%f937, %f936, %f250;
-	fma.rn.f32 	%f938, %f935, %f249, %f937;
-	st.global.f32 	[%rd527], %f938;
+$L__BB0_218:
+	mov.u32 	%r1619, %r15;
 
 $L__BB0_219:
-	add.s32 	%r1077, %r1203, 32;
-	shr.u32 	%r218, %r1077, 4;
-	add.s32 	%r219, %r36, %r218;
-	setp.ge.s32 	%p307, %r219, %r262;
-	or.pred  	%p308, %p307, %p303;
-	@%p308 bra 	$L__BB0_221;
+	cvt.u32.u64 	%r1125, %rd3;
+	setp.ge.s32 	%p222, %r1125, %r449;
+	shr.u32 	%r331, %r1619, 4;
+	add.s32 	%r332, %r12, %r331;
+	setp.ge.s32 	%p223, %r332, %r448;
+	or.pred  	%p224, %p223, %p222;
+	@%p224 bra 	$L__BB0_221;
 
-	cvt.s64.s32 	%rd528, %r219;
-	mul.lo.s64 	%rd529, %rd528, %rd5;
-	add.s64 	%rd530, %rd80, %rd529;
-	shl.b64 	%rd531, %rd530, 2;
-	add.s64 	%rd532, %rd3, %rd531;
-	mad.lo.s32 	%r1078, %r218, 20, %r33;
-	mov.u32 	%r1079, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1080, %r2, 1280, %r1079;
-	shl.b32 	%r1081, %r1078, 2;
-	add.s32 	%r1082, %r1080, %r1081;
-	ld.shared.f32 	%f939, [%r1082];
-	ld.global.f32 	%f940, [%rd532];
-	mul.f32 	%f941, %f940, %f250;
-	fma.rn.f32 	%f942, %f939, %f249, %f941;
-	st.global.f32 	[%rd532], %f942;
+	cvt.s64.s32 	%rd251, %r332;
+	mul.lo.s64 	%rd252, %rd251, %rd2;
+	add.s64 	%rd253, %rd21, %rd252;
+	shl.b64 	%rd254, %rd253, 2;
+	add.s64 	%rd255, %rd1, %rd254;
+	mad.lo.s32 	%r1126, %r331, 20, %r11;
+	mov.u32 	%r1127, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1128, %r2, 1280, %r1127;
+	shl.b32 	%r1129, %r1126, 2;
+	add.s32 	%r1130, %r1128, %r1129;
+	ld.shared.f32 	%f771, [%r1130];
+	mul.f32 	%f772, %f771, %f193;
+	st.global.f32 	[%rd255], %f772;
 
 $L__BB0_221:
-	add.s32 	%r1084, %r1203, 64;
-	shr.u32 	%r220, %r1084, 4;
-	add.s32 	%r221, %r36, %r220;
-	setp.ge.s32 	%p310, %r221, %r262;
-	or.pred  	%p311, %p310, %p303;
-	@%p311 bra 	$L__BB0_223;
+	add.s32 	%r1132, %r1619, 32;
+	shr.u32 	%r333, %r1132, 4;
+	add.s32 	%r334, %r12, %r333;
+	setp.ge.s32 	%p226, %r334, %r448;
+	or.pred  	%p227, %p226, %p222;
+	@%p227 bra 	$L__BB0_223;
 
-	cvt.s64.s32 	%rd533, %r221;
-	mul.lo.s64 	%rd534, %rd533, %rd5;
-	add.s64 	%rd535, %rd80, %rd534;
-	shl.b64 	%rd536, %rd535, 2;
-	add.s64 	%rd537, %rd3, %rd536;
-	mad.lo.s32 	%r1085, %r220, 20, %r33;
-	mov.u32 	%r1086, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1087, %r2, 1280, %r1086;
-	shl.b32 	%r1088, %r1085, 2;
-	add.s32 	%r1089, %r1087, %r1088;
-	ld.shared.f32 	%f943, [%r1089];
-	ld.global.f32 	%f944, [%rd537];
-	mul.f32 	%f945, %f944, %f250;
-	fma.rn.f32 	%f946, %f943, %f249, %f945;
-	st.global.f32 	[%rd537], %f946;
+	cvt.s64.s32 	%rd256, %r334;
+	mul.lo.s64 	%rd257, %rd256, %rd2;
+	add.s64 	%rd258, %rd21, %rd257;
+	shl.b64 	%rd259, %rd258, 2;
+	add.s64 	%rd260, %rd1, %rd259;
+	mad.lo.s32 	%r1133, %r333, 20, %r11;
+	mov.u32 	%r1134, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1135, %r2, 1280, %r1134;
+	shl.b32 	%r1136, %r1133, 2;
+	add.s32 	%r1137, %r1135, %r1136;
+	ld.shared.f32 	%f773, [%r1137];
+	mul.f32 	%f774, %f773, %f193;
+	st.global.f32 	[%rd260], %f774;
 
 $L__BB0_223:
-	add.s32 	%r222, %r1203, 96;
-	shr.u32 	%r223, %r222, 4;
-	add.s32 	%r224, %r36, %r223;
-	setp.ge.s32 	%p313, %r224, %r262;
-	or.pred  	%p314, %p313, %p303;
-	@%p314 bra 	$L__BB0_225;
+	add.s32 	%r1139, %r1619, 64;
+	shr.u32 	%r335, %r1139, 4;
+	add.s32 	%r336, %r12, %r335;
+	setp.ge.s32 	%p229, %r336, %r448;
+	or.pred  	%p230, %p229, %p222;
+	@%p230 bra 	$L__BB0_225;
 
-	cvt.s64.s32 	%rd538, %r224;
-	mul.lo.s64 	%rd539, %rd538, %rd5;
-	add.s64 	%rd540, %rd80, %rd539;
-	shl.b64 	%rd541, %rd540, 2;
-	add.s64 	%rd542, %rd3, %rd541;
-	mad.lo.s32 	%r1091, %r223, 20, %r33;
-	mov.u32 	%r1092, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1093, %r2, 1280, %r1092;
-	shl.b32 	%r1094, %r1091, 2;
-	add.s32 	%r1095, %r1093, %r1094;
-	ld.shared.f32 	%f947, [%r1095];
-	ld.global.f32 	%f948, [%rd542];
-	mul.f32 	%f949, %f948, %f250;
-	fma.rn.f32 	%f950, %f947, %f249, %f949;
-	st.global.f32 	[%rd542], %f950;
+	cvt.s64.s32 	%rd261, %r336;
+	mul.lo.s64 	%rd262, %rd261, %rd2;
+	add.s64 	%rd263, %rd21, %rd262;
+	shl.b64 	%rd264, %rd263, 2;
+	add.s64 	%rd265, %rd1, %rd264;
+	mad.lo.s32 	%r1140, %r335, 20, %r11;
+	mov.u32 	%r1141, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1142, %r2, 1280, %r1141;
+	shl.b32 	%r1143, %r1140, 2;
+	add.s32 	%r1144, %r1142, %r1143;
+	ld.shared.f32 	%f775, [%r1144];
+	mul.f32 	%f776, %f775, %f193;
+	st.global.f32 	[%rd265], %f776;
 
 $L__BB0_225:
-	add.s32 	%r1203, %r1203, 128;
-	setp.lt.u32 	%p315, %r222, 224;
-	@%p315 bra 	$L__BB0_217;
+	add.s32 	%r337, %r1619, 96;
+	shr.u32 	%r338, %r337, 4;
+	add.s32 	%r339, %r12, %r338;
+	setp.ge.s32 	%p232, %r339, %r448;
+	or.pred  	%p233, %p232, %p222;
+	@%p233 bra 	$L__BB0_227;
 
-$L__BB0_236:
+	cvt.s64.s32 	%rd266, %r339;
+	mul.lo.s64 	%rd267, %rd266, %rd2;
+	add.s64 	%rd268, %rd21, %rd267;
+	shl.b64 	%rd269, %rd268, 2;
+	add.s64 	%rd270, %rd1, %rd269;
+	mad.lo.s32 	%r1146, %r338, 20, %r11;
+	mov.u32 	%r1147, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1148, %r2, 1280, %r1147;
+	shl.b32 	%r1149, %r1146, 2;
+	add.s32 	%r1150, %r1148, %r1149;
+	ld.shared.f32 	%f777, [%r1150];
+	mul.f32 	%f778, %f777, %f193;
+	st.global.f32 	[%rd270], %f778;
+
+$L__BB0_227:
+	add.s32 	%r1619, %r1619, 128;
+	setp.lt.u32 	%p234, %r337, 224;
+	@%p234 bra 	$L__BB0_219;
+	bra.uni 	$L__BB0_228;
+
+$L__BB0_208:
+	mov.u32 	%r1618, %r15;
+
+$L__BB0_209:
+	cvt.u32.u64 	%r1099, %rd3;
+	setp.ge.s32 	%p209, %r1099, %r449;
+	shr.u32 	%r320, %r1618, 4;
+	add.s32 	%r321, %r12, %r320;
+	setp.ge.s32 	%p210, %r321, %r448;
+	or.pred  	%p211, %p210, %p209;
+	@%p211 bra 	$L__BB0_211;
+
+	cvt.s64.s32 	%rd231, %r321;
+	mul.lo.s64 	%rd232, %rd231, %rd2;
+	add.s64 	%rd233, %rd21, %rd232;
+	shl.b64 	%rd234, %rd233, 2;
+	add.s64 	%rd235, %rd1, %rd234;
+	mad.lo.s32 	%r1100, %r320, 20, %r11;
+	mad.lo.s32 	%r1102, %r2, 1280, %r1623;
+	shl.b32 	%r1103, %r1100, 2;
+	add.s32 	%r1104, %r1102, %r1103;
+	ld.shared.f32 	%f755, [%r1104];
+	ld.global.f32 	%f756, [%rd235];
+	mul.f32 	%f757, %f756, %f194;
+	fma.rn.f32 	%f758, %f755, %f193, %f757;
+	st.global.f32 	[%rd235], %f758;
+
+$L__BB0_211:
+	add.s32 	%r1106, %r1618, 32;
+	shr.u32 	%r322, %r1106, 4;
+	add.s32 	%r323, %r12, %r322;
+	setp.ge.s32 	%p213, %r323, %r448;
+	or.pred  	%p214, %p213, %p209;
+	@%p214 bra 	$L__BB0_213;
+
+	cvt.s64.s32 	%rd236, %r323;
+	mul.lo.s64 	%rd237, %rd236, %rd2;
+	add.s64 	%rd238, %rd21, %rd237;
+	shl.b64 	%rd239, %rd238, 2;
+	add.s64 	%rd240, %rd1, %rd239;
+	mad.lo.s32 	%r1107, %r322, 20, %r11;
+	mad.lo.s32 	%r1109, %r2, 1280, %r1623;
+	shl.b32 	%r1110, %r1107, 2;
+	add.s32 	%r1111, %r1109, %r1110;
+	ld.shared.f32 	%f759, [%r1111];
+	ld.global.f32 	%f760, [%rd240];
+	mul.f32 	%f761, %f760, %f194;
+	fma.rn.f32 	%f762, %f759, %f193, %f761;
+	st.global.f32 	[%rd240], %f762;
+
+$L__BB0_213:
+	add.s32 	%r1113, %r1618, 64;
+	shr.u32 	%r324, %r1113, 4;
+	add.s32 	%r325, %r12, %r324;
+	setp.ge.s32 	%p216, %r325, %r448;
+	or.pred  	%p217, %p216, %p209;
+	@%p217 bra 	$L__BB0_215;
+
+	cvt.s64.s32 	%rd241, %r325;
+	mul.lo.s64 	%rd242, %rd241, %rd2;
+	add.s64 	%rd243, %rd21, %rd242;
+	shl.b64 	%rd244, %rd243, 2;
+	add.s64 	%rd245, %rd1, %rd244;
+	mad.lo.s32 	%r1114, %r324, 20, %r11;
+	mad.lo.s32 	%r1116, %r2, 1280, %r1623;
+	shl.b32 	%r1117, %r1114, 2;
+	add.s32 	%r1118, %r1116, %r1117;
+	ld.shared.f32 	%f763, [%r1118];
+	ld.global.f32 	%f764, [%rd245];
+	mul.f32 	%f765, %f764, %f194;
+	fma.rn.f32 	%f766, %f763, %f193, %f765;
+	st.global.f32 	[%rd245], %f766;
+
+$L__BB0_215:
+	add.s32 	%r326, %r1618, 96;
+	shr.u32 	%r327, %r326, 4;
+	add.s32 	%r328, %r12, %r327;
+	setp.ge.s32 	%p219, %r328, %r448;
+	or.pred  	%p220, %p219, %p209;
+	@%p220 bra 	$L__BB0_217;
+
+	cvt.s64.s32 	%rd246, %r328;
+	mul.lo.s64 	%rd247, %rd246, %rd2;
+	add.s64 	%rd248, %rd21, %rd247;
+	shl.b64 	%rd249, %rd248, 2;
+	add.s64 	%rd250, %rd1, %rd249;
+	mad.lo.s32 	%r1120, %r327, 20, %r11;
+	mad.lo.s32 	%r1122, %r2, 1280, %r1623;
+	shl.b32 	%r1123, %r1120, 2;
+	add.s32 	%r1124, %r1122, %r1123;
+	ld.shared.f32 	%f767, [%r1124];
+	ld.global.f32 	%f768, [%rd250];
+	mul.f32 	%f769, %f768, %f194;
+	fma.rn.f32 	%f770, %f767, %f193, %f769;
+	st.global.f32 	[%rd250], %f770;
+
+$L__BB0_217:
+	add.s32 	%r1618, %r1618, 128;
+	setp.lt.u32 	%p221, %r326, 224;
+	@%p221 bra 	$L__BB0_209;
+
+$L__BB0_228:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1122, 20;
-	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd4], {%f1131, %f1132, %f1133, %f1134, %f1135, %f1136, %f1137, %f1138}, %r1122;
+	mov.u32 	%r1151, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f986, %f985, %f984, %f983, %f982, %f981, %f980, %f979}, %r1151;
 	bar.warp.sync 	-1;
-	@%p140 bra 	$L__BB0_247;
-	bra.uni 	$L__BB0_237;
+	@%p154 bra 	$L__BB0_239;
+	bra.uni 	$L__BB0_229;
 
-$L__BB0_247:
-	mov.u32 	%r1206, %r37;
-
-$L__BB0_248:
-	cvt.u32.u64 	%r1149, %rd45;
-	setp.ge.s32 	%p343, %r1149, %r263;
-	shr.u32 	%r249, %r1206, 4;
-	add.s32 	%r250, %r36, %r249;
-	setp.ge.s32 	%p344, %r250, %r262;
-	or.pred  	%p345, %p344, %p343;
-	@%p345 bra 	$L__BB0_250;
-
-	cvt.s64.s32 	%rd583, %r250;
-	mul.lo.s64 	%rd584, %rd583, %rd5;
-	add.s64 	%rd585, %rd80, %rd584;
-	shl.b64 	%rd586, %rd585, 2;
-	add.s64 	%rd587, %rd3, %rd586;
-	mad.lo.s32 	%r1150, %r249, 20, %r33;
-	mov.u32 	%r1151, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1152, %r2, 1280, %r1151;
-	shl.b32 	%r1153, %r1150, 2;
-	add.s32 	%r1154, %r1152, %r1153;
-	ld.shared.f32 	%f975, [%r1154];
-	mul.f32 	%f976, %f975, %f249;
-	st.global.f32 	[%rd587+64], %f976;
-
-$L__BB0_250:
-	add.s32 	%r1156, %r1206, 32;
-	shr.u32 	%r251, %r1156, 4;
-	add.s32 	%r252, %r36, %r251;
-	setp.ge.s32 	%p347, %r252, %r262;
-	or.pred  	%p348, %p347, %p343;
-	@%p348 bra 	$L__BB0_252;
-
-	cvt.s64.s32 	%rd588, %r252;
-	mul.lo.s64 	%rd589, %rd588, %rd5;
-	add.s64 	%rd590, %rd80, %rd589;
-	shl.b64 	%rd591, %rd590, 2;
-	add.s64 	%rd592, %rd3, %rd591;
-	mad.lo.s32 	%r1157, %r251, 20, %r33;
-	mov.u32 	%r1158, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1159, %r2, 1280, %r1158;
-	shl.b32 	%r1160, %r1157, 2;
-	add.s32 	%r1161, %r1159, %r1160;
-	ld.shared.f32 	%f977, [%r1161];
-	mul.f32 	%f978, %f977, %f249;
-	st.global.f32 	[%rd592+64], %f978;
-
-$L__BB0_252:
-	add.s32 	%r1163, %r1206, 64;
-	shr.u32 	%r253, %r1163, 4;
-	add.s32 	%r254, %r36, %r253;
-	setp.ge.s32 	%p350, %r254, %r262;
-	or.pred  	%p351, %p350, %p343;
-	@%p351 bra 	$L__BB0_254;
-
-	cvt.s64.s32 	%rd593, %r254;
-	mul.lo.s64 	%rd594, %rd593, %rd5;
-	add.s64 	%rd595, %rd80, %rd594;
-	shl.b64 	%rd596, %rd595, 2;
-	add.s64 	%rd597, %rd3, %rd596;
-	mad.lo.s32 	%r1164, %r253, 20, %r33;
-	mov.u32 	%r1165, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1166, %r2, 1280, %r1165;
-	shl.b32 	%r1167, %r1164, 2;
-	add.s32 	%r1168, %r1166, %r1167;
-	ld.shared.f32 	%f979, [%r1168];
-	mul.f32 	%f980, %f979, %f249;
-	st.global.f32 	[%rd597+64], %f980;
-
-$L__BB0_254:
-	add.s32 	%r255, %r1206, 96;
-	shr.u32 	%r256, %r255, 4;
-	add.s32 	%r257, %r36, %r256;
-	setp.ge.s32 	%p353, %r257, %r262;
-	or.pred  	%p354, %p353, %p343;
-	@%p354 bra 	$L__BB0_256;
-
-	cvt.s64.s32 	%rd598, %r257;
-	mul.lo.s64 	%rd599, %rd598, %rd5;
-	add.s64 	%rd600, %rd80, %rd599;
-	shl.b64 	%rd601, %rd600, 2;
-	add.s64 	%rd602, %rd3, %rd601;
-	mad.lo.s32 	%r1170, %r256, 20, %r33;
-	mov.u32 	%r1171, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1172, %r2, 1280, %r1171;
-	shl.b32 	%r1173, %r1170, 2;
-	add.s32 	%r1174, %r1172, %r1173;
-	ld.shared.f32 	%f981, [%r1174];
-	mul.f32 	%f982, %f981, %f249;
-	st.global.f32 	[%rd602+64], %f982;
-
-$L__BB0_256:
-	add.s32 	%r1206, %r1206, 128;
-	setp.lt.u32 	%p355, %r255, 224;
-	@%p355 bra 	$L__BB0_248;
-	bra.uni 	$L__BB0_257;
-
-$L__BB0_237:
-	mov.u32 	%r1205, %r37;
-
-$L__BB0_238:
-	cvt.u32.u64 	%r1123, %rd45;
-	setp.ge.s32 	%p330, %r1123, %r263;
-	shr.u32 	%r238, %r1205, 4;
-	add.s32 	%r239, %r36, %r238;
-	setp.ge.s32 	%p331, %r239, %r262;
-	or.pred  	%p332, %p331, %p330;
-	@%p332 bra 	$L__BB0_240;
-
-	cvt.s64.s32 	%rd563, %r239;
-	mul.lo.s64 	%rd564, %rd563, %rd5;
-	add.s64 	%rd565, %rd80, %rd564;
-	shl.b64 	%rd566, %rd565, 2;
-	add.s64 	%rd567, %rd3, %rd566;
-	mad.lo.s32 	%r1124, %r238, 20, %r33;
-	mov.u32 	%r1125, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1126, %r2, 1280, %r1125;
-	shl.b32 	%r1127, %r1124, 2;
-	add.s32 	%r1128, %r1126, %r1127;
-	ld.shared.f32 	%f959, [%r1128];
-	ld.global.f32 	%f960, [%rd567+64];
-	mul.f32 	%f961, %f960, %f250;
-	fma.rn.f32 	%f962, %f959, %f249, %f961;
-	st.global.f32 	[%rd567+64], %f962;
+$L__BB0_239:
+	mov.u32 	%r1621, %r15;
 
 $L__BB0_240:
-	add.s32 	%r1130, %r1205, 32;
-	shr.u32 	%r240, %r1130, 4;
-	add.s32 	%r241, %r36, %r240;
-	setp.ge.s32 	%p334, %r241, %r262;
-	or.pred  	%p335, %p334, %p330;
-	@%p335 bra 	$L__BB0_242;
+	cvt.u32.u64 	%r1178, %rd4;
+	setp.ge.s32 	%p249, %r1178, %r449;
+	shr.u32 	%r353, %r1621, 4;
+	add.s32 	%r354, %r12, %r353;
+	setp.ge.s32 	%p250, %r354, %r448;
+	or.pred  	%p251, %p250, %p249;
+	@%p251 bra 	$L__BB0_242;
 
-	cvt.s64.s32 	%rd568, %r241;
-	mul.lo.s64 	%rd569, %rd568, %rd5;
-	add.s64 	%rd570, %rd80, %rd569;
-	shl.b64 	%rd571, %rd570, 2;
-	add.s64 	%rd572, %rd3, %rd571;
-	mad.lo.s32 	%r1131, %r240, 20, %r33;
-	mov.u32 	%r1132, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1133, %r2, 1280, %r1132;
-	shl.b32 	%r1134, %r1131, 2;
-	add.s32 	%r1135, %r1133, %r1134;
-	ld.shared.f32 	%f963, [%r1135];
-	ld.global.f32 	%f964, [%rd572+64];
-	mul.f32 	%f965, %f964, %f250;
-	fma.rn.f32 	%f966, %f963, %f249, %f965;
-	st.global.f32 	[%rd572+64], %f966;
+	cvt.s64.s32 	%rd291, %r354;
+	mul.lo.s64 	%rd292, %rd291, %rd2;
+	add.s64 	%rd293, %rd21, %rd292;
+	shl.b64 	%rd294, %rd293, 2;
+	add.s64 	%rd295, %rd1, %rd294;
+	mad.lo.s32 	%r1179, %r353, 20, %r11;
+	mov.u32 	%r1180, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1181, %r2, 1280, %r1180;
+	shl.b32 	%r1182, %r1179, 2;
+	add.s32 	%r1183, %r1181, %r1182;
+	ld.shared.f32 	%f795, [%r1183];
+	mul.f32 	%f796, %f795, %f193;
+	st.global.f32 	[%rd295+64], %f796;
 
 $L__BB0_242:
-	add.s32 	%r1137, %r1205, 64;
-	shr.u32 	%r242, %r1137, 4;
-	add.s32 	%r243, %r36, %r242;
-	setp.ge.s32 	%p337, %r243, %r262;
-	or.pred  	%p338, %p337, %p330;
-	@%p338 bra 	$L__BB0_244;
+	add.s32 	%r1185, %r1621, 32;
+	shr.u32 	%r355, %r1185, 4;
+	add.s32 	%r356, %r12, %r355;
+	setp.ge.s32 	%p253, %r356, %r448;
+	or.pred  	%p254, %p253, %p249;
+	@%p254 bra 	$L__BB0_244;
 
-	cvt.s64.s32 	%rd573, %r243;
-	mul.lo.s64 	%rd574, %rd573, %rd5;
-	add.s64 	%rd575, %rd80, %rd574;
-	shl.b64 	%rd576, %rd575, 2;
-	add.s64 	%rd577, %rd3, %rd576;
-	mad.lo.s32 	%r1138, %r242, 20, %r33;
-	mov.u32 	%r1139, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1140, %r2, 1280, %r1139;
-	shl.b32 	%r1141, %r1138, 2;
-	add.s32 	%r1142, %r1140, %r1141;
-	ld.shared.f32 	%f967, [%r1142];
-	ld.global.f32 	%f968, [%rd577+64];
-	mul.f32 	%f969, %f968, %f250;
-	fma.rn.f32 	%f970, %f967, %f249, %f969;
-	st.global.f32 	[%rd577+64], %f970;
+	cvt.s64.s32 	%rd296, %r356;
+	mul.lo.s64 	%rd297, %rd296, %rd2;
+	add.s64 	%rd298, %rd21, %rd297;
+	shl.b64 	%rd299, %rd298, 2;
+	add.s64 	%rd300, %rd1, %rd299;
+	mad.lo.s32 	%r1186, %r355, 20, %r11;
+	mov.u32 	%r1187, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1188, %r2, 1280, %r1187;
+	shl.b32 	%r1189, %r1186, 2;
+	add.s32 	%r1190, %r1188, %r1189;
+	ld.shared.f32 	%f797, [%r1190];
+	mul.f32 	%f798, %f797, %f193;
+	st.global.f32 	[%rd300+64], %f798;
 
 $L__BB0_244:
-	add.s32 	%r244, %r1205, 96;
-	shr.u32 	%r245, %r244, 4;
-	add.s32 	%r246, %r36, %r245;
-	setp.ge.s32 	%p340, %r246, %r262;
-	or.pred  	%p341, %p340, %p330;
-	@%p341 bra 	$L__BB0_246;
+	add.s32 	%r1192, %r1621, 64;
+	shr.u32 	%r357, %r1192, 4;
+	add.s32 	%r358, %r12, %r357;
+	setp.ge.s32 	%p256, %r358, %r448;
+	or.pred  	%p257, %p256, %p249;
+	@%p257 bra 	$L__BB0_246;
 
-	cvt.s64.s32 	%rd578, %r246;
-	mul.lo.s64 	%rd579, %rd578, %rd5;
-	add.s64 	%rd580, %rd80, %rd579;
-	shl.b64 	%rd581, %rd580, 2;
-	add.s64 	%rd582, %rd3, %rd581;
-	mad.lo.s32 	%r1144, %r245, 20, %r33;
-	mov.u32 	%r1145, _ZZ14kiln_gemm_tf32E5stage;
-	mad.lo.s32 	%r1146, %r2, 1280, %r1145;
-	shl.b32 	%r1147, %r1144, 2;
-	add.s32 	%r1148, %r1146, %r1147;
-	ld.shared.f32 	%f971, [%r1148];
-	ld.global.f32 	%f972, [%rd582+64];
-	mul.f32 	%f973, %f972, %f250;
-	fma.rn.f32 	%f974, %f971, %f249, %f973;
-	st.global.f32 	[%rd582+64], %f974;
+	cvt.s64.s32 	%rd301, %r358;
+	mul.lo.s64 	%rd302, %rd301, %rd2;
+	add.s64 	%rd303, %rd21, %rd302;
+	shl.b64 	%rd304, %rd303, 2;
+	add.s64 	%rd305, %rd1, %rd304;
+	mad.lo.s32 	%r1193, %r357, 20, %r11;
+	mov.u32 	%r1194, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1195, %r2, 1280, %r1194;
+	shl.b32 	%r1196, %r1193, 2;
+	add.s32 	%r1197, %r1195, %r1196;
+	ld.shared.f32 	%f799, [%r1197];
+	mul.f32 	%f800, %f799, %f193;
+	st.global.f32 	[%rd305+64], %f800;
 
 $L__BB0_246:
-	add.s32 	%r1205, %r1205, 128;
-	setp.lt.u32 	%p342, %r244, 224;
-	@%p342 bra 	$L__BB0_238;
+	add.s32 	%r359, %r1621, 96;
+	shr.u32 	%r360, %r359, 4;
+	add.s32 	%r361, %r12, %r360;
+	setp.ge.s32 	%p259, %r361, %r448;
+	or.pred  	%p260, %p259, %p249;
+	@%p260 bra 	$L__BB0_248;
+
+	cvt.s64.s32 	%rd306, %r361;
+	mul.lo.s64 	%rd307, %rd306, %rd2;
+	add.s64 	%rd308, %rd21, %rd307;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	mad.lo.s32 	%r1199, %r360, 20, %r11;
+	mov.u32 	%r1200, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1201, %r2, 1280, %r1200;
+	shl.b32 	%r1202, %r1199, 2;
+	add.s32 	%r1203, %r1201, %r1202;
+	ld.shared.f32 	%f801, [%r1203];
+	mul.f32 	%f802, %f801, %f193;
+	st.global.f32 	[%rd310+64], %f802;
+
+$L__BB0_248:
+	add.s32 	%r1621, %r1621, 128;
+	setp.lt.u32 	%p261, %r359, 224;
+	@%p261 bra 	$L__BB0_240;
+	bra.uni 	$L__BB0_249;
+
+$L__BB0_229:
+	mov.u32 	%r1620, %r15;
+
+$L__BB0_230:
+	cvt.u32.u64 	%r1152, %rd4;
+	setp.ge.s32 	%p236, %r1152, %r449;
+	shr.u32 	%r342, %r1620, 4;
+	add.s32 	%r343, %r12, %r342;
+	setp.ge.s32 	%p237, %r343, %r448;
+	or.pred  	%p238, %p237, %p236;
+	@%p238 bra 	$L__BB0_232;
+
+	cvt.s64.s32 	%rd271, %r343;
+	mul.lo.s64 	%rd272, %rd271, %rd2;
+	add.s64 	%rd273, %rd21, %rd272;
+	shl.b64 	%rd274, %rd273, 2;
+	add.s64 	%rd275, %rd1, %rd274;
+	mad.lo.s32 	%r1153, %r342, 20, %r11;
+	mad.lo.s32 	%r1155, %r2, 1280, %r1623;
+	shl.b32 	%r1156, %r1153, 2;
+	add.s32 	%r1157, %r1155, %r1156;
+	ld.shared.f32 	%f779, [%r1157];
+	ld.global.f32 	%f780, [%rd275+64];
+	mul.f32 	%f781, %f780, %f194;
+	fma.rn.f32 	%f782, %f779, %f193, %f781;
+	st.global.f32 	[%rd275+64], %f782;
+
+$L__BB0_232:
+	add.s32 	%r1159, %r1620, 32;
+	shr.u32 	%r344, %r1159, 4;
+	add.s32 	%r345, %r12, %r344;
+	setp.ge.s32 	%p240, %r345, %r448;
+	or.pred  	%p241, %p240, %p236;
+	@%p241 bra 	$L__BB0_234;
+
+	cvt.s64.s32 	%rd276, %r345;
+	mul.lo.s64 	%rd277, %rd276, %rd2;
+	add.s64 	%rd278, %rd21, %rd277;
+	shl.b64 	%rd279, %rd278, 2;
+	add.s64 	%rd280, %rd1, %rd279;
+	mad.lo.s32 	%r1160, %r344, 20, %r11;
+	mad.lo.s32 	%r1162, %r2, 1280, %r1623;
+	shl.b32 	%r1163, %r1160, 2;
+	add.s32 	%r1164, %r1162, %r1163;
+	ld.shared.f32 	%f783, [%r1164];
+	ld.global.f32 	%f784, [%rd280+64];
+	mul.f32 	%f785, %f784, %f194;
+	fma.rn.f32 	%f786, %f783, %f193, %f785;
+	st.global.f32 	[%rd280+64], %f786;
+
+$L__BB0_234:
+	add.s32 	%r1166, %r1620, 64;
+	shr.u32 	%r346, %r1166, 4;
+	add.s32 	%r347, %r12, %r346;
+	setp.ge.s32 	%p243, %r347, %r448;
+	or.pred  	%p244, %p243, %p236;
+	@%p244 bra 	$L__BB0_236;
+
+	cvt.s64.s32 	%rd281, %r347;
+	mul.lo.s64 	%rd282, %rd281, %rd2;
+	add.s64 	%rd283, %rd21, %rd282;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	mad.lo.s32 	%r1167, %r346, 20, %r11;
+	mad.lo.s32 	%r1169, %r2, 1280, %r1623;
+	shl.b32 	%r1170, %r1167, 2;
+	add.s32 	%r1171, %r1169, %r1170;
+	ld.shared.f32 	%f787, [%r1171];
+	ld.global.f32 	%f788, [%rd285+64];
+	mul.f32 	%f789, %f788, %f194;
+	fma.rn.f32 	%f790, %f787, %f193, %f789;
+	st.global.f32 	[%rd285+64], %f790;
+
+$L__BB0_236:
+	add.s32 	%r348, %r1620, 96;
+	shr.u32 	%r349, %r348, 4;
+	add.s32 	%r350, %r12, %r349;
+	setp.ge.s32 	%p246, %r350, %r448;
+	or.pred  	%p247, %p246, %p236;
+	@%p247 bra 	$L__BB0_238;
+
+	cvt.s64.s32 	%rd286, %r350;
+	mul.lo.s64 	%rd287, %rd286, %rd2;
+	add.s64 	%rd288, %rd21, %rd287;
+	shl.b64 	%rd289, %rd288, 2;
+	add.s64 	%rd290, %rd1, %rd289;
+	mad.lo.s32 	%r1173, %r349, 20, %r11;
+	mad.lo.s32 	%r1175, %r2, 1280, %r1623;
+	shl.b32 	%r1176, %r1173, 2;
+	add.s32 	%r1177, %r1175, %r1176;
+	ld.shared.f32 	%f791, [%r1177];
+	ld.global.f32 	%f792, [%rd290+64];
+	mul.f32 	%f793, %f792, %f194;
+	fma.rn.f32 	%f794, %f791, %f193, %f793;
+	st.global.f32 	[%rd290+64], %f794;
+
+$L__BB0_238:
+	add.s32 	%r1620, %r1620, 128;
+	setp.lt.u32 	%p248, %r348, 224;
+	@%p248 bra 	$L__BB0_230;
+
+$L__BB0_249:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1204, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f978, %f977, %f976, %f975, %f974, %f973, %f972, %f971}, %r1204;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_260;
+	bra.uni 	$L__BB0_250;
+
+$L__BB0_260:
+	mov.u32 	%r1624, %r15;
+
+$L__BB0_261:
+	cvt.u32.u64 	%r1257, %rd3;
+	setp.ge.s32 	%p276, %r1257, %r449;
+	shr.u32 	%r369, %r1624, 4;
+	add.s32 	%r370, %r13, %r369;
+	setp.ge.s32 	%p277, %r370, %r448;
+	or.pred  	%p278, %p277, %p276;
+	@%p278 bra 	$L__BB0_263;
+
+	cvt.s64.s32 	%rd331, %r370;
+	mul.lo.s64 	%rd332, %rd331, %rd2;
+	add.s64 	%rd333, %rd21, %rd332;
+	shl.b64 	%rd334, %rd333, 2;
+	add.s64 	%rd335, %rd1, %rd334;
+	mad.lo.s32 	%r1258, %r369, 20, %r11;
+	mov.u32 	%r1259, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1260, %r2, 1280, %r1259;
+	shl.b32 	%r1261, %r1258, 2;
+	add.s32 	%r1262, %r1260, %r1261;
+	ld.shared.f32 	%f819, [%r1262];
+	mul.f32 	%f820, %f819, %f193;
+	st.global.f32 	[%rd335], %f820;
+
+$L__BB0_263:
+	add.s32 	%r1264, %r1624, 32;
+	shr.u32 	%r371, %r1264, 4;
+	add.s32 	%r372, %r13, %r371;
+	setp.ge.s32 	%p280, %r372, %r448;
+	or.pred  	%p281, %p280, %p276;
+	@%p281 bra 	$L__BB0_265;
+
+	cvt.s64.s32 	%rd336, %r372;
+	mul.lo.s64 	%rd337, %rd336, %rd2;
+	add.s64 	%rd338, %rd21, %rd337;
+	shl.b64 	%rd339, %rd338, 2;
+	add.s64 	%rd340, %rd1, %rd339;
+	mad.lo.s32 	%r1265, %r371, 20, %r11;
+	mov.u32 	%r1266, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1267, %r2, 1280, %r1266;
+	shl.b32 	%r1268, %r1265, 2;
+	add.s32 	%r1269, %r1267, %r1268;
+	ld.shared.f32 	%f821, [%r1269];
+	mul.f32 	%f822, %f821, %f193;
+	st.global.f32 	[%rd340], %f822;
+
+$L__BB0_265:
+	add.s32 	%r1271, %r1624, 64;
+	shr.u32 	%r373, %r1271, 4;
+	add.s32 	%r374, %r13, %r373;
+	setp.ge.s32 	%p283, %r374, %r448;
+	or.pred  	%p284, %p283, %p276;
+	@%p284 bra 	$L__BB0_267;
+
+	cvt.s64.s32 	%rd341, %r374;
+	mul.lo.s64 	%rd342, %rd341, %rd2;
+	add.s64 	%rd343, %rd21, %rd342;
+	shl.b64 	%rd344, %rd343, 2;
+	add.s64 	%rd345, %rd1, %rd344;
+	mad.lo.s32 	%r1272, %r373, 20, %r11;
+	mov.u32 	%r1273, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1274, %r2, 1280, %r1273;
+	shl.b32 	%r1275, %r1272, 2;
+	add.s32 	%r1276, %r1274, %r1275;
+	ld.shared.f32 	%f823, [%r1276];
+	mul.f32 	%f824, %f823, %f193;
+	st.global.f32 	[%rd345], %f824;
+
+$L__BB0_267:
+	add.s32 	%r375, %r1624, 96;
+	shr.u32 	%r376, %r375, 4;
+	add.s32 	%r377, %r13, %r376;
+	setp.ge.s32 	%p286, %r377, %r448;
+	or.pred  	%p287, %p286, %p276;
+	@%p287 bra 	$L__BB0_269;
+
+	cvt.s64.s32 	%rd346, %r377;
+	mul.lo.s64 	%rd347, %rd346, %rd2;
+	add.s64 	%rd348, %rd21, %rd347;
+	shl.b64 	%rd349, %rd348, 2;
+	add.s64 	%rd350, %rd1, %rd349;
+	mad.lo.s32 	%r1278, %r376, 20, %r11;
+	mov.u32 	%r1279, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1280, %r2, 1280, %r1279;
+	shl.b32 	%r1281, %r1278, 2;
+	add.s32 	%r1282, %r1280, %r1281;
+	ld.shared.f32 	%f825, [%r1282];
+	mul.f32 	%f826, %f825, %f193;
+	st.global.f32 	[%rd350], %f826;
+
+$L__BB0_269:
+	add.s32 	%r1624, %r1624, 128;
+	setp.lt.u32 	%p288, %r375, 224;
+	@%p288 bra 	$L__BB0_261;
+	bra.uni 	$L__BB0_270;
+
+$L__BB0_250:
+	or.b32  	%r1206, %r15, 32;
+	shr.u32 	%r1207, %r1206, 4;
+	or.b32  	%r1211, %r1207, %r458;
+	add.s32 	%r1214, %r1211, %r3;
+	cvt.s64.s32 	%rd311, %r1214;
+	add.s64 	%rd478, %rd311, 32;
+	shr.u32 	%r1215, %r15, 4;
+	or.b32  	%r1216, %r1215, %r458;
+	add.s32 	%r1217, %r1216, %r3;
+	cvt.s64.s32 	%rd312, %r1217;
+	add.s64 	%rd479, %rd312, 32;
+	or.b32  	%r1218, %r15, 64;
+	shr.u32 	%r1219, %r1218, 4;
+	or.b32  	%r1220, %r1219, %r458;
+	add.s32 	%r1221, %r1220, %r3;
+	cvt.s64.s32 	%rd313, %r1221;
+	add.s64 	%rd480, %rd313, 32;
+	or.b32  	%r1622, %r15, -32;
+	or.b32  	%r1222, %r15, 96;
+	shr.u32 	%r1223, %r1222, 4;
+	or.b32  	%r1224, %r1223, %r458;
+	add.s32 	%r1225, %r1224, %r3;
+	cvt.s64.s32 	%rd314, %r1225;
+	add.s64 	%rd481, %rd314, 32;
+
+$L__BB0_251:
+	cvt.u32.u64 	%r1226, %rd3;
+	setp.ge.s32 	%p263, %r1226, %r449;
+	cvt.u32.u64 	%r1227, %rd479;
+	setp.ge.s32 	%p264, %r1227, %r448;
+	or.pred  	%p265, %p264, %p263;
+	@%p265 bra 	$L__BB0_253;
+
+	mul.lo.s64 	%rd315, %rd479, %rd2;
+	add.s64 	%rd316, %rd21, %rd315;
+	shl.b64 	%rd317, %rd316, 2;
+	add.s64 	%rd318, %rd1, %rd317;
+	shl.b32 	%r1229, %r11, 2;
+	mad.lo.s32 	%r1230, %r1215, 80, %r1229;
+	mad.lo.s32 	%r1231, %r2, 1280, %r1230;
+	add.s32 	%r1232, %r1623, %r1231;
+	ld.shared.f32 	%f803, [%r1232];
+	ld.global.f32 	%f804, [%rd318];
+	mul.f32 	%f805, %f804, %f194;
+	fma.rn.f32 	%f806, %f803, %f193, %f805;
+	st.global.f32 	[%rd318], %f806;
+
+$L__BB0_253:
+	cvt.u32.u64 	%r1234, %rd478;
+	setp.ge.s32 	%p267, %r1234, %r448;
+	or.pred  	%p268, %p267, %p263;
+	@%p268 bra 	$L__BB0_255;
+
+	mul.lo.s64 	%rd319, %rd478, %rd2;
+	add.s64 	%rd320, %rd21, %rd319;
+	shl.b64 	%rd321, %rd320, 2;
+	add.s64 	%rd322, %rd1, %rd321;
+	shl.b32 	%r1237, %r11, 2;
+	mad.lo.s32 	%r1238, %r1207, 80, %r1237;
+	mad.lo.s32 	%r1239, %r2, 1280, %r1238;
+	add.s32 	%r1240, %r1623, %r1239;
+	ld.shared.f32 	%f807, [%r1240];
+	ld.global.f32 	%f808, [%rd322];
+	mul.f32 	%f809, %f808, %f194;
+	fma.rn.f32 	%f810, %f807, %f193, %f809;
+	st.global.f32 	[%rd322], %f810;
+
+$L__BB0_255:
+	cvt.u32.u64 	%r1242, %rd480;
+	setp.ge.s32 	%p270, %r1242, %r448;
+	or.pred  	%p271, %p270, %p263;
+	@%p271 bra 	$L__BB0_257;
+
+	mul.lo.s64 	%rd323, %rd480, %rd2;
+	add.s64 	%rd324, %rd21, %rd323;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	shl.b32 	%r1245, %r11, 2;
+	mad.lo.s32 	%r1246, %r1219, 80, %r1245;
+	mad.lo.s32 	%r1247, %r2, 1280, %r1246;
+	add.s32 	%r1248, %r1623, %r1247;
+	ld.shared.f32 	%f811, [%r1248];
+	ld.global.f32 	%f812, [%rd326];
+	mul.f32 	%f813, %f812, %f194;
+	fma.rn.f32 	%f814, %f811, %f193, %f813;
+	st.global.f32 	[%rd326], %f814;
 
 $L__BB0_257:
-	ld.param.u32 	%r1177, [kiln_gemm_tf32_param_16];
-	bar.warp.sync 	-1;
-	mov.u32 	%r1175, %nctaid.z;
-	add.s32 	%r1180, %r1180, %r1175;
-	setp.lt.s32 	%p356, %r1180, %r1177;
-	@%p356 bra 	$L__BB0_2;
+	cvt.u32.u64 	%r1250, %rd481;
+	setp.ge.s32 	%p273, %r1250, %r448;
+	or.pred  	%p274, %p273, %p263;
+	@%p274 bra 	$L__BB0_259;
 
-$L__BB0_258:
+	mul.lo.s64 	%rd327, %rd481, %rd2;
+	add.s64 	%rd328, %rd21, %rd327;
+	shl.b64 	%rd329, %rd328, 2;
+	add.s64 	%rd330, %rd1, %rd329;
+	shl.b32 	%r1253, %r11, 2;
+	mad.lo.s32 	%r1254, %r1223, 80, %r1253;
+	mad.lo.s32 	%r1255, %r2, 1280, %r1254;
+	add.s32 	%r1256, %r1623, %r1255;
+	ld.shared.f32 	%f815, [%r1256];
+	ld.global.f32 	%f816, [%rd330];
+	mul.f32 	%f817, %f816, %f194;
+	fma.rn.f32 	%f818, %f815, %f193, %f817;
+	st.global.f32 	[%rd330], %f818;
+
+$L__BB0_259:
+	add.s64 	%rd481, %rd481, 8;
+	add.s32 	%r1623, %r1623, 640;
+	add.s64 	%rd480, %rd480, 8;
+	add.s64 	%rd479, %rd479, 8;
+	add.s64 	%rd478, %rd478, 8;
+	add.s32 	%r1622, %r1622, 128;
+	setp.lt.u32 	%p275, %r1622, 224;
+	@%p275 bra 	$L__BB0_251;
+
+$L__BB0_270:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1283, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f970, %f969, %f968, %f967, %f966, %f965, %f964, %f963}, %r1283;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_281;
+	bra.uni 	$L__BB0_271;
+
+$L__BB0_281:
+	mov.u32 	%r1626, %r15;
+
+$L__BB0_282:
+	cvt.u32.u64 	%r1310, %rd4;
+	setp.ge.s32 	%p303, %r1310, %r449;
+	shr.u32 	%r391, %r1626, 4;
+	add.s32 	%r392, %r13, %r391;
+	setp.ge.s32 	%p304, %r392, %r448;
+	or.pred  	%p305, %p304, %p303;
+	@%p305 bra 	$L__BB0_284;
+
+	cvt.s64.s32 	%rd371, %r392;
+	mul.lo.s64 	%rd372, %rd371, %rd2;
+	add.s64 	%rd373, %rd21, %rd372;
+	shl.b64 	%rd374, %rd373, 2;
+	add.s64 	%rd375, %rd1, %rd374;
+	mad.lo.s32 	%r1311, %r391, 20, %r11;
+	mov.u32 	%r1312, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1313, %r2, 1280, %r1312;
+	shl.b32 	%r1314, %r1311, 2;
+	add.s32 	%r1315, %r1313, %r1314;
+	ld.shared.f32 	%f843, [%r1315];
+	mul.f32 	%f844, %f843, %f193;
+	st.global.f32 	[%rd375+64], %f844;
+
+$L__BB0_284:
+	add.s32 	%r1317, %r1626, 32;
+	shr.u32 	%r393, %r1317, 4;
+	add.s32 	%r394, %r13, %r393;
+	setp.ge.s32 	%p307, %r394, %r448;
+	or.pred  	%p308, %p307, %p303;
+	@%p308 bra 	$L__BB0_286;
+
+	cvt.s64.s32 	%rd376, %r394;
+	mul.lo.s64 	%rd377, %rd376, %rd2;
+	add.s64 	%rd378, %rd21, %rd377;
+	shl.b64 	%rd379, %rd378, 2;
+	add.s64 	%rd380, %rd1, %rd379;
+	mad.lo.s32 	%r1318, %r393, 20, %r11;
+	mov.u32 	%r1319, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1320, %r2, 1280, %r1319;
+	shl.b32 	%r1321, %r1318, 2;
+	add.s32 	%r1322, %r1320, %r1321;
+	ld.shared.f32 	%f845, [%r1322];
+	mul.f32 	%f846, %f845, %f193;
+	st.global.f32 	[%rd380+64], %f846;
+
+$L__BB0_286:
+	add.s32 	%r1324, %r1626, 64;
+	shr.u32 	%r395, %r1324, 4;
+	add.s32 	%r396, %r13, %r395;
+	setp.ge.s32 	%p310, %r396, %r448;
+	or.pred  	%p311, %p310, %p303;
+	@%p311 bra 	$L__BB0_288;
+
+	cvt.s64.s32 	%rd381, %r396;
+	mul.lo.s64 	%rd382, %rd381, %rd2;
+	add.s64 	%rd383, %rd21, %rd382;
+	shl.b64 	%rd384, %rd383, 2;
+	add.s64 	%rd385, %rd1, %rd384;
+	mad.lo.s32 	%r1325, %r395, 20, %r11;
+	mov.u32 	%r1326, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1327, %r2, 1280, %r1326;
+	shl.b32 	%r1328, %r1325, 2;
+	add.s32 	%r1329, %r1327, %r1328;
+	ld.shared.f32 	%f847, [%r1329];
+	mul.f32 	%f848, %f847, %f193;
+	st.global.f32 	[%rd385+64], %f848;
+
+$L__BB0_288:
+	add.s32 	%r397, %r1626, 96;
+	shr.u32 	%r398, %r397, 4;
+	add.s32 	%r399, %r13, %r398;
+	setp.ge.s32 	%p313, %r399, %r448;
+	or.pred  	%p314, %p313, %p303;
+	@%p314 bra 	$L__BB0_290;
+
+	cvt.s64.s32 	%rd386, %r399;
+	mul.lo.s64 	%rd387, %rd386, %rd2;
+	add.s64 	%rd388, %rd21, %rd387;
+	shl.b64 	%rd389, %rd388, 2;
+	add.s64 	%rd390, %rd1, %rd389;
+	mad.lo.s32 	%r1331, %r398, 20, %r11;
+	mov.u32 	%r1332, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1333, %r2, 1280, %r1332;
+	shl.b32 	%r1334, %r1331, 2;
+	add.s32 	%r1335, %r1333, %r1334;
+	ld.shared.f32 	%f849, [%r1335];
+	mul.f32 	%f850, %f849, %f193;
+	st.global.f32 	[%rd390+64], %f850;
+
+$L__BB0_290:
+	add.s32 	%r1626, %r1626, 128;
+	setp.lt.u32 	%p315, %r397, 224;
+	@%p315 bra 	$L__BB0_282;
+	bra.uni 	$L__BB0_291;
+
+$L__BB0_271:
+	mov.u32 	%r1625, %r15;
+
+$L__BB0_272:
+	cvt.u32.u64 	%r1284, %rd4;
+	setp.ge.s32 	%p290, %r1284, %r449;
+	shr.u32 	%r380, %r1625, 4;
+	add.s32 	%r381, %r13, %r380;
+	setp.ge.s32 	%p291, %r381, %r448;
+	or.pred  	%p292, %p291, %p290;
+	@%p292 bra 	$L__BB0_274;
+
+	cvt.s64.s32 	%rd351, %r381;
+	mul.lo.s64 	%rd352, %rd351, %rd2;
+	add.s64 	%rd353, %rd21, %rd352;
+	shl.b64 	%rd354, %rd353, 2;
+	add.s64 	%rd355, %rd1, %rd354;
+	mad.lo.s32 	%r1285, %r380, 20, %r11;
+	mov.u32 	%r1286, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1287, %r2, 1280, %r1286;
+	shl.b32 	%r1288, %r1285, 2;
+	add.s32 	%r1289, %r1287, %r1288;
+	ld.shared.f32 	%f827, [%r1289];
+	ld.global.f32 	%f828, [%rd355+64];
+	mul.f32 	%f829, %f828, %f194;
+	fma.rn.f32 	%f830, %f827, %f193, %f829;
+	st.global.f32 	[%rd355+64], %f830;
+
+$L__BB0_274:
+	add.s32 	%r1291, %r1625, 32;
+	shr.u32 	%r382, %r1291, 4;
+	add.s32 	%r383, %r13, %r382;
+	setp.ge.s32 	%p294, %r383, %r448;
+	or.pred  	%p295, %p294, %p290;
+	@%p295 bra 	$L__BB0_276;
+
+	cvt.s64.s32 	%rd356, %r383;
+	mul.lo.s64 	%rd357, %rd356, %rd2;
+	add.s64 	%rd358, %rd21, %rd357;
+	shl.b64 	%rd359, %rd358, 2;
+	add.s64 	%rd360, %rd1, %rd359;
+	mad.lo.s32 	%r1292, %r382, 20, %r11;
+	mov.u32 	%r1293, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1294, %r2, 1280, %r1293;
+	shl.b32 	%r1295, %r1292, 2;
+	add.s32 	%r1296, %r1294, %r1295;
+	ld.shared.f32 	%f831, [%r1296];
+	ld.global.f32 	%f832, [%rd360+64];
+	mul.f32 	%f833, %f832, %f194;
+	fma.rn.f32 	%f834, %f831, %f193, %f833;
+	st.global.f32 	[%rd360+64], %f834;
+
+$L__BB0_276:
+	add.s32 	%r1298, %r1625, 64;
+	shr.u32 	%r384, %r1298, 4;
+	add.s32 	%r385, %r13, %r384;
+	setp.ge.s32 	%p297, %r385, %r448;
+	or.pred  	%p298, %p297, %p290;
+	@%p298 bra 	$L__BB0_278;
+
+	cvt.s64.s32 	%rd361, %r385;
+	mul.lo.s64 	%rd362, %rd361, %rd2;
+	add.s64 	%rd363, %rd21, %rd362;
+	shl.b64 	%rd364, %rd363, 2;
+	add.s64 	%rd365, %rd1, %rd364;
+	mad.lo.s32 	%r1299, %r384, 20, %r11;
+	mov.u32 	%r1300, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1301, %r2, 1280, %r1300;
+	shl.b32 	%r1302, %r1299, 2;
+	add.s32 	%r1303, %r1301, %r1302;
+	ld.shared.f32 	%f835, [%r1303];
+	ld.global.f32 	%f836, [%rd365+64];
+	mul.f32 	%f837, %f836, %f194;
+	fma.rn.f32 	%f838, %f835, %f193, %f837;
+	st.global.f32 	[%rd365+64], %f838;
+
+$L__BB0_278:
+	add.s32 	%r386, %r1625, 96;
+	shr.u32 	%r387, %r386, 4;
+	add.s32 	%r388, %r13, %r387;
+	setp.ge.s32 	%p300, %r388, %r448;
+	or.pred  	%p301, %p300, %p290;
+	@%p301 bra 	$L__BB0_280;
+
+	cvt.s64.s32 	%rd366, %r388;
+	mul.lo.s64 	%rd367, %rd366, %rd2;
+	add.s64 	%rd368, %rd21, %rd367;
+	shl.b64 	%rd369, %rd368, 2;
+	add.s64 	%rd370, %rd1, %rd369;
+	mad.lo.s32 	%r1305, %r387, 20, %r11;
+	mov.u32 	%r1306, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1307, %r2, 1280, %r1306;
+	shl.b32 	%r1308, %r1305, 2;
+	add.s32 	%r1309, %r1307, %r1308;
+	ld.shared.f32 	%f839, [%r1309];
+	ld.global.f32 	%f840, [%rd370+64];
+	mul.f32 	%f841, %f840, %f194;
+	fma.rn.f32 	%f842, %f839, %f193, %f841;
+	st.global.f32 	[%rd370+64], %f842;
+
+$L__BB0_280:
+	add.s32 	%r1625, %r1625, 128;
+	setp.lt.u32 	%p302, %r386, 224;
+	@%p302 bra 	$L__BB0_272;
+
+$L__BB0_291:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1336, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1011, %f1012, %f1013, %f1014, %f1015, %f1016, %f1017, %f1018}, %r1336;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_302;
+	bra.uni 	$L__BB0_292;
+
+$L__BB0_302:
+	mov.u32 	%r1628, %r15;
+
+$L__BB0_303:
+	cvt.u32.u64 	%r1363, %rd3;
+	setp.ge.s32 	%p330, %r1363, %r449;
+	shr.u32 	%r413, %r1628, 4;
+	add.s32 	%r414, %r14, %r413;
+	setp.ge.s32 	%p331, %r414, %r448;
+	or.pred  	%p332, %p331, %p330;
+	@%p332 bra 	$L__BB0_305;
+
+	cvt.s64.s32 	%rd411, %r414;
+	mul.lo.s64 	%rd412, %rd411, %rd2;
+	add.s64 	%rd413, %rd21, %rd412;
+	shl.b64 	%rd414, %rd413, 2;
+	add.s64 	%rd415, %rd1, %rd414;
+	mad.lo.s32 	%r1364, %r413, 20, %r11;
+	mov.u32 	%r1365, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1366, %r2, 1280, %r1365;
+	shl.b32 	%r1367, %r1364, 2;
+	add.s32 	%r1368, %r1366, %r1367;
+	ld.shared.f32 	%f867, [%r1368];
+	mul.f32 	%f868, %f867, %f193;
+	st.global.f32 	[%rd415], %f868;
+
+$L__BB0_305:
+	add.s32 	%r1370, %r1628, 32;
+	shr.u32 	%r415, %r1370, 4;
+	add.s32 	%r416, %r14, %r415;
+	setp.ge.s32 	%p334, %r416, %r448;
+	or.pred  	%p335, %p334, %p330;
+	@%p335 bra 	$L__BB0_307;
+
+	cvt.s64.s32 	%rd416, %r416;
+	mul.lo.s64 	%rd417, %rd416, %rd2;
+	add.s64 	%rd418, %rd21, %rd417;
+	shl.b64 	%rd419, %rd418, 2;
+	add.s64 	%rd420, %rd1, %rd419;
+	mad.lo.s32 	%r1371, %r415, 20, %r11;
+	mov.u32 	%r1372, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1373, %r2, 1280, %r1372;
+	shl.b32 	%r1374, %r1371, 2;
+	add.s32 	%r1375, %r1373, %r1374;
+	ld.shared.f32 	%f869, [%r1375];
+	mul.f32 	%f870, %f869, %f193;
+	st.global.f32 	[%rd420], %f870;
+
+$L__BB0_307:
+	add.s32 	%r1377, %r1628, 64;
+	shr.u32 	%r417, %r1377, 4;
+	add.s32 	%r418, %r14, %r417;
+	setp.ge.s32 	%p337, %r418, %r448;
+	or.pred  	%p338, %p337, %p330;
+	@%p338 bra 	$L__BB0_309;
+
+	cvt.s64.s32 	%rd421, %r418;
+	mul.lo.s64 	%rd422, %rd421, %rd2;
+	add.s64 	%rd423, %rd21, %rd422;
+	shl.b64 	%rd424, %rd423, 2;
+	add.s64 	%rd425, %rd1, %rd424;
+	mad.lo.s32 	%r1378, %r417, 20, %r11;
+	mov.u32 	%r1379, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1380, %r2, 1280, %r1379;
+	shl.b32 	%r1381, %r1378, 2;
+	add.s32 	%r1382, %r1380, %r1381;
+	ld.shared.f32 	%f871, [%r1382];
+	mul.f32 	%f872, %f871, %f193;
+	st.global.f32 	[%rd425], %f872;
+
+$L__BB0_309:
+	add.s32 	%r419, %r1628, 96;
+	shr.u32 	%r420, %r419, 4;
+	add.s32 	%r421, %r14, %r420;
+	setp.ge.s32 	%p340, %r421, %r448;
+	or.pred  	%p341, %p340, %p330;
+	@%p341 bra 	$L__BB0_311;
+
+	cvt.s64.s32 	%rd426, %r421;
+	mul.lo.s64 	%rd427, %rd426, %rd2;
+	add.s64 	%rd428, %rd21, %rd427;
+	shl.b64 	%rd429, %rd428, 2;
+	add.s64 	%rd430, %rd1, %rd429;
+	mad.lo.s32 	%r1384, %r420, 20, %r11;
+	mov.u32 	%r1385, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1386, %r2, 1280, %r1385;
+	shl.b32 	%r1387, %r1384, 2;
+	add.s32 	%r1388, %r1386, %r1387;
+	ld.shared.f32 	%f873, [%r1388];
+	mul.f32 	%f874, %f873, %f193;
+	st.global.f32 	[%rd430], %f874;
+
+$L__BB0_311:
+	add.s32 	%r1628, %r1628, 128;
+	setp.lt.u32 	%p342, %r419, 224;
+	@%p342 bra 	$L__BB0_303;
+	bra.uni 	$L__BB0_312;
+
+$L__BB0_292:
+	mov.u32 	%r1627, %r15;
+
+$L__BB0_293:
+	cvt.u32.u64 	%r1337, %rd3;
+	setp.ge.s32 	%p317, %r1337, %r449;
+	shr.u32 	%r402, %r1627, 4;
+	add.s32 	%r403, %r14, %r402;
+	setp.ge.s32 	%p318, %r403, %r448;
+	or.pred  	%p319, %p318, %p317;
+	@%p319 bra 	$L__BB0_295;
+
+	cvt.s64.s32 	%rd391, %r403;
+	mul.lo.s64 	%rd392, %rd391, %rd2;
+	add.s64 	%rd393, %rd21, %rd392;
+	shl.b64 	%rd394, %rd393, 2;
+	add.s64 	%rd395, %rd1, %rd394;
+	mad.lo.s32 	%r1338, %r402, 20, %r11;
+	mov.u32 	%r1339, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1340, %r2, 1280, %r1339;
+	shl.b32 	%r1341, %r1338, 2;
+	add.s32 	%r1342, %r1340, %r1341;
+	ld.shared.f32 	%f851, [%r1342];
+	ld.global.f32 	%f852, [%rd395];
+	mul.f32 	%f853, %f852, %f194;
+	fma.rn.f32 	%f854, %f851, %f193, %f853;
+	st.global.f32 	[%rd395], %f854;
+
+$L__BB0_295:
+	add.s32 	%r1344, %r1627, 32;
+	shr.u32 	%r404, %r1344, 4;
+	add.s32 	%r405, %r14, %r404;
+	setp.ge.s32 	%p321, %r405, %r448;
+	or.pred  	%p322, %p321, %p317;
+	@%p322 bra 	$L__BB0_297;
+
+	cvt.s64.s32 	%rd396, %r405;
+	mul.lo.s64 	%rd397, %rd396, %rd2;
+	add.s64 	%rd398, %rd21, %rd397;
+	shl.b64 	%rd399, %rd398, 2;
+	add.s64 	%rd400, %rd1, %rd399;
+	mad.lo.s32 	%r1345, %r404, 20, %r11;
+	mov.u32 	%r1346, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1347, %r2, 1280, %r1346;
+	shl.b32 	%r1348, %r1345, 2;
+	add.s32 	%r1349, %r1347, %r1348;
+	ld.shared.f32 	%f855, [%r1349];
+	ld.global.f32 	%f856, [%rd400];
+	mul.f32 	%f857, %f856, %f194;
+	fma.rn.f32 	%f858, %f855, %f193, %f857;
+	st.global.f32 	[%rd400], %f858;
+
+$L__BB0_297:
+	add.s32 	%r1351, %r1627, 64;
+	shr.u32 	%r406, %r1351, 4;
+	add.s32 	%r407, %r14, %r406;
+	setp.ge.s32 	%p324, %r407, %r448;
+	or.pred  	%p325, %p324, %p317;
+	@%p325 bra 	$L__BB0_299;
+
+	cvt.s64.s32 	%rd401, %r407;
+	mul.lo.s64 	%rd402, %rd401, %rd2;
+	add.s64 	%rd403, %rd21, %rd402;
+	shl.b64 	%rd404, %rd403, 2;
+	add.s64 	%rd405, %rd1, %rd404;
+	mad.lo.s32 	%r1352, %r406, 20, %r11;
+	mov.u32 	%r1353, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1354, %r2, 1280, %r1353;
+	shl.b32 	%r1355, %r1352, 2;
+	add.s32 	%r1356, %r1354, %r1355;
+	ld.shared.f32 	%f859, [%r1356];
+	ld.global.f32 	%f860, [%rd405];
+	mul.f32 	%f861, %f860, %f194;
+	fma.rn.f32 	%f862, %f859, %f193, %f861;
+	st.global.f32 	[%rd405], %f862;
+
+$L__BB0_299:
+	add.s32 	%r408, %r1627, 96;
+	shr.u32 	%r409, %r408, 4;
+	add.s32 	%r410, %r14, %r409;
+	setp.ge.s32 	%p327, %r410, %r448;
+	or.pred  	%p328, %p327, %p317;
+	@%p328 bra 	$L__BB0_301;
+
+	cvt.s64.s32 	%rd406, %r410;
+	mul.lo.s64 	%rd407, %rd406, %rd2;
+	add.s64 	%rd408, %rd21, %rd407;
+	shl.b64 	%rd409, %rd408, 2;
+	add.s64 	%rd410, %rd1, %rd409;
+	mad.lo.s32 	%r1358, %r409, 20, %r11;
+	mov.u32 	%r1359, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1360, %r2, 1280, %r1359;
+	shl.b32 	%r1361, %r1358, 2;
+	add.s32 	%r1362, %r1360, %r1361;
+	ld.shared.f32 	%f863, [%r1362];
+	ld.global.f32 	%f864, [%rd410];
+	mul.f32 	%f865, %f864, %f194;
+	fma.rn.f32 	%f866, %f863, %f193, %f865;
+	st.global.f32 	[%rd410], %f866;
+
+$L__BB0_301:
+	add.s32 	%r1627, %r1627, 128;
+	setp.lt.u32 	%p329, %r408, 224;
+	@%p329 bra 	$L__BB0_293;
+
+$L__BB0_312:
+	bar.warp.sync 	-1;
+	mov.u32 	%r1389, 20;
+	wmma.store.d.sync.aligned.row.m16n16k8.f32 	[%rd19], {%f1019, %f1020, %f1021, %f1022, %f1023, %f1024, %f1025, %f1026}, %r1389;
+	bar.warp.sync 	-1;
+	@%p154 bra 	$L__BB0_323;
+	bra.uni 	$L__BB0_313;
+
+$L__BB0_323:
+	mov.u32 	%r1630, %r15;
+
+$L__BB0_324:
+	cvt.u32.u64 	%r1416, %rd4;
+	setp.ge.s32 	%p357, %r1416, %r449;
+	shr.u32 	%r435, %r1630, 4;
+	add.s32 	%r436, %r14, %r435;
+	setp.ge.s32 	%p358, %r436, %r448;
+	or.pred  	%p359, %p358, %p357;
+	@%p359 bra 	$L__BB0_326;
+
+	cvt.s64.s32 	%rd451, %r436;
+	mul.lo.s64 	%rd452, %rd451, %rd2;
+	add.s64 	%rd453, %rd21, %rd452;
+	shl.b64 	%rd454, %rd453, 2;
+	add.s64 	%rd455, %rd1, %rd454;
+	mad.lo.s32 	%r1417, %r435, 20, %r11;
+	mov.u32 	%r1418, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1419, %r2, 1280, %r1418;
+	shl.b32 	%r1420, %r1417, 2;
+	add.s32 	%r1421, %r1419, %r1420;
+	ld.shared.f32 	%f891, [%r1421];
+	mul.f32 	%f892, %f891, %f193;
+	st.global.f32 	[%rd455+64], %f892;
+
+$L__BB0_326:
+	add.s32 	%r1423, %r1630, 32;
+	shr.u32 	%r437, %r1423, 4;
+	add.s32 	%r438, %r14, %r437;
+	setp.ge.s32 	%p361, %r438, %r448;
+	or.pred  	%p362, %p361, %p357;
+	@%p362 bra 	$L__BB0_328;
+
+	cvt.s64.s32 	%rd456, %r438;
+	mul.lo.s64 	%rd457, %rd456, %rd2;
+	add.s64 	%rd458, %rd21, %rd457;
+	shl.b64 	%rd459, %rd458, 2;
+	add.s64 	%rd460, %rd1, %rd459;
+	mad.lo.s32 	%r1424, %r437, 20, %r11;
+	mov.u32 	%r1425, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1426, %r2, 1280, %r1425;
+	shl.b32 	%r1427, %r1424, 2;
+	add.s32 	%r1428, %r1426, %r1427;
+	ld.shared.f32 	%f893, [%r1428];
+	mul.f32 	%f894, %f893, %f193;
+	st.global.f32 	[%rd460+64], %f894;
+
+$L__BB0_328:
+	add.s32 	%r1430, %r1630, 64;
+	shr.u32 	%r439, %r1430, 4;
+	add.s32 	%r440, %r14, %r439;
+	setp.ge.s32 	%p364, %r440, %r448;
+	or.pred  	%p365, %p364, %p357;
+	@%p365 bra 	$L__BB0_330;
+
+	cvt.s64.s32 	%rd461, %r440;
+	mul.lo.s64 	%rd462, %rd461, %rd2;
+	add.s64 	%rd463, %rd21, %rd462;
+	shl.b64 	%rd464, %rd463, 2;
+	add.s64 	%rd465, %rd1, %rd464;
+	mad.lo.s32 	%r1431, %r439, 20, %r11;
+	mov.u32 	%r1432, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1433, %r2, 1280, %r1432;
+	shl.b32 	%r1434, %r1431, 2;
+	add.s32 	%r1435, %r1433, %r1434;
+	ld.shared.f32 	%f895, [%r1435];
+	mul.f32 	%f896, %f895, %f193;
+	st.global.f32 	[%rd465+64], %f896;
+
+$L__BB0_330:
+	add.s32 	%r441, %r1630, 96;
+	shr.u32 	%r442, %r441, 4;
+	add.s32 	%r443, %r14, %r442;
+	setp.ge.s32 	%p367, %r443, %r448;
+	or.pred  	%p368, %p367, %p357;
+	@%p368 bra 	$L__BB0_332;
+
+	cvt.s64.s32 	%rd466, %r443;
+	mul.lo.s64 	%rd467, %rd466, %rd2;
+	add.s64 	%rd468, %rd21, %rd467;
+	shl.b64 	%rd469, %rd468, 2;
+	add.s64 	%rd470, %rd1, %rd469;
+	mad.lo.s32 	%r1437, %r442, 20, %r11;
+	mov.u32 	%r1438, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1439, %r2, 1280, %r1438;
+	shl.b32 	%r1440, %r1437, 2;
+	add.s32 	%r1441, %r1439, %r1440;
+	ld.shared.f32 	%f897, [%r1441];
+	mul.f32 	%f898, %f897, %f193;
+	st.global.f32 	[%rd470+64], %f898;
+
+$L__BB0_332:
+	add.s32 	%r1630, %r1630, 128;
+	setp.lt.u32 	%p369, %r441, 224;
+	@%p369 bra 	$L__BB0_324;
+	bra.uni 	$L__BB0_333;
+
+$L__BB0_313:
+	mov.u32 	%r1629, %r15;
+
+$L__BB0_314:
+	cvt.u32.u64 	%r1390, %rd4;
+	setp.ge.s32 	%p344, %r1390, %r449;
+	shr.u32 	%r424, %r1629, 4;
+	add.s32 	%r425, %r14, %r424;
+	setp.ge.s32 	%p345, %r425, %r448;
+	or.pred  	%p346, %p345, %p344;
+	@%p346 bra 	$L__BB0_316;
+
+	cvt.s64.s32 	%rd431, %r425;
+	mul.lo.s64 	%rd432, %rd431, %rd2;
+	add.s64 	%rd433, %rd21, %rd432;
+	shl.b64 	%rd434, %rd433, 2;
+	add.s64 	%rd435, %rd1, %rd434;
+	mad.lo.s32 	%r1391, %r424, 20, %r11;
+	mov.u32 	%r1392, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1393, %r2, 1280, %r1392;
+	shl.b32 	%r1394, %r1391, 2;
+	add.s32 	%r1395, %r1393, %r1394;
+	ld.shared.f32 	%f875, [%r1395];
+	ld.global.f32 	%f876, [%rd435+64];
+	mul.f32 	%f877, %f876, %f194;
+	fma.rn.f32 	%f878, %f875, %f193, %f877;
+	st.global.f32 	[%rd435+64], %f878;
+
+$L__BB0_316:
+	add.s32 	%r1397, %r1629, 32;
+	shr.u32 	%r426, %r1397, 4;
+	add.s32 	%r427, %r14, %r426;
+	setp.ge.s32 	%p348, %r427, %r448;
+	or.pred  	%p349, %p348, %p344;
+	@%p349 bra 	$L__BB0_318;
+
+	cvt.s64.s32 	%rd436, %r427;
+	mul.lo.s64 	%rd437, %rd436, %rd2;
+	add.s64 	%rd438, %rd21, %rd437;
+	shl.b64 	%rd439, %rd438, 2;
+	add.s64 	%rd440, %rd1, %rd439;
+	mad.lo.s32 	%r1398, %r426, 20, %r11;
+	mov.u32 	%r1399, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1400, %r2, 1280, %r1399;
+	shl.b32 	%r1401, %r1398, 2;
+	add.s32 	%r1402, %r1400, %r1401;
+	ld.shared.f32 	%f879, [%r1402];
+	ld.global.f32 	%f880, [%rd440+64];
+	mul.f32 	%f881, %f880, %f194;
+	fma.rn.f32 	%f882, %f879, %f193, %f881;
+	st.global.f32 	[%rd440+64], %f882;
+
+$L__BB0_318:
+	add.s32 	%r1404, %r1629, 64;
+	shr.u32 	%r428, %r1404, 4;
+	add.s32 	%r429, %r14, %r428;
+	setp.ge.s32 	%p351, %r429, %r448;
+	or.pred  	%p352, %p351, %p344;
+	@%p352 bra 	$L__BB0_320;
+
+	cvt.s64.s32 	%rd441, %r429;
+	mul.lo.s64 	%rd442, %rd441, %rd2;
+	add.s64 	%rd443, %rd21, %rd442;
+	shl.b64 	%rd444, %rd443, 2;
+	add.s64 	%rd445, %rd1, %rd444;
+	mad.lo.s32 	%r1405, %r428, 20, %r11;
+	mov.u32 	%r1406, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1407, %r2, 1280, %r1406;
+	shl.b32 	%r1408, %r1405, 2;
+	add.s32 	%r1409, %r1407, %r1408;
+	ld.shared.f32 	%f883, [%r1409];
+	ld.global.f32 	%f884, [%rd445+64];
+	mul.f32 	%f885, %f884, %f194;
+	fma.rn.f32 	%f886, %f883, %f193, %f885;
+	st.global.f32 	[%rd445+64], %f886;
+
+$L__BB0_320:
+	add.s32 	%r430, %r1629, 96;
+	shr.u32 	%r431, %r430, 4;
+	add.s32 	%r432, %r14, %r431;
+	setp.ge.s32 	%p354, %r432, %r448;
+	or.pred  	%p355, %p354, %p344;
+	@%p355 bra 	$L__BB0_322;
+
+	cvt.s64.s32 	%rd446, %r432;
+	mul.lo.s64 	%rd447, %rd446, %rd2;
+	add.s64 	%rd448, %rd21, %rd447;
+	shl.b64 	%rd449, %rd448, 2;
+	add.s64 	%rd450, %rd1, %rd449;
+	mad.lo.s32 	%r1411, %r431, 20, %r11;
+	mov.u32 	%r1412, _ZZ14kiln_gemm_tf32E5stage;
+	mad.lo.s32 	%r1413, %r2, 1280, %r1412;
+	shl.b32 	%r1414, %r1411, 2;
+	add.s32 	%r1415, %r1413, %r1414;
+	ld.shared.f32 	%f887, [%r1415];
+	ld.global.f32 	%f888, [%rd450+64];
+	mul.f32 	%f889, %f888, %f194;
+	fma.rn.f32 	%f890, %f887, %f193, %f889;
+	st.global.f32 	[%rd450+64], %f890;
+
+$L__BB0_322:
+	add.s32 	%r1629, %r1629, 128;
+	setp.lt.u32 	%p356, %r430, 224;
+	@%p356 bra 	$L__BB0_314;
+
+$L__BB0_333:
+	ld.param.u32 	%r1443, [kiln_gemm_tf32_param_16];
+	bar.warp.sync 	-1;
+	mov.u32 	%r1442, %nctaid.z;
+	add.s32 	%r1510, %r1510, %r1442;
+	setp.lt.s32 	%p370, %r1510, %r1443;
+	@%p370 bra 	$L__BB0_2;
+
+$L__BB0_334:
 	ret;
 
 }
@@ -99502,11 +99093,11 @@ $L__BB0_258:
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred 	%p<329>;
-	.reg .b16 	%rs<141>;
-	.reg .f32 	%f<735>;
-	.reg .b32 	%r<1285>;
-	.reg .b64 	%rd<599>;
+	.reg .pred 	%p<285>;
+	.reg .b16 	%rs<201>;
+	.reg .f32 	%f<739>;
+	.reg .b32 	%r<937>;
+	.reg .b64 	%rd<394>;
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_bf16E2As[10240];
 	// demoted variable
@@ -99514,3182 +99105,2565 @@ $L__BB0_258:
 	// demoted variable
 	.shared .align 32 .b8 _ZZ14kiln_gemm_bf16E5stage[10240];
 
-	ld.param.u32 	%r262, [kiln_gemm_bf16_param_2];
-	ld.param.u32 	%r263, [kiln_gemm_bf16_param_3];
-	ld.param.u32 	%r264, [kiln_gemm_bf16_param_4];
+	ld.param.u32 	%r277, [kiln_gemm_bf16_param_2];
+	ld.param.u32 	%r278, [kiln_gemm_bf16_param_3];
+	ld.param.u32 	%r279, [kiln_gemm_bf16_param_4];
 	ld.param.f32 	%f193, [kiln_gemm_bf16_param_5];
-	ld.param.u64 	%rd57, [kiln_gemm_bf16_param_6];
-	ld.param.u32 	%r265, [kiln_gemm_bf16_param_7];
-	ld.param.u64 	%rd58, [kiln_gemm_bf16_param_9];
-	ld.param.u32 	%r266, [kiln_gemm_bf16_param_10];
+	ld.param.u64 	%rd12, [kiln_gemm_bf16_param_6];
+	ld.param.u32 	%r280, [kiln_gemm_bf16_param_7];
+	ld.param.u64 	%rd13, [kiln_gemm_bf16_param_8];
+	ld.param.u64 	%rd14, [kiln_gemm_bf16_param_9];
+	ld.param.u32 	%r281, [kiln_gemm_bf16_param_10];
+	ld.param.u64 	%rd15, [kiln_gemm_bf16_param_11];
 	ld.param.f32 	%f194, [kiln_gemm_bf16_param_12];
-	ld.param.u64 	%rd59, [kiln_gemm_bf16_param_13];
-	ld.param.u32 	%r267, [kiln_gemm_bf16_param_14];
-	ld.param.u32 	%r268, [kiln_gemm_bf16_param_16];
-	cvta.to.global.u64 	%rd1, %rd57;
-	cvta.to.global.u64 	%rd2, %rd58;
-	cvta.to.global.u64 	%rd3, %rd59;
+	ld.param.u64 	%rd17, [kiln_gemm_bf16_param_13];
+	ld.param.u32 	%r282, [kiln_gemm_bf16_param_14];
+	ld.param.u32 	%r283, [kiln_gemm_bf16_param_16];
+	cvta.to.global.u64 	%rd1, %rd17;
 	mov.u32 	%r1, %tid.x;
 	shr.u32 	%r2, %r1, 5;
-	mov.u32 	%r269, %ctaid.y;
-	shl.b32 	%r3, %r269, 7;
-	mov.u32 	%r270, %ctaid.x;
-	shl.b32 	%r4, %r270, 7;
-	mov.u32 	%r1258, %ctaid.z;
-	setp.ge.s32 	%p1, %r1258, %r268;
-	@%p1 bra 	$L__BB1_286;
+	mov.u32 	%r895, %ctaid.z;
+	setp.ge.s32 	%p1, %r895, %r283;
+	@%p1 bra 	$L__BB1_302;
 
-	shr.u32 	%r271, %r1, 1;
-	and.b32  	%r272, %r271, 2147483584;
-	add.s32 	%r6, %r272, %r3;
-	shl.b32 	%r273, %r2, 5;
-	and.b32  	%r274, %r273, 96;
-	add.s32 	%r275, %r274, %r4;
-	cvt.s64.s32 	%rd4, %r267;
-	cvt.s64.s32 	%rd5, %r265;
-	cvt.s64.s32 	%rd6, %r266;
-	max.s32 	%r276, %r1, 3840;
-	add.s32 	%r277, %r276, 255;
-	sub.s32 	%r278, %r277, %r1;
-	shr.u32 	%r279, %r278, 8;
-	add.s32 	%r280, %r279, 1;
-	and.b32  	%r7, %r280, 3;
-	shr.s32 	%r281, %r1, 31;
-	shr.u32 	%r282, %r281, 27;
-	add.s32 	%r283, %r1, %r282;
-	and.b32  	%r284, %r283, -32;
-	sub.s32 	%r8, %r1, %r284;
-	shr.s32 	%r9, %r283, 5;
-	shr.u32 	%r285, %r281, 25;
-	add.s32 	%r286, %r1, %r285;
-	shr.s32 	%r10, %r286, 7;
-	and.b32  	%r287, %r286, -128;
-	sub.s32 	%r11, %r1, %r287;
-	add.s32 	%r288, %r1, 256;
-	shr.s32 	%r289, %r288, 31;
-	shr.u32 	%r290, %r289, 27;
-	add.s32 	%r291, %r288, %r290;
-	shr.s32 	%r12, %r291, 5;
-	and.b32  	%r292, %r291, -32;
-	sub.s32 	%r13, %r288, %r292;
-	shr.u32 	%r293, %r289, 25;
-	add.s32 	%r294, %r288, %r293;
-	shr.s32 	%r14, %r294, 7;
-	and.b32  	%r295, %r294, -128;
-	sub.s32 	%r15, %r288, %r295;
-	add.s32 	%r296, %r1, 512;
-	shr.s32 	%r297, %r296, 31;
-	shr.u32 	%r298, %r297, 27;
-	add.s32 	%r299, %r296, %r298;
-	shr.s32 	%r16, %r299, 5;
-	and.b32  	%r300, %r299, -32;
-	sub.s32 	%r17, %r296, %r300;
-	shr.u32 	%r301, %r297, 25;
-	add.s32 	%r302, %r296, %r301;
-	shr.s32 	%r18, %r302, 7;
-	and.b32  	%r303, %r302, -128;
-	sub.s32 	%r19, %r296, %r303;
-	and.b32  	%r20, %r1, 15;
-	add.s32 	%r304, %r275, %r20;
-	cvt.s64.s32 	%rd7, %r304;
-	add.s32 	%r21, %r6, 16;
-	add.s32 	%r305, %r304, 16;
-	cvt.s64.s32 	%rd8, %r305;
-	add.s32 	%r22, %r6, 32;
-	add.s32 	%r23, %r6, 48;
-	and.b32  	%r24, %r1, 31;
+	shr.u32 	%r284, %r1, 1;
+	and.b32  	%r285, %r284, 2147483584;
+	mov.u32 	%r286, %ctaid.y;
+	shl.b32 	%r287, %r286, 7;
+	add.s32 	%r4, %r285, %r287;
+	shl.b32 	%r288, %r2, 5;
+	and.b32  	%r289, %r288, 96;
+	mov.u32 	%r290, %ctaid.x;
+	shl.b32 	%r291, %r290, 7;
+	or.b32  	%r292, %r289, %r291;
+	and.b32  	%r5, %r1, 31;
+	cvt.s64.s32 	%rd2, %r282;
+	and.b32  	%r6, %r1, 15;
+	or.b32  	%r293, %r292, %r6;
+	cvt.s64.s32 	%rd3, %r293;
+	or.b32  	%r7, %r4, 16;
+	or.b32  	%r294, %r293, 16;
+	cvt.s64.s32 	%rd4, %r294;
+	or.b32  	%r8, %r4, 32;
+	or.b32  	%r9, %r4, 48;
 
 $L__BB1_2:
-	ld.param.u64 	%rd594, [kiln_gemm_bf16_param_8];
-	ld.param.u64 	%rd593, [kiln_gemm_bf16_param_11];
-	cvt.s64.s32 	%rd60, %r1258;
-	mul.lo.s64 	%rd9, %rd60, %rd593;
-	mul.lo.s64 	%rd10, %rd60, %rd594;
-	setp.lt.s32 	%p2, %r264, 1;
-	mov.f32 	%f671, 0f00000000;
-	mov.f32 	%f672, %f671;
-	mov.f32 	%f673, %f671;
-	mov.f32 	%f674, %f671;
-	mov.f32 	%f675, %f671;
-	mov.f32 	%f676, %f671;
-	mov.f32 	%f677, %f671;
-	mov.f32 	%f678, %f671;
-	mov.f32 	%f679, %f671;
-	mov.f32 	%f680, %f671;
-	mov.f32 	%f681, %f671;
-	mov.f32 	%f682, %f671;
-	mov.f32 	%f683, %f671;
-	mov.f32 	%f684, %f671;
-	mov.f32 	%f685, %f671;
-	mov.f32 	%f686, %f671;
-	mov.f32 	%f687, %f671;
-	mov.f32 	%f688, %f671;
-	mov.f32 	%f689, %f671;
-	mov.f32 	%f690, %f671;
-	mov.f32 	%f691, %f671;
-	mov.f32 	%f692, %f671;
-	mov.f32 	%f693, %f671;
-	mov.f32 	%f694, %f671;
-	mov.f32 	%f695, %f671;
-	mov.f32 	%f696, %f671;
-	mov.f32 	%f697, %f671;
-	mov.f32 	%f698, %f671;
-	mov.f32 	%f699, %f671;
-	mov.f32 	%f700, %f671;
-	mov.f32 	%f701, %f671;
-	mov.f32 	%f702, %f671;
-	mov.f32 	%f703, %f671;
-	mov.f32 	%f704, %f671;
-	mov.f32 	%f705, %f671;
-	mov.f32 	%f706, %f671;
-	mov.f32 	%f707, %f671;
-	mov.f32 	%f708, %f671;
-	mov.f32 	%f709, %f671;
-	mov.f32 	%f710, %f671;
-	mov.f32 	%f711, %f671;
-	mov.f32 	%f712, %f671;
-	mov.f32 	%f713, %f671;
-	mov.f32 	%f714, %f671;
-	mov.f32 	%f715, %f671;
-	mov.f32 	%f716, %f671;
-	mov.f32 	%f717, %f671;
-	mov.f32 	%f718, %f671;
-	mov.f32 	%f719, %f671;
-	mov.f32 	%f720, %f671;
-	mov.f32 	%f721, %f671;
-	mov.f32 	%f722, %f671;
-	mov.f32 	%f723, %f671;
-	mov.f32 	%f724, %f671;
-	mov.f32 	%f725, %f671;
-	mov.f32 	%f726, %f671;
-	mov.f32 	%f727, %f671;
-	mov.f32 	%f728, %f671;
-	mov.f32 	%f729, %f671;
-	mov.f32 	%f730, %f671;
-	mov.f32 	%f731, %f671;
-	mov.f32 	%f732, %f671;
-	mov.f32 	%f733, %f671;
-	mov.f32 	%f734, %f671;
-	@%p2 bra 	$L__BB1_117;
+	setp.lt.s32 	%p2, %r279, 1;
+	mov.f32 	%f675, 0f00000000;
+	mov.f32 	%f676, %f675;
+	mov.f32 	%f677, %f675;
+	mov.f32 	%f678, %f675;
+	mov.f32 	%f679, %f675;
+	mov.f32 	%f680, %f675;
+	mov.f32 	%f681, %f675;
+	mov.f32 	%f682, %f675;
+	mov.f32 	%f683, %f675;
+	mov.f32 	%f684, %f675;
+	mov.f32 	%f685, %f675;
+	mov.f32 	%f686, %f675;
+	mov.f32 	%f687, %f675;
+	mov.f32 	%f688, %f675;
+	mov.f32 	%f689, %f675;
+	mov.f32 	%f690, %f675;
+	mov.f32 	%f691, %f675;
+	mov.f32 	%f692, %f675;
+	mov.f32 	%f693, %f675;
+	mov.f32 	%f694, %f675;
+	mov.f32 	%f695, %f675;
+	mov.f32 	%f696, %f675;
+	mov.f32 	%f697, %f675;
+	mov.f32 	%f698, %f675;
+	mov.f32 	%f699, %f675;
+	mov.f32 	%f700, %f675;
+	mov.f32 	%f701, %f675;
+	mov.f32 	%f702, %f675;
+	mov.f32 	%f703, %f675;
+	mov.f32 	%f704, %f675;
+	mov.f32 	%f705, %f675;
+	mov.f32 	%f706, %f675;
+	mov.f32 	%f707, %f675;
+	mov.f32 	%f708, %f675;
+	mov.f32 	%f709, %f675;
+	mov.f32 	%f710, %f675;
+	mov.f32 	%f711, %f675;
+	mov.f32 	%f712, %f675;
+	mov.f32 	%f713, %f675;
+	mov.f32 	%f714, %f675;
+	mov.f32 	%f715, %f675;
+	mov.f32 	%f716, %f675;
+	mov.f32 	%f717, %f675;
+	mov.f32 	%f718, %f675;
+	mov.f32 	%f719, %f675;
+	mov.f32 	%f720, %f675;
+	mov.f32 	%f721, %f675;
+	mov.f32 	%f722, %f675;
+	mov.f32 	%f723, %f675;
+	mov.f32 	%f724, %f675;
+	mov.f32 	%f725, %f675;
+	mov.f32 	%f726, %f675;
+	mov.f32 	%f727, %f675;
+	mov.f32 	%f728, %f675;
+	mov.f32 	%f729, %f675;
+	mov.f32 	%f730, %f675;
+	mov.f32 	%f731, %f675;
+	mov.f32 	%f732, %f675;
+	mov.f32 	%f733, %f675;
+	mov.f32 	%f734, %f675;
+	mov.f32 	%f735, %f675;
+	mov.f32 	%f736, %f675;
+	mov.f32 	%f737, %f675;
+	mov.f32 	%f738, %f675;
+	@%p2 bra 	$L__BB1_133;
 
-	mov.u32 	%r1259, 0;
+	mov.u32 	%r896, 0;
 
 $L__BB1_4:
-	setp.gt.s32 	%p3, %r1, 4095;
-	@%p3 bra 	$L__BB1_60;
+	setp.gt.s32 	%p3, %r1, 511;
+	@%p3 bra 	$L__BB1_68;
 
-	ld.param.u32 	%r1123, [kiln_gemm_bf16_param_0];
-	setp.eq.s32 	%p4, %r1123, 0;
-	@%p4 bra 	$L__BB1_33;
+	ld.param.u32 	%r872, [kiln_gemm_bf16_param_0];
+	setp.eq.s32 	%p4, %r872, 0;
+	@%p4 bra 	$L__BB1_37;
 
-	setp.eq.s32 	%p5, %r7, 0;
-	mov.u32 	%r27, %tid.x;
-	mov.u32 	%r1260, %r27;
-	@%p5 bra 	$L__BB1_19;
+	mov.u32 	%r297, %tid.x;
+	add.s32 	%r897, %r297, -256;
 
-	add.s32 	%r310, %r11, %r3;
-	cvt.s64.s32 	%rd61, %r310;
-	setp.lt.s32 	%p6, %r310, %r262;
-	add.s32 	%r311, %r10, %r1259;
-	setp.lt.s32 	%p7, %r311, %r264;
-	and.pred  	%p8, %p6, %p7;
-	cvt.s64.s32 	%rd62, %r311;
-	mul.lo.s64 	%rd63, %rd62, %rd5;
-	add.s64 	%rd64, %rd63, %rd61;
-	selp.b64 	%rd11, %rd64, 0, %p8;
-	@%p8 bra 	$L__BB1_9;
-	bra.uni 	$L__BB1_8;
+$L__BB1_7:
+	add.s32 	%r14, %r897, 256;
+	shr.s32 	%r299, %r14, 31;
+	shr.u32 	%r300, %r299, 28;
+	add.s32 	%r301, %r14, %r300;
+	shr.s32 	%r15, %r301, 4;
+	and.b32  	%r302, %r301, 536870896;
+	sub.s32 	%r303, %r14, %r302;
+	shl.b32 	%r16, %r303, 3;
+	add.s32 	%r17, %r16, %r287;
+	add.s32 	%r18, %r15, %r896;
+	setp.ge.s32 	%p5, %r18, %r279;
+	mov.u32 	%r898, 0;
+	@%p5 bra 	$L__BB1_9;
+
+	sub.s32 	%r306, %r277, %r17;
+	min.s32 	%r307, %r306, 8;
+	max.s32 	%r898, %r307, 0;
 
 $L__BB1_9:
-	add.s64 	%rd65, %rd11, %rd10;
-	shl.b64 	%rd66, %rd65, 1;
-	add.s64 	%rd67, %rd1, %rd66;
-	ld.global.nc.u16 	%rs113, [%rd67];
+	setp.lt.s32 	%p6, %r18, %r279;
+	selp.b32 	%r308, %r18, 0, %p6;
+	mul.wide.s32 	%rd18, %r308, %r280;
+	setp.eq.s32 	%p7, %r898, 0;
+	selp.b32 	%r309, 0, %r17, %p7;
+	cvt.s64.s32 	%rd19, %r309;
+	cvt.s64.s32 	%rd20, %r895;
+	mul.lo.s64 	%rd21, %rd20, %rd13;
+	add.s64 	%rd22, %rd18, %rd21;
+	add.s64 	%rd23, %rd22, %rd19;
+	cvta.to.global.u64 	%rd24, %rd12;
+	shl.b64 	%rd25, %rd23, 1;
+	add.s64 	%rd5, %rd24, %rd25;
+	add.s64 	%rd26, %rd12, %rd25;
+	and.b64  	%rd27, %rd26, 15;
+	setp.eq.s64 	%p8, %rd27, 0;
+	setp.eq.s32 	%p9, %r898, 8;
+	and.pred  	%p10, %p9, %p8;
+	@%p10 bra 	$L__BB1_35;
 	bra.uni 	$L__BB1_10;
 
-$L__BB1_33:
-	setp.eq.s32 	%p31, %r7, 0;
-	mov.u32 	%r42, %tid.x;
-	mov.u32 	%r1262, %r42;
-	@%p31 bra 	$L__BB1_46;
-
-	add.s32 	%r384, %r9, %r3;
-	setp.lt.s32 	%p32, %r384, %r262;
-	add.s32 	%r385, %r8, %r1259;
-	setp.lt.s32 	%p33, %r385, %r264;
-	and.pred  	%p34, %p32, %p33;
-	cvt.s64.s32 	%rd110, %r385;
-	cvt.s64.s32 	%rd111, %r384;
-	mul.lo.s64 	%rd112, %rd111, %rd5;
-	add.s64 	%rd113, %rd112, %rd110;
-	selp.b64 	%rd18, %rd113, 0, %p34;
-	@%p34 bra 	$L__BB1_36;
-	bra.uni 	$L__BB1_35;
-
-$L__BB1_36:
-	add.s64 	%rd114, %rd18, %rd10;
-	shl.b64 	%rd115, %rd114, 1;
-	add.s64 	%rd116, %rd1, %rd115;
-	ld.global.nc.u16 	%rs120, [%rd116];
-	bra.uni 	$L__BB1_37;
-
-$L__BB1_8:
-	mov.f32 	%f323, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs113, %f323;}
-
-	// end inline asm
+$L__BB1_35:
+	ld.global.v4.u32 	{%r899, %r900, %r901, %r902}, [%rd5];
+	bra.uni 	$L__BB1_36;
 
 $L__BB1_10:
-	mov.u32 	%r312, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r313, %r11, 80, %r312;
-	shl.b32 	%r314, %r10, 1;
-	add.s32 	%r315, %r313, %r314;
-	st.shared.u16 	[%r315], %rs113;
-	mov.u32 	%r316, %tid.x;
-	add.s32 	%r1260, %r316, 256;
-	setp.eq.s32 	%p9, %r7, 1;
-	@%p9 bra 	$L__BB1_19;
+	@%p7 bra 	$L__BB1_12;
 
-	add.s32 	%r319, %r15, %r3;
-	cvt.s64.s32 	%rd68, %r319;
-	setp.lt.s32 	%p10, %r319, %r262;
-	add.s32 	%r320, %r14, %r1259;
-	setp.lt.s32 	%p11, %r320, %r264;
-	and.pred  	%p12, %p10, %p11;
-	cvt.s64.s32 	%rd69, %r320;
-	mul.lo.s64 	%rd70, %rd69, %rd5;
-	add.s64 	%rd71, %rd70, %rd68;
-	selp.b64 	%rd12, %rd71, 0, %p12;
-	@%p12 bra 	$L__BB1_13;
-	bra.uni 	$L__BB1_12;
-
-$L__BB1_13:
-	add.s64 	%rd72, %rd12, %rd10;
-	shl.b64 	%rd73, %rd72, 1;
-	add.s64 	%rd74, %rd1, %rd73;
-	ld.global.nc.u16 	%rs114, [%rd74];
-	bra.uni 	$L__BB1_14;
-
-$L__BB1_35:
-	mov.f32 	%f330, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs120, %f330;}
-
-	// end inline asm
-
-$L__BB1_37:
-	mov.u32 	%r386, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r387, %r9, 80, %r386;
-	shl.b32 	%r388, %r8, 1;
-	add.s32 	%r389, %r387, %r388;
-	st.shared.u16 	[%r389], %rs120;
-	mov.u32 	%r390, %tid.x;
-	add.s32 	%r1262, %r390, 256;
-	setp.eq.s32 	%p35, %r7, 1;
-	@%p35 bra 	$L__BB1_46;
-
-	add.s32 	%r393, %r12, %r3;
-	setp.lt.s32 	%p36, %r393, %r262;
-	add.s32 	%r394, %r13, %r1259;
-	setp.lt.s32 	%p37, %r394, %r264;
-	and.pred  	%p38, %p36, %p37;
-	cvt.s64.s32 	%rd117, %r394;
-	cvt.s64.s32 	%rd118, %r393;
-	mul.lo.s64 	%rd119, %rd118, %rd5;
-	add.s64 	%rd120, %rd119, %rd117;
-	selp.b64 	%rd19, %rd120, 0, %p38;
-	@%p38 bra 	$L__BB1_40;
-	bra.uni 	$L__BB1_39;
-
-$L__BB1_40:
-	add.s64 	%rd121, %rd19, %rd10;
-	shl.b64 	%rd122, %rd121, 1;
-	add.s64 	%rd123, %rd1, %rd122;
-	ld.global.nc.u16 	%rs121, [%rd123];
-	bra.uni 	$L__BB1_41;
+	ld.global.u16 	%rs169, [%rd5];
+	bra.uni 	$L__BB1_13;
 
 $L__BB1_12:
-	mov.f32 	%f324, 0f00000000;
+	mov.f32 	%f323, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs114, %f324;}
+	{  cvt.rn.bf16.f32 %rs169, %f323;}
 
 	// end inline asm
 
-$L__BB1_14:
-	mov.u32 	%r1164, %tid.x;
-	mov.u32 	%r1163, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r322, %r15, 80, %r1163;
-	shl.b32 	%r323, %r14, 1;
-	add.s32 	%r324, %r322, %r323;
-	st.shared.u16 	[%r324], %rs114;
-	add.s32 	%r1260, %r1164, 512;
-	setp.eq.s32 	%p13, %r7, 2;
-	@%p13 bra 	$L__BB1_19;
+$L__BB1_13:
+	setp.gt.u32 	%p12, %r898, 1;
+	@%p12 bra 	$L__BB1_15;
+	bra.uni 	$L__BB1_14;
 
-	add.s32 	%r328, %r19, %r3;
-	cvt.s64.s32 	%rd75, %r328;
-	setp.lt.s32 	%p14, %r328, %r262;
-	add.s32 	%r329, %r18, %r1259;
-	setp.lt.s32 	%p15, %r329, %r264;
-	and.pred  	%p16, %p14, %p15;
-	cvt.s64.s32 	%rd76, %r329;
-	mul.lo.s64 	%rd77, %rd76, %rd5;
-	add.s64 	%rd78, %rd77, %rd75;
-	selp.b64 	%rd13, %rd78, 0, %p16;
-	@%p16 bra 	$L__BB1_17;
+$L__BB1_15:
+	ld.global.u16 	%rs170, [%rd5+2];
 	bra.uni 	$L__BB1_16;
 
-$L__BB1_17:
-	add.s64 	%rd79, %rd13, %rd10;
-	shl.b64 	%rd80, %rd79, 1;
-	add.s64 	%rd81, %rd1, %rd80;
-	ld.global.nc.u16 	%rs115, [%rd81];
-	bra.uni 	$L__BB1_18;
-
-$L__BB1_39:
-	mov.f32 	%f331, 0f00000000;
+$L__BB1_14:
+	mov.f32 	%f324, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs121, %f331;}
+	{  cvt.rn.bf16.f32 %rs170, %f324;}
 
 	// end inline asm
-
-$L__BB1_41:
-	mov.u32 	%r1180, %tid.x;
-	mov.u32 	%r1179, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r396, %r12, 80, %r1179;
-	shl.b32 	%r397, %r13, 1;
-	add.s32 	%r398, %r396, %r397;
-	st.shared.u16 	[%r398], %rs121;
-	add.s32 	%r1262, %r1180, 512;
-	setp.eq.s32 	%p39, %r7, 2;
-	@%p39 bra 	$L__BB1_46;
-
-	add.s32 	%r402, %r16, %r3;
-	setp.lt.s32 	%p40, %r402, %r262;
-	add.s32 	%r403, %r17, %r1259;
-	setp.lt.s32 	%p41, %r403, %r264;
-	and.pred  	%p42, %p40, %p41;
-	cvt.s64.s32 	%rd124, %r403;
-	cvt.s64.s32 	%rd125, %r402;
-	mul.lo.s64 	%rd126, %rd125, %rd5;
-	add.s64 	%rd127, %rd126, %rd124;
-	selp.b64 	%rd20, %rd127, 0, %p42;
-	@%p42 bra 	$L__BB1_44;
-	bra.uni 	$L__BB1_43;
-
-$L__BB1_44:
-	add.s64 	%rd128, %rd20, %rd10;
-	shl.b64 	%rd129, %rd128, 1;
-	add.s64 	%rd130, %rd1, %rd129;
-	ld.global.nc.u16 	%rs122, [%rd130];
-	bra.uni 	$L__BB1_45;
 
 $L__BB1_16:
-	mov.f32 	%f325, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs115, %f325;}
-
-	// end inline asm
+	setp.gt.u32 	%p13, %r898, 2;
+	@%p13 bra 	$L__BB1_18;
+	bra.uni 	$L__BB1_17;
 
 $L__BB1_18:
-	mov.u32 	%r1166, %tid.x;
-	mov.u32 	%r1165, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r331, %r19, 80, %r1165;
-	shl.b32 	%r332, %r18, 1;
-	add.s32 	%r333, %r331, %r332;
-	st.shared.u16 	[%r333], %rs115;
-	add.s32 	%r1260, %r1166, 768;
+	ld.global.u16 	%rs171, [%rd5+4];
+	bra.uni 	$L__BB1_19;
+
+$L__BB1_17:
+	mov.f32 	%f325, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs171, %f325;}
+
+	// end inline asm
 
 $L__BB1_19:
-	max.s32 	%r336, %r27, 3840;
-	add.s32 	%r337, %r336, 255;
-	sub.s32 	%r338, %r337, %r27;
-	setp.lt.u32 	%p17, %r338, 768;
-	@%p17 bra 	$L__BB1_60;
-
-$L__BB1_20:
-	shr.s32 	%r339, %r1260, 31;
-	shr.u32 	%r340, %r339, 25;
-	add.s32 	%r341, %r1260, %r340;
-	and.b32  	%r342, %r341, -128;
-	sub.s32 	%r33, %r1260, %r342;
-	add.s32 	%r343, %r33, %r3;
-	shr.s32 	%r34, %r341, 7;
-	add.s32 	%r344, %r34, %r1259;
-	setp.lt.s32 	%p18, %r343, %r262;
-	setp.lt.s32 	%p19, %r344, %r264;
-	and.pred  	%p20, %p18, %p19;
-	cvt.s64.s32 	%rd82, %r343;
-	cvt.s64.s32 	%rd83, %r344;
-	mul.lo.s64 	%rd84, %rd83, %rd5;
-	add.s64 	%rd85, %rd84, %rd82;
-	selp.b64 	%rd14, %rd85, 0, %p20;
-	@%p20 bra 	$L__BB1_22;
-	bra.uni 	$L__BB1_21;
-
-$L__BB1_22:
-	add.s64 	%rd86, %rd14, %rd10;
-	shl.b64 	%rd87, %rd86, 1;
-	add.s64 	%rd88, %rd1, %rd87;
-	ld.global.nc.u16 	%rs116, [%rd88];
-	bra.uni 	$L__BB1_23;
+	setp.gt.u32 	%p14, %r898, 3;
+	@%p14 bra 	$L__BB1_21;
+	bra.uni 	$L__BB1_20;
 
 $L__BB1_21:
+	ld.global.u16 	%rs172, [%rd5+6];
+	bra.uni 	$L__BB1_22;
+
+$L__BB1_20:
 	mov.f32 	%f326, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs116, %f326;}
+	{  cvt.rn.bf16.f32 %rs172, %f326;}
 
 	// end inline asm
 
-$L__BB1_23:
-	shr.s32 	%r1172, %r1260, 31;
-	shr.u32 	%r1171, %r1172, 25;
-	add.s32 	%r1170, %r1260, %r1171;
-	shr.s32 	%r1169, %r1170, 7;
-	and.b32  	%r1168, %r1170, -128;
-	sub.s32 	%r1167, %r1260, %r1168;
-	mov.u32 	%r345, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r346, %r1167, 80, %r345;
-	shl.b32 	%r347, %r1169, 1;
-	add.s32 	%r348, %r346, %r347;
-	st.shared.u16 	[%r348], %rs116;
-	add.s32 	%r349, %r1260, 256;
-	shr.s32 	%r350, %r349, 31;
-	shr.u32 	%r351, %r350, 25;
-	add.s32 	%r352, %r349, %r351;
-	shr.s32 	%r35, %r352, 7;
-	and.b32  	%r353, %r352, -128;
-	sub.s32 	%r36, %r349, %r353;
-	add.s32 	%r354, %r36, %r3;
-	add.s32 	%r355, %r35, %r1259;
-	setp.lt.s32 	%p21, %r354, %r262;
-	setp.lt.s32 	%p22, %r355, %r264;
-	and.pred  	%p23, %p21, %p22;
-	cvt.s64.s32 	%rd89, %r354;
-	cvt.s64.s32 	%rd90, %r355;
-	mul.lo.s64 	%rd91, %rd90, %rd5;
-	add.s64 	%rd92, %rd91, %rd89;
-	selp.b64 	%rd15, %rd92, 0, %p23;
-	@%p23 bra 	$L__BB1_25;
-	bra.uni 	$L__BB1_24;
-
-$L__BB1_25:
-	add.s64 	%rd93, %rd15, %rd10;
-	shl.b64 	%rd94, %rd93, 1;
-	add.s64 	%rd95, %rd1, %rd94;
-	ld.global.nc.u16 	%rs117, [%rd95];
-	bra.uni 	$L__BB1_26;
+$L__BB1_22:
+	setp.gt.u32 	%p15, %r898, 4;
+	@%p15 bra 	$L__BB1_24;
+	bra.uni 	$L__BB1_23;
 
 $L__BB1_24:
+	ld.global.u16 	%rs173, [%rd5+8];
+	bra.uni 	$L__BB1_25;
+
+$L__BB1_23:
 	mov.f32 	%f327, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs117, %f327;}
+	{  cvt.rn.bf16.f32 %rs173, %f327;}
 
 	// end inline asm
 
-$L__BB1_26:
-	add.s32 	%r1178, %r1260, 256;
-	shr.s32 	%r1177, %r1178, 31;
-	shr.u32 	%r1176, %r1177, 25;
-	add.s32 	%r1175, %r1178, %r1176;
-	and.b32  	%r1174, %r1175, -128;
-	sub.s32 	%r1173, %r1178, %r1174;
-	add.s32 	%r1119, %r1260, 256;
-	shr.s32 	%r1118, %r1119, 31;
-	shr.u32 	%r1117, %r1118, 25;
-	add.s32 	%r1116, %r1119, %r1117;
-	shr.s32 	%r1115, %r1116, 7;
-	mov.u32 	%r1114, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r357, %r1173, 80, %r1114;
-	shl.b32 	%r358, %r1115, 1;
-	add.s32 	%r359, %r357, %r358;
-	st.shared.u16 	[%r359], %rs117;
-	add.s32 	%r360, %r1260, 512;
-	shr.s32 	%r361, %r360, 31;
-	shr.u32 	%r362, %r361, 25;
-	add.s32 	%r363, %r360, %r362;
-	shr.s32 	%r37, %r363, 7;
-	and.b32  	%r364, %r363, -128;
-	sub.s32 	%r38, %r360, %r364;
-	add.s32 	%r365, %r38, %r3;
-	add.s32 	%r366, %r37, %r1259;
-	setp.lt.s32 	%p24, %r365, %r262;
-	setp.lt.s32 	%p25, %r366, %r264;
-	and.pred  	%p26, %p24, %p25;
-	cvt.s64.s32 	%rd96, %r365;
-	cvt.s64.s32 	%rd97, %r366;
-	mul.lo.s64 	%rd98, %rd97, %rd5;
-	add.s64 	%rd99, %rd98, %rd96;
-	selp.b64 	%rd16, %rd99, 0, %p26;
-	@%p26 bra 	$L__BB1_28;
-	bra.uni 	$L__BB1_27;
-
-$L__BB1_28:
-	add.s64 	%rd100, %rd16, %rd10;
-	shl.b64 	%rd101, %rd100, 1;
-	add.s64 	%rd102, %rd1, %rd101;
-	ld.global.nc.u16 	%rs118, [%rd102];
-	bra.uni 	$L__BB1_29;
+$L__BB1_25:
+	setp.gt.u32 	%p16, %r898, 5;
+	@%p16 bra 	$L__BB1_27;
+	bra.uni 	$L__BB1_26;
 
 $L__BB1_27:
+	ld.global.u16 	%rs174, [%rd5+10];
+	bra.uni 	$L__BB1_28;
+
+$L__BB1_26:
 	mov.f32 	%f328, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs118, %f328;}
+	{  cvt.rn.bf16.f32 %rs174, %f328;}
 
 	// end inline asm
 
-$L__BB1_29:
-	add.s32 	%r1131, %r1260, 512;
-	shr.s32 	%r1130, %r1131, 31;
-	shr.u32 	%r1129, %r1130, 25;
-	add.s32 	%r1128, %r1131, %r1129;
-	shr.s32 	%r1127, %r1128, 7;
-	and.b32  	%r1126, %r1128, -128;
-	sub.s32 	%r1125, %r1131, %r1126;
-	mov.u32 	%r1120, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r368, %r1125, 80, %r1120;
-	shl.b32 	%r369, %r1127, 1;
-	add.s32 	%r370, %r368, %r369;
-	st.shared.u16 	[%r370], %rs118;
-	add.s32 	%r371, %r1260, 768;
-	shr.s32 	%r372, %r371, 31;
-	shr.u32 	%r373, %r372, 25;
-	add.s32 	%r374, %r371, %r373;
-	shr.s32 	%r39, %r374, 7;
-	and.b32  	%r375, %r374, -128;
-	sub.s32 	%r40, %r371, %r375;
-	add.s32 	%r376, %r40, %r3;
-	add.s32 	%r377, %r39, %r1259;
-	setp.lt.s32 	%p27, %r376, %r262;
-	setp.lt.s32 	%p28, %r377, %r264;
-	and.pred  	%p29, %p27, %p28;
-	cvt.s64.s32 	%rd103, %r376;
-	cvt.s64.s32 	%rd104, %r377;
-	mul.lo.s64 	%rd105, %rd104, %rd5;
-	add.s64 	%rd106, %rd105, %rd103;
-	selp.b64 	%rd17, %rd106, 0, %p29;
-	@%p29 bra 	$L__BB1_31;
-	bra.uni 	$L__BB1_30;
-
-$L__BB1_31:
-	add.s64 	%rd107, %rd17, %rd10;
-	shl.b64 	%rd108, %rd107, 1;
-	add.s64 	%rd109, %rd1, %rd108;
-	ld.global.nc.u16 	%rs119, [%rd109];
-	bra.uni 	$L__BB1_32;
+$L__BB1_28:
+	setp.gt.u32 	%p17, %r898, 6;
+	@%p17 bra 	$L__BB1_30;
+	bra.uni 	$L__BB1_29;
 
 $L__BB1_30:
+	ld.global.u16 	%rs175, [%rd5+12];
+	bra.uni 	$L__BB1_31;
+
+$L__BB1_29:
 	mov.f32 	%f329, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs119, %f329;}
+	{  cvt.rn.bf16.f32 %rs175, %f329;}
 
 	// end inline asm
+
+$L__BB1_31:
+	setp.gt.u32 	%p18, %r898, 7;
+	@%p18 bra 	$L__BB1_33;
+	bra.uni 	$L__BB1_32;
+
+$L__BB1_33:
+	ld.global.u16 	%rs176, [%rd5+14];
+	bra.uni 	$L__BB1_34;
 
 $L__BB1_32:
-	add.s32 	%r1138, %r1260, 768;
-	shr.s32 	%r1137, %r1138, 31;
-	shr.u32 	%r1136, %r1137, 25;
-	add.s32 	%r1135, %r1138, %r1136;
-	shr.s32 	%r1134, %r1135, 7;
-	and.b32  	%r1133, %r1135, -128;
-	sub.s32 	%r1132, %r1138, %r1133;
-	mov.u32 	%r1121, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r379, %r1132, 80, %r1121;
-	shl.b32 	%r380, %r1134, 1;
-	add.s32 	%r381, %r379, %r380;
-	st.shared.u16 	[%r381], %rs119;
-	add.s32 	%r41, %r1260, 1024;
-	setp.lt.s32 	%p30, %r1260, 3072;
-	mov.u32 	%r1260, %r41;
-	@%p30 bra 	$L__BB1_20;
-	bra.uni 	$L__BB1_60;
-
-$L__BB1_43:
-	mov.f32 	%f332, 0f00000000;
+	mov.f32 	%f330, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs122, %f332;}
+	{  cvt.rn.bf16.f32 %rs176, %f330;}
 
 	// end inline asm
 
-$L__BB1_45:
-	mov.u32 	%r1182, %tid.x;
-	mov.u32 	%r1181, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r405, %r16, 80, %r1181;
-	shl.b32 	%r406, %r17, 1;
-	add.s32 	%r407, %r405, %r406;
-	st.shared.u16 	[%r407], %rs122;
-	add.s32 	%r1262, %r1182, 768;
+$L__BB1_34:
+	mov.b32 	%r902, {%rs175, %rs176};
+	mov.b32 	%r901, {%rs173, %rs174};
+	mov.b32 	%r900, {%rs171, %rs172};
+	mov.b32 	%r899, {%rs169, %rs170};
+
+$L__BB1_36:
+	add.s32 	%r897, %r897, 256;
+	shr.s32 	%r868, %r897, 31;
+	shr.u32 	%r867, %r868, 28;
+	add.s32 	%r866, %r897, %r867;
+	shr.s32 	%r865, %r866, 4;
+	and.b32  	%r864, %r866, 536870896;
+	sub.s32 	%r863, %r897, %r864;
+	shl.b32 	%r862, %r863, 3;
+	mov.u32 	%r314, _ZZ14kiln_gemm_bf16E2As;
+	mad.lo.s32 	%r315, %r862, 80, %r314;
+	shl.b32 	%r316, %r865, 1;
+	add.s32 	%r317, %r315, %r316;
+	mov.b32 	{%rs129, %rs130}, %r899;
+	st.shared.u16 	[%r317], %rs129;
+	st.shared.u16 	[%r317+80], %rs130;
+	mov.b32 	{%rs131, %rs132}, %r900;
+	st.shared.u16 	[%r317+160], %rs131;
+	st.shared.u16 	[%r317+240], %rs132;
+	mov.b32 	{%rs133, %rs134}, %r901;
+	st.shared.u16 	[%r317+320], %rs133;
+	st.shared.u16 	[%r317+400], %rs134;
+	mov.b32 	{%rs135, %rs136}, %r902;
+	st.shared.u16 	[%r317+480], %rs135;
+	st.shared.u16 	[%r317+560], %rs136;
+	setp.lt.s32 	%p19, %r897, 256;
+	@%p19 bra 	$L__BB1_7;
+	bra.uni 	$L__BB1_68;
+
+$L__BB1_37:
+	mov.u32 	%r903, %tid.x;
+
+$L__BB1_38:
+	shr.s32 	%r319, %r903, 31;
+	shr.u32 	%r320, %r319, 30;
+	add.s32 	%r321, %r903, %r320;
+	and.b32  	%r322, %r321, 536870908;
+	sub.s32 	%r323, %r903, %r322;
+	shl.b32 	%r35, %r323, 3;
+	shr.s32 	%r36, %r321, 2;
+	add.s32 	%r37, %r36, %r287;
+	add.s32 	%r38, %r35, %r896;
+	setp.ge.s32 	%p20, %r37, %r277;
+	mov.u32 	%r904, 0;
+	@%p20 bra 	$L__BB1_40;
+
+	sub.s32 	%r326, %r279, %r38;
+	min.s32 	%r327, %r326, 8;
+	max.s32 	%r904, %r327, 0;
+
+$L__BB1_40:
+	setp.lt.s32 	%p21, %r37, %r277;
+	selp.b32 	%r328, %r37, 0, %p21;
+	mul.wide.s32 	%rd28, %r328, %r280;
+	setp.eq.s32 	%p22, %r904, 0;
+	selp.b32 	%r329, 0, %r38, %p22;
+	cvt.s64.s32 	%rd29, %r329;
+	cvt.s64.s32 	%rd30, %r895;
+	mul.lo.s64 	%rd31, %rd30, %rd13;
+	add.s64 	%rd32, %rd28, %rd31;
+	add.s64 	%rd33, %rd32, %rd29;
+	cvta.to.global.u64 	%rd34, %rd12;
+	shl.b64 	%rd35, %rd33, 1;
+	add.s64 	%rd6, %rd34, %rd35;
+	add.s64 	%rd36, %rd12, %rd35;
+	and.b64  	%rd37, %rd36, 15;
+	setp.eq.s64 	%p23, %rd37, 0;
+	setp.eq.s32 	%p24, %r904, 8;
+	and.pred  	%p25, %p24, %p23;
+	@%p25 bra 	$L__BB1_66;
+	bra.uni 	$L__BB1_41;
+
+$L__BB1_66:
+	ld.global.v4.u32 	{%r905, %r906, %r907, %r908}, [%rd6];
+	bra.uni 	$L__BB1_67;
+
+$L__BB1_41:
+	@%p22 bra 	$L__BB1_43;
+
+	ld.global.u16 	%rs177, [%rd6];
+	bra.uni 	$L__BB1_44;
+
+$L__BB1_43:
+	mov.f32 	%f331, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs177, %f331;}
+
+	// end inline asm
+
+$L__BB1_44:
+	setp.gt.u32 	%p27, %r904, 1;
+	@%p27 bra 	$L__BB1_46;
+	bra.uni 	$L__BB1_45;
 
 $L__BB1_46:
-	max.s32 	%r410, %r42, 3840;
-	add.s32 	%r411, %r410, 255;
-	sub.s32 	%r412, %r411, %r42;
-	setp.lt.u32 	%p43, %r412, 768;
-	@%p43 bra 	$L__BB1_60;
+	ld.global.u16 	%rs178, [%rd6+2];
+	bra.uni 	$L__BB1_47;
+
+$L__BB1_45:
+	mov.f32 	%f332, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs178, %f332;}
+
+	// end inline asm
 
 $L__BB1_47:
-	shr.s32 	%r413, %r1262, 31;
-	shr.u32 	%r414, %r413, 27;
-	add.s32 	%r415, %r1262, %r414;
-	shr.s32 	%r48, %r415, 5;
-	add.s32 	%r416, %r48, %r3;
-	and.b32  	%r417, %r415, -32;
-	sub.s32 	%r49, %r1262, %r417;
-	add.s32 	%r418, %r49, %r1259;
-	setp.lt.s32 	%p44, %r416, %r262;
-	setp.lt.s32 	%p45, %r418, %r264;
-	and.pred  	%p46, %p44, %p45;
-	cvt.s64.s32 	%rd131, %r416;
-	cvt.s64.s32 	%rd132, %r418;
-	mul.lo.s64 	%rd133, %rd131, %rd5;
-	add.s64 	%rd134, %rd133, %rd132;
-	selp.b64 	%rd21, %rd134, 0, %p46;
-	@%p46 bra 	$L__BB1_49;
+	setp.gt.u32 	%p28, %r904, 2;
+	@%p28 bra 	$L__BB1_49;
 	bra.uni 	$L__BB1_48;
 
 $L__BB1_49:
-	add.s64 	%rd135, %rd21, %rd10;
-	shl.b64 	%rd136, %rd135, 1;
-	add.s64 	%rd137, %rd1, %rd136;
-	ld.global.nc.u16 	%rs123, [%rd137];
+	ld.global.u16 	%rs179, [%rd6+4];
 	bra.uni 	$L__BB1_50;
 
 $L__BB1_48:
 	mov.f32 	%f333, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs123, %f333;}
+	{  cvt.rn.bf16.f32 %rs179, %f333;}
 
 	// end inline asm
 
 $L__BB1_50:
-	shr.s32 	%r1188, %r1262, 31;
-	shr.u32 	%r1187, %r1188, 27;
-	add.s32 	%r1186, %r1262, %r1187;
-	and.b32  	%r1185, %r1186, -32;
-	sub.s32 	%r1184, %r1262, %r1185;
-	shr.s32 	%r1183, %r1186, 5;
-	mov.u32 	%r419, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r420, %r1183, 80, %r419;
-	shl.b32 	%r421, %r1184, 1;
-	add.s32 	%r422, %r420, %r421;
-	st.shared.u16 	[%r422], %rs123;
-	add.s32 	%r423, %r1262, 256;
-	shr.s32 	%r424, %r423, 31;
-	shr.u32 	%r425, %r424, 27;
-	add.s32 	%r426, %r423, %r425;
-	shr.s32 	%r50, %r426, 5;
-	and.b32  	%r427, %r426, -32;
-	sub.s32 	%r51, %r423, %r427;
-	add.s32 	%r428, %r50, %r3;
-	add.s32 	%r429, %r51, %r1259;
-	setp.lt.s32 	%p47, %r428, %r262;
-	setp.lt.s32 	%p48, %r429, %r264;
-	and.pred  	%p49, %p47, %p48;
-	cvt.s64.s32 	%rd138, %r428;
-	cvt.s64.s32 	%rd139, %r429;
-	mul.lo.s64 	%rd140, %rd138, %rd5;
-	add.s64 	%rd141, %rd140, %rd139;
-	selp.b64 	%rd22, %rd141, 0, %p49;
-	@%p49 bra 	$L__BB1_52;
+	setp.gt.u32 	%p29, %r904, 3;
+	@%p29 bra 	$L__BB1_52;
 	bra.uni 	$L__BB1_51;
 
 $L__BB1_52:
-	add.s64 	%rd142, %rd22, %rd10;
-	shl.b64 	%rd143, %rd142, 1;
-	add.s64 	%rd144, %rd1, %rd143;
-	ld.global.nc.u16 	%rs124, [%rd144];
+	ld.global.u16 	%rs180, [%rd6+6];
 	bra.uni 	$L__BB1_53;
 
 $L__BB1_51:
 	mov.f32 	%f334, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs124, %f334;}
+	{  cvt.rn.bf16.f32 %rs180, %f334;}
 
 	// end inline asm
 
 $L__BB1_53:
-	add.s32 	%r1146, %r1262, 256;
-	shr.s32 	%r1145, %r1146, 31;
-	shr.u32 	%r1144, %r1145, 27;
-	add.s32 	%r1143, %r1146, %r1144;
-	and.b32  	%r1142, %r1143, -32;
-	sub.s32 	%r1141, %r1146, %r1142;
-	mov.u32 	%r1140, _ZZ14kiln_gemm_bf16E2As;
-	shr.s32 	%r1139, %r1143, 5;
-	mad.lo.s32 	%r431, %r1139, 80, %r1140;
-	shl.b32 	%r432, %r1141, 1;
-	add.s32 	%r433, %r431, %r432;
-	st.shared.u16 	[%r433], %rs124;
-	add.s32 	%r434, %r1262, 512;
-	shr.s32 	%r435, %r434, 31;
-	shr.u32 	%r436, %r435, 27;
-	add.s32 	%r437, %r434, %r436;
-	shr.s32 	%r52, %r437, 5;
-	and.b32  	%r438, %r437, -32;
-	sub.s32 	%r53, %r434, %r438;
-	add.s32 	%r439, %r52, %r3;
-	add.s32 	%r440, %r53, %r1259;
-	setp.lt.s32 	%p50, %r439, %r262;
-	setp.lt.s32 	%p51, %r440, %r264;
-	and.pred  	%p52, %p50, %p51;
-	cvt.s64.s32 	%rd145, %r439;
-	cvt.s64.s32 	%rd146, %r440;
-	mul.lo.s64 	%rd147, %rd145, %rd5;
-	add.s64 	%rd148, %rd147, %rd146;
-	selp.b64 	%rd23, %rd148, 0, %p52;
-	@%p52 bra 	$L__BB1_55;
+	setp.gt.u32 	%p30, %r904, 4;
+	@%p30 bra 	$L__BB1_55;
 	bra.uni 	$L__BB1_54;
 
 $L__BB1_55:
-	add.s64 	%rd149, %rd23, %rd10;
-	shl.b64 	%rd150, %rd149, 1;
-	add.s64 	%rd151, %rd1, %rd150;
-	ld.global.nc.u16 	%rs125, [%rd151];
+	ld.global.u16 	%rs181, [%rd6+8];
 	bra.uni 	$L__BB1_56;
 
 $L__BB1_54:
 	mov.f32 	%f335, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs125, %f335;}
+	{  cvt.rn.bf16.f32 %rs181, %f335;}
 
 	// end inline asm
 
 $L__BB1_56:
-	add.s32 	%r1155, %r1262, 512;
-	shr.s32 	%r1154, %r1155, 31;
-	shr.u32 	%r1153, %r1154, 27;
-	add.s32 	%r1152, %r1155, %r1153;
-	and.b32  	%r1151, %r1152, -32;
-	sub.s32 	%r1150, %r1155, %r1151;
-	shr.s32 	%r1149, %r1152, 5;
-	mov.u32 	%r1147, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r442, %r1149, 80, %r1147;
-	shl.b32 	%r443, %r1150, 1;
-	add.s32 	%r444, %r442, %r443;
-	st.shared.u16 	[%r444], %rs125;
-	add.s32 	%r445, %r1262, 768;
-	shr.s32 	%r446, %r445, 31;
-	shr.u32 	%r447, %r446, 27;
-	add.s32 	%r448, %r445, %r447;
-	shr.s32 	%r54, %r448, 5;
-	and.b32  	%r449, %r448, -32;
-	sub.s32 	%r55, %r445, %r449;
-	add.s32 	%r450, %r54, %r3;
-	add.s32 	%r451, %r55, %r1259;
-	setp.lt.s32 	%p53, %r450, %r262;
-	setp.lt.s32 	%p54, %r451, %r264;
-	and.pred  	%p55, %p53, %p54;
-	cvt.s64.s32 	%rd152, %r450;
-	cvt.s64.s32 	%rd153, %r451;
-	mul.lo.s64 	%rd154, %rd152, %rd5;
-	add.s64 	%rd155, %rd154, %rd153;
-	selp.b64 	%rd24, %rd155, 0, %p55;
-	@%p55 bra 	$L__BB1_58;
+	setp.gt.u32 	%p31, %r904, 5;
+	@%p31 bra 	$L__BB1_58;
 	bra.uni 	$L__BB1_57;
 
 $L__BB1_58:
-	add.s64 	%rd156, %rd24, %rd10;
-	shl.b64 	%rd157, %rd156, 1;
-	add.s64 	%rd158, %rd1, %rd157;
-	ld.global.nc.u16 	%rs126, [%rd158];
+	ld.global.u16 	%rs182, [%rd6+10];
 	bra.uni 	$L__BB1_59;
 
 $L__BB1_57:
 	mov.f32 	%f336, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs126, %f336;}
+	{  cvt.rn.bf16.f32 %rs182, %f336;}
 
 	// end inline asm
 
 $L__BB1_59:
-	add.s32 	%r1162, %r1262, 768;
-	shr.s32 	%r1161, %r1162, 31;
-	shr.u32 	%r1160, %r1161, 27;
-	add.s32 	%r1159, %r1162, %r1160;
-	and.b32  	%r1158, %r1159, -32;
-	sub.s32 	%r1157, %r1162, %r1158;
-	shr.s32 	%r1156, %r1159, 5;
-	mov.u32 	%r1148, _ZZ14kiln_gemm_bf16E2As;
-	mad.lo.s32 	%r453, %r1156, 80, %r1148;
-	shl.b32 	%r454, %r1157, 1;
-	add.s32 	%r455, %r453, %r454;
-	st.shared.u16 	[%r455], %rs126;
-	add.s32 	%r56, %r1262, 1024;
-	setp.lt.s32 	%p56, %r1262, 3072;
-	mov.u32 	%r1262, %r56;
-	@%p56 bra 	$L__BB1_47;
+	setp.gt.u32 	%p32, %r904, 6;
+	@%p32 bra 	$L__BB1_61;
+	bra.uni 	$L__BB1_60;
+
+$L__BB1_61:
+	ld.global.u16 	%rs183, [%rd6+12];
+	bra.uni 	$L__BB1_62;
 
 $L__BB1_60:
-	@%p3 bra 	$L__BB1_116;
-
-	ld.param.u32 	%r1124, [kiln_gemm_bf16_param_1];
-	setp.eq.s32 	%p58, %r1124, 0;
-	@%p58 bra 	$L__BB1_89;
-
-	setp.eq.s32 	%p59, %r7, 0;
-	mov.u32 	%r1264, %r1;
-	@%p59 bra 	$L__BB1_75;
-
-	add.s32 	%r459, %r9, %r4;
-	setp.lt.s32 	%p60, %r459, %r263;
-	add.s32 	%r460, %r8, %r1259;
-	setp.lt.s32 	%p61, %r460, %r264;
-	and.pred  	%p62, %p61, %p60;
-	cvt.s64.s32 	%rd159, %r460;
-	cvt.s64.s32 	%rd160, %r459;
-	mul.lo.s64 	%rd161, %rd160, %rd6;
-	add.s64 	%rd162, %rd161, %rd159;
-	selp.b64 	%rd25, %rd162, 0, %p62;
-	@%p62 bra 	$L__BB1_65;
-	bra.uni 	$L__BB1_64;
-
-$L__BB1_65:
-	add.s64 	%rd163, %rd25, %rd9;
-	shl.b64 	%rd164, %rd163, 1;
-	add.s64 	%rd165, %rd2, %rd164;
-	ld.global.nc.u16 	%rs127, [%rd165];
-	bra.uni 	$L__BB1_66;
-
-$L__BB1_89:
-	setp.eq.s32 	%p85, %r7, 0;
-	mov.u32 	%r72, %tid.x;
-	mov.u32 	%r1266, %r72;
-	@%p85 bra 	$L__BB1_102;
-
-	add.s32 	%r533, %r11, %r4;
-	cvt.s64.s32 	%rd208, %r533;
-	setp.lt.s32 	%p86, %r533, %r263;
-	add.s32 	%r534, %r10, %r1259;
-	setp.lt.s32 	%p87, %r534, %r264;
-	and.pred  	%p88, %p87, %p86;
-	cvt.s64.s32 	%rd209, %r534;
-	mul.lo.s64 	%rd210, %rd209, %rd6;
-	add.s64 	%rd211, %rd210, %rd208;
-	selp.b64 	%rd32, %rd211, 0, %p88;
-	@%p88 bra 	$L__BB1_92;
-	bra.uni 	$L__BB1_91;
-
-$L__BB1_92:
-	add.s64 	%rd212, %rd32, %rd9;
-	shl.b64 	%rd213, %rd212, 1;
-	add.s64 	%rd214, %rd2, %rd213;
-	ld.global.nc.u16 	%rs134, [%rd214];
-	bra.uni 	$L__BB1_93;
-
-$L__BB1_64:
 	mov.f32 	%f337, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs127, %f337;}
+	{  cvt.rn.bf16.f32 %rs183, %f337;}
 
 	// end inline asm
 
-$L__BB1_66:
-	mov.u32 	%r461, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r462, %r8, 272, %r461;
-	shl.b32 	%r463, %r9, 1;
-	add.s32 	%r464, %r462, %r463;
-	st.shared.u16 	[%r464], %rs127;
-	mov.u32 	%r465, %tid.x;
-	add.s32 	%r1264, %r465, 256;
-	setp.eq.s32 	%p63, %r7, 1;
-	@%p63 bra 	$L__BB1_75;
+$L__BB1_62:
+	setp.gt.u32 	%p33, %r904, 7;
+	@%p33 bra 	$L__BB1_64;
+	bra.uni 	$L__BB1_63;
 
-	add.s32 	%r468, %r12, %r4;
-	setp.lt.s32 	%p64, %r468, %r263;
-	add.s32 	%r469, %r13, %r1259;
-	setp.lt.s32 	%p65, %r469, %r264;
-	and.pred  	%p66, %p65, %p64;
-	cvt.s64.s32 	%rd166, %r469;
-	cvt.s64.s32 	%rd167, %r468;
-	mul.lo.s64 	%rd168, %rd167, %rd6;
-	add.s64 	%rd169, %rd168, %rd166;
-	selp.b64 	%rd26, %rd169, 0, %p66;
-	@%p66 bra 	$L__BB1_69;
-	bra.uni 	$L__BB1_68;
+$L__BB1_64:
+	ld.global.u16 	%rs184, [%rd6+14];
+	bra.uni 	$L__BB1_65;
 
-$L__BB1_69:
-	add.s64 	%rd170, %rd26, %rd9;
-	shl.b64 	%rd171, %rd170, 1;
-	add.s64 	%rd172, %rd2, %rd171;
-	ld.global.nc.u16 	%rs128, [%rd172];
-	bra.uni 	$L__BB1_70;
-
-$L__BB1_91:
-	mov.f32 	%f344, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs134, %f344;}
-
-	// end inline asm
-
-$L__BB1_93:
-	mov.u32 	%r535, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r536, %r10, 272, %r535;
-	shl.b32 	%r537, %r11, 1;
-	add.s32 	%r538, %r536, %r537;
-	st.shared.u16 	[%r538], %rs134;
-	mov.u32 	%r539, %tid.x;
-	add.s32 	%r1266, %r539, 256;
-	setp.eq.s32 	%p89, %r7, 1;
-	@%p89 bra 	$L__BB1_102;
-
-	add.s32 	%r542, %r15, %r4;
-	cvt.s64.s32 	%rd215, %r542;
-	setp.lt.s32 	%p90, %r542, %r263;
-	add.s32 	%r543, %r14, %r1259;
-	setp.lt.s32 	%p91, %r543, %r264;
-	and.pred  	%p92, %p91, %p90;
-	cvt.s64.s32 	%rd216, %r543;
-	mul.lo.s64 	%rd217, %rd216, %rd6;
-	add.s64 	%rd218, %rd217, %rd215;
-	selp.b64 	%rd33, %rd218, 0, %p92;
-	@%p92 bra 	$L__BB1_96;
-	bra.uni 	$L__BB1_95;
-
-$L__BB1_96:
-	add.s64 	%rd219, %rd33, %rd9;
-	shl.b64 	%rd220, %rd219, 1;
-	add.s64 	%rd221, %rd2, %rd220;
-	ld.global.nc.u16 	%rs135, [%rd221];
-	bra.uni 	$L__BB1_97;
-
-$L__BB1_68:
+$L__BB1_63:
 	mov.f32 	%f338, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs128, %f338;}
+	{  cvt.rn.bf16.f32 %rs184, %f338;}
 
 	// end inline asm
 
-$L__BB1_70:
-	mov.u32 	%r1190, %tid.x;
-	mov.u32 	%r1189, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r471, %r13, 272, %r1189;
-	shl.b32 	%r472, %r12, 1;
-	add.s32 	%r473, %r471, %r472;
-	st.shared.u16 	[%r473], %rs128;
-	add.s32 	%r1264, %r1190, 512;
-	setp.eq.s32 	%p67, %r7, 2;
-	@%p67 bra 	$L__BB1_75;
+$L__BB1_65:
+	mov.b32 	%r908, {%rs183, %rs184};
+	mov.b32 	%r907, {%rs181, %rs182};
+	mov.b32 	%r906, {%rs179, %rs180};
+	mov.b32 	%r905, {%rs177, %rs178};
 
-	add.s32 	%r477, %r16, %r4;
-	setp.lt.s32 	%p68, %r477, %r263;
-	add.s32 	%r478, %r17, %r1259;
-	setp.lt.s32 	%p69, %r478, %r264;
-	and.pred  	%p70, %p69, %p68;
-	cvt.s64.s32 	%rd173, %r478;
-	cvt.s64.s32 	%rd174, %r477;
-	mul.lo.s64 	%rd175, %rd174, %rd6;
-	add.s64 	%rd176, %rd175, %rd173;
-	selp.b64 	%rd27, %rd176, 0, %p70;
-	@%p70 bra 	$L__BB1_73;
-	bra.uni 	$L__BB1_72;
+$L__BB1_67:
+	shr.s32 	%r880, %r903, 31;
+	shr.u32 	%r879, %r880, 30;
+	add.s32 	%r878, %r903, %r879;
+	and.b32  	%r877, %r878, 536870908;
+	sub.s32 	%r876, %r903, %r877;
+	shl.b32 	%r875, %r876, 3;
+	shr.s32 	%r874, %r878, 2;
+	mov.u32 	%r334, _ZZ14kiln_gemm_bf16E2As;
+	mad.lo.s32 	%r335, %r874, 80, %r334;
+	shl.b32 	%r336, %r875, 1;
+	add.s32 	%r337, %r335, %r336;
+	st.shared.v4.u32 	[%r337], {%r905, %r906, %r907, %r908};
+	add.s32 	%r53, %r903, 256;
+	setp.lt.s32 	%p34, %r903, 256;
+	mov.u32 	%r903, %r53;
+	@%p34 bra 	$L__BB1_38;
+
+$L__BB1_68:
+	@%p3 bra 	$L__BB1_132;
+
+	ld.param.u32 	%r873, [kiln_gemm_bf16_param_1];
+	setp.eq.s32 	%p36, %r873, 0;
+	@%p36 bra 	$L__BB1_101;
+
+	mov.u32 	%r909, %r1;
+
+$L__BB1_71:
+	shr.s32 	%r340, %r909, 31;
+	shr.u32 	%r341, %r340, 30;
+	add.s32 	%r342, %r909, %r341;
+	and.b32  	%r343, %r342, 536870908;
+	sub.s32 	%r344, %r909, %r343;
+	shl.b32 	%r56, %r344, 3;
+	shr.s32 	%r57, %r342, 2;
+	add.s32 	%r58, %r57, %r291;
+	add.s32 	%r59, %r56, %r896;
+	setp.ge.s32 	%p37, %r58, %r278;
+	mov.u32 	%r910, 0;
+	@%p37 bra 	$L__BB1_73;
+
+	sub.s32 	%r347, %r279, %r59;
+	min.s32 	%r348, %r347, 8;
+	max.s32 	%r910, %r348, 0;
 
 $L__BB1_73:
-	add.s64 	%rd177, %rd27, %rd9;
-	shl.b64 	%rd178, %rd177, 1;
-	add.s64 	%rd179, %rd2, %rd178;
-	ld.global.nc.u16 	%rs129, [%rd179];
+	setp.lt.s32 	%p38, %r58, %r278;
+	selp.b32 	%r349, %r58, 0, %p38;
+	mul.wide.s32 	%rd38, %r349, %r281;
+	setp.eq.s32 	%p39, %r910, 0;
+	selp.b32 	%r350, 0, %r59, %p39;
+	cvt.s64.s32 	%rd39, %r350;
+	cvt.s64.s32 	%rd40, %r895;
+	mul.lo.s64 	%rd41, %rd40, %rd15;
+	add.s64 	%rd42, %rd38, %rd41;
+	add.s64 	%rd43, %rd42, %rd39;
+	cvta.to.global.u64 	%rd44, %rd14;
+	shl.b64 	%rd45, %rd43, 1;
+	add.s64 	%rd7, %rd44, %rd45;
+	add.s64 	%rd46, %rd14, %rd45;
+	and.b64  	%rd47, %rd46, 15;
+	setp.eq.s64 	%p40, %rd47, 0;
+	setp.eq.s32 	%p41, %r910, 8;
+	and.pred  	%p42, %p41, %p40;
+	@%p42 bra 	$L__BB1_99;
 	bra.uni 	$L__BB1_74;
 
-$L__BB1_95:
-	mov.f32 	%f345, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs135, %f345;}
-
-	// end inline asm
-
-$L__BB1_97:
-	mov.u32 	%r1224, %tid.x;
-	mov.u32 	%r1223, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r545, %r14, 272, %r1223;
-	shl.b32 	%r546, %r15, 1;
-	add.s32 	%r547, %r545, %r546;
-	st.shared.u16 	[%r547], %rs135;
-	add.s32 	%r1266, %r1224, 512;
-	setp.eq.s32 	%p93, %r7, 2;
-	@%p93 bra 	$L__BB1_102;
-
-	add.s32 	%r551, %r19, %r4;
-	cvt.s64.s32 	%rd222, %r551;
-	setp.lt.s32 	%p94, %r551, %r263;
-	add.s32 	%r552, %r18, %r1259;
-	setp.lt.s32 	%p95, %r552, %r264;
-	and.pred  	%p96, %p95, %p94;
-	cvt.s64.s32 	%rd223, %r552;
-	mul.lo.s64 	%rd224, %rd223, %rd6;
-	add.s64 	%rd225, %rd224, %rd222;
-	selp.b64 	%rd34, %rd225, 0, %p96;
-	@%p96 bra 	$L__BB1_100;
-	bra.uni 	$L__BB1_99;
-
-$L__BB1_100:
-	add.s64 	%rd226, %rd34, %rd9;
-	shl.b64 	%rd227, %rd226, 1;
-	add.s64 	%rd228, %rd2, %rd227;
-	ld.global.nc.u16 	%rs136, [%rd228];
-	bra.uni 	$L__BB1_101;
-
-$L__BB1_72:
-	mov.f32 	%f339, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs129, %f339;}
-
-	// end inline asm
+$L__BB1_99:
+	ld.global.v4.u32 	{%r911, %r912, %r913, %r914}, [%rd7];
+	bra.uni 	$L__BB1_100;
 
 $L__BB1_74:
-	mov.u32 	%r1192, %tid.x;
-	mov.u32 	%r1191, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r480, %r17, 272, %r1191;
-	shl.b32 	%r481, %r16, 1;
-	add.s32 	%r482, %r480, %r481;
-	st.shared.u16 	[%r482], %rs129;
-	add.s32 	%r1264, %r1192, 768;
+	@%p39 bra 	$L__BB1_76;
 
-$L__BB1_75:
-	setp.lt.u32 	%p71, %r278, 768;
-	@%p71 bra 	$L__BB1_116;
-
-$L__BB1_76:
-	shr.s32 	%r488, %r1264, 31;
-	shr.u32 	%r489, %r488, 27;
-	add.s32 	%r490, %r1264, %r489;
-	shr.s32 	%r63, %r490, 5;
-	add.s32 	%r491, %r63, %r4;
-	and.b32  	%r492, %r490, -32;
-	sub.s32 	%r64, %r1264, %r492;
-	add.s32 	%r493, %r64, %r1259;
-	setp.lt.s32 	%p72, %r491, %r263;
-	setp.lt.s32 	%p73, %r493, %r264;
-	and.pred  	%p74, %p73, %p72;
-	cvt.s64.s32 	%rd180, %r493;
-	cvt.s64.s32 	%rd181, %r491;
-	mul.lo.s64 	%rd182, %rd181, %rd6;
-	add.s64 	%rd183, %rd182, %rd180;
-	selp.b64 	%rd28, %rd183, 0, %p74;
-	@%p74 bra 	$L__BB1_78;
+	ld.global.u16 	%rs185, [%rd7];
 	bra.uni 	$L__BB1_77;
 
-$L__BB1_78:
-	add.s64 	%rd184, %rd28, %rd9;
-	shl.b64 	%rd185, %rd184, 1;
-	add.s64 	%rd186, %rd2, %rd185;
-	ld.global.nc.u16 	%rs130, [%rd186];
-	bra.uni 	$L__BB1_79;
+$L__BB1_76:
+	mov.f32 	%f339, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs185, %f339;}
+
+	// end inline asm
 
 $L__BB1_77:
-	mov.f32 	%f340, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs130, %f340;}
-
-	// end inline asm
+	setp.gt.u32 	%p44, %r910, 1;
+	@%p44 bra 	$L__BB1_79;
+	bra.uni 	$L__BB1_78;
 
 $L__BB1_79:
-	shr.s32 	%r1198, %r1264, 31;
-	shr.u32 	%r1197, %r1198, 27;
-	add.s32 	%r1196, %r1264, %r1197;
-	shr.s32 	%r1195, %r1196, 5;
-	and.b32  	%r1194, %r1196, -32;
-	sub.s32 	%r1193, %r1264, %r1194;
-	mov.u32 	%r494, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r495, %r1193, 272, %r494;
-	shl.b32 	%r496, %r1195, 1;
-	add.s32 	%r497, %r495, %r496;
-	st.shared.u16 	[%r497], %rs130;
-	add.s32 	%r498, %r1264, 256;
-	shr.s32 	%r499, %r498, 31;
-	shr.u32 	%r500, %r499, 27;
-	add.s32 	%r501, %r498, %r500;
-	shr.s32 	%r65, %r501, 5;
-	and.b32  	%r502, %r501, -32;
-	sub.s32 	%r66, %r498, %r502;
-	add.s32 	%r503, %r65, %r4;
-	add.s32 	%r504, %r66, %r1259;
-	setp.lt.s32 	%p75, %r503, %r263;
-	setp.lt.s32 	%p76, %r504, %r264;
-	and.pred  	%p77, %p76, %p75;
-	cvt.s64.s32 	%rd187, %r504;
-	cvt.s64.s32 	%rd188, %r503;
-	mul.lo.s64 	%rd189, %rd188, %rd6;
-	add.s64 	%rd190, %rd189, %rd187;
-	selp.b64 	%rd29, %rd190, 0, %p77;
-	@%p77 bra 	$L__BB1_81;
+	ld.global.u16 	%rs186, [%rd7+2];
 	bra.uni 	$L__BB1_80;
 
-$L__BB1_81:
-	add.s64 	%rd191, %rd29, %rd9;
-	shl.b64 	%rd192, %rd191, 1;
-	add.s64 	%rd193, %rd2, %rd192;
-	ld.global.nc.u16 	%rs131, [%rd193];
-	bra.uni 	$L__BB1_82;
+$L__BB1_78:
+	mov.f32 	%f340, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs186, %f340;}
+
+	// end inline asm
 
 $L__BB1_80:
-	mov.f32 	%f341, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs131, %f341;}
-
-	// end inline asm
+	setp.gt.u32 	%p45, %r910, 2;
+	@%p45 bra 	$L__BB1_82;
+	bra.uni 	$L__BB1_81;
 
 $L__BB1_82:
-	add.s32 	%r1206, %r1264, 256;
-	shr.s32 	%r1205, %r1206, 31;
-	shr.u32 	%r1204, %r1205, 27;
-	add.s32 	%r1203, %r1206, %r1204;
-	shr.s32 	%r1202, %r1203, 5;
-	mov.u32 	%r1201, _ZZ14kiln_gemm_bf16E2Bs;
-	and.b32  	%r1200, %r1203, -32;
-	sub.s32 	%r1199, %r1206, %r1200;
-	mad.lo.s32 	%r506, %r1199, 272, %r1201;
-	shl.b32 	%r507, %r1202, 1;
-	add.s32 	%r508, %r506, %r507;
-	st.shared.u16 	[%r508], %rs131;
-	add.s32 	%r509, %r1264, 512;
-	shr.s32 	%r510, %r509, 31;
-	shr.u32 	%r511, %r510, 27;
-	add.s32 	%r512, %r509, %r511;
-	shr.s32 	%r67, %r512, 5;
-	and.b32  	%r513, %r512, -32;
-	sub.s32 	%r68, %r509, %r513;
-	add.s32 	%r514, %r67, %r4;
-	add.s32 	%r515, %r68, %r1259;
-	setp.lt.s32 	%p78, %r514, %r263;
-	setp.lt.s32 	%p79, %r515, %r264;
-	and.pred  	%p80, %p79, %p78;
-	cvt.s64.s32 	%rd194, %r515;
-	cvt.s64.s32 	%rd195, %r514;
-	mul.lo.s64 	%rd196, %rd195, %rd6;
-	add.s64 	%rd197, %rd196, %rd194;
-	selp.b64 	%rd30, %rd197, 0, %p80;
-	@%p80 bra 	$L__BB1_84;
+	ld.global.u16 	%rs187, [%rd7+4];
 	bra.uni 	$L__BB1_83;
 
-$L__BB1_84:
-	add.s64 	%rd198, %rd30, %rd9;
-	shl.b64 	%rd199, %rd198, 1;
-	add.s64 	%rd200, %rd2, %rd199;
-	ld.global.nc.u16 	%rs132, [%rd200];
-	bra.uni 	$L__BB1_85;
+$L__BB1_81:
+	mov.f32 	%f341, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs187, %f341;}
+
+	// end inline asm
 
 $L__BB1_83:
-	mov.f32 	%f342, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs132, %f342;}
-
-	// end inline asm
+	setp.gt.u32 	%p46, %r910, 3;
+	@%p46 bra 	$L__BB1_85;
+	bra.uni 	$L__BB1_84;
 
 $L__BB1_85:
-	add.s32 	%r1215, %r1264, 512;
-	shr.s32 	%r1214, %r1215, 31;
-	shr.u32 	%r1213, %r1214, 27;
-	add.s32 	%r1212, %r1215, %r1213;
-	shr.s32 	%r1211, %r1212, 5;
-	and.b32  	%r1210, %r1212, -32;
-	sub.s32 	%r1209, %r1215, %r1210;
-	mov.u32 	%r1207, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r517, %r1209, 272, %r1207;
-	shl.b32 	%r518, %r1211, 1;
-	add.s32 	%r519, %r517, %r518;
-	st.shared.u16 	[%r519], %rs132;
-	add.s32 	%r520, %r1264, 768;
-	shr.s32 	%r521, %r520, 31;
-	shr.u32 	%r522, %r521, 27;
-	add.s32 	%r523, %r520, %r522;
-	shr.s32 	%r69, %r523, 5;
-	and.b32  	%r524, %r523, -32;
-	sub.s32 	%r70, %r520, %r524;
-	add.s32 	%r525, %r69, %r4;
-	add.s32 	%r526, %r70, %r1259;
-	setp.lt.s32 	%p81, %r525, %r263;
-	setp.lt.s32 	%p82, %r526, %r264;
-	and.pred  	%p83, %p82, %p81;
-	cvt.s64.s32 	%rd201, %r526;
-	cvt.s64.s32 	%rd202, %r525;
-	mul.lo.s64 	%rd203, %rd202, %rd6;
-	add.s64 	%rd204, %rd203, %rd201;
-	selp.b64 	%rd31, %rd204, 0, %p83;
-	@%p83 bra 	$L__BB1_87;
+	ld.global.u16 	%rs188, [%rd7+6];
 	bra.uni 	$L__BB1_86;
 
-$L__BB1_87:
-	add.s64 	%rd205, %rd31, %rd9;
-	shl.b64 	%rd206, %rd205, 1;
-	add.s64 	%rd207, %rd2, %rd206;
-	ld.global.nc.u16 	%rs133, [%rd207];
-	bra.uni 	$L__BB1_88;
+$L__BB1_84:
+	mov.f32 	%f342, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs188, %f342;}
+
+	// end inline asm
 
 $L__BB1_86:
-	mov.f32 	%f343, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs133, %f343;}
-
-	// end inline asm
+	setp.gt.u32 	%p47, %r910, 4;
+	@%p47 bra 	$L__BB1_88;
+	bra.uni 	$L__BB1_87;
 
 $L__BB1_88:
-	add.s32 	%r1222, %r1264, 768;
-	shr.s32 	%r1221, %r1222, 31;
-	shr.u32 	%r1220, %r1221, 27;
-	add.s32 	%r1219, %r1222, %r1220;
-	shr.s32 	%r1218, %r1219, 5;
-	and.b32  	%r1217, %r1219, -32;
-	sub.s32 	%r1216, %r1222, %r1217;
-	mov.u32 	%r1208, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r528, %r1216, 272, %r1208;
-	shl.b32 	%r529, %r1218, 1;
-	add.s32 	%r530, %r528, %r529;
-	st.shared.u16 	[%r530], %rs133;
-	add.s32 	%r71, %r1264, 1024;
-	setp.lt.s32 	%p84, %r1264, 3072;
-	mov.u32 	%r1264, %r71;
-	@%p84 bra 	$L__BB1_76;
-	bra.uni 	$L__BB1_116;
+	ld.global.u16 	%rs189, [%rd7+8];
+	bra.uni 	$L__BB1_89;
 
-$L__BB1_99:
+$L__BB1_87:
+	mov.f32 	%f343, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs189, %f343;}
+
+	// end inline asm
+
+$L__BB1_89:
+	setp.gt.u32 	%p48, %r910, 5;
+	@%p48 bra 	$L__BB1_91;
+	bra.uni 	$L__BB1_90;
+
+$L__BB1_91:
+	ld.global.u16 	%rs190, [%rd7+10];
+	bra.uni 	$L__BB1_92;
+
+$L__BB1_90:
+	mov.f32 	%f344, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs190, %f344;}
+
+	// end inline asm
+
+$L__BB1_92:
+	setp.gt.u32 	%p49, %r910, 6;
+	@%p49 bra 	$L__BB1_94;
+	bra.uni 	$L__BB1_93;
+
+$L__BB1_94:
+	ld.global.u16 	%rs191, [%rd7+12];
+	bra.uni 	$L__BB1_95;
+
+$L__BB1_93:
+	mov.f32 	%f345, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs191, %f345;}
+
+	// end inline asm
+
+$L__BB1_95:
+	setp.gt.u32 	%p50, %r910, 7;
+	@%p50 bra 	$L__BB1_97;
+	bra.uni 	$L__BB1_96;
+
+$L__BB1_97:
+	ld.global.u16 	%rs192, [%rd7+14];
+	bra.uni 	$L__BB1_98;
+
+$L__BB1_96:
 	mov.f32 	%f346, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs136, %f346;}
+	{  cvt.rn.bf16.f32 %rs192, %f346;}
 
 	// end inline asm
+
+$L__BB1_98:
+	mov.b32 	%r914, {%rs191, %rs192};
+	mov.b32 	%r913, {%rs189, %rs190};
+	mov.b32 	%r912, {%rs187, %rs188};
+	mov.b32 	%r911, {%rs185, %rs186};
+
+$L__BB1_100:
+	shr.s32 	%r887, %r909, 31;
+	shr.u32 	%r886, %r887, 30;
+	add.s32 	%r885, %r909, %r886;
+	shr.s32 	%r884, %r885, 2;
+	and.b32  	%r883, %r885, 536870908;
+	sub.s32 	%r882, %r909, %r883;
+	shl.b32 	%r881, %r882, 3;
+	mov.u32 	%r355, _ZZ14kiln_gemm_bf16E2Bs;
+	mad.lo.s32 	%r356, %r881, 272, %r355;
+	shl.b32 	%r357, %r884, 1;
+	add.s32 	%r358, %r356, %r357;
+	mov.b32 	{%rs153, %rs154}, %r911;
+	st.shared.u16 	[%r358], %rs153;
+	st.shared.u16 	[%r358+272], %rs154;
+	mov.b32 	{%rs155, %rs156}, %r912;
+	st.shared.u16 	[%r358+544], %rs155;
+	st.shared.u16 	[%r358+816], %rs156;
+	mov.b32 	{%rs157, %rs158}, %r913;
+	st.shared.u16 	[%r358+1088], %rs157;
+	st.shared.u16 	[%r358+1360], %rs158;
+	mov.b32 	{%rs159, %rs160}, %r914;
+	st.shared.u16 	[%r358+1632], %rs159;
+	st.shared.u16 	[%r358+1904], %rs160;
+	add.s32 	%r74, %r909, 256;
+	setp.lt.s32 	%p51, %r909, 256;
+	mov.u32 	%r909, %r74;
+	@%p51 bra 	$L__BB1_71;
+	bra.uni 	$L__BB1_132;
 
 $L__BB1_101:
-	mov.u32 	%r1226, %tid.x;
-	mov.u32 	%r1225, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r554, %r18, 272, %r1225;
-	shl.b32 	%r555, %r19, 1;
-	add.s32 	%r556, %r554, %r555;
-	st.shared.u16 	[%r556], %rs136;
-	add.s32 	%r1266, %r1226, 768;
+	mov.u32 	%r915, %tid.x;
 
 $L__BB1_102:
-	max.s32 	%r559, %r72, 3840;
-	add.s32 	%r560, %r559, 255;
-	sub.s32 	%r561, %r560, %r72;
-	setp.lt.u32 	%p97, %r561, 768;
-	@%p97 bra 	$L__BB1_116;
+	shr.s32 	%r360, %r915, 31;
+	shr.u32 	%r361, %r360, 28;
+	add.s32 	%r362, %r915, %r361;
+	and.b32  	%r363, %r362, 536870896;
+	sub.s32 	%r364, %r915, %r363;
+	shl.b32 	%r77, %r364, 3;
+	add.s32 	%r78, %r77, %r291;
+	shr.s32 	%r79, %r362, 4;
+	add.s32 	%r80, %r79, %r896;
+	setp.ge.s32 	%p52, %r80, %r279;
+	mov.u32 	%r916, 0;
+	@%p52 bra 	$L__BB1_104;
 
-$L__BB1_103:
-	shr.s32 	%r562, %r1266, 31;
-	shr.u32 	%r563, %r562, 25;
-	add.s32 	%r564, %r1266, %r563;
-	and.b32  	%r565, %r564, -128;
-	sub.s32 	%r78, %r1266, %r565;
-	add.s32 	%r566, %r78, %r4;
-	shr.s32 	%r79, %r564, 7;
-	add.s32 	%r567, %r79, %r1259;
-	setp.lt.s32 	%p98, %r566, %r263;
-	setp.lt.s32 	%p99, %r567, %r264;
-	and.pred  	%p100, %p99, %p98;
-	cvt.s64.s32 	%rd229, %r567;
-	cvt.s64.s32 	%rd230, %r566;
-	mul.lo.s64 	%rd231, %rd229, %rd6;
-	add.s64 	%rd232, %rd231, %rd230;
-	selp.b64 	%rd35, %rd232, 0, %p100;
-	@%p100 bra 	$L__BB1_105;
-	bra.uni 	$L__BB1_104;
-
-$L__BB1_105:
-	add.s64 	%rd233, %rd35, %rd9;
-	shl.b64 	%rd234, %rd233, 1;
-	add.s64 	%rd235, %rd2, %rd234;
-	ld.global.nc.u16 	%rs137, [%rd235];
-	bra.uni 	$L__BB1_106;
+	sub.s32 	%r367, %r278, %r78;
+	min.s32 	%r368, %r367, 8;
+	max.s32 	%r916, %r368, 0;
 
 $L__BB1_104:
-	mov.f32 	%f347, 0f00000000;
-	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs137, %f347;}
+	setp.lt.s32 	%p53, %r80, %r279;
+	selp.b32 	%r369, %r80, 0, %p53;
+	mul.wide.s32 	%rd48, %r369, %r281;
+	setp.eq.s32 	%p54, %r916, 0;
+	selp.b32 	%r370, 0, %r78, %p54;
+	cvt.s64.s32 	%rd49, %r370;
+	cvt.s64.s32 	%rd50, %r895;
+	mul.lo.s64 	%rd51, %rd50, %rd15;
+	add.s64 	%rd52, %rd48, %rd51;
+	add.s64 	%rd53, %rd52, %rd49;
+	cvta.to.global.u64 	%rd54, %rd14;
+	shl.b64 	%rd55, %rd53, 1;
+	add.s64 	%rd8, %rd54, %rd55;
+	add.s64 	%rd56, %rd14, %rd55;
+	and.b64  	%rd57, %rd56, 15;
+	setp.eq.s64 	%p55, %rd57, 0;
+	setp.eq.s32 	%p56, %r916, 8;
+	and.pred  	%p57, %p56, %p55;
+	@%p57 bra 	$L__BB1_130;
+	bra.uni 	$L__BB1_105;
 
-	// end inline asm
+$L__BB1_130:
+	ld.global.v4.u32 	{%r917, %r918, %r919, %r920}, [%rd8];
+	bra.uni 	$L__BB1_131;
 
-$L__BB1_106:
-	shr.s32 	%r1232, %r1266, 31;
-	shr.u32 	%r1231, %r1232, 25;
-	add.s32 	%r1230, %r1266, %r1231;
-	and.b32  	%r1229, %r1230, -128;
-	sub.s32 	%r1228, %r1266, %r1229;
-	shr.s32 	%r1227, %r1230, 7;
-	mov.u32 	%r568, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r569, %r1227, 272, %r568;
-	shl.b32 	%r570, %r1228, 1;
-	add.s32 	%r571, %r569, %r570;
-	st.shared.u16 	[%r571], %rs137;
-	add.s32 	%r572, %r1266, 256;
-	shr.s32 	%r573, %r572, 31;
-	shr.u32 	%r574, %r573, 25;
-	add.s32 	%r575, %r572, %r574;
-	shr.s32 	%r80, %r575, 7;
-	and.b32  	%r576, %r575, -128;
-	sub.s32 	%r81, %r572, %r576;
-	add.s32 	%r577, %r81, %r4;
-	add.s32 	%r578, %r80, %r1259;
-	setp.lt.s32 	%p101, %r577, %r263;
-	setp.lt.s32 	%p102, %r578, %r264;
-	and.pred  	%p103, %p102, %p101;
-	cvt.s64.s32 	%rd236, %r578;
-	cvt.s64.s32 	%rd237, %r577;
-	mul.lo.s64 	%rd238, %rd236, %rd6;
-	add.s64 	%rd239, %rd238, %rd237;
-	selp.b64 	%rd36, %rd239, 0, %p103;
-	@%p103 bra 	$L__BB1_108;
-	bra.uni 	$L__BB1_107;
+$L__BB1_105:
+	@%p54 bra 	$L__BB1_107;
 
-$L__BB1_108:
-	add.s64 	%rd240, %rd36, %rd9;
-	shl.b64 	%rd241, %rd240, 1;
-	add.s64 	%rd242, %rd2, %rd241;
-	ld.global.nc.u16 	%rs138, [%rd242];
-	bra.uni 	$L__BB1_109;
+	ld.global.u16 	%rs193, [%rd8];
+	bra.uni 	$L__BB1_108;
 
 $L__BB1_107:
-	mov.f32 	%f348, 0f00000000;
+	mov.f32 	%f347, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs138, %f348;}
+	{  cvt.rn.bf16.f32 %rs193, %f347;}
 
 	// end inline asm
 
-$L__BB1_109:
-	add.s32 	%r1240, %r1266, 256;
-	shr.s32 	%r1239, %r1240, 31;
-	shr.u32 	%r1238, %r1239, 25;
-	add.s32 	%r1237, %r1240, %r1238;
-	and.b32  	%r1236, %r1237, -128;
-	sub.s32 	%r1235, %r1240, %r1236;
-	mov.u32 	%r1234, _ZZ14kiln_gemm_bf16E2Bs;
-	shr.s32 	%r1233, %r1237, 7;
-	mad.lo.s32 	%r580, %r1233, 272, %r1234;
-	shl.b32 	%r581, %r1235, 1;
-	add.s32 	%r582, %r580, %r581;
-	st.shared.u16 	[%r582], %rs138;
-	add.s32 	%r583, %r1266, 512;
-	shr.s32 	%r584, %r583, 31;
-	shr.u32 	%r585, %r584, 25;
-	add.s32 	%r586, %r583, %r585;
-	shr.s32 	%r82, %r586, 7;
-	and.b32  	%r587, %r586, -128;
-	sub.s32 	%r83, %r583, %r587;
-	add.s32 	%r588, %r83, %r4;
-	add.s32 	%r589, %r82, %r1259;
-	setp.lt.s32 	%p104, %r588, %r263;
-	setp.lt.s32 	%p105, %r589, %r264;
-	and.pred  	%p106, %p105, %p104;
-	cvt.s64.s32 	%rd243, %r589;
-	cvt.s64.s32 	%rd244, %r588;
-	mul.lo.s64 	%rd245, %rd243, %rd6;
-	add.s64 	%rd246, %rd245, %rd244;
-	selp.b64 	%rd37, %rd246, 0, %p106;
-	@%p106 bra 	$L__BB1_111;
-	bra.uni 	$L__BB1_110;
-
-$L__BB1_111:
-	add.s64 	%rd247, %rd37, %rd9;
-	shl.b64 	%rd248, %rd247, 1;
-	add.s64 	%rd249, %rd2, %rd248;
-	ld.global.nc.u16 	%rs139, [%rd249];
-	bra.uni 	$L__BB1_112;
+$L__BB1_108:
+	setp.gt.u32 	%p59, %r916, 1;
+	@%p59 bra 	$L__BB1_110;
+	bra.uni 	$L__BB1_109;
 
 $L__BB1_110:
-	mov.f32 	%f349, 0f00000000;
+	ld.global.u16 	%rs194, [%rd8+2];
+	bra.uni 	$L__BB1_111;
+
+$L__BB1_109:
+	mov.f32 	%f348, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs139, %f349;}
+	{  cvt.rn.bf16.f32 %rs194, %f348;}
 
 	// end inline asm
 
-$L__BB1_112:
-	add.s32 	%r1249, %r1266, 512;
-	shr.s32 	%r1248, %r1249, 31;
-	shr.u32 	%r1247, %r1248, 25;
-	add.s32 	%r1246, %r1249, %r1247;
-	and.b32  	%r1245, %r1246, -128;
-	sub.s32 	%r1244, %r1249, %r1245;
-	shr.s32 	%r1243, %r1246, 7;
-	mov.u32 	%r1241, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r591, %r1243, 272, %r1241;
-	shl.b32 	%r592, %r1244, 1;
-	add.s32 	%r593, %r591, %r592;
-	st.shared.u16 	[%r593], %rs139;
-	add.s32 	%r594, %r1266, 768;
-	shr.s32 	%r595, %r594, 31;
-	shr.u32 	%r596, %r595, 25;
-	add.s32 	%r597, %r594, %r596;
-	shr.s32 	%r84, %r597, 7;
-	and.b32  	%r598, %r597, -128;
-	sub.s32 	%r85, %r594, %r598;
-	add.s32 	%r599, %r85, %r4;
-	add.s32 	%r600, %r84, %r1259;
-	setp.lt.s32 	%p107, %r599, %r263;
-	setp.lt.s32 	%p108, %r600, %r264;
-	and.pred  	%p109, %p108, %p107;
-	cvt.s64.s32 	%rd250, %r600;
-	cvt.s64.s32 	%rd251, %r599;
-	mul.lo.s64 	%rd252, %rd250, %rd6;
-	add.s64 	%rd253, %rd252, %rd251;
-	selp.b64 	%rd38, %rd253, 0, %p109;
-	@%p109 bra 	$L__BB1_114;
-	bra.uni 	$L__BB1_113;
-
-$L__BB1_114:
-	add.s64 	%rd254, %rd38, %rd9;
-	shl.b64 	%rd255, %rd254, 1;
-	add.s64 	%rd256, %rd2, %rd255;
-	ld.global.nc.u16 	%rs140, [%rd256];
-	bra.uni 	$L__BB1_115;
+$L__BB1_111:
+	setp.gt.u32 	%p60, %r916, 2;
+	@%p60 bra 	$L__BB1_113;
+	bra.uni 	$L__BB1_112;
 
 $L__BB1_113:
-	mov.f32 	%f350, 0f00000000;
+	ld.global.u16 	%rs195, [%rd8+4];
+	bra.uni 	$L__BB1_114;
+
+$L__BB1_112:
+	mov.f32 	%f349, 0f00000000;
 	// begin inline asm
-	{  cvt.rn.bf16.f32 %rs140, %f350;}
+	{  cvt.rn.bf16.f32 %rs195, %f349;}
 
 	// end inline asm
 
-$L__BB1_115:
-	add.s32 	%r1256, %r1266, 768;
-	shr.s32 	%r1255, %r1256, 31;
-	shr.u32 	%r1254, %r1255, 25;
-	add.s32 	%r1253, %r1256, %r1254;
-	and.b32  	%r1252, %r1253, -128;
-	sub.s32 	%r1251, %r1256, %r1252;
-	shr.s32 	%r1250, %r1253, 7;
-	mov.u32 	%r1242, _ZZ14kiln_gemm_bf16E2Bs;
-	mad.lo.s32 	%r602, %r1250, 272, %r1242;
-	shl.b32 	%r603, %r1251, 1;
-	add.s32 	%r604, %r602, %r603;
-	st.shared.u16 	[%r604], %rs140;
-	add.s32 	%r86, %r1266, 1024;
-	setp.lt.s32 	%p110, %r1266, 3072;
-	mov.u32 	%r1266, %r86;
-	@%p110 bra 	$L__BB1_103;
+$L__BB1_114:
+	setp.gt.u32 	%p61, %r916, 3;
+	@%p61 bra 	$L__BB1_116;
+	bra.uni 	$L__BB1_115;
 
 $L__BB1_116:
-	mov.u32 	%r607, _ZZ14kiln_gemm_bf16E2Bs;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r607;
-	  cvta.shared.u64 	%rd257, %tmp; }
-	mul.wide.u32 	%rd258, %r274, 2;
-	mov.u32 	%r611, _ZZ14kiln_gemm_bf16E2As;
-	{ .reg .b64 %tmp;
-	  cvt.u64.u32 	%tmp, %r611;
-	  cvta.shared.u64 	%rd259, %tmp; }
-	mul.wide.u32 	%rd260, %r272, 80;
-	add.s64 	%rd261, %rd259, %rd260;
-	add.s64 	%rd262, %rd257, %rd258;
-	bar.sync 	0;
-	mov.u32 	%r612, 40;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r613, %r614, %r615, %r616}, [%rd261], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r617, %r618, %r619, %r620}, [%rd261+1280], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r621, %r622, %r623, %r624}, [%rd261+2560], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r625, %r626, %r627, %r628}, [%rd261+3840], %r612;
-	mov.u32 	%r629, 136;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r630, %r631, %r632, %r633}, [%rd262], %r629;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r634, %r635, %r636, %r637}, [%rd262+32], %r629;
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f351, %f352, %f353, %f354, %f355, %f356, %f357, %f358}, {%r613, %r614, %r615, %r616}, {%r630, %r631, %r632, %r633}, {%f710, %f709, %f708, %f707, %f706, %f705, %f704, %f703};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f359, %f360, %f361, %f362, %f363, %f364, %f365, %f366}, {%r613, %r614, %r615, %r616}, {%r634, %r635, %r636, %r637}, {%f702, %f701, %f700, %f699, %f698, %f697, %f696, %f695};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f367, %f368, %f369, %f370, %f371, %f372, %f373, %f374}, {%r617, %r618, %r619, %r620}, {%r630, %r631, %r632, %r633}, {%f694, %f693, %f692, %f691, %f690, %f689, %f688, %f687};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f375, %f376, %f377, %f378, %f379, %f380, %f381, %f382}, {%r617, %r618, %r619, %r620}, {%r634, %r635, %r636, %r637}, {%f686, %f685, %f684, %f683, %f682, %f681, %f680, %f679};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f383, %f384, %f385, %f386, %f387, %f388, %f389, %f390}, {%r621, %r622, %r623, %r624}, {%r630, %r631, %r632, %r633}, {%f678, %f677, %f676, %f675, %f674, %f673, %f672, %f671};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f391, %f392, %f393, %f394, %f395, %f396, %f397, %f398}, {%r621, %r622, %r623, %r624}, {%r634, %r635, %r636, %r637}, {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f399, %f400, %f401, %f402, %f403, %f404, %f405, %f406}, {%r625, %r626, %r627, %r628}, {%r630, %r631, %r632, %r633}, {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f407, %f408, %f409, %f410, %f411, %f412, %f413, %f414}, {%r625, %r626, %r627, %r628}, {%r634, %r635, %r636, %r637}, {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734};
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r638, %r639, %r640, %r641}, [%rd261+32], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r642, %r643, %r644, %r645}, [%rd261+1312], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r646, %r647, %r648, %r649}, [%rd261+2592], %r612;
-	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r650, %r651, %r652, %r653}, [%rd261+3872], %r612;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r654, %r655, %r656, %r657}, [%rd262+4352], %r629;
-	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r658, %r659, %r660, %r661}, [%rd262+4384], %r629;
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f710, %f709, %f708, %f707, %f706, %f705, %f704, %f703}, {%r638, %r639, %r640, %r641}, {%r654, %r655, %r656, %r657}, {%f351, %f352, %f353, %f354, %f355, %f356, %f357, %f358};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f702, %f701, %f700, %f699, %f698, %f697, %f696, %f695}, {%r638, %r639, %r640, %r641}, {%r658, %r659, %r660, %r661}, {%f359, %f360, %f361, %f362, %f363, %f364, %f365, %f366};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f694, %f693, %f692, %f691, %f690, %f689, %f688, %f687}, {%r642, %r643, %r644, %r645}, {%r654, %r655, %r656, %r657}, {%f367, %f368, %f369, %f370, %f371, %f372, %f373, %f374};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f686, %f685, %f684, %f683, %f682, %f681, %f680, %f679}, {%r642, %r643, %r644, %r645}, {%r658, %r659, %r660, %r661}, {%f375, %f376, %f377, %f378, %f379, %f380, %f381, %f382};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f678, %f677, %f676, %f675, %f674, %f673, %f672, %f671}, {%r646, %r647, %r648, %r649}, {%r654, %r655, %r656, %r657}, {%f383, %f384, %f385, %f386, %f387, %f388, %f389, %f390};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718}, {%r646, %r647, %r648, %r649}, {%r658, %r659, %r660, %r661}, {%f391, %f392, %f393, %f394, %f395, %f396, %f397, %f398};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726}, {%r650, %r651, %r652, %r653}, {%r654, %r655, %r656, %r657}, {%f399, %f400, %f401, %f402, %f403, %f404, %f405, %f406};
-	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734}, {%r650, %r651, %r652, %r653}, {%r658, %r659, %r660, %r661}, {%f407, %f408, %f409, %f410, %f411, %f412, %f413, %f414};
-	bar.sync 	0;
-	add.s32 	%r1259, %r1259, 32;
-	setp.lt.s32 	%p111, %r1259, %r264;
-	@%p111 bra 	$L__BB1_4;
+	ld.global.u16 	%rs196, [%rd8+6];
+	bra.uni 	$L__BB1_117;
+
+$L__BB1_115:
+	mov.f32 	%f350, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs196, %f350;}
+
+	// end inline asm
 
 $L__BB1_117:
-	ld.param.u64 	%rd592, [kiln_gemm_bf16_param_15];
-	mov.u32 	%r662, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r88, %r2, 1280, %r662;
-	mov.u32 	%r663, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f710, %f709, %f708, %f707, %f706, %f705, %f704, %f703}, %r663;
-	bar.warp.sync 	-1;
-	mul.lo.s64 	%rd39, %rd60, %rd592;
-	add.s64 	%rd40, %rd39, %rd7;
-	setp.eq.f32 	%p112, %f194, 0f00000000;
-	@%p112 bra 	$L__BB1_128;
+	setp.gt.u32 	%p62, %r916, 4;
+	@%p62 bra 	$L__BB1_119;
 	bra.uni 	$L__BB1_118;
 
-$L__BB1_128:
-	mov.u32 	%r1269, %r24;
-
-$L__BB1_129:
-	cvt.u32.u64 	%r690, %rd7;
-	setp.ge.s32 	%p126, %r690, %r263;
-	shr.u32 	%r101, %r1269, 4;
-	add.s32 	%r102, %r6, %r101;
-	setp.ge.s32 	%p127, %r102, %r262;
-	or.pred  	%p128, %p127, %p126;
-	@%p128 bra 	$L__BB1_131;
-
-	cvt.s64.s32 	%rd285, %r102;
-	mul.lo.s64 	%rd286, %rd285, %rd4;
-	add.s64 	%rd287, %rd40, %rd286;
-	shl.b64 	%rd288, %rd287, 2;
-	add.s64 	%rd289, %rd3, %rd288;
-	mad.lo.s32 	%r691, %r101, 20, %r20;
-	mov.u32 	%r692, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r693, %r2, 1280, %r692;
-	shl.b32 	%r694, %r691, 2;
-	add.s32 	%r695, %r693, %r694;
-	ld.shared.f32 	%f431, [%r695];
-	mul.f32 	%f432, %f431, %f193;
-	st.global.f32 	[%rd289], %f432;
-
-$L__BB1_131:
-	add.s32 	%r697, %r1269, 32;
-	shr.u32 	%r103, %r697, 4;
-	add.s32 	%r104, %r6, %r103;
-	setp.ge.s32 	%p130, %r104, %r262;
-	or.pred  	%p131, %p130, %p126;
-	@%p131 bra 	$L__BB1_133;
-
-	cvt.s64.s32 	%rd290, %r104;
-	mul.lo.s64 	%rd291, %rd290, %rd4;
-	add.s64 	%rd292, %rd40, %rd291;
-	shl.b64 	%rd293, %rd292, 2;
-	add.s64 	%rd294, %rd3, %rd293;
-	mad.lo.s32 	%r698, %r103, 20, %r20;
-	mov.u32 	%r699, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r700, %r2, 1280, %r699;
-	shl.b32 	%r701, %r698, 2;
-	add.s32 	%r702, %r700, %r701;
-	ld.shared.f32 	%f433, [%r702];
-	mul.f32 	%f434, %f433, %f193;
-	st.global.f32 	[%rd294], %f434;
-
-$L__BB1_133:
-	add.s32 	%r704, %r1269, 64;
-	shr.u32 	%r105, %r704, 4;
-	add.s32 	%r106, %r6, %r105;
-	setp.ge.s32 	%p133, %r106, %r262;
-	or.pred  	%p134, %p133, %p126;
-	@%p134 bra 	$L__BB1_135;
-
-	cvt.s64.s32 	%rd295, %r106;
-	mul.lo.s64 	%rd296, %rd295, %rd4;
-	add.s64 	%rd297, %rd40, %rd296;
-	shl.b64 	%rd298, %rd297, 2;
-	add.s64 	%rd299, %rd3, %rd298;
-	mad.lo.s32 	%r705, %r105, 20, %r20;
-	mov.u32 	%r706, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r707, %r2, 1280, %r706;
-	shl.b32 	%r708, %r705, 2;
-	add.s32 	%r709, %r707, %r708;
-	ld.shared.f32 	%f435, [%r709];
-	mul.f32 	%f436, %f435, %f193;
-	st.global.f32 	[%rd299], %f436;
-
-$L__BB1_135:
-	add.s32 	%r107, %r1269, 96;
-	shr.u32 	%r108, %r107, 4;
-	add.s32 	%r109, %r6, %r108;
-	setp.ge.s32 	%p136, %r109, %r262;
-	or.pred  	%p137, %p136, %p126;
-	@%p137 bra 	$L__BB1_137;
-
-	cvt.s64.s32 	%rd300, %r109;
-	mul.lo.s64 	%rd301, %rd300, %rd4;
-	add.s64 	%rd302, %rd40, %rd301;
-	shl.b64 	%rd303, %rd302, 2;
-	add.s64 	%rd304, %rd3, %rd303;
-	mad.lo.s32 	%r711, %r108, 20, %r20;
-	mov.u32 	%r712, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r713, %r2, 1280, %r712;
-	shl.b32 	%r714, %r711, 2;
-	add.s32 	%r715, %r713, %r714;
-	ld.shared.f32 	%f437, [%r715];
-	mul.f32 	%f438, %f437, %f193;
-	st.global.f32 	[%rd304], %f438;
-
-$L__BB1_137:
-	add.s32 	%r1269, %r1269, 128;
-	setp.lt.u32 	%p138, %r107, 224;
-	@%p138 bra 	$L__BB1_129;
-	bra.uni 	$L__BB1_138;
+$L__BB1_119:
+	ld.global.u16 	%rs197, [%rd8+8];
+	bra.uni 	$L__BB1_120;
 
 $L__BB1_118:
-	mov.u32 	%r1268, %r24;
+	mov.f32 	%f351, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs197, %f351;}
 
-$L__BB1_119:
-	cvt.u32.u64 	%r664, %rd7;
-	setp.ge.s32 	%p113, %r664, %r263;
-	shr.u32 	%r90, %r1268, 4;
-	add.s32 	%r91, %r6, %r90;
-	setp.ge.s32 	%p114, %r91, %r262;
-	or.pred  	%p115, %p114, %p113;
-	@%p115 bra 	$L__BB1_121;
+	// end inline asm
 
-	cvt.s64.s32 	%rd265, %r91;
-	mul.lo.s64 	%rd266, %rd265, %rd4;
-	add.s64 	%rd267, %rd40, %rd266;
-	shl.b64 	%rd268, %rd267, 2;
-	add.s64 	%rd269, %rd3, %rd268;
-	mad.lo.s32 	%r665, %r90, 20, %r20;
-	shl.b32 	%r668, %r665, 2;
-	add.s32 	%r669, %r88, %r668;
-	ld.shared.f32 	%f415, [%r669];
-	ld.global.f32 	%f416, [%rd269];
-	mul.f32 	%f417, %f416, %f194;
-	fma.rn.f32 	%f418, %f415, %f193, %f417;
-	st.global.f32 	[%rd269], %f418;
+$L__BB1_120:
+	setp.gt.u32 	%p63, %r916, 5;
+	@%p63 bra 	$L__BB1_122;
+	bra.uni 	$L__BB1_121;
+
+$L__BB1_122:
+	ld.global.u16 	%rs198, [%rd8+10];
+	bra.uni 	$L__BB1_123;
 
 $L__BB1_121:
-	add.s32 	%r671, %r1268, 32;
-	shr.u32 	%r92, %r671, 4;
-	add.s32 	%r93, %r6, %r92;
-	setp.ge.s32 	%p117, %r93, %r262;
-	or.pred  	%p118, %p117, %p113;
-	@%p118 bra 	$L__BB1_123;
+	mov.f32 	%f352, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs198, %f352;}
 
-	cvt.s64.s32 	%rd270, %r93;
-	mul.lo.s64 	%rd271, %rd270, %rd4;
-	add.s64 	%rd272, %rd40, %rd271;
-	shl.b64 	%rd273, %rd272, 2;
-	add.s64 	%rd274, %rd3, %rd273;
-	mad.lo.s32 	%r672, %r92, 20, %r20;
-	shl.b32 	%r675, %r672, 2;
-	add.s32 	%r676, %r88, %r675;
-	ld.shared.f32 	%f419, [%r676];
-	ld.global.f32 	%f420, [%rd274];
-	mul.f32 	%f421, %f420, %f194;
-	fma.rn.f32 	%f422, %f419, %f193, %f421;
-	st.global.f32 	[%rd274], %f422;
+	// end inline asm
 
 $L__BB1_123:
-	add.s32 	%r678, %r1268, 64;
-	shr.u32 	%r94, %r678, 4;
-	add.s32 	%r95, %r6, %r94;
-	setp.ge.s32 	%p120, %r95, %r262;
-	or.pred  	%p121, %p120, %p113;
-	@%p121 bra 	$L__BB1_125;
-
-	cvt.s64.s32 	%rd275, %r95;
-	mul.lo.s64 	%rd276, %rd275, %rd4;
-	add.s64 	%rd277, %rd40, %rd276;
-	shl.b64 	%rd278, %rd277, 2;
-	add.s64 	%rd279, %rd3, %rd278;
-	mad.lo.s32 	%r679, %r94, 20, %r20;
-	shl.b32 	%r682, %r679, 2;
-	add.s32 	%r683, %r88, %r682;
-	ld.shared.f32 	%f423, [%r683];
-	ld.global.f32 	%f424, [%rd279];
-	mul.f32 	%f425, %f424, %f194;
-	fma.rn.f32 	%f426, %f423, %f193, %f425;
-	st.global.f32 	[%rd279], %f426;
+	setp.gt.u32 	%p64, %r916, 6;
+	@%p64 bra 	$L__BB1_125;
+	bra.uni 	$L__BB1_124;
 
 $L__BB1_125:
-	add.s32 	%r96, %r1268, 96;
-	shr.u32 	%r97, %r96, 4;
-	add.s32 	%r98, %r6, %r97;
-	setp.ge.s32 	%p123, %r98, %r262;
-	or.pred  	%p124, %p123, %p113;
-	@%p124 bra 	$L__BB1_127;
+	ld.global.u16 	%rs199, [%rd8+12];
+	bra.uni 	$L__BB1_126;
 
-	cvt.s64.s32 	%rd280, %r98;
-	mul.lo.s64 	%rd281, %rd280, %rd4;
-	add.s64 	%rd282, %rd40, %rd281;
-	shl.b64 	%rd283, %rd282, 2;
-	add.s64 	%rd284, %rd3, %rd283;
-	mad.lo.s32 	%r685, %r97, 20, %r20;
-	shl.b32 	%r688, %r685, 2;
-	add.s32 	%r689, %r88, %r688;
-	ld.shared.f32 	%f427, [%r689];
-	ld.global.f32 	%f428, [%rd284];
-	mul.f32 	%f429, %f428, %f194;
-	fma.rn.f32 	%f430, %f427, %f193, %f429;
-	st.global.f32 	[%rd284], %f430;
+$L__BB1_124:
+	mov.f32 	%f353, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs199, %f353;}
+
+	// end inline asm
+
+$L__BB1_126:
+	setp.gt.u32 	%p65, %r916, 7;
+	@%p65 bra 	$L__BB1_128;
+	bra.uni 	$L__BB1_127;
+
+$L__BB1_128:
+	ld.global.u16 	%rs200, [%rd8+14];
+	bra.uni 	$L__BB1_129;
 
 $L__BB1_127:
-	add.s32 	%r1268, %r1268, 128;
-	setp.lt.u32 	%p125, %r96, 224;
-	@%p125 bra 	$L__BB1_119;
+	mov.f32 	%f354, 0f00000000;
+	// begin inline asm
+	{  cvt.rn.bf16.f32 %rs200, %f354;}
 
-$L__BB1_138:
+	// end inline asm
+
+$L__BB1_129:
+	mov.b32 	%r920, {%rs199, %rs200};
+	mov.b32 	%r919, {%rs197, %rs198};
+	mov.b32 	%r918, {%rs195, %rs196};
+	mov.b32 	%r917, {%rs193, %rs194};
+
+$L__BB1_131:
+	shr.s32 	%r894, %r915, 31;
+	shr.u32 	%r893, %r894, 28;
+	add.s32 	%r892, %r915, %r893;
+	and.b32  	%r891, %r892, 536870896;
+	sub.s32 	%r890, %r915, %r891;
+	shl.b32 	%r889, %r890, 3;
+	shr.s32 	%r888, %r892, 4;
+	mov.u32 	%r375, _ZZ14kiln_gemm_bf16E2Bs;
+	mad.lo.s32 	%r376, %r888, 272, %r375;
+	shl.b32 	%r377, %r889, 1;
+	add.s32 	%r378, %r376, %r377;
+	st.shared.v4.u32 	[%r378], {%r917, %r918, %r919, %r920};
+	add.s32 	%r95, %r915, 256;
+	setp.lt.s32 	%p66, %r915, 256;
+	mov.u32 	%r915, %r95;
+	@%p66 bra 	$L__BB1_102;
+
+$L__BB1_132:
+	mov.u32 	%r381, _ZZ14kiln_gemm_bf16E2Bs;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r381;
+	  cvta.shared.u64 	%rd58, %tmp; }
+	mul.wide.u32 	%rd59, %r289, 2;
+	mov.u32 	%r385, _ZZ14kiln_gemm_bf16E2As;
+	{ .reg .b64 %tmp;
+	  cvt.u64.u32 	%tmp, %r385;
+	  cvta.shared.u64 	%rd60, %tmp; }
+	mul.wide.u32 	%rd61, %r285, 80;
+	add.s64 	%rd62, %rd60, %rd61;
+	add.s64 	%rd63, %rd58, %rd59;
+	bar.sync 	0;
+	mov.u32 	%r386, 40;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r387, %r388, %r389, %r390}, [%rd62], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r391, %r392, %r393, %r394}, [%rd62+1280], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r395, %r396, %r397, %r398}, [%rd62+2560], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r399, %r400, %r401, %r402}, [%rd62+3840], %r386;
+	mov.u32 	%r403, 136;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r404, %r405, %r406, %r407}, [%rd63], %r403;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r408, %r409, %r410, %r411}, [%rd63+32], %r403;
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f355, %f356, %f357, %f358, %f359, %f360, %f361, %f362}, {%r387, %r388, %r389, %r390}, {%r404, %r405, %r406, %r407}, {%f722, %f721, %f720, %f719, %f718, %f717, %f716, %f715};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f363, %f364, %f365, %f366, %f367, %f368, %f369, %f370}, {%r387, %r388, %r389, %r390}, {%r408, %r409, %r410, %r411}, {%f714, %f713, %f712, %f711, %f710, %f709, %f708, %f707};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f371, %f372, %f373, %f374, %f375, %f376, %f377, %f378}, {%r391, %r392, %r393, %r394}, {%r404, %r405, %r406, %r407}, {%f706, %f705, %f704, %f703, %f702, %f701, %f700, %f699};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f379, %f380, %f381, %f382, %f383, %f384, %f385, %f386}, {%r391, %r392, %r393, %r394}, {%r408, %r409, %r410, %r411}, {%f698, %f697, %f696, %f695, %f694, %f693, %f692, %f691};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f387, %f388, %f389, %f390, %f391, %f392, %f393, %f394}, {%r395, %r396, %r397, %r398}, {%r404, %r405, %r406, %r407}, {%f690, %f689, %f688, %f687, %f686, %f685, %f684, %f683};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f395, %f396, %f397, %f398, %f399, %f400, %f401, %f402}, {%r395, %r396, %r397, %r398}, {%r408, %r409, %r410, %r411}, {%f682, %f681, %f680, %f679, %f678, %f677, %f676, %f675};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f403, %f404, %f405, %f406, %f407, %f408, %f409, %f410}, {%r399, %r400, %r401, %r402}, {%r404, %r405, %r406, %r407}, {%f723, %f724, %f725, %f726, %f727, %f728, %f729, %f730};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f411, %f412, %f413, %f414, %f415, %f416, %f417, %f418}, {%r399, %r400, %r401, %r402}, {%r408, %r409, %r410, %r411}, {%f731, %f732, %f733, %f734, %f735, %f736, %f737, %f738};
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r412, %r413, %r414, %r415}, [%rd62+32], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r416, %r417, %r418, %r419}, [%rd62+1312], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r420, %r421, %r422, %r423}, [%rd62+2592], %r386;
+	wmma.load.a.sync.aligned.row.m16n16k16.bf16 	{%r424, %r425, %r426, %r427}, [%rd62+3872], %r386;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r428, %r429, %r430, %r431}, [%rd63+4352], %r403;
+	wmma.load.b.sync.aligned.row.m16n16k16.bf16 	{%r432, %r433, %r434, %r435}, [%rd63+4384], %r403;
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f722, %f721, %f720, %f719, %f718, %f717, %f716, %f715}, {%r412, %r413, %r414, %r415}, {%r428, %r429, %r430, %r431}, {%f355, %f356, %f357, %f358, %f359, %f360, %f361, %f362};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f714, %f713, %f712, %f711, %f710, %f709, %f708, %f707}, {%r412, %r413, %r414, %r415}, {%r432, %r433, %r434, %r435}, {%f363, %f364, %f365, %f366, %f367, %f368, %f369, %f370};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f706, %f705, %f704, %f703, %f702, %f701, %f700, %f699}, {%r416, %r417, %r418, %r419}, {%r428, %r429, %r430, %r431}, {%f371, %f372, %f373, %f374, %f375, %f376, %f377, %f378};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f698, %f697, %f696, %f695, %f694, %f693, %f692, %f691}, {%r416, %r417, %r418, %r419}, {%r432, %r433, %r434, %r435}, {%f379, %f380, %f381, %f382, %f383, %f384, %f385, %f386};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f690, %f689, %f688, %f687, %f686, %f685, %f684, %f683}, {%r420, %r421, %r422, %r423}, {%r428, %r429, %r430, %r431}, {%f387, %f388, %f389, %f390, %f391, %f392, %f393, %f394};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f682, %f681, %f680, %f679, %f678, %f677, %f676, %f675}, {%r420, %r421, %r422, %r423}, {%r432, %r433, %r434, %r435}, {%f395, %f396, %f397, %f398, %f399, %f400, %f401, %f402};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f723, %f724, %f725, %f726, %f727, %f728, %f729, %f730}, {%r424, %r425, %r426, %r427}, {%r428, %r429, %r430, %r431}, {%f403, %f404, %f405, %f406, %f407, %f408, %f409, %f410};
+	wmma.mma.sync.aligned.row.row.m16n16k16.f32.bf16.bf16.f32 {%f731, %f732, %f733, %f734, %f735, %f736, %f737, %f738}, {%r424, %r425, %r426, %r427}, {%r432, %r433, %r434, %r435}, {%f411, %f412, %f413, %f414, %f415, %f416, %f417, %f418};
+	bar.sync 	0;
+	add.s32 	%r896, %r896, 32;
+	setp.lt.s32 	%p67, %r896, %r279;
+	@%p67 bra 	$L__BB1_4;
+
+$L__BB1_133:
+	ld.param.u64 	%rd393, [kiln_gemm_bf16_param_15];
+	shr.u32 	%r870, %r1, 5;
+	mov.u32 	%r436, _ZZ14kiln_gemm_bf16E5stage;
+	mad.lo.s32 	%r97, %r870, 1280, %r436;
+	mov.u32 	%r437, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f722, %f721, %f720, %f719, %f718, %f717, %f716, %f715}, %r437;
 	bar.warp.sync 	-1;
-	mov.u32 	%r716, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f702, %f701, %f700, %f699, %f698, %f697, %f696, %f695}, %r716;
-	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_149;
-	bra.uni 	$L__BB1_139;
-
-$L__BB1_149:
-	mov.u32 	%r1271, %r24;
-
-$L__BB1_150:
-	cvt.u32.u64 	%r743, %rd8;
-	setp.ge.s32 	%p153, %r743, %r263;
-	shr.u32 	%r123, %r1271, 4;
-	add.s32 	%r124, %r6, %r123;
-	setp.ge.s32 	%p154, %r124, %r262;
-	or.pred  	%p155, %p154, %p153;
-	@%p155 bra 	$L__BB1_152;
-
-	cvt.s64.s32 	%rd326, %r124;
-	mul.lo.s64 	%rd327, %rd326, %rd4;
-	add.s64 	%rd328, %rd40, %rd327;
-	shl.b64 	%rd329, %rd328, 2;
-	add.s64 	%rd330, %rd3, %rd329;
-	mad.lo.s32 	%r744, %r123, 20, %r20;
-	mov.u32 	%r745, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r746, %r2, 1280, %r745;
-	shl.b32 	%r747, %r744, 2;
-	add.s32 	%r748, %r746, %r747;
-	ld.shared.f32 	%f455, [%r748];
-	mul.f32 	%f456, %f455, %f193;
-	st.global.f32 	[%rd330+64], %f456;
-
-$L__BB1_152:
-	add.s32 	%r750, %r1271, 32;
-	shr.u32 	%r125, %r750, 4;
-	add.s32 	%r126, %r6, %r125;
-	setp.ge.s32 	%p157, %r126, %r262;
-	or.pred  	%p158, %p157, %p153;
-	@%p158 bra 	$L__BB1_154;
-
-	cvt.s64.s32 	%rd331, %r126;
-	mul.lo.s64 	%rd332, %rd331, %rd4;
-	add.s64 	%rd333, %rd40, %rd332;
-	shl.b64 	%rd334, %rd333, 2;
-	add.s64 	%rd335, %rd3, %rd334;
-	mad.lo.s32 	%r751, %r125, 20, %r20;
-	mov.u32 	%r752, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r753, %r2, 1280, %r752;
-	shl.b32 	%r754, %r751, 2;
-	add.s32 	%r755, %r753, %r754;
-	ld.shared.f32 	%f457, [%r755];
-	mul.f32 	%f458, %f457, %f193;
-	st.global.f32 	[%rd335+64], %f458;
-
-$L__BB1_154:
-	add.s32 	%r757, %r1271, 64;
-	shr.u32 	%r127, %r757, 4;
-	add.s32 	%r128, %r6, %r127;
-	setp.ge.s32 	%p160, %r128, %r262;
-	or.pred  	%p161, %p160, %p153;
-	@%p161 bra 	$L__BB1_156;
-
-	cvt.s64.s32 	%rd336, %r128;
-	mul.lo.s64 	%rd337, %rd336, %rd4;
-	add.s64 	%rd338, %rd40, %rd337;
-	shl.b64 	%rd339, %rd338, 2;
-	add.s64 	%rd340, %rd3, %rd339;
-	mad.lo.s32 	%r758, %r127, 20, %r20;
-	mov.u32 	%r759, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r760, %r2, 1280, %r759;
-	shl.b32 	%r761, %r758, 2;
-	add.s32 	%r762, %r760, %r761;
-	ld.shared.f32 	%f459, [%r762];
-	mul.f32 	%f460, %f459, %f193;
-	st.global.f32 	[%rd340+64], %f460;
-
-$L__BB1_156:
-	add.s32 	%r129, %r1271, 96;
-	shr.u32 	%r130, %r129, 4;
-	add.s32 	%r131, %r6, %r130;
-	setp.ge.s32 	%p163, %r131, %r262;
-	or.pred  	%p164, %p163, %p153;
-	@%p164 bra 	$L__BB1_158;
-
-	cvt.s64.s32 	%rd341, %r131;
-	mul.lo.s64 	%rd342, %rd341, %rd4;
-	add.s64 	%rd343, %rd40, %rd342;
-	shl.b64 	%rd344, %rd343, 2;
-	add.s64 	%rd345, %rd3, %rd344;
-	mad.lo.s32 	%r764, %r130, 20, %r20;
-	mov.u32 	%r765, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r766, %r2, 1280, %r765;
-	shl.b32 	%r767, %r764, 2;
-	add.s32 	%r768, %r766, %r767;
-	ld.shared.f32 	%f461, [%r768];
-	mul.f32 	%f462, %f461, %f193;
-	st.global.f32 	[%rd345+64], %f462;
-
-$L__BB1_158:
-	add.s32 	%r1271, %r1271, 128;
-	setp.lt.u32 	%p165, %r129, 224;
-	@%p165 bra 	$L__BB1_150;
-	bra.uni 	$L__BB1_159;
-
-$L__BB1_139:
-	mov.u32 	%r1270, %r24;
-
-$L__BB1_140:
-	cvt.u32.u64 	%r717, %rd8;
-	setp.ge.s32 	%p140, %r717, %r263;
-	shr.u32 	%r112, %r1270, 4;
-	add.s32 	%r113, %r6, %r112;
-	setp.ge.s32 	%p141, %r113, %r262;
-	or.pred  	%p142, %p141, %p140;
-	@%p142 bra 	$L__BB1_142;
-
-	cvt.s64.s32 	%rd306, %r113;
-	mul.lo.s64 	%rd307, %rd306, %rd4;
-	add.s64 	%rd308, %rd40, %rd307;
-	shl.b64 	%rd309, %rd308, 2;
-	add.s64 	%rd310, %rd3, %rd309;
-	mad.lo.s32 	%r718, %r112, 20, %r20;
-	shl.b32 	%r721, %r718, 2;
-	add.s32 	%r722, %r88, %r721;
-	ld.shared.f32 	%f439, [%r722];
-	ld.global.f32 	%f440, [%rd310+64];
-	mul.f32 	%f441, %f440, %f194;
-	fma.rn.f32 	%f442, %f439, %f193, %f441;
-	st.global.f32 	[%rd310+64], %f442;
-
-$L__BB1_142:
-	add.s32 	%r724, %r1270, 32;
-	shr.u32 	%r114, %r724, 4;
-	add.s32 	%r115, %r6, %r114;
-	setp.ge.s32 	%p144, %r115, %r262;
-	or.pred  	%p145, %p144, %p140;
-	@%p145 bra 	$L__BB1_144;
-
-	cvt.s64.s32 	%rd311, %r115;
-	mul.lo.s64 	%rd312, %rd311, %rd4;
-	add.s64 	%rd313, %rd40, %rd312;
-	shl.b64 	%rd314, %rd313, 2;
-	add.s64 	%rd315, %rd3, %rd314;
-	mad.lo.s32 	%r725, %r114, 20, %r20;
-	shl.b32 	%r728, %r725, 2;
-	add.s32 	%r729, %r88, %r728;
-	ld.shared.f32 	%f443, [%r729];
-	ld.global.f32 	%f444, [%rd315+64];
-	mul.f32 	%f445, %f444, %f194;
-	fma.rn.f32 	%f446, %f443, %f193, %f445;
-	st.global.f32 	[%rd315+64], %f446;
+	cvt.s64.s32 	%rd65, %r895;
+	mul.lo.s64 	%rd9, %rd65, %rd393;
+	add.s64 	%rd10, %rd9, %rd3;
+	setp.eq.f32 	%p68, %f194, 0f00000000;
+	@%p68 bra 	$L__BB1_144;
+	bra.uni 	$L__BB1_134;
 
 $L__BB1_144:
-	add.s32 	%r731, %r1270, 64;
-	shr.u32 	%r116, %r731, 4;
-	add.s32 	%r117, %r6, %r116;
-	setp.ge.s32 	%p147, %r117, %r262;
-	or.pred  	%p148, %p147, %p140;
-	@%p148 bra 	$L__BB1_146;
+	mov.u32 	%r922, %r5;
 
-	cvt.s64.s32 	%rd316, %r117;
-	mul.lo.s64 	%rd317, %rd316, %rd4;
-	add.s64 	%rd318, %rd40, %rd317;
-	shl.b64 	%rd319, %rd318, 2;
-	add.s64 	%rd320, %rd3, %rd319;
-	mad.lo.s32 	%r732, %r116, 20, %r20;
-	shl.b32 	%r735, %r732, 2;
-	add.s32 	%r736, %r88, %r735;
-	ld.shared.f32 	%f447, [%r736];
-	ld.global.f32 	%f448, [%rd320+64];
-	mul.f32 	%f449, %f448, %f194;
-	fma.rn.f32 	%f450, %f447, %f193, %f449;
-	st.global.f32 	[%rd320+64], %f450;
+$L__BB1_145:
+	cvt.u32.u64 	%r464, %rd3;
+	setp.ge.s32 	%p82, %r464, %r278;
+	shr.u32 	%r110, %r922, 4;
+	add.s32 	%r111, %r4, %r110;
+	setp.ge.s32 	%p83, %r111, %r277;
+	or.pred  	%p84, %p83, %p82;
+	@%p84 bra 	$L__BB1_147;
 
-$L__BB1_146:
-	add.s32 	%r118, %r1270, 96;
-	shr.u32 	%r119, %r118, 4;
-	add.s32 	%r120, %r6, %r119;
-	setp.ge.s32 	%p150, %r120, %r262;
-	or.pred  	%p151, %p150, %p140;
-	@%p151 bra 	$L__BB1_148;
+	cvt.s64.s32 	%rd86, %r111;
+	mul.lo.s64 	%rd87, %rd86, %rd2;
+	add.s64 	%rd88, %rd10, %rd87;
+	shl.b64 	%rd89, %rd88, 2;
+	add.s64 	%rd90, %rd1, %rd89;
+	mad.lo.s32 	%r465, %r110, 20, %r6;
+	shl.b32 	%r468, %r465, 2;
+	add.s32 	%r469, %r97, %r468;
+	ld.shared.f32 	%f435, [%r469];
+	mul.f32 	%f436, %f435, %f193;
+	st.global.f32 	[%rd90], %f436;
 
-	cvt.s64.s32 	%rd321, %r120;
-	mul.lo.s64 	%rd322, %rd321, %rd4;
-	add.s64 	%rd323, %rd40, %rd322;
-	shl.b64 	%rd324, %rd323, 2;
-	add.s64 	%rd325, %rd3, %rd324;
-	mad.lo.s32 	%r738, %r119, 20, %r20;
-	shl.b32 	%r741, %r738, 2;
-	add.s32 	%r742, %r88, %r741;
-	ld.shared.f32 	%f451, [%r742];
-	ld.global.f32 	%f452, [%rd325+64];
-	mul.f32 	%f453, %f452, %f194;
-	fma.rn.f32 	%f454, %f451, %f193, %f453;
-	st.global.f32 	[%rd325+64], %f454;
+$L__BB1_147:
+	add.s32 	%r471, %r922, 32;
+	shr.u32 	%r112, %r471, 4;
+	add.s32 	%r113, %r4, %r112;
+	setp.ge.s32 	%p86, %r113, %r277;
+	or.pred  	%p87, %p86, %p82;
+	@%p87 bra 	$L__BB1_149;
 
-$L__BB1_148:
-	add.s32 	%r1270, %r1270, 128;
-	setp.lt.u32 	%p152, %r118, 224;
-	@%p152 bra 	$L__BB1_140;
+	cvt.s64.s32 	%rd91, %r113;
+	mul.lo.s64 	%rd92, %rd91, %rd2;
+	add.s64 	%rd93, %rd10, %rd92;
+	shl.b64 	%rd94, %rd93, 2;
+	add.s64 	%rd95, %rd1, %rd94;
+	mad.lo.s32 	%r472, %r112, 20, %r6;
+	shl.b32 	%r475, %r472, 2;
+	add.s32 	%r476, %r97, %r475;
+	ld.shared.f32 	%f437, [%r476];
+	mul.f32 	%f438, %f437, %f193;
+	st.global.f32 	[%rd95], %f438;
 
-$L__BB1_159:
+$L__BB1_149:
+	add.s32 	%r478, %r922, 64;
+	shr.u32 	%r114, %r478, 4;
+	add.s32 	%r115, %r4, %r114;
+	setp.ge.s32 	%p89, %r115, %r277;
+	or.pred  	%p90, %p89, %p82;
+	@%p90 bra 	$L__BB1_151;
+
+	cvt.s64.s32 	%rd96, %r115;
+	mul.lo.s64 	%rd97, %rd96, %rd2;
+	add.s64 	%rd98, %rd10, %rd97;
+	shl.b64 	%rd99, %rd98, 2;
+	add.s64 	%rd100, %rd1, %rd99;
+	mad.lo.s32 	%r479, %r114, 20, %r6;
+	shl.b32 	%r482, %r479, 2;
+	add.s32 	%r483, %r97, %r482;
+	ld.shared.f32 	%f439, [%r483];
+	mul.f32 	%f440, %f439, %f193;
+	st.global.f32 	[%rd100], %f440;
+
+$L__BB1_151:
+	add.s32 	%r116, %r922, 96;
+	shr.u32 	%r117, %r116, 4;
+	add.s32 	%r118, %r4, %r117;
+	setp.ge.s32 	%p92, %r118, %r277;
+	or.pred  	%p93, %p92, %p82;
+	@%p93 bra 	$L__BB1_153;
+
+	cvt.s64.s32 	%rd101, %r118;
+	mul.lo.s64 	%rd102, %rd101, %rd2;
+	add.s64 	%rd103, %rd10, %rd102;
+	shl.b64 	%rd104, %rd103, 2;
+	add.s64 	%rd105, %rd1, %rd104;
+	mad.lo.s32 	%r485, %r117, 20, %r6;
+	shl.b32 	%r488, %r485, 2;
+	add.s32 	%r489, %r97, %r488;
+	ld.shared.f32 	%f441, [%r489];
+	mul.f32 	%f442, %f441, %f193;
+	st.global.f32 	[%rd105], %f442;
+
+$L__BB1_153:
+	add.s32 	%r922, %r922, 128;
+	setp.lt.u32 	%p94, %r116, 224;
+	@%p94 bra 	$L__BB1_145;
+	bra.uni 	$L__BB1_154;
+
+$L__BB1_134:
+	mov.u32 	%r921, %r5;
+
+$L__BB1_135:
+	cvt.u32.u64 	%r438, %rd3;
+	setp.ge.s32 	%p69, %r438, %r278;
+	shr.u32 	%r99, %r921, 4;
+	add.s32 	%r100, %r4, %r99;
+	setp.ge.s32 	%p70, %r100, %r277;
+	or.pred  	%p71, %p70, %p69;
+	@%p71 bra 	$L__BB1_137;
+
+	cvt.s64.s32 	%rd66, %r100;
+	mul.lo.s64 	%rd67, %rd66, %rd2;
+	add.s64 	%rd68, %rd10, %rd67;
+	shl.b64 	%rd69, %rd68, 2;
+	add.s64 	%rd70, %rd1, %rd69;
+	mad.lo.s32 	%r439, %r99, 20, %r6;
+	shl.b32 	%r442, %r439, 2;
+	add.s32 	%r443, %r97, %r442;
+	ld.shared.f32 	%f419, [%r443];
+	ld.global.f32 	%f420, [%rd70];
+	mul.f32 	%f421, %f420, %f194;
+	fma.rn.f32 	%f422, %f419, %f193, %f421;
+	st.global.f32 	[%rd70], %f422;
+
+$L__BB1_137:
+	add.s32 	%r445, %r921, 32;
+	shr.u32 	%r101, %r445, 4;
+	add.s32 	%r102, %r4, %r101;
+	setp.ge.s32 	%p73, %r102, %r277;
+	or.pred  	%p74, %p73, %p69;
+	@%p74 bra 	$L__BB1_139;
+
+	cvt.s64.s32 	%rd71, %r102;
+	mul.lo.s64 	%rd72, %rd71, %rd2;
+	add.s64 	%rd73, %rd10, %rd72;
+	shl.b64 	%rd74, %rd73, 2;
+	add.s64 	%rd75, %rd1, %rd74;
+	mad.lo.s32 	%r446, %r101, 20, %r6;
+	shl.b32 	%r449, %r446, 2;
+	add.s32 	%r450, %r97, %r449;
+	ld.shared.f32 	%f423, [%r450];
+	ld.global.f32 	%f424, [%rd75];
+	mul.f32 	%f425, %f424, %f194;
+	fma.rn.f32 	%f426, %f423, %f193, %f425;
+	st.global.f32 	[%rd75], %f426;
+
+$L__BB1_139:
+	add.s32 	%r452, %r921, 64;
+	shr.u32 	%r103, %r452, 4;
+	add.s32 	%r104, %r4, %r103;
+	setp.ge.s32 	%p76, %r104, %r277;
+	or.pred  	%p77, %p76, %p69;
+	@%p77 bra 	$L__BB1_141;
+
+	cvt.s64.s32 	%rd76, %r104;
+	mul.lo.s64 	%rd77, %rd76, %rd2;
+	add.s64 	%rd78, %rd10, %rd77;
+	shl.b64 	%rd79, %rd78, 2;
+	add.s64 	%rd80, %rd1, %rd79;
+	mad.lo.s32 	%r453, %r103, 20, %r6;
+	shl.b32 	%r456, %r453, 2;
+	add.s32 	%r457, %r97, %r456;
+	ld.shared.f32 	%f427, [%r457];
+	ld.global.f32 	%f428, [%rd80];
+	mul.f32 	%f429, %f428, %f194;
+	fma.rn.f32 	%f430, %f427, %f193, %f429;
+	st.global.f32 	[%rd80], %f430;
+
+$L__BB1_141:
+	add.s32 	%r105, %r921, 96;
+	shr.u32 	%r106, %r105, 4;
+	add.s32 	%r107, %r4, %r106;
+	setp.ge.s32 	%p79, %r107, %r277;
+	or.pred  	%p80, %p79, %p69;
+	@%p80 bra 	$L__BB1_143;
+
+	cvt.s64.s32 	%rd81, %r107;
+	mul.lo.s64 	%rd82, %rd81, %rd2;
+	add.s64 	%rd83, %rd10, %rd82;
+	shl.b64 	%rd84, %rd83, 2;
+	add.s64 	%rd85, %rd1, %rd84;
+	mad.lo.s32 	%r459, %r106, 20, %r6;
+	shl.b32 	%r462, %r459, 2;
+	add.s32 	%r463, %r97, %r462;
+	ld.shared.f32 	%f431, [%r463];
+	ld.global.f32 	%f432, [%rd85];
+	mul.f32 	%f433, %f432, %f194;
+	fma.rn.f32 	%f434, %f431, %f193, %f433;
+	st.global.f32 	[%rd85], %f434;
+
+$L__BB1_143:
+	add.s32 	%r921, %r921, 128;
+	setp.lt.u32 	%p81, %r105, 224;
+	@%p81 bra 	$L__BB1_135;
+
+$L__BB1_154:
 	bar.warp.sync 	-1;
-	mov.u32 	%r769, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f694, %f693, %f692, %f691, %f690, %f689, %f688, %f687}, %r769;
+	mov.u32 	%r490, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f714, %f713, %f712, %f711, %f710, %f709, %f708, %f707}, %r490;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_170;
-	bra.uni 	$L__BB1_160;
-
-$L__BB1_170:
-	mov.u32 	%r1273, %r24;
-
-$L__BB1_171:
-	cvt.u32.u64 	%r796, %rd7;
-	setp.ge.s32 	%p180, %r796, %r263;
-	shr.u32 	%r145, %r1273, 4;
-	add.s32 	%r146, %r21, %r145;
-	setp.ge.s32 	%p181, %r146, %r262;
-	or.pred  	%p182, %p181, %p180;
-	@%p182 bra 	$L__BB1_173;
-
-	cvt.s64.s32 	%rd367, %r146;
-	mul.lo.s64 	%rd368, %rd367, %rd4;
-	add.s64 	%rd369, %rd40, %rd368;
-	shl.b64 	%rd370, %rd369, 2;
-	add.s64 	%rd371, %rd3, %rd370;
-	mad.lo.s32 	%r797, %r145, 20, %r20;
-	mov.u32 	%r798, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r799, %r2, 1280, %r798;
-	shl.b32 	%r800, %r797, 2;
-	add.s32 	%r801, %r799, %r800;
-	ld.shared.f32 	%f479, [%r801];
-	mul.f32 	%f480, %f479, %f193;
-	st.global.f32 	[%rd371], %f480;
-
-$L__BB1_173:
-	add.s32 	%r803, %r1273, 32;
-	shr.u32 	%r147, %r803, 4;
-	add.s32 	%r148, %r21, %r147;
-	setp.ge.s32 	%p184, %r148, %r262;
-	or.pred  	%p185, %p184, %p180;
-	@%p185 bra 	$L__BB1_175;
-
-	cvt.s64.s32 	%rd372, %r148;
-	mul.lo.s64 	%rd373, %rd372, %rd4;
-	add.s64 	%rd374, %rd40, %rd373;
-	shl.b64 	%rd375, %rd374, 2;
-	add.s64 	%rd376, %rd3, %rd375;
-	mad.lo.s32 	%r804, %r147, 20, %r20;
-	mov.u32 	%r805, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r806, %r2, 1280, %r805;
-	shl.b32 	%r807, %r804, 2;
-	add.s32 	%r808, %r806, %r807;
-	ld.shared.f32 	%f481, [%r808];
-	mul.f32 	%f482, %f481, %f193;
-	st.global.f32 	[%rd376], %f482;
-
-$L__BB1_175:
-	add.s32 	%r810, %r1273, 64;
-	shr.u32 	%r149, %r810, 4;
-	add.s32 	%r150, %r21, %r149;
-	setp.ge.s32 	%p187, %r150, %r262;
-	or.pred  	%p188, %p187, %p180;
-	@%p188 bra 	$L__BB1_177;
-
-	cvt.s64.s32 	%rd377, %r150;
-	mul.lo.s64 	%rd378, %rd377, %rd4;
-	add.s64 	%rd379, %rd40, %rd378;
-	shl.b64 	%rd380, %rd379, 2;
-	add.s64 	%rd381, %rd3, %rd380;
-	mad.lo.s32 	%r811, %r149, 20, %r20;
-	mov.u32 	%r812, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r813, %r2, 1280, %r812;
-	shl.b32 	%r814, %r811, 2;
-	add.s32 	%r815, %r813, %r814;
-	ld.shared.f32 	%f483, [%r815];
-	mul.f32 	%f484, %f483, %f193;
-	st.global.f32 	[%rd381], %f484;
-
-$L__BB1_177:
-	add.s32 	%r151, %r1273, 96;
-	shr.u32 	%r152, %r151, 4;
-	add.s32 	%r153, %r21, %r152;
-	setp.ge.s32 	%p190, %r153, %r262;
-	or.pred  	%p191, %p190, %p180;
-	@%p191 bra 	$L__BB1_179;
-
-	cvt.s64.s32 	%rd382, %r153;
-	mul.lo.s64 	%rd383, %rd382, %rd4;
-	add.s64 	%rd384, %rd40, %rd383;
-	shl.b64 	%rd385, %rd384, 2;
-	add.s64 	%rd386, %rd3, %rd385;
-	mad.lo.s32 	%r817, %r152, 20, %r20;
-	mov.u32 	%r818, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r819, %r2, 1280, %r818;
-	shl.b32 	%r820, %r817, 2;
-	add.s32 	%r821, %r819, %r820;
-	ld.shared.f32 	%f485, [%r821];
-	mul.f32 	%f486, %f485, %f193;
-	st.global.f32 	[%rd386], %f486;
-
-$L__BB1_179:
-	add.s32 	%r1273, %r1273, 128;
-	setp.lt.u32 	%p192, %r151, 224;
-	@%p192 bra 	$L__BB1_171;
-	bra.uni 	$L__BB1_180;
-
-$L__BB1_160:
-	mov.u32 	%r1272, %r24;
-
-$L__BB1_161:
-	cvt.u32.u64 	%r770, %rd7;
-	setp.ge.s32 	%p167, %r770, %r263;
-	shr.u32 	%r134, %r1272, 4;
-	add.s32 	%r135, %r21, %r134;
-	setp.ge.s32 	%p168, %r135, %r262;
-	or.pred  	%p169, %p168, %p167;
-	@%p169 bra 	$L__BB1_163;
-
-	cvt.s64.s32 	%rd347, %r135;
-	mul.lo.s64 	%rd348, %rd347, %rd4;
-	add.s64 	%rd349, %rd40, %rd348;
-	shl.b64 	%rd350, %rd349, 2;
-	add.s64 	%rd351, %rd3, %rd350;
-	mad.lo.s32 	%r771, %r134, 20, %r20;
-	shl.b32 	%r774, %r771, 2;
-	add.s32 	%r775, %r88, %r774;
-	ld.shared.f32 	%f463, [%r775];
-	ld.global.f32 	%f464, [%rd351];
-	mul.f32 	%f465, %f464, %f194;
-	fma.rn.f32 	%f466, %f463, %f193, %f465;
-	st.global.f32 	[%rd351], %f466;
-
-$L__BB1_163:
-	add.s32 	%r777, %r1272, 32;
-	shr.u32 	%r136, %r777, 4;
-	add.s32 	%r137, %r21, %r136;
-	setp.ge.s32 	%p171, %r137, %r262;
-	or.pred  	%p172, %p171, %p167;
-	@%p172 bra 	$L__BB1_165;
-
-	cvt.s64.s32 	%rd352, %r137;
-	mul.lo.s64 	%rd353, %rd352, %rd4;
-	add.s64 	%rd354, %rd40, %rd353;
-	shl.b64 	%rd355, %rd354, 2;
-	add.s64 	%rd356, %rd3, %rd355;
-	mad.lo.s32 	%r778, %r136, 20, %r20;
-	shl.b32 	%r781, %r778, 2;
-	add.s32 	%r782, %r88, %r781;
-	ld.shared.f32 	%f467, [%r782];
-	ld.global.f32 	%f468, [%rd356];
-	mul.f32 	%f469, %f468, %f194;
-	fma.rn.f32 	%f470, %f467, %f193, %f469;
-	st.global.f32 	[%rd356], %f470;
+	@%p68 bra 	$L__BB1_165;
+	bra.uni 	$L__BB1_155;
 
 $L__BB1_165:
-	add.s32 	%r784, %r1272, 64;
-	shr.u32 	%r138, %r784, 4;
-	add.s32 	%r139, %r21, %r138;
-	setp.ge.s32 	%p174, %r139, %r262;
-	or.pred  	%p175, %p174, %p167;
-	@%p175 bra 	$L__BB1_167;
+	mov.u32 	%r924, %r5;
 
-	cvt.s64.s32 	%rd357, %r139;
-	mul.lo.s64 	%rd358, %rd357, %rd4;
-	add.s64 	%rd359, %rd40, %rd358;
-	shl.b64 	%rd360, %rd359, 2;
-	add.s64 	%rd361, %rd3, %rd360;
-	mad.lo.s32 	%r785, %r138, 20, %r20;
-	shl.b32 	%r788, %r785, 2;
-	add.s32 	%r789, %r88, %r788;
-	ld.shared.f32 	%f471, [%r789];
-	ld.global.f32 	%f472, [%rd361];
-	mul.f32 	%f473, %f472, %f194;
-	fma.rn.f32 	%f474, %f471, %f193, %f473;
-	st.global.f32 	[%rd361], %f474;
+$L__BB1_166:
+	cvt.u32.u64 	%r517, %rd4;
+	setp.ge.s32 	%p109, %r517, %r278;
+	shr.u32 	%r132, %r924, 4;
+	add.s32 	%r133, %r4, %r132;
+	setp.ge.s32 	%p110, %r133, %r277;
+	or.pred  	%p111, %p110, %p109;
+	@%p111 bra 	$L__BB1_168;
 
-$L__BB1_167:
-	add.s32 	%r140, %r1272, 96;
-	shr.u32 	%r141, %r140, 4;
-	add.s32 	%r142, %r21, %r141;
-	setp.ge.s32 	%p177, %r142, %r262;
-	or.pred  	%p178, %p177, %p167;
-	@%p178 bra 	$L__BB1_169;
+	cvt.s64.s32 	%rd127, %r133;
+	mul.lo.s64 	%rd128, %rd127, %rd2;
+	add.s64 	%rd129, %rd10, %rd128;
+	shl.b64 	%rd130, %rd129, 2;
+	add.s64 	%rd131, %rd1, %rd130;
+	mad.lo.s32 	%r518, %r132, 20, %r6;
+	shl.b32 	%r521, %r518, 2;
+	add.s32 	%r522, %r97, %r521;
+	ld.shared.f32 	%f459, [%r522];
+	mul.f32 	%f460, %f459, %f193;
+	st.global.f32 	[%rd131+64], %f460;
 
-	cvt.s64.s32 	%rd362, %r142;
-	mul.lo.s64 	%rd363, %rd362, %rd4;
-	add.s64 	%rd364, %rd40, %rd363;
-	shl.b64 	%rd365, %rd364, 2;
-	add.s64 	%rd366, %rd3, %rd365;
-	mad.lo.s32 	%r791, %r141, 20, %r20;
-	shl.b32 	%r794, %r791, 2;
-	add.s32 	%r795, %r88, %r794;
-	ld.shared.f32 	%f475, [%r795];
-	ld.global.f32 	%f476, [%rd366];
-	mul.f32 	%f477, %f476, %f194;
-	fma.rn.f32 	%f478, %f475, %f193, %f477;
-	st.global.f32 	[%rd366], %f478;
+$L__BB1_168:
+	add.s32 	%r524, %r924, 32;
+	shr.u32 	%r134, %r524, 4;
+	add.s32 	%r135, %r4, %r134;
+	setp.ge.s32 	%p113, %r135, %r277;
+	or.pred  	%p114, %p113, %p109;
+	@%p114 bra 	$L__BB1_170;
 
-$L__BB1_169:
-	add.s32 	%r1272, %r1272, 128;
-	setp.lt.u32 	%p179, %r140, 224;
-	@%p179 bra 	$L__BB1_161;
+	cvt.s64.s32 	%rd132, %r135;
+	mul.lo.s64 	%rd133, %rd132, %rd2;
+	add.s64 	%rd134, %rd10, %rd133;
+	shl.b64 	%rd135, %rd134, 2;
+	add.s64 	%rd136, %rd1, %rd135;
+	mad.lo.s32 	%r525, %r134, 20, %r6;
+	shl.b32 	%r528, %r525, 2;
+	add.s32 	%r529, %r97, %r528;
+	ld.shared.f32 	%f461, [%r529];
+	mul.f32 	%f462, %f461, %f193;
+	st.global.f32 	[%rd136+64], %f462;
 
-$L__BB1_180:
+$L__BB1_170:
+	add.s32 	%r531, %r924, 64;
+	shr.u32 	%r136, %r531, 4;
+	add.s32 	%r137, %r4, %r136;
+	setp.ge.s32 	%p116, %r137, %r277;
+	or.pred  	%p117, %p116, %p109;
+	@%p117 bra 	$L__BB1_172;
+
+	cvt.s64.s32 	%rd137, %r137;
+	mul.lo.s64 	%rd138, %rd137, %rd2;
+	add.s64 	%rd139, %rd10, %rd138;
+	shl.b64 	%rd140, %rd139, 2;
+	add.s64 	%rd141, %rd1, %rd140;
+	mad.lo.s32 	%r532, %r136, 20, %r6;
+	shl.b32 	%r535, %r532, 2;
+	add.s32 	%r536, %r97, %r535;
+	ld.shared.f32 	%f463, [%r536];
+	mul.f32 	%f464, %f463, %f193;
+	st.global.f32 	[%rd141+64], %f464;
+
+$L__BB1_172:
+	add.s32 	%r138, %r924, 96;
+	shr.u32 	%r139, %r138, 4;
+	add.s32 	%r140, %r4, %r139;
+	setp.ge.s32 	%p119, %r140, %r277;
+	or.pred  	%p120, %p119, %p109;
+	@%p120 bra 	$L__BB1_174;
+
+	cvt.s64.s32 	%rd142, %r140;
+	mul.lo.s64 	%rd143, %rd142, %rd2;
+	add.s64 	%rd144, %rd10, %rd143;
+	shl.b64 	%rd145, %rd144, 2;
+	add.s64 	%rd146, %rd1, %rd145;
+	mad.lo.s32 	%r538, %r139, 20, %r6;
+	shl.b32 	%r541, %r538, 2;
+	add.s32 	%r542, %r97, %r541;
+	ld.shared.f32 	%f465, [%r542];
+	mul.f32 	%f466, %f465, %f193;
+	st.global.f32 	[%rd146+64], %f466;
+
+$L__BB1_174:
+	add.s32 	%r924, %r924, 128;
+	setp.lt.u32 	%p121, %r138, 224;
+	@%p121 bra 	$L__BB1_166;
+	bra.uni 	$L__BB1_175;
+
+$L__BB1_155:
+	mov.u32 	%r923, %r5;
+
+$L__BB1_156:
+	cvt.u32.u64 	%r491, %rd4;
+	setp.ge.s32 	%p96, %r491, %r278;
+	shr.u32 	%r121, %r923, 4;
+	add.s32 	%r122, %r4, %r121;
+	setp.ge.s32 	%p97, %r122, %r277;
+	or.pred  	%p98, %p97, %p96;
+	@%p98 bra 	$L__BB1_158;
+
+	cvt.s64.s32 	%rd107, %r122;
+	mul.lo.s64 	%rd108, %rd107, %rd2;
+	add.s64 	%rd109, %rd10, %rd108;
+	shl.b64 	%rd110, %rd109, 2;
+	add.s64 	%rd111, %rd1, %rd110;
+	mad.lo.s32 	%r492, %r121, 20, %r6;
+	shl.b32 	%r495, %r492, 2;
+	add.s32 	%r496, %r97, %r495;
+	ld.shared.f32 	%f443, [%r496];
+	ld.global.f32 	%f444, [%rd111+64];
+	mul.f32 	%f445, %f444, %f194;
+	fma.rn.f32 	%f446, %f443, %f193, %f445;
+	st.global.f32 	[%rd111+64], %f446;
+
+$L__BB1_158:
+	add.s32 	%r498, %r923, 32;
+	shr.u32 	%r123, %r498, 4;
+	add.s32 	%r124, %r4, %r123;
+	setp.ge.s32 	%p100, %r124, %r277;
+	or.pred  	%p101, %p100, %p96;
+	@%p101 bra 	$L__BB1_160;
+
+	cvt.s64.s32 	%rd112, %r124;
+	mul.lo.s64 	%rd113, %rd112, %rd2;
+	add.s64 	%rd114, %rd10, %rd113;
+	shl.b64 	%rd115, %rd114, 2;
+	add.s64 	%rd116, %rd1, %rd115;
+	mad.lo.s32 	%r499, %r123, 20, %r6;
+	shl.b32 	%r502, %r499, 2;
+	add.s32 	%r503, %r97, %r502;
+	ld.shared.f32 	%f447, [%r503];
+	ld.global.f32 	%f448, [%rd116+64];
+	mul.f32 	%f449, %f448, %f194;
+	fma.rn.f32 	%f450, %f447, %f193, %f449;
+	st.global.f32 	[%rd116+64], %f450;
+
+$L__BB1_160:
+	add.s32 	%r505, %r923, 64;
+	shr.u32 	%r125, %r505, 4;
+	add.s32 	%r126, %r4, %r125;
+	setp.ge.s32 	%p103, %r126, %r277;
+	or.pred  	%p104, %p103, %p96;
+	@%p104 bra 	$L__BB1_162;
+
+	cvt.s64.s32 	%rd117, %r126;
+	mul.lo.s64 	%rd118, %rd117, %rd2;
+	add.s64 	%rd119, %rd10, %rd118;
+	shl.b64 	%rd120, %rd119, 2;
+	add.s64 	%rd121, %rd1, %rd120;
+	mad.lo.s32 	%r506, %r125, 20, %r6;
+	shl.b32 	%r509, %r506, 2;
+	add.s32 	%r510, %r97, %r509;
+	ld.shared.f32 	%f451, [%r510];
+	ld.global.f32 	%f452, [%rd121+64];
+	mul.f32 	%f453, %f452, %f194;
+	fma.rn.f32 	%f454, %f451, %f193, %f453;
+	st.global.f32 	[%rd121+64], %f454;
+
+$L__BB1_162:
+	add.s32 	%r127, %r923, 96;
+	shr.u32 	%r128, %r127, 4;
+	add.s32 	%r129, %r4, %r128;
+	setp.ge.s32 	%p106, %r129, %r277;
+	or.pred  	%p107, %p106, %p96;
+	@%p107 bra 	$L__BB1_164;
+
+	cvt.s64.s32 	%rd122, %r129;
+	mul.lo.s64 	%rd123, %rd122, %rd2;
+	add.s64 	%rd124, %rd10, %rd123;
+	shl.b64 	%rd125, %rd124, 2;
+	add.s64 	%rd126, %rd1, %rd125;
+	mad.lo.s32 	%r512, %r128, 20, %r6;
+	shl.b32 	%r515, %r512, 2;
+	add.s32 	%r516, %r97, %r515;
+	ld.shared.f32 	%f455, [%r516];
+	ld.global.f32 	%f456, [%rd126+64];
+	mul.f32 	%f457, %f456, %f194;
+	fma.rn.f32 	%f458, %f455, %f193, %f457;
+	st.global.f32 	[%rd126+64], %f458;
+
+$L__BB1_164:
+	add.s32 	%r923, %r923, 128;
+	setp.lt.u32 	%p108, %r127, 224;
+	@%p108 bra 	$L__BB1_156;
+
+$L__BB1_175:
 	bar.warp.sync 	-1;
-	mov.u32 	%r822, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f686, %f685, %f684, %f683, %f682, %f681, %f680, %f679}, %r822;
+	mov.u32 	%r543, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f706, %f705, %f704, %f703, %f702, %f701, %f700, %f699}, %r543;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_191;
-	bra.uni 	$L__BB1_181;
-
-$L__BB1_191:
-	mov.u32 	%r1275, %r24;
-
-$L__BB1_192:
-	cvt.u32.u64 	%r849, %rd8;
-	setp.ge.s32 	%p207, %r849, %r263;
-	shr.u32 	%r167, %r1275, 4;
-	add.s32 	%r168, %r21, %r167;
-	setp.ge.s32 	%p208, %r168, %r262;
-	or.pred  	%p209, %p208, %p207;
-	@%p209 bra 	$L__BB1_194;
-
-	cvt.s64.s32 	%rd408, %r168;
-	mul.lo.s64 	%rd409, %rd408, %rd4;
-	add.s64 	%rd410, %rd40, %rd409;
-	shl.b64 	%rd411, %rd410, 2;
-	add.s64 	%rd412, %rd3, %rd411;
-	mad.lo.s32 	%r850, %r167, 20, %r20;
-	mov.u32 	%r851, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r852, %r2, 1280, %r851;
-	shl.b32 	%r853, %r850, 2;
-	add.s32 	%r854, %r852, %r853;
-	ld.shared.f32 	%f503, [%r854];
-	mul.f32 	%f504, %f503, %f193;
-	st.global.f32 	[%rd412+64], %f504;
-
-$L__BB1_194:
-	add.s32 	%r856, %r1275, 32;
-	shr.u32 	%r169, %r856, 4;
-	add.s32 	%r170, %r21, %r169;
-	setp.ge.s32 	%p211, %r170, %r262;
-	or.pred  	%p212, %p211, %p207;
-	@%p212 bra 	$L__BB1_196;
-
-	cvt.s64.s32 	%rd413, %r170;
-	mul.lo.s64 	%rd414, %rd413, %rd4;
-	add.s64 	%rd415, %rd40, %rd414;
-	shl.b64 	%rd416, %rd415, 2;
-	add.s64 	%rd417, %rd3, %rd416;
-	mad.lo.s32 	%r857, %r169, 20, %r20;
-	mov.u32 	%r858, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r859, %r2, 1280, %r858;
-	shl.b32 	%r860, %r857, 2;
-	add.s32 	%r861, %r859, %r860;
-	ld.shared.f32 	%f505, [%r861];
-	mul.f32 	%f506, %f505, %f193;
-	st.global.f32 	[%rd417+64], %f506;
-
-$L__BB1_196:
-	add.s32 	%r863, %r1275, 64;
-	shr.u32 	%r171, %r863, 4;
-	add.s32 	%r172, %r21, %r171;
-	setp.ge.s32 	%p214, %r172, %r262;
-	or.pred  	%p215, %p214, %p207;
-	@%p215 bra 	$L__BB1_198;
-
-	cvt.s64.s32 	%rd418, %r172;
-	mul.lo.s64 	%rd419, %rd418, %rd4;
-	add.s64 	%rd420, %rd40, %rd419;
-	shl.b64 	%rd421, %rd420, 2;
-	add.s64 	%rd422, %rd3, %rd421;
-	mad.lo.s32 	%r864, %r171, 20, %r20;
-	mov.u32 	%r865, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r866, %r2, 1280, %r865;
-	shl.b32 	%r867, %r864, 2;
-	add.s32 	%r868, %r866, %r867;
-	ld.shared.f32 	%f507, [%r868];
-	mul.f32 	%f508, %f507, %f193;
-	st.global.f32 	[%rd422+64], %f508;
-
-$L__BB1_198:
-	add.s32 	%r173, %r1275, 96;
-	shr.u32 	%r174, %r173, 4;
-	add.s32 	%r175, %r21, %r174;
-	setp.ge.s32 	%p217, %r175, %r262;
-	or.pred  	%p218, %p217, %p207;
-	@%p218 bra 	$L__BB1_200;
-
-	cvt.s64.s32 	%rd423, %r175;
-	mul.lo.s64 	%rd424, %rd423, %rd4;
-	add.s64 	%rd425, %rd40, %rd424;
-	shl.b64 	%rd426, %rd425, 2;
-	add.s64 	%rd427, %rd3, %rd426;
-	mad.lo.s32 	%r870, %r174, 20, %r20;
-	mov.u32 	%r871, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r872, %r2, 1280, %r871;
-	shl.b32 	%r873, %r870, 2;
-	add.s32 	%r874, %r872, %r873;
-	ld.shared.f32 	%f509, [%r874];
-	mul.f32 	%f510, %f509, %f193;
-	st.global.f32 	[%rd427+64], %f510;
-
-$L__BB1_200:
-	add.s32 	%r1275, %r1275, 128;
-	setp.lt.u32 	%p219, %r173, 224;
-	@%p219 bra 	$L__BB1_192;
-	bra.uni 	$L__BB1_201;
-
-$L__BB1_181:
-	mov.u32 	%r1274, %r24;
-
-$L__BB1_182:
-	cvt.u32.u64 	%r823, %rd8;
-	setp.ge.s32 	%p194, %r823, %r263;
-	shr.u32 	%r156, %r1274, 4;
-	add.s32 	%r157, %r21, %r156;
-	setp.ge.s32 	%p195, %r157, %r262;
-	or.pred  	%p196, %p195, %p194;
-	@%p196 bra 	$L__BB1_184;
-
-	cvt.s64.s32 	%rd388, %r157;
-	mul.lo.s64 	%rd389, %rd388, %rd4;
-	add.s64 	%rd390, %rd40, %rd389;
-	shl.b64 	%rd391, %rd390, 2;
-	add.s64 	%rd392, %rd3, %rd391;
-	mad.lo.s32 	%r824, %r156, 20, %r20;
-	shl.b32 	%r827, %r824, 2;
-	add.s32 	%r828, %r88, %r827;
-	ld.shared.f32 	%f487, [%r828];
-	ld.global.f32 	%f488, [%rd392+64];
-	mul.f32 	%f489, %f488, %f194;
-	fma.rn.f32 	%f490, %f487, %f193, %f489;
-	st.global.f32 	[%rd392+64], %f490;
-
-$L__BB1_184:
-	add.s32 	%r830, %r1274, 32;
-	shr.u32 	%r158, %r830, 4;
-	add.s32 	%r159, %r21, %r158;
-	setp.ge.s32 	%p198, %r159, %r262;
-	or.pred  	%p199, %p198, %p194;
-	@%p199 bra 	$L__BB1_186;
-
-	cvt.s64.s32 	%rd393, %r159;
-	mul.lo.s64 	%rd394, %rd393, %rd4;
-	add.s64 	%rd395, %rd40, %rd394;
-	shl.b64 	%rd396, %rd395, 2;
-	add.s64 	%rd397, %rd3, %rd396;
-	mad.lo.s32 	%r831, %r158, 20, %r20;
-	shl.b32 	%r834, %r831, 2;
-	add.s32 	%r835, %r88, %r834;
-	ld.shared.f32 	%f491, [%r835];
-	ld.global.f32 	%f492, [%rd397+64];
-	mul.f32 	%f493, %f492, %f194;
-	fma.rn.f32 	%f494, %f491, %f193, %f493;
-	st.global.f32 	[%rd397+64], %f494;
+	@%p68 bra 	$L__BB1_186;
+	bra.uni 	$L__BB1_176;
 
 $L__BB1_186:
-	add.s32 	%r837, %r1274, 64;
-	shr.u32 	%r160, %r837, 4;
-	add.s32 	%r161, %r21, %r160;
-	setp.ge.s32 	%p201, %r161, %r262;
-	or.pred  	%p202, %p201, %p194;
-	@%p202 bra 	$L__BB1_188;
+	mov.u32 	%r926, %r5;
 
-	cvt.s64.s32 	%rd398, %r161;
-	mul.lo.s64 	%rd399, %rd398, %rd4;
-	add.s64 	%rd400, %rd40, %rd399;
-	shl.b64 	%rd401, %rd400, 2;
-	add.s64 	%rd402, %rd3, %rd401;
-	mad.lo.s32 	%r838, %r160, 20, %r20;
-	shl.b32 	%r841, %r838, 2;
-	add.s32 	%r842, %r88, %r841;
-	ld.shared.f32 	%f495, [%r842];
-	ld.global.f32 	%f496, [%rd402+64];
-	mul.f32 	%f497, %f496, %f194;
-	fma.rn.f32 	%f498, %f495, %f193, %f497;
-	st.global.f32 	[%rd402+64], %f498;
+$L__BB1_187:
+	cvt.u32.u64 	%r570, %rd3;
+	setp.ge.s32 	%p136, %r570, %r278;
+	shr.u32 	%r154, %r926, 4;
+	add.s32 	%r155, %r7, %r154;
+	setp.ge.s32 	%p137, %r155, %r277;
+	or.pred  	%p138, %p137, %p136;
+	@%p138 bra 	$L__BB1_189;
 
-$L__BB1_188:
-	add.s32 	%r162, %r1274, 96;
-	shr.u32 	%r163, %r162, 4;
-	add.s32 	%r164, %r21, %r163;
-	setp.ge.s32 	%p204, %r164, %r262;
-	or.pred  	%p205, %p204, %p194;
-	@%p205 bra 	$L__BB1_190;
+	cvt.s64.s32 	%rd168, %r155;
+	mul.lo.s64 	%rd169, %rd168, %rd2;
+	add.s64 	%rd170, %rd10, %rd169;
+	shl.b64 	%rd171, %rd170, 2;
+	add.s64 	%rd172, %rd1, %rd171;
+	mad.lo.s32 	%r571, %r154, 20, %r6;
+	shl.b32 	%r574, %r571, 2;
+	add.s32 	%r575, %r97, %r574;
+	ld.shared.f32 	%f483, [%r575];
+	mul.f32 	%f484, %f483, %f193;
+	st.global.f32 	[%rd172], %f484;
 
-	cvt.s64.s32 	%rd403, %r164;
-	mul.lo.s64 	%rd404, %rd403, %rd4;
-	add.s64 	%rd405, %rd40, %rd404;
-	shl.b64 	%rd406, %rd405, 2;
-	add.s64 	%rd407, %rd3, %rd406;
-	mad.lo.s32 	%r844, %r163, 20, %r20;
-	shl.b32 	%r847, %r844, 2;
-	add.s32 	%r848, %r88, %r847;
-	ld.shared.f32 	%f499, [%r848];
-	ld.global.f32 	%f500, [%rd407+64];
-	mul.f32 	%f501, %f500, %f194;
-	fma.rn.f32 	%f502, %f499, %f193, %f501;
-	st.global.f32 	[%rd407+64], %f502;
+$L__BB1_189:
+	add.s32 	%r577, %r926, 32;
+	shr.u32 	%r156, %r577, 4;
+	add.s32 	%r157, %r7, %r156;
+	setp.ge.s32 	%p140, %r157, %r277;
+	or.pred  	%p141, %p140, %p136;
+	@%p141 bra 	$L__BB1_191;
 
-$L__BB1_190:
-	add.s32 	%r1274, %r1274, 128;
-	setp.lt.u32 	%p206, %r162, 224;
-	@%p206 bra 	$L__BB1_182;
+	cvt.s64.s32 	%rd173, %r157;
+	mul.lo.s64 	%rd174, %rd173, %rd2;
+	add.s64 	%rd175, %rd10, %rd174;
+	shl.b64 	%rd176, %rd175, 2;
+	add.s64 	%rd177, %rd1, %rd176;
+	mad.lo.s32 	%r578, %r156, 20, %r6;
+	shl.b32 	%r581, %r578, 2;
+	add.s32 	%r582, %r97, %r581;
+	ld.shared.f32 	%f485, [%r582];
+	mul.f32 	%f486, %f485, %f193;
+	st.global.f32 	[%rd177], %f486;
 
-$L__BB1_201:
+$L__BB1_191:
+	add.s32 	%r584, %r926, 64;
+	shr.u32 	%r158, %r584, 4;
+	add.s32 	%r159, %r7, %r158;
+	setp.ge.s32 	%p143, %r159, %r277;
+	or.pred  	%p144, %p143, %p136;
+	@%p144 bra 	$L__BB1_193;
+
+	cvt.s64.s32 	%rd178, %r159;
+	mul.lo.s64 	%rd179, %rd178, %rd2;
+	add.s64 	%rd180, %rd10, %rd179;
+	shl.b64 	%rd181, %rd180, 2;
+	add.s64 	%rd182, %rd1, %rd181;
+	mad.lo.s32 	%r585, %r158, 20, %r6;
+	shl.b32 	%r588, %r585, 2;
+	add.s32 	%r589, %r97, %r588;
+	ld.shared.f32 	%f487, [%r589];
+	mul.f32 	%f488, %f487, %f193;
+	st.global.f32 	[%rd182], %f488;
+
+$L__BB1_193:
+	add.s32 	%r160, %r926, 96;
+	shr.u32 	%r161, %r160, 4;
+	add.s32 	%r162, %r7, %r161;
+	setp.ge.s32 	%p146, %r162, %r277;
+	or.pred  	%p147, %p146, %p136;
+	@%p147 bra 	$L__BB1_195;
+
+	cvt.s64.s32 	%rd183, %r162;
+	mul.lo.s64 	%rd184, %rd183, %rd2;
+	add.s64 	%rd185, %rd10, %rd184;
+	shl.b64 	%rd186, %rd185, 2;
+	add.s64 	%rd187, %rd1, %rd186;
+	mad.lo.s32 	%r591, %r161, 20, %r6;
+	shl.b32 	%r594, %r591, 2;
+	add.s32 	%r595, %r97, %r594;
+	ld.shared.f32 	%f489, [%r595];
+	mul.f32 	%f490, %f489, %f193;
+	st.global.f32 	[%rd187], %f490;
+
+$L__BB1_195:
+	add.s32 	%r926, %r926, 128;
+	setp.lt.u32 	%p148, %r160, 224;
+	@%p148 bra 	$L__BB1_187;
+	bra.uni 	$L__BB1_196;
+
+$L__BB1_176:
+	mov.u32 	%r925, %r5;
+
+$L__BB1_177:
+	cvt.u32.u64 	%r544, %rd3;
+	setp.ge.s32 	%p123, %r544, %r278;
+	shr.u32 	%r143, %r925, 4;
+	add.s32 	%r144, %r7, %r143;
+	setp.ge.s32 	%p124, %r144, %r277;
+	or.pred  	%p125, %p124, %p123;
+	@%p125 bra 	$L__BB1_179;
+
+	cvt.s64.s32 	%rd148, %r144;
+	mul.lo.s64 	%rd149, %rd148, %rd2;
+	add.s64 	%rd150, %rd10, %rd149;
+	shl.b64 	%rd151, %rd150, 2;
+	add.s64 	%rd152, %rd1, %rd151;
+	mad.lo.s32 	%r545, %r143, 20, %r6;
+	shl.b32 	%r548, %r545, 2;
+	add.s32 	%r549, %r97, %r548;
+	ld.shared.f32 	%f467, [%r549];
+	ld.global.f32 	%f468, [%rd152];
+	mul.f32 	%f469, %f468, %f194;
+	fma.rn.f32 	%f470, %f467, %f193, %f469;
+	st.global.f32 	[%rd152], %f470;
+
+$L__BB1_179:
+	add.s32 	%r551, %r925, 32;
+	shr.u32 	%r145, %r551, 4;
+	add.s32 	%r146, %r7, %r145;
+	setp.ge.s32 	%p127, %r146, %r277;
+	or.pred  	%p128, %p127, %p123;
+	@%p128 bra 	$L__BB1_181;
+
+	cvt.s64.s32 	%rd153, %r146;
+	mul.lo.s64 	%rd154, %rd153, %rd2;
+	add.s64 	%rd155, %rd10, %rd154;
+	shl.b64 	%rd156, %rd155, 2;
+	add.s64 	%rd157, %rd1, %rd156;
+	mad.lo.s32 	%r552, %r145, 20, %r6;
+	shl.b32 	%r555, %r552, 2;
+	add.s32 	%r556, %r97, %r555;
+	ld.shared.f32 	%f471, [%r556];
+	ld.global.f32 	%f472, [%rd157];
+	mul.f32 	%f473, %f472, %f194;
+	fma.rn.f32 	%f474, %f471, %f193, %f473;
+	st.global.f32 	[%rd157], %f474;
+
+$L__BB1_181:
+	add.s32 	%r558, %r925, 64;
+	shr.u32 	%r147, %r558, 4;
+	add.s32 	%r148, %r7, %r147;
+	setp.ge.s32 	%p130, %r148, %r277;
+	or.pred  	%p131, %p130, %p123;
+	@%p131 bra 	$L__BB1_183;
+
+	cvt.s64.s32 	%rd158, %r148;
+	mul.lo.s64 	%rd159, %rd158, %rd2;
+	add.s64 	%rd160, %rd10, %rd159;
+	shl.b64 	%rd161, %rd160, 2;
+	add.s64 	%rd162, %rd1, %rd161;
+	mad.lo.s32 	%r559, %r147, 20, %r6;
+	shl.b32 	%r562, %r559, 2;
+	add.s32 	%r563, %r97, %r562;
+	ld.shared.f32 	%f475, [%r563];
+	ld.global.f32 	%f476, [%rd162];
+	mul.f32 	%f477, %f476, %f194;
+	fma.rn.f32 	%f478, %f475, %f193, %f477;
+	st.global.f32 	[%rd162], %f478;
+
+$L__BB1_183:
+	add.s32 	%r149, %r925, 96;
+	shr.u32 	%r150, %r149, 4;
+	add.s32 	%r151, %r7, %r150;
+	setp.ge.s32 	%p133, %r151, %r277;
+	or.pred  	%p134, %p133, %p123;
+	@%p134 bra 	$L__BB1_185;
+
+	cvt.s64.s32 	%rd163, %r151;
+	mul.lo.s64 	%rd164, %rd163, %rd2;
+	add.s64 	%rd165, %rd10, %rd164;
+	shl.b64 	%rd166, %rd165, 2;
+	add.s64 	%rd167, %rd1, %rd166;
+	mad.lo.s32 	%r565, %r150, 20, %r6;
+	shl.b32 	%r568, %r565, 2;
+	add.s32 	%r569, %r97, %r568;
+	ld.shared.f32 	%f479, [%r569];
+	ld.global.f32 	%f480, [%rd167];
+	mul.f32 	%f481, %f480, %f194;
+	fma.rn.f32 	%f482, %f479, %f193, %f481;
+	st.global.f32 	[%rd167], %f482;
+
+$L__BB1_185:
+	add.s32 	%r925, %r925, 128;
+	setp.lt.u32 	%p135, %r149, 224;
+	@%p135 bra 	$L__BB1_177;
+
+$L__BB1_196:
 	bar.warp.sync 	-1;
-	mov.u32 	%r875, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f678, %f677, %f676, %f675, %f674, %f673, %f672, %f671}, %r875;
+	mov.u32 	%r596, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f698, %f697, %f696, %f695, %f694, %f693, %f692, %f691}, %r596;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_212;
-	bra.uni 	$L__BB1_202;
-
-$L__BB1_212:
-	mov.u32 	%r1278, %r24;
-
-$L__BB1_213:
-	cvt.u32.u64 	%r928, %rd7;
-	setp.ge.s32 	%p234, %r928, %r263;
-	shr.u32 	%r183, %r1278, 4;
-	add.s32 	%r184, %r22, %r183;
-	setp.ge.s32 	%p235, %r184, %r262;
-	or.pred  	%p236, %p235, %p234;
-	@%p236 bra 	$L__BB1_215;
-
-	cvt.s64.s32 	%rd449, %r184;
-	mul.lo.s64 	%rd450, %rd449, %rd4;
-	add.s64 	%rd451, %rd40, %rd450;
-	shl.b64 	%rd452, %rd451, 2;
-	add.s64 	%rd453, %rd3, %rd452;
-	mad.lo.s32 	%r929, %r183, 20, %r20;
-	mov.u32 	%r930, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r931, %r2, 1280, %r930;
-	shl.b32 	%r932, %r929, 2;
-	add.s32 	%r933, %r931, %r932;
-	ld.shared.f32 	%f527, [%r933];
-	mul.f32 	%f528, %f527, %f193;
-	st.global.f32 	[%rd453], %f528;
-
-$L__BB1_215:
-	add.s32 	%r935, %r1278, 32;
-	shr.u32 	%r185, %r935, 4;
-	add.s32 	%r186, %r22, %r185;
-	setp.ge.s32 	%p238, %r186, %r262;
-	or.pred  	%p239, %p238, %p234;
-	@%p239 bra 	$L__BB1_217;
-
-	cvt.s64.s32 	%rd454, %r186;
-	mul.lo.s64 	%rd455, %rd454, %rd4;
-	add.s64 	%rd456, %rd40, %rd455;
-	shl.b64 	%rd457, %rd456, 2;
-	add.s64 	%rd458, %rd3, %rd457;
-	mad.lo.s32 	%r936, %r185, 20, %r20;
-	mov.u32 	%r937, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r938, %r2, 1280, %r937;
-	shl.b32 	%r939, %r936, 2;
-	add.s32 	%r940, %r938, %r939;
-	ld.shared.f32 	%f529, [%r940];
-	mul.f32 	%f530, %f529, %f193;
-	st.global.f32 	[%rd458], %f530;
-
-$L__BB1_217:
-	add.s32 	%r942, %r1278, 64;
-	shr.u32 	%r187, %r942, 4;
-	add.s32 	%r188, %r22, %r187;
-	setp.ge.s32 	%p241, %r188, %r262;
-	or.pred  	%p242, %p241, %p234;
-	@%p242 bra 	$L__BB1_219;
-
-	cvt.s64.s32 	%rd459, %r188;
-	mul.lo.s64 	%rd460, %rd459, %rd4;
-	add.s64 	%rd461, %rd40, %rd460;
-	shl.b64 	%rd462, %rd461, 2;
-	add.s64 	%rd463, %rd3, %rd462;
-	mad.lo.s32 	%r943, %r187, 20, %r20;
-	mov.u32 	%r944, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r945, %r2, 1280, %r944;
-	shl.b32 	%r946, %r943, 2;
-	add.s32 	%r947, %r945, %r946;
-	ld.shared.f32 	%f531, [%r947];
-	mul.f32 	%f532, %f531, %f193;
-	st.global.f32 	[%rd463], %f532;
-
-$L__BB1_219:
-	add.s32 	%r189, %r1278, 96;
-	shr.u32 	%r190, %r189, 4;
-	add.s32 	%r191, %r22, %r190;
-	setp.ge.s32 	%p244, %r191, %r262;
-	or.pred  	%p245, %p244, %p234;
-	@%p245 bra 	$L__BB1_221;
-
-	cvt.s64.s32 	%rd464, %r191;
-	mul.lo.s64 	%rd465, %rd464, %rd4;
-	add.s64 	%rd466, %rd40, %rd465;
-	shl.b64 	%rd467, %rd466, 2;
-	add.s64 	%rd468, %rd3, %rd467;
-	mad.lo.s32 	%r949, %r190, 20, %r20;
-	mov.u32 	%r950, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r951, %r2, 1280, %r950;
-	shl.b32 	%r952, %r949, 2;
-	add.s32 	%r953, %r951, %r952;
-	ld.shared.f32 	%f533, [%r953];
-	mul.f32 	%f534, %f533, %f193;
-	st.global.f32 	[%rd468], %f534;
-
-$L__BB1_221:
-	add.s32 	%r1278, %r1278, 128;
-	setp.lt.u32 	%p246, %r189, 224;
-	@%p246 bra 	$L__BB1_213;
-	bra.uni 	$L__BB1_222;
-
-$L__BB1_202:
-	mov.u32 	%r1277, _ZZ14kiln_gemm_bf16E5stage;
-	or.b32  	%r877, %r24, 32;
-	shr.u32 	%r878, %r877, 4;
-	or.b32  	%r882, %r878, %r272;
-	add.s32 	%r885, %r882, %r3;
-	cvt.s64.s32 	%rd429, %r885;
-	add.s64 	%rd595, %rd429, 32;
-	shr.u32 	%r886, %r24, 4;
-	or.b32  	%r887, %r886, %r272;
-	add.s32 	%r888, %r887, %r3;
-	cvt.s64.s32 	%rd430, %r888;
-	add.s64 	%rd596, %rd430, 32;
-	or.b32  	%r889, %r24, 64;
-	shr.u32 	%r890, %r889, 4;
-	or.b32  	%r891, %r890, %r272;
-	add.s32 	%r892, %r891, %r3;
-	cvt.s64.s32 	%rd431, %r892;
-	add.s64 	%rd597, %rd431, 32;
-	or.b32  	%r1276, %r24, -32;
-	or.b32  	%r893, %r24, 96;
-	shr.u32 	%r894, %r893, 4;
-	or.b32  	%r895, %r894, %r272;
-	add.s32 	%r896, %r895, %r3;
-	cvt.s64.s32 	%rd432, %r896;
-	add.s64 	%rd598, %rd432, 32;
-
-$L__BB1_203:
-	cvt.u32.u64 	%r897, %rd7;
-	setp.ge.s32 	%p221, %r897, %r263;
-	cvt.u32.u64 	%r898, %rd596;
-	setp.ge.s32 	%p222, %r898, %r262;
-	or.pred  	%p223, %p222, %p221;
-	@%p223 bra 	$L__BB1_205;
-
-	mul.lo.s64 	%rd433, %rd596, %rd4;
-	add.s64 	%rd434, %rd40, %rd433;
-	shl.b64 	%rd435, %rd434, 2;
-	add.s64 	%rd436, %rd3, %rd435;
-	shl.b32 	%r900, %r20, 2;
-	mad.lo.s32 	%r901, %r886, 80, %r900;
-	mad.lo.s32 	%r902, %r2, 1280, %r901;
-	add.s32 	%r903, %r1277, %r902;
-	ld.shared.f32 	%f511, [%r903];
-	ld.global.f32 	%f512, [%rd436];
-	mul.f32 	%f513, %f512, %f194;
-	fma.rn.f32 	%f514, %f511, %f193, %f513;
-	st.global.f32 	[%rd436], %f514;
-
-$L__BB1_205:
-	cvt.u32.u64 	%r905, %rd595;
-	setp.ge.s32 	%p225, %r905, %r262;
-	or.pred  	%p226, %p225, %p221;
-	@%p226 bra 	$L__BB1_207;
-
-	mul.lo.s64 	%rd437, %rd595, %rd4;
-	add.s64 	%rd438, %rd40, %rd437;
-	shl.b64 	%rd439, %rd438, 2;
-	add.s64 	%rd440, %rd3, %rd439;
-	shl.b32 	%r908, %r20, 2;
-	mad.lo.s32 	%r909, %r878, 80, %r908;
-	mad.lo.s32 	%r910, %r2, 1280, %r909;
-	add.s32 	%r911, %r1277, %r910;
-	ld.shared.f32 	%f515, [%r911];
-	ld.global.f32 	%f516, [%rd440];
-	mul.f32 	%f517, %f516, %f194;
-	fma.rn.f32 	%f518, %f515, %f193, %f517;
-	st.global.f32 	[%rd440], %f518;
+	@%p68 bra 	$L__BB1_207;
+	bra.uni 	$L__BB1_197;
 
 $L__BB1_207:
-	cvt.u32.u64 	%r913, %rd597;
-	setp.ge.s32 	%p228, %r913, %r262;
-	or.pred  	%p229, %p228, %p221;
-	@%p229 bra 	$L__BB1_209;
+	mov.u32 	%r928, %r5;
 
-	mul.lo.s64 	%rd441, %rd597, %rd4;
-	add.s64 	%rd442, %rd40, %rd441;
-	shl.b64 	%rd443, %rd442, 2;
-	add.s64 	%rd444, %rd3, %rd443;
-	shl.b32 	%r916, %r20, 2;
-	mad.lo.s32 	%r917, %r890, 80, %r916;
-	mad.lo.s32 	%r918, %r2, 1280, %r917;
-	add.s32 	%r919, %r1277, %r918;
-	ld.shared.f32 	%f519, [%r919];
-	ld.global.f32 	%f520, [%rd444];
-	mul.f32 	%f521, %f520, %f194;
-	fma.rn.f32 	%f522, %f519, %f193, %f521;
-	st.global.f32 	[%rd444], %f522;
+$L__BB1_208:
+	cvt.u32.u64 	%r623, %rd4;
+	setp.ge.s32 	%p163, %r623, %r278;
+	shr.u32 	%r176, %r928, 4;
+	add.s32 	%r177, %r7, %r176;
+	setp.ge.s32 	%p164, %r177, %r277;
+	or.pred  	%p165, %p164, %p163;
+	@%p165 bra 	$L__BB1_210;
 
-$L__BB1_209:
-	cvt.u32.u64 	%r921, %rd598;
-	setp.ge.s32 	%p231, %r921, %r262;
-	or.pred  	%p232, %p231, %p221;
-	@%p232 bra 	$L__BB1_211;
+	cvt.s64.s32 	%rd209, %r177;
+	mul.lo.s64 	%rd210, %rd209, %rd2;
+	add.s64 	%rd211, %rd10, %rd210;
+	shl.b64 	%rd212, %rd211, 2;
+	add.s64 	%rd213, %rd1, %rd212;
+	mad.lo.s32 	%r624, %r176, 20, %r6;
+	shl.b32 	%r627, %r624, 2;
+	add.s32 	%r628, %r97, %r627;
+	ld.shared.f32 	%f507, [%r628];
+	mul.f32 	%f508, %f507, %f193;
+	st.global.f32 	[%rd213+64], %f508;
 
-	mul.lo.s64 	%rd445, %rd598, %rd4;
-	add.s64 	%rd446, %rd40, %rd445;
-	shl.b64 	%rd447, %rd446, 2;
-	add.s64 	%rd448, %rd3, %rd447;
-	shl.b32 	%r924, %r20, 2;
-	mad.lo.s32 	%r925, %r894, 80, %r924;
-	mad.lo.s32 	%r926, %r2, 1280, %r925;
-	add.s32 	%r927, %r1277, %r926;
-	ld.shared.f32 	%f523, [%r927];
-	ld.global.f32 	%f524, [%rd448];
-	mul.f32 	%f525, %f524, %f194;
-	fma.rn.f32 	%f526, %f523, %f193, %f525;
-	st.global.f32 	[%rd448], %f526;
+$L__BB1_210:
+	add.s32 	%r630, %r928, 32;
+	shr.u32 	%r178, %r630, 4;
+	add.s32 	%r179, %r7, %r178;
+	setp.ge.s32 	%p167, %r179, %r277;
+	or.pred  	%p168, %p167, %p163;
+	@%p168 bra 	$L__BB1_212;
 
-$L__BB1_211:
-	add.s64 	%rd598, %rd598, 8;
-	add.s32 	%r1277, %r1277, 640;
-	add.s64 	%rd597, %rd597, 8;
-	add.s64 	%rd596, %rd596, 8;
-	add.s64 	%rd595, %rd595, 8;
-	add.s32 	%r1276, %r1276, 128;
-	setp.lt.u32 	%p233, %r1276, 224;
-	@%p233 bra 	$L__BB1_203;
+	cvt.s64.s32 	%rd214, %r179;
+	mul.lo.s64 	%rd215, %rd214, %rd2;
+	add.s64 	%rd216, %rd10, %rd215;
+	shl.b64 	%rd217, %rd216, 2;
+	add.s64 	%rd218, %rd1, %rd217;
+	mad.lo.s32 	%r631, %r178, 20, %r6;
+	shl.b32 	%r634, %r631, 2;
+	add.s32 	%r635, %r97, %r634;
+	ld.shared.f32 	%f509, [%r635];
+	mul.f32 	%f510, %f509, %f193;
+	st.global.f32 	[%rd218+64], %f510;
 
-$L__BB1_222:
+$L__BB1_212:
+	add.s32 	%r637, %r928, 64;
+	shr.u32 	%r180, %r637, 4;
+	add.s32 	%r181, %r7, %r180;
+	setp.ge.s32 	%p170, %r181, %r277;
+	or.pred  	%p171, %p170, %p163;
+	@%p171 bra 	$L__BB1_214;
+
+	cvt.s64.s32 	%rd219, %r181;
+	mul.lo.s64 	%rd220, %rd219, %rd2;
+	add.s64 	%rd221, %rd10, %rd220;
+	shl.b64 	%rd222, %rd221, 2;
+	add.s64 	%rd223, %rd1, %rd222;
+	mad.lo.s32 	%r638, %r180, 20, %r6;
+	shl.b32 	%r641, %r638, 2;
+	add.s32 	%r642, %r97, %r641;
+	ld.shared.f32 	%f511, [%r642];
+	mul.f32 	%f512, %f511, %f193;
+	st.global.f32 	[%rd223+64], %f512;
+
+$L__BB1_214:
+	add.s32 	%r182, %r928, 96;
+	shr.u32 	%r183, %r182, 4;
+	add.s32 	%r184, %r7, %r183;
+	setp.ge.s32 	%p173, %r184, %r277;
+	or.pred  	%p174, %p173, %p163;
+	@%p174 bra 	$L__BB1_216;
+
+	cvt.s64.s32 	%rd224, %r184;
+	mul.lo.s64 	%rd225, %rd224, %rd2;
+	add.s64 	%rd226, %rd10, %rd225;
+	shl.b64 	%rd227, %rd226, 2;
+	add.s64 	%rd228, %rd1, %rd227;
+	mad.lo.s32 	%r644, %r183, 20, %r6;
+	shl.b32 	%r647, %r644, 2;
+	add.s32 	%r648, %r97, %r647;
+	ld.shared.f32 	%f513, [%r648];
+	mul.f32 	%f514, %f513, %f193;
+	st.global.f32 	[%rd228+64], %f514;
+
+$L__BB1_216:
+	add.s32 	%r928, %r928, 128;
+	setp.lt.u32 	%p175, %r182, 224;
+	@%p175 bra 	$L__BB1_208;
+	bra.uni 	$L__BB1_217;
+
+$L__BB1_197:
+	mov.u32 	%r927, %r5;
+
+$L__BB1_198:
+	cvt.u32.u64 	%r597, %rd4;
+	setp.ge.s32 	%p150, %r597, %r278;
+	shr.u32 	%r165, %r927, 4;
+	add.s32 	%r166, %r7, %r165;
+	setp.ge.s32 	%p151, %r166, %r277;
+	or.pred  	%p152, %p151, %p150;
+	@%p152 bra 	$L__BB1_200;
+
+	cvt.s64.s32 	%rd189, %r166;
+	mul.lo.s64 	%rd190, %rd189, %rd2;
+	add.s64 	%rd191, %rd10, %rd190;
+	shl.b64 	%rd192, %rd191, 2;
+	add.s64 	%rd193, %rd1, %rd192;
+	mad.lo.s32 	%r598, %r165, 20, %r6;
+	shl.b32 	%r601, %r598, 2;
+	add.s32 	%r602, %r97, %r601;
+	ld.shared.f32 	%f491, [%r602];
+	ld.global.f32 	%f492, [%rd193+64];
+	mul.f32 	%f493, %f492, %f194;
+	fma.rn.f32 	%f494, %f491, %f193, %f493;
+	st.global.f32 	[%rd193+64], %f494;
+
+$L__BB1_200:
+	add.s32 	%r604, %r927, 32;
+	shr.u32 	%r167, %r604, 4;
+	add.s32 	%r168, %r7, %r167;
+	setp.ge.s32 	%p154, %r168, %r277;
+	or.pred  	%p155, %p154, %p150;
+	@%p155 bra 	$L__BB1_202;
+
+	cvt.s64.s32 	%rd194, %r168;
+	mul.lo.s64 	%rd195, %rd194, %rd2;
+	add.s64 	%rd196, %rd10, %rd195;
+	shl.b64 	%rd197, %rd196, 2;
+	add.s64 	%rd198, %rd1, %rd197;
+	mad.lo.s32 	%r605, %r167, 20, %r6;
+	shl.b32 	%r608, %r605, 2;
+	add.s32 	%r609, %r97, %r608;
+	ld.shared.f32 	%f495, [%r609];
+	ld.global.f32 	%f496, [%rd198+64];
+	mul.f32 	%f497, %f496, %f194;
+	fma.rn.f32 	%f498, %f495, %f193, %f497;
+	st.global.f32 	[%rd198+64], %f498;
+
+$L__BB1_202:
+	add.s32 	%r611, %r927, 64;
+	shr.u32 	%r169, %r611, 4;
+	add.s32 	%r170, %r7, %r169;
+	setp.ge.s32 	%p157, %r170, %r277;
+	or.pred  	%p158, %p157, %p150;
+	@%p158 bra 	$L__BB1_204;
+
+	cvt.s64.s32 	%rd199, %r170;
+	mul.lo.s64 	%rd200, %rd199, %rd2;
+	add.s64 	%rd201, %rd10, %rd200;
+	shl.b64 	%rd202, %rd201, 2;
+	add.s64 	%rd203, %rd1, %rd202;
+	mad.lo.s32 	%r612, %r169, 20, %r6;
+	shl.b32 	%r615, %r612, 2;
+	add.s32 	%r616, %r97, %r615;
+	ld.shared.f32 	%f499, [%r616];
+	ld.global.f32 	%f500, [%rd203+64];
+	mul.f32 	%f501, %f500, %f194;
+	fma.rn.f32 	%f502, %f499, %f193, %f501;
+	st.global.f32 	[%rd203+64], %f502;
+
+$L__BB1_204:
+	add.s32 	%r171, %r927, 96;
+	shr.u32 	%r172, %r171, 4;
+	add.s32 	%r173, %r7, %r172;
+	setp.ge.s32 	%p160, %r173, %r277;
+	or.pred  	%p161, %p160, %p150;
+	@%p161 bra 	$L__BB1_206;
+
+	cvt.s64.s32 	%rd204, %r173;
+	mul.lo.s64 	%rd205, %rd204, %rd2;
+	add.s64 	%rd206, %rd10, %rd205;
+	shl.b64 	%rd207, %rd206, 2;
+	add.s64 	%rd208, %rd1, %rd207;
+	mad.lo.s32 	%r618, %r172, 20, %r6;
+	shl.b32 	%r621, %r618, 2;
+	add.s32 	%r622, %r97, %r621;
+	ld.shared.f32 	%f503, [%r622];
+	ld.global.f32 	%f504, [%rd208+64];
+	mul.f32 	%f505, %f504, %f194;
+	fma.rn.f32 	%f506, %f503, %f193, %f505;
+	st.global.f32 	[%rd208+64], %f506;
+
+$L__BB1_206:
+	add.s32 	%r927, %r927, 128;
+	setp.lt.u32 	%p162, %r171, 224;
+	@%p162 bra 	$L__BB1_198;
+
+$L__BB1_217:
 	bar.warp.sync 	-1;
-	mov.u32 	%r954, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f711, %f712, %f713, %f714, %f715, %f716, %f717, %f718}, %r954;
+	mov.u32 	%r649, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f690, %f689, %f688, %f687, %f686, %f685, %f684, %f683}, %r649;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_233;
-	bra.uni 	$L__BB1_223;
-
-$L__BB1_233:
-	mov.u32 	%r1280, %r24;
-
-$L__BB1_234:
-	cvt.u32.u64 	%r981, %rd8;
-	setp.ge.s32 	%p261, %r981, %r263;
-	shr.u32 	%r205, %r1280, 4;
-	add.s32 	%r206, %r22, %r205;
-	setp.ge.s32 	%p262, %r206, %r262;
-	or.pred  	%p263, %p262, %p261;
-	@%p263 bra 	$L__BB1_236;
-
-	cvt.s64.s32 	%rd490, %r206;
-	mul.lo.s64 	%rd491, %rd490, %rd4;
-	add.s64 	%rd492, %rd40, %rd491;
-	shl.b64 	%rd493, %rd492, 2;
-	add.s64 	%rd494, %rd3, %rd493;
-	mad.lo.s32 	%r982, %r205, 20, %r20;
-	mov.u32 	%r983, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r984, %r2, 1280, %r983;
-	shl.b32 	%r985, %r982, 2;
-	add.s32 	%r986, %r984, %r985;
-	ld.shared.f32 	%f551, [%r986];
-	mul.f32 	%f552, %f551, %f193;
-	st.global.f32 	[%rd494+64], %f552;
-
-$L__BB1_236:
-	add.s32 	%r988, %r1280, 32;
-	shr.u32 	%r207, %r988, 4;
-	add.s32 	%r208, %r22, %r207;
-	setp.ge.s32 	%p265, %r208, %r262;
-	or.pred  	%p266, %p265, %p261;
-	@%p266 bra 	$L__BB1_238;
-
-	cvt.s64.s32 	%rd495, %r208;
-	mul.lo.s64 	%rd496, %rd495, %rd4;
-	add.s64 	%rd497, %rd40, %rd496;
-	shl.b64 	%rd498, %rd497, 2;
-	add.s64 	%rd499, %rd3, %rd498;
-	mad.lo.s32 	%r989, %r207, 20, %r20;
-	mov.u32 	%r990, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r991, %r2, 1280, %r990;
-	shl.b32 	%r992, %r989, 2;
-	add.s32 	%r993, %r991, %r992;
-	ld.shared.f32 	%f553, [%r993];
-	mul.f32 	%f554, %f553, %f193;
-	st.global.f32 	[%rd499+64], %f554;
-
-$L__BB1_238:
-	add.s32 	%r995, %r1280, 64;
-	shr.u32 	%r209, %r995, 4;
-	add.s32 	%r210, %r22, %r209;
-	setp.ge.s32 	%p268, %r210, %r262;
-	or.pred  	%p269, %p268, %p261;
-	@%p269 bra 	$L__BB1_240;
-
-	cvt.s64.s32 	%rd500, %r210;
-	mul.lo.s64 	%rd501, %rd500, %rd4;
-	add.s64 	%rd502, %rd40, %rd501;
-	shl.b64 	%rd503, %rd502, 2;
-	add.s64 	%rd504, %rd3, %rd503;
-	mad.lo.s32 	%r996, %r209, 20, %r20;
-	mov.u32 	%r997, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r998, %r2, 1280, %r997;
-	shl.b32 	%r999, %r996, 2;
-	add.s32 	%r1000, %r998, %r999;
-	ld.shared.f32 	%f555, [%r1000];
-	mul.f32 	%f556, %f555, %f193;
-	st.global.f32 	[%rd504+64], %f556;
-
-$L__BB1_240:
-	add.s32 	%r211, %r1280, 96;
-	shr.u32 	%r212, %r211, 4;
-	add.s32 	%r213, %r22, %r212;
-	setp.ge.s32 	%p271, %r213, %r262;
-	or.pred  	%p272, %p271, %p261;
-	@%p272 bra 	$L__BB1_242;
-
-	cvt.s64.s32 	%rd505, %r213;
-	mul.lo.s64 	%rd506, %rd505, %rd4;
-	add.s64 	%rd507, %rd40, %rd506;
-	shl.b64 	%rd508, %rd507, 2;
-	add.s64 	%rd509, %rd3, %rd508;
-	mad.lo.s32 	%r1002, %r212, 20, %r20;
-	mov.u32 	%r1003, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1004, %r2, 1280, %r1003;
-	shl.b32 	%r1005, %r1002, 2;
-	add.s32 	%r1006, %r1004, %r1005;
-	ld.shared.f32 	%f557, [%r1006];
-	mul.f32 	%f558, %f557, %f193;
-	st.global.f32 	[%rd509+64], %f558;
-
-$L__BB1_242:
-	add.s32 	%r1280, %r1280, 128;
-	setp.lt.u32 	%p273, %r211, 224;
-	@%p273 bra 	$L__BB1_234;
-	bra.uni 	$L__BB1_243;
-
-$L__BB1_223:
-	mov.u32 	%r1279, %r24;
-
-$L__BB1_224:
-	cvt.u32.u64 	%r955, %rd8;
-	setp.ge.s32 	%p248, %r955, %r263;
-	shr.u32 	%r194, %r1279, 4;
-	add.s32 	%r195, %r22, %r194;
-	setp.ge.s32 	%p249, %r195, %r262;
-	or.pred  	%p250, %p249, %p248;
-	@%p250 bra 	$L__BB1_226;
-
-	cvt.s64.s32 	%rd470, %r195;
-	mul.lo.s64 	%rd471, %rd470, %rd4;
-	add.s64 	%rd472, %rd40, %rd471;
-	shl.b64 	%rd473, %rd472, 2;
-	add.s64 	%rd474, %rd3, %rd473;
-	mad.lo.s32 	%r956, %r194, 20, %r20;
-	mov.u32 	%r957, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r958, %r2, 1280, %r957;
-	shl.b32 	%r959, %r956, 2;
-	add.s32 	%r960, %r958, %r959;
-	ld.shared.f32 	%f535, [%r960];
-	ld.global.f32 	%f536, [%rd474+64];
-	mul.f32 	%f537, %f536, %f194;
-	fma.rn.f32 	%f538, %f535, %f193, %f537;
-	st.global.f32 	[%rd474+64], %f538;
-
-$L__BB1_226:
-	add.s32 	%r962, %r1279, 32;
-	shr.u32 	%r196, %r962, 4;
-	add.s32 	%r197, %r22, %r196;
-	setp.ge.s32 	%p252, %r197, %r262;
-	or.pred  	%p253, %p252, %p248;
-	@%p253 bra 	$L__BB1_228;
-
-	cvt.s64.s32 	%rd475, %r197;
-	mul.lo.s64 	%rd476, %rd475, %rd4;
-	add.s64 	%rd477, %rd40, %rd476;
-	shl.b64 	%rd478, %rd477, 2;
-	add.s64 	%rd479, %rd3, %rd478;
-	mad.lo.s32 	%r963, %r196, 20, %r20;
-	mov.u32 	%r964, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r965, %r2, 1280, %r964;
-	shl.b32 	%r966, %r963, 2;
-	add.s32 	%r967, %r965, %r966;
-	ld.shared.f32 	%f539, [%r967];
-	ld.global.f32 	%f540, [%rd479+64];
-	mul.f32 	%f541, %f540, %f194;
-	fma.rn.f32 	%f542, %f539, %f193, %f541;
-	st.global.f32 	[%rd479+64], %f542;
+	@%p68 bra 	$L__BB1_228;
+	bra.uni 	$L__BB1_218;
 
 $L__BB1_228:
-	add.s32 	%r969, %r1279, 64;
-	shr.u32 	%r198, %r969, 4;
-	add.s32 	%r199, %r22, %r198;
-	setp.ge.s32 	%p255, %r199, %r262;
-	or.pred  	%p256, %p255, %p248;
-	@%p256 bra 	$L__BB1_230;
+	mov.u32 	%r930, %r5;
 
-	cvt.s64.s32 	%rd480, %r199;
-	mul.lo.s64 	%rd481, %rd480, %rd4;
-	add.s64 	%rd482, %rd40, %rd481;
-	shl.b64 	%rd483, %rd482, 2;
-	add.s64 	%rd484, %rd3, %rd483;
-	mad.lo.s32 	%r970, %r198, 20, %r20;
-	mov.u32 	%r971, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r972, %r2, 1280, %r971;
-	shl.b32 	%r973, %r970, 2;
-	add.s32 	%r974, %r972, %r973;
-	ld.shared.f32 	%f543, [%r974];
-	ld.global.f32 	%f544, [%rd484+64];
-	mul.f32 	%f545, %f544, %f194;
-	fma.rn.f32 	%f546, %f543, %f193, %f545;
-	st.global.f32 	[%rd484+64], %f546;
+$L__BB1_229:
+	cvt.u32.u64 	%r676, %rd3;
+	setp.ge.s32 	%p190, %r676, %r278;
+	shr.u32 	%r198, %r930, 4;
+	add.s32 	%r199, %r8, %r198;
+	setp.ge.s32 	%p191, %r199, %r277;
+	or.pred  	%p192, %p191, %p190;
+	@%p192 bra 	$L__BB1_231;
 
-$L__BB1_230:
-	add.s32 	%r200, %r1279, 96;
-	shr.u32 	%r201, %r200, 4;
-	add.s32 	%r202, %r22, %r201;
-	setp.ge.s32 	%p258, %r202, %r262;
-	or.pred  	%p259, %p258, %p248;
-	@%p259 bra 	$L__BB1_232;
+	cvt.s64.s32 	%rd250, %r199;
+	mul.lo.s64 	%rd251, %rd250, %rd2;
+	add.s64 	%rd252, %rd10, %rd251;
+	shl.b64 	%rd253, %rd252, 2;
+	add.s64 	%rd254, %rd1, %rd253;
+	mad.lo.s32 	%r677, %r198, 20, %r6;
+	shl.b32 	%r680, %r677, 2;
+	add.s32 	%r681, %r97, %r680;
+	ld.shared.f32 	%f531, [%r681];
+	mul.f32 	%f532, %f531, %f193;
+	st.global.f32 	[%rd254], %f532;
 
-	cvt.s64.s32 	%rd485, %r202;
-	mul.lo.s64 	%rd486, %rd485, %rd4;
-	add.s64 	%rd487, %rd40, %rd486;
-	shl.b64 	%rd488, %rd487, 2;
-	add.s64 	%rd489, %rd3, %rd488;
-	mad.lo.s32 	%r976, %r201, 20, %r20;
-	mov.u32 	%r977, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r978, %r2, 1280, %r977;
-	shl.b32 	%r979, %r976, 2;
-	add.s32 	%r980, %r978, %r979;
-	ld.shared.f32 	%f547, [%r980];
-	ld.global.f32 	%f548, [%rd489+64];
-	mul.f32 	%f549, %f548, %f194;
-	fma.rn.f32 	%f550, %f547, %f193, %f549;
-	st.global.f32 	[%rd489+64], %f550;
+$L__BB1_231:
+	add.s32 	%r683, %r930, 32;
+	shr.u32 	%r200, %r683, 4;
+	add.s32 	%r201, %r8, %r200;
+	setp.ge.s32 	%p194, %r201, %r277;
+	or.pred  	%p195, %p194, %p190;
+	@%p195 bra 	$L__BB1_233;
 
-$L__BB1_232:
-	add.s32 	%r1279, %r1279, 128;
-	setp.lt.u32 	%p260, %r200, 224;
-	@%p260 bra 	$L__BB1_224;
+	cvt.s64.s32 	%rd255, %r201;
+	mul.lo.s64 	%rd256, %rd255, %rd2;
+	add.s64 	%rd257, %rd10, %rd256;
+	shl.b64 	%rd258, %rd257, 2;
+	add.s64 	%rd259, %rd1, %rd258;
+	mad.lo.s32 	%r684, %r200, 20, %r6;
+	shl.b32 	%r687, %r684, 2;
+	add.s32 	%r688, %r97, %r687;
+	ld.shared.f32 	%f533, [%r688];
+	mul.f32 	%f534, %f533, %f193;
+	st.global.f32 	[%rd259], %f534;
 
-$L__BB1_243:
+$L__BB1_233:
+	add.s32 	%r690, %r930, 64;
+	shr.u32 	%r202, %r690, 4;
+	add.s32 	%r203, %r8, %r202;
+	setp.ge.s32 	%p197, %r203, %r277;
+	or.pred  	%p198, %p197, %p190;
+	@%p198 bra 	$L__BB1_235;
+
+	cvt.s64.s32 	%rd260, %r203;
+	mul.lo.s64 	%rd261, %rd260, %rd2;
+	add.s64 	%rd262, %rd10, %rd261;
+	shl.b64 	%rd263, %rd262, 2;
+	add.s64 	%rd264, %rd1, %rd263;
+	mad.lo.s32 	%r691, %r202, 20, %r6;
+	shl.b32 	%r694, %r691, 2;
+	add.s32 	%r695, %r97, %r694;
+	ld.shared.f32 	%f535, [%r695];
+	mul.f32 	%f536, %f535, %f193;
+	st.global.f32 	[%rd264], %f536;
+
+$L__BB1_235:
+	add.s32 	%r204, %r930, 96;
+	shr.u32 	%r205, %r204, 4;
+	add.s32 	%r206, %r8, %r205;
+	setp.ge.s32 	%p200, %r206, %r277;
+	or.pred  	%p201, %p200, %p190;
+	@%p201 bra 	$L__BB1_237;
+
+	cvt.s64.s32 	%rd265, %r206;
+	mul.lo.s64 	%rd266, %rd265, %rd2;
+	add.s64 	%rd267, %rd10, %rd266;
+	shl.b64 	%rd268, %rd267, 2;
+	add.s64 	%rd269, %rd1, %rd268;
+	mad.lo.s32 	%r697, %r205, 20, %r6;
+	shl.b32 	%r700, %r697, 2;
+	add.s32 	%r701, %r97, %r700;
+	ld.shared.f32 	%f537, [%r701];
+	mul.f32 	%f538, %f537, %f193;
+	st.global.f32 	[%rd269], %f538;
+
+$L__BB1_237:
+	add.s32 	%r930, %r930, 128;
+	setp.lt.u32 	%p202, %r204, 224;
+	@%p202 bra 	$L__BB1_229;
+	bra.uni 	$L__BB1_238;
+
+$L__BB1_218:
+	mov.u32 	%r929, %r5;
+
+$L__BB1_219:
+	cvt.u32.u64 	%r650, %rd3;
+	setp.ge.s32 	%p177, %r650, %r278;
+	shr.u32 	%r187, %r929, 4;
+	add.s32 	%r188, %r8, %r187;
+	setp.ge.s32 	%p178, %r188, %r277;
+	or.pred  	%p179, %p178, %p177;
+	@%p179 bra 	$L__BB1_221;
+
+	cvt.s64.s32 	%rd230, %r188;
+	mul.lo.s64 	%rd231, %rd230, %rd2;
+	add.s64 	%rd232, %rd10, %rd231;
+	shl.b64 	%rd233, %rd232, 2;
+	add.s64 	%rd234, %rd1, %rd233;
+	mad.lo.s32 	%r651, %r187, 20, %r6;
+	shl.b32 	%r654, %r651, 2;
+	add.s32 	%r655, %r97, %r654;
+	ld.shared.f32 	%f515, [%r655];
+	ld.global.f32 	%f516, [%rd234];
+	mul.f32 	%f517, %f516, %f194;
+	fma.rn.f32 	%f518, %f515, %f193, %f517;
+	st.global.f32 	[%rd234], %f518;
+
+$L__BB1_221:
+	add.s32 	%r657, %r929, 32;
+	shr.u32 	%r189, %r657, 4;
+	add.s32 	%r190, %r8, %r189;
+	setp.ge.s32 	%p181, %r190, %r277;
+	or.pred  	%p182, %p181, %p177;
+	@%p182 bra 	$L__BB1_223;
+
+	cvt.s64.s32 	%rd235, %r190;
+	mul.lo.s64 	%rd236, %rd235, %rd2;
+	add.s64 	%rd237, %rd10, %rd236;
+	shl.b64 	%rd238, %rd237, 2;
+	add.s64 	%rd239, %rd1, %rd238;
+	mad.lo.s32 	%r658, %r189, 20, %r6;
+	shl.b32 	%r661, %r658, 2;
+	add.s32 	%r662, %r97, %r661;
+	ld.shared.f32 	%f519, [%r662];
+	ld.global.f32 	%f520, [%rd239];
+	mul.f32 	%f521, %f520, %f194;
+	fma.rn.f32 	%f522, %f519, %f193, %f521;
+	st.global.f32 	[%rd239], %f522;
+
+$L__BB1_223:
+	add.s32 	%r664, %r929, 64;
+	shr.u32 	%r191, %r664, 4;
+	add.s32 	%r192, %r8, %r191;
+	setp.ge.s32 	%p184, %r192, %r277;
+	or.pred  	%p185, %p184, %p177;
+	@%p185 bra 	$L__BB1_225;
+
+	cvt.s64.s32 	%rd240, %r192;
+	mul.lo.s64 	%rd241, %rd240, %rd2;
+	add.s64 	%rd242, %rd10, %rd241;
+	shl.b64 	%rd243, %rd242, 2;
+	add.s64 	%rd244, %rd1, %rd243;
+	mad.lo.s32 	%r665, %r191, 20, %r6;
+	shl.b32 	%r668, %r665, 2;
+	add.s32 	%r669, %r97, %r668;
+	ld.shared.f32 	%f523, [%r669];
+	ld.global.f32 	%f524, [%rd244];
+	mul.f32 	%f525, %f524, %f194;
+	fma.rn.f32 	%f526, %f523, %f193, %f525;
+	st.global.f32 	[%rd244], %f526;
+
+$L__BB1_225:
+	add.s32 	%r193, %r929, 96;
+	shr.u32 	%r194, %r193, 4;
+	add.s32 	%r195, %r8, %r194;
+	setp.ge.s32 	%p187, %r195, %r277;
+	or.pred  	%p188, %p187, %p177;
+	@%p188 bra 	$L__BB1_227;
+
+	cvt.s64.s32 	%rd245, %r195;
+	mul.lo.s64 	%rd246, %rd245, %rd2;
+	add.s64 	%rd247, %rd10, %rd246;
+	shl.b64 	%rd248, %rd247, 2;
+	add.s64 	%rd249, %rd1, %rd248;
+	mad.lo.s32 	%r671, %r194, 20, %r6;
+	shl.b32 	%r674, %r671, 2;
+	add.s32 	%r675, %r97, %r674;
+	ld.shared.f32 	%f527, [%r675];
+	ld.global.f32 	%f528, [%rd249];
+	mul.f32 	%f529, %f528, %f194;
+	fma.rn.f32 	%f530, %f527, %f193, %f529;
+	st.global.f32 	[%rd249], %f530;
+
+$L__BB1_227:
+	add.s32 	%r929, %r929, 128;
+	setp.lt.u32 	%p189, %r193, 224;
+	@%p189 bra 	$L__BB1_219;
+
+$L__BB1_238:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1007, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f719, %f720, %f721, %f722, %f723, %f724, %f725, %f726}, %r1007;
+	mov.u32 	%r702, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f682, %f681, %f680, %f679, %f678, %f677, %f676, %f675}, %r702;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_254;
-	bra.uni 	$L__BB1_244;
-
-$L__BB1_254:
-	mov.u32 	%r1282, %r24;
-
-$L__BB1_255:
-	cvt.u32.u64 	%r1034, %rd7;
-	setp.ge.s32 	%p288, %r1034, %r263;
-	shr.u32 	%r227, %r1282, 4;
-	add.s32 	%r228, %r23, %r227;
-	setp.ge.s32 	%p289, %r228, %r262;
-	or.pred  	%p290, %p289, %p288;
-	@%p290 bra 	$L__BB1_257;
-
-	cvt.s64.s32 	%rd531, %r228;
-	mul.lo.s64 	%rd532, %rd531, %rd4;
-	add.s64 	%rd533, %rd40, %rd532;
-	shl.b64 	%rd534, %rd533, 2;
-	add.s64 	%rd535, %rd3, %rd534;
-	mad.lo.s32 	%r1035, %r227, 20, %r20;
-	mov.u32 	%r1036, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1037, %r2, 1280, %r1036;
-	shl.b32 	%r1038, %r1035, 2;
-	add.s32 	%r1039, %r1037, %r1038;
-	ld.shared.f32 	%f575, [%r1039];
-	mul.f32 	%f576, %f575, %f193;
-	st.global.f32 	[%rd535], %f576;
-
-$L__BB1_257:
-	add.s32 	%r1041, %r1282, 32;
-	shr.u32 	%r229, %r1041, 4;
-	add.s32 	%r230, %r23, %r229;
-	setp.ge.s32 	%p292, %r230, %r262;
-	or.pred  	%p293, %p292, %p288;
-	@%p293 bra 	$L__BB1_259;
-
-	cvt.s64.s32 	%rd536, %r230;
-	mul.lo.s64 	%rd537, %rd536, %rd4;
-	add.s64 	%rd538, %rd40, %rd537;
-	shl.b64 	%rd539, %rd538, 2;
-	add.s64 	%rd540, %rd3, %rd539;
-	mad.lo.s32 	%r1042, %r229, 20, %r20;
-	mov.u32 	%r1043, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1044, %r2, 1280, %r1043;
-	shl.b32 	%r1045, %r1042, 2;
-	add.s32 	%r1046, %r1044, %r1045;
-	ld.shared.f32 	%f577, [%r1046];
-	mul.f32 	%f578, %f577, %f193;
-	st.global.f32 	[%rd540], %f578;
-
-$L__BB1_259:
-	add.s32 	%r1048, %r1282, 64;
-	shr.u32 	%r231, %r1048, 4;
-	add.s32 	%r232, %r23, %r231;
-	setp.ge.s32 	%p295, %r232, %r262;
-	or.pred  	%p296, %p295, %p288;
-	@%p296 bra 	$L__BB1_261;
-
-	cvt.s64.s32 	%rd541, %r232;
-	mul.lo.s64 	%rd542, %rd541, %rd4;
-	add.s64 	%rd543, %rd40, %rd542;
-	shl.b64 	%rd544, %rd543, 2;
-	add.s64 	%rd545, %rd3, %rd544;
-	mad.lo.s32 	%r1049, %r231, 20, %r20;
-	mov.u32 	%r1050, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1051, %r2, 1280, %r1050;
-	shl.b32 	%r1052, %r1049, 2;
-	add.s32 	%r1053, %r1051, %r1052;
-	ld.shared.f32 	%f579, [%r1053];
-	mul.f32 	%f580, %f579, %f193;
-	st.global.f32 	[%rd545], %f580;
-
-$L__BB1_261:
-	add.s32 	%r233, %r1282, 96;
-	shr.u32 	%r234, %r233, 4;
-	add.s32 	%r235, %r23, %r234;
-	setp.ge.s32 	%p298, %r235, %r262;
-	or.pred  	%p299, %p298, %p288;
-	@%p299 bra 	$L__BB1_263;
-
-	cvt.s64.s32 	%rd546, %r235;
-	mul.lo.s64 	%rd547, %rd546, %rd4;
-	add.s64 	%rd548, %rd40, %rd547;
-	shl.b64 	%rd549, %rd548, 2;
-	add.s64 	%rd550, %rd3, %rd549;
-	mad.lo.s32 	%r1055, %r234, 20, %r20;
-	mov.u32 	%r1056, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1057, %r2, 1280, %r1056;
-	shl.b32 	%r1058, %r1055, 2;
-	add.s32 	%r1059, %r1057, %r1058;
-	ld.shared.f32 	%f581, [%r1059];
-	mul.f32 	%f582, %f581, %f193;
-	st.global.f32 	[%rd550], %f582;
-
-$L__BB1_263:
-	add.s32 	%r1282, %r1282, 128;
-	setp.lt.u32 	%p300, %r233, 224;
-	@%p300 bra 	$L__BB1_255;
-	bra.uni 	$L__BB1_264;
-
-$L__BB1_244:
-	mov.u32 	%r1281, %r24;
-
-$L__BB1_245:
-	cvt.u32.u64 	%r1008, %rd7;
-	setp.ge.s32 	%p275, %r1008, %r263;
-	shr.u32 	%r216, %r1281, 4;
-	add.s32 	%r217, %r23, %r216;
-	setp.ge.s32 	%p276, %r217, %r262;
-	or.pred  	%p277, %p276, %p275;
-	@%p277 bra 	$L__BB1_247;
-
-	cvt.s64.s32 	%rd511, %r217;
-	mul.lo.s64 	%rd512, %rd511, %rd4;
-	add.s64 	%rd513, %rd40, %rd512;
-	shl.b64 	%rd514, %rd513, 2;
-	add.s64 	%rd515, %rd3, %rd514;
-	mad.lo.s32 	%r1009, %r216, 20, %r20;
-	mov.u32 	%r1010, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1011, %r2, 1280, %r1010;
-	shl.b32 	%r1012, %r1009, 2;
-	add.s32 	%r1013, %r1011, %r1012;
-	ld.shared.f32 	%f559, [%r1013];
-	ld.global.f32 	%f560, [%rd515];
-	mul.f32 	%f561, %f560, %f194;
-	fma.rn.f32 	%f562, %f559, %f193, %f561;
-	st.global.f32 	[%rd515], %f562;
-
-$L__BB1_247:
-	add.s32 	%r1015, %r1281, 32;
-	shr.u32 	%r218, %r1015, 4;
-	add.s32 	%r219, %r23, %r218;
-	setp.ge.s32 	%p279, %r219, %r262;
-	or.pred  	%p280, %p279, %p275;
-	@%p280 bra 	$L__BB1_249;
-
-	cvt.s64.s32 	%rd516, %r219;
-	mul.lo.s64 	%rd517, %rd516, %rd4;
-	add.s64 	%rd518, %rd40, %rd517;
-	shl.b64 	%rd519, %rd518, 2;
-	add.s64 	%rd520, %rd3, %rd519;
-	mad.lo.s32 	%r1016, %r218, 20, %r20;
-	mov.u32 	%r1017, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1018, %r2, 1280, %r1017;
-	shl.b32 	%r1019, %r1016, 2;
-	add.s32 	%r1020, %r1018, %r1019;
-	ld.shared.f32 	%f563, [%r1020];
-	ld.global.f32 	%f564, [%rd520];
-	mul.f32 	%f565, %f564, %f194;
-	fma.rn.f32 	%f566, %f563, %f193, %f565;
-	st.global.f32 	[%rd520], %f566;
+	@%p68 bra 	$L__BB1_249;
+	bra.uni 	$L__BB1_239;
 
 $L__BB1_249:
-	add.s32 	%r1022, %r1281, 64;
-	shr.u32 	%r220, %r1022, 4;
-	add.s32 	%r221, %r23, %r220;
-	setp.ge.s32 	%p282, %r221, %r262;
-	or.pred  	%p283, %p282, %p275;
-	@%p283 bra 	$L__BB1_251;
+	mov.u32 	%r932, %r5;
 
-	cvt.s64.s32 	%rd521, %r221;
-	mul.lo.s64 	%rd522, %rd521, %rd4;
-	add.s64 	%rd523, %rd40, %rd522;
-	shl.b64 	%rd524, %rd523, 2;
-	add.s64 	%rd525, %rd3, %rd524;
-	mad.lo.s32 	%r1023, %r220, 20, %r20;
-	mov.u32 	%r1024, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1025, %r2, 1280, %r1024;
-	shl.b32 	%r1026, %r1023, 2;
-	add.s32 	%r1027, %r1025, %r1026;
-	ld.shared.f32 	%f567, [%r1027];
-	ld.global.f32 	%f568, [%rd525];
-	mul.f32 	%f569, %f568, %f194;
-	fma.rn.f32 	%f570, %f567, %f193, %f569;
-	st.global.f32 	[%rd525], %f570;
+$L__BB1_250:
+	cvt.u32.u64 	%r729, %rd4;
+	setp.ge.s32 	%p217, %r729, %r278;
+	shr.u32 	%r220, %r932, 4;
+	add.s32 	%r221, %r8, %r220;
+	setp.ge.s32 	%p218, %r221, %r277;
+	or.pred  	%p219, %p218, %p217;
+	@%p219 bra 	$L__BB1_252;
 
-$L__BB1_251:
-	add.s32 	%r222, %r1281, 96;
-	shr.u32 	%r223, %r222, 4;
-	add.s32 	%r224, %r23, %r223;
-	setp.ge.s32 	%p285, %r224, %r262;
-	or.pred  	%p286, %p285, %p275;
-	@%p286 bra 	$L__BB1_253;
+	cvt.s64.s32 	%rd291, %r221;
+	mul.lo.s64 	%rd292, %rd291, %rd2;
+	add.s64 	%rd293, %rd10, %rd292;
+	shl.b64 	%rd294, %rd293, 2;
+	add.s64 	%rd295, %rd1, %rd294;
+	mad.lo.s32 	%r730, %r220, 20, %r6;
+	shl.b32 	%r733, %r730, 2;
+	add.s32 	%r734, %r97, %r733;
+	ld.shared.f32 	%f555, [%r734];
+	mul.f32 	%f556, %f555, %f193;
+	st.global.f32 	[%rd295+64], %f556;
 
-	cvt.s64.s32 	%rd526, %r224;
-	mul.lo.s64 	%rd527, %rd526, %rd4;
-	add.s64 	%rd528, %rd40, %rd527;
-	shl.b64 	%rd529, %rd528, 2;
-	add.s64 	%rd530, %rd3, %rd529;
-	mad.lo.s32 	%r1029, %r223, 20, %r20;
-	mov.u32 	%r1030, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1031, %r2, 1280, %r1030;
-	shl.b32 	%r1032, %r1029, 2;
-	add.s32 	%r1033, %r1031, %r1032;
-	ld.shared.f32 	%f571, [%r1033];
-	ld.global.f32 	%f572, [%rd530];
-	mul.f32 	%f573, %f572, %f194;
-	fma.rn.f32 	%f574, %f571, %f193, %f573;
-	st.global.f32 	[%rd530], %f574;
+$L__BB1_252:
+	add.s32 	%r736, %r932, 32;
+	shr.u32 	%r222, %r736, 4;
+	add.s32 	%r223, %r8, %r222;
+	setp.ge.s32 	%p221, %r223, %r277;
+	or.pred  	%p222, %p221, %p217;
+	@%p222 bra 	$L__BB1_254;
 
-$L__BB1_253:
-	add.s32 	%r1281, %r1281, 128;
-	setp.lt.u32 	%p287, %r222, 224;
-	@%p287 bra 	$L__BB1_245;
+	cvt.s64.s32 	%rd296, %r223;
+	mul.lo.s64 	%rd297, %rd296, %rd2;
+	add.s64 	%rd298, %rd10, %rd297;
+	shl.b64 	%rd299, %rd298, 2;
+	add.s64 	%rd300, %rd1, %rd299;
+	mad.lo.s32 	%r737, %r222, 20, %r6;
+	shl.b32 	%r740, %r737, 2;
+	add.s32 	%r741, %r97, %r740;
+	ld.shared.f32 	%f557, [%r741];
+	mul.f32 	%f558, %f557, %f193;
+	st.global.f32 	[%rd300+64], %f558;
 
-$L__BB1_264:
+$L__BB1_254:
+	add.s32 	%r743, %r932, 64;
+	shr.u32 	%r224, %r743, 4;
+	add.s32 	%r225, %r8, %r224;
+	setp.ge.s32 	%p224, %r225, %r277;
+	or.pred  	%p225, %p224, %p217;
+	@%p225 bra 	$L__BB1_256;
+
+	cvt.s64.s32 	%rd301, %r225;
+	mul.lo.s64 	%rd302, %rd301, %rd2;
+	add.s64 	%rd303, %rd10, %rd302;
+	shl.b64 	%rd304, %rd303, 2;
+	add.s64 	%rd305, %rd1, %rd304;
+	mad.lo.s32 	%r744, %r224, 20, %r6;
+	shl.b32 	%r747, %r744, 2;
+	add.s32 	%r748, %r97, %r747;
+	ld.shared.f32 	%f559, [%r748];
+	mul.f32 	%f560, %f559, %f193;
+	st.global.f32 	[%rd305+64], %f560;
+
+$L__BB1_256:
+	add.s32 	%r226, %r932, 96;
+	shr.u32 	%r227, %r226, 4;
+	add.s32 	%r228, %r8, %r227;
+	setp.ge.s32 	%p227, %r228, %r277;
+	or.pred  	%p228, %p227, %p217;
+	@%p228 bra 	$L__BB1_258;
+
+	cvt.s64.s32 	%rd306, %r228;
+	mul.lo.s64 	%rd307, %rd306, %rd2;
+	add.s64 	%rd308, %rd10, %rd307;
+	shl.b64 	%rd309, %rd308, 2;
+	add.s64 	%rd310, %rd1, %rd309;
+	mad.lo.s32 	%r750, %r227, 20, %r6;
+	shl.b32 	%r753, %r750, 2;
+	add.s32 	%r754, %r97, %r753;
+	ld.shared.f32 	%f561, [%r754];
+	mul.f32 	%f562, %f561, %f193;
+	st.global.f32 	[%rd310+64], %f562;
+
+$L__BB1_258:
+	add.s32 	%r932, %r932, 128;
+	setp.lt.u32 	%p229, %r226, 224;
+	@%p229 bra 	$L__BB1_250;
+	bra.uni 	$L__BB1_259;
+
+$L__BB1_239:
+	mov.u32 	%r931, %r5;
+
+$L__BB1_240:
+	cvt.u32.u64 	%r703, %rd4;
+	setp.ge.s32 	%p204, %r703, %r278;
+	shr.u32 	%r209, %r931, 4;
+	add.s32 	%r210, %r8, %r209;
+	setp.ge.s32 	%p205, %r210, %r277;
+	or.pred  	%p206, %p205, %p204;
+	@%p206 bra 	$L__BB1_242;
+
+	cvt.s64.s32 	%rd271, %r210;
+	mul.lo.s64 	%rd272, %rd271, %rd2;
+	add.s64 	%rd273, %rd10, %rd272;
+	shl.b64 	%rd274, %rd273, 2;
+	add.s64 	%rd275, %rd1, %rd274;
+	mad.lo.s32 	%r704, %r209, 20, %r6;
+	shl.b32 	%r707, %r704, 2;
+	add.s32 	%r708, %r97, %r707;
+	ld.shared.f32 	%f539, [%r708];
+	ld.global.f32 	%f540, [%rd275+64];
+	mul.f32 	%f541, %f540, %f194;
+	fma.rn.f32 	%f542, %f539, %f193, %f541;
+	st.global.f32 	[%rd275+64], %f542;
+
+$L__BB1_242:
+	add.s32 	%r710, %r931, 32;
+	shr.u32 	%r211, %r710, 4;
+	add.s32 	%r212, %r8, %r211;
+	setp.ge.s32 	%p208, %r212, %r277;
+	or.pred  	%p209, %p208, %p204;
+	@%p209 bra 	$L__BB1_244;
+
+	cvt.s64.s32 	%rd276, %r212;
+	mul.lo.s64 	%rd277, %rd276, %rd2;
+	add.s64 	%rd278, %rd10, %rd277;
+	shl.b64 	%rd279, %rd278, 2;
+	add.s64 	%rd280, %rd1, %rd279;
+	mad.lo.s32 	%r711, %r211, 20, %r6;
+	shl.b32 	%r714, %r711, 2;
+	add.s32 	%r715, %r97, %r714;
+	ld.shared.f32 	%f543, [%r715];
+	ld.global.f32 	%f544, [%rd280+64];
+	mul.f32 	%f545, %f544, %f194;
+	fma.rn.f32 	%f546, %f543, %f193, %f545;
+	st.global.f32 	[%rd280+64], %f546;
+
+$L__BB1_244:
+	add.s32 	%r717, %r931, 64;
+	shr.u32 	%r213, %r717, 4;
+	add.s32 	%r214, %r8, %r213;
+	setp.ge.s32 	%p211, %r214, %r277;
+	or.pred  	%p212, %p211, %p204;
+	@%p212 bra 	$L__BB1_246;
+
+	cvt.s64.s32 	%rd281, %r214;
+	mul.lo.s64 	%rd282, %rd281, %rd2;
+	add.s64 	%rd283, %rd10, %rd282;
+	shl.b64 	%rd284, %rd283, 2;
+	add.s64 	%rd285, %rd1, %rd284;
+	mad.lo.s32 	%r718, %r213, 20, %r6;
+	shl.b32 	%r721, %r718, 2;
+	add.s32 	%r722, %r97, %r721;
+	ld.shared.f32 	%f547, [%r722];
+	ld.global.f32 	%f548, [%rd285+64];
+	mul.f32 	%f549, %f548, %f194;
+	fma.rn.f32 	%f550, %f547, %f193, %f549;
+	st.global.f32 	[%rd285+64], %f550;
+
+$L__BB1_246:
+	add.s32 	%r215, %r931, 96;
+	shr.u32 	%r216, %r215, 4;
+	add.s32 	%r217, %r8, %r216;
+	setp.ge.s32 	%p214, %r217, %r277;
+	or.pred  	%p215, %p214, %p204;
+	@%p215 bra 	$L__BB1_248;
+
+	cvt.s64.s32 	%rd286, %r217;
+	mul.lo.s64 	%rd287, %rd286, %rd2;
+	add.s64 	%rd288, %rd10, %rd287;
+	shl.b64 	%rd289, %rd288, 2;
+	add.s64 	%rd290, %rd1, %rd289;
+	mad.lo.s32 	%r724, %r216, 20, %r6;
+	shl.b32 	%r727, %r724, 2;
+	add.s32 	%r728, %r97, %r727;
+	ld.shared.f32 	%f551, [%r728];
+	ld.global.f32 	%f552, [%rd290+64];
+	mul.f32 	%f553, %f552, %f194;
+	fma.rn.f32 	%f554, %f551, %f193, %f553;
+	st.global.f32 	[%rd290+64], %f554;
+
+$L__BB1_248:
+	add.s32 	%r931, %r931, 128;
+	setp.lt.u32 	%p216, %r215, 224;
+	@%p216 bra 	$L__BB1_240;
+
+$L__BB1_259:
 	bar.warp.sync 	-1;
-	mov.u32 	%r1060, 20;
-	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r88], {%f727, %f728, %f729, %f730, %f731, %f732, %f733, %f734}, %r1060;
+	mov.u32 	%r755, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f723, %f724, %f725, %f726, %f727, %f728, %f729, %f730}, %r755;
 	bar.warp.sync 	-1;
-	@%p112 bra 	$L__BB1_275;
-	bra.uni 	$L__BB1_265;
-
-$L__BB1_275:
-	mov.u32 	%r1284, %r24;
-
-$L__BB1_276:
-	cvt.u32.u64 	%r1087, %rd8;
-	setp.ge.s32 	%p315, %r1087, %r263;
-	shr.u32 	%r249, %r1284, 4;
-	add.s32 	%r250, %r23, %r249;
-	setp.ge.s32 	%p316, %r250, %r262;
-	or.pred  	%p317, %p316, %p315;
-	@%p317 bra 	$L__BB1_278;
-
-	cvt.s64.s32 	%rd572, %r250;
-	mul.lo.s64 	%rd573, %rd572, %rd4;
-	add.s64 	%rd574, %rd40, %rd573;
-	shl.b64 	%rd575, %rd574, 2;
-	add.s64 	%rd576, %rd3, %rd575;
-	mad.lo.s32 	%r1088, %r249, 20, %r20;
-	mov.u32 	%r1089, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1090, %r2, 1280, %r1089;
-	shl.b32 	%r1091, %r1088, 2;
-	add.s32 	%r1092, %r1090, %r1091;
-	ld.shared.f32 	%f599, [%r1092];
-	mul.f32 	%f600, %f599, %f193;
-	st.global.f32 	[%rd576+64], %f600;
-
-$L__BB1_278:
-	add.s32 	%r1094, %r1284, 32;
-	shr.u32 	%r251, %r1094, 4;
-	add.s32 	%r252, %r23, %r251;
-	setp.ge.s32 	%p319, %r252, %r262;
-	or.pred  	%p320, %p319, %p315;
-	@%p320 bra 	$L__BB1_280;
-
-	cvt.s64.s32 	%rd577, %r252;
-	mul.lo.s64 	%rd578, %rd577, %rd4;
-	add.s64 	%rd579, %rd40, %rd578;
-	shl.b64 	%rd580, %rd579, 2;
-	add.s64 	%rd581, %rd3, %rd580;
-	mad.lo.s32 	%r1095, %r251, 20, %r20;
-	mov.u32 	%r1096, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1097, %r2, 1280, %r1096;
-	shl.b32 	%r1098, %r1095, 2;
-	add.s32 	%r1099, %r1097, %r1098;
-	ld.shared.f32 	%f601, [%r1099];
-	mul.f32 	%f602, %f601, %f193;
-	st.global.f32 	[%rd581+64], %f602;
-
-$L__BB1_280:
-	add.s32 	%r1101, %r1284, 64;
-	shr.u32 	%r253, %r1101, 4;
-	add.s32 	%r254, %r23, %r253;
-	setp.ge.s32 	%p322, %r254, %r262;
-	or.pred  	%p323, %p322, %p315;
-	@%p323 bra 	$L__BB1_282;
-
-	cvt.s64.s32 	%rd582, %r254;
-	mul.lo.s64 	%rd583, %rd582, %rd4;
-	add.s64 	%rd584, %rd40, %rd583;
-	shl.b64 	%rd585, %rd584, 2;
-	add.s64 	%rd586, %rd3, %rd585;
-	mad.lo.s32 	%r1102, %r253, 20, %r20;
-	mov.u32 	%r1103, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1104, %r2, 1280, %r1103;
-	shl.b32 	%r1105, %r1102, 2;
-	add.s32 	%r1106, %r1104, %r1105;
-	ld.shared.f32 	%f603, [%r1106];
-	mul.f32 	%f604, %f603, %f193;
-	st.global.f32 	[%rd586+64], %f604;
-
-$L__BB1_282:
-	add.s32 	%r255, %r1284, 96;
-	shr.u32 	%r256, %r255, 4;
-	add.s32 	%r257, %r23, %r256;
-	setp.ge.s32 	%p325, %r257, %r262;
-	or.pred  	%p326, %p325, %p315;
-	@%p326 bra 	$L__BB1_284;
-
-	cvt.s64.s32 	%rd587, %r257;
-	mul.lo.s64 	%rd588, %rd587, %rd4;
-	add.s64 	%rd589, %rd40, %rd588;
-	shl.b64 	%rd590, %rd589, 2;
-	add.s64 	%rd591, %rd3, %rd590;
-	mad.lo.s32 	%r1108, %r256, 20, %r20;
-	mov.u32 	%r1109, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1110, %r2, 1280, %r1109;
-	shl.b32 	%r1111, %r1108, 2;
-	add.s32 	%r1112, %r1110, %r1111;
-	ld.shared.f32 	%f605, [%r1112];
-	mul.f32 	%f606, %f605, %f193;
-	st.global.f32 	[%rd591+64], %f606;
-
-$L__BB1_284:
-	add.s32 	%r1284, %r1284, 128;
-	setp.lt.u32 	%p327, %r255, 224;
-	@%p327 bra 	$L__BB1_276;
-	bra.uni 	$L__BB1_285;
-
-$L__BB1_265:
-	mov.u32 	%r1283, %r24;
-
-$L__BB1_266:
-	cvt.u32.u64 	%r1061, %rd8;
-	setp.ge.s32 	%p302, %r1061, %r263;
-	shr.u32 	%r238, %r1283, 4;
-	add.s32 	%r239, %r23, %r238;
-	setp.ge.s32 	%p303, %r239, %r262;
-	or.pred  	%p304, %p303, %p302;
-	@%p304 bra 	$L__BB1_268;
-
-	cvt.s64.s32 	%rd552, %r239;
-	mul.lo.s64 	%rd553, %rd552, %rd4;
-	add.s64 	%rd554, %rd40, %rd553;
-	shl.b64 	%rd555, %rd554, 2;
-	add.s64 	%rd556, %rd3, %rd555;
-	mad.lo.s32 	%r1062, %r238, 20, %r20;
-	mov.u32 	%r1063, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1064, %r2, 1280, %r1063;
-	shl.b32 	%r1065, %r1062, 2;
-	add.s32 	%r1066, %r1064, %r1065;
-	ld.shared.f32 	%f583, [%r1066];
-	ld.global.f32 	%f584, [%rd556+64];
-	mul.f32 	%f585, %f584, %f194;
-	fma.rn.f32 	%f586, %f583, %f193, %f585;
-	st.global.f32 	[%rd556+64], %f586;
-
-$L__BB1_268:
-	add.s32 	%r1068, %r1283, 32;
-	shr.u32 	%r240, %r1068, 4;
-	add.s32 	%r241, %r23, %r240;
-	setp.ge.s32 	%p306, %r241, %r262;
-	or.pred  	%p307, %p306, %p302;
-	@%p307 bra 	$L__BB1_270;
-
-	cvt.s64.s32 	%rd557, %r241;
-	mul.lo.s64 	%rd558, %rd557, %rd4;
-	add.s64 	%rd559, %rd40, %rd558;
-	shl.b64 	%rd560, %rd559, 2;
-	add.s64 	%rd561, %rd3, %rd560;
-	mad.lo.s32 	%r1069, %r240, 20, %r20;
-	mov.u32 	%r1070, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1071, %r2, 1280, %r1070;
-	shl.b32 	%r1072, %r1069, 2;
-	add.s32 	%r1073, %r1071, %r1072;
-	ld.shared.f32 	%f587, [%r1073];
-	ld.global.f32 	%f588, [%rd561+64];
-	mul.f32 	%f589, %f588, %f194;
-	fma.rn.f32 	%f590, %f587, %f193, %f589;
-	st.global.f32 	[%rd561+64], %f590;
+	@%p68 bra 	$L__BB1_270;
+	bra.uni 	$L__BB1_260;
 
 $L__BB1_270:
-	add.s32 	%r1075, %r1283, 64;
-	shr.u32 	%r242, %r1075, 4;
-	add.s32 	%r243, %r23, %r242;
-	setp.ge.s32 	%p309, %r243, %r262;
-	or.pred  	%p310, %p309, %p302;
-	@%p310 bra 	$L__BB1_272;
+	mov.u32 	%r934, %r5;
 
-	cvt.s64.s32 	%rd562, %r243;
-	mul.lo.s64 	%rd563, %rd562, %rd4;
-	add.s64 	%rd564, %rd40, %rd563;
-	shl.b64 	%rd565, %rd564, 2;
-	add.s64 	%rd566, %rd3, %rd565;
-	mad.lo.s32 	%r1076, %r242, 20, %r20;
-	mov.u32 	%r1077, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1078, %r2, 1280, %r1077;
-	shl.b32 	%r1079, %r1076, 2;
-	add.s32 	%r1080, %r1078, %r1079;
-	ld.shared.f32 	%f591, [%r1080];
-	ld.global.f32 	%f592, [%rd566+64];
+$L__BB1_271:
+	cvt.u32.u64 	%r782, %rd3;
+	setp.ge.s32 	%p244, %r782, %r278;
+	shr.u32 	%r242, %r934, 4;
+	add.s32 	%r243, %r9, %r242;
+	setp.ge.s32 	%p245, %r243, %r277;
+	or.pred  	%p246, %p245, %p244;
+	@%p246 bra 	$L__BB1_273;
+
+	cvt.s64.s32 	%rd332, %r243;
+	mul.lo.s64 	%rd333, %rd332, %rd2;
+	add.s64 	%rd334, %rd10, %rd333;
+	shl.b64 	%rd335, %rd334, 2;
+	add.s64 	%rd336, %rd1, %rd335;
+	mad.lo.s32 	%r783, %r242, 20, %r6;
+	shl.b32 	%r786, %r783, 2;
+	add.s32 	%r787, %r97, %r786;
+	ld.shared.f32 	%f579, [%r787];
+	mul.f32 	%f580, %f579, %f193;
+	st.global.f32 	[%rd336], %f580;
+
+$L__BB1_273:
+	add.s32 	%r789, %r934, 32;
+	shr.u32 	%r244, %r789, 4;
+	add.s32 	%r245, %r9, %r244;
+	setp.ge.s32 	%p248, %r245, %r277;
+	or.pred  	%p249, %p248, %p244;
+	@%p249 bra 	$L__BB1_275;
+
+	cvt.s64.s32 	%rd337, %r245;
+	mul.lo.s64 	%rd338, %rd337, %rd2;
+	add.s64 	%rd339, %rd10, %rd338;
+	shl.b64 	%rd340, %rd339, 2;
+	add.s64 	%rd341, %rd1, %rd340;
+	mad.lo.s32 	%r790, %r244, 20, %r6;
+	shl.b32 	%r793, %r790, 2;
+	add.s32 	%r794, %r97, %r793;
+	ld.shared.f32 	%f581, [%r794];
+	mul.f32 	%f582, %f581, %f193;
+	st.global.f32 	[%rd341], %f582;
+
+$L__BB1_275:
+	add.s32 	%r796, %r934, 64;
+	shr.u32 	%r246, %r796, 4;
+	add.s32 	%r247, %r9, %r246;
+	setp.ge.s32 	%p251, %r247, %r277;
+	or.pred  	%p252, %p251, %p244;
+	@%p252 bra 	$L__BB1_277;
+
+	cvt.s64.s32 	%rd342, %r247;
+	mul.lo.s64 	%rd343, %rd342, %rd2;
+	add.s64 	%rd344, %rd10, %rd343;
+	shl.b64 	%rd345, %rd344, 2;
+	add.s64 	%rd346, %rd1, %rd345;
+	mad.lo.s32 	%r797, %r246, 20, %r6;
+	shl.b32 	%r800, %r797, 2;
+	add.s32 	%r801, %r97, %r800;
+	ld.shared.f32 	%f583, [%r801];
+	mul.f32 	%f584, %f583, %f193;
+	st.global.f32 	[%rd346], %f584;
+
+$L__BB1_277:
+	add.s32 	%r248, %r934, 96;
+	shr.u32 	%r249, %r248, 4;
+	add.s32 	%r250, %r9, %r249;
+	setp.ge.s32 	%p254, %r250, %r277;
+	or.pred  	%p255, %p254, %p244;
+	@%p255 bra 	$L__BB1_279;
+
+	cvt.s64.s32 	%rd347, %r250;
+	mul.lo.s64 	%rd348, %rd347, %rd2;
+	add.s64 	%rd349, %rd10, %rd348;
+	shl.b64 	%rd350, %rd349, 2;
+	add.s64 	%rd351, %rd1, %rd350;
+	mad.lo.s32 	%r803, %r249, 20, %r6;
+	shl.b32 	%r806, %r803, 2;
+	add.s32 	%r807, %r97, %r806;
+	ld.shared.f32 	%f585, [%r807];
+	mul.f32 	%f586, %f585, %f193;
+	st.global.f32 	[%rd351], %f586;
+
+$L__BB1_279:
+	add.s32 	%r934, %r934, 128;
+	setp.lt.u32 	%p256, %r248, 224;
+	@%p256 bra 	$L__BB1_271;
+	bra.uni 	$L__BB1_280;
+
+$L__BB1_260:
+	mov.u32 	%r933, %r5;
+
+$L__BB1_261:
+	cvt.u32.u64 	%r756, %rd3;
+	setp.ge.s32 	%p231, %r756, %r278;
+	shr.u32 	%r231, %r933, 4;
+	add.s32 	%r232, %r9, %r231;
+	setp.ge.s32 	%p232, %r232, %r277;
+	or.pred  	%p233, %p232, %p231;
+	@%p233 bra 	$L__BB1_263;
+
+	cvt.s64.s32 	%rd312, %r232;
+	mul.lo.s64 	%rd313, %rd312, %rd2;
+	add.s64 	%rd314, %rd10, %rd313;
+	shl.b64 	%rd315, %rd314, 2;
+	add.s64 	%rd316, %rd1, %rd315;
+	mad.lo.s32 	%r757, %r231, 20, %r6;
+	shl.b32 	%r760, %r757, 2;
+	add.s32 	%r761, %r97, %r760;
+	ld.shared.f32 	%f563, [%r761];
+	ld.global.f32 	%f564, [%rd316];
+	mul.f32 	%f565, %f564, %f194;
+	fma.rn.f32 	%f566, %f563, %f193, %f565;
+	st.global.f32 	[%rd316], %f566;
+
+$L__BB1_263:
+	add.s32 	%r763, %r933, 32;
+	shr.u32 	%r233, %r763, 4;
+	add.s32 	%r234, %r9, %r233;
+	setp.ge.s32 	%p235, %r234, %r277;
+	or.pred  	%p236, %p235, %p231;
+	@%p236 bra 	$L__BB1_265;
+
+	cvt.s64.s32 	%rd317, %r234;
+	mul.lo.s64 	%rd318, %rd317, %rd2;
+	add.s64 	%rd319, %rd10, %rd318;
+	shl.b64 	%rd320, %rd319, 2;
+	add.s64 	%rd321, %rd1, %rd320;
+	mad.lo.s32 	%r764, %r233, 20, %r6;
+	shl.b32 	%r767, %r764, 2;
+	add.s32 	%r768, %r97, %r767;
+	ld.shared.f32 	%f567, [%r768];
+	ld.global.f32 	%f568, [%rd321];
+	mul.f32 	%f569, %f568, %f194;
+	fma.rn.f32 	%f570, %f567, %f193, %f569;
+	st.global.f32 	[%rd321], %f570;
+
+$L__BB1_265:
+	add.s32 	%r770, %r933, 64;
+	shr.u32 	%r235, %r770, 4;
+	add.s32 	%r236, %r9, %r235;
+	setp.ge.s32 	%p238, %r236, %r277;
+	or.pred  	%p239, %p238, %p231;
+	@%p239 bra 	$L__BB1_267;
+
+	cvt.s64.s32 	%rd322, %r236;
+	mul.lo.s64 	%rd323, %rd322, %rd2;
+	add.s64 	%rd324, %rd10, %rd323;
+	shl.b64 	%rd325, %rd324, 2;
+	add.s64 	%rd326, %rd1, %rd325;
+	mad.lo.s32 	%r771, %r235, 20, %r6;
+	shl.b32 	%r774, %r771, 2;
+	add.s32 	%r775, %r97, %r774;
+	ld.shared.f32 	%f571, [%r775];
+	ld.global.f32 	%f572, [%rd326];
+	mul.f32 	%f573, %f572, %f194;
+	fma.rn.f32 	%f574, %f571, %f193, %f573;
+	st.global.f32 	[%rd326], %f574;
+
+$L__BB1_267:
+	add.s32 	%r237, %r933, 96;
+	shr.u32 	%r238, %r237, 4;
+	add.s32 	%r239, %r9, %r238;
+	setp.ge.s32 	%p241, %r239, %r277;
+	or.pred  	%p242, %p241, %p231;
+	@%p242 bra 	$L__BB1_269;
+
+	cvt.s64.s32 	%rd327, %r239;
+	mul.lo.s64 	%rd328, %rd327, %rd2;
+	add.s64 	%rd329, %rd10, %rd328;
+	shl.b64 	%rd330, %rd329, 2;
+	add.s64 	%rd331, %rd1, %rd330;
+	mad.lo.s32 	%r777, %r238, 20, %r6;
+	shl.b32 	%r780, %r777, 2;
+	add.s32 	%r781, %r97, %r780;
+	ld.shared.f32 	%f575, [%r781];
+	ld.global.f32 	%f576, [%rd331];
+	mul.f32 	%f577, %f576, %f194;
+	fma.rn.f32 	%f578, %f575, %f193, %f577;
+	st.global.f32 	[%rd331], %f578;
+
+$L__BB1_269:
+	add.s32 	%r933, %r933, 128;
+	setp.lt.u32 	%p243, %r237, 224;
+	@%p243 bra 	$L__BB1_261;
+
+$L__BB1_280:
+	bar.warp.sync 	-1;
+	mov.u32 	%r808, 20;
+	wmma.store.d.sync.aligned.row.m16n16k16.shared.f32 	[%r97], {%f731, %f732, %f733, %f734, %f735, %f736, %f737, %f738}, %r808;
+	bar.warp.sync 	-1;
+	@%p68 bra 	$L__BB1_291;
+	bra.uni 	$L__BB1_281;
+
+$L__BB1_291:
+	mov.u32 	%r936, %r5;
+
+$L__BB1_292:
+	cvt.u32.u64 	%r835, %rd4;
+	setp.ge.s32 	%p271, %r835, %r278;
+	shr.u32 	%r264, %r936, 4;
+	add.s32 	%r265, %r9, %r264;
+	setp.ge.s32 	%p272, %r265, %r277;
+	or.pred  	%p273, %p272, %p271;
+	@%p273 bra 	$L__BB1_294;
+
+	cvt.s64.s32 	%rd373, %r265;
+	mul.lo.s64 	%rd374, %rd373, %rd2;
+	add.s64 	%rd375, %rd10, %rd374;
+	shl.b64 	%rd376, %rd375, 2;
+	add.s64 	%rd377, %rd1, %rd376;
+	mad.lo.s32 	%r836, %r264, 20, %r6;
+	shl.b32 	%r839, %r836, 2;
+	add.s32 	%r840, %r97, %r839;
+	ld.shared.f32 	%f603, [%r840];
+	mul.f32 	%f604, %f603, %f193;
+	st.global.f32 	[%rd377+64], %f604;
+
+$L__BB1_294:
+	add.s32 	%r842, %r936, 32;
+	shr.u32 	%r266, %r842, 4;
+	add.s32 	%r267, %r9, %r266;
+	setp.ge.s32 	%p275, %r267, %r277;
+	or.pred  	%p276, %p275, %p271;
+	@%p276 bra 	$L__BB1_296;
+
+	cvt.s64.s32 	%rd378, %r267;
+	mul.lo.s64 	%rd379, %rd378, %rd2;
+	add.s64 	%rd380, %rd10, %rd379;
+	shl.b64 	%rd381, %rd380, 2;
+	add.s64 	%rd382, %rd1, %rd381;
+	mad.lo.s32 	%r843, %r266, 20, %r6;
+	shl.b32 	%r846, %r843, 2;
+	add.s32 	%r847, %r97, %r846;
+	ld.shared.f32 	%f605, [%r847];
+	mul.f32 	%f606, %f605, %f193;
+	st.global.f32 	[%rd382+64], %f606;
+
+$L__BB1_296:
+	add.s32 	%r849, %r936, 64;
+	shr.u32 	%r268, %r849, 4;
+	add.s32 	%r269, %r9, %r268;
+	setp.ge.s32 	%p278, %r269, %r277;
+	or.pred  	%p279, %p278, %p271;
+	@%p279 bra 	$L__BB1_298;
+
+	cvt.s64.s32 	%rd383, %r269;
+	mul.lo.s64 	%rd384, %rd383, %rd2;
+	add.s64 	%rd385, %rd10, %rd384;
+	shl.b64 	%rd386, %rd385, 2;
+	add.s64 	%rd387, %rd1, %rd386;
+	mad.lo.s32 	%r850, %r268, 20, %r6;
+	shl.b32 	%r853, %r850, 2;
+	add.s32 	%r854, %r97, %r853;
+	ld.shared.f32 	%f607, [%r854];
+	mul.f32 	%f608, %f607, %f193;
+	st.global.f32 	[%rd387+64], %f608;
+
+$L__BB1_298:
+	add.s32 	%r270, %r936, 96;
+	shr.u32 	%r271, %r270, 4;
+	add.s32 	%r272, %r9, %r271;
+	setp.ge.s32 	%p281, %r272, %r277;
+	or.pred  	%p282, %p281, %p271;
+	@%p282 bra 	$L__BB1_300;
+
+	cvt.s64.s32 	%rd388, %r272;
+	mul.lo.s64 	%rd389, %rd388, %rd2;
+	add.s64 	%rd390, %rd10, %rd389;
+	shl.b64 	%rd391, %rd390, 2;
+	add.s64 	%rd392, %rd1, %rd391;
+	mad.lo.s32 	%r856, %r271, 20, %r6;
+	shl.b32 	%r859, %r856, 2;
+	add.s32 	%r860, %r97, %r859;
+	ld.shared.f32 	%f609, [%r860];
+	mul.f32 	%f610, %f609, %f193;
+	st.global.f32 	[%rd392+64], %f610;
+
+$L__BB1_300:
+	add.s32 	%r936, %r936, 128;
+	setp.lt.u32 	%p283, %r270, 224;
+	@%p283 bra 	$L__BB1_292;
+	bra.uni 	$L__BB1_301;
+
+$L__BB1_281:
+	mov.u32 	%r935, %r5;
+
+$L__BB1_282:
+	cvt.u32.u64 	%r809, %rd4;
+	setp.ge.s32 	%p258, %r809, %r278;
+	shr.u32 	%r253, %r935, 4;
+	add.s32 	%r254, %r9, %r253;
+	setp.ge.s32 	%p259, %r254, %r277;
+	or.pred  	%p260, %p259, %p258;
+	@%p260 bra 	$L__BB1_284;
+
+	cvt.s64.s32 	%rd353, %r254;
+	mul.lo.s64 	%rd354, %rd353, %rd2;
+	add.s64 	%rd355, %rd10, %rd354;
+	shl.b64 	%rd356, %rd355, 2;
+	add.s64 	%rd357, %rd1, %rd356;
+	mad.lo.s32 	%r810, %r253, 20, %r6;
+	shl.b32 	%r813, %r810, 2;
+	add.s32 	%r814, %r97, %r813;
+	ld.shared.f32 	%f587, [%r814];
+	ld.global.f32 	%f588, [%rd357+64];
+	mul.f32 	%f589, %f588, %f194;
+	fma.rn.f32 	%f590, %f587, %f193, %f589;
+	st.global.f32 	[%rd357+64], %f590;
+
+$L__BB1_284:
+	add.s32 	%r816, %r935, 32;
+	shr.u32 	%r255, %r816, 4;
+	add.s32 	%r256, %r9, %r255;
+	setp.ge.s32 	%p262, %r256, %r277;
+	or.pred  	%p263, %p262, %p258;
+	@%p263 bra 	$L__BB1_286;
+
+	cvt.s64.s32 	%rd358, %r256;
+	mul.lo.s64 	%rd359, %rd358, %rd2;
+	add.s64 	%rd360, %rd10, %rd359;
+	shl.b64 	%rd361, %rd360, 2;
+	add.s64 	%rd362, %rd1, %rd361;
+	mad.lo.s32 	%r817, %r255, 20, %r6;
+	shl.b32 	%r820, %r817, 2;
+	add.s32 	%r821, %r97, %r820;
+	ld.shared.f32 	%f591, [%r821];
+	ld.global.f32 	%f592, [%rd362+64];
 	mul.f32 	%f593, %f592, %f194;
 	fma.rn.f32 	%f594, %f591, %f193, %f593;
-	st.global.f32 	[%rd566+64], %f594;
-
-$L__BB1_272:
-	add.s32 	%r244, %r1283, 96;
-	shr.u32 	%r245, %r244, 4;
-	add.s32 	%r246, %r23, %r245;
-	setp.ge.s32 	%p312, %r246, %r262;
-	or.pred  	%p313, %p312, %p302;
-	@%p313 bra 	$L__BB1_274;
-
-	cvt.s64.s32 	%rd567, %r246;
-	mul.lo.s64 	%rd568, %rd567, %rd4;
-	add.s64 	%rd569, %rd40, %rd568;
-	shl.b64 	%rd570, %rd569, 2;
-	add.s64 	%rd571, %rd3, %rd570;
-	mad.lo.s32 	%r1082, %r245, 20, %r20;
-	mov.u32 	%r1083, _ZZ14kiln_gemm_bf16E5stage;
-	mad.lo.s32 	%r1084, %r2, 1280, %r1083;
-	shl.b32 	%r1085, %r1082, 2;
-	add.s32 	%r1086, %r1084, %r1085;
-	ld.shared.f32 	%f595, [%r1086];
-	ld.global.f32 	%f596, [%rd571+64];
-	mul.f32 	%f597, %f596, %f194;
-	fma.rn.f32 	%f598, %f595, %f193, %f597;
-	st.global.f32 	[%rd571+64], %f598;
-
-$L__BB1_274:
-	add.s32 	%r1283, %r1283, 128;
-	setp.lt.u32 	%p314, %r244, 224;
-	@%p314 bra 	$L__BB1_266;
-
-$L__BB1_285:
-	ld.param.u32 	%r1122, [kiln_gemm_bf16_param_16];
-	bar.warp.sync 	-1;
-	mov.u32 	%r1113, %nctaid.z;
-	add.s32 	%r1258, %r1258, %r1113;
-	setp.lt.s32 	%p328, %r1258, %r1122;
-	@%p328 bra 	$L__BB1_2;
+	st.global.f32 	[%rd362+64], %f594;
 
 $L__BB1_286:
+	add.s32 	%r823, %r935, 64;
+	shr.u32 	%r257, %r823, 4;
+	add.s32 	%r258, %r9, %r257;
+	setp.ge.s32 	%p265, %r258, %r277;
+	or.pred  	%p266, %p265, %p258;
+	@%p266 bra 	$L__BB1_288;
+
+	cvt.s64.s32 	%rd363, %r258;
+	mul.lo.s64 	%rd364, %rd363, %rd2;
+	add.s64 	%rd365, %rd10, %rd364;
+	shl.b64 	%rd366, %rd365, 2;
+	add.s64 	%rd367, %rd1, %rd366;
+	mad.lo.s32 	%r824, %r257, 20, %r6;
+	shl.b32 	%r827, %r824, 2;
+	add.s32 	%r828, %r97, %r827;
+	ld.shared.f32 	%f595, [%r828];
+	ld.global.f32 	%f596, [%rd367+64];
+	mul.f32 	%f597, %f596, %f194;
+	fma.rn.f32 	%f598, %f595, %f193, %f597;
+	st.global.f32 	[%rd367+64], %f598;
+
+$L__BB1_288:
+	add.s32 	%r259, %r935, 96;
+	shr.u32 	%r260, %r259, 4;
+	add.s32 	%r261, %r9, %r260;
+	setp.ge.s32 	%p268, %r261, %r277;
+	or.pred  	%p269, %p268, %p258;
+	@%p269 bra 	$L__BB1_290;
+
+	cvt.s64.s32 	%rd368, %r261;
+	mul.lo.s64 	%rd369, %rd368, %rd2;
+	add.s64 	%rd370, %rd10, %rd369;
+	shl.b64 	%rd371, %rd370, 2;
+	add.s64 	%rd372, %rd1, %rd371;
+	mad.lo.s32 	%r830, %r260, 20, %r6;
+	shl.b32 	%r833, %r830, 2;
+	add.s32 	%r834, %r97, %r833;
+	ld.shared.f32 	%f599, [%r834];
+	ld.global.f32 	%f600, [%rd372+64];
+	mul.f32 	%f601, %f600, %f194;
+	fma.rn.f32 	%f602, %f599, %f193, %f601;
+	st.global.f32 	[%rd372+64], %f602;
+
+$L__BB1_290:
+	add.s32 	%r935, %r935, 128;
+	setp.lt.u32 	%p270, %r259, 224;
+	@%p270 bra 	$L__BB1_282;
+
+$L__BB1_301:
+	ld.param.u32 	%r871, [kiln_gemm_bf16_param_16];
+	bar.warp.sync 	-1;
+	mov.u32 	%r861, %nctaid.z;
+	add.s32 	%r895, %r895, %r861;
+	setp.lt.s32 	%p284, %r895, %r871;
+	@%p284 bra 	$L__BB1_2;
+
+$L__BB1_302:
 	ret;
 
 }

@@ -30,34 +30,62 @@ using namespace nvcuda;
 #define TTHREADS 256
 #define STG 20 // staging tile leading dimension (floats)
 
-template <typename T>
-__device__ __forceinline__ T load_elem(const T *x, long long i, bool ok) {
-	return ok ? x[i] : T(0.f);
+// load_tiles copies the k-slab [p0, p0+TBK) of op(A) (rows row0..+TBM) into
+// As[m][k] and of op(B) (cols col0..+TBN) into Bs[k][n]. A thread moves 16
+// bytes at a time (4 floats or 8 bf16) along the operand's contiguous
+// dimension: one vector load where the run is in range and aligned, else
+// element by element with zeros outside the matrix.
+template <typename T, int V>
+__device__ __forceinline__ void load_vec(T out[V], const T *src, bool full, int valid) {
+	if (full && (reinterpret_cast<unsigned long long>(src) & 15) == 0) {
+		uint4 raw = *reinterpret_cast<const uint4 *>(src);
+		memcpy(out, &raw, 16); // not a T* into raw: that would break type aliasing
+		return;
+	}
+#pragma unroll
+	for (int q = 0; q < V; q++) out[q] = q < valid ? src[q] : T(0.f);
 }
 
-// load_tiles copies the k-slab [p0, p0+TBK) of op(A) (rows row0..+TBM) into
-// As[m][k] and of op(B) (cols col0..+TBN) into Bs[k][n].
 template <typename T>
 __device__ __forceinline__ void load_tiles(T (*As)[TBK + TPADA], T (*Bs)[TBN + TPADB],
 	const T *a, int lda, bool transA, const T *b, int ldb, bool transB,
 	int m, int n, int k, int row0, int col0, int p0) {
-	for (int e = threadIdx.x; e < TBM * TBK; e += TTHREADS) {
-		int i, p;
-		if (!transA) i = e / TBK, p = e % TBK; // consecutive threads along k (contiguous)
-		else p = e / TBM, i = e % TBM;         // consecutive threads along m (contiguous)
-		int gi = row0 + i, gp = p0 + p;
-		bool ok = gi < m && gp < k;
-		long long idx = transA ? (long long)gp * lda + gi : (long long)gi * lda + gp;
-		As[i][p] = load_elem(a, ok ? idx : 0, ok);
+	constexpr int V = 16 / sizeof(T);
+	for (int e = threadIdx.x; e < TBM * TBK / V; e += TTHREADS) {
+		T v[V];
+		if (!transA) { // a[i*lda + p]: runs along k
+			int i = e / (TBK / V), p = (e % (TBK / V)) * V;
+			int gi = row0 + i, gp = p0 + p;
+			int valid = gi < m ? max(0, min(V, k - gp)) : 0;
+			load_vec<T, V>(v, a + (long long)(gi < m ? gi : 0) * lda + (valid > 0 ? gp : 0), valid == V, valid);
+#pragma unroll
+			for (int q = 0; q < V; q++) As[i][p + q] = v[q];
+		} else { // a[p*lda + i]: runs along m
+			int p = e / (TBM / V), i = (e % (TBM / V)) * V;
+			int gi = row0 + i, gp = p0 + p;
+			int valid = gp < k ? max(0, min(V, m - gi)) : 0;
+			load_vec<T, V>(v, a + (long long)(gp < k ? gp : 0) * lda + (valid > 0 ? gi : 0), valid == V, valid);
+#pragma unroll
+			for (int q = 0; q < V; q++) As[i + q][p] = v[q];
+		}
 	}
-	for (int e = threadIdx.x; e < TBK * TBN; e += TTHREADS) {
-		int p, j;
-		if (!transB) p = e / TBN, j = e % TBN; // along n (contiguous)
-		else j = e / TBK, p = e % TBK;         // along k (contiguous)
-		int gj = col0 + j, gp = p0 + p;
-		bool ok = gj < n && gp < k;
-		long long idx = transB ? (long long)gj * ldb + gp : (long long)gp * ldb + gj;
-		Bs[p][j] = load_elem(b, ok ? idx : 0, ok);
+	for (int e = threadIdx.x; e < TBK * TBN / V; e += TTHREADS) {
+		T v[V];
+		if (!transB) { // b[p*ldb + j]: runs along n
+			int p = e / (TBN / V), j = (e % (TBN / V)) * V;
+			int gj = col0 + j, gp = p0 + p;
+			int valid = gp < k ? max(0, min(V, n - gj)) : 0;
+			load_vec<T, V>(v, b + (long long)(gp < k ? gp : 0) * ldb + (valid > 0 ? gj : 0), valid == V, valid);
+#pragma unroll
+			for (int q = 0; q < V; q++) Bs[p][j + q] = v[q];
+		} else { // b[j*ldb + p]: runs along k
+			int j = e / (TBK / V), p = (e % (TBK / V)) * V;
+			int gj = col0 + j, gp = p0 + p;
+			int valid = gj < n ? max(0, min(V, k - gp)) : 0;
+			load_vec<T, V>(v, b + (long long)(gj < n ? gj : 0) * ldb + (valid > 0 ? gp : 0), valid == V, valid);
+#pragma unroll
+			for (int q = 0; q < V; q++) Bs[p + q][j] = v[q];
+		}
 	}
 }
 
