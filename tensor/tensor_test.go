@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -296,5 +297,62 @@ func TestAttentionGQAEqualsRepeated(t *testing.T) {
 	}
 	if msg := panicMsg(func() { ScaledDotProductAttention(Zeros(1, 4, 2, 8), Zeros(1, 3, 2, 8), Zeros(1, 3, 2, 8), AttnOpts{}) }); !strings.Contains(msg, "kv heads") {
 		t.Errorf("4 query heads over 3 kv heads: %q", msg)
+	}
+}
+
+// Strided K/V (a narrow view of a longer cache, a slice of heads, a
+// transposed layout) give bitwise the results of their contiguous copies,
+// forward and backward: SDPA hands row-contiguous views to the GEMMs
+// without copying them (matrixRows) and must not change a single bit.
+func TestAttentionStridedKV(t *testing.T) {
+	rng := NewRNG(12)
+	type kv struct {
+		name string
+		k, v func() *Tensor
+	}
+	cache := Randn(rng, 1, 2, 3, 9, 8) // [B, Hkv, Scap, D]
+	vcache := Randn(rng, 1, 2, 3, 9, 5)
+	wide := Randn(rng, 1, 2, 5, 6, 8) // more heads than used
+	tr := Randn(rng, 1, 2, 3, 8, 6)   // [B, H, D, S]: last dim not contiguous
+	cases := []kv{
+		{"narrow-cache", func() *Tensor { return cache.Narrow(2, 0, 6) }, func() *Tensor { return vcache.Narrow(2, 0, 6) }},
+		{"narrow-cache-offset", func() *Tensor { return cache.Narrow(2, 2, 6) }, func() *Tensor { return vcache.Narrow(2, 3, 6) }},
+		{"head-slice", func() *Tensor { return wide.Narrow(1, 1, 3) }, func() *Tensor { return wide.Narrow(1, 2, 3) }},
+		{"transposed", func() *Tensor { return tr.Transpose(2, 3) }, func() *Tensor { return tr.Transpose(2, 3).Narrow(3, 0, 5) }},
+		{"single-row", func() *Tensor { return cache.Narrow(2, 4, 1) }, func() *Tensor { return vcache.Narrow(2, 4, 1) }},
+	}
+	for _, c := range cases {
+		if k := c.k(); strings.HasPrefix(c.name, "narrow") || c.name == "single-row" {
+			d, _, _ := matrixRows(k)
+			if &d[0] != &k.st.data[k.offset] {
+				t.Errorf("%s: matrixRows copied a row-contiguous view", c.name)
+			}
+		}
+		for _, gqa := range []bool{false, true} {
+			heads := 3
+			if gqa {
+				heads = 6
+			}
+			q0 := Randn(NewRNG(13), 1, 2, heads, 4, 8)
+			run := func(contig bool) ([]float32, []float32, []float32) {
+				k, v := c.k().Detach(), c.v().Detach()
+				if contig {
+					k, v = k.Contiguous(), v.Contiguous()
+				}
+				k.RequiresGrad()
+				v.RequiresGrad()
+				q := q0.Detach().RequiresGrad()
+				o := ScaledDotProductAttention(q, k, v, AttnOpts{Causal: true})
+				o.Mul(o).Sum(nil, false).Backward()
+				return o.ToSlice(), append(k.Grad().ToSlice(), v.Grad().ToSlice()...), q.Grad().ToSlice()
+			}
+			o1, gk1, gq1 := run(false)
+			o2, gk2, gq2 := run(true)
+			for i, pair := range [][2][]float32{{o1, o2}, {gk1, gk2}, {gq1, gq2}} {
+				if !slices.Equal(pair[0], pair[1]) {
+					t.Errorf("%s gqa=%v: output %d differs from the contiguous run", c.name, gqa, i)
+				}
+			}
+		}
 	}
 }
