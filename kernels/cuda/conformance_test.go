@@ -287,53 +287,80 @@ func TestGemmTensorCores(t *testing.T) {
 	for _, s := range shapes {
 		m, n, k := s[0], s[1], s[2]
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-			ar, ac := m, k
-			if tr[0] {
-				ar, ac = k, m
-			}
-			br, bc := k, n
-			if tr[1] {
-				br, bc = n, k
-			}
-			lda, ldb, ldc := ac+1, bc+1, n+3
-			a := randn(rng, max(ar*lda, 1), 1)
-			b := randn(rng, max(br*ldb, 1), 1)
-			c := randn(rng, max(m*ldc, 1), 1)
-			exact := append([]float32(nil), c...)
-			kernels.SgemmRef(tr[0], tr[1], m, n, k, 1.25, a, lda, b, ldb, -0.5, exact, ldc)
-			for _, prec := range []string{"tf32", "bf16"} {
-				round, bound := roundTF32, 1e-5
-				if prec == "bf16" {
-					round, bound = roundBF16, 1e-4
-				}
-				ra, rb := make([]float32, len(a)), make([]float32, len(b))
-				for i, v := range a {
-					ra[i] = round(v)
-				}
-				for i, v := range b {
-					rb[i] = round(v)
-				}
-				want := append([]float32(nil), c...)
-				kernels.SgemmRef(tr[0], tr[1], m, n, k, 1.25, ra, lda, rb, ldb, -0.5, want, ldc)
-				ga, gb, gc := put(t, d, a), put(t, d, b), put(t, d, c)
-				if prec == "tf32" {
-					check(t, d.GemmTF32(tr[0], tr[1], m, n, k, 1.25, ga.mid, lda, gb.mid, ldb, -0.5, gc.mid, ldc))
-				} else {
-					ha, hb := put(t, d, make([]float32, (len(a)+1)/2)), put(t, d, make([]float32, (len(b)+1)/2))
-					check(t, d.ToBF16(ha.mid, ga.mid))
-					check(t, d.ToBF16(hb.mid, gb.mid))
-					check(t, d.GemmBF16(tr[0], tr[1], m, n, k, 1.25, ha.mid, lda, hb.mid, ldb, -0.5, gc.mid, ldc))
-					ha.free(t, d)
-					hb.free(t, d)
-				}
-				name := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v", prec, m, n, k, tr[0], tr[1])
-				got := gc.get(t, d, name)
-				expectClose(t, name+" (rounded inputs)", got, want, tolFP32)
-				expectClose(t, name+" (FP32 inputs)", got, exact, bound)
-				ga.free(t, d)
-				gb.free(t, d)
+			// Odd leading dimensions (every run element by element), then
+			// leading dimensions of whole 16-byte runs on 16-byte aligned
+			// operands (the cp.async path, with element-wise edges).
+			for _, aligned := range []bool{false, true} {
+				testGemmTC(t, d, rng, m, n, k, tr, aligned)
 			}
 		}
+	}
+}
+
+func testGemmTC(t *testing.T, d *Device, rng *rand.Rand, m, n, k int, tr [2]bool, aligned bool) {
+	ar, ac := m, k
+	if tr[0] {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tr[1] {
+		br, bc = n, k
+	}
+	lda, ldb, ldc := ac+1, bc+1, n+3
+	if aligned {
+		lda, ldb = (ac+7)/8*8+8, max((bc+7)/8*8, 8)
+	}
+	a := randn(rng, max(ar*lda, 1), 1)
+	b := randn(rng, max(br*ldb, 1), 1)
+	c := randn(rng, max(m*ldc, 1), 1)
+	exact := append([]float32(nil), c...)
+	kernels.SgemmRef(tr[0], tr[1], m, n, k, 1.25, a, lda, b, ldb, -0.5, exact, ldc)
+	for _, prec := range []string{"tf32", "bf16"} {
+		round, bound := roundTF32, 1e-5
+		if prec == "bf16" {
+			round, bound = roundBF16, 1e-4
+		}
+		ra, rb := make([]float32, len(a)), make([]float32, len(b))
+		for i, v := range a {
+			ra[i] = round(v)
+		}
+		for i, v := range b {
+			rb[i] = round(v)
+		}
+		want := append([]float32(nil), c...)
+		kernels.SgemmRef(tr[0], tr[1], m, n, k, 1.25, ra, lda, rb, ldb, -0.5, want, ldc)
+		// lead values in front of each operand put it where the aligned
+		// case wants it: the allocator's blocks are 256-byte aligned and
+		// the guard band is 67 floats, so 1 float (TF32) or 2 BF16 values
+		// (one float of the packed buffer) make it 16-byte aligned.
+		lead := 0
+		if aligned {
+			lead = 1
+			if prec == "bf16" {
+				lead = 2
+			}
+		}
+		ga := put(t, d, append(make([]float32, lead), a...))
+		gb := put(t, d, append(make([]float32, lead), b...))
+		gc := put(t, d, c)
+		if prec == "tf32" {
+			opa, opb := ga.mid.Slice(lead, ga.mid.Len()), gb.mid.Slice(lead, gb.mid.Len())
+			check(t, d.GemmTF32(tr[0], tr[1], m, n, k, 1.25, opa, lda, opb, ldb, -0.5, gc.mid, ldc))
+		} else {
+			ha, hb := put(t, d, make([]float32, (ga.mid.Len()+1)/2)), put(t, d, make([]float32, (gb.mid.Len()+1)/2))
+			check(t, d.ToBF16(ha.mid, ga.mid))
+			check(t, d.ToBF16(hb.mid, gb.mid))
+			opa, opb := ha.mid.Slice(lead/2, ha.mid.Len()), hb.mid.Slice(lead/2, hb.mid.Len())
+			check(t, d.GemmBF16(tr[0], tr[1], m, n, k, 1.25, opa, lda, opb, ldb, -0.5, gc.mid, ldc))
+			ha.free(t, d)
+			hb.free(t, d)
+		}
+		name := fmt.Sprintf("%s m=%d n=%d k=%d tA=%v tB=%v aligned=%v", prec, m, n, k, tr[0], tr[1], aligned)
+		got := gc.get(t, d, name)
+		expectClose(t, name+" (rounded inputs)", got, want, tolFP32)
+		expectClose(t, name+" (FP32 inputs)", got, exact, bound)
+		ga.free(t, d)
+		gb.free(t, d)
 	}
 }
 

@@ -55,7 +55,9 @@ inline void fill_fragment(fragment<Use, M, N, K, T, L> &f, float v) {
 	for (int i = 0; i < f.num_elements; i++) f.x[i] = v;
 }
 
-// Row-major operands only (what kiln's kernels load).
+// Row-major operands, and column-major ones (the element (r, c) of the
+// operand at p[c*ldm + r]). A fragment holds its operand row-major whatever
+// its layout, so mma_sync takes any layouts.
 template <typename Use, int M, int N, int K, typename T>
 inline void load_matrix_sync(fragment<Use, M, N, K, T, row_major> &f, const typename storage<T>::type *p, unsigned ldm) {
 	emu_check(p, ldm, sizeof(*p), "load_matrix_sync");
@@ -64,9 +66,17 @@ inline void load_matrix_sync(fragment<Use, M, N, K, T, row_major> &f, const type
 		for (int c = 0; c < F::cols; c++) f.x[r * F::cols + c] = p[(size_t)r * ldm + c];
 }
 
-template <int M, int N, int K, typename TA, typename TB>
-inline void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, TA, row_major> &a,
-	const fragment<matrix_b, M, N, K, TB, row_major> &b, const fragment<accumulator, M, N, K, float> &c) {
+template <typename Use, int M, int N, int K, typename T>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, col_major> &f, const typename storage<T>::type *p, unsigned ldm) {
+	emu_check(p, ldm, sizeof(*p), "load_matrix_sync");
+	using F = fragment<Use, M, N, K, T, col_major>;
+	for (int r = 0; r < F::rows; r++)
+		for (int c = 0; c < F::cols; c++) f.x[r * F::cols + c] = p[(size_t)c * ldm + r];
+}
+
+template <int M, int N, int K, typename TA, typename TB, typename LA, typename LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, TA, LA> &a,
+	const fragment<matrix_b, M, N, K, TB, LB> &b, const fragment<accumulator, M, N, K, float> &c) {
 	float out[M * N];
 	for (int i = 0; i < M; i++)
 		for (int j = 0; j < N; j++) {

@@ -11,11 +11,17 @@
 //
 // A block computes a 128 x 128 tile of C with 8 warps (2 x 4), each a
 // 64 x 32 tile as 4 x 2 wmma fragments of 16 x 16. A and B go through
-// shared memory 32 columns of k at a time (row-major As[m][k], Bs[k][n],
-// padded against bank conflicts); global loads are bounds-checked and zero
-// filled, so any size works. Each warp's fragments leave through a 16 x 16
-// staging tile so that the stores can be bounds-checked.
-// First version: no cp.async pipelining or swizzling yet.
+// shared memory TBK columns of k at a time (32 for BF16, 16 for TF32: 20 KB
+// a stage either way), each operand kept in shared memory in its global
+// layout (contiguous dimension last, rows padded by 16 bytes against bank
+// conflicts) and read by wmma as row- or column-major fragments, so every
+// global load is a 16-byte run along the contiguous dimension. Runs that are
+// in range and 16-byte aligned go by cp.async (sm_80), two stages deep: the
+// next k-slab is in flight while the tensor cores work on this one; other
+// runs are loaded element by element with zeros outside the matrix, so any
+// size and alignment works. Each warp's fragments leave through a 16 x 16
+// staging tile (in the pipeline's shared memory, after the k loop) so that
+// the stores can be bounds-checked.
 #include "common.cuh"
 #include <cuda_bf16.h>
 #include <mma.h>
@@ -24,105 +30,196 @@ using namespace nvcuda;
 
 #define TBM 128
 #define TBN 128
-#define TBK 32
-#define TPADA 8 // As row padding (elements)
-#define TPADB 8
 #define TTHREADS 256
+#define TSTAGE 20480 // bytes of one pipeline stage: A then B, 10240 each at most
 #define STG 20 // staging tile leading dimension (floats)
 
-// load_tiles copies the k-slab [p0, p0+TBK) of op(A) (rows row0..+TBM) into
-// As[m][k] and of op(B) (cols col0..+TBN) into Bs[k][n]. A thread moves 16
-// bytes at a time (4 floats or 8 bf16) along the operand's contiguous
-// dimension: one vector load where the run is in range and aligned, else
-// element by element with zeros outside the matrix.
-template <typename T, int V>
-__device__ __forceinline__ void load_vec(T out[V], const T *src, bool full, int valid) {
-	if (full && (reinterpret_cast<unsigned long long>(src) & 15) == 0) {
-		uint4 raw = *reinterpret_cast<const uint4 *>(src);
-		memcpy(out, &raw, 16); // not a T* into raw: that would break type aliasing
-		return;
-	}
-#pragma unroll
-	for (int q = 0; q < V; q++) out[q] = q < valid ? src[q] : T(0.f);
+// cp_async16 copies 16 bytes global -> shared without going through
+// registers (cp.async.cg, sm_80); the emulator copies at once.
+__device__ __forceinline__ void cp_async16(void *dst, const void *src) {
+#ifdef __CUDA_ARCH__
+	unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
+#else
+	memcpy(dst, src, 16);
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef __CUDA_ARCH__
+	asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// cp_async_wait<N> waits until at most N committed groups are in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#ifdef __CUDA_ARCH__
+	asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
 }
 
-template <typename T>
-__device__ __forceinline__ void load_tiles(T (*As)[TBK + TPADA], T (*Bs)[TBN + TPADB],
-	const T *a, int lda, bool transA, const T *b, int ldb, bool transB,
-	int m, int n, int k, int row0, int col0, int p0) {
+// copy_tile copies the R x C tile of a row-major global matrix (rows r0..,
+// cols c0.., leading dimension ld; rows >= rmax or cols >= cmax read as
+// zero) into dst[r][c] (leading dimension LD), 16 bytes a thread at a time.
+template <typename T, int R, int C, int LD>
+__device__ __forceinline__ void copy_tile(T *dst, const T *src, int ld, int r0, int c0, int rmax, int cmax) {
 	constexpr int V = 16 / sizeof(T);
-	for (int e = threadIdx.x; e < TBM * TBK / V; e += TTHREADS) {
-		T v[V];
-		if (!transA) { // a[i*lda + p]: runs along k
-			int i = e / (TBK / V), p = (e % (TBK / V)) * V;
-			int gi = row0 + i, gp = p0 + p;
-			int valid = gi < m ? max(0, min(V, k - gp)) : 0;
-			load_vec<T, V>(v, a + (long long)(gi < m ? gi : 0) * lda + (valid > 0 ? gp : 0), valid == V, valid);
 #pragma unroll
-			for (int q = 0; q < V; q++) As[i][p + q] = v[q];
-		} else { // a[p*lda + i]: runs along m
-			int p = e / (TBM / V), i = (e % (TBM / V)) * V;
-			int gi = row0 + i, gp = p0 + p;
-			int valid = gp < k ? max(0, min(V, m - gi)) : 0;
-			load_vec<T, V>(v, a + (long long)(gp < k ? gp : 0) * lda + (valid > 0 ? gi : 0), valid == V, valid);
+	for (int e = threadIdx.x; e < R * C / V; e += TTHREADS) {
+		int r = e / (C / V), c = (e % (C / V)) * V;
+		int gr = r0 + r, gc = c0 + c;
+		int valid = gr < rmax ? max(0, min(V, cmax - gc)) : 0;
+		const T *p = src + (long long)(gr < rmax ? gr : 0) * ld + (valid > 0 ? gc : 0);
+		T *d = dst + r * LD + c;
+		if (valid == V && (reinterpret_cast<unsigned long long>(p) & 15) == 0) {
+			cp_async16(d, p);
+		} else {
 #pragma unroll
-			for (int q = 0; q < V; q++) As[i + q][p] = v[q];
-		}
-	}
-	for (int e = threadIdx.x; e < TBK * TBN / V; e += TTHREADS) {
-		T v[V];
-		if (!transB) { // b[p*ldb + j]: runs along n
-			int p = e / (TBN / V), j = (e % (TBN / V)) * V;
-			int gj = col0 + j, gp = p0 + p;
-			int valid = gp < k ? max(0, min(V, n - gj)) : 0;
-			load_vec<T, V>(v, b + (long long)(gp < k ? gp : 0) * ldb + (valid > 0 ? gj : 0), valid == V, valid);
-#pragma unroll
-			for (int q = 0; q < V; q++) Bs[p][j + q] = v[q];
-		} else { // b[j*ldb + p]: runs along k
-			int j = e / (TBK / V), p = (e % (TBK / V)) * V;
-			int gj = col0 + j, gp = p0 + p;
-			int valid = gj < n ? max(0, min(V, k - gp)) : 0;
-			load_vec<T, V>(v, b + (long long)(gj < n ? gj : 0) * ldb + (valid > 0 ? gp : 0), valid == V, valid);
-#pragma unroll
-			for (int q = 0; q < V; q++) Bs[p + q][j] = v[q];
+			for (int q = 0; q < V; q++) d[q] = q < valid ? p[q] : T(0.f);
 		}
 	}
 }
 
-// store_tile writes a warp's accumulator fragment at C[r0.., c0..] through
-// the staging tile, bounds-checked, with alpha and beta.
-__device__ __forceinline__ void store_tile(wmma::fragment<wmma::accumulator, 16, 16, 8, float> &acc, float *stage,
-	float *c, int ldc, int m, int n, int r0, int c0, float alpha, float beta) {
-	wmma::store_matrix_sync(stage, acc, STG, wmma::mem_row_major);
-	__syncwarp();
-	int lane = threadIdx.x % KILN_WARP;
-	for (int e = lane; e < 256; e += KILN_WARP) {
-		int i = e / 16, j = e % 16;
-		int gi = r0 + i, gj = c0 + j;
-		if (gi < m && gj < n) {
-			float *cp = c + (long long)gi * ldc + gj;
-			float v = alpha * stage[i * STG + j];
-			*cp = beta == 0.f ? v : v + beta * *cp;
-		}
+// Shared-memory layout of one stage for operand layouts TA, TB: A is
+// As[m][k] (!TA) or As[k][m] (TA); B is Bs[k][n] (!TB) or Bs[n][k] (TB);
+// rows padded by 16 bytes.
+template <typename T, int BK, bool TA, bool TB>
+struct tc_tiles {
+	static constexpr int P = 16 / sizeof(T);
+	static constexpr int LDA = TA ? TBM + P : BK + P;
+	static constexpr int LDB = TB ? BK + P : TBN + P;
+	__device__ static T *A(unsigned char *sm, int s) { return reinterpret_cast<T *>(sm + s * TSTAGE); }
+	__device__ static T *B(unsigned char *sm, int s) { return reinterpret_cast<T *>(sm + s * TSTAGE + TSTAGE / 2); }
+	// load issues the k-slab [p0, p0+BK) of op(A) and op(B) into stage s.
+	__device__ static void load(unsigned char *sm, int s, const T *a, int lda, const T *b, int ldb,
+		int m, int n, int k, int row0, int col0, int p0) {
+		if (!TA) copy_tile<T, TBM, BK, LDA>(A(sm, s), a, lda, row0, p0, m, k);
+		else copy_tile<T, BK, TBM, LDA>(A(sm, s), a, lda, p0, row0, k, m);
+		if (!TB) copy_tile<T, BK, TBN, LDB>(B(sm, s), b, ldb, p0, col0, k, n);
+		else copy_tile<T, TBN, BK, LDB>(B(sm, s), b, ldb, col0, p0, n, k);
 	}
-	__syncwarp();
+};
+
+template <bool Tr>
+struct wl {
+	using type = wmma::row_major;
+};
+template <>
+struct wl<true> {
+	using type = wmma::col_major;
+};
+
+// tc_elem is the fragments' element type: BF16 itself, or TF32 for floats.
+template <typename T>
+struct tc_elem {
+	using type = T;
+	static constexpr int K = 16;
+};
+template <>
+struct tc_elem<float> {
+	using type = wmma::precision::tf32;
+	static constexpr int K = 8;
+};
+
+// gemm_tc is one batch item's loop: C[row0.., col0..] of the 128 x 128 tile.
+template <typename T, int BK, bool TA, bool TB>
+__device__ __forceinline__ void gemm_tc(unsigned char *sm, int m, int n, int k, float alpha,
+	const T *a, int lda, const T *b, int ldb, float beta, float *c, int ldc, int row0, int col0) {
+	using L = tc_tiles<T, BK, TA, TB>;
+	using E = typename tc_elem<T>::type;
+	constexpr int FK = tc_elem<T>::K;
+	int warp = threadIdx.x / KILN_WARP;
+	int wm = warp / 4, wn = warp % 4; // warp tile: rows wm*64.., cols wn*32..
+	wmma::fragment<wmma::accumulator, 16, 16, FK, float> acc[4][2];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+	int nt = (k + BK - 1) / BK;
+	if (nt > 0) L::load(sm, 0, a, lda, b, ldb, m, n, k, row0, col0, 0);
+	cp_async_commit();
+	for (int t = 0; t < nt; t++) {
+		if (t + 1 < nt) {
+			L::load(sm, (t + 1) & 1, a, lda, b, ldb, m, n, k, row0, col0, (t + 1) * BK);
+			cp_async_commit();
+			cp_async_wait<1>();
+		} else {
+			cp_async_wait<0>();
+		}
+		__syncthreads();
+		const T *As = L::A(sm, t & 1), *Bs = L::B(sm, t & 1);
+#pragma unroll
+		for (int kk = 0; kk < BK; kk += FK) {
+			wmma::fragment<wmma::matrix_a, 16, 16, FK, E, typename wl<TA>::type> af[4];
+			wmma::fragment<wmma::matrix_b, 16, 16, FK, E, typename wl<TB>::type> bf[2];
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int r = wm * 64 + i * 16;
+				wmma::load_matrix_sync(af[i], TA ? As + kk * L::LDA + r : As + r * L::LDA + kk, L::LDA);
+				if constexpr (sizeof(T) == 4) {
+#pragma unroll
+					for (int q = 0; q < af[i].num_elements; q++) af[i].x[q] = wmma::__float_to_tf32(af[i].x[q]);
+				}
+			}
+#pragma unroll
+			for (int j = 0; j < 2; j++) {
+				int cc = wn * 32 + j * 16;
+				wmma::load_matrix_sync(bf[j], TB ? Bs + cc * L::LDB + kk : Bs + kk * L::LDB + cc, L::LDB);
+				if constexpr (sizeof(T) == 4) {
+#pragma unroll
+					for (int q = 0; q < bf[j].num_elements; q++) bf[j].x[q] = wmma::__float_to_tf32(bf[j].x[q]);
+				}
+			}
+#pragma unroll
+			for (int i = 0; i < 4; i++)
+#pragma unroll
+				for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], af[i], bf[j], acc[i][j]);
+		}
+		__syncthreads(); // the next iteration's load overwrites this stage
+	}
+	// The pipeline is drained and every warp is past the loop: the stages'
+	// memory is the staging tiles now (the caller syncs before reusing it).
+	float *stage = reinterpret_cast<float *>(sm) + warp * 16 * STG;
+	int lane = threadIdx.x % KILN_WARP;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 2; j++) {
+			int r0 = row0 + wm * 64 + i * 16, c0 = col0 + wn * 32 + j * 16;
+			wmma::store_matrix_sync(stage, acc[i][j], STG, wmma::mem_row_major);
+			__syncwarp();
+			for (int e = lane; e < 256; e += KILN_WARP) {
+				int ii = e / 16, jj = e % 16;
+				int gi = r0 + ii, gj = c0 + jj;
+				if (gi < m && gj < n) {
+					float *cp = c + (long long)gi * ldc + gj;
+					float v = alpha * stage[ii * STG + jj];
+					*cp = beta == 0.f ? v : v + beta * *cp;
+				}
+			}
+			__syncwarp();
+		}
 }
 
-__device__ __forceinline__ void store_tile16(wmma::fragment<wmma::accumulator, 16, 16, 16, float> &acc, float *stage,
-	float *c, int ldc, int m, int n, int r0, int c0, float alpha, float beta) {
-	wmma::store_matrix_sync(stage, acc, STG, wmma::mem_row_major);
-	__syncwarp();
-	int lane = threadIdx.x % KILN_WARP;
-	for (int e = lane; e < 256; e += KILN_WARP) {
-		int i = e / 16, j = e % 16;
-		int gi = r0 + i, gj = c0 + j;
-		if (gi < m && gj < n) {
-			float *cp = c + (long long)gi * ldc + gj;
-			float v = alpha * stage[i * STG + j];
-			*cp = beta == 0.f ? v : v + beta * *cp;
-		}
+template <typename T, int BK, bool TA, bool TB>
+__device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n, int k, float alpha,
+	const T *A, int lda, long long strideA, const T *B, int ldb, long long strideB,
+	float beta, float *C, int ldc, long long strideC, int batch) {
+	int row0 = blockIdx.y * TBM, col0 = blockIdx.x * TBN;
+	for (int z = blockIdx.z; z < batch; z += gridDim.z) {
+		__syncthreads(); // the previous item's staging tiles are read
+		gemm_tc<T, BK, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 	}
-	__syncwarp();
+}
+
+template <typename T, int BK>
+__device__ __forceinline__ void gemm_tc_dispatch(int transA, int transB, int m, int n, int k, float alpha,
+	const T *A, int lda, long long strideA, const T *B, int ldb, long long strideB,
+	float beta, float *C, int ldc, long long strideC, int batch) {
+	__shared__ __align__(128) unsigned char sm[2 * TSTAGE];
+	if (!transA && !transB) gemm_tc_batched<T, BK, false, false>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+	else if (transA && !transB) gemm_tc_batched<T, BK, true, false>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+	else if (!transA && transB) gemm_tc_batched<T, BK, false, true>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+	else gemm_tc_batched<T, BK, true, true>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
 extern "C" __global__ void __launch_bounds__(TTHREADS)
@@ -130,52 +227,7 @@ kiln_gemm_tf32(int transA, int transB, int m, int n, int k, float alpha,
 	const float *__restrict__ A, int lda, long long strideA,
 	const float *__restrict__ B, int ldb, long long strideB,
 	float beta, float *__restrict__ C, int ldc, long long strideC, int batch) {
-	__shared__ __align__(32) float As[TBM][TBK + TPADA];
-	__shared__ __align__(32) float Bs[TBK][TBN + TPADB];
-	__shared__ __align__(32) float stage[TTHREADS / KILN_WARP][16 * STG];
-	int warp = threadIdx.x / KILN_WARP;
-	int wm = warp / 4, wn = warp % 4; // warp tile: rows wm*64.., cols wn*32..
-	int row0 = blockIdx.y * TBM, col0 = blockIdx.x * TBN;
-	for (int z = blockIdx.z; z < batch; z += gridDim.z) {
-		const float *a = A + z * strideA, *b = B + z * strideB;
-		float *c = C + z * strideC;
-		wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
-#pragma unroll
-		for (int i = 0; i < 4; i++)
-#pragma unroll
-			for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-		for (int p0 = 0; p0 < k; p0 += TBK) {
-			load_tiles<float>(As, Bs, a, lda, transA, b, ldb, transB, m, n, k, row0, col0, p0);
-			__syncthreads();
-#pragma unroll
-			for (int kk = 0; kk < TBK; kk += 8) {
-				wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> af[4];
-				wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> bf[2];
-#pragma unroll
-				for (int i = 0; i < 4; i++) {
-					wmma::load_matrix_sync(af[i], &As[wm * 64 + i * 16][kk], TBK + TPADA);
-#pragma unroll
-					for (int t = 0; t < af[i].num_elements; t++) af[i].x[t] = wmma::__float_to_tf32(af[i].x[t]);
-				}
-#pragma unroll
-				for (int j = 0; j < 2; j++) {
-					wmma::load_matrix_sync(bf[j], &Bs[kk][wn * 32 + j * 16], TBN + TPADB);
-#pragma unroll
-					for (int t = 0; t < bf[j].num_elements; t++) bf[j].x[t] = wmma::__float_to_tf32(bf[j].x[t]);
-				}
-#pragma unroll
-				for (int i = 0; i < 4; i++)
-#pragma unroll
-					for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], af[i], bf[j], acc[i][j]);
-			}
-			__syncthreads();
-		}
-#pragma unroll
-		for (int i = 0; i < 4; i++)
-#pragma unroll
-			for (int j = 0; j < 2; j++)
-				store_tile(acc[i][j], stage[warp], c, ldc, m, n, row0 + wm * 64 + i * 16, col0 + wn * 32 + j * 16, alpha, beta);
-	}
+	gemm_tc_dispatch<float, 16>(transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
 extern "C" __global__ void __launch_bounds__(TTHREADS)
@@ -183,44 +235,7 @@ kiln_gemm_bf16(int transA, int transB, int m, int n, int k, float alpha,
 	const __nv_bfloat16 *__restrict__ A, int lda, long long strideA,
 	const __nv_bfloat16 *__restrict__ B, int ldb, long long strideB,
 	float beta, float *__restrict__ C, int ldc, long long strideC, int batch) {
-	__shared__ __align__(32) __nv_bfloat16 As[TBM][TBK + TPADA];
-	__shared__ __align__(32) __nv_bfloat16 Bs[TBK][TBN + TPADB];
-	__shared__ __align__(32) float stage[TTHREADS / KILN_WARP][16 * STG];
-	int warp = threadIdx.x / KILN_WARP;
-	int wm = warp / 4, wn = warp % 4;
-	int row0 = blockIdx.y * TBM, col0 = blockIdx.x * TBN;
-	for (int z = blockIdx.z; z < batch; z += gridDim.z) {
-		const __nv_bfloat16 *a = A + z * strideA, *b = B + z * strideB;
-		float *c = C + z * strideC;
-		wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
-#pragma unroll
-		for (int i = 0; i < 4; i++)
-#pragma unroll
-			for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-		for (int p0 = 0; p0 < k; p0 += TBK) {
-			load_tiles<__nv_bfloat16>(As, Bs, a, lda, transA, b, ldb, transB, m, n, k, row0, col0, p0);
-			__syncthreads();
-#pragma unroll
-			for (int kk = 0; kk < TBK; kk += 16) {
-				wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> af[4];
-				wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> bf[2];
-#pragma unroll
-				for (int i = 0; i < 4; i++) wmma::load_matrix_sync(af[i], &As[wm * 64 + i * 16][kk], TBK + TPADA);
-#pragma unroll
-				for (int j = 0; j < 2; j++) wmma::load_matrix_sync(bf[j], &Bs[kk][wn * 32 + j * 16], TBN + TPADB);
-#pragma unroll
-				for (int i = 0; i < 4; i++)
-#pragma unroll
-					for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], af[i], bf[j], acc[i][j]);
-			}
-			__syncthreads();
-		}
-#pragma unroll
-		for (int i = 0; i < 4; i++)
-#pragma unroll
-			for (int j = 0; j < 2; j++)
-				store_tile16(acc[i][j], stage[warp], c, ldc, m, n, row0 + wm * 64 + i * 16, col0 + wn * 32 + j * 16, alpha, beta);
-	}
+	gemm_tc_dispatch<__nv_bfloat16, 32>(transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
 // kiln_f32_to_bf16: dst[i] = bf16(src[i]), round to nearest even.
