@@ -27,3 +27,9 @@ func sgemmKernel6x16R(k int, a, b, c *float32, ldc, ka int, alpha, beta float32)
 //
 //go:noescape
 func packA4(dst *float32, ds int, src *float32, lda, n int)
+
+// dot4AVX2 writes the 8 lanes of four dot products of x (n floats, a
+// multiple of 8) with the rows y + r*ldy into out[8r:8r+8] (see dot4N).
+//
+//go:noescape
+func dot4AVX2(x, y *float32, ldy, n int, out *float32)

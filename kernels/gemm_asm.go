@@ -52,4 +52,32 @@ func dotN(x, y []float32) float32 {
 	return s
 }
 
+// dot4N sets out[r] = dotN(x, y[r*ldy:r*ldy+len(x)]) for r < 4, bitwise:
+// the same lanes, the same lane sum and the same tail, with x loaded once.
+func dot4N(x, y []float32, ldy int, out *[4]float32) {
+	k := len(x)
+	if k == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = y[3*ldy+k-1] // bounds, before the assembly reads
+	nv := k &^ 7
+	var s [4]float32
+	if nv > 0 {
+		var l [32]float32
+		dot4AVX2(&x[0], &y[0], ldy, nv, &l[0])
+		for r := range s {
+			q := l[8*r : 8*r+8]
+			s[r] = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]))
+		}
+	}
+	for r := range s {
+		yr := y[r*ldy : r*ldy+k]
+		for i := nv; i < k; i++ {
+			s[r] += x[i] * yr[i]
+		}
+	}
+	*out = s
+}
+
 const hasPackA4 = true

@@ -424,7 +424,20 @@ func (g *gemmArch) directBlock(transA, transB bool, i0, i1, j0, j1, k int, alpha
 				arow = a[i*lda : i*lda+k]
 			}
 			crow := c[i*ldc+j0 : i*ldc+j1]
-			for j := range crow {
+			j := 0
+			for ; j+4 <= len(crow); j += 4 {
+				var d4 [4]float32
+				dot4N(arow, b[(j0+j)*ldb:(j0+j+3)*ldb+k], ldb, &d4)
+				for r, d := range d4 {
+					d *= alpha
+					if beta == 0 {
+						crow[j+r] = d
+					} else {
+						crow[j+r] = d + beta*crow[j+r]
+					}
+				}
+			}
+			for ; j < len(crow); j++ {
 				d := alpha * dotN(arow, b[(j0+j)*ldb:(j0+j)*ldb+k])
 				if beta == 0 {
 					crow[j] = d

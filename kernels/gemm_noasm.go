@@ -6,6 +6,12 @@ package kernels
 // driver is only reached through assembly micro-kernels; tests may still
 // link it).
 
+func dot4N(x, y []float32, ldy int, out *[4]float32) {
+	for r := range out {
+		out[r] = dotN(x, y[r*ldy:r*ldy+len(x)])
+	}
+}
+
 func axpyN(alpha float32, x, y []float32) {
 	for i, v := range x {
 		y[i] += alpha * v

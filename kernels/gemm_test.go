@@ -303,3 +303,44 @@ func TestSIMDEnv(t *testing.T) {
 	}
 	t.Log(fmt.Sprintf("variant %s, supported %v", Variant(), Variants()))
 }
+
+// dot4N (the small-m GEMM path's four-row dot product) is bitwise four
+// dotN calls, for every length up to 2 steps of 16 and beyond, primes,
+// padded row strides and unaligned starts; the rows around the four it
+// reads are NaN, so a read past them shows.
+func TestDot4N(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	sizes := []int{0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 47, 48, 64, 96, 97, 101, 127, 128, 131}
+	for k := 2; k < 40; k++ {
+		sizes = append(sizes, k)
+	}
+	for _, k := range sizes {
+		for _, pad := range []int{0, 1, 5} {
+			for _, off := range []int{0, 1, 3} {
+				ldy := k + pad
+				x := make([]float32, off+k)
+				y := make([]float32, off+5*ldy+k)
+				for i := range x {
+					x[i] = rng.Float32()*2 - 1
+				}
+				for i := range y {
+					y[i] = float32(math.NaN())
+				}
+				for r := 0; r < 4; r++ {
+					for i := 0; i < k; i++ {
+						y[off+(r+1)*ldy+i] = rng.Float32()*2 - 1
+					}
+				}
+				xs, ys := x[off:], y[off+ldy:off+ldy+3*ldy+k]
+				var got [4]float32
+				dot4N(xs, ys, ldy, &got)
+				for r := 0; r < 4; r++ {
+					want := dotN(xs, ys[r*ldy:r*ldy+k])
+					if math.Float32bits(got[r]) != math.Float32bits(want) {
+						t.Fatalf("k=%d ldy=%d off=%d row %d: dot4N %v, dotN %v", k, ldy, off, r, got[r], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -174,4 +174,50 @@ p("\tDECQ CX")
 p("\tJNZ packA4_loop")
 p("packA4_done:")
 p("\tRET")
+# dot4AVX2: four dot products of x with the rows y, y+ldy, y+2ldy, y+3ldy,
+# each accumulated exactly as dotAVX2 does (two accumulators over 16-float
+# steps, an 8-float tail into the first, then their sum), so that dot4N is
+# bitwise four dotN calls while loading x once: the small-m GEMM path of
+# decoding (x W^T with a few rows) is bound by these loads and call overhead.
+p("")
+p("// func dot4AVX2(x, y *float32, ldy, n int, out *float32)")
+p("TEXT ·dot4AVX2(SB), NOSPLIT, $0-40")
+p("\tMOVQ x+0(FP), SI")
+p("\tMOVQ y+8(FP), DI")
+p("\tMOVQ ldy+16(FP), R11")
+p("\tSHLQ $2, R11")
+p("\tLEAQ (DI)(R11*1), R8")
+p("\tLEAQ (R8)(R11*1), R9")
+p("\tLEAQ (R9)(R11*1), R10")
+p("\tMOVQ n+24(FP), CX")
+for r in range(8):
+    p("\tVXORPS Y%d, Y%d, Y%d" % (r, r, r))
+rows = ["DI", "R8", "R9", "R10"]
+p("\tCMPQ CX, $16")
+p("\tJLT dot4AVX2_one")
+p("dot4AVX2_two:")
+p("\tVMOVUPS 0(SI), Y8")
+p("\tVMOVUPS 32(SI), Y9")
+for r, reg in enumerate(rows):
+    p("\tVFMADD231PS 0(%s), Y8, Y%d" % (reg, 2 * r))
+    p("\tVFMADD231PS 32(%s), Y9, Y%d" % (reg, 2 * r + 1))
+p("\tADDQ $64, SI")
+for reg in rows:
+    p("\tADDQ $64, %s" % reg)
+p("\tSUBQ $16, CX")
+p("\tCMPQ CX, $16")
+p("\tJGE dot4AVX2_two")
+p("dot4AVX2_one:")
+p("\tTESTQ CX, CX")
+p("\tJZ dot4AVX2_done")
+p("\tVMOVUPS 0(SI), Y8")
+for r, reg in enumerate(rows):
+    p("\tVFMADD231PS 0(%s), Y8, Y%d" % (reg, 2 * r))
+p("dot4AVX2_done:")
+p("\tMOVQ out+32(FP), DX")
+for r in range(4):
+    p("\tVADDPS Y%d, Y%d, Y%d" % (2 * r + 1, 2 * r, 2 * r))
+    p("\tVMOVUPS Y%d, %d(DX)" % (2 * r, 32 * r))
+p("\tVZEROUPPER")
+p("\tRET")
 open(os.path.join(here, "..", "gemm_amd64.s"), "a").write("\n".join(P) + "\n")
