@@ -200,6 +200,159 @@ __device__ __forceinline__ void gemm_tc(unsigned char *sm, int m, int n, int k, 
 		}
 }
 
+// ---- BF16 by mma.sync (m16n8k16) with ldmatrix ----
+//
+// wmma's fragment loads compile to 32-bit shared loads; ldmatrix moves four
+// 8 x 8 matrices of 16-bit values a warp instruction (.trans transposes
+// them on the way), so the BF16 GEMM issues its tensor-core work as
+// mma.sync.m16n8k16 on fragments loaded by ldmatrix.x4. The register
+// layouts are the PTX ISA's (mma m16n8k16 .bf16 fragments; g = lane/4,
+// q = lane%4): a0..a3 = A[g | g+8 | g | g+8][2q.. | 2q.. | 2q+8.. | 2q+8..],
+// b0, b1 = B[2q.., 2q+8..][g], c0..c3 = C[g, g, g+8, g+8][2q, 2q+1, 2q, 2q+1].
+// The emulator does each warp instruction through per-warp scratch between
+// two warp barriers.
+
+#ifndef __CUDA_ARCH__
+static inline float emu_bf16_bits(unsigned h) { return __uint_as_float((h & 0xffffu) << 16); }
+#endif
+
+// ldsm_x4 loads four 8 x 8 matrices: lanes 8j..8j+7 give the addresses of
+// matrix j's rows (16 bytes each, 16-byte aligned); r[j] holds this lane's
+// two values of matrix j: row lane/4, columns 2(lane%4), +1, of the matrix
+// as stored (TRANS false) or transposed (TRANS true).
+template <bool TRANS>
+__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const __nv_bfloat16 *p) {
+#ifdef __CUDA_ARCH__
+	unsigned a = (unsigned)__cvta_generic_to_shared(p);
+	if (TRANS)
+		asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+			: "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+	else
+		asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+			: "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+#else
+	static const uint16_t *addr[32][32];
+	int w = threadIdx.x / KILN_WARP, l = threadIdx.x % KILN_WARP;
+	if (reinterpret_cast<uintptr_t>(p) & 15) {
+		std::fprintf(stderr, "cudaemu: ldmatrix: row address %p not 16-byte aligned\n", (const void *)p);
+		std::abort();
+	}
+	addr[w][l] = reinterpret_cast<const uint16_t *>(p);
+	__syncwarp();
+	for (int j = 0; j < 4; j++) {
+		unsigned lo, hi;
+		if (!TRANS) {
+			const uint16_t *row = addr[w][j * 8 + l / 4];
+			lo = row[2 * (l % 4)], hi = row[2 * (l % 4) + 1];
+		} else {
+			lo = addr[w][j * 8 + 2 * (l % 4)][l / 4], hi = addr[w][j * 8 + 2 * (l % 4) + 1][l / 4];
+		}
+		r[j] = lo | hi << 16;
+	}
+	__syncwarp();
+#endif
+}
+
+// mma_bf16 is d += a * b for one m16n8k16 tile (FP32 accumulation).
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#ifdef __CUDA_ARCH__
+	asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+		: "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+		: "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+	static unsigned buf[32][32][6];
+	int w = threadIdx.x / KILN_WARP, l = threadIdx.x % KILN_WARP;
+	for (int i = 0; i < 4; i++) buf[w][l][i] = a[i];
+	buf[w][l][4] = b0, buf[w][l][5] = b1;
+	__syncwarp();
+	for (int i = 0; i < 4; i++) {
+		int row = l / 4 + (i / 2) * 8, col = 2 * (l % 4) + i % 2;
+		float s = d[i];
+		for (int k = 0; k < 16; k++) {
+			unsigned av = buf[w][(row % 8) * 4 + (k % 8) / 2][row / 8 + 2 * (k / 8)];
+			unsigned bv = buf[w][col * 4 + (k % 8) / 2][4 + k / 8];
+			s += emu_bf16_bits(k % 2 ? av >> 16 : av) * emu_bf16_bits(k % 2 ? bv >> 16 : bv);
+		}
+		d[i] = s;
+	}
+	__syncwarp();
+#endif
+}
+
+// gemm_bf16_mma is gemm_tc for BF16: the same tiles, stages and warp tiles
+// (64 x 32: 4 x 4 mma tiles of 16 x 8), the epilogue straight from the
+// accumulators.
+template <bool TA, bool TB>
+__device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, int k, float alpha,
+	const __nv_bfloat16 *a, int lda, const __nv_bfloat16 *b, int ldb, float beta, float *c, int ldc, int row0, int col0) {
+	constexpr int BK = 32;
+	using T = __nv_bfloat16;
+	using L = tc_tiles<T, BK, TA, TB>;
+	int warp = threadIdx.x / KILN_WARP, lane = threadIdx.x % KILN_WARP;
+	int wm = warp / 4, wn = warp % 4;
+	float acc[4][4][4];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+#pragma unroll
+			for (int q = 0; q < 4; q++) acc[i][j][q] = 0.f;
+	// This lane's ldmatrix row addresses, relative to the warp tile's
+	// corner (see ldsm_x4 and the fragment layouts above).
+	int l8 = lane % 8, l16 = lane % 16, h1 = (lane / 8) % 2, h2 = lane / 16;
+	int aoff = TA ? (l8 + h2 * 8) * L::LDA + h1 * 8 // As[k][m], transposed
+	              : l16 * L::LDA + h2 * 8;          // As[m][k]
+	int boff = TB ? (l8 + h2 * 8) * L::LDB + h1 * 8 // Bs[n][k]
+	              : (l8 + h1 * 8) * L::LDB + h2 * 8; // Bs[k][n], transposed
+	int nt = (k + BK - 1) / BK;
+	if (nt > 0) L::load(sm, 0, a, lda, b, ldb, m, n, k, row0, col0, 0);
+	cp_async_commit();
+	for (int t = 0; t < nt; t++) {
+		if (t + 1 < nt) {
+			L::load(sm, (t + 1) & 1, a, lda, b, ldb, m, n, k, row0, col0, (t + 1) * BK);
+			cp_async_commit();
+			cp_async_wait<1>();
+		} else {
+			cp_async_wait<0>();
+		}
+		__syncthreads();
+		const T *As = L::A(sm, t & 1), *Bs = L::B(sm, t & 1);
+#pragma unroll
+		for (int kk = 0; kk < BK; kk += 16) {
+			unsigned af[4][4], bf[2][4];
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int r = wm * 64 + i * 16;
+				ldsm_x4<TA>(af[i], As + (TA ? kk * L::LDA + r : r * L::LDA + kk) + aoff);
+			}
+#pragma unroll
+			for (int j = 0; j < 2; j++) {
+				int cc = wn * 32 + j * 16;
+				ldsm_x4<!TB>(bf[j], Bs + (TB ? cc * L::LDB + kk : kk * L::LDB + cc) + boff);
+			}
+#pragma unroll
+			for (int i = 0; i < 4; i++)
+#pragma unroll
+				for (int j = 0; j < 4; j++) mma_bf16(acc[i][j], af[i], bf[j / 2][(j % 2) * 2], bf[j / 2][(j % 2) * 2 + 1]);
+		}
+		__syncthreads(); // the next iteration's load overwrites this stage
+	}
+	int g = lane / 4, q = lane % 4;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				int gi = row0 + wm * 64 + i * 16 + g + (e / 2) * 8, gj = col0 + wn * 32 + j * 8 + 2 * q + e % 2;
+				if (gi < m && gj < n) {
+					float *cp = c + (long long)gi * ldc + gj;
+					float v = alpha * acc[i][j][e];
+					*cp = beta == 0.f ? v : v + beta * *cp;
+				}
+			}
+}
+
 template <typename T, int BK, bool TA, bool TB>
 __device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n, int k, float alpha,
 	const T *A, int lda, long long strideA, const T *B, int ldb, long long strideB,
@@ -207,7 +360,10 @@ __device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n,
 	int row0 = blockIdx.y * TBM, col0 = blockIdx.x * TBN;
 	for (int z = blockIdx.z; z < batch; z += gridDim.z) {
 		__syncthreads(); // the previous item's staging tiles are read
-		gemm_tc<T, BK, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
+		if constexpr (sizeof(T) == 2)
+			gemm_bf16_mma<TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
+		else
+			gemm_tc<T, BK, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 	}
 }
 
@@ -230,7 +386,7 @@ kiln_gemm_tf32(int transA, int transB, int m, int n, int k, float alpha,
 	gemm_tc_dispatch<float, 16>(transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
-extern "C" __global__ void __launch_bounds__(TTHREADS)
+extern "C" __global__ void __launch_bounds__(TTHREADS, 2)
 kiln_gemm_bf16(int transA, int transB, int m, int n, int k, float alpha,
 	const __nv_bfloat16 *__restrict__ A, int lda, long long strideA,
 	const __nv_bfloat16 *__restrict__ B, int ldb, long long strideB,
