@@ -43,6 +43,7 @@ type kernel struct {
 	params []string          // PTX parameter types
 	argv   *[maxArgs]uint64  // C memory: one 8-byte slot an argument
 	argp   *[maxArgs]uintptr // C memory: argp[i] = &argv[i]
+	shmem  int               // dynamic shared memory the kernel may use, once raised past 48 KiB
 }
 
 func loadModule(name, ptx string) (C.CUmodule, error) {
@@ -81,6 +82,13 @@ func newKernel(mod C.CUmodule, name, params string) (*kernel, error) {
 func (k *kernel) launch(grid, block [3]int, shmem int, stream cu.Stream, args []arg) error {
 	for i, a := range args {
 		k.argv[i] = a.bits
+	}
+	if shmem > 48<<10 && shmem > k.shmem {
+		// More than 48 KiB of dynamic shared memory is an opt-in (sm_70+).
+		if res := C.cuFuncSetAttribute(k.fn, C.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, C.int(shmem)); res != C.CUDA_SUCCESS {
+			return &Error{Op: fmt.Sprintf("allow %s %d bytes of shared memory", k.name, shmem), Result: cu.Result(res).String()}
+		}
+		k.shmem = shmem
 	}
 	s := *(*C.CUstream)(unsafe.Pointer(&stream))
 	res := C.kiln_launch(k.fn, C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),

@@ -802,6 +802,10 @@ func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha 
 	return d.gemmTC("cuda.GemmBF16", "kiln_gemm_bf16", transA, transB, m, n, k, alpha, a, a2, lda, strideA, b, b2, ldb, strideB, beta, c, ldc, strideC, batch)
 }
 
+// bf16Stages is BF16_STAGES of gemm_tc.cu: the BF16 GEMM's pipeline depth,
+// which sizes its dynamic shared memory.
+const bf16Stages = 4
+
 func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, alpha float32, a, aCheck Buffer, lda, strideA int, b, bCheck Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		panic(fmt.Sprintf("%s: bad batch %d or strides %d,%d,%d", name, batch, strideA, strideB, strideC))
@@ -814,7 +818,11 @@ func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, a
 	if grid[1] > maxGrid {
 		panic(fmt.Sprintf("%s: m=%d exceeds the grid (%d rows of tiles)", name, m, maxGrid))
 	}
-	return d.launch(kernel, grid, grid3(256, 1, 1), 0,
+	shmem := 0
+	if kernel == "kiln_gemm_bf16" {
+		shmem = bf16Stages * 20480 // gemm_tc.cu: TSTAGE bytes a stage
+	}
+	return d.launch(kernel, grid, grid3(256, 1, 1), shmem,
 		argBool(transA), argBool(transB), argInt(m), argInt(n), argInt(k), argFloat(alpha),
 		argBuf(a), argInt(lda), argLong(strideA), argBuf(b), argInt(ldb), argLong(strideB),
 		argFloat(beta), argBuf(c), argInt(ldc), argLong(strideC), argInt(batch))

@@ -33,6 +33,7 @@ using namespace nvcuda;
 #define TTHREADS 256
 #define TSTAGE 20480 // bytes of one pipeline stage: A then B, 10240 each at most
 #define STG 20 // staging tile leading dimension (floats)
+#define BF16_STAGES 4 // the BF16 pipeline's depth (ops.go: bf16Stages)
 
 // cp_async16 copies 16 bytes global -> shared without going through
 // registers (cp.async.cg, sm_80); the emulator copies at once.
@@ -279,10 +280,13 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], 
 #endif
 }
 
-// gemm_bf16_mma is gemm_tc for BF16: the same tiles, stages and warp tiles
-// (64 x 32: 4 x 4 mma tiles of 16 x 8), the epilogue straight from the
-// accumulators.
-template <bool TA, bool TB>
+// gemm_bf16_mma is gemm_tc for BF16 with the same tiles and warp tiles
+// (64 x 32: 4 x 4 mma tiles of 16 x 8), but NS stages deep (in dynamic
+// shared memory) and one barrier a k-slab: at iteration t, once slab t has
+// landed and every thread has passed the barrier, slab t+NS-1 is issued
+// into the stage slab t-1 was read from. The epilogue writes straight from
+// the accumulators.
+template <int NS, bool TA, bool TB>
 __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, int k, float alpha,
 	const __nv_bfloat16 *a, int lda, const __nv_bfloat16 *b, int ldb, float beta, float *c, int ldc, int row0, int col0) {
 	constexpr int BK = 32;
@@ -305,18 +309,17 @@ __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, i
 	int boff = TB ? (l8 + h2 * 8) * L::LDB + h1 * 8 // Bs[n][k]
 	              : (l8 + h1 * 8) * L::LDB + h2 * 8; // Bs[k][n], transposed
 	int nt = (k + BK - 1) / BK;
-	if (nt > 0) L::load(sm, 0, a, lda, b, ldb, m, n, k, row0, col0, 0);
-	cp_async_commit();
+#pragma unroll
+	for (int s = 0; s < NS - 1; s++) {
+		if (s < nt) L::load(sm, s, a, lda, b, ldb, m, n, k, row0, col0, s * BK);
+		cp_async_commit(); // a group a slab, empty past the end
+	}
 	for (int t = 0; t < nt; t++) {
-		if (t + 1 < nt) {
-			L::load(sm, (t + 1) & 1, a, lda, b, ldb, m, n, k, row0, col0, (t + 1) * BK);
-			cp_async_commit();
-			cp_async_wait<1>();
-		} else {
-			cp_async_wait<0>();
-		}
-		__syncthreads();
-		const T *As = L::A(sm, t & 1), *Bs = L::B(sm, t & 1);
+		cp_async_wait<NS - 2>(); // slab t has landed (this thread's part)
+		__syncthreads();         // everyone's part, and slab t-1 is read
+		if (t + NS - 1 < nt) L::load(sm, (t + NS - 1) % NS, a, lda, b, ldb, m, n, k, row0, col0, (t + NS - 1) * BK);
+		cp_async_commit();
+		const T *As = L::A(sm, t % NS), *Bs = L::B(sm, t % NS);
 #pragma unroll
 		for (int kk = 0; kk < BK; kk += 16) {
 			unsigned af[4][4], bf[2][4];
@@ -335,8 +338,8 @@ __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, i
 #pragma unroll
 				for (int j = 0; j < 4; j++) mma_bf16(acc[i][j], af[i], bf[j / 2][(j % 2) * 2], bf[j / 2][(j % 2) * 2 + 1]);
 		}
-		__syncthreads(); // the next iteration's load overwrites this stage
 	}
+	cp_async_wait<0>(); // only empty groups are left; the caller syncs before the next item
 	int g = lane / 4, q = lane % 4;
 #pragma unroll
 	for (int i = 0; i < 4; i++)
@@ -361,17 +364,16 @@ __device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n,
 	for (int z = blockIdx.z; z < batch; z += gridDim.z) {
 		__syncthreads(); // the previous item's staging tiles are read
 		if constexpr (sizeof(T) == 2)
-			gemm_bf16_mma<TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
+			gemm_bf16_mma<BF16_STAGES, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 		else
 			gemm_tc<T, BK, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 	}
 }
 
 template <typename T, int BK>
-__device__ __forceinline__ void gemm_tc_dispatch(int transA, int transB, int m, int n, int k, float alpha,
+__device__ __forceinline__ void gemm_tc_dispatch(unsigned char *sm, int transA, int transB, int m, int n, int k, float alpha,
 	const T *A, int lda, long long strideA, const T *B, int ldb, long long strideB,
 	float beta, float *C, int ldc, long long strideC, int batch) {
-	__shared__ __align__(128) unsigned char sm[2 * TSTAGE];
 	if (!transA && !transB) gemm_tc_batched<T, BK, false, false>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 	else if (transA && !transB) gemm_tc_batched<T, BK, true, false>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 	else if (!transA && transB) gemm_tc_batched<T, BK, false, true>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
@@ -383,7 +385,8 @@ kiln_gemm_tf32(int transA, int transB, int m, int n, int k, float alpha,
 	const float *__restrict__ A, int lda, long long strideA,
 	const float *__restrict__ B, int ldb, long long strideB,
 	float beta, float *__restrict__ C, int ldc, long long strideC, int batch) {
-	gemm_tc_dispatch<float, 16>(transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+	__shared__ __align__(128) unsigned char sm[2 * TSTAGE];
+	gemm_tc_dispatch<float, 16>(sm, transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
 extern "C" __global__ void __launch_bounds__(TTHREADS, 2)
@@ -391,7 +394,13 @@ kiln_gemm_bf16(int transA, int transB, int m, int n, int k, float alpha,
 	const __nv_bfloat16 *__restrict__ A, int lda, long long strideA,
 	const __nv_bfloat16 *__restrict__ B, int ldb, long long strideB,
 	float beta, float *__restrict__ C, int ldc, long long strideC, int batch) {
-	gemm_tc_dispatch<__nv_bfloat16, 32>(transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+	// BF16_STAGES * TSTAGE bytes of dynamic shared memory (ops.go).
+#ifdef __CUDA_ARCH__
+	extern __shared__ __align__(128) unsigned char sm[];
+#else
+	static __align__(128) unsigned char sm[BF16_STAGES * TSTAGE];
+#endif
+	gemm_tc_dispatch<__nv_bfloat16, 32>(sm, transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
 // kiln_f32_to_bf16: dst[i] = bf16(src[i]), round to nearest even.
