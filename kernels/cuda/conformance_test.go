@@ -1049,3 +1049,72 @@ func TestDriverErrorIsError(t *testing.T) {
 	check(t, err)
 	check(t, d.Free(b))
 }
+
+// TestGemmTensorCoresBatched runs the strided-batched TF32 and BF16 GEMMs
+// over items whose operands are 16-byte aligned (the cp.async path), with a
+// grid of fewer items than the batch where the batch is large (each block
+// then loops over items), B shared by every item, against the reference on
+// rounded inputs.
+func TestGemmTensorCoresBatched(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, s := range [][4]int{{130, 260, 72, 3}, {8, 8, 8, 66000}} {
+		m, n, k, batch := s[0], s[1], s[2], s[3]
+		if emuSkip(batch) {
+			continue
+		}
+		for _, tr := range [][2]bool{{false, false}, {true, true}} {
+			lda, ldb := k, n
+			if tr[0] {
+				lda = m
+			}
+			if tr[1] {
+				ldb = k
+			}
+			sa, sc := m*k+8, m*n+3
+			for _, prec := range []string{"tf32", "bf16"} {
+				round := roundTF32
+				if prec == "bf16" {
+					round = roundBF16
+				}
+				a := randn(rng, batch*sa, 1)
+				b := randn(rng, k*n, 1)
+				c := randn(rng, batch*sc, 1)
+				ra, rb := make([]float32, len(a)), make([]float32, len(b))
+				for i, v := range a {
+					ra[i] = round(v)
+				}
+				for i, v := range b {
+					rb[i] = round(v)
+				}
+				want := append([]float32(nil), c...)
+				for z := 0; z < batch; z++ {
+					kernels.SgemmRef(tr[0], tr[1], m, n, k, 0.7, ra[z*sa:], lda, rb, ldb, 0.3, want[z*sc:], n)
+				}
+				lead := 1 // see testGemmTC
+				if prec == "bf16" {
+					lead = 2
+				}
+				ga := put(t, d, append(make([]float32, lead), a...))
+				gb := put(t, d, append(make([]float32, lead), b...))
+				gc := put(t, d, c)
+				if prec == "tf32" {
+					check(t, d.GemmTF32StridedBatched(tr[0], tr[1], m, n, k, 0.7, ga.mid.Slice(lead, ga.mid.Len()), lda, sa,
+						gb.mid.Slice(lead, gb.mid.Len()), ldb, 0, 0.3, gc.mid, n, sc, batch))
+				} else {
+					ha, hb := put(t, d, make([]float32, (ga.mid.Len()+1)/2)), put(t, d, make([]float32, (gb.mid.Len()+1)/2))
+					check(t, d.ToBF16(ha.mid, ga.mid))
+					check(t, d.ToBF16(hb.mid, gb.mid))
+					check(t, d.GemmBF16StridedBatched(tr[0], tr[1], m, n, k, 0.7, ha.mid.Slice(lead/2, ha.mid.Len()), lda, sa,
+						hb.mid.Slice(lead/2, hb.mid.Len()), ldb, 0, 0.3, gc.mid, n, sc, batch))
+					ha.free(t, d)
+					hb.free(t, d)
+				}
+				name := fmt.Sprintf("%s batched m=%d n=%d k=%d batch=%d tA=%v tB=%v", prec, m, n, k, batch, tr[0], tr[1])
+				expectClose(t, name, gc.get(t, d, name), want, tolFP32)
+				ga.free(t, d)
+				gb.free(t, d)
+			}
+		}
+	}
+}

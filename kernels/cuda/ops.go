@@ -804,7 +804,14 @@ func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha 
 
 // bf16Stages is BF16_STAGES of gemm_tc.cu: the BF16 GEMM's pipeline depth,
 // which sizes its dynamic shared memory.
-const bf16Stages = 4
+const bf16Stages = 2
+
+// bf16BK is BF16_BK of gemm_tc.cu: the BF16 GEMM's k-slab.
+const bf16BK = 64
+
+// bf16BN is BF16_BN of gemm_tc.cu: the BF16 GEMM's block tile is 128 x
+// bf16BN.
+const bf16BN = 128
 
 func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, alpha float32, a, aCheck Buffer, lda, strideA int, b, bCheck Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
@@ -814,13 +821,21 @@ func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, a
 	if batch == 0 || m == 0 || n == 0 {
 		return nil
 	}
-	grid := grid3(ceilDiv(n, 128), ceilDiv(m, 128), min(batch, maxGrid))
+	bn := 128
+	if kernel == "kiln_gemm_bf16" {
+		bn = bf16BN
+	}
+	grid := grid3(ceilDiv(n, bn), ceilDiv(m, 128), min(batch, maxGrid))
 	if grid[1] > maxGrid {
 		panic(fmt.Sprintf("%s: m=%d exceeds the grid (%d rows of tiles)", name, m, maxGrid))
 	}
 	shmem := 0
 	if kernel == "kiln_gemm_bf16" {
-		shmem = bf16Stages * 20480 // gemm_tc.cu: TSTAGE bytes a stage
+		// gemm_tc.cu: a stage holds A (128 x bf16BK) and B (bf16BK x
+		// bf16BN), each padded by 16 bytes a row, laid out along whichever
+		// side takes more room.
+		side := func(r, c int) int { return max(r*(c+8), c*(r+8)) * 2 }
+		shmem = bf16Stages * (side(128, bf16BK) + side(bf16BN, bf16BK))
 	}
 	return d.launch(kernel, grid, grid3(256, 1, 1), shmem,
 		argBool(transA), argBool(transB), argInt(m), argInt(n), argInt(k), argFloat(alpha),

@@ -33,7 +33,13 @@ using namespace nvcuda;
 #define TTHREADS 256
 #define TSTAGE 20480 // bytes of one pipeline stage: A then B, 10240 each at most
 #define STG 20 // staging tile leading dimension (floats)
-#define BF16_STAGES 4 // the BF16 pipeline's depth (ops.go: bf16Stages)
+#ifndef BF16_STAGES
+#define BF16_STAGES 2 // the BF16 pipeline's depth (ops.go: bf16Stages)
+#endif
+#ifndef BF16_BK
+#define BF16_BK 64 // the BF16 k-slab (ops.go: bf16BK)
+#endif
+#define BF16_BN 128 // the BF16 block tile's columns (ops.go: bf16BN)
 
 // cp_async16 copies 16 bytes global -> shared without going through
 // registers (cp.async.cg, sm_80); the emulator copies at once.
@@ -83,22 +89,27 @@ __device__ __forceinline__ void copy_tile(T *dst, const T *src, int ld, int r0, 
 // Shared-memory layout of one stage for operand layouts TA, TB: A is
 // As[m][k] (!TA) or As[k][m] (TA); B is Bs[k][n] (!TB) or Bs[n][k] (TB);
 // rows padded by 16 bytes.
-template <typename T, int BK, bool TA, bool TB>
+template <typename T, int BK, bool TA, bool TB, int BN = TBN>
 struct tc_tiles {
 	static constexpr int P = 16 / sizeof(T);
 	static constexpr int LDA = TA ? TBM + P : BK + P;
-	static constexpr int LDB = TB ? BK + P : TBN + P;
-	__device__ static T *A(unsigned char *sm, int s) { return reinterpret_cast<T *>(sm + s * TSTAGE); }
-	__device__ static T *B(unsigned char *sm, int s) { return reinterpret_cast<T *>(sm + s * TSTAGE + TSTAGE / 2); }
+	static constexpr int LDB = TB ? BK + P : BN + P;
+	static constexpr int ABYTES = (TBM * (BK + P) > BK * (TBM + P) ? TBM * (BK + P) : BK * (TBM + P)) * sizeof(T);
+	static constexpr int BBYTES = (BN * (BK + P) > BK * (BN + P) ? BN * (BK + P) : BK * (BN + P)) * sizeof(T);
+	static constexpr int STAGE = ABYTES + BBYTES; // TSTAGE for BN = TBN
+	__device__ static T *A(unsigned char *sm, int s) { return reinterpret_cast<T *>(sm + s * STAGE); }
+	__device__ static T *B(unsigned char *sm, int s) { return reinterpret_cast<T *>(sm + s * STAGE + ABYTES); }
 	// load issues the k-slab [p0, p0+BK) of op(A) and op(B) into stage s.
 	__device__ static void load(unsigned char *sm, int s, const T *a, int lda, const T *b, int ldb,
 		int m, int n, int k, int row0, int col0, int p0) {
 		if (!TA) copy_tile<T, TBM, BK, LDA>(A(sm, s), a, lda, row0, p0, m, k);
 		else copy_tile<T, BK, TBM, LDA>(A(sm, s), a, lda, p0, row0, k, m);
-		if (!TB) copy_tile<T, BK, TBN, LDB>(B(sm, s), b, ldb, p0, col0, k, n);
-		else copy_tile<T, TBN, BK, LDB>(B(sm, s), b, ldb, col0, p0, n, k);
+		if (!TB) copy_tile<T, BK, BN, LDB>(B(sm, s), b, ldb, p0, col0, k, n);
+		else copy_tile<T, BN, BK, LDB>(B(sm, s), b, ldb, col0, p0, n, k);
 	}
 };
+static_assert(tc_tiles<float, 16, false, false>::STAGE == TSTAGE, "TF32 stage size");
+static_assert(tc_tiles<__nv_bfloat16, 32, true, true>::STAGE == TSTAGE, "BF16 stage size");
 
 template <bool Tr>
 struct wl {
@@ -286,19 +297,20 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], 
 // landed and every thread has passed the barrier, slab t+NS-1 is issued
 // into the stage slab t-1 was read from. The epilogue writes straight from
 // the accumulators.
-template <int NS, bool TA, bool TB>
+template <int NS, int BN, bool TA, bool TB>
 __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, int k, float alpha,
 	const __nv_bfloat16 *a, int lda, const __nv_bfloat16 *b, int ldb, float beta, float *c, int ldc, int row0, int col0) {
-	constexpr int BK = 32;
+	constexpr int BK = BF16_BK;
 	using T = __nv_bfloat16;
-	using L = tc_tiles<T, BK, TA, TB>;
+	using L = tc_tiles<T, BK, TA, TB, BN>;
+	constexpr int WN = BN / 4, NJ = WN / 8; // warp tile columns, n8 tiles
 	int warp = threadIdx.x / KILN_WARP, lane = threadIdx.x % KILN_WARP;
 	int wm = warp / 4, wn = warp % 4;
-	float acc[4][4][4];
+	float acc[4][NJ][4];
 #pragma unroll
 	for (int i = 0; i < 4; i++)
 #pragma unroll
-		for (int j = 0; j < 4; j++)
+		for (int j = 0; j < NJ; j++)
 #pragma unroll
 			for (int q = 0; q < 4; q++) acc[i][j][q] = 0.f;
 	// This lane's ldmatrix row addresses, relative to the warp tile's
@@ -322,21 +334,21 @@ __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, i
 		const T *As = L::A(sm, t % NS), *Bs = L::B(sm, t % NS);
 #pragma unroll
 		for (int kk = 0; kk < BK; kk += 16) {
-			unsigned af[4][4], bf[2][4];
+			unsigned af[4][4], bf[NJ / 2][4];
 #pragma unroll
 			for (int i = 0; i < 4; i++) {
 				int r = wm * 64 + i * 16;
 				ldsm_x4<TA>(af[i], As + (TA ? kk * L::LDA + r : r * L::LDA + kk) + aoff);
 			}
 #pragma unroll
-			for (int j = 0; j < 2; j++) {
-				int cc = wn * 32 + j * 16;
+			for (int j = 0; j < NJ / 2; j++) {
+				int cc = wn * WN + j * 16;
 				ldsm_x4<!TB>(bf[j], Bs + (TB ? cc * L::LDB + kk : kk * L::LDB + cc) + boff);
 			}
 #pragma unroll
 			for (int i = 0; i < 4; i++)
 #pragma unroll
-				for (int j = 0; j < 4; j++) mma_bf16(acc[i][j], af[i], bf[j / 2][(j % 2) * 2], bf[j / 2][(j % 2) * 2 + 1]);
+				for (int j = 0; j < NJ; j++) mma_bf16(acc[i][j], af[i], bf[j / 2][(j % 2) * 2], bf[j / 2][(j % 2) * 2 + 1]);
 		}
 	}
 	cp_async_wait<0>(); // only empty groups are left; the caller syncs before the next item
@@ -344,10 +356,10 @@ __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, i
 #pragma unroll
 	for (int i = 0; i < 4; i++)
 #pragma unroll
-		for (int j = 0; j < 4; j++)
+		for (int j = 0; j < NJ; j++)
 #pragma unroll
 			for (int e = 0; e < 4; e++) {
-				int gi = row0 + wm * 64 + i * 16 + g + (e / 2) * 8, gj = col0 + wn * 32 + j * 8 + 2 * q + e % 2;
+				int gi = row0 + wm * 64 + i * 16 + g + (e / 2) * 8, gj = col0 + wn * WN + j * 8 + 2 * q + e % 2;
 				if (gi < m && gj < n) {
 					float *cp = c + (long long)gi * ldc + gj;
 					float v = alpha * acc[i][j][e];
@@ -360,11 +372,11 @@ template <typename T, int BK, bool TA, bool TB>
 __device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n, int k, float alpha,
 	const T *A, int lda, long long strideA, const T *B, int ldb, long long strideB,
 	float beta, float *C, int ldc, long long strideC, int batch) {
-	int row0 = blockIdx.y * TBM, col0 = blockIdx.x * TBN;
+	int row0 = blockIdx.y * TBM, col0 = blockIdx.x * (sizeof(T) == 2 ? BF16_BN : TBN);
 	for (int z = blockIdx.z; z < batch; z += gridDim.z) {
 		__syncthreads(); // the previous item's staging tiles are read
 		if constexpr (sizeof(T) == 2)
-			gemm_bf16_mma<BF16_STAGES, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
+			gemm_bf16_mma<BF16_STAGES, BF16_BN, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 		else
 			gemm_tc<T, BK, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 	}
@@ -394,11 +406,11 @@ kiln_gemm_bf16(int transA, int transB, int m, int n, int k, float alpha,
 	const __nv_bfloat16 *__restrict__ A, int lda, long long strideA,
 	const __nv_bfloat16 *__restrict__ B, int ldb, long long strideB,
 	float beta, float *__restrict__ C, int ldc, long long strideC, int batch) {
-	// BF16_STAGES * TSTAGE bytes of dynamic shared memory (ops.go).
+	// BF16_STAGES stages of dynamic shared memory (ops.go).
 #ifdef __CUDA_ARCH__
 	extern __shared__ __align__(128) unsigned char sm[];
 #else
-	static __align__(128) unsigned char sm[BF16_STAGES * TSTAGE];
+	static __align__(128) unsigned char sm[BF16_STAGES * tc_tiles<__nv_bfloat16, BF16_BK, false, false, BF16_BN>::STAGE];
 #endif
 	gemm_tc_dispatch<__nv_bfloat16, 32>(sm, transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
