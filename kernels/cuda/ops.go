@@ -806,6 +806,9 @@ func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha 
 // which sizes its dynamic shared memory.
 const bf16Stages = 2
 
+// tf32Stages and tf32BK are TF32_STAGES and TF32_BK of gemm_tc.cu.
+const tf32Stages, tf32BK = 2, 32
+
 // bf16BK is BF16_BK of gemm_tc.cu: the BF16 GEMM's k-slab.
 const bf16BK = 64
 
@@ -836,6 +839,10 @@ func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, a
 		// side takes more room.
 		side := func(r, c int) int { return max(r*(c+8), c*(r+8)) * 2 }
 		shmem = bf16Stages * (side(128, bf16BK) + side(bf16BN, bf16BK))
+	} else {
+		// The same for TF32: 4-byte values, padded by 4 a row.
+		side := func(r, c int) int { return max(r*(c+4), c*(r+4)) * 4 }
+		shmem = tf32Stages * 2 * side(128, tf32BK)
 	}
 	return d.launch(kernel, grid, grid3(256, 1, 1), shmem,
 		argBool(transA), argBool(transB), argInt(m), argInt(n), argInt(k), argFloat(alpha),

@@ -13,7 +13,7 @@ var ptxSourceSHA256 = map[string]string{
 	"crossentropy.cu": "805108980b33214e3f90674c70c8721ec20eca4a810b6c254985f061b51ebaad",
 	"embedding.cu":    "cae283c7f09dbf993ab2a82d8573a60d3fff014e778c4050130ae8951c914da5",
 	"gemm.cu":         "8530a18d3fb63910c7f6dd6ad06cabd4556d647cd374fc29eb05e3dcdaa1cc11",
-	"gemm_tc.cu":      "65daf10e52e4cc2ac866e722ada426b12214a46928499f0446b11cd21fd0ee30",
+	"gemm_tc.cu":      "2210749dce63db368c3ab839a97e71993bdb7b1c2eb6ff570926bac955b96aff",
 	"norm.cu":         "421c6329253629ddcc7951f435b568f38a34bdfe4b10d3faa771348b6642c5e1",
 	"reduce.cu":       "e472b6d502ba41e9eda8e8e60b2ef0c3b67e8390294573dbbfda2b6ef7e117b3",
 	"rope.cu":         "558180aa00ccd8c61c82899d845742c7bfd7b464d1913d1c91ea6d44f4cb77c4",

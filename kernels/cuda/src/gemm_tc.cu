@@ -10,18 +10,19 @@
 // arrays of 16-bit values with leading dimensions and strides in elements.
 //
 // A block computes a 128 x 128 tile of C with 8 warps (2 x 4), each a
-// 64 x 32 tile as 4 x 2 wmma fragments of 16 x 16. A and B go through
-// shared memory TBK columns of k at a time (32 for BF16, 16 for TF32: 20 KB
-// a stage either way), each operand kept in shared memory in its global
+// 64 x 32 tile as 4 x 4 mma.sync tiles of 16 x 8 (m16n8k16 for BF16,
+// m16n8k8 for TF32, by inline PTX). A and B go through shared memory
+// BF16_BK / TF32_BK values of k at a time (64 and 32), two stages deep in
+// dynamic shared memory (ops.go sizes it), each operand kept in its global
 // layout (contiguous dimension last, rows padded by 16 bytes against bank
-// conflicts) and read by wmma as row- or column-major fragments, so every
-// global load is a 16-byte run along the contiguous dimension. Runs that are
-// in range and 16-byte aligned go by cp.async (sm_80), two stages deep: the
-// next k-slab is in flight while the tensor cores work on this one; other
-// runs are loaded element by element with zeros outside the matrix, so any
-// size and alignment works. Each warp's fragments leave through a 16 x 16
-// staging tile (in the pipeline's shared memory, after the k loop) so that
-// the stores can be bounds-checked.
+// conflicts), so every global load is a 16-byte run along the contiguous
+// dimension. Runs that are in range and 16-byte aligned go by cp.async
+// (sm_80): the next k-slab is in flight while the tensor cores work on
+// this one, with one barrier a slab; other runs are loaded element by
+// element with zeros outside the matrix, so any size and alignment works.
+// BF16 fragments are loaded by ldmatrix (.trans where the operand's layout
+// needs it); TF32 ones element by element. Results go from the
+// accumulators to C, bounds-checked, with alpha and beta.
 #include "common.cuh"
 #include <cuda_bf16.h>
 #include <mma.h>
@@ -31,8 +32,7 @@ using namespace nvcuda;
 #define TBM 128
 #define TBN 128
 #define TTHREADS 256
-#define TSTAGE 20480 // bytes of one pipeline stage: A then B, 10240 each at most
-#define STG 20 // staging tile leading dimension (floats)
+#define TSTAGE 20480 // bytes of a stage of 128 x 128 tiles and 32 bytes of k
 #ifndef BF16_STAGES
 #define BF16_STAGES 2 // the BF16 pipeline's depth (ops.go: bf16Stages)
 #endif
@@ -40,6 +40,8 @@ using namespace nvcuda;
 #define BF16_BK 64 // the BF16 k-slab (ops.go: bf16BK)
 #endif
 #define BF16_BN 128 // the BF16 block tile's columns (ops.go: bf16BN)
+#define TF32_STAGES 2 // the TF32 pipeline (ops.go: tf32Stages, tf32BK)
+#define TF32_BK 32
 
 // cp_async16 copies 16 bytes global -> shared without going through
 // registers (cp.async.cg, sm_80); the emulator copies at once.
@@ -110,107 +112,6 @@ struct tc_tiles {
 };
 static_assert(tc_tiles<float, 16, false, false>::STAGE == TSTAGE, "TF32 stage size");
 static_assert(tc_tiles<__nv_bfloat16, 32, true, true>::STAGE == TSTAGE, "BF16 stage size");
-
-template <bool Tr>
-struct wl {
-	using type = wmma::row_major;
-};
-template <>
-struct wl<true> {
-	using type = wmma::col_major;
-};
-
-// tc_elem is the fragments' element type: BF16 itself, or TF32 for floats.
-template <typename T>
-struct tc_elem {
-	using type = T;
-	static constexpr int K = 16;
-};
-template <>
-struct tc_elem<float> {
-	using type = wmma::precision::tf32;
-	static constexpr int K = 8;
-};
-
-// gemm_tc is one batch item's loop: C[row0.., col0..] of the 128 x 128 tile.
-template <typename T, int BK, bool TA, bool TB>
-__device__ __forceinline__ void gemm_tc(unsigned char *sm, int m, int n, int k, float alpha,
-	const T *a, int lda, const T *b, int ldb, float beta, float *c, int ldc, int row0, int col0) {
-	using L = tc_tiles<T, BK, TA, TB>;
-	using E = typename tc_elem<T>::type;
-	constexpr int FK = tc_elem<T>::K;
-	int warp = threadIdx.x / KILN_WARP;
-	int wm = warp / 4, wn = warp % 4; // warp tile: rows wm*64.., cols wn*32..
-	wmma::fragment<wmma::accumulator, 16, 16, FK, float> acc[4][2];
-#pragma unroll
-	for (int i = 0; i < 4; i++)
-#pragma unroll
-		for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-	int nt = (k + BK - 1) / BK;
-	if (nt > 0) L::load(sm, 0, a, lda, b, ldb, m, n, k, row0, col0, 0);
-	cp_async_commit();
-	for (int t = 0; t < nt; t++) {
-		if (t + 1 < nt) {
-			L::load(sm, (t + 1) & 1, a, lda, b, ldb, m, n, k, row0, col0, (t + 1) * BK);
-			cp_async_commit();
-			cp_async_wait<1>();
-		} else {
-			cp_async_wait<0>();
-		}
-		__syncthreads();
-		const T *As = L::A(sm, t & 1), *Bs = L::B(sm, t & 1);
-#pragma unroll
-		for (int kk = 0; kk < BK; kk += FK) {
-			wmma::fragment<wmma::matrix_a, 16, 16, FK, E, typename wl<TA>::type> af[4];
-			wmma::fragment<wmma::matrix_b, 16, 16, FK, E, typename wl<TB>::type> bf[2];
-#pragma unroll
-			for (int i = 0; i < 4; i++) {
-				int r = wm * 64 + i * 16;
-				wmma::load_matrix_sync(af[i], TA ? As + kk * L::LDA + r : As + r * L::LDA + kk, L::LDA);
-				if constexpr (sizeof(T) == 4) {
-#pragma unroll
-					for (int q = 0; q < af[i].num_elements; q++) af[i].x[q] = wmma::__float_to_tf32(af[i].x[q]);
-				}
-			}
-#pragma unroll
-			for (int j = 0; j < 2; j++) {
-				int cc = wn * 32 + j * 16;
-				wmma::load_matrix_sync(bf[j], TB ? Bs + cc * L::LDB + kk : Bs + kk * L::LDB + cc, L::LDB);
-				if constexpr (sizeof(T) == 4) {
-#pragma unroll
-					for (int q = 0; q < bf[j].num_elements; q++) bf[j].x[q] = wmma::__float_to_tf32(bf[j].x[q]);
-				}
-			}
-#pragma unroll
-			for (int i = 0; i < 4; i++)
-#pragma unroll
-				for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], af[i], bf[j], acc[i][j]);
-		}
-		__syncthreads(); // the next iteration's load overwrites this stage
-	}
-	// The pipeline is drained and every warp is past the loop: the stages'
-	// memory is the staging tiles now (the caller syncs before reusing it).
-	float *stage = reinterpret_cast<float *>(sm) + warp * 16 * STG;
-	int lane = threadIdx.x % KILN_WARP;
-#pragma unroll
-	for (int i = 0; i < 4; i++)
-#pragma unroll
-		for (int j = 0; j < 2; j++) {
-			int r0 = row0 + wm * 64 + i * 16, c0 = col0 + wn * 32 + j * 16;
-			wmma::store_matrix_sync(stage, acc[i][j], STG, wmma::mem_row_major);
-			__syncwarp();
-			for (int e = lane; e < 256; e += KILN_WARP) {
-				int ii = e / 16, jj = e % 16;
-				int gi = r0 + ii, gj = c0 + jj;
-				if (gi < m && gj < n) {
-					float *cp = c + (long long)gi * ldc + gj;
-					float v = alpha * stage[ii * STG + jj];
-					*cp = beta == 0.f ? v : v + beta * *cp;
-				}
-			}
-			__syncwarp();
-		}
-}
 
 // ---- BF16 by mma.sync (m16n8k16) with ldmatrix ----
 //
@@ -368,6 +269,125 @@ __device__ __forceinline__ void gemm_bf16_mma(unsigned char *sm, int m, int n, i
 			}
 }
 
+// ---- TF32 by mma.sync (m16n8k8) ----
+//
+// Fragments (PTX ISA, m16n8k8 .tf32; g = lane/4, q = lane%4): a0..a3 =
+// A[g | g+8 | g | g+8][q | q | q+4 | q+4], b0, b1 = B[q, q+4][g], c as for
+// BF16. ldmatrix cannot transpose 32-bit values, so the fragments are read
+// from shared memory element by element, each rounded to TF32 (to nearest,
+// ties away: cvt.rna) as wmma's __float_to_tf32 did.
+
+__device__ __forceinline__ unsigned to_tf32(float f) {
+#ifdef __CUDA_ARCH__
+	unsigned r;
+	asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(f));
+	return r;
+#else
+	float t = wmma::__float_to_tf32(f);
+	unsigned r;
+	memcpy(&r, &t, 4);
+	return r;
+#endif
+}
+
+// mma_tf32 is d += a * b for one m16n8k8 tile (FP32 accumulation).
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#ifdef __CUDA_ARCH__
+	asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+		: "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+		: "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+	static unsigned buf[32][32][6];
+	int w = threadIdx.x / KILN_WARP, l = threadIdx.x % KILN_WARP;
+	for (int i = 0; i < 4; i++) buf[w][l][i] = a[i];
+	buf[w][l][4] = b0, buf[w][l][5] = b1;
+	__syncwarp();
+	for (int i = 0; i < 4; i++) {
+		int row = l / 4 + (i / 2) * 8, col = 2 * (l % 4) + i % 2;
+		float s = d[i];
+		for (int k = 0; k < 8; k++) {
+			float av = __uint_as_float(buf[w][(row % 8) * 4 + k % 4][row / 8 + 2 * (k / 4)]);
+			float bv = __uint_as_float(buf[w][col * 4 + k % 4][4 + k / 4]);
+			s += av * bv;
+		}
+		d[i] = s;
+	}
+	__syncwarp();
+#endif
+}
+
+// gemm_tf32_mma is gemm_bf16_mma for TF32: 128 x 128 tiles, warp tiles of
+// 64 x 32 (4 x 4 mma tiles of 16 x 8), k-slabs of TF32_BK, NS stages.
+template <int NS, bool TA, bool TB>
+__device__ __forceinline__ void gemm_tf32_mma(unsigned char *sm, int m, int n, int k, float alpha,
+	const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc, int row0, int col0) {
+	constexpr int BK = TF32_BK;
+	using L = tc_tiles<float, BK, TA, TB, TBN>;
+	int warp = threadIdx.x / KILN_WARP, lane = threadIdx.x % KILN_WARP;
+	int wm = warp / 4, wn = warp % 4;
+	int g = lane / 4, q = lane % 4;
+	float acc[4][4][4];
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+	int nt = (k + BK - 1) / BK;
+#pragma unroll
+	for (int s = 0; s < NS - 1; s++) {
+		if (s < nt) L::load(sm, s, a, lda, b, ldb, m, n, k, row0, col0, s * BK);
+		cp_async_commit();
+	}
+	for (int t = 0; t < nt; t++) {
+		cp_async_wait<NS - 2>();
+		__syncthreads();
+		if (t + NS - 1 < nt) L::load(sm, (t + NS - 1) % NS, a, lda, b, ldb, m, n, k, row0, col0, (t + NS - 1) * BK);
+		cp_async_commit();
+		const float *As = L::A(sm, t % NS), *Bs = L::B(sm, t % NS);
+#pragma unroll
+		for (int kk = 0; kk < BK; kk += 8) {
+			unsigned af[4][4], bf[4][2];
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int r = wm * 64 + i * 16 + g;
+#pragma unroll
+				for (int e = 0; e < 4; e++) {
+					int rr = r + (e % 2) * 8, kc = kk + q + (e / 2) * 4;
+					af[i][e] = to_tf32(TA ? As[kc * L::LDA + rr] : As[rr * L::LDA + kc]);
+				}
+			}
+#pragma unroll
+			for (int j = 0; j < 4; j++) {
+				int cc = wn * 32 + j * 8 + g;
+#pragma unroll
+				for (int e = 0; e < 2; e++) {
+					int kc = kk + q + e * 4;
+					bf[j][e] = to_tf32(TB ? Bs[cc * L::LDB + kc] : Bs[kc * L::LDB + cc]);
+				}
+			}
+#pragma unroll
+			for (int i = 0; i < 4; i++)
+#pragma unroll
+				for (int j = 0; j < 4; j++) mma_tf32(acc[i][j], af[i], bf[j][0], bf[j][1]);
+		}
+	}
+	cp_async_wait<0>();
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+#pragma unroll
+		for (int j = 0; j < 4; j++)
+#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				int gi = row0 + wm * 64 + i * 16 + g + (e / 2) * 8, gj = col0 + wn * 32 + j * 8 + 2 * q + e % 2;
+				if (gi < m && gj < n) {
+					float *cp = c + (long long)gi * ldc + gj;
+					float v = alpha * acc[i][j][e];
+					*cp = beta == 0.f ? v : v + beta * *cp;
+				}
+			}
+}
+
 template <typename T, int BK, bool TA, bool TB>
 __device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n, int k, float alpha,
 	const T *A, int lda, long long strideA, const T *B, int ldb, long long strideB,
@@ -378,7 +398,7 @@ __device__ __forceinline__ void gemm_tc_batched(unsigned char *sm, int m, int n,
 		if constexpr (sizeof(T) == 2)
 			gemm_bf16_mma<BF16_STAGES, BF16_BN, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 		else
-			gemm_tc<T, BK, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
+			gemm_tf32_mma<TF32_STAGES, TA, TB>(sm, m, n, k, alpha, A + z * strideA, lda, B + z * strideB, ldb, beta, C + z * strideC, ldc, row0, col0);
 	}
 }
 
@@ -392,13 +412,18 @@ __device__ __forceinline__ void gemm_tc_dispatch(unsigned char *sm, int transA, 
 	else gemm_tc_batched<T, BK, true, true>(sm, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
-extern "C" __global__ void __launch_bounds__(TTHREADS)
+extern "C" __global__ void __launch_bounds__(TTHREADS, 2)
 kiln_gemm_tf32(int transA, int transB, int m, int n, int k, float alpha,
 	const float *__restrict__ A, int lda, long long strideA,
 	const float *__restrict__ B, int ldb, long long strideB,
 	float beta, float *__restrict__ C, int ldc, long long strideC, int batch) {
-	__shared__ __align__(128) unsigned char sm[2 * TSTAGE];
-	gemm_tc_dispatch<float, 16>(sm, transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
+	// TF32_STAGES stages of dynamic shared memory (ops.go).
+#ifdef __CUDA_ARCH__
+	extern __shared__ __align__(128) unsigned char sm[];
+#else
+	static __align__(128) unsigned char sm[TF32_STAGES * tc_tiles<float, TF32_BK, false, false, TBN>::STAGE];
+#endif
+	gemm_tc_dispatch<float, TF32_BK>(sm, transA, transB, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch);
 }
 
 extern "C" __global__ void __launch_bounds__(TTHREADS, 2)
