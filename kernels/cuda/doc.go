@@ -96,9 +96,15 @@
 //	go test -tags cudaemu ./kernels/cuda/
 //
 // It checks the kernels' indexing, bounds, barriers (a barrier that not all
-// threads reach is reported as a deadlock) and wmma alignment, and the host
-// side's launches; it does not check speed, the GPU's rounding of expf and
-// friends, or the JIT. CI runs it.
+// threads reach is reported as a deadlock), wmma and ldmatrix alignment and
+// the mma.sync fragment layouts (each warp instruction is done lane by lane
+// through per-warp scratch), and the host side's launches; it does not check
+// speed, the GPU's rounding of expf and friends, or the JIT. cp.async copies
+// there complete at once, so a missing wait before a barrier would not show.
+// CI runs it. Go's build cache does not see src/*.cu or emu/*.h (they are
+// #included, not files of the package): after editing them, change the cgo
+// flags, e.g. CGO_CXXFLAGS="-O2 -DSRC_$(cat kernels/cuda/src/* kernels/cuda/emu/* | sha256sum | cut -c1-8)",
+// or the emulator keeps running the kernels as they were.
 //
 // # The GPU check
 //
