@@ -231,45 +231,61 @@ func TestSgemm(t *testing.T) {
 		m, n, k := s[0], s[1], s[2]
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			for _, ab := range [][2]float32{{1, 0}, {0.5, -1.5}} {
-				name := fmt.Sprintf("m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v", m, n, k, tr[0], tr[1], ab[0], ab[1])
-				// Leading dimensions padded by 3, so rows are not aligned.
-				ar, ac := m, k
-				if tr[0] {
-					ar, ac = k, m
+				for _, aligned := range []bool{false, true} {
+					testSgemm(t, d, rng, m, n, k, tr, ab, aligned)
 				}
-				br, bc := k, n
-				if tr[1] {
-					br, bc = n, k
-				}
-				lda, ldb, ldc := ac+3, bc+3, n+3
-				a := randn(rng, max(ar*lda, 1), 1)
-				b := randn(rng, max(br*ldb, 1), 1)
-				c := randn(rng, max(m*ldc, 1), 1)
-				if ab[1] == 0 {
-					for i := range c {
-						c[i] = float32(math.NaN()) // beta == 0 must not read C
-					}
-				}
-				want := append([]float32(nil), c...)
-				kernels.SgemmRef(tr[0], tr[1], m, n, k, ab[0], a, lda, b, ldb, ab[1], want, ldc)
-				ga, gb, gc := put(t, d, a), put(t, d, b), put(t, d, c)
-				check(t, d.Sgemm(tr[0], tr[1], m, n, k, ab[0], ga.mid, lda, gb.mid, ldb, ab[1], gc.mid, ldc))
-				got := gc.get(t, d, name)
-				ga.free(t, d)
-				gb.free(t, d)
-				// The padding columns of C must be untouched too.
-				for i := 0; i < m; i++ {
-					for j := n; j < ldc && i*ldc+j < len(c); j++ {
-						if math.Float32bits(got[i*ldc+j]) != math.Float32bits(c[i*ldc+j]) {
-							t.Fatalf("%s: wrote C[%d,%d] outside the n columns", name, i, j)
-						}
-						got[i*ldc+j], want[i*ldc+j] = 0, 0
-					}
-				}
-				expectClose(t, name, got, want, tolFP32)
 			}
 		}
 	}
+}
+
+// testSgemm runs one SGEMM case against kernels.SgemmRef. Unaligned: leading
+// dimensions padded by 3, so rows are not aligned and every load is scalar.
+// Aligned: A and B start 16-byte aligned (the allocator's blocks are 256-byte
+// aligned and the guard band is 67 floats, so one lead float aligns them)
+// with leading dimensions of whole float4s, which takes the kernel's float4
+// loads where they are in range.
+func testSgemm(t *testing.T, d *Device, rng *rand.Rand, m, n, k int, tr [2]bool, ab [2]float32, aligned bool) {
+	name := fmt.Sprintf("m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v aligned=%v", m, n, k, tr[0], tr[1], ab[0], ab[1], aligned)
+	ar, ac := m, k
+	if tr[0] {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tr[1] {
+		br, bc = n, k
+	}
+	lda, ldb, ldc := ac+3, bc+3, n+3
+	lead := 0
+	if aligned {
+		lda, ldb, lead = (ac+3)/4*4+4, (bc+3)/4*4+4, 1
+	}
+	a := randn(rng, max(ar*lda, 1), 1)
+	b := randn(rng, max(br*ldb, 1), 1)
+	c := randn(rng, max(m*ldc, 1), 1)
+	if ab[1] == 0 {
+		for i := range c {
+			c[i] = float32(math.NaN()) // beta == 0 must not read C
+		}
+	}
+	want := append([]float32(nil), c...)
+	kernels.SgemmRef(tr[0], tr[1], m, n, k, ab[0], a, lda, b, ldb, ab[1], want, ldc)
+	ga, gb, gc := put(t, d, append(make([]float32, lead), a...)), put(t, d, append(make([]float32, lead), b...)), put(t, d, c)
+	opa, opb := ga.mid.Slice(lead, ga.mid.Len()), gb.mid.Slice(lead, gb.mid.Len())
+	check(t, d.Sgemm(tr[0], tr[1], m, n, k, ab[0], opa, lda, opb, ldb, ab[1], gc.mid, ldc))
+	got := gc.get(t, d, name)
+	ga.free(t, d)
+	gb.free(t, d)
+	// The padding columns of C must be untouched too.
+	for i := 0; i < m; i++ {
+		for j := n; j < ldc && i*ldc+j < len(c); j++ {
+			if math.Float32bits(got[i*ldc+j]) != math.Float32bits(c[i*ldc+j]) {
+				t.Fatalf("%s: wrote C[%d,%d] outside the n columns", name, i, j)
+			}
+			got[i*ldc+j], want[i*ldc+j] = 0, 0
+		}
+	}
+	expectClose(t, name, got, want, tolFP32)
 }
 
 // TestGemmTensorCores holds the TF32 and BF16 GEMMs to kernels.SgemmRef on
