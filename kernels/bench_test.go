@@ -33,7 +33,7 @@ func BenchmarkSgemm(b *testing.B) {
 				defer SetThreads(SetThreads(benchThreads()))
 				setVariant(v)
 				if v == VariantGeneric && m*n*k > 1<<27 {
-					b.Skip("slow")
+					b.Skip("skipped when the pure-Go kernel would take over 2^27 multiply-adds a call: too slow to time")
 				}
 				for b.Loop() {
 					Sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
@@ -43,7 +43,7 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 		b.Run("gonum/"+name, func(b *testing.B) {
 			if m*n*k > 1<<27 {
-				b.Skip("slow")
+				b.Skip("skipped when gonum would take over 2^27 multiply-adds a call: too slow to time")
 			}
 			A := blas32.General{Rows: m, Cols: k, Stride: k, Data: a}
 			B := blas32.General{Rows: k, Cols: n, Stride: n, Data: bb}

@@ -130,7 +130,7 @@ func TestWriteFilePanicLeavesNothing(t *testing.T) {
 
 func TestWriteFileKeepsPermission(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("on Windows: no Unix permission bits to keep")
+		t.Skip("skipped when runtime.GOOS is windows: it has no Unix permission bits to keep")
 	}
 	path := filepath.Join(t.TempDir(), "out")
 	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {

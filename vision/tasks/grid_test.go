@@ -36,7 +36,7 @@ func upscaleGrid(imgs []*image.RGBA, cols, scale int) *image.RGBA {
 func TestWriteGrid(t *testing.T) {
 	path := os.Getenv("TASKS_GRID")
 	if path == "" {
-		t.Skip("set TASKS_GRID=/path/to/grid.png to write a sample grid")
+		t.Skip("skipped when TASKS_GRID is unset: set it to a PNG path to write a sample grid")
 	}
 	st, err := NewStream(DefaultConfig(), Train, 1)
 	if err != nil {
