@@ -1,16 +1,14 @@
 package selfevolve
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/kiln-ml/kiln/internal/atomicfile"
+	"github.com/kiln-ml/kiln/internal/jsonl"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
@@ -206,21 +204,21 @@ func topAnswers(h map[string]int, k int) string {
 	return strings.Join(parts, " ")
 }
 
-// jsonl appends JSON lines to a file (a no-op writer when dir is "").
-type jsonl struct{ f *os.File }
+// logFile appends JSON lines to a file (a no-op writer when dir is "").
+type logFile struct{ f *os.File }
 
-func openAppend(dir, name string) (*jsonl, error) {
+func openAppend(dir, name string) (*logFile, error) {
 	if dir == "" {
-		return &jsonl{}, nil
+		return &logFile{}, nil
 	}
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &jsonl{f: f}, nil
+	return &logFile{f: f}, nil
 }
 
-func (j *jsonl) write(v any) error {
+func (j *logFile) write(v any) error {
 	if j.f == nil {
 		return nil
 	}
@@ -232,57 +230,21 @@ func (j *jsonl) write(v any) error {
 	return err
 }
 
-func (j *jsonl) Close() error {
+func (j *logFile) Close() error {
 	if j.f == nil {
 		return nil
 	}
 	return j.f.Close()
 }
 
-// readLog reads JSON lines into values of T.
-func readLog[T any](path string) ([]T, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, v)
-	}
-	return out, sc.Err()
-}
-
 // truncateLog keeps the lines of a JSONL log whose "step" is below n
 // (strict) or at most n.
 func truncateLog(path string, n int, strict bool) error {
-	lines, err := readLog[json.RawMessage](path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, func(w io.Writer) error {
-		for _, l := range lines {
-			var s struct {
-				Step int `json:"step"`
-			}
-			if err := json.Unmarshal(l, &s); err != nil {
-				return err
-			}
-			if s.Step < n || !strict && s.Step == n {
-				if _, err := w.Write(append(l, '\n')); err != nil {
-					return err
-				}
-			}
+	_, err := jsonl.Resume(path, func(l json.RawMessage) bool {
+		var s struct {
+			Step int `json:"step"`
 		}
-		return nil
+		return json.Unmarshal(l, &s) == nil && (s.Step < n || !strict && s.Step == n)
 	})
+	return err
 }

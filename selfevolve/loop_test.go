@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kiln-ml/kiln/internal/jsonl"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
@@ -198,7 +199,7 @@ func TestLoopEndToEnd(t *testing.T) {
 	if err := tr.Run(); err != nil {
 		t.Fatal(err)
 	}
-	steps, err := readLog[StepLog](filepath.Join(o.Dir, StepsFile))
+	steps, err := jsonl.Read[StepLog](filepath.Join(o.Dir, StepsFile))
 	if err != nil || len(steps) != 4 {
 		t.Fatalf("steps.jsonl: %d lines, %v", len(steps), err)
 	}
@@ -217,7 +218,7 @@ func TestLoopEndToEnd(t *testing.T) {
 	if steps[3].KLSolver <= 0 {
 		t.Errorf("solver KL at step 3 = %g", steps[3].KLSolver)
 	}
-	evals, err := readLog[Eval](filepath.Join(o.Dir, EvalsFile))
+	evals, err := jsonl.Read[Eval](filepath.Join(o.Dir, EvalsFile))
 	if err != nil || len(evals) != 3 {
 		t.Fatalf("evals.jsonl: %d lines, %v", len(evals), err)
 	}
@@ -257,8 +258,8 @@ func TestResume(t *testing.T) {
 			}
 		}
 	}
-	la, _ := readLog[StepLog](filepath.Join(base, "a", StepsFile))
-	lb, _ := readLog[StepLog](filepath.Join(base, "b", StepsFile))
+	la, _ := jsonl.Read[StepLog](filepath.Join(base, "a", StepsFile))
+	lb, _ := jsonl.Read[StepLog](filepath.Join(base, "b", StepsFile))
 	if len(la) != len(lb) {
 		t.Fatalf("%d vs %d log lines", len(la), len(lb))
 	}

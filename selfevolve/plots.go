@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kiln-ml/kiln/internal/jsonl"
 	"github.com/kiln-ml/kiln/internal/plots"
 )
 
@@ -15,7 +16,7 @@ import (
 // reference and beta per role), entropy.png (the answer-split histogram
 // over training: the paper's U-shape to bell curve) and validation.png.
 func Plots(dir string, n int) error {
-	steps, err := readLog[StepLog](filepath.Join(dir, StepsFile))
+	steps, err := jsonl.Read[StepLog](filepath.Join(dir, StepsFile))
 	if err != nil || len(steps) == 0 {
 		return err
 	}
@@ -84,7 +85,7 @@ func Plots(dir string, n int) error {
 	if err := plots.Heatmap(filepath.Join(dir, EntropyPlot), "answer splits of the N solver samples (low to high entropy)", fmt.Sprintf("window of %d steps", hw), bins, hx, shares); err != nil {
 		return err
 	}
-	evals, err := readLog[Eval](filepath.Join(dir, EvalsFile))
+	evals, err := jsonl.Read[Eval](filepath.Join(dir, EvalsFile))
 	if err != nil || len(evals) == 0 {
 		return nil
 	}
@@ -170,7 +171,7 @@ type Summary struct {
 
 // Summarize reads a run directory's steps.jsonl.
 func Summarize(dir string) (Summary, error) {
-	steps, err := readLog[StepLog](filepath.Join(dir, StepsFile))
+	steps, err := jsonl.Read[StepLog](filepath.Join(dir, StepsFile))
 	if err != nil || len(steps) == 0 {
 		return Summary{}, err
 	}
