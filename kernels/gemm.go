@@ -19,22 +19,29 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // strideA, strideB and strideC elements apart (attention's per-head GEMMs).
 // A stride of 0 reuses the same operand for every batch (broadcasting).
 func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
-	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
-		panic(fmt.Sprintf("SgemmStridedBatched: bad batch %d or strides %d,%d,%d", batch, strideA, strideB, strideC))
-	}
+	CheckGemm("SgemmStridedBatched", transA, transB, m, n, k, len(a), lda, strideA, len(b), ldb, strideB, len(c), ldc, strideC, batch)
 	if batch == 0 || m == 0 || n == 0 {
 		return
-	}
-	for i := 0; i < batch; i++ {
-		ao, bo, co := i*strideA, i*strideB, i*strideC
-		checkGemm("SgemmStridedBatched", transA, transB, m, n, k, a[min(ao, len(a)):], lda, b[min(bo, len(b)):], ldb, c[min(co, len(c)):], ldc)
 	}
 	sgemmBatchedImpl(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
 }
 
 func checkGemm(name string, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	CheckGemm(name, transA, transB, m, n, k, len(a), lda, 0, len(b), ldb, 0, len(c), ldc, 0, 1)
+}
+
+// CheckGemm panics, naming the op and the sizes, unless the arguments
+// describe a valid SgemmStridedBatched: sizes, batch and strides not
+// negative, leading dimensions of at least the columns, operands of lengths
+// lenA, lenB and lenC holding batch matrices stride elements apart, and
+// batch items of C that do not overlap. Every backend (the CPU kernels,
+// kernels/cuda on device buffers) checks its GEMMs with it.
+func CheckGemm(name string, transA, transB bool, m, n, k, lenA, lda, strideA, lenB, ldb, strideB, lenC, ldc, strideC, batch int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("%s: negative size m=%d n=%d k=%d", name, m, n, k))
+	}
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("%s: bad batch %d or strides %d,%d,%d", name, batch, strideA, strideB, strideC))
 	}
 	ar, ac := m, k
 	if transA {
@@ -44,17 +51,22 @@ func checkGemm(name string, transA, transB bool, m, n, k int, a []float32, lda i
 	if transB {
 		br, bc = n, k
 	}
-	need := func(what string, rows, cols, ld, have int) {
+	need := func(what string, rows, cols, ld, stride, have int) {
 		if ld < max(cols, 1) {
 			panic(fmt.Sprintf("%s: ld%s=%d < %d columns (m=%d n=%d k=%d)", name, what, ld, cols, m, n, k))
 		}
-		if rows > 0 && cols > 0 && have < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("%s: len(%s)=%d < %d needed for %dx%d with ld=%d", name, what, have, (rows-1)*ld+cols, rows, cols, ld))
+		if batch > 0 && rows > 0 && cols > 0 {
+			if want := (batch-1)*stride + (rows-1)*ld + cols; have < want {
+				panic(fmt.Sprintf("%s: len(%s)=%d < %d needed for %d x %dx%d with ld=%d, stride=%d", name, what, have, want, batch, rows, cols, ld, stride))
+			}
 		}
 	}
-	need("a", ar, ac, lda, len(a))
-	need("b", br, bc, ldb, len(b))
-	need("c", m, n, ldc, len(c))
+	need("a", ar, ac, lda, strideA, lenA)
+	need("b", br, bc, ldb, strideB, lenB)
+	need("c", m, n, ldc, strideC, lenC)
+	if m > 0 && n > 0 && batch > 1 && strideC < (m-1)*ldc+n {
+		panic(fmt.Sprintf("%s: strideC=%d makes batch items of C (%dx%d, ldc=%d) overlap", name, strideC, m, n, ldc))
+	}
 }
 
 // sgemmTiny is every variant's path for products of at most 128

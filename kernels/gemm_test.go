@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -343,4 +344,35 @@ func TestDot4N(t *testing.T) {
 			}
 		}
 	}
+}
+
+// CheckGemm, the argument check every GEMM backend shares, names the op and
+// the problem for each kind of bad call and passes valid ones.
+func TestCheckGemm(t *testing.T) {
+	bad := map[string]func(){
+		"negative size": func() { CheckGemm("op", false, false, -1, 2, 2, 4, 2, 0, 4, 2, 0, 4, 2, 0, 1) },
+		"bad batch":     func() { CheckGemm("op", false, false, 2, 2, 2, 4, 2, 0, 4, 2, 0, 4, 2, 0, -1) },
+		"bad batch ":    func() { CheckGemm("op", false, false, 2, 2, 2, 4, 2, -4, 4, 2, 0, 4, 2, 0, 1) },
+		"lda=1 < 2":     func() { CheckGemm("op", false, false, 2, 2, 2, 4, 1, 0, 4, 2, 0, 4, 2, 0, 1) },
+		"len(b)=5 < 6":  func() { CheckGemm("op", false, true, 2, 2, 3, 6, 3, 0, 5, 3, 0, 4, 2, 0, 1) },
+		"len(c)=7 < 8":  func() { CheckGemm("op", false, false, 2, 2, 2, 8, 2, 4, 8, 2, 4, 7, 2, 4, 2) },
+		"overlap":       func() { CheckGemm("op", false, false, 2, 2, 2, 8, 2, 4, 8, 2, 4, 8, 2, 3, 2) },
+		"Sgemm: len(a)": func() {
+			Sgemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+		},
+	}
+	for want, f := range bad {
+		func() {
+			defer func() {
+				msg := fmt.Sprint(recover())
+				if !strings.Contains(msg, strings.TrimSpace(want)) || !strings.Contains(msg, ":") {
+					t.Errorf("%s: panic %q", want, msg)
+				}
+			}()
+			f()
+		}()
+	}
+	// Valid: transposes, broadcast operands (stride 0), empty batch and sizes.
+	CheckGemm("op", true, true, 2, 3, 4, 8, 2, 0, 12, 4, 0, 12, 3, 6, 2)
+	CheckGemm("op", false, false, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0)
 }

@@ -73,7 +73,7 @@ func TestMain(m *testing.M) {
 
 func dev(t testing.TB) *Device {
 	if testDev == nil {
-		t.Skip("no CUDA device (Open(0) failed)")
+		t.Skip("skipped when no CUDA device opens (Open(0) failed; KILN_CUDA_REQUIRE=1 makes that a failure)")
 	}
 	return testDev
 }

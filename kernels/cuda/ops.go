@@ -3,6 +3,8 @@ package cuda
 import (
 	"fmt"
 	"math"
+
+	"github.com/kiln-ml/kiln/kernels"
 )
 
 // The kernels' entry points. Each checks its sizes (a mismatch panics with
@@ -58,9 +60,6 @@ func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a Buffer
 // SgemmStridedBatched is kernels.SgemmStridedBatched on device buffers.
 func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a Buffer, lda, strideA int, b Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
 	const name = "cuda.Sgemm"
-	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
-		panic(fmt.Sprintf("%s: bad batch %d or strides %d,%d,%d", name, batch, strideA, strideB, strideC))
-	}
 	checkGemm(name, transA, transB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch)
 	if batch == 0 || m == 0 || n == 0 {
 		return nil
@@ -75,35 +74,9 @@ func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha flo
 		argFloat(beta), argBuf(c), argInt(ldc), argLong(strideC), argInt(batch))
 }
 
-// checkGemm is kernels' checkGemm for the last batch item of each operand.
+// checkGemm is kernels.CheckGemm on device buffers.
 func checkGemm(name string, transA, transB bool, m, n, k int, a Buffer, lda, strideA int, b Buffer, ldb, strideB int, c Buffer, ldc, strideC int, batch int) {
-	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("%s: negative size m=%d n=%d k=%d", name, m, n, k))
-	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	check := func(what string, rows, cols, ld, stride, have int) {
-		if ld < max(cols, 1) {
-			panic(fmt.Sprintf("%s: ld%s=%d < %d columns (m=%d n=%d k=%d)", name, what, ld, cols, m, n, k))
-		}
-		if batch > 0 && rows > 0 && cols > 0 {
-			if want := (batch-1)*stride + (rows-1)*ld + cols; have < want {
-				panic(fmt.Sprintf("%s: len(%s)=%d < %d needed for %d x %dx%d with ld=%d, stride=%d", name, what, have, want, batch, rows, cols, ld, stride))
-			}
-		}
-	}
-	check("a", ar, ac, lda, strideA, a.n)
-	check("b", br, bc, ldb, strideB, b.n)
-	check("c", m, n, ldc, strideC, c.n)
-	if m > 0 && n > 0 && batch > 1 && strideC < (m-1)*ldc+n {
-		panic(fmt.Sprintf("%s: strideC=%d makes batch items of C (%dx%d, ldc=%d) overlap", name, strideC, m, n, ldc))
-	}
+	kernels.CheckGemm(name, transA, transB, m, n, k, a.n, lda, strideA, b.n, ldb, strideB, c.n, ldc, strideC, batch)
 }
 
 // ---- elementwise (binary.cu, unary.cu) ----
@@ -817,9 +790,6 @@ const bf16BK = 64
 const bf16BN = 128
 
 func (d *Device) gemmTC(name, kernel string, transA, transB bool, m, n, k int, alpha float32, a, aCheck Buffer, lda, strideA int, b, bCheck Buffer, ldb, strideB int, beta float32, c Buffer, ldc, strideC int, batch int) error {
-	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
-		panic(fmt.Sprintf("%s: bad batch %d or strides %d,%d,%d", name, batch, strideA, strideB, strideC))
-	}
 	checkGemm(name, transA, transB, m, n, k, aCheck, lda, strideA, bCheck, ldb, strideB, c, ldc, strideC, batch)
 	if batch == 0 || m == 0 || n == 0 {
 		return nil
