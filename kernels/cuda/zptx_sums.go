@@ -7,19 +7,19 @@ const ptxNVCC = "11.8.89"
 
 // ptxSourceSHA256 is the SHA-256 of src/common.cuh followed by each source.
 var ptxSourceSHA256 = map[string]string{
-	"adamw.cu":        "3fb6cd2a98986d7208ded2f3aa44a65e0645225df96e2302404cc7a77f853328",
-	"attention.cu":    "216b9dce56a42c3511cd5e8cb1fa7d65767fc3e4f988607fcb2720ec8f0bcc9a",
-	"binary.cu":       "b2a82e8838b451a85a368a428794ef7aa45a53f62d41d225ae479f85f7657240",
-	"crossentropy.cu": "805108980b33214e3f90674c70c8721ec20eca4a810b6c254985f061b51ebaad",
-	"embedding.cu":    "cae283c7f09dbf993ab2a82d8573a60d3fff014e778c4050130ae8951c914da5",
-	"gemm.cu":         "8530a18d3fb63910c7f6dd6ad06cabd4556d647cd374fc29eb05e3dcdaa1cc11",
-	"gemm_tc.cu":      "2210749dce63db368c3ab839a97e71993bdb7b1c2eb6ff570926bac955b96aff",
-	"norm.cu":         "421c6329253629ddcc7951f435b568f38a34bdfe4b10d3faa771348b6642c5e1",
-	"reduce.cu":       "e472b6d502ba41e9eda8e8e60b2ef0c3b67e8390294573dbbfda2b6ef7e117b3",
-	"rope.cu":         "558180aa00ccd8c61c82899d845742c7bfd7b464d1913d1c91ea6d44f4cb77c4",
-	"sample.cu":       "e249db66a6e4796045e2c9cdfaf345e61950bf73943de08b32ac057c98d0d011",
-	"softmax.cu":      "31bb14ca92a940f2038d0d6ab7b2494baf7595293584e77521a03e102562dcf3",
-	"unary.cu":        "bb93af616feba9514cd0650e05d27f1d82d97e0487d736f48acbbc5f8b03d2d3",
+	"adamw.cu":        "46faa3a7faeebb07c456ccb32349c323351609812ff08ef42c6510e5cb3b37b3",
+	"attention.cu":    "da576def425c44aeb6a64d6da86975912e787e16276748516161e8f6064be63b",
+	"binary.cu":       "337fbb11ee7c76d69f9d4e371880659e2fb7e255b5ba44ce50001bb7d231787f",
+	"crossentropy.cu": "b6952e858a03727b385977ee8f0033647d19316bf12457224729f38082e9b6c4",
+	"embedding.cu":    "e31503ba2c601f73b41023c076f4cf42aed366c7dd5f7aa95efb78f52921cbcf",
+	"gemm.cu":         "b763bc91bb1f68ae1f11f92644b5b74f3e89d1d3e42d1b80ad57b77ba0e297c6",
+	"gemm_tc.cu":      "a21d88fc4a137a4f7fd845f679695de241e2613aaea85153bef843bdf081b6a7",
+	"norm.cu":         "d0fd95be766e51babb37289636c941e0dd0f14d15166c0dd9af528b5a396337c",
+	"reduce.cu":       "fbcf4c3cd73e75aa599b330f57b87bb34ddb728ad8a5bc8f1af31621c006e669",
+	"rope.cu":         "c3304818de41148f2fbba84cbb9955fc152121d7049c48597e1768743205df0d",
+	"sample.cu":       "d5059f75d5cf22db3260ee7b6883c2936076d0a753b044ba63282ac5c4b0f910",
+	"softmax.cu":      "f65922711eae4fb58c9698b84cdbdc8c438bb6ee05075bdd14a89a6847ea7e81",
+	"unary.cu":        "0657ca66e8284f3cbdaf83b59364c4e4644f5fbc0b6dd3be045f32183ed8af2a",
 }
 
 // ptxParams lists each kernel's PTX parameter types in order.

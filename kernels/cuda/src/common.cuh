@@ -49,6 +49,21 @@ __device__ __forceinline__ float block_max(float v, float *scratch) {
 	return warp_max(v);
 }
 
+// row_max_sumexp gives every thread of the block the row's maximum m (a NaN
+// propagates, as in kernels.SoftmaxRowRef) and the sum of exp(x[j] - m): the
+// two passes softmax, log_softmax and cross-entropy share.
+__device__ __forceinline__ void row_max_sumexp(const float *x, int n, float *scratch, float &m, float &s) {
+	m = -INFINITY;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		float v = x[j];
+		m = (v > m || v != v) ? v : m;
+	}
+	m = block_max(m, scratch);
+	s = 0.f;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) s += expf(x[j] - m);
+	s = block_sum(s, scratch);
+}
+
 // Grid-stride loop over n elements (n may exceed the grid).
 #define KILN_FOR(i, n) \
 	for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)

@@ -17,15 +17,8 @@ extern "C" __global__ void kiln_cross_entropy(int rows, int n, int ignore, float
 	__shared__ float scratch[32];
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
 		const float *x = logits + (long long)r * n;
-		float m = -INFINITY;
-		for (int j = threadIdx.x; j < n; j += blockDim.x) {
-			float v = x[j];
-			m = (v > m || v != v) ? v : m;
-		}
-		m = block_max(m, scratch);
-		float s = 0.f;
-		for (int j = threadIdx.x; j < n; j += blockDim.x) s += expf(x[j] - m);
-		s = block_sum(s, scratch);
+		float m, s;
+		row_max_sumexp(x, n, scratch, m, s);
 		if (threadIdx.x == 0) {
 			float l = m + logf(s);
 			int t = targets[r];

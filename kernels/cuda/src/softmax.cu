@@ -14,15 +14,8 @@ extern "C" __global__ void kiln_softmax(int isLog, int rows, int n, float *dst, 
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
 		const float *x = src + (long long)r * n;
 		float *y = dst + (long long)r * n;
-		float m = -INFINITY;
-		for (int j = threadIdx.x; j < n; j += blockDim.x) {
-			float v = x[j];
-			m = (v > m || v != v) ? v : m;
-		}
-		m = block_max(m, scratch);
-		float s = 0.f;
-		for (int j = threadIdx.x; j < n; j += blockDim.x) s += expf(x[j] - m);
-		s = block_sum(s, scratch);
+		float m, s;
+		row_max_sumexp(x, n, scratch, m, s);
 		if (isLog) {
 			float lse = m + logf(s);
 			for (int j = threadIdx.x; j < n; j += blockDim.x) y[j] = x[j] - lse;
