@@ -113,6 +113,9 @@ func TestGradMatMul(t *testing.T) {
 		{name: "transposed views", in: []*Tensor{rnd(3, 4, 3), rnd(4, 5, 4)}, f: func(x []*Tensor) *Tensor { return x[0].T().MatMul(x[1].T()) }},
 		{name: "batched broadcast", in: []*Tensor{rnd(5, 2, 1, 3, 4), rnd(6, 3, 4, 2)}, f: func(x []*Tensor) *Tensor { return x[0].MatMul(x[1]) }},
 		{name: "batched mixed", in: []*Tensor{rnd(7, 2, 1, 3, 4), rnd(8, 1, 3, 4, 2)}, f: func(x []*Tensor) *Tensor { return x[0].MatMul(x[1]) }},
+		{name: "rows times matrix", in: []*Tensor{rnd(13, 2, 3, 4), rnd(14, 4, 5)}, f: func(x []*Tensor) *Tensor { return x[0].MatMul(x[1]) }},
+		{name: "rows of a narrowed view", in: []*Tensor{rnd(15, 2, 1, 3, 6), rnd(16, 3, 4)}, f: func(x []*Tensor) *Tensor { return x[0].Narrow(3, 1, 4).MatMul(x[1].T()) }},
+		{name: "rows not evenly spaced", in: []*Tensor{rnd(17, 2, 5, 4), rnd(18, 4, 3)}, f: func(x []*Tensor) *Tensor { return x[0].Narrow(1, 1, 3).MatMul(x[1]) }},
 		{name: "vec mat", in: []*Tensor{rnd(9, 4), rnd(10, 4, 3)}, f: func(x []*Tensor) *Tensor { return x[0].MatMul(x[1]) }},
 		{name: "mat vec", in: []*Tensor{rnd(11, 2, 3), rnd(12, 3)}, f: func(x []*Tensor) *Tensor { return x[0].MatMul(x[1]) }},
 	}

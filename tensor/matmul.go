@@ -40,6 +40,16 @@ func (t *Tensor) MatMul(u *Tensor) *Tensor {
 		out := a.MatMul(b)
 		return out.Squeeze(-1)
 	}
+	if len(b.shape) == 2 && len(a.shape) > 2 && a.shape[len(a.shape)-1] == b.shape[0] {
+		// A batch of rows times one matrix (a Linear layer): one GEMM over
+		// all the rows, not one per batch item, and in backward one GEMM
+		// for b's gradient with the rows as its inner dim instead of a
+		// batched product summed afterwards.
+		if rows := foldRows(a); rows != nil {
+			outShape := append(append([]int{}, a.shape[:len(a.shape)-1]...), b.shape[1])
+			return rows.MatMul(b).Reshape(outShape...)
+		}
+	}
 	na, nb := len(a.shape), len(b.shape)
 	m, k := a.shape[na-2], a.shape[na-1]
 	k2, n := b.shape[nb-2], b.shape[nb-1]
@@ -63,6 +73,42 @@ func (t *Tensor) MatMul(u *Tensor) *Tensor {
 		}
 		return []*Tensor{ga, gb}
 	}, a, b)
+}
+
+// foldRows views t [..., r, c] as [R, c] when its rows are evenly spaced
+// across the batch dims and its columns are contiguous, so that no copy is
+// needed; otherwise it returns nil.
+func foldRows(t *Tensor) *Tensor {
+	n := len(t.shape)
+	c := t.shape[n-1]
+	if c != 1 && t.strides[n-1] != 1 {
+		return nil
+	}
+	rows, stride := 1, 0
+	for d := n - 2; d >= 0; d-- {
+		sz := t.shape[d]
+		if sz == 1 {
+			continue
+		}
+		if rows == 1 {
+			stride = t.strides[d]
+		} else if t.strides[d] != stride*rows {
+			return nil
+		}
+		rows *= sz
+	}
+	if rows == 0 {
+		return nil
+	}
+	if rows == 1 {
+		stride = c
+	}
+	if stride < max(c, 1) {
+		return nil
+	}
+	in := t.shape
+	out := t.view([]int{rows, c}, []int{stride, 1}, t.offset)
+	return record(out, "Reshape", func(g *Tensor) []*Tensor { return []*Tensor{g.Reshape(in...)} }, t)
 }
 
 func matmulInto(out, a, b *Tensor, batch []int, m, n, k int) {

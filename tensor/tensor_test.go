@@ -356,3 +356,31 @@ func TestAttentionStridedKV(t *testing.T) {
 		}
 	}
 }
+
+// A batch of rows times a matrix runs as one GEMM over all rows (foldRows):
+// the result equals the per-item products bitwise, for a contiguous input,
+// a narrowed one (rows evenly spaced, columns cut) and one whose rows are not
+// evenly spaced (the batched fallback).
+func TestMatMulFoldedRows(t *testing.T) {
+	w := rnd(2, 6, 5)
+	for name, x := range map[string]*Tensor{
+		"contiguous":     rnd(1, 3, 4, 6),
+		"narrowed cols":  rnd(3, 3, 4, 9).Narrow(2, 2, 6),
+		"uneven rows":    rnd(4, 3, 7, 6).Narrow(1, 1, 4),
+		"size-1 batch":   rnd(5, 1, 4, 6),
+		"two batch dims": rnd(6, 2, 3, 4, 6).Narrow(3, 0, 6),
+	} {
+		got := x.MatMul(w)
+		want := make([]float32, 0, got.Numel())
+		flat := x.Reshape(-1, 4, 6)
+		for i := 0; i < flat.Shape()[0]; i++ {
+			want = append(want, flat.Narrow(0, i, 1).Squeeze(0).MatMul(w).ToSlice()...)
+		}
+		if !slices.Equal(got.ToSlice(), want) {
+			t.Errorf("%s: batched rows differ from per-item products", name)
+		}
+		if s := got.Shape(); !slices.Equal(s[:len(s)-1], x.Shape()[:len(s)-1]) || s[len(s)-1] != 5 {
+			t.Errorf("%s: shape %v", name, s)
+		}
+	}
+}
