@@ -238,6 +238,10 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	}
 	// K blocks of equal size (at most KC): no short last pass over C.
 	kcMax := (k + (k+g.kc-1)/g.kc - 1) / ((k + g.kc - 1) / g.kc)
+	if t > 1 && k > kcMax && m <= panelwiseMaxM && n <= g.nc {
+		g.panelwise(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, t, kcMax)
+		return
+	}
 	ncMax := min(g.nc, n)
 	bp := getBuf(kcMax * ((ncMax + nr - 1) / nr) * nr)
 	defer putBuf(bp)
@@ -297,6 +301,68 @@ func (g *gemmArch) sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 			})
 		}
 	}
+}
+
+// panelwiseMaxM bounds the rows of a product that panelwise takes: its
+// units re-read their A block from memory once per NR-panel, which only
+// pays when A is small.
+const panelwiseMaxM = 512
+
+// panelwise runs a product with few rows and several K blocks (a weight
+// gradient: m, n ~ 100, k ~ 2000) as independent units of one NR-panel of B
+// times a block of MR-tiles of A, each unit carrying all its K blocks: one
+// hand-off per product, where the blocked path hands off twice per K block
+// and, at these sizes, spends more on the hand-offs than a second thread
+// gains. Each unit packs its own B panel (and its A block when A must be
+// packed). Every element of C sees the same kernel calls on the same K
+// blocks in the same order as in the blocked path, so the two paths agree
+// bitwise and the result does not depend on the thread count.
+func (g *gemmArch) panelwise(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, t, kcMax int) {
+	mr, nr := g.mr, g.nr
+	tilesM, panels := (m+mr-1)/mr, (n+nr-1)/nr
+	// Blocks of MR-tiles: halved until there are about 4 units a thread.
+	blk := tilesM
+	for blk > 1 && panels*((tilesM+blk-1)/blk) < 2*t {
+		blk = (blk + 1) / 2
+	}
+	blocks := (tilesM + blk - 1) / blk
+	packed := (lda*4)%4096 == 0
+	runDynamic(t, panels*blocks, 1, func(lo, hi int) {
+		bp := getBuf(kcMax * nr)
+		var abuf []float32
+		if packed || m%mr != 0 {
+			abuf = getBuf(blk * mr * kcMax)
+		}
+		for u := lo; u < hi; u++ {
+			tj, ti0 := u/blocks, (u%blocks)*blk
+			ti1 := min(ti0+blk, tilesM)
+			j := tj * nr
+			for pc := 0; pc < k; pc += kcMax {
+				kc := min(kcMax, k-pc)
+				bt := beta
+				if pc > 0 {
+					bt = 1
+				}
+				packB(bp, b, ldb, transB, pc, kc, j, n-j, nr, 0, 1)
+				ab := aBlock{a: a, lda: lda, transA: transA, pc: pc}
+				switch {
+				case packed:
+					i0 := ti0 * mr
+					packA(abuf, a, lda, transA, i0, min(ti1*mr, m)-i0, pc, kc, mr)
+					ab.packed = abuf
+				case ti1 == tilesM && m%mr != 0:
+					i0 := (tilesM - 1) * mr
+					packA(abuf, a, lda, transA, i0, m-i0, pc, kc, mr)
+					ab.edge = abuf
+				}
+				g.macroKernel(&ab, bp, kc, ti0, ti1, 0, 1, m, n, 0, j, alpha, bt, c, ldc)
+			}
+		}
+		putBuf(bp)
+		if abuf != nil {
+			putBuf(abuf)
+		}
+	})
 }
 
 // runDynamic runs fn over [0,n) in chunks of size chunk, handed out in

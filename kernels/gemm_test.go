@@ -240,25 +240,32 @@ func TestSgemmBlocking(t *testing.T) {
 	}
 }
 
-// Results are bitwise identical for 1, 2 and 3 threads.
+// Results are bitwise identical for 1, 2 and 3 threads: on the blocked path
+// (301x257x300) and on the panelwise path (few rows, several K blocks: the
+// weight-gradient shape), transposed or not, with A read in place, packed
+// (rows 4 KiB apart) and with a partial last tile.
 func TestSgemmDeterministic(t *testing.T) {
 	forEachVariant(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(5))
-		m, n, k := 301, 257, 300
-		a, b := randSlice(r, m*k), randSlice(r, k*n)
-		var first []float32
-		for _, th := range []int{1, 2, 3, 2} {
-			c := make([]float32, m*n)
-			old := SetThreads(th)
-			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-			SetThreads(old)
-			if first == nil {
-				first = c
-				continue
-			}
-			for i := range c {
-				if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
-					t.Fatalf("threads=%d: C[%d] = %v, differs from 1 thread %v", th, i, c[i], first[i])
+		for _, s := range []struct {
+			m, n, k, lda int
+			transA     bool
+		}{{301, 257, 300, 300, false}, {96, 77, 1000, 96, true}, {97, 256, 2048, 2048, false}, {50, 40, 1500, 1024, true}, {13, 300, 700, 700, false}} {
+			a, b := randSlice(r, s.lda*max(s.m, s.k)), randSlice(r, s.k*s.n)
+			var first []float32
+			for _, th := range []int{1, 2, 3, 2} {
+				c := make([]float32, s.m*s.n)
+				old := SetThreads(th)
+				Sgemm(s.transA, false, s.m, s.n, s.k, 1, a, s.lda, b, s.n, 0, c, s.n)
+				SetThreads(old)
+				if first == nil {
+					first = c
+					continue
+				}
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("%+v threads=%d: C[%d] = %v, differs from 1 thread %v", s, th, i, c[i], first[i])
+					}
 				}
 			}
 		}
