@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"runtime"
+	"time"
 	"sync"
 	"sync/atomic"
 )
@@ -42,10 +43,45 @@ var pool struct {
 func init() { pool.queue = make(chan task, 256) }
 
 func worker() {
-	for t := range pool.queue {
+	for {
+		t, ok := nextTask()
+		if !ok {
+			return
+		}
 		t.fn(t.lo, t.hi)
 		t.wg.Done()
 	}
+}
+
+// workerSpin is how long an idle worker polls the queue before it parks.
+// Waking a parked worker costs tens of microseconds on some machines (a
+// futex round trip through the OS, slower still in a VM), which is the
+// whole duration of a small GEMM; a training step hands off work every few
+// tens of microseconds, so a short poll keeps the workers awake through it.
+const workerSpin = 50 * time.Microsecond
+
+func nextTask() (task, bool) {
+	select {
+	case t, ok := <-pool.queue:
+		return t, ok
+	default:
+	}
+	start := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case t, ok := <-pool.queue:
+			return t, ok
+		default:
+		}
+		if i&63 == 63 {
+			if time.Since(start) > workerSpin {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	t, ok := <-pool.queue
+	return t, ok
 }
 
 func ensureWorkers(n int) {
