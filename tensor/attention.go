@@ -86,17 +86,22 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 		for r := lo; r < hi; r++ {
 			row := p[r*S : (r+1)*S]
 			g, i := r/TQ, r%T
+			// The causal mask cuts the row to a prefix: the softmax runs
+			// over keys [0, lim) only (no -Inf for the kernels to step
+			// around), and the rest is zero.
+			lim := causalLimit(o.Causal, i, S, T)
+			clear(row[lim:])
+			row = row[:lim]
 			any := false
 			for j := range row {
-				masked := (o.Causal && j > i+S-T) || (o.KeyPadding != nil && o.KeyPadding[(g/perItem)*S+j])
-				if masked {
+				if o.KeyPadding != nil && o.KeyPadding[(g/perItem)*S+j] {
 					row[j] = negInf
 				} else {
 					any = true
 				}
 			}
 			if any {
-				kernels.SoftmaxRow(tmp, row)
+				kernels.SoftmaxRow(tmp[:lim], row)
 				copy(row, tmp)
 			} else {
 				clear(row)
@@ -118,7 +123,10 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 				tmp := make([]float32, S)
 				for r := lo; r < hi; r++ {
 					row := ds[r*S : (r+1)*S]
-					kernels.SoftmaxRowBackward(tmp, p[r*S:(r+1)*S], row)
+					lim := causalLimit(o.Causal, r%T, S, T) // past it p is 0, so is dS
+					clear(row[lim:])
+					row = row[:lim]
+					kernels.SoftmaxRowBackward(tmp[:lim], p[r*S:r*S+lim], row)
 					copy(row, tmp)
 				}
 			})
@@ -133,6 +141,16 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 		}
 		return []*Tensor{gq, gk, gv}
 	}, q, k, v)
+}
+
+// causalLimit is how many keys query i of T may attend to out of S: all of
+// them without the causal mask, else those up to i+S-T (the mask is aligned
+// bottom-right, as for a KV cache), clamped to [0, S].
+func causalLimit(causal bool, i, S, T int) int {
+	if !causal {
+		return S
+	}
+	return min(max(i+S-T+1, 0), S)
 }
 
 // matrixRows returns t's data as a batch of matrices over its last two
