@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""Per-round kiln/PyTorch ratios from the output of bench/run_vlm.sh.
+
+Training: kiln's step time over PyTorch's median step time (below 1.0,
+kiln is faster). Generation: kiln's tokens/s over PyTorch's, i.e.
+PyTorch's median time per generate call over kiln's (above 1.0, kiln is
+faster). Threads: kiln -test.cpu 1 against torch --threads 1, kiln
+-test.cpu 2 against torch --threads 1:2. Prints the per-round ratios, their
+median and range.
+
+    python3 bench/py/vlm_ratios.py bench/results/vlm-DATE.txt
+"""
+import json
+import re
+import statistics
+import sys
+
+
+def ratios(text):
+    out = {"train 1 thread": [], "train 2 threads": [], "generate 1 thread": [], "generate 2 threads": []}
+    parts = re.split(r"== round \d+ kiln", text)[1:]
+    for blk in parts:
+        kiln, torch = {}, {}
+        for m in re.finditer(r"Benchmark(TrainStep|Generate)(-2)?\s+\d+\s+(\d+) ns/op", blk):
+            kiln[(m.group(1), 2 if m.group(2) else 1)] = int(m.group(3)) / 1e9
+        for line in blk.splitlines():
+            if line.startswith("{"):
+                d = json.loads(line)
+                torch[(d["what"], 1 if d["threads"] == "1" else 2)] = d["median_s"]
+        for th in (1, 2):
+            s = "thread" if th == 1 else "threads"
+            out[f"train {th} {s}"].append(kiln[("TrainStep", th)] / torch[("train", th)])
+            out[f"generate {th} {s}"].append(torch[("gen", th)] / kiln[("Generate", th)])
+    return out
+
+
+def main():
+    for name, v in ratios(open(sys.argv[1]).read()).items():
+        print(f"{name:20s} median {statistics.median(v):.2f}  range {min(v):.2f}-{max(v):.2f}  rounds " +
+              " ".join(f"{x:.2f}" for x in v))
+
+
+if __name__ == "__main__":
+    main()
