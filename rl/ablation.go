@@ -75,7 +75,7 @@ func RunAblation(o AblationOptions) ([]AblationRow, error) {
 	score := func(m *vision.VLM, chat *vision.Chat) ValMetrics {
 		return Evaluate(m, chat, train.TaskStream{S: test}, o.TestItems, o.Opt.MaxNew)
 	}
-	base, err := cached(filepath.Join(o.Dir, "base-test.json"), func() (ValMetrics, error) {
+	base, err := cached(filepath.Join(o.Dir, "base-test.json"), o.TestItems, o.TestSeed, func() (ValMetrics, error) {
 		m, chat, err := o.Load()
 		if err != nil {
 			return ValMetrics{}, err
@@ -90,7 +90,14 @@ func RunAblation(o AblationOptions) ([]AblationRow, error) {
 		var per []ValMetrics
 		for _, seed := range o.Seeds {
 			dir := filepath.Join(o.Dir, string(meth), fmt.Sprintf("seed%d", seed))
-			v, err := cached(filepath.Join(dir, "test.json"), func() (ValMetrics, error) {
+			opt := o.Opt
+			opt.Reward.Method, opt.Seed, opt.Dir, opt.Progress = meth, seed, dir, o.Progress
+			// A finished run is reused only if it was trained with these
+			// settings (a 60-step run must not fill a 200-step table).
+			if err := sameRun(filepath.Join(dir, "options.json"), opt); err != nil {
+				return nil, err
+			}
+			v, err := cached(filepath.Join(dir, "test.json"), o.TestItems, o.TestSeed, func() (ValMetrics, error) {
 				pol, chat, err := o.Load()
 				if err != nil {
 					return ValMetrics{}, err
@@ -103,8 +110,6 @@ func RunAblation(o AblationOptions) ([]AblationRow, error) {
 				if err != nil {
 					return ValMetrics{}, err
 				}
-				opt := o.Opt
-				opt.Reward.Method, opt.Seed, opt.Dir, opt.Progress = meth, seed, dir, o.Progress
 				tb, err := TokenizerFile(chat)
 				if err != nil {
 					return ValMetrics{}, err
@@ -185,14 +190,25 @@ func repeat(v ValMetrics, n int) []ValMetrics {
 	return out
 }
 
-// cached returns the metrics stored at path, or computes and stores them.
-func cached(path string, f func() (ValMetrics, error)) (ValMetrics, error) {
-	var v ValMetrics
+// testScore is a cached test score with the test items it was scored on.
+type testScore struct {
+	ValMetrics
+	Items int    `json:"test_items"`
+	Seed  uint64 `json:"test_seed"`
+}
+
+// cached returns the metrics stored at path if they were scored on the same
+// test items (count and stream seed), or computes and stores them. A file
+// without the item count (older runs) is scored again.
+func cached(path string, items int, seed uint64, f func() (ValMetrics, error)) (ValMetrics, error) {
 	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &v); err != nil {
-			return v, fmt.Errorf("%s: %w", path, err)
+		var c testScore
+		if err := json.Unmarshal(b, &c); err != nil {
+			return c.ValMetrics, fmt.Errorf("%s: %w", path, err)
 		}
-		return v, nil
+		if c.Items == items && c.Seed == seed {
+			return c.ValMetrics, nil
+		}
 	}
 	v, err := f()
 	if err != nil {
@@ -201,7 +217,7 @@ func cached(path string, f func() (ValMetrics, error)) (ValMetrics, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return v, err
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
+	b, _ := json.MarshalIndent(testScore{ValMetrics: v, Items: items, Seed: seed}, "", "  ")
 	return v, writeFile(path, append(b, '\n'))
 }
 

@@ -17,7 +17,10 @@
 //     answers, and their layout as one training sequence per episode (y1
 //     and y2 trained, the prompt and the self-evaluation turn not).
 //   - run.go: Runner (sampling, rewards, updates, metrics.jsonl, checkpoints
-//     that resume, curves.png and trajectories.png).
+//     that resume bitwise, curves.png and trajectories.png). A run directory
+//     is resumed only with the settings it was started with (options.json;
+//     evaluation, checkpoint and micro-batch settings may change): more
+//     steps would change the schedule and SCoRe's stage boundary.
 //   - ablation.go: the paper's table at our scale over several seeds.
 //
 // # Choices
@@ -38,9 +41,11 @@
 // beta of the other methods is beta_base.
 //
 // The learning rate, 3e-4 (warmup 10 steps, cosine to 3e-5), was chosen on
-// validation: at 1e-4 the policy barely leaves the reference (k3 ~0.005
-// after 50 steps), at 1e-3 it diverges (k3 > 1 and greedy acc@t1 from 23%
-// to 13% by step 80). A step is 8 questions x 8 episodes (G = 8 gives P in
+// validation, with an earlier and weaker starting model (greedy acc@t1 23%,
+// before the shipped model was trained) and not swept again on the shipped
+// one: at 1e-4 the policy barely leaves the reference (k3 ~0.005 after 50
+// steps), at 1e-3 it diverges (k3 > 1 and greedy acc@t1 from 23% to 13% by
+// step 80). theta, the K constants, lambda and beta_base were not tuned. A step is 8 questions x 8 episodes (G = 8 gives P in
 // steps of 1/8) with 48 tokens per turn, one on-policy update (Epochs 1);
 // it takes 2-3 s on 2 shared cores with the demo model.
 //

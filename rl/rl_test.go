@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -294,6 +295,12 @@ func TestRunEndToEndAndResume(t *testing.T) {
 		}
 		if r.Dropped < r.Groups {
 			updated = updated || r.Tokens > 0
+			// The first epoch is on-policy: the sampling-time log-probs laid
+			// out under y1 and y2 are the policy's own, so no ratio leaves
+			// the clip range (a misaligned turn would).
+			if r.ClipFrac != 0 {
+				t.Errorf("step %d: first-epoch clip fraction %v, want 0", r.Step, r.ClipFrac)
+			}
 		} else if r.Tokens != 0 {
 			t.Errorf("step %d: all groups dropped but %d tokens trained", r.Step, r.Tokens)
 		}
@@ -317,9 +324,26 @@ func TestRunEndToEndAndResume(t *testing.T) {
 		}
 	}
 
-	// Stop after 2 steps, then resume to 4 in a new process's worth of state.
-	if _, err := tinyRunner(t, dirB, 2).Run(); err != nil {
-		t.Fatal(err)
+	// Interrupt a 4-step run during step 3 (after the step-2 checkpoint),
+	// then resume it in a new process's worth of state.
+	interrupted := tinyRunner(t, dirB, 4)
+	calls, perStep := 0, 2*interrupted.Opt.Questions*interrupted.Opt.Group
+	interrupted.Correct = func(out string, it train.Item) bool {
+		if calls++; calls > 2*perStep {
+			panic(errInterrupt)
+		}
+		return parity(out, it)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != errInterrupt {
+				t.Fatalf("interrupted run: %v", p)
+			}
+		}()
+		interrupted.Run()
+	}()
+	if b, _ := os.ReadFile(filepath.Join(dirB, "metrics.jsonl")); strings.Count(string(b), "\n") != 2 {
+		t.Fatalf("interrupted run wrote %d metrics lines, want 2", strings.Count(string(b), "\n"))
 	}
 	rb := tinyRunner(t, dirB, 4)
 	hb, err := rb.Run()
@@ -343,14 +367,76 @@ func TestRunEndToEndAndResume(t *testing.T) {
 	if el := time.Since(start); el > 10*time.Second {
 		t.Logf("slow: %v", el)
 	}
-	// Another method in the same directory is refused.
-	other := tinyRunner(t, dirB, 6)
+	// Another method, or anything else that shapes the run, in the same
+	// directory is refused: more steps would change the cosine schedule
+	// and SCoRe's stage boundary of the steps already taken.
+	other := tinyRunner(t, dirB, 4)
 	other.Opt.Reward.Method = GRPOKeep
 	if _, err := other.Run(); err == nil || !strings.Contains(err.Error(), "adapo run") {
 		t.Errorf("resuming an adapo run as grpo-keep: %v", err)
 	}
+	for _, change := range []func(*Options){
+		func(o *Options) { o.Steps = 6 },
+		func(o *Options) { o.LR *= 2 },
+		func(o *Options) { o.Reward.ARM.Theta = 0.5 },
+	} {
+		r := tinyRunner(t, dirB, 4)
+		change(&r.Opt)
+		if _, err := r.Run(); err == nil || !strings.Contains(err.Error(), "other settings") {
+			t.Errorf("resuming with changed settings: %v", err)
+		}
+	}
+	// What only observes the run may change.
+	same := tinyRunner(t, dirB, 4)
+	same.Opt.EvalItems, same.Opt.SaveEvery, same.Opt.MicroBatch = 2, 1, 3
+	if _, err := same.Run(); err != nil {
+		t.Errorf("reopening a finished run with other evaluation settings: %v", err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(dirB, "metrics.jsonl")); strings.Count(string(b), "\n") != 4 {
 		t.Errorf("metrics.jsonl has %d lines", strings.Count(string(b), "\n"))
+	}
+}
+
+var errInterrupt = errors.New("interrupted")
+
+// The ablation runner reuses a finished run only when it was trained with
+// the same settings, and rescores it when the test items change.
+func TestAblationReuse(t *testing.T) {
+	dir := t.TempDir()
+	loads := 0
+	load := func() (*vision.VLM, *vision.Chat, error) {
+		loads++
+		m, chat, _ := tiny(t)
+		return m, chat, nil
+	}
+	o := DefaultOptions(AdaPO)
+	o.Steps, o.Questions, o.Group, o.MaxNew, o.EvalItems = 1, 2, 2, 4, 0
+	ab := AblationOptions{Load: load, Methods: []Method{GRPOKeep}, Seeds: []uint64{1}, Opt: o, TestItems: 2, TestSeed: 1, Dir: dir}
+	rows, err := RunAblation(ab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Method != "base" || rows[1].Method != "grpo-keep" {
+		t.Fatalf("rows %+v", rows)
+	}
+	first := loads
+	if _, err := RunAblation(ab); err != nil || loads != first {
+		t.Fatalf("rerun: %v, %d loads (want none)", err, loads-first)
+	}
+	// More test items: base and run are scored again (the run's checkpoint
+	// is reloaded, not retrained).
+	ab.TestItems = 3
+	if _, err := RunAblation(ab); err != nil || loads == first {
+		t.Fatalf("rescoring: %v, %d loads", err, loads-first)
+	}
+	if h, _ := ReadMetrics(filepath.Join(dir, "grpo-keep", "seed1", "metrics.jsonl")); len(h) != 1 {
+		t.Errorf("rescoring retrained: %d metrics lines", len(h))
+	}
+	// More steps in the same directory: refused, not filled from the
+	// shorter run.
+	ab.Opt.Steps = 2
+	if _, err := RunAblation(ab); err == nil || !strings.Contains(err.Error(), "Steps 1, now 2") {
+		t.Errorf("a 2-step table from 1-step runs: %v", err)
 	}
 }
 

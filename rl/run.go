@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/kiln-ml/kiln/internal/jsonl"
@@ -230,23 +232,69 @@ func (r *Runner) Run() ([]StepMetrics, error) {
 	return history, nil
 }
 
-// checkOptions refuses to resume a run directory with another method or
-// batch shape, then records o there.
+// checkOptions refuses to resume a run directory whose recorded options
+// differ from o in anything that shapes the run (see sameRun), then records o
+// there.
 func checkOptions(path string, o Options) error {
-	if b, err := os.ReadFile(path); err == nil {
-		var old Options
-		if err := json.Unmarshal(b, &old); err != nil {
-			return fmt.Errorf("rl: %s: %w", path, err)
-		}
-		if old.Reward.Method != o.Reward.Method || old.Questions != o.Questions || old.Group != o.Group || old.Seed != o.Seed {
-			return fmt.Errorf("rl: %s holds a %s run (questions %d, group %d, seed %d): use another directory", filepath.Dir(path), old.Reward.Method, old.Questions, old.Group, old.Seed)
-		}
+	if err := sameRun(path, o); err != nil {
+		return err
 	}
 	b, err := json.MarshalIndent(o, "", "  ")
 	if err != nil {
 		return err
 	}
 	return writeFile(path, append(b, '\n'))
+}
+
+// sameRun reports an error when the options recorded at path (a run's
+// options.json; none is fine) differ from o in anything but what only
+// observes or chunks the run: Dir, Progress, EvalEvery, EvalItems,
+// SaveEvery and MicroBatch. Steps counts: the cosine schedule and SCoRe's
+// stage boundary depend on it, so a run resumed with more steps is not the
+// longer run it would claim to be.
+func sameRun(path string, o Options) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var old Options
+	if err := json.Unmarshal(b, &old); err != nil {
+		return fmt.Errorf("rl: %s: %w", path, err)
+	}
+	if d := optionsDiff(old, o); len(d) > 0 {
+		return fmt.Errorf("rl: %s holds a %s run with other settings (%s): use another directory",
+			filepath.Dir(path), old.Reward.Method, strings.Join(d, ", "))
+	}
+	return nil
+}
+
+// optionsDiff names the fields of Options (and of its Reward) that differ
+// between a and b, ignoring those sameRun ignores.
+func optionsDiff(a, b Options) []string {
+	for _, p := range []*Options{&a, &b} {
+		p.Dir, p.Progress, p.EvalEvery, p.EvalItems, p.SaveEvery, p.MicroBatch = "", nil, 0, 0, 0, 0
+	}
+	var d []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := 0; i < va.NumField(); i++ {
+		name := va.Type().Field(i).Name
+		if name == "Reward" {
+			ra, rb := reflect.ValueOf(a.Reward), reflect.ValueOf(b.Reward)
+			for j := 0; j < ra.NumField(); j++ {
+				if ra.Field(j).Interface() != rb.Field(j).Interface() {
+					d = append(d, fmt.Sprintf("%s %v, now %v", ra.Type().Field(j).Name, ra.Field(j).Interface(), rb.Field(j).Interface()))
+				}
+			}
+			continue
+		}
+		if va.Field(i).Interface() != vb.Field(i).Interface() {
+			d = append(d, fmt.Sprintf("%s %v, now %v", name, va.Field(i).Interface(), vb.Field(i).Interface()))
+		}
+	}
+	return d
 }
 
 // step samples one batch of episodes, scores them and updates the policy.
