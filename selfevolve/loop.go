@@ -115,7 +115,7 @@ func New(m *vision.VLM, chat *vision.Chat, images, val train.Stream, o Options) 
 	t.src = tensor.NewPCG(o.Seed)
 	t.rng = rand.New(t.src)
 	t.perm = rand.New(tensor.NewPCG(o.Seed ^ 0x5eed)).Perm(o.ImagePool)
-	t.S = State{Baseline: map[string]float64{Solver: 0, Proposer: 0},
+	t.S = State{Baseline: map[string]float64{Solver: o.BaselineInit, Proposer: o.BaselineInit},
 		Beta: map[string]float64{Solver: o.BetaInit, Proposer: o.BetaInit}}
 	return t, nil
 }

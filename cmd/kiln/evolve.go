@@ -49,6 +49,7 @@ func evolveFlags(fs *flag.FlagSet, o *selfevolve.Options) (reward, guard *string
 	fs.Float64Var(&o.MuH, "mu-h", d.MuH, "proposer band-pass centre (nats)")
 	fs.Float64Var(&o.SigmaH, "sigma-h", d.SigmaH, "proposer band-pass width (nats)")
 	fs.Float64Var(&o.BaselineMomentum, "baseline-momentum", d.BaselineMomentum, "moving baseline b <- m b + (1-m) r per role")
+	fs.Float64Var(&o.BaselineInit, "baseline-init", d.BaselineInit, "start value of the moving baselines")
 	fs.BoolVar(&o.GroupBaseline, "group-baseline", d.GroupBaseline, "solver advantage against the mean of its N samples (GRPO style) instead of the moving baseline")
 	fs.Float64Var(&o.ConfidenceFilter, "confidence", d.ConfidenceFilter, "skip solver updates when the majority share is below this (0 = off, 0.8 = 4 of 5)")
 	fs.IntVar(&o.ProposerEvery, "proposer-every", d.ProposerEvery, "proposer step every K outer steps")
@@ -69,6 +70,9 @@ func evolveFlags(fs *flag.FlagSet, o *selfevolve.Options) (reward, guard *string
 	}
 	f32("lr", &o.LR, "AdamW learning rate (spec 1e-6)")
 	f32("wd", &o.WeightDecay, "AdamW weight decay")
+	f32("adam-beta1", &o.Beta1, "AdamW beta1")
+	f32("adam-beta2", &o.Beta2, "AdamW beta2")
+	f32("adam-eps", &o.Eps, "AdamW epsilon")
 	f32("clip", &o.Clip, "gradient-norm clip per step (0 = off)")
 	f32("lora-alpha", &o.LoRAAlpha, "LoRA alpha")
 	f32("lora-dropout", &o.LoRADropout, "LoRA dropout")
