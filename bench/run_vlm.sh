@@ -7,17 +7,20 @@
 # both sides need the cores to themselves.
 #
 #   bench/run_vlm.sh [ROUNDS] > bench/results/vlm-DATE.txt
+#   WIDTH=128 HIDDEN=384 bench/run_vlm.sh [ROUNDS]   # a wider model on both sides
 set -euo pipefail
 rounds=${1:-3}
+export KILN_BENCH_WIDTH=${WIDTH:-96} KILN_BENCH_HIDDEN=${HIDDEN:-256}
+size=(--width "$KILN_BENCH_WIDTH" --hidden "$KILN_BENCH_HIDDEN")
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(mktemp -d)/vision.test
 (cd "$root" && go test -c -o "$bin" ./vision/)
-echo "# $(date -u) $(git -C "$root" rev-parse --short HEAD) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "# $(date -u) $(git -C "$root" rev-parse --short HEAD) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) width $KILN_BENCH_WIDTH hidden $KILN_BENCH_HIDDEN"
 for round in $(seq "$rounds"); do
 	echo "== round $round kiln"
 	(cd "$root/vision" && "$bin" -test.run '^$' -test.bench 'TrainStep|Generate' -test.benchtime 5x -test.cpu 1,2 2>&1 | grep Benchmark)
 	echo "== round $round torch 1"
-	/usr/bin/python3 "$root/bench/py/vlm_bench.py" --threads 1 --reps 3 2>&1 | tail -2
+	/usr/bin/python3 "$root/bench/py/vlm_bench.py" --threads 1 --reps 3 "${size[@]}" 2>&1 | tail -2
 	echo "== round $round torch 1:2"
-	/usr/bin/python3 "$root/bench/py/vlm_bench.py" --threads 1:2 --reps 3 2>&1 | tail -2
+	/usr/bin/python3 "$root/bench/py/vlm_bench.py" --threads 1:2 --reps 3 "${size[@]}" 2>&1 | tail -2
 done

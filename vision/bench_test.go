@@ -1,7 +1,9 @@
 package vision
 
 import (
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/kiln-ml/kiln/kernels"
@@ -28,11 +30,26 @@ func benchModel(b *testing.B) *VLM {
 	b.Helper()
 	c := DemoConfig(benchVocab, benchImageTok)
 	c.VitDim, c.VitMLP, c.LMDim, c.LMHidden = 96, 256, 96, 256
+	// A wider model, for the ratios at other sizes: KILN_BENCH_WIDTH and
+	// KILN_BENCH_HIDDEN match vlm_bench.py's --width and --hidden.
+	custom := false
+	for env, dst := range map[string][]*int{"KILN_BENCH_WIDTH": {&c.VitDim, &c.LMDim}, "KILN_BENCH_HIDDEN": {&c.VitMLP, &c.LMHidden}} {
+		if v := os.Getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				b.Fatalf("%s=%q: want a positive integer", env, v)
+			}
+			for _, d := range dst {
+				*d = n
+			}
+			custom = true
+		}
+	}
 	m, err := New(c, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if n := m.P.Count(false); n != 663264 {
+	if n := m.P.Count(false); !custom && n != 663264 {
 		b.Fatalf("benchmark model has %d parameters, PyTorch's has 663264", n)
 	}
 	return m
@@ -91,6 +108,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		step()
 	}
 	b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric(float64(m.P.Count(false)), "params")
 }
 
 // BenchmarkGenerate is greedy generation with the KV cache: 64 new tokens
@@ -114,4 +132,5 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(benchBatch*benchNew*b.N)/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric(float64(m.P.Count(false)), "params")
 }

@@ -37,6 +37,7 @@ MALLOC_TOP_PAD_ raised (the strongest PyTorch setup measured here).
 
     /usr/bin/python3 bench/py/vlm_bench.py --threads 1
     /usr/bin/python3 bench/py/vlm_bench.py --threads 1:2 --what train --reps 5
+    /usr/bin/python3 bench/py/vlm_bench.py --threads 1 --width 128 --hidden 384
 
 Prints one JSON line per workload: best and median seconds per step (train)
 or per generate call (gen), and tokens/s at the best.
@@ -299,7 +300,10 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions (best and median reported)")
     ap.add_argument("--steps", type=int, default=2, help="train steps per repetition")
     ap.add_argument("--default-malloc", action="store_true", help="keep glibc's default malloc settings")
+    ap.add_argument("--width", type=int, default=96, help="ViT and LM width (kiln: KILN_BENCH_WIDTH)")
+    ap.add_argument("--hidden", type=int, default=256, help="ViT MLP and LM SwiGLU hidden size (kiln: KILN_BENCH_HIDDEN)")
     a = ap.parse_args()
+    CFG.update(vit_dim=a.width, lm_dim=a.width, vit_mlp=a.hidden, lm_hidden=a.hidden)
     if not a.default_malloc:
         tune_malloc()
 

@@ -19,18 +19,24 @@ import sys
 def ratios(text):
     out = {"train 1 thread": [], "train 2 threads": [], "generate 1 thread": [], "generate 2 threads": []}
     parts = re.split(r"== round \d+ kiln", text)[1:]
+    params = set()  # both sides must time the same model
     for blk in parts:
         kiln, torch = {}, {}
-        for m in re.finditer(r"Benchmark(TrainStep|Generate)(-2)?\s+\d+\s+(\d+) ns/op", blk):
+        for m in re.finditer(r"Benchmark(TrainStep|Generate)(-2)?\s+\d+\s+(\d+) ns/op(?:\s+(\d+) params)?", blk):
             kiln[(m.group(1), 2 if m.group(2) else 1)] = int(m.group(3)) / 1e9
+            if m.group(4):
+                params.add(int(m.group(4)))
         for line in blk.splitlines():
             if line.startswith("{"):
                 d = json.loads(line)
+                params.add(d["params"])
                 torch[(d["what"], 1 if d["threads"] == "1" else 2)] = d["median_s"]
         for th in (1, 2):
             s = "thread" if th == 1 else "threads"
             out[f"train {th} {s}"].append(kiln[("TrainStep", th)] / torch[("train", th)])
             out[f"generate {th} {s}"].append(torch[("gen", th)] / kiln[("Generate", th)])
+    if len(params) > 1:
+        sys.exit(f"kiln and PyTorch timed different models: parameter counts {sorted(params)}")
     return out
 
 
