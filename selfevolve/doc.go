@@ -32,8 +32,12 @@
 // Guards, on by default: every EvalEvery steps the solver is evaluated on
 // the validation stream (greedy, sampled and majority-of-N accuracy, answer
 // entropy, greedy answer histograms per family, logged to evals.jsonl); when
-// greedy accuracy falls more than GuardMargin below the best, the best
-// adapters are restored and the run stops (or goes on, GuardRollback).
+// greedy accuracy falls more than GuardMargin below the best, the training
+// state of the best validation is restored (both adapters, AdamW's moments
+// and step counts, beta and the moving baseline per role: what a resume
+// from that checkpoint restores) and the run stops (or goes on,
+// GuardRollback, at its current step with its random streams, so it sees
+// new images and samples instead of replaying the fall).
 //
 // A sampled image placeholder in a completion (only an untrained model
 // samples one) cannot be fed back through the model; the update trains on

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -77,7 +78,7 @@ type Trainer struct {
 	rng    *rand.Rand
 	perm   []int
 	params map[string][]*nn.Param
-	best   map[string][]float32 // adapter weights at the best validation
+	best   *bestState // training state at the best validation
 	start  time.Time
 	done0  float64
 }
@@ -447,8 +448,10 @@ func (t *Trainer) validate() error {
 		t.S.BestAcc, t.S.BestStep = acc, t.S.Step
 		t.snapshot()
 	} else if o.Guard != GuardOff && acc < t.S.BestAcc-o.GuardMargin {
-		ev.Guard = fmt.Sprintf("validation greedy %.3f fell more than %.3f below the best %.3f (step %d): restored the best weights", acc, o.GuardMargin, t.S.BestAcc, t.S.BestStep)
-		t.restore()
+		ev.Guard = fmt.Sprintf("validation greedy %.3f fell more than %.3f below the best %.3f (step %d): restored the best training state", acc, o.GuardMargin, t.S.BestAcc, t.S.BestStep)
+		if err := t.rollback(); err != nil {
+			return err
+		}
 		t.S.Rollbacks++
 		if o.Guard == GuardStop || t.S.Rollbacks > o.MaxRollbacks {
 			t.S.Stopped = ev.Guard
@@ -465,25 +468,126 @@ func (t *Trainer) validate() error {
 	return f.write(ev)
 }
 
-// snapshot keeps both adapters' weights as the best validation state.
-func (t *Trainer) snapshot() {
-	t.best = map[string][]float32{}
-	for _, role := range []string{Solver, Proposer} {
-		for _, q := range t.params[role] {
-			t.best[q.Name] = q.T.ToSlice()
-		}
-	}
+// bestState is the training state at the best validation: everything a
+// checkpoint restores that shapes the following updates. The guard's
+// rollback puts all of it back (a resume from the best snapshot); the run's
+// position (outer step, hence the image order and the proposer's every-K
+// phase, the sampling and dropout random streams, the wall time) and the
+// guard's own record (base and best accuracy, best step, rollbacks) go on,
+// so the steps after a rollback see new images and new samples rather than
+// replaying, bit for bit, the steps that led to the fall.
+type bestState struct {
+	Step     int                `json:"step"`
+	Baseline map[string]float64 `json:"baseline"`
+	Beta     map[string]float64 `json:"beta"`
+	// Optimizer: AdamW's moments (in tensors) and step counts for both
+	// roles. Nil in a best file written before full snapshots.
+	Optimizer *optimMeta           `json:"optimizer,omitempty"`
+	weights   map[string][]float32 // both adapters
+	moments   []nn.StateTensor
 }
 
+type optimMeta struct {
+	Kind       string           `json:"kind"`
+	Step       int64            `json:"step"`
+	ParamSteps map[string]int64 `json:"param_steps"`
+}
+
+// optimPrefix names the optimizer buffers in the best file (as
+// nn.SaveCheckpoint names them in optimizer.safetensors).
+const optimPrefix = "optim."
+
+// snapshot keeps the current training state as the best validation state.
+func (t *Trainer) snapshot() {
+	s := &bestState{Step: t.S.Step, Baseline: maps.Clone(t.S.Baseline), Beta: maps.Clone(t.S.Beta), weights: map[string][]float32{}}
+	for _, role := range []string{Solver, Proposer} {
+		for _, q := range t.params[role] {
+			s.weights[q.Name] = q.T.ToSlice()
+		}
+	}
+	ost := t.opt.State()
+	s.Optimizer = &optimMeta{Kind: ost.Kind, Step: ost.Step, ParamSteps: maps.Clone(ost.ParamSteps)}
+	for _, x := range ost.Tensors {
+		s.moments = append(s.moments, nn.StateTensor{Name: x.Name, Shape: slices.Clone(x.Shape), Data: slices.Clone(x.Data)})
+	}
+	t.best = s
+}
+
+// rollback restores the best snapshot's training state (see bestState).
+func (t *Trainer) rollback() error {
+	s := t.best
+	if s.Optimizer == nil {
+		return errors.New("selfevolve: the best snapshot holds only adapter weights (written by an older kiln): cannot roll back")
+	}
+	st := nn.OptimState{Kind: s.Optimizer.Kind, Step: s.Optimizer.Step, ParamSteps: maps.Clone(s.Optimizer.ParamSteps)}
+	for _, x := range s.moments {
+		st.Tensors = append(st.Tensors, nn.StateTensor{Name: x.Name, Shape: x.Shape, Data: slices.Clone(x.Data)})
+	}
+	if err := t.opt.SetState(st); err != nil {
+		return fmt.Errorf("selfevolve: rollback: %w", err)
+	}
+	t.restore()
+	t.S.Baseline, t.S.Beta = maps.Clone(s.Baseline), maps.Clone(s.Beta)
+	return nil
+}
+
+// restore puts the best snapshot's adapter weights into the model.
 func (t *Trainer) restore() {
-	for name, v := range t.best {
+	if t.best == nil {
+		return
+	}
+	for name, v := range t.best.weights {
 		copy(t.Model.P.Get(name).T.Data(), v)
 	}
 }
 
 // RestoreBest puts the best validation weights into the model (kiln evolve
-// does it at the end unless told to keep the last weights).
+// does it at the end unless told to keep the last weights); the optimizer
+// and loop state stay those of the last step.
 func (t *Trainer) RestoreBest() { t.restore() }
+
+// encode writes the snapshot as safetensors: the adapter weights by
+// name, the optimizer buffers as optim.<buffer>.<param>, and the rest as
+// JSON in the metadata key "state".
+func (s *bestState) encode(order []*nn.Param) ([]byte, error) {
+	var ts []safetensors.Tensor
+	for _, q := range order {
+		ts = append(ts, safetensors.Tensor{Name: q.Name, DType: safetensors.F32, Shape: q.T.Shape(), Data: s.weights[q.Name]})
+	}
+	for _, x := range s.moments {
+		ts = append(ts, safetensors.Tensor{Name: optimPrefix + x.Name, DType: safetensors.F32, Shape: x.Shape, Data: x.Data})
+	}
+	meta, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Encode(&buf, ts, map[string]string{"state": string(meta)}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeSnapshot(b []byte) (*bestState, error) {
+	ts, meta, err := safetensors.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	s := &bestState{weights: map[string][]float32{}}
+	if m, ok := meta["state"]; ok {
+		if err := json.Unmarshal([]byte(m), s); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+	}
+	for _, x := range ts {
+		if name, ok := strings.CutPrefix(x.Name, optimPrefix); ok {
+			s.moments = append(s.moments, nn.StateTensor{Name: name, Shape: x.Shape, Data: x.Data})
+		} else {
+			s.weights[x.Name] = x.Data
+		}
+	}
+	return s, nil
+}
 
 func (t *Trainer) save() error {
 	t.S.Seconds = t.elapsed()
@@ -496,17 +600,11 @@ func (t *Trainer) save() error {
 		files[k] = v
 	}
 	if t.best != nil {
-		var ts []safetensors.Tensor
-		for _, role := range []string{Solver, Proposer} {
-			for _, q := range t.params[role] {
-				ts = append(ts, safetensors.Tensor{Name: q.Name, DType: safetensors.F32, Shape: q.T.Shape(), Data: t.best[q.Name]})
-			}
-		}
-		var buf bytes.Buffer
-		if err := safetensors.Encode(&buf, ts, nil); err != nil {
+		b, err := t.best.encode(append(slices.Clone(t.params[Solver]), t.params[Proposer]...))
+		if err != nil {
 			return err
 		}
-		files[bestFile] = buf.Bytes()
+		files[bestFile] = b
 	}
 	return nn.SaveCheckpoint(filepath.Join(t.Opt.Dir, CheckpointDir), t.Model.P, nn.Checkpoint{
 		Config: t.Cfg, DType: safetensors.F32, Files: files,
@@ -527,13 +625,8 @@ func (t *Trainer) load() error {
 	}
 	t.S = s
 	if b, err := nn.ReadCheckpointFile(dir, bestFile); err == nil {
-		ts, _, err := safetensors.Decode(b)
-		if err != nil {
+		if t.best, err = decodeSnapshot(b); err != nil {
 			return fmt.Errorf("selfevolve: %s: %w", filepath.Join(dir, bestFile), err)
-		}
-		t.best = map[string][]float32{}
-		for _, x := range ts {
-			t.best[x.Name] = x.Data
 		}
 	}
 	// Logs past the checkpoint belong to steps that will run again.

@@ -11,7 +11,7 @@ type GuardAction string
 
 const (
 	GuardStop     GuardAction = "stop"     // restore the best validation weights and end the run
-	GuardRollback GuardAction = "rollback" // restore them and go on (at most MaxRollbacks times, then stop)
+	GuardRollback GuardAction = "rollback" // restore the best training state and go on (at most MaxRollbacks times, then stop)
 	GuardOff      GuardAction = "off"      // only log
 )
 

@@ -99,6 +99,11 @@ func TestGuard(t *testing.T) {
 		if changed(tr.AdapterParams(Solver), initial) || changed(tr.AdapterParams(Proposer), initialP) {
 			t.Errorf("%s: the adapters were not restored to the best validation weights", c.action)
 		}
+		// ... and so is the rest of the training state: AdamW's moments and
+		// step counts, beta and the moving baseline per role.
+		if d := diffTraining(captureTraining(tr), captureTraining(tiny(t, o))); d != nil {
+			t.Errorf("%s: after the guard's restore %v differ from the step-0 state", c.action, d)
+		}
 		steps, err := jsonl.Read[StepLog](filepath.Join(o.Dir, StepsFile))
 		if err != nil || len(steps) != c.rollbacks {
 			t.Fatalf("%s: %d step lines, %v", c.action, len(steps), err)
