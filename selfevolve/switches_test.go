@@ -266,8 +266,9 @@ func TestProposerTrainsInLoop(t *testing.T) {
 	}
 }
 
-// A run that died after its checkpoint (logs written past it) resumes with
-// those lines dropped and ends with the logs of an uninterrupted run.
+// A run that died after its checkpoint (logs written past it, the last one
+// cut short) resumes with those lines dropped and ends with the logs of an
+// uninterrupted run.
 func TestResumeDropsLogsPastCheckpoint(t *testing.T) {
 	base := t.TempDir()
 	o := tinyOptions()
@@ -296,7 +297,8 @@ func TestResumeDropsLogsPastCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	appendTo(StepsFile, lines[2]+lines[3])
+	// The crash cut the next line short.
+	appendTo(StepsFile, lines[2]+lines[3]+lines[3][:len(lines[3])/2])
 	appendTo(EvalsFile, evals[2])
 	o.Steps = 4
 	if err := tiny(t, o).Run(); err != nil {
