@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/kernels/cuda"
 )
 
 // AttnOpts configures ScaledDotProductAttention.
@@ -61,6 +62,9 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 			panic(opErr(op, "KeyPadding has %d entries, want shape[0]*S for q %v, k %v", len(o.KeyPadding), q.shape, k.shape))
 		}
 		perItem = G / q.shape[0]
+	}
+	if c := onDevice(op, q, k, v); c != nil {
+		return attentionDev(c, q, k, v, o, cuda.AttnShape{G: G, Rep: rep, T: T, S: S, D: D, Dv: Dv})
 	}
 	scale := o.Scale
 	if scale == 0 {

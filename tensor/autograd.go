@@ -1,10 +1,12 @@
 package tensor
 
 import (
+	"runtime"
 	"slices"
 	"sync/atomic"
 
 	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/kernels/cuda"
 )
 
 // node records how a tensor was made: its inputs and the function that maps
@@ -95,7 +97,11 @@ func (t *Tensor) Backward() {
 	if t.Numel() != 1 {
 		panic(opErr("tensor.Backward", "output of shape %v is not a scalar; use BackwardWith", t.shape))
 	}
-	t.BackwardWith(Full(1, t.shape...))
+	seed := Full(1, t.shape...)
+	if t.st.cu != nil {
+		seed = upload(t.st.cu, "tensor.Backward", seed)
+	}
+	t.BackwardWith(seed)
 }
 
 // BackwardWith is Backward with an explicit seed gradient of t's shape.
@@ -106,6 +112,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 	if !slices.Equal(seed.shape, t.shape) {
 		panic(opErr("tensor.Backward", "seed shape %v does not match output shape %v", seed.shape, t.shape))
 	}
+	onDevice("tensor.Backward", t, seed)
 	// Topological order by iterative DFS (deep graphs must not blow the stack).
 	var order []*Tensor
 	visited := map[*Tensor]bool{}
@@ -166,6 +173,18 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 }
 
 func accumulateLeaf(v, g *Tensor) {
+	if c := onDevice("tensor.Backward", v, g); c != nil {
+		if v.grad == nil {
+			v.grad = newDev(c, "tensor.Backward", v.shape)
+			devCopy("tensor.Backward", v.grad.st.buf, g)
+			return
+		}
+		gc := devContig("tensor.Backward", g)
+		dst := v.grad.cbuf()
+		must("tensor.Backward", c.d.Binary(cuda.OpAdd, dst, dst, gc.cbuf()))
+		runtime.KeepAlive(gc)
+		return
+	}
 	if v.grad == nil {
 		// Own a fresh contiguous copy: g may alias another tensor's gradient.
 		v.grad = newContig(g.ToSlice(), v.shape)

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/kernels/cuda"
 )
 
 type binOp int
@@ -24,6 +25,9 @@ func binary(op binOp, a, b *Tensor) *Tensor {
 	shape, ok := BroadcastShapes(a.shape, b.shape)
 	if !ok {
 		panic(opErr(name, "shapes %v and %v are not broadcastable", a.shape, b.shape))
+	}
+	if c := onDevice(name, a, b); c != nil {
+		return binaryDev(c, op, a, b, shape)
 	}
 	out := Zeros(shape...)
 	if out.Numel() == 0 {
@@ -193,6 +197,15 @@ func unaryGrad(g, x, y *Tensor, df func(dx, x, y, dy []float32)) *Tensor {
 }
 
 func mapUnary(t *Tensor, op string, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
+	return mapUnaryOn(t, op, noKernel, f, df)
+}
+
+// mapUnaryOn is mapUnary with the device kernel of the function (noKernel:
+// none, the device path goes through the host).
+func mapUnaryOn(t *Tensor, op string, k cuda.UnaryOp, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
+	if c := t.st.cu; c != nil {
+		return mapUnaryDev(c, t, op, k, f, df)
+	}
 	out := unary(t, f)
 	return record(out, op, func(g *Tensor) []*Tensor {
 		return []*Tensor{unaryGrad(g, t, out, df)}
@@ -201,19 +214,34 @@ func mapUnary(t *Tensor, op string, f func(dst, src []float32), df func(dx, x, y
 
 // Neg returns -t.
 func (t *Tensor) Neg() *Tensor {
-	out := unary(t, func(d, s []float32) { kernels.MulScalar(d, s, -1) })
+	var out *Tensor
+	if c := t.st.cu; c != nil {
+		out = unaryDev(c, "tensor.Neg", t, cuda.OpNeg)
+	} else {
+		out = unary(t, func(d, s []float32) { kernels.MulScalar(d, s, -1) })
+	}
 	return record(out, "Neg", func(g *Tensor) []*Tensor { return []*Tensor{g.Neg()} }, t)
 }
 
 // AddScalar returns t + s.
 func (t *Tensor) AddScalar(s float32) *Tensor {
-	out := unary(t, func(d, x []float32) { kernels.AddScalar(d, x, s) })
+	var out *Tensor
+	if c := t.st.cu; c != nil {
+		out = scalarDev(c, "tensor.AddScalar", t, s, false)
+	} else {
+		out = unary(t, func(d, x []float32) { kernels.AddScalar(d, x, s) })
+	}
 	return record(out, "AddScalar", func(g *Tensor) []*Tensor { return []*Tensor{g} }, t)
 }
 
 // MulScalar returns t * s.
 func (t *Tensor) MulScalar(s float32) *Tensor {
-	out := unary(t, func(d, x []float32) { kernels.MulScalar(d, x, s) })
+	var out *Tensor
+	if c := t.st.cu; c != nil {
+		out = scalarDev(c, "tensor.MulScalar", t, s, true)
+	} else {
+		out = unary(t, func(d, x []float32) { kernels.MulScalar(d, x, s) })
+	}
 	return record(out, "MulScalar", func(g *Tensor) []*Tensor { return []*Tensor{g.MulScalar(s)} }, t)
 }
 
@@ -237,7 +265,7 @@ func (t *Tensor) Pow(p float32) *Tensor {
 
 // Exp returns e^t.
 func (t *Tensor) Exp() *Tensor {
-	return mapUnary(t, "Exp", kernels.Exp, func(dx, _, y, dy []float32) { kernels.Mul(dx, dy, y) })
+	return mapUnaryOn(t, "Exp", cuda.OpExp, kernels.Exp, func(dx, _, y, dy []float32) { kernels.Mul(dx, dy, y) })
 }
 
 // Log returns the natural logarithm.
@@ -277,7 +305,7 @@ func (t *Tensor) Rsqrt() *Tensor {
 
 // Tanh returns the hyperbolic tangent.
 func (t *Tensor) Tanh() *Tensor {
-	return mapUnary(t, "Tanh", func(d, x []float32) {
+	return mapUnaryOn(t, "Tanh", cuda.OpTanh, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = float32(math.Tanh(float64(v)))
 		}
@@ -290,7 +318,7 @@ func (t *Tensor) Tanh() *Tensor {
 
 // Sigmoid returns 1/(1+e^-t), computed without overflow.
 func (t *Tensor) Sigmoid() *Tensor {
-	return mapUnary(t, "Sigmoid", func(d, x []float32) {
+	return mapUnaryOn(t, "Sigmoid", cuda.OpSigmoid, func(d, x []float32) {
 		for i, v := range x {
 			f := float64(v)
 			if f >= 0 {
@@ -309,7 +337,7 @@ func (t *Tensor) Sigmoid() *Tensor {
 
 // Relu returns max(t, 0); its gradient at 0 is 0 (PyTorch's convention).
 func (t *Tensor) Relu() *Tensor {
-	return mapUnary(t, "Relu", func(d, x []float32) {
+	return mapUnaryOn(t, "Relu", cuda.OpRelu, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = max(v, 0)
 		}
@@ -326,17 +354,17 @@ func (t *Tensor) Relu() *Tensor {
 
 // Gelu returns x*Phi(x) with the exact erf form.
 func (t *Tensor) Gelu() *Tensor {
-	return mapUnary(t, "Gelu", kernels.Gelu, func(dx, x, _, dy []float32) { kernels.GeluBackward(dx, x, dy) })
+	return mapUnaryOn(t, "Gelu", cuda.OpGelu, kernels.Gelu, func(dx, x, _, dy []float32) { kernels.GeluBackward(dx, x, dy) })
 }
 
 // GeluTanh returns the tanh approximation of GELU (PyTorch approximate="tanh").
 func (t *Tensor) GeluTanh() *Tensor {
-	return mapUnary(t, "GeluTanh", kernels.GeluTanh, func(dx, x, _, dy []float32) { kernels.GeluTanhBackward(dx, x, dy) })
+	return mapUnaryOn(t, "GeluTanh", cuda.OpGeluTanh, kernels.GeluTanh, func(dx, x, _, dy []float32) { kernels.GeluTanhBackward(dx, x, dy) })
 }
 
 // Silu returns x*sigmoid(x).
 func (t *Tensor) Silu() *Tensor {
-	return mapUnary(t, "Silu", kernels.Silu, func(dx, x, _, dy []float32) { kernels.SiluBackward(dx, x, dy) })
+	return mapUnaryOn(t, "Silu", cuda.OpSilu, kernels.Silu, func(dx, x, _, dy []float32) { kernels.SiluBackward(dx, x, dy) })
 }
 
 // Clamp limits t to [lo, hi]; the gradient passes where lo <= t <= hi

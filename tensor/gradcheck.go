@@ -29,6 +29,9 @@ type GradCheckOpts struct {
 // catches any wrong gradient term, which is off by O(1). Inputs of ops with
 // kinks (relu, clamp, max) must sit more than 2h from the kink.
 //
+// Inputs may live on a device (contiguous), where the whole check runs;
+// each perturbation is then an upload and each loss a download.
+//
 // The inputs are marked RequiresGrad and their gradients reset. It returns
 // nil or an error listing the mismatches.
 func GradCheck(f func(x []*Tensor) *Tensor, inputs []*Tensor, o GradCheckOpts) error {
@@ -52,6 +55,7 @@ func GradCheck(f func(x []*Tensor) *Tensor, inputs []*Tensor, o GradCheckOpts) e
 	out := f(inputs)
 	R := Rand(NewRNG(o.Seed+99), -1, 1, out.shape...)
 	rd := R.ToSlice()
+	R = R.MustTo(out.Device())
 	loss := func() float64 {
 		var s float64
 		NoGrad(func() {
@@ -69,7 +73,17 @@ func GradCheck(f func(x []*Tensor) *Tensor, inputs []*Tensor, o GradCheckOpts) e
 			return fmt.Errorf("input %d (shape %v) got no gradient", xi, x.shape)
 		}
 		ga := x.Grad().ToSlice()
-		data := x.Data()
+		var data []float32
+		set := func(j int, v float32) { data[j] = v }
+		if x.st.cu != nil { // a device input: perturb it by uploads
+			if !x.IsContiguous() {
+				return fmt.Errorf("input %d (shape %v) is a non-contiguous device view", xi, x.shape)
+			}
+			data = x.ToSlice()
+			set = func(j int, v float32) { data[j] = v; x.setDevElem("tensor.GradCheck", x.offset+j, v) }
+		} else {
+			data = x.Data()
+		}
 		idx := make([]int, 0, min(len(data), maxN))
 		if len(data) <= maxN {
 			for i := range data {
@@ -82,9 +96,9 @@ func GradCheck(f func(x []*Tensor) *Tensor, inputs []*Tensor, o GradCheckOpts) e
 		}
 		for _, j := range idx {
 			orig := data[j]
-			at := func(d float64) float64 { data[j] = orig + float32(d); return loss() }
+			at := func(d float64) float64 { set(j, orig+float32(d)); return loss() }
 			num := (8*(at(h)-at(-h)) - (at(2*h) - at(-2*h))) / (12 * h)
-			data[j] = orig
+			set(j, orig)
 			if math.Abs(num-float64(ga[j])) > atol+rtol*math.Abs(num) && len(bad) < 10 {
 				bad = append(bad, fmt.Sprintf("input %d elem %d: analytic %.6g numeric %.6g", xi, j, ga[j], num))
 			}

@@ -14,6 +14,9 @@ func (t *Tensor) IndexSelect(dim int, idx []int) *Tensor {
 	}
 	outer := numel(t.shape[:d])
 	inner := numel(t.shape[d+1:])
+	if c := t.st.cu; c != nil {
+		return indexSelectDev(c, t, d, idx, outer, inner)
+	}
 	src := contigData(t)
 	shape := t.Shape()
 	shape[d] = len(idx)
@@ -68,7 +71,6 @@ func (t *Tensor) Gather(dim int, idx []int, idxShape ...int) *Tensor {
 			panic(opErr("tensor.Gather", "index shape %v exceeds input shape %v outside dim %d", idxShape, t.shape, dim))
 		}
 	}
-	src := contigData(t)
 	srcStr := contigStrides(t.shape)
 	offs := make([]int, len(idx))
 	ist := contigStrides(idxShape)
@@ -87,6 +89,10 @@ func (t *Tensor) Gather(dim int, idx []int, idxShape ...int) *Tensor {
 		}
 		offs[p] = off
 	}
+	if c := t.st.cu; c != nil {
+		return gatherDev(c, t, offs, idxShape)
+	}
+	src := contigData(t)
 	out := Zeros(idxShape...)
 	for p, o := range offs {
 		out.st.data[p] = src[o]
@@ -111,6 +117,9 @@ func Where(cond, a, b *Tensor) *Tensor {
 	}
 	if !ok {
 		panic(opErr("tensor.Where", "shapes %v, %v and %v are not broadcastable", cond.shape, a.shape, b.shape))
+	}
+	if c := onDevice("tensor.Where", cond, a, b); c != nil {
+		return whereDev(c, cond, a, b, shape)
 	}
 	m := maskOf(cond.Detach().Expand(shape...))
 	ad := a.Detach().Expand(shape...).ToSlice()
@@ -142,7 +151,7 @@ func (t *Tensor) MaskedFill(mask *Tensor, value float32) *Tensor {
 	if _, ok := BroadcastShapes(mask.shape, t.shape); !ok {
 		panic(opErr("tensor.MaskedFill", "mask shape %v does not broadcast to %v", mask.shape, t.shape))
 	}
-	return Where(mask, Scalar(value), t)
+	return Where(mask, scalarOn(value, t), t)
 }
 
 func maskOf(t *Tensor) []bool {

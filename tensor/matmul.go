@@ -61,8 +61,14 @@ func (t *Tensor) MatMul(u *Tensor) *Tensor {
 		panic(opErr("tensor.MatMul", "batch dims of shapes %v and %v are not broadcastable", t.shape, u.shape))
 	}
 	outShape := append(append([]int{}, batch...), m, n)
-	out := Zeros(outShape...)
-	matmulInto(out, a, b, batch, m, n, k)
+	var out *Tensor
+	if c := onDevice("tensor.MatMul", a, b); c != nil {
+		out = newDev(c, "tensor.MatMul", outShape)
+		matmulDev(c, out, a, b, batch, m, n, k)
+	} else {
+		out = Zeros(outShape...)
+		matmulInto(out, a, b, batch, m, n, k)
+	}
 	return record(out, "MatMul", func(g *Tensor) []*Tensor {
 		var ga, gb *Tensor
 		if a.requiresGrad {

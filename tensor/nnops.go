@@ -54,6 +54,9 @@ func rowwiseGrad(g, y *Tensor, df func(dx, y, dy []float32)) *Tensor {
 
 // Softmax over the last axis, numerically stable.
 func (t *Tensor) Softmax() *Tensor {
+	if c := t.st.cu; c != nil {
+		return softmaxDev(c, t, false)
+	}
 	out := rowwise("tensor.Softmax", t, kernels.SoftmaxRow)
 	return record(out, "Softmax", func(g *Tensor) []*Tensor {
 		return []*Tensor{rowwiseGrad(g, out, kernels.SoftmaxRowBackward)}
@@ -62,6 +65,9 @@ func (t *Tensor) Softmax() *Tensor {
 
 // LogSoftmax over the last axis, numerically stable.
 func (t *Tensor) LogSoftmax() *Tensor {
+	if c := t.st.cu; c != nil {
+		return softmaxDev(c, t, true)
+	}
 	out := rowwise("tensor.LogSoftmax", t, kernels.LogSoftmaxRow)
 	return record(out, "LogSoftmax", func(g *Tensor) []*Tensor {
 		return []*Tensor{rowwiseGrad(g, out, kernels.LogSoftmaxRowBackward)}
@@ -83,7 +89,14 @@ const (
 // zero counted rows is NaN, as in PyTorch). ReduceNone returns the leading
 // shape.
 func (t *Tensor) CrossEntropy(targets []int, ignoreIndex int, red Reduction) *Tensor {
-	logits, rows, c := rowsOf("tensor.CrossEntropy", t)
+	if len(t.shape) == 0 {
+		panic(opErr("tensor.CrossEntropy", "needs at least 1 dim, have a scalar"))
+	}
+	c := t.shape[len(t.shape)-1]
+	rows := 0
+	if c > 0 {
+		rows = t.Numel() / c
+	}
 	if len(targets) != rows {
 		panic(opErr("tensor.CrossEntropy", "%d targets for logits of shape %v (%d rows)", len(targets), t.shape, rows))
 	}
@@ -92,6 +105,10 @@ func (t *Tensor) CrossEntropy(targets []int, ignoreIndex int, red Reduction) *Te
 			panic(opErr("tensor.CrossEntropy", "target %d out of range for %d classes (logits %v)", y, c, t.shape))
 		}
 	}
+	if cu := t.st.cu; cu != nil {
+		return crossEntropyDev(cu, t, targets, ignoreIndex, red, rows, c)
+	}
+	logits := contigData(t)
 	logp := make([]float32, len(logits))
 	losses := make([]float32, rows)
 	parallelRows(rows, c, func(lo, hi int) {
@@ -153,6 +170,9 @@ func (t *Tensor) CrossEntropy(targets []int, ignoreIndex int, red Reduction) *Te
 // LayerNorm normalises over the last axis: (x-mean)/sqrt(var+eps)*w + b with
 // the biased variance. w and b ([last dim]) may be nil.
 func (t *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
+	if c := onDevice("tensor.LayerNorm", t, w, b); c != nil {
+		return layerNormDev(c, t, w, b, eps)
+	}
 	x, rows, n := rowsOf("tensor.LayerNorm", t)
 	wd, bd := affineData("tensor.LayerNorm", t, w), affineData("tensor.LayerNorm", t, b)
 	out := Zeros(t.shape...)
@@ -177,6 +197,9 @@ func (t *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 
 // RMSNorm normalises over the last axis: x/sqrt(mean(x^2)+eps)*w (w may be nil).
 func (t *Tensor) RMSNorm(w *Tensor, eps float32) *Tensor {
+	if c := onDevice("tensor.RMSNorm", t, w); c != nil {
+		return rmsNormDev(c, t, w, eps)
+	}
 	x, rows, n := rowsOf("tensor.RMSNorm", t)
 	wd := affineData("tensor.RMSNorm", t, w)
 	out := Zeros(t.shape...)
@@ -267,6 +290,9 @@ func (t *Tensor) RoPE(pos []int, base float64) *Tensor {
 	default:
 		panic(opErr("tensor.RoPE", "%d positions for shape %v (want %d or %d)", len(pos), t.shape, T, t.shape[0]*T))
 	}
+	if c := t.st.cu; c != nil {
+		return ropeDev(c, t, pos, base)
+	}
 	half := D / 2
 	invFreq := make([]float64, half)
 	for i := range invFreq {
@@ -354,6 +380,9 @@ func (t *Tensor) Dropout(p float32, rng *rand.Rand) *Tensor {
 		if rng.Float32() >= p {
 			mask.st.data[i] = scale
 		}
+	}
+	if t.st.cu != nil {
+		mask = upload(t.st.cu, "tensor.Dropout", mask)
 	}
 	return t.Mul(mask)
 }

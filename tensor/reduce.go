@@ -62,7 +62,9 @@ func (t *Tensor) Sum(axes []int, keepdim bool) *Tensor {
 	ax := t.normAxes("tensor.Sum", axes)
 	var out *Tensor
 	var kept, kd []int
-	if isPrefix(ax) && len(ax) < len(t.shape) && t.IsContiguous() {
+	if c := t.st.cu; c != nil {
+		out, kept, kd = reduceDev(c, "tensor.Sum", t, ax, false)
+	} else if isPrefix(ax) && len(ax) < len(t.shape) && t.IsContiguous() {
 		out, kept, kd = sumLeading(t, len(ax))
 	} else {
 		data, rows, r, k, d := reduceLayout(t, ax)
@@ -99,17 +101,25 @@ func (t *Tensor) Max(axes []int, keepdim bool) *Tensor {
 	if t.Numel() == 0 {
 		panic(opErr("tensor.Max", "empty tensor of shape %v", t.shape))
 	}
-	data, rows, r, kept, kd := reduceLayout(t, ax)
-	if r == 0 {
-		panic(opErr("tensor.Max", "reducing over an empty axis of shape %v", t.shape))
-	}
-	out := Zeros(rows)
-	od := out.st.data
-	parallelRows(rows, r, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			od[i] = kernels.Max(data[i*r : (i+1)*r])
+	var out *Tensor
+	var kept, kd []int
+	if c := t.st.cu; c != nil {
+		out, kept, kd = reduceDev(c, "tensor.Max", t, ax, true)
+	} else {
+		var data []float32
+		var rows, r int
+		data, rows, r, kept, kd = reduceLayout(t, ax)
+		if r == 0 {
+			panic(opErr("tensor.Max", "reducing over an empty axis of shape %v", t.shape))
 		}
-	})
+		out = Zeros(rows)
+		od := out.st.data
+		parallelRows(rows, r, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				od[i] = kernels.Max(data[i*r : (i+1)*r])
+			}
+		})
+	}
 	out = shapeResult(out, kept, kd, keepdim)
 	in := t.shape
 	return record(out, "Max", func(g *Tensor) []*Tensor {
@@ -130,6 +140,9 @@ func shapeResult(out *Tensor, kept, kd []int, keepdim bool) *Tensor {
 // binaryCmpEq returns 1 where a == b (broadcast), else 0. Not differentiable.
 func binaryCmpEq(a, b *Tensor) *Tensor {
 	d := a.Detach().Sub(b.Detach())
+	if c := d.st.cu; c != nil {
+		return viaHost(c, "tensor.Max", func(h []*Tensor) *Tensor { return binaryCmpEq(h[0], Scalar(0)) }, d)
+	}
 	return unary(d, func(dst, src []float32) {
 		for i, v := range src {
 			if v == 0 {

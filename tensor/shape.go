@@ -53,13 +53,23 @@ func (t *Tensor) Contiguous() *Tensor {
 	if t.IsContiguous() {
 		return t
 	}
-	out := newContig(t.ToSlice(), t.shape)
+	var out *Tensor
+	if t.st.cu != nil {
+		out = cloneDev(t)
+	} else {
+		out = newContig(t.ToSlice(), t.shape)
+	}
 	return record(out, "Contiguous", func(g *Tensor) []*Tensor { return []*Tensor{g} }, t)
 }
 
 // Clone returns a contiguous copy (always a new buffer).
 func (t *Tensor) Clone() *Tensor {
-	out := newContig(t.ToSlice(), t.shape)
+	var out *Tensor
+	if t.st.cu != nil {
+		out = cloneDev(t)
+	} else {
+		out = newContig(t.ToSlice(), t.shape)
+	}
 	return record(out, "Clone", func(g *Tensor) []*Tensor { return []*Tensor{g} }, t)
 }
 
@@ -135,6 +145,9 @@ func (t *Tensor) Narrow(dim, start, length int) *Tensor {
 	out := t.view(shape, t.Strides(), t.offset+start*t.strides[d])
 	in := t.shape
 	return record(out, "Narrow", func(g *Tensor) []*Tensor {
+		if c := g.st.cu; c != nil {
+			return []*Tensor{narrowGradDev(c, g, in, d, start, length)}
+		}
 		z := Zeros(in...)
 		copyRegion(z.Narrow(d, start, length), g)
 		return []*Tensor{z}
@@ -217,13 +230,20 @@ func Concat(ts []*Tensor, dim int) *Tensor {
 		}
 		shape[d] += t.shape[d]
 	}
-	out := Zeros(shape...)
 	sizes := make([]int, len(ts))
-	at := 0
 	for i, t := range ts {
 		sizes[i] = t.shape[d]
-		copyRegion(out.view(out.Shape(), out.strides, 0).narrowView(d, at, t.shape[d]), t)
-		at += t.shape[d]
+	}
+	var out *Tensor
+	if c := onDevice("tensor.Concat", ts...); c != nil {
+		out = concatDev(c, ts, d, shape)
+	} else {
+		out = Zeros(shape...)
+		at := 0
+		for _, t := range ts {
+			copyRegion(out.view(out.Shape(), out.strides, 0).narrowView(d, at, t.shape[d]), t)
+			at += t.shape[d]
+		}
 	}
 	return record(out, "Concat", func(g *Tensor) []*Tensor {
 		gs := make([]*Tensor, len(ts))

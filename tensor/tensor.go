@@ -5,13 +5,16 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/kiln-ml/kiln/kernels/cuda"
 )
 
-// Device says where a tensor's storage lives. Only the CPU exists in this
-// build; the CUDA backend adds its own devices behind the `cuda` build tag.
+// Device says where a tensor's storage lives: CPU, or CUDA(n), GPU n, which
+// needs a build with -tags cuda (or cudaemu, the CPU emulator of the
+// kernels) and a usable GPU at run time. See the package doc (# Devices).
 type Device struct {
-	Kind  string // "cpu"
-	Index int
+	Kind  string // "cpu" or "cuda"
+	Index int    // the GPU ordinal
 }
 
 // CPU is the host device.
@@ -24,10 +27,13 @@ func (d Device) String() string {
 	return fmt.Sprintf("%s:%d", d.Kind, d.Index)
 }
 
-// storage is the flat buffer that views share.
+// storage is the flat buffer that views share: host memory (data), or
+// device memory (buf on the GPU cu; data is nil).
 type storage struct {
 	data   []float32
 	device Device
+	cu     *cudaDev
+	buf    cuda.Buffer
 }
 
 // Tensor is a float32 N-d array: a view (shape, strides, offset) over shared
@@ -192,30 +198,43 @@ func (t *Tensor) SharesStorage(u *Tensor) bool { return t.st == u.st }
 
 // Data returns the elements of a contiguous tensor as a slice of its storage
 // (writes show through every view). Panics if t is not contiguous: call
-// Contiguous first, or ToSlice for a copy.
+// Contiguous first, or ToSlice for a copy. Panics on a device tensor, whose
+// storage the host cannot address: use ToSlice (a downloaded copy) or To(CPU).
 func (t *Tensor) Data() []float32 {
+	if t.st.cu != nil {
+		panic(opErr("tensor.Data", "tensor of shape %v is on %v, not in host memory: use ToSlice (a copy) or To(tensor.CPU)", t.shape, t.st.device))
+	}
 	if !t.IsContiguous() {
 		panic(opErr("tensor.Data", "tensor of shape %v strides %v is not contiguous", t.shape, t.strides))
 	}
 	return t.st.data[t.offset : t.offset+t.Numel()]
 }
 
-// ToSlice returns a copy of the elements in row-major order.
+// ToSlice returns a copy of the elements in row-major order. On a device
+// tensor it downloads them, waiting for the device's queued work.
 func (t *Tensor) ToSlice() []float32 {
+	if t.st.cu != nil {
+		return t.download()
+	}
 	out := make([]float32, t.Numel())
 	copyInto(out, t)
 	return out
 }
 
-// Item returns the value of a one-element tensor.
+// Item returns the value of a one-element tensor (downloaded from a device,
+// waiting for its queued work).
 func (t *Tensor) Item() float32 {
 	if t.Numel() != 1 {
 		panic(opErr("tensor.Item", "tensor of shape %v has %d elements, want 1", t.shape, t.Numel()))
 	}
+	if t.st.cu != nil {
+		return t.devElem("tensor.Item", t.offset)
+	}
 	return t.st.data[t.offset]
 }
 
-// At returns the element at the given index.
+// At returns the element at the given index (downloaded from a device,
+// waiting for its queued work: slow in a loop, use ToSlice).
 func (t *Tensor) At(idx ...int) float32 {
 	if len(idx) != len(t.shape) {
 		panic(opErr("tensor.At", "%d indices for shape %v", len(idx), t.shape))
@@ -226,6 +245,9 @@ func (t *Tensor) At(idx ...int) float32 {
 			panic(opErr("tensor.At", "index %v out of range for shape %v", idx, t.shape))
 		}
 		off += v * t.strides[i]
+	}
+	if t.st.cu != nil {
+		return t.devElem("tensor.At", off)
 	}
 	return t.st.data[off]
 }
