@@ -162,6 +162,8 @@ func runVariant(a AblationOptions, v Variant, seed uint64, dir string) (Ablation
 // standard deviation over seeds, their sampled and majority accuracy and
 // answer entropy (overall, mean), the overall greedy accuracy of the last
 // weights, steps, the step of the reported weights, and training wall time.
+// A family without test items shows "–" (the mean is over the seeds that
+// scored it).
 func AblationTable(runs []AblationRun) string {
 	var order []string
 	by := map[string][]AblationRun{}
@@ -192,7 +194,13 @@ func AblationTable(runs []AblationRun) string {
 		for _, f := range fams {
 			var xs []float64
 			for _, r := range rs {
-				xs = append(xs, 100*r.Test.Family(f).Greedy)
+				if fe := r.Test.Family(f); fe.N > 0 {
+					xs = append(xs, 100*fe.Greedy)
+				}
+			}
+			if len(xs) == 0 {
+				b.WriteString(" – |") // no test item of this family
+				continue
 			}
 			mu, sd := meanStd(xs)
 			fmt.Fprintf(&b, " %.1f ± %.1f |", mu, sd)
