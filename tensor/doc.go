@@ -57,6 +57,59 @@
 // partition, so the same inputs and thread count give bitwise the same
 // results. Random ops take a *rand.Rand (NewRNG(seed)).
 //
+// # Devices
+//
+// A tensor lives on the CPU (host memory; everything above) or on a GPU,
+// CUDA(n). t.To(CUDA(0)) copies t to GPU 0 and t.To(CPU) copies it back;
+// To is differentiable (the gradient goes back to the source's device) and
+// returns t itself when it is already there. Opening a GPU needs a build
+// with -tags cuda (or cudaemu, kernels/cuda's CPU emulator, for tests) and
+// a usable GPU: otherwise To, and CUDA(n).Open, return an error saying which
+// (wrapping cuda.ErrNotBuilt without the tag), and nothing else changes.
+// Constructors (Zeros, Randn, FromSlice, ...) make host tensors: build on
+// the host and move with To.
+//
+// Every op takes its operands on one device and puts its result there; a
+// mix panics with an *OpError naming the op and both devices ("tensor.Add:
+// operands on different devices: cpu (shape [2 3]) and cuda:0 ..."). On a
+// GPU the ops run the kernels of kernels/cuda, forward and backward:
+// elementwise and broadcast binary ops, scalar ops, Neg, Exp, Tanh,
+// Sigmoid, Relu, Gelu, GeluTanh, Silu, Sum/Mean/Max, MatMul (SGEMM, batched
+// and strided), Softmax/LogSoftmax, CrossEntropy, LayerNorm, RMSNorm, RoPE,
+// IndexSelect/Embedding/Gather (the embedding gather and its deterministic
+// scatter-add), Where/MaskedFill (the same gather over both operands),
+// ScaledDotProductAttention (the fused flash-style kernels; head dims up to
+// 128, larger panics), Dropout (mask drawn on the host, uploaded), and the
+// copies of Contiguous, Clone, Reshape, Concat, Stack and Narrow's
+// gradient. A few have no kernel and run on the host: Log, Sqrt, Rsqrt,
+// Pow, Clamp and the tie mask of Max's gradient download their operands,
+// compute as on the CPU and upload the result (correct, but a
+// synchronisation point and two copies each).
+//
+// Views (Reshape, Transpose, Permute, Slice, Narrow, Expand, Squeeze,
+// Unsqueeze, Detach) are views on a GPU too. Binary ops read strided and
+// broadcast operands directly (strides passed to the broadcast kernel, up
+// to 4 coalesced dims a launch); MatMul reads transposed views through the
+// GEMM's flags as on the host; the row kernels (softmax, norms, RoPE,
+// attention, unary maps) take contiguous input and copy a strided view
+// first (a device copy: the broadcast kernel multiplying by 1).
+//
+// The GPU runs its work in order on one stream; the host waits only where
+// it reads: ToSlice, Item, At, String, To(CPU) download (and so wait for
+// everything queued). Data panics on a device tensor (the host cannot
+// address its storage). Where, MaskedFill and the host-run ops above read
+// operands back too, so they are synchronisation points as well.
+// GradCheck works on device inputs (each perturbation an upload).
+//
+// Device memory comes from kernels/cuda's caching allocator. A device
+// storage returns its buffer to the cache when the garbage collector finds
+// it unreachable (runtime.AddCleanup); no call frees it. The collector does
+// not see device memory, so when an allocation fails the op runs the
+// collector, waits for the cleanups and tries again. A device failure
+// inside an op (out of memory after that, a faulting kernel) panics with a
+// *DeviceError naming the op; results may differ from the CPU's in the last
+// bits (other summation orders; the tests hold them to 1e-4 relative).
+//
 // # Errors
 //
 // Programmer errors (shapes that do not fit, bad axes, out-of-range indices)
