@@ -249,7 +249,7 @@ func TestSgemmDeterministic(t *testing.T) {
 		r := rand.New(rand.NewSource(5))
 		for _, s := range []struct {
 			m, n, k, lda int
-			transA     bool
+			transA       bool
 		}{{301, 257, 300, 300, false}, {96, 77, 1000, 96, true}, {97, 256, 2048, 2048, false}, {50, 40, 1500, 1024, true}, {13, 300, 700, 700, false}} {
 			a, b := randSlice(r, s.lda*max(s.m, s.k)), randSlice(r, s.k*s.n)
 			var first []float32

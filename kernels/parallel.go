@@ -2,9 +2,9 @@ package kernels
 
 import (
 	"runtime"
-	"time"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 var threads atomic.Int32
