@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 // ClipGradNorm scales the gradients of params so that their global L2 norm
@@ -15,11 +16,17 @@ import (
 //
 // If a gradient holds a NaN or an Inf the total is not finite; ClipGradNorm
 // then returns it and leaves the gradients as they are, so the optimizer's
-// Step reports the parameter at fault.
+// Step reports the parameter at fault. Gradients on a GPU are squared and
+// summed there in float32 (a square above 3.4e38 reads as not finite).
 func ClipGradNorm(params []*Param, maxNorm float32) (totalNorm float32) {
 	var sum float64
 	for _, p := range params {
 		if g := p.T.Grad(); g != nil {
+			if g.Device() != tensor.CPU {
+				// On a GPU: summed there in float32, one read back.
+				sum += float64(g.Mul(g).Sum(nil, false).Item())
+				continue
+			}
 			sum += sumSquares(gradData(p))
 		}
 	}
@@ -59,7 +66,11 @@ func ClipGradNorm(params []*Param, maxNorm float32) (totalNorm float32) {
 //	opt.ZeroGrad()
 func ScaleGrads(params []*Param, s float32) {
 	for _, p := range params {
-		if p.T.Grad() != nil {
+		if g := p.T.Grad(); g != nil {
+			if g.Device() != tensor.CPU {
+				p.T.SetGrad(g.MulScalar(s))
+				continue
+			}
 			kernels.Scale(s, gradData(p))
 		}
 	}

@@ -80,7 +80,8 @@ type slot struct {
 	lrMult float32
 	wd     float32
 	step   int64
-	bufs   [][]float32 // AdamW: m, v; SGD: momentum (none without momentum)
+	bufs   [][]float32      // AdamW: m, v; SGD: momentum (none without momentum)
+	dbufs  []*tensor.Tensor // the buffers of a parameter on a GPU (bufs is nil)
 }
 
 // optimBase holds what AdamW and SGD share: the parameter slots, the step
@@ -90,7 +91,8 @@ type optimBase struct {
 	bufNames []string
 	slots    []slot
 	step     int64
-	grads    [][]float32 // per slot, this step's gradient (nil: skipped)
+	grads    [][]float32      // per slot, this step's gradient (nil: skipped)
+	dgrads   []*tensor.Tensor // the same for parameters on a GPU
 }
 
 func newOptimBase(kind string, groups []Group, bufNames []string) optimBase {
@@ -113,13 +115,25 @@ func newOptimBase(kind string, groups []Group, bufNames []string) optimBase {
 			}
 			seen[p] = true
 			s := slot{p: p, lrMult: mult, wd: g.WeightDecay}
-			for range bufNames {
-				s.bufs = append(s.bufs, make([]float32, p.T.Numel()))
+			if dev := p.T.Device(); dev != tensor.CPU {
+				// A parameter on a GPU: its buffers live there too, and
+				// Step runs the device kernel (AdamW only).
+				if kind != "adamw" {
+					panic(fmt.Sprintf("nn.New%s: parameter %q is on %v: only AdamW updates parameters on a device", kind, p.Name, dev))
+				}
+				for range bufNames {
+					s.dbufs = append(s.dbufs, tensor.Zeros(p.T.Shape()...).MustTo(dev))
+				}
+			} else {
+				for range bufNames {
+					s.bufs = append(s.bufs, make([]float32, p.T.Numel()))
+				}
 			}
 			o.slots = append(o.slots, s)
 		}
 	}
 	o.grads = make([][]float32, len(o.slots))
+	o.dgrads = make([]*tensor.Tensor, len(o.slots))
 	return o
 }
 
@@ -128,7 +142,7 @@ func newOptimBase(kind string, groups []Group, bufNames []string) optimBase {
 func (o *optimBase) gather() error {
 	for i := range o.slots {
 		p := o.slots[i].p
-		o.grads[i] = nil
+		o.grads[i], o.dgrads[i] = nil, nil
 		g := p.T.Grad()
 		if g == nil {
 			continue
@@ -139,6 +153,17 @@ func (o *optimBase) gather() error {
 		if !g.IsContiguous() {
 			g = g.Contiguous()
 			p.T.SetGrad(g)
+		}
+		if g.Device() != tensor.CPU {
+			// On a GPU: g*0 sums to 0 unless an element is NaN or Inf
+			// (one reduction and one read back a parameter).
+			if g.MulScalar(0).Sum(nil, false).Item() != 0 {
+				d := g.ToSlice()
+				j := max(firstNonFinite(d), 0)
+				return &NonFiniteError{Step: o.step + 1, Param: p.Name, Index: j, Value: d[j]}
+			}
+			o.dgrads[i] = g
+			continue
 		}
 		d := g.Data()
 		if j := firstNonFinite(d); j >= 0 {
@@ -184,7 +209,13 @@ func (o *optimBase) State() OptimState {
 	for _, sl := range o.slots {
 		s.ParamSteps[sl.p.Name] = sl.step
 		for b, name := range o.bufNames {
-			s.Tensors = append(s.Tensors, StateTensor{Name: name + "." + sl.p.Name, Shape: sl.p.T.Shape(), Data: sl.bufs[b]})
+			var data []float32
+			if sl.dbufs != nil {
+				data = sl.dbufs[b].ToSlice() // a copy, downloaded
+			} else {
+				data = sl.bufs[b]
+			}
+			s.Tensors = append(s.Tensors, StateTensor{Name: name + "." + sl.p.Name, Shape: sl.p.T.Shape(), Data: data})
 		}
 	}
 	return s
@@ -204,6 +235,10 @@ func (o *optimBase) SetState(s OptimState) error {
 	for i := range o.slots {
 		o.slots[i].step = s.ParamSteps[o.slots[i].p.Name]
 		for b := range o.bufNames {
+			if sl := &o.slots[i]; sl.dbufs != nil {
+				sl.dbufs[b] = tensor.New(found[i][b], sl.p.T.Shape()...).MustTo(sl.p.T.Device())
+				continue
+			}
 			copy(o.slots[i].bufs[b], found[i][b])
 		}
 	}
@@ -289,7 +324,8 @@ func sameDims(a, b *tensor.Tensor) bool {
 //	m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²
 //	p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)
 //
-// through the fused kernels.AdamW, where lr is Step's rate times the group's
+// through the fused kernels.AdamW (for parameters on a GPU the device
+// kernel, via tensor.AdamWUpdate, with the moments on the device), where lr is Step's rate times the group's
 // LR multiplier and wd the group's WeightDecay.
 type AdamW struct {
 	optimBase
@@ -312,6 +348,12 @@ func (o *AdamW) Step(lr float32) error {
 	for i := range o.slots {
 		s := &o.slots[i]
 		g := o.grads[i]
+		if dg := o.dgrads[i]; dg != nil {
+			s.step++
+			tensor.AdamWUpdate(s.p.T, dg, s.dbufs[0], s.dbufs[1], lr*s.lrMult, o.beta1, o.beta2, o.eps, s.wd, int(s.step))
+			o.dgrads[i] = nil
+			continue
+		}
 		if g == nil {
 			continue
 		}

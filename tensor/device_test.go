@@ -364,3 +364,21 @@ func TestDeviceGradCheck(t *testing.T) {
 		}
 	}
 }
+
+// The device AdamW repeats the reference's float32 operations: after a few
+// steps the parameters match the host's within rounding of the sqrt/div.
+func TestDeviceAdamW(t *testing.T) {
+	dev := cudaOrSkip(t)
+	p, m, v := in(1, 3, 7), Zeros(3, 7), Zeros(3, 7)
+	pd, md, vd := p.MustTo(dev), m.MustTo(dev), v.MustTo(dev)
+	for step := 1; step <= 4; step++ {
+		g := in(uint64(10+step), 3, 7)
+		AdamWUpdate(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.1, step)
+		AdamWUpdate(pd, g.MustTo(dev), md, vd, 1e-2, 0.9, 0.999, 1e-8, 0.1, step)
+	}
+	for _, c := range [][2]*Tensor{{pd, p}, {md, m}, {vd, v}} {
+		if w, at := devClose(c[0].ToSlice(), c[1].ToSlice()); w > 1 {
+			t.Errorf("element %d: device %v, host %v", at, c[0].ToSlice()[at], c[1].ToSlice()[at])
+		}
+	}
+}
