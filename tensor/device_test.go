@@ -3,8 +3,10 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The device tests run where a GPU can be opened: on one, with -tags cuda,
@@ -380,5 +382,35 @@ func TestDeviceAdamW(t *testing.T) {
 		if w, at := devClose(c[0].ToSlice(), c[1].ToSlice()); w > 1 {
 			t.Errorf("element %d: device %v, host %v", at, c[0].ToSlice()[at], c[1].ToSlice()[at])
 		}
+	}
+}
+
+// Device buffers go back to the caching allocator when their tensors are
+// collected: once a training step has run, more steps (with a collection
+// between) are served from the cache, with no new driver allocations.
+func TestDeviceBuffersReturn(t *testing.T) {
+	dev := cudaOrSkip(t)
+	c, _ := openCUDA(dev.Index)
+	w := in(1, 6, 5).MustTo(dev).RequiresGrad()
+	x := in(2, 4, 3, 6).MustTo(dev)
+	step := func() {
+		loss := x.MatMul(w).Gelu().LayerNorm(nil, nil, 1e-5).Softmax().Sum(nil, false)
+		loss.Backward()
+		w.ZeroGrad()
+	}
+	for range 3 {
+		step()
+		runtime.GC()
+	}
+	time.Sleep(50 * time.Millisecond) // the cleanups run on their own goroutine
+	before := c.d.Stats()
+	for range 10 {
+		step()
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	after := c.d.Stats()
+	if after.DriverAllocs != before.DriverAllocs || after.CacheHits <= before.CacheHits {
+		t.Errorf("driver allocations %d -> %d, cache hits %d -> %d: buffers are not coming back", before.DriverAllocs, after.DriverAllocs, before.CacheHits, after.CacheHits)
 	}
 }
