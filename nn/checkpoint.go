@@ -20,6 +20,7 @@ import (
 
 	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/nn/safetensors"
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 // A checkpoint is a directory:
@@ -192,7 +193,7 @@ func SaveCheckpoint(dir string, p *Params, c Checkpoint) (err error) {
 	weights := make([]safetensors.Tensor, 0, len(p.list))
 	for _, q := range p.list {
 		var d []float32
-		if q.T.IsContiguous() {
+		if q.T.IsContiguous() && q.T.Device() == tensor.CPU {
 			d = q.T.Data() // Encode only reads it
 		} else {
 			d = q.T.ToSlice()

@@ -69,6 +69,18 @@ func (p *Params) add(name string, t *tensor.Tensor, adapter string) *tensor.Tens
 	return t
 }
 
+// To moves every parameter to device d in place (tensor.MoveTo: the
+// modules holding them follow), dropping their gradients. Build optimizers
+// after moving: they keep their buffers where the parameters are then.
+func (p *Params) To(d tensor.Device) error {
+	for _, q := range p.list {
+		if err := q.T.MoveTo(d); err != nil {
+			return fmt.Errorf("nn.Params.To: %s: %w", q.Name, err)
+		}
+	}
+	return nil
+}
+
 // All returns every parameter in registration order (stable across runs).
 func (p *Params) All() []*Param { return append([]*Param(nil), p.list...) }
 

@@ -327,3 +327,24 @@ func scalarOn(v float32, like *Tensor) *Tensor {
 	}
 	return upload(like.st.cu, "tensor.Scalar", s)
 }
+
+// MoveTo moves a leaf tensor to device d in place: the same *Tensor now
+// holds a contiguous copy on d, so that every module holding it sees the
+// move (nn.Params.To moves a model's parameters this way). Its gradient is
+// dropped; views taken before the move keep the old storage. It panics on
+// a tensor made by an op (not a leaf) and returns To's error when d cannot
+// be opened.
+func (t *Tensor) MoveTo(d Device) error {
+	if t.node != nil {
+		panic(opErr("tensor.MoveTo", "tensor of shape %v is not a leaf (made by %s)", t.shape, t.node.op))
+	}
+	if t.st.device == d {
+		return nil
+	}
+	u, err := t.Detach().To(d)
+	if err != nil {
+		return err
+	}
+	t.st, t.offset, t.strides, t.grad = u.st, 0, u.strides, nil
+	return nil
+}

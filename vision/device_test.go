@@ -1,0 +1,97 @@
+package vision
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/tensor"
+)
+
+// The tiny VLM trains on a GPU (or the emulator: go test -tags cudaemu
+// ./vision/) as on the CPU: its parameters moved with Params.To, the batch's
+// images with To, three steps of loss, backward, clipping and AdamW give
+// the CPU's losses and weights within 1e-4 relative (plus 1e-5 absolute).
+// Without a device it skips.
+func TestTrainStepOnDevice(t *testing.T) {
+	dev := tensor.CUDA(0)
+	if err := dev.Open(); err != nil {
+		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
+	}
+	batch := func() *Batch {
+		ps := tinyPrompts()
+		T := 0
+		for _, p := range ps {
+			T = max(T, len(p))
+		}
+		b := &Batch{B: len(ps), T: T, IDs: make([]int, len(ps)*T), Pad: make([]bool, len(ps)*T), Targets: make([]int, len(ps)*T)}
+		for i, p := range ps {
+			off := T - len(p)
+			for j := range T {
+				k := i*T + j
+				b.Targets[k] = IgnoreIndex
+				if j < off {
+					b.Pad[k] = true
+					continue
+				}
+				b.IDs[k] = p[j-off]
+				if j+1 < T && p[j+1-off] != 3 {
+					b.Targets[k] = p[j+1-off]
+				}
+			}
+		}
+		b.Images = tinyImages(len(ps))
+		return b
+	}
+	run := func(on tensor.Device) ([]float32, *VLM) {
+		m := tinyModel(t)
+		if err := m.P.To(on); err != nil {
+			t.Fatal(err)
+		}
+		b := batch()
+		b.Images = b.Images.MustTo(on)
+		opt := nn.NewAdamW(m.P.DefaultGroups(0.1), 0.9, 0.95, 1e-8)
+		var losses []float32
+		for range 3 {
+			l := m.Loss(b)
+			losses = append(losses, l.Item())
+			l.Backward()
+			nn.ClipGradNorm(m.P.All(), 1)
+			if err := opt.Step(1e-2); err != nil {
+				t.Fatal(err)
+			}
+			opt.ZeroGrad()
+		}
+		return losses, m
+	}
+	want, mc := run(tensor.CPU)
+	got, md := run(dev)
+	close := func(g, w float32) bool { return math.Abs(float64(g-w)) <= 1e-4*math.Abs(float64(w))+1e-5 }
+	for i := range want {
+		if !close(got[i], want[i]) {
+			t.Errorf("step %d: loss %v on %v, %v on the CPU", i, got[i], dev, want[i])
+		}
+	}
+	for _, q := range mc.P.All() {
+		if strings.HasSuffix(q.Name, ".k_proj.bias") {
+			// A key bias adds the same q.b to every score of a query's
+			// row, which the softmax ignores: its gradient is 0 up to
+			// rounding, and AdamW's m/sqrt(v) turns that noise (of either
+			// sign, on either device) into full-size steps.
+			continue
+		}
+		d := md.P.Get(q.Name).T
+		if d.Device() != dev {
+			t.Fatalf("%s on %v", q.Name, d.Device())
+		}
+		w, g := q.T.ToSlice(), d.ToSlice()
+		for j := range w {
+			if !close(g[j], w[j]) {
+				t.Errorf("%s[%d]: %v on %v, %v on the CPU", q.Name, j, g[j], dev, w[j])
+				break
+			}
+		}
+	}
+	t.Logf("losses: cpu %v, %v %v", want, dev, got)
+}
