@@ -17,18 +17,29 @@ import (
 // If a gradient holds a NaN or an Inf the total is not finite; ClipGradNorm
 // then returns it and leaves the gradients as they are, so the optimizer's
 // Step reports the parameter at fault. Gradients on a GPU are squared and
-// summed there in float32 (a square above 3.4e38 reads as not finite).
+// summed there in float32, with one read back a device (a square above
+// 3.4e38 reads as not finite).
 func ClipGradNorm(params []*Param, maxNorm float32) (totalNorm float32) {
 	var sum float64
+	var dev map[tensor.Device]*tensor.Tensor // per device, the sum of squares there
 	for _, p := range params {
 		if g := p.T.Grad(); g != nil {
-			if g.Device() != tensor.CPU {
-				// On a GPU: summed there in float32, one read back.
-				sum += float64(g.Mul(g).Sum(nil, false).Item())
+			if d := g.Device(); d != tensor.CPU {
+				if dev == nil {
+					dev = map[tensor.Device]*tensor.Tensor{}
+				}
+				s := g.Mul(g).Sum(nil, false)
+				if acc := dev[d]; acc != nil {
+					s = acc.Add(s)
+				}
+				dev[d] = s
 				continue
 			}
 			sum += sumSquares(gradData(p))
 		}
+	}
+	for _, s := range dev {
+		sum += float64(s.Item()) // one read back a device
 	}
 	// Squares of finite float32 values cannot overflow a float64 sum, so a
 	// non-finite sum means a non-finite gradient.

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -88,4 +89,41 @@ func TestTrainOnDevice(t *testing.T) {
 		}
 	}
 	t.Logf("losses: cpu %v, %v %v", want, dev, got)
+}
+
+// A non-finite gradient on a device stops AdamW's step before any update,
+// naming the parameter and the element, as on the host.
+func TestStepNonFiniteOnDevice(t *testing.T) {
+	dev := tensor.CUDA(0)
+	if err := dev.Open(); err != nil {
+		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
+	}
+	p := NewParams(1)
+	a := p.Add("a", tensor.Ones(2, 3).MustTo(dev))
+	b := p.Add("b", tensor.Ones(4).MustTo(dev))
+	opt := NewAdamW(p.DefaultGroups(0), 0.9, 0.999, 1e-8)
+	a.SetGrad(tensor.Ones(2, 3).MustTo(dev))
+	b.SetGrad(tensor.New([]float32{1, 2, float32(math.Inf(1)), 4}, 4).MustTo(dev))
+	err := opt.Step(0.1)
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || nf.Param != "b" || nf.Index != 2 || !math.IsInf(float64(nf.Value), 1) {
+		t.Fatalf("Step: %v", err)
+	}
+	for _, q := range []*tensor.Tensor{a, b} {
+		for _, v := range q.ToSlice() {
+			if v != 1 {
+				t.Fatalf("a parameter changed: %v", q)
+			}
+		}
+	}
+	if n := ClipGradNorm(p.All(), 1); !math.IsInf(float64(n), 1) {
+		t.Errorf("ClipGradNorm: %v, want +Inf", n)
+	}
+	b.SetGrad(tensor.Full(2, 4).MustTo(dev))
+	if n := ClipGradNorm(p.All(), 1); math.Abs(float64(n)-math.Sqrt(6+16)) > 1e-5 {
+		t.Errorf("ClipGradNorm: %v, want sqrt(22)", n)
+	}
+	if err := opt.Step(0.1); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -139,7 +139,11 @@ func newOptimBase(kind string, groups []Group, bufNames []string) optimBase {
 
 // gather collects this step's gradients and checks them all before any
 // update: a non-finite element stops the step with a *NonFiniteError.
+// Gradients on a GPU are checked there, all at once after the host's
+// (g*0 sums to 0 unless an element is NaN or Inf; one read back a device),
+// and only a failing check downloads them to find the element.
 func (o *optimBase) gather() error {
+	var zeros map[tensor.Device]*tensor.Tensor // per device, the sum of every g*0
 	for i := range o.slots {
 		p := o.slots[i].p
 		o.grads[i], o.dgrads[i] = nil, nil
@@ -154,14 +158,15 @@ func (o *optimBase) gather() error {
 			g = g.Contiguous()
 			p.T.SetGrad(g)
 		}
-		if g.Device() != tensor.CPU {
-			// On a GPU: g*0 sums to 0 unless an element is NaN or Inf
-			// (one reduction and one read back a parameter).
-			if g.MulScalar(0).Sum(nil, false).Item() != 0 {
-				d := g.ToSlice()
-				j := max(firstNonFinite(d), 0)
-				return &NonFiniteError{Step: o.step + 1, Param: p.Name, Index: j, Value: d[j]}
+		if dev := g.Device(); dev != tensor.CPU {
+			if zeros == nil {
+				zeros = map[tensor.Device]*tensor.Tensor{}
 			}
+			z := g.MulScalar(0).Sum(nil, false)
+			if acc := zeros[dev]; acc != nil {
+				z = acc.Add(z)
+			}
+			zeros[dev] = z
 			o.dgrads[i] = g
 			continue
 		}
@@ -170,6 +175,20 @@ func (o *optimBase) gather() error {
 			return &NonFiniteError{Step: o.step + 1, Param: p.Name, Index: j, Value: d[j]}
 		}
 		o.grads[i] = d
+	}
+	for dev, z := range zeros {
+		if z.Item() == 0 {
+			continue
+		}
+		for i, g := range o.dgrads {
+			if g == nil || g.Device() != dev {
+				continue
+			}
+			d := g.ToSlice()
+			if j := firstNonFinite(d); j >= 0 {
+				return &NonFiniteError{Step: o.step + 1, Param: o.slots[i].p.Name, Index: j, Value: d[j]}
+			}
+		}
 	}
 	return nil
 }
