@@ -91,6 +91,19 @@ func (c *LayerCache) append(k, v *tensor.Tensor) (*tensor.Tensor, *tensor.Tensor
 	if c.Len+T > c.MaxLen {
 		panic(fmt.Sprintf("nn.LayerCache: %d cached + %d new tokens exceed capacity %d", c.Len, T, c.MaxLen))
 	}
+	if dev := k.Device(); dev != tensor.CPU {
+		// On a GPU: the buffers move there on first use, and the new keys
+		// and values are copied in on the device.
+		for _, buf := range []*tensor.Tensor{c.K, c.V} {
+			if err := buf.MoveTo(dev); err != nil {
+				panic(fmt.Sprintf("nn.LayerCache: %v", err))
+			}
+		}
+		c.K.Narrow(2, c.Len, T).CopyFrom(k)
+		c.V.Narrow(2, c.Len, T).CopyFrom(v)
+		c.Len += T
+		return c.K.Narrow(2, 0, c.Len), c.V.Narrow(2, 0, c.Len)
+	}
 	for _, pair := range [2][2]*tensor.Tensor{{c.K, k}, {c.V, v}} {
 		dst, src := pair[0].Data(), pair[1].Contiguous().Data()
 		for bh := 0; bh < B*H; bh++ {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -347,4 +348,48 @@ func (t *Tensor) MoveTo(d Device) error {
 	}
 	t.st, t.offset, t.strides, t.grad = u.st, 0, u.strides, nil
 	return nil
+}
+
+// CopyFrom writes src's elements into the view t in place (same shape, same
+// device), for buffers that ops fill piecewise, such as a KV cache. It is
+// not an op: autograd does not record it, and every view of t's storage
+// sees the write.
+func (t *Tensor) CopyFrom(src *Tensor) {
+	const op = "tensor.CopyFrom"
+	if !slices.Equal(t.shape, src.shape) {
+		panic(opErr(op, "shapes %v and %v differ", t.shape, src.shape))
+	}
+	c := onDevice(op, t, src)
+	if c == nil {
+		copyRegion(t, src)
+		return
+	}
+	defer keep(t, src)
+	if t.Numel() == 0 {
+		return
+	}
+	if t.IsContiguous() {
+		devCopy(op, t.cbuf(), src)
+		return
+	}
+	// Split t into its longest contiguous trailing block and loop over
+	// the dims before it: one copy into each block.
+	n := len(t.shape)
+	inner, k := 1, n
+	for k > 0 && (t.shape[k-1] == 1 || t.strides[k-1] == inner) {
+		inner *= t.shape[k-1]
+		k--
+	}
+	outer := t.shape[:k]
+	for i := range numel(outer) {
+		dOff, sOff, rem := t.offset, src.offset, i
+		for d := k - 1; d >= 0; d-- {
+			id := rem % outer[d]
+			rem /= outer[d]
+			dOff += id * t.strides[d]
+			sOff += id * src.strides[d]
+		}
+		block := &Tensor{shape: t.shape[k:], strides: src.strides[k:], offset: sOff, st: src.st}
+		devCopy(op, t.st.buf.Slice(dOff, dOff+inner), block)
+	}
 }

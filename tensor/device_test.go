@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -412,5 +413,21 @@ func TestDeviceBuffersReturn(t *testing.T) {
 	after := c.d.Stats()
 	if after.DriverAllocs != before.DriverAllocs || after.CacheHits <= before.CacheHits {
 		t.Errorf("driver allocations %d -> %d, cache hits %d -> %d: buffers are not coming back", before.DriverAllocs, after.DriverAllocs, before.CacheHits, after.CacheHits)
+	}
+}
+
+// CopyFrom writes a (strided) tensor into a strided region of a device
+// buffer in place, as on the host.
+func TestDeviceCopyFrom(t *testing.T) {
+	dev := cudaOrSkip(t)
+	src := in(1, 2, 4, 3, 5) // viewed as [2, 3, 4, 5]
+	host := Zeros(2, 3, 7, 5)
+	devBuf := Zeros(2, 3, 7, 5).MustTo(dev)
+	host.Narrow(2, 2, 4).CopyFrom(src.Transpose(1, 2))
+	devBuf.Narrow(2, 2, 4).CopyFrom(src.MustTo(dev).Transpose(1, 2))
+	devBuf.Narrow(0, 1, 1).Narrow(3, 1, 2).CopyFrom(devBuf.Narrow(0, 0, 1).Narrow(3, 2, 2).Clone())
+	host.Narrow(0, 1, 1).Narrow(3, 1, 2).CopyFrom(host.Narrow(0, 0, 1).Narrow(3, 2, 2).Clone())
+	if got, want := devBuf.ToSlice(), host.ToSlice(); !slices.Equal(got, want) {
+		t.Errorf("device %v\nhost %v", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package vision
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,4 +95,35 @@ func TestTrainStepOnDevice(t *testing.T) {
 		}
 	}
 	t.Logf("losses: cpu %v, %v %v", want, dev, got)
+}
+
+// Generation with the KV cache on a device picks the CPU's greedy tokens
+// with the CPU's log-probabilities (within 1e-4), sampling on the host from
+// the downloaded last logits.
+func TestGenerateOnDevice(t *testing.T) {
+	dev := tensor.CUDA(0)
+	if err := dev.Open(); err != nil {
+		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
+	}
+	mc, md := tinyModel(t), tinyModel(t)
+	if err := md.P.To(dev); err != nil {
+		t.Fatal(err)
+	}
+	img := tinyImages(3)
+	for _, noCache := range []bool{false, true} {
+		o := SampleOpts{MaxNew: 8, NoCache: noCache}
+		want := mc.Generate(img, tinyPrompts(), o)
+		got := md.Generate(img.MustTo(dev), tinyPrompts(), o)
+		for i := range want {
+			if !slices.Equal(got[i].Tokens, want[i].Tokens) {
+				t.Errorf("nocache=%v seq %d: %v on %v, %v on the CPU", noCache, i, got[i].Tokens, dev, want[i].Tokens)
+				continue
+			}
+			for j := range want[i].LogProbs {
+				if d := math.Abs(float64(got[i].LogProbs[j] - want[i].LogProbs[j])); d > 1e-4 {
+					t.Errorf("nocache=%v seq %d token %d: log-prob differs by %g", noCache, i, j, d)
+				}
+			}
+		}
+	}
 }

@@ -81,8 +81,8 @@ func (m *VLM) Generate(images *tensor.Tensor, prompts [][]int, o SampleOpts) []S
 			cache = m.NewCache(B, t0+o.MaxNew)
 			logits = m.LM.Forward(m.Embed(b), pos, b.Pad, cache)
 		}
-		last := logits.Narrow(1, logits.Dim(1)-1, 1).Contiguous().Data() // [B*V]
-		pad := append([]bool(nil), b.Pad...)                             // grows with the sequence
+		last := hostData(logits.Narrow(1, logits.Dim(1)-1, 1)) // [B*V]
+		pad := append([]bool(nil), b.Pad...)                   // grows with the sequence
 		next := make([]int, B)
 		nextPos := make([]int, B)
 		for i := range nextPos {
@@ -122,7 +122,7 @@ func (m *VLM) Generate(images *tensor.Tensor, prompts [][]int, o SampleOpts) []S
 			pad = np
 			if o.NoCache {
 				logits = m.Forward(b)
-				last = logits.Narrow(1, L-1, 1).Contiguous().Data()
+				last = hostData(logits.Narrow(1, L-1, 1))
 				continue
 			}
 			x := m.LM.Embed.Forward(next, B, 1)
@@ -130,10 +130,20 @@ func (m *VLM) Generate(images *tensor.Tensor, prompts [][]int, o SampleOpts) []S
 			for i := range nextPos {
 				nextPos[i]++
 			}
-			last = logits.Contiguous().Data()
+			last = hostData(logits)
 		}
 	})
 	return out
+}
+
+// hostData returns t's elements for the host's sampler: a view of its
+// storage on the CPU, a download (the generation step's one
+// synchronisation) from a device.
+func hostData(t *tensor.Tensor) []float32 {
+	if t.Device() != tensor.CPU {
+		return t.ToSlice()
+	}
+	return t.Contiguous().Data()
 }
 
 // sampler holds per-call scratch so sampling allocates once.
