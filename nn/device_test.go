@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/kiln-ml/kiln/tensor"
@@ -14,10 +15,7 @@ import (
 // the same weights and data: the losses and the final weights agree within
 // 1e-4 relative (plus 1e-5 absolute). Without a device it skips.
 func TestTrainOnDevice(t *testing.T) {
-	dev := tensor.CUDA(0)
-	if err := dev.Open(); err != nil {
-		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
-	}
+	dev := deviceOrSkip(t)
 	const V, D, H, T, B = 11, 8, 2, 5, 2
 	ids := []int{1, 4, 2, 9, 3, 0, 7, 7, 5, 10}
 	targets := []int{4, 2, 9, 3, -1, 7, 7, 5, 10, 1}
@@ -94,10 +92,7 @@ func TestTrainOnDevice(t *testing.T) {
 // A non-finite gradient on a device stops AdamW's step before any update,
 // naming the parameter and the element, as on the host.
 func TestStepNonFiniteOnDevice(t *testing.T) {
-	dev := tensor.CUDA(0)
-	if err := dev.Open(); err != nil {
-		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
-	}
+	dev := deviceOrSkip(t)
 	p := NewParams(1)
 	a := p.Add("a", tensor.Ones(2, 3).MustTo(dev))
 	b := p.Add("b", tensor.Ones(4).MustTo(dev))
@@ -126,4 +121,18 @@ func TestStepNonFiniteOnDevice(t *testing.T) {
 	if err := opt.Step(0.1); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// deviceOrSkip returns GPU 0, or skips (fails under KILN_CUDA_REQUIRE=1,
+// which the GPU run sets) when it cannot be opened.
+func deviceOrSkip(t testing.TB) tensor.Device {
+	t.Helper()
+	dev := tensor.CUDA(0)
+	if err := dev.Open(); err != nil {
+		if os.Getenv("KILN_CUDA_REQUIRE") == "1" {
+			t.Fatalf("KILN_CUDA_REQUIRE=1: %v", err)
+		}
+		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
+	}
+	return dev
 }

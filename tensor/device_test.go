@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -30,6 +31,9 @@ func cudaOrSkip(t *testing.T) Device {
 	t.Helper()
 	d := CUDA(0)
 	if err := d.Open(); err != nil {
+		if os.Getenv("KILN_CUDA_REQUIRE") == "1" { // the GPU run: a missing device fails
+			t.Fatalf("KILN_CUDA_REQUIRE=1: %v", err)
+		}
 		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
 	}
 	return d
@@ -189,6 +193,14 @@ func TestDeviceReduceShape(t *testing.T) {
 		{"concat dim 1 views", []*Tensor{in(17, 3, 2), in(18, 4, 3)}, func(x []*Tensor) *Tensor { return Concat([]*Tensor{x[0], x[1].T()}, 1).Exp() }},
 		{"stack", []*Tensor{in(19, 2, 3), in(20, 2, 3)}, func(x []*Tensor) *Tensor { return Stack(x, 1).Exp() }},
 		{"flatten", []*Tensor{in(21, 2, 3)}, one(func(a *Tensor) *Tensor { return a.T().Flatten().Exp() })},
+		// Sizes that take the kernels' other paths: a long axis over few
+		// columns (two-stage reduction), a 6-d permutation (copies looped
+		// over the dims beyond 4).
+		{"sum long axis", []*Tensor{in(22, 600, 3)}, one(func(a *Tensor) *Tensor { return a.Sum([]int{0}, false) })},
+		{"max long axis", []*Tensor{in(23, 3, 600, 2)}, one(func(a *Tensor) *Tensor { return a.Max([]int{1}, false) })},
+		{"patchify 6-d", []*Tensor{in(24, 2, 3, 4, 2, 4, 2)}, one(func(a *Tensor) *Tensor {
+			return a.Permute(0, 2, 4, 1, 3, 5).Contiguous().Reshape(2, 16, 12).Exp()
+		})},
 	}
 	for _, c := range cases {
 		runDevCase(t, dev, c)
@@ -207,6 +219,7 @@ func TestDeviceMatMul(t *testing.T) {
 		{"vector left", []*Tensor{in(11, 4), in(12, 4, 3)}, mm},
 		{"vector right", []*Tensor{in(13, 2, 3, 4), in(14, 4)}, mm},
 		{"dot", []*Tensor{in(15, 6), in(16, 6)}, mm},
+		{"several tiles", []*Tensor{in(19, 130, 20), in(20, 20, 140)}, mm},
 		{"non-uniform batch", []*Tensor{in(17, 2, 3, 4, 5), in(18, 3, 2, 5, 4)}, two(func(a, b *Tensor) *Tensor { return a.MatMul(b.Permute(1, 0, 2, 3)) })},
 	}
 	for _, c := range cases {
@@ -246,6 +259,15 @@ func TestDeviceNN(t *testing.T) {
 		{"rms norm plain", []*Tensor{in(13, 4, 8)}, one(func(a *Tensor) *Tensor { return a.RMSNorm(nil, 1e-6) })},
 		{"rope", []*Tensor{in(14, 2, 3, 5, 8)}, one(func(a *Tensor) *Tensor { return a.RoPE([]int{0, 1, 2, 3, 4}, 10000) })},
 		{"rope per item", []*Tensor{in(15, 2, 3, 4, 6)}, one(func(a *Tensor) *Tensor { return a.RoPE([]int{3, 4, 5, 6, 0, 1, 2, 3}, 100) })},
+		{"layer norm many rows", []*Tensor{in(17, 300, 8), in(18, 8), in(19, 8)}, func(x []*Tensor) *Tensor { return x[0].LayerNorm(x[1], x[2], 1e-5) }},
+		{"rms norm many rows", []*Tensor{in(20, 300, 8), in(21, 8)}, two(func(a, w *Tensor) *Tensor { return a.RMSNorm(w, 1e-6) })},
+		{"cross entropy many rows", []*Tensor{in(22, 300, 7)}, one(func(a *Tensor) *Tensor {
+			ts := make([]int, 300)
+			for i := range ts {
+				ts[i] = (i*5)%8 - 1 // -1 ignored
+			}
+			return a.CrossEntropy(ts, -1, ReduceMean)
+		})},
 		{"rope permuted", []*Tensor{in(16, 2, 4, 3, 6)}, one(func(a *Tensor) *Tensor { return a.Permute(0, 2, 1, 3).RoPE([]int{0, 1, 2, 3}, 10000) })},
 	}
 	for _, c := range cases {
