@@ -67,7 +67,10 @@
 // a usable GPU: otherwise To, and CUDA(n).Open, return an error saying which
 // (wrapping cuda.ErrNotBuilt without the tag), and nothing else changes.
 // Constructors (Zeros, Randn, FromSlice, ...) make host tensors: build on
-// the host and move with To.
+// the host and move with To. MoveTo moves a leaf in place (the same
+// *Tensor, so modules holding a parameter follow it: nn.Params.To), and
+// CopyFrom writes into a view in place (a KV cache); AdamWUpdate is the
+// fused optimizer update on either device (nn.AdamW uses it).
 //
 // Every op takes its operands on one device and puts its result there; a
 // mix panics with an *OpError naming the op and both devices ("tensor.Add:
