@@ -50,7 +50,15 @@ type cudaDev struct {
 	d   *cuda.Device
 	dev Device
 	one cuda.Buffer // a 1.0 on the device: strided copies are x*1 broadcasts
+
+	gcMu      sync.Mutex
+	gcAt      int64 // live device bytes at which alloc next starts a collection
+	gcPending bool  // one it started has not finished
 }
+
+// deviceGCFloor is the live device memory below which alloc never starts a
+// collection itself (a variable for the tests).
+var deviceGCFloor int64 = 1 << 30
 
 var (
 	cudaMu   sync.Mutex
@@ -103,9 +111,21 @@ func must(op string, err error) {
 
 // alloc returns a buffer of n elements. Device buffers go back to the
 // allocator's cache when their storage is garbage collected, which Go's GC
-// does not schedule by device memory: when the device is full, alloc runs
-// the GC, waits for the cleanups and tries again.
+// does not schedule by device memory (a step's activations weigh little on
+// the Go heap). So alloc starts a collection itself, in the background,
+// when the live device bytes pass twice what they were at its last one
+// (and at least deviceGCFloor), as GOGC=100 does for the heap; and when
+// the device is full it runs the GC, waits for the cleanups and tries
+// again.
 func (c *cudaDev) alloc(op string, n int) cuda.Buffer {
+	if live := c.d.Stats().LiveBytes; live >= deviceGCFloor {
+		c.gcMu.Lock()
+		if live >= c.gcAt && !c.gcPending {
+			c.gcPending = true
+			go c.collect()
+		}
+		c.gcMu.Unlock()
+	}
 	b, err := c.d.Alloc(n)
 	for try := 0; err != nil && try < 3; try++ {
 		runtime.GC()
@@ -114,6 +134,17 @@ func (c *cudaDev) alloc(op string, n int) cuda.Buffer {
 	}
 	must(op, err)
 	return b
+}
+
+// collect runs a collection, gives the cleanups it queued a moment, and
+// sets the next trigger at twice the live device bytes that remain.
+func (c *cudaDev) collect() {
+	runtime.GC()
+	time.Sleep(time.Millisecond) // the cleanups run on their own goroutine
+	live := c.d.Stats().LiveBytes
+	c.gcMu.Lock()
+	c.gcAt, c.gcPending = max(deviceGCFloor, 2*live), false
+	c.gcMu.Unlock()
 }
 
 // newDev returns an uninitialised contiguous tensor on c. Its buffer goes
@@ -226,6 +257,7 @@ func devCopy(op string, dst cuda.Buffer, t *Tensor) {
 	c := t.st.cu
 	if t.IsContiguous() {
 		must(op, c.d.Copy(dst, t.cbuf()))
+		runtime.KeepAlive(t)
 		return
 	}
 	devBinary(op, c, cuda.OpMul, dst, t.shape, t.dbuf(), t.strides, c.one, make([]int, len(t.shape)))

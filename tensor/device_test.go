@@ -453,3 +453,41 @@ func TestDeviceCopyFrom(t *testing.T) {
 		t.Errorf("device %v\nhost %v", got, want)
 	}
 }
+
+// Without any collection by the caller, alloc's own trigger (live device
+// bytes past twice what the last collection left, above a floor) keeps
+// device memory bounded: a loop that makes garbage buffers levels off
+// instead of growing with the steps.
+func TestDeviceMemoryBounded(t *testing.T) {
+	dev := cudaOrSkip(t)
+	c, _ := openCUDA(dev.Index)
+	settle := func() { // wait for a pending collection, then reset the trigger
+		for {
+			c.gcMu.Lock()
+			if !c.gcPending {
+				c.gcAt = 0
+				c.gcMu.Unlock()
+				return
+			}
+			c.gcMu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+	}
+	old := deviceGCFloor
+	settle()
+	deviceGCFloor = 256 << 10
+	defer func() { settle(); deviceGCFloor = old }()
+	var peak int64
+	for i := range 8000 {
+		newDev(c, "test", []int{1024}) // 4 KiB of garbage
+		if i%100 == 99 {
+			time.Sleep(time.Millisecond) // give the collections time to finish
+		}
+		peak = max(peak, c.d.Stats().LiveBytes)
+	}
+	// 32 MiB of garbage in all; the trigger keeps the live bytes within
+	// some times the floor (a collection lags the allocations).
+	if peak > 8<<20 {
+		t.Errorf("live device bytes peaked at %d KiB", peak>>10)
+	}
+}

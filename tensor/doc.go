@@ -107,8 +107,10 @@
 // Device memory comes from kernels/cuda's caching allocator. A device
 // storage returns its buffer to the cache when the garbage collector finds
 // it unreachable (runtime.AddCleanup); no call frees it. The collector does
-// not see device memory, so when an allocation fails the op runs the
-// collector, waits for the cleanups and tries again. A device failure
+// not see device memory, so device allocation starts a collection itself
+// when the live device bytes pass twice what the last one left (above
+// 1 GiB), and when an allocation fails it runs the collector, waits for
+// the cleanups and tries again. A device failure
 // inside an op (out of memory after that, a faulting kernel) panics with a
 // *DeviceError naming the op; results may differ from the CPU's in the last
 // bits (other summation orders; the tests hold them to 1e-4 relative).
