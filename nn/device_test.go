@@ -136,3 +136,42 @@ func deviceOrSkip(t testing.TB) tensor.Device {
 	}
 	return dev
 }
+
+// A LoRA adapter added to a layer on a device lives there too; merging it
+// into the weight on the device gives the CPU's merged weight and output.
+func TestLoRAOnDevice(t *testing.T) {
+	dev := deviceOrSkip(t)
+	build := func(on tensor.Device) (*Linear, *tensor.Tensor) {
+		p := NewParams(1)
+		rng := tensor.NewRNG(4)
+		l := NewLinear(p, "fc", 6, 5, true, rng, 0.5)
+		if err := p.To(on); err != nil {
+			t.Fatal(err)
+		}
+		ad := l.AddAdapter("a", 2, 4, 0, rng)
+		ad.B.CopyFrom(tensor.Randn(tensor.NewRNG(5), 0.3, 5, 2).MustTo(on))
+		p.UseAdapter("a")
+		return l, tensor.Randn(tensor.NewRNG(6), 1, 3, 6).MustTo(on)
+	}
+	lc, xc := build(tensor.CPU)
+	ld, xd := build(dev)
+	if ld.Adapter("a").A.Device() != dev {
+		t.Fatalf("adapter on %v", ld.Adapter("a").A.Device())
+	}
+	close := func(what string, g, w []float32) {
+		for i := range w {
+			if math.Abs(float64(g[i]-w[i])) > 1e-4*math.Abs(float64(w[i]))+1e-5 {
+				t.Errorf("%s[%d]: %v on %v, %v on the CPU", what, i, g[i], dev, w[i])
+				return
+			}
+		}
+	}
+	close("adapter output", ld.Forward(xd).ToSlice(), lc.Forward(xc).ToSlice())
+	lc.Merge("a")
+	ld.Merge("a")
+	close("merged weight", ld.Weight.ToSlice(), lc.Weight.ToSlice())
+	close("merged output", ld.Forward(xd).ToSlice(), lc.Forward(xc).ToSlice())
+	ld.Unmerge()
+	lc.Unmerge()
+	close("unmerged weight", ld.Weight.ToSlice(), lc.Weight.ToSlice())
+}

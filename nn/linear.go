@@ -82,8 +82,9 @@ func (l *Linear) AddAdapter(name string, rank int, alpha, dropout float32, rng *
 	}
 	bound := float32(1 / math.Sqrt(float64(l.In)))
 	ad := &LoRA{Rank: rank, Alpha: alpha, Dropout: dropout}
-	ad.A = l.p.add(l.Name+".lora_A."+name+".weight", tensor.Rand(rng, -bound, bound, rank, l.In), name)
-	ad.B = l.p.add(l.Name+".lora_B."+name+".weight", tensor.Zeros(l.Out, rank), name)
+	dev := l.Weight.Device() // the adapter lives where the layer does
+	ad.A = l.p.add(l.Name+".lora_A."+name+".weight", tensor.Rand(rng, -bound, bound, rank, l.In).MustTo(dev), name)
+	ad.B = l.p.add(l.Name+".lora_B."+name+".weight", tensor.Zeros(l.Out, rank).MustTo(dev), name)
 	l.adapters[name] = ad
 	return ad
 }
@@ -113,7 +114,12 @@ func (l *Linear) Unmerge() {
 
 func (l *Linear) foldAdapter(ad *LoRA, sign float32) {
 	tensor.NoGrad(func() {
-		d := ad.B.MatMul(ad.A).MulScalar(sign * ad.Scale()).Data()
+		dt := ad.B.MatMul(ad.A).MulScalar(sign * ad.Scale())
+		if l.Weight.Device() != tensor.CPU {
+			l.Weight.CopyFrom(l.Weight.Add(dt)) // w += d, in place on the device
+			return
+		}
+		d := dt.Data()
 		w := l.Weight.Data()
 		for i := range w {
 			w[i] += d[i]
