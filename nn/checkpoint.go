@@ -621,7 +621,7 @@ func LoadCheckpoint(dir string, p *Params, st *TrainState) error {
 		}
 	}
 	for _, t := range weights {
-		copy(p.byName[t.Name].T.Data(), t.Data)
+		setData(p.byName[t.Name].T, t.Data)
 	}
 	if st != nil {
 		for _, r := range restores {

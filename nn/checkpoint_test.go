@@ -37,6 +37,7 @@ type toyRun struct {
 	draw    *rand.Rand
 	step    int64
 	dataPos int64
+	dev     *tensor.Device // nil: the host
 }
 
 func newToyRun(seed uint64, cfg toyConfig) *toyRun {
@@ -88,6 +89,9 @@ func (r *toyRun) train(t *testing.T, steps int) {
 	for range steps {
 		for range 2 {
 			x, y := r.batch()
+			if r.dev != nil {
+				x = x.MustTo(*r.dev)
+			}
 			h := x.MatMul(w1.T()).Add(b1).Gelu().Dropout(r.cfg.Dropout, r.p.RNG)
 			h.MatMul(w2.T()).Add(b2).CrossEntropy(y, -1, tensor.ReduceMean).Backward()
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/kiln-ml/kiln/tensor"
@@ -174,4 +175,43 @@ func TestLoRAOnDevice(t *testing.T) {
 	ld.Unmerge()
 	lc.Unmerge()
 	close("unmerged weight", ld.Weight.ToSlice(), lc.Weight.ToSlice())
+}
+
+// A checkpoint saved from a device run and loaded into fresh parameters on
+// the device resumes bitwise, as on the host (TestResumeBitwise): weights,
+// AdamW moments on the device, step counts and generators.
+func TestResumeBitwiseOnDevice(t *testing.T) {
+	dev := deviceOrSkip(t)
+	on := func(seed uint64) *toyRun {
+		r := newToyRun(seed, toyCfg)
+		if err := r.p.To(dev); err != nil {
+			t.Fatal(err)
+		}
+		groups := r.p.DefaultGroups(0.05)
+		groups[1].LR = 2
+		r.opt, r.dev = NewAdamW(groups, 0.9, 0.99, 1e-8), &dev
+		return r
+	}
+	const n = 6
+	straight := on(1)
+	straight.train(t, n)
+	first := on(1)
+	first.train(t, n/2)
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := SaveCheckpoint(dir, first.p, Checkpoint{Config: first.cfg, State: first.state()}); err != nil {
+		t.Fatal(err)
+	}
+	resumed := on(2)
+	st := resumed.state()
+	if err := LoadCheckpoint(dir, resumed.p, st); err != nil {
+		t.Fatal(err)
+	}
+	resumed.step, resumed.dataPos = st.Step, st.DataPos
+	resumed.train(t, n-n/2)
+	for _, q := range straight.p.All() {
+		if d := resumed.p.Get(q.Name).T; d.Device() != dev {
+			t.Fatalf("%s on %v", q.Name, d.Device())
+		}
+	}
+	assertBitwise(t, straight.p, resumed.p)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kiln-ml/kiln/nn/safetensors"
+	"github.com/kiln-ml/kiln/tensor"
 )
 
 // StateTensors returns a copy of every parameter as a safetensors tensor
@@ -47,9 +48,19 @@ func (p *Params) LoadStateTensors(ts []safetensors.Tensor, src string, optional 
 		return fmt.Errorf("%s: missing parameters %s", src, strings.Join(missing, ", "))
 	}
 	for _, t := range ts {
-		copy(p.byName[t.Name].T.Data(), t.Data)
+		setData(p.byName[t.Name].T, t.Data)
 	}
 	return nil
+}
+
+// setData copies data into the parameter T: in place on the host, by an
+// upload into its storage on a device.
+func setData(T *tensor.Tensor, data []float32) {
+	if dev := T.Device(); dev != tensor.CPU {
+		T.CopyFrom(tensor.FromSlice(data, T.Shape()...).MustTo(dev))
+		return
+	}
+	copy(T.Data(), data)
 }
 
 // SaveWeights writes every parameter to a safetensors file (atomically).
