@@ -113,8 +113,8 @@ func must(op string, err error) {
 // allocator's cache when their storage is garbage collected, which Go's GC
 // does not schedule by device memory (a step's activations weigh little on
 // the Go heap). So alloc starts a collection itself, in the background,
-// when the live device bytes pass twice what they were at its last one
-// (and at least deviceGCFloor), as GOGC=100 does for the heap; and when
+// when the live device bytes pass twice what its last one left (and at
+// least deviceGCFloor), as GOGC=100 does for the heap; and when
 // the device is full it runs the GC, waits for the cleanups and tries
 // again.
 func (c *cudaDev) alloc(op string, n int) cuda.Buffer {
