@@ -100,7 +100,7 @@ func K3(lp, lpRef *tensor.Tensor) *tensor.Tensor {
 // adv holds one advantage per position (B*T).
 func ClippedSurrogate(lp, old *tensor.Tensor, adv []float32, eps float32) *tensor.Tensor {
 	s := lp.Shape()
-	a := tensor.New(adv, s...)
+	a := tensor.New(adv, s...).MustTo(lp.Device())
 	ratio := lp.Sub(old.Detach()).Exp()
 	un := ratio.Mul(a)
 	cl := ratio.Clamp(1-eps, 1+eps).Mul(a)
@@ -118,7 +118,7 @@ func MaskedMean(x *tensor.Tensor, mask []float32) *tensor.Tensor {
 	if n == 0 {
 		return x.Sum(nil, false).MulScalar(0)
 	}
-	return x.Mul(tensor.New(mask, x.Shape()...)).Sum(nil, false).MulScalar(1 / n)
+	return x.Mul(tensor.New(mask, x.Shape()...).MustTo(x.Device())).Sum(nil, false).MulScalar(1 / n)
 }
 
 // SequenceMean averages x [B,T] over each sequence's masked positions and
@@ -138,7 +138,7 @@ func SequenceMean(x *tensor.Tensor, mask []float32) *tensor.Tensor {
 			}
 		}
 	}
-	return x.Mul(tensor.New(w, B, T)).Sum([]int{1}, false)
+	return x.Mul(tensor.New(w, B, T).MustTo(x.Device())).Sum([]int{1}, false)
 }
 
 // OldLogProbs lays out rollouts' sampling-time log-probs as [B,T] matching
