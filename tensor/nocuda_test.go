@@ -4,6 +4,7 @@ package tensor
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,5 +30,13 @@ func TestToWithoutCUDA(t *testing.T) {
 	}
 	if err := (Device{Kind: "tpu"}).Open(); err == nil {
 		t.Error("an unknown device opened")
+	}
+	w := Randn(NewRNG(2), 1, 3).RequiresGrad()
+	before := w.ToSlice()
+	if err := w.MoveTo(CUDA(0)); !errors.Is(err, cuda.ErrNotBuilt) {
+		t.Errorf("MoveTo: %v", err)
+	}
+	if w.Device() != CPU || !slices.Equal(w.Data(), before) || !w.NeedsGrad() {
+		t.Errorf("a failed MoveTo changed the tensor: %v", w)
 	}
 }
