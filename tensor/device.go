@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -424,4 +426,20 @@ func (t *Tensor) CopyFrom(src *Tensor) {
 		block := &Tensor{shape: t.shape[k:], strides: src.strides[k:], offset: sOff, st: src.st}
 		devCopy(op, t.st.buf.Slice(dOff, dOff+inner), block)
 	}
+}
+
+// ParseDevice reads a device name as Device.String writes it: "cpu",
+// "cuda:N", or "cuda" for cuda:0. It does not open the device.
+func ParseDevice(s string) (Device, error) {
+	switch {
+	case s == "cpu":
+		return CPU, nil
+	case s == "cuda":
+		return CUDA(0), nil
+	case strings.HasPrefix(s, "cuda:"):
+		if n, err := strconv.Atoi(s[len("cuda:"):]); err == nil && n >= 0 {
+			return CUDA(n), nil
+		}
+	}
+	return Device{}, fmt.Errorf("tensor: unknown device %q (want cpu, cuda or cuda:N)", s)
 }

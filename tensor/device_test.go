@@ -491,3 +491,19 @@ func TestDeviceMemoryBounded(t *testing.T) {
 		t.Errorf("live device bytes peaked at %d KiB", peak>>10)
 	}
 }
+
+func TestParseDevice(t *testing.T) {
+	for s, want := range map[string]Device{"cpu": CPU, "cuda": CUDA(0), "cuda:0": CUDA(0), "cuda:3": CUDA(3)} {
+		if d, err := ParseDevice(s); err != nil || d != want {
+			t.Errorf("ParseDevice(%q) = %v, %v", s, d, err)
+		}
+		if d, _ := ParseDevice(s); s != "cuda" && d.String() != s {
+			t.Errorf("%q does not round-trip: %q", s, d.String())
+		}
+	}
+	for _, s := range []string{"", "gpu", "cuda:", "cuda:-1", "cuda:x", "CPU"} {
+		if _, err := ParseDevice(s); err == nil {
+			t.Errorf("ParseDevice(%q) succeeded", s)
+		}
+	}
+}

@@ -42,7 +42,8 @@ type Batch struct {
 	IDs []int
 	// Pad marks padding positions (B*T, true = pad); nil means none.
 	Pad []bool
-	// Images [B, 3, H, W] (already normalised), or nil for text only.
+	// Images [B, 3, H, W] (already normalised), or nil for text only; on
+	// the host or the model's device.
 	// Every sequence of a batch with images holds exactly ImageTokens()
 	// placeholders.
 	Images *tensor.Tensor
@@ -70,8 +71,12 @@ func (b *Batch) positions(offset []int) []int {
 	return pos
 }
 
+// Device is where the model's parameters are (nn.Params.To moves them).
+func (m *VLM) Device() tensor.Device { return m.LM.Embed.Weight.Device() }
+
 // Embed returns the LM input embeddings [B, T, D]: token embeddings with
-// the image placeholders replaced by the projected image features.
+// the image placeholders replaced by the projected image features. Images
+// on the host are copied to the model's device.
 func (m *VLM) Embed(b *Batch) *tensor.Tensor {
 	if len(b.IDs) != b.B*b.T {
 		panic(fmt.Sprintf("vision.VLM.Embed: %d ids for batch %dx%d", len(b.IDs), b.B, b.T))
@@ -80,7 +85,11 @@ func (m *VLM) Embed(b *Batch) *tensor.Tensor {
 	if b.Images == nil {
 		return tok
 	}
-	img := m.Proj.Forward(m.ViT.Forward(b.Images)) // [B, N, D]
+	images := b.Images
+	if dev := m.Device(); images.Device() != dev {
+		images = images.MustTo(dev) // host images for a model on a GPU
+	}
+	img := m.Proj.Forward(m.ViT.Forward(images)) // [B, N, D]
 	N, D := m.Cfg.ImageTokens(), m.Cfg.LMDim
 	// One IndexSelect over [tokens; image features] places every row, so
 	// gradients flow to both.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kiln-ml/kiln/nn"
+	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
 	"github.com/kiln-ml/kiln/vision/tokenizer"
@@ -42,7 +43,15 @@ func runTrain(args []string) error {
 	configPath := fs.String("config", "", "model config JSON (new runs; default: the demo model)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
+	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	if err := parseFlags(c, fs, args); err != nil {
+		return err
+	}
+	dev, err := tensor.ParseDevice(*device)
+	if err != nil {
+		return err
+	}
+	if err := dev.Open(); err != nil {
 		return err
 	}
 	trainS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, *seed)
@@ -85,6 +94,9 @@ func runTrain(args []string) error {
 	}
 	m, err := vision.New(cfg, *seed)
 	if err != nil {
+		return err
+	}
+	if err := m.P.To(dev); err != nil { // before the trainer loads a checkpoint into them
 		return err
 	}
 	chat, err := vision.NewChat(tok, cfg.ImageTokens())
