@@ -507,3 +507,24 @@ func TestParseDevice(t *testing.T) {
 		}
 	}
 }
+
+// Empty tensors and empty dims behave on the device as on the host.
+func TestDeviceEmpty(t *testing.T) {
+	dev := cudaOrSkip(t)
+	cases := []dcase{
+		{"add empty", []*Tensor{in(1, 0, 3), in(2, 3)}, two((*Tensor).Add)},
+		{"sum over an empty dim", []*Tensor{in(3, 2, 0, 3)}, one(func(a *Tensor) *Tensor { return a.Sum([]int{1}, false) })},
+		{"sum of empty", []*Tensor{in(4, 0, 3)}, one(func(a *Tensor) *Tensor { return a.Sum(nil, false) })},
+		{"matmul k=0", []*Tensor{in(5, 2, 0), in(6, 0, 3)}, mmCase},
+		{"matmul m=0", []*Tensor{in(7, 0, 4), in(8, 4, 3)}, mmCase},
+		{"softmax no rows", []*Tensor{in(9, 0, 5)}, one((*Tensor).Softmax)},
+		{"concat with an empty part", []*Tensor{in(10, 2, 0), in(11, 2, 3)}, func(x []*Tensor) *Tensor { return Concat(x, 1).Exp() }},
+		{"narrow to nothing", []*Tensor{in(12, 3, 4)}, one(func(a *Tensor) *Tensor { return a.Narrow(1, 2, 0).Exp() })},
+		{"index select none", []*Tensor{in(13, 3, 4)}, one(func(a *Tensor) *Tensor { return a.IndexSelect(0, nil) })},
+	}
+	for _, c := range cases {
+		runDevCase(t, dev, c)
+	}
+}
+
+var mmCase = two((*Tensor).MatMul)
