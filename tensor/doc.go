@@ -113,7 +113,8 @@
 // the cleanups and tries again. A device failure
 // inside an op (out of memory after that, a faulting kernel) panics with a
 // *DeviceError naming the op; results may differ from the CPU's in the last
-// bits (other summation orders; the tests hold them to 1e-4 relative).
+// bits (other summation orders; the tests hold them to 1e-4 relative plus
+// 1e-5 of the tensor's largest value).
 //
 // # Errors
 //
