@@ -110,11 +110,11 @@
 // not see device memory, so device allocation starts a collection itself
 // when the live device bytes pass twice what the last one left (above
 // 1 GiB), and when an allocation fails it runs the collector, waits for
-// the cleanups and tries again. A device failure
-// inside an op (out of memory after that, a faulting kernel) panics with a
-// *DeviceError naming the op; results may differ from the CPU's in the last
-// bits (other summation orders; the tests hold them to 1e-4 relative plus
-// 1e-5 of the tensor's largest value).
+// the cleanups and tries again. A device failure inside an op (out of
+// memory after that, a faulting kernel) panics with a *DeviceError naming
+// the op. Results may differ from the CPU's in the last bits (other
+// summation orders; the tests hold them to 1e-4 relative plus 1e-5 of the
+// tensor's largest value).
 //
 // # Errors
 //
