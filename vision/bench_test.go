@@ -74,12 +74,9 @@ func benchThreads(b *testing.B) {
 	b.Cleanup(func() { kernels.SetThreads(old) })
 }
 
-// BenchmarkTrainStep is one AdamW training step: forward, loss, backward and
-// the optimizer update.
-func BenchmarkTrainStep(b *testing.B) {
-	benchThreads(b)
-	m := benchModel(b)
-	c := m.Cfg
+// benchTrainBatch is the training batch of the benchmarks: benchBatch
+// sequences of benchSeq tokens, next-token targets off the image positions.
+func benchTrainBatch(c Config) *Batch {
 	B, T := benchBatch, benchSeq
 	bt := &Batch{B: B, T: T, IDs: make([]int, B*T), Targets: make([]int, B*T),
 		Images: tensor.Randn(tensor.NewRNG(2), 1, B, 3, c.ImageSize, c.ImageSize)}
@@ -93,6 +90,13 @@ func BenchmarkTrainStep(b *testing.B) {
 			}
 		}
 	}
+	return bt
+}
+
+// benchTrainSteps times AdamW training steps of m on bt (forward, loss,
+// backward, update) after warm warm-up steps; done runs after the last
+// step, inside the timing (a device waits for its queue there).
+func benchTrainSteps(b *testing.B, m *VLM, bt *Batch, warm int, done func()) {
 	opt := nn.NewAdamW(m.P.DefaultGroups(0.01), 0.9, 0.999, 1e-8)
 	step := func() {
 		opt.ZeroGrad()
@@ -102,13 +106,26 @@ func BenchmarkTrainStep(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	step() // warm-up: optimizer buffers, worker pool
+	for range warm { // optimizer buffers, worker pool, a device's allocator cache
+		step()
+	}
 	b.ResetTimer()
 	for range b.N {
 		step()
 	}
-	b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
+	if done != nil {
+		done()
+	}
+	b.ReportMetric(float64(bt.B*bt.T*b.N)/b.Elapsed().Seconds(), "tok/s")
 	b.ReportMetric(float64(m.P.Count(false)), "params")
+}
+
+// BenchmarkTrainStep is one AdamW training step: forward, loss, backward and
+// the optimizer update.
+func BenchmarkTrainStep(b *testing.B) {
+	benchThreads(b)
+	m := benchModel(b)
+	benchTrainSteps(b, m, benchTrainBatch(m.Cfg), 1, nil)
 }
 
 // BenchmarkGenerate is greedy generation with the KV cache: 64 new tokens

@@ -152,37 +152,11 @@ func BenchmarkTrainStepDevice(b *testing.B) {
 	if err := m.P.To(dev); err != nil {
 		b.Fatal(err)
 	}
-	c := m.Cfg
-	B, T := benchBatch, benchSeq
-	bt := &Batch{B: B, T: T, IDs: make([]int, B*T), Targets: make([]int, B*T),
-		Images: tensor.Randn(tensor.NewRNG(2), 1, B, 3, c.ImageSize, c.ImageSize).MustTo(dev)}
-	for i := 0; i < B; i++ {
-		s := benchSequence(c, T, uint64(10+i))
-		copy(bt.IDs[i*T:], s)
-		for t := 0; t < T; t++ {
-			bt.Targets[i*T+t] = IgnoreIndex
-			if t+1 < T && s[t+1] != c.ImageToken {
-				bt.Targets[i*T+t] = s[t+1]
-			}
-		}
-	}
-	opt := nn.NewAdamW(m.P.DefaultGroups(0.01), 0.9, 0.999, 1e-8)
-	step := func() {
-		opt.ZeroGrad()
-		loss := m.Loss(bt)
-		loss.Backward()
-		if err := opt.Step(1e-3); err != nil {
-			b.Fatal(err)
-		}
-	}
-	step()
-	step() // warm-up: the allocator's cache, the JIT
-	b.ResetTimer()
-	for range b.N {
-		step()
-	}
-	_ = m.P.All()[0].T.At(0, 0) // wait for the last update
-	b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tok/s")
+	bt := benchTrainBatch(m.Cfg)
+	bt.Images = bt.Images.MustTo(dev)
+	benchTrainSteps(b, m, bt, 2, func() { // the JIT too; the last update is waited for
+		_ = m.P.All()[0].T.At(0, 0)
+	})
 }
 
 // BenchmarkGenerateDevice is BenchmarkGenerate on GPU 0 (sampling on the
