@@ -33,6 +33,30 @@ func tinyPrompts() [][]int {
 
 func tinyImages(b int) *tensor.Tensor { return tensor.Randn(tensor.NewRNG(9), 1, b, 3, 16, 16) }
 
+// tinyBatch is the tiny prompts left-padded to 9 tokens, with next-token
+// targets off the image placeholders and the padding.
+func tinyBatch() *Batch {
+	ps := tinyPrompts()
+	T := 9
+	b := &Batch{B: 3, T: T, IDs: make([]int, 3*T), Pad: make([]bool, 3*T), Images: tinyImages(3), Targets: make([]int, 3*T)}
+	for i, p := range ps {
+		off := T - len(p)
+		for t := 0; t < T; t++ {
+			b.Targets[i*T+t] = IgnoreIndex
+			if t < off {
+				b.Pad[i*T+t] = true
+			}
+		}
+		copy(b.IDs[i*T+off:], p)
+		for t := off; t < T-1; t++ {
+			if b.IDs[i*T+t+1] != 3 {
+				b.Targets[i*T+t] = b.IDs[i*T+t+1]
+			}
+		}
+	}
+	return b
+}
+
 func TestCachedGenerationMatchesUncached(t *testing.T) {
 	m := tinyModel(t)
 	img := tinyImages(3)
@@ -82,24 +106,7 @@ func TestSamplingIsSeeded(t *testing.T) {
 // loss falls when the model overfits one batch.
 func TestImageTokensAndTraining(t *testing.T) {
 	m := tinyModel(t)
-	ps := tinyPrompts()
-	T := 9
-	b := &Batch{B: 3, T: T, IDs: make([]int, 3*T), Pad: make([]bool, 3*T), Images: tinyImages(3), Targets: make([]int, 3*T)}
-	for i, p := range ps {
-		off := T - len(p)
-		for t := 0; t < T; t++ {
-			b.Targets[i*T+t] = IgnoreIndex
-			if t < off {
-				b.Pad[i*T+t] = true
-			}
-		}
-		copy(b.IDs[i*T+off:], p)
-		for t := off; t < T-1; t++ {
-			if b.IDs[i*T+t+1] != 3 {
-				b.Targets[i*T+t] = b.IDs[i*T+t+1]
-			}
-		}
-	}
+	b := tinyBatch()
 	first := m.Loss(b)
 	first.Backward()
 	if g := m.P.Get("vit.patch_embed.weight").T.Grad(); g == nil {
