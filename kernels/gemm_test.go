@@ -211,6 +211,14 @@ func TestSgemmPackedA(t *testing.T) {
 			}
 			runGemmCase(t, r, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: m, n: 77, k: k, alpha: 1, beta: 0.5,
 				padA: 21, offA: 3, offB: 1, offC: 2, threads: 1 + tr%2})
+			// Few rows and several K blocks on 2 threads: the panelwise
+			// path, packing A per unit (a partial last tile included).
+			pad := 1024 - 1003 // lda = 1024: A stored 203 x 1003 ...
+			if tr&1 != 0 {
+				pad = 1024 - 203 // ... or, transposed, 1003 x 203
+			}
+			runGemmCase(t, r, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: 203, n: 77, k: 1003, alpha: 1, beta: 0.5,
+				padA: pad, offA: 3, offB: 1, offC: 2, threads: 2})
 		}
 	})
 }
