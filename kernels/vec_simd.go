@@ -121,7 +121,7 @@ func (v *vecAsm) Max(x []float32) float32 {
 	v.max(&x[0], nv, &l[0], &nan[0])
 	m := float32(math.Inf(-1))
 	for i, e := range l[:v.w] {
-		if nan[i] != nan[i] { // a NaN or an Inf: let the reference decide
+		if nan[i] != nan[i] { // a NaN in this lane: let the reference decide
 			return MaxRef(x)
 		}
 		m = max(m, e)

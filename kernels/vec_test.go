@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -228,6 +229,22 @@ func TestVecSpecials(t *testing.T) {
 					x[pos] = sp
 					if got, want := Max(x), MaxRef(x); math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
 						t.Fatalf("n=%d Max with %v at %d = %v, want %v", n, sp, pos, got, want)
+					}
+					// A masked row (attention's key padding): -Inf in many
+					// lanes, or in all of them; and a NaN beside an Inf.
+					masked := slices.Clone(x)
+					for i := range masked {
+						if i%3 != 1 {
+							masked[i] = -inf
+						}
+					}
+					all := slices.Repeat([]float32{-inf}, n)
+					both := slices.Clone(x)
+					both[(pos+3)%n] = -sp
+					for _, y := range [][]float32{masked, all, both} {
+						if got, want := Max(y), MaxRef(y); math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+							t.Fatalf("n=%d Max(%v) = %v, want %v", n, y, got, want)
+						}
 					}
 					got, want := make([]float32, n), make([]float32, n)
 					SoftmaxRow(got, x)

@@ -168,19 +168,33 @@ def gen(v):
     w("\tMOVQ out+16(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0))
     ret(v)
 
-    # max: lanes into out; nan lanes = sum of x*0 (NaN iff some x is NaN or Inf)
+    # max: lanes into out; nan lanes all-ones (a NaN) where some x was NaN,
+    # zero elsewhere. Infinities order like any value (a masked -Inf score
+    # must not send the row to the scalar reference), so only NaN is flagged:
+    # an unordered self-compare, ORed up (a mask register on AVX-512).
     nm = fn(v, "max", "x *float32, n int, out, nan *float32", 32)
     w("\tMOVQ x+0(FP), SI"); w("\tMOVQ n+8(FP), CX")
     w("\tVMOVUPS %s, %s" % (C("neginf"), v(0)))
     w("\tVMOVUPS %s, %s" % (C("neginf"), v(1)))
-    v.zero(v(2)); v.zero(v(3)); v.zero(v(6))
+    if v.wide:
+        w("\tKXORW K3, K3, K3")
+    else:
+        v.zero(v(2)); v.zero(v(3))
     def b(u, off):
         w("\tVMOVUPS %d(SI), %s" % (off, v(4 + u)))
         w("\tVMAXPS %s, %s, %s" % (v(4 + u), v(u), v(u)))
-        w("\tVFMADD231PS %s, %s, %s" % (v(6), v(4 + u), v(2 + u)))
+        if v.wide:
+            w("\tVCMPPS $3, %s, %s, K%d" % (v(4 + u), v(4 + u), 1 + u))
+            w("\tKORW K%d, K3, K3" % (1 + u))
+        else:
+            w("\tVCMPPS $3, %s, %s, %s" % (v(4 + u), v(4 + u), v(6 + u)))
+            w("\tVORPS %s, %s, %s" % (v(6 + u), v(2 + u), v(2 + u)))
     loop(v, nm, "CX", b, ["SI"], 2)
     w("\tVMAXPS %s, %s, %s" % (v(1), v(0), v(0)))
-    w("\tVADDPS %s, %s, %s" % (v(3), v(2), v(2)))
+    if v.wide:
+        w("\tVPMOVM2D K3, %s" % v(2))
+    else:
+        w("\tVORPS %s, %s, %s" % (v(3), v(2), v(2)))
     w("\tMOVQ out+16(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(0))
     w("\tMOVQ nan+24(FP), DX"); w("\tVMOVUPS %s, (DX)" % v(2))
     ret(v)
