@@ -543,15 +543,21 @@ func TestBinaryBroadcast(t *testing.T) {
 func TestUnary(t *testing.T) {
 	d := dev(t)
 	rng := rand.New(rand.NewPCG(9, 10))
-	for op := OpExp; op <= OpNeg; op++ {
+	for op := OpExp; op <= OpRsqrt; op++ {
 		for _, n := range awkward {
 			lo, hi := float32(-8), float32(8)
-			if op == OpExp {
+			switch op {
+			case OpExp:
 				lo, hi = -30, 30
+			case OpLog, OpSqrt, OpRsqrt:
+				lo = -1 // some negatives: NaN, as tensor's
 			}
 			x, dy := uniform(rng, n, lo, hi), randn(rng, n, 1)
 			if n > 3 {
-				x[0], x[1], x[2] = 0, -0.0, 1e-30 // relu's kink, signed zero, tiny
+				x[0], x[1], x[2] = 0, float32(math.Copysign(0, -1)), 1e-30 // relu's kink, signed zero, tiny
+			}
+			if n > 4 && op >= OpLog {
+				x[3] = float32(math.Inf(1))
 			}
 			want := make([]float32, n)
 			unaryRef(op, want, x, nil)
@@ -562,6 +568,53 @@ func TestUnary(t *testing.T) {
 			unaryRef(op, want, x, dy)
 			gdy, gdx := put(t, d, dy), put(t, d, make([]float32, n))
 			check(t, d.UnaryBackward(op, gdx.mid, gx.mid, gdy.mid))
+			expectClose(t, name+" backward", gdx.get(t, d, name+" backward"), want, tolFP32)
+			gx.free(t, d)
+			gdy.free(t, d)
+		}
+	}
+}
+
+// TestUnary2: Pow over exponents that take powf's special cases (integer,
+// negative, 0, 1, non-integer with negative bases: NaN), Clamp with bounds
+// met exactly, one-sided and degenerate, and the equality mask; zeros of
+// both signs, a tiny value, NaN and infinities among the inputs.
+func TestUnary2(t *testing.T) {
+	d := dev(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	inf, negZero := float32(math.Inf(1)), float32(math.Copysign(0, -1))
+	cases := []struct {
+		op   Unary2Op
+		a, b float32
+	}{
+		{OpPow, 2, 0}, {OpPow, 3, 0}, {OpPow, -1, 0}, {OpPow, 0.5, 0}, {OpPow, 1.7, 0}, {OpPow, -1.5, 0}, {OpPow, 0, 0}, {OpPow, 1, 0},
+		{OpClamp, -1, 1}, {OpClamp, 0.25, 0.25}, {OpClamp, -inf, 0.5}, {OpClamp, 0, inf}, {OpClamp, negZero, 0},
+		{OpIsEqual, 0, 0}, {OpIsEqual, 1.5, 0},
+	}
+	for _, c := range cases {
+		for _, n := range awkward {
+			x, dy := uniform(rng, n, -3, 3), randn(rng, n, 1)
+			special := []float32{0, negZero, 1e-30, -2, c.a, c.b, float32(math.NaN()), inf, -inf, 1}
+			for i := 0; i < len(special) && i < n/3; i++ {
+				x[3*i] = special[i]
+			}
+			name := fmt.Sprintf("%v(%v, %v) n=%d", c.op, c.a, c.b, n)
+			want := make([]float32, n)
+			unary2Ref(c.op, c.a, c.b, want, x, nil)
+			gx, gy := put(t, d, x), put(t, d, make([]float32, n))
+			check(t, d.Unary2(c.op, gy.mid, gx.mid, c.a, c.b))
+			got := gy.get(t, d, name)
+			expectClose(t, name, got, want, tolFP32)
+			if c.op == OpClamp {
+				for i := range got { // the sign of a clamped zero, which the NMSE does not see
+					if got[i] == 0 && want[i] == 0 && math.Signbit(float64(got[i])) != math.Signbit(float64(want[i])) {
+						t.Errorf("%s: element %d (x = %v): got %v, want %v", name, i, x[i], got[i], want[i])
+					}
+				}
+			}
+			unary2Ref(c.op, c.a, c.b, want, x, dy)
+			gdy, gdx := put(t, d, dy), put(t, d, make([]float32, n))
+			check(t, d.Unary2Backward(c.op, gdx.mid, gx.mid, gdy.mid, c.a, c.b))
 			expectClose(t, name+" backward", gdx.get(t, d, name+" backward"), want, tolFP32)
 			gx.free(t, d)
 			gdy.free(t, d)

@@ -6,3 +6,5 @@
 
 EMU_KERNEL(kiln_unary)
 EMU_KERNEL(kiln_unary_backward)
+EMU_KERNEL(kiln_unary2)
+EMU_KERNEL(kiln_unary2_backward)

@@ -105,9 +105,13 @@ func TestLaunchArguments(t *testing.T) {
 		run("AddScalar", d.AddScalar(a(n), a(n), 2))
 		run("MulScalar", d.MulScalar(a(n), a(n), 2))
 		run("Axpy", d.Axpy(2, a(n), a(n)))
-		for op := OpExp; op <= OpNeg; op++ {
+		for op := OpExp; op <= OpRsqrt; op++ {
 			run("Unary", d.Unary(op, a(n), a(n)))
 			run("UnaryBackward", d.UnaryBackward(op, a(n), a(n), a(n)))
+		}
+		for op := OpPow; op <= OpIsEqual; op++ {
+			run("Unary2", d.Unary2(op, a(n), a(n), -1.5, 2))
+			run("Unary2Backward", d.Unary2Backward(op, a(n), a(n), a(n), -1.5, 2))
 		}
 		run("ToBF16", d.ToBF16(a((n+1)/2), a(n)))
 		run("AdamW", d.AdamW(a(n), a(n), a(n), a(n), 1e-3, 0.9, 0.999, 1e-8, 0.01, 3))
@@ -173,6 +177,8 @@ func TestZeroSizesLaunchNothing(t *testing.T) {
 		d.Sgemm(false, false, 0, 5, 3, 1, z, 3, mustAlloc(t, d, 15), 5, 0, z, 5),
 		d.Binary(OpAdd, z, z, z),
 		d.Unary(OpGelu, z, z),
+		d.Unary2(OpPow, z, z, 2, 0),
+		d.Unary2Backward(OpClamp, z, z, z, -1, 1),
 		d.Softmax(z, z, 0, 7),
 		d.Sum(z, z, 0, 3, 1),
 		d.LayerNorm(z, z, z, z, z, z, 0, 4, 1e-5),
@@ -193,11 +199,15 @@ func TestShapeErrorsPanic(t *testing.T) {
 	d, _ := fakeDevice(t)
 	b := mustAlloc(t, d, 10)
 	for name, f := range map[string]func(){
-		"cuda.Sgemm":        func() { d.Sgemm(false, false, 4, 4, 4, 1, b, 4, b, 4, 0, b, 4) },
-		"cuda.Binary":       func() { d.Binary(OpAdd, b, b, b.Slice(0, 9)) },
-		"cuda.Softmax":      func() { d.Softmax(b, b, 3, 4) },
-		"cuda.CrossEntropy": func() { d.CrossEntropy(b.Slice(0, 2), b.Slice(2, 4), b.Slice(0, 10), []int{1, 5}, 2, 5, -1) },
-		"cuda.AdamW":        func() { d.AdamW(b, b, b, b, 1, 0.9, 0.99, 1e-8, 0, 0) },
+		"cuda.Sgemm":                 func() { d.Sgemm(false, false, 4, 4, 4, 1, b, 4, b, 4, 0, b, 4) },
+		"cuda.Binary":                func() { d.Binary(OpAdd, b, b, b.Slice(0, 9)) },
+		"cuda.Unary(rsqrt)":          func() { d.Unary(OpRsqrt, b, b.Slice(0, 9)) },
+		"cuda.Unary2(pow)":           func() { d.Unary2(OpPow, b, b.Slice(0, 9), 2, 0) },
+		"cuda.Unary2Backward(clamp)": func() { d.Unary2Backward(OpClamp, b, b, b.Slice(1, 10), -1, 1) },
+		"cuda.Unary2(Unary2Op(3))":   func() { d.Unary2(OpIsEqual+1, b, b, 0, 0) },
+		"cuda.Softmax":               func() { d.Softmax(b, b, 3, 4) },
+		"cuda.CrossEntropy":          func() { d.CrossEntropy(b.Slice(0, 2), b.Slice(2, 4), b.Slice(0, 10), []int{1, 5}, 2, 5, -1) },
+		"cuda.AdamW":                 func() { d.AdamW(b, b, b, b, 1, 0.9, 0.99, 1e-8, 0, 0) },
 	} {
 		func() {
 			defer func() {

@@ -190,9 +190,12 @@ const (
 	OpTanh
 	OpSigmoid
 	OpNeg
+	OpLog
+	OpSqrt
+	OpRsqrt
 )
 
-var unaryNames = [...]string{"exp", "gelu", "gelu_tanh", "silu", "relu", "tanh", "sigmoid", "neg"}
+var unaryNames = [...]string{"exp", "gelu", "gelu_tanh", "silu", "relu", "tanh", "sigmoid", "neg", "log", "sqrt", "rsqrt"}
 
 func (op UnaryOp) String() string {
 	if op < 0 || int(op) >= len(unaryNames) {
@@ -201,7 +204,8 @@ func (op UnaryOp) String() string {
 	return unaryNames[op]
 }
 
-// Unary: y = f(x) (kernels.ExpRef, GeluRef, GeluTanhRef, SiluRef, ...).
+// Unary: y = f(x) (kernels.ExpRef, GeluRef, GeluTanhRef, SiluRef, ...;
+// tensor.Log, Sqrt, Rsqrt for OpLog, OpSqrt, OpRsqrt).
 func (d *Device) Unary(op UnaryOp, y, x Buffer) error {
 	name := "cuda.Unary(" + op.String() + ")"
 	if op < 0 || int(op) >= len(unaryNames) {
@@ -227,6 +231,54 @@ func (d *Device) UnaryBackward(op UnaryOp, dx, x, dy Buffer) error {
 	}
 	g, bl := elemLaunch(dx.n)
 	return d.launch("kiln_unary_backward", g, bl, 0, argInt(int(op)), argLong(dx.n), argBuf(dx), argBuf(x), argBuf(dy))
+}
+
+// Unary2Op selects Unary2's function of x and two scalars a, b; the values
+// are unary.cu's.
+type Unary2Op int
+
+const (
+	OpPow     Unary2Op = iota // x^a (tensor.Pow; b unused)
+	OpClamp                   // min(max(x, a), b) (tensor.Clamp)
+	OpIsEqual                 // 1 where x == a, else 0 (the tie mask of tensor.Max's gradient; b unused); gradient 0
+)
+
+var unary2Names = [...]string{"pow", "clamp", "is_equal"}
+
+func (op Unary2Op) String() string {
+	if op < 0 || int(op) >= len(unary2Names) {
+		return fmt.Sprintf("Unary2Op(%d)", int(op))
+	}
+	return unary2Names[op]
+}
+
+// Unary2: y = f(x; a, b) (tensor.Pow, tensor.Clamp; see Unary2Op).
+func (d *Device) Unary2(op Unary2Op, y, x Buffer, a, b float32) error {
+	name := "cuda.Unary2(" + op.String() + ")"
+	if op < 0 || int(op) >= len(unary2Names) {
+		panic(name + ": unknown op")
+	}
+	needSame(name, y.n, x)
+	if y.n == 0 {
+		return nil
+	}
+	g, bl := elemLaunch(y.n)
+	return d.launch("kiln_unary2", g, bl, 0, argInt(int(op)), argLong(y.n), argFloat(a), argFloat(b), argBuf(y), argBuf(x))
+}
+
+// Unary2Backward: dx = dy * f'(x; a, b), as tensor's backwards of Pow and
+// Clamp compute it (Clamp passes dy where a <= x <= b, else 0).
+func (d *Device) Unary2Backward(op Unary2Op, dx, x, dy Buffer, a, b float32) error {
+	name := "cuda.Unary2Backward(" + op.String() + ")"
+	if op < 0 || int(op) >= len(unary2Names) {
+		panic(name + ": unknown op")
+	}
+	needSame(name, dx.n, x, dy)
+	if dx.n == 0 {
+		return nil
+	}
+	g, bl := elemLaunch(dx.n)
+	return d.launch("kiln_unary2_backward", g, bl, 0, argInt(int(op)), argLong(dx.n), argFloat(a), argFloat(b), argBuf(dx), argBuf(x), argBuf(dy))
 }
 
 // ---- reductions (reduce.cu) ----

@@ -43,6 +43,18 @@ func unaryRef(op UnaryOp, out, x, dy []float32) {
 		kernels.GeluTanhBackwardRef(out, x, dy)
 	case OpSilu:
 		kernels.SiluBackwardRef(out, x, dy)
+	case OpLog: // tensor.Log's backward: dy/x in float32
+		for i, v := range x {
+			out[i] = dy[i] / v
+		}
+	case OpSqrt: // tensor.Sqrt's: dy*0.5/y, y the rounded sqrt
+		for i, v := range x {
+			out[i] = dy[i] * 0.5 / float32(math.Sqrt(float64(v)))
+		}
+	case OpRsqrt: // tensor.Rsqrt's: dy*-0.5*y/x, y the rounded 1/sqrt
+		for i, v := range x {
+			out[i] = dy[i] * -0.5 * float32(1/math.Sqrt(float64(v))) / v
+		}
 	default:
 		for i, v := range x {
 			out[i] = dy[i] * scalarUnaryGrad(op, v)
@@ -50,7 +62,8 @@ func unaryRef(op UnaryOp, out, x, dy []float32) {
 	}
 }
 
-// scalarUnary: tensor.Relu, Tanh, Sigmoid, Neg, in float64 rounded once.
+// scalarUnary: tensor.Relu, Tanh, Sigmoid, Neg, Log, Sqrt, Rsqrt, in
+// float64 rounded once.
 func scalarUnary(op UnaryOp, v float32) float32 {
 	f := float64(v)
 	switch op {
@@ -62,6 +75,12 @@ func scalarUnary(op UnaryOp, v float32) float32 {
 		return float32(sigmoid(f))
 	case OpNeg:
 		return -v
+	case OpLog:
+		return float32(math.Log(f))
+	case OpSqrt:
+		return float32(math.Sqrt(f))
+	case OpRsqrt:
+		return float32(1 / math.Sqrt(f))
 	}
 	panic("scalarUnary: " + op.String())
 }
@@ -84,6 +103,39 @@ func scalarUnaryGrad(op UnaryOp, v float32) float32 {
 		return -1
 	}
 	panic("scalarUnaryGrad: " + op.String())
+}
+
+// unary2Ref is tensor.Pow (a the exponent), tensor.Clamp (to [a, b]) and
+// the tie mask of tensor.Max's gradient (1 where x == a), forward (dy ==
+// nil) or backward, in tensor's operations: Pow in float64 rounded once, its
+// backward dy*p*float32(x^(p-1)) in float32; Clamp's gradient passes where
+// a <= x <= b; the mask's gradient is 0.
+func unary2Ref(op Unary2Op, a, b float32, out, x, dy []float32) {
+	for i, v := range x {
+		switch {
+		case op == OpPow && dy == nil:
+			out[i] = float32(math.Pow(float64(v), float64(a)))
+		case op == OpPow:
+			out[i] = dy[i] * a * float32(math.Pow(float64(v), float64(a-1)))
+		case op == OpClamp && dy == nil:
+			out[i] = min(max(v, a), b)
+		case op == OpClamp:
+			if v >= a && v <= b {
+				out[i] = dy[i]
+			} else {
+				out[i] = 0
+			}
+		case op == OpIsEqual && dy == nil:
+			out[i] = 0
+			if v == a {
+				out[i] = 1
+			}
+		case op == OpIsEqual:
+			out[i] = 0
+		default:
+			panic("unary2Ref: " + op.String())
+		}
+	}
 }
 
 func sigmoid(f float64) float64 {
@@ -340,6 +392,28 @@ func TestRefs(t *testing.T) {
 	for _, op := range []UnaryOp{OpRelu, OpTanh, OpSigmoid, OpNeg} {
 		if g, f := scalarUnaryGrad(op, 0.3), (scalarUnary(op, 0.3+1e-3)-scalarUnary(op, 0.3-1e-3))/2e-3; math.Abs(float64(g-f)) > 1e-3 {
 			t.Errorf("%v: derivative %v, finite difference %v", op, g, f)
+		}
+	}
+	// The references' backwards against finite differences at 0.3 (dy = 1).
+	x, one := []float32{0.3, 0.3 + 1e-3, 0.3 - 1e-3}, []float32{1, 1, 1}
+	fd := func(y []float32) float32 { return (y[1] - y[2]) / 2e-3 }
+	for _, op := range []UnaryOp{OpLog, OpSqrt, OpRsqrt} {
+		y, g := make([]float32, 3), make([]float32, 3)
+		unaryRef(op, y, x, nil)
+		unaryRef(op, g, x, one)
+		if f := fd(y); math.Abs(float64(g[0]-f)) > 1e-2*math.Abs(float64(f)) {
+			t.Errorf("%v: derivative %v, finite difference %v", op, g[0], f)
+		}
+	}
+	for _, c := range []struct {
+		op   Unary2Op
+		a, b float32
+	}{{OpPow, 1.7, 0}, {OpPow, -2, 0}, {OpClamp, 0, 1}, {OpClamp, 0.5, 1}, {OpIsEqual, 0.3, 0}} {
+		y, g := make([]float32, 3), make([]float32, 3)
+		unary2Ref(c.op, c.a, c.b, y, x, nil)
+		unary2Ref(c.op, c.a, c.b, g, x, one)
+		if f := fd(y); math.Abs(float64(g[0]-f)) > 1e-2*max(1e-3, math.Abs(float64(f))) {
+			t.Errorf("%v(%v, %v): derivative %v, finite difference %v", c.op, c.a, c.b, g[0], f)
 		}
 	}
 }

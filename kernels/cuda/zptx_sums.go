@@ -19,7 +19,7 @@ var ptxSourceSHA256 = map[string]string{
 	"rope.cu":         "c3304818de41148f2fbba84cbb9955fc152121d7049c48597e1768743205df0d",
 	"sample.cu":       "d5059f75d5cf22db3260ee7b6883c2936076d0a753b044ba63282ac5c4b0f910",
 	"softmax.cu":      "f65922711eae4fb58c9698b84cdbdc8c438bb6ee05075bdd14a89a6847ea7e81",
-	"unary.cu":        "0657ca66e8284f3cbdaf83b59364c4e4644f5fbc0b6dd3be045f32183ed8af2a",
+	"unary.cu":        "0c7c5650402d109183af640eb8c3a5967534fb96fe14aa0546b7dbf543f93740",
 }
 
 // ptxParams lists each kernel's PTX parameter types in order.
@@ -63,4 +63,6 @@ var ptxParams = map[string]string{
 	"kiln_softmax_backward":       "u32 u32 u32 u64 u64 u64",
 	"kiln_unary":                  "u32 u64 u64 u64",
 	"kiln_unary_backward":         "u32 u64 u64 u64 u64",
+	"kiln_unary2":                 "u32 u64 f32 f32 u64 u64",
+	"kiln_unary2_backward":        "u32 u64 f32 f32 u64 u64 u64",
 }
