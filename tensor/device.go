@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kiln-ml/kiln/kernels/cuda"
@@ -301,9 +302,15 @@ func devBinary(op string, c *cudaDev, bop cuda.BinaryOp, out cuda.Buffer, shape 
 
 // ---- host access ----
 
+// deviceReads counts the reads of device memory by the host (download and
+// devElem: ToSlice, Item, At, To(CPU), and ops that read operands back). The
+// tests hold ops that should stay on the device to none.
+var deviceReads atomic.Int64
+
 // download copies t's elements in row-major order to the host (waiting for
 // the device's queued work).
 func (t *Tensor) download() []float32 {
+	deviceReads.Add(1)
 	out := make([]float32, t.Numel())
 	if len(out) == 0 {
 		return out
@@ -316,6 +323,7 @@ func (t *Tensor) download() []float32 {
 
 // devElem reads the element at storage offset off.
 func (t *Tensor) devElem(op string, off int) float32 {
+	deviceReads.Add(1)
 	v := make([]float32, 1)
 	must(op, t.st.cu.d.Download(v, t.st.buf.Slice(off, off+1)))
 	runtime.KeepAlive(t)
@@ -327,22 +335,6 @@ func (t *Tensor) devElem(op string, off int) float32 {
 func (t *Tensor) setDevElem(op string, off int, v float32) {
 	must(op, t.st.cu.d.Upload(t.st.buf.Slice(off, off+1), []float32{v}))
 	runtime.KeepAlive(t)
-}
-
-// viaHost runs f on host copies of the device operands (detached, so f
-// records nothing) and uploads its result to c. It is the device path of
-// the few ops without a kernel of their own (see the package doc): correct,
-// but a synchronisation point and two copies.
-func viaHost(c *cudaDev, op string, f func(h []*Tensor) *Tensor, ins ...*Tensor) *Tensor {
-	hs := make([]*Tensor, len(ins))
-	for i, t := range ins {
-		if t != nil {
-			hs[i] = newContig(t.download(), t.shape)
-		}
-	}
-	var r *Tensor
-	NoGrad(func() { r = f(hs) })
-	return upload(c, op, r)
 }
 
 // upload copies the host tensor h to a new contiguous tensor on c.

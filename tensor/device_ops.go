@@ -16,9 +16,6 @@ import (
 // keep keeps ts reachable; call it deferred.
 func keep(ts ...*Tensor) { runtime.KeepAlive(ts) }
 
-// noKernel marks an elementwise function without a device kernel.
-const noKernel cuda.UnaryOp = -1
-
 var binCUDA = [...]cuda.BinaryOp{opAdd: cuda.OpAdd, opSub: cuda.OpSub, opMul: cuda.OpMul, opDiv: cuda.OpDiv}
 
 func binaryDev(c *cudaDev, op binOp, a, b *Tensor, shape []int) *Tensor {
@@ -30,10 +27,16 @@ func binaryDev(c *cudaDev, op binOp, a, b *Tensor, shape []int) *Tensor {
 }
 
 func unaryDev(c *cudaDev, op string, t *Tensor, k cuda.UnaryOp) *Tensor {
+	return elemDev(c, op, t, func(y, x cuda.Buffer) error { return c.d.Unary(k, y, x) })
+}
+
+// elemDev runs the elementwise kernel fwd (y = f(x)) over a contiguous t
+// into a new tensor.
+func elemDev(c *cudaDev, op string, t *Tensor, fwd func(y, x cuda.Buffer) error) *Tensor {
 	defer keep(t)
 	x := devContig(op, t)
 	out := newDev(c, op, t.shape)
-	must(op, c.d.Unary(k, out.st.buf, x.cbuf()))
+	must(op, fwd(out.st.buf, x.cbuf()))
 	runtime.KeepAlive(x)
 	return out
 }
@@ -51,22 +54,16 @@ func scalarDev(c *cudaDev, op string, t *Tensor, s float32, mul bool) *Tensor {
 	return out
 }
 
-// mapUnaryDev is mapUnary on a device: the kernel k and its backward, or,
-// for functions without one (noKernel), f and df on the host.
-func mapUnaryDev(c *cudaDev, t *Tensor, op string, k cuda.UnaryOp, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
+// mapUnaryDev is mapUnaryOn on a device: the kernel fwd and, for the
+// gradient, bwd (dx from x and dy).
+func mapUnaryDev(c *cudaDev, t *Tensor, op string, fwd func(y, x cuda.Buffer) error, bwd func(dx, x, dy cuda.Buffer) error) *Tensor {
 	name := "tensor." + op
-	if k == noKernel {
-		out := viaHost(c, name, func(h []*Tensor) *Tensor { return unary(h[0], f) }, t)
-		return record(out, op, func(g *Tensor) []*Tensor {
-			return []*Tensor{viaHost(c, name, func(h []*Tensor) *Tensor { return unaryGrad(h[0], h[1], h[2], df) }, g, t, out)}
-		}, t)
-	}
-	out := unaryDev(c, name, t, k)
+	out := elemDev(c, name, t, fwd)
 	return record(out, op, func(g *Tensor) []*Tensor {
 		defer keep(g, t)
 		x, gc := devContig(name, t), devContig(name, g)
 		dx := newDev(c, name, t.shape)
-		must(name, c.d.UnaryBackward(k, dx.st.buf, x.cbuf(), gc.cbuf()))
+		must(name, bwd(dx.st.buf, x.cbuf(), gc.cbuf()))
 		keep(x, gc)
 		return []*Tensor{dx}
 	}, t)

@@ -76,18 +76,20 @@
 // mix panics with an *OpError naming the op and both devices ("tensor.Add:
 // operands on different devices: cpu (shape [2 3]) and cuda:0 ..."). On a
 // GPU the ops run the kernels of kernels/cuda, forward and backward:
-// elementwise and broadcast binary ops, scalar ops, Neg, Exp, Tanh,
-// Sigmoid, Relu, Gelu, GeluTanh, Silu, Sum/Mean/Max, MatMul (SGEMM, batched
+// elementwise and broadcast binary ops, scalar ops, Neg, Exp, Log, Sqrt,
+// Rsqrt, Pow, Tanh, Sigmoid, Relu, Gelu, GeluTanh, Silu, Clamp,
+// Sum/Mean/Max (the tie mask of Max's gradient too), MatMul (SGEMM, batched
 // and strided), Softmax/LogSoftmax, CrossEntropy, LayerNorm, RMSNorm, RoPE,
 // IndexSelect/Embedding/Gather (the embedding gather and its deterministic
 // scatter-add), Where/MaskedFill (the same gather over both operands),
 // ScaledDotProductAttention (the fused flash-style kernels; head dims up to
 // 128, larger panics), Dropout (mask drawn on the host, uploaded), and the
 // copies of Contiguous, Clone, Reshape, Concat, Stack and Narrow's
-// gradient. A few have no kernel and run on the host: Log, Sqrt, Rsqrt,
-// Pow, Clamp and the tie mask of Max's gradient download their operands,
-// compute as on the CPU and upload the result (correct, but a
-// synchronisation point and two copies each).
+// gradient. No op computes on the host: none downloads its operands for a
+// CPU op (the device tests count reads of device memory; Where and
+// MaskedFill, below, read only their mask). The kernels of Log,
+// Sqrt, Rsqrt, Pow, Clamp and Max's tie mask, like the rest, have run only
+// in kernels/cuda's CPU emulator so far, not on a GPU.
 //
 // Views (Reshape, Transpose, Permute, Slice, Narrow, Expand, Squeeze,
 // Unsqueeze, Detach) are views on a GPU too. Binary ops read strided and
@@ -100,8 +102,8 @@
 // The GPU runs its work in order on one stream; the host waits only where
 // it reads: ToSlice, Item, At, String, To(CPU) download (and so wait for
 // everything queued). Data panics on a device tensor (the host cannot
-// address its storage). Where, MaskedFill and the host-run ops above read
-// operands back too, so they are synchronisation points as well.
+// address its storage). Where and MaskedFill read their mask back too, so
+// they are synchronisation points as well.
 // GradCheck works on device inputs (each perturbation an upload).
 //
 // Device memory comes from kernels/cuda's caching allocator. A device

@@ -196,16 +196,29 @@ func unaryGrad(g, x, y *Tensor, df func(dx, x, y, dy []float32)) *Tensor {
 	return out
 }
 
-func mapUnary(t *Tensor, op string, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
-	return mapUnaryOn(t, op, noKernel, f, df)
-}
-
-// mapUnaryOn is mapUnary with the device kernel of the function (noKernel:
-// none, the device path goes through the host).
+// mapUnaryOn applies f elementwise (df its backward) on the host, or the
+// device kernel k and its backward on a GPU.
 func mapUnaryOn(t *Tensor, op string, k cuda.UnaryOp, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
 	if c := t.st.cu; c != nil {
-		return mapUnaryDev(c, t, op, k, f, df)
+		return mapUnaryDev(c, t, op,
+			func(y, x cuda.Buffer) error { return c.d.Unary(k, y, x) },
+			func(dx, x, dy cuda.Buffer) error { return c.d.UnaryBackward(k, dx, x, dy) })
 	}
+	return mapUnaryHost(t, op, f, df)
+}
+
+// mapUnary2 is mapUnaryOn for the functions of two scalars a, b (Pow,
+// Clamp): the device kernel is cuda.Unary2's k.
+func mapUnary2(t *Tensor, op string, k cuda.Unary2Op, a, b float32, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
+	if c := t.st.cu; c != nil {
+		return mapUnaryDev(c, t, op,
+			func(y, x cuda.Buffer) error { return c.d.Unary2(k, y, x, a, b) },
+			func(dx, x, dy cuda.Buffer) error { return c.d.Unary2Backward(k, dx, x, dy, a, b) })
+	}
+	return mapUnaryHost(t, op, f, df)
+}
+
+func mapUnaryHost(t *Tensor, op string, f func(dst, src []float32), df func(dx, x, y, dy []float32)) *Tensor {
 	out := unary(t, f)
 	return record(out, op, func(g *Tensor) []*Tensor {
 		return []*Tensor{unaryGrad(g, t, out, df)}
@@ -252,7 +265,7 @@ func (t *Tensor) RSubScalar(s float32) *Tensor { return t.Neg().AddScalar(s) }
 
 // Pow returns t^p elementwise (p a scalar exponent).
 func (t *Tensor) Pow(p float32) *Tensor {
-	return mapUnary(t, "Pow", func(d, x []float32) {
+	return mapUnary2(t, "Pow", cuda.OpPow, p, 0, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = float32(math.Pow(float64(v), float64(p)))
 		}
@@ -270,7 +283,7 @@ func (t *Tensor) Exp() *Tensor {
 
 // Log returns the natural logarithm.
 func (t *Tensor) Log() *Tensor {
-	return mapUnary(t, "Log", func(d, x []float32) {
+	return mapUnaryOn(t, "Log", cuda.OpLog, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = float32(math.Log(float64(v)))
 		}
@@ -279,7 +292,7 @@ func (t *Tensor) Log() *Tensor {
 
 // Sqrt returns the square root.
 func (t *Tensor) Sqrt() *Tensor {
-	return mapUnary(t, "Sqrt", func(d, x []float32) {
+	return mapUnaryOn(t, "Sqrt", cuda.OpSqrt, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = float32(math.Sqrt(float64(v)))
 		}
@@ -292,7 +305,7 @@ func (t *Tensor) Sqrt() *Tensor {
 
 // Rsqrt returns 1/sqrt(t).
 func (t *Tensor) Rsqrt() *Tensor {
-	return mapUnary(t, "Rsqrt", func(d, x []float32) {
+	return mapUnaryOn(t, "Rsqrt", cuda.OpRsqrt, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = float32(1 / math.Sqrt(float64(v)))
 		}
@@ -373,7 +386,7 @@ func (t *Tensor) Clamp(lo, hi float32) *Tensor {
 	if lo > hi {
 		panic(opErr("tensor.Clamp", "lo %v > hi %v (shape %v)", lo, hi, t.shape))
 	}
-	return mapUnary(t, "Clamp", func(d, x []float32) {
+	return mapUnary2(t, "Clamp", cuda.OpClamp, lo, hi, func(d, x []float32) {
 		for i, v := range x {
 			d[i] = min(max(v, lo), hi)
 		}

@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/kiln-ml/kiln/kernels"
+	"github.com/kiln-ml/kiln/kernels/cuda"
 )
 
 // normAxes returns the sorted, de-duplicated, non-negative axes (all axes
@@ -141,7 +142,7 @@ func shapeResult(out *Tensor, kept, kd []int, keepdim bool) *Tensor {
 func binaryCmpEq(a, b *Tensor) *Tensor {
 	d := a.Detach().Sub(b.Detach())
 	if c := d.st.cu; c != nil {
-		return viaHost(c, "tensor.Max", func(h []*Tensor) *Tensor { return binaryCmpEq(h[0], Scalar(0)) }, d)
+		return elemDev(c, "tensor.Max", d, func(y, x cuda.Buffer) error { return c.d.Unary2(cuda.OpIsEqual, y, x, 0, 0) })
 	}
 	return unary(d, func(dst, src []float32) {
 		for i, v := range src {
