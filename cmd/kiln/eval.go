@@ -40,6 +40,7 @@ func runEval(args []string) error {
 	selfEval := fs.Bool("self-eval", true, "also measure the second turn after AdaPO's self-evaluation prompt")
 	split := fs.String("split", "test", "stream to evaluate on: test or validation")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	templates := fs.Bool("templates", false, "also break the accuracies down by question template within each family")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
@@ -65,7 +66,7 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp)})
+	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates})
 	fmt.Printf("%s stream, %d items (seed %d), %.0fs\n\n%s", *split, *items, *seed, r.Seconds, r.Table())
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,10 @@ type EvalOptions struct {
 	// Temperature of the sampled answers (0 means 1, the spec's): a lower one
 	// measures how much majority voting gains where sampling is less noisy.
 	Temperature float32
+	// Templates also breaks the accuracies down by question template
+	// (tasks.Template) within each family: majority voting gains on some
+	// templates and loses on others, which the family rows average away.
+	Templates bool
 }
 
 // FamilyRow is one row of the accuracy table.
@@ -38,6 +43,9 @@ type Report struct {
 	Temperature float32                 `json:"temperature,omitempty"`
 	Families    []FamilyRow             `json:"families"` // per family, then "all"
 	SelfEval    []tasks.SelfEvalMetrics `json:"self_eval,omitempty"`
+	// Templates are the per-template rows ("family: template"), with
+	// EvalOptions.Templates, in family then template order.
+	Templates []FamilyRow `json:"templates,omitempty"`
 	Seconds     float64                 `json:"seconds"`
 	// Outputs keeps each item's greedy output (for grids and inspection).
 	Outputs []string `json:"-"`
@@ -84,8 +92,17 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 			scores = append(scores, sc)
 		}
 	}
+	tmpl := map[string]*acc{}
 	for i, it := range items {
-		for _, a := range []*acc{get(it.Family), get("all")} {
+		targets := []*acc{get(it.Family), get("all")}
+		if o.Templates && it.Task != nil {
+			k := it.Family + ": " + tasks.Template(it.Task.Question)
+			if tmpl[k] == nil {
+				tmpl[k] = &acc{}
+			}
+			targets = append(targets, tmpl[k])
+		}
+		for _, a := range targets {
 			a.n++
 			if right(greedy[i], it) {
 				a.g++
@@ -122,6 +139,26 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 			row.Majority = float64(a.maj) / float64(a.n)
 		}
 		r.Families = append(r.Families, row)
+	}
+	templateRow := func(name string, a *acc) FamilyRow {
+		fr := FamilyRow{Family: name, N: a.n, Greedy: float64(a.g) / float64(a.n)}
+		if o.Samples > 0 {
+			fr.Sampled = float64(a.s) / float64(a.n*o.Samples)
+			fr.Majority = float64(a.maj) / float64(a.n)
+		}
+		return fr
+	}
+	for _, f := range familyOrder(order) {
+		var ks []string
+		for k := range tmpl {
+			if strings.HasPrefix(k, f+": ") {
+				ks = append(ks, k)
+			}
+		}
+		slices.Sort(ks)
+		for _, k := range ks {
+			r.Templates = append(r.Templates, templateRow(k, tmpl[k]))
+		}
 	}
 	if o.SelfEval {
 		r.SelfEval = selfEvaluate(m, chat, items, first, o.MaxNew)
@@ -173,6 +210,16 @@ func (r Report) Table() string {
 			fmt.Fprintf(&b, "%-10s %5d %7.1f%% %7.1f%% %7.1f%%\n", f.Family, f.N, 100*f.Greedy, 100*f.Sampled, 100*f.Majority)
 		} else {
 			fmt.Fprintf(&b, "%-10s %5d %7.1f%%\n", f.Family, f.N, 100*f.Greedy)
+		}
+	}
+	if len(r.Templates) > 0 {
+		fmt.Fprintf(&b, "\nby question template (maj - greedy in points)\n")
+		for _, f := range r.Templates {
+			if r.Samples > 0 {
+				fmt.Fprintf(&b, "%-60s %5d %7.1f%% %7.1f%% %7.1f%% %+6.1f\n", f.Family, f.N, 100*f.Greedy, 100*f.Sampled, 100*f.Majority, 100*(f.Majority-f.Greedy))
+			} else {
+				fmt.Fprintf(&b, "%-60s %5d %7.1f%%\n", f.Family, f.N, 100*f.Greedy)
+			}
 		}
 	}
 	if len(r.SelfEval) > 0 {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +82,31 @@ func TestBundleRoundTripAndEvaluate(t *testing.T) {
 	}
 	if len(r.SelfEval) == 0 || !strings.Contains(r.Table(), "acc@t1") {
 		t.Error("no self-evaluation metrics")
+	}
+	if len(r.Templates) != 0 {
+		t.Errorf("template rows without EvalOptions.Templates: %+v", r.Templates)
+	}
+	// Per-template rows partition each family's items, with the same
+	// greedy and majority counts; the family rows are unchanged.
+	rt := Evaluate(m2, chat2, TaskStream{S: test}, EvalOptions{Items: 10, Samples: 2, MaxNew: 8, Seed: 1, Templates: true})
+	if !slices.Equal(rt.Families, r.Families) {
+		t.Errorf("family rows changed with templates: %+v vs %+v", rt.Families, r.Families)
+	}
+	for _, f := range rt.Families[:len(rt.Families)-1] {
+		n, g, maj := 0, 0.0, 0.0
+		for _, tr := range rt.Templates {
+			if strings.HasPrefix(tr.Family, f.Family+": ") {
+				n += tr.N
+				g += tr.Greedy * float64(tr.N)
+				maj += tr.Majority * float64(tr.N)
+			}
+		}
+		if n != f.N || math.Abs(g-f.Greedy*float64(f.N)) > 1e-9 || math.Abs(maj-f.Majority*float64(f.N)) > 1e-9 {
+			t.Errorf("%s: templates hold %d items, %.0f greedy, %.0f majority; the family %d, %.0f, %.0f", f.Family, n, g, maj, f.N, f.Greedy*float64(f.N), f.Majority*float64(f.N))
+		}
+	}
+	if !strings.Contains(rt.Table(), "by question template") {
+		t.Error("no template table")
 	}
 	// A broken bundle names the file.
 	os.WriteFile(filepath.Join(dir, BundleConfig), []byte("{"), 0o644)
