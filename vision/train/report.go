@@ -46,7 +46,7 @@ type Report struct {
 	// Templates are the per-template rows ("family: template"), with
 	// EvalOptions.Templates, in family then template order.
 	Templates []FamilyRow `json:"templates,omitempty"`
-	Seconds     float64                 `json:"seconds"`
+	Seconds   float64     `json:"seconds"`
 	// Outputs keeps each item's greedy output (for grids and inspection).
 	Outputs []string `json:"-"`
 }
