@@ -128,26 +128,6 @@ func TestWriteFilePanicLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestWriteFileKeepsPermission(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("skipped when runtime.GOOS is windows: it has no Unix permission bits to keep")
-	}
-	path := filepath.Join(t.TempDir(), "out")
-	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFile(path, writeString("new")); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode = %v, want the old file's 0600", fi.Mode().Perm())
-	}
-}
-
 func TestWriteFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no", "such", "dir", "out")

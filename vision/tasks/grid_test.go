@@ -1,10 +1,11 @@
 package tasks
 
 import (
-	"fmt"
+	"bytes"
 	"image"
 	"image/png"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -29,14 +30,16 @@ func upscaleGrid(imgs []*image.RGBA, cols, scale int) *image.RGBA {
 	return out
 }
 
-// TestWriteGrid writes a grid of sample images, with their questions and
-// answers on stdout, when TASKS_GRID names the PNG to write (for looking
-// at the data: TASKS_GRID=/tmp/tasks-grid.png go test -run WriteGrid -v;
-// TASKS_GRID_FAMILY=count shows 18 items of one family).
+// TestWriteGrid writes a grid of sample images as a PNG, logging their
+// questions and answers, and checks that it reads back at the grid's size.
+// TASKS_GRID names the PNG to keep, for looking at the data
+// (TASKS_GRID=/tmp/tasks-grid.png go test -run WriteGrid -v;
+// TASKS_GRID_FAMILY=count shows 18 items of one family); without it the PNG
+// goes to a temporary directory.
 func TestWriteGrid(t *testing.T) {
 	path := os.Getenv("TASKS_GRID")
 	if path == "" {
-		t.Skip("skipped when TASKS_GRID is unset: set it to a PNG path to write a sample grid")
+		path = filepath.Join(t.TempDir(), "grid.png")
 	}
 	st, err := NewStream(DefaultConfig(), Train, 1)
 	if err != nil {
@@ -57,17 +60,32 @@ func TestWriteGrid(t *testing.T) {
 					continue
 				}
 				n++
-				fmt.Printf("%2d %-8s L%d  %s  ->  %s\n     %s\n", len(imgs), f, level, it.Question, it.Answer, it.Trace)
+				t.Logf("%2d %-8s L%d  %s  ->  %s\n     %s", len(imgs), f, level, it.Question, it.Answer, it.Trace)
 				imgs = append(imgs, it.Image)
 			}
 		}
 	}
+	grid := upscaleGrid(imgs, 6, 4)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := png.Encode(f, upscaleGrid(imgs, 6, 4)); err != nil {
+	if err := png.Encode(f, grid); err != nil {
 		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(back))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	n := imgs[0].Rect.Dx()*4 + 2
+	if rows := (len(imgs) + 5) / 6; cfg.Width != 6*n+2 || cfg.Height != rows*n+2 {
+		t.Errorf("%s is %dx%d, want %dx%d for %d images", path, cfg.Width, cfg.Height, 6*n+2, rows*n+2, len(imgs))
 	}
 }
