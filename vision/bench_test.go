@@ -133,11 +133,20 @@ func BenchmarkTrainStep(b *testing.B) {
 func BenchmarkGenerate(b *testing.B) {
 	benchThreads(b)
 	m := benchModel(b)
-	c := m.Cfg
-	img := tensor.Randn(tensor.NewRNG(3), 1, benchBatch, 3, c.ImageSize, c.ImageSize)
+	benchGenerate(b, m, benchImages(m.Cfg))
+}
+
+// benchImages are the generation benchmarks' images (on the host).
+func benchImages(c Config) *tensor.Tensor {
+	return tensor.Randn(tensor.NewRNG(3), 1, benchBatch, 3, c.ImageSize, c.ImageSize)
+}
+
+// benchGenerate times m.Generate on img and the benchmark prompts after one
+// warm-up call.
+func benchGenerate(b *testing.B, m *VLM, img *tensor.Tensor) {
 	prompts := make([][]int, benchBatch)
 	for i := range prompts {
-		prompts[i] = benchSequence(c, benchPrompt, uint64(100+i))
+		prompts[i] = benchSequence(m.Cfg, benchPrompt, uint64(100+i))
 	}
 	opts := SampleOpts{MaxNew: benchNew}
 	m.Generate(img, prompts, opts) // warm-up

@@ -170,20 +170,5 @@ func BenchmarkGenerateDevice(b *testing.B) {
 	if err := m.P.To(dev); err != nil {
 		b.Fatal(err)
 	}
-	c := m.Cfg
-	img := tensor.Randn(tensor.NewRNG(3), 1, benchBatch, 3, c.ImageSize, c.ImageSize).MustTo(dev)
-	prompts := make([][]int, benchBatch)
-	for i := range prompts {
-		prompts[i] = benchSequence(c, benchPrompt, uint64(100+i))
-	}
-	opts := SampleOpts{MaxNew: benchNew}
-	m.Generate(img, prompts, opts) // warm-up
-	b.ResetTimer()
-	for range b.N {
-		out := m.Generate(img, prompts, opts)
-		if len(out[0].Tokens) != benchNew {
-			b.Fatalf("generated %d tokens, want %d", len(out[0].Tokens), benchNew)
-		}
-	}
-	b.ReportMetric(float64(benchBatch*benchNew*b.N)/b.Elapsed().Seconds(), "tok/s")
+	benchGenerate(b, m, benchImages(m.Cfg).MustTo(dev))
 }
