@@ -44,6 +44,8 @@ func runTrain(args []string) error {
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
+	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
+	initDir := fs.String("init", "", "start a new run from this model bundle's weights and tokenizer (fine-tuning; ignored when -out has a checkpoint)")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
@@ -54,17 +56,20 @@ func runTrain(args []string) error {
 	if err := dev.Open(); err != nil {
 		return err
 	}
-	trainS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Train, *seed)
+	tcfg := tasks.DefaultConfig()
+	tcfg.CountRoutes = *countRoutes
+	trainS, err := tasks.NewStream(tcfg, tasks.Train, *seed)
 	if err != nil {
 		return err
 	}
-	valS, err := tasks.NewStream(tasks.DefaultConfig(), tasks.Validation, *seed)
+	valS, err := tasks.NewStream(tcfg, tasks.Validation, *seed)
 	if err != nil {
 		return err
 	}
 	ckpt := filepath.Join(*out, "checkpoint")
 	var tok *tokenizer.Tokenizer
 	var cfg vision.Config
+	var initModel *vision.VLM
 	if _, err := os.Stat(filepath.Join(ckpt, nn.ManifestFile)); err == nil {
 		b, err := nn.ReadCheckpointFile(ckpt, train.BundleTokenizer)
 		if err != nil {
@@ -77,6 +82,13 @@ func runTrain(args []string) error {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "resuming from %s (model config and tokenizer from the checkpoint)\n", ckpt)
+	} else if *initDir != "" {
+		im, ichat, err := train.LoadBundle(*initDir)
+		if err != nil {
+			return err
+		}
+		tok, cfg, initModel = ichat.Tok, im.Cfg, im
+		fmt.Fprintf(os.Stderr, "starting from the weights of %s\n", *initDir)
 	} else {
 		if tok, err = train.NewTokenizer(trainS, *vocab); err != nil {
 			return err
@@ -92,9 +104,11 @@ func runTrain(args []string) error {
 			}
 		}
 	}
-	m, err := vision.New(cfg, *seed)
-	if err != nil {
-		return err
+	m := initModel
+	if m == nil {
+		if m, err = vision.New(cfg, *seed); err != nil {
+			return err
+		}
 	}
 	if err := m.P.To(dev); err != nil { // before the trainer loads a checkpoint into them
 		return err

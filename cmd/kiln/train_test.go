@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// kiln train -init starts from a bundle: with a zero learning rate the
+// exported weights and tokenizer are the bundle's, byte for byte; a missing
+// bundle is an error naming it.
+func TestTrainInit(t *testing.T) {
+	model := filepath.Join("..", "..", "vision", "pretrained", "model")
+	dir := t.TempDir()
+	out, export := filepath.Join(dir, "run"), filepath.Join(dir, "bundle")
+	args := []string{"-init", model, "-out", out, "-steps", "1", "-batch", "2", "-lr", "0", "-min-lr", "0", "-warmup", "0",
+		"-eval-items", "2", "-export", export}
+	if err := runTrain(args); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"model.safetensors", "tokenizer.json"} {
+		want, err := os.ReadFile(filepath.Join(model, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(export, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the -init bundle's (%d vs %d bytes)", f, len(got), len(want))
+		}
+	}
+	if err := runTrain([]string{"-init", filepath.Join(dir, "nothing"), "-out", filepath.Join(dir, "run2"), "-steps", "1"}); err == nil {
+		t.Error("-init with a missing bundle: no error")
+	}
+}
