@@ -92,6 +92,28 @@ func countRows(s *Scene, q Query) []int {
 	return rows
 }
 
+// countCols returns how many shapes q counts in each grid column.
+func countCols(s *Scene, q Query) []int {
+	cols := make([]int, countSide)
+	for _, sh := range s.Shapes {
+		if countMatch(q, sh) {
+			cols[min(max(sh.X/countCell, 0), countSide-1)]++
+		}
+	}
+	return cols
+}
+
+// countByColumns picks the column route for a scene under
+// Config.CountRoutes: a bit of its key, so the route looks random to the
+// model and is the same in every conversation about that scene.
+func countByColumns(s *Scene) bool { return s.Key()>>63 == 1 }
+
+// countColumnsReason is the column route: "<what> per column: 1 0 2 0,
+// total 3." (columns left to right).
+func countColumnsReason(s *Scene, q Query) string {
+	return fmt.Sprintf("%s per column: %s, total %s.", countWhat(q), joinInts(countCols(s, q), " "), countAnswer(s, q))
+}
+
 func countAnswer(s *Scene, q Query) string {
 	n := 0
 	for _, r := range countRows(s, q) {
@@ -101,6 +123,11 @@ func countAnswer(s *Scene, q Query) string {
 }
 
 func countReason(s *Scene, q Query) string {
+	return fmt.Sprintf("%s per row: %s, total %s.", countWhat(q), joinInts(countRows(s, q), " "), countAnswer(s, q))
+}
+
+// countWhat names what q counts: "red circles", "red shapes", "circles", "shapes".
+func countWhat(q Query) string {
 	what := "shapes"
 	switch {
 	case q.Colour != "" && q.Kind != "":
@@ -110,7 +137,7 @@ func countReason(s *Scene, q Query) string {
 	case q.Kind != "":
 		what = q.Kind.plural()
 	}
-	return fmt.Sprintf("%s per row: %s, total %s.", what, joinInts(countRows(s, q), " "), countAnswer(s, q))
+	return what
 }
 
 // genCount draws a template, an answer uniformly from the level's range,

@@ -47,6 +47,11 @@ type Config struct {
 	Size     int      // image side in pixels (default 32)
 	Families []Family // families drawn uniformly; repeat one to weight it (default all)
 	Levels   []int    // levels drawn uniformly, each 1-3; repeats weight (default 1, 2, 3)
+	// CountRoutes makes half the counting traces (by a bit of the scene's
+	// key) go by columns instead of rows: two routes to one answer, so
+	// sampled traces can disagree where greedy follows one route. Off by
+	// default (the shipped model's traces); see countRouteTrace.
+	CountRoutes bool
 }
 
 // DefaultSize is the default image side: 32 px, 8 x 8 patches of 4 px.
@@ -181,8 +186,16 @@ func (st *Stream) Item(i uint64) *Item {
 	return &Item{
 		Key: key, Split: st.split, Index: i, Family: s.Family, Level: s.Level,
 		Scene: s, Image: Render(s, st.cfg.Size), Query: q, Question: t.text(q),
-		Answer: t.answer(s, q), Trace: traceOf(t, s, q),
+		Answer: t.answer(s, q), Trace: st.trace(t, s, q),
 	}
+}
+
+// trace is the item's solver target under the stream's options.
+func (st *Stream) trace(t *template, s *Scene, q Query) string {
+	if st.cfg.CountRoutes && s.Family == Count && countByColumns(s) {
+		return countColumnsReason(s, q) + " <answer>" + t.answer(s, q) + "</answer>"
+	}
+	return traceOf(t, s, q)
 }
 
 // Items returns items start, start+1, ..., start+n-1.
