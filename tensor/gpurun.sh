@@ -14,7 +14,8 @@
 #
 #   bash tensor/gpurun.sh [test|bench|all]
 #
-# It writes device-tests.log, device-bench.log and gpu.txt under $OUT (or
+# It writes device-tests.log, device-bench.log, torch-vlm.log (PyTorch eager,
+# same model, same GPU) and gpu.txt under $OUT (or
 # /tmp/kiln-gpu). KILN_CUDA_REQUIRE=1 makes a GPU that cannot be opened a
 # failure, not a skip. The CPU side of the training-step ratio is
 # BenchmarkTrainStep on the 2-core machine (bench/results), not this host.
@@ -45,5 +46,8 @@ if [ "$what" = test ] || [ "$what" = all ]; then
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
 	(cd "$root/vision" && ./vision.test -test.run '^$' -test.bench 'Device$' -test.benchtime 10x -test.timeout 300s) 2>&1 | tee "$out/device-bench.log" || rc=1
+	# The same model, batch and AdamW step in PyTorch eager on this GPU: the
+	# issue's "ratio against PyTorch on the same GPU".
+	python3 "$root/bench/py/vlm_bench.py" --device cuda --reps 10 --steps 5 2>&1 | tee "$out/torch-vlm.log" || rc=1
 fi
 exit $rc

@@ -38,6 +38,7 @@ MALLOC_TOP_PAD_ raised (the strongest PyTorch setup measured here).
     /usr/bin/python3 bench/py/vlm_bench.py --threads 1
     /usr/bin/python3 bench/py/vlm_bench.py --threads 1:2 --what train --reps 5
     /usr/bin/python3 bench/py/vlm_bench.py --threads 1 --width 128 --hidden 384
+    python3 bench/py/vlm_bench.py --device cuda    # on the GPU machine (tensor/gpurun.sh bench)
 
 Prints one JSON line per workload: best and median seconds per step (train)
 or per generate call (gen), and tokens/s at the best.
@@ -88,6 +89,7 @@ CFG = dict(
     max_seq=192, rope_base=10000.0, norm_eps=1e-5, image_token=4,
 )
 BATCH, SEQ, PROMPT, NEW = 16, 128, 64, 64
+DEVICE = "cpu"  # --device
 
 
 def build(torch):
@@ -129,7 +131,7 @@ def build(torch):
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.hd))
             if self.causal and T > 1:
                 S = k.shape[2]
-                mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+                mask = torch.ones(T, S, dtype=torch.bool, device=att.device).tril(diagonal=S - T)
                 att = att.masked_fill(~mask, float("-inf"))
             o = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, self.h * self.hd)
             return self.o_proj(o)
@@ -223,11 +225,18 @@ def sequence(n, g, torch):
     return torch.cat([torch.tensor([1]), torch.full((n_img,), CFG["image_token"]), text])
 
 
+def sync(torch):
+    """Waits for the GPU's queued work (a no-op on the CPU), so timings end there."""
+    if DEVICE != "cpu":
+        torch.cuda.synchronize()
+
+
 def bench_train(torch, model, reps, steps):
     F = torch.nn.functional
     g = torch.Generator().manual_seed(2)
     ids = torch.stack([sequence(SEQ, g, torch) for _ in range(BATCH)])
     img = torch.randn(BATCH, 3, CFG["image_size"], CFG["image_size"], generator=g)
+    ids, img = ids.to(DEVICE), img.to(DEVICE)
     targets = torch.full_like(ids, -100)
     nxt = ids[:, 1:]
     targets[:, :-1] = torch.where(nxt == CFG["image_token"], torch.full_like(nxt, -100), nxt)
@@ -251,9 +260,11 @@ def bench_train(torch, model, reps, steps):
         step()
     times = []
     for _ in range(reps):
+        sync(torch)
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
+        sync(torch)
         times.append((time.perf_counter() - t0) / steps)
     return times, BATCH * SEQ
 
@@ -262,11 +273,12 @@ def bench_gen(torch, model, reps):
     g = torch.Generator().manual_seed(3)
     ids = torch.stack([sequence(PROMPT, g, torch) for _ in range(BATCH)])
     img = torch.randn(BATCH, 3, CFG["image_size"], CFG["image_size"], generator=g)
+    ids, img = ids.to(DEVICE), img.to(DEVICE)
     kv, hd = CFG["lm_kv_heads"], CFG["lm_dim"] // CFG["lm_heads"]
 
     def generate():
         caches = [
-            (torch.zeros(BATCH, kv, PROMPT + NEW, hd), torch.zeros(BATCH, kv, PROMPT + NEW, hd))
+            (torch.zeros(BATCH, kv, PROMPT + NEW, hd, device=DEVICE), torch.zeros(BATCH, kv, PROMPT + NEW, hd, device=DEVICE))
             for _ in range(CFG["lm_layers"])
         ]
         out, logps = [], []
@@ -287,8 +299,10 @@ def bench_gen(torch, model, reps):
         generate()
         times = []
         for _ in range(reps):
+            sync(torch)
             t0 = time.perf_counter()
             generate()
+            sync(torch)
             times.append(time.perf_counter() - t0)
     return times, BATCH * NEW
 
@@ -301,29 +315,37 @@ def main():
     ap.add_argument("--steps", type=int, default=2, help="train steps per repetition")
     ap.add_argument("--default-malloc", action="store_true", help="keep glibc's default malloc settings")
     ap.add_argument("--width", type=int, default=96, help="ViT and LM width (kiln: KILN_BENCH_WIDTH)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (the GPU peer of vision's *Device benchmarks; threads and OpenBLAS then do not apply)")
     ap.add_argument("--hidden", type=int, default=256, help="ViT MLP and LM SwiGLU hidden size (kiln: KILN_BENCH_HIDDEN)")
     a = ap.parse_args()
+    global DEVICE
+    DEVICE = a.device
     CFG.update(vit_dim=a.width, lm_dim=a.width, vit_mlp=a.hidden, lm_hidden=a.hidden)
     if not a.default_malloc:
         tune_malloc()
 
     import torch
 
-    tt, _, bt = a.threads.partition(":")
-    tt, bt = int(tt), int(bt or tt)
-    torch.set_num_threads(tt)
-    blas, blas_path = openblas()
-    blas.openblas_set_num_threads(bt)
     torch.manual_seed(1)
     model = build(torch)
-    info = {
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "openblas": blas_path, "openblas_threads": blas.openblas_get_num_threads(),
-        "openblas_core": blas.openblas_get_corename().decode(),
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "<unset>"),
-        "malloc_tuned": not a.default_malloc,
-        "params": sum(p.numel() for p in model.parameters()),
-    }
+    info = {"torch": torch.__version__, "device": DEVICE, "params": sum(p.numel() for p in model.parameters())}
+    if DEVICE == "cpu":
+        tt, _, bt = a.threads.partition(":")
+        tt, bt = int(tt), int(bt or tt)
+        torch.set_num_threads(tt)
+        blas, blas_path = openblas()
+        blas.openblas_set_num_threads(bt)
+        info.update({
+            "torch_threads": torch.get_num_threads(),
+            "openblas": blas_path, "openblas_threads": blas.openblas_get_num_threads(),
+            "openblas_core": blas.openblas_get_corename().decode(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "<unset>"),
+            "malloc_tuned": not a.default_malloc,
+        })
+    else:
+        model = model.to(DEVICE)
+        model.cos, model.sin = model.cos.to(DEVICE), model.sin.to(DEVICE)
+        info.update({"gpu": torch.cuda.get_device_name(), "tf32_matmul": torch.backends.cuda.matmul.allow_tf32})
     for what in a.what.split(","):
         if what == "train":
             times, tokens = bench_train(torch, model, a.reps, a.steps)
