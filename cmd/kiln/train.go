@@ -83,6 +83,9 @@ func runTrain(args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "resuming from %s (model config and tokenizer from the checkpoint)\n", ckpt)
 	} else if *initDir != "" {
+		if *configPath != "" {
+			return fmt.Errorf("-init %s and -config %s both give the model: use one", *initDir, *configPath)
+		}
 		im, ichat, err := train.LoadBundle(*initDir)
 		if err != nil {
 			return err

@@ -35,4 +35,7 @@ func TestTrainInit(t *testing.T) {
 	if err := runTrain([]string{"-init", filepath.Join(dir, "nothing"), "-out", filepath.Join(dir, "run2"), "-steps", "1"}); err == nil {
 		t.Error("-init with a missing bundle: no error")
 	}
+	if err := runTrain([]string{"-init", model, "-config", filepath.Join(model, "config.json"), "-out", filepath.Join(dir, "run3"), "-steps", "1"}); err == nil {
+		t.Error("-init with -config: no error")
+	}
 }

@@ -12,7 +12,8 @@ import "fmt"
 //	level 3: 4 colours, 3 kinds, answers 0-5, 2-6 distractors
 //
 // Trace: "<what> per row: 0 1 2 0, total 3. <answer>3</answer>" (rows top
-// to bottom).
+// to bottom); under Config.CountRoutes half the scenes go "per column"
+// (left to right) instead.
 
 const (
 	countCell  = 8
@@ -81,63 +82,58 @@ func countMatch(q Query, sh Shape) bool {
 	return (q.Colour == "" || sh.Colour == q.Colour) && (q.Kind == "" || sh.Kind == q.Kind)
 }
 
-// countRows returns how many shapes q counts in each grid row.
-func countRows(s *Scene, q Query) []int {
-	rows := make([]int, countSide)
+// countLines returns how many shapes q counts in each grid row, or in each
+// column when byColumn.
+func countLines(s *Scene, q Query, byColumn bool) []int {
+	lines := make([]int, countSide)
 	for _, sh := range s.Shapes {
 		if countMatch(q, sh) {
-			rows[min(max(sh.Y/countCell, 0), countSide-1)]++
+			c := sh.Y
+			if byColumn {
+				c = sh.X
+			}
+			lines[min(max(c/countCell, 0), countSide-1)]++
 		}
 	}
-	return rows
+	return lines
 }
 
-// countCols returns how many shapes q counts in each grid column.
-func countCols(s *Scene, q Query) []int {
-	cols := make([]int, countSide)
-	for _, sh := range s.Shapes {
-		if countMatch(q, sh) {
-			cols[min(max(sh.X/countCell, 0), countSide-1)]++
-		}
-	}
-	return cols
-}
-
-// countByColumns picks the column route for a scene under
-// Config.CountRoutes: a bit of its key, so the route looks random to the
+// countByColumns picks the column route for a scene (by its key) under
+// Config.CountRoutes: a bit of the key, so the route looks random to the
 // model and is the same in every conversation about that scene.
-func countByColumns(s *Scene) bool { return s.Key()>>63 == 1 }
-
-// countColumnsReason is the column route: "<what> per column: 1 0 2 0,
-// total 3." (columns left to right).
-func countColumnsReason(s *Scene, q Query) string {
-	return fmt.Sprintf("%s per column: %s, total %s.", countWhat(q), joinInts(countCols(s, q), " "), countAnswer(s, q))
-}
+func countByColumns(key uint64) bool { return key>>63 == 1 }
 
 func countAnswer(s *Scene, q Query) string {
 	n := 0
-	for _, r := range countRows(s, q) {
+	for _, r := range countLines(s, q, false) {
 		n += r
 	}
 	return fmt.Sprint(n)
 }
 
-func countReason(s *Scene, q Query) string {
-	return fmt.Sprintf("%s per row: %s, total %s.", countWhat(q), joinInts(countRows(s, q), " "), countAnswer(s, q))
+func countReason(s *Scene, q Query) string { return countRouteReason(s, q, false) }
+
+// countRouteReason is "<what> per row: 0 1 2 0, total 3." (rows top to
+// bottom) or, on the column route, "<what> per column: ..." (left to right).
+func countRouteReason(s *Scene, q Query, byColumn bool) string {
+	line := "row"
+	if byColumn {
+		line = "column"
+	}
+	return fmt.Sprintf("%s per %s: %s, total %s.", countWhat(q), line, joinInts(countLines(s, q, byColumn), " "), countAnswer(s, q))
 }
 
 // countWhat names what q counts: "red circles", "red shapes", "circles", "shapes".
 func countWhat(q Query) string {
-	what := "shapes"
 	switch {
 	case q.Colour != "" && q.Kind != "":
-		what = string(q.Colour) + " " + q.Kind.plural()
+		return string(q.Colour) + " " + q.Kind.plural()
 	case q.Colour != "":
-		what = string(q.Colour) + " shapes"
+		return string(q.Colour) + " shapes"
 	case q.Kind != "":
-		what = q.Kind.plural()
+		return q.Kind.plural()
 	}
-	return what
+	return "shapes"
 }
 
 // genCount draws a template, an answer uniformly from the level's range,

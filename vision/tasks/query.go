@@ -103,8 +103,11 @@ func Trace(s *Scene, q Query) (string, error) {
 }
 
 func traceOf(t *template, s *Scene, q Query) string {
-	return t.reason(s, q) + " <answer>" + t.answer(s, q) + "</answer>"
+	return withAnswer(t.reason(s, q), t.answer(s, q))
 }
+
+// withAnswer is a trace: the reasoning, then the tagged answer.
+func withAnswer(reason, answer string) string { return reason + " <answer>" + answer + "</answer>" }
 
 // Questions lists every valid query over s, in a fixed order.
 func Questions(s *Scene) []Query {

@@ -60,7 +60,7 @@ func TestCountRoutes(t *testing.T) {
 		if m[6] != fmt.Sprint(sum) || m[7] != b.Answer || m[1] != countWhat(b.Query) {
 			t.Fatalf("item %d: %q does not add up to %s", i, b.Trace, b.Answer)
 		}
-		if again := routed.trace(templates[b.Query.Template], b.Scene, b.Query); again != b.Trace {
+		if again := routed.trace(templates[b.Query.Template], b.Scene, b.Query, b.Scene.Key()); again != b.Trace {
 			t.Fatalf("item %d: route not stable", i)
 		}
 	}

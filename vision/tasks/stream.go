@@ -186,14 +186,15 @@ func (st *Stream) Item(i uint64) *Item {
 	return &Item{
 		Key: key, Split: st.split, Index: i, Family: s.Family, Level: s.Level,
 		Scene: s, Image: Render(s, st.cfg.Size), Query: q, Question: t.text(q),
-		Answer: t.answer(s, q), Trace: st.trace(t, s, q),
+		Answer: t.answer(s, q), Trace: st.trace(t, s, q, key),
 	}
 }
 
-// trace is the item's solver target under the stream's options.
-func (st *Stream) trace(t *template, s *Scene, q Query) string {
-	if st.cfg.CountRoutes && s.Family == Count && countByColumns(s) {
-		return countColumnsReason(s, q) + " <answer>" + t.answer(s, q) + "</answer>"
+// trace is the solver target of the item with scene s (key key) under the
+// stream's options.
+func (st *Stream) trace(t *template, s *Scene, q Query, key uint64) string {
+	if st.cfg.CountRoutes && s.Family == Count && countByColumns(key) {
+		return withAnswer(countRouteReason(s, q, true), t.answer(s, q))
 	}
 	return traceOf(t, s, q)
 }
