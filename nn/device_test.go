@@ -3,10 +3,10 @@ package nn
 import (
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/kiln-ml/kiln/internal/devtest"
 	"github.com/kiln-ml/kiln/tensor"
 )
 
@@ -16,7 +16,7 @@ import (
 // the same weights and data: the losses and the final weights agree within
 // 1e-4 relative (plus 1e-5 absolute). Without a device it skips.
 func TestTrainOnDevice(t *testing.T) {
-	dev := deviceOrSkip(t)
+	dev := devtest.Open(t)
 	const V, D, H, T, B = 11, 8, 2, 5, 2
 	ids := []int{1, 4, 2, 9, 3, 0, 7, 7, 5, 10}
 	targets := []int{4, 2, 9, 3, -1, 7, 7, 5, 10, 1}
@@ -93,7 +93,7 @@ func TestTrainOnDevice(t *testing.T) {
 // A non-finite gradient on a device stops AdamW's step before any update,
 // naming the parameter and the element, as on the host.
 func TestStepNonFiniteOnDevice(t *testing.T) {
-	dev := deviceOrSkip(t)
+	dev := devtest.Open(t)
 	p := NewParams(1)
 	a := p.Add("a", tensor.Ones(2, 3).MustTo(dev))
 	b := p.Add("b", tensor.Ones(4).MustTo(dev))
@@ -124,24 +124,10 @@ func TestStepNonFiniteOnDevice(t *testing.T) {
 	}
 }
 
-// deviceOrSkip returns GPU 0, or skips (fails under KILN_CUDA_REQUIRE=1,
-// which the GPU run sets) when it cannot be opened.
-func deviceOrSkip(t testing.TB) tensor.Device {
-	t.Helper()
-	dev := tensor.CUDA(0)
-	if err := dev.Open(); err != nil {
-		if os.Getenv("KILN_CUDA_REQUIRE") == "1" {
-			t.Fatalf("KILN_CUDA_REQUIRE=1: %v", err)
-		}
-		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
-	}
-	return dev
-}
-
 // A LoRA adapter added to a layer on a device lives there too; merging it
 // into the weight on the device gives the CPU's merged weight and output.
 func TestLoRAOnDevice(t *testing.T) {
-	dev := deviceOrSkip(t)
+	dev := devtest.Open(t)
 	build := func(on tensor.Device) (*Linear, *tensor.Tensor) {
 		p := NewParams(1)
 		rng := tensor.NewRNG(4)
@@ -181,7 +167,7 @@ func TestLoRAOnDevice(t *testing.T) {
 // the device resumes bitwise, as on the host (TestResumeBitwise): weights,
 // AdamW moments on the device, step counts and generators.
 func TestResumeBitwiseOnDevice(t *testing.T) {
-	dev := deviceOrSkip(t)
+	dev := devtest.Open(t)
 	on := func(seed uint64) *toyRun {
 		r := newToyRun(seed, toyCfg)
 		if err := r.p.To(dev); err != nil {

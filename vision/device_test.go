@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-ml/kiln/internal/devtest"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
 )
@@ -17,7 +18,7 @@ import (
 // the CPU's losses and weights within 1e-4 relative (plus 1e-5 absolute).
 // Without a device it skips.
 func TestTrainStepOnDevice(t *testing.T) {
-	dev := deviceOrSkip(t)
+	dev := devtest.Open(t)
 	batch := func() *Batch {
 		ps := tinyPrompts()
 		T := 0
@@ -99,7 +100,7 @@ func TestTrainStepOnDevice(t *testing.T) {
 // with the CPU's log-probabilities (within 1e-4), sampling on the host from
 // the downloaded last logits.
 func TestGenerateOnDevice(t *testing.T) {
-	dev := deviceOrSkip(t)
+	dev := devtest.Open(t)
 	mc, md := tinyModel(t), tinyModel(t)
 	if err := md.P.To(dev); err != nil {
 		t.Fatal(err)
@@ -123,20 +124,6 @@ func TestGenerateOnDevice(t *testing.T) {
 	}
 }
 
-// deviceOrSkip returns GPU 0, or skips (fails under KILN_CUDA_REQUIRE=1,
-// which the GPU run sets) when it cannot be opened.
-func deviceOrSkip(t testing.TB) tensor.Device {
-	t.Helper()
-	dev := tensor.CUDA(0)
-	if err := dev.Open(); err != nil {
-		if os.Getenv("KILN_CUDA_REQUIRE") == "1" {
-			t.Fatalf("KILN_CUDA_REQUIRE=1: %v", err)
-		}
-		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
-	}
-	return dev
-}
-
 // BenchmarkTrainStepDevice is BenchmarkTrainStep (the same model, batch and
 // AdamW step) with the parameters and images on GPU 0: for the issue's
 // "training step on the GPU against the 2-core CPU" target. Each step ends
@@ -147,7 +134,7 @@ func BenchmarkTrainStepDevice(b *testing.B) {
 	if os.Getenv("KILN_CUDA_REQUIRE") != "1" {
 		b.Skip("set KILN_CUDA_REQUIRE=1 on a GPU machine")
 	}
-	dev := deviceOrSkip(b)
+	dev := devtest.Open(b)
 	m := benchModel(b)
 	if err := m.P.To(dev); err != nil {
 		b.Fatal(err)
@@ -165,7 +152,7 @@ func BenchmarkGenerateDevice(b *testing.B) {
 	if os.Getenv("KILN_CUDA_REQUIRE") != "1" {
 		b.Skip("set KILN_CUDA_REQUIRE=1 on a GPU machine")
 	}
-	dev := deviceOrSkip(b)
+	dev := devtest.Open(b)
 	m := benchModel(b)
 	if err := m.P.To(dev); err != nil {
 		b.Fatal(err)

@@ -2,9 +2,9 @@ package policy
 
 import (
 	"math"
-	"os"
 	"testing"
 
+	"github.com/kiln-ml/kiln/internal/devtest"
 	"github.com/kiln-ml/kiln/tensor"
 )
 
@@ -13,13 +13,7 @@ import (
 // 1e-4 relative (plus 1e-5). Their constant inputs (advantages, masks) are
 // built on the log-probs' device. Without a device it skips.
 func TestLossesOnDevice(t *testing.T) {
-	dev := tensor.CUDA(0)
-	if err := dev.Open(); err != nil {
-		if os.Getenv("KILN_CUDA_REQUIRE") == "1" {
-			t.Fatalf("KILN_CUDA_REQUIRE=1: %v", err)
-		}
-		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
-	}
+	dev := devtest.Open(t)
 	const B, T, V = 2, 3, 5
 	rng := tensor.NewRNG(1)
 	logits := tensor.Randn(rng, 1, B, T, V)

@@ -2,11 +2,10 @@ package train
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/kiln-ml/kiln/tensor"
+	"github.com/kiln-ml/kiln/internal/devtest"
 )
 
 // The trainer runs on a device unchanged once the model's parameters are
@@ -15,13 +14,7 @@ import (
 // and a resumed device run continues. Its metrics match a CPU run's within
 // 1e-4 relative (plus 1e-5), the greedy validation accuracy exactly.
 func TestTrainOnDevice(t *testing.T) {
-	dev := tensor.CUDA(0)
-	if err := dev.Open(); err != nil {
-		if os.Getenv("KILN_CUDA_REQUIRE") == "1" {
-			t.Fatalf("KILN_CUDA_REQUIRE=1: %v", err)
-		}
-		t.Skipf("needs a GPU or -tags cudaemu: %v", err)
-	}
+	dev := devtest.Open(t)
 	base := t.TempDir()
 	trainer := func(dir string, steps int) *Trainer {
 		tr := newTrainer(t, filepath.Join(base, dir), steps)
