@@ -25,6 +25,27 @@ type EvalOptions struct {
 	// (tasks.Template) within each family: majority voting gains on some
 	// templates and loses on others, which the family rows average away.
 	Templates bool
+	// Records keeps every item's outputs in Report.Records, for looking at
+	// where the vote and greedy decoding part (kiln eval -dump).
+	Records bool
+}
+
+// ItemRecord is one evaluated item: the question, the truth and its trace,
+// the greedy output and the sampled outputs with their log-probabilities.
+type ItemRecord struct {
+	Index      int       `json:"index"`
+	Family     string    `json:"family"`
+	Template   string    `json:"template,omitempty"`
+	Question   string    `json:"question"`
+	Answer     string    `json:"answer"`
+	Trace      string    `json:"trace,omitempty"`
+	Greedy     string    `json:"greedy"`
+	Samples    []string  `json:"samples,omitempty"`
+	SampleLogP []float64 `json:"sample_logp,omitempty"`
+	// The answers as scored: extracted and normalised (tasks.Normalize).
+	Truth         string   `json:"truth"`
+	GreedyAnswer  string   `json:"greedy_answer"`
+	SampleAnswers []string `json:"sample_answers,omitempty"`
 }
 
 // FamilyRow is one row of the accuracy table.
@@ -49,6 +70,8 @@ type Report struct {
 	Seconds   float64     `json:"seconds"`
 	// Outputs keeps each item's greedy output (for grids and inspection).
 	Outputs []string `json:"-"`
+	// Records holds every item's outputs, with EvalOptions.Records.
+	Records []ItemRecord `json:"-"`
 }
 
 // Evaluate measures the model on the first o.Items items of stream with the
@@ -124,6 +147,25 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 		}
 	}
 	r := Report{Items: o.Items, Samples: o.Samples, Outputs: greedy}
+	if o.Records {
+		r.Records = make([]ItemRecord, len(items))
+		for i, it := range items {
+			rec := ItemRecord{Index: i, Family: it.Family, Answer: it.Answer, Greedy: greedy[i],
+				Truth: tasks.Normalize(it.Answer), GreedyAnswer: tasks.Normalize(tasks.ExtractAnswer(greedy[i]))}
+			if n := len(it.Prompt); n > 0 {
+				rec.Question = it.Prompt[n-1].Content
+			}
+			if it.Task != nil {
+				rec.Question, rec.Template, rec.Trace = it.Task.Question, tasks.Template(it.Task.Question), it.Task.Trace
+			}
+			for k := range samples {
+				rec.Samples = append(rec.Samples, samples[k][i])
+				rec.SampleLogP = append(rec.SampleLogP, scores[k][i])
+				rec.SampleAnswers = append(rec.SampleAnswers, tasks.Normalize(tasks.ExtractAnswer(samples[k][i])))
+			}
+			r.Records[i] = rec
+		}
+	}
 	if o.Samples > 0 && o.Temperature != 0 && o.Temperature != 1 {
 		r.Temperature = o.Temperature
 	}

@@ -108,6 +108,38 @@ func TestBundleRoundTripAndEvaluate(t *testing.T) {
 	if !strings.Contains(rt.Table(), "by question template") {
 		t.Error("no template table")
 	}
+	if len(r.Records) != 0 {
+		t.Errorf("%d records without EvalOptions.Records", len(r.Records))
+	}
+	// Records hold the outputs the table was scored from: re-scoring them
+	// gives the same greedy and majority counts.
+	rr := Evaluate(m2, chat2, TaskStream{S: test}, EvalOptions{Items: 10, Samples: 2, MaxNew: 8, Seed: 1, Records: true})
+	if len(rr.Records) != 10 {
+		t.Fatalf("%d records for 10 items", len(rr.Records))
+	}
+	g, maj := 0, 0
+	for i, rec := range rr.Records {
+		it := test.Item(uint64(i))
+		if rec.Index != i || rec.Question != it.Question || rec.Answer != it.Answer || rec.Trace != it.Trace || rec.Template != tasks.Template(it.Question) {
+			t.Errorf("record %d: %+v, item %+v", i, rec, it)
+		}
+		if len(rec.Samples) != 2 || len(rec.SampleLogP) != 2 {
+			t.Fatalf("record %d: %d samples, %d log-probs", i, len(rec.Samples), len(rec.SampleLogP))
+		}
+		if tasks.Correct(rec.Greedy, rec.Answer) != (rec.GreedyAnswer == rec.Truth) {
+			t.Errorf("record %d: greedy answer %q, truth %q, output %q", i, rec.GreedyAnswer, rec.Truth, rec.Greedy)
+		}
+		if rec.GreedyAnswer == rec.Truth {
+			g++
+		}
+		if m, _ := tasks.MajorityScored(rec.SampleAnswers, rec.SampleLogP); m == rec.Truth {
+			maj++
+		}
+	}
+	all := rr.Families[len(rr.Families)-1]
+	if float64(g) != all.Greedy*10 || math.Abs(float64(maj)-all.Majority*10) > 1e-9 {
+		t.Errorf("records re-score to %d greedy, %d majority; the table says %+v", g, maj, all)
+	}
 	// A broken bundle names the file.
 	os.WriteFile(filepath.Join(dir, BundleConfig), []byte("{"), 0o644)
 	if _, _, err := LoadBundle(dir); err == nil || !strings.Contains(err.Error(), BundleConfig) {
