@@ -41,6 +41,8 @@ func runEval(args []string) error {
 	split := fs.String("split", "test", "stream to evaluate on: test or validation")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	templates := fs.Bool("templates", false, "also break the accuracies down by question template within each family")
+	families := fs.String("families", "", "comma-separated task families to evaluate (default all: "+familyNames()+")")
+	dump := fs.String("dump", "", "also write every item's question, truth, greedy and sampled outputs (with log-probabilities) as JSON lines to this file")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
@@ -62,12 +64,30 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := tasks.NewStream(tasks.DefaultConfig(), sp, *seed)
+	tcfg := tasks.DefaultConfig()
+	if tcfg.Families, err = parseFamilies(*families); err != nil {
+		return err
+	}
+	s, err := tasks.NewStream(tcfg, sp, *seed)
 	if err != nil {
 		return err
 	}
-	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates})
+	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates, Records: *dump != ""})
 	fmt.Printf("%s stream, %d items (seed %d), %.0fs\n\n%s", *split, *items, *seed, r.Seconds, r.Table())
+	if *dump != "" {
+		err := atomicfile.WriteFile(*dump, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			for _, rec := range r.Records {
+				if err := enc.Encode(rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		return atomicfile.WriteFile(*jsonOut, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })

@@ -45,6 +45,7 @@ func runTrain(args []string) error {
 	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
+	families := fs.String("families", "", "comma-separated task families to train on (default all: "+familyNames()+"); repeat one to weight it")
 	initDir := fs.String("init", "", "start a new run from this model bundle's weights and tokenizer (fine-tuning; ignored when -out has a checkpoint)")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -58,6 +59,9 @@ func runTrain(args []string) error {
 	}
 	tcfg := tasks.DefaultConfig()
 	tcfg.CountRoutes = *countRoutes
+	if tcfg.Families, err = parseFamilies(*families); err != nil {
+		return err
+	}
 	trainS, err := tasks.NewStream(tcfg, tasks.Train, *seed)
 	if err != nil {
 		return err
