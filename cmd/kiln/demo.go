@@ -60,8 +60,12 @@ func runDemo(args []string) error {
 		return err
 	}
 	stream := train.TaskStream{S: test}
-	r := train.Evaluate(m, chat, stream, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: 48, Seed: *seed, SelfEval: true})
-	fmt.Printf("\ntest stream: %d items, greedy and %d samples at temperature 1 (%.0fs)\n\n%s", *items, *samples, r.Seconds, r.Table())
+	blind, err := tasks.NewBlind(tasks.DefaultConfig(), defaultBlindItems, *seed)
+	if err != nil {
+		return err
+	}
+	r := train.Evaluate(m, chat, stream, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: 48, Seed: *seed, SelfEval: true, Blind: blind})
+	fmt.Printf("\ntest stream: %d items, greedy and %d samples at temperature 1 (%.0fs);\nblind: the best answer to the question text alone, from %d training items\n\n%s", *items, *samples, r.Seconds, r.BlindItems, r.Table())
 	if *grid != "" {
 		n := min(12, *items)
 		shown := make([]train.Item, n)

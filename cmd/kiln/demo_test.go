@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/kiln-ml/kiln/internal/jsonl"
+	"github.com/kiln-ml/kiln/vision/tasks"
 	"github.com/kiln-ml/kiln/vision/train"
 )
 
@@ -37,10 +40,18 @@ func TestFamiliesFlag(t *testing.T) {
 		}
 	}
 	// The eval command's stream holds only the families asked for.
-	dump := t.TempDir() + "/dump.jsonl"
-	if err := runEval([]string{"-families", "geometry", "-items", "6", "-samples", "2", "-self-eval=false", "-split", "validation", "-dump", dump}); err != nil {
+	dump, js := t.TempDir()+"/dump.jsonl", t.TempDir()+"/eval.json"
+	if err := runEval([]string{"-families", "geometry", "-items", "6", "-samples", "2", "-self-eval=false", "-split", "validation", "-dump", dump, "-blind", "3000", "-json", js}); err != nil {
 		t.Fatal(err)
 	}
+	// The blind baseline counts the families evaluated: its guesses
+	// re-score from the dump to the table's blind column.
+	var rep train.Report
+	if b, err := os.ReadFile(js); err != nil || json.Unmarshal(b, &rep) != nil || rep.BlindItems != 3000 {
+		t.Fatalf("eval JSON: %v, blind over %d items", err, rep.BlindItems)
+	}
+	blind, _ := tasks.NewBlind(tasks.Config{Families: []tasks.Family{tasks.Geometry}}, 3000, 1)
+	right := 0.0
 	recs, err := jsonl.Read[train.ItemRecord](dump)
 	if err != nil || len(recs) != 6 {
 		t.Fatalf("dump: %d records, %v", len(recs), err)
@@ -49,5 +60,14 @@ func TestFamiliesFlag(t *testing.T) {
 		if r.Family != "geometry" || len(r.SampleAnswers) != 2 || r.Truth == "" {
 			t.Errorf("dump record %+v", r)
 		}
+		if blind.Guess(r.Question) == r.Truth {
+			right++
+		}
+	}
+	if all := rep.Families[len(rep.Families)-1]; all.Blind != right/6 {
+		t.Errorf("blind column %v, re-scored %v", all.Blind, right/6)
+	}
+	if err := runEval([]string{"-blind", "-1"}); err == nil {
+		t.Error("eval -blind -1: no error")
 	}
 }

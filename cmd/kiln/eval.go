@@ -28,6 +28,11 @@ func loadModel(dir string) (*vision.VLM, *vision.Chat, error) {
 	return train.LoadBundle(dir)
 }
 
+// defaultBlindItems is the training sample of the blind baseline: about a
+// second to draw, and every question text of the default tasks appears in
+// it many times (666 distinct texts in 200k items).
+const defaultBlindItems = 100000
+
 func runEval(args []string) error {
 	c := commands["eval"]
 	fs := newFlags(c)
@@ -42,6 +47,7 @@ func runEval(args []string) error {
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	templates := fs.Bool("templates", false, "also break the accuracies down by question template within each family")
 	families := fs.String("families", "", "comma-separated task families to evaluate (default all: "+familyNames()+")")
+	blind := fs.Int("blind", defaultBlindItems, "training items the image-blind baseline (the blind column: what above chance means) counts answers over (0: no baseline)")
 	dump := fs.String("dump", "", "also write every item's question, truth, greedy and sampled outputs (with log-probabilities) as JSON lines to this file")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -51,6 +57,9 @@ func runEval(args []string) error {
 	}
 	if *items < 1 {
 		return fmt.Errorf("-items must be at least 1, got %d", *items)
+	}
+	if *blind < 0 {
+		return fmt.Errorf("-blind must be 0 or more, got %d", *blind)
 	}
 	sp := tasks.Test
 	switch *split {
@@ -72,7 +81,13 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	r := train.Evaluate(m, chat, train.TaskStream{S: s}, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates, Records: *dump != ""})
+	opts := train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates, Records: *dump != ""}
+	if *blind > 0 {
+		if opts.Blind, err = tasks.NewBlind(tcfg, *blind, *seed); err != nil {
+			return err
+		}
+	}
+	r := train.Evaluate(m, chat, train.TaskStream{S: s}, opts)
 	fmt.Printf("%s stream, %d items (seed %d), %.0fs\n\n%s", *split, *items, *seed, r.Seconds, r.Table())
 	if *dump != "" {
 		err := atomicfile.WriteFile(*dump, func(w io.Writer) error {

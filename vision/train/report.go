@@ -28,6 +28,9 @@ type EvalOptions struct {
 	// Records keeps every item's outputs in Report.Records, for looking at
 	// where the vote and greedy decoding part (kiln eval -dump).
 	Records bool
+	// Blind, when set, adds the image-blind baseline's accuracy to every
+	// row: what "above chance" means for a family or template.
+	Blind *tasks.Blind
 }
 
 // ItemRecord is one evaluated item: the question, the truth and its trace,
@@ -55,15 +58,19 @@ type FamilyRow struct {
 	Greedy   float64 `json:"greedy"`
 	Sampled  float64 `json:"sampled,omitempty"`  // mean over Samples answers at temperature 1
 	Majority float64 `json:"majority,omitempty"` // majority vote of the Samples answers, ties to the likeliest (tasks.MajorityScored)
+	Blind    float64 `json:"blind,omitempty"`    // the image-blind baseline (tasks.Blind), with EvalOptions.Blind
 }
 
 // Report is the result of Evaluate.
 type Report struct {
-	Items       int                     `json:"items"`
-	Samples     int                     `json:"samples"`
-	Temperature float32                 `json:"temperature,omitempty"`
-	Families    []FamilyRow             `json:"families"` // per family, then "all"
-	SelfEval    []tasks.SelfEvalMetrics `json:"self_eval,omitempty"`
+	Items       int         `json:"items"`
+	Samples     int         `json:"samples"`
+	Temperature float32     `json:"temperature,omitempty"`
+	Families    []FamilyRow `json:"families"` // per family, then "all"
+	// BlindItems is how many training items the blind baseline counted
+	// (0: no baseline).
+	BlindItems int                     `json:"blind_items,omitempty"`
+	SelfEval   []tasks.SelfEvalMetrics `json:"self_eval,omitempty"`
 	// Templates are the per-template rows ("family: template"), with
 	// EvalOptions.Templates, in family then template order.
 	Templates []FamilyRow `json:"templates,omitempty"`
@@ -87,7 +94,7 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 	right := func(out string, it Item) bool {
 		return tasks.Normalize(tasks.ExtractAnswer(out)) == tasks.Normalize(it.Answer)
 	}
-	type acc struct{ n, g, s, maj int }
+	type acc struct{ n, g, s, maj, blind int }
 	fam := map[string]*acc{}
 	order := []string{}
 	get := func(f string) *acc {
@@ -125,10 +132,17 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 			}
 			targets = append(targets, tmpl[k])
 		}
+		blindRight := false
+		if o.Blind != nil {
+			blindRight = o.Blind.Guess(question(it)) == tasks.Normalize(it.Answer)
+		}
 		for _, a := range targets {
 			a.n++
 			if right(greedy[i], it) {
 				a.g++
+			}
+			if blindRight {
+				a.blind++
 			}
 			if o.Samples > 0 {
 				answers := make([]string, o.Samples)
@@ -150,13 +164,10 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 	if o.Records {
 		r.Records = make([]ItemRecord, len(items))
 		for i, it := range items {
-			rec := ItemRecord{Index: i, Family: it.Family, Answer: it.Answer, Greedy: greedy[i],
+			rec := ItemRecord{Index: i, Family: it.Family, Question: question(it), Answer: it.Answer, Greedy: greedy[i],
 				Truth: tasks.Normalize(it.Answer), GreedyAnswer: tasks.Normalize(tasks.ExtractAnswer(greedy[i]))}
-			if n := len(it.Prompt); n > 0 {
-				rec.Question = it.Prompt[n-1].Content
-			}
 			if it.Task != nil {
-				rec.Question, rec.Template, rec.Trace = it.Task.Question, tasks.Template(it.Task.Question), it.Task.Trace
+				rec.Template, rec.Trace = tasks.Template(it.Task.Question), it.Task.Trace
 			}
 			for k := range samples {
 				rec.Samples = append(rec.Samples, samples[k][i])
@@ -169,26 +180,27 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 	if o.Samples > 0 && o.Temperature != 0 && o.Temperature != 1 {
 		r.Temperature = o.Temperature
 	}
+	if o.Blind != nil {
+		r.BlindItems = o.Blind.Items()
+	}
+	row := func(name string, a *acc) FamilyRow {
+		fr := FamilyRow{Family: name, N: a.n, Greedy: float64(a.g) / float64(a.n)}
+		if o.Samples > 0 {
+			fr.Sampled = float64(a.s) / float64(a.n*o.Samples)
+			fr.Majority = float64(a.maj) / float64(a.n)
+		}
+		if o.Blind != nil {
+			fr.Blind = float64(a.blind) / float64(a.n)
+		}
+		return fr
+	}
 	// Families in a fixed order, "all" last.
 	for _, f := range append(familyOrder(order), "all") {
 		a := fam[f]
 		if a == nil {
 			continue
 		}
-		row := FamilyRow{Family: f, N: a.n, Greedy: float64(a.g) / float64(a.n)}
-		if o.Samples > 0 {
-			row.Sampled = float64(a.s) / float64(a.n*o.Samples)
-			row.Majority = float64(a.maj) / float64(a.n)
-		}
-		r.Families = append(r.Families, row)
-	}
-	templateRow := func(name string, a *acc) FamilyRow {
-		fr := FamilyRow{Family: name, N: a.n, Greedy: float64(a.g) / float64(a.n)}
-		if o.Samples > 0 {
-			fr.Sampled = float64(a.s) / float64(a.n*o.Samples)
-			fr.Majority = float64(a.maj) / float64(a.n)
-		}
-		return fr
+		r.Families = append(r.Families, row(f, a))
 	}
 	for _, f := range familyOrder(order) {
 		var ks []string
@@ -199,7 +211,7 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 		}
 		slices.Sort(ks)
 		for _, k := range ks {
-			r.Templates = append(r.Templates, templateRow(k, tmpl[k]))
+			r.Templates = append(r.Templates, row(k, tmpl[k]))
 		}
 	}
 	if o.SelfEval {
@@ -207,6 +219,17 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 	}
 	r.Seconds = time.Since(start).Seconds()
 	return r
+}
+
+// question is the item's question: the task's, or the last prompt turn's.
+func question(it Item) string {
+	if it.Task != nil {
+		return it.Task.Question
+	}
+	if n := len(it.Prompt); n > 0 {
+		return it.Prompt[n-1].Content
+	}
+	return ""
 }
 
 func familyOrder(seen []string) []string {
@@ -236,32 +259,48 @@ func selfEvaluate(m *vision.VLM, chat *vision.Chat, items []Item, first []vision
 	return tasks.SelfEval(recs)
 }
 
-// Table formats the report for a terminal.
+// Table formats the report for a terminal. The blind column, when there
+// is a baseline, is the image-blind guesser's accuracy on the same items.
 func (r Report) Table() string {
 	var b strings.Builder
 	if r.Samples > 0 && r.Temperature != 0 {
 		fmt.Fprintf(&b, "sampled at temperature %g\n", r.Temperature)
 	}
-	if r.Samples > 0 {
-		fmt.Fprintf(&b, "%-10s %5s %8s %8s %8s\n", "family", "n", "greedy", "sampled", fmt.Sprintf("maj@%d", r.Samples))
-	} else {
-		fmt.Fprintf(&b, "%-10s %5s %8s\n", "family", "n", "greedy")
-	}
-	for _, f := range r.Families {
+	header := func(width int) {
+		fmt.Fprintf(&b, "%-*s %5s %8s", width, "family", "n", "greedy")
 		if r.Samples > 0 {
-			fmt.Fprintf(&b, "%-10s %5d %7.1f%% %7.1f%% %7.1f%%\n", f.Family, f.N, 100*f.Greedy, 100*f.Sampled, 100*f.Majority)
-		} else {
-			fmt.Fprintf(&b, "%-10s %5d %7.1f%%\n", f.Family, f.N, 100*f.Greedy)
+			fmt.Fprintf(&b, " %8s %8s", "sampled", fmt.Sprintf("maj@%d", r.Samples))
 		}
+		if r.BlindItems > 0 {
+			fmt.Fprintf(&b, " %8s", "blind")
+		}
+		b.WriteString("\n")
+	}
+	line := func(width int, f FamilyRow, diff bool) {
+		fmt.Fprintf(&b, "%-*s %5d %7.1f%%", width, f.Family, f.N, 100*f.Greedy)
+		if r.Samples > 0 {
+			fmt.Fprintf(&b, " %7.1f%% %7.1f%%", 100*f.Sampled, 100*f.Majority)
+		}
+		if r.BlindItems > 0 {
+			fmt.Fprintf(&b, " %7.1f%%", 100*f.Blind)
+		}
+		if diff && r.Samples > 0 {
+			fmt.Fprintf(&b, " %+6.1f", 100*(f.Majority-f.Greedy))
+		}
+		b.WriteString("\n")
+	}
+	header(10)
+	for _, f := range r.Families {
+		line(10, f, false)
 	}
 	if len(r.Templates) > 0 {
-		fmt.Fprintf(&b, "\nby question template (maj - greedy in points)\n")
+		if r.Samples > 0 {
+			fmt.Fprintf(&b, "\nby question template (last column: maj - greedy in points)\n")
+		} else {
+			fmt.Fprintf(&b, "\nby question template\n")
+		}
 		for _, f := range r.Templates {
-			if r.Samples > 0 {
-				fmt.Fprintf(&b, "%-60s %5d %7.1f%% %7.1f%% %7.1f%% %+6.1f\n", f.Family, f.N, 100*f.Greedy, 100*f.Sampled, 100*f.Majority, 100*(f.Majority-f.Greedy))
-			} else {
-				fmt.Fprintf(&b, "%-60s %5d %7.1f%%\n", f.Family, f.N, 100*f.Greedy)
-			}
+			line(60, f, true)
 		}
 	}
 	if len(r.SelfEval) > 0 {

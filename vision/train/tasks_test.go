@@ -113,12 +113,23 @@ func TestBundleRoundTripAndEvaluate(t *testing.T) {
 	}
 	// Records hold the outputs the table was scored from: re-scoring them
 	// gives the same greedy and majority counts.
-	rr := Evaluate(m2, chat2, TaskStream{S: test}, EvalOptions{Items: 10, Samples: 2, MaxNew: 8, Seed: 1, Records: true})
+	// With a blind baseline, its column re-scores from the records' questions too.
+	blind, err := tasks.NewBlind(tasks.DefaultConfig(), 5000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := Evaluate(m2, chat2, TaskStream{S: test}, EvalOptions{Items: 10, Samples: 2, MaxNew: 8, Seed: 1, Records: true, Blind: blind})
+	if strings.Contains(r.Table(), "blind") || !strings.Contains(rr.Table(), "blind") || rr.BlindItems != 5000 {
+		t.Errorf("blind column: without a baseline %q; with one (%d items) %q", r.Table(), rr.BlindItems, rr.Table())
+	}
 	if len(rr.Records) != 10 {
 		t.Fatalf("%d records for 10 items", len(rr.Records))
 	}
-	g, maj := 0, 0
+	g, maj, bl := 0, 0, 0
 	for i, rec := range rr.Records {
+		if blind.Guess(rec.Question) == rec.Truth {
+			bl++
+		}
 		it := test.Item(uint64(i))
 		if rec.Index != i || rec.Question != it.Question || rec.Answer != it.Answer || rec.Trace != it.Trace || rec.Template != tasks.Template(it.Question) {
 			t.Errorf("record %d: %+v, item %+v", i, rec, it)
@@ -137,8 +148,8 @@ func TestBundleRoundTripAndEvaluate(t *testing.T) {
 		}
 	}
 	all := rr.Families[len(rr.Families)-1]
-	if float64(g) != all.Greedy*10 || math.Abs(float64(maj)-all.Majority*10) > 1e-9 {
-		t.Errorf("records re-score to %d greedy, %d majority; the table says %+v", g, maj, all)
+	if float64(g) != all.Greedy*10 || math.Abs(float64(maj)-all.Majority*10) > 1e-9 || math.Abs(float64(bl)-all.Blind*10) > 1e-9 {
+		t.Errorf("records re-score to %d greedy, %d majority, %d blind; the table says %+v", g, maj, bl, all)
 	}
 	// A broken bundle names the file.
 	os.WriteFile(filepath.Join(dir, BundleConfig), []byte("{"), 0o644)
