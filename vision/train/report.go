@@ -49,6 +49,7 @@ type ItemRecord struct {
 	Truth         string   `json:"truth"`
 	GreedyAnswer  string   `json:"greedy_answer"`
 	SampleAnswers []string `json:"sample_answers,omitempty"`
+	BlindAnswer   string   `json:"blind_answer,omitempty"` // the blind baseline's guess, with EvalOptions.Blind
 }
 
 // FamilyRow is one row of the accuracy table.
@@ -168,6 +169,9 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 				Truth: tasks.Normalize(it.Answer), GreedyAnswer: tasks.Normalize(tasks.ExtractAnswer(greedy[i]))}
 			if it.Task != nil {
 				rec.Template, rec.Trace = tasks.Template(it.Task.Question), it.Task.Trace
+			}
+			if o.Blind != nil {
+				rec.BlindAnswer = o.Blind.Guess(rec.Question)
 			}
 			for k := range samples {
 				rec.Samples = append(rec.Samples, samples[k][i])

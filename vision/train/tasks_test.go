@@ -127,7 +127,10 @@ func TestBundleRoundTripAndEvaluate(t *testing.T) {
 	}
 	g, maj, bl := 0, 0, 0
 	for i, rec := range rr.Records {
-		if blind.Guess(rec.Question) == rec.Truth {
+		if rec.BlindAnswer != blind.Guess(rec.Question) {
+			t.Errorf("record %d: blind answer %q, the baseline's %q", i, rec.BlindAnswer, blind.Guess(rec.Question))
+		}
+		if rec.BlindAnswer == rec.Truth {
 			bl++
 		}
 		it := test.Item(uint64(i))
