@@ -92,9 +92,6 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 	}
 	first := Samples(m, chat, items, nil, o.MaxNew, 0, nil)
 	greedy := texts(chat, first)
-	right := func(out string, it Item) bool {
-		return tasks.Normalize(tasks.ExtractAnswer(out)) == tasks.Normalize(it.Answer)
-	}
 	type acc struct{ n, g, s, maj, blind int }
 	fam := map[string]*acc{}
 	order := []string{}
@@ -123,61 +120,57 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 			scores = append(scores, sc)
 		}
 	}
+	// Each item is scored from its record, built once: the extracted and
+	// normalised answers the counts use are the ones -dump writes.
+	r := Report{Items: o.Items, Samples: o.Samples, Outputs: greedy}
+	if o.Records {
+		r.Records = make([]ItemRecord, len(items))
+	}
 	tmpl := map[string]*acc{}
 	for i, it := range items {
+		rec := ItemRecord{Index: i, Family: it.Family, Question: question(it), Answer: it.Answer, Greedy: greedy[i],
+			Truth: tasks.Normalize(it.Answer), GreedyAnswer: tasks.Normalize(tasks.ExtractAnswer(greedy[i]))}
+		if it.Task != nil {
+			rec.Template, rec.Trace = tasks.Template(it.Task.Question), it.Task.Trace
+		}
+		if o.Blind != nil {
+			rec.BlindAnswer = o.Blind.Guess(rec.Question)
+		}
+		sampledRight, majRight := 0, false
+		if o.Samples > 0 {
+			rec.Samples, rec.SampleLogP, rec.SampleAnswers = make([]string, o.Samples), make([]float64, o.Samples), make([]string, o.Samples)
+			for k := range samples {
+				rec.Samples[k], rec.SampleLogP[k] = samples[k][i], scores[k][i]
+				rec.SampleAnswers[k] = tasks.Normalize(tasks.ExtractAnswer(samples[k][i]))
+				if rec.SampleAnswers[k] == rec.Truth {
+					sampledRight++
+				}
+			}
+			maj, _ := tasks.MajorityScored(rec.SampleAnswers, rec.SampleLogP)
+			majRight = maj == rec.Truth
+		}
 		targets := []*acc{get(it.Family), get("all")}
 		if o.Templates && it.Task != nil {
-			k := it.Family + ": " + tasks.Template(it.Task.Question)
+			k := it.Family + ": " + rec.Template
 			if tmpl[k] == nil {
 				tmpl[k] = &acc{}
 			}
 			targets = append(targets, tmpl[k])
 		}
-		blindRight := false
-		if o.Blind != nil {
-			blindRight = o.Blind.Guess(question(it)) == tasks.Normalize(it.Answer)
-		}
 		for _, a := range targets {
 			a.n++
-			if right(greedy[i], it) {
+			a.s += sampledRight
+			if rec.GreedyAnswer == rec.Truth {
 				a.g++
 			}
-			if blindRight {
+			if majRight {
+				a.maj++
+			}
+			if o.Blind != nil && rec.BlindAnswer == rec.Truth {
 				a.blind++
 			}
-			if o.Samples > 0 {
-				answers := make([]string, o.Samples)
-				lps := make([]float64, o.Samples)
-				for k := range samples {
-					lps[k] = scores[k][i]
-					answers[k] = tasks.Normalize(tasks.ExtractAnswer(samples[k][i]))
-					if right(samples[k][i], it) {
-						a.s++
-					}
-				}
-				if maj, _ := tasks.MajorityScored(answers, lps); maj == tasks.Normalize(it.Answer) {
-					a.maj++
-				}
-			}
 		}
-	}
-	r := Report{Items: o.Items, Samples: o.Samples, Outputs: greedy}
-	if o.Records {
-		r.Records = make([]ItemRecord, len(items))
-		for i, it := range items {
-			rec := ItemRecord{Index: i, Family: it.Family, Question: question(it), Answer: it.Answer, Greedy: greedy[i],
-				Truth: tasks.Normalize(it.Answer), GreedyAnswer: tasks.Normalize(tasks.ExtractAnswer(greedy[i]))}
-			if it.Task != nil {
-				rec.Template, rec.Trace = tasks.Template(it.Task.Question), it.Task.Trace
-			}
-			if o.Blind != nil {
-				rec.BlindAnswer = o.Blind.Guess(rec.Question)
-			}
-			for k := range samples {
-				rec.Samples = append(rec.Samples, samples[k][i])
-				rec.SampleLogP = append(rec.SampleLogP, scores[k][i])
-				rec.SampleAnswers = append(rec.SampleAnswers, tasks.Normalize(tasks.ExtractAnswer(samples[k][i])))
-			}
+		if o.Records {
 			r.Records[i] = rec
 		}
 	}
