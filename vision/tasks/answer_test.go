@@ -98,8 +98,9 @@ func TestConversations(t *testing.T) {
 			t.Fatalf("proposed %q does not match the scene", q)
 		}
 		msgs, w := it.SelfEvalExample(DefaultWrongFirst)
+		// Only a wrong first answer is context (untrained).
 		if len(msgs) != 4 || msgs[2].Content != SelfEvalPrompt || msgs[2].Image || msgs[3].Content != it.Trace ||
-			!msgs[1].Context || msgs[3].Context {
+			msgs[1].Context != w || msgs[3].Context {
 			t.Fatalf("self-evaluation conversation %+v", msgs)
 		}
 		if Correct(msgs[1].Content, it.Answer) == w {

@@ -76,10 +76,15 @@ func (it *Item) SelfEval(first string) []Message {
 
 // SelfEvalExample returns a supervised self-evaluation example whose first
 // answer is wrong with probability wrongFirst (DefaultWrongFirst is the
-// default mix), deterministically per item, and whether it is.
+// default mix), deterministically per item, and whether it is. A wrong
+// first answer is context (no loss: the solver must not learn it); a right
+// one is the exact trace and is trained like a solver example, so the
+// self-evaluation share costs the solver no supervision.
 func (it *Item) SelfEvalExample(wrongFirst float64) ([]Message, bool) {
 	first, wrong := it.FirstAnswer(wrongFirst)
-	return it.SelfEval(first), wrong
+	msgs := it.SelfEval(first)
+	msgs[1].Context = wrong
+	return msgs, wrong
 }
 
 // FirstAnswer returns a stand-in turn-1 answer for the item, drawn
