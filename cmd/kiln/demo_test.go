@@ -71,3 +71,14 @@ func TestFamiliesFlag(t *testing.T) {
 		t.Error("eval -blind -1: no error")
 	}
 }
+
+// The demo's noise line uses the smallest family, never the "all" row.
+func TestSmallestFamily(t *testing.T) {
+	r := train.Report{Families: []train.FamilyRow{{Family: "count", N: 71}, {Family: "chart", N: 50}, {Family: "all", N: 121}}}
+	if n := smallestFamily(r); n != 50 {
+		t.Errorf("smallestFamily = %d, want 50", n)
+	}
+	if n := smallestFamily(train.Report{}); n != 0 {
+		t.Errorf("smallestFamily of an empty report = %d, want 0", n)
+	}
+}
