@@ -81,7 +81,7 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 	if out.Numel() == 0 {
 		return out
 	}
-	p := make([]float32, G*TQ*S)
+	p := allocZeroed(G * TQ * S)
 	if S > 0 && T > 0 {
 		kernels.SgemmStridedBatched(false, true, TQ, S, D, scale, qd, D, TQ*D, kd, kld, kbs, 0, p, S, TQ*S, G)
 	}
@@ -121,7 +121,7 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 			kernels.SgemmStridedBatched(true, false, S, Dv, TQ, 1, p, S, TQ*S, gd, Dv, TQ*Dv, 0, gv.st.data, Dv, S*Dv, G)
 		}
 		if q.requiresGrad || k.requiresGrad {
-			ds := make([]float32, G*TQ*S) // dP = dO V^T, then softmax backward
+			ds := allocZeroed(G * TQ * S) // dP = dO V^T, then softmax backward
 			kernels.SgemmStridedBatched(false, true, TQ, S, Dv, 1, gd, Dv, TQ*Dv, vd, vld, vbs, 0, ds, S, TQ*S, G)
 			parallelRows(G*TQ, S, func(lo, hi int) {
 				tmp := make([]float32, S)

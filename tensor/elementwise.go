@@ -29,7 +29,7 @@ func binary(op binOp, a, b *Tensor) *Tensor {
 	if c := onDevice(name, a, b); c != nil {
 		return binaryDev(c, op, a, b, shape)
 	}
-	out := Zeros(shape...)
+	out := empty(shape...) // every row below is written
 	if out.Numel() == 0 {
 		return out
 	}
@@ -172,7 +172,7 @@ func (t *Tensor) Div(u *Tensor) *Tensor {
 // unary applies f elementwise into a new contiguous tensor.
 func unary(t *Tensor, f func(dst, src []float32)) *Tensor {
 	src := contigData(t)
-	out := Zeros(t.shape...)
+	out := empty(t.shape...)
 	dst := out.st.data
 	kernels.Parallel(len(dst), 8192, func(lo, hi int) { f(dst[lo:hi], src[lo:hi]) })
 	return out
@@ -190,7 +190,7 @@ func contigData(t *Tensor) []float32 {
 // unaryGrad returns g * d where d = df(x, y) computed elementwise.
 func unaryGrad(g, x, y *Tensor, df func(dx, x, y, dy []float32)) *Tensor {
 	gd, xd, yd := contigData(g), contigData(x), contigData(y)
-	out := Zeros(g.shape...)
+	out := empty(g.shape...)
 	dst := out.st.data
 	kernels.Parallel(len(dst), 8192, func(lo, hi int) { df(dst[lo:hi], xd[lo:hi], yd[lo:hi], gd[lo:hi]) })
 	return out

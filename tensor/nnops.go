@@ -109,7 +109,7 @@ func (t *Tensor) CrossEntropy(targets []int, ignoreIndex int, red Reduction) *Te
 		return crossEntropyDev(cu, t, targets, ignoreIndex, red, rows, c)
 	}
 	logits := contigData(t)
-	logp := make([]float32, len(logits))
+	logp := allocZeroed(len(logits))
 	losses := make([]float32, rows)
 	parallelRows(rows, c, func(lo, hi int) {
 		for r := lo; r < hi; r++ {

@@ -57,7 +57,8 @@ func (t *Tensor) Contiguous() *Tensor {
 	if t.st.cu != nil {
 		out = cloneDev(t)
 	} else {
-		out = newContig(t.ToSlice(), t.shape)
+		out = newContig(allocDirty(t.Numel()), t.shape)
+		copyInto(out.st.data, t)
 	}
 	return record(out, "Contiguous", func(g *Tensor) []*Tensor { return []*Tensor{g} }, t)
 }

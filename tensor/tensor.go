@@ -74,7 +74,7 @@ func New(data []float32, shape ...int) *Tensor {
 // Zeros returns a new tensor of zeros.
 func Zeros(shape ...int) *Tensor {
 	n := checkShape("tensor.Zeros", shape)
-	return newContig(make([]float32, n), shape)
+	return newContig(allocZeroed(n), shape)
 }
 
 // Full returns a new tensor filled with v.

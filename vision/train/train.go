@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/kiln-ml/kiln/internal/jsonl"
@@ -30,6 +31,10 @@ type Options struct {
 	SaveEvery   int     // checkpoint every N steps (0 = only at the end)
 	Dir         string  // run directory: metrics.jsonl, curves.png, checkpoint/
 	Progress    io.Writer
+	// PlainAlloc turns off the step arena (tensor.Arena): every step's
+	// tensors then come from the Go heap. The numbers are the same bit for
+	// bit; the arena only saves time (about 15% of a step on 2 cores).
+	PlainAlloc bool
 }
 
 // Metrics is one line of metrics.jsonl.
@@ -102,6 +107,18 @@ func (t *Trainer) Run() error {
 		bar.Set(start)
 	}
 	items := make([]Item, o.Batch)
+	// Each step's intermediates come from an arena, recycled after the
+	// update. Its buffers count as live heap, so at the default GOGC the
+	// runtime would let the heap grow to twice that before collecting,
+	// though little garbage remains outside the arena: 25 keeps the peak
+	// near the arena's size (an explicit GOGC is respected).
+	var arena *tensor.Arena
+	if !o.PlainAlloc {
+		arena = tensor.NewArena()
+		if os.Getenv("GOGC") == "" {
+			defer debug.SetGCPercent(debug.SetGCPercent(25))
+		}
+	}
 	m.P.Train = true
 	defer func() { m.P.Train = false }()
 	for step := start; step < o.Steps; step++ {
@@ -112,18 +129,24 @@ func (t *Trainer) Run() error {
 		if err != nil {
 			return fmt.Errorf("train: step %d: %w", step, err)
 		}
-		loss := m.Loss(b)
-		loss.Backward()
-		gn := float32(0)
-		if o.Clip > 0 {
-			gn = nn.ClipGradNorm(m.P.Trainable(), o.Clip)
-		}
+		var lossV, gn float32
 		lr := sched.At(step)
-		if err := opt.Step(lr); err != nil {
-			return fmt.Errorf("train: %w", err)
+		var stepErr error
+		arena.Do(func() {
+			loss := m.Loss(b)
+			loss.Backward()
+			if o.Clip > 0 {
+				gn = nn.ClipGradNorm(m.P.Trainable(), o.Clip)
+			}
+			stepErr = opt.Step(lr)
+			opt.ZeroGrad()
+			lossV = loss.Item()
+		})
+		arena.Reset() // nothing made in the step is used after this
+		if stepErr != nil {
+			return fmt.Errorf("train: %w", stepErr)
 		}
-		opt.ZeroGrad()
-		rec := Metrics{Step: step + 1, Loss: float64(loss.Item()), LR: float64(lr), GradNorm: float64(gn), Seconds: elapsed0 + time.Since(began).Seconds()}
+		rec := Metrics{Step: step + 1, Loss: float64(lossV), LR: float64(lr), GradNorm: float64(gn), Seconds: elapsed0 + time.Since(began).Seconds()}
 		if math.IsNaN(rec.Loss) || math.IsInf(rec.Loss, 0) {
 			return fmt.Errorf("train: loss is %v at step %d", rec.Loss, step+1)
 		}

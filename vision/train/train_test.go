@@ -104,3 +104,38 @@ func TestTrainLearnsAndResumesBitwise(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The step arena changes where tensors live, not what they hold: a run with
+// it and one without give the same weights and metrics bit for bit.
+func TestTrainArenaSameBits(t *testing.T) {
+	base := t.TempDir()
+	withArena := newTrainer(t, filepath.Join(base, "arena"), 4)
+	plain := newTrainer(t, filepath.Join(base, "plain"), 4)
+	plain.Opt.PlainAlloc = true
+	for _, tr := range []*Trainer{withArena, plain} {
+		if err := tr.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range plain.Model.P.All() {
+		a, b := q.T.ToSlice(), withArena.Model.P.Get(q.Name).T.ToSlice()
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s[%d]: %v with the arena, %v without", q.Name, i, b[i], a[i])
+			}
+		}
+	}
+	ha, err := readMetrics(filepath.Join(base, "arena", "metrics.jsonl"), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := readMetrics(filepath.Join(base, "plain", "metrics.jsonl"), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hp {
+		if ha[i].Loss != hp[i].Loss || ha[i].GradNorm != hp[i].GradNorm || ha[i].ValAcc != hp[i].ValAcc {
+			t.Fatalf("step %d: %+v with the arena, %+v without", i+1, ha[i], hp[i])
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package tensor
+
+import (
+	"math"
+	"sync"
+	"testing"
+)
+
+func TestSizeClass(t *testing.T) {
+	prev := 0
+	for n := 1; n < 1<<16; n++ {
+		c := sizeClass(n)
+		if c < n || c < prev {
+			t.Fatalf("sizeClass(%d) = %d (previous %d): below n or not monotone", n, c, prev)
+		}
+		if n > 8 && float64(c) > 1.25*float64(n) {
+			t.Fatalf("sizeClass(%d) = %d: more than 25%% slack", n, c)
+		}
+		if sizeClass(c) != c {
+			t.Fatalf("sizeClass(%d) = %d is not a fixed point", n, c)
+		}
+		prev = c
+	}
+}
+
+// poison fills every free buffer with NaN, so that an op that leaves part
+// of an unzeroed buffer unwritten shows it in its result.
+func (a *Arena) poison() {
+	for _, l := range a.free {
+		for _, b := range l {
+			for i := range b {
+				b[i] = float32(math.NaN())
+			}
+		}
+	}
+}
+
+type arenaCase struct {
+	name string
+	ins  []*Tensor
+	f    func(x []*Tensor) *Tensor
+}
+
+// run returns f's output and every input's gradient (the loss is the sum of
+// the output times a fixed weight), copied out of whatever buffers made them.
+func (c arenaCase) run(a *Arena) [][]float32 {
+	var out [][]float32
+	a.Do(func() {
+		ins := make([]*Tensor, len(c.ins))
+		for i, x := range c.ins {
+			ins[i] = x.Detach().RequiresGrad()
+		}
+		y := c.f(ins)
+		w := Randn(NewRNG(99), 1, y.Shape()...)
+		y.Mul(w).Sum(nil, false).Backward()
+		out = append(out, y.ToSlice())
+		for _, x := range ins {
+			out = append(out, x.Grad().ToSlice())
+		}
+	})
+	a.Reset()
+	return out
+}
+
+// Ops inside an arena give the same bits as outside it, also when every
+// recycled buffer is full of NaN: the ops that take unzeroed buffers (GEMM,
+// the elementwise maps, Contiguous) write every element, and Zeros zeroes.
+func TestArenaSameBits(t *testing.T) {
+	attn := func(causal bool) func(x []*Tensor) *Tensor {
+		return func(x []*Tensor) *Tensor {
+			return ScaledDotProductAttention(x[0], x[1], x[2], AttnOpts{Causal: causal})
+		}
+	}
+	targets := make([]int, 6*37)
+	for i := range targets {
+		targets[i] = (i * 7) % 53
+	}
+	targets[5] = -1
+	cases := []arenaCase{
+		{"matmul", []*Tensor{in(1, 37, 41), in(2, 41, 43)}, two((*Tensor).MatMul)},
+		{"matmul batched transposed", []*Tensor{in(3, 3, 29, 33), in(4, 3, 31, 33)}, two(func(a, b *Tensor) *Tensor { return a.MatMul(b.Transpose(1, 2)) })},
+		{"matmul broadcast batch", []*Tensor{in(5, 2, 1, 19, 23), in(6, 3, 23, 37)}, two((*Tensor).MatMul)},
+		{"matmul k=0", []*Tensor{in(7, 40, 0), in(8, 0, 30)}, two((*Tensor).MatMul)},
+		{"linear rows", []*Tensor{in(9, 4, 17, 24), in(10, 24, 33)}, two((*Tensor).MatMul)},
+		{"add broadcast", []*Tensor{in(11, 5, 31, 17), in(12, 31, 1)}, two((*Tensor).Add)},
+		{"mul strided", []*Tensor{in(13, 37, 41), in(14, 41, 37)}, two(func(a, b *Tensor) *Tensor { return a.Mul(b.T()) })},
+		{"div outer", []*Tensor{in(15, 47, 1), posIn(16, 1, 43)}, two((*Tensor).Div)},
+		{"unary chain", []*Tensor{in(17, 33, 47)}, one(func(a *Tensor) *Tensor { return a.T().Exp().Tanh().Silu().GeluTanh().Sigmoid() })},
+		{"contiguous permuted", []*Tensor{in(18, 7, 11, 19)}, one(func(a *Tensor) *Tensor { return a.Permute(2, 0, 1).Contiguous().Relu() })},
+		{"concat", []*Tensor{in(19, 23, 29), in(20, 23, 31)}, two(func(a, b *Tensor) *Tensor { return Concat([]*Tensor{a, b}, 1) })},
+		{"attention", []*Tensor{in(21, 2, 3, 40, 16), in(22, 2, 3, 40, 16), in(23, 2, 3, 40, 16)}, func(x []*Tensor) *Tensor { return attn(false)(x) }},
+		{"attention causal", []*Tensor{in(24, 2, 3, 40, 16), in(25, 2, 3, 40, 16), in(26, 2, 3, 40, 16)}, func(x []*Tensor) *Tensor { return attn(true)(x) }},
+		{"cross entropy", []*Tensor{in(27, 6, 37, 53)}, one(func(a *Tensor) *Tensor {
+			return a.CrossEntropy(targets, -1, ReduceMean).Reshape(1)
+		})},
+		{"norms", []*Tensor{in(28, 61, 48), in(29, 48), in(30, 48)}, func(x []*Tensor) *Tensor {
+			return x[0].LayerNorm(x[1], x[2], 1e-5).RMSNorm(x[1], 1e-5)
+		}},
+		{"softmax sum", []*Tensor{in(31, 29, 71)}, one(func(a *Tensor) *Tensor { return a.Softmax().Sum([]int{0}, true) })},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := c.run(nil)
+			a := NewArena()
+			c.run(a) // fills the free lists
+			a.poison()
+			got := c.run(a)
+			st := a.Stats()
+			for i := range want {
+				for j := range want[i] {
+					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+						t.Fatalf("result %d element %d: %v in the arena, %v outside", i, j, got[i][j], want[i][j])
+					}
+				}
+			}
+			if st.Reused == 0 && c.name != "matmul k=0" {
+				t.Errorf("the second run reused no buffer (stats %+v)", st)
+			}
+		})
+	}
+}
+
+func TestArenaZerosAndLifetimes(t *testing.T) {
+	a := NewArena()
+	var first []float32
+	a.Do(func() {
+		z := Zeros(50, 50)
+		first = z.Data()
+		for i := range first {
+			first[i] = 7
+		}
+		if small := Zeros(10); small.Numel() != 10 {
+			t.Fatal("bad small tensor")
+		}
+	})
+	if st := a.Stats(); st.Fresh != 1 || st.Held != sizeClass(2500) {
+		t.Fatalf("one large buffer expected (small ones bypass the arena), got %+v", st)
+	}
+	// Outside Do, nothing comes from the arena.
+	if z := Zeros(50, 50); &z.Data()[0] == &first[0] {
+		t.Fatal("Zeros outside Do used the arena")
+	}
+	a.Reset()
+	a.Do(func() {
+		z := Zeros(48, 50) // a smaller size of the same class
+		if &z.Data()[0] != &first[0] {
+			t.Fatal("the freed buffer was not reused")
+		}
+		for i, v := range z.Data() {
+			if v != 0 {
+				t.Fatalf("Zeros from a recycled buffer: element %d is %v", i, v)
+			}
+		}
+		// A buffer in use is not handed out twice.
+		if y := Zeros(50, 50); &y.Data()[0] == &first[0] {
+			t.Fatal("a buffer in use was handed out again")
+		}
+	})
+	if st := a.Stats(); st.Reused != 1 || st.Fresh != 2 {
+		t.Fatalf("stats %+v, want 1 reused and 2 fresh", st)
+	}
+}
+
+func TestArenaNestedPanics(t *testing.T) {
+	a, b := NewArena(), NewArena()
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("a second active arena did not panic")
+		}
+		if activeArena.Load() != nil {
+			t.Fatal("the arena stayed active after the panic")
+		}
+	}()
+	a.Do(func() { b.Do(func() {}) })
+}
+
+// Ops split work across the kernels' worker pool, and goroutines may make
+// tensors while an arena is active: every buffer still goes to one owner.
+func TestArenaConcurrent(t *testing.T) {
+	a := NewArena()
+	for round := range 3 {
+		var mu sync.Mutex
+		seen := map[*float32]bool{}
+		a.Do(func() {
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 20 {
+						z := Zeros(1024 + 97*((g+i)%5))
+						mu.Lock()
+						if seen[&z.Data()[0]] {
+							t.Errorf("round %d: a buffer was handed out twice", round)
+						}
+						seen[&z.Data()[0]] = true
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+		})
+		a.Reset()
+	}
+	if st := a.Stats(); st.Fresh != 160 || st.Reused != 320 {
+		t.Errorf("stats %+v, want 160 fresh and 320 reused", st)
+	}
+}
