@@ -97,14 +97,24 @@ func benchTrainBatch(c Config) *Batch {
 // backward, update) after warm warm-up steps; done runs after the last
 // step, inside the timing (a device waits for its queue there).
 func benchTrainSteps(b *testing.B, m *VLM, bt *Batch, warm int, done func()) {
+	benchTrainStepsIn(b, m, bt, warm, done, nil)
+}
+
+// benchTrainStepsIn is benchTrainSteps with each step inside arena (nil:
+// none), as kiln train runs it.
+func benchTrainStepsIn(b *testing.B, m *VLM, bt *Batch, warm int, done func(), arena *tensor.Arena) {
 	opt := nn.NewAdamW(m.P.DefaultGroups(0.01), 0.9, 0.999, 1e-8)
 	step := func() {
-		opt.ZeroGrad()
-		loss := m.Loss(bt)
-		loss.Backward()
-		if err := opt.Step(1e-3); err != nil {
-			b.Fatal(err)
-		}
+		arena.Do(func() {
+			opt.ZeroGrad()
+			loss := m.Loss(bt)
+			loss.Backward()
+			if err := opt.Step(1e-3); err != nil {
+				b.Fatal(err)
+			}
+			opt.ZeroGrad()
+		})
+		arena.Reset()
 	}
 	for range warm { // optimizer buffers, worker pool, a device's allocator cache
 		step()
@@ -126,6 +136,15 @@ func BenchmarkTrainStep(b *testing.B) {
 	benchThreads(b)
 	m := benchModel(b)
 	benchTrainSteps(b, m, benchTrainBatch(m.Cfg), 1, nil)
+}
+
+// BenchmarkTrainStepArena is BenchmarkTrainStep with each step in a
+// tensor.Arena, as kiln train runs it (GOGC is the caller's: kiln train
+// sets 25, see train.Run).
+func BenchmarkTrainStepArena(b *testing.B) {
+	benchThreads(b)
+	m := benchModel(b)
+	benchTrainStepsIn(b, m, benchTrainBatch(m.Cfg), 1, nil, tensor.NewArena())
 }
 
 // BenchmarkGenerate is greedy generation with the KV cache: 64 new tokens
