@@ -81,6 +81,7 @@ type Trainer struct {
 	best   *bestState // training state at the best validation
 	start  time.Time
 	done0  float64
+	arena  *tensor.Arena // the updates' buffers (nil until the first)
 }
 
 // New attaches the two adapters to m (B = 0, so both roles start as the base
@@ -299,6 +300,20 @@ func toVision(ms []tasks.Message) []vision.Message {
 // disabled, then adapts the role's beta to the measured KL. It returns the
 // KL and the NLL (before the step).
 func (t *Trainer) update(role string, r policy.Rollout, img *tensor.Tensor, adv float64) (kl, nll float64, err error) {
+	// Every tensor the update makes dies with it: it runs in the trainer's
+	// arena, recycled after each call.
+	if t.arena == nil && !t.Opt.PlainAlloc {
+		t.arena = tensor.NewArena()
+	}
+	t.arena.Do(func() {
+		kl, nll, err = t.updateStep(role, r, img, adv)
+		t.opt.ZeroGrad() // also after an error: no gradient may keep an arena buffer
+	})
+	t.arena.Reset()
+	return kl, nll, err
+}
+
+func (t *Trainer) updateStep(role string, r policy.Rollout, img *tensor.Tensor, adv float64) (kl, nll float64, err error) {
 	o, m, p := t.Opt, t.Model, t.Model.P
 	// A sampled image placeholder cannot be fed back (the model's input
 	// holds exactly one image's placeholders): train on the tokens before

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/kiln-ml/kiln/internal/jsonl"
 	"github.com/kiln-ml/kiln/nn"
 	"github.com/kiln-ml/kiln/tensor"
@@ -339,5 +340,49 @@ func TestQuick(t *testing.T) {
 	}
 	if before.All().N != 4 || after.All().N != 4 || m.P.ActiveAdapter() != Solver {
 		t.Errorf("before %+v after %+v adapter %q", before.All(), after.All(), m.P.ActiveAdapter())
+	}
+}
+
+// The updates' arena changes where their tensors live, not what they hold:
+// runs with it and without (PlainAlloc) end with the same adapters and logs
+// bit for bit.
+func TestUpdateArenaSameBits(t *testing.T) {
+	base := t.TempDir()
+	o := tinyOptions()
+	o.Guard = GuardOff
+	o.Dir = filepath.Join(base, "arena")
+	a := tiny(t, o)
+	if err := a.Run(); err != nil {
+		t.Fatal(err)
+	}
+	o.Dir, o.PlainAlloc = filepath.Join(base, "plain"), true
+	p := tiny(t, o)
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if a.arena == nil || p.arena != nil {
+		t.Fatalf("arena use: %v with it, %v without", a.arena != nil, p.arena != nil)
+	}
+	if st := a.arena.Stats(); st.Reused == 0 {
+		t.Fatalf("the updates reused no arena buffer: %+v", st)
+	}
+	for _, q := range p.Model.P.All() {
+		x, y := q.T.ToSlice(), a.Model.P.Get(q.Name).T.ToSlice()
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+				t.Fatalf("%s[%d]: %v with the arena, %v without", q.Name, i, y[i], x[i])
+			}
+		}
+	}
+	la, _ := jsonl.Read[StepLog](filepath.Join(base, "arena", StepsFile))
+	lp, _ := jsonl.Read[StepLog](filepath.Join(base, "plain", StepsFile))
+	if len(la) != len(lp) || len(la) == 0 {
+		t.Fatalf("%d vs %d log lines", len(la), len(lp))
+	}
+	for i := range lp {
+		la[i].Seconds, lp[i].Seconds = 0, 0
+		if diff := cmp.Diff(lp[i], la[i]); diff != "" {
+			t.Fatalf("step %d differs with the arena (-plain +arena):\n%s", i+1, diff)
+		}
 	}
 }
