@@ -91,6 +91,7 @@ func evolveFlags(fs *flag.FlagSet, o *selfevolve.Options) (reward, guard *string
 	fs.Float64Var(&o.GuardMargin, "guard-margin", d.GuardMargin, "validation greedy accuracy drop that triggers the guard (0.05 = 5 points)")
 	fs.IntVar(&o.MaxRollbacks, "max-rollbacks", d.MaxRollbacks, "rollback guard: stop after this many")
 	fs.IntVar(&o.SaveEvery, "save-every", d.SaveEvery, "checkpoint every N outer steps")
+	fs.BoolVar(&o.PlainAlloc, "plain-alloc", d.PlainAlloc, "allocate the updates' tensors from the Go heap instead of an arena (the same numbers, slower; for comparison)")
 	return reward, guard
 }
 

@@ -27,8 +27,8 @@ func TestEvolveFlags(t *testing.T) {
 		"LoRAAlpha": "lora-alpha", "LoRADropout": "lora-dropout", "LoRATargets": "lora-targets", "ImagePool": "image-pool",
 		"ImageSeed": "image-seed", "Seed": "seed", "EvalEvery": "eval-every", "EvalItems": "eval-items",
 		"EvalSamples": "eval-samples", "Guard": "guard", "GuardMargin": "guard-margin", "MaxRollbacks": "max-rollbacks",
-		"SaveEvery": "save-every",
-		"Dir":       "", "Progress": "", // -out of runEvolve; the terminal
+		"SaveEvery": "save-every", "PlainAlloc": "plain-alloc",
+		"Dir": "", "Progress": "", // -out of runEvolve; the terminal
 	}
 	fs := flag.NewFlagSet("evolve", flag.ContinueOnError)
 	o := selfevolve.Scaled()

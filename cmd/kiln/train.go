@@ -46,6 +46,7 @@ func runTrain(args []string) error {
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
 	families := fs.String("families", "", "comma-separated task families to train on (default all: "+familyNames()+"); repeat one to weight it")
+	plainAlloc := fs.Bool("plain-alloc", false, "allocate each step's tensors from the Go heap instead of the step arena (the same numbers, slower; for comparison)")
 	initDir := fs.String("init", "", "start a new run from this model bundle's weights and tokenizer (fine-tuning; ignored when -out has a checkpoint)")
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
@@ -134,7 +135,7 @@ func runTrain(args []string) error {
 		Val:   train.TaskStream{S: valS},
 		Opt: train.Options{Steps: *steps, Batch: *batch, LR: float32(*lr), MinLR: float32(*minLR), Warmup: *warmup,
 			WeightDecay: float32(*wd), Clip: float32(*clip), EvalEvery: *evalEvery, EvalItems: *evalItems,
-			SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr},
+			SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr, PlainAlloc: *plainAlloc},
 	}
 	cj, _ := json.Marshal(cfg)
 	fmt.Fprintf(os.Stderr, "model: %d parameters, %d image tokens; config %s\n", m.P.Count(false), cfg.ImageTokens(), cj)
