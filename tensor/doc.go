@@ -26,6 +26,10 @@
 // tensor made in the step may be used after that. Leaf gradients, ToSlice
 // and Clone never come from an arena. The values are the same bit for bit
 // either way (TestArenaSameBits, and the trainer's TestTrainArenaSameBits).
+// The active arena is process-wide (Go has no goroutine-local state): while
+// Do runs, tensors that other goroutines make come from it too, so nothing
+// else may work on tensors concurrently; a second Do panics. kiln's loops
+// are sequential; train.Options.PlainAlloc turns the arena off.
 //
 // # Broadcasting
 //
