@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
@@ -456,5 +457,44 @@ func TestTruncateStructural(t *testing.T) {
 	ok := vision.Sample{Tokens: []int{40, chat.EndID()}, LogProbs: []float32{-1, -2}, Stopped: true}
 	if got := truncate(ok, bad); len(got.Tokens) != 2 || !got.Stopped {
 		t.Errorf("clean sample changed: %+v", got)
+	}
+}
+
+// The update's arena changes where its tensors live, not what they hold: a
+// run with it and one without (PlainAlloc) end with the same weights and
+// metrics bit for bit.
+func TestUpdateArenaSameBits(t *testing.T) {
+	base := t.TempDir()
+	ra := tinyRunner(t, filepath.Join(base, "arena"), 3)
+	rp := tinyRunner(t, filepath.Join(base, "plain"), 3)
+	rp.Opt.PlainAlloc = true
+	ha, err := ra.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := rp.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra.arena == nil || rp.arena != nil {
+		t.Fatalf("arena use: %v with it, %v without", ra.arena != nil, rp.arena != nil)
+	}
+	if st := ra.arena.Stats(); st.Reused == 0 {
+		t.Fatalf("the updates reused no arena buffer: %+v", st)
+	}
+	for i := range hp {
+		a, p := ha[i], hp[i]
+		a.Seconds, p.Seconds = 0, 0
+		if diff := cmp.Diff(p, a); diff != "" {
+			t.Fatalf("step %d differs with the arena (-plain +arena):\n%s", i+1, diff)
+		}
+	}
+	for _, q := range rp.Policy.P.All() {
+		x, y := q.T.ToSlice(), ra.Policy.P.Get(q.Name).T.ToSlice()
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+				t.Fatalf("%s[%d]: %v with the arena, %v without", q.Name, i, y[i], x[i])
+			}
+		}
 	}
 }

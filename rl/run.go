@@ -53,6 +53,9 @@ type Options struct {
 	Seed      uint64
 	Dir       string    // run directory: metrics.jsonl, curves.png, checkpoint/
 	Progress  io.Writer `json:"-"`
+	// PlainAlloc turns off the update's tensor.Arena (same bits either way;
+	// see train.Options.PlainAlloc).
+	PlainAlloc bool `json:"-"`
 }
 
 // DefaultOptions returns the defaults of kiln adapo (see the package doc).
@@ -139,6 +142,8 @@ type Runner struct {
 	// Correct scores rollouts (nil: ExactAnswer). Evaluation always uses the
 	// exact answers.
 	Correct Scorer
+
+	arena *tensor.Arena // each micro-batch's buffers (nil until the first update)
 }
 
 // CheckpointDir is where Run keeps its resumable state.
@@ -163,6 +168,9 @@ func (r *Runner) Run() ([]StepMetrics, error) {
 		return nil, fmt.Errorf("rl: no parameter matches %q", o.Trainable)
 	}
 	r.Ref.P.SetTrainable("**", false)
+	if !o.PlainAlloc {
+		defer tensor.TightGC()() // the updates run in an arena
+	}
 	opt := nn.NewAdamW(m.P.DefaultGroups(o.WeightDecay), 0.9, 0.99, 1e-8)
 	sched := nn.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps}
 	src := tensor.NewPCG(o.Seed ^ 0xada90)
@@ -413,14 +421,28 @@ func (r *Runner) update(eps []Episode, images *tensor.Tensor, adv, b1, b2 []floa
 	var first LossStats
 	var firstNorm float32
 	params := r.Policy.P.Trainable()
+	// Each micro-batch's forward and backward, and each optimizer step, run
+	// in the runner's arena, recycled right after: the chunks above (batch,
+	// old and reference log-probs) live across epochs, so they stay outside
+	// it, and one arena over the whole update would hold every micro-batch
+	// of every epoch at once.
+	if r.arena == nil && !o.PlainAlloc {
+		r.arena = tensor.NewArena()
+	}
+	defer opt.ZeroGrad() // also after an error: no gradient may keep an arena buffer
 	for ep := 0; ep < o.Epochs; ep++ {
 		var agg LossStats
 		var n1, n2 float64
 		for _, c := range chunks {
-			lp := policy.TokenLogProbs(r.Policy.LogProbs(c.b.Batch), c.b.Targets)
-			loss, st := Loss(lp, c.old, c.ref, c.w, o.ClipEps)
+			var st LossStats
 			share := float64(c.tokens) / float64(total)
-			loss.MulScalar(float32(share)).Backward()
+			r.arena.Do(func() {
+				lp := policy.TokenLogProbs(r.Policy.LogProbs(c.b.Batch), c.b.Targets)
+				var loss *tensor.Tensor
+				loss, st = Loss(lp, c.old, c.ref, c.w, o.ClipEps)
+				loss.MulScalar(float32(share)).Backward()
+			})
+			r.arena.Reset()
 			agg.Loss += st.Loss * share
 			agg.ClipFrac += st.ClipFrac * share
 			agg.Tokens += st.Tokens
@@ -436,13 +458,18 @@ func (r *Runner) update(eps []Episode, images *tensor.Tensor, adv, b1, b2 []floa
 			return agg, 0, fmt.Errorf("loss is %v", agg.Loss)
 		}
 		gn := float32(0)
-		if o.Clip > 0 {
-			gn = nn.ClipGradNorm(params, o.Clip)
-		}
-		if err := opt.Step(lr); err != nil {
+		var err error
+		r.arena.Do(func() {
+			if o.Clip > 0 {
+				gn = nn.ClipGradNorm(params, o.Clip)
+			}
+			err = opt.Step(lr)
+			opt.ZeroGrad()
+		})
+		r.arena.Reset()
+		if err != nil {
 			return agg, gn, err
 		}
-		opt.ZeroGrad()
 		if ep == 0 {
 			first, firstNorm = agg, gn
 		}

@@ -46,6 +46,7 @@ func runAdaPO(args []string) error {
 	evalItems := fs.Int("eval-items", d.EvalItems, "validation items per evaluation (0 = none)")
 	saveEvery := fs.Int("save-every", d.SaveEvery, "checkpoint every N steps")
 	seed := fs.Uint64("seed", d.Seed, "seed of sampling and of the training questions")
+	plainAlloc := fs.Bool("plain-alloc", false, "allocate the updates' tensors from the Go heap instead of an arena (the same numbers, slower; for comparison)")
 	r := d.Reward
 	theta := fs.Float64("theta", r.ARM.Theta, "ARM threshold on the turn-1 error rate P")
 	k11 := fs.Float64("k11", r.ARM.K11, "ARM K for 1->1 (<= 0)")
@@ -75,7 +76,7 @@ func runAdaPO(args []string) error {
 		Steps: *steps, Questions: *questions, Group: *group, Epochs: *epochs, MicroBatch: *micro,
 		LR: float32(*lr), MinLR: float32(*minLR), Warmup: *warmup, Clip: float32(*clip), ClipEps: float32(*clipEps),
 		AdvEps: d.AdvEps, Temperature: float32(*temp), MaxNew: *maxNew, Trainable: *trainable,
-		EvalEvery: *evalEvery, EvalItems: *evalItems, SaveEvery: *saveEvery, Seed: *seed, Dir: *out, Progress: os.Stderr,
+		EvalEvery: *evalEvery, EvalItems: *evalItems, SaveEvery: *saveEvery, Seed: *seed, Dir: *out, Progress: os.Stderr, PlainAlloc: *plainAlloc,
 	}
 	load := func() (*vision.VLM, *vision.Chat, error) { return loadModel(*model) }
 	if *ablation {

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/kiln-ml/kiln/internal/jsonl"
@@ -108,16 +107,11 @@ func (t *Trainer) Run() error {
 	}
 	items := make([]Item, o.Batch)
 	// Each step's intermediates come from an arena, recycled after the
-	// update. Its buffers count as live heap, so at the default GOGC the
-	// runtime would let the heap grow to twice that before collecting,
-	// though little garbage remains outside the arena: 25 keeps the peak
-	// near the arena's size (an explicit GOGC is respected).
+	// update (with the collector's target lowered to match, tensor.TightGC).
 	var arena *tensor.Arena
 	if !o.PlainAlloc {
 		arena = tensor.NewArena()
-		if os.Getenv("GOGC") == "" {
-			defer debug.SetGCPercent(debug.SetGCPercent(25))
-		}
+		defer tensor.TightGC()()
 	}
 	m.P.Train = true
 	defer func() { m.P.Train = false }()
