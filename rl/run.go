@@ -143,7 +143,7 @@ type Runner struct {
 	// exact answers.
 	Correct Scorer
 
-	arena *tensor.Arena // each micro-batch's buffers (nil until the first update)
+	arena *tensor.Arena // each micro-batch's buffers (set by Run; nil under PlainAlloc)
 }
 
 // CheckpointDir is where Run keeps its resumable state.
@@ -168,8 +168,10 @@ func (r *Runner) Run() ([]StepMetrics, error) {
 		return nil, fmt.Errorf("rl: no parameter matches %q", o.Trainable)
 	}
 	r.Ref.P.SetTrainable("**", false)
+	r.arena = nil
 	if !o.PlainAlloc {
-		defer tensor.TightGC()() // the updates run in an arena
+		r.arena = tensor.NewArena() // the updates run in it
+		defer tensor.TightGC()()
 	}
 	opt := nn.NewAdamW(m.P.DefaultGroups(o.WeightDecay), 0.9, 0.99, 1e-8)
 	sched := nn.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps}
@@ -426,10 +428,6 @@ func (r *Runner) update(eps []Episode, images *tensor.Tensor, adv, b1, b2 []floa
 	// old and reference log-probs) live across epochs, so they stay outside
 	// it, and one arena over the whole update would hold every micro-batch
 	// of every epoch at once.
-	if r.arena == nil && !o.PlainAlloc {
-		r.arena = tensor.NewArena()
-	}
-	defer opt.ZeroGrad() // also after an error: no gradient may keep an arena buffer
 	for ep := 0; ep < o.Epochs; ep++ {
 		var agg LossStats
 		var n1, n2 float64
@@ -442,7 +440,6 @@ func (r *Runner) update(eps []Episode, images *tensor.Tensor, adv, b1, b2 []floa
 				loss, st = Loss(lp, c.old, c.ref, c.w, o.ClipEps)
 				loss.MulScalar(float32(share)).Backward()
 			})
-			r.arena.Reset()
 			agg.Loss += st.Loss * share
 			agg.ClipFrac += st.ClipFrac * share
 			agg.Tokens += st.Tokens
@@ -466,7 +463,6 @@ func (r *Runner) update(eps []Episode, images *tensor.Tensor, adv, b1, b2 []floa
 			err = opt.Step(lr)
 			opt.ZeroGrad()
 		})
-		r.arena.Reset()
 		if err != nil {
 			return agg, gn, err
 		}

@@ -81,7 +81,7 @@ type Trainer struct {
 	best   *bestState // training state at the best validation
 	start  time.Time
 	done0  float64
-	arena  *tensor.Arena // the updates' buffers (nil until the first)
+	arena  *tensor.Arena // the updates' buffers (nil under PlainAlloc)
 }
 
 // New attaches the two adapters to m (B = 0, so both roles start as the base
@@ -95,6 +95,9 @@ func New(m *vision.VLM, chat *vision.Chat, images, val train.Stream, o Options) 
 	p := m.P
 	lrng := tensor.NewRNG(o.Seed ^ 0x10a4)
 	t := &Trainer{Model: m, Chat: chat, Images: images, Val: val, Opt: o, params: map[string][]*nn.Param{}}
+	if !o.PlainAlloc {
+		t.arena = tensor.NewArena()
+	}
 	for _, role := range []string{Solver, Proposer} {
 		n := 0
 		for _, pat := range o.LoRATargets {
@@ -301,15 +304,10 @@ func toVision(ms []tasks.Message) []vision.Message {
 // KL and the NLL (before the step).
 func (t *Trainer) update(role string, r policy.Rollout, img *tensor.Tensor, adv float64) (kl, nll float64, err error) {
 	// Every tensor the update makes dies with it: it runs in the trainer's
-	// arena, recycled after each call.
-	if t.arena == nil && !t.Opt.PlainAlloc {
-		t.arena = tensor.NewArena()
-	}
+	// arena (nil under PlainAlloc), recycled after each call.
 	t.arena.Do(func() {
 		kl, nll, err = t.updateStep(role, r, img, adv)
-		t.opt.ZeroGrad() // also after an error: no gradient may keep an arena buffer
 	})
-	t.arena.Reset()
 	return kl, nll, err
 }
 

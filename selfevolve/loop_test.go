@@ -367,11 +367,8 @@ func TestUpdateArenaSameBits(t *testing.T) {
 		t.Fatalf("the updates reused no arena buffer: %+v", st)
 	}
 	for _, q := range p.Model.P.All() {
-		x, y := q.T.ToSlice(), a.Model.P.Get(q.Name).T.ToSlice()
-		for i := range x {
-			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
-				t.Fatalf("%s[%d]: %v with the arena, %v without", q.Name, i, y[i], x[i])
-			}
+		if !sameBits(q.T.ToSlice(), a.Model.P.Get(q.Name).T.ToSlice()) {
+			t.Fatalf("%s differs with the arena", q.Name)
 		}
 	}
 	la, _ := jsonl.Read[StepLog](filepath.Join(base, "arena", StepsFile))

@@ -15,10 +15,11 @@ import (
 // intermediates are fresh allocations that the runtime must zero, collect
 // and hand back to the OS, and on 2 cores that took about a tenth of a step
 // (page faults, memclr, the scavenger). Inside Do, large CPU buffers come
-// from the arena instead; Reset hands them all back for the next step.
+// from the arena instead, and when Do returns they are all free for the next
+// step.
 //
-// The contract: no tensor made inside Do may be used after the Reset that
-// follows it (read its values out first: loss.Item()). Leaf gradients are
+// The contract: no tensor made inside Do may be used after Do returns (read
+// its values out inside: loss.Item()). Leaf gradients are
 // safe: Backward gives each leaf its own copy (ToSlice, never the arena).
 // Buffers below arenaMin elements and device buffers never come from the
 // arena. While Do runs, every goroutine's CPU tensors come from it, so run
@@ -30,7 +31,7 @@ import (
 type Arena struct {
 	mu            sync.Mutex
 	free          map[int][][]float32 // by size class
-	used          [][]float32         // handed out since the last Reset
+	used          [][]float32         // handed out in the current Do
 	reused, fresh int64
 }
 
@@ -43,7 +44,9 @@ var activeArena atomic.Pointer[Arena]
 // NewArena returns an empty arena.
 func NewArena() *Arena { return &Arena{free: map[int][][]float32{}} }
 
-// Do runs f with a as the active arena (a nil arena just runs f).
+// Do runs f with a as the active arena, then frees every buffer f was
+// handed for reuse: no tensor made in f may be used after Do returns. A nil
+// arena just runs f.
 func (a *Arena) Do(f func()) {
 	if a == nil {
 		f()
@@ -52,16 +55,14 @@ func (a *Arena) Do(f func()) {
 	if !activeArena.CompareAndSwap(nil, a) {
 		panic("tensor.Arena.Do: another arena is already active")
 	}
+	defer a.recycle()
 	defer activeArena.Store(nil)
 	f()
 }
 
-// Reset makes every buffer handed out since the last Reset free for reuse.
-// Tensors made inside Do before it must not be used again.
-func (a *Arena) Reset() {
-	if a == nil {
-		return
-	}
+// recycle moves every buffer handed out since the last recycle to the free
+// lists.
+func (a *Arena) recycle() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, b := range a.used {

@@ -58,7 +58,6 @@ func (c arenaCase) run(a *Arena) [][]float32 {
 			out = append(out, x.Grad().ToSlice())
 		}
 	})
-	a.Reset()
 	return out
 }
 
@@ -136,11 +135,10 @@ func TestArenaZerosAndLifetimes(t *testing.T) {
 	if st := a.Stats(); st.Fresh != 1 || st.Held != sizeClass(2500) {
 		t.Fatalf("one large buffer expected (small ones bypass the arena), got %+v", st)
 	}
-	// Outside Do, nothing comes from the arena.
+	// Outside Do, nothing comes from the arena (the buffer is free now).
 	if z := Zeros(50, 50); &z.Data()[0] == &first[0] {
 		t.Fatal("Zeros outside Do used the arena")
 	}
-	a.Reset()
 	a.Do(func() {
 		z := Zeros(48, 50) // a smaller size of the same class
 		if &z.Data()[0] != &first[0] {
@@ -200,7 +198,6 @@ func TestArenaConcurrent(t *testing.T) {
 			}
 			wg.Wait()
 		})
-		a.Reset()
 	}
 	if st := a.Stats(); st.Fresh != 160 || st.Reused != 320 {
 		t.Errorf("stats %+v, want 160 fresh and 320 reused", st)

@@ -20,10 +20,10 @@
 // (the GEMM's transpose flags), without a copy.
 //
 // Host storage comes from the Go heap, except inside Arena.Do: there,
-// buffers of 1024 elements or more come from the arena, and Arena.Reset
-// recycles them all at once. A training loop wraps each step (forward,
-// backward, update) in Do and calls Reset after reading out the loss; no
-// tensor made in the step may be used after that. Leaf gradients, ToSlice
+// buffers of 1024 elements or more come from the arena, which recycles them
+// all at once when Do returns. A training loop wraps each step (forward,
+// backward, update, reading out the loss) in Do; no tensor made in the step
+// may be used after it. Leaf gradients, ToSlice
 // and Clone never come from an arena. The values are the same bit for bit
 // either way (TestArenaSameBits, and the trainer's TestTrainArenaSameBits).
 // The active arena is process-wide (Go has no goroutine-local state): while

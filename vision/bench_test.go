@@ -106,7 +106,6 @@ func benchTrainStepsIn(b *testing.B, m *VLM, bt *Batch, warm int, done func(), a
 	opt := nn.NewAdamW(m.P.DefaultGroups(0.01), 0.9, 0.999, 1e-8)
 	step := func() {
 		arena.Do(func() {
-			opt.ZeroGrad()
 			loss := m.Loss(bt)
 			loss.Backward()
 			if err := opt.Step(1e-3); err != nil {
@@ -114,7 +113,6 @@ func benchTrainStepsIn(b *testing.B, m *VLM, bt *Batch, warm int, done func(), a
 			}
 			opt.ZeroGrad()
 		})
-		arena.Reset()
 	}
 	for range warm { // optimizer buffers, worker pool, a device's allocator cache
 		step()

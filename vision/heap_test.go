@@ -66,7 +66,6 @@ func TestTrainingArenaStable(t *testing.T) {
 			}
 			opt.ZeroGrad()
 		})
-		arena.Reset()
 	}
 	for range 5 {
 		step()

@@ -136,7 +136,6 @@ func (t *Trainer) Run() error {
 			opt.ZeroGrad()
 			lossV = loss.Item()
 		})
-		arena.Reset() // nothing made in the step is used after this
 		if stepErr != nil {
 			return fmt.Errorf("train: %w", stepErr)
 		}

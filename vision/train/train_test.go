@@ -82,13 +82,8 @@ func TestTrainLearnsAndResumesBitwise(t *testing.T) {
 	if err := resumed.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range straight.Model.P.All() {
-		a, b := q.T.ToSlice(), resumed.Model.P.Get(q.Name).T.ToSlice()
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("%s differs after resume", q.Name)
-			}
-		}
+	if name := firstDiffering(straight.Model, resumed.Model); name != "" {
+		t.Fatalf("%s differs after resume", name)
 	}
 	hist, err := readMetrics(filepath.Join(base, "a", "metrics.jsonl"), 1<<30)
 	if err != nil || len(hist) != 6 {
@@ -117,13 +112,8 @@ func TestTrainArenaSameBits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range plain.Model.P.All() {
-		a, b := q.T.ToSlice(), withArena.Model.P.Get(q.Name).T.ToSlice()
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("%s[%d]: %v with the arena, %v without", q.Name, i, b[i], a[i])
-			}
-		}
+	if name := firstDiffering(plain.Model, withArena.Model); name != "" {
+		t.Fatalf("%s differs with the arena", name)
 	}
 	ha, err := readMetrics(filepath.Join(base, "arena", "metrics.jsonl"), 1<<30)
 	if err != nil {
@@ -138,4 +128,18 @@ func TestTrainArenaSameBits(t *testing.T) {
 			t.Fatalf("step %d: %+v with the arena, %+v without", i+1, ha[i], hp[i])
 		}
 	}
+}
+
+// firstDiffering names the first parameter whose bits differ between a and
+// b ("" when none).
+func firstDiffering(a, b *vision.VLM) string {
+	for _, q := range a.P.All() {
+		x, y := q.T.ToSlice(), b.P.Get(q.Name).T.ToSlice()
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+				return q.Name
+			}
+		}
+	}
+	return ""
 }
