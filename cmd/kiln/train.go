@@ -51,6 +51,12 @@ func runTrain(args []string) error {
 	if err := parseFlags(c, fs, args); err != nil {
 		return err
 	}
+	opts := train.Options{Steps: *steps, Batch: *batch, LR: float32(*lr), MinLR: float32(*minLR), Warmup: *warmup,
+		WeightDecay: float32(*wd), Clip: float32(*clip), EvalEvery: *evalEvery, EvalItems: *evalItems,
+		SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr, PlainAlloc: *plainAlloc}
+	if err := opts.Validate(); err != nil { // before a tokenizer is trained for nothing
+		return err
+	}
 	dev, err := tensor.ParseDevice(*device)
 	if err != nil {
 		return err
@@ -133,9 +139,7 @@ func runTrain(args []string) error {
 		Model: m, Chat: chat, Scorer: train.TaskScorer{}, Config: cfg, Files: map[string][]byte{train.BundleTokenizer: tb},
 		Train: train.TaskStream{S: trainS, Mix: train.DefaultMix},
 		Val:   train.TaskStream{S: valS},
-		Opt: train.Options{Steps: *steps, Batch: *batch, LR: float32(*lr), MinLR: float32(*minLR), Warmup: *warmup,
-			WeightDecay: float32(*wd), Clip: float32(*clip), EvalEvery: *evalEvery, EvalItems: *evalItems,
-			SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr, PlainAlloc: *plainAlloc},
+		Opt:   opts,
 	}
 	cj, _ := json.Marshal(cfg)
 	fmt.Fprintf(os.Stderr, "model: %d parameters, %d image tokens; config %s\n", m.P.Count(false), cfg.ImageTokens(), cj)

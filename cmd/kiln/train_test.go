@@ -39,3 +39,19 @@ func TestTrainInit(t *testing.T) {
 		t.Error("-init with -config: no error")
 	}
 }
+
+// Bad numbers on the command line fail before anything is built or written.
+func TestTrainBadFlagsFailFast(t *testing.T) {
+	for _, args := range [][]string{
+		{"-batch", "0"}, {"-steps", "0"}, {"-lr", "-1"}, {"-lr", "1e-3", "-min-lr", "1e-2"}, {"-lr", "NaN"},
+		{"-warmup", "-1"}, {"-clip", "-1"}, {"-wd", "-0.1"}, {"-eval-items", "-2"},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		if err := runTrain(append(args, "-out", out)); err == nil {
+			t.Errorf("train %v: no error", args)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("train %v: the run directory was made (%v)", args, err)
+		}
+	}
+}

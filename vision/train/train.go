@@ -36,6 +36,28 @@ type Options struct {
 	PlainAlloc bool
 }
 
+// Validate says what is wrong with o, if anything, before a run spends time
+// on it (a user's flags end up here).
+func (o Options) Validate() error {
+	finite := func(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
+	switch {
+	case o.Steps < 1 || o.Batch < 1:
+		return fmt.Errorf("train: need steps and batch >= 1, got %d and %d", o.Steps, o.Batch)
+	case !finite(o.LR) || o.LR < 0:
+		return fmt.Errorf("train: learning rate must be >= 0, got %v", o.LR)
+	case !finite(o.MinLR) || o.MinLR < 0 || o.MinLR > o.LR:
+		return fmt.Errorf("train: final learning rate must be in [0, %v], got %v", o.LR, o.MinLR)
+	case o.Warmup < 0 || o.EvalEvery < 0 || o.EvalItems < 0 || o.SaveEvery < 0:
+		return fmt.Errorf("train: warmup, eval-every, eval-items and save-every must be >= 0, got %d, %d, %d, %d",
+			o.Warmup, o.EvalEvery, o.EvalItems, o.SaveEvery)
+	case !finite(o.WeightDecay) || o.WeightDecay < 0 || !finite(o.Clip) || o.Clip < 0:
+		return fmt.Errorf("train: weight decay and clip must be >= 0, got %v and %v", o.WeightDecay, o.Clip)
+	case o.Dir == "":
+		return fmt.Errorf("train: no run directory")
+	}
+	return nil
+}
+
 // Metrics is one line of metrics.jsonl.
 type Metrics struct {
 	Step     int     `json:"step"`
@@ -68,8 +90,8 @@ func (t *Trainer) CheckpointDir() string { return filepath.Join(t.Opt.Dir, "chec
 // the model's current weights, and leaves the final checkpoint there.
 func (t *Trainer) Run() error {
 	o := t.Opt
-	if o.Steps < 1 || o.Batch < 1 {
-		return fmt.Errorf("train: need steps and batch >= 1, got %d and %d", o.Steps, o.Batch)
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
