@@ -1,11 +1,13 @@
 package tensor
 
 import (
+	"math"
 	"math/bits"
 	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Arena recycles the host buffers of the tensors one training step makes.
@@ -28,11 +30,21 @@ import (
 // Numbers do not change: a buffer from the arena is zeroed where Zeros
 // promises zeros, and handed out unzeroed only to kernels that write every
 // element (GEMM with beta 0, the elementwise ops).
+//
+// Backward returns an intermediate gradient's buffer to the arena as soon
+// as no pending gradient refers to it (see Tensor.BackwardWith), so the
+// backward pass reuses its own buffers instead of holding one per node.
+//
+// Setting KILN_ARENA_POISON=1 (read by NewArena) fills every buffer with NaN
+// when it is freed: a use after free, or an unzeroed buffer read before it
+// is written, then shows as NaN in the results (a debugging aid; slow).
 type Arena struct {
 	mu            sync.Mutex
 	free          map[int][][]float32 // by size class
-	used          [][]float32         // handed out in the current Do
+	used          [][]float32         // handed out in the current Do; nil once released
+	at            map[uintptr]int     // bufKey of each buffer in used -> its index
 	reused, fresh int64
+	poisonFreed   bool
 }
 
 // arenaMin is the smallest buffer (in elements) the arena serves; smaller
@@ -42,7 +54,21 @@ const arenaMin = 1024
 var activeArena atomic.Pointer[Arena]
 
 // NewArena returns an empty arena.
-func NewArena() *Arena { return &Arena{free: map[int][][]float32{}} }
+func NewArena() *Arena {
+	return &Arena{free: map[int][][]float32{}, at: map[uintptr]int{}, poisonFreed: os.Getenv("KILN_ARENA_POISON") != ""}
+}
+
+// bufKey names the buffer a slice lies in by the address of its end.
+// Slicing keeps the end (the arena never hands out three-index slices), so
+// every view's data and the buffer itself share the key. It is a number, not
+// a pointer: a pointer one past an object's end would keep whatever the
+// runtime puts next alive, and the arena's own list keeps its buffers alive.
+func bufKey(b []float32) uintptr {
+	if cap(b) == 0 {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(unsafe.SliceData(b))) + uintptr(cap(b))*4
+}
 
 // Do runs f with a as the active arena, then frees every buffer f was
 // handed for reuse: no tensor made in f may be used after Do returns. A nil
@@ -66,11 +92,61 @@ func (a *Arena) recycle() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, b := range a.used {
-		c := cap(b)
-		a.free[c] = append(a.free[c], b[:c])
+		if b != nil {
+			a.putFree(b)
+		}
 	}
 	clear(a.used)
 	a.used = a.used[:0]
+	clear(a.at)
+}
+
+// putFree files b under its size class (poisoned first if asked). Callers
+// hold a.mu.
+func (a *Arena) putFree(b []float32) {
+	c := cap(b)
+	b = b[:c]
+	if a.poisonFreed {
+		for i := range b {
+			b[i] = float32(math.NaN())
+		}
+	}
+	a.free[c] = append(a.free[c], b)
+}
+
+// mark is the position in the hand-out order that bornSince compares with.
+func (a *Arena) mark() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.used)
+}
+
+// releaseIfSince frees the buffer named key now, if it was handed out at or
+// after mark and is not free already; it reports whether it did.
+func (a *Arena) releaseIfSince(key uintptr, mark int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i, ok := a.at[key]
+	if !ok || i < mark {
+		return false
+	}
+	a.putFree(a.used[i])
+	a.used[i] = nil
+	delete(a.at, key)
+	return true
+}
+
+// handedSince returns the keys of the buffers handed out at or after mark
+// and not freed since.
+func (a *Arena) handedSince(mark int, dst []uintptr) []uintptr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range a.used[mark:] {
+		if b != nil {
+			dst = append(dst, bufKey(b))
+		}
+	}
+	return dst
 }
 
 // ArenaStats says how an arena has served: buffers taken from its free
@@ -90,7 +166,7 @@ func (a *Arena) Stats() ArenaStats {
 		st.Held += c * len(l)
 	}
 	for _, b := range a.used {
-		st.Held += cap(b)
+		st.Held += cap(b) // 0 for a released slot
 	}
 	return st
 }
@@ -133,6 +209,7 @@ func (a *Arena) get(n int) ([]float32, bool) {
 		a.reused++
 	}
 	b = b[:n:cap(b)]
+	a.at[bufKey(b)] = len(a.used)
 	a.used = append(a.used, b)
 	return b, fresh
 }

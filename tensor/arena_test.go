@@ -96,6 +96,22 @@ func TestArenaSameBits(t *testing.T) {
 			return x[0].LayerNorm(x[1], x[2], 1e-5).RMSNorm(x[1], 1e-5)
 		}},
 		{"softmax sum", []*Tensor{in(31, 29, 71)}, one(func(a *Tensor) *Tensor { return a.Softmax().Sum([]int{0}, true) })},
+		// Deeper graphs, where Backward frees gradients while it runs: fan-out
+		// (gradients summed), residuals, views of a gradient (Reshape,
+		// Transpose, Expand), and a tensor used by several ops.
+		{"residual blocks", []*Tensor{in(32, 3, 37, 48), in(33, 48, 96), in(34, 96, 48), in(35, 48)}, func(x []*Tensor) *Tensor {
+			h := x[0]
+			for range 3 {
+				u := h.RMSNorm(x[3], 1e-5).MatMul(x[1]).Gelu().MatMul(x[2])
+				h = h.Add(u).Add(u.Mul(h).Tanh())
+			}
+			return h.Reshape(3, 37, 6, 8).Transpose(1, 2).Softmax().Mul(h.Reshape(3, 6, 37, 8))
+		}},
+		{"expand and reuse", []*Tensor{in(36, 41, 1, 33), in(37, 1, 29, 33)}, two(func(a, b *Tensor) *Tensor {
+			e := a.Expand(41, 29, 33)
+			s := e.Mul(b).Sum([]int{1}, true)
+			return s.Add(a).Mul(s.Exp()).Add(e.Sum([]int{1}, true))
+		})},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,6 +119,7 @@ func TestArenaSameBits(t *testing.T) {
 			a := NewArena()
 			c.run(a) // fills the free lists
 			a.poison()
+			a.poisonFreed = true // and every buffer freed from now on, Backward's included
 			got := c.run(a)
 			st := a.Stats()
 			for i := range want {
@@ -201,5 +218,53 @@ func TestArenaConcurrent(t *testing.T) {
 	}
 	if st := a.Stats(); st.Fresh != 160 || st.Reused != 320 {
 		t.Errorf("stats %+v, want 160 fresh and 320 reused", st)
+	}
+}
+
+// Backward frees each intermediate gradient once no pending gradient refers
+// to it, so a deep chain's backward pass holds a few gradient buffers, not
+// one per op; the forward's buffers and the seed stay untouched.
+func TestArenaBackwardFreesGradients(t *testing.T) {
+	const depth = 24
+	x := Randn(NewRNG(1), 1, 64, 64).RequiresGrad()
+	run := func(a *Arena) (held int, grad []float32) {
+		a.Do(func() {
+			y := x
+			for i := range depth {
+				if i%2 == 0 {
+					y = y.Tanh()
+				} else {
+					y = y.MulScalar(0.9)
+				}
+			}
+			var fwd int
+			if a != nil {
+				fwd = a.Stats().Held
+			}
+			seed := Full(1, 64, 64) // 4096 elements: from the arena, made before Backward
+			y.BackwardWith(seed)
+			if seed.Data()[17] != 1 {
+				t.Error("Backward freed the seed")
+			}
+			if a != nil {
+				held = a.Stats().Held - fwd
+			}
+			grad = x.Grad().ToSlice()
+			x.ZeroGrad()
+		})
+		return held, grad
+	}
+	a := NewArena()
+	held, got := run(a)
+	// The forward holds depth+1 buffers (the seed included); the backward
+	// needs two at a time (the gradient coming in and the one going out).
+	if buf := sizeClass(64 * 64); held > 3*buf {
+		t.Errorf("backward kept %d elements (%d buffers of %d) across a chain of %d ops", held, held/buf, buf, depth)
+	}
+	_, want := run(nil)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("gradient element %d: %v in the arena, %v outside", i, got[i], want[i])
+		}
 	}
 }

@@ -12,7 +12,10 @@ import (
 // node records how a tensor was made: its inputs and the function that maps
 // the gradient of the output to gradients of the inputs (nil where an input
 // needs none). Closures hold exactly the buffers the backward needs; they are
-// dropped after Backward, which frees the graph.
+// dropped after Backward, which frees the graph. A backward function may
+// return g or views of it, but must not keep g, or any tensor it makes,
+// anywhere but in its result: inside an Arena, Backward frees those buffers
+// once no pending gradient refers to them (gradPool).
 type node struct {
 	op       string
 	inputs   []*Tensor
@@ -137,6 +140,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 		}
 	}
 	grads := map[*Tensor]*Tensor{t: seed}
+	pool := newGradPool(t)
 	NoGrad(func() {
 		for i := len(order) - 1; i >= 0; i-- {
 			v := order[i]
@@ -146,6 +150,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 				if g != nil && v.requiresGrad {
 					accumulateLeaf(v, g)
 				}
+				pool.drop(g)
 				continue
 			}
 			n := v.node
@@ -153,6 +158,7 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 			if g == nil {
 				continue
 			}
+			before := pool.mark()
 			gs := n.backward(g)
 			for j, in := range n.inputs {
 				if in == nil || !in.requiresGrad || j >= len(gs) || gs[j] == nil {
@@ -163,13 +169,90 @@ func (t *Tensor) BackwardWith(seed *Tensor) {
 					panic(opErr("tensor.Backward", "%s produced grad of shape %v for input of shape %v", n.op, gi.shape, in.shape))
 				}
 				if prev, ok := grads[in]; ok {
-					grads[in] = prev.Add(gi)
+					sum := prev.Add(gi)
+					grads[in] = sum
+					pool.hold(sum)
+					pool.drop(prev)
 				} else {
 					grads[in] = gi
+					pool.hold(gi)
 				}
 			}
+			pool.drop(g)
+			pool.sweep(before) // the backward's own scratch, and gradients summed away
 		}
 	})
+}
+
+// gradPool frees, inside an active Arena, the buffers of gradients that
+// Backward no longer needs. A buffer handed out during this Backward can be
+// reached only through the gradients it returns (backward closures capture
+// forward tensors, and leaves get copies), so once no pending gradient
+// refers to it, it is free. Buffers made before Backward (the forward's,
+// the seed) are never touched. Outside an arena the pool does nothing.
+type gradPool struct {
+	a     *Arena
+	start int             // the arena's mark when Backward began
+	refs  map[uintptr]int // pending gradients per buffer
+	keys  []uintptr
+}
+
+func newGradPool(t *Tensor) *gradPool {
+	a := activeArena.Load()
+	if a == nil || t.st.cu != nil {
+		return nil
+	}
+	return &gradPool{a: a, start: a.mark(), refs: map[uintptr]int{}}
+}
+
+func (p *gradPool) key(t *Tensor) uintptr {
+	if p == nil || t == nil || t.st.cu != nil {
+		return 0
+	}
+	return bufKey(t.st.data)
+}
+
+func (p *gradPool) mark() int {
+	if p == nil {
+		return 0
+	}
+	return p.a.mark()
+}
+
+// hold counts a pending gradient's reference to its buffer.
+func (p *gradPool) hold(t *Tensor) {
+	if k := p.key(t); k != 0 {
+		p.refs[k]++
+	}
+}
+
+// drop ends one reference; a buffer this Backward made is freed with its last.
+func (p *gradPool) drop(t *Tensor) {
+	k := p.key(t)
+	if k == 0 {
+		return
+	}
+	if p.refs[k] > 1 {
+		p.refs[k]--
+		return
+	}
+	delete(p.refs, k)
+	p.a.releaseIfSince(k, p.start)
+}
+
+// sweep frees every buffer handed out since mark that no pending gradient
+// holds: a backward closure's scratch, and gradients that were summed into
+// another.
+func (p *gradPool) sweep(mark int) {
+	if p == nil {
+		return
+	}
+	p.keys = p.a.handedSince(mark, p.keys[:0])
+	for _, k := range p.keys {
+		if p.refs[k] == 0 {
+			p.a.releaseIfSince(k, p.start)
+		}
+	}
 }
 
 func accumulateLeaf(v, g *Tensor) {

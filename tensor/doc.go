@@ -23,7 +23,10 @@
 // buffers of 1024 elements or more come from the arena, which recycles them
 // all at once when Do returns. A training loop wraps each step (forward,
 // backward, update, reading out the loss) in Do; no tensor made in the step
-// may be used after it. Leaf gradients, ToSlice
+// may be used after it. Backward hands each intermediate gradient's buffer
+// back as soon as no pending gradient refers to it (intermediate gradients
+// are never visible outside Backward), so the backward pass reuses a few
+// buffers rather than holding one per op. Leaf gradients, ToSlice
 // and Clone never come from an arena. The values are the same bit for bit
 // either way (TestArenaSameBits, and the trainer's TestTrainArenaSameBits).
 // The active arena is process-wide (Go has no goroutine-local state): while
