@@ -89,6 +89,7 @@ func TestArenaSameBits(t *testing.T) {
 		{"concat", []*Tensor{in(19, 23, 29), in(20, 23, 31)}, two(func(a, b *Tensor) *Tensor { return Concat([]*Tensor{a, b}, 1) })},
 		{"attention", []*Tensor{in(21, 2, 3, 40, 16), in(22, 2, 3, 40, 16), in(23, 2, 3, 40, 16)}, func(x []*Tensor) *Tensor { return attn(false)(x) }},
 		{"attention causal", []*Tensor{in(24, 2, 3, 40, 16), in(25, 2, 3, 40, 16), in(26, 2, 3, 40, 16)}, func(x []*Tensor) *Tensor { return attn(true)(x) }},
+		{"attention no keys", []*Tensor{in(38, 2, 3, 40, 16), in(39, 2, 3, 0, 16), in(40, 2, 3, 0, 16)}, func(x []*Tensor) *Tensor { return attn(false)(x) }},
 		{"cross entropy", []*Tensor{in(27, 6, 37, 53)}, one(func(a *Tensor) *Tensor {
 			return a.CrossEntropy(targets, -1, ReduceMean).Reshape(1)
 		})},

@@ -77,11 +77,16 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 	kd, kld, kbs := matrixRows(k)
 	vd, vld, vbs := matrixRows(v)
 	outShape := append(append([]int{}, q.shape[:nd-2]...), T, Dv)
-	out := Zeros(outShape...)
+	// Buffers a GEMM fills skip zeroing, except where its inner dimension
+	// is 0 (then the GEMM writes nothing and the result is zeros).
+	out := gemmOut(S, outShape...)
 	if out.Numel() == 0 {
 		return out
 	}
-	p := allocZeroed(G * TQ * S)
+	p := allocDirty(G * TQ * S)
+	if D == 0 {
+		p = allocZeroed(G * TQ * S)
+	}
 	if S > 0 && T > 0 {
 		kernels.SgemmStridedBatched(false, true, TQ, S, D, scale, qd, D, TQ*D, kd, kld, kbs, 0, p, S, TQ*S, G)
 	}
@@ -112,16 +117,23 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 			}
 		}
 	})
+	if S == 0 {
+		// No keys: the output is zeros (an empty weighted sum), and so is
+		// dQ; K and V have no elements to take a gradient.
+		return record(out, "ScaledDotProductAttention", func(*Tensor) []*Tensor {
+			return []*Tensor{Zeros(q.shape...), Zeros(k.shape...), Zeros(v.shape...)}
+		}, q, k, v)
+	}
 	kernels.SgemmStridedBatched(false, false, TQ, Dv, S, 1, p, S, TQ*S, vd, vld, vbs, 0, out.st.data, Dv, TQ*Dv, G)
 	return record(out, "ScaledDotProductAttention", func(g *Tensor) []*Tensor {
 		gd := contigData(g)
 		var gq, gk, gv *Tensor
 		if v.requiresGrad {
-			gv = Zeros(v.shape...) // dV = P^T dO
+			gv = gemmOut(TQ, v.shape...) // dV = P^T dO
 			kernels.SgemmStridedBatched(true, false, S, Dv, TQ, 1, p, S, TQ*S, gd, Dv, TQ*Dv, 0, gv.st.data, Dv, S*Dv, G)
 		}
 		if q.requiresGrad || k.requiresGrad {
-			ds := allocZeroed(G * TQ * S) // dP = dO V^T, then softmax backward
+			ds := allocDirty(G * TQ * S) // dP = dO V^T (Dv > 0 here), then softmax backward
 			kernels.SgemmStridedBatched(false, true, TQ, S, Dv, 1, gd, Dv, TQ*Dv, vd, vld, vbs, 0, ds, S, TQ*S, G)
 			parallelRows(G*TQ, S, func(lo, hi int) {
 				tmp := make([]float32, S)
@@ -135,11 +147,11 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 				}
 			})
 			if q.requiresGrad {
-				gq = Zeros(q.shape...) // dQ = dS K * scale
+				gq = gemmOut(S, q.shape...) // dQ = dS K * scale
 				kernels.SgemmStridedBatched(false, false, TQ, D, S, scale, ds, S, TQ*S, kd, kld, kbs, 0, gq.st.data, D, TQ*D, G)
 			}
 			if k.requiresGrad {
-				gk = Zeros(k.shape...) // dK = dS^T Q * scale
+				gk = gemmOut(TQ, k.shape...) // dK = dS^T Q * scale
 				kernels.SgemmStridedBatched(true, false, S, D, TQ, scale, ds, S, TQ*S, qd, D, TQ*D, 0, gk.st.data, D, S*D, G)
 			}
 		}
@@ -200,4 +212,13 @@ func matrixRows(t *Tensor) (data []float32, ld, batchStride int) {
 	}
 	end := t.offset + (batches-1)*batchStride + (rows-1)*ld + cols
 	return t.st.data[t.offset:end], ld, batchStride
+}
+
+// gemmOut is the output of a GEMM with inner dimension k and beta 0: unzeroed
+// when k > 0 (the GEMM writes every element), zeros when k == 0.
+func gemmOut(k int, shape ...int) *Tensor {
+	if k > 0 {
+		return empty(shape...)
+	}
+	return Zeros(shape...)
 }

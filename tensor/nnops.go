@@ -24,7 +24,7 @@ func rowsOf(op string, t *Tensor) ([]float32, int, int) {
 // rowwise applies f to each row of src into a new tensor of t's shape.
 func rowwise(op string, t *Tensor, f func(dst, src []float32)) *Tensor {
 	src, rows, n := rowsOf(op, t)
-	out := Zeros(t.shape...)
+	out := empty(t.shape...) // the row kernels write every element
 	od := out.st.data
 	parallelRows(rows, n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -42,7 +42,7 @@ func rowwiseGrad(g, y *Tensor, df func(dx, y, dy []float32)) *Tensor {
 	if n > 0 {
 		rows = y.Numel() / n
 	}
-	out := Zeros(y.shape...)
+	out := empty(y.shape...) // the row kernels write every element
 	od := out.st.data
 	parallelRows(rows, n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -175,7 +175,7 @@ func (t *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 	}
 	x, rows, n := rowsOf("tensor.LayerNorm", t)
 	wd, bd := affineData("tensor.LayerNorm", t, w), affineData("tensor.LayerNorm", t, b)
-	out := Zeros(t.shape...)
+	out := empty(t.shape...) // the row kernels write every element
 	od := out.st.data
 	mean, rstd := make([]float32, rows), make([]float32, rows)
 	parallelRows(rows, n, func(lo, hi int) {
@@ -185,7 +185,7 @@ func (t *Tensor) LayerNorm(w, b *Tensor, eps float32) *Tensor {
 	})
 	return record(out, "LayerNorm", func(g *Tensor) []*Tensor {
 		gd := contigData(g)
-		gx := Zeros(t.shape...)
+		gx := empty(t.shape...)
 		gw, gb := normParamGrads(rows, n, w != nil, b != nil, func(lo, hi int, dw, db []float32) {
 			for r := lo; r < hi; r++ {
 				kernels.LayerNormRowBackward(gx.st.data[r*n:(r+1)*n], dw, db, gd[r*n:(r+1)*n], x[r*n:(r+1)*n], wd, mean[r], rstd[r])
@@ -202,7 +202,7 @@ func (t *Tensor) RMSNorm(w *Tensor, eps float32) *Tensor {
 	}
 	x, rows, n := rowsOf("tensor.RMSNorm", t)
 	wd := affineData("tensor.RMSNorm", t, w)
-	out := Zeros(t.shape...)
+	out := empty(t.shape...) // the row kernels write every element
 	od := out.st.data
 	rstd := make([]float32, rows)
 	parallelRows(rows, n, func(lo, hi int) {
@@ -212,7 +212,7 @@ func (t *Tensor) RMSNorm(w *Tensor, eps float32) *Tensor {
 	})
 	return record(out, "RMSNorm", func(g *Tensor) []*Tensor {
 		gd := contigData(g)
-		gx := Zeros(t.shape...)
+		gx := empty(t.shape...)
 		gw, _ := normParamGrads(rows, n, w != nil, false, func(lo, hi int, dw, _ []float32) {
 			for r := lo; r < hi; r++ {
 				kernels.RMSNormRowBackward(gx.st.data[r*n:(r+1)*n], dw, gd[r*n:(r+1)*n], x[r*n:(r+1)*n], wd, rstd[r])

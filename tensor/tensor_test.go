@@ -391,3 +391,24 @@ func TestMatMulFoldedRows(t *testing.T) {
 		}
 	}
 }
+
+// Attention over no keys (S = 0) is an empty weighted sum: zeros out, zero
+// gradient for the queries (it used to reach a GEMM with a zero leading
+// dimension and panic).
+func TestAttentionNoKeys(t *testing.T) {
+	q := Randn(NewRNG(14), 1, 2, 3, 4, 8).RequiresGrad() // std 1, [B, H, T, D]
+	k := Zeros(2, 3, 0, 8).RequiresGrad()
+	v := Zeros(2, 3, 0, 5).RequiresGrad()
+	out := ScaledDotProductAttention(q, k, v, AttnOpts{Causal: true})
+	if want := []int{2, 3, 4, 5}; !slices.Equal(out.Shape(), want) {
+		t.Fatalf("shape %v, want %v", out.Shape(), want)
+	}
+	out.Sum(nil, false).Backward()
+	for name, x := range map[string]*Tensor{"out": out, "dq": q.Grad()} {
+		for i, e := range x.ToSlice() {
+			if e != 0 {
+				t.Fatalf("%s[%d] = %v, want 0", name, i, e)
+			}
+		}
+	}
+}
