@@ -2,6 +2,8 @@ package tensor
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -266,6 +268,106 @@ func TestArenaBackwardFreesGradients(t *testing.T) {
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Fatalf("gradient element %d: %v in the arena, %v outside", i, got[i], want[i])
+		}
+	}
+}
+
+// Random graphs, in an arena whose freed buffers are poisoned, give the same
+// bits as outside it: fan-out (a tensor used by several ops), views
+// (Transpose, Narrow, Expand, Reshape) of values and so of gradients,
+// residual sums, reductions, norms, attention, GEMMs. This is the check on
+// Backward freeing gradients mid-pass and on the unzeroed outputs, beyond
+// the hand-written cases above.
+func TestArenaRandomGraphs(t *testing.T) {
+	const B, M, N = 4, 16, 32 // 2048 elements: every value comes from the arena
+	seeds := 60
+	if testing.Short() {
+		seeds = 20
+	}
+	type op func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor
+	ops := []op{
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Add(pick()) },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Mul(pick()).MulScalar(0.5) },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Sub(pick().Tanh()) },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Gelu() },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Silu().Sigmoid() },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Softmax().MulScalar(float32(N)) },
+		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().LayerNorm(w[1], w[2], 1e-5) },
+		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().RMSNorm(w[1], 1e-5) },
+		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().MatMul(w[0]).MulScalar(0.2) },
+		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().MatMul(w[0].T()).Tanh() },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { // a transposed view, made contiguous
+			return pick().Transpose(1, 2).Contiguous().Reshape(B, M, N).Add(pick())
+		},
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { // a strided view into a binary op
+			return pick().Transpose(1, 2).Mul(pick().Transpose(1, 2)).Transpose(1, 2)
+		},
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { // reduce, then broadcast back
+			return pick().Sum([]int{1}, true).Expand(B, M, N).MulScalar(0.1).Add(pick())
+		},
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { // halves swapped
+			x := pick()
+			return Concat([]*Tensor{x.Narrow(2, N/2, N/2), x.Narrow(2, 0, N/2)}, 2)
+		},
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { // attention over heads of 16
+			h := func(x *Tensor) *Tensor { return x.Reshape(B, M, 2, N/2).Transpose(1, 2) }
+			o := ScaledDotProductAttention(h(pick()), h(pick()), h(pick()), AttnOpts{Causal: r.IntN(2) == 0})
+			return o.Transpose(1, 2).Reshape(B, M, N)
+		},
+	}
+	for s := range seeds {
+		build := func(a *Arena) [][]float32 {
+			r := rand.New(rand.NewPCG(uint64(s), 7))
+			leaves := []*Tensor{in(uint64(100+s), B, M, N), in(uint64(200+s), B, M, N)}
+			w := []*Tensor{in(uint64(300+s), N, N), posIn(uint64(400+s), N), in(uint64(500+s), N)}
+			var out [][]float32
+			a.Do(func() {
+				ls := make([]*Tensor, len(leaves))
+				for i, x := range leaves {
+					ls[i] = x.Detach().RequiresGrad()
+				}
+				ws := make([]*Tensor, len(w))
+				for i, x := range w {
+					ws[i] = x.Detach().RequiresGrad()
+				}
+				pool := slices.Clone(ls)
+				pick := func() *Tensor { return pool[r.IntN(len(pool))] }
+				for range 6 + r.IntN(20) {
+					pool = append(pool, ops[r.IntN(len(ops))](r, pick, ws))
+				}
+				// The loss reads the last few values, so that several
+				// gradients meet at shared inputs.
+				loss := pool[len(pool)-1].Sum(nil, false)
+				for _, x := range pool[max(len(ls), len(pool)-4) : len(pool)-1] {
+					loss = loss.Add(x.Mul(x).Mean(nil, false))
+				}
+				loss.Backward()
+				out = append(out, []float32{loss.Item()})
+				for _, x := range append(ls, ws...) {
+					if x.Grad() == nil {
+						out = append(out, nil)
+						continue
+					}
+					out = append(out, x.Grad().ToSlice())
+				}
+			})
+			return out
+		}
+		want := build(nil)
+		a := NewArena()
+		build(a) // fills the free lists
+		a.poison()
+		a.poisonFreed = true
+		got := build(a)
+		for i := range want {
+			if len(got[i]) != len(want[i]) {
+				t.Fatalf("seed %d: result %d has %d elements in the arena, %d outside", s, i, len(got[i]), len(want[i]))
+			}
+			for j := range want[i] {
+				if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+					t.Fatalf("seed %d: result %d element %d: %v in the arena, %v outside", s, i, j, got[i][j], want[i][j])
+				}
+			}
 		}
 	}
 }
