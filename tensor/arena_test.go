@@ -291,10 +291,16 @@ func TestArenaRandomGraphs(t *testing.T) {
 		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Sub(pick().Tanh()) },
 		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Gelu() },
 		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Silu().Sigmoid() },
-		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { return pick().Softmax().MulScalar(float32(N)) },
-		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().LayerNorm(w[1], w[2], 1e-5) },
+		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor {
+			return pick().Softmax().MulScalar(float32(N))
+		},
+		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor {
+			return pick().LayerNorm(w[1], w[2], 1e-5)
+		},
 		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().RMSNorm(w[1], 1e-5) },
-		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().MatMul(w[0]).MulScalar(0.2) },
+		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor {
+			return pick().MatMul(w[0]).MulScalar(0.2)
+		},
 		func(r *rand.Rand, pick func() *Tensor, w []*Tensor) *Tensor { return pick().MatMul(w[0].T()).Tanh() },
 		func(r *rand.Rand, pick func() *Tensor, _ []*Tensor) *Tensor { // a transposed view, made contiguous
 			return pick().Transpose(1, 2).Contiguous().Reshape(B, M, N).Add(pick())
