@@ -53,8 +53,9 @@ type Options struct {
 	Seed      uint64
 	Dir       string    // run directory: metrics.jsonl, curves.png, checkpoint/
 	Progress  io.Writer `json:"-"`
-	// PlainAlloc turns off the update's tensor.Arena (same bits either way;
-	// see train.Options.PlainAlloc).
+	// PlainAlloc turns off the tensor.Arena of the updates and of the
+	// rollouts' decoding steps (same bits either way; see
+	// train.Options.PlainAlloc).
 	PlainAlloc bool `json:"-"`
 }
 
@@ -143,7 +144,7 @@ type Runner struct {
 	// exact answers.
 	Correct Scorer
 
-	arena *tensor.Arena // each micro-batch's buffers (set by Run; nil under PlainAlloc)
+	arena *tensor.Arena // each micro-batch's and decoding step's buffers (set by Run; nil under PlainAlloc)
 }
 
 // CheckpointDir is where Run keeps its resumable state.
@@ -170,7 +171,7 @@ func (r *Runner) Run() ([]StepMetrics, error) {
 	r.Ref.P.SetTrainable("**", false)
 	r.arena = nil
 	if !o.PlainAlloc {
-		r.arena = tensor.NewArena() // the updates run in it
+		r.arena = tensor.NewArena() // the updates and the rollouts' decoding steps run in it
 		defer tensor.TightGC()()
 	}
 	opt := nn.NewAdamW(m.P.DefaultGroups(o.WeightDecay), 0.9, 0.99, 1e-8)
@@ -323,7 +324,7 @@ func (r *Runner) step(step int, opt nn.Optimizer, lr float32, rng *rand.Rand) (S
 	if err != nil {
 		return rec, err
 	}
-	eps := Rollouts(m, r.Chat, items, images, o.Group, vision.SampleOpts{MaxNew: o.MaxNew, Temperature: o.Temperature, RNG: rng}, r.Correct)
+	eps := Rollouts(m, r.Chat, items, images, o.Group, vision.SampleOpts{MaxNew: o.MaxNew, Temperature: o.Temperature, RNG: rng, Arena: r.arena}, r.Correct)
 
 	// Rewards from each question's error rate.
 	g := o.Group

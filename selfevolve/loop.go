@@ -81,7 +81,7 @@ type Trainer struct {
 	best   *bestState // training state at the best validation
 	start  time.Time
 	done0  float64
-	arena  *tensor.Arena // the updates' buffers (nil under PlainAlloc)
+	arena  *tensor.Arena // the updates' and decoding steps' buffers (nil under PlainAlloc)
 }
 
 // New attaches the two adapters to m (B = 0, so both roles start as the base
@@ -183,7 +183,7 @@ func (t *Trainer) Step() (StepLog, error) {
 	}
 	var prop vision.Sample
 	p.WithAdapter(Proposer, func() {
-		prop = m.Generate(img, [][]int{pPrompt}, vision.SampleOpts{MaxNew: pBudget, Temperature: o.Temperature, Stop: stop, RNG: t.rng})[0]
+		prop = m.Generate(img, [][]int{pPrompt}, vision.SampleOpts{MaxNew: pBudget, Temperature: o.Temperature, Stop: stop, RNG: t.rng, Arena: t.arena})[0]
 	})
 	lg.Proposal = chat.Decode(prop.Tokens)
 	q, tagged := tasks.ExtractQuestion(lg.Proposal)
@@ -202,7 +202,7 @@ func (t *Trainer) Step() (StepLog, error) {
 	imgN := img.IndexSelect(0, make([]int, o.N))
 	var sols []vision.Sample
 	p.WithAdapter(Solver, func() {
-		sols = m.Generate(imgN, prompts, vision.SampleOpts{MaxNew: o.SolverMaxNew, Temperature: o.Temperature, Stop: stop, RNG: t.rng})
+		sols = m.Generate(imgN, prompts, vision.SampleOpts{MaxNew: o.SolverMaxNew, Temperature: o.Temperature, Stop: stop, RNG: t.rng, Arena: t.arena})
 	})
 	lg.Outputs = make([]string, o.N)
 	lg.Answers = make([]string, o.N)

@@ -95,8 +95,9 @@ type Options struct {
 	SaveEvery int       // checkpoint every N outer steps (0 = only at the end)
 	Dir       string    // run directory ("" = no files: tests)
 	Progress  io.Writer `json:"-"` // progress bar (nil = none)
-	// PlainAlloc turns off the updates' tensor.Arena (same bits either
-	// way; see train.Options.PlainAlloc).
+	// PlainAlloc turns off the tensor.Arena of the updates and of the
+	// rollouts' decoding steps (same bits either way; see
+	// train.Options.PlainAlloc).
 	PlainAlloc bool `json:"-"`
 }
 

@@ -153,6 +153,14 @@ func BenchmarkGenerate(b *testing.B) {
 	benchGenerate(b, m, benchImages(m.Cfg))
 }
 
+// BenchmarkGenerateArena is BenchmarkGenerate with each decoding step in a
+// tensor.Arena, as the research loops' rollouts run it.
+func BenchmarkGenerateArena(b *testing.B) {
+	benchThreads(b)
+	m := benchModel(b)
+	benchGenerateOpts(b, m, benchImages(m.Cfg), SampleOpts{MaxNew: benchNew, Arena: tensor.NewArena()})
+}
+
 // benchImages are the generation benchmarks' images (on the host).
 func benchImages(c Config) *tensor.Tensor {
 	return tensor.Randn(tensor.NewRNG(3), 1, benchBatch, 3, c.ImageSize, c.ImageSize)
@@ -161,11 +169,14 @@ func benchImages(c Config) *tensor.Tensor {
 // benchGenerate times m.Generate on img and the benchmark prompts after one
 // warm-up call.
 func benchGenerate(b *testing.B, m *VLM, img *tensor.Tensor) {
+	benchGenerateOpts(b, m, img, SampleOpts{MaxNew: benchNew})
+}
+
+func benchGenerateOpts(b *testing.B, m *VLM, img *tensor.Tensor, opts SampleOpts) {
 	prompts := make([][]int, benchBatch)
 	for i := range prompts {
 		prompts[i] = benchSequence(m.Cfg, benchPrompt, uint64(100+i))
 	}
-	opts := SampleOpts{MaxNew: benchNew}
 	m.Generate(img, prompts, opts) // warm-up
 	b.ResetTimer()
 	for range b.N {

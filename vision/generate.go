@@ -21,6 +21,11 @@ type SampleOpts struct {
 	// NoCache recomputes the whole sequence at every step (slow; it exists
 	// to test the KV cache against).
 	NoCache bool
+	// Arena, if set, recycles each decoding step's buffers (tensor.Arena):
+	// the same tokens and log-probabilities, less time in the allocator.
+	// The arena is process-wide while a step runs, so set it only where
+	// nothing else works on tensors concurrently (kiln's own loops do).
+	Arena *tensor.Arena
 }
 
 // Sample is one generated continuation.
@@ -73,16 +78,23 @@ func (m *VLM) Generate(images *tensor.Tensor, prompts [][]int, o SampleOpts) []S
 	scratch := newSampler(V)
 	tensor.NoGrad(func() {
 		var cache *Cache
-		var logits *tensor.Tensor
 		pos := b.positions(nil)
-		if o.NoCache {
-			logits = m.Forward(b)
-		} else {
-			cache = m.NewCache(B, t0+o.MaxNew)
-			logits = m.LM.Forward(m.Embed(b), pos, b.Pad, cache)
+		if !o.NoCache {
+			cache = m.NewCache(B, t0+o.MaxNew) // outside the arena: it lives across steps
 		}
-		last := hostData(logits.Narrow(1, logits.Dim(1)-1, 1)) // [B*V]
-		pad := append([]bool(nil), b.Pad...)                   // grows with the sequence
+		// last holds the newest position's logits [B*V], copied out of the
+		// step that made them (whose buffers an arena recycles).
+		last := make([]float32, 0, B*V)
+		o.Arena.Do(func() {
+			var logits *tensor.Tensor
+			if o.NoCache {
+				logits = m.Forward(b)
+			} else {
+				logits = m.LM.Forward(m.Embed(b), pos, b.Pad, cache)
+			}
+			last = append(last[:0], hostData(logits.Narrow(1, logits.Dim(1)-1, 1))...)
+		})
+		pad := append([]bool(nil), b.Pad...) // grows with the sequence
 		next := make([]int, B)
 		nextPos := make([]int, B)
 		for i := range nextPos {
@@ -121,16 +133,18 @@ func (m *VLM) Generate(images *tensor.Tensor, prompts [][]int, o SampleOpts) []S
 			b = &Batch{B: B, T: L, IDs: ids, Pad: np, Images: images}
 			pad = np
 			if o.NoCache {
-				logits = m.Forward(b)
-				last = hostData(logits.Narrow(1, L-1, 1))
+				o.Arena.Do(func() {
+					last = append(last[:0], hostData(m.Forward(b).Narrow(1, L-1, 1))...)
+				})
 				continue
 			}
-			x := m.LM.Embed.Forward(next, B, 1)
-			logits = m.LM.Forward(x, append([]int(nil), nextPos...), np, cache)
+			o.Arena.Do(func() {
+				x := m.LM.Embed.Forward(next, B, 1)
+				last = append(last[:0], hostData(m.LM.Forward(x, append([]int(nil), nextPos...), np, cache))...)
+			})
 			for i := range nextPos {
 				nextPos[i]++
 			}
-			last = hostData(logits)
 		}
 	})
 	return out
