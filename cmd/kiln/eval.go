@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/kiln-ml/kiln/internal/atomicfile"
+	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
 	"github.com/kiln-ml/kiln/vision/train"
@@ -81,7 +82,8 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates, Records: *dump != ""}
+	opts := train.EvalOptions{Items: *items, Samples: *samples, MaxNew: *maxNew, Seed: *seed, SelfEval: *selfEval, Temperature: float32(*temp), Templates: *templates, Records: *dump != "",
+		Arena: tensor.NewArena()} // decoding steps recycle their buffers (same outputs)
 	if *blind > 0 {
 		if opts.Blind, err = tasks.NewBlind(tcfg, *blind, *seed); err != nil {
 			return err

@@ -26,6 +26,12 @@ func generate(m *vision.VLM, chat *vision.Chat, items []Item, prompts [][]int, o
 // Samples generates for items in chunks of 32 (prompts optional, as in
 // generate) and returns the raw samples.
 func Samples(m *vision.VLM, chat *vision.Chat, items []Item, prompts [][]int, maxNew int, temperature float32, rng *rand.Rand) []vision.Sample {
+	return SamplesOpts(m, chat, items, prompts, vision.SampleOpts{MaxNew: maxNew, Temperature: temperature, RNG: rng})
+}
+
+// SamplesOpts is Samples with the sampling options given whole (the stop
+// token is the chat's end of turn whatever o.Stop says).
+func SamplesOpts(m *vision.VLM, chat *vision.Chat, items []Item, prompts [][]int, o vision.SampleOpts) []vision.Sample {
 	out := make([]vision.Sample, 0, len(items))
 	for lo := 0; lo < len(items); lo += 32 {
 		hi := min(lo+32, len(items))
@@ -33,7 +39,7 @@ func Samples(m *vision.VLM, chat *vision.Chat, items []Item, prompts [][]int, ma
 		if prompts != nil {
 			ps = prompts[lo:hi]
 		}
-		out = append(out, generate(m, chat, items[lo:hi], ps, vision.SampleOpts{MaxNew: maxNew, Temperature: temperature, RNG: rng})...)
+		out = append(out, generate(m, chat, items[lo:hi], ps, o)...)
 	}
 	return out
 }

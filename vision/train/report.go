@@ -31,6 +31,10 @@ type EvalOptions struct {
 	// Blind, when set, adds the image-blind baseline's accuracy to every
 	// row: what "above chance" means for a family or template.
 	Blind *tasks.Blind
+	// Arena, if set, runs the decoding steps in it (vision.SampleOpts.Arena:
+	// the same outputs, faster). Only where nothing else works on tensors
+	// meanwhile, as in kiln's commands.
+	Arena *tensor.Arena
 }
 
 // ItemRecord is one evaluated item: the question, the truth and its trace,
@@ -90,7 +94,7 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 	for i := range items {
 		items[i] = stream.Item(i)
 	}
-	first := Samples(m, chat, items, nil, o.MaxNew, 0, nil)
+	first := SamplesOpts(m, chat, items, nil, vision.SampleOpts{MaxNew: o.MaxNew, Arena: o.Arena})
 	greedy := texts(chat, first)
 	type acc struct{ n, g, s, maj, blind int }
 	fam := map[string]*acc{}
@@ -111,7 +115,7 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 			temp = 1
 		}
 		for k := 0; k < o.Samples; k++ {
-			ss := Samples(m, chat, items, nil, o.MaxNew, temp, rng)
+			ss := SamplesOpts(m, chat, items, nil, vision.SampleOpts{MaxNew: o.MaxNew, Temperature: temp, RNG: rng, Arena: o.Arena})
 			samples = append(samples, texts(chat, ss))
 			sc := make([]float64, len(ss))
 			for i, s := range ss {
@@ -212,7 +216,7 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream Stream, o EvalOptions) Re
 		}
 	}
 	if o.SelfEval {
-		r.SelfEval = selfEvaluate(m, chat, items, first, o.MaxNew)
+		r.SelfEval = selfEvaluate(m, chat, items, first, o.MaxNew, o.Arena)
 	}
 	r.Seconds = time.Since(start).Seconds()
 	return r
@@ -243,12 +247,12 @@ func familyOrder(seen []string) []string {
 
 // selfEvaluate asks AdaPO's second-turn question after each greedy first
 // answer (continuing from the model's own turn-1 tokens) and scores both.
-func selfEvaluate(m *vision.VLM, chat *vision.Chat, items []Item, first []vision.Sample, maxNew int) []tasks.SelfEvalMetrics {
+func selfEvaluate(m *vision.VLM, chat *vision.Chat, items []Item, first []vision.Sample, maxNew int, arena *tensor.Arena) []tasks.SelfEvalMetrics {
 	prompts := make([][]int, len(items))
 	for i, it := range items {
 		prompts[i] = chat.Continue(chat.Prompt(it.Prompt), first[i].Tokens, []vision.Message{{Role: tasks.RoleUser, Content: tasks.SelfEvalPrompt}})
 	}
-	second := texts(chat, Samples(m, chat, items, prompts, maxNew, 0, nil))
+	second := texts(chat, SamplesOpts(m, chat, items, prompts, vision.SampleOpts{MaxNew: maxNew, Arena: arena}))
 	recs := make([]tasks.Record, len(items))
 	for i, it := range items {
 		recs[i] = tasks.Record{Family: tasks.Family(it.Family), Correct1: tasks.Correct(chat.Decode(first[i].Tokens), it.Answer), Correct2: tasks.Correct(second[i], it.Answer)}

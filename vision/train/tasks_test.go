@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
 	"github.com/kiln-ml/kiln/vision/tokenizer"
@@ -107,6 +109,14 @@ func TestBundleRoundTripAndEvaluate(t *testing.T) {
 	}
 	if !strings.Contains(rt.Table(), "by question template") {
 		t.Error("no template table")
+	}
+	// With an arena for the decoding steps (freed buffers poisoned), the
+	// report is the same, sampled answers and self-evaluation included.
+	t.Setenv("KILN_ARENA_POISON", "1")
+	ra := Evaluate(m2, chat2, TaskStream{S: test}, EvalOptions{Items: 10, Samples: 2, MaxNew: 8, Seed: 1, SelfEval: true, Arena: tensor.NewArena()})
+	ra.Seconds, r.Seconds = 0, 0
+	if !cmp.Equal(ra, r) {
+		t.Errorf("the report changed with an arena: %s", cmp.Diff(r, ra))
 	}
 	if len(r.Records) != 0 {
 		t.Errorf("%d records without EvalOptions.Records", len(r.Records))
