@@ -123,7 +123,7 @@ func runVariant(a AblationOptions, v Variant, seed uint64, dir string) (Ablation
 		return AblationRun{}, err
 	}
 	r := AblationRun{Variant: v.Name, Seed: seed}
-	eo := EvalOptions{Items: a.TestItems, Samples: a.TestSamples, MaxNew: a.Opt.SolverMaxNew, Seed: seed}
+	eo := EvalOptions{Items: a.TestItems, Samples: a.TestSamples, MaxNew: a.Opt.SolverMaxNew, Seed: seed, Arena: evalArena(a.Opt)}
 	if !v.Train {
 		r.Test = Evaluate(m, chat, a.Test, eo)
 		r.TestLast = r.Test
@@ -291,7 +291,7 @@ func Quick(m *vision.VLM, chat *vision.Chat, steps, items int, progress io.Write
 	if err != nil {
 		return before, after, err
 	}
-	eo := EvalOptions{Items: items, Samples: o.N, MaxNew: o.SolverMaxNew, Seed: o.Seed}
+	eo := EvalOptions{Items: items, Samples: o.N, MaxNew: o.SolverMaxNew, Seed: o.Seed, Arena: evalArena(o)}
 	before = Evaluate(m, chat, train.TaskStream{S: testS}, eo)
 	t, err := New(m, chat, train.TaskStream{S: imgS}, train.TaskStream{S: valS}, o)
 	if err != nil {

@@ -21,6 +21,8 @@ type EvalOptions struct {
 	Samples int    // sampled answers per item at temperature 1 (0 = greedy only)
 	MaxNew  int    // token budget per answer
 	Seed    uint64 // sampling seed
+	// Arena, if set, runs the decoding steps in it (train.EvalOptions.Arena).
+	Arena *tensor.Arena
 }
 
 // FamilyEval is one family's row (Family "all" is the overall row).
@@ -78,12 +80,15 @@ func Evaluate(m *vision.VLM, chat *vision.Chat, stream train.Stream, o EvalOptio
 	for i := range items {
 		items[i] = stream.Item(i)
 	}
-	greedy := train.Outputs(m, chat, items, o.MaxNew, 0, nil)
+	greedy := make([]string, len(items))
+	for i, smp := range train.SamplesOpts(m, chat, items, nil, vision.SampleOpts{MaxNew: o.MaxNew, Arena: o.Arena}) {
+		greedy[i] = chat.Decode(smp.Tokens)
+	}
 	var samples [][]vision.Sample
 	if o.Samples > 0 {
 		rng := tensor.NewRNG(o.Seed ^ 0xe7a1)
 		for k := 0; k < o.Samples; k++ {
-			samples = append(samples, train.Samples(m, chat, items, nil, o.MaxNew, 1, rng))
+			samples = append(samples, train.SamplesOpts(m, chat, items, nil, vision.SampleOpts{MaxNew: o.MaxNew, Temperature: 1, RNG: rng, Arena: o.Arena}))
 		}
 	}
 	type acc struct {
@@ -247,4 +252,13 @@ func truncateLog(path string, n int, strict bool) error {
 		return json.Unmarshal(l, &s) == nil && (s.Step < n || !strict && s.Step == n)
 	})
 	return err
+}
+
+// evalArena is an arena for evaluation's decoding steps, unless o turns
+// arenas off.
+func evalArena(o Options) *tensor.Arena {
+	if o.PlainAlloc {
+		return nil
+	}
+	return tensor.NewArena()
 }

@@ -359,6 +359,9 @@ func (t *Trainer) updateStep(role string, r policy.Rollout, img *tensor.Tensor, 
 // the final (or, after a guard stop, the best) weights in the model.
 func (t *Trainer) Run() error {
 	o := t.Opt
+	if t.arena != nil {
+		defer tensor.TightGC()() // the arena's buffers are live heap (see TightGC)
+	}
 	if o.Dir != "" {
 		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 			return err
@@ -450,7 +453,7 @@ func (t *Trainer) validate() error {
 	o := t.Opt
 	var ev Eval
 	t.Model.P.WithAdapter(Solver, func() {
-		ev = Evaluate(t.Model, t.Chat, t.Val, EvalOptions{Items: o.EvalItems, Samples: o.EvalSamples, MaxNew: o.SolverMaxNew, Seed: o.Seed})
+		ev = Evaluate(t.Model, t.Chat, t.Val, EvalOptions{Items: o.EvalItems, Samples: o.EvalSamples, MaxNew: o.SolverMaxNew, Seed: o.Seed, Arena: t.arena})
 	})
 	ev.Step = t.S.Step
 	acc := ev.All().Greedy

@@ -65,6 +65,7 @@ func runDemo(args []string) error {
 	if err != nil {
 		return err
 	}
+	defer tensor.TightGC()() // the decoding arena's buffers are live heap
 	r := train.Evaluate(m, chat, stream, train.EvalOptions{Items: *items, Samples: *samples, MaxNew: 48, Seed: *seed, SelfEval: true, Blind: blind, Arena: tensor.NewArena()})
 	fmt.Printf("\ntest stream: %d items, greedy and %d samples at temperature 1 (%.0fs);\nblind: the best answer to the question text alone, from %d training items\n\n%s", *items, *samples, r.Seconds, r.BlindItems, r.Table())
 	if n := smallestFamily(r); n > 0 {

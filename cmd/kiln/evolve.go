@@ -14,6 +14,7 @@ import (
 
 	"github.com/kiln-ml/kiln/internal/atomicfile"
 	"github.com/kiln-ml/kiln/selfevolve"
+	"github.com/kiln-ml/kiln/tensor"
 	"github.com/kiln-ml/kiln/vision"
 	"github.com/kiln-ml/kiln/vision/tasks"
 	"github.com/kiln-ml/kiln/vision/train"
@@ -91,7 +92,7 @@ func evolveFlags(fs *flag.FlagSet, o *selfevolve.Options) (reward, guard *string
 	fs.Float64Var(&o.GuardMargin, "guard-margin", d.GuardMargin, "validation greedy accuracy drop that triggers the guard (0.05 = 5 points)")
 	fs.IntVar(&o.MaxRollbacks, "max-rollbacks", d.MaxRollbacks, "rollback guard: stop after this many")
 	fs.IntVar(&o.SaveEvery, "save-every", d.SaveEvery, "checkpoint every N outer steps")
-	fs.BoolVar(&o.PlainAlloc, "plain-alloc", d.PlainAlloc, "allocate the updates' tensors from the Go heap instead of an arena (the same numbers, slower; for comparison)")
+	fs.BoolVar(&o.PlainAlloc, "plain-alloc", d.PlainAlloc, "allocate the tensors of the updates and of decoding from the Go heap instead of arenas (the same numbers, slower, less memory; for comparison)")
 	return reward, guard
 }
 
@@ -198,6 +199,10 @@ func runEvolve(args []string) error {
 	}
 
 	eo := selfevolve.EvalOptions{Items: *testItems, Samples: *testSamples, MaxNew: o.SolverMaxNew, Seed: o.Seed}
+	if !o.PlainAlloc {
+		eo.Arena = tensor.NewArena()
+		defer tensor.TightGC()()
+	}
 	var before, after selfevolve.Eval
 	if *testItems > 0 {
 		before = selfevolve.Evaluate(m, chat, train.TaskStream{S: testS}, eo)
