@@ -149,6 +149,32 @@ func (a *Arena) handedSince(mark int, dst []uintptr) []uintptr {
 	return dst
 }
 
+// Scoped runs f and, inside an active Arena with gradients off (inference),
+// frees at once every buffer that f was handed, except the one its result
+// lives in. A model's block (a transformer layer) wrapped this way holds its
+// intermediates only while it runs, not until the step ends; with gradients
+// on, or without an arena, Scoped only runs f, since the graph needs them.
+// f must let no tensor it makes escape except its result (no caches of
+// intermediates; writes into buffers made outside are fine).
+func Scoped(f func() *Tensor) *Tensor {
+	a := activeArena.Load()
+	if a == nil || GradEnabled() {
+		return f()
+	}
+	mark := a.mark()
+	out := f()
+	var keep uintptr
+	if out != nil && out.st.cu == nil {
+		keep = bufKey(out.st.data)
+	}
+	for _, k := range a.handedSince(mark, nil) {
+		if k != keep {
+			a.releaseIfSince(k, mark)
+		}
+	}
+	return out
+}
+
 // ArenaStats says how an arena has served: buffers taken from its free
 // lists and newly allocated since NewArena (a steady loop reuses nearly
 // all), and the elements it holds, free and in use.

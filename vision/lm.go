@@ -45,7 +45,7 @@ func (lm *LM) Forward(x *tensor.Tensor, pos []int, keyPad []bool, cache *Cache) 
 		if cache != nil {
 			in.Cache = cache.layers[i]
 		}
-		x = b.Forward(x, in)
+		x = tensor.Scoped(func() *tensor.Tensor { return b.Forward(x, in) }) // inference in an arena: the block's temporaries go at once
 	}
 	x = lm.Norm.Forward(x)
 	if lm.Head != nil {

@@ -43,7 +43,7 @@ func newViT(p *nn.Params, c Config, rng *rand.Rand) *ViT {
 func (v *ViT) Forward(img *tensor.Tensor) *tensor.Tensor {
 	x := v.Patch.Forward(pixels.Patchify(img, v.cfg.PatchSize)).Add(v.Pos)
 	for _, b := range v.Blocks {
-		x = b.Forward(x, nn.AttnInput{})
+		x = tensor.Scoped(func() *tensor.Tensor { return b.Forward(x, nn.AttnInput{}) })
 	}
 	return v.Norm.Forward(x)
 }
