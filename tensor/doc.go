@@ -26,7 +26,8 @@
 // may be used after it. Backward hands each intermediate gradient's buffer
 // back as soon as no pending gradient refers to it (intermediate gradients
 // are never visible outside Backward), so the backward pass reuses a few
-// buffers rather than holding one per op. Leaf gradients, ToSlice
+// buffers rather than holding one per op. In inference (gradients off),
+// Scoped hands a block's temporaries back when the block returns. Leaf gradients, ToSlice
 // and Clone never come from an arena. The values are the same bit for bit
 // either way (TestArenaSameBits, and the trainer's TestTrainArenaSameBits).
 // The active arena is process-wide (Go has no goroutine-local state): while
