@@ -114,7 +114,8 @@ func (a *Arena) putFree(b []float32) {
 	a.free[c] = append(a.free[c], b)
 }
 
-// mark is the position in the hand-out order that bornSince compares with.
+// mark is a position in the hand-out order: the buffers handed out at or
+// after it are the ones releaseIfSince and releaseSince may free.
 func (a *Arena) mark() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -122,31 +123,36 @@ func (a *Arena) mark() int {
 }
 
 // releaseIfSince frees the buffer named key now, if it was handed out at or
-// after mark and is not free already; it reports whether it did.
-func (a *Arena) releaseIfSince(key uintptr, mark int) bool {
+// after mark and is not free already.
+func (a *Arena) releaseIfSince(key uintptr, mark int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	i, ok := a.at[key]
 	if !ok || i < mark {
-		return false
+		return
 	}
 	a.putFree(a.used[i])
 	a.used[i] = nil
 	delete(a.at, key)
-	return true
 }
 
-// handedSince returns the keys of the buffers handed out at or after mark
-// and not freed since.
-func (a *Arena) handedSince(mark int, dst []uintptr) []uintptr {
+// releaseSince frees every buffer handed out at or after mark and not free
+// already, except those keep reports true for (by bufKey).
+func (a *Arena) releaseSince(mark int, keep func(key uintptr) bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, b := range a.used[mark:] {
-		if b != nil {
-			dst = append(dst, bufKey(b))
+	for i, b := range a.used[mark:] {
+		if b == nil {
+			continue
 		}
+		k := bufKey(b)
+		if keep(k) {
+			continue
+		}
+		a.putFree(b)
+		a.used[mark+i] = nil
+		delete(a.at, k)
 	}
-	return dst
 }
 
 // Scoped runs f and, inside an active Arena with gradients off (inference),
@@ -167,11 +173,7 @@ func Scoped(f func() *Tensor) *Tensor {
 	if out != nil && out.st.cu == nil {
 		keep = bufKey(out.st.data)
 	}
-	for _, k := range a.handedSince(mark, nil) {
-		if k != keep {
-			a.releaseIfSince(k, mark)
-		}
-	}
+	a.releaseSince(mark, func(k uintptr) bool { return k == keep })
 	return out
 }
 

@@ -83,10 +83,7 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttnOpts) *Tensor {
 	if out.Numel() == 0 {
 		return out
 	}
-	p := allocDirty(G * TQ * S)
-	if D == 0 {
-		p = allocZeroed(G * TQ * S)
-	}
+	p := gemmBuf(D, G*TQ*S)
 	if S > 0 && T > 0 {
 		kernels.SgemmStridedBatched(false, true, TQ, S, D, scale, qd, D, TQ*D, kd, kld, kbs, 0, p, S, TQ*S, G)
 	}
@@ -214,11 +211,17 @@ func matrixRows(t *Tensor) (data []float32, ld, batchStride int) {
 	return t.st.data[t.offset:end], ld, batchStride
 }
 
-// gemmOut is the output of a GEMM with inner dimension k and beta 0: unzeroed
-// when k > 0 (the GEMM writes every element), zeros when k == 0.
-func gemmOut(k int, shape ...int) *Tensor {
+// gemmBuf is n elements for the output of a GEMM with inner dimension k
+// and beta 0: unzeroed when k > 0 (the GEMM writes every element), zeros
+// when k == 0 (it writes none).
+func gemmBuf(k, n int) []float32 {
 	if k > 0 {
-		return empty(shape...)
+		return allocDirty(n)
 	}
-	return Zeros(shape...)
+	return allocZeroed(n)
+}
+
+// gemmOut is gemmBuf as a tensor of the given shape.
+func gemmOut(k int, shape ...int) *Tensor {
+	return newContig(gemmBuf(k, checkShape("tensor.gemmOut", shape)), shape)
 }

@@ -194,7 +194,7 @@ type gradPool struct {
 	a     *Arena
 	start int             // the arena's mark when Backward began
 	refs  map[uintptr]int // pending gradients per buffer
-	keys  []uintptr
+	held  func(key uintptr) bool
 }
 
 func newGradPool(t *Tensor) *gradPool {
@@ -202,7 +202,9 @@ func newGradPool(t *Tensor) *gradPool {
 	if a == nil || t.st.cu != nil {
 		return nil
 	}
-	return &gradPool{a: a, start: a.mark(), refs: map[uintptr]int{}}
+	p := &gradPool{a: a, start: a.mark(), refs: map[uintptr]int{}}
+	p.held = func(k uintptr) bool { return p.refs[k] > 0 }
+	return p
 }
 
 func (p *gradPool) key(t *Tensor) uintptr {
@@ -247,12 +249,7 @@ func (p *gradPool) sweep(mark int) {
 	if p == nil {
 		return
 	}
-	p.keys = p.a.handedSince(mark, p.keys[:0])
-	for _, k := range p.keys {
-		if p.refs[k] == 0 {
-			p.a.releaseIfSince(k, p.start)
-		}
-	}
+	p.a.releaseSince(mark, p.held) // mark >= p.start: all made by this Backward
 }
 
 func accumulateLeaf(v, g *Tensor) {

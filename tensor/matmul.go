@@ -66,11 +66,7 @@ func (t *Tensor) MatMul(u *Tensor) *Tensor {
 		out = newDev(c, "tensor.MatMul", outShape)
 		matmulDev(c, out, a, b, batch, m, n, k)
 	} else {
-		if k > 0 {
-			out = empty(outShape...) // GEMM with beta 0 writes every element
-		} else {
-			out = Zeros(outShape...)
-		}
+		out = gemmOut(k, outShape...)
 		matmulInto(out, a, b, batch, m, n, k)
 	}
 	return record(out, "MatMul", func(g *Tensor) []*Tensor {
