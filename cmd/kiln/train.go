@@ -45,6 +45,7 @@ func runTrain(args []string) error {
 	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
+	answerOnly := fs.Float64("answer-only", 0, "share (0-1) of solver examples trained on the bare answer, the rest on traces after one of four openings, so greedy and samples take different routes (tasks.Config.AnswerOnly; pass it again on resume)")
 	families := fs.String("families", "", "comma-separated task families to train on (default all: "+familyNames()+"); repeat one to weight it")
 	plainAlloc := fs.Bool("plain-alloc", false, "allocate each step's tensors from the Go heap instead of the step arena (the same numbers, slower; for comparison)")
 	initDir := fs.String("init", "", "start a new run from this model bundle's weights and tokenizer (fine-tuning; ignored when -out has a checkpoint)")
@@ -66,6 +67,7 @@ func runTrain(args []string) error {
 	}
 	tcfg := tasks.DefaultConfig()
 	tcfg.CountRoutes = *countRoutes
+	tcfg.AnswerOnly = *answerOnly
 	if tcfg.Families, err = parseFamilies(*families); err != nil {
 		return err
 	}

@@ -47,9 +47,13 @@ func ProposerUser() Message {
 // generation).
 func (it *Item) SolverPrompt() []Message { return []Message{SolverUser(it.Question)} }
 
-// Solver is the supervised solver example: the user turn and the trace.
+// Solver is the supervised solver example: the user turn and Target.
 func (it *Item) Solver() []Message {
-	return []Message{SolverUser(it.Question), {Role: RoleAssistant, Content: it.Trace}}
+	target := it.Target
+	if target == "" { // an Item built by hand
+		target = it.Trace
+	}
+	return []Message{SolverUser(it.Question), {Role: RoleAssistant, Content: target}}
 }
 
 // Proposer is the supervised proposer example: the proposer prompt and

@@ -2,8 +2,10 @@ package tasks
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -66,5 +68,81 @@ func TestCountRoutes(t *testing.T) {
 	}
 	if n := rows + cols; n < 400 || cols < n*2/5 || cols > n*3/5 {
 		t.Fatalf("%d row and %d column traces among counting items; want about half each", rows, cols)
+	}
+}
+
+// Config.AnswerOnly: about the asked share of solver targets is the bare
+// answer and the rest split evenly over the four openings before the
+// unchanged trace; every target's answer is the item's; the option leaves
+// scenes, traces and self-evaluation targets alone; 0 is off, 1 is all
+// bare answers, and a share outside 0-1 is an error.
+func TestAnswerOnly(t *testing.T) {
+	cfg := DefaultConfig()
+	plain, err := NewStream(cfg, Train, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AnswerOnly = 0.3
+	mixed, err := NewStream(cfg, Train, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 6000
+	bare, opened := 0, [4]int{}
+	for i := range uint64(n) {
+		a, b := plain.Item(i), mixed.Item(i)
+		if a.Target != a.Trace || a.Solver()[1].Content != a.Trace {
+			t.Fatalf("item %d: without the option the target %q is not the trace %q", i, a.Target, a.Trace)
+		}
+		if a.Key != b.Key || a.Trace != b.Trace || a.Answer != b.Answer {
+			t.Fatalf("item %d: the option changed the scene or the trace", i)
+		}
+		got := b.Solver()[1].Content
+		if Normalize(ExtractAnswer(got)) != Normalize(b.Answer) {
+			t.Fatalf("item %d: target %q does not answer %q", i, got, b.Answer)
+		}
+		if last := b.SelfEval("x"); last[len(last)-1].Content != b.Trace {
+			t.Fatalf("item %d: the self-evaluation target changed", i)
+		}
+		if got == "<answer>"+b.Answer+"</answer>" {
+			bare++
+			continue
+		}
+		k := -1
+		for j, o := range AnswerOnlyOpenings {
+			if got == o+b.Trace {
+				k = j
+			}
+		}
+		if k < 0 {
+			t.Fatalf("item %d: target %q is neither the bare answer nor an opening and %q", i, got, b.Trace)
+		}
+		opened[k]++
+	}
+	if bare < n*27/100 || bare > n*33/100 {
+		t.Fatalf("%d bare answers of %d; want about 30%%", bare, n)
+	}
+	for j, c := range opened {
+		if c < n*15/100 || c > n*20/100 {
+			t.Fatalf("opening %q on %d of %d targets; want about 17.5%%", AnswerOnlyOpenings[j], c, n)
+		}
+	}
+	for _, f := range []float64{-0.1, 1.01, math.NaN()} {
+		bad := DefaultConfig()
+		bad.AnswerOnly = f
+		if _, err := NewStream(bad, Train, 1); err == nil || !strings.Contains(err.Error(), "answer-only") {
+			t.Fatalf("AnswerOnly %v: err %v, want one naming the share", f, err)
+		}
+	}
+	all := DefaultConfig()
+	all.AnswerOnly = 1
+	st, err := NewStream(all, Validation, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(50) {
+		if it := st.Item(i); it.Target != "<answer>"+it.Answer+"</answer>" {
+			t.Fatalf("AnswerOnly 1: target %q", it.Target)
+		}
 	}
 }

@@ -52,7 +52,18 @@ type Config struct {
 	// sampled traces can disagree where greedy follows one route. Off by
 	// default (the shipped model's traces); see countRouteTrace.
 	CountRoutes bool
+	// AnswerOnly is the share (0-1) of solver examples whose target is the
+	// bare "<answer>A</answer>"; the others open their trace with one of
+	// the four AnswerOnlyOpenings (by hash of the scene's key). It builds a
+	// model whose greedy decoding and whose samples take different routes:
+	// the bare answer is the single likeliest first token whenever
+	// AnswerOnly > (1-AnswerOnly)/4, yet most samples reason. Off by
+	// default; see Item.Target and bench/results/answer-only-2026-11-27.md.
+	AnswerOnly float64
 }
+
+// AnswerOnlyOpenings are the trace openings under Config.AnswerOnly.
+var AnswerOnlyOpenings = [4]string{"First, ", "Let me see: ", "Now, ", "Okay, "}
 
 // DefaultSize is the default image side: 32 px, 8 x 8 patches of 4 px.
 const DefaultSize = 32
@@ -91,6 +102,9 @@ func (c Config) Validate() error {
 		if l < 1 || l > 3 {
 			return fmt.Errorf("tasks: level %d is outside 1-3", l)
 		}
+	}
+	if !(c.AnswerOnly >= 0 && c.AnswerOnly <= 1) {
+		return fmt.Errorf("tasks: answer-only share %v is outside 0-1", c.AnswerOnly)
 	}
 	return nil
 }
@@ -159,7 +173,11 @@ type Item struct {
 	Query    Query
 	Question string // Query.Text()
 	Answer   string // the exact short answer
-	Trace    string // the solver's target: reasoning, then <answer>Answer</answer>
+	Trace    string // the exact trace: reasoning, then <answer>Answer</answer>
+	// Target is the supervised solver output (Solver): Trace, or under
+	// Config.AnswerOnly the bare answer or Trace after an opening. The
+	// self-evaluation examples' second answer stays Trace.
+	Target string
 }
 
 // scene draws the scene and query of item i without rendering.
@@ -183,11 +201,31 @@ func (st *Stream) Item(i uint64) *Item {
 	if !t.valid(s, q) {
 		panic(fmt.Sprintf("tasks: generated an invalid question %q", t.text(q)))
 	}
-	return &Item{
+	it := &Item{
 		Key: key, Split: st.split, Index: i, Family: s.Family, Level: s.Level,
 		Scene: s, Image: Render(s, st.cfg.Size), Query: q, Question: t.text(q),
 		Answer: t.answer(s, q), Trace: st.trace(t, s, q, key),
 	}
+	it.Target = st.target(it)
+	return it
+}
+
+// target is the solver target of it under Config.AnswerOnly: a mix of the
+// scene's key (so the choice looks random to the model and is the same in
+// every conversation about the scene) picks the bare answer with
+// probability AnswerOnly, else one of the openings before the trace.
+func (st *Stream) target(it *Item) string {
+	if st.cfg.AnswerOnly == 0 {
+		return it.Trace
+	}
+	h := it.Key*0x9E3779B97F4A7C15 + 12345
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	h ^= h >> 32
+	if float64(h>>11)/(1<<53) < st.cfg.AnswerOnly {
+		return "<answer>" + it.Answer + "</answer>"
+	}
+	return AnswerOnlyOpenings[h&3] + it.Trace
 }
 
 // trace is the solver target of the item with scene s (key key) under the
