@@ -44,7 +44,7 @@ func TestTrainInit(t *testing.T) {
 func TestTrainBadFlagsFailFast(t *testing.T) {
 	for _, args := range [][]string{
 		{"-batch", "0"}, {"-steps", "0"}, {"-lr", "-1"}, {"-lr", "1e-3", "-min-lr", "1e-2"}, {"-lr", "NaN"},
-		{"-warmup", "-1"}, {"-clip", "-1"}, {"-wd", "-0.1"}, {"-eval-items", "-2"},
+		{"-warmup", "-1"}, {"-clip", "-1"}, {"-wd", "-0.1"}, {"-eval-items", "-2"}, {"-answer-only", "1.5"}, {"-answer-only", "NaN"},
 	} {
 		out := filepath.Join(t.TempDir(), "run")
 		if err := runTrain(append(args, "-out", out)); err == nil {
