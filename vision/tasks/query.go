@@ -107,7 +107,10 @@ func traceOf(t *template, s *Scene, q Query) string {
 }
 
 // withAnswer is a trace: the reasoning, then the tagged answer.
-func withAnswer(reason, answer string) string { return reason + " <answer>" + answer + "</answer>" }
+func withAnswer(reason, answer string) string { return reason + " " + tagAnswer(answer) }
+
+// tagAnswer is "<answer>answer</answer>", what ExtractAnswer reads back.
+func tagAnswer(answer string) string { return "<answer>" + answer + "</answer>" }
 
 // Questions lists every valid query over s, in a fixed order.
 func Questions(s *Scene) []Query {

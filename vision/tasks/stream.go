@@ -210,26 +210,23 @@ func (st *Stream) Item(i uint64) *Item {
 	return it
 }
 
-// target is the solver target of it under Config.AnswerOnly: a mix of the
-// scene's key (so the choice looks random to the model and is the same in
-// every conversation about the scene) picks the bare answer with
-// probability AnswerOnly, else one of the openings before the trace.
+// target is the solver target of it under Config.AnswerOnly: a generator
+// seeded by the scene's key (so the choice looks random to the model and is
+// the same in every conversation about the scene) picks the bare answer
+// with probability AnswerOnly, else one of the openings before the trace.
 func (st *Stream) target(it *Item) string {
 	if st.cfg.AnswerOnly == 0 {
 		return it.Trace
 	}
-	h := it.Key*0x9E3779B97F4A7C15 + 12345
-	h ^= h >> 29
-	h *= 0xBF58476D1CE4E5B9
-	h ^= h >> 32
-	if float64(h>>11)/(1<<53) < st.cfg.AnswerOnly {
-		return "<answer>" + it.Answer + "</answer>"
+	r := newRNG(hashKey(it.Key, 0xa05e))
+	if r.float() < st.cfg.AnswerOnly {
+		return tagAnswer(it.Answer)
 	}
-	return AnswerOnlyOpenings[h&3] + it.Trace
+	return pick(r, AnswerOnlyOpenings[:]) + it.Trace
 }
 
-// trace is the solver target of the item with scene s (key key) under the
-// stream's options.
+// trace is the exact trace of the item with scene s (key key) under the
+// stream's options (CountRoutes).
 func (st *Stream) trace(t *template, s *Scene, q Query, key uint64) string {
 	if st.cfg.CountRoutes && s.Family == Count && countByColumns(key) {
 		return withAnswer(countRouteReason(s, q, true), t.answer(s, q))
