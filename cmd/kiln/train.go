@@ -46,6 +46,8 @@ func runTrain(args []string) error {
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
 	answerOnly := fs.Float64("answer-only", 0, "share (0-1) of solver examples trained on the bare answer, the rest on traces after one of four openings, so greedy and samples take different routes (tasks.Config.AnswerOnly; pass it again on resume)")
+	aoFamilies := fs.String("answer-only-families", "", "confine -answer-only to these comma-separated families (default all; tasks.Config.AnswerOnlyFamilies)")
+	aoFrom := fs.Int("answer-only-from", 0, "train on plain traces until this step, then with -answer-only (a second data phase in one run; the tokenizer comes from the first phase)")
 	families := fs.String("families", "", "comma-separated task families to train on (default all: "+familyNames()+"); repeat one to weight it")
 	plainAlloc := fs.Bool("plain-alloc", false, "allocate each step's tensors from the Go heap instead of the step arena (the same numbers, slower; for comparison)")
 	initDir := fs.String("init", "", "start a new run from this model bundle's weights and tokenizer (fine-tuning; ignored when -out has a checkpoint)")
@@ -67,13 +69,36 @@ func runTrain(args []string) error {
 	}
 	tcfg := tasks.DefaultConfig()
 	tcfg.CountRoutes = *countRoutes
-	tcfg.AnswerOnly = *answerOnly
 	if tcfg.Families, err = parseFamilies(*families); err != nil {
 		return err
+	}
+	if *aoFamilies != "" || *aoFrom != 0 {
+		if *answerOnly == 0 {
+			return fmt.Errorf("-answer-only-families and -answer-only-from need -answer-only above 0")
+		}
+		if *aoFrom < 0 || *aoFrom >= *steps {
+			return fmt.Errorf("-answer-only-from %d is outside 0 to -steps %d", *aoFrom, *steps)
+		}
+	}
+	aoCfg := tcfg
+	aoCfg.AnswerOnly = *answerOnly
+	if aoCfg.AnswerOnlyFamilies, err = parseFamilies(*aoFamilies); err != nil {
+		return fmt.Errorf("-answer-only%w", err)
+	}
+	if *aoFrom == 0 {
+		tcfg = aoCfg
 	}
 	trainS, err := tasks.NewStream(tcfg, tasks.Train, *seed)
 	if err != nil {
 		return err
+	}
+	var trainData train.Stream = train.TaskStream{S: trainS, Mix: train.DefaultMix}
+	if *aoFrom > 0 {
+		aoS, err := tasks.NewStream(aoCfg, tasks.Train, *seed)
+		if err != nil {
+			return err
+		}
+		trainData = train.Switch{A: trainData, B: train.TaskStream{S: aoS, Mix: train.DefaultMix}, At: *aoFrom * *batch}
 	}
 	valS, err := tasks.NewStream(tcfg, tasks.Validation, *seed)
 	if err != nil {
@@ -139,7 +164,7 @@ func runTrain(args []string) error {
 	}
 	tr := &train.Trainer{
 		Model: m, Chat: chat, Scorer: train.TaskScorer{}, Config: cfg, Files: map[string][]byte{train.BundleTokenizer: tb},
-		Train: train.TaskStream{S: trainS, Mix: train.DefaultMix},
+		Train: trainData,
 		Val:   train.TaskStream{S: valS},
 		Opt:   opts,
 	}

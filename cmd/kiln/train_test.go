@@ -45,6 +45,8 @@ func TestTrainBadFlagsFailFast(t *testing.T) {
 	for _, args := range [][]string{
 		{"-batch", "0"}, {"-steps", "0"}, {"-lr", "-1"}, {"-lr", "1e-3", "-min-lr", "1e-2"}, {"-lr", "NaN"},
 		{"-warmup", "-1"}, {"-clip", "-1"}, {"-wd", "-0.1"}, {"-eval-items", "-2"}, {"-answer-only", "1.5"}, {"-answer-only", "NaN"},
+		{"-answer-only-from", "10"}, {"-answer-only-families", "count"}, {"-answer-only", "0.3", "-answer-only-from", "3000"},
+		{"-answer-only", "0.3", "-answer-only-from", "-1"}, {"-answer-only", "0.3", "-answer-only-families", "count,clocks"},
 	} {
 		out := filepath.Join(t.TempDir(), "run")
 		if err := runTrain(append(args, "-out", out)); err == nil {

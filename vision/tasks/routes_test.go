@@ -146,3 +146,51 @@ func TestAnswerOnly(t *testing.T) {
 		}
 	}
 }
+
+// Config.AnswerOnlyFamilies: the listed families get the same targets as
+// with the option on everywhere, the others keep the plain trace; an
+// unknown family is an error.
+func TestAnswerOnlyFamilies(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AnswerOnly = 0.3
+	everywhere, err := NewStream(cfg, Train, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AnswerOnlyFamilies = []Family{Count, Geometry}
+	some, err := NewStream(cfg, Train, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[Family]int{}
+	bare := 0
+	for i := range uint64(3000) {
+		a, b := everywhere.Item(i), some.Item(i)
+		if a.Key != b.Key || a.Trace != b.Trace {
+			t.Fatalf("item %d: the family list changed the scene or the trace", i)
+		}
+		seen[b.Family]++
+		switch b.Family {
+		case Count, Geometry:
+			if b.Target != a.Target {
+				t.Fatalf("item %d (%s): target %q, want %q as with every family", i, b.Family, b.Target, a.Target)
+			}
+			if b.Target == tagAnswer(b.Answer) {
+				bare++
+			}
+		default:
+			if b.Target != b.Trace {
+				t.Fatalf("item %d (%s): target %q, want the plain trace %q", i, b.Family, b.Target, b.Trace)
+			}
+		}
+	}
+	if n := seen[Count] + seen[Geometry]; bare < n*25/100 || bare > n*35/100 || len(seen) != len(Families) {
+		t.Fatalf("%d bare of %d counting and geometry targets (families seen %v); want about 30%%", bare, n, seen)
+	}
+	bad := DefaultConfig()
+	bad.AnswerOnly = 0.3
+	bad.AnswerOnlyFamilies = []Family{"clocks"}
+	if _, err := NewStream(bad, Train, 1); err == nil || !strings.Contains(err.Error(), "clocks") {
+		t.Fatalf("unknown answer-only family: err %v, want one naming it", err)
+	}
+}

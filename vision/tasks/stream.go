@@ -60,6 +60,9 @@ type Config struct {
 	// AnswerOnly > (1-AnswerOnly)/4, yet most samples reason. Off by
 	// default; see Item.Target and bench/results/answer-only-2026-11-27.md.
 	AnswerOnly float64
+	// AnswerOnlyFamilies confines AnswerOnly to these families; the others
+	// keep the plain trace, with no opening. Empty means every family.
+	AnswerOnlyFamilies []Family
 }
 
 // AnswerOnlyOpenings are the trace openings under Config.AnswerOnly.
@@ -105,6 +108,11 @@ func (c Config) Validate() error {
 	}
 	if !(c.AnswerOnly >= 0 && c.AnswerOnly <= 1) {
 		return fmt.Errorf("tasks: answer-only share %v is outside 0-1", c.AnswerOnly)
+	}
+	for _, f := range c.AnswerOnlyFamilies {
+		if gens[f] == nil {
+			return fmt.Errorf("tasks: unknown answer-only family %q", f)
+		}
 	}
 	return nil
 }
@@ -215,7 +223,7 @@ func (st *Stream) Item(i uint64) *Item {
 // the same in every conversation about the scene) picks the bare answer
 // with probability AnswerOnly, else one of the openings before the trace.
 func (st *Stream) target(it *Item) string {
-	if st.cfg.AnswerOnly == 0 {
+	if st.cfg.AnswerOnly == 0 || (len(st.cfg.AnswerOnlyFamilies) > 0 && !slices.Contains(st.cfg.AnswerOnlyFamilies, it.Family)) {
 		return it.Trace
 	}
 	r := newRNG(hashKey(it.Key, 0xa05e))

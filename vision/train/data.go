@@ -65,3 +65,18 @@ func Collate(chat *vision.Chat, items []Item, size int) (*vision.Batch, error) {
 	b.Images = img
 	return b, nil
 }
+
+// Switch is stream A up to item At and stream B from there: a data phase
+// that starts at step At/Batch. It depends on the item index only, so a
+// resumed run switches at the same step as one that never stopped.
+type Switch struct {
+	A, B Stream
+	At   int
+}
+
+func (s Switch) Item(i int) Item {
+	if i < s.At {
+		return s.A.Item(i)
+	}
+	return s.B.Item(i)
+}

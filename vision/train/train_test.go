@@ -143,3 +143,18 @@ func firstDiffering(a, b *vision.VLM) string {
 	}
 	return ""
 }
+
+// Switch serves A below At and B from At on, by index alone.
+func TestSwitch(t *testing.T) {
+	a, b := colourStream{off: 0}, colourStream{off: 1}
+	s := Switch{A: a, B: b, At: 5}
+	for _, i := range []int{0, 4, 5, 6, 40, 4} {
+		want := a.Item(i).Answer
+		if i >= 5 {
+			want = b.Item(i).Answer
+		}
+		if got := s.Item(i).Answer; got != want {
+			t.Fatalf("item %d: %q, want %q", i, got, want)
+		}
+	}
+}
