@@ -42,3 +42,19 @@ func (s WarmupCosine) At(step int) float32 {
 	base, lo := float64(s.Base), float64(s.Min)
 	return float32(lo + (base-lo)*0.5*(1+math.Cos(math.Pi*progress)))
 }
+
+// Restart runs First before step From and Then after it, with Then's steps
+// counted from From: a warm restart, e.g. a second cosine for a second
+// data phase of one run.
+type Restart struct {
+	First, Then Schedule
+	From        int
+}
+
+// At returns the rate of step.
+func (r Restart) At(step int) float32 {
+	if step < r.From {
+		return r.First.At(step)
+	}
+	return r.Then.At(step - r.From)
+}

@@ -46,7 +46,11 @@ func runTrain(args []string) error {
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
 	answerOnly := fs.Float64("answer-only", 0, "share (0-1) of solver examples trained on the bare answer, the rest on traces after one of four openings, so greedy and samples take different routes (tasks.Config.AnswerOnly; pass it again on resume)")
+	restartAt := fs.Int("restart-at", 0, "end the first cosine at this step and start a second one there, from -restart-lr to -restart-min-lr (0 = one cosine)")
+	restartLR := fs.Float64("restart-lr", 1e-3, "peak learning rate of the second cosine (-restart-at)")
+	restartMinLR := fs.Float64("restart-min-lr", 1e-4, "final learning rate of the second cosine (-restart-at)")
 	aoFamilies := fs.String("answer-only-families", "", "confine -answer-only to these comma-separated families (default all; tasks.Config.AnswerOnlyFamilies)")
+	aoOpenings := fs.Int("answer-only-openings", 4, "how many trace openings share the reasoned targets under -answer-only (1-8)")
 	aoFrom := fs.Int("answer-only-from", 0, "train on plain traces until this step, then with -answer-only (a second data phase in one run; the tokenizer comes from the first phase)")
 	families := fs.String("families", "", "comma-separated task families to train on (default all: "+familyNames()+"); repeat one to weight it")
 	plainAlloc := fs.Bool("plain-alloc", false, "allocate each step's tensors from the Go heap instead of the step arena (the same numbers, slower; for comparison)")
@@ -56,7 +60,8 @@ func runTrain(args []string) error {
 	}
 	opts := train.Options{Steps: *steps, Batch: *batch, LR: float32(*lr), MinLR: float32(*minLR), Warmup: *warmup,
 		WeightDecay: float32(*wd), Clip: float32(*clip), EvalEvery: *evalEvery, EvalItems: *evalItems,
-		SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr, PlainAlloc: *plainAlloc}
+		SaveEvery: *saveEvery, Dir: *out, Progress: os.Stderr, PlainAlloc: *plainAlloc,
+		RestartAt: *restartAt, RestartLR: float32(*restartLR), RestartMinLR: float32(*restartMinLR)}
 	if err := opts.Validate(); err != nil { // before a tokenizer is trained for nothing
 		return err
 	}
@@ -72,6 +77,9 @@ func runTrain(args []string) error {
 	if tcfg.Families, err = parseFamilies(*families); err != nil {
 		return err
 	}
+	if *aoOpenings < 1 || *aoOpenings > len(tasks.AnswerOnlyOpenings) {
+		return fmt.Errorf("-answer-only-openings %d is outside 1-%d", *aoOpenings, len(tasks.AnswerOnlyOpenings))
+	}
 	if *aoFamilies != "" || *aoFrom != 0 {
 		if *answerOnly == 0 {
 			return fmt.Errorf("-answer-only-families and -answer-only-from need -answer-only above 0")
@@ -82,6 +90,7 @@ func runTrain(args []string) error {
 	}
 	aoCfg := tcfg
 	aoCfg.AnswerOnly = *answerOnly
+	aoCfg.Openings = *aoOpenings
 	if aoCfg.AnswerOnlyFamilies, err = parseFamilies(*aoFamilies); err != nil {
 		return fmt.Errorf("-answer-only%w", err)
 	}

@@ -47,6 +47,8 @@ func TestTrainBadFlagsFailFast(t *testing.T) {
 		{"-warmup", "-1"}, {"-clip", "-1"}, {"-wd", "-0.1"}, {"-eval-items", "-2"}, {"-answer-only", "1.5"}, {"-answer-only", "NaN"},
 		{"-answer-only-from", "10"}, {"-answer-only-families", "count"}, {"-answer-only", "0.3", "-answer-only-from", "3000"},
 		{"-answer-only", "0.3", "-answer-only-from", "-1"}, {"-answer-only", "0.3", "-answer-only-families", "count,clocks"},
+		{"-answer-only", "0.3", "-answer-only-openings", "9"}, {"-restart-at", "3000"}, {"-restart-at", "-1"},
+		{"-restart-at", "100", "-restart-lr", "1e-4", "-restart-min-lr", "1e-3"},
 	} {
 		out := filepath.Join(t.TempDir(), "run")
 		if err := runTrain(append(args, "-out", out)); err == nil {

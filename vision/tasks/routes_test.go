@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -192,5 +193,65 @@ func TestAnswerOnlyFamilies(t *testing.T) {
 	bad.AnswerOnlyFamilies = []Family{"clocks"}
 	if _, err := NewStream(bad, Train, 1); err == nil || !strings.Contains(err.Error(), "clocks") {
 		t.Fatalf("unknown answer-only family: err %v, want one naming it", err)
+	}
+}
+
+// Config.Openings spreads the reasoned targets over that many openings,
+// the first ones of AnswerOnlyOpenings; 4 is the default and 1-8 is valid.
+func TestAnswerOnlyOpenings(t *testing.T) {
+	if len(AnswerOnlyOpenings) != 8 {
+		t.Fatalf("%d openings", len(AnswerOnlyOpenings))
+	}
+	firsts := map[byte]bool{}
+	for _, o := range AnswerOnlyOpenings {
+		firsts[o[0]] = true
+	}
+	if len(firsts) != len(AnswerOnlyOpenings) {
+		t.Fatalf("openings share a first letter: %q", AnswerOnlyOpenings)
+	}
+	cfg := DefaultConfig()
+	cfg.AnswerOnly = 0.2
+	four, _ := NewStream(cfg, Train, 5)
+	cfg.Openings = 4
+	fourAgain, _ := NewStream(cfg, Train, 5)
+	cfg.Openings = 8
+	eight, err := NewStream(cfg, Train, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8000
+	bare, counts := 0, map[string]int{}
+	for i := range uint64(n) {
+		a, b, c := four.Item(i), fourAgain.Item(i), eight.Item(i)
+		if a.Target != b.Target {
+			t.Fatalf("item %d: Openings 0 and 4 differ: %q, %q", i, a.Target, b.Target)
+		}
+		if (a.Target == tagAnswer(a.Answer)) != (c.Target == tagAnswer(c.Answer)) {
+			t.Fatalf("item %d: the number of openings changed whether the answer is bare", i)
+		}
+		if c.Target == tagAnswer(c.Answer) {
+			bare++
+			continue
+		}
+		o, ok := strings.CutSuffix(c.Target, c.Trace)
+		if !ok || !slices.Contains(AnswerOnlyOpenings[:], o) {
+			t.Fatalf("item %d: target %q is not an opening and the trace %q", i, c.Target, c.Trace)
+		}
+		counts[o]++
+	}
+	if bare < n*18/100 || bare > n*22/100 || len(counts) != 8 {
+		t.Fatalf("%d bare of %d, openings used %v", bare, n, counts)
+	}
+	for o, k := range counts {
+		if k < n*8/100 || k > n*12/100 {
+			t.Fatalf("opening %q on %d of %d; want about 10%%", o, k, n)
+		}
+	}
+	for _, k := range []int{-1, 9} {
+		bad := DefaultConfig()
+		bad.AnswerOnly, bad.Openings = 0.2, k
+		if _, err := NewStream(bad, Train, 1); err == nil || !strings.Contains(err.Error(), "openings") {
+			t.Fatalf("Openings %d: err %v", k, err)
+		}
 	}
 }

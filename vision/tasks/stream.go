@@ -54,19 +54,24 @@ type Config struct {
 	CountRoutes bool
 	// AnswerOnly is the share (0-1) of solver examples whose target is the
 	// bare "<answer>A</answer>"; the others open their trace with one of
-	// the four AnswerOnlyOpenings (by hash of the scene's key). It builds a
+	// the first Openings of AnswerOnlyOpenings (by hash of the scene's key). It builds a
 	// model whose greedy decoding and whose samples take different routes:
 	// the bare answer is the single likeliest first token whenever
-	// AnswerOnly > (1-AnswerOnly)/4, yet most samples reason. Off by
+	// AnswerOnly > (1-AnswerOnly)/Openings, yet most samples reason. Off by
 	// default; see Item.Target and bench/results/answer-only-2026-11-27.md.
 	AnswerOnly float64
 	// AnswerOnlyFamilies confines AnswerOnly to these families; the others
 	// keep the plain trace, with no opening. Empty means every family.
 	AnswerOnlyFamilies []Family
+	// Openings is how many of AnswerOnlyOpenings the traces share under
+	// AnswerOnly (1-8; 0 means 4). More openings let a smaller bare share
+	// stay the likeliest first token, so fewer samples answer bare.
+	Openings int
 }
 
-// AnswerOnlyOpenings are the trace openings under Config.AnswerOnly.
-var AnswerOnlyOpenings = [4]string{"First, ", "Let me see: ", "Now, ", "Okay, "}
+// AnswerOnlyOpenings are the trace openings under Config.AnswerOnly, each
+// with its own first letter so that no two share a first token.
+var AnswerOnlyOpenings = [8]string{"First, ", "Let me see: ", "Now, ", "Okay, ", "So, ", "Well, ", "Right, ", "Hmm, "}
 
 // DefaultSize is the default image side: 32 px, 8 x 8 patches of 4 px.
 const DefaultSize = 32
@@ -86,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Levels) == 0 {
 		c.Levels = d.Levels
+	}
+	if c.Openings == 0 {
+		c.Openings = 4
 	}
 	return c
 }
@@ -108,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.AnswerOnly >= 0 && c.AnswerOnly <= 1) {
 		return fmt.Errorf("tasks: answer-only share %v is outside 0-1", c.AnswerOnly)
+	}
+	if c.Openings < 1 || c.Openings > len(AnswerOnlyOpenings) {
+		return fmt.Errorf("tasks: %d answer-only openings is outside 1-%d", c.Openings, len(AnswerOnlyOpenings))
 	}
 	for _, f := range c.AnswerOnlyFamilies {
 		if gens[f] == nil {
@@ -160,6 +171,7 @@ func NewStream(cfg Config, split Split, seed uint64) (*Stream, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Families, cfg.Levels = slices.Clone(cfg.Families), slices.Clone(cfg.Levels)
+	cfg.AnswerOnlyFamilies = slices.Clone(cfg.AnswerOnlyFamilies)
 	return &Stream{cfg: cfg, split: split, seed: seed}, nil
 }
 
@@ -230,7 +242,7 @@ func (st *Stream) target(it *Item) string {
 	if r.float() < st.cfg.AnswerOnly {
 		return tagAnswer(it.Answer)
 	}
-	return pick(r, AnswerOnlyOpenings[:]) + it.Trace
+	return pick(r, AnswerOnlyOpenings[:st.cfg.Openings]) + it.Trace
 }
 
 // trace is the exact trace of the item with scene s (key key) under the

@@ -30,6 +30,11 @@ type Options struct {
 	SaveEvery   int     // checkpoint every N steps (0 = only at the end)
 	Dir         string  // run directory: metrics.jsonl, curves.png, checkpoint/
 	Progress    io.Writer
+	// RestartAt > 0 ends the first cosine there (it reaches MinLR at
+	// RestartAt) and starts a second one, without warmup, from RestartLR to
+	// RestartMinLR at Steps: a second phase of one run.
+	RestartAt               int
+	RestartLR, RestartMinLR float32
 	// PlainAlloc turns off the step arena (tensor.Arena): every step's
 	// tensors then come from the Go heap. The numbers are the same bit for
 	// bit; the arena only saves time (about 15% of a step on 2 cores).
@@ -52,6 +57,10 @@ func (o Options) Validate() error {
 			o.Warmup, o.EvalEvery, o.EvalItems, o.SaveEvery)
 	case !finite(o.WeightDecay) || o.WeightDecay < 0 || !finite(o.Clip) || o.Clip < 0:
 		return fmt.Errorf("train: weight decay and clip must be >= 0, got %v and %v", o.WeightDecay, o.Clip)
+	case o.RestartAt < 0 || o.RestartAt >= o.Steps && o.RestartAt > 0:
+		return fmt.Errorf("train: restart step must be in 1 to %d (steps - 1), got %d", o.Steps-1, o.RestartAt)
+	case o.RestartAt > 0 && (!finite(o.RestartLR) || !finite(o.RestartMinLR) || o.RestartMinLR < 0 || o.RestartMinLR > o.RestartLR):
+		return fmt.Errorf("train: restart learning rates must have 0 <= final <= peak, got %v and %v", o.RestartLR, o.RestartMinLR)
 	case o.Dir == "":
 		return fmt.Errorf("train: no run directory")
 	}
@@ -98,7 +107,14 @@ func (t *Trainer) Run() error {
 	}
 	m := t.Model
 	opt := nn.NewAdamW(m.P.DefaultGroups(o.WeightDecay), 0.9, 0.95, 1e-8)
-	sched := nn.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps}
+	var sched nn.Schedule = nn.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps}
+	if o.RestartAt > 0 {
+		sched = nn.Restart{
+			First: nn.WarmupCosine{Base: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.RestartAt},
+			Then:  nn.WarmupCosine{Base: o.RestartLR, Min: o.RestartMinLR, Total: o.Steps - o.RestartAt},
+			From:  o.RestartAt,
+		}
+	}
 	st := &nn.TrainState{Optimizer: opt}
 	if _, err := os.Stat(filepath.Join(t.CheckpointDir(), nn.ManifestFile)); err == nil {
 		if err := nn.LoadCheckpoint(t.CheckpointDir(), m.P, st); err != nil {
