@@ -50,3 +50,25 @@ func TestWarmupCosine(t *testing.T) {
 		t.Error("Constant")
 	}
 }
+
+// Restart follows First before From and Then, counted from From, after:
+// the first cosine reaches its floor at From's step before, the second
+// starts at its peak on From.
+func TestRestart(t *testing.T) {
+	first := WarmupCosine{Base: 3e-3, Min: 3e-4, Warmup: 10, Total: 100}
+	then := WarmupCosine{Base: 1e-3, Min: 1e-4, Total: 50}
+	r := Restart{First: first, Then: then, From: 100}
+	for step := 0; step < 100; step++ {
+		if r.At(step) != first.At(step) {
+			t.Fatalf("step %d: %v, want the first schedule's %v", step, r.At(step), first.At(step))
+		}
+	}
+	for step := 100; step < 170; step++ {
+		if r.At(step) != then.At(step-100) {
+			t.Fatalf("step %d: %v, want the second schedule's %v", step, r.At(step), then.At(step-100))
+		}
+	}
+	if r.At(99) > 3.01e-4 || r.At(100) != 1e-3 || r.At(149) > 1.01e-4 || r.At(149) < 1e-4 {
+		t.Fatalf("ends and starts: %v %v %v", r.At(99), r.At(100), r.At(149))
+	}
+}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"github.com/kiln-ml/kiln/nn"
 	"image"
 	"image/color"
 	"math"
@@ -156,5 +157,52 @@ func TestSwitch(t *testing.T) {
 		if got := s.Item(i).Answer; got != want {
 			t.Fatalf("item %d: %q, want %q", i, got, want)
 		}
+	}
+}
+
+// A restart at step 3 logs the first cosine's rates before it and the
+// second's from it, and a run stopped at the restart resumes onto the same
+// weights as one that never stopped.
+func TestTrainRestart(t *testing.T) {
+	base := t.TempDir()
+	withRestart := func(tr *Trainer) *Trainer {
+		tr.Opt.RestartAt, tr.Opt.RestartLR, tr.Opt.RestartMinLR = 3, 5e-3, 5e-4
+		return tr
+	}
+	straight := withRestart(newTrainer(t, filepath.Join(base, "a"), 6))
+	if err := straight.Run(); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := readMetrics(filepath.Join(base, "a", "metrics.jsonl"), 1<<30)
+	if err != nil || len(hist) != 6 {
+		t.Fatalf("metrics: %d lines, %v", len(hist), err)
+	}
+	first := nn.WarmupCosine{Base: 1e-2, Min: 1e-3, Warmup: 2, Total: 3}
+	then := nn.WarmupCosine{Base: 5e-3, Min: 5e-4, Total: 3}
+	for i, h := range hist {
+		want := first.At(i)
+		if i >= 3 {
+			want = then.At(i - 3)
+		}
+		if float32(h.LR) != want {
+			t.Fatalf("step %d: lr %v, want %v", i+1, h.LR, want)
+		}
+	}
+	half := withRestart(newTrainer(t, filepath.Join(base, "b"), 6))
+	half.Opt.Steps = 3
+	half.Opt.RestartAt = 0 // a run that stops at 3 has no second phase yet
+	if err := half.Run(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := withRestart(newTrainer(t, filepath.Join(base, "b"), 6))
+	if err := resumed.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if name := firstDiffering(straight.Model, resumed.Model); name != "" {
+		t.Fatalf("%s differs after resume", name)
+	}
+	bad := withRestart(newTrainer(t, filepath.Join(base, "c"), 3))
+	if err := bad.Opt.Validate(); err == nil {
+		t.Fatal("restart at the last step: no error")
 	}
 }
