@@ -46,6 +46,14 @@
 // wrongFirst (DefaultWrongFirst = 0.3) a consistent trace of a misread
 // scene, so both keep-right and fix-wrong examples exist.
 //
+// The solver's target is Item.Target: the trace, unless Config.AnswerOnly
+// makes a share of it the bare "<answer>A</answer>" and opens the rest with
+// one of Config.Openings phrasings (on Config.AnswerOnlyFamilies only, if
+// set). The bare answer is then the single likeliest first token, so greedy
+// decoding answers without reasoning while most samples reason: the gap
+// between greedy and the majority vote that the shipped model has on
+// geometry, and that label-free self-evolution feeds on.
+//
 // # Answers and evaluation
 //
 // ExtractAnswer, Normalize and Correct are the one answer pipeline every
