@@ -45,7 +45,7 @@ func runTrain(args []string) error {
 	export := fs.String("export", "", "after training, write the weights-only model bundle to this directory")
 	device := fs.String("device", "cpu", "where to train: cpu, or cuda:N (a build with -tags cuda and a GPU)")
 	countRoutes := fs.Bool("count-routes", false, "half the counting traces go by columns instead of rows (two routes to one answer; tasks.Config.CountRoutes; pass it again on resume)")
-	answerOnly := fs.Float64("answer-only", 0, "share (0-1) of solver examples trained on the bare answer, the rest on traces after one of four openings, so greedy and samples take different routes (tasks.Config.AnswerOnly; pass it again on resume)")
+	answerOnly := fs.Float64("answer-only", 0, "share (0-1) of solver examples trained on the bare answer, the rest on traces after one of -answer-only-openings openings, so greedy and samples take different routes (tasks.Config.AnswerOnly; pass it again on resume)")
 	restartAt := fs.Int("restart-at", 0, "end the first cosine at this step and start a second one there, from -restart-lr to -restart-min-lr (0 = one cosine)")
 	restartLR := fs.Float64("restart-lr", 1e-3, "peak learning rate of the second cosine (-restart-at)")
 	restartMinLR := fs.Float64("restart-min-lr", 1e-4, "final learning rate of the second cosine (-restart-at)")
@@ -76,9 +76,6 @@ func runTrain(args []string) error {
 	tcfg.CountRoutes = *countRoutes
 	if tcfg.Families, err = parseFamilies(*families); err != nil {
 		return err
-	}
-	if *aoOpenings < 1 || *aoOpenings > len(tasks.AnswerOnlyOpenings) {
-		return fmt.Errorf("-answer-only-openings %d is outside 1-%d", *aoOpenings, len(tasks.AnswerOnlyOpenings))
 	}
 	if *aoFamilies != "" || *aoFrom != 0 {
 		if *answerOnly == 0 {

@@ -57,7 +57,7 @@ func (o Options) Validate() error {
 			o.Warmup, o.EvalEvery, o.EvalItems, o.SaveEvery)
 	case !finite(o.WeightDecay) || o.WeightDecay < 0 || !finite(o.Clip) || o.Clip < 0:
 		return fmt.Errorf("train: weight decay and clip must be >= 0, got %v and %v", o.WeightDecay, o.Clip)
-	case o.RestartAt < 0 || o.RestartAt >= o.Steps && o.RestartAt > 0:
+	case o.RestartAt < 0 || (o.RestartAt > 0 && o.RestartAt >= o.Steps):
 		return fmt.Errorf("train: restart step must be in 1 to %d (steps - 1), got %d", o.Steps-1, o.RestartAt)
 	case o.RestartAt > 0 && (!finite(o.RestartLR) || !finite(o.RestartMinLR) || o.RestartMinLR < 0 || o.RestartMinLR > o.RestartLR):
 		return fmt.Errorf("train: restart learning rates must have 0 <= final <= peak, got %v and %v", o.RestartLR, o.RestartMinLR)
